@@ -1,0 +1,36 @@
+# The two commands: `make run` (the main job) and `make test` (every test). Both install missing Debian
+# packages (as root), configure and build first.
+BUILD   ?= build
+CONFIG  ?= configs/quickstart.json
+PRESET_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
+ARGS    ?=
+JOBS    ?= $(shell nproc)
+
+.PHONY: all deps configure build run test test-cpu sanitize format clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+configure: deps
+	@test -f $(BUILD)/build.ninja || cmake -S . -B $(BUILD) -G Ninja $(PRESET_FLAGS)
+
+build: configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	./$(BUILD)/lstmad run $(CONFIG) $(ARGS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+# The CPU tests under AddressSanitizer and UndefinedBehaviorSanitizer.
+sanitize: deps
+	cmake --preset asan && cmake --build --preset asan -j $(JOBS) && ctest --preset asan
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.hpp' '*.cu' '*.cuh')
+
+clean:
+	rm -rf $(BUILD)

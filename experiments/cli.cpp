@@ -1,0 +1,49 @@
+#include "experiments/cli.hpp"
+
+#include <iostream>
+
+#include "core/error.hpp"
+#include "core/log.hpp"
+#include "experiments/cli_common.hpp"
+
+namespace lstmad::cli {
+
+int main(int argc, char** argv) {
+  CLI::App app{"lstmad: LSTM time-series anomaly detection - train many detectors, score them as NAB does"};
+  app.set_version_flag("--version", std::string("lstmad ") + LSTMAD_VERSION + " (" + LSTMAD_GIT_HASH + ")");
+  app.require_subcommand(1);
+  bool verbose = false, quiet = false;
+  app.add_flag("-v,--verbose", verbose, "Debug logging");
+  app.add_flag("-q,--quiet", quiet, "Warnings and errors only");
+  Registry reg;
+  add_run_commands(app, reg);
+  add_info_command(app, reg);
+  add_nab_commands(app, reg);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? kOk : kUsage;
+  }
+  if (verbose) log::set_level(log::Level::Debug);
+  if (quiet) log::set_level(log::Level::Warn);
+  try {
+    for (auto& [sub, run] : reg.commands)
+      if (sub->parsed()) return run();
+    std::cerr << app.help();
+    return kUsage;
+  } catch (const ConfigError& e) {
+    std::cerr << "lstmad: config error: " << e.what() << "\n";
+    return kUsage;
+  } catch (const DataError& e) {
+    std::cerr << "lstmad: data error: " << e.what() << "\n";
+    return kDataError;
+  } catch (const IoError& e) {
+    std::cerr << "lstmad: " << e.what() << "\n";
+    return kDataError;
+  } catch (const std::exception& e) {
+    std::cerr << "lstmad: error: " << e.what() << "\n";
+    return kFailed;
+  }
+}
+
+}  // namespace lstmad::cli

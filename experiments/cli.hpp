@@ -1,0 +1,12 @@
+// The `lstmad` command line: subcommands run, validate, plan, info, nab (score, optimize), table.
+#pragma once
+
+namespace lstmad::cli {
+
+// Exit codes: 0 success; 1 the command ran but something failed (cells, files); 2 usage or config error;
+// 3 input data or I/O error.
+enum ExitCode { kOk = 0, kFailed = 1, kUsage = 2, kDataError = 3 };
+
+int main(int argc, char** argv);
+
+}  // namespace lstmad::cli

@@ -1,0 +1,43 @@
+// `lstmad info`: version, build options, engines and devices.
+#include <iostream>
+
+#include "experiments/cli_common.hpp"
+#include "lstm/engine.hpp"
+#ifdef LSTMAD_WITH_CUDA
+#include "kernels/device_query.hpp"
+#endif
+
+namespace lstmad::cli {
+
+void add_info_command(CLI::App& app, Registry& reg) {
+  auto* sub = app.add_subcommand("info", "Print the version, build options, engines and devices");
+  reg.add(sub, [] {
+    std::cout << "lstmad " << LSTMAD_VERSION << " (" << LSTMAD_GIT_HASH << "), build " << LSTMAD_BUILD_TYPE << "\n";
+#ifdef LSTMAD_WITH_CUDA
+    std::cout << "CUDA: compiled in";
+#ifdef LSTMAD_WITH_CUDNN
+    std::cout << ", cuDNN compiled in";
+#endif
+    std::cout << "\n";
+#else
+    std::cout << "CUDA: not compiled in (CPU-only build)\n";
+#endif
+    std::cout << "engines:";
+    for (const auto& n : engine_names()) std::cout << " " << n;
+    std::cout << "\n";
+#ifdef LSTMAD_WITH_CUDA
+    auto rt = kernels::query_devices();
+    std::cout << "CUDA driver " << rt.driver_version << ", runtime " << rt.runtime_version << "\n";
+    if (rt.devices.empty()) std::cout << "devices: none (" << rt.error << ")\n";
+    for (const auto& d : rt.devices)
+      std::cout << "device " << d.ordinal << ": " << d.name << ", sm_" << d.cc_major << d.cc_minor << ", "
+                << d.sm_count << " SMs, " << (d.global_mem_bytes >> 20) << " MiB, "
+                << d.shared_mem_per_block_optin / 1024 << " KiB shared memory per block\n";
+#else
+    std::cout << "devices: none (CPU-only build)\n";
+#endif
+    return 0;
+  });
+}
+
+}  // namespace lstmad::cli

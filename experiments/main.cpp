@@ -1,0 +1,4 @@
+// The `lstmad` command line.
+#include "experiments/cli.hpp"
+
+int main(int argc, char** argv) { return lstmad::cli::main(argc, argv); }

@@ -1,0 +1,19 @@
+// File helpers: whole-file reads, atomic writes (temporary file, flush, fsync, rename) so that a crash
+// never leaves a half-written result, and folder creation with clear errors.
+#pragma once
+#include <string>
+
+namespace lstmad::files {
+
+// Reads a whole file; IoError naming the path when it cannot.
+std::string read(const std::string& path);
+// Writes `content` to `path` atomically: path.tmp.<pid>.<n>, flush, fsync, rename over path.
+void write_atomic(const std::string& path, const std::string& content);
+// Creates a folder and its parents; IoError naming the path when it cannot (read-only, full, a file).
+void make_dirs(const std::string& path);
+bool exists(const std::string& path);
+// SHA-256 of a file's bytes as lowercase hex.
+std::string sha256_file(const std::string& path);
+std::string sha256(const std::string& bytes);
+
+}  // namespace lstmad::files

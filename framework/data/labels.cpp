@@ -1,0 +1,105 @@
+#include "data/labels.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <unordered_map>
+
+#include "core/error.hpp"
+#include "core/files.hpp"
+#include "data/csv_reader.hpp"
+#include "data/timestamp.hpp"
+
+namespace lstmad {
+namespace fs = std::filesystem;
+
+std::map<std::string, WindowTexts> read_label_windows(const std::string& path) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(files::read(path));
+  } catch (const nlohmann::json::parse_error& e) {
+    throw DataError(path, 0, std::string("malformed JSON: ") + e.what());
+  }
+  if (!j.is_object()) throw DataError(path, 0, "expected a JSON object {relpath: [[start, end], ...]}");
+  std::map<std::string, WindowTexts> out;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (!it.value().is_array()) throw DataError(path, 0, "\"" + it.key() + "\": expected a list of windows");
+    WindowTexts ws;
+    for (const auto& w : it.value()) {
+      if (!w.is_array() || w.size() != 2 || !w[0].is_string() || !w[1].is_string())
+        throw DataError(path, 0, "\"" + it.key() + "\": each window must be [start, end] timestamp strings");
+      ws.emplace_back(w[0].get<std::string>(), w[1].get<std::string>());
+    }
+    out[it.key()] = std::move(ws);
+  }
+  return out;
+}
+
+std::string label_windows_json(const std::map<std::string, WindowTexts>& windows) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  for (const auto& [key, ws] : windows) {
+    nlohmann::ordered_json arr = nlohmann::ordered_json::array();
+    for (const auto& [a, b] : ws) arr.push_back({a, b});
+    j[key] = arr;
+  }
+  return j.dump(4) + "\n";
+}
+
+void attach_windows(Series& series, const WindowTexts& windows) {
+  // Index of each timestamp's first row, and whether it repeats.
+  std::unordered_map<int64_t, int> first;
+  std::unordered_map<int64_t, int> count;
+  first.reserve(series.time_us.size());
+  for (size_t i = 0; i < series.time_us.size(); ++i) {
+    first.emplace(series.time_us[i], static_cast<int>(i));
+    ++count[series.time_us[i]];
+  }
+  auto row_of = [&](const std::string& text) {
+    auto us = parse_timestamp_us(text);
+    if (!us) throw DataError(series.path, 0, "label window edge \"" + text + "\" is not a timestamp");
+    auto it = first.find(*us);
+    if (it == first.end()) throw DataError(series.path, 0, "label window edge \"" + text + "\" is not a timestamp of the file");
+    if (count[*us] > 1)
+      throw DataError(series.path, 0, "label window edge \"" + text + "\" appears " + std::to_string(count[*us]) + " times in the file");
+    return it->second;
+  };
+  series.windows.clear();
+  for (const auto& [a, b] : windows) {
+    LabelWindow w;
+    w.start = row_of(a);
+    w.end = row_of(b);
+    w.start_text = a;
+    w.end_text = b;
+    if (w.end < w.start)
+      throw DataError(series.path, 0, "label window [" + a + ", " + b + "] ends before it starts");
+    if (!series.windows.empty() && w.start <= series.windows.back().end)
+      throw DataError(series.path, 0, "label window [" + a + ", " + b + "] overlaps or precedes the previous one");
+    series.windows.push_back(w);
+  }
+}
+
+std::vector<std::string> list_corpus_files(const std::string& root) {
+  fs::path data = fs::path(root) / "data";
+  std::error_code ec;
+  if (!fs::is_directory(data, ec)) throw IoError(data.string() + ": not a folder (expected <root>/data/<category>/<name>.csv)");
+  std::vector<std::string> out;
+  for (const auto& cat : fs::directory_iterator(data)) {
+    if (!cat.is_directory()) continue;
+    for (const auto& f : fs::directory_iterator(cat.path())) {
+      if (f.is_regular_file() && f.path().extension() == ".csv")
+        out.push_back(cat.path().filename().string() + "/" + f.path().filename().string());
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Series load_corpus_series(const std::string& root, const std::string& relpath,
+                          const std::map<std::string, WindowTexts>& labels) {
+  Series s = read_series_csv((fs::path(root) / "data" / relpath).string(), relpath);
+  auto it = labels.find(relpath);
+  if (it != labels.end()) attach_windows(s, it->second);
+  return s;
+}
+
+}  // namespace lstmad

@@ -1,0 +1,19 @@
+// NAB timestamps: "YYYY-MM-DD HH:MM:SS" (naive local time, compared as datetimes), with an optional
+// fraction ".ffffff" as in the label files. Parsed to seconds since 1970-01-01 (proleptic Gregorian) plus
+// microseconds. Hand-written rather than a date library: one fixed format, and it must be fast for the
+// 365k rows of the corpus and strict about every field.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace lstmad {
+
+// Microseconds since 1970-01-01 00:00:00, or nullopt when the text is not a valid timestamp.
+std::optional<int64_t> parse_timestamp_us(std::string_view text);
+// Formats microseconds as "YYYY-MM-DD HH:MM:SS" (the fraction is dropped when zero, else ".ffffff").
+std::string format_timestamp_us(int64_t us);
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d);
+
+}  // namespace lstmad

@@ -1,0 +1,52 @@
+// The CPU LSTM: forward and full-BPTT backward of one model on one minibatch, templated on float (the fast
+// engine) and double (the accuracy reference for every other engine).
+//
+// Shapes: L layers, input D, hidden H, window T, batch B (<= max_batch), head of `horizon` outputs.
+// x is B x T x D (batch-major); yhat and dyhat are B x horizon. Parameters and gradients use the canonical
+// flat layout of lstm/shape.hpp, in Real.
+//
+// All workspaces are sized in the constructor: forward/backward never allocate. Per layer, the input
+// projection of all T steps is one GEMM, each step adds h_{t-1} R^T (one B x H x 4H GEMM) and applies the
+// gate math in one fused pass; backward mirrors it (one dG_t R GEMM per step, then dW, dR and dx as GEMMs
+// over all steps). Single-threaded by design: parallelism is across models.
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "lstm/shape.hpp"
+
+namespace lstmad {
+
+template <typename Real>
+class LstmCpu {
+ public:
+  LstmCpu(const ModelShape& shape, int window, int max_batch);
+  ~LstmCpu();
+  LstmCpu(LstmCpu&&) noexcept;
+  LstmCpu& operator=(LstmCpu&&) noexcept;
+
+  const ModelShape& shape() const;
+  int window() const;
+  int max_batch() const;
+
+  // Forward pass over `batch` windows; keeps the activations for backward().
+  void forward(const Real* params, const Real* x, int batch, Real* yhat);
+  // Backward of the last forward(): grad (param_count entries) is overwritten with dLoss/dparams given
+  // dyhat = dLoss/dyhat; dx (B x T x D), when not null, receives dLoss/dx.
+  void backward(const Real* params, const Real* dyhat, Real* grad, Real* dx = nullptr);
+  // MSE over batch x horizon (mean), its gradient written into grad; returns the loss.
+  Real loss_and_grad(const Real* params, const Real* x, const Real* y, int batch, Real* grad);
+
+  // Final hidden and cell state of layer l after the last forward(): B x H, row-major.
+  const Real* final_h(int layer) const;
+  const Real* final_c(int layer) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+extern template class LstmCpu<float>;
+extern template class LstmCpu<double>;
+
+}  // namespace lstmad

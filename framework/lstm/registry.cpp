@@ -1,0 +1,43 @@
+// Engine registry: names -> factories. GPU engines exist only in CUDA builds.
+#include <algorithm>
+
+#include "core/error.hpp"
+#include "lstm/cpu/cpu_engine.hpp"
+#include "lstm/engine.hpp"
+
+namespace lstmad {
+
+std::string to_string(Precision p) {
+  switch (p) {
+    case Precision::FP32: return "fp32";
+    case Precision::FP64: return "fp64";
+    case Precision::TF32: return "tf32";
+    case Precision::BF16: return "bf16";
+  }
+  return "?";
+}
+
+Precision parse_precision(const std::string& s) {
+  if (s == "fp32") return Precision::FP32;
+  if (s == "fp64") return Precision::FP64;
+  if (s == "tf32") return Precision::TF32;
+  if (s == "bf16") return Precision::BF16;
+  throw ConfigError("unknown precision \"" + s + "\": expected one of fp32, fp64, tf32, bf16");
+}
+
+std::vector<std::string> engine_names() {
+  std::vector<std::string> names{"cpu"};
+  return names;
+}
+
+std::unique_ptr<Engine> make_engine(const EngineOptions& options) {
+  if (options.name == "cpu") return make_cpu_engine(options);
+  std::string valid;
+  for (const auto& n : engine_names()) valid += (valid.empty() ? "" : ", ") + n;
+  std::string hint;
+  if (options.name == "cudnn" || options.name == "fused")
+    hint = " (this build has no CUDA toolkit; rebuild where nvcc and cuDNN are installed)";
+  throw ConfigError("unknown engine \"" + options.name + "\": this build has " + valid + hint);
+}
+
+}  // namespace lstmad

@@ -1,0 +1,59 @@
+#include "support/test_support.hpp"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+
+namespace lstmad::test {
+namespace fs = std::filesystem;
+
+TempDir::TempDir(const std::string& tag) {
+  static int counter = 0;
+  fs::path base = fs::path(LSTMAD_BINARY_DIR) / "test-tmp";
+  fs::create_directories(base);
+  path_ = (base / (tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++))).string();
+  fs::remove_all(path_);
+  fs::create_directories(path_);
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+std::string shared_nab_root() {
+  if (const char* env = std::getenv("NAB_ROOT"); env && *env && fs::exists(fs::path(env) / "data")) return env;
+  fs::path p = fs::path(LSTMAD_SOURCE_DIR) / ".." / "shared" / "nab";
+  if (fs::exists(p / "data") && fs::exists(p / "labels")) return fs::canonical(p).string();
+  return "";
+}
+
+std::string lstmad_binary() { return (fs::path(LSTMAD_BINARY_DIR) / "lstmad").string(); }
+
+void write_text(const std::string& path, const std::string& text) {
+  fs::create_directories(fs::path(path).parent_path());
+  std::ofstream out(path, std::ios::binary);
+  if (!out) throw std::runtime_error("cannot write " + path);
+  out << text;
+}
+
+int run_command(const std::string& command, std::string* output) {
+  std::string cmd = command + " 2>&1";
+  FILE* pipe = ::popen(cmd.c_str(), "r");
+  if (!pipe) return -1;
+  std::array<char, 4096> buf;
+  std::string out;
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) out.append(buf.data(), n);
+  int status = ::pclose(pipe);
+  if (output) *output = out;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+}  // namespace lstmad::test

@@ -1,0 +1,29 @@
+// Shared helpers for the tests: temporary folders, the shared NAB corpus, the built lstmad binary.
+#pragma once
+#include <string>
+
+namespace lstmad::test {
+
+// A fresh empty folder under the build tree, removed by the destructor.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& tag);
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// ../shared/nab next to the source tree (or NAB_ROOT), or "" when absent.
+std::string shared_nab_root();
+// Path of the built `lstmad` binary.
+std::string lstmad_binary();
+void write_text(const std::string& path, const std::string& text);
+// Runs a shell command; returns its exit status; stdout+stderr go to *output when given.
+int run_command(const std::string& command, std::string* output = nullptr);
+
+}  // namespace lstmad::test
