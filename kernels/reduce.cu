@@ -1,0 +1,63 @@
+// CUB-based sums of squares and the small kernels around them; see reduce.hpp. The square is applied by
+// a transform iterator so no squared copy is written; accumulation is in double so that the norm of
+// ~10^6 gradients does not lose the small ones.
+#include <cub/device/device_reduce.cuh>
+#include <thrust/iterator/transform_iterator.h>
+
+#include "kernels/reduce.hpp"
+
+namespace lstmad::kernels {
+
+namespace {
+
+struct SquareToDouble {
+  __host__ __device__ double operator()(float x) const {
+    const double d = static_cast<double>(x);
+    return d * d;
+  }
+};
+
+__global__ void clip_factor_kernel(const double* __restrict__ norm_sq, float clip, float* __restrict__ scale) {
+  const double coef = static_cast<double>(clip) / (sqrt(*norm_sq) + 1e-6);
+  *scale = static_cast<float>(coef >= 1.0 ? 1.0 : coef);  // NaN stays NaN
+}
+
+__global__ void scale_kernel(float* __restrict__ x, std::size_t n, const float* __restrict__ scale) {
+  const float s = *scale;
+  const std::size_t stride = static_cast<std::size_t>(gridDim.x) * blockDim.x;
+  for (std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) x[i] *= s;
+}
+
+__global__ void accumulate_kernel(double* __restrict__ acc, const double* __restrict__ value) { *acc += *value; }
+
+}  // namespace
+
+std::size_t sum_squares_temp_bytes(std::size_t n) {
+  std::size_t bytes = 0;
+  auto it = thrust::make_transform_iterator(static_cast<const float*>(nullptr), SquareToDouble{});
+  cub::DeviceReduce::Sum(nullptr, bytes, it, static_cast<double*>(nullptr), static_cast<long long>(n));
+  return bytes;
+}
+
+void launch_sum_squares(const float* x, std::size_t n, double* out, void* temp, std::size_t temp_bytes,
+                        cudaStream_t stream) {
+  auto it = thrust::make_transform_iterator(x, SquareToDouble{});
+  cub::DeviceReduce::Sum(temp, temp_bytes, it, out, static_cast<long long>(n), stream);
+}
+
+void launch_clip_factor(const double* norm_sq, float clip, float* scale, cudaStream_t stream) {
+  clip_factor_kernel<<<1, 1, 0, stream>>>(norm_sq, clip, scale);
+}
+
+void launch_scale(float* x, std::size_t n, const float* scale, cudaStream_t stream) {
+  if (n == 0) return;
+  constexpr int kThreads = 256;
+  const std::size_t want = (n + kThreads - 1) / kThreads;
+  scale_kernel<<<static_cast<int>(want < 4096 ? want : 4096), kThreads, 0, stream>>>(x, n, scale);
+}
+
+void launch_accumulate(double* acc, const double* value, cudaStream_t stream) {
+  accumulate_kernel<<<1, 1, 0, stream>>>(acc, value);
+}
+
+}  // namespace lstmad::kernels
