@@ -1,0 +1,304 @@
+// Synthetic labeled corpus (see synthetic.hpp). A series is
+//   level + trend*i + daily(i) + weekly(i) + wander(i) + sd*noise(i)
+// where daily has three harmonics of a 1-day period, weekly two harmonics of a 7-day period, wander is a
+// slow AR(1) and noise is unit-variance Gaussian or Student-t(4). Anomalies are then applied on top; the
+// kinds and their magnitudes (in units of sd) are listed in docs/synthetic.md and in kKinds below.
+#include "data/synthetic.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+
+#include "core/error.hpp"
+#include "core/files.hpp"
+#include "core/rng.hpp"
+#include "data/labels.hpp"
+#include "data/timestamp.hpp"
+
+namespace lstmad {
+namespace {
+
+constexpr double kTwoPi = 6.283185307179586;
+
+struct KindInfo {
+  const char* kind;
+  const char* category;
+};
+// Canonical order; the index also decides which series get heavy-tailed noise, so it must not change.
+constexpr KindInfo kKinds[] = {
+    {"spike", "synthSpike"},
+    {"level_shift", "synthLevelShift"},
+    {"variance_change", "synthVarianceChange"},
+    {"frequency_change", "synthFrequencyChange"},
+    {"flat_line", "synthFlatLine"},
+    {"drift", "synthDrift"},
+    {"none", "synthNoAnomaly"},
+};
+constexpr int kKindCount = static_cast<int>(sizeof(kKinds) / sizeof(kKinds[0]));
+
+std::string valid_kinds_text() {
+  std::string s;
+  for (const auto& k : kKinds) s += (s.empty() ? "" : ", ") + std::string(k.kind);
+  return s;
+}
+
+int kind_index(const std::string& kind) {
+  for (int i = 0; i < kKindCount; ++i)
+    if (kind == kKinds[i].kind) return i;
+  throw ConfigError("unknown synthetic anomaly kind \"" + kind + "\"; valid kinds: " + valid_kinds_text());
+}
+
+// The value as it will be read back from "%.10g": generating and reading then agree exactly.
+double round10(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.10g", v);
+  return std::strtod(buf, nullptr);
+}
+
+// Unit-variance Student-t with 4 degrees of freedom (variance 4/(4-2) = 2 before scaling): occasional
+// 4-6 sd outliers that are not anomalies, so spikes cannot be found by a plain threshold on the noise.
+double student_t4(Rng& rng) {
+  double z = rng.normal();
+  double v = 0.0;
+  for (int k = 0; k < 4; ++k) {
+    double g = rng.normal();
+    v += g * g;
+  }
+  if (v < 1e-12) v = 1e-12;
+  return z / std::sqrt(v / 4.0) / std::sqrt(2.0);
+}
+
+// Integer in [lo, hi] (hi >= lo).
+int uniform_int(Rng& rng, int lo, int hi) {
+  return lo + static_cast<int>(rng.below(static_cast<uint64_t>(hi - lo + 1)));
+}
+
+struct Shape {
+  double level, trend, amp, sd;
+  double harm[3], harm_phase[3];
+  double weekly[2], weekly_phase[2];
+  double day_rows, week_rows;
+};
+
+double daily(const Shape& s, double phase) {
+  double v = 0.0;
+  for (int k = 0; k < 3; ++k) v += s.harm[k] * std::sin((k + 1) * phase + s.harm_phase[k]);
+  return v;
+}
+
+SyntheticSeries make_series(const SyntheticOptions& o, int kind_idx, int file_idx, int64_t start_us) {
+  const std::string kind = kKinds[kind_idx].kind;
+  char fname[96];
+  std::snprintf(fname, sizeof fname, "synth_%s_%02d.csv", kind.c_str(), file_idx);
+  const std::string name = std::string(kKinds[kind_idx].category) + "/" + fname;
+  const int n = o.length;
+  Rng rng(derive_seed(o.seed, name));
+
+  // Shape parameters, drawn in a fixed order.
+  Shape s{};
+  const double scale = std::pow(10.0, rng.uniform(0.0, 3.0));  // 1 .. 1000: exercises normalization
+  s.amp = scale;
+  s.level = scale * rng.uniform(3.0, 6.0);
+  s.sd = s.amp / rng.uniform(6.0, 15.0);  // seasonal amplitude is 6-15 noise sd
+  s.trend = rng.uniform(-1.0, 1.0) * s.amp / n;  // total drift over the series within +-1 amplitude
+  s.harm[0] = s.amp;
+  s.harm[1] = s.amp * rng.uniform(0.2, 0.5);
+  s.harm[2] = s.amp * rng.uniform(0.05, 0.25);
+  for (double& p : s.harm_phase) p = rng.uniform(0.0, kTwoPi);
+  s.weekly[0] = s.amp * rng.uniform(0.2, 0.5);
+  s.weekly[1] = s.weekly[0] * rng.uniform(0.2, 0.5);
+  for (double& p : s.weekly_phase) p = rng.uniform(0.0, kTwoPi);
+  s.day_rows = 86400.0 / o.step_seconds;
+  s.week_rows = 7.0 * s.day_rows;
+  const double wander_sd = s.sd * rng.uniform(0.3, 1.0);
+  const bool heavy = (kind_idx + file_idx) % 3 == 2;
+
+  // Noise and wander streams (unit-variance noise kept separately: the variance change scales it).
+  std::vector<double> noise(static_cast<size_t>(n)), wander(static_cast<size_t>(n));
+  const double ar = 0.99;
+  double w = rng.normal() * wander_sd;
+  for (int i = 0; i < n; ++i) {
+    w = ar * w + std::sqrt(1.0 - ar * ar) * wander_sd * rng.normal();
+    wander[static_cast<size_t>(i)] = w;
+    noise[static_cast<size_t>(i)] = heavy ? student_t4(rng) : rng.normal();
+  }
+  const double omega = kTwoPi / s.day_rows;
+  auto base_without_daily = [&](int i) {
+    double wk = kTwoPi * i / s.week_rows;
+    return s.level + s.trend * i + s.weekly[0] * std::sin(wk + s.weekly_phase[0]) +
+           s.weekly[1] * std::sin(2.0 * wk + s.weekly_phase[1]) + wander[static_cast<size_t>(i)] +
+           s.sd * noise[static_cast<size_t>(i)];
+  };
+  std::vector<double> clean(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) clean[static_cast<size_t>(i)] = base_without_daily(i) + daily(s, omega * i);
+
+  SyntheticSeries out;
+  out.kind = kind;
+  out.noise_sd = s.sd;
+  std::vector<double> v = clean;
+
+  if (kind != "none") {
+    // Placement: windows after the probationary period, inside the file, apart from each other.
+    const int P = probation_length(n);
+    int k = 1 + static_cast<int>(rng.below(3));
+    int h = 0, lo = 0, slot = 0, margin = 0;
+    for (;; --k) {
+      h = static_cast<int>(0.10 * n / k) / 2;
+      lo = P + h;
+      const int hi = n - 1 - h;
+      slot = (hi - lo + 1) / k;
+      margin = k == 1 ? 0 : h + 2;  // between anomalies: windows at least 3 rows apart
+      if (k == 1 || slot >= 2 * margin + 1) break;
+    }
+    for (int j = 0; j < k; ++j) {
+      int first = lo + j * slot + margin;
+      int last = lo + (j + 1) * slot - 1 - margin;
+      out.anomaly_rows.push_back(uniform_int(rng, first, last));
+    }
+    for (int a : out.anomaly_rows) {
+      const double sign = rng.uniform() < 0.5 ? -1.0 : 1.0;
+      int len = std::max(2, uniform_int(rng, (h + 1) / 2, h));  // extended anomalies: half to all of h
+      if (kind == "spike") {
+        len = 1;
+        v[static_cast<size_t>(a)] += sign * rng.uniform(6.0, 9.0) * s.sd;
+      } else if (kind == "level_shift") {
+        const double d = sign * rng.uniform(4.0, 6.0) * s.sd;
+        for (int i = a; i < a + len; ++i) v[static_cast<size_t>(i)] += d;
+      } else if (kind == "variance_change") {
+        const double factor = rng.uniform(3.0, 5.0);
+        for (int i = a; i < a + len; ++i)
+          v[static_cast<size_t>(i)] += (factor - 1.0) * s.sd * noise[static_cast<size_t>(i)];
+      } else if (kind == "frequency_change") {
+        // The daily phase runs f times faster for `len` rows. f is chosen so that the extra phase over
+        // the segment is a whole number m of cycles: after it the series is back in step with the clean
+        // one (no lasting phase shift, which would be a second, unlabeled anomaly).
+        const double target = rng.uniform(2.5, 4.0);
+        const int m = std::max(1, static_cast<int>(std::lround((target - 1.0) * len / s.day_rows)));
+        const double extra_rate = omega * (m * s.day_rows / len);  // omega * (f - 1)
+        for (int i = a; i < a + len; ++i) {
+          const double extra = extra_rate * (i - a + 1);
+          v[static_cast<size_t>(i)] += daily(s, omega * i + extra) - daily(s, omega * i);
+        }
+      } else if (kind == "flat_line") {
+        const double stuck = v[static_cast<size_t>(a - 1)];  // a sensor stuck at its last reading
+        for (int i = a; i < a + len; ++i) v[static_cast<size_t>(i)] = stuck;
+      } else if (kind == "drift") {
+        // A ramp away from normal that ends with a sudden recalibration back to it.
+        const double d = sign * rng.uniform(5.0, 8.0) * s.sd;
+        for (int i = a; i < a + len; ++i) v[static_cast<size_t>(i)] += d * (i - a + 1) / len;
+      }
+      out.anomaly_lengths.push_back(len);
+    }
+  }
+
+  Series& ser = out.series;
+  ser.name = name;
+  ser.path = name;
+  ser.dims = 1;
+  ser.values.resize(static_cast<size_t>(n));
+  out.clean.resize(static_cast<size_t>(n));
+  ser.timestamps.reserve(static_cast<size_t>(n));
+  ser.time_us.reserve(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    ser.values[static_cast<size_t>(i)] = round10(v[static_cast<size_t>(i)]);
+    out.clean[static_cast<size_t>(i)] = round10(clean[static_cast<size_t>(i)]);
+    const int64_t us = start_us + static_cast<int64_t>(i) * o.step_seconds * 1000000;
+    ser.time_us.push_back(us);
+    ser.timestamps.push_back(format_timestamp_us(us));
+  }
+  for (const auto& [first, last] : nab_windows_from_points(n, out.anomaly_rows)) {
+    LabelWindow lw;
+    lw.start = first;
+    lw.end = last;
+    lw.start_text = ser.timestamps[static_cast<size_t>(first)] + ".000000";
+    lw.end_text = ser.timestamps[static_cast<size_t>(last)] + ".000000";
+    ser.windows.push_back(lw);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> synthetic_kinds() {
+  std::vector<std::string> out;
+  for (const auto& k : kKinds) out.emplace_back(k.kind);
+  return out;
+}
+
+std::string synthetic_category(const std::string& kind) { return kKinds[kind_index(kind)].category; }
+
+std::vector<std::pair<int, int>> nab_windows_from_points(int rows, const std::vector<int>& points) {
+  std::vector<std::pair<int, int>> ws;
+  if (points.empty() || rows <= 0) return ws;
+  // Python 2's int(0.10 * n / k) and floor division, as the NAB labels were made.
+  const int width = static_cast<int>(0.10 * rows / static_cast<double>(points.size()));
+  const int h = width / 2;
+  for (int a : points) ws.emplace_back(std::max(a - h, 0), std::min(a + h, rows - 1));
+  if (ws.front().first < probation_length(rows)) ws.erase(ws.begin());
+  // NAB's merge loop advances its index after a merge, so three overlapping windows are not chained.
+  for (size_t i = 0; i + 1 < ws.size(); ++i) {
+    if (ws[i + 1].first <= ws[i].second) {
+      ws[i].second = ws[i + 1].second;
+      ws.erase(ws.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+    }
+  }
+  return ws;
+}
+
+std::vector<SyntheticSeries> generate_synthetic(const SyntheticOptions& o) {
+  if (o.length < 500)
+    throw ConfigError("synthetic length must be at least 500 rows (room for probation and windows), got " +
+                      std::to_string(o.length));
+  if (o.length > 10000000) throw ConfigError("synthetic length must be at most 10000000, got " + std::to_string(o.length));
+  if (o.step_seconds < 1 || o.step_seconds > 3600)
+    throw ConfigError("synthetic step_seconds must be in [1, 3600] (a day of at least 24 rows), got " +
+                      std::to_string(o.step_seconds));
+  if (o.series_per_kind < 0 || o.series_per_kind > 100)
+    throw ConfigError("synthetic series_per_kind must be in [0, 100], got " + std::to_string(o.series_per_kind));
+  auto start = parse_timestamp_us(o.start);
+  if (!start) throw ConfigError("synthetic start \"" + o.start + "\" is not a timestamp YYYY-MM-DD HH:MM:SS");
+
+  std::vector<bool> selected(kKindCount, o.kinds.empty());
+  for (const auto& k : o.kinds) selected[static_cast<size_t>(kind_index(k))] = true;
+
+  std::vector<SyntheticSeries> out;
+  for (int ki = 0; ki < kKindCount; ++ki) {
+    if (!selected[static_cast<size_t>(ki)]) continue;
+    for (int j = 0; j < o.series_per_kind; ++j) out.push_back(make_series(o, ki, j, *start));
+  }
+  return out;
+}
+
+std::string synthetic_csv(const Series& series) {
+  std::string text = "timestamp,value\n";
+  text.reserve(text.size() + static_cast<size_t>(series.rows()) * 40);
+  char buf[48];
+  for (int i = 0; i < series.rows(); ++i) {
+    text += series.timestamps[static_cast<size_t>(i)];
+    std::snprintf(buf, sizeof buf, ",%.10g\n", series.value(i));
+    text += buf;
+  }
+  return text;
+}
+
+std::vector<SyntheticSeries> write_synthetic_corpus(const SyntheticOptions& options, const std::string& root) {
+  namespace fs = std::filesystem;
+  std::vector<SyntheticSeries> corpus = generate_synthetic(options);
+  std::map<std::string, WindowTexts> labels;
+  for (auto& ss : corpus) {
+    const fs::path file = fs::path(root) / "data" / ss.series.name;
+    files::make_dirs(file.parent_path().string());
+    files::write_atomic(file.string(), synthetic_csv(ss.series));
+    ss.series.path = file.string();
+    WindowTexts& wt = labels[ss.series.name];  // present even when empty, as NAB lists every file
+    for (const auto& w : ss.series.windows) wt.emplace_back(w.start_text, w.end_text);
+  }
+  files::make_dirs((fs::path(root) / "labels").string());
+  files::write_atomic((fs::path(root) / "labels" / "combined_windows.json").string(), label_windows_json(labels));
+  return corpus;
+}
+
+}  // namespace lstmad

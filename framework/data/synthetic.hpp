@@ -1,0 +1,62 @@
+// Synthetic labeled corpus: deterministic univariate series (daily and weekly seasonality with harmonics,
+// trend, slow wander, Gaussian or heavy-tailed noise) with injected anomalies of one kind per category, and
+// NAB-style label windows. Written in NAB's layout (data/<category>/<name>.csv, labels/combined_windows.json)
+// so the whole pipeline runs on a fresh machine with no download. docs/synthetic.md has the magnitudes.
+//
+// Every series depends only on (seed, length, step_seconds, start, its own name): selecting fewer kinds or
+// fewer series per kind leaves the remaining files byte-identical.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "data/series.hpp"
+
+namespace lstmad {
+
+struct SyntheticOptions {
+  uint64_t seed = 42;
+  int series_per_kind = 2;             // files per kind (category)
+  int length = 4000;                   // rows per series, >= 500
+  int step_seconds = 300;              // fixed spacing of the timestamps
+  std::vector<std::string> kinds;      // subset of synthetic_kinds(); empty = all
+  std::string start = "2021-01-01 00:00:00";  // timestamp of row 0
+};
+
+struct SyntheticSeries {
+  Series series;                       // name "synthSpike/synth_spike_00.csv", windows attached
+  std::string kind;                    // "spike", ..., "none"
+  std::vector<int> anomaly_rows;       // onset row of each injected anomaly (= window centre), ascending
+  std::vector<int> anomaly_lengths;    // rows affected from each onset (1 for a spike)
+  double noise_sd = 0.0;               // sd of the noise term (the unit of every anomaly magnitude)
+  std::vector<double> clean;           // the same series without the injected anomalies
+};
+
+// The anomaly kinds in canonical order: spike, level_shift, variance_change, frequency_change, flat_line,
+// drift, none.
+std::vector<std::string> synthetic_kinds();
+// NAB-style category (folder) of a kind: "spike" -> "synthSpike", "none" -> "synthNoAnomaly".
+// ConfigError listing the valid kinds when `kind` is unknown.
+std::string synthetic_category(const std::string& kind);
+
+// NAB's window procedure (specs/nab-scoring.md 1.3) for anomaly points `points` (ascending rows) in a
+// series of `rows` rows: width int(0.10*rows/k), half-width floor(width/2), rows [a-h, a+h] clipped to the
+// file, a first window starting before the probation length dropped, overlapping neighbours merged.
+// Returns [start, end] row pairs, both inclusive.
+std::vector<std::pair<int, int>> nab_windows_from_points(int rows, const std::vector<int>& points);
+
+// Generates the corpus in memory, kinds in canonical order, series_per_kind files each. Values are
+// already rounded to the 10 significant digits written to the files, so reading a written file back gives
+// exactly these values. ConfigError on bad options.
+std::vector<SyntheticSeries> generate_synthetic(const SyntheticOptions& options);
+
+// Generates and writes root/data/<category>/<name>.csv and root/labels/combined_windows.json (every file a
+// key, anomaly-free ones with an empty list). Each file is written atomically; identical options give
+// identical bytes. Series::path of the returned series is the written file.
+std::vector<SyntheticSeries> write_synthetic_corpus(const SyntheticOptions& options, const std::string& root);
+
+// The CSV text of one series as written by write_synthetic_corpus (`timestamp,value`, LF, %.10g).
+std::string synthetic_csv(const Series& series);
+
+}  // namespace lstmad
