@@ -6,6 +6,9 @@
 #ifdef LSTMAD_WITH_CUDA
 #include "kernels/device_query.hpp"
 #endif
+#ifdef LSTMAD_WITH_CUDNN
+#include <cudnn.h>
+#endif
 
 namespace lstmad::cli {
 
@@ -16,7 +19,10 @@ void add_info_command(CLI::App& app, Registry& reg) {
 #ifdef LSTMAD_WITH_CUDA
     std::cout << "CUDA: compiled in";
 #ifdef LSTMAD_WITH_CUDNN
-    std::cout << ", cuDNN compiled in";
+    // cudnnGetVersion() is the library loaded now; CUDNN_VERSION the header the build saw.
+    std::cout << ", cuDNN " << cudnnGetVersion() / 10000 << "." << (cudnnGetVersion() % 10000) / 100 << "."
+              << cudnnGetVersion() % 100 << " (built against " << CUDNN_MAJOR << "." << CUDNN_MINOR << "."
+              << CUDNN_PATCHLEVEL << ")";
 #endif
     std::cout << "\n";
 #else
@@ -27,7 +33,9 @@ void add_info_command(CLI::App& app, Registry& reg) {
     std::cout << "\n";
 #ifdef LSTMAD_WITH_CUDA
     auto rt = kernels::query_devices();
-    std::cout << "CUDA driver " << rt.driver_version << ", runtime " << rt.runtime_version << "\n";
+    auto version = [](int v) { return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10); };
+    std::cout << "CUDA driver " << (rt.driver_version ? version(rt.driver_version) : std::string("none"))
+              << ", runtime " << version(rt.runtime_version) << "\n";
     if (rt.devices.empty()) std::cout << "devices: none (" << rt.error << ")\n";
     for (const auto& d : rt.devices)
       std::cout << "device " << d.ordinal << ": " << d.name << ", sm_" << d.cc_major << d.cc_minor << ", "

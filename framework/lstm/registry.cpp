@@ -3,6 +3,9 @@
 
 #include "core/error.hpp"
 #include "lstm/cpu/cpu_engine.hpp"
+#ifdef LSTMAD_WITH_CUDNN
+#include "lstm/cudnn/cudnn_engine.hpp"
+#endif
 #include "lstm/engine.hpp"
 
 namespace lstmad {
@@ -27,11 +30,17 @@ Precision parse_precision(const std::string& s) {
 
 std::vector<std::string> engine_names() {
   std::vector<std::string> names{"cpu"};
+#ifdef LSTMAD_WITH_CUDNN
+  names.push_back("cudnn");
+#endif
   return names;
 }
 
 std::unique_ptr<Engine> make_engine(const EngineOptions& options) {
   if (options.name == "cpu") return make_cpu_engine(options);
+#ifdef LSTMAD_WITH_CUDNN
+  if (options.name == "cudnn") return make_cudnn_engine(options);
+#endif
   std::string valid;
   for (const auto& n : engine_names()) valid += (valid.empty() ? "" : ", ") + n;
   std::string hint;

@@ -82,6 +82,10 @@ class CudnnLstm {
   // dLoss/dtheta given dyhat; dx (batch x T x D) receives dLoss/dx when not null.
   void backward(const float* theta, const float* x, int batch, const float* dyhat, float* dtheta, float* dx);
 
+  // Creates the descriptors and temporary buffers for `batch` now (forward() does it on first use), so
+  // that a CUDA graph capture of a step never allocates.
+  void prepare(int batch) { descs(batch); }
+
   // Final states of the last forward(): L x batch x H on the device.
   const float* hy() const { return hy_.data(); }
   const float* cy() const { return cy_.data(); }
