@@ -1,0 +1,398 @@
+#include "experiments/config.hpp"
+
+#include <cmath>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "core/error.hpp"
+#include "core/files.hpp"
+
+namespace lstmad {
+namespace {
+
+std::vector<KeyDef> make_schema() {
+  using T = KeyType;
+  std::vector<KeyDef> s;
+  auto add = [&](std::string path, T type, json def, std::string doc, double lo = -1e300, double hi = 1e300,
+                 std::vector<std::string> choices = {}, bool grid = false) {
+    s.push_back(KeyDef{std::move(path), type, std::move(def), lo, hi, std::move(choices), grid, std::move(doc)});
+  };
+  // data
+  add("data.format", T::String, "synthetic",
+      "Corpus layout: `synthetic` (the built-in generator, written into the run folder), `nab` (NAB's "
+      "data/<category>/<file>.csv and labels/), `nasa` (SMAP/MSL .npy channels).",
+      0, 0, {"synthetic", "nab", "nasa"});
+  add("data.root", T::String, "",
+      "Corpus folder. Empty: for `nab`, the NAB_ROOT environment variable, else ../shared/nab when present.");
+  add("data.windows_file", T::String, "labels/combined_windows.json",
+      "Label windows file, relative to data.root (NAB layout).");
+  add("data.files", T::StringList, json::array(),
+      "Series to use, as corpus-relative paths or patterns (`realKnownCause/*`). Empty: all.");
+  add("data.max_files", T::Int, 0, "Use at most this many series (after data.files), 0 = all.", 0, 1e9);
+  add("data.missing", T::String, "reject",
+      "Missing values: `reject` (error naming file and row), `interpolate` (linear), `carry_forward`.", 0, 0,
+      {"reject", "interpolate", "carry_forward"});
+  add("data.normalize", T::String, "minmax",
+      "Scaling fitted on the training rows only: `minmax` (to [0, 1]) or `zscore`.", 0, 0, {"minmax", "zscore"});
+  add("data.train_fraction", T::Number, 0.0,
+      "Rows trained on (and that fit the normalization): 0 = NAB's probationary length min(floor(0.15 n), 750), "
+      "else this fraction of the rows.", 0, 0.95);
+  add("data.synthetic.seed", T::Int, 7, "Seed of the synthetic corpus.", 0, 9.007e15);
+  add("data.synthetic.series_per_kind", T::Int, 2, "Synthetic series per anomaly kind.", 1, 1000);
+  add("data.synthetic.length", T::Int, 3000, "Rows per synthetic series.", 500, 1e7);
+  add("data.nasa.spacecraft", T::String, "", "NASA data: only channels of this spacecraft (`SMAP`, `MSL`); empty = all.",
+      0, 0, {"", "SMAP", "MSL"});
+  // model
+  add("model.layers", T::Int, 2, "LSTM layers (L).", 1, 8, {}, true);
+  add("model.hidden", T::Int, 64, "Hidden units per layer (H).", 1, 4096, {}, true);
+  add("model.window", T::Int, 50, "Input window length in rows (T).", 1, 100000, {}, true);
+  add("model.horizon", T::Int, 1, "Values predicted per window; the score uses the first.", 1, 1000, {}, true);
+  add("model.forget_bias", T::NumberOrNull, nullptr,
+      "Initial forget-gate bias (null: the uniform initialisation like every other bias).", -100, 100, {}, true);
+  // train
+  add("train.epochs", T::Int, 30, "Maximum training epochs.", 1, 100000, {}, true);
+  add("train.batch", T::Int, 64, "Minibatch size (windows).", 1, 100000, {}, true);
+  add("train.lr", T::Number, 1e-3, "Adam learning rate.", 1e-12, 10, {}, true);
+  add("train.weight_decay", T::Number, 0.0, "L2 penalty added to the gradient (Adam).", 0, 10, {}, true);
+  add("train.clip_norm", T::Number, 1.0, "Global gradient-norm clipping; 0 disables it.", 0, 1e9, {}, true);
+  add("train.patience", T::Int, 5, "Early stopping: epochs without validation improvement; 0 disables it.", 0,
+      100000, {}, true);
+  add("train.min_delta", T::Number, 0.0, "Smallest validation-loss decrease that counts as improvement.", 0, 1e9);
+  add("train.val_fraction", T::Number, 0.2,
+      "Fraction of the training windows (the latest ones) held out for validation.", 0, 0.9, {}, true);
+  add("train.max_windows", T::Int, 0, "Cap on training windows per series (latest kept), 0 = all.", 0, 1e9);
+  // detector
+  add("detector.name", T::String, "lstmad",
+      "Detector name in NAB outputs (no `_`). With a grid, each setting gets `<name>-<setting id>`.");
+  add("detector.score", T::String, "likelihood",
+      "Errors to scores: `error_ratio` (error over its running maximum, with a floor) or `likelihood` (anomaly "
+      "likelihood of the recent mean error under a rolling error distribution).",
+      0, 0, {"error_ratio", "likelihood"}, true);
+  add("detector.smoothing", T::Int, 1, "Moving average of the absolute errors over this many rows (1 = none).", 1,
+      100000, {}, true);
+  add("detector.error_floor", T::Number, 0.01,
+      "error_ratio: errors below this (in normalized units) score 0, and the running maximum is at least this.",
+      0, 1e9, {}, true);
+  add("detector.likelihood.long_window", T::Int, 8640,
+      "likelihood: rows in the rolling estimate of the error distribution.", 10, 1e9, {}, true);
+  add("detector.likelihood.short_window", T::Int, 10, "likelihood: rows in the recent mean error.", 1, 100000, {},
+      true);
+  add("detector.likelihood.log", T::Bool, true,
+      "likelihood: report log-scaled scores so that near-1 likelihoods stay distinct.", 0, 0, {}, true);
+  add("detector.suppress", T::Number, 0.0,
+      "After a score >= detector.suppress_level, zero the scores of the next fraction of the series' rows "
+      "(0 = off).", 0, 1, {}, true);
+  add("detector.suppress_level", T::Number, 0.99, "Score that triggers suppression.", 0, 1, {}, true);
+  // engine
+  add("engine.name", T::String, "cpu", "Engine: `cpu`, `cudnn` or `fused` (GPU engines need a CUDA build).");
+  add("engine.precision", T::String, "fp32", "Arithmetic: `fp32`, `fp64` (CPU reference), `tf32`, `bf16` (GPU).",
+      0, 0, {"fp32", "fp64", "tf32", "bf16"});
+  add("engine.algo", T::String, "standard", "cuDNN algorithm: `standard` or `persist_static_small_h`.", 0, 0,
+      {"standard", "persist_static_small_h"});
+  add("engine.streams", T::Int, 4, "cuDNN engine: CUDA streams for the loop over models.", 1, 64);
+  add("engine.device", T::Int, 0, "CUDA device ordinal.", 0, 64);
+  // eval
+  add("eval.nab", T::Bool, true, "Score the corpus as NAB does (needs label windows).");
+  add("eval.profiles", T::String, "",
+      "NAB profiles file (NAB's config/profiles.json layout); empty: NAB's three standard profiles.");
+  add("eval.threshold", T::Number, 0.5, "Threshold for the point, event and range metrics per series.", 0, 1e9);
+  add("eval.vus_max_buffer", T::Int, 0, "Largest buffer of VUS-ROC/PR (0 = the metric's default).", 0, 1e7);
+  // run
+  add("run.name", T::String, "experiment", "Name used in the run folder `runs/<timestamp>-<name>`.");
+  add("run.seed", T::Int, 42, "Run seed; each cell's seed derives from it and the cell's identity.", 0, 9.007e15, {},
+      true);
+  add("run.threads", T::Int, 0, "Worker threads (0 = all cores; the CLI's -j overrides).", 0, 4096);
+  add("run.out", T::String, "runs", "Folder that receives run folders.");
+  add("run.batch_models", T::Int, 0,
+      "Models trained per engine call (a ModelBatch); 0 = the engine's choice.", 0, 1e6);
+  return s;
+}
+
+std::string show(const json& v) {
+  std::string s = v.dump();
+  return s.size() > 60 ? s.substr(0, 57) + "..." : s;
+}
+
+std::vector<std::string> split_path(const std::string& dotted) {
+  std::vector<std::string> out;
+  std::stringstream ss(dotted);
+  std::string part;
+  while (std::getline(ss, part, '.')) out.push_back(part);
+  return out;
+}
+
+json* find_path(json& j, const std::string& dotted) {
+  json* cur = &j;
+  for (const auto& p : split_path(dotted)) {
+    if (!cur->is_object() || !cur->contains(p)) return nullptr;
+    cur = &(*cur)[p];
+  }
+  return cur;
+}
+
+void set_path(json& j, const std::string& dotted, const json& v) {
+  json* cur = &j;
+  for (const auto& p : split_path(dotted)) {
+    if (!cur->is_object()) *cur = json::object();
+    cur = &(*cur)[p];
+  }
+  *cur = v;
+}
+
+// Checks one scalar value against its definition; returns "" or the problem.
+std::string check_value(const KeyDef& d, const json& v) {
+  auto expect = [&](const std::string& what) { return "expected " + what + ", got " + show(v); };
+  switch (d.type) {
+    case KeyType::Int: {
+      if (!v.is_number()) return expect("an integer");
+      double x = v.get<double>();
+      if (std::floor(x) != x) return expect("an integer");
+      if (x < d.min || x > d.max) return expect("an integer in [" + show(json(d.min)) + ", " + show(json(d.max)) + "]");
+      return "";
+    }
+    case KeyType::NumberOrNull:
+      if (v.is_null()) return "";
+      [[fallthrough]];
+    case KeyType::Number: {
+      if (!v.is_number()) return expect(d.type == KeyType::Number ? "a number" : "a number or null");
+      double x = v.get<double>();
+      if (!std::isfinite(x) || x < d.min || x > d.max)
+        return expect("a number in [" + show(json(d.min)) + ", " + show(json(d.max)) + "]");
+      return "";
+    }
+    case KeyType::String: {
+      if (!v.is_string()) return expect("a string");
+      if (!d.choices.empty()) {
+        for (const auto& c : d.choices)
+          if (c == v.get<std::string>()) return "";
+        std::string list;
+        for (const auto& c : d.choices) list += (list.empty() ? "" : ", ") + ("\"" + c + "\"");
+        return expect("one of " + list);
+      }
+      return "";
+    }
+    case KeyType::Bool:
+      return v.is_boolean() ? "" : expect("true or false");
+    case KeyType::StringList:
+      if (!v.is_array()) return expect("a list of strings");
+      for (const auto& e : v)
+        if (!e.is_string()) return expect("a list of strings");
+      return "";
+  }
+  return "";
+}
+
+const std::vector<KeyDef>& schema() {
+  static const std::vector<KeyDef> s = make_schema();
+  return s;
+}
+
+// Collects the dotted paths of every leaf of a user config (objects are descended).
+void leaves(const json& j, const std::string& prefix, std::vector<std::string>& out) {
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    std::string p = prefix.empty() ? it.key() : prefix + "." + it.key();
+    if (it.value().is_object()) leaves(it.value(), p, out);
+    else out.push_back(p);
+  }
+}
+
+bool is_known_prefix(const std::string& path) {
+  for (const auto& d : schema())
+    if (d.path.compare(0, path.size() + 1, path + ".") == 0) return true;
+  return false;
+}
+
+const KeyDef* find_def(const std::string& path) {
+  for (const auto& d : schema())
+    if (d.path == path) return &d;
+  return nullptr;
+}
+
+}  // namespace
+
+const std::vector<KeyDef>& config_schema() { return schema(); }
+
+std::string type_name(KeyType t) {
+  switch (t) {
+    case KeyType::Int: return "integer";
+    case KeyType::Number: return "number";
+    case KeyType::String: return "string";
+    case KeyType::Bool: return "boolean";
+    case KeyType::StringList: return "list of strings";
+    case KeyType::NumberOrNull: return "number or null";
+  }
+  return "?";
+}
+
+void apply_override(json& config, const std::string& assignment) {
+  auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw ConfigError("--set " + assignment + ": expected path=value, e.g. --set model.hidden=32");
+  std::string path = assignment.substr(0, eq);
+  std::string text = assignment.substr(eq + 1);
+  json v;
+  try {
+    v = json::parse(text);
+  } catch (const json::parse_error&) {
+    v = text;  // a bare word is a string
+  }
+  if (!config.is_object()) config = json::object();
+  set_path(config, path, v);
+}
+
+json read_config_file(const std::string& path) {
+  std::string text;
+  try {
+    text = files::read(path);
+  } catch (const IoError& e) {
+    throw ConfigError(e.what());
+  }
+  try {
+    return json::parse(text);
+  } catch (const json::parse_error& e) {
+    // Locate the byte offset as line:column for the message.
+    size_t off = std::min<size_t>(e.byte == 0 ? 0 : e.byte - 1, text.size());
+    long line = 1, col = 1;
+    for (size_t i = 0; i < off; ++i) {
+      if (text[i] == '\n') { ++line; col = 1; } else { ++col; }
+    }
+    throw ConfigError(path + ":" + std::to_string(line) + ":" + std::to_string(col) + ": malformed JSON (" +
+                      e.what() + ")");
+  }
+}
+
+json resolve_config(const json& user, const std::string& source) {
+  std::vector<std::string> errors;
+  if (!user.is_object()) throw ConfigError(source + ": the config must be a JSON object of sections");
+  json out = json::object();
+  for (const auto& d : schema()) set_path(out, d.path, d.def);
+
+  std::vector<std::string> given;
+  json body = user;
+  json grid = json::object();
+  if (body.contains("grid")) {
+    if (!body["grid"].is_object()) errors.push_back("grid: expected an object {\"section.key\": [values]}, got " + show(body["grid"]));
+    else grid = body["grid"];
+    body.erase("grid");
+  }
+  leaves(body, "", given);
+  for (const auto& p : given) {
+    const KeyDef* d = find_def(p);
+    const json& v = *find_path(body, p);
+    if (!d) {
+      errors.push_back(p + ": unknown key" + (is_known_prefix(p) ? " (it is a section)" : ""));
+      continue;
+    }
+    if (v.is_array() && d->type != KeyType::StringList) {
+      if (!d->griddable) { errors.push_back(p + ": expected a single " + type_name(d->type) + ", got a list (this key is not a grid axis)"); continue; }
+      if (v.empty()) { errors.push_back(p + ": an empty list gives no settings"); continue; }
+      bool ok = true;
+      for (size_t i = 0; i < v.size(); ++i) {
+        std::string e = check_value(*d, v[i]);
+        if (!e.empty()) { errors.push_back(p + "[" + std::to_string(i) + "]: " + e); ok = false; }
+      }
+      if (ok) set_path(out, p, v);
+      continue;
+    }
+    std::string e = check_value(*d, v);
+    if (!e.empty()) errors.push_back(p + ": " + e);
+    else set_path(out, p, v);
+  }
+  json grid_out = json::object();
+  for (auto it = grid.begin(); it != grid.end(); ++it) {
+    const KeyDef* d = find_def(it.key());
+    if (!d) { errors.push_back("grid." + it.key() + ": unknown key"); continue; }
+    if (!d->griddable) { errors.push_back("grid." + it.key() + ": this key is not a grid axis"); continue; }
+    if (!it.value().is_array() || it.value().empty()) { errors.push_back("grid." + it.key() + ": expected a non-empty list of values, got " + show(it.value())); continue; }
+    if (find_path(body, it.key())) { errors.push_back("grid." + it.key() + ": also set in its section; give it in one place"); continue; }
+    bool ok = true;
+    for (size_t i = 0; i < it.value().size(); ++i) {
+      std::string e = check_value(*d, it.value()[i]);
+      if (!e.empty()) { errors.push_back("grid." + it.key() + "[" + std::to_string(i) + "]: " + e); ok = false; }
+    }
+    if (ok) set_path(out, it.key(), it.value());
+  }
+  // Cross-key rules.
+  if (errors.empty()) {
+    std::string name = out["detector"]["name"].get<std::string>();
+    if (name.empty() || name.find('_') != std::string::npos || name.find('/') != std::string::npos)
+      errors.push_back("detector.name: expected a non-empty name without `_` or `/` (NAB splits file names at `_`), got " + show(json(name)));
+    std::string prec = out["engine"]["precision"];
+    std::string eng = out["engine"]["name"];
+    if (eng == "cpu" && prec != "fp32" && prec != "fp64")
+      errors.push_back("engine.precision: the cpu engine computes in fp32 or fp64, got \"" + prec + "\" (use engine.name=cudnn or fused for tf32/bf16)");
+  }
+  if (!errors.empty()) {
+    std::string msg = source + ": " + std::to_string(errors.size()) + " error" + (errors.size() > 1 ? "s" : "") + " in the config:";
+    for (const auto& e : errors) msg += "\n  " + e;
+    throw ConfigError(msg);
+  }
+  return out;
+}
+
+const json& at_path(const json& config, const std::string& dotted) {
+  const json* cur = &config;
+  for (const auto& p : split_path(dotted)) {
+    if (!cur->is_object() || !cur->contains(p)) throw ConfigError(dotted + ": missing from the resolved config");
+    cur = &(*cur)[p];
+  }
+  return *cur;
+}
+
+std::vector<std::string> grid_axes(const json& resolved) {
+  std::vector<std::string> axes;
+  for (const auto& d : schema()) {
+    if (!d.griddable) continue;
+    const json& v = at_path(resolved, d.path);
+    if (v.is_array() && v.size() > 1) axes.push_back(d.path);
+  }
+  return axes;
+}
+
+std::vector<json> expand_settings(const json& resolved) {
+  std::vector<json> settings{resolved};
+  for (const auto& d : schema()) {
+    if (!d.griddable) continue;
+    const json& v = at_path(resolved, d.path);
+    if (!v.is_array()) continue;
+    std::vector<json> next;
+    for (const auto& s : settings)
+      for (const auto& value : v) {
+        json c = s;
+        set_path(c, d.path, value);
+        next.push_back(std::move(c));
+      }
+    settings = std::move(next);
+  }
+  return settings;
+}
+
+std::string config_reference_markdown() {
+  std::ostringstream os;
+  os << "# Configuration reference\n\n"
+     << "Generated by `lstmad config-reference` from the schema in experiments/config.cpp; a test keeps this\n"
+     << "file equal to it. Every key has a default; unknown keys, wrong types and values out of range are\n"
+     << "errors naming the JSON path, the expected and the given value, and `validate` lists every error.\n"
+     << "Keys marked *grid* may be given as a list of values (or under `\"grid\": {\"section.key\": [...]}`):\n"
+     << "each combination becomes a setting, trained on every series. `--set path=value` overrides any key.\n";
+  std::string section;
+  for (const auto& d : schema()) {
+    std::string sec = d.path.substr(0, d.path.find('.'));
+    if (sec != section) {
+      section = sec;
+      os << "\n## " << section << "\n\n| key | type | default | allowed | meaning |\n|---|---|---|---|---|\n";
+    }
+    std::string allowed;
+    if (!d.choices.empty()) {
+      for (const auto& c : d.choices) allowed += (allowed.empty() ? "" : ", ") + ("`\"" + c + "\"`");
+    } else if (d.type == KeyType::Int || d.type == KeyType::Number || d.type == KeyType::NumberOrNull) {
+      if (d.min > -1e299) allowed = json(d.min).dump() + " .. " + json(d.max).dump();
+    }
+    os << "| `" << d.path << "` | " << type_name(d.type) << (d.griddable ? ", grid" : "") << " | `" << d.def.dump()
+       << "` | " << allowed << " | " << d.doc << " |\n";
+  }
+  return os.str();
+}
+
+}  // namespace lstmad

@@ -1,0 +1,53 @@
+// The experiment configuration: a JSON schema with every key's type, default, range and meaning in one
+// table (config_schema()), validation that reports every error with its JSON path, `--set` overrides,
+// and expansion of hyperparameter lists and the `grid` section into settings.
+//
+// Sections: data, model, train, detector, engine, eval, run, and an optional grid {"model.hidden": [32, 64]}.
+// A scalar key given as a list (where the key is marked griddable) is a grid axis as well.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace lstmad {
+
+using json = nlohmann::json;
+
+enum class KeyType { Int, Number, String, Bool, StringList, NumberOrNull };
+
+struct KeyDef {
+  std::string path;                  // dotted, e.g. "model.hidden"
+  KeyType type;
+  json def;                          // default value
+  double min = -1e300, max = 1e300;  // inclusive range for numbers
+  std::vector<std::string> choices;  // allowed strings (empty: any)
+  bool griddable = false;            // may be given as a list of values (one setting per value)
+  std::string doc;
+};
+
+const std::vector<KeyDef>& config_schema();
+std::string type_name(KeyType t);
+
+// Applies "path=value" (value parsed as JSON when it parses, else taken as a string).
+void apply_override(json& config, const std::string& assignment);
+
+// Validates a user config; returns the resolved config: every key present, defaults filled, lists kept
+// for grid axes, and the `grid` section normalized. Throws ConfigError listing every problem found, each
+// naming the JSON path, the expected and the given value. `source` names the file in messages.
+json resolve_config(const json& user, const std::string& source);
+
+// Parses a config file (malformed JSON is a ConfigError naming the file, line and column).
+json read_config_file(const std::string& path);
+
+// Expands grid axes into settings: each has every key scalar. Order: axes in schema order, last fastest.
+std::vector<json> expand_settings(const json& resolved);
+// The keys that vary across the expanded settings (dotted paths, schema order).
+std::vector<std::string> grid_axes(const json& resolved);
+
+// Value at a dotted path of a resolved config/setting.
+const json& at_path(const json& config, const std::string& dotted);
+
+// Markdown reference of every key (docs/config.md is this text; a test keeps them equal).
+std::string config_reference_markdown();
+
+}  // namespace lstmad

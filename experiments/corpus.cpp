@@ -1,0 +1,95 @@
+#include "experiments/corpus.hpp"
+
+#include <fnmatch.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "core/error.hpp"
+#include "core/files.hpp"
+#include "data/synthetic.hpp"
+
+namespace lstmad {
+namespace fs = std::filesystem;
+
+bool corpus_pattern_match(const std::string& pattern, const std::string& id) {
+  return pattern == id || ::fnmatch(pattern.c_str(), id.c_str(), 0) == 0;
+}
+
+std::string default_nab_root() {
+  auto ok = [](const fs::path& p) {
+    std::error_code ec;
+    return fs::is_directory(p / "data", ec) && fs::is_directory(p / "labels", ec);
+  };
+  if (const char* env = std::getenv("NAB_ROOT"); env && *env) {
+    if (ok(env)) return fs::absolute(env).lexically_normal().string();
+  }
+  for (fs::path p : {fs::path("../shared/nab"), fs::path(LSTMAD_SOURCE_DIR_FOR_DATA) / ".." / "shared" / "nab"}) {
+    if (ok(p)) return fs::weakly_canonical(p).string();
+  }
+  return "";
+}
+
+Corpus resolve_corpus(const json& cfg, const std::string& run_dir) {
+  Corpus c;
+  c.format = at_path(cfg, "data.format").get<std::string>();
+  c.root = at_path(cfg, "data.root").get<std::string>();
+  c.windows_file = at_path(cfg, "data.windows_file").get<std::string>();
+  if (c.format == "synthetic") {
+    if (c.root.empty()) c.root = run_dir + "/corpus";
+    SyntheticOptions o;  // the generator writes atomically and identically for equal options
+    o.seed = at_path(cfg, "data.synthetic.seed").get<uint64_t>();
+    o.series_per_kind = at_path(cfg, "data.synthetic.series_per_kind").get<int>();
+    o.length = at_path(cfg, "data.synthetic.length").get<int>();
+    write_synthetic_corpus(o, c.root);
+    c.windows_file = "labels/combined_windows.json";
+  } else if (c.format == "nab") {
+    if (c.root.empty()) c.root = default_nab_root();
+    if (c.root.empty())
+      throw ConfigError("data.root: no NAB corpus found; give data.root (or --set data.root=PATH, or NAB_ROOT), "
+                        "or fetch it with scripts/get-nab.sh");
+  } else {
+    if (c.root.empty()) throw ConfigError("data.root: the NASA SMAP/MSL data has no default location; give its path");
+    throw ConfigError("data.format: \"nasa\" is not supported by this build yet");
+  }
+  std::vector<std::string> all;
+  try {
+    all = list_corpus_files(c.root);
+  } catch (const IoError& e) {
+    throw ConfigError(std::string("data.root: ") + e.what());
+  }
+  std::string wpath = c.root + "/" + c.windows_file;
+  if (files::exists(wpath)) c.labels = read_label_windows(wpath);
+  const json& patterns = at_path(cfg, "data.files");
+  for (const auto& id : all) {
+    bool keep = patterns.empty();
+    for (const auto& p : patterns)
+      if (corpus_pattern_match(p.get<std::string>(), id)) keep = true;
+    if (keep) c.series.push_back(id);
+  }
+  int max_files = at_path(cfg, "data.max_files").get<int>();
+  if (max_files > 0 && static_cast<int>(c.series.size()) > max_files) c.series.resize(static_cast<size_t>(max_files));
+  if (c.series.empty())
+    throw ConfigError("data.files: no series of " + c.root + "/data matches " + patterns.dump());
+  for (const auto& id : c.series) {
+    auto it = c.labels.find(id);
+    if (it != c.labels.end()) c.total_windows += static_cast<int>(it->second.size());
+  }
+  return c;
+}
+
+Series Corpus::load(const std::string& id, int* train_rows) const {
+  Series s = load_corpus_series(root, id, labels);
+  if (train_rows) *train_rows = -1;  // NAB layout: the runner uses the probationary length
+  return s;
+}
+
+std::vector<std::string> Corpus::input_files() const {
+  std::vector<std::string> out;
+  std::string w = root + "/" + windows_file;
+  if (files::exists(w)) out.push_back(w);
+  for (const auto& id : series) out.push_back(root + "/data/" + id);
+  return out;
+}
+
+}  // namespace lstmad

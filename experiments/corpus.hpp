@@ -1,0 +1,40 @@
+// Where a run's series come from: the built-in synthetic corpus (generated into the run folder), a NAB-
+// layout folder, or NASA SMAP/MSL channels. Resolves the root, lists and filters the series, and loads
+// one series with its label windows. Load errors belong to that series only.
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include "data/labels.hpp"
+#include "data/series.hpp"
+#include "experiments/config.hpp"
+
+namespace lstmad {
+
+struct Corpus {
+  std::string format;                        // "synthetic" | "nab" | "nasa"
+  std::string root;
+  std::string windows_file;                  // NAB layout: the labels file used
+  std::vector<std::string> series;           // corpus-relative ids, sorted, after data.files / max_files
+  std::map<std::string, WindowTexts> labels;
+  int total_windows = 0;                     // windows of the selected series (NAB normalisation)
+  std::string spacecraft;                    // nasa filter
+
+  // Loads one series; for NASA the train rows are followed by the test rows (train_rows says where).
+  Series load(const std::string& id, int* train_rows = nullptr) const;
+  // Files whose bytes define the inputs (for the manifest's hashes).
+  std::vector<std::string> input_files() const;
+};
+
+// Finds the NAB corpus: data.root, else $NAB_ROOT, else ../shared/nab (from the working folder or the
+// source tree). Returns "" when none is found.
+std::string default_nab_root();
+
+// `run_dir` receives the synthetic corpus when data.format is "synthetic".
+Corpus resolve_corpus(const json& resolved, const std::string& run_dir);
+
+// Shell-style pattern match (`*`, `?`) of a corpus id against a data.files entry.
+bool corpus_pattern_match(const std::string& pattern, const std::string& id);
+
+}  // namespace lstmad

@@ -1,0 +1,67 @@
+#include "experiments/plan.hpp"
+
+#include <cstdio>
+
+#include "core/rng.hpp"
+
+namespace lstmad {
+
+json setting_identity(const json& v) {
+  json id = json::object();
+  id["model"] = v.at("model");
+  id["train"] = v.at("train");
+  id["detector"] = v.at("detector");
+  id["detector"].erase("name");  // renaming a detector does not change what it computes
+  id["seed"] = v.at("run").at("seed");
+  return id;
+}
+
+std::string hash_hex(const std::string& text, int hex_digits) {
+  uint64_t h = splitmix64(fnv1a64(text));
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return std::string(buf).substr(0, static_cast<size_t>(hex_digits));
+}
+
+Plan make_plan(const json& resolved, const std::vector<std::string>& series) {
+  Plan plan;
+  plan.config = resolved;
+  plan.series = series;
+  auto axes = grid_axes(resolved);
+  auto values = expand_settings(resolved);
+  for (size_t i = 0; i < values.size(); ++i) {
+    Setting s;
+    s.index = static_cast<int>(i);
+    s.values = values[i];
+    // nlohmann's dump() sorts object keys, so this text is canonical.
+    s.id = hash_hex(setting_identity(s.values).dump(), 8);
+    std::string name = at_path(s.values, "detector.name").get<std::string>();
+    s.detector = values.size() > 1 ? name + "-" + s.id : name;
+    s.axes = json::object();
+    for (const auto& a : axes) s.axes[a] = at_path(s.values, a);
+    plan.settings.push_back(std::move(s));
+  }
+  for (const auto& s : plan.settings) {
+    for (const auto& name : series) {
+      Cell c;
+      c.index = static_cast<int>(plan.cells.size());
+      c.setting = s.index;
+      c.series = name;
+      c.id = hash_hex(s.id + "|" + name, 16);
+      c.seed = derive_seed(at_path(s.values, "run.seed").get<uint64_t>(), c.id);
+      plan.cells.push_back(std::move(c));
+    }
+  }
+  return plan;
+}
+
+ModelShape setting_shape(const json& v, int input_dims) {
+  ModelShape s;
+  s.layers = at_path(v, "model.layers").get<int>();
+  s.hidden = at_path(v, "model.hidden").get<int>();
+  s.horizon = at_path(v, "model.horizon").get<int>();
+  s.input = input_dims;
+  return s;
+}
+
+}  // namespace lstmad

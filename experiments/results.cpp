@@ -1,0 +1,202 @@
+#include "experiments/results.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <sstream>
+
+#include "core/error.hpp"
+#include "core/files.hpp"
+#include "core/log.hpp"
+
+namespace lstmad {
+namespace fs = std::filesystem;
+
+std::string to_string(CellStatus s) {
+  switch (s) {
+    case CellStatus::Ok: return "OK";
+    case CellStatus::Error: return "ERROR";
+    case CellStatus::NonFinite: return "NONFINITE";
+    case CellStatus::Timeout: return "TIMEOUT";
+  }
+  return "ERROR";
+}
+
+CellStatus parse_cell_status(const std::string& s) {
+  if (s == "OK") return CellStatus::Ok;
+  if (s == "NONFINITE") return CellStatus::NonFinite;
+  if (s == "TIMEOUT") return CellStatus::Timeout;
+  return CellStatus::Error;
+}
+
+namespace {
+// JSON has no NaN: store non-finite numbers as null and read null back as NaN.
+json num(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+double num_of(const json& j) { return j.is_number() ? j.get<double>() : std::nan(""); }
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string fmt_double(double v) {
+  if (std::isnan(v)) return "nan";
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.10g", v);
+  return buf;
+}
+}  // namespace
+
+json CellResult::to_json() const {
+  json m = json::object();
+  json order = json::array();
+  for (const auto& [k, v] : metrics) {
+    m[k] = num(v);
+    order.push_back(k);
+  }
+  return json{{"id", id}, {"index", index}, {"setting", setting}, {"detector", detector}, {"series", series},
+              {"seed", seed}, {"status", to_string(status)}, {"error", error}, {"rows", rows},
+              {"epochs", epochs}, {"best_epoch", best_epoch}, {"train_loss", num(train_loss)},
+              {"val_loss", num(val_loss)},
+              {"seconds", {{"prepare", seconds_prepare}, {"train", seconds_train}, {"predict", seconds_predict},
+                           {"total", seconds_total}}},
+              {"metrics", m}, {"metric_order", order}};
+}
+
+CellResult CellResult::from_json(const json& j) {
+  CellResult r;
+  r.id = j.at("id").get<std::string>();
+  r.index = j.at("index").get<int>();
+  r.setting = j.at("setting").get<int>();
+  r.detector = j.at("detector").get<std::string>();
+  r.series = j.at("series").get<std::string>();
+  r.seed = j.at("seed").get<uint64_t>();
+  r.status = parse_cell_status(j.at("status").get<std::string>());
+  r.error = j.at("error").get<std::string>();
+  r.rows = j.at("rows").get<int>();
+  r.epochs = j.at("epochs").get<int>();
+  r.best_epoch = j.at("best_epoch").get<int>();
+  r.train_loss = num_of(j.at("train_loss"));
+  r.val_loss = num_of(j.at("val_loss"));
+  const json& s = j.at("seconds");
+  r.seconds_prepare = s.at("prepare").get<double>();
+  r.seconds_train = s.at("train").get<double>();
+  r.seconds_predict = s.at("predict").get<double>();
+  r.seconds_total = s.at("total").get<double>();
+  for (const auto& k : j.at("metric_order")) {
+    std::string key = k.get<std::string>();
+    r.metrics.emplace_back(key, num_of(j.at("metrics").at(key)));
+  }
+  return r;
+}
+
+ResultsStore::ResultsStore(std::string run_dir) : dir_(std::move(run_dir)) {
+  files::make_dirs(dir_ + "/cells");
+  files::make_dirs(dir_ + "/nab");
+}
+
+void ResultsStore::write_cell(const CellResult& r) const {
+  files::write_atomic(dir_ + "/cells/" + r.id + ".json", r.to_json().dump(2) + "\n");
+}
+
+std::vector<CellResult> ResultsStore::read_cells() const {
+  std::vector<CellResult> out;
+  std::error_code ec;
+  for (const auto& f : fs::directory_iterator(dir_ + "/cells", ec)) {
+    if (f.path().extension() != ".json") continue;
+    try {
+      out.push_back(CellResult::from_json(json::parse(files::read(f.path().string()))));
+    } catch (const std::exception& e) {
+      log::warn(f.path().string() + ": unreadable cell result, it will be rerun (" + e.what() + ")");
+    }
+  }
+  return out;
+}
+
+std::string ResultsStore::nab_scores_path(const std::string& detector, const std::string& series) const {
+  fs::path rel(series);
+  std::string category = rel.parent_path().string();
+  std::string file = rel.filename().string();
+  return dir_ + "/nab/" + detector + "/" + (category.empty() ? "" : category + "/") + detector + "_" + file;
+}
+
+void ResultsStore::write_nab_scores(const std::string& detector, const Series& series,
+                                    const std::vector<double>& scores) const {
+  std::string path = nab_scores_path(detector, series.name);
+  files::make_dirs(fs::path(path).parent_path().string());
+  auto labels = series.point_labels();
+  std::string out = "timestamp,value,anomaly_score,label\n";
+  out.reserve(static_cast<size_t>(series.rows()) * 48);
+  char buf[96];
+  for (int i = 0; i < series.rows(); ++i) {
+    std::snprintf(buf, sizeof buf, ",%.10g,%.17g,%d\n", series.value(i), scores[static_cast<size_t>(i)],
+                  labels[static_cast<size_t>(i)]);
+    out += series.timestamps[static_cast<size_t>(i)];
+    out += buf;
+  }
+  files::write_atomic(path, out);
+}
+
+std::vector<double> ResultsStore::read_nab_scores(const std::string& detector, const std::string& series) const {
+  std::string path = nab_scores_path(detector, series);
+  std::istringstream in(files::read(path));
+  std::string line;
+  std::getline(in, line);
+  std::vector<double> scores;
+  while (std::getline(in, line)) {
+    // timestamp,value,anomaly_score,label
+    size_t a = line.find(',');
+    size_t b = line.find(',', a + 1);
+    size_t c = line.find(',', b + 1);
+    if (a == std::string::npos || b == std::string::npos || c == std::string::npos)
+      throw DataError(path, static_cast<long>(scores.size()) + 2, "expected timestamp,value,anomaly_score,label");
+    scores.push_back(std::strtod(line.c_str() + b + 1, nullptr));
+  }
+  return scores;
+}
+
+void ResultsStore::write_results_csv(const Plan& plan, const std::vector<CellResult>& cells) const {
+  std::vector<std::string> axes = grid_axes(plan.config);
+  // Metric columns: the union over cells, in first-seen order (every OK cell reports the same list).
+  std::vector<std::string> metric_cols;
+  for (const auto& c : cells)
+    for (const auto& [k, v] : c.metrics)
+      if (std::find(metric_cols.begin(), metric_cols.end(), k) == metric_cols.end()) metric_cols.push_back(k);
+  std::ostringstream os;
+  os << "cell_id,index,detector,setting_id,series,seed";
+  for (const auto& a : axes) os << "," << a;
+  os << ",status,error,rows,epochs,best_epoch,train_loss,val_loss,seconds_prepare,seconds_train,seconds_predict,"
+        "seconds_total";
+  for (const auto& m : metric_cols) os << "," << m;
+  os << "\n";
+  std::vector<const CellResult*> by_index(plan.cells.size(), nullptr);
+  for (const auto& c : cells)
+    if (c.index >= 0 && c.index < static_cast<int>(by_index.size())) by_index[static_cast<size_t>(c.index)] = &c;
+  for (const auto* c : by_index) {
+    if (!c) continue;
+    const Setting& s = plan.settings[static_cast<size_t>(c->setting)];
+    os << c->id << "," << c->index << "," << csv_field(c->detector) << "," << s.id << "," << csv_field(c->series)
+       << "," << c->seed;
+    for (const auto& a : axes) os << "," << csv_field(s.axes.at(a).dump());
+    os << "," << to_string(c->status) << "," << csv_field(c->error) << "," << c->rows << "," << c->epochs << ","
+       << c->best_epoch << "," << fmt_double(c->train_loss) << "," << fmt_double(c->val_loss) << ","
+       << fmt_double(c->seconds_prepare) << "," << fmt_double(c->seconds_train) << ","
+       << fmt_double(c->seconds_predict) << "," << fmt_double(c->seconds_total);
+    std::map<std::string, double> m(c->metrics.begin(), c->metrics.end());
+    for (const auto& k : metric_cols) {
+      auto it = m.find(k);
+      os << "," << fmt_double(it == m.end() || c->status != CellStatus::Ok ? std::nan("") : it->second);
+    }
+    os << "\n";
+  }
+  files::write_atomic(dir_ + "/results.csv", os.str());
+}
+
+}  // namespace lstmad

@@ -1,0 +1,60 @@
+// The run folder's results: one atomic JSON file per finished cell (cells/<id>.json), the per-series
+// scores in NAB's result layout (nab/<detector>/<category>/<detector>_<file>.csv), and results.csv with
+// one row per cell. Every file is written atomically, so a crash loses at most the cells in flight.
+#pragma once
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "data/series.hpp"
+#include "experiments/config.hpp"
+#include "experiments/plan.hpp"
+
+namespace lstmad {
+
+enum class CellStatus { Ok, Error, NonFinite, Timeout };
+std::string to_string(CellStatus s);
+CellStatus parse_cell_status(const std::string& s);
+
+struct CellResult {
+  std::string id;
+  int index = 0;
+  int setting = 0;
+  std::string detector;
+  std::string series;
+  uint64_t seed = 0;
+  CellStatus status = CellStatus::Ok;
+  std::string error;
+  int rows = 0;
+  int epochs = 0;
+  int best_epoch = -1;
+  double train_loss = 0, val_loss = 0;
+  double seconds_prepare = 0, seconds_train = 0, seconds_predict = 0, seconds_total = 0;
+  std::vector<std::pair<std::string, double>> metrics;
+  std::vector<double> scores;  // per row; kept in memory for the corpus evaluation, not in the JSON
+
+  json to_json() const;
+  static CellResult from_json(const json& j);
+};
+
+class ResultsStore {
+ public:
+  explicit ResultsStore(std::string run_dir);
+  const std::string& dir() const { return dir_; }
+
+  void write_cell(const CellResult& r) const;
+  // Every finished cell's JSON (unreadable files are skipped with a warning).
+  std::vector<CellResult> read_cells() const;
+  // NAB-format result file: timestamp,value,anomaly_score,label (value is the raw column-0 value).
+  void write_nab_scores(const std::string& detector, const Series& series, const std::vector<double>& scores) const;
+  std::string nab_scores_path(const std::string& detector, const std::string& series) const;
+  // Reads back the anomaly_score column of a file written by write_nab_scores.
+  std::vector<double> read_nab_scores(const std::string& detector, const std::string& series) const;
+  // results.csv: one row per cell of the plan, in plan order; cells without a result are absent.
+  void write_results_csv(const Plan& plan, const std::vector<CellResult>& cells) const;
+
+ private:
+  std::string dir_;
+};
+
+}  // namespace lstmad

@@ -1,0 +1,123 @@
+// The config schema: defaults, validation errors that name the JSON path, grid expansion, overrides,
+// and docs/config.md kept equal to the generated reference.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "core/error.hpp"
+#include "core/files.hpp"
+#include "experiments/config.hpp"
+#include "experiments/plan.hpp"
+#include "support/test_support.hpp"
+
+using namespace lstmad;
+
+namespace {
+std::string error_of(const json& user) {
+  try {
+    resolve_config(user, "test.json");
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST(Config, DefaultsFillEveryKey) {
+  json r = resolve_config(json::object(), "empty.json");
+  for (const auto& d : config_schema()) EXPECT_EQ(at_path(r, d.path), d.def) << d.path;
+  EXPECT_EQ(at_path(r, "model.hidden").get<int>(), 64);
+}
+
+TEST(Config, UnknownKeyNamesItsPath) {
+  std::string e = error_of(json{{"model", {{"hiden", 32}}}});
+  EXPECT_NE(e.find("model.hiden: unknown key"), std::string::npos) << e;
+}
+
+TEST(Config, WrongTypeAndRangeNameExpectedAndGiven) {
+  std::string e = error_of(json{{"train", {{"lr", "fast"}, {"epochs", 0}}}, {"engine", {{"precision", "fp8"}}}});
+  EXPECT_NE(e.find("train.lr: expected a number"), std::string::npos) << e;
+  EXPECT_NE(e.find("got \"fast\""), std::string::npos) << e;
+  EXPECT_NE(e.find("train.epochs: expected an integer in [1"), std::string::npos) << e;
+  EXPECT_NE(e.find("engine.precision: expected one of"), std::string::npos) << e;
+  EXPECT_NE(e.find("3 errors"), std::string::npos) << "every error is reported, not only the first: " << e;
+}
+
+TEST(Config, ListsAndGridExpandToSettings) {
+  json user = {{"model", {{"hidden", {16, 32}}}}, {"grid", {{"train.lr", {0.1, 0.01, 0.001}}}}};
+  json r = resolve_config(user, "grid.json");
+  auto settings = expand_settings(r);
+  ASSERT_EQ(settings.size(), 6u);
+  EXPECT_EQ(grid_axes(r), (std::vector<std::string>{"model.hidden", "train.lr"}));
+  EXPECT_EQ(at_path(settings[0], "model.hidden").get<int>(), 16);
+  EXPECT_DOUBLE_EQ(at_path(settings[1], "train.lr").get<double>(), 0.01);
+  EXPECT_EQ(at_path(settings[5], "model.hidden").get<int>(), 32);
+}
+
+TEST(Config, ListForNonGridKeyIsAnError) {
+  std::string e = error_of(json{{"engine", {{"name", {"cpu", "cudnn"}}}}});
+  EXPECT_NE(e.find("engine.name: expected a single string, got a list"), std::string::npos) << e;
+}
+
+TEST(Config, OverridesParseJsonOrStrings) {
+  json user = json::object();
+  apply_override(user, "model.hidden=32");
+  apply_override(user, "engine.name=cpu");
+  apply_override(user, "data.files=[\"a/*\"]");
+  json r = resolve_config(user, "x");
+  EXPECT_EQ(at_path(r, "model.hidden").get<int>(), 32);
+  EXPECT_EQ(at_path(r, "engine.name").get<std::string>(), "cpu");
+  EXPECT_EQ(at_path(r, "data.files")[0].get<std::string>(), "a/*");
+  EXPECT_THROW(apply_override(user, "novalue"), ConfigError);
+}
+
+TEST(Config, MalformedJsonNamesFileLineAndColumn) {
+  test::TempDir dir("config");
+  test::write_text(dir.file("bad.json"), "{\n  \"model\": {\"hidden\": 32,,}\n}\n");
+  try {
+    read_config_file(dir.file("bad.json"));
+    FAIL() << "malformed JSON was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("bad.json:2:"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Config, DetectorNameWithoutUnderscore) {
+  std::string e = error_of(json{{"detector", {{"name", "my_det"}}}});
+  EXPECT_NE(e.find("detector.name"), std::string::npos) << e;
+}
+
+TEST(Config, DocsConfigMdMatchesSchema) {
+  std::string docs = files::read(std::string(LSTMAD_SOURCE_DIR) + "/docs/config.md");
+  EXPECT_EQ(docs, config_reference_markdown())
+      << "docs/config.md is out of date: regenerate it with `lstmad config-reference > docs/config.md`";
+}
+
+TEST(Config, EveryShippedConfigValidates) {
+  int count = 0;
+  for (const auto& f : std::filesystem::directory_iterator(std::string(LSTMAD_SOURCE_DIR) + "/configs")) {
+    if (f.path().extension() != ".json") continue;
+    EXPECT_NO_THROW(resolve_config(read_config_file(f.path().string()), f.path().string())) << f.path();
+    ++count;
+  }
+  EXPECT_GE(count, 2);
+}
+
+TEST(Plan, CellIdsAndSeedsDependOnIdentityNotOrder) {
+  json r = resolve_config(json{{"model", {{"hidden", {16, 32}}}}}, "x");
+  Plan a = make_plan(r, {"a/x.csv", "b/y.csv"});
+  Plan b = make_plan(r, {"b/y.csv", "a/x.csv"});
+  ASSERT_EQ(a.cells.size(), 4u);
+  for (const auto& ca : a.cells)
+    for (const auto& cb : b.cells)
+      if (ca.series == cb.series && ca.setting == cb.setting) {
+        EXPECT_EQ(ca.id, cb.id);
+        EXPECT_EQ(ca.seed, cb.seed);
+      }
+  EXPECT_NE(a.cells[0].seed, a.cells[1].seed);
+  EXPECT_NE(a.settings[0].detector, a.settings[1].detector);
+  EXPECT_EQ(a.settings[0].detector.find('_'), std::string::npos);
+  // A different run seed changes every cell's seed.
+  json r2 = resolve_config(json{{"model", {{"hidden", {16, 32}}}}, {"run", {{"seed", 7}}}}, "x");
+  EXPECT_NE(make_plan(r2, {"a/x.csv"}).cells[0].seed, a.cells[0].seed);
+}
