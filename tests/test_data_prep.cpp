@@ -1,0 +1,350 @@
+// Data preparation between loading and training: missing-value policies, normalization fitted on the
+// training part only, and training/validation/prediction windows that never let a target at or past the
+// training end into training.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "core/error.hpp"
+#include "data/csv_reader.hpp"
+#include "data/missing.hpp"
+#include "data/normalize.hpp"
+#include "data/synthetic.hpp"
+#include "data/windows.hpp"
+
+namespace lstmad {
+namespace {
+
+const double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+Series make_series(const std::vector<double>& values, int dims = 1) {
+  Series s;
+  s.name = "cat/test.csv";
+  s.path = "/data/cat/test.csv";
+  s.dims = dims;
+  s.values = values;
+  for (int i = 0; i < s.rows(); ++i) {
+    s.time_us.push_back(int64_t(i) * 300 * 1000000);
+    s.timestamps.push_back("t" + std::to_string(i));
+  }
+  return s;
+}
+
+// ---- missing values -------------------------------------------------------------------------------
+
+TEST(Missing, ParsePolicy) {
+  EXPECT_EQ(parse_missing_policy("interpolate"), MissingPolicy::Interpolate);
+  EXPECT_EQ(parse_missing_policy("carry_forward"), MissingPolicy::CarryForward);
+  EXPECT_EQ(parse_missing_policy("reject"), MissingPolicy::Reject);
+  for (auto name : missing_policy_names()) EXPECT_EQ(to_string(parse_missing_policy(name)), name);
+  try {
+    parse_missing_policy("drop");
+    FAIL() << "unknown policy accepted";
+  } catch (const ConfigError& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("\"drop\""), std::string::npos) << m;
+    EXPECT_NE(m.find("interpolate, carry_forward, reject"), std::string::npos) << m;
+  }
+}
+
+TEST(Missing, InterpolateIsLinearAndTakesNearestAtTheEnds) {
+  Series s = make_series({kNaN, kNaN, 2.0, kNaN, kNaN, kNaN, 6.0, 7.0, kNaN, kNaN});
+  EXPECT_EQ(count_missing(s), 7);
+  EXPECT_EQ(fill_missing(s, MissingPolicy::Interpolate), 7);
+  EXPECT_EQ(s.values, (std::vector<double>{2, 2, 2, 3, 4, 5, 6, 7, 7, 7}));
+  EXPECT_EQ(count_missing(s), 0);
+}
+
+TEST(Missing, CarryForwardTakesTheLastValueAndTheFirstForALeadingRun) {
+  Series s = make_series({kNaN, 1.5, kNaN, kNaN, -4.0, kNaN});
+  EXPECT_EQ(fill_missing(s, MissingPolicy::CarryForward), 4);
+  EXPECT_EQ(s.values, (std::vector<double>{1.5, 1.5, 1.5, 1.5, -4.0, -4.0}));
+}
+
+TEST(Missing, ColumnsAreFilledIndependently) {
+  // Two value columns, row-major.
+  Series s = make_series({1, kNaN, kNaN, 10, 3, kNaN, kNaN, 30}, 2);
+  fill_missing(s, MissingPolicy::Interpolate);
+  EXPECT_EQ(s.values, (std::vector<double>{1, 10, 2, 10, 3, 20, 3, 30}));
+}
+
+TEST(Missing, NothingMissingIsUntouchedByEveryPolicy) {
+  for (auto p : {MissingPolicy::Interpolate, MissingPolicy::CarryForward, MissingPolicy::Reject}) {
+    Series s = make_series({1, 2, 3});
+    EXPECT_EQ(fill_missing(s, p), 0);
+    EXPECT_EQ(s.values, (std::vector<double>{1, 2, 3}));
+  }
+}
+
+TEST(Missing, RejectNamesFileAndLineOfTheFirstMissingValue) {
+  Series s = make_series({1, 2, 3, kNaN, 5, kNaN});
+  try {
+    fill_missing(s, MissingPolicy::Reject);
+    FAIL() << "missing value accepted under reject";
+  } catch (const DataError& e) {
+    EXPECT_EQ(e.file(), "/data/cat/test.csv");
+    EXPECT_EQ(e.line(), 5);  // row 3 is file line 5 (header is line 1)
+    EXPECT_NE(std::string(e.what()).find("/data/cat/test.csv:5:"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Missing, RejectLineMatchesTheCsvFile) {
+  const std::string text = "timestamp,value\n2020-01-01 00:00:00,1\n2020-01-01 00:05:00,\n2020-01-01 00:10:00,3\n";
+  Series s = parse_series_csv(text, "f.csv", "c/f.csv");
+  try {
+    fill_missing(s, MissingPolicy::Reject);
+    FAIL();
+  } catch (const DataError& e) {
+    EXPECT_EQ(e.line(), 3);  // the empty field is on the third line of the text
+    EXPECT_EQ(e.file(), "f.csv");
+  }
+}
+
+TEST(Missing, AllMissingIsAnErrorUnderEveryPolicy) {
+  for (auto p : {MissingPolicy::Interpolate, MissingPolicy::CarryForward, MissingPolicy::Reject}) {
+    Series s = make_series({kNaN, kNaN, kNaN});
+    EXPECT_THROW(fill_missing(s, p), DataError) << to_string(p);
+  }
+  // One of two columns entirely missing.
+  Series s = make_series({1, kNaN, 2, kNaN}, 2);
+  EXPECT_THROW(fill_missing(s, MissingPolicy::Interpolate), DataError);
+}
+
+// ---- normalization --------------------------------------------------------------------------------
+
+TEST(Normalize, ParseKind) {
+  EXPECT_EQ(parse_norm_kind("minmax"), NormKind::MinMax);
+  EXPECT_EQ(parse_norm_kind("zscore"), NormKind::ZScore);
+  EXPECT_EQ(parse_norm_kind("none"), NormKind::None);
+  try {
+    parse_norm_kind("robust");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("minmax, zscore, none"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Normalize, MinMaxUsesOnlyTheTrainingRows) {
+  // Training rows 0..3 span [2, 6]; the later 100 and -10 must not change the fit.
+  Series s = make_series({2, 4, 6, 3, 100, -10});
+  Normalizer nz = fit_normalizer(s, NormKind::MinMax, 4);
+  EXPECT_EQ(nz.offset[0], 2.0);
+  EXPECT_EQ(nz.scale[0], 4.0);
+  EXPECT_FALSE(nz.constant[0]);
+  Series t = s;
+  nz.apply(t);
+  EXPECT_EQ(t.values, (std::vector<double>{0.0, 0.5, 1.0, 0.25, 24.5, -3.0}));
+  nz.invert(t);
+  for (int i = 0; i < s.rows(); ++i) EXPECT_DOUBLE_EQ(t.value(i), s.value(i));
+}
+
+TEST(Normalize, ZScoreUsesOnlyTheTrainingRows) {
+  Series s = make_series({1, 2, 3, 4, 5, 1000});
+  Normalizer nz = fit_normalizer(s, NormKind::ZScore, 5);
+  EXPECT_DOUBLE_EQ(nz.offset[0], 3.0);
+  EXPECT_DOUBLE_EQ(nz.scale[0], std::sqrt(2.0));  // population sd of 1..5
+  // Changing rows past the fit changes nothing.
+  Series s2 = s;
+  s2.values[5] = -7.0;
+  Normalizer nz2 = fit_normalizer(s2, NormKind::ZScore, 5);
+  EXPECT_EQ(nz2.offset, nz.offset);
+  EXPECT_EQ(nz2.scale, nz.scale);
+  // Mean 0 and sd 1 on the training rows after applying.
+  Series t = s;
+  nz.apply(t);
+  double m = 0, v = 0;
+  for (int i = 0; i < 5; ++i) m += t.value(i) / 5;
+  for (int i = 0; i < 5; ++i) v += (t.value(i) - m) * (t.value(i) - m) / 5;
+  EXPECT_NEAR(m, 0.0, 1e-15);
+  EXPECT_NEAR(v, 1.0, 1e-12);
+  std::vector<double> back = nz.inverse_column({t.value(5)});
+  EXPECT_NEAR(back[0], 1000.0, 1e-9);
+}
+
+TEST(Normalize, ConstantTrainingPartFallsBackToScaleOne) {
+  Series s = make_series({5, 5, 5, 5, 8});
+  for (auto kind : {NormKind::MinMax, NormKind::ZScore}) {
+    Normalizer nz = fit_normalizer(s, kind, 4);
+    EXPECT_TRUE(nz.constant[0]) << to_string(kind);
+    EXPECT_EQ(nz.scale[0], 1.0);
+    EXPECT_EQ(nz.offset[0], 5.0);
+    Series t = s;
+    nz.apply(t);
+    EXPECT_EQ(t.values, (std::vector<double>{0, 0, 0, 0, 3})) << to_string(kind);
+    for (double x : t.values) EXPECT_TRUE(std::isfinite(x));
+  }
+}
+
+TEST(Normalize, PerColumnAndNoneAndErrors) {
+  Series s = make_series({0, 100, 10, 300, 5, 200}, 2);
+  Normalizer nz = fit_normalizer(s, NormKind::MinMax, 3);
+  EXPECT_EQ(nz.offset, (std::vector<double>{0, 100}));
+  EXPECT_EQ(nz.scale, (std::vector<double>{10, 200}));
+  Normalizer id = fit_normalizer(s, NormKind::None, 3);
+  Series t = s;
+  id.apply(t);
+  EXPECT_EQ(t.values, s.values);
+  EXPECT_THROW(fit_normalizer(s, NormKind::ZScore, 0), DataError);
+  EXPECT_THROW(fit_normalizer(s, NormKind::ZScore, 4), DataError);
+  Series gap = make_series({kNaN, kNaN, 1.0});
+  EXPECT_THROW(fit_normalizer(gap, NormKind::ZScore, 2), DataError);
+}
+
+// ---- windows --------------------------------------------------------------------------------------
+
+TEST(Windows, TrainingTargetsStayBeforeTheTrainingEnd) {
+  for (int horizon : {1, 3}) {
+    for (int stride : {1, 4}) {
+      WindowOptions o;
+      o.window = 10;
+      o.horizon = horizon;
+      o.train_end = 100;
+      o.val_fraction = 0.25;
+      o.stride = stride;
+      WindowSplit sp = training_windows(1000, o);
+      ASSERT_FALSE(sp.train.empty());
+      ASSERT_FALSE(sp.val.empty());
+      std::vector<int> all = sp.train;
+      all.insert(all.end(), sp.val.begin(), sp.val.end());
+      for (size_t i = 0; i < all.size(); ++i) {
+        const int last_target = all[i] + o.window + o.horizon - 1;
+        EXPECT_LT(last_target, o.train_end) << "start " << all[i] << " leaks a target past P";
+        EXPECT_EQ(all[i], static_cast<int>(i) * stride) << "starts are 0, stride, 2*stride, ...";
+      }
+      // The last possible start is used: one more stride would leak.
+      EXPECT_GE(all.back() + stride + o.window + o.horizon - 1, o.train_end);
+      // Chronological split: every validation start after every training start, about a quarter of them.
+      EXPECT_LT(sp.train.back(), sp.val.front());
+      EXPECT_EQ(static_cast<long>(sp.val.size()), std::lround(0.25 * all.size()));
+    }
+  }
+}
+
+TEST(Windows, ValidationFractionEdgeCases) {
+  WindowOptions o;
+  o.window = 5;
+  o.train_end = 20;
+  o.val_fraction = 0.0;
+  WindowSplit sp = training_windows(50, o);
+  EXPECT_EQ(sp.train.size(), 15u);  // starts 0..14: 14 + 5 = 19 is the last target
+  EXPECT_TRUE(sp.val.empty());
+  o.val_fraction = 0.01;  // rounds to 0, but a requested split gets at least one window
+  EXPECT_EQ(training_windows(50, o).val.size(), 1u);
+  o.train_end = 6;  // exactly one window: it stays a training window
+  o.val_fraction = 0.5;
+  sp = training_windows(50, o);
+  EXPECT_EQ(sp.train, std::vector<int>{0});
+  EXPECT_TRUE(sp.val.empty());
+  o.train_end = 5;  // too short
+  sp = training_windows(50, o);
+  EXPECT_TRUE(sp.train.empty());
+  // Default P is NAB's probation length.
+  o.train_end = -1;
+  o.val_fraction = 0.0;
+  sp = training_windows(1000, o);  // P = 150: starts 0..144
+  EXPECT_EQ(sp.train.size(), 145u);
+  o.window = 0;
+  EXPECT_THROW(training_windows(100, o), ConfigError);
+  o.window = 5;
+  o.val_fraction = 1.0;
+  EXPECT_THROW(training_windows(100, o), ConfigError);
+  o.val_fraction = 0.2;
+  o.stride = 0;
+  EXPECT_THROW(training_windows(100, o), ConfigError);
+}
+
+TEST(Windows, PredictionCoversEveryRowFromT) {
+  auto p = prediction_starts(20, 5);
+  ASSERT_EQ(p.size(), 15u);
+  for (size_t k = 0; k < p.size(); ++k) EXPECT_EQ(p[k] + 5, static_cast<int>(k) + 5);  // start k predicts row k+T
+  EXPECT_TRUE(prediction_starts(5, 5).empty());
+}
+
+TEST(Windows, SeriesWindowsFeedTheEngine) {
+  // Two value columns; y is column 0.
+  std::vector<double> v;
+  for (int i = 0; i < 200; ++i) {
+    v.push_back(0.01 * i);
+    v.push_back(i % 2);
+  }
+  Series s = make_series(v, 2);
+  WindowOptions o;
+  o.window = 8;
+  o.train_end = 60;
+  o.val_fraction = 0.2;
+  SeriesWindows w = make_series_windows(s, o);
+  EXPECT_EQ(w.n, 200);
+  EXPECT_EQ(w.dims, 2);
+  ASSERT_EQ(w.x.size(), 400u);
+  EXPECT_FLOAT_EQ(w.x[2 * 37], 0.37f);
+  EXPECT_FLOAT_EQ(w.x[2 * 37 + 1], 1.0f);
+  EXPECT_FLOAT_EQ(w.y[37], 0.37f);
+  EXPECT_EQ(w.predict.size(), 192u);
+  EXPECT_EQ(w.predicted_row(0), 8);
+  EXPECT_EQ(w.predicted_row(191), 199);
+  SeriesWindows moved = std::move(w);
+  WindowSource src = moved.source();
+  EXPECT_EQ(src.n, 200);
+  EXPECT_EQ(src.x, moved.x.data());
+  EXPECT_EQ(src.y, moved.y.data());
+  EXPECT_EQ(src.train, moved.train);
+  EXPECT_EQ(src.val, moved.val);
+  for (int st : src.train) EXPECT_LT(st + o.window, 60);
+  for (int st : src.val) EXPECT_LT(st + o.window, 60);
+}
+
+TEST(Windows, ErrorsNameTheSeries) {
+  Series s = make_series({1, 2, kNaN, 4, 5, 6, 7, 8, 9, 10});
+  WindowOptions o;
+  o.window = 3;
+  o.train_end = 8;
+  try {
+    make_series_windows(s, o);
+    FAIL();
+  } catch (const DataError& e) {
+    EXPECT_EQ(e.line(), 4);  // row 2
+    EXPECT_EQ(e.file(), s.path);
+  }
+  s.values[2] = 3;
+  o.window = 8;
+  try {
+    make_series_windows(s, o);
+    FAIL();
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("too few"), std::string::npos) << e.what();
+  }
+  o.window = 3;
+  o.train_end = 11;
+  EXPECT_THROW(make_series_windows(s, o), DataError);
+}
+
+// ---- the chain on a synthetic series --------------------------------------------------------------
+
+TEST(DataPrep, SyntheticSeriesThroughTheChain) {
+  SyntheticOptions so;
+  so.kinds = {"level_shift"};
+  so.series_per_kind = 1;
+  so.length = 1200;
+  Series s = generate_synthetic(so).at(0).series;
+  // Knock out some values and fill them again.
+  for (int i : {0, 1, 500, 501, 502, 1199}) s.values[static_cast<size_t>(i)] = kNaN;
+  EXPECT_EQ(fill_missing(s, MissingPolicy::Interpolate), 6);
+  const int P = probation_length(s.rows());
+  Normalizer nz = fit_normalizer(s, NormKind::ZScore, P);
+  Series norm = s;
+  nz.apply(norm);
+  WindowOptions o;
+  o.window = 32;
+  SeriesWindows w = make_series_windows(norm, o);
+  EXPECT_EQ(w.train_end, P);
+  EXPECT_FALSE(w.val.empty());
+  for (int st : w.train) EXPECT_LT(st + 32, P);
+  for (int st : w.val) EXPECT_LT(st + 32, P);
+  EXPECT_EQ(static_cast<int>(w.predict.size()), s.rows() - 32);
+  // Anomalies lie after P (windows never start in probation), so they cannot reach the statistics.
+  for (const auto& lw : s.windows) EXPECT_GE(lw.start, P);
+}
+
+}  // namespace
+}  // namespace lstmad
