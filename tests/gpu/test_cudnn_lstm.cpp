@@ -1,0 +1,388 @@
+// The cuDNN LSTM block and the "cudnn" engine against the fp64 CPU engine (LstmCpu<double>): forward
+// outputs, final h and c, every parameter gradient and dx, on fresh random inputs, over a representative
+// cross-product of L in {1,2}, H in {1,7,32,64,100,128,256}, T in {1,50,250}, B in {1,33,64,256},
+// D in {1,3} (LSTMAD_GPU_FULL=1 runs the whole product). Also: the weight-layout roundtrip, the engine's
+// loss_and_grad, predict and training (loss curve against the CPU engine, graph vs eager, reruns,
+// non-finite jobs).
+//
+// Tolerances (relative Frobenius error against fp64; design.md and specs/lstm-gpu.md section 5):
+//   FP32 (CUDNN_FMA_MATH): outputs and states 3e-5, gradients 1e-4;
+//   TF32 (CUDNN_DEFAULT_MATH): outputs and states 3e-3, gradients 1e-2.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "core/gpu/check.hpp"
+#include "core/gpu/device_buffer.hpp"
+#include "core/gpu/resources.hpp"
+#include "gpu/gpu_test.hpp"
+#include "lstm/cpu/lstm_cpu.hpp"
+#include "lstm/cudnn/cudnn_check.hpp"
+#include "lstm/cudnn/cudnn_lstm.hpp"
+#include "lstm/engine.hpp"
+#include "lstm/init.hpp"
+
+namespace lstmad {
+namespace {
+
+using gpu::DeviceBuffer;
+
+struct Case {
+  int L, H, T, B, D, horizon;
+  std::string str() const {
+    return "L=" + std::to_string(L) + " H=" + std::to_string(H) + " T=" + std::to_string(T) + " B=" +
+           std::to_string(B) + " D=" + std::to_string(D) + " horizon=" + std::to_string(horizon);
+  }
+  ModelShape shape() const { return ModelShape{L, D, H, horizon}; }
+};
+
+// Every value of every dimension appears, large H with short T or small B, so the fp64 reference stays
+// within seconds; the full product runs with LSTMAD_GPU_FULL=1.
+std::vector<Case> cases() {
+  if (test::env_flag("LSTMAD_GPU_FULL")) {
+    std::vector<Case> all;
+    for (int L : {1, 2})
+      for (int H : {1, 7, 32, 64, 100, 128, 256})
+        for (int T : {1, 50, 250})
+          for (int B : {1, 33, 64, 256})
+            for (int D : {1, 3}) all.push_back({L, H, T, B, D, 1});
+    return all;
+  }
+  return {{1, 1, 1, 1, 1, 1},     {2, 1, 50, 33, 3, 2},    {1, 7, 250, 1, 3, 1},   {2, 7, 1, 256, 1, 1},
+          {1, 32, 50, 64, 1, 1},  {2, 32, 250, 33, 3, 1},  {1, 64, 50, 64, 1, 1},  {2, 64, 50, 256, 3, 2},
+          {2, 64, 250, 64, 1, 1}, {1, 100, 250, 33, 1, 1}, {2, 100, 1, 64, 3, 1},  {1, 128, 50, 64, 1, 1},
+          {2, 128, 50, 33, 3, 1}, {1, 256, 50, 64, 1, 1},  {2, 256, 1, 256, 3, 1}, {1, 256, 250, 1, 3, 1}};
+}
+
+struct Tolerance {
+  double outputs, grads;
+};
+Tolerance tolerance(Precision p) { return p == Precision::TF32 ? Tolerance{3e-3, 1e-2} : Tolerance{3e-5, 1e-4}; }
+
+struct Reference {  // LstmCpu<double> results
+  std::vector<double> yhat, h, c, grad, dx;  // h, c: L x B x H
+};
+
+Reference cpu_reference(const Case& k, const std::vector<float>& params, const std::vector<float>& x,
+                        const std::vector<float>& dyhat) {
+  LstmCpu<double> cpu(k.shape(), k.T, k.B);
+  const std::vector<double> p(params.begin(), params.end()), xd(x.begin(), x.end()), dy(dyhat.begin(), dyhat.end());
+  Reference r;
+  r.yhat.resize(static_cast<std::size_t>(k.B) * k.horizon);
+  cpu.forward(p.data(), xd.data(), k.B, r.yhat.data());
+  const std::size_t BH = static_cast<std::size_t>(k.B) * k.H;
+  for (int l = 0; l < k.L; ++l) {
+    r.h.insert(r.h.end(), cpu.final_h(l), cpu.final_h(l) + BH);
+    r.c.insert(r.c.end(), cpu.final_c(l), cpu.final_c(l) + BH);
+  }
+  r.grad.resize(params.size());
+  r.dx.resize(x.size());
+  cpu.backward(p.data(), dy.data(), r.grad.data(), r.dx.data());
+  return r;
+}
+
+struct GpuResult {
+  std::vector<float> yhat, h, c, grad, dx;
+  RnnAlgo algo_used = RnnAlgo::Standard;
+};
+
+class CudnnFixture : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    LSTMAD_REQUIRE_GPU();
+    stream_ = std::make_unique<gpu::Stream>();
+    handle_ = std::make_unique<gpu::CudnnHandle>();
+    CUDNN_CHECK(cudnnSetStream(*handle_, *stream_));
+  }
+  GpuResult run(const Case& k, Precision p, RnnAlgo algo, const std::vector<float>& params,
+                const std::vector<float>& x, const std::vector<float>& dyhat) {
+    cudaStream_t s = *stream_;
+    CudnnLstm lstm(*handle_, s, k.shape(), k.T, k.B, p, algo);
+    lstm.upload_params(params.data());
+    DeviceBuffer<float> dx_in(x.size()), ddy(dyhat.size()), yhat(dyhat.size()), dx(x.size());
+    dx_in.upload(x, s);
+    ddy.upload(dyhat, s);
+    // Poison every output so that a missed write shows up as NaN.
+    const std::size_t LBH = static_cast<std::size_t>(k.L) * k.B * k.H;
+    yhat.fill_bytes_async(0xFF, s);
+    dx.fill_bytes_async(0xFF, s);
+    CUDA_CHECK(cudaMemsetAsync(const_cast<float*>(lstm.hy()), 0xFF, LBH * sizeof(float), s));
+    CUDA_CHECK(cudaMemsetAsync(const_cast<float*>(lstm.cy()), 0xFF, LBH * sizeof(float), s));
+    CUDA_CHECK(cudaMemsetAsync(lstm.dtheta(), 0xFF, lstm.head_offset() * sizeof(float), s));
+    CUDA_CHECK(cudaMemsetAsync(lstm.dtheta() + lstm.head_offset(), 0xFF,
+                               static_cast<std::size_t>(k.horizon) * (k.H + 1) * sizeof(float), s));
+    lstm.forward(lstm.theta(), dx_in.data(), k.B, true);
+    lstm.head(lstm.theta(), k.B, yhat.data(), nullptr, nullptr, nullptr);
+    GpuResult g;
+    g.h.resize(LBH);
+    g.c.resize(LBH);
+    CUDA_CHECK(cudaMemcpyAsync(g.h.data(), lstm.hy(), LBH * sizeof(float), cudaMemcpyDeviceToHost, s));
+    CUDA_CHECK(cudaMemcpyAsync(g.c.data(), lstm.cy(), LBH * sizeof(float), cudaMemcpyDeviceToHost, s));
+    lstm.backward(lstm.theta(), dx_in.data(), k.B, ddy.data(), lstm.dtheta(), dx.data());
+    CUDA_CHECK(cudaStreamSynchronize(s));
+    g.yhat = yhat.to_host(s);
+    g.dx = dx.to_host(s);
+    g.grad.resize(params.size());
+    lstm.download_grad(g.grad.data());
+    g.algo_used = lstm.algo();
+    return g;
+  }
+  std::unique_ptr<gpu::Stream> stream_;
+  std::unique_ptr<gpu::CudnnHandle> handle_;
+};
+
+template <typename A, typename R>
+void expect_close(const std::vector<A>& got, const std::vector<R>& ref, double tol, const std::string& what) {
+  ASSERT_EQ(got.size(), ref.size()) << what;
+  EXPECT_TRUE(test::finite_and_nonzero(got.data(), got.size())) << what << ": non-finite or all zero";
+  const auto e = test::compare(got.data(), ref.data(), ref.size());
+  EXPECT_LE(e.rel_frobenius, tol) << what << ": " << e.str() << " (tolerance " << tol << ")";
+}
+
+// Per-block comparison of the gradient so a failure names the block (W, R, bW, bR per layer, head).
+void expect_grad_close(const Case& k, const std::vector<float>& got, const std::vector<double>& ref, double tol,
+                       const std::string& tag) {
+  const ParamLayout pl(k.shape());
+  const std::size_t G = 4 * static_cast<std::size_t>(k.H);
+  auto block = [&](std::size_t off, std::size_t n, const std::string& name) {
+    std::vector<float> g(got.begin() + off, got.begin() + off + n);
+    std::vector<double> r(ref.begin() + off, ref.begin() + off + n);
+    expect_close(g, r, tol, tag + " d" + name);
+  };
+  for (int l = 0; l < k.L; ++l) {
+    const auto& o = pl.layer[l];
+    const std::string s = std::to_string(l);
+    block(o.W, G * k.shape().layer_input(l), "W" + s);
+    block(o.R, G * k.H, "R" + s);
+    block(o.bW, G, "bW" + s);
+    block(o.bR, G, "bR" + s);
+  }
+  block(pl.head_W, static_cast<std::size_t>(k.horizon) * k.H, "Wh");
+  block(pl.head_b, k.horizon, "bh");
+}
+
+TEST_F(CudnnFixture, MatchesFp64CpuOnEveryOutputAndGradient) {
+  uint64_t seed = 1000;
+  for (const Case& k : cases()) {
+    const auto params = init_params(k.shape(), ++seed);
+    const auto x = test::random_vector(static_cast<std::size_t>(k.B) * k.T * k.D, ++seed);
+    const auto dyhat = test::random_vector(static_cast<std::size_t>(k.B) * k.horizon, ++seed);
+    const Reference ref = cpu_reference(k, params, x, dyhat);
+    struct Config {
+      Precision p;
+      RnnAlgo a;
+    };
+    std::vector<Config> configs{{Precision::FP32, RnnAlgo::Standard}, {Precision::TF32, RnnAlgo::Standard}};
+    if (k.H <= 128) configs.push_back({Precision::FP32, RnnAlgo::PersistStaticSmallH});
+    for (const auto& cfg : configs) {
+      const std::string tag = k.str() + " " + to_string(cfg.p) + " " + to_string(cfg.a);
+      SCOPED_TRACE(tag);
+      const GpuResult g = run(k, cfg.p, cfg.a, params, x, dyhat);
+      const Tolerance tol = tolerance(cfg.p);
+      expect_close(g.yhat, ref.yhat, tol.outputs, tag + " yhat");
+      expect_close(g.h, ref.h, tol.outputs, tag + " final h");
+      expect_close(g.c, ref.c, tol.outputs, tag + " final c");
+      expect_grad_close(k, g.grad, ref.grad, tol.grads, tag);
+      expect_close(g.dx, ref.dx, tol.grads, tag + " dx");
+      if (::testing::Test::HasFailure()) return;  // one shape's full report is enough
+    }
+  }
+}
+
+TEST_F(CudnnFixture, WeightLayoutRoundTripsThroughCudnnWeightSpace) {
+  for (const ModelShape& s : {ModelShape{2, 3, 7, 2}, ModelShape{1, 1, 64, 1}, ModelShape{2, 1, 256, 3},
+                              ModelShape{1, 3, 1, 1}}) {
+    for (RnnAlgo a : {RnnAlgo::Standard, RnnAlgo::PersistStaticSmallH}) {
+      CudnnLstm lstm(*handle_, *stream_, s, 10, 4, Precision::FP32, a);
+      const auto canon = test::random_vector(param_count(s), 77);
+      std::vector<float> theta(lstm.theta_size()), back(canon.size(), std::nanf(""));
+      lstm.canonical_to_theta(canon.data(), theta.data());
+      lstm.theta_to_canonical(theta.data(), back.data());
+      EXPECT_EQ(0, std::memcmp(back.data(), canon.data(), canon.size() * sizeof(float))) << s.str();
+      // Through the device as well.
+      lstm.upload_params(canon.data());
+      std::fill(back.begin(), back.end(), std::nanf(""));
+      lstm.download_params(back.data());
+      EXPECT_EQ(0, std::memcmp(back.data(), canon.data(), canon.size() * sizeof(float))) << s.str();
+      // The map covers every canonical element exactly once.
+      std::size_t covered = 0;
+      for (const auto& seg : lstm.segments()) covered += static_cast<std::size_t>(seg.rows) * seg.cols;
+      EXPECT_EQ(covered, param_count(s)) << s.str();
+      EXPECT_GE(lstm.head_offset() * sizeof(float), lstm.weight_space_bytes());
+    }
+  }
+}
+
+// ---- the engine ----
+
+EngineOptions cudnn_options(Precision p = Precision::FP32) {
+  EngineOptions o;
+  o.name = "cudnn";
+  o.precision = p;
+  o.streams = 2;
+  return o;
+}
+
+TEST_F(CudnnFixture, EngineLossAndGradMatchesCpu) {
+  const Case k{2, 32, 30, 17, 3, 2};
+  const auto params = init_params(k.shape(), 5);
+  const auto x = test::random_vector(static_cast<std::size_t>(k.B) * k.T * k.D, 6);
+  const auto y = test::random_vector(static_cast<std::size_t>(k.B) * k.horizon, 7);
+  auto engine = make_engine(cudnn_options());
+  std::vector<float> grad(params.size(), std::nanf(""));
+  const double loss = engine->loss_and_grad(k.shape(), k.T, params.data(), x.data(), y.data(), k.B, grad.data());
+  LstmCpu<double> cpu(k.shape(), k.T, k.B);
+  const std::vector<double> p(params.begin(), params.end()), xd(x.begin(), x.end()), yd(y.begin(), y.end());
+  std::vector<double> rgrad(params.size());
+  const double rloss = cpu.loss_and_grad(p.data(), xd.data(), yd.data(), k.B, rgrad.data());
+  EXPECT_NEAR(loss, rloss, 3e-5 * rloss) << k.str();
+  expect_grad_close(k, grad, rgrad, 1e-4, k.str());
+}
+
+// A smooth series with noise, n rows of D columns, the target being column 0 of the next row.
+struct Series {
+  std::vector<float> x, y;
+  int n = 0;
+};
+Series make_series(int n, int D, uint64_t seed) {
+  Series s;
+  s.n = n;
+  Rng rng(seed);
+  for (int i = 0; i < n; ++i) {
+    const double v = std::sin(0.07 * i) + 0.3 * std::sin(0.31 * i) + 0.05 * rng.normal();
+    for (int d = 0; d < D; ++d) s.x.push_back(static_cast<float>(d == 0 ? v : 0.5 * v * d));
+    s.y.push_back(static_cast<float>(v));
+  }
+  return s;
+}
+
+TEST_F(CudnnFixture, EnginePredictMatchesCpuForward) {
+  const ModelShape shape{2, 3, 40, 2};
+  const int T = 25;
+  const Series s = make_series(300, 3, 9);
+  const auto params = init_params(shape, 10);
+  std::vector<int> starts;
+  for (int i = 0; i + T <= s.n; i += 3) starts.push_back(i);
+  std::vector<float> out(starts.size() * shape.horizon, std::nanf(""));
+  auto engine = make_engine(cudnn_options());
+  engine->predict(shape, T, params, s.x.data(), s.n, starts, out.data());
+  LstmCpu<double> cpu(shape, T, static_cast<int>(starts.size()));
+  std::vector<double> xb;
+  for (int st : starts)
+    for (int i = 0; i < T * shape.input; ++i) xb.push_back(s.x[static_cast<std::size_t>(st) * shape.input + i]);
+  const std::vector<double> p(params.begin(), params.end());
+  std::vector<double> ref(out.size());
+  cpu.forward(p.data(), xb.data(), static_cast<int>(starts.size()), ref.data());
+  expect_close(out, ref, 3e-5, "predict");
+}
+
+std::vector<ModelJob> make_jobs(const ModelShape& shape, const Series& s, int T, int batch, int epochs, int nmodels) {
+  std::vector<ModelJob> jobs(static_cast<std::size_t>(nmodels));
+  for (int m = 0; m < nmodels; ++m) {
+    ModelJob& j = jobs[static_cast<std::size_t>(m)];
+    j.params = init_params(shape, 500 + m);
+    j.data.x = s.x.data();
+    j.data.y = s.y.data();
+    j.data.n = s.n;
+    const int last = s.n - T - shape.horizon;
+    for (int i = 0; i <= last; ++i) (i < last * 4 / 5 ? j.data.train : j.data.val).push_back(i);
+    j.options.window = T;
+    j.options.batch = batch;
+    j.options.epochs = epochs;
+    j.options.adam.lr = 1e-2 * (1 + m);  // models of one batch differ in their hyperparameters
+    j.options.clip_norm = 1.0;
+    j.options.patience = 0;
+    j.options.seed = 42 + m;
+  }
+  return jobs;
+}
+
+// Full-batch training (one minibatch per epoch) makes the curve independent of shuffling, so the GPU
+// engine's curve must follow the fp64 CPU engine's.
+TEST_F(CudnnFixture, TrainingLossCurveMatchesCpuEngine) {
+  const ModelShape shape{1, 1, 32, 1};
+  const int T = 20;
+  const Series s = make_series(260, 1, 3);
+  auto gpu_jobs = make_jobs(shape, s, T, 1024, 12, 3);
+  auto cpu_jobs = make_jobs(shape, s, T, 1024, 12, 3);
+  make_engine(cudnn_options())->train(shape, gpu_jobs);
+  EngineOptions co;
+  co.name = "cpu";
+  co.precision = Precision::FP64;
+  co.threads = 2;
+  make_engine(co)->train(shape, cpu_jobs);
+  for (std::size_t m = 0; m < gpu_jobs.size(); ++m) {
+    const auto& g = gpu_jobs[m].result;
+    const auto& c = cpu_jobs[m].result;
+    ASSERT_EQ(g.status, TrainStatus::Ok) << g.message;
+    ASSERT_EQ(g.train_loss.size(), c.train_loss.size()) << "model " << m;
+    ASSERT_EQ(g.val_loss.size(), c.val_loss.size()) << "model " << m;
+    EXPECT_LT(g.train_loss.back(), g.train_loss.front()) << "model " << m << " did not learn";
+    for (std::size_t e = 0; e < g.train_loss.size(); ++e) {
+      EXPECT_NEAR(g.train_loss[e], c.train_loss[e], 1e-3 * c.train_loss[e]) << "model " << m << " epoch " << e;
+      EXPECT_NEAR(g.val_loss[e], c.val_loss[e], 1e-3 * c.val_loss[e]) << "model " << m << " epoch " << e;
+    }
+    EXPECT_EQ(g.best_epoch, c.best_epoch) << "model " << m;
+  }
+}
+
+// Minibatches (4 full + 1 partial per epoch): graph replay equals eager launches, and reruns are
+// bit-identical.
+TEST_F(CudnnFixture, GraphReplayMatchesEagerAndRerunsAreBitIdentical) {
+  const ModelShape shape{2, 1, 64, 1};
+  const int T = 30;
+  const Series s = make_series(330, 1, 4);
+  auto run = [&](const char* graphs) {
+    setenv("LSTMAD_CUDNN_GRAPHS", graphs, 1);
+    auto jobs = make_jobs(shape, s, T, 64, 4, 3);
+    make_engine(cudnn_options())->train(shape, jobs);
+    unsetenv("LSTMAD_CUDNN_GRAPHS");
+    return jobs;
+  };
+  const auto eager = run("0");
+  const auto graph1 = run("1");
+  const auto graph2 = run("1");
+  for (std::size_t m = 0; m < eager.size(); ++m) {
+    ASSERT_EQ(eager[m].result.status, TrainStatus::Ok);
+    ASSERT_EQ(graph1[m].result.train_loss.size(), 4u);
+    EXPECT_EQ(graph1[m].params, graph2[m].params) << "model " << m << ": rerun differs";
+    EXPECT_EQ(graph1[m].result.train_loss, graph2[m].result.train_loss) << "model " << m;
+    const auto e = test::compare(graph1[m].params.data(), eager[m].params.data(), eager[m].params.size());
+    EXPECT_LE(e.rel_frobenius, 1e-6) << "model " << m << " graph vs eager: " << e.str();
+    EXPECT_NE(graph1[m].params, make_jobs(shape, s, T, 64, 4, 3)[m].params) << "parameters did not change";
+  }
+}
+
+TEST_F(CudnnFixture, NonFiniteJobEndsAloneWithItsInitialParameters) {
+  const ModelShape shape{1, 1, 16, 1};
+  const int T = 10;
+  Series good = make_series(120, 1, 5);
+  Series bad = good;
+  bad.x[30] = std::nanf("");
+  auto jobs = make_jobs(shape, good, T, 32, 3, 2);
+  jobs[1].data.x = bad.x.data();
+  const auto initial = jobs[1].params;
+  make_engine(cudnn_options())->train(shape, jobs);
+  EXPECT_EQ(jobs[0].result.status, TrainStatus::Ok) << jobs[0].result.message;
+  EXPECT_EQ(jobs[1].result.status, TrainStatus::NonFinite);
+  EXPECT_NE(jobs[1].result.message.find("epoch 0"), std::string::npos) << jobs[1].result.message;
+  EXPECT_EQ(jobs[1].params, initial);
+}
+
+TEST(CudnnEngine, RefusesPrecisionsItCannotRunAndUnknownAlgorithms) {
+  EngineOptions o = cudnn_options(Precision::FP64);
+  EXPECT_THROW(make_engine(o), UnsupportedError);
+  o = cudnn_options(Precision::BF16);
+  EXPECT_THROW(make_engine(o), UnsupportedError);
+  o = cudnn_options();
+  o.algo = "fastest";
+  EXPECT_THROW(make_engine(o), ConfigError);
+  bool listed = false;
+  for (const auto& n : engine_names()) listed |= n == "cudnn";
+  EXPECT_TRUE(listed);
+}
+
+}  // namespace
+}  // namespace lstmad

@@ -1,0 +1,112 @@
+// The GPU foundation: check macros (run without a device: they only need the runtime's status strings),
+// device presence, DeviceBuffer, streams and events.
+#include <cuda_runtime.h>
+#include <gtest/gtest.h>
+
+#include "core/gpu/check.hpp"
+#include "core/gpu/device.hpp"
+#include "core/gpu/device_buffer.hpp"
+#include "core/gpu/resources.hpp"
+#include "gpu/gpu_test.hpp"
+#ifdef LSTMAD_WITH_CUDNN
+#include "lstm/cudnn/cudnn_check.hpp"
+#endif
+
+namespace lstmad {
+namespace {
+
+TEST(GpuCheck, CudaCheckThrowsDeviceErrorWithCallStatusAndLocation) {
+  try {
+    CUDA_CHECK(cudaErrorInvalidValue);
+    FAIL() << "CUDA_CHECK did not throw";
+  } catch (const DeviceError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("cudaErrorInvalidValue"), std::string::npos) << m;  // the call's text and status name
+    EXPECT_NE(m.find("invalid argument"), std::string::npos) << m;      // the status string
+    EXPECT_NE(m.find("test_gpu_core.cpp:"), std::string::npos) << m;    // file:line
+  }
+}
+
+TEST(GpuCheck, CublasCheckThrowsDeviceError) {
+  try {
+    CUBLAS_CHECK(CUBLAS_STATUS_INVALID_VALUE);
+    FAIL() << "CUBLAS_CHECK did not throw";
+  } catch (const DeviceError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("CUBLAS_STATUS_INVALID_VALUE"), std::string::npos) << m;
+    EXPECT_NE(m.find("test_gpu_core.cpp:"), std::string::npos) << m;
+  }
+}
+
+#ifdef LSTMAD_WITH_CUDNN
+TEST(GpuCheck, CudnnCheckThrowsCudnnErrorWithStatus) {
+  try {
+    CUDNN_CHECK(CUDNN_STATUS_NOT_SUPPORTED);
+    FAIL() << "CUDNN_CHECK did not throw";
+  } catch (const gpu::CudnnError& e) {
+    EXPECT_EQ(e.status(), CUDNN_STATUS_NOT_SUPPORTED);
+    const std::string m = e.what();
+    EXPECT_NE(m.find("CUDNN_STATUS_NOT_SUPPORTED"), std::string::npos) << m;
+    EXPECT_NE(m.find("test_gpu_core.cpp:"), std::string::npos) << m;
+  }
+}
+#endif
+
+TEST(GpuCheck, SuccessDoesNotThrow) {
+  EXPECT_NO_THROW(CUDA_CHECK(cudaSuccess));
+  EXPECT_NO_THROW(CUBLAS_CHECK(CUBLAS_STATUS_SUCCESS));
+}
+
+// Runs everywhere: without a device it must say why, without throwing.
+TEST(GpuDevice, PresenceNeverThrowsAndGivesAReason) {
+  std::string reason;
+  bool present = false;
+  EXPECT_NO_THROW(present = gpu::device_available(0, &reason));
+  if (!present) {
+    EXPECT_FALSE(reason.empty());
+  }
+  EXPECT_FALSE(gpu::device_available(1 << 20, &reason));
+  EXPECT_FALSE(reason.empty());
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess);  // no sticky error left for the next caller
+}
+
+TEST(GpuDevice, BufferRoundTripAndMove) {
+  LSTMAD_REQUIRE_GPU();
+  gpu::Stream stream;
+  const auto host = test::random_vector(1000, 7);
+  gpu::DeviceBuffer<float> a(host.size());
+  a.fill_bytes_async(0xFF, stream);  // poison
+  a.upload(host.data(), host.size(), stream);
+  gpu::DeviceBuffer<float> b(std::move(a));
+  EXPECT_EQ(a.size(), 0u);
+  EXPECT_EQ(a.data(), nullptr);
+  ASSERT_EQ(b.size(), host.size());
+  const auto back = b.to_host(stream);
+  EXPECT_EQ(back, host);
+  gpu::DeviceBuffer<float> c;
+  c = std::move(b);
+  EXPECT_EQ(c.to_host(stream), host);
+}
+
+TEST(GpuDevice, EventsTimeAStream) {
+  LSTMAD_REQUIRE_GPU();
+  gpu::Stream stream;
+  gpu::Event start, stop;
+  gpu::DeviceBuffer<float> buf(1 << 22);
+  start.record(stream);
+  buf.zero_async(stream);
+  stop.record(stream);
+  stop.synchronize();
+  EXPECT_GE(stop.elapsed_ms_since(start), 0.f);
+  gpu::CublasHandle blas(stream);
+  EXPECT_NE(blas.get(), nullptr);
+}
+
+TEST(GpuDevice, UploadLargerThanTheBufferIsRejected) {
+  LSTMAD_REQUIRE_GPU();
+  gpu::DeviceBuffer<float> small(4);
+  EXPECT_THROW(small.upload(std::vector<float>(4).data(), 5), Error);  // larger than the buffer
+}
+
+}  // namespace
+}  // namespace lstmad
