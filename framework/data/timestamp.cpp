@@ -47,7 +47,8 @@ std::optional<int64_t> parse_timestamp_us(std::string_view s) {
       s[16] != ':' || !digits(s, 17, 2, sec))
     return std::nullopt;
   static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (M < 1 || M > 12 || D < 1 || D > mdays[M - 1] || h > 23 || m > 59 || sec > 60) return std::nullopt;
+  if (M < 1 || M > 12 || D < 1 || D > mdays[M - 1] || h > 23 || m > 59 || sec > 59)
+    return std::nullopt;  // no leap second: Python datetime (and so NAB) rejects :60
   bool leap = (Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0;
   if (M == 2 && D == 29 && !leap) return std::nullopt;
   int64_t frac = 0;

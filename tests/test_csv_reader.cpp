@@ -1,0 +1,320 @@
+// The NAB-layout readers on small files written by the tests: the CSV reader's formatting tolerance
+// (CRLF, no final newline, number forms), its refusal of bad input with file:line, timestamps kept in file
+// order, label windows mapped to rows, the corpus listing, and the timestamp parser itself.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <string>
+
+#include "core/error.hpp"
+#include "data/csv_reader.hpp"
+#include "data/labels.hpp"
+#include "data/series.hpp"
+#include "data/timestamp.hpp"
+#include "support/test_support.hpp"
+
+namespace lstmad {
+namespace {
+
+Series parse(const std::string& text, CsvReadReport* rep = nullptr) { return parse_series_csv(text, "f.csv", "cat/f.csv", rep); }
+
+// Expects a DataError whose file is f.csv, whose line is `line` and whose message contains `needle`.
+void expect_data_error(const std::string& text, long line, const std::string& needle) {
+  try {
+    parse(text);
+    ADD_FAILURE() << "accepted:\n" << text;
+  } catch (const DataError& e) {
+    EXPECT_EQ(e.file(), "f.csv");
+    EXPECT_EQ(e.line(), line) << e.what();
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    if (line > 0) {
+      EXPECT_EQ(std::string(e.what()).rfind("f.csv:" + std::to_string(line) + ": ", 0), 0u) << e.what();
+    }
+  }
+}
+
+// ---- CSV ------------------------------------------------------------------------------------------
+
+TEST(CsvReader, ReadsRowsInFileOrder) {
+  Series s = parse("timestamp,value\n2014-04-01 00:00:00,10844\n2014-04-01 00:05:00,-3.5\n");
+  EXPECT_EQ(s.name, "cat/f.csv");
+  EXPECT_EQ(s.path, "f.csv");
+  EXPECT_EQ(s.dims, 1);
+  ASSERT_EQ(s.rows(), 2);
+  EXPECT_EQ(s.values, (std::vector<double>{10844.0, -3.5}));
+  EXPECT_EQ(s.timestamps, (std::vector<std::string>{"2014-04-01 00:00:00", "2014-04-01 00:05:00"}));
+  EXPECT_EQ(s.time_us[1] - s.time_us[0], 300LL * 1000000);
+  EXPECT_TRUE(s.windows.empty());
+}
+
+TEST(CsvReader, CrlfAndNoFinalNewline) {
+  const std::string lf = "timestamp,value\n2015-01-01 00:00:01,1.5\n2015-01-01 00:01:01,2.5\n";
+  const std::string crlf = "timestamp,value\r\n2015-01-01 00:00:01,1.5\r\n2015-01-01 00:01:01,2.5\r\n";
+  const std::string no_final = "timestamp,value\n2015-01-01 00:00:01,1.5\n2015-01-01 00:01:01,2.5";
+  const std::string crlf_no_final = "timestamp,value\r\n2015-01-01 00:00:01,1.5\r\n2015-01-01 00:01:01,2.5";
+  Series ref = parse(lf);
+  for (const auto& text : {crlf, no_final, crlf_no_final}) {
+    Series s = parse(text);
+    EXPECT_EQ(s.values, ref.values);
+    EXPECT_EQ(s.timestamps, ref.timestamps) << "no \\r may stay in a timestamp";
+    EXPECT_EQ(s.time_us, ref.time_us);
+  }
+  // Trailing blank lines are tolerated; a UTF-8 byte-order mark too.
+  EXPECT_EQ(parse(lf + "\n\r\n").values, ref.values);
+  EXPECT_EQ(parse("\xEF\xBB\xBF" + lf).values, ref.values);
+}
+
+TEST(CsvReader, NumberForms) {
+  Series s = parse(
+      "timestamp,value\n"
+      "2014-01-01 00:00:00,-1.03989471325e-05\n"
+      "2014-01-01 00:05:00,10844\n"
+      "2014-01-01 00:10:00,1E3\n"
+      "2014-01-01 00:15:00,+2.5\n"
+      "2014-01-01 00:20:00,.5\n"
+      "2014-01-01 00:25:00, 7 \n"
+      "2014-01-01 00:30:00,0.1\n");
+  ASSERT_EQ(s.rows(), 7);
+  EXPECT_EQ(s.value(0), -1.03989471325e-05);
+  EXPECT_EQ(s.value(1), 10844.0);
+  EXPECT_EQ(s.value(2), 1000.0);
+  EXPECT_EQ(s.value(3), 2.5);
+  EXPECT_EQ(s.value(4), 0.5);
+  EXPECT_EQ(s.value(5), 7.0);
+  EXPECT_EQ(s.value(6), 0.1);  // the nearest double, as strtod and pandas give
+}
+
+TEST(CsvReader, DuplicateAndBackwardTimestampsAreKeptInOrderAndCounted) {
+  CsvReadReport rep;
+  Series s = parse(
+      "timestamp,value\n"
+      "2014-01-01 00:10:00,1\n"
+      "2014-01-01 00:10:00,2\n"   // repeat
+      "2014-01-01 00:05:00,3\n"   // backward
+      "2014-01-01 00:20:00,4\n"
+      "2014-01-01 00:15:00,5\n",  // backward
+      &rep);
+  EXPECT_EQ(rep.duplicate_timestamps, 1);
+  EXPECT_EQ(rep.backward_timestamps, 2);
+  EXPECT_EQ(rep.missing_values, 0);
+  EXPECT_EQ(s.values, (std::vector<double>{1, 2, 3, 4, 5})) << "never sorted or de-duplicated";
+  EXPECT_EQ(s.timestamps[2], "2014-01-01 00:05:00");
+  EXPECT_EQ(s.timestamps[4], "2014-01-01 00:15:00");
+}
+
+TEST(CsvReader, MissingValuesBecomeNaN) {
+  CsvReadReport rep;
+  Series s = parse(
+      "timestamp,value\n2014-01-01 00:00:00,\n2014-01-01 00:05:00,nan\n2014-01-01 00:10:00,NA\n"
+      "2014-01-01 00:15:00,null\n2014-01-01 00:20:00,4\n",
+      &rep);
+  EXPECT_EQ(rep.missing_values, 4);
+  for (int i = 0; i < 4; ++i) EXPECT_TRUE(std::isnan(s.value(i))) << i;
+  EXPECT_EQ(s.value(4), 4.0);
+}
+
+TEST(CsvReader, ExtraValueColumnsAreDimensions) {
+  Series s = parse("timestamp,value,flag\n2014-01-01 00:00:00,1.5,0\n2014-01-01 00:05:00,2.5,1\n");
+  EXPECT_EQ(s.dims, 2);
+  EXPECT_EQ(s.rows(), 2);
+  EXPECT_EQ(s.value(1, 0), 2.5);
+  EXPECT_EQ(s.value(1, 1), 1.0);
+}
+
+TEST(CsvReader, BadValueNamesFileAndLine) {
+  expect_data_error("timestamp,value\n2014-01-01 00:00:00,1\n2014-01-01 00:05:00,abc\n", 3, "not a number");
+  expect_data_error("timestamp,value\n2014-01-01 00:00:00,1.2.3\n", 2, "not a number");
+  expect_data_error("timestamp,value\n2014-01-01 00:00:00,inf\n", 2, "infinite");
+  expect_data_error("timestamp,value\n2014-01-01 00:00:00,1e999\n", 2, "infinite");
+  // With CRLF the line count is the same.
+  expect_data_error("timestamp,value\r\n2014-01-01 00:00:00,1\r\n2014-01-01 00:05:00,x\r\n", 3, "not a number");
+}
+
+TEST(CsvReader, BadRowsNameFileAndLine) {
+  expect_data_error("timestamp,value\n2014-01-01 00:00:00,1\n2014-02-30 00:00:00,2\n", 3, "bad timestamp");
+  expect_data_error("timestamp,value\n2014-01-01,1\n", 2, "bad timestamp");
+  expect_data_error("timestamp,value\n2014-01-01 00:00:00\n", 2, "expected 2 columns");
+  expect_data_error("timestamp,value\n2014-01-01 00:00:00,1,2\n", 2, "more than 2 columns");
+  expect_data_error("timestamp,value\n2014-01-01 00:00:00,1\n\n2014-01-01 00:10:00,1\n", 3, "blank line");
+}
+
+TEST(CsvReader, EmptyAndHeaderErrors) {
+  expect_data_error("", 0, "empty file");
+  expect_data_error("\n\n", 0, "empty file");
+  expect_data_error("timestamp,value\n", 0, "no data rows");
+  expect_data_error("timestamp,value", 0, "no data rows");
+  expect_data_error("time,value\n2014-01-01 00:00:00,1\n", 1, "header must start with `timestamp`");
+  expect_data_error("value,timestamp\n1,2014-01-01 00:00:00\n", 1, "header must start with `timestamp`");
+  expect_data_error("timestamp\n2014-01-01 00:00:00\n", 1, "at least one value column");
+  // A data row where the header should be.
+  expect_data_error("2014-01-01 00:00:00,1\n", 1, "header");
+}
+
+TEST(CsvReader, MissingFileIsADataErrorNamingThePath) {
+  test::TempDir dir("csv-missing");
+  const std::string path = dir.file("nope.csv");
+  try {
+    read_series_csv(path, "cat/nope.csv");
+    FAIL();
+  } catch (const DataError& e) {
+    EXPECT_EQ(e.file(), path);
+    EXPECT_NE(std::string(e.what()).find("cannot read"), std::string::npos) << e.what();
+  }
+  // A folder where a file is expected.
+  EXPECT_THROW(read_series_csv(dir.path(), "x"), DataError);
+  // And an existing file reads like the text.
+  test::write_text(dir.file("ok.csv"), "timestamp,value\r\n2014-01-01 00:00:00,3");
+  CsvReadReport rep;
+  Series s = read_series_csv(dir.file("ok.csv"), "cat/ok.csv", &rep);
+  EXPECT_EQ(s.values, std::vector<double>{3.0});
+  EXPECT_EQ(s.path, dir.file("ok.csv"));
+}
+
+// ---- timestamps -----------------------------------------------------------------------------------
+
+TEST(Timestamp, ParseAndFormat) {
+  EXPECT_EQ(parse_timestamp_us("1970-01-01 00:00:00"), 0);
+  EXPECT_EQ(parse_timestamp_us("1970-01-02 00:00:01"), (86400LL + 1) * 1000000);
+  EXPECT_EQ(parse_timestamp_us("1969-12-31 23:59:59"), -1000000);
+  EXPECT_EQ(parse_timestamp_us("2014-04-01 00:00:00.000000"), parse_timestamp_us("2014-04-01 00:00:00"));
+  EXPECT_EQ(*parse_timestamp_us("2014-04-01 00:00:00.5") - *parse_timestamp_us("2014-04-01 00:00:00"), 500000);
+  EXPECT_TRUE(parse_timestamp_us("2016-02-29 12:00:00"));  // leap year
+  EXPECT_TRUE(parse_timestamp_us("2000-02-29 12:00:00"));
+  for (const char* bad : {"2015-02-29 12:00:00", "1900-02-29 00:00:00", "2014-13-01 00:00:00", "2014-04-31 00:00:00",
+                          "2014-04-01 24:00:00", "2014-04-01 00:60:00", "2014-12-31 23:59:60", "2014-04-01 00:00", "2014/04/01 00:00:00",
+                          "2014-04-01 00:00:00.", "2014-04-01 00:00:00.1234567", "2014-04-01 00:00:00Z",
+                          "2014-0a-01 00:00:00", ""})
+    EXPECT_FALSE(parse_timestamp_us(bad)) << bad;
+  for (const char* t : {"2014-04-01 00:00:00", "1999-12-31 23:59:59", "2024-02-29 13:05:07", "1960-06-15 01:02:03"})
+    EXPECT_EQ(format_timestamp_us(*parse_timestamp_us(t)), t);
+  EXPECT_EQ(format_timestamp_us(*parse_timestamp_us("2014-04-01 00:00:00.250000")), "2014-04-01 00:00:00.250000");
+}
+
+TEST(Series, ProbationLengthAndPointLabels) {
+  EXPECT_EQ(probation_length(1000), 150);
+  EXPECT_EQ(probation_length(4032), 604);
+  EXPECT_EQ(probation_length(5000), 750);
+  EXPECT_EQ(probation_length(22695), 750);
+  EXPECT_EQ(probation_length(1), 0);
+  Series s;
+  s.values.assign(10, 0.0);
+  s.windows = {LabelWindow{2, 3, "", ""}, LabelWindow{7, 9, "", ""}};
+  EXPECT_EQ(s.point_labels(), (std::vector<int>{0, 0, 1, 1, 0, 0, 0, 1, 1, 1}));
+}
+
+// ---- labels ---------------------------------------------------------------------------------------
+
+const char* kSmallCsv =
+    "timestamp,value\n"
+    "2014-01-01 00:00:00,1\n"
+    "2014-01-01 00:05:00,2\n"
+    "2014-01-01 00:10:00,3\n"
+    "2014-01-01 00:15:00,4\n"
+    "2014-01-01 00:20:00,5\n"
+    "2014-01-01 00:25:00,6\n";
+
+TEST(Labels, AttachMapsEdgesToRows) {
+  Series s = parse(kSmallCsv);
+  attach_windows(s, {{"2014-01-01 00:05:00.000000", "2014-01-01 00:10:00.000000"},
+                     {"2014-01-01 00:20:00", "2014-01-01 00:25:00"}});
+  ASSERT_EQ(s.windows.size(), 2u);
+  EXPECT_EQ(s.windows[0].start, 1);
+  EXPECT_EQ(s.windows[0].end, 2);
+  EXPECT_EQ(s.windows[0].start_text, "2014-01-01 00:05:00.000000");
+  EXPECT_EQ(s.windows[1].start, 4);
+  EXPECT_EQ(s.windows[1].end, 5);
+  attach_windows(s, {});
+  EXPECT_TRUE(s.windows.empty());
+}
+
+void expect_attach_error(Series s, const WindowTexts& w, const std::string& needle) {
+  try {
+    attach_windows(s, w);
+    ADD_FAILURE() << "accepted window " << w.back().first << " .. " << w.back().second;
+  } catch (const DataError& e) {
+    EXPECT_EQ(e.file(), s.path);
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
+TEST(Labels, MissingRepeatedOrDisorderedEdgesAreErrors) {
+  Series s = parse(kSmallCsv);
+  expect_attach_error(s, {{"2014-01-01 00:07:00", "2014-01-01 00:10:00"}}, "not a timestamp of the file");
+  expect_attach_error(s, {{"2014-01-01 00:05:00", "2014-01-02 00:10:00"}}, "not a timestamp of the file");
+  expect_attach_error(s, {{"yesterday", "2014-01-01 00:10:00"}}, "is not a timestamp");
+  expect_attach_error(s, {{"2014-01-01 00:10:00", "2014-01-01 00:05:00"}}, "ends before it starts");
+  expect_attach_error(s, {{"2014-01-01 00:05:00", "2014-01-01 00:15:00"}, {"2014-01-01 00:15:00", "2014-01-01 00:20:00"}},
+                      "overlaps");
+  Series dup = parse(
+      "timestamp,value\n2014-01-01 00:00:00,1\n2014-01-01 00:05:00,2\n2014-01-01 00:05:00,3\n2014-01-01 00:10:00,4\n");
+  expect_attach_error(dup, {{"2014-01-01 00:05:00", "2014-01-01 00:10:00"}}, "appears 2 times");
+  // A window whose edges are unique is fine even when other rows repeat.
+  attach_windows(dup, {{"2014-01-01 00:00:00", "2014-01-01 00:10:00"}});
+  EXPECT_EQ(dup.windows.at(0).end, 3);
+}
+
+TEST(Labels, JsonRoundTripAndErrors) {
+  test::TempDir dir("labels-json");
+  std::map<std::string, WindowTexts> w = {
+      {"b/x.csv", {{"2014-01-01 00:05:00.000000", "2014-01-01 00:10:00.000000"}}},
+      {"a/y.csv", {}},
+  };
+  const std::string text = label_windows_json(w);
+  EXPECT_LT(text.find("a/y.csv"), text.find("b/x.csv")) << "keys sorted";
+  test::write_text(dir.file("w.json"), text);
+  EXPECT_EQ(read_label_windows(dir.file("w.json")), w);
+  test::write_text(dir.file("bad1.json"), "{\"a.csv\": [[\"x\"]]}");
+  EXPECT_THROW(read_label_windows(dir.file("bad1.json")), DataError);
+  test::write_text(dir.file("bad2.json"), "[1, 2]");
+  EXPECT_THROW(read_label_windows(dir.file("bad2.json")), DataError);
+  test::write_text(dir.file("bad3.json"), "{\"a.csv\": ");
+  EXPECT_THROW(read_label_windows(dir.file("bad3.json")), DataError);
+  test::write_text(dir.file("bad4.json"), "{\"a.csv\": \"2014\"}");
+  EXPECT_THROW(read_label_windows(dir.file("bad4.json")), DataError);
+  EXPECT_THROW(read_label_windows(dir.file("absent.json")), Error);
+}
+
+TEST(Labels, CorpusListingAndLoading) {
+  test::TempDir dir("corpus");
+  test::write_text(dir.file("data/realB/two.csv"), kSmallCsv);
+  test::write_text(dir.file("data/realA/one.csv"), kSmallCsv);
+  test::write_text(dir.file("data/realA/notes.txt"), "not data");
+  test::write_text(dir.file("data/README.md"), "top-level file, not a category");
+  EXPECT_EQ(list_corpus_files(dir.path()), (std::vector<std::string>{"realA/one.csv", "realB/two.csv"}));
+  std::map<std::string, WindowTexts> labels = {{"realB/two.csv", {{"2014-01-01 00:10:00", "2014-01-01 00:15:00"}}}};
+  Series one = load_corpus_series(dir.path(), "realA/one.csv", labels);
+  EXPECT_EQ(one.name, "realA/one.csv");
+  EXPECT_TRUE(one.windows.empty());
+  Series two = load_corpus_series(dir.path(), "realB/two.csv", labels);
+  ASSERT_EQ(two.windows.size(), 1u);
+  EXPECT_EQ(two.windows[0].start, 2);
+  EXPECT_EQ(two.point_labels(), (std::vector<int>{0, 0, 1, 1, 0, 0}));
+  test::TempDir empty("corpus-empty");
+  EXPECT_THROW(list_corpus_files(empty.path()), IoError);
+}
+
+// The real corpus, when present: every file reads (8 CRLF, 7 without a final newline, scientific
+// notation), every window edge maps to exactly one row, and the counts match specs/nab-scoring.md 1.1-1.2.
+TEST(Labels, SharedNabCorpusReadsCompletely) {
+  const std::string root = test::shared_nab_root();
+  if (root.empty()) GTEST_SKIP() << "NAB corpus not found (../shared/nab or NAB_ROOT); scripts/get-nab.sh fetches it";
+  auto files = list_corpus_files(root);
+  auto labels = read_label_windows(root + "/labels/combined_windows.json");
+  EXPECT_EQ(files.size(), 58u);
+  EXPECT_EQ(labels.size(), 58u);
+  long rows = 0, windows = 0, problems = 0;
+  for (const auto& rel : files) {
+    Series s = load_corpus_series(root, rel, labels);
+    rows += s.rows();
+    windows += static_cast<long>(s.windows.size());
+    for (double v : s.values) problems += std::isfinite(v) ? 0 : 1;
+    for (const auto& w : s.windows) EXPECT_LE(w.start, w.end);
+  }
+  EXPECT_EQ(rows, 365558);
+  EXPECT_EQ(windows, 116);
+  EXPECT_EQ(problems, 0);
+}
+
+}  // namespace
+}  // namespace lstmad
