@@ -5,6 +5,7 @@
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "experiments/cli_common.hpp"
+#include "experiments/runner.hpp"
 
 namespace lstmad::cli {
 
@@ -24,6 +25,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? kOk : kUsage;
   }
+  install_stop_handlers();
   if (verbose) log::set_level(log::Level::Debug);
   if (quiet) log::set_level(log::Level::Warn);
   try {

@@ -2,6 +2,7 @@
 
 #include <fnmatch.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 
@@ -67,6 +68,14 @@ Corpus resolve_corpus(const json& cfg, const std::string& run_dir) {
       if (corpus_pattern_match(p.get<std::string>(), id)) keep = true;
     if (keep) c.series.push_back(id);
   }
+  // A plain path (no wildcard) that names no file is kept: its cells fail with the reason instead of the
+  // series silently vanishing from the run.
+  for (const auto& p : patterns) {
+    std::string name = p.get<std::string>();
+    if (name.find_first_of("*?[") != std::string::npos) continue;
+    if (std::find(c.series.begin(), c.series.end(), name) == c.series.end()) c.series.push_back(name);
+  }
+  std::sort(c.series.begin(), c.series.end());
   int max_files = at_path(cfg, "data.max_files").get<int>();
   if (max_files > 0 && static_cast<int>(c.series.size()) > max_files) c.series.resize(static_cast<size_t>(max_files));
   if (c.series.empty())

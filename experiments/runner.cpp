@@ -2,14 +2,17 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
+#include <csignal>
+#include <cstdio>
 #include <ctime>
 #include <filesystem>
-#include <iostream>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 
 #include "core/error.hpp"
 #include "core/files.hpp"
@@ -22,6 +25,7 @@
 #include "experiments/evaluation.hpp"
 #include "experiments/plan.hpp"
 #include "experiments/prepare.hpp"
+#include "experiments/progress.hpp"
 #include "experiments/results.hpp"
 #include "lstm/engine.hpp"
 #include "lstm/init.hpp"
@@ -36,6 +40,16 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+std::atomic<int> g_stop{0};
+
+extern "C" void on_stop_signal(int sig) {
+  // First signal: finish the cells in flight. Second: give up at once with the default action.
+  if (g_stop.fetch_add(1) >= 1) {
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+  }
+}
 
 std::string utc_stamp(const char* fmt) {
   std::time_t t = std::time(nullptr);
@@ -97,46 +111,20 @@ json manifest_json(const json& cfg, const RunOptions& ro, const Corpus& corpus, 
               {"config_file", ro.config_path}, {"overrides", ro.overrides},
               {"engine", cfg.at("engine")}, {"threads", threads}, {"hardware_threads", ThreadPool::hardware_threads()},
               {"devices", devices}, {"seed", at_path(cfg, "run.seed")},
+              {"shard", {{"index", ro.shard_index}, {"count", ro.shard_count}}},
               {"corpus", {{"format", corpus.format}, {"root", corpus.root}, {"series", corpus.series.size()},
                           {"windows", corpus.total_windows}}},
               {"cells", plan.cells.size()}, {"settings", plan.settings.size()}, {"input_sha256", inputs}};
 }
 
-}  // namespace
+struct Loaded {
+  std::optional<PreparedSeries> data;
+  std::string error;
+  double seconds = 0;
+};
 
-RunOutcome run_experiment(const json& cfg, const RunOptions& ro) {
-  const auto t_run = Clock::now();
-  RunOutcome outcome;
-  // The run folder.
-  std::string dir = ro.out_dir;
-  if (dir.empty())
-    dir = at_path(cfg, "run.out").get<std::string>() + "/" + utc_stamp("%Y%m%d-%H%M%S") + "-" +
-          at_path(cfg, "run.name").get<std::string>();
-  if (files::exists(dir + "/config.json"))
-    throw IoError(dir + ": already holds a run; choose another --out");
-  files::make_dirs(dir);
-  outcome.run_dir = dir;
-  files::write_atomic(dir + "/config.json", cfg.dump(2) + "\n");
-  log::set_file(dir + "/log.txt");
-  log::info("run folder " + dir);
-
-  int threads = ro.threads > 0 ? ro.threads : at_path(cfg, "run.threads").get<int>();
-  if (threads <= 0) threads = static_cast<int>(ThreadPool::hardware_threads());
-
-  Corpus corpus = resolve_corpus(cfg, dir);
-  Plan plan = make_plan(cfg, corpus.series);
-  files::write_atomic(dir + "/manifest.json", manifest_json(cfg, ro, corpus, plan, threads).dump(2) + "\n");
-  log::info(std::to_string(plan.cells.size()) + " cells: " + std::to_string(plan.settings.size()) + " setting(s) x " +
-            std::to_string(plan.series.size()) + " series, engine " + at_path(cfg, "engine.name").get<std::string>() +
-            ", " + std::to_string(threads) + " thread(s)");
-  ResultsStore store(dir);
-
-  // Load and prepare every series once; a series that fails fails its own cells only.
-  struct Loaded {
-    std::optional<PreparedSeries> data;
-    std::string error;
-    double seconds = 0;
-  };
+// Loads and prepares every series once; a series that fails fails its own cells only.
+std::vector<Loaded> load_all(const Plan& plan, const Corpus& corpus, const json& cfg, int threads) {
   std::vector<Loaded> loaded(plan.series.size());
   parallel_for(plan.series.size(), static_cast<size_t>(threads), [&](size_t i) {
     auto t0 = Clock::now();
@@ -144,33 +132,167 @@ RunOutcome run_experiment(const json& cfg, const RunOptions& ro) {
       loaded[i].data = prepare_series(corpus.load(plan.series[i]), cfg);
     } catch (const std::exception& e) {
       loaded[i].error = e.what();
-      log::error(plan.series[i] + ": " + e.what());
     }
     loaded[i].seconds = since(t0);
   });
+  return loaded;
+}
+
+std::map<std::string, std::vector<LabelWindow>> windows_of(const Plan& plan, const std::vector<Loaded>& loaded) {
+  std::map<std::string, std::vector<LabelWindow>> w;
+  for (size_t i = 0; i < plan.series.size(); ++i)
+    if (loaded[i].data) w[plan.series[i]] = loaded[i].data->series.windows;
+  return w;
+}
+
+// results.csv, the corpus evaluation and the table, from every cell result on disk plus those in memory.
+RunOutcome finalize(const std::string& dir, const json& cfg, const Plan& plan, const Corpus& corpus,
+                    const std::vector<Loaded>& loaded, std::vector<CellResult> in_memory, const ResultsStore& store,
+                    double seconds, const std::string& partial_reason) {
+  RunOutcome outcome;
+  outcome.run_dir = dir;
+  std::map<std::string, CellResult> by_id;
+  for (auto& r : store.read_cells()) by_id[r.id] = std::move(r);
+  for (auto& r : in_memory) by_id[r.id] = std::move(r);  // keeps the scores already in memory
+  std::vector<CellResult> all;
+  for (auto& [id, r] : by_id) all.push_back(std::move(r));
+  store.write_results_csv(plan, all);
+  for (const auto& r : all) (r.status == CellStatus::Ok ? outcome.ok : outcome.failed)++;
+  outcome.cells = static_cast<int>(plan.cells.size());
+  outcome.missing = outcome.cells - static_cast<int>(all.size());
+  CorpusEvaluation ev;
+  if (!partial_reason.empty()) {
+    for (const auto& s : plan.settings) ev.skipped[s.detector] = partial_reason;
+  } else {
+    ev = evaluate_corpus(plan, corpus, all, windows_of(plan, loaded), cfg, store);
+  }
+  outcome.nab_scores = ev.nab_scores;
+  outcome.table = summary_table(plan, all, ev, cfg, seconds);
+  files::write_atomic(dir + "/table.md", outcome.table);
+  return outcome;
+}
+
+}  // namespace
+
+void install_stop_handlers() {
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+}
+
+void request_stop() { g_stop.fetch_add(1); }
+
+void parse_shard(const std::string& text, int& index, int& count) {
+  auto slash = text.find('/');
+  try {
+    if (slash == std::string::npos) throw std::invalid_argument("no slash");
+    size_t a = 0, b = 0;
+    index = std::stoi(text.substr(0, slash), &a);
+    count = std::stoi(text.substr(slash + 1), &b);
+    if (a != slash || b != text.size() - slash - 1) throw std::invalid_argument("trailing text");
+  } catch (const std::exception&) {
+    throw ConfigError("--shard " + text + ": expected i/n, e.g. --shard 0/4");
+  }
+  if (count < 1 || index < 0 || index >= count)
+    throw ConfigError("--shard " + text + ": expected 0 <= i < n");
+}
+
+RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
+  const auto t_run = Clock::now();
+  g_stop = 0;
+  RunOptions ro = ro_in;
+  json cfg = cfg_in;
+  std::string dir;
+  if (!ro.resume_dir.empty()) {
+    dir = ro.resume_dir;
+    if (!files::exists(dir + "/config.json")) throw IoError(dir + ": not a run folder (no config.json)");
+    cfg = resolve_config(read_config_file(dir + "/config.json"), dir + "/config.json");
+    if (files::exists(dir + "/manifest.json")) {
+      json m = json::parse(files::read(dir + "/manifest.json"));
+      if (m.contains("shard")) {
+        ro.shard_index = m["shard"]["index"].get<int>();
+        ro.shard_count = m["shard"]["count"].get<int>();
+      }
+    }
+  } else {
+    dir = ro.out_dir;
+    if (dir.empty()) {
+      dir = at_path(cfg, "run.out").get<std::string>() + "/" + utc_stamp("%Y%m%d-%H%M%S") + "-" +
+            at_path(cfg, "run.name").get<std::string>();
+      if (ro.shard_count > 1) dir += "-shard" + std::to_string(ro.shard_index) + "of" + std::to_string(ro.shard_count);
+    }
+    if (files::exists(dir + "/config.json"))
+      throw IoError(dir + ": already holds a run; resume it with --resume " + dir + " or choose another --out");
+    files::make_dirs(dir);
+    files::write_atomic(dir + "/config.json", cfg.dump(2) + "\n");
+  }
+  log::set_file(dir + "/log.txt");
+  struct LogFileGuard {
+    ~LogFileGuard() { log::set_file(""); }
+  } log_guard;
+  log::info((ro.resume_dir.empty() ? "run folder " : "resuming ") + dir);
+
+  int threads = ro.threads > 0 ? ro.threads : at_path(cfg, "run.threads").get<int>();
+  if (threads <= 0) threads = static_cast<int>(ThreadPool::hardware_threads());
+
+  Corpus corpus = resolve_corpus(cfg, dir);
+  Plan plan = make_plan(cfg, corpus.series);
+  if (ro.resume_dir.empty())
+    files::write_atomic(dir + "/manifest.json", manifest_json(cfg, ro, corpus, plan, threads).dump(2) + "\n");
+  ResultsStore store(dir);
+
+  // The cells this invocation runs: its shard, minus what a previous attempt finished.
+  std::set<std::string> finished_ids;
+  for (const auto& r : store.read_cells())
+    if (r.status == CellStatus::Ok || !ro.retry_failed) finished_ids.insert(r.id);
+  std::vector<const Cell*> todo;
+  int in_shard = 0;
+  for (const auto& c : plan.cells) {
+    if (c.index % ro.shard_count != ro.shard_index) continue;
+    ++in_shard;
+    if (!finished_ids.count(c.id)) todo.push_back(&c);
+  }
+  log::info(std::to_string(plan.cells.size()) + " cells (" + std::to_string(plan.settings.size()) + " setting(s) x " +
+            std::to_string(plan.series.size()) + " series)" +
+            (ro.shard_count > 1 ? ", shard " + std::to_string(ro.shard_index) + "/" + std::to_string(ro.shard_count) +
+                                      " has " + std::to_string(in_shard)
+                                : std::string()) +
+            (in_shard - static_cast<int>(todo.size()) > 0
+                 ? ", " + std::to_string(in_shard - static_cast<int>(todo.size())) + " already finished"
+                 : std::string()) +
+            "; engine " + at_path(cfg, "engine.name").get<std::string>() + ", " + std::to_string(threads) +
+            " thread(s)");
+
+  std::vector<Loaded> loaded = load_all(plan, corpus, cfg, threads);
   std::map<std::string, size_t> series_index;
   for (size_t i = 0; i < plan.series.size(); ++i) series_index[plan.series[i]] = i;
 
-  EngineOptions eo;
-  eo.name = at_path(cfg, "engine.name").get<std::string>();
-  eo.precision = parse_precision(at_path(cfg, "engine.precision").get<std::string>());
-  eo.threads = threads;
-  eo.device = at_path(cfg, "engine.device").get<int>();
-  eo.algo = at_path(cfg, "engine.algo").get<std::string>();
-  eo.streams = at_path(cfg, "engine.streams").get<int>();
-  std::unique_ptr<Engine> engine = make_engine(eo);
+  std::unique_ptr<Engine> engine;
+  if (!todo.empty()) {
+    EngineOptions eo;
+    eo.name = at_path(cfg, "engine.name").get<std::string>();
+    eo.precision = parse_precision(at_path(cfg, "engine.precision").get<std::string>());
+    eo.threads = threads;
+    eo.device = at_path(cfg, "engine.device").get<int>();
+    eo.algo = at_path(cfg, "engine.algo").get<std::string>();
+    eo.streams = at_path(cfg, "engine.streams").get<int>();
+    engine = make_engine(eo);
+  }
 
-  std::vector<CellResult> results(plan.cells.size());
-  std::vector<bool> done(plan.cells.size(), false);
+  Progress progress(static_cast<int>(todo.size()), ro.progress);
+  std::vector<CellResult> results;
   std::mutex results_mutex;
   auto finish = [&](CellResult r) {
-    store.write_cell(r);
+    store.write_cell(r);  // after its NAB-format scores: the cell file marks the cell finished
     std::lock_guard<std::mutex> lock(results_mutex);
-    if (r.status != CellStatus::Ok)
+    if (r.status != CellStatus::Ok) {
       log::error("cell " + r.id + " (" + r.detector + ", " + r.series + "): " + to_string(r.status) + ": " + r.error);
-    size_t idx = static_cast<size_t>(r.index);
-    done[idx] = true;
-    results[idx] = std::move(r);
+      files::make_dirs(dir + "/failed");
+      files::write_atomic(dir + "/failed/" + r.id + ".log",
+                          "cell " + r.id + "\ndetector " + r.detector + "\nseries " + r.series + "\nstatus " +
+                              to_string(r.status) + "\n" + r.error + "\n");
+    }
+    progress.finished(r.status == CellStatus::Ok);
+    results.push_back(std::move(r));
   };
   auto base_result = [&](const Cell& c) {
     CellResult r;
@@ -185,22 +307,22 @@ RunOutcome run_experiment(const json& cfg, const RunOptions& ro) {
 
   // ModelBatches: cells of one setting and one input width share a model shape and window.
   std::map<std::pair<int, int>, std::vector<const Cell*>> groups;
-  for (const auto& c : plan.cells) {
-    const Loaded& L = loaded[series_index[c.series]];
+  for (const Cell* c : todo) {
+    const Loaded& L = loaded[series_index[c->series]];
     if (!L.data) {
-      CellResult r = base_result(c);
+      CellResult r = base_result(*c);
       r.status = CellStatus::Error;
       r.error = L.error;
       r.seconds_prepare = L.seconds;
       finish(std::move(r));
       continue;
     }
-    groups[{c.setting, L.data->series.dims}].push_back(&c);
+    groups[{c->setting, L.data->series.dims}].push_back(c);
   }
-  int batch_models = at_path(cfg, "run.batch_models").get<int>();
+  const int batch_models = at_path(cfg, "run.batch_models").get<int>();
   const size_t chunk = batch_models > 0 ? static_cast<size_t>(batch_models) : static_cast<size_t>(2 * threads);
 
-  size_t finished = 0;
+  bool interrupted = false;
   for (auto& [key, cells] : groups) {
     const Setting& setting = plan.settings[static_cast<size_t>(key.first)];
     const json& v = setting.values;
@@ -211,7 +333,11 @@ RunOutcome run_experiment(const json& cfg, const RunOptions& ro) {
     if (fb.is_number()) forget_bias = fb.get<double>();
     const DetectorOptions dopt = detector_options(v);
 
-    for (size_t begin = 0; begin < cells.size(); begin += chunk) {
+    for (size_t begin = 0; begin < cells.size() && !interrupted; begin += chunk) {
+      if (g_stop.load() > 0) {
+        interrupted = true;
+        break;
+      }
       const size_t end = std::min(cells.size(), begin + chunk);
       std::vector<ModelJob> jobs;
       std::vector<const Cell*> job_cells;
@@ -235,6 +361,7 @@ RunOutcome run_experiment(const json& cfg, const RunOptions& ro) {
         job_cells.push_back(&c);
       }
       if (jobs.empty()) continue;
+      progress.started(static_cast<int>(jobs.size()));
       auto t_train = Clock::now();
       std::string batch_error;
       try {
@@ -261,11 +388,12 @@ RunOutcome run_experiment(const json& cfg, const RunOptions& ro) {
           r.epochs = job.result.epochs_run;
           r.best_epoch = job.result.best_epoch;
           r.train_loss = job.result.train_loss.empty() ? std::nan("") : job.result.train_loss.back();
-          r.val_loss = job.result.val_loss.empty()
-                           ? std::nan("")
-                           : job.result.val_loss[static_cast<size_t>(
-                                 job.result.best_epoch >= 0 ? job.result.best_epoch
-                                                            : static_cast<int>(job.result.val_loss.size()) - 1)];
+          if (!job.result.val_loss.empty()) {
+            int e = job.result.best_epoch >= 0 ? job.result.best_epoch : static_cast<int>(job.result.val_loss.size()) - 1;
+            r.val_loss = job.result.val_loss[static_cast<size_t>(e)];
+          } else {
+            r.val_loss = std::nan("");
+          }
           if (job.result.status == TrainStatus::NonFinite) {
             r.status = CellStatus::NonFinite;
             r.error = job.result.message.empty() ? "training produced a non-finite loss" : job.result.message;
@@ -290,28 +418,60 @@ RunOutcome run_experiment(const json& cfg, const RunOptions& ro) {
         r.seconds_total = r.seconds_prepare + r.seconds_train + r.seconds_predict;
         finish(std::move(r));
       });
-      finished += jobs.size();
-      log::info(std::to_string(finished) + "/" + std::to_string(plan.cells.size()) + " cells trained");
+    }
+    if (interrupted) break;
+  }
+  progress.done();
+
+  std::string partial;
+  if (interrupted) partial = "the run was interrupted; resume it with --resume " + dir;
+  else if (ro.shard_count > 1) partial = "shard " + std::to_string(ro.shard_index) + "/" + std::to_string(ro.shard_count) + "; merge the shards for NAB scores";
+  RunOutcome outcome = finalize(dir, cfg, plan, corpus, loaded, std::move(results), store, since(t_run), partial);
+  outcome.interrupted = interrupted;
+  outcome.skipped = in_shard - static_cast<int>(todo.size());
+  if (ro.shard_count > 1) outcome.missing = 0;  // other shards' cells are not missing from this one
+  log::info(std::string(interrupted ? "interrupted" : "finished") + " after " + std::to_string(since(t_run)) + " s: " +
+            std::to_string(outcome.ok) + " OK, " + std::to_string(outcome.failed) + " failed; results in " + dir);
+  return outcome;
+}
+
+RunOutcome merge_runs(const std::vector<std::string>& shard_dirs, const std::string& out_dir) {
+  const auto t0 = Clock::now();
+  if (shard_dirs.empty()) throw ConfigError("merge: give at least one run folder");
+  json cfg;
+  for (const auto& d : shard_dirs) {
+    if (!files::exists(d + "/config.json")) throw IoError(d + ": not a run folder (no config.json)");
+    json c = json::parse(files::read(d + "/config.json"));
+    if (cfg.is_null()) cfg = c;
+    else if (c != cfg) throw ConfigError(d + "/config.json: differs from " + shard_dirs[0] + "/config.json; only shards of one run merge");
+  }
+  if (files::exists(out_dir + "/config.json")) throw IoError(out_dir + ": already holds a run");
+  files::make_dirs(out_dir);
+  files::write_atomic(out_dir + "/config.json", cfg.dump(2) + "\n");
+  // Every shard's finished cells and their NAB-format files (identical across shards for a synthetic corpus).
+  for (const auto& d : shard_dirs) {
+    for (const char* sub : {"cells", "nab", "failed", "corpus"}) {
+      fs::path src = fs::path(d) / sub;
+      if (!fs::exists(src)) continue;
+      for (const auto& f : fs::recursive_directory_iterator(src)) {
+        if (!f.is_regular_file()) continue;
+        fs::path dst = fs::path(out_dir) / fs::relative(f.path(), d);
+        files::make_dirs(dst.parent_path().string());
+        files::write_atomic(dst.string(), files::read(f.path().string()));
+      }
     }
   }
-
-  std::vector<CellResult> all;
-  for (size_t i = 0; i < results.size(); ++i)
-    if (done[i]) all.push_back(results[i]);
-  store.write_results_csv(plan, all);
-  for (const auto& r : all) (r.status == CellStatus::Ok ? outcome.ok : outcome.failed)++;
-  outcome.cells = static_cast<int>(plan.cells.size());
-
-  std::map<std::string, std::vector<LabelWindow>> windows;
-  for (size_t i = 0; i < plan.series.size(); ++i)
-    if (loaded[i].data) windows[plan.series[i]] = loaded[i].data->series.windows;
-  CorpusEvaluation ev = evaluate_corpus(plan, corpus, all, windows, cfg, store);
-  outcome.nab_scores = ev.nab_scores;
-  outcome.table = summary_table(plan, all, ev, cfg, since(t_run));
-  files::write_atomic(dir + "/table.md", outcome.table);
-  log::info("finished in " + std::to_string(since(t_run)) + " s: " + std::to_string(outcome.ok) + " OK, " +
-            std::to_string(outcome.failed) + " failed; results in " + dir);
-  log::set_file("");
+  json resolved = resolve_config(cfg, out_dir + "/config.json");
+  Corpus corpus = resolve_corpus(resolved, out_dir);
+  Plan plan = make_plan(resolved, corpus.series);
+  RunOptions ro;
+  ro.config_path = shard_dirs[0] + "/config.json";
+  json manifest = manifest_json(resolved, ro, corpus, plan, 0);
+  manifest["merged_from"] = shard_dirs;
+  files::write_atomic(out_dir + "/manifest.json", manifest.dump(2) + "\n");
+  ResultsStore store(out_dir);
+  std::vector<Loaded> loaded = load_all(plan, corpus, resolved, static_cast<int>(ThreadPool::hardware_threads()));
+  RunOutcome outcome = finalize(out_dir, resolved, plan, corpus, loaded, {}, store, since(t0), "");
   return outcome;
 }
 

@@ -1,6 +1,12 @@
-// `lstmad run`: config -> plan -> ModelBatches on an engine -> per-cell predictions, scores and metrics
-// -> the run folder (config, manifest, cells/, nab/, results.csv, nab_scores.json, table.md, log.txt).
-// One failing cell never stops the others; each finished cell is on disk before the next batch starts.
+// `lstmad run` and `lstmad merge`: config -> plan -> ModelBatches on an engine -> per-cell predictions,
+// scores and metrics -> the run folder (config.json, manifest.json, cells/, nab/, results.csv,
+// nab_scores.json, nab_thresholds.json, table.md, log.txt).
+//
+// Crash safety: each finished cell is one atomic file (cells/<id>.json, after its NAB-format scores), so
+// a killed run loses at most the cells in flight and `--resume` reruns only what is missing. SIGINT or
+// SIGTERM lets the cells in flight finish, writes the tables and returns; a second signal ends the
+// process at once. Shards (--shard i/n, or Slurm array variables) run every n-th cell into their own
+// folders, and merge_runs() combines them into one run equal to the unsharded one.
 #pragma once
 #include <string>
 #include <vector>
@@ -12,18 +18,35 @@ namespace lstmad {
 struct RunOptions {
   std::string config_path;             // shown in the manifest and messages
   std::string out_dir;                 // explicit run folder; empty: <run.out>/<timestamp>-<run.name>
+  std::string resume_dir;              // resume this run folder (its config.json is the config)
+  bool retry_failed = false;           // on resume, rerun cells that ended ERROR/NONFINITE/TIMEOUT too
   int threads = 0;                     // overrides run.threads when > 0
+  int shard_index = 0, shard_count = 1;
   std::vector<std::string> overrides;  // the --set assignments, recorded in the manifest
-  bool print_table = true;
+  bool progress = true;                // live progress line on a terminal, periodic log lines elsewhere
 };
 
 struct RunOutcome {
   std::string run_dir;
-  int cells = 0, ok = 0, failed = 0;
-  json nab_scores;  // {detector: {profile: score}}
+  int cells = 0;      // cells of the plan (or of this shard)
+  int ok = 0, failed = 0, skipped = 0, missing = 0;
+  bool interrupted = false;
+  json nab_scores;    // {detector: {profile: score}}
   std::string table;
 };
 
 RunOutcome run_experiment(const json& resolved, const RunOptions& options);
+
+// Combines shard run folders (same config) into `out_dir`, then writes results.csv, the NAB scores and
+// the table over all cells.
+RunOutcome merge_runs(const std::vector<std::string>& shard_dirs, const std::string& out_dir);
+
+// Parses "i/n" (0 <= i < n); ConfigError otherwise.
+void parse_shard(const std::string& text, int& index, int& count);
+
+// Installs the SIGINT/SIGTERM handlers used by run_experiment (the CLI calls this once).
+void install_stop_handlers();
+// For tests and embedding: ask a running experiment to stop after the cells in flight.
+void request_stop();
 
 }  // namespace lstmad

@@ -1,0 +1,184 @@
+// `lstmad run` end to end through the built binary: the run folder's contents, bad input that fails only
+// its own cells, config errors that name the JSON path, and bit-identical reruns whatever the thread count.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "core/files.hpp"
+#include "support/test_support.hpp"
+
+namespace fs = std::filesystem;
+using lstmad::test::lstmad_binary;
+using lstmad::test::run_command;
+using lstmad::test::TempDir;
+using lstmad::test::write_text;
+using json = nlohmann::json;
+
+namespace {
+
+const char* kTinySynthetic = R"({
+  "run": {"name": "tiny", "seed": 5},
+  "data": {"format": "synthetic", "synthetic": {"seed": 3, "series_per_kind": 1, "length": 600}},
+  "model": {"layers": 1, "hidden": 8, "window": 12},
+  "train": {"epochs": 3, "batch": 16},
+  "detector": {"likelihood": {"long_window": 200, "short_window": 4}}
+})";
+
+std::vector<std::vector<std::string>> read_csv(const std::string& path) {
+  std::vector<std::vector<std::string>> rows;
+  std::istringstream in(lstmad::files::read(path));
+  std::string line;
+  while (std::getline(in, line)) {
+    std::vector<std::string> cols;
+    std::string cur;
+    bool quoted = false;
+    for (char c : line) {
+      if (c == '"') quoted = !quoted;
+      else if (c == ',' && !quoted) { cols.push_back(cur); cur.clear(); }
+      else cur += c;
+    }
+    cols.push_back(cur);
+    rows.push_back(cols);
+  }
+  return rows;
+}
+
+int column(const std::vector<std::string>& header, const std::string& name) {
+  for (size_t i = 0; i < header.size(); ++i)
+    if (header[i] == name) return static_cast<int>(i);
+  return -1;
+}
+
+std::string make_series(int rows, int bad_row = -1) {
+  std::string s = "timestamp,value\n";
+  for (int i = 0; i < rows; ++i) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "2020-01-%02d %02d:%02d:00,", 1 + i / 1440, (i / 60) % 24, i % 60);
+    s += buf;
+    s += i == bad_row ? std::string("abc") : std::to_string(10.0 + std::sin(i * 0.2));
+    s += "\n";
+  }
+  return s;
+}
+
+}  // namespace
+
+class RunCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!fs::exists(lstmad_binary())) GTEST_SKIP() << "lstmad binary not built at " << lstmad_binary();
+  }
+};
+
+TEST_F(RunCli, SyntheticRunLeavesACompleteRunFolder) {
+  TempDir tmp("run");
+  write_text(tmp.file("cfg.json"), kTinySynthetic);
+  std::string out;
+  int rc = run_command(lstmad_binary() + " run " + tmp.file("cfg.json") + " --out " + tmp.file("run") + " -j 2", &out);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("| detector |"), std::string::npos) << "the summary table is printed:\n" << out;
+  for (const char* f : {"config.json", "manifest.json", "results.csv", "nab_scores.json", "nab_thresholds.json",
+                        "table.md", "log.txt"})
+    EXPECT_TRUE(fs::exists(tmp.file("run/") + f)) << f;
+  json manifest = json::parse(lstmad::files::read(tmp.file("run/manifest.json")));
+  EXPECT_FALSE(manifest["input_sha256"].empty());
+  EXPECT_EQ(manifest["seed"], 5);
+  auto rows = read_csv(tmp.file("run/results.csv"));
+  ASSERT_GE(rows.size(), 2u);
+  int st = column(rows[0], "status");
+  ASSERT_GE(st, 0);
+  size_t series = 0;
+  for (const auto& d : fs::recursive_directory_iterator(tmp.file("run/corpus/data")))
+    if (d.path().extension() == ".csv") ++series;
+  EXPECT_EQ(rows.size() - 1, series) << "one row per cell";
+  for (size_t i = 1; i < rows.size(); ++i) EXPECT_EQ(rows[i][static_cast<size_t>(st)], "OK") << rows[i][4];
+  json scores = json::parse(lstmad::files::read(tmp.file("run/nab_scores.json")));
+  for (const char* p : {"standard", "reward_low_FP_rate", "reward_low_FN_rate"}) {
+    ASSERT_TRUE(scores["lstmad"].contains(p)) << scores.dump();
+    double v = scores["lstmad"][p].get<double>();
+    EXPECT_TRUE(std::isfinite(v) && v <= 100.0) << p << " " << v;
+  }
+  // NAB-format scores: one file per series, one row per data row, scores in [0, 1].
+  size_t files = 0;
+  for (const auto& d : fs::recursive_directory_iterator(tmp.file("run/nab/lstmad"))) {
+    if (d.path().extension() != ".csv") continue;
+    ++files;
+    auto r = read_csv(d.path().string());
+    EXPECT_EQ(r[0], (std::vector<std::string>{"timestamp", "value", "anomaly_score", "label"}));
+    EXPECT_EQ(r.size(), 601u) << d.path();
+    for (size_t i = 1; i < r.size(); ++i) {
+      double s = std::stod(r[i][2]);
+      ASSERT_TRUE(s >= 0.0 && s <= 1.0) << d.path() << " row " << i;
+    }
+  }
+  EXPECT_EQ(files, series);
+}
+
+TEST_F(RunCli, RerunsAreBitIdenticalWhateverTheThreadCount) {
+  TempDir tmp("determinism");
+  write_text(tmp.file("cfg.json"), kTinySynthetic);
+  std::string out;
+  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --out " + tmp.file("a") + " -j 1", &out), 0) << out;
+  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --out " + tmp.file("b") + " -j 2", &out), 0) << out;
+  auto a = read_csv(tmp.file("a/results.csv"));
+  auto b = read_csv(tmp.file("b/results.csv"));
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i)
+    for (size_t c = 0; c < a[0].size(); ++c)
+      if (a[0][c].rfind("seconds_", 0) != 0) EXPECT_EQ(a[i][c], b[i][c]) << a[0][c] << " row " << i;
+  for (const auto& d : fs::recursive_directory_iterator(tmp.file("a/nab"))) {
+    if (d.path().extension() != ".csv") continue;
+    std::string rel = fs::relative(d.path(), tmp.file("a")).string();
+    EXPECT_EQ(lstmad::files::read(d.path().string()), lstmad::files::read(tmp.file("b/") + rel)) << rel;
+  }
+  EXPECT_EQ(lstmad::files::read(tmp.file("a/nab_scores.json")), lstmad::files::read(tmp.file("b/nab_scores.json")));
+}
+
+TEST_F(RunCli, MisspeltKeyFailsValidateAndRunNamingThePath) {
+  TempDir tmp("badkey");
+  write_text(tmp.file("cfg.json"), R"({"model": {"hiden": 32}, "train": {"epochs": "many"}})");
+  for (const char* cmd : {" validate ", " run "}) {
+    std::string out;
+    int rc = run_command(lstmad_binary() + cmd + tmp.file("cfg.json") + " --out " + tmp.file("r"), &out);
+    EXPECT_EQ(rc, 2) << out;
+    EXPECT_NE(out.find("model.hiden: unknown key"), std::string::npos) << out;
+    EXPECT_NE(out.find("train.epochs: expected an integer"), std::string::npos) << out;
+  }
+  EXPECT_FALSE(fs::exists(tmp.file("r/results.csv")));
+}
+
+TEST_F(RunCli, BadSeriesFailOnlyTheirOwnCells) {
+  TempDir tmp("badcsv");
+  write_text(tmp.file("corpus/data/cat/good.csv"), make_series(400));
+  write_text(tmp.file("corpus/data/cat/nonnumeric.csv"), make_series(400, 7));
+  write_text(tmp.file("corpus/data/cat/empty.csv"), "");
+  write_text(tmp.file("corpus/labels/combined_windows.json"),
+             R"({"cat/good.csv": [["2020-01-01 05:00:00", "2020-01-01 05:20:00"]], "cat/nonnumeric.csv": [], "cat/empty.csv": []})");
+  write_text(tmp.file("cfg.json"), std::string(R"({"data": {"format": "nab", "root": ")") + tmp.file("corpus") +
+                                       R"(", "files": ["cat/*", "cat/missing.csv"]},
+      "model": {"layers": 1, "hidden": 4, "window": 10}, "train": {"epochs": 2},
+      "detector": {"likelihood": {"long_window": 100, "short_window": 3}}})");
+  std::string out;
+  int rc = run_command(lstmad_binary() + " run " + tmp.file("cfg.json") + " --out " + tmp.file("run"), &out);
+  EXPECT_EQ(rc, 1) << "failed cells make the exit status 1:\n" << out;
+  auto rows = read_csv(tmp.file("run/results.csv"));
+  ASSERT_EQ(rows.size(), 5u) << "every cell has a row, failed or not";
+  int st = column(rows[0], "status"), err = column(rows[0], "error"), ser = column(rows[0], "series");
+  std::map<std::string, std::pair<std::string, std::string>> by_series;
+  for (size_t i = 1; i < rows.size(); ++i)
+    by_series[rows[i][static_cast<size_t>(ser)]] = {rows[i][static_cast<size_t>(st)], rows[i][static_cast<size_t>(err)]};
+  EXPECT_EQ(by_series["cat/good.csv"].first, "OK");
+  EXPECT_EQ(by_series["cat/nonnumeric.csv"].first, "ERROR");
+  EXPECT_NE(by_series["cat/nonnumeric.csv"].second.find("nonnumeric.csv:9"), std::string::npos)
+      << "file and line (row 7 is line 9): " << by_series["cat/nonnumeric.csv"].second;
+  EXPECT_EQ(by_series["cat/empty.csv"].first, "ERROR");
+  EXPECT_NE(by_series["cat/empty.csv"].second.find("empty"), std::string::npos) << by_series["cat/empty.csv"].second;
+  EXPECT_EQ(by_series["cat/missing.csv"].first, "ERROR");
+  EXPECT_NE(by_series["cat/missing.csv"].second.find("missing.csv"), std::string::npos);
+  EXPECT_TRUE(fs::exists(tmp.file("run/nab/lstmad/cat/lstmad_good.csv"))) << "the good series finished";
+}
