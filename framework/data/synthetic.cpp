@@ -256,8 +256,8 @@ std::vector<SyntheticSeries> generate_synthetic(const SyntheticOptions& o) {
   if (o.step_seconds < 1 || o.step_seconds > 3600)
     throw ConfigError("synthetic step_seconds must be in [1, 3600] (a day of at least 24 rows), got " +
                       std::to_string(o.step_seconds));
-  if (o.series_per_kind < 0 || o.series_per_kind > 100)
-    throw ConfigError("synthetic series_per_kind must be in [0, 100], got " + std::to_string(o.series_per_kind));
+  if (o.series_per_kind < 0 || o.series_per_kind > 1000)
+    throw ConfigError("synthetic series_per_kind must be in [0, 1000], got " + std::to_string(o.series_per_kind));
   auto start = parse_timestamp_us(o.start);
   if (!start) throw ConfigError("synthetic start \"" + o.start + "\" is not a timestamp YYYY-MM-DD HH:MM:SS");
 
