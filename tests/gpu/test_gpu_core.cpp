@@ -67,7 +67,11 @@ TEST(GpuDevice, PresenceNeverThrowsAndGivesAReason) {
   }
   EXPECT_FALSE(gpu::device_available(1 << 20, &reason));
   EXPECT_FALSE(reason.empty());
-  EXPECT_EQ(cudaGetLastError(), cudaSuccess);  // no sticky error left for the next caller
+  // With a device, no error is left behind for the next caller. (Without a driver every runtime call,
+  // cudaGetLastError included, keeps returning the initialisation error.)
+  if (present) {
+    EXPECT_EQ(cudaGetLastError(), cudaSuccess);
+  }
 }
 
 TEST(GpuDevice, BufferRoundTripAndMove) {
