@@ -245,6 +245,10 @@ class Slot {
       enqueue_step(B);
       return;
     }
+    if (graph_generation_ != lstm_.generation()) {  // buffers moved: every captured graph is stale
+      graphs_.clear();
+      graph_generation_ = lstm_.generation();
+    }
     auto it = graphs_.find(B);
     if (it != graphs_.end()) {
       CUDA_CHECK(cudaGraphLaunch(it->second->get(), stream_));
@@ -322,6 +326,7 @@ class Slot {
   gpu::DeviceBuffer<unsigned char> cub_temp_;
   std::size_t cub_bytes_ = 0;
   std::map<int, std::unique_ptr<GraphExec>> graphs_;
+  unsigned graph_generation_ = 0;
   std::map<int, bool> warmed_;
 };
 

@@ -122,6 +122,7 @@ CudnnLstm::~CudnnLstm() = default;
 
 void CudnnLstm::build(RnnAlgo algo) {
   algo_ = algo;
+  ++generation_;
   descs_.clear();
   const cudnnMathType_t math = precision_ == Precision::TF32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
   CUDNN_CHECK(cudnnSetRNNDescriptor_v8(rnn_, cudnn_algo(algo), CUDNN_LSTM, CUDNN_RNN_DOUBLE_BIAS,
@@ -213,8 +214,10 @@ CudnnLstm::BatchDescs& CudnnLstm::descs(int batch) {
   std::size_t unused = 0;
   CUDNN_CHECK(cudnnGetRNNTempSpaceSizes(handle_, rnn_, CUDNN_FWD_MODE_INFERENCE, d->x, &d->work_infer, &unused));
   // Growing frees the old buffers: wait for work queued on them first.
-  if (std::max(d->work_train, d->work_infer) > work_.size() || d->reserve > reserve_.size())
+  if (std::max(d->work_train, d->work_infer) > work_.size() || d->reserve > reserve_.size()) {
     CUDA_CHECK(cudaStreamSynchronize(stream_));
+    ++generation_;
+  }
   work_.reserve(std::max(d->work_train, d->work_infer));
   reserve_.reserve(d->reserve);
   auto& ref = *d;

@@ -85,6 +85,9 @@ class CudnnLstm {
   // Creates the descriptors and temporary buffers for `batch` now (forward() does it on first use), so
   // that a CUDA graph capture of a step never allocates.
   void prepare(int batch) { descs(batch); }
+  // Changes whenever an internal device buffer is reallocated (a new, larger batch size): a CUDA graph
+  // captured before then refers to freed memory and must be recaptured.
+  unsigned generation() const { return generation_; }
 
   // Final states of the last forward(): L x batch x H on the device.
   const float* hy() const { return hy_.data(); }
@@ -106,6 +109,7 @@ class CudnnLstm {
   gpu::RnnDescriptor rnn_;
   std::map<int, std::unique_ptr<BatchDescs>> descs_;
   std::size_t ws_bytes_ = 0, head_off_ = 0, theta_size_ = 0;
+  unsigned generation_ = 0;
   std::vector<WeightSegment> segments_;
   gpu::DeviceBuffer<float> theta_, dtheta_;
   gpu::DeviceBuffer<float> y_, dy_zero_, dhy_, dx_scratch_, hy_, cy_;
