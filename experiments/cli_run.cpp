@@ -1,5 +1,7 @@
 // `lstmad run`, `lstmad validate`, `lstmad plan` and `lstmad config-reference`.
+#include <algorithm>
 #include <cstdlib>
+#include <map>
 #include <iostream>
 
 #include "core/error.hpp"
@@ -9,7 +11,11 @@
 #include "experiments/config.hpp"
 #include "experiments/corpus.hpp"
 #include "experiments/plan.hpp"
+#include "experiments/report.hpp"
 #include "experiments/runner.hpp"
+#include "data/synthetic.hpp"
+#include "data/series.hpp"
+#include "lstm/shape.hpp"
 
 namespace lstmad::cli {
 namespace {
@@ -114,27 +120,71 @@ void add_run_commands(CLI::App& app, Registry& reg) {
     return kOk;
   });
 
-  auto* plan = app.add_subcommand("plan", "Print the cells an experiment would run, without running anything");
+  auto* plan = app.add_subcommand("plan", "Print the cells, ModelBatch groups and estimated work of an experiment, without running it");
   add_config_args(plan, plan_args);
   reg.add(plan, [] {
     json cfg = load_resolved(plan_args);
+    // Row counts per series, to estimate the work (a synthetic corpus is generated in memory only).
     std::vector<std::string> series;
-    std::string fmt = at_path(cfg, "data.format").get<std::string>();
-    if (fmt == "synthetic") {
-      // The synthetic corpus is generated at run time; count its series without writing it.
-      series.push_back("(synthetic corpus, generated at run time)");
+    std::map<std::string, int> rows;
+    if (at_path(cfg, "data.format").get<std::string>() == "synthetic") {
+      SyntheticOptions o;
+      o.seed = at_path(cfg, "data.synthetic.seed").get<uint64_t>();
+      o.series_per_kind = at_path(cfg, "data.synthetic.series_per_kind").get<int>();
+      o.length = at_path(cfg, "data.synthetic.length").get<int>();
+      for (const auto& s : generate_synthetic(o)) {
+        series.push_back(s.series.name);
+        rows[s.series.name] = s.series.rows();
+      }
+      std::sort(series.begin(), series.end());
     } else {
       Corpus c = resolve_corpus(cfg, "");
       series = c.series;
+      for (const auto& id : series) {
+        try {
+          rows[id] = c.load(id).rows();
+        } catch (const std::exception& e) {
+          std::cerr << "warning: " << e.what() << "\n";
+        }
+      }
     }
     Plan p = make_plan(cfg, series);
-    std::cout << "settings: " << p.settings.size() << "\nseries: " << p.series.size() << "\n";
+    std::cout << p.cells.size() << " cells = " << p.settings.size() << " setting(s) x " << p.series.size()
+              << " series\n\nModelBatch groups (cells of one shape train together):\n";
+    double total_flops = 0;
     for (const auto& s : p.settings) {
-      std::cout << "  " << s.detector << " (" << s.id << ")";
-      if (!s.axes.empty()) std::cout << " " << s.axes.dump();
-      std::cout << "\n";
+      ModelShape shape = setting_shape(s.values, 1);
+      const int T = at_path(s.values, "model.window").get<int>();
+      const int epochs = at_path(s.values, "train.epochs").get<int>();
+      // Forward FLOPs of one window: T steps of the 4 gate GEMVs per layer, plus the head.
+      double fwd = 2.0 * shape.hidden * shape.horizon;
+      for (int l = 0; l < shape.layers; ++l) fwd += 2.0 * T * 4 * shape.hidden * (shape.layer_input(l) + shape.hidden);
+      double flops = 0;
+      for (const auto& id : series) {
+        auto it = rows.find(id);
+        if (it == rows.end()) continue;
+        int n = it->second, P = probation_length(n);
+        double train_windows = std::max(0, P - T - shape.horizon + 1);
+        flops += 3.0 * fwd * train_windows * epochs + fwd * std::max(0, n - T);  // training (at most) + scoring
+      }
+      total_flops += flops;
+      std::cout << "  " << s.detector << " (" << s.id << ") " << shape.str() << " T=" << T << ", "
+                << p.series.size() << " models";
+      if (!s.axes.empty()) std::cout << ", " << s.axes.dump();
+      std::cout << ", at most " << flops / 1e12 << " TFLOP\n";
     }
-    if (fmt != "synthetic") std::cout << "cells: " << p.cells.size() << "\n";
+    std::cout << "\nestimated work: at most " << total_flops / 1e12
+              << " TFLOP (all epochs; early stopping usually ends sooner)\n";
+    return kOk;
+  });
+
+  static std::string report_dir, report_out, report_detector;
+  auto* report = app.add_subcommand("report", "Write a run folder's self-contained HTML report (tables and plots)");
+  report->add_option("run", report_dir, "Run folder")->required()->check(CLI::ExistingDirectory);
+  report->add_option("--out", report_out, "Output file (default RUN/report.html)");
+  report->add_option("--detector", report_detector, "Detector to plot (default: the best NAB standard score)");
+  reg.add(report, [] {
+    std::cout << write_report(report_dir, report_out, report_detector) << "\n";
     return kOk;
   });
 

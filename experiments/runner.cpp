@@ -26,6 +26,7 @@
 #include "experiments/plan.hpp"
 #include "experiments/prepare.hpp"
 #include "experiments/progress.hpp"
+#include "experiments/report.hpp"
 #include "experiments/results.hpp"
 #include "lstm/engine.hpp"
 #include "lstm/init.hpp"
@@ -169,6 +170,11 @@ RunOutcome finalize(const std::string& dir, const json& cfg, const Plan& plan, c
   outcome.nab_scores = ev.nab_scores;
   outcome.table = summary_table(plan, all, ev, cfg, seconds);
   files::write_atomic(dir + "/table.md", outcome.table);
+  try {
+    write_report(dir);
+  } catch (const std::exception& e) {
+    log::warn(std::string("report not written: ") + e.what());
+  }
   return outcome;
 }
 

@@ -1,0 +1,257 @@
+#include "experiments/report.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <sstream>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/files.hpp"
+#include "experiments/config.hpp"
+
+namespace lstmad {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string esc(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    switch (c) {
+      case '<': o += "&lt;"; break;
+      case '>': o += "&gt;"; break;
+      case '&': o += "&amp;"; break;
+      case '"': o += "&quot;"; break;
+      default: o += c;
+    }
+  }
+  return o;
+}
+
+std::string num(double v, int digits = 3) {
+  if (std::isnan(v)) return "&ndash;";
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
+std::vector<std::vector<std::string>> parse_csv(const std::string& text) {
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> row;
+  std::string cur;
+  bool quoted = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') { cur += '"'; ++i; }
+      else if (c == '"') quoted = false;
+      else cur += c;
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      row.push_back(cur);
+      cur.clear();
+    } else if (c == '\n') {
+      row.push_back(cur);
+      cur.clear();
+      rows.push_back(row);
+      row.clear();
+    } else if (c != '\r') {
+      cur += c;
+    }
+  }
+  if (!cur.empty() || !row.empty()) {
+    row.push_back(cur);
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+struct ScoredSeries {
+  std::vector<double> value, score;
+  std::vector<int> label;
+};
+
+ScoredSeries read_scored(const std::string& path) {
+  ScoredSeries s;
+  auto rows = parse_csv(files::read(path));
+  for (size_t i = 1; i < rows.size(); ++i) {
+    if (rows[i].size() < 4) continue;
+    s.value.push_back(std::strtod(rows[i][1].c_str(), nullptr));
+    s.score.push_back(std::strtod(rows[i][2].c_str(), nullptr));
+    s.label.push_back(std::atoi(rows[i][3].c_str()));
+  }
+  return s;
+}
+
+// A polyline of min/max per pixel column, so a 20k-row series stays a small path.
+std::string polyline(const std::vector<double>& y, double lo, double hi, double x0, double width, double y0,
+                     double height, const char* color) {
+  const size_t n = y.size();
+  if (n == 0) return "";
+  const size_t cols = std::min<size_t>(n, static_cast<size_t>(width));
+  std::ostringstream os;
+  os << "<polyline fill=\"none\" stroke=\"" << color << "\" stroke-width=\"1\" points=\"";
+  auto ypix = [&](double v) {
+    double t = hi > lo ? (v - lo) / (hi - lo) : 0.5;
+    return y0 + height - t * height;
+  };
+  for (size_t c = 0; c < cols; ++c) {
+    size_t a = c * n / cols, b = std::max(a + 1, (c + 1) * n / cols);
+    double mn = y[a], mx = y[a];
+    for (size_t i = a; i < b; ++i) {
+      if (std::isnan(y[i])) continue;
+      mn = std::min(mn, y[i]);
+      mx = std::max(mx, y[i]);
+    }
+    double x = x0 + width * static_cast<double>(c) / static_cast<double>(cols);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.1f,%.1f %.1f,%.1f ", x, ypix(mx), x, ypix(mn));
+    os << buf;
+  }
+  os << "\"/>";
+  return os.str();
+}
+
+std::string plot(const std::string& title, const ScoredSeries& s, double threshold, int probation) {
+  const double W = 900, H1 = 150, H2 = 70, L = 40;
+  const size_t n = s.value.size();
+  double lo = 1e300, hi = -1e300;
+  for (double v : s.value)
+    if (!std::isnan(v)) { lo = std::min(lo, v); hi = std::max(hi, v); }
+  auto xpix = [&](size_t i) { return L + W * static_cast<double>(i) / std::max<double>(1.0, static_cast<double>(n)); };
+  std::ostringstream os;
+  os << "<figure class=\"series\"><figcaption>" << esc(title) << "</figcaption>"
+     << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W + L + 10 << "\" height=\"" << H1 + H2 + 30
+     << "\" role=\"img\" aria-label=\"" << esc(title) << "\">";
+  // Label windows (shaded), the probationary part (hatched grey).
+  os << "<rect x=\"" << L << "\" y=\"5\" width=\"" << xpix(static_cast<size_t>(probation)) - L << "\" height=\""
+     << H1 + H2 + 10 << "\" fill=\"#eeeeee\"/>";
+  for (size_t i = 0; i < n;) {
+    if (!s.label[i]) { ++i; continue; }
+    size_t j = i;
+    while (j < n && s.label[j]) ++j;
+    os << "<rect class=\"window\" x=\"" << xpix(i) << "\" y=\"5\" width=\"" << std::max(1.0, xpix(j) - xpix(i))
+       << "\" height=\"" << H1 + H2 + 10 << "\" fill=\"#ffd6d6\"/>";
+    i = j;
+  }
+  os << polyline(s.value, lo, hi, L, W, 5, H1, "#1f4e9c");
+  os << polyline(s.score, 0.0, 1.0, L, W, H1 + 15, H2, "#555555");
+  if (!std::isnan(threshold)) {
+    double ty = H1 + 15 + H2 - threshold * H2;
+    os << "<line x1=\"" << L << "\" x2=\"" << L + W << "\" y1=\"" << ty << "\" y2=\"" << ty
+       << "\" stroke=\"#c00\" stroke-dasharray=\"4 3\"/>";
+    for (size_t i = static_cast<size_t>(probation); i < n; ++i)
+      if (s.score[i] >= threshold)
+        os << "<circle class=\"detection\" cx=\"" << xpix(i) << "\" cy=\"" << H1 + 12 << "\" r=\"3\" fill=\"#c00\"/>";
+  }
+  os << "<text x=\"2\" y=\"15\" font-size=\"10\">" << num(hi, 2) << "</text><text x=\"2\" y=\"" << H1
+     << "\" font-size=\"10\">" << num(lo, 2) << "</text><text x=\"2\" y=\"" << H1 + 25
+     << "\" font-size=\"10\">score</text></svg></figure>\n";
+  return os.str();
+}
+
+}  // namespace
+
+std::string write_report(const std::string& run_dir, const std::string& out_file, const std::string& detector_in) {
+  if (!files::exists(run_dir + "/config.json")) throw IoError(run_dir + ": not a run folder (no config.json)");
+  json cfg = json::parse(files::read(run_dir + "/config.json"));
+  json scores = files::exists(run_dir + "/nab_scores.json") ? json::parse(files::read(run_dir + "/nab_scores.json")) : json::object();
+  json thresholds = files::exists(run_dir + "/nab_thresholds.json") ? json::parse(files::read(run_dir + "/nab_thresholds.json")) : json::object();
+  auto results = files::exists(run_dir + "/results.csv") ? parse_csv(files::read(run_dir + "/results.csv"))
+                                                          : std::vector<std::vector<std::string>>{};
+  std::map<std::string, int> col;
+  if (!results.empty())
+    for (size_t i = 0; i < results[0].size(); ++i) col[results[0][i]] = static_cast<int>(i);
+  auto get = [&](const std::vector<std::string>& row, const std::string& name) -> std::string {
+    auto it = col.find(name);
+    return it == col.end() || static_cast<size_t>(it->second) >= row.size() ? "" : row[static_cast<size_t>(it->second)];
+  };
+
+  // The detector to plot: the given one, else the best by NAB standard score, else the first with results.
+  std::string detector = detector_in;
+  if (detector.empty()) {
+    double best = -1e300;
+    for (auto it = scores.begin(); it != scores.end(); ++it)
+      if (it.value().contains("standard") && it.value()["standard"].get<double>() > best) {
+        best = it.value()["standard"].get<double>();
+        detector = it.key();
+      }
+    if (detector.empty() && results.size() > 1) detector = get(results[1], "detector");
+  }
+
+  std::ostringstream h;
+  h << "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>lstmad report: " << esc(run_dir)
+    << "</title><style>body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}"
+       "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f3f3f3}td.l{text-align:left}"
+       "figure{margin:1.5em 0}figcaption{font-weight:bold;margin-bottom:4px}.err{color:#a00}</style></head><body>\n";
+  h << "<h1>lstmad run report</h1><p>Run folder <code>" << esc(run_dir) << "</code>; engine "
+    << esc(cfg["engine"]["name"].get<std::string>()) << " (" << esc(cfg["engine"]["precision"].get<std::string>())
+    << "), seed " << cfg["run"]["seed"].dump() << ".</p>\n";
+
+  h << "<h2>NAB scores</h2><table><tr><th>detector</th><th>standard</th><th>reward_low_FP_rate</th>"
+       "<th>reward_low_FN_rate</th></tr>\n";
+  for (auto it = scores.begin(); it != scores.end(); ++it) {
+    h << "<tr><td class=\"l\">" << esc(it.key()) << "</td>";
+    for (const char* p : {"standard", "reward_low_FP_rate", "reward_low_FN_rate"})
+      h << "<td>" << (it.value().contains(p) ? num(it.value()[p].get<double>(), 2) : "&ndash;") << "</td>";
+    h << "</tr>\n";
+  }
+  if (scores.empty()) h << "<tr><td class=\"l\" colspan=\"4\">no NAB scores in this run</td></tr>\n";
+  h << "</table>\n";
+
+  // Per-series metrics and timings; failures with their messages.
+  const std::vector<std::string> metric_cols = {"roc_auc", "pr_auc", "best_f1", "event_f1", "vus_pr"};
+  h << "<h2>Per-series results</h2><table><tr><th>detector</th><th>series</th><th>status</th>";
+  for (const auto& m : metric_cols) h << "<th>" << m << "</th>";
+  h << "<th>epochs</th><th>train s</th><th>predict s</th></tr>\n";
+  std::ostringstream failures;
+  for (size_t i = 1; i < results.size(); ++i) {
+    const auto& r = results[i];
+    h << "<tr><td class=\"l\">" << esc(get(r, "detector")) << "</td><td class=\"l\">" << esc(get(r, "series"))
+      << "</td><td>" << esc(get(r, "status")) << "</td>";
+    for (const auto& m : metric_cols) {
+      std::string v = get(r, m);
+      h << "<td>" << (v.empty() || v == "nan" ? "&ndash;" : num(std::strtod(v.c_str(), nullptr))) << "</td>";
+    }
+    h << "<td>" << esc(get(r, "epochs")) << "</td><td>" << num(std::strtod(get(r, "seconds_train").c_str(), nullptr), 2)
+      << "</td><td>" << num(std::strtod(get(r, "seconds_predict").c_str(), nullptr), 2) << "</td></tr>\n";
+    if (get(r, "status") != "OK")
+      failures << "<li><b>" << esc(get(r, "series")) << "</b> (" << esc(get(r, "detector")) << ", "
+               << esc(get(r, "status")) << "): <span class=\"err\">" << esc(get(r, "error")) << "</span></li>\n";
+  }
+  h << "</table>\n<h2>Failures</h2>";
+  std::string f = failures.str();
+  h << (f.empty() ? "<p>none</p>\n" : "<ul>" + f + "</ul>\n");
+
+  // Plots.
+  double threshold = std::nan("");
+  if (thresholds.contains(detector) && thresholds[detector].contains("standard"))
+    threshold = thresholds[detector]["standard"]["threshold"].get<double>();
+  h << "<h2>Series: " << esc(detector) << "</h2><p>Values (blue) with label windows (red bands) and the "
+       "probationary part (grey); below, the anomaly score (grey) with the standard-profile threshold (dashed) "
+       "and the detections at it (red dots).</p>\n";
+  fs::path nab = fs::path(run_dir) / "nab" / detector;
+  std::vector<fs::path> plots;
+  if (!detector.empty() && fs::exists(nab))
+    for (const auto& e : fs::recursive_directory_iterator(nab))
+      if (e.is_regular_file() && e.path().extension() == ".csv" && e.path().parent_path() != nab) plots.push_back(e.path());
+  std::sort(plots.begin(), plots.end());
+  for (const auto& p : plots) {
+    ScoredSeries s = read_scored(p.string());
+    int n = static_cast<int>(s.value.size());
+    double tf = cfg["data"].value("train_fraction", 0.0);
+    int probation = tf > 0 ? static_cast<int>(std::floor(tf * n)) : static_cast<int>(std::min(std::floor(0.15 * n), 750.0));
+    std::string name = p.parent_path().filename().string() + "/" + p.filename().string().substr(detector.size() + 1);
+    h << plot(name, s, threshold, probation);
+  }
+  h << "</body></html>\n";
+  std::string out = out_file.empty() ? run_dir + "/report.html" : out_file;
+  files::write_atomic(out, h.str());
+  return out;
+}
+
+}  // namespace lstmad
