@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# The one-call GPU check (docs/gpu.md): on the GPU machine, from the repository root,
+#   benchmarks/gpu_check.sh            # everything, well under 8 minutes
+#   GPU_CHECK_QUICK=1 benchmarks/gpu_check.sh   # a few benchmark shapes only
+# 1. prints the environment (nvidia-smi, nvcc, cuDNN header and library, cmake);
+# 2. configures (cmake --preset gpu: vendored dependencies from .deps, CUDNN_ROOT from the toolkit or
+#    from the nvidia-cudnn pip package) and builds the CUDA targets there;
+# 3. runs every gpu-labelled test executable with LSTMAD_STRICT_GPU=1 (a missing device fails);
+# 4. runs compute-sanitizer memcheck and racecheck on small cases;
+# 5. runs the GPU benchmarks and the PyTorch nn.LSTM comparison on the same shapes;
+# 6. writes full logs under $OUT (or build-gpu/gpu-check) and prints a short table last.
+# Exit status: 0 when every step passed.
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 2
+ROOT=$PWD
+LOG=${OUT:-$ROOT/build-gpu/gpu-check}
+mkdir -p "$LOG"
+BUILD=$ROOT/build-gpu
+JOBS=$(nproc 2>/dev/null || echo 4)
+START=$(date +%s)
+declare -a SUMMARY=()
+FAILED=0
+
+stage() {  # stage NAME TIMEOUT_S COMMAND...: runs, logs to $LOG/NAME.log, records the outcome
+  local name=$1 limit=$2
+  shift 2
+  local t0
+  t0=$(date +%s)
+  echo "== $name: $*" | tee "$LOG/$name.log"
+  timeout --kill-after=10 "$limit" "$@" >>"$LOG/$name.log" 2>&1
+  local rc=$?
+  local dt
+  dt=$(( $(date +%s) - t0 ))
+  local status=ok
+  if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then status="TIMEOUT(${limit}s)"; FAILED=1
+  elif [ $rc -ne 0 ]; then status="FAILED(rc=$rc)"; FAILED=1; fi
+  tail -n 5 "$LOG/$name.log"
+  SUMMARY+=("$(printf '%-28s %-16s %5ss' "$name" "$status" "$dt")")
+  return $rc
+}
+
+# ---- 1. environment ----
+{
+  echo "date: $(date -u +%FT%TZ)"
+  echo "commit: $(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (dirty)')"
+  echo "host: $(hostname)"
+  nvidia-smi || echo "nvidia-smi: not available"
+  (nvcc --version || /usr/local/cuda/bin/nvcc --version) 2>&1 || echo "nvcc: not found"
+  cmake --version | head -1
+  python3 --version 2>&1
+} 2>&1 | tee "$LOG/environment.log"
+export PATH=/usr/local/cuda/bin:$PATH
+
+CUDNN_ROOT=${CUDNN_ROOT:-}
+if [ -z "$CUDNN_ROOT" ]; then
+  if [ -f /usr/local/cuda/include/cudnn.h ]; then
+    CUDNN_ROOT=/usr/local/cuda
+  else
+    CUDNN_ROOT=$(python3 -c "import nvidia.cudnn, os; print(os.path.dirname(nvidia.cudnn.__file__))" 2>/dev/null || true)
+  fi
+fi
+{
+  echo "CUDNN_ROOT: ${CUDNN_ROOT:-none found}"
+  echo "cudnn.h: $(ls "$CUDNN_ROOT"/include/cudnn.h 2>/dev/null || echo missing)"
+  echo "libcudnn.so.9: $(ls "$CUDNN_ROOT"/lib*/libcudnn.so.9 2>/dev/null | head -1 || echo missing)"
+  grep -E "#define CUDNN_(MAJOR|MINOR|PATCHLEVEL) " "$CUDNN_ROOT"/include/cudnn_version.h 2>/dev/null
+} 2>&1 | tee -a "$LOG/environment.log"
+# cuDNN 9 opens its sub-libraries (libcudnn_adv.so.9, ...) by name at run time.
+export LD_LIBRARY_PATH="${CUDNN_ROOT:+$CUDNN_ROOT/lib:$CUDNN_ROOT/lib64:}/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
+
+# ---- 2. configure and build ----
+if [ ! -d .deps ]; then
+  if [ -d /usr/include/nlohmann ] && [ -d /usr/src/googletest ]; then
+    scripts/vendor-deps.sh
+  else
+    echo "error: .deps is missing and this machine has no packages to fill it: run scripts/vendor-deps.sh" \
+         "where they are installed and bring .deps along with the working tree" | tee "$LOG/configure.log"
+    exit 2
+  fi
+fi
+stage configure 180 cmake --preset gpu ${CUDNN_ROOT:+-DCUDNN_ROOT=$CUDNN_ROOT} -DLSTMAD_PTXAS_VERBOSE=ON || { printf '%s\n' "${SUMMARY[@]}"; exit 1; }
+TESTS=$(find tests/gpu -maxdepth 1 -name 'test_*.cpp' -printf '%f\n' | sed 's/\.cpp$//' | sort)
+BENCHES=$(find benchmarks -maxdepth 1 -name 'gpu_bench_*.cpp' -printf '%f\n' | sed 's/\.cpp$//' | sort)
+# shellcheck disable=SC2086  # the target lists split on purpose
+stage build 420 cmake --build "$BUILD" -j"$JOBS" --target lstmad $TESTS $BENCHES || { printf '%s\n' "${SUMMARY[@]}"; exit 1; }
+grep -E "spill|Used [0-9]+ registers" "$LOG/build.log" | sort | uniq -c | sort -rn | head -20 >"$LOG/ptxas-summary.log"
+grep -E "[1-9][0-9]* bytes spill" "$LOG/build.log" >"$LOG/ptxas-spills.log" && echo "ptxas reports spills: see $LOG/ptxas-spills.log"
+stage lstmad_info 30 "$BUILD/lstmad" info
+
+# ---- 3. GPU tests, strict ----
+export LSTMAD_STRICT_GPU=1
+for t in $TESTS; do
+  exe=$(find "$BUILD" -name "$t" -type f -perm -u+x | head -1)
+  stage "$t" 300 "$exe" --gtest_output=xml:"$LOG/$t.xml"
+done
+
+# ---- 4. compute-sanitizer on small cases ----
+if command -v compute-sanitizer >/dev/null; then
+  K=$(find "$BUILD" -name test_gpu_kernels -type f | head -1)
+  C=$(find "$BUILD" -name test_cudnn_lstm -type f | head -1)
+  SMALL='CudnnFixture.MatchesFp64CpuOnEveryOutputAndGradient:CudnnFixture.EngineLossAndGradMatchesCpu'
+  stage memcheck_kernels 120 compute-sanitizer --tool memcheck --error-exitcode 99 "$K"
+  stage racecheck_kernels 180 compute-sanitizer --tool racecheck --error-exitcode 99 "$K"
+  stage memcheck_cudnn 180 env LSTMAD_GPU_QUICK=1 compute-sanitizer --tool memcheck --error-exitcode 99 "$C" --gtest_filter="$SMALL"
+  stage racecheck_cudnn 180 env LSTMAD_GPU_QUICK=1 compute-sanitizer --tool racecheck --error-exitcode 99 "$C" --gtest_filter='CudnnFixture.EngineLossAndGradMatchesCpu'
+else
+  SUMMARY+=("compute-sanitizer            MISSING")
+  FAILED=1
+fi
+
+# ---- 5. benchmarks ----
+QUICK=${GPU_CHECK_QUICK:+--quick}
+for b in $BENCHES; do
+  exe=$(find "$BUILD" -name "$b" -type f -perm -u+x | head -1)
+  if [ "$b" = gpu_bench_cudnn ]; then
+    stage "$b" 240 "$exe" $QUICK --reps 25 --csv "$LOG/$b.csv"
+  else
+    stage "$b" 240 "$exe"
+  fi
+done
+stage compare_torch_gpu 240 python3 benchmarks/compare_torch_gpu.py $QUICK --reps 25 --csv "$LOG/compare_torch_gpu.csv"
+
+# ---- 6. the short table ----
+python3 - "$LOG/gpu_bench_cudnn.csv" "$LOG/compare_torch_gpu.csv" >"$LOG/ratios.log" 2>&1 <<'PY'
+import csv, sys
+try:
+    cu = list(csv.DictReader(open(sys.argv[1])))
+    th = list(csv.DictReader(open(sys.argv[2])))
+except OSError as e:
+    print(f"no ratio table: {e}")
+    sys.exit(0)
+torch = {(r["H"], r["L"], r["T"], r["B"], r["tf32"] == "1"): float(r["step_ms"]) for r in th}
+print(f"{'H':>4} {'L':>2} {'T':>4} {'B':>4} {'math':>5} {'cudnn std ms':>13} {'best cudnn ms':>14} {'torch ms':>9} {'torch/best':>10}")
+best = {}
+for r in cu:
+    key = (r["H"], r["L"], r["T"], r["B"], r["math"])
+    t = [float(r["eager_ms"])] + ([float(r["graph_ms"])] if float(r["graph_ms"]) > 0 else [])
+    std = float(r["eager_ms"]) if r["algo"] == "standard" else None
+    b, s = best.get(key, (1e30, None))
+    best[key] = (min(b, min(t)), std if std is not None else s)
+for (H, L, T, B, math), (b, s) in best.items():
+    tt = torch.get((H, L, T, B, math == "tf32"))
+    print(f"{H:>4} {L:>2} {T:>4} {B:>4} {math:>5} {s if s else float('nan'):>13.4f} {b:>14.4f} "
+          f"{tt if tt else float('nan'):>9.4f} {(tt / b) if tt else float('nan'):>10.2f}")
+PY
+echo
+echo "==== lstmad GPU check: $(date -u +%FT%TZ), $(git rev-parse --short=12 HEAD 2>/dev/null), $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1), $(( $(date +%s) - START ))s, logs in $LOG"
+head -n 40 "$LOG/ratios.log"
+echo
+printf '%-28s %-16s %6s\n' step status time
+printf '%s\n' "${SUMMARY[@]}"
+exit $FAILED
