@@ -339,7 +339,7 @@ TEST_F(CudnnFixture, TrainingLossCurveMatchesCpuEngine) {
   }
 }
 
-// Minibatches (4 full + 1 partial per epoch): graph replay equals eager launches, and reruns are
+// Minibatches (3 full + 1 partial per epoch): graph replay equals eager launches, and reruns are
 // bit-identical.
 TEST_F(CudnnFixture, GraphReplayMatchesEagerAndRerunsAreBitIdentical) {
   const ModelShape shape{2, 1, 64, 1};
