@@ -17,7 +17,9 @@
 namespace lstmad {
 namespace {
 
-Series parse(const std::string& text, CsvReadReport* rep = nullptr) { return parse_series_csv(text, "f.csv", "cat/f.csv", rep); }
+Series parse(const std::string& text, CsvReadReport* rep = nullptr) {
+  return parse_series_csv(text, "f.csv", "cat/f.csv", rep);
+}
 
 // Expects a DataError whose file is f.csv, whose line is `line` and whose message contains `needle`.
 void expect_data_error(const std::string& text, long line, const std::string& needle) {
@@ -90,8 +92,8 @@ TEST(CsvReader, DuplicateAndBackwardTimestampsAreKeptInOrderAndCounted) {
   Series s = parse(
       "timestamp,value\n"
       "2014-01-01 00:10:00,1\n"
-      "2014-01-01 00:10:00,2\n"   // repeat
-      "2014-01-01 00:05:00,3\n"   // backward
+      "2014-01-01 00:10:00,2\n"  // repeat
+      "2014-01-01 00:05:00,3\n"  // backward
       "2014-01-01 00:20:00,4\n"
       "2014-01-01 00:15:00,5\n",  // backward
       &rep);
@@ -128,7 +130,8 @@ TEST(CsvReader, BadValueNamesFileAndLine) {
   expect_data_error("timestamp,value\n2014-01-01 00:00:00,inf\n", 2, "infinite");
   expect_data_error("timestamp,value\n2014-01-01 00:00:00,1e999\n", 2, "infinite");
   // With CRLF the line count is the same.
-  expect_data_error("timestamp,value\r\n2014-01-01 00:00:00,1\r\n2014-01-01 00:05:00,x\r\n", 3, "not a number");
+  expect_data_error("timestamp,value\r\n2014-01-01 00:00:00,1\r\n2014-01-01 00:05:00,x\r\n", 3,
+                    "not a number");
 }
 
 TEST(CsvReader, BadRowsNameFileAndLine) {
@@ -178,17 +181,21 @@ TEST(Timestamp, ParseAndFormat) {
   EXPECT_EQ(parse_timestamp_us("1970-01-02 00:00:01"), (86400LL + 1) * 1000000);
   EXPECT_EQ(parse_timestamp_us("1969-12-31 23:59:59"), -1000000);
   EXPECT_EQ(parse_timestamp_us("2014-04-01 00:00:00.000000"), parse_timestamp_us("2014-04-01 00:00:00"));
-  EXPECT_EQ(*parse_timestamp_us("2014-04-01 00:00:00.5") - *parse_timestamp_us("2014-04-01 00:00:00"), 500000);
+  EXPECT_EQ(*parse_timestamp_us("2014-04-01 00:00:00.5") - *parse_timestamp_us("2014-04-01 00:00:00"),
+            500000);
   EXPECT_TRUE(parse_timestamp_us("2016-02-29 12:00:00"));  // leap year
   EXPECT_TRUE(parse_timestamp_us("2000-02-29 12:00:00"));
-  for (const char* bad : {"2015-02-29 12:00:00", "1900-02-29 00:00:00", "2014-13-01 00:00:00", "2014-04-31 00:00:00",
-                          "2014-04-01 24:00:00", "2014-04-01 00:60:00", "2014-12-31 23:59:60", "2014-04-01 00:00", "2014/04/01 00:00:00",
-                          "2014-04-01 00:00:00.", "2014-04-01 00:00:00.1234567", "2014-04-01 00:00:00Z",
-                          "2014-0a-01 00:00:00", ""})
+  for (const char* bad :
+       {"2015-02-29 12:00:00", "1900-02-29 00:00:00", "2014-13-01 00:00:00", "2014-04-31 00:00:00",
+        "2014-04-01 24:00:00", "2014-04-01 00:60:00", "2014-12-31 23:59:60", "2014-04-01 00:00",
+        "2014/04/01 00:00:00", "2014-04-01 00:00:00.", "2014-04-01 00:00:00.1234567", "2014-04-01 00:00:00Z",
+        "2014-0a-01 00:00:00", ""})
     EXPECT_FALSE(parse_timestamp_us(bad)) << bad;
-  for (const char* t : {"2014-04-01 00:00:00", "1999-12-31 23:59:59", "2024-02-29 13:05:07", "1960-06-15 01:02:03"})
+  for (const char* t :
+       {"2014-04-01 00:00:00", "1999-12-31 23:59:59", "2024-02-29 13:05:07", "1960-06-15 01:02:03"})
     EXPECT_EQ(format_timestamp_us(*parse_timestamp_us(t)), t);
-  EXPECT_EQ(format_timestamp_us(*parse_timestamp_us("2014-04-01 00:00:00.250000")), "2014-04-01 00:00:00.250000");
+  EXPECT_EQ(format_timestamp_us(*parse_timestamp_us("2014-04-01 00:00:00.250000")),
+            "2014-04-01 00:00:00.250000");
 }
 
 TEST(Series, ProbationLengthAndPointLabels) {
@@ -244,10 +251,12 @@ TEST(Labels, MissingRepeatedOrDisorderedEdgesAreErrors) {
   expect_attach_error(s, {{"2014-01-01 00:05:00", "2014-01-02 00:10:00"}}, "not a timestamp of the file");
   expect_attach_error(s, {{"yesterday", "2014-01-01 00:10:00"}}, "is not a timestamp");
   expect_attach_error(s, {{"2014-01-01 00:10:00", "2014-01-01 00:05:00"}}, "ends before it starts");
-  expect_attach_error(s, {{"2014-01-01 00:05:00", "2014-01-01 00:15:00"}, {"2014-01-01 00:15:00", "2014-01-01 00:20:00"}},
-                      "overlaps");
+  expect_attach_error(
+      s, {{"2014-01-01 00:05:00", "2014-01-01 00:15:00"}, {"2014-01-01 00:15:00", "2014-01-01 00:20:00"}},
+      "overlaps");
   Series dup = parse(
-      "timestamp,value\n2014-01-01 00:00:00,1\n2014-01-01 00:05:00,2\n2014-01-01 00:05:00,3\n2014-01-01 00:10:00,4\n");
+      "timestamp,value\n2014-01-01 00:00:00,1\n2014-01-01 00:05:00,2\n2014-01-01 00:05:00,3\n2014-01-01 "
+      "00:10:00,4\n");
   expect_attach_error(dup, {{"2014-01-01 00:05:00", "2014-01-01 00:10:00"}}, "appears 2 times");
   // A window whose edges are unique is fine even when other rows repeat.
   attach_windows(dup, {{"2014-01-01 00:00:00", "2014-01-01 00:10:00"}});
@@ -282,7 +291,8 @@ TEST(Labels, CorpusListingAndLoading) {
   test::write_text(dir.file("data/realA/notes.txt"), "not data");
   test::write_text(dir.file("data/README.md"), "top-level file, not a category");
   EXPECT_EQ(list_corpus_files(dir.path()), (std::vector<std::string>{"realA/one.csv", "realB/two.csv"}));
-  std::map<std::string, WindowTexts> labels = {{"realB/two.csv", {{"2014-01-01 00:10:00", "2014-01-01 00:15:00"}}}};
+  std::map<std::string, WindowTexts> labels = {
+      {"realB/two.csv", {{"2014-01-01 00:10:00", "2014-01-01 00:15:00"}}}};
   Series one = load_corpus_series(dir.path(), "realA/one.csv", labels);
   EXPECT_EQ(one.name, "realA/one.csv");
   EXPECT_TRUE(one.windows.empty());
@@ -298,7 +308,8 @@ TEST(Labels, CorpusListingAndLoading) {
 // notation), every window edge maps to exactly one row, and the counts match specs/nab-scoring.md 1.1-1.2.
 TEST(Labels, SharedNabCorpusReadsCompletely) {
   const std::string root = test::shared_nab_root();
-  if (root.empty()) GTEST_SKIP() << "NAB corpus not found (../shared/nab or NAB_ROOT); scripts/get-nab.sh fetches it";
+  if (root.empty())
+    GTEST_SKIP() << "NAB corpus not found (../shared/nab or NAB_ROOT); scripts/get-nab.sh fetches it";
   auto files = list_corpus_files(root);
   auto labels = read_label_windows(root + "/labels/combined_windows.json");
   EXPECT_EQ(files.size(), 58u);

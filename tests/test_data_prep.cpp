@@ -90,7 +90,8 @@ TEST(Missing, RejectNamesFileAndLineOfTheFirstMissingValue) {
 }
 
 TEST(Missing, RejectLineMatchesTheCsvFile) {
-  const std::string text = "timestamp,value\n2020-01-01 00:00:00,1\n2020-01-01 00:05:00,\n2020-01-01 00:10:00,3\n";
+  const std::string text =
+      "timestamp,value\n2020-01-01 00:00:00,1\n2020-01-01 00:05:00,\n2020-01-01 00:10:00,3\n";
   Series s = parse_series_csv(text, "f.csv", "c/f.csv");
   try {
     fill_missing(s, MissingPolicy::Reject);
@@ -257,7 +258,8 @@ TEST(Windows, ValidationFractionEdgeCases) {
 TEST(Windows, PredictionCoversEveryRowFromT) {
   auto p = prediction_starts(20, 5);
   ASSERT_EQ(p.size(), 15u);
-  for (size_t k = 0; k < p.size(); ++k) EXPECT_EQ(p[k] + 5, static_cast<int>(k) + 5);  // start k predicts row k+T
+  for (size_t k = 0; k < p.size(); ++k)
+    EXPECT_EQ(p[k] + 5, static_cast<int>(k) + 5);  // start k predicts row k+T
   EXPECT_TRUE(prediction_starts(5, 5).empty());
 }
 

@@ -74,7 +74,8 @@ TEST(Synthetic, SelectingKindsLeavesOtherSeriesUnchanged) {
   EXPECT_EQ(b[0].kind, "spike");  // canonical order, whatever the order asked
   EXPECT_EQ(b[1].kind, "drift");
   for (const auto& sb : b) {
-    auto it = std::find_if(a.begin(), a.end(), [&](const SyntheticSeries& s) { return s.series.name == sb.series.name; });
+    auto it = std::find_if(a.begin(), a.end(),
+                           [&](const SyntheticSeries& s) { return s.series.name == sb.series.name; });
     ASSERT_NE(it, a.end());
     EXPECT_EQ(it->series.values, sb.series.values) << sb.series.name;
   }
@@ -127,14 +128,15 @@ TEST(Synthetic, CorpusReadsBackThroughTheNabLoaders) {
       EXPECT_EQ(back.windows[w].end, ss.series.windows[w].end);
     }
     // Fixed 5-minute step, strictly increasing.
-    for (int i = 1; i < back.rows(); ++i) ASSERT_EQ(back.time_us[i] - back.time_us[i - 1], 300LL * 1000000) << rel;
+    for (int i = 1; i < back.rows(); ++i)
+      ASSERT_EQ(back.time_us[i] - back.time_us[i - 1], 300LL * 1000000) << rel;
     CsvReadReport rep;
     read_series_csv(dir.path() + "/data/" + rel, rel, &rep);
     EXPECT_EQ(rep.duplicate_timestamps + rep.backward_timestamps + rep.missing_values, 0);
   }
-  EXPECT_EQ(categories, (std::set<std::string>{"synthSpike", "synthLevelShift", "synthVarianceChange",
-                                               "synthFrequencyChange", "synthFlatLine", "synthDrift",
-                                               "synthNoAnomaly"}));
+  EXPECT_EQ(categories,
+            (std::set<std::string>{"synthSpike", "synthLevelShift", "synthVarianceChange",
+                                   "synthFrequencyChange", "synthFlatLine", "synthDrift", "synthNoAnomaly"}));
   EXPECT_EQ(files::read(dir.path() + "/data/" + corpus[0].series.name).substr(0, 36),
             "timestamp,value\n2021-01-01 00:00:00,");
 }
@@ -168,7 +170,8 @@ TEST(Synthetic, WindowsAreBuiltTheNabWay) {
       if (j > 0) {
         EXPECT_GT(w.start, s.windows[static_cast<size_t>(j) - 1].end);
       }
-      EXPECT_LE(ss.anomaly_lengths[static_cast<size_t>(j)], h + 1) << "the anomaly must end inside its window";
+      EXPECT_LE(ss.anomaly_lengths[static_cast<size_t>(j)], h + 1)
+          << "the anomaly must end inside its window";
     }
   }
 }
@@ -207,7 +210,8 @@ TEST(Synthetic, EachKindPutsItsAnomalyAtTheWindowCentre) {
     // Rows that differ from the clean series lie in [onset, onset + length) of some anomaly.
     std::vector<int> owner(static_cast<size_t>(s.rows()), -1);
     for (size_t j = 0; j < ss.anomaly_rows.size(); ++j)
-      for (int i = ss.anomaly_rows[j]; i < ss.anomaly_rows[j] + ss.anomaly_lengths[j]; ++i) owner[static_cast<size_t>(i)] = static_cast<int>(j);
+      for (int i = ss.anomaly_rows[j]; i < ss.anomaly_rows[j] + ss.anomaly_lengths[j]; ++i)
+        owner[static_cast<size_t>(i)] = static_cast<int>(j);
     std::vector<double> max_dev(ss.anomaly_rows.size(), 0.0);
     std::vector<int> first_dev(ss.anomaly_rows.size(), -1);
     for (int i = 0; i < s.rows(); ++i) {

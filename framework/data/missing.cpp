@@ -19,7 +19,9 @@ constexpr Named kPolicies[] = {
     {MissingPolicy::Reject, "reject"},
 };
 
-std::string where(const Series& s) { return s.path.empty() ? s.name : s.path; }
+std::string where(const Series& s) {
+  return s.path.empty() ? s.name : s.path;
+}
 
 }  // namespace
 
@@ -60,8 +62,9 @@ int fill_missing(Series& series, MissingPolicy policy) {
     for (int r = 0; r < rows && first_present < 0; ++r)
       if (!std::isnan(at(r, c))) first_present = r;
     if (first_present < 0)
-      throw DataError(where(series), 0,
-                      "value column " + std::to_string(c + 1) + " has no values at all (every row is missing)");
+      throw DataError(
+          where(series), 0,
+          "value column " + std::to_string(c + 1) + " has no values at all (every row is missing)");
   }
   if (policy == MissingPolicy::Reject) {
     // Row-major order finds the first missing value by file line, whatever its column.
@@ -69,7 +72,8 @@ int fill_missing(Series& series, MissingPolicy policy) {
       for (int c = 0; c < dims; ++c)
         if (std::isnan(at(r, c)))
           throw DataError(where(series), r + 2,
-                          "missing value (row " + std::to_string(r) + ", value column " + std::to_string(c + 1) +
+                          "missing value (row " + std::to_string(r) + ", value column " +
+                              std::to_string(c + 1) +
                               ") and the missing-value policy is \"reject\"; use \"interpolate\" or "
                               "\"carry_forward\" to fill it");
     return 0;

@@ -14,9 +14,12 @@ struct Named {
   NormKind kind;
   const char* name;
 };
-constexpr Named kKinds[] = {{NormKind::MinMax, "minmax"}, {NormKind::ZScore, "zscore"}, {NormKind::None, "none"}};
+constexpr Named kKinds[] = {
+    {NormKind::MinMax, "minmax"}, {NormKind::ZScore, "zscore"}, {NormKind::None, "none"}};
 
-std::string where(const Series& s) { return s.path.empty() ? s.name : s.path; }
+std::string where(const Series& s) {
+  return s.path.empty() ? s.name : s.path;
+}
 
 }  // namespace
 
@@ -44,8 +47,9 @@ std::vector<std::string> norm_kind_names() {
 Normalizer fit_normalizer(const Series& series, NormKind kind, int fit_rows) {
   const int rows = series.rows();
   if (fit_rows < 1 || fit_rows > rows)
-    throw DataError(where(series), 0,
-                    "normalization needs 1.." + std::to_string(rows) + " training rows, got " + std::to_string(fit_rows));
+    throw DataError(
+        where(series), 0,
+        "normalization needs 1.." + std::to_string(rows) + " training rows, got " + std::to_string(fit_rows));
   Normalizer nz;
   nz.kind = kind;
   nz.fit_rows = fit_rows;

@@ -24,13 +24,17 @@ std::vector<std::string> norm_kind_names();
 
 struct Normalizer {
   NormKind kind = NormKind::ZScore;
-  int fit_rows = 0;             // rows the statistics came from: [0, fit_rows)
-  std::vector<double> offset;   // per value column
-  std::vector<double> scale;    // per value column, never 0
-  std::vector<bool> constant;   // per value column: the training part was constant (scale fell back to 1)
+  int fit_rows = 0;            // rows the statistics came from: [0, fit_rows)
+  std::vector<double> offset;  // per value column
+  std::vector<double> scale;   // per value column, never 0
+  std::vector<bool> constant;  // per value column: the training part was constant (scale fell back to 1)
 
-  double forward(double x, int col = 0) const { return (x - offset[static_cast<size_t>(col)]) / scale[static_cast<size_t>(col)]; }
-  double inverse(double z, int col = 0) const { return z * scale[static_cast<size_t>(col)] + offset[static_cast<size_t>(col)]; }
+  double forward(double x, int col = 0) const {
+    return (x - offset[static_cast<size_t>(col)]) / scale[static_cast<size_t>(col)];
+  }
+  double inverse(double z, int col = 0) const {
+    return z * scale[static_cast<size_t>(col)] + offset[static_cast<size_t>(col)];
+  }
   // In place, every row and column of `series` (which must have as many columns as the fit).
   void apply(Series& series) const;
   void invert(Series& series) const;

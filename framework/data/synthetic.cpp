@@ -102,7 +102,7 @@ SyntheticSeries make_series(const SyntheticOptions& o, int kind_idx, int file_id
   const double scale = std::pow(10.0, rng.uniform(0.0, 3.0));  // 1 .. 1000: exercises normalization
   s.amp = scale;
   s.level = scale * rng.uniform(3.0, 6.0);
-  s.sd = s.amp / rng.uniform(6.0, 15.0);  // seasonal amplitude is 6-15 noise sd
+  s.sd = s.amp / rng.uniform(6.0, 15.0);         // seasonal amplitude is 6-15 noise sd
   s.trend = rng.uniform(-1.0, 1.0) * s.amp / n;  // total drift over the series within +-1 amplitude
   s.harm[0] = s.amp;
   s.harm[1] = s.amp * rng.uniform(0.2, 0.5);
@@ -228,7 +228,9 @@ std::vector<std::string> synthetic_kinds() {
   return out;
 }
 
-std::string synthetic_category(const std::string& kind) { return kKinds[kind_index(kind)].category; }
+std::string synthetic_category(const std::string& kind) {
+  return kKinds[kind_index(kind)].category;
+}
 
 std::vector<std::pair<int, int>> nab_windows_from_points(int rows, const std::vector<int>& points) {
   std::vector<std::pair<int, int>> ws;
@@ -252,12 +254,14 @@ std::vector<SyntheticSeries> generate_synthetic(const SyntheticOptions& o) {
   if (o.length < 500)
     throw ConfigError("synthetic length must be at least 500 rows (room for probation and windows), got " +
                       std::to_string(o.length));
-  if (o.length > 10000000) throw ConfigError("synthetic length must be at most 10000000, got " + std::to_string(o.length));
+  if (o.length > 10000000)
+    throw ConfigError("synthetic length must be at most 10000000, got " + std::to_string(o.length));
   if (o.step_seconds < 1 || o.step_seconds > 3600)
     throw ConfigError("synthetic step_seconds must be in [1, 3600] (a day of at least 24 rows), got " +
                       std::to_string(o.step_seconds));
   if (o.series_per_kind < 0 || o.series_per_kind > 1000)
-    throw ConfigError("synthetic series_per_kind must be in [0, 1000], got " + std::to_string(o.series_per_kind));
+    throw ConfigError("synthetic series_per_kind must be in [0, 1000], got " +
+                      std::to_string(o.series_per_kind));
   auto start = parse_timestamp_us(o.start);
   if (!start) throw ConfigError("synthetic start \"" + o.start + "\" is not a timestamp YYYY-MM-DD HH:MM:SS");
 
@@ -284,7 +288,8 @@ std::string synthetic_csv(const Series& series) {
   return text;
 }
 
-std::vector<SyntheticSeries> write_synthetic_corpus(const SyntheticOptions& options, const std::string& root) {
+std::vector<SyntheticSeries> write_synthetic_corpus(const SyntheticOptions& options,
+                                                    const std::string& root) {
   namespace fs = std::filesystem;
   std::vector<SyntheticSeries> corpus = generate_synthetic(options);
   std::map<std::string, WindowTexts> labels;
@@ -297,7 +302,8 @@ std::vector<SyntheticSeries> write_synthetic_corpus(const SyntheticOptions& opti
     for (const auto& w : ss.series.windows) wt.emplace_back(w.start_text, w.end_text);
   }
   files::make_dirs((fs::path(root) / "labels").string());
-  files::write_atomic((fs::path(root) / "labels" / "combined_windows.json").string(), label_windows_json(labels));
+  files::write_atomic((fs::path(root) / "labels" / "combined_windows.json").string(),
+                      label_windows_json(labels));
   return corpus;
 }
 

@@ -17,20 +17,20 @@ namespace lstmad {
 
 struct SyntheticOptions {
   uint64_t seed = 42;
-  int series_per_kind = 2;             // files per kind (category)
-  int length = 4000;                   // rows per series, >= 500
-  int step_seconds = 300;              // fixed spacing of the timestamps
-  std::vector<std::string> kinds;      // subset of synthetic_kinds(); empty = all
+  int series_per_kind = 2;                    // files per kind (category)
+  int length = 4000;                          // rows per series, >= 500
+  int step_seconds = 300;                     // fixed spacing of the timestamps
+  std::vector<std::string> kinds;             // subset of synthetic_kinds(); empty = all
   std::string start = "2021-01-01 00:00:00";  // timestamp of row 0
 };
 
 struct SyntheticSeries {
-  Series series;                       // name "synthSpike/synth_spike_00.csv", windows attached
-  std::string kind;                    // "spike", ..., "none"
-  std::vector<int> anomaly_rows;       // onset row of each injected anomaly (= window centre), ascending
-  std::vector<int> anomaly_lengths;    // rows affected from each onset (1 for a spike)
-  double noise_sd = 0.0;               // sd of the noise term (the unit of every anomaly magnitude)
-  std::vector<double> clean;           // the same series without the injected anomalies
+  Series series;                     // name "synthSpike/synth_spike_00.csv", windows attached
+  std::string kind;                  // "spike", ..., "none"
+  std::vector<int> anomaly_rows;     // onset row of each injected anomaly (= window centre), ascending
+  std::vector<int> anomaly_lengths;  // rows affected from each onset (1 for a spike)
+  double noise_sd = 0.0;             // sd of the noise term (the unit of every anomaly magnitude)
+  std::vector<double> clean;         // the same series without the injected anomalies
 };
 
 // The anomaly kinds in canonical order: spike, level_shift, variance_change, frequency_change, flat_line,

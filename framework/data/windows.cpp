@@ -17,7 +17,9 @@ void check_options(const WindowOptions& o) {
     throw ConfigError("validation fraction must be in [0, 1), got " + std::to_string(o.val_fraction));
 }
 
-int resolve_train_end(int rows, const WindowOptions& o) { return o.train_end < 0 ? probation_length(rows) : o.train_end; }
+int resolve_train_end(int rows, const WindowOptions& o) {
+  return o.train_end < 0 ? probation_length(rows) : o.train_end;
+}
 
 }  // namespace
 
@@ -64,8 +66,9 @@ SeriesWindows make_series_windows(const Series& s, const WindowOptions& o) {
   w.horizon = o.horizon;
   w.train_end = resolve_train_end(w.n, o);
   if (w.train_end < 1 || w.train_end > w.n)
-    throw DataError(where, 0,
-                    "training part of " + std::to_string(w.train_end) + " rows is outside 1.." + std::to_string(w.n));
+    throw DataError(
+        where, 0,
+        "training part of " + std::to_string(w.train_end) + " rows is outside 1.." + std::to_string(w.n));
   w.x.resize(s.values.size());
   w.y.resize(static_cast<size_t>(w.n));
   for (int r = 0; r < w.n; ++r) {
@@ -82,9 +85,10 @@ SeriesWindows make_series_windows(const Series& s, const WindowOptions& o) {
   WindowSplit split = training_windows(w.n, o);
   if (split.train.empty())
     throw DataError(where, 0,
-                    "the training part has " + std::to_string(w.train_end) + " rows, too few for one window of " +
-                        std::to_string(o.window) + " inputs and " + std::to_string(o.horizon) +
-                        " target(s); needs at least " + std::to_string(o.window + o.horizon));
+                    "the training part has " + std::to_string(w.train_end) +
+                        " rows, too few for one window of " + std::to_string(o.window) + " inputs and " +
+                        std::to_string(o.horizon) + " target(s); needs at least " +
+                        std::to_string(o.window + o.horizon));
   w.train = std::move(split.train);
   w.val = std::move(split.val);
   w.predict = prediction_starts(w.n, o.window);

@@ -39,13 +39,13 @@ std::vector<int> prediction_starts(int rows, int window);
 // A series' data in the engine's float layout, with its windows. source() points into x and y, so it is
 // valid while this object lives (a move keeps the vectors' buffers and so the pointers).
 struct SeriesWindows {
-  int n = 0;                 // rows
-  int dims = 1;              // D
-  int window = 0;            // T
+  int n = 0;       // rows
+  int dims = 1;    // D
+  int window = 0;  // T
   int horizon = 1;
-  int train_end = 0;         // P
-  std::vector<float> x;      // n x D, row-major: every value column
-  std::vector<float> y;      // n: column 0, the value predicted and scored
+  int train_end = 0;     // P
+  std::vector<float> x;  // n x D, row-major: every value column
+  std::vector<float> y;  // n: column 0, the value predicted and scored
   std::vector<int> train, val, predict;
 
   WindowSource source() const;
