@@ -141,6 +141,23 @@ TEST(Synthetic, CorpusReadsBackThroughTheNabLoaders) {
             "timestamp,value\n2021-01-01 00:00:00,");
 }
 
+TEST(Synthetic, RewritingWithFewerSeriesRemovesOnlyStaleGeneratedFiles) {
+  test::TempDir dir("synth-stale");
+  SyntheticOptions o = small_options();
+  write_synthetic_corpus(o, dir.path());
+  test::write_text(dir.file("data/synthSpike/notes.csv"), "timestamp,value\n2021-01-01 00:00:00,1\n");
+  test::write_text(dir.file("data/realOther/synth_spike_07.csv"), "timestamp,value\n2021-01-01 00:00:00,1\n");
+  o.series_per_kind = 1;
+  o.kinds = {"spike", "none"};
+  write_synthetic_corpus(o, dir.path());
+  auto labels = read_label_windows(dir.file("labels/combined_windows.json"));
+  EXPECT_EQ(labels.size(), 2u);
+  // Only the two generated files, plus the files the generator does not own.
+  EXPECT_EQ(list_corpus_files(dir.path()),
+            (std::vector<std::string>{"realOther/synth_spike_07.csv", "synthNoAnomaly/synth_none_00.csv",
+                                      "synthSpike/notes.csv", "synthSpike/synth_spike_00.csv"}));
+}
+
 TEST(Synthetic, WindowsAreBuiltTheNabWay) {
   SyntheticOptions o = small_options();
   o.length = 4000;

@@ -301,6 +301,25 @@ std::vector<SyntheticSeries> write_synthetic_corpus(const SyntheticOptions& opti
     WindowTexts& wt = labels[ss.series.name];  // present even when empty, as NAB lists every file
     for (const auto& w : ss.series.windows) wt.emplace_back(w.start_text, w.end_text);
   }
+  // A file left by an earlier corpus with other options (more series per kind, other kinds) would be
+  // listed by list_corpus_files without a label key, i.e. scored as anomaly-free. Remove such files, but
+  // only those this generator names: synth_*.csv in one of its own category folders.
+  for (const auto& k : kKinds) {
+    const fs::path folder = fs::path(root) / "data" / k.category;
+    std::error_code ec;
+    if (!fs::is_directory(folder, ec)) continue;
+    for (const auto& e : fs::directory_iterator(folder)) {
+      const std::string fname = e.path().filename().string();
+      const std::string rel = std::string(k.category) + "/" + fname;
+      if (e.is_regular_file() && fname.rfind("synth_", 0) == 0 && e.path().extension() == ".csv" &&
+          !labels.count(rel)) {
+        std::error_code rm;
+        fs::remove(e.path(), rm);
+        if (rm)
+          throw IoError(e.path().string() + ": cannot remove a stale synthetic file (" + rm.message() + ")");
+      }
+    }
+  }
   files::make_dirs((fs::path(root) / "labels").string());
   files::write_atomic((fs::path(root) / "labels" / "combined_windows.json").string(),
                       label_windows_json(labels));

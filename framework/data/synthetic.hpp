@@ -53,7 +53,9 @@ std::vector<SyntheticSeries> generate_synthetic(const SyntheticOptions& options)
 
 // Generates and writes root/data/<category>/<name>.csv and root/labels/combined_windows.json (every file a
 // key, anomaly-free ones with an empty list). Each file is written atomically; identical options give
-// identical bytes. Series::path of the returned series is the written file.
+// identical bytes. Files named synth_*.csv in the generator's category folders that this corpus does not
+// contain (left by a run with other options) are removed, so every listed file has its label key.
+// Series::path of the returned series is the written file.
 std::vector<SyntheticSeries> write_synthetic_corpus(const SyntheticOptions& options, const std::string& root);
 
 // The CSV text of one series as written by write_synthetic_corpus (`timestamp,value`, LF, %.10g).
