@@ -82,18 +82,19 @@ struct Bench {
 
   void step() {
     const int hz = shape.horizon;
-    kernels::launch_gather_windows(dxs.data(), dys.data(), shape.input, dstarts.data(), nullptr, B, T, hz, xb.data(),
-                                   yb.data(), stream);
+    kernels::launch_gather_windows(dxs.data(), dys.data(), shape.input, dstarts.data(), nullptr, B, T, hz,
+                                   xb.data(), yb.data(), stream);
     lstm.forward(lstm.theta(), xb.data(), B, true);
     lstm.head(lstm.theta(), B, yhat.data(), yb.data(), dyhat.data(), sq.data());
-    kernels::launch_sum_squares(sq.data(), static_cast<std::size_t>(B) * hz, scalars.data(), temp.data(), cub_bytes,
-                                stream);
+    kernels::launch_sum_squares(sq.data(), static_cast<std::size_t>(B) * hz, scalars.data(), temp.data(),
+                                cub_bytes, stream);
     kernels::launch_accumulate(scalars.data() + 2, scalars.data(), stream);
     lstm.backward(lstm.theta(), xb.data(), B, dyhat.data(), lstm.dtheta(), nullptr);
-    kernels::launch_sum_squares(lstm.dtheta(), lstm.theta_size(), scalars.data() + 1, temp.data(), cub_bytes, stream);
+    kernels::launch_sum_squares(lstm.dtheta(), lstm.theta_size(), scalars.data() + 1, temp.data(), cub_bytes,
+                                stream);
     kernels::launch_adam_prepare(hyper.data(), scalars.data() + 1, state.data(), stream);
-    kernels::launch_adam_update(lstm.theta(), lstm.dtheta(), m.data(), v.data(), lstm.theta_size(), hyper.data(),
-                                state.data(), stream);
+    kernels::launch_adam_update(lstm.theta(), lstm.dtheta(), m.data(), v.data(), lstm.theta_size(),
+                                hyper.data(), state.data(), stream);
     KERNEL_CHECK("training step");
   }
 
@@ -124,7 +125,8 @@ double time_median_ms(cudaStream_t s, int warmup, int reps, F&& f) {
   }
   ev.back().synchronize();
   std::vector<float> t;
-  for (int i = 0; i < reps; ++i) t.push_back(ev[static_cast<std::size_t>(i) + 1].elapsed_ms_since(ev[static_cast<std::size_t>(i)]));
+  for (int i = 0; i < reps; ++i)
+    t.push_back(ev[static_cast<std::size_t>(i) + 1].elapsed_ms_since(ev[static_cast<std::size_t>(i)]));
   return median(t);
 }
 
@@ -136,10 +138,14 @@ int main(int argc, char** argv) {
   std::string csv;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--quick") quick = true;
-    else if (a == "--reps" && i + 1 < argc) reps = std::max(1, std::atoi(argv[++i]));
-    else if (a == "--warmup" && i + 1 < argc) warmup = std::max(0, std::atoi(argv[++i]));
-    else if (a == "--csv" && i + 1 < argc) csv = argv[++i];
+    if (a == "--quick")
+      quick = true;
+    else if (a == "--reps" && i + 1 < argc)
+      reps = std::max(1, std::atoi(argv[++i]));
+    else if (a == "--warmup" && i + 1 < argc)
+      warmup = std::max(0, std::atoi(argv[++i]));
+    else if (a == "--csv" && i + 1 < argc)
+      csv = argv[++i];
     else {
       std::fprintf(stderr, "usage: %s [--quick] [--reps N] [--warmup N] [--csv FILE]\n", argv[0]);
       return 2;
@@ -153,8 +159,8 @@ int main(int argc, char** argv) {
   cudaDeviceProp prop{};
   CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
   std::printf("gpu_bench_cudnn on %s (sm_%d%d, %d SMs), cuDNN %s, %d reps after %d warm-up steps, medians\n",
-              prop.name, prop.major, prop.minor, prop.multiProcessorCount, gpu::cudnn_version_string().c_str(), reps,
-              warmup);
+              prop.name, prop.major, prop.minor, prop.multiProcessorCount,
+              gpu::cudnn_version_string().c_str(), reps, warmup);
 
   std::vector<int> Hs{32, 64, 128, 256}, Ls{1, 2}, Ts{50, 100, 250}, Bs{32, 64, 256};
   if (quick) {
@@ -175,7 +181,8 @@ int main(int argc, char** argv) {
         for (int B : Bs)
           for (Precision p : {Precision::FP32, Precision::TF32})
             for (RnnAlgo a : {RnnAlgo::Standard, RnnAlgo::PersistStaticSmallH}) {
-              if (a == RnnAlgo::PersistStaticSmallH && H > 128) continue;  // outside cuDNN's SMALL_H backward range
+              if (a == RnnAlgo::PersistStaticSmallH && H > 128)
+                continue;  // outside cuDNN's SMALL_H backward range
               const ModelShape shape{L, 1, H, 1};
               Row r{H, L, T, B, p == Precision::FP32 ? "fma" : "tf32", to_string(a), "", 0, -1, 0};
               try {
@@ -196,7 +203,8 @@ int main(int argc, char** argv) {
                 }
                 if (cudaStreamEndCapture(stream, &graph) == cudaSuccess && graph &&
                     cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess) {
-                  r.graph_ms = time_median_ms(stream, warmup, reps, [&] { CUDA_CHECK(cudaGraphLaunch(exec, stream)); });
+                  r.graph_ms = time_median_ms(stream, warmup, reps,
+                                              [&] { CUDA_CHECK(cudaGraphLaunch(exec, stream)); });
                   cudaGraphExecDestroy(exec);
                 }
                 if (graph) cudaGraphDestroy(graph);
@@ -206,8 +214,8 @@ int main(int argc, char** argv) {
                 const double best = r.graph_ms > 0 ? std::min(r.eager_ms, r.graph_ms) : r.eager_ms;
                 r.gflops = flops / (best * 1e-3) / 1e9;
               } catch (const std::exception& e) {
-                std::printf("%5d %2d %4d %4d %5s %-22s failed: %s\n", H, L, T, B, r.math.c_str(), r.algo_asked.c_str(),
-                            e.what());
+                std::printf("%5d %2d %4d %4d %5s %-22s failed: %s\n", H, L, T, B, r.math.c_str(),
+                            r.algo_asked.c_str(), e.what());
                 CUDA_CHECK(cudaStreamSynchronize(stream));
                 continue;
               }

@@ -50,12 +50,13 @@ __global__ void adam_update_kernel(float* __restrict__ p, const float* __restric
 
 }  // namespace
 
-void launch_adam_prepare(const AdamHyper* hyper, const double* norm_sq, AdamStepState* state, cudaStream_t stream) {
+void launch_adam_prepare(const AdamHyper* hyper, const double* norm_sq, AdamStepState* state,
+                         cudaStream_t stream) {
   adam_prepare_kernel<<<1, 1, 0, stream>>>(hyper, norm_sq, state);
 }
 
-void launch_adam_update(float* params, const float* grad, float* m, float* v, std::size_t n, const AdamHyper* hyper,
-                        const AdamStepState* state, cudaStream_t stream) {
+void launch_adam_update(float* params, const float* grad, float* m, float* v, std::size_t n,
+                        const AdamHyper* hyper, const AdamStepState* state, cudaStream_t stream) {
   if (n == 0) return;
   constexpr int kThreads = 256;
   // Enough blocks to fill an H200 several times over; the grid-stride loop covers larger buffers.

@@ -35,7 +35,8 @@ struct AdamStepState {
 
 // norm_sq: device pointer to the squared global gradient norm (launch_sum_squares); may be null when
 // hyper->clip_norm <= 0.
-void launch_adam_prepare(const AdamHyper* hyper, const double* norm_sq, AdamStepState* state, cudaStream_t stream);
+void launch_adam_prepare(const AdamHyper* hyper, const double* norm_sq, AdamStepState* state,
+                         cudaStream_t stream);
 
 void launch_adam_update(float* params, const float* grad, float* m, float* v, std::size_t n,
                         const AdamHyper* hyper, const AdamStepState* state, cudaStream_t stream);

@@ -20,12 +20,14 @@ __global__ void gather_windows_kernel(const float* __restrict__ xs, const float*
     for (int j = threadIdx.x; j < horizon; j += blockDim.x) yb[b * horizon + j] = ys[s + T + j];
 }
 
-__global__ void advance_cursor_kernel(int* d_cursor, int by) { *d_cursor += by; }
+__global__ void advance_cursor_kernel(int* d_cursor, int by) {
+  *d_cursor += by;
+}
 
 }  // namespace
 
-void launch_gather_windows(const float* xs, const float* ys, int D, const int* starts, const int* d_cursor, int B,
-                           int T, int horizon, float* xb, float* yb, cudaStream_t stream) {
+void launch_gather_windows(const float* xs, const float* ys, int D, const int* starts, const int* d_cursor,
+                           int B, int T, int horizon, float* xb, float* yb, cudaStream_t stream) {
   if (B <= 0) return;
   const long long len = static_cast<long long>(T) * D;
   const int threads = len >= 256 ? 256 : (len >= 64 ? 128 : 32);

@@ -10,8 +10,8 @@
 namespace lstmad::kernels {
 
 // yb may be null (inference: only inputs are gathered). The caller guarantees s + T + horizon <= n.
-void launch_gather_windows(const float* xs, const float* ys, int D, const int* starts, const int* d_cursor, int B,
-                           int T, int horizon, float* xb, float* yb, cudaStream_t stream);
+void launch_gather_windows(const float* xs, const float* ys, int D, const int* starts, const int* d_cursor,
+                           int B, int T, int horizon, float* xb, float* yb, cudaStream_t stream);
 
 // *d_cursor += by (one thread): moves the window cursor to the next minibatch.
 void launch_advance_cursor(int* d_cursor, int by, cudaStream_t stream);

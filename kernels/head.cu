@@ -34,9 +34,10 @@ __global__ void head_forward_kernel(const float* __restrict__ h, int B, int H, i
 }
 
 // Threads [0, horizon*H) compute dWh, the next `horizon` compute dbh, the next B*H compute dh.
-__global__ void head_backward_kernel(const float* __restrict__ h, const float* __restrict__ dyhat, int B, int H,
-                                     int horizon, const float* __restrict__ Wh, float* __restrict__ dWh,
-                                     float* __restrict__ dbh, float* __restrict__ dh) {
+__global__ void head_backward_kernel(const float* __restrict__ h, const float* __restrict__ dyhat, int B,
+                                     int H, int horizon, const float* __restrict__ Wh,
+                                     float* __restrict__ dWh, float* __restrict__ dbh,
+                                     float* __restrict__ dh) {
   long long t = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
   const long long nW = static_cast<long long>(horizon) * H;
   if (t < nW) {
@@ -57,15 +58,16 @@ __global__ void head_backward_kernel(const float* __restrict__ h, const float* _
   if (t < static_cast<long long>(B) * H) {
     const int b = static_cast<int>(t / H), k = static_cast<int>(t % H);
     float acc = 0.f;
-    for (int j = 0; j < horizon; ++j) acc = fmaf(dyhat[b * horizon + j], Wh[static_cast<long long>(j) * H + k], acc);
+    for (int j = 0; j < horizon; ++j)
+      acc = fmaf(dyhat[b * horizon + j], Wh[static_cast<long long>(j) * H + k], acc);
     dh[t] = acc;
   }
 }
 
 }  // namespace
 
-void launch_head_forward(const float* h, int B, int H, int horizon, const float* Wh, const float* bh, float* yhat,
-                         const float* y, float* dyhat, float* sq, cudaStream_t stream) {
+void launch_head_forward(const float* h, int B, int H, int horizon, const float* Wh, const float* bh,
+                         float* yhat, const float* y, float* dyhat, float* sq, cudaStream_t stream) {
   const long long threads = static_cast<long long>(B) * horizon * 32;
   if (threads == 0) return;
   const int blocks = static_cast<int>((threads + kThreads - 1) / kThreads);
@@ -73,8 +75,8 @@ void launch_head_forward(const float* h, int B, int H, int horizon, const float*
   head_forward_kernel<<<blocks, kThreads, 0, stream>>>(h, B, H, horizon, Wh, bh, yhat, y, dyhat, sq, dscale);
 }
 
-void launch_head_backward(const float* h, const float* dyhat, int B, int H, int horizon, const float* Wh, float* dWh,
-                          float* dbh, float* dh, cudaStream_t stream) {
+void launch_head_backward(const float* h, const float* dyhat, int B, int H, int horizon, const float* Wh,
+                          float* dWh, float* dbh, float* dh, cudaStream_t stream) {
   const long long total = static_cast<long long>(horizon) * H + horizon + static_cast<long long>(B) * H;
   if (total == 0) return;
   const int blocks = static_cast<int>((total + kThreads - 1) / kThreads);

@@ -2,7 +2,8 @@
 // Wh is horizon x H, bh is horizon, yhat / y / dyhat are B x horizon.
 //   forward:  yhat[b,j] = bh[j] + sum_k Wh[j,k] h[b,k]; with targets y also
 //             sq[b,j] = (yhat - y)^2 and dyhat[b,j] = 2 (yhat - y) / (B * horizon)  (d mean-MSE / d yhat)
-//   backward: dWh[j,k] = sum_b dyhat[b,j] h[b,k]; dbh[j] = sum_b dyhat[b,j]; dh[b,k] = sum_j dyhat[b,j] Wh[j,k]
+//   backward: dWh[j,k] = sum_b dyhat[b,j] h[b,k]; dbh[j] = sum_b dyhat[b,j]; dh[b,k] = sum_j dyhat[b,j]
+//   Wh[j,k]
 // Sums run in a fixed order (no atomics), so results are bitwise repeatable.
 #pragma once
 #include <cuda_runtime.h>

@@ -1,8 +1,9 @@
 // CUB-based sums of squares and the small kernels around them; see reduce.hpp. The square is applied by
 // a transform iterator so no squared copy is written; accumulation is in double so that the norm of
 // ~10^6 gradients does not lose the small ones.
-#include <cub/device/device_reduce.cuh>
 #include <thrust/iterator/transform_iterator.h>
+
+#include <cub/device/device_reduce.cuh>
 
 #include "kernels/reduce.hpp"
 
@@ -17,7 +18,8 @@ struct SquareToDouble {
   }
 };
 
-__global__ void clip_factor_kernel(const double* __restrict__ norm_sq, float clip, float* __restrict__ scale) {
+__global__ void clip_factor_kernel(const double* __restrict__ norm_sq, float clip,
+                                   float* __restrict__ scale) {
   const double coef = static_cast<double>(clip) / (sqrt(*norm_sq) + 1e-6);
   *scale = static_cast<float>(coef >= 1.0 ? 1.0 : coef);  // NaN stays NaN
 }
@@ -25,10 +27,13 @@ __global__ void clip_factor_kernel(const double* __restrict__ norm_sq, float cli
 __global__ void scale_kernel(float* __restrict__ x, std::size_t n, const float* __restrict__ scale) {
   const float s = *scale;
   const std::size_t stride = static_cast<std::size_t>(gridDim.x) * blockDim.x;
-  for (std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) x[i] *= s;
+  for (std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride)
+    x[i] *= s;
 }
 
-__global__ void accumulate_kernel(double* __restrict__ acc, const double* __restrict__ value) { *acc += *value; }
+__global__ void accumulate_kernel(double* __restrict__ acc, const double* __restrict__ value) {
+  *acc += *value;
+}
 
 }  // namespace
 

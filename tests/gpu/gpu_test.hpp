@@ -76,14 +76,14 @@ bool finite_and_nonzero(const T* a, std::size_t n) {
 }  // namespace lstmad::test
 
 // First statement of every GPU test.
-#define LSTMAD_REQUIRE_GPU()                                                                    \
-  do {                                                                                          \
-    std::string lstmad_gpu_reason_;                                                             \
-    if (!::lstmad::gpu::device_available(0, &lstmad_gpu_reason_)) {                             \
-      if (::lstmad::test::strict_gpu()) {                                                       \
-        FAIL() << "no CUDA device and LSTMAD_STRICT_GPU=1: " << lstmad_gpu_reason_;             \
-      } else {                                                                                  \
-        GTEST_SKIP() << "no CUDA device: " << lstmad_gpu_reason_;                               \
-      }                                                                                         \
-    }                                                                                           \
+#define LSTMAD_REQUIRE_GPU()                                                        \
+  do {                                                                              \
+    std::string lstmad_gpu_reason_;                                                 \
+    if (!::lstmad::gpu::device_available(0, &lstmad_gpu_reason_)) {                 \
+      if (::lstmad::test::strict_gpu()) {                                           \
+        FAIL() << "no CUDA device and LSTMAD_STRICT_GPU=1: " << lstmad_gpu_reason_; \
+      } else {                                                                      \
+        GTEST_SKIP() << "no CUDA device: " << lstmad_gpu_reason_;                   \
+      }                                                                             \
+    }                                                                               \
   } while (0)

@@ -1,9 +1,9 @@
 // The cuDNN LSTM block and the "cudnn" engine against the fp64 CPU engine (LstmCpu<double>): forward
 // outputs, final h and c, every parameter gradient and dx, on fresh random inputs, over a representative
 // cross-product of L in {1,2}, H in {1,7,32,64,100,128,256}, T in {1,50,250}, B in {1,33,64,256},
-// D in {1,3} (LSTMAD_GPU_FULL=1 runs the whole product, LSTMAD_GPU_QUICK=1 only three small shapes). Also: the weight-layout roundtrip, the engine's
-// loss_and_grad, predict and training (loss curve against the CPU engine, graph vs eager, reruns,
-// non-finite jobs).
+// D in {1,3} (LSTMAD_GPU_FULL=1 runs the whole product, LSTMAD_GPU_QUICK=1 only three small shapes). Also:
+// the weight-layout roundtrip, the engine's loss_and_grad, predict and training (loss curve against the CPU
+// engine, graph vs eager, reruns, non-finite jobs).
 //
 // Tolerances (relative Frobenius error against fp64; design.md and specs/lstm-gpu.md section 5):
 //   FP32 (CUDNN_FMA_MATH): outputs and states 3e-5, gradients 1e-4;
@@ -33,8 +33,8 @@ using gpu::DeviceBuffer;
 struct Case {
   int L, H, T, B, D, horizon;
   std::string str() const {
-    return "L=" + std::to_string(L) + " H=" + std::to_string(H) + " T=" + std::to_string(T) + " B=" +
-           std::to_string(B) + " D=" + std::to_string(D) + " horizon=" + std::to_string(horizon);
+    return "L=" + std::to_string(L) + " H=" + std::to_string(H) + " T=" + std::to_string(T) +
+           " B=" + std::to_string(B) + " D=" + std::to_string(D) + " horizon=" + std::to_string(horizon);
   }
   ModelShape shape() const { return ModelShape{L, D, H, horizon}; }
 };
@@ -51,10 +51,11 @@ std::vector<Case> cases() {
             for (int D : {1, 3}) all.push_back({L, H, T, B, D, 1});
     return all;
   }
-  std::vector<Case> some{{1, 1, 1, 1, 1, 1},     {2, 1, 50, 33, 3, 2},    {1, 7, 250, 1, 3, 1},   {2, 7, 1, 256, 1, 1},
-          {1, 32, 50, 64, 1, 1},  {2, 32, 250, 33, 3, 1},  {1, 64, 50, 64, 1, 1},  {2, 64, 50, 256, 3, 2},
-          {2, 64, 250, 64, 1, 1}, {1, 100, 250, 33, 1, 1}, {2, 100, 1, 64, 3, 1},  {1, 128, 50, 64, 1, 1},
-          {2, 128, 50, 33, 3, 1}, {1, 256, 50, 64, 1, 1},  {2, 256, 1, 256, 3, 1}, {1, 256, 250, 1, 3, 1}};
+  std::vector<Case> some{
+      {1, 1, 1, 1, 1, 1},     {2, 1, 50, 33, 3, 2},    {1, 7, 250, 1, 3, 1},   {2, 7, 1, 256, 1, 1},
+      {1, 32, 50, 64, 1, 1},  {2, 32, 250, 33, 3, 1},  {1, 64, 50, 64, 1, 1},  {2, 64, 50, 256, 3, 2},
+      {2, 64, 250, 64, 1, 1}, {1, 100, 250, 33, 1, 1}, {2, 100, 1, 64, 3, 1},  {1, 128, 50, 64, 1, 1},
+      {2, 128, 50, 33, 3, 1}, {1, 256, 50, 64, 1, 1},  {2, 256, 1, 256, 3, 1}, {1, 256, 250, 1, 3, 1}};
   if (test::env_flag("LSTMAD_GPU_QUICK")) some.resize(3);  // for the sanitizer runs
   return some;
 }
@@ -62,16 +63,19 @@ std::vector<Case> cases() {
 struct Tolerance {
   double outputs, grads;
 };
-Tolerance tolerance(Precision p) { return p == Precision::TF32 ? Tolerance{3e-3, 1e-2} : Tolerance{3e-5, 1e-4}; }
+Tolerance tolerance(Precision p) {
+  return p == Precision::TF32 ? Tolerance{3e-3, 1e-2} : Tolerance{3e-5, 1e-4};
+}
 
-struct Reference {  // LstmCpu<double> results
+struct Reference {                           // LstmCpu<double> results
   std::vector<double> yhat, h, c, grad, dx;  // h, c: L x B x H
 };
 
 Reference cpu_reference(const Case& k, const std::vector<float>& params, const std::vector<float>& x,
                         const std::vector<float>& dyhat) {
   LstmCpu<double> cpu(k.shape(), k.T, k.B);
-  const std::vector<double> p(params.begin(), params.end()), xd(x.begin(), x.end()), dy(dyhat.begin(), dyhat.end());
+  const std::vector<double> p(params.begin(), params.end()), xd(x.begin(), x.end()),
+      dy(dyhat.begin(), dyhat.end());
   Reference r;
   r.yhat.resize(static_cast<std::size_t>(k.B) * k.horizon);
   cpu.forward(p.data(), xd.data(), k.B, r.yhat.data());
@@ -153,8 +157,8 @@ void expect_close(const std::vector<A>& got, const std::vector<R>& ref, double t
 }
 
 // Per-block comparison of the gradient so a failure names the block (W, R, bW, bR per layer, head).
-void expect_grad_close(const Case& k, const std::vector<float>& got, const std::vector<double>& ref, double tol,
-                       const std::string& tag) {
+void expect_grad_close(const Case& k, const std::vector<float>& got, const std::vector<double>& ref,
+                       double tol, const std::string& tag) {
   const ParamLayout pl(k.shape());
   const std::size_t G = 4 * static_cast<std::size_t>(k.H);
   auto block = [&](std::size_t off, std::size_t n, const std::string& name) {
@@ -203,8 +207,8 @@ TEST_F(CudnnFixture, MatchesFp64CpuOnEveryOutputAndGradient) {
 }
 
 TEST_F(CudnnFixture, WeightLayoutRoundTripsThroughCudnnWeightSpace) {
-  for (const ModelShape& s : {ModelShape{2, 3, 7, 2}, ModelShape{1, 1, 64, 1}, ModelShape{2, 1, 256, 3},
-                              ModelShape{1, 3, 1, 1}}) {
+  for (const ModelShape& s :
+       {ModelShape{2, 3, 7, 2}, ModelShape{1, 1, 64, 1}, ModelShape{2, 1, 256, 3}, ModelShape{1, 3, 1, 1}}) {
     for (RnnAlgo a : {RnnAlgo::Standard, RnnAlgo::PersistStaticSmallH}) {
       CudnnLstm lstm(*handle_, *stream_, s, 10, 4, Precision::FP32, a);
       const auto canon = test::random_vector(param_count(s), 77);
@@ -243,7 +247,8 @@ TEST_F(CudnnFixture, EngineLossAndGradMatchesCpu) {
   const auto y = test::random_vector(static_cast<std::size_t>(k.B) * k.horizon, 7);
   auto engine = make_engine(cudnn_options());
   std::vector<float> grad(params.size(), std::nanf(""));
-  const double loss = engine->loss_and_grad(k.shape(), k.T, params.data(), x.data(), y.data(), k.B, grad.data());
+  const double loss =
+      engine->loss_and_grad(k.shape(), k.T, params.data(), x.data(), y.data(), k.B, grad.data());
   LstmCpu<double> cpu(k.shape(), k.T, k.B);
   const std::vector<double> p(params.begin(), params.end()), xd(x.begin(), x.end()), yd(y.begin(), y.end());
   std::vector<double> rgrad(params.size());
@@ -282,14 +287,16 @@ TEST_F(CudnnFixture, EnginePredictMatchesCpuForward) {
   LstmCpu<double> cpu(shape, T, static_cast<int>(starts.size()));
   std::vector<double> xb;
   for (int st : starts)
-    for (int i = 0; i < T * shape.input; ++i) xb.push_back(s.x[static_cast<std::size_t>(st) * shape.input + i]);
+    for (int i = 0; i < T * shape.input; ++i)
+      xb.push_back(s.x[static_cast<std::size_t>(st) * shape.input + i]);
   const std::vector<double> p(params.begin(), params.end());
   std::vector<double> ref(out.size());
   cpu.forward(p.data(), xb.data(), static_cast<int>(starts.size()), ref.data());
   expect_close(out, ref, 3e-5, "predict");
 }
 
-std::vector<ModelJob> make_jobs(const ModelShape& shape, const Series& s, int T, int batch, int epochs, int nmodels) {
+std::vector<ModelJob> make_jobs(const ModelShape& shape, const Series& s, int T, int batch, int epochs,
+                                int nmodels) {
   std::vector<ModelJob> jobs(static_cast<std::size_t>(nmodels));
   for (int m = 0; m < nmodels; ++m) {
     ModelJob& j = jobs[static_cast<std::size_t>(m)];
@@ -332,7 +339,8 @@ TEST_F(CudnnFixture, TrainingLossCurveMatchesCpuEngine) {
     ASSERT_EQ(g.val_loss.size(), c.val_loss.size()) << "model " << m;
     EXPECT_LT(g.train_loss.back(), g.train_loss.front()) << "model " << m << " did not learn";
     for (std::size_t e = 0; e < g.train_loss.size(); ++e) {
-      EXPECT_NEAR(g.train_loss[e], c.train_loss[e], 1e-3 * c.train_loss[e]) << "model " << m << " epoch " << e;
+      EXPECT_NEAR(g.train_loss[e], c.train_loss[e], 1e-3 * c.train_loss[e])
+          << "model " << m << " epoch " << e;
       EXPECT_NEAR(g.val_loss[e], c.val_loss[e], 1e-3 * c.val_loss[e]) << "model " << m << " epoch " << e;
     }
     EXPECT_EQ(g.best_epoch, c.best_epoch) << "model " << m;

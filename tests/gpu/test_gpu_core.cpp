@@ -22,8 +22,8 @@ TEST(GpuCheck, CudaCheckThrowsDeviceErrorWithCallStatusAndLocation) {
   } catch (const DeviceError& e) {
     const std::string m = e.what();
     EXPECT_NE(m.find("cudaErrorInvalidValue"), std::string::npos) << m;  // the call's text and status name
-    EXPECT_NE(m.find("invalid argument"), std::string::npos) << m;      // the status string
-    EXPECT_NE(m.find("test_gpu_core.cpp:"), std::string::npos) << m;    // file:line
+    EXPECT_NE(m.find("invalid argument"), std::string::npos) << m;       // the status string
+    EXPECT_NE(m.find("test_gpu_core.cpp:"), std::string::npos) << m;     // file:line
   }
 }
 

@@ -162,18 +162,20 @@ TEST(GpuKernels, HeadForwardBackwardAndMse) {
       const auto W = test::random_vector(static_cast<std::size_t>(hz) * H, 6 + H);
       const auto bh = test::random_vector(hz, 7);
       const auto y = test::random_vector(static_cast<std::size_t>(B) * hz, 8);
-      DeviceBuffer<float> dh_in(h.size()), dW(W.size()), db(bh.size()), dy(y.size()), yhat(y.size()), dyhat(y.size()),
-          sq(y.size()), gW(W.size()), gb(bh.size()), gh(h.size());
+      DeviceBuffer<float> dh_in(h.size()), dW(W.size()), db(bh.size()), dy(y.size()), yhat(y.size()),
+          dyhat(y.size()), sq(y.size()), gW(W.size()), gb(bh.size()), gh(h.size());
       dh_in.upload(h, s);
       dW.upload(W, s);
       db.upload(bh, s);
       dy.upload(y, s);
       for (auto* buf : {&yhat, &dyhat, &sq, &gW, &gb, &gh}) buf->fill_bytes_async(0xFF, s);
-      kernels::launch_head_forward(dh_in.data(), B, H, hz, dW.data(), db.data(), yhat.data(), dy.data(), dyhat.data(),
-                                   sq.data(), s);
-      kernels::launch_head_backward(dh_in.data(), dyhat.data(), B, H, hz, dW.data(), gW.data(), gb.data(), gh.data(), s);
+      kernels::launch_head_forward(dh_in.data(), B, H, hz, dW.data(), db.data(), yhat.data(), dy.data(),
+                                   dyhat.data(), sq.data(), s);
+      kernels::launch_head_backward(dh_in.data(), dyhat.data(), B, H, hz, dW.data(), gW.data(), gb.data(),
+                                    gh.data(), s);
       KERNEL_CHECK("head");
-      std::vector<double> ryhat(y.size()), rdy(y.size()), rsq(y.size()), rgW(W.size(), 0), rgb(hz, 0), rgh(h.size(), 0);
+      std::vector<double> ryhat(y.size()), rdy(y.size()), rsq(y.size()), rgW(W.size(), 0), rgb(hz, 0),
+          rgh(h.size(), 0);
       for (int b = 0; b < B; ++b)
         for (int j = 0; j < hz; ++j) {
           double a = bh[j];

@@ -22,11 +22,11 @@ void check_last_launch(const char* what, const char* file, int line);
 
 }  // namespace lstmad::gpu
 
-#define CUDA_CHECK(call)                                                                   \
-  do {                                                                                     \
-    const cudaError_t lstmad_cuda_status_ = (call);                                        \
-    if (lstmad_cuda_status_ != cudaSuccess)                                                \
-      ::lstmad::gpu::throw_cuda_error(lstmad_cuda_status_, #call, __FILE__, __LINE__);     \
+#define CUDA_CHECK(call)                                                               \
+  do {                                                                                 \
+    const cudaError_t lstmad_cuda_status_ = (call);                                    \
+    if (lstmad_cuda_status_ != cudaSuccess)                                            \
+      ::lstmad::gpu::throw_cuda_error(lstmad_cuda_status_, #call, __FILE__, __LINE__); \
   } while (0)
 
 #define CUBLAS_CHECK(call)                                                                 \

@@ -58,15 +58,16 @@ using CudnnHandle = CudnnObject<cudnnHandle_t, cudnnCreate, cudnnDestroy>;
 using RnnDescriptor = CudnnObject<cudnnRNNDescriptor_t, cudnnCreateRNNDescriptor, cudnnDestroyRNNDescriptor>;
 using RnnDataDescriptor =
     CudnnObject<cudnnRNNDataDescriptor_t, cudnnCreateRNNDataDescriptor, cudnnDestroyRNNDataDescriptor>;
-using TensorDescriptor = CudnnObject<cudnnTensorDescriptor_t, cudnnCreateTensorDescriptor, cudnnDestroyTensorDescriptor>;
+using TensorDescriptor =
+    CudnnObject<cudnnTensorDescriptor_t, cudnnCreateTensorDescriptor, cudnnDestroyTensorDescriptor>;
 using DropoutDescriptor =
     CudnnObject<cudnnDropoutDescriptor_t, cudnnCreateDropoutDescriptor, cudnnDestroyDropoutDescriptor>;
 
 }  // namespace lstmad::gpu
 
-#define CUDNN_CHECK(call)                                                                  \
-  do {                                                                                     \
-    const cudnnStatus_t lstmad_cudnn_status_ = (call);                                     \
-    if (lstmad_cudnn_status_ != CUDNN_STATUS_SUCCESS)                                      \
-      ::lstmad::gpu::throw_cudnn_error(lstmad_cudnn_status_, #call, __FILE__, __LINE__);   \
+#define CUDNN_CHECK(call)                                                                \
+  do {                                                                                   \
+    const cudnnStatus_t lstmad_cudnn_status_ = (call);                                   \
+    if (lstmad_cudnn_status_ != CUDNN_STATUS_SUCCESS)                                    \
+      ::lstmad::gpu::throw_cudnn_error(lstmad_cudnn_status_, #call, __FILE__, __LINE__); \
   } while (0)

@@ -60,7 +60,8 @@ void require_device(int device) {
     throw DeviceError("engine \"cudnn\" needs a CUDA device: " + reason);
 }
 
-void check_windows(const WindowSource& d, const std::vector<int>& starts, int T, int horizon, const char* what) {
+void check_windows(const WindowSource& d, const std::vector<int>& starts, int T, int horizon,
+                   const char* what) {
   for (int s : starts)
     if (s < 0 || static_cast<long long>(s) + T + horizon > d.n)
       throw Error(std::string(what) + " window start " + std::to_string(s) + " needs rows up to " +
@@ -95,8 +96,12 @@ class Slot {
  public:
   Slot(cudnnHandle_t handle, cudaStream_t stream, const ModelShape& shape, int window, Precision precision,
        RnnAlgo algo, const SlotSizes& sz)
-      : stream_(stream), shape_(shape), T_(window), sz_(sz),
-        lstm_(handle, stream, shape, window, sz.max_batch, precision, algo), use_graphs_(graphs_enabled()) {
+      : stream_(stream),
+        shape_(shape),
+        T_(window),
+        sz_(sz),
+        lstm_(handle, stream, shape, window, sz.max_batch, precision, algo),
+        use_graphs_(graphs_enabled()) {
     const std::size_t P = lstm_.theta_size();
     const std::size_t BH = static_cast<std::size_t>(sz.max_batch) * shape.horizon;
     xs_.resize(static_cast<std::size_t>(sz.max_n) * shape.input);
@@ -190,7 +195,8 @@ class Slot {
         res.best_epoch = e;
         bad_epochs = 0;
         have_best = true;
-        CUDA_CHECK(cudaMemcpyAsync(best_.data(), lstm_.theta(), best_.bytes(), cudaMemcpyDeviceToDevice, stream_));
+        CUDA_CHECK(
+            cudaMemcpyAsync(best_.data(), lstm_.theta(), best_.bytes(), cudaMemcpyDeviceToDevice, stream_));
       } else if (o.patience > 0 && ++bad_epochs >= o.patience) {
         res.message = "early stop after epoch " + std::to_string(e) + ": no validation improvement in " +
                       std::to_string(o.patience) + " epochs";
@@ -198,7 +204,8 @@ class Slot {
       }
     }
     if (have_best) {
-      CUDA_CHECK(cudaMemcpyAsync(lstm_.theta(), best_.data(), best_.bytes(), cudaMemcpyDeviceToDevice, stream_));
+      CUDA_CHECK(
+          cudaMemcpyAsync(lstm_.theta(), best_.data(), best_.bytes(), cudaMemcpyDeviceToDevice, stream_));
       lstm_.download_params(job.params.data());
     } else if (res.status == TrainStatus::Ok) {
       res.best_epoch = -1;
@@ -217,15 +224,15 @@ class Slot {
     double* step_sq = scalars_.data();
     double* norm_sq = scalars_.data() + 1;
     double* epoch_sum = scalars_.data() + 2;
-    kernels::launch_gather_windows(xs_.data(), ys_.data(), shape_.input, order_.data(), cursor_.data(), B, T_, hz,
-                                   xb_.data(), yb_.data(), stream_);
+    kernels::launch_gather_windows(xs_.data(), ys_.data(), shape_.input, order_.data(), cursor_.data(), B, T_,
+                                   hz, xb_.data(), yb_.data(), stream_);
     KERNEL_CHECK("gather_windows");
     kernels::launch_advance_cursor(cursor_.data(), B, stream_);
     KERNEL_CHECK("advance_cursor");
     lstm_.forward(lstm_.theta(), xb_.data(), B, true);
     lstm_.head(lstm_.theta(), B, yhat_.data(), yb_.data(), dyhat_.data(), sq_.data());
-    kernels::launch_sum_squares(sq_.data(), static_cast<std::size_t>(B) * hz, step_sq, cub_temp_.data(), cub_bytes_,
-                                stream_);
+    kernels::launch_sum_squares(sq_.data(), static_cast<std::size_t>(B) * hz, step_sq, cub_temp_.data(),
+                                cub_bytes_, stream_);
     KERNEL_CHECK("sum_squares(loss)");
     kernels::launch_accumulate(epoch_sum, step_sq, stream_);
     KERNEL_CHECK("accumulate");
@@ -296,8 +303,8 @@ class Slot {
     CUDA_CHECK(cudaMemsetAsync(val_sum, 0, sizeof(double), stream_));
     for (int k = 0; k < nval; k += sz_.max_batch) {
       const int b = std::min(sz_.max_batch, nval - k);
-      kernels::launch_gather_windows(xs_.data(), ys_.data(), shape_.input, val_.data() + k, nullptr, b, T_, hz,
-                                     xb_.data(), yb_.data(), stream_);
+      kernels::launch_gather_windows(xs_.data(), ys_.data(), shape_.input, val_.data() + k, nullptr, b, T_,
+                                     hz, xb_.data(), yb_.data(), stream_);
       KERNEL_CHECK("gather_windows(val)");
       lstm_.forward(lstm_.theta(), xb_.data(), b, false);
       lstm_.head(lstm_.theta(), b, yhat_.data(), yb_.data(), nullptr, sq_.data());
@@ -359,7 +366,8 @@ class CudnnEngine final : public Engine {
         throw Error("cudnn engine: every job of a ModelBatch must share the window length (" +
                     std::to_string(window) + " vs " + std::to_string(j.options.window) + ")");
       if (j.options.batch < 1) throw Error("cudnn engine: batch must be at least 1");
-      sz.max_batch = std::max(sz.max_batch, std::min(j.options.batch, std::max<int>(1, static_cast<int>(j.data.train.size()))));
+      sz.max_batch = std::max(
+          sz.max_batch, std::min(j.options.batch, std::max<int>(1, static_cast<int>(j.data.train.size()))));
       sz.max_n = std::max(sz.max_n, j.data.n);
       sz.max_train = std::max(sz.max_train, static_cast<int>(j.data.train.size()));
       sz.max_val = std::max(sz.max_val, static_cast<int>(j.data.val.size()));
@@ -397,7 +405,8 @@ class CudnnEngine final : public Engine {
     for (int s : starts)
       if (s < 0 || static_cast<long long>(s) + window > n)
         throw Error("predict: window start " + std::to_string(s) + " needs rows up to " +
-                    std::to_string(static_cast<long long>(s) + window) + " but the series has " + std::to_string(n));
+                    std::to_string(static_cast<long long>(s) + window) + " but the series has " +
+                    std::to_string(n));
     check_params(shape, params.size());
     const int max_batch = std::min<int>(static_cast<int>(starts.size()), 1024);
     CudnnLstm lstm(c.handle.get(), c.stream.get(), shape, window, max_batch, opts_.precision, algo_);
@@ -420,16 +429,16 @@ class CudnnEngine final : public Engine {
     yhat.download(out, yhat.size(), c.stream);
   }
 
-  double loss_and_grad(const ModelShape& shape, int window, const float* params, const float* xb, const float* yb,
-                       int batch, float* grad) override {
+  double loss_and_grad(const ModelShape& shape, int window, const float* params, const float* xb,
+                       const float* yb, int batch, float* grad) override {
     std::lock_guard<std::mutex> lock(mutex_);
     Context& c = context();
     CudnnLstm lstm(c.handle.get(), c.stream.get(), shape, window, batch, opts_.precision, algo_);
     lstm.upload_params(params);
     const int hz = shape.horizon;
     const std::size_t BH = static_cast<std::size_t>(batch) * hz;
-    gpu::DeviceBuffer<float> x(static_cast<std::size_t>(batch) * window * shape.input), y(BH), yhat(BH), dyhat(BH),
-        sq(BH);
+    gpu::DeviceBuffer<float> x(static_cast<std::size_t>(batch) * window * shape.input), y(BH), yhat(BH),
+        dyhat(BH), sq(BH);
     gpu::DeviceBuffer<double> loss(1);
     gpu::DeviceBuffer<unsigned char> temp(std::max<std::size_t>(kernels::sum_squares_temp_bytes(BH), 1));
     x.upload(xb, x.size(), c.stream);
@@ -458,8 +467,8 @@ class CudnnEngine final : public Engine {
 
   static void check_params(const ModelShape& shape, std::size_t n) {
     if (n != param_count(shape))
-      throw Error("cudnn engine: " + std::to_string(n) + " parameters given, shape " + shape.str() + " needs " +
-                  std::to_string(param_count(shape)));
+      throw Error("cudnn engine: " + std::to_string(n) + " parameters given, shape " + shape.str() +
+                  " needs " + std::to_string(param_count(shape)));
   }
 
   // The stream and handle for predict() and loss_and_grad(), made on first use on opts_.device.

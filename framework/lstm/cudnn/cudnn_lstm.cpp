@@ -18,11 +18,15 @@ RnnAlgo parse_rnn_algo(const std::string& s) {
   throw ConfigError("unknown cuDNN algorithm \"" + s + "\": expected standard or persist_static_small_h");
 }
 
-std::string to_string(RnnAlgo a) { return a == RnnAlgo::Standard ? "standard" : "persist_static_small_h"; }
+std::string to_string(RnnAlgo a) {
+  return a == RnnAlgo::Standard ? "standard" : "persist_static_small_h";
+}
 
 namespace {
 
-std::size_t round_up(std::size_t x, std::size_t m) { return (x + m - 1) / m * m; }
+std::size_t round_up(std::size_t x, std::size_t m) {
+  return (x + m - 1) / m * m;
+}
 
 cudnnRNNAlgo_t cudnn_algo(RnnAlgo a) {
   return a == RnnAlgo::Standard ? CUDNN_RNN_ALGO_STANDARD : CUDNN_RNN_ALGO_PERSIST_STATIC_SMALL_H;
@@ -37,7 +41,8 @@ WeightSegment locate(cudnnTensorDescriptor_t desc, const void* addr, const float
   int nb = 0;
   int dims[8] = {0}, strides[8] = {0};
   CUDNN_CHECK(cudnnGetTensorNdDescriptor(desc, 8, &dtype, &nb, dims, strides));
-  if (addr == nullptr) throw DeviceError(std::string("cudnnGetRNNWeightParams returned no address for ") + what);
+  if (addr == nullptr)
+    throw DeviceError(std::string("cudnnGetRNNWeightParams returned no address for ") + what);
   long long count = 1;
   for (int i = 0; i < nb; ++i) count *= dims[i];
   if (dtype != CUDNN_DATA_FLOAT || count != static_cast<long long>(rows) * cols)
@@ -52,9 +57,12 @@ WeightSegment locate(cudnnTensorDescriptor_t desc, const void* addr, const float
   int r_dim = -1, c_dim = -1;
   for (int i = nb - 1; i >= 0; --i) {
     if (dims[i] == 1) continue;
-    if (c_dim < 0) c_dim = i;
-    else if (r_dim < 0) r_dim = i;
-    else throw DeviceError(std::string("cuDNN weight block ") + what + " has more than two non-unit dimensions");
+    if (c_dim < 0)
+      c_dim = i;
+    else if (r_dim < 0)
+      r_dim = i;
+    else
+      throw DeviceError(std::string("cuDNN weight block ") + what + " has more than two non-unit dimensions");
   }
   if (r_dim < 0 && c_dim < 0) {  // 1 x 1
     s.row_stride = s.col_stride = 1;
@@ -68,9 +76,9 @@ WeightSegment locate(cudnnTensorDescriptor_t desc, const void* addr, const float
     s.row_stride = strides[c_dim];
     s.col_stride = strides[r_dim];
   } else {
-    throw DeviceError(std::string("cuDNN weight block ") + what + " has dimensions " + std::to_string(dims[r_dim]) +
-                      " x " + std::to_string(dims[c_dim]) + ", expected " + std::to_string(rows) + " x " +
-                      std::to_string(cols));
+    throw DeviceError(std::string("cuDNN weight block ") + what + " has dimensions " +
+                      std::to_string(dims[r_dim]) + " x " + std::to_string(dims[c_dim]) + ", expected " +
+                      std::to_string(rows) + " x " + std::to_string(cols));
   }
   return s;
 }
@@ -83,10 +91,15 @@ struct CudnnLstm::BatchDescs {
   std::size_t work_train = 0, reserve = 0, work_infer = 0;
 };
 
-CudnnLstm::CudnnLstm(cudnnHandle_t handle, cudaStream_t stream, const ModelShape& shape, int window, int max_batch,
-                     Precision precision, RnnAlgo algo)
-    : handle_(handle), stream_(stream), shape_(shape), window_(window), max_batch_(max_batch),
-      precision_(precision), algo_(algo) {
+CudnnLstm::CudnnLstm(cudnnHandle_t handle, cudaStream_t stream, const ModelShape& shape, int window,
+                     int max_batch, Precision precision, RnnAlgo algo)
+    : handle_(handle),
+      stream_(stream),
+      shape_(shape),
+      window_(window),
+      max_batch_(max_batch),
+      precision_(precision),
+      algo_(algo) {
   shape_.validate();
   if (window < 1 || max_batch < 1) throw Error("cudnn LSTM needs window >= 1 and batch >= 1");
   if (precision == Precision::FP64)
@@ -110,8 +123,8 @@ CudnnLstm::CudnnLstm(cudnnHandle_t handle, cudaStream_t stream, const ModelShape
     backward(theta_.data(), x.data(), B, dyhat.data(), dtheta_.data(), nullptr);
     CUDA_CHECK(cudaStreamSynchronize(stream_));
   } catch (const gpu::CudnnError& e) {
-    log::warn("cuDNN algorithm " + to_string(algo_) + " rejected for " + shape_.str() + " T=" +
-              std::to_string(window_) + " B=" + std::to_string(max_batch_) + " (" + e.what() +
+    log::warn("cuDNN algorithm " + to_string(algo_) + " rejected for " + shape_.str() +
+              " T=" + std::to_string(window_) + " B=" + std::to_string(max_batch_) + " (" + e.what() +
               "); falling back to standard");
     CUDA_CHECK(cudaStreamSynchronize(stream_));
     build(RnnAlgo::Standard);
@@ -126,11 +139,12 @@ void CudnnLstm::build(RnnAlgo algo) {
   descs_.clear();
   const cudnnMathType_t math = precision_ == Precision::TF32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
   CUDNN_CHECK(cudnnSetRNNDescriptor_v8(rnn_, cudnn_algo(algo), CUDNN_LSTM, CUDNN_RNN_DOUBLE_BIAS,
-                                       CUDNN_UNIDIRECTIONAL, CUDNN_LINEAR_INPUT, CUDNN_DATA_FLOAT, CUDNN_DATA_FLOAT,
-                                       math, shape_.input, shape_.hidden, shape_.hidden, shape_.layers, dropout_,
-                                       CUDNN_RNN_PADDED_IO_ENABLED));
+                                       CUDNN_UNIDIRECTIONAL, CUDNN_LINEAR_INPUT, CUDNN_DATA_FLOAT,
+                                       CUDNN_DATA_FLOAT, math, shape_.input, shape_.hidden, shape_.hidden,
+                                       shape_.layers, dropout_, CUDNN_RNN_PADDED_IO_ENABLED));
   CUDNN_CHECK(cudnnGetRNNWeightSpaceSize(handle_, rnn_, &ws_bytes_));
-  const std::size_t H = static_cast<std::size_t>(shape_.hidden), hz = static_cast<std::size_t>(shape_.horizon);
+  const std::size_t H = static_cast<std::size_t>(shape_.hidden),
+                    hz = static_cast<std::size_t>(shape_.horizon);
   head_off_ = round_up((ws_bytes_ + sizeof(float) - 1) / sizeof(float), 64);
   theta_size_ = round_up(head_off_ + hz * H + hz, 64);
   theta_.resize(theta_size_);
@@ -167,12 +181,14 @@ void CudnnLstm::map_weights() {
       gpu::TensorDescriptor m, b;
       void* m_addr = nullptr;
       void* b_addr = nullptr;
-      CUDNN_CHECK(cudnnGetRNNWeightParams(handle_, rnn_, l, ws_bytes_, theta_.data(), id, m, &m_addr, b, &b_addr));
+      CUDNN_CHECK(
+          cudnnGetRNNWeightParams(handle_, rnn_, l, ws_bytes_, theta_.data(), id, m, &m_addr, b, &b_addr));
       const bool input = id < 4;
       const int gate = id % 4;  // cuDNN's linLayerID order within W and R is i, f, g, o, as is ours
       const std::size_t mat_off = input ? layout.layer[l].W + static_cast<std::size_t>(gate) * H * Din
                                         : layout.layer[l].R + static_cast<std::size_t>(gate) * H * H;
-      const std::size_t bias_off = (input ? layout.layer[l].bW : layout.layer[l].bR) + static_cast<std::size_t>(gate) * H;
+      const std::size_t bias_off =
+          (input ? layout.layer[l].bW : layout.layer[l].bR) + static_cast<std::size_t>(gate) * H;
       const std::string tag = "layer " + std::to_string(l) + " id " + std::to_string(id);
       segments_.push_back(locate(m, m_addr, base, mat_off, H, input ? Din : H, (tag + " matrix").c_str()));
       segments_.push_back(locate(b, b_addr, base, bias_off, H, 1, (tag + " bias").c_str()));
@@ -180,7 +196,8 @@ void CudnnLstm::map_weights() {
   }
   // The head follows the weight space in theta.
   WeightSegment wh{layout.head_W, head_off_, shape_.horizon, H, H, 1};
-  WeightSegment bh{layout.head_b, head_off_ + static_cast<std::size_t>(shape_.horizon) * H, shape_.horizon, 1, 1, 0};
+  WeightSegment bh{
+      layout.head_b, head_off_ + static_cast<std::size_t>(shape_.horizon) * H, shape_.horizon, 1, 1, 0};
   segments_.push_back(wh);
   segments_.push_back(bh);
   // Every element must land inside theta and no two canonical elements may share a slot.
@@ -197,22 +214,25 @@ void CudnnLstm::map_weights() {
 
 CudnnLstm::BatchDescs& CudnnLstm::descs(int batch) {
   if (batch < 1 || batch > max_batch_)
-    throw Error("cudnn LSTM batch " + std::to_string(batch) + " outside [1, " + std::to_string(max_batch_) + "]");
+    throw Error("cudnn LSTM batch " + std::to_string(batch) + " outside [1, " + std::to_string(max_batch_) +
+                "]");
   auto it = descs_.find(batch);
   if (it != descs_.end()) return *it->second;
   auto d = std::make_unique<BatchDescs>();
   std::vector<int> lens(static_cast<std::size_t>(batch), window_);
   float fill = 0.f;
-  CUDNN_CHECK(cudnnSetRNNDataDescriptor(d->x, CUDNN_DATA_FLOAT, CUDNN_RNN_DATA_LAYOUT_BATCH_MAJOR_UNPACKED, window_,
-                                        batch, shape_.input, lens.data(), &fill));
-  CUDNN_CHECK(cudnnSetRNNDataDescriptor(d->y, CUDNN_DATA_FLOAT, CUDNN_RNN_DATA_LAYOUT_BATCH_MAJOR_UNPACKED, window_,
-                                        batch, shape_.hidden, lens.data(), &fill));
+  CUDNN_CHECK(cudnnSetRNNDataDescriptor(d->x, CUDNN_DATA_FLOAT, CUDNN_RNN_DATA_LAYOUT_BATCH_MAJOR_UNPACKED,
+                                        window_, batch, shape_.input, lens.data(), &fill));
+  CUDNN_CHECK(cudnnSetRNNDataDescriptor(d->y, CUDNN_DATA_FLOAT, CUDNN_RNN_DATA_LAYOUT_BATCH_MAJOR_UNPACKED,
+                                        window_, batch, shape_.hidden, lens.data(), &fill));
   const int dims[3] = {shape_.layers, batch, shape_.hidden};
   const int strides[3] = {batch * shape_.hidden, shape_.hidden, 1};
   CUDNN_CHECK(cudnnSetTensorNdDescriptor(d->h, CUDNN_DATA_FLOAT, 3, dims, strides));
-  CUDNN_CHECK(cudnnGetRNNTempSpaceSizes(handle_, rnn_, CUDNN_FWD_MODE_TRAINING, d->x, &d->work_train, &d->reserve));
+  CUDNN_CHECK(
+      cudnnGetRNNTempSpaceSizes(handle_, rnn_, CUDNN_FWD_MODE_TRAINING, d->x, &d->work_train, &d->reserve));
   std::size_t unused = 0;
-  CUDNN_CHECK(cudnnGetRNNTempSpaceSizes(handle_, rnn_, CUDNN_FWD_MODE_INFERENCE, d->x, &d->work_infer, &unused));
+  CUDNN_CHECK(
+      cudnnGetRNNTempSpaceSizes(handle_, rnn_, CUDNN_FWD_MODE_INFERENCE, d->x, &d->work_infer, &unused));
   // Growing frees the old buffers: wait for work queued on them first.
   if (std::max(d->work_train, d->work_infer) > work_.size() || d->reserve > reserve_.size()) {
     CUDA_CHECK(cudaStreamSynchronize(stream_));
@@ -261,21 +281,22 @@ void CudnnLstm::download_grad(float* canonical) {
 void CudnnLstm::forward(const float* theta, const float* x, int batch, bool training) {
   BatchDescs& d = descs(batch);
   CUDNN_CHECK(cudnnRNNForward(handle_, rnn_, training ? CUDNN_FWD_MODE_TRAINING : CUDNN_FWD_MODE_INFERENCE,
-                              seq_lengths_.data(), d.x, x, d.y, y_.data(), d.h, nullptr, hy_.data(), d.h, nullptr,
-                              cy_.data(), ws_bytes_, theta, training ? d.work_train : d.work_infer, work_.data(),
-                              training ? d.reserve : 0, training ? reserve_.data() : nullptr));
+                              seq_lengths_.data(), d.x, x, d.y, y_.data(), d.h, nullptr, hy_.data(), d.h,
+                              nullptr, cy_.data(), ws_bytes_, theta, training ? d.work_train : d.work_infer,
+                              work_.data(), training ? d.reserve : 0, training ? reserve_.data() : nullptr));
 }
 
 void CudnnLstm::head(const float* theta, int batch, float* yhat, const float* y, float* dyhat, float* sq) {
   const int H = shape_.hidden, hz = shape_.horizon;
   const float* h_top = hy_.data() + static_cast<std::size_t>(shape_.layers - 1) * batch * H;
   const float* Wh = theta + head_off_;
-  kernels::launch_head_forward(h_top, batch, H, hz, Wh, Wh + static_cast<std::size_t>(hz) * H, yhat, y, dyhat, sq,
-                               stream_);
+  kernels::launch_head_forward(h_top, batch, H, hz, Wh, Wh + static_cast<std::size_t>(hz) * H, yhat, y, dyhat,
+                               sq, stream_);
   KERNEL_CHECK("head_forward");
 }
 
-void CudnnLstm::backward(const float* theta, const float* x, int batch, const float* dyhat, float* dtheta, float* dx) {
+void CudnnLstm::backward(const float* theta, const float* x, int batch, const float* dyhat, float* dtheta,
+                         float* dx) {
   BatchDescs& d = descs(batch);
   const int H = shape_.hidden, hz = shape_.horizon;
   const std::size_t top = static_cast<std::size_t>(shape_.layers - 1) * batch * H;
@@ -285,15 +306,15 @@ void CudnnLstm::backward(const float* theta, const float* x, int batch, const fl
   kernels::launch_head_backward(hy_.data() + top, dyhat, batch, H, hz, theta + head_off_, dWh,
                                 dWh + static_cast<std::size_t>(hz) * H, dhy_.data() + top, stream_);
   KERNEL_CHECK("head_backward");
-  CUDNN_CHECK(cudnnRNNBackwardData_v8(handle_, rnn_, seq_lengths_.data(), d.y, y_.data(), dy_zero_.data(), d.x,
-                                      dx != nullptr ? dx : dx_scratch_.data(), d.h, nullptr, dhy_.data(), nullptr,
-                                      d.h, nullptr, nullptr, nullptr, ws_bytes_, theta, d.work_train, work_.data(),
-                                      d.reserve, reserve_.data()));
+  CUDNN_CHECK(cudnnRNNBackwardData_v8(handle_, rnn_, seq_lengths_.data(), d.y, y_.data(), dy_zero_.data(),
+                                      d.x, dx != nullptr ? dx : dx_scratch_.data(), d.h, nullptr, dhy_.data(),
+                                      nullptr, d.h, nullptr, nullptr, nullptr, ws_bytes_, theta, d.work_train,
+                                      work_.data(), d.reserve, reserve_.data()));
   // BackwardWeights adds into dw; the padding up to the head stays zero with it.
   CUDA_CHECK(cudaMemsetAsync(dtheta, 0, head_off_ * sizeof(float), stream_));
-  CUDNN_CHECK(cudnnRNNBackwardWeights_v8(handle_, rnn_, CUDNN_WGRAD_MODE_ADD, seq_lengths_.data(), d.x, x, d.h,
-                                         nullptr, d.y, y_.data(), ws_bytes_, dtheta, d.work_train, work_.data(),
-                                         d.reserve, reserve_.data()));
+  CUDNN_CHECK(cudnnRNNBackwardWeights_v8(handle_, rnn_, CUDNN_WGRAD_MODE_ADD, seq_lengths_.data(), d.x, x,
+                                         d.h, nullptr, d.y, y_.data(), ws_bytes_, dtheta, d.work_train,
+                                         work_.data(), d.reserve, reserve_.data()));
 }
 
 }  // namespace lstmad

@@ -26,7 +26,8 @@
 namespace lstmad {
 
 enum class RnnAlgo { Standard, PersistStaticSmallH };
-RnnAlgo parse_rnn_algo(const std::string& s);  // "standard" | "persist_static_small_h" (ConfigError otherwise)
+RnnAlgo parse_rnn_algo(
+    const std::string& s);  // "standard" | "persist_static_small_h" (ConfigError otherwise)
 std::string to_string(RnnAlgo a);
 
 // One block of the canonical layout and where cuDNN keeps it: canonical[canonical + r * cols + c] (a
