@@ -86,12 +86,12 @@ struct Bench {
                                    xb.data(), yb.data(), stream);
     lstm.forward(lstm.theta(), xb.data(), B, true);
     lstm.head(lstm.theta(), B, yhat.data(), yb.data(), dyhat.data(), sq.data());
-    kernels::launch_sum_squares(sq.data(), static_cast<std::size_t>(B) * hz, scalars.data(), temp.data(),
-                                cub_bytes, stream);
+    CUDA_CHECK(kernels::launch_sum_squares(sq.data(), static_cast<std::size_t>(B) * hz, scalars.data(),
+                                           temp.data(), cub_bytes, stream));
     kernels::launch_accumulate(scalars.data() + 2, scalars.data(), stream);
     lstm.backward(lstm.theta(), xb.data(), B, dyhat.data(), lstm.dtheta(), nullptr);
-    kernels::launch_sum_squares(lstm.dtheta(), lstm.theta_size(), scalars.data() + 1, temp.data(), cub_bytes,
-                                stream);
+    CUDA_CHECK(kernels::launch_sum_squares(lstm.dtheta(), lstm.theta_size(), scalars.data() + 1, temp.data(),
+                                           cub_bytes, stream));
     kernels::launch_adam_prepare(hyper.data(), scalars.data() + 1, state.data(), stream);
     kernels::launch_adam_update(lstm.theta(), lstm.dtheta(), m.data(), v.data(), lstm.theta_size(),
                                 hyper.data(), state.data(), stream);

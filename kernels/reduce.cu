@@ -44,10 +44,10 @@ std::size_t sum_squares_temp_bytes(std::size_t n) {
   return bytes;
 }
 
-void launch_sum_squares(const float* x, std::size_t n, double* out, void* temp, std::size_t temp_bytes,
-                        cudaStream_t stream) {
+cudaError_t launch_sum_squares(const float* x, std::size_t n, double* out, void* temp, std::size_t temp_bytes,
+                               cudaStream_t stream) {
   auto it = thrust::make_transform_iterator(x, SquareToDouble{});
-  cub::DeviceReduce::Sum(temp, temp_bytes, it, out, static_cast<long long>(n), stream);
+  return cub::DeviceReduce::Sum(temp, temp_bytes, it, out, static_cast<long long>(n), stream);
 }
 
 void launch_clip_factor(const double* norm_sq, float clip, float* scale, cudaStream_t stream) {

@@ -10,9 +10,10 @@ namespace lstmad::kernels {
 // Bytes of temporary storage launch_sum_squares needs for up to n elements.
 std::size_t sum_squares_temp_bytes(std::size_t n);
 
-// *out = sum_i x[i]^2 (double accumulation). temp: device memory of sum_squares_temp_bytes(n) bytes.
-void launch_sum_squares(const float* x, std::size_t n, double* out, void* temp, std::size_t temp_bytes,
-                        cudaStream_t stream);
+// *out = sum_i x[i]^2 (double accumulation). Returns CUB's status (e.g. too little temporary storage). temp:
+// device memory of sum_squares_temp_bytes(n) bytes.
+cudaError_t launch_sum_squares(const float* x, std::size_t n, double* out, void* temp, std::size_t temp_bytes,
+                               cudaStream_t stream);
 
 // scale = min(1, clip / (sqrt(*norm_sq) + 1e-6)) (torch.nn.utils.clip_grad_norm_), written to *scale.
 void launch_clip_factor(const double* norm_sq, float clip, float* scale, cudaStream_t stream);

@@ -31,7 +31,7 @@ TEST(GpuKernels, SumOfSquaresMatchesHost) {
     DeviceBuffer<double> out(1);
     out.fill_bytes_async(0xFF, s);
     DeviceBuffer<unsigned char> temp(kernels::sum_squares_temp_bytes(n));
-    kernels::launch_sum_squares(dx.data(), n, out.data(), temp.data(), temp.size(), s);
+    CUDA_CHECK(kernels::launch_sum_squares(dx.data(), n, out.data(), temp.data(), temp.size(), s));
     KERNEL_CHECK("sum_squares");
     double got = 0;
     out.download(&got, 1, s);
@@ -49,7 +49,7 @@ TEST(GpuKernels, ClipFactorAndScale) {
   DeviceBuffer<double> norm_sq(1);
   DeviceBuffer<unsigned char> temp(kernels::sum_squares_temp_bytes(x.size()));
   DeviceBuffer<float> scale(1);
-  kernels::launch_sum_squares(dx.data(), x.size(), norm_sq.data(), temp.data(), temp.size(), s);
+  CUDA_CHECK(kernels::launch_sum_squares(dx.data(), x.size(), norm_sq.data(), temp.data(), temp.size(), s));
   kernels::launch_clip_factor(norm_sq.data(), 1.0f, scale.data(), s);
   kernels::launch_scale(dx.data(), x.size(), scale.data(), s);
   KERNEL_CHECK("clip");
@@ -107,7 +107,7 @@ TEST(GpuKernels, AdamMatchesTorchSemantics) {
       for (int t = 1; t <= 5; ++t) {
         const auto g = test::random_vector(n, 100 + t, -0.1, 0.1);
         dg.upload(g, s);
-        kernels::launch_sum_squares(dg.data(), n, norm_sq.data(), temp.data(), temp.size(), s);
+        CUDA_CHECK(kernels::launch_sum_squares(dg.data(), n, norm_sq.data(), temp.data(), temp.size(), s));
         kernels::launch_adam_prepare(dh.data(), norm_sq.data(), ds.data(), s);
         kernels::launch_adam_update(dp.data(), dg.data(), dm.data(), dv.data(), n, dh.data(), ds.data(), s);
         KERNEL_CHECK("adam");

@@ -231,14 +231,15 @@ class Slot {
     KERNEL_CHECK("advance_cursor");
     lstm_.forward(lstm_.theta(), xb_.data(), B, true);
     lstm_.head(lstm_.theta(), B, yhat_.data(), yb_.data(), dyhat_.data(), sq_.data());
-    kernels::launch_sum_squares(sq_.data(), static_cast<std::size_t>(B) * hz, step_sq, cub_temp_.data(),
-                                cub_bytes_, stream_);
+    CUDA_CHECK(kernels::launch_sum_squares(sq_.data(), static_cast<std::size_t>(B) * hz, step_sq,
+                                           cub_temp_.data(), cub_bytes_, stream_));
     KERNEL_CHECK("sum_squares(loss)");
     kernels::launch_accumulate(epoch_sum, step_sq, stream_);
     KERNEL_CHECK("accumulate");
     lstm_.backward(lstm_.theta(), xb_.data(), B, dyhat_.data(), lstm_.dtheta(), nullptr);
     const std::size_t P = lstm_.theta_size();
-    kernels::launch_sum_squares(lstm_.dtheta(), P, norm_sq, cub_temp_.data(), cub_bytes_, stream_);
+    CUDA_CHECK(
+        kernels::launch_sum_squares(lstm_.dtheta(), P, norm_sq, cub_temp_.data(), cub_bytes_, stream_));
     KERNEL_CHECK("sum_squares(grad)");
     kernels::launch_adam_prepare(hyper_.data(), norm_sq, state_.data(), stream_);
     KERNEL_CHECK("adam_prepare");
@@ -308,8 +309,8 @@ class Slot {
       KERNEL_CHECK("gather_windows(val)");
       lstm_.forward(lstm_.theta(), xb_.data(), b, false);
       lstm_.head(lstm_.theta(), b, yhat_.data(), yb_.data(), nullptr, sq_.data());
-      kernels::launch_sum_squares(sq_.data(), static_cast<std::size_t>(b) * hz, step_sq, cub_temp_.data(),
-                                  cub_bytes_, stream_);
+      CUDA_CHECK(kernels::launch_sum_squares(sq_.data(), static_cast<std::size_t>(b) * hz, step_sq,
+                                             cub_temp_.data(), cub_bytes_, stream_));
       KERNEL_CHECK("sum_squares(val)");
       kernels::launch_accumulate(val_sum, step_sq, stream_);
       KERNEL_CHECK("accumulate(val)");
@@ -445,7 +446,7 @@ class CudnnEngine final : public Engine {
     y.upload(yb, BH, c.stream);
     lstm.forward(lstm.theta(), x.data(), batch, true);
     lstm.head(lstm.theta(), batch, yhat.data(), y.data(), dyhat.data(), sq.data());
-    kernels::launch_sum_squares(sq.data(), BH, loss.data(), temp.data(), temp.size(), c.stream);
+    CUDA_CHECK(kernels::launch_sum_squares(sq.data(), BH, loss.data(), temp.data(), temp.size(), c.stream));
     KERNEL_CHECK("sum_squares(loss)");
     lstm.backward(lstm.theta(), x.data(), batch, dyhat.data(), lstm.dtheta(), nullptr);
     lstm.download_grad(grad);
