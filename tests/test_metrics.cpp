@@ -1,0 +1,436 @@
+// Per-series metrics on small cases whose values are worked out by hand in the comments, plus seeded
+// random cross-checks of the O(n log n) sweeps against direct O(n^2) evaluations of the definitions.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <random>
+#include <set>
+
+#include "core/error.hpp"
+#include "eval/metrics.hpp"
+
+using namespace lstmad::metrics;
+
+namespace {
+
+constexpr double kTol = 1e-12;
+
+}  // namespace
+
+TEST(MetricsPoint, HandCase) {
+  // labels    0 1 1 1 0 0 1 0
+  // predicted 1 1 0 1 0 0 0 0
+  // TP = rows 1,3 = 2; FP = row 0 = 1; FN = rows 2,6 = 2.
+  // P = 2/3, R = 2/4, F1 = 2 (2/3)(1/2) / (2/3 + 1/2) = (2/3) / (7/6) = 4/7.
+  const PrecisionRecall m = point_metrics({1, 1, 0, 1, 0, 0, 0, 0}, {0, 1, 1, 1, 0, 0, 1, 0});
+  EXPECT_NEAR(m.precision, 2.0 / 3.0, kTol);
+  EXPECT_NEAR(m.recall, 0.5, kTol);
+  EXPECT_NEAR(m.f1, 4.0 / 7.0, kTol);
+}
+
+TEST(MetricsPoint, NanConventions) {
+  // Nothing predicted: precision 0/0 is NaN, recall 0/2 = 0, F1 = 0.
+  PrecisionRecall m = point_metrics({0, 0, 0}, {0, 1, 1});
+  EXPECT_TRUE(std::isnan(m.precision));
+  EXPECT_EQ(m.recall, 0.0);
+  EXPECT_EQ(m.f1, 0.0);
+  // Nothing to find: precision 0/1 = 0, recall 0/0 NaN, F1 NaN.
+  m = point_metrics({1, 0, 0}, {0, 0, 0});
+  EXPECT_EQ(m.precision, 0.0);
+  EXPECT_TRUE(std::isnan(m.recall));
+  EXPECT_TRUE(std::isnan(m.f1));
+  EXPECT_THROW(point_metrics({1, 0}, {0, 0, 0}), lstmad::Error);
+}
+
+TEST(MetricsPoint, DetectionsAtThresholdIncludeEquality) {
+  EXPECT_EQ(detections_at({0.1, 0.5, 0.7}, 0.5), (std::vector<int>{0, 1, 1}));
+}
+
+TEST(MetricsPoint, RunsOf) {
+  const std::vector<Segment> runs = runs_of({1, 1, 0, 0, 1, 0, 1});
+  ASSERT_EQ(runs.size(), 3u);
+  EXPECT_EQ(runs[0].start, 0);
+  EXPECT_EQ(runs[0].end, 1);
+  EXPECT_EQ(runs[1].start, 4);
+  EXPECT_EQ(runs[1].end, 4);
+  EXPECT_EQ(runs[2].start, 6);
+  EXPECT_EQ(runs[2].end, 6);
+  EXPECT_TRUE(runs_of({0, 0}).empty());
+}
+
+TEST(MetricsCurve, BestF1HandCase) {
+  // scores 0.9 0.8 0.8 0.3 0.2 0.1, labels 1 0 1 1 0 0, P = 3; F1 = 2TP / (predicted + P):
+  // t=0.9: TP 1 of 1 -> 2/4; t=0.8: TP 2 of 3 -> 4/6; t=0.3: TP 3 of 4 -> 6/7; t=0.2: 6/8; t=0.1: 6/9.
+  const BestF1 b = best_f1({0.9, 0.8, 0.8, 0.3, 0.2, 0.1}, {1, 0, 1, 1, 0, 0});
+  EXPECT_NEAR(b.f1, 6.0 / 7.0, kTol);
+  EXPECT_EQ(b.threshold, 0.3);
+  // Ties in F1 keep the highest threshold. scores 4 3 2 1, labels 1 0 0 1, P = 2:
+  // t=4: 2/(1+2) = 2/3; t=3: 2/(2+2) = 1/2; t=2: 2/5; t=1: 4/(4+2) = 2/3 -> threshold 4.
+  const BestF1 tie = best_f1({4, 3, 2, 1}, {1, 0, 0, 1});
+  EXPECT_NEAR(tie.f1, 2.0 / 3.0, kTol);
+  EXPECT_EQ(tie.threshold, 4.0);
+  EXPECT_TRUE(std::isnan(best_f1({0.1, 0.2}, {0, 0}).f1));
+}
+
+TEST(MetricsCurve, RocAucHandCaseWithTie) {
+  // Same data, N = 3. (FPR, TPR) per threshold: 0.9 (0, 1/3); 0.8 (1/3, 2/3); 0.3 (1/3, 1);
+  // 0.2 (2/3, 1); 0.1 (1, 1). Trapezoids: 1/3 (1/3 + 2/3)/2 = 1/6, then 1/3 + 1/3 at height 1: 5/6.
+  // Mann-Whitney agrees: 0.9 beats 3, 0.8 beats 2 and ties 1 (2.5), 0.3 beats 2: 7.5 / 9 = 5/6.
+  EXPECT_NEAR(roc_auc({0.9, 0.8, 0.8, 0.3, 0.2, 0.1}, {1, 0, 1, 1, 0, 0}), 5.0 / 6.0, kTol);
+  EXPECT_NEAR(roc_auc({3, 2, 1}, {1, 1, 0}), 1.0, kTol);
+  EXPECT_NEAR(roc_auc({1, 1, 1}, {1, 0, 0}), 0.5, kTol);  // one tie group: the diagonal
+  EXPECT_TRUE(std::isnan(roc_auc({1, 2}, {0, 0})));
+  EXPECT_TRUE(std::isnan(roc_auc({1, 2}, {1, 1})));
+  EXPECT_THROW(roc_auc({1, std::numeric_limits<double>::quiet_NaN()}, {1, 0}), lstmad::Error);
+}
+
+TEST(MetricsCurve, AveragePrecisionHandCase) {
+  // Recall gains and precisions: 0.9 -> +1/3 at 1/1; 0.8 -> +1/3 at 2/3; 0.3 -> +1/3 at 3/4.
+  // AP = 1/3 + 2/9 + 1/4 = (12 + 8 + 9) / 36 = 29/36.
+  EXPECT_NEAR(average_precision({0.9, 0.8, 0.8, 0.3, 0.2, 0.1}, {1, 0, 1, 1, 0, 0}), 29.0 / 36.0, kTol);
+  EXPECT_TRUE(std::isnan(average_precision({1, 2}, {0, 0})));
+}
+
+TEST(MetricsEvent, HandCase) {
+  // labels    0 1 1 0 0 1 1 1 0 0 1 0   true events [1,2] [5,7] [10,10]
+  // predicted 1 0 1 1 0 0 0 0 0 1 0 0   predicted events [0,0] [2,3] [9,9]
+  // [2,3] shares row 2 with [1,2]: TP = 1. [5,7] and [10,10] missed (row 9 only touches 10): FN = 2.
+  // [0,0] and [9,9] overlap nothing: FP = 2. P = 1/3, R = 1/3, F1 = 1/3.
+  const EventMetrics m = event_metrics({1, 0, 1, 1, 0, 0, 0, 0, 0, 1, 0, 0}, {0, 1, 1, 0, 0, 1, 1, 1, 0, 0, 1, 0});
+  EXPECT_EQ(m.counts.true_events, 3);
+  EXPECT_EQ(m.counts.detected_events, 1);
+  EXPECT_EQ(m.counts.missed_events, 2);
+  EXPECT_EQ(m.counts.predicted_events, 3);
+  EXPECT_EQ(m.counts.false_events, 2);
+  EXPECT_NEAR(m.scores.precision, 1.0 / 3.0, kTol);
+  EXPECT_NEAR(m.scores.recall, 1.0 / 3.0, kTol);
+  EXPECT_NEAR(m.scores.f1, 1.0 / 3.0, kTol);
+}
+
+TEST(MetricsEvent, OnePredictionSpanningTwoEventsDetectsBoth) {
+  // true [0,1] [3,4]; predicted [1,3] overlaps both: TP = 2, FN = 0, FP = 0 -> P = R = 1.
+  const EventMetrics m = event_metrics({0, 1, 1, 1, 0}, {1, 1, 0, 1, 1});
+  EXPECT_EQ(m.counts.detected_events, 2);
+  EXPECT_EQ(m.counts.predicted_events, 1);
+  EXPECT_EQ(m.scores.precision, 1.0);
+  EXPECT_EQ(m.scores.recall, 1.0);
+}
+
+TEST(MetricsEvent, TwoPredictionsInOneEventCountOnce) {
+  // true [0,3]; predicted [0,0] [2,2] [5,5]. TP = 1 (the event), FP = 1 ([5,5]); the second hit
+  // inside the event is neither. P = 1/(1+1) = 1/2, R = 1, F1 = 2 (1/2) / (3/2) = 2/3.
+  const EventMetrics m = event_metrics({1, 0, 1, 0, 0, 1}, {1, 1, 1, 1, 0, 0});
+  EXPECT_NEAR(m.scores.precision, 0.5, kTol);
+  EXPECT_EQ(m.scores.recall, 1.0);
+  EXPECT_NEAR(m.scores.f1, 2.0 / 3.0, kTol);
+  // No predicted events: precision NaN, recall 0, F1 0. No true events: recall and F1 NaN.
+  const EventMetrics none = event_metrics({0, 0, 0}, {0, 1, 0});
+  EXPECT_TRUE(std::isnan(none.scores.precision));
+  EXPECT_EQ(none.scores.f1, 0.0);
+  EXPECT_TRUE(std::isnan(event_metrics({1, 0, 0}, {0, 0, 0}).scores.f1));
+}
+
+TEST(MetricsPak, HandCase) {
+  // labels    0 1 1 1 1 0 1 1 0 0   segments A = [1,4] (4 rows), B = [6,7] (2 rows)
+  // predicted 1 0 1 0 0 0 0 0 0 0   A: 1 hit of 4 (25 %), B: none.
+  // K < 25: 1 > K% of 4, A becomes fully detected: TP 4, FP 1, FN 2 -> F1 = 8 / (8 + 1 + 2) = 8/11.
+  // K >= 25: unchanged: TP 1, FP 1, FN 5 -> F1 = 2 / (2 + 1 + 5) = 1/4.
+  const std::vector<int> pred = {1, 0, 1, 0, 0, 0, 0, 0, 0, 0};
+  const std::vector<int> labels = {0, 1, 1, 1, 1, 0, 1, 1, 0, 0};
+  EXPECT_EQ(point_adjust(pred, labels, 0), (std::vector<int>{1, 1, 1, 1, 1, 0, 0, 0, 0, 0}));
+  EXPECT_NEAR(pak_f1(pred, labels, 0), 8.0 / 11.0, kTol);
+  EXPECT_NEAR(pak_f1(pred, labels, 20), 8.0 / 11.0, kTol);
+  EXPECT_NEAR(pak_f1(pred, labels, 25), 0.25, kTol);  // 1 > 1.0 is false
+  EXPECT_NEAR(pak_f1(pred, labels, 100), point_metrics(pred, labels).f1, kTol);
+  // Step 10: F1 = 8/11 at K = 0, 10, 20 and 1/4 at K = 30..100. Area (K scaled to [0,1]):
+  // 0.1 (8/11) x 2 + 0.1 (8/11 + 1/4)/2 + 7 x 0.1 x 1/4 = 2/11 + 1/80 + 7/40 = 2/11 + 3/16 = 65/176.
+  EXPECT_NEAR(pak_auc(pred, labels, 10), 65.0 / 176.0, kTol);
+  EXPECT_THROW(pak_auc(pred, labels, 7), lstmad::Error);
+  EXPECT_THROW(point_adjust(pred, labels, 101), lstmad::Error);
+  EXPECT_TRUE(std::isnan(pak_auc({1, 0}, {0, 0}, 10)));
+}
+
+TEST(MetricsRange, HandCase) {
+  // labels    0 1 1 1 1 0 0 1 1 0   R1 = [1,4] (4 rows), R2 = [7,8] (2 rows)
+  // predicted 0 0 1 0 1 1 1 1 0 0   P1 = [2,2] (1 row),  P2 = [4,7] (4 rows)
+  // Overlaps: R1 n P1 = 1 row, R1 n P2 = 1 row (row 4), R2 n P2 = 1 row (row 7).
+  // Recall: R1 meets 2 ranges, gamma = 1/2: overlap = 1/2 (1 + 1)/4 = 1/4; R2: overlap 1/2; both exist.
+  //   alpha = 0: (1/4 + 1/2) / 2 = 3/8.
+  //   alpha = 1/2: ((1/2 + 1/8) + (1/2 + 1/4)) / 2 = 11/16.
+  // Precision: P1 meets R1 only: 1/1 = 1; P2 meets 2 ranges: 1/2 (1 + 1)/4 = 1/4. (1 + 1/4)/2 = 5/8.
+  // F1 (alpha 0) = 2 (5/8)(3/8) / 1 = 15/32; F1 (alpha 1/2) = 2 (5/8)(11/16) / (21/16) = 55/84.
+  const std::vector<int> pred = {0, 0, 1, 0, 1, 1, 1, 1, 0, 0};
+  const std::vector<int> labels = {0, 1, 1, 1, 1, 0, 0, 1, 1, 0};
+  PrecisionRecall m = range_metrics(pred, labels, 0.0);
+  EXPECT_NEAR(m.precision, 5.0 / 8.0, kTol);
+  EXPECT_NEAR(m.recall, 3.0 / 8.0, kTol);
+  EXPECT_NEAR(m.f1, 15.0 / 32.0, kTol);
+  m = range_metrics(pred, labels, 0.5);
+  EXPECT_NEAR(m.precision, 5.0 / 8.0, kTol);
+  EXPECT_NEAR(m.recall, 11.0 / 16.0, kTol);
+  EXPECT_NEAR(m.f1, 55.0 / 84.0, kTol);
+  m = range_metrics(labels, labels, 0.3);
+  EXPECT_EQ(m.precision, 1.0);
+  EXPECT_EQ(m.recall, 1.0);
+  EXPECT_THROW(range_metrics(pred, labels, 1.5), lstmad::Error);
+  m = range_metrics({0, 0}, {0, 1});
+  EXPECT_TRUE(std::isnan(m.precision));
+  EXPECT_EQ(m.recall, 0.0);
+  EXPECT_EQ(m.f1, 0.0);
+}
+
+TEST(MetricsVus, BufferedLabels) {
+  // buffer 4: half = 2; d = 1 -> sqrt(1 - 1/4) = sqrt(0.75), d = 2 -> sqrt(1 - 2/4) = sqrt(0.5).
+  std::vector<double> y = buffered_labels({0, 0, 0, 1, 1, 0, 0, 0}, 4);
+  const std::vector<double> expect = {0, std::sqrt(0.5), std::sqrt(0.75), 1, 1, std::sqrt(0.75), std::sqrt(0.5), 0};
+  ASSERT_EQ(y.size(), expect.size());
+  for (size_t i = 0; i < y.size(); ++i) EXPECT_NEAR(y[i], expect[i], kTol) << i;
+  // buffer 1: half = 0, the labels unchanged; buffer 2 between two runs: sqrt(.5) twice, capped at 1.
+  EXPECT_EQ(buffered_labels({0, 1, 0}, 1), (std::vector<double>{0, 1, 0}));
+  y = buffered_labels({1, 0, 1}, 2);
+  EXPECT_EQ(y[1], 1.0);
+  // At the edges the buffer is cut off.
+  y = buffered_labels({1, 0, 0}, 2);
+  EXPECT_NEAR(y[1], std::sqrt(0.5), kTol);
+  EXPECT_EQ(y[2], 0.0);
+}
+
+namespace {
+// labels 0 1 1 0 0 1 0 0: segments [1,1..2] and [5,5], P = 3, n = 8. Scores give the order
+// row 1, 7, 5, 2, 0, 3, 4, 6 (all distinct).
+const std::vector<int> kVusLabels = {0, 1, 1, 0, 0, 1, 0, 0};
+const std::vector<double> kVusScores = {0.5, 0.9, 0.6, 0.4, 0.3, 0.7, 0.2, 0.8};
+}  // namespace
+
+TEST(MetricsVus, RangeAucBufferZeroHandCase) {
+  // Buffer 0: y = labels, P_new = 3, N_new = 5, 2 segments. TPR = min(TP/3, 1) x hit/2.
+  //   row 1: TP 1, hit 1 -> TPR 1/6, FPR 0,   prec 1
+  //   row 7:               TPR 1/6, FPR 1/5, prec 1/2
+  //   row 5: TP 2, hit 2 -> TPR 2/3, FPR 1/5, prec 2/3
+  //   row 2: TP 3        -> TPR 1,   FPR 1/5, prec 3/4
+  //   rows 0, 3, 4, 6    -> TPR 1,   FPR 2/5 .. 1, prec 3/5, 1/2, 3/7, 3/8
+  // ROC: 1/5 x 1/6 + 4/5 x 1 = 1/30 + 24/30 = 5/6 (plain ROC-AUC would be 13/15: the existence
+  // factor costs the early detection of only one of two segments).
+  // PR from (0, 1): 1/6 x 1 + 1/2 x (1/2 + 2/3)/2 + 1/3 x (2/3 + 3/4)/2 = 12/72 + 21/72 + 17/72 = 25/36.
+  const RangeAuc r = range_auc(kVusScores, kVusLabels, 0);
+  EXPECT_NEAR(r.roc, 5.0 / 6.0, kTol);
+  EXPECT_NEAR(r.pr, 25.0 / 36.0, kTol);
+  EXPECT_NEAR(roc_auc(kVusScores, kVusLabels), 13.0 / 15.0, kTol);
+}
+
+TEST(MetricsVus, RangeAucBufferTwoAndVolume) {
+  // Buffer 2: half = 1, s = sqrt(1 - 1/2). Rows 0, 3 (around [1,2]) and 4, 6 (around [5,5]) get s:
+  // y = s 1 1 s s 1 s 0, one soft run (rows 0..6). sum y = 3 + 4s, P_new = (3 + 3 + 4s)/2 = 3 + 2s,
+  // N_new = 8 - P_new = 5 - 2s. With a = 3 + 2s, b = 5 - 2s, in score order (TP, predicted):
+  //   row 1 (1, 1):       TPR 1/a,       FPR 0,           prec 1
+  //   row 7 (1, 2):       TPR 1/a,       FPR 1/b,         prec 1/2
+  //   row 5 (2, 3):       TPR 2/a,       FPR 1/b,         prec 2/3
+  //   row 2 (3, 4):       TPR 3/a,       FPR 1/b,         prec 3/4
+  //   row 0 (3+s, 5):     TPR (3+s)/a,   FPR (2-s)/b,     prec (3+s)/5
+  //   row 3 (3+2s, 6):    TPR 1,         FPR (3-2s)/b,    prec (3+2s)/6
+  //   rows 4, 6:          TPR 1 (capped), FPR rising to (5-4s)/b, then the closing point (1, 1).
+  const double s = std::sqrt(0.5), a = 3 + 2 * s, b = 5 - 2 * s;
+  const double t1 = 1 / a, t3 = 3 / a, t4 = (3 + s) / a;
+  const double f1 = 1 / b, f2 = (2 - s) / b, f3 = (3 - 2 * s) / b;
+  const double roc = f1 * t1 + (f2 - f1) * (t3 + t4) / 2 + (f3 - f2) * (t4 + 1) / 2 + (1 - f3) * 1;
+  const double pr = t1 * 1 + (2 / a - t1) * (0.5 + 2.0 / 3) / 2 + (t3 - 2 / a) * (2.0 / 3 + 0.75) / 2 +
+                    (t4 - t3) * (0.75 + (3 + s) / 5) / 2 + (1 - t4) * ((3 + s) / 5 + (3 + 2 * s) / 6) / 2;
+  const RangeAuc r2 = range_auc(kVusScores, kVusLabels, 2);
+  EXPECT_NEAR(r2.roc, roc, kTol);
+  EXPECT_NEAR(r2.pr, pr, kTol);
+  // Buffer 1 has half-width 0, so it equals buffer 0; VUS over 0..2 is the mean of three.
+  const RangeAuc v = vus(kVusScores, kVusLabels, 2);
+  EXPECT_NEAR(v.roc, (5.0 / 6 + 5.0 / 6 + roc) / 3, kTol);
+  EXPECT_NEAR(v.pr, (25.0 / 36 + 25.0 / 36 + pr) / 3, kTol);
+}
+
+TEST(MetricsVus, PerfectDetectorAtBufferZeroAndNan) {
+  const RangeAuc r = range_auc({0, 1, 1, 0}, {0, 1, 1, 0}, 0);
+  EXPECT_NEAR(r.roc, 1.0, kTol);
+  EXPECT_NEAR(r.pr, 1.0, kTol);
+  const RangeAuc none = vus({0.1, 0.2}, {0, 0}, 4);
+  EXPECT_TRUE(std::isnan(none.roc));
+  EXPECT_TRUE(std::isnan(none.pr));
+  EXPECT_TRUE(std::isnan(range_auc({0.1, 0.2}, {1, 1}, 0).roc));  // no negatives
+  EXPECT_THROW(vus({0.1}, {0}, -1), lstmad::Error);
+}
+
+namespace {
+
+// Seeded scores with many ties (values on a coarse grid) and labels in runs.
+void random_case(unsigned seed, int n, std::vector<double>& scores, std::vector<int>& labels) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> grid(0, 9);
+  std::uniform_real_distribution<double> u(0, 1);
+  scores.assign(static_cast<size_t>(n), 0);
+  labels.assign(static_cast<size_t>(n), 0);
+  int state = 0;
+  for (int i = 0; i < n; ++i) {
+    if (u(rng) < (state ? 0.25 : 0.08)) state = 1 - state;
+    labels[static_cast<size_t>(i)] = state;
+    scores[static_cast<size_t>(i)] = grid(rng) / 10.0 + 0.3 * state;
+  }
+}
+
+// Range-AUC straight from the definition: recompute every quantity at every distinct threshold.
+RangeAuc direct_range_auc(const std::vector<double>& scores, const std::vector<int>& labels, int buffer) {
+  const std::vector<double> y = buffered_labels(labels, buffer);
+  std::vector<int> soft(y.size());
+  for (size_t i = 0; i < y.size(); ++i) soft[i] = y[i] > 0;
+  const std::vector<Segment> segs = runs_of(soft);
+  double p = 0, sy = 0;
+  for (size_t i = 0; i < y.size(); ++i) {
+    p += labels[i] != 0;
+    sy += y[i];
+  }
+  const double p_new = (p + sy) / 2, n_new = static_cast<double>(y.size()) - p_new;
+  std::set<double, std::greater<double>> thresholds(scores.begin(), scores.end());
+  double px = 0, py = 0, pp = 1, roc = 0, pr = 0;
+  for (double t : thresholds) {
+    double tp = 0, pred = 0;
+    for (size_t i = 0; i < y.size(); ++i)
+      if (scores[i] >= t) {
+        tp += y[i];
+        pred += 1;
+      }
+    int hit = 0;
+    for (const Segment& sg : segs) {
+      bool any = false;
+      for (int i = sg.start; i <= sg.end; ++i) any = any || scores[static_cast<size_t>(i)] >= t;
+      hit += any;
+    }
+    const double tpr = std::min(tp / p_new, 1.0) * hit / static_cast<double>(segs.size());
+    const double fpr = (pred - tp) / n_new, prec = tp / pred;
+    roc += (fpr - px) * (tpr + py) / 2;
+    pr += (tpr - py) * (prec + pp) / 2;
+    px = fpr;
+    py = tpr;
+    pp = prec;
+  }
+  roc += (1 - px) * (1 + py) / 2;
+  return {roc, pr};
+}
+
+}  // namespace
+
+TEST(MetricsCrossCheck, RocAucEqualsMannWhitneyWithTies) {
+  for (unsigned seed = 1; seed <= 5; ++seed) {
+    std::vector<double> s;
+    std::vector<int> l;
+    random_case(seed, 300, s, l);
+    double wins = 0, pos = 0, neg = 0;
+    for (size_t i = 0; i < s.size(); ++i) {
+      pos += l[i];
+      neg += !l[i];
+      if (!l[i]) continue;
+      for (size_t j = 0; j < s.size(); ++j)
+        if (!l[j]) wins += s[i] > s[j] ? 1.0 : (s[i] == s[j] ? 0.5 : 0.0);
+    }
+    ASSERT_GT(pos, 0);
+    ASSERT_GT(neg, 0);
+    const double auc = roc_auc(s, l);
+    EXPECT_GT(auc, 0.5);  // the labels raise the scores, so the case is not trivial
+    EXPECT_NEAR(auc, wins / (pos * neg), 1e-12) << "seed " << seed;
+  }
+}
+
+TEST(MetricsCrossCheck, SweepsMatchDirectEvaluation) {
+  for (unsigned seed = 11; seed <= 14; ++seed) {
+    std::vector<double> s;
+    std::vector<int> l;
+    random_case(seed, 250, s, l);
+    // best F1 and AP against per-threshold recomputation.
+    std::set<double, std::greater<double>> thresholds(s.begin(), s.end());
+    double best = -1, best_t = 0, ap = 0, prev_r = 0;
+    for (double t : thresholds) {
+      const PrecisionRecall m = point_metrics(detections_at(s, t), l);
+      if (m.f1 > best) {
+        best = m.f1;
+        best_t = t;
+      }
+      ap += (m.recall - prev_r) * m.precision;
+      prev_r = m.recall;
+    }
+    const BestF1 b = best_f1(s, l);
+    EXPECT_NEAR(b.f1, best, 1e-12);
+    EXPECT_EQ(b.threshold, best_t);
+    EXPECT_NEAR(average_precision(s, l), ap, 1e-12);
+    for (int buffer : {0, 3, 8, 21}) {
+      const RangeAuc fast = range_auc(s, l, buffer), slow = direct_range_auc(s, l, buffer);
+      EXPECT_NEAR(fast.roc, slow.roc, 1e-12) << "seed " << seed << " buffer " << buffer;
+      EXPECT_NEAR(fast.pr, slow.pr, 1e-12) << "seed " << seed << " buffer " << buffer;
+      EXPECT_GT(fast.roc, 0.0);
+      EXPECT_GT(fast.pr, 0.0);
+    }
+  }
+}
+
+TEST(MetricsSeries, NamesOrderAndValues) {
+  const std::vector<double> scores = {0.9, 0.8, 0.8, 0.3, 0.2, 0.1};
+  const std::vector<int> labels = {1, 0, 1, 1, 0, 0};
+  SeriesMetricOptions o;
+  o.threshold = 0.8;
+  o.vus_max_buffer = 4;
+  const NamedMetrics m = evaluate_series(scores, labels, o);
+  ASSERT_EQ(m.size(), series_metric_names().size());
+  for (size_t i = 0; i < m.size(); ++i) EXPECT_EQ(m[i].first, series_metric_names()[i]);
+  // At t = 0.8 the detections are rows 0..2: TP 2, FP 1, FN 1 -> P = R = F1 = 2/3.
+  EXPECT_NEAR(metric_value(m, "point_precision"), 2.0 / 3.0, kTol);
+  EXPECT_NEAR(metric_value(m, "point_f1"), 2.0 / 3.0, kTol);
+  EXPECT_NEAR(metric_value(m, "best_f1"), 6.0 / 7.0, kTol);
+  EXPECT_EQ(metric_value(m, "best_f1_threshold"), 0.3);
+  // Events: true [0,0] [2,3], predicted [0,2] overlaps both: P = R = 1.
+  EXPECT_EQ(metric_value(m, "event_f1"), 1.0);
+  // PA: [2,3] has 1 of 2 detected -> fully detected; TP 3, FP 1 -> F1 = 6/7.
+  EXPECT_NEAR(metric_value(m, "pa_f1"), 6.0 / 7.0, kTol);
+  // pak_f1 at K = 20: 1 > 0.4 -> same as PA.
+  EXPECT_NEAR(metric_value(m, "pak_f1"), 6.0 / 7.0, kTol);
+  EXPECT_NEAR(metric_value(m, "roc_auc"), 5.0 / 6.0, kTol);
+  EXPECT_NEAR(metric_value(m, "pr_auc"), 29.0 / 36.0, kTol);
+  EXPECT_NEAR(metric_value(m, "vus_roc"), vus(scores, labels, 4).roc, kTol);
+  EXPECT_THROW(metric_value(m, "nope"), lstmad::Error);
+
+  const NamedMetrics d = evaluate_detections(detections_at(scores, 0.8), labels, o);
+  ASSERT_EQ(d.size(), detection_metric_names().size());
+  for (size_t i = 0; i < d.size(); ++i) {
+    EXPECT_EQ(d[i].first, detection_metric_names()[i]);
+    EXPECT_EQ(d[i].second, metric_value(m, d[i].first)) << d[i].first;
+  }
+}
+
+TEST(MetricsSeries, FirstRowAndNanConventions) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  SeriesMetricOptions o;
+  o.vus_max_buffer = 2;
+  // The first two rows are unscored (NaN) and dropped; the rest is the hand case above.
+  const NamedMetrics m =
+      evaluate_series({nan, nan, 0.9, 0.8, 0.8, 0.3, 0.2, 0.1}, {1, 1, 1, 0, 1, 1, 0, 0}, o, 2);
+  EXPECT_NEAR(metric_value(m, "roc_auc"), 5.0 / 6.0, kTol);
+  EXPECT_THROW(evaluate_series({nan, 0.5}, {0, 1}, o, 0), lstmad::Error);
+  EXPECT_THROW(evaluate_series({0.5}, {0, 1}, o, 0), lstmad::Error);
+  EXPECT_THROW(evaluate_series({0.5, 0.1}, {0, 1}, o, 3), lstmad::Error);
+  SeriesMetricOptions bad = o;
+  bad.range_alpha = -0.1;
+  EXPECT_THROW(evaluate_series({0.5, 0.1}, {0, 1}, bad, 0), lstmad::Error);
+
+  // No anomalies: every label-dependent value is NaN; precisions are 0 when something was detected.
+  const NamedMetrics clean = evaluate_series({0.9, 0.1, 0.2}, {0, 0, 0}, o);
+  for (const auto& [name, value] : clean) {
+    if (name == "point_precision" || name == "event_precision" || name == "range_precision")
+      EXPECT_EQ(value, 0.0) << name;
+    else
+      EXPECT_TRUE(std::isnan(value)) << name;
+  }
+}
+
+TEST(MetricsSeries, TwentyThousandRowsStayCheap) {
+  std::vector<double> s;
+  std::vector<int> l;
+  random_case(99, 20000, s, l);
+  SeriesMetricOptions o;
+  o.vus_max_buffer = 100;
+  const NamedMetrics m = evaluate_series(s, l, o);
+  for (const auto& [name, value] : m) EXPECT_TRUE(std::isfinite(value)) << name;
+  EXPECT_GT(metric_value(m, "vus_roc"), 0.5);
+}
