@@ -5,11 +5,16 @@
 // (strict fp32) and TF32 math; STANDARD and, where cuDNN takes it (H <= 128), PERSIST_STATIC_SMALL_H.
 // Each row: median of --reps steps after --warmup steps, launched eagerly and as a CUDA graph replay,
 // and the achieved GFLOP/s (24 H (D_l + H) B T per layer and step).
+// A second table times the whole engine on a ModelBatch of --models models (H=64, L=1, T=100, B=64, 8
+// steps per epoch, 2 epochs) for 1, 4 and 8 streams, CUDA graphs on and off: wall time per model-step.
 //
-// Usage: gpu_bench_cudnn [--quick] [--reps N] [--warmup N] [--csv FILE]
+// Usage: gpu_bench_cudnn [--quick] [--reps N] [--warmup N] [--models N] [--csv FILE]
 // Without a CUDA device it prints why and exits 0.
 #include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -24,6 +29,7 @@
 #include "kernels/gather_windows.hpp"
 #include "kernels/reduce.hpp"
 #include "lstm/cudnn/cudnn_check.hpp"
+#include "lstm/cudnn/cudnn_engine.hpp"
 #include "lstm/cudnn/cudnn_lstm.hpp"
 #include "lstm/init.hpp"
 
@@ -130,11 +136,51 @@ double time_median_ms(cudaStream_t s, int warmup, int reps, F&& f) {
   return median(t);
 }
 
+// Wall time per model-step of the engine training `models` models at once.
+void engine_throughput(int models, int stream_count, bool graphs, Precision p) {
+  const ModelShape shape{1, 1, 64, 1};
+  const int T = 100, B = 64, steps = 8, epochs = 2;
+  const int n = T + 1 + steps * B;
+  Rng rng(3);
+  std::vector<float> x(static_cast<std::size_t>(n)), y(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i)
+    x[static_cast<std::size_t>(i)] = y[static_cast<std::size_t>(i)] =
+        static_cast<float>(std::sin(0.05 * i) + 0.1 * rng.normal());
+  std::vector<ModelJob> jobs(static_cast<std::size_t>(models));
+  for (int m = 0; m < models; ++m) {
+    ModelJob& j = jobs[static_cast<std::size_t>(m)];
+    j.params = init_params(shape, 100 + m);
+    j.data.x = x.data();
+    j.data.y = y.data();
+    j.data.n = n;
+    for (int i = 0; i < steps * B; ++i) j.data.train.push_back(i);
+    j.options.window = T;
+    j.options.batch = B;
+    j.options.epochs = epochs;
+    j.options.patience = 0;
+    j.options.seed = static_cast<uint64_t>(m);
+  }
+  EngineOptions eo;
+  eo.name = "cudnn";
+  eo.precision = p;
+  eo.streams = stream_count;
+  setenv("LSTMAD_CUDNN_GRAPHS", graphs ? "1" : "0", 1);
+  auto engine = make_cudnn_engine(eo);
+  const auto t0 = std::chrono::steady_clock::now();
+  engine->train(shape, jobs);
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  unsetenv("LSTMAD_CUDNN_GRAPHS");
+  const double per = s * 1e3 / (static_cast<double>(models) * steps * epochs);
+  std::printf("%7d %8d %7s %5s %12.3f %18.4f\n", models, stream_count, graphs ? "on" : "off",
+              p == Precision::FP32 ? "fma" : "tf32", s, per);
+  std::fflush(stdout);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   bool quick = false;
-  int reps = 30, warmup = 5;
+  int reps = 30, warmup = 5, models = 32;
   std::string csv;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -144,10 +190,13 @@ int main(int argc, char** argv) {
       reps = std::max(1, std::atoi(argv[++i]));
     else if (a == "--warmup" && i + 1 < argc)
       warmup = std::max(0, std::atoi(argv[++i]));
+    else if (a == "--models" && i + 1 < argc)
+      models = std::max(1, std::atoi(argv[++i]));
     else if (a == "--csv" && i + 1 < argc)
       csv = argv[++i];
     else {
-      std::fprintf(stderr, "usage: %s [--quick] [--reps N] [--warmup N] [--csv FILE]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--quick] [--reps N] [--warmup N] [--models N] [--csv FILE]\n",
+                   argv[0]);
       return 2;
     }
   }
@@ -232,5 +281,21 @@ int main(int argc, char** argv) {
         << r.algo_used << "," << r.eager_ms << "," << r.graph_ms << "," << r.gflops << "\n";
     std::printf("wrote %s\n", csv.c_str());
   }
+
+  std::printf(
+      "\nengine throughput: H=64 L=1 T=100 B=64 D=1, 8 steps x 2 epochs per model (wall clock, with "
+      "uploads and per-epoch synchronisation)\n");
+  std::printf("%7s %8s %7s %5s %12s %18s\n", "models", "streams", "graphs", "math", "seconds",
+              "ms/model-step");
+  for (Precision p : {Precision::FP32, Precision::TF32})
+    for (int sc : {1, 4, 8})
+      for (bool g : {false, true}) {
+        if (quick && (sc == 4 || p == Precision::TF32)) continue;
+        try {
+          engine_throughput(models, sc, g, p);
+        } catch (const std::exception& e) {
+          std::printf("%7d %8d %7s failed: %s\n", models, sc, g ? "on" : "off", e.what());
+        }
+      }
   return 0;
 }
