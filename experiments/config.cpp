@@ -34,7 +34,8 @@ std::vector<KeyDef> make_schema() {
       "Missing values: `reject` (error naming file and row), `interpolate` (linear), `carry_forward`.", 0, 0,
       {"reject", "interpolate", "carry_forward"});
   add("data.normalize", T::String, "minmax",
-      "Scaling fitted on the training rows only: `minmax` (to [0, 1]) or `zscore`.", 0, 0, {"minmax", "zscore"});
+      "Scaling fitted on the training rows only: `minmax` (to [0, 1]), `zscore`, or `none` (data already "
+      "scaled, e.g. NASA telemetry).", 0, 0, {"minmax", "zscore", "none"});
   add("data.train_fraction", T::Number, 0.0,
       "Rows trained on (and that fit the normalization): 0 = NAB's probationary length min(floor(0.15 n), 750), "
       "else this fraction of the rows.", 0, 0.95);

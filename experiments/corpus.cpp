@@ -8,10 +8,44 @@
 
 #include "core/error.hpp"
 #include "core/files.hpp"
+#include "data/nasa.hpp"
+#include "data/timestamp.hpp"
 #include "data/synthetic.hpp"
 
 namespace lstmad {
 namespace fs = std::filesystem;
+
+namespace {
+
+// NASA ids are "<spacecraft>/<channel>.csv" so that NAB-format outputs get a category folder.
+std::string nasa_channel_of(const std::string& id) {
+  std::string f = fs::path(id).filename().string();
+  return f.size() > 4 && f.compare(f.size() - 4, 4, ".csv") == 0 ? f.substr(0, f.size() - 4) : f;
+}
+
+// data.files patterns and data.max_files over the corpus ids.
+void select_series(Corpus& c, const std::vector<std::string>& all, const json& cfg) {
+  const json& patterns = at_path(cfg, "data.files");
+  for (const auto& id : all) {
+    bool keep = patterns.empty();
+    for (const auto& p : patterns)
+      if (corpus_pattern_match(p.get<std::string>(), id)) keep = true;
+    if (keep) c.series.push_back(id);
+  }
+  // A plain path (no wildcard) that names no file is kept: its cells fail with the reason instead of the
+  // series silently vanishing from the run.
+  for (const auto& p : patterns) {
+    std::string name = p.get<std::string>();
+    if (name.find_first_of("*?[") != std::string::npos) continue;
+    if (std::find(c.series.begin(), c.series.end(), name) == c.series.end()) c.series.push_back(name);
+  }
+  std::sort(c.series.begin(), c.series.end());
+  int max_files = at_path(cfg, "data.max_files").get<int>();
+  if (max_files > 0 && static_cast<int>(c.series.size()) > max_files) c.series.resize(static_cast<size_t>(max_files));
+  if (c.series.empty()) throw ConfigError("data.files: no series of " + c.root + " matches " + patterns.dump());
+}
+
+}  // namespace
 
 bool corpus_pattern_match(const std::string& pattern, const std::string& id) {
   return pattern == id || ::fnmatch(pattern.c_str(), id.c_str(), 0) == 0;
@@ -36,6 +70,31 @@ Corpus resolve_corpus(const json& cfg, const std::string& run_dir) {
   c.format = at_path(cfg, "data.format").get<std::string>();
   c.root = at_path(cfg, "data.root").get<std::string>();
   c.windows_file = at_path(cfg, "data.windows_file").get<std::string>();
+  if (c.format == "nasa") {
+    if (c.root.empty()) throw ConfigError("data.root: the NASA SMAP/MSL data has no default location; give its path");
+    c.spacecraft = at_path(cfg, "data.nasa.spacecraft").get<std::string>();
+    const std::string labels_csv = c.root + "/labeled_anomalies.csv";
+    if (files::exists(labels_csv)) c.nasa_labels = read_nasa_labels(labels_csv);
+    std::vector<std::string> channels;
+    try {
+      channels = list_nasa_channels(c.root, c.spacecraft);
+    } catch (const std::exception& e) {
+      throw ConfigError(std::string("data.root: ") + e.what());
+    }
+    std::map<std::string, std::string> craft;
+    for (const auto& row : c.nasa_labels) craft[row.chan_id] = row.spacecraft;
+    std::vector<std::string> all;
+    for (const auto& ch : channels) {
+      auto it = craft.find(ch);
+      all.push_back((it != craft.end() && !it->second.empty() ? it->second : std::string("unlabeled")) + "/" + ch + ".csv");
+    }
+    std::sort(all.begin(), all.end());
+    select_series(c, all, cfg);
+    for (const auto& row : c.nasa_labels)
+      for (const auto& id : c.series)
+        if (nasa_channel_of(id) == row.chan_id) c.total_windows += static_cast<int>(row.sequences.size());
+    return c;
+  }
   if (c.format == "synthetic") {
     if (c.root.empty()) c.root = run_dir + "/corpus";
     SyntheticOptions o;  // the generator writes atomically and identically for equal options
@@ -44,14 +103,11 @@ Corpus resolve_corpus(const json& cfg, const std::string& run_dir) {
     o.length = at_path(cfg, "data.synthetic.length").get<int>();
     write_synthetic_corpus(o, c.root);
     c.windows_file = "labels/combined_windows.json";
-  } else if (c.format == "nab") {
+  } else {
     if (c.root.empty()) c.root = default_nab_root();
     if (c.root.empty())
       throw ConfigError("data.root: no NAB corpus found; give data.root (or --set data.root=PATH, or NAB_ROOT), "
                         "or fetch it with scripts/get-nab.sh");
-  } else {
-    if (c.root.empty()) throw ConfigError("data.root: the NASA SMAP/MSL data has no default location; give its path");
-    throw ConfigError("data.format: \"nasa\" is not supported by this build yet");
   }
   std::vector<std::string> all;
   try {
@@ -59,27 +115,9 @@ Corpus resolve_corpus(const json& cfg, const std::string& run_dir) {
   } catch (const IoError& e) {
     throw ConfigError(std::string("data.root: ") + e.what());
   }
-  std::string wpath = c.root + "/" + c.windows_file;
+  const std::string wpath = c.root + "/" + c.windows_file;
   if (files::exists(wpath)) c.labels = read_label_windows(wpath);
-  const json& patterns = at_path(cfg, "data.files");
-  for (const auto& id : all) {
-    bool keep = patterns.empty();
-    for (const auto& p : patterns)
-      if (corpus_pattern_match(p.get<std::string>(), id)) keep = true;
-    if (keep) c.series.push_back(id);
-  }
-  // A plain path (no wildcard) that names no file is kept: its cells fail with the reason instead of the
-  // series silently vanishing from the run.
-  for (const auto& p : patterns) {
-    std::string name = p.get<std::string>();
-    if (name.find_first_of("*?[") != std::string::npos) continue;
-    if (std::find(c.series.begin(), c.series.end(), name) == c.series.end()) c.series.push_back(name);
-  }
-  std::sort(c.series.begin(), c.series.end());
-  int max_files = at_path(cfg, "data.max_files").get<int>();
-  if (max_files > 0 && static_cast<int>(c.series.size()) > max_files) c.series.resize(static_cast<size_t>(max_files));
-  if (c.series.empty())
-    throw ConfigError("data.files: no series of " + c.root + "/data matches " + patterns.dump());
+  select_series(c, all, cfg);
   for (const auto& id : c.series) {
     auto it = c.labels.find(id);
     if (it != c.labels.end()) c.total_windows += static_cast<int>(it->second.size());
@@ -88,13 +126,48 @@ Corpus resolve_corpus(const json& cfg, const std::string& run_dir) {
 }
 
 Series Corpus::load(const std::string& id, int* train_rows) const {
-  Series s = load_corpus_series(root, id, labels);
   if (train_rows) *train_rows = -1;  // NAB layout: the runner uses the probationary length
+  if (format != "nasa") return load_corpus_series(root, id, labels);
+  // NASA: the train rows followed by the test rows, with timestamps one second apart so that NAB-format
+  // outputs stay valid; the label windows move by the train length.
+  NasaChannel ch = load_nasa_channel(root, nasa_channel_of(id), nasa_labels);
+  Series s = ch.test;
+  s.name = id;
+  const int ntrain = ch.train.rows();
+  if (ch.train.dims != ch.test.dims)
+    throw DataError(ch.test.path, 0, "test has " + std::to_string(ch.test.dims) + " columns, train " +
+                                         std::to_string(ch.train.dims));
+  s.values.insert(s.values.begin(), ch.train.values.begin(), ch.train.values.end());
+  for (auto& w : s.windows) {
+    w.start += ntrain;
+    w.end += ntrain;
+  }
+  const int n = s.rows();
+  s.timestamps.clear();
+  s.time_us.clear();
+  for (int i = 0; i < n; ++i) {
+    int64_t us = static_cast<int64_t>(i) * 1000000;
+    s.time_us.push_back(us);
+    s.timestamps.push_back(format_timestamp_us(us));
+  }
+  for (auto& w : s.windows) {
+    w.start_text = s.timestamps[static_cast<size_t>(w.start)];
+    w.end_text = s.timestamps[static_cast<size_t>(w.end)];
+  }
+  if (train_rows) *train_rows = ntrain;
   return s;
 }
 
 std::vector<std::string> Corpus::input_files() const {
   std::vector<std::string> out;
+  if (format == "nasa") {
+    if (files::exists(root + "/labeled_anomalies.csv")) out.push_back(root + "/labeled_anomalies.csv");
+    for (const auto& id : series) {
+      out.push_back(root + "/train/" + nasa_channel_of(id) + ".npy");
+      out.push_back(root + "/test/" + nasa_channel_of(id) + ".npy");
+    }
+    return out;
+  }
   std::string w = root + "/" + windows_file;
   if (files::exists(w)) out.push_back(w);
   for (const auto& id : series) out.push_back(root + "/data/" + id);

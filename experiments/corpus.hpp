@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "data/labels.hpp"
+#include "data/nasa.hpp"
 #include "data/series.hpp"
 #include "experiments/config.hpp"
 
@@ -20,6 +21,7 @@ struct Corpus {
   std::map<std::string, WindowTexts> labels;
   int total_windows = 0;                     // windows of the selected series (NAB normalisation)
   std::string spacecraft;                    // nasa filter
+  std::vector<NasaLabelRow> nasa_labels;     // nasa: labeled_anomalies.csv rows
 
   // Loads one series; for NASA the train rows are followed by the test rows (train_rows says where).
   Series load(const std::string& id, int* train_rows = nullptr) const;

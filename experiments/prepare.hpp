@@ -19,8 +19,9 @@ struct PreparedSeries {
   std::vector<double> target;  // normalized column 0 in double, for the errors
 };
 
-// Applies data.missing, train.train_fraction and data.normalize to a loaded series.
-PreparedSeries prepare_series(Series series, const json& config);
+// Applies data.missing, data.train_fraction and data.normalize to a loaded series. train_rows >= 0 fixes
+// the training part (NASA: the train file's rows); otherwise data.train_fraction or NAB's probation.
+PreparedSeries prepare_series(Series series, const json& config, int train_rows = -1);
 
 // Training and validation windows of one setting (window, horizon, val_fraction, max_windows).
 WindowSource make_window_source(const PreparedSeries& p, const json& setting);

@@ -130,7 +130,9 @@ std::vector<Loaded> load_all(const Plan& plan, const Corpus& corpus, const json&
   parallel_for(plan.series.size(), static_cast<size_t>(threads), [&](size_t i) {
     auto t0 = Clock::now();
     try {
-      loaded[i].data = prepare_series(corpus.load(plan.series[i]), cfg);
+      int train_rows = -1;
+      Series s = corpus.load(plan.series[i], &train_rows);
+      loaded[i].data = prepare_series(std::move(s), cfg, train_rows);
     } catch (const std::exception& e) {
       loaded[i].error = e.what();
     }
