@@ -414,6 +414,9 @@ TEST(MetricsSeries, FirstRowAndNanConventions) {
   bad.range_alpha = -0.1;
   EXPECT_THROW(evaluate_series({0.5, 0.1}, {0, 1}, bad, 0), lstmad::Error);
 
+  // Nothing left to score (first_row == n): every value is NaN.
+  for (const auto& [name, value] : evaluate_series({0.1, 0.2}, {1, 0}, o, 2)) EXPECT_TRUE(std::isnan(value)) << name;
+
   // No anomalies: every label-dependent value is NaN; precisions are 0 when something was detected.
   const NamedMetrics clean = evaluate_series({0.9, 0.1, 0.2}, {0, 0, 0}, o);
   for (const auto& [name, value] : clean) {
