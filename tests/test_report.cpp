@@ -1,0 +1,62 @@
+// The HTML report rendered in headless Chromium: the page loads, has a plot per series with the label
+// windows and the score, and its screenshot is a real image. Skips, saying so, without Chromium.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "core/files.hpp"
+#include "support/test_support.hpp"
+
+namespace fs = std::filesystem;
+using lstmad::test::lstmad_binary;
+using lstmad::test::run_command;
+using lstmad::test::TempDir;
+using lstmad::test::write_text;
+
+namespace {
+std::string chromium() {
+  for (const char* p : {"/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"})
+    if (fs::exists(p)) return p;
+  return "";
+}
+int count(const std::string& text, const std::string& needle) {
+  int n = 0;
+  for (size_t p = text.find(needle); p != std::string::npos; p = text.find(needle, p + 1)) ++n;
+  return n;
+}
+}  // namespace
+
+TEST(Report, RendersInHeadlessChromiumWithAPlotPerSeries) {
+  if (!fs::exists(lstmad_binary())) GTEST_SKIP() << "lstmad binary not built at " << lstmad_binary();
+  const std::string browser = chromium();
+  if (browser.empty()) GTEST_SKIP() << "Chromium is not installed (Debian package chromium)";
+  TempDir tmp("report");
+  write_text(tmp.file("cfg.json"), R"({
+    "data": {"format": "synthetic", "synthetic": {"seed": 1, "series_per_kind": 1, "length": 600}},
+    "model": {"layers": 1, "hidden": 6, "window": 10}, "train": {"epochs": 2, "batch": 16},
+    "detector": {"likelihood": {"long_window": 200, "short_window": 4}}})");
+  std::string out;
+  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --out " + tmp.file("run"), &out), 0) << out;
+  ASSERT_EQ(run_command(lstmad_binary() + " report " + tmp.file("run") + " --out " + tmp.file("r.html"), &out), 0) << out;
+  size_t series = 0;
+  for (const auto& d : fs::recursive_directory_iterator(tmp.file("run/corpus/data")))
+    if (d.path().extension() == ".csv") ++series;
+  ASSERT_GT(series, 3u);
+
+  const std::string flags =
+      " --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking"
+      " --disable-component-update --disable-sync --user-data-dir=" + tmp.file("profile");
+  std::string dom;
+  ASSERT_EQ(run_command(browser + flags + " --dump-dom file://" + tmp.file("r.html") + " 2>/dev/null", &dom), 0) << dom;
+  EXPECT_EQ(count(dom, "<figure class=\"series\">"), static_cast<int>(series)) << "one plot per series";
+  EXPECT_GE(count(dom, "<polyline"), static_cast<int>(2 * series)) << "values and score in every plot";
+  EXPECT_GT(count(dom, "class=\"window\""), 0) << "label windows are drawn";
+  EXPECT_NE(dom.find("NAB scores"), std::string::npos);
+
+  ASSERT_EQ(run_command(browser + flags + " --window-size=1200,2000 --screenshot=" + tmp.file("r.png") + " file://" +
+                            tmp.file("r.html") + " 2>/dev/null", &out), 0) << out;
+  ASSERT_TRUE(fs::exists(tmp.file("r.png")));
+  std::string png = lstmad::files::read(tmp.file("r.png"));
+  ASSERT_GT(png.size(), 20000u) << "a rendered page with plots, not a blank image";
+  EXPECT_EQ(png.substr(1, 3), "PNG");
+}
