@@ -123,15 +123,6 @@ std::vector<std::string> split_path(const std::string& dotted) {
   return out;
 }
 
-json* find_path(json& j, const std::string& dotted) {
-  json* cur = &j;
-  for (const auto& p : split_path(dotted)) {
-    if (!cur->is_object() || !cur->contains(p)) return nullptr;
-    cur = &(*cur)[p];
-  }
-  return cur;
-}
-
 void set_path(json& j, const std::string& dotted, const json& v) {
   json* cur = &j;
   for (const auto& p : split_path(dotted)) {
@@ -189,12 +180,13 @@ const std::vector<KeyDef>& schema() {
   return s;
 }
 
-// Collects the dotted paths of every leaf of a user config (objects are descended).
-void leaves(const json& j, const std::string& prefix, std::vector<std::string>& out) {
+// Collects every leaf of a user config (objects are descended) with its dotted path. A key holding a
+// '.' cannot name a schema key, so it is kept whole and reported as unknown.
+void leaves(const json& j, const std::string& prefix, std::vector<std::pair<std::string, const json*>>& out) {
   for (auto it = j.begin(); it != j.end(); ++it) {
     std::string p = prefix.empty() ? it.key() : prefix + "." + it.key();
-    if (it.value().is_object()) leaves(it.value(), p, out);
-    else out.push_back(p);
+    if (it.value().is_object() && !it.value().empty()) leaves(it.value(), p, out);
+    else out.emplace_back(p, &it.value());
   }
 }
 
@@ -269,7 +261,7 @@ json resolve_config(const json& user, const std::string& source) {
   json out = json::object();
   for (const auto& d : schema()) set_path(out, d.path, d.def);
 
-  std::vector<std::string> given;
+  std::vector<std::pair<std::string, const json*>> given;
   json body = user;
   json grid = json::object();
   if (body.contains("grid")) {
@@ -278,9 +270,10 @@ json resolve_config(const json& user, const std::string& source) {
     body.erase("grid");
   }
   leaves(body, "", given);
-  for (const auto& p : given) {
+  for (const auto& [p, value] : given) {
     const KeyDef* d = find_def(p);
-    const json& v = *find_path(body, p);
+    const json& v = *value;
+    if (!d && v.is_object() && is_known_prefix(p)) continue;  // an empty section
     if (!d) {
       errors.push_back(p + ": unknown key" + (is_known_prefix(p) ? " (it is a section)" : ""));
       continue;
@@ -306,7 +299,9 @@ json resolve_config(const json& user, const std::string& source) {
     if (!d) { errors.push_back("grid." + it.key() + ": unknown key"); continue; }
     if (!d->griddable) { errors.push_back("grid." + it.key() + ": this key is not a grid axis"); continue; }
     if (!it.value().is_array() || it.value().empty()) { errors.push_back("grid." + it.key() + ": expected a non-empty list of values, got " + show(it.value())); continue; }
-    if (find_path(body, it.key())) { errors.push_back("grid." + it.key() + ": also set in its section; give it in one place"); continue; }
+    bool also_in_section = false;
+    for (const auto& g : given) also_in_section |= g.first == it.key();
+    if (also_in_section) { errors.push_back("grid." + it.key() + ": also set in its section; give it in one place"); continue; }
     bool ok = true;
     for (size_t i = 0; i < it.value().size(); ++i) {
       std::string e = check_value(*d, it.value()[i]);
