@@ -27,6 +27,8 @@ bool is_missing(std::string_view f) {
 // Parses a whole field as a finite or infinite double; false when any character is left over.
 bool parse_double(std::string_view f, double& out) {
   if (f.size() > 64) return false;
+  // strtod also reads hexadecimal ("0x1p3"); a NAB value is decimal, as pandas reads it.
+  if (f.find_first_of("xX") != std::string_view::npos) return false;
   char buf[72];
   f.copy(buf, f.size());
   buf[f.size()] = '\0';
