@@ -35,6 +35,7 @@ struct TrainResult {
   TrainStatus status = TrainStatus::Ok;
   std::string message;             // why training stopped, e.g. "non-finite loss at epoch 3"
   double seconds = 0.0;
+  std::vector<double> epoch_seconds;  // wall time of each epoch run (training and validation)
 };
 
 }  // namespace lstmad

@@ -1,0 +1,327 @@
+// LstmCpu<Real>: forward and full-BPTT backward of one LSTM stack plus its linear head (lstm_cpu.hpp).
+//
+// Internal buffers are time-major so that every step's B rows are one contiguous block and every
+// "all steps" product is a single (T*B) x K GEMM:
+//   xt    T x B x D        layer 0's input, transposed from the caller's B x T x D
+//   act   T x B x 4H       per layer: the input projection, then h_{t-1} R^T added, then the activated
+//                          gates i|f|g|o (what backward needs)
+//   h, c  (T+1) x B x H    per layer: slot 0 is the zero initial state, slot t+1 the state after step t;
+//                          h slots 1..T are the next layer's input
+//   tc    T x B x H        per layer: tanh(c_t), kept so backward needs no transcendental
+//   dg    T x B x 4H       pre-activation gate gradients of the layer being differentiated
+//   dxin  T x B x H (x2)   gradient w.r.t. a layer's input, handed down to the layer below
+// Gradients are written straight into the caller's flat buffer (canonical layout, lstm/shape.hpp).
+#include "lstm/cpu/lstm_cpu.hpp"
+
+// GCC 12 reports Eigen's AVX-512 transposes (inlined into the GEMM packing) as maybe-uninitialized
+// (_mm512_undefined_pd); a false positive in a system header.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <type_traits>
+
+#include "core/error.hpp"
+
+namespace lstmad {
+
+namespace {
+
+template <typename Real>
+using MatR = Eigen::Matrix<Real, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <typename Real>
+using MapM = Eigen::Map<MatR<Real>>;
+template <typename Real>
+using MapCM = Eigen::Map<const MatR<Real>>;
+template <typename Real>
+using RowV = Eigen::Matrix<Real, 1, Eigen::Dynamic>;
+template <typename Real>
+using MapRow = Eigen::Map<RowV<Real>>;
+template <typename Real>
+using MapCRow = Eigen::Map<const RowV<Real>>;
+template <typename Real>
+using Arr = Eigen::Array<Real, Eigen::Dynamic, 1>;
+template <typename Real>
+using MapA = Eigen::Map<Arr<Real>>;
+template <typename Real>
+using MapCA = Eigen::Map<const Arr<Real>>;
+
+// p = sigmoid(p + b). fp32 goes through Eigen's vectorised tanh (sigmoid(x) = (1 + tanh(x/2)) / 2, a few
+// ulp); fp64 is the accuracy reference and uses exp directly.
+inline void sigmoid_bias(float* p, const float* b, int n) {
+  MapA<float> a(p, n);
+  a = ((a + MapCA<float>(b, n)) * 0.5f).tanh() * 0.5f + 0.5f;
+}
+inline void sigmoid_bias(double* p, const double* b, int n) {
+  MapA<double> a(p, n);
+  a = ((-(a + MapCA<double>(b, n))).exp() + 1.0).inverse();
+}
+template <typename Real>
+inline void tanh_bias(Real* p, const Real* b, int n) {
+  MapA<Real> a(p, n);
+  a = (a + MapCA<Real>(b, n)).tanh();
+}
+
+}  // namespace
+
+template <typename Real>
+struct LstmCpu<Real>::Impl {
+  struct Layer {
+    std::vector<Real> act, h, c, tc;
+  };
+
+  Impl(const ModelShape& s, int window, int max_batch)
+      : shape(s), T(window), maxB(max_batch), layout(s), H(s.hidden), G(4 * s.hidden) {
+    if (T < 1) throw Error("LstmCpu: window must be at least 1, got " + std::to_string(T));
+    if (maxB < 1) throw Error("LstmCpu: max_batch must be at least 1, got " + std::to_string(maxB));
+    const std::size_t TB = static_cast<std::size_t>(T) * maxB;
+    const std::size_t Hs = static_cast<std::size_t>(H), Gs = static_cast<std::size_t>(G);
+    xt.assign(TB * static_cast<std::size_t>(s.input), Real(0));
+    layers.resize(static_cast<std::size_t>(s.layers));
+    for (auto& l : layers) {
+      l.act.assign(TB * Gs, Real(0));
+      l.h.assign((TB + maxB) * Hs, Real(0));
+      l.c.assign((TB + maxB) * Hs, Real(0));
+      l.tc.assign(TB * Hs, Real(0));
+    }
+    bias.assign(static_cast<std::size_t>(s.layers) * Gs, Real(0));
+    dg.assign(TB * Gs, Real(0));
+    dxin[0].assign(TB * Hs, Real(0));
+    dxin[1].assign(TB * Hs, Real(0));
+    dx0.assign(TB * static_cast<std::size_t>(s.input), Real(0));
+    dh.assign(static_cast<std::size_t>(maxB) * Hs, Real(0));
+    dc.assign(static_cast<std::size_t>(maxB) * Hs, Real(0));
+    yhat.assign(static_cast<std::size_t>(maxB) * s.horizon, Real(0));
+    dyhat.assign(static_cast<std::size_t>(maxB) * s.horizon, Real(0));
+  }
+
+  void check_batch(int batch) const {
+    if (batch < 1 || batch > maxB)
+      throw Error("LstmCpu: batch " + std::to_string(batch) + " outside [1, " + std::to_string(maxB) + "]");
+  }
+
+  void forward(const Real* params, const Real* x, int batch, Real* out) {
+    check_batch(batch);
+    B = batch;
+    const int D = shape.input;
+    const std::size_t BH = static_cast<std::size_t>(B) * H;
+    // B x T x D -> T x B x D.
+    for (int b = 0; b < B; ++b)
+      for (int t = 0; t < T; ++t)
+        std::memcpy(&xt[(static_cast<std::size_t>(t) * B + b) * D], &x[(static_cast<std::size_t>(b) * T + t) * D],
+                    sizeof(Real) * static_cast<std::size_t>(D));
+
+    for (int l = 0; l < shape.layers; ++l) {
+      Layer& L = layers[static_cast<std::size_t>(l)];
+      const LayerOffsets& o = layout.layer[static_cast<std::size_t>(l)];
+      const int Din = shape.layer_input(l);
+      const Real* in = l == 0 ? xt.data() : layers[static_cast<std::size_t>(l) - 1].h.data() + BH;
+      MapCM<Real> W(params + o.W, G, Din);
+      MapCM<Real> R(params + o.R, G, H);
+      Real* bsum = bias.data() + static_cast<std::size_t>(l) * G;
+      for (int j = 0; j < G; ++j) bsum[j] = params[o.bW + j] + params[o.bR + j];
+
+      MapM<Real> act(L.act.data(), T * B, G);
+      act.noalias() = MapCM<Real>(in, T * B, Din) * W.transpose();
+      std::fill(L.h.begin(), L.h.begin() + static_cast<std::ptrdiff_t>(BH), Real(0));
+      std::fill(L.c.begin(), L.c.begin() + static_cast<std::ptrdiff_t>(BH), Real(0));
+
+      for (int t = 0; t < T; ++t) {
+        Real* at = L.act.data() + static_cast<std::size_t>(t) * B * G;
+        const Real* hprev = L.h.data() + static_cast<std::size_t>(t) * BH;
+        const Real* cprev = L.c.data() + static_cast<std::size_t>(t) * BH;
+        Real* hnext = L.h.data() + static_cast<std::size_t>(t + 1) * BH;
+        Real* cnext = L.c.data() + static_cast<std::size_t>(t + 1) * BH;
+        Real* tct = L.tc.data() + static_cast<std::size_t>(t) * BH;
+        if (t > 0) MapM<Real>(at, B, G).noalias() += MapCM<Real>(hprev, B, H) * R.transpose();
+        for (int b = 0; b < B; ++b) {
+          Real* row = at + static_cast<std::size_t>(b) * G;
+          sigmoid_bias(row, bsum, 2 * H);  // i and f are adjacent
+          tanh_bias(row + 2 * H, bsum + 2 * H, H);
+          sigmoid_bias(row + 3 * H, bsum + 3 * H, H);
+          const std::size_t r = static_cast<std::size_t>(b) * H;
+          MapCA<Real> gi(row, H), gf(row + H, H), gg(row + 2 * H, H), go(row + 3 * H, H);
+          MapA<Real> cn(cnext + r, H), tcn(tct + r, H);
+          cn = gf * MapCA<Real>(cprev + r, H) + gi * gg;
+          tcn = cn.tanh();
+          MapA<Real>(hnext + r, H) = go * tcn;
+        }
+      }
+    }
+    // Head on the top layer's last hidden state.
+    const Layer& top = layers.back();
+    MapM<Real> y(out, B, shape.horizon);
+    y.noalias() = MapCM<Real>(top.h.data() + static_cast<std::size_t>(T) * BH, B, H) *
+                  MapCM<Real>(params + layout.head_W, shape.horizon, H).transpose();
+    y.rowwise() += MapCRow<Real>(params + layout.head_b, shape.horizon);
+    have_forward = true;
+  }
+
+  void backward(const Real* params, const Real* dy, Real* grad, Real* dx) {
+    if (!have_forward) throw Error("LstmCpu::backward called before forward");
+    const int D = shape.input, hz = shape.horizon;
+    const std::size_t BH = static_cast<std::size_t>(B) * H;
+    const Layer& top = layers.back();
+    MapCM<Real> dY(dy, B, hz);
+    MapCM<Real> hT(top.h.data() + static_cast<std::size_t>(T) * BH, B, H);
+    MapM<Real>(grad + layout.head_W, hz, H).noalias() = dY.transpose() * hT;
+    MapRow<Real>(grad + layout.head_b, hz) = dY.colwise().sum();
+
+    // dxin[cur] holds the gradient w.r.t. the current layer's outputs h_1..h_T (from the layer above);
+    // the top layer only receives the head's gradient at its last step, kept in dtop.
+    int cur = 0;
+    for (int l = shape.layers - 1; l >= 0; --l) {
+      const Layer& L = layers[static_cast<std::size_t>(l)];
+      const LayerOffsets& o = layout.layer[static_cast<std::size_t>(l)];
+      const int Din = shape.layer_input(l);
+      const bool is_top = l == shape.layers - 1;
+      MapCM<Real> W(params + o.W, G, Din);
+      MapCM<Real> R(params + o.R, G, H);
+      const Real* above = dxin[static_cast<std::size_t>(cur)].data();
+      Real* dbias = grad + o.bW;
+      std::fill(dbias, dbias + G, Real(0));
+      std::fill(dc.begin(), dc.begin() + static_cast<std::ptrdiff_t>(BH), Real(0));
+
+      for (int t = T - 1; t >= 0; --t) {
+        MapM<Real> dH(dh.data(), B, H);
+        if (t == T - 1) {
+          if (is_top)
+            dH.noalias() = dY * MapCM<Real>(params + layout.head_W, hz, H);
+          else
+            dH = MapCM<Real>(above + static_cast<std::size_t>(t) * BH, B, H);
+        } else {
+          dH.noalias() = MapCM<Real>(dg.data() + static_cast<std::size_t>(t + 1) * B * G, B, G) * R;
+          if (!is_top) dH += MapCM<Real>(above + static_cast<std::size_t>(t) * BH, B, H);
+        }
+        const Real* at = L.act.data() + static_cast<std::size_t>(t) * B * G;
+        const Real* cprev = L.c.data() + static_cast<std::size_t>(t) * BH;
+        const Real* tct = L.tc.data() + static_cast<std::size_t>(t) * BH;
+        Real* dgt = dg.data() + static_cast<std::size_t>(t) * B * G;
+        for (int b = 0; b < B; ++b) {
+          const Real* __restrict gi = at + static_cast<std::size_t>(b) * G;
+          const Real* __restrict gf = gi + H;
+          const Real* __restrict gg = gi + 2 * H;
+          const Real* __restrict go = gi + 3 * H;
+          const std::size_t r = static_cast<std::size_t>(b) * H;
+          const Real* __restrict cp = cprev + r;
+          const Real* __restrict tc = tct + r;
+          const Real* __restrict dhr = dh.data() + r;
+          Real* __restrict dcr = dc.data() + r;
+          Real* __restrict di = dgt + static_cast<std::size_t>(b) * G;
+          Real* __restrict df = di + H;
+          Real* __restrict dgg = di + 2 * H;
+          Real* __restrict dout = di + 3 * H;
+          for (int j = 0; j < H; ++j) {
+            const Real i = gi[j], f = gf[j], g = gg[j], og = go[j], tcj = tc[j], dhj = dhr[j];
+            const Real dcj = dcr[j] + dhj * og * (Real(1) - tcj * tcj);
+            di[j] = dcj * g * i * (Real(1) - i);
+            df[j] = dcj * cp[j] * f * (Real(1) - f);
+            dgg[j] = dcj * i * (Real(1) - g * g);
+            dout[j] = dhj * tcj * og * (Real(1) - og);
+            dcr[j] = dcj * f;
+          }
+          for (int j = 0; j < G; ++j) dbias[j] += di[j];
+        }
+      }
+      std::memcpy(grad + o.bR, dbias, sizeof(Real) * static_cast<std::size_t>(G));
+
+      MapCM<Real> dG(dg.data(), T * B, G);
+      const Real* in = l == 0 ? xt.data() : layers[static_cast<std::size_t>(l) - 1].h.data() + BH;
+      MapM<Real>(grad + o.W, G, Din).noalias() = dG.transpose() * MapCM<Real>(in, T * B, Din);
+      MapM<Real> dR(grad + o.R, G, H);
+      if (T > 1)  // h_{-1} = 0 contributes nothing, so step 0 is left out
+        dR.noalias() = MapCM<Real>(dg.data() + static_cast<std::size_t>(B) * G, (T - 1) * B, G).transpose() *
+                       MapCM<Real>(L.h.data() + BH, (T - 1) * B, H);
+      else
+        dR.setZero();
+      if (l > 0) {
+        cur ^= 1;
+        MapM<Real>(dxin[static_cast<std::size_t>(cur)].data(), T * B, H).noalias() = dG * W;
+      } else if (dx) {
+        MapM<Real>(dx0.data(), T * B, D).noalias() = dG * W;
+        for (int b = 0; b < B; ++b)
+          for (int t = 0; t < T; ++t)
+            std::memcpy(&dx[(static_cast<std::size_t>(b) * T + t) * D], &dx0[(static_cast<std::size_t>(t) * B + b) * D],
+                        sizeof(Real) * static_cast<std::size_t>(D));
+      }
+    }
+  }
+
+  Real loss_and_grad(const Real* params, const Real* x, const Real* y, int batch, Real* grad) {
+    forward(params, x, batch, yhat.data());
+    const std::size_t n = static_cast<std::size_t>(batch) * shape.horizon;
+    const Real scale = Real(2) / static_cast<Real>(n);
+    double sum = 0.0;
+    for (std::size_t k = 0; k < n; ++k) {
+      const Real e = yhat[k] - y[k];
+      sum += static_cast<double>(e) * static_cast<double>(e);
+      dyhat[k] = scale * e;
+    }
+    backward(params, dyhat.data(), grad, nullptr);
+    return static_cast<Real>(sum / static_cast<double>(n));
+  }
+
+  ModelShape shape;
+  int T, maxB;
+  ParamLayout layout;
+  int H, G;
+  int B = 0;
+  bool have_forward = false;
+  std::vector<Real> xt;
+  std::vector<Layer> layers;
+  std::vector<Real> bias, dg, dx0, dh, dc, yhat, dyhat;
+  std::vector<Real> dxin[2];
+};
+
+template <typename Real>
+LstmCpu<Real>::LstmCpu(const ModelShape& shape, int window, int max_batch)
+    : impl_(std::make_unique<Impl>(shape, window, max_batch)) {}
+template <typename Real>
+LstmCpu<Real>::~LstmCpu() = default;
+template <typename Real>
+LstmCpu<Real>::LstmCpu(LstmCpu&&) noexcept = default;
+template <typename Real>
+LstmCpu<Real>& LstmCpu<Real>::operator=(LstmCpu&&) noexcept = default;
+
+template <typename Real>
+const ModelShape& LstmCpu<Real>::shape() const {
+  return impl_->shape;
+}
+template <typename Real>
+int LstmCpu<Real>::window() const {
+  return impl_->T;
+}
+template <typename Real>
+int LstmCpu<Real>::max_batch() const {
+  return impl_->maxB;
+}
+template <typename Real>
+void LstmCpu<Real>::forward(const Real* params, const Real* x, int batch, Real* yhat) {
+  impl_->forward(params, x, batch, yhat);
+}
+template <typename Real>
+void LstmCpu<Real>::backward(const Real* params, const Real* dyhat, Real* grad, Real* dx) {
+  impl_->backward(params, dyhat, grad, dx);
+}
+template <typename Real>
+Real LstmCpu<Real>::loss_and_grad(const Real* params, const Real* x, const Real* y, int batch, Real* grad) {
+  return impl_->loss_and_grad(params, x, y, batch, grad);
+}
+template <typename Real>
+const Real* LstmCpu<Real>::final_h(int layer) const {
+  LSTMAD_CHECK(layer >= 0 && layer < impl_->shape.layers, "LstmCpu::final_h: layer out of range");
+  return impl_->layers[static_cast<std::size_t>(layer)].h.data() +
+         static_cast<std::size_t>(impl_->T) * impl_->B * impl_->H;
+}
+template <typename Real>
+const Real* LstmCpu<Real>::final_c(int layer) const {
+  LSTMAD_CHECK(layer >= 0 && layer < impl_->shape.layers, "LstmCpu::final_c: layer out of range");
+  return impl_->layers[static_cast<std::size_t>(layer)].c.data() +
+         static_cast<std::size_t>(impl_->T) * impl_->B * impl_->H;
+}
+
+template class LstmCpu<float>;
+template class LstmCpu<double>;
+
+}  // namespace lstmad

@@ -1,0 +1,39 @@
+// Model checkpoints: one file per model holding its shape and fp32 parameters (canonical layout,
+// lstm/shape.hpp), verified on load.
+//
+// Layout, little-endian:
+//   "LSTMADCK"                     8 bytes magic
+//   u32 format version             kCheckpointFormat
+//   u32 n, n bytes                 lstmad version that wrote the file
+//   i32 layers, input, hidden, horizon, window
+//   u64 parameter count            must equal param_count(shape)
+//   64 bytes                       SHA-256 of the parameter bytes, lowercase hex
+//   count x f32                    the parameters
+// Files are written atomically (files::write_atomic). Any mismatch, truncation or corruption on load is a
+// DataError naming the file.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "lstm/shape.hpp"
+
+namespace lstmad {
+
+constexpr uint32_t kCheckpointFormat = 1;
+
+struct Checkpoint {
+  ModelShape shape;
+  int window = 0;             // T the model was trained with (0: not recorded)
+  std::vector<float> params;  // param_count(shape) values
+  std::string version;        // lstmad version of the writer (filled by load; save writes its own)
+};
+
+// Throws Error when params does not match the shape; IoError when the file cannot be written.
+void save_checkpoint(const std::string& path, const Checkpoint& checkpoint);
+// IoError when the file cannot be read; DataError naming it when it is not a valid checkpoint.
+Checkpoint load_checkpoint(const std::string& path);
+// As above, and a DataError when the stored shape differs from `expected`.
+Checkpoint load_checkpoint(const std::string& path, const ModelShape& expected);
+
+}  // namespace lstmad

@@ -1,0 +1,211 @@
+// The per-model training loop (trainer.hpp).
+#include "train/trainer.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "core/error.hpp"
+#include "core/rng.hpp"
+#include "train/adam.hpp"
+
+namespace lstmad {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+}  // namespace
+
+void check_window_starts(const std::vector<int>& starts, int n, int window, int horizon, const char* what) {
+  for (int s : starts) {
+    const long long end = static_cast<long long>(s) + window + horizon;
+    if (s < 0 || end > n)
+      throw Error(std::string(what) + " window start " + std::to_string(s) + " needs rows [" + std::to_string(s) +
+                  ", " + std::to_string(end) + ") but the series has " + std::to_string(n) + " rows");
+  }
+}
+
+template <typename Real>
+void gather_windows(const float* x, const float* y, int D, int window, int horizon, const int* starts, int count,
+                    Real* xb, Real* yb) {
+  const std::size_t row = static_cast<std::size_t>(window) * D;
+  for (int k = 0; k < count; ++k) {
+    const float* src = x + static_cast<std::size_t>(starts[k]) * D;
+    Real* dst = xb + static_cast<std::size_t>(k) * row;
+    for (std::size_t i = 0; i < row; ++i) dst[i] = static_cast<Real>(src[i]);
+    if (yb) {
+      const float* ys = y + static_cast<std::size_t>(starts[k]) + window;
+      for (int j = 0; j < horizon; ++j) yb[static_cast<std::size_t>(k) * horizon + j] = static_cast<Real>(ys[j]);
+    }
+  }
+}
+
+template <typename Real>
+double windows_loss(TrainableModel<Real>& model, const Real* params, const WindowSource& data,
+                    const std::vector<int>& starts) {
+  const ModelShape& s = model.shape();
+  const int T = model.window(), D = s.input, hz = s.horizon, maxB = model.max_batch();
+  const int count = static_cast<int>(starts.size());
+  if (count == 0) return std::numeric_limits<double>::quiet_NaN();
+  const int B = std::min(maxB, count);
+  std::vector<Real> xb(static_cast<std::size_t>(B) * T * D), yb(static_cast<std::size_t>(B) * hz),
+      yhat(static_cast<std::size_t>(B) * hz);
+  double sum = 0.0;
+  for (int k = 0; k < count; k += B) {
+    const int b = std::min(B, count - k);
+    gather_windows(data.x, data.y, D, T, hz, starts.data() + k, b, xb.data(), yb.data());
+    model.forward(params, xb.data(), b, yhat.data());
+    for (std::size_t i = 0; i < static_cast<std::size_t>(b) * hz; ++i) {
+      const double e = static_cast<double>(yhat[i]) - static_cast<double>(yb[i]);
+      sum += e * e;
+    }
+  }
+  return sum / (static_cast<double>(count) * hz);
+}
+
+template <typename Real>
+void predict_windows(TrainableModel<Real>& model, const Real* params, const float* x, int n,
+                     const std::vector<int>& starts, float* out) {
+  const ModelShape& s = model.shape();
+  const int T = model.window(), D = s.input, hz = s.horizon;
+  check_window_starts(starts, n, T, 0, "prediction");
+  const int count = static_cast<int>(starts.size());
+  if (count == 0) return;
+  const int B = std::min(model.max_batch(), count);
+  std::vector<Real> xb(static_cast<std::size_t>(B) * T * D), yhat(static_cast<std::size_t>(B) * hz);
+  for (int k = 0; k < count; k += B) {
+    const int b = std::min(B, count - k);
+    gather_windows<Real>(x, nullptr, D, T, hz, starts.data() + k, b, xb.data(), nullptr);
+    model.forward(params, xb.data(), b, yhat.data());
+    for (std::size_t i = 0; i < static_cast<std::size_t>(b) * hz; ++i)
+      out[static_cast<std::size_t>(k) * hz + i] = static_cast<float>(yhat[i]);
+  }
+}
+
+template <typename Real>
+TrainResult train_model(TrainableModel<Real>& model, std::vector<Real>& params, const WindowSource& data,
+                        const TrainOptions& o) {
+  const auto t0 = Clock::now();
+  const ModelShape& s = model.shape();
+  const int T = model.window(), D = s.input, hz = s.horizon;
+  const std::size_t P = param_count(s);
+  if (params.size() != P)
+    throw Error("train_model: " + std::to_string(params.size()) + " parameters given, shape " + s.str() +
+                " needs " + std::to_string(P));
+  if (o.window != T)
+    throw Error("train_model: options.window " + std::to_string(o.window) + " differs from the model's window " +
+                std::to_string(T));
+  if (o.batch < 1) throw Error("train_model: batch must be at least 1, got " + std::to_string(o.batch));
+  if (o.epochs < 0) throw Error("train_model: epochs must be at least 0, got " + std::to_string(o.epochs));
+  if (data.n > 0 && (data.x == nullptr || data.y == nullptr))
+    throw Error("train_model: the window source has " + std::to_string(data.n) + " rows but no data pointers");
+  check_window_starts(data.train, data.n, T, hz, "training");
+  check_window_starts(data.val, data.n, T, hz, "validation");
+
+  TrainResult res;
+  const int ntrain = static_cast<int>(data.train.size());
+  if (ntrain == 0) {
+    res.message = "no training windows";
+    res.seconds = seconds_since(t0);
+    return res;
+  }
+  const int B = std::min(o.batch, ntrain);
+  if (B > model.max_batch())
+    throw Error("train_model: minibatch of " + std::to_string(B) + " windows exceeds the model's max_batch " +
+                std::to_string(model.max_batch()));
+
+  std::vector<Real> xb(static_cast<std::size_t>(B) * T * D), yb(static_cast<std::size_t>(B) * hz), grad(P);
+  std::vector<Real> best;
+  const std::vector<Real> initial = params;
+  Adam<Real> adam(P, o.adam);
+  Rng rng(o.seed);
+  std::vector<int> order = data.train;
+  double best_val = std::numeric_limits<double>::infinity();
+  int bad_epochs = 0;
+  bool have_best = false;
+
+  for (int e = 0; e < o.epochs; ++e) {
+    const auto te = Clock::now();
+    rng.shuffle(order.begin(), order.end());
+    double sum = 0.0;
+    for (int k = 0; k < ntrain && res.status == TrainStatus::Ok; k += B) {
+      const int b = std::min(B, ntrain - k);
+      gather_windows(data.x, data.y, D, T, hz, order.data() + k, b, xb.data(), yb.data());
+      const Real loss = model.loss_and_grad(params.data(), xb.data(), yb.data(), b, grad.data());
+      sum += static_cast<double>(loss) * b;
+      auto where = [&] { return "epoch " + std::to_string(e) + " (minibatch " + std::to_string(k / B) + ")"; };
+      if (!std::isfinite(static_cast<double>(loss))) {
+        res.status = TrainStatus::NonFinite;
+        res.message = "non-finite training loss at " + where();
+        break;
+      }
+      const double norm = clip_grad_norm(grad.data(), P, o.clip_norm);
+      if (!std::isfinite(norm)) {
+        res.status = TrainStatus::NonFinite;
+        res.message = "non-finite gradient at " + where();
+        sum = std::numeric_limits<double>::quiet_NaN();
+        break;
+      }
+      adam.step(params.data(), grad.data());
+    }
+    res.train_loss.push_back(sum / ntrain);
+    res.epochs_run = e + 1;
+    if (res.status != TrainStatus::Ok) {
+      res.epoch_seconds.push_back(seconds_since(te));
+      break;
+    }
+    if (!data.val.empty()) {
+      const double v = windows_loss(model, params.data(), data, data.val);
+      res.val_loss.push_back(v);
+      res.epoch_seconds.push_back(seconds_since(te));
+      if (!std::isfinite(v)) {
+        res.status = TrainStatus::NonFinite;
+        res.message = "non-finite validation loss at epoch " + std::to_string(e);
+        break;
+      }
+      if (v < best_val - o.min_delta) {
+        best_val = v;
+        res.best_epoch = e;
+        bad_epochs = 0;
+        have_best = true;
+        best = params;
+      } else if (o.patience > 0 && ++bad_epochs >= o.patience) {
+        res.message = "early stop after epoch " + std::to_string(e) + ": no validation improvement in " +
+                      std::to_string(o.patience) + " epochs";
+        break;
+      }
+    } else {
+      res.epoch_seconds.push_back(seconds_since(te));
+    }
+  }
+  if (have_best)
+    params = best;
+  else if (res.status != TrainStatus::Ok)
+    params = initial;  // nothing trustworthy was reached
+  if (res.status == TrainStatus::Ok && res.message.empty())
+    res.message = "ran " + std::to_string(res.epochs_run) + " epochs";
+  res.seconds = seconds_since(t0);
+  return res;
+}
+
+template void gather_windows<float>(const float*, const float*, int, int, int, const int*, int, float*, float*);
+template void gather_windows<double>(const float*, const float*, int, int, int, const int*, int, double*, double*);
+template double windows_loss<float>(TrainableModel<float>&, const float*, const WindowSource&,
+                                    const std::vector<int>&);
+template double windows_loss<double>(TrainableModel<double>&, const double*, const WindowSource&,
+                                     const std::vector<int>&);
+template void predict_windows<float>(TrainableModel<float>&, const float*, const float*, int,
+                                     const std::vector<int>&, float*);
+template void predict_windows<double>(TrainableModel<double>&, const double*, const float*, int,
+                                      const std::vector<int>&, float*);
+template TrainResult train_model<float>(TrainableModel<float>&, std::vector<float>&, const WindowSource&,
+                                        const TrainOptions&);
+template TrainResult train_model<double>(TrainableModel<double>&, std::vector<double>&, const WindowSource&,
+                                         const TrainOptions&);
+
+}  // namespace lstmad

@@ -1,0 +1,274 @@
+// LstmCpu<double>: the analytic gradient of the MSE loss w.r.t. every parameter and every input value
+// against central finite differences (Richardson-extrapolated, so truncation error is far below the
+// tolerance), on small random shapes: 1-3 layers, H not a multiple of the vector width, T = 1 and T > 1,
+// B = 1 and B > 1, D > 1, horizon 1 and > 1.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <sstream>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/rng.hpp"
+#include "lstm/cpu/lstm_cpu.hpp"
+#include "lstm/shape.hpp"
+
+namespace lstmad {
+namespace {
+
+struct Case {
+  int L, D, H, horizon, T, B;
+  std::string str() const {
+    std::ostringstream os;
+    os << "L=" << L << " D=" << D << " H=" << H << " horizon=" << horizon << " T=" << T << " B=" << B;
+    return os.str();
+  }
+  ModelShape shape() const {
+    ModelShape s;
+    s.layers = L;
+    s.input = D;
+    s.hidden = H;
+    s.horizon = horizon;
+    return s;
+  }
+};
+
+// Where flat parameter k lives, for failure messages.
+std::string param_name(const ModelShape& s, std::size_t k) {
+  ParamLayout lay(s);
+  const int H = s.hidden;
+  const char* gates = "ifgo";
+  std::ostringstream os;
+  for (int l = 0; l < s.layers; ++l) {
+    const LayerOffsets& o = lay.layer[static_cast<std::size_t>(l)];
+    const std::size_t Din = static_cast<std::size_t>(s.layer_input(l));
+    auto gate_of = [&](std::size_t row) { return gates[row / static_cast<std::size_t>(H)]; };
+    if (k >= o.W && k < o.R) {
+      const std::size_t i = k - o.W;
+      os << "layer " << l << " W[" << i / Din << "," << i % Din << "] gate " << gate_of(i / Din);
+      return os.str();
+    }
+    if (k >= o.R && k < o.bW) {
+      const std::size_t i = k - o.R;
+      os << "layer " << l << " R[" << i / H << "," << i % H << "] gate " << gate_of(i / H);
+      return os.str();
+    }
+    if (k >= o.bW && k < o.bR) {
+      os << "layer " << l << " bW[" << k - o.bW << "] gate " << gate_of(k - o.bW);
+      return os.str();
+    }
+    if (k >= o.bR && k < o.bR + 4 * static_cast<std::size_t>(H)) {
+      os << "layer " << l << " bR[" << k - o.bR << "] gate " << gate_of(k - o.bR);
+      return os.str();
+    }
+  }
+  if (k >= lay.head_W && k < lay.head_b) {
+    os << "head W[" << (k - lay.head_W) / H << "," << (k - lay.head_W) % H << "]";
+    return os.str();
+  }
+  os << "head b[" << k - lay.head_b << "]";
+  return os.str();
+}
+
+// At T = 1 the previous state is zero: R and the forget gate (which scales c_{-1} = 0) get no gradient.
+bool zero_in_exact_arithmetic(const Case& c, std::size_t k) {
+  if (c.T != 1) return false;
+  const ModelShape s = c.shape();
+  ParamLayout lay(s);
+  const std::size_t H = static_cast<std::size_t>(c.H);
+  for (int l = 0; l < c.L; ++l) {
+    const LayerOffsets& o = lay.layer[static_cast<std::size_t>(l)];
+    const std::size_t Din = static_cast<std::size_t>(s.layer_input(l));
+    if (k >= o.R && k < o.bW) return true;
+    if (k >= o.W && k < o.R && (k - o.W) / Din / H == 1) return true;
+    if (k >= o.bW && k < o.bR && (k - o.bW) / H == 1) return true;
+    if (k >= o.bR && k < o.bR + 4 * H && (k - o.bR) / H == 1) return true;
+  }
+  return false;
+}
+
+// Richardson-extrapolated central difference: O(h^4) truncation error.
+double numeric_derivative(const std::function<double(double)>& f, double x0) {
+  const double h = 1e-3;
+  auto central = [&](double step) { return (f(x0 + step) - f(x0 - step)) / (2 * step); };
+  return (4 * central(h / 2) - central(h)) / 3;
+}
+
+// Relative error, with an absolute floor for derivatives that are zero in exact arithmetic.
+double rel_error(double analytic, double numeric) {
+  const double scale = std::max(std::fabs(analytic), std::fabs(numeric));
+  const double diff = std::fabs(analytic - numeric);
+  return scale < 1e-8 ? diff / 1e-8 : diff / scale;
+}
+
+struct Problem {
+  Case c;
+  std::vector<double> params, x, y;
+  Problem(const Case& cs, uint64_t seed) : c(cs) {
+    Rng rng(seed);
+    // Larger than the usual init, so that gates leave their linear range and every term matters.
+    params.resize(param_count(c.shape()));
+    for (auto& v : params) v = rng.uniform(-0.8, 0.8);
+    x.resize(static_cast<std::size_t>(c.B) * c.T * c.D);
+    for (auto& v : x) v = rng.normal(0.0, 1.0);
+    y.resize(static_cast<std::size_t>(c.B) * c.horizon);
+    for (auto& v : y) v = rng.normal(0.0, 1.0);
+  }
+};
+
+class LstmGradients : public ::testing::TestWithParam<Case> {};
+
+TEST_P(LstmGradients, EveryParameterMatchesFiniteDifferences) {
+  const Case c = GetParam();
+  Problem p(c, 0x5eed0000u + static_cast<uint64_t>(c.L * 1000 + c.H * 100 + c.T * 10 + c.B));
+  // max_batch above B: a partly used workspace must not change anything.
+  LstmCpu<double> net(c.shape(), c.T, c.B + 2);
+  const std::size_t P = p.params.size();
+  std::vector<double> grad(P, std::numeric_limits<double>::quiet_NaN());  // must be overwritten
+  const double loss = net.loss_and_grad(p.params.data(), p.x.data(), p.y.data(), c.B, grad.data());
+  ASSERT_TRUE(std::isfinite(loss)) << c.str();
+  ASSERT_GT(loss, 0.0) << c.str();
+
+  std::vector<double> scratch(P);
+  LstmCpu<double> probe(c.shape(), c.T, c.B);
+  double worst = 0.0, gmax = 0.0;
+  std::size_t worst_k = 0, nonzero = 0;
+  for (std::size_t k = 0; k < P; ++k) {
+    ASSERT_TRUE(std::isfinite(grad[k])) << c.str() << ": " << param_name(c.shape(), k) << " not written";
+    std::vector<double> q = p.params;
+    auto f = [&](double v) {
+      q[k] = v;
+      return static_cast<double>(probe.loss_and_grad(q.data(), p.x.data(), p.y.data(), c.B, scratch.data()));
+    };
+    const double num = numeric_derivative(f, p.params[k]);
+    const double e = rel_error(grad[k], num);
+    EXPECT_LT(e, 1e-6) << c.str() << ": " << param_name(c.shape(), k) << " analytic " << grad[k] << " numeric "
+                       << num;
+    if (e > worst) {
+      worst = e;
+      worst_k = k;
+    }
+    gmax = std::max(gmax, std::fabs(grad[k]));
+    if (std::fabs(grad[k]) > 1e-10) ++nonzero;
+  }
+  // 0 == 0 proves nothing: every gradient that is not zero in exact arithmetic must be clearly non-zero
+  // (allowing a few accidental near-zeros), and the structural zeros must be exact.
+  EXPECT_GT(gmax, 1e-3) << c.str();
+  std::size_t structural = 0;
+  for (std::size_t k = 0; k < P; ++k)
+    if (zero_in_exact_arithmetic(c, k)) {
+      ++structural;
+      EXPECT_EQ(grad[k], 0.0) << c.str() << ": " << param_name(c.shape(), k);
+    }
+  EXPECT_GE(nonzero + P / 20, P - structural) << c.str() << ": only " << nonzero << " of " << P - structural
+                                              << " non-zero";
+  RecordProperty("worst_rel_error", std::to_string(worst));
+  std::cout << c.str() << ": P=" << P << " worst relative error " << worst << " at "
+            << param_name(c.shape(), worst_k) << " (gradient " << grad[worst_k] << ", largest " << gmax << ")\n";
+}
+
+TEST_P(LstmGradients, InputGradientMatchesFiniteDifferences) {
+  const Case c = GetParam();
+  Problem p(c, 0xd00d0000u + static_cast<uint64_t>(c.L * 1000 + c.H * 100 + c.T * 10 + c.B));
+  LstmCpu<double> net(c.shape(), c.T, c.B);
+  const std::size_t nx = p.x.size(), ny = p.y.size();
+  std::vector<double> yhat(ny), dyhat(ny), grad(param_count(c.shape())), dx(nx, std::nan(""));
+  net.forward(p.params.data(), p.x.data(), c.B, yhat.data());
+  for (std::size_t k = 0; k < ny; ++k) dyhat[k] = 2.0 * (yhat[k] - p.y[k]) / static_cast<double>(ny);
+  net.backward(p.params.data(), dyhat.data(), grad.data(), dx.data());
+
+  LstmCpu<double> probe(c.shape(), c.T, c.B);
+  std::vector<double> out(ny);
+  double gmax = 0.0;
+  for (std::size_t k = 0; k < nx; ++k) {
+    std::vector<double> xq = p.x;
+    auto f = [&](double v) {
+      xq[k] = v;
+      probe.forward(p.params.data(), xq.data(), c.B, out.data());
+      double s = 0.0;
+      for (std::size_t j = 0; j < ny; ++j) s += (out[j] - p.y[j]) * (out[j] - p.y[j]);
+      return s / static_cast<double>(ny);
+    };
+    const double num = numeric_derivative(f, p.x[k]);
+    const std::size_t b = k / (static_cast<std::size_t>(c.T) * c.D), t = (k / c.D) % c.T, d = k % c.D;
+    EXPECT_LT(rel_error(dx[k], num), 1e-6)
+        << c.str() << ": dx[b=" << b << ",t=" << t << ",d=" << d << "] analytic " << dx[k] << " numeric " << num;
+    gmax = std::max(gmax, std::fabs(dx[k]));
+  }
+  EXPECT_GT(gmax, 1e-3) << c.str();
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, LstmGradients,
+                         ::testing::Values(Case{1, 1, 3, 1, 1, 1}, Case{1, 2, 5, 3, 4, 3}, Case{1, 3, 7, 1, 6, 1},
+                                           Case{2, 3, 7, 2, 5, 2}, Case{2, 1, 5, 1, 1, 4}, Case{2, 2, 3, 4, 6, 1},
+                                           Case{3, 2, 4, 2, 3, 2}),
+                         [](const ::testing::TestParamInfo<Case>& param_info) {
+                           const Case& c = param_info.param;
+                           return "L" + std::to_string(c.L) + "_D" + std::to_string(c.D) + "_H" +
+                                  std::to_string(c.H) + "_hz" + std::to_string(c.horizon) + "_T" +
+                                  std::to_string(c.T) + "_B" + std::to_string(c.B);
+                         });
+
+// Rows of a minibatch are independent: each window's prediction equals its prediction alone.
+TEST(LstmCpu, BatchRowsAreIndependent) {
+  const Case c{2, 2, 5, 3, 7, 6};
+  Problem p(c, 77);
+  LstmCpu<double> net(c.shape(), c.T, c.B);
+  std::vector<double> all(static_cast<std::size_t>(c.B) * c.horizon), one(static_cast<std::size_t>(c.horizon));
+  net.forward(p.params.data(), p.x.data(), c.B, all.data());
+  for (int b = 0; b < c.B; ++b) {
+    net.forward(p.params.data(), p.x.data() + static_cast<std::size_t>(b) * c.T * c.D, 1, one.data());
+    for (int j = 0; j < c.horizon; ++j) {
+      const double a = all[static_cast<std::size_t>(b) * c.horizon + j];
+      EXPECT_NEAR(a, one[static_cast<std::size_t>(j)], 1e-13 * (1 + std::fabs(a))) << "row " << b << " output " << j;
+      EXPECT_NE(a, 0.0);
+    }
+  }
+}
+
+// The hand-checkable case: one step, H = 1, D = 1, zero initial state.
+TEST(LstmCpu, OneStepMatchesTheLstmEquations) {
+  ModelShape s;
+  s.layers = 1;
+  s.input = 1;
+  s.hidden = 1;
+  s.horizon = 1;
+  ParamLayout lay(s);
+  std::vector<double> p(lay.total);
+  const double W[4] = {0.3, -0.2, 0.5, 0.7}, bW[4] = {0.1, 0.2, -0.1, 0.05}, bR[4] = {-0.05, 0.1, 0.2, 0.0};
+  for (int g = 0; g < 4; ++g) {
+    p[lay.layer[0].W + static_cast<std::size_t>(g)] = W[g];
+    p[lay.layer[0].R + static_cast<std::size_t>(g)] = 9.0;  // no effect at t = 0 (h_{-1} = 0)
+    p[lay.layer[0].bW + static_cast<std::size_t>(g)] = bW[g];
+    p[lay.layer[0].bR + static_cast<std::size_t>(g)] = bR[g];
+  }
+  p[lay.head_W] = 1.5;
+  p[lay.head_b] = -0.25;
+  const double x = 0.8;
+  auto sig = [](double v) { return 1.0 / (1.0 + std::exp(-v)); };
+  const double i = sig(W[0] * x + bW[0] + bR[0]), g = std::tanh(W[2] * x + bW[2] + bR[2]);
+  const double o = sig(W[3] * x + bW[3] + bR[3]);
+  const double cc = i * g, h = o * std::tanh(cc);
+  LstmCpu<double> net(s, 1, 1);
+  double y = 0;
+  net.forward(p.data(), &x, 1, &y);
+  EXPECT_NEAR(y, 1.5 * h - 0.25, 1e-15);
+  EXPECT_NEAR(net.final_h(0)[0], h, 1e-15);
+  EXPECT_NEAR(net.final_c(0)[0], cc, 1e-15);
+}
+
+TEST(LstmCpu, RejectsBatchOutsideWorkspace) {
+  ModelShape s;
+  s.hidden = 4;
+  LstmCpu<double> net(s, 3, 2);
+  std::vector<double> p(param_count(s), 0.1), x(9, 0.0), y(3);
+  EXPECT_THROW(net.forward(p.data(), x.data(), 3, y.data()), Error);
+  EXPECT_THROW(net.forward(p.data(), x.data(), 0, y.data()), Error);
+  EXPECT_THROW(LstmCpu<double>(s, 0, 2), Error);
+}
+
+}  // namespace
+}  // namespace lstmad
