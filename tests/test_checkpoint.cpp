@@ -1,0 +1,141 @@
+// Model checkpoints: a saved model loads back bit for bit with its shape and window; a flipped byte
+// anywhere, a truncated file, trailing bytes, a wrong magic or format version, or a shape other than the
+// expected one is a DataError that names the file.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/files.hpp"
+#include "lstm/init.hpp"
+#include "support/test_support.hpp"
+#include "train/checkpoint.hpp"
+
+namespace lstmad {
+namespace {
+
+Checkpoint sample() {
+  Checkpoint ck;
+  ck.shape.layers = 2;
+  ck.shape.input = 3;
+  ck.shape.hidden = 5;
+  ck.shape.horizon = 2;
+  ck.window = 17;
+  ck.params = init_params(ck.shape, 42);
+  ck.params[3] = -0.0f;  // sign of zero and subnormals must survive
+  ck.params[4] = 1e-40f;
+  return ck;
+}
+
+// Loading `bytes` written to a file must throw a DataError whose message names the file and mentions
+// `expect` (a fragment of the reason).
+void expect_rejected(const test::TempDir& dir, const std::string& name, const std::string& bytes,
+                     const std::string& expect) {
+  const std::string path = dir.file(name);
+  test::write_text(path, bytes);
+  try {
+    load_checkpoint(path);
+    ADD_FAILURE() << name << ": loaded a bad checkpoint";
+  } catch (const DataError& e) {
+    const std::string what = e.what();
+    EXPECT_EQ(e.file(), path);
+    EXPECT_NE(what.find(path), std::string::npos) << what;
+    EXPECT_NE(what.find(expect), std::string::npos) << name << ": " << what;
+  }
+}
+
+TEST(Checkpoint, RoundTripIsExact) {
+  test::TempDir dir("checkpoint_roundtrip");
+  const Checkpoint ck = sample();
+  const std::string path = dir.file("model.ckpt");
+  save_checkpoint(path, ck);
+  const Checkpoint back = load_checkpoint(path, ck.shape);
+  EXPECT_EQ(back.shape, ck.shape);
+  EXPECT_EQ(back.window, 17);
+  EXPECT_EQ(back.version, LSTMAD_VERSION);
+  ASSERT_EQ(back.params.size(), ck.params.size());
+  EXPECT_EQ(0, std::memcmp(back.params.data(), ck.params.data(), ck.params.size() * sizeof(float)));
+  EXPECT_TRUE(std::signbit(back.params[3]));
+  // The atomic write leaves no temporary behind.
+  int entries = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    (void)entry;
+    ++entries;
+  }
+  EXPECT_EQ(entries, 1);
+  const std::string bytes = files::read(path);
+  EXPECT_EQ(bytes.substr(0, 8), "LSTMADCK");
+  EXPECT_EQ(bytes.size(), 8 + 4 + 4 + std::string(LSTMAD_VERSION).size() + 5 * 4 + 8 + 64 + 4 * ck.params.size());
+}
+
+TEST(Checkpoint, EveryCorruptionIsADataErrorNamingTheFile) {
+  test::TempDir dir("checkpoint_corrupt");
+  const Checkpoint ck = sample();
+  const std::string good_path = dir.file("good.ckpt");
+  save_checkpoint(good_path, ck);
+  const std::string good = files::read(good_path);
+  const std::size_t params_at = good.size() - 4 * ck.params.size();
+
+  std::string flipped = good;
+  flipped[params_at + 4 * 7 + 1] ^= 0x10;  // one bit of parameter 7
+  expect_rejected(dir, "flipped.ckpt", flipped, "checksum");
+
+  std::string last = good;
+  last.back() ^= 0x01;
+  expect_rejected(dir, "last_byte.ckpt", last, "checksum");
+
+  expect_rejected(dir, "truncated.ckpt", good.substr(0, good.size() - 3), "truncated");
+  expect_rejected(dir, "header_only.ckpt", good.substr(0, 20), "truncated");
+  expect_rejected(dir, "empty.ckpt", std::string(), "magic");
+  expect_rejected(dir, "trailing.ckpt", good + "xy", "trailing");
+
+  std::string magic = good;
+  magic[0] = 'X';
+  expect_rejected(dir, "magic.ckpt", magic, "magic");
+
+  std::string format = good;
+  format[8] = 9;
+  expect_rejected(dir, "format.ckpt", format, "format version 9");
+
+  // A consistent header with another shape: the parameter count no longer matches.
+  std::string shape = good;
+  const std::size_t shape_at = 8 + 4 + 4 + std::string(LSTMAD_VERSION).size();
+  shape[shape_at + 8] = 6;  // hidden 5 -> 6
+  expect_rejected(dir, "shape.ckpt", shape, "parameter count");
+
+  std::string hash = good;
+  hash[params_at - 1] = hash[params_at - 1] == 'a' ? 'b' : 'a';
+  expect_rejected(dir, "hash.ckpt", hash, "checksum");
+}
+
+TEST(Checkpoint, ShapeMismatchAgainstTheExpectedShape) {
+  test::TempDir dir("checkpoint_shape");
+  const Checkpoint ck = sample();
+  const std::string path = dir.file("m.ckpt");
+  save_checkpoint(path, ck);
+  ModelShape other = ck.shape;
+  other.hidden = 6;
+  try {
+    load_checkpoint(path, other);
+    ADD_FAILURE() << "shape mismatch accepted";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("H=5"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Checkpoint, SaveRejectsWrongParameterCountAndMissingFileIsIoError) {
+  test::TempDir dir("checkpoint_save");
+  Checkpoint ck = sample();
+  ck.params.pop_back();
+  EXPECT_THROW(save_checkpoint(dir.file("x.ckpt"), ck), Error);
+  EXPECT_FALSE(files::exists(dir.file("x.ckpt")));
+  EXPECT_THROW(load_checkpoint(dir.file("missing.ckpt")), IoError);
+}
+
+}  // namespace
+}  // namespace lstmad
