@@ -1,0 +1,130 @@
+// LstmCpu<float> on one thread: forward, backward and a whole training step (forward, MSE, backward,
+// global-norm clipping, Adam) for L in {1, 2}, H in {32, 64, 128}, T = 50, B = 64, D = 1, horizon 1.
+//
+// FLOPs count the GEMMs only (2 M N K each), which is where nearly all the arithmetic is; the gate math,
+// clipping and Adam are left out, so the FLOP/s is a lower bound of the arithmetic done. Per layer l with
+// input D_l, G = 4H:
+//   forward:  2 T B D_l G (input projection) + 2 (T-1) B H G (recurrence)
+//   backward: 2 (T-1) B G H (dh) + 2 T B G D_l (dW) + 2 (T-1) B G H (dR) + 2 T B G D_l (dx, layers > 0)
+//   head:     2 B H horizon forward, twice that backward.
+// Counters: FLOP/s ("FLOPS", 1000-based) and windows/s ("items_per_second").
+#include <benchmark/benchmark.h>
+
+#include <vector>
+
+#include "core/rng.hpp"
+#include "lstm/cpu/lstm_cpu.hpp"
+#include "lstm/init.hpp"
+#include "train/adam.hpp"
+
+namespace {
+
+using lstmad::LstmCpu;
+using lstmad::ModelShape;
+
+constexpr int kT = 50, kB = 64, kD = 1;
+
+ModelShape bench_shape(const benchmark::State& state) {
+  ModelShape s;
+  s.layers = static_cast<int>(state.range(0));
+  s.hidden = static_cast<int>(state.range(1));
+  s.input = kD;
+  s.horizon = 1;
+  return s;
+}
+
+double forward_flops(const ModelShape& s, int T, int B) {
+  const double G = 4.0 * s.hidden, H = s.hidden;
+  double f = 2.0 * B * H * s.horizon;
+  for (int l = 0; l < s.layers; ++l) f += 2.0 * T * B * s.layer_input(l) * G + 2.0 * (T - 1) * B * H * G;
+  return f;
+}
+
+double backward_flops(const ModelShape& s, int T, int B) {
+  const double G = 4.0 * s.hidden, H = s.hidden;
+  double f = 4.0 * B * H * s.horizon;
+  for (int l = 0; l < s.layers; ++l) {
+    const double Din = s.layer_input(l);
+    f += 4.0 * (T - 1) * B * G * H + 2.0 * T * B * G * Din;
+    if (l > 0) f += 2.0 * T * B * G * Din;
+  }
+  return f;
+}
+
+struct Inputs {
+  std::vector<float> params, x, y, yhat, dyhat, grad;
+  explicit Inputs(const ModelShape& s) {
+    params = lstmad::init_params(s, 1, 1.0);
+    lstmad::Rng rng(2);
+    x.resize(static_cast<std::size_t>(kB) * kT * kD);
+    for (auto& v : x) v = static_cast<float>(rng.normal());
+    y.resize(static_cast<std::size_t>(kB) * s.horizon);
+    for (auto& v : y) v = static_cast<float>(rng.normal());
+    yhat.resize(y.size());
+    dyhat.resize(y.size());
+    for (auto& v : dyhat) v = static_cast<float>(rng.normal(0.0, 0.01));
+    grad.resize(params.size());
+  }
+};
+
+void set_counters(benchmark::State& state, double flops_per_iter) {
+  state.counters["FLOPS"] =
+      benchmark::Counter(flops_per_iter, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+  state.counters["MFLOP/iter"] = flops_per_iter / 1e6;
+  state.SetItemsProcessed(state.iterations() * kB);
+}
+
+void BM_Forward(benchmark::State& state) {
+  const ModelShape s = bench_shape(state);
+  Inputs in(s);
+  LstmCpu<float> net(s, kT, kB);
+  for (auto _ : state) {
+    net.forward(in.params.data(), in.x.data(), kB, in.yhat.data());
+    benchmark::DoNotOptimize(in.yhat.data());
+    benchmark::ClobberMemory();
+  }
+  set_counters(state, forward_flops(s, kT, kB));
+}
+
+void BM_Backward(benchmark::State& state) {
+  const ModelShape s = bench_shape(state);
+  Inputs in(s);
+  LstmCpu<float> net(s, kT, kB);
+  net.forward(in.params.data(), in.x.data(), kB, in.yhat.data());  // backward only reads the activations
+  for (auto _ : state) {
+    net.backward(in.params.data(), in.dyhat.data(), in.grad.data());
+    benchmark::DoNotOptimize(in.grad.data());
+    benchmark::ClobberMemory();
+  }
+  set_counters(state, backward_flops(s, kT, kB));
+}
+
+void BM_TrainStep(benchmark::State& state) {
+  const ModelShape s = bench_shape(state);
+  Inputs in(s);
+  LstmCpu<float> net(s, kT, kB);
+  lstmad::Adam<float> adam(in.params.size(), lstmad::AdamOptions{});
+  for (auto _ : state) {
+    const float loss = net.loss_and_grad(in.params.data(), in.x.data(), in.y.data(), kB, in.grad.data());
+    benchmark::DoNotOptimize(loss);
+    lstmad::clip_grad_norm(in.grad.data(), in.grad.size(), 1.0);
+    adam.step(in.params.data(), in.grad.data());
+    benchmark::ClobberMemory();
+  }
+  set_counters(state, forward_flops(s, kT, kB) + backward_flops(s, kT, kB));
+}
+
+void shapes(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"L", "H"});
+  for (int L : {1, 2})
+    for (int H : {32, 64, 128}) b->Args({L, H});
+  b->Unit(benchmark::kMillisecond);
+}
+
+BENCHMARK(BM_Forward)->Apply(shapes);
+BENCHMARK(BM_Backward)->Apply(shapes);
+BENCHMARK(BM_TrainStep)->Apply(shapes);
+
+}  // namespace
+
+BENCHMARK_MAIN();
