@@ -68,8 +68,8 @@ struct Inputs {
 };
 
 void set_counters(benchmark::State& state, double flops_per_iter) {
-  state.counters["FLOPS"] =
-      benchmark::Counter(flops_per_iter, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+  state.counters["FLOPS"] = benchmark::Counter(flops_per_iter, benchmark::Counter::kIsIterationInvariantRate,
+                                               benchmark::Counter::kIs1000);
   state.counters["MFLOP/iter"] = flops_per_iter / 1e6;
   state.SetItemsProcessed(state.iterations() * kB);
 }

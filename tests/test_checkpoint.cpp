@@ -69,7 +69,8 @@ TEST(Checkpoint, RoundTripIsExact) {
   EXPECT_EQ(entries, 1);
   const std::string bytes = files::read(path);
   EXPECT_EQ(bytes.substr(0, 8), "LSTMADCK");
-  EXPECT_EQ(bytes.size(), 8 + 4 + 4 + std::string(LSTMAD_VERSION).size() + 5 * 4 + 8 + 64 + 4 * ck.params.size());
+  EXPECT_EQ(bytes.size(),
+            8 + 4 + 4 + std::string(LSTMAD_VERSION).size() + 5 * 4 + 8 + 64 + 4 * ck.params.size());
 }
 
 TEST(Checkpoint, EveryCorruptionIsADataErrorNamingTheFile) {

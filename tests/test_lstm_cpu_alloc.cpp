@@ -66,8 +66,8 @@ void expect_no_allocation(const Case& c) {
     net.backward(p.data(), y.data(), g.data(), dx.data());
   }
 #if LSTMAD_ALLOC_COUNTING
-  EXPECT_EQ(g_mallocs.load() - before, 0) << (sizeof(Real) == 4 ? "fp32 " : "fp64 ") << s.str() << " T=" << c.T
-                                          << " B=" << c.B << ": forward/backward allocated";
+  EXPECT_EQ(g_mallocs.load() - before, 0) << (sizeof(Real) == 4 ? "fp32 " : "fp64 ") << s.str()
+                                          << " T=" << c.T << " B=" << c.B << ": forward/backward allocated";
 #endif
   EXPECT_TRUE(std::isfinite(static_cast<double>(g[0])));
 }

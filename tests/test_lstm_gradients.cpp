@@ -145,8 +145,8 @@ TEST_P(LstmGradients, EveryParameterMatchesFiniteDifferences) {
     };
     const double num = numeric_derivative(f, p.params[k]);
     const double e = rel_error(grad[k], num);
-    EXPECT_LT(e, 1e-6) << c.str() << ": " << param_name(c.shape(), k) << " analytic " << grad[k] << " numeric "
-                       << num;
+    EXPECT_LT(e, 1e-6) << c.str() << ": " << param_name(c.shape(), k) << " analytic " << grad[k]
+                       << " numeric " << num;
     if (e > worst) {
       worst = e;
       worst_k = k;
@@ -163,11 +163,12 @@ TEST_P(LstmGradients, EveryParameterMatchesFiniteDifferences) {
       ++structural;
       EXPECT_EQ(grad[k], 0.0) << c.str() << ": " << param_name(c.shape(), k);
     }
-  EXPECT_GE(nonzero + P / 20, P - structural) << c.str() << ": only " << nonzero << " of " << P - structural
-                                              << " non-zero";
+  EXPECT_GE(nonzero + P / 20, P - structural)
+      << c.str() << ": only " << nonzero << " of " << P - structural << " non-zero";
   RecordProperty("worst_rel_error", std::to_string(worst));
   std::cout << c.str() << ": P=" << P << " worst relative error " << worst << " at "
-            << param_name(c.shape(), worst_k) << " (gradient " << grad[worst_k] << ", largest " << gmax << ")\n";
+            << param_name(c.shape(), worst_k) << " (gradient " << grad[worst_k] << ", largest " << gmax
+            << ")\n";
 }
 
 TEST_P(LstmGradients, InputGradientMatchesFiniteDifferences) {
@@ -194,16 +195,17 @@ TEST_P(LstmGradients, InputGradientMatchesFiniteDifferences) {
     };
     const double num = numeric_derivative(f, p.x[k]);
     const std::size_t b = k / (static_cast<std::size_t>(c.T) * c.D), t = (k / c.D) % c.T, d = k % c.D;
-    EXPECT_LT(rel_error(dx[k], num), 1e-6)
-        << c.str() << ": dx[b=" << b << ",t=" << t << ",d=" << d << "] analytic " << dx[k] << " numeric " << num;
+    EXPECT_LT(rel_error(dx[k], num), 1e-6) << c.str() << ": dx[b=" << b << ",t=" << t << ",d=" << d
+                                           << "] analytic " << dx[k] << " numeric " << num;
     gmax = std::max(gmax, std::fabs(dx[k]));
   }
   EXPECT_GT(gmax, 1e-3) << c.str();
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, LstmGradients,
-                         ::testing::Values(Case{1, 1, 3, 1, 1, 1}, Case{1, 2, 5, 3, 4, 3}, Case{1, 3, 7, 1, 6, 1},
-                                           Case{2, 3, 7, 2, 5, 2}, Case{2, 1, 5, 1, 1, 4}, Case{2, 2, 3, 4, 6, 1},
+                         ::testing::Values(Case{1, 1, 3, 1, 1, 1}, Case{1, 2, 5, 3, 4, 3},
+                                           Case{1, 3, 7, 1, 6, 1}, Case{2, 3, 7, 2, 5, 2},
+                                           Case{2, 1, 5, 1, 1, 4}, Case{2, 2, 3, 4, 6, 1},
                                            Case{3, 2, 4, 2, 3, 2}),
                          [](const ::testing::TestParamInfo<Case>& param_info) {
                            const Case& c = param_info.param;
@@ -217,13 +219,15 @@ TEST(LstmCpu, BatchRowsAreIndependent) {
   const Case c{2, 2, 5, 3, 7, 6};
   Problem p(c, 77);
   LstmCpu<double> net(c.shape(), c.T, c.B);
-  std::vector<double> all(static_cast<std::size_t>(c.B) * c.horizon), one(static_cast<std::size_t>(c.horizon));
+  std::vector<double> all(static_cast<std::size_t>(c.B) * c.horizon),
+      one(static_cast<std::size_t>(c.horizon));
   net.forward(p.params.data(), p.x.data(), c.B, all.data());
   for (int b = 0; b < c.B; ++b) {
     net.forward(p.params.data(), p.x.data() + static_cast<std::size_t>(b) * c.T * c.D, 1, one.data());
     for (int j = 0; j < c.horizon; ++j) {
       const double a = all[static_cast<std::size_t>(b) * c.horizon + j];
-      EXPECT_NEAR(a, one[static_cast<std::size_t>(j)], 1e-13 * (1 + std::fabs(a))) << "row " << b << " output " << j;
+      EXPECT_NEAR(a, one[static_cast<std::size_t>(j)], 1e-13 * (1 + std::fabs(a)))
+          << "row " << b << " output " << j;
       EXPECT_NE(a, 0.0);
     }
   }

@@ -38,7 +38,8 @@ struct Case {
 double rel_frobenius(const float* a, const double* b, std::size_t n, const std::string& what) {
   double diff = 0.0, ref = 0.0;
   for (std::size_t k = 0; k < n; ++k) {
-    EXPECT_TRUE(std::isfinite(a[k]) && std::isfinite(b[k])) << what << "[" << k << "]: " << a[k] << " vs " << b[k];
+    EXPECT_TRUE(std::isfinite(a[k]) && std::isfinite(b[k]))
+        << what << "[" << k << "]: " << a[k] << " vs " << b[k];
     const double d = static_cast<double>(a[k]) - b[k];
     diff += d * d;
     ref += b[k] * b[k];
@@ -56,7 +57,8 @@ TEST_P(LstmPrecision, FloatMatchesDouble) {
   const std::vector<double> pd(pf.begin(), pf.end());
   Rng rng(99);
   // A noisy sine per window, the kind of input the detector sees; targets its continuation.
-  std::vector<float> xf(static_cast<std::size_t>(c.B) * c.T * c.D), yf(static_cast<std::size_t>(c.B) * c.horizon);
+  std::vector<float> xf(static_cast<std::size_t>(c.B) * c.T * c.D),
+      yf(static_cast<std::size_t>(c.B) * c.horizon);
   for (int b = 0; b < c.B; ++b)
     for (int t = 0; t < c.T; ++t)
       for (int d = 0; d < c.D; ++d)
@@ -75,8 +77,10 @@ TEST_P(LstmPrecision, FloatMatchesDouble) {
   const double tol = 1e-5;
   EXPECT_LT(rel_frobenius(yhf.data(), yhd.data(), ny, "yhat"), tol) << c.str();
   for (int l = 0; l < c.L; ++l) {
-    EXPECT_LT(rel_frobenius(nf.final_h(l), nd.final_h(l), BH, "h layer " + std::to_string(l)), tol) << c.str();
-    EXPECT_LT(rel_frobenius(nf.final_c(l), nd.final_c(l), BH, "c layer " + std::to_string(l)), tol) << c.str();
+    EXPECT_LT(rel_frobenius(nf.final_h(l), nd.final_h(l), BH, "h layer " + std::to_string(l)), tol)
+        << c.str();
+    EXPECT_LT(rel_frobenius(nf.final_c(l), nd.final_c(l), BH, "c layer " + std::to_string(l)), tol)
+        << c.str();
   }
 
   const float lf = nf.loss_and_grad(pf.data(), xf.data(), yf.data(), c.B, gf.data());

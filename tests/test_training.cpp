@@ -101,7 +101,8 @@ TEST(Training, NoisySineValidationLossFallsHundredfold) {
   ASSERT_EQ(r.train_loss.size(), 30u);
   ASSERT_EQ(r.epoch_seconds.size(), 30u);
   const double best = *std::min_element(r.val_loss.begin(), r.val_loss.end());
-  std::cout << "val loss per epoch: " << losses(r.val_loss) << "\ntrain loss: " << losses(r.train_loss) << "\n";
+  std::cout << "val loss per epoch: " << losses(r.val_loss) << "\ntrain loss: " << losses(r.train_loss)
+            << "\n";
   EXPECT_GT(r.val_loss.front(), 100.0 * best) << "val: " << losses(r.val_loss);
   EXPECT_LT(r.train_loss.back(), r.train_loss.front() / 10) << "train: " << losses(r.train_loss);
   EXPECT_GT(r.seconds, 0.0);
@@ -326,8 +327,9 @@ TEST(Training, EngineLossAndGradIsTheMinibatchMse) {
   std::vector<int> starts{0, T, 2 * T};
   e->predict(shape, T, p, xb.data(), B * T, starts, pred.data());
   double mse = 0.0;
-  for (int b = 0; b < B; ++b) mse += (pred[static_cast<std::size_t>(b)] - yb[static_cast<std::size_t>(b)]) *
-                                     (pred[static_cast<std::size_t>(b)] - yb[static_cast<std::size_t>(b)]);
+  for (int b = 0; b < B; ++b)
+    mse += (pred[static_cast<std::size_t>(b)] - yb[static_cast<std::size_t>(b)]) *
+           (pred[static_cast<std::size_t>(b)] - yb[static_cast<std::size_t>(b)]);
   EXPECT_NEAR(l1, mse / B, 1e-5 * l1);
   double gn = 0.0;
   for (float v : g1) gn += static_cast<double>(v) * v;

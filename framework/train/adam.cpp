@@ -14,8 +14,8 @@ Adam<Real>::Adam(std::size_t n, const AdamOptions& options) : o_(options), m_(n,
   if (!(o_.lr > 0.0) || !(o_.beta1 >= 0.0 && o_.beta1 < 1.0) || !(o_.beta2 >= 0.0 && o_.beta2 < 1.0) ||
       !(o_.eps >= 0.0) || !(o_.weight_decay >= 0.0))
     throw Error("Adam: invalid hyperparameters (lr " + std::to_string(o_.lr) + ", betas " +
-                std::to_string(o_.beta1) + "/" + std::to_string(o_.beta2) + ", eps " + std::to_string(o_.eps) +
-                ", weight_decay " + std::to_string(o_.weight_decay) + ")");
+                std::to_string(o_.beta1) + "/" + std::to_string(o_.beta2) + ", eps " +
+                std::to_string(o_.eps) + ", weight_decay " + std::to_string(o_.weight_decay) + ")");
 }
 
 template <typename Real>

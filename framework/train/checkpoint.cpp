@@ -40,22 +40,27 @@ std::string param_bytes(const std::vector<float>& p) {
 class Reader {
  public:
   Reader(const std::string& path, const std::string& bytes) : path_(path), b_(bytes) {}
-  [[noreturn]] void fail(const std::string& what) const { throw DataError(path_, 0, "not a valid checkpoint: " + what); }
+  [[noreturn]] void fail(const std::string& what) const {
+    throw DataError(path_, 0, "not a valid checkpoint: " + what);
+  }
   void need(std::size_t n, const char* what) const {
     if (b_.size() - pos_ < n)
-      fail(std::string("file ends inside ") + what + " (" + std::to_string(b_.size()) + " bytes; truncated?)");
+      fail(std::string("file ends inside ") + what + " (" + std::to_string(b_.size()) +
+           " bytes; truncated?)");
   }
   uint32_t u32(const char* what) {
     need(4, what);
     uint32_t v = 0;
-    for (int k = 0; k < 4; ++k) v |= static_cast<uint32_t>(static_cast<unsigned char>(b_[pos_ + k])) << (8 * k);
+    for (int k = 0; k < 4; ++k)
+      v |= static_cast<uint32_t>(static_cast<unsigned char>(b_[pos_ + k])) << (8 * k);
     pos_ += 4;
     return v;
   }
   uint64_t u64(const char* what) {
     need(8, what);
     uint64_t v = 0;
-    for (int k = 0; k < 8; ++k) v |= static_cast<uint64_t>(static_cast<unsigned char>(b_[pos_ + k])) << (8 * k);
+    for (int k = 0; k < 8; ++k)
+      v |= static_cast<uint64_t>(static_cast<unsigned char>(b_[pos_ + k])) << (8 * k);
     pos_ += 8;
     return v;
   }
@@ -104,7 +109,8 @@ Checkpoint load_checkpoint(const std::string& path) {
     r.fail("wrong magic (expected \"LSTMADCK\")");
   const uint32_t format = r.u32("the format version");
   if (format != kCheckpointFormat)
-    r.fail("format version " + std::to_string(format) + ", this build reads " + std::to_string(kCheckpointFormat));
+    r.fail("format version " + std::to_string(format) + ", this build reads " +
+           std::to_string(kCheckpointFormat));
   Checkpoint ck;
   const uint32_t vlen = r.u32("the version length");
   if (vlen > kMaxVersionChars) r.fail("version string of " + std::to_string(vlen) + " bytes");
@@ -114,13 +120,15 @@ Checkpoint load_checkpoint(const std::string& path) {
   ck.shape.hidden = r.i32("the shape");
   ck.shape.horizon = r.i32("the shape");
   ck.window = r.i32("the window");
-  if (ck.shape.layers < 1 || ck.shape.input < 1 || ck.shape.hidden < 1 || ck.shape.horizon < 1 || ck.window < 0 ||
-      ck.shape.layers > 1000 || ck.shape.input > 1000000 || ck.shape.hidden > 1000000 || ck.shape.horizon > 1000000)
+  if (ck.shape.layers < 1 || ck.shape.input < 1 || ck.shape.hidden < 1 || ck.shape.horizon < 1 ||
+      ck.window < 0 || ck.shape.layers > 1000 || ck.shape.input > 1000000 || ck.shape.hidden > 1000000 ||
+      ck.shape.horizon > 1000000)
     r.fail("invalid shape " + ck.shape.str() + " window=" + std::to_string(ck.window));
   const uint64_t count = r.u64("the parameter count");
   const std::size_t P = param_count(ck.shape);
   if (count != P)
-    r.fail("parameter count " + std::to_string(count) + " but shape " + ck.shape.str() + " has " + std::to_string(P));
+    r.fail("parameter count " + std::to_string(count) + " but shape " + ck.shape.str() + " has " +
+           std::to_string(P));
   const std::string hash = r.bytes(kHashChars, "the checksum");
   if (r.left() != 4 * P)
     r.fail(std::to_string(r.left()) + " bytes of parameters where " + std::to_string(P) + " floats need " +
@@ -130,7 +138,8 @@ Checkpoint load_checkpoint(const std::string& path) {
   ck.params.resize(P);
   for (std::size_t k = 0; k < P; ++k) {
     uint32_t u = 0;
-    for (int b = 0; b < 4; ++b) u |= static_cast<uint32_t>(static_cast<unsigned char>(params[4 * k + b])) << (8 * b);
+    for (int b = 0; b < 4; ++b)
+      u |= static_cast<uint32_t>(static_cast<unsigned char>(params[4 * k + b])) << (8 * b);
     std::memcpy(&ck.params[k], &u, 4);
   }
   return ck;

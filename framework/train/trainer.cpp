@@ -17,7 +17,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
 
 }  // namespace
 
@@ -25,14 +27,15 @@ void check_window_starts(const std::vector<int>& starts, int n, int window, int 
   for (int s : starts) {
     const long long end = static_cast<long long>(s) + window + horizon;
     if (s < 0 || end > n)
-      throw Error(std::string(what) + " window start " + std::to_string(s) + " needs rows [" + std::to_string(s) +
-                  ", " + std::to_string(end) + ") but the series has " + std::to_string(n) + " rows");
+      throw Error(std::string(what) + " window start " + std::to_string(s) + " needs rows [" +
+                  std::to_string(s) + ", " + std::to_string(end) + ") but the series has " +
+                  std::to_string(n) + " rows");
   }
 }
 
 template <typename Real>
-void gather_windows(const float* x, const float* y, int D, int window, int horizon, const int* starts, int count,
-                    Real* xb, Real* yb) {
+void gather_windows(const float* x, const float* y, int D, int window, int horizon, const int* starts,
+                    int count, Real* xb, Real* yb) {
   const std::size_t row = static_cast<std::size_t>(window) * D;
   for (int k = 0; k < count; ++k) {
     const float* src = x + static_cast<std::size_t>(starts[k]) * D;
@@ -40,7 +43,8 @@ void gather_windows(const float* x, const float* y, int D, int window, int horiz
     for (std::size_t i = 0; i < row; ++i) dst[i] = static_cast<Real>(src[i]);
     if (yb) {
       const float* ys = y + static_cast<std::size_t>(starts[k]) + window;
-      for (int j = 0; j < horizon; ++j) yb[static_cast<std::size_t>(k) * horizon + j] = static_cast<Real>(ys[j]);
+      for (int j = 0; j < horizon; ++j)
+        yb[static_cast<std::size_t>(k) * horizon + j] = static_cast<Real>(ys[j]);
     }
   }
 }
@@ -98,12 +102,13 @@ TrainResult train_model(TrainableModel<Real>& model, std::vector<Real>& params, 
     throw Error("train_model: " + std::to_string(params.size()) + " parameters given, shape " + s.str() +
                 " needs " + std::to_string(P));
   if (o.window != T)
-    throw Error("train_model: options.window " + std::to_string(o.window) + " differs from the model's window " +
-                std::to_string(T));
+    throw Error("train_model: options.window " + std::to_string(o.window) +
+                " differs from the model's window " + std::to_string(T));
   if (o.batch < 1) throw Error("train_model: batch must be at least 1, got " + std::to_string(o.batch));
   if (o.epochs < 0) throw Error("train_model: epochs must be at least 0, got " + std::to_string(o.epochs));
   if (data.n > 0 && (data.x == nullptr || data.y == nullptr))
-    throw Error("train_model: the window source has " + std::to_string(data.n) + " rows but no data pointers");
+    throw Error("train_model: the window source has " + std::to_string(data.n) +
+                " rows but no data pointers");
   check_window_starts(data.train, data.n, T, hz, "training");
   check_window_starts(data.val, data.n, T, hz, "validation");
 
@@ -138,7 +143,9 @@ TrainResult train_model(TrainableModel<Real>& model, std::vector<Real>& params, 
       gather_windows(data.x, data.y, D, T, hz, order.data() + k, b, xb.data(), yb.data());
       const Real loss = model.loss_and_grad(params.data(), xb.data(), yb.data(), b, grad.data());
       sum += static_cast<double>(loss) * b;
-      auto where = [&] { return "epoch " + std::to_string(e) + " (minibatch " + std::to_string(k / B) + ")"; };
+      auto where = [&] {
+        return "epoch " + std::to_string(e) + " (minibatch " + std::to_string(k / B) + ")";
+      };
       if (!std::isfinite(static_cast<double>(loss))) {
         res.status = TrainStatus::NonFinite;
         res.message = "non-finite training loss at " + where();
@@ -193,8 +200,10 @@ TrainResult train_model(TrainableModel<Real>& model, std::vector<Real>& params, 
   return res;
 }
 
-template void gather_windows<float>(const float*, const float*, int, int, int, const int*, int, float*, float*);
-template void gather_windows<double>(const float*, const float*, int, int, int, const int*, int, double*, double*);
+template void gather_windows<float>(const float*, const float*, int, int, int, const int*, int, float*,
+                                    float*);
+template void gather_windows<double>(const float*, const float*, int, int, int, const int*, int, double*,
+                                     double*);
 template double windows_loss<float>(TrainableModel<float>&, const float*, const WindowSource&,
                                     const std::vector<int>&);
 template double windows_loss<double>(TrainableModel<double>&, const double*, const WindowSource&,

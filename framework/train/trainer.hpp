@@ -43,8 +43,8 @@ void check_window_starts(const std::vector<int>& starts, int n, int window, int 
 // Copies `count` windows: xb[k] = x[starts[k] .. starts[k] + window - 1] (each row D values) and, when yb
 // is not null, yb[k] = y[starts[k] + window .. starts[k] + window + horizon - 1].
 template <typename Real>
-void gather_windows(const float* x, const float* y, int D, int window, int horizon, const int* starts, int count,
-                    Real* xb, Real* yb);
+void gather_windows(const float* x, const float* y, int D, int window, int horizon, const int* starts,
+                    int count, Real* xb, Real* yb);
 
 // Trains `params` (param_count(model.shape()) values, in and out) on `data` with `options`. The model's
 // max_batch() must be at least min(options.batch, #train windows).

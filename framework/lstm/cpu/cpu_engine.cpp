@@ -73,12 +73,14 @@ class CpuEngine final : public Engine {
         throw Error("cpu engine: every job of a ModelBatch must share the window length (" +
                     std::to_string(window) + " vs " + std::to_string(j.options.window) + " in " + tag + ")");
       if (j.options.batch < 1)
-        throw Error("cpu engine: batch must be at least 1 in " + tag + ", got " + std::to_string(j.options.batch));
+        throw Error("cpu engine: batch must be at least 1 in " + tag + ", got " +
+                    std::to_string(j.options.batch));
       check_param_count(shape, j.params.size(), tag.c_str());
       check_window_starts(j.data.train, j.data.n, window, shape.horizon, (tag + " training").c_str());
       check_window_starts(j.data.val, j.data.n, window, shape.horizon, (tag + " validation").c_str());
     }
-    parallel_for(jobs.size(), static_cast<std::size_t>(threads_), [&](std::size_t k) { train_one(shape, jobs[k]); });
+    parallel_for(jobs.size(), static_cast<std::size_t>(threads_),
+                 [&](std::size_t k) { train_one(shape, jobs[k]); });
   }
 
   void predict(const ModelShape& shape, int window, const std::vector<float>& params, const float* x, int n,
@@ -92,8 +94,8 @@ class CpuEngine final : public Engine {
     predict_windows(model, p.data(), x, n, starts, out);
   }
 
-  double loss_and_grad(const ModelShape& shape, int window, const float* params, const float* xb, const float* yb,
-                       int batch, float* grad) override {
+  double loss_and_grad(const ModelShape& shape, int window, const float* params, const float* xb,
+                       const float* yb, int batch, float* grad) override {
     shape.validate();
     const std::size_t P = param_count(shape);
     std::lock_guard<std::mutex> lock(mutex_);
@@ -101,7 +103,8 @@ class CpuEngine final : public Engine {
       cached_ = std::make_unique<LstmCpuModel<Real>>(shape, window, batch);
     const std::size_t nx = static_cast<std::size_t>(batch) * window * shape.input;
     const std::size_t ny = static_cast<std::size_t>(batch) * shape.horizon;
-    const std::vector<Real> p = to_real<Real>(params, P), x = to_real<Real>(xb, nx), y = to_real<Real>(yb, ny);
+    const std::vector<Real> p = to_real<Real>(params, P), x = to_real<Real>(xb, nx),
+                            y = to_real<Real>(yb, ny);
     std::vector<Real> g(P);
     const Real loss = cached_->loss_and_grad(p.data(), x.data(), y.data(), batch, g.data());
     for (std::size_t k = 0; k < P; ++k) grad[k] = static_cast<float>(g[k]);
@@ -128,12 +131,15 @@ class CpuEngine final : public Engine {
 
 std::unique_ptr<Engine> make_cpu_engine(const EngineOptions& options) {
   switch (options.precision) {
-    case Precision::FP32: return std::make_unique<CpuEngine<float>>(options, Precision::FP32);
-    case Precision::FP64: return std::make_unique<CpuEngine<double>>(options, Precision::FP64);
+    case Precision::FP32:
+      return std::make_unique<CpuEngine<float>>(options, Precision::FP32);
+    case Precision::FP64:
+      return std::make_unique<CpuEngine<double>>(options, Precision::FP64);
     case Precision::TF32:
       throw UnsupportedError("engine \"cpu\" runs fp32 and fp64, not tf32; engine \"cudnn\" runs tf32");
     case Precision::BF16:
-      throw UnsupportedError("engine \"cpu\" runs fp32 and fp64, not bf16; engine \"fused\" is the one for bf16");
+      throw UnsupportedError(
+          "engine \"cpu\" runs fp32 and fp64, not bf16; engine \"fused\" is the one for bf16");
   }
   throw UnsupportedError("engine \"cpu\": unknown precision");
 }

@@ -19,7 +19,8 @@
 // Eigen's GEMM takes its packing blocks from the stack up to this size and from malloc above it. Its
 // default (128 KiB) sends the per-step products of H >= 128 and the all-steps products to malloc on every
 // call; 1 MiB covers the blocks of fp32 up to H = 256 and fp64 up to H = 128 at B <= 128 (measured), so
-// forward and backward stay allocation-free there, at up to 2 MiB of stack per product. This is the only file that includes Eigen.
+// forward and backward stay allocation-free there, at up to 2 MiB of stack per product. This is the only file
+// that includes Eigen.
 #define EIGEN_STACK_ALLOCATION_LIMIT 1048576
 #include <Eigen/Core>
 #include <algorithm>
@@ -114,7 +115,8 @@ struct LstmCpu<Real>::Impl {
     // B x T x D -> T x B x D.
     for (int b = 0; b < B; ++b)
       for (int t = 0; t < T; ++t)
-        std::memcpy(&xt[(static_cast<std::size_t>(t) * B + b) * D], &x[(static_cast<std::size_t>(b) * T + t) * D],
+        std::memcpy(&xt[(static_cast<std::size_t>(t) * B + b) * D],
+                    &x[(static_cast<std::size_t>(b) * T + t) * D],
                     sizeof(Real) * static_cast<std::size_t>(D));
 
     for (int l = 0; l < shape.layers; ++l) {
@@ -247,7 +249,8 @@ struct LstmCpu<Real>::Impl {
         MapM<Real>(dx0.data(), T * B, D).noalias() = dG * W;
         for (int b = 0; b < B; ++b)
           for (int t = 0; t < T; ++t)
-            std::memcpy(&dx[(static_cast<std::size_t>(b) * T + t) * D], &dx0[(static_cast<std::size_t>(t) * B + b) * D],
+            std::memcpy(&dx[(static_cast<std::size_t>(b) * T + t) * D],
+                        &dx0[(static_cast<std::size_t>(t) * B + b) * D],
                         sizeof(Real) * static_cast<std::size_t>(D));
       }
     }
