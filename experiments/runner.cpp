@@ -214,6 +214,13 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
     dir = ro.resume_dir;
     if (!files::exists(dir + "/config.json")) throw IoError(dir + ": not a run folder (no config.json)");
     cfg = resolve_config(read_config_file(dir + "/config.json"), dir + "/config.json");
+    // Temporary files of writes that a killed run left unfinished: never renamed, so never results.
+    std::error_code ec;
+    std::vector<fs::path> stale;
+    for (const auto& f : fs::recursive_directory_iterator(dir, ec))
+      if (f.is_regular_file() && f.path().filename().string().find(".tmp.") != std::string::npos) stale.push_back(f.path());
+    for (const auto& f : stale) fs::remove(f, ec);
+    if (!stale.empty()) log::info("removed " + std::to_string(stale.size()) + " unfinished temporary files");
     if (files::exists(dir + "/manifest.json")) {
       json m = json::parse(files::read(dir + "/manifest.json"));
       if (m.contains("shard")) {

@@ -128,7 +128,7 @@ TEST_F(Resume, KilledAndResumedRunsEqualAnUninterruptedRun) {
   EXPECT_EQ(lstmad::files::read(tmp.file("run/nab_scores.json")), lstmad::files::read(tmp.file("ref/nab_scores.json")));
   // Nothing is left half-written.
   for (const auto& f : fs::recursive_directory_iterator(tmp.file("run")))
-    EXPECT_EQ(f.path().string().find(".tmp."), std::string::npos) << f.path();
+    EXPECT_EQ(f.path().filename().string().find(".tmp."), std::string::npos) << f.path();
 }
 
 TEST_F(Resume, SigintStopsCleanlyAndLeavesAResumableRun) {

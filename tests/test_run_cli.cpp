@@ -130,7 +130,9 @@ TEST_F(RunCli, RerunsAreBitIdenticalWhateverTheThreadCount) {
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i)
     for (size_t c = 0; c < a[0].size(); ++c)
-      if (a[0][c].rfind("seconds_", 0) != 0) EXPECT_EQ(a[i][c], b[i][c]) << a[0][c] << " row " << i;
+      if (a[0][c].rfind("seconds_", 0) != 0) {
+        EXPECT_EQ(a[i][c], b[i][c]) << a[0][c] << " row " << i;
+      }
   for (const auto& d : fs::recursive_directory_iterator(tmp.file("a/nab"))) {
     if (d.path().extension() != ".csv") continue;
     std::string rel = fs::relative(d.path(), tmp.file("a")).string();
@@ -142,9 +144,9 @@ TEST_F(RunCli, RerunsAreBitIdenticalWhateverTheThreadCount) {
 TEST_F(RunCli, MisspeltKeyFailsValidateAndRunNamingThePath) {
   TempDir tmp("badkey");
   write_text(tmp.file("cfg.json"), R"({"model": {"hiden": 32}, "train": {"epochs": "many"}})");
-  for (const char* cmd : {" validate ", " run "}) {
+  for (const std::string& cmd : std::vector<std::string>{" validate ", " run --out " + tmp.file("r") + " "}) {
     std::string out;
-    int rc = run_command(lstmad_binary() + cmd + tmp.file("cfg.json") + " --out " + tmp.file("r"), &out);
+    int rc = run_command(lstmad_binary() + cmd + tmp.file("cfg.json"), &out);
     EXPECT_EQ(rc, 2) << out;
     EXPECT_NE(out.find("model.hiden: unknown key"), std::string::npos) << out;
     EXPECT_NE(out.find("train.epochs: expected an integer"), std::string::npos) << out;
