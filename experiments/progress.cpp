@@ -40,7 +40,7 @@ void Progress::finished(bool ok) {
 void Progress::done() {
   std::lock_guard<std::mutex> lock(mutex_);
   running_ = 0;
-  show(true);
+  if (shown_done_ != done_ || tty_) show(true);
   if (enabled_ && tty_) std::fputc('\n', stderr);
 }
 
@@ -50,6 +50,7 @@ void Progress::show(bool force) {
   double since_last = std::chrono::duration<double>(now - last_).count();
   if (!force && since_last < (tty_ ? 0.2 : 10.0)) return;
   last_ = now;
+  shown_done_ = done_;
   double elapsed = std::chrono::duration<double>(now - start_).count();
   double eta = done_ > 0 ? elapsed / done_ * (total_ - done_) : -1;
   std::string line = "cells " + std::to_string(done_) + "/" + std::to_string(total_) + " done, " +

@@ -15,7 +15,7 @@ class Progress {
 
  private:
   void show(bool force);
-  int total_, done_ = 0, running_ = 0, failed_ = 0;
+  int total_, done_ = 0, running_ = 0, failed_ = 0, shown_done_ = -1;
   bool enabled_, tty_;
   std::chrono::steady_clock::time_point start_, last_;
   std::mutex mutex_;
