@@ -12,7 +12,7 @@
 // last, smaller minibatch of an epoch runs eagerly; a failed capture falls back to eager launches with a
 // warning. LSTMAD_CUDNN_GRAPHS=0 turns graphs off.
 //
-// Training semantics (shared with the CPU trainer's contract in train/options.hpp):
+// Training semantics (those of the CPU trainer, train/trainer.hpp):
 // - each epoch shuffles the running order of the training windows with one Rng(seed) stream, then
 //   takes minibatches of `batch` windows in that order (the last one may be smaller);
 // - train_loss[e] is the MSE over all windows of epoch e (sum of squared errors / (windows * horizon)),
@@ -20,8 +20,9 @@
 // - early stopping keeps the parameters of the best validation epoch (an improvement must exceed
 //   min_delta) and stops after `patience` epochs without one; with no validation windows every epoch runs
 //   and the last parameters are kept (best_epoch = -1);
-// - a non-finite train or validation loss ends the job with status NonFinite, keeping the best
-//   parameters so far (or the initial ones when there are none).
+// - a non-finite training loss, gradient or validation loss ends the job with status NonFinite, keeping
+//   the best parameters so far (or the initial ones when there are none). The device checks once per
+//   epoch, so the job stops at the end of the epoch where the CPU trainer stops at the minibatch.
 #include "lstm/cudnn/cudnn_engine.hpp"
 
 #include <atomic>
@@ -117,7 +118,7 @@ class Slot {
     order_.resize(static_cast<std::size_t>(sz.max_train));
     val_.resize(static_cast<std::size_t>(sz.max_val));
     cursor_.resize(1);
-    scalars_.resize(4);
+    scalars_.resize(5);
     hyper_.resize(1);
     state_.resize(1);
     cub_bytes_ = std::max(kernels::sum_squares_temp_bytes(P), kernels::sum_squares_temp_bytes(BH));
@@ -170,16 +171,22 @@ class Slot {
       order_.upload(order.data(), order.size(), stream_);
       CUDA_CHECK(cudaMemsetAsync(cursor_.data(), 0, sizeof(int), stream_));
       CUDA_CHECK(cudaMemsetAsync(scalars_.data() + 2, 0, sizeof(double), stream_));
+      CUDA_CHECK(cudaMemsetAsync(scalars_.data() + 4, 0, sizeof(double), stream_));
       for (int s = 0; s + B <= ntrain; s += B) step(B);
       if (ntrain % B != 0) step(ntrain % B, /*allow_graph=*/false);
-      double sums[4];
-      scalars_.download(sums, 4, stream_);
+      double sums[5];
+      scalars_.download(sums, 5, stream_);
       const double train_loss = sums[2] / (static_cast<double>(ntrain) * hz);
       res.train_loss.push_back(train_loss);
       res.epochs_run = e + 1;
       if (!std::isfinite(train_loss)) {
         res.status = TrainStatus::NonFinite;
         res.message = "non-finite training loss at epoch " + std::to_string(e);
+        break;
+      }
+      if (!std::isfinite(sums[4])) {  // a finite loss with a non-finite gradient (the CPU trainer's check)
+        res.status = TrainStatus::NonFinite;
+        res.message = "non-finite gradient at epoch " + std::to_string(e);
         break;
       }
       if (nval == 0) continue;
@@ -224,6 +231,7 @@ class Slot {
     double* step_sq = scalars_.data();
     double* norm_sq = scalars_.data() + 1;
     double* epoch_sum = scalars_.data() + 2;
+    double* epoch_norm_sq = scalars_.data() + 4;
     kernels::launch_gather_windows(xs_.data(), ys_.data(), shape_.input, order_.data(), cursor_.data(), B, T_,
                                    hz, xb_.data(), yb_.data(), stream_);
     KERNEL_CHECK("gather_windows");
@@ -241,6 +249,8 @@ class Slot {
     CUDA_CHECK(
         kernels::launch_sum_squares(lstm_.dtheta(), P, norm_sq, cub_temp_.data(), cub_bytes_, stream_));
     KERNEL_CHECK("sum_squares(grad)");
+    kernels::launch_accumulate(epoch_norm_sq, norm_sq, stream_);
+    KERNEL_CHECK("accumulate(grad)");
     kernels::launch_adam_prepare(hyper_.data(), norm_sq, state_.data(), stream_);
     KERNEL_CHECK("adam_prepare");
     kernels::launch_adam_update(lstm_.theta(), lstm_.dtheta(), m_.data(), v_.data(), P, hyper_.data(),
@@ -328,7 +338,8 @@ class Slot {
   bool use_graphs_;
   gpu::DeviceBuffer<float> xs_, ys_, xb_, yb_, yhat_, dyhat_, sq_, m_, v_, best_;
   gpu::DeviceBuffer<int> order_, val_, cursor_;
-  gpu::DeviceBuffer<double> scalars_;  // [step sum of squares, ||g||^2, epoch loss sum, validation sum]
+  // [step sum of squares, ||g||^2, epoch loss sum, validation sum, epoch sum of ||g||^2 (finiteness)]
+  gpu::DeviceBuffer<double> scalars_;
   gpu::DeviceBuffer<kernels::AdamHyper> hyper_;
   gpu::DeviceBuffer<kernels::AdamStepState> state_;
   gpu::DeviceBuffer<unsigned char> cub_temp_;
