@@ -81,6 +81,9 @@ std::vector<KeyDef> make_schema() {
       true);
   add("detector.likelihood.log", T::Bool, true,
       "likelihood: report log-scaled scores so that near-1 likelihoods stay distinct.", 0, 0, {}, true);
+  add("detector.spatial_margin", T::Number, 0.0,
+      "A value beyond the range of all earlier values by this fraction of that range scores 1 (0 = off).", 0, 100,
+      {}, true);
   add("detector.suppress", T::Number, 0.0,
       "After a score >= detector.suppress_level, zero the scores of the next fraction of the series' rows "
       "(0 = off).", 0, 1, {}, true);

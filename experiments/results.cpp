@@ -128,38 +128,58 @@ std::string ResultsStore::nab_scores_path(const std::string& detector, const std
 }
 
 void ResultsStore::write_nab_scores(const std::string& detector, const Series& series,
-                                    const std::vector<double>& scores) const {
+                                    const std::vector<double>& scores, const std::vector<double>* raw) const {
   std::string path = nab_scores_path(detector, series.name);
   files::make_dirs(fs::path(path).parent_path().string());
   auto labels = series.point_labels();
-  std::string out = "timestamp,value,anomaly_score,label\n";
-  out.reserve(static_cast<size_t>(series.rows()) * 48);
-  char buf[96];
+  std::string out = raw ? "timestamp,value,anomaly_score,raw_score,label\n" : "timestamp,value,anomaly_score,label\n";
+  out.reserve(static_cast<size_t>(series.rows()) * 64);
+  char buf[128];
   for (int i = 0; i < series.rows(); ++i) {
-    std::snprintf(buf, sizeof buf, ",%.10g,%.17g,%d\n", series.value(i), scores[static_cast<size_t>(i)],
-                  labels[static_cast<size_t>(i)]);
-    out += series.timestamps[static_cast<size_t>(i)];
+    const size_t k = static_cast<size_t>(i);
+    if (raw)
+      std::snprintf(buf, sizeof buf, ",%.10g,%.17g,%.17g,%d\n", series.value(i), scores[k], (*raw)[k], labels[k]);
+    else
+      std::snprintf(buf, sizeof buf, ",%.10g,%.17g,%d\n", series.value(i), scores[k], labels[k]);
+    out += series.timestamps[k];
     out += buf;
   }
   files::write_atomic(path, out);
 }
 
-std::vector<double> ResultsStore::read_nab_scores(const std::string& detector, const std::string& series) const {
-  std::string path = nab_scores_path(detector, series);
+std::vector<double> ResultsStore::read_nab_column(const std::string& detector, const std::string& series,
+                                                  const std::string& column) const {
+  const std::string path = nab_scores_path(detector, series);
   std::istringstream in(files::read(path));
   std::string line;
   std::getline(in, line);
-  std::vector<double> scores;
-  while (std::getline(in, line)) {
-    // timestamp,value,anomaly_score,label
-    size_t a = line.find(',');
-    size_t b = line.find(',', a + 1);
-    size_t c = line.find(',', b + 1);
-    if (a == std::string::npos || b == std::string::npos || c == std::string::npos)
-      throw DataError(path, static_cast<long>(scores.size()) + 2, "expected timestamp,value,anomaly_score,label");
-    scores.push_back(std::strtod(line.c_str() + b + 1, nullptr));
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  int col = -1, ncols = 0;
+  {
+    std::stringstream hs(line);
+    std::string h;
+    while (std::getline(hs, h, ',')) {
+      if (h == column) col = ncols;
+      ++ncols;
+    }
   }
-  return scores;
+  if (col < 0) throw DataError(path, 1, "no column `" + column + "` in the header");
+  std::vector<double> out;
+  long line_no = 1;
+  while (std::getline(in, line)) {
+    ++line_no;
+    size_t pos = 0;
+    for (int c = 0; c < col; ++c) {
+      pos = line.find(',', pos);
+      if (pos == std::string::npos) throw DataError(path, line_no, "expected " + std::to_string(ncols) + " columns");
+      ++pos;
+    }
+    char* end = nullptr;
+    double v = std::strtod(line.c_str() + pos, &end);
+    if (end == line.c_str() + pos) throw DataError(path, line_no, "column `" + column + "` is not a number");
+    out.push_back(v);
+  }
+  return out;
 }
 
 void ResultsStore::write_results_csv(const Plan& plan, const std::vector<CellResult>& cells) const {

@@ -45,11 +45,17 @@ class ResultsStore {
   void write_cell(const CellResult& r) const;
   // Every finished cell's JSON (unreadable files are skipped with a warning).
   std::vector<CellResult> read_cells() const;
-  // NAB-format result file: timestamp,value,anomaly_score,label (value is the raw column-0 value).
-  void write_nab_scores(const std::string& detector, const Series& series, const std::vector<double>& scores) const;
+  // NAB-format result file: timestamp,value,anomaly_score[,raw_score],label (value: the raw column-0 value;
+  // raw_score: the absolute prediction error per row, NaN where there is none, which `rescore` reuses).
+  void write_nab_scores(const std::string& detector, const Series& series, const std::vector<double>& scores,
+                        const std::vector<double>* raw_errors = nullptr) const;
   std::string nab_scores_path(const std::string& detector, const std::string& series) const;
-  // Reads back the anomaly_score column of a file written by write_nab_scores.
-  std::vector<double> read_nab_scores(const std::string& detector, const std::string& series) const;
+  // Reads back a column ("anomaly_score", "raw_score", "value", "label") of a file written by write_nab_scores.
+  std::vector<double> read_nab_column(const std::string& detector, const std::string& series,
+                                      const std::string& column) const;
+  std::vector<double> read_nab_scores(const std::string& detector, const std::string& series) const {
+    return read_nab_column(detector, series, "anomaly_score");
+  }
   // results.csv: one row per cell of the plan, in plan order; cells without a result are absent.
   void write_results_csv(const Plan& plan, const std::vector<CellResult>& cells) const;
 

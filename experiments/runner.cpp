@@ -83,6 +83,7 @@ DetectorOptions detector_options(const json& v) {
   d.likelihood.long_window = at_path(v, "detector.likelihood.long_window").get<int>();
   d.likelihood.short_window = at_path(v, "detector.likelihood.short_window").get<int>();
   d.likelihood.log_scale = at_path(v, "detector.likelihood.log").get<bool>();
+  d.spatial_margin = at_path(v, "detector.spatial_margin").get<double>();
   d.suppress = at_path(v, "detector.suppress").get<double>();
   d.suppress_level = at_path(v, "detector.suppress_level").get<double>();
   return d;
@@ -421,9 +422,10 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
             std::vector<double> predicted(static_cast<size_t>(n), std::nan(""));
             for (size_t k = 0; k < starts.size(); ++k)
               predicted[static_cast<size_t>(starts[k] + window)] = out[k * static_cast<size_t>(shape.horizon)];
-            r.scores = anomaly_scores(p.target, predicted, dopt);
+            const std::vector<double> errors = absolute_errors(p.target, predicted);
+            r.scores = anomaly_scores_from_errors(errors, p.target, dopt);
             r.metrics = series_metrics(p, r.scores, cfg);
-            store.write_nab_scores(r.detector, p.series, r.scores);
+            store.write_nab_scores(r.detector, p.series, r.scores, &errors);
           }
         } catch (const std::exception& e) {
           r.status = CellStatus::Error;
@@ -448,6 +450,98 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
   log::info(std::string(interrupted ? "interrupted" : "finished") + " after " + std::to_string(since(t_run)) + " s: " +
             std::to_string(outcome.ok) + " OK, " + std::to_string(outcome.failed) + " failed; results in " + dir);
   return outcome;
+}
+
+RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string>& overrides, const std::string& out_dir,
+                       int threads) {
+  const auto t0 = Clock::now();
+  if (!files::exists(src_dir + "/config.json")) throw IoError(src_dir + ": not a run folder (no config.json)");
+  json src_cfg = resolve_config(read_config_file(src_dir + "/config.json"), src_dir + "/config.json");
+  json user = src_cfg;
+  for (const auto& o : overrides) {
+    std::string path = o.substr(0, o.find('='));
+    if (path.rfind("detector.", 0) != 0 && path.rfind("eval.", 0) != 0)
+      throw ConfigError("--set " + o + ": rescoring changes only detector.* and eval.* keys (the models are reused)");
+    apply_override(user, o);
+  }
+  json cfg = resolve_config(user, "rescore of " + src_dir);
+  if (threads <= 0) threads = static_cast<int>(ThreadPool::hardware_threads());
+  if (files::exists(out_dir + "/config.json")) throw IoError(out_dir + ": already holds a run");
+  files::make_dirs(out_dir);
+  files::write_atomic(out_dir + "/config.json", cfg.dump(2) + "\n");
+  log::set_file(out_dir + "/log.txt");
+  struct LogFileGuard {
+    ~LogFileGuard() { log::set_file(""); }
+  } log_guard;
+
+  Corpus corpus = resolve_corpus(src_cfg, src_dir);
+  Plan src_plan = make_plan(src_cfg, corpus.series);
+  Plan plan = make_plan(cfg, corpus.series);
+  RunOptions ro;
+  ro.config_path = src_dir + "/config.json";
+  ro.overrides = overrides;
+  json manifest = manifest_json(cfg, ro, corpus, plan, threads);
+  manifest["rescored_from"] = src_dir;
+  files::write_atomic(out_dir + "/manifest.json", manifest.dump(2) + "\n");
+
+  // A trained model is identified by everything but the detector: map each new cell to its source cell.
+  auto model_key = [](const json& values, const std::string& series) {
+    json id = setting_identity(values);
+    id.erase("detector");
+    return id.dump() + "|" + series;
+  };
+  std::map<std::string, const Cell*> source;
+  for (const auto& c : src_plan.cells)
+    source[model_key(src_plan.settings[static_cast<size_t>(c.setting)].values, c.series)] = &c;
+  ResultsStore src_store(src_dir);
+  std::map<std::string, CellResult> src_results;
+  for (auto& r : src_store.read_cells()) src_results[r.id] = std::move(r);
+
+  ResultsStore store(out_dir);
+  std::vector<Loaded> loaded = load_all(plan, corpus, cfg, threads);
+  std::map<std::string, size_t> series_index;
+  for (size_t i = 0; i < plan.series.size(); ++i) series_index[plan.series[i]] = i;
+  std::vector<CellResult> results(plan.cells.size());
+  parallel_for(plan.cells.size(), static_cast<size_t>(threads), [&](size_t k) {
+    const Cell& c = plan.cells[k];
+    const Setting& s = plan.settings[static_cast<size_t>(c.setting)];
+    CellResult r;
+    auto it = source.find(model_key(s.values, c.series));
+    auto sr = it == source.end() ? src_results.end() : src_results.find(it->second->id);
+    if (sr != src_results.end()) r = sr->second;  // training facts carry over
+    r.id = c.id;
+    r.index = c.index;
+    r.setting = c.setting;
+    r.detector = s.detector;
+    r.series = c.series;
+    r.seed = c.seed;
+    r.metrics.clear();
+    const Loaded& L = loaded[series_index[c.series]];
+    try {
+      if (sr == src_results.end()) throw Error("no finished source cell for this model in " + src_dir);
+      if (sr->second.status != CellStatus::Ok) throw Error("the source cell ended " + to_string(sr->second.status) + ": " + sr->second.error);
+      if (!L.data) throw Error(L.error);
+      const std::string src_det = src_plan.settings[static_cast<size_t>(it->second->setting)].detector;
+      std::vector<double> errors = src_store.read_nab_column(src_det, c.series, "raw_score");
+      std::vector<double> values = src_store.read_nab_column(src_det, c.series, "value");
+      if (static_cast<int>(errors.size()) != L.data->series.rows())
+        throw Error(src_store.nab_scores_path(src_det, c.series) + ": " + std::to_string(errors.size()) +
+                    " rows, the series has " + std::to_string(L.data->series.rows()));
+      auto t = Clock::now();
+      r.scores = anomaly_scores_from_errors(errors, values, detector_options(s.values));
+      r.metrics = series_metrics(*L.data, r.scores, cfg);
+      store.write_nab_scores(r.detector, L.data->series, r.scores, &errors);
+      r.status = CellStatus::Ok;
+      r.error.clear();
+      r.seconds_predict = since(t);
+    } catch (const std::exception& e) {
+      r.status = CellStatus::Error;
+      r.error = e.what();
+    }
+    store.write_cell(r);
+    results[k] = std::move(r);
+  });
+  return finalize(out_dir, cfg, plan, corpus, loaded, std::move(results), store, since(t0), "");
 }
 
 RunOutcome merge_runs(const std::vector<std::string>& shard_dirs, const std::string& out_dir) {

@@ -41,6 +41,11 @@ RunOutcome run_experiment(const json& resolved, const RunOptions& options);
 // the table over all cells.
 RunOutcome merge_runs(const std::vector<std::string>& shard_dirs, const std::string& out_dir);
 
+// Scores a finished run again with other detector.* / eval.* settings (lists and grids allowed), reusing
+// its trained models' prediction errors (the raw_score column of its NAB-format files): no training.
+RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string>& overrides,
+                       const std::string& out_dir, int threads = 0);
+
 // Parses "i/n" (0 <= i < n); ConfigError otherwise.
 void parse_shard(const std::string& text, int& index, int& count);
 

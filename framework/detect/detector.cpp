@@ -1,14 +1,36 @@
 #include "detect/detector.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/error.hpp"
 
 namespace lstmad {
 
-std::vector<double> anomaly_scores(const std::vector<double>& actual, const std::vector<double>& predicted,
-                                   const DetectorOptions& o) {
-  std::vector<double> errors = moving_average(absolute_errors(actual, predicted), o.smoothing);
+std::vector<double> spatial_anomalies(const std::vector<double>& values, double margin) {
+  std::vector<double> flag(values.size(), 0.0);
+  double lo = 0, hi = 0;
+  bool seen = false;
+  for (size_t i = 0; i < values.size(); ++i) {
+    double v = values[i];
+    if (std::isnan(v)) continue;
+    if (seen) {
+      double pad = margin * (hi - lo);
+      // A flat history has no range to compare against: any departure from it is outside.
+      if (hi > lo ? (v > hi + pad || v < lo - pad) : (v != hi)) flag[i] = 1.0;
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
+    } else {
+      lo = hi = v;
+      seen = true;
+    }
+  }
+  return flag;
+}
+
+std::vector<double> anomaly_scores_from_errors(const std::vector<double>& raw_errors, const std::vector<double>& values,
+                                               const DetectorOptions& o) {
+  std::vector<double> errors = moving_average(raw_errors, o.smoothing);
   std::vector<double> scores;
   if (o.score == "error_ratio") {
     scores = error_ratio_scores(errors, o.error_floor);
@@ -21,7 +43,17 @@ std::vector<double> anomaly_scores(const std::vector<double>& actual, const std:
   }
   for (auto& s : scores)
     if (!std::isfinite(s)) s = 0.0;
+  if (o.spatial_margin > 0) {
+    auto flag = spatial_anomalies(values, o.spatial_margin);
+    for (size_t i = 0; i < scores.size() && i < flag.size(); ++i)
+      if (flag[i] > 0) scores[i] = 1.0;
+  }
   return suppress_repeats(scores, o.suppress_level, o.suppress);
+}
+
+std::vector<double> anomaly_scores(const std::vector<double>& actual, const std::vector<double>& predicted,
+                                   const DetectorOptions& o) {
+  return anomaly_scores_from_errors(absolute_errors(actual, predicted), actual, o);
 }
 
 }  // namespace lstmad

@@ -1,6 +1,7 @@
 // The prediction-error detector: per series, the model's predictions become anomaly scores in [0, 1]
 // through the stages of detect/scoring.hpp, in this order: absolute error -> moving average ->
-// score rule (error_ratio or likelihood) -> optional suppression of repeated alarms. All causal.
+// score rule (error_ratio or likelihood) -> spatial check -> optional suppression of repeated alarms.
+// All causal: the score of row i depends on rows <= i only.
 #pragma once
 #include <string>
 #include <vector>
@@ -14,12 +15,21 @@ struct DetectorOptions {
   int smoothing = 1;
   double error_floor = 0.01;
   LikelihoodOptions likelihood;
+  double spatial_margin = 0.0;       // > 0: a value beyond the range seen so far by this fraction of it scores 1
   double suppress = 0.0;             // fraction of the series' rows silenced after an alarm (0 = off)
   double suppress_level = 0.99;
 };
 
-// actual and predicted are per row in normalized units; rows without a prediction hold NaN and score 0.
+// errors: absolute prediction errors per row in normalized units (NaN where a row has no prediction,
+// which scores 0); values: the series' values (any affine scaling), for the spatial check.
+std::vector<double> anomaly_scores_from_errors(const std::vector<double>& errors, const std::vector<double>& values,
+                                               const DetectorOptions& options);
+
+// The same from actual and predicted values (normalized units).
 std::vector<double> anomaly_scores(const std::vector<double>& actual, const std::vector<double>& predicted,
                                    const DetectorOptions& options);
+
+// 1 where a value leaves the range [min, max] of all earlier values by more than margin * (max - min).
+std::vector<double> spatial_anomalies(const std::vector<double>& values, double margin);
 
 }  // namespace lstmad
