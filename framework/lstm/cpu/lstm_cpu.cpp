@@ -206,19 +206,21 @@ struct LstmCpu<Real>::Impl {
         const Real* tct = L.tc.data() + static_cast<std::size_t>(t) * BH;
         Real* dgt = dg.data() + static_cast<std::size_t>(t) * B * G;
         for (int b = 0; b < B; ++b) {
-          const Real* __restrict gi = at + static_cast<std::size_t>(b) * G;
-          const Real* __restrict gf = gi + H;
-          const Real* __restrict gg = gi + 2 * H;
-          const Real* __restrict go = gi + 3 * H;
+          const Real* gi = at + static_cast<std::size_t>(b) * G;
+          const Real* gf = gi + H;
+          const Real* gg = gi + 2 * H;
+          const Real* go = gi + 3 * H;
           const std::size_t r = static_cast<std::size_t>(b) * H;
-          const Real* __restrict cp = cprev + r;
-          const Real* __restrict tc = tct + r;
-          const Real* __restrict dhr = dh.data() + r;
-          Real* __restrict dcr = dc.data() + r;
-          Real* __restrict di = dgt + static_cast<std::size_t>(b) * G;
-          Real* __restrict df = di + H;
-          Real* __restrict dgg = di + 2 * H;
-          Real* __restrict dout = di + 3 * H;
+          const Real* cp = cprev + r;
+          const Real* tc = tct + r;
+          const Real* dhr = dh.data() + r;
+          Real* dcr = dc.data() + r;
+          Real* di = dgt + static_cast<std::size_t>(b) * G;
+          Real* df = di + H;
+          Real* dgg = di + 2 * H;
+          Real* dout = di + 3 * H;
+          // No aliasing: the gate gradients, the activations and the state rows are distinct buffers.
+#pragma GCC ivdep
           for (int j = 0; j < H; ++j) {
             const Real i = gi[j], f = gf[j], g = gg[j], og = go[j], tcj = tc[j], dhj = dhr[j];
             const Real dcj = dcr[j] + dhj * og * (Real(1) - tcj * tcj);
