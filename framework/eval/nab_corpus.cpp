@@ -1,0 +1,279 @@
+// Reading NAB's folders for the scorer and scoring a whole results folder, one detector at a time, so that
+// one detector's bad files never stop the others.
+#include "eval/nab_corpus.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+#include "core/files.hpp"
+#include "core/log.hpp"
+#include "data/labels.hpp"
+
+namespace lstmad {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string default_windows(const std::string& root) {
+  return (fs::path(root) / "labels" / "combined_windows.json").string();
+}
+
+// One line of `text` starting at `pos` without its line break (LF or CRLF); advances pos past it.
+std::string_view next_line(std::string_view text, size_t& pos) {
+  size_t end = text.find('\n', pos);
+  if (end == std::string_view::npos) end = text.size();
+  std::string_view line = text.substr(pos, end - pos);
+  pos = end < text.size() ? end + 1 : end;
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  return line;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+std::string row_at(long row, long line) {
+  return "row " + std::to_string(row) + " (line " + std::to_string(line) + ")";
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+NabCorpus nab_load_corpus(const std::string& nab_root, const std::string& windows_path) {
+  NabCorpus c;
+  c.root = nab_root;
+  c.windows_path = windows_path.empty() ? default_windows(nab_root) : windows_path;
+  const auto labels = read_label_windows(c.windows_path);
+  if (labels.empty()) throw DataError(c.windows_path, 0, "names no data files");
+  for (const auto& [relpath, texts] : labels) {
+    const fs::path data = fs::path(nab_root) / "data" / relpath;
+    if (!fs::is_regular_file(data))
+      throw DataError(c.windows_path, 0, "\"" + relpath + "\" has no data file " + data.string());
+    Series s = load_corpus_series(nab_root, relpath, labels);
+    NabFileInput f;
+    f.relpath = relpath;
+    f.rows = s.rows();
+    f.windows = std::move(s.windows);
+    c.files.push_back(std::move(f));
+  }
+  // std::map keys are already sorted; the corpus order is the scores files' row order.
+  const long usable = c.window_count();
+  long all = 0;
+  for (const auto& f : c.files) all += static_cast<long>(f.windows.size());
+  if (usable != all)
+    log::warn(c.windows_path + ": " + std::to_string(all - usable) +
+              " window(s) lie entirely in probationary rows; they count neither as misses nor in normalization");
+  return c;
+}
+
+std::vector<NabProfile> nab_load_profiles(const std::string& nab_root, const std::string& profiles_path) {
+  if (!profiles_path.empty()) return nab_read_profiles(profiles_path);
+  const std::string p = (fs::path(nab_root) / "config" / "profiles.json").string();
+  if (!nab_root.empty() && fs::is_regular_file(p)) return nab_read_profiles(p);
+  return nab_default_profiles();
+}
+
+std::string nab_result_path(const std::string& results_dir, const std::string& detector, const std::string& relpath) {
+  const fs::path rel(relpath);
+  return (fs::path(results_dir) / detector / rel.parent_path() / (detector + "_" + rel.filename().string())).string();
+}
+
+std::vector<double> nab_read_result_scores(const std::string& path, int expected_rows) {
+  return nab_parse_result_scores(files::read(path), path, expected_rows);
+}
+
+std::vector<double> nab_parse_result_scores(const std::string& text_in, const std::string& path, int expected_rows) {
+  std::string_view text(text_in);
+  size_t pos = 0;
+  long line_no = 1;
+  std::string_view header = next_line(text, pos);
+  if (header.empty()) throw DataError(path, 1, "empty file (expected a header with an anomaly_score column)");
+  // Column of anomaly_score, by name: the column order differs between detectors.
+  int column = -1, ncols = 0;
+  for (size_t a = 0;; ++ncols) {
+    size_t b = header.find(',', a);
+    std::string_view name = trim(header.substr(a, b == std::string_view::npos ? std::string_view::npos : b - a));
+    if (name == "anomaly_score" && column < 0) column = ncols;
+    if (b == std::string_view::npos) break;
+    a = b + 1;
+  }
+  if (column < 0)
+    throw DataError(path, 1, "no anomaly_score column in the header \"" + std::string(header) + "\"");
+  std::vector<double> scores;
+  scores.reserve(static_cast<size_t>(std::max(0, expected_rows)));
+  while (pos < text.size()) {
+    std::string_view line = next_line(text, pos);
+    ++line_no;
+    if (trim(line).empty()) continue;  // blank lines are not rows (as pandas reads them)
+    const long row = static_cast<long>(scores.size());
+    size_t a = 0;
+    for (int c = 0; c < column; ++c) {
+      size_t b = line.find(',', a);
+      if (b == std::string_view::npos)
+        throw DataError(path, line_no, row_at(row, line_no) + ": " + std::to_string(c + 1) +
+                                           " field(s), but anomaly_score is field " + std::to_string(column + 1));
+      a = b + 1;
+    }
+    size_t b = line.find(',', a);
+    std::string_view field = trim(line.substr(a, b == std::string_view::npos ? std::string_view::npos : b - a));
+    if (field.empty()) throw DataError(path, line_no, row_at(row, line_no) + ": anomaly_score is empty");
+    double v = 0.0;
+    const char* first = field.data();
+    if (*first == '+') ++first;
+    auto [end, ec] = std::from_chars(first, field.data() + field.size(), v);
+    if (ec != std::errc() || end != field.data() + field.size())
+      throw DataError(path, line_no, row_at(row, line_no) + ": anomaly_score \"" + std::string(field) +
+                                         "\" is not a number");
+    if (std::isnan(v)) throw DataError(path, line_no, row_at(row, line_no) + ": anomaly_score is NaN");
+    if (std::isinf(v)) throw DataError(path, line_no, row_at(row, line_no) + ": anomaly_score is infinite");
+    scores.push_back(v);
+  }
+  if (static_cast<long>(scores.size()) != expected_rows) {
+    const long first_bad = std::min<long>(static_cast<long>(scores.size()), expected_rows);
+    throw DataError(path, 0, "has " + std::to_string(scores.size()) + " rows but its data file has " +
+                                 std::to_string(expected_rows) + " (first unmatched: row " +
+                                 std::to_string(first_bad) + ")");
+  }
+  return scores;
+}
+
+std::vector<NabFileInput> nab_load_detector(const NabCorpus& corpus, const std::string& results_dir,
+                                            const std::string& detector) {
+  std::vector<NabFileInput> out = corpus.files;
+  for (auto& f : out) {
+    const std::string path = nab_result_path(results_dir, detector, f.relpath);
+    if (!fs::is_regular_file(path)) throw DataError(path, 0, "missing: no result file for " + f.relpath);
+    f.scores = nab_read_result_scores(path, f.rows);
+  }
+  return out;
+}
+
+std::vector<std::string> nab_list_detectors(const std::string& results_dir) {
+  std::error_code ec;
+  if (!fs::is_directory(results_dir, ec))
+    throw IoError(results_dir + ": not a folder (expected <detector>/<category>/<detector>_<name>.csv)");
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(results_dir))
+    if (e.is_directory()) out.push_back(e.path().filename().string());
+  std::sort(out.begin(), out.end());
+  if (out.empty()) throw IoError(results_dir + ": no detector folders (expected <detector>/<category>/...)");
+  return out;
+}
+
+NabThresholds nab_parse_thresholds(const std::string& json_text, const std::string& source) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(json_text);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw DataError(source, 0, std::string("malformed JSON: ") + e.what());
+  }
+  if (!j.is_object()) throw DataError(source, 0, "expected {detector: {profile: {\"threshold\": t}}}");
+  NabThresholds out;
+  for (auto d = j.begin(); d != j.end(); ++d) {
+    if (!d.value().is_object()) throw DataError(source, 0, "\"" + d.key() + "\": expected {profile: {\"threshold\": t}}");
+    for (auto p = d.value().begin(); p != d.value().end(); ++p) {
+      const auto& v = p.value();
+      if (!v.is_object() || !v.contains("threshold") || !v["threshold"].is_number())
+        throw DataError(source, 0, "\"" + d.key() + "\".\"" + p.key() + "\": expected {\"threshold\": number}");
+      out[d.key()][p.key()] = v["threshold"].get<double>();
+    }
+  }
+  return out;
+}
+
+NabThresholds nab_read_thresholds(const std::string& path) { return nab_parse_thresholds(files::read(path), path); }
+
+std::vector<NabDetectorReport> nab_score_results(const NabBatchOptions& o, const NabCorpus& corpus,
+                                                 const std::vector<NabProfile>& profiles, bool optimize) {
+  NabThresholds thresholds;
+  if (!optimize) thresholds = nab_read_thresholds(o.thresholds_path);
+  const std::vector<std::string> detectors = o.detectors.empty() ? nab_list_detectors(o.results_dir) : o.detectors;
+  std::vector<NabDetectorReport> reports;
+  for (const auto& det : detectors) {
+    NabDetectorReport r;
+    r.detector = det;
+    const auto t0 = std::chrono::steady_clock::now();
+    try {
+      const std::vector<NabFileInput> files = nab_load_detector(corpus, o.results_dir, det);
+      if (optimize) {
+        r.optimum = nab_optimize(files, profiles);
+        std::map<std::string, double> best;
+        for (const auto& res : r.optimum) best[res.profile] = res.threshold;
+        r.scores = nab_score_at(files, profiles, best);
+      } else {
+        auto it = thresholds.find(det);
+        if (it == thresholds.end()) throw ConfigError(o.thresholds_path + ": no thresholds for detector \"" + det + "\"");
+        for (const auto& p : profiles)
+          if (!it->second.count(p.name))
+            throw ConfigError(o.thresholds_path + ": no threshold for detector \"" + det + "\", profile \"" + p.name + "\"");
+        r.scores = nab_score_at(files, profiles, it->second);
+      }
+      if (!o.write_scores_dir.empty()) {
+        const std::string dir = (fs::path(o.write_scores_dir) / det).string();
+        files::make_dirs(dir);
+        for (const auto& s : r.scores)
+          files::write_atomic((fs::path(dir) / (det + "_" + s.profile + "_scores.csv")).string(), nab_scores_csv(det, s));
+      }
+      std::string line = det + ":";
+      for (const auto& s : r.scores) line += " " + s.profile + " " + nab_format_number(s.normalized);
+      log::info(line + " (" + std::to_string(static_cast<int>(seconds_since(t0) * 1000)) + " ms)");
+    } catch (const Error& e) {
+      // DataError, IoError, ConfigError: this detector only.
+      r.error = e.what();
+      r.scores.clear();
+      r.optimum.clear();
+      log::error(det + ": not scored: " + r.error);
+    }
+    reports.push_back(std::move(r));
+  }
+  return reports;
+}
+
+namespace {
+std::vector<NabDetectorReport> run_batch(const NabBatchOptions& o, bool optimize) {
+  const NabCorpus corpus = nab_load_corpus(o.nab_root, o.windows_path);
+  const auto profiles = nab_load_profiles(o.nab_root, o.profiles_path);
+  log::info("NAB corpus: " + std::to_string(corpus.files.size()) + " files, " +
+            std::to_string(corpus.window_count()) + " windows (" + corpus.windows_path + "); profiles:" +
+            [&] {
+              std::string s;
+              for (const auto& p : profiles) s += " " + p.name;
+              return s;
+            }());
+  return nab_score_results(o, corpus, profiles, optimize);
+}
+}  // namespace
+
+std::vector<NabDetectorReport> nab_score_results(const NabBatchOptions& o) { return run_batch(o, false); }
+std::vector<NabDetectorReport> nab_optimize_results(const NabBatchOptions& o) { return run_batch(o, true); }
+
+std::string nab_results_json(const std::vector<NabDetectorReport>& reports) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& r : reports) {
+    if (!r.ok()) continue;
+    for (const auto& s : r.scores) j[r.detector][s.profile] = s.normalized;
+  }
+  return j.dump(4) + "\n";
+}
+
+std::string nab_thresholds_json(const std::vector<NabDetectorReport>& reports) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& r : reports) {
+    if (!r.ok()) continue;
+    for (const auto& t : r.optimum)
+      j[r.detector][t.profile] = {{"threshold", t.threshold}, {"score", t.raw_score}, {"normalized", t.normalized}};
+  }
+  return j.dump(4) + "\n";
+}
+
+}  // namespace lstmad

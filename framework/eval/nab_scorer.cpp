@@ -1,0 +1,454 @@
+// NAB v1.1 sweep scoring (spec section 2). The per-row sweep scores depend on the profile only through one
+// weight, so each row keeps its unweighted sigmoid value and the weights are applied per profile; the sort
+// by anomaly score is done once and shared by every profile.
+#include "eval/nab_scorer.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <sstream>
+
+#include "core/error.hpp"
+#include "core/files.hpp"
+
+namespace lstmad {
+namespace {
+
+// NAB's sweep starts above any score a detector is supposed to give.
+constexpr double kSweepStart = 1.1;
+
+// Scorable rows (i >= probation) of one file or of a pooled corpus, sorted by anomaly score descending.
+// `slot` numbers the windows in the order they first appear in that sorted order (-1: outside windows),
+// which is the order NAB sums its window accumulators in.
+struct Pool {
+  std::vector<double> score;
+  std::vector<double> unweighted;  // S(.) of the row, before the profile weight
+  std::vector<int> slot;
+  int slots = 0;
+  long window_rows = 0, other_rows = 0;
+};
+
+// Unweighted sigmoid values of rows [first, rows) and each row's window (index into `windows`, or -1).
+void row_parts(int rows, const std::vector<LabelWindow>& windows, int first, std::vector<double>& unweighted,
+               std::vector<int>& window_of) {
+  unweighted.assign(static_cast<size_t>(std::max(0, rows - first)), 0.0);
+  window_of.assign(unweighted.size(), -1);
+  size_t k = 0;  // first window not yet finished
+  const LabelWindow* prev = nullptr;
+  for (int i = first; i < rows; ++i) {
+    while (k < windows.size() && windows[k].end < i) prev = &windows[k++];
+    const size_t j = static_cast<size_t>(i - first);
+    if (k < windows.size() && windows[k].start <= i) {
+      const LabelWindow& w = windows[k];
+      const double width = static_cast<double>(w.end - w.start + 1);
+      const double pos = -static_cast<double>(w.end - i + 1) / width;
+      // Divided by maxTP later, with the weight, in NAB's operation order.
+      unweighted[j] = nab_scaled_sigmoid(pos);
+      window_of[j] = static_cast<int>(k);
+    } else if (prev == nullptr) {
+      unweighted[j] = -1.0;
+    } else {
+      // NAB divides by (W'-1); a one-row window gives +inf here, i.e. the full FP weight.
+      const double past = static_cast<double>(i - prev->end) / static_cast<double>(prev->end - prev->start);
+      unweighted[j] = nab_scaled_sigmoid(past);
+    }
+  }
+}
+
+void append_file(Pool& pool, const NabFileInput& f, int& next_window_id, std::vector<int>& window_id) {
+  const int p = std::min(probation_length(f.rows), f.rows);
+  std::vector<double> unweighted;
+  std::vector<int> window_of;
+  row_parts(f.rows, f.windows, p, unweighted, window_of);
+  const int base = next_window_id;
+  next_window_id += static_cast<int>(f.windows.size());
+  for (size_t j = 0; j < unweighted.size(); ++j) {
+    pool.score.push_back(f.scores[static_cast<size_t>(p) + j]);
+    pool.unweighted.push_back(unweighted[j]);
+    window_id.push_back(window_of[j] < 0 ? -1 : base + window_of[j]);
+    if (window_of[j] < 0)
+      ++pool.other_rows;
+    else
+      ++pool.window_rows;
+  }
+}
+
+// Sorts the pooled rows by score descending (stable, as NAB) and numbers the windows by first appearance.
+void finish_pool(Pool& pool, const std::vector<int>& window_id, int window_ids) {
+  std::vector<uint32_t> order(pool.score.size());
+  std::iota(order.begin(), order.end(), 0u);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](uint32_t a, uint32_t b) { return pool.score[a] > pool.score[b]; });
+  Pool sorted;
+  sorted.window_rows = pool.window_rows;
+  sorted.other_rows = pool.other_rows;
+  sorted.score.resize(order.size());
+  sorted.unweighted.resize(order.size());
+  sorted.slot.resize(order.size());
+  std::vector<int> slot_of(static_cast<size_t>(window_ids), -1);
+  for (size_t r = 0; r < order.size(); ++r) {
+    const uint32_t i = order[r];
+    sorted.score[r] = pool.score[i];
+    sorted.unweighted[r] = pool.unweighted[i];
+    int s = -1;
+    if (window_id[i] >= 0) {
+      int& so = slot_of[static_cast<size_t>(window_id[i])];
+      if (so < 0) so = sorted.slots++;
+      s = so;
+    }
+    sorted.slot[r] = s;
+  }
+  pool = std::move(sorted);
+}
+
+Pool make_pool(const std::vector<const NabFileInput*>& files) {
+  Pool pool;
+  size_t total = 0;
+  for (const auto* f : files) total += static_cast<size_t>(f->rows);
+  pool.score.reserve(total);
+  pool.unweighted.reserve(total);
+  std::vector<int> window_id;
+  window_id.reserve(total);
+  int ids = 0;
+  for (const auto* f : files) append_file(pool, *f, ids, window_id);
+  finish_pool(pool, window_id, ids);
+  return pool;
+}
+
+// Runs the sweep (spec 2.6) and hands each entry to visit(entry); visit returns false to stop early.
+template <class Visit>
+void run_sweep(const Pool& pool, const NabProfile& prof, Visit&& visit) {
+  const double max_tp = nab_max_tp();
+  std::vector<double> acc(static_cast<size_t>(pool.slots), -prof.fn_weight);
+  double fp_sum = 0.0;
+  NabSweepEntry e;
+  e.threshold = kSweepStart;
+  e.fn = pool.window_rows;
+  e.tn = pool.other_rows;
+  // NAB re-sums its parts at every entry (fp first, then windows by first appearance); doing the same keeps
+  // equal scores bit-equal, which decides ties.
+  auto total = [&] {
+    double t = fp_sum;
+    for (double a : acc) t += a;
+    return t;
+  };
+  const size_t n = pool.score.size();
+  for (size_t r = 0; r < n; ++r) {
+    const double s = pool.score[r];
+    if (s != e.threshold) {
+      e.score = total();
+      if (!visit(static_cast<const NabSweepEntry&>(e))) return;
+      e.threshold = s;
+    }
+    const int slot = pool.slot[r];
+    if (slot >= 0) {
+      const double sweep = pool.unweighted[r] * prof.tp_weight / max_tp;
+      double& a = acc[static_cast<size_t>(slot)];
+      a = std::max(a, sweep);
+      ++e.tp;
+      --e.fn;
+    } else {
+      fp_sum += pool.unweighted[r] * prof.fp_weight;
+      ++e.fp;
+      --e.tn;
+    }
+  }
+  e.score = total();
+  visit(static_cast<const NabSweepEntry&>(e));
+}
+
+// NAB's pick at threshold t (spec 2.8) over one pool's sweep, made total: no match below every score
+// takes the last entry, a first entry already below t takes the first.
+NabSweepEntry pick_at(const Pool& pool, const NabProfile& prof, double t) {
+  NabSweepEntry prev, chosen, last;
+  bool have_prev = false, found = false;
+  run_sweep(pool, prof, [&](const NabSweepEntry& e) {
+    last = e;
+    if (e.threshold == t) {
+      chosen = e;
+      found = true;
+      return false;
+    }
+    if (e.threshold < t) {
+      chosen = have_prev ? prev : e;
+      found = true;
+      return false;
+    }
+    prev = e;
+    have_prev = true;
+    return true;
+  });
+  return found ? chosen : last;
+}
+
+std::vector<const NabFileInput*> pointers(const std::vector<NabFileInput>& files) {
+  std::vector<const NabFileInput*> out;
+  out.reserve(files.size());
+  for (const auto& f : files) {
+    nab_validate(f);
+    out.push_back(&f);
+  }
+  return out;
+}
+
+double weight(const nlohmann::json& cm, const char* key, const std::string& where) {
+  if (!cm.contains(key) || !cm[key].is_number())
+    throw DataError(where, 0, std::string("profile needs a number \"") + key + "\" in its CostMatrix");
+  return cm[key].get<double>();
+}
+
+}  // namespace
+
+std::vector<NabProfile> nab_default_profiles() {
+  return {{"standard", 1.0, 1.0, 0.11, 1.0},
+          {"reward_low_FP_rate", 1.0, 1.0, 0.22, 1.0},
+          {"reward_low_FN_rate", 1.0, 2.0, 0.11, 1.0}};
+}
+
+std::vector<NabProfile> nab_parse_profiles(const std::string& json_text, const std::string& source) {
+  nlohmann::ordered_json j;
+  try {
+    j = nlohmann::ordered_json::parse(json_text);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw DataError(source, 0, std::string("malformed JSON: ") + e.what());
+  }
+  if (!j.is_object() || j.empty())
+    throw DataError(source, 0, "expected {profile: {\"CostMatrix\": {\"tpWeight\": .., \"fnWeight\": .., "
+                               "\"fpWeight\": .., \"tnWeight\": ..}}}");
+  std::vector<NabProfile> out;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string where = source + " (profile \"" + it.key() + "\")";
+    if (!it.value().is_object() || !it.value().contains("CostMatrix") || !it.value()["CostMatrix"].is_object())
+      throw DataError(where, 0, "expected an object with a \"CostMatrix\" object");
+    nlohmann::json cm = it.value()["CostMatrix"];
+    NabProfile p;
+    p.name = it.key();
+    p.tp_weight = weight(cm, "tpWeight", where);
+    p.fn_weight = weight(cm, "fnWeight", where);
+    p.fp_weight = weight(cm, "fpWeight", where);
+    p.tn_weight = cm.contains("tnWeight") && cm["tnWeight"].is_number() ? cm["tnWeight"].get<double>() : 1.0;
+    out.push_back(p);
+  }
+  return out;
+}
+
+std::vector<NabProfile> nab_read_profiles(const std::string& path) { return nab_parse_profiles(files::read(path), path); }
+
+double nab_scaled_sigmoid(double x) {
+  if (x > 3.0) return -1.0;
+  return 2.0 / (1.0 + std::exp(5.0 * x)) - 1.0;
+}
+
+double nab_max_tp() {
+  static const double v = nab_scaled_sigmoid(-1.0);
+  return v;
+}
+
+void nab_validate(const NabFileInput& f) {
+  if (f.rows < 0) throw DataError(f.relpath, 0, "negative row count");
+  if (f.scores.size() != static_cast<size_t>(f.rows))
+    throw DataError(f.relpath, 0, "has " + std::to_string(f.scores.size()) + " anomaly scores for " +
+                                      std::to_string(f.rows) + " data rows");
+  for (size_t i = 0; i < f.scores.size(); ++i)
+    if (!std::isfinite(f.scores[i]))
+      throw DataError(f.relpath, 0, "row " + std::to_string(i) + ": anomaly score is not a finite number");
+  int prev_end = -1;
+  for (const auto& w : f.windows) {
+    if (w.start < 0 || w.end >= f.rows || w.end < w.start || w.start <= prev_end)
+      throw DataError(f.relpath, 0, "label window rows [" + std::to_string(w.start) + ", " + std::to_string(w.end) +
+                                        "] must be ordered, non-overlapping and inside 0.." +
+                                        std::to_string(f.rows - 1));
+    prev_end = w.end;
+  }
+}
+
+std::vector<double> nab_row_sweep_scores(int rows, const std::vector<LabelWindow>& windows, const NabProfile& prof) {
+  std::vector<double> unweighted;
+  std::vector<int> window_of;
+  row_parts(rows, windows, 0, unweighted, window_of);
+  const double max_tp = nab_max_tp();
+  for (size_t i = 0; i < unweighted.size(); ++i)
+    unweighted[i] = window_of[i] >= 0 ? unweighted[i] * prof.tp_weight / max_tp : unweighted[i] * prof.fp_weight;
+  return unweighted;
+}
+
+std::vector<NabSweepEntry> nab_sweep(const std::vector<NabFileInput>& files, const NabProfile& profile) {
+  Pool pool = make_pool(pointers(files));
+  std::vector<NabSweepEntry> out;
+  run_sweep(pool, profile, [&](const NabSweepEntry& e) {
+    out.push_back(e);
+    return true;
+  });
+  return out;
+}
+
+long nab_window_count(const std::vector<NabFileInput>& files) {
+  long n = 0;
+  for (const auto& f : files) {
+    const int p = probation_length(f.rows);
+    for (const auto& w : f.windows)
+      if (w.end >= p) ++n;
+  }
+  return n;
+}
+
+double nab_normalize(double raw, const NabProfile& profile, long windows) {
+  if (windows <= 0) return std::nan("");
+  const double perfect = static_cast<double>(windows) * profile.tp_weight;
+  const double null = -profile.fn_weight * static_cast<double>(windows);
+  return 100.0 * (raw - null) / (perfect - null);
+}
+
+std::vector<NabThresholdResult> nab_optimize(const std::vector<NabFileInput>& files,
+                                             const std::vector<NabProfile>& profiles) {
+  Pool pool = make_pool(pointers(files));
+  const long windows = nab_window_count(files);
+  std::vector<NabThresholdResult> out;
+  for (const auto& prof : profiles) {
+    NabSweepEntry best;
+    bool any = false;
+    // Entries come in descending threshold order, so the first maximum is the highest tied threshold.
+    run_sweep(pool, prof, [&](const NabSweepEntry& e) {
+      if (!any || e.score > best.score) {
+        best = e;
+        any = true;
+      }
+      return true;
+    });
+    NabThresholdResult r;
+    r.profile = prof.name;
+    r.threshold = best.threshold;
+    r.raw_score = best.score;
+    r.normalized = nab_normalize(best.score, prof, windows);
+    r.tp = best.tp;
+    r.tn = best.tn;
+    r.fp = best.fp;
+    r.fn = best.fn;
+    out.push_back(r);
+  }
+  return out;
+}
+
+namespace {
+
+std::vector<NabProfileScores> score_pools(const std::vector<NabFileInput>& files, const std::vector<Pool>& pools,
+                                          const std::vector<NabProfile>& profiles,
+                                          const std::vector<double>& thresholds) {
+  const long windows = nab_window_count(files);
+  std::vector<NabProfileScores> out;
+  for (size_t k = 0; k < profiles.size(); ++k) {
+    NabProfileScores ps;
+    ps.profile = profiles[k].name;
+    ps.threshold = thresholds[k];
+    ps.windows = windows;
+    ps.totals.file = "Totals";
+    double sum = 0.0;
+    for (size_t i = 0; i < files.size(); ++i) {
+      NabSweepEntry e = pick_at(pools[i], profiles[k], thresholds[k]);
+      NabFileScore fs;
+      fs.file = files[i].relpath;
+      fs.threshold = thresholds[k];
+      fs.score = e.score;
+      fs.tp = e.tp;
+      fs.tn = e.tn;
+      fs.fp = e.fp;
+      fs.fn = e.fn;
+      fs.total_count = files[i].rows;
+      sum += fs.score;
+      ps.totals.tp += fs.tp;
+      ps.totals.tn += fs.tn;
+      ps.totals.fp += fs.fp;
+      ps.totals.fn += fs.fn;
+      ps.totals.total_count += fs.total_count;
+      ps.files.push_back(std::move(fs));
+    }
+    ps.totals.score = sum;
+    ps.normalized = nab_normalize(sum, profiles[k], windows);
+    out.push_back(std::move(ps));
+  }
+  return out;
+}
+
+std::vector<Pool> file_pools(const std::vector<NabFileInput>& files) {
+  std::vector<Pool> pools;
+  pools.reserve(files.size());
+  for (const auto& f : files) {
+    nab_validate(f);
+    pools.push_back(make_pool({&f}));
+  }
+  return pools;
+}
+
+}  // namespace
+
+NabProfileScores nab_score_at(const std::vector<NabFileInput>& files, const NabProfile& profile, double threshold) {
+  return score_pools(files, file_pools(files), {profile}, {threshold}).front();
+}
+
+std::vector<NabProfileScores> nab_score_at(const std::vector<NabFileInput>& files,
+                                           const std::vector<NabProfile>& profiles,
+                                           const std::map<std::string, double>& thresholds) {
+  std::vector<double> t;
+  for (const auto& p : profiles) {
+    auto it = thresholds.find(p.name);
+    if (it == thresholds.end()) throw ConfigError("no threshold given for profile \"" + p.name + "\"");
+    t.push_back(it->second);
+  }
+  return score_pools(files, file_pools(files), profiles, t);
+}
+
+std::string nab_format_number(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
+  std::string sci(buf, r.ptr);  // shortest round-trip digits: [-]d[.ddd]e(+|-)xx
+  std::string sign;
+  size_t pos = 0;
+  if (sci[0] == '-') {
+    sign = "-";
+    pos = 1;
+  }
+  const size_t epos = sci.find('e');
+  std::string digits;
+  for (size_t i = pos; i < epos; ++i)
+    if (sci[i] != '.') digits += sci[i];
+  const int exp = std::stoi(sci.substr(epos + 1));
+  // Python's repr: positional for 1e-4 <= |v| < 1e16, else scientific with a two-digit exponent at least.
+  if (exp >= -4 && exp < 16) {
+    std::string s;
+    if (exp >= 0) {
+      if (digits.size() <= static_cast<size_t>(exp) + 1) {
+        s = digits + std::string(static_cast<size_t>(exp) + 1 - digits.size(), '0') + ".0";
+      } else {
+        s = digits.substr(0, static_cast<size_t>(exp) + 1) + "." + digits.substr(static_cast<size_t>(exp) + 1);
+      }
+    } else {
+      s = "0." + std::string(static_cast<size_t>(-exp - 1), '0') + digits;
+    }
+    return sign + s;
+  }
+  std::string mant = digits.substr(0, 1);
+  if (digits.size() > 1) mant += "." + digits.substr(1);
+  const int ae = std::abs(exp);
+  std::string es = std::to_string(ae);
+  if (es.size() < 2) es = "0" + es;
+  return sign + mant + "e" + (exp < 0 ? "-" : "+") + es;
+}
+
+std::string nab_scores_csv(const std::string& detector, const NabProfileScores& s) {
+  std::ostringstream os;
+  os << "Detector,Profile,File,Threshold,Score,TP,TN,FP,FN,Total_Count\n";
+  for (const auto& f : s.files)
+    os << detector << "," << s.profile << "," << f.file << "," << nab_format_number(f.threshold) << ","
+       << nab_format_number(f.score) << "," << f.tp << "," << f.tn << "," << f.fp << "," << f.fn << ","
+       << f.total_count << "\n";
+  os << "Totals,,,," << nab_format_number(s.totals.score) << "," << s.totals.tp << "," << s.totals.tn << ","
+     << s.totals.fp << "," << s.totals.fn << "," << s.totals.total_count << "\n";
+  return os.str();
+}
+
+}  // namespace lstmad
