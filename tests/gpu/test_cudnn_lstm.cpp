@@ -422,5 +422,21 @@ TEST(CudnnEngine, RefusesPrecisionsItCannotRunAndUnknownAlgorithms) {
   EXPECT_TRUE(listed);
 }
 
+// Only meaningful where there is no device: the engine is made, and training says why it cannot run.
+TEST(CudnnEngine, TrainingWithoutADeviceThrowsDeviceErrorWithTheReason) {
+  std::string reason;
+  if (gpu::device_available(0, &reason)) GTEST_SKIP() << "a CUDA device is present";
+  const ModelShape shape{1, 1, 8, 1};
+  const Series s = make_series(100, 1, 1);
+  auto jobs = make_jobs(shape, s, 10, 16, 1, 1);
+  auto engine = make_engine(cudnn_options());
+  try {
+    engine->train(shape, jobs);
+    FAIL() << "training without a device did not throw";
+  } catch (const DeviceError& e) {
+    EXPECT_NE(std::string(e.what()).find(reason), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace lstmad
