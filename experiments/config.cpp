@@ -67,11 +67,15 @@ std::vector<KeyDef> make_schema() {
   add("detector.name", T::String, "lstmad",
       "Detector name in NAB outputs (no `_`). With a grid, each setting gets `<name>-<setting id>`.");
   add("detector.score", T::String, "likelihood",
-      "Errors to scores: `error_ratio` (error over its running maximum, with a floor) or `likelihood` (anomaly "
-      "likelihood of the recent mean error under a rolling error distribution).",
-      0, 0, {"error_ratio", "likelihood"}, true);
+      "Errors to scores: `error_ratio` (error over its running maximum, with a floor), `likelihood` (anomaly "
+      "likelihood of the recent mean error under a rolling error distribution) or `dynamic_threshold` (Hundman "
+      "et al.'s nonparametric threshold with pruning; binary scores).",
+      0, 0, {"error_ratio", "likelihood", "dynamic_threshold"}, true);
   add("detector.smoothing", T::Int, 1, "Moving average of the absolute errors over this many rows (1 = none).", 1,
       100000, {}, true);
+  add("detector.ewma_span", T::Number, 0.0,
+      "Then an exponentially weighted moving average with this span, alpha = 2/(span+1) (0 = none).", 0, 1e6, {},
+      true);
   add("detector.error_floor", T::Number, 0.01,
       "error_ratio: errors below this (in normalized units) score 0, and the running maximum is at least this.",
       0, 1e9, {}, true);
@@ -81,6 +85,17 @@ std::vector<KeyDef> make_schema() {
       true);
   add("detector.likelihood.log", T::Bool, true,
       "likelihood: report log-scaled scores so that near-1 likelihoods stay distinct.", 0, 0, {}, true);
+  add("detector.ndt.window", T::Int, 2000, "dynamic_threshold: history rows the threshold is chosen from.", 10, 1e7,
+      {}, true);
+  add("detector.ndt.z_min", T::Number, 2.5, "dynamic_threshold: smallest z of eps = mean + z sd.", 0, 100, {}, true);
+  add("detector.ndt.z_max", T::Number, 10.0, "dynamic_threshold: largest z.", 0, 100, {}, true);
+  add("detector.ndt.z_step", T::Number, 0.5, "dynamic_threshold: step of z.", 0.01, 100, {}, true);
+  add("detector.ndt.buffer", T::Int, 100, "dynamic_threshold: rows after an anomalous run that stay anomalous.", 0,
+      1e7, {}, true);
+  add("detector.ndt.prune", T::Number, 0.13,
+      "dynamic_threshold: minimum fractional decrease between consecutive run peaks (pruning).", 0, 1, {}, true);
+  add("detector.ndt.min_history", T::Int, 100, "dynamic_threshold: error rows needed before any decision.", 2, 1e7,
+      {}, true);
   add("detector.spatial_margin", T::Number, 0.0,
       "A value beyond the range of all earlier values by this fraction of that range scores 1 (0 = off).", 0, 100,
       {}, true);

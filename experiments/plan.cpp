@@ -7,12 +7,17 @@
 namespace lstmad {
 
 json setting_identity(const json& v) {
+  // Only values that differ from the schema's defaults: a key added to the schema later (with a default
+  // that keeps the old behaviour) leaves every existing setting id, and so every finished cell, valid.
   json id = json::object();
-  id["model"] = v.at("model");
-  id["train"] = v.at("train");
-  id["detector"] = v.at("detector");
-  id["detector"].erase("name");  // renaming a detector does not change what it computes
-  id["seed"] = v.at("run").at("seed");
+  for (const auto& d : config_schema()) {
+    const std::string sec = d.path.substr(0, d.path.find('.'));
+    if (sec != "model" && sec != "train" && sec != "detector") continue;
+    if (d.path == "detector.name") continue;  // renaming a detector does not change what it computes
+    const json& value = at_path(v, d.path);
+    if (value != d.def) id[d.path] = value;
+  }
+  id["seed"] = at_path(v, "run.seed");
   return id;
 }
 

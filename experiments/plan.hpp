@@ -34,7 +34,8 @@ struct Plan {
   std::vector<Cell> cells;
 };
 
-// The hyperparameters that define a setting's identity (model, train, detector sections and run.seed).
+// The hyperparameters that define a setting's identity: the model, train and detector keys that differ
+// from their defaults (dotted paths), and run.seed.
 json setting_identity(const json& setting_values);
 std::string hash_hex(const std::string& text, int hex_digits);
 

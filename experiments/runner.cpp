@@ -79,6 +79,14 @@ DetectorOptions detector_options(const json& v) {
   DetectorOptions d;
   d.score = at_path(v, "detector.score").get<std::string>();
   d.smoothing = at_path(v, "detector.smoothing").get<int>();
+  d.ewma_span = at_path(v, "detector.ewma_span").get<double>();
+  d.ndt.window = at_path(v, "detector.ndt.window").get<int>();
+  d.ndt.z_min = at_path(v, "detector.ndt.z_min").get<double>();
+  d.ndt.z_max = at_path(v, "detector.ndt.z_max").get<double>();
+  d.ndt.z_step = at_path(v, "detector.ndt.z_step").get<double>();
+  d.ndt.buffer = at_path(v, "detector.ndt.buffer").get<int>();
+  d.ndt.prune = at_path(v, "detector.ndt.prune").get<double>();
+  d.ndt.min_history = at_path(v, "detector.ndt.min_history").get<int>();
   d.error_floor = at_path(v, "detector.error_floor").get<double>();
   d.likelihood.long_window = at_path(v, "detector.likelihood.long_window").get<int>();
   d.likelihood.short_window = at_path(v, "detector.likelihood.short_window").get<int>();
@@ -486,16 +494,22 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
 
   // A trained model is identified by everything but the detector: map each new cell to its source cell.
   auto model_key = [](const json& values, const std::string& series) {
-    json id = setting_identity(values);
-    id.erase("detector");
-    return id.dump() + "|" + series;
+    json key = json::object();
+    for (auto it = values.at("model").begin(); it != values.at("model").end(); ++it) key["model"][it.key()] = it.value();
+    key["train"] = values.at("train");
+    key["seed"] = values.at("run").at("seed");
+    return key.dump() + "|" + series;
   };
-  std::map<std::string, const Cell*> source;
-  for (const auto& c : src_plan.cells)
-    source[model_key(src_plan.settings[static_cast<size_t>(c.setting)].values, c.series)] = &c;
+  // Source cells by plan index (the plan's order follows from its config alone).
   ResultsStore src_store(src_dir);
-  std::map<std::string, CellResult> src_results;
-  for (auto& r : src_store.read_cells()) src_results[r.id] = std::move(r);
+  std::map<int, CellResult> by_index;
+  for (auto& r : src_store.read_cells()) by_index[r.index] = std::move(r);
+  std::map<std::string, const CellResult*> source;
+  for (const auto& c : src_plan.cells) {
+    auto it = by_index.find(c.index);
+    if (it != by_index.end() && it->second.series == c.series)
+      source[model_key(src_plan.settings[static_cast<size_t>(c.setting)].values, c.series)] = &it->second;
+  }
 
   ResultsStore store(out_dir);
   std::vector<Loaded> loaded = load_all(plan, corpus, cfg, threads);
@@ -507,8 +521,8 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
     const Setting& s = plan.settings[static_cast<size_t>(c.setting)];
     CellResult r;
     auto it = source.find(model_key(s.values, c.series));
-    auto sr = it == source.end() ? src_results.end() : src_results.find(it->second->id);
-    if (sr != src_results.end()) r = sr->second;  // training facts carry over
+    const CellResult* src = it == source.end() ? nullptr : it->second;
+    if (src) r = *src;  // training facts carry over
     r.id = c.id;
     r.index = c.index;
     r.setting = c.setting;
@@ -518,10 +532,10 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
     r.metrics.clear();
     const Loaded& L = loaded[series_index[c.series]];
     try {
-      if (sr == src_results.end()) throw Error("no finished source cell for this model in " + src_dir);
-      if (sr->second.status != CellStatus::Ok) throw Error("the source cell ended " + to_string(sr->second.status) + ": " + sr->second.error);
+      if (!src) throw Error("no finished source cell for this model in " + src_dir);
+      if (src->status != CellStatus::Ok) throw Error("the source cell ended " + to_string(src->status) + ": " + src->error);
       if (!L.data) throw Error(L.error);
-      const std::string src_det = src_plan.settings[static_cast<size_t>(it->second->setting)].detector;
+      const std::string& src_det = src->detector;
       std::vector<double> errors = src_store.read_nab_column(src_det, c.series, "raw_score");
       std::vector<double> values = src_store.read_nab_column(src_det, c.series, "value");
       if (static_cast<int>(errors.size()) != L.data->series.rows())

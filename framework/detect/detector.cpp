@@ -31,6 +31,7 @@ std::vector<double> spatial_anomalies(const std::vector<double>& values, double 
 std::vector<double> anomaly_scores_from_errors(const std::vector<double>& raw_errors, const std::vector<double>& values,
                                                const DetectorOptions& o) {
   std::vector<double> errors = moving_average(raw_errors, o.smoothing);
+  if (o.ewma_span > 0) errors = ewma(errors, o.ewma_span);
   std::vector<double> scores;
   if (o.score == "error_ratio") {
     scores = error_ratio_scores(errors, o.error_floor);
@@ -38,8 +39,11 @@ std::vector<double> anomaly_scores_from_errors(const std::vector<double>& raw_er
     LikelihoodOptions lo = o.likelihood;
     lo.std_floor = o.error_floor;
     scores = likelihood_scores(errors, lo);
+  } else if (o.score == "dynamic_threshold") {
+    scores = dynamic_threshold_detections(errors, o.ndt);
   } else {
-    throw ConfigError("detector.score: unknown rule \"" + o.score + "\" (expected error_ratio or likelihood)");
+    throw ConfigError("detector.score: unknown rule \"" + o.score +
+                      "\" (expected error_ratio, likelihood or dynamic_threshold)");
   }
   for (auto& s : scores)
     if (!std::isfinite(s)) s = 0.0;

@@ -1,20 +1,23 @@
 // The prediction-error detector: per series, the model's predictions become anomaly scores in [0, 1]
 // through the stages of detect/scoring.hpp, in this order: absolute error -> moving average ->
-// score rule (error_ratio or likelihood) -> spatial check -> optional suppression of repeated alarms.
+// exponential smoothing -> score rule (error_ratio, likelihood or dynamic_threshold) -> spatial check -> optional suppression of repeated alarms.
 // All causal: the score of row i depends on rows <= i only.
 #pragma once
 #include <string>
 #include <vector>
 
+#include "detect/dynamic_threshold.hpp"
 #include "detect/scoring.hpp"
 
 namespace lstmad {
 
 struct DetectorOptions {
-  std::string score = "likelihood";  // "error_ratio" | "likelihood"
-  int smoothing = 1;
+  std::string score = "likelihood";  // "error_ratio" | "likelihood" | "dynamic_threshold"
+  int smoothing = 1;                 // moving average of the errors over this many rows
+  double ewma_span = 0;              // then an exponentially weighted average with this span (0 = none)
   double error_floor = 0.01;
   LikelihoodOptions likelihood;
+  DynamicThresholdOptions ndt;       // "dynamic_threshold": binary scores (1 = anomalous)
   double spatial_margin = 0.0;       // > 0: a value beyond the range seen so far by this fraction of it scores 1
   double suppress = 0.0;             // fraction of the series' rows silenced after an alarm (0 = off)
   double suppress_level = 0.99;
