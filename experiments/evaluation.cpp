@@ -1,0 +1,133 @@
+#include "experiments/evaluation.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <sstream>
+
+#include "core/files.hpp"
+#include "core/log.hpp"
+#include "eval/metrics.hpp"
+#include "eval/nab_scorer.hpp"
+
+namespace lstmad {
+namespace {
+
+std::string fixed(double v, int digits) {
+  if (std::isnan(v)) return "-";
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, double>> series_metrics(const PreparedSeries& p, const std::vector<double>& scores,
+                                                           const json& cfg) {
+  metrics::SeriesMetricOptions o;
+  o.threshold = at_path(cfg, "eval.threshold").get<double>();
+  const int vb = at_path(cfg, "eval.vus_max_buffer").get<int>();
+  if (vb > 0) o.vus_max_buffer = vb;
+  // Only rows after the training part count: the model was fitted on the rest.
+  return metrics::evaluate_series(scores, p.series.point_labels(), o, std::max(0, p.score_begin));
+}
+
+CorpusEvaluation evaluate_corpus(const Plan& plan, const Corpus& corpus, const std::vector<CellResult>& cells,
+                                 const std::map<std::string, std::vector<LabelWindow>>& windows, const json& cfg,
+                                 const ResultsStore& store) {
+  CorpusEvaluation ev;
+  if (!at_path(cfg, "eval.nab").get<bool>()) return ev;
+  if (corpus.labels.empty()) {
+    for (const auto& s : plan.settings) ev.skipped[s.detector] = "the corpus has no label windows";
+    return ev;
+  }
+  std::vector<NabProfile> profiles;
+  const std::string pf = at_path(cfg, "eval.profiles").get<std::string>();
+  profiles = pf.empty() ? nab_default_profiles() : nab_read_profiles(pf);
+
+  std::map<int, std::vector<const CellResult*>> by_setting;
+  for (const auto& c : cells) by_setting[c.setting].push_back(&c);
+  for (const auto& s : plan.settings) {
+    auto& list = by_setting[s.index];
+    std::string why;
+    if (list.size() != plan.series.size()) why = std::to_string(plan.series.size() - list.size()) + " cells have no result";
+    for (const auto* c : list)
+      if (why.empty() && c->status != CellStatus::Ok) why = "cell " + c->series + " ended " + to_string(c->status);
+    if (!why.empty()) {
+      ev.skipped[s.detector] = why;
+      log::warn(s.detector + ": no NAB score (" + why + ")");
+      continue;
+    }
+    std::vector<NabFileInput> inputs;
+    for (const auto* c : list) {
+      NabFileInput in;
+      in.relpath = c->series;
+      in.rows = c->rows;
+      in.scores = c->scores.empty() ? store.read_nab_scores(s.detector, c->series) : c->scores;
+      auto it = windows.find(c->series);
+      if (it != windows.end()) in.windows = it->second;
+      inputs.push_back(std::move(in));
+    }
+    auto results = nab_optimize(inputs, profiles);
+    for (const auto& r : results) {
+      ev.nab_scores[s.detector][r.profile] = r.normalized;
+      ev.nab_thresholds[s.detector][r.profile] = {{"threshold", r.threshold}, {"score", r.raw_score}};
+    }
+  }
+  files::write_atomic(store.dir() + "/nab_scores.json", ev.nab_scores.dump(4) + "\n");
+  files::write_atomic(store.dir() + "/nab_thresholds.json", ev.nab_thresholds.dump(4) + "\n");
+  return ev;
+}
+
+std::string summary_table(const Plan& plan, const std::vector<CellResult>& cells, const CorpusEvaluation& ev,
+                          const json& cfg, double seconds) {
+  std::vector<std::string> axes = grid_axes(plan.config);
+  const std::vector<std::string> shown = {"roc_auc", "pr_auc", "best_f1", "event_f1"};
+  std::ostringstream os;
+  os << "| detector |";
+  for (const auto& a : axes) os << " " << a << " |";
+  os << " cells OK | NAB standard | NAB low FP | NAB low FN |";
+  for (const auto& m : shown) os << " " << m << " |";
+  os << " train s/cell |\n|---|";
+  for (size_t i = 0; i < axes.size() + 4 + shown.size() + 1; ++i) os << "---:|";
+  os << "\n";
+  for (const auto& s : plan.settings) {
+    int ok = 0, total = 0;
+    std::map<std::string, std::pair<double, int>> sums;
+    double train = 0;
+    for (const auto& c : cells) {
+      if (c.setting != s.index) continue;
+      ++total;
+      train += c.seconds_train;
+      if (c.status != CellStatus::Ok) continue;
+      ++ok;
+      for (const auto& [k, v] : c.metrics)
+        if (!std::isnan(v)) {
+          sums[k].first += v;
+          sums[k].second += 1;
+        }
+    }
+    os << "| " << s.detector << " |";
+    for (const auto& a : axes) os << " " << s.axes.at(a).dump() << " |";
+    os << " " << ok << "/" << plan.series.size() << " |";
+    for (const char* prof : {"standard", "reward_low_FP_rate", "reward_low_FN_rate"}) {
+      double v = std::nan("");
+      if (ev.nab_scores.contains(s.detector) && ev.nab_scores[s.detector].contains(prof))
+        v = ev.nab_scores[s.detector][prof].get<double>();
+      os << " " << fixed(v, 2) << " |";
+    }
+    for (const auto& m : shown) {
+      auto it = sums.find(m);
+      os << " " << (it == sums.end() ? "-" : fixed(it->second.first / it->second.second, 3)) << " |";
+    }
+    os << " " << fixed(total ? train / total : std::nan(""), 2) << " |\n";
+  }
+  os << "\n" << plan.series.size() << " series, " << plan.cells.size() << " cells, engine "
+     << at_path(cfg, "engine.name").get<std::string>() << " (" << at_path(cfg, "engine.precision").get<std::string>()
+     << "), " << fixed(seconds, 1) << " s wall. NAB scores: corpus-optimal threshold per profile (0 = null, 100 = "
+     << "perfect); metrics: means over series.\n";
+  for (const auto& [det, why] : ev.skipped) os << "No NAB score for " << det << ": " << why << "\n";
+  return os.str();
+}
+
+}  // namespace lstmad
