@@ -5,11 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "core/rng.hpp"
+#include "lstm/cpu/activations.hpp"
 #include "lstm/cpu/lstm_cpu.hpp"
 #include "lstm/init.hpp"
 #include "lstm/shape.hpp"
@@ -122,6 +124,53 @@ TEST_P(LstmPrecision, FloatMatchesDouble) {
 INSTANTIATE_TEST_SUITE_P(Shapes, LstmPrecision,
                          ::testing::Values(Case{2, 1, 64, 1, 50, 16}, Case{1, 3, 20, 3, 10, 5},
                                            Case{2, 2, 13, 2, 30, 7}, Case{1, 1, 128, 1, 50, 8}));
+
+// The fp32 gate activations against the double-precision functions over a dense sweep: a few ulp relative
+// wherever the result is a normal float, exact saturation beyond, NaN propagated (the trainer relies on
+// it to detect non-finite data).
+TEST(Activations, Fp32IsWithinAFewUlpOfDouble) {
+  double worst_sig = 0.0, worst_tanh = 0.0, at_sig = 0.0, at_tanh = 0.0;
+  auto sweep = [&](double lo, double hi, int n) {
+    for (int k = 0; k <= n; ++k) {
+      const float x = static_cast<float>(lo + (hi - lo) * k / n);
+      const double xd = x;
+      const double s = 1.0 / (1.0 + std::exp(-xd)), t = std::tanh(xd);
+      const double es = std::fabs(act::sigmoid(x) - s) / s;
+      if (xd > -80.0 && es > worst_sig) {
+        worst_sig = es;
+        at_sig = xd;
+      }
+      if (t != 0.0) {
+        const double et = std::fabs(act::tanh(x) - t) / std::fabs(t);
+        if (et > worst_tanh) {
+          worst_tanh = et;
+          at_tanh = xd;
+        }
+      }
+    }
+  };
+  sweep(-100.0, 100.0, 2000000);
+  sweep(-1.0, 1.0, 2000000);
+  sweep(-1e-3, 1e-3, 200000);
+  sweep(-1e-30, 1e-30, 2000);
+  std::cout << "sigmoid worst relative error " << worst_sig << " at " << at_sig << "; tanh " << worst_tanh
+            << " at " << at_tanh << "\n";
+  const double ulp = 1.1920928955078125e-07;
+  EXPECT_LT(worst_sig, 4 * ulp) << "at x = " << at_sig;
+  EXPECT_LT(worst_tanh, 4 * ulp) << "at x = " << at_tanh;
+
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_EQ(act::tanh(inf), 1.0f);
+  EXPECT_EQ(act::tanh(-inf), -1.0f);
+  EXPECT_EQ(act::tanh(30.0f), 1.0f);
+  EXPECT_EQ(act::tanh(0.0f), 0.0f);
+  EXPECT_EQ(act::sigmoid(inf), 1.0f);
+  EXPECT_LT(act::sigmoid(-inf), 1e-37f);
+  EXPECT_GE(act::sigmoid(-inf), 0.0f);
+  EXPECT_TRUE(std::isnan(act::tanh(nan)));
+  EXPECT_TRUE(std::isnan(act::sigmoid(nan)));
+  EXPECT_TRUE(std::isnan(act::sigmoid(-nan)));
+}
 
 }  // namespace
 }  // namespace lstmad
