@@ -152,7 +152,7 @@ std::vector<NabFileInput> nab_load_detector(const NabCorpus& corpus, const std::
   std::vector<NabFileInput> out = corpus.files;
   for (auto& f : out) {
     const std::string path = nab_result_path(results_dir, detector, f.relpath);
-    if (!fs::is_regular_file(path)) throw DataError(path, 0, "missing: no result file for " + f.relpath);
+    if (!fs::is_regular_file(path)) throw DataError(path, 0, "no such result file (needed for " + f.relpath + ")");
     f.scores = nab_read_result_scores(path, f.rows);
   }
   return out;
@@ -244,7 +244,7 @@ std::vector<NabDetectorReport> run_batch(const NabBatchOptions& o, bool optimize
   const NabCorpus corpus = nab_load_corpus(o.nab_root, o.windows_path);
   const auto profiles = nab_load_profiles(o.nab_root, o.profiles_path);
   log::info("NAB corpus: " + std::to_string(corpus.files.size()) + " files, " +
-            std::to_string(corpus.window_count()) + " windows (" + corpus.windows_path + "); profiles:" +
+            std::to_string(corpus.window_count()) + " scorable window(s) (" + corpus.windows_path + "); profiles:" +
             [&] {
               std::string s;
               for (const auto& p : profiles) s += " " + p.name;
