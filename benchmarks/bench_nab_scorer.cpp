@@ -5,13 +5,13 @@
 // Needs the shared NAB folder (../shared/nab next to the source tree, or $NAB_ROOT); without it, says so and
 // exits 0.
 #include <benchmark/benchmark.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
-#include <unistd.h>
 
 #include "core/log.hpp"
 #include "eval/nab_corpus.hpp"
@@ -28,7 +28,8 @@ std::vector<NabFileInput> g_numenta;
 NabThresholds g_thresholds;
 
 std::string find_nab() {
-  if (const char* env = std::getenv("NAB_ROOT"); env && *env && fs::exists(fs::path(env) / "data")) return env;
+  if (const char* env = std::getenv("NAB_ROOT"); env && *env && fs::exists(fs::path(env) / "data"))
+    return env;
   const fs::path p = fs::path(__FILE__).parent_path() / ".." / ".." / "shared" / "nab";
   if (fs::exists(p / "data") && fs::exists(p / "labels")) return fs::canonical(p).string();
   return "";
@@ -103,7 +104,8 @@ int main(int argc, char** argv) {
     long rows = 0;
     for (const auto& f : g_numenta) rows += f.rows;
     std::cout << "NAB corpus " << g_root << ": " << g_numenta.size() << " files, " << rows << " rows, "
-              << corpus.window_count() << " windows; detector numenta; profiles " << g_profiles.size() << "\n";
+              << corpus.window_count() << " windows; detector numenta; profiles " << g_profiles.size()
+              << "\n";
 
     benchmark::Initialize(&argc, argv);
     benchmark::RunSpecifiedBenchmarks();

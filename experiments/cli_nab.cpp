@@ -21,27 +21,32 @@ void add_common(CLI::App* sub, NabArgs& a) {
       ->required()
       ->check(CLI::ExistingDirectory)
       ->type_name("NAB_ROOT");
-  sub->add_option("--results", a.batch.results_dir,
-                  "Results folder in NAB's layout: <detector>/<category>/<detector>_<name>.csv, one folder per "
-                  "detector; each file needs an anomaly_score column and one row per data row")
+  sub->add_option(
+         "--results", a.batch.results_dir,
+         "Results folder in NAB's layout: <detector>/<category>/<detector>_<name>.csv, one folder per "
+         "detector; each file needs an anomaly_score column and one row per data row")
       ->required()
       ->check(CLI::ExistingDirectory)
       ->type_name("RESULTS_DIR");
   sub->add_option("--out", a.out, "Also write the JSON printed on stdout to FILE")->type_name("FILE");
-  sub->add_option("--write-scores", a.batch.write_scores_dir,
-                  "Write NAB's summary files DIR/<detector>/<detector>_<profile>_scores.csv (per-file threshold, "
-                  "score and TP/TN/FP/FN rows, then Totals)")
+  sub->add_option(
+         "--write-scores", a.batch.write_scores_dir,
+         "Write NAB's summary files DIR/<detector>/<detector>_<profile>_scores.csv (per-file threshold, "
+         "score and TP/TN/FP/FN rows, then Totals)")
       ->type_name("DIR");
-  sub->add_option("--windows", a.batch.windows_path,
-                  "Label windows file; its keys are the files scored (default NAB_ROOT/labels/combined_windows.json)")
+  sub->add_option(
+         "--windows", a.batch.windows_path,
+         "Label windows file; its keys are the files scored (default NAB_ROOT/labels/combined_windows.json)")
       ->check(CLI::ExistingFile)
       ->type_name("FILE");
-  sub->add_option("--profiles", a.batch.profiles_path,
-                  "Profiles file in profiles.json's format (default NAB_ROOT/config/profiles.json, else NAB's "
-                  "standard, reward_low_FP_rate and reward_low_FN_rate)")
+  sub->add_option(
+         "--profiles", a.batch.profiles_path,
+         "Profiles file in profiles.json's format (default NAB_ROOT/config/profiles.json, else NAB's "
+         "standard, reward_low_FP_rate and reward_low_FN_rate)")
       ->check(CLI::ExistingFile)
       ->type_name("FILE");
-  sub->add_option("--detector", a.batch.detectors, "Score only this detector folder (repeatable; default: all)")
+  sub->add_option("--detector", a.batch.detectors,
+                  "Score only this detector folder (repeatable; default: all)")
       ->type_name("NAME");
 }
 
@@ -71,8 +76,9 @@ void add_nab_commands(CLI::App& app, Registry& reg) {
       "normalized 0-100 scores as JSON shaped like NAB's final_results.json: {detector: {profile: score}}. "
       "A detector whose files cannot be scored is reported on stderr and left out; the exit code is then 1.");
   add_common(score, *score_args);
-  score->add_option("--thresholds", score_args->batch.thresholds_path,
-                    "Thresholds file: {detector: {profile: {\"threshold\": t, ...}}}")
+  score
+      ->add_option("--thresholds", score_args->batch.thresholds_path,
+                   "Thresholds file: {detector: {profile: {\"threshold\": t, ...}}}")
       ->required()
       ->check(CLI::ExistingFile)
       ->type_name("THRESHOLDS_JSON");

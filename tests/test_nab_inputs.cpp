@@ -51,8 +51,9 @@ class NabInputs : public ::testing::Test {
       for (int i = 0; i < kRows; ++i) data += stamp(i) + "," + std::to_string(i * 0.5) + "\n";
       test::write_text(root + "/data/cat/" + std::string(name) + ".csv", data);
     }
-    test::write_text(root + "/labels/combined_windows.json",
-                     R"({"cat/a.csv": [["2020-01-01 00:20:00.000000", "2020-01-01 00:24:00.000000"]], "cat/b.csv": []})");
+    test::write_text(
+        root + "/labels/combined_windows.json",
+        R"({"cat/a.csv": [["2020-01-01 00:20:00.000000", "2020-01-01 00:24:00.000000"]], "cat/b.csv": []})");
     std::string thr = "{";
     for (const char* d : {"good", "short", "nocol", "nan", "text", "missing", "long"}) {
       thr += std::string(thr.size() > 1 ? "," : "") + "\"" + d + "\": {";
@@ -159,8 +160,9 @@ TEST_F(NabInputs, BadDetectorsAreReportedAndTheOthersScored) {
 TEST_F(NabInputs, ResultReaderErrors) {
   EXPECT_EQ(nab_parse_result_scores("anomaly_score\n0.5\n+1e-3\n 2 \n\n", "x.csv", 3),
             (std::vector<double>{0.5, 1e-3, 2.0}));
-  for (const char* bad : {"anomaly_score\n0.5\n\n-\n", "anomaly_score\n0.5\n1.0x\n", "anomaly_score\ninf\n1\n",
-                          "anomaly_score\n1\n", "a,anomaly_score\n1,2\n3\n", "a,anomaly_score\n1,2\n3,\n", ""})
+  for (const char* bad :
+       {"anomaly_score\n0.5\n\n-\n", "anomaly_score\n0.5\n1.0x\n", "anomaly_score\ninf\n1\n",
+        "anomaly_score\n1\n", "a,anomaly_score\n1,2\n3\n", "a,anomaly_score\n1,2\n3,\n", ""})
     EXPECT_THROW(nab_parse_result_scores(bad, "x.csv", 2), DataError) << bad;
 }
 
@@ -185,7 +187,9 @@ TEST_F(NabInputs, OptimizeAndPartialCorpus) {
   ASSERT_EQ(corpus.files.size(), 1u);
   EXPECT_EQ(corpus.window_count(), 0);
   // A user's profiles file replaces the built-in ones.
-  test::write_text(tmp.file("profiles.json"), R"({"strict": {"CostMatrix": {"tpWeight": 1.0, "fnWeight": 3.0, "fpWeight": 1.0, "tnWeight": 1.0}}})");
+  test::write_text(
+      tmp.file("profiles.json"),
+      R"({"strict": {"CostMatrix": {"tpWeight": 1.0, "fnWeight": 3.0, "fpWeight": 1.0, "tnWeight": 1.0}}})");
   auto profiles = nab_load_profiles(root, tmp.file("profiles.json"));
   ASSERT_EQ(profiles.size(), 1u);
   EXPECT_EQ(profiles[0].name, "strict");
@@ -193,7 +197,8 @@ TEST_F(NabInputs, OptimizeAndPartialCorpus) {
 }
 
 TEST_F(NabInputs, BadWindowsAreCorpusErrors) {
-  test::write_text(tmp.file("w.json"), R"({"cat/a.csv": [["2020-01-01 00:20:30.000000", "2020-01-01 00:24:00.000000"]]})");
+  test::write_text(tmp.file("w.json"),
+                   R"({"cat/a.csv": [["2020-01-01 00:20:30.000000", "2020-01-01 00:24:00.000000"]]})");
   EXPECT_THROW(nab_load_corpus(root, tmp.file("w.json")), DataError);
   test::write_text(tmp.file("w2.json"), R"({"cat/zzz.csv": []})");
   try {
@@ -207,9 +212,10 @@ TEST_F(NabInputs, BadWindowsAreCorpusErrors) {
 TEST_F(NabInputs, CommandLineExitCodes) {
   const std::string bin = test::lstmad_binary();
   if (!fs::exists(bin)) GTEST_SKIP() << "the lstmad binary is not built (" << bin << ")";
-  const std::string cmd = "{ '" + bin + "' nab score --nab '" + root + "' --results '" + results + "' --thresholds '" +
-                          tmp.file("thresholds.json") + "' --out '" + tmp.file("copy.json") + "' > '" +
-                          tmp.file("out.json") + "' 2> '" + tmp.file("err.txt") + "'; }";
+  const std::string cmd = "{ '" + bin + "' nab score --nab '" + root + "' --results '" + results +
+                          "' --thresholds '" + tmp.file("thresholds.json") + "' --out '" +
+                          tmp.file("copy.json") + "' > '" + tmp.file("out.json") + "' 2> '" +
+                          tmp.file("err.txt") + "'; }";
   std::string out;
   EXPECT_EQ(test::run_command(cmd, &out), 1) << out;
   const std::string err = files::read(tmp.file("err.txt"));
@@ -221,8 +227,9 @@ TEST_F(NabInputs, CommandLineExitCodes) {
   EXPECT_EQ(j["good"]["reward_low_FN_rate"].get<double>(), 100.0);
   EXPECT_EQ(files::read(tmp.file("copy.json")), files::read(tmp.file("out.json")));
 
-  const std::string ok = "{ '" + bin + "' nab score --nab '" + root + "' --results '" + results + "' --thresholds '" +
-                         tmp.file("thresholds.json") + "' --detector good > /dev/null 2>&1; }";
+  const std::string ok = "{ '" + bin + "' nab score --nab '" + root + "' --results '" + results +
+                         "' --thresholds '" + tmp.file("thresholds.json") +
+                         "' --detector good > /dev/null 2>&1; }";
   EXPECT_EQ(test::run_command(ok, &out), 0) << out;
   EXPECT_EQ(test::run_command("'" + bin + "' nab score --nab '" + root + "' > /dev/null 2>&1", &out), 2);
   EXPECT_EQ(test::run_command("'" + bin + "' nab --help", &out), 0);

@@ -77,7 +77,8 @@ class NabOfficial : public ::testing::Test {
     tmp_ = nullptr;
   }
   void SetUp() override {
-    if (root_.empty()) GTEST_SKIP() << "the NAB corpus is not at ../shared/nab (or $NAB_ROOT): nothing to reproduce";
+    if (root_.empty())
+      GTEST_SKIP() << "the NAB corpus is not at ../shared/nab (or $NAB_ROOT): nothing to reproduce";
   }
   NabBatchOptions options(const std::string& write_dir = "") const {
     NabBatchOptions o;
@@ -105,7 +106,8 @@ TEST_F(NabOfficial, CorpusShape) {
   ASSERT_EQ(profiles.size(), 3u);
   auto defaults = nab_default_profiles();
   for (const auto& d : defaults) {
-    auto it = std::find_if(profiles.begin(), profiles.end(), [&](const NabProfile& p) { return p.name == d.name; });
+    auto it =
+        std::find_if(profiles.begin(), profiles.end(), [&](const NabProfile& p) { return p.name == d.name; });
     ASSERT_NE(it, profiles.end()) << d.name;
     EXPECT_EQ(it->tp_weight, d.tp_weight);
     EXPECT_EQ(it->fn_weight, d.fn_weight);
@@ -142,7 +144,8 @@ TEST_F(NabOfficial, ReproducesFinalResultsAtThresholds) {
     ASSERT_TRUE(r.ok()) << r.detector << ": " << r.error;
     for (const auto& s : r.scores) {
       const int k = s.profile == "standard" ? 0 : s.profile == "reward_low_FP_rate" ? 1 : 2;
-      EXPECT_NEAR(s.totals.score, raw.at(r.detector)[static_cast<size_t>(k)], 5e-7) << r.detector << " " << s.profile;
+      EXPECT_NEAR(s.totals.score, raw.at(r.detector)[static_cast<size_t>(k)], 5e-7)
+          << r.detector << " " << s.profile;
       EXPECT_EQ(s.windows, 116);
     }
   }
@@ -182,9 +185,10 @@ TEST_F(NabOfficial, OptimizerFindsTheSweepMaximum) {
   const json j = json::parse(nab_thresholds_json(reports));
   const double std_score = j["numenta"]["standard"]["normalized"].get<double>();
   const double lowfp = j["numenta"]["reward_low_FP_rate"]["normalized"].get<double>();
-  std::cout << "[ optimize ] numenta standard " << std_score << " at " << j["numenta"]["standard"]["threshold"]
-            << ", reward_low_FP_rate " << lowfp << " at " << j["numenta"]["reward_low_FP_rate"]["threshold"]
-            << ", reward_low_FN_rate " << j["numenta"]["reward_low_FN_rate"]["normalized"] << "\n";
+  std::cout << "[ optimize ] numenta standard " << std_score << " at "
+            << j["numenta"]["standard"]["threshold"] << ", reward_low_FP_rate " << lowfp << " at "
+            << j["numenta"]["reward_low_FP_rate"]["threshold"] << ", reward_low_FN_rate "
+            << j["numenta"]["reward_low_FN_rate"]["normalized"] << "\n";
   EXPECT_NEAR(std_score, 70.1011, 1e-4);
   EXPECT_NEAR(lowfp, 63.2092, 1e-4);
   // The null detector's only choices are "nothing" and "everything": nothing wins, at 1.1.
@@ -199,7 +203,8 @@ TEST_F(NabOfficial, OptimizerFindsTheSweepMaximum) {
   // The optimum scored per file (what --write-scores writes) adds up to the pooled optimum.
   for (const auto& r : reports) {
     for (size_t k = 0; k < r.optimum.size(); ++k) {
-      EXPECT_NEAR(r.scores[k].totals.score, r.optimum[k].raw_score, 1e-9) << r.detector << " " << r.optimum[k].profile;
+      EXPECT_NEAR(r.scores[k].totals.score, r.optimum[k].raw_score, 1e-9)
+          << r.detector << " " << r.optimum[k].profile;
       EXPECT_EQ(r.scores[k].totals.tp, r.optimum[k].tp);
       EXPECT_EQ(r.scores[k].totals.fp, r.optimum[k].fp);
     }
@@ -208,11 +213,13 @@ TEST_F(NabOfficial, OptimizerFindsTheSweepMaximum) {
 
 TEST_F(NabOfficial, CommandLineEndToEnd) {
   const std::string bin = test::lstmad_binary();
-  if (!fs::exists(bin)) GTEST_SKIP() << "the lstmad binary is not built (" << bin << "); the library path is tested above";
+  if (!fs::exists(bin))
+    GTEST_SKIP() << "the lstmad binary is not built (" << bin << "); the library path is tested above";
   test::TempDir run("nab-cli");
   const std::string cmd = "{ '" + bin + "' nab score --nab '" + root_ + "' --results '" + tmp_->path() +
-                          "' --thresholds '" + root_ + "/config/thresholds.json' --write-scores '" + run.path() +
-                          "/scores' > '" + run.file("out.json") + "' 2> '" + run.file("err.txt") + "'; }";
+                          "' --thresholds '" + root_ + "/config/thresholds.json' --write-scores '" +
+                          run.path() + "/scores' > '" + run.file("out.json") + "' 2> '" +
+                          run.file("err.txt") + "'; }";
   std::string out;
   ASSERT_EQ(test::run_command(cmd, &out), 0) << cmd << "\n" << out << files::read(run.file("err.txt"));
   json got;
@@ -221,11 +228,13 @@ TEST_F(NabOfficial, CommandLineEndToEnd) {
   ASSERT_EQ(got.size(), 4u) << got.dump();
   for (const char* det : kDetectors)
     for (const char* prof : {"standard", "reward_low_FP_rate", "reward_low_FN_rate"})
-      EXPECT_NEAR(got[det][prof].get<double>(), official[det][prof].get<double>(), 1e-6) << det << " " << prof;
+      EXPECT_NEAR(got[det][prof].get<double>(), official[det][prof].get<double>(), 1e-6)
+          << det << " " << prof;
   EXPECT_TRUE(fs::exists(run.path() + "/scores/numenta/numenta_standard_scores.csv"));
 
   const std::string opt = "{ '" + bin + "' nab optimize --nab '" + root_ + "' --results '" + tmp_->path() +
-                          "' --detector numenta > '" + run.file("opt.json") + "' 2> '" + run.file("err2.txt") + "'; }";
+                          "' --detector numenta > '" + run.file("opt.json") + "' 2> '" +
+                          run.file("err2.txt") + "'; }";
   ASSERT_EQ(test::run_command(opt, &out), 0) << opt << "\n" << out << files::read(run.file("err2.txt"));
   json o = json::parse(files::read(run.file("opt.json")));
   EXPECT_NEAR(o["numenta"]["standard"]["normalized"].get<double>(), 70.1011, 1e-4);

@@ -14,7 +14,9 @@
 namespace lstmad {
 namespace {
 
-NabProfile standard() { return nab_default_profiles()[0]; }
+NabProfile standard() {
+  return nab_default_profiles()[0];
+}
 
 LabelWindow win(int a, int b) {
   LabelWindow w;
@@ -42,7 +44,8 @@ NabSweepEntry brute_force(const std::vector<NabFileInput>& files, const NabProfi
     const auto sweep = nab_row_sweep_scores(f.rows, f.windows, p);
     std::vector<int> in(static_cast<size_t>(f.rows), -1);
     for (size_t k = 0; k < f.windows.size(); ++k)
-      for (int i = f.windows[k].start; i <= f.windows[k].end; ++i) in[static_cast<size_t>(i)] = static_cast<int>(k);
+      for (int i = f.windows[k].start; i <= f.windows[k].end; ++i)
+        in[static_cast<size_t>(i)] = static_cast<int>(k);
     std::vector<double> best(f.windows.size(), -1e300);
     std::vector<bool> scorable(f.windows.size(), false);
     for (int i = probation; i < f.rows; ++i) {
@@ -51,7 +54,8 @@ NabSweepEntry brute_force(const std::vector<NabFileInput>& files, const NabProfi
       if (k >= 0) {
         scorable[static_cast<size_t>(k)] = true;
         if (det) {
-          best[static_cast<size_t>(k)] = std::max(best[static_cast<size_t>(k)], sweep[static_cast<size_t>(i)]);
+          best[static_cast<size_t>(k)] =
+              std::max(best[static_cast<size_t>(k)], sweep[static_cast<size_t>(i)]);
           ++e.tp;
         } else {
           ++e.fn;
@@ -124,7 +128,8 @@ TEST(NabScorer, FirstRowDetectionScoresTpWeight) {
   f.scores[40] = 0.0;
   f.scores[47] = 0.0;
   f.scores[45] = 1.0;
-  EXPECT_NEAR(nab_score_at({f}, standard(), 1.0).files[0].score, nab_scaled_sigmoid(-0.5) / nab_max_tp(), 1e-15);
+  EXPECT_NEAR(nab_score_at({f}, standard(), 1.0).files[0].score, nab_scaled_sigmoid(-0.5) / nab_max_tp(),
+              1e-15);
 }
 
 TEST(NabScorer, FalsePositiveWeightsAfterAWindow) {
@@ -240,7 +245,9 @@ TEST(NabScorer, PickAtAFixedThreshold) {
   f.scores[70] = 0.2;  // FP
   // Observed scores: 0.9, 0.5, 0.2, 0.0. Detections are always {s >= T}.
   auto at = [&](double t) { return nab_score_at({f}, standard(), t).files[0]; };
-  auto fp_at = [&](int i) { return nab_row_sweep_scores(100, f.windows, standard())[static_cast<size_t>(i)]; };
+  auto fp_at = [&](int i) {
+    return nab_row_sweep_scores(100, f.windows, standard())[static_cast<size_t>(i)];
+  };
   EXPECT_EQ(at(0.5).fp, 1);  // exactly equal to a score: that entry
   EXPECT_NEAR(at(0.5).score, 1.0 + fp_at(60), 1e-15);
   EXPECT_EQ(at(0.6).fp, 0);  // between scores: the smallest score above (0.9)
@@ -286,8 +293,8 @@ TEST(NabScorer, NullDetectorScoresZeroAndPerfectScoresHundred) {
     auto opt = nab_optimize(files, {p})[0];
     EXPECT_EQ(opt.threshold, 1.0) << p.name;
     EXPECT_EQ(opt.normalized, 100.0) << p.name;
-    auto s = nab_score_at(files, nab_default_profiles(), {{"standard", 1.0}, {"reward_low_FP_rate", 1.0},
-                                                          {"reward_low_FN_rate", 1.0}});
+    auto s = nab_score_at(files, nab_default_profiles(),
+                          {{"standard", 1.0}, {"reward_low_FP_rate", 1.0}, {"reward_low_FN_rate", 1.0}});
     for (const auto& ps : s) EXPECT_EQ(ps.normalized, 100.0) << ps.profile;
   }
   EXPECT_NEAR(nab_normalize(0.0, standard(), 116), 50.0, 1e-12);

@@ -71,8 +71,9 @@ NabCorpus nab_load_corpus(const std::string& nab_root, const std::string& window
   long all = 0;
   for (const auto& f : c.files) all += static_cast<long>(f.windows.size());
   if (usable != all)
-    log::warn(c.windows_path + ": " + std::to_string(all - usable) +
-              " window(s) lie entirely in probationary rows; they count neither as misses nor in normalization");
+    log::warn(
+        c.windows_path + ": " + std::to_string(all - usable) +
+        " window(s) lie entirely in probationary rows; they count neither as misses nor in normalization");
   return c;
 }
 
@@ -83,16 +84,19 @@ std::vector<NabProfile> nab_load_profiles(const std::string& nab_root, const std
   return nab_default_profiles();
 }
 
-std::string nab_result_path(const std::string& results_dir, const std::string& detector, const std::string& relpath) {
+std::string nab_result_path(const std::string& results_dir, const std::string& detector,
+                            const std::string& relpath) {
   const fs::path rel(relpath);
-  return (fs::path(results_dir) / detector / rel.parent_path() / (detector + "_" + rel.filename().string())).string();
+  return (fs::path(results_dir) / detector / rel.parent_path() / (detector + "_" + rel.filename().string()))
+      .string();
 }
 
 std::vector<double> nab_read_result_scores(const std::string& path, int expected_rows) {
   return nab_parse_result_scores(files::read(path), path, expected_rows);
 }
 
-std::vector<double> nab_parse_result_scores(const std::string& text_in, const std::string& path, int expected_rows) {
+std::vector<double> nab_parse_result_scores(const std::string& text_in, const std::string& path,
+                                            int expected_rows) {
   std::string_view text(text_in);
   size_t pos = 0;
   long line_no = 1;
@@ -102,7 +106,8 @@ std::vector<double> nab_parse_result_scores(const std::string& text_in, const st
   int column = -1, ncols = 0;
   for (size_t a = 0;; ++ncols) {
     size_t b = header.find(',', a);
-    std::string_view name = trim(header.substr(a, b == std::string_view::npos ? std::string_view::npos : b - a));
+    std::string_view name =
+        trim(header.substr(a, b == std::string_view::npos ? std::string_view::npos : b - a));
     if (name == "anomaly_score" && column < 0) column = ncols;
     if (b == std::string_view::npos) break;
     a = b + 1;
@@ -120,29 +125,33 @@ std::vector<double> nab_parse_result_scores(const std::string& text_in, const st
     for (int c = 0; c < column; ++c) {
       size_t b = line.find(',', a);
       if (b == std::string_view::npos)
-        throw DataError(path, line_no, row_at(row, line_no) + ": " + std::to_string(c + 1) +
-                                           " field(s), but anomaly_score is field " + std::to_string(column + 1));
+        throw DataError(path, line_no,
+                        row_at(row, line_no) + ": " + std::to_string(c + 1) +
+                            " field(s), but anomaly_score is field " + std::to_string(column + 1));
       a = b + 1;
     }
     size_t b = line.find(',', a);
-    std::string_view field = trim(line.substr(a, b == std::string_view::npos ? std::string_view::npos : b - a));
+    std::string_view field =
+        trim(line.substr(a, b == std::string_view::npos ? std::string_view::npos : b - a));
     if (field.empty()) throw DataError(path, line_no, row_at(row, line_no) + ": anomaly_score is empty");
     double v = 0.0;
     const char* first = field.data();
     if (*first == '+') ++first;
     auto [end, ec] = std::from_chars(first, field.data() + field.size(), v);
     if (ec != std::errc() || end != field.data() + field.size())
-      throw DataError(path, line_no, row_at(row, line_no) + ": anomaly_score \"" + std::string(field) +
-                                         "\" is not a number");
+      throw DataError(
+          path, line_no,
+          row_at(row, line_no) + ": anomaly_score \"" + std::string(field) + "\" is not a number");
     if (std::isnan(v)) throw DataError(path, line_no, row_at(row, line_no) + ": anomaly_score is NaN");
     if (std::isinf(v)) throw DataError(path, line_no, row_at(row, line_no) + ": anomaly_score is infinite");
     scores.push_back(v);
   }
   if (static_cast<long>(scores.size()) != expected_rows) {
     const long first_bad = std::min<long>(static_cast<long>(scores.size()), expected_rows);
-    throw DataError(path, 0, "has " + std::to_string(scores.size()) + " rows but its data file has " +
-                                 std::to_string(expected_rows) + " (first unmatched: row " +
-                                 std::to_string(first_bad) + ")");
+    throw DataError(path, 0,
+                    "has " + std::to_string(scores.size()) + " rows but its data file has " +
+                        std::to_string(expected_rows) + " (first unmatched: row " +
+                        std::to_string(first_bad) + ")");
   }
   return scores;
 }
@@ -152,7 +161,8 @@ std::vector<NabFileInput> nab_load_detector(const NabCorpus& corpus, const std::
   std::vector<NabFileInput> out = corpus.files;
   for (auto& f : out) {
     const std::string path = nab_result_path(results_dir, detector, f.relpath);
-    if (!fs::is_regular_file(path)) throw DataError(path, 0, "no such result file (needed for " + f.relpath + ")");
+    if (!fs::is_regular_file(path))
+      throw DataError(path, 0, "no such result file (needed for " + f.relpath + ")");
     f.scores = nab_read_result_scores(path, f.rows);
   }
   return out;
@@ -180,24 +190,29 @@ NabThresholds nab_parse_thresholds(const std::string& json_text, const std::stri
   if (!j.is_object()) throw DataError(source, 0, "expected {detector: {profile: {\"threshold\": t}}}");
   NabThresholds out;
   for (auto d = j.begin(); d != j.end(); ++d) {
-    if (!d.value().is_object()) throw DataError(source, 0, "\"" + d.key() + "\": expected {profile: {\"threshold\": t}}");
+    if (!d.value().is_object())
+      throw DataError(source, 0, "\"" + d.key() + "\": expected {profile: {\"threshold\": t}}");
     for (auto p = d.value().begin(); p != d.value().end(); ++p) {
       const auto& v = p.value();
       if (!v.is_object() || !v.contains("threshold") || !v["threshold"].is_number())
-        throw DataError(source, 0, "\"" + d.key() + "\".\"" + p.key() + "\": expected {\"threshold\": number}");
+        throw DataError(source, 0,
+                        "\"" + d.key() + "\".\"" + p.key() + "\": expected {\"threshold\": number}");
       out[d.key()][p.key()] = v["threshold"].get<double>();
     }
   }
   return out;
 }
 
-NabThresholds nab_read_thresholds(const std::string& path) { return nab_parse_thresholds(files::read(path), path); }
+NabThresholds nab_read_thresholds(const std::string& path) {
+  return nab_parse_thresholds(files::read(path), path);
+}
 
 std::vector<NabDetectorReport> nab_score_results(const NabBatchOptions& o, const NabCorpus& corpus,
                                                  const std::vector<NabProfile>& profiles, bool optimize) {
   NabThresholds thresholds;
   if (!optimize) thresholds = nab_read_thresholds(o.thresholds_path);
-  const std::vector<std::string> detectors = o.detectors.empty() ? nab_list_detectors(o.results_dir) : o.detectors;
+  const std::vector<std::string> detectors =
+      o.detectors.empty() ? nab_list_detectors(o.results_dir) : o.detectors;
   std::vector<NabDetectorReport> reports;
   for (const auto& det : detectors) {
     NabDetectorReport r;
@@ -212,17 +227,20 @@ std::vector<NabDetectorReport> nab_score_results(const NabBatchOptions& o, const
         r.scores = nab_score_at(files, profiles, best);
       } else {
         auto it = thresholds.find(det);
-        if (it == thresholds.end()) throw ConfigError(o.thresholds_path + ": no thresholds for detector \"" + det + "\"");
+        if (it == thresholds.end())
+          throw ConfigError(o.thresholds_path + ": no thresholds for detector \"" + det + "\"");
         for (const auto& p : profiles)
           if (!it->second.count(p.name))
-            throw ConfigError(o.thresholds_path + ": no threshold for detector \"" + det + "\", profile \"" + p.name + "\"");
+            throw ConfigError(o.thresholds_path + ": no threshold for detector \"" + det + "\", profile \"" +
+                              p.name + "\"");
         r.scores = nab_score_at(files, profiles, it->second);
       }
       if (!o.write_scores_dir.empty()) {
         const std::string dir = (fs::path(o.write_scores_dir) / det).string();
         files::make_dirs(dir);
         for (const auto& s : r.scores)
-          files::write_atomic((fs::path(dir) / (det + "_" + s.profile + "_scores.csv")).string(), nab_scores_csv(det, s));
+          files::write_atomic((fs::path(dir) / (det + "_" + s.profile + "_scores.csv")).string(),
+                              nab_scores_csv(det, s));
       }
       std::string line = det + ":";
       for (const auto& s : r.scores) line += " " + s.profile + " " + nab_format_number(s.normalized);
@@ -244,8 +262,8 @@ std::vector<NabDetectorReport> run_batch(const NabBatchOptions& o, bool optimize
   const NabCorpus corpus = nab_load_corpus(o.nab_root, o.windows_path);
   const auto profiles = nab_load_profiles(o.nab_root, o.profiles_path);
   log::info("NAB corpus: " + std::to_string(corpus.files.size()) + " files, " +
-            std::to_string(corpus.window_count()) + " scorable window(s) (" + corpus.windows_path + "); profiles:" +
-            [&] {
+            std::to_string(corpus.window_count()) + " scorable window(s) (" + corpus.windows_path +
+            "); profiles:" + [&] {
               std::string s;
               for (const auto& p : profiles) s += " " + p.name;
               return s;
@@ -254,8 +272,12 @@ std::vector<NabDetectorReport> run_batch(const NabBatchOptions& o, bool optimize
 }
 }  // namespace
 
-std::vector<NabDetectorReport> nab_score_results(const NabBatchOptions& o) { return run_batch(o, false); }
-std::vector<NabDetectorReport> nab_optimize_results(const NabBatchOptions& o) { return run_batch(o, true); }
+std::vector<NabDetectorReport> nab_score_results(const NabBatchOptions& o) {
+  return run_batch(o, false);
+}
+std::vector<NabDetectorReport> nab_optimize_results(const NabBatchOptions& o) {
+  return run_batch(o, true);
+}
 
 std::string nab_results_json(const std::vector<NabDetectorReport>& reports) {
   nlohmann::json j = nlohmann::json::object();
@@ -271,7 +293,8 @@ std::string nab_thresholds_json(const std::vector<NabDetectorReport>& reports) {
   for (const auto& r : reports) {
     if (!r.ok()) continue;
     for (const auto& t : r.optimum)
-      j[r.detector][t.profile] = {{"threshold", t.threshold}, {"score", t.raw_score}, {"normalized", t.normalized}};
+      j[r.detector][t.profile] = {
+          {"threshold", t.threshold}, {"score", t.raw_score}, {"normalized", t.normalized}};
   }
   return j.dump(4) + "\n";
 }

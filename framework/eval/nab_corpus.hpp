@@ -28,13 +28,15 @@ NabCorpus nab_load_corpus(const std::string& nab_root, const std::string& window
 std::vector<NabProfile> nab_load_profiles(const std::string& nab_root, const std::string& profiles_path = "");
 
 // results_dir/<detector>/<category>/<detector>_<name>.csv for relpath "<category>/<name>.csv".
-std::string nab_result_path(const std::string& results_dir, const std::string& detector, const std::string& relpath);
+std::string nab_result_path(const std::string& results_dir, const std::string& detector,
+                            const std::string& relpath);
 
 // The anomaly_score column (found by name) of a detector result CSV with exactly expected_rows data rows.
 // A missing column, an empty, NaN, infinite or non-numeric score, or a row count other than expected_rows
 // is a DataError naming the file, its line and the data row.
 std::vector<double> nab_read_result_scores(const std::string& path, int expected_rows);
-std::vector<double> nab_parse_result_scores(const std::string& text, const std::string& path, int expected_rows);
+std::vector<double> nab_parse_result_scores(const std::string& text, const std::string& path,
+                                            int expected_rows);
 
 // The corpus files with this detector's scores filled in.
 std::vector<NabFileInput> nab_load_detector(const NabCorpus& corpus, const std::string& results_dir,
@@ -49,12 +51,12 @@ NabThresholds nab_read_thresholds(const std::string& path);
 NabThresholds nab_parse_thresholds(const std::string& json_text, const std::string& source);
 
 struct NabBatchOptions {
-  std::string nab_root;          // data/, labels/, config/
-  std::string results_dir;       // <detector>/<category>/<detector>_<name>.csv
-  std::string thresholds_path;   // score mode only
-  std::string windows_path;      // default nab_root/labels/combined_windows.json
-  std::string profiles_path;     // default nab_root/config/profiles.json, else the built-in three
-  std::string write_scores_dir;  // when set: <dir>/<detector>/<detector>_<profile>_scores.csv
+  std::string nab_root;                // data/, labels/, config/
+  std::string results_dir;             // <detector>/<category>/<detector>_<name>.csv
+  std::string thresholds_path;         // score mode only
+  std::string windows_path;            // default nab_root/labels/combined_windows.json
+  std::string profiles_path;           // default nab_root/config/profiles.json, else the built-in three
+  std::string write_scores_dir;        // when set: <dir>/<detector>/<detector>_<profile>_scores.csv
   std::vector<std::string> detectors;  // empty: every folder of results_dir
 };
 
@@ -62,8 +64,8 @@ struct NabBatchOptions {
 struct NabDetectorReport {
   std::string detector;
   std::string error;
-  std::vector<NabProfileScores> scores;      // at the given (score) or the best (optimize) thresholds
-  std::vector<NabThresholdResult> optimum;   // optimize mode only
+  std::vector<NabProfileScores> scores;     // at the given (score) or the best (optimize) thresholds
+  std::vector<NabThresholdResult> optimum;  // optimize mode only
   bool ok() const { return error.empty(); }
 };
 

@@ -216,12 +216,14 @@ std::vector<NabProfile> nab_parse_profiles(const std::string& json_text, const s
     throw DataError(source, 0, std::string("malformed JSON: ") + e.what());
   }
   if (!j.is_object() || j.empty())
-    throw DataError(source, 0, "expected {profile: {\"CostMatrix\": {\"tpWeight\": .., \"fnWeight\": .., "
-                               "\"fpWeight\": .., \"tnWeight\": ..}}}");
+    throw DataError(source, 0,
+                    "expected {profile: {\"CostMatrix\": {\"tpWeight\": .., \"fnWeight\": .., "
+                    "\"fpWeight\": .., \"tnWeight\": ..}}}");
   std::vector<NabProfile> out;
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string where = source + " (profile \"" + it.key() + "\")";
-    if (!it.value().is_object() || !it.value().contains("CostMatrix") || !it.value()["CostMatrix"].is_object())
+    if (!it.value().is_object() || !it.value().contains("CostMatrix") ||
+        !it.value()["CostMatrix"].is_object())
       throw DataError(where, 0, "expected an object with a \"CostMatrix\" object");
     nlohmann::json cm = it.value()["CostMatrix"];
     NabProfile p;
@@ -235,7 +237,9 @@ std::vector<NabProfile> nab_parse_profiles(const std::string& json_text, const s
   return out;
 }
 
-std::vector<NabProfile> nab_read_profiles(const std::string& path) { return nab_parse_profiles(files::read(path), path); }
+std::vector<NabProfile> nab_read_profiles(const std::string& path) {
+  return nab_parse_profiles(files::read(path), path);
+}
 
 double nab_scaled_sigmoid(double x) {
   if (x > 3.0) return -1.0;
@@ -250,28 +254,31 @@ double nab_max_tp() {
 void nab_validate(const NabFileInput& f) {
   if (f.rows < 0) throw DataError(f.relpath, 0, "negative row count");
   if (f.scores.size() != static_cast<size_t>(f.rows))
-    throw DataError(f.relpath, 0, "has " + std::to_string(f.scores.size()) + " anomaly scores for " +
-                                      std::to_string(f.rows) + " data rows");
+    throw DataError(f.relpath, 0,
+                    "has " + std::to_string(f.scores.size()) + " anomaly scores for " +
+                        std::to_string(f.rows) + " data rows");
   for (size_t i = 0; i < f.scores.size(); ++i)
     if (!std::isfinite(f.scores[i]))
       throw DataError(f.relpath, 0, "row " + std::to_string(i) + ": anomaly score is not a finite number");
   int prev_end = -1;
   for (const auto& w : f.windows) {
     if (w.start < 0 || w.end >= f.rows || w.end < w.start || w.start <= prev_end)
-      throw DataError(f.relpath, 0, "label window rows [" + std::to_string(w.start) + ", " + std::to_string(w.end) +
-                                        "] must be ordered, non-overlapping and inside 0.." +
-                                        std::to_string(f.rows - 1));
+      throw DataError(f.relpath, 0,
+                      "label window rows [" + std::to_string(w.start) + ", " + std::to_string(w.end) +
+                          "] must be ordered, non-overlapping and inside 0.." + std::to_string(f.rows - 1));
     prev_end = w.end;
   }
 }
 
-std::vector<double> nab_row_sweep_scores(int rows, const std::vector<LabelWindow>& windows, const NabProfile& prof) {
+std::vector<double> nab_row_sweep_scores(int rows, const std::vector<LabelWindow>& windows,
+                                         const NabProfile& prof) {
   std::vector<double> unweighted;
   std::vector<int> window_of;
   row_parts(rows, windows, 0, unweighted, window_of);
   const double max_tp = nab_max_tp();
   for (size_t i = 0; i < unweighted.size(); ++i)
-    unweighted[i] = window_of[i] >= 0 ? unweighted[i] * prof.tp_weight / max_tp : unweighted[i] * prof.fp_weight;
+    unweighted[i] =
+        window_of[i] >= 0 ? unweighted[i] * prof.tp_weight / max_tp : unweighted[i] * prof.fp_weight;
   return unweighted;
 }
 
@@ -334,7 +341,8 @@ std::vector<NabThresholdResult> nab_optimize(const std::vector<NabFileInput>& fi
 
 namespace {
 
-std::vector<NabProfileScores> score_pools(const std::vector<NabFileInput>& files, const std::vector<Pool>& pools,
+std::vector<NabProfileScores> score_pools(const std::vector<NabFileInput>& files,
+                                          const std::vector<Pool>& pools,
                                           const std::vector<NabProfile>& profiles,
                                           const std::vector<double>& thresholds) {
   const long windows = nab_window_count(files);
@@ -384,7 +392,8 @@ std::vector<Pool> file_pools(const std::vector<NabFileInput>& files) {
 
 }  // namespace
 
-NabProfileScores nab_score_at(const std::vector<NabFileInput>& files, const NabProfile& profile, double threshold) {
+NabProfileScores nab_score_at(const std::vector<NabFileInput>& files, const NabProfile& profile,
+                              double threshold) {
   return score_pools(files, file_pools(files), {profile}, {threshold}).front();
 }
 
@@ -424,7 +433,8 @@ std::string nab_format_number(double v) {
       if (digits.size() <= static_cast<size_t>(exp) + 1) {
         s = digits + std::string(static_cast<size_t>(exp) + 1 - digits.size(), '0') + ".0";
       } else {
-        s = digits.substr(0, static_cast<size_t>(exp) + 1) + "." + digits.substr(static_cast<size_t>(exp) + 1);
+        s = digits.substr(0, static_cast<size_t>(exp) + 1) + "." +
+            digits.substr(static_cast<size_t>(exp) + 1);
       }
     } else {
       s = "0." + std::string(static_cast<size_t>(-exp - 1), '0') + digits;

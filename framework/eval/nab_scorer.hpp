@@ -47,7 +47,8 @@ void nab_validate(const NabFileInput& file);
 
 // The sweep score of every row (the S(t)_<profile> column of NAB's result files): what the row would add
 // if it were a detection. Probationary rows get theirs as if they were scorable.
-std::vector<double> nab_row_sweep_scores(int rows, const std::vector<LabelWindow>& windows, const NabProfile& profile);
+std::vector<double> nab_row_sweep_scores(int rows, const std::vector<LabelWindow>& windows,
+                                         const NabProfile& profile);
 
 // One point of the sweep: every scorable row with score >= threshold detected. Counts are rows.
 struct NabSweepEntry {
@@ -103,7 +104,8 @@ struct NabProfileScores {
 
 // Per file: the sweep entry whose threshold is the smallest observed score >= threshold (NAB's pick). A
 // threshold below every score of a file takes the last entry (all detected), one above 1.1 the first (none).
-NabProfileScores nab_score_at(const std::vector<NabFileInput>& files, const NabProfile& profile, double threshold);
+NabProfileScores nab_score_at(const std::vector<NabFileInput>& files, const NabProfile& profile,
+                              double threshold);
 // Every profile at thresholds[profile.name]; a profile missing from `thresholds` is a ConfigError.
 std::vector<NabProfileScores> nab_score_at(const std::vector<NabFileInput>& files,
                                            const std::vector<NabProfile>& profiles,
