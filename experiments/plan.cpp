@@ -6,6 +6,15 @@
 
 namespace lstmad {
 
+json model_identity(const json& v) {
+  json id = setting_identity(v);
+  for (auto it = id.begin(); it != id.end();) {
+    if (it.key().rfind("detector.", 0) == 0) it = id.erase(it);
+    else ++it;
+  }
+  return id;
+}
+
 json setting_identity(const json& v) {
   // Only values that differ from the schema's defaults: a key added to the schema later (with a default
   // that keeps the old behaviour) leaves every existing setting id, and so every finished cell, valid.
@@ -53,7 +62,8 @@ Plan make_plan(const json& resolved, const std::vector<std::string>& series) {
       c.setting = s.index;
       c.series = name;
       c.id = hash_hex(s.id + "|" + name, 16);
-      c.seed = derive_seed(at_path(s.values, "run.seed").get<uint64_t>(), c.id);
+      // The seed follows the model alone: settings that differ only in the detector train the same model.
+      c.seed = derive_seed(at_path(s.values, "run.seed").get<uint64_t>(), model_identity(s.values).dump() + "|" + name);
       plan.cells.push_back(std::move(c));
     }
   }

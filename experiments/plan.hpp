@@ -1,6 +1,7 @@
 // A Plan: the cells of an experiment. Settings (the expanded hyperparameter grid) x series; each cell's
-// id is a hash of its canonical parameters and its seed derives from the run seed and that id, so a cell
-// computes the same result whatever the order, thread count or shard that runs it.
+// id is a hash of its canonical parameters and its seed derives from the run seed, the model's
+// hyperparameters and the series, so a cell computes the same result whatever the order, thread count or
+// shard that runs it, and settings that differ only in the detector share their trained models.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -24,7 +25,7 @@ struct Cell {
   int setting = 0;       // index into Plan::settings
   std::string series;    // corpus-relative id of the series
   std::string id;        // 16 hex digits: hash of setting id + series
-  uint64_t seed = 0;     // derived from run.seed and id
+  uint64_t seed = 0;     // derived from run.seed, the model identity and the series
 };
 
 struct Plan {
@@ -37,6 +38,8 @@ struct Plan {
 // The hyperparameters that define a setting's identity: the model, train and detector keys that differ
 // from their defaults (dotted paths), and run.seed.
 json setting_identity(const json& setting_values);
+// The part of the identity that defines the trained model (setting_identity without detector keys).
+json model_identity(const json& setting_values);
 std::string hash_hex(const std::string& text, int hex_digits);
 
 Plan make_plan(const json& resolved, const std::vector<std::string>& series);

@@ -1,6 +1,7 @@
 #include "experiments/results.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -134,15 +135,25 @@ void ResultsStore::write_nab_scores(const std::string& detector, const Series& s
   auto labels = series.point_labels();
   std::string out = raw ? "timestamp,value,anomaly_score,raw_score,label\n" : "timestamp,value,anomaly_score,label\n";
   out.reserve(static_cast<size_t>(series.rows()) * 64);
-  char buf[128];
+  // Shortest round-trip text of each number: reading the file back gives the same doubles (rescore relies
+  // on it), without the noise digits of %.17g.
+  auto put = [&out](double v) {
+    char buf[32];
+    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, r.ptr);
+  };
   for (int i = 0; i < series.rows(); ++i) {
     const size_t k = static_cast<size_t>(i);
-    if (raw)
-      std::snprintf(buf, sizeof buf, ",%.10g,%.17g,%.17g,%d\n", series.value(i), scores[k], (*raw)[k], labels[k]);
-    else
-      std::snprintf(buf, sizeof buf, ",%.10g,%.17g,%d\n", series.value(i), scores[k], labels[k]);
     out += series.timestamps[k];
-    out += buf;
+    out += ',';
+    put(series.value(i));
+    out += ',';
+    put(scores[k]);
+    if (raw) {
+      out += ',';
+      put((*raw)[k]);
+    }
+    out += labels[k] ? ",1\n" : ",0\n";
   }
   files::write_atomic(path, out);
 }

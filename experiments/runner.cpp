@@ -431,7 +431,9 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
             for (size_t k = 0; k < starts.size(); ++k)
               predicted[static_cast<size_t>(starts[k] + window)] = out[k * static_cast<size_t>(shape.horizon)];
             const std::vector<double> errors = absolute_errors(p.target, predicted);
-            r.scores = anomaly_scores_from_errors(errors, p.target, dopt);
+            std::vector<double> values(static_cast<size_t>(n));
+            for (int i = 0; i < n; ++i) values[static_cast<size_t>(i)] = p.series.value(i);
+            r.scores = anomaly_scores_from_errors(errors, values, dopt);
             r.metrics = series_metrics(p, r.scores, cfg);
             store.write_nab_scores(r.detector, p.series, r.scores, &errors);
           }
@@ -494,11 +496,7 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
 
   // A trained model is identified by everything but the detector: map each new cell to its source cell.
   auto model_key = [](const json& values, const std::string& series) {
-    json key = json::object();
-    for (auto it = values.at("model").begin(); it != values.at("model").end(); ++it) key["model"][it.key()] = it.value();
-    key["train"] = values.at("train");
-    key["seed"] = values.at("run").at("seed");
-    return key.dump() + "|" + series;
+    return model_identity(values).dump() + "|" + series;
   };
   // Source cells by plan index (the plan's order follows from its config alone).
   ResultsStore src_store(src_dir);

@@ -121,3 +121,13 @@ TEST(Plan, CellIdsAndSeedsDependOnIdentityNotOrder) {
   json r2 = resolve_config(json{{"model", {{"hidden", {16, 32}}}}, {"run", {{"seed", 7}}}}, "x");
   EXPECT_NE(make_plan(r2, {"a/x.csv"}).cells[0].seed, a.cells[0].seed);
 }
+
+TEST(Plan, SettingsDifferingOnlyInTheDetectorShareTheirModelsSeeds) {
+  json r = resolve_config(json{{"detector", {{"suppress", {0.0, 0.05}}}}, {"model", {{"hidden", {8, 16}}}}}, "x");
+  Plan p = make_plan(r, {"a/x.csv"});
+  ASSERT_EQ(p.cells.size(), 4u);
+  // Order: model.hidden axis first, then detector.suppress (schema order, last fastest).
+  EXPECT_EQ(p.cells[0].seed, p.cells[1].seed) << "same model, other detector";
+  EXPECT_NE(p.cells[0].id, p.cells[1].id) << "but distinct cells";
+  EXPECT_NE(p.cells[0].seed, p.cells[2].seed) << "another model";
+}

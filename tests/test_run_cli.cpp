@@ -109,7 +109,7 @@ TEST_F(RunCli, SyntheticRunLeavesACompleteRunFolder) {
     if (d.path().extension() != ".csv") continue;
     ++files;
     auto r = read_csv(d.path().string());
-    EXPECT_EQ(r[0], (std::vector<std::string>{"timestamp", "value", "anomaly_score", "label"}));
+    EXPECT_EQ(r[0], (std::vector<std::string>{"timestamp", "value", "anomaly_score", "raw_score", "label"}));
     EXPECT_EQ(r.size(), 601u) << d.path();
     for (size_t i = 1; i < r.size(); ++i) {
       double s = std::stod(r[i][2]);
@@ -183,4 +183,27 @@ TEST_F(RunCli, BadSeriesFailOnlyTheirOwnCells) {
   EXPECT_EQ(by_series["cat/missing.csv"].first, "ERROR");
   EXPECT_NE(by_series["cat/missing.csv"].second.find("missing.csv"), std::string::npos);
   EXPECT_TRUE(fs::exists(tmp.file("run/nab/lstmad/cat/lstmad_good.csv"))) << "the good series finished";
+}
+
+TEST_F(RunCli, RescoreEqualsAFreshRunWithThoseDetectorSettings) {
+  TempDir tmp("rescore");
+  write_text(tmp.file("cfg.json"), kTinySynthetic);
+  std::string out;
+  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --out " + tmp.file("a"), &out), 0) << out;
+  const std::string sets = " --set detector.suppress=0.05 --set detector.spatial_margin=0.1 --set detector.smoothing=3";
+  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + sets + " --out " + tmp.file("b"), &out), 0) << out;
+  ASSERT_EQ(run_command(lstmad_binary() + " -q rescore " + tmp.file("a") + sets + " --out " + tmp.file("r"), &out), 0) << out;
+  size_t compared = 0;
+  for (const auto& d : fs::recursive_directory_iterator(tmp.file("b/nab"))) {
+    if (d.path().extension() != ".csv") continue;
+    std::string rel = fs::relative(d.path(), tmp.file("b")).string();
+    EXPECT_EQ(lstmad::files::read(d.path().string()), lstmad::files::read(tmp.file("r/") + rel)) << rel;
+    ++compared;
+  }
+  EXPECT_GT(compared, 3u);
+  EXPECT_EQ(lstmad::files::read(tmp.file("b/nab_scores.json")), lstmad::files::read(tmp.file("r/nab_scores.json")));
+  // Changing anything but detector.* or eval.* would need new models: refused.
+  EXPECT_EQ(run_command(lstmad_binary() + " -q rescore " + tmp.file("a") + " --set model.hidden=4 --out " + tmp.file("x"), &out), 2)
+      << out;
+  EXPECT_NE(out.find("rescoring changes only detector"), std::string::npos) << out;
 }
