@@ -127,7 +127,8 @@ INSTANTIATE_TEST_SUITE_P(Shapes, LstmPrecision,
 
 // The fp32 gate activations against the double-precision functions over a dense sweep: a few ulp relative
 // wherever the result is a normal float, exact saturation beyond, NaN propagated (the trainer relies on
-// it to detect non-finite data).
+// it to detect non-finite data). This checks the form (fused multiply-add or not) that this test binary
+// is compiled for; the framework's own build is checked through LstmCpu<float> above.
 TEST(Activations, Fp32IsWithinAFewUlpOfDouble) {
   double worst_sig = 0.0, worst_tanh = 0.0, at_sig = 0.0, at_tanh = 0.0;
   auto sweep = [&](double lo, double hi, int n) {
