@@ -38,13 +38,13 @@ void add_common(CLI::App* sub, NabArgs& a) {
          "--windows", a.batch.windows_path,
          "Label windows file; its keys are the files scored (default NAB_ROOT/labels/combined_windows.json)")
       ->check(CLI::ExistingFile)
-      ->type_name("FILE");
+      ->type_name("WINDOWS_JSON");
   sub->add_option(
          "--profiles", a.batch.profiles_path,
          "Profiles file in profiles.json's format (default NAB_ROOT/config/profiles.json, else NAB's "
          "standard, reward_low_FP_rate and reward_low_FN_rate)")
       ->check(CLI::ExistingFile)
-      ->type_name("FILE");
+      ->type_name("PROFILES_JSON");
   sub->add_option("--detector", a.batch.detectors,
                   "Score only this detector folder (repeatable; default: all)")
       ->type_name("NAME");
@@ -71,10 +71,14 @@ void add_nab_commands(CLI::App& app, Registry& reg) {
   auto score_args = std::make_shared<NabArgs>();
   auto* score = nab->add_subcommand(
       "score",
-      "Score every detector folder of RESULTS_DIR at the thresholds given per detector and profile in "
-      "THRESHOLDS_JSON (NAB's config/thresholds.json format), as NAB's scoring step does, and print the "
-      "normalized 0-100 scores as JSON shaped like NAB's final_results.json: {detector: {profile: score}}. "
-      "A detector whose files cannot be scored is reported on stderr and left out; the exit code is then 1.");
+      "Score every detector of RESULTS_DIR at given thresholds; print final_results.json-style scores");
+  score->footer(
+      "Scores every detector folder of RESULTS_DIR at the thresholds given per detector and profile in "
+      "THRESHOLDS_JSON (NAB's config/thresholds.json format), as NAB's scoring step does, and prints the "
+      "normalized 0-100 scores as JSON shaped like NAB's results/final_results.json: {detector: {profile: "
+      "score}}. A detector whose files cannot be scored is reported on stderr and left out; the exit code is "
+      "then 1.\n\nExample:\n  lstmad nab score --nab ../shared/nab --results nab-results "
+      "--thresholds ../shared/nab/config/thresholds.json --write-scores nab-results");
   add_common(score, *score_args);
   score
       ->add_option("--thresholds", score_args->batch.thresholds_path,
@@ -90,10 +94,15 @@ void add_nab_commands(CLI::App& app, Registry& reg) {
   auto opt_args = std::make_shared<NabArgs>();
   auto* optimize = nab->add_subcommand(
       "optimize",
-      "Find each detector's best threshold per profile by NAB's exhaustive sweep over every distinct anomaly "
-      "score of the whole corpus (ties go to the highest threshold) and print {detector: {profile: "
-      "{\"threshold\": t, \"score\": raw corpus score, \"normalized\": 0-100 score}}}, which is also a valid "
-      "THRESHOLDS_JSON for `nab score`. --write-scores writes the summary files at those thresholds.");
+      "Find every detector's best threshold per profile (NAB's exhaustive sweep); print them as JSON");
+  optimize->footer(
+      "Finds each detector's best threshold per profile by NAB's exhaustive sweep over every distinct "
+      "anomaly "
+      "score of the whole corpus (ties go to the highest threshold), the number a new detector gets on NAB's "
+      "scoreboard, and prints {detector: {profile: {\"threshold\": t, \"score\": raw corpus score, "
+      "\"normalized\": 0-100 score}}}, which is also a valid THRESHOLDS_JSON for `nab score`. --write-scores "
+      "writes the summary files at those thresholds.\n\nExample:\n  lstmad nab optimize --nab ../shared/nab "
+      "--results nab-results --detector numenta");
   add_common(optimize, *opt_args);
   reg.add(optimize, [opt_args] {
     auto reports = nab_optimize_results(opt_args->batch);
