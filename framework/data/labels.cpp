@@ -83,10 +83,12 @@ std::vector<std::string> list_corpus_files(const std::string& root) {
   std::error_code ec;
   if (!fs::is_directory(data, ec)) throw IoError(data.string() + ": not a folder (expected <root>/data/<category>/<name>.csv)");
   std::vector<std::string> out;
-  for (const auto& cat : fs::directory_iterator(data)) {
-    if (!cat.is_directory()) continue;
-    for (const auto& f : fs::directory_iterator(cat.path())) {
-      if (f.is_regular_file() && f.path().extension() == ".csv")
+  // The error_code forms throughout: one broken entry (a dangling or looping link, a file that vanishes)
+  // must not end the listing; it is simply not a series file.
+  for (const auto& cat : fs::directory_iterator(data, ec)) {
+    if (!cat.is_directory(ec)) continue;
+    for (const auto& f : fs::directory_iterator(cat.path(), ec)) {
+      if (f.path().extension() == ".csv" && (f.is_regular_file(ec) || f.is_symlink(ec)))
         out.push_back(cat.path().filename().string() + "/" + f.path().filename().string());
     }
   }
