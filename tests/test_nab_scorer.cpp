@@ -266,6 +266,20 @@ TEST(NabScorer, PickAtAFixedThreshold) {
   EXPECT_EQ(all.tn, 0);
   EXPECT_NEAR(all.score, brute_force({f}, standard(), -0.5).score, 1e-12);
   EXPECT_EQ(at(0.0).fp, 75);  // equal to the lowest score: the last entry too
+
+  // Scores above the sweep's 1.1 start: a threshold above 1.1 still detects {s >= T}.
+  f.scores[41] = 1.5;
+  f.scores[65] = 1.3;
+  EXPECT_EQ(at(2.0).tp + at(2.0).fp, 0);
+  EXPECT_EQ(at(1.5).tp, 1);
+  EXPECT_EQ(at(1.5).fp, 0);
+  EXPECT_EQ(at(1.4).tp, 1);
+  EXPECT_EQ(at(1.3).fp, 1);
+  EXPECT_EQ(at(1.2).fp, 1);
+  EXPECT_EQ(at(1.2).tp, 1);
+  EXPECT_NEAR(at(1.2).score, brute_force({f}, standard(), 1.2).score, 1e-15);
+  EXPECT_EQ(at(0.5).tp, 2);
+  EXPECT_EQ(at(0.5).fp, 2);
 }
 
 TEST(NabScorer, NullDetectorScoresZeroAndPerfectScoresHundred) {

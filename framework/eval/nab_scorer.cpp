@@ -160,28 +160,44 @@ void run_sweep(const Pool& pool, const NabProfile& prof, Visit&& visit) {
   visit(static_cast<const NabSweepEntry&>(e));
 }
 
-// NAB's pick at threshold t (spec 2.8) over one pool's sweep, made total: no match below every score
-// takes the last entry, a first entry already below t takes the first.
+// NAB's pick at threshold t (spec 2.8) over one pool's sweep, made total where NAB finds no entry: below
+// every score it takes the last entry (all detected); above the 1.1 start entry it takes the entry of the
+// smallest score >= t, or the start entry (none detected). Scores above 1.1 are the only way the sweep
+// after the start entry can hold thresholds above t.
 NabSweepEntry pick_at(const Pool& pool, const NabProfile& prof, double t) {
   NabSweepEntry prev, chosen, last;
-  bool have_prev = false, found = false;
+  bool have_prev = false, found = false, above_start = false;
   run_sweep(pool, prof, [&](const NabSweepEntry& e) {
     last = e;
+    if (above_start) {
+      if (e.threshold < t) {
+        found = true;
+        return false;
+      }
+      chosen = e;
+      found = e.threshold == t;
+      return !found;
+    }
     if (e.threshold == t) {
       chosen = e;
       found = true;
       return false;
     }
     if (e.threshold < t) {
-      chosen = have_prev ? prev : e;
-      found = true;
-      return false;
+      if (have_prev) {
+        chosen = prev;
+        found = true;
+        return false;
+      }
+      chosen = e;  // the start entry: nothing detected so far
+      above_start = true;
+      return true;
     }
     prev = e;
     have_prev = true;
     return true;
   });
-  return found ? chosen : last;
+  return found || above_start ? chosen : last;
 }
 
 std::vector<const NabFileInput*> pointers(const std::vector<NabFileInput>& files) {
