@@ -1,0 +1,157 @@
+// Backward time loop of one LSTM layer (see lstm_fused_bwd.hpp), v1: fp32 FMA, one persistent kernel.
+//
+// Same geometry as the forward: block = H x G threads, BB batch rows per block for all T steps, thread
+// (j, g) owns hidden unit j of rows g, g+G, ... Per step t (from T-1 down to 0) each thread forms
+//   dh = dh_rec + dy[t] (+ dhy at t = T-1),  dc = dc_next + dh o (1 - tanh(c_t)^2)
+//   d(pre) for i, f, g, o, and dc_next = dc f,
+// writes them to dgates (global, for the GEMMs) and to shared memory, and after one barrier computes
+// dh_rec for step t-1 = sum over m < 4H of R[m][j] d(pre)[m]: R in its stored row-major layout makes the
+// threads of a warp read consecutive words for a fixed m while d(pre)[m] is a broadcast. The dh_rec of a
+// unit is needed only by the thread that owns it, so it stays in a register. The shared d(pre) buffer is
+// double-buffered: one barrier per step.
+//
+// Every sum runs in a fixed order (m = 0..4H-1, one accumulator), so gradients are bitwise repeatable.
+#include <atomic>
+
+#include "kernels/lstm_fused_bwd.hpp"
+
+namespace lstmad::kernels {
+
+namespace {
+
+template <int MAXR, bool R_SMEM>
+__global__ void __launch_bounds__(kFusedMaxThreads, 1)
+    lstm_fused_bwd_kernel(const float* __restrict__ Rg, const float* __restrict__ gates,
+                          const float* __restrict__ cst, const float* __restrict__ dy,
+                          const float* __restrict__ dhy, int T, int B, int H, int BB,
+                          float* __restrict__ dgates) {
+  extern __shared__ float smem[];
+  const int j = threadIdx.x, g = threadIdx.y, G = blockDim.y;
+  const int H4 = 4 * H;
+  const int nthreads = blockDim.x * blockDim.y, tid = g * blockDim.x + j;
+  float* rs = smem;
+  float* ds = smem + (R_SMEM ? static_cast<std::size_t>(H4) * H : 0);  // [2][BB][4H]
+  if (R_SMEM)
+    for (int i = tid; i < H4 * H; i += nthreads) rs[i] = Rg[i];
+  for (int i = tid; i < 2 * BB * H4; i += nthreads) ds[i] = 0.f;
+  const float* __restrict__ R = R_SMEM ? rs : Rg;
+
+  const int row0 = blockIdx.x * BB;
+  int lr[MAXR];
+  bool valid[MAXR];
+  long long grow[MAXR];
+#pragma unroll
+  for (int r = 0; r < MAXR; ++r) {
+    const int l = g + G * r;
+    valid[r] = l < BB && row0 + l < B;
+    lr[r] = l < BB ? l : BB - 1;
+    grow[r] = row0 + lr[r];
+  }
+  float dh_rec[MAXR], dc[MAXR], ct[MAXR];
+#pragma unroll
+  for (int r = 0; r < MAXR; ++r) {
+    dh_rec[r] = 0.f;
+    dc[r] = 0.f;
+    ct[r] = valid[r] ? cst[(static_cast<long long>(T - 1) * B + grow[r]) * H + j] : 0.f;
+  }
+  __syncthreads();
+
+  for (int t = T - 1; t >= 0; --t) {
+    float* dcur = ds + (t & 1) * BB * H4;
+#pragma unroll
+    for (int r = 0; r < MAXR; ++r) {
+      if (!valid[r]) continue;
+      const long long tb = static_cast<long long>(t) * B + grow[r];
+      float dh = dh_rec[r];
+      if (dy != nullptr) dh += dy[tb * H + j];
+      if (t == T - 1 && dhy != nullptr) dh += dhy[grow[r] * H + j];
+      const float* gr = gates + tb * H4 + j;
+      const float ig = gr[0], fg = gr[H], gg = gr[2 * H], og = gr[3 * H];
+      const float cp = t > 0 ? cst[(tb - B) * H + j] : 0.f;
+      const float tc = tanhf(ct[r]);
+      const float dcv = fmaf(dh * og, 1.f - tc * tc, dc[r]);
+      const float da_i = dcv * gg * ig * (1.f - ig);
+      const float da_f = dcv * cp * fg * (1.f - fg);
+      const float da_g = dcv * ig * (1.f - gg * gg);
+      const float da_o = dh * tc * og * (1.f - og);
+      dc[r] = dcv * fg;
+      ct[r] = cp;
+      float* dgr = dgates + tb * H4 + j;
+      dgr[0] = da_i;
+      dgr[H] = da_f;
+      dgr[2 * H] = da_g;
+      dgr[3 * H] = da_o;
+      float* dsr = dcur + lr[r] * H4 + j;
+      dsr[0] = da_i;
+      dsr[H] = da_f;
+      dsr[2 * H] = da_g;
+      dsr[3 * H] = da_o;
+    }
+    __syncthreads();
+    if (t == 0) break;
+    float acc[MAXR];
+#pragma unroll
+    for (int r = 0; r < MAXR; ++r) acc[r] = 0.f;
+#pragma unroll 4
+    for (int m = 0; m < H4; ++m) {
+      const float w = R[static_cast<std::size_t>(m) * H + j];
+#pragma unroll
+      for (int r = 0; r < MAXR; ++r) acc[r] = fmaf(w, dcur[lr[r] * H4 + m], acc[r]);
+    }
+#pragma unroll
+    for (int r = 0; r < MAXR; ++r) dh_rec[r] = acc[r];
+  }
+}
+
+template <int MAXR, bool R_SMEM>
+cudaError_t configure_bwd(std::size_t smem) {
+  static std::atomic<int> configured{0};
+  if (static_cast<int>(smem) <= configured.load()) return cudaSuccess;
+  const cudaError_t e = cudaFuncSetAttribute(lstm_fused_bwd_kernel<MAXR, R_SMEM>,
+                                             cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
+  if (e == cudaSuccess) configured = static_cast<int>(smem);
+  return e;
+}
+
+template <int MAXR, bool R_SMEM>
+void launch_bwd(const FusedLaunch& p, const FusedBwdArgs& a, cudaStream_t stream) {
+  if (configure_bwd<MAXR, R_SMEM>(p.smem_bwd) != cudaSuccess) return;  // left for the launch check
+  const dim3 block(p.H, p.groups);
+  lstm_fused_bwd_kernel<MAXR, R_SMEM><<<p.grid, block, p.smem_bwd, stream>>>(
+      a.R, a.gates, a.c, a.dy, a.dhy, a.T, p.B, p.H, p.rows_per_block, a.dgates);
+}
+
+template <bool R_SMEM>
+void dispatch_bwd(const FusedLaunch& p, const FusedBwdArgs& a, cudaStream_t stream) {
+  switch (p.max_rows) {
+    case 1: launch_bwd<1, R_SMEM>(p, a, stream); break;
+    case 2: launch_bwd<2, R_SMEM>(p, a, stream); break;
+    default: launch_bwd<4, R_SMEM>(p, a, stream); break;
+  }
+}
+
+template <bool R_SMEM>
+cudaError_t configure_bwd_for(const FusedLaunch& p) {
+  switch (p.max_rows) {
+    case 1: return configure_bwd<1, R_SMEM>(p.smem_bwd);
+    case 2: return configure_bwd<2, R_SMEM>(p.smem_bwd);
+    default: return configure_bwd<4, R_SMEM>(p.smem_bwd);
+  }
+}
+
+}  // namespace
+
+void launch_lstm_fused_backward(const FusedLaunch& plan, const FusedBwdArgs& args, cudaStream_t stream) {
+  if (plan.grid <= 0 || args.T <= 0) return;
+  if (plan.r_smem_bwd)
+    dispatch_bwd<true>(plan, args, stream);
+  else
+    dispatch_bwd<false>(plan, args, stream);
+}
+
+cudaError_t prepare_lstm_fused_backward(const FusedLaunch& plan) {
+  if (plan.grid <= 0) return cudaSuccess;
+  return plan.r_smem_bwd ? configure_bwd_for<true>(plan) : configure_bwd_for<false>(plan);
+}
+
+}  // namespace lstmad::kernels

@@ -1,0 +1,203 @@
+// Forward time loop of one LSTM layer (see lstm_fused_fwd.hpp), v1: fp32 FMA, one persistent kernel.
+//
+// Block = H x G threads, owning BB batch rows for all T steps; thread (j, g) owns hidden unit j of the
+// rows g, g+G, ... (MAXR at most). Per step each thread computes its 4 gate pre-activations
+// gx + bW + bR + R[q*H + j, :] . h_{t-1} for its rows, then the cell update, in registers. h_{t-1} lives in
+// shared memory (double-buffered, so one barrier per step suffices); R^T (H x 4H) lives in shared memory
+// when it fits (R_SMEM) so that, for a fixed k, the threads of a warp read consecutive words (no bank
+// conflicts) while h_{t-1}[k] is a broadcast. Each R value loaded serves MAXR rows.
+//
+// The dot product runs k = 0..H-1 in order with fmaf into one accumulator started at gx + bias: the
+// reduction order is fixed, so results are bitwise repeatable.
+#include <atomic>
+#include <cstdint>
+
+#include "kernels/lstm_fused_fwd.hpp"
+
+namespace lstmad::kernels {
+
+namespace {
+
+__device__ __forceinline__ float sigmoidf_(float x) {
+  return 1.f / (1.f + expf(-x));
+}
+
+template <int MAXR, bool R_SMEM>
+__global__ void __launch_bounds__(kFusedMaxThreads, 1)
+    lstm_fused_fwd_kernel(const float* __restrict__ gx, const float* __restrict__ Rt,
+                          const float* __restrict__ bW, const float* __restrict__ bR, int T, int B, int H,
+                          int BB, float* __restrict__ y, float* __restrict__ gates, float* __restrict__ c_out,
+                          float* __restrict__ hy, float* __restrict__ cy) {
+  extern __shared__ float smem[];
+  const int j = threadIdx.x, g = threadIdx.y, G = blockDim.y;
+  const int H4 = 4 * H;
+  const int nthreads = blockDim.x * blockDim.y, tid = g * blockDim.x + j;
+  float* rs = smem;
+  float* hs = smem + (R_SMEM ? static_cast<std::size_t>(H4) * H : 0);  // [2][BB][H]
+  if (R_SMEM)
+    for (int i = tid; i < H4 * H; i += nthreads) rs[i] = Rt[i];
+  for (int i = tid; i < 2 * BB * H; i += nthreads) hs[i] = 0.f;
+  const float* __restrict__ R = R_SMEM ? rs : Rt;
+
+  const int row0 = blockIdx.x * BB;
+  int lr[MAXR];      // local row, clamped into the block so shared reads stay in bounds
+  bool valid[MAXR];  // a real batch row of this block
+  long long grow[MAXR];
+#pragma unroll
+  for (int r = 0; r < MAXR; ++r) {
+    const int l = g + G * r;
+    valid[r] = l < BB && row0 + l < B;
+    lr[r] = l < BB ? l : BB - 1;
+    grow[r] = row0 + lr[r];
+  }
+  float bias[4];
+#pragma unroll
+  for (int q = 0; q < 4; ++q) bias[q] = bW[q * H + j] + bR[q * H + j];
+  float c[MAXR];
+#pragma unroll
+  for (int r = 0; r < MAXR; ++r) {
+    c[r] = 0.f;
+    if (valid[r]) y[grow[r] * H + j] = 0.f;  // h_0
+  }
+  __syncthreads();
+
+  for (int t = 0; t < T; ++t) {
+    const float* hp = hs + (t & 1) * BB * H;
+    float* hn = hs + ((t + 1) & 1) * BB * H;
+    float acc[MAXR][4];
+#pragma unroll
+    for (int r = 0; r < MAXR; ++r) {
+      const float* gxr = gx + (static_cast<long long>(t) * B + grow[r]) * H4;
+#pragma unroll
+      for (int q = 0; q < 4; ++q) acc[r][q] = valid[r] ? gxr[q * H + j] + bias[q] : 0.f;
+    }
+#pragma unroll 4
+    for (int k = 0; k < H; ++k) {
+      const float* rk = R + static_cast<std::size_t>(k) * H4 + j;
+      const float w0 = rk[0], w1 = rk[H], w2 = rk[2 * H], w3 = rk[3 * H];
+#pragma unroll
+      for (int r = 0; r < MAXR; ++r) {
+        const float hk = hp[lr[r] * H + k];
+        acc[r][0] = fmaf(w0, hk, acc[r][0]);
+        acc[r][1] = fmaf(w1, hk, acc[r][1]);
+        acc[r][2] = fmaf(w2, hk, acc[r][2]);
+        acc[r][3] = fmaf(w3, hk, acc[r][3]);
+      }
+    }
+#pragma unroll
+    for (int r = 0; r < MAXR; ++r) {
+      if (!valid[r]) continue;
+      const float ig = sigmoidf_(acc[r][0]), fg = sigmoidf_(acc[r][1]), gg = tanhf(acc[r][2]),
+                  og = sigmoidf_(acc[r][3]);
+      c[r] = fmaf(fg, c[r], ig * gg);
+      const float h = og * tanhf(c[r]);
+      hn[lr[r] * H + j] = h;
+      const long long tb = static_cast<long long>(t) * B + grow[r];
+      y[(tb + B) * H + j] = h;
+      if (gates != nullptr) {
+        float* gr = gates + tb * H4 + j;
+        gr[0] = ig;
+        gr[H] = fg;
+        gr[2 * H] = gg;
+        gr[3 * H] = og;
+        c_out[tb * H + j] = c[r];
+      }
+    }
+    __syncthreads();
+  }
+  const float* hl = hs + (T & 1) * BB * H;
+#pragma unroll
+  for (int r = 0; r < MAXR; ++r) {
+    if (!valid[r]) continue;
+    if (hy != nullptr) hy[grow[r] * H + j] = hl[lr[r] * H + j];
+    if (cy != nullptr) cy[grow[r] * H + j] = c[r];
+  }
+}
+
+// Rt[k][m] = R[m][k]: R (4H x H) to H x 4H, so the time loop reads one row of Rt per k, coalesced.
+__global__ void transpose_r_kernel(const float* __restrict__ R, int H, float* __restrict__ Rt) {
+  const long long n = 4LL * H * H;
+  for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<long long>(gridDim.x) * blockDim.x) {
+    const long long m = i / H, k = i % H;
+    Rt[k * 4 * H + m] = R[i];
+  }
+}
+
+__global__ void permute_021_kernel(const float* __restrict__ in, int A, int C, int D, float* __restrict__ out) {
+  const long long n = static_cast<long long>(A) * C * D;
+  for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<long long>(gridDim.x) * blockDim.x) {
+    const long long d = i % D, ac = i / D, cidx = ac % C, a = ac / C;
+    out[(cidx * A + a) * D + d] = in[i];
+  }
+}
+
+int grid_for(long long n, int threads) {
+  const long long b = (n + threads - 1) / threads;
+  return static_cast<int>(b < 4096 ? (b > 0 ? b : 1) : 4096);
+}
+
+// The shared memory opt-in is a per-function attribute: raise it once to the largest size asked for.
+template <int MAXR, bool R_SMEM>
+cudaError_t configure_fwd(std::size_t smem) {
+  static std::atomic<int> configured{0};
+  if (static_cast<int>(smem) <= configured.load()) return cudaSuccess;
+  const cudaError_t e = cudaFuncSetAttribute(lstm_fused_fwd_kernel<MAXR, R_SMEM>,
+                                             cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
+  if (e == cudaSuccess) configured = static_cast<int>(smem);
+  return e;
+}
+
+template <int MAXR, bool R_SMEM>
+void launch_fwd(const FusedLaunch& p, const FusedFwdArgs& a, const float* rt, std::size_t smem,
+                cudaStream_t stream) {
+  if (configure_fwd<MAXR, R_SMEM>(smem) != cudaSuccess) return;  // the error is left for the launch check
+  const dim3 block(p.H, p.groups);
+  lstm_fused_fwd_kernel<MAXR, R_SMEM><<<p.grid, block, smem, stream>>>(
+      a.gx, rt, a.bW, a.bR, a.T, p.B, p.H, p.rows_per_block, a.y, a.gates, a.c, a.hy, a.cy);
+}
+
+template <bool R_SMEM>
+void dispatch_fwd(const FusedLaunch& p, const FusedFwdArgs& a, const float* rt, std::size_t smem,
+                  cudaStream_t stream) {
+  switch (p.max_rows) {
+    case 1: launch_fwd<1, R_SMEM>(p, a, rt, smem, stream); break;
+    case 2: launch_fwd<2, R_SMEM>(p, a, rt, smem, stream); break;
+    default: launch_fwd<4, R_SMEM>(p, a, rt, smem, stream); break;
+  }
+}
+
+template <bool R_SMEM>
+cudaError_t configure_fwd_for(const FusedLaunch& p) {
+  switch (p.max_rows) {
+    case 1: return configure_fwd<1, R_SMEM>(p.smem_fwd);
+    case 2: return configure_fwd<2, R_SMEM>(p.smem_fwd);
+    default: return configure_fwd<4, R_SMEM>(p.smem_fwd);
+  }
+}
+
+}  // namespace
+
+void launch_lstm_fused_forward(const FusedLaunch& plan, const FusedFwdArgs& args, float* workspace,
+                               cudaStream_t stream) {
+  if (plan.grid <= 0 || args.T <= 0) return;
+  transpose_r_kernel<<<grid_for(4LL * plan.H * plan.H, 256), 256, 0, stream>>>(args.R, plan.H, workspace);
+  if (plan.r_smem_fwd)
+    dispatch_fwd<true>(plan, args, workspace, plan.smem_fwd, stream);
+  else
+    dispatch_fwd<false>(plan, args, workspace, plan.smem_fwd, stream);
+}
+
+cudaError_t prepare_lstm_fused_forward(const FusedLaunch& plan) {
+  if (plan.grid <= 0) return cudaSuccess;
+  return plan.r_smem_fwd ? configure_fwd_for<true>(plan) : configure_fwd_for<false>(plan);
+}
+
+void launch_permute_021(const float* in, int A, int C, int D, float* out, cudaStream_t stream) {
+  const long long n = static_cast<long long>(A) * C * D;
+  if (n == 0) return;
+  permute_021_kernel<<<grid_for(n, 256), 256, 0, stream>>>(in, A, C, D, out);
+}
+
+}  // namespace lstmad::kernels
