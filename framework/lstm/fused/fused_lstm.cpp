@@ -1,0 +1,201 @@
+// The fused LSTM block; see fused_lstm.hpp. GEMMs are column-major cuBLAS calls on row-major data: a
+// row-major r x c matrix is a column-major c x r one, so every call below reads as the transpose of the
+// formula in its comment.
+#include "lstm/fused/fused_lstm.hpp"
+
+#include "core/error.hpp"
+#include "core/gpu/check.hpp"
+#include "kernels/head.hpp"
+#include "kernels/lstm_fused_bwd.hpp"
+#include "kernels/lstm_fused_fwd.hpp"
+
+namespace lstmad {
+
+namespace {
+
+void gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const float* A,
+          int lda, const float* B, int ldb, float* C, int ldc) {
+  const float one = 1.f, zero = 0.f;
+  CUBLAS_CHECK(cublasSgemm(h, ta, tb, m, n, k, &one, A, lda, B, ldb, &zero, C, ldc));
+}
+
+}  // namespace
+
+kernels::FusedLimits fused_device_limits(int device) {
+  kernels::FusedLimits lim;
+  CUDA_CHECK(cudaDeviceGetAttribute(&lim.sm_count, cudaDevAttrMultiProcessorCount, device));
+  CUDA_CHECK(cudaDeviceGetAttribute(&lim.smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  CUDA_CHECK(cudaDeviceGetAttribute(&lim.max_threads, cudaDevAttrMaxThreadsPerBlock, device));
+  return lim;
+}
+
+std::string fused_unsupported_reason(const ModelShape& shape, int window, int batch, Precision precision,
+                                     const kernels::FusedLimits& limits) {
+  switch (precision) {
+    case Precision::FP32: break;
+    case Precision::TF32:
+      return "engine \"fused\" runs fp32 (FMA) only in this version, not tf32; engine \"cudnn\" runs tf32";
+    case Precision::BF16:
+      return "engine \"fused\" runs fp32 (FMA) only in this version, not bf16 (the tensor-core path is not "
+             "written yet); engine \"cudnn\" runs fp32 and tf32";
+    case Precision::FP64: return "engine \"fused\" runs fp32, not fp64; engine \"cpu\" runs fp64";
+  }
+  if (window < 1) return "engine \"fused\" needs a window of at least 1 step";
+  return kernels::fused_unsupported_reason(shape.hidden, batch, limits);
+}
+
+FusedLstm::FusedLstm(cublasHandle_t cublas, cudaStream_t stream, const ModelShape& shape, int window,
+                     int max_batch, Precision precision, const kernels::FusedLimits& limits)
+    : cublas_(cublas),
+      stream_(stream),
+      shape_(shape),
+      T_(window),
+      max_batch_(max_batch),
+      limits_(limits),
+      layout_(shape) {
+  shape_.validate();
+  if (max_batch < 1) throw Error("fused LSTM needs batch >= 1");
+  const std::string why = fused_unsupported_reason(shape, window, max_batch, precision, limits);
+  if (!why.empty()) throw UnsupportedError(why + " (" + shape.str() + ", T=" + std::to_string(window) + ")");
+  // Pedantic fp32: cuBLAS never substitutes TF32 (not even under NVIDIA_TF32_OVERRIDE).
+  CUBLAS_CHECK(cublasSetMathMode(cublas_, CUBLAS_PEDANTIC_MATH));
+  const std::size_t H = shape.hidden, D = shape.input, T = window, B = max_batch, L = shape.layers;
+  theta_.resize(layout_.total);
+  dtheta_.resize(layout_.total);
+  xt_.resize(T * B * D);
+  gx_.resize(T * B * 4 * H);
+  dgates_.resize(T * B * 4 * H);
+  dy_.resize(T * B * H);
+  dxt_.resize(T * B * D);
+  rt_.resize(kernels::fused_forward_workspace(shape.hidden));
+  hy_.resize(L * B * H);
+  cy_.resize(L * B * H);
+  dhy_.resize(B * H);
+  y_.resize(L);
+  gates_.resize(L);
+  c_.resize(L);
+  for (std::size_t l = 0; l < L; ++l) {
+    y_[l].resize((T + 1) * B * H);
+    gates_[l].resize(T * B * 4 * H);
+    c_[l].resize(T * B * H);
+  }
+  const std::vector<float> ones(T * B, 1.f);
+  ones_.resize(ones.size());
+  ones_.upload(ones.data(), ones.size(), stream_);
+  theta_.zero_async(stream_);
+  dtheta_.zero_async(stream_);
+  prepare(max_batch);
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+void FusedLstm::check_batch(int batch) const {
+  if (batch < 1 || batch > max_batch_)
+    throw Error("fused LSTM batch " + std::to_string(batch) + " outside [1, " + std::to_string(max_batch_) +
+                "]");
+}
+
+void FusedLstm::prepare(int batch) {
+  check_batch(batch);
+  const kernels::FusedLaunch p = plan(batch);
+  CUDA_CHECK(kernels::prepare_lstm_fused_forward(p));
+  CUDA_CHECK(kernels::prepare_lstm_fused_backward(p));
+}
+
+void FusedLstm::upload_params(const float* canonical) {
+  theta_.upload(canonical, layout_.total, stream_);
+}
+void FusedLstm::download_params(float* canonical) {
+  theta_.download(canonical, layout_.total, stream_);
+}
+void FusedLstm::download_grad(float* canonical) {
+  dtheta_.download(canonical, layout_.total, stream_);
+}
+
+// Layer l's input, time-major T x batch x D_l: the transposed x for layer 0, h_1..h_T of layer l-1 above.
+const float* FusedLstm::layer_input(int l, int batch) const {
+  if (l == 0) return xt_.data();
+  return y_[static_cast<std::size_t>(l - 1)].data() + static_cast<std::size_t>(batch) * shape_.hidden;
+}
+
+void FusedLstm::forward(const float* theta, const float* x, int batch, bool training) {
+  check_batch(batch);
+  const int H = shape_.hidden, H4 = 4 * H, Tb = T_ * batch;
+  const kernels::FusedLaunch p = plan(batch);
+  kernels::launch_permute_021(x, batch, T_, shape_.input, xt_.data(), stream_);
+  KERNEL_CHECK("permute_021(x)");
+  for (int l = 0; l < shape_.layers; ++l) {
+    const LayerOffsets& o = layout_.layer[static_cast<std::size_t>(l)];
+    const int Din = shape_.layer_input(l);
+    // gx (Tb x 4H) = X (Tb x Din) W^T
+    gemm(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, H4, Tb, Din, theta + o.W, Din, layer_input(l, batch), Din,
+         gx_.data(), H4);
+    kernels::FusedFwdArgs a;
+    a.gx = gx_.data();
+    a.R = theta + o.R;
+    a.bW = theta + o.bW;
+    a.bR = theta + o.bR;
+    a.T = T_;
+    a.y = y_[static_cast<std::size_t>(l)].data();
+    a.gates = training ? gates_[static_cast<std::size_t>(l)].data() : nullptr;
+    a.c = training ? c_[static_cast<std::size_t>(l)].data() : nullptr;
+    a.hy = hy_.data() + static_cast<std::size_t>(l) * batch * H;
+    a.cy = cy_.data() + static_cast<std::size_t>(l) * batch * H;
+    kernels::launch_lstm_fused_forward(p, a, rt_.data(), stream_);
+    KERNEL_CHECK("lstm_fused_forward");
+  }
+}
+
+void FusedLstm::head(const float* theta, int batch, float* yhat, const float* y, float* dyhat, float* sq) {
+  const int H = shape_.hidden, hz = shape_.horizon;
+  const float* h_top = hy_.data() + static_cast<std::size_t>(shape_.layers - 1) * batch * H;
+  const float* Wh = theta + layout_.head_W;
+  kernels::launch_head_forward(h_top, batch, H, hz, Wh, theta + layout_.head_b, yhat, y, dyhat, sq, stream_);
+  KERNEL_CHECK("head_forward");
+}
+
+void FusedLstm::backward(const float* theta, const float* x, int batch, const float* dyhat, float* dtheta,
+                         float* dx) {
+  (void)x;  // forward() kept its time-major copy
+  check_batch(batch);
+  const int H = shape_.hidden, H4 = 4 * H, Tb = T_ * batch, L = shape_.layers;
+  const kernels::FusedLaunch p = plan(batch);
+  const float* h_top = hy_.data() + static_cast<std::size_t>(L - 1) * batch * H;
+  kernels::launch_head_backward(h_top, dyhat, batch, H, shape_.horizon, theta + layout_.head_W,
+                                dtheta + layout_.head_W, dtheta + layout_.head_b, dhy_.data(), stream_);
+  KERNEL_CHECK("head_backward");
+  for (int l = L - 1; l >= 0; --l) {
+    const LayerOffsets& o = layout_.layer[static_cast<std::size_t>(l)];
+    const int Din = shape_.layer_input(l);
+    kernels::FusedBwdArgs a;
+    a.R = theta + o.R;
+    a.gates = gates_[static_cast<std::size_t>(l)].data();
+    a.c = c_[static_cast<std::size_t>(l)].data();
+    a.dy = l == L - 1 ? nullptr : dy_.data();    // the layer above's dx
+    a.dhy = l == L - 1 ? dhy_.data() : nullptr;  // a lower layer's h_T reaches the loss through dy
+    a.T = T_;
+    a.dgates = dgates_.data();
+    kernels::launch_lstm_fused_backward(p, a, stream_);
+    KERNEL_CHECK("lstm_fused_backward");
+    const float* dG = dgates_.data();
+    // dW (4H x Din) = dG^T X
+    gemm(cublas_, CUBLAS_OP_N, CUBLAS_OP_T, Din, H4, Tb, layer_input(l, batch), Din, dG, H4, dtheta + o.W, Din);
+    // dR (4H x H) = dG^T [h_0 .. h_{T-1}]
+    gemm(cublas_, CUBLAS_OP_N, CUBLAS_OP_T, H, H4, Tb, y_[static_cast<std::size_t>(l)].data(), H, dG, H4,
+         dtheta + o.R, H);
+    // dbW = dbR = the sum of dG over all (t, b), a fixed-order GEMV against ones
+    const float one = 1.f, zero = 0.f;
+    CUBLAS_CHECK(cublasSgemv(cublas_, CUBLAS_OP_N, H4, Tb, &one, dG, H4, ones_.data(), 1, &zero, dtheta + o.bW, 1));
+    CUDA_CHECK(cudaMemcpyAsync(dtheta + o.bR, dtheta + o.bW, static_cast<std::size_t>(H4) * sizeof(float),
+                               cudaMemcpyDeviceToDevice, stream_));
+    // dX (Tb x Din) = dG W: the layer below's dy, or dx for layer 0
+    if (l > 0) {
+      gemm(cublas_, CUBLAS_OP_N, CUBLAS_OP_N, H, Tb, H4, theta + o.W, H, dG, H4, dy_.data(), H);
+    } else if (dx != nullptr) {
+      gemm(cublas_, CUBLAS_OP_N, CUBLAS_OP_N, Din, Tb, H4, theta + o.W, Din, dG, H4, dxt_.data(), Din);
+      kernels::launch_permute_021(dxt_.data(), T_, batch, Din, dx, stream_);
+      KERNEL_CHECK("permute_021(dx)");
+    }
+  }
+}
+
+}  // namespace lstmad

@@ -1,0 +1,92 @@
+// One LSTM stack + linear head on the fused kernels (kernels/lstm_fused_*) for a fixed shape, window T
+// and maximum batch: the building block of the "fused" engine, also used directly by tests and benchmarks.
+//
+// Parameters live on the device in one flat fp32 vector `theta` in the canonical layout of lstm/shape.hpp
+// (no remapping: the kernels read W, R, bW, bR, Wh, bh where the canonical layout puts them), so Adam,
+// the gradient norm and clipping each run as one launch over theta/dtheta.
+//
+// Per layer, forward is one cuBLAS GEMM (x W^T for all T steps) and one persistent time-loop kernel;
+// backward is one persistent reverse time-loop kernel, then cuBLAS GEMMs over all steps for dW, dR, dx
+// and a GEMV for the biases. Inside, activations are time-major (T x B x .); x comes in batch-major
+// (B x T x D, as the window gather writes it) and is transposed once. cuBLAS runs in pedantic fp32 math
+// (never TF32), and every kernel sums in a fixed order: a rerun gives bit-identical results.
+#pragma once
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <string>
+#include <vector>
+
+#include "core/gpu/device_buffer.hpp"
+#include "kernels/lstm_fused_plan.hpp"
+#include "lstm/engine.hpp"
+#include "lstm/shape.hpp"
+
+namespace lstmad {
+
+// The limits the launch plan depends on, read from device `device` (cudaDeviceGetAttribute).
+kernels::FusedLimits fused_device_limits(int device);
+
+// Empty when the fused path can run this shape, window and batch at this precision on a device with
+// these limits; otherwise why not and which engine can.
+std::string fused_unsupported_reason(const ModelShape& shape, int window, int batch, Precision precision,
+                                     const kernels::FusedLimits& limits);
+
+class FusedLstm {
+ public:
+  // Uses `cublas` on `stream` (the caller has set the handle's stream). Throws UnsupportedError (naming
+  // another engine) for a shape or precision the kernels cannot run.
+  FusedLstm(cublasHandle_t cublas, cudaStream_t stream, const ModelShape& shape, int window, int max_batch,
+            Precision precision, const kernels::FusedLimits& limits);
+  FusedLstm(const FusedLstm&) = delete;
+  FusedLstm& operator=(const FusedLstm&) = delete;
+
+  const ModelShape& shape() const { return shape_; }
+  int window() const { return T_; }
+  int max_batch() const { return max_batch_; }
+  cudaStream_t stream() const { return stream_; }
+  // The launch plan for `batch` rows (for benchmarks and docs).
+  kernels::FusedLaunch plan(int batch) const { return kernels::plan_fused(shape_.hidden, batch, limits_); }
+
+  std::size_t theta_size() const { return layout_.total; }
+  std::size_t head_offset() const { return layout_.head_W; }
+  float* theta() { return theta_.data(); }
+  float* dtheta() { return dtheta_.data(); }
+  void upload_params(const float* canonical);
+  void download_params(float* canonical);
+  void download_grad(float* canonical);
+
+  // The LSTM stack on x (device, batch x T x D). training=true keeps what backward() needs.
+  void forward(const float* theta, const float* x, int batch, bool training);
+  // The head on the top layer's final h; with targets y (batch x horizon) also sq and dyhat (the mean-MSE
+  // gradient), any of which may be null.
+  void head(const float* theta, int batch, float* yhat, const float* y, float* dyhat, float* sq);
+  // Backward of the last training forward() (same x, batch): dtheta (all of it) is overwritten with
+  // dLoss/dtheta given dyhat; dx (batch x T x D) receives dLoss/dx when not null.
+  void backward(const float* theta, const float* x, int batch, const float* dyhat, float* dtheta, float* dx);
+
+  // Sets the kernels' shared memory limits for `batch` now, outside any CUDA graph capture.
+  void prepare(int batch);
+  // Buffers never move after construction (sized for max_batch), so captured graphs stay valid.
+  unsigned generation() const { return 0; }
+
+  // Final states of the last forward(): L x batch x H on the device.
+  const float* hy() const { return hy_.data(); }
+  const float* cy() const { return cy_.data(); }
+
+ private:
+  void check_batch(int batch) const;
+  const float* layer_input(int l, int batch) const;
+
+  cublasHandle_t cublas_;
+  cudaStream_t stream_;
+  ModelShape shape_;
+  int T_, max_batch_;
+  kernels::FusedLimits limits_;
+  ParamLayout layout_;
+  gpu::DeviceBuffer<float> theta_, dtheta_;
+  gpu::DeviceBuffer<float> xt_, gx_, dgates_, dy_, dxt_, rt_, ones_, hy_, cy_, dhy_;
+  std::vector<gpu::DeviceBuffer<float>> y_, gates_, c_;  // per layer
+};
+
+}  // namespace lstmad
