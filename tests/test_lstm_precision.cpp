@@ -123,7 +123,11 @@ TEST_P(LstmPrecision, FloatMatchesDouble) {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, LstmPrecision,
                          ::testing::Values(Case{2, 1, 64, 1, 50, 16}, Case{1, 3, 20, 3, 10, 5},
-                                           Case{2, 2, 13, 2, 30, 7}, Case{1, 1, 128, 1, 50, 8}));
+                                           Case{2, 2, 13, 2, 30, 7}, Case{1, 1, 128, 1, 50, 8},
+                                           // fp32's packed per-step products: batch remainders of the
+                                           // row tiles, and H where only one direction is packed
+                                           Case{1, 2, 8, 1, 12, 9}, Case{2, 1, 32, 2, 20, 13},
+                                           Case{1, 1, 48, 1, 7, 3}, Case{1, 1, 16, 1, 9, 1}));
 
 // The fp32 gate activations against the double-precision functions over a dense sweep: a few ulp relative
 // wherever the result is a normal float, exact saturation beyond, NaN propagated (the trainer relies on

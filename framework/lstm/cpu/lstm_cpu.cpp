@@ -30,6 +30,7 @@
 
 #include "core/error.hpp"
 #include "lstm/cpu/activations.hpp"
+#include "lstm/cpu/small_gemm.hpp"
 
 namespace lstmad {
 
@@ -110,6 +111,30 @@ struct LstmCpu<Real>::Impl {
     dc.assign(static_cast<std::size_t>(maxB) * Hs, Real(0));
     yhat.assign(static_cast<std::size_t>(maxB) * s.horizon, Real(0));
     dyhat.assign(static_cast<std::size_t>(maxB) * s.horizon, Real(0));
+    if (packed_fwd) pack_fwd.assign(Gs * Hs, 0.0f);
+    if (packed_bwd) pack_bwd.assign(Gs * Hs, 0.0f);
+  }
+
+  // act_t (B x 4H) += h_{t-1} (B x H) R^T.
+  void recur_forward(Real* at, const Real* hprev, const MapCM<Real>& R) {
+    if constexpr (kFloat) {
+      if (packed_fwd) {
+        small_gemm::multiply_add(B, G, H, hprev, H, pack_fwd.data(), at, G);
+        return;
+      }
+    }
+    MapM<Real>(at, B, G).noalias() += MapCM<Real>(hprev, B, H) * R.transpose();
+  }
+
+  // dh (B x H) += dg_{t+1} (B x 4H) R.
+  void recur_backward(Real* dhp, const Real* dgnext, const MapCM<Real>& R) {
+    if constexpr (kFloat) {
+      if (packed_bwd) {
+        small_gemm::multiply_add(B, H, G, dgnext, G, pack_bwd.data(), dhp, H);
+        return;
+      }
+    }
+    MapM<Real>(dhp, B, H).noalias() += MapCM<Real>(dgnext, B, G) * R;
   }
 
   void check_batch(int batch) const {
@@ -136,6 +161,11 @@ struct LstmCpu<Real>::Impl {
       const Real* in = l == 0 ? xt.data() : layers[static_cast<std::size_t>(l) - 1].h.data() + BH;
       MapCM<Real> W(params + o.W, G, Din);
       MapCM<Real> R(params + o.R, G, H);
+      if constexpr (kFloat)
+        if (packed_fwd)  // R^T (H x 4H): element (k, n) = R[n][k]
+          small_gemm::pack_cols(
+              H, G, [&](int k, int n) { return params[o.R + static_cast<std::size_t>(n) * H + k]; },
+              pack_fwd.data());
       Real* bsum = bias.data() + static_cast<std::size_t>(l) * G;
       for (int j = 0; j < G; ++j) bsum[j] = params[o.bW + j] + params[o.bR + j];
 
@@ -151,7 +181,7 @@ struct LstmCpu<Real>::Impl {
         Real* hnext = L.h.data() + static_cast<std::size_t>(t + 1) * BH;
         Real* cnext = L.c.data() + static_cast<std::size_t>(t + 1) * BH;
         Real* tct = L.tc.data() + static_cast<std::size_t>(t) * BH;
-        if (t > 0) MapM<Real>(at, B, G).noalias() += MapCM<Real>(hprev, B, H) * R.transpose();
+        if (t > 0) recur_forward(at, hprev, R);
         for (int b = 0; b < B; ++b) {
           const std::size_t r = static_cast<std::size_t>(b) * H;
           gate_row(at + static_cast<std::size_t>(b) * G, bsum, cprev + r, cnext + r, tct + r, hnext + r, H);
@@ -187,6 +217,11 @@ struct LstmCpu<Real>::Impl {
       const bool is_top = l == shape.layers - 1;
       MapCM<Real> W(params + o.W, G, Din);
       MapCM<Real> R(params + o.R, G, H);
+      if constexpr (kFloat)
+        if (packed_bwd)  // R (4H x H) as it is
+          small_gemm::pack_cols(
+              G, H, [&](int k, int n) { return params[o.R + static_cast<std::size_t>(k) * H + n]; },
+              pack_bwd.data());
       const Real* above = dxin[static_cast<std::size_t>(cur)].data();
       Real* dbias = grad + o.bW;
       std::fill(dbias, dbias + G, Real(0));
@@ -200,8 +235,11 @@ struct LstmCpu<Real>::Impl {
           else
             dH = MapCM<Real>(above + static_cast<std::size_t>(t) * BH, B, H);
         } else {
-          dH.noalias() = MapCM<Real>(dg.data() + static_cast<std::size_t>(t + 1) * B * G, B, G) * R;
-          if (!is_top) dH += MapCM<Real>(above + static_cast<std::size_t>(t) * BH, B, H);
+          if (is_top)
+            dH.setZero();
+          else
+            dH = MapCM<Real>(above + static_cast<std::size_t>(t) * BH, B, H);
+          recur_backward(dh.data(), dg.data() + static_cast<std::size_t>(t + 1) * B * G, R);
         }
         const Real* at = L.act.data() + static_cast<std::size_t>(t) * B * G;
         const Real* cprev = L.c.data() + static_cast<std::size_t>(t) * BH;
@@ -284,6 +322,12 @@ struct LstmCpu<Real>::Impl {
   std::vector<Layer> layers;
   std::vector<Real> bias, dg, dx0, dh, dc, yhat, dyhat;
   std::vector<Real> dxin[2];
+  // fp32 whose product width is a multiple of small_gemm's panel: the per-step products use small_gemm
+  // with R packed once per layer (fp64 stays on Eigen: the reference keeps one well-tested path).
+  static constexpr bool kFloat = std::is_same_v<Real, float>;
+  const bool packed_fwd = kFloat && G % small_gemm::kPanel == 0;
+  const bool packed_bwd = kFloat && H % small_gemm::kPanel == 0;
+  std::vector<float> pack_fwd, pack_bwd;  // R^T and R in small_gemm's panel layout, 4H x H each
 };
 
 template <typename Real>
