@@ -6,6 +6,9 @@
 #ifdef LSTMAD_WITH_CUDNN
 #include "lstm/cudnn/cudnn_engine.hpp"
 #endif
+#ifdef LSTMAD_WITH_CUDA
+#include "lstm/fused/fused_engine.hpp"
+#endif
 #include "lstm/engine.hpp"
 
 namespace lstmad {
@@ -33,6 +36,9 @@ std::vector<std::string> engine_names() {
 #ifdef LSTMAD_WITH_CUDNN
   names.push_back("cudnn");
 #endif
+#ifdef LSTMAD_WITH_CUDA
+  names.push_back("fused");
+#endif
   return names;
 }
 
@@ -40,6 +46,9 @@ std::unique_ptr<Engine> make_engine(const EngineOptions& options) {
   if (options.name == "cpu") return make_cpu_engine(options);
 #ifdef LSTMAD_WITH_CUDNN
   if (options.name == "cudnn") return make_cudnn_engine(options);
+#endif
+#ifdef LSTMAD_WITH_CUDA
+  if (options.name == "fused") return make_fused_engine(options);
 #endif
   std::string valid;
   for (const auto& n : engine_names()) valid += (valid.empty() ? "" : ", ") + n;

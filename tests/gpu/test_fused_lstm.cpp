@@ -1,0 +1,537 @@
+// The fused LSTM kernels (kernels/lstm_fused_*), the FusedLstm block and the "fused" engine against the
+// fp64 CPU engine (LstmCpu<double>): forward outputs, final h and c, every parameter gradient and dx, on
+// fresh random inputs, over a representative cross-product of L in {1,2}, H in {1,7,32,64,100,128,256},
+// T in {1,50,250}, B in {1,33,64,256}, D in {1,3} (LSTMAD_GPU_FULL=1 runs the whole product,
+// LSTMAD_GPU_QUICK=1 only three small shapes, for the sanitizers). Also: every kernel instantiation
+// (rows per thread 1/2/4, R in shared memory or read from L2) through launch plans made from reduced
+// device limits; bit-identical reruns; the engine's loss_and_grad, predict, training against the CPU
+// engine, graph replay; rejection of shapes and precisions it cannot run, naming another engine.
+//
+// Tests named Plan* and *WithoutADevice run without a GPU: the launch plan is host-only arithmetic on
+// device limits given to it.
+//
+// Tolerances (relative Frobenius error against fp64; design.md): fp32 FMA, outputs and states 3e-5,
+// gradients 1e-4 (the cuDNN FMA reference path's, so the two engines are held to one rule).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "core/gpu/check.hpp"
+#include "core/gpu/device_buffer.hpp"
+#include "core/gpu/resources.hpp"
+#include "gpu/gpu_test.hpp"
+#include "kernels/lstm_fused_plan.hpp"
+#include "lstm/cpu/lstm_cpu.hpp"
+#include "lstm/engine.hpp"
+#include "lstm/fused/fused_lstm.hpp"
+#include "lstm/init.hpp"
+
+namespace lstmad {
+namespace {
+
+using gpu::DeviceBuffer;
+
+constexpr double kTolOutputs = 3e-5, kTolGrads = 1e-4;
+
+struct Case {
+  int L, H, T, B, D, horizon;
+  std::string str() const {
+    return "L=" + std::to_string(L) + " H=" + std::to_string(H) + " T=" + std::to_string(T) +
+           " B=" + std::to_string(B) + " D=" + std::to_string(D) + " horizon=" + std::to_string(horizon);
+  }
+  ModelShape shape() const { return ModelShape{L, D, H, horizon}; }
+};
+
+std::vector<Case> cases() {
+  if (test::env_flag("LSTMAD_GPU_FULL")) {
+    std::vector<Case> all;
+    for (int L : {1, 2})
+      for (int H : {1, 7, 32, 64, 100, 128, 256})
+        for (int T : {1, 50, 250})
+          for (int B : {1, 33, 64, 256})
+            for (int D : {1, 3}) all.push_back({L, H, T, B, D, 1});
+    return all;
+  }
+  std::vector<Case> some{
+      {1, 7, 50, 33, 3, 1},    {2, 1, 50, 33, 3, 2},   {1, 32, 50, 64, 1, 1},   {1, 1, 1, 1, 1, 1},
+      {1, 7, 250, 1, 3, 1},    {2, 7, 1, 256, 1, 1},   {2, 32, 1, 1, 1, 1},     {2, 32, 250, 33, 3, 1},
+      {1, 64, 50, 64, 1, 1},   {2, 64, 50, 256, 3, 2}, {2, 64, 250, 64, 1, 1},  {1, 100, 250, 33, 1, 1},
+      {2, 100, 1, 64, 3, 1},   {1, 100, 50, 256, 1, 1}, {1, 128, 50, 64, 1, 1}, {2, 128, 50, 33, 3, 1},
+      {1, 128, 250, 256, 3, 1}, {1, 256, 50, 64, 1, 1}, {2, 256, 1, 256, 3, 1}, {1, 256, 250, 1, 3, 1},
+      {2, 256, 250, 64, 1, 1}};
+  if (test::env_flag("LSTMAD_GPU_QUICK")) some.resize(3);
+  return some;
+}
+
+struct Reference {                           // LstmCpu<double> results
+  std::vector<double> yhat, h, c, grad, dx;  // h, c: L x B x H
+};
+
+Reference cpu_reference(const Case& k, const std::vector<float>& params, const std::vector<float>& x,
+                        const std::vector<float>& dyhat) {
+  LstmCpu<double> cpu(k.shape(), k.T, k.B);
+  const std::vector<double> p(params.begin(), params.end()), xd(x.begin(), x.end()),
+      dy(dyhat.begin(), dyhat.end());
+  Reference r;
+  r.yhat.resize(static_cast<std::size_t>(k.B) * k.horizon);
+  cpu.forward(p.data(), xd.data(), k.B, r.yhat.data());
+  const std::size_t BH = static_cast<std::size_t>(k.B) * k.H;
+  for (int l = 0; l < k.L; ++l) {
+    r.h.insert(r.h.end(), cpu.final_h(l), cpu.final_h(l) + BH);
+    r.c.insert(r.c.end(), cpu.final_c(l), cpu.final_c(l) + BH);
+  }
+  r.grad.resize(params.size());
+  r.dx.resize(x.size());
+  cpu.backward(p.data(), dy.data(), r.grad.data(), r.dx.data());
+  return r;
+}
+
+struct GpuResult {
+  std::vector<float> yhat, h, c, grad, dx;
+  kernels::FusedLaunch plan;
+};
+
+// The H200's limits, for plans that must not depend on the machine the test runs on.
+kernels::FusedLimits h200_limits() {
+  kernels::FusedLimits l;
+  l.sm_count = 132;
+  l.smem_optin = 227 * 1024;
+  l.max_threads = 1024;
+  return l;
+}
+
+class FusedFixture : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    LSTMAD_REQUIRE_GPU();
+    stream_ = std::make_unique<gpu::Stream>();
+    cublas_ = std::make_unique<gpu::CublasHandle>(stream_->get());
+    limits_ = fused_device_limits(0);
+  }
+  GpuResult run(const Case& k, const kernels::FusedLimits& limits, const std::vector<float>& params,
+                const std::vector<float>& x, const std::vector<float>& dyhat) {
+    cudaStream_t s = *stream_;
+    FusedLstm lstm(cublas_->get(), s, k.shape(), k.T, k.B, Precision::FP32, limits);
+    lstm.upload_params(params.data());
+    DeviceBuffer<float> dx_in(x.size()), ddy(dyhat.size()), yhat(dyhat.size()), dx(x.size());
+    dx_in.upload(x, s);
+    ddy.upload(dyhat, s);
+    // Poison every output so that a missed write shows up as NaN.
+    const std::size_t LBH = static_cast<std::size_t>(k.L) * k.B * k.H;
+    yhat.fill_bytes_async(0xFF, s);
+    dx.fill_bytes_async(0xFF, s);
+    CUDA_CHECK(cudaMemsetAsync(const_cast<float*>(lstm.hy()), 0xFF, LBH * sizeof(float), s));
+    CUDA_CHECK(cudaMemsetAsync(const_cast<float*>(lstm.cy()), 0xFF, LBH * sizeof(float), s));
+    CUDA_CHECK(cudaMemsetAsync(lstm.dtheta(), 0xFF, lstm.theta_size() * sizeof(float), s));
+    lstm.forward(lstm.theta(), dx_in.data(), k.B, true);
+    lstm.head(lstm.theta(), k.B, yhat.data(), nullptr, nullptr, nullptr);
+    GpuResult g;
+    g.h.resize(LBH);
+    g.c.resize(LBH);
+    CUDA_CHECK(cudaMemcpyAsync(g.h.data(), lstm.hy(), LBH * sizeof(float), cudaMemcpyDeviceToHost, s));
+    CUDA_CHECK(cudaMemcpyAsync(g.c.data(), lstm.cy(), LBH * sizeof(float), cudaMemcpyDeviceToHost, s));
+    lstm.backward(lstm.theta(), dx_in.data(), k.B, ddy.data(), lstm.dtheta(), dx.data());
+    CUDA_CHECK(cudaStreamSynchronize(s));
+    g.yhat = yhat.to_host(s);
+    g.dx = dx.to_host(s);
+    g.grad.resize(params.size());
+    lstm.download_grad(g.grad.data());
+    g.plan = lstm.plan(k.B);
+    return g;
+  }
+  std::unique_ptr<gpu::Stream> stream_;
+  std::unique_ptr<gpu::CublasHandle> cublas_;
+  kernels::FusedLimits limits_;
+};
+
+// Returns the relative Frobenius error (printed per shape so that a GPU run records the measured errors).
+template <typename A, typename R>
+double expect_close(const std::vector<A>& got, const std::vector<R>& ref, double tol,
+                    const std::string& what) {
+  EXPECT_EQ(got.size(), ref.size()) << what;
+  if (got.size() != ref.size()) return std::numeric_limits<double>::infinity();
+  // Some blocks are exactly zero in exact arithmetic (dR at T=1: the initial state is zero); those must
+  // come out finite and (near) zero rather than non-zero.
+  bool ref_nonzero = false;
+  for (const auto& r : ref) ref_nonzero |= r != R(0);
+  if (ref_nonzero) {
+    EXPECT_TRUE(test::finite_and_nonzero(got.data(), got.size())) << what << ": non-finite or all zero";
+  }
+  const auto e = test::compare(got.data(), ref.data(), ref.size());
+  EXPECT_TRUE(e.finite) << what << ": non-finite values";
+  EXPECT_LE(e.rel_frobenius, tol) << what << ": " << e.str() << " (tolerance " << tol << ")";
+  return e.finite ? e.rel_frobenius : std::numeric_limits<double>::infinity();
+}
+
+// Per-block comparison of the gradient so a failure names the block (W, R, bW, bR per layer, head).
+double expect_grad_close(const Case& k, const std::vector<float>& got, const std::vector<double>& ref,
+                         double tol, const std::string& tag, std::string* worst_block = nullptr) {
+  const ParamLayout pl(k.shape());
+  const std::size_t G = 4 * static_cast<std::size_t>(k.H);
+  double worst = 0.0;
+  auto block = [&](std::size_t off, std::size_t n, const std::string& name) {
+    std::vector<float> g(got.begin() + off, got.begin() + off + n);
+    std::vector<double> r(ref.begin() + off, ref.begin() + off + n);
+    const double e = expect_close(g, r, tol, tag + " d" + name);
+    if (e >= worst) {
+      worst = e;
+      if (worst_block) *worst_block = "d" + name;
+    }
+  };
+  for (int l = 0; l < k.L; ++l) {
+    const auto& o = pl.layer[l];
+    const std::string s = std::to_string(l);
+    block(o.W, G * k.shape().layer_input(l), "W" + s);
+    block(o.R, G * k.H, "R" + s);
+    block(o.bW, G, "bW" + s);
+    block(o.bR, G, "bR" + s);
+  }
+  block(pl.head_W, static_cast<std::size_t>(k.horizon) * k.H, "Wh");
+  block(pl.head_b, k.horizon, "bh");
+  return worst;
+}
+
+std::string plan_str(const kernels::FusedLaunch& p) {
+  return "grid " + std::to_string(p.grid) + " BB " + std::to_string(p.rows_per_block) + " G " +
+         std::to_string(p.groups) + " MAXR " + std::to_string(p.max_rows) + " R " +
+         (p.r_smem_fwd ? "smem" : "L2") + "/" + (p.r_smem_bwd ? "smem" : "L2");
+}
+
+void check_against(const Case& k, const GpuResult& g, const Reference& ref, const std::string& tag) {
+  std::string block;
+  const double ey = expect_close(g.yhat, ref.yhat, kTolOutputs, tag + " yhat");
+  const double eh = expect_close(g.h, ref.h, kTolOutputs, tag + " final h");
+  const double ec = expect_close(g.c, ref.c, kTolOutputs, tag + " final c");
+  const double eg = expect_grad_close(k, g.grad, ref.grad, kTolGrads, tag, &block);
+  const double ex = expect_close(g.dx, ref.dx, kTolGrads, tag + " dx");
+  std::printf("%-40s %-34s %9.2e %9.2e %9.2e %9.2e %-6s %9.2e\n", k.str().c_str(), plan_str(g.plan).c_str(), ey,
+              eh, ec, eg, block.c_str(), ex);
+}
+
+void print_header() {
+  std::printf("relative Frobenius errors against LstmCpu<double>:\n%-40s %-34s %9s %9s %9s %9s %-6s %9s\n",
+              "shape", "launch", "yhat", "h", "c", "grad", "block", "dx");
+}
+
+TEST_F(FusedFixture, MatchesFp64CpuOnEveryOutputAndGradient) {
+  uint64_t seed = 2000;
+  print_header();
+  for (const Case& k : cases()) {
+    const auto params = init_params(k.shape(), ++seed);
+    const auto x = test::random_vector(static_cast<std::size_t>(k.B) * k.T * k.D, ++seed);
+    const auto dyhat = test::random_vector(static_cast<std::size_t>(k.B) * k.horizon, ++seed);
+    const Reference ref = cpu_reference(k, params, x, dyhat);
+    SCOPED_TRACE(k.str());
+    check_against(k, run(k, limits_, params, x, dyhat), ref, k.str());
+  }
+}
+
+// Every kernel instantiation on one device: fewer SMs in the plan put more rows on each thread (MAXR 1, 2,
+// 4, and more blocks than one wave), a small shared memory opt-in sends R to the L2 path.
+TEST_F(FusedFixture, EveryLaunchVariantMatchesFp64Cpu) {
+  uint64_t seed = 3000;
+  print_header();
+  for (const Case& k : {Case{2, 32, 40, 33, 3, 1}, Case{1, 64, 30, 200, 1, 2}, Case{1, 100, 20, 64, 3, 1}}) {
+    const auto params = init_params(k.shape(), ++seed);
+    const auto x = test::random_vector(static_cast<std::size_t>(k.B) * k.T * k.D, ++seed);
+    const auto dyhat = test::random_vector(static_cast<std::size_t>(k.B) * k.horizon, ++seed);
+    const Reference ref = cpu_reference(k, params, x, dyhat);
+    for (int sms : {limits_.sm_count, 16, 4, 1})
+      for (bool small_smem : {false, true}) {
+        kernels::FusedLimits lim = limits_;
+        lim.sm_count = sms;
+        if (small_smem) lim.smem_optin = 64 * 1024;  // below 16 H^2 for H >= 64
+        if (!kernels::fused_unsupported_reason(k.H, k.B, lim).empty()) continue;
+        const std::string tag = k.str() + " sms=" + std::to_string(sms) + (small_smem ? " small smem" : "");
+        SCOPED_TRACE(tag);
+        check_against(k, run(k, lim, params, x, dyhat), ref, tag);
+      }
+  }
+}
+
+TEST_F(FusedFixture, RerunsAreBitIdentical) {
+  for (const Case& k : {Case{2, 64, 50, 64, 3, 1}, Case{1, 128, 50, 33, 1, 2}, Case{1, 256, 20, 256, 1, 1}}) {
+    const auto params = init_params(k.shape(), 11);
+    const auto x = test::random_vector(static_cast<std::size_t>(k.B) * k.T * k.D, 12);
+    const auto dyhat = test::random_vector(static_cast<std::size_t>(k.B) * k.horizon, 13);
+    const GpuResult a = run(k, limits_, params, x, dyhat);
+    const GpuResult b = run(k, limits_, params, x, dyhat);
+    EXPECT_TRUE(test::finite_and_nonzero(a.grad.data(), a.grad.size())) << k.str();
+    EXPECT_EQ(0, std::memcmp(a.yhat.data(), b.yhat.data(), a.yhat.size() * sizeof(float))) << k.str();
+    EXPECT_EQ(0, std::memcmp(a.h.data(), b.h.data(), a.h.size() * sizeof(float))) << k.str();
+    EXPECT_EQ(0, std::memcmp(a.c.data(), b.c.data(), a.c.size() * sizeof(float))) << k.str();
+    EXPECT_EQ(0, std::memcmp(a.grad.data(), b.grad.data(), a.grad.size() * sizeof(float))) << k.str();
+    EXPECT_EQ(0, std::memcmp(a.dx.data(), b.dx.data(), a.dx.size() * sizeof(float))) << k.str();
+  }
+}
+
+TEST_F(FusedFixture, LargestSupportedHiddenSizeRuns) {
+  const Case k{1, kernels::kFusedMaxHidden, 5, 3, 1, 1};
+  const auto params = init_params(k.shape(), 21);
+  const auto x = test::random_vector(static_cast<std::size_t>(k.B) * k.T * k.D, 22);
+  const auto dyhat = test::random_vector(static_cast<std::size_t>(k.B) * k.horizon, 23);
+  check_against(k, run(k, limits_, params, x, dyhat), cpu_reference(k, params, x, dyhat), k.str());
+}
+
+// ---- the engine ----
+
+EngineOptions fused_options(Precision p = Precision::FP32) {
+  EngineOptions o;
+  o.name = "fused";
+  o.precision = p;
+  o.streams = 2;
+  return o;
+}
+
+TEST_F(FusedFixture, EngineLossAndGradMatchesCpu) {
+  const Case k{2, 32, 30, 17, 3, 2};
+  const auto params = init_params(k.shape(), 5);
+  const auto x = test::random_vector(static_cast<std::size_t>(k.B) * k.T * k.D, 6);
+  const auto y = test::random_vector(static_cast<std::size_t>(k.B) * k.horizon, 7);
+  auto engine = make_engine(fused_options());
+  std::vector<float> grad(params.size(), std::nanf(""));
+  const double loss =
+      engine->loss_and_grad(k.shape(), k.T, params.data(), x.data(), y.data(), k.B, grad.data());
+  LstmCpu<double> cpu(k.shape(), k.T, k.B);
+  const std::vector<double> p(params.begin(), params.end()), xd(x.begin(), x.end()), yd(y.begin(), y.end());
+  std::vector<double> rgrad(params.size());
+  const double rloss = cpu.loss_and_grad(p.data(), xd.data(), yd.data(), k.B, rgrad.data());
+  EXPECT_NEAR(loss, rloss, 3e-5 * rloss) << k.str();
+  expect_grad_close(k, grad, rgrad, kTolGrads, k.str());
+}
+
+// A smooth series with noise, n rows of D columns, the target being column 0 of the next row.
+struct Series {
+  std::vector<float> x, y;
+  int n = 0;
+};
+Series make_series(int n, int D, uint64_t seed) {
+  Series s;
+  s.n = n;
+  Rng rng(seed);
+  for (int i = 0; i < n; ++i) {
+    const double v = std::sin(0.07 * i) + 0.3 * std::sin(0.31 * i) + 0.05 * rng.normal();
+    for (int d = 0; d < D; ++d) s.x.push_back(static_cast<float>(d == 0 ? v : 0.5 * v * d));
+    s.y.push_back(static_cast<float>(v));
+  }
+  return s;
+}
+
+TEST_F(FusedFixture, EnginePredictMatchesCpuForward) {
+  const ModelShape shape{2, 3, 40, 2};
+  const int T = 25;
+  const Series s = make_series(300, 3, 9);
+  const auto params = init_params(shape, 10);
+  std::vector<int> starts;
+  for (int i = 0; i + T <= s.n; i += 3) starts.push_back(i);
+  std::vector<float> out(starts.size() * shape.horizon, std::nanf(""));
+  auto engine = make_engine(fused_options());
+  engine->predict(shape, T, params, s.x.data(), s.n, starts, out.data());
+  LstmCpu<double> cpu(shape, T, static_cast<int>(starts.size()));
+  std::vector<double> xb;
+  for (int st : starts)
+    for (int i = 0; i < T * shape.input; ++i)
+      xb.push_back(s.x[static_cast<std::size_t>(st) * shape.input + i]);
+  const std::vector<double> p(params.begin(), params.end());
+  std::vector<double> ref(out.size());
+  cpu.forward(p.data(), xb.data(), static_cast<int>(starts.size()), ref.data());
+  expect_close(out, ref, kTolOutputs, "predict");
+}
+
+std::vector<ModelJob> make_jobs(const ModelShape& shape, const Series& s, int T, int batch, int epochs,
+                                int nmodels) {
+  std::vector<ModelJob> jobs(static_cast<std::size_t>(nmodels));
+  for (int m = 0; m < nmodels; ++m) {
+    ModelJob& j = jobs[static_cast<std::size_t>(m)];
+    j.params = init_params(shape, 500 + m);
+    j.data.x = s.x.data();
+    j.data.y = s.y.data();
+    j.data.n = s.n;
+    const int last = s.n - T - shape.horizon;
+    for (int i = 0; i <= last; ++i) (i < last * 4 / 5 ? j.data.train : j.data.val).push_back(i);
+    j.options.window = T;
+    j.options.batch = batch;
+    j.options.epochs = epochs;
+    j.options.adam.lr = 1e-2 * (1 + m);
+    j.options.clip_norm = 1.0;
+    j.options.patience = 0;
+    j.options.seed = 42 + m;
+  }
+  return jobs;
+}
+
+// Full-batch training makes the curve independent of shuffling, so it must follow the fp64 CPU engine's.
+TEST_F(FusedFixture, TrainingLossCurveMatchesCpuEngine) {
+  const ModelShape shape{1, 1, 32, 1};
+  const int T = 20;
+  const Series s = make_series(260, 1, 3);
+  auto gpu_jobs = make_jobs(shape, s, T, 1024, 12, 3);
+  auto cpu_jobs = make_jobs(shape, s, T, 1024, 12, 3);
+  make_engine(fused_options())->train(shape, gpu_jobs);
+  EngineOptions co;
+  co.name = "cpu";
+  co.precision = Precision::FP64;
+  co.threads = 2;
+  make_engine(co)->train(shape, cpu_jobs);
+  for (std::size_t m = 0; m < gpu_jobs.size(); ++m) {
+    const auto& g = gpu_jobs[m].result;
+    const auto& c = cpu_jobs[m].result;
+    ASSERT_EQ(g.status, TrainStatus::Ok) << g.message;
+    ASSERT_EQ(g.train_loss.size(), c.train_loss.size()) << "model " << m;
+    ASSERT_EQ(g.val_loss.size(), c.val_loss.size()) << "model " << m;
+    EXPECT_LT(g.train_loss.back(), g.train_loss.front()) << "model " << m << " did not learn";
+    for (std::size_t e = 0; e < g.train_loss.size(); ++e) {
+      EXPECT_NEAR(g.train_loss[e], c.train_loss[e], 1e-3 * c.train_loss[e]) << "model " << m << " epoch " << e;
+      EXPECT_NEAR(g.val_loss[e], c.val_loss[e], 1e-3 * c.val_loss[e]) << "model " << m << " epoch " << e;
+    }
+    EXPECT_EQ(g.best_epoch, c.best_epoch) << "model " << m;
+  }
+}
+
+// Minibatches (3 full + 1 partial per epoch): graph replay equals eager launches, and reruns are
+// bit-identical.
+TEST_F(FusedFixture, GraphReplayMatchesEagerAndRerunsAreBitIdentical) {
+  const ModelShape shape{2, 1, 64, 1};
+  const int T = 30;
+  const Series s = make_series(330, 1, 4);
+  auto run_jobs = [&](const char* graphs) {
+    setenv("LSTMAD_FUSED_GRAPHS", graphs, 1);
+    auto jobs = make_jobs(shape, s, T, 64, 4, 3);
+    make_engine(fused_options())->train(shape, jobs);
+    unsetenv("LSTMAD_FUSED_GRAPHS");
+    return jobs;
+  };
+  const auto eager = run_jobs("0");
+  const auto graph1 = run_jobs("1");
+  const auto graph2 = run_jobs("1");
+  for (std::size_t m = 0; m < eager.size(); ++m) {
+    ASSERT_EQ(eager[m].result.status, TrainStatus::Ok);
+    ASSERT_EQ(graph1[m].result.train_loss.size(), 4u);
+    EXPECT_EQ(graph1[m].params, graph2[m].params) << "model " << m << ": rerun differs";
+    EXPECT_EQ(graph1[m].result.train_loss, graph2[m].result.train_loss) << "model " << m;
+    // Same kernels, same order, eager or replayed: bit-identical, not merely close.
+    EXPECT_EQ(graph1[m].params, eager[m].params) << "model " << m << ": graph vs eager";
+    EXPECT_NE(graph1[m].params, make_jobs(shape, s, T, 64, 4, 3)[m].params) << "parameters did not change";
+  }
+}
+
+TEST_F(FusedFixture, NonFiniteJobEndsAloneWithItsInitialParameters) {
+  const ModelShape shape{1, 1, 16, 1};
+  const int T = 10;
+  Series good = make_series(120, 1, 5);
+  Series bad = good;
+  bad.x[30] = std::nanf("");
+  auto jobs = make_jobs(shape, good, T, 32, 3, 2);
+  jobs[1].data.x = bad.x.data();
+  const auto initial = jobs[1].params;
+  make_engine(fused_options())->train(shape, jobs);
+  EXPECT_EQ(jobs[0].result.status, TrainStatus::Ok) << jobs[0].result.message;
+  EXPECT_EQ(jobs[1].result.status, TrainStatus::NonFinite);
+  EXPECT_EQ(jobs[1].params, initial);
+}
+
+TEST_F(FusedFixture, EngineRejectsTooLargeHiddenSizeNamingCudnn) {
+  const ModelShape shape{1, 1, kernels::kFusedMaxHidden + 1, 1};
+  const Series s = make_series(100, 1, 1);
+  auto jobs = make_jobs(shape, s, 10, 16, 1, 1);
+  auto engine = make_engine(fused_options());
+  EXPECT_NE(engine->unsupported_reason(shape, jobs[0].options).find("cudnn"), std::string::npos);
+  try {
+    engine->train(shape, jobs);
+    FAIL() << "H=" << shape.hidden << " was not rejected";
+  } catch (const UnsupportedError& e) {
+    EXPECT_NE(std::string(e.what()).find("\"cudnn\""), std::string::npos) << e.what();
+  }
+}
+
+// ---- without a device ----
+
+TEST(FusedEngine, RefusesPrecisionsItCannotRunNamingAnotherEngine) {
+  for (Precision p : {Precision::FP64, Precision::TF32, Precision::BF16}) {
+    try {
+      make_engine(fused_options(p));
+      FAIL() << to_string(p) << " was accepted";
+    } catch (const UnsupportedError& e) {
+      const std::string m = e.what();
+      EXPECT_TRUE(m.find("\"cudnn\"") != std::string::npos || m.find("\"cpu\"") != std::string::npos) << m;
+    }
+  }
+  bool listed = false;
+  for (const auto& n : engine_names()) listed |= n == "fused";
+  EXPECT_TRUE(listed);
+}
+
+TEST(FusedEngine, TrainingWithoutADeviceThrowsDeviceErrorWithTheReason) {
+  std::string reason;
+  if (gpu::device_available(0, &reason)) GTEST_SKIP() << "a CUDA device is present";
+  const ModelShape shape{1, 1, 8, 1};
+  const Series s = make_series(100, 1, 1);
+  auto jobs = make_jobs(shape, s, 10, 16, 1, 1);
+  auto engine = make_engine(fused_options());
+  try {
+    engine->train(shape, jobs);
+    FAIL() << "training without a device did not throw";
+  } catch (const DeviceError& e) {
+    EXPECT_NE(std::string(e.what()).find(reason), std::string::npos) << e.what();
+  }
+  // The device-independent limit is still reported.
+  EXPECT_NE(engine->unsupported_reason(ModelShape{1, 1, 1000, 1}, jobs[0].options).find("cudnn"),
+            std::string::npos);
+  EXPECT_EQ(engine->unsupported_reason(shape, jobs[0].options), "");
+}
+
+TEST(FusedPlan, OnTheH200EveryRowIsCoveredOnceWithinTheLimits) {
+  const kernels::FusedLimits lim = h200_limits();
+  for (int H : {1, 7, 32, 64, 100, 112, 113, 128, 256, 512})
+    for (int B : {1, 2, 33, 64, 131, 132, 133, 256, 1000, 5000}) {
+      const auto p = kernels::plan_fused(H, B, lim);
+      const std::string tag = "H=" + std::to_string(H) + " B=" + std::to_string(B);
+      ASSERT_TRUE(kernels::fused_unsupported_reason(H, B, lim).empty()) << tag;
+      EXPECT_GE(static_cast<long long>(p.grid) * p.rows_per_block, B) << tag;
+      EXPECT_LT(static_cast<long long>(p.grid - 1) * p.rows_per_block, B) << tag;  // no empty block
+      EXPECT_LE(p.groups * H, kernels::kFusedMaxThreads) << tag;
+      EXPECT_GE(p.groups * p.max_rows, p.rows_per_block) << tag;  // every local row has a thread
+      EXPECT_TRUE(p.max_rows == 1 || p.max_rows == 2 || p.max_rows == 4) << tag;
+      EXPECT_LE(p.smem_fwd, static_cast<std::size_t>(lim.smem_optin)) << tag;
+      EXPECT_LE(p.smem_bwd, static_cast<std::size_t>(lim.smem_optin)) << tag;
+      // R stays on chip exactly when it fits next to the step buffers.
+      EXPECT_EQ(p.r_smem_fwd, kernels::fused_r_bytes(H) + 8ull * p.rows_per_block * H <= 227u * 1024) << tag;
+      if (B <= lim.sm_count) {
+        EXPECT_EQ(p.rows_per_block, 1) << tag;  // latency first: one row per block
+      }
+    }
+  // R (16 H^2 bytes) fits one block up to H = 116 on the H200; H = 128 reads it from L2.
+  EXPECT_TRUE(kernels::plan_fused(112, 256, lim).r_smem_bwd);
+  EXPECT_FALSE(kernels::plan_fused(128, 64, lim).r_smem_fwd);
+  EXPECT_FALSE(kernels::plan_fused(256, 64, lim).r_smem_bwd);
+}
+
+TEST(FusedPlan, SizesFollowTheGivenLimitsNotConstants) {
+  kernels::FusedLimits small = h200_limits();
+  small.sm_count = 8;
+  small.smem_optin = 48 * 1024;
+  // 256 rows over 8 SMs: 32 rows per block = 8 groups (512 threads / H) x 4 rows per thread.
+  const auto p = kernels::plan_fused(64, 256, small);
+  EXPECT_EQ(p.grid, 8);
+  EXPECT_EQ(p.groups, 8);
+  EXPECT_EQ(p.rows_per_block, 32);
+  EXPECT_EQ(p.max_rows, 4);
+  EXPECT_FALSE(p.r_smem_fwd);  // 64 KB of R does not fit 48 KB
+  EXPECT_EQ(p.smem_fwd, 2u * 32 * 64 * 4);
+  // 512 rows would need 8 rows per thread: capped at 4, the rest goes to more blocks (in waves).
+  const auto q = kernels::plan_fused(64, 512, small);
+  EXPECT_EQ(q.rows_per_block, 32);
+  EXPECT_EQ(q.grid, 16);
+  small.max_threads = 256;
+  EXPECT_NE(kernels::fused_unsupported_reason(300, 1, small).find("cudnn"), std::string::npos);
+  EXPECT_NE(kernels::fused_unsupported_reason(kernels::kFusedMaxHidden + 1, 1, h200_limits()).find("cudnn"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace lstmad
