@@ -9,7 +9,8 @@
 //
 // Written with GCC/Clang vector extensions. The tile fits the register file: with AVX-512 (32 registers
 // of 16 floats) 8 rows x 32 columns, 16 accumulators, measured at 240-266 GFLOP/s on one Zen 5 core for
-// the shapes above; otherwise (AVX2, 16 registers of 8 floats) 6 rows x 16 columns, 12 accumulators.
+// the shapes above; with AVX2 (16 registers of 8 floats) 6 rows x 16 columns, 12 accumulators; with SSE
+// only, 4 rows x 8 columns.
 #pragma once
 #include <cstddef>
 #include <cstring>
@@ -26,9 +27,12 @@ namespace lstmad::small_gemm {
 #if defined(__AVX512F__)
 constexpr int kLanes = 16;
 constexpr int kRows = 8;
-#else
+#elif defined(__AVX__)
 constexpr int kLanes = 8;
 constexpr int kRows = 6;
+#else  // SSE: 16 registers of 4 floats (wider vector types would be emulated, several times slower)
+constexpr int kLanes = 4;
+constexpr int kRows = 4;
 #endif
 constexpr int kVectors = 2;                // vectors per panel row
 constexpr int kPanel = kLanes * kVectors;  // columns per panel
