@@ -68,10 +68,21 @@ CorpusEvaluation evaluate_corpus(const Plan& plan, const Corpus& corpus, const s
       if (it != windows.end()) in.windows = it->second;
       inputs.push_back(std::move(in));
     }
-    auto results = nab_optimize(inputs, profiles);
-    for (const auto& r : results) {
-      ev.nab_scores[s.detector][r.profile] = r.normalized;
-      ev.nab_thresholds[s.detector][r.profile] = {{"threshold", r.threshold}, {"score", r.raw_score}};
+    try {
+      auto results = nab_optimize(inputs, profiles);
+      std::map<std::string, double> thresholds;
+      for (const auto& r : results) {
+        ev.nab_scores[s.detector][r.profile] = r.normalized;
+        ev.nab_thresholds[s.detector][r.profile] = {{"threshold", r.threshold}, {"score", r.raw_score}};
+        thresholds[r.profile] = r.threshold;
+      }
+      // NAB's own per-file summaries at the chosen thresholds: nab/<det>/<det>_<profile>_scores.csv.
+      for (const auto& ps : nab_score_at(inputs, profiles, thresholds))
+        files::write_atomic(store.dir() + "/nab/" + s.detector + "/" + s.detector + "_" + ps.profile + "_scores.csv",
+                            nab_scores_csv(s.detector, ps));
+    } catch (const std::exception& e) {
+      ev.skipped[s.detector] = e.what();
+      log::error(s.detector + ": NAB scoring failed: " + e.what());
     }
   }
   files::write_atomic(store.dir() + "/nab_scores.json", ev.nab_scores.dump(4) + "\n");
