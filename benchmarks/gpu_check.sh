@@ -7,7 +7,7 @@
 # 2. configures (cmake --preset gpu: vendored dependencies from .deps, CUDNN_ROOT from the toolkit or
 #    from the nvidia-cudnn pip package) and builds the CUDA targets there;
 # 3. runs every gpu-labelled test executable with LSTMAD_STRICT_GPU=1 (a missing device fails);
-# 4. runs compute-sanitizer memcheck and racecheck on small cases;
+# 4. runs compute-sanitizer memcheck and racecheck on small cases (the kernels, cuDNN, the fused kernels);
 # 5. runs the GPU benchmarks and the PyTorch nn.LSTM comparison on the same shapes;
 # 6. writes full logs under $OUT (or build-gpu/gpu-check) and prints a short table last.
 # Exit status: 0 when every step passed.
@@ -110,6 +110,11 @@ if command -v compute-sanitizer >/dev/null; then
   stage racecheck_kernels 180 compute-sanitizer --tool racecheck --error-exitcode 99 "$K"
   stage memcheck_cudnn 180 env LSTMAD_GPU_QUICK=1 compute-sanitizer --tool memcheck --error-exitcode 99 "$C" --gtest_filter="$SMALL"
   stage racecheck_cudnn 180 env LSTMAD_GPU_QUICK=1 compute-sanitizer --tool racecheck --error-exitcode 99 "$C" --gtest_filter='CudnnFixture.EngineLossAndGradMatchesCpu'
+  # The fused kernels on three small shapes (both time loops, the GEMMs, the head) and the engine's step.
+  F=$(find "$BUILD" -name test_fused_lstm -type f | head -1)
+  FSMALL='FusedFixture.MatchesFp64CpuOnEveryOutputAndGradient:FusedFixture.EngineLossAndGradMatchesCpu'
+  stage memcheck_fused 180 env LSTMAD_GPU_QUICK=1 compute-sanitizer --tool memcheck --error-exitcode 99 "$F" --gtest_filter="$FSMALL"
+  stage racecheck_fused 180 env LSTMAD_GPU_QUICK=1 compute-sanitizer --tool racecheck --error-exitcode 99 "$F" --gtest_filter="$FSMALL"
 else
   SUMMARY+=("compute-sanitizer            MISSING")
   FAILED=1
@@ -121,6 +126,8 @@ for b in $BENCHES; do
   exe=$(find "$BUILD" -name "$b" -type f -perm -u+x | head -1)
   if [ "$b" = gpu_bench_cudnn ]; then
     stage "$b" 240 "$exe" $QUICK --reps 25 --csv "$LOG/$b.csv"
+  elif [ "$b" = gpu_bench_fused ]; then
+    stage "$b" 240 "$exe" $QUICK --reps 15 --warmup 3 --csv "$LOG/$b.csv"
   else
     stage "$b" 240 "$exe"
   fi
@@ -150,9 +157,25 @@ for (H, L, T, B, math), (b, s) in best.items():
     print(f"{H:>4} {L:>2} {T:>4} {B:>4} {math:>5} {s if s else float('nan'):>13.4f} {b:>14.4f} "
           f"{tt if tt else float('nan'):>9.4f} {(tt / b) if tt else float('nan'):>10.2f}")
 PY
+python3 - "$LOG/gpu_bench_fused.csv" >"$LOG/fused-ratios.log" 2>&1 <<'PY'
+import csv, sys
+try:
+    rows = list(csv.DictReader(open(sys.argv[1])))
+except OSError as e:
+    print(f"no fused table: {e}")
+    sys.exit(0)
+print(f"{'H':>4} {'L':>2} {'T':>4} {'B':>4} {'fused ms':>9} {'cudnn fma':>10} {'cudnn tf32':>11} {'f/fma':>6} {'f/tf32':>7} {'lat.floor':>10}")
+for r in rows:
+    f, a, b = float(r["fused_ms"]), float(r["cudnn_fma_ms"]), float(r["cudnn_tf32_ms"])
+    ra = f / a if f > 0 and a > 0 else float("nan")
+    rb = f / b if f > 0 and b > 0 else float("nan")
+    print(f"{r['H']:>4} {r['L']:>2} {r['T']:>4} {r['B']:>4} {f:>9.4f} {a:>10.4f} {b:>11.4f} {ra:>6.2f} {rb:>7.2f} {float(r['latency_floor_ms']):>10.4f}")
+PY
 echo
 echo "==== lstmad GPU check: $(date -u +%FT%TZ), $(git rev-parse --short=12 HEAD 2>/dev/null), $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1), $(( $(date +%s) - START ))s, logs in $LOG"
 head -n 40 "$LOG/ratios.log"
+echo
+head -n 80 "$LOG/fused-ratios.log"
 echo
 printf '%-28s %-16s %6s\n' step status time
 printf '%s\n' "${SUMMARY[@]}"
