@@ -62,6 +62,12 @@ std::vector<KeyDef> make_schema() {
   add("train.min_delta", T::Number, 0.0, "Smallest validation-loss decrease that counts as improvement.", 0, 1e9);
   add("train.val_fraction", T::Number, 0.2,
       "Fraction of the training windows (the latest ones) held out for validation.", 0, 0.9, {}, true);
+  add("train.retrain_every", T::Int, 0,
+      "Keep learning while scoring: after every this many rows past the training part, fine-tune on the latest "
+      "rows (causal; 0 = train once).", 0, 1e9, {}, true);
+  add("train.retrain_rows", T::Int, 0, "Rows of recent targets used by each fine-tuning (0 = the training part's "
+      "length).", 0, 1e9, {}, true);
+  add("train.retrain_epochs", T::Int, 5, "Epochs of each fine-tuning.", 1, 100000, {}, true);
   add("train.max_windows", T::Int, 0, "Cap on training windows per series (latest kept), 0 = all.", 0, 1e9);
   // detector
   add("detector.name", T::String, "lstmad",

@@ -193,6 +193,82 @@ RunOutcome finalize(const std::string& dir, const json& cfg, const Plan& plan, c
   return outcome;
 }
 
+// Predictions of every row with a full window before it. With retraining (retrain_every > 0), the model
+// predicts the rows after its training part in segments of retrain_every rows and, after each segment,
+// is fine-tuned on windows whose targets lie in the latest retrain_rows rows: a prediction for row i only
+// ever comes from a model trained on rows < i (causal, as NAB requires). Fine-tuning runs as one
+// ModelBatch over all models of the chunk that still have rows left.
+struct Retraining {
+  int every = 0, rows = 0, epochs = 5;
+};
+
+std::vector<std::vector<double>> stream_predictions(Engine& engine, const ModelShape& shape, int window,
+                                                    std::vector<ModelJob>& jobs,
+                                                    const std::vector<const PreparedSeries*>& data,
+                                                    const Retraining& rt, int threads) {
+  const size_t N = jobs.size();
+  std::vector<std::vector<double>> predicted(N);
+  auto predict_rows = [&](size_t j, int from, int to) {  // rows [from, to)
+    const PreparedSeries& p = *data[j];
+    from = std::max(from, window);
+    if (to <= from) return;
+    std::vector<int> starts;
+    for (int i = from; i < to; ++i) starts.push_back(i - window);
+    std::vector<float> out(starts.size() * static_cast<size_t>(shape.horizon));
+    engine.predict(shape, window, jobs[j].params, p.x.data(), p.series.rows(), starts, out.data());
+    for (size_t k = 0; k < starts.size(); ++k)
+      predicted[j][static_cast<size_t>(starts[k] + window)] = out[k * static_cast<size_t>(shape.horizon)];
+  };
+  std::vector<int> next(N);
+  for (size_t j = 0; j < N; ++j) {
+    predicted[j].assign(static_cast<size_t>(data[j]->series.rows()), std::nan(""));
+    next[j] = rt.every > 0 ? data[j]->train_end : data[j]->series.rows();
+  }
+  // The training part (and, without retraining, everything) with the initial model.
+  parallel_for(N, static_cast<size_t>(threads), [&](size_t j) {
+    if (jobs[j].result.status == TrainStatus::Ok) predict_rows(j, 0, next[j]);
+  });
+  if (rt.every <= 0) return predicted;
+  for (;;) {
+    std::vector<size_t> active;
+    for (size_t j = 0; j < N; ++j)
+      if (jobs[j].result.status == TrainStatus::Ok && next[j] < data[j]->series.rows()) active.push_back(j);
+    if (active.empty()) break;
+    parallel_for(active.size(), static_cast<size_t>(threads), [&](size_t a) {
+      size_t j = active[a];
+      predict_rows(j, next[j], std::min(next[j] + rt.every, data[j]->series.rows()));
+    });
+    std::vector<ModelJob> tune;
+    std::vector<size_t> tuned;
+    for (size_t j : active) {
+      next[j] = std::min(next[j] + rt.every, data[j]->series.rows());
+      if (next[j] >= data[j]->series.rows()) continue;
+      const int span = rt.rows > 0 ? rt.rows : data[j]->train_end;
+      ModelJob t;
+      t.params = jobs[j].params;
+      t.options = jobs[j].options;
+      t.options.epochs = rt.epochs;
+      t.options.patience = 0;
+      t.options.seed = splitmix64(jobs[j].options.seed + static_cast<uint64_t>(next[j]));
+      t.data = jobs[j].data;
+      t.data.val.clear();
+      t.data.train.clear();
+      // Windows whose every target row is already seen: targets in [next - span, next).
+      for (int s = std::max(0, next[j] - span - window); s + window + shape.horizon - 1 < next[j]; ++s)
+        if (s + window >= next[j] - span) t.data.train.push_back(s);
+      if (t.data.train.empty()) continue;
+      tune.push_back(std::move(t));
+      tuned.push_back(j);
+    }
+    if (tune.empty()) continue;
+    engine.train(shape, tune);
+    for (size_t k = 0; k < tune.size(); ++k)
+      if (tune[k].result.status == TrainStatus::Ok) jobs[tuned[k]].params = std::move(tune[k].params);
+      // A fine-tuning that goes non-finite is dropped: the model keeps its last good parameters.
+  }
+  return predicted;
+}
+
 }  // namespace
 
 void install_stop_handlers() {
@@ -360,6 +436,10 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
     std::optional<double> forget_bias;
     if (fb.is_number()) forget_bias = fb.get<double>();
     const DetectorOptions dopt = detector_options(v);
+    Retraining retraining;
+    retraining.every = at_path(v, "train.retrain_every").get<int>();
+    retraining.rows = at_path(v, "train.retrain_rows").get<int>();
+    retraining.epochs = at_path(v, "train.retrain_epochs").get<int>();
 
     for (size_t begin = 0; begin < cells.size() && !interrupted; begin += chunk) {
       if (g_stop.load() > 0) {
@@ -399,6 +479,17 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
       } catch (const std::exception& e) {
         batch_error = e.what();
       }
+      std::vector<std::vector<double>> predictions;
+      std::string stream_error;
+      if (batch_error.empty()) {
+        std::vector<const PreparedSeries*> data;
+        for (const Cell* c : job_cells) data.push_back(&*loaded[series_index[c->series]].data);
+        try {
+          predictions = stream_predictions(*engine, shape, window, jobs, data, retraining, threads);
+        } catch (const std::exception& e) {
+          stream_error = e.what();
+        }
+      }
       const double train_seconds = since(t_train) / static_cast<double>(jobs.size());
 
       parallel_for(jobs.size(), static_cast<size_t>(threads), [&](size_t j) {
@@ -413,6 +504,7 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
         auto t0 = Clock::now();
         try {
           if (!batch_error.empty()) throw Error(batch_error);
+          if (!stream_error.empty()) throw Error(stream_error);
           r.epochs = job.result.epochs_run;
           r.best_epoch = job.result.best_epoch;
           r.train_loss = job.result.train_loss.empty() ? std::nan("") : job.result.train_loss.back();
@@ -426,14 +518,8 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
             r.status = CellStatus::NonFinite;
             r.error = job.result.message.empty() ? "training produced a non-finite loss" : job.result.message;
           } else {
-            // Predict every row that has a full window before it.
             const int n = p.series.rows();
-            std::vector<int> starts = prediction_starts(n, window);
-            std::vector<float> out(starts.size() * static_cast<size_t>(shape.horizon));
-            engine->predict(shape, window, job.params, p.x.data(), n, starts, out.data());
-            std::vector<double> predicted(static_cast<size_t>(n), std::nan(""));
-            for (size_t k = 0; k < starts.size(); ++k)
-              predicted[static_cast<size_t>(starts[k] + window)] = out[k * static_cast<size_t>(shape.horizon)];
+            const std::vector<double>& predicted = predictions[j];
             const std::vector<double> errors = absolute_errors(p.target, predicted);
             std::vector<double> values(static_cast<size_t>(n));
             for (int i = 0; i < n; ++i) values[static_cast<size_t>(i)] = p.series.value(i);
