@@ -208,8 +208,8 @@ int main(int argc, char** argv) {
   std::printf(
       "gpu_bench_fused on %s (sm_%d%d, %d SMs, %d B shared memory per block opt-in), cuDNN %s, medians of %d "
       "graph replays after %d warm-up steps; compute floor at %.1f TFLOP/s fp32 (nominal)\n",
-      prop.name, prop.major, prop.minor, limits.sm_count, limits.smem_optin, gpu::cudnn_version_string().c_str(),
-      reps, warmup, peak_tflops);
+      prop.name, prop.major, prop.minor, limits.sm_count, limits.smem_optin,
+      gpu::cudnn_version_string().c_str(), reps, warmup, peak_tflops);
 
   std::vector<int> Hs{32, 64, 128, 256}, Ls{1, 2}, Ts{50, 100, 250}, Bs{32, 64, 256};
   if (quick) {
@@ -292,8 +292,8 @@ int main(int argc, char** argv) {
           for (int l = 0; l < L; ++l) flops += 24.0 * H * ((l == 0 ? 1 : H) + H) * B * T;
           r.compute_floor_ms = flops / (peak_tflops * 1e12) * 1e3;
           auto ratio = [](double a, double b) { return a > 0 && b > 0 ? a / b : -1.0; };
-          std::printf("%5d %2d %4d %4d %10.4f %10.4f %-22s %10.4f %-22s %8.3f %8.3f %9.3f %10.4f %10.5f\n", H, L,
-                      T, B, r.fused_ms, r.cudnn_fma_ms, r.cudnn_fma_algo.c_str(), r.cudnn_tf32_ms,
+          std::printf("%5d %2d %4d %4d %10.4f %10.4f %-22s %10.4f %-22s %8.3f %8.3f %9.3f %10.4f %10.5f\n", H,
+                      L, T, B, r.fused_ms, r.cudnn_fma_ms, r.cudnn_fma_algo.c_str(), r.cudnn_tf32_ms,
                       r.cudnn_tf32_algo.c_str(), ratio(r.fused_ms, r.cudnn_fma_ms),
                       ratio(r.fused_ms, r.cudnn_tf32_ms), r.step_us, r.latency_floor_ms, r.compute_floor_ms);
           std::fflush(stdout);
@@ -304,11 +304,12 @@ int main(int argc, char** argv) {
     out << "H,L,T,B,D,fused_ms,cudnn_fma_ms,cudnn_fma_algo,cudnn_tf32_ms,cudnn_tf32_algo,step_us,"
            "latency_floor_ms,compute_floor_ms\n";
     for (const auto& r : rows)
-      out << r.H << "," << r.L << "," << r.T << "," << r.B << ",1," << r.fused_ms << "," << r.cudnn_fma_ms << ","
-          << r.cudnn_fma_algo << "," << r.cudnn_tf32_ms << "," << r.cudnn_tf32_algo << "," << r.step_us << ","
-          << r.latency_floor_ms << "," << r.compute_floor_ms << "\n";
+      out << r.H << "," << r.L << "," << r.T << "," << r.B << ",1," << r.fused_ms << "," << r.cudnn_fma_ms
+          << "," << r.cudnn_fma_algo << "," << r.cudnn_tf32_ms << "," << r.cudnn_tf32_algo << "," << r.step_us
+          << "," << r.latency_floor_ms << "," << r.compute_floor_ms << "\n";
     std::printf("wrote %s\n", csv.c_str());
   }
-  std::printf("(times in ms per training step; f/fma, f/tf32 = fused time / cuDNN time, below 1 is faster)\n");
+  std::printf(
+      "(times in ms per training step; f/fma, f/tf32 = fused time / cuDNN time, below 1 is faster)\n");
   return 0;
 }

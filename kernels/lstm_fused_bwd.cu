@@ -107,8 +107,9 @@ template <int MAXR, bool R_SMEM>
 cudaError_t configure_bwd(std::size_t smem) {
   static std::atomic<int> configured{0};
   if (static_cast<int>(smem) <= configured.load()) return cudaSuccess;
-  const cudaError_t e = cudaFuncSetAttribute(lstm_fused_bwd_kernel<MAXR, R_SMEM>,
-                                             cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
+  const cudaError_t e =
+      cudaFuncSetAttribute(lstm_fused_bwd_kernel<MAXR, R_SMEM>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                           static_cast<int>(smem));
   if (e == cudaSuccess) configured = static_cast<int>(smem);
   return e;
 }
@@ -124,18 +125,27 @@ void launch_bwd(const FusedLaunch& p, const FusedBwdArgs& a, cudaStream_t stream
 template <bool R_SMEM>
 void dispatch_bwd(const FusedLaunch& p, const FusedBwdArgs& a, cudaStream_t stream) {
   switch (p.max_rows) {
-    case 1: launch_bwd<1, R_SMEM>(p, a, stream); break;
-    case 2: launch_bwd<2, R_SMEM>(p, a, stream); break;
-    default: launch_bwd<4, R_SMEM>(p, a, stream); break;
+    case 1:
+      launch_bwd<1, R_SMEM>(p, a, stream);
+      break;
+    case 2:
+      launch_bwd<2, R_SMEM>(p, a, stream);
+      break;
+    default:
+      launch_bwd<4, R_SMEM>(p, a, stream);
+      break;
   }
 }
 
 template <bool R_SMEM>
 cudaError_t configure_bwd_for(const FusedLaunch& p) {
   switch (p.max_rows) {
-    case 1: return configure_bwd<1, R_SMEM>(p.smem_bwd);
-    case 2: return configure_bwd<2, R_SMEM>(p.smem_bwd);
-    default: return configure_bwd<4, R_SMEM>(p.smem_bwd);
+    case 1:
+      return configure_bwd<1, R_SMEM>(p.smem_bwd);
+    case 2:
+      return configure_bwd<2, R_SMEM>(p.smem_bwd);
+    default:
+      return configure_bwd<4, R_SMEM>(p.smem_bwd);
   }
 }
 

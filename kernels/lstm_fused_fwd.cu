@@ -124,7 +124,8 @@ __global__ void transpose_r_kernel(const float* __restrict__ R, int H, float* __
   }
 }
 
-__global__ void permute_021_kernel(const float* __restrict__ in, int A, int C, int D, float* __restrict__ out) {
+__global__ void permute_021_kernel(const float* __restrict__ in, int A, int C, int D,
+                                   float* __restrict__ out) {
   const long long n = static_cast<long long>(A) * C * D;
   for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<long long>(gridDim.x) * blockDim.x) {
@@ -143,8 +144,9 @@ template <int MAXR, bool R_SMEM>
 cudaError_t configure_fwd(std::size_t smem) {
   static std::atomic<int> configured{0};
   if (static_cast<int>(smem) <= configured.load()) return cudaSuccess;
-  const cudaError_t e = cudaFuncSetAttribute(lstm_fused_fwd_kernel<MAXR, R_SMEM>,
-                                             cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
+  const cudaError_t e =
+      cudaFuncSetAttribute(lstm_fused_fwd_kernel<MAXR, R_SMEM>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                           static_cast<int>(smem));
   if (e == cudaSuccess) configured = static_cast<int>(smem);
   return e;
 }
@@ -162,18 +164,27 @@ template <bool R_SMEM>
 void dispatch_fwd(const FusedLaunch& p, const FusedFwdArgs& a, const float* rt, std::size_t smem,
                   cudaStream_t stream) {
   switch (p.max_rows) {
-    case 1: launch_fwd<1, R_SMEM>(p, a, rt, smem, stream); break;
-    case 2: launch_fwd<2, R_SMEM>(p, a, rt, smem, stream); break;
-    default: launch_fwd<4, R_SMEM>(p, a, rt, smem, stream); break;
+    case 1:
+      launch_fwd<1, R_SMEM>(p, a, rt, smem, stream);
+      break;
+    case 2:
+      launch_fwd<2, R_SMEM>(p, a, rt, smem, stream);
+      break;
+    default:
+      launch_fwd<4, R_SMEM>(p, a, rt, smem, stream);
+      break;
   }
 }
 
 template <bool R_SMEM>
 cudaError_t configure_fwd_for(const FusedLaunch& p) {
   switch (p.max_rows) {
-    case 1: return configure_fwd<1, R_SMEM>(p.smem_fwd);
-    case 2: return configure_fwd<2, R_SMEM>(p.smem_fwd);
-    default: return configure_fwd<4, R_SMEM>(p.smem_fwd);
+    case 1:
+      return configure_fwd<1, R_SMEM>(p.smem_fwd);
+    case 2:
+      return configure_fwd<2, R_SMEM>(p.smem_fwd);
+    default:
+      return configure_fwd<4, R_SMEM>(p.smem_fwd);
   }
 }
 

@@ -14,9 +14,9 @@
 namespace lstmad::kernels {
 
 struct FusedLimits {
-  int sm_count = 1;             // cudaDevAttrMultiProcessorCount
-  int smem_optin = 48 * 1024;   // cudaDevAttrMaxSharedMemoryPerBlockOptin, bytes
-  int max_threads = 1024;       // cudaDevAttrMaxThreadsPerBlock
+  int sm_count = 1;            // cudaDevAttrMultiProcessorCount
+  int smem_optin = 48 * 1024;  // cudaDevAttrMaxSharedMemoryPerBlockOptin, bytes
+  int max_threads = 1024;      // cudaDevAttrMaxThreadsPerBlock
 };
 
 struct FusedLaunch {
@@ -60,8 +60,9 @@ inline FusedLaunch plan_fused(int H, int B, const FusedLimits& lim) {
   p.groups = g;
   p.grid = (B + bb - 1) / bb;
   p.max_rows = rpt <= 1 ? 1 : (rpt <= 2 ? 2 : 4);
-  const std::size_t fwd_buf = static_cast<std::size_t>(2) * bb * H * sizeof(float);      // h, double-buffered
-  const std::size_t bwd_buf = static_cast<std::size_t>(2) * bb * 4 * H * sizeof(float);  // dgates, double-buffered
+  const std::size_t fwd_buf = static_cast<std::size_t>(2) * bb * H * sizeof(float);  // h, double-buffered
+  const std::size_t bwd_buf =
+      static_cast<std::size_t>(2) * bb * 4 * H * sizeof(float);  // dgates, double-buffered
   const std::size_t optin = lim.smem_optin > 0 ? static_cast<std::size_t>(lim.smem_optin) : 0;
   p.r_smem_fwd = fused_r_bytes(H) + fwd_buf <= optin;
   p.r_smem_bwd = fused_r_bytes(H) + bwd_buf <= optin;
@@ -80,12 +81,13 @@ inline std::string fused_unsupported_reason(int H, int B, const FusedLimits& lim
   const FusedLaunch p = plan_fused(H, B, lim);
   if (p.groups * H > lim.max_threads)
     return "the device allows " + std::to_string(lim.max_threads) + " threads per block, hidden size " +
-           std::to_string(H) + " needs " + std::to_string(p.groups * H) + "; engine \"cudnn\" takes this shape";
+           std::to_string(H) + " needs " + std::to_string(p.groups * H) +
+           "; engine \"cudnn\" takes this shape";
   if (p.smem_fwd > static_cast<std::size_t>(lim.smem_optin) ||
       p.smem_bwd > static_cast<std::size_t>(lim.smem_optin))
-    return "the fused kernels need " + std::to_string(p.smem_bwd) + " bytes of shared memory per block at H=" +
-           std::to_string(H) + ", the device allows " + std::to_string(lim.smem_optin) +
-           "; engine \"cudnn\" takes this shape";
+    return "the fused kernels need " + std::to_string(p.smem_bwd) +
+           " bytes of shared memory per block at H=" + std::to_string(H) + ", the device allows " +
+           std::to_string(lim.smem_optin) + "; engine \"cudnn\" takes this shape";
   return {};
 }
 

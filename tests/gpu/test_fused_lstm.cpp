@@ -57,13 +57,13 @@ std::vector<Case> cases() {
             for (int D : {1, 3}) all.push_back({L, H, T, B, D, 1});
     return all;
   }
-  std::vector<Case> some{
-      {1, 7, 50, 33, 3, 1},    {2, 1, 50, 33, 3, 2},   {1, 32, 50, 64, 1, 1},   {1, 1, 1, 1, 1, 1},
-      {1, 7, 250, 1, 3, 1},    {2, 7, 1, 256, 1, 1},   {2, 32, 1, 1, 1, 1},     {2, 32, 250, 33, 3, 1},
-      {1, 64, 50, 64, 1, 1},   {2, 64, 50, 256, 3, 2}, {2, 64, 250, 64, 1, 1},  {1, 100, 250, 33, 1, 1},
-      {2, 100, 1, 64, 3, 1},   {1, 100, 50, 256, 1, 1}, {1, 128, 50, 64, 1, 1}, {2, 128, 50, 33, 3, 1},
-      {1, 128, 250, 256, 3, 1}, {1, 256, 50, 64, 1, 1}, {2, 256, 1, 256, 3, 1}, {1, 256, 250, 1, 3, 1},
-      {2, 256, 250, 64, 1, 1}};
+  std::vector<Case> some{{1, 7, 50, 33, 3, 1},   {2, 1, 50, 33, 3, 2},     {1, 32, 50, 64, 1, 1},
+                         {1, 1, 1, 1, 1, 1},     {1, 7, 250, 1, 3, 1},     {2, 7, 1, 256, 1, 1},
+                         {2, 32, 1, 1, 1, 1},    {2, 32, 250, 33, 3, 1},   {1, 64, 50, 64, 1, 1},
+                         {2, 64, 50, 256, 3, 2}, {2, 64, 250, 64, 1, 1},   {1, 100, 250, 33, 1, 1},
+                         {2, 100, 1, 64, 3, 1},  {1, 100, 50, 256, 1, 1},  {1, 128, 50, 64, 1, 1},
+                         {2, 128, 50, 33, 3, 1}, {1, 128, 250, 256, 3, 1}, {1, 256, 50, 64, 1, 1},
+                         {2, 256, 1, 256, 3, 1}, {1, 256, 250, 1, 3, 1},   {2, 256, 250, 64, 1, 1}};
   if (test::env_flag("LSTMAD_GPU_QUICK")) some.resize(3);
   return some;
 }
@@ -209,8 +209,8 @@ void check_against(const Case& k, const GpuResult& g, const Reference& ref, cons
   const double ec = expect_close(g.c, ref.c, kTolOutputs, tag + " final c");
   const double eg = expect_grad_close(k, g.grad, ref.grad, kTolGrads, tag, &block);
   const double ex = expect_close(g.dx, ref.dx, kTolGrads, tag + " dx");
-  std::printf("%-40s %-34s %9.2e %9.2e %9.2e %9.2e %-6s %9.2e\n", k.str().c_str(), plan_str(g.plan).c_str(), ey,
-              eh, ec, eg, block.c_str(), ex);
+  std::printf("%-40s %-34s %9.2e %9.2e %9.2e %9.2e %-6s %9.2e\n", k.str().c_str(), plan_str(g.plan).c_str(),
+              ey, eh, ec, eg, block.c_str(), ex);
 }
 
 void print_header() {
@@ -386,7 +386,8 @@ TEST_F(FusedFixture, TrainingLossCurveMatchesCpuEngine) {
     ASSERT_EQ(g.val_loss.size(), c.val_loss.size()) << "model " << m;
     EXPECT_LT(g.train_loss.back(), g.train_loss.front()) << "model " << m << " did not learn";
     for (std::size_t e = 0; e < g.train_loss.size(); ++e) {
-      EXPECT_NEAR(g.train_loss[e], c.train_loss[e], 1e-3 * c.train_loss[e]) << "model " << m << " epoch " << e;
+      EXPECT_NEAR(g.train_loss[e], c.train_loss[e], 1e-3 * c.train_loss[e])
+          << "model " << m << " epoch " << e;
       EXPECT_NEAR(g.val_loss[e], c.val_loss[e], 1e-3 * c.val_loss[e]) << "model " << m << " epoch " << e;
     }
     EXPECT_EQ(g.best_epoch, c.best_epoch) << "model " << m;

@@ -381,7 +381,8 @@ class FusedEngine final : public Engine {
     }
     const kernels::FusedLimits limits = fused_device_limits(opts_.device);
     const std::string why = fused_unsupported_reason(shape, window, sz.max_batch, opts_.precision, limits);
-    if (!why.empty()) throw UnsupportedError(why + " (" + shape.str() + ", T=" + std::to_string(window) + ")");
+    if (!why.empty())
+      throw UnsupportedError(why + " (" + shape.str() + ", T=" + std::to_string(window) + ")");
     const int workers = std::max(1, std::min(opts_.streams, static_cast<int>(jobs.size())));
     std::atomic<std::size_t> next{0};
     std::atomic<bool> failed{false};

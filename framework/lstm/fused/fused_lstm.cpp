@@ -32,13 +32,15 @@ kernels::FusedLimits fused_device_limits(int device) {
 std::string fused_unsupported_reason(const ModelShape& shape, int window, int batch, Precision precision,
                                      const kernels::FusedLimits& limits) {
   switch (precision) {
-    case Precision::FP32: break;
+    case Precision::FP32:
+      break;
     case Precision::TF32:
       return "engine \"fused\" runs fp32 (FMA) only in this version, not tf32; engine \"cudnn\" runs tf32";
     case Precision::BF16:
       return "engine \"fused\" runs fp32 (FMA) only in this version, not bf16 (the tensor-core path is not "
              "written yet); engine \"cudnn\" runs fp32 and tf32";
-    case Precision::FP64: return "engine \"fused\" runs fp32, not fp64; engine \"cpu\" runs fp64";
+    case Precision::FP64:
+      return "engine \"fused\" runs fp32, not fp64; engine \"cpu\" runs fp64";
   }
   if (window < 1) return "engine \"fused\" needs a window of at least 1 step";
   return kernels::fused_unsupported_reason(shape.hidden, batch, limits);
@@ -178,13 +180,15 @@ void FusedLstm::backward(const float* theta, const float* x, int batch, const fl
     KERNEL_CHECK("lstm_fused_backward");
     const float* dG = dgates_.data();
     // dW (4H x Din) = dG^T X
-    gemm(cublas_, CUBLAS_OP_N, CUBLAS_OP_T, Din, H4, Tb, layer_input(l, batch), Din, dG, H4, dtheta + o.W, Din);
+    gemm(cublas_, CUBLAS_OP_N, CUBLAS_OP_T, Din, H4, Tb, layer_input(l, batch), Din, dG, H4, dtheta + o.W,
+         Din);
     // dR (4H x H) = dG^T [h_0 .. h_{T-1}]
     gemm(cublas_, CUBLAS_OP_N, CUBLAS_OP_T, H, H4, Tb, y_[static_cast<std::size_t>(l)].data(), H, dG, H4,
          dtheta + o.R, H);
     // dbW = dbR = the sum of dG over all (t, b), a fixed-order GEMV against ones
     const float one = 1.f, zero = 0.f;
-    CUBLAS_CHECK(cublasSgemv(cublas_, CUBLAS_OP_N, H4, Tb, &one, dG, H4, ones_.data(), 1, &zero, dtheta + o.bW, 1));
+    CUBLAS_CHECK(
+        cublasSgemv(cublas_, CUBLAS_OP_N, H4, Tb, &one, dG, H4, ones_.data(), 1, &zero, dtheta + o.bW, 1));
     CUDA_CHECK(cudaMemcpyAsync(dtheta + o.bR, dtheta + o.bW, static_cast<std::size_t>(H4) * sizeof(float),
                                cudaMemcpyDeviceToDevice, stream_));
     // dX (Tb x Din) = dG W: the layer below's dy, or dx for layer 0
