@@ -5,6 +5,7 @@ CONFIG  ?= configs/quickstart.json
 PRESET_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 ARGS    ?=
 JOBS    ?= $(shell nproc)
+FUZZ_SECONDS ?= 20
 
 .PHONY: all deps configure build run test test-cpu sanitize format clean
 
@@ -22,8 +23,10 @@ build: configure
 run: build
 	./$(BUILD)/lstmad run $(CONFIG) $(ARGS)
 
+# Every test: the GoogleTest suites and end-to-end tests (ctest), then the fuzzers for a bounded time.
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+	bash scripts/fuzz.sh $(FUZZ_SECONDS)
 
 # The CPU tests under AddressSanitizer and UndefinedBehaviorSanitizer.
 sanitize: deps

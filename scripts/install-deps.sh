@@ -6,7 +6,7 @@ set -euo pipefail
 # single-node Slurm cluster (munge, slurmctld, slurmd) runs a sharded experiment.
 packages=(cmake ninja-build g++ make git python3 xz-utils
           nlohmann-json3-dev libcli11-dev libeigen3-dev libgtest-dev libgmock-dev libbenchmark-dev
-          chromium munge slurmctld slurmd slurm-client "$@")
+          clang libclang-rt-14-dev chromium munge slurmctld slurmd slurm-client "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
