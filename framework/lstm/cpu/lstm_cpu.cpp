@@ -11,6 +11,9 @@
 //   dg    T x B x 4H       pre-activation gate gradients of the layer being differentiated
 //   dxin  T x B x H (x2)   gradient w.r.t. a layer's input, handed down to the layer below
 // Gradients are written straight into the caller's flat buffer (canonical layout, lstm/shape.hpp).
+// The all-steps products are Eigen GEMMs; in fp32 the per-step products (h_{t-1} R^T forward, dg_t R
+// backward) use small_gemm.hpp with R packed once per layer; the gate math is one vectorized loop per row
+// (activations.hpp). fp64, the accuracy reference, keeps Eigen and the standard library throughout.
 #include "lstm/cpu/lstm_cpu.hpp"
 
 // GCC 12 reports Eigen's AVX-512 transposes (inlined into the GEMM packing) as maybe-uninitialized
