@@ -49,8 +49,9 @@ void check_param_count(const ModelShape& shape, std::size_t n, const char* what)
                 shape.str() + " needs " + std::to_string(want));
 }
 
-// Largest batch per forward in predict(): big enough for efficient GEMMs, small enough for the cache.
-constexpr int kPredictBatch = 256;
+// Windows per forward in predict(): enough rows for efficient GEMMs; the activations kept for a batch grow
+// as T x batch x 4H per layer, and several threads predict at once.
+constexpr int kPredictBatch = 64;
 
 template <typename Real>
 class CpuEngine final : public Engine {
