@@ -17,6 +17,7 @@ struct FusedLimits {
   int sm_count = 1;            // cudaDevAttrMultiProcessorCount
   int smem_optin = 48 * 1024;  // cudaDevAttrMaxSharedMemoryPerBlockOptin, bytes
   int max_threads = 1024;      // cudaDevAttrMaxThreadsPerBlock
+  int cluster_launch = 0;      // cudaDevAttrClusterLaunch (thread-block clusters, sm_90 and later)
 };
 
 struct FusedLaunch {
@@ -27,6 +28,9 @@ struct FusedLaunch {
   int max_rows = 0;        // MAXR, the kernel instantiation: 1, 2 or 4 rows per thread
   bool r_smem_fwd = false, r_smem_bwd = false;
   std::size_t smem_fwd = 0, smem_bwd = 0;  // dynamic shared memory bytes
+  // Thread-block cluster variant (lstm_fused_cluster.hpp): C > 1 blocks share one group of BB rows, each
+  // holding the R slice of H / C hidden units; blockDim.x = H / C, grid = (row groups) x C. 0: not used.
+  int cluster = 0;
 };
 
 // Limits of this version (v1): one hidden unit per thread, so H <= kFusedMaxHidden; 512 threads per block
@@ -68,6 +72,51 @@ inline FusedLaunch plan_fused(int H, int B, const FusedLimits& lim) {
   p.r_smem_bwd = fused_r_bytes(H) + bwd_buf <= optin;
   p.smem_fwd = (p.r_smem_fwd ? fused_r_bytes(H) : 0) + fwd_buf;
   p.smem_bwd = (p.r_smem_bwd ? fused_r_bytes(H) : 0) + bwd_buf;
+  return p;
+}
+
+// The cluster plan for H where R does not fit one block: the smallest cluster C in {2, 4, 8} (8 is the
+// portable maximum) that divides H and puts 16 H^2 / C bytes of R plus the step buffers (a full copy of
+// h, or of the 4H gate gradients, per block) in each block's shared memory. cluster = 0 when none fits
+// or the device has no cluster launch.
+inline FusedLaunch plan_fused_cluster(int H, int B, const FusedLimits& lim) {
+  FusedLaunch p;
+  p.H = H;
+  p.B = B;
+  if (H < 1 || B < 1 || lim.cluster_launch == 0) return p;
+  const std::size_t optin = lim.smem_optin > 0 ? static_cast<std::size_t>(lim.smem_optin) : 0;
+  for (int C : {2, 4, 8}) {
+    if (H % C != 0) continue;
+    const int hc = H / C;
+    FusedLimits per = lim;
+    per.sm_count = lim.sm_count / C > 0 ? lim.sm_count / C : 1;  // one row group per cluster of C SMs
+    FusedLaunch q = plan_fused(hc, B, per);                      // rows, groups, MAXR for H / C units
+    const std::size_t r = fused_r_bytes(H) / C;
+    if (r >= optin) continue;
+    // Fewer rows per block when the full-width step buffers (4H gate gradients per row) do not fit.
+    const std::size_t per_row = static_cast<std::size_t>(2) * 4 * H * sizeof(float);
+    const int bb_max = static_cast<int>((optin - r) / per_row);
+    if (bb_max < 1) continue;
+    if (q.rows_per_block > bb_max) {
+      const int bb = bb_max;
+      const int g = q.groups < bb ? q.groups : bb;
+      const int rpt = (bb + g - 1) / g;
+      q.rows_per_block = bb;
+      q.groups = g;
+      q.max_rows = rpt <= 1 ? 1 : (rpt <= 2 ? 2 : 4);
+      q.grid = (B + bb - 1) / bb;
+    }
+    const std::size_t fwd = r + static_cast<std::size_t>(2) * q.rows_per_block * H * sizeof(float);
+    const std::size_t bwd = r + static_cast<std::size_t>(q.rows_per_block) * per_row;
+    if (fwd > optin || bwd > optin || q.groups * hc > lim.max_threads) continue;
+    q.H = H;
+    q.grid *= C;
+    q.cluster = C;
+    q.r_smem_fwd = q.r_smem_bwd = true;
+    q.smem_fwd = fwd;
+    q.smem_bwd = bwd;
+    return q;
+  }
   return p;
 }
 

@@ -114,9 +114,10 @@ class FusedFixture : public ::testing::Test {
     limits_ = fused_device_limits(0);
   }
   GpuResult run(const Case& k, const kernels::FusedLimits& limits, const std::vector<float>& params,
-                const std::vector<float>& x, const std::vector<float>& dyhat) {
+                const std::vector<float>& x, const std::vector<float>& dyhat, bool cluster = false) {
     cudaStream_t s = *stream_;
     FusedLstm lstm(cublas_->get(), s, k.shape(), k.T, k.B, Precision::FP32, limits);
+    lstm.enable_cluster(cluster);
     lstm.upload_params(params.data());
     DeviceBuffer<float> dx_in(x.size()), ddy(dyhat.size()), yhat(dyhat.size()), dx(x.size());
     dx_in.upload(x, s);
@@ -141,7 +142,7 @@ class FusedFixture : public ::testing::Test {
     g.dx = dx.to_host(s);
     g.grad.resize(params.size());
     lstm.download_grad(g.grad.data());
-    g.plan = lstm.plan(k.B);
+    g.plan = lstm.cluster_plan(k.B).cluster > 1 ? lstm.cluster_plan(k.B) : lstm.plan(k.B);
     return g;
   }
   std::unique_ptr<gpu::Stream> stream_;
@@ -197,7 +198,8 @@ double expect_grad_close(const Case& k, const std::vector<float>& got, const std
 }
 
 std::string plan_str(const kernels::FusedLaunch& p) {
-  return "grid " + std::to_string(p.grid) + " BB " + std::to_string(p.rows_per_block) + " G " +
+  return (p.cluster > 1 ? "cluster " + std::to_string(p.cluster) + " " : std::string()) + "grid " +
+         std::to_string(p.grid) + " BB " + std::to_string(p.rows_per_block) + " G " +
          std::to_string(p.groups) + " MAXR " + std::to_string(p.max_rows) + " R " +
          (p.r_smem_fwd ? "smem" : "L2") + "/" + (p.r_smem_bwd ? "smem" : "L2");
 }
@@ -251,6 +253,26 @@ TEST_F(FusedFixture, EveryLaunchVariantMatchesFp64Cpu) {
         SCOPED_TRACE(tag);
         check_against(k, run(k, lim, params, x, dyhat), ref, tag);
       }
+  }
+}
+
+// The thread-block cluster kernels (H whose R does not fit one block), switched on explicitly.
+TEST_F(FusedFixture, ClusterKernelsMatchFp64Cpu) {
+  if (limits_.cluster_launch == 0) GTEST_SKIP() << "this device has no thread-block cluster launch";
+  uint64_t seed = 4000;
+  print_header();
+  for (const Case& k : {Case{1, 128, 30, 64, 1, 1}, Case{2, 128, 20, 33, 3, 1}, Case{1, 256, 20, 256, 1, 1},
+                        Case{1, 256, 50, 7, 3, 2}}) {
+    const auto params = init_params(k.shape(), ++seed);
+    const auto x = test::random_vector(static_cast<std::size_t>(k.B) * k.T * k.D, ++seed);
+    const auto dyhat = test::random_vector(static_cast<std::size_t>(k.B) * k.horizon, ++seed);
+    const Reference ref = cpu_reference(k, params, x, dyhat);
+    SCOPED_TRACE(k.str() + " cluster");
+    const GpuResult g = run(k, limits_, params, x, dyhat, /*cluster=*/true);
+    ASSERT_GT(g.plan.cluster, 1) << k.str() << ": no cluster plan";
+    check_against(k, g, ref, k.str() + " cluster");
+    const GpuResult again = run(k, limits_, params, x, dyhat, /*cluster=*/true);
+    EXPECT_EQ(0, std::memcmp(g.grad.data(), again.grad.data(), g.grad.size() * sizeof(float))) << k.str();
   }
 }
 
@@ -510,6 +532,31 @@ TEST(FusedPlan, OnTheH200EveryRowIsCoveredOnceWithinTheLimits) {
   EXPECT_TRUE(kernels::plan_fused(112, 256, lim).r_smem_bwd);
   EXPECT_FALSE(kernels::plan_fused(128, 64, lim).r_smem_fwd);
   EXPECT_FALSE(kernels::plan_fused(256, 64, lim).r_smem_bwd);
+}
+
+TEST(FusedPlan, ClusterPlansHoldRSlicesAndStepBuffersWithinTheLimits) {
+  kernels::FusedLimits lim = h200_limits();
+  EXPECT_EQ(kernels::plan_fused_cluster(128, 64, lim).cluster, 0);  // no cluster launch on the device
+  lim.cluster_launch = 1;
+  for (int H : {128, 160, 192, 256})
+    for (int B : {1, 7, 33, 64, 256, 1000}) {
+      const auto p = kernels::plan_fused_cluster(H, B, lim);
+      const std::string tag = "H=" + std::to_string(H) + " B=" + std::to_string(B);
+      ASSERT_GT(p.cluster, 1) << tag;
+      EXPECT_LE(p.cluster, 8) << tag;  // the portable cluster size
+      EXPECT_EQ(H % p.cluster, 0) << tag;
+      EXPECT_EQ(p.grid % p.cluster, 0) << tag;
+      const long long groups = p.grid / p.cluster;
+      EXPECT_GE(groups * p.rows_per_block, B) << tag;
+      EXPECT_LT((groups - 1) * p.rows_per_block, B) << tag;
+      EXPECT_GE(p.groups * p.max_rows, p.rows_per_block) << tag;
+      EXPECT_LE(p.groups * (H / p.cluster), kernels::kFusedMaxThreads) << tag;
+      EXPECT_LE(p.smem_fwd, static_cast<std::size_t>(lim.smem_optin)) << tag;
+      EXPECT_LE(p.smem_bwd, static_cast<std::size_t>(lim.smem_optin)) << tag;
+      EXPECT_EQ(p.smem_bwd, kernels::fused_r_bytes(H) / p.cluster + 32ull * p.rows_per_block * H) << tag;
+    }
+  EXPECT_EQ(kernels::plan_fused_cluster(128, 64, lim).cluster, 2);  // 128 KB of R per block
+  EXPECT_EQ(kernels::plan_fused_cluster(256, 64, lim).cluster, 8);  // 1 MB of R over 8 blocks
 }
 
 TEST(FusedPlan, SizesFollowTheGivenLimitsNotConstants) {

@@ -3,10 +3,14 @@
 // formula in its comment.
 #include "lstm/fused/fused_lstm.hpp"
 
+#include <cstdlib>
+#include <string>
+
 #include "core/error.hpp"
 #include "core/gpu/check.hpp"
 #include "kernels/head.hpp"
 #include "kernels/lstm_fused_bwd.hpp"
+#include "kernels/lstm_fused_cluster.hpp"
 #include "kernels/lstm_fused_fwd.hpp"
 
 namespace lstmad {
@@ -26,6 +30,7 @@ kernels::FusedLimits fused_device_limits(int device) {
   CUDA_CHECK(cudaDeviceGetAttribute(&lim.sm_count, cudaDevAttrMultiProcessorCount, device));
   CUDA_CHECK(cudaDeviceGetAttribute(&lim.smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
   CUDA_CHECK(cudaDeviceGetAttribute(&lim.max_threads, cudaDevAttrMaxThreadsPerBlock, device));
+  CUDA_CHECK(cudaDeviceGetAttribute(&lim.cluster_launch, cudaDevAttrClusterLaunch, device));
   return lim;
 }
 
@@ -55,6 +60,8 @@ FusedLstm::FusedLstm(cublasHandle_t cublas, cudaStream_t stream, const ModelShap
       max_batch_(max_batch),
       limits_(limits),
       layout_(shape) {
+  const char* cl = std::getenv("LSTMAD_FUSED_CLUSTER");
+  cluster_enabled_ = cl != nullptr && std::string(cl) == "1";
   shape_.validate();
   if (max_batch < 1) throw Error("fused LSTM needs batch >= 1");
   const std::string why = fused_unsupported_reason(shape, window, max_batch, precision, limits);
@@ -101,6 +108,12 @@ void FusedLstm::prepare(int batch) {
   const kernels::FusedLaunch p = plan(batch);
   CUDA_CHECK(kernels::prepare_lstm_fused_forward(p));
   CUDA_CHECK(kernels::prepare_lstm_fused_backward(p));
+  CUDA_CHECK(kernels::prepare_lstm_fused_cluster(cluster_plan(batch)));
+}
+
+kernels::FusedLaunch FusedLstm::cluster_plan(int batch) const {
+  if (!cluster_enabled_ || plan(batch).r_smem_fwd) return kernels::FusedLaunch{};
+  return kernels::plan_fused_cluster(shape_.hidden, batch, limits_);
 }
 
 void FusedLstm::upload_params(const float* canonical) {
@@ -123,6 +136,7 @@ void FusedLstm::forward(const float* theta, const float* x, int batch, bool trai
   check_batch(batch);
   const int H = shape_.hidden, H4 = 4 * H, Tb = T_ * batch;
   const kernels::FusedLaunch p = plan(batch);
+  const kernels::FusedLaunch pc = cluster_plan(batch);
   kernels::launch_permute_021(x, batch, T_, shape_.input, xt_.data(), stream_);
   KERNEL_CHECK("permute_021(x)");
   for (int l = 0; l < shape_.layers; ++l) {
@@ -142,7 +156,11 @@ void FusedLstm::forward(const float* theta, const float* x, int batch, bool trai
     a.c = training ? c_[static_cast<std::size_t>(l)].data() : nullptr;
     a.hy = hy_.data() + static_cast<std::size_t>(l) * batch * H;
     a.cy = cy_.data() + static_cast<std::size_t>(l) * batch * H;
-    kernels::launch_lstm_fused_forward(p, a, rt_.data(), stream_);
+    if (pc.cluster > 1) {
+      CUDA_CHECK(kernels::launch_lstm_fused_forward_cluster(pc, a, stream_));
+    } else {
+      kernels::launch_lstm_fused_forward(p, a, rt_.data(), stream_);
+    }
     KERNEL_CHECK("lstm_fused_forward");
   }
 }
@@ -161,6 +179,7 @@ void FusedLstm::backward(const float* theta, const float* x, int batch, const fl
   check_batch(batch);
   const int H = shape_.hidden, H4 = 4 * H, Tb = T_ * batch, L = shape_.layers;
   const kernels::FusedLaunch p = plan(batch);
+  const kernels::FusedLaunch pc = cluster_plan(batch);
   const float* h_top = hy_.data() + static_cast<std::size_t>(L - 1) * batch * H;
   kernels::launch_head_backward(h_top, dyhat, batch, H, shape_.horizon, theta + layout_.head_W,
                                 dtheta + layout_.head_W, dtheta + layout_.head_b, dhy_.data(), stream_);
@@ -176,7 +195,11 @@ void FusedLstm::backward(const float* theta, const float* x, int batch, const fl
     a.dhy = l == L - 1 ? dhy_.data() : nullptr;  // a lower layer's h_T reaches the loss through dy
     a.T = T_;
     a.dgates = dgates_.data();
-    kernels::launch_lstm_fused_backward(p, a, stream_);
+    if (pc.cluster > 1) {
+      CUDA_CHECK(kernels::launch_lstm_fused_backward_cluster(pc, a, stream_));
+    } else {
+      kernels::launch_lstm_fused_backward(p, a, stream_);
+    }
     KERNEL_CHECK("lstm_fused_backward");
     const float* dG = dgates_.data();
     // dW (4H x Din) = dG^T X

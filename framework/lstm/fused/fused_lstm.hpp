@@ -47,6 +47,11 @@ class FusedLstm {
   cudaStream_t stream() const { return stream_; }
   // The launch plan for `batch` rows (for benchmarks and docs).
   kernels::FusedLaunch plan(int batch) const { return kernels::plan_fused(shape_.hidden, batch, limits_); }
+  // The thread-block cluster kernels (kernels/lstm_fused_cluster.hpp) for H whose R does not fit one
+  // block: off by default until a GPU run has checked them (LSTMAD_FUSED_CLUSTER=1 turns them on).
+  void enable_cluster(bool on) { cluster_enabled_ = on; }
+  // The cluster plan in use for `batch` rows; cluster == 0 when the one-block kernels run.
+  kernels::FusedLaunch cluster_plan(int batch) const;
 
   std::size_t theta_size() const { return layout_.total; }
   std::size_t head_offset() const { return layout_.head_W; }
@@ -83,6 +88,7 @@ class FusedLstm {
   ModelShape shape_;
   int T_, max_batch_;
   kernels::FusedLimits limits_;
+  bool cluster_enabled_ = false;
   ParamLayout layout_;
   gpu::DeviceBuffer<float> theta_, dtheta_;
   gpu::DeviceBuffer<float> xt_, gx_, dgates_, dy_, dxt_, rt_, ones_, hy_, cy_, dhy_;

@@ -1,0 +1,326 @@
+// Cluster variants of the fused time loops (see lstm_fused_cluster.hpp), v2 candidate: fp32 FMA.
+//
+// Geometry: a cluster of C blocks owns BB batch rows (cluster index = blockIdx.x / C); block `rank` of the
+// cluster owns hidden units u = rank * Hc + j, j < Hc = H / C, for those rows; thread (j, g) owns unit u
+// of local rows g, g+G, ... as in the one-block kernels.
+//   forward:  shared memory holds the block's R rows (the 4 gates of its Hc units, stored k-major as
+//             rs[k][q * Hc + j]) and a full double-buffered copy of h (BB x H). After the cell update
+//             each thread stores its h into the same slot of every block's copy (DSMEM), then one
+//             cluster barrier: every block sees the whole h_t before step t+1.
+//   backward: shared memory holds the block's R columns (rs[m][j] = R[m][u], m < 4H) and a full
+//             double-buffered copy of the gate gradients (BB x 4H), exchanged the same way.
+// The double buffers make one cluster barrier per step enough (the same argument as one block's).
+// The last remote store of a kernel is followed by a cluster barrier, so no block exits while a peer
+// can still write into its shared memory. Sums run in a fixed order: results are bitwise repeatable,
+// and equal to the one-block kernels' up to the (fixed) order of nothing: each unit's dot product is the
+// same k (or m) loop.
+#include <cooperative_groups.h>
+
+#include <atomic>
+
+#include "kernels/lstm_fused_cluster.hpp"
+
+namespace cg = cooperative_groups;
+
+namespace lstmad::kernels {
+
+namespace {
+
+__device__ __forceinline__ float sigmoidc_(float x) {
+  return 1.f / (1.f + expf(-x));
+}
+
+template <int MAXR>
+__global__ void __launch_bounds__(kFusedMaxThreads, 1)
+    lstm_fused_fwd_cluster_kernel(const float* __restrict__ gx, const float* __restrict__ Rg,
+                                  const float* __restrict__ bW, const float* __restrict__ bR, int T, int B,
+                                  int H, int BB, float* __restrict__ y, float* __restrict__ gates,
+                                  float* __restrict__ c_out, float* __restrict__ hy, float* __restrict__ cy) {
+  extern __shared__ float smem[];
+  cg::cluster_group cluster = cg::this_cluster();
+  const int C = static_cast<int>(cluster.num_blocks());
+  const int rank = static_cast<int>(cluster.block_rank());
+  const int Hc = blockDim.x;
+  const int j = threadIdx.x, g = threadIdx.y, G = blockDim.y;
+  const int u = rank * Hc + j;
+  const int H4 = 4 * H, Hc4 = 4 * Hc;
+  const int nthreads = blockDim.x * blockDim.y, tid = g * blockDim.x + j;
+  float* rs = smem;                                      // [H][4 Hc]
+  float* hs = smem + static_cast<std::size_t>(H) * Hc4;  // [2][BB][H]
+  for (int i = tid; i < H * Hc4; i += nthreads) {
+    const int k = i / Hc4, col = i % Hc4, q = col / Hc, jj = col % Hc;
+    rs[i] = Rg[static_cast<long long>(q * H + rank * Hc + jj) * H + k];
+  }
+  for (int i = tid; i < 2 * BB * H; i += nthreads) hs[i] = 0.f;
+
+  const int row0 = (blockIdx.x / C) * BB;
+  int lr[MAXR];
+  bool valid[MAXR];
+  long long grow[MAXR];
+#pragma unroll
+  for (int r = 0; r < MAXR; ++r) {
+    const int l = g + G * r;
+    valid[r] = l < BB && row0 + l < B;
+    lr[r] = l < BB ? l : BB - 1;
+    grow[r] = row0 + lr[r];
+  }
+  float bias[4];
+#pragma unroll
+  for (int q = 0; q < 4; ++q) bias[q] = bW[q * H + u] + bR[q * H + u];
+  float c[MAXR], h[MAXR];
+#pragma unroll
+  for (int r = 0; r < MAXR; ++r) {
+    c[r] = 0.f;
+    h[r] = 0.f;
+    if (valid[r]) y[grow[r] * H + u] = 0.f;  // h_0
+  }
+  cluster.sync();  // every block's copy is initialised before any peer stores into it
+
+  for (int t = 0; t < T; ++t) {
+    const float* hp = hs + (t & 1) * BB * H;
+    float* hn = hs + ((t + 1) & 1) * BB * H;
+    float acc[MAXR][4];
+#pragma unroll
+    for (int r = 0; r < MAXR; ++r) {
+      const float* gxr = gx + (static_cast<long long>(t) * B + grow[r]) * H4;
+#pragma unroll
+      for (int q = 0; q < 4; ++q) acc[r][q] = valid[r] ? gxr[q * H + u] + bias[q] : 0.f;
+    }
+#pragma unroll 4
+    for (int k = 0; k < H; ++k) {
+      const float* rk = rs + static_cast<std::size_t>(k) * Hc4 + j;
+      const float w0 = rk[0], w1 = rk[Hc], w2 = rk[2 * Hc], w3 = rk[3 * Hc];
+#pragma unroll
+      for (int r = 0; r < MAXR; ++r) {
+        const float hk = hp[lr[r] * H + k];
+        acc[r][0] = fmaf(w0, hk, acc[r][0]);
+        acc[r][1] = fmaf(w1, hk, acc[r][1]);
+        acc[r][2] = fmaf(w2, hk, acc[r][2]);
+        acc[r][3] = fmaf(w3, hk, acc[r][3]);
+      }
+    }
+#pragma unroll
+    for (int r = 0; r < MAXR; ++r) {
+      if (!valid[r]) continue;
+      const float ig = sigmoidc_(acc[r][0]), fg = sigmoidc_(acc[r][1]), gg = tanhf(acc[r][2]),
+                  og = sigmoidc_(acc[r][3]);
+      c[r] = fmaf(fg, c[r], ig * gg);
+      h[r] = og * tanhf(c[r]);
+      for (int p = 0; p < C; ++p) cluster.map_shared_rank(hn, p)[lr[r] * H + u] = h[r];
+      const long long tb = static_cast<long long>(t) * B + grow[r];
+      y[(tb + B) * H + u] = h[r];
+      if (gates != nullptr) {
+        float* gr = gates + tb * H4 + u;
+        gr[0] = ig;
+        gr[H] = fg;
+        gr[2 * H] = gg;
+        gr[3 * H] = og;
+        c_out[tb * H + u] = c[r];
+      }
+    }
+    cluster.sync();
+  }
+#pragma unroll
+  for (int r = 0; r < MAXR; ++r) {
+    if (!valid[r]) continue;
+    if (hy != nullptr) hy[grow[r] * H + u] = h[r];
+    if (cy != nullptr) cy[grow[r] * H + u] = c[r];
+  }
+}
+
+template <int MAXR>
+__global__ void __launch_bounds__(kFusedMaxThreads, 1)
+    lstm_fused_bwd_cluster_kernel(const float* __restrict__ Rg, const float* __restrict__ gates,
+                                  const float* __restrict__ cst, const float* __restrict__ dy,
+                                  const float* __restrict__ dhy, int T, int B, int H, int BB,
+                                  float* __restrict__ dgates) {
+  extern __shared__ float smem[];
+  cg::cluster_group cluster = cg::this_cluster();
+  const int C = static_cast<int>(cluster.num_blocks());
+  const int rank = static_cast<int>(cluster.block_rank());
+  const int Hc = blockDim.x;
+  const int j = threadIdx.x, g = threadIdx.y, G = blockDim.y;
+  const int u = rank * Hc + j;
+  const int H4 = 4 * H;
+  const int nthreads = blockDim.x * blockDim.y, tid = g * blockDim.x + j;
+  float* rs = smem;                                      // [4H][Hc]
+  float* ds = smem + static_cast<std::size_t>(H4) * Hc;  // [2][BB][4H]
+  for (int i = tid; i < H4 * Hc; i += nthreads) {
+    const int m = i / Hc, jj = i % Hc;
+    rs[i] = Rg[static_cast<long long>(m) * H + rank * Hc + jj];
+  }
+  for (int i = tid; i < 2 * BB * H4; i += nthreads) ds[i] = 0.f;
+
+  const int row0 = (blockIdx.x / C) * BB;
+  int lr[MAXR];
+  bool valid[MAXR];
+  long long grow[MAXR];
+#pragma unroll
+  for (int r = 0; r < MAXR; ++r) {
+    const int l = g + G * r;
+    valid[r] = l < BB && row0 + l < B;
+    lr[r] = l < BB ? l : BB - 1;
+    grow[r] = row0 + lr[r];
+  }
+  float dh_rec[MAXR], dc[MAXR], ct[MAXR];
+#pragma unroll
+  for (int r = 0; r < MAXR; ++r) {
+    dh_rec[r] = 0.f;
+    dc[r] = 0.f;
+    ct[r] = valid[r] ? cst[(static_cast<long long>(T - 1) * B + grow[r]) * H + u] : 0.f;
+  }
+  cluster.sync();
+
+  for (int t = T - 1; t >= 0; --t) {
+    float* dcur = ds + (t & 1) * BB * H4;
+#pragma unroll
+    for (int r = 0; r < MAXR; ++r) {
+      if (!valid[r]) continue;
+      const long long tb = static_cast<long long>(t) * B + grow[r];
+      float dh = dh_rec[r];
+      if (dy != nullptr) dh += dy[tb * H + u];
+      if (t == T - 1 && dhy != nullptr) dh += dhy[grow[r] * H + u];
+      const float* gr = gates + tb * H4 + u;
+      const float ig = gr[0], fg = gr[H], gg = gr[2 * H], og = gr[3 * H];
+      const float cp = t > 0 ? cst[(tb - B) * H + u] : 0.f;
+      const float tc = tanhf(ct[r]);
+      const float dcv = fmaf(dh * og, 1.f - tc * tc, dc[r]);
+      const float da[4] = {dcv * gg * ig * (1.f - ig), dcv * cp * fg * (1.f - fg), dcv * ig * (1.f - gg * gg),
+                           dh * tc * og * (1.f - og)};
+      dc[r] = dcv * fg;
+      ct[r] = cp;
+      float* dgr = dgates + tb * H4 + u;
+#pragma unroll
+      for (int q = 0; q < 4; ++q) dgr[q * H] = da[q];
+      for (int p = 0; p < C; ++p) {
+        float* dst = cluster.map_shared_rank(dcur, p) + lr[r] * H4 + u;
+#pragma unroll
+        for (int q = 0; q < 4; ++q) dst[q * H] = da[q];
+      }
+    }
+    cluster.sync();
+    if (t == 0) break;
+    float acc[MAXR];
+#pragma unroll
+    for (int r = 0; r < MAXR; ++r) acc[r] = 0.f;
+#pragma unroll 4
+    for (int m = 0; m < H4; ++m) {
+      const float w = rs[static_cast<std::size_t>(m) * Hc + j];
+#pragma unroll
+      for (int r = 0; r < MAXR; ++r) acc[r] = fmaf(w, dcur[lr[r] * H4 + m], acc[r]);
+    }
+#pragma unroll
+    for (int r = 0; r < MAXR; ++r) dh_rec[r] = acc[r];
+  }
+}
+
+template <typename Kernel>
+cudaError_t configure(Kernel k, std::size_t smem, std::atomic<int>& configured) {
+  if (static_cast<int>(smem) <= configured.load()) return cudaSuccess;
+  const cudaError_t e =
+      cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
+  if (e == cudaSuccess) configured = static_cast<int>(smem);
+  return e;
+}
+
+template <int MAXR>
+cudaError_t configure_fwd(std::size_t smem) {
+  static std::atomic<int> configured{0};
+  return configure(lstm_fused_fwd_cluster_kernel<MAXR>, smem, configured);
+}
+template <int MAXR>
+cudaError_t configure_bwd(std::size_t smem) {
+  static std::atomic<int> configured{0};
+  return configure(lstm_fused_bwd_cluster_kernel<MAXR>, smem, configured);
+}
+
+cudaLaunchConfig_t config(const FusedLaunch& p, std::size_t smem, cudaStream_t stream,
+                          cudaLaunchAttribute* attr) {
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = dim3(static_cast<unsigned>(p.grid));
+  cfg.blockDim = dim3(static_cast<unsigned>(p.H / p.cluster), static_cast<unsigned>(p.groups));
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = stream;
+  attr->id = cudaLaunchAttributeClusterDimension;
+  attr->val.clusterDim.x = static_cast<unsigned>(p.cluster);
+  attr->val.clusterDim.y = 1;
+  attr->val.clusterDim.z = 1;
+  cfg.attrs = attr;
+  cfg.numAttrs = 1;
+  return cfg;
+}
+
+template <int MAXR>
+cudaError_t launch_fwd(const FusedLaunch& p, const FusedFwdArgs& a, cudaStream_t stream) {
+  cudaError_t e = configure_fwd<MAXR>(p.smem_fwd);
+  if (e != cudaSuccess) return e;
+  cudaLaunchAttribute attr[1];
+  const cudaLaunchConfig_t cfg = config(p, p.smem_fwd, stream, attr);
+  return cudaLaunchKernelEx(&cfg, lstm_fused_fwd_cluster_kernel<MAXR>, a.gx, a.R, a.bW, a.bR, a.T, p.B, p.H,
+                            p.rows_per_block, a.y, a.gates, a.c, a.hy, a.cy);
+}
+
+template <int MAXR>
+cudaError_t launch_bwd(const FusedLaunch& p, const FusedBwdArgs& a, cudaStream_t stream) {
+  cudaError_t e = configure_bwd<MAXR>(p.smem_bwd);
+  if (e != cudaSuccess) return e;
+  cudaLaunchAttribute attr[1];
+  const cudaLaunchConfig_t cfg = config(p, p.smem_bwd, stream, attr);
+  return cudaLaunchKernelEx(&cfg, lstm_fused_bwd_cluster_kernel<MAXR>, a.R, a.gates, a.c, a.dy, a.dhy, a.T,
+                            p.B, p.H, p.rows_per_block, a.dgates);
+}
+
+}  // namespace
+
+cudaError_t launch_lstm_fused_forward_cluster(const FusedLaunch& plan, const FusedFwdArgs& args,
+                                              cudaStream_t stream) {
+  if (plan.grid <= 0 || args.T <= 0 || plan.cluster < 2) return cudaErrorInvalidValue;
+  switch (plan.max_rows) {
+    case 1:
+      return launch_fwd<1>(plan, args, stream);
+    case 2:
+      return launch_fwd<2>(plan, args, stream);
+    default:
+      return launch_fwd<4>(plan, args, stream);
+  }
+}
+
+cudaError_t launch_lstm_fused_backward_cluster(const FusedLaunch& plan, const FusedBwdArgs& args,
+                                               cudaStream_t stream) {
+  if (plan.grid <= 0 || args.T <= 0 || plan.cluster < 2) return cudaErrorInvalidValue;
+  switch (plan.max_rows) {
+    case 1:
+      return launch_bwd<1>(plan, args, stream);
+    case 2:
+      return launch_bwd<2>(plan, args, stream);
+    default:
+      return launch_bwd<4>(plan, args, stream);
+  }
+}
+
+cudaError_t prepare_lstm_fused_cluster(const FusedLaunch& plan) {
+  if (plan.cluster < 2) return cudaSuccess;
+  cudaError_t e = cudaSuccess;
+  switch (plan.max_rows) {
+    case 1:
+      e = configure_fwd<1>(plan.smem_fwd);
+      break;
+    case 2:
+      e = configure_fwd<2>(plan.smem_fwd);
+      break;
+    default:
+      e = configure_fwd<4>(plan.smem_fwd);
+      break;
+  }
+  if (e != cudaSuccess) return e;
+  switch (plan.max_rows) {
+    case 1:
+      return configure_bwd<1>(plan.smem_bwd);
+    case 2:
+      return configure_bwd<2>(plan.smem_bwd);
+    default:
+      return configure_bwd<4>(plan.smem_bwd);
+  }
+}
+
+}  // namespace lstmad::kernels
