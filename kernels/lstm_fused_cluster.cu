@@ -11,9 +11,8 @@
 //             double-buffered copy of the gate gradients (BB x 4H), exchanged the same way.
 // The double buffers make one cluster barrier per step enough (the same argument as one block's).
 // The last remote store of a kernel is followed by a cluster barrier, so no block exits while a peer
-// can still write into its shared memory. Sums run in a fixed order: results are bitwise repeatable,
-// and equal to the one-block kernels' up to the (fixed) order of nothing: each unit's dot product is the
-// same k (or m) loop.
+// can still write into its shared memory. Each unit's dot product is the same k (or m) loop, in the same
+// order, as in the one-block kernels: results are bitwise repeatable and should equal theirs.
 #include <cooperative_groups.h>
 
 #include <atomic>
