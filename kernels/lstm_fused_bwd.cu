@@ -56,18 +56,42 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
   }
   __syncthreads();
 
+  // What step t reads from global memory (dy, the gates, c_{t-1}) does not depend on the recurrence, so
+  // it is loaded one step ahead, while the previous step's dot product runs.
+  float in_dy[MAXR], in_g[MAXR][4], in_cp[MAXR];
+  auto load = [&](int t) {
+#pragma unroll
+    for (int r = 0; r < MAXR; ++r) {
+      const bool ok = valid[r] && t >= 0;
+      const long long tb = static_cast<long long>(t) * B + grow[r];
+      in_dy[r] = ok && dy != nullptr ? dy[tb * H + j] : 0.f;
+      const float* gr = gates + tb * H4 + j;
+#pragma unroll
+      for (int q = 0; q < 4; ++q) in_g[r][q] = ok ? gr[q * H] : 0.f;
+      in_cp[r] = ok && t > 0 ? cst[(tb - B) * H + j] : 0.f;
+    }
+  };
+  load(T - 1);
+
   for (int t = T - 1; t >= 0; --t) {
     float* dcur = ds + (t & 1) * BB * H4;
+    float s_dy[MAXR], s_g[MAXR][4], s_cp[MAXR];
+#pragma unroll
+    for (int r = 0; r < MAXR; ++r) {
+      s_dy[r] = in_dy[r];
+      s_cp[r] = in_cp[r];
+#pragma unroll
+      for (int q = 0; q < 4; ++q) s_g[r][q] = in_g[r][q];
+    }
+    load(t - 1);
 #pragma unroll
     for (int r = 0; r < MAXR; ++r) {
       if (!valid[r]) continue;
       const long long tb = static_cast<long long>(t) * B + grow[r];
-      float dh = dh_rec[r];
-      if (dy != nullptr) dh += dy[tb * H + j];
+      float dh = dh_rec[r] + s_dy[r];
       if (t == T - 1 && dhy != nullptr) dh += dhy[grow[r] * H + j];
-      const float* gr = gates + tb * H4 + j;
-      const float ig = gr[0], fg = gr[H], gg = gr[2 * H], og = gr[3 * H];
-      const float cp = t > 0 ? cst[(tb - B) * H + j] : 0.f;
+      const float ig = s_g[r][0], fg = s_g[r][1], gg = s_g[r][2], og = s_g[r][3];
+      const float cp = s_cp[r];
       const float tc = tanhf(ct[r]);
       const float dcv = fmaf(dh * og, 1.f - tc * tc, dc[r]);
       const float da_i = dcv * gg * ig * (1.f - ig);

@@ -61,15 +61,28 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
   }
   __syncthreads();
 
+  // gx of the next step is loaded while this step's dot product runs: it does not depend on h, and a
+  // global load on the critical path would cost every step a memory latency.
+  float gxn[MAXR][4];
+#pragma unroll
+  for (int r = 0; r < MAXR; ++r) {
+    const float* gxr = gx + static_cast<long long>(grow[r]) * H4;
+#pragma unroll
+    for (int q = 0; q < 4; ++q) gxn[r][q] = valid[r] ? gxr[q * H + j] : 0.f;
+  }
+
   for (int t = 0; t < T; ++t) {
     const float* hp = hs + (t & 1) * BB * H;
     float* hn = hs + ((t + 1) & 1) * BB * H;
     float acc[MAXR][4];
 #pragma unroll
     for (int r = 0; r < MAXR; ++r) {
-      const float* gxr = gx + (static_cast<long long>(t) * B + grow[r]) * H4;
 #pragma unroll
-      for (int q = 0; q < 4; ++q) acc[r][q] = valid[r] ? gxr[q * H + j] + bias[q] : 0.f;
+      for (int q = 0; q < 4; ++q) acc[r][q] = gxn[r][q] + bias[q];
+      const float* gxr = gx + (static_cast<long long>(t + 1) * B + grow[r]) * H4;
+      const bool next = valid[r] && t + 1 < T;
+#pragma unroll
+      for (int q = 0; q < 4; ++q) gxn[r][q] = next ? gxr[q * H + j] : 0.f;
     }
 #pragma unroll 4
     for (int k = 0; k < H; ++k) {
