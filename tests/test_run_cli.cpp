@@ -240,3 +240,22 @@ TEST_F(RunCli, TableAveragesRunsBesideTheScoreboard) {
     std::cout << "[ NOTE ] ../shared/nab absent: scoreboard rows not checked\n";
   }
 }
+
+TEST_F(RunCli, NabConfigReducedRunsEndToEnd) {
+  const std::string nab = lstmad::test::shared_nab_root();
+  if (nab.empty()) GTEST_SKIP() << "../shared/nab is absent (set NAB_ROOT or fetch it with scripts/get-nab.sh)";
+  TempDir tmp("nabreduced");
+  std::string out;
+  // configs/nab.json as shipped, on three series with one short epoch: the pipeline, not the headline number.
+  int rc = run_command(lstmad_binary() + " -q run " + std::string(LSTMAD_SOURCE_DIR) + "/configs/nab.json --set data.root=" +
+                           nab + " --set 'data.files=[\"realAdExchange/*\"]' --set data.max_files=3 --set train.epochs=1 " +
+                           "--set model.hidden=8 --out " + tmp.file("run"),
+                       &out);
+  ASSERT_EQ(rc, 0) << out;
+  json s = json::parse(lstmad::files::read(tmp.file("run/nab_scores.json")));
+  for (const char* p : {"standard", "reward_low_FP_rate", "reward_low_FN_rate"}) {
+    ASSERT_TRUE(s["lstmad"].contains(p)) << s.dump();
+    EXPECT_TRUE(std::isfinite(s["lstmad"][p].get<double>()));
+  }
+  EXPECT_TRUE(fs::exists(tmp.file("run/nab/lstmad/realAdExchange/lstmad_exchange-2_cpc_results.csv")));
+}
