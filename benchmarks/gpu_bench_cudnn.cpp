@@ -25,6 +25,7 @@
 #include "core/gpu/device_buffer.hpp"
 #include "core/gpu/resources.hpp"
 #include "core/rng.hpp"
+#include "gpu_step_bench.hpp"
 #include "kernels/adam.hpp"
 #include "kernels/gather_windows.hpp"
 #include "kernels/reduce.hpp"
@@ -42,99 +43,6 @@ struct Row {
   std::string math, algo_asked, algo_used;
   double eager_ms = 0, graph_ms = -1, gflops = 0;
 };
-
-double median(std::vector<float> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0.0 : v[v.size() / 2];
-}
-
-// One model's buffers and its step, enqueued on one stream.
-struct Bench {
-  Bench(cudnnHandle_t handle, cudaStream_t s, const ModelShape& shp, int t, int b, Precision p, RnnAlgo a)
-      : stream(s), shape(shp), T(t), B(b), lstm(handle, s, shp, t, b, p, a) {
-    const int n = 4 * (T + B) + 64;
-    Rng rng(7);
-    std::vector<float> xs(static_cast<std::size_t>(n) * shape.input), ys(static_cast<std::size_t>(n));
-    for (auto& e : xs) e = static_cast<float>(rng.uniform(-1, 1));
-    for (auto& e : ys) e = static_cast<float>(rng.uniform(-1, 1));
-    std::vector<int> starts(static_cast<std::size_t>(B));
-    for (auto& st : starts) st = static_cast<int>(rng.below(static_cast<uint64_t>(n - T - 1)));
-    dxs.upload(xs, s);
-    dys.upload(ys, s);
-    dstarts.upload(starts, s);
-    const std::size_t P = lstm.theta_size(), BH = static_cast<std::size_t>(B) * shape.horizon;
-    xb.resize(static_cast<std::size_t>(B) * T * shape.input);
-    yb.resize(BH);
-    yhat.resize(BH);
-    dyhat.resize(BH);
-    sq.resize(BH);
-    m.resize(P);
-    v.resize(P);
-    m.zero_async(s);
-    v.zero_async(s);
-    scalars.resize(3);
-    kernels::AdamHyper h;
-    h.lr = 1e-4f;  // small steps keep the parameters sane over hundreds of timed steps
-    h.clip_norm = 1.f;
-    hyper.upload(&h, 1, s);
-    state.resize(1);
-    state.zero_async(s);
-    cub_bytes = std::max(kernels::sum_squares_temp_bytes(P), kernels::sum_squares_temp_bytes(BH));
-    temp.resize(std::max<std::size_t>(cub_bytes, 1));
-    const auto params = init_params(shape, 11);
-    lstm.upload_params(params.data());
-    lstm.prepare(B);
-  }
-
-  void step() {
-    const int hz = shape.horizon;
-    kernels::launch_gather_windows(dxs.data(), dys.data(), shape.input, dstarts.data(), nullptr, B, T, hz,
-                                   xb.data(), yb.data(), stream);
-    lstm.forward(lstm.theta(), xb.data(), B, true);
-    lstm.head(lstm.theta(), B, yhat.data(), yb.data(), dyhat.data(), sq.data());
-    CUDA_CHECK(kernels::launch_sum_squares(sq.data(), static_cast<std::size_t>(B) * hz, scalars.data(),
-                                           temp.data(), cub_bytes, stream));
-    kernels::launch_accumulate(scalars.data() + 2, scalars.data(), stream);
-    lstm.backward(lstm.theta(), xb.data(), B, dyhat.data(), lstm.dtheta(), nullptr);
-    CUDA_CHECK(kernels::launch_sum_squares(lstm.dtheta(), lstm.theta_size(), scalars.data() + 1, temp.data(),
-                                           cub_bytes, stream));
-    kernels::launch_adam_prepare(hyper.data(), scalars.data() + 1, state.data(), stream);
-    kernels::launch_adam_update(lstm.theta(), lstm.dtheta(), m.data(), v.data(), lstm.theta_size(),
-                                hyper.data(), state.data(), stream);
-    KERNEL_CHECK("training step");
-  }
-
-  cudaStream_t stream;
-  ModelShape shape;
-  int T, B;
-  CudnnLstm lstm;
-  gpu::DeviceBuffer<float> dxs, dys, xb, yb, yhat, dyhat, sq, m, v;
-  gpu::DeviceBuffer<int> dstarts;
-  gpu::DeviceBuffer<double> scalars;
-  gpu::DeviceBuffer<kernels::AdamHyper> hyper;
-  gpu::DeviceBuffer<kernels::AdamStepState> state;
-  gpu::DeviceBuffer<unsigned char> temp;
-  std::size_t cub_bytes = 0;
-};
-
-template <typename F>
-double time_median_ms(cudaStream_t s, int warmup, int reps, F&& f) {
-  for (int i = 0; i < warmup; ++i) f();
-  CUDA_CHECK(cudaStreamSynchronize(s));
-  std::vector<gpu::Event> ev;
-  ev.reserve(static_cast<std::size_t>(reps) + 1);
-  for (int i = 0; i <= reps; ++i) ev.emplace_back(true);
-  ev[0].record(s);
-  for (int i = 0; i < reps; ++i) {
-    f();
-    ev[static_cast<std::size_t>(i) + 1].record(s);
-  }
-  ev.back().synchronize();
-  std::vector<float> t;
-  for (int i = 0; i < reps; ++i)
-    t.push_back(ev[static_cast<std::size_t>(i) + 1].elapsed_ms_since(ev[static_cast<std::size_t>(i)]));
-  return median(t);
-}
 
 // Wall time per model-step of the engine training `models` models at once.
 void engine_throughput(int models, int stream_count, bool graphs, Precision p) {
@@ -235,9 +143,11 @@ int main(int argc, char** argv) {
               const ModelShape shape{L, 1, H, 1};
               Row r{H, L, T, B, p == Precision::FP32 ? "fma" : "tf32", to_string(a), "", 0, -1, 0};
               try {
-                Bench b(handle, stream, shape, T, B, p, a);
-                r.algo_used = to_string(b.lstm.algo());
-                r.eager_ms = time_median_ms(stream, warmup, reps, [&] { b.step(); });
+                bench::StepBench<CudnnLstm> b(stream, shape, T, B, [&] {
+                  return std::make_unique<CudnnLstm>(handle, stream, shape, T, B, p, a);
+                });
+                r.algo_used = to_string(b.lstm->algo());
+                r.eager_ms = bench::time_median_ms(stream, warmup, reps, [&] { b.step(); });
                 // The same step captured once and replayed.
                 cudaGraph_t graph = nullptr;
                 cudaGraphExec_t exec = nullptr;
@@ -252,8 +162,8 @@ int main(int argc, char** argv) {
                 }
                 if (cudaStreamEndCapture(stream, &graph) == cudaSuccess && graph &&
                     cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess) {
-                  r.graph_ms = time_median_ms(stream, warmup, reps,
-                                              [&] { CUDA_CHECK(cudaGraphLaunch(exec, stream)); });
+                  r.graph_ms = bench::time_median_ms(stream, warmup, reps,
+                                                     [&] { CUDA_CHECK(cudaGraphLaunch(exec, stream)); });
                   cudaGraphExecDestroy(exec);
                 }
                 if (graph) cudaGraphDestroy(graph);
