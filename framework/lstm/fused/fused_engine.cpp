@@ -18,6 +18,7 @@
 #include "kernels/gather_windows.hpp"
 #include "kernels/reduce.hpp"
 #include "lstm/fused/fused_lstm.hpp"
+#include "lstm/gpu/block_ops.hpp"
 #include "lstm/gpu/training_loop.hpp"
 
 namespace lstmad {
@@ -73,31 +74,11 @@ class FusedEngine final : public Engine {
     if (starts.empty()) return;
     std::lock_guard<std::mutex> lock(mutex_);
     Context& c = context();
-    for (int s : starts)
-      if (s < 0 || static_cast<long long>(s) + window > n)
-        throw Error("predict: window start " + std::to_string(s) + " needs rows up to " +
-                    std::to_string(static_cast<long long>(s) + window) + " but the series has " +
-                    std::to_string(n));
+    gpu::check_predict_starts(window, n, starts);
     check_params(shape, params.size());
-    const int max_batch = std::min<int>(static_cast<int>(starts.size()), 1024);
+    const int max_batch = gpu::predict_max_batch(starts);
     FusedLstm lstm(c.handle.get(), c.stream.get(), shape, window, max_batch, opts_.precision, c.limits);
-    lstm.upload_params(params.data());
-    const int hz = shape.horizon;
-    gpu::DeviceBuffer<float> xs(static_cast<std::size_t>(n) * shape.input);
-    gpu::DeviceBuffer<float> xb(static_cast<std::size_t>(max_batch) * window * shape.input);
-    gpu::DeviceBuffer<float> yhat(starts.size() * static_cast<std::size_t>(hz));
-    gpu::DeviceBuffer<int> st(starts.size());
-    xs.upload(x, xs.size(), c.stream);
-    st.upload(starts.data(), starts.size(), c.stream);
-    for (int k = 0; k < static_cast<int>(starts.size()); k += max_batch) {
-      const int b = std::min<int>(max_batch, static_cast<int>(starts.size()) - k);
-      kernels::launch_gather_windows(xs.data(), nullptr, shape.input, st.data() + k, nullptr, b, window, hz,
-                                     xb.data(), nullptr, c.stream);
-      KERNEL_CHECK("gather_windows(predict)");
-      lstm.forward(lstm.theta(), xb.data(), b, false);
-      lstm.head(lstm.theta(), b, yhat.data() + static_cast<std::size_t>(k) * hz, nullptr, nullptr, nullptr);
-    }
-    yhat.download(out, yhat.size(), c.stream);
+    gpu::predict_windows(lstm, c.stream, shape, window, max_batch, params, x, n, starts, out);
   }
 
   double loss_and_grad(const ModelShape& shape, int window, const float* params, const float* xb,
@@ -105,24 +86,7 @@ class FusedEngine final : public Engine {
     std::lock_guard<std::mutex> lock(mutex_);
     Context& c = context();
     FusedLstm lstm(c.handle.get(), c.stream.get(), shape, window, batch, opts_.precision, c.limits);
-    lstm.upload_params(params);
-    const int hz = shape.horizon;
-    const std::size_t BH = static_cast<std::size_t>(batch) * hz;
-    gpu::DeviceBuffer<float> x(static_cast<std::size_t>(batch) * window * shape.input), y(BH), yhat(BH),
-        dyhat(BH), sq(BH);
-    gpu::DeviceBuffer<double> loss(1);
-    gpu::DeviceBuffer<unsigned char> temp(std::max<std::size_t>(kernels::sum_squares_temp_bytes(BH), 1));
-    x.upload(xb, x.size(), c.stream);
-    y.upload(yb, BH, c.stream);
-    lstm.forward(lstm.theta(), x.data(), batch, true);
-    lstm.head(lstm.theta(), batch, yhat.data(), y.data(), dyhat.data(), sq.data());
-    CUDA_CHECK(kernels::launch_sum_squares(sq.data(), BH, loss.data(), temp.data(), temp.size(), c.stream));
-    KERNEL_CHECK("sum_squares(loss)");
-    lstm.backward(lstm.theta(), x.data(), batch, dyhat.data(), lstm.dtheta(), nullptr);
-    lstm.download_grad(grad);
-    double sum = 0.0;
-    loss.download(&sum, 1, c.stream);
-    return sum / static_cast<double>(BH);
+    return gpu::batch_loss_and_grad(lstm, c.stream, shape, window, params, xb, yb, batch, grad);
   }
 
  private:
