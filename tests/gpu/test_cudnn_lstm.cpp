@@ -20,6 +20,7 @@
 #include "core/gpu/check.hpp"
 #include "core/gpu/device_buffer.hpp"
 #include "core/gpu/resources.hpp"
+#include "gpu/gpu_engine_test.hpp"
 #include "gpu/gpu_test.hpp"
 #include "lstm/cpu/lstm_cpu.hpp"
 #include "lstm/cudnn/cudnn_check.hpp"
@@ -276,112 +277,22 @@ TEST_F(CudnnFixture, EngineLossAndGradMatchesCpu) {
   expect_grad_close(k, grad, rgrad, 1e-4, k.str());
 }
 
-// A smooth series with noise, n rows of D columns, the target being column 0 of the next row.
-struct Series {
-  std::vector<float> x, y;
-  int n = 0;
-};
-Series make_series(int n, int D, uint64_t seed) {
-  Series s;
-  s.n = n;
-  Rng rng(seed);
-  for (int i = 0; i < n; ++i) {
-    const double v = std::sin(0.07 * i) + 0.3 * std::sin(0.31 * i) + 0.05 * rng.normal();
-    for (int d = 0; d < D; ++d) s.x.push_back(static_cast<float>(d == 0 ? v : 0.5 * v * d));
-    s.y.push_back(static_cast<float>(v));
-  }
-  return s;
-}
-
 TEST_F(CudnnFixture, EnginePredictMatchesCpuForward) {
-  const ModelShape shape{2, 3, 40, 2};
-  const int T = 25;
-  const Series s = make_series(300, 3, 9);
-  const auto params = init_params(shape, 10);
-  std::vector<int> starts;
-  for (int i = 0; i + T <= s.n; i += 3) starts.push_back(i);
-  std::vector<float> out(starts.size() * shape.horizon, std::nanf(""));
-  auto engine = make_engine(cudnn_options());
-  engine->predict(shape, T, params, s.x.data(), s.n, starts, out.data());
-  LstmCpu<double> cpu(shape, T, static_cast<int>(starts.size()));
-  std::vector<double> xb;
-  for (int st : starts)
-    for (int i = 0; i < T * shape.input; ++i)
-      xb.push_back(s.x[static_cast<std::size_t>(st) * shape.input + i]);
-  const std::vector<double> p(params.begin(), params.end());
-  std::vector<double> ref(out.size());
-  cpu.forward(p.data(), xb.data(), static_cast<int>(starts.size()), ref.data());
-  expect_close(out, ref, 3e-5, "predict");
+  const auto r = test::predict_and_cpu_forward(cudnn_options());
+  expect_close(r.got, r.ref, 3e-5, "predict");
 }
 
-std::vector<ModelJob> make_jobs(const ModelShape& shape, const Series& s, int T, int batch, int epochs,
-                                int nmodels) {
-  std::vector<ModelJob> jobs(static_cast<std::size_t>(nmodels));
-  for (int m = 0; m < nmodels; ++m) {
-    ModelJob& j = jobs[static_cast<std::size_t>(m)];
-    j.params = init_params(shape, 500 + m);
-    j.data.x = s.x.data();
-    j.data.y = s.y.data();
-    j.data.n = s.n;
-    const int last = s.n - T - shape.horizon;
-    for (int i = 0; i <= last; ++i) (i < last * 4 / 5 ? j.data.train : j.data.val).push_back(i);
-    j.options.window = T;
-    j.options.batch = batch;
-    j.options.epochs = epochs;
-    j.options.adam.lr = 1e-2 * (1 + m);  // models of one batch differ in their hyperparameters
-    j.options.clip_norm = 1.0;
-    j.options.patience = 0;
-    j.options.seed = 42 + m;
-  }
-  return jobs;
-}
-
-// Full-batch training (one minibatch per epoch) makes the curve independent of shuffling, so the GPU
-// engine's curve must follow the fp64 CPU engine's.
 TEST_F(CudnnFixture, TrainingLossCurveMatchesCpuEngine) {
-  const ModelShape shape{1, 1, 32, 1};
-  const int T = 20;
-  const Series s = make_series(260, 1, 3);
-  auto gpu_jobs = make_jobs(shape, s, T, 1024, 12, 3);
-  auto cpu_jobs = make_jobs(shape, s, T, 1024, 12, 3);
-  make_engine(cudnn_options())->train(shape, gpu_jobs);
-  EngineOptions co;
-  co.name = "cpu";
-  co.precision = Precision::FP64;
-  co.threads = 2;
-  make_engine(co)->train(shape, cpu_jobs);
-  for (std::size_t m = 0; m < gpu_jobs.size(); ++m) {
-    const auto& g = gpu_jobs[m].result;
-    const auto& c = cpu_jobs[m].result;
-    ASSERT_EQ(g.status, TrainStatus::Ok) << g.message;
-    ASSERT_EQ(g.train_loss.size(), c.train_loss.size()) << "model " << m;
-    ASSERT_EQ(g.val_loss.size(), c.val_loss.size()) << "model " << m;
-    EXPECT_LT(g.train_loss.back(), g.train_loss.front()) << "model " << m << " did not learn";
-    for (std::size_t e = 0; e < g.train_loss.size(); ++e) {
-      EXPECT_NEAR(g.train_loss[e], c.train_loss[e], 1e-3 * c.train_loss[e])
-          << "model " << m << " epoch " << e;
-      EXPECT_NEAR(g.val_loss[e], c.val_loss[e], 1e-3 * c.val_loss[e]) << "model " << m << " epoch " << e;
-    }
-    EXPECT_EQ(g.best_epoch, c.best_epoch) << "model " << m;
-  }
+  test::expect_loss_curve_matches_cpu_engine(cudnn_options());
 }
 
 // Minibatches (3 full + 1 partial per epoch): graph replay equals eager launches, and reruns are
 // bit-identical.
 TEST_F(CudnnFixture, GraphReplayMatchesEagerAndRerunsAreBitIdentical) {
-  const ModelShape shape{2, 1, 64, 1};
-  const int T = 30;
-  const Series s = make_series(330, 1, 4);
-  auto run = [&](const char* graphs) {
-    setenv("LSTMAD_CUDNN_GRAPHS", graphs, 1);
-    auto jobs = make_jobs(shape, s, T, 64, 4, 3);
-    make_engine(cudnn_options())->train(shape, jobs);
-    unsetenv("LSTMAD_CUDNN_GRAPHS");
-    return jobs;
-  };
-  const auto eager = run("0");
-  const auto graph1 = run("1");
-  const auto graph2 = run("1");
+  const test::GraphRunSetup setup;
+  const auto eager = test::train_with_graphs(cudnn_options(), setup, "LSTMAD_CUDNN_GRAPHS", "0");
+  const auto graph1 = test::train_with_graphs(cudnn_options(), setup, "LSTMAD_CUDNN_GRAPHS", "1");
+  const auto graph2 = test::train_with_graphs(cudnn_options(), setup, "LSTMAD_CUDNN_GRAPHS", "1");
   for (std::size_t m = 0; m < eager.size(); ++m) {
     ASSERT_EQ(eager[m].result.status, TrainStatus::Ok);
     ASSERT_EQ(graph1[m].result.train_loss.size(), 4u);
@@ -389,24 +300,13 @@ TEST_F(CudnnFixture, GraphReplayMatchesEagerAndRerunsAreBitIdentical) {
     EXPECT_EQ(graph1[m].result.train_loss, graph2[m].result.train_loss) << "model " << m;
     const auto e = test::compare(graph1[m].params.data(), eager[m].params.data(), eager[m].params.size());
     EXPECT_LE(e.rel_frobenius, 1e-6) << "model " << m << " graph vs eager: " << e.str();
-    EXPECT_NE(graph1[m].params, make_jobs(shape, s, T, 64, 4, 3)[m].params) << "parameters did not change";
+    EXPECT_NE(graph1[m].params, setup.jobs()[m].params) << "parameters did not change";
   }
 }
 
 TEST_F(CudnnFixture, NonFiniteJobEndsAloneWithItsInitialParameters) {
-  const ModelShape shape{1, 1, 16, 1};
-  const int T = 10;
-  Series good = make_series(120, 1, 5);
-  Series bad = good;
-  bad.x[30] = std::nanf("");
-  auto jobs = make_jobs(shape, good, T, 32, 3, 2);
-  jobs[1].data.x = bad.x.data();
-  const auto initial = jobs[1].params;
-  make_engine(cudnn_options())->train(shape, jobs);
-  EXPECT_EQ(jobs[0].result.status, TrainStatus::Ok) << jobs[0].result.message;
-  EXPECT_EQ(jobs[1].result.status, TrainStatus::NonFinite);
-  EXPECT_NE(jobs[1].result.message.find("epoch 0"), std::string::npos) << jobs[1].result.message;
-  EXPECT_EQ(jobs[1].params, initial);
+  const TrainResult bad = test::expect_nonfinite_job_ends_alone(cudnn_options());
+  EXPECT_NE(bad.message.find("epoch 0"), std::string::npos) << bad.message;
 }
 
 TEST(CudnnEngine, RefusesPrecisionsItCannotRunAndUnknownAlgorithms) {
@@ -426,16 +326,8 @@ TEST(CudnnEngine, RefusesPrecisionsItCannotRunAndUnknownAlgorithms) {
 TEST(CudnnEngine, TrainingWithoutADeviceThrowsDeviceErrorWithTheReason) {
   std::string reason;
   if (gpu::device_available(0, &reason)) GTEST_SKIP() << "a CUDA device is present";
-  const ModelShape shape{1, 1, 8, 1};
-  const Series s = make_series(100, 1, 1);
-  auto jobs = make_jobs(shape, s, 10, 16, 1, 1);
   auto engine = make_engine(cudnn_options());
-  try {
-    engine->train(shape, jobs);
-    FAIL() << "training without a device did not throw";
-  } catch (const DeviceError& e) {
-    EXPECT_NE(std::string(e.what()).find(reason), std::string::npos) << e.what();
-  }
+  test::expect_training_throws_device_error(*engine, reason);
 }
 
 }  // namespace

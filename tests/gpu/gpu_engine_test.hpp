@@ -1,0 +1,172 @@
+// What the GPU engine tests (test_cudnn_lstm.cpp, test_fused_lstm.cpp) share: the training data, the
+// jobs, and the engine-level checks every GPU engine must pass (predict against the fp64 CPU forward,
+// the full-batch loss curve against the fp64 CPU engine, graph vs eager runs, a non-finite job, training
+// without a device), each taking the engine's options so both engines are held to the same test.
+#pragma once
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/rng.hpp"
+#include "lstm/cpu/lstm_cpu.hpp"
+#include "lstm/engine.hpp"
+#include "lstm/init.hpp"
+
+namespace lstmad::test {
+
+// A smooth series with noise, n rows of D columns, the target being column 0 of the next row.
+struct Series {
+  std::vector<float> x, y;
+  int n = 0;
+};
+
+inline Series make_series(int n, int D, uint64_t seed) {
+  Series s;
+  s.n = n;
+  Rng rng(seed);
+  for (int i = 0; i < n; ++i) {
+    const double v = std::sin(0.07 * i) + 0.3 * std::sin(0.31 * i) + 0.05 * rng.normal();
+    for (int d = 0; d < D; ++d) s.x.push_back(static_cast<float>(d == 0 ? v : 0.5 * v * d));
+    s.y.push_back(static_cast<float>(v));
+  }
+  return s;
+}
+
+inline std::vector<ModelJob> make_jobs(const ModelShape& shape, const Series& s, int T, int batch, int epochs,
+                                       int nmodels) {
+  std::vector<ModelJob> jobs(static_cast<std::size_t>(nmodels));
+  for (int m = 0; m < nmodels; ++m) {
+    ModelJob& j = jobs[static_cast<std::size_t>(m)];
+    j.params = init_params(shape, 500 + m);
+    j.data.x = s.x.data();
+    j.data.y = s.y.data();
+    j.data.n = s.n;
+    const int last = s.n - T - shape.horizon;
+    for (int i = 0; i <= last; ++i) (i < last * 4 / 5 ? j.data.train : j.data.val).push_back(i);
+    j.options.window = T;
+    j.options.batch = batch;
+    j.options.epochs = epochs;
+    j.options.adam.lr = 1e-2 * (1 + m);  // models of one batch differ in their hyperparameters
+    j.options.clip_norm = 1.0;
+    j.options.patience = 0;
+    j.options.seed = 42 + m;
+  }
+  return jobs;
+}
+
+// The engine's predict() over every third window of a D=3 series and the fp64 CPU forward of the same
+// windows, for the caller to compare with its tolerance.
+struct PredictPair {
+  std::vector<float> got;
+  std::vector<double> ref;
+};
+
+inline PredictPair predict_and_cpu_forward(const EngineOptions& options) {
+  const ModelShape shape{2, 3, 40, 2};
+  const int T = 25;
+  const Series s = make_series(300, 3, 9);
+  const auto params = init_params(shape, 10);
+  std::vector<int> starts;
+  for (int i = 0; i + T <= s.n; i += 3) starts.push_back(i);
+  PredictPair r;
+  r.got.assign(starts.size() * shape.horizon, std::nanf(""));
+  auto engine = make_engine(options);
+  engine->predict(shape, T, params, s.x.data(), s.n, starts, r.got.data());
+  LstmCpu<double> cpu(shape, T, static_cast<int>(starts.size()));
+  std::vector<double> xb;
+  for (int st : starts)
+    for (int i = 0; i < T * shape.input; ++i)
+      xb.push_back(s.x[static_cast<std::size_t>(st) * shape.input + i]);
+  const std::vector<double> p(params.begin(), params.end());
+  r.ref.resize(r.got.size());
+  cpu.forward(p.data(), xb.data(), static_cast<int>(starts.size()), r.ref.data());
+  return r;
+}
+
+// Full-batch training (one minibatch per epoch) makes the curve independent of shuffling, so the GPU
+// engine's curve must follow the fp64 CPU engine's.
+inline void expect_loss_curve_matches_cpu_engine(const EngineOptions& options) {
+  const ModelShape shape{1, 1, 32, 1};
+  const int T = 20;
+  const Series s = make_series(260, 1, 3);
+  auto gpu_jobs = make_jobs(shape, s, T, 1024, 12, 3);
+  auto cpu_jobs = make_jobs(shape, s, T, 1024, 12, 3);
+  make_engine(options)->train(shape, gpu_jobs);
+  EngineOptions co;
+  co.name = "cpu";
+  co.precision = Precision::FP64;
+  co.threads = 2;
+  make_engine(co)->train(shape, cpu_jobs);
+  for (std::size_t m = 0; m < gpu_jobs.size(); ++m) {
+    const auto& g = gpu_jobs[m].result;
+    const auto& c = cpu_jobs[m].result;
+    ASSERT_EQ(g.status, TrainStatus::Ok) << g.message;
+    ASSERT_EQ(g.train_loss.size(), c.train_loss.size()) << "model " << m;
+    ASSERT_EQ(g.val_loss.size(), c.val_loss.size()) << "model " << m;
+    EXPECT_LT(g.train_loss.back(), g.train_loss.front()) << "model " << m << " did not learn";
+    for (std::size_t e = 0; e < g.train_loss.size(); ++e) {
+      EXPECT_NEAR(g.train_loss[e], c.train_loss[e], 1e-3 * c.train_loss[e])
+          << "model " << m << " epoch " << e;
+      EXPECT_NEAR(g.val_loss[e], c.val_loss[e], 1e-3 * c.val_loss[e]) << "model " << m << " epoch " << e;
+    }
+    EXPECT_EQ(g.best_epoch, c.best_epoch) << "model " << m;
+  }
+}
+
+// Three models with minibatches (3 full + 1 partial per epoch, 4 epochs), trained with the engine's
+// graphs variable `graphs_env` set to `graphs` ("0" eager, "1" graphs).
+struct GraphRunSetup {
+  ModelShape shape{2, 1, 64, 1};
+  int T = 30;
+  Series s = make_series(330, 1, 4);
+  std::vector<ModelJob> jobs() const { return make_jobs(shape, s, T, 64, 4, 3); }
+};
+
+inline std::vector<ModelJob> train_with_graphs(const EngineOptions& options, const GraphRunSetup& setup,
+                                               const char* graphs_env, const char* graphs) {
+  setenv(graphs_env, graphs, 1);
+  auto jobs = setup.jobs();
+  make_engine(options)->train(setup.shape, jobs);
+  unsetenv(graphs_env);
+  return jobs;
+}
+
+// Two models, the second on a series with a NaN: it must end NonFinite alone, keeping its initial
+// parameters. Returns the second job's result.
+inline TrainResult expect_nonfinite_job_ends_alone(const EngineOptions& options) {
+  const ModelShape shape{1, 1, 16, 1};
+  const int T = 10;
+  Series good = make_series(120, 1, 5);
+  Series bad = good;
+  bad.x[30] = std::nanf("");
+  auto jobs = make_jobs(shape, good, T, 32, 3, 2);
+  jobs[1].data.x = bad.x.data();
+  const auto initial = jobs[1].params;
+  make_engine(options)->train(shape, jobs);
+  EXPECT_EQ(jobs[0].result.status, TrainStatus::Ok) << jobs[0].result.message;
+  EXPECT_EQ(jobs[1].result.status, TrainStatus::NonFinite);
+  EXPECT_EQ(jobs[1].params, initial);
+  return jobs[1].result;
+}
+
+// Where there is no device (`reason` says why): training throws DeviceError carrying that reason.
+// Returns the options of the job it tried.
+inline TrainOptions expect_training_throws_device_error(Engine& engine, const std::string& reason) {
+  const ModelShape shape{1, 1, 8, 1};
+  const Series s = make_series(100, 1, 1);
+  auto jobs = make_jobs(shape, s, 10, 16, 1, 1);
+  try {
+    engine.train(shape, jobs);
+    ADD_FAILURE() << "training without a device did not throw";
+  } catch (const DeviceError& e) {
+    EXPECT_NE(std::string(e.what()).find(reason), std::string::npos) << e.what();
+  }
+  return jobs[0].options;
+}
+
+}  // namespace lstmad::test
