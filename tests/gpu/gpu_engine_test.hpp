@@ -1,4 +1,5 @@
-// What the GPU engine tests (test_cudnn_lstm.cpp, test_fused_lstm.cpp) share: the training data, the
+// What the GPU engine tests (test_cudnn_lstm.cpp, test_fused_lstm.cpp) share: the block test shapes,
+// the fp64 CPU reference and the error checks that name the failing block; the training data, the
 // jobs, and the engine-level checks every GPU engine must pass (predict against the fp64 CPU forward,
 // the full-batch loss curve against the fp64 CPU engine, graph vs eager runs, a non-finite job, training
 // without a device), each taking the engine's options so both engines are held to the same test.
@@ -8,16 +9,110 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <limits>
 #include <string>
 #include <vector>
 
 #include "core/error.hpp"
 #include "core/rng.hpp"
+#include "gpu/gpu_test.hpp"
 #include "lstm/cpu/lstm_cpu.hpp"
 #include "lstm/engine.hpp"
 #include "lstm/init.hpp"
 
 namespace lstmad::test {
+
+// One LSTM block test shape: L layers of H units, window T, batch B, D inputs, `horizon` outputs.
+struct Case {
+  int L, H, T, B, D, horizon;
+  std::string str() const {
+    return "L=" + std::to_string(L) + " H=" + std::to_string(H) + " T=" + std::to_string(T) +
+           " B=" + std::to_string(B) + " D=" + std::to_string(D) + " horizon=" + std::to_string(horizon);
+  }
+  ModelShape shape() const { return ModelShape{L, D, H, horizon}; }
+};
+
+// The whole product of the tested dimensions (LSTMAD_GPU_FULL=1).
+inline std::vector<Case> all_cases() {
+  std::vector<Case> all;
+  for (int L : {1, 2})
+    for (int H : {1, 7, 32, 64, 100, 128, 256})
+      for (int T : {1, 50, 250})
+        for (int B : {1, 33, 64, 256})
+          for (int D : {1, 3}) all.push_back({L, H, T, B, D, 1});
+  return all;
+}
+
+struct Reference {                           // LstmCpu<double> results
+  std::vector<double> yhat, h, c, grad, dx;  // h, c: L x B x H
+};
+
+inline Reference cpu_reference(const Case& k, const std::vector<float>& params, const std::vector<float>& x,
+                               const std::vector<float>& dyhat) {
+  LstmCpu<double> cpu(k.shape(), k.T, k.B);
+  const std::vector<double> p(params.begin(), params.end()), xd(x.begin(), x.end()),
+      dy(dyhat.begin(), dyhat.end());
+  Reference r;
+  r.yhat.resize(static_cast<std::size_t>(k.B) * k.horizon);
+  cpu.forward(p.data(), xd.data(), k.B, r.yhat.data());
+  const std::size_t BH = static_cast<std::size_t>(k.B) * k.H;
+  for (int l = 0; l < k.L; ++l) {
+    r.h.insert(r.h.end(), cpu.final_h(l), cpu.final_h(l) + BH);
+    r.c.insert(r.c.end(), cpu.final_c(l), cpu.final_c(l) + BH);
+  }
+  r.grad.resize(params.size());
+  r.dx.resize(x.size());
+  cpu.backward(p.data(), dy.data(), r.grad.data(), r.dx.data());
+  return r;
+}
+
+// Returns the relative Frobenius error (printed per shape so that a GPU run records the measured errors).
+template <typename A, typename R>
+double expect_close(const std::vector<A>& got, const std::vector<R>& ref, double tol,
+                    const std::string& what) {
+  EXPECT_EQ(got.size(), ref.size()) << what;
+  if (got.size() != ref.size()) return std::numeric_limits<double>::infinity();
+  // Some blocks are exactly zero in exact arithmetic (dR at T=1: the initial state is zero); those must
+  // come out finite and (near) zero rather than non-zero.
+  bool ref_nonzero = false;
+  for (const auto& r : ref) ref_nonzero |= r != R(0);
+  if (ref_nonzero) {
+    EXPECT_TRUE(finite_and_nonzero(got.data(), got.size())) << what << ": non-finite or all zero";
+  }
+  const auto e = compare(got.data(), ref.data(), ref.size());
+  EXPECT_TRUE(e.finite) << what << ": non-finite values";
+  EXPECT_LE(e.rel_frobenius, tol) << what << ": " << e.str() << " (tolerance " << tol << ")";
+  return e.finite ? e.rel_frobenius : std::numeric_limits<double>::infinity();
+}
+
+// Per-block comparison of the gradient so a failure names the block (W, R, bW, bR per layer, head).
+// Returns the worst block's error and writes its name.
+inline double expect_grad_close(const Case& k, const std::vector<float>& got, const std::vector<double>& ref,
+                                double tol, const std::string& tag, std::string* worst_block = nullptr) {
+  const ParamLayout pl(k.shape());
+  const std::size_t G = 4 * static_cast<std::size_t>(k.H);
+  double worst = 0.0;
+  auto block = [&](std::size_t off, std::size_t n, const std::string& name) {
+    std::vector<float> g(got.begin() + off, got.begin() + off + n);
+    std::vector<double> r(ref.begin() + off, ref.begin() + off + n);
+    const double e = expect_close(g, r, tol, tag + " d" + name);
+    if (e >= worst) {
+      worst = e;
+      if (worst_block) *worst_block = "d" + name;
+    }
+  };
+  for (int l = 0; l < k.L; ++l) {
+    const auto& o = pl.layer[l];
+    const std::string s = std::to_string(l);
+    block(o.W, G * k.shape().layer_input(l), "W" + s);
+    block(o.R, G * k.H, "R" + s);
+    block(o.bW, G, "bW" + s);
+    block(o.bR, G, "bR" + s);
+  }
+  block(pl.head_W, static_cast<std::size_t>(k.horizon) * k.H, "Wh");
+  block(pl.head_b, k.horizon, "bh");
+  return worst;
+}
 
 // A smooth series with noise, n rows of D columns, the target being column 0 of the next row.
 struct Series {

@@ -33,27 +33,16 @@ namespace {
 
 using gpu::DeviceBuffer;
 
-struct Case {
-  int L, H, T, B, D, horizon;
-  std::string str() const {
-    return "L=" + std::to_string(L) + " H=" + std::to_string(H) + " T=" + std::to_string(T) +
-           " B=" + std::to_string(B) + " D=" + std::to_string(D) + " horizon=" + std::to_string(horizon);
-  }
-  ModelShape shape() const { return ModelShape{L, D, H, horizon}; }
-};
+using test::Case;
+using test::cpu_reference;
+using test::expect_close;
+using test::expect_grad_close;
+using test::Reference;
 
 // Every value of every dimension appears, large H with short T or small B, so the fp64 reference stays
 // within seconds; the full product runs with LSTMAD_GPU_FULL=1.
 std::vector<Case> cases() {
-  if (test::env_flag("LSTMAD_GPU_FULL")) {
-    std::vector<Case> all;
-    for (int L : {1, 2})
-      for (int H : {1, 7, 32, 64, 100, 128, 256})
-        for (int T : {1, 50, 250})
-          for (int B : {1, 33, 64, 256})
-            for (int D : {1, 3}) all.push_back({L, H, T, B, D, 1});
-    return all;
-  }
+  if (test::env_flag("LSTMAD_GPU_FULL")) return test::all_cases();
   std::vector<Case> some{
       {1, 1, 1, 1, 1, 1},      {2, 1, 50, 33, 3, 2},   {1, 7, 250, 1, 3, 1},    {2, 7, 1, 256, 1, 1},
       {2, 32, 1, 1, 1, 1},     {1, 32, 50, 64, 1, 1},  {2, 32, 250, 33, 3, 1},  {1, 64, 50, 64, 1, 1},
@@ -69,29 +58,6 @@ struct Tolerance {
 };
 Tolerance tolerance(Precision p) {
   return p == Precision::TF32 ? Tolerance{3e-3, 1e-2} : Tolerance{3e-5, 1e-4};
-}
-
-struct Reference {                           // LstmCpu<double> results
-  std::vector<double> yhat, h, c, grad, dx;  // h, c: L x B x H
-};
-
-Reference cpu_reference(const Case& k, const std::vector<float>& params, const std::vector<float>& x,
-                        const std::vector<float>& dyhat) {
-  LstmCpu<double> cpu(k.shape(), k.T, k.B);
-  const std::vector<double> p(params.begin(), params.end()), xd(x.begin(), x.end()),
-      dy(dyhat.begin(), dyhat.end());
-  Reference r;
-  r.yhat.resize(static_cast<std::size_t>(k.B) * k.horizon);
-  cpu.forward(p.data(), xd.data(), k.B, r.yhat.data());
-  const std::size_t BH = static_cast<std::size_t>(k.B) * k.H;
-  for (int l = 0; l < k.L; ++l) {
-    r.h.insert(r.h.end(), cpu.final_h(l), cpu.final_h(l) + BH);
-    r.c.insert(r.c.end(), cpu.final_c(l), cpu.final_c(l) + BH);
-  }
-  r.grad.resize(params.size());
-  r.dx.resize(x.size());
-  cpu.backward(p.data(), dy.data(), r.grad.data(), r.dx.data());
-  return r;
 }
 
 struct GpuResult {
@@ -143,54 +109,6 @@ class CudnnFixture : public ::testing::Test {
   std::unique_ptr<gpu::Stream> stream_;
   std::unique_ptr<gpu::CudnnHandle> handle_;
 };
-
-// Returns the relative Frobenius error (printed per shape so that a GPU run records the measured errors).
-template <typename A, typename R>
-double expect_close(const std::vector<A>& got, const std::vector<R>& ref, double tol,
-                    const std::string& what) {
-  EXPECT_EQ(got.size(), ref.size()) << what;
-  if (got.size() != ref.size()) return std::numeric_limits<double>::infinity();
-  // Some blocks are exactly zero in exact arithmetic (dR at T=1: the initial state is zero); those must
-  // come out finite and (near) zero rather than non-zero.
-  bool ref_nonzero = false;
-  for (const auto& r : ref) ref_nonzero |= r != R(0);
-  if (ref_nonzero) {
-    EXPECT_TRUE(test::finite_and_nonzero(got.data(), got.size())) << what << ": non-finite or all zero";
-  }
-  const auto e = test::compare(got.data(), ref.data(), ref.size());
-  EXPECT_TRUE(e.finite) << what << ": non-finite values";
-  EXPECT_LE(e.rel_frobenius, tol) << what << ": " << e.str() << " (tolerance " << tol << ")";
-  return e.finite ? e.rel_frobenius : std::numeric_limits<double>::infinity();
-}
-
-// Per-block comparison of the gradient so a failure names the block (W, R, bW, bR per layer, head).
-// Returns the worst block's error and writes its name.
-double expect_grad_close(const Case& k, const std::vector<float>& got, const std::vector<double>& ref,
-                         double tol, const std::string& tag, std::string* worst_block = nullptr) {
-  const ParamLayout pl(k.shape());
-  const std::size_t G = 4 * static_cast<std::size_t>(k.H);
-  double worst = 0.0;
-  auto block = [&](std::size_t off, std::size_t n, const std::string& name) {
-    std::vector<float> g(got.begin() + off, got.begin() + off + n);
-    std::vector<double> r(ref.begin() + off, ref.begin() + off + n);
-    const double e = expect_close(g, r, tol, tag + " d" + name);
-    if (e >= worst) {
-      worst = e;
-      if (worst_block) *worst_block = "d" + name;
-    }
-  };
-  for (int l = 0; l < k.L; ++l) {
-    const auto& o = pl.layer[l];
-    const std::string s = std::to_string(l);
-    block(o.W, G * k.shape().layer_input(l), "W" + s);
-    block(o.R, G * k.H, "R" + s);
-    block(o.bW, G, "bW" + s);
-    block(o.bR, G, "bR" + s);
-  }
-  block(pl.head_W, static_cast<std::size_t>(k.horizon) * k.H, "Wh");
-  block(pl.head_b, k.horizon, "bh");
-  return worst;
-}
 
 TEST_F(CudnnFixture, MatchesFp64CpuOnEveryOutputAndGradient) {
   uint64_t seed = 1000;
