@@ -93,28 +93,28 @@ Normalizer fit_normalizer(const Series& series, NormKind kind, int fit_rows) {
   return nz;
 }
 
-void Normalizer::apply(Series& series) const {
-  LSTMAD_CHECK(static_cast<size_t>(series.dims) == offset.size(),
-               "normalizer fitted on " + std::to_string(offset.size()) + " columns applied to " +
+namespace {
+// Applies f(value, column) to every value of a series fitted with the same column count.
+template <typename F>
+void map_values(const Normalizer& nz, Series& series, F f) {
+  LSTMAD_CHECK(static_cast<size_t>(series.dims) == nz.offset.size(),
+               "normalizer fitted on " + std::to_string(nz.offset.size()) + " columns applied to " +
                    std::to_string(series.dims));
   const int rows = series.rows();
   for (int r = 0; r < rows; ++r)
     for (int c = 0; c < series.dims; ++c) {
       double& x = series.values[static_cast<size_t>(r) * series.dims + c];
-      x = forward(x, c);
+      x = f(x, c);
     }
+}
+}  // namespace
+
+void Normalizer::apply(Series& series) const {
+  map_values(*this, series, [this](double x, int c) { return forward(x, c); });
 }
 
 void Normalizer::invert(Series& series) const {
-  LSTMAD_CHECK(static_cast<size_t>(series.dims) == offset.size(),
-               "normalizer fitted on " + std::to_string(offset.size()) + " columns applied to " +
-                   std::to_string(series.dims));
-  const int rows = series.rows();
-  for (int r = 0; r < rows; ++r)
-    for (int c = 0; c < series.dims; ++c) {
-      double& x = series.values[static_cast<size_t>(r) * series.dims + c];
-      x = inverse(x, c);
-    }
+  map_values(*this, series, [this](double x, int c) { return inverse(x, c); });
 }
 
 std::vector<double> Normalizer::inverse_column(const std::vector<double>& z, int col) const {
