@@ -83,7 +83,12 @@ std::vector<KeyDef> make_schema() {
       "Then an exponentially weighted moving average with this span, alpha = 2/(span+1) (0 = none).", 0, 1e6, {},
       true);
   add("detector.error_floor", T::Number, 0.01,
-      "error_ratio: errors below this (in normalized units) score 0, and the running maximum is at least this.",
+      "error_ratio: errors below this (in normalized units) score 0, and the running maximum is at least this. "
+      "likelihood: the smallest spread of the error distribution.",
+      0, 1e9, {}, true);
+  add("detector.error_cap", T::Number, 0.0,
+      "Smoothed errors above this (normalized units) count as this before the score rule, so one huge miss "
+      "does not dominate the error distribution (0 = no cap).",
       0, 1e9, {}, true);
   add("detector.likelihood.long_window", T::Int, 8640,
       "likelihood: rows in the rolling estimate of the error distribution.", 10, 1e9, {}, true);
@@ -91,6 +96,16 @@ std::vector<KeyDef> make_schema() {
       true);
   add("detector.likelihood.log", T::Bool, true,
       "likelihood: report log-scaled scores so that near-1 likelihoods stay distinct.", 0, 0, {}, true);
+  add("detector.likelihood.reestimate_every", T::Int, 100,
+      "likelihood: rows between fits of the error distribution (frozen in between).", 1, 1e9, {}, true);
+  add("detector.likelihood.mean_floor", T::Number, 0.0,
+      "likelihood: smallest mean of the error distribution (normalized units).", 0, 1e9, {}, true);
+  add("detector.likelihood.filter", T::Bool, true,
+      "likelihood: in a run of rows with tail probability <= 1e-5 only the first keeps it; the rest get 1e-3.",
+      0, 0, {}, true);
+  add("detector.likelihood.learning", T::Number, 0.5,
+      "likelihood: leading fraction of the training rows whose (in-sample) errors stay out of the fit.", 0, 1, {},
+      true);
   add("detector.ndt.window", T::Int, 2000, "dynamic_threshold: history rows the threshold is chosen from.", 10, 1e7,
       {}, true);
   add("detector.ndt.z_min", T::Number, 2.5, "dynamic_threshold: smallest z of eps = mean + z sd.", 0, 100, {}, true);

@@ -91,6 +91,11 @@ DetectorOptions detector_options(const json& v) {
   d.likelihood.long_window = at_path(v, "detector.likelihood.long_window").get<int>();
   d.likelihood.short_window = at_path(v, "detector.likelihood.short_window").get<int>();
   d.likelihood.log_scale = at_path(v, "detector.likelihood.log").get<bool>();
+  d.likelihood.reestimate_every = at_path(v, "detector.likelihood.reestimate_every").get<int>();
+  d.likelihood.mean_floor = at_path(v, "detector.likelihood.mean_floor").get<double>();
+  d.likelihood.filter = at_path(v, "detector.likelihood.filter").get<bool>();
+  d.learning = at_path(v, "detector.likelihood.learning").get<double>();
+  d.error_cap = at_path(v, "detector.error_cap").get<double>();
   d.spatial_margin = at_path(v, "detector.spatial_margin").get<double>();
   d.suppress = at_path(v, "detector.suppress").get<double>();
   d.suppress_level = at_path(v, "detector.suppress_level").get<double>();
@@ -523,7 +528,9 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
             const std::vector<double> errors = absolute_errors(p.target, predicted);
             std::vector<double> values(static_cast<size_t>(n));
             for (int i = 0; i < n; ++i) values[static_cast<size_t>(i)] = p.series.value(i);
-            r.scores = anomaly_scores_from_errors(errors, values, dopt);
+            DetectorOptions series_dopt = dopt;
+            series_dopt.train_rows = p.train_end;
+            r.scores = anomaly_scores_from_errors(errors, values, series_dopt);
             r.metrics = series_metrics(p, r.scores, cfg);
             store.write_nab_scores(r.detector, p.series, r.scores, &errors);
           }
@@ -630,7 +637,9 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
         throw Error(src_store.nab_scores_path(src_det, c.series) + ": " + std::to_string(errors.size()) +
                     " rows, the series has " + std::to_string(L.data->series.rows()));
       auto t = Clock::now();
-      r.scores = anomaly_scores_from_errors(errors, values, detector_options(s.values));
+      DetectorOptions dopt = detector_options(s.values);
+      dopt.train_rows = L.data->train_end;
+      r.scores = anomaly_scores_from_errors(errors, values, dopt);
       r.metrics = series_metrics(*L.data, r.scores, cfg);
       store.write_nab_scores(r.detector, L.data->series, r.scores, &errors);
       r.status = CellStatus::Ok;

@@ -44,16 +44,95 @@ TEST(Scoring, LikelihoodFlagsAnOutlierAndIgnoresNoise) {
   o.long_window = 500;
   o.short_window = 5;
   o.std_floor = 0.001;
+  o.filter = false;
   auto s = likelihood_scores(e, o);
   double before = 0;
   for (int i = 100; i < 1500; ++i) before = std::max(before, s[static_cast<size_t>(i)]);
+  EXPECT_GT(s[1500], 0.9);
   EXPECT_GT(s[1505], 0.9);
-  EXPECT_GT(s[1505], before) << "the outlier must outscore every normal row";
+  EXPECT_GT(s[1500], before) << "the outlier must outscore every normal row";
   for (double v : s) EXPECT_TRUE(v >= 0.0 && v <= 1.0);
+  // With the filter, only the onset of the run of very unlikely rows keeps its top score; the rest of the
+  // run drops to the yellow level, log(1e-3) / log(1e-10) = 0.3.
+  o.filter = true;
+  auto f = likelihood_scores(e, o);
+  EXPECT_EQ(f[1500], s[1500]);
+  EXPECT_NEAR(f[1505], std::log(kLikelihoodYellow + 1e-10) / std::log(1e-10), 1e-12);
+  for (int i = 0; i < 1500; ++i)
+    if (s[static_cast<size_t>(i)] < 0.5) EXPECT_EQ(f[static_cast<size_t>(i)], s[static_cast<size_t>(i)]) << i;
   // Flat noise at 2e-8 stays far below any alarm because of the spread floor.
   std::vector<double> flat(1000, 2e-8);
   flat[700] = 4e-8;
   for (double v : likelihood_scores(flat, o)) EXPECT_LT(v, 0.1);
+}
+
+TEST(Scoring, LikelihoodFitIsFrozenBetweenEstimates) {
+  // Errors step from 0.1 to 0.3 at row 1000. Fits every 100 rows: the step is judged against the fit made
+  // at row 900 (all 0.1) until the refit at row 1000 itself, which includes it.
+  std::vector<double> e(1400, 0.1);
+  for (size_t i = 1000; i < e.size(); ++i) e[i] = 0.3;
+  LikelihoodOptions o;
+  o.long_window = 1000;
+  o.short_window = 1;
+  o.std_floor = 0.01;
+  o.filter = false;
+  o.log_scale = false;
+  o.start = 100;
+  o.reestimate_every = 100;
+  auto s = likelihood_scores(e, o);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(s[static_cast<size_t>(i)], 0.0) << "rows before start score 0";
+  // The refit at row 1000 has one 0.3 among 901 values: the mean barely moves, the spread grows, and the
+  // rows up to 1099 are still far in the tail; the refit at 1100 holds 101 of them.
+  EXPECT_GT(s[1000], 0.999);
+  EXPECT_EQ(s[1050], s[1099]) << "the distribution does not move between fits";
+  EXPECT_LT(s[1100], s[1099]);
+  // Fitting at every row lets the run of high errors pull the distribution up at once.
+  o.reestimate_every = 1;
+  auto every = likelihood_scores(e, o);
+  EXPECT_LT(every[1099], s[1099]);
+}
+
+TEST(Scoring, LikelihoodSkipKeepsEarlyErrorsOutOfTheFit) {
+  // Tiny in-sample errors in rows < 500, then ordinary errors: with them in the fit the ordinary errors
+  // look anomalous; skipped, they do not.
+  Rng rng(8);
+  std::vector<double> e(1500);
+  for (size_t i = 0; i < e.size(); ++i) e[i] = i < 500 ? 0.001 : 0.1 + 0.02 * rng.normal(0.0, 1.0);
+  LikelihoodOptions o;
+  o.short_window = 5;
+  o.std_floor = 0.001;
+  o.filter = false;
+  o.log_scale = false;
+  o.start = 600;
+  o.reestimate_every = 100000;  // one fit, at row 600
+  o.skip = 0;
+  auto with_early = likelihood_scores(e, o);
+  o.skip = 500;
+  auto skipped = likelihood_scores(e, o);
+  double max_with = 0, max_skipped = 0;
+  for (size_t i = 600; i < e.size(); ++i) {
+    max_with = std::max(max_with, with_early[i]);
+    max_skipped = std::max(max_skipped, skipped[i]);
+  }
+  EXPECT_GT(max_with, 0.99);
+  EXPECT_LT(max_skipped, 0.99);
+}
+
+TEST(Detector, ErrorCapBoundsTheErrorsBeforeTheRule) {
+  std::vector<double> e(300, 0.2);
+  e[0] = std::nan("");
+  e[150] = 50.0;
+  std::vector<double> values(300, 1.0);
+  DetectorOptions o;
+  o.score = "error_ratio";
+  o.error_floor = 0.01;
+  auto uncapped = anomaly_scores_from_errors(e, values, o);
+  o.error_cap = 0.4;
+  auto capped = anomaly_scores_from_errors(e, values, o);
+  EXPECT_DOUBLE_EQ(uncapped[200], 0.2 / 50.0);
+  EXPECT_DOUBLE_EQ(capped[150], 1.0);
+  EXPECT_DOUBLE_EQ(capped[200], 0.5) << "0.2 over the capped running maximum 0.4";
+  EXPECT_EQ(capped[0], 0.0) << "a row without an error stays unscored";
 }
 
 TEST(Scoring, SuppressionSilencesTheFollowingRows) {

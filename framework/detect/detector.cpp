@@ -32,12 +32,19 @@ std::vector<double> anomaly_scores_from_errors(const std::vector<double>& raw_er
                                                const DetectorOptions& o) {
   std::vector<double> errors = moving_average(raw_errors, o.smoothing);
   if (o.ewma_span > 0) errors = ewma(errors, o.ewma_span);
+  if (o.error_cap > 0)
+    for (auto& e : errors)
+      if (e > o.error_cap) e = o.error_cap;  // NaN stays NaN
   std::vector<double> scores;
   if (o.score == "error_ratio") {
     scores = error_ratio_scores(errors, o.error_floor);
   } else if (o.score == "likelihood") {
     LikelihoodOptions lo = o.likelihood;
     lo.std_floor = o.error_floor;
+    // In-sample errors of the early training rows are the smallest the model will ever make: leave them
+    // out of the fit, and score only rows the model was not trained on.
+    lo.skip = static_cast<int>(std::floor(o.learning * o.train_rows));
+    lo.start = o.train_rows;
     scores = likelihood_scores(errors, lo);
   } else if (o.score == "dynamic_threshold") {
     scores = dynamic_threshold_detections(errors, o.ndt);

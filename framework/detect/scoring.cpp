@@ -50,32 +50,38 @@ std::vector<double> error_ratio_scores(const std::vector<double>& errors, double
 std::vector<double> likelihood_scores(const std::vector<double>& errors, const LikelihoodOptions& o) {
   const size_t n = errors.size();
   std::vector<double> scores(n, 0.0);
-  std::vector<double> recent = moving_average(errors, o.short_window);
-  // Rolling mean and variance of `recent` over the last long_window rows (Welford-free: sums of the
-  // window, in long double to keep the running subtraction exact enough over long series).
-  std::deque<double> win;
-  long double s1 = 0.0L, s2 = 0.0L;
-  int seen = 0;
+  const std::vector<double> recent = moving_average(errors, o.short_window);
+  std::deque<double> history;  // short-window means of the latest rows at or after `skip`
+  bool fitted = false;
+  long fitted_at = 0;
+  double mean = 0.0, sd = 1.0;
+  bool prev_red = false;
   for (size_t i = 0; i < n; ++i) {
     if (std::isnan(errors[i])) continue;
-    ++seen;
-    double m = recent[i];
-    win.push_back(m);
-    s1 += m;
-    s2 += static_cast<long double>(m) * m;
-    if (static_cast<int>(win.size()) > o.long_window) {
-      double old = win.front();
-      win.pop_front();
-      s1 -= old;
-      s2 -= static_cast<long double>(old) * old;
+    const long row = static_cast<long>(i);
+    if (row >= o.skip) {
+      history.push_back(recent[i]);
+      if (static_cast<int>(history.size()) > o.long_window) history.pop_front();
     }
-    if (seen < o.short_window + 2 || win.size() < 2) continue;
-    double cnt = static_cast<double>(win.size());
-    double mean = static_cast<double>(s1 / cnt);
-    double var = static_cast<double>((s2 - s1 * s1 / cnt) / (cnt - 1));
-    double sd = std::max(std::sqrt(std::max(var, 0.0)), o.std_floor);
-    double z = (m - mean) / sd;
+    if (row < o.start) continue;
+    if ((!fitted || row - fitted_at >= o.reestimate_every) && history.size() >= 2) {
+      // Recomputed from the window, in a fixed order: exact and independent of the series' history length.
+      double s1 = 0.0;
+      for (double m : history) s1 += m;
+      const double cnt = static_cast<double>(history.size());
+      double mu = s1 / cnt, s2 = 0.0;
+      for (double m : history) s2 += (m - mu) * (m - mu);
+      mean = std::max(mu, o.mean_floor);
+      sd = std::max(std::sqrt(s2 / cnt), o.std_floor);
+      fitted = true;
+      fitted_at = row;
+    }
+    if (!fitted) continue;
+    const double z = (recent[i] - mean) / sd;
     double q = 0.5 * std::erfc(z / std::sqrt(2.0));  // tail probability, exact for large z (no 1 - x loss)
+    const bool red = q <= kLikelihoodRed;
+    if (o.filter && red && prev_red) q = kLikelihoodYellow;
+    prev_red = red;
     if (o.log_scale) scores[i] = std::min(1.0, std::log(q + 1e-10) / std::log(1e-10));
     else scores[i] = 1.0 - q;
     if (scores[i] < 0) scores[i] = 0;

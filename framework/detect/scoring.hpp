@@ -18,14 +18,25 @@ std::vector<double> moving_average(const std::vector<double>& x, int k);
 std::vector<double> error_ratio_scores(const std::vector<double>& errors, double floor);
 
 struct LikelihoodOptions {
-  int long_window = 8640;   // rows in the rolling mean/variance of the (short-averaged) error
-  int short_window = 10;    // rows in the recent mean error that is tested against it
-  double std_floor = 0.01;  // smallest spread of the error distribution (normalized units)
-  bool log_scale = true;    // report log(Q + 1e-10) / log(1e-10) instead of 1 - Q
+  int long_window = 8640;     // latest short-window means in the estimate of the error distribution
+  int short_window = 10;      // rows in the recent mean error that is tested against it
+  int reestimate_every = 100; // rows between estimates; the distribution is frozen in between
+  double std_floor = 0.01;    // smallest spread of the distribution (normalized units)
+  double mean_floor = 0.0;    // smallest mean of the distribution
+  bool filter = true;         // in a run of very unlikely rows only the first keeps its top score
+  bool log_scale = true;      // report log(Q + 1e-10) / log(1e-10) instead of 1 - Q
+  int skip = 0;               // rows whose errors never enter the distribution (early in-sample errors)
+  int start = 0;              // rows before this score 0 (e.g. the training part)
 };
-// Anomaly likelihood: the tail probability Q(z) of the recent short-window mean error under a normal
-// distribution fitted to the short-window means of the last long_window rows; score 1 - Q (or its log
-// form). Rows before enough history (short_window + 2 errors) score 0.
+// Tail probabilities at or below kLikelihoodRed are "red"; a red row right after a red row is lowered to
+// kLikelihoodYellow when LikelihoodOptions::filter is on.
+inline constexpr double kLikelihoodRed = 1e-5;
+inline constexpr double kLikelihoodYellow = 1e-3;
+// Anomaly likelihood: the tail probability Q(z) of the recent short-window mean error m_i under a normal
+// distribution (mean, spread) fitted to the short-window means of the last long_window rows at or after
+// `skip`. The fit is redone every reestimate_every rows (it includes the row at which it is made) and is
+// frozen in between, so a burst of errors is judged against the distribution from before it. Score
+// 1 - Q, or its log form. Rows before `start`, before the first fit (2 means), or without an error score 0.
 std::vector<double> likelihood_scores(const std::vector<double>& errors, const LikelihoodOptions& options);
 
 // After a score >= level at row i, the scores of rows i+1 .. i+span are set to 0 (span = fraction * n).
