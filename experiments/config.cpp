@@ -39,6 +39,11 @@ std::vector<KeyDef> make_schema() {
   add("data.train_fraction", T::Number, 0.0,
       "Rows trained on (and that fit the normalization): 0 = NAB's probationary length min(floor(0.15 n), 750), "
       "else this fraction of the rows.", 0, 0.95);
+  add("data.time_features", T::StringList, json::array(),
+      "Calendar inputs added to each row from its timestamp, each as a sine and cosine of its phase: "
+      "`time_of_day`, `day_of_week` (the model input grows by 2 per feature; predicted and scored is still "
+      "column 0). Series without timestamps fail their cells.",
+      0, 0, {"time_of_day", "day_of_week"});
   add("data.synthetic.seed", T::Int, 7, "Seed of the synthetic corpus.", 0, 9.007e15);
   add("data.synthetic.series_per_kind", T::Int, 2, "Synthetic series per anomaly kind.", 1, 1000);
   add("data.synthetic.length", T::Int, 3000, "Rows per synthetic series.", 500, 1e7);
@@ -131,7 +136,10 @@ std::vector<KeyDef> make_schema() {
   add("engine.algo", T::String, "standard", "cuDNN algorithm: `standard` or `persist_static_small_h`.", 0, 0,
       {"standard", "persist_static_small_h"});
   add("engine.streams", T::Int, 4, "cuDNN engine: CUDA streams for the loop over models.", 1, 64);
-  add("engine.device", T::Int, 0, "CUDA device ordinal.", 0, 64);
+  add("engine.device", T::Int, 0, "CUDA device ordinal (GPU engines: the first device used).", 0, 64);
+  add("engine.devices", T::Int, 0,
+      "GPU engines: devices to spread ModelBatches over, one queue each, from engine.device on (0 = every "
+      "visible one).", 0, 64);
   // eval
   add("eval.nab", T::Bool, true, "Score the corpus as NAB does (needs label windows).");
   add("eval.profiles", T::String, "",
@@ -145,7 +153,8 @@ std::vector<KeyDef> make_schema() {
   add("run.threads", T::Int, 0, "Worker threads (0 = all cores; the CLI's -j overrides).", 0, 4096);
   add("run.out", T::String, "runs", "Folder that receives run folders.");
   add("run.batch_models", T::Int, 0,
-      "Models trained per engine call (a ModelBatch); 0 = the engine's choice.", 0, 1e6);
+      "Models trained per engine call (a ModelBatch); 0 = the engine's choice (cpu, cudnn: 2 x threads; "
+      "fused: as many as fit the device's memory). For fused, a cap.", 0, 1e6);
   return s;
 }
 
@@ -205,11 +214,20 @@ std::string check_value(const KeyDef& d, const json& v) {
     }
     case KeyType::Bool:
       return v.is_boolean() ? "" : expect("true or false");
-    case KeyType::StringList:
+    case KeyType::StringList: {
       if (!v.is_array()) return expect("a list of strings");
-      for (const auto& e : v)
+      for (const auto& e : v) {
         if (!e.is_string()) return expect("a list of strings");
+        if (d.choices.empty()) continue;
+        bool known = false;
+        for (const auto& c : d.choices) known |= c == e.get<std::string>();
+        if (known) continue;
+        std::string list;
+        for (const auto& c : d.choices) list += (list.empty() ? "" : ", ") + ("\"" + c + "\"");
+        return expect("a list of " + list);
+      }
       return "";
+    }
   }
   return "";
 }

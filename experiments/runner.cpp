@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <thread>
 
 #include "core/error.hpp"
 #include "core/files.hpp"
@@ -28,6 +29,7 @@
 #include "experiments/progress.hpp"
 #include "experiments/report.hpp"
 #include "experiments/results.hpp"
+#include "experiments/scheduler.hpp"
 #include "lstm/engine.hpp"
 #include "lstm/init.hpp"
 #ifdef LSTMAD_WITH_CUDA
@@ -196,6 +198,50 @@ RunOutcome finalize(const std::string& dir, const json& cfg, const Plan& plan, c
     log::warn(std::string("report not written: ") + e.what());
   }
   return outcome;
+}
+
+EngineOptions engine_options(const json& cfg, int threads) {
+  EngineOptions eo;
+  eo.name = at_path(cfg, "engine.name").get<std::string>();
+  eo.precision = parse_precision(at_path(cfg, "engine.precision").get<std::string>());
+  eo.threads = threads;
+  eo.device = at_path(cfg, "engine.device").get<int>();
+  eo.algo = at_path(cfg, "engine.algo").get<std::string>();
+  eo.streams = at_path(cfg, "engine.streams").get<int>();
+  return eo;
+}
+
+// The devices a GPU engine's queues run on: engine.device and the visible devices after it, engine.devices
+// of them (0: all). Empty for the CPU engine, and where no device is visible (the engine then reports why
+// on its first batch).
+std::vector<DeviceProps> scheduler_devices(const json& cfg) {
+  std::vector<DeviceProps> out;
+  const std::string name = at_path(cfg, "engine.name").get<std::string>();
+  if (name == "cpu") return out;
+  const int first = at_path(cfg, "engine.device").get<int>();
+  const int count = at_path(cfg, "engine.devices").get<int>();
+#ifdef LSTMAD_WITH_CUDA
+  const kernels::RuntimeInfo rt = kernels::query_devices();
+  for (const auto& d : rt.devices) {
+    if (d.ordinal < first) continue;
+    if (count > 0 && static_cast<int>(out.size()) >= count) break;
+    DeviceProps p;
+    p.ordinal = d.ordinal;
+    p.memory_bytes = d.global_mem_bytes;
+    p.sm_count = d.sm_count;
+    p.smem_per_block_optin = d.shared_mem_per_block_optin;
+    p.smem_per_sm = d.shared_mem_per_sm;
+    p.max_threads_per_block = d.max_threads_per_block;
+    out.push_back(p);
+  }
+#endif
+  if (out.empty() && name == "fused") {  // no device: batches of one model, each failing with the reason
+    DeviceProps p;
+    p.ordinal = first;
+    out.push_back(p);
+  }
+  (void)count;
+  return out;
 }
 
 // Predictions of every row with a full window before it. With retraining (retrain_every > 0), the model
@@ -376,16 +422,7 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
   for (size_t i = 0; i < plan.series.size(); ++i) series_index[plan.series[i]] = i;
 
   std::unique_ptr<Engine> engine;
-  if (!todo.empty()) {
-    EngineOptions eo;
-    eo.name = at_path(cfg, "engine.name").get<std::string>();
-    eo.precision = parse_precision(at_path(cfg, "engine.precision").get<std::string>());
-    eo.threads = threads;
-    eo.device = at_path(cfg, "engine.device").get<int>();
-    eo.algo = at_path(cfg, "engine.algo").get<std::string>();
-    eo.streams = at_path(cfg, "engine.streams").get<int>();
-    engine = make_engine(eo);
-  }
+  if (!todo.empty()) engine = make_engine(engine_options(cfg, threads));
 
   Progress progress(static_cast<int>(todo.size()), ro.progress);
   std::vector<CellResult> results;
@@ -414,8 +451,15 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
     return r;
   };
 
-  // ModelBatches: cells of one setting and one input width share a model shape and window.
-  std::map<std::pair<int, int>, std::vector<const Cell*>> groups;
+  // ModelBatches (experiments/scheduler.hpp): cells whose models share a shape, window, minibatch size and
+  // retraining schedule, whatever their setting; one queue per device for the GPU engines.
+  struct Runnable {
+    const Cell* cell;
+    const PreparedSeries* data;
+    const Loaded* loaded;
+  };
+  std::vector<Runnable> runnable;
+  std::vector<CellWork> work;
   for (const Cell* c : todo) {
     const Loaded& L = loaded[series_index[c->series]];
     if (!L.data) {
@@ -426,124 +470,169 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
       finish(std::move(r));
       continue;
     }
-    groups[{c->setting, L.data->series.dims}].push_back(c);
+    const json& v = plan.settings[static_cast<size_t>(c->setting)].values;
+    const PreparedSeries& p = *L.data;
+    CellWork w;
+    w.key = batch_key(v, p.series.dims);
+    const WindowSource ws = make_window_source(p, v);
+    if (ws.train.empty()) {
+      CellResult r = base_result(*c);
+      r.status = CellStatus::Error;
+      r.rows = p.series.rows();
+      r.error = p.series.path + ": " + std::to_string(p.train_end) + " training rows are too few for window " +
+                std::to_string(w.key.window) + " and horizon " + std::to_string(w.key.shape.horizon);
+      finish(std::move(r));
+      continue;
+    }
+    w.cell = static_cast<int>(runnable.size());
+    w.rows = p.series.rows();
+    w.train = static_cast<long long>(ws.train.size());
+    w.val = static_cast<long long>(ws.val.size());
+    w.epochs = at_path(v, "train.epochs").get<int>();
+    work.push_back(w);
+    runnable.push_back({c, &p, &L});
   }
-  const int batch_models = at_path(cfg, "run.batch_models").get<int>();
-  const size_t chunk = batch_models > 0 ? static_cast<size_t>(batch_models) : static_cast<size_t>(2 * threads);
+  SchedulerOptions so;
+  so.engine = at_path(cfg, "engine.name").get<std::string>();
+  so.threads = threads;
+  so.batch_models = at_path(cfg, "run.batch_models").get<int>();
+  so.devices = scheduler_devices(cfg);
+  const Schedule schedule = schedule_cells(work, so);
+  if (schedule.batches() > 0)
+    log::info(std::to_string(work.size()) + " models in " + std::to_string(schedule.batches()) +
+              " ModelBatch(es) on " + std::to_string(schedule.queues.size()) + " queue(s)");
 
-  bool interrupted = false;
-  for (auto& [key, cells] : groups) {
-    const Setting& setting = plan.settings[static_cast<size_t>(key.first)];
-    const json& v = setting.values;
-    const ModelShape shape = setting_shape(v, key.second);
-    const int window = at_path(v, "model.window").get<int>();
-    const json& fb = at_path(v, "model.forget_bias");
-    std::optional<double> forget_bias;
-    if (fb.is_number()) forget_bias = fb.get<double>();
-    const DetectorOptions dopt = detector_options(v);
+  std::atomic<bool> interrupted{false};
+  // Trains one ModelBatch on `eng`, predicts, scores and finishes its cells.
+  auto run_batch = [&](Engine& eng, const ScheduledBatch& batch) {
+    const ModelShape shape = batch.key.shape;
+    const int window = batch.key.window;
     Retraining retraining;
-    retraining.every = at_path(v, "train.retrain_every").get<int>();
-    retraining.rows = at_path(v, "train.retrain_rows").get<int>();
-    retraining.epochs = at_path(v, "train.retrain_epochs").get<int>();
+    retraining.every = batch.key.retrain_every;
+    retraining.rows = batch.key.retrain_rows;
+    retraining.epochs = batch.key.retrain_epochs;
+    std::vector<ModelJob> jobs;
+    std::vector<const Runnable*> job_cells;
+    for (int k : batch.cells) {
+      const Runnable& u = runnable[static_cast<size_t>(k)];
+      const json& v = plan.settings[static_cast<size_t>(u.cell->setting)].values;
+      const json& fb = at_path(v, "model.forget_bias");
+      std::optional<double> forget_bias;
+      if (fb.is_number()) forget_bias = fb.get<double>();
+      ModelJob job;
+      job.data = make_window_source(*u.data, v);
+      job.params = init_params(shape, u.cell->seed, forget_bias);
+      job.options = train_options(v, u.cell->seed);
+      jobs.push_back(std::move(job));
+      job_cells.push_back(&u);
+    }
+    if (jobs.empty()) return;
+    progress.started(static_cast<int>(jobs.size()));
+    auto t_train = Clock::now();
+    std::string batch_error;
+    try {
+      std::string why = eng.unsupported_reason(shape, jobs.front().options);
+      if (!why.empty()) throw UnsupportedError(why);
+      eng.train(shape, jobs);
+    } catch (const std::exception& e) {
+      batch_error = e.what();
+    }
+    std::vector<std::vector<double>> predictions;
+    std::string stream_error;
+    if (batch_error.empty()) {
+      std::vector<const PreparedSeries*> data;
+      for (const Runnable* u : job_cells) data.push_back(u->data);
+      try {
+        predictions = stream_predictions(eng, shape, window, jobs, data, retraining, threads);
+      } catch (const std::exception& e) {
+        stream_error = e.what();
+      }
+    }
+    const double train_seconds = since(t_train) / static_cast<double>(jobs.size());
 
-    for (size_t begin = 0; begin < cells.size() && !interrupted; begin += chunk) {
+    parallel_for(jobs.size(), static_cast<size_t>(threads), [&](size_t j) {
+      const Runnable& u = *job_cells[j];
+      const Cell& c = *u.cell;
+      const PreparedSeries& p = *u.data;
+      const json& v = plan.settings[static_cast<size_t>(c.setting)].values;
+      ModelJob& job = jobs[j];
+      CellResult r = base_result(c);
+      r.rows = p.series.rows();
+      r.seconds_prepare = u.loaded->seconds;
+      r.seconds_train = train_seconds;
+      auto t0 = Clock::now();
+      try {
+        if (!batch_error.empty()) throw Error(batch_error);
+        if (!stream_error.empty()) throw Error(stream_error);
+        r.epochs = job.result.epochs_run;
+        r.best_epoch = job.result.best_epoch;
+        r.train_loss = job.result.train_loss.empty() ? std::nan("") : job.result.train_loss.back();
+        if (!job.result.val_loss.empty()) {
+          int e = job.result.best_epoch >= 0 ? job.result.best_epoch : static_cast<int>(job.result.val_loss.size()) - 1;
+          r.val_loss = job.result.val_loss[static_cast<size_t>(e)];
+        } else {
+          r.val_loss = std::nan("");
+        }
+        if (job.result.status == TrainStatus::NonFinite) {
+          r.status = CellStatus::NonFinite;
+          r.error = job.result.message.empty() ? "training produced a non-finite loss" : job.result.message;
+        } else {
+          const int n = p.series.rows();
+          const std::vector<double>& predicted = predictions[j];
+          const std::vector<double> errors = absolute_errors(p.target, predicted);
+          std::vector<double> values(static_cast<size_t>(n));
+          for (int i = 0; i < n; ++i) values[static_cast<size_t>(i)] = p.series.value(i);
+          DetectorOptions series_dopt = detector_options(v);
+          series_dopt.train_rows = p.train_end;
+          r.scores = anomaly_scores_from_errors(errors, values, series_dopt);
+          r.metrics = series_metrics(p, r.scores, cfg);
+          store.write_nab_scores(r.detector, p.series, r.scores, &errors);
+        }
+      } catch (const std::exception& e) {
+        r.status = CellStatus::Error;
+        r.error = e.what();
+      }
+      r.seconds_predict = since(t0);
+      r.seconds_total = r.seconds_prepare + r.seconds_train + r.seconds_predict;
+      finish(std::move(r));
+    });
+  };
+  // One worker per queue; the first queue's engine is `engine` (made above on engine.device).
+  auto run_queue = [&](std::size_t q) {
+    std::unique_ptr<Engine> own;
+    Engine* eng = engine.get();
+    if (q > 0) {
+      EngineOptions eo = engine_options(cfg, threads);
+      eo.device = schedule.devices[q];
+      own = make_engine(eo);
+      eng = own.get();
+    }
+    for (const ScheduledBatch& b : schedule.queues[q]) {
+      if (interrupted) return;
       if (g_stop.load() > 0) {
         interrupted = true;
-        break;
+        return;
       }
-      const size_t end = std::min(cells.size(), begin + chunk);
-      std::vector<ModelJob> jobs;
-      std::vector<const Cell*> job_cells;
-      for (size_t k = begin; k < end; ++k) {
-        const Cell& c = *cells[k];
-        const PreparedSeries& p = *loaded[series_index[c.series]].data;
-        ModelJob job;
-        job.data = make_window_source(p, v);
-        if (job.data.train.empty()) {
-          CellResult r = base_result(c);
-          r.status = CellStatus::Error;
-          r.rows = p.series.rows();
-          r.error = p.series.path + ": " + std::to_string(p.train_end) + " training rows are too few for window " +
-                    std::to_string(window) + " and horizon " + std::to_string(shape.horizon);
-          finish(std::move(r));
-          continue;
-        }
-        job.params = init_params(shape, c.seed, forget_bias);
-        job.options = train_options(v, c.seed);
-        jobs.push_back(std::move(job));
-        job_cells.push_back(&c);
-      }
-      if (jobs.empty()) continue;
-      progress.started(static_cast<int>(jobs.size()));
-      auto t_train = Clock::now();
-      std::string batch_error;
-      try {
-        std::string why = engine->unsupported_reason(shape, jobs.front().options);
-        if (!why.empty()) throw UnsupportedError(why);
-        engine->train(shape, jobs);
-      } catch (const std::exception& e) {
-        batch_error = e.what();
-      }
-      std::vector<std::vector<double>> predictions;
-      std::string stream_error;
-      if (batch_error.empty()) {
-        std::vector<const PreparedSeries*> data;
-        for (const Cell* c : job_cells) data.push_back(&*loaded[series_index[c->series]].data);
-        try {
-          predictions = stream_predictions(*engine, shape, window, jobs, data, retraining, threads);
-        } catch (const std::exception& e) {
-          stream_error = e.what();
-        }
-      }
-      const double train_seconds = since(t_train) / static_cast<double>(jobs.size());
-
-      parallel_for(jobs.size(), static_cast<size_t>(threads), [&](size_t j) {
-        const Cell& c = *job_cells[j];
-        const Loaded& L = loaded[series_index[c.series]];
-        const PreparedSeries& p = *L.data;
-        ModelJob& job = jobs[j];
-        CellResult r = base_result(c);
-        r.rows = p.series.rows();
-        r.seconds_prepare = L.seconds;
-        r.seconds_train = train_seconds;
-        auto t0 = Clock::now();
-        try {
-          if (!batch_error.empty()) throw Error(batch_error);
-          if (!stream_error.empty()) throw Error(stream_error);
-          r.epochs = job.result.epochs_run;
-          r.best_epoch = job.result.best_epoch;
-          r.train_loss = job.result.train_loss.empty() ? std::nan("") : job.result.train_loss.back();
-          if (!job.result.val_loss.empty()) {
-            int e = job.result.best_epoch >= 0 ? job.result.best_epoch : static_cast<int>(job.result.val_loss.size()) - 1;
-            r.val_loss = job.result.val_loss[static_cast<size_t>(e)];
-          } else {
-            r.val_loss = std::nan("");
-          }
-          if (job.result.status == TrainStatus::NonFinite) {
-            r.status = CellStatus::NonFinite;
-            r.error = job.result.message.empty() ? "training produced a non-finite loss" : job.result.message;
-          } else {
-            const int n = p.series.rows();
-            const std::vector<double>& predicted = predictions[j];
-            const std::vector<double> errors = absolute_errors(p.target, predicted);
-            std::vector<double> values(static_cast<size_t>(n));
-            for (int i = 0; i < n; ++i) values[static_cast<size_t>(i)] = p.series.value(i);
-            DetectorOptions series_dopt = dopt;
-            series_dopt.train_rows = p.train_end;
-            r.scores = anomaly_scores_from_errors(errors, values, series_dopt);
-            r.metrics = series_metrics(p, r.scores, cfg);
-            store.write_nab_scores(r.detector, p.series, r.scores, &errors);
-          }
-        } catch (const std::exception& e) {
-          r.status = CellStatus::Error;
-          r.error = e.what();
-        }
-        r.seconds_predict = since(t0);
-        r.seconds_total = r.seconds_prepare + r.seconds_train + r.seconds_predict;
-        finish(std::move(r));
-      });
+      run_batch(*eng, b);
     }
-    if (interrupted) break;
+  };
+  if (schedule.queues.size() <= 1) {
+    if (!schedule.queues.empty()) run_queue(0);
+  } else {
+    std::vector<std::thread> workers;
+    std::vector<std::string> errors(schedule.queues.size());
+    for (std::size_t q = 0; q < schedule.queues.size(); ++q)
+      workers.emplace_back([&, q] {
+        try {
+          run_queue(q);
+        } catch (const std::exception& e) {
+          errors[q] = e.what();
+        }
+      });
+    for (auto& w : workers) w.join();
+    for (std::size_t q = 0; q < errors.size(); ++q)
+      if (!errors[q].empty())
+        throw Error("device " + std::to_string(schedule.devices[q]) + ": " + errors[q]);
   }
   progress.done();
 
@@ -551,7 +640,7 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
   if (interrupted) partial = "the run was interrupted; resume it with --resume " + dir;
   else if (ro.shard_count > 1) partial = "shard " + std::to_string(ro.shard_index) + "/" + std::to_string(ro.shard_count) + "; merge the shards for NAB scores";
   RunOutcome outcome = finalize(dir, cfg, plan, corpus, loaded, std::move(results), store, since(t_run), partial);
-  outcome.interrupted = interrupted;
+  outcome.interrupted = interrupted.load();
   outcome.skipped = in_shard - static_cast<int>(todo.size());
   if (ro.shard_count > 1) outcome.missing = 0;  // other shards' cells are not missing from this one
   log::info(std::string(interrupted ? "interrupted" : "finished") + " after " + std::to_string(since(t_run)) + " s: " +

@@ -1,0 +1,81 @@
+// Launch plan and memory of the multi-model fused path (lstm_multi.hpp): N independent models of one
+// shape trained in lockstep, the model index a grid dimension of every kernel. Host-only and header-only
+// (no CUDA headers), so the scheduler (experiments/scheduler.hpp) and the tests use it without a device.
+//
+// Per model the buffers are those of one FusedLstm plus the training state (parameters, gradient, Adam
+// moments, best parameters), the model's series and its window lists; models never share a buffer, so
+// what one model computes cannot depend on the others or on N.
+#pragma once
+#include <cstddef>
+
+#include "kernels/lstm_fused_plan.hpp"
+
+namespace lstmad::kernels {
+
+// The time-loop plan for one model of a batch of `models`: the SMs are shared out first, so with N at
+// least the SM count each model gets the fewest blocks (most rows per block, most reuse of R in shared
+// memory). The per-(row, unit) arithmetic of the kernels does not depend on the plan, so neither do the
+// results.
+inline FusedLaunch plan_fused_multi(int H, int B, int models, const FusedLimits& lim) {
+  FusedLimits per = lim;
+  const int n = models > 0 ? models : 1;
+  per.sm_count = lim.sm_count / n > 0 ? lim.sm_count / n : 1;
+  return plan_fused(H, B, per);
+}
+
+// Blocks of the time-loop kernels that one SM holds at once (threads and shared memory; the kernels are
+// compiled for one 512-thread block per SM's register file at most, which bounds this by 2048 / threads).
+inline int fused_blocks_per_sm(const FusedLaunch& p, int smem_per_sm) {
+  const int threads = p.H * p.groups;
+  if (threads <= 0) return 0;
+  int by_threads = 2048 / threads;
+  const std::size_t smem = p.smem_fwd > p.smem_bwd ? p.smem_fwd : p.smem_bwd;
+  int by_smem = smem > 0 ? static_cast<int>(static_cast<std::size_t>(smem_per_sm) / smem) : by_threads;
+  const int b = by_threads < by_smem ? by_threads : by_smem;
+  return b > 0 ? b : 0;
+}
+
+// What sizes one model's buffers in a multi-model batch.
+struct MultiModelExtent {
+  int layers = 1, input = 1, hidden = 64, horizon = 1;
+  int window = 1;          // T
+  int batch = 1;           // B: rows of a full minibatch
+  long long rows = 0;      // rows of the longest series
+  long long train = 0;     // most training windows of one model
+  long long val = 0;       // most validation windows of one model
+};
+
+inline std::size_t multi_param_count(const MultiModelExtent& e) {
+  const std::size_t H = static_cast<std::size_t>(e.hidden);
+  std::size_t p = 0;
+  for (int l = 0; l < e.layers; ++l) {
+    const std::size_t din = static_cast<std::size_t>(l == 0 ? e.input : e.hidden);
+    p += 4 * H * (din + H) + 8 * H;
+  }
+  return p + static_cast<std::size_t>(e.horizon) * (H + 1);
+}
+
+// Bytes of device memory one model holds in a multi-model batch (FusedMulti's buffers, see
+// framework/lstm/fused/fused_multi.cpp).
+inline std::size_t multi_model_bytes(const MultiModelExtent& e) {
+  const std::size_t H = static_cast<std::size_t>(e.hidden), D = static_cast<std::size_t>(e.input);
+  const std::size_t T = static_cast<std::size_t>(e.window), B = static_cast<std::size_t>(e.batch);
+  const std::size_t L = static_cast<std::size_t>(e.layers), hz = static_cast<std::size_t>(e.horizon);
+  const std::size_t TB = T * B;
+  std::size_t floats = 0;
+  floats += TB * D;                         // x, time-major
+  floats += 2 * TB * 4 * H;                 // gx, dgates
+  floats += TB * H;                         // dy (the layer above's dx)
+  floats += 4 * H * H;                      // R transposed
+  floats += 2 * L * B * H + B * H;          // hy, cy per layer; dhy
+  floats += L * ((T + 1) * B * H + TB * 4 * H + TB * H);  // y, gates, c per layer
+  floats += 5 * multi_param_count(e);       // theta, dtheta, m, v, best
+  floats += static_cast<std::size_t>(e.rows) * (D + 1);    // the series
+  floats += B * T * D + 4 * B * hz;         // xb; yb, yhat, dyhat, sq
+  std::size_t bytes = floats * sizeof(float);
+  bytes += static_cast<std::size_t>(e.train + e.val) * sizeof(int);  // window order, validation starts
+  bytes += 256;                             // per-model scalars, hyperparameters, step state, flags
+  return bytes;
+}
+
+}  // namespace lstmad::kernels

@@ -1,0 +1,193 @@
+// The scheduler (experiments/scheduler.hpp) without a device: batch keys from settings, the fused batch
+// size from made-up device properties, near-equal batches per group, one queue per device.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "core/error.hpp"
+#include "experiments/config.hpp"
+#include "experiments/scheduler.hpp"
+#include "kernels/lstm_multi_plan.hpp"
+
+namespace lstmad {
+namespace {
+
+// An H200 as cudaGetDeviceProperties describes it (141 GB, 132 SMs, 227 KB opt-in, 228 KB per SM).
+DeviceProps h200(int ordinal = 0) {
+  DeviceProps d;
+  d.ordinal = ordinal;
+  d.memory_bytes = 150'000'000'000ull;
+  d.sm_count = 132;
+  d.smem_per_block_optin = 232448;
+  d.smem_per_sm = 233472;
+  d.max_threads_per_block = 1024;
+  return d;
+}
+
+BatchKey key(int H, int L = 1, int T = 100, int B = 64) {
+  BatchKey k;
+  k.shape = ModelShape{L, 1, H, 1};
+  k.window = T;
+  k.batch = B;
+  return k;
+}
+
+TEST(Scheduler, SettingsThatDifferOnlyInTrainingValuesShareAKey) {
+  json cfg = resolve_config(json::parse(R"({"model": {"hidden": [32, 64], "window": 30},
+                                            "train": {"lr": [0.001, 0.01], "batch": 16}})"),
+                            "test");
+  const auto settings = expand_settings(cfg);
+  ASSERT_EQ(settings.size(), 4u);
+  std::map<BatchKey, int> keys;
+  for (const auto& v : settings) ++keys[batch_key(v, 1)];
+  ASSERT_EQ(keys.size(), 2u) << "two hidden sizes, each with two learning rates";
+  for (const auto& [k, n] : keys) {
+    EXPECT_EQ(n, 2) << k.str();
+    EXPECT_EQ(k.window, 30);
+    EXPECT_EQ(k.batch, 16);
+  }
+  EXPECT_FALSE(batch_key(settings[0], 1) == batch_key(settings[0], 3)) << "input width is part of the shape";
+}
+
+TEST(Scheduler, FusedBatchSizeFollowsMemoryAndWaves) {
+  GroupExtent ext{20000, 16000, 4000};
+  const BatchSizing s = size_fused_batch(key(64), ext, h200());
+  kernels::MultiModelExtent e;
+  e.hidden = 64;
+  e.window = 100;
+  e.batch = 64;
+  e.rows = ext.rows;
+  e.train = ext.train;
+  e.val = ext.val;
+  EXPECT_EQ(s.bytes_per_model, kernels::multi_model_bytes(e));
+  // H=64, T=100, B=64: gates, gx, dgates are 6.5 MB each, so a model holds about 25 MB.
+  EXPECT_GT(s.bytes_per_model, 20u << 20);
+  EXPECT_LT(s.bytes_per_model, 40u << 20);
+  EXPECT_EQ(s.by_memory, static_cast<int>(150e9 * 0.75 / static_cast<double>(s.bytes_per_model)));
+  EXPECT_GE(s.wave, 1);
+  EXPECT_LE(s.models, s.by_memory);
+  if (s.models > s.wave) {
+    EXPECT_EQ(s.models % s.wave, 0) << "whole waves";
+  }
+  EXPECT_GT(s.models, 1000) << "an H200 holds a thousand H=64 models";
+
+  // A smaller device holds fewer; a cap bounds the batch; a second layer needs more memory per model.
+  DeviceProps small = h200();
+  small.memory_bytes = 8ull << 30;
+  EXPECT_LT(size_fused_batch(key(64), ext, small).models, s.models);
+  EXPECT_EQ(size_fused_batch(key(64), ext, h200(), 0.75, 58).models, 58);
+  EXPECT_GT(size_fused_batch(key(64, 2), ext, h200()).bytes_per_model, s.bytes_per_model);
+  // No memory at all still gives batches of one model (the engine then says why it cannot run).
+  DeviceProps none;
+  EXPECT_EQ(size_fused_batch(key(64), ext, none).models, 1);
+}
+
+TEST(Scheduler, WaveCountsTheBlocksTheSmsHold) {
+  kernels::FusedLimits lim;
+  lim.sm_count = 132;
+  lim.smem_optin = 232448;
+  lim.max_threads = 1024;
+  // 1000 models: each gets the fewest blocks; few models: the SMs are shared out.
+  const kernels::FusedLaunch many = kernels::plan_fused_multi(64, 64, 1000, lim);
+  const kernels::FusedLaunch few = kernels::plan_fused_multi(64, 64, 2, lim);
+  EXPECT_LT(many.grid, few.grid);
+  EXPECT_EQ(many.grid * many.rows_per_block >= 64, true);
+  EXPECT_TRUE(many.r_smem_fwd && many.r_smem_bwd) << "R of H=64 stays in shared memory";
+  EXPECT_GE(kernels::fused_blocks_per_sm(many, 233472), 1);
+}
+
+std::vector<CellWork> cells_of(const std::vector<std::pair<BatchKey, long long>>& spec) {
+  std::vector<CellWork> cells;
+  for (const auto& [k, train] : spec) {
+    CellWork w;
+    w.cell = static_cast<int>(cells.size());
+    w.key = k;
+    w.rows = train + 200;
+    w.train = train;
+    w.val = 50;
+    w.epochs = 3;
+    cells.push_back(w);
+  }
+  return cells;
+}
+
+TEST(Scheduler, CpuBatchesAreNearEqualPerGroupInKeyOrder) {
+  std::vector<std::pair<BatchKey, long long>> spec;
+  for (int i = 0; i < 7; ++i) spec.push_back({key(64), 100 + i});
+  for (int i = 0; i < 4; ++i) spec.push_back({key(32), 100 + i});
+  spec.insert(spec.begin() + 3, {key(32), 500});  // group members need not be adjacent in the input
+  const auto cells = cells_of(spec);
+  SchedulerOptions o;
+  o.engine = "cpu";
+  o.threads = 2;
+  o.batch_models = 3;
+  const Schedule s = schedule_cells(cells, o);
+  ASSERT_EQ(s.queues.size(), 1u);
+  std::vector<std::size_t> sizes;
+  std::set<int> seen;
+  for (const auto& b : s.queues[0]) {
+    sizes.push_back(b.cells.size());
+    EXPECT_TRUE(std::is_sorted(b.cells.begin(), b.cells.end())) << "input order inside a group";
+    for (int c : b.cells) {
+      EXPECT_TRUE(seen.insert(c).second) << "cell " << c << " twice";
+      EXPECT_TRUE(cells[static_cast<std::size_t>(c)].key == b.key) << "cell in the wrong group";
+    }
+  }
+  EXPECT_EQ(seen.size(), cells.size());
+  // H=32 sorts first: 5 cells -> 3 + 2; H=64: 7 cells -> 3 + 2 + 2.
+  EXPECT_EQ(sizes, (std::vector<std::size_t>{3, 2, 3, 2, 2}));
+  // Without run.batch_models the CPU engine takes 2 x threads.
+  o.batch_models = 0;
+  o.threads = 4;
+  const Schedule t = schedule_cells(cells, o);
+  ASSERT_EQ(t.queues[0].size(), 2u);
+  EXPECT_EQ(t.queues[0][0].cells.size(), 5u);
+  EXPECT_EQ(t.queues[0][1].cells.size(), 7u);
+}
+
+TEST(Scheduler, OneQueuePerDeviceWithBalancedWork) {
+  std::vector<std::pair<BatchKey, long long>> spec;
+  for (int i = 0; i < 40; ++i) spec.push_back({key(16 + 16 * (i % 4)), 1000 + 100 * i});
+  const auto cells = cells_of(spec);
+  SchedulerOptions o;
+  o.engine = "fused";
+  o.batch_models = 4;
+  o.devices = {h200(0), h200(1), h200(2)};
+  const Schedule s = schedule_cells(cells, o);
+  ASSERT_EQ(s.queues.size(), 3u);
+  EXPECT_EQ(s.devices, (std::vector<int>{0, 1, 2}));
+  std::set<int> seen;
+  std::vector<double> load;
+  for (std::size_t q = 0; q < 3; ++q) {
+    double w = 0;
+    EXPECT_FALSE(s.queues[q].empty());
+    for (const auto& b : s.queues[q]) {
+      EXPECT_EQ(b.device, s.devices[q]);
+      EXPECT_LE(b.cells.size(), 4u);
+      w += b.work;
+      for (int c : b.cells) EXPECT_TRUE(seen.insert(c).second);
+    }
+    load.push_back(w);
+  }
+  EXPECT_EQ(seen.size(), cells.size());
+  const double lo = *std::min_element(load.begin(), load.end()), hi = *std::max_element(load.begin(), load.end());
+  EXPECT_LT(hi - lo, 0.25 * hi) << "queues should carry similar work";
+  // The same input gives the same schedule.
+  const Schedule again = schedule_cells(cells, o);
+  for (std::size_t q = 0; q < 3; ++q) {
+    ASSERT_EQ(again.queues[q].size(), s.queues[q].size());
+    for (std::size_t b = 0; b < s.queues[q].size(); ++b) EXPECT_EQ(again.queues[q][b].cells, s.queues[q][b].cells);
+  }
+  // The CPU engine ignores devices: one queue.
+  o.engine = "cpu";
+  EXPECT_EQ(schedule_cells(cells, o).queues.size(), 1u);
+  // The fused engine cannot size batches without a device's properties.
+  o.engine = "fused";
+  o.devices.clear();
+  EXPECT_THROW(schedule_cells(cells, o), Error);
+}
+
+}  // namespace
+}  // namespace lstmad
