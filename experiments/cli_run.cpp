@@ -156,7 +156,9 @@ void add_run_commands(CLI::App& app, Registry& reg) {
               << " series\n\nModelBatch groups (cells of one shape train together):\n";
     double total_flops = 0;
     for (const auto& s : p.settings) {
-      ModelShape shape = setting_shape(s.values, 1);
+      // Univariate series (NAB, synthetic) plus 2 inputs per calendar feature.
+      const int inputs = 1 + 2 * static_cast<int>(at_path(cfg, "data.time_features").size());
+      ModelShape shape = setting_shape(s.values, inputs);
       const int T = at_path(s.values, "model.window").get<int>();
       const int epochs = at_path(s.values, "train.epochs").get<int>();
       // Forward FLOPs of one window: T steps of the 4 gate GEMVs per layer, plus the head.

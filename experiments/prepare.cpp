@@ -3,12 +3,25 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/error.hpp"
 #include "core/log.hpp"
 #include "data/missing.hpp"
 #include "data/normalize.hpp"
 #include "data/windows.hpp"
 
 namespace lstmad {
+
+// Phase in [0, 1) of row i's timestamp within the day or the week (weeks start on Monday, 00:00 UTC).
+static double calendar_phase(const Series& s, int i, const std::string& feature) {
+  if (s.time_us.size() != static_cast<size_t>(s.rows()) || s.timestamps.empty())
+    throw DataError(s.path, 0, "data.time_features needs a timestamp on every row; this series has none");
+  constexpr int64_t kDay = 86400LL * 1000000LL;
+  const int64_t t = s.time_us[static_cast<size_t>(i)];
+  auto mod = [](int64_t a, int64_t m) { return ((a % m) + m) % m; };
+  if (feature == "time_of_day") return static_cast<double>(mod(t, kDay)) / static_cast<double>(kDay);
+  // 1970-01-01 was a Thursday: shifting by 3 days puts Monday at phase 0.
+  return static_cast<double>(mod(t + 3 * kDay, 7 * kDay)) / static_cast<double>(7 * kDay);
+}
 
 PreparedSeries prepare_series(Series series, const json& cfg, int train_rows) {
   PreparedSeries p;
@@ -25,7 +38,19 @@ PreparedSeries prepare_series(Series series, const json& cfg, int train_rows) {
   for (size_t c = 0; c < norm.constant.size(); ++c)
     if (norm.constant[c])
       log::debug(series.path + ": column " + std::to_string(c + 1) + " is constant in the training rows");
-  p.x.assign(z.values.begin(), z.values.end());
+  const auto features = at_path(cfg, "data.time_features").get<std::vector<std::string>>();
+  p.input_dims = z.dims + 2 * static_cast<int>(features.size());
+  p.x.resize(static_cast<size_t>(n) * static_cast<size_t>(p.input_dims));
+  for (int i = 0; i < n; ++i) {
+    float* row = p.x.data() + static_cast<size_t>(i) * static_cast<size_t>(p.input_dims);
+    for (int c = 0; c < z.dims; ++c) row[c] = static_cast<float>(z.value(i, c));
+    int c = z.dims;
+    for (const auto& f : features) {
+      const double phase = calendar_phase(series, i, f);
+      row[c++] = static_cast<float>(std::sin(2 * M_PI * phase));
+      row[c++] = static_cast<float>(std::cos(2 * M_PI * phase));
+    }
+  }
   p.y.resize(static_cast<size_t>(n));
   p.target.resize(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) {

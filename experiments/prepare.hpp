@@ -14,7 +14,8 @@ struct PreparedSeries {
   Series series;          // as read (raw values; NAB outputs repeat them)
   int train_end = 0;      // rows [0, train_end) may be trained on
   int score_begin = 0;    // first row counted by the per-series metrics
-  std::vector<float> x;   // normalized, rows x dims
+  int input_dims = 1;     // columns of x: the series' dims, then 2 per calendar feature
+  std::vector<float> x;   // normalized, rows x input_dims
   std::vector<float> y;   // normalized column 0
   std::vector<double> target;  // normalized column 0 in double, for the errors
 };

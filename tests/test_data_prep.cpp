@@ -12,6 +12,8 @@
 #include "data/normalize.hpp"
 #include "data/synthetic.hpp"
 #include "data/windows.hpp"
+#include "experiments/config.hpp"
+#include "experiments/prepare.hpp"
 
 namespace lstmad {
 namespace {
@@ -346,6 +348,48 @@ TEST(DataPrep, SyntheticSeriesThroughTheChain) {
   EXPECT_EQ(static_cast<int>(w.predict.size()), s.rows() - 32);
   // Anomalies lie after P (windows never start in probation), so they cannot reach the statistics.
   for (const auto& lw : s.windows) EXPECT_GE(lw.start, P);
+}
+
+TEST(DataPrep, TimeFeaturesAddSineAndCosineOfTheCalendarPhases) {
+  // Rows every 6 hours from Monday 2024-01-01 00:00 UTC (1704067200 s since 1970).
+  Series s = make_series(std::vector<double>(40, 1.0));
+  for (int i = 0; i < s.rows(); ++i) s.time_us[static_cast<size_t>(i)] = (1704067200LL + i * 21600LL) * 1000000LL;
+  for (int i = 0; i < s.rows(); ++i) s.values[static_cast<size_t>(i)] = i;
+  json cfg = resolve_config(json::parse(R"({"data": {"time_features": ["time_of_day", "day_of_week"]}})"), "t");
+  PreparedSeries p = prepare_series(s, cfg, 20);
+  ASSERT_EQ(p.input_dims, 5);
+  ASSERT_EQ(p.x.size(), 40u * 5u);
+  auto at = [&](int row, int col) { return p.x[static_cast<size_t>(row) * 5 + static_cast<size_t>(col)]; };
+  EXPECT_FLOAT_EQ(at(0, 1), 0.0f);  // midnight: sin 0, cos 1
+  EXPECT_FLOAT_EQ(at(0, 2), 1.0f);
+  EXPECT_NEAR(at(1, 1), 1.0f, 1e-6);  // 06:00: a quarter of the day
+  EXPECT_NEAR(at(1, 2), 0.0f, 1e-6);
+  EXPECT_NEAR(at(0, 3), 0.0f, 1e-6);  // Monday 00:00 is phase 0 of the week
+  EXPECT_NEAR(at(0, 4), 1.0f, 1e-6);
+  EXPECT_NEAR(at(14, 3), std::sin(2 * M_PI * 3.5 / 7), 1e-6);  // Thursday 12:00
+  EXPECT_EQ(at(10, 0), static_cast<float>(p.target[10])) << "column 0 is still the normalized value";
+  // Without the key nothing is added.
+  PreparedSeries plain = prepare_series(s, resolve_config(json::object(), "t"), 20);
+  EXPECT_EQ(plain.input_dims, 1);
+  EXPECT_EQ(plain.x.size(), 40u);
+  // A series without timestamps fails, naming its file.
+  Series bare = s;
+  bare.timestamps.clear();
+  bare.time_us.clear();
+  try {
+    prepare_series(bare, cfg, 20);
+    FAIL() << "expected a DataError";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("/data/cat/test.csv"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("time_features"), std::string::npos) << e.what();
+  }
+  // Unknown features are config errors with the JSON path.
+  try {
+    resolve_config(json::parse(R"({"data": {"time_features": ["hour"]}})"), "t");
+    FAIL() << "expected a ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("data.time_features"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
