@@ -473,7 +473,7 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
     const json& v = plan.settings[static_cast<size_t>(c->setting)].values;
     const PreparedSeries& p = *L.data;
     CellWork w;
-    w.key = batch_key(v, p.series.dims);
+    w.key = batch_key(v, p.input_dims);
     const WindowSource ws = make_window_source(p, v);
     if (ws.train.empty()) {
       CellResult r = base_result(*c);

@@ -148,6 +148,30 @@ TEST_F(RunCli, RerunsAreBitIdenticalWhateverTheThreadCount) {
   EXPECT_EQ(lstmad::files::read(tmp.file("a/nab_scores.json")), lstmad::files::read(tmp.file("b/nab_scores.json")));
 }
 
+TEST_F(RunCli, TimeFeaturesWidenTheModelInputAndChangeThePredictions) {
+  TempDir tmp("timefeat");
+  write_text(tmp.file("cfg.json"), kTinySynthetic);
+  std::string out;
+  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --out " + tmp.file("a") + " -j 2", &out), 0) << out;
+  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --out " + tmp.file("b") +
+                            " -j 2 --set 'data.time_features=[\"time_of_day\",\"day_of_week\"]'", &out), 0)
+      << out;
+  auto rows = read_csv(tmp.file("b/results.csv"));
+  const int st = column(rows[0], "status");
+  ASSERT_GE(st, 0);
+  for (size_t i = 1; i < rows.size(); ++i) EXPECT_EQ(rows[i][static_cast<size_t>(st)], "OK") << rows[i][4];
+  // The calendar inputs reach the model: its raw errors differ from the univariate run's.
+  size_t differ = 0, files = 0;
+  for (const auto& d : fs::recursive_directory_iterator(tmp.file("a/nab/lstmad"))) {
+    if (d.path().extension() != ".csv" || d.path().parent_path() == fs::path(tmp.file("a/nab/lstmad"))) continue;
+    ++files;
+    std::string rel = fs::relative(d.path(), tmp.file("a")).string();
+    differ += lstmad::files::read(d.path().string()) != lstmad::files::read(tmp.file("b/") + rel);
+  }
+  EXPECT_GT(files, 0u);
+  EXPECT_EQ(differ, files);
+}
+
 TEST_F(RunCli, MisspeltKeyFailsValidateAndRunNamingThePath) {
   TempDir tmp("badkey");
   write_text(tmp.file("cfg.json"), R"({"model": {"hiden": 32}, "train": {"epochs": "many"}})");
