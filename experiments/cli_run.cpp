@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <map>
 #include <iostream>
+#include <set>
 
 #include "core/error.hpp"
 #include "core/log.hpp"
@@ -12,6 +13,7 @@
 #include "experiments/config.hpp"
 #include "experiments/corpus.hpp"
 #include "experiments/plan.hpp"
+#include "experiments/scheduler.hpp"
 #include "experiments/report.hpp"
 #include "experiments/runner.hpp"
 #include "experiments/table.hpp"
@@ -153,7 +155,7 @@ void add_run_commands(CLI::App& app, Registry& reg) {
     }
     Plan p = make_plan(cfg, series);
     std::cout << p.cells.size() << " cells = " << p.settings.size() << " setting(s) x " << p.series.size()
-              << " series\n\nModelBatch groups (cells of one shape train together):\n";
+              << " series\n\nSettings:\n";
     double total_flops = 0;
     for (const auto& s : p.settings) {
       // Univariate series (NAB, synthetic) plus 2 inputs per calendar feature.
@@ -178,6 +180,26 @@ void add_run_commands(CLI::App& app, Registry& reg) {
       if (!s.axes.empty()) std::cout << ", " << s.axes.dump();
       std::cout << ", at most " << flops / 1e12 << " TFLOP\n";
     }
+    // The scheduler's groups (experiments/scheduler.hpp): cells of one shape, window, minibatch size and
+    // retraining schedule share ModelBatches, whatever their setting.
+    const int inputs = 1 + 2 * static_cast<int>(at_path(cfg, "data.time_features").size());
+    std::map<BatchKey, std::pair<int, std::set<int>>> groups;
+    for (const auto& c : p.cells) {
+      auto& g = groups[batch_key(p.settings[static_cast<std::size_t>(c.setting)].values, inputs)];
+      ++g.first;
+      g.second.insert(c.setting);
+    }
+    const std::string engine = at_path(cfg, "engine.name").get<std::string>();
+    const int bm = at_path(cfg, "run.batch_models").get<int>();
+    std::cout << "\nModelBatch groups (cells of one group train together, " << groups.size() << " group(s)):\n";
+    for (const auto& [k, g] : groups)
+      std::cout << "  " << k.str() << ": " << g.first << " models from " << g.second.size() << " setting(s)\n";
+    if (engine == "fused")
+      std::cout << "  engine fused: as many models per ModelBatch as fit the device's memory"
+                << (bm > 0 ? ", at most " + std::to_string(bm) : std::string()) << " (sized at run time)\n";
+    else
+      std::cout << "  engine " << engine << ": ModelBatches of "
+                << (bm > 0 ? std::to_string(bm) : std::string("2 x threads")) << " models\n";
     std::cout << "\nestimated work: at most " << total_flops / 1e12
               << " TFLOP (all epochs; early stopping usually ends sooner)\n";
     return kOk;
