@@ -24,8 +24,22 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
     lstm_fused_bwd_kernel(const float* __restrict__ Rg, const float* __restrict__ gates,
                           const float* __restrict__ cst, const float* __restrict__ dy,
                           const float* __restrict__ dhy, int T, int B, int H, int BB,
-                          float* __restrict__ dgates) {
+                          float* __restrict__ dgates, const ModelStrides ms) {
   extern __shared__ float smem[];
+  // Model blockIdx.y of the launch (0 for a single model); see the forward kernel.
+  const int model = blockIdx.y;
+  if (ms.active != nullptr && ms.active[model] == 0) return;
+  const int nrows = ms.rows != nullptr ? ms.rows[model] : B;
+  if (static_cast<int>(blockIdx.x) * BB >= nrows) return;
+  {
+    const std::size_t m = model;
+    Rg += m * ms.param;
+    gates += m * ms.gates;
+    cst += m * ms.seq;
+    if (dy != nullptr) dy += m * ms.seq;
+    if (dhy != nullptr) dhy += m * ms.state;
+    dgates += m * ms.gates;
+  }
   const int j = threadIdx.x, g = threadIdx.y, G = blockDim.y;
   const int H4 = 4 * H;
   const int nthreads = blockDim.x * blockDim.y, tid = g * blockDim.x + j;
@@ -43,7 +57,7 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
 #pragma unroll
   for (int r = 0; r < MAXR; ++r) {
     const int l = g + G * r;
-    valid[r] = l < BB && row0 + l < B;
+    valid[r] = l < BB && row0 + l < nrows;
     lr[r] = l < BB ? l : BB - 1;
     grow[r] = row0 + lr[r];
   }
@@ -142,8 +156,9 @@ template <int MAXR, bool R_SMEM>
 void launch_bwd(const FusedLaunch& p, const FusedBwdArgs& a, cudaStream_t stream) {
   if (configure_bwd<MAXR, R_SMEM>(p.smem_bwd) != cudaSuccess) return;  // left for the launch check
   const dim3 block(p.H, p.groups);
-  lstm_fused_bwd_kernel<MAXR, R_SMEM><<<p.grid, block, p.smem_bwd, stream>>>(
-      a.R, a.gates, a.c, a.dy, a.dhy, a.T, p.B, p.H, p.rows_per_block, a.dgates);
+  const dim3 grid(p.grid, a.models.models);
+  lstm_fused_bwd_kernel<MAXR, R_SMEM><<<grid, block, p.smem_bwd, stream>>>(
+      a.R, a.gates, a.c, a.dy, a.dhy, a.T, p.B, p.H, p.rows_per_block, a.dgates, a.models);
 }
 
 template <bool R_SMEM>
@@ -176,7 +191,7 @@ cudaError_t configure_bwd_for(const FusedLaunch& p) {
 }  // namespace
 
 void launch_lstm_fused_backward(const FusedLaunch& plan, const FusedBwdArgs& args, cudaStream_t stream) {
-  if (plan.grid <= 0 || args.T <= 0) return;
+  if (plan.grid <= 0 || args.T <= 0 || args.models.models <= 0) return;
   if (plan.r_smem_bwd)
     dispatch_bwd<true>(plan, args, stream);
   else

@@ -24,6 +24,7 @@ struct FusedBwdArgs {
   const float* dhy = nullptr;
   int T = 0;
   float* dgates = nullptr;
+  ModelStrides models;  // several models in one launch (lstm_fused_plan.hpp); the default is one
 };
 
 // The launch follows `plan` (plan_fused(H, B, limits)). Raises the kernel's dynamic shared memory limit on

@@ -27,8 +27,26 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
     lstm_fused_fwd_kernel(const float* __restrict__ gx, const float* __restrict__ Rt,
                           const float* __restrict__ bW, const float* __restrict__ bR, int T, int B, int H,
                           int BB, float* __restrict__ y, float* __restrict__ gates, float* __restrict__ c_out,
-                          float* __restrict__ hy, float* __restrict__ cy) {
+                          float* __restrict__ hy, float* __restrict__ cy, const ModelStrides ms) {
   extern __shared__ float smem[];
+  // Model blockIdx.y of the launch (0 for a single model): a block of a skipped model, or of rows past
+  // the model's real ones, has nothing to do (the whole block leaves before any barrier).
+  const int model = blockIdx.y;
+  if (ms.active != nullptr && ms.active[model] == 0) return;
+  const int nrows = ms.rows != nullptr ? ms.rows[model] : B;
+  if (static_cast<int>(blockIdx.x) * BB >= nrows) return;
+  {
+    const std::size_t m = model;
+    gx += m * ms.gx;
+    Rt += m * ms.rt;
+    bW += m * ms.param;
+    bR += m * ms.param;
+    y += m * ms.y;
+    if (gates != nullptr) gates += m * ms.gates;
+    if (c_out != nullptr) c_out += m * ms.seq;
+    if (hy != nullptr) hy += m * ms.state;
+    if (cy != nullptr) cy += m * ms.state;
+  }
   const int j = threadIdx.x, g = threadIdx.y, G = blockDim.y;
   const int H4 = 4 * H;
   const int nthreads = blockDim.x * blockDim.y, tid = g * blockDim.x + j;
@@ -46,7 +64,7 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
 #pragma unroll
   for (int r = 0; r < MAXR; ++r) {
     const int l = g + G * r;
-    valid[r] = l < BB && row0 + l < B;
+    valid[r] = l < BB && row0 + l < nrows;
     lr[r] = l < BB ? l : BB - 1;
     grow[r] = row0 + lr[r];
   }
@@ -128,7 +146,12 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
 }
 
 // Rt[k][m] = R[m][k]: R (4H x H) to H x 4H, so the time loop reads one row of Rt per k, coalesced.
-__global__ void transpose_r_kernel(const float* __restrict__ R, int H, float* __restrict__ Rt) {
+__global__ void transpose_r_kernel(const float* __restrict__ R, int H, float* __restrict__ Rt,
+                                   const ModelStrides ms) {
+  const int model = blockIdx.y;
+  if (ms.active != nullptr && ms.active[model] == 0) return;
+  R += static_cast<std::size_t>(model) * ms.param;
+  Rt += static_cast<std::size_t>(model) * ms.rt;
   const long long n = 4LL * H * H;
   for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<long long>(gridDim.x) * blockDim.x) {
@@ -169,8 +192,9 @@ void launch_fwd(const FusedLaunch& p, const FusedFwdArgs& a, const float* rt, st
                 cudaStream_t stream) {
   if (configure_fwd<MAXR, R_SMEM>(smem) != cudaSuccess) return;  // the error is left for the launch check
   const dim3 block(p.H, p.groups);
-  lstm_fused_fwd_kernel<MAXR, R_SMEM><<<p.grid, block, smem, stream>>>(
-      a.gx, rt, a.bW, a.bR, a.T, p.B, p.H, p.rows_per_block, a.y, a.gates, a.c, a.hy, a.cy);
+  const dim3 grid(p.grid, a.models.models);
+  lstm_fused_fwd_kernel<MAXR, R_SMEM><<<grid, block, smem, stream>>>(
+      a.gx, rt, a.bW, a.bR, a.T, p.B, p.H, p.rows_per_block, a.y, a.gates, a.c, a.hy, a.cy, a.models);
 }
 
 template <bool R_SMEM>
@@ -205,8 +229,9 @@ cudaError_t configure_fwd_for(const FusedLaunch& p) {
 
 void launch_lstm_fused_forward(const FusedLaunch& plan, const FusedFwdArgs& args, float* workspace,
                                cudaStream_t stream) {
-  if (plan.grid <= 0 || args.T <= 0) return;
-  transpose_r_kernel<<<grid_for(4LL * plan.H * plan.H, 256), 256, 0, stream>>>(args.R, plan.H, workspace);
+  if (plan.grid <= 0 || args.T <= 0 || args.models.models <= 0) return;
+  const dim3 tgrid(grid_for(4LL * plan.H * plan.H, 256), args.models.models);
+  transpose_r_kernel<<<tgrid, 256, 0, stream>>>(args.R, plan.H, workspace, args.models);
   if (plan.r_smem_fwd)
     dispatch_fwd<true>(plan, args, workspace, plan.smem_fwd, stream);
   else

@@ -28,9 +28,10 @@ struct FusedFwdArgs {
   float* c = nullptr;
   float* hy = nullptr;
   float* cy = nullptr;
+  ModelStrides models;  // several models in one launch (lstm_fused_plan.hpp); the default is one
 };
 
-// Floats of workspace launch_lstm_fused_forward needs (R transposed, H x 4H).
+// Floats of workspace launch_lstm_fused_forward needs per model (R transposed, H x 4H).
 inline std::size_t fused_forward_workspace(int H) {
   return static_cast<std::size_t>(4) * H * H;
 }

@@ -33,6 +33,23 @@ struct FusedLaunch {
   int cluster = 0;
 };
 
+// Several models side by side in one launch of the time-loop kernels (the multi-model path,
+// lstm_multi.hpp): blockIdx.y is the model m, and each pointer of the launch moves by m times its stride
+// (in floats; 0 for a single model). rows[m] of the B rows are real (null: all B); active[m] == 0 skips
+// model m (null: all run). The single-model launches leave everything at its default.
+struct ModelStrides {
+  int models = 1;
+  std::size_t param = 0;   // R, bW, bR: one model's flat parameter vector
+  std::size_t rt = 0;      // forward: the transposed-R workspace, 4H x H per model
+  std::size_t gx = 0;      // gx (forward)
+  std::size_t gates = 0;   // gates (forward writes, backward reads), dgates
+  std::size_t seq = 0;     // c; dy (backward)
+  std::size_t y = 0;       // y, (T+1) x B x H
+  std::size_t state = 0;   // hy, cy (forward), dhy (backward)
+  const int* rows = nullptr;
+  const unsigned char* active = nullptr;
+};
+
 // Limits of this version (v1): one hidden unit per thread, so H <= kFusedMaxHidden; 512 threads per block
 // at most, which leaves 128 registers per thread.
 constexpr int kFusedMaxHidden = 512;

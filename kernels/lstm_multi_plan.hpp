@@ -16,11 +16,25 @@ namespace lstmad::kernels {
 // least the SM count each model gets the fewest blocks (most rows per block, most reuse of R in shared
 // memory). The per-(row, unit) arithmetic of the kernels does not depend on the plan, so neither do the
 // results.
+// When those rows per block push R out of shared memory but fewer rows would keep it there (H of about
+// 90 to 118), the rows per block shrink until R fits: more blocks, each with R on chip.
 inline FusedLaunch plan_fused_multi(int H, int B, int models, const FusedLimits& lim) {
   FusedLimits per = lim;
   const int n = models > 0 ? models : 1;
   per.sm_count = lim.sm_count / n > 0 ? lim.sm_count / n : 1;
-  return plan_fused(H, B, per);
+  FusedLaunch p = plan_fused(H, B, per);
+  if (p.grid <= 0 || (p.r_smem_fwd && p.r_smem_bwd)) return p;
+  const std::size_t optin = lim.smem_optin > 0 ? static_cast<std::size_t>(lim.smem_optin) : 0;
+  const std::size_t per_row = static_cast<std::size_t>(2) * 4 * H * sizeof(float);  // backward's buffers
+  if (fused_r_bytes(H) + per_row > optin) return p;  // R does not fit even with one row
+  const int bb_max = static_cast<int>((optin - fused_r_bytes(H)) / per_row);
+  // The most SMs' worth of blocks (at one row per block at the least) that keeps bb <= bb_max.
+  for (int sms = per.sm_count; sms <= B; ++sms) {
+    per.sm_count = sms;
+    const FusedLaunch q = plan_fused(H, B, per);
+    if (q.rows_per_block <= bb_max && q.r_smem_fwd && q.r_smem_bwd) return q;
+  }
+  return p;
 }
 
 // Blocks of the time-loop kernels that one SM holds at once (threads and shared memory; the kernels are

@@ -101,6 +101,13 @@ TEST(Scheduler, WaveCountsTheBlocksTheSmsHold) {
   EXPECT_EQ(many.grid * many.rows_per_block >= 64, true);
   EXPECT_TRUE(many.r_smem_fwd && many.r_smem_bwd) << "R of H=64 stays in shared memory";
   EXPECT_GE(kernels::fused_blocks_per_sm(many, 233472), 1);
+  // H=112: R (196 KB) fits a block only with few rows; the multi plan keeps it on chip.
+  for (int N : {1, 58, 1000}) {
+    const kernels::FusedLaunch p = kernels::plan_fused_multi(112, 64, N, lim);
+    EXPECT_TRUE(p.r_smem_fwd && p.r_smem_bwd) << "N=" << N << " rows per block " << p.rows_per_block;
+    EXPECT_LE(p.smem_bwd, static_cast<std::size_t>(lim.smem_optin));
+    EXPECT_GE(p.grid * p.rows_per_block, 64) << "every row covered";
+  }
 }
 
 std::vector<CellWork> cells_of(const std::vector<std::pair<BatchKey, long long>>& spec) {

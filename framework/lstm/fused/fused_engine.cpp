@@ -5,11 +5,17 @@
 // time-loop kernel and its backward per layer a time-loop kernel and GEMMs. The first step of each batch
 // size runs eagerly because it sets the kernels' shared memory limits, which must not happen during graph
 // capture. LSTMAD_FUSED_GRAPHS=0 turns graphs off.
+//
+// Version 2 of training (the default): the jobs of a ModelBatch train together, every launch covering all
+// of them (fused_multi.hpp); LSTMAD_FUSED_MULTI=0 goes back to the per-model loop above.
 #include "lstm/fused/fused_engine.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <limits>
+#include <map>
 #include <mutex>
+#include <string>
 
 #include "core/gpu/check.hpp"
 #include "core/gpu/device.hpp"
@@ -17,7 +23,9 @@
 #include "core/gpu/resources.hpp"
 #include "kernels/gather_windows.hpp"
 #include "kernels/reduce.hpp"
+#include "kernels/lstm_multi_plan.hpp"
 #include "lstm/fused/fused_lstm.hpp"
+#include "lstm/fused/fused_multi.hpp"
 #include "lstm/gpu/block_ops.hpp"
 #include "lstm/gpu/training_loop.hpp"
 
@@ -61,6 +69,10 @@ class FusedEngine final : public Engine {
     const std::string why = fused_unsupported_reason(shape, window, sz.max_batch, opts_.precision, limits);
     if (!why.empty())
       throw UnsupportedError(why + " (" + shape.str() + ", T=" + std::to_string(window) + ")");
+    if (multi_enabled()) {
+      train_multi(shape, window, limits, jobs);
+      return;
+    }
     gpu::train_on_streams(kNames, opts_.device, opts_.streams, shape, window, sz, jobs,
                           [&](cudaStream_t stream) -> std::unique_ptr<gpu::GpuLstmBlock> {
                             return std::make_unique<gpu::OwningLstmBlock<gpu::CublasHandle, FusedLstm>>(
@@ -90,6 +102,79 @@ class FusedEngine final : public Engine {
   }
 
  private:
+  // LSTMAD_FUSED_MULTI=0 trains the models one by one on streams (the per-model loop of version 1).
+  static bool multi_enabled() {
+    const char* v = std::getenv("LSTMAD_FUSED_MULTI");
+    return v == nullptr || std::string(v) != "0";
+  }
+
+  // The multi-model path (fused_multi.hpp): jobs grouped by their minibatch size min(batch, windows), each
+  // group cut into chunks that fit the device's free memory. A job's result does not depend on its group
+  // or chunk.
+  void train_multi(const ModelShape& shape, int window, const kernels::FusedLimits& limits,
+                   std::vector<ModelJob>& jobs) {
+    const std::size_t P = param_count(shape);
+    std::map<int, std::vector<ModelJob*>> groups;
+    for (std::size_t k = 0; k < jobs.size(); ++k) {
+      ModelJob& j = jobs[k];
+      if (j.params.size() != P)
+        throw Error("fused engine: job " + std::to_string(k) + " has " + std::to_string(j.params.size()) +
+                    " parameters, shape " + shape.str() + " needs " + std::to_string(P));
+      check_starts(j.data, j.data.train, window, shape.horizon, "training");
+      check_starts(j.data, j.data.val, window, shape.horizon, "validation");
+      if (j.data.train.empty()) {
+        j.result = TrainResult{};
+        j.result.message = "no training windows";
+        continue;
+      }
+      const int b = std::min(j.options.batch, static_cast<int>(j.data.train.size()));
+      groups[b].push_back(&j);
+    }
+    gpu::ScopedDevice dev(opts_.device);
+    gpu::Stream stream;
+    const bool graphs = graphs_enabled();
+    for (auto& [B, group] : groups) {
+      kernels::MultiModelExtent e;
+      e.layers = shape.layers;
+      e.input = shape.input;
+      e.hidden = shape.hidden;
+      e.horizon = shape.horizon;
+      e.window = window;
+      e.batch = B;
+      for (const ModelJob* j : group) {
+        e.rows += j->data.n;  // the series are concatenated: count them all
+        e.train = std::max<long long>(e.train, static_cast<long long>(j->data.train.size()));
+        e.val = std::max<long long>(e.val, static_cast<long long>(j->data.val.size()));
+      }
+      e.rows = (e.rows + static_cast<long long>(group.size()) - 1) / static_cast<long long>(group.size());
+      std::size_t free_bytes = 0, total_bytes = 0;
+      CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+      const std::size_t per_model = kernels::multi_model_bytes(e);
+      const std::size_t fit = static_cast<std::size_t>(0.9 * static_cast<double>(free_bytes)) / per_model;
+      // gridDim.y of the time-loop kernels holds the model index: at most 65535 models per launch.
+      const std::size_t chunk = std::max<std::size_t>(1, std::min<std::size_t>(fit, 65535));
+      for (std::size_t at = 0; at < group.size(); at += chunk) {
+        const std::vector<ModelJob*> part(group.begin() + static_cast<long long>(at),
+                                          group.begin() + static_cast<long long>(std::min(group.size(), at + chunk)));
+        train_fused_multi(shape, window, B, limits, part, stream, graphs);
+      }
+    }
+  }
+
+  static bool graphs_enabled() {
+    const char* v = std::getenv(kNames.graphs_env);
+    return v == nullptr || std::string(v) != "0";
+  }
+
+  static void check_starts(const WindowSource& d, const std::vector<int>& starts, int T, int horizon,
+                           const char* what) {
+    for (int s : starts)
+      if (s < 0 || static_cast<long long>(s) + T + horizon > d.n)
+        throw Error(std::string(what) + " window start " + std::to_string(s) + " needs rows up to " +
+                    std::to_string(static_cast<long long>(s) + T + horizon) + " but the series has " +
+                    std::to_string(d.n));
+  }
+
   struct Context {
     gpu::Stream stream;
     gpu::CublasHandle handle;

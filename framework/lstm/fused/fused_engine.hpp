@@ -2,8 +2,10 @@
 // model of a ModelBatch on the device with the cuDNN engine's step structure (series uploaded once,
 // minibatches gathered on the device, head + MSE, CUB reductions, clipping and Adam as kernels over one
 // flat parameter vector, each full-batch step replayed as a CUDA graph), with the fused forward and
-// backward in place of cuDNN's. v1 loops over models on EngineOptions::streams streams; training all N
-// models of a batch in one launch is a later version (docs/kernels.md).
+// backward in place of cuDNN's. Training version 2 (the default) trains the N models of a batch in
+// lockstep, one launch per kernel for all of them (fused_multi.hpp, kernels/lstm_multi.hpp); a model ends
+// bit-identical whether trained alone or in any batch. LSTMAD_FUSED_MULTI=0 goes back to version 1, a
+// loop over models on EngineOptions::streams streams (docs/kernels.md).
 #pragma once
 #include <memory>
 

@@ -1,0 +1,591 @@
+// The multi-model training path (fused_multi.hpp). Buffers hold N models side by side: model m's slice of
+// a buffer of per-model size S starts at m x S. Operands of the GEMMs are described by (row, column,
+// model) strides on row-major data; the comments give each GEMM as a formula on row-major matrices.
+#include "lstm/fused/fused_multi.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "core/error.hpp"
+#include "core/gpu/check.hpp"
+#include "core/gpu/device_buffer.hpp"
+#include "core/log.hpp"
+#include "core/rng.hpp"
+#include "kernels/lstm_fused_bwd.hpp"
+#include "kernels/lstm_fused_fwd.hpp"
+#include "kernels/lstm_multi.hpp"
+#include "kernels/lstm_multi_plan.hpp"
+#include "lstm/shape.hpp"
+
+namespace lstmad {
+
+namespace fused_multi_detail {
+
+class GraphExec {
+ public:
+  GraphExec() = default;
+  ~GraphExec() {
+    if (e_) cudaGraphExecDestroy(e_);
+  }
+  GraphExec(const GraphExec&) = delete;
+  GraphExec& operator=(const GraphExec&) = delete;
+  cudaGraphExec_t get() const { return e_; }
+  void reset(cudaGraphExec_t e) {
+    if (e_) cudaGraphExecDestroy(e_);
+    e_ = e;
+  }
+
+ private:
+  cudaGraphExec_t e_ = nullptr;
+};
+
+// Per-model host state of the training loop (training_loop.cpp's Slot::train, per model).
+struct ModelState {
+  ModelJob* job = nullptr;
+  Rng rng{0};
+  std::vector<int> order;
+  double best_val = std::numeric_limits<double>::infinity();
+  int bad_epochs = 0;
+  bool have_best = false;
+  bool done = false;
+  TrainResult res;
+};
+
+}  // namespace fused_multi_detail
+
+using fused_multi_detail::GraphExec;
+using fused_multi_detail::ModelState;
+using gpu::DeviceBuffer;
+using kernels::StridedOperand;
+
+class FusedMultiBatch::Impl {
+ public:
+  Impl(const ModelShape& shape, int window, int B, const kernels::FusedLimits& limits,
+             const std::vector<ModelJob*>& jobs, cudaStream_t stream, bool graphs)
+      : shape_(shape),
+        layout_(shape),
+        T_(window),
+        B_(B),
+        N_(static_cast<int>(jobs.size())),
+        stream_(stream),
+        use_graphs_(graphs) {
+    const std::size_t H = shape.hidden, D = shape.input, T = window, L = shape.layers, hz = shape.horizon;
+    const std::size_t N = jobs.size(), Bz = static_cast<std::size_t>(B), TB = T * Bz;
+    P_ = layout_.total;
+    plan_ = kernels::plan_fused_multi(shape.hidden, B, N_, limits);
+    for (ModelJob* j : jobs) {
+      max_train_ = std::max<std::size_t>(max_train_, j->data.train.size());
+      max_val_ = std::max<std::size_t>(max_val_, j->data.val.size());
+      total_rows_ += static_cast<std::size_t>(j->data.n);
+    }
+    theta_.resize(N * P_);
+    dtheta_.resize(N * P_);
+    m_.resize(N * P_);
+    v_.resize(N * P_);
+    best_.resize(N * P_);
+    xt_.resize(N * TB * D);
+    gx_.resize(N * TB * 4 * H);
+    dgates_.resize(N * TB * 4 * H);
+    dy_.resize(N * TB * H);
+    rt_.resize(N * kernels::fused_forward_workspace(shape.hidden));
+    hy_.resize(N * L * Bz * H);
+    cy_.resize(N * L * Bz * H);
+    dhy_.resize(N * Bz * H);
+    y_.resize(L);
+    gates_.resize(L);
+    c_.resize(L);
+    for (std::size_t l = 0; l < L; ++l) {
+      y_[l].resize(N * (T + 1) * Bz * H);
+      gates_[l].resize(N * TB * 4 * H);
+      c_[l].resize(N * TB * H);
+    }
+    xs_.resize(std::max<std::size_t>(total_rows_ * D, 1));
+    ys_.resize(std::max<std::size_t>(total_rows_, 1));
+    xs_offset_.resize(N);
+    yb_.resize(N * Bz * hz);
+    yhat_.resize(N * Bz * hz);
+    dyhat_.resize(N * Bz * hz);
+    sq_.resize(N * Bz * hz);
+    order_.resize(N * std::max<std::size_t>(max_train_, 1));
+    val_.resize(N * std::max<std::size_t>(max_val_, 1));
+    ntrain_.resize(N);
+    nval_.resize(N);
+    cursor_.resize(N);
+    start_.resize(N);
+    rows_.resize(N);
+    running_.resize(N);
+    vrunning_.resize(N);
+    active_.resize(N);
+    flag_.resize(N);
+    hyper_.resize(N);
+    state_.resize(N);
+    step_sq_.resize(N);
+    norm_sq_.resize(N);
+    epoch_sum_.resize(N);
+    epoch_norm_.resize(N);
+    val_sum_.resize(N);
+    // Buffers start at zero: rows a short minibatch leaves untouched hold finite values only.
+    for (DeviceBuffer<float>* b : {&xt_, &gx_, &dgates_, &dy_, &hy_, &cy_, &dhy_, &yb_, &yhat_, &dyhat_, &sq_})
+      b->zero_async(stream_);
+    for (std::size_t l = 0; l < L; ++l) {
+      y_[l].zero_async(stream_);
+      gates_[l].zero_async(stream_);
+      c_[l].zero_async(stream_);
+    }
+    CUDA_CHECK(kernels::prepare_lstm_fused_forward(plan_));
+    CUDA_CHECK(kernels::prepare_lstm_fused_backward(plan_));
+  }
+
+  // Uploads every job's parameters, series, validation windows and hyperparameters; zeroes the Adam
+  // state. Fills the per-model host state.
+  void upload(const std::vector<ModelJob*>& jobs, std::vector<ModelState>& st, std::vector<int>& ntrain,
+              std::vector<int>& nval) {
+    const std::size_t N = jobs.size(), D = shape_.input;
+    st.assign(N, ModelState{});
+    ntrain.assign(N, 0);
+    nval.assign(N, 0);
+    std::vector<float> params(N * P_);
+    std::vector<float> xs(total_rows_ * D), ys(total_rows_);
+    std::vector<long long> offs(N);
+    std::vector<int> val(N * std::max<std::size_t>(max_val_, 1), 0);
+    std::vector<kernels::AdamHyper> hyper(N);
+    long long at = 0;
+    for (std::size_t m = 0; m < N; ++m) {
+      ModelJob& j = *jobs[m];
+      const TrainOptions& o = j.options;
+      st[m].job = &j;
+      st[m].rng.reseed(o.seed);
+      st[m].order = j.data.train;
+      std::copy(j.params.begin(), j.params.end(), params.begin() + static_cast<long long>(m * P_));
+      std::copy(j.data.x, j.data.x + static_cast<std::size_t>(j.data.n) * D, xs.begin() + at * static_cast<long long>(D));
+      std::copy(j.data.y, j.data.y + j.data.n, ys.begin() + at);
+      offs[m] = at;
+      at += j.data.n;
+      ntrain[m] = static_cast<int>(j.data.train.size());
+      nval[m] = static_cast<int>(j.data.val.size());
+      std::copy(j.data.val.begin(), j.data.val.end(), val.begin() + static_cast<long long>(m * max_val_));
+      kernels::AdamHyper& h = hyper[m];
+      h.lr = static_cast<float>(o.adam.lr);
+      h.beta1 = static_cast<float>(o.adam.beta1);
+      h.beta2 = static_cast<float>(o.adam.beta2);
+      h.eps = static_cast<float>(o.adam.eps);
+      h.weight_decay = static_cast<float>(o.adam.weight_decay);
+      h.clip_norm = static_cast<float>(o.clip_norm);
+    }
+    theta_.upload(params.data(), params.size(), stream_);
+    if (!xs.empty()) xs_.upload(xs.data(), xs.size(), stream_);
+    if (!ys.empty()) ys_.upload(ys.data(), ys.size(), stream_);
+    xs_offset_.upload(offs.data(), N, stream_);
+    ntrain_.upload(ntrain.data(), N, stream_);
+    nval_.upload(nval.data(), N, stream_);
+    if (max_val_ > 0) val_.upload(val.data(), val.size(), stream_);
+    hyper_.upload(hyper.data(), N, stream_);
+    m_.zero_async(stream_);
+    v_.zero_async(stream_);
+    state_.zero_async(stream_);
+  }
+
+  // For benchmarks: every model running on its unshuffled windows; step() then runs one training step of
+  // all models on their first B windows (the cursor rewinds before each).
+  void load_for_steps(const std::vector<ModelJob*>& jobs) {
+    std::vector<ModelState> st;
+    std::vector<int> ntrain, nval;
+    upload(jobs, st, ntrain, nval);
+    const std::size_t N = jobs.size();
+    std::vector<int> order_h(N * std::max<std::size_t>(max_train_, 1), 0);
+    for (std::size_t m = 0; m < N; ++m)
+      std::copy(jobs[m]->data.train.begin(), jobs[m]->data.train.end(),
+                order_h.begin() + static_cast<long long>(m * max_train_));
+    order_.upload(order_h.data(), order_h.size(), stream_);
+    const std::vector<unsigned char> on(N, 1);
+    running_.upload(on.data(), N, stream_);
+  }
+  void bench_step() {
+    cursor_.zero_async(stream_);
+    run_step(/*validation=*/false);
+  }
+
+  void train(const std::vector<ModelJob*>& jobs) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::size_t N = jobs.size();
+    const int hz = shape_.horizon;
+    std::vector<ModelState> st;
+    std::vector<int> ntrain, nval;
+    upload(jobs, st, ntrain, nval);
+    int max_epochs = 0;
+    for (const ModelJob* j : jobs) max_epochs = std::max(max_epochs, j->options.epochs);
+    std::vector<float> params(N * P_);
+
+    std::vector<int> order_h(N * std::max<std::size_t>(max_train_, 1), 0);
+    std::vector<unsigned char> running(N), vrunning(N), flag(N);
+    std::vector<double> sums(N), norms(N), vsums(N);
+    for (int e = 0; e < max_epochs; ++e) {
+      int steps = 0, vsteps = 0;
+      bool any = false;
+      for (std::size_t m = 0; m < N; ++m) {
+        ModelState& s = st[m];
+        const bool run = !s.done && e < s.job->options.epochs;
+        running[m] = run ? 1 : 0;
+        vrunning[m] = run && nval[m] > 0 ? 1 : 0;
+        if (!run) continue;
+        any = true;
+        s.rng.shuffle(s.order.begin(), s.order.end());
+        std::copy(s.order.begin(), s.order.end(), order_h.begin() + static_cast<long long>(m * max_train_));
+        steps = std::max(steps, (ntrain[m] + B_ - 1) / B_);
+        if (vrunning[m]) vsteps = std::max(vsteps, (nval[m] + B_ - 1) / B_);
+      }
+      if (!any) break;
+      order_.upload(order_h.data(), order_h.size(), stream_);
+      running_.upload(running.data(), N, stream_);
+      vrunning_.upload(vrunning.data(), N, stream_);
+      cursor_.zero_async(stream_);
+      kernels::launch_multi_reset(epoch_sum_.data(), running_.data(), N_, stream_);
+      KERNEL_CHECK("multi_reset(epoch)");
+      kernels::launch_multi_reset(epoch_norm_.data(), running_.data(), N_, stream_);
+      KERNEL_CHECK("multi_reset(norm)");
+      for (int s = 0; s < steps; ++s) run_step(/*validation=*/false);
+      epoch_sum_.download(sums.data(), N, stream_);
+      epoch_norm_.download(norms.data(), N, stream_);
+      if (vsteps > 0) {
+        cursor_.zero_async(stream_);
+        kernels::launch_multi_reset(val_sum_.data(), vrunning_.data(), N_, stream_);
+        KERNEL_CHECK("multi_reset(val)");
+        for (int s = 0; s < vsteps; ++s) run_step(/*validation=*/true);
+        val_sum_.download(vsums.data(), N, stream_);
+      }
+      bool any_flag = false;
+      for (std::size_t m = 0; m < N; ++m) {
+        flag[m] = 0;
+        if (!running[m]) continue;
+        ModelState& s = st[m];
+        TrainResult& res = s.res;
+        const TrainOptions& o = s.job->options;
+        const double train_loss = sums[m] / (static_cast<double>(ntrain[m]) * hz);
+        res.train_loss.push_back(train_loss);
+        res.epochs_run = e + 1;
+        if (!std::isfinite(train_loss)) {
+          res.status = TrainStatus::NonFinite;
+          res.message = "non-finite training loss at epoch " + std::to_string(e);
+          s.done = true;
+          continue;
+        }
+        if (!std::isfinite(norms[m])) {
+          res.status = TrainStatus::NonFinite;
+          res.message = "non-finite gradient at epoch " + std::to_string(e);
+          s.done = true;
+          continue;
+        }
+        if (nval[m] == 0) continue;
+        const double val_loss = vsums[m] / (static_cast<double>(nval[m]) * hz);
+        res.val_loss.push_back(val_loss);
+        if (!std::isfinite(val_loss)) {
+          res.status = TrainStatus::NonFinite;
+          res.message = "non-finite validation loss at epoch " + std::to_string(e);
+          s.done = true;
+          continue;
+        }
+        if (val_loss < s.best_val - o.min_delta) {
+          s.best_val = val_loss;
+          res.best_epoch = e;
+          s.bad_epochs = 0;
+          s.have_best = true;
+          flag[m] = 1;
+          any_flag = true;
+        } else if (o.patience > 0 && ++s.bad_epochs >= o.patience) {
+          res.message = "early stop after epoch " + std::to_string(e) + ": no validation improvement in " +
+                        std::to_string(o.patience) + " epochs";
+          s.done = true;
+        }
+      }
+      if (any_flag) {
+        flag_.upload(flag.data(), N, stream_);
+        kernels::launch_multi_copy(best_.data(), theta_.data(), P_, static_cast<long long>(P_), flag_.data(), N_,
+                                   stream_);
+        KERNEL_CHECK("multi_copy(best)");
+      }
+    }
+    bool any_best = false;
+    for (std::size_t m = 0; m < N; ++m) {
+      flag[m] = st[m].have_best ? 1 : 0;
+      any_best |= st[m].have_best;
+    }
+    if (any_best) {
+      flag_.upload(flag.data(), N, stream_);
+      kernels::launch_multi_copy(theta_.data(), best_.data(), P_, static_cast<long long>(P_), flag_.data(), N_,
+                                 stream_);
+      KERNEL_CHECK("multi_copy(restore)");
+    }
+    theta_.download(params.data(), params.size(), stream_);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    for (std::size_t m = 0; m < N; ++m) {
+      ModelState& s = st[m];
+      TrainResult& res = s.res;
+      const bool keep = s.have_best || res.status == TrainStatus::Ok;
+      if (!s.have_best && res.status == TrainStatus::Ok) res.best_epoch = -1;
+      if (keep)  // non-finite with no best epoch: the job keeps its initial parameters
+        std::copy(params.begin() + static_cast<long long>(m * P_),
+                  params.begin() + static_cast<long long>((m + 1) * P_), s.job->params.begin());
+      if (res.status == TrainStatus::Ok && res.message.empty())
+        res.message = "ran " + std::to_string(res.epochs_run) + " epochs";
+      res.seconds = seconds;
+      s.job->result = std::move(res);
+    }
+  }
+
+ private:
+  // One step, eager or as a graph replay (captured on the second call, after an eager first one).
+  void run_step(bool validation) {
+    GraphExec& g = validation ? val_graph_ : train_graph_;
+    bool& warmed = validation ? val_warmed_ : train_warmed_;
+    if (!use_graphs_ || !warmed) {
+      enqueue(validation);
+      warmed = true;
+      return;
+    }
+    if (g.get() != nullptr) {
+      CUDA_CHECK(cudaGraphLaunch(g.get(), stream_));
+      return;
+    }
+    cudaGraph_t graph = nullptr;
+    try {
+      CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+      try {
+        enqueue(validation);
+      } catch (...) {
+        cudaStreamEndCapture(stream_, &graph);
+        throw;
+      }
+      CUDA_CHECK(cudaStreamEndCapture(stream_, &graph));
+      cudaGraphExec_t exec = nullptr;
+      CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+      cudaGraphDestroy(graph);
+      graph = nullptr;
+      g.reset(exec);
+      CUDA_CHECK(cudaGraphLaunch(exec, stream_));
+    } catch (const DeviceError& e) {
+      if (graph) cudaGraphDestroy(graph);
+      cudaGetLastError();
+      log::warn(std::string("fused engine: CUDA graph capture of the multi-model step failed, running eagerly: ") +
+                e.what());
+      use_graphs_ = false;
+      enqueue(validation);  // nothing of the failed capture ran
+    }
+  }
+
+  kernels::ModelStrides fwd_strides() const {
+    const std::size_t H = shape_.hidden, TB = static_cast<std::size_t>(T_) * B_;
+    kernels::ModelStrides s;
+    s.models = N_;
+    s.param = P_;
+    s.rt = kernels::fused_forward_workspace(shape_.hidden);
+    s.gx = TB * 4 * H;
+    s.gates = TB * 4 * H;
+    s.seq = TB * H;
+    s.y = (static_cast<std::size_t>(T_) + 1) * B_ * H;
+    s.state = static_cast<std::size_t>(shape_.layers) * B_ * H;
+    s.rows = rows_.data();
+    s.active = active_.data();
+    return s;
+  }
+
+  // Layer l's input for all models: its base pointer, its width and its per-model stride.
+  StridedOperand layer_input(int l) const {
+    const long long H = shape_.hidden, TB = static_cast<long long>(T_) * B_;
+    StridedOperand x;
+    if (l == 0) {
+      x.p = xt_.data();
+      x.rs = shape_.input;
+      x.batch = TB * shape_.input;
+    } else {
+      x.p = y_[static_cast<std::size_t>(l - 1)].data() + B_ * H;  // h_1 .. h_T
+      x.rs = H;
+      x.batch = (TB + B_) * H;
+    }
+    x.cs = 1;
+    return x;
+  }
+
+  void forward(bool training) {
+    const int H = shape_.hidden, H4 = 4 * H, TB = T_ * B_;
+    const kernels::ModelStrides ms = fwd_strides();
+    for (int l = 0; l < shape_.layers; ++l) {
+      const LayerOffsets& o = layout_.layer[static_cast<std::size_t>(l)];
+      const int Din = shape_.layer_input(l);
+      // gx (TB x 4H) = X (TB x Din) W^T
+      StridedOperand w;
+      w.p = theta_.data() + o.W;
+      w.rs = 1;  // (k, n) = W[n][k]
+      w.cs = Din;
+      w.batch = static_cast<long long>(P_);
+      kernels::launch_multi_gemm(TB, H4, Din, layer_input(l), w, gx_.data(), H4, ms.gx, N_, active_.data(), stream_);
+      KERNEL_CHECK("multi_gemm(gx)");
+      kernels::FusedFwdArgs a;
+      a.gx = gx_.data();
+      a.R = theta_.data() + o.R;
+      a.bW = theta_.data() + o.bW;
+      a.bR = theta_.data() + o.bR;
+      a.T = T_;
+      a.y = y_[static_cast<std::size_t>(l)].data();
+      a.gates = training ? gates_[static_cast<std::size_t>(l)].data() : nullptr;
+      a.c = training ? c_[static_cast<std::size_t>(l)].data() : nullptr;
+      a.hy = hy_.data() + static_cast<std::size_t>(l) * B_ * H;
+      a.cy = cy_.data() + static_cast<std::size_t>(l) * B_ * H;
+      a.models = ms;
+      kernels::launch_lstm_fused_forward(plan_, a, rt_.data(), stream_);
+      KERNEL_CHECK("lstm_fused_forward(multi)");
+    }
+  }
+
+  void backward() {
+    const int H = shape_.hidden, H4 = 4 * H, TB = T_ * B_, L = shape_.layers;
+    const long long P = static_cast<long long>(P_);
+    const kernels::ModelStrides fs = fwd_strides();
+    const float* h_top = hy_.data() + static_cast<std::size_t>(L - 1) * B_ * H;
+    kernels::launch_multi_head_backward(h_top, fs.state, dyhat_.data(), theta_.data(), dtheta_.data(), P,
+                                        layout_.head_W, layout_.head_b, B_, H, shape_.horizon, rows_.data(),
+                                        active_.data(), dhy_.data(), static_cast<long long>(B_) * H, N_,
+                                        stream_);
+    KERNEL_CHECK("multi_head_backward");
+    for (int l = L - 1; l >= 0; --l) {
+      const LayerOffsets& o = layout_.layer[static_cast<std::size_t>(l)];
+      const int Din = shape_.layer_input(l);
+      kernels::FusedBwdArgs a;
+      a.R = theta_.data() + o.R;
+      a.gates = gates_[static_cast<std::size_t>(l)].data();
+      a.c = c_[static_cast<std::size_t>(l)].data();
+      a.dy = l == L - 1 ? nullptr : dy_.data();
+      a.dhy = l == L - 1 ? dhy_.data() : nullptr;
+      a.T = T_;
+      a.dgates = dgates_.data();
+      a.models = fs;
+      a.models.state = static_cast<std::size_t>(B_) * H;  // dhy: one layer per model
+      kernels::launch_lstm_fused_backward(plan_, a, stream_);
+      KERNEL_CHECK("lstm_fused_backward(multi)");
+      // dG^T as the left operand: (n, i) = dG[i][n]
+      StridedOperand dgt;
+      dgt.p = dgates_.data();
+      dgt.rs = 1;
+      dgt.cs = H4;
+      dgt.batch = static_cast<long long>(fs.gates);
+      // dW (4H x Din) = dG^T X
+      kernels::launch_multi_gemm(H4, Din, TB, dgt, layer_input(l), dtheta_.data() + o.W, Din, P, N_,
+                                 active_.data(), stream_);
+      KERNEL_CHECK("multi_gemm(dW)");
+      // dR (4H x H) = dG^T [h_0 .. h_{T-1}]
+      StridedOperand hprev;
+      hprev.p = y_[static_cast<std::size_t>(l)].data();
+      hprev.rs = H;
+      hprev.cs = 1;
+      hprev.batch = static_cast<long long>(fs.y);
+      kernels::launch_multi_gemm(H4, H, TB, dgt, hprev, dtheta_.data() + o.R, H, P, N_, active_.data(), stream_);
+      KERNEL_CHECK("multi_gemm(dR)");
+      // dbW = dbR = the column sums of dG over all (t, b)
+      kernels::launch_multi_colsum(dgates_.data(), TB, H4, static_cast<long long>(fs.gates), dtheta_.data() + o.bW,
+                                   dtheta_.data() + o.bR, P, N_, active_.data(), stream_);
+      KERNEL_CHECK("multi_colsum(db)");
+      if (l > 0) {
+        // dX (TB x H) = dG W: the layer below's dy
+        StridedOperand dg;
+        dg.p = dgates_.data();
+        dg.rs = H4;
+        dg.cs = 1;
+        dg.batch = static_cast<long long>(fs.gates);
+        StridedOperand w;
+        w.p = theta_.data() + o.W;
+        w.rs = Din;
+        w.cs = 1;
+        w.batch = P;
+        kernels::launch_multi_gemm(TB, Din, H4, dg, w, dy_.data(), Din, static_cast<long long>(fs.seq), N_,
+                                   active_.data(), stream_);
+        KERNEL_CHECK("multi_gemm(dX)");
+      }
+    }
+  }
+
+  // Everything one step launches (kernels/lstm_multi.hpp's list).
+  void enqueue(bool validation) {
+    const int H = shape_.hidden, hz = shape_.horizon, L = shape_.layers;
+    const long long P = static_cast<long long>(P_);
+    kernels::launch_multi_step_prepare(validation ? vrunning_.data() : running_.data(),
+                                       validation ? nval_.data() : ntrain_.data(), B_, cursor_.data(),
+                                       start_.data(), rows_.data(), active_.data(), N_, stream_);
+    KERNEL_CHECK("multi_step_prepare");
+    kernels::launch_multi_gather(xs_.data(), ys_.data(), xs_offset_.data(), shape_.input,
+                                 validation ? val_.data() : order_.data(),
+                                 static_cast<long long>(validation ? std::max<std::size_t>(max_val_, 1)
+                                                                   : std::max<std::size_t>(max_train_, 1)),
+                                 start_.data(), rows_.data(), active_.data(), B_, T_, hz, xt_.data(), yb_.data(),
+                                 N_, stream_);
+    KERNEL_CHECK("multi_gather");
+    if (!validation) {
+      kernels::launch_multi_zero_rows(dgates_.data(), T_, B_, 4 * H, rows_.data(), active_.data(), N_, stream_);
+      KERNEL_CHECK("multi_zero_rows");
+    }
+    forward(!validation);
+    const float* h_top = hy_.data() + static_cast<std::size_t>(L - 1) * B_ * H;
+    const long long h_batch = static_cast<long long>(L) * B_ * H;
+    kernels::launch_multi_head_forward(h_top, h_batch, theta_.data(), P, layout_.head_W, layout_.head_b, B_, H, hz,
+                                       rows_.data(), active_.data(), yhat_.data(), yb_.data(),
+                                       validation ? nullptr : dyhat_.data(), sq_.data(), N_, stream_);
+    KERNEL_CHECK("multi_head_forward");
+    kernels::launch_multi_sum_squares(sq_.data(), static_cast<long long>(B_) * hz, rows_.data(), hz,
+                                      step_sq_.data(), validation ? val_sum_.data() : epoch_sum_.data(),
+                                      active_.data(), N_, stream_);
+    KERNEL_CHECK("multi_sum_squares(loss)");
+    if (validation) return;
+    backward();
+    kernels::launch_multi_sum_squares(dtheta_.data(), P, nullptr, P, norm_sq_.data(), epoch_norm_.data(),
+                                      active_.data(), N_, stream_);
+    KERNEL_CHECK("multi_sum_squares(grad)");
+    kernels::launch_multi_adam_prepare(hyper_.data(), norm_sq_.data(), state_.data(), active_.data(), N_, stream_);
+    KERNEL_CHECK("multi_adam_prepare");
+    kernels::launch_multi_adam_update(theta_.data(), dtheta_.data(), m_.data(), v_.data(), P_, P, hyper_.data(),
+                                      state_.data(), active_.data(), N_, stream_);
+    KERNEL_CHECK("multi_adam_update");
+  }
+
+  ModelShape shape_;
+  ParamLayout layout_;
+  int T_, B_, N_;
+  cudaStream_t stream_;
+  bool use_graphs_;
+  std::size_t P_ = 0, max_train_ = 0, max_val_ = 0, total_rows_ = 0;
+  kernels::FusedLaunch plan_;
+  DeviceBuffer<float> theta_, dtheta_, m_, v_, best_;
+  DeviceBuffer<float> xt_, gx_, dgates_, dy_, rt_, hy_, cy_, dhy_;
+  std::vector<DeviceBuffer<float>> y_, gates_, c_;
+  DeviceBuffer<float> xs_, ys_, yb_, yhat_, dyhat_, sq_;
+  DeviceBuffer<long long> xs_offset_;
+  DeviceBuffer<int> order_, val_, ntrain_, nval_, cursor_, start_, rows_;
+  DeviceBuffer<unsigned char> running_, vrunning_, active_, flag_;
+  DeviceBuffer<kernels::AdamHyper> hyper_;
+  DeviceBuffer<kernels::AdamStepState> state_;
+  DeviceBuffer<double> step_sq_, norm_sq_, epoch_sum_, epoch_norm_, val_sum_;
+  GraphExec train_graph_, val_graph_;
+  bool train_warmed_ = false, val_warmed_ = false;
+};
+
+FusedMultiBatch::FusedMultiBatch(const ModelShape& shape, int window, int B, const kernels::FusedLimits& limits,
+                                 std::vector<ModelJob*> jobs, cudaStream_t stream, bool graphs)
+    : jobs_(std::move(jobs)) {
+  if (jobs_.empty()) throw Error("fused multi-model batch: no models");
+  impl_ = std::make_unique<Impl>(shape, window, B, limits, jobs_, stream, graphs);
+}
+
+FusedMultiBatch::~FusedMultiBatch() = default;
+
+void FusedMultiBatch::train() { impl_->train(jobs_); }
+void FusedMultiBatch::load_for_steps() { impl_->load_for_steps(jobs_); }
+void FusedMultiBatch::step() { impl_->bench_step(); }
+
+void train_fused_multi(const ModelShape& shape, int window, int B, const kernels::FusedLimits& limits,
+                       const std::vector<ModelJob*>& jobs, cudaStream_t stream, bool graphs) {
+  if (jobs.empty()) return;
+  FusedMultiBatch batch(shape, window, B, limits, jobs, stream, graphs);
+  batch.train();
+}
+
+}  // namespace lstmad

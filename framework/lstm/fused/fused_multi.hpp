@@ -1,0 +1,52 @@
+// The multi-model training path of the fused engine: the models of a ModelBatch that share the minibatch
+// size train in lockstep, every kernel launch covering all of them (kernels/lstm_multi.hpp).
+//
+// Per epoch the host shuffles each model's windows (its own Rng(seed) stream, as the CPU trainer does),
+// uploads the orders and which models still run, and replays one captured step max over models of
+// ceil(windows / B) times; a model whose epoch has fewer minibatches is skipped by the later steps. Then
+// one validation pass the same way, one download of every model's epoch sums, and the host applies each
+// model's early stopping, non-finite checks and best-epoch bookkeeping (training_loop.hpp's semantics).
+// A model that has stopped is masked out of every later launch: it is never trained on.
+//
+// Determinism: a model's arithmetic depends only on its own data, options and B (lstm_multi.hpp), so it
+// ends bit-identical whether it trains alone or among any other models on this engine.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <memory>
+#include <vector>
+
+#include "kernels/lstm_fused_plan.hpp"
+#include "lstm/engine.hpp"
+
+namespace lstmad {
+
+// One multi-model batch on the current device: its buffers for the jobs given (same shape and window;
+// min(batch, training windows) == B for each; parameters and windows already checked).
+class FusedMultiBatch {
+ public:
+  FusedMultiBatch(const ModelShape& shape, int window, int B, const kernels::FusedLimits& limits,
+                  std::vector<ModelJob*> jobs, cudaStream_t stream, bool graphs);
+  ~FusedMultiBatch();
+  FusedMultiBatch(const FusedMultiBatch&) = delete;
+  FusedMultiBatch& operator=(const FusedMultiBatch&) = delete;
+
+  // Trains every job and stores its parameters and result.
+  void train();
+  // For benchmarks: loads the jobs with every model running; step() then enqueues one training step of
+  // all of them on their first B windows (a graph replay from the third call on, when graphs are on).
+  void load_for_steps();
+  void step();
+
+ private:
+  class Impl;
+  std::vector<ModelJob*> jobs_;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Trains `jobs` (same shape and window; min(batch, training windows) == B for each; parameters and
+// windows already checked) on the current device on `stream`. `graphs`: replay the step as a CUDA graph.
+void train_fused_multi(const ModelShape& shape, int window, int B, const kernels::FusedLimits& limits,
+                       const std::vector<ModelJob*>& jobs, cudaStream_t stream, bool graphs);
+
+}  // namespace lstmad

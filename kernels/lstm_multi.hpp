@@ -1,0 +1,105 @@
+// The multi-model training step: N independent models of one shape (L, D, H, horizon, T, B) trained in
+// lockstep, every launch covering all N with the model index as a grid dimension. Plain C++ header.
+//
+// Each model owns a slice of every buffer (model m's slice starts at m x its per-model stride) and its
+// own scalars: its series (at xs_offset[m] in one concatenated buffer), its window order, a cursor into
+// it, its hyperparameters and Adam state. A step is the same sequence of launches for every step of
+// every epoch, each reading what varies from device memory, so one CUDA graph replays it:
+//   multi_step_prepare  active[m] = running[m] && cursor[m] < count[m]; rows[m] = min(B, count - cursor);
+//                       start[m] = cursor[m]; cursor[m] += rows[m]
+//   multi_gather        x (time-major T x B x D) and y (B x horizon) of rows[m] windows
+//   multi_zero_rows     dgates rows >= rows[m] (a short last minibatch) set to zero, so that the weight
+//                       gradients over all T x B rows see only the model's real ones
+//   forward, per layer  multi_gemm (gx = X W^T), the time-loop kernel with ModelStrides
+//   multi_head_forward  yhat, (yhat - y)^2, d mean-MSE / d yhat = 2 (yhat - y) / (rows[m] horizon)
+//   multi_sum_squares   per-model sum of squares in double (loss, gradient norm), accumulated per epoch
+//   backward            multi_head_backward; per layer the time-loop kernel, multi_gemm for dW, dR and dX,
+//                       multi_colsum for dbW = dbR
+//   multi_adam_prepare, multi_adam_update   per-model clipping factor, bias corrections and update
+// Models with active[m] == 0 (their epoch is over, or they stopped early) are skipped by every kernel:
+// their blocks leave at once, their state does not move.
+//
+// Determinism: every sum runs in one fixed order that depends on the model's own sizes only (the GEMMs
+// accumulate k = 0..K-1 in one chain per output, the reductions use a fixed thread count and tree), and
+// no kernel uses atomics, so a model's result is bit-identical whatever N, the other models and the
+// launch geometry. cuBLAS is not used here: its strided-batched GEMM does not promise the same algorithm
+// (e.g. split-K) for every batch count, which would break that.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstddef>
+
+#include "kernels/adam.hpp"
+
+namespace lstmad::kernels {
+
+// A matrix operand of multi_gemm: element (i, k) of model m is p[m * batch + i * rs + k * cs].
+struct StridedOperand {
+  const float* p = nullptr;
+  long long rs = 0, cs = 0, batch = 0;
+};
+
+// C_m (M x N, row-major with leading dimension ldc, model stride c_batch) = A_m (M x K) B_m (K x N) for
+// every model m < models with active[m] != 0 (active may be null). Overwrites C. Each output is one fmaf
+// chain over k = 0..K-1.
+void launch_multi_gemm(int M, int N, int K, const StridedOperand& A, const StridedOperand& B, float* C,
+                       long long ldc, long long c_batch, int models, const unsigned char* active,
+                       cudaStream_t stream);
+
+// out[m][n] = sum over i < rows of in[m][i][n] (in: rows x width per model, model stride in_batch), for
+// n < width; written to out + m * out_batch and, when out2 is not null, to out2 + m * out_batch as well.
+void launch_multi_colsum(const float* in, int rows, int width, long long in_batch, float* out, float* out2,
+                         long long out_batch, int models, const unsigned char* active, cudaStream_t stream);
+
+// The per-step bookkeeping above: count[m] windows per epoch (training or validation), B rows at most.
+void launch_multi_step_prepare(const unsigned char* running, const int* count, int B, int* cursor, int* start,
+                               int* rows, unsigned char* active, int models, cudaStream_t stream);
+
+// Windows of the step: window k (< rows[m]) of model m starts at row s = list[m * list_stride + start[m] + k]
+// of its series (xs + xs_offset[m] * D, ys + xs_offset[m]):
+//   xt[m][t][k][d] = xs[s + t][d]   (time-major, T x B x D per model)
+//   yb[m][k][j]    = ys[s + T + j]  (B x horizon per model)
+void launch_multi_gather(const float* xs, const float* ys, const long long* xs_offset, int D, const int* list,
+                         long long list_stride, const int* start, const int* rows, const unsigned char* active,
+                         int B, int T, int horizon, float* xt, float* yb, int models, cudaStream_t stream);
+
+// buf[m][t][b][0..width) = 0 for b >= rows[m] (buf: T x B x width per model).
+void launch_multi_zero_rows(float* buf, int T, int B, int width, const int* rows, const unsigned char* active,
+                            int models, cudaStream_t stream);
+
+// The head of every model on its top layer's final h (B x H per model, stride h_batch); head weights at
+// theta + m * p_batch + head_W / head_b. With targets y also sq and dyhat (either may be null); rows[m]
+// rows are real.
+void launch_multi_head_forward(const float* h, long long h_batch, const float* theta, long long p_batch,
+                               std::size_t head_W, std::size_t head_b, int B, int H, int horizon,
+                               const int* rows, const unsigned char* active, float* yhat, const float* y,
+                               float* dyhat, float* sq, int models, cudaStream_t stream);
+
+// dWh, dbh into dtheta (same offsets as theta), dh (B x H per model, stride dh_batch; rows >= rows[m]
+// untouched).
+void launch_multi_head_backward(const float* h, long long h_batch, const float* dyhat, const float* theta,
+                                float* dtheta, long long p_batch, std::size_t head_W, std::size_t head_b,
+                                int B, int H, int horizon, const int* rows, const unsigned char* active,
+                                float* dh, long long dh_batch, int models, cudaStream_t stream);
+
+// out[m] = sum over i < n_m of x[m * x_batch + i]^2 in double, n_m = rows[m] * row_len when rows is not
+// null, else row_len; then acc[m] += out[m] when acc is not null. Skipped models keep out and acc.
+void launch_multi_sum_squares(const float* x, long long x_batch, const int* rows, long long row_len,
+                              double* out, double* acc, const unsigned char* active, int models,
+                              cudaStream_t stream);
+
+// acc[m] = 0 for every model with running[m] (null: all).
+void launch_multi_reset(double* acc, const unsigned char* running, int models, cudaStream_t stream);
+
+// Adam per model (adam.hpp's semantics with hyper[m], norm_sq[m], state[m]); skipped models unchanged.
+void launch_multi_adam_prepare(const AdamHyper* hyper, const double* norm_sq, AdamStepState* state,
+                               const unsigned char* active, int models, cudaStream_t stream);
+void launch_multi_adam_update(float* params, const float* grad, float* m, float* v, std::size_t n,
+                              long long p_batch, const AdamHyper* hyper, const AdamStepState* state,
+                              const unsigned char* active, int models, cudaStream_t stream);
+
+// dst[m] = src[m] (n floats, stride p_batch) for every model with flag[m] != 0.
+void launch_multi_copy(float* dst, const float* src, std::size_t n, long long p_batch,
+                       const unsigned char* flag, int models, cudaStream_t stream);
+
+}  // namespace lstmad::kernels

@@ -1,0 +1,90 @@
+// The multi-model GEMM (lstm_multi.hpp): C_m = A_m B_m for every model m, fp32 FMA, one launch for all
+// models (blockIdx.z = m).
+//
+// Tiles of 64 x 64 outputs per block of 16 x 16 threads, 4 x 4 outputs per thread (rows ty + 16 i, columns
+// tx + 16 j, so a warp reads shared memory without bank conflicts), K in steps of 16 through shared
+// memory. Each output is one fmaf chain over k = 0..K-1 in order, started at 0: the result depends on M,
+// N, K and the operands only, never on the number of models or on which models are skipped. Operands are
+// read through (row, column) strides, so the transposes of the LSTM's gradient GEMMs need no copies; a
+// tile is loaded along whichever index is contiguous in memory.
+#include "kernels/lstm_multi.hpp"
+
+namespace lstmad::kernels {
+
+namespace {
+
+constexpr int kTile = 64, kK = 16, kSide = 16;
+
+__global__ void __launch_bounds__(kSide* kSide)
+    multi_gemm_kernel(int M, int N, int K, StridedOperand A, StridedOperand B, float* __restrict__ C,
+                      long long ldc, long long c_batch, const unsigned char* __restrict__ active) {
+  const int m = blockIdx.z;
+  if (active != nullptr && active[m] == 0) return;
+  __shared__ float As[kK][kTile + 1];
+  __shared__ float Bs[kK][kTile + 1];
+  const float* __restrict__ a = A.p + m * A.batch;
+  const float* __restrict__ b = B.p + m * B.batch;
+  const int tx = threadIdx.x, ty = threadIdx.y, tid = ty * kSide + tx;
+  const int row0 = blockIdx.y * kTile, col0 = blockIdx.x * kTile;
+  const bool a_rows_contiguous = A.rs == 1, b_cols_contiguous = B.cs == 1;
+  float acc[4][4];
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j) acc[i][j] = 0.f;
+
+  for (int k0 = 0; k0 < K; k0 += kK) {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const int idx = tid + e * kSide * kSide;  // 0..1023
+      // A tile: 64 rows x 16 k
+      const int ar = a_rows_contiguous ? idx % kTile : idx / kK;
+      const int ak = a_rows_contiguous ? idx / kTile : idx % kK;
+      const int gi = row0 + ar, gk = k0 + ak;
+      As[ak][ar] = gi < M && gk < K ? a[gi * A.rs + gk * A.cs] : 0.f;
+      // B tile: 16 k x 64 columns
+      const int bc = b_cols_contiguous ? idx % kTile : idx / kK;
+      const int bk = b_cols_contiguous ? idx / kTile : idx % kK;
+      const int gj = col0 + bc, gk2 = k0 + bk;
+      Bs[bk][bc] = gj < N && gk2 < K ? b[gk2 * B.rs + gj * B.cs] : 0.f;
+    }
+    __syncthreads();
+    const int kn = K - k0 < kK ? K - k0 : kK;  // only real k: padding never enters a chain
+    for (int kk = 0; kk < kn; ++kk) {
+      float av[4], bv[4];
+#pragma unroll
+      for (int i = 0; i < 4; ++i) av[i] = As[kk][ty + kSide * i];
+#pragma unroll
+      for (int j = 0; j < 4; ++j) bv[j] = Bs[kk][tx + kSide * j];
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int j = 0; j < 4; ++j) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
+    }
+    __syncthreads();
+  }
+  float* c = C + m * c_batch;
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const int gi = row0 + ty + kSide * i;
+    if (gi >= M) continue;
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const int gj = col0 + tx + kSide * j;
+      if (gj < N) c[gi * ldc + gj] = acc[i][j];
+    }
+  }
+}
+
+}  // namespace
+
+void launch_multi_gemm(int M, int N, int K, const StridedOperand& A, const StridedOperand& B, float* C,
+                       long long ldc, long long c_batch, int models, const unsigned char* active,
+                       cudaStream_t stream) {
+  if (M <= 0 || N <= 0 || models <= 0) return;
+  const dim3 grid((N + kTile - 1) / kTile, (M + kTile - 1) / kTile, models);
+  const dim3 block(kSide, kSide);
+  multi_gemm_kernel<<<grid, block, 0, stream>>>(M, N, K, A, B, C, ldc, c_batch, active);
+}
+
+}  // namespace lstmad::kernels
