@@ -7,7 +7,8 @@
 # 2. configures (cmake --preset gpu: vendored dependencies from .deps, CUDNN_ROOT from the toolkit or
 #    from the nvidia-cudnn pip package) and builds the CUDA targets there;
 # 3. runs every gpu-labelled test executable with LSTMAD_STRICT_GPU=1 (a missing device fails);
-# 4. runs compute-sanitizer memcheck and racecheck on small cases (the kernels, cuDNN, the fused kernels);
+# 4. runs compute-sanitizer memcheck and racecheck on small cases (the kernels, cuDNN, the fused kernels,
+#    the multi-model kernels);
 # 5. runs the GPU benchmarks and the PyTorch nn.LSTM comparison on the same shapes;
 # 6. writes full logs under $OUT (or build-gpu/gpu-check) and prints a short table last.
 # Exit status: 0 when every step passed.
@@ -115,6 +116,10 @@ if command -v compute-sanitizer >/dev/null; then
   FSMALL='FusedFixture.MatchesFp64CpuOnEveryOutputAndGradient:FusedFixture.EngineLossAndGradMatchesCpu'
   stage memcheck_fused 180 env LSTMAD_GPU_QUICK=1 compute-sanitizer --tool memcheck --error-exitcode 99 "$F" --gtest_filter="$FSMALL:FusedFixture.ClusterKernelsMatchFp64Cpu"
   stage racecheck_fused 180 env LSTMAD_GPU_QUICK=1 compute-sanitizer --tool racecheck --error-exitcode 99 "$F" --gtest_filter="$FSMALL"
+  # The multi-model kernels (time loops with model strides, the batched GEMM, head, sums, Adam, masks).
+  M=$(find "$BUILD" -name test_fused_multi -type f | head -1)
+  stage memcheck_multi 120 compute-sanitizer --tool memcheck --error-exitcode 99 "$M" --gtest_filter='FusedMulti.SmallBatchForTheSanitizers'
+  stage racecheck_multi 150 compute-sanitizer --tool racecheck --error-exitcode 99 "$M" --gtest_filter='FusedMulti.SmallBatchForTheSanitizers'
 else
   SUMMARY+=("compute-sanitizer            MISSING")
   FAILED=1
@@ -128,6 +133,8 @@ for b in $BENCHES; do
     stage "$b" 240 "$exe" $QUICK --reps 25 --csv "$LOG/$b.csv"
   elif [ "$b" = gpu_bench_fused ]; then
     stage "$b" 240 "$exe" $QUICK --reps 15 --warmup 3 --csv "$LOG/$b.csv"
+  elif [ "$b" = gpu_bench_multi ]; then
+    stage "$b" 200 "$exe" $QUICK --reps 5 --warmup 2 --csv "$LOG/$b.csv"
   else
     stage "$b" 240 "$exe"
   fi
@@ -176,6 +183,8 @@ echo "==== lstmad GPU check: $(date -u +%FT%TZ), $(git rev-parse --short=12 HEAD
 head -n 40 "$LOG/ratios.log"
 echo
 head -n 80 "$LOG/fused-ratios.log"
+echo
+grep -A12 "^ *N  L" "$LOG/gpu_bench_multi.log" 2>/dev/null | head -n 13
 echo
 printf '%-28s %-16s %6s\n' step status time
 printf '%s\n' "${SUMMARY[@]}"

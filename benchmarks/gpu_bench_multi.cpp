@@ -1,0 +1,246 @@
+// Many models at once: the time of one training step of all N models, with CUDA events, for
+//   fused multi   the fused engine's multi-model batch (FusedMultiBatch): every kernel launch covers all N
+//                 models, the step replayed as one CUDA graph;
+//   cuDNN loop    the same step of each model through cuDNN (CudnnLstm, FMA math), N model-steps spread
+//                 over --streams streams, each model's step a CUDA graph replay (eager where capture
+//                 fails), STANDARD and PERSIST_STATIC_SMALL_H, the faster kept;
+//   compute floor N x 24 H (D_l + H) B T flops per layer over the fp32 peak (--peak-tflops, default 66.9,
+//                 the H200's nominal fp32 SIMT rate, not a measured one).
+// Shapes: N in {1, 16, 58, 256, 1024}, L in {1, 2}, H = 64, T = 100, B = 64, D = 1, horizon 1. Each model
+// has its own series, parameters and learning rate. Times are medians of --reps steps after --warmup.
+// The step is the engines' full training step (gather, forward, head and MSE, loss sum, backward,
+// gradient norm, Adam), B windows per model.
+//
+// Usage: gpu_bench_multi [--quick] [--reps N] [--warmup N] [--streams S] [--models a,b,c]
+//                        [--peak-tflops X] [--csv FILE]
+// Without a CUDA device it prints why and exits 0.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "core/gpu/check.hpp"
+#include "core/gpu/device.hpp"
+#include "core/gpu/resources.hpp"
+#include "core/rng.hpp"
+#include "gpu_step_bench.hpp"
+#include "lstm/cudnn/cudnn_check.hpp"
+#include "lstm/cudnn/cudnn_lstm.hpp"
+#include "lstm/fused/fused_lstm.hpp"
+#include "lstm/fused/fused_multi.hpp"
+#include "lstm/init.hpp"
+
+using namespace lstmad;
+
+namespace {
+
+struct Row {
+  int N, L;
+  double fused_ms = -1, cudnn_ms = -1, floor_ms = 0;
+  std::string cudnn_algo;
+};
+
+// N models, each with its own series of exactly B windows (one full minibatch) and learning rate.
+struct Models {
+  std::vector<std::vector<float>> series;
+  std::vector<ModelJob> jobs;
+  Models(const ModelShape& shape, int T, int B, int N) {
+    const int n = T + shape.horizon + B - 1;
+    for (int m = 0; m < N; ++m) {
+      Rng rng(1000 + static_cast<uint64_t>(m));
+      std::vector<float> s(static_cast<std::size_t>(n));
+      for (int i = 0; i < n; ++i)
+        s[static_cast<std::size_t>(i)] = static_cast<float>(std::sin(0.05 * (i + m)) + 0.1 * rng.normal());
+      series.push_back(std::move(s));
+    }
+    for (int m = 0; m < N; ++m) {
+      ModelJob j;
+      j.params = init_params(shape, 10 + static_cast<uint64_t>(m));
+      j.data.x = series[static_cast<std::size_t>(m)].data();
+      j.data.y = series[static_cast<std::size_t>(m)].data();
+      j.data.n = n;
+      for (int st = 0; st < B; ++st) j.data.train.push_back(st);
+      j.options.window = T;
+      j.options.batch = B;
+      j.options.epochs = 1;
+      j.options.adam.lr = 1e-4 * (1 + m % 7);  // small steps keep the parameters sane over the timed steps
+      j.options.clip_norm = 1.0;
+      jobs.push_back(std::move(j));
+    }
+  }
+};
+
+double fused_multi_ms(const ModelShape& shape, int T, int B, int N, int warmup, int reps,
+                      const kernels::FusedLimits& limits, cudaStream_t stream) {
+  Models models(shape, T, B, N);
+  std::vector<ModelJob*> ptrs;
+  for (auto& j : models.jobs) ptrs.push_back(&j);
+  FusedMultiBatch batch(shape, T, B, limits, ptrs, stream, /*graphs=*/true);
+  batch.load_for_steps();
+  return bench::time_median_ms(stream, warmup, reps, [&] { batch.step(); });
+}
+
+// N model-steps over the streams: stream k takes models k, k + S, ...; the main stream waits for all.
+double cudnn_loop_ms(const ModelShape& shape, int T, int B, int N, int S, RnnAlgo algo, int warmup, int reps,
+                     cudaStream_t main, std::string* ran_as) {
+  S = std::max(1, std::min(S, N));
+  std::vector<gpu::Stream> streams(static_cast<std::size_t>(S));
+  std::vector<gpu::CudnnHandle> handles(static_cast<std::size_t>(S));
+  std::vector<std::unique_ptr<bench::StepBench<CudnnLstm>>> benches;
+  std::vector<cudaGraphExec_t> graphs(static_cast<std::size_t>(S), nullptr);
+  for (int k = 0; k < S; ++k) {
+    cudaStream_t s = streams[static_cast<std::size_t>(k)];
+    CUDNN_CHECK(cudnnSetStream(handles[static_cast<std::size_t>(k)], s));
+    benches.push_back(std::make_unique<bench::StepBench<CudnnLstm>>(s, shape, T, B, [&] {
+      return std::make_unique<CudnnLstm>(handles[static_cast<std::size_t>(k)], s, shape, T, B, Precision::FP32,
+                                         algo);
+    }));
+    benches.back()->step();  // one eager step: cuDNN's lazy setup stays out of the capture
+    CUDA_CHECK(cudaStreamSynchronize(s));
+    cudaGraph_t g = nullptr;
+    if (cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal) == cudaSuccess) {
+      try {
+        benches.back()->step();
+      } catch (...) {
+      }
+      if (cudaStreamEndCapture(s, &g) == cudaSuccess && g != nullptr)
+        if (cudaGraphInstantiate(&graphs[static_cast<std::size_t>(k)], g, 0) != cudaSuccess)
+          graphs[static_cast<std::size_t>(k)] = nullptr;
+      if (g) cudaGraphDestroy(g);
+    }
+    cudaGetLastError();
+  }
+  *ran_as = to_string(benches.front()->lstm->algo()) + (graphs.front() ? "+graph" : "");
+  gpu::Event fork(false);
+  std::vector<gpu::Event> joins;
+  for (int k = 0; k < S; ++k) joins.emplace_back(false);
+  auto all_models = [&] {
+    fork.record(main);
+    for (int k = 0; k < S; ++k) {
+      cudaStream_t s = streams[static_cast<std::size_t>(k)];
+      CUDA_CHECK(cudaStreamWaitEvent(s, fork.get(), 0));
+      for (int m = k; m < N; m += S) {
+        if (graphs[static_cast<std::size_t>(k)])
+          CUDA_CHECK(cudaGraphLaunch(graphs[static_cast<std::size_t>(k)], s));
+        else
+          benches[static_cast<std::size_t>(k)]->step();
+      }
+      joins[static_cast<std::size_t>(k)].record(s);
+      CUDA_CHECK(cudaStreamWaitEvent(main, joins[static_cast<std::size_t>(k)].get(), 0));
+    }
+  };
+  const double ms = bench::time_median_ms(main, warmup, reps, all_models);
+  CUDA_CHECK(cudaDeviceSynchronize());
+  for (auto g : graphs)
+    if (g) cudaGraphExecDestroy(g);
+  return ms;
+}
+
+std::vector<int> parse_list(const std::string& s) {
+  std::vector<int> out;
+  std::stringstream ss(s);
+  std::string part;
+  while (std::getline(ss, part, ','))
+    if (!part.empty()) out.push_back(std::max(1, std::atoi(part.c_str())));
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int reps = 7, warmup = 2, streams = 8;
+  double peak_tflops = 66.9;
+  bool quick = false;
+  std::string csv;
+  std::vector<int> Ns{1, 16, 58, 256, 1024};
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--quick")
+      quick = true;
+    else if (a == "--reps" && i + 1 < argc)
+      reps = std::max(1, std::atoi(argv[++i]));
+    else if (a == "--warmup" && i + 1 < argc)
+      warmup = std::max(0, std::atoi(argv[++i]));
+    else if (a == "--streams" && i + 1 < argc)
+      streams = std::max(1, std::atoi(argv[++i]));
+    else if (a == "--models" && i + 1 < argc)
+      Ns = parse_list(argv[++i]);
+    else if (a == "--peak-tflops" && i + 1 < argc)
+      peak_tflops = std::atof(argv[++i]);
+    else if (a == "--csv" && i + 1 < argc)
+      csv = argv[++i];
+    else {
+      std::fprintf(stderr,
+                   "usage: %s [--quick] [--reps N] [--warmup N] [--streams S] [--models a,b,c] "
+                   "[--peak-tflops X] [--csv FILE]\n",
+                   argv[0]);
+      return 2;
+    }
+  }
+  if (quick) Ns = {1, 58, 256};
+  std::string reason;
+  if (!gpu::device_available(0, &reason)) {
+    std::printf("gpu_bench_multi: no CUDA device (%s); nothing to time\n", reason.c_str());
+    return 0;
+  }
+  cudaDeviceProp prop{};
+  CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
+  std::printf(
+      "gpu_bench_multi on %s (sm_%d%d, %d SMs), cuDNN %s: one training step of all N models, H=64 T=100 B=64 "
+      "D=1, medians of %d after %d warm-up; cuDNN loop on %d streams, FMA math; floor at %.1f TFLOP/s "
+      "(nominal)\n",
+      prop.name, prop.major, prop.minor, prop.multiProcessorCount, gpu::cudnn_version_string().c_str(), reps,
+      warmup, streams, peak_tflops);
+  const int H = 64, T = 100, B = 64;
+  const kernels::FusedLimits limits = fused_device_limits(0);
+  gpu::Stream stream;
+  std::vector<Row> rows;
+  std::printf("%6s %2s %12s %14s %-30s %10s %12s %12s %12s\n", "N", "L", "fused ms", "cuDNN loop ms",
+              "cuDNN ran as", "speedup", "floor ms", "fused/floor", "us/model");
+  for (int L : {1, 2})
+    for (int N : Ns) {
+      const ModelShape shape{L, 1, H, 1};
+      Row r{N, L};
+      double flops = 0;
+      for (int l = 0; l < L; ++l) flops += 24.0 * H * ((l == 0 ? 1 : H) + H) * B * T;
+      r.floor_ms = N * flops / (peak_tflops * 1e12) * 1e3;
+      try {
+        r.fused_ms = fused_multi_ms(shape, T, B, N, warmup, reps, limits, stream);
+      } catch (const std::exception& e) {
+        std::printf("%6d %2d fused multi failed: %s\n", N, L, e.what());
+      }
+      for (RnnAlgo a : {RnnAlgo::Standard, RnnAlgo::PersistStaticSmallH}) {
+        try {
+          std::string ran;
+          const double ms = cudnn_loop_ms(shape, T, B, N, streams, a, warmup, reps, stream, &ran);
+          if (r.cudnn_ms < 0 || ms < r.cudnn_ms) {
+            r.cudnn_ms = ms;
+            r.cudnn_algo = ran;
+          }
+        } catch (const std::exception& e) {
+          std::printf("%6d %2d cuDNN %s failed: %s\n", N, L, to_string(a).c_str(), e.what());
+          CUDA_CHECK(cudaDeviceSynchronize());
+        }
+      }
+      std::printf("%6d %2d %12.3f %14.3f %-30s %9.1fx %12.4f %11.2fx %12.2f\n", N, L, r.fused_ms, r.cudnn_ms,
+                  r.cudnn_algo.c_str(), r.fused_ms > 0 && r.cudnn_ms > 0 ? r.cudnn_ms / r.fused_ms : 0.0,
+                  r.floor_ms, r.fused_ms > 0 ? r.fused_ms / r.floor_ms : 0.0,
+                  r.fused_ms > 0 ? 1e3 * r.fused_ms / N : 0.0);
+      std::fflush(stdout);
+      rows.push_back(r);
+    }
+  if (!csv.empty()) {
+    std::ofstream f(csv);
+    f << "N,L,H,T,B,D,fused_ms,cudnn_loop_ms,cudnn_ran_as,floor_ms\n";
+    for (const auto& r : rows)
+      f << r.N << "," << r.L << "," << H << "," << T << "," << B << ",1," << r.fused_ms << "," << r.cudnn_ms << ","
+        << r.cudnn_algo << "," << r.floor_ms << "\n";
+    std::printf("wrote %s\n", csv.c_str());
+  }
+  return 0;
+}

@@ -1,0 +1,270 @@
+// The multi-model path of the "fused" engine (lstm/fused/fused_multi.hpp, kernels/lstm_multi.hpp):
+// - a model trained in a batch of N ends bit-identical (parameters and TrainResult) to the same job
+//   trained alone, for batches mixing series lengths, seeds, learning rates, epochs, early stopping and
+//   a non-finite job, at L = 1 and 2;
+// - models that stop early or run out of minibatches are masked out (an Adam step on a zero gradient
+//   would still move the parameters, so equality with the model alone shows that nothing ran);
+// - the training curves and final parameters follow the fp64 CPU engine (same window order: both
+//   shuffle with the job's Rng(seed)), within the fp32 FMA tolerance of design.md grown over training;
+// - graph replay equals eager launches bit for bit; the per-model loop (LSTMAD_FUSED_MULTI=0) agrees
+//   within tolerance.
+// Every test needs a device: it skips with the reason without one, and fails under LSTMAD_STRICT_GPU=1.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/rng.hpp"
+#include "gpu/gpu_test.hpp"
+#include "lstm/engine.hpp"
+#include "lstm/init.hpp"
+
+namespace lstmad {
+namespace {
+
+struct Series {
+  std::vector<float> x, y;
+  int n = 0;
+};
+
+// D columns; targets negated from flip_from on (contradicting validation: early stopping triggers).
+Series make_series(int n, int D, double period, uint64_t seed, int flip_from) {
+  Rng rng(seed);
+  Series s;
+  s.n = n;
+  for (int t = 0; t < n; ++t) {
+    const double v = 0.7 * std::sin(6.283185307179586 * t / period) + 0.05 * rng.normal();
+    for (int d = 0; d < D; ++d) s.x.push_back(static_cast<float>(d == 0 ? v : 0.4 * v * d));
+    s.y.push_back(static_cast<float>(t >= flip_from ? -v : v));
+  }
+  return s;
+}
+
+struct Batch {
+  std::vector<Series> series;
+  std::vector<ModelJob> jobs;
+};
+
+constexpr int kNonFinite = 4;
+
+// Six models of one shape and minibatch size B that differ in series length (so in minibatches per
+// epoch and in the last minibatch's rows), seed, learning rate, epochs and stopping; model 1 stops
+// early, model 3 has no validation windows, model 4 goes non-finite.
+Batch make_batch(const ModelShape& shape, int T, int B, int models = 6) {
+  Batch b;
+  for (int m = 0; m < models; ++m) {
+    const int n = 300 + 53 * m;
+    const int train_end = n * 3 / 4;
+    b.series.push_back(make_series(n, shape.input, 13.0 + 3.0 * m, 40 + static_cast<uint64_t>(m),
+                                   m == 1 ? train_end : n + 1));
+  }
+  if (models > kNonFinite) b.series[kNonFinite].x[50 * static_cast<std::size_t>(shape.input)] = std::nanf("");
+  for (int m = 0; m < models; ++m) {
+    const Series& s = b.series[static_cast<std::size_t>(m)];
+    const int train_end = s.n * 3 / 4;
+    ModelJob j;
+    j.params = init_params(shape, 300 + static_cast<uint64_t>(m));
+    j.data.x = s.x.data();
+    j.data.y = s.y.data();
+    j.data.n = s.n;
+    for (int st = 0; st + T + shape.horizon <= train_end; ++st) j.data.train.push_back(st);
+    if (m != 3)
+      for (int st = train_end - T; st + T + shape.horizon <= s.n; ++st) j.data.val.push_back(st);
+    j.options.window = T;
+    j.options.batch = B;
+    j.options.epochs = 4 + m % 3;
+    j.options.adam.lr = 3e-3 * (1 + m);
+    j.options.clip_norm = m == 2 ? 0.0 : 1.0;
+    j.options.patience = m == 1 ? 1 : 0;
+    j.options.seed = 77 + 5 * static_cast<uint64_t>(m);
+    b.jobs.push_back(std::move(j));
+  }
+  return b;
+}
+
+EngineOptions fused() {
+  EngineOptions o;
+  o.name = "fused";
+  return o;
+}
+
+void expect_identical(const ModelJob& got, const ModelJob& want, const std::string& what) {
+  ASSERT_EQ(got.params.size(), want.params.size()) << what;
+  EXPECT_EQ(0, std::memcmp(got.params.data(), want.params.data(), got.params.size() * sizeof(float)))
+      << what << ": parameters differ";
+  EXPECT_EQ(got.result.status, want.result.status) << what;
+  EXPECT_EQ(got.result.message, want.result.message) << what;
+  EXPECT_EQ(got.result.epochs_run, want.result.epochs_run) << what;
+  EXPECT_EQ(got.result.best_epoch, want.result.best_epoch) << what;
+  ASSERT_EQ(got.result.train_loss.size(), want.result.train_loss.size()) << what;
+  for (std::size_t e = 0; e < got.result.train_loss.size(); ++e)
+    if (!(std::isnan(got.result.train_loss[e]) && std::isnan(want.result.train_loss[e])))
+      EXPECT_EQ(got.result.train_loss[e], want.result.train_loss[e]) << what << " epoch " << e;
+  EXPECT_EQ(got.result.val_loss, want.result.val_loss) << what;
+}
+
+void expect_batch_equals_alone(const ModelShape& shape, int T, int B) {
+  Batch batch = make_batch(shape, T, B);
+  const auto initial = batch.jobs;
+  make_engine(fused())->train(shape, batch.jobs);
+  // The batch is not trivial: models learned and ended differently.
+  EXPECT_EQ(batch.jobs[kNonFinite].result.status, TrainStatus::NonFinite);
+  EXPECT_EQ(batch.jobs[kNonFinite].params, initial[kNonFinite].params);
+  EXPECT_NE(batch.jobs[1].result.message.find("early stop"), std::string::npos) << batch.jobs[1].result.message;
+  EXPECT_EQ(batch.jobs[3].result.best_epoch, -1);
+  for (std::size_t m = 0; m < batch.jobs.size(); ++m) {
+    if (static_cast<int>(m) == kNonFinite) continue;
+    const ModelJob& j = batch.jobs[m];
+    ASSERT_EQ(j.result.status, TrainStatus::Ok) << "model " << m << ": " << j.result.message;
+    EXPECT_TRUE(test::finite_and_nonzero(j.params.data(), j.params.size())) << "model " << m;
+    EXPECT_NE(j.params, initial[m].params) << "model " << m << " did not train";
+    EXPECT_LT(j.result.train_loss.back(), j.result.train_loss.front()) << "model " << m << " did not learn";
+  }
+  for (std::size_t m = 0; m < batch.jobs.size(); ++m) {
+    Batch fresh = make_batch(shape, T, B);
+    std::vector<ModelJob> alone{fresh.jobs[m]};
+    make_engine(fused())->train(shape, alone);
+    expect_identical(batch.jobs[m], alone[0],
+                     shape.str() + ": model " + std::to_string(m) + " in a batch of 6 vs alone");
+  }
+}
+
+TEST(FusedMulti, AModelInABatchEqualsTheModelAloneBitForBit) {
+  LSTMAD_REQUIRE_GPU();
+  expect_batch_equals_alone(ModelShape{1, 1, 32, 1}, 20, 24);
+}
+
+TEST(FusedMulti, TwoLayersWideInputAndHorizonEqualAloneBitForBit) {
+  LSTMAD_REQUIRE_GPU();
+  expect_batch_equals_alone(ModelShape{2, 3, 40, 2}, 15, 33);
+}
+
+// Model 0 stops after a couple of epochs and has the fewest minibatches per epoch; model 1 runs 12 epochs
+// on the longest series. Equality with the models alone shows model 0 was never stepped after its end.
+TEST(FusedMulti, StoppedModelsAreMaskedOut) {
+  LSTMAD_REQUIRE_GPU();
+  const ModelShape shape{1, 1, 24, 1};
+  const int T = 12, B = 16;
+  Batch b;
+  b.series.push_back(make_series(200, 1, 11.0, 1, 150));  // contradicting validation
+  b.series.push_back(make_series(700, 1, 17.0, 2, 800));
+  for (int m = 0; m < 2; ++m) {
+    const Series& s = b.series[static_cast<std::size_t>(m)];
+    ModelJob j;
+    j.params = init_params(shape, 900 + static_cast<uint64_t>(m));
+    j.data.x = s.x.data();
+    j.data.y = s.y.data();
+    j.data.n = s.n;
+    const int train_end = s.n * 3 / 4;
+    for (int st = 0; st + T + 1 <= train_end; ++st) j.data.train.push_back(st);
+    for (int st = train_end - T; st + T + 1 <= s.n; ++st) j.data.val.push_back(st);
+    j.options.window = T;
+    j.options.batch = B;
+    j.options.epochs = 12;
+    j.options.adam.lr = 1e-2;
+    j.options.patience = m == 0 ? 1 : 0;
+    j.options.seed = 5 + static_cast<uint64_t>(m);
+    b.jobs.push_back(std::move(j));
+  }
+  std::vector<ModelJob> batch = b.jobs, alone0{b.jobs[0]}, alone1{b.jobs[1]};
+  make_engine(fused())->train(shape, batch);
+  make_engine(fused())->train(shape, alone0);
+  make_engine(fused())->train(shape, alone1);
+  ASSERT_LT(batch[0].result.epochs_run, 12) << batch[0].result.message;
+  EXPECT_EQ(batch[1].result.epochs_run, 12);
+  expect_identical(batch[0], alone0[0], "early-stopped model");
+  expect_identical(batch[1], alone1[0], "long model");
+}
+
+// Same window order in both engines (the job's Rng(seed) shuffles), so the curves must agree: fp32 FMA
+// against fp64, a few 1e-4 after a few epochs of Adam.
+TEST(FusedMulti, TrainingFollowsTheFp64CpuEngine) {
+  LSTMAD_REQUIRE_GPU();
+  const ModelShape shape{2, 1, 32, 1};
+  const int T = 20, B = 32;
+  Batch g = make_batch(shape, T, B, 4), c = make_batch(shape, T, B, 4);
+  for (Batch* b : {&g, &c})
+    for (auto& j : b->jobs) {
+      j.options.epochs = 3;
+      j.options.patience = 0;
+    }
+  make_engine(fused())->train(shape, g.jobs);
+  EngineOptions co;
+  co.name = "cpu";
+  co.precision = Precision::FP64;
+  co.threads = 2;
+  make_engine(co)->train(shape, c.jobs);
+  for (std::size_t m = 0; m < g.jobs.size(); ++m) {
+    const TrainResult &a = g.jobs[m].result, &r = c.jobs[m].result;
+    ASSERT_EQ(a.status, TrainStatus::Ok) << "model " << m << ": " << a.message;
+    ASSERT_EQ(a.train_loss.size(), r.train_loss.size()) << "model " << m;
+    for (std::size_t e = 0; e < a.train_loss.size(); ++e)
+      EXPECT_NEAR(a.train_loss[e], r.train_loss[e], 1e-3 * r.train_loss[e]) << "model " << m << " epoch " << e;
+    ASSERT_EQ(a.val_loss.size(), r.val_loss.size()) << "model " << m;
+    for (std::size_t e = 0; e < a.val_loss.size(); ++e)
+      EXPECT_NEAR(a.val_loss[e], r.val_loss[e], 1e-3 * r.val_loss[e]) << "model " << m << " epoch " << e;
+    const auto err = test::compare(g.jobs[m].params.data(), c.jobs[m].params.data(), g.jobs[m].params.size());
+    std::printf("model %zu: parameters after %zu epochs vs fp64: %s\n", m, a.train_loss.size(), err.str().c_str());
+    EXPECT_TRUE(err.finite);
+    EXPECT_LT(err.rel_frobenius, 3e-3) << "model " << m << ": " << err.str();
+  }
+}
+
+std::vector<ModelJob> train_with(const char* var, const char* value, const ModelShape& shape, int T, int B,
+                                 Batch& b) {
+  setenv(var, value, 1);
+  b = make_batch(shape, T, B);
+  make_engine(fused())->train(shape, b.jobs);
+  unsetenv(var);
+  return b.jobs;
+}
+
+TEST(FusedMulti, GraphReplayEqualsEagerAndTheLoopAgrees) {
+  LSTMAD_REQUIRE_GPU();
+  const ModelShape shape{1, 2, 48, 1};
+  const int T = 16, B = 20;
+  Batch b1, b2, b3, b4;
+  const auto eager = train_with("LSTMAD_FUSED_GRAPHS", "0", shape, T, B, b1);
+  const auto graph = train_with("LSTMAD_FUSED_GRAPHS", "1", shape, T, B, b2);
+  const auto again = train_with("LSTMAD_FUSED_GRAPHS", "1", shape, T, B, b3);
+  const auto loop = train_with("LSTMAD_FUSED_MULTI", "0", shape, T, B, b4);
+  for (std::size_t m = 0; m < eager.size(); ++m) {
+    expect_identical(graph[m], eager[m], "model " + std::to_string(m) + " graph vs eager");
+    expect_identical(graph[m], again[m], "model " + std::to_string(m) + " rerun");
+    EXPECT_EQ(loop[m].result.status, graph[m].result.status) << "model " << m;
+    EXPECT_EQ(loop[m].result.epochs_run, graph[m].result.epochs_run) << "model " << m;
+    if (graph[m].result.status != TrainStatus::Ok) continue;
+    for (std::size_t e = 0; e < graph[m].result.train_loss.size(); ++e)
+      EXPECT_NEAR(loop[m].result.train_loss[e], graph[m].result.train_loss[e], 1e-3 * graph[m].result.train_loss[e])
+          << "model " << m << " epoch " << e << ": per-model loop vs multi-model";
+  }
+}
+
+// The smallest case that runs every multi-model kernel (two layers, a short last minibatch, validation,
+// a skipped model): the one benchmarks/gpu_check.sh runs under compute-sanitizer.
+TEST(FusedMulti, SmallBatchForTheSanitizers) {
+  LSTMAD_REQUIRE_GPU();
+  const ModelShape shape{2, 2, 16, 1};
+  const int T = 6, B = 8;
+  Batch b = make_batch(shape, T, B, 3);
+  for (std::size_t m = 0; m < b.jobs.size(); ++m) {
+    ModelJob& j = b.jobs[m];
+    j.data.train.resize(std::min<std::size_t>(j.data.train.size(), 19 + 4 * m));  // 3, 3 and 4 minibatches
+    j.data.val.resize(std::min<std::size_t>(j.data.val.size(), 10));
+    j.options.epochs = 2;
+  }
+  Batch a = b;
+  std::vector<ModelJob> alone{a.jobs[2]};
+  make_engine(fused())->train(shape, b.jobs);
+  make_engine(fused())->train(shape, alone);
+  for (const auto& j : b.jobs) EXPECT_TRUE(test::finite_and_nonzero(j.params.data(), j.params.size()));
+  expect_identical(b.jobs[2], alone[0], "model 2 of 3 vs alone");
+}
+
+}  // namespace
+}  // namespace lstmad
