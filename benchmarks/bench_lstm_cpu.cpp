@@ -1,12 +1,7 @@
 // LstmCpu<float> on one thread: forward, backward and a whole training step (forward, MSE, backward,
 // global-norm clipping, Adam) for L in {1, 2}, H in {32, 64, 128}, T = 50, B = 64, D = 1, horizon 1.
 //
-// FLOPs count the GEMMs only (2 M N K each), which is where nearly all the arithmetic is; the gate math,
-// clipping and Adam are left out, so the FLOP/s is a lower bound of the arithmetic done. Per layer l with
-// input D_l, G = 4H:
-//   forward:  2 T B D_l G (input projection) + 2 (T-1) B H G (recurrence)
-//   backward: 2 (T-1) B G H (dh) + 2 T B G D_l (dW) + 2 (T-1) B G H (dR) + 2 T B G D_l (dx, layers > 0)
-//   head:     2 B H horizon forward, twice that backward.
+// FLOPs count the GEMMs only (cpu_work.hpp), so the FLOP/s is a lower bound of the arithmetic done.
 // Counters: FLOP/s ("FLOPS", 1000-based) and windows/s ("items_per_second"). With --benchmark_repetitions
 // a "min" aggregate is reported besides mean/median/stddev.
 #include <benchmark/benchmark.h>
@@ -15,6 +10,7 @@
 #include <vector>
 
 #include "core/rng.hpp"
+#include "cpu_work.hpp"
 #include "lstm/cpu/lstm_cpu.hpp"
 #include "lstm/init.hpp"
 #include "train/adam.hpp"
@@ -35,23 +31,8 @@ ModelShape bench_shape(const benchmark::State& state) {
   return s;
 }
 
-double forward_flops(const ModelShape& s, int T, int B) {
-  const double G = 4.0 * s.hidden, H = s.hidden;
-  double f = 2.0 * B * H * s.horizon;
-  for (int l = 0; l < s.layers; ++l) f += 2.0 * T * B * s.layer_input(l) * G + 2.0 * (T - 1) * B * H * G;
-  return f;
-}
-
-double backward_flops(const ModelShape& s, int T, int B) {
-  const double G = 4.0 * s.hidden, H = s.hidden;
-  double f = 4.0 * B * H * s.horizon;
-  for (int l = 0; l < s.layers; ++l) {
-    const double Din = s.layer_input(l);
-    f += 4.0 * (T - 1) * B * G * H + 2.0 * T * B * G * Din;
-    if (l > 0) f += 2.0 * T * B * G * Din;
-  }
-  return f;
-}
+using lstmad::bench::backward_flops;
+using lstmad::bench::forward_flops;
 
 struct Inputs {
   std::vector<float> params, x, y, yhat, dyhat, grad;

@@ -127,7 +127,11 @@ INSTANTIATE_TEST_SUITE_P(Shapes, LstmPrecision,
                                            // fp32's packed per-step products: batch remainders of the
                                            // row tiles, and H where only one direction is packed
                                            Case{1, 2, 8, 1, 12, 9}, Case{2, 1, 32, 2, 20, 13},
-                                           Case{1, 1, 48, 1, 7, 3}, Case{1, 1, 16, 1, 9, 1}));
+                                           Case{1, 1, 48, 1, 7, 3}, Case{1, 1, 16, 1, 9, 1},
+                                           // the all-steps products: T B rows past one 64-row block and
+                                           // one 256-row pass of the weight gradients, with remainders
+                                           Case{2, 2, 32, 1, 23, 17}, Case{2, 32, 32, 1, 9, 37},
+                                           Case{1, 32, 13, 1, 6, 5}));
 
 // The fp32 gate activations against the double-precision functions over a dense sweep: a few ulp relative
 // wherever the result is a normal float, exact saturation beyond, NaN propagated (the trainer relies on

@@ -11,9 +11,12 @@
 //   dg    T x B x 4H       pre-activation gate gradients of the layer being differentiated
 //   dxin  T x B x H (x2)   gradient w.r.t. a layer's input, handed down to the layer below
 // Gradients are written straight into the caller's flat buffer (canonical layout, lstm/shape.hpp).
-// The all-steps products are Eigen GEMMs; in fp32 the per-step products (h_{t-1} R^T forward, dg_t R
-// backward) use small_gemm.hpp with R packed once per layer; the gate math is one vectorized loop per row
-// (activations.hpp). fp64, the accuracy reference, keeps Eigen and the standard library throughout.
+// In fp32 every product whose output width is a multiple of small_gemm's 32-column panel runs on
+// small_gemm.hpp's register-tiled kernel: the per-step products (h_{t-1} R^T forward, dg_t R backward)
+// with R packed once per layer, and the all-steps products (input projection, dx, and the weight
+// gradients dW and dR as dG^T times the inputs); the rest (the head, D = 1's dW, odd H) are Eigen GEMMs.
+// The gate math is one vectorized loop per row (activations.hpp). fp64, the accuracy reference, keeps
+// Eigen and the standard library throughout.
 #include "lstm/cpu/lstm_cpu.hpp"
 
 // GCC 12 reports Eigen's AVX-512 transposes (inlined into the GEMM packing) as maybe-uninitialized
@@ -116,6 +119,11 @@ struct LstmCpu<Real>::Impl {
     dyhat.assign(static_cast<std::size_t>(maxB) * s.horizon, Real(0));
     if (packed_fwd) pack_fwd.assign(Gs * Hs, 0.0f);
     if (packed_bwd) pack_bwd.assign(Gs * Hs, 0.0f);
+    // W^T of any layer in forward, W of a layer above the first in backward.
+    if (packed_fwd || (packed_bwd && s.layers > 1))
+      pack_w.assign(Gs * static_cast<std::size_t>(std::max(s.input, H)), 0.0f);
+    if (kFloat && (H % small_gemm::kPanel == 0 || s.input % small_gemm::kPanel == 0))
+      at_work.assign(small_gemm::at_b_workspace(G), 0.0f);
   }
 
   // act_t (B x 4H) += h_{t-1} (B x H) R^T.
@@ -138,6 +146,35 @@ struct LstmCpu<Real>::Impl {
       }
     }
     MapM<Real>(dhp, B, H).noalias() += MapCM<Real>(dgnext, B, G) * R;
+  }
+
+  // act (T B x 4H) = in (T B x Din) W^T, the input projection of every step (bias added in the gate loop).
+  void input_projection(Real* act, const Real* in, int Din, const MapCM<Real>& W, const Real* w) {
+    if constexpr (kFloat) {
+      if (packed_fwd) {  // W^T (Din x 4H): element (k, n) = W[n][k]
+        small_gemm::pack_cols(
+            Din, G, [&](int k, int n) { return w[static_cast<std::size_t>(n) * Din + k]; }, pack_w.data());
+        small_gemm::multiply<false>(T * B, G, Din, in, Din, pack_w.data(), act, G);
+        return;
+      }
+    }
+    MapM<Real>(act, T * B, G).noalias() = MapCM<Real>(in, T * B, Din) * W.transpose();
+  }
+
+  // dst (4H x N) = dg^T (4H x rows) * in (rows x N): a weight gradient summed over `rows` (step, window)
+  // rows; rows = 0 gives zero.
+  void weight_gradient(Real* dst, const Real* dgr, const Real* in, int rows, int N) {
+    if constexpr (kFloat) {
+      if (N % small_gemm::kPanel == 0) {
+        small_gemm::multiply_at_b(G, N, rows, dgr, G, in, N, dst, N, at_work.data());
+        return;
+      }
+    }
+    MapM<Real> d(dst, G, N);
+    if (rows > 0)
+      d.noalias() = MapCM<Real>(dgr, rows, G).transpose() * MapCM<Real>(in, rows, N);
+    else
+      d.setZero();
   }
 
   void check_batch(int batch) const {
@@ -172,8 +209,7 @@ struct LstmCpu<Real>::Impl {
       Real* bsum = bias.data() + static_cast<std::size_t>(l) * G;
       for (int j = 0; j < G; ++j) bsum[j] = params[o.bW + j] + params[o.bR + j];
 
-      MapM<Real> act(L.act.data(), T * B, G);
-      act.noalias() = MapCM<Real>(in, T * B, Din) * W.transpose();
+      input_projection(L.act.data(), in, Din, W, params + o.W);
       std::fill(L.h.begin(), L.h.begin() + static_cast<std::ptrdiff_t>(BH), Real(0));
       std::fill(L.c.begin(), L.c.begin() + static_cast<std::ptrdiff_t>(BH), Real(0));
 
@@ -280,16 +316,25 @@ struct LstmCpu<Real>::Impl {
 
       MapCM<Real> dG(dg.data(), T * B, G);
       const Real* in = l == 0 ? xt.data() : layers[static_cast<std::size_t>(l) - 1].h.data() + BH;
-      MapM<Real>(grad + o.W, G, Din).noalias() = dG.transpose() * MapCM<Real>(in, T * B, Din);
-      MapM<Real> dR(grad + o.R, G, H);
-      if (T > 1)  // h_{-1} = 0 contributes nothing, so step 0 is left out
-        dR.noalias() = MapCM<Real>(dg.data() + static_cast<std::size_t>(B) * G, (T - 1) * B, G).transpose() *
-                       MapCM<Real>(L.h.data() + BH, (T - 1) * B, H);
-      else
-        dR.setZero();
+      // dW = dG^T in over all steps; dR = dG^T h_prev over steps 1..T-1 (h_{-1} = 0 contributes nothing).
+      weight_gradient(grad + o.W, dg.data(), in, T * B, Din);
+      weight_gradient(grad + o.R, dg.data() + static_cast<std::size_t>(B) * G, L.h.data() + BH, (T - 1) * B,
+                      H);
       if (l > 0) {
         cur ^= 1;
-        MapM<Real>(dxin[static_cast<std::size_t>(cur)].data(), T * B, H).noalias() = dG * W;
+        Real* dxl = dxin[static_cast<std::size_t>(cur)].data();
+        if constexpr (kFloat) {
+          if (packed_bwd) {  // W (4H x H) as it is
+            small_gemm::pack_cols(
+                G, H, [&](int k, int n) { return params[o.W + static_cast<std::size_t>(k) * H + n]; },
+                pack_w.data());
+            small_gemm::multiply<false>(T * B, H, G, dg.data(), G, pack_w.data(), dxl, H);
+          } else {
+            MapM<Real>(dxl, T * B, H).noalias() = dG * W;
+          }
+        } else {
+          MapM<Real>(dxl, T * B, H).noalias() = dG * W;
+        }
       } else if (dx) {
         MapM<Real>(dx0.data(), T * B, D).noalias() = dG * W;
         for (int b = 0; b < B; ++b)
@@ -331,6 +376,8 @@ struct LstmCpu<Real>::Impl {
   const bool packed_fwd = kFloat && G % small_gemm::kPanel == 0;
   const bool packed_bwd = kFloat && H % small_gemm::kPanel == 0;
   std::vector<float> pack_fwd, pack_bwd;  // R^T and R in small_gemm's panel layout, 4H x H each
+  std::vector<float> pack_w;              // the layer's W^T (forward) or W (backward), same layout
+  std::vector<float> at_work;             // small_gemm::multiply_at_b's packing of dG^T
 };
 
 template <typename Real>

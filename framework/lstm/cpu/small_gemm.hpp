@@ -1,8 +1,12 @@
-// The per-step products of the fp32 LSTM recurrence, C (M x N) += A (M x K) * P, with the right-hand
-// operand packed once per sequence instead of once per step (a general GEMM repacks it on every call,
-// T times per layer for the same R):
+// The fp32 LSTM's matrix products, on one register-tiled kernel. The per-step products of the
+// recurrence, C (M x N) += A (M x K) * P, with the right-hand operand packed once per sequence instead of
+// once per step (a general GEMM repacks it on every call, T times per layer for the same R):
 //   forward:  act_t (B x 4H) += h_{t-1} (B x H) * R^T   P = pack_cols(R^T),  K = H
 //   backward: dh    (B x H)  += dg_t   (B x 4H) * R     P = pack_cols(R),    K = 4H
+// and the all-steps products over the T B rows of a layer:
+//   forward:  act (TB x 4H) = in (TB x D_l) * W^T         multiply<false>, P = pack_cols(W^T)
+//   backward: dx  (TB x D_l) = dG (TB x 4H) * W           multiply<false>, P = pack_cols(W)
+//             dW  (4H x D_l) = dG^T in, dR (4H x H) = dG^T h_prev   multiply_at_b, nothing packed
 // P holds N / kPanel panels of kPanel consecutive columns, each panel K rows of kPanel contiguous values;
 // the kernel streams a panel while broadcasting A one element at a time into kRows x kPanel accumulators
 // held in registers. N must be a multiple of kPanel (callers fall back to Eigen otherwise).
@@ -47,19 +51,26 @@ void pack_cols(int K, int N, Element element, float* P) {
         P[(static_cast<std::size_t>(p) * K + k) * kPanel + c] = element(k, p * kPanel + c);
 }
 
-// MR rows of C (leading dimension ldc) by kPanel columns += MR rows of A (lda) * one packed panel.
-template <int MR>
-inline void tile(const float* A, int lda, const float* panel, float* C, int ldc, int K) {
+// MR rows of C (leading dimension ldc) by kPanel columns (+)= MR rows of A times K rows of kPanel
+// contiguous columns of B, row k at Bk + k * ldb (a packed panel: ldb = kPanel). A's element (r, k) is
+// A[r * lda + k], or with kTransA (A stored K x M) A[k * lda + r]. Without kAccumulate C is overwritten.
+template <int MR, bool kAccumulate, bool kTransA>
+inline void tile(const float* A, int lda, const float* Bk, int ldb, float* C, int ldc, int K) {
   vec acc[MR][kVectors];
   for (int r = 0; r < MR; ++r)
-    for (int v = 0; v < kVectors; ++v)
-      std::memcpy(&acc[r][v], C + static_cast<std::size_t>(r) * ldc + kLanes * v, sizeof(vec));
+    for (int v = 0; v < kVectors; ++v) {
+      if constexpr (kAccumulate)
+        std::memcpy(&acc[r][v], C + static_cast<std::size_t>(r) * ldc + kLanes * v, sizeof(vec));
+      else
+        acc[r][v] = vec{};
+    }
   for (int k = 0; k < K; ++k) {
     vec b[kVectors];
     for (int v = 0; v < kVectors; ++v)
-      std::memcpy(&b[v], panel + static_cast<std::size_t>(k) * kPanel + kLanes * v, sizeof(vec));
+      std::memcpy(&b[v], Bk + static_cast<std::size_t>(k) * ldb + kLanes * v, sizeof(vec));
     for (int r = 0; r < MR; ++r) {
-      const float a = A[static_cast<std::size_t>(r) * lda + k];
+      const float a =
+          kTransA ? A[static_cast<std::size_t>(k) * lda + r] : A[static_cast<std::size_t>(r) * lda + k];
       for (int v = 0; v < kVectors; ++v) acc[r][v] += b[v] * a;
     }
   }
@@ -68,21 +79,109 @@ inline void tile(const float* A, int lda, const float* panel, float* C, int ldc,
       std::memcpy(C + static_cast<std::size_t>(r) * ldc + kLanes * v, &acc[r][v], sizeof(vec));
 }
 
-// C (M x N, ldc) += A (M x K, lda) * P (from pack_cols); N a multiple of kPanel.
+// Rows [0, M) of one kPanel-column strip: tiles of kRows rows, then 2, then 1. rowA is the distance in A
+// between consecutive rows of C (lda, or 1 with kTransA).
+template <bool kAccumulate, bool kTransA>
+inline void strip(int M, const float* A, int lda, const float* Bk, int ldb, float* C, int ldc, int K) {
+  const std::size_t rowA = kTransA ? 1 : static_cast<std::size_t>(lda);
+  int i = 0;
+  for (; i + kRows <= M; i += kRows)
+    tile<kRows, kAccumulate, kTransA>(A + i * rowA, lda, Bk, ldb, C + static_cast<std::size_t>(i) * ldc, ldc,
+                                      K);
+  for (; i + 2 <= M; i += 2)
+    tile<2, kAccumulate, kTransA>(A + i * rowA, lda, Bk, ldb, C + static_cast<std::size_t>(i) * ldc, ldc, K);
+  for (; i < M; ++i)
+    tile<1, kAccumulate, kTransA>(A + i * rowA, lda, Bk, ldb, C + static_cast<std::size_t>(i) * ldc, ldc, K);
+}
+
+// Rows of C per block in multiply(): the block's rows of A (at most 64 x K) stay in L2 while every panel
+// passes over them, and each panel stays in L1 across the block's row tiles. The per-step products
+// (M = batch <= 64) are one block.
+constexpr int kRowBlock = 64;
+
+// C (M x N, ldc) += A (M x K, lda) * P (from pack_cols), or C = A * P without kAccumulate; N a multiple
+// of kPanel.
+template <bool kAccumulate = true>
+inline void multiply(int M, int N, int K, const float* A, int lda, const float* P, float* C, int ldc) {
+  for (int i0 = 0; i0 < M; i0 += kRowBlock) {
+    const int m = M - i0 < kRowBlock ? M - i0 : kRowBlock;
+    const float* Ai = A + static_cast<std::size_t>(i0) * lda;
+    float* Ci = C + static_cast<std::size_t>(i0) * ldc;
+    for (int p = 0; p < N / kPanel; ++p)
+      strip<kAccumulate, false>(m, Ai, lda, P + static_cast<std::size_t>(p) * K * kPanel, kPanel,
+                                Ci + static_cast<std::size_t>(p) * kPanel, ldc, K);
+  }
+}
+
 inline void multiply_add(int M, int N, int K, const float* A, int lda, const float* P, float* C, int ldc) {
-  for (int p = 0; p < N / kPanel; ++p) {
-    const float* panel = P + static_cast<std::size_t>(p) * K * kPanel;
-    float* Cp = C + static_cast<std::size_t>(p) * kPanel;
-    int i = 0;
-    for (; i + kRows <= M; i += kRows)
-      tile<kRows>(A + static_cast<std::size_t>(i) * lda, lda, panel, Cp + static_cast<std::size_t>(i) * ldc,
-                  ldc, K);
-    for (; i + 2 <= M; i += 2)
-      tile<2>(A + static_cast<std::size_t>(i) * lda, lda, panel, Cp + static_cast<std::size_t>(i) * ldc, ldc,
-              K);
-    for (; i < M; ++i)
-      tile<1>(A + static_cast<std::size_t>(i) * lda, lda, panel, Cp + static_cast<std::size_t>(i) * ldc, ldc,
-              K);
+  multiply<true>(M, N, K, A, lda, P, C, ldc);
+}
+
+// Depth of one pass in multiply_at_b(): a panel's kDepth x kPanel block of B (32 KiB) stays in L1 while
+// every row tile of C passes over it.
+constexpr int kDepth = 256;
+
+// Floats of workspace that multiply_at_b() needs for M rows of C.
+inline std::size_t at_b_workspace(int M) {
+  return static_cast<std::size_t>((M + kRows - 1) / kRows) * kRows * kDepth;
+}
+
+// C (M x N, ldc) = A^T B, a sum over a long K: A stored K x M (lda), B stored K x N (ldb), both
+// row-major; N a multiple of kPanel. The weight gradients sum gate gradients times inputs over every
+// (step, window) row this way. B is read in place. A is repacked per pass of kDepth rows into `work`
+// (at_b_workspace(M) floats), kRows columns of A (rows of C) at a time, so that a tile reads kRows
+// contiguous values per k: read in place, those values lie one A row (lda floats, 2 KiB at 4H = 512)
+// apart, and a power-of-two stride maps every k of a tile to the same few L1 sets.
+inline void multiply_at_b(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C,
+                          int ldc, float* work) {
+  if (K <= 0) {
+    for (int i = 0; i < M; ++i) std::memset(C + static_cast<std::size_t>(i) * ldc, 0, sizeof(float) * N);
+    return;
+  }
+  const int groups = (M + kRows - 1) / kRows;
+  for (int k0 = 0; k0 < K; k0 += kDepth) {
+    const int kc = K - k0 < kDepth ? K - k0 : kDepth;
+    // work[g][k][r] = A[k0 + k][g * kRows + r], zero beyond M. Group by group, so that the writes are
+    // sequential (k by k they would be kc * kRows floats apart, again one L1 set).
+    const int full = M / kRows;
+    for (int g = 0; g < groups; ++g) {
+      const float* a = A + static_cast<std::size_t>(k0) * lda + g * kRows;
+      float* w = work + static_cast<std::size_t>(g) * kc * kRows;
+      if (g < full) {
+        for (int k = 0; k < kc; ++k)
+          std::memcpy(w + static_cast<std::size_t>(k) * kRows, a + static_cast<std::size_t>(k) * lda,
+                      sizeof(float) * kRows);
+      } else {
+        for (int k = 0; k < kc; ++k)
+          for (int r = 0; r < kRows; ++r)
+            w[static_cast<std::size_t>(k) * kRows + r] =
+                g * kRows + r < M ? a[static_cast<std::size_t>(k) * lda + r] : 0.0f;
+      }
+    }
+    const float* Bk = B + static_cast<std::size_t>(k0) * ldb;
+    for (int p = 0; p < N / kPanel; ++p) {
+      float* Cp = C + static_cast<std::size_t>(p) * kPanel;
+      for (int g = 0; g < groups; ++g) {
+        const float* w = work + static_cast<std::size_t>(g) * kc * kRows;
+        float* Cg = Cp + static_cast<std::size_t>(g) * kRows * ldc;
+        const int rows = M - g * kRows;
+        if (rows >= kRows) {
+          if (k0 == 0)
+            tile<kRows, false, true>(w, kRows, Bk + p * kPanel, ldb, Cg, ldc, kc);
+          else
+            tile<kRows, true, true>(w, kRows, Bk + p * kPanel, ldb, Cg, ldc, kc);
+        } else {
+          for (int r = 0; r < rows; ++r) {
+            if (k0 == 0)
+              tile<1, false, true>(w + r, kRows, Bk + p * kPanel, ldb, Cg + static_cast<std::size_t>(r) * ldc,
+                                   ldc, kc);
+            else
+              tile<1, true, true>(w + r, kRows, Bk + p * kPanel, ldb, Cg + static_cast<std::size_t>(r) * ldc,
+                                  ldc, kc);
+          }
+        }
+      }
+    }
   }
 }
 
