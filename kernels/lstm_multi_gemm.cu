@@ -6,7 +6,8 @@
 // memory. Each output is one fmaf chain over k = 0..K-1 in order, started at 0: the result depends on M,
 // N, K and the operands only, never on the number of models or on which models are skipped. Operands are
 // read through (row, column) strides, so the transposes of the LSTM's gradient GEMMs need no copies; a
-// tile is loaded along whichever index is contiguous in memory.
+// tile is loaded along whichever index is contiguous in memory. Outputs with at most 4 columns (dW of
+// layer 0 for a few inputs) take a one-thread-per-output kernel with the same chain.
 #include "kernels/lstm_multi.hpp"
 
 namespace lstmad::kernels {
@@ -76,12 +77,39 @@ __global__ void __launch_bounds__(kSide* kSide)
   }
 }
 
+// C with at most kThinCols columns (dW of a layer with a few inputs: 4H x D, K = T B): a 64-wide tile
+// would waste most of its work, so one thread per output, each the same fmaf chain over k = 0..K-1 (the
+// result does not depend on which kernel ran). Adjacent threads take adjacent rows i.
+constexpr int kThinCols = 4;
+
+__global__ void multi_gemm_thin_kernel(int M, int N, int K, StridedOperand A, StridedOperand B,
+                                       float* __restrict__ C, long long ldc, long long c_batch,
+                                       const unsigned char* __restrict__ active) {
+  const int m = blockIdx.y;
+  if (active != nullptr && active[m] == 0) return;
+  const long long o = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (o >= static_cast<long long>(M) * N) return;
+  const int i = static_cast<int>(o % M), j = static_cast<int>(o / M);
+  const float* __restrict__ a = A.p + m * A.batch + i * A.rs;
+  const float* __restrict__ b = B.p + m * B.batch + j * B.cs;
+  float acc = 0.f;
+  for (int k = 0; k < K; ++k) acc = fmaf(a[k * A.cs], b[k * B.rs], acc);
+  C[m * c_batch + i * ldc + j] = acc;
+}
+
 }  // namespace
 
 void launch_multi_gemm(int M, int N, int K, const StridedOperand& A, const StridedOperand& B, float* C,
                        long long ldc, long long c_batch, int models, const unsigned char* active,
                        cudaStream_t stream) {
   if (M <= 0 || N <= 0 || models <= 0) return;
+  if (N <= kThinCols) {
+    constexpr int kThreads = 128;
+    const long long outputs = static_cast<long long>(M) * N;
+    const dim3 grid(static_cast<unsigned>((outputs + kThreads - 1) / kThreads), models);
+    multi_gemm_thin_kernel<<<grid, kThreads, 0, stream>>>(M, N, K, A, B, C, ldc, c_batch, active);
+    return;
+  }
   const dim3 grid((N + kTile - 1) / kTile, (M + kTile - 1) / kTile, models);
   const dim3 block(kSide, kSide);
   multi_gemm_kernel<<<grid, block, 0, stream>>>(M, N, K, A, B, C, ldc, c_batch, active);
