@@ -9,7 +9,8 @@
 # 3. runs every gpu-labelled test executable with LSTMAD_STRICT_GPU=1 (a missing device fails);
 # 4. runs compute-sanitizer memcheck and racecheck on small cases (the kernels, cuDNN, the fused kernels,
 #    the multi-model kernels);
-# 5. runs the GPU benchmarks and the PyTorch nn.LSTM comparison on the same shapes;
+# 5. runs the GPU benchmarks and the PyTorch comparisons on the same shapes (nn.LSTM per shape; a loop
+#    of nn.LSTM models and a stacked batched-matmul LSTM beside gpu_bench_multi);
 # 6. writes full logs under $OUT (or build-gpu/gpu-check) and prints a short table last.
 # Exit status: 0 when every step passed.
 set -uo pipefail
@@ -140,6 +141,10 @@ for b in $BENCHES; do
   fi
 done
 stage compare_torch_gpu 240 python3 benchmarks/compare_torch_gpu.py $QUICK --reps 25 --csv "$LOG/compare_torch_gpu.csv"
+# PyTorch beside gpu_bench_multi: N = 1, 58, 256 here (GPU_CHECK_TORCH_MULTI_FULL=1: up to 1024, slower).
+TMULTI=--quick
+if [ "${GPU_CHECK_TORCH_MULTI_FULL:-0}" = 1 ]; then TMULTI=""; fi
+stage compare_torch_multi 180 python3 benchmarks/compare_torch_multi.py $TMULTI --reps 3 --warmup 1 --csv "$LOG/compare_torch_multi.csv"
 
 # ---- 6. the short table ----
 python3 - "$LOG/gpu_bench_cudnn.csv" "$LOG/compare_torch_gpu.csv" >"$LOG/ratios.log" 2>&1 <<'PY'
@@ -185,6 +190,7 @@ echo
 head -n 80 "$LOG/fused-ratios.log"
 echo
 grep -A12 "^ *N  L" "$LOG/gpu_bench_multi.log" 2>/dev/null | head -n 13
+grep -A12 "^ *N  L" "$LOG/compare_torch_multi.log" 2>/dev/null | head -n 13
 echo
 printf '%-28s %-16s %6s\n' step status time
 printf '%s\n' "${SUMMARY[@]}"
