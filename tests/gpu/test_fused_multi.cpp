@@ -7,7 +7,8 @@
 // - the training curves and final parameters follow the fp64 CPU engine (same window order: both
 //   shuffle with the job's Rng(seed)), within the fp32 FMA tolerance of design.md grown over training;
 // - graph replay equals eager launches bit for bit; the per-model loop (LSTMAD_FUSED_MULTI=0) agrees
-//   within tolerance.
+//   within tolerance;
+// - 58 models run another instantiation of the time loops than one model alone, with the same bits.
 // Every test needs a device: it skips with the reason without one, and fails under LSTMAD_STRICT_GPU=1.
 #include <gtest/gtest.h>
 
@@ -21,6 +22,8 @@
 
 #include "core/rng.hpp"
 #include "gpu/gpu_test.hpp"
+#include "kernels/lstm_multi_plan.hpp"
+#include "lstm/fused/fused_lstm.hpp"
 #include "lstm/engine.hpp"
 #include "lstm/init.hpp"
 
@@ -102,9 +105,11 @@ void expect_identical(const ModelJob& got, const ModelJob& want, const std::stri
   EXPECT_EQ(got.result.epochs_run, want.result.epochs_run) << what;
   EXPECT_EQ(got.result.best_epoch, want.result.best_epoch) << what;
   ASSERT_EQ(got.result.train_loss.size(), want.result.train_loss.size()) << what;
-  for (std::size_t e = 0; e < got.result.train_loss.size(); ++e)
-    if (!(std::isnan(got.result.train_loss[e]) && std::isnan(want.result.train_loss[e])))
+  for (std::size_t e = 0; e < got.result.train_loss.size(); ++e) {
+    if (!(std::isnan(got.result.train_loss[e]) && std::isnan(want.result.train_loss[e]))) {
       EXPECT_EQ(got.result.train_loss[e], want.result.train_loss[e]) << what << " epoch " << e;
+    }
+  }
   EXPECT_EQ(got.result.val_loss, want.result.val_loss) << what;
 }
 
@@ -242,6 +247,47 @@ TEST(FusedMulti, GraphReplayEqualsEagerAndTheLoopAgrees) {
     for (std::size_t e = 0; e < graph[m].result.train_loss.size(); ++e)
       EXPECT_NEAR(loop[m].result.train_loss[e], graph[m].result.train_loss[e], 1e-3 * graph[m].result.train_loss[e])
           << "model " << m << " epoch " << e << ": per-model loop vs multi-model";
+  }
+}
+
+// 58 models (NAB's count): the plan gives each model fewer blocks with more rows per thread than a model
+// alone gets (another instantiation of the time loops); the bits must not change.
+TEST(FusedMulti, ManyModelsChangeTheLaunchGeometryNotTheBits) {
+  LSTMAD_REQUIRE_GPU();
+  const ModelShape shape{1, 1, 32, 1};
+  const int T = 12, B = 64, N = 58;
+  const kernels::FusedLimits lim = fused_device_limits(0);
+  const kernels::FusedLaunch many = kernels::plan_fused_multi(shape.hidden, B, N, lim);
+  const kernels::FusedLaunch one = kernels::plan_fused_multi(shape.hidden, B, 1, lim);
+  std::printf("plan for %d models: grid %d x %d rows, MAXR %d; alone: grid %d x %d rows, MAXR %d\n", N, many.grid,
+              many.rows_per_block, many.max_rows, one.grid, one.rows_per_block, one.max_rows);
+  EXPECT_NE(many.max_rows, one.max_rows) << "the test should run two instantiations of the time loops";
+  Batch b;
+  for (int m = 0; m < N; ++m) b.series.push_back(make_series(150 + 3 * m, 1, 9.0 + 0.2 * m, 500 + m, 1 << 30));
+  for (int m = 0; m < N; ++m) {
+    const Series& s = b.series[static_cast<std::size_t>(m)];
+    ModelJob j;
+    j.params = init_params(shape, 4000 + static_cast<uint64_t>(m));
+    j.data.x = s.x.data();
+    j.data.y = s.y.data();
+    j.data.n = s.n;
+    for (int st = 0; st + T + 1 <= 120; ++st) j.data.train.push_back(st);
+    for (int st = 120 - T; st + T + 1 <= s.n; ++st) j.data.val.push_back(st);
+    j.options.window = T;
+    j.options.batch = B;
+    j.options.epochs = 2;
+    j.options.adam.lr = 1e-3 * (1 + m % 5);
+    j.options.seed = 900 + static_cast<uint64_t>(m);
+    b.jobs.push_back(std::move(j));
+  }
+  std::vector<ModelJob> batch = b.jobs;
+  make_engine(fused())->train(shape, batch);
+  for (int m : {0, 29, N - 1}) {
+    std::vector<ModelJob> alone{b.jobs[static_cast<std::size_t>(m)]};
+    make_engine(fused())->train(shape, alone);
+    ASSERT_EQ(alone[0].result.status, TrainStatus::Ok) << alone[0].result.message;
+    expect_identical(batch[static_cast<std::size_t>(m)], alone[0],
+                     "model " + std::to_string(m) + " of " + std::to_string(N) + " vs alone");
   }
 }
 
