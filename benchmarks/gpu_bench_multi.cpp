@@ -11,10 +11,14 @@
 // The step is the engines' full training step (gather, forward, head and MSE, loss sum, backward,
 // gradient norm, Adam), B windows per model.
 //
+// --cpu-threads K adds the CPU engine's row (fp32, K threads over the models; wall clock, medians) for
+// --cpu-models (default 1,16,58): with --cpu-only it runs that alone, also without a device.
+//
 // Usage: gpu_bench_multi [--quick] [--reps N] [--warmup N] [--streams S] [--models a,b,c]
-//                        [--peak-tflops X] [--csv FILE]
-// Without a CUDA device it prints why and exits 0.
+//                        [--peak-tflops X] [--csv FILE] [--cpu-threads K [--cpu-models a,b,c] [--cpu-only]]
+// Without a CUDA device (and without --cpu-only) it prints why and exits 0.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -31,6 +35,7 @@
 #include "gpu_step_bench.hpp"
 #include "lstm/cudnn/cudnn_check.hpp"
 #include "lstm/cudnn/cudnn_lstm.hpp"
+#include "lstm/engine.hpp"
 #include "lstm/fused/fused_lstm.hpp"
 #include "lstm/fused/fused_multi.hpp"
 #include "lstm/init.hpp"
@@ -141,6 +146,34 @@ double cudnn_loop_ms(const ModelShape& shape, int T, int B, int N, int S, RnnAlg
   return ms;
 }
 
+// The CPU engine on the same N models: one epoch of exactly B windows and no validation is one training
+// step per model; wall time of train() for all N, median of `reps` after one warm-up.
+void cpu_rows(const std::vector<int>& Ns, int threads, int reps) {
+  std::printf("\nCPU engine, fp32, %d thread(s), wall clock (this machine, not the GPU's host):\n", threads);
+  std::printf("%6s %2s %12s %12s\n", "N", "L", "CPU ms", "ms/model");
+  const int H = 64, T = 100, B = 64;
+  EngineOptions eo;
+  eo.name = "cpu";
+  eo.threads = threads;
+  auto engine = make_engine(eo);
+  for (int L : {1, 2})
+    for (int N : Ns) {
+      const ModelShape shape{L, 1, H, 1};
+      std::vector<double> t;
+      for (int r = 0; r <= reps; ++r) {
+        Models models(shape, T, B, N);
+        const auto t0 = std::chrono::steady_clock::now();
+        engine->train(shape, models.jobs);
+        const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        if (r > 0) t.push_back(ms);  // the first is the warm-up
+      }
+      std::sort(t.begin(), t.end());
+      const double med = t[t.size() / 2];
+      std::printf("%6d %2d %12.1f %12.2f\n", N, L, med, med / N);
+      std::fflush(stdout);
+    }
+}
+
 std::vector<int> parse_list(const std::string& s) {
   std::vector<int> out;
   std::stringstream ss(s);
@@ -157,7 +190,9 @@ int main(int argc, char** argv) {
   double peak_tflops = 66.9;
   bool quick = false;
   std::string csv;
-  std::vector<int> Ns{1, 16, 58, 256, 1024};
+  std::vector<int> Ns{1, 16, 58, 256, 1024}, cpu_Ns{1, 16, 58};
+  int cpu_threads = 0;
+  bool cpu_only = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--quick")
@@ -174,15 +209,25 @@ int main(int argc, char** argv) {
       peak_tflops = std::atof(argv[++i]);
     else if (a == "--csv" && i + 1 < argc)
       csv = argv[++i];
+    else if (a == "--cpu-threads" && i + 1 < argc)
+      cpu_threads = std::max(1, std::atoi(argv[++i]));
+    else if (a == "--cpu-models" && i + 1 < argc)
+      cpu_Ns = parse_list(argv[++i]);
+    else if (a == "--cpu-only")
+      cpu_only = true;
     else {
       std::fprintf(stderr,
                    "usage: %s [--quick] [--reps N] [--warmup N] [--streams S] [--models a,b,c] "
-                   "[--peak-tflops X] [--csv FILE]\n",
+                   "[--peak-tflops X] [--csv FILE] [--cpu-threads K [--cpu-models a,b,c] [--cpu-only]]\n",
                    argv[0]);
       return 2;
     }
   }
   if (quick) Ns = {1, 58, 256};
+  if (cpu_only) {
+    cpu_rows(cpu_Ns, std::max(1, cpu_threads), reps);
+    return 0;
+  }
   std::string reason;
   if (!gpu::device_available(0, &reason)) {
     std::printf("gpu_bench_multi: no CUDA device (%s); nothing to time\n", reason.c_str());
@@ -205,7 +250,7 @@ int main(int argc, char** argv) {
   for (int L : {1, 2})
     for (int N : Ns) {
       const ModelShape shape{L, 1, H, 1};
-      Row r{N, L};
+      Row r{N, L, -1, -1, 0, ""};
       double flops = 0;
       for (int l = 0; l < L; ++l) flops += 24.0 * H * ((l == 0 ? 1 : H) + H) * B * T;
       r.floor_ms = N * flops / (peak_tflops * 1e12) * 1e3;
@@ -242,5 +287,6 @@ int main(int argc, char** argv) {
         << r.cudnn_algo << "," << r.floor_ms << "\n";
     std::printf("wrote %s\n", csv.c_str());
   }
+  if (cpu_threads > 0) cpu_rows(cpu_Ns, cpu_threads, reps);
   return 0;
 }
