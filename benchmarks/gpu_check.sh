@@ -135,7 +135,7 @@ for b in $BENCHES; do
   elif [ "$b" = gpu_bench_fused ]; then
     stage "$b" 240 "$exe" $QUICK --reps 15 --warmup 3 --csv "$LOG/$b.csv"
   elif [ "$b" = gpu_bench_multi ]; then
-    stage "$b" 200 "$exe" $QUICK --reps 5 --warmup 2 --csv "$LOG/$b.csv"
+    stage "$b" 240 "$exe" $QUICK --reps 5 --warmup 2 --csv "$LOG/$b.csv" --cpu-threads "$JOBS" --cpu-models 1,16,58,256,1024
   else
     stage "$b" 240 "$exe"
   fi
@@ -189,7 +189,7 @@ head -n 40 "$LOG/ratios.log"
 echo
 head -n 80 "$LOG/fused-ratios.log"
 echo
-grep -A12 "^ *N  L" "$LOG/gpu_bench_multi.log" 2>/dev/null | head -n 13
+grep -A12 "^ *N  L" "$LOG/gpu_bench_multi.log" 2>/dev/null | head -n 28
 grep -A12 "^ *N  L" "$LOG/compare_torch_multi.log" 2>/dev/null | head -n 13
 echo
 printf '%-28s %-16s %6s\n' step status time
