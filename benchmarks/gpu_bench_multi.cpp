@@ -102,8 +102,8 @@ double cudnn_loop_ms(const ModelShape& shape, int T, int B, int N, int S, RnnAlg
     cudaStream_t s = streams[static_cast<std::size_t>(k)];
     CUDNN_CHECK(cudnnSetStream(handles[static_cast<std::size_t>(k)], s));
     benches.push_back(std::make_unique<bench::StepBench<CudnnLstm>>(s, shape, T, B, [&] {
-      return std::make_unique<CudnnLstm>(handles[static_cast<std::size_t>(k)], s, shape, T, B, Precision::FP32,
-                                         algo);
+      return std::make_unique<CudnnLstm>(handles[static_cast<std::size_t>(k)], s, shape, T, B,
+                                         Precision::FP32, algo);
     }));
     benches.back()->step();  // one eager step: cuDNN's lazy setup stays out of the capture
     CUDA_CHECK(cudaStreamSynchronize(s));
@@ -164,7 +164,8 @@ void cpu_rows(const std::vector<int>& Ns, int threads, int reps) {
         Models models(shape, T, B, N);
         const auto t0 = std::chrono::steady_clock::now();
         engine->train(shape, models.jobs);
-        const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        const double ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
         if (r > 0) t.push_back(ms);  // the first is the warm-up
       }
       std::sort(t.begin(), t.end());
@@ -283,8 +284,8 @@ int main(int argc, char** argv) {
     std::ofstream f(csv);
     f << "N,L,H,T,B,D,fused_ms,cudnn_loop_ms,cudnn_ran_as,floor_ms\n";
     for (const auto& r : rows)
-      f << r.N << "," << r.L << "," << H << "," << T << "," << B << ",1," << r.fused_ms << "," << r.cudnn_ms << ","
-        << r.cudnn_algo << "," << r.floor_ms << "\n";
+      f << r.N << "," << r.L << "," << H << "," << T << "," << B << ",1," << r.fused_ms << "," << r.cudnn_ms
+        << "," << r.cudnn_algo << "," << r.floor_ms << "\n";
     std::printf("wrote %s\n", csv.c_str());
   }
   if (cpu_threads > 0) cpu_rows(cpu_Ns, cpu_threads, reps);

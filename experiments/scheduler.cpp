@@ -30,8 +30,12 @@ std::vector<std::size_t> balanced_sizes(std::size_t n, std::size_t most) {
 
 }  // namespace
 
-bool BatchKey::operator<(const BatchKey& o) const { return key_tuple(*this) < key_tuple(o); }
-bool BatchKey::operator==(const BatchKey& o) const { return key_tuple(*this) == key_tuple(o); }
+bool BatchKey::operator<(const BatchKey& o) const {
+  return key_tuple(*this) < key_tuple(o);
+}
+bool BatchKey::operator==(const BatchKey& o) const {
+  return key_tuple(*this) == key_tuple(o);
+}
 
 std::string BatchKey::str() const {
   std::string s = shape.str() + " T=" + std::to_string(window) + " B=" + std::to_string(batch);
@@ -66,7 +70,8 @@ BatchSizing size_fused_batch(const BatchKey& key, const GroupExtent& extent, con
   e.horizon = key.shape.horizon;
   e.window = key.window;
   // A model's minibatch never exceeds its training windows.
-  e.batch = static_cast<int>(std::max<long long>(1, std::min<long long>(key.batch, std::max(1LL, extent.train))));
+  e.batch =
+      static_cast<int>(std::max<long long>(1, std::min<long long>(key.batch, std::max(1LL, extent.train))));
   e.rows = extent.rows;
   e.train = extent.train;
   e.val = extent.val;
@@ -100,7 +105,8 @@ Schedule schedule_cells(const std::vector<CellWork>& cells, const SchedulerOptio
   const bool fused = o.engine == "fused";
   const bool gpu = o.engine == "fused" || o.engine == "cudnn";
   if (fused && o.devices.empty())
-    throw Error("scheduler: engine \"fused\" needs the properties of at least one device to size its batches");
+    throw Error(
+        "scheduler: engine \"fused\" needs the properties of at least one device to size its batches");
   // The CPU engine has one queue; a GPU engine one per device given (one, device 0, when none is).
   std::vector<DeviceProps> devices = gpu ? o.devices : std::vector<DeviceProps>{};
   if (devices.empty()) devices.push_back(DeviceProps{});
@@ -157,8 +163,7 @@ Schedule schedule_cells(const std::vector<CellWork>& cells, const SchedulerOptio
   std::vector<double> load(devices.size(), 0.0);
   std::vector<std::vector<std::size_t>> placed(devices.size());
   for (std::size_t i : order) {
-    const std::size_t q =
-        static_cast<std::size_t>(std::min_element(load.begin(), load.end()) - load.begin());
+    const std::size_t q = static_cast<std::size_t>(std::min_element(load.begin(), load.end()) - load.begin());
     load[q] += all[i].work;
     placed[q].push_back(i);
   }

@@ -80,9 +80,9 @@ struct ScheduledBatch {
 };
 
 struct SchedulerOptions {
-  std::string engine = "cpu";       // "cpu", "cudnn" or "fused"
+  std::string engine = "cpu";  // "cpu", "cudnn" or "fused"
   int threads = 1;
-  int batch_models = 0;             // run.batch_models
+  int batch_models = 0;              // run.batch_models
   std::vector<DeviceProps> devices;  // GPU engines: the devices to use (empty: one queue, device 0)
   double memory_fraction = 0.75;
 };

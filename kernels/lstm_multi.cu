@@ -83,10 +83,10 @@ __global__ void zero_rows_kernel(float* __restrict__ buf, int T, int B, int widt
 // One warp per (row, output), as kernels/head.cu.
 __global__ void head_forward_kernel(const float* __restrict__ h, long long h_batch,
                                     const float* __restrict__ theta, long long p_batch, std::size_t head_W,
-                                    std::size_t head_b, int B, int H, int horizon, const int* __restrict__ rows,
-                                    const unsigned char* __restrict__ active, float* __restrict__ yhat,
-                                    const float* __restrict__ y, float* __restrict__ dyhat,
-                                    float* __restrict__ sq) {
+                                    std::size_t head_b, int B, int H, int horizon,
+                                    const int* __restrict__ rows, const unsigned char* __restrict__ active,
+                                    float* __restrict__ yhat, const float* __restrict__ y,
+                                    float* __restrict__ dyhat, float* __restrict__ sq) {
   const int m = blockIdx.y;
   if (skipped(active, m)) return;
   const int nr = rows != nullptr ? rows[m] : B;
@@ -181,7 +181,8 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-__global__ void reset_kernel(double* __restrict__ acc, const unsigned char* __restrict__ running, int models) {
+__global__ void reset_kernel(double* __restrict__ acc, const unsigned char* __restrict__ running,
+                             int models) {
   const int m = blockIdx.x * blockDim.x + threadIdx.x;
   if (m < models && (running == nullptr || running[m] != 0)) acc[m] = 0.0;
 }
@@ -202,8 +203,8 @@ __global__ void colsum_kernel(const float* __restrict__ in, int rows, int width,
 
 // adam.cu's prepare, one thread per model.
 __global__ void adam_prepare_kernel(const AdamHyper* __restrict__ hyper, const double* __restrict__ norm_sq,
-                                    AdamStepState* __restrict__ state, const unsigned char* __restrict__ active,
-                                    int models) {
+                                    AdamStepState* __restrict__ state,
+                                    const unsigned char* __restrict__ active, int models) {
   const int m = blockIdx.x * blockDim.x + threadIdx.x;
   if (m >= models || skipped(active, m)) return;
   const AdamHyper h = hyper[m];
@@ -226,7 +227,8 @@ __global__ void adam_prepare_kernel(const AdamHyper* __restrict__ hyper, const d
 
 __global__ void adam_update_kernel(float* __restrict__ p, const float* __restrict__ g, float* __restrict__ mo,
                                    float* __restrict__ v, std::size_t n, long long p_batch,
-                                   const AdamHyper* __restrict__ hyper, const AdamStepState* __restrict__ state,
+                                   const AdamHyper* __restrict__ hyper,
+                                   const AdamStepState* __restrict__ state,
                                    const unsigned char* __restrict__ active) {
   const int m = blockIdx.y;
   if (skipped(active, m)) return;
@@ -267,13 +269,14 @@ void launch_multi_step_prepare(const unsigned char* running, const int* count, i
 }
 
 void launch_multi_gather(const float* xs, const float* ys, const long long* xs_offset, int D, const int* list,
-                         long long list_stride, const int* start, const int* rows, const unsigned char* active,
-                         int B, int T, int horizon, float* xt, float* yb, int models, cudaStream_t stream) {
+                         long long list_stride, const int* start, const int* rows,
+                         const unsigned char* active, int B, int T, int horizon, float* xt, float* yb,
+                         int models, cudaStream_t stream) {
   if (models <= 0) return;
   const long long n = static_cast<long long>(B) * T * D + static_cast<long long>(B) * horizon;
   const dim3 grid(blocks_for(n, kThreads, 256), models);
-  gather_kernel<<<grid, kThreads, 0, stream>>>(xs, ys, xs_offset, D, list, list_stride, start, rows, active, B,
-                                               T, horizon, xt, yb);
+  gather_kernel<<<grid, kThreads, 0, stream>>>(xs, ys, xs_offset, D, list, list_stride, start, rows, active,
+                                               B, T, horizon, xt, yb);
 }
 
 void launch_multi_zero_rows(float* buf, int T, int B, int width, const int* rows, const unsigned char* active,
@@ -290,8 +293,8 @@ void launch_multi_head_forward(const float* h, long long h_batch, const float* t
   const long long threads = static_cast<long long>(B) * horizon * 32;
   if (threads == 0 || models <= 0) return;
   const dim3 grid(static_cast<int>((threads + kThreads - 1) / kThreads), models);
-  head_forward_kernel<<<grid, kThreads, 0, stream>>>(h, h_batch, theta, p_batch, head_W, head_b, B, H, horizon,
-                                                     rows, active, yhat, y, dyhat, sq);
+  head_forward_kernel<<<grid, kThreads, 0, stream>>>(h, h_batch, theta, p_batch, head_W, head_b, B, H,
+                                                     horizon, rows, active, yhat, y, dyhat, sq);
 }
 
 void launch_multi_head_backward(const float* h, long long h_batch, const float* dyhat, const float* theta,
@@ -301,8 +304,8 @@ void launch_multi_head_backward(const float* h, long long h_batch, const float* 
   const long long total = static_cast<long long>(horizon) * H + horizon + static_cast<long long>(B) * H;
   if (total == 0 || models <= 0) return;
   const dim3 grid(static_cast<int>((total + kThreads - 1) / kThreads), models);
-  head_backward_kernel<<<grid, kThreads, 0, stream>>>(h, h_batch, dyhat, theta, dtheta, p_batch, head_W, head_b,
-                                                      B, H, horizon, rows, active, dh, dh_batch);
+  head_backward_kernel<<<grid, kThreads, 0, stream>>>(h, h_batch, dyhat, theta, dtheta, p_batch, head_W,
+                                                      head_b, B, H, horizon, rows, active, dh, dh_batch);
 }
 
 void launch_multi_sum_squares(const float* x, long long x_batch, const int* rows, long long row_len,

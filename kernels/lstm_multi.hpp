@@ -60,8 +60,9 @@ void launch_multi_step_prepare(const unsigned char* running, const int* count, i
 //   xt[m][t][k][d] = xs[s + t][d]   (time-major, T x B x D per model)
 //   yb[m][k][j]    = ys[s + T + j]  (B x horizon per model)
 void launch_multi_gather(const float* xs, const float* ys, const long long* xs_offset, int D, const int* list,
-                         long long list_stride, const int* start, const int* rows, const unsigned char* active,
-                         int B, int T, int horizon, float* xt, float* yb, int models, cudaStream_t stream);
+                         long long list_stride, const int* start, const int* rows,
+                         const unsigned char* active, int B, int T, int horizon, float* xt, float* yb,
+                         int models, cudaStream_t stream);
 
 // buf[m][t][b][0..width) = 0 for b >= rows[m] (buf: T x B x width per model).
 void launch_multi_zero_rows(float* buf, int T, int B, int width, const int* rows, const unsigned char* active,

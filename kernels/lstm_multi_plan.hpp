@@ -52,11 +52,11 @@ inline int fused_blocks_per_sm(const FusedLaunch& p, int smem_per_sm) {
 // What sizes one model's buffers in a multi-model batch.
 struct MultiModelExtent {
   int layers = 1, input = 1, hidden = 64, horizon = 1;
-  int window = 1;          // T
-  int batch = 1;           // B: rows of a full minibatch
-  long long rows = 0;      // rows of the longest series
-  long long train = 0;     // most training windows of one model
-  long long val = 0;       // most validation windows of one model
+  int window = 1;       // T
+  int batch = 1;        // B: rows of a full minibatch
+  long long rows = 0;   // rows of the longest series
+  long long train = 0;  // most training windows of one model
+  long long val = 0;    // most validation windows of one model
 };
 
 inline std::size_t multi_param_count(const MultiModelExtent& e) {
@@ -77,18 +77,18 @@ inline std::size_t multi_model_bytes(const MultiModelExtent& e) {
   const std::size_t L = static_cast<std::size_t>(e.layers), hz = static_cast<std::size_t>(e.horizon);
   const std::size_t TB = T * B;
   std::size_t floats = 0;
-  floats += TB * D;                         // x, time-major
-  floats += 2 * TB * 4 * H;                 // gx, dgates
-  floats += TB * H;                         // dy (the layer above's dx)
-  floats += 4 * H * H;                      // R transposed
-  floats += 2 * L * B * H + B * H;          // hy, cy per layer; dhy
+  floats += TB * D;                                       // x, time-major
+  floats += 2 * TB * 4 * H;                               // gx, dgates
+  floats += TB * H;                                       // dy (the layer above's dx)
+  floats += 4 * H * H;                                    // R transposed
+  floats += 2 * L * B * H + B * H;                        // hy, cy per layer; dhy
   floats += L * ((T + 1) * B * H + TB * 4 * H + TB * H);  // y, gates, c per layer
-  floats += 5 * multi_param_count(e);       // theta, dtheta, m, v, best
-  floats += static_cast<std::size_t>(e.rows) * (D + 1);    // the series
-  floats += B * T * D + 4 * B * hz;         // xb; yb, yhat, dyhat, sq
+  floats += 5 * multi_param_count(e);                     // theta, dtheta, m, v, best
+  floats += static_cast<std::size_t>(e.rows) * (D + 1);   // the series
+  floats += 4 * B * hz;                                   // yb, yhat, dyhat, sq
   std::size_t bytes = floats * sizeof(float);
   bytes += static_cast<std::size_t>(e.train + e.val) * sizeof(int);  // window order, validation starts
-  bytes += 256;                             // per-model scalars, hyperparameters, step state, flags
+  bytes += 256;  // per-model scalars, hyperparameters, step state, flags
   return bytes;
 }
 

@@ -184,13 +184,15 @@ TEST(Scheduler, OneQueuePerDeviceWithBalancedWork) {
     load.push_back(w);
   }
   EXPECT_EQ(seen.size(), cells.size());
-  const double lo = *std::min_element(load.begin(), load.end()), hi = *std::max_element(load.begin(), load.end());
+  const double lo = *std::min_element(load.begin(), load.end()),
+               hi = *std::max_element(load.begin(), load.end());
   EXPECT_LT(hi - lo, 0.25 * hi) << "queues should carry similar work";
   // The same input gives the same schedule.
   const Schedule again = schedule_cells(cells, o);
   for (std::size_t q = 0; q < 3; ++q) {
     ASSERT_EQ(again.queues[q].size(), s.queues[q].size());
-    for (std::size_t b = 0; b < s.queues[q].size(); ++b) EXPECT_EQ(again.queues[q][b].cells, s.queues[q][b].cells);
+    for (std::size_t b = 0; b < s.queues[q].size(); ++b)
+      EXPECT_EQ(again.queues[q][b].cells, s.queues[q][b].cells);
   }
   // The CPU engine ignores devices: one queue.
   o.engine = "cpu";

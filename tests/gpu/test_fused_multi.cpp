@@ -23,8 +23,8 @@
 #include "core/rng.hpp"
 #include "gpu/gpu_test.hpp"
 #include "kernels/lstm_multi_plan.hpp"
-#include "lstm/fused/fused_lstm.hpp"
 #include "lstm/engine.hpp"
+#include "lstm/fused/fused_lstm.hpp"
 #include "lstm/init.hpp"
 
 namespace lstmad {
@@ -120,7 +120,8 @@ void expect_batch_equals_alone(const ModelShape& shape, int T, int B) {
   // The batch is not trivial: models learned and ended differently.
   EXPECT_EQ(batch.jobs[kNonFinite].result.status, TrainStatus::NonFinite);
   EXPECT_EQ(batch.jobs[kNonFinite].params, initial[kNonFinite].params);
-  EXPECT_NE(batch.jobs[1].result.message.find("early stop"), std::string::npos) << batch.jobs[1].result.message;
+  EXPECT_NE(batch.jobs[1].result.message.find("early stop"), std::string::npos)
+      << batch.jobs[1].result.message;
   EXPECT_EQ(batch.jobs[3].result.best_epoch, -1);
   for (std::size_t m = 0; m < batch.jobs.size(); ++m) {
     if (static_cast<int>(m) == kNonFinite) continue;
@@ -209,12 +210,14 @@ TEST(FusedMulti, TrainingFollowsTheFp64CpuEngine) {
     ASSERT_EQ(a.status, TrainStatus::Ok) << "model " << m << ": " << a.message;
     ASSERT_EQ(a.train_loss.size(), r.train_loss.size()) << "model " << m;
     for (std::size_t e = 0; e < a.train_loss.size(); ++e)
-      EXPECT_NEAR(a.train_loss[e], r.train_loss[e], 1e-3 * r.train_loss[e]) << "model " << m << " epoch " << e;
+      EXPECT_NEAR(a.train_loss[e], r.train_loss[e], 1e-3 * r.train_loss[e])
+          << "model " << m << " epoch " << e;
     ASSERT_EQ(a.val_loss.size(), r.val_loss.size()) << "model " << m;
     for (std::size_t e = 0; e < a.val_loss.size(); ++e)
       EXPECT_NEAR(a.val_loss[e], r.val_loss[e], 1e-3 * r.val_loss[e]) << "model " << m << " epoch " << e;
     const auto err = test::compare(g.jobs[m].params.data(), c.jobs[m].params.data(), g.jobs[m].params.size());
-    std::printf("model %zu: parameters after %zu epochs vs fp64: %s\n", m, a.train_loss.size(), err.str().c_str());
+    std::printf("model %zu: parameters after %zu epochs vs fp64: %s\n", m, a.train_loss.size(),
+                err.str().c_str());
     EXPECT_TRUE(err.finite);
     EXPECT_LT(err.rel_frobenius, 3e-3) << "model " << m << ": " << err.str();
   }
@@ -245,7 +248,8 @@ TEST(FusedMulti, GraphReplayEqualsEagerAndTheLoopAgrees) {
     EXPECT_EQ(loop[m].result.epochs_run, graph[m].result.epochs_run) << "model " << m;
     if (graph[m].result.status != TrainStatus::Ok) continue;
     for (std::size_t e = 0; e < graph[m].result.train_loss.size(); ++e)
-      EXPECT_NEAR(loop[m].result.train_loss[e], graph[m].result.train_loss[e], 1e-3 * graph[m].result.train_loss[e])
+      EXPECT_NEAR(loop[m].result.train_loss[e], graph[m].result.train_loss[e],
+                  1e-3 * graph[m].result.train_loss[e])
           << "model " << m << " epoch " << e << ": per-model loop vs multi-model";
   }
 }
@@ -259,11 +263,12 @@ TEST(FusedMulti, ManyModelsChangeTheLaunchGeometryNotTheBits) {
   const kernels::FusedLimits lim = fused_device_limits(0);
   const kernels::FusedLaunch many = kernels::plan_fused_multi(shape.hidden, B, N, lim);
   const kernels::FusedLaunch one = kernels::plan_fused_multi(shape.hidden, B, 1, lim);
-  std::printf("plan for %d models: grid %d x %d rows, MAXR %d; alone: grid %d x %d rows, MAXR %d\n", N, many.grid,
-              many.rows_per_block, many.max_rows, one.grid, one.rows_per_block, one.max_rows);
+  std::printf("plan for %d models: grid %d x %d rows, MAXR %d; alone: grid %d x %d rows, MAXR %d\n", N,
+              many.grid, many.rows_per_block, many.max_rows, one.grid, one.rows_per_block, one.max_rows);
   EXPECT_NE(many.max_rows, one.max_rows) << "the test should run two instantiations of the time loops";
   Batch b;
-  for (int m = 0; m < N; ++m) b.series.push_back(make_series(150 + 3 * m, 1, 9.0 + 0.2 * m, 500 + m, 1 << 30));
+  for (int m = 0; m < N; ++m)
+    b.series.push_back(make_series(150 + 3 * m, 1, 9.0 + 0.2 * m, 500 + m, 1 << 30));
   for (int m = 0; m < N; ++m) {
     const Series& s = b.series[static_cast<std::size_t>(m)];
     ModelJob j;

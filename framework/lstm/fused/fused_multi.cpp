@@ -64,7 +64,7 @@ using kernels::StridedOperand;
 class FusedMultiBatch::Impl {
  public:
   Impl(const ModelShape& shape, int window, int B, const kernels::FusedLimits& limits,
-             const std::vector<ModelJob*>& jobs, cudaStream_t stream, bool graphs)
+       const std::vector<ModelJob*>& jobs, cudaStream_t stream, bool graphs)
       : shape_(shape),
         layout_(shape),
         T_(window),
@@ -128,7 +128,8 @@ class FusedMultiBatch::Impl {
     epoch_norm_.resize(N);
     val_sum_.resize(N);
     // Buffers start at zero: rows a short minibatch leaves untouched hold finite values only.
-    for (DeviceBuffer<float>* b : {&xt_, &gx_, &dgates_, &dy_, &hy_, &cy_, &dhy_, &yb_, &yhat_, &dyhat_, &sq_})
+    for (DeviceBuffer<float>* b :
+         {&xt_, &gx_, &dgates_, &dy_, &hy_, &cy_, &dhy_, &yb_, &yhat_, &dyhat_, &sq_})
       b->zero_async(stream_);
     for (std::size_t l = 0; l < L; ++l) {
       y_[l].zero_async(stream_);
@@ -160,7 +161,8 @@ class FusedMultiBatch::Impl {
       st[m].rng.reseed(o.seed);
       st[m].order = j.data.train;
       std::copy(j.params.begin(), j.params.end(), params.begin() + static_cast<long long>(m * P_));
-      std::copy(j.data.x, j.data.x + static_cast<std::size_t>(j.data.n) * D, xs.begin() + at * static_cast<long long>(D));
+      std::copy(j.data.x, j.data.x + static_cast<std::size_t>(j.data.n) * D,
+                xs.begin() + at * static_cast<long long>(D));
       std::copy(j.data.y, j.data.y + j.data.n, ys.begin() + at);
       offs[m] = at;
       at += j.data.n;
@@ -302,8 +304,8 @@ class FusedMultiBatch::Impl {
       }
       if (any_flag) {
         flag_.upload(flag.data(), N, stream_);
-        kernels::launch_multi_copy(best_.data(), theta_.data(), P_, static_cast<long long>(P_), flag_.data(), N_,
-                                   stream_);
+        kernels::launch_multi_copy(best_.data(), theta_.data(), P_, static_cast<long long>(P_), flag_.data(),
+                                   N_, stream_);
         KERNEL_CHECK("multi_copy(best)");
       }
     }
@@ -314,8 +316,8 @@ class FusedMultiBatch::Impl {
     }
     if (any_best) {
       flag_.upload(flag.data(), N, stream_);
-      kernels::launch_multi_copy(theta_.data(), best_.data(), P_, static_cast<long long>(P_), flag_.data(), N_,
-                                 stream_);
+      kernels::launch_multi_copy(theta_.data(), best_.data(), P_, static_cast<long long>(P_), flag_.data(),
+                                 N_, stream_);
       KERNEL_CHECK("multi_copy(restore)");
     }
     theta_.download(params.data(), params.size(), stream_);
@@ -368,8 +370,9 @@ class FusedMultiBatch::Impl {
     } catch (const DeviceError& e) {
       if (graph) cudaGraphDestroy(graph);
       cudaGetLastError();
-      log::warn(std::string("fused engine: CUDA graph capture of the multi-model step failed, running eagerly: ") +
-                e.what());
+      log::warn(
+          std::string("fused engine: CUDA graph capture of the multi-model step failed, running eagerly: ") +
+          e.what());
       use_graphs_ = false;
       enqueue(validation);  // nothing of the failed capture ran
     }
@@ -420,7 +423,8 @@ class FusedMultiBatch::Impl {
       w.rs = 1;  // (k, n) = W[n][k]
       w.cs = Din;
       w.batch = static_cast<long long>(P_);
-      kernels::launch_multi_gemm(TB, H4, Din, layer_input(l), w, gx_.data(), H4, ms.gx, N_, active_.data(), stream_);
+      kernels::launch_multi_gemm(TB, H4, Din, layer_input(l), w, gx_.data(), H4, ms.gx, N_, active_.data(),
+                                 stream_);
       KERNEL_CHECK("multi_gemm(gx)");
       kernels::FusedFwdArgs a;
       a.gx = gx_.data();
@@ -480,11 +484,13 @@ class FusedMultiBatch::Impl {
       hprev.rs = H;
       hprev.cs = 1;
       hprev.batch = static_cast<long long>(fs.y);
-      kernels::launch_multi_gemm(H4, H, TB, dgt, hprev, dtheta_.data() + o.R, H, P, N_, active_.data(), stream_);
+      kernels::launch_multi_gemm(H4, H, TB, dgt, hprev, dtheta_.data() + o.R, H, P, N_, active_.data(),
+                                 stream_);
       KERNEL_CHECK("multi_gemm(dR)");
       // dbW = dbR = the column sums of dG over all (t, b)
-      kernels::launch_multi_colsum(dgates_.data(), TB, H4, static_cast<long long>(fs.gates), dtheta_.data() + o.bW,
-                                   dtheta_.data() + o.bR, P, N_, active_.data(), stream_);
+      kernels::launch_multi_colsum(dgates_.data(), TB, H4, static_cast<long long>(fs.gates),
+                                   dtheta_.data() + o.bW, dtheta_.data() + o.bR, P, N_, active_.data(),
+                                   stream_);
       KERNEL_CHECK("multi_colsum(db)");
       if (l > 0) {
         // dX (TB x H) = dG W: the layer below's dy
@@ -513,22 +519,22 @@ class FusedMultiBatch::Impl {
                                        validation ? nval_.data() : ntrain_.data(), B_, cursor_.data(),
                                        start_.data(), rows_.data(), active_.data(), N_, stream_);
     KERNEL_CHECK("multi_step_prepare");
-    kernels::launch_multi_gather(xs_.data(), ys_.data(), xs_offset_.data(), shape_.input,
-                                 validation ? val_.data() : order_.data(),
-                                 static_cast<long long>(validation ? std::max<std::size_t>(max_val_, 1)
-                                                                   : std::max<std::size_t>(max_train_, 1)),
-                                 start_.data(), rows_.data(), active_.data(), B_, T_, hz, xt_.data(), yb_.data(),
-                                 N_, stream_);
+    kernels::launch_multi_gather(
+        xs_.data(), ys_.data(), xs_offset_.data(), shape_.input, validation ? val_.data() : order_.data(),
+        static_cast<long long>(validation ? std::max<std::size_t>(max_val_, 1)
+                                          : std::max<std::size_t>(max_train_, 1)),
+        start_.data(), rows_.data(), active_.data(), B_, T_, hz, xt_.data(), yb_.data(), N_, stream_);
     KERNEL_CHECK("multi_gather");
     if (!validation) {
-      kernels::launch_multi_zero_rows(dgates_.data(), T_, B_, 4 * H, rows_.data(), active_.data(), N_, stream_);
+      kernels::launch_multi_zero_rows(dgates_.data(), T_, B_, 4 * H, rows_.data(), active_.data(), N_,
+                                      stream_);
       KERNEL_CHECK("multi_zero_rows");
     }
     forward(!validation);
     const float* h_top = hy_.data() + static_cast<std::size_t>(L - 1) * B_ * H;
     const long long h_batch = static_cast<long long>(L) * B_ * H;
-    kernels::launch_multi_head_forward(h_top, h_batch, theta_.data(), P, layout_.head_W, layout_.head_b, B_, H, hz,
-                                       rows_.data(), active_.data(), yhat_.data(), yb_.data(),
+    kernels::launch_multi_head_forward(h_top, h_batch, theta_.data(), P, layout_.head_W, layout_.head_b, B_,
+                                       H, hz, rows_.data(), active_.data(), yhat_.data(), yb_.data(),
                                        validation ? nullptr : dyhat_.data(), sq_.data(), N_, stream_);
     KERNEL_CHECK("multi_head_forward");
     kernels::launch_multi_sum_squares(sq_.data(), static_cast<long long>(B_) * hz, rows_.data(), hz,
@@ -540,10 +546,11 @@ class FusedMultiBatch::Impl {
     kernels::launch_multi_sum_squares(dtheta_.data(), P, nullptr, P, norm_sq_.data(), epoch_norm_.data(),
                                       active_.data(), N_, stream_);
     KERNEL_CHECK("multi_sum_squares(grad)");
-    kernels::launch_multi_adam_prepare(hyper_.data(), norm_sq_.data(), state_.data(), active_.data(), N_, stream_);
+    kernels::launch_multi_adam_prepare(hyper_.data(), norm_sq_.data(), state_.data(), active_.data(), N_,
+                                       stream_);
     KERNEL_CHECK("multi_adam_prepare");
-    kernels::launch_multi_adam_update(theta_.data(), dtheta_.data(), m_.data(), v_.data(), P_, P, hyper_.data(),
-                                      state_.data(), active_.data(), N_, stream_);
+    kernels::launch_multi_adam_update(theta_.data(), dtheta_.data(), m_.data(), v_.data(), P_, P,
+                                      hyper_.data(), state_.data(), active_.data(), N_, stream_);
     KERNEL_CHECK("multi_adam_update");
   }
 
@@ -568,8 +575,9 @@ class FusedMultiBatch::Impl {
   bool train_warmed_ = false, val_warmed_ = false;
 };
 
-FusedMultiBatch::FusedMultiBatch(const ModelShape& shape, int window, int B, const kernels::FusedLimits& limits,
-                                 std::vector<ModelJob*> jobs, cudaStream_t stream, bool graphs)
+FusedMultiBatch::FusedMultiBatch(const ModelShape& shape, int window, int B,
+                                 const kernels::FusedLimits& limits, std::vector<ModelJob*> jobs,
+                                 cudaStream_t stream, bool graphs)
     : jobs_(std::move(jobs)) {
   if (jobs_.empty()) throw Error("fused multi-model batch: no models");
   impl_ = std::make_unique<Impl>(shape, window, B, limits, jobs_, stream, graphs);
@@ -577,9 +585,15 @@ FusedMultiBatch::FusedMultiBatch(const ModelShape& shape, int window, int B, con
 
 FusedMultiBatch::~FusedMultiBatch() = default;
 
-void FusedMultiBatch::train() { impl_->train(jobs_); }
-void FusedMultiBatch::load_for_steps() { impl_->load_for_steps(jobs_); }
-void FusedMultiBatch::step() { impl_->bench_step(); }
+void FusedMultiBatch::train() {
+  impl_->train(jobs_);
+}
+void FusedMultiBatch::load_for_steps() {
+  impl_->load_for_steps(jobs_);
+}
+void FusedMultiBatch::step() {
+  impl_->bench_step();
+}
 
 void train_fused_multi(const ModelShape& shape, int window, int B, const kernels::FusedLimits& limits,
                        const std::vector<ModelJob*>& jobs, cudaStream_t stream, bool graphs) {
