@@ -53,7 +53,10 @@ std::vector<KeyDef> make_schema() {
   add("model.layers", T::Int, 2, "LSTM layers (L).", 1, 8, {}, true);
   add("model.hidden", T::Int, 64, "Hidden units per layer (H).", 1, 4096, {}, true);
   add("model.window", T::Int, 50, "Input window length in rows (T).", 1, 100000, {}, true);
-  add("model.horizon", T::Int, 1, "Values predicted per window; the score uses the first.", 1, 1000, {}, true);
+  add("model.horizon", T::Int, 1,
+      "Values predicted per window (the next `horizon` rows). A row's error is the mean absolute error of "
+      "the predictions made for it, from the windows ending 1 .. horizon rows before it.",
+      1, 1000, {}, true);
   add("model.forget_bias", T::NumberOrNull, nullptr,
       "Initial forget-gate bias (null: the uniform initialisation like every other bias).", -100, 100, {}, true);
   // train

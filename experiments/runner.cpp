@@ -244,7 +244,8 @@ std::vector<DeviceProps> scheduler_devices(const json& cfg) {
   return out;
 }
 
-// Predictions of every row with a full window before it. With retraining (retrain_every > 0), the model
+// Prediction errors of every row with a full window before it: |target - prediction|, averaged over the
+// horizon predictions made for the row (from the windows ending 1 .. horizon rows before it). With retraining (retrain_every > 0), the model
 // predicts the rows after its training part in segments of retrain_every rows and, after each segment,
 // is fine-tuned on windows whose targets lie in the latest retrain_rows rows: a prediction for row i only
 // ever comes from a model trained on rows < i (causal, as NAB requires). Fine-tuning runs as one
@@ -253,33 +254,55 @@ struct Retraining {
   int every = 0, rows = 0, epochs = 5;
 };
 
-std::vector<std::vector<double>> stream_predictions(Engine& engine, const ModelShape& shape, int window,
-                                                    std::vector<ModelJob>& jobs,
-                                                    const std::vector<const PreparedSeries*>& data,
-                                                    const Retraining& rt, int threads) {
+std::vector<std::vector<double>> stream_errors(Engine& engine, const ModelShape& shape, int window,
+                                               std::vector<ModelJob>& jobs,
+                                               const std::vector<const PreparedSeries*>& data,
+                                               const Retraining& rt, int threads) {
   const size_t N = jobs.size();
-  std::vector<std::vector<double>> predicted(N);
-  auto predict_rows = [&](size_t j, int from, int to) {  // rows [from, to)
+  const size_t h = static_cast<size_t>(shape.horizon);
+  // Per row: the sum and count of the absolute errors of every prediction made for it (one per horizon
+  // step, from the windows ending 1 .. horizon rows before it).
+  std::vector<std::vector<double>> sum(N);
+  std::vector<std::vector<int>> count(N);
+  auto predict_rows = [&](size_t j, int from, int to) {  // the windows whose first target row is in [from, to)
     const PreparedSeries& p = *data[j];
     from = std::max(from, window);
     if (to <= from) return;
     std::vector<int> starts;
     for (int i = from; i < to; ++i) starts.push_back(i - window);
-    std::vector<float> out(starts.size() * static_cast<size_t>(shape.horizon));
+    std::vector<float> out(starts.size() * h);
     engine.predict(shape, window, jobs[j].params, p.x.data(), p.series.rows(), starts, out.data());
+    const size_t n = static_cast<size_t>(p.series.rows());
     for (size_t k = 0; k < starts.size(); ++k)
-      predicted[j][static_cast<size_t>(starts[k] + window)] = out[k * static_cast<size_t>(shape.horizon)];
+      for (size_t q = 0; q < h; ++q) {
+        const size_t row = static_cast<size_t>(starts[k] + window) + q;
+        if (row >= n) break;
+        const double predicted = out[k * h + q];
+        if (std::isnan(predicted) || std::isnan(p.target[row])) continue;
+        sum[j][row] += std::fabs(p.target[row] - predicted);
+        ++count[j][row];
+      }
+  };
+  auto errors = [&] {
+    std::vector<std::vector<double>> e(N);
+    for (size_t j = 0; j < N; ++j) {
+      e[j].assign(sum[j].size(), std::nan(""));
+      for (size_t i = 0; i < sum[j].size(); ++i)
+        if (count[j][i] > 0) e[j][i] = count[j][i] == 1 ? sum[j][i] : sum[j][i] / count[j][i];
+    }
+    return e;
   };
   std::vector<int> next(N);
   for (size_t j = 0; j < N; ++j) {
-    predicted[j].assign(static_cast<size_t>(data[j]->series.rows()), std::nan(""));
+    sum[j].assign(static_cast<size_t>(data[j]->series.rows()), 0.0);
+    count[j].assign(static_cast<size_t>(data[j]->series.rows()), 0);
     next[j] = rt.every > 0 ? data[j]->train_end : data[j]->series.rows();
   }
   // The training part (and, without retraining, everything) with the initial model.
   parallel_for(N, static_cast<size_t>(threads), [&](size_t j) {
     if (jobs[j].result.status == TrainStatus::Ok) predict_rows(j, 0, next[j]);
   });
-  if (rt.every <= 0) return predicted;
+  if (rt.every <= 0) return errors();
   for (;;) {
     std::vector<size_t> active;
     for (size_t j = 0; j < N; ++j)
@@ -317,7 +340,7 @@ std::vector<std::vector<double>> stream_predictions(Engine& engine, const ModelS
       if (tune[k].result.status == TrainStatus::Ok) jobs[tuned[k]].params = std::move(tune[k].params);
       // A fine-tuning that goes non-finite is dropped: the model keeps its last good parameters.
   }
-  return predicted;
+  return errors();
 }
 
 }  // namespace
@@ -537,13 +560,13 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
     } catch (const std::exception& e) {
       batch_error = e.what();
     }
-    std::vector<std::vector<double>> predictions;
+    std::vector<std::vector<double>> prediction_errors;
     std::string stream_error;
     if (batch_error.empty()) {
       std::vector<const PreparedSeries*> data;
       for (const Runnable* u : job_cells) data.push_back(u->data);
       try {
-        predictions = stream_predictions(eng, shape, window, jobs, data, retraining, threads);
+        prediction_errors = stream_errors(eng, shape, window, jobs, data, retraining, threads);
       } catch (const std::exception& e) {
         stream_error = e.what();
       }
@@ -578,8 +601,7 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
           r.error = job.result.message.empty() ? "training produced a non-finite loss" : job.result.message;
         } else {
           const int n = p.series.rows();
-          const std::vector<double>& predicted = predictions[j];
-          const std::vector<double> errors = absolute_errors(p.target, predicted);
+          const std::vector<double>& errors = prediction_errors[j];
           std::vector<double> values(static_cast<size_t>(n));
           for (int i = 0; i < n; ++i) values[static_cast<size_t>(i)] = p.series.value(i);
           DetectorOptions series_dopt = detector_options(v);

@@ -1,4 +1,5 @@
-// Streaming causality of the whole detector, as NAB requires: with retraining, smoothing, the likelihood,
+// Streaming causality of the whole detector, as NAB requires: with retraining, errors averaged over a
+// 4-step horizon, smoothing, the likelihood,
 // the spatial check and alarm suppression all on, changing the data after row t changes no score at or
 // before row t (and does change later ones).
 #include <gtest/gtest.h>
@@ -49,7 +50,8 @@ TEST(Causality, DataAfterRowTChangesNoScoreAtOrBeforeT) {
   TempDir tmp("causal");
   const int n = 1500;
   const std::string cfg = R"({"data": {"format": "nab", "root": "ROOT"},
-    "model": {"layers": 1, "hidden": 6, "window": 16}, "train": {"epochs": 3, "retrain_every": 150, "retrain_epochs": 2},
+    "model": {"layers": 1, "hidden": 6, "window": 16, "horizon": 4},
+    "train": {"epochs": 3, "retrain_every": 150, "retrain_epochs": 2},
     "detector": {"smoothing": 3, "spatial_margin": 0.05, "suppress": 0.02, "suppress_level": 0.9,
                  "likelihood": {"long_window": 300, "short_window": 4}}})";
   auto write_case = [&](const std::string& name, int change_after) {
