@@ -58,8 +58,11 @@ TEST(Scoring, LikelihoodFlagsAnOutlierAndIgnoresNoise) {
   auto f = likelihood_scores(e, o);
   EXPECT_EQ(f[1500], s[1500]);
   EXPECT_NEAR(f[1505], std::log(kLikelihoodYellow + 1e-10) / std::log(1e-10), 1e-12);
-  for (int i = 0; i < 1500; ++i)
-    if (s[static_cast<size_t>(i)] < 0.5) EXPECT_EQ(f[static_cast<size_t>(i)], s[static_cast<size_t>(i)]) << i;
+  for (int i = 0; i < 1500; ++i) {
+    if (s[static_cast<size_t>(i)] < 0.5) {
+      EXPECT_EQ(f[static_cast<size_t>(i)], s[static_cast<size_t>(i)]) << i;
+    }
+  }
   // Flat noise at 2e-8 stays far below any alarm because of the spread floor.
   std::vector<double> flat(1000, 2e-8);
   flat[700] = 4e-8;

@@ -276,7 +276,9 @@ TEST(NasaRun, SmapMslConfigScoresEventsEndToEnd) {
     EXPECT_EQ(c[col("status")], "OK") << line;
     const double recall = std::stod(c[col("event_recall")]);
     EXPECT_TRUE(recall >= 0.0 && recall <= 1.0) << line;
-    if (c[col("series")].find("P-1") != std::string::npos) EXPECT_EQ(recall, 1.0) << line;
+    if (c[col("series")].find("P-1") != std::string::npos) {
+      EXPECT_EQ(recall, 1.0) << line;
+    }
   }
   EXPECT_EQ(rows, 2);
 }
