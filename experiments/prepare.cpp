@@ -13,8 +13,6 @@ namespace lstmad {
 
 // Phase in [0, 1) of row i's timestamp within the day or the week (weeks start on Monday, 00:00 UTC).
 static double calendar_phase(const Series& s, int i, const std::string& feature) {
-  if (s.time_us.size() != static_cast<size_t>(s.rows()) || s.timestamps.empty())
-    throw DataError(s.path, 0, "data.time_features needs a timestamp on every row; this series has none");
   constexpr int64_t kDay = 86400LL * 1000000LL;
   const int64_t t = s.time_us[static_cast<size_t>(i)];
   auto mod = [](int64_t a, int64_t m) { return ((a % m) + m) % m; };
@@ -39,6 +37,8 @@ PreparedSeries prepare_series(Series series, const json& cfg, int train_rows) {
     if (norm.constant[c])
       log::debug(series.path + ": column " + std::to_string(c + 1) + " is constant in the training rows");
   const auto features = at_path(cfg, "data.time_features").get<std::vector<std::string>>();
+  if (!features.empty() && (series.time_us.size() != static_cast<size_t>(n) || series.timestamps.empty()))
+    throw DataError(series.path, 0, "data.time_features needs a timestamp on every row; this series has none");
   p.input_dims = z.dims + 2 * static_cast<int>(features.size());
   p.x.resize(static_cast<size_t>(n) * static_cast<size_t>(p.input_dims));
   for (int i = 0; i < n; ++i) {

@@ -288,7 +288,7 @@ std::vector<std::vector<double>> stream_errors(Engine& engine, const ModelShape&
     for (size_t j = 0; j < N; ++j) {
       e[j].assign(sum[j].size(), std::nan(""));
       for (size_t i = 0; i < sum[j].size(); ++i)
-        if (count[j][i] > 0) e[j][i] = count[j][i] == 1 ? sum[j][i] : sum[j][i] / count[j][i];
+        if (count[j][i] > 0) e[j][i] = sum[j][i] / count[j][i];
     }
     return e;
   };

@@ -12,6 +12,7 @@
 #include "core/error.hpp"
 #include "core/gpu/check.hpp"
 #include "core/gpu/device_buffer.hpp"
+#include "core/gpu/graph.hpp"
 #include "core/log.hpp"
 #include "core/rng.hpp"
 #include "kernels/lstm_fused_bwd.hpp"
@@ -23,24 +24,6 @@
 namespace lstmad {
 
 namespace fused_multi_detail {
-
-class GraphExec {
- public:
-  GraphExec() = default;
-  ~GraphExec() {
-    if (e_) cudaGraphExecDestroy(e_);
-  }
-  GraphExec(const GraphExec&) = delete;
-  GraphExec& operator=(const GraphExec&) = delete;
-  cudaGraphExec_t get() const { return e_; }
-  void reset(cudaGraphExec_t e) {
-    if (e_) cudaGraphExecDestroy(e_);
-    e_ = e;
-  }
-
- private:
-  cudaGraphExec_t e_ = nullptr;
-};
 
 // Per-model host state of the training loop (training_loop.cpp's Slot::train, per model).
 struct ModelState {
@@ -56,7 +39,7 @@ struct ModelState {
 
 }  // namespace fused_multi_detail
 
-using fused_multi_detail::GraphExec;
+using gpu::GraphExec;
 using fused_multi_detail::ModelState;
 using gpu::DeviceBuffer;
 using kernels::StridedOperand;
@@ -347,28 +330,14 @@ class FusedMultiBatch::Impl {
       warmed = true;
       return;
     }
-    if (g.get() != nullptr) {
-      CUDA_CHECK(cudaGraphLaunch(g.get(), stream_));
+    if (g) {
+      g.launch(stream_);
       return;
     }
-    cudaGraph_t graph = nullptr;
     try {
-      CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
-      try {
-        enqueue(validation);
-      } catch (...) {
-        cudaStreamEndCapture(stream_, &graph);
-        throw;
-      }
-      CUDA_CHECK(cudaStreamEndCapture(stream_, &graph));
-      cudaGraphExec_t exec = nullptr;
-      CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
-      cudaGraphDestroy(graph);
-      graph = nullptr;
-      g.reset(exec);
-      CUDA_CHECK(cudaGraphLaunch(exec, stream_));
+      g = gpu::capture_graph(stream_, [&] { enqueue(validation); });
+      g.launch(stream_);
     } catch (const DeviceError& e) {
-      if (graph) cudaGraphDestroy(graph);
       cudaGetLastError();
       log::warn(
           std::string("fused engine: CUDA graph capture of the multi-model step failed, running eagerly: ") +

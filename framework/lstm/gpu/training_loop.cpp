@@ -16,6 +16,7 @@
 #include "core/gpu/check.hpp"
 #include "core/gpu/device.hpp"
 #include "core/gpu/device_buffer.hpp"
+#include "core/gpu/graph.hpp"
 #include "core/gpu/resources.hpp"
 #include "core/log.hpp"
 #include "core/rng.hpp"
@@ -40,21 +41,6 @@ void check_windows(const WindowSource& d, const std::vector<int>& starts, int T,
                   std::to_string(static_cast<long long>(s) + T + horizon) + " but the series has " +
                   std::to_string(d.n));
 }
-
-class GraphExec {
- public:
-  GraphExec() = default;
-  explicit GraphExec(cudaGraphExec_t e) : e_(e) {}
-  ~GraphExec() {
-    if (e_) cudaGraphExecDestroy(e_);
-  }
-  GraphExec(const GraphExec&) = delete;
-  GraphExec& operator=(const GraphExec&) = delete;
-  cudaGraphExec_t get() const { return e_; }
-
- private:
-  cudaGraphExec_t e_ = nullptr;
-};
 
 // Everything one worker needs to train models of one shape, reused from model to model.
 class Slot {
@@ -234,7 +220,7 @@ class Slot {
     }
     auto it = graphs_.find(B);
     if (it != graphs_.end()) {
-      CUDA_CHECK(cudaGraphLaunch(it->second->get(), stream_));
+      it->second.launch(stream_);
       return;
     }
     if (!warmed_[B]) {  // first step of this batch size: eager, so one-time setup happens outside capture
@@ -244,25 +230,11 @@ class Slot {
       warmed_[B] = true;
       return;
     }
-    cudaGraph_t graph = nullptr;
     try {
-      CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
-      try {
-        enqueue_step(B);
-      } catch (...) {
-        cudaStreamEndCapture(stream_, &graph);
-        throw;
-      }
-      CUDA_CHECK(cudaStreamEndCapture(stream_, &graph));
-      cudaGraphExec_t exec = nullptr;
-      CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
-      cudaGraphDestroy(graph);
-      graph = nullptr;
-      auto& slot = graphs_[B];
-      slot = std::make_unique<GraphExec>(exec);
-      CUDA_CHECK(cudaGraphLaunch(exec, stream_));
+      gpu::GraphExec captured = gpu::capture_graph(stream_, [&] { enqueue_step(B); });
+      captured.launch(stream_);
+      graphs_[B] = std::move(captured);
     } catch (const DeviceError& e) {
-      if (graph) cudaGraphDestroy(graph);
       cudaGetLastError();  // capture errors are not sticky; clear them before going on eagerly
       log::warn(std::string(names_.engine) +
                 " engine: CUDA graph capture failed, running steps eagerly: " + e.what());
@@ -311,7 +283,7 @@ class Slot {
   DeviceBuffer<kernels::AdamStepState> state_;
   DeviceBuffer<unsigned char> cub_temp_;
   std::size_t cub_bytes_ = 0;
-  std::map<int, std::unique_ptr<GraphExec>> graphs_;
+  std::map<int, gpu::GraphExec> graphs_;
   unsigned graph_generation_ = 0;
   std::map<int, bool> warmed_;
 };
