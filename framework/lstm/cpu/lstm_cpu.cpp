@@ -8,7 +8,9 @@
 //   h, c  (T+1) x B x H    per layer: slot 0 is the zero initial state, slot t+1 the state after step t;
 //                          h slots 1..T are the next layer's input
 //   tc    T x B x H        per layer: tanh(c_t), kept so backward needs no transcendental
-//   dg    T x B x 4H       pre-activation gate gradients of the layer being differentiated
+//   dg    T x B x 4H       pre-activation gate gradients of the layer being differentiated; in fp32 each row
+//                          is padded to 4H + 16 floats (ldg): at 4H = 2^k floats, the rows that one GEMM
+//                          tile reads together would all fall in the same few L1 sets
 //   dxin  T x B x H (x2)   gradient w.r.t. a layer's input, handed down to the layer below
 // Gradients are written straight into the caller's flat buffer (canonical layout, lstm/shape.hpp).
 // In fp32 every product whose output width is a multiple of small_gemm's 32-column panel runs on
@@ -54,6 +56,8 @@ template <typename Real>
 using MapRow = Eigen::Map<RowV<Real>>;
 template <typename Real>
 using MapCRow = Eigen::Map<const RowV<Real>>;
+template <typename Real>
+using MapStrided = Eigen::Map<const MatR<Real>, Eigen::Unaligned, Eigen::OuterStride<>>;
 
 // One step of one row: pre-activations a (4H, gates i|f|g|o, bias not yet added) become the activated
 // gates in place; c = f c_prev + i g, tc = tanh(c), h = o tc. One loop, so the compiler vectorizes it.
@@ -109,7 +113,7 @@ struct LstmCpu<Real>::Impl {
       l.tc.assign(TB * Hs, Real(0));
     }
     bias.assign(static_cast<std::size_t>(s.layers) * Gs, Real(0));
-    dg.assign(TB * Gs, Real(0));
+    dg.assign(TB * static_cast<std::size_t>(ldg), Real(0));
     dxin[0].assign(TB * Hs, Real(0));
     dxin[1].assign(TB * Hs, Real(0));
     dx0.assign(TB * static_cast<std::size_t>(s.input), Real(0));
@@ -141,11 +145,11 @@ struct LstmCpu<Real>::Impl {
   void recur_backward(Real* dhp, const Real* dgnext, const MapCM<Real>& R) {
     if constexpr (kFloat) {
       if (packed_bwd) {
-        small_gemm::multiply_add(B, H, G, dgnext, G, pack_bwd.data(), dhp, H);
+        small_gemm::multiply_add(B, H, G, dgnext, ldg, pack_bwd.data(), dhp, H);
         return;
       }
     }
-    MapM<Real>(dhp, B, H).noalias() += MapCM<Real>(dgnext, B, G) * R;
+    MapM<Real>(dhp, B, H).noalias() += MapStrided<Real>(dgnext, B, G, Eigen::OuterStride<>(ldg)) * R;
   }
 
   // act (T B x 4H) = in (T B x Din) W^T, the input projection of every step (bias added in the gate loop).
@@ -161,20 +165,29 @@ struct LstmCpu<Real>::Impl {
     MapM<Real>(act, T * B, G).noalias() = MapCM<Real>(in, T * B, Din) * W.transpose();
   }
 
-  // dst (4H x N) = dg^T (4H x rows) * in (rows x N): a weight gradient summed over `rows` (step, window)
-  // rows; rows = 0 gives zero.
-  void weight_gradient(Real* dst, const Real* dgr, const Real* in, int rows, int N) {
+  // The layer's weight gradients, sums over all T B (step, window) rows of dg:
+  //   dW (4H x Din) = dg^T in,  dR (4H x H) = dg^T h_prev,
+  // h_prev being the layer's h slots 0..T-1 (slot 0, the zero initial state, adds nothing at t = 0, so
+  // both products run over the same rows and share one packing of dg in small_gemm::multiply_at_b).
+  void weight_gradients(Real* dW, const Real* in, int Din, Real* dR, const Real* hprev) {
+    const int rows = T * B;
+    bool w_done = false, r_done = false;
     if constexpr (kFloat) {
-      if (N % small_gemm::kPanel == 0) {
-        small_gemm::multiply_at_b(G, N, rows, dgr, G, in, N, dst, N, at_work.data());
-        return;
+      small_gemm::AtB products[2];
+      int count = 0;
+      if (Din % small_gemm::kPanel == 0) {
+        products[count++] = {in, Din, Din, dW, Din};
+        w_done = true;
       }
+      if (H % small_gemm::kPanel == 0) {
+        products[count++] = {hprev, H, H, dR, H};
+        r_done = true;
+      }
+      if (count > 0) small_gemm::multiply_at_b(G, rows, dg.data(), ldg, products, count, at_work.data());
     }
-    MapM<Real> d(dst, G, N);
-    if (rows > 0)
-      d.noalias() = MapCM<Real>(dgr, rows, G).transpose() * MapCM<Real>(in, rows, N);
-    else
-      d.setZero();
+    MapStrided<Real> dG(dg.data(), rows, G, Eigen::OuterStride<>(ldg));
+    if (!w_done) MapM<Real>(dW, G, Din).noalias() = dG.transpose() * MapCM<Real>(in, rows, Din);
+    if (!r_done) MapM<Real>(dR, G, H).noalias() = dG.transpose() * MapCM<Real>(hprev, rows, H);
   }
 
   void check_batch(int batch) const {
@@ -278,12 +291,12 @@ struct LstmCpu<Real>::Impl {
             dH.setZero();
           else
             dH = MapCM<Real>(above + static_cast<std::size_t>(t) * BH, B, H);
-          recur_backward(dh.data(), dg.data() + static_cast<std::size_t>(t + 1) * B * G, R);
+          recur_backward(dh.data(), dg.data() + static_cast<std::size_t>(t + 1) * B * ldg, R);
         }
         const Real* at = L.act.data() + static_cast<std::size_t>(t) * B * G;
         const Real* cprev = L.c.data() + static_cast<std::size_t>(t) * BH;
         const Real* tct = L.tc.data() + static_cast<std::size_t>(t) * BH;
-        Real* dgt = dg.data() + static_cast<std::size_t>(t) * B * G;
+        Real* dgt = dg.data() + static_cast<std::size_t>(t) * B * ldg;
         for (int b = 0; b < B; ++b) {
           const Real* gi = at + static_cast<std::size_t>(b) * G;
           const Real* gf = gi + H;
@@ -294,7 +307,7 @@ struct LstmCpu<Real>::Impl {
           const Real* tc = tct + r;
           const Real* dhr = dh.data() + r;
           Real* dcr = dc.data() + r;
-          Real* di = dgt + static_cast<std::size_t>(b) * G;
+          Real* di = dgt + static_cast<std::size_t>(b) * ldg;
           Real* df = di + H;
           Real* dgg = di + 2 * H;
           Real* dout = di + 3 * H;
@@ -314,12 +327,9 @@ struct LstmCpu<Real>::Impl {
       }
       std::memcpy(grad + o.bR, dbias, sizeof(Real) * static_cast<std::size_t>(G));
 
-      MapCM<Real> dG(dg.data(), T * B, G);
+      MapStrided<Real> dG(dg.data(), T * B, G, Eigen::OuterStride<>(ldg));
       const Real* in = l == 0 ? xt.data() : layers[static_cast<std::size_t>(l) - 1].h.data() + BH;
-      // dW = dG^T in over all steps; dR = dG^T h_prev over steps 1..T-1 (h_{-1} = 0 contributes nothing).
-      weight_gradient(grad + o.W, dg.data(), in, T * B, Din);
-      weight_gradient(grad + o.R, dg.data() + static_cast<std::size_t>(B) * G, L.h.data() + BH, (T - 1) * B,
-                      H);
+      weight_gradients(grad + o.W, in, Din, grad + o.R, L.h.data());
       if (l > 0) {
         cur ^= 1;
         Real* dxl = dxin[static_cast<std::size_t>(cur)].data();
@@ -328,7 +338,7 @@ struct LstmCpu<Real>::Impl {
             small_gemm::pack_cols(
                 G, H, [&](int k, int n) { return params[o.W + static_cast<std::size_t>(k) * H + n]; },
                 pack_w.data());
-            small_gemm::multiply<false>(T * B, H, G, dg.data(), G, pack_w.data(), dxl, H);
+            small_gemm::multiply<false>(T * B, H, G, dg.data(), ldg, pack_w.data(), dxl, H);
           } else {
             MapM<Real>(dxl, T * B, H).noalias() = dG * W;
           }
@@ -375,6 +385,7 @@ struct LstmCpu<Real>::Impl {
   static constexpr bool kFloat = std::is_same_v<Real, float>;
   const bool packed_fwd = kFloat && G % small_gemm::kPanel == 0;
   const bool packed_bwd = kFloat && H % small_gemm::kPanel == 0;
+  const int ldg = kFloat ? G + 16 : G;    // dg's row stride (see the top of the file)
   std::vector<float> pack_fwd, pack_bwd;  // R^T and R in small_gemm's panel layout, 4H x H each
   std::vector<float> pack_w;              // the layer's W^T (forward) or W (backward), same layout
   std::vector<float> at_work;             // small_gemm::multiply_at_b's packing of dG^T

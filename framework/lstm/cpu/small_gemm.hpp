@@ -6,7 +6,7 @@
 // and the all-steps products over the T B rows of a layer:
 //   forward:  act (TB x 4H) = in (TB x D_l) * W^T         multiply<false>, P = pack_cols(W^T)
 //   backward: dx  (TB x D_l) = dG (TB x 4H) * W           multiply<false>, P = pack_cols(W)
-//             dW  (4H x D_l) = dG^T in, dR (4H x H) = dG^T h_prev   multiply_at_b, nothing packed
+//             dW  (4H x D_l) = dG^T in, dR (4H x H) = dG^T h_prev   multiply_at_b, one packing of dG
 // P holds N / kPanel panels of kPanel consecutive columns, each panel K rows of kPanel contiguous values;
 // the kernel streams a panel while broadcasting A one element at a time into kRows x kPanel accumulators
 // held in registers. N must be a multiple of kPanel (callers fall back to Eigen otherwise).
@@ -121,21 +121,34 @@ inline void multiply_add(int M, int N, int K, const float* A, int lda, const flo
 // every row tile of C passes over it.
 constexpr int kDepth = 256;
 
-// Floats of workspace that multiply_at_b() needs for M rows of C.
+// Floats of workspace that multiply_at_b() needs for M rows of C: one pass of A, then one block of B.
 inline std::size_t at_b_workspace(int M) {
-  return static_cast<std::size_t>((M + kRows - 1) / kRows) * kRows * kDepth;
+  return (static_cast<std::size_t>((M + kRows - 1) / kRows) * kRows + kPanel) * kDepth;
 }
 
-// C (M x N, ldc) = A^T B, a sum over a long K: A stored K x M (lda), B stored K x N (ldb), both
-// row-major; N a multiple of kPanel. The weight gradients sum gate gradients times inputs over every
-// (step, window) row this way. B is read in place. A is repacked per pass of kDepth rows into `work`
-// (at_b_workspace(M) floats), kRows columns of A (rows of C) at a time, so that a tile reads kRows
-// contiguous values per k: read in place, those values lie one A row (lda floats, 2 KiB at 4H = 512)
-// apart, and a power-of-two stride maps every k of a tile to the same few L1 sets.
-inline void multiply_at_b(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C,
-                          int ldc, float* work) {
+// One product C (M x N, ldc) = A^T B of multiply_at_b(): B stored K x N (ldb), N a multiple of kPanel.
+struct AtB {
+  const float* B;
+  int ldb;
+  int N;
+  float* C;
+  int ldc;
+};
+
+// C = A^T B for each of `count` products that share A, a sum over a long K: A stored K x M (lda), every B
+// K x N, all row-major. The weight gradients sum gate gradients times inputs over every (step, window)
+// row this way; the input and recurrent weights share their A (the gate gradients), so one packing of A
+// serves both. B is read in place. A is repacked per pass of kDepth rows into `work` (at_b_workspace(M)
+// floats), kRows columns of A (rows of C) at a time, so that a tile reads kRows contiguous values per k:
+// read in place, those values lie one A row apart, and with a row length near a power of two every k of a
+// tile falls in the same few L1 sets.
+inline void multiply_at_b(int M, int K, const float* A, int lda, const AtB* products, int count,
+                          float* work) {
   if (K <= 0) {
-    for (int i = 0; i < M; ++i) std::memset(C + static_cast<std::size_t>(i) * ldc, 0, sizeof(float) * N);
+    for (int q = 0; q < count; ++q)
+      for (int i = 0; i < M; ++i)
+        std::memset(products[q].C + static_cast<std::size_t>(i) * products[q].ldc, 0,
+                    sizeof(float) * products[q].N);
     return;
   }
   const int groups = (M + kRows - 1) / kRows;
@@ -158,31 +171,47 @@ inline void multiply_at_b(int M, int N, int K, const float* A, int lda, const fl
                 g * kRows + r < M ? a[static_cast<std::size_t>(k) * lda + r] : 0.0f;
       }
     }
-    const float* Bk = B + static_cast<std::size_t>(k0) * ldb;
-    for (int p = 0; p < N / kPanel; ++p) {
-      float* Cp = C + static_cast<std::size_t>(p) * kPanel;
-      for (int g = 0; g < groups; ++g) {
-        const float* w = work + static_cast<std::size_t>(g) * kc * kRows;
-        float* Cg = Cp + static_cast<std::size_t>(g) * kRows * ldc;
-        const int rows = M - g * kRows;
-        if (rows >= kRows) {
-          if (k0 == 0)
-            tile<kRows, false, true>(w, kRows, Bk + p * kPanel, ldb, Cg, ldc, kc);
-          else
-            tile<kRows, true, true>(w, kRows, Bk + p * kPanel, ldb, Cg, ldc, kc);
-        } else {
-          for (int r = 0; r < rows; ++r) {
+    for (int q = 0; q < count; ++q) {
+      const AtB& pr = products[q];
+      const float* Bk = pr.B + static_cast<std::size_t>(k0) * pr.ldb;
+      for (int p = 0; p < pr.N / kPanel; ++p) {
+        // The panel's kc x kPanel block of B, made contiguous: in place its rows lie ldb floats apart, and
+        // at a power-of-two ldb the block maps to a few L1 sets and falls out of L1 between row groups.
+        float* bw = work + static_cast<std::size_t>(groups) * kRows * kDepth;
+        for (int k = 0; k < kc; ++k)
+          std::memcpy(bw + static_cast<std::size_t>(k) * kPanel,
+                      Bk + static_cast<std::size_t>(k) * pr.ldb + static_cast<std::size_t>(p) * kPanel,
+                      sizeof(float) * kPanel);
+        float* Cp = pr.C + static_cast<std::size_t>(p) * kPanel;
+        for (int g = 0; g < groups; ++g) {
+          const float* w = work + static_cast<std::size_t>(g) * kc * kRows;
+          float* Cg = Cp + static_cast<std::size_t>(g) * kRows * pr.ldc;
+          const int rows = M - g * kRows;
+          if (rows >= kRows) {
             if (k0 == 0)
-              tile<1, false, true>(w + r, kRows, Bk + p * kPanel, ldb, Cg + static_cast<std::size_t>(r) * ldc,
-                                   ldc, kc);
+              tile<kRows, false, true>(w, kRows, bw, kPanel, Cg, pr.ldc, kc);
             else
-              tile<1, true, true>(w + r, kRows, Bk + p * kPanel, ldb, Cg + static_cast<std::size_t>(r) * ldc,
-                                  ldc, kc);
+              tile<kRows, true, true>(w, kRows, bw, kPanel, Cg, pr.ldc, kc);
+          } else {
+            for (int r = 0; r < rows; ++r) {
+              float* Cr = Cg + static_cast<std::size_t>(r) * pr.ldc;
+              if (k0 == 0)
+                tile<1, false, true>(w + r, kRows, bw, kPanel, Cr, pr.ldc, kc);
+              else
+                tile<1, true, true>(w + r, kRows, bw, kPanel, Cr, pr.ldc, kc);
+            }
           }
         }
       }
     }
   }
+}
+
+// One product C (M x N, ldc) = A^T B; see above.
+inline void multiply_at_b(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C,
+                          int ldc, float* work) {
+  const AtB product{B, ldb, N, C, ldc};
+  multiply_at_b(M, K, A, lda, &product, 1, work);
 }
 
 }  // namespace lstmad::small_gemm
