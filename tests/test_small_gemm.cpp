@@ -20,6 +20,21 @@ std::vector<float> random_matrix(std::size_t n, std::uint32_t seed) {
   return v;
 }
 
+// sum_k a[k * as] b[k * bs] in double, and the sum of the terms' magnitudes.
+struct Dot {
+  double sum = 0.0, scale = 0.0;
+};
+Dot dot(const float* a, std::size_t as, const float* b, std::size_t bs, int K) {
+  Dot d;
+  for (int k = 0; k < K; ++k) {
+    const std::size_t kk = static_cast<std::size_t>(k);
+    const double t = static_cast<double>(a[kk * as]) * b[kk * bs];
+    d.sum += t;
+    d.scale += std::fabs(t);
+  }
+  return d;
+}
+
 // Relative to the sum of |terms|, so that cancellation does not make a correct result look wrong.
 void expect_close(double got, double want, double scale, const char* what, int i, int j) {
   EXPECT_NEAR(got, want, 1e-5 * (scale + 1.0)) << what << " at (" << i << ", " << j << ")";
@@ -41,13 +56,8 @@ TEST_P(SmallGemm, MultiplyAndMultiplyAddMatchTheDefinition) {
   sg::multiply_add(M, N, K, A.data(), lda, P.data(), add.data(), ldc);
   for (int i = 0; i < M; ++i)
     for (int j = 0; j < N; ++j) {
-      double s = 0.0, scale = 0.0;
-      for (int k = 0; k < K; ++k) {
-        const double t = static_cast<double>(A[static_cast<std::size_t>(i) * lda + k]) *
-                         Bm[static_cast<std::size_t>(k) * N + j];
-        s += t;
-        scale += std::fabs(t);
-      }
+      const Dot d = dot(&A[static_cast<std::size_t>(i) * lda], 1, &Bm[static_cast<std::size_t>(j)], N, K);
+      const double s = d.sum, scale = d.scale;
       const std::size_t c = static_cast<std::size_t>(i) * ldc + j;
       expect_close(set[c], s, scale, "multiply", i, j);
       expect_close(add[c], s + C0[c], scale + std::fabs(C0[c]), "multiply_add", i, j);
@@ -80,14 +90,9 @@ TEST_P(SmallGemm, TransposedProductsShareOnePackingOfA) {
     const auto& C = q == 0 ? C1 : C2;
     for (int i = 0; i < M; ++i)
       for (int j = 0; j < n; ++j) {
-        double s = 0.0, scale = 0.0;
-        for (int k = 0; k < K; ++k) {
-          const double t = static_cast<double>(A[static_cast<std::size_t>(k) * lda + i]) *
-                           B[static_cast<std::size_t>(k) * n + j];
-          s += t;
-          scale += std::fabs(t);
-        }
-        expect_close(C[static_cast<std::size_t>(i) * n + j], s, scale, q == 0 ? "A^T B1" : "A^T B2", i, j);
+        const Dot d = dot(&A[static_cast<std::size_t>(i)], lda, &B[static_cast<std::size_t>(j)], n, K);
+        expect_close(C[static_cast<std::size_t>(i) * n + j], d.sum, d.scale, q == 0 ? "A^T B1" : "A^T B2", i,
+                     j);
       }
   }
   EXPECT_EQ(one, C1);

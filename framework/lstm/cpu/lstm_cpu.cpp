@@ -113,7 +113,9 @@ struct LstmCpu<Real>::Impl {
       l.tc.assign(TB * Hs, Real(0));
     }
     bias.assign(static_cast<std::size_t>(s.layers) * Gs, Real(0));
-    dg.assign(TB * static_cast<std::size_t>(ldg), Real(0));
+    // Chunks of chunk_steps() steps plus the step after them (dg_next); chunk_steps() * B <= kChunkRows + B.
+    const std::size_t chunk_max = std::min(TB, static_cast<std::size_t>(kChunkRows + maxB));
+    dg.assign((chunk_max + static_cast<std::size_t>(maxB)) * static_cast<std::size_t>(ldg), Real(0));
     dxin[0].assign(TB * Hs, Real(0));
     dxin[1].assign(TB * Hs, Real(0));
     dx0.assign(TB * static_cast<std::size_t>(s.input), Real(0));
@@ -165,12 +167,14 @@ struct LstmCpu<Real>::Impl {
     MapM<Real>(act, T * B, G).noalias() = MapCM<Real>(in, T * B, Din) * W.transpose();
   }
 
-  // The layer's weight gradients, sums over all T B (step, window) rows of dg:
-  //   dW (4H x Din) = dg^T in,  dR (4H x H) = dg^T h_prev,
-  // h_prev being the layer's h slots 0..T-1 (slot 0, the zero initial state, adds nothing at t = 0, so
-  // both products run over the same rows and share one packing of dg in small_gemm::multiply_at_b).
-  void weight_gradients(Real* dW, const Real* in, int Din, Real* dR, const Real* hprev) {
-    const int rows = T * B;
+  // The layer's weight gradients over the `rows` (step, window) rows of the dg chunk, added to dW and dR
+  // with `accumulate` (the later chunks, already summed), written without:
+  //   dW (4H x Din) += dg^T in,  dR (4H x H) += dg^T h_prev,
+  // in and h_prev being the chunk's rows of the layer's input and of its h slots 0..T-1 (slot 0, the zero
+  // initial state, adds nothing at t = 0, so both products run over the same rows and share one packing
+  // of dg in small_gemm::multiply_at_b).
+  void weight_gradients(Real* dW, const Real* in, int Din, Real* dR, const Real* hprev, int rows,
+                        bool accumulate) {
     bool w_done = false, r_done = false;
     if constexpr (kFloat) {
       small_gemm::AtB products[2];
@@ -183,12 +187,26 @@ struct LstmCpu<Real>::Impl {
         products[count++] = {hprev, H, H, dR, H};
         r_done = true;
       }
-      if (count > 0) small_gemm::multiply_at_b(G, rows, dg.data(), ldg, products, count, at_work.data());
+      if (count > 0)
+        small_gemm::multiply_at_b(G, rows, dg.data(), ldg, products, count, at_work.data(), accumulate);
     }
     MapStrided<Real> dG(dg.data(), rows, G, Eigen::OuterStride<>(ldg));
-    if (!w_done) MapM<Real>(dW, G, Din).noalias() = dG.transpose() * MapCM<Real>(in, rows, Din);
-    if (!r_done) MapM<Real>(dR, G, H).noalias() = dG.transpose() * MapCM<Real>(hprev, rows, H);
+    const auto update = [&](Real* dst, const Real* src, int n) {
+      MapM<Real> d(dst, G, n);
+      if (accumulate)
+        d.noalias() += dG.transpose() * MapCM<Real>(src, rows, n);
+      else
+        d.noalias() = dG.transpose() * MapCM<Real>(src, rows, n);
+    };
+    if (!w_done) update(dW, in, Din);
+    if (!r_done) update(dR, hprev, H);
   }
+
+  // Steps per backward chunk at the current batch: about kChunkRows rows of dg, so that the chunk stays in
+  // L2 between the gate loop that writes it and the weight-gradient and dx products that read it; with
+  // dg kept for all T steps, its T B 4H floats (3.3 MB at the reference shape) went through L3, and two
+  // models training side by side no longer fitted in L3 together.
+  int chunk_steps() const { return std::max(1, std::min(T, kChunkRows / B)); }
 
   void check_batch(int batch) const {
     if (batch < 1 || batch > maxB)
@@ -278,75 +296,97 @@ struct LstmCpu<Real>::Impl {
       Real* dbias = grad + o.bW;
       std::fill(dbias, dbias + G, Real(0));
       std::fill(dc.begin(), dc.begin() + static_cast<std::ptrdiff_t>(BH), Real(0));
+      const Real* in = l == 0 ? xt.data() : layers[static_cast<std::size_t>(l) - 1].h.data() + BH;
+      Real* dxl = l > 0 ? dxin[static_cast<std::size_t>(cur ^ 1)].data() : dx ? dx0.data() : nullptr;
+      const int Dl = l > 0 ? H : D;  // width of dxl's rows
+      bool packed_dx = false;
+      if constexpr (kFloat)
+        if (l > 0 && packed_bwd) {  // W (4H x H) as it is, for dx = dg W
+          small_gemm::pack_cols(
+              G, H, [&](int k, int n) { return params[o.W + static_cast<std::size_t>(k) * H + n]; },
+              pack_w.data());
+          packed_dx = true;
+        }
 
-      for (int t = T - 1; t >= 0; --t) {
-        MapM<Real> dH(dh.data(), B, H);
-        if (t == T - 1) {
-          if (is_top)
-            dH.noalias() = dY * MapCM<Real>(params + layout.head_W, hz, H);
-          else
-            dH = MapCM<Real>(above + static_cast<std::size_t>(t) * BH, B, H);
-        } else {
-          if (is_top)
-            dH.setZero();
-          else
-            dH = MapCM<Real>(above + static_cast<std::size_t>(t) * BH, B, H);
-          recur_backward(dh.data(), dg.data() + static_cast<std::size_t>(t + 1) * B * ldg, R);
-        }
-        const Real* at = L.act.data() + static_cast<std::size_t>(t) * B * G;
-        const Real* cprev = L.c.data() + static_cast<std::size_t>(t) * BH;
-        const Real* tct = L.tc.data() + static_cast<std::size_t>(t) * BH;
-        Real* dgt = dg.data() + static_cast<std::size_t>(t) * B * ldg;
-        for (int b = 0; b < B; ++b) {
-          const Real* gi = at + static_cast<std::size_t>(b) * G;
-          const Real* gf = gi + H;
-          const Real* gg = gi + 2 * H;
-          const Real* go = gi + 3 * H;
-          const std::size_t r = static_cast<std::size_t>(b) * H;
-          const Real* cp = cprev + r;
-          const Real* tc = tct + r;
-          const Real* dhr = dh.data() + r;
-          Real* dcr = dc.data() + r;
-          Real* di = dgt + static_cast<std::size_t>(b) * ldg;
-          Real* df = di + H;
-          Real* dgg = di + 2 * H;
-          Real* dout = di + 3 * H;
-          // No aliasing: the gate gradients, the activations and the state rows are distinct buffers.
-#pragma GCC ivdep
-          for (int j = 0; j < H; ++j) {
-            const Real i = gi[j], f = gf[j], g = gg[j], og = go[j], tcj = tc[j], dhj = dhr[j];
-            const Real dcj = dcr[j] + dhj * og * (Real(1) - tcj * tcj);
-            di[j] = dcj * g * i * (Real(1) - i);
-            df[j] = dcj * cp[j] * f * (Real(1) - f);
-            dgg[j] = dcj * i * (Real(1) - g * g);
-            dout[j] = dhj * tcj * og * (Real(1) - og);
-            dcr[j] = dcj * f;
+      // Steps t0..t1-1 at a time, latest first (see chunk_steps); dg_next holds dg of step t1 for the
+      // recurrence of step t1 - 1.
+      const int Tc = chunk_steps();
+      Real* dg_next = dg.data() + static_cast<std::size_t>(Tc) * B * ldg;
+      for (int t1 = T; t1 > 0; t1 -= Tc) {
+        const int t0 = std::max(0, t1 - Tc);
+        for (int t = t1 - 1; t >= t0; --t) {
+          MapM<Real> dH(dh.data(), B, H);
+          if (t == T - 1) {
+            if (is_top)
+              dH.noalias() = dY * MapCM<Real>(params + layout.head_W, hz, H);
+            else
+              dH = MapCM<Real>(above + static_cast<std::size_t>(t) * BH, B, H);
+          } else {
+            if (is_top)
+              dH.setZero();
+            else
+              dH = MapCM<Real>(above + static_cast<std::size_t>(t) * BH, B, H);
+            const Real* dg_after =
+                t + 1 == t1 ? dg_next : dg.data() + static_cast<std::size_t>(t + 1 - t0) * B * ldg;
+            recur_backward(dh.data(), dg_after, R);
           }
-          for (int j = 0; j < G; ++j) dbias[j] += di[j];
+          const Real* at = L.act.data() + static_cast<std::size_t>(t) * B * G;
+          const Real* cprev = L.c.data() + static_cast<std::size_t>(t) * BH;
+          const Real* tct = L.tc.data() + static_cast<std::size_t>(t) * BH;
+          Real* dgt = dg.data() + static_cast<std::size_t>(t - t0) * B * ldg;
+          for (int b = 0; b < B; ++b) {
+            const Real* gi = at + static_cast<std::size_t>(b) * G;
+            const Real* gf = gi + H;
+            const Real* gg = gi + 2 * H;
+            const Real* go = gi + 3 * H;
+            const std::size_t r = static_cast<std::size_t>(b) * H;
+            const Real* cp = cprev + r;
+            const Real* tc = tct + r;
+            const Real* dhr = dh.data() + r;
+            Real* dcr = dc.data() + r;
+            Real* di = dgt + static_cast<std::size_t>(b) * ldg;
+            Real* df = di + H;
+            Real* dgg = di + 2 * H;
+            Real* dout = di + 3 * H;
+            // No aliasing: the gate gradients, the activations and the state rows are distinct buffers.
+#pragma GCC ivdep
+            for (int j = 0; j < H; ++j) {
+              const Real i = gi[j], f = gf[j], g = gg[j], og = go[j], tcj = tc[j], dhj = dhr[j];
+              const Real dcj = dcr[j] + dhj * og * (Real(1) - tcj * tcj);
+              di[j] = dcj * g * i * (Real(1) - i);
+              df[j] = dcj * cp[j] * f * (Real(1) - f);
+              dgg[j] = dcj * i * (Real(1) - g * g);
+              dout[j] = dhj * tcj * og * (Real(1) - og);
+              dcr[j] = dcj * f;
+            }
+            for (int j = 0; j < G; ++j) dbias[j] += di[j];
+          }
         }
+
+        // The chunk's share of the weight gradients and of dx = dg W (rows t0 B .. t1 B - 1).
+        const int rows = (t1 - t0) * B;
+        const std::size_t row0 = static_cast<std::size_t>(t0) * B;
+        weight_gradients(grad + o.W, in + row0 * static_cast<std::size_t>(Din), Din, grad + o.R,
+                         L.h.data() + row0 * static_cast<std::size_t>(H), rows, t1 != T);
+        if (dxl) {
+          Real* dst = dxl + row0 * static_cast<std::size_t>(Dl);
+          bool done = false;
+          if constexpr (kFloat)
+            if (packed_dx) {
+              small_gemm::multiply<false>(rows, H, G, dg.data(), ldg, pack_w.data(), dst, H);
+              done = true;
+            }
+          if (!done)
+            MapM<Real>(dst, rows, Dl).noalias() =
+                MapStrided<Real>(dg.data(), rows, G, Eigen::OuterStride<>(ldg)) * W;
+        }
+        if (t0 > 0) std::memcpy(dg_next, dg.data(), sizeof(Real) * static_cast<std::size_t>(B) * ldg);
       }
       std::memcpy(grad + o.bR, dbias, sizeof(Real) * static_cast<std::size_t>(G));
 
-      MapStrided<Real> dG(dg.data(), T * B, G, Eigen::OuterStride<>(ldg));
-      const Real* in = l == 0 ? xt.data() : layers[static_cast<std::size_t>(l) - 1].h.data() + BH;
-      weight_gradients(grad + o.W, in, Din, grad + o.R, L.h.data());
       if (l > 0) {
         cur ^= 1;
-        Real* dxl = dxin[static_cast<std::size_t>(cur)].data();
-        if constexpr (kFloat) {
-          if (packed_bwd) {  // W (4H x H) as it is
-            small_gemm::pack_cols(
-                G, H, [&](int k, int n) { return params[o.W + static_cast<std::size_t>(k) * H + n]; },
-                pack_w.data());
-            small_gemm::multiply<false>(T * B, H, G, dg.data(), ldg, pack_w.data(), dxl, H);
-          } else {
-            MapM<Real>(dxl, T * B, H).noalias() = dG * W;
-          }
-        } else {
-          MapM<Real>(dxl, T * B, H).noalias() = dG * W;
-        }
       } else if (dx) {
-        MapM<Real>(dx0.data(), T * B, D).noalias() = dG * W;
         for (int b = 0; b < B; ++b)
           for (int t = 0; t < T; ++t)
             std::memcpy(&dx[(static_cast<std::size_t>(b) * T + t) * D],
@@ -386,6 +426,7 @@ struct LstmCpu<Real>::Impl {
   const bool packed_fwd = kFloat && G % small_gemm::kPanel == 0;
   const bool packed_bwd = kFloat && H % small_gemm::kPanel == 0;
   const int ldg = kFloat ? G + 16 : G;    // dg's row stride (see the top of the file)
+  static constexpr int kChunkRows = 256;  // one pass of small_gemm::multiply_at_b (kDepth)
   std::vector<float> pack_fwd, pack_bwd;  // R^T and R in small_gemm's panel layout, 4H x H each
   std::vector<float> pack_w;              // the layer's W^T (forward) or W (backward), same layout
   std::vector<float> at_work;             // small_gemm::multiply_at_b's packing of dG^T

@@ -135,16 +135,17 @@ struct AtB {
   int ldc;
 };
 
-// C = A^T B for each of `count` products that share A, a sum over a long K: A stored K x M (lda), every B
-// K x N, all row-major. The weight gradients sum gate gradients times inputs over every (step, window)
-// row this way; the input and recurrent weights share their A (the gate gradients), so one packing of A
-// serves both. B is read in place. A is repacked per pass of kDepth rows into `work` (at_b_workspace(M)
-// floats), kRows columns of A (rows of C) at a time, so that a tile reads kRows contiguous values per k:
-// read in place, those values lie one A row apart, and with a row length near a power of two every k of a
-// tile falls in the same few L1 sets.
-inline void multiply_at_b(int M, int K, const float* A, int lda, const AtB* products, int count,
-                          float* work) {
+// C = A^T B (C += A^T B with `accumulate`) for each of `count` products that share A, a sum over a long K: A
+// stored K x M (lda), every B K x N, all row-major. The weight gradients sum gate gradients times inputs over
+// every (step, window) row this way; the input and recurrent weights share their A (the gate gradients), so
+// one packing of A serves both. B is read in place. A is repacked per pass of kDepth rows into `work`
+// (at_b_workspace(M) floats), kRows columns of A (rows of C) at a time, so that a tile reads kRows contiguous
+// values per k: read in place, those values lie one A row apart, and with a row length near a power of two
+// every k of a tile falls in the same few L1 sets.
+inline void multiply_at_b(int M, int K, const float* A, int lda, const AtB* products, int count, float* work,
+                          bool accumulate = false) {
   if (K <= 0) {
+    if (accumulate) return;
     for (int q = 0; q < count; ++q)
       for (int i = 0; i < M; ++i)
         std::memset(products[q].C + static_cast<std::size_t>(i) * products[q].ldc, 0,
@@ -188,14 +189,14 @@ inline void multiply_at_b(int M, int K, const float* A, int lda, const AtB* prod
           float* Cg = Cp + static_cast<std::size_t>(g) * kRows * pr.ldc;
           const int rows = M - g * kRows;
           if (rows >= kRows) {
-            if (k0 == 0)
+            if (k0 == 0 && !accumulate)
               tile<kRows, false, true>(w, kRows, bw, kPanel, Cg, pr.ldc, kc);
             else
               tile<kRows, true, true>(w, kRows, bw, kPanel, Cg, pr.ldc, kc);
           } else {
             for (int r = 0; r < rows; ++r) {
               float* Cr = Cg + static_cast<std::size_t>(r) * pr.ldc;
-              if (k0 == 0)
+              if (k0 == 0 && !accumulate)
                 tile<1, false, true>(w + r, kRows, bw, kPanel, Cr, pr.ldc, kc);
               else
                 tile<1, true, true>(w + r, kRows, bw, kPanel, Cr, pr.ldc, kc);
