@@ -1,22 +1,26 @@
 // LstmCpu<Real>: forward and full-BPTT backward of one LSTM stack plus its linear head (lstm_cpu.hpp).
 //
-// Internal buffers are time-major so that every step's B rows are one contiguous block and every
-// "all steps" product is a single (T*B) x K GEMM:
+// Internal buffers are time-major so that every step's B rows are one contiguous block and the products
+// over many steps (a backward chunk's) are single (steps*B) x K GEMMs:
 //   xt    T x B x D        layer 0's input, transposed from the caller's B x T x D
-//   act   T x B x 4H       per layer: the input projection, then h_{t-1} R^T added, then the activated
+//   act   T x B x 4H       per layer: the input projection x_t W^T, then h_{t-1} R^T added, then the
+//   activated
 //                          gates i|f|g|o (what backward needs)
 //   h, c  (T+1) x B x H    per layer: slot 0 is the zero initial state, slot t+1 the state after step t;
 //                          h slots 1..T are the next layer's input
 //   tc    T x B x H        per layer: tanh(c_t), kept so backward needs no transcendental
-//   dg    T x B x 4H       pre-activation gate gradients of the layer being differentiated; in fp32 each row
-//                          is padded to 4H + 16 floats (ldg): at 4H = 2^k floats, the rows that one GEMM
-//                          tile reads together would all fall in the same few L1 sets
+//   dg    rows x 4H        pre-activation gate gradients of one backward chunk's rows and of the step
+//                          after it; in fp32 each row is padded to 4H + 16 floats (ldg): at 4H = 2^k
+//                          floats, the rows that one GEMM tile reads together would all fall in the
+//                          same few L1 sets
 //   dxin  T x B x H (x2)   gradient w.r.t. a layer's input, handed down to the layer below
 // Gradients are written straight into the caller's flat buffer (canonical layout, lstm/shape.hpp).
 // In fp32 every product whose output width is a multiple of small_gemm's 32-column panel runs on
-// small_gemm.hpp's register-tiled kernel: the per-step products (h_{t-1} R^T forward, dg_t R backward)
-// with R packed once per layer, and the all-steps products (input projection, dx, and the weight
-// gradients dW and dR as dG^T times the inputs); the rest (the head, D = 1's dW, odd H) are Eigen GEMMs.
+// small_gemm.hpp's register-tiled kernel: the per-step products (x_t W^T and h_{t-1} R^T forward, dg_t R
+// backward) with W and R packed once per layer, and the products over a backward chunk's rows (dx, and
+// the weight gradients dW and dR as dG^T times the inputs); the rest (the head, D = 1's dW, odd H) are
+// Eigen GEMMs. Backward runs in chunks of about 256 (step, window) rows, latest first, so that the gate
+// gradients dg of a chunk stay in L2 until the chunk's dW, dR and dx products have used them.
 // The gate math is one vectorized loop per row (activations.hpp). fp64, the accuracy reference, keeps
 // Eigen and the standard library throughout.
 #include "lstm/cpu/lstm_cpu.hpp"
@@ -154,17 +158,18 @@ struct LstmCpu<Real>::Impl {
     MapM<Real>(dhp, B, H).noalias() += MapStrided<Real>(dgnext, B, G, Eigen::OuterStride<>(ldg)) * R;
   }
 
-  // act (T B x 4H) = in (T B x Din) W^T, the input projection of every step (bias added in the gate loop).
-  void input_projection(Real* act, const Real* in, int Din, const MapCM<Real>& W, const Real* w) {
+  // act_t (B x 4H) = in_t (B x Din) W^T, step t's input projection (bias added in the gate loop). Per
+  // step rather than for all steps at once, so that act_t is first written here, in cache, right before
+  // the recurrent product and the gate loop use it, instead of T B 4H floats written ahead and read back
+  // from L3.
+  void input_projection(Real* at, const Real* in, int Din, const MapCM<Real>& W) {
     if constexpr (kFloat) {
-      if (packed_fwd) {  // W^T (Din x 4H): element (k, n) = W[n][k]
-        small_gemm::pack_cols(
-            Din, G, [&](int k, int n) { return w[static_cast<std::size_t>(n) * Din + k]; }, pack_w.data());
-        small_gemm::multiply<false>(T * B, G, Din, in, Din, pack_w.data(), act, G);
+      if (packed_fwd) {
+        small_gemm::multiply<false>(B, G, Din, in, Din, pack_w.data(), at, G);
         return;
       }
     }
-    MapM<Real>(act, T * B, G).noalias() = MapCM<Real>(in, T * B, Din) * W.transpose();
+    MapM<Real>(at, B, G).noalias() = MapCM<Real>(in, B, Din) * W.transpose();
   }
 
   // The layer's weight gradients over the `rows` (step, window) rows of the dg chunk, added to dW and dR
@@ -233,14 +238,17 @@ struct LstmCpu<Real>::Impl {
       MapCM<Real> W(params + o.W, G, Din);
       MapCM<Real> R(params + o.R, G, H);
       if constexpr (kFloat)
-        if (packed_fwd)  // R^T (H x 4H): element (k, n) = R[n][k]
+        if (packed_fwd) {  // R^T (H x 4H): element (k, n) = R[n][k]; W^T (Din x 4H) likewise
           small_gemm::pack_cols(
               H, G, [&](int k, int n) { return params[o.R + static_cast<std::size_t>(n) * H + k]; },
               pack_fwd.data());
+          small_gemm::pack_cols(
+              Din, G, [&](int k, int n) { return params[o.W + static_cast<std::size_t>(n) * Din + k]; },
+              pack_w.data());
+        }
       Real* bsum = bias.data() + static_cast<std::size_t>(l) * G;
       for (int j = 0; j < G; ++j) bsum[j] = params[o.bW + j] + params[o.bR + j];
 
-      input_projection(L.act.data(), in, Din, W, params + o.W);
       std::fill(L.h.begin(), L.h.begin() + static_cast<std::ptrdiff_t>(BH), Real(0));
       std::fill(L.c.begin(), L.c.begin() + static_cast<std::ptrdiff_t>(BH), Real(0));
 
@@ -251,6 +259,7 @@ struct LstmCpu<Real>::Impl {
         Real* hnext = L.h.data() + static_cast<std::size_t>(t + 1) * BH;
         Real* cnext = L.c.data() + static_cast<std::size_t>(t + 1) * BH;
         Real* tct = L.tc.data() + static_cast<std::size_t>(t) * BH;
+        input_projection(at, in + static_cast<std::size_t>(t) * B * Din, Din, W);
         if (t > 0) recur_forward(at, hprev, R);
         for (int b = 0; b < B; ++b) {
           const std::size_t r = static_cast<std::size_t>(b) * H;

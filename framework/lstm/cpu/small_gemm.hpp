@@ -1,12 +1,12 @@
-// The fp32 LSTM's matrix products, on one register-tiled kernel. The per-step products of the
-// recurrence, C (M x N) += A (M x K) * P, with the right-hand operand packed once per sequence instead of
-// once per step (a general GEMM repacks it on every call, T times per layer for the same R):
-//   forward:  act_t (B x 4H) += h_{t-1} (B x H) * R^T   P = pack_cols(R^T),  K = H
-//   backward: dh    (B x H)  += dg_t   (B x 4H) * R     P = pack_cols(R),    K = 4H
-// and the all-steps products over the T B rows of a layer:
-//   forward:  act (TB x 4H) = in (TB x D_l) * W^T         multiply<false>, P = pack_cols(W^T)
-//   backward: dx  (TB x D_l) = dG (TB x 4H) * W           multiply<false>, P = pack_cols(W)
-//             dW  (4H x D_l) = dG^T in, dR (4H x H) = dG^T h_prev   multiply_at_b, one packing of dG
+// The fp32 LSTM's matrix products, on one register-tiled kernel. The per-step products, C (M x N) (+)=
+// A (M x K) * P, with the right-hand operand packed once per sequence instead of once per step (a general
+// GEMM repacks it on every call, T times per layer for the same matrix):
+//   forward:  act_t (B x 4H)  = x_t     (B x D_l) * W^T   multiply<false>, P = pack_cols(W^T), K = D_l
+//             act_t (B x 4H) += h_{t-1} (B x H)   * R^T   multiply_add,    P = pack_cols(R^T), K = H
+//   backward: dh    (B x H)  += dg_t    (B x 4H)  * R     multiply_add,    P = pack_cols(R),   K = 4H
+// and the products over the rows (steps x windows) of a backward chunk:
+//   backward: dx  (rows x D_l) = dG (rows x 4H) * W       multiply<false>, P = pack_cols(W)
+//             dW  (4H x D_l) += dG^T in, dR (4H x H) += dG^T h_prev   multiply_at_b, one packing of dG
 // P holds N / kPanel panels of kPanel consecutive columns, each panel K rows of kPanel contiguous values;
 // the kernel streams a panel while broadcasting A one element at a time into kRows x kPanel accumulators
 // held in registers. N must be a multiple of kPanel (callers fall back to Eigen otherwise).
