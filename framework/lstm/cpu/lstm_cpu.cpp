@@ -8,7 +8,6 @@
 //                          gates i|f|g|o (what backward needs)
 //   h, c  (T+1) x B x H    per layer: slot 0 is the zero initial state, slot t+1 the state after step t;
 //                          h slots 1..T are the next layer's input
-//   tc    T x B x H        per layer: tanh(c_t), kept so backward needs no transcendental
 //   dg    rows x 4H        pre-activation gate gradients of one backward chunk's rows and of the step
 //                          after it; in fp32 each row is padded to 4H + 16 floats (ldg): at 4H = 2^k
 //                          floats, the rows that one GEMM tile reads together would all fall in the
@@ -64,9 +63,11 @@ template <typename Real>
 using MapStrided = Eigen::Map<const MatR<Real>, Eigen::Unaligned, Eigen::OuterStride<>>;
 
 // One step of one row: pre-activations a (4H, gates i|f|g|o, bias not yet added) become the activated
-// gates in place; c = f c_prev + i g, tc = tanh(c), h = o tc. One loop, so the compiler vectorizes it.
+// gates in place; c = f c_prev + i g, h = o tanh(c). One loop, so the compiler vectorizes it. Backward
+// recomputes tanh(c) from the stored c (the same function of the same float, so the same value) rather
+// than keeping T B H more floats per layer: memory, not the transcendental, limits two models at once.
 template <typename Real>
-inline void gate_row(Real* a, const Real* bias, const Real* cprev, Real* c, Real* tc, Real* h, int H) {
+inline void gate_row(Real* a, const Real* bias, const Real* cprev, Real* c, Real* h, int H) {
   Real* ai = a;
   Real* af = a + H;
   Real* ag = a + 2 * H;
@@ -89,7 +90,6 @@ inline void gate_row(Real* a, const Real* bias, const Real* cprev, Real* c, Real
     const Real cj = f * cprev[j] + i * g;
     const Real t = act::tanh(cj);
     c[j] = cj;
-    tc[j] = t;
     h[j] = o * t;
   }
 }
@@ -99,7 +99,7 @@ inline void gate_row(Real* a, const Real* bias, const Real* cprev, Real* c, Real
 template <typename Real>
 struct LstmCpu<Real>::Impl {
   struct Layer {
-    std::vector<Real> act, h, c, tc;
+    std::vector<Real> act, h, c;
   };
 
   Impl(const ModelShape& s, int window, int max_batch)
@@ -114,7 +114,6 @@ struct LstmCpu<Real>::Impl {
       l.act.assign(TB * Gs, Real(0));
       l.h.assign((TB + maxB) * Hs, Real(0));
       l.c.assign((TB + maxB) * Hs, Real(0));
-      l.tc.assign(TB * Hs, Real(0));
     }
     bias.assign(static_cast<std::size_t>(s.layers) * Gs, Real(0));
     // Chunks of chunk_steps() steps plus the step after them (dg_next); chunk_steps() * B <= kChunkRows + B.
@@ -258,12 +257,11 @@ struct LstmCpu<Real>::Impl {
         const Real* cprev = L.c.data() + static_cast<std::size_t>(t) * BH;
         Real* hnext = L.h.data() + static_cast<std::size_t>(t + 1) * BH;
         Real* cnext = L.c.data() + static_cast<std::size_t>(t + 1) * BH;
-        Real* tct = L.tc.data() + static_cast<std::size_t>(t) * BH;
         input_projection(at, in + static_cast<std::size_t>(t) * B * Din, Din, W);
         if (t > 0) recur_forward(at, hprev, R);
         for (int b = 0; b < B; ++b) {
           const std::size_t r = static_cast<std::size_t>(b) * H;
-          gate_row(at + static_cast<std::size_t>(b) * G, bsum, cprev + r, cnext + r, tct + r, hnext + r, H);
+          gate_row(at + static_cast<std::size_t>(b) * G, bsum, cprev + r, cnext + r, hnext + r, H);
         }
       }
     }
@@ -341,7 +339,7 @@ struct LstmCpu<Real>::Impl {
           }
           const Real* at = L.act.data() + static_cast<std::size_t>(t) * B * G;
           const Real* cprev = L.c.data() + static_cast<std::size_t>(t) * BH;
-          const Real* tct = L.tc.data() + static_cast<std::size_t>(t) * BH;
+          const Real* cnow = L.c.data() + static_cast<std::size_t>(t + 1) * BH;
           Real* dgt = dg.data() + static_cast<std::size_t>(t - t0) * B * ldg;
           for (int b = 0; b < B; ++b) {
             const Real* gi = at + static_cast<std::size_t>(b) * G;
@@ -350,7 +348,7 @@ struct LstmCpu<Real>::Impl {
             const Real* go = gi + 3 * H;
             const std::size_t r = static_cast<std::size_t>(b) * H;
             const Real* cp = cprev + r;
-            const Real* tc = tct + r;
+            const Real* cn = cnow + r;
             const Real* dhr = dh.data() + r;
             Real* dcr = dc.data() + r;
             Real* di = dgt + static_cast<std::size_t>(b) * ldg;
@@ -360,7 +358,7 @@ struct LstmCpu<Real>::Impl {
             // No aliasing: the gate gradients, the activations and the state rows are distinct buffers.
 #pragma GCC ivdep
             for (int j = 0; j < H; ++j) {
-              const Real i = gi[j], f = gf[j], g = gg[j], og = go[j], tcj = tc[j], dhj = dhr[j];
+              const Real i = gi[j], f = gf[j], g = gg[j], og = go[j], tcj = act::tanh(cn[j]), dhj = dhr[j];
               const Real dcj = dcr[j] + dhj * og * (Real(1) - tcj * tcj);
               di[j] = dcj * g * i * (Real(1) - i);
               df[j] = dcj * cp[j] * f * (Real(1) - f);
