@@ -83,7 +83,8 @@ TEST_P(SmallGemm, TransposedProductsShareOnePackingOfA) {
   std::vector<float> one(C1.size(), 7.0f), work(sg::at_b_workspace(M));
   const sg::AtB products[2] = {{B1.data(), N, N, C1.data(), N}, {B2.data(), N2, N2, C2.data(), N2}};
   sg::multiply_at_b(M, K, A.data(), lda, products, 2, work.data());
-  sg::multiply_at_b(M, N, K, A.data(), lda, B1.data(), N, one.data(), N, work.data());
+  const sg::AtB alone{B1.data(), N, N, one.data(), N};
+  sg::multiply_at_b(M, K, A.data(), lda, &alone, 1, work.data());
   for (int q = 0; q < 2; ++q) {
     const int n = q == 0 ? N : N2;
     const auto& B = q == 0 ? B1 : B2;
@@ -109,7 +110,8 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(SmallGemm, TransposedProductOverNoRowsIsZero) {
   std::vector<float> C(static_cast<std::size_t>(9) * sg::kPanel, 3.0f), work(sg::at_b_workspace(9));
   const float dummy = 1.0f;
-  sg::multiply_at_b(9, sg::kPanel, 0, &dummy, 9, &dummy, sg::kPanel, C.data(), sg::kPanel, work.data());
+  const sg::AtB product{&dummy, sg::kPanel, sg::kPanel, C.data(), sg::kPanel};
+  sg::multiply_at_b(9, 0, &dummy, 9, &product, 1, work.data());
   for (float c : C) EXPECT_EQ(c, 0.0f);
 }
 

@@ -208,13 +208,6 @@ inline void multiply_at_b(int M, int K, const float* A, int lda, const AtB* prod
   }
 }
 
-// One product C (M x N, ldc) = A^T B; see above.
-inline void multiply_at_b(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C,
-                          int ldc, float* work) {
-  const AtB product{B, ldb, N, C, ldc};
-  multiply_at_b(M, K, A, lda, &product, 1, work);
-}
-
 }  // namespace lstmad::small_gemm
 
 #if defined(__GNUC__) && !defined(__clang__)
