@@ -242,6 +242,47 @@ TEST(LstmCpu, BatchRowsAreIndependent) {
   }
 }
 
+// A minibatch whose activations exceed the cache budget runs as several passes (LstmCpu::part_size);
+// its loss and gradient equal one forward and backward over the whole minibatch (itself checked against
+// finite differences above), in fp64 and in fp32, with 2 layers and horizon 2 so that every accumulated
+// term (head, biases, W, R of both layers) is covered.
+template <typename Real>
+void check_parts_match_whole(double tol) {
+  const Case c{2, 1, 32, 2, 100, 90};
+  Problem p(c, 2024);
+  LstmCpu<Real> net(c.shape(), c.T, c.B);
+  const int part = net.part_size(c.B);
+  ASSERT_LT(part, c.B) << "this shape must be split, or the test checks nothing";
+  ASSERT_NE(c.B % part, 1) << "parts " << part;
+  std::vector<Real> params(p.params.begin(), p.params.end()), x(p.x.begin(), p.x.end()), y(p.y.begin(), p.y.end());
+  std::vector<Real> split(params.size()), whole(params.size());
+  const Real loss = net.loss_and_grad(params.data(), x.data(), y.data(), c.B, split.data());
+
+  std::vector<Real> yhat(static_cast<std::size_t>(c.B) * c.horizon), dy(yhat.size());
+  net.forward(params.data(), x.data(), c.B, yhat.data());
+  double sum = 0;
+  for (std::size_t k = 0; k < yhat.size(); ++k) {
+    const double e = static_cast<double>(yhat[k]) - static_cast<double>(y[k]);
+    sum += e * e;
+    dy[k] = static_cast<Real>(2 * e / static_cast<double>(yhat.size()));
+  }
+  net.backward(params.data(), dy.data(), whole.data());
+  EXPECT_NEAR(static_cast<double>(loss), sum / static_cast<double>(yhat.size()), tol * sum / static_cast<double>(yhat.size()));
+  double scale = 0, worst = 0;
+  std::size_t at = 0;
+  for (std::size_t k = 0; k < whole.size(); ++k) {
+    scale = std::max(scale, std::fabs(static_cast<double>(whole[k])));
+    const double d = std::fabs(static_cast<double>(split[k]) - static_cast<double>(whole[k]));
+    if (d > worst) worst = d, at = k;
+  }
+  ASSERT_GT(scale, 0.0);
+  EXPECT_LE(worst, tol * scale) << "parts of " << part << ": " << param_name(c.shape(), at) << " split "
+                                << split[at] << " whole " << whole[at];
+}
+
+TEST(LstmCpu, MinibatchInPartsHasTheWholeGradientFp64) { check_parts_match_whole<double>(1e-12); }
+TEST(LstmCpu, MinibatchInPartsHasTheWholeGradientFp32) { check_parts_match_whole<float>(2e-5); }
+
 // The hand-checkable case: one step, H = 1, D = 1, zero initial state.
 TEST(LstmCpu, OneStepMatchesTheLstmEquations) {
   ModelShape s;

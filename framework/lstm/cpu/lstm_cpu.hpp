@@ -34,8 +34,11 @@ class LstmCpu {
   // Backward of the last forward(): grad (param_count entries) is overwritten with dLoss/dparams given
   // dyhat = dLoss/dyhat; dx (B x T x D), when not null, receives dLoss/dx.
   void backward(const Real* params, const Real* dyhat, Real* grad, Real* dx = nullptr);
-  // MSE over batch x horizon (mean), its gradient written into grad; returns the loss.
+  // MSE over batch x horizon (mean), its gradient written into grad; returns the loss. A minibatch whose
+  // activations would not fit in cache runs as several forward/backward passes of part_size(batch)
+  // windows, their gradients summed: the same gradient up to rounding.
   Real loss_and_grad(const Real* params, const Real* x, const Real* y, int batch, Real* grad);
+  int part_size(int batch) const;
 
   // Final hidden and cell state of layer l after the last forward(): B x H, row-major.
   const Real* final_h(int layer) const;
