@@ -206,16 +206,20 @@ void add_run_commands(CLI::App& app, Registry& reg) {
   });
 
   static std::string rescore_dir, rescore_out;
-  static std::vector<std::string> rescore_sets;
+  static std::vector<std::string> rescore_sets, rescore_members;
   auto* rescore = app.add_subcommand(
       "rescore", "Score a finished run again with other detector settings, reusing its trained models' errors");
   rescore->add_option("run", rescore_dir, "Finished run folder")->required()->check(CLI::ExistingDirectory);
   rescore->add_option("--set", rescore_sets, "detector.* or eval.* override; lists make a grid (repeatable)")
       ->type_name("PATH=VALUE");
   rescore->add_option("--out", rescore_out, "The new run folder")->required();
+  rescore->add_option("--member", rescore_members,
+                      "Another finished run over the same series (one model per series): each row's error becomes "
+                      "the mean of the models' errors, an ensemble (repeatable)")
+      ->check(CLI::ExistingDirectory);
   rescore->add_option("-j,--jobs", jobs, "Worker threads (0 = all cores)")->check(CLI::NonNegativeNumber);
   reg.add(rescore, []() -> int {
-    RunOutcome out = rescore_run(rescore_dir, rescore_sets, rescore_out, jobs);
+    RunOutcome out = rescore_run(rescore_dir, rescore_sets, rescore_out, jobs, rescore_members);
     std::cout << out.table << "\nrun folder: " << out.run_dir << "\n";
     return out.failed > 0 ? kFailed : kOk;
   });

@@ -10,6 +10,7 @@
 #include <ctime>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -670,8 +671,58 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
   return outcome;
 }
 
+namespace {
+
+// An ensemble member of a rescore: a finished run's one model per series, read back from its folder.
+struct Member {
+  std::string dir;
+  std::unique_ptr<ResultsStore> store;
+  std::map<std::string, CellResult> by_series;
+  double seconds = 0;
+};
+
+Member load_member(const std::string& dir) {
+  Member m;
+  m.dir = dir;
+  if (!files::exists(dir + "/config.json")) throw IoError(dir + ": not a run folder (no config.json)");
+  m.store = std::make_unique<ResultsStore>(dir);
+  for (auto& r : m.store->read_cells()) {
+    if (m.by_series.count(r.series))
+      throw ConfigError(dir + ": holds more than one model of " + r.series +
+                        "; an ensemble member must be a run with one model per series");
+    std::string series = r.series;
+    m.by_series.emplace(std::move(series), std::move(r));
+  }
+  if (files::exists(dir + "/summary.json")) {
+    json sm = json::parse(files::read(dir + "/summary.json"));
+    if (sm.contains("wall_seconds")) m.seconds = sm["wall_seconds"].get<double>();
+  }
+  return m;
+}
+
+// Row-wise mean of `errors` and each member's errors of `series` (NaN where any has none).
+void add_member_errors(std::vector<double>& errors, const std::vector<Member>& members, const std::string& series) {
+  if (members.empty()) return;
+  for (const Member& m : members) {
+    auto it = m.by_series.find(series);
+    if (it == m.by_series.end()) throw Error("ensemble member " + m.dir + " has no finished cell for " + series);
+    const CellResult& r = it->second;
+    if (r.status != CellStatus::Ok) throw Error("ensemble member " + m.dir + ": its cell of " + series + " ended " +
+                                                to_string(r.status) + ": " + r.error);
+    std::vector<double> e = m.store->read_nab_column(r.detector, series, "raw_score");
+    if (e.size() != errors.size())
+      throw Error(m.store->nab_scores_path(r.detector, series) + ": " + std::to_string(e.size()) + " rows, the source has " +
+                  std::to_string(errors.size()));
+    for (size_t i = 0; i < errors.size(); ++i) errors[i] += e[i];  // NaN stays NaN
+  }
+  const double k = static_cast<double>(members.size() + 1);
+  for (auto& x : errors) x /= k;
+}
+
+}  // namespace
+
 RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string>& overrides, const std::string& out_dir,
-                       int threads) {
+                       int threads, const std::vector<std::string>& member_dirs) {
   const auto t0 = Clock::now();
   if (!files::exists(src_dir + "/config.json")) throw IoError(src_dir + ": not a run folder (no config.json)");
   json src_cfg = resolve_config(read_config_file(src_dir + "/config.json"), src_dir + "/config.json");
@@ -700,6 +751,17 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
   ro.overrides = overrides;
   json manifest = manifest_json(cfg, ro, corpus, plan, threads);
   manifest["rescored_from"] = src_dir;
+  std::vector<Member> members;
+  double source_seconds = 0;
+  if (files::exists(src_dir + "/summary.json")) {
+    json sm = json::parse(files::read(src_dir + "/summary.json"));
+    if (sm.contains("wall_seconds")) source_seconds = sm["wall_seconds"].get<double>();
+  }
+  for (const auto& d : member_dirs) {
+    members.push_back(load_member(d));
+    source_seconds += members.back().seconds;
+  }
+  if (!members.empty()) manifest["ensemble_members"] = member_dirs;
   files::write_atomic(out_dir + "/manifest.json", manifest.dump(2) + "\n");
 
   // A trained model is identified by everything but the detector: map each new cell to its source cell.
@@ -747,6 +809,7 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
       if (static_cast<int>(errors.size()) != L.data->series.rows())
         throw Error(src_store.nab_scores_path(src_det, c.series) + ": " + std::to_string(errors.size()) +
                     " rows, the series has " + std::to_string(L.data->series.rows()));
+      add_member_errors(errors, members, c.series);
       auto t = Clock::now();
       DetectorOptions dopt = detector_options(s.values);
       dopt.train_rows = L.data->train_end;
@@ -763,7 +826,8 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
     store.write_cell(r);
     results[k] = std::move(r);
   });
-  return finalize(out_dir, cfg, plan, corpus, loaded, std::move(results), store, since(t0), "");
+  // The cost of these scores includes the models': the source's and the members' run times.
+  return finalize(out_dir, cfg, plan, corpus, loaded, std::move(results), store, since(t0) + source_seconds, "");
 }
 
 RunOutcome merge_runs(const std::vector<std::string>& shard_dirs, const std::string& out_dir) {

@@ -43,8 +43,12 @@ RunOutcome merge_runs(const std::vector<std::string>& shard_dirs, const std::str
 
 // Scores a finished run again with other detector.* / eval.* settings (lists and grids allowed), reusing
 // its trained models' prediction errors (the raw_score column of its NAB-format files): no training.
+// With `members` (other finished runs over the same series, one model per series each, e.g. another
+// window), each row's error is the mean of the source's and the members' errors (NaN where any of them
+// has none): an ensemble of their models, scored by the detector. summary.json's wall_seconds then
+// include the source's and the members' own.
 RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string>& overrides,
-                       const std::string& out_dir, int threads = 0);
+                       const std::string& out_dir, int threads = 0, const std::vector<std::string>& members = {});
 
 // Parses "i/n" (0 <= i < n); ConfigError otherwise.
 void parse_shard(const std::string& text, int& index, int& count);

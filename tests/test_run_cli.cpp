@@ -239,6 +239,58 @@ TEST_F(RunCli, RescoreEqualsAFreshRunWithThoseDetectorSettings) {
   EXPECT_NE(out.find("rescoring changes only detector"), std::string::npos) << out;
 }
 
+// rescore --member: an ensemble of two runs' models (here windows 12 and 20): every row's raw_score is the
+// mean of the two runs' errors (NaN where either has none), the detector scores that, and a member with
+// more than one model per series is refused by name.
+TEST_F(RunCli, RescoreWithAMemberAveragesTheTwoModelsErrors) {
+  TempDir tmp("ensemble");
+  write_text(tmp.file("cfg.json"), kTinySynthetic);
+  std::string out;
+  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --out " + tmp.file("a"), &out), 0) << out;
+  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --set model.window=20 --out " + tmp.file("b"), &out), 0)
+      << out;
+  ASSERT_EQ(run_command(lstmad_binary() + " -q rescore " + tmp.file("a") + " --member " + tmp.file("b") + " --out " + tmp.file("r"), &out), 0)
+      << out;
+  auto number = [](const std::string& t) { return t == "nan" || t.empty() ? std::nan("") : std::stod(t); };
+  size_t files_compared = 0, averaged = 0, nan_rows = 0;
+  for (const auto& d : fs::recursive_directory_iterator(tmp.file("r/nab"))) {
+    if (d.path().extension() != ".csv" || d.path().filename().string().find("_scores") != std::string::npos) continue;
+    const std::string rel = fs::relative(d.path(), tmp.file("r")).string();
+    auto r = read_csv(d.path().string()), a = read_csv(tmp.file("a/") + rel), b = read_csv(tmp.file("b/") + rel);
+    ASSERT_EQ(r.size(), a.size()) << rel;
+    ASSERT_EQ(r.size(), b.size()) << rel;
+    const int col = column(r[0], "raw_score");
+    ASSERT_GE(col, 0) << rel;
+    for (size_t i = 1; i < r.size(); ++i) {
+      const double x = number(r[i][static_cast<size_t>(col)]), ea = number(a[i][static_cast<size_t>(col)]),
+                   eb = number(b[i][static_cast<size_t>(col)]);
+      if (std::isnan(ea) || std::isnan(eb)) {
+        EXPECT_TRUE(std::isnan(x)) << rel << " row " << i;
+        ++nan_rows;
+      } else {
+        EXPECT_DOUBLE_EQ(x, (ea + eb) / 2) << rel << " row " << i;
+        if (ea != eb) ++averaged;
+      }
+    }
+    ++files_compared;
+  }
+  EXPECT_GT(files_compared, 3u);
+  EXPECT_GT(averaged, 1000u) << "the two models must differ for the mean to be tested";
+  EXPECT_GT(nan_rows, 0u) << "rows before the longer window have no ensemble error";
+  auto wall = [&](const std::string& run) {
+    return nlohmann::json::parse(lstmad::files::read(tmp.file(run + "/summary.json")))["wall_seconds"].get<double>();
+  };
+  EXPECT_GE(wall("r"), wall("a") + wall("b")) << "an ensemble's run time includes its models'";
+  EXPECT_NE(lstmad::files::read(tmp.file("r/manifest.json")).find(tmp.file("b")), std::string::npos);
+
+  // A grid run holds several models per series: not an ensemble member.
+  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --set 'model.hidden=[4,8]' --out " + tmp.file("g"), &out), 0)
+      << out;
+  EXPECT_EQ(run_command(lstmad_binary() + " -q rescore " + tmp.file("a") + " --member " + tmp.file("g") + " --out " + tmp.file("x"), &out), 2)
+      << out;
+  EXPECT_NE(out.find(tmp.file("g") + ": holds more than one model"), std::string::npos) << out;
+}
+
 TEST_F(RunCli, TableAveragesRunsBesideTheScoreboard) {
   TempDir tmp("table");
   write_text(tmp.file("cfg.json"), kTinySynthetic);
