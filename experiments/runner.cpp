@@ -10,7 +10,6 @@
 #include <ctime>
 #include <filesystem>
 #include <map>
-#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -673,29 +672,28 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
 
 namespace {
 
+// The wall time a finished run recorded in its summary.json (0 when it has none).
+double recorded_wall_seconds(const std::string& dir) {
+  if (!files::exists(dir + "/summary.json")) return 0.0;
+  const json sm = json::parse(files::read(dir + "/summary.json"));
+  return sm.contains("wall_seconds") ? sm["wall_seconds"].get<double>() : 0.0;
+}
+
 // An ensemble member of a rescore: a finished run's one model per series, read back from its folder.
 struct Member {
   std::string dir;
-  std::unique_ptr<ResultsStore> store;
+  ResultsStore store;
   std::map<std::string, CellResult> by_series;
-  double seconds = 0;
 };
 
 Member load_member(const std::string& dir) {
-  Member m;
-  m.dir = dir;
   if (!files::exists(dir + "/config.json")) throw IoError(dir + ": not a run folder (no config.json)");
-  m.store = std::make_unique<ResultsStore>(dir);
-  for (auto& r : m.store->read_cells()) {
-    if (m.by_series.count(r.series))
-      throw ConfigError(dir + ": holds more than one model of " + r.series +
+  Member m{dir, ResultsStore(dir), {}};
+  for (auto& r : m.store.read_cells()) {
+    const std::string series = r.series;
+    if (!m.by_series.emplace(series, std::move(r)).second)
+      throw ConfigError(dir + ": holds more than one model of " + series +
                         "; an ensemble member must be a run with one model per series");
-    std::string series = r.series;
-    m.by_series.emplace(std::move(series), std::move(r));
-  }
-  if (files::exists(dir + "/summary.json")) {
-    json sm = json::parse(files::read(dir + "/summary.json"));
-    if (sm.contains("wall_seconds")) m.seconds = sm["wall_seconds"].get<double>();
   }
   return m;
 }
@@ -709,9 +707,9 @@ void add_member_errors(std::vector<double>& errors, const std::vector<Member>& m
     const CellResult& r = it->second;
     if (r.status != CellStatus::Ok) throw Error("ensemble member " + m.dir + ": its cell of " + series + " ended " +
                                                 to_string(r.status) + ": " + r.error);
-    std::vector<double> e = m.store->read_nab_column(r.detector, series, "raw_score");
+    std::vector<double> e = m.store.read_nab_column(r.detector, series, "raw_score");
     if (e.size() != errors.size())
-      throw Error(m.store->nab_scores_path(r.detector, series) + ": " + std::to_string(e.size()) + " rows, the source has " +
+      throw Error(m.store.nab_scores_path(r.detector, series) + ": " + std::to_string(e.size()) + " rows, the source has " +
                   std::to_string(errors.size()));
     for (size_t i = 0; i < errors.size(); ++i) errors[i] += e[i];  // NaN stays NaN
   }
@@ -752,14 +750,10 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
   json manifest = manifest_json(cfg, ro, corpus, plan, threads);
   manifest["rescored_from"] = src_dir;
   std::vector<Member> members;
-  double source_seconds = 0;
-  if (files::exists(src_dir + "/summary.json")) {
-    json sm = json::parse(files::read(src_dir + "/summary.json"));
-    if (sm.contains("wall_seconds")) source_seconds = sm["wall_seconds"].get<double>();
-  }
+  double source_seconds = recorded_wall_seconds(src_dir);
   for (const auto& d : member_dirs) {
     members.push_back(load_member(d));
-    source_seconds += members.back().seconds;
+    source_seconds += recorded_wall_seconds(d);
   }
   if (!members.empty()) manifest["ensemble_members"] = member_dirs;
   files::write_atomic(out_dir + "/manifest.json", manifest.dump(2) + "\n");

@@ -283,13 +283,14 @@ struct LstmCpu<Real>::Impl {
     const Layer& top = layers.back();
     MapCM<Real> dY(dy, B, hz);
     MapCM<Real> hT(top.h.data() + static_cast<std::size_t>(T) * BH, B, H);
-    if (accumulate) {
-      MapM<Real>(grad + layout.head_W, hz, H).noalias() += dY.transpose() * hT;
-      MapRow<Real>(grad + layout.head_b, hz) += dY.colwise().sum();
-    } else {
-      MapM<Real>(grad + layout.head_W, hz, H).noalias() = dY.transpose() * hT;
-      MapRow<Real>(grad + layout.head_b, hz) = dY.colwise().sum();
+    MapM<Real> dHeadW(grad + layout.head_W, hz, H);
+    MapRow<Real> dHeadB(grad + layout.head_b, hz);
+    if (!accumulate) {
+      dHeadW.setZero();
+      dHeadB.setZero();
     }
+    dHeadW.noalias() += dY.transpose() * hT;
+    dHeadB += dY.colwise().sum();
 
     // dxin[cur] holds the gradient w.r.t. the current layer's outputs h_1..h_T (from the layer above);
     // the top layer only receives the head's gradient at its last step, kept in dtop.
