@@ -157,41 +157,48 @@ void add_run_commands(CLI::App& app, Registry& reg) {
     std::cout << p.cells.size() << " cells = " << p.settings.size() << " setting(s) x " << p.series.size()
               << " series\n\nSettings:\n";
     double total_flops = 0;
+    // Univariate series (NAB, synthetic) plus 2 inputs per calendar feature.
+    const int inputs = 1 + 2 * static_cast<int>(at_path(cfg, "data.time_features").size());
     for (const auto& s : p.settings) {
-      // Univariate series (NAB, synthetic) plus 2 inputs per calendar feature.
-      const int inputs = 1 + 2 * static_cast<int>(at_path(cfg, "data.time_features").size());
-      ModelShape shape = setting_shape(s.values, inputs);
-      const int T = at_path(s.values, "model.window").get<int>();
-      const int epochs = at_path(s.values, "train.epochs").get<int>();
-      // Forward FLOPs of one window: T steps of the 4 gate GEMVs per layer, plus the head.
-      double fwd = 2.0 * shape.hidden * shape.horizon;
-      for (int l = 0; l < shape.layers; ++l) fwd += 2.0 * T * 4 * shape.hidden * (shape.layer_input(l) + shape.hidden);
+      const std::vector<json> members = ensemble_members(s.values);
       double flops = 0;
-      for (const auto& id : series) {
-        auto it = rows.find(id);
-        if (it == rows.end()) continue;
-        int n = it->second, P = probation_length(n);
-        double train_windows = std::max(0, P - T - shape.horizon + 1);
-        flops += 3.0 * fwd * train_windows * epochs + fwd * std::max(0, n - T);  // training (at most) + scoring
+      for (const json& m : members) {
+        ModelShape shape = setting_shape(m, inputs);
+        const int T = at_path(m, "model.window").get<int>();
+        const int epochs = at_path(m, "train.epochs").get<int>();
+        // Forward FLOPs of one window: T steps of the 4 gate GEMVs per layer, plus the head.
+        double fwd = 2.0 * shape.hidden * shape.horizon;
+        for (int l = 0; l < shape.layers; ++l) fwd += 2.0 * T * 4 * shape.hidden * (shape.layer_input(l) + shape.hidden);
+        for (const auto& id : series) {
+          auto it = rows.find(id);
+          if (it == rows.end()) continue;
+          int n = it->second, P = probation_length(n);
+          double train_windows = std::max(0, P - T - shape.horizon + 1);
+          flops += 3.0 * fwd * train_windows * epochs + fwd * std::max(0, n - T);  // training (at most) + scoring
+        }
       }
       total_flops += flops;
-      std::cout << "  " << s.detector << " (" << s.id << ") " << shape.str() << " T=" << T << ", "
-                << p.series.size() << " models";
+      std::cout << "  " << s.detector << " (" << s.id << ") " << setting_shape(s.values, inputs).str();
+      if (members.size() > 1)
+        std::cout << ", an ensemble of " << members.size() << " models per series " << s.values.at("ensemble").dump();
+      else
+        std::cout << " T=" << at_path(s.values, "model.window").get<int>();
+      std::cout << ", " << p.series.size() * members.size() << " models";
       if (!s.axes.empty()) std::cout << ", " << s.axes.dump();
       std::cout << ", at most " << flops / 1e12 << " TFLOP\n";
     }
-    // The scheduler's groups (experiments/scheduler.hpp): cells of one shape, window, minibatch size and
-    // retraining schedule share ModelBatches, whatever their setting.
-    const int inputs = 1 + 2 * static_cast<int>(at_path(cfg, "data.time_features").size());
+    // The scheduler's groups (experiments/scheduler.hpp): models of one shape, window, minibatch size and
+    // retraining schedule share ModelBatches, whatever their setting or ensemble member.
     std::map<BatchKey, std::pair<int, std::set<int>>> groups;
-    for (const auto& c : p.cells) {
-      auto& g = groups[batch_key(p.settings[static_cast<std::size_t>(c.setting)].values, inputs)];
-      ++g.first;
-      g.second.insert(c.setting);
-    }
+    for (const auto& s : p.settings)
+      for (const json& m : ensemble_members(s.values)) {
+        auto& g = groups[batch_key(m, inputs)];
+        g.first += static_cast<int>(p.series.size());
+        g.second.insert(s.index);
+      }
     const std::string engine = at_path(cfg, "engine.name").get<std::string>();
     const int bm = at_path(cfg, "run.batch_models").get<int>();
-    std::cout << "\nModelBatch groups (cells of one group train together, " << groups.size() << " group(s)):\n";
+    std::cout << "\nModelBatch groups (models of one group train together, " << groups.size() << " group(s)):\n";
     for (const auto& [k, g] : groups)
       std::cout << "  " << k.str() << ": " << g.first << " models from " << g.second.size() << " setting(s)\n";
     if (engine == "fused")

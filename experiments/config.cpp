@@ -329,6 +329,13 @@ json resolve_config(const json& user, const std::string& source) {
     else grid = body["grid"];
     body.erase("grid");
   }
+  json ensemble = json::object();
+  if (body.contains("ensemble")) {
+    if (!body["ensemble"].is_object())
+      errors.push_back("ensemble: expected an object {\"section.key\": [values]}, got " + show(body["ensemble"]));
+    else ensemble = body["ensemble"];
+    body.erase("ensemble");
+  }
   leaves(body, "", given);
   for (const auto& [p, value] : given) {
     const KeyDef* d = find_def(p);
@@ -369,6 +376,32 @@ json resolve_config(const json& user, const std::string& source) {
     }
     if (ok) set_path(out, it.key(), it.value());
   }
+  // The ensemble: lists of model, train and seed values whose combinations are the members of every setting.
+  json ensemble_out = json::object();
+  std::vector<std::pair<std::string, const json*>> members;
+  leaves(ensemble, "", members);
+  for (const auto& [p, value] : members) {
+    const std::string where = "ensemble." + p;
+    const KeyDef* d = find_def(p);
+    const std::string sec = p.substr(0, p.find('.'));
+    if (!d) { errors.push_back(where + ": unknown key"); continue; }
+    if (!d->griddable || (sec != "model" && sec != "train" && p != "run.seed")) {
+      errors.push_back(where + ": an ensemble varies model.*, train.* or run.seed keys that may be grid axes");
+      continue;
+    }
+    const json& v = *value;
+    if (!v.is_array() || v.empty()) { errors.push_back(where + ": expected a non-empty list of values, got " + show(v)); continue; }
+    bool grid_axis = grid.contains(p);
+    for (const auto& g : given) grid_axis |= g.first == p && g.second->is_array();
+    if (grid_axis) { errors.push_back(where + ": also a grid axis; a key varies across settings or across members, not both"); continue; }
+    bool ok = true;
+    for (size_t i = 0; i < v.size(); ++i) {
+      std::string e = check_value(*d, v[i]);
+      if (!e.empty()) { errors.push_back(where + "[" + std::to_string(i) + "]: " + e); ok = false; }
+    }
+    if (ok) ensemble_out[p] = v;
+  }
+  out["ensemble"] = ensemble_out;
   // Cross-key rules.
   if (errors.empty()) {
     std::string name = out["detector"]["name"].get<std::string>();
@@ -424,6 +457,26 @@ std::vector<json> expand_settings(const json& resolved) {
   return settings;
 }
 
+std::vector<json> ensemble_members(const json& setting) {
+  json base = setting;
+  base["ensemble"] = json::object();
+  std::vector<json> members{base};
+  if (!setting.contains("ensemble")) return members;
+  const json& ens = setting.at("ensemble");
+  for (const auto& d : schema()) {  // schema order, last key fastest, as the grid
+    if (!ens.contains(d.path)) continue;
+    std::vector<json> next;
+    for (const auto& m : members)
+      for (const auto& value : ens.at(d.path)) {
+        json c = m;
+        set_path(c, d.path, value);
+        next.push_back(std::move(c));
+      }
+    members = std::move(next);
+  }
+  return members;
+}
+
 std::string config_reference_markdown() {
   std::ostringstream os;
   os << "# Configuration reference\n\n"
@@ -431,7 +484,13 @@ std::string config_reference_markdown() {
      << "file equal to it. Every key has a default; unknown keys, wrong types and values out of range are\n"
      << "errors naming the JSON path, the expected and the given value, and `validate` lists every error.\n"
      << "Keys marked *grid* may be given as a list of values (or under `\"grid\": {\"section.key\": [...]}`):\n"
-     << "each combination becomes a setting, trained on every series. `--set path=value` overrides any key.\n";
+     << "each combination becomes a setting, trained on every series. `--set path=value` overrides any key.\n\n"
+     << "An optional `\"ensemble\": {\"section.key\": [values]}` makes every setting an ensemble: each\n"
+     << "combination of the listed model.*, train.* or run.seed values (schema order, the last key fastest) is\n"
+     << "a member model, trained on each series with the seed a single-model run of those values would use;\n"
+     << "each row's error is the mean of the members' errors (unscored where any member has none), and the\n"
+     << "detector scores that mean. A key is an ensemble key or a grid axis, not both. Example, four windows:\n"
+     << "`\"ensemble\": {\"model.window\": [30, 50, 75, 100]}`.\n";
   std::string section;
   for (const auto& d : schema()) {
     std::string sec = d.path.substr(0, d.path.find('.'));

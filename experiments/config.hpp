@@ -2,7 +2,8 @@
 // table (config_schema()), validation that reports every error with its JSON path, `--set` overrides,
 // and expansion of hyperparameter lists and the `grid` section into settings.
 //
-// Sections: data, model, train, detector, engine, eval, run, and an optional grid {"model.hidden": [32, 64]}.
+// Sections: data, model, train, detector, engine, eval, run, an optional grid {"model.hidden": [32, 64]}
+// and an optional ensemble {"model.window": [30, 50]} (every setting is then a mean of member models).
 // A scalar key given as a list (where the key is marked griddable) is a grid axis as well.
 #pragma once
 #include <nlohmann/json.hpp>
@@ -43,6 +44,10 @@ json read_config_file(const std::string& path);
 std::vector<json> expand_settings(const json& resolved);
 // The keys that vary across the expanded settings (dotted paths, schema order).
 std::vector<std::string> grid_axes(const json& resolved);
+
+// The member models of a setting: its values with each combination of its `ensemble` lists applied
+// (schema order, last key fastest) and `ensemble` emptied; the setting alone when it has no ensemble.
+std::vector<json> ensemble_members(const json& setting_values);
 
 // Value at a dotted path of a resolved config/setting.
 const json& at_path(const json& config, const std::string& dotted);

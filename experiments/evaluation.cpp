@@ -1,5 +1,6 @@
 #include "experiments/evaluation.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -49,6 +50,8 @@ CorpusEvaluation evaluate_corpus(const Plan& plan, const Corpus& corpus, const s
   for (const auto& c : cells) by_setting[c.setting].push_back(&c);
   for (const auto& s : plan.settings) {
     auto& list = by_setting[s.index];
+    // Series order, not cell-id order: the files and sums come out the same for every run of these series.
+    std::sort(list.begin(), list.end(), [](const CellResult* a, const CellResult* b) { return a->series < b->series; });
     std::string why;
     if (list.size() != plan.series.size()) why = std::to_string(plan.series.size() - list.size()) + " cells have no result";
     for (const auto* c : list)

@@ -27,6 +27,8 @@ json setting_identity(const json& v) {
     if (value != d.def) id[d.path] = value;
   }
   id["seed"] = at_path(v, "run.seed");
+  // Absent from single-model settings, so that their ids (and finished cells) stay what they were.
+  if (v.contains("ensemble") && !v.at("ensemble").empty()) id["ensemble"] = v.at("ensemble");
   return id;
 }
 
@@ -64,6 +66,11 @@ Plan make_plan(const json& resolved, const std::vector<std::string>& series) {
       c.id = hash_hex(s.id + "|" + name, 16);
       // The seed follows the model alone: settings that differ only in the detector train the same model.
       c.seed = derive_seed(at_path(s.values, "run.seed").get<uint64_t>(), model_identity(s.values).dump() + "|" + name);
+      // Each member's seed is the one a single-model run of the member's values gives the series, so an
+      // ensemble's members are those runs' models.
+      for (const json& m : ensemble_members(s.values))
+        c.member_seeds.push_back(
+            derive_seed(at_path(m, "run.seed").get<uint64_t>(), model_identity(m).dump() + "|" + name));
       plan.cells.push_back(std::move(c));
     }
   }

@@ -26,6 +26,7 @@ struct Cell {
   std::string series;    // corpus-relative id of the series
   std::string id;        // 16 hex digits: hash of setting id + series
   uint64_t seed = 0;     // derived from run.seed, the model identity and the series
+  std::vector<uint64_t> member_seeds;  // per ensemble member (ensemble_members order); {seed} without one
 };
 
 struct Plan {
@@ -36,7 +37,7 @@ struct Plan {
 };
 
 // The hyperparameters that define a setting's identity: the model, train and detector keys that differ
-// from their defaults (dotted paths), and run.seed.
+// from their defaults (dotted paths), run.seed, and the ensemble lists when there are any.
 json setting_identity(const json& setting_values);
 // The part of the identity that defines the trained model (setting_identity without detector keys).
 json model_identity(const json& setting_values);

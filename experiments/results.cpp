@@ -62,13 +62,15 @@ json CellResult::to_json() const {
     m[k] = num(v);
     order.push_back(k);
   }
-  return json{{"id", id}, {"index", index}, {"setting", setting}, {"detector", detector}, {"series", series},
-              {"seed", seed}, {"status", to_string(status)}, {"error", error}, {"rows", rows},
-              {"epochs", epochs}, {"best_epoch", best_epoch}, {"train_loss", num(train_loss)},
-              {"val_loss", num(val_loss)},
-              {"seconds", {{"prepare", seconds_prepare}, {"train", seconds_train}, {"predict", seconds_predict},
-                           {"total", seconds_total}}},
-              {"metrics", m}, {"metric_order", order}};
+  json j{{"id", id}, {"index", index}, {"setting", setting}, {"detector", detector}, {"series", series},
+          {"seed", seed}, {"status", to_string(status)}, {"error", error}, {"rows", rows},
+          {"epochs", epochs}, {"best_epoch", best_epoch}, {"train_loss", num(train_loss)},
+          {"val_loss", num(val_loss)},
+          {"seconds", {{"prepare", seconds_prepare}, {"train", seconds_train}, {"predict", seconds_predict},
+                       {"total", seconds_total}}},
+          {"metrics", m}, {"metric_order", order}};
+  if (!members.empty()) j["members"] = members;
+  return j;
 }
 
 CellResult CellResult::from_json(const json& j) {
@@ -91,6 +93,7 @@ CellResult CellResult::from_json(const json& j) {
   r.seconds_train = s.at("train").get<double>();
   r.seconds_predict = s.at("predict").get<double>();
   r.seconds_total = s.at("total").get<double>();
+  if (j.contains("members")) r.members = j.at("members");
   for (const auto& k : j.at("metric_order")) {
     std::string key = k.get<std::string>();
     r.metrics.emplace_back(key, num_of(j.at("metrics").at(key)));

@@ -474,14 +474,36 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
     return r;
   };
 
-  // ModelBatches (experiments/scheduler.hpp): cells whose models share a shape, window, minibatch size and
-  // retraining schedule, whatever their setting; one queue per device for the GPU engines.
-  struct Runnable {
+  // ModelBatches (experiments/scheduler.hpp): models that share a shape, window, minibatch size and
+  // retraining schedule, whatever their setting; one queue per device for the GPU engines. A cell has one
+  // model per ensemble member (one without an ensemble); it is scored when the last of them is back.
+  struct Runnable {  // one model to train: member `member` of a cell
+    const Cell* cell;
+    int member;
+    json values;  // the member's setting values
+    const PreparedSeries* data;
+    size_t pending;  // index into `pending`
+  };
+  struct MemberFacts {
+    int epochs = 0, best_epoch = -1;
+    double train_loss = 0, val_loss = 0;
+    CellStatus status = CellStatus::Ok;
+    std::string error;
+  };
+  struct PendingCell {  // a cell whose member models are in flight
     const Cell* cell;
     const PreparedSeries* data;
     const Loaded* loaded;
+    std::vector<json> members;  // the members' values
+    std::vector<std::vector<double>> errors;
+    std::vector<MemberFacts> facts;
+    int left = 0;
+    bool started = false;
+    double seconds_train = 0;
+    std::mutex mutex;
   };
   std::vector<Runnable> runnable;
+  std::vector<std::unique_ptr<PendingCell>> pending;
   std::vector<CellWork> work;
   for (const Cell* c : todo) {
     const Loaded& L = loaded[series_index[c->series]];
@@ -495,25 +517,46 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
     }
     const json& v = plan.settings[static_cast<size_t>(c->setting)].values;
     const PreparedSeries& p = *L.data;
-    CellWork w;
-    w.key = batch_key(v, p.input_dims);
-    const WindowSource ws = make_window_source(p, v);
-    if (ws.train.empty()) {
+    std::vector<json> members = ensemble_members(v);
+    // Every member must have training windows before any is trained.
+    std::string why;
+    for (const json& m : members) {
+      const BatchKey key = batch_key(m, p.input_dims);
+      if (make_window_source(p, m).train.empty()) {
+        why = p.series.path + ": " + std::to_string(p.train_end) + " training rows are too few for window " +
+              std::to_string(key.window) + " and horizon " + std::to_string(key.shape.horizon);
+        break;
+      }
+    }
+    if (!why.empty()) {
       CellResult r = base_result(*c);
       r.status = CellStatus::Error;
       r.rows = p.series.rows();
-      r.error = p.series.path + ": " + std::to_string(p.train_end) + " training rows are too few for window " +
-                std::to_string(w.key.window) + " and horizon " + std::to_string(w.key.shape.horizon);
+      r.error = why;
       finish(std::move(r));
       continue;
     }
-    w.cell = static_cast<int>(runnable.size());
-    w.rows = p.series.rows();
-    w.train = static_cast<long long>(ws.train.size());
-    w.val = static_cast<long long>(ws.val.size());
-    w.epochs = at_path(v, "train.epochs").get<int>();
-    work.push_back(w);
-    runnable.push_back({c, &p, &L});
+    auto pc = std::make_unique<PendingCell>();
+    pc->cell = c;
+    pc->data = &p;
+    pc->loaded = &L;
+    pc->left = static_cast<int>(members.size());
+    pc->errors.resize(members.size());
+    pc->facts.resize(members.size());
+    for (size_t m = 0; m < members.size(); ++m) {
+      const WindowSource ws = make_window_source(p, members[m]);
+      CellWork w;
+      w.key = batch_key(members[m], p.input_dims);
+      w.cell = static_cast<int>(runnable.size());
+      w.rows = p.series.rows();
+      w.train = static_cast<long long>(ws.train.size());
+      w.val = static_cast<long long>(ws.val.size());
+      w.epochs = at_path(members[m], "train.epochs").get<int>();
+      work.push_back(w);
+      runnable.push_back({c, static_cast<int>(m), members[m], &p, pending.size()});
+    }
+    pc->members = std::move(members);
+    pending.push_back(std::move(pc));
   }
   SchedulerOptions so;
   so.engine = at_path(cfg, "engine.name").get<std::string>();
@@ -525,8 +568,68 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
     log::info(std::to_string(work.size()) + " models in " + std::to_string(schedule.batches()) +
               " ModelBatch(es) on " + std::to_string(schedule.queues.size()) + " queue(s)");
 
+  // Scores a cell whose members are all back: the mean of their errors through the detector.
+  auto score_cell = [&](PendingCell& pc) {
+    const Cell& c = *pc.cell;
+    const PreparedSeries& p = *pc.data;
+    const json& v = plan.settings[static_cast<size_t>(c.setting)].values;
+    CellResult r = base_result(c);
+    r.rows = p.series.rows();
+    r.seconds_prepare = pc.loaded->seconds;
+    r.seconds_train = pc.seconds_train;
+    auto t0 = Clock::now();
+    const size_t M = pc.members.size();
+    try {
+      // Training facts: a single model's as they are; an ensemble's summed (epochs) or averaged (losses),
+      // with each member's in `members`.
+      for (size_t m = 0; m < M; ++m) {
+        const MemberFacts& f = pc.facts[m];
+        r.epochs += f.epochs;
+        r.train_loss += f.train_loss / static_cast<double>(M);
+        r.val_loss += f.val_loss / static_cast<double>(M);
+        if (M > 1) {
+          json values = json::object();
+          for (auto it = v.at("ensemble").begin(); it != v.at("ensemble").end(); ++it)
+            values[it.key()] = at_path(pc.members[m], it.key());
+          r.members.push_back({{"values", values}, {"seed", c.member_seeds[m]}, {"status", to_string(f.status)},
+                               {"epochs", f.epochs}, {"best_epoch", f.best_epoch},
+                               {"train_loss", std::isfinite(f.train_loss) ? json(f.train_loss) : json(nullptr)},
+                               {"val_loss", std::isfinite(f.val_loss) ? json(f.val_loss) : json(nullptr)}});
+        }
+      }
+      r.best_epoch = M == 1 ? pc.facts[0].best_epoch : -1;
+      for (size_t m = 0; m < M; ++m) {
+        const MemberFacts& f = pc.facts[m];
+        if (f.status == CellStatus::Ok) continue;
+        const std::string who = M > 1 ? "ensemble member " + r.members[m]["values"].dump() + ": " : std::string();
+        if (f.status != CellStatus::NonFinite) throw Error(who + f.error);
+        r.status = CellStatus::NonFinite;
+        r.error = who + f.error;
+        break;
+      }
+      if (r.status == CellStatus::Ok) {
+        const int n = p.series.rows();
+        const std::vector<double> errors = mean_of_errors(pc.errors);
+        std::vector<double> values(static_cast<size_t>(n));
+        for (int i = 0; i < n; ++i) values[static_cast<size_t>(i)] = p.series.value(i);
+        DetectorOptions series_dopt = detector_options(v);
+        series_dopt.train_rows = p.train_end;
+        r.scores = anomaly_scores_from_errors(errors, values, series_dopt);
+        r.metrics = series_metrics(p, r.scores, cfg);
+        store.write_nab_scores(r.detector, p.series, r.scores, &errors);
+      }
+    } catch (const std::exception& e) {
+      r.status = CellStatus::Error;
+      r.error = e.what();
+    }
+    r.seconds_predict = since(t0);
+    r.seconds_total = r.seconds_prepare + r.seconds_train + r.seconds_predict;
+    pc.errors.clear();
+    finish(std::move(r));
+  };
+
   std::atomic<bool> interrupted{false};
-  // Trains one ModelBatch on `eng`, predicts, scores and finishes its cells.
+  // Trains one ModelBatch on `eng`, predicts, and scores the cells whose last member it holds.
   auto run_batch = [&](Engine& eng, const ScheduledBatch& batch) {
     const ModelShape shape = batch.key.shape;
     const int window = batch.key.window;
@@ -536,21 +639,27 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
     retraining.epochs = batch.key.retrain_epochs;
     std::vector<ModelJob> jobs;
     std::vector<const Runnable*> job_cells;
+    int newly_started = 0;
     for (int k : batch.cells) {
       const Runnable& u = runnable[static_cast<size_t>(k)];
-      const json& v = plan.settings[static_cast<size_t>(u.cell->setting)].values;
+      const json& v = u.values;
+      const uint64_t seed = u.cell->member_seeds[static_cast<size_t>(u.member)];
       const json& fb = at_path(v, "model.forget_bias");
       std::optional<double> forget_bias;
       if (fb.is_number()) forget_bias = fb.get<double>();
       ModelJob job;
       job.data = make_window_source(*u.data, v);
-      job.params = init_params(shape, u.cell->seed, forget_bias);
-      job.options = train_options(v, u.cell->seed);
+      job.params = init_params(shape, seed, forget_bias);
+      job.options = train_options(v, seed);
       jobs.push_back(std::move(job));
       job_cells.push_back(&u);
+      PendingCell& pc = *pending[u.pending];
+      std::lock_guard<std::mutex> lock(pc.mutex);
+      if (!pc.started) ++newly_started;
+      pc.started = true;
     }
     if (jobs.empty()) return;
-    progress.started(static_cast<int>(jobs.size()));
+    progress.started(newly_started);
     auto t_train = Clock::now();
     std::string batch_error;
     try {
@@ -575,48 +684,34 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
 
     parallel_for(jobs.size(), static_cast<size_t>(threads), [&](size_t j) {
       const Runnable& u = *job_cells[j];
-      const Cell& c = *u.cell;
-      const PreparedSeries& p = *u.data;
-      const json& v = plan.settings[static_cast<size_t>(c.setting)].values;
-      ModelJob& job = jobs[j];
-      CellResult r = base_result(c);
-      r.rows = p.series.rows();
-      r.seconds_prepare = u.loaded->seconds;
-      r.seconds_train = train_seconds;
-      auto t0 = Clock::now();
-      try {
-        if (!batch_error.empty()) throw Error(batch_error);
-        if (!stream_error.empty()) throw Error(stream_error);
-        r.epochs = job.result.epochs_run;
-        r.best_epoch = job.result.best_epoch;
-        r.train_loss = job.result.train_loss.empty() ? std::nan("") : job.result.train_loss.back();
-        if (!job.result.val_loss.empty()) {
-          int e = job.result.best_epoch >= 0 ? job.result.best_epoch : static_cast<int>(job.result.val_loss.size()) - 1;
-          r.val_loss = job.result.val_loss[static_cast<size_t>(e)];
-        } else {
-          r.val_loss = std::nan("");
-        }
-        if (job.result.status == TrainStatus::NonFinite) {
-          r.status = CellStatus::NonFinite;
-          r.error = job.result.message.empty() ? "training produced a non-finite loss" : job.result.message;
-        } else {
-          const int n = p.series.rows();
-          const std::vector<double>& errors = prediction_errors[j];
-          std::vector<double> values(static_cast<size_t>(n));
-          for (int i = 0; i < n; ++i) values[static_cast<size_t>(i)] = p.series.value(i);
-          DetectorOptions series_dopt = detector_options(v);
-          series_dopt.train_rows = p.train_end;
-          r.scores = anomaly_scores_from_errors(errors, values, series_dopt);
-          r.metrics = series_metrics(p, r.scores, cfg);
-          store.write_nab_scores(r.detector, p.series, r.scores, &errors);
-        }
-      } catch (const std::exception& e) {
-        r.status = CellStatus::Error;
-        r.error = e.what();
+      const ModelJob& job = jobs[j];
+      MemberFacts f;
+      f.epochs = job.result.epochs_run;
+      f.best_epoch = job.result.best_epoch;
+      f.train_loss = job.result.train_loss.empty() ? std::nan("") : job.result.train_loss.back();
+      f.val_loss = std::nan("");
+      if (!job.result.val_loss.empty()) {
+        int e = job.result.best_epoch >= 0 ? job.result.best_epoch : static_cast<int>(job.result.val_loss.size()) - 1;
+        f.val_loss = job.result.val_loss[static_cast<size_t>(e)];
       }
-      r.seconds_predict = since(t0);
-      r.seconds_total = r.seconds_prepare + r.seconds_train + r.seconds_predict;
-      finish(std::move(r));
+      if (!batch_error.empty() || !stream_error.empty()) {
+        f.status = CellStatus::Error;
+        f.error = !batch_error.empty() ? batch_error : stream_error;
+      } else if (job.result.status == TrainStatus::NonFinite) {
+        f.status = CellStatus::NonFinite;
+        f.error = job.result.message.empty() ? "training produced a non-finite loss" : job.result.message;
+      }
+      PendingCell& pc = *pending[u.pending];
+      bool last = false;
+      {
+        std::lock_guard<std::mutex> lock(pc.mutex);
+        const size_t m = static_cast<size_t>(u.member);
+        pc.facts[m] = f;
+        if (f.status == CellStatus::Ok) pc.errors[m] = std::move(prediction_errors[j]);
+        pc.seconds_train += train_seconds;
+        last = --pc.left == 0;
+      }
+      if (last) score_cell(pc);
     });
   };
   // One worker per queue; the first queue's engine is `engine` (made above on engine.device).
@@ -701,20 +796,19 @@ Member load_member(const std::string& dir) {
 // Row-wise mean of `errors` and each member's errors of `series` (NaN where any has none).
 void add_member_errors(std::vector<double>& errors, const std::vector<Member>& members, const std::string& series) {
   if (members.empty()) return;
+  std::vector<std::vector<double>> models{std::move(errors)};
   for (const Member& m : members) {
     auto it = m.by_series.find(series);
     if (it == m.by_series.end()) throw Error("ensemble member " + m.dir + " has no finished cell for " + series);
     const CellResult& r = it->second;
     if (r.status != CellStatus::Ok) throw Error("ensemble member " + m.dir + ": its cell of " + series + " ended " +
                                                 to_string(r.status) + ": " + r.error);
-    std::vector<double> e = m.store.read_nab_column(r.detector, series, "raw_score");
-    if (e.size() != errors.size())
-      throw Error(m.store.nab_scores_path(r.detector, series) + ": " + std::to_string(e.size()) + " rows, the source has " +
-                  std::to_string(errors.size()));
-    for (size_t i = 0; i < errors.size(); ++i) errors[i] += e[i];  // NaN stays NaN
+    models.push_back(m.store.read_nab_column(r.detector, series, "raw_score"));
+    if (models.back().size() != models.front().size())
+      throw Error(m.store.nab_scores_path(r.detector, series) + ": " + std::to_string(models.back().size()) +
+                  " rows, the source has " + std::to_string(models.front().size()));
   }
-  const double k = static_cast<double>(members.size() + 1);
-  for (auto& x : errors) x /= k;
+  errors = mean_of_errors(models);
 }
 
 }  // namespace

@@ -131,3 +131,75 @@ TEST(Plan, SettingsDifferingOnlyInTheDetectorShareTheirModelsSeeds) {
   EXPECT_NE(p.cells[0].id, p.cells[1].id) << "but distinct cells";
   EXPECT_NE(p.cells[0].seed, p.cells[2].seed) << "another model";
 }
+
+TEST(Config, EnsembleListsResolveAndExpandToMembers) {
+  json r = resolve_config(json{{"ensemble", {{"model.window", {30, 50}}, {"model", {{"horizon", {1, 5}}}}}}}, "x");
+  EXPECT_EQ(r["ensemble"], (json{{"model.window", {30, 50}}, {"model.horizon", {1, 5}}}));
+  EXPECT_EQ(expand_settings(r).size(), 1u) << "an ensemble is one setting";
+  auto members = ensemble_members(expand_settings(r)[0]);
+  ASSERT_EQ(members.size(), 4u);
+  // Schema order (model.window before model.horizon), the last key fastest.
+  EXPECT_EQ(at_path(members[0], "model.window"), 30);
+  EXPECT_EQ(at_path(members[0], "model.horizon"), 1);
+  EXPECT_EQ(at_path(members[1], "model.window"), 30);
+  EXPECT_EQ(at_path(members[1], "model.horizon"), 5);
+  EXPECT_EQ(at_path(members[3], "model.window"), 50);
+  for (const auto& m : members) EXPECT_TRUE(m["ensemble"].empty());
+  // No ensemble: the setting is its only member.
+  json plain = resolve_config(json::object(), "x");
+  ASSERT_EQ(ensemble_members(plain).size(), 1u);
+  EXPECT_EQ(ensemble_members(plain)[0], plain);
+}
+
+TEST(Config, BadEnsembleKeysNameTheirPath) {
+  auto message = [](const json& user) {
+    try {
+      resolve_config(user, "cfg.json");
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message(json{{"ensemble", {{"model.windw", {30}}}}}).find("ensemble.model.windw: unknown key"), std::string::npos);
+  EXPECT_NE(message(json{{"ensemble", {{"detector.suppress", {0.0, 0.01}}}}}).find("ensemble.detector.suppress: an ensemble varies"),
+            std::string::npos);
+  EXPECT_NE(message(json{{"ensemble", {{"model.window", 30}}}}).find("ensemble.model.window: expected a non-empty list"),
+            std::string::npos);
+  EXPECT_NE(message(json{{"ensemble", {{"model.window", {30, -1}}}}}).find("ensemble.model.window[1]: expected an integer"),
+            std::string::npos);
+  EXPECT_NE(message(json{{"ensemble", {{"model.window", {30, 50}}}}, {"model", {{"window", {20, 40}}}}})
+                .find("ensemble.model.window: also a grid axis"),
+            std::string::npos);
+  EXPECT_NE(message(json{{"ensemble", {{"model.window", {30, 50}}}}, {"grid", {{"model.window", {20, 40}}}}})
+                .find("ensemble.model.window: also a grid axis"),
+            std::string::npos);
+  EXPECT_NE(message(json{{"ensemble", json::array()}}).find("ensemble: expected an object"), std::string::npos);
+}
+
+TEST(Plan, EnsembleMembersTakeTheSeedsOfTheirSingleModelRuns) {
+  const std::vector<std::string> series{"a/x.csv", "b/y.csv"};
+  json ens = resolve_config(json{{"ensemble", {{"model.window", {30, 50}}}}, {"model", {{"horizon", 5}}}}, "x");
+  Plan p = make_plan(ens, series);
+  ASSERT_EQ(p.cells.size(), 2u);
+  for (const Cell& c : p.cells) {
+    ASSERT_EQ(c.member_seeds.size(), 2u);
+    int k = 0;
+    for (int window : {30, 50}) {
+      json single = resolve_config(json{{"model", {{"horizon", 5}, {"window", window}}}}, "x");
+      const Plan q = make_plan(single, series);
+      for (const Cell& d : q.cells)
+        if (d.series == c.series) {
+          EXPECT_EQ(c.member_seeds[static_cast<size_t>(k)], d.seed) << c.series << " T=" << window;
+          ASSERT_EQ(d.member_seeds.size(), 1u);
+          EXPECT_EQ(d.member_seeds[0], d.seed);
+        }
+      ++k;
+    }
+    EXPECT_NE(c.member_seeds[0], c.member_seeds[1]);
+  }
+  // The ensemble is part of the setting's identity; a single-model setting's id does not mention it.
+  json plain = resolve_config(json{{"model", {{"horizon", 5}}}}, "x");
+  EXPECT_NE(make_plan(plain, series).settings[0].id, p.settings[0].id);
+  EXPECT_FALSE(setting_identity(plain).contains("ensemble"));
+  EXPECT_EQ(model_identity(p.settings[0].values)["ensemble"], ens["ensemble"]);
+}

@@ -221,13 +221,13 @@ TEST(NasaLoader, MismatchedColumnsMissingTrainAndConflictingSpacecraft) {
   data_error([&] { lstmad::load_nasa_channel(c.root(), "P-1", labels); }, c.root() + "/test/P-1.npy");
 }
 
-// The NASA config runs NAB's detector unchanged: the same model, training and detector sections as
+// The NASA config runs NAB's detector unchanged: the same model, ensemble, training and detector sections as
 // configs/nab.json, so that a change to one that is not made to the other fails here.
 TEST(NasaRun, SmapMslConfigKeepsTheNabDetector) {
   const std::string dir = std::string(LSTMAD_SOURCE_DIR) + "/configs/";
   const auto nab = nlohmann::json::parse(lstmad::files::read(dir + "nab.json"));
   const auto nasa = nlohmann::json::parse(lstmad::files::read(dir + "smap_msl.json"));
-  for (const char* section : {"model", "train", "detector"}) {
+  for (const char* section : {"model", "ensemble", "train", "detector"}) {
     ASSERT_TRUE(nab.contains(section)) << section;
     EXPECT_EQ(nab[section], nasa[section]) << "configs/smap_msl.json differs from configs/nab.json in " << section;
   }

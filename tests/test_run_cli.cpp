@@ -291,6 +291,79 @@ TEST_F(RunCli, RescoreWithAMemberAveragesTheTwoModelsErrors) {
   EXPECT_NE(out.find(tmp.file("g") + ": holds more than one model"), std::string::npos) << out;
 }
 
+TEST_F(RunCli, EnsembleRunEqualsItsMembersRunsAveraged) {
+  // One run with "ensemble": {"model.window": [12, 20]} trains, per series, the models that single runs
+  // of window 12 and window 20 train (same seeds), and scores the mean of their errors: its NAB files
+  // equal those of `rescore` over the two single runs, byte for byte.
+  TempDir tmp("ensemble-run");
+  write_text(tmp.file("cfg.json"), kTinySynthetic);
+  std::string out;
+  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --out " + tmp.file("a"), &out), 0) << out;
+  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --set model.window=20 --out " + tmp.file("b"), &out), 0)
+      << out;
+  ASSERT_EQ(run_command(lstmad_binary() + " -q rescore " + tmp.file("a") + " --member " + tmp.file("b") + " --out " + tmp.file("r"), &out), 0)
+      << out;
+  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") +
+                            " --set 'ensemble={\"model.window\": [12, 20]}' --out " + tmp.file("e") + " -j 2", &out), 0)
+      << out;
+  size_t compared = 0;
+  for (const auto& d : fs::recursive_directory_iterator(tmp.file("r/nab"))) {
+    if (d.path().extension() != ".csv") continue;
+    const std::string rel = fs::relative(d.path(), tmp.file("r")).string();
+    ASSERT_TRUE(fs::exists(tmp.file("e/") + rel)) << rel;
+    EXPECT_EQ(lstmad::files::read(tmp.file("e/") + rel), lstmad::files::read(d.path().string())) << rel;
+    ++compared;
+  }
+  EXPECT_GT(compared, 3u);
+  // Each ensemble cell records its members' training; its epochs are their sum.
+  std::map<std::string, int> single_epochs;
+  for (const char* run : {"a", "b"})
+    for (const auto& f : fs::directory_iterator(tmp.file(std::string(run) + "/cells"))) {
+      json c = json::parse(lstmad::files::read(f.path().string()));
+      single_epochs[c["series"].get<std::string>()] += c["epochs"].get<int>();
+    }
+  size_t cells = 0;
+  for (const auto& f : fs::directory_iterator(tmp.file("e/cells"))) {
+    json c = json::parse(lstmad::files::read(f.path().string()));
+    ASSERT_EQ(c["members"].size(), 2u) << f.path();
+    EXPECT_EQ(c["members"][1]["values"], (json{{"model.window", 20}}));
+    EXPECT_EQ(c["epochs"].get<int>(), single_epochs[c["series"].get<std::string>()]) << f.path();
+    EXPECT_EQ(c["best_epoch"].get<int>(), -1);
+    ++cells;
+  }
+  EXPECT_EQ(cells, single_epochs.size());
+  EXPECT_EQ(json::parse(lstmad::files::read(tmp.file("e/nab_scores.json"))),
+            json::parse(lstmad::files::read(tmp.file("r/nab_scores.json"))));
+}
+
+TEST_F(RunCli, AnEnsembleMemberThatCannotTrainFailsOnlyItsCell) {
+  TempDir tmp("ensemble-fail");
+  write_text(tmp.file("corpus/data/cat/short.csv"), make_series(400));   // 60 training rows
+  write_text(tmp.file("corpus/data/cat/long.csv"), make_series(2000));   // 300 training rows
+  write_text(tmp.file("corpus/labels/combined_windows.json"), R"({"cat/short.csv": [], "cat/long.csv": []})");
+  write_text(tmp.file("cfg.json"), std::string(R"({"data": {"format": "nab", "root": ")") + tmp.file("corpus") +
+                                       R"("}, "ensemble": {"model.window": [10, 100]},
+      "model": {"layers": 1, "hidden": 4}, "train": {"epochs": 2},
+      "detector": {"likelihood": {"long_window": 100, "short_window": 3}}})");
+  std::string out;
+  EXPECT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --out " + tmp.file("run"), &out), 1) << out;
+  auto rows = read_csv(tmp.file("run/results.csv"));
+  ASSERT_EQ(rows.size(), 3u);
+  const int st = column(rows[0], "status"), err = column(rows[0], "error"), ser = column(rows[0], "series");
+  for (size_t i = 1; i < rows.size(); ++i) {
+    const std::string series = rows[i][static_cast<size_t>(ser)];
+    if (series == "cat/long.csv") {
+      EXPECT_EQ(rows[i][static_cast<size_t>(st)], "OK");
+    } else {
+      EXPECT_EQ(rows[i][static_cast<size_t>(st)], "ERROR");
+      EXPECT_NE(rows[i][static_cast<size_t>(err)].find("short.csv: 60 training rows are too few for window 100"),
+                std::string::npos)
+          << rows[i][static_cast<size_t>(err)];
+    }
+  }
+  EXPECT_TRUE(fs::exists(tmp.file("run/nab/lstmad/cat/lstmad_long.csv")));
+}
+
 TEST_F(RunCli, TableAveragesRunsBesideTheScoreboard) {
   TempDir tmp("table");
   write_text(tmp.file("cfg.json"), kTinySynthetic);
@@ -334,4 +407,13 @@ TEST_F(RunCli, NabConfigReducedRunsEndToEnd) {
     EXPECT_TRUE(std::isfinite(s["lstmad"][p].get<double>()));
   }
   EXPECT_TRUE(fs::exists(tmp.file("run/nab/lstmad/realAdExchange/lstmad_exchange-2_cpc_results.csv")));
+  // Each series' cell is the shipped ensemble: one member per listed window.
+  const json shipped = json::parse(lstmad::files::read(std::string(LSTMAD_SOURCE_DIR) + "/configs/nab.json"));
+  size_t cells = 0;
+  for (const auto& f : fs::directory_iterator(tmp.file("run/cells"))) {
+    json c = json::parse(lstmad::files::read(f.path().string()));
+    EXPECT_EQ(c["members"].size(), shipped["ensemble"]["model.window"].size()) << f.path();
+    ++cells;
+  }
+  EXPECT_EQ(cells, 3u);
 }

@@ -28,6 +28,20 @@ std::vector<double> spatial_anomalies(const std::vector<double>& values, double 
   return flag;
 }
 
+std::vector<double> mean_of_errors(const std::vector<std::vector<double>>& models) {
+  if (models.empty()) return {};
+  std::vector<double> mean = models.front();
+  for (size_t m = 1; m < models.size(); ++m) {
+    if (models[m].size() != mean.size())
+      throw Error("ensemble: a model has errors for " + std::to_string(models[m].size()) + " rows, another for " +
+                  std::to_string(mean.size()));
+    for (size_t i = 0; i < mean.size(); ++i) mean[i] += models[m][i];  // NaN stays NaN
+  }
+  if (models.size() > 1)
+    for (auto& x : mean) x /= static_cast<double>(models.size());
+  return mean;
+}
+
 std::vector<double> anomaly_scores_from_errors(const std::vector<double>& raw_errors, const std::vector<double>& values,
                                                const DetectorOptions& o) {
   std::vector<double> errors = moving_average(raw_errors, o.smoothing);

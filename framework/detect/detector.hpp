@@ -31,6 +31,10 @@ struct DetectorOptions {
 std::vector<double> anomaly_scores_from_errors(const std::vector<double>& errors, const std::vector<double>& values,
                                                const DetectorOptions& options);
 
+// An ensemble's errors: per row, the mean of the models' errors (all the same length), NaN where any
+// model has none (a row one model cannot predict, e.g. before its longer window, stays unscored).
+std::vector<double> mean_of_errors(const std::vector<std::vector<double>>& models);
+
 // The same from actual and predicted values (normalized units).
 std::vector<double> anomaly_scores(const std::vector<double>& actual, const std::vector<double>& predicted,
                                    const DetectorOptions& options);
