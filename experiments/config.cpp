@@ -7,6 +7,7 @@
 
 #include "core/error.hpp"
 #include "core/files.hpp"
+#include "core/rng.hpp"
 
 namespace lstmad {
 namespace {
@@ -382,6 +383,13 @@ json resolve_config(const json& user, const std::string& source) {
   leaves(ensemble, "", members);
   for (const auto& [p, value] : members) {
     const std::string where = "ensemble." + p;
+    if (p == "seeds") {  // replicas of every combination, each with its own seed
+      const json& v = *value;
+      if (!v.is_number_integer() || v.get<long long>() < 1 || v.get<long long>() > 1000)
+        errors.push_back(where + ": expected an integer in [1, 1000] (models per combination, each with its own seed), got " + show(v));
+      else ensemble_out[p] = v;
+      continue;
+    }
     const KeyDef* d = find_def(p);
     const std::string sec = p.substr(0, p.find('.'));
     if (!d) { errors.push_back(where + ": unknown key"); continue; }
@@ -474,6 +482,22 @@ std::vector<json> ensemble_members(const json& setting) {
       }
     members = std::move(next);
   }
+  // Replica k > 0 of a combination is the model that a single run with a seed derived from (its
+  // run.seed, k) trains: distinct for every run seed and replica, so no two runs share a replica.
+  const int seeds = ens.contains("seeds") ? ens.at("seeds").get<int>() : 1;
+  if (seeds > 1) {
+    std::vector<json> next;
+    for (const auto& m : members)
+      for (int k = 0; k < seeds; ++k) {
+        json c = m;
+        if (k > 0) {
+          const uint64_t s = m.at("run").at("seed").get<uint64_t>();
+          c["run"]["seed"] = derive_seed(s, "ensemble replica " + std::to_string(k)) % 9000000000000000ULL;  // a valid run.seed
+        }
+        next.push_back(std::move(c));
+      }
+    members = std::move(next);
+  }
   return members;
 }
 
@@ -489,8 +513,10 @@ std::string config_reference_markdown() {
      << "combination of the listed model.*, train.* or run.seed values (schema order, the last key fastest) is\n"
      << "a member model, trained on each series with the seed a single-model run of those values would use;\n"
      << "each row's error is the mean of the members' errors (unscored where any member has none), and the\n"
-     << "detector scores that mean. A key is an ensemble key or a grid axis, not both. Example, four windows:\n"
-     << "`\"ensemble\": {\"model.window\": [30, 50, 75, 100]}`.\n";
+     << "detector scores that mean. A key is an ensemble key or a grid axis, not both. `\"seeds\": k` trains k\n"
+     << "models of each combination: the first with run.seed, replica i > 0 with a seed derived from run.seed and i\n"
+     << "(the model a single run with that run.seed would train). Example, four windows, two seeds each:\n"
+     << "`\"ensemble\": {\"model.window\": [30, 50, 75, 100], \"seeds\": 2}`.\n";
   std::string section;
   for (const auto& d : schema()) {
     std::string sec = d.path.substr(0, d.path.find('.'));

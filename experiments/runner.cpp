@@ -589,8 +589,10 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
         r.val_loss += f.val_loss / static_cast<double>(M);
         if (M > 1) {
           json values = json::object();
-          for (auto it = v.at("ensemble").begin(); it != v.at("ensemble").end(); ++it)
-            values[it.key()] = at_path(pc.members[m], it.key());
+          for (auto it = v.at("ensemble").begin(); it != v.at("ensemble").end(); ++it) {
+            const std::string key = it.key() == "seeds" ? "run.seed" : it.key();  // a replica: its run seed
+            values[key] = at_path(pc.members[m], key);
+          }
           r.members.push_back({{"values", values}, {"seed", c.member_seeds[m]}, {"status", to_string(f.status)},
                                {"epochs", f.epochs}, {"best_epoch", f.best_epoch},
                                {"train_loss", std::isfinite(f.train_loss) ? json(f.train_loss) : json(nullptr)},

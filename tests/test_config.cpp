@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <set>
 
 #include "core/error.hpp"
 #include "core/files.hpp"
@@ -202,4 +203,29 @@ TEST(Plan, EnsembleMembersTakeTheSeedsOfTheirSingleModelRuns) {
   EXPECT_NE(make_plan(plain, series).settings[0].id, p.settings[0].id);
   EXPECT_FALSE(setting_identity(plain).contains("ensemble"));
   EXPECT_EQ(model_identity(p.settings[0].values)["ensemble"], ens["ensemble"]);
+}
+
+TEST(Config, EnsembleSeedsReplicateEveryCombinationWithItsOwnValidSeed) {
+  json r = resolve_config(json{{"ensemble", {{"model.window", {30, 50}}, {"seeds", 3}}}, {"run", {{"seed", 7}}}}, "x");
+  auto members = ensemble_members(r);
+  ASSERT_EQ(members.size(), 6u);
+  std::set<uint64_t> seeds;
+  for (size_t i = 0; i < members.size(); ++i) {
+    EXPECT_EQ(at_path(members[i], "model.window"), i < 3 ? 30 : 50);
+    const uint64_t s = at_path(members[i], "run.seed").get<uint64_t>();
+    if (i % 3 == 0) EXPECT_EQ(s, 7u) << "the first replica keeps the run seed";
+    seeds.insert(s);
+    // The replica's seed is a seed a single-model run accepts.
+    EXPECT_NO_THROW(resolve_config(json{{"run", {{"seed", s}}}}, "x"));
+  }
+  EXPECT_EQ(seeds.size(), 3u) << "replicas of both windows share their three seeds";
+  // Another run seed gives other replicas.
+  json r2 = resolve_config(json{{"ensemble", {{"seeds", 2}}}, {"run", {{"seed", 8}}}}, "x");
+  EXPECT_EQ(seeds.count(at_path(ensemble_members(r2)[1], "run.seed").get<uint64_t>()), 0u);
+  try {
+    resolve_config(json{{"ensemble", {{"seeds", 0}}}}, "cfg.json");
+    ADD_FAILURE() << "seeds 0 accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("ensemble.seeds: expected an integer in [1, 1000]"), std::string::npos) << e.what();
+  }
 }

@@ -336,6 +336,38 @@ TEST_F(RunCli, EnsembleRunEqualsItsMembersRunsAveraged) {
             json::parse(lstmad::files::read(tmp.file("r/nab_scores.json"))));
 }
 
+TEST_F(RunCli, EnsembleSeedReplicasAreTheModelsOfRunsWithThoseSeeds) {
+  // "seeds": 2 adds, per series, the model that a run with the replica's seed trains: the ensemble equals
+  // rescore of the run-seed run with the replica-seed run as member.
+  TempDir tmp("ensemble-seeds");
+  write_text(tmp.file("cfg.json"), kTinySynthetic);
+  std::string out;
+  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --set 'ensemble={\"seeds\": 2}' --out " +
+                            tmp.file("e"), &out), 0)
+      << out;
+  json cell = json::parse(lstmad::files::read(fs::directory_iterator(tmp.file("e/cells"))->path().string()));
+  ASSERT_EQ(cell["members"].size(), 2u);
+  EXPECT_EQ(cell["members"][0]["values"]["run.seed"], 5);
+  const uint64_t replica = cell["members"][1]["values"]["run.seed"].get<uint64_t>();
+  EXPECT_NE(replica, 5u);
+  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --out " + tmp.file("a"), &out), 0) << out;
+  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --set run.seed=" + std::to_string(replica) +
+                            " --out " + tmp.file("b"), &out), 0)
+      << out;
+  ASSERT_EQ(run_command(lstmad_binary() + " -q rescore " + tmp.file("a") + " --member " + tmp.file("b") + " --out " + tmp.file("r"), &out), 0)
+      << out;
+  EXPECT_EQ(json::parse(lstmad::files::read(tmp.file("e/nab_scores.json"))),
+            json::parse(lstmad::files::read(tmp.file("r/nab_scores.json"))));
+  size_t compared = 0;
+  for (const auto& d : fs::recursive_directory_iterator(tmp.file("r/nab"))) {
+    if (d.path().extension() != ".csv") continue;
+    const std::string rel = fs::relative(d.path(), tmp.file("r")).string();
+    EXPECT_EQ(lstmad::files::read(tmp.file("e/") + rel), lstmad::files::read(d.path().string())) << rel;
+    ++compared;
+  }
+  EXPECT_GT(compared, 3u);
+}
+
 TEST_F(RunCli, AnEnsembleMemberThatCannotTrainFailsOnlyItsCell) {
   TempDir tmp("ensemble-fail");
   write_text(tmp.file("corpus/data/cat/short.csv"), make_series(400));   // 60 training rows
