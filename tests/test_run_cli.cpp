@@ -439,12 +439,14 @@ TEST_F(RunCli, NabConfigReducedRunsEndToEnd) {
     EXPECT_TRUE(std::isfinite(s["lstmad"][p].get<double>()));
   }
   EXPECT_TRUE(fs::exists(tmp.file("run/nab/lstmad/realAdExchange/lstmad_exchange-2_cpc_results.csv")));
-  // Each series' cell is the shipped ensemble: one member per listed window.
+  // Each series' cell is the shipped ensemble: one member per listed window and seed.
   const json shipped = json::parse(lstmad::files::read(std::string(LSTMAD_SOURCE_DIR) + "/configs/nab.json"));
+  const size_t members = shipped["ensemble"]["model.window"].size() * shipped["ensemble"].value("seeds", 1);
+  EXPECT_GT(members, 1u);
   size_t cells = 0;
   for (const auto& f : fs::directory_iterator(tmp.file("run/cells"))) {
     json c = json::parse(lstmad::files::read(f.path().string()));
-    EXPECT_EQ(c["members"].size(), shipped["ensemble"]["model.window"].size()) << f.path();
+    EXPECT_EQ(c["members"].size(), members) << f.path();
     ++cells;
   }
   EXPECT_EQ(cells, 3u);
