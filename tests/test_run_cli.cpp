@@ -66,10 +66,35 @@ std::string make_series(int rows, int bad_row = -1) {
   return s;
 }
 
+// Every NAB-format file of run `a` equals, byte for byte, the same file of run `b`; returns how many.
+size_t expect_same_nab_files(const std::string& a, const std::string& b) {
+  size_t compared = 0;
+  for (const auto& d : fs::recursive_directory_iterator(a + "/nab")) {
+    if (d.path().extension() != ".csv") continue;
+    const std::string rel = fs::relative(d.path(), a).string();
+    EXPECT_TRUE(fs::exists(b + "/" + rel)) << rel;
+    if (!fs::exists(b + "/" + rel)) continue;
+    EXPECT_EQ(lstmad::files::read(b + "/" + rel), lstmad::files::read(d.path().string())) << rel;
+    ++compared;
+  }
+  return compared;
+}
+
 }  // namespace
 
 class RunCli : public ::testing::Test {
  protected:
+  // Runs `cfg` into `a`, `cfg` with `b_set` (a --set assignment) into `b`, and `rescore a --member b`
+  // into `r`: the ensemble of the two runs' models, made from finished runs.
+  void run_pair_and_rescore(const TempDir& tmp, const std::string& b_set) {
+    std::string out;
+    ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --out " + tmp.file("a"), &out), 0) << out;
+    ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --set " + b_set + " --out " + tmp.file("b"), &out), 0)
+        << out;
+    ASSERT_EQ(run_command(lstmad_binary() + " -q rescore " + tmp.file("a") + " --member " + tmp.file("b") + " --out " + tmp.file("r"),
+                          &out), 0)
+        << out;
+  }
   void SetUp() override {
     if (!fs::exists(lstmad_binary())) GTEST_SKIP() << "lstmad binary not built at " << lstmad_binary();
   }
@@ -246,11 +271,7 @@ TEST_F(RunCli, RescoreWithAMemberAveragesTheTwoModelsErrors) {
   TempDir tmp("ensemble");
   write_text(tmp.file("cfg.json"), kTinySynthetic);
   std::string out;
-  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --out " + tmp.file("a"), &out), 0) << out;
-  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --set model.window=20 --out " + tmp.file("b"), &out), 0)
-      << out;
-  ASSERT_EQ(run_command(lstmad_binary() + " -q rescore " + tmp.file("a") + " --member " + tmp.file("b") + " --out " + tmp.file("r"), &out), 0)
-      << out;
+  ASSERT_NO_FATAL_FAILURE(run_pair_and_rescore(tmp, "model.window=20"));
   auto number = [](const std::string& t) { return t == "nan" || t.empty() ? std::nan("") : std::stod(t); };
   size_t files_compared = 0, averaged = 0, nan_rows = 0;
   for (const auto& d : fs::recursive_directory_iterator(tmp.file("r/nab"))) {
@@ -298,23 +319,11 @@ TEST_F(RunCli, EnsembleRunEqualsItsMembersRunsAveraged) {
   TempDir tmp("ensemble-run");
   write_text(tmp.file("cfg.json"), kTinySynthetic);
   std::string out;
-  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --out " + tmp.file("a"), &out), 0) << out;
-  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --set model.window=20 --out " + tmp.file("b"), &out), 0)
-      << out;
-  ASSERT_EQ(run_command(lstmad_binary() + " -q rescore " + tmp.file("a") + " --member " + tmp.file("b") + " --out " + tmp.file("r"), &out), 0)
-      << out;
+  ASSERT_NO_FATAL_FAILURE(run_pair_and_rescore(tmp, "model.window=20"));
   ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") +
                             " --set 'ensemble={\"model.window\": [12, 20]}' --out " + tmp.file("e") + " -j 2", &out), 0)
       << out;
-  size_t compared = 0;
-  for (const auto& d : fs::recursive_directory_iterator(tmp.file("r/nab"))) {
-    if (d.path().extension() != ".csv") continue;
-    const std::string rel = fs::relative(d.path(), tmp.file("r")).string();
-    ASSERT_TRUE(fs::exists(tmp.file("e/") + rel)) << rel;
-    EXPECT_EQ(lstmad::files::read(tmp.file("e/") + rel), lstmad::files::read(d.path().string())) << rel;
-    ++compared;
-  }
-  EXPECT_GT(compared, 3u);
+  EXPECT_GT(expect_same_nab_files(tmp.file("r"), tmp.file("e")), 3u);
   // Each ensemble cell records its members' training; its epochs are their sum.
   std::map<std::string, int> single_epochs;
   for (const char* run : {"a", "b"})
@@ -350,22 +359,10 @@ TEST_F(RunCli, EnsembleSeedReplicasAreTheModelsOfRunsWithThoseSeeds) {
   EXPECT_EQ(cell["members"][0]["values"]["run.seed"], 5);
   const uint64_t replica = cell["members"][1]["values"]["run.seed"].get<uint64_t>();
   EXPECT_NE(replica, 5u);
-  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --out " + tmp.file("a"), &out), 0) << out;
-  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --set run.seed=" + std::to_string(replica) +
-                            " --out " + tmp.file("b"), &out), 0)
-      << out;
-  ASSERT_EQ(run_command(lstmad_binary() + " -q rescore " + tmp.file("a") + " --member " + tmp.file("b") + " --out " + tmp.file("r"), &out), 0)
-      << out;
+  ASSERT_NO_FATAL_FAILURE(run_pair_and_rescore(tmp, "run.seed=" + std::to_string(replica)));
   EXPECT_EQ(json::parse(lstmad::files::read(tmp.file("e/nab_scores.json"))),
             json::parse(lstmad::files::read(tmp.file("r/nab_scores.json"))));
-  size_t compared = 0;
-  for (const auto& d : fs::recursive_directory_iterator(tmp.file("r/nab"))) {
-    if (d.path().extension() != ".csv") continue;
-    const std::string rel = fs::relative(d.path(), tmp.file("r")).string();
-    EXPECT_EQ(lstmad::files::read(tmp.file("e/") + rel), lstmad::files::read(d.path().string())) << rel;
-    ++compared;
-  }
-  EXPECT_GT(compared, 3u);
+  EXPECT_GT(expect_same_nab_files(tmp.file("r"), tmp.file("e")), 3u);
 }
 
 TEST_F(RunCli, AnEnsembleMemberThatCannotTrainFailsOnlyItsCell) {
