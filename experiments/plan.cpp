@@ -58,19 +58,22 @@ Plan make_plan(const json& resolved, const std::vector<std::string>& series) {
     plan.settings.push_back(std::move(s));
   }
   for (const auto& s : plan.settings) {
+    // The seed follows the model alone: settings that differ only in the detector train the same model.
+    // Each ensemble member's seed is the one a single-model run of the member's values gives the series,
+    // so an ensemble's members are those runs' models.
+    const uint64_t run_seed = at_path(s.values, "run.seed").get<uint64_t>();
+    const std::string model_id = model_identity(s.values).dump();
+    std::vector<std::pair<uint64_t, std::string>> member_ids;
+    for (const json& m : ensemble_members(s.values))
+      member_ids.emplace_back(at_path(m, "run.seed").get<uint64_t>(), model_identity(m).dump());
     for (const auto& name : series) {
       Cell c;
       c.index = static_cast<int>(plan.cells.size());
       c.setting = s.index;
       c.series = name;
       c.id = hash_hex(s.id + "|" + name, 16);
-      // The seed follows the model alone: settings that differ only in the detector train the same model.
-      c.seed = derive_seed(at_path(s.values, "run.seed").get<uint64_t>(), model_identity(s.values).dump() + "|" + name);
-      // Each member's seed is the one a single-model run of the member's values gives the series, so an
-      // ensemble's members are those runs' models.
-      for (const json& m : ensemble_members(s.values))
-        c.member_seeds.push_back(
-            derive_seed(at_path(m, "run.seed").get<uint64_t>(), model_identity(m).dump() + "|" + name));
+      c.seed = derive_seed(run_seed, model_id + "|" + name);
+      for (const auto& [seed, id] : member_ids) c.member_seeds.push_back(derive_seed(seed, id + "|" + name));
       plan.cells.push_back(std::move(c));
     }
   }

@@ -477,12 +477,9 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
   // ModelBatches (experiments/scheduler.hpp): models that share a shape, window, minibatch size and
   // retraining schedule, whatever their setting; one queue per device for the GPU engines. A cell has one
   // model per ensemble member (one without an ensemble); it is scored when the last of them is back.
-  struct Runnable {  // one model to train: member `member` of a cell
-    const Cell* cell;
-    int member;
-    json values;  // the member's setting values
-    const PreparedSeries* data;
-    size_t pending;  // index into `pending`
+  struct Runnable {  // one model to train: member `member` of the cell `pending[cell]`
+    size_t cell;
+    size_t member;
   };
   struct MemberFacts {
     int epochs = 0, best_epoch = -1;
@@ -517,45 +514,40 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
     }
     const json& v = plan.settings[static_cast<size_t>(c->setting)].values;
     const PreparedSeries& p = *L.data;
-    std::vector<json> members = ensemble_members(v);
-    // Every member must have training windows before any is trained.
-    std::string why;
-    for (const json& m : members) {
-      const BatchKey key = batch_key(m, p.input_dims);
-      if (make_window_source(p, m).train.empty()) {
-        why = p.series.path + ": " + std::to_string(p.train_end) + " training rows are too few for window " +
-              std::to_string(key.window) + " and horizon " + std::to_string(key.shape.horizon);
-        break;
-      }
-    }
-    if (!why.empty()) {
-      CellResult r = base_result(*c);
-      r.status = CellStatus::Error;
-      r.rows = p.series.rows();
-      r.error = why;
-      finish(std::move(r));
-      continue;
-    }
     auto pc = std::make_unique<PendingCell>();
     pc->cell = c;
     pc->data = &p;
     pc->loaded = &L;
-    pc->left = static_cast<int>(members.size());
-    pc->errors.resize(members.size());
-    pc->facts.resize(members.size());
-    for (size_t m = 0; m < members.size(); ++m) {
-      const WindowSource ws = make_window_source(p, members[m]);
+    pc->members = ensemble_members(v);
+    const size_t M = pc->members.size();
+    // Every member must have training windows before any is trained.
+    std::vector<CellWork> cell_work;
+    for (size_t m = 0; m < M; ++m) {
+      const WindowSource ws = make_window_source(p, pc->members[m]);
       CellWork w;
-      w.key = batch_key(members[m], p.input_dims);
-      w.cell = static_cast<int>(runnable.size());
+      w.key = batch_key(pc->members[m], p.input_dims);
+      if (ws.train.empty()) {
+        CellResult r = base_result(*c);
+        r.status = CellStatus::Error;
+        r.rows = p.series.rows();
+        r.error = p.series.path + ": " + std::to_string(p.train_end) + " training rows are too few for window " +
+                  std::to_string(w.key.window) + " and horizon " + std::to_string(w.key.shape.horizon);
+        finish(std::move(r));
+        break;
+      }
+      w.cell = static_cast<int>(runnable.size() + m);
       w.rows = p.series.rows();
       w.train = static_cast<long long>(ws.train.size());
       w.val = static_cast<long long>(ws.val.size());
-      w.epochs = at_path(members[m], "train.epochs").get<int>();
-      work.push_back(w);
-      runnable.push_back({c, static_cast<int>(m), members[m], &p, pending.size()});
+      w.epochs = at_path(pc->members[m], "train.epochs").get<int>();
+      cell_work.push_back(w);
     }
-    pc->members = std::move(members);
+    if (cell_work.size() < M) continue;
+    for (size_t m = 0; m < M; ++m) runnable.push_back({pending.size(), m});
+    work.insert(work.end(), cell_work.begin(), cell_work.end());
+    pc->left = static_cast<int>(M);
+    pc->errors.resize(M);
+    pc->facts.resize(M);
     pending.push_back(std::move(pc));
   }
   SchedulerOptions so;
@@ -644,18 +636,18 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
     int newly_started = 0;
     for (int k : batch.cells) {
       const Runnable& u = runnable[static_cast<size_t>(k)];
-      const json& v = u.values;
-      const uint64_t seed = u.cell->member_seeds[static_cast<size_t>(u.member)];
+      PendingCell& pc = *pending[u.cell];
+      const json& v = pc.members[u.member];
+      const uint64_t seed = pc.cell->member_seeds[u.member];
       const json& fb = at_path(v, "model.forget_bias");
       std::optional<double> forget_bias;
       if (fb.is_number()) forget_bias = fb.get<double>();
       ModelJob job;
-      job.data = make_window_source(*u.data, v);
+      job.data = make_window_source(*pc.data, v);
       job.params = init_params(shape, seed, forget_bias);
       job.options = train_options(v, seed);
       jobs.push_back(std::move(job));
       job_cells.push_back(&u);
-      PendingCell& pc = *pending[u.pending];
       std::lock_guard<std::mutex> lock(pc.mutex);
       if (!pc.started) ++newly_started;
       pc.started = true;
@@ -675,7 +667,7 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
     std::string stream_error;
     if (batch_error.empty()) {
       std::vector<const PreparedSeries*> data;
-      for (const Runnable* u : job_cells) data.push_back(u->data);
+      for (const Runnable* u : job_cells) data.push_back(pending[u->cell]->data);
       try {
         prediction_errors = stream_errors(eng, shape, window, jobs, data, retraining, threads);
       } catch (const std::exception& e) {
@@ -703,11 +695,11 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
         f.status = CellStatus::NonFinite;
         f.error = job.result.message.empty() ? "training produced a non-finite loss" : job.result.message;
       }
-      PendingCell& pc = *pending[u.pending];
+      PendingCell& pc = *pending[u.cell];
       bool last = false;
       {
         std::lock_guard<std::mutex> lock(pc.mutex);
-        const size_t m = static_cast<size_t>(u.member);
+        const size_t m = u.member;
         pc.facts[m] = f;
         if (f.status == CellStatus::Ok) pc.errors[m] = std::move(prediction_errors[j]);
         pc.seconds_train += train_seconds;
