@@ -221,8 +221,9 @@ void add_run_commands(CLI::App& app, Registry& reg) {
       ->type_name("PATH=VALUE");
   rescore->add_option("--out", rescore_out, "The new run folder")->required();
   rescore->add_option("--member", rescore_members,
-                      "Another finished run over the same series (one model per series): each row's error becomes "
-                      "the mean of the models' errors, an ensemble (repeatable)")
+                      "Another finished run over the same series (one setting): each row's error becomes the mean "
+                      "of all the runs' models' errors, an ensemble; an ensemble run counts as its models "
+                      "(repeatable)")
       ->check(CLI::ExistingDirectory);
   rescore->add_option("-j,--jobs", jobs, "Worker threads (0 = all cores)")->check(CLI::NonNegativeNumber);
   reg.add(rescore, []() -> int {

@@ -768,7 +768,8 @@ double recorded_wall_seconds(const std::string& dir) {
   return sm.contains("wall_seconds") ? sm["wall_seconds"].get<double>() : 0.0;
 }
 
-// An ensemble member of a rescore: a finished run's one model per series, read back from its folder.
+// An ensemble member of a rescore: a finished run's one cell per series (one model, or an ensemble's
+// mean error), read back from its folder.
 struct Member {
   std::string dir;
   ResultsStore store;
@@ -781,16 +782,23 @@ Member load_member(const std::string& dir) {
   for (auto& r : m.store.read_cells()) {
     const std::string series = r.series;
     if (!m.by_series.emplace(series, std::move(r)).second)
-      throw ConfigError(dir + ": holds more than one model of " + series +
-                        "; an ensemble member must be a run with one model per series");
+      throw ConfigError(dir + ": holds more than one cell of " + series +
+                        " (a grid); an ensemble member must be a run of one setting, one cell per series");
   }
   return m;
 }
 
-// Row-wise mean of `errors` and each member's errors of `series` (NaN where any has none).
-void add_member_errors(std::vector<double>& errors, const std::vector<Member>& members, const std::string& series) {
+// How many models a cell's errors average: an ensemble cell's members, else one.
+int model_count(const CellResult& r) { return r.members.empty() ? 1 : static_cast<int>(r.members.size()); }
+
+// Row-wise mean over the models of `errors` (the source cell's `source_models` models) and of each
+// member's cell of `series` (NaN where any has none): an ensemble run counts as its models, so that
+// adding a one-model run to an eight-model run gives the nine-model ensemble.
+void add_member_errors(std::vector<double>& errors, int source_models, const std::vector<Member>& members,
+                       const std::string& series) {
   if (members.empty()) return;
   std::vector<std::vector<double>> models{std::move(errors)};
+  std::vector<int> weights{source_models};
   for (const Member& m : members) {
     auto it = m.by_series.find(series);
     if (it == m.by_series.end()) throw Error("ensemble member " + m.dir + " has no finished cell for " + series);
@@ -798,11 +806,12 @@ void add_member_errors(std::vector<double>& errors, const std::vector<Member>& m
     if (r.status != CellStatus::Ok) throw Error("ensemble member " + m.dir + ": its cell of " + series + " ended " +
                                                 to_string(r.status) + ": " + r.error);
     models.push_back(m.store.read_nab_column(r.detector, series, "raw_score"));
+    weights.push_back(model_count(r));
     if (models.back().size() != models.front().size())
       throw Error(m.store.nab_scores_path(r.detector, series) + ": " + std::to_string(models.back().size()) +
                   " rows, the source has " + std::to_string(models.front().size()));
   }
-  errors = mean_of_errors(models);
+  errors = mean_of_errors(models, weights);
 }
 
 }  // namespace
@@ -891,7 +900,7 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
       if (static_cast<int>(errors.size()) != L.data->series.rows())
         throw Error(src_store.nab_scores_path(src_det, c.series) + ": " + std::to_string(errors.size()) +
                     " rows, the series has " + std::to_string(L.data->series.rows()));
-      add_member_errors(errors, members, c.series);
+      add_member_errors(errors, model_count(*src), members, c.series);
       auto t = Clock::now();
       DetectorOptions dopt = detector_options(s.values);
       dopt.train_rows = L.data->train_end;

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "core/error.hpp"
 #include "core/rng.hpp"
 #include "detect/detector.hpp"
 #include "detect/scoring.hpp"
@@ -176,4 +177,23 @@ TEST(Detector, ScoresAreCausal) {
       EXPECT_TRUE(differs) << rule << ": the change after t must matter somewhere";
     }
   }
+}
+
+TEST(Detector, MeanOfErrorsWeighsEachEntryByItsModels) {
+  const double nan = std::nan("");
+  const std::vector<std::vector<double>> e{{1.0, 2.0, nan, 4.0}, {4.0, 8.0, 1.0, nan}};
+  auto plain = mean_of_errors(e);
+  EXPECT_DOUBLE_EQ(plain[0], 2.5);
+  EXPECT_DOUBLE_EQ(plain[1], 5.0);
+  EXPECT_TRUE(std::isnan(plain[2]) && std::isnan(plain[3]));
+  // The first entry is the mean of three models: (3 * 1 + 4) / 4.
+  auto w = mean_of_errors(e, {3, 1});
+  EXPECT_DOUBLE_EQ(w[0], 1.75);
+  EXPECT_DOUBLE_EQ(w[1], 3.5);
+  EXPECT_TRUE(std::isnan(w[2]) && std::isnan(w[3]));
+  auto ones = mean_of_errors(e, {1, 1});
+  for (size_t i = 0; i < 2; ++i) EXPECT_EQ(ones[i], plain[i]);
+  EXPECT_THROW(mean_of_errors(e, {1}), Error);
+  EXPECT_THROW(mean_of_errors(e, {0, 1}), Error);
+  EXPECT_THROW(mean_of_errors({{1.0}, {1.0, 2.0}}, {2, 1}), Error);
 }

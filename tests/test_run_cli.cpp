@@ -309,7 +309,7 @@ TEST_F(RunCli, RescoreWithAMemberAveragesTheTwoModelsErrors) {
       << out;
   EXPECT_EQ(run_command(lstmad_binary() + " -q rescore " + tmp.file("a") + " --member " + tmp.file("g") + " --out " + tmp.file("x"), &out), 2)
       << out;
-  EXPECT_NE(out.find(tmp.file("g") + ": holds more than one model"), std::string::npos) << out;
+  EXPECT_NE(out.find(tmp.file("g") + ": holds more than one cell"), std::string::npos) << out;
 }
 
 TEST_F(RunCli, EnsembleRunEqualsItsMembersRunsAveraged) {
@@ -343,6 +343,32 @@ TEST_F(RunCli, EnsembleRunEqualsItsMembersRunsAveraged) {
   EXPECT_EQ(cells, single_epochs.size());
   EXPECT_EQ(json::parse(lstmad::files::read(tmp.file("e/nab_scores.json"))),
             json::parse(lstmad::files::read(tmp.file("r/nab_scores.json"))));
+}
+
+TEST_F(RunCli, RescoreCountsAnEnsembleRunAsItsModels) {
+  // An ensemble run given to rescore stands for its models, not for one: a two-model run plus a one-model
+  // member is the three-model ensemble, byte for byte (weighted 2 : 1, not the 1 : 1 that would give the
+  // member half the weight).
+  TempDir tmp("ensemble-weights");
+  write_text(tmp.file("cfg.json"), kTinySynthetic);
+  std::string out;
+  const std::string run = lstmad_binary() + " -q run " + tmp.file("cfg.json");
+  ASSERT_EQ(run_command(run + " --set 'ensemble={\"model.window\": [12, 20]}' --out " + tmp.file("two"), &out), 0) << out;
+  ASSERT_EQ(run_command(run + " --set model.window=16 --out " + tmp.file("one"), &out), 0) << out;
+  ASSERT_EQ(run_command(run + " --set 'ensemble={\"model.window\": [12, 20, 16]}' --out " + tmp.file("three"), &out), 0)
+      << out;
+  ASSERT_EQ(run_command(lstmad_binary() + " -q rescore " + tmp.file("two") + " --member " + tmp.file("one") + " --out " +
+                            tmp.file("r"), &out), 0)
+      << out;
+  EXPECT_GT(expect_same_nab_files(tmp.file("three"), tmp.file("r")), 3u);
+  // The same member order the other way round: the one-model run plus the two-model run.
+  ASSERT_EQ(run_command(lstmad_binary() + " -q rescore " + tmp.file("one") + " --member " + tmp.file("two") + " --out " +
+                            tmp.file("r2"), &out), 0)
+      << out;
+  const auto three = json::parse(lstmad::files::read(tmp.file("three/nab_scores.json")));
+  const auto r2 = json::parse(lstmad::files::read(tmp.file("r2/nab_scores.json")));
+  for (const char* profile : {"standard", "reward_low_FP_rate", "reward_low_FN_rate"})
+    EXPECT_NEAR(r2.begin()->at(profile).get<double>(), three.begin()->at(profile).get<double>(), 1e-6) << profile;
 }
 
 TEST_F(RunCli, EnsembleSeedReplicasAreTheModelsOfRunsWithThoseSeeds) {

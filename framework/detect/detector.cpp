@@ -42,6 +42,31 @@ std::vector<double> mean_of_errors(const std::vector<std::vector<double>>& model
   return mean;
 }
 
+std::vector<double> mean_of_errors(const std::vector<std::vector<double>>& errors, const std::vector<int>& weights) {
+  if (weights.size() != errors.size())
+    throw Error("ensemble: " + std::to_string(errors.size()) + " error series but " + std::to_string(weights.size()) +
+                " weights");
+  bool all_one = true;
+  for (int w : weights) {
+    if (w < 1) throw Error("ensemble: a model count of " + std::to_string(w));
+    all_one = all_one && w == 1;
+  }
+  if (all_one) return mean_of_errors(errors);
+  // sum_k w_k e_k / W: with w = 2^j the product undoes the mean exactly, so an ensemble run of two
+  // models plus a third gives the three-model run's errors to the last bit.
+  std::vector<double> mean(errors.front().size(), 0.0);
+  double total = 0;
+  for (size_t k = 0; k < errors.size(); ++k) {
+    if (errors[k].size() != mean.size())
+      throw Error("ensemble: a model has errors for " + std::to_string(errors[k].size()) + " rows, another for " +
+                  std::to_string(mean.size()));
+    total += weights[k];
+    for (size_t i = 0; i < mean.size(); ++i) mean[i] += weights[k] * errors[k][i];  // NaN stays NaN
+  }
+  for (auto& x : mean) x /= total;
+  return mean;
+}
+
 std::vector<double> anomaly_scores_from_errors(const std::vector<double>& raw_errors, const std::vector<double>& values,
                                                const DetectorOptions& o) {
   std::vector<double> errors = moving_average(raw_errors, o.smoothing);

@@ -35,6 +35,10 @@ std::vector<double> anomaly_scores_from_errors(const std::vector<double>& errors
 // model has none (a row one model cannot predict, e.g. before its longer window, stays unscored).
 std::vector<double> mean_of_errors(const std::vector<std::vector<double>>& models);
 
+// The same when each entry is itself the mean error of weights[k] models (an ensemble run's errors):
+// the mean over all their models, sum_k weights[k] * errors[k] / sum_k weights[k].
+std::vector<double> mean_of_errors(const std::vector<std::vector<double>>& errors, const std::vector<int>& weights);
+
 // The same from actual and predicted values (normalized units).
 std::vector<double> anomaly_scores(const std::vector<double>& actual, const std::vector<double>& predicted,
                                    const DetectorOptions& options);
