@@ -11,9 +11,9 @@
 // double-buffered: one barrier per step.
 //
 // Every sum runs in a fixed order (m = 0..4H-1, one accumulator), so gradients are bitwise repeatable.
-#include <atomic>
 
 #include "kernels/lstm_fused_bwd.hpp"
+#include "kernels/smem_limit.hpp"
 
 namespace lstmad::kernels {
 
@@ -143,13 +143,7 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
 
 template <int MAXR, bool R_SMEM>
 cudaError_t configure_bwd(std::size_t smem) {
-  static std::atomic<int> configured{0};
-  if (static_cast<int>(smem) <= configured.load()) return cudaSuccess;
-  const cudaError_t e =
-      cudaFuncSetAttribute(lstm_fused_bwd_kernel<MAXR, R_SMEM>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                           static_cast<int>(smem));
-  if (e == cudaSuccess) configured = static_cast<int>(smem);
-  return e;
+  return raise_dynamic_smem_limit(lstm_fused_bwd_kernel<MAXR, R_SMEM>, smem);
 }
 
 template <int MAXR, bool R_SMEM>

@@ -15,9 +15,9 @@
 // order, as in the one-block kernels: results are bitwise repeatable and should equal theirs.
 #include <cooperative_groups.h>
 
-#include <atomic>
 
 #include "kernels/lstm_fused_cluster.hpp"
+#include "kernels/smem_limit.hpp"
 
 namespace cg = cooperative_groups;
 
@@ -213,24 +213,13 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
   }
 }
 
-template <typename Kernel>
-cudaError_t configure(Kernel k, std::size_t smem, std::atomic<int>& configured) {
-  if (static_cast<int>(smem) <= configured.load()) return cudaSuccess;
-  const cudaError_t e =
-      cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
-  if (e == cudaSuccess) configured = static_cast<int>(smem);
-  return e;
-}
-
 template <int MAXR>
 cudaError_t configure_fwd(std::size_t smem) {
-  static std::atomic<int> configured{0};
-  return configure(lstm_fused_fwd_cluster_kernel<MAXR>, smem, configured);
+  return raise_dynamic_smem_limit(lstm_fused_fwd_cluster_kernel<MAXR>, smem);
 }
 template <int MAXR>
 cudaError_t configure_bwd(std::size_t smem) {
-  static std::atomic<int> configured{0};
-  return configure(lstm_fused_bwd_cluster_kernel<MAXR>, smem, configured);
+  return raise_dynamic_smem_limit(lstm_fused_bwd_cluster_kernel<MAXR>, smem);
 }
 
 cudaLaunchConfig_t config(const FusedLaunch& p, std::size_t smem, cudaStream_t stream,

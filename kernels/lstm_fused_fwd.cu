@@ -9,10 +9,10 @@
 //
 // The dot product runs k = 0..H-1 in order with fmaf into one accumulator started at gx + bias: the
 // reduction order is fixed, so results are bitwise repeatable.
-#include <atomic>
 #include <cstdint>
 
 #include "kernels/lstm_fused_fwd.hpp"
+#include "kernels/smem_limit.hpp"
 
 namespace lstmad::kernels {
 
@@ -178,13 +178,7 @@ int grid_for(long long n, int threads) {
 // The shared memory opt-in is a per-function attribute: raise it once to the largest size asked for.
 template <int MAXR, bool R_SMEM>
 cudaError_t configure_fwd(std::size_t smem) {
-  static std::atomic<int> configured{0};
-  if (static_cast<int>(smem) <= configured.load()) return cudaSuccess;
-  const cudaError_t e =
-      cudaFuncSetAttribute(lstm_fused_fwd_kernel<MAXR, R_SMEM>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                           static_cast<int>(smem));
-  if (e == cudaSuccess) configured = static_cast<int>(smem);
-  return e;
+  return raise_dynamic_smem_limit(lstm_fused_fwd_kernel<MAXR, R_SMEM>, smem);
 }
 
 template <int MAXR, bool R_SMEM>

@@ -108,11 +108,15 @@ CudnnLstm::CudnnLstm(cudnnHandle_t handle, cudaStream_t stream, const ModelShape
     throw UnsupportedError("the cudnn engine runs fp32 and tf32; for bf16 use engine \"fused\"");
   // No dropout (p = 0 needs no state buffer), but cudnnSetRNNDescriptor_v8 wants a descriptor.
   CUDNN_CHECK(cudnnSetDropoutDescriptor(dropout_, handle_, 0.f, nullptr, 0, 0));
-  build(algo);
-  if (algo_ == RnnAlgo::Standard) return;
-  // cuDNN accepts a persistent algorithm at descriptor time and may reject it at the first call, so
-  // probe one training step on zeros; fall back to STANDARD (same weight layout) when it is refused.
+  if (algo == RnnAlgo::Standard) {
+    build(algo);
+    return;
+  }
+  // cuDNN may reject a persistent algorithm at descriptor time (cudnnSetRNNDescriptor_v8, the temp-space
+  // sizes) or only at the first call, so build and probe one training step on zeros inside one try; fall
+  // back to STANDARD (same weight layout) when either refuses.
   try {
+    build(algo);
     const int B = max_batch_;
     gpu::DeviceBuffer<float> x(static_cast<std::size_t>(B) * window_ * shape_.input);
     gpu::DeviceBuffer<float> dyhat(static_cast<std::size_t>(B) * shape_.horizon);
