@@ -13,6 +13,7 @@
 #include "experiments/config.hpp"
 #include "experiments/corpus.hpp"
 #include "experiments/plan.hpp"
+#include "experiments/prepare.hpp"
 #include "experiments/scheduler.hpp"
 #include "experiments/report.hpp"
 #include "experiments/runner.hpp"
@@ -132,6 +133,12 @@ void add_run_commands(CLI::App& app, Registry& reg) {
     // Row counts per series, to estimate the work (a synthetic corpus is generated in memory only).
     std::vector<std::string> series;
     std::map<std::string, int> rows;
+    // Model inputs per series: its columns plus 2 per calendar input it gets (data.time_features_gate).
+    std::map<std::string, int> inputs;
+    auto note = [&](const std::string& id, const Series& s) {
+      rows[id] = s.rows();
+      inputs[id] = s.dims + 2 * static_cast<int>(calendar_inputs(s, cfg, training_rows(cfg, s.rows())).size());
+    };
     if (at_path(cfg, "data.format").get<std::string>() == "synthetic") {
       SyntheticOptions o;
       o.seed = at_path(cfg, "data.synthetic.seed").get<uint64_t>();
@@ -139,7 +146,7 @@ void add_run_commands(CLI::App& app, Registry& reg) {
       o.length = at_path(cfg, "data.synthetic.length").get<int>();
       for (const auto& s : generate_synthetic(o)) {
         series.push_back(s.series.name);
-        rows[s.series.name] = s.series.rows();
+        note(s.series.name, s.series);
       }
       std::sort(series.begin(), series.end());
     } else {
@@ -147,7 +154,7 @@ void add_run_commands(CLI::App& app, Registry& reg) {
       series = c.series;
       for (const auto& id : series) {
         try {
-          rows[id] = c.load(id).rows();
+          note(id, c.load(id));
         } catch (const std::exception& e) {
           std::cerr << "warning: " << e.what() << "\n";
         }
@@ -157,28 +164,28 @@ void add_run_commands(CLI::App& app, Registry& reg) {
     std::cout << p.cells.size() << " cells = " << p.settings.size() << " setting(s) x " << p.series.size()
               << " series\n\nSettings:\n";
     double total_flops = 0;
-    // Univariate series (NAB, synthetic) plus 2 inputs per calendar feature.
-    const int inputs = 1 + 2 * static_cast<int>(at_path(cfg, "data.time_features").size());
+    int calendar_series = 0;
+    for (const auto& [id, d] : inputs) calendar_series += d > 1;
     for (const auto& s : p.settings) {
       const std::vector<json> members = ensemble_members(s.values);
       double flops = 0;
       for (const json& m : members) {
-        ModelShape shape = setting_shape(m, inputs);
         const int T = at_path(m, "model.window").get<int>();
         const int epochs = at_path(m, "train.epochs").get<int>();
-        // Forward FLOPs of one window: T steps of the 4 gate GEMVs per layer, plus the head.
-        double fwd = 2.0 * shape.hidden * shape.horizon;
-        for (int l = 0; l < shape.layers; ++l) fwd += 2.0 * T * 4 * shape.hidden * (shape.layer_input(l) + shape.hidden);
         for (const auto& id : series) {
           auto it = rows.find(id);
           if (it == rows.end()) continue;
-          int n = it->second, P = probation_length(n);
+          const ModelShape shape = setting_shape(m, inputs[id]);
+          // Forward FLOPs of one window: T steps of the 4 gate GEMVs per layer, plus the head.
+          double fwd = 2.0 * shape.hidden * shape.horizon;
+          for (int l = 0; l < shape.layers; ++l) fwd += 2.0 * T * 4 * shape.hidden * (shape.layer_input(l) + shape.hidden);
+          int n = it->second, P = training_rows(cfg, n);
           double train_windows = std::max(0, P - T - shape.horizon + 1);
           flops += 3.0 * fwd * train_windows * epochs + fwd * std::max(0, n - T);  // training (at most) + scoring
         }
       }
       total_flops += flops;
-      std::cout << "  " << s.detector << " (" << s.id << ") " << setting_shape(s.values, inputs).str();
+      std::cout << "  " << s.detector << " (" << s.id << ") " << setting_shape(s.values, 1).str();
       if (members.size() > 1)
         std::cout << ", an ensemble of " << members.size() << " models per series " << s.values.at("ensemble").dump();
       else
@@ -187,15 +194,20 @@ void add_run_commands(CLI::App& app, Registry& reg) {
       if (!s.axes.empty()) std::cout << ", " << s.axes.dump();
       std::cout << ", at most " << flops / 1e12 << " TFLOP\n";
     }
+    if (!at_path(cfg, "data.time_features").empty())
+      std::cout << "  calendar inputs " << at_path(cfg, "data.time_features").dump() << " for " << calendar_series
+                << " of " << inputs.size() << " series (D above is the series' own columns)\n";
     // The scheduler's groups (experiments/scheduler.hpp): models of one shape, window, minibatch size and
-    // retraining schedule share ModelBatches, whatever their setting or ensemble member.
+    // retraining schedule share ModelBatches, whatever their setting, ensemble member or series.
     std::map<BatchKey, std::pair<int, std::set<int>>> groups;
     for (const auto& s : p.settings)
-      for (const json& m : ensemble_members(s.values)) {
-        auto& g = groups[batch_key(m, inputs)];
-        g.first += static_cast<int>(p.series.size());
-        g.second.insert(s.index);
-      }
+      for (const json& m : ensemble_members(s.values))
+        for (const auto& id : series) {
+          auto it = inputs.find(id);
+          auto& g = groups[batch_key(m, it == inputs.end() ? 1 : it->second)];
+          g.first += 1;
+          g.second.insert(s.index);
+        }
     const std::string engine = at_path(cfg, "engine.name").get<std::string>();
     const int bm = at_path(cfg, "run.batch_models").get<int>();
     std::cout << "\nModelBatch groups (models of one group train together, " << groups.size() << " group(s)):\n";

@@ -45,6 +45,12 @@ std::vector<KeyDef> make_schema() {
       "`time_of_day`, `day_of_week` (the model input grows by 2 per feature; predicted and scored is still "
       "column 0). Series without timestamps fail their cells.",
       0, 0, {"time_of_day", "day_of_week"});
+  add("data.time_features_gate", T::Number, 0.0,
+      "Give a series a calendar input only where its training rows follow that calendar: their "
+      "autocorrelation at a lag of one period (a day or a week, in rows from the median time step) is at least "
+      "this. Series with fewer than two periods of training rows, or without timestamps, get none. 0 = every "
+      "series gets them.",
+      0, 1);
   add("data.synthetic.seed", T::Int, 7, "Seed of the synthetic corpus.", 0, 9.007e15);
   add("data.synthetic.series_per_kind", T::Int, 2, "Synthetic series per anomaly kind.", 1, 1000);
   add("data.synthetic.length", T::Int, 3000, "Rows per synthetic series.", 500, 1e7);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "core/error.hpp"
 #include "core/log.hpp"
@@ -21,13 +22,73 @@ static double calendar_phase(const Series& s, int i, const std::string& feature)
   return static_cast<double>(mod(t + 3 * kDay, 7 * kDay)) / static_cast<double>(7 * kDay);
 }
 
+double period_autocorrelation(const Series& s, int train_end, const std::string& feature) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  if (train_end < 3 || s.time_us.size() < static_cast<size_t>(train_end)) return nan;
+  std::vector<int64_t> steps;
+  for (int i = 1; i < train_end; ++i) steps.push_back(s.time_us[static_cast<size_t>(i)] - s.time_us[static_cast<size_t>(i - 1)]);
+  std::nth_element(steps.begin(), steps.begin() + static_cast<long>(steps.size() / 2), steps.end());
+  const int64_t step = steps[steps.size() / 2];
+  if (step <= 0) return nan;
+  const double period = (feature == "time_of_day" ? 1.0 : 7.0) * 86400e6;
+  const long lag = std::lround(period / static_cast<double>(step));
+  if (lag < 1 || train_end < 2 * lag) return nan;  // fewer than two periods: no evidence either way
+  const size_t m = static_cast<size_t>(train_end - lag);
+  double ma = 0, mb = 0;
+  for (size_t i = 0; i < m; ++i) {
+    ma += s.value(static_cast<int>(i), 0);
+    mb += s.value(static_cast<int>(i + static_cast<size_t>(lag)), 0);
+  }
+  ma /= static_cast<double>(m);
+  mb /= static_cast<double>(m);
+  double sab = 0, saa = 0, sbb = 0;
+  for (size_t i = 0; i < m; ++i) {
+    const double a = s.value(static_cast<int>(i), 0) - ma, b = s.value(static_cast<int>(i + static_cast<size_t>(lag)), 0) - mb;
+    sab += a * b;
+    saa += a * a;
+    sbb += b * b;
+  }
+  if (!(saa > 0) || !(sbb > 0)) return nan;  // a constant stretch repeats nothing
+  return sab / std::sqrt(saa * sbb);
+}
+
+std::vector<std::string> calendar_inputs(const Series& series, const json& cfg, int train_end) {
+  const int n = series.rows();
+  const auto requested = at_path(cfg, "data.time_features").get<std::vector<std::string>>();
+  // With a gate, a calendar input is given only to a series whose training rows follow that calendar:
+  // where they do not, the input is one more thing for a few hundred windows to fit, and costs more
+  // than it brings (docs/results/README.md). A series without timestamps then simply gets none.
+  const double gate = at_path(cfg, "data.time_features_gate").get<double>();
+  const bool timed = series.time_us.size() == static_cast<size_t>(n) && !series.timestamps.empty();
+  if (!requested.empty() && !timed && gate <= 0)
+    throw DataError(series.path, 0, "data.time_features needs a timestamp on every row; this series has none");
+  std::vector<std::string> features;
+  for (const auto& f : requested) {
+    if (gate <= 0) {
+      features.push_back(f);
+      continue;
+    }
+    const double r = timed ? period_autocorrelation(series, train_end, f) : std::nan("");
+    const bool take = r >= gate;  // NaN (too few rows, constant) never passes
+    log::debug(series.path + ": " + f + " input " + (take ? "added" : "left out") +
+               " (autocorrelation of the training rows at one period " + (std::isnan(r) ? std::string("unknown") : std::to_string(r)) +
+               ", gate " + std::to_string(gate) + ")");
+    if (take) features.push_back(f);
+  }
+  return features;
+}
+
+int training_rows(const json& cfg, int rows) {
+  const double tf = at_path(cfg, "data.train_fraction").get<double>();
+  return tf > 0 ? static_cast<int>(std::floor(tf * rows)) : probation_length(rows);
+}
+
 PreparedSeries prepare_series(Series series, const json& cfg, int train_rows) {
   PreparedSeries p;
   int filled = fill_missing(series, parse_missing_policy(at_path(cfg, "data.missing").get<std::string>()));
   if (filled > 0) log::warn(series.path + ": filled " + std::to_string(filled) + " missing values");
   const int n = series.rows();
-  const double tf = at_path(cfg, "data.train_fraction").get<double>();
-  p.train_end = train_rows >= 0 ? train_rows : tf > 0 ? static_cast<int>(std::floor(tf * n)) : probation_length(n);
+  p.train_end = train_rows >= 0 ? train_rows : training_rows(cfg, n);
   p.score_begin = p.train_end;
   Normalizer norm =
       fit_normalizer(series, parse_norm_kind(at_path(cfg, "data.normalize").get<std::string>()), p.train_end);
@@ -36,9 +97,8 @@ PreparedSeries prepare_series(Series series, const json& cfg, int train_rows) {
   for (size_t c = 0; c < norm.constant.size(); ++c)
     if (norm.constant[c])
       log::debug(series.path + ": column " + std::to_string(c + 1) + " is constant in the training rows");
-  const auto features = at_path(cfg, "data.time_features").get<std::vector<std::string>>();
-  if (!features.empty() && (series.time_us.size() != static_cast<size_t>(n) || series.timestamps.empty()))
-    throw DataError(series.path, 0, "data.time_features needs a timestamp on every row; this series has none");
+  const std::vector<std::string> features = calendar_inputs(series, cfg, p.train_end);
+  p.time_features = features;
   p.input_dims = z.dims + 2 * static_cast<int>(features.size());
   p.x.resize(static_cast<size_t>(n) * static_cast<size_t>(p.input_dims));
   for (int i = 0; i < n; ++i) {

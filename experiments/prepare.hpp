@@ -15,6 +15,7 @@ struct PreparedSeries {
   int train_end = 0;      // rows [0, train_end) may be trained on
   int score_begin = 0;    // first row counted by the per-series metrics
   int input_dims = 1;     // columns of x: the series' dims, then 2 per calendar feature
+  std::vector<std::string> time_features;  // the calendar inputs this series got (data.time_features_gate)
   std::vector<float> x;   // normalized, rows x input_dims
   std::vector<float> y;   // normalized column 0
   std::vector<double> target;  // normalized column 0 in double, for the errors
@@ -23,6 +24,20 @@ struct PreparedSeries {
 // Applies data.missing, data.train_fraction and data.normalize to a loaded series. train_rows >= 0 fixes
 // the training part (NASA: the train file's rows); otherwise data.train_fraction or NAB's probation.
 PreparedSeries prepare_series(Series series, const json& config, int train_rows = -1);
+
+// Pearson autocorrelation of column 0 over the first train_end rows at a lag of one period of `feature`
+// (a day for time_of_day, a week for day_of_week), the lag in rows from the median time step. NaN when
+// the rows cover fewer than two periods, the timestamps do not advance, or a side is constant.
+double period_autocorrelation(const Series& series, int train_end, const std::string& feature);
+
+// The rows trained on when the format does not fix them: data.train_fraction of the rows, or NAB's
+// probation.
+int training_rows(const json& config, int rows);
+
+// The calendar inputs (data.time_features) a series gets: all of them, or with data.time_features_gate
+// those whose period the first train_end rows follow. Without a gate, a series without timestamps is a
+// DataError naming its file.
+std::vector<std::string> calendar_inputs(const Series& series, const json& config, int train_end);
 
 // Training and validation windows of one setting (window, horizon, val_fraction, max_windows).
 WindowSource make_window_source(const PreparedSeries& p, const json& setting);

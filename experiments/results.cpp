@@ -69,6 +69,7 @@ json CellResult::to_json() const {
           {"seconds", {{"prepare", seconds_prepare}, {"train", seconds_train}, {"predict", seconds_predict},
                        {"total", seconds_total}}},
           {"metrics", m}, {"metric_order", order}};
+  if (!time_features.empty()) j["time_features"] = time_features;
   if (!members.empty()) j["members"] = members;
   return j;
 }
@@ -93,6 +94,7 @@ CellResult CellResult::from_json(const json& j) {
   r.seconds_train = s.at("train").get<double>();
   r.seconds_predict = s.at("predict").get<double>();
   r.seconds_total = s.at("total").get<double>();
+  if (j.contains("time_features")) r.time_features = j.at("time_features").get<std::vector<std::string>>();
   if (j.contains("members")) r.members = j.at("members");
   for (const auto& k : j.at("metric_order")) {
     std::string key = k.get<std::string>();

@@ -30,6 +30,7 @@ struct CellResult {
   int best_epoch = -1;  // an ensemble's: -1 (each member's is in `members`)
   double train_loss = 0, val_loss = 0;  // an ensemble's: the members' mean
   double seconds_prepare = 0, seconds_train = 0, seconds_predict = 0, seconds_total = 0;
+  std::vector<std::string> time_features;  // calendar inputs the series' models read (data.time_features_gate)
   json members = json::array();  // ensemble cells: per member {values, seed, status, epochs, best_epoch, losses}
   std::vector<std::pair<std::string, double>> metrics;
   std::vector<double> scores;  // per row; kept in memory for the corpus evaluation, not in the JSON

@@ -567,6 +567,7 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
     const json& v = plan.settings[static_cast<size_t>(c.setting)].values;
     CellResult r = base_result(c);
     r.rows = p.series.rows();
+    r.time_features = p.time_features;
     r.seconds_prepare = pc.loaded->seconds;
     r.seconds_train = pc.seconds_train;
     auto t0 = Clock::now();

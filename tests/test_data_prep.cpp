@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "core/error.hpp"
+#include "core/rng.hpp"
 #include "data/csv_reader.hpp"
 #include "data/missing.hpp"
 #include "data/normalize.hpp"
@@ -389,6 +390,60 @@ TEST(DataPrep, TimeFeaturesAddSineAndCosineOfTheCalendarPhases) {
     FAIL() << "expected a ConfigError";
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("data.time_features"), std::string::npos) << e.what();
+  }
+}
+
+TEST(DataPrep, TimeFeatureGateKeepsTheCalendarForSeriesThatFollowIt) {
+  // Rows every 30 minutes (48 a day); 300 training rows are 6.25 days.
+  const int n = 600, per_day = 48, train = 300;
+  auto timed = [&](auto value) {
+    Series s = make_series(std::vector<double>(n, 0.0));
+    for (int i = 0; i < n; ++i) {
+      s.time_us[static_cast<size_t>(i)] = (1704067200LL + i * 1800LL) * 1000000LL;
+      s.values[static_cast<size_t>(i)] = value(i);
+    }
+    return s;
+  };
+  Rng rng(3);
+  Series daily = timed([&](int i) { return std::sin(2 * M_PI * i / per_day) + rng.normal(0, 0.05); });
+  Series noise = timed([&](int) { return rng.normal(0, 1); });
+  const double r_daily = period_autocorrelation(daily, train, "time_of_day");
+  const double r_noise = period_autocorrelation(noise, train, "time_of_day");
+  EXPECT_GT(r_daily, 0.95);
+  EXPECT_LT(std::fabs(r_noise), 0.2);
+  // Two periods are needed: a week is not seen in 300 half-hour rows, a day is not seen in 90.
+  EXPECT_TRUE(std::isnan(period_autocorrelation(daily, train, "day_of_week")));
+  EXPECT_TRUE(std::isnan(period_autocorrelation(daily, 90, "time_of_day")));
+  EXPECT_FALSE(std::isnan(period_autocorrelation(daily, 96, "time_of_day")));
+  // A constant training part repeats nothing.
+  EXPECT_TRUE(std::isnan(period_autocorrelation(timed([](int) { return 2.0; }), train, "time_of_day")));
+  // Only rows before train_end count: a daily cycle that starts after them is not evidence.
+  Series late = timed([&](int i) { return i < train ? rng.normal(0, 1) : std::sin(2 * M_PI * i / per_day); });
+  EXPECT_LT(std::fabs(period_autocorrelation(late, train, "time_of_day")), 0.2);
+
+  json gated = resolve_config(
+      json::parse(R"({"data": {"time_features": ["time_of_day", "day_of_week"], "time_features_gate": 0.9}})"), "t");
+  PreparedSeries pd = prepare_series(daily, gated, train);
+  EXPECT_EQ(pd.input_dims, 3) << "the daily series gets time_of_day, and no day_of_week (under two weeks)";
+  EXPECT_EQ(pd.time_features, std::vector<std::string>{"time_of_day"});
+  EXPECT_EQ(pd.x.size(), static_cast<size_t>(n) * 3u);
+  EXPECT_NEAR(pd.x[static_cast<size_t>(12) * 3 + 1], 1.0f, 1e-6) << "06:00 is a quarter of the day";
+  PreparedSeries pn = prepare_series(noise, gated, train);
+  EXPECT_EQ(pn.input_dims, 1);
+  EXPECT_TRUE(pn.time_features.empty());
+  // With a gate, a series without timestamps gets no calendar input instead of failing.
+  Series bare = noise;
+  bare.timestamps.clear();
+  bare.time_us.clear();
+  EXPECT_EQ(prepare_series(bare, gated, train).input_dims, 1);
+  // Gate 0 (the default) gives every series every requested input.
+  json open = resolve_config(json::parse(R"({"data": {"time_features": ["time_of_day", "day_of_week"]}})"), "t");
+  EXPECT_EQ(prepare_series(noise, open, train).input_dims, 5);
+  try {
+    resolve_config(json::parse(R"({"data": {"time_features_gate": 1.5}})"), "t");
+    FAIL() << "expected a ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("data.time_features_gate"), std::string::npos) << e.what();
   }
 }
 

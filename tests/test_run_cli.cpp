@@ -445,6 +445,39 @@ TEST_F(RunCli, TableAveragesRunsBesideTheScoreboard) {
   }
 }
 
+TEST_F(RunCli, PlanAndRunAgreeOnWhichSeriesTheCalendarGateAdmits) {
+  // 6000 five-minute rows: 750 training rows, 2.6 days, enough to see a daily cycle. The synthetic
+  // series' daily autocorrelations lie between 0.93 and 0.98, so a gate of 0.96 admits some, not all.
+  TempDir tmp("calendar-gate");
+  write_text(tmp.file("cfg.json"), R"({
+    "run": {"name": "tiny", "seed": 5},
+    "data": {"format": "synthetic", "synthetic": {"seed": 3, "series_per_kind": 1, "length": 6000},
+             "time_features": ["time_of_day"], "time_features_gate": 0.96},
+    "model": {"layers": 1, "hidden": 8, "window": 12},
+    "train": {"epochs": 1, "batch": 16}
+  })");
+  std::string plan, out;
+  ASSERT_EQ(run_command(lstmad_binary() + " -q plan " + tmp.file("cfg.json"), &plan), 0) << plan;
+  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --out " + tmp.file("run"), &out), 0) << out;
+  int with = 0, cells = 0;
+  for (const auto& f : fs::directory_iterator(tmp.file("run/cells"))) {
+    json c = json::parse(lstmad::files::read(f.path().string()));
+    const json tf = c.value("time_features", json::array());
+    EXPECT_TRUE(tf.empty() || tf == json::array({"time_of_day"})) << tf;
+    with += !tf.empty();
+    ++cells;
+  }
+  ASSERT_EQ(cells, 7);
+  EXPECT_GT(with, 0);
+  EXPECT_LT(with, cells);
+  const std::string said = "for " + std::to_string(with) + " of 7 series";
+  EXPECT_NE(plan.find(said), std::string::npos) << "expected '" << said << "' in:\n" << plan;
+  // The plan's groups put the series with the input (D = 3) apart from the rest (D = 1).
+  EXPECT_NE(plan.find("D=3 H=8 horizon=1 T=12 B=16: " + std::to_string(with) + " models"), std::string::npos) << plan;
+  EXPECT_NE(plan.find("D=1 H=8 horizon=1 T=12 B=16: " + std::to_string(cells - with) + " models"), std::string::npos)
+      << plan;
+}
+
 TEST_F(RunCli, NabConfigReducedRunsEndToEnd) {
   const std::string nab = lstmad::test::shared_nab_root();
   if (nab.empty()) GTEST_SKIP() << "../shared/nab is absent (set NAB_ROOT or fetch it with scripts/get-nab.sh)";
@@ -467,10 +500,18 @@ TEST_F(RunCli, NabConfigReducedRunsEndToEnd) {
   const size_t members = shipped["ensemble"]["model.window"].size() * shipped["ensemble"].value("seeds", 1);
   EXPECT_GT(members, 1u);
   size_t cells = 0;
+  std::map<std::string, json> calendar;
   for (const auto& f : fs::directory_iterator(tmp.file("run/cells"))) {
     json c = json::parse(lstmad::files::read(f.path().string()));
     EXPECT_EQ(c["members"].size(), members) << f.path();
+    calendar[c["series"].get<std::string>()] = c.value("time_features", json::array());
     ++cells;
   }
   EXPECT_EQ(cells, 3u);
+  // The shipped time_of_day gate: exchange-2_cpm's training rows repeat daily (autocorrelation 0.93 at
+  // one day's lag), exchange-2_cpc's and exchange-3_cpc's less (0.90 and 0.38), under the gate.
+  ASSERT_EQ(shipped["data"]["time_features_gate"].get<double>(), 0.9);
+  EXPECT_EQ(calendar["realAdExchange/exchange-2_cpm_results.csv"], json::array({"time_of_day"}));
+  EXPECT_EQ(calendar["realAdExchange/exchange-2_cpc_results.csv"], json::array());
+  EXPECT_EQ(calendar["realAdExchange/exchange-3_cpc_results.csv"], json::array());
 }
