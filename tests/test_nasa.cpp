@@ -231,6 +231,9 @@ TEST(NasaRun, SmapMslConfigKeepsTheNabDetector) {
     ASSERT_TRUE(nab.contains(section)) << section;
     EXPECT_EQ(nab[section], nasa[section]) << "configs/smap_msl.json differs from configs/nab.json in " << section;
   }
+  // The calendar gate too; the telemetry has no timestamps, so no channel passes it.
+  for (const char* key : {"time_features", "time_features_gate"})
+    EXPECT_EQ(nab["data"][key], nasa["data"][key]) << "configs/smap_msl.json differs from configs/nab.json in data." << key;
 }
 
 // configs/smap_msl.json (the NAB detector, unchanged) end to end on a small corpus in the published
