@@ -115,6 +115,7 @@ CudnnLstm::CudnnLstm(cudnnHandle_t handle, cudaStream_t stream, const ModelShape
   // cuDNN may reject a persistent algorithm at descriptor time (cudnnSetRNNDescriptor_v8, the temp-space
   // sizes) or only at the first call, so build and probe one training step on zeros inside one try; fall
   // back to STANDARD (same weight layout) when either refuses.
+  // Both ends of the batch range are probed: the full minibatch, and a last partial one of a single row.
   try {
     build(algo);
     const int B = max_batch_;
@@ -123,9 +124,12 @@ CudnnLstm::CudnnLstm(cudnnHandle_t handle, cudaStream_t stream, const ModelShape
     x.zero_async(stream_);
     dyhat.zero_async(stream_);
     theta_.zero_async(stream_);
-    forward(theta_.data(), x.data(), B, true);
-    backward(theta_.data(), x.data(), B, dyhat.data(), dtheta_.data(), nullptr);
-    CUDA_CHECK(cudaStreamSynchronize(stream_));
+    for (const int b : {B, 1}) {
+      forward(theta_.data(), x.data(), b, true);
+      backward(theta_.data(), x.data(), b, dyhat.data(), dtheta_.data(), nullptr);
+      CUDA_CHECK(cudaStreamSynchronize(stream_));
+      if (B == 1) break;
+    }
   } catch (const gpu::CudnnError& e) {
     log::warn("cuDNN algorithm " + to_string(algo_) + " rejected for " + shape_.str() +
               " T=" + std::to_string(window_) + " B=" + std::to_string(max_batch_) + " (" + e.what() +
