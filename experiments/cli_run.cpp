@@ -130,23 +130,28 @@ void add_run_commands(CLI::App& app, Registry& reg) {
   add_config_args(plan, plan_args);
   reg.add(plan, [] {
     json cfg = load_resolved(plan_args);
-    // Row counts per series, to estimate the work (a synthetic corpus is generated in memory only).
+    // Each series prepared as a run prepares it (experiments/prepare.hpp), to estimate the work: its rows,
+    // its training part and its model inputs (its columns plus 2 per calendar input it gets). A synthetic
+    // corpus is generated in memory only.
+    struct Facts {
+      int rows = 0, train_end = 0, own_dims = 1, inputs = 1;
+    };
     std::vector<std::string> series;
-    std::map<std::string, int> rows;
-    // Model inputs per series: its columns plus 2 per calendar input it gets (data.time_features_gate).
-    std::map<std::string, int> inputs;
-    auto note = [&](const std::string& id, const Series& s) {
-      rows[id] = s.rows();
-      inputs[id] = s.dims + 2 * static_cast<int>(calendar_inputs(s, cfg, training_rows(cfg, s.rows())).size());
+    std::map<std::string, Facts> facts;
+    auto note = [&](const std::string& id, Series s, int train_rows) {
+      const int own = s.dims;
+      const PreparedSeries prepared = prepare_series(std::move(s), cfg, train_rows);
+      facts[id] = {prepared.series.rows(), prepared.train_end, own, prepared.input_dims};
     };
     if (at_path(cfg, "data.format").get<std::string>() == "synthetic") {
       SyntheticOptions o;
       o.seed = at_path(cfg, "data.synthetic.seed").get<uint64_t>();
       o.series_per_kind = at_path(cfg, "data.synthetic.series_per_kind").get<int>();
       o.length = at_path(cfg, "data.synthetic.length").get<int>();
-      for (const auto& s : generate_synthetic(o)) {
-        series.push_back(s.series.name);
-        note(s.series.name, s.series);
+      for (auto& s : generate_synthetic(o)) {
+        const std::string id = s.series.name;  // copied: the series itself is moved into note
+        series.push_back(id);
+        note(id, std::move(s.series), -1);
       }
       std::sort(series.begin(), series.end());
     } else {
@@ -154,7 +159,9 @@ void add_run_commands(CLI::App& app, Registry& reg) {
       series = c.series;
       for (const auto& id : series) {
         try {
-          note(id, c.load(id));
+          int train_rows = -1;
+          Series s = c.load(id, &train_rows);
+          note(id, std::move(s), train_rows);
         } catch (const std::exception& e) {
           std::cerr << "warning: " << e.what() << "\n";
         }
@@ -165,27 +172,25 @@ void add_run_commands(CLI::App& app, Registry& reg) {
               << " series\n\nSettings:\n";
     double total_flops = 0;
     int calendar_series = 0;
-    for (const auto& [id, d] : inputs) calendar_series += d > 1;
+    for (const auto& [id, f] : facts) calendar_series += f.inputs > f.own_dims;
+    const int own_dims = facts.empty() ? 1 : facts.begin()->second.own_dims;
     for (const auto& s : p.settings) {
       const std::vector<json> members = ensemble_members(s.values);
       double flops = 0;
       for (const json& m : members) {
         const int T = at_path(m, "model.window").get<int>();
         const int epochs = at_path(m, "train.epochs").get<int>();
-        for (const auto& id : series) {
-          auto it = rows.find(id);
-          if (it == rows.end()) continue;
-          const ModelShape shape = setting_shape(m, inputs[id]);
+        for (const auto& [id, f] : facts) {
+          const ModelShape shape = setting_shape(m, f.inputs);
           // Forward FLOPs of one window: T steps of the 4 gate GEMVs per layer, plus the head.
           double fwd = 2.0 * shape.hidden * shape.horizon;
           for (int l = 0; l < shape.layers; ++l) fwd += 2.0 * T * 4 * shape.hidden * (shape.layer_input(l) + shape.hidden);
-          int n = it->second, P = training_rows(cfg, n);
-          double train_windows = std::max(0, P - T - shape.horizon + 1);
-          flops += 3.0 * fwd * train_windows * epochs + fwd * std::max(0, n - T);  // training (at most) + scoring
+          double train_windows = std::max(0, f.train_end - T - shape.horizon + 1);
+          flops += 3.0 * fwd * train_windows * epochs + fwd * std::max(0, f.rows - T);  // training (at most) + scoring
         }
       }
       total_flops += flops;
-      std::cout << "  " << s.detector << " (" << s.id << ") " << setting_shape(s.values, 1).str();
+      std::cout << "  " << s.detector << " (" << s.id << ") " << setting_shape(s.values, own_dims).str();
       if (members.size() > 1)
         std::cout << ", an ensemble of " << members.size() << " models per series " << s.values.at("ensemble").dump();
       else
@@ -196,15 +201,14 @@ void add_run_commands(CLI::App& app, Registry& reg) {
     }
     if (!at_path(cfg, "data.time_features").empty())
       std::cout << "  calendar inputs " << at_path(cfg, "data.time_features").dump() << " for " << calendar_series
-                << " of " << inputs.size() << " series (D above is the series' own columns)\n";
+                << " of " << facts.size() << " series (D above is the series' own columns)\n";
     // The scheduler's groups (experiments/scheduler.hpp): models of one shape, window, minibatch size and
     // retraining schedule share ModelBatches, whatever their setting, ensemble member or series.
     std::map<BatchKey, std::pair<int, std::set<int>>> groups;
     for (const auto& s : p.settings)
       for (const json& m : ensemble_members(s.values))
-        for (const auto& id : series) {
-          auto it = inputs.find(id);
-          auto& g = groups[batch_key(m, it == inputs.end() ? 1 : it->second)];
+        for (const auto& [id, f] : facts) {
+          auto& g = groups[batch_key(m, f.inputs)];
           g.first += 1;
           g.second.insert(s.index);
         }

@@ -78,17 +78,13 @@ std::vector<std::string> calendar_inputs(const Series& series, const json& cfg, 
   return features;
 }
 
-int training_rows(const json& cfg, int rows) {
-  const double tf = at_path(cfg, "data.train_fraction").get<double>();
-  return tf > 0 ? static_cast<int>(std::floor(tf * rows)) : probation_length(rows);
-}
-
 PreparedSeries prepare_series(Series series, const json& cfg, int train_rows) {
   PreparedSeries p;
   int filled = fill_missing(series, parse_missing_policy(at_path(cfg, "data.missing").get<std::string>()));
   if (filled > 0) log::warn(series.path + ": filled " + std::to_string(filled) + " missing values");
   const int n = series.rows();
-  p.train_end = train_rows >= 0 ? train_rows : training_rows(cfg, n);
+  const double tf = at_path(cfg, "data.train_fraction").get<double>();
+  p.train_end = train_rows >= 0 ? train_rows : tf > 0 ? static_cast<int>(std::floor(tf * n)) : probation_length(n);
   p.score_begin = p.train_end;
   Normalizer norm =
       fit_normalizer(series, parse_norm_kind(at_path(cfg, "data.normalize").get<std::string>()), p.train_end);

@@ -30,10 +30,6 @@ PreparedSeries prepare_series(Series series, const json& config, int train_rows 
 // the rows cover fewer than two periods, the timestamps do not advance, or a side is constant.
 double period_autocorrelation(const Series& series, int train_end, const std::string& feature);
 
-// The rows trained on when the format does not fix them: data.train_fraction of the rows, or NAB's
-// probation.
-int training_rows(const json& config, int rows);
-
 // The calendar inputs (data.time_features) a series gets: all of them, or with data.time_features_gate
 // those whose period the first train_end rows follow. Without a gate, a series without timestamps is a
 // DataError naming its file.

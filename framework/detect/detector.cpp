@@ -29,34 +29,21 @@ std::vector<double> spatial_anomalies(const std::vector<double>& values, double 
 }
 
 std::vector<double> mean_of_errors(const std::vector<std::vector<double>>& models) {
-  if (models.empty()) return {};
-  std::vector<double> mean = models.front();
-  for (size_t m = 1; m < models.size(); ++m) {
-    if (models[m].size() != mean.size())
-      throw Error("ensemble: a model has errors for " + std::to_string(models[m].size()) + " rows, another for " +
-                  std::to_string(mean.size()));
-    for (size_t i = 0; i < mean.size(); ++i) mean[i] += models[m][i];  // NaN stays NaN
-  }
-  if (models.size() > 1)
-    for (auto& x : mean) x /= static_cast<double>(models.size());
-  return mean;
+  return mean_of_errors(models, std::vector<int>(models.size(), 1));
 }
 
 std::vector<double> mean_of_errors(const std::vector<std::vector<double>>& errors, const std::vector<int>& weights) {
+  if (errors.empty()) return {};
   if (weights.size() != errors.size())
     throw Error("ensemble: " + std::to_string(errors.size()) + " error series but " + std::to_string(weights.size()) +
                 " weights");
-  bool all_one = true;
-  for (int w : weights) {
-    if (w < 1) throw Error("ensemble: a model count of " + std::to_string(w));
-    all_one = all_one && w == 1;
-  }
-  if (all_one) return mean_of_errors(errors);
-  // sum_k w_k e_k / W: with w = 2^j the product undoes the mean exactly, so an ensemble run of two
-  // models plus a third gives the three-model run's errors to the last bit.
+  // sum_k w_k e_k / W, summed in model order. Weight 1 adds each error as it is, so a run's plain mean is
+  // exact as before; weight 2^j undoes a 2^j-model mean exactly, so an ensemble run of two models plus a
+  // third gives the three-model run's errors to the last bit.
   std::vector<double> mean(errors.front().size(), 0.0);
   double total = 0;
   for (size_t k = 0; k < errors.size(); ++k) {
+    if (weights[k] < 1) throw Error("ensemble: a model count of " + std::to_string(weights[k]));
     if (errors[k].size() != mean.size())
       throw Error("ensemble: a model has errors for " + std::to_string(errors[k].size()) + " rows, another for " +
                   std::to_string(mean.size()));
