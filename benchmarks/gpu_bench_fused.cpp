@@ -3,12 +3,14 @@
 //   gather -> LSTM forward (training) -> head + MSE -> loss sum -> head backward -> LSTM backward ->
 //   ||g||^2 -> Adam
 // with the LSTM forward/backward either the fused kernels (FusedLstm, fp32 FMA; for H whose R does not fit
-// one block also the thread-block cluster kernels, column "cluster ms", -1 where not used) or cuDNN
+// one block also the thread-block cluster kernels, column "cluster ms", -1 where not used; and the
+// tensor-core time loops at tf32 and bf16, columns "fused tf32" and "fused bf16") or cuDNN
 // (CudnnLstm, FMA math and TF32 default math, the faster of STANDARD and PERSIST_STATIC_SMALL_H where cuDNN
 // takes it). Shapes: H in {32,64,128,256}, L in {1,2}, T in {50,100,250}, B in {32,64,256}, D=1, horizon 1.
 // Each time is the median of --reps CUDA-graph replays of the step after --warmup (eager when capture fails).
 //
-// Per shape it prints the three times, the ratios fused/cuDNN-FMA and fused/cuDNN-TF32, and two floors:
+// Per shape it prints the times, the ratios fused/cuDNN-FMA and fused/cuDNN-TF32 (fp32 fused), the ratio
+// of the faster tensor-core fused step to cuDNN TF32 (tc/tf32), and two floors:
 //   latency floor = 2 T x (one on-chip step): one step is the slope of the fused L=1 forward between a
 //                   window of T and of 1 (launch and R loading cancel), measured at this H and B;
 //                   forward and backward each walk T dependent steps, so no kernel that runs the time
@@ -76,7 +78,7 @@ double time_step_ms(cudaStream_t s, int warmup, int reps, const std::function<vo
 
 struct Row {
   int H = 0, L = 0, T = 0, B = 0;
-  double fused_ms = -1, cluster_ms = -1, cudnn_fma_ms = -1, cudnn_tf32_ms = -1, step_us = -1,
+  double fused_ms = -1, cluster_ms = -1, fused_tf32_ms = -1, fused_bf16_ms = -1, cudnn_fma_ms = -1, cudnn_tf32_ms = -1, step_us = -1,
          latency_floor_ms = -1, compute_floor_ms = -1;
   std::string cudnn_fma_algo, cudnn_tf32_algo;
 };
@@ -154,9 +156,9 @@ int main(int argc, char** argv) {
     return T > 1 ? (fwd_ms(T) - fwd_ms(1)) * 1e3 / (T - 1) : -1.0;
   };
 
-  std::printf("%5s %2s %4s %4s %10s %10s %10s %-22s %10s %-22s %8s %8s %9s %10s %10s\n", "H", "L", "T", "B",
-              "fused ms", "cluster ms", "cuDNN fma", "(algo)", "cuDNN tf32", "(algo)", "f/fma", "f/tf32",
-              "step us", "lat.floor", "comp.floor");
+  std::printf("%5s %2s %4s %4s %10s %10s %10s %10s %10s %-22s %10s %-22s %8s %8s %8s %9s %10s %10s\n", "H",
+              "L", "T", "B", "fused ms", "cluster ms", "fused tf32", "fused bf16", "cuDNN fma", "(algo)",
+              "cuDNN tf32", "(algo)", "f/fma", "f/tf32", "tc/tf32", "step us", "lat.floor", "comp.floor");
   std::vector<Row> rows;
   std::map<std::tuple<int, int, int>, double> step_cache;
   for (int H : Hs)
@@ -177,6 +179,19 @@ int main(int argc, char** argv) {
           } catch (const std::exception& e) {
             std::printf("%5d %2d %4d %4d fused failed: %s\n", H, L, T, B, e.what());
             CUDA_CHECK(cudaStreamSynchronize(stream));
+          }
+          for (Precision p : {Precision::TF32, Precision::BF16}) {  // the tensor-core time loops
+            if (!fused_unsupported_reason(shape, T, B, p, limits).empty()) continue;
+            try {
+              bench::StepBench<FusedLstm> f(stream, shape, T, B, [&] {
+                return std::make_unique<FusedLstm>(cublas.get(), stream, shape, T, B, p, limits);
+              });
+              (p == Precision::TF32 ? r.fused_tf32_ms : r.fused_bf16_ms) =
+                  time_step_ms(stream, warmup, reps, [&] { f.step(); });
+            } catch (const std::exception& e) {
+              std::printf("%5d %2d %4d %4d fused %s failed: %s\n", H, L, T, B, to_string(p).c_str(), e.what());
+              CUDA_CHECK(cudaStreamSynchronize(stream));
+            }
           }
           for (Precision p : {Precision::FP32, Precision::TF32})
             for (RnnAlgo a : {RnnAlgo::Standard, RnnAlgo::PersistStaticSmallH}) {
@@ -225,26 +240,32 @@ int main(int argc, char** argv) {
           for (int l = 0; l < L; ++l) flops += 24.0 * H * ((l == 0 ? 1 : H) + H) * B * T;
           r.compute_floor_ms = flops / (peak_tflops * 1e12) * 1e3;
           auto ratio = [](double a, double b) { return a > 0 && b > 0 ? a / b : -1.0; };
+          const double tc = r.fused_tf32_ms > 0 && (r.fused_bf16_ms < 0 || r.fused_tf32_ms < r.fused_bf16_ms)
+                                ? r.fused_tf32_ms
+                                : r.fused_bf16_ms;
           std::printf(
-              "%5d %2d %4d %4d %10.4f %10.4f %10.4f %-22s %10.4f %-22s %8.3f %8.3f %9.3f %10.4f %10.5f\n", H,
-              L, T, B, r.fused_ms, r.cluster_ms, r.cudnn_fma_ms, r.cudnn_fma_algo.c_str(), r.cudnn_tf32_ms,
-              r.cudnn_tf32_algo.c_str(), ratio(r.fused_ms, r.cudnn_fma_ms),
-              ratio(r.fused_ms, r.cudnn_tf32_ms), r.step_us, r.latency_floor_ms, r.compute_floor_ms);
+              "%5d %2d %4d %4d %10.4f %10.4f %10.4f %10.4f %10.4f %-22s %10.4f %-22s %8.3f %8.3f %8.3f %9.3f "
+              "%10.4f %10.5f\n",
+              H, L, T, B, r.fused_ms, r.cluster_ms, r.fused_tf32_ms, r.fused_bf16_ms, r.cudnn_fma_ms,
+              r.cudnn_fma_algo.c_str(), r.cudnn_tf32_ms, r.cudnn_tf32_algo.c_str(), ratio(r.fused_ms, r.cudnn_fma_ms),
+              ratio(r.fused_ms, r.cudnn_tf32_ms), ratio(tc, r.cudnn_tf32_ms), r.step_us, r.latency_floor_ms,
+              r.compute_floor_ms);
           std::fflush(stdout);
           rows.push_back(r);
         }
   if (!csv.empty()) {
     std::ofstream out(csv);
-    out << "H,L,T,B,D,fused_ms,cluster_ms,cudnn_fma_ms,cudnn_fma_algo,cudnn_tf32_ms,cudnn_tf32_algo,step_us,"
+    out << "H,L,T,B,D,fused_ms,cluster_ms,fused_tf32_ms,fused_bf16_ms,cudnn_fma_ms,cudnn_fma_algo,cudnn_tf32_ms,cudnn_tf32_algo,step_us,"
            "latency_floor_ms,compute_floor_ms\n";
     for (const auto& r : rows)
       out << r.H << "," << r.L << "," << r.T << "," << r.B << ",1," << r.fused_ms << "," << r.cluster_ms
-          << "," << r.cudnn_fma_ms << "," << r.cudnn_fma_algo << "," << r.cudnn_tf32_ms << ","
+          << "," << r.fused_tf32_ms << "," << r.fused_bf16_ms << "," << r.cudnn_fma_ms << "," << r.cudnn_fma_algo << "," << r.cudnn_tf32_ms << ","
           << r.cudnn_tf32_algo << "," << r.step_us << "," << r.latency_floor_ms << "," << r.compute_floor_ms
           << "\n";
     std::printf("wrote %s\n", csv.c_str());
   }
   std::printf(
-      "(times in ms per training step; f/fma, f/tf32 = fused time / cuDNN time, below 1 is faster)\n");
+      "(times in ms per training step; f/fma, f/tf32 = fused fp32 time / cuDNN time, tc/tf32 = the faster "
+      "tensor-core fused time / cuDNN tf32 time; below 1 is faster)\n");
   return 0;
 }

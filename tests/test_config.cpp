@@ -213,7 +213,9 @@ TEST(Config, EnsembleSeedsReplicateEveryCombinationWithItsOwnValidSeed) {
   for (size_t i = 0; i < members.size(); ++i) {
     EXPECT_EQ(at_path(members[i], "model.window"), i < 3 ? 30 : 50);
     const uint64_t s = at_path(members[i], "run.seed").get<uint64_t>();
-    if (i % 3 == 0) EXPECT_EQ(s, 7u) << "the first replica keeps the run seed";
+    if (i % 3 == 0) {
+      EXPECT_EQ(s, 7u) << "the first replica keeps the run seed";
+    }
     seeds.insert(s);
     // The replica's seed is a seed a single-model run accepts.
     EXPECT_NO_THROW(resolve_config(json{{"run", {{"seed", s}}}}, "x"));

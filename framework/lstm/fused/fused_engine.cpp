@@ -7,7 +7,8 @@
 // capture. LSTMAD_FUSED_GRAPHS=0 turns graphs off.
 //
 // Version 2 of training (the default): the jobs of a ModelBatch train together, every launch covering all
-// of them (fused_multi.hpp); LSTMAD_FUSED_MULTI=0 goes back to the per-model loop above.
+// of them (fused_multi.hpp, fp32); LSTMAD_FUSED_MULTI=0 goes back to the per-model loop above, which is
+// also how precisions tf32 and bf16 train (the tensor-core time loops, kernels/lstm_fused_mma.hpp).
 #include "lstm/fused/fused_engine.hpp"
 
 #include <algorithm>
@@ -69,7 +70,9 @@ class FusedEngine final : public Engine {
     const std::string why = fused_unsupported_reason(shape, window, sz.max_batch, opts_.precision, limits);
     if (!why.empty())
       throw UnsupportedError(why + " (" + shape.str() + ", T=" + std::to_string(window) + ")");
-    if (multi_enabled()) {
+    // The multi-model kernels run fp32 only; tf32 and bf16 train model by model on the tensor-core
+    // time loops (kernels/lstm_fused_mma.hpp).
+    if (multi_enabled() && opts_.precision == Precision::FP32) {
       train_multi(shape, window, limits, jobs);
       return;
     }
@@ -181,7 +184,8 @@ class FusedEngine final : public Engine {
     kernels::FusedLimits limits;
   };
 
-  // Empty for FP32; otherwise why not and which engine runs it.
+  // Empty for the precisions the fused kernels run (fp32, tf32, bf16); otherwise why not and which engine
+  // runs it.
   static std::string precision_reason(Precision p) {
     return fused_unsupported_reason(ModelShape{}, 1, 1, p, kernels::FusedLimits{});
   }

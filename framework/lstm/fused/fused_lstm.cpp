@@ -12,15 +12,34 @@
 #include "kernels/lstm_fused_bwd.hpp"
 #include "kernels/lstm_fused_cluster.hpp"
 #include "kernels/lstm_fused_fwd.hpp"
+#include "kernels/lstm_fused_mma.hpp"
 
 namespace lstmad {
 
 namespace {
 
-void gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const float* A,
-          int lda, const float* B, int ldb, float* C, int ldc) {
+// fp32 data throughout; `tensor_cores` selects the compute type: strict fp32 (cublasSgemm in pedantic math)
+// or cuBLAS's TF32 / BF16 tensor-core compute with fp32 accumulation (CUBLAS_COMPUTE_32F_FAST_*), which
+// rounds the operands as the time-loop kernels do.
+void gemm(cublasHandle_t h, Precision p, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
+          const float* A, int lda, const float* B, int ldb, float* C, int ldc) {
   const float one = 1.f, zero = 0.f;
-  CUBLAS_CHECK(cublasSgemm(h, ta, tb, m, n, k, &one, A, lda, B, ldb, &zero, C, ldc));
+  if (p == Precision::FP32) {
+    CUBLAS_CHECK(cublasSgemm(h, ta, tb, m, n, k, &one, A, lda, B, ldb, &zero, C, ldc));
+    return;
+  }
+  const cublasComputeType_t compute =
+      p == Precision::TF32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F_FAST_16BF;
+  CUBLAS_CHECK(cublasGemmEx(h, ta, tb, m, n, k, &one, A, CUDA_R_32F, lda, B, CUDA_R_32F, ldb, &zero, C,
+                            CUDA_R_32F, ldc, compute, CUBLAS_GEMM_DEFAULT));
+}
+
+bool tensor_cores(Precision p) {
+  return p == Precision::TF32 || p == Precision::BF16;
+}
+
+kernels::mma::Format mma_format(Precision p) {
+  return p == Precision::BF16 ? kernels::mma::Format::BF16 : kernels::mma::Format::TF32;
 }
 
 }  // namespace
@@ -36,18 +55,9 @@ kernels::FusedLimits fused_device_limits(int device) {
 
 std::string fused_unsupported_reason(const ModelShape& shape, int window, int batch, Precision precision,
                                      const kernels::FusedLimits& limits) {
-  switch (precision) {
-    case Precision::FP32:
-      break;
-    case Precision::TF32:
-      return "engine \"fused\" runs fp32 (FMA) only in this version, not tf32; engine \"cudnn\" runs tf32";
-    case Precision::BF16:
-      return "engine \"fused\" runs fp32 (FMA) only in this version, not bf16 (the tensor-core path is not "
-             "written yet); engine \"cudnn\" runs fp32 and tf32";
-    case Precision::FP64:
-      return "engine \"fused\" runs fp32, not fp64; engine \"cpu\" runs fp64";
-  }
+  if (precision == Precision::FP64) return "engine \"fused\" runs fp32, tf32 and bf16, not fp64; engine \"cpu\" runs fp64";
   if (window < 1) return "engine \"fused\" needs a window of at least 1 step";
+  if (tensor_cores(precision)) return kernels::mma_unsupported_reason(mma_format(precision), shape.hidden, batch, limits);
   return kernels::fused_unsupported_reason(shape.hidden, batch, limits);
 }
 
@@ -58,6 +68,7 @@ FusedLstm::FusedLstm(cublasHandle_t cublas, cudaStream_t stream, const ModelShap
       shape_(shape),
       T_(window),
       max_batch_(max_batch),
+      precision_(precision),
       limits_(limits),
       layout_(shape) {
   const char* cl = std::getenv("LSTMAD_FUSED_CLUSTER");
@@ -66,8 +77,9 @@ FusedLstm::FusedLstm(cublasHandle_t cublas, cudaStream_t stream, const ModelShap
   if (max_batch < 1) throw Error("fused LSTM needs batch >= 1");
   const std::string why = fused_unsupported_reason(shape, window, max_batch, precision, limits);
   if (!why.empty()) throw UnsupportedError(why + " (" + shape.str() + ", T=" + std::to_string(window) + ")");
-  // Pedantic fp32: cuBLAS never substitutes TF32 (not even under NVIDIA_TF32_OVERRIDE).
-  CUBLAS_CHECK(cublasSetMathMode(cublas_, CUBLAS_PEDANTIC_MATH));
+  // Pedantic fp32: cuBLAS never substitutes TF32 (not even under NVIDIA_TF32_OVERRIDE). The tensor-core
+  // precisions name their compute type in every GEMM call instead.
+  CUBLAS_CHECK(cublasSetMathMode(cublas_, tensor_cores(precision) ? CUBLAS_DEFAULT_MATH : CUBLAS_PEDANTIC_MATH));
   const std::size_t H = shape.hidden, D = shape.input, T = window, B = max_batch, L = shape.layers;
   theta_.resize(layout_.total);
   dtheta_.resize(layout_.total);
@@ -76,7 +88,10 @@ FusedLstm::FusedLstm(cublasHandle_t cublas, cudaStream_t stream, const ModelShap
   dgates_.resize(T * B * 4 * H);
   dy_.resize(T * B * H);
   dxt_.resize(T * B * D);
-  rt_.resize(kernels::fused_forward_workspace(shape.hidden));
+  if (tensor_cores(precision))
+    rt_.resize(kernels::mma_r_bytes(mma_format(precision), shape.hidden) / sizeof(float));  // staged R
+  else
+    rt_.resize(kernels::fused_forward_workspace(shape.hidden));
   hy_.resize(L * B * H);
   cy_.resize(L * B * H);
   dhy_.resize(B * H);
@@ -105,14 +120,23 @@ void FusedLstm::check_batch(int batch) const {
 
 void FusedLstm::prepare(int batch) {
   check_batch(batch);
+  if (tensor_cores(precision_)) {
+    CUDA_CHECK(kernels::prepare_lstm_mma(mma_plan(batch)));
+    return;
+  }
   const kernels::FusedLaunch p = plan(batch);
   CUDA_CHECK(kernels::prepare_lstm_fused_forward(p));
   CUDA_CHECK(kernels::prepare_lstm_fused_backward(p));
   CUDA_CHECK(kernels::prepare_lstm_fused_cluster(cluster_plan(batch)));
 }
 
+kernels::MmaLaunch FusedLstm::mma_plan(int batch) const {
+  if (!tensor_cores(precision_)) return kernels::MmaLaunch{};
+  return kernels::plan_fused_mma(mma_format(precision_), shape_.hidden, batch, limits_);
+}
+
 kernels::FusedLaunch FusedLstm::cluster_plan(int batch) const {
-  if (!cluster_enabled_ || plan(batch).r_smem_fwd) return kernels::FusedLaunch{};
+  if (!cluster_enabled_ || tensor_cores(precision_) || plan(batch).r_smem_fwd) return kernels::FusedLaunch{};
   return kernels::plan_fused_cluster(shape_.hidden, batch, limits_);
 }
 
@@ -137,13 +161,14 @@ void FusedLstm::forward(const float* theta, const float* x, int batch, bool trai
   const int H = shape_.hidden, H4 = 4 * H, Tb = T_ * batch;
   const kernels::FusedLaunch p = plan(batch);
   const kernels::FusedLaunch pc = cluster_plan(batch);
+  const kernels::MmaLaunch pm = mma_plan(batch);
   kernels::launch_permute_021(x, batch, T_, shape_.input, xt_.data(), stream_);
   KERNEL_CHECK("permute_021(x)");
   for (int l = 0; l < shape_.layers; ++l) {
     const LayerOffsets& o = layout_.layer[static_cast<std::size_t>(l)];
     const int Din = shape_.layer_input(l);
     // gx (Tb x 4H) = X (Tb x Din) W^T
-    gemm(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, H4, Tb, Din, theta + o.W, Din, layer_input(l, batch), Din,
+    gemm(cublas_, precision_, CUBLAS_OP_T, CUBLAS_OP_N, H4, Tb, Din, theta + o.W, Din, layer_input(l, batch), Din,
          gx_.data(), H4);
     kernels::FusedFwdArgs a;
     a.gx = gx_.data();
@@ -156,7 +181,9 @@ void FusedLstm::forward(const float* theta, const float* x, int batch, bool trai
     a.c = training ? c_[static_cast<std::size_t>(l)].data() : nullptr;
     a.hy = hy_.data() + static_cast<std::size_t>(l) * batch * H;
     a.cy = cy_.data() + static_cast<std::size_t>(l) * batch * H;
-    if (pc.cluster > 1) {
+    if (pm.grid > 0) {
+      CUDA_CHECK(kernels::launch_lstm_mma_forward(pm, a, rt_.data(), stream_));
+    } else if (pc.cluster > 1) {
       CUDA_CHECK(kernels::launch_lstm_fused_forward_cluster(pc, a, stream_));
     } else {
       kernels::launch_lstm_fused_forward(p, a, rt_.data(), stream_);
@@ -180,6 +207,7 @@ void FusedLstm::backward(const float* theta, const float* x, int batch, const fl
   const int H = shape_.hidden, H4 = 4 * H, Tb = T_ * batch, L = shape_.layers;
   const kernels::FusedLaunch p = plan(batch);
   const kernels::FusedLaunch pc = cluster_plan(batch);
+  const kernels::MmaLaunch pm = mma_plan(batch);
   const float* h_top = hy_.data() + static_cast<std::size_t>(L - 1) * batch * H;
   kernels::launch_head_backward(h_top, dyhat, batch, H, shape_.horizon, theta + layout_.head_W,
                                 dtheta + layout_.head_W, dtheta + layout_.head_b, dhy_.data(), stream_);
@@ -195,7 +223,9 @@ void FusedLstm::backward(const float* theta, const float* x, int batch, const fl
     a.dhy = l == L - 1 ? dhy_.data() : nullptr;  // a lower layer's h_T reaches the loss through dy
     a.T = T_;
     a.dgates = dgates_.data();
-    if (pc.cluster > 1) {
+    if (pm.grid > 0) {
+      CUDA_CHECK(kernels::launch_lstm_mma_backward(pm, a, rt_.data(), stream_));
+    } else if (pc.cluster > 1) {
       CUDA_CHECK(kernels::launch_lstm_fused_backward_cluster(pc, a, stream_));
     } else {
       kernels::launch_lstm_fused_backward(p, a, stream_);
@@ -203,10 +233,10 @@ void FusedLstm::backward(const float* theta, const float* x, int batch, const fl
     KERNEL_CHECK("lstm_fused_backward");
     const float* dG = dgates_.data();
     // dW (4H x Din) = dG^T X
-    gemm(cublas_, CUBLAS_OP_N, CUBLAS_OP_T, Din, H4, Tb, layer_input(l, batch), Din, dG, H4, dtheta + o.W,
+    gemm(cublas_, precision_, CUBLAS_OP_N, CUBLAS_OP_T, Din, H4, Tb, layer_input(l, batch), Din, dG, H4, dtheta + o.W,
          Din);
     // dR (4H x H) = dG^T [h_0 .. h_{T-1}]
-    gemm(cublas_, CUBLAS_OP_N, CUBLAS_OP_T, H, H4, Tb, y_[static_cast<std::size_t>(l)].data(), H, dG, H4,
+    gemm(cublas_, precision_, CUBLAS_OP_N, CUBLAS_OP_T, H, H4, Tb, y_[static_cast<std::size_t>(l)].data(), H, dG, H4,
          dtheta + o.R, H);
     // dbW = dbR = the sum of dG over all (t, b), a fixed-order GEMV against ones
     const float one = 1.f, zero = 0.f;
@@ -216,9 +246,9 @@ void FusedLstm::backward(const float* theta, const float* x, int batch, const fl
                                cudaMemcpyDeviceToDevice, stream_));
     // dX (Tb x Din) = dG W: the layer below's dy, or dx for layer 0
     if (l > 0) {
-      gemm(cublas_, CUBLAS_OP_N, CUBLAS_OP_N, H, Tb, H4, theta + o.W, H, dG, H4, dy_.data(), H);
+      gemm(cublas_, precision_, CUBLAS_OP_N, CUBLAS_OP_N, H, Tb, H4, theta + o.W, H, dG, H4, dy_.data(), H);
     } else if (dx != nullptr) {
-      gemm(cublas_, CUBLAS_OP_N, CUBLAS_OP_N, Din, Tb, H4, theta + o.W, Din, dG, H4, dxt_.data(), Din);
+      gemm(cublas_, precision_, CUBLAS_OP_N, CUBLAS_OP_N, Din, Tb, H4, theta + o.W, Din, dG, H4, dxt_.data(), Din);
       kernels::launch_permute_021(dxt_.data(), T_, batch, Din, dx, stream_);
       KERNEL_CHECK("permute_021(dx)");
     }

@@ -10,8 +10,10 @@
 // from L2, or, when enabled, a thread-block cluster splits R over 2-8 blocks: docs/kernels.md);
 // backward is one persistent reverse time-loop kernel, then cuBLAS GEMMs over all steps for dW, dR, dx
 // and a GEMV for the biases. Inside, activations are time-major (T x B x .); x comes in batch-major
-// (B x T x D, as the window gather writes it) and is transposed once. cuBLAS runs in pedantic fp32 math
-// (never TF32), and every kernel sums in a fixed order: a rerun gives bit-identical results.
+// (B x T x D, as the window gather writes it) and is transposed once. At precision fp32 cuBLAS runs in
+// pedantic fp32 math (never TF32); at tf32 and bf16 the time loops are the tensor-core kernels
+// (kernels/lstm_fused_mma.hpp) and the GEMMs use cuBLAS's matching tensor-core compute type. Every kernel
+// sums in a fixed order: a rerun gives bit-identical results.
 #pragma once
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -21,6 +23,7 @@
 
 #include "core/gpu/device_buffer.hpp"
 #include "kernels/lstm_fused_plan.hpp"
+#include "kernels/lstm_mma_plan.hpp"
 #include "lstm/engine.hpp"
 #include "lstm/shape.hpp"
 
@@ -54,6 +57,9 @@ class FusedLstm {
   void enable_cluster(bool on) { cluster_enabled_ = on; }
   // The cluster plan in use for `batch` rows; cluster == 0 when the one-block kernels run.
   kernels::FusedLaunch cluster_plan(int batch) const;
+  // The tensor-core plan (precision tf32 or bf16, kernels/lstm_fused_mma.hpp); grid == 0 at fp32.
+  kernels::MmaLaunch mma_plan(int batch) const;
+  Precision precision() const { return precision_; }
 
   std::size_t theta_size() const { return layout_.total; }
   std::size_t head_offset() const { return layout_.head_W; }
@@ -89,6 +95,7 @@ class FusedLstm {
   cudaStream_t stream_;
   ModelShape shape_;
   int T_, max_batch_;
+  Precision precision_;
   kernels::FusedLimits limits_;
   bool cluster_enabled_ = false;
   ParamLayout layout_;

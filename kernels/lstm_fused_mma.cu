@@ -1,0 +1,418 @@
+// Tensor-core time loops (see lstm_fused_mma.hpp for the design and lstm_mma_layout.hpp for the index
+// maps, which tests/test_mma_layout.cpp checks on the host against the mma fragment layout).
+//
+// Per forward step a warp, for each of its tiles (i, f) and (g, o) of 8 units, accumulates gx + bias and
+// then R[tile rows, :] . h_{t-1}^T over the k-steps (even and odd k-steps into two accumulators, added at
+// the end: two dependent chains of H / 16 mma instead of one of H / 8), applies the gate math to the four
+// gates of each of its (unit, row) cells in registers, and writes h_t to the other half of a
+// double-buffered B buffer (rounded to the operand format; y, gates and c keep fp32). One barrier per step.
+// Backward mirrors the FMA kernel: the cells' gate gradients go to global memory and, rounded, to a
+// double-buffered B buffer; after one barrier each warp computes dh_rec (H x 8) for its 16 units as
+// R^T . dgates^T over 4H / K k-steps in four accumulators.
+#include <cuda_bf16.h>
+
+#include <cstdint>
+
+#include "kernels/lstm_fused_mma.hpp"
+#include "kernels/smem_limit.hpp"
+
+namespace lstmad::kernels {
+
+namespace {
+
+using mma::Format;
+
+__device__ __forceinline__ float sigmoid_mma(float x) {
+  return 1.f / (1.f + expf(-x));
+}
+
+// fp32 to tf32 bits, rounded to nearest (ties away from zero), as cuBLAS's TF32 path rounds.
+__device__ __forceinline__ uint32_t tf32_bits(float x) {
+  uint32_t r;
+  asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
+  return r;
+}
+
+__device__ __forceinline__ uint32_t bf16_bits(float x) {
+  return static_cast<uint32_t>(__bfloat16_as_ushort(__float2bfloat16_rn(x)));
+}
+
+// Element (n, k) of a B buffer, rounded to the format.
+template <Format F>
+__device__ __forceinline__ void store_b(uint32_t* buf, int n, int k, int stride, float v) {
+  if constexpr (F == Format::TF32) {
+    buf[mma::b_element(F, n, k, stride)] = tf32_bits(v);
+  } else {
+    reinterpret_cast<uint16_t*>(buf)[mma::b_element(F, n, k, stride)] = static_cast<uint16_t>(bf16_bits(v));
+  }
+}
+
+// d += A . B for one 16 x 8 tile; a: this lane's four A registers, b0/b1: its two B registers.
+template <Format F>
+__device__ __forceinline__ void mma_acc(float (&d)[4], const uint4& a, uint32_t b0, uint32_t b1) {
+  if constexpr (F == Format::TF32) {
+    asm("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a.x), "r"(a.y), "r"(a.z), "r"(a.w), "r"(b0), "r"(b1));
+  } else {
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a.x), "r"(a.y), "r"(a.z), "r"(a.w), "r"(b0), "r"(b1));
+  }
+}
+
+// R (4H x H, fp32) into fragment order, rounded to the format (lstm_mma_layout.hpp, a_source).
+template <Format F>
+__global__ void stage_a_kernel(const float* __restrict__ R, int H, bool backward, uint32_t* __restrict__ out) {
+  const long long n = mma::a_words(F, H);
+  for (long long w = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; w < n;
+       w += static_cast<long long>(gridDim.x) * blockDim.x) {
+    if constexpr (F == Format::TF32) {
+      out[w] = tf32_bits(R[mma::a_source(F, backward, H, w, 0)]);
+    } else {
+      out[w] = bf16_bits(R[mma::a_source(F, backward, H, w, 0)]) |
+               (bf16_bits(R[mma::a_source(F, backward, H, w, 1)]) << 16);
+    }
+  }
+}
+
+// UG: tiles pairs (groups of 8 units) per warp, 1 or 2.
+template <Format F, bool R_SMEM, int UG>
+__global__ void __launch_bounds__(512, 1)
+    lstm_mma_fwd_kernel(const uint4* __restrict__ Ra, const float* __restrict__ gx, const float* __restrict__ bW,
+                        const float* __restrict__ bR, int T, int B, int H, float* __restrict__ y,
+                        float* __restrict__ gates, float* __restrict__ c_out, float* __restrict__ hy,
+                        float* __restrict__ cy) {
+  extern __shared__ uint4 smem4[];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int H4 = 4 * H;
+  const int KS = mma::fwd_ksteps(F, H);
+  const int HS = mma::b_stride(F, H);
+  const long long ra_vec = mma::a_words(F, H) / 4;
+  uint4* ras = smem4;
+  uint32_t* hs = reinterpret_cast<uint32_t*>(smem4 + (R_SMEM ? ra_vec : 0));  // [2][8][HS]
+  if (R_SMEM)
+    for (long long i = threadIdx.x; i < ra_vec; i += blockDim.x) ras[i] = Ra[i];
+  for (int i = threadIdx.x; i < 2 * kMmaRowsPerBlock * HS; i += blockDim.x) hs[i] = 0u;
+  const uint4* __restrict__ A = R_SMEM ? ras : Ra;
+
+  const int row0 = blockIdx.x * kMmaRowsPerBlock;
+  // This lane's cells: unit j(ug) = 8 (warp UG + ug) + lane / 4, local rows n = 2 (lane % 4) + e2.
+  int unit[UG];
+  bool valid[2];
+  long long grow[2];
+#pragma unroll
+  for (int ug = 0; ug < UG; ++ug) unit[ug] = mma::fwd_c_owner(warp * UG + ug, 0, lane, 0).j;
+#pragma unroll
+  for (int e2 = 0; e2 < 2; ++e2) {
+    const int n = mma::c_pos(lane, e2).col;
+    valid[e2] = row0 + n < B;
+    grow[e2] = valid[e2] ? row0 + n : row0;
+  }
+  float bias[UG][4], c[UG][2], hlast[UG][2];
+#pragma unroll
+  for (int ug = 0; ug < UG; ++ug) {
+#pragma unroll
+    for (int q = 0; q < 4; ++q) bias[ug][q] = bW[q * H + unit[ug]] + bR[q * H + unit[ug]];
+#pragma unroll
+    for (int e2 = 0; e2 < 2; ++e2) {
+      c[ug][e2] = 0.f;
+      hlast[ug][e2] = 0.f;
+      if (valid[e2]) y[grow[e2] * H + unit[ug]] = 0.f;  // h_0
+    }
+  }
+  __syncthreads();
+
+  // gx of the next step is loaded while this step's products run (it does not depend on h).
+  float gxn[UG][2][4];
+  auto load = [&](int t) {
+#pragma unroll
+    for (int ug = 0; ug < UG; ++ug)
+#pragma unroll
+      for (int e2 = 0; e2 < 2; ++e2) {
+        const bool ok = valid[e2] && t < T;
+        const float* gr = gx + (static_cast<long long>(t) * B + grow[e2]) * H4 + unit[ug];
+#pragma unroll
+        for (int q = 0; q < 4; ++q) gxn[ug][e2][q] = ok ? gr[q * H] : 0.f;
+      }
+  };
+  load(0);
+
+  for (int t = 0; t < T; ++t) {
+    const uint32_t* hp = hs + (t & 1) * kMmaRowsPerBlock * HS;
+    uint32_t* hn = hs + ((t + 1) & 1) * kMmaRowsPerBlock * HS;
+    // acc[ug][kind][split][reg]; register reg of kind k holds gate 2k + reg / 2 of row reg % 2.
+    float acc[UG][2][2][4];
+#pragma unroll
+    for (int ug = 0; ug < UG; ++ug)
+#pragma unroll
+      for (int kind = 0; kind < 2; ++kind)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int q = 2 * kind + (e >> 1);
+          acc[ug][kind][0][e] = gxn[ug][e & 1][q] + bias[ug][q];
+          acc[ug][kind][1][e] = 0.f;
+        }
+    load(t + 1);
+#pragma unroll 2
+    for (int ks = 0; ks < KS; ks += 2) {
+#pragma unroll
+      for (int s = 0; s < 2; ++s) {
+        if (ks + s >= KS) break;  // only when KS is odd (BF16, H = 16)
+        const uint32_t b0 = hp[mma::b_word(lane, ks + s, 0, HS)], b1 = hp[mma::b_word(lane, ks + s, 1, HS)];
+#pragma unroll
+        for (int ug = 0; ug < UG; ++ug)
+#pragma unroll
+          for (int kind = 0; kind < 2; ++kind) {
+            const int tile = 2 * (warp * UG + ug) + kind;
+            const uint4 a = A[(static_cast<long long>(tile) * KS + ks + s) * 32 + lane];
+            mma_acc<F>(acc[ug][kind][s], a, b0, b1);
+          }
+      }
+    }
+#pragma unroll
+    for (int ug = 0; ug < UG; ++ug) {
+      const int j = unit[ug];
+#pragma unroll
+      for (int e2 = 0; e2 < 2; ++e2) {
+        float pre[4];
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+          const int kind = q >> 1, e = ((q & 1) << 1) | e2;
+          pre[q] = acc[ug][kind][0][e] + acc[ug][kind][1][e];
+        }
+        const float ig = sigmoid_mma(pre[0]), fg = sigmoid_mma(pre[1]), gg = tanhf(pre[2]),
+                    og = sigmoid_mma(pre[3]);
+        c[ug][e2] = fmaf(fg, c[ug][e2], ig * gg);
+        const float h = og * tanhf(c[ug][e2]);
+        hlast[ug][e2] = h;
+        const int n = mma::c_pos(lane, e2).col;
+        store_b<F>(hn, n, j, HS, valid[e2] ? h : 0.f);
+        if (!valid[e2]) continue;
+        const long long tb = static_cast<long long>(t) * B + grow[e2];
+        y[(tb + B) * H + j] = h;
+        if (gates != nullptr) {
+          float* gr = gates + tb * H4 + j;
+          gr[0] = ig;
+          gr[H] = fg;
+          gr[2 * H] = gg;
+          gr[3 * H] = og;
+          c_out[tb * H + j] = c[ug][e2];
+        }
+      }
+    }
+    __syncthreads();
+  }
+#pragma unroll
+  for (int ug = 0; ug < UG; ++ug)
+#pragma unroll
+    for (int e2 = 0; e2 < 2; ++e2) {
+      if (!valid[e2]) continue;
+      if (hy != nullptr) hy[grow[e2] * H + unit[ug]] = hlast[ug][e2];
+      if (cy != nullptr) cy[grow[e2] * H + unit[ug]] = c[ug][e2];
+    }
+}
+
+template <Format F, bool R_SMEM>
+__global__ void __launch_bounds__(512, 1)
+    lstm_mma_bwd_kernel(const uint4* __restrict__ Ra, const float* __restrict__ gates,
+                        const float* __restrict__ cst, const float* __restrict__ dy,
+                        const float* __restrict__ dhy, int T, int B, int H, float* __restrict__ dgates) {
+  extern __shared__ uint4 smem4[];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int H4 = 4 * H;
+  const int KS = mma::bwd_ksteps(F, H);  // a multiple of 4
+  const int DS = mma::b_stride(F, H4);
+  const long long ra_vec = mma::a_words(F, H) / 4;
+  uint4* ras = smem4;
+  uint32_t* ds = reinterpret_cast<uint32_t*>(smem4 + (R_SMEM ? ra_vec : 0));  // [2][8][DS]
+  if (R_SMEM)
+    for (long long i = threadIdx.x; i < ra_vec; i += blockDim.x) ras[i] = Ra[i];
+  for (int i = threadIdx.x; i < 2 * kMmaRowsPerBlock * DS; i += blockDim.x) ds[i] = 0u;
+  const uint4* __restrict__ A = R_SMEM ? ras : Ra;
+
+  const int row0 = blockIdx.x * kMmaRowsPerBlock;
+  // Cell e of this lane: accumulator register e of tile `warp`, unit j[e], local row n[e].
+  int j[4], n[4];
+  bool valid[4];
+  long long grow[4];
+#pragma unroll
+  for (int e = 0; e < 4; ++e) {
+    const mma::UnitCell uc = mma::bwd_c_owner(warp, lane, e);
+    j[e] = uc.j;
+    n[e] = uc.n;
+    valid[e] = row0 + uc.n < B;
+    grow[e] = valid[e] ? row0 + uc.n : row0;
+  }
+  float dh_rec[4], dc[4], ct[4];
+#pragma unroll
+  for (int e = 0; e < 4; ++e) {
+    dh_rec[e] = 0.f;
+    dc[e] = 0.f;
+    ct[e] = valid[e] ? cst[(static_cast<long long>(T - 1) * B + grow[e]) * H + j[e]] : 0.f;
+  }
+  __syncthreads();
+
+  // Step t's inputs (dy, the gates, c_{t-1}) do not depend on the recurrence: loaded one step ahead.
+  float in_dy[4], in_g[4][4], in_cp[4];
+  auto load = [&](int t) {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const bool ok = valid[e] && t >= 0;
+      const long long tb = static_cast<long long>(t) * B + grow[e];
+      in_dy[e] = ok && dy != nullptr ? dy[tb * H + j[e]] : 0.f;
+      const float* gr = gates + tb * H4 + j[e];
+#pragma unroll
+      for (int q = 0; q < 4; ++q) in_g[e][q] = ok ? gr[q * H] : 0.f;
+      in_cp[e] = ok && t > 0 ? cst[(tb - B) * H + j[e]] : 0.f;
+    }
+  };
+  load(T - 1);
+
+  for (int t = T - 1; t >= 0; --t) {
+    uint32_t* cur = ds + (t & 1) * kMmaRowsPerBlock * DS;
+    float s_dy[4], s_g[4][4], s_cp[4];
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      s_dy[e] = in_dy[e];
+      s_cp[e] = in_cp[e];
+#pragma unroll
+      for (int q = 0; q < 4; ++q) s_g[e][q] = in_g[e][q];
+    }
+    load(t - 1);
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      float da[4] = {0.f, 0.f, 0.f, 0.f};
+      if (valid[e]) {
+        float dh = dh_rec[e] + s_dy[e];
+        if (t == T - 1 && dhy != nullptr) dh += dhy[grow[e] * H + j[e]];
+        const float ig = s_g[e][0], fg = s_g[e][1], gg = s_g[e][2], og = s_g[e][3];
+        const float tc = tanhf(ct[e]);
+        const float dcv = fmaf(dh * og, 1.f - tc * tc, dc[e]);
+        da[0] = dcv * gg * ig * (1.f - ig);
+        da[1] = dcv * s_cp[e] * fg * (1.f - fg);
+        da[2] = dcv * ig * (1.f - gg * gg);
+        da[3] = dh * tc * og * (1.f - og);
+        dc[e] = dcv * fg;
+        ct[e] = s_cp[e];
+        float* dgr = dgates + (static_cast<long long>(t) * B + grow[e]) * H4 + j[e];
+#pragma unroll
+        for (int q = 0; q < 4; ++q) dgr[q * H] = da[q];
+      }
+#pragma unroll
+      for (int q = 0; q < 4; ++q) store_b<F>(cur, n[e], q * H + j[e], DS, da[q]);
+    }
+    __syncthreads();
+    if (t == 0) break;
+    float acc[4][4];
+#pragma unroll
+    for (int s = 0; s < 4; ++s)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc[s][e] = 0.f;
+    for (int ks = 0; ks < KS; ks += 4) {
+#pragma unroll
+      for (int s = 0; s < 4; ++s) {
+        const uint32_t b0 = cur[mma::b_word(lane, ks + s, 0, DS)], b1 = cur[mma::b_word(lane, ks + s, 1, DS)];
+        const uint4 a = A[(static_cast<long long>(warp) * KS + ks + s) * 32 + lane];
+        mma_acc<F>(acc[s], a, b0, b1);
+      }
+    }
+#pragma unroll
+    for (int e = 0; e < 4; ++e) dh_rec[e] = ((acc[0][e] + acc[1][e]) + acc[2][e]) + acc[3][e];
+  }
+}
+
+int stage_grid(long long n) {
+  const long long b = (n + 255) / 256;
+  return static_cast<int>(b < 4096 ? (b > 0 ? b : 1) : 4096);
+}
+
+template <Format F>
+cudaError_t configure_fwd(const MmaLaunch& p) {
+  if (p.r_smem_fwd)
+    return p.fwd_units_per_warp == 8 ? raise_dynamic_smem_limit(lstm_mma_fwd_kernel<F, true, 1>, p.smem_fwd)
+                                     : raise_dynamic_smem_limit(lstm_mma_fwd_kernel<F, true, 2>, p.smem_fwd);
+  return p.fwd_units_per_warp == 8 ? raise_dynamic_smem_limit(lstm_mma_fwd_kernel<F, false, 1>, p.smem_fwd)
+                                   : raise_dynamic_smem_limit(lstm_mma_fwd_kernel<F, false, 2>, p.smem_fwd);
+}
+
+template <Format F>
+cudaError_t configure_bwd(const MmaLaunch& p) {
+  return p.r_smem_bwd ? raise_dynamic_smem_limit(lstm_mma_bwd_kernel<F, true>, p.smem_bwd)
+                      : raise_dynamic_smem_limit(lstm_mma_bwd_kernel<F, false>, p.smem_bwd);
+}
+
+template <Format F, bool R_SMEM, int UG>
+void run_fwd(const MmaLaunch& p, const FusedFwdArgs& a, const uint4* ra, cudaStream_t stream) {
+  lstm_mma_fwd_kernel<F, R_SMEM, UG><<<p.grid, p.fwd_threads, p.smem_fwd, stream>>>(
+      ra, a.gx, a.bW, a.bR, a.T, p.B, p.H, a.y, a.gates, a.c, a.hy, a.cy);
+}
+
+template <Format F>
+void launch_fwd(const MmaLaunch& p, const FusedFwdArgs& a, void* ws, cudaStream_t stream) {
+  stage_a_kernel<F><<<stage_grid(mma::a_words(F, p.H)), 256, 0, stream>>>(a.R, p.H, false,
+                                                                           static_cast<uint32_t*>(ws));
+  if (configure_fwd<F>(p) != cudaSuccess) return;  // the error is left for the launch check
+  const uint4* ra = static_cast<const uint4*>(ws);
+  if (p.r_smem_fwd) {
+    if (p.fwd_units_per_warp == 8) run_fwd<F, true, 1>(p, a, ra, stream);
+    else run_fwd<F, true, 2>(p, a, ra, stream);
+  } else {
+    if (p.fwd_units_per_warp == 8) run_fwd<F, false, 1>(p, a, ra, stream);
+    else run_fwd<F, false, 2>(p, a, ra, stream);
+  }
+}
+
+template <Format F>
+void launch_bwd(const MmaLaunch& p, const FusedBwdArgs& a, void* ws, cudaStream_t stream) {
+  stage_a_kernel<F><<<stage_grid(mma::a_words(F, p.H)), 256, 0, stream>>>(a.R, p.H, true,
+                                                                           static_cast<uint32_t*>(ws));
+  if (configure_bwd<F>(p) != cudaSuccess) return;
+  const uint4* ra = static_cast<const uint4*>(ws);
+  if (p.r_smem_bwd)
+    lstm_mma_bwd_kernel<F, true><<<p.grid, p.bwd_threads, p.smem_bwd, stream>>>(
+        ra, a.gates, a.c, a.dy, a.dhy, a.T, p.B, p.H, a.dgates);
+  else
+    lstm_mma_bwd_kernel<F, false><<<p.grid, p.bwd_threads, p.smem_bwd, stream>>>(
+        ra, a.gates, a.c, a.dy, a.dhy, a.T, p.B, p.H, a.dgates);
+}
+
+// These kernels run one model per launch (the multi-model path runs fp32 only).
+bool takes(const MmaLaunch& p, const ModelStrides& m, int T) {
+  return p.grid > 0 && T > 0 && m.models == 1 && m.rows == nullptr && m.active == nullptr;
+}
+
+}  // namespace
+
+cudaError_t prepare_lstm_mma(const MmaLaunch& plan) {
+  if (plan.grid <= 0) return cudaSuccess;
+  cudaError_t e = plan.format == Format::TF32 ? configure_fwd<Format::TF32>(plan) : configure_fwd<Format::BF16>(plan);
+  if (e != cudaSuccess) return e;
+  return plan.format == Format::TF32 ? configure_bwd<Format::TF32>(plan) : configure_bwd<Format::BF16>(plan);
+}
+
+cudaError_t launch_lstm_mma_forward(const MmaLaunch& plan, const FusedFwdArgs& args, void* workspace,
+                                    cudaStream_t stream) {
+  if (args.T <= 0) return cudaSuccess;
+  if (!takes(plan, args.models, args.T)) return cudaErrorInvalidValue;
+  if (plan.format == Format::TF32)
+    launch_fwd<Format::TF32>(plan, args, workspace, stream);
+  else
+    launch_fwd<Format::BF16>(plan, args, workspace, stream);
+  return cudaSuccess;
+}
+
+cudaError_t launch_lstm_mma_backward(const MmaLaunch& plan, const FusedBwdArgs& args, void* workspace,
+                                     cudaStream_t stream) {
+  if (args.T <= 0) return cudaSuccess;
+  if (!takes(plan, args.models, args.T)) return cudaErrorInvalidValue;
+  if (plan.format == Format::TF32)
+    launch_bwd<Format::TF32>(plan, args, workspace, stream);
+  else
+    launch_bwd<Format::BF16>(plan, args, workspace, stream);
+  return cudaSuccess;
+}
+
+}  // namespace lstmad::kernels

@@ -1,0 +1,271 @@
+// The tensor-core time loops' index maps (kernels/lstm_mma_layout.hpp) and launch plan
+// (kernels/lstm_mma_plan.hpp), checked on the host. A warp's mma.sync is emulated from the fragment layout
+// as the PTX ISA states it (written out below independently of the header), fed with the words that the
+// kernels' own index functions stage and load, and its result, read back through the kernels' epilogue
+// maps, must equal the plain products R h^T (forward) and R^T dgates^T (backward) exactly. The values are
+// multiples of 1/8 of at most 5 bits, exact in TF32 and BF16, so any layout slip shows as a wrong number.
+// What this cannot check (barriers, races, the hardware itself) is left to tests/gpu/test_fused_lstm.cpp.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <set>
+#include <tuple>
+#include <vector>
+
+#include "kernels/lstm_mma_layout.hpp"
+#include "kernels/lstm_mma_plan.hpp"
+
+namespace lstmad {
+namespace {
+
+using kernels::mma::Format;
+namespace mma = kernels::mma;
+
+// ---- the PTX ISA's fragment layouts, element by element ----
+// A (16 x K) element i of a lane (TF32: i = register; BF16: i = 2 register + half).
+std::pair<int, int> spec_a(Format f, int lane, int i) {
+  const int gid = lane / 4, tig = lane % 4;
+  if (f == Format::TF32) {
+    const int row = (i == 0 || i == 2) ? gid : gid + 8;
+    const int col = (i == 0 || i == 1) ? tig : tig + 4;
+    return {row, col};
+  }
+  const int row = (i < 2 || (i >= 4 && i < 6)) ? gid : gid + 8;
+  const int col = i < 4 ? tig * 2 + (i & 1) : tig * 2 + (i & 1) + 8;
+  return {row, col};
+}
+// B (K x 8) element i.
+std::pair<int, int> spec_b(Format f, int lane, int i) {
+  const int gid = lane / 4, tig = lane % 4;
+  if (f == Format::TF32) return {i == 0 ? tig : tig + 4, gid};
+  return {i < 2 ? tig * 2 + (i & 1) : tig * 2 + (i & 1) + 8, gid};
+}
+// C/D (16 x 8, fp32) element i.
+std::pair<int, int> spec_c(int lane, int i) {
+  const int gid = lane / 4, tig = lane % 4;
+  return {i < 2 ? gid : gid + 8, tig * 2 + (i & 1)};
+}
+
+// The value an operand word element holds: TF32 words are fp32 bits, BF16 halves the top 16 bits of one.
+double decode(Format f, uint32_t word, int half) {
+  uint32_t bits = word;
+  if (f == Format::BF16) bits = (half == 0 ? (word & 0xFFFFu) : (word >> 16)) << 16;
+  float v;
+  std::memcpy(&v, &bits, 4);
+  return v;
+}
+uint32_t encode_tf32(float v) {
+  uint32_t b;
+  std::memcpy(&b, &v, 4);
+  return b;
+}
+uint16_t encode_bf16(float v) {
+  uint32_t b;
+  std::memcpy(&b, &v, 4);
+  EXPECT_EQ(b & 0xFFFFu, 0u) << v << " is not exact in bf16";
+  return static_cast<uint16_t>(b >> 16);
+}
+
+// One warp-wide mma: d[lane][0..3] += A . B, A and B given as each lane's registers.
+void emulate_mma(Format f, const uint32_t (&a)[32][4], const uint32_t (&b)[32][2], double (&d)[32][4]) {
+  const int K = mma::k_per_mma(f), pw = mma::per_word(f);
+  std::vector<double> A(16 * K, std::numeric_limits<double>::quiet_NaN()), Bm(K * 8, A[0]);
+  for (int lane = 0; lane < 32; ++lane) {
+    for (int i = 0; i < 4 * pw; ++i) {
+      const auto [r, c] = spec_a(f, lane, i);
+      A[r * K + c] = decode(f, a[lane][i / pw], i % pw);
+    }
+    for (int i = 0; i < 2 * pw; ++i) {
+      const auto [r, c] = spec_b(f, lane, i);
+      Bm[r * 8 + c] = decode(f, b[lane][i / pw], i % pw);
+    }
+  }
+  for (int lane = 0; lane < 32; ++lane)
+    for (int i = 0; i < 4; ++i) {
+      const auto [r, c] = spec_c(lane, i);
+      double s = 0;
+      for (int k = 0; k < K; ++k) s += A[r * K + k] * Bm[k * 8 + c];
+      d[lane][i] += s;  // a NaN here means a fragment element the layout never filled
+    }
+}
+
+std::vector<float> exact_values(std::size_t n, std::mt19937& rng) {
+  std::uniform_int_distribution<int> u(-16, 16);
+  std::vector<float> v(n);
+  for (float& x : v) x = static_cast<float>(u(rng)) / 8.f;
+  return v;
+}
+
+// A staged as the kernels' stage_a_kernel does, through mma::a_source.
+std::vector<uint32_t> stage(Format f, bool backward, int H, const std::vector<float>& R) {
+  std::vector<uint32_t> out(static_cast<std::size_t>(mma::a_words(f, H)));
+  for (long long w = 0; w < mma::a_words(f, H); ++w) {
+    if (f == Format::TF32) {
+      out[w] = encode_tf32(R[mma::a_source(f, backward, H, w, 0)]);
+    } else {
+      out[w] = encode_bf16(R[mma::a_source(f, backward, H, w, 0)]) |
+               (static_cast<uint32_t>(encode_bf16(R[mma::a_source(f, backward, H, w, 1)])) << 16);
+    }
+  }
+  return out;
+}
+
+// A B buffer (8 rows of K values) written element by element through mma::b_element, as the kernels do.
+std::vector<uint32_t> b_buffer(Format f, const std::vector<float>& v, int K) {
+  const int stride = mma::b_stride(f, K);
+  std::vector<uint32_t> buf(static_cast<std::size_t>(8) * stride, 0xFFFFFFFFu);  // NaN where never written
+  for (int n = 0; n < 8; ++n)
+    for (int k = 0; k < K; ++k) {
+      const int e = mma::b_element(f, n, k, stride);
+      if (f == Format::TF32) {
+        buf[e] = encode_tf32(v[n * K + k]);
+      } else {
+        uint32_t& w = buf[e / 2];
+        const uint32_t h = encode_bf16(v[n * K + k]);
+        w = (e % 2 == 0) ? ((w & 0xFFFF0000u) | h) : ((w & 0xFFFFu) | (h << 16));
+      }
+    }
+  return buf;
+}
+
+// One tile's products over all k-steps, as the kernels' loops run them.
+void run_tile(Format f, const std::vector<uint32_t>& a_frag, int tile, int ksteps, const std::vector<uint32_t>& bbuf,
+              int stride, double (&d)[32][4]) {
+  for (auto& l : d)
+    for (double& x : l) x = 0;
+  for (int ks = 0; ks < ksteps; ++ks) {
+    uint32_t a[32][4], b[32][2];
+    for (int lane = 0; lane < 32; ++lane) {
+      const std::size_t base = (static_cast<std::size_t>(tile) * ksteps + ks) * 32 + lane;
+      for (int r = 0; r < 4; ++r) a[lane][r] = a_frag[4 * base + r];
+      for (int r = 0; r < 2; ++r) b[lane][r] = bbuf[mma::b_word(lane, ks, r, stride)];
+    }
+    emulate_mma(f, a, b, d);
+  }
+}
+
+class MmaLayout : public ::testing::TestWithParam<std::tuple<Format, int>> {};
+
+TEST_P(MmaLayout, ForwardTilesComputeEveryGateOfEveryCellOnce) {
+  const auto [f, H] = GetParam();
+  std::mt19937 rng(H * 7 + static_cast<int>(f));
+  const std::vector<float> R = exact_values(4ull * H * H, rng), h = exact_values(8ull * H, rng);
+  const std::vector<uint32_t> A = stage(f, false, H, R), Bb = b_buffer(f, h, H);
+  std::set<std::tuple<int, int, int>> seen;
+  for (int tile = 0; tile < mma::fwd_tiles(H); ++tile) {
+    double d[32][4];
+    run_tile(f, A, tile, mma::fwd_ksteps(f, H), Bb, mma::b_stride(f, H), d);
+    for (int lane = 0; lane < 32; ++lane)
+      for (int r = 0; r < 4; ++r) {
+        const mma::GateCell c = mma::fwd_c_owner(tile / 2, tile % 2, lane, r);
+        double want = 0;
+        for (int k = 0; k < H; ++k) want += double(R[(c.q * H + c.j) * H + k]) * h[c.n * H + k];
+        ASSERT_EQ(d[lane][r], want) << "tile " << tile << " lane " << lane << " reg " << r;
+        EXPECT_TRUE(seen.insert({c.q, c.j, c.n}).second) << "gate " << c.q << " unit " << c.j << " row " << c.n;
+      }
+  }
+  EXPECT_EQ(seen.size(), static_cast<std::size_t>(4 * H * 8));
+  // The kernel's epilogue reads registers e = 2 (q % 2) + row of kind q / 2 as gate q of one cell.
+  for (int lane = 0; lane < 32; ++lane)
+    for (int e2 = 0; e2 < 2; ++e2)
+      for (int q = 0; q < 4; ++q) {
+        const mma::GateCell c = mma::fwd_c_owner(3, q >> 1, lane, ((q & 1) << 1) | e2);
+        EXPECT_EQ(c.q, q);
+        EXPECT_EQ(c.j, mma::fwd_c_owner(3, 0, lane, 0).j);
+        EXPECT_EQ(c.n, mma::c_pos(lane, e2).col);
+      }
+}
+
+TEST_P(MmaLayout, BackwardTilesComputeEveryUnitsRecurrentGradientOnce) {
+  const auto [f, H] = GetParam();
+  std::mt19937 rng(H * 11 + static_cast<int>(f));
+  const std::vector<float> R = exact_values(4ull * H * H, rng), dg = exact_values(8ull * 4 * H, rng);
+  const std::vector<uint32_t> A = stage(f, true, H, R), Bb = b_buffer(f, dg, 4 * H);
+  std::set<std::pair<int, int>> seen;
+  for (int tile = 0; tile < mma::bwd_tiles(H); ++tile) {
+    double d[32][4];
+    run_tile(f, A, tile, mma::bwd_ksteps(f, H), Bb, mma::b_stride(f, 4 * H), d);
+    for (int lane = 0; lane < 32; ++lane)
+      for (int r = 0; r < 4; ++r) {
+        const mma::UnitCell c = mma::bwd_c_owner(tile, lane, r);
+        double want = 0;
+        for (int m = 0; m < 4 * H; ++m) want += double(R[m * H + c.j]) * dg[c.n * 4 * H + m];
+        ASSERT_EQ(d[lane][r], want) << "tile " << tile << " lane " << lane << " reg " << r;
+        EXPECT_TRUE(seen.insert({c.j, c.n}).second) << "unit " << c.j << " row " << c.n;
+      }
+  }
+  EXPECT_EQ(seen.size(), static_cast<std::size_t>(H * 8));
+  EXPECT_EQ(mma::bwd_ksteps(f, H) % 4, 0) << "the backward loop runs k-steps in fours";
+}
+
+TEST_P(MmaLayout, FragmentLoadsOfALaneGroupHitThirtyTwoBanks) {
+  const auto [f, H] = GetParam();
+  for (int K : {H, 4 * H}) {
+    const int stride = mma::b_stride(f, K);
+    for (int ks = 0; ks < K / mma::k_per_mma(f); ++ks)
+      for (int r = 0; r < 2; ++r) {
+        std::set<int> banks;
+        for (int lane = 0; lane < 32; ++lane) banks.insert(mma::b_word(lane, ks, r, stride) % 32);
+        EXPECT_EQ(banks.size(), 32u) << "K " << K << " k-step " << ks << " register " << r;
+      }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, MmaLayout,
+                         ::testing::Combine(::testing::Values(Format::TF32, Format::BF16),
+                                            ::testing::Values(16, 32, 48, 64, 128, 256)),
+                         [](const auto& param_info) {
+                           return std::string(std::get<0>(param_info.param) == Format::TF32 ? "tf32" : "bf16") + "_H" +
+                                  std::to_string(std::get<1>(param_info.param));
+                         });
+
+kernels::FusedLimits h200() {
+  kernels::FusedLimits lim;
+  lim.sm_count = 132;
+  lim.smem_optin = 232448;
+  lim.max_threads = 1024;
+  lim.cluster_launch = 1;
+  return lim;
+}
+
+TEST(MmaPlan, RowsBlocksThreadsAndWhereRSits) {
+  const kernels::FusedLimits lim = h200();
+  for (Format f : {Format::TF32, Format::BF16})
+    for (int H = 16; H <= 256; H += 16) {
+      const kernels::MmaLaunch p = kernels::plan_fused_mma(f, H, 100, lim);
+      ASSERT_GT(p.grid, 0) << H;
+      EXPECT_EQ(p.grid, 13);  // ceil(100 / 8)
+      EXPECT_EQ(p.fwd_threads, H / p.fwd_units_per_warp * 32);
+      EXPECT_LE(p.fwd_threads, 512);
+      EXPECT_EQ(p.bwd_threads, H / 16 * 32);
+      // R stays on chip exactly when fragment-ordered R and the step buffers fit the opt-in limit.
+      const int limit_h = f == Format::TF32 ? 112 : 160;
+      EXPECT_EQ(p.r_smem_fwd, H <= limit_h) << H;
+      EXPECT_EQ(p.r_smem_bwd, H <= limit_h) << H;
+      EXPECT_LE(p.smem_fwd, static_cast<std::size_t>(lim.smem_optin));
+      EXPECT_LE(p.smem_bwd, static_cast<std::size_t>(lim.smem_optin));
+      EXPECT_EQ(p.smem_fwd, (p.r_smem_fwd ? kernels::mma_r_bytes(f, H) : 0) +
+                                2u * 8 * static_cast<std::size_t>(mma::b_stride(f, H)) * 4);
+    }
+}
+
+TEST(MmaPlan, ShapesTheKernelsCannotTakeNameAnEngineThatCan) {
+  const kernels::FusedLimits lim = h200();
+  for (int H : {8, 100, 272}) {
+    const std::string why = kernels::mma_unsupported_reason(Format::TF32, H, 64, lim);
+    EXPECT_NE(why.find("multiples of 16"), std::string::npos) << why;
+    EXPECT_NE(why.find("engine \"cudnn\""), std::string::npos) << why;
+    EXPECT_EQ(kernels::plan_fused_mma(Format::TF32, H, 64, lim).grid, 0);
+  }
+  kernels::FusedLimits small = lim;
+  small.max_threads = 256;
+  EXPECT_NE(kernels::mma_unsupported_reason(Format::BF16, 128, 64, small).find("threads per block"),
+            std::string::npos);
+  EXPECT_EQ(kernels::mma_unsupported_reason(Format::BF16, 64, 64, lim), "");
+}
+
+}  // namespace
+}  // namespace lstmad
