@@ -12,6 +12,7 @@
 #include <cuda_bf16.h>
 
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/lstm_fused_mma.hpp"
 #include "kernels/smem_limit.hpp"
@@ -78,25 +79,40 @@ __global__ void stage_a_kernel(const float* __restrict__ R, int H, bool backward
   }
 }
 
-// UG: tiles pairs (groups of 8 units) per warp, 1 or 2.
-template <Format F, bool R_SMEM, int UG>
+// UG: tile pairs (groups of 8 units) per warp, 1 or 2. HC > 0: H is HC and each lane holds its A
+// fragments in registers for all k-steps (mma_r_in_registers); HC = 0: H at run time, A from shared memory
+// (R_SMEM) or L2.
+template <Format F, bool R_SMEM, int UG, int HC>
 __global__ void __launch_bounds__(512, 1)
     lstm_mma_fwd_kernel(const uint4* __restrict__ Ra, const float* __restrict__ gx, const float* __restrict__ bW,
                         const float* __restrict__ bR, int T, int B, int H, float* __restrict__ y,
                         float* __restrict__ gates, float* __restrict__ c_out, float* __restrict__ hy,
                         float* __restrict__ cy) {
   extern __shared__ uint4 smem4[];
+  constexpr bool R_REG = HC > 0;
+  constexpr int KSC = R_REG ? HC / (F == Format::TF32 ? 8 : 16) : 1;  // k-steps, when known here
+  if (R_REG) H = HC;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int H4 = 4 * H;
-  const int KS = mma::fwd_ksteps(F, H);
+  const int KS = R_REG ? KSC : mma::fwd_ksteps(F, H);
   const int HS = mma::b_stride(F, H);
   const long long ra_vec = mma::a_words(F, H) / 4;
   uint4* ras = smem4;
-  uint32_t* hs = reinterpret_cast<uint32_t*>(smem4 + (R_SMEM ? ra_vec : 0));  // [2][8][HS]
-  if (R_SMEM)
+  uint32_t* hs = reinterpret_cast<uint32_t*>(smem4 + (R_SMEM && !R_REG ? ra_vec : 0));  // [2][8][HS]
+  if (R_SMEM && !R_REG)
     for (long long i = threadIdx.x; i < ra_vec; i += blockDim.x) ras[i] = Ra[i];
   for (int i = threadIdx.x; i < 2 * kMmaRowsPerBlock * HS; i += blockDim.x) hs[i] = 0u;
-  const uint4* __restrict__ A = R_SMEM ? ras : Ra;
+  const uint4* __restrict__ A = R_SMEM && !R_REG ? ras : Ra;
+  uint4 areg[R_REG ? 2 * UG : 1][KSC];  // this lane's A fragments (R_REG)
+  if constexpr (R_REG) {
+#pragma unroll
+    for (int ug = 0; ug < UG; ++ug)
+#pragma unroll
+      for (int kind = 0; kind < 2; ++kind)
+#pragma unroll
+        for (int ks = 0; ks < KSC; ++ks)
+          areg[2 * ug + kind][ks] = Ra[(static_cast<long long>(2 * (warp * UG + ug) + kind) * KSC + ks) * 32 + lane];
+  }
 
   const int row0 = blockIdx.x * kMmaRowsPerBlock;
   // This lane's cells: unit j(ug) = 8 (warp UG + ug) + lane / 4, local rows n = 2 (lane % 4) + e2.
@@ -156,6 +172,16 @@ __global__ void __launch_bounds__(512, 1)
           acc[ug][kind][1][e] = 0.f;
         }
     load(t + 1);
+    if constexpr (R_REG) {
+#pragma unroll
+      for (int ks = 0; ks < KSC; ++ks) {
+        const uint32_t b0 = hp[mma::b_word(lane, ks, 0, HS)], b1 = hp[mma::b_word(lane, ks, 1, HS)];
+#pragma unroll
+        for (int ug = 0; ug < UG; ++ug)
+#pragma unroll
+          for (int kind = 0; kind < 2; ++kind) mma_acc<F>(acc[ug][kind][ks & 1], areg[2 * ug + kind][ks], b0, b1);
+      }
+    } else {
 #pragma unroll 2
     for (int ks = 0; ks < KS; ks += 2) {
 #pragma unroll
@@ -171,6 +197,7 @@ __global__ void __launch_bounds__(512, 1)
             mma_acc<F>(acc[ug][kind][s], a, b0, b1);
           }
       }
+    }
     }
 #pragma unroll
     for (int ug = 0; ug < UG; ++ug) {
@@ -215,23 +242,32 @@ __global__ void __launch_bounds__(512, 1)
     }
 }
 
-template <Format F, bool R_SMEM>
+// HC as in the forward kernel.
+template <Format F, bool R_SMEM, int HC>
 __global__ void __launch_bounds__(512, 1)
     lstm_mma_bwd_kernel(const uint4* __restrict__ Ra, const float* __restrict__ gates,
                         const float* __restrict__ cst, const float* __restrict__ dy,
                         const float* __restrict__ dhy, int T, int B, int H, float* __restrict__ dgates) {
   extern __shared__ uint4 smem4[];
+  constexpr bool R_REG = HC > 0;
+  constexpr int KSC = R_REG ? 4 * HC / (F == Format::TF32 ? 8 : 16) : 4;
+  if (R_REG) H = HC;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int H4 = 4 * H;
-  const int KS = mma::bwd_ksteps(F, H);  // a multiple of 4
+  const int KS = R_REG ? KSC : mma::bwd_ksteps(F, H);  // a multiple of 4
   const int DS = mma::b_stride(F, H4);
   const long long ra_vec = mma::a_words(F, H) / 4;
   uint4* ras = smem4;
-  uint32_t* ds = reinterpret_cast<uint32_t*>(smem4 + (R_SMEM ? ra_vec : 0));  // [2][8][DS]
-  if (R_SMEM)
+  uint32_t* ds = reinterpret_cast<uint32_t*>(smem4 + (R_SMEM && !R_REG ? ra_vec : 0));  // [2][8][DS]
+  if (R_SMEM && !R_REG)
     for (long long i = threadIdx.x; i < ra_vec; i += blockDim.x) ras[i] = Ra[i];
   for (int i = threadIdx.x; i < 2 * kMmaRowsPerBlock * DS; i += blockDim.x) ds[i] = 0u;
-  const uint4* __restrict__ A = R_SMEM ? ras : Ra;
+  const uint4* __restrict__ A = R_SMEM && !R_REG ? ras : Ra;
+  uint4 areg[R_REG ? KSC : 1];  // this lane's A fragments (R_REG)
+  if constexpr (R_REG) {
+#pragma unroll
+    for (int ks = 0; ks < KSC; ++ks) areg[ks] = Ra[(static_cast<long long>(warp) * KSC + ks) * 32 + lane];
+  }
 
   const int row0 = blockIdx.x * kMmaRowsPerBlock;
   // Cell e of this lane: accumulator register e of tile `warp`, unit j[e], local row n[e].
@@ -311,12 +347,20 @@ __global__ void __launch_bounds__(512, 1)
     for (int s = 0; s < 4; ++s)
 #pragma unroll
       for (int e = 0; e < 4; ++e) acc[s][e] = 0.f;
-    for (int ks = 0; ks < KS; ks += 4) {
+    if constexpr (R_REG) {
 #pragma unroll
-      for (int s = 0; s < 4; ++s) {
-        const uint32_t b0 = cur[mma::b_word(lane, ks + s, 0, DS)], b1 = cur[mma::b_word(lane, ks + s, 1, DS)];
-        const uint4 a = A[(static_cast<long long>(warp) * KS + ks + s) * 32 + lane];
-        mma_acc<F>(acc[s], a, b0, b1);
+      for (int ks = 0; ks < KSC; ++ks) {
+        const uint32_t b0 = cur[mma::b_word(lane, ks, 0, DS)], b1 = cur[mma::b_word(lane, ks, 1, DS)];
+        mma_acc<F>(acc[ks & 3], areg[ks], b0, b1);
+      }
+    } else {
+      for (int ks = 0; ks < KS; ks += 4) {
+#pragma unroll
+        for (int s = 0; s < 4; ++s) {
+          const uint32_t b0 = cur[mma::b_word(lane, ks + s, 0, DS)], b1 = cur[mma::b_word(lane, ks + s, 1, DS)];
+          const uint4 a = A[(static_cast<long long>(warp) * KS + ks + s) * 32 + lane];
+          mma_acc<F>(acc[s], a, b0, b1);
+        }
       }
     }
 #pragma unroll
@@ -329,54 +373,92 @@ int stage_grid(long long n) {
   return static_cast<int>(b < 4096 ? (b > 0 ? b : 1) : 4096);
 }
 
-template <Format F>
-cudaError_t configure_fwd(const MmaLaunch& p) {
-  if (p.r_smem_fwd)
-    return p.fwd_units_per_warp == 8 ? raise_dynamic_smem_limit(lstm_mma_fwd_kernel<F, true, 1>, p.smem_fwd)
-                                     : raise_dynamic_smem_limit(lstm_mma_fwd_kernel<F, true, 2>, p.smem_fwd);
-  return p.fwd_units_per_warp == 8 ? raise_dynamic_smem_limit(lstm_mma_fwd_kernel<F, false, 1>, p.smem_fwd)
-                                   : raise_dynamic_smem_limit(lstm_mma_fwd_kernel<F, false, 2>, p.smem_fwd);
+// Calls fn(std::integral_constant<int, HC>) with HC = H when the plan holds R in registers (instantiated
+// for exactly the H that mma_r_in_registers accepts), else HC = 0 (H at run time).
+template <Format F, bool BACKWARD, typename Fn>
+void with_hc(int H, bool in_registers, Fn&& fn) {
+  if (in_registers) {
+    switch (H) {
+#define LSTMAD_MMA_HC(h)                                        \
+  case h:                                                       \
+    if constexpr (mma_r_in_registers(F, h, BACKWARD)) {         \
+      fn(std::integral_constant<int, h>{});                     \
+      return;                                                   \
+    }                                                           \
+    break;
+      LSTMAD_MMA_HC(16)
+      LSTMAD_MMA_HC(32)
+      LSTMAD_MMA_HC(48)
+      LSTMAD_MMA_HC(64)
+      LSTMAD_MMA_HC(80)
+      LSTMAD_MMA_HC(96)
+      LSTMAD_MMA_HC(112)
+      LSTMAD_MMA_HC(128)
+#undef LSTMAD_MMA_HC
+      default:
+        break;
+    }
+  }
+  fn(std::integral_constant<int, 0>{});
+}
+
+// Calls fn with the forward kernel instantiation the plan selects.
+template <Format F, typename Fn>
+void with_fwd_kernel(const MmaLaunch& p, Fn&& fn) {
+  with_hc<F, false>(p.H, p.r_reg_fwd, [&](auto hc) {
+    constexpr int HC = decltype(hc)::value;
+    if constexpr (HC > 0) {
+      fn(lstm_mma_fwd_kernel<F, false, 1, HC>);
+    } else if (p.fwd_units_per_warp == 8) {
+      p.r_smem_fwd ? fn(lstm_mma_fwd_kernel<F, true, 1, 0>) : fn(lstm_mma_fwd_kernel<F, false, 1, 0>);
+    } else {
+      p.r_smem_fwd ? fn(lstm_mma_fwd_kernel<F, true, 2, 0>) : fn(lstm_mma_fwd_kernel<F, false, 2, 0>);
+    }
+  });
+}
+
+template <Format F, typename Fn>
+void with_bwd_kernel(const MmaLaunch& p, Fn&& fn) {
+  with_hc<F, true>(p.H, p.r_reg_bwd, [&](auto hc) {
+    constexpr int HC = decltype(hc)::value;
+    if constexpr (HC > 0) {
+      fn(lstm_mma_bwd_kernel<F, false, HC>);
+    } else {
+      p.r_smem_bwd ? fn(lstm_mma_bwd_kernel<F, true, 0>) : fn(lstm_mma_bwd_kernel<F, false, 0>);
+    }
+  });
 }
 
 template <Format F>
-cudaError_t configure_bwd(const MmaLaunch& p) {
-  return p.r_smem_bwd ? raise_dynamic_smem_limit(lstm_mma_bwd_kernel<F, true>, p.smem_bwd)
-                      : raise_dynamic_smem_limit(lstm_mma_bwd_kernel<F, false>, p.smem_bwd);
-}
-
-template <Format F, bool R_SMEM, int UG>
-void run_fwd(const MmaLaunch& p, const FusedFwdArgs& a, const uint4* ra, cudaStream_t stream) {
-  lstm_mma_fwd_kernel<F, R_SMEM, UG><<<p.grid, p.fwd_threads, p.smem_fwd, stream>>>(
-      ra, a.gx, a.bW, a.bR, a.T, p.B, p.H, a.y, a.gates, a.c, a.hy, a.cy);
+cudaError_t configure(const MmaLaunch& p) {
+  cudaError_t e = cudaSuccess;
+  with_fwd_kernel<F>(p, [&](auto kernel) { e = raise_dynamic_smem_limit(kernel, p.smem_fwd); });
+  if (e != cudaSuccess) return e;
+  with_bwd_kernel<F>(p, [&](auto kernel) { e = raise_dynamic_smem_limit(kernel, p.smem_bwd); });
+  return e;
 }
 
 template <Format F>
 void launch_fwd(const MmaLaunch& p, const FusedFwdArgs& a, void* ws, cudaStream_t stream) {
   stage_a_kernel<F><<<stage_grid(mma::a_words(F, p.H)), 256, 0, stream>>>(a.R, p.H, false,
                                                                            static_cast<uint32_t*>(ws));
-  if (configure_fwd<F>(p) != cudaSuccess) return;  // the error is left for the launch check
   const uint4* ra = static_cast<const uint4*>(ws);
-  if (p.r_smem_fwd) {
-    if (p.fwd_units_per_warp == 8) run_fwd<F, true, 1>(p, a, ra, stream);
-    else run_fwd<F, true, 2>(p, a, ra, stream);
-  } else {
-    if (p.fwd_units_per_warp == 8) run_fwd<F, false, 1>(p, a, ra, stream);
-    else run_fwd<F, false, 2>(p, a, ra, stream);
-  }
+  with_fwd_kernel<F>(p, [&](auto kernel) {
+    if (raise_dynamic_smem_limit(kernel, p.smem_fwd) != cudaSuccess) return;  // left for the launch check
+    kernel<<<p.grid, p.fwd_threads, p.smem_fwd, stream>>>(ra, a.gx, a.bW, a.bR, a.T, p.B, p.H, a.y, a.gates, a.c,
+                                                          a.hy, a.cy);
+  });
 }
 
 template <Format F>
 void launch_bwd(const MmaLaunch& p, const FusedBwdArgs& a, void* ws, cudaStream_t stream) {
   stage_a_kernel<F><<<stage_grid(mma::a_words(F, p.H)), 256, 0, stream>>>(a.R, p.H, true,
                                                                            static_cast<uint32_t*>(ws));
-  if (configure_bwd<F>(p) != cudaSuccess) return;
   const uint4* ra = static_cast<const uint4*>(ws);
-  if (p.r_smem_bwd)
-    lstm_mma_bwd_kernel<F, true><<<p.grid, p.bwd_threads, p.smem_bwd, stream>>>(
-        ra, a.gates, a.c, a.dy, a.dhy, a.T, p.B, p.H, a.dgates);
-  else
-    lstm_mma_bwd_kernel<F, false><<<p.grid, p.bwd_threads, p.smem_bwd, stream>>>(
-        ra, a.gates, a.c, a.dy, a.dhy, a.T, p.B, p.H, a.dgates);
+  with_bwd_kernel<F>(p, [&](auto kernel) {
+    if (raise_dynamic_smem_limit(kernel, p.smem_bwd) != cudaSuccess) return;
+    kernel<<<p.grid, p.bwd_threads, p.smem_bwd, stream>>>(ra, a.gates, a.c, a.dy, a.dhy, a.T, p.B, p.H, a.dgates);
+  });
 }
 
 // These kernels run one model per launch (the multi-model path runs fp32 only).
@@ -388,9 +470,7 @@ bool takes(const MmaLaunch& p, const ModelStrides& m, int T) {
 
 cudaError_t prepare_lstm_mma(const MmaLaunch& plan) {
   if (plan.grid <= 0) return cudaSuccess;
-  cudaError_t e = plan.format == Format::TF32 ? configure_fwd<Format::TF32>(plan) : configure_fwd<Format::BF16>(plan);
-  if (e != cudaSuccess) return e;
-  return plan.format == Format::TF32 ? configure_bwd<Format::TF32>(plan) : configure_bwd<Format::BF16>(plan);
+  return plan.format == Format::TF32 ? configure<Format::TF32>(plan) : configure<Format::BF16>(plan);
 }
 
 cudaError_t launch_lstm_mma_forward(const MmaLaunch& plan, const FusedFwdArgs& args, void* workspace,

@@ -11,6 +11,9 @@ namespace lstmad::kernels {
 
 constexpr int kMmaMaxHidden = 256;
 constexpr int kMmaRowsPerBlock = 8;
+// Registers of A fragments a lane may hold (mma_r_in_registers): with 64 the backward kernel, which also
+// holds the next step's inputs, spills (nvcc 13.0: 16-80 bytes at BF16 H = 48, 64 and TF32 H = 32).
+constexpr int kMmaRegBudgetFwd = 64, kMmaRegBudgetBwd = 32;
 
 struct MmaLaunch {
   mma::Format format = mma::Format::TF32;
@@ -19,9 +22,22 @@ struct MmaLaunch {
   int fwd_threads = 0;          // 32 x warps
   int fwd_units_per_warp = 0;   // 8 or 16
   int bwd_threads = 0;          // 32 x H / 16
-  bool r_smem_fwd = false, r_smem_bwd = false;
+  bool r_reg_fwd = false, r_reg_bwd = false;    // R held in registers (mma_r_in_registers)
+  bool r_smem_fwd = false, r_smem_bwd = false;  // else R in shared memory, else read from L2
   std::size_t smem_fwd = 0, smem_bwd = 0;  // dynamic shared memory, bytes
 };
+
+// Where R fits in registers: each lane then holds its A fragments for every k-step of its tiles, loaded
+// once, and the step reads no R from shared memory at all. Forward: 2 tiles x H / K k-steps x 4 registers
+// within 64 (half of the 128 that __launch_bounds__(512, 1) allows): H <= 64 TF32, H <= 128 BF16.
+// Backward: 1 tile x 4H / K k-steps x 4 within 32: H <= 16 TF32, H <= 32 BF16. The kernels are
+// instantiated for exactly these H.
+constexpr bool mma_r_in_registers(mma::Format f, int H, bool backward) {
+  if (H < 16 || H % 16 != 0) return false;
+  const int K = f == mma::Format::TF32 ? 8 : 16;
+  const int regs = backward ? 4 * (4 * H / K) : 2 * 4 * (H / K);
+  return regs <= (backward ? kMmaRegBudgetBwd : kMmaRegBudgetFwd);
+}
 
 // Bytes of fragment-ordered R (the staging workspace of one direction).
 inline std::size_t mma_r_bytes(mma::Format f, int H) {
@@ -65,8 +81,10 @@ inline MmaLaunch plan_fused_mma(mma::Format f, int H, int B, const FusedLimits& 
   const std::size_t r = mma_r_bytes(f, H);
   const std::size_t fwd_buf = static_cast<std::size_t>(2) * kMmaRowsPerBlock * mma::b_stride(f, H) * 4;
   const std::size_t bwd_buf = static_cast<std::size_t>(2) * kMmaRowsPerBlock * mma::b_stride(f, 4 * H) * 4;
-  p.r_smem_fwd = r + fwd_buf <= optin;
-  p.r_smem_bwd = r + bwd_buf <= optin;
+  p.r_reg_fwd = mma_r_in_registers(f, H, false);
+  p.r_reg_bwd = mma_r_in_registers(f, H, true);
+  p.r_smem_fwd = !p.r_reg_fwd && r + fwd_buf <= optin;
+  p.r_smem_bwd = !p.r_reg_bwd && r + bwd_buf <= optin;
   p.smem_fwd = (p.r_smem_fwd ? r : 0) + fwd_buf;
   p.smem_bwd = (p.r_smem_bwd ? r : 0) + bwd_buf;
   return p;

@@ -241,10 +241,15 @@ TEST(MmaPlan, RowsBlocksThreadsAndWhereRSits) {
       EXPECT_EQ(p.fwd_threads, H / p.fwd_units_per_warp * 32);
       EXPECT_LE(p.fwd_threads, 512);
       EXPECT_EQ(p.bwd_threads, H / 16 * 32);
-      // R stays on chip exactly when fragment-ordered R and the step buffers fit the opt-in limit.
+      // R sits in registers where a lane's fragments take at most 64 registers forward (8 H / K) or 32
+      // backward (16 H / K), else in shared memory exactly when fragment-ordered R and the step buffers
+      // fit the opt-in limit, else in L2.
+      const int K = f == Format::TF32 ? 8 : 16;
+      EXPECT_EQ(p.r_reg_fwd, 8 * H / K <= 64) << H;
+      EXPECT_EQ(p.r_reg_bwd, 16 * H / K <= 32) << H;
       const int limit_h = f == Format::TF32 ? 112 : 160;
-      EXPECT_EQ(p.r_smem_fwd, H <= limit_h) << H;
-      EXPECT_EQ(p.r_smem_bwd, H <= limit_h) << H;
+      EXPECT_EQ(p.r_smem_fwd, !p.r_reg_fwd && H <= limit_h) << H;
+      EXPECT_EQ(p.r_smem_bwd, !p.r_reg_bwd && H <= limit_h) << H;
       EXPECT_LE(p.smem_fwd, static_cast<std::size_t>(lim.smem_optin));
       EXPECT_LE(p.smem_bwd, static_cast<std::size_t>(lim.smem_optin));
       EXPECT_EQ(p.smem_fwd, (p.r_smem_fwd ? kernels::mma_r_bytes(f, H) : 0) +
@@ -265,6 +270,14 @@ TEST(MmaPlan, ShapesTheKernelsCannotTakeNameAnEngineThatCan) {
   EXPECT_NE(kernels::mma_unsupported_reason(Format::BF16, 128, 64, small).find("threads per block"),
             std::string::npos);
   EXPECT_EQ(kernels::mma_unsupported_reason(Format::BF16, 64, 64, lim), "");
+  // The shapes anomaly detection uses most: H = 64 keeps R in registers forward in both formats and in
+  // shared memory backward; H = 32 BF16 in registers both ways.
+  const kernels::MmaLaunch t = kernels::plan_fused_mma(Format::TF32, 64, 64, lim),
+                           b = kernels::plan_fused_mma(Format::BF16, 64, 64, lim),
+                           b32 = kernels::plan_fused_mma(Format::BF16, 32, 64, lim);
+  EXPECT_TRUE(t.r_reg_fwd && !t.r_reg_bwd && t.r_smem_bwd);
+  EXPECT_TRUE(b.r_reg_fwd && !b.r_reg_bwd && b.r_smem_bwd);
+  EXPECT_TRUE(b32.r_reg_fwd && b32.r_reg_bwd);
 }
 
 }  // namespace

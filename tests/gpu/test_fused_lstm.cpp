@@ -147,7 +147,8 @@ std::string plan_str(const kernels::FusedLaunch& p) {
 std::string mma_plan_str(const kernels::MmaLaunch& p) {
   return std::string(p.format == kernels::mma::Format::TF32 ? "tf32" : "bf16") + " grid " +
          std::to_string(p.grid) + " thr " + std::to_string(p.fwd_threads) + "/" + std::to_string(p.bwd_threads) +
-         " R " + (p.r_smem_fwd ? "smem" : "L2") + "/" + (p.r_smem_bwd ? "smem" : "L2");
+         " R " + (p.r_reg_fwd ? "reg" : p.r_smem_fwd ? "smem" : "L2") + "/" +
+         (p.r_reg_bwd ? "reg" : p.r_smem_bwd ? "smem" : "L2");
 }
 
 void check_against(const Case& k, const GpuResult& g, const Reference& ref, const std::string& tag,
@@ -250,13 +251,18 @@ TEST_F(FusedFixture, LargestSupportedHiddenSizeRuns) {
 
 // ---- the tensor-core path (precision tf32 / bf16) ----
 
-// Every shape of the shape set whose H the tensor-core kernels take (multiples of 16), both formats, R in
-// shared memory and (small opt-in limit) from L2; then reruns bit for bit.
+// Every shape of the shape set whose H the tensor-core kernels take (multiples of 16), both formats, and
+// three more H that reach the other placements of R (TF32 96 and 112: forward in shared memory; BF16 160:
+// two tile pairs per warp with R in shared memory); each also with a small opt-in limit (R from L2 where
+// it is not in registers).
 TEST_F(FusedFixture, TensorCorePathsMatchFp64Cpu) {
   uint64_t seed = 5000;
   print_header();
+  std::vector<Case> shapes = cases();
+  if (!test::env_flag("LSTMAD_GPU_QUICK"))
+    shapes.insert(shapes.end(), {Case{1, 96, 50, 64, 1, 1}, Case{2, 112, 20, 33, 3, 1}, Case{1, 160, 20, 17, 1, 1}});
   for (Precision p : {Precision::TF32, Precision::BF16})
-    for (const Case& k : cases()) {
+    for (const Case& k : shapes) {
       if (k.H % 16 != 0) continue;
       const auto params = init_params(k.shape(), ++seed);
       const auto x = test::random_vector(static_cast<std::size_t>(k.B) * k.T * k.D, ++seed);
@@ -272,6 +278,8 @@ TEST_F(FusedFixture, TensorCorePathsMatchFp64Cpu) {
         ASSERT_GT(g.mma.grid, 0) << tag << ": the tensor-core kernels did not run";
         if (small_smem) {
           EXPECT_FALSE(g.mma.r_smem_fwd || g.mma.r_smem_bwd) << tag;
+        } else if (k.H == 96 || k.H == 112) {
+          EXPECT_TRUE(p == Precision::BF16 || g.mma.r_smem_fwd) << tag;
         }
         check_against(k, g, ref, tag, tolerance(p));
       }
