@@ -66,7 +66,8 @@ __device__ __forceinline__ void mma_acc(float (&d)[4], const uint4& a, uint32_t 
 
 // R (4H x H, fp32) into fragment order, rounded to the format (lstm_mma_layout.hpp, a_source).
 template <Format F>
-__global__ void stage_a_kernel(const float* __restrict__ R, int H, bool backward, uint32_t* __restrict__ out) {
+__global__ void stage_a_kernel(const float* __restrict__ R, int H, bool backward,
+                               uint32_t* __restrict__ out) {
   const long long n = mma::a_words(F, H);
   for (long long w = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; w < n;
        w += static_cast<long long>(gridDim.x) * blockDim.x) {
@@ -84,10 +85,10 @@ __global__ void stage_a_kernel(const float* __restrict__ R, int H, bool backward
 // (R_SMEM) or L2.
 template <Format F, bool R_SMEM, int UG, int HC>
 __global__ void __launch_bounds__(512, 1)
-    lstm_mma_fwd_kernel(const uint4* __restrict__ Ra, const float* __restrict__ gx, const float* __restrict__ bW,
-                        const float* __restrict__ bR, int T, int B, int H, float* __restrict__ y,
-                        float* __restrict__ gates, float* __restrict__ c_out, float* __restrict__ hy,
-                        float* __restrict__ cy) {
+    lstm_mma_fwd_kernel(const uint4* __restrict__ Ra, const float* __restrict__ gx,
+                        const float* __restrict__ bW, const float* __restrict__ bR, int T, int B, int H,
+                        float* __restrict__ y, float* __restrict__ gates, float* __restrict__ c_out,
+                        float* __restrict__ hy, float* __restrict__ cy) {
   extern __shared__ uint4 smem4[];
   constexpr bool R_REG = HC > 0;
   constexpr int KSC = R_REG ? HC / (F == Format::TF32 ? 8 : 16) : 1;  // k-steps, when known here
@@ -111,7 +112,8 @@ __global__ void __launch_bounds__(512, 1)
       for (int kind = 0; kind < 2; ++kind)
 #pragma unroll
         for (int ks = 0; ks < KSC; ++ks)
-          areg[2 * ug + kind][ks] = Ra[(static_cast<long long>(2 * (warp * UG + ug) + kind) * KSC + ks) * 32 + lane];
+          areg[2 * ug + kind][ks] =
+              Ra[(static_cast<long long>(2 * (warp * UG + ug) + kind) * KSC + ks) * 32 + lane];
   }
 
   const int row0 = blockIdx.x * kMmaRowsPerBlock;
@@ -179,25 +181,26 @@ __global__ void __launch_bounds__(512, 1)
 #pragma unroll
         for (int ug = 0; ug < UG; ++ug)
 #pragma unroll
-          for (int kind = 0; kind < 2; ++kind) mma_acc<F>(acc[ug][kind][ks & 1], areg[2 * ug + kind][ks], b0, b1);
+          for (int kind = 0; kind < 2; ++kind)
+            mma_acc<F>(acc[ug][kind][ks & 1], areg[2 * ug + kind][ks], b0, b1);
       }
     } else {
 #pragma unroll 2
-    for (int ks = 0; ks < KS; ks += 2) {
+      for (int ks = 0; ks < KS; ks += 2) {
 #pragma unroll
-      for (int s = 0; s < 2; ++s) {
-        if (ks + s >= KS) break;  // only when KS is odd (BF16, H = 16)
-        const uint32_t b0 = hp[mma::b_word(lane, ks + s, 0, HS)], b1 = hp[mma::b_word(lane, ks + s, 1, HS)];
+        for (int s = 0; s < 2; ++s) {
+          if (ks + s >= KS) break;  // only when KS is odd (BF16, H = 16)
+          const uint32_t b0 = hp[mma::b_word(lane, ks + s, 0, HS)], b1 = hp[mma::b_word(lane, ks + s, 1, HS)];
 #pragma unroll
-        for (int ug = 0; ug < UG; ++ug)
+          for (int ug = 0; ug < UG; ++ug)
 #pragma unroll
-          for (int kind = 0; kind < 2; ++kind) {
-            const int tile = 2 * (warp * UG + ug) + kind;
-            const uint4 a = A[(static_cast<long long>(tile) * KS + ks + s) * 32 + lane];
-            mma_acc<F>(acc[ug][kind][s], a, b0, b1);
-          }
+            for (int kind = 0; kind < 2; ++kind) {
+              const int tile = 2 * (warp * UG + ug) + kind;
+              const uint4 a = A[(static_cast<long long>(tile) * KS + ks + s) * 32 + lane];
+              mma_acc<F>(acc[ug][kind][s], a, b0, b1);
+            }
+        }
       }
-    }
     }
 #pragma unroll
     for (int ug = 0; ug < UG; ++ug) {
@@ -357,7 +360,8 @@ __global__ void __launch_bounds__(512, 1)
       for (int ks = 0; ks < KS; ks += 4) {
 #pragma unroll
         for (int s = 0; s < 4; ++s) {
-          const uint32_t b0 = cur[mma::b_word(lane, ks + s, 0, DS)], b1 = cur[mma::b_word(lane, ks + s, 1, DS)];
+          const uint32_t b0 = cur[mma::b_word(lane, ks + s, 0, DS)],
+                         b1 = cur[mma::b_word(lane, ks + s, 1, DS)];
           const uint4 a = A[(static_cast<long long>(warp) * KS + ks + s) * 32 + lane];
           mma_acc<F>(acc[s], a, b0, b1);
         }
@@ -379,12 +383,12 @@ template <Format F, bool BACKWARD, typename Fn>
 void with_hc(int H, bool in_registers, Fn&& fn) {
   if (in_registers) {
     switch (H) {
-#define LSTMAD_MMA_HC(h)                                        \
-  case h:                                                       \
-    if constexpr (mma_r_in_registers(F, h, BACKWARD)) {         \
-      fn(std::integral_constant<int, h>{});                     \
-      return;                                                   \
-    }                                                           \
+#define LSTMAD_MMA_HC(h)                                \
+  case h:                                               \
+    if constexpr (mma_r_in_registers(F, h, BACKWARD)) { \
+      fn(std::integral_constant<int, h>{});             \
+      return;                                           \
+    }                                                   \
     break;
       LSTMAD_MMA_HC(16)
       LSTMAD_MMA_HC(32)
@@ -440,24 +444,25 @@ cudaError_t configure(const MmaLaunch& p) {
 
 template <Format F>
 void launch_fwd(const MmaLaunch& p, const FusedFwdArgs& a, void* ws, cudaStream_t stream) {
-  stage_a_kernel<F><<<stage_grid(mma::a_words(F, p.H)), 256, 0, stream>>>(a.R, p.H, false,
-                                                                           static_cast<uint32_t*>(ws));
+  stage_a_kernel<F>
+      <<<stage_grid(mma::a_words(F, p.H)), 256, 0, stream>>>(a.R, p.H, false, static_cast<uint32_t*>(ws));
   const uint4* ra = static_cast<const uint4*>(ws);
   with_fwd_kernel<F>(p, [&](auto kernel) {
     if (raise_dynamic_smem_limit(kernel, p.smem_fwd) != cudaSuccess) return;  // left for the launch check
-    kernel<<<p.grid, p.fwd_threads, p.smem_fwd, stream>>>(ra, a.gx, a.bW, a.bR, a.T, p.B, p.H, a.y, a.gates, a.c,
-                                                          a.hy, a.cy);
+    kernel<<<p.grid, p.fwd_threads, p.smem_fwd, stream>>>(ra, a.gx, a.bW, a.bR, a.T, p.B, p.H, a.y, a.gates,
+                                                          a.c, a.hy, a.cy);
   });
 }
 
 template <Format F>
 void launch_bwd(const MmaLaunch& p, const FusedBwdArgs& a, void* ws, cudaStream_t stream) {
-  stage_a_kernel<F><<<stage_grid(mma::a_words(F, p.H)), 256, 0, stream>>>(a.R, p.H, true,
-                                                                           static_cast<uint32_t*>(ws));
+  stage_a_kernel<F>
+      <<<stage_grid(mma::a_words(F, p.H)), 256, 0, stream>>>(a.R, p.H, true, static_cast<uint32_t*>(ws));
   const uint4* ra = static_cast<const uint4*>(ws);
   with_bwd_kernel<F>(p, [&](auto kernel) {
     if (raise_dynamic_smem_limit(kernel, p.smem_bwd) != cudaSuccess) return;
-    kernel<<<p.grid, p.bwd_threads, p.smem_bwd, stream>>>(ra, a.gates, a.c, a.dy, a.dhy, a.T, p.B, p.H, a.dgates);
+    kernel<<<p.grid, p.bwd_threads, p.smem_bwd, stream>>>(ra, a.gates, a.c, a.dy, a.dhy, a.T, p.B, p.H,
+                                                          a.dgates);
   });
 }
 

@@ -30,8 +30,12 @@ namespace lstmad::kernels::mma {
 enum class Format { TF32 = 0, BF16 = 1 };
 
 // Elements of K per mma, and per 32-bit register.
-LSTMAD_HD int k_per_mma(Format f) { return f == Format::TF32 ? 8 : 16; }
-LSTMAD_HD int per_word(Format f) { return f == Format::TF32 ? 1 : 2; }
+LSTMAD_HD int k_per_mma(Format f) {
+  return f == Format::TF32 ? 8 : 16;
+}
+LSTMAD_HD int per_word(Format f) {
+  return f == Format::TF32 ? 1 : 2;
+}
 
 struct Pos {
   int row, col;
@@ -73,12 +77,22 @@ LSTMAD_HD int b_stride(Format f, int K) {
 // Fragment-ordered A is a sequence of 16-byte words, one per (tile, k-step, lane): index
 // (tile * ksteps + ks) * 32 + lane; its register `reg` is 32-bit word 4 * index + reg.
 // Forward tiles: tile = 2 u8 + kind (H / 8 pairs), ksteps = H / K. Backward: tile = u16, ksteps = 4H / K.
-LSTMAD_HD int fwd_tiles(int H) { return H / 4; }
-LSTMAD_HD int bwd_tiles(int H) { return H / 16; }
-LSTMAD_HD int fwd_ksteps(Format f, int H) { return H / k_per_mma(f); }
-LSTMAD_HD int bwd_ksteps(Format f, int H) { return 4 * H / k_per_mma(f); }
+LSTMAD_HD int fwd_tiles(int H) {
+  return H / 4;
+}
+LSTMAD_HD int bwd_tiles(int H) {
+  return H / 16;
+}
+LSTMAD_HD int fwd_ksteps(Format f, int H) {
+  return H / k_per_mma(f);
+}
+LSTMAD_HD int bwd_ksteps(Format f, int H) {
+  return 4 * H / k_per_mma(f);
+}
 // 32-bit words of fragment-ordered A (the same for forward and backward: 4H x H elements).
-LSTMAD_HD long long a_words(Format f, int H) { return 4LL * H * H / per_word(f); }
+LSTMAD_HD long long a_words(Format f, int H) {
+  return 4LL * H * H / per_word(f);
+}
 
 // The gate row of R (row-major 4H x H) that row `row` of forward tile (u8, kind) is: gates q = 2 kind
 // (rows 0-7) and q = 2 kind + 1 (rows 8-15) of units 8 u8 + row % 8.

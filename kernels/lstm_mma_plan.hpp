@@ -18,13 +18,13 @@ constexpr int kMmaRegBudgetFwd = 64, kMmaRegBudgetBwd = 32;
 struct MmaLaunch {
   mma::Format format = mma::Format::TF32;
   int H = 0, B = 0;
-  int grid = 0;                 // blocks of 8 batch rows
-  int fwd_threads = 0;          // 32 x warps
-  int fwd_units_per_warp = 0;   // 8 or 16
-  int bwd_threads = 0;          // 32 x H / 16
+  int grid = 0;                                 // blocks of 8 batch rows
+  int fwd_threads = 0;                          // 32 x warps
+  int fwd_units_per_warp = 0;                   // 8 or 16
+  int bwd_threads = 0;                          // 32 x H / 16
   bool r_reg_fwd = false, r_reg_bwd = false;    // R held in registers (mma_r_in_registers)
   bool r_smem_fwd = false, r_smem_bwd = false;  // else R in shared memory, else read from L2
-  std::size_t smem_fwd = 0, smem_bwd = 0;  // dynamic shared memory, bytes
+  std::size_t smem_fwd = 0, smem_bwd = 0;       // dynamic shared memory, bytes
 };
 
 // Where R fits in registers: each lane then holds its A fragments for every k-step of its tiles, loaded
@@ -61,9 +61,9 @@ inline std::string mma_unsupported_reason(mma::Format f, int H, int B, const Fus
   const std::size_t bwd_buf =
       static_cast<std::size_t>(2) * kMmaRowsPerBlock * mma::b_stride(f, 4 * H) * 4;  // dgates, 2 buffers
   if (bwd_buf > optin)
-    return "the fused tensor-core kernels need " + std::to_string(bwd_buf) + " bytes of shared memory at H=" +
-           std::to_string(H) + ", the device allows " + std::to_string(optin) +
-           "; engine \"cudnn\" takes this shape";
+    return "the fused tensor-core kernels need " + std::to_string(bwd_buf) +
+           " bytes of shared memory at H=" + std::to_string(H) + ", the device allows " +
+           std::to_string(optin) + "; engine \"cudnn\" takes this shape";
   return {};
 }
 

@@ -132,8 +132,8 @@ std::vector<uint32_t> b_buffer(Format f, const std::vector<float>& v, int K) {
 }
 
 // One tile's products over all k-steps, as the kernels' loops run them.
-void run_tile(Format f, const std::vector<uint32_t>& a_frag, int tile, int ksteps, const std::vector<uint32_t>& bbuf,
-              int stride, double (&d)[32][4]) {
+void run_tile(Format f, const std::vector<uint32_t>& a_frag, int tile, int ksteps,
+              const std::vector<uint32_t>& bbuf, int stride, double (&d)[32][4]) {
   for (auto& l : d)
     for (double& x : l) x = 0;
   for (int ks = 0; ks < ksteps; ++ks) {
@@ -164,7 +164,8 @@ TEST_P(MmaLayout, ForwardTilesComputeEveryGateOfEveryCellOnce) {
         double want = 0;
         for (int k = 0; k < H; ++k) want += double(R[(c.q * H + c.j) * H + k]) * h[c.n * H + k];
         ASSERT_EQ(d[lane][r], want) << "tile " << tile << " lane " << lane << " reg " << r;
-        EXPECT_TRUE(seen.insert({c.q, c.j, c.n}).second) << "gate " << c.q << " unit " << c.j << " row " << c.n;
+        EXPECT_TRUE(seen.insert({c.q, c.j, c.n}).second)
+            << "gate " << c.q << " unit " << c.j << " row " << c.n;
       }
   }
   EXPECT_EQ(seen.size(), static_cast<std::size_t>(4 * H * 8));
@@ -218,8 +219,9 @@ INSTANTIATE_TEST_SUITE_P(Shapes, MmaLayout,
                          ::testing::Combine(::testing::Values(Format::TF32, Format::BF16),
                                             ::testing::Values(16, 32, 48, 64, 128, 256)),
                          [](const auto& param_info) {
-                           return std::string(std::get<0>(param_info.param) == Format::TF32 ? "tf32" : "bf16") + "_H" +
-                                  std::to_string(std::get<1>(param_info.param));
+                           return std::string(std::get<0>(param_info.param) == Format::TF32 ? "tf32"
+                                                                                            : "bf16") +
+                                  "_H" + std::to_string(std::get<1>(param_info.param));
                          });
 
 kernels::FusedLimits h200() {
