@@ -1,6 +1,7 @@
 // Many models at once: the time of one training step of all N models, with CUDA events, for
 //   fused multi   the fused engine's multi-model batch (FusedMultiBatch): every kernel launch covers all N
-//                 models, the step replayed as one CUDA graph;
+//                 models, the step replayed as one CUDA graph; at fp32, and with the tensor-core time
+//                 loops at tf32 and bf16 (columns "tf32 ms", "bf16 ms"; the GEMMs stay fp32);
 //   cuDNN loop    the same step of each model through cuDNN (CudnnLstm, FMA math), N model-steps spread
 //                 over --streams streams, each model's step a CUDA graph replay (eager where capture
 //                 fails), STANDARD and PERSIST_STATIC_SMALL_H, the faster kept;
@@ -45,8 +46,8 @@ using namespace lstmad;
 namespace {
 
 struct Row {
-  int N, L;
-  double fused_ms = -1, cudnn_ms = -1, floor_ms = 0;
+  int N = 0, L = 0;
+  double fused_ms = -1, tf32_ms = -1, bf16_ms = -1, cudnn_ms = -1, floor_ms = 0;
   std::string cudnn_algo;
 };
 
@@ -81,11 +82,11 @@ struct Models {
 };
 
 double fused_multi_ms(const ModelShape& shape, int T, int B, int N, int warmup, int reps,
-                      const kernels::FusedLimits& limits, cudaStream_t stream) {
+                      const kernels::FusedLimits& limits, cudaStream_t stream, Precision p = Precision::FP32) {
   Models models(shape, T, B, N);
   std::vector<ModelJob*> ptrs;
   for (auto& j : models.jobs) ptrs.push_back(&j);
-  FusedMultiBatch batch(shape, T, B, limits, ptrs, stream, /*graphs=*/true);
+  FusedMultiBatch batch(shape, T, B, limits, ptrs, stream, /*graphs=*/true, p);
   batch.load_for_steps();
   return bench::time_median_ms(stream, warmup, reps, [&] { batch.step(); });
 }
@@ -246,12 +247,15 @@ int main(int argc, char** argv) {
   const kernels::FusedLimits limits = fused_device_limits(0);
   gpu::Stream stream;
   std::vector<Row> rows;
-  std::printf("%6s %2s %12s %14s %-30s %10s %12s %12s %12s\n", "N", "L", "fused ms", "cuDNN loop ms",
-              "cuDNN ran as", "speedup", "floor ms", "fused/floor", "us/model");
+  std::printf("%6s %2s %12s %10s %10s %14s %-30s %10s %10s %12s %12s %12s\n", "N", "L", "fused ms", "tf32 ms",
+              "bf16 ms", "cuDNN loop ms", "cuDNN ran as", "speedup", "tc speedup", "floor ms", "fused/floor",
+              "us/model");
   for (int L : {1, 2})
     for (int N : Ns) {
       const ModelShape shape{L, 1, H, 1};
-      Row r{N, L, -1, -1, 0, ""};
+      Row r;
+      r.N = N;
+      r.L = L;
       double flops = 0;
       for (int l = 0; l < L; ++l) flops += 24.0 * H * ((l == 0 ? 1 : H) + H) * B * T;
       r.floor_ms = N * flops / (peak_tflops * 1e12) * 1e3;
@@ -259,6 +263,14 @@ int main(int argc, char** argv) {
         r.fused_ms = fused_multi_ms(shape, T, B, N, warmup, reps, limits, stream);
       } catch (const std::exception& e) {
         std::printf("%6d %2d fused multi failed: %s\n", N, L, e.what());
+      }
+      for (Precision p : {Precision::TF32, Precision::BF16}) {
+        try {
+          (p == Precision::TF32 ? r.tf32_ms : r.bf16_ms) =
+              fused_multi_ms(shape, T, B, N, warmup, reps, limits, stream, p);
+        } catch (const std::exception& e) {
+          std::printf("%6d %2d fused multi %s failed: %s\n", N, L, to_string(p).c_str(), e.what());
+        }
       }
       for (RnnAlgo a : {RnnAlgo::Standard, RnnAlgo::PersistStaticSmallH}) {
         try {
@@ -273,18 +285,21 @@ int main(int argc, char** argv) {
           CUDA_CHECK(cudaDeviceSynchronize());
         }
       }
-      std::printf("%6d %2d %12.3f %14.3f %-30s %9.1fx %12.4f %11.2fx %12.2f\n", N, L, r.fused_ms, r.cudnn_ms,
-                  r.cudnn_algo.c_str(), r.fused_ms > 0 && r.cudnn_ms > 0 ? r.cudnn_ms / r.fused_ms : 0.0,
-                  r.floor_ms, r.fused_ms > 0 ? r.fused_ms / r.floor_ms : 0.0,
-                  r.fused_ms > 0 ? 1e3 * r.fused_ms / N : 0.0);
+      const double tc = r.tf32_ms > 0 && (r.bf16_ms < 0 || r.tf32_ms < r.bf16_ms) ? r.tf32_ms : r.bf16_ms;
+      std::printf("%6d %2d %12.3f %10.3f %10.3f %14.3f %-30s %9.1fx %9.1fx %12.4f %11.2fx %12.2f\n", N, L,
+                  r.fused_ms, r.tf32_ms, r.bf16_ms, r.cudnn_ms, r.cudnn_algo.c_str(),
+                  r.fused_ms > 0 && r.cudnn_ms > 0 ? r.cudnn_ms / r.fused_ms : 0.0,
+                  tc > 0 && r.cudnn_ms > 0 ? r.cudnn_ms / tc : 0.0, r.floor_ms,
+                  r.fused_ms > 0 ? r.fused_ms / r.floor_ms : 0.0, r.fused_ms > 0 ? 1e3 * r.fused_ms / N : 0.0);
       std::fflush(stdout);
       rows.push_back(r);
     }
   if (!csv.empty()) {
     std::ofstream f(csv);
-    f << "N,L,H,T,B,D,fused_ms,cudnn_loop_ms,cudnn_ran_as,floor_ms\n";
+    f << "N,L,H,T,B,D,fused_ms,fused_tf32_ms,fused_bf16_ms,cudnn_loop_ms,cudnn_ran_as,floor_ms\n";
     for (const auto& r : rows)
-      f << r.N << "," << r.L << "," << H << "," << T << "," << B << ",1," << r.fused_ms << "," << r.cudnn_ms
+      f << r.N << "," << r.L << "," << H << "," << T << "," << B << ",1," << r.fused_ms << "," << r.tf32_ms << ","
+        << r.bf16_ms << "," << r.cudnn_ms
         << "," << r.cudnn_algo << "," << r.floor_ms << "\n";
     std::printf("wrote %s\n", csv.c_str());
   }

@@ -120,8 +120,8 @@ if command -v compute-sanitizer >/dev/null; then
   stage racecheck_fused 180 env LSTMAD_GPU_QUICK=1 compute-sanitizer --tool racecheck --error-exitcode 99 "$F" --gtest_filter="$FSMALL:FusedFixture.TensorCorePathsMatchFp64Cpu"
   # The multi-model kernels (time loops with model strides, the batched GEMM, head, sums, Adam, masks).
   M=$(find "$BUILD" -name test_fused_multi -type f | head -1)
-  stage memcheck_multi 120 compute-sanitizer --tool memcheck --error-exitcode 99 "$M" --gtest_filter='FusedMulti.SmallBatchForTheSanitizers'
-  stage racecheck_multi 150 compute-sanitizer --tool racecheck --error-exitcode 99 "$M" --gtest_filter='FusedMulti.SmallBatchForTheSanitizers'
+  stage memcheck_multi 120 compute-sanitizer --tool memcheck --error-exitcode 99 "$M" --gtest_filter='FusedMulti.SmallBatchForTheSanitizers:FusedMulti.TensorCoreSmallBatchForTheSanitizers'
+  stage racecheck_multi 150 compute-sanitizer --tool racecheck --error-exitcode 99 "$M" --gtest_filter='FusedMulti.SmallBatchForTheSanitizers:FusedMulti.TensorCoreSmallBatchForTheSanitizers'
 else
   SUMMARY+=("compute-sanitizer            MISSING")
   FAILED=1

@@ -65,9 +65,14 @@ __device__ __forceinline__ void mma_acc(float (&d)[4], const uint4& a, uint32_t 
 }
 
 // R (4H x H, fp32) into fragment order, rounded to the format (lstm_mma_layout.hpp, a_source).
+// Model blockIdx.y: R moves by ms.param floats, the staged words by ms.rt.
 template <Format F>
-__global__ void stage_a_kernel(const float* __restrict__ R, int H, bool backward,
-                               uint32_t* __restrict__ out) {
+__global__ void stage_a_kernel(const float* __restrict__ R, int H, bool backward, uint32_t* __restrict__ out,
+                               const ModelStrides ms) {
+  const int model = blockIdx.y;
+  if (ms.active != nullptr && ms.active[model] == 0) return;
+  R += static_cast<std::size_t>(model) * ms.param;
+  out += static_cast<std::size_t>(model) * ms.rt;
   const long long n = mma::a_words(F, H);
   for (long long w = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; w < n;
        w += static_cast<long long>(gridDim.x) * blockDim.x) {
@@ -88,11 +93,29 @@ __global__ void __launch_bounds__(512, 1)
     lstm_mma_fwd_kernel(const uint4* __restrict__ Ra, const float* __restrict__ gx,
                         const float* __restrict__ bW, const float* __restrict__ bR, int T, int B, int H,
                         float* __restrict__ y, float* __restrict__ gates, float* __restrict__ c_out,
-                        float* __restrict__ hy, float* __restrict__ cy) {
+                        float* __restrict__ hy, float* __restrict__ cy, const ModelStrides ms) {
   extern __shared__ uint4 smem4[];
   constexpr bool R_REG = HC > 0;
   constexpr int KSC = R_REG ? HC / (F == Format::TF32 ? 8 : 16) : 1;  // k-steps, when known here
   if (R_REG) H = HC;
+  // Model blockIdx.y of the launch (0 for a single model): a block of a skipped model, or of rows past the
+  // model's real ones, has nothing to do (the whole block leaves before any barrier).
+  const int model = blockIdx.y;
+  if (ms.active != nullptr && ms.active[model] == 0) return;
+  const int nrows = ms.rows != nullptr ? ms.rows[model] : B;
+  if (static_cast<int>(blockIdx.x) * kMmaRowsPerBlock >= nrows) return;
+  {
+    const std::size_t m = model;
+    Ra = reinterpret_cast<const uint4*>(reinterpret_cast<const uint32_t*>(Ra) + m * ms.rt);
+    gx += m * ms.gx;
+    bW += m * ms.param;
+    bR += m * ms.param;
+    y += m * ms.y;
+    if (gates != nullptr) gates += m * ms.gates;
+    if (c_out != nullptr) c_out += m * ms.seq;
+    if (hy != nullptr) hy += m * ms.state;
+    if (cy != nullptr) cy += m * ms.state;
+  }
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int H4 = 4 * H;
   const int KS = R_REG ? KSC : mma::fwd_ksteps(F, H);
@@ -126,7 +149,7 @@ __global__ void __launch_bounds__(512, 1)
 #pragma unroll
   for (int e2 = 0; e2 < 2; ++e2) {
     const int n = mma::c_pos(lane, e2).col;
-    valid[e2] = row0 + n < B;
+    valid[e2] = row0 + n < nrows;
     grow[e2] = valid[e2] ? row0 + n : row0;
   }
   float bias[UG][4], c[UG][2], hlast[UG][2];
@@ -250,11 +273,25 @@ template <Format F, bool R_SMEM, int HC>
 __global__ void __launch_bounds__(512, 1)
     lstm_mma_bwd_kernel(const uint4* __restrict__ Ra, const float* __restrict__ gates,
                         const float* __restrict__ cst, const float* __restrict__ dy,
-                        const float* __restrict__ dhy, int T, int B, int H, float* __restrict__ dgates) {
+                        const float* __restrict__ dhy, int T, int B, int H, float* __restrict__ dgates,
+                        const ModelStrides ms) {
   extern __shared__ uint4 smem4[];
   constexpr bool R_REG = HC > 0;
   constexpr int KSC = R_REG ? 4 * HC / (F == Format::TF32 ? 8 : 16) : 4;
   if (R_REG) H = HC;
+  const int model = blockIdx.y;  // see the forward kernel
+  if (ms.active != nullptr && ms.active[model] == 0) return;
+  const int nrows = ms.rows != nullptr ? ms.rows[model] : B;
+  if (static_cast<int>(blockIdx.x) * kMmaRowsPerBlock >= nrows) return;
+  {
+    const std::size_t m = model;
+    Ra = reinterpret_cast<const uint4*>(reinterpret_cast<const uint32_t*>(Ra) + m * ms.rt);
+    gates += m * ms.gates;
+    cst += m * ms.seq;
+    if (dy != nullptr) dy += m * ms.seq;
+    if (dhy != nullptr) dhy += m * ms.state;
+    dgates += m * ms.gates;
+  }
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int H4 = 4 * H;
   const int KS = R_REG ? KSC : mma::bwd_ksteps(F, H);  // a multiple of 4
@@ -282,7 +319,7 @@ __global__ void __launch_bounds__(512, 1)
     const mma::UnitCell uc = mma::bwd_c_owner(warp, lane, e);
     j[e] = uc.j;
     n[e] = uc.n;
-    valid[e] = row0 + uc.n < B;
+    valid[e] = row0 + uc.n < nrows;
     grow[e] = valid[e] ? row0 + uc.n : row0;
   }
   float dh_rec[4], dc[4], ct[4];
@@ -444,31 +481,33 @@ cudaError_t configure(const MmaLaunch& p) {
 
 template <Format F>
 void launch_fwd(const MmaLaunch& p, const FusedFwdArgs& a, void* ws, cudaStream_t stream) {
-  stage_a_kernel<F>
-      <<<stage_grid(mma::a_words(F, p.H)), 256, 0, stream>>>(a.R, p.H, false, static_cast<uint32_t*>(ws));
+  const dim3 sgrid(stage_grid(mma::a_words(F, p.H)), a.models.models), grid(p.grid, a.models.models);
+  stage_a_kernel<F><<<sgrid, 256, 0, stream>>>(a.R, p.H, false, static_cast<uint32_t*>(ws), a.models);
   const uint4* ra = static_cast<const uint4*>(ws);
   with_fwd_kernel<F>(p, [&](auto kernel) {
     if (raise_dynamic_smem_limit(kernel, p.smem_fwd) != cudaSuccess) return;  // left for the launch check
-    kernel<<<p.grid, p.fwd_threads, p.smem_fwd, stream>>>(ra, a.gx, a.bW, a.bR, a.T, p.B, p.H, a.y, a.gates,
-                                                          a.c, a.hy, a.cy);
+    kernel<<<grid, p.fwd_threads, p.smem_fwd, stream>>>(ra, a.gx, a.bW, a.bR, a.T, p.B, p.H, a.y, a.gates, a.c,
+                                                        a.hy, a.cy, a.models);
   });
 }
 
 template <Format F>
 void launch_bwd(const MmaLaunch& p, const FusedBwdArgs& a, void* ws, cudaStream_t stream) {
-  stage_a_kernel<F>
-      <<<stage_grid(mma::a_words(F, p.H)), 256, 0, stream>>>(a.R, p.H, true, static_cast<uint32_t*>(ws));
+  const dim3 sgrid(stage_grid(mma::a_words(F, p.H)), a.models.models), grid(p.grid, a.models.models);
+  stage_a_kernel<F><<<sgrid, 256, 0, stream>>>(a.R, p.H, true, static_cast<uint32_t*>(ws), a.models);
   const uint4* ra = static_cast<const uint4*>(ws);
   with_bwd_kernel<F>(p, [&](auto kernel) {
     if (raise_dynamic_smem_limit(kernel, p.smem_bwd) != cudaSuccess) return;
-    kernel<<<p.grid, p.bwd_threads, p.smem_bwd, stream>>>(ra, a.gates, a.c, a.dy, a.dhy, a.T, p.B, p.H,
-                                                          a.dgates);
+    kernel<<<grid, p.bwd_threads, p.smem_bwd, stream>>>(ra, a.gates, a.c, a.dy, a.dhy, a.T, p.B, p.H, a.dgates,
+                                                        a.models);
   });
 }
 
-// These kernels run one model per launch (the multi-model path runs fp32 only).
-bool takes(const MmaLaunch& p, const ModelStrides& m, int T) {
-  return p.grid > 0 && T > 0 && m.models == 1 && m.rows == nullptr && m.active == nullptr;
+// The staged words of one model must stay 16-byte aligned: ms.rt (in 32-bit words) a multiple of 4 and at
+// least the model's a_words.
+bool takes(const MmaLaunch& p, const ModelStrides& m) {
+  if (p.grid <= 0 || m.models < 1 || m.models > 65535) return false;
+  return m.models == 1 || (m.rt % 4 == 0 && m.rt >= static_cast<std::size_t>(mma::a_words(p.format, p.H)));
 }
 
 }  // namespace
@@ -481,7 +520,7 @@ cudaError_t prepare_lstm_mma(const MmaLaunch& plan) {
 cudaError_t launch_lstm_mma_forward(const MmaLaunch& plan, const FusedFwdArgs& args, void* workspace,
                                     cudaStream_t stream) {
   if (args.T <= 0) return cudaSuccess;
-  if (!takes(plan, args.models, args.T)) return cudaErrorInvalidValue;
+  if (!takes(plan, args.models)) return cudaErrorInvalidValue;
   if (plan.format == Format::TF32)
     launch_fwd<Format::TF32>(plan, args, workspace, stream);
   else
@@ -492,7 +531,7 @@ cudaError_t launch_lstm_mma_forward(const MmaLaunch& plan, const FusedFwdArgs& a
 cudaError_t launch_lstm_mma_backward(const MmaLaunch& plan, const FusedBwdArgs& args, void* workspace,
                                      cudaStream_t stream) {
   if (args.T <= 0) return cudaSuccess;
-  if (!takes(plan, args.models, args.T)) return cudaErrorInvalidValue;
+  if (!takes(plan, args.models)) return cudaErrorInvalidValue;
   if (plan.format == Format::TF32)
     launch_bwd<Format::TF32>(plan, args, workspace, stream);
   else

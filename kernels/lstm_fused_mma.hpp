@@ -2,7 +2,7 @@
 // TF32 (m16n8k8) or BF16 (m16n8k16) operands with fp32 accumulation; the gate math, the cell state and
 // every stored value stay fp32. Plain C++ header; the index maps are in lstm_mma_layout.hpp.
 //
-// Same inputs and outputs as the FMA kernels (lstm_fused_fwd.hpp, lstm_fused_bwd.hpp), for one model:
+// Same inputs and outputs as the FMA kernels (lstm_fused_fwd.hpp, lstm_fused_bwd.hpp), per model:
 // gx (T x B x 4H, the caller's GEMM), R (4H x H), the biases, y ((T+1) x B x H), gates and c for backward,
 // hy and cy; backward reads R, gates, c, dy, dhy and writes dgates (T x B x 4H).
 //
@@ -12,6 +12,9 @@
 // all four gates of the (unit, row) pairs it updates. Backward: one warp per 16 hidden units. R, staged
 // once per launch into fragment order (rounded to the operand format), sits in shared memory when it fits
 // the device's opt-in limit (TF32: H <= 112; BF16: H <= 160 on an H200), else it is read from L2.
+//
+// Several models per launch (ModelStrides, blockIdx.y = model) as in the FMA kernels: the multi-model
+// engine runs them at tf32 / bf16.
 //
 // Limits: H a multiple of 16, at most 256. Sums run in a fixed order (k-steps split over 2 forward and 4
 // backward accumulators, added in a fixed order), so a rerun gives bit-identical results.
@@ -27,9 +30,11 @@ namespace lstmad::kernels {
 // Sets the kernels' dynamic shared memory limits for `plan`; call before capturing into a CUDA graph.
 cudaError_t prepare_lstm_mma(const MmaLaunch& plan);
 
-// Stages R into fragment order (workspace: mma_r_bytes(format, H) bytes, 16-byte aligned), then runs the
-// forward time loop. One model per launch: cudaErrorInvalidValue (nothing launched) when args.models is
-// not the default or the plan is empty; launch errors are left for the caller's launch check.
+// Stages R into fragment order (workspace: mma_r_bytes(format, H) bytes per model, 16-byte aligned), then
+// runs the forward time loop. Several models in one launch as in the FMA kernels (args.models; its `rt`
+// stride counts 32-bit words of staged R, a multiple of 4 and at least a_words(format, H)). Returns
+// cudaErrorInvalidValue (nothing launched) for an empty plan or such strides; launch errors are left for
+// the caller's launch check.
 cudaError_t launch_lstm_mma_forward(const MmaLaunch& plan, const FusedFwdArgs& args, void* workspace,
                                     cudaStream_t stream);
 // Stages R^T into fragment order (workspace as above), then runs the backward time loop.

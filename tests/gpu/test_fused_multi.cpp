@@ -8,7 +8,9 @@
 //   shuffle with the job's Rng(seed)), within the fp32 FMA tolerance of design.md grown over training;
 // - graph replay equals eager launches bit for bit; the per-model loop (LSTMAD_FUSED_MULTI=0) agrees
 //   within tolerance;
-// - 58 models run another instantiation of the time loops than one model alone, with the same bits.
+// - 58 models run another instantiation of the time loops than one model alone, with the same bits;
+// - the same contracts at precision tf32 and bf16 (the tensor-core time loops), against fp64 within
+//   their own tolerances.
 // Every test needs a device: it skips with the reason without one, and fails under LSTMAD_STRICT_GPU=1.
 #include <gtest/gtest.h>
 
@@ -90,9 +92,10 @@ Batch make_batch(const ModelShape& shape, int T, int B, int models = 6) {
   return b;
 }
 
-EngineOptions fused() {
+EngineOptions fused(Precision p = Precision::FP32) {
   EngineOptions o;
   o.name = "fused";
+  o.precision = p;
   return o;
 }
 
@@ -113,10 +116,10 @@ void expect_identical(const ModelJob& got, const ModelJob& want, const std::stri
   EXPECT_EQ(got.result.val_loss, want.result.val_loss) << what;
 }
 
-void expect_batch_equals_alone(const ModelShape& shape, int T, int B) {
+void expect_batch_equals_alone(const ModelShape& shape, int T, int B, Precision p = Precision::FP32) {
   Batch batch = make_batch(shape, T, B);
   const auto initial = batch.jobs;
-  make_engine(fused())->train(shape, batch.jobs);
+  make_engine(fused(p))->train(shape, batch.jobs);
   // The batch is not trivial: models learned and ended differently.
   EXPECT_EQ(batch.jobs[kNonFinite].result.status, TrainStatus::NonFinite);
   EXPECT_EQ(batch.jobs[kNonFinite].params, initial[kNonFinite].params);
@@ -134,9 +137,9 @@ void expect_batch_equals_alone(const ModelShape& shape, int T, int B) {
   for (std::size_t m = 0; m < batch.jobs.size(); ++m) {
     Batch fresh = make_batch(shape, T, B);
     std::vector<ModelJob> alone{fresh.jobs[m]};
-    make_engine(fused())->train(shape, alone);
+    make_engine(fused(p))->train(shape, alone);
     expect_identical(batch.jobs[m], alone[0],
-                     shape.str() + ": model " + std::to_string(m) + " in a batch of 6 vs alone");
+                     shape.str() + " " + to_string(p) + ": model " + std::to_string(m) + " in a batch of 6 vs alone");
   }
 }
 
@@ -148,6 +151,14 @@ TEST(FusedMulti, AModelInABatchEqualsTheModelAloneBitForBit) {
 TEST(FusedMulti, TwoLayersWideInputAndHorizonEqualAloneBitForBit) {
   LSTMAD_REQUIRE_GPU();
   expect_batch_equals_alone(ModelShape{2, 3, 40, 2}, 15, 33);
+}
+
+TEST(FusedMulti, TensorCoreModelsInABatchEqualTheModelAloneBitForBit) {
+  LSTMAD_REQUIRE_GPU();
+  for (Precision p : {Precision::TF32, Precision::BF16}) {
+    expect_batch_equals_alone(ModelShape{1, 1, 32, 1}, 20, 24, p);
+    expect_batch_equals_alone(ModelShape{2, 3, 48, 2}, 15, 33, p);
+  }
 }
 
 // Model 0 stops after a couple of epochs and has the fewest minibatches per epoch; model 1 runs 12 epochs
@@ -220,6 +231,46 @@ TEST(FusedMulti, TrainingFollowsTheFp64CpuEngine) {
                 err.str().c_str());
     EXPECT_TRUE(err.finite);
     EXPECT_LT(err.rel_frobenius, 3e-3) << "model " << m << ": " << err.str();
+  }
+}
+
+// The tensor-core time loops against fp64: the recurrence's operands are rounded to TF32 (10-bit
+// mantissa) or BF16 (8-bit), the GEMMs stay fp32. Tolerances to be confirmed with the printed errors.
+TEST(FusedMulti, TensorCoreTrainingFollowsTheFp64CpuEngine) {
+  LSTMAD_REQUIRE_GPU();
+  const ModelShape shape{2, 1, 32, 1};
+  const int T = 20, B = 32;
+  Batch c = make_batch(shape, T, B, 4);
+  for (auto& j : c.jobs) {
+    j.options.epochs = 3;
+    j.options.patience = 0;
+  }
+  EngineOptions co;
+  co.name = "cpu";
+  co.precision = Precision::FP64;
+  co.threads = 2;
+  make_engine(co)->train(shape, c.jobs);
+  for (Precision p : {Precision::TF32, Precision::BF16}) {
+    const double loss_tol = p == Precision::TF32 ? 2e-2 : 6e-2, param_tol = p == Precision::TF32 ? 3e-2 : 1e-1;
+    Batch g = make_batch(shape, T, B, 4);
+    for (auto& j : g.jobs) {
+      j.options.epochs = 3;
+      j.options.patience = 0;
+    }
+    make_engine(fused(p))->train(shape, g.jobs);
+    for (std::size_t m = 0; m < g.jobs.size(); ++m) {
+      const TrainResult &a = g.jobs[m].result, &r = c.jobs[m].result;
+      const std::string tag = to_string(p) + " model " + std::to_string(m);
+      ASSERT_EQ(a.status, TrainStatus::Ok) << tag << ": " << a.message;
+      ASSERT_EQ(a.train_loss.size(), r.train_loss.size()) << tag;
+      for (std::size_t e = 0; e < a.train_loss.size(); ++e)
+        EXPECT_NEAR(a.train_loss[e], r.train_loss[e], loss_tol * r.train_loss[e]) << tag << " epoch " << e;
+      const auto err = test::compare(g.jobs[m].params.data(), c.jobs[m].params.data(), g.jobs[m].params.size());
+      std::printf("%s: parameters after %zu epochs vs fp64: %s\n", tag.c_str(), a.train_loss.size(),
+                  err.str().c_str());
+      EXPECT_TRUE(err.finite) << tag;
+      EXPECT_LT(err.rel_frobenius, param_tol) << tag << ": " << err.str();
+    }
   }
 }
 
@@ -298,8 +349,7 @@ TEST(FusedMulti, ManyModelsChangeTheLaunchGeometryNotTheBits) {
 
 // The smallest case that runs every multi-model kernel (two layers, a short last minibatch, validation,
 // a skipped model): the one benchmarks/gpu_check.sh runs under compute-sanitizer.
-TEST(FusedMulti, SmallBatchForTheSanitizers) {
-  LSTMAD_REQUIRE_GPU();
+void small_batch(Precision p) {
   const ModelShape shape{2, 2, 16, 1};
   const int T = 6, B = 8;
   Batch b = make_batch(shape, T, B, 3);
@@ -311,10 +361,22 @@ TEST(FusedMulti, SmallBatchForTheSanitizers) {
   }
   Batch a = b;
   std::vector<ModelJob> alone{a.jobs[2]};
-  make_engine(fused())->train(shape, b.jobs);
-  make_engine(fused())->train(shape, alone);
+  make_engine(fused(p))->train(shape, b.jobs);
+  make_engine(fused(p))->train(shape, alone);
   for (const auto& j : b.jobs) EXPECT_TRUE(test::finite_and_nonzero(j.params.data(), j.params.size()));
-  expect_identical(b.jobs[2], alone[0], "model 2 of 3 vs alone");
+  expect_identical(b.jobs[2], alone[0], "model 2 of 3 vs alone, " + to_string(p));
+}
+
+TEST(FusedMulti, SmallBatchForTheSanitizers) {
+  LSTMAD_REQUIRE_GPU();
+  small_batch(Precision::FP32);
+}
+
+// The same for the tensor-core time loops (H = 16: R in registers both ways, a short last minibatch).
+TEST(FusedMulti, TensorCoreSmallBatchForTheSanitizers) {
+  LSTMAD_REQUIRE_GPU();
+  small_batch(Precision::TF32);
+  small_batch(Precision::BF16);
 }
 
 }  // namespace

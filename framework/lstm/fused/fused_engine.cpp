@@ -7,8 +7,8 @@
 // capture. LSTMAD_FUSED_GRAPHS=0 turns graphs off.
 //
 // Version 2 of training (the default): the jobs of a ModelBatch train together, every launch covering all
-// of them (fused_multi.hpp, fp32); LSTMAD_FUSED_MULTI=0 goes back to the per-model loop above, which is
-// also how precisions tf32 and bf16 train (the tensor-core time loops, kernels/lstm_fused_mma.hpp).
+// of them (fused_multi.hpp; at tf32 and bf16 on the tensor-core time loops, kernels/lstm_fused_mma.hpp);
+// LSTMAD_FUSED_MULTI=0 goes back to the per-model loop above.
 #include "lstm/fused/fused_engine.hpp"
 
 #include <algorithm>
@@ -70,9 +70,7 @@ class FusedEngine final : public Engine {
     const std::string why = fused_unsupported_reason(shape, window, sz.max_batch, opts_.precision, limits);
     if (!why.empty())
       throw UnsupportedError(why + " (" + shape.str() + ", T=" + std::to_string(window) + ")");
-    // The multi-model kernels run fp32 only; tf32 and bf16 train model by model on the tensor-core
-    // time loops (kernels/lstm_fused_mma.hpp).
-    if (multi_enabled() && opts_.precision == Precision::FP32) {
+    if (multi_enabled()) {
       train_multi(shape, window, limits, jobs);
       return;
     }
@@ -159,7 +157,7 @@ class FusedEngine final : public Engine {
       for (std::size_t at = 0; at < group.size(); at += chunk) {
         const std::vector<ModelJob*> part(group.begin() + static_cast<long long>(at),
                                           group.begin() + static_cast<long long>(std::min(group.size(), at + chunk)));
-        train_fused_multi(shape, window, B, limits, part, stream, graphs);
+        train_fused_multi(shape, window, B, limits, part, stream, graphs, opts_.precision);
       }
     }
   }

@@ -17,6 +17,7 @@
 #include "core/rng.hpp"
 #include "kernels/lstm_fused_bwd.hpp"
 #include "kernels/lstm_fused_fwd.hpp"
+#include "kernels/lstm_fused_mma.hpp"
 #include "kernels/lstm_multi.hpp"
 #include "kernels/lstm_multi_plan.hpp"
 #include "lstm/shape.hpp"
@@ -47,7 +48,7 @@ using kernels::StridedOperand;
 class FusedMultiBatch::Impl {
  public:
   Impl(const ModelShape& shape, int window, int B, const kernels::FusedLimits& limits,
-       const std::vector<ModelJob*>& jobs, cudaStream_t stream, bool graphs)
+       const std::vector<ModelJob*>& jobs, cudaStream_t stream, bool graphs, Precision precision)
       : shape_(shape),
         layout_(shape),
         T_(window),
@@ -59,6 +60,17 @@ class FusedMultiBatch::Impl {
     const std::size_t N = jobs.size(), Bz = static_cast<std::size_t>(B), TB = T * Bz;
     P_ = layout_.total;
     plan_ = kernels::plan_fused_multi(shape.hidden, B, N_, limits);
+    if (precision == Precision::TF32 || precision == Precision::BF16) {
+      // The time loops on the tensor cores (kernels/lstm_fused_mma.hpp); the GEMMs stay the fp32 kernels.
+      const kernels::mma::Format f =
+          precision == Precision::TF32 ? kernels::mma::Format::TF32 : kernels::mma::Format::BF16;
+      const std::string why = kernels::mma_unsupported_reason(f, shape.hidden, B, limits);
+      if (!why.empty()) throw UnsupportedError(why + " (" + shape.str() + ")");
+      mma_ = kernels::plan_fused_mma(f, shape.hidden, B, limits);
+      rt_words_ = static_cast<std::size_t>(kernels::mma::a_words(f, shape.hidden));
+    } else if (precision != Precision::FP32) {
+      throw UnsupportedError("the fused multi-model path runs fp32, tf32 and bf16, not " + to_string(precision));
+    }
     for (ModelJob* j : jobs) {
       max_train_ = std::max<std::size_t>(max_train_, j->data.train.size());
       max_val_ = std::max<std::size_t>(max_val_, j->data.val.size());
@@ -73,7 +85,7 @@ class FusedMultiBatch::Impl {
     gx_.resize(N * TB * 4 * H);
     dgates_.resize(N * TB * 4 * H);
     dy_.resize(N * TB * H);
-    rt_.resize(N * kernels::fused_forward_workspace(shape.hidden));
+    rt_.resize(N * rt_stride());
     hy_.resize(N * L * Bz * H);
     cy_.resize(N * L * Bz * H);
     dhy_.resize(N * Bz * H);
@@ -119,8 +131,17 @@ class FusedMultiBatch::Impl {
       gates_[l].zero_async(stream_);
       c_[l].zero_async(stream_);
     }
-    CUDA_CHECK(kernels::prepare_lstm_fused_forward(plan_));
-    CUDA_CHECK(kernels::prepare_lstm_fused_backward(plan_));
+    if (mma_.grid > 0) {
+      CUDA_CHECK(kernels::prepare_lstm_mma(mma_));
+    } else {
+      CUDA_CHECK(kernels::prepare_lstm_fused_forward(plan_));
+      CUDA_CHECK(kernels::prepare_lstm_fused_backward(plan_));
+    }
+  }
+
+  // Floats of the R workspace per model: R^T for the FMA kernels, staged fragments for the tensor cores.
+  std::size_t rt_stride() const {
+    return mma_.grid > 0 ? rt_words_ : kernels::fused_forward_workspace(shape_.hidden);
   }
 
   // Uploads every job's parameters, series, validation windows and hyperparameters; zeroes the Adam
@@ -352,7 +373,7 @@ class FusedMultiBatch::Impl {
     kernels::ModelStrides s;
     s.models = N_;
     s.param = P_;
-    s.rt = kernels::fused_forward_workspace(shape_.hidden);
+    s.rt = rt_stride();
     s.gx = TB * 4 * H;
     s.gates = TB * 4 * H;
     s.seq = TB * H;
@@ -407,7 +428,11 @@ class FusedMultiBatch::Impl {
       a.hy = hy_.data() + static_cast<std::size_t>(l) * B_ * H;
       a.cy = cy_.data() + static_cast<std::size_t>(l) * B_ * H;
       a.models = ms;
-      kernels::launch_lstm_fused_forward(plan_, a, rt_.data(), stream_);
+      if (mma_.grid > 0) {
+        CUDA_CHECK(kernels::launch_lstm_mma_forward(mma_, a, rt_.data(), stream_));
+      } else {
+        kernels::launch_lstm_fused_forward(plan_, a, rt_.data(), stream_);
+      }
       KERNEL_CHECK("lstm_fused_forward(multi)");
     }
   }
@@ -435,7 +460,11 @@ class FusedMultiBatch::Impl {
       a.dgates = dgates_.data();
       a.models = fs;
       a.models.state = static_cast<std::size_t>(B_) * H;  // dhy: one layer per model
-      kernels::launch_lstm_fused_backward(plan_, a, stream_);
+      if (mma_.grid > 0) {
+        CUDA_CHECK(kernels::launch_lstm_mma_backward(mma_, a, rt_.data(), stream_));
+      } else {
+        kernels::launch_lstm_fused_backward(plan_, a, stream_);
+      }
       KERNEL_CHECK("lstm_fused_backward(multi)");
       // dG^T as the left operand: (n, i) = dG[i][n]
       StridedOperand dgt;
@@ -530,6 +559,8 @@ class FusedMultiBatch::Impl {
   bool use_graphs_;
   std::size_t P_ = 0, max_train_ = 0, max_val_ = 0, total_rows_ = 0;
   kernels::FusedLaunch plan_;
+  kernels::MmaLaunch mma_;     // grid > 0: the tensor-core time loops (precision tf32 / bf16)
+  std::size_t rt_words_ = 0;  // their staged R per model, in 32-bit words
   DeviceBuffer<float> theta_, dtheta_, m_, v_, best_;
   DeviceBuffer<float> xt_, gx_, dgates_, dy_, rt_, hy_, cy_, dhy_;
   std::vector<DeviceBuffer<float>> y_, gates_, c_;
@@ -546,10 +577,10 @@ class FusedMultiBatch::Impl {
 
 FusedMultiBatch::FusedMultiBatch(const ModelShape& shape, int window, int B,
                                  const kernels::FusedLimits& limits, std::vector<ModelJob*> jobs,
-                                 cudaStream_t stream, bool graphs)
+                                 cudaStream_t stream, bool graphs, Precision precision)
     : jobs_(std::move(jobs)) {
   if (jobs_.empty()) throw Error("fused multi-model batch: no models");
-  impl_ = std::make_unique<Impl>(shape, window, B, limits, jobs_, stream, graphs);
+  impl_ = std::make_unique<Impl>(shape, window, B, limits, jobs_, stream, graphs, precision);
 }
 
 FusedMultiBatch::~FusedMultiBatch() = default;
@@ -565,9 +596,10 @@ void FusedMultiBatch::step() {
 }
 
 void train_fused_multi(const ModelShape& shape, int window, int B, const kernels::FusedLimits& limits,
-                       const std::vector<ModelJob*>& jobs, cudaStream_t stream, bool graphs) {
+                       const std::vector<ModelJob*>& jobs, cudaStream_t stream, bool graphs,
+                       Precision precision) {
   if (jobs.empty()) return;
-  FusedMultiBatch batch(shape, window, B, limits, jobs, stream, graphs);
+  FusedMultiBatch batch(shape, window, B, limits, jobs, stream, graphs, precision);
   batch.train();
 }
 

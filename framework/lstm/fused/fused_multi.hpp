@@ -25,8 +25,11 @@ namespace lstmad {
 // min(batch, training windows) == B for each; parameters and windows already checked).
 class FusedMultiBatch {
  public:
+  // precision fp32 runs the FMA time loops; tf32 and bf16 the tensor-core ones (kernels/lstm_fused_mma.hpp,
+  // H a multiple of 16 up to 256), with the GEMMs in fp32 either way.
   FusedMultiBatch(const ModelShape& shape, int window, int B, const kernels::FusedLimits& limits,
-                  std::vector<ModelJob*> jobs, cudaStream_t stream, bool graphs);
+                  std::vector<ModelJob*> jobs, cudaStream_t stream, bool graphs,
+                  Precision precision = Precision::FP32);
   ~FusedMultiBatch();
   FusedMultiBatch(const FusedMultiBatch&) = delete;
   FusedMultiBatch& operator=(const FusedMultiBatch&) = delete;
@@ -47,6 +50,7 @@ class FusedMultiBatch {
 // Trains `jobs` (same shape and window; min(batch, training windows) == B for each; parameters and
 // windows already checked) on the current device on `stream`. `graphs`: replay the step as a CUDA graph.
 void train_fused_multi(const ModelShape& shape, int window, int B, const kernels::FusedLimits& limits,
-                       const std::vector<ModelJob*>& jobs, cudaStream_t stream, bool graphs);
+                       const std::vector<ModelJob*>& jobs, cudaStream_t stream, bool graphs,
+                       Precision precision = Precision::FP32);
 
 }  // namespace lstmad
