@@ -155,14 +155,13 @@ inline std::vector<ModelJob> make_jobs(const ModelShape& shape, const Series& s,
 }
 
 // The engine's predict() over every third window of a D=3 series and the fp64 CPU forward of the same
-// windows, for the caller to compare with its tolerance.
+// windows, for the caller to compare with its tolerance (shape.input must be 3).
 struct PredictPair {
   std::vector<float> got;
   std::vector<double> ref;
 };
 
-inline PredictPair predict_and_cpu_forward(const EngineOptions& options) {
-  const ModelShape shape{2, 3, 40, 2};
+inline PredictPair predict_and_cpu_forward(const EngineOptions& options, const ModelShape& shape = {2, 3, 40, 2}) {
   const int T = 25;
   const Series s = make_series(300, 3, 9);
   const auto params = init_params(shape, 10);
