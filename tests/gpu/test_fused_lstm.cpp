@@ -30,6 +30,7 @@
 #include "gpu/gpu_engine_test.hpp"
 #include "gpu/gpu_test.hpp"
 #include "kernels/lstm_fused_plan.hpp"
+#include "kernels/lstm_mma_plan.hpp"
 #include "lstm/cpu/lstm_cpu.hpp"
 #include "lstm/engine.hpp"
 #include "lstm/fused/fused_lstm.hpp"
@@ -261,17 +262,22 @@ TEST_F(FusedFixture, TensorCorePathsMatchFp64Cpu) {
   std::vector<Case> shapes = cases();
   if (!test::env_flag("LSTMAD_GPU_QUICK"))
     shapes.insert(shapes.end(), {Case{1, 96, 50, 64, 1, 1}, Case{2, 112, 20, 33, 3, 1}, Case{1, 160, 20, 17, 1, 1}});
-  for (Precision p : {Precision::TF32, Precision::BF16})
-    for (const Case& k : shapes) {
-      if (k.H % 16 != 0) continue;
-      const auto params = init_params(k.shape(), ++seed);
-      const auto x = test::random_vector(static_cast<std::size_t>(k.B) * k.T * k.D, ++seed);
-      const auto dyhat = test::random_vector(static_cast<std::size_t>(k.B) * k.horizon, ++seed);
-      const Reference ref = cpu_reference(k, params, x, dyhat);
+  for (const Case& k : shapes) {
+    if (k.H % 16 != 0) continue;
+    // The two largest fp64 references (H >= 128 at T = 250 with B >= 64) are left to the fp32 test, which
+    // computes them already: each costs the CPU tens of seconds.
+    if (!test::env_flag("LSTMAD_GPU_FULL") && static_cast<double>(k.L) * k.H * k.H * k.T * k.B > 3e8) continue;
+    const auto params = init_params(k.shape(), ++seed);
+    const auto x = test::random_vector(static_cast<std::size_t>(k.B) * k.T * k.D, ++seed);
+    const auto dyhat = test::random_vector(static_cast<std::size_t>(k.B) * k.horizon, ++seed);
+    const Reference ref = cpu_reference(k, params, x, dyhat);
+    for (Precision p : {Precision::TF32, Precision::BF16})
       for (bool small_smem : {false, true}) {
         kernels::FusedLimits lim = limits_;
-        if (small_smem) lim.smem_optin = 48 * 1024;  // R (>= 32 KB at H = 64) to L2
+        if (small_smem) lim.smem_optin = 24 * 1024;  // below R (>= 32 KB at H >= 64): R from L2
         if (small_smem && k.H < 64) continue;
+        const auto f = p == Precision::TF32 ? kernels::mma::Format::TF32 : kernels::mma::Format::BF16;
+        if (!kernels::mma_unsupported_reason(f, k.H, k.B, lim).empty()) continue;  // step buffers too large
         const std::string tag = k.str() + " " + to_string(p) + (small_smem ? " small smem" : "");
         SCOPED_TRACE(tag);
         const GpuResult g = run(k, lim, params, x, dyhat, false, p);
