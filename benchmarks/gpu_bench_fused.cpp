@@ -4,7 +4,8 @@
 //   ||g||^2 -> Adam
 // with the LSTM forward/backward either the fused kernels (FusedLstm, fp32 FMA; for H whose R does not fit
 // one block also the thread-block cluster kernels, column "cluster ms", -1 where not used; and the
-// tensor-core time loops at tf32 and bf16, columns "fused tf32" and "fused bf16") or cuDNN
+// tensor-core time loops at tf32 and bf16, columns "fused tf32" and "fused bf16"; for L = 2 where it fits,
+// the two-layer wavefront, column "wavefront") or cuDNN
 // (CudnnLstm, FMA math and TF32 default math, the faster of STANDARD and PERSIST_STATIC_SMALL_H where cuDNN
 // takes it). Shapes: H in {32,64,128,256}, L in {1,2}, T in {50,100,250}, B in {32,64,256}, D=1, horizon 1.
 // Each time is the median of --reps CUDA-graph replays of the step after --warmup (eager when capture fails).
@@ -43,6 +44,7 @@
 #include "kernels/reduce.hpp"
 #include "lstm/cudnn/cudnn_check.hpp"
 #include "lstm/cudnn/cudnn_lstm.hpp"
+#include "kernels/lstm_wavefront.hpp"
 #include "lstm/fused/fused_lstm.hpp"
 #include "lstm/init.hpp"
 
@@ -78,7 +80,7 @@ double time_step_ms(cudaStream_t s, int warmup, int reps, const std::function<vo
 
 struct Row {
   int H = 0, L = 0, T = 0, B = 0;
-  double fused_ms = -1, cluster_ms = -1, fused_tf32_ms = -1, fused_bf16_ms = -1, cudnn_fma_ms = -1, cudnn_tf32_ms = -1, step_us = -1,
+  double fused_ms = -1, cluster_ms = -1, wavefront_ms = -1, fused_tf32_ms = -1, fused_bf16_ms = -1, cudnn_fma_ms = -1, cudnn_tf32_ms = -1, step_us = -1,
          latency_floor_ms = -1, compute_floor_ms = -1;
   std::string cudnn_fma_algo, cudnn_tf32_algo;
 };
@@ -156,9 +158,10 @@ int main(int argc, char** argv) {
     return T > 1 ? (fwd_ms(T) - fwd_ms(1)) * 1e3 / (T - 1) : -1.0;
   };
 
-  std::printf("%5s %2s %4s %4s %10s %10s %10s %10s %10s %-22s %10s %-22s %8s %8s %8s %9s %10s %10s\n", "H",
-              "L", "T", "B", "fused ms", "cluster ms", "fused tf32", "fused bf16", "cuDNN fma", "(algo)",
-              "cuDNN tf32", "(algo)", "f/fma", "f/tf32", "tc/tf32", "step us", "lat.floor", "comp.floor");
+  std::printf("%5s %2s %4s %4s %10s %10s %10s %10s %10s %10s %-22s %10s %-22s %8s %8s %8s %9s %10s %10s\n",
+              "H", "L", "T", "B", "fused ms", "cluster ms", "wavefront", "fused tf32", "fused bf16", "cuDNN fma",
+              "(algo)", "cuDNN tf32", "(algo)", "f/fma", "f/tf32", "tc/tf32", "step us", "lat.floor",
+              "comp.floor");
   std::vector<Row> rows;
   std::map<std::tuple<int, int, int>, double> step_cache;
   for (int H : Hs)
@@ -179,6 +182,19 @@ int main(int argc, char** argv) {
           } catch (const std::exception& e) {
             std::printf("%5d %2d %4d %4d fused failed: %s\n", H, L, T, B, e.what());
             CUDA_CHECK(cudaStreamSynchronize(stream));
+          }
+          if (L == 2 && kernels::plan_wavefront(H, B, limits).grid > 0) {
+            try {  // the two-layer wavefront (opt-in in the engine until checked on a GPU)
+              bench::StepBench<FusedLstm> f(stream, shape, T, B, [&] {
+                auto l = std::make_unique<FusedLstm>(cublas.get(), stream, shape, T, B, Precision::FP32, limits);
+                l->enable_wavefront(true);
+                return l;
+              });
+              r.wavefront_ms = time_step_ms(stream, warmup, reps, [&] { f.step(); });
+            } catch (const std::exception& e) {
+              std::printf("%5d %2d %4d %4d fused wavefront failed: %s\n", H, L, T, B, e.what());
+              CUDA_CHECK(cudaStreamSynchronize(stream));
+            }
           }
           for (Precision p : {Precision::TF32, Precision::BF16}) {  // the tensor-core time loops
             if (!fused_unsupported_reason(shape, T, B, p, limits).empty()) continue;
@@ -244,9 +260,9 @@ int main(int argc, char** argv) {
                                 ? r.fused_tf32_ms
                                 : r.fused_bf16_ms;
           std::printf(
-              "%5d %2d %4d %4d %10.4f %10.4f %10.4f %10.4f %10.4f %-22s %10.4f %-22s %8.3f %8.3f %8.3f %9.3f "
-              "%10.4f %10.5f\n",
-              H, L, T, B, r.fused_ms, r.cluster_ms, r.fused_tf32_ms, r.fused_bf16_ms, r.cudnn_fma_ms,
+              "%5d %2d %4d %4d %10.4f %10.4f %10.4f %10.4f %10.4f %10.4f %-22s %10.4f %-22s %8.3f %8.3f %8.3f "
+              "%9.3f %10.4f %10.5f\n",
+              H, L, T, B, r.fused_ms, r.cluster_ms, r.wavefront_ms, r.fused_tf32_ms, r.fused_bf16_ms, r.cudnn_fma_ms,
               r.cudnn_fma_algo.c_str(), r.cudnn_tf32_ms, r.cudnn_tf32_algo.c_str(), ratio(r.fused_ms, r.cudnn_fma_ms),
               ratio(r.fused_ms, r.cudnn_tf32_ms), ratio(tc, r.cudnn_tf32_ms), r.step_us, r.latency_floor_ms,
               r.compute_floor_ms);
@@ -255,11 +271,11 @@ int main(int argc, char** argv) {
         }
   if (!csv.empty()) {
     std::ofstream out(csv);
-    out << "H,L,T,B,D,fused_ms,cluster_ms,fused_tf32_ms,fused_bf16_ms,cudnn_fma_ms,cudnn_fma_algo,cudnn_tf32_ms,cudnn_tf32_algo,step_us,"
+    out << "H,L,T,B,D,fused_ms,cluster_ms,wavefront_ms,fused_tf32_ms,fused_bf16_ms,cudnn_fma_ms,cudnn_fma_algo,cudnn_tf32_ms,cudnn_tf32_algo,step_us,"
            "latency_floor_ms,compute_floor_ms\n";
     for (const auto& r : rows)
       out << r.H << "," << r.L << "," << r.T << "," << r.B << ",1," << r.fused_ms << "," << r.cluster_ms
-          << "," << r.fused_tf32_ms << "," << r.fused_bf16_ms << "," << r.cudnn_fma_ms << "," << r.cudnn_fma_algo << "," << r.cudnn_tf32_ms << ","
+          << "," << r.wavefront_ms << "," << r.fused_tf32_ms << "," << r.fused_bf16_ms << "," << r.cudnn_fma_ms << "," << r.cudnn_fma_algo << "," << r.cudnn_tf32_ms << ","
           << r.cudnn_tf32_algo << "," << r.step_us << "," << r.latency_floor_ms << "," << r.compute_floor_ms
           << "\n";
     std::printf("wrote %s\n", csv.c_str());

@@ -113,11 +113,12 @@ if command -v compute-sanitizer >/dev/null; then
   stage memcheck_cudnn 180 env LSTMAD_GPU_QUICK=1 compute-sanitizer --tool memcheck --error-exitcode 99 "$C" --gtest_filter="$SMALL"
   stage racecheck_cudnn 180 env LSTMAD_GPU_QUICK=1 compute-sanitizer --tool racecheck --error-exitcode 99 "$C" --gtest_filter='CudnnFixture.EngineLossAndGradMatchesCpu'
   # The fused kernels on three small shapes (both time loops, the GEMMs, the head) and the engine's step;
-  # the tensor-core time loops (tf32, bf16) on the one of them whose H is a multiple of 16.
+  # the tensor-core time loops (tf32, bf16) on the one of them whose H is a multiple of 16; the two-layer
+  # wavefront on the one with L = 2.
   F=$(find "$BUILD" -name test_fused_lstm -type f | head -1)
   FSMALL='FusedFixture.MatchesFp64CpuOnEveryOutputAndGradient:FusedFixture.EngineLossAndGradMatchesCpu'
-  stage memcheck_fused 180 env LSTMAD_GPU_QUICK=1 compute-sanitizer --tool memcheck --error-exitcode 99 "$F" --gtest_filter="$FSMALL:FusedFixture.ClusterKernelsMatchFp64Cpu:FusedFixture.TensorCorePathsMatchFp64Cpu"
-  stage racecheck_fused 180 env LSTMAD_GPU_QUICK=1 compute-sanitizer --tool racecheck --error-exitcode 99 "$F" --gtest_filter="$FSMALL:FusedFixture.TensorCorePathsMatchFp64Cpu"
+  stage memcheck_fused 180 env LSTMAD_GPU_QUICK=1 compute-sanitizer --tool memcheck --error-exitcode 99 "$F" --gtest_filter="$FSMALL:FusedFixture.ClusterKernelsMatchFp64Cpu:FusedFixture.TensorCorePathsMatchFp64Cpu:FusedFixture.WavefrontMatchesFp64Cpu"
+  stage racecheck_fused 180 env LSTMAD_GPU_QUICK=1 compute-sanitizer --tool racecheck --error-exitcode 99 "$F" --gtest_filter="$FSMALL:FusedFixture.TensorCorePathsMatchFp64Cpu:FusedFixture.WavefrontMatchesFp64Cpu"
   # The multi-model kernels (time loops with model strides, the batched GEMM, head, sums, Adam, masks).
   M=$(find "$BUILD" -name test_fused_multi -type f | head -1)
   stage memcheck_multi 120 compute-sanitizer --tool memcheck --error-exitcode 99 "$M" --gtest_filter='FusedMulti.SmallBatchForTheSanitizers:FusedMulti.TensorCoreSmallBatchForTheSanitizers'
@@ -177,14 +178,14 @@ try:
 except OSError as e:
     print(f"no fused table: {e}")
     sys.exit(0)
-print(f"{'H':>4} {'L':>2} {'T':>4} {'B':>4} {'fused ms':>9} {'cluster':>8} {'f tf32':>8} {'f bf16':>8} {'cudnn fma':>10} {'cudnn tf32':>11} {'f/fma':>6} {'f/tf32':>7} {'tc/tf32':>8} {'lat.floor':>10}")
+print(f"{'H':>4} {'L':>2} {'T':>4} {'B':>4} {'fused ms':>9} {'cluster':>8} {'wavefr.':>8} {'f tf32':>8} {'f bf16':>8} {'cudnn fma':>10} {'cudnn tf32':>11} {'f/fma':>6} {'f/tf32':>7} {'tc/tf32':>8} {'lat.floor':>10}")
 def ratio(x, y):
     return x / y if x > 0 and y > 0 else float("nan")
 for r in rows:
     f, a, b = float(r["fused_ms"]), float(r["cudnn_fma_ms"]), float(r["cudnn_tf32_ms"])
     t32, b16 = float(r["fused_tf32_ms"]), float(r["fused_bf16_ms"])
     tc = min([v for v in (t32, b16) if v > 0], default=-1.0)
-    print(f"{r['H']:>4} {r['L']:>2} {r['T']:>4} {r['B']:>4} {f:>9.4f} {float(r['cluster_ms']):>8.4f} {t32:>8.4f} {b16:>8.4f} {a:>10.4f} {b:>11.4f} {ratio(f, a):>6.2f} {ratio(f, b):>7.2f} {ratio(tc, b):>8.2f} {float(r['latency_floor_ms']):>10.4f}")
+    print(f"{r['H']:>4} {r['L']:>2} {r['T']:>4} {r['B']:>4} {f:>9.4f} {float(r['cluster_ms']):>8.4f} {float(r['wavefront_ms']):>8.4f} {t32:>8.4f} {b16:>8.4f} {a:>10.4f} {b:>11.4f} {ratio(f, a):>6.2f} {ratio(f, b):>7.2f} {ratio(tc, b):>8.2f} {float(r['latency_floor_ms']):>10.4f}")
 PY
 echo
 echo "==== lstmad GPU check: $(date -u +%FT%TZ), $(git rev-parse --short=12 HEAD 2>/dev/null), $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1), $(( $(date +%s) - START ))s, logs in $LOG"

@@ -31,6 +31,7 @@
 #include "gpu/gpu_test.hpp"
 #include "kernels/lstm_fused_plan.hpp"
 #include "kernels/lstm_mma_plan.hpp"
+#include "kernels/lstm_wavefront.hpp"
 #include "lstm/cpu/lstm_cpu.hpp"
 #include "lstm/engine.hpp"
 #include "lstm/fused/fused_lstm.hpp"
@@ -80,6 +81,7 @@ struct GpuResult {
   std::vector<float> yhat, h, c, grad, dx;
   kernels::FusedLaunch plan;
   kernels::MmaLaunch mma;
+  kernels::WavefrontLaunch wave;
 };
 
 // The H200's limits, for plans that must not depend on the machine the test runs on.
@@ -101,10 +103,11 @@ class FusedFixture : public ::testing::Test {
   }
   GpuResult run(const Case& k, const kernels::FusedLimits& limits, const std::vector<float>& params,
                 const std::vector<float>& x, const std::vector<float>& dyhat, bool cluster = false,
-                Precision precision = Precision::FP32) {
+                Precision precision = Precision::FP32, bool wavefront = false) {
     cudaStream_t s = *stream_;
     FusedLstm lstm(cublas_->get(), s, k.shape(), k.T, k.B, precision, limits);
     lstm.enable_cluster(cluster);
+    lstm.enable_wavefront(wavefront);
     lstm.upload_params(params.data());
     DeviceBuffer<float> dx_in(x.size()), ddy(dyhat.size()), yhat(dyhat.size()), dx(x.size());
     dx_in.upload(x, s);
@@ -131,6 +134,7 @@ class FusedFixture : public ::testing::Test {
     lstm.download_grad(g.grad.data());
     g.plan = lstm.cluster_plan(k.B).cluster > 1 ? lstm.cluster_plan(k.B) : lstm.plan(k.B);
     g.mma = lstm.mma_plan(k.B);
+    g.wave = lstm.wavefront_plan(k.B);
     return g;
   }
   std::unique_ptr<gpu::Stream> stream_;
@@ -160,7 +164,10 @@ void check_against(const Case& k, const GpuResult& g, const Reference& ref, cons
   const double ec = expect_close(g.c, ref.c, tol.outputs, tag + " final c");
   const double eg = expect_grad_close(k, g.grad, ref.grad, tol.grads, tag, &block);
   const double ex = expect_close(g.dx, ref.dx, tol.grads, tag + " dx");
-  const std::string launch = g.mma.grid > 0 ? mma_plan_str(g.mma) : plan_str(g.plan);
+  const std::string launch = g.mma.grid > 0    ? mma_plan_str(g.mma)
+                             : g.wave.grid > 0 ? "wavefront grid " + std::to_string(g.wave.grid) + " BB " +
+                                                     std::to_string(g.wave.rows_per_block)
+                                               : plan_str(g.plan);
   std::printf("%-40s %-34s %9.2e %9.2e %9.2e %9.2e %-6s %9.2e\n", k.str().c_str(), launch.c_str(), ey, eh, ec,
               eg, block.c_str(), ex);
 }
@@ -248,6 +255,33 @@ TEST_F(FusedFixture, LargestSupportedHiddenSizeRuns) {
   const auto x = test::random_vector(static_cast<std::size_t>(k.B) * k.T * k.D, 22);
   const auto dyhat = test::random_vector(static_cast<std::size_t>(k.B) * k.horizon, 23);
   check_against(k, run(k, limits_, params, x, dyhat), cpu_reference(k, params, x, dyhat), k.str());
+}
+
+// ---- the two-layer wavefront (opt-in) ----
+
+// Every two-layer shape of the set whose R1, W2 and R2 fit one block, plus one with several rows per
+// block; then reruns bit for bit.
+TEST_F(FusedFixture, WavefrontMatchesFp64Cpu) {
+  uint64_t seed = 6000;
+  print_header();
+  std::vector<Case> shapes;
+  for (const Case& k : cases())
+    if (k.L == 2 && kernels::plan_wavefront(k.H, k.B, limits_).grid > 0) shapes.push_back(k);
+  if (!test::env_flag("LSTMAD_GPU_QUICK")) shapes.push_back(Case{2, 48, 40, 700, 2, 1});  // > 1 row per block
+  ASSERT_FALSE(shapes.empty());
+  for (const Case& k : shapes) {
+    const auto params = init_params(k.shape(), ++seed);
+    const auto x = test::random_vector(static_cast<std::size_t>(k.B) * k.T * k.D, ++seed);
+    const auto dyhat = test::random_vector(static_cast<std::size_t>(k.B) * k.horizon, ++seed);
+    const Reference ref = cpu_reference(k, params, x, dyhat);
+    const std::string tag = k.str() + " wavefront";
+    SCOPED_TRACE(tag);
+    const GpuResult g = run(k, limits_, params, x, dyhat, false, Precision::FP32, /*wavefront=*/true);
+    ASSERT_GT(g.wave.grid, 0) << tag << ": the wavefront did not run";
+    check_against(k, g, ref, tag);
+    const GpuResult again = run(k, limits_, params, x, dyhat, false, Precision::FP32, true);
+    EXPECT_EQ(0, std::memcmp(g.grad.data(), again.grad.data(), g.grad.size() * sizeof(float))) << tag;
+  }
 }
 
 // ---- the tensor-core path (precision tf32 / bf16) ----

@@ -13,6 +13,7 @@
 #include "kernels/lstm_fused_cluster.hpp"
 #include "kernels/lstm_fused_fwd.hpp"
 #include "kernels/lstm_fused_mma.hpp"
+#include "kernels/lstm_wavefront.hpp"
 
 namespace lstmad {
 
@@ -73,6 +74,8 @@ FusedLstm::FusedLstm(cublasHandle_t cublas, cudaStream_t stream, const ModelShap
       layout_(shape) {
   const char* cl = std::getenv("LSTMAD_FUSED_CLUSTER");
   cluster_enabled_ = cl != nullptr && std::string(cl) == "1";
+  const char* wf = std::getenv("LSTMAD_FUSED_WAVEFRONT");
+  wavefront_enabled_ = wf != nullptr && std::string(wf) == "1";
   shape_.validate();
   if (max_batch < 1) throw Error("fused LSTM needs batch >= 1");
   const std::string why = fused_unsupported_reason(shape, window, max_batch, precision, limits);
@@ -88,10 +91,14 @@ FusedLstm::FusedLstm(cublasHandle_t cublas, cudaStream_t stream, const ModelShap
   dgates_.resize(T * B * 4 * H);
   dy_.resize(T * B * H);
   dxt_.resize(T * B * D);
+  const bool two_layer_fp32 = L == 2 && precision == Precision::FP32;  // the wavefront may run
   if (tensor_cores(precision))
     rt_.resize(kernels::mma_r_bytes(mma_format(precision), shape.hidden) / sizeof(float));  // staged R
+  else if (two_layer_fp32)
+    rt_.resize(3 * kernels::fused_forward_workspace(shape.hidden));  // R1, W2, R2 transposed
   else
     rt_.resize(kernels::fused_forward_workspace(shape.hidden));
+  if (two_layer_fp32) dgates2_.resize(T * B * 4 * H);
   hy_.resize(L * B * H);
   cy_.resize(L * B * H);
   dhy_.resize(B * H);
@@ -124,6 +131,7 @@ void FusedLstm::prepare(int batch) {
     CUDA_CHECK(kernels::prepare_lstm_mma(mma_plan(batch)));
     return;
   }
+  CUDA_CHECK(kernels::prepare_wavefront(wavefront_plan(batch)));
   const kernels::FusedLaunch p = plan(batch);
   CUDA_CHECK(kernels::prepare_lstm_fused_forward(p));
   CUDA_CHECK(kernels::prepare_lstm_fused_backward(p));
@@ -133,6 +141,11 @@ void FusedLstm::prepare(int batch) {
 kernels::MmaLaunch FusedLstm::mma_plan(int batch) const {
   if (!tensor_cores(precision_)) return kernels::MmaLaunch{};
   return kernels::plan_fused_mma(mma_format(precision_), shape_.hidden, batch, limits_);
+}
+
+kernels::WavefrontLaunch FusedLstm::wavefront_plan(int batch) const {
+  if (!wavefront_enabled_ || shape_.layers != 2 || precision_ != Precision::FP32) return kernels::WavefrontLaunch{};
+  return kernels::plan_wavefront(shape_.hidden, batch, limits_);
 }
 
 kernels::FusedLaunch FusedLstm::cluster_plan(int batch) const {
@@ -164,6 +177,35 @@ void FusedLstm::forward(const float* theta, const float* x, int batch, bool trai
   const kernels::MmaLaunch pm = mma_plan(batch);
   kernels::launch_permute_021(x, batch, T_, shape_.input, xt_.data(), stream_);
   KERNEL_CHECK("permute_021(x)");
+  const kernels::WavefrontLaunch pw = wavefront_plan(batch);
+  if (pw.grid > 0) {  // both layers in one kernel; only layer 1's input projection is a GEMM
+    const LayerOffsets &o1 = layout_.layer[0], &o2 = layout_.layer[1];
+    gemm(cublas_, precision_, CUBLAS_OP_T, CUBLAS_OP_N, H4, Tb, shape_.input, theta + o1.W, shape_.input,
+         xt_.data(), shape_.input, gx_.data(), H4);
+    kernels::WavefrontFwdArgs a;
+    a.W2 = theta + o2.W;
+    a.R1 = theta + o1.R;
+    a.R2 = theta + o2.R;
+    a.T = T_;
+    a.g.gx1 = gx_.data();
+    a.g.b1W = theta + o1.bW;
+    a.g.b1R = theta + o1.bR;
+    a.g.b2W = theta + o2.bW;
+    a.g.b2R = theta + o2.bR;
+    a.g.y1 = y_[0].data();
+    a.g.y2 = y_[1].data();
+    if (training) {
+      a.g.gates1 = gates_[0].data();
+      a.g.gates2 = gates_[1].data();
+      a.g.c1 = c_[0].data();
+      a.g.c2 = c_[1].data();
+    }
+    a.g.hy = hy_.data();
+    a.g.cy = cy_.data();
+    kernels::launch_wavefront_forward(pw, a, rt_.data(), stream_);
+    KERNEL_CHECK("wavefront_forward");
+    return;
+  }
   for (int l = 0; l < shape_.layers; ++l) {
     const LayerOffsets& o = layout_.layer[static_cast<std::size_t>(l)];
     const int Din = shape_.layer_input(l);
@@ -212,9 +254,30 @@ void FusedLstm::backward(const float* theta, const float* x, int batch, const fl
   kernels::launch_head_backward(h_top, dyhat, batch, H, shape_.horizon, theta + layout_.head_W,
                                 dtheta + layout_.head_W, dtheta + layout_.head_b, dhy_.data(), stream_);
   KERNEL_CHECK("head_backward");
+  const kernels::WavefrontLaunch pw = wavefront_plan(batch);
+  if (pw.grid > 0) {  // both layers' gate gradients in one kernel, layer 2's dx inside it
+    const LayerOffsets &o1 = layout_.layer[0], &o2 = layout_.layer[1];
+    kernels::WavefrontBwdArgs a;
+    a.W2 = theta + o2.W;
+    a.R1 = theta + o1.R;
+    a.R2 = theta + o2.R;
+    a.T = T_;
+    a.g.gates1 = gates_[0].data();
+    a.g.gates2 = gates_[1].data();
+    a.g.c1 = c_[0].data();
+    a.g.c2 = c_[1].data();
+    a.g.dhy = dhy_.data();
+    a.g.dgates1 = dgates_.data();
+    a.g.dgates2 = dgates2_.data();
+    kernels::launch_wavefront_backward(pw, a, stream_);
+    KERNEL_CHECK("wavefront_backward");
+    weight_grads(1, dgates2_.data(), batch, dtheta);
+    weight_grads(0, dgates_.data(), batch, dtheta);
+    if (dx != nullptr) input_grad(dgates_.data(), theta, batch, dx);
+    return;
+  }
   for (int l = L - 1; l >= 0; --l) {
     const LayerOffsets& o = layout_.layer[static_cast<std::size_t>(l)];
-    const int Din = shape_.layer_input(l);
     kernels::FusedBwdArgs a;
     a.R = theta + o.R;
     a.gates = gates_[static_cast<std::size_t>(l)].data();
@@ -232,27 +295,40 @@ void FusedLstm::backward(const float* theta, const float* x, int batch, const fl
     }
     KERNEL_CHECK("lstm_fused_backward");
     const float* dG = dgates_.data();
-    // dW (4H x Din) = dG^T X
-    gemm(cublas_, precision_, CUBLAS_OP_N, CUBLAS_OP_T, Din, H4, Tb, layer_input(l, batch), Din, dG, H4, dtheta + o.W,
-         Din);
-    // dR (4H x H) = dG^T [h_0 .. h_{T-1}]
-    gemm(cublas_, precision_, CUBLAS_OP_N, CUBLAS_OP_T, H, H4, Tb, y_[static_cast<std::size_t>(l)].data(), H, dG, H4,
-         dtheta + o.R, H);
-    // dbW = dbR = the sum of dG over all (t, b), a fixed-order GEMV against ones
-    const float one = 1.f, zero = 0.f;
-    CUBLAS_CHECK(
-        cublasSgemv(cublas_, CUBLAS_OP_N, H4, Tb, &one, dG, H4, ones_.data(), 1, &zero, dtheta + o.bW, 1));
-    CUDA_CHECK(cudaMemcpyAsync(dtheta + o.bR, dtheta + o.bW, static_cast<std::size_t>(H4) * sizeof(float),
-                               cudaMemcpyDeviceToDevice, stream_));
+    weight_grads(l, dG, batch, dtheta);
     // dX (Tb x Din) = dG W: the layer below's dy, or dx for layer 0
     if (l > 0) {
       gemm(cublas_, precision_, CUBLAS_OP_N, CUBLAS_OP_N, H, Tb, H4, theta + o.W, H, dG, H4, dy_.data(), H);
     } else if (dx != nullptr) {
-      gemm(cublas_, precision_, CUBLAS_OP_N, CUBLAS_OP_N, Din, Tb, H4, theta + o.W, Din, dG, H4, dxt_.data(), Din);
-      kernels::launch_permute_021(dxt_.data(), T_, batch, Din, dx, stream_);
-      KERNEL_CHECK("permute_021(dx)");
+      input_grad(dG, theta, batch, dx);
     }
   }
+}
+
+// Layer l's dW, dR and biases from its gate gradients dG (Tb x 4H), as GEMMs over all steps.
+void FusedLstm::weight_grads(int l, const float* dG, int batch, float* dtheta) {
+  const LayerOffsets& o = layout_.layer[static_cast<std::size_t>(l)];
+  const int H = shape_.hidden, H4 = 4 * H, Tb = T_ * batch, Din = shape_.layer_input(l);
+  // dW (4H x Din) = dG^T X
+  gemm(cublas_, precision_, CUBLAS_OP_N, CUBLAS_OP_T, Din, H4, Tb, layer_input(l, batch), Din, dG, H4,
+       dtheta + o.W, Din);
+  // dR (4H x H) = dG^T [h_0 .. h_{T-1}]
+  gemm(cublas_, precision_, CUBLAS_OP_N, CUBLAS_OP_T, H, H4, Tb, y_[static_cast<std::size_t>(l)].data(), H, dG,
+       H4, dtheta + o.R, H);
+  // dbW = dbR = the sum of dG over all (t, b), a fixed-order GEMV against ones
+  const float one = 1.f, zero = 0.f;
+  CUBLAS_CHECK(cublasSgemv(cublas_, CUBLAS_OP_N, H4, Tb, &one, dG, H4, ones_.data(), 1, &zero, dtheta + o.bW, 1));
+  CUDA_CHECK(cudaMemcpyAsync(dtheta + o.bR, dtheta + o.bW, static_cast<std::size_t>(H4) * sizeof(float),
+                             cudaMemcpyDeviceToDevice, stream_));
+}
+
+// dx (batch x T x D) = dG W of layer 0, transposed back to batch-major.
+void FusedLstm::input_grad(const float* dG, const float* theta, int batch, float* dx) {
+  const int H4 = 4 * shape_.hidden, Tb = T_ * batch, D = shape_.input;
+  gemm(cublas_, precision_, CUBLAS_OP_N, CUBLAS_OP_N, D, Tb, H4, theta + layout_.layer[0].W, D, dG, H4,
+       dxt_.data(), D);
+  kernels::launch_permute_021(dxt_.data(), T_, batch, D, dx, stream_);
+  KERNEL_CHECK("permute_021(dx)");
 }
 
 }  // namespace lstmad

@@ -24,6 +24,7 @@
 #include "core/gpu/device_buffer.hpp"
 #include "kernels/lstm_fused_plan.hpp"
 #include "kernels/lstm_mma_plan.hpp"
+#include "kernels/lstm_wavefront.hpp"
 #include "lstm/engine.hpp"
 #include "lstm/shape.hpp"
 
@@ -57,6 +58,11 @@ class FusedLstm {
   void enable_cluster(bool on) { cluster_enabled_ = on; }
   // The cluster plan in use for `batch` rows; cluster == 0 when the one-block kernels run.
   kernels::FusedLaunch cluster_plan(int batch) const;
+  // The two-layer wavefront (kernels/lstm_wavefront.hpp): layer 2 a step behind layer 1 in one kernel per
+  // direction, for L = 2 at fp32 where R1, W2 and R2 fit one block (H <= 64 on the H200). Off by default
+  // until a GPU run has checked it (LSTMAD_FUSED_WAVEFRONT=1 turns it on). grid == 0 when not used.
+  void enable_wavefront(bool on) { wavefront_enabled_ = on; }
+  kernels::WavefrontLaunch wavefront_plan(int batch) const;
   // The tensor-core plan (precision tf32 or bf16, kernels/lstm_fused_mma.hpp); grid == 0 at fp32.
   kernels::MmaLaunch mma_plan(int batch) const;
   Precision precision() const { return precision_; }
@@ -90,6 +96,8 @@ class FusedLstm {
  private:
   void check_batch(int batch) const;
   const float* layer_input(int l, int batch) const;
+  void weight_grads(int l, const float* dG, int batch, float* dtheta);
+  void input_grad(const float* dG, const float* theta, int batch, float* dx);
 
   cublasHandle_t cublas_;
   cudaStream_t stream_;
@@ -98,9 +106,10 @@ class FusedLstm {
   Precision precision_;
   kernels::FusedLimits limits_;
   bool cluster_enabled_ = false;
+  bool wavefront_enabled_ = false;
   ParamLayout layout_;
   gpu::DeviceBuffer<float> theta_, dtheta_;
-  gpu::DeviceBuffer<float> xt_, gx_, dgates_, dy_, dxt_, rt_, ones_, hy_, cy_, dhy_;
+  gpu::DeviceBuffer<float> xt_, gx_, dgates_, dgates2_, dy_, dxt_, rt_, ones_, hy_, cy_, dhy_;
   std::vector<gpu::DeviceBuffer<float>> y_, gates_, c_;  // per layer
 };
 

@@ -1,0 +1,118 @@
+// The two-layer wavefront kernels (lstm_wavefront.hpp). Each iteration is one call of the step function of
+// lstm_wavefront_step.hpp per thread, then one barrier; the step function is also what the host test runs.
+#include "kernels/lstm_wavefront.hpp"
+#include "kernels/smem_limit.hpp"
+
+namespace lstmad::kernels {
+
+namespace {
+
+// Rt[k][m] = R[m][k] for the three 4H x H matrices at once: out holds R1t, W2t, R2t.
+__global__ void wavefront_transpose_kernel(const float* __restrict__ R1, const float* __restrict__ W2,
+                                           const float* __restrict__ R2, int H, float* __restrict__ out) {
+  const long long n = 4LL * H * H;
+  for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < 3 * n;
+       i += static_cast<long long>(gridDim.x) * blockDim.x) {
+    const long long which = i / n, e = i % n, m = e / H, k = e % H;
+    const float* src = which == 0 ? R1 : (which == 1 ? W2 : R2);
+    out[which * n + k * 4 * H + m] = src[e];
+  }
+}
+
+__global__ void __launch_bounds__(1024, 1)
+    wavefront_fwd_kernel(const float* __restrict__ Rt3, wavefront::FwdGlobal g, wavefront::Dims d) {
+  extern __shared__ float smem[];
+  const int j = threadIdx.x, lr = threadIdx.y, role = threadIdx.z;
+  const int H = d.H, H4 = 4 * H, BB = d.BB;
+  const int nthreads = blockDim.x * blockDim.y * blockDim.z;
+  const int tid = (role * blockDim.y + lr) * blockDim.x + j;
+  const long long wn = 12LL * H * H;
+  for (long long i = tid; i < wn; i += nthreads) smem[i] = Rt3[i];
+  wavefront::FwdShared m;
+  m.R1t = smem;
+  m.W2t = smem + 4LL * H * H;
+  m.R2t = smem + 8LL * H * H;
+  float* h1 = smem + wn;
+  m.h1 = h1;
+  m.h2 = h1 + 2 * BB * H;
+  m.gx2 = h1 + 4 * BB * H;
+  for (int i = tid; i < 2 * BB * (2 * H + H4); i += nthreads) h1[i] = 0.f;
+  __syncthreads();
+  const int row0 = blockIdx.x * BB;
+  float c = 0.f;
+  for (int s = 0; s < d.T + 2; ++s) {
+    wavefront::fwd_iteration(d, g, m, s, j, lr, row0, d.B, role, c);
+    __syncthreads();
+  }
+}
+
+__global__ void __launch_bounds__(1024, 1)
+    wavefront_bwd_kernel(const float* __restrict__ R1, const float* __restrict__ W2, const float* __restrict__ R2,
+                         wavefront::BwdGlobal g, wavefront::Dims d) {
+  extern __shared__ float smem[];
+  const int j = threadIdx.x, lr = threadIdx.y, role = threadIdx.z;
+  const int H = d.H, H4 = 4 * H, BB = d.BB;
+  const int nthreads = blockDim.x * blockDim.y * blockDim.z;
+  const int tid = (role * blockDim.y + lr) * blockDim.x + j;
+  const long long n = 4LL * H * H;
+  for (long long i = tid; i < n; i += nthreads) {
+    smem[i] = R1[i];
+    smem[n + i] = W2[i];
+    smem[2 * n + i] = R2[i];
+  }
+  wavefront::BwdShared m;
+  m.R1 = smem;
+  m.W2 = smem + n;
+  m.R2 = smem + 2 * n;
+  float* dg1 = smem + 3 * n;
+  m.dg1 = dg1;
+  m.dg2 = dg1 + 2 * BB * H4;
+  m.dy1 = dg1 + 4 * BB * H4;
+  for (int i = tid; i < 2 * BB * (2 * H4 + H); i += nthreads) dg1[i] = 0.f;
+  __syncthreads();
+  const int row0 = blockIdx.x * BB;
+  float dc = 0.f;
+  for (int s = 0; s < d.T + 2; ++s) {
+    wavefront::bwd_iteration(d, g, m, s, j, lr, row0, d.B, role, dc);
+    __syncthreads();
+  }
+}
+
+wavefront::Dims dims(const WavefrontLaunch& p, int T) {
+  wavefront::Dims d;
+  d.T = T;
+  d.B = p.B;
+  d.H = p.H;
+  d.BB = p.rows_per_block;
+  return d;
+}
+
+}  // namespace
+
+cudaError_t prepare_wavefront(const WavefrontLaunch& plan) {
+  if (plan.grid <= 0) return cudaSuccess;
+  cudaError_t e = raise_dynamic_smem_limit(wavefront_fwd_kernel, plan.smem_fwd);
+  if (e != cudaSuccess) return e;
+  return raise_dynamic_smem_limit(wavefront_bwd_kernel, plan.smem_bwd);
+}
+
+void launch_wavefront_forward(const WavefrontLaunch& plan, const WavefrontFwdArgs& args, float* workspace,
+                              cudaStream_t stream) {
+  if (plan.grid <= 0 || args.T <= 0) return;
+  const long long n = 12LL * plan.H * plan.H;
+  const int tgrid = static_cast<int>(n / 256 + 1 < 4096 ? n / 256 + 1 : 4096);
+  wavefront_transpose_kernel<<<tgrid, 256, 0, stream>>>(args.R1, args.W2, args.R2, plan.H, workspace);
+  if (raise_dynamic_smem_limit(wavefront_fwd_kernel, plan.smem_fwd) != cudaSuccess) return;  // launch check
+  const dim3 block(plan.H, plan.rows_per_block, 3);
+  wavefront_fwd_kernel<<<plan.grid, block, plan.smem_fwd, stream>>>(workspace, args.g, dims(plan, args.T));
+}
+
+void launch_wavefront_backward(const WavefrontLaunch& plan, const WavefrontBwdArgs& args, cudaStream_t stream) {
+  if (plan.grid <= 0 || args.T <= 0) return;
+  if (raise_dynamic_smem_limit(wavefront_bwd_kernel, plan.smem_bwd) != cudaSuccess) return;
+  const dim3 block(plan.H, plan.rows_per_block, 3);
+  wavefront_bwd_kernel<<<plan.grid, block, plan.smem_bwd, stream>>>(args.R1, args.W2, args.R2, args.g,
+                                                                    dims(plan, args.T));
+}
+
+}  // namespace lstmad::kernels

@@ -1,0 +1,203 @@
+// One iteration of the two-layer wavefront time loops (lstm_wavefront.hpp) for one thread, host and device.
+//
+// A block owns BB batch rows for all T steps; its threads are (unit j, local row lr, role). Forward,
+// iteration s = 0 .. T+1, three roles side by side:
+//   role 0  layer 1, step t = s:      G1 = gx1_t + b1 + R1 h1_{t-1}; cell update; h1_t
+//   role 1  projection, t = s - 1:    gx2_t = W2 h1_t             (layer 2's input projection, in the loop)
+//   role 2  layer 2, step t = s - 2:  G2 = gx2_t + b2 + R2 h2_{t-1}; cell update; h2_t
+// Backward, iteration s = 0 .. T+1:
+//   role 2  layer 2, step t = T-1-s:  dh2 = R2^T dG2_{t+1} (+ the head's dh at T-1); dG2_t
+//   role 1  projection, t = T-s:      dy1_t = W2^T dG2_t              (layer 2's dx, in the loop)
+//   role 0  layer 1, step t = T+1-s:  dh1 = R1^T dG1_{t+1} + dy1_t; dG1_t
+// Each role's chain per iteration is one dot product (H long forward, 4H backward), so T + 2 iterations
+// of one chain replace the 2T of two layers run one after the other, and the GEMM between them.
+//
+// Every value an iteration reads from the shared buffers was written in the iteration before (buffer
+// parity (s-1) & 1, or s & 1 for h, which iteration s-1 wrote as (s-1+1) & 1), and every value it writes
+// goes to the other parity: no thread reads in iteration s what another writes in iteration s. So one
+// barrier per iteration suffices, and the host can run an iteration's threads one after the other and get
+// the kernel's exact result (tests/test_wavefront.cpp does).
+//
+// Layouts as in lstm_fused_fwd.hpp / lstm_fused_bwd.hpp (time-major; y is (T+1) x B x H with y[0] = 0;
+// hy, cy are L x B x H). Forward reads R1, W2, R2 transposed (H x 4H: element (k, m) at k * 4H + m) so that
+// a warp's loads for a fixed k are consecutive; backward reads them as stored (4H x H, (m, j) at m H + j).
+// Sums run in a fixed order (fmaf, k or m ascending): reruns are bit-identical.
+#pragma once
+
+#include <cmath>
+
+#if defined(__CUDACC__)
+#define LSTMAD_WF_HD __host__ __device__ __forceinline__
+#else
+#define LSTMAD_WF_HD inline
+#endif
+
+namespace lstmad::kernels::wavefront {
+
+LSTMAD_WF_HD float sigmoid(float x) {
+  return 1.f / (1.f + expf(-x));
+}
+
+struct Dims {
+  int T = 0, B = 0, H = 0, BB = 0;
+};
+
+struct FwdGlobal {
+  const float* gx1 = nullptr;  // T x B x 4H: x W1^T, no bias
+  const float *b1W = nullptr, *b1R = nullptr, *b2W = nullptr, *b2R = nullptr;  // 4H each
+  float *y1 = nullptr, *y2 = nullptr;                                          // (T+1) x B x H
+  float *gates1 = nullptr, *gates2 = nullptr;  // T x B x 4H, null for inference (with c1, c2)
+  float *c1 = nullptr, *c2 = nullptr;          // T x B x H
+  float *hy = nullptr, *cy = nullptr;          // 2 x B x H, either may be null
+};
+
+// One block's shared memory (device) or its host image.
+struct FwdShared {
+  const float *R1t = nullptr, *W2t = nullptr, *R2t = nullptr;  // H x 4H each
+  float *h1 = nullptr, *h2 = nullptr;                           // [2][BB][H]
+  float* gx2 = nullptr;                                         // [2][BB][4H]
+};
+
+// Thread (j, lr, role) of the block whose first row is row0; c: the thread's cell state (roles 0 and 2).
+LSTMAD_WF_HD void fwd_iteration(const Dims& d, const FwdGlobal& g, const FwdShared& m, int s, int j, int lr,
+                                int row0, int nrows, int role, float& c) {
+  const int H = d.H, H4 = 4 * H, B = d.B;
+  const int row = row0 + lr;
+  const bool valid = row < nrows;
+  const long long rowl = row;
+  if (role == 1) {
+    const int t = s - 1;
+    if (t < 0 || t >= d.T) return;
+    const float* hp = m.h1 + ((s & 1) * d.BB + lr) * H;  // h1_t
+    float p[4] = {0.f, 0.f, 0.f, 0.f};
+    for (int k = 0; k < H; ++k) {
+      const float* w = m.W2t + static_cast<long long>(k) * H4 + j;
+      const float hk = hp[k];
+      for (int q = 0; q < 4; ++q) p[q] = fmaf(w[q * H], hk, p[q]);
+    }
+    float* out = m.gx2 + ((s & 1) * d.BB + lr) * H4 + j;
+    for (int q = 0; q < 4; ++q) out[q * H] = p[q];
+    return;
+  }
+  const bool first = role == 0;
+  const int t = first ? s : s - 2;
+  if (t < 0 || t >= d.T) return;
+  float* hbuf = first ? m.h1 : m.h2;
+  const float* hp = hbuf + ((s & 1) * d.BB + lr) * H;  // h_{t-1}
+  float* hn = hbuf + (((s + 1) & 1) * d.BB + lr) * H;
+  if (!valid) {
+    hn[j] = 0.f;
+    return;
+  }
+  const float* bW = first ? g.b1W : g.b2W;
+  const float* bR = first ? g.b1R : g.b2R;
+  const float* Rt = first ? m.R1t : m.R2t;
+  float acc[4];
+  if (first) {
+    const float* gx = g.gx1 + (static_cast<long long>(t) * B + rowl) * H4 + j;
+    for (int q = 0; q < 4; ++q) acc[q] = gx[q * H] + (bW[q * H + j] + bR[q * H + j]);
+  } else {
+    const float* gx = m.gx2 + ((((s - 1) & 1) * d.BB) + lr) * H4 + j;  // written in iteration s - 1
+    for (int q = 0; q < 4; ++q) acc[q] = gx[q * H] + (bW[q * H + j] + bR[q * H + j]);
+  }
+  for (int k = 0; k < H; ++k) {
+    const float* r = Rt + static_cast<long long>(k) * H4 + j;
+    const float hk = hp[k];
+    for (int q = 0; q < 4; ++q) acc[q] = fmaf(r[q * H], hk, acc[q]);
+  }
+  const float ig = sigmoid(acc[0]), fg = sigmoid(acc[1]), gg = tanhf(acc[2]), og = sigmoid(acc[3]);
+  c = fmaf(fg, c, ig * gg);
+  const float h = og * tanhf(c);
+  hn[j] = h;
+  float* y = first ? g.y1 : g.y2;
+  const long long tb = static_cast<long long>(t) * B + rowl;
+  if (t == 0) y[rowl * H + j] = 0.f;  // h_0
+  y[(tb + B) * H + j] = h;
+  float* gates = first ? g.gates1 : g.gates2;
+  if (gates != nullptr) {
+    float* gr = gates + tb * H4 + j;
+    gr[0] = ig;
+    gr[H] = fg;
+    gr[2 * H] = gg;
+    gr[3 * H] = og;
+    (first ? g.c1 : g.c2)[tb * H + j] = c;
+  }
+  if (t == d.T - 1) {
+    const long long at = (first ? 0 : static_cast<long long>(B) * H) + rowl * H + j;
+    if (g.hy != nullptr) g.hy[at] = h;
+    if (g.cy != nullptr) g.cy[at] = c;
+  }
+}
+
+struct BwdGlobal {
+  const float *gates1 = nullptr, *gates2 = nullptr;  // T x B x 4H (the training forward's)
+  const float *c1 = nullptr, *c2 = nullptr;          // T x B x H
+  const float* dhy = nullptr;                        // B x H: dLoss/dh2_T (the head's), may be null
+  float *dgates1 = nullptr, *dgates2 = nullptr;      // T x B x 4H out
+};
+
+struct BwdShared {
+  const float *R1 = nullptr, *W2 = nullptr, *R2 = nullptr;  // 4H x H each, as stored
+  float *dg1 = nullptr, *dg2 = nullptr;                      // [2][BB][4H]
+  float* dy1 = nullptr;                                      // [2][BB][H]
+};
+
+// dc: the thread's cell-state gradient carried to the step before (roles 0 and 2).
+LSTMAD_WF_HD void bwd_iteration(const Dims& d, const BwdGlobal& g, const BwdShared& m, int s, int j, int lr,
+                                int row0, int nrows, int role, float& dc) {
+  const int H = d.H, H4 = 4 * H, B = d.B, T = d.T;
+  const int row = row0 + lr;
+  const bool valid = row < nrows;
+  const long long rowl = row;
+  const int prev = (s - 1) & 1, cur = s & 1;
+  if (role == 1) {
+    const int t = T - s;  // the layer-2 step of iteration s - 1
+    if (s < 1 || t < 0) return;
+    const float* dgp = m.dg2 + (prev * d.BB + lr) * H4;
+    float acc = 0.f;
+    for (int q = 0; q < H4; ++q) acc = fmaf(m.W2[static_cast<long long>(q) * H + j], dgp[q], acc);
+    m.dy1[(cur * d.BB + lr) * H + j] = acc;
+    return;
+  }
+  const bool top = role == 2;
+  const int t = top ? T - 1 - s : T + 1 - s;
+  if (t < 0 || t > T - 1) return;
+  float* dgbuf = top ? m.dg2 : m.dg1;
+  float* dcur = dgbuf + (cur * d.BB + lr) * H4 + j;
+  if (!valid) {
+    for (int q = 0; q < 4; ++q) dcur[q * H] = 0.f;
+    return;
+  }
+  float dh = 0.f;
+  if (t < T - 1) {  // the recurrence from step t + 1, written in iteration s - 1
+    const float* R = top ? m.R2 : m.R1;
+    const float* dgp = dgbuf + (prev * d.BB + lr) * H4;
+    for (int q = 0; q < H4; ++q) dh = fmaf(R[static_cast<long long>(q) * H + j], dgp[q], dh);
+  }
+  if (top) {
+    if (t == T - 1 && g.dhy != nullptr) dh += g.dhy[rowl * H + j];
+  } else {
+    dh += m.dy1[(prev * d.BB + lr) * H + j];  // dy1_t, from role 1 in iteration s - 1
+  }
+  const long long tb = static_cast<long long>(t) * B + rowl;
+  const float* gr = (top ? g.gates2 : g.gates1) + tb * H4 + j;
+  const float* cs = top ? g.c2 : g.c1;
+  const float ig = gr[0], fg = gr[H], gg = gr[2 * H], og = gr[3 * H];
+  const float ct = cs[tb * H + j];
+  const float cp = t > 0 ? cs[(tb - B) * H + j] : 0.f;
+  const float tc = tanhf(ct);
+  const float dcv = fmaf(dh * og, 1.f - tc * tc, dc);
+  float da[4];
+  da[0] = dcv * gg * ig * (1.f - ig);
+  da[1] = dcv * cp * fg * (1.f - fg);
+  da[2] = dcv * ig * (1.f - gg * gg);
+  da[3] = dh * tc * og * (1.f - og);
+  dc = dcv * fg;
+  float* dgr = (top ? g.dgates2 : g.dgates1) + tb * H4 + j;
+  for (int q = 0; q < 4; ++q) {
+    dgr[q * H] = da[q];
+    dcur[q * H] = da[q];
+  }
+}
+
+}  // namespace lstmad::kernels::wavefront
