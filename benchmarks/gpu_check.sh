@@ -117,7 +117,7 @@ if command -v compute-sanitizer >/dev/null; then
   # wavefront on the one with L = 2.
   F=$(find "$BUILD" -name test_fused_lstm -type f | head -1)
   FSMALL='FusedFixture.MatchesFp64CpuOnEveryOutputAndGradient:FusedFixture.EngineLossAndGradMatchesCpu'
-  stage memcheck_fused 180 env LSTMAD_GPU_QUICK=1 compute-sanitizer --tool memcheck --error-exitcode 99 "$F" --gtest_filter="$FSMALL:FusedFixture.ClusterKernelsMatchFp64Cpu:FusedFixture.TensorCorePathsMatchFp64Cpu:FusedFixture.WavefrontMatchesFp64Cpu"
+  stage memcheck_fused 180 env LSTMAD_GPU_QUICK=1 compute-sanitizer --tool memcheck --error-exitcode 99 "$F" --gtest_filter="$FSMALL:FusedFixture.ClusterKernelsMatchFp64Cpu:FusedFixture.TensorCorePathsMatchFp64Cpu:FusedFixture.WavefrontMatchesFp64Cpu:FusedFixture.WavefrontInferenceMatchesFp64Cpu"
   stage racecheck_fused 180 env LSTMAD_GPU_QUICK=1 compute-sanitizer --tool racecheck --error-exitcode 99 "$F" --gtest_filter="$FSMALL:FusedFixture.TensorCorePathsMatchFp64Cpu:FusedFixture.WavefrontMatchesFp64Cpu"
   # The multi-model kernels (time loops with model strides, the batched GEMM, head, sums, Adam, masks).
   M=$(find "$BUILD" -name test_fused_multi -type f | head -1)

@@ -19,29 +19,32 @@ __global__ void wavefront_transpose_kernel(const float* __restrict__ R1, const f
   }
 }
 
+// blockDim = (role threads, 3): threadIdx.y is the role, threadIdx.x < H * BB the (unit, row) it serves.
 __global__ void __launch_bounds__(1024, 1)
     wavefront_fwd_kernel(const float* __restrict__ Rt3, wavefront::FwdGlobal g, wavefront::Dims d) {
   extern __shared__ float smem[];
-  const int j = threadIdx.x, lr = threadIdx.y, role = threadIdx.z;
-  const int H = d.H, H4 = 4 * H, BB = d.BB;
-  const int nthreads = blockDim.x * blockDim.y * blockDim.z;
-  const int tid = (role * blockDim.y + lr) * blockDim.x + j;
-  const long long wn = 12LL * H * H;
-  for (long long i = tid; i < wn; i += nthreads) smem[i] = Rt3[i];
+  const int H = d.H, BB = d.BB;
+  const int i = threadIdx.x, role = threadIdx.y;
+  const int nthreads = blockDim.x * blockDim.y, tid = role * blockDim.x + i;
+  const long long wn = wavefront::weight_floats(H);
+  for (long long k = tid; k < wn; k += nthreads) smem[k] = Rt3[k];
   wavefront::FwdShared m;
   m.R1t = smem;
   m.W2t = smem + 4LL * H * H;
   m.R2t = smem + 8LL * H * H;
-  float* h1 = smem + wn;
-  m.h1 = h1;
-  m.h2 = h1 + 2 * BB * H;
-  m.gx2 = h1 + 4 * BB * H;
-  for (int i = tid; i < 2 * BB * (2 * H + H4); i += nthreads) h1[i] = 0.f;
+  float* buf = smem + wn;
+  m.h1 = buf;
+  m.h2 = buf + 2 * BB * H;
+  m.gx2 = buf + 4 * BB * H;
+  for (long long k = tid; k < wavefront::fwd_buffer_floats(H, BB); k += nthreads) buf[k] = 0.f;
   __syncthreads();
+  const bool works = i < H * BB;
+  const int j = works ? i % H : 0, lr = works ? i / H : 0;
   const int row0 = blockIdx.x * BB;
   float c = 0.f;
-  for (int s = 0; s < d.T + 2; ++s) {
-    wavefront::fwd_iteration(d, g, m, s, j, lr, row0, d.B, role, c);
+  const int S = wavefront::iterations(d.T);
+  for (int s = 0; s < S; ++s) {
+    if (works) wavefront::fwd_iteration(d, g, m, s, j, lr, row0, d.B, role, c);
     __syncthreads();
   }
 }
@@ -50,30 +53,32 @@ __global__ void __launch_bounds__(1024, 1)
     wavefront_bwd_kernel(const float* __restrict__ R1, const float* __restrict__ W2, const float* __restrict__ R2,
                          wavefront::BwdGlobal g, wavefront::Dims d) {
   extern __shared__ float smem[];
-  const int j = threadIdx.x, lr = threadIdx.y, role = threadIdx.z;
-  const int H = d.H, H4 = 4 * H, BB = d.BB;
-  const int nthreads = blockDim.x * blockDim.y * blockDim.z;
-  const int tid = (role * blockDim.y + lr) * blockDim.x + j;
+  const int H = d.H, BB = d.BB;
+  const int i = threadIdx.x, role = threadIdx.y;
+  const int nthreads = blockDim.x * blockDim.y, tid = role * blockDim.x + i;
   const long long n = 4LL * H * H;
-  for (long long i = tid; i < n; i += nthreads) {
-    smem[i] = R1[i];
-    smem[n + i] = W2[i];
-    smem[2 * n + i] = R2[i];
+  for (long long k = tid; k < n; k += nthreads) {
+    smem[k] = R1[k];
+    smem[n + k] = W2[k];
+    smem[2 * n + k] = R2[k];
   }
   wavefront::BwdShared m;
   m.R1 = smem;
   m.W2 = smem + n;
   m.R2 = smem + 2 * n;
-  float* dg1 = smem + 3 * n;
-  m.dg1 = dg1;
-  m.dg2 = dg1 + 2 * BB * H4;
-  m.dy1 = dg1 + 4 * BB * H4;
-  for (int i = tid; i < 2 * BB * (2 * H4 + H); i += nthreads) dg1[i] = 0.f;
+  float* buf = smem + wavefront::weight_floats(H);
+  m.dg1 = buf;
+  m.dg2 = buf + 2 * BB * 4 * H;
+  m.dy1 = buf + 4 * BB * 4 * H;
+  for (long long k = tid; k < wavefront::bwd_buffer_floats(H, BB); k += nthreads) buf[k] = 0.f;
   __syncthreads();
+  const bool works = i < H * BB;
+  const int j = works ? i % H : 0, lr = works ? i / H : 0;
   const int row0 = blockIdx.x * BB;
   float dc = 0.f;
-  for (int s = 0; s < d.T + 2; ++s) {
-    wavefront::bwd_iteration(d, g, m, s, j, lr, row0, d.B, role, dc);
+  const int S = wavefront::iterations(d.T);
+  for (int s = 0; s < S; ++s) {
+    if (works) wavefront::bwd_iteration(d, g, m, s, j, lr, row0, d.B, role, dc);
     __syncthreads();
   }
 }
@@ -103,14 +108,14 @@ void launch_wavefront_forward(const WavefrontLaunch& plan, const WavefrontFwdArg
   const int tgrid = static_cast<int>(n / 256 + 1 < 4096 ? n / 256 + 1 : 4096);
   wavefront_transpose_kernel<<<tgrid, 256, 0, stream>>>(args.R1, args.W2, args.R2, plan.H, workspace);
   if (raise_dynamic_smem_limit(wavefront_fwd_kernel, plan.smem_fwd) != cudaSuccess) return;  // launch check
-  const dim3 block(plan.H, plan.rows_per_block, 3);
+  const dim3 block(plan.threads / 3, 3);
   wavefront_fwd_kernel<<<plan.grid, block, plan.smem_fwd, stream>>>(workspace, args.g, dims(plan, args.T));
 }
 
 void launch_wavefront_backward(const WavefrontLaunch& plan, const WavefrontBwdArgs& args, cudaStream_t stream) {
   if (plan.grid <= 0 || args.T <= 0) return;
   if (raise_dynamic_smem_limit(wavefront_bwd_kernel, plan.smem_bwd) != cudaSuccess) return;
-  const dim3 block(plan.H, plan.rows_per_block, 3);
+  const dim3 block(plan.threads / 3, 3);
   wavefront_bwd_kernel<<<plan.grid, block, plan.smem_bwd, stream>>>(args.R1, args.W2, args.R2, args.g,
                                                                     dims(plan, args.T));
 }

@@ -42,6 +42,32 @@ struct Dims {
   int T = 0, B = 0, H = 0, BB = 0;
 };
 
+// Iterations per direction: layer 2 ends two iterations after layer 1 (forward), layer 1 two after layer 2
+// (backward).
+LSTMAD_WF_HD int iterations(int T) {
+  return T + 2;
+}
+
+// Threads per role, rounded up to whole warps so that no warp holds two roles (their chains would run one
+// after the other). A role's thread i < H * BB is unit i % H of local row i / H; the rest only take part
+// in the barriers.
+LSTMAD_WF_HD int role_threads(int H, int BB) {
+  return (H * BB + 31) / 32 * 32;
+}
+
+// Shared memory, in floats: the three weight matrices, then the step buffers. Forward: R1t | W2t | R2t |
+// h1 [2][BB][H] | h2 [2][BB][H] | gx2 [2][BB][4H]. Backward: R1 | W2 | R2 | dg1 [2][BB][4H] |
+// dg2 [2][BB][4H] | dy1 [2][BB][H].
+LSTMAD_WF_HD long long weight_floats(int H) {
+  return 12LL * H * H;
+}
+LSTMAD_WF_HD long long fwd_buffer_floats(int H, int BB) {
+  return 2LL * BB * (2 * H + 4 * H);
+}
+LSTMAD_WF_HD long long bwd_buffer_floats(int H, int BB) {
+  return 2LL * BB * (2 * 4 * H + H);
+}
+
 struct FwdGlobal {
   const float* gx1 = nullptr;  // T x B x 4H: x W1^T, no bias
   const float *b1W = nullptr, *b1R = nullptr, *b2W = nullptr, *b2R = nullptr;  // 4H each
@@ -92,19 +118,23 @@ LSTMAD_WF_HD void fwd_iteration(const Dims& d, const FwdGlobal& g, const FwdShar
   const float* bW = first ? g.b1W : g.b2W;
   const float* bR = first ? g.b1R : g.b2R;
   const float* Rt = first ? m.R1t : m.R2t;
-  float acc[4];
+  // gx + bias is loaded first and added after the dot product, so that the global load of gx1 overlaps
+  // the H-long chain instead of starting it.
+  float in[4];
   if (first) {
     const float* gx = g.gx1 + (static_cast<long long>(t) * B + rowl) * H4 + j;
-    for (int q = 0; q < 4; ++q) acc[q] = gx[q * H] + (bW[q * H + j] + bR[q * H + j]);
+    for (int q = 0; q < 4; ++q) in[q] = gx[q * H] + (bW[q * H + j] + bR[q * H + j]);
   } else {
     const float* gx = m.gx2 + ((((s - 1) & 1) * d.BB) + lr) * H4 + j;  // written in iteration s - 1
-    for (int q = 0; q < 4; ++q) acc[q] = gx[q * H] + (bW[q * H + j] + bR[q * H + j]);
+    for (int q = 0; q < 4; ++q) in[q] = gx[q * H] + (bW[q * H + j] + bR[q * H + j]);
   }
+  float acc[4] = {0.f, 0.f, 0.f, 0.f};
   for (int k = 0; k < H; ++k) {
     const float* r = Rt + static_cast<long long>(k) * H4 + j;
     const float hk = hp[k];
     for (int q = 0; q < 4; ++q) acc[q] = fmaf(r[q * H], hk, acc[q]);
   }
+  for (int q = 0; q < 4; ++q) acc[q] += in[q];
   const float ig = sigmoid(acc[0]), fg = sigmoid(acc[1]), gg = tanhf(acc[2]), og = sigmoid(acc[3]);
   c = fmaf(fg, c, ig * gg);
   const float h = og * tanhf(c);
@@ -168,6 +198,14 @@ LSTMAD_WF_HD void bwd_iteration(const Dims& d, const BwdGlobal& g, const BwdShar
     for (int q = 0; q < 4; ++q) dcur[q * H] = 0.f;
     return;
   }
+  // This step's gates and cell states are loaded before the 4H-long dot product, so that their global
+  // latency overlaps it.
+  const long long tb = static_cast<long long>(t) * B + rowl;
+  const float* gr = (top ? g.gates2 : g.gates1) + tb * H4 + j;
+  const float* cs = top ? g.c2 : g.c1;
+  const float ig = gr[0], fg = gr[H], gg = gr[2 * H], og = gr[3 * H];
+  const float ct = cs[tb * H + j];
+  const float cp = t > 0 ? cs[(tb - B) * H + j] : 0.f;
   float dh = 0.f;
   if (t < T - 1) {  // the recurrence from step t + 1, written in iteration s - 1
     const float* R = top ? m.R2 : m.R1;
@@ -179,12 +217,6 @@ LSTMAD_WF_HD void bwd_iteration(const Dims& d, const BwdGlobal& g, const BwdShar
   } else {
     dh += m.dy1[(prev * d.BB + lr) * H + j];  // dy1_t, from role 1 in iteration s - 1
   }
-  const long long tb = static_cast<long long>(t) * B + rowl;
-  const float* gr = (top ? g.gates2 : g.gates1) + tb * H4 + j;
-  const float* cs = top ? g.c2 : g.c1;
-  const float ig = gr[0], fg = gr[H], gg = gr[2 * H], og = gr[3 * H];
-  const float ct = cs[tb * H + j];
-  const float cp = t > 0 ? cs[(tb - B) * H + j] : 0.f;
   const float tc = tanhf(ct);
   const float dcv = fmaf(dh * og, 1.f - tc * tc, dc);
   float da[4];

@@ -22,6 +22,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "core/gpu/check.hpp"
@@ -264,24 +265,57 @@ TEST_F(FusedFixture, LargestSupportedHiddenSizeRuns) {
 TEST_F(FusedFixture, WavefrontMatchesFp64Cpu) {
   uint64_t seed = 6000;
   print_header();
-  std::vector<Case> shapes;
-  for (const Case& k : cases())
-    if (k.L == 2 && kernels::plan_wavefront(k.H, k.B, limits_).grid > 0) shapes.push_back(k);
-  if (!test::env_flag("LSTMAD_GPU_QUICK")) shapes.push_back(Case{2, 48, 40, 700, 2, 1});  // > 1 row per block
-  ASSERT_FALSE(shapes.empty());
-  for (const Case& k : shapes) {
+  // (shape, SMs the plan sees): the first spreads 5 rows over 2 blocks of 3 (several rows per block, whole
+  // warps per role, a padded last block), and runs under the sanitizers too.
+  std::vector<std::pair<Case, int>> shapes{{Case{2, 32, 10, 5, 2, 1}, 2}};
+  if (!test::env_flag("LSTMAD_GPU_QUICK")) {
+    for (const Case& k : cases())
+      if (k.L == 2 && kernels::plan_wavefront(k.H, k.B, limits_).grid > 0) shapes.push_back({k, limits_.sm_count});
+    shapes.push_back({Case{2, 48, 40, 700, 2, 1}, limits_.sm_count});  // 6 rows per block
+    shapes.push_back({Case{2, 7, 20, 9, 1, 1}, 4});                   // H * BB not a multiple of 32
+  }
+  for (const auto& [k, sms] : shapes) {
+    kernels::FusedLimits lim = limits_;
+    lim.sm_count = sms;
     const auto params = init_params(k.shape(), ++seed);
     const auto x = test::random_vector(static_cast<std::size_t>(k.B) * k.T * k.D, ++seed);
     const auto dyhat = test::random_vector(static_cast<std::size_t>(k.B) * k.horizon, ++seed);
     const Reference ref = cpu_reference(k, params, x, dyhat);
-    const std::string tag = k.str() + " wavefront";
+    const std::string tag = k.str() + " wavefront sms=" + std::to_string(sms);
     SCOPED_TRACE(tag);
-    const GpuResult g = run(k, limits_, params, x, dyhat, false, Precision::FP32, /*wavefront=*/true);
+    const GpuResult g = run(k, lim, params, x, dyhat, false, Precision::FP32, /*wavefront=*/true);
     ASSERT_GT(g.wave.grid, 0) << tag << ": the wavefront did not run";
     check_against(k, g, ref, tag);
-    const GpuResult again = run(k, limits_, params, x, dyhat, false, Precision::FP32, true);
+    const GpuResult again = run(k, lim, params, x, dyhat, false, Precision::FP32, true);
     EXPECT_EQ(0, std::memcmp(g.grad.data(), again.grad.data(), g.grad.size() * sizeof(float))) << tag;
   }
+}
+
+// Inference (no gates or cell states kept): the prediction and the final states of both layers.
+TEST_F(FusedFixture, WavefrontInferenceMatchesFp64Cpu) {
+  const Case k{2, 32, 30, 17, 3, 2};
+  const auto params = init_params(k.shape(), 61);
+  const auto x = test::random_vector(static_cast<std::size_t>(k.B) * k.T * k.D, 62);
+  const auto dyhat = test::random_vector(static_cast<std::size_t>(k.B) * k.horizon, 63);
+  const Reference ref = cpu_reference(k, params, x, dyhat);
+  cudaStream_t s = *stream_;
+  FusedLstm lstm(cublas_->get(), s, k.shape(), k.T, k.B, Precision::FP32, limits_);
+  lstm.enable_wavefront(true);
+  ASSERT_GT(lstm.wavefront_plan(k.B).grid, 0);
+  lstm.upload_params(params.data());
+  DeviceBuffer<float> dx_in(x.size()), yhat(dyhat.size());
+  dx_in.upload(x, s);
+  yhat.fill_bytes_async(0xFF, s);
+  const std::size_t LBH = static_cast<std::size_t>(k.L) * k.B * k.H;
+  lstm.forward(lstm.theta(), dx_in.data(), k.B, /*training=*/false);
+  lstm.head(lstm.theta(), k.B, yhat.data(), nullptr, nullptr, nullptr);
+  std::vector<float> h(LBH), c(LBH);
+  CUDA_CHECK(cudaMemcpyAsync(h.data(), lstm.hy(), LBH * sizeof(float), cudaMemcpyDeviceToHost, s));
+  CUDA_CHECK(cudaMemcpyAsync(c.data(), lstm.cy(), LBH * sizeof(float), cudaMemcpyDeviceToHost, s));
+  CUDA_CHECK(cudaStreamSynchronize(s));
+  expect_close(yhat.to_host(s), ref.yhat, kTolOutputs, "wavefront inference yhat");
+  expect_close(h, ref.h, kTolOutputs, "wavefront inference final h");
+  expect_close(c, ref.c, kTolOutputs, "wavefront inference final c");
 }
 
 // ---- the tensor-core path (precision tf32 / bf16) ----

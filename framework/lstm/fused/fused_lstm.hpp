@@ -55,13 +55,20 @@ class FusedLstm {
   kernels::FusedLaunch plan(int batch) const { return kernels::plan_fused(shape_.hidden, batch, limits_); }
   // The thread-block cluster kernels (kernels/lstm_fused_cluster.hpp) for H whose R does not fit one
   // block: off by default until a GPU run has checked them (LSTMAD_FUSED_CLUSTER=1 turns them on).
-  void enable_cluster(bool on) { cluster_enabled_ = on; }
+  // Both switches set the kernels' shared memory limits for max_batch at once (outside graph capture).
+  void enable_cluster(bool on) {
+    cluster_enabled_ = on;
+    prepare(max_batch_);
+  }
   // The cluster plan in use for `batch` rows; cluster == 0 when the one-block kernels run.
   kernels::FusedLaunch cluster_plan(int batch) const;
   // The two-layer wavefront (kernels/lstm_wavefront.hpp): layer 2 a step behind layer 1 in one kernel per
-  // direction, for L = 2 at fp32 where R1, W2 and R2 fit one block (H <= 64 on the H200). Off by default
+  // direction, for L = 2 at fp32 where R1, W2 and R2 fit one block (H <= 68 on the H200). Off by default
   // until a GPU run has checked it (LSTMAD_FUSED_WAVEFRONT=1 turns it on). grid == 0 when not used.
-  void enable_wavefront(bool on) { wavefront_enabled_ = on; }
+  void enable_wavefront(bool on) {
+    wavefront_enabled_ = on;
+    prepare(max_batch_);
+  }
   kernels::WavefrontLaunch wavefront_plan(int batch) const;
   // The tensor-core plan (precision tf32 or bf16, kernels/lstm_fused_mma.hpp); grid == 0 at fp32.
   kernels::MmaLaunch mma_plan(int batch) const;
