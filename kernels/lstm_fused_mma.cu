@@ -27,7 +27,7 @@ __device__ __forceinline__ float sigmoid_mma(float x) {
   return 1.f / (1.f + expf(-x));
 }
 
-// fp32 to tf32 bits, rounded to nearest (ties away from zero), as cuBLAS's TF32 path rounds.
+// fp32 to tf32 bits, rounded to nearest (ties away from zero).
 __device__ __forceinline__ uint32_t tf32_bits(float x) {
   uint32_t r;
   asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
@@ -135,8 +135,7 @@ __global__ void __launch_bounds__(512, 1)
       for (int kind = 0; kind < 2; ++kind)
 #pragma unroll
         for (int ks = 0; ks < KSC; ++ks)
-          areg[2 * ug + kind][ks] =
-              Ra[(static_cast<long long>(2 * (warp * UG + ug) + kind) * KSC + ks) * 32 + lane];
+          areg[2 * ug + kind][ks] = Ra[mma::a_index(mma::fwd_tile(warp, UG, ug, kind), ks, lane, KSC)];
   }
 
   const int row0 = blockIdx.x * kMmaRowsPerBlock;
@@ -212,14 +211,13 @@ __global__ void __launch_bounds__(512, 1)
       for (int ks = 0; ks < KS; ks += 2) {
 #pragma unroll
         for (int s = 0; s < 2; ++s) {
-          if (ks + s >= KS) break;  // only when KS is odd (BF16, H = 16)
+          if (ks + s >= KS) break;  // KS odd: BF16 with R outside registers at H = 144, 176, 208, 240
           const uint32_t b0 = hp[mma::b_word(lane, ks + s, 0, HS)], b1 = hp[mma::b_word(lane, ks + s, 1, HS)];
 #pragma unroll
           for (int ug = 0; ug < UG; ++ug)
 #pragma unroll
             for (int kind = 0; kind < 2; ++kind) {
-              const int tile = 2 * (warp * UG + ug) + kind;
-              const uint4 a = A[(static_cast<long long>(tile) * KS + ks + s) * 32 + lane];
+              const uint4 a = A[mma::a_index(mma::fwd_tile(warp, UG, ug, kind), ks + s, lane, KS)];
               mma_acc<F>(acc[ug][kind][s], a, b0, b1);
             }
         }
@@ -306,28 +304,28 @@ __global__ void __launch_bounds__(512, 1)
   uint4 areg[R_REG ? KSC : 1];  // this lane's A fragments (R_REG)
   if constexpr (R_REG) {
 #pragma unroll
-    for (int ks = 0; ks < KSC; ++ks) areg[ks] = Ra[(static_cast<long long>(warp) * KSC + ks) * 32 + lane];
+    for (int ks = 0; ks < KSC; ++ks) areg[ks] = Ra[mma::a_index(warp, ks, lane, KSC)];
   }
 
   const int row0 = blockIdx.x * kMmaRowsPerBlock;
-  // Cell e of this lane: accumulator register e of tile `warp`, unit j[e], local row n[e].
-  int j[4], n[4];
-  bool valid[4];
-  long long grow[4];
+  // Cell e = accumulator register e of tile `warp`: unit j0 + 8 (e / 2), local row n0 + e % 2
+  // (mma::bwd_c_owner, which the CPU test checks). Rows are ints and cells are rebuilt from (j0, n0), so
+  // that the per-model strides do not cost the spills that four 64-bit row offsets did.
+  const int j0 = mma::bwd_c_owner(warp, lane, 0).j, n0 = mma::bwd_c_owner(warp, lane, 0).n;
+  auto cj = [&](int e) { return j0 + 8 * (e >> 1); };
+  bool valid[2];
+  int grow[2];
 #pragma unroll
-  for (int e = 0; e < 4; ++e) {
-    const mma::UnitCell uc = mma::bwd_c_owner(warp, lane, e);
-    j[e] = uc.j;
-    n[e] = uc.n;
-    valid[e] = row0 + uc.n < nrows;
-    grow[e] = valid[e] ? row0 + uc.n : row0;
+  for (int r = 0; r < 2; ++r) {
+    valid[r] = row0 + n0 + r < nrows;
+    grow[r] = valid[r] ? row0 + n0 + r : row0;
   }
   float dh_rec[4], dc[4], ct[4];
 #pragma unroll
   for (int e = 0; e < 4; ++e) {
     dh_rec[e] = 0.f;
     dc[e] = 0.f;
-    ct[e] = valid[e] ? cst[(static_cast<long long>(T - 1) * B + grow[e]) * H + j[e]] : 0.f;
+    ct[e] = valid[e & 1] ? cst[(static_cast<long long>(T - 1) * B + grow[e & 1]) * H + cj(e)] : 0.f;
   }
   __syncthreads();
 
@@ -336,13 +334,13 @@ __global__ void __launch_bounds__(512, 1)
   auto load = [&](int t) {
 #pragma unroll
     for (int e = 0; e < 4; ++e) {
-      const bool ok = valid[e] && t >= 0;
-      const long long tb = static_cast<long long>(t) * B + grow[e];
-      in_dy[e] = ok && dy != nullptr ? dy[tb * H + j[e]] : 0.f;
-      const float* gr = gates + tb * H4 + j[e];
+      const bool ok = valid[e & 1] && t >= 0;
+      const long long tb = static_cast<long long>(t) * B + grow[e & 1];
+      in_dy[e] = ok && dy != nullptr ? dy[tb * H + cj(e)] : 0.f;
+      const float* gr = gates + tb * H4 + cj(e);
 #pragma unroll
       for (int q = 0; q < 4; ++q) in_g[e][q] = ok ? gr[q * H] : 0.f;
-      in_cp[e] = ok && t > 0 ? cst[(tb - B) * H + j[e]] : 0.f;
+      in_cp[e] = ok && t > 0 ? cst[(tb - B) * H + cj(e)] : 0.f;
     }
   };
   load(T - 1);
@@ -361,9 +359,9 @@ __global__ void __launch_bounds__(512, 1)
 #pragma unroll
     for (int e = 0; e < 4; ++e) {
       float da[4] = {0.f, 0.f, 0.f, 0.f};
-      if (valid[e]) {
+      if (valid[e & 1]) {
         float dh = dh_rec[e] + s_dy[e];
-        if (t == T - 1 && dhy != nullptr) dh += dhy[grow[e] * H + j[e]];
+        if (t == T - 1 && dhy != nullptr) dh += dhy[static_cast<long long>(grow[e & 1]) * H + cj(e)];
         const float ig = s_g[e][0], fg = s_g[e][1], gg = s_g[e][2], og = s_g[e][3];
         const float tc = tanhf(ct[e]);
         const float dcv = fmaf(dh * og, 1.f - tc * tc, dc[e]);
@@ -373,12 +371,12 @@ __global__ void __launch_bounds__(512, 1)
         da[3] = dh * tc * og * (1.f - og);
         dc[e] = dcv * fg;
         ct[e] = s_cp[e];
-        float* dgr = dgates + (static_cast<long long>(t) * B + grow[e]) * H4 + j[e];
+        float* dgr = dgates + (static_cast<long long>(t) * B + grow[e & 1]) * H4 + cj(e);
 #pragma unroll
         for (int q = 0; q < 4; ++q) dgr[q * H] = da[q];
       }
 #pragma unroll
-      for (int q = 0; q < 4; ++q) store_b<F>(cur, n[e], q * H + j[e], DS, da[q]);
+      for (int q = 0; q < 4; ++q) store_b<F>(cur, n0 + (e & 1), q * H + cj(e), DS, da[q]);
     }
     __syncthreads();
     if (t == 0) break;
@@ -399,7 +397,7 @@ __global__ void __launch_bounds__(512, 1)
         for (int s = 0; s < 4; ++s) {
           const uint32_t b0 = cur[mma::b_word(lane, ks + s, 0, DS)],
                          b1 = cur[mma::b_word(lane, ks + s, 1, DS)];
-          const uint4 a = A[(static_cast<long long>(warp) * KS + ks + s) * 32 + lane];
+          const uint4 a = A[mma::a_index(warp, ks + s, lane, KS)];
           mma_acc<F>(acc[s], a, b0, b1);
         }
       }

@@ -94,6 +94,16 @@ LSTMAD_HD long long a_words(Format f, int H) {
   return 4LL * H * H / per_word(f);
 }
 
+// The 16-byte word of fragment-ordered A that `lane` loads for (tile, k-step ks).
+LSTMAD_HD long long a_index(int tile, int ks, int lane, int ksteps) {
+  return (static_cast<long long>(tile) * ksteps + ks) * 32 + lane;
+}
+// The forward tile of kind `kind` (0: gates i, f; 1: g, o) for tile pair `ug` of warp `warp`, with UG tile
+// pairs per warp: tile pair (group of 8 units) warp UG + ug.
+LSTMAD_HD int fwd_tile(int warp, int UG, int ug, int kind) {
+  return 2 * (warp * UG + ug) + kind;
+}
+
 // The gate row of R (row-major 4H x H) that row `row` of forward tile (u8, kind) is: gates q = 2 kind
 // (rows 0-7) and q = 2 kind + 1 (rows 8-15) of units 8 u8 + row % 8.
 LSTMAD_HD int fwd_gate_row(int H, int u8, int kind, int row) {

@@ -139,7 +139,7 @@ void run_tile(Format f, const std::vector<uint32_t>& a_frag, int tile, int kstep
   for (int ks = 0; ks < ksteps; ++ks) {
     uint32_t a[32][4], b[32][2];
     for (int lane = 0; lane < 32; ++lane) {
-      const std::size_t base = (static_cast<std::size_t>(tile) * ksteps + ks) * 32 + lane;
+      const std::size_t base = static_cast<std::size_t>(mma::a_index(tile, ks, lane, ksteps));
       for (int r = 0; r < 4; ++r) a[lane][r] = a_frag[4 * base + r];
       for (int r = 0; r < 2; ++r) b[lane][r] = bbuf[mma::b_word(lane, ks, r, stride)];
     }
@@ -200,6 +200,32 @@ TEST_P(MmaLayout, BackwardTilesComputeEveryUnitsRecurrentGradientOnce) {
   }
   EXPECT_EQ(seen.size(), static_cast<std::size_t>(H * 8));
   EXPECT_EQ(mma::bwd_ksteps(f, H) % 4, 0) << "the backward loop runs k-steps in fours";
+}
+
+// The kernels' tile numbering (one or two tile pairs per warp) visits every forward tile once, and the
+// backward kernel's cells rebuilt from register 0 are bwd_c_owner's.
+TEST_P(MmaLayout, KernelsNumberTilesAndCellsAsTheMapsDo) {
+  const int H = std::get<1>(GetParam());
+  for (int UG : {1, 2}) {
+    if ((H / 8) % UG != 0) continue;
+    std::set<int> tiles;
+    for (int warp = 0; warp < H / (8 * UG); ++warp)
+      for (int ug = 0; ug < UG; ++ug)
+        for (int kind = 0; kind < 2; ++kind) {
+          const int t = mma::fwd_tile(warp, UG, ug, kind);
+          EXPECT_TRUE(tiles.insert(t).second) << "UG " << UG << " tile " << t;
+          EXPECT_EQ(mma::fwd_c_owner(t / 2, t % 2, 0, 0).j, 8 * (warp * UG + ug)) << "UG " << UG;
+        }
+    EXPECT_EQ(tiles.size(), static_cast<std::size_t>(mma::fwd_tiles(H))) << "UG " << UG;
+    EXPECT_EQ(*tiles.rbegin(), mma::fwd_tiles(H) - 1) << "UG " << UG;
+  }
+  for (int w = 0; w < mma::bwd_tiles(H); ++w)
+    for (int lane = 0; lane < 32; ++lane)
+      for (int e = 0; e < 4; ++e) {
+        const mma::UnitCell c0 = mma::bwd_c_owner(w, lane, 0), c = mma::bwd_c_owner(w, lane, e);
+        EXPECT_EQ(c.j, c0.j + 8 * (e >> 1));
+        EXPECT_EQ(c.n, c0.n + (e & 1));
+      }
 }
 
 TEST_P(MmaLayout, FragmentLoadsOfALaneGroupHitThirtyTwoBanks) {
