@@ -9,12 +9,11 @@
 // Backward mirrors the FMA kernel: the cells' gate gradients go to global memory and, rounded, to a
 // double-buffered B buffer; after one barrier each warp computes dh_rec (H x 8) for its 16 units as
 // R^T . dgates^T over 4H / K k-steps in four accumulators.
-#include <cuda_bf16.h>
-
 #include <cstdint>
 #include <type_traits>
 
 #include "kernels/lstm_fused_mma.hpp"
+#include "kernels/mma_ops.cuh"
 #include "kernels/smem_limit.hpp"
 
 namespace lstmad::kernels {
@@ -22,20 +21,12 @@ namespace lstmad::kernels {
 namespace {
 
 using mma::Format;
+using mma::bf16_bits;
+using mma::mma_acc;
+using mma::tf32_bits;
 
 __device__ __forceinline__ float sigmoid_mma(float x) {
   return 1.f / (1.f + expf(-x));
-}
-
-// fp32 to tf32 bits, rounded to nearest (ties away from zero).
-__device__ __forceinline__ uint32_t tf32_bits(float x) {
-  uint32_t r;
-  asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
-  return r;
-}
-
-__device__ __forceinline__ uint32_t bf16_bits(float x) {
-  return static_cast<uint32_t>(__bfloat16_as_ushort(__float2bfloat16_rn(x)));
 }
 
 // Element (n, k) of a B buffer, rounded to the format.
@@ -45,22 +36,6 @@ __device__ __forceinline__ void store_b(uint32_t* buf, int n, int k, int stride,
     buf[mma::b_element(F, n, k, stride)] = tf32_bits(v);
   } else {
     reinterpret_cast<uint16_t*>(buf)[mma::b_element(F, n, k, stride)] = static_cast<uint16_t>(bf16_bits(v));
-  }
-}
-
-// d += A . B for one 16 x 8 tile; a: this lane's four A registers, b0/b1: its two B registers.
-template <Format F>
-__device__ __forceinline__ void mma_acc(float (&d)[4], const uint4& a, uint32_t b0, uint32_t b1) {
-  if constexpr (F == Format::TF32) {
-    asm("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-        "{%0,%1,%2,%3};"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a.x), "r"(a.y), "r"(a.z), "r"(a.w), "r"(b0), "r"(b1));
-  } else {
-    asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-        "{%0,%1,%2,%3};"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a.x), "r"(a.y), "r"(a.z), "r"(a.w), "r"(b0), "r"(b1));
   }
 }
 

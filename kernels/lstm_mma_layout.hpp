@@ -51,6 +51,11 @@ LSTMAD_HD Pos a_pos(Format f, int lane, int reg, int half) {
   if (f == Format::TF32) return {g + 8 * (reg & 1), t + 4 * (reg >> 1)};
   return {g + 8 * (reg & 1), 2 * t + half + 8 * (reg >> 1)};
 }
+LSTMAD_HD Pos b_pos(Format f, int lane, int reg, int half) {  // B K x 8: (k, n)
+  const int g = lane >> 2, t = lane & 3;
+  if (f == Format::TF32) return {t + 4 * reg, g};
+  return {2 * t + half + 8 * reg, g};
+}
 LSTMAD_HD Pos c_pos(int lane, int reg) {
   return {(lane >> 2) + 8 * (reg >> 1), 2 * (lane & 3) + (reg & 1)};
 }
@@ -143,6 +148,26 @@ struct UnitCell {
 LSTMAD_HD UnitCell bwd_c_owner(int u16, int lane, int reg) {
   const Pos p = c_pos(lane, reg);
   return {16 * u16 + p.row, p.col};
+}
+
+// ---- the multi-model GEMM on the tensor cores (lstm_multi_gemm.cu) ----
+// A block computes a 64 x 64 tile of C over K in steps of 16 from shared tiles As[k][row] and Bs[k][col]
+// (k < 16, row and col < 64). Its 8 warps take 16 rows x 32 columns each (warp / 2 picks the rows,
+// warp % 2 the columns), as 4 mma tiles of 16 x 8. For the K-step's sub-step `sub` (2 in TF32, 1 in
+// BF16), element `half` of register `reg` of `lane`'s A fragment is As[k][row], of its B fragment for
+// n-tile nt Bs[k][col]; accumulator register e of n-tile nt is C's (row, col) of the block tile.
+constexpr int kGemmTile = 64, kGemmK = 16;
+LSTMAD_HD Pos gemm_a_src(Format f, int warp, int sub, int lane, int reg, int half) {  // {k, row}
+  const Pos p = a_pos(f, lane, reg, half);
+  return {sub * k_per_mma(f) + p.col, (warp >> 1) * 16 + p.row};
+}
+LSTMAD_HD Pos gemm_b_src(Format f, int warp, int sub, int nt, int lane, int reg, int half) {  // {k, col}
+  const Pos p = b_pos(f, lane, reg, half);
+  return {sub * k_per_mma(f) + p.row, (warp & 1) * 32 + nt * 8 + p.col};
+}
+LSTMAD_HD Pos gemm_c_dst(int warp, int nt, int lane, int reg) {  // {row, col}
+  const Pos p = c_pos(lane, reg);
+  return {(warp >> 1) * 16 + p.row, (warp & 1) * 32 + nt * 8 + p.col};
 }
 
 }  // namespace lstmad::kernels::mma

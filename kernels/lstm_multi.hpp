@@ -39,12 +39,16 @@ struct StridedOperand {
   long long rs = 0, cs = 0, batch = 0;
 };
 
+// The arithmetic of the multi-model GEMM: fp32 FMA, or the tensor cores with TF32 or BF16 operands and
+// fp32 accumulation (outputs with at most 4 columns stay fp32).
+enum class GemmMath { FP32, TF32, BF16 };
+
 // C_m (M x N, row-major with leading dimension ldc, model stride c_batch) = A_m (M x K) B_m (K x N) for
-// every model m < models with active[m] != 0 (active may be null). Overwrites C. Each output is one fmaf
-// chain over k = 0..K-1.
+// every model m < models with active[m] != 0 (active may be null). Overwrites C. Each output is one fixed
+// chain over k = 0..K-1 (fmaf at FP32; mma K-steps in order otherwise).
 void launch_multi_gemm(int M, int N, int K, const StridedOperand& A, const StridedOperand& B, float* C,
                        long long ldc, long long c_batch, int models, const unsigned char* active,
-                       cudaStream_t stream);
+                       cudaStream_t stream, GemmMath math = GemmMath::FP32);
 
 // out[m][n] = sum over i < rows of in[m][i][n] (in: rows x width per model, model stride in_batch), for
 // n < width; written to out + m * out_batch and, when out2 is not null, to out2 + m * out_batch as well.

@@ -8,7 +8,13 @@
 // read through (row, column) strides, so the transposes of the LSTM's gradient GEMMs need no copies; a
 // tile is loaded along whichever index is contiguous in memory. Outputs with at most 4 columns (dW of
 // layer 0 for a few inputs) take a one-thread-per-output kernel with the same chain.
+//
+// At precision tf32 / bf16 (multi_gemm_mma_kernel) the same tiles and shared-memory loads feed the tensor
+// cores: each warp computes 16 x 32 outputs as 4 mma tiles (lstm_mma_layout.hpp, gemm_*), the operands
+// rounded to the format when they leave shared memory, fp32 accumulation over the K-steps in order.
+// Still one fixed chain per output that depends on M, N, K and the operands only.
 #include "kernels/lstm_multi.hpp"
+#include "kernels/mma_ops.cuh"
 
 namespace lstmad::kernels {
 
@@ -77,6 +83,93 @@ __global__ void __launch_bounds__(kSide* kSide)
   }
 }
 
+// The block's shared tiles, loaded as multi_gemm_kernel loads them (rows or k along the contiguous index).
+__device__ __forceinline__ void load_tiles(int M, int N, int K, int k0, int row0, int col0, const float* a,
+                                           const StridedOperand& A, const float* b, const StridedOperand& B,
+                                           float (*As)[kTile + 1], float (*Bs)[kTile + 1], int tid) {
+  const bool a_rows_contiguous = A.rs == 1, b_cols_contiguous = B.cs == 1;
+#pragma unroll
+  for (int e = 0; e < 4; ++e) {
+    const int idx = tid + e * kSide * kSide;
+    const int ar = a_rows_contiguous ? idx % kTile : idx / kK;
+    const int ak = a_rows_contiguous ? idx / kTile : idx % kK;
+    const int gi = row0 + ar, gk = k0 + ak;
+    As[ak][ar] = gi < M && gk < K ? a[gi * A.rs + gk * A.cs] : 0.f;
+    const int bc = b_cols_contiguous ? idx % kTile : idx / kK;
+    const int bk = b_cols_contiguous ? idx / kTile : idx % kK;
+    const int gj = col0 + bc, gk2 = k0 + bk;
+    Bs[bk][bc] = gj < N && gk2 < K ? b[gk2 * B.rs + gj * B.cs] : 0.f;
+  }
+}
+
+template <mma::Format F>
+__device__ __forceinline__ uint32_t operand_word(float lo, float hi) {
+  if constexpr (F == mma::Format::TF32) {
+    (void)hi;
+    return mma::tf32_bits(lo);
+  } else {
+    return mma::bf16_bits(lo) | (mma::bf16_bits(hi) << 16);
+  }
+}
+
+// 256 threads in 8 warps; K-padding enters as exact zeros (0 x 0 adds nothing to a chain).
+template <mma::Format F>
+__global__ void __launch_bounds__(kSide* kSide)
+    multi_gemm_mma_kernel(int M, int N, int K, StridedOperand A, StridedOperand B, float* __restrict__ C,
+                          long long ldc, long long c_batch, const unsigned char* __restrict__ active) {
+  static_assert(mma::kGemmTile == kTile && mma::kGemmK == kK, "the layout header's GEMM tile");
+  const int m = blockIdx.z;
+  if (active != nullptr && active[m] == 0) return;
+  __shared__ float As[kK][kTile + 1];
+  __shared__ float Bs[kK][kTile + 1];
+  const float* __restrict__ a = A.p + m * A.batch;
+  const float* __restrict__ b = B.p + m * B.batch;
+  const int tid = threadIdx.y * kSide + threadIdx.x, warp = tid >> 5, lane = tid & 31;
+  const int row0 = blockIdx.y * kTile, col0 = blockIdx.x * kTile;
+  constexpr int KM = F == mma::Format::TF32 ? 8 : 16, PW = F == mma::Format::TF32 ? 1 : 2;
+  float acc[4][4];
+#pragma unroll
+  for (int nt = 0; nt < 4; ++nt)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) acc[nt][e] = 0.f;
+  for (int k0 = 0; k0 < K; k0 += kK) {
+    load_tiles(M, N, K, k0, row0, col0, a, A, b, B, As, Bs, tid);
+    __syncthreads();
+#pragma unroll
+    for (int sub = 0; sub < kK / KM; ++sub) {
+      uint32_t af[4];
+#pragma unroll
+      for (int r = 0; r < 4; ++r) {
+        const mma::Pos lo = mma::gemm_a_src(F, warp, sub, lane, r, 0);
+        const mma::Pos hi = mma::gemm_a_src(F, warp, sub, lane, r, PW - 1);
+        af[r] = operand_word<F>(As[lo.row][lo.col], As[hi.row][hi.col]);
+      }
+      const uint4 av = make_uint4(af[0], af[1], af[2], af[3]);
+#pragma unroll
+      for (int nt = 0; nt < 4; ++nt) {
+        uint32_t bf[2];
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+          const mma::Pos lo = mma::gemm_b_src(F, warp, sub, nt, lane, r, 0);
+          const mma::Pos hi = mma::gemm_b_src(F, warp, sub, nt, lane, r, PW - 1);
+          bf[r] = operand_word<F>(Bs[lo.row][lo.col], Bs[hi.row][hi.col]);
+        }
+        mma::mma_acc<F>(acc[nt], av, bf[0], bf[1]);
+      }
+    }
+    __syncthreads();
+  }
+  float* c = C + m * c_batch;
+#pragma unroll
+  for (int nt = 0; nt < 4; ++nt)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const mma::Pos p = mma::gemm_c_dst(warp, nt, lane, e);
+      const int gi = row0 + p.row, gj = col0 + p.col;
+      if (gi < M && gj < N) c[gi * ldc + gj] = acc[nt][e];
+    }
+}
+
 // C with at most kThinCols columns (dW of a layer with a few inputs: 4H x D, K = T B): a 64-wide tile
 // would waste most of its work, so one thread per output, each the same fmaf chain over k = 0..K-1 (the
 // result does not depend on which kernel ran). Adjacent threads take adjacent rows i.
@@ -101,8 +194,17 @@ __global__ void multi_gemm_thin_kernel(int M, int N, int K, StridedOperand A, St
 
 void launch_multi_gemm(int M, int N, int K, const StridedOperand& A, const StridedOperand& B, float* C,
                        long long ldc, long long c_batch, int models, const unsigned char* active,
-                       cudaStream_t stream) {
+                       cudaStream_t stream, GemmMath math) {
   if (M <= 0 || N <= 0 || models <= 0) return;
+  if (math != GemmMath::FP32 && N > kThinCols) {
+    const dim3 grid((N + kTile - 1) / kTile, (M + kTile - 1) / kTile, models);
+    const dim3 block(kSide, kSide);
+    if (math == GemmMath::TF32)
+      multi_gemm_mma_kernel<mma::Format::TF32><<<grid, block, 0, stream>>>(M, N, K, A, B, C, ldc, c_batch, active);
+    else
+      multi_gemm_mma_kernel<mma::Format::BF16><<<grid, block, 0, stream>>>(M, N, K, A, B, C, ldc, c_batch, active);
+    return;
+  }
   if (N <= kThinCols) {
     constexpr int kThreads = 128;
     const long long outputs = static_cast<long long>(M) * N;

@@ -241,6 +241,47 @@ TEST_P(MmaLayout, FragmentLoadsOfALaneGroupHitThirtyTwoBanks) {
   }
 }
 
+// The multi-model GEMM's warp tiles (lstm_multi_gemm.cu): 8 warps over a 64 x 64 block tile from shared
+// tiles As[k][row], Bs[k][col] for one K-step of 16; every output once, equal to the plain sum.
+TEST(MmaLayoutGemm, EightWarpsCoverTheBlockTileWithTheRightSums) {
+  for (Format f : {Format::TF32, Format::BF16}) {
+    std::mt19937 rng(5 + static_cast<int>(f));
+    const int T = mma::kGemmTile, KK = mma::kGemmK, pw = mma::per_word(f);
+    const std::vector<float> As = exact_values(static_cast<std::size_t>(KK) * T, rng),
+                             Bs = exact_values(static_cast<std::size_t>(KK) * T, rng);
+    auto word = [&](const std::vector<float>& m, mma::Pos lo, mma::Pos hi) -> uint32_t {
+      const float a = m[lo.row * T + lo.col], b = m[hi.row * T + hi.col];
+      if (f == Format::TF32) return encode_tf32(a);
+      return encode_bf16(a) | (static_cast<uint32_t>(encode_bf16(b)) << 16);
+    };
+    std::set<std::pair<int, int>> seen;
+    for (int warp = 0; warp < 8; ++warp)
+      for (int nt = 0; nt < 4; ++nt) {
+        double d[32][4] = {};
+        for (int sub = 0; sub < KK / mma::k_per_mma(f); ++sub) {
+          uint32_t a[32][4], b[32][2];
+          for (int lane = 0; lane < 32; ++lane) {
+            for (int r = 0; r < 4; ++r)
+              a[lane][r] = word(As, mma::gemm_a_src(f, warp, sub, lane, r, 0), mma::gemm_a_src(f, warp, sub, lane, r, pw - 1));
+            for (int r = 0; r < 2; ++r)
+              b[lane][r] = word(Bs, mma::gemm_b_src(f, warp, sub, nt, lane, r, 0),
+                                mma::gemm_b_src(f, warp, sub, nt, lane, r, pw - 1));
+          }
+          emulate_mma(f, a, b, d);
+        }
+        for (int lane = 0; lane < 32; ++lane)
+          for (int e = 0; e < 4; ++e) {
+            const mma::Pos c = mma::gemm_c_dst(warp, nt, lane, e);
+            double want = 0;
+            for (int k = 0; k < KK; ++k) want += double(As[k * T + c.row]) * Bs[k * T + c.col];
+            ASSERT_EQ(d[lane][e], want) << "warp " << warp << " n-tile " << nt << " lane " << lane << " reg " << e;
+            EXPECT_TRUE(seen.insert({c.row, c.col}).second) << c.row << "," << c.col;
+          }
+      }
+    EXPECT_EQ(seen.size(), static_cast<std::size_t>(T * T));
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Shapes, MmaLayout,
                          ::testing::Combine(::testing::Values(Format::TF32, Format::BF16),
                                             ::testing::Values(16, 32, 48, 64, 128, 256)),

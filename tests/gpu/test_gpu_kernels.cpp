@@ -1,8 +1,13 @@
 // Each training kernel against a host reference in double: Adam (with clipping and weight decay, over
-// several steps), the CUB sum of squares and clip factor, the window gather, the head and its MSE.
+// several steps), the CUB sum of squares and clip factor, the window gather, the head and its MSE, and the
+// multi-model GEMM at fp32 and on the tensor cores (TF32, BF16).
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
+#include <cstdio>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "core/gpu/check.hpp"
@@ -12,6 +17,7 @@
 #include "kernels/adam.hpp"
 #include "kernels/gather_windows.hpp"
 #include "kernels/head.hpp"
+#include "kernels/lstm_multi.hpp"
 #include "kernels/reduce.hpp"
 
 namespace lstmad {
@@ -37,6 +43,69 @@ TEST(GpuKernels, SumOfSquaresMatchesHost) {
     out.download(&got, 1, s);
     EXPECT_NEAR(got, ref, 1e-12 * ref) << "n=" << n;
     EXPECT_GT(got, 0);
+  }
+}
+
+// C_m = A_m B_m for 3 models (the middle one skipped), with A read transposed, sizes that are not
+// multiples of the 64 x 64 tile or the K-step of 16, and the thin path (N <= 4). Relative Frobenius error
+// against double: fp32 1e-6, TF32 2e-3, BF16 1.5e-2; bit-identical reruns; the skipped model untouched.
+TEST(GpuKernels, MultiGemmMatchesHostAtEachPrecision) {
+  LSTMAD_REQUIRE_GPU();
+  gpu::Stream s;
+  const int models = 3;
+  for (const auto& [M, N, K] : {std::array<int, 3>{70, 129, 37}, std::array<int, 3>{256, 3, 500},
+                                std::array<int, 3>{33, 64, 1}}) {
+    // A stored as K x M (read transposed: (i, k) at k * M + i), B as K x N row-major.
+    const auto a = test::random_vector(static_cast<std::size_t>(models) * K * M, 91 + M);
+    const auto b = test::random_vector(static_cast<std::size_t>(models) * K * N, 92 + N);
+    DeviceBuffer<float> da(a.size()), db(b.size()), dc(static_cast<std::size_t>(models) * M * N);
+    da.upload(a, s);
+    db.upload(b, s);
+    const std::vector<unsigned char> act{1, 0, 1};
+    DeviceBuffer<unsigned char> dact(act.size());
+    dact.upload(act, s);
+    kernels::StridedOperand A, B;
+    A.p = da.data();
+    A.rs = 1;
+    A.cs = M;
+    A.batch = static_cast<long long>(K) * M;
+    B.p = db.data();
+    B.rs = N;
+    B.cs = 1;
+    B.batch = static_cast<long long>(K) * N;
+    for (const auto& [math, tol] : {std::pair<kernels::GemmMath, double>{kernels::GemmMath::FP32, 1e-6},
+                                    {kernels::GemmMath::TF32, 2e-3},
+                                    {kernels::GemmMath::BF16, 1.5e-2}}) {
+      const std::string tag = "M=" + std::to_string(M) + " N=" + std::to_string(N) + " K=" + std::to_string(K) +
+                              " math " + std::to_string(static_cast<int>(math));
+      dc.fill_bytes_async(0xFF, s);  // NaN: the skipped model's block must stay so
+      kernels::launch_multi_gemm(M, N, K, A, B, dc.data(), N, static_cast<long long>(M) * N, models, dact.data(),
+                                 s, math);
+      KERNEL_CHECK("multi_gemm");
+      const std::vector<float> c = dc.to_host(s);
+      kernels::launch_multi_gemm(M, N, K, A, B, dc.data(), N, static_cast<long long>(M) * N, models, dact.data(),
+                                 s, math);
+      EXPECT_EQ(c, dc.to_host(s)) << tag << ": rerun differs";
+      for (int m = 0; m < models; ++m) {
+        const float* cm = c.data() + static_cast<std::size_t>(m) * M * N;
+        if (act[m] == 0) {
+          EXPECT_TRUE(std::isnan(cm[0]) && std::isnan(cm[M * N - 1])) << tag << ": skipped model written";
+          continue;
+        }
+        double num = 0, den = 0;
+        for (int i = 0; i < M; ++i)
+          for (int j = 0; j < N; ++j) {
+            double r = 0;
+            for (int k = 0; k < K; ++k)
+              r += double(a[static_cast<std::size_t>(m) * K * M + k * M + i]) * b[static_cast<std::size_t>(m) * K * N + k * N + j];
+            num += (cm[i * N + j] - r) * (cm[i * N + j] - r);
+            den += r * r;
+          }
+        const double err = std::sqrt(num / den);
+        std::printf("%s model %d: relative error %.2e\n", tag.c_str(), m, err);
+        EXPECT_LT(err, tol) << tag << " model " << m;
+      }
+    }
   }
 }
 

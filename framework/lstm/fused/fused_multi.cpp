@@ -61,13 +61,14 @@ class FusedMultiBatch::Impl {
     P_ = layout_.total;
     plan_ = kernels::plan_fused_multi(shape.hidden, B, N_, limits);
     if (precision == Precision::TF32 || precision == Precision::BF16) {
-      // The time loops on the tensor cores (kernels/lstm_fused_mma.hpp); the GEMMs stay the fp32 kernels.
+      // The time loops (kernels/lstm_fused_mma.hpp) and the GEMMs (lstm_multi_gemm.cu) on the tensor cores.
       const kernels::mma::Format f =
           precision == Precision::TF32 ? kernels::mma::Format::TF32 : kernels::mma::Format::BF16;
       const std::string why = kernels::mma_unsupported_reason(f, shape.hidden, B, limits);
       if (!why.empty()) throw UnsupportedError(why + " (" + shape.str() + ")");
       mma_ = kernels::plan_fused_mma(f, shape.hidden, B, limits);
       rt_words_ = static_cast<std::size_t>(kernels::mma::a_words(f, shape.hidden));
+      gemm_math_ = precision == Precision::TF32 ? kernels::GemmMath::TF32 : kernels::GemmMath::BF16;
     } else if (precision != Precision::FP32) {
       throw UnsupportedError("the fused multi-model path runs fp32, tf32 and bf16, not " + to_string(precision));
     }
@@ -414,7 +415,7 @@ class FusedMultiBatch::Impl {
       w.cs = Din;
       w.batch = static_cast<long long>(P_);
       kernels::launch_multi_gemm(TB, H4, Din, layer_input(l), w, gx_.data(), H4, ms.gx, N_, active_.data(),
-                                 stream_);
+                                 stream_, gemm_math_);
       KERNEL_CHECK("multi_gemm(gx)");
       kernels::FusedFwdArgs a;
       a.gx = gx_.data();
@@ -474,7 +475,7 @@ class FusedMultiBatch::Impl {
       dgt.batch = static_cast<long long>(fs.gates);
       // dW (4H x Din) = dG^T X
       kernels::launch_multi_gemm(H4, Din, TB, dgt, layer_input(l), dtheta_.data() + o.W, Din, P, N_,
-                                 active_.data(), stream_);
+                                 active_.data(), stream_, gemm_math_);
       KERNEL_CHECK("multi_gemm(dW)");
       // dR (4H x H) = dG^T [h_0 .. h_{T-1}]
       StridedOperand hprev;
@@ -483,7 +484,7 @@ class FusedMultiBatch::Impl {
       hprev.cs = 1;
       hprev.batch = static_cast<long long>(fs.y);
       kernels::launch_multi_gemm(H4, H, TB, dgt, hprev, dtheta_.data() + o.R, H, P, N_, active_.data(),
-                                 stream_);
+                                 stream_, gemm_math_);
       KERNEL_CHECK("multi_gemm(dR)");
       // dbW = dbR = the column sums of dG over all (t, b)
       kernels::launch_multi_colsum(dgates_.data(), TB, H4, static_cast<long long>(fs.gates),
@@ -503,7 +504,7 @@ class FusedMultiBatch::Impl {
         w.cs = 1;
         w.batch = P;
         kernels::launch_multi_gemm(TB, Din, H4, dg, w, dy_.data(), Din, static_cast<long long>(fs.seq), N_,
-                                   active_.data(), stream_);
+                                   active_.data(), stream_, gemm_math_);
         KERNEL_CHECK("multi_gemm(dX)");
       }
     }
@@ -561,6 +562,7 @@ class FusedMultiBatch::Impl {
   kernels::FusedLaunch plan_;
   kernels::MmaLaunch mma_;     // grid > 0: the tensor-core time loops (precision tf32 / bf16)
   std::size_t rt_words_ = 0;  // their staged R per model, in 32-bit words
+  kernels::GemmMath gemm_math_ = kernels::GemmMath::FP32;
   DeviceBuffer<float> theta_, dtheta_, m_, v_, best_;
   DeviceBuffer<float> xt_, gx_, dgates_, dy_, rt_, hy_, cy_, dhy_;
   std::vector<DeviceBuffer<float>> y_, gates_, c_;

@@ -25,8 +25,8 @@ namespace lstmad {
 // min(batch, training windows) == B for each; parameters and windows already checked).
 class FusedMultiBatch {
  public:
-  // precision fp32 runs the FMA time loops; tf32 and bf16 the tensor-core ones (kernels/lstm_fused_mma.hpp,
-  // H a multiple of 16 up to 256), with the GEMMs in fp32 either way.
+  // precision fp32 runs the FMA time loops and GEMMs; tf32 and bf16 the tensor-core ones
+  // (kernels/lstm_fused_mma.hpp, H a multiple of 16 up to 256; lstm_multi_gemm.cu).
   FusedMultiBatch(const ModelShape& shape, int window, int B, const kernels::FusedLimits& limits,
                   std::vector<ModelJob*> jobs, cudaStream_t stream, bool graphs,
                   Precision precision = Precision::FP32);
