@@ -98,7 +98,7 @@ FusedLstm::FusedLstm(cublasHandle_t cublas, cudaStream_t stream, const ModelShap
     rt_.resize(3 * kernels::fused_forward_workspace(shape.hidden));  // R1, W2, R2 transposed
   else
     rt_.resize(kernels::fused_forward_workspace(shape.hidden));
-  if (two_layer_fp32) dgates2_.resize(T * B * 4 * H);
+  if (two_layer_fp32 && wavefront_enabled_) dgates2_.resize(T * B * 4 * H);
   hy_.resize(L * B * H);
   cy_.resize(L * B * H);
   dhy_.resize(B * H);
@@ -141,6 +141,13 @@ void FusedLstm::prepare(int batch) {
 kernels::MmaLaunch FusedLstm::mma_plan(int batch) const {
   if (!tensor_cores(precision_)) return kernels::MmaLaunch{};
   return kernels::plan_fused_mma(mma_format(precision_), shape_.hidden, batch, limits_);
+}
+
+void FusedLstm::enable_wavefront(bool on) {
+  wavefront_enabled_ = on;
+  if (on && shape_.layers == 2 && precision_ == Precision::FP32 && dgates2_.size() == 0)
+    dgates2_.resize(static_cast<std::size_t>(T_) * max_batch_ * 4 * shape_.hidden);  // layer 2's gate gradients
+  prepare(max_batch_);
 }
 
 kernels::WavefrontLaunch FusedLstm::wavefront_plan(int batch) const {

@@ -64,11 +64,9 @@ class FusedLstm {
   kernels::FusedLaunch cluster_plan(int batch) const;
   // The two-layer wavefront (kernels/lstm_wavefront.hpp): layer 2 a step behind layer 1 in one kernel per
   // direction, for L = 2 at fp32 where R1, W2 and R2 fit one block (H <= 68 on the H200). Off by default
-  // until a GPU run has checked it (LSTMAD_FUSED_WAVEFRONT=1 turns it on). grid == 0 when not used.
-  void enable_wavefront(bool on) {
-    wavefront_enabled_ = on;
-    prepare(max_batch_);
-  }
+  // until a GPU run has checked it (LSTMAD_FUSED_WAVEFRONT=1 turns it on). Turn it on before the first step
+  // (it allocates layer 2's gate-gradient buffer). grid == 0 when not used.
+  void enable_wavefront(bool on);
   kernels::WavefrontLaunch wavefront_plan(int batch) const;
   // The tensor-core plan (precision tf32 or bf16, kernels/lstm_fused_mma.hpp); grid == 0 at fp32.
   kernels::MmaLaunch mma_plan(int batch) const;
