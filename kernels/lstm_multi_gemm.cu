@@ -22,6 +22,26 @@ namespace {
 
 constexpr int kTile = 64, kK = 16, kSide = 16;
 
+// One K-step's shared tiles: A 64 rows x 16 k, B 16 k x 64 columns, each loaded along whichever index is
+// contiguous in memory; zeros outside the matrices.
+__device__ __forceinline__ void load_tiles(int M, int N, int K, int k0, int row0, int col0, const float* a,
+                                           const StridedOperand& A, const float* b, const StridedOperand& B,
+                                           float (*As)[kTile + 1], float (*Bs)[kTile + 1], int tid) {
+  const bool a_rows_contiguous = A.rs == 1, b_cols_contiguous = B.cs == 1;
+#pragma unroll
+  for (int e = 0; e < 4; ++e) {
+    const int idx = tid + e * kSide * kSide;
+    const int ar = a_rows_contiguous ? idx % kTile : idx / kK;
+    const int ak = a_rows_contiguous ? idx / kTile : idx % kK;
+    const int gi = row0 + ar, gk = k0 + ak;
+    As[ak][ar] = gi < M && gk < K ? a[gi * A.rs + gk * A.cs] : 0.f;
+    const int bc = b_cols_contiguous ? idx % kTile : idx / kK;
+    const int bk = b_cols_contiguous ? idx / kTile : idx % kK;
+    const int gj = col0 + bc, gk2 = k0 + bk;
+    Bs[bk][bc] = gj < N && gk2 < K ? b[gk2 * B.rs + gj * B.cs] : 0.f;
+  }
+}
+
 __global__ void __launch_bounds__(kSide* kSide)
     multi_gemm_kernel(int M, int N, int K, StridedOperand A, StridedOperand B, float* __restrict__ C,
                       long long ldc, long long c_batch, const unsigned char* __restrict__ active) {
@@ -33,7 +53,6 @@ __global__ void __launch_bounds__(kSide* kSide)
   const float* __restrict__ b = B.p + m * B.batch;
   const int tx = threadIdx.x, ty = threadIdx.y, tid = ty * kSide + tx;
   const int row0 = blockIdx.y * kTile, col0 = blockIdx.x * kTile;
-  const bool a_rows_contiguous = A.rs == 1, b_cols_contiguous = B.cs == 1;
   float acc[4][4];
 #pragma unroll
   for (int i = 0; i < 4; ++i)
@@ -41,20 +60,7 @@ __global__ void __launch_bounds__(kSide* kSide)
     for (int j = 0; j < 4; ++j) acc[i][j] = 0.f;
 
   for (int k0 = 0; k0 < K; k0 += kK) {
-#pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      const int idx = tid + e * kSide * kSide;  // 0..1023
-      // A tile: 64 rows x 16 k
-      const int ar = a_rows_contiguous ? idx % kTile : idx / kK;
-      const int ak = a_rows_contiguous ? idx / kTile : idx % kK;
-      const int gi = row0 + ar, gk = k0 + ak;
-      As[ak][ar] = gi < M && gk < K ? a[gi * A.rs + gk * A.cs] : 0.f;
-      // B tile: 16 k x 64 columns
-      const int bc = b_cols_contiguous ? idx % kTile : idx / kK;
-      const int bk = b_cols_contiguous ? idx / kTile : idx % kK;
-      const int gj = col0 + bc, gk2 = k0 + bk;
-      Bs[bk][bc] = gj < N && gk2 < K ? b[gk2 * B.rs + gj * B.cs] : 0.f;
-    }
+    load_tiles(M, N, K, k0, row0, col0, a, A, b, B, As, Bs, tid);
     __syncthreads();
     const int kn = K - k0 < kK ? K - k0 : kK;  // only real k: padding never enters a chain
     for (int kk = 0; kk < kn; ++kk) {
@@ -80,25 +86,6 @@ __global__ void __launch_bounds__(kSide* kSide)
       const int gj = col0 + tx + kSide * j;
       if (gj < N) c[gi * ldc + gj] = acc[i][j];
     }
-  }
-}
-
-// The block's shared tiles, loaded as multi_gemm_kernel loads them (rows or k along the contiguous index).
-__device__ __forceinline__ void load_tiles(int M, int N, int K, int k0, int row0, int col0, const float* a,
-                                           const StridedOperand& A, const float* b, const StridedOperand& B,
-                                           float (*As)[kTile + 1], float (*Bs)[kTile + 1], int tid) {
-  const bool a_rows_contiguous = A.rs == 1, b_cols_contiguous = B.cs == 1;
-#pragma unroll
-  for (int e = 0; e < 4; ++e) {
-    const int idx = tid + e * kSide * kSide;
-    const int ar = a_rows_contiguous ? idx % kTile : idx / kK;
-    const int ak = a_rows_contiguous ? idx / kTile : idx % kK;
-    const int gi = row0 + ar, gk = k0 + ak;
-    As[ak][ar] = gi < M && gk < K ? a[gi * A.rs + gk * A.cs] : 0.f;
-    const int bc = b_cols_contiguous ? idx % kTile : idx / kK;
-    const int bk = b_cols_contiguous ? idx / kTile : idx % kK;
-    const int gj = col0 + bc, gk2 = k0 + bk;
-    Bs[bk][bc] = gj < N && gk2 < K ? b[gk2 * B.rs + gj * B.cs] : 0.f;
   }
 }
 
