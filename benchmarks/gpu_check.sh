@@ -114,7 +114,7 @@ if command -v compute-sanitizer >/dev/null; then
   stage racecheck_cudnn 180 env LSTMAD_GPU_QUICK=1 compute-sanitizer --tool racecheck --error-exitcode 99 "$C" --gtest_filter='CudnnFixture.EngineLossAndGradMatchesCpu'
   # The fused kernels on three small shapes (both time loops, the GEMMs, the head) and the engine's step;
   # the tensor-core time loops (tf32, bf16) on the one of them whose H is a multiple of 16; the two-layer
-  # wavefront on the one with L = 2.
+  # wavefront on its own quick shape (two blocks of three rows, one padded) and in inference.
   F=$(find "$BUILD" -name test_fused_lstm -type f | head -1)
   FSMALL='FusedFixture.MatchesFp64CpuOnEveryOutputAndGradient:FusedFixture.EngineLossAndGradMatchesCpu'
   stage memcheck_fused 180 env LSTMAD_GPU_QUICK=1 compute-sanitizer --tool memcheck --error-exitcode 99 "$F" --gtest_filter="$FSMALL:FusedFixture.ClusterKernelsMatchFp64Cpu:FusedFixture.TensorCorePathsMatchFp64Cpu:FusedFixture.WavefrontMatchesFp64Cpu:FusedFixture.WavefrontInferenceMatchesFp64Cpu"
