@@ -171,21 +171,27 @@ for (H, L, T, B, math), (b, s) in best.items():
     print(f"{H:>4} {L:>2} {T:>4} {B:>4} {math:>5} {s if s else float('nan'):>13.4f} {b:>14.4f} "
           f"{tt if tt else float('nan'):>9.4f} {(tt / b) if tt else float('nan'):>10.2f}")
 PY
-python3 - "$LOG/gpu_bench_fused.csv" >"$LOG/fused-ratios.log" 2>&1 <<'PY'
+python3 - "$LOG/gpu_bench_fused.csv" "$LOG/compare_torch_gpu.csv" >"$LOG/fused-ratios.log" 2>&1 <<'PY'
 import csv, sys
 try:
     rows = list(csv.DictReader(open(sys.argv[1])))
 except OSError as e:
     print(f"no fused table: {e}")
     sys.exit(0)
-print(f"{'H':>4} {'L':>2} {'T':>4} {'B':>4} {'fused ms':>9} {'cluster':>8} {'wavefr.':>8} {'f tf32':>8} {'f bf16':>8} {'cudnn fma':>10} {'cudnn tf32':>11} {'f/fma':>6} {'f/tf32':>7} {'tc/tf32':>8} {'lat.floor':>10}")
+try:  # PyTorch nn.LSTM on the same shapes (compare_torch_gpu.py), TF32 off and on
+    torch = {(r["H"], r["L"], r["T"], r["B"], r["tf32"] == "1"): float(r["step_ms"]) for r in csv.DictReader(open(sys.argv[2]))}
+except OSError:
+    torch = {}
+print(f"{'H':>4} {'L':>2} {'T':>4} {'B':>4} {'fused ms':>9} {'cluster':>8} {'wavefr.':>8} {'f tf32':>8} {'f bf16':>8} {'cudnn fma':>10} {'cudnn tf32':>11} {'torch':>8} {'torch tf32':>10} {'f/fma':>6} {'f/tf32':>7} {'tc/tf32':>8} {'f/torch':>8} {'lat.floor':>10} {'comp.floor':>10}")
 def ratio(x, y):
     return x / y if x > 0 and y > 0 else float("nan")
 for r in rows:
     f, a, b = float(r["fused_ms"]), float(r["cudnn_fma_ms"]), float(r["cudnn_tf32_ms"])
     t32, b16 = float(r["fused_tf32_ms"]), float(r["fused_bf16_ms"])
     tc = min([v for v in (t32, b16) if v > 0], default=-1.0)
-    print(f"{r['H']:>4} {r['L']:>2} {r['T']:>4} {r['B']:>4} {f:>9.4f} {float(r['cluster_ms']):>8.4f} {float(r['wavefront_ms']):>8.4f} {t32:>8.4f} {b16:>8.4f} {a:>10.4f} {b:>11.4f} {ratio(f, a):>6.2f} {ratio(f, b):>7.2f} {ratio(tc, b):>8.2f} {float(r['latency_floor_ms']):>10.4f}")
+    key = (r["H"], r["L"], r["T"], r["B"])
+    p32, ptf = torch.get(key + (False,), -1.0), torch.get(key + (True,), -1.0)
+    print(f"{r['H']:>4} {r['L']:>2} {r['T']:>4} {r['B']:>4} {f:>9.4f} {float(r['cluster_ms']):>8.4f} {float(r['wavefront_ms']):>8.4f} {t32:>8.4f} {b16:>8.4f} {a:>10.4f} {b:>11.4f} {p32:>8.4f} {ptf:>10.4f} {ratio(f, a):>6.2f} {ratio(f, b):>7.2f} {ratio(tc, b):>8.2f} {ratio(f, p32):>8.2f} {float(r['latency_floor_ms']):>10.4f} {float(r['compute_floor_ms']):>10.5f}")
 PY
 echo
 echo "==== lstmad GPU check: $(date -u +%FT%TZ), $(git rev-parse --short=12 HEAD 2>/dev/null), $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1), $(( $(date +%s) - START ))s, logs in $LOG"
