@@ -1,5 +1,7 @@
 // `lstmad info`: version, build options, engines and devices.
+#include <exception>
 #include <iostream>
+#include <string>
 
 #include "experiments/cli_common.hpp"
 #include "lstm/engine.hpp"
@@ -28,8 +30,23 @@ void add_info_command(CLI::App& app, Registry& reg) {
 #else
     std::cout << "CUDA: not compiled in (CPU-only build)\n";
 #endif
+    // Each engine with the precisions it accepts (constructing an engine needs no device; one that
+    // cannot run a precision refuses it at construction, naming another engine).
     std::cout << "engines:";
-    for (const auto& n : engine_names()) std::cout << " " << n;
+    for (const auto& n : engine_names()) {
+      std::string accepted;
+      for (Precision p : {Precision::FP32, Precision::FP64, Precision::TF32, Precision::BF16}) {
+        EngineOptions o;
+        o.name = n;
+        o.precision = p;
+        try {
+          make_engine(o);
+          accepted += (accepted.empty() ? "" : ", ") + to_string(p);
+        } catch (const std::exception&) {
+        }
+      }
+      std::cout << " " << n << " (" << accepted << ")";
+    }
     std::cout << "\n";
 #ifdef LSTMAD_WITH_CUDA
     auto rt = kernels::query_devices();

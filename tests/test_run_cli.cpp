@@ -100,6 +100,20 @@ class RunCli : public ::testing::Test {
   }
 };
 
+TEST_F(RunCli, InfoListsEachEngineWithThePrecisionsItAccepts) {
+  std::string out;
+  ASSERT_EQ(run_command(lstmad_binary() + " info", &out), 0) << out;
+  EXPECT_NE(out.find("cpu (fp32, fp64)"), std::string::npos) << out;
+#ifdef LSTMAD_WITH_CUDA
+  EXPECT_NE(out.find("fused (fp32, tf32, bf16)"), std::string::npos) << out;
+#ifdef LSTMAD_WITH_CUDNN
+  EXPECT_NE(out.find("cudnn (fp32, tf32)"), std::string::npos) << out;
+#endif
+#else
+  EXPECT_NE(out.find("CPU-only build"), std::string::npos) << out;
+#endif
+}
+
 TEST_F(RunCli, SyntheticRunLeavesACompleteRunFolder) {
   TempDir tmp("run");
   write_text(tmp.file("cfg.json"), kTinySynthetic);
