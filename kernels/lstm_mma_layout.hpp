@@ -157,6 +157,12 @@ LSTMAD_HD UnitCell bwd_c_owner(int u16, int lane, int reg) {
 // BF16), element `half` of register `reg` of `lane`'s A fragment is As[k][row], of its B fragment for
 // n-tile nt Bs[k][col]; accumulator register e of n-tile nt is C's (row, col) of the block tile.
 constexpr int kGemmTile = 64, kGemmK = 16;
+// Row pitch (floats) of the shared tiles As[k][row], Bs[k][col]: with it every fragment read of a warp
+// touches 32 different banks (tests/test_mma_layout.cpp checks this); the fp32 kernel's 65 gives 4-way
+// conflicts.
+constexpr int gemm_pitch(Format f) {
+  return f == Format::TF32 ? kGemmTile + 8 : kGemmTile + 4;
+}
 LSTMAD_HD Pos gemm_a_src(Format f, int warp, int sub, int lane, int reg, int half) {  // {k, row}
   const Pos p = a_pos(f, lane, reg, half);
   return {sub * k_per_mma(f) + p.col, (warp >> 1) * 16 + p.row};

@@ -23,10 +23,11 @@ namespace {
 constexpr int kTile = 64, kK = 16, kSide = 16;
 
 // One K-step's shared tiles: A 64 rows x 16 k, B 16 k x 64 columns, each loaded along whichever index is
-// contiguous in memory; zeros outside the matrices.
+// contiguous in memory; zeros outside the matrices. PITCH: the tiles' row pitch in floats.
+template <int PITCH>
 __device__ __forceinline__ void load_tiles(int M, int N, int K, int k0, int row0, int col0, const float* a,
                                            const StridedOperand& A, const float* b, const StridedOperand& B,
-                                           float (*As)[kTile + 1], float (*Bs)[kTile + 1], int tid) {
+                                           float (*As)[PITCH], float (*Bs)[PITCH], int tid) {
   const bool a_rows_contiguous = A.rs == 1, b_cols_contiguous = B.cs == 1;
 #pragma unroll
   for (int e = 0; e < 4; ++e) {
@@ -60,7 +61,7 @@ __global__ void __launch_bounds__(kSide* kSide)
     for (int j = 0; j < 4; ++j) acc[i][j] = 0.f;
 
   for (int k0 = 0; k0 < K; k0 += kK) {
-    load_tiles(M, N, K, k0, row0, col0, a, A, b, B, As, Bs, tid);
+    load_tiles<kTile + 1>(M, N, K, k0, row0, col0, a, A, b, B, As, Bs, tid);
     __syncthreads();
     const int kn = K - k0 < kK ? K - k0 : kK;  // only real k: padding never enters a chain
     for (int kk = 0; kk < kn; ++kk) {
@@ -99,7 +100,9 @@ __device__ __forceinline__ uint32_t operand_word(float lo, float hi) {
   }
 }
 
-// 256 threads in 8 warps; K-padding enters as exact zeros (0 x 0 adds nothing to a chain).
+// 256 threads in 8 warps; K-padding enters as exact zeros (0 x 0 adds nothing to a chain). The tiles' pitch
+// is mma::gemm_pitch (72 floats in TF32, 68 in BF16), with which a fragment read hits 32 banks; loads along
+// k (a transposed operand) then store with conflicts, once per K-step against 24 fragment reads.
 template <mma::Format F>
 __global__ void __launch_bounds__(kSide* kSide)
     multi_gemm_mma_kernel(int M, int N, int K, StridedOperand A, StridedOperand B, float* __restrict__ C,
@@ -107,8 +110,9 @@ __global__ void __launch_bounds__(kSide* kSide)
   static_assert(mma::kGemmTile == kTile && mma::kGemmK == kK, "the layout header's GEMM tile");
   const int m = blockIdx.z;
   if (active != nullptr && active[m] == 0) return;
-  __shared__ float As[kK][kTile + 1];
-  __shared__ float Bs[kK][kTile + 1];
+  constexpr int PITCH = mma::gemm_pitch(F);
+  __shared__ float As[kK][PITCH];
+  __shared__ float Bs[kK][PITCH];
   const float* __restrict__ a = A.p + m * A.batch;
   const float* __restrict__ b = B.p + m * B.batch;
   const int tid = threadIdx.y * kSide + threadIdx.x, warp = tid >> 5, lane = tid & 31;
@@ -120,7 +124,7 @@ __global__ void __launch_bounds__(kSide* kSide)
 #pragma unroll
     for (int e = 0; e < 4; ++e) acc[nt][e] = 0.f;
   for (int k0 = 0; k0 < K; k0 += kK) {
-    load_tiles(M, N, K, k0, row0, col0, a, A, b, B, As, Bs, tid);
+    load_tiles<PITCH>(M, N, K, k0, row0, col0, a, A, b, B, As, Bs, tid);
     __syncthreads();
 #pragma unroll
     for (int sub = 0; sub < kK / KM; ++sub) {

@@ -282,6 +282,33 @@ TEST(MmaLayoutGemm, EightWarpsCoverTheBlockTileWithTheRightSums) {
   }
 }
 
+TEST(MmaLayoutGemm, FragmentReadsAtTheKernelsPitchHitThirtyTwoBanks) {
+  for (Format f : {Format::TF32, Format::BF16}) {
+    const int pitch = mma::gemm_pitch(f), pw = mma::per_word(f);
+    for (int warp = 0; warp < 8; ++warp)
+      for (int sub = 0; sub < mma::kGemmK / mma::k_per_mma(f); ++sub)
+        for (int half = 0; half < pw; ++half) {
+          for (int r = 0; r < 4; ++r) {
+            std::set<int> banks;
+            for (int lane = 0; lane < 32; ++lane) {
+              const mma::Pos p = mma::gemm_a_src(f, warp, sub, lane, r, half);
+              banks.insert((p.row * pitch + p.col) % 32);
+            }
+            EXPECT_EQ(banks.size(), 32u) << "A register " << r;
+          }
+          for (int nt = 0; nt < 4; ++nt)
+            for (int r = 0; r < 2; ++r) {
+              std::set<int> banks;
+              for (int lane = 0; lane < 32; ++lane) {
+                const mma::Pos p = mma::gemm_b_src(f, warp, sub, nt, lane, r, half);
+                banks.insert((p.row * pitch + p.col) % 32);
+              }
+              EXPECT_EQ(banks.size(), 32u) << "B n-tile " << nt << " register " << r;
+            }
+        }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Shapes, MmaLayout,
                          ::testing::Combine(::testing::Values(Format::TF32, Format::BF16),
                                             ::testing::Values(16, 32, 48, 64, 128, 256)),
