@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""Checks benchmarks/gpu_check.sh without a GPU, so that the one device run it exists for is not lost to
+a slip in the script itself:
+
+1. `bash -n` accepts it.
+2. Every column its closing tables read from a benchmark CSV (r["name"]) is a column some benchmark
+   writes (the CSV header strings in benchmarks/).
+3. Every test name in its --gtest_filter arguments exists in that test executable (--gtest_list_tests):
+   a misspelt name would make compute-sanitizer run nothing and pass.
+
+Usage: test_gpu_check_script.py SOURCE_DIR BUILD_DIR. Exit 0: all checked; 1: a check failed; 77: parts 1-2
+passed but the GPU test executables are not built here (a CPU-only build), so part 3 could not run.
+"""
+import pathlib
+import re
+import subprocess
+import sys
+
+src, build = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+script = src / "benchmarks" / "gpu_check.sh"
+text = script.read_text()
+failed = []
+
+# 1. syntax
+r = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
+if r.returncode != 0:
+    failed.append(f"bash -n: {r.stderr.strip()}")
+
+# 2. CSV columns read by the tables against the columns the benchmarks write
+headers = set()
+for f in list((src / "benchmarks").glob("*.cpp")) + list((src / "benchmarks").glob("*.py")):
+    joined = re.sub(r'"\s*\n\s*"', "", f.read_text())  # adjacent C++ string literals are one string
+    for lit in re.findall(r'"((?:[A-Za-z_0-9]+,){3,}[A-Za-z_0-9]+)(?:\\n)?"', joined):
+        headers.update(lit.split(","))
+read = set(re.findall(r'r\[["\']([A-Za-z_0-9]+)["\']\]', text))
+missing = sorted(read - headers)
+if not read:
+    failed.append("found no CSV columns read by the tables (the check itself is broken)")
+if missing:
+    failed.append(f"the tables read columns no benchmark writes: {missing}")
+if not missing:
+    print(f"{len(read)} CSV columns read by the tables, all written by a benchmark")
+
+# 3. test names in the sanitizer filters
+variables = dict(re.findall(r"^\s*(\w+)='([^']*)'", text, re.M))
+exe_of = {}
+for var, name in re.findall(r'^\s*(\w)=\$\(find "\$BUILD" -name (\w+)', text, re.M):
+    exe_of[var] = name
+checks = []  # (executable name, test name)
+for var, flt in re.findall(r'"\$(\w)" --gtest_filter=["\']?([^"\'\n]+)["\']?', text):
+    for part in flt.split(":"):
+        part = re.sub(r"\$(\w+)", lambda m: variables.get(m.group(1), m.group(0)), part)
+        for name in part.split(":"):
+            if name:
+                checks.append((exe_of.get(var, "?" + var), name))
+if not checks:
+    failed.append("found no --gtest_filter in the script (the check itself is broken)")
+if failed:
+    print("\n".join("FAILED: " + f for f in failed))
+    sys.exit(1)
+listed = {}
+for exe_name in sorted({e for e, _ in checks}):
+    found = list(build.rglob(exe_name))
+    exe = next((p for p in found if p.is_file() and p.stat().st_mode & 0o111), None)
+    if exe is None:
+        print(f"skipped: {exe_name} is not built under {build} (a CPU-only build); the filter names were not checked")
+        sys.exit(77)
+    out = subprocess.run([str(exe), "--gtest_list_tests"], capture_output=True, text=True).stdout
+    names, suite = set(), ""
+    for line in out.splitlines():
+        if not line.startswith(" "):
+            suite = line.split("#")[0].strip()
+        else:
+            names.add(suite + line.split("#")[0].strip())
+    listed[exe_name] = names
+bad = [f"{e}: {n}" for e, n in checks if n not in listed[e]]
+for e, n in checks:
+    print(f"{e}: {n} {'ok' if n in listed[e] else 'MISSING'}")
+if bad:
+    print("FAILED: filter names that match no test: " + ", ".join(bad))
+    sys.exit(1)
+print(f"{len(checks)} filter names, all found")
