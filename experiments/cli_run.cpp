@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <iostream>
 #include <set>
 
@@ -19,6 +20,7 @@
 #include "experiments/runner.hpp"
 #include "experiments/table.hpp"
 #include "core/files.hpp"
+#include "lstm/engine.hpp"
 #include "data/synthetic.hpp"
 #include "data/series.hpp"
 #include "lstm/shape.hpp"
@@ -215,8 +217,27 @@ void add_run_commands(CLI::App& app, Registry& reg) {
     const std::string engine = at_path(cfg, "engine.name").get<std::string>();
     const int bm = at_path(cfg, "run.batch_models").get<int>();
     std::cout << "\nModelBatch groups (models of one group train together, " << groups.size() << " group(s)):\n";
-    for (const auto& [k, g] : groups)
+    // The engine's own verdict on each group's shape (the limits that do not need a device, e.g. the fused
+    // tensor-core kernels' H in multiples of 16): a group it refuses would fail all its cells.
+    std::unique_ptr<Engine> eng;
+    std::string engine_error;
+    try {
+      eng = make_engine(engine_options(cfg, 1));
+    } catch (const std::exception& e) {
+      engine_error = e.what();
+    }
+    int refused = 0;
+    for (const auto& [k, g] : groups) {
       std::cout << "  " << k.str() << ": " << g.first << " models from " << g.second.size() << " setting(s)\n";
+      TrainOptions to;
+      to.window = k.window;
+      to.batch = k.batch;
+      const std::string why = eng ? eng->unsupported_reason(k.shape, to) : engine_error;
+      if (!why.empty()) {
+        ++refused;
+        std::cout << "    cannot run: " << why << "\n";
+      }
+    }
     if (engine == "fused")
       std::cout << "  engine fused: as many models per ModelBatch as fit the device's memory"
                 << (bm > 0 ? ", at most " + std::to_string(bm) : std::string()) << " (sized at run time)\n";
@@ -225,6 +246,9 @@ void add_run_commands(CLI::App& app, Registry& reg) {
                 << (bm > 0 ? std::to_string(bm) : std::string("2 x threads")) << " models\n";
     std::cout << "\nestimated work: at most " << total_flops / 1e12
               << " TFLOP (all epochs; early stopping usually ends sooner)\n";
+    if (refused > 0)
+      std::cerr << "warning: engine " << engine << " cannot run " << refused << " of " << groups.size()
+                << " group(s); their cells would fail (see \"cannot run\" above)\n";
     return kOk;
   });
 

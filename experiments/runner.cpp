@@ -39,6 +39,17 @@
 namespace lstmad {
 namespace fs = std::filesystem;
 
+EngineOptions engine_options(const json& cfg, int threads) {
+  EngineOptions eo;
+  eo.name = at_path(cfg, "engine.name").get<std::string>();
+  eo.precision = parse_precision(at_path(cfg, "engine.precision").get<std::string>());
+  eo.threads = threads;
+  eo.device = at_path(cfg, "engine.device").get<int>();
+  eo.algo = at_path(cfg, "engine.algo").get<std::string>();
+  eo.streams = at_path(cfg, "engine.streams").get<int>();
+  return eo;
+}
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -198,17 +209,6 @@ RunOutcome finalize(const std::string& dir, const json& cfg, const Plan& plan, c
     log::warn(std::string("report not written: ") + e.what());
   }
   return outcome;
-}
-
-EngineOptions engine_options(const json& cfg, int threads) {
-  EngineOptions eo;
-  eo.name = at_path(cfg, "engine.name").get<std::string>();
-  eo.precision = parse_precision(at_path(cfg, "engine.precision").get<std::string>());
-  eo.threads = threads;
-  eo.device = at_path(cfg, "engine.device").get<int>();
-  eo.algo = at_path(cfg, "engine.algo").get<std::string>();
-  eo.streams = at_path(cfg, "engine.streams").get<int>();
-  return eo;
 }
 
 // The devices a GPU engine's queues run on: engine.device and the visible devices after it, engine.devices

@@ -8,6 +8,7 @@
 // process at once. Shards (--shard i/n, or Slurm array variables) run every n-th cell into their own
 // folders, and merge_runs() combines them into one run equal to the unsharded one.
 #pragma once
+#include "lstm/engine.hpp"
 #include <string>
 #include <vector>
 
@@ -36,6 +37,9 @@ struct RunOutcome {
 };
 
 RunOutcome run_experiment(const json& resolved, const RunOptions& options);
+
+// The engine options a run of `resolved` uses (engine.*), with `threads` worker threads.
+EngineOptions engine_options(const json& resolved, int threads);
 
 // Combines shard run folders (same config) into `out_dir`, then writes results.csv, the NAB scores and
 // the table over all cells.

@@ -114,6 +114,30 @@ TEST_F(RunCli, InfoListsEachEngineWithThePrecisionsItAccepts) {
 #endif
 }
 
+#ifdef LSTMAD_WITH_CUDA
+// `lstmad plan` asks the engine about each group's shape: the fused tensor-core kernels take H in multiples
+// of 16, so H = 40 at tf32 is named as a group that cannot run (with the engine's reason), H = 48 is not.
+TEST_F(RunCli, PlanNamesTheGroupsTheEngineCannotRun) {
+  const std::string cfg = std::string(LSTMAD_SOURCE_DIR) + "/configs/quickstart.json";
+  std::string out;
+  ASSERT_EQ(run_command(lstmad_binary() + " plan " + cfg +
+                            " --set engine.name=fused --set engine.precision=tf32 --set model.hidden=40 2>&1",
+                        &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("cannot run: the fused tensor-core kernels (tf32) take hidden sizes that are multiples of 16"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("warning: engine fused cannot run 1 of 1 group(s)"), std::string::npos) << out;
+  ASSERT_EQ(run_command(lstmad_binary() + " plan " + cfg +
+                            " --set engine.name=fused --set engine.precision=tf32 --set model.hidden=48 2>&1",
+                        &out),
+            0)
+      << out;
+  EXPECT_EQ(out.find("cannot run"), std::string::npos) << out;
+}
+#endif
+
 TEST_F(RunCli, SyntheticRunLeavesACompleteRunFolder) {
   TempDir tmp("run");
   write_text(tmp.file("cfg.json"), kTinySynthetic);
