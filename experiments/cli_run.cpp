@@ -219,10 +219,11 @@ void add_run_commands(CLI::App& app, Registry& reg) {
     std::cout << "\nModelBatch groups (models of one group train together, " << groups.size() << " group(s)):\n";
     // The engine's own verdict on each group's shape (the limits that do not need a device, e.g. the fused
     // tensor-core kernels' H in multiples of 16): a group it refuses would fail all its cells.
-    std::unique_ptr<Engine> eng;
+    std::unique_ptr<Engine> eng, fallback;
     std::string engine_error;
     try {
       eng = make_engine(engine_options(cfg, 1));
+      fallback = fallback_engine(cfg, 1, at_path(cfg, "engine.device").get<int>());
     } catch (const std::exception& e) {
       engine_error = e.what();
     }
@@ -233,9 +234,13 @@ void add_run_commands(CLI::App& app, Registry& reg) {
       to.window = k.window;
       to.batch = k.batch;
       const std::string why = eng ? eng->unsupported_reason(k.shape, to) : engine_error;
-      if (!why.empty()) {
+      if (why.empty()) continue;
+      std::cout << "    cannot run: " << why << "\n";
+      if (fallback && fallback->unsupported_reason(k.shape, to).empty()) {
+        std::cout << "    engine.fallback " << fallback->name() << " (" << to_string(fallback->precision())
+                  << ") runs it\n";
+      } else {
         ++refused;
-        std::cout << "    cannot run: " << why << "\n";
       }
     }
     if (engine == "fused")

@@ -143,6 +143,11 @@ std::vector<KeyDef> make_schema() {
   add("engine.name", T::String, "cpu", "Engine: `cpu`, `cudnn` or `fused` (GPU engines need a CUDA build).");
   add("engine.precision", T::String, "fp32", "Arithmetic: `fp32`, `fp64` (CPU reference), `tf32`, `bf16` (GPU).",
       0, 0, {"fp32", "fp64", "tf32", "bf16"});
+  add("engine.fallback", T::String, "",
+      "Engine for the ModelBatches whose shape engine.name refuses (e.g. the fused tensor-core kernels at H "
+      "not a multiple of 16), with a logged warning; at engine.precision where it takes it, else fp32. "
+      "Empty: those cells fail, naming an engine that can.",
+      0, 0, {"", "cpu", "cudnn", "fused"});
   add("engine.algo", T::String, "standard", "cuDNN algorithm: `standard` or `persist_static_small_h`.", 0, 0,
       {"standard", "persist_static_small_h"});
   add("engine.streams", T::Int, 4, "cuDNN engine: CUDA streams for the loop over models.", 1, 64);
@@ -425,6 +430,8 @@ json resolve_config(const json& user, const std::string& source) {
     std::string eng = out["engine"]["name"];
     if (eng == "cpu" && prec != "fp32" && prec != "fp64")
       errors.push_back("engine.precision: the cpu engine computes in fp32 or fp64, got \"" + prec + "\" (use engine.name=cudnn or fused for tf32/bf16)");
+    if (out["engine"]["fallback"].get<std::string>() == eng)
+      errors.push_back("engine.fallback: \"" + eng + "\" is engine.name itself; name another engine or leave it empty");
   }
   if (!errors.empty()) {
     std::string msg = source + ": " + std::to_string(errors.size()) + " error" + (errors.size() > 1 ? "s" : "") + " in the config:";

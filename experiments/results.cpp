@@ -70,6 +70,7 @@ json CellResult::to_json() const {
                        {"total", seconds_total}}},
           {"metrics", m}, {"metric_order", order}};
   if (!time_features.empty()) j["time_features"] = time_features;
+  if (!engine_fallback.empty()) j["engine_fallback"] = engine_fallback;
   if (!members.empty()) j["members"] = members;
   return j;
 }
@@ -95,6 +96,7 @@ CellResult CellResult::from_json(const json& j) {
   r.seconds_predict = s.at("predict").get<double>();
   r.seconds_total = s.at("total").get<double>();
   if (j.contains("time_features")) r.time_features = j.at("time_features").get<std::vector<std::string>>();
+  if (j.contains("engine_fallback")) r.engine_fallback = j.at("engine_fallback").get<std::string>();
   if (j.contains("members")) r.members = j.at("members");
   for (const auto& k : j.at("metric_order")) {
     std::string key = k.get<std::string>();

@@ -31,6 +31,7 @@ struct CellResult {
   double train_loss = 0, val_loss = 0;  // an ensemble's: the members' mean
   double seconds_prepare = 0, seconds_train = 0, seconds_predict = 0, seconds_total = 0;
   std::vector<std::string> time_features;  // calendar inputs the series' models read (data.time_features_gate)
+  std::string engine_fallback;  // "engine (precision)" when engine.fallback trained the cell's models
   json members = json::array();  // ensemble cells: per member {values, seed, status, epochs, best_epoch, losses}
   std::vector<std::pair<std::string, double>> metrics;
   std::vector<double> scores;  // per row; kept in memory for the corpus evaluation, not in the JSON

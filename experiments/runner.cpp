@@ -50,6 +50,24 @@ EngineOptions engine_options(const json& cfg, int threads) {
   return eo;
 }
 
+// engine.fallback's engine on `device`, at engine.precision where it takes it, else fp32; null when none is
+// configured.
+std::unique_ptr<Engine> fallback_engine(const json& cfg, int threads, int device) {
+  const std::string name = at_path(cfg, "engine.fallback").get<std::string>();
+  if (name.empty()) return nullptr;
+  EngineOptions eo = engine_options(cfg, threads);
+  eo.name = name;
+  eo.device = device;
+  try {
+    return make_engine(eo);
+  } catch (const UnsupportedError& e) {
+    log::warn("engine.fallback " + name + " does not take precision " + to_string(eo.precision) + " (" + e.what() +
+              "); it runs fp32");
+    eo.precision = Precision::FP32;
+    return make_engine(eo);
+  }
+}
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -486,6 +504,7 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
     double train_loss = 0, val_loss = 0;
     CellStatus status = CellStatus::Ok;
     std::string error;
+    std::string fallback;  // "engine (precision)" when engine.fallback trained the model, else empty
   };
   struct PendingCell {  // a cell whose member models are in flight
     const Cell* cell;
@@ -577,6 +596,7 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
       // with each member's in `members`.
       for (size_t m = 0; m < M; ++m) {
         const MemberFacts& f = pc.facts[m];
+        if (!f.fallback.empty()) r.engine_fallback = f.fallback;
         r.epochs += f.epochs;
         r.train_loss += f.train_loss / static_cast<double>(M);
         r.val_loss += f.val_loss / static_cast<double>(M);
@@ -624,8 +644,11 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
   };
 
   std::atomic<bool> interrupted{false};
-  // Trains one ModelBatch on `eng`, predicts, and scores the cells whose last member it holds.
-  auto run_batch = [&](Engine& eng, const ScheduledBatch& batch) {
+  std::mutex fallback_mutex;
+  std::set<std::string> fallback_warned;  // shapes already reported as run by engine.fallback
+  // Trains one ModelBatch on `eng` (or on `fallback`, when given and `eng` refuses the batch), predicts,
+  // and scores the cells whose last member it holds.
+  auto run_batch = [&](Engine& eng, Engine* fallback, const ScheduledBatch& batch) {
     const ModelShape shape = batch.key.shape;
     const int window = batch.key.window;
     Retraining retraining;
@@ -657,10 +680,29 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
     progress.started(newly_started);
     auto t_train = Clock::now();
     std::string batch_error;
+    Engine* use = &eng;
     try {
       std::string why = eng.unsupported_reason(shape, jobs.front().options);
+      if (!why.empty() && fallback != nullptr) {
+        const std::string fwhy = fallback->unsupported_reason(shape, jobs.front().options);
+        if (fwhy.empty()) {
+          const std::string what = shape.str() + " T=" + std::to_string(window);
+          bool first;
+          {
+            std::lock_guard<std::mutex> lock(fallback_mutex);
+            first = fallback_warned.insert(what).second;
+          }
+          if (first)  // once per shape: a device-less fused engine sends every model in a batch of its own
+            log::warn("engine " + eng.name() + " cannot run " + what + " (" + why + "); engine.fallback " +
+                      fallback->name() + " (" + to_string(fallback->precision()) + ") trains and runs its models");
+          use = fallback;
+          why.clear();
+        } else {
+          why += "; engine.fallback " + fallback->name() + " cannot either: " + fwhy;
+        }
+      }
       if (!why.empty()) throw UnsupportedError(why);
-      eng.train(shape, jobs);
+      use->train(shape, jobs);
     } catch (const std::exception& e) {
       batch_error = e.what();
     }
@@ -670,7 +712,7 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
       std::vector<const PreparedSeries*> data;
       for (const Runnable* u : job_cells) data.push_back(pending[u->cell]->data);
       try {
-        prediction_errors = stream_errors(eng, shape, window, jobs, data, retraining, threads);
+        prediction_errors = stream_errors(*use, shape, window, jobs, data, retraining, threads);
       } catch (const std::exception& e) {
         stream_error = e.what();
       }
@@ -689,6 +731,7 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
         int e = job.result.best_epoch >= 0 ? job.result.best_epoch : static_cast<int>(job.result.val_loss.size()) - 1;
         f.val_loss = job.result.val_loss[static_cast<size_t>(e)];
       }
+      if (use != &eng) f.fallback = use->name() + " (" + to_string(use->precision()) + ")";
       if (!batch_error.empty() || !stream_error.empty()) {
         f.status = CellStatus::Error;
         f.error = !batch_error.empty() ? batch_error : stream_error;
@@ -719,13 +762,15 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
       own = make_engine(eo);
       eng = own.get();
     }
+    const std::unique_ptr<Engine> fallback =
+        fallback_engine(cfg, threads, q < schedule.devices.size() ? schedule.devices[q] : at_path(cfg, "engine.device").get<int>());
     for (const ScheduledBatch& b : schedule.queues[q]) {
       if (interrupted) return;
       if (g_stop.load() > 0) {
         interrupted = true;
         return;
       }
-      run_batch(*eng, b);
+      run_batch(*eng, fallback.get(), b);
     }
   };
   if (schedule.queues.size() <= 1) {

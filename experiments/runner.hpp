@@ -8,6 +8,7 @@
 // process at once. Shards (--shard i/n, or Slurm array variables) run every n-th cell into their own
 // folders, and merge_runs() combines them into one run equal to the unsharded one.
 #pragma once
+#include <memory>
 #include "lstm/engine.hpp"
 #include <string>
 #include <vector>
@@ -40,6 +41,9 @@ RunOutcome run_experiment(const json& resolved, const RunOptions& options);
 
 // The engine options a run of `resolved` uses (engine.*), with `threads` worker threads.
 EngineOptions engine_options(const json& resolved, int threads);
+// engine.fallback's engine on `device` (at engine.precision where it takes it, else fp32, with a logged
+// warning); null when engine.fallback is empty.
+std::unique_ptr<Engine> fallback_engine(const json& resolved, int threads, int device);
 
 // Combines shard run folders (same config) into `out_dir`, then writes results.csv, the NAB scores and
 // the table over all cells.

@@ -88,6 +88,14 @@ TEST(Config, DetectorNameWithoutUnderscore) {
   EXPECT_NE(e.find("detector.name"), std::string::npos) << e;
 }
 
+TEST(Config, EngineFallbackIsAnotherKnownEngine) {
+  EXPECT_NE(error_of(json{{"engine", {{"name", "cpu"}, {"fallback", "cpu"}}}}).find("engine.fallback: \"cpu\" is engine.name itself"),
+            std::string::npos);
+  EXPECT_NE(error_of(json{{"engine", {{"fallback", "gpu"}}}}).find("engine.fallback: expected one of"), std::string::npos);
+  EXPECT_EQ(error_of(json{{"engine", {{"name", "fused"}, {"fallback", "cudnn"}}}}), "");
+  EXPECT_EQ(at_path(resolve_config(json::object(), "x"), "engine.fallback"), "");
+}
+
 TEST(Config, DocsConfigMdMatchesSchema) {
   std::string docs = files::read(std::string(LSTMAD_SOURCE_DIR) + "/docs/config.md");
   EXPECT_EQ(docs, config_reference_markdown())

@@ -136,6 +136,41 @@ TEST_F(RunCli, PlanNamesTheGroupsTheEngineCannotRun) {
       << out;
   EXPECT_EQ(out.find("cannot run"), std::string::npos) << out;
 }
+
+// engine.fallback: the ModelBatches the fused engine refuses (tf32 at H = 40) train on the CPU engine, at
+// fp32 since it does not take tf32, with a warning; the cells say so, and their NAB files equal, byte for
+// byte, those of a plain CPU fp32 run. `plan` names the fallback under the refused group.
+TEST_F(RunCli, EngineFallbackRunsTheGroupsTheEngineRefuses) {
+  TempDir tmp("fallback");
+  const std::string cfg = std::string(LSTMAD_SOURCE_DIR) + "/configs/quickstart.json";
+  const std::string small = " --set data.synthetic.series_per_kind=1 --set data.synthetic.length=600 --set model.hidden=40";
+  std::string out;
+  ASSERT_EQ(run_command(lstmad_binary() + " run " + cfg + small +
+                            " --set engine.name=fused --set engine.precision=tf32 --set engine.fallback=cpu --out " +
+                            tmp.file("fb") + " -j 2 2>&1",
+                        &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("engine.fallback cpu (fp32) trains and runs its models"), std::string::npos) << out;
+  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + cfg + small + " --out " + tmp.file("cpu") + " -j 2", &out), 0)
+      << out;
+  int cells = 0;
+  for (const auto& e : fs::directory_iterator(tmp.file("fb") + "/cells")) {
+    const json j = json::parse(lstmad::files::read(e.path().string()));
+    EXPECT_EQ(j.at("status"), "OK") << e.path();
+    EXPECT_EQ(j.value("engine_fallback", ""), "cpu (fp32)") << e.path();
+    ++cells;
+  }
+  EXPECT_GT(cells, 0);
+  EXPECT_GT(expect_same_nab_files(tmp.file("cpu"), tmp.file("fb")), 0u);
+  ASSERT_EQ(run_command(lstmad_binary() + " plan " + cfg + small +
+                            " --set engine.name=fused --set engine.precision=tf32 --set engine.fallback=cpu 2>&1",
+                        &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("engine.fallback cpu (fp32) runs it"), std::string::npos) << out;
+  EXPECT_EQ(out.find("warning: engine fused cannot run"), std::string::npos) << out;
+}
 #endif
 
 TEST_F(RunCli, SyntheticRunLeavesACompleteRunFolder) {
