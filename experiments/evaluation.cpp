@@ -140,6 +140,12 @@ std::string summary_table(const Plan& plan, const std::vector<CellResult>& cells
      << at_path(cfg, "engine.name").get<std::string>() << " (" << at_path(cfg, "engine.precision").get<std::string>()
      << "), " << fixed(seconds, 1) << " s wall. NAB scores: corpus-optimal threshold per profile (0 = null, 100 = "
      << "perfect); metrics: means over series.\n";
+  std::map<std::string, int> fallback;  // engine.fallback's cells, by the engine that trained them
+  for (const auto& c : cells)
+    if (!c.engine_fallback.empty()) ++fallback[c.engine_fallback];
+  for (const auto& [eng, n] : fallback)
+    os << n << " cell(s) trained on engine.fallback " << eng << " (engine " << at_path(cfg, "engine.name").get<std::string>()
+       << " refused their shape).\n";
   for (const auto& [det, why] : ev.skipped) os << "No NAB score for " << det << ": " << why << "\n";
   return os.str();
 }

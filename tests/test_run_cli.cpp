@@ -152,6 +152,9 @@ TEST_F(RunCli, EngineFallbackRunsTheGroupsTheEngineRefuses) {
             0)
       << out;
   EXPECT_NE(out.find("engine.fallback cpu (fp32) trains and runs its models"), std::string::npos) << out;
+  EXPECT_NE(out.find("cell(s) trained on engine.fallback cpu (fp32) (engine fused refused their shape)"),
+            std::string::npos)
+      << out;
   ASSERT_EQ(run_command(lstmad_binary() + " -q run " + cfg + small + " --out " + tmp.file("cpu") + " -j 2", &out), 0)
       << out;
   int cells = 0;
