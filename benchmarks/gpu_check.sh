@@ -6,6 +6,8 @@
 #   GPU_CHECK_DEADLINE=S (default 540): no stage runs past S seconds from the start; a stage that would is
 #   cut short at the deadline, later ones are skipped, and the tables and the summary still print, inside
 #   a 10-minute call.
+#   GPU_CHECK_SKIP="tests sanitizers benchmarks" (any of them): leave those parts out, e.g. for a second
+#   call that only finishes what a deadline cut (the build is redone unless the machine is still warm).
 # 1. prints the environment (nvidia-smi, nvcc, cuDNN header and library, cmake);
 # 2. configures (cmake --preset gpu: vendored dependencies from .deps, CUDNN_ROOT from the toolkit or
 #    from the nvidia-cudnn pip package) and builds the CUDA targets there;
@@ -25,6 +27,11 @@ BUILD=${GPU_CHECK_BUILD_DIR:-$ROOT/build-gpu}   # the gpu preset's binaryDir
 JOBS=$(nproc 2>/dev/null || echo 4)
 START=$(date +%s)
 DEADLINE=${GPU_CHECK_DEADLINE:-540}
+SKIP=" ${GPU_CHECK_SKIP:-} "
+wanted() {  # wanted PART: not listed in GPU_CHECK_SKIP
+  case "$SKIP" in *" $1 "*) SUMMARY+=("$(printf '%-28s %-16s' "$1" "SKIPPED(asked)")"); return 1 ;; esac
+  return 0
+}
 declare -a SUMMARY=()
 FAILED=0
 
@@ -110,13 +117,17 @@ if [ -x "$BUILD/lstmad" ]; then stage lstmad_info 30 "$BUILD/lstmad" info; fi
 
 # ---- 3. GPU tests, strict ----
 export LSTMAD_STRICT_GPU=1
-for t in $TESTS; do
-  exe=$(find "$BUILD" -name "$t" -type f -perm -u+x | head -1)
-  stage "$t" 300 "$exe" --gtest_output=xml:"$LOG/$t.xml"
-done
+if wanted tests; then
+  for t in $TESTS; do
+    exe=$(find "$BUILD" -name "$t" -type f -perm -u+x | head -1)
+    stage "$t" 300 "$exe" --gtest_output=xml:"$LOG/$t.xml"
+  done
+fi
 
 # ---- 4. compute-sanitizer on small cases ----
-if command -v compute-sanitizer >/dev/null; then
+if ! wanted sanitizers; then
+  :
+elif command -v compute-sanitizer >/dev/null; then
   K=$(find "$BUILD" -name test_gpu_kernels -type f | head -1)
   C=$(find "$BUILD" -name test_cudnn_lstm -type f | head -1)
   SMALL='CudnnFixture.MatchesFp64CpuOnEveryOutputAndGradient:CudnnFixture.EngineLossAndGradMatchesCpu'
@@ -142,6 +153,7 @@ fi
 
 # ---- 5. benchmarks ----
 QUICK=${GPU_CHECK_QUICK:+--quick}
+if wanted benchmarks; then
 for b in $BENCHES; do
   exe=$(find "$BUILD" -name "$b" -type f -perm -u+x | head -1)
   if [ "$b" = gpu_bench_cudnn ]; then
@@ -159,6 +171,7 @@ stage compare_torch_gpu 240 python3 benchmarks/compare_torch_gpu.py $QUICK --rep
 TMULTI=--quick
 if [ "${GPU_CHECK_TORCH_MULTI_FULL:-0}" = 1 ]; then TMULTI=""; fi
 stage compare_torch_multi 180 python3 benchmarks/compare_torch_multi.py $TMULTI --reps 3 --warmup 1 --csv "$LOG/compare_torch_multi.csv"
+fi
 
 # ---- 6. the short table ----
 python3 - "$LOG/gpu_bench_cudnn.csv" "$LOG/compare_torch_gpu.csv" >"$LOG/ratios.log" 2>&1 <<'PY'
