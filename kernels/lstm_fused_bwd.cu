@@ -12,6 +12,7 @@
 //
 // Every sum runs in a fixed order (m = 0..4H-1, one accumulator), so gradients are bitwise repeatable.
 
+#include "kernels/lstm_cell.hpp"
 #include "kernels/lstm_fused_bwd.hpp"
 #include "kernels/smem_limit.hpp"
 
@@ -28,8 +29,7 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
   extern __shared__ float smem[];
   // Model blockIdx.y of the launch (0 for a single model); see the forward kernel.
   const int model = blockIdx.y;
-  if (ms.active != nullptr && ms.active[model] == 0) return;
-  const int nrows = ms.rows != nullptr ? ms.rows[model] : B;
+  const int nrows = model_rows(ms, model, B);
   if (static_cast<int>(blockIdx.x) * BB >= nrows) return;
   {
     const std::size_t m = model;
@@ -104,26 +104,16 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
       const long long tb = static_cast<long long>(t) * B + grow[r];
       float dh = dh_rec[r] + s_dy[r];
       if (t == T - 1 && dhy != nullptr) dh += dhy[grow[r] * H + j];
-      const float ig = s_g[r][0], fg = s_g[r][1], gg = s_g[r][2], og = s_g[r][3];
-      const float cp = s_cp[r];
-      const float tc = tanhf(ct[r]);
-      const float dcv = fmaf(dh * og, 1.f - tc * tc, dc[r]);
-      const float da_i = dcv * gg * ig * (1.f - ig);
-      const float da_f = dcv * cp * fg * (1.f - fg);
-      const float da_g = dcv * ig * (1.f - gg * gg);
-      const float da_o = dh * tc * og * (1.f - og);
-      dc[r] = dcv * fg;
-      ct[r] = cp;
+      float da[4];
+      cell::backward(dh, s_g[r], ct[r], s_cp[r], dc[r], da);
+      ct[r] = s_cp[r];
       float* dgr = dgates + tb * H4 + j;
-      dgr[0] = da_i;
-      dgr[H] = da_f;
-      dgr[2 * H] = da_g;
-      dgr[3 * H] = da_o;
       float* dsr = dcur + lr[r] * H4 + j;
-      dsr[0] = da_i;
-      dsr[H] = da_f;
-      dsr[2 * H] = da_g;
-      dsr[3 * H] = da_o;
+#pragma unroll
+      for (int q = 0; q < 4; ++q) {
+        dgr[q * H] = da[q];
+        dsr[q * H] = da[q];
+      }
     }
     __syncthreads();
     if (t == 0) break;

@@ -16,6 +16,7 @@
 #include <cooperative_groups.h>
 
 
+#include "kernels/lstm_cell.hpp"
 #include "kernels/lstm_fused_cluster.hpp"
 #include "kernels/smem_limit.hpp"
 
@@ -24,10 +25,6 @@ namespace cg = cooperative_groups;
 namespace lstmad::kernels {
 
 namespace {
-
-__device__ __forceinline__ float sigmoidc_(float x) {
-  return 1.f / (1.f + expf(-x));
-}
 
 template <int MAXR>
 __global__ void __launch_bounds__(kFusedMaxThreads, 1)
@@ -101,19 +98,15 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
 #pragma unroll
     for (int r = 0; r < MAXR; ++r) {
       if (!valid[r]) continue;
-      const float ig = sigmoidc_(acc[r][0]), fg = sigmoidc_(acc[r][1]), gg = tanhf(acc[r][2]),
-                  og = sigmoidc_(acc[r][3]);
-      c[r] = fmaf(fg, c[r], ig * gg);
-      h[r] = og * tanhf(c[r]);
+      float gt[4];
+      h[r] = cell::forward(acc[r], gt, c[r]);
       for (int p = 0; p < C; ++p) cluster.map_shared_rank(hn, p)[lr[r] * H + u] = h[r];
       const long long tb = static_cast<long long>(t) * B + grow[r];
       y[(tb + B) * H + u] = h[r];
       if (gates != nullptr) {
         float* gr = gates + tb * H4 + u;
-        gr[0] = ig;
-        gr[H] = fg;
-        gr[2 * H] = gg;
-        gr[3 * H] = og;
+#pragma unroll
+        for (int q = 0; q < 4; ++q) gr[q * H] = gt[q];
         c_out[tb * H + u] = c[r];
       }
     }
@@ -180,13 +173,10 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
       if (dy != nullptr) dh += dy[tb * H + u];
       if (t == T - 1 && dhy != nullptr) dh += dhy[grow[r] * H + u];
       const float* gr = gates + tb * H4 + u;
-      const float ig = gr[0], fg = gr[H], gg = gr[2 * H], og = gr[3 * H];
+      const float g4[4] = {gr[0], gr[H], gr[2 * H], gr[3 * H]};
       const float cp = t > 0 ? cst[(tb - B) * H + u] : 0.f;
-      const float tc = tanhf(ct[r]);
-      const float dcv = fmaf(dh * og, 1.f - tc * tc, dc[r]);
-      const float da[4] = {dcv * gg * ig * (1.f - ig), dcv * cp * fg * (1.f - fg), dcv * ig * (1.f - gg * gg),
-                           dh * tc * og * (1.f - og)};
-      dc[r] = dcv * fg;
+      float da[4];
+      cell::backward(dh, g4, ct[r], cp, dc[r], da);
       ct[r] = cp;
       float* dgr = dgates + tb * H4 + u;
 #pragma unroll

@@ -11,16 +11,13 @@
 // reduction order is fixed, so results are bitwise repeatable.
 #include <cstdint>
 
+#include "kernels/lstm_cell.hpp"
 #include "kernels/lstm_fused_fwd.hpp"
 #include "kernels/smem_limit.hpp"
 
 namespace lstmad::kernels {
 
 namespace {
-
-__device__ __forceinline__ float sigmoidf_(float x) {
-  return 1.f / (1.f + expf(-x));
-}
 
 template <int MAXR, bool R_SMEM>
 __global__ void __launch_bounds__(kFusedMaxThreads, 1)
@@ -32,8 +29,7 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
   // Model blockIdx.y of the launch (0 for a single model): a block of a skipped model, or of rows past
   // the model's real ones, has nothing to do (the whole block leaves before any barrier).
   const int model = blockIdx.y;
-  if (ms.active != nullptr && ms.active[model] == 0) return;
-  const int nrows = ms.rows != nullptr ? ms.rows[model] : B;
+  const int nrows = model_rows(ms, model, B);
   if (static_cast<int>(blockIdx.x) * BB >= nrows) return;
   {
     const std::size_t m = model;
@@ -118,19 +114,15 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
 #pragma unroll
     for (int r = 0; r < MAXR; ++r) {
       if (!valid[r]) continue;
-      const float ig = sigmoidf_(acc[r][0]), fg = sigmoidf_(acc[r][1]), gg = tanhf(acc[r][2]),
-                  og = sigmoidf_(acc[r][3]);
-      c[r] = fmaf(fg, c[r], ig * gg);
-      const float h = og * tanhf(c[r]);
+      float gt[4];
+      const float h = cell::forward(acc[r], gt, c[r]);
       hn[lr[r] * H + j] = h;
       const long long tb = static_cast<long long>(t) * B + grow[r];
       y[(tb + B) * H + j] = h;
       if (gates != nullptr) {
         float* gr = gates + tb * H4 + j;
-        gr[0] = ig;
-        gr[H] = fg;
-        gr[2 * H] = gg;
-        gr[3 * H] = og;
+#pragma unroll
+        for (int q = 0; q < 4; ++q) gr[q * H] = gt[q];
         c_out[tb * H + j] = c[r];
       }
     }

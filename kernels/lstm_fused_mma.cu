@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "kernels/lstm_cell.hpp"
 #include "kernels/lstm_fused_mma.hpp"
 #include "kernels/mma_ops.cuh"
 #include "kernels/smem_limit.hpp"
@@ -24,10 +25,6 @@ using mma::Format;
 using mma::bf16_bits;
 using mma::mma_acc;
 using mma::tf32_bits;
-
-__device__ __forceinline__ float sigmoid_mma(float x) {
-  return 1.f / (1.f + expf(-x));
-}
 
 // Element (n, k) of a B buffer, rounded to the format.
 template <Format F>
@@ -76,8 +73,7 @@ __global__ void __launch_bounds__(512, 1)
   // Model blockIdx.y of the launch (0 for a single model): a block of a skipped model, or of rows past the
   // model's real ones, has nothing to do (the whole block leaves before any barrier).
   const int model = blockIdx.y;
-  if (ms.active != nullptr && ms.active[model] == 0) return;
-  const int nrows = ms.rows != nullptr ? ms.rows[model] : B;
+  const int nrows = model_rows(ms, model, B);
   if (static_cast<int>(blockIdx.x) * kMmaRowsPerBlock >= nrows) return;
   {
     const std::size_t m = model;
@@ -209,10 +205,8 @@ __global__ void __launch_bounds__(512, 1)
           const int kind = q >> 1, e = ((q & 1) << 1) | e2;
           pre[q] = acc[ug][kind][0][e] + acc[ug][kind][1][e];
         }
-        const float ig = sigmoid_mma(pre[0]), fg = sigmoid_mma(pre[1]), gg = tanhf(pre[2]),
-                    og = sigmoid_mma(pre[3]);
-        c[ug][e2] = fmaf(fg, c[ug][e2], ig * gg);
-        const float h = og * tanhf(c[ug][e2]);
+        float gt[4];
+        const float h = cell::forward(pre, gt, c[ug][e2]);
         hlast[ug][e2] = h;
         const int n = mma::c_pos(lane, e2).col;
         store_b<F>(hn, n, j, HS, valid[e2] ? h : 0.f);
@@ -221,10 +215,8 @@ __global__ void __launch_bounds__(512, 1)
         y[(tb + B) * H + j] = h;
         if (gates != nullptr) {
           float* gr = gates + tb * H4 + j;
-          gr[0] = ig;
-          gr[H] = fg;
-          gr[2 * H] = gg;
-          gr[3 * H] = og;
+#pragma unroll
+          for (int q = 0; q < 4; ++q) gr[q * H] = gt[q];
           c_out[tb * H + j] = c[ug][e2];
         }
       }
@@ -253,8 +245,7 @@ __global__ void __launch_bounds__(512, 1)
   constexpr int KSC = R_REG ? 4 * HC / (F == Format::TF32 ? 8 : 16) : 4;
   if (R_REG) H = HC;
   const int model = blockIdx.y;  // see the forward kernel
-  if (ms.active != nullptr && ms.active[model] == 0) return;
-  const int nrows = ms.rows != nullptr ? ms.rows[model] : B;
+  const int nrows = model_rows(ms, model, B);
   if (static_cast<int>(blockIdx.x) * kMmaRowsPerBlock >= nrows) return;
   {
     const std::size_t m = model;
@@ -283,11 +274,12 @@ __global__ void __launch_bounds__(512, 1)
   }
 
   const int row0 = blockIdx.x * kMmaRowsPerBlock;
-  // Cell e = accumulator register e of tile `warp`: unit j0 + 8 (e / 2), local row n0 + e % 2
-  // (mma::bwd_c_owner, which the CPU test checks). Rows are ints and cells are rebuilt from (j0, n0), so
+  // Cell e = accumulator register e of tile `warp`: mma::bwd_cell(c0, e), unit c0.j + 8 (e / 2), local row
+  // n0 + e % 2 (the CPU test checks it against bwd_c_owner). Rows are ints and cells are rebuilt from c0, so
   // that the per-model strides do not cost the spills that four 64-bit row offsets did.
-  const int j0 = mma::bwd_c_owner(warp, lane, 0).j, n0 = mma::bwd_c_owner(warp, lane, 0).n;
-  auto cj = [&](int e) { return j0 + 8 * (e >> 1); };
+  const mma::UnitCell c0 = mma::bwd_c_owner(warp, lane, 0);
+  const int n0 = c0.n;
+  auto cj = [&](int e) { return mma::bwd_cell(c0, e).j; };
   bool valid[2];
   int grow[2];
 #pragma unroll
@@ -337,21 +329,14 @@ __global__ void __launch_bounds__(512, 1)
       if (valid[e & 1]) {
         float dh = dh_rec[e] + s_dy[e];
         if (t == T - 1 && dhy != nullptr) dh += dhy[static_cast<long long>(grow[e & 1]) * H + cj(e)];
-        const float ig = s_g[e][0], fg = s_g[e][1], gg = s_g[e][2], og = s_g[e][3];
-        const float tc = tanhf(ct[e]);
-        const float dcv = fmaf(dh * og, 1.f - tc * tc, dc[e]);
-        da[0] = dcv * gg * ig * (1.f - ig);
-        da[1] = dcv * s_cp[e] * fg * (1.f - fg);
-        da[2] = dcv * ig * (1.f - gg * gg);
-        da[3] = dh * tc * og * (1.f - og);
-        dc[e] = dcv * fg;
+        cell::backward(dh, s_g[e], ct[e], s_cp[e], dc[e], da);
         ct[e] = s_cp[e];
         float* dgr = dgates + (static_cast<long long>(t) * B + grow[e & 1]) * H4 + cj(e);
 #pragma unroll
         for (int q = 0; q < 4; ++q) dgr[q * H] = da[q];
       }
 #pragma unroll
-      for (int q = 0; q < 4; ++q) store_b<F>(cur, n0 + (e & 1), q * H + cj(e), DS, da[q]);
+      for (int q = 0; q < 4; ++q) store_b<F>(cur, mma::bwd_cell(c0, e).n, q * H + cj(e), DS, da[q]);
     }
     __syncthreads();
     if (t == 0) break;

@@ -50,6 +50,19 @@ struct ModelStrides {
   const unsigned char* active = nullptr;
 };
 
+#if defined(__CUDACC__)
+#define LSTMAD_PLAN_HD __host__ __device__ __forceinline__
+#else
+#define LSTMAD_PLAN_HD inline
+#endif
+
+// The real batch rows of model `m` of a launch: 0 for a skipped model (active[m] == 0), else rows[m], or B
+// when no rows are given. A time-loop block whose first row is at or past it has nothing to do.
+LSTMAD_PLAN_HD int model_rows(const ModelStrides& ms, int m, int B) {
+  if (ms.active != nullptr && ms.active[m] == 0) return 0;
+  return ms.rows != nullptr ? ms.rows[m] : B;
+}
+
 // Limits of this version (v1): one hidden unit per thread, so H <= kFusedMaxHidden; 512 threads per block
 // at most, which leaves 128 registers per thread.
 constexpr int kFusedMaxHidden = 512;

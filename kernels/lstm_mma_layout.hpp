@@ -149,6 +149,11 @@ LSTMAD_HD UnitCell bwd_c_owner(int u16, int lane, int reg) {
   const Pos p = c_pos(lane, reg);
   return {16 * u16 + p.row, p.col};
 }
+// Register `reg`'s cell from register 0's (the backward kernel keeps only that one): 8 units further for
+// registers 2 and 3, one row further for registers 1 and 3.
+LSTMAD_HD UnitCell bwd_cell(UnitCell c0, int reg) {
+  return {c0.j + 8 * (reg >> 1), c0.n + (reg & 1)};
+}
 
 // ---- the multi-model GEMM on the tensor cores (lstm_multi_gemm.cu) ----
 // A block computes a 64 x 64 tile of C over K in steps of 16 from shared tiles As[k][row] and Bs[k][col]

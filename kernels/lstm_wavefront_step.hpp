@@ -26,6 +26,8 @@
 
 #include <cmath>
 
+#include "kernels/lstm_cell.hpp"
+
 #if defined(__CUDACC__)
 #define LSTMAD_WF_HD __host__ __device__ __forceinline__
 #else
@@ -33,10 +35,6 @@
 #endif
 
 namespace lstmad::kernels::wavefront {
-
-LSTMAD_WF_HD float sigmoid(float x) {
-  return 1.f / (1.f + expf(-x));
-}
 
 struct Dims {
   int T = 0, B = 0, H = 0, BB = 0;
@@ -135,9 +133,8 @@ LSTMAD_WF_HD void fwd_iteration(const Dims& d, const FwdGlobal& g, const FwdShar
     for (int q = 0; q < 4; ++q) acc[q] = fmaf(r[q * H], hk, acc[q]);
   }
   for (int q = 0; q < 4; ++q) acc[q] += in[q];
-  const float ig = sigmoid(acc[0]), fg = sigmoid(acc[1]), gg = tanhf(acc[2]), og = sigmoid(acc[3]);
-  c = fmaf(fg, c, ig * gg);
-  const float h = og * tanhf(c);
+  float gt[4];
+  const float h = cell::forward(acc, gt, c);
   hn[j] = h;
   float* y = first ? g.y1 : g.y2;
   const long long tb = static_cast<long long>(t) * B + rowl;
@@ -146,10 +143,7 @@ LSTMAD_WF_HD void fwd_iteration(const Dims& d, const FwdGlobal& g, const FwdShar
   float* gates = first ? g.gates1 : g.gates2;
   if (gates != nullptr) {
     float* gr = gates + tb * H4 + j;
-    gr[0] = ig;
-    gr[H] = fg;
-    gr[2 * H] = gg;
-    gr[3 * H] = og;
+    for (int q = 0; q < 4; ++q) gr[q * H] = gt[q];
     (first ? g.c1 : g.c2)[tb * H + j] = c;
   }
   if (t == d.T - 1) {
@@ -203,7 +197,7 @@ LSTMAD_WF_HD void bwd_iteration(const Dims& d, const BwdGlobal& g, const BwdShar
   const long long tb = static_cast<long long>(t) * B + rowl;
   const float* gr = (top ? g.gates2 : g.gates1) + tb * H4 + j;
   const float* cs = top ? g.c2 : g.c1;
-  const float ig = gr[0], fg = gr[H], gg = gr[2 * H], og = gr[3 * H];
+  const float gate[4] = {gr[0], gr[H], gr[2 * H], gr[3 * H]};
   const float ct = cs[tb * H + j];
   const float cp = t > 0 ? cs[(tb - B) * H + j] : 0.f;
   float dh = 0.f;
@@ -217,14 +211,8 @@ LSTMAD_WF_HD void bwd_iteration(const Dims& d, const BwdGlobal& g, const BwdShar
   } else {
     dh += m.dy1[(prev * d.BB + lr) * H + j];  // dy1_t, from role 1 in iteration s - 1
   }
-  const float tc = tanhf(ct);
-  const float dcv = fmaf(dh * og, 1.f - tc * tc, dc);
   float da[4];
-  da[0] = dcv * gg * ig * (1.f - ig);
-  da[1] = dcv * cp * fg * (1.f - fg);
-  da[2] = dcv * ig * (1.f - gg * gg);
-  da[3] = dh * tc * og * (1.f - og);
-  dc = dcv * fg;
+  cell::backward(dh, gate, ct, cp, dc, da);
   float* dgr = (top ? g.dgates2 : g.dgates1) + tb * H4 + j;
   for (int q = 0; q < 4; ++q) {
     dgr[q * H] = da[q];
