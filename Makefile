@@ -7,7 +7,7 @@ ARGS    ?=
 JOBS    ?= $(shell nproc)
 FUZZ_SECONDS ?= 20
 
-.PHONY: all deps configure build run test test-cpu sanitize format clean
+.PHONY: all deps configure build run test test-cpu sanitize emulate format clean
 
 all: build
 
@@ -31,6 +31,11 @@ test: build
 # The CPU tests under AddressSanitizer and UndefinedBehaviorSanitizer.
 sanitize: deps
 	cmake --preset asan && cmake --build --preset asan -j $(JOBS) && ctest --preset asan
+
+# The GPU tests on the host emulation of CUDA (tests/emulation; needs the CUDA toolkit's headers, no GPU),
+# under ASan + UBSan: the kernels' barriers, warp collectives, clusters and memory accesses, checked here.
+emulate: deps
+	cmake --preset emulation && cmake --build --preset emulation -j $(JOBS) && ctest --preset emulation
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp' '*.cu' '*.cuh')

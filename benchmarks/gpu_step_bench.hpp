@@ -49,7 +49,7 @@ struct StepBench {
     yb.resize(BH);
     yhat.resize(BH);
     dyhat.resize(BH);
-    sq.resize(BH);
+    resid.resize(BH);
     m.resize(P);
     v.resize(P);
     m.zero_async(s);
@@ -73,8 +73,8 @@ struct StepBench {
     kernels::launch_gather_windows(dxs.data(), dys.data(), shape.input, dstarts.data(), nullptr, B, T, hz,
                                    xb.data(), yb.data(), stream);
     lstm->forward(lstm->theta(), xb.data(), B, true);
-    lstm->head(lstm->theta(), B, yhat.data(), yb.data(), dyhat.data(), sq.data());
-    CUDA_CHECK(kernels::launch_sum_squares(sq.data(), static_cast<std::size_t>(B) * hz, scalars.data(),
+    lstm->head(lstm->theta(), B, yhat.data(), yb.data(), dyhat.data(), resid.data());
+    CUDA_CHECK(kernels::launch_sum_squares(resid.data(), static_cast<std::size_t>(B) * hz, scalars.data(),
                                            temp.data(), cub_bytes, stream));
     kernels::launch_accumulate(scalars.data() + 2, scalars.data(), stream);
     lstm->backward(lstm->theta(), xb.data(), B, dyhat.data(), lstm->dtheta(), nullptr);
@@ -90,7 +90,7 @@ struct StepBench {
   ModelShape shape;
   int T, B;
   std::unique_ptr<Lstm> lstm;
-  gpu::DeviceBuffer<float> dxs, dys, xb, yb, yhat, dyhat, sq, m, v;
+  gpu::DeviceBuffer<float> dxs, dys, xb, yb, yhat, dyhat, resid, m, v;
   gpu::DeviceBuffer<int> dstarts;
   gpu::DeviceBuffer<double> scalars;
   gpu::DeviceBuffer<kernels::AdamHyper> hyper;

@@ -2,7 +2,13 @@
 # (the H200); never "native", which fails on machines without a GPU.
 set(LSTMAD_WITH_CUDA OFF)
 set(LSTMAD_WITH_CUDNN OFF)
-if(LSTMAD_CUDA)
+if(LSTMAD_CUDA_EMULATION)
+  # The host emulation of the CUDA execution model (tests/emulation): the kernels are compiled as C++ and the
+  # framework links the emulated runtime and cuBLAS; only the toolkit's headers are used. No cuDNN.
+  find_package(CUDAToolkit REQUIRED)
+  set(LSTMAD_WITH_CUDA ON)
+  message(STATUS "CUDA emulation on the host (toolkit headers ${CUDAToolkit_VERSION}): GPU code runs on the CPU")
+elseif(LSTMAD_CUDA)
   if(NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
     set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
   endif()

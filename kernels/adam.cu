@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "kernels/adam.hpp"
+#include "kernels/launch.cuh"
 
 namespace lstmad::kernels {
 
@@ -52,7 +53,7 @@ __global__ void adam_update_kernel(float* __restrict__ p, const float* __restric
 
 void launch_adam_prepare(const AdamHyper* hyper, const double* norm_sq, AdamStepState* state,
                          cudaStream_t stream) {
-  adam_prepare_kernel<<<1, 1, 0, stream>>>(hyper, norm_sq, state);
+  launch_kernel(adam_prepare_kernel, 1, 1, 0, stream, hyper, norm_sq, state);
 }
 
 void launch_adam_update(float* params, const float* grad, float* m, float* v, std::size_t n,
@@ -62,7 +63,7 @@ void launch_adam_update(float* params, const float* grad, float* m, float* v, st
   // Enough blocks to fill an H200 several times over; the grid-stride loop covers larger buffers.
   const std::size_t want = (n + kThreads - 1) / kThreads;
   const int blocks = static_cast<int>(want < 4096 ? want : 4096);
-  adam_update_kernel<<<blocks, kThreads, 0, stream>>>(params, grad, m, v, n, hyper, state);
+  launch_kernel(adam_update_kernel, blocks, kThreads, 0, stream, params, grad, m, v, n, hyper, state);
 }
 
 }  // namespace lstmad::kernels

@@ -1,6 +1,7 @@
 // Window gather; see gather_windows.hpp. A window's inputs are one contiguous run of T*D floats in the
 // series, so each block copies one window with coalesced loads and stores.
 #include "kernels/gather_windows.hpp"
+#include "kernels/launch.cuh"
 
 namespace lstmad::kernels {
 
@@ -31,11 +32,12 @@ void launch_gather_windows(const float* xs, const float* ys, int D, const int* s
   if (B <= 0) return;
   const long long len = static_cast<long long>(T) * D;
   const int threads = len >= 256 ? 256 : (len >= 64 ? 128 : 32);
-  gather_windows_kernel<<<B, threads, 0, stream>>>(xs, ys, D, starts, d_cursor, T, horizon, xb, yb);
+  launch_kernel(gather_windows_kernel, B, threads, 0, stream, xs, ys, D, starts, d_cursor, T, horizon, xb,
+                yb);
 }
 
 void launch_advance_cursor(int* d_cursor, int by, cudaStream_t stream) {
-  advance_cursor_kernel<<<1, 1, 0, stream>>>(d_cursor, by);
+  launch_kernel(advance_cursor_kernel, 1, 1, 0, stream, d_cursor, by);
 }
 
 }  // namespace lstmad::kernels

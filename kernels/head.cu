@@ -2,6 +2,7 @@
 // LSTM (horizon x H), so the kernels favour fixed-order sums over speed: one warp per output in forward
 // (a dot product of length H), one thread per output in backward (a loop over B or horizon).
 #include "kernels/head.hpp"
+#include "kernels/launch.cuh"
 
 namespace lstmad::kernels {
 
@@ -12,7 +13,7 @@ constexpr int kThreads = 256;
 __global__ void head_forward_kernel(const float* __restrict__ h, int B, int H, int horizon,
                                     const float* __restrict__ Wh, const float* __restrict__ bh,
                                     float* __restrict__ yhat, const float* __restrict__ y,
-                                    float* __restrict__ dyhat, float* __restrict__ sq, float dscale) {
+                                    float* __restrict__ dyhat, float* __restrict__ resid, float dscale) {
   const int warp = static_cast<int>((blockIdx.x * blockDim.x + threadIdx.x) / 32);
   const int lane = static_cast<int>(threadIdx.x % 32);
   if (warp >= B * horizon) return;
@@ -27,7 +28,7 @@ __global__ void head_forward_kernel(const float* __restrict__ h, int B, int H, i
     yhat[warp] = out;
     if (y != nullptr) {
       const float diff = out - y[warp];
-      if (sq != nullptr) sq[warp] = diff * diff;
+      if (resid != nullptr) resid[warp] = diff;
       if (dyhat != nullptr) dyhat[warp] = dscale * diff;
     }
   }
@@ -67,12 +68,13 @@ __global__ void head_backward_kernel(const float* __restrict__ h, const float* _
 }  // namespace
 
 void launch_head_forward(const float* h, int B, int H, int horizon, const float* Wh, const float* bh,
-                         float* yhat, const float* y, float* dyhat, float* sq, cudaStream_t stream) {
+                         float* yhat, const float* y, float* dyhat, float* resid, cudaStream_t stream) {
   const long long threads = static_cast<long long>(B) * horizon * 32;
   if (threads == 0) return;
   const int blocks = static_cast<int>((threads + kThreads - 1) / kThreads);
   const float dscale = 2.f / static_cast<float>(static_cast<long long>(B) * horizon);
-  head_forward_kernel<<<blocks, kThreads, 0, stream>>>(h, B, H, horizon, Wh, bh, yhat, y, dyhat, sq, dscale);
+  launch_kernel(head_forward_kernel, blocks, kThreads, 0, stream, h, B, H, horizon, Wh, bh, yhat, y, dyhat,
+                resid, dscale);
 }
 
 void launch_head_backward(const float* h, const float* dyhat, int B, int H, int horizon, const float* Wh,
@@ -80,7 +82,7 @@ void launch_head_backward(const float* h, const float* dyhat, int B, int H, int 
   const long long total = static_cast<long long>(horizon) * H + horizon + static_cast<long long>(B) * H;
   if (total == 0) return;
   const int blocks = static_cast<int>((total + kThreads - 1) / kThreads);
-  head_backward_kernel<<<blocks, kThreads, 0, stream>>>(h, dyhat, B, H, horizon, Wh, dWh, dbh, dh);
+  launch_kernel(head_backward_kernel, blocks, kThreads, 0, stream, h, dyhat, B, H, horizon, Wh, dWh, dbh, dh);
 }
 
 }  // namespace lstmad::kernels

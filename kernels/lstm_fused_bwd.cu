@@ -12,6 +12,7 @@
 //
 // Every sum runs in a fixed order (m = 0..4H-1, one accumulator), so gradients are bitwise repeatable.
 
+#include "kernels/launch.cuh"
 #include "kernels/lstm_cell.hpp"
 #include "kernels/lstm_fused_bwd.hpp"
 #include "kernels/smem_limit.hpp"
@@ -26,7 +27,7 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
                           const float* __restrict__ cst, const float* __restrict__ dy,
                           const float* __restrict__ dhy, int T, int B, int H, int BB,
                           float* __restrict__ dgates, const ModelStrides ms) {
-  extern __shared__ float smem[];
+  LSTMAD_DYNAMIC_SMEM(float, smem);
   // Model blockIdx.y of the launch (0 for a single model); see the forward kernel.
   const int model = blockIdx.y;
   const int nrows = model_rows(ms, model, B);
@@ -141,8 +142,8 @@ void launch_bwd(const FusedLaunch& p, const FusedBwdArgs& a, cudaStream_t stream
   if (configure_bwd<MAXR, R_SMEM>(p.smem_bwd) != cudaSuccess) return;  // left for the launch check
   const dim3 block(p.H, p.groups);
   const dim3 grid(p.grid, a.models.models);
-  lstm_fused_bwd_kernel<MAXR, R_SMEM><<<grid, block, p.smem_bwd, stream>>>(
-      a.R, a.gates, a.c, a.dy, a.dhy, a.T, p.B, p.H, p.rows_per_block, a.dgates, a.models);
+  launch_kernel(lstm_fused_bwd_kernel<MAXR, R_SMEM>, grid, block, p.smem_bwd, stream, a.R, a.gates, a.c, a.dy,
+                a.dhy, a.T, p.B, p.H, p.rows_per_block, a.dgates, a.models);
 }
 
 template <bool R_SMEM>

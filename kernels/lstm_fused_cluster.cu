@@ -13,14 +13,20 @@
 // The last remote store of a kernel is followed by a cluster barrier, so no block exits while a peer
 // can still write into its shared memory. Each unit's dot product is the same k (or m) loop, in the same
 // order, as in the one-block kernels: results are bitwise repeatable and should equal theirs.
+#if !defined(LSTMAD_CUDA_EMULATION)
 #include <cooperative_groups.h>
+#endif
 
-
+#include "kernels/launch.cuh"
 #include "kernels/lstm_cell.hpp"
 #include "kernels/lstm_fused_cluster.hpp"
 #include "kernels/smem_limit.hpp"
 
+#if defined(LSTMAD_CUDA_EMULATION)
+namespace cg = ::lstmad::emu::cg;
+#else
 namespace cg = cooperative_groups;
+#endif
 
 namespace lstmad::kernels {
 
@@ -32,7 +38,7 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
                                   const float* __restrict__ bW, const float* __restrict__ bR, int T, int B,
                                   int H, int BB, float* __restrict__ y, float* __restrict__ gates,
                                   float* __restrict__ c_out, float* __restrict__ hy, float* __restrict__ cy) {
-  extern __shared__ float smem[];
+  LSTMAD_DYNAMIC_SMEM(float, smem);
   cg::cluster_group cluster = cg::this_cluster();
   const int C = static_cast<int>(cluster.num_blocks());
   const int rank = static_cast<int>(cluster.block_rank());
@@ -126,7 +132,7 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
                                   const float* __restrict__ cst, const float* __restrict__ dy,
                                   const float* __restrict__ dhy, int T, int B, int H, int BB,
                                   float* __restrict__ dgates) {
-  extern __shared__ float smem[];
+  LSTMAD_DYNAMIC_SMEM(float, smem);
   cg::cluster_group cluster = cg::this_cluster();
   const int C = static_cast<int>(cluster.num_blocks());
   const int rank = static_cast<int>(cluster.block_rank());
@@ -212,40 +218,29 @@ cudaError_t configure_bwd(std::size_t smem) {
   return raise_dynamic_smem_limit(lstm_fused_bwd_cluster_kernel<MAXR>, smem);
 }
 
-cudaLaunchConfig_t config(const FusedLaunch& p, std::size_t smem, cudaStream_t stream,
-                          cudaLaunchAttribute* attr) {
-  cudaLaunchConfig_t cfg = {};
-  cfg.gridDim = dim3(static_cast<unsigned>(p.grid));
-  cfg.blockDim = dim3(static_cast<unsigned>(p.H / p.cluster), static_cast<unsigned>(p.groups));
-  cfg.dynamicSmemBytes = smem;
-  cfg.stream = stream;
-  attr->id = cudaLaunchAttributeClusterDimension;
-  attr->val.clusterDim.x = static_cast<unsigned>(p.cluster);
-  attr->val.clusterDim.y = 1;
-  attr->val.clusterDim.z = 1;
-  cfg.attrs = attr;
-  cfg.numAttrs = 1;
-  return cfg;
+dim3 cluster_grid(const FusedLaunch& p) {
+  return dim3(static_cast<unsigned>(p.grid));
+}
+dim3 cluster_block(const FusedLaunch& p) {
+  return dim3(static_cast<unsigned>(p.H / p.cluster), static_cast<unsigned>(p.groups));
 }
 
 template <int MAXR>
 cudaError_t launch_fwd(const FusedLaunch& p, const FusedFwdArgs& a, cudaStream_t stream) {
   cudaError_t e = configure_fwd<MAXR>(p.smem_fwd);
   if (e != cudaSuccess) return e;
-  cudaLaunchAttribute attr[1];
-  const cudaLaunchConfig_t cfg = config(p, p.smem_fwd, stream, attr);
-  return cudaLaunchKernelEx(&cfg, lstm_fused_fwd_cluster_kernel<MAXR>, a.gx, a.R, a.bW, a.bR, a.T, p.B, p.H,
-                            p.rows_per_block, a.y, a.gates, a.c, a.hy, a.cy);
+  return launch_cluster_kernel(lstm_fused_fwd_cluster_kernel<MAXR>, cluster_grid(p), cluster_block(p),
+                               p.smem_fwd, stream, static_cast<unsigned>(p.cluster), a.gx, a.R, a.bW, a.bR,
+                               a.T, p.B, p.H, p.rows_per_block, a.y, a.gates, a.c, a.hy, a.cy);
 }
 
 template <int MAXR>
 cudaError_t launch_bwd(const FusedLaunch& p, const FusedBwdArgs& a, cudaStream_t stream) {
   cudaError_t e = configure_bwd<MAXR>(p.smem_bwd);
   if (e != cudaSuccess) return e;
-  cudaLaunchAttribute attr[1];
-  const cudaLaunchConfig_t cfg = config(p, p.smem_bwd, stream, attr);
-  return cudaLaunchKernelEx(&cfg, lstm_fused_bwd_cluster_kernel<MAXR>, a.R, a.gates, a.c, a.dy, a.dhy, a.T,
-                            p.B, p.H, p.rows_per_block, a.dgates);
+  return launch_cluster_kernel(lstm_fused_bwd_cluster_kernel<MAXR>, cluster_grid(p), cluster_block(p),
+                               p.smem_bwd, stream, static_cast<unsigned>(p.cluster), a.R, a.gates, a.c, a.dy,
+                               a.dhy, a.T, p.B, p.H, p.rows_per_block, a.dgates);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 // reduction order is fixed, so results are bitwise repeatable.
 #include <cstdint>
 
+#include "kernels/launch.cuh"
 #include "kernels/lstm_cell.hpp"
 #include "kernels/lstm_fused_fwd.hpp"
 #include "kernels/smem_limit.hpp"
@@ -25,7 +26,7 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
                           const float* __restrict__ bW, const float* __restrict__ bR, int T, int B, int H,
                           int BB, float* __restrict__ y, float* __restrict__ gates, float* __restrict__ c_out,
                           float* __restrict__ hy, float* __restrict__ cy, const ModelStrides ms) {
-  extern __shared__ float smem[];
+  LSTMAD_DYNAMIC_SMEM(float, smem);
   // Model blockIdx.y of the launch (0 for a single model): a block of a skipped model, or of rows past
   // the model's real ones, has nothing to do (the whole block leaves before any barrier).
   const int model = blockIdx.y;
@@ -179,8 +180,8 @@ void launch_fwd(const FusedLaunch& p, const FusedFwdArgs& a, const float* rt, st
   if (configure_fwd<MAXR, R_SMEM>(smem) != cudaSuccess) return;  // the error is left for the launch check
   const dim3 block(p.H, p.groups);
   const dim3 grid(p.grid, a.models.models);
-  lstm_fused_fwd_kernel<MAXR, R_SMEM><<<grid, block, smem, stream>>>(
-      a.gx, rt, a.bW, a.bR, a.T, p.B, p.H, p.rows_per_block, a.y, a.gates, a.c, a.hy, a.cy, a.models);
+  launch_kernel(lstm_fused_fwd_kernel<MAXR, R_SMEM>, grid, block, smem, stream, a.gx, rt, a.bW, a.bR, a.T,
+                p.B, p.H, p.rows_per_block, a.y, a.gates, a.c, a.hy, a.cy, a.models);
 }
 
 template <bool R_SMEM>
@@ -217,7 +218,7 @@ void launch_lstm_fused_forward(const FusedLaunch& plan, const FusedFwdArgs& args
                                cudaStream_t stream) {
   if (plan.grid <= 0 || args.T <= 0 || args.models.models <= 0) return;
   const dim3 tgrid(grid_for(4LL * plan.H * plan.H, 256), args.models.models);
-  transpose_r_kernel<<<tgrid, 256, 0, stream>>>(args.R, plan.H, workspace, args.models);
+  launch_kernel(transpose_r_kernel, tgrid, 256, 0, stream, args.R, plan.H, workspace, args.models);
   if (plan.r_smem_fwd)
     dispatch_fwd<true>(plan, args, workspace, plan.smem_fwd, stream);
   else
@@ -232,7 +233,7 @@ cudaError_t prepare_lstm_fused_forward(const FusedLaunch& plan) {
 void launch_permute_021(const float* in, int A, int C, int D, float* out, cudaStream_t stream) {
   const long long n = static_cast<long long>(A) * C * D;
   if (n == 0) return;
-  permute_021_kernel<<<grid_for(n, 256), 256, 0, stream>>>(in, A, C, D, out);
+  launch_kernel(permute_021_kernel, grid_for(n, 256), 256, 0, stream, in, A, C, D, out);
 }
 
 }  // namespace lstmad::kernels

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "kernels/launch.cuh"
 #include "kernels/lstm_cell.hpp"
 #include "kernels/lstm_fused_mma.hpp"
 #include "kernels/mma_ops.cuh"
@@ -21,8 +22,8 @@ namespace lstmad::kernels {
 
 namespace {
 
-using mma::Format;
 using mma::bf16_bits;
+using mma::Format;
 using mma::mma_acc;
 using mma::tf32_bits;
 
@@ -66,7 +67,7 @@ __global__ void __launch_bounds__(512, 1)
                         const float* __restrict__ bW, const float* __restrict__ bR, int T, int B, int H,
                         float* __restrict__ y, float* __restrict__ gates, float* __restrict__ c_out,
                         float* __restrict__ hy, float* __restrict__ cy, const ModelStrides ms) {
-  extern __shared__ uint4 smem4[];
+  LSTMAD_DYNAMIC_SMEM(uint4, smem4);
   constexpr bool R_REG = HC > 0;
   constexpr int KSC = R_REG ? HC / (F == Format::TF32 ? 8 : 16) : 1;  // k-steps, when known here
   if (R_REG) H = HC;
@@ -240,7 +241,7 @@ __global__ void __launch_bounds__(512, 1)
                         const float* __restrict__ cst, const float* __restrict__ dy,
                         const float* __restrict__ dhy, int T, int B, int H, float* __restrict__ dgates,
                         const ModelStrides ms) {
-  extern __shared__ uint4 smem4[];
+  LSTMAD_DYNAMIC_SMEM(uint4, smem4);
   constexpr bool R_REG = HC > 0;
   constexpr int KSC = R_REG ? 4 * HC / (F == Format::TF32 ? 8 : 16) : 4;
   if (R_REG) H = HC;
@@ -440,24 +441,26 @@ cudaError_t configure(const MmaLaunch& p) {
 template <Format F>
 void launch_fwd(const MmaLaunch& p, const FusedFwdArgs& a, void* ws, cudaStream_t stream) {
   const dim3 sgrid(stage_grid(mma::a_words(F, p.H)), a.models.models), grid(p.grid, a.models.models);
-  stage_a_kernel<F><<<sgrid, 256, 0, stream>>>(a.R, p.H, false, static_cast<uint32_t*>(ws), a.models);
+  launch_kernel(stage_a_kernel<F>, sgrid, 256, 0, stream, a.R, p.H, false, static_cast<uint32_t*>(ws),
+                a.models);
   const uint4* ra = static_cast<const uint4*>(ws);
   with_fwd_kernel<F>(p, [&](auto kernel) {
     if (raise_dynamic_smem_limit(kernel, p.smem_fwd) != cudaSuccess) return;  // left for the launch check
-    kernel<<<grid, p.fwd_threads, p.smem_fwd, stream>>>(ra, a.gx, a.bW, a.bR, a.T, p.B, p.H, a.y, a.gates, a.c,
-                                                        a.hy, a.cy, a.models);
+    launch_kernel(kernel, grid, p.fwd_threads, p.smem_fwd, stream, ra, a.gx, a.bW, a.bR, a.T, p.B, p.H, a.y,
+                  a.gates, a.c, a.hy, a.cy, a.models);
   });
 }
 
 template <Format F>
 void launch_bwd(const MmaLaunch& p, const FusedBwdArgs& a, void* ws, cudaStream_t stream) {
   const dim3 sgrid(stage_grid(mma::a_words(F, p.H)), a.models.models), grid(p.grid, a.models.models);
-  stage_a_kernel<F><<<sgrid, 256, 0, stream>>>(a.R, p.H, true, static_cast<uint32_t*>(ws), a.models);
+  launch_kernel(stage_a_kernel<F>, sgrid, 256, 0, stream, a.R, p.H, true, static_cast<uint32_t*>(ws),
+                a.models);
   const uint4* ra = static_cast<const uint4*>(ws);
   with_bwd_kernel<F>(p, [&](auto kernel) {
     if (raise_dynamic_smem_limit(kernel, p.smem_bwd) != cudaSuccess) return;
-    kernel<<<grid, p.bwd_threads, p.smem_bwd, stream>>>(ra, a.gates, a.c, a.dy, a.dhy, a.T, p.B, p.H, a.dgates,
-                                                        a.models);
+    launch_kernel(kernel, grid, p.bwd_threads, p.smem_bwd, stream, ra, a.gates, a.c, a.dy, a.dhy, a.T, p.B,
+                  p.H, a.dgates, a.models);
   });
 }
 

@@ -3,6 +3,7 @@
 // fixed order that depends on the model's own sizes only.
 #include <cmath>
 
+#include "kernels/launch.cuh"
 #include "kernels/lstm_multi.hpp"
 
 namespace lstmad::kernels {
@@ -86,7 +87,7 @@ __global__ void head_forward_kernel(const float* __restrict__ h, long long h_bat
                                     std::size_t head_b, int B, int H, int horizon,
                                     const int* __restrict__ rows, const unsigned char* __restrict__ active,
                                     float* __restrict__ yhat, const float* __restrict__ y,
-                                    float* __restrict__ dyhat, float* __restrict__ sq) {
+                                    float* __restrict__ dyhat, float* __restrict__ resid) {
   const int m = blockIdx.y;
   if (skipped(active, m)) return;
   const int nr = rows != nullptr ? rows[m] : B;
@@ -106,7 +107,7 @@ __global__ void head_forward_kernel(const float* __restrict__ h, long long h_bat
     yhat[o] = out;
     if (y != nullptr) {
       const float diff = out - y[o];
-      if (sq != nullptr) sq[o] = diff * diff;
+      if (resid != nullptr) resid[o] = diff;
       const float dscale = 2.f / static_cast<float>(static_cast<long long>(nr) * horizon);
       if (dyhat != nullptr) dyhat[o] = dscale * diff;
     }
@@ -264,8 +265,8 @@ __global__ void copy_kernel(float* __restrict__ dst, const float* __restrict__ s
 void launch_multi_step_prepare(const unsigned char* running, const int* count, int B, int* cursor, int* start,
                                int* rows, unsigned char* active, int models, cudaStream_t stream) {
   if (models <= 0) return;
-  step_prepare_kernel<<<blocks_for(models, kThreads, 1 << 20), kThreads, 0, stream>>>(
-      running, count, B, cursor, start, rows, active, models);
+  launch_kernel(step_prepare_kernel, blocks_for(models, kThreads, 1 << 20), kThreads, 0, stream, running,
+                count, B, cursor, start, rows, active, models);
 }
 
 void launch_multi_gather(const float* xs, const float* ys, const long long* xs_offset, int D, const int* list,
@@ -275,26 +276,26 @@ void launch_multi_gather(const float* xs, const float* ys, const long long* xs_o
   if (models <= 0) return;
   const long long n = static_cast<long long>(B) * T * D + static_cast<long long>(B) * horizon;
   const dim3 grid(blocks_for(n, kThreads, 256), models);
-  gather_kernel<<<grid, kThreads, 0, stream>>>(xs, ys, xs_offset, D, list, list_stride, start, rows, active,
-                                               B, T, horizon, xt, yb);
+  launch_kernel(gather_kernel, grid, kThreads, 0, stream, xs, ys, xs_offset, D, list, list_stride, start,
+                rows, active, B, T, horizon, xt, yb);
 }
 
 void launch_multi_zero_rows(float* buf, int T, int B, int width, const int* rows, const unsigned char* active,
                             int models, cudaStream_t stream) {
   if (models <= 0) return;
   const dim3 grid(blocks_for(static_cast<long long>(T) * B, kThreads, 64), models);
-  zero_rows_kernel<<<grid, kThreads, 0, stream>>>(buf, T, B, width, rows, active);
+  launch_kernel(zero_rows_kernel, grid, kThreads, 0, stream, buf, T, B, width, rows, active);
 }
 
 void launch_multi_head_forward(const float* h, long long h_batch, const float* theta, long long p_batch,
                                std::size_t head_W, std::size_t head_b, int B, int H, int horizon,
                                const int* rows, const unsigned char* active, float* yhat, const float* y,
-                               float* dyhat, float* sq, int models, cudaStream_t stream) {
+                               float* dyhat, float* resid, int models, cudaStream_t stream) {
   const long long threads = static_cast<long long>(B) * horizon * 32;
   if (threads == 0 || models <= 0) return;
   const dim3 grid(static_cast<int>((threads + kThreads - 1) / kThreads), models);
-  head_forward_kernel<<<grid, kThreads, 0, stream>>>(h, h_batch, theta, p_batch, head_W, head_b, B, H,
-                                                     horizon, rows, active, yhat, y, dyhat, sq);
+  launch_kernel(head_forward_kernel, grid, kThreads, 0, stream, h, h_batch, theta, p_batch, head_W, head_b, B,
+                H, horizon, rows, active, yhat, y, dyhat, resid);
 }
 
 void launch_multi_head_backward(const float* h, long long h_batch, const float* dyhat, const float* theta,
@@ -304,20 +305,21 @@ void launch_multi_head_backward(const float* h, long long h_batch, const float* 
   const long long total = static_cast<long long>(horizon) * H + horizon + static_cast<long long>(B) * H;
   if (total == 0 || models <= 0) return;
   const dim3 grid(static_cast<int>((total + kThreads - 1) / kThreads), models);
-  head_backward_kernel<<<grid, kThreads, 0, stream>>>(h, h_batch, dyhat, theta, dtheta, p_batch, head_W,
-                                                      head_b, B, H, horizon, rows, active, dh, dh_batch);
+  launch_kernel(head_backward_kernel, grid, kThreads, 0, stream, h, h_batch, dyhat, theta, dtheta, p_batch,
+                head_W, head_b, B, H, horizon, rows, active, dh, dh_batch);
 }
 
 void launch_multi_sum_squares(const float* x, long long x_batch, const int* rows, long long row_len,
                               double* out, double* acc, const unsigned char* active, int models,
                               cudaStream_t stream) {
   if (models <= 0) return;
-  sum_squares_kernel<<<models, kThreads, 0, stream>>>(x, x_batch, rows, row_len, out, acc, active);
+  launch_kernel(sum_squares_kernel, models, kThreads, 0, stream, x, x_batch, rows, row_len, out, acc, active);
 }
 
 void launch_multi_reset(double* acc, const unsigned char* running, int models, cudaStream_t stream) {
   if (models <= 0) return;
-  reset_kernel<<<blocks_for(models, kThreads, 1 << 20), kThreads, 0, stream>>>(acc, running, models);
+  launch_kernel(reset_kernel, blocks_for(models, kThreads, 1 << 20), kThreads, 0, stream, acc, running,
+                models);
 }
 
 void launch_multi_colsum(const float* in, int rows, int width, long long in_batch, float* out, float* out2,
@@ -325,14 +327,15 @@ void launch_multi_colsum(const float* in, int rows, int width, long long in_batc
   if (models <= 0 || width <= 0) return;
   constexpr int kColThreads = 128;
   const dim3 grid((width + kColThreads - 1) / kColThreads, models);
-  colsum_kernel<<<grid, kColThreads, 0, stream>>>(in, rows, width, in_batch, out, out2, out_batch, active);
+  launch_kernel(colsum_kernel, grid, kColThreads, 0, stream, in, rows, width, in_batch, out, out2, out_batch,
+                active);
 }
 
 void launch_multi_adam_prepare(const AdamHyper* hyper, const double* norm_sq, AdamStepState* state,
                                const unsigned char* active, int models, cudaStream_t stream) {
   if (models <= 0) return;
-  adam_prepare_kernel<<<blocks_for(models, kThreads, 1 << 20), kThreads, 0, stream>>>(hyper, norm_sq, state,
-                                                                                      active, models);
+  launch_kernel(adam_prepare_kernel, blocks_for(models, kThreads, 1 << 20), kThreads, 0, stream, hyper,
+                norm_sq, state, active, models);
 }
 
 void launch_multi_adam_update(float* params, const float* grad, float* m, float* v, std::size_t n,
@@ -340,14 +343,15 @@ void launch_multi_adam_update(float* params, const float* grad, float* m, float*
                               const unsigned char* active, int models, cudaStream_t stream) {
   if (n == 0 || models <= 0) return;
   const dim3 grid(blocks_for(static_cast<long long>(n), kThreads, 64), models);
-  adam_update_kernel<<<grid, kThreads, 0, stream>>>(params, grad, m, v, n, p_batch, hyper, state, active);
+  launch_kernel(adam_update_kernel, grid, kThreads, 0, stream, params, grad, m, v, n, p_batch, hyper, state,
+                active);
 }
 
 void launch_multi_copy(float* dst, const float* src, std::size_t n, long long p_batch,
                        const unsigned char* flag, int models, cudaStream_t stream) {
   if (n == 0 || models <= 0) return;
   const dim3 grid(blocks_for(static_cast<long long>(n), kThreads, 64), models);
-  copy_kernel<<<grid, kThreads, 0, stream>>>(dst, src, n, p_batch, flag);
+  launch_kernel(copy_kernel, grid, kThreads, 0, stream, dst, src, n, p_batch, flag);
 }
 
 }  // namespace lstmad::kernels

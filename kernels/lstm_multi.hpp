@@ -73,12 +73,12 @@ void launch_multi_zero_rows(float* buf, int T, int B, int width, const int* rows
                             int models, cudaStream_t stream);
 
 // The head of every model on its top layer's final h (B x H per model, stride h_batch); head weights at
-// theta + m * p_batch + head_W / head_b. With targets y also sq and dyhat (either may be null); rows[m]
+// theta + m * p_batch + head_W / head_b. With targets y also resid and dyhat (either may be null); rows[m]
 // rows are real.
 void launch_multi_head_forward(const float* h, long long h_batch, const float* theta, long long p_batch,
                                std::size_t head_W, std::size_t head_b, int B, int H, int horizon,
                                const int* rows, const unsigned char* active, float* yhat, const float* y,
-                               float* dyhat, float* sq, int models, cudaStream_t stream);
+                               float* dyhat, float* resid, int models, cudaStream_t stream);
 
 // dWh, dbh into dtheta (same offsets as theta), dh (B x H per model, stride dh_batch; rows >= rows[m]
 // untouched).

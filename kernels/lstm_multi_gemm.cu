@@ -13,6 +13,7 @@
 // cores: each warp computes 16 x 32 outputs as 4 mma tiles (lstm_mma_layout.hpp, gemm_*), the operands
 // rounded to the format when they leave shared memory, fp32 accumulation over the K-steps in order.
 // Still one fixed chain per output that depends on M, N, K and the operands only.
+#include "kernels/launch.cuh"
 #include "kernels/lstm_multi.hpp"
 #include "kernels/mma_ops.cuh"
 
@@ -191,21 +192,23 @@ void launch_multi_gemm(int M, int N, int K, const StridedOperand& A, const Strid
     const dim3 grid((N + kTile - 1) / kTile, (M + kTile - 1) / kTile, models);
     const dim3 block(kSide, kSide);
     if (math == GemmMath::TF32)
-      multi_gemm_mma_kernel<mma::Format::TF32><<<grid, block, 0, stream>>>(M, N, K, A, B, C, ldc, c_batch, active);
+      launch_kernel(multi_gemm_mma_kernel<mma::Format::TF32>, grid, block, 0, stream, M, N, K, A, B, C, ldc,
+                    c_batch, active);
     else
-      multi_gemm_mma_kernel<mma::Format::BF16><<<grid, block, 0, stream>>>(M, N, K, A, B, C, ldc, c_batch, active);
+      launch_kernel(multi_gemm_mma_kernel<mma::Format::BF16>, grid, block, 0, stream, M, N, K, A, B, C, ldc,
+                    c_batch, active);
     return;
   }
   if (N <= kThinCols) {
     constexpr int kThreads = 128;
     const long long outputs = static_cast<long long>(M) * N;
     const dim3 grid(static_cast<unsigned>((outputs + kThreads - 1) / kThreads), models);
-    multi_gemm_thin_kernel<<<grid, kThreads, 0, stream>>>(M, N, K, A, B, C, ldc, c_batch, active);
+    launch_kernel(multi_gemm_thin_kernel, grid, kThreads, 0, stream, M, N, K, A, B, C, ldc, c_batch, active);
     return;
   }
   const dim3 grid((N + kTile - 1) / kTile, (M + kTile - 1) / kTile, models);
   const dim3 block(kSide, kSide);
-  multi_gemm_kernel<<<grid, block, 0, stream>>>(M, N, K, A, B, C, ldc, c_batch, active);
+  launch_kernel(multi_gemm_kernel, grid, block, 0, stream, M, N, K, A, B, C, ldc, c_batch, active);
 }
 
 }  // namespace lstmad::kernels

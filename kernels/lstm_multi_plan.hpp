@@ -85,7 +85,7 @@ inline std::size_t multi_model_bytes(const MultiModelExtent& e) {
   floats += L * ((T + 1) * B * H + TB * 4 * H + TB * H);  // y, gates, c per layer
   floats += 5 * multi_param_count(e);                     // theta, dtheta, m, v, best
   floats += static_cast<std::size_t>(e.rows) * (D + 1);   // the series
-  floats += 4 * B * hz;                                   // yb, yhat, dyhat, sq
+  floats += 4 * B * hz;                                   // yb, yhat, dyhat, resid
   std::size_t bytes = floats * sizeof(float);
   bytes += static_cast<std::size_t>(e.train + e.val) * sizeof(int);  // window order, validation starts
   bytes += 256;  // per-model scalars, hyperparameters, step state, flags

@@ -1,5 +1,6 @@
 // The two-layer wavefront kernels (lstm_wavefront.hpp). Each iteration is one call of the step function of
 // lstm_wavefront_step.hpp per thread, then one barrier; the step function is also what the host test runs.
+#include "kernels/launch.cuh"
 #include "kernels/lstm_wavefront.hpp"
 #include "kernels/smem_limit.hpp"
 
@@ -22,7 +23,7 @@ __global__ void wavefront_transpose_kernel(const float* __restrict__ R1, const f
 // blockDim = (role threads, 3): threadIdx.y is the role, threadIdx.x < H * BB the (unit, row) it serves.
 __global__ void __launch_bounds__(1024, 1)
     wavefront_fwd_kernel(const float* __restrict__ Rt3, wavefront::FwdGlobal g, wavefront::Dims d) {
-  extern __shared__ float smem[];
+  LSTMAD_DYNAMIC_SMEM(float, smem);
   const int H = d.H, BB = d.BB;
   const int i = threadIdx.x, role = threadIdx.y;
   const int nthreads = blockDim.x * blockDim.y, tid = role * blockDim.x + i;
@@ -50,9 +51,9 @@ __global__ void __launch_bounds__(1024, 1)
 }
 
 __global__ void __launch_bounds__(1024, 1)
-    wavefront_bwd_kernel(const float* __restrict__ R1, const float* __restrict__ W2, const float* __restrict__ R2,
-                         wavefront::BwdGlobal g, wavefront::Dims d) {
-  extern __shared__ float smem[];
+    wavefront_bwd_kernel(const float* __restrict__ R1, const float* __restrict__ W2,
+                         const float* __restrict__ R2, wavefront::BwdGlobal g, wavefront::Dims d) {
+  LSTMAD_DYNAMIC_SMEM(float, smem);
   const int H = d.H, BB = d.BB;
   const int i = threadIdx.x, role = threadIdx.y;
   const int nthreads = blockDim.x * blockDim.y, tid = role * blockDim.x + i;
@@ -106,18 +107,21 @@ void launch_wavefront_forward(const WavefrontLaunch& plan, const WavefrontFwdArg
   if (plan.grid <= 0 || args.T <= 0) return;
   const long long n = 12LL * plan.H * plan.H;
   const int tgrid = static_cast<int>(n / 256 + 1 < 4096 ? n / 256 + 1 : 4096);
-  wavefront_transpose_kernel<<<tgrid, 256, 0, stream>>>(args.R1, args.W2, args.R2, plan.H, workspace);
+  launch_kernel(wavefront_transpose_kernel, tgrid, 256, 0, stream, args.R1, args.W2, args.R2, plan.H,
+                workspace);
   if (raise_dynamic_smem_limit(wavefront_fwd_kernel, plan.smem_fwd) != cudaSuccess) return;  // launch check
   const dim3 block(plan.threads / 3, 3);
-  wavefront_fwd_kernel<<<plan.grid, block, plan.smem_fwd, stream>>>(workspace, args.g, dims(plan, args.T));
+  launch_kernel(wavefront_fwd_kernel, plan.grid, block, plan.smem_fwd, stream, workspace, args.g,
+                dims(plan, args.T));
 }
 
-void launch_wavefront_backward(const WavefrontLaunch& plan, const WavefrontBwdArgs& args, cudaStream_t stream) {
+void launch_wavefront_backward(const WavefrontLaunch& plan, const WavefrontBwdArgs& args,
+                               cudaStream_t stream) {
   if (plan.grid <= 0 || args.T <= 0) return;
   if (raise_dynamic_smem_limit(wavefront_bwd_kernel, plan.smem_bwd) != cudaSuccess) return;
   const dim3 block(plan.threads / 3, 3);
-  wavefront_bwd_kernel<<<plan.grid, block, plan.smem_bwd, stream>>>(args.R1, args.W2, args.R2, args.g,
-                                                                    dims(plan, args.T));
+  launch_kernel(wavefront_bwd_kernel, plan.grid, block, plan.smem_bwd, stream, args.R1, args.W2, args.R2,
+                args.g, dims(plan, args.T));
 }
 
 }  // namespace lstmad::kernels

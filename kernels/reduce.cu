@@ -1,22 +1,43 @@
 // CUB-based sums of squares and the small kernels around them; see reduce.hpp. The square is applied by
 // a transform iterator so no squared copy is written; accumulation is in double so that the norm of
 // ~10^6 gradients does not lose the small ones.
+#if !defined(LSTMAD_CUDA_EMULATION)
 #include <thrust/iterator/transform_iterator.h>
 
 #include <cub/device/device_reduce.cuh>
+#endif
 
+#include "kernels/launch.cuh"
 #include "kernels/reduce.hpp"
 
 namespace lstmad::kernels {
 
 namespace {
 
+#if !defined(LSTMAD_CUDA_EMULATION)
 struct SquareToDouble {
   __host__ __device__ double operator()(float x) const {
     const double d = static_cast<double>(x);
     return d * d;
   }
 };
+#else
+// The host emulation (tests/emulation) has no CUB: one block sums the squares in double, in a fixed order.
+constexpr int kSumThreads = 256;
+__global__ void sum_squares_block_kernel(const float* __restrict__ x, std::size_t n,
+                                         double* __restrict__ out) {
+  __shared__ double part[kSumThreads];
+  double acc = 0.0;
+  for (std::size_t i = threadIdx.x; i < n; i += kSumThreads) acc += static_cast<double>(x[i]) * x[i];
+  part[threadIdx.x] = acc;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    double total = 0.0;
+    for (int t = 0; t < kSumThreads; ++t) total += part[t];
+    *out = total;
+  }
+}
+#endif
 
 __global__ void clip_factor_kernel(const double* __restrict__ norm_sq, float clip,
                                    float* __restrict__ scale) {
@@ -37,6 +58,7 @@ __global__ void accumulate_kernel(double* __restrict__ acc, const double* __rest
 
 }  // namespace
 
+#if !defined(LSTMAD_CUDA_EMULATION)
 std::size_t sum_squares_temp_bytes(std::size_t n) {
   std::size_t bytes = 0;
   auto it = thrust::make_transform_iterator(static_cast<const float*>(nullptr), SquareToDouble{});
@@ -49,20 +71,31 @@ cudaError_t launch_sum_squares(const float* x, std::size_t n, double* out, void*
   auto it = thrust::make_transform_iterator(x, SquareToDouble{});
   return cub::DeviceReduce::Sum(temp, temp_bytes, it, out, static_cast<long long>(n), stream);
 }
+#else
+std::size_t sum_squares_temp_bytes(std::size_t) {
+  return sizeof(double);
+}
+
+cudaError_t launch_sum_squares(const float* x, std::size_t n, double* out, void*, std::size_t,
+                               cudaStream_t stream) {
+  launch_kernel(sum_squares_block_kernel, 1, kSumThreads, 0, stream, x, n, out);
+  return cudaGetLastError();
+}
+#endif
 
 void launch_clip_factor(const double* norm_sq, float clip, float* scale, cudaStream_t stream) {
-  clip_factor_kernel<<<1, 1, 0, stream>>>(norm_sq, clip, scale);
+  launch_kernel(clip_factor_kernel, 1, 1, 0, stream, norm_sq, clip, scale);
 }
 
 void launch_scale(float* x, std::size_t n, const float* scale, cudaStream_t stream) {
   if (n == 0) return;
   constexpr int kThreads = 256;
   const std::size_t want = (n + kThreads - 1) / kThreads;
-  scale_kernel<<<static_cast<int>(want < 4096 ? want : 4096), kThreads, 0, stream>>>(x, n, scale);
+  launch_kernel(scale_kernel, static_cast<int>(want < 4096 ? want : 4096), kThreads, 0, stream, x, n, scale);
 }
 
 void launch_accumulate(double* acc, const double* value, cudaStream_t stream) {
-  accumulate_kernel<<<1, 1, 0, stream>>>(acc, value);
+  launch_kernel(accumulate_kernel, 1, 1, 0, stream, acc, value);
 }
 
 }  // namespace lstmad::kernels

@@ -294,12 +294,12 @@ void CudnnLstm::forward(const float* theta, const float* x, int batch, bool trai
                               work_.data(), training ? d.reserve : 0, training ? reserve_.data() : nullptr));
 }
 
-void CudnnLstm::head(const float* theta, int batch, float* yhat, const float* y, float* dyhat, float* sq) {
+void CudnnLstm::head(const float* theta, int batch, float* yhat, const float* y, float* dyhat, float* resid) {
   const int H = shape_.hidden, hz = shape_.horizon;
   const float* h_top = hy_.data() + static_cast<std::size_t>(shape_.layers - 1) * batch * H;
   const float* Wh = theta + head_off_;
   kernels::launch_head_forward(h_top, batch, H, hz, Wh, Wh + static_cast<std::size_t>(hz) * H, yhat, y, dyhat,
-                               sq, stream_);
+                               resid, stream_);
   KERNEL_CHECK("head_forward");
 }
 

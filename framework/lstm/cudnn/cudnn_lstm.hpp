@@ -76,9 +76,9 @@ class CudnnLstm {
   // Runs the LSTM stack on x (device, batch x T x D). training=true keeps cuDNN's reserve space for
   // backward(). Asynchronous on stream().
   void forward(const float* theta, const float* x, int batch, bool training);
-  // The head on the top layer's final h; with targets y (batch x horizon) also writes sq and dyhat (the
+  // The head on the top layer's final h; with targets y (batch x horizon) also writes resid and dyhat (the
   // mean-MSE gradient), any of which may be null.
-  void head(const float* theta, int batch, float* yhat, const float* y, float* dyhat, float* sq);
+  void head(const float* theta, int batch, float* yhat, const float* y, float* dyhat, float* resid);
   // Backward of the last training forward() (same x, batch): dtheta (all of it) is overwritten with
   // dLoss/dtheta given dyhat; dx (batch x T x D) receives dLoss/dx when not null.
   void backward(const float* theta, const float* x, int batch, const float* dyhat, float* dtheta, float* dx);

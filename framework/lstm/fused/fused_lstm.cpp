@@ -56,9 +56,11 @@ kernels::FusedLimits fused_device_limits(int device) {
 
 std::string fused_unsupported_reason(const ModelShape& shape, int window, int batch, Precision precision,
                                      const kernels::FusedLimits& limits) {
-  if (precision == Precision::FP64) return "engine \"fused\" runs fp32, tf32 and bf16, not fp64; engine \"cpu\" runs fp64";
+  if (precision == Precision::FP64)
+    return "engine \"fused\" runs fp32, tf32 and bf16, not fp64; engine \"cpu\" runs fp64";
   if (window < 1) return "engine \"fused\" needs a window of at least 1 step";
-  if (tensor_cores(precision)) return kernels::mma_unsupported_reason(mma_format(precision), shape.hidden, batch, limits);
+  if (tensor_cores(precision))
+    return kernels::mma_unsupported_reason(mma_format(precision), shape.hidden, batch, limits);
   return kernels::fused_unsupported_reason(shape.hidden, batch, limits);
 }
 
@@ -82,7 +84,8 @@ FusedLstm::FusedLstm(cublasHandle_t cublas, cudaStream_t stream, const ModelShap
   if (!why.empty()) throw UnsupportedError(why + " (" + shape.str() + ", T=" + std::to_string(window) + ")");
   // Pedantic fp32: cuBLAS never substitutes TF32 (not even under NVIDIA_TF32_OVERRIDE). The tensor-core
   // precisions name their compute type in every GEMM call instead.
-  CUBLAS_CHECK(cublasSetMathMode(cublas_, tensor_cores(precision) ? CUBLAS_DEFAULT_MATH : CUBLAS_PEDANTIC_MATH));
+  CUBLAS_CHECK(
+      cublasSetMathMode(cublas_, tensor_cores(precision) ? CUBLAS_DEFAULT_MATH : CUBLAS_PEDANTIC_MATH));
   const std::size_t H = shape.hidden, D = shape.input, T = window, B = max_batch, L = shape.layers;
   theta_.resize(layout_.total);
   dtheta_.resize(layout_.total);
@@ -146,12 +149,14 @@ kernels::MmaLaunch FusedLstm::mma_plan(int batch) const {
 void FusedLstm::enable_wavefront(bool on) {
   wavefront_enabled_ = on;
   if (on && shape_.layers == 2 && precision_ == Precision::FP32 && dgates2_.size() == 0)
-    dgates2_.resize(static_cast<std::size_t>(T_) * max_batch_ * 4 * shape_.hidden);  // layer 2's gate gradients
+    dgates2_.resize(static_cast<std::size_t>(T_) * max_batch_ * 4 *
+                    shape_.hidden);  // layer 2's gate gradients
   prepare(max_batch_);
 }
 
 kernels::WavefrontLaunch FusedLstm::wavefront_plan(int batch) const {
-  if (!wavefront_enabled_ || shape_.layers != 2 || precision_ != Precision::FP32) return kernels::WavefrontLaunch{};
+  if (!wavefront_enabled_ || shape_.layers != 2 || precision_ != Precision::FP32)
+    return kernels::WavefrontLaunch{};
   return kernels::plan_wavefront(shape_.hidden, batch, limits_);
 }
 
@@ -217,8 +222,8 @@ void FusedLstm::forward(const float* theta, const float* x, int batch, bool trai
     const LayerOffsets& o = layout_.layer[static_cast<std::size_t>(l)];
     const int Din = shape_.layer_input(l);
     // gx (Tb x 4H) = X (Tb x Din) W^T
-    gemm(cublas_, precision_, CUBLAS_OP_T, CUBLAS_OP_N, H4, Tb, Din, theta + o.W, Din, layer_input(l, batch), Din,
-         gx_.data(), H4);
+    gemm(cublas_, precision_, CUBLAS_OP_T, CUBLAS_OP_N, H4, Tb, Din, theta + o.W, Din, layer_input(l, batch),
+         Din, gx_.data(), H4);
     kernels::FusedFwdArgs a;
     a.gx = gx_.data();
     a.R = theta + o.R;
@@ -241,11 +246,12 @@ void FusedLstm::forward(const float* theta, const float* x, int batch, bool trai
   }
 }
 
-void FusedLstm::head(const float* theta, int batch, float* yhat, const float* y, float* dyhat, float* sq) {
+void FusedLstm::head(const float* theta, int batch, float* yhat, const float* y, float* dyhat, float* resid) {
   const int H = shape_.hidden, hz = shape_.horizon;
   const float* h_top = hy_.data() + static_cast<std::size_t>(shape_.layers - 1) * batch * H;
   const float* Wh = theta + layout_.head_W;
-  kernels::launch_head_forward(h_top, batch, H, hz, Wh, theta + layout_.head_b, yhat, y, dyhat, sq, stream_);
+  kernels::launch_head_forward(h_top, batch, H, hz, Wh, theta + layout_.head_b, yhat, y, dyhat, resid,
+                               stream_);
   KERNEL_CHECK("head_forward");
 }
 
@@ -320,11 +326,12 @@ void FusedLstm::weight_grads(int l, const float* dG, int batch, float* dtheta) {
   gemm(cublas_, precision_, CUBLAS_OP_N, CUBLAS_OP_T, Din, H4, Tb, layer_input(l, batch), Din, dG, H4,
        dtheta + o.W, Din);
   // dR (4H x H) = dG^T [h_0 .. h_{T-1}]
-  gemm(cublas_, precision_, CUBLAS_OP_N, CUBLAS_OP_T, H, H4, Tb, y_[static_cast<std::size_t>(l)].data(), H, dG,
-       H4, dtheta + o.R, H);
+  gemm(cublas_, precision_, CUBLAS_OP_N, CUBLAS_OP_T, H, H4, Tb, y_[static_cast<std::size_t>(l)].data(), H,
+       dG, H4, dtheta + o.R, H);
   // dbW = dbR = the sum of dG over all (t, b), a fixed-order GEMV against ones
   const float one = 1.f, zero = 0.f;
-  CUBLAS_CHECK(cublasSgemv(cublas_, CUBLAS_OP_N, H4, Tb, &one, dG, H4, ones_.data(), 1, &zero, dtheta + o.bW, 1));
+  CUBLAS_CHECK(
+      cublasSgemv(cublas_, CUBLAS_OP_N, H4, Tb, &one, dG, H4, ones_.data(), 1, &zero, dtheta + o.bW, 1));
   CUDA_CHECK(cudaMemcpyAsync(dtheta + o.bR, dtheta + o.bW, static_cast<std::size_t>(H4) * sizeof(float),
                              cudaMemcpyDeviceToDevice, stream_));
 }

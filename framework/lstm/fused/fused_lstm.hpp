@@ -82,9 +82,9 @@ class FusedLstm {
 
   // The LSTM stack on x (device, batch x T x D). training=true keeps what backward() needs.
   void forward(const float* theta, const float* x, int batch, bool training);
-  // The head on the top layer's final h; with targets y (batch x horizon) also sq and dyhat (the mean-MSE
+  // The head on the top layer's final h; with targets y (batch x horizon) also resid and dyhat (the mean-MSE
   // gradient), any of which may be null.
-  void head(const float* theta, int batch, float* yhat, const float* y, float* dyhat, float* sq);
+  void head(const float* theta, int batch, float* yhat, const float* y, float* dyhat, float* resid);
   // Backward of the last training forward() (same x, batch): dtheta (all of it) is overwritten with
   // dLoss/dtheta given dyhat; dx (batch x T x D) receives dLoss/dx when not null.
   void backward(const float* theta, const float* x, int batch, const float* dyhat, float* dtheta, float* dx);

@@ -40,9 +40,9 @@ struct ModelState {
 
 }  // namespace fused_multi_detail
 
-using gpu::GraphExec;
 using fused_multi_detail::ModelState;
 using gpu::DeviceBuffer;
+using gpu::GraphExec;
 using kernels::StridedOperand;
 
 class FusedMultiBatch::Impl {
@@ -70,7 +70,8 @@ class FusedMultiBatch::Impl {
       rt_words_ = static_cast<std::size_t>(kernels::mma::a_words(f, shape.hidden));
       gemm_math_ = precision == Precision::TF32 ? kernels::GemmMath::TF32 : kernels::GemmMath::BF16;
     } else if (precision != Precision::FP32) {
-      throw UnsupportedError("the fused multi-model path runs fp32, tf32 and bf16, not " + to_string(precision));
+      throw UnsupportedError("the fused multi-model path runs fp32, tf32 and bf16, not " +
+                             to_string(precision));
     }
     for (ModelJob* j : jobs) {
       max_train_ = std::max<std::size_t>(max_train_, j->data.train.size());
@@ -104,7 +105,7 @@ class FusedMultiBatch::Impl {
     yb_.resize(N * Bz * hz);
     yhat_.resize(N * Bz * hz);
     dyhat_.resize(N * Bz * hz);
-    sq_.resize(N * Bz * hz);
+    resid_.resize(N * Bz * hz);
     order_.resize(N * std::max<std::size_t>(max_train_, 1));
     val_.resize(N * std::max<std::size_t>(max_val_, 1));
     ntrain_.resize(N);
@@ -125,7 +126,7 @@ class FusedMultiBatch::Impl {
     val_sum_.resize(N);
     // Buffers start at zero: rows a short minibatch leaves untouched hold finite values only.
     for (DeviceBuffer<float>* b :
-         {&xt_, &gx_, &dgates_, &dy_, &hy_, &cy_, &dhy_, &yb_, &yhat_, &dyhat_, &sq_})
+         {&xt_, &gx_, &dgates_, &dy_, &hy_, &cy_, &dhy_, &yb_, &yhat_, &dyhat_, &resid_})
       b->zero_async(stream_);
     for (std::size_t l = 0; l < L; ++l) {
       y_[l].zero_async(stream_);
@@ -534,9 +535,9 @@ class FusedMultiBatch::Impl {
     const long long h_batch = static_cast<long long>(L) * B_ * H;
     kernels::launch_multi_head_forward(h_top, h_batch, theta_.data(), P, layout_.head_W, layout_.head_b, B_,
                                        H, hz, rows_.data(), active_.data(), yhat_.data(), yb_.data(),
-                                       validation ? nullptr : dyhat_.data(), sq_.data(), N_, stream_);
+                                       validation ? nullptr : dyhat_.data(), resid_.data(), N_, stream_);
     KERNEL_CHECK("multi_head_forward");
-    kernels::launch_multi_sum_squares(sq_.data(), static_cast<long long>(B_) * hz, rows_.data(), hz,
+    kernels::launch_multi_sum_squares(resid_.data(), static_cast<long long>(B_) * hz, rows_.data(), hz,
                                       step_sq_.data(), validation ? val_sum_.data() : epoch_sum_.data(),
                                       active_.data(), N_, stream_);
     KERNEL_CHECK("multi_sum_squares(loss)");
@@ -560,13 +561,13 @@ class FusedMultiBatch::Impl {
   bool use_graphs_;
   std::size_t P_ = 0, max_train_ = 0, max_val_ = 0, total_rows_ = 0;
   kernels::FusedLaunch plan_;
-  kernels::MmaLaunch mma_;     // grid > 0: the tensor-core time loops (precision tf32 / bf16)
+  kernels::MmaLaunch mma_;    // grid > 0: the tensor-core time loops (precision tf32 / bf16)
   std::size_t rt_words_ = 0;  // their staged R per model, in 32-bit words
   kernels::GemmMath gemm_math_ = kernels::GemmMath::FP32;
   DeviceBuffer<float> theta_, dtheta_, m_, v_, best_;
   DeviceBuffer<float> xt_, gx_, dgates_, dy_, rt_, hy_, cy_, dhy_;
   std::vector<DeviceBuffer<float>> y_, gates_, c_;
-  DeviceBuffer<float> xs_, ys_, yb_, yhat_, dyhat_, sq_;
+  DeviceBuffer<float> xs_, ys_, yb_, yhat_, dyhat_, resid_;
   DeviceBuffer<long long> xs_offset_;
   DeviceBuffer<int> order_, val_, ntrain_, nval_, cursor_, start_, rows_;
   DeviceBuffer<unsigned char> running_, vrunning_, active_, flag_;

@@ -64,14 +64,14 @@ double batch_loss_and_grad(Lstm& lstm, cudaStream_t stream, const ModelShape& sh
   const int hz = shape.horizon;
   const std::size_t BH = static_cast<std::size_t>(batch) * hz;
   DeviceBuffer<float> x(static_cast<std::size_t>(batch) * window * shape.input), y(BH), yhat(BH), dyhat(BH),
-      sq(BH);
+      resid(BH);
   DeviceBuffer<double> loss(1);
   DeviceBuffer<unsigned char> temp(std::max<std::size_t>(kernels::sum_squares_temp_bytes(BH), 1));
   x.upload(xb, x.size(), stream);
   y.upload(yb, BH, stream);
   lstm.forward(lstm.theta(), x.data(), batch, true);
-  lstm.head(lstm.theta(), batch, yhat.data(), y.data(), dyhat.data(), sq.data());
-  CUDA_CHECK(kernels::launch_sum_squares(sq.data(), BH, loss.data(), temp.data(), temp.size(), stream));
+  lstm.head(lstm.theta(), batch, yhat.data(), y.data(), dyhat.data(), resid.data());
+  CUDA_CHECK(kernels::launch_sum_squares(resid.data(), BH, loss.data(), temp.data(), temp.size(), stream));
   KERNEL_CHECK("sum_squares(loss)");
   lstm.backward(lstm.theta(), x.data(), batch, dyhat.data(), lstm.dtheta(), nullptr);
   lstm.download_grad(grad);

@@ -62,7 +62,7 @@ class Slot {
     yb_.resize(BH);
     yhat_.resize(BH);
     dyhat_.resize(BH);
-    sq_.resize(BH);
+    resid_.resize(BH);
     m_.resize(P);
     v_.resize(P);
     best_.resize(P);
@@ -189,8 +189,8 @@ class Slot {
     kernels::launch_advance_cursor(cursor_.data(), B, stream_);
     KERNEL_CHECK("advance_cursor");
     lstm_->forward(lstm_->theta(), xb_.data(), B, true);
-    lstm_->head(lstm_->theta(), B, yhat_.data(), yb_.data(), dyhat_.data(), sq_.data());
-    CUDA_CHECK(kernels::launch_sum_squares(sq_.data(), static_cast<std::size_t>(B) * hz, step_sq,
+    lstm_->head(lstm_->theta(), B, yhat_.data(), yb_.data(), dyhat_.data(), resid_.data());
+    CUDA_CHECK(kernels::launch_sum_squares(resid_.data(), static_cast<std::size_t>(B) * hz, step_sq,
                                            cub_temp_.data(), cub_bytes_, stream_));
     KERNEL_CHECK("sum_squares(loss)");
     kernels::launch_accumulate(epoch_sum, step_sq, stream_);
@@ -256,8 +256,8 @@ class Slot {
                                      hz, xb_.data(), yb_.data(), stream_);
       KERNEL_CHECK("gather_windows(val)");
       lstm_->forward(lstm_->theta(), xb_.data(), b, false);
-      lstm_->head(lstm_->theta(), b, yhat_.data(), yb_.data(), nullptr, sq_.data());
-      CUDA_CHECK(kernels::launch_sum_squares(sq_.data(), static_cast<std::size_t>(b) * hz, step_sq,
+      lstm_->head(lstm_->theta(), b, yhat_.data(), yb_.data(), nullptr, resid_.data());
+      CUDA_CHECK(kernels::launch_sum_squares(resid_.data(), static_cast<std::size_t>(b) * hz, step_sq,
                                              cub_temp_.data(), cub_bytes_, stream_));
       KERNEL_CHECK("sum_squares(val)");
       kernels::launch_accumulate(val_sum, step_sq, stream_);
@@ -275,7 +275,7 @@ class Slot {
   SlotSizes sz_;
   std::unique_ptr<GpuLstmBlock> lstm_;
   bool use_graphs_;
-  DeviceBuffer<float> xs_, ys_, xb_, yb_, yhat_, dyhat_, sq_, m_, v_, best_;
+  DeviceBuffer<float> xs_, ys_, xb_, yb_, yhat_, dyhat_, resid_, m_, v_, best_;
   DeviceBuffer<int> order_, val_, cursor_;
   // [step sum of squares, ||g||^2, epoch loss sum, validation sum, epoch sum of ||g||^2 (finiteness)]
   DeviceBuffer<double> scalars_;

@@ -50,7 +50,8 @@ class GpuLstmBlock {
   virtual void upload_params(const float* canonical) = 0;
   virtual void download_params(float* canonical) = 0;
   virtual void forward(const float* theta, const float* x, int batch, bool training) = 0;
-  virtual void head(const float* theta, int batch, float* yhat, const float* y, float* dyhat, float* sq) = 0;
+  virtual void head(const float* theta, int batch, float* yhat, const float* y, float* dyhat,
+                    float* resid) = 0;
   virtual void backward(const float* theta, const float* x, int batch, const float* dyhat, float* dtheta,
                         float* dx) = 0;
   // One-time setup for `batch`, run eagerly before the first capture of that batch size.
@@ -78,8 +79,8 @@ class OwningLstmBlock final : public GpuLstmBlock {
   void forward(const float* theta, const float* x, int batch, bool training) override {
     lstm_.forward(theta, x, batch, training);
   }
-  void head(const float* theta, int batch, float* yhat, const float* y, float* dyhat, float* sq) override {
-    lstm_.head(theta, batch, yhat, y, dyhat, sq);
+  void head(const float* theta, int batch, float* yhat, const float* y, float* dyhat, float* resid) override {
+    lstm_.head(theta, batch, yhat, y, dyhat, resid);
   }
   void backward(const float* theta, const float* x, int batch, const float* dyhat, float* dtheta,
                 float* dx) override {

@@ -1,0 +1,32 @@
+// What the emulated device, runtime and cuBLAS share (tests/emulation only).
+#pragma once
+#include <cuda_runtime.h>
+
+#include <functional>
+#include <stdexcept>
+#include <string>
+
+namespace lstmad::emu {
+
+// An error in emulated device code (a deadlock, a bad warp mask, an assertion); the launch reports it.
+struct DeviceError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Runs `work` in stream order: now, or into the stream's graph while it is being captured.
+void submit(cudaStream_t stream, std::function<void()> work);
+// The runtime's error state: the last error (cudaGetLastError) and the sticky one a failed kernel leaves.
+cudaError_t set_last_error(cudaError_t e);
+void set_sticky_error(cudaError_t e, const std::string& message);
+cudaError_t sticky_error();
+
+// Launch limits (the H200's) and the per-kernel dynamic shared-memory attribute.
+constexpr int kSmCount = 132;
+constexpr std::size_t kDefaultDynamicSmem = 48 * 1024;
+constexpr std::size_t kMaxDynamicSmemOptin = 232448;  // 227 KiB
+constexpr std::size_t kSmemPerSm = 233472;            // 228 KiB
+constexpr int kMaxClusterSize = 8;
+std::size_t dynamic_smem_limit(const void* kernel);
+void set_dynamic_smem_limit(const void* kernel, std::size_t bytes);
+
+}  // namespace lstmad::emu

@@ -1,0 +1,453 @@
+// The CUDA runtime API as far as lstmad calls it, on the emulated device: one device with the H200's
+// limits, memory from the host heap, streams that run their work in order at once (or record it while
+// captured into a graph), events, graphs, the dynamic shared-memory attribute and the error state.
+// Memory from cudaMalloc starts as all-ones bytes (NaN floats): code that reads what it never wrote fails.
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "tests/emulation/emu_internal.hpp"
+
+struct CUgraph_st {
+  std::vector<std::function<void()>> work;
+  std::vector<cudaStream_t> joined;  // streams that joined the capture through an event
+  bool invalid = false;
+};
+struct CUgraphExec_st {
+  std::vector<std::function<void()>> work;
+};
+struct CUstream_st {
+  CUgraph_st* capture = nullptr;
+  CUgraph_st* origin = nullptr;  // set on the stream that began the capture
+};
+struct CUevent_st {
+  std::chrono::steady_clock::time_point when{};
+  CUgraph_st* capture = nullptr;
+  bool recorded = false;
+};
+
+namespace lstmad::emu {
+
+namespace {
+
+thread_local cudaError_t t_last = cudaSuccess;
+std::mutex g_mu;
+cudaError_t g_sticky = cudaSuccess;
+std::string g_sticky_message;
+std::map<void*, std::size_t> g_allocs;
+std::size_t g_allocated = 0;
+constexpr std::size_t kGlobalMemory = 143771172864ULL;  // 141 GB (134 GiB usable is not modelled)
+
+bool is_default(cudaStream_t s) {
+  return reinterpret_cast<std::uintptr_t>(s) <= 2;
+}
+
+CUgraph_st* capture_of(cudaStream_t s) {
+  return is_default(s) ? nullptr : s->capture;
+}
+
+}  // namespace
+
+void submit(cudaStream_t stream, std::function<void()> work) {
+  if (CUgraph_st* g = capture_of(stream)) {
+    g->work.push_back(std::move(work));
+    return;
+  }
+  if (sticky_error() != cudaSuccess) return;  // a failed kernel leaves the context unusable
+  work();
+}
+
+cudaError_t set_last_error(cudaError_t e) {
+  if (e != cudaSuccess) t_last = e;
+  return e;
+}
+
+void set_sticky_error(cudaError_t e, const std::string& message) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  if (g_sticky == cudaSuccess) {
+    g_sticky = e;
+    g_sticky_message = message;
+  }
+  t_last = e;
+}
+
+cudaError_t sticky_error() {
+  std::lock_guard<std::mutex> lock(g_mu);
+  return g_sticky;
+}
+
+}  // namespace lstmad::emu
+
+using lstmad::emu::set_last_error;
+using lstmad::emu::sticky_error;
+using lstmad::emu::submit;
+
+namespace {
+
+cudaError_t sync_status() {
+  const cudaError_t s = sticky_error();
+  return s != cudaSuccess ? set_last_error(s) : cudaSuccess;
+}
+
+// A synchronising call on a stream being captured invalidates the capture, as the runtime does.
+cudaError_t refuse_if_capturing(cudaStream_t s) {
+  if (!lstmad::emu::is_default(s) && s->capture != nullptr) {
+    s->capture->invalid = true;
+    return set_last_error(cudaErrorStreamCaptureUnsupported);
+  }
+  return cudaSuccess;
+}
+
+}  // namespace
+
+namespace lstmad::emu {
+bool is_default_stream(cudaStream_t s) {
+  return is_default(s);
+}
+}  // namespace lstmad::emu
+
+extern "C" {
+
+cudaError_t cudaGetLastError(void) {
+  const cudaError_t e = lstmad::emu::t_last;
+  lstmad::emu::t_last = sticky_error();
+  return e;
+}
+
+cudaError_t cudaPeekAtLastError(void) {
+  return lstmad::emu::t_last;
+}
+
+const char* cudaGetErrorName(cudaError_t e) {
+  switch (e) {
+    case cudaSuccess:
+      return "cudaSuccess";
+    case cudaErrorInvalidValue:
+      return "cudaErrorInvalidValue";
+    case cudaErrorMemoryAllocation:
+      return "cudaErrorMemoryAllocation";
+    case cudaErrorInvalidConfiguration:
+      return "cudaErrorInvalidConfiguration";
+    case cudaErrorInvalidDevice:
+      return "cudaErrorInvalidDevice";
+    case cudaErrorLaunchFailure:
+      return "cudaErrorLaunchFailure";
+    case cudaErrorInvalidClusterSize:
+      return "cudaErrorInvalidClusterSize";
+    case cudaErrorStreamCaptureUnsupported:
+      return "cudaErrorStreamCaptureUnsupported";
+    case cudaErrorStreamCaptureInvalidated:
+      return "cudaErrorStreamCaptureInvalidated";
+    case cudaErrorNotSupported:
+      return "cudaErrorNotSupported";
+    default:
+      return "cudaErrorUnknown";
+  }
+}
+
+const char* cudaGetErrorString(cudaError_t e) {
+  switch (e) {
+    case cudaSuccess:
+      return "no error";
+    case cudaErrorInvalidValue:
+      return "invalid argument";
+    case cudaErrorMemoryAllocation:
+      return "out of memory";
+    case cudaErrorInvalidConfiguration:
+      return "invalid configuration argument";
+    case cudaErrorInvalidDevice:
+      return "invalid device ordinal";
+    case cudaErrorLaunchFailure:
+      return "unspecified launch failure (emulated kernel failed; see stderr)";
+    case cudaErrorInvalidClusterSize:
+      return "invalid cluster size";
+    case cudaErrorStreamCaptureUnsupported:
+      return "operation not permitted when stream is capturing";
+    case cudaErrorStreamCaptureInvalidated:
+      return "operation failed due to a previous error during capture";
+    case cudaErrorNotSupported:
+      return "operation not supported";
+    default:
+      return "unknown error";
+  }
+}
+
+cudaError_t cudaGetDeviceCount(int* count) {
+  *count = 1;
+  return cudaSuccess;
+}
+
+cudaError_t cudaSetDevice(int device) {
+  return device == 0 ? cudaSuccess : set_last_error(cudaErrorInvalidDevice);
+}
+
+cudaError_t cudaGetDevice(int* device) {
+  *device = 0;
+  return cudaSuccess;
+}
+
+cudaError_t cudaRuntimeGetVersion(int* v) {
+  *v = CUDART_VERSION;
+  return cudaSuccess;
+}
+
+cudaError_t cudaDriverGetVersion(int* v) {
+  *v = CUDART_VERSION;
+  return cudaSuccess;
+}
+
+cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp* p, int device) {
+  if (device != 0) return set_last_error(cudaErrorInvalidDevice);
+  *p = cudaDeviceProp{};
+  std::snprintf(p->name, sizeof(p->name), "host emulation of an H200 (sm_90)");
+  p->major = 9;
+  p->minor = 0;
+  p->multiProcessorCount = lstmad::emu::kSmCount;
+  p->totalGlobalMem = lstmad::emu::kGlobalMemory;
+  p->sharedMemPerBlock = lstmad::emu::kDefaultDynamicSmem;
+  p->sharedMemPerBlockOptin = lstmad::emu::kMaxDynamicSmemOptin;
+  p->sharedMemPerMultiprocessor = lstmad::emu::kSmemPerSm;
+  p->regsPerBlock = 65536;
+  p->regsPerMultiprocessor = 65536;
+  p->warpSize = 32;
+  p->maxThreadsPerBlock = 1024;
+  p->maxThreadsPerMultiProcessor = 2048;
+  p->maxThreadsDim[0] = 1024;
+  p->maxThreadsDim[1] = 1024;
+  p->maxThreadsDim[2] = 64;
+  p->maxGridSize[0] = 2147483647;
+  p->maxGridSize[1] = 65535;
+  p->maxGridSize[2] = 65535;
+  p->l2CacheSize = 50 * 1024 * 1024;
+  p->memoryBusWidth = 6144;
+  p->clusterLaunch = 1;
+  return cudaSuccess;
+}
+
+cudaError_t cudaDeviceGetAttribute(int* value, enum cudaDeviceAttr attr, int device) {
+  if (device != 0) return set_last_error(cudaErrorInvalidDevice);
+  switch (attr) {
+    case cudaDevAttrMultiProcessorCount:
+      *value = lstmad::emu::kSmCount;
+      break;
+    case cudaDevAttrMaxSharedMemoryPerBlockOptin:
+      *value = static_cast<int>(lstmad::emu::kMaxDynamicSmemOptin);
+      break;
+    case cudaDevAttrMaxSharedMemoryPerBlock:
+      *value = static_cast<int>(lstmad::emu::kDefaultDynamicSmem);
+      break;
+    case cudaDevAttrMaxSharedMemoryPerMultiprocessor:
+      *value = static_cast<int>(lstmad::emu::kSmemPerSm);
+      break;
+    case cudaDevAttrClusterLaunch:
+      *value = 1;
+      break;
+    case cudaDevAttrComputeCapabilityMajor:
+      *value = 9;
+      break;
+    case cudaDevAttrComputeCapabilityMinor:
+      *value = 0;
+      break;
+    case cudaDevAttrMaxThreadsPerBlock:
+      *value = 1024;
+      break;
+    case cudaDevAttrWarpSize:
+      *value = 32;
+      break;
+    case cudaDevAttrMaxRegistersPerBlock:
+      *value = 65536;
+      break;
+    case cudaDevAttrL2CacheSize:
+      *value = 50 * 1024 * 1024;
+      break;
+    default:
+      std::fprintf(stderr, "[emulation] cudaDeviceGetAttribute: attribute %d is not emulated\n",
+                   static_cast<int>(attr));
+      return set_last_error(cudaErrorNotSupported);
+  }
+  return cudaSuccess;
+}
+
+cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total) {
+  std::lock_guard<std::mutex> lock(lstmad::emu::g_mu);
+  *total = lstmad::emu::kGlobalMemory;
+  *free_bytes = lstmad::emu::kGlobalMemory - lstmad::emu::g_allocated;
+  return cudaSuccess;
+}
+
+cudaError_t cudaMalloc(void** ptr, size_t size) {
+  *ptr = nullptr;
+  if (size == 0) return cudaSuccess;
+  void* p = std::malloc(size);
+  if (p == nullptr) return set_last_error(cudaErrorMemoryAllocation);
+  std::memset(p, 0xFF, size);
+  std::lock_guard<std::mutex> lock(lstmad::emu::g_mu);
+  lstmad::emu::g_allocs[p] = size;
+  lstmad::emu::g_allocated += size;
+  *ptr = p;
+  return cudaSuccess;
+}
+
+cudaError_t cudaFree(void* ptr) {
+  if (ptr == nullptr) return cudaSuccess;
+  std::lock_guard<std::mutex> lock(lstmad::emu::g_mu);
+  auto it = lstmad::emu::g_allocs.find(ptr);
+  if (it == lstmad::emu::g_allocs.end()) return set_last_error(cudaErrorInvalidValue);
+  lstmad::emu::g_allocated -= it->second;
+  lstmad::emu::g_allocs.erase(it);
+  std::free(ptr);
+  return cudaSuccess;
+}
+
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t count, enum cudaMemcpyKind,
+                            cudaStream_t stream) {
+  if (count == 0) return cudaSuccess;
+  submit(stream, [=]() { std::memmove(dst, src, count); });
+  return sync_status();
+}
+
+cudaError_t cudaMemcpy(void* dst, const void* src, size_t count, enum cudaMemcpyKind kind) {
+  return cudaMemcpyAsync(dst, src, count, kind, nullptr);
+}
+
+cudaError_t cudaMemsetAsync(void* ptr, int value, size_t count, cudaStream_t stream) {
+  if (count == 0) return cudaSuccess;
+  submit(stream, [=]() { std::memset(ptr, value, count); });
+  return sync_status();
+}
+
+cudaError_t cudaMemset(void* ptr, int value, size_t count) {
+  return cudaMemsetAsync(ptr, value, count, nullptr);
+}
+
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned int) {
+  *s = new CUstream_st;
+  return cudaSuccess;
+}
+
+cudaError_t cudaStreamCreate(cudaStream_t* s) {
+  return cudaStreamCreateWithFlags(s, 0);
+}
+
+cudaError_t cudaStreamDestroy(cudaStream_t s) {
+  if (!lstmad::emu::is_default_stream(s)) delete s;
+  return cudaSuccess;
+}
+
+cudaError_t cudaStreamSynchronize(cudaStream_t s) {
+  if (const cudaError_t e = refuse_if_capturing(s); e != cudaSuccess) return e;
+  return sync_status();
+}
+
+cudaError_t cudaDeviceSynchronize(void) {
+  return sync_status();
+}
+
+cudaError_t cudaStreamBeginCapture(cudaStream_t s, enum cudaStreamCaptureMode) {
+  if (lstmad::emu::is_default_stream(s) || s->capture != nullptr)
+    return set_last_error(cudaErrorStreamCaptureUnsupported);
+  s->capture = new CUgraph_st;
+  s->origin = s->capture;
+  return cudaSuccess;
+}
+
+cudaError_t cudaStreamEndCapture(cudaStream_t s, cudaGraph_t* graph) {
+  *graph = nullptr;
+  if (lstmad::emu::is_default_stream(s) || s->origin == nullptr) return set_last_error(cudaErrorIllegalState);
+  CUgraph_st* g = s->origin;
+  for (cudaStream_t j : g->joined) j->capture = nullptr;
+  s->capture = nullptr;
+  s->origin = nullptr;
+  if (g->invalid) {
+    delete g;
+    return set_last_error(cudaErrorStreamCaptureInvalidated);
+  }
+  *graph = g;
+  return cudaSuccess;
+}
+
+cudaError_t cudaStreamIsCapturing(cudaStream_t s, enum cudaStreamCaptureStatus* status) {
+  *status =
+      lstmad::emu::capture_of(s) != nullptr ? cudaStreamCaptureStatusActive : cudaStreamCaptureStatusNone;
+  return cudaSuccess;
+}
+
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsigned long long) {
+  *exec = new CUgraphExec_st{graph->work};
+  return cudaSuccess;
+}
+
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t s) {
+  auto work = exec->work;
+  submit(s, [work]() {
+    for (const auto& w : work) {
+      if (sticky_error() != cudaSuccess) return;
+      w();
+    }
+  });
+  return sync_status();
+}
+
+cudaError_t cudaGraphDestroy(cudaGraph_t g) {
+  delete g;
+  return cudaSuccess;
+}
+
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t e) {
+  delete e;
+  return cudaSuccess;
+}
+
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned int) {
+  *e = new CUevent_st;
+  return cudaSuccess;
+}
+
+cudaError_t cudaEventCreate(cudaEvent_t* e) {
+  return cudaEventCreateWithFlags(e, 0);
+}
+
+cudaError_t cudaEventDestroy(cudaEvent_t e) {
+  delete e;
+  return cudaSuccess;
+}
+
+cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
+  e->capture = lstmad::emu::capture_of(s);
+  if (e->capture == nullptr) e->when = std::chrono::steady_clock::now();
+  e->recorded = true;
+  return cudaSuccess;
+}
+
+cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned int) {
+  // Work already ran in order; an event recorded inside a capture pulls the waiting stream into it.
+  if (e->capture != nullptr && !lstmad::emu::is_default_stream(s) && s->capture == nullptr) {
+    s->capture = e->capture;
+    e->capture->joined.push_back(s);
+  }
+  return cudaSuccess;
+}
+
+cudaError_t cudaEventSynchronize(cudaEvent_t) {
+  return sync_status();
+}
+
+cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) {
+  if (!start->recorded || !end->recorded) return set_last_error(cudaErrorInvalidResourceHandle);
+  *ms = std::chrono::duration<float, std::milli>(end->when - start->when).count();
+  return cudaSuccess;
+}
+
+cudaError_t cudaFuncSetAttribute(const void* func, enum cudaFuncAttribute attr, int value) {
+  if (attr != cudaFuncAttributeMaxDynamicSharedMemorySize) return cudaSuccess;
+  if (value < 0 || static_cast<std::size_t>(value) > lstmad::emu::kMaxDynamicSmemOptin)
+    return set_last_error(cudaErrorInvalidValue);
+  lstmad::emu::set_dynamic_smem_limit(func, static_cast<std::size_t>(value));
+  return cudaSuccess;
+}
+
+}  // extern "C"
