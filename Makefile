@@ -35,6 +35,9 @@ sanitize: deps
 # The GPU tests on the host emulation of CUDA (tests/emulation; needs the CUDA toolkit's headers, no GPU),
 # under ASan + UBSan: the kernels' barriers, warp collectives, clusters and memory accesses, checked here.
 emulate: deps
+	@if [ ! -f /usr/local/cuda/include/cuda_runtime.h ] && ! command -v nvcc >/dev/null; then \
+	  echo "make emulate: no CUDA toolkit (its headers are needed, not a GPU): the emulated GPU tests cannot be built here"; \
+	  exit 0; fi; \
 	cmake --preset emulation && cmake --build --preset emulation -j $(JOBS) && ctest --preset emulation
 
 format:

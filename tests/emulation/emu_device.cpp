@@ -21,6 +21,7 @@
 #include "tests/emulation/emu_internal.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #define LSTMAD_EMU_ASAN 1
 #endif
@@ -55,6 +56,10 @@ lstmad_emu_switch:
 .text
 )");
 #endif
+
+// The emulator's own bookkeeping (the scheduler loop, barrier release, the mma arithmetic that runs for
+// every lane of every tensor-core instruction) needs no sanitizer checks; the kernels' accesses keep theirs.
+#define LSTMAD_EMU_UNCHECKED __attribute__((no_sanitize("address"), no_sanitize("undefined")))
 
 namespace lstmad::emu {
 
@@ -140,26 +145,47 @@ struct ClusterRun {
 // model calls __tls_get_addr, which AddressSanitizer intercepts: most of an emulated kernel's time).
 __attribute__((tls_model("initial-exec"))) thread_local ClusterRun* t_run = nullptr;
 
-// Fiber stacks, reused across the clusters a host thread runs: mmap'd with a guard page below, so an
-// overflow faults instead of corrupting a neighbour.
+// Fiber stacks, mmap'd with a guard page below (an overflow faults instead of corrupting a neighbour) and
+// kept for the life of the process: a cluster takes what it needs and gives it back, so the host threads of
+// later launches do not map them again.
 constexpr std::size_t kStackBytes = 512 * 1024;
-struct StackPool {
-  std::vector<void*> stacks;
-  ~StackPool() {
-    for (void* s : stacks) munmap(s, kStackBytes);
-  }
-  void* get(std::size_t i) {
-    while (stacks.size() <= i) {
-      void* p = mmap(nullptr, kStackBytes, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-      if (p == MAP_FAILED) throw DeviceError("emulation: cannot map a fiber stack");
-      mprotect(p, 4096, PROT_NONE);
-      stacks.push_back(p);
+std::mutex g_stack_mu;
+std::vector<void*> g_free_stacks;
+
+std::vector<void*> take_stacks(std::size_t n) {
+  std::vector<void*> out;
+  {
+    std::lock_guard<std::mutex> lock(g_stack_mu);
+    while (out.size() < n && !g_free_stacks.empty()) {
+      out.push_back(g_free_stacks.back());
+      g_free_stacks.pop_back();
+#if defined(LSTMAD_EMU_ASAN)
+      // A fiber abandoned mid-kernel (a failed launch) leaves its frames' redzones poisoned.
+      __asan_unpoison_memory_region(static_cast<char*>(out.back()) + 4096, kStackBytes - 4096);
+#endif
     }
-    return stacks[i];
   }
+  while (out.size() < n) {
+    void* p = mmap(nullptr, kStackBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    if (p == MAP_FAILED) throw DeviceError("emulation: cannot map a fiber stack");
+    mprotect(p, 4096, PROT_NONE);
+    out.push_back(p);
+  }
+  return out;
+}
+
+void give_back_stacks(const std::vector<void*>& stacks) {
+  std::lock_guard<std::mutex> lock(g_stack_mu);
+  g_free_stacks.insert(g_free_stacks.end(), stacks.begin(), stacks.end());
+}
+
+// Returns a cluster's stacks to the pool however its run ends.
+struct StackLease {
+  std::vector<void*> stacks;
+  explicit StackLease(std::size_t n) : stacks(take_stacks(n)) {}
+  ~StackLease() { give_back_stacks(stacks); }
 };
-thread_local StackPool t_stacks;
 
 Fiber& current() {
   if (t_run == nullptr || t_run->cur == nullptr) throw DeviceError("device code called outside a kernel");
@@ -213,7 +239,7 @@ std::string describe(const uint3& v) {
 }
 
 // Releases the barriers every participant has reached; false when none could be released (a deadlock).
-bool release(ClusterRun& r) {
+LSTMAD_EMU_UNCHECKED bool release(ClusterRun& r) {
   bool released = false;
   // Block barriers: every thread of the block that has not exited waits at __syncthreads.
   for (int b = 0; b < r.blocks; ++b) {
@@ -290,8 +316,32 @@ std::string deadlock(const ClusterRun& r) {
   return os.str();
 }
 
+// The order in which a block's runnable threads run between two barriers. On the GPU it is unspecified, so
+// a kernel whose result depends on it has a race (a shared-memory read and write, or two writes, of one
+// word with no barrier between them). Each pass of each cluster of each launch runs its threads forward
+// or backward, chosen by a hash of (launch, cluster, pass): two runs of the same work take different
+// orders, and the tests that compare reruns bit for bit fail on such a race. LSTMAD_EMU_SCHEDULE=forward
+// fixes the order (to tell a race from another cause).
+bool mixed_schedule() {
+  static const bool mixed = [] {
+    const char* v = std::getenv("LSTMAD_EMU_SCHEDULE");
+    return v == nullptr || std::string(v) != "forward";
+  }();
+  return mixed;
+}
+
+bool backward_pass(uint64_t launch, uint64_t cluster, uint64_t pass) {
+  uint64_t x = launch * 0x9E3779B97F4A7C15ULL ^ (cluster + 1) * 0xC2B2AE3D27D4EB4FULL ^
+               (pass + 7) * 0x165667B19E3779F9ULL;
+  x ^= x >> 31;
+  x *= 0xBF58476D1CE4E5B9ULL;
+  x ^= x >> 29;
+  return (x & 1u) != 0;
+}
+
 // Runs blocks [first, first + count) of the grid as one cluster.
-void run_cluster(const LaunchShape& s, const std::function<void()>& body, unsigned first_block, int count) {
+void run_cluster(const LaunchShape& s, const std::function<void()>& body, unsigned first_block, int count,
+                 uint64_t launch) {
   ClusterRun r;
   r.blocks = count;
   r.threads = static_cast<int>(s.block.x * s.block.y * s.block.z);
@@ -299,6 +349,7 @@ void run_cluster(const LaunchShape& s, const std::function<void()>& body, unsign
   r.smem_bytes = s.smem;
   const int warps_per_block = (r.threads + 31) / 32;
   r.fibers.resize(static_cast<std::size_t>(count) * r.threads);
+  const StackLease lease(r.fibers.size());
   r.warps.resize(static_cast<std::size_t>(count) * warps_per_block);
   for (int b = 0; b < count; ++b) {
     // Uninitialised shared memory reads as NaN (all bits set), so a kernel that relies on it fails.
@@ -320,7 +371,7 @@ void run_cluster(const LaunchShape& s, const std::function<void()>& body, unsign
       f.block = b;
       f.warp = b * warps_per_block + t / 32;
       f.lane = t % 32;
-      f.stack = t_stacks.get(static_cast<std::size_t>(b) * r.threads + t);
+      f.stack = lease.stacks[static_cast<std::size_t>(b) * r.threads + t];
       f.stack_size = kStackBytes;
       make_context(f.ctx, f.stack, kStackBytes, fiber_main);
     }
@@ -328,9 +379,13 @@ void run_cluster(const LaunchShape& s, const std::function<void()>& body, unsign
   ClusterRun* saved = t_run;
   t_run = &r;
   try {
-    for (;;) {
+    const bool mixed = mixed_schedule();
+    const std::size_t n = r.fibers.size();
+    for (uint64_t pass = 0;; ++pass) {
       bool all_done = true;
-      for (Fiber& f : r.fibers) {
+      const bool backward = mixed && backward_pass(launch, first_block, pass);
+      for (std::size_t i = 0; i < n; ++i) {
+        Fiber& f = r.fibers[backward ? n - 1 - i : i];
         if (f.wait == Wait::None) resume(r, f);
         if (!r.error.empty()) throw DeviceError(r.error);
         if (f.wait != Wait::Done) all_done = false;
@@ -394,7 +449,10 @@ cudaError_t check_shape(const LaunchShape& s, std::string& why) {
   return cudaSuccess;
 }
 
+std::atomic<uint64_t> g_launches{0};
+
 void execute(const LaunchShape& s, const std::function<void()>& body) {
+  const uint64_t launch = g_launches.fetch_add(1);
   const unsigned csize = s.cluster.x;
   const unsigned long long blocks = 1ULL * s.grid.x * s.grid.y * s.grid.z;
   const unsigned long long clusters = blocks / csize;
@@ -406,7 +464,7 @@ void execute(const LaunchShape& s, const std::function<void()>& body) {
       const unsigned long long c = next.fetch_add(1);
       if (c >= clusters) return;
       try {
-        run_cluster(s, body, static_cast<unsigned>(c * csize), static_cast<int>(csize));
+        run_cluster(s, body, static_cast<unsigned>(c * csize), static_cast<int>(csize), launch);
       } catch (const std::exception& e) {
         std::lock_guard<std::mutex> lock(mu);
         if (error.empty()) error = e.what();
@@ -512,44 +570,53 @@ uint32_t tf32_rna(float x) {
 
 namespace {
 
-float word_float(uint32_t w) {
+LSTMAD_EMU_UNCHECKED inline float word_float(uint32_t w) {
   float v;
   std::memcpy(&v, &w, 4);
   return v;
 }
 
-// The warp's operands were published in the exchange words: A at 0..3, B at 4..5.
+LSTMAD_EMU_UNCHECKED inline float half_float(uint32_t word, int k) {
+  return word_float(((k % 2) == 0 ? (word & 0xFFFFu) : (word >> 16)) << 16);
+}
+
+// This lane's 4 outputs of one m16n8k8 TF32 / m16n8k16 BF16 mma from the operands all 32 lanes published
+// (A at words 0..3, B at 4..5), by the PTX ISA's fragment layout; fp32 accumulate onto d.
+template <bool BF16>
+LSTMAD_EMU_UNCHECKED void lane_mma(const uint32_t (&w)[32][16], int lane, const float (&d)[4],
+                                   float (&out)[4]) {
+  const int gid = lane / 4, tig = lane % 4;
+  constexpr int K = BF16 ? 16 : 8;
+  for (int i = 0; i < 4; ++i) {
+    const int row = i < 2 ? gid : gid + 8, col = tig * 2 + (i & 1);
+    double s = 0.0;
+    for (int k = 0; k < K; ++k) {
+      double a, b;
+      if (BF16) {
+        a = half_float(w[(row % 8) * 4 + (k % 8) / 2][(row < 8 ? 0 : 1) + (k < 8 ? 0 : 2)], k);
+        b = half_float(w[col * 4 + (k % 8) / 2][k < 8 ? 4 : 5], k);
+      } else {  // the hardware ignores a TF32 operand's low 13 bits
+        a = word_float(w[(row % 8) * 4 + k % 4][(row < 8 ? 0 : 1) + (k < 4 ? 0 : 2)] & 0xFFFFE000u);
+        b = word_float(w[col * 4 + k % 4][k < 4 ? 4 : 5] & 0xFFFFE000u);
+      }
+      s += a * b;
+    }
+    out[i] = static_cast<float>(s + static_cast<double>(d[i]));
+  }
+}
+
 template <bool BF16>
 void warp_mma(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
   Fiber& f = current();
-  if (t_run->warps[f.warp].lanes != 32) device_fail("mma.sync in a partial warp");
-  uint32_t* mine = warp_words(f.lane);
+  WarpState& ws = t_run->warps[f.warp];
+  if (ws.lanes != 32) device_fail("mma.sync in a partial warp");
+  uint32_t* mine = ws.words[f.lane];
   for (int i = 0; i < 4; ++i) mine[i] = a[i];
   mine[4] = b0;
   mine[5] = b1;
   sync_warp(0xFFFFFFFFu);
-  const int gid = f.lane / 4, tig = f.lane % 4;
-  constexpr int K = BF16 ? 16 : 8;
-  const uint32_t(&w)[32][16] = t_run->warps[f.warp].words;
-  auto half = [](uint32_t word, int k) {
-    return word_float(((k % 2) == 0 ? (word & 0xFFFFu) : (word >> 16)) << 16);
-  };
-  auto a_at = [&](int row, int k) -> double {
-    if (BF16) return half(w[(row % 8) * 4 + (k % 8) / 2][(row < 8 ? 0 : 1) + (k < 8 ? 0 : 2)], k);
-    return word_float(w[(row % 8) * 4 + k % 4][(row < 8 ? 0 : 1) + (k < 4 ? 0 : 2)] &
-                      0xFFFFE000u);  // low 13 bits ignored
-  };
-  auto b_at = [&](int k, int n) -> double {
-    if (BF16) return half(w[n * 4 + (k % 8) / 2][k < 8 ? 4 : 5], k);
-    return word_float(w[n * 4 + k % 4][k < 4 ? 4 : 5] & 0xFFFFE000u);
-  };
   float out[4];
-  for (int i = 0; i < 4; ++i) {
-    const int row = i < 2 ? gid : gid + 8, col = tig * 2 + (i & 1);
-    double s = 0.0;
-    for (int k = 0; k < K; ++k) s += a_at(row, k) * b_at(k, col);
-    out[i] = static_cast<float>(s + static_cast<double>(d[i]));
-  }
+  lane_mma<BF16>(ws.words, f.lane, d, out);
   sync_warp(0xFFFFFFFFu);  // every lane has read the operands before any lane publishes new ones
   for (int i = 0; i < 4; ++i) d[i] = out[i];
 }

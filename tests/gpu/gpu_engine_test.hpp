@@ -215,7 +215,7 @@ inline void expect_loss_curve_matches_cpu_engine(const EngineOptions& options) {
 // Three models with minibatches (3 full + 1 partial per epoch, 4 epochs), trained with the engine's
 // graphs variable `graphs_env` set to `graphs` ("0" eager, "1" graphs).
 struct GraphRunSetup {
-  ModelShape shape{2, 1, 64, 1};
+  ModelShape shape{2, 1, env_flag("LSTMAD_GPU_QUICK") ? 32 : 64, 1};  // quick: the sanitizers, the emulation
   int T = 30;
   Series s = make_series(330, 1, 4);
   std::vector<ModelJob> jobs() const { return make_jobs(shape, s, T, 64, 4, 3); }
