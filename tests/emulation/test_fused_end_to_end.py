@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""The whole detector pipeline on the fused engine (host emulation of CUDA) against the CPU engine.
+
+Usage: test_fused_end_to_end.py LSTMAD_BINARY SOURCE_DIR WORK_DIR
+
+Runs configs/quickstart.json, shortened, twice with the same binary: engine cpu (fp32) and engine fused
+(fp32, the multi-model path: every ModelBatch trained in one set of launches on the emulated device). Both
+train the same models on the same windows in the same order in fp32, so they may differ only by rounding:
+per cell the final train and validation losses within 1e-4 relative and the same best epoch; every
+anomaly score in the NAB-format result files within 1e-3; the NAB scores within 0.05.
+"""
+import csv
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+SETTINGS = ["data.synthetic.length=3000", "data.synthetic.series_per_kind=1", "train.epochs=10",
+            "train.retrain_every=0"]
+
+
+def run(binary, source, out, engine):
+    shutil.rmtree(out, ignore_errors=True)
+    cmd = [binary, "run", os.path.join(source, "configs", "quickstart.json"), "--out", out, "-j", "2",
+           "--set", f"engine.name={engine}"]
+    for s in SETTINGS:
+        cmd += ["--set", s]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+
+
+def main():
+    binary, source, work = sys.argv[1:4]
+    cpu, fused = os.path.join(work, "e2e-cpu"), os.path.join(work, "e2e-fused")
+    run(binary, source, cpu, "cpu")
+    run(binary, source, fused, "fused")
+    failures = []
+
+    cells = sorted(os.listdir(os.path.join(cpu, "cells")))
+    if not cells:
+        failures.append("the CPU run wrote no cells")
+    worst_loss = 0.0
+    for name in cells:
+        a = json.load(open(os.path.join(cpu, "cells", name)))
+        b = json.load(open(os.path.join(fused, "cells", name)))
+        if a["status"].lower() != "ok" or b["status"].lower() != "ok":
+            failures.append(f"cell {name}: status cpu {a['status']}, fused {b['status']} ({b.get('error')})")
+            continue
+        for key in ("train_loss", "val_loss"):
+            rel = abs(a[key] - b[key]) / abs(a[key])
+            worst_loss = max(worst_loss, rel)
+            if rel > 1e-4:
+                failures.append(f"cell {name}: {key} cpu {a[key]} fused {b[key]} (relative {rel:.2e})")
+        if a["best_epoch"] != b["best_epoch"]:
+            failures.append(f"cell {name}: best epoch cpu {a['best_epoch']} fused {b['best_epoch']}")
+
+    worst_score, rows = 0.0, 0
+    files = sorted(glob.glob(os.path.join(cpu, "nab", "*", "*", "*.csv")))
+    if not files:
+        failures.append("the CPU run wrote no NAB result files")
+    for f in files:
+        g = os.path.join(fused, os.path.relpath(f, cpu))
+        ra, rb = list(csv.DictReader(open(f))), list(csv.DictReader(open(g)))
+        if len(ra) != len(rb):
+            failures.append(f"{g}: {len(rb)} rows, the CPU run's file has {len(ra)}")
+            continue
+        for x, y in zip(ra, rb):
+            worst_score = max(worst_score, abs(float(x["anomaly_score"]) - float(y["anomaly_score"])))
+            rows += 1
+    if worst_score > 1e-3:
+        failures.append(f"anomaly scores differ by up to {worst_score:.3e}")
+
+    sa = json.load(open(os.path.join(cpu, "nab_scores.json")))
+    sb = json.load(open(os.path.join(fused, "nab_scores.json")))
+    print(f"{len(cells)} cells, {rows} scored rows: worst relative loss difference {worst_loss:.2e}, "
+          f"worst anomaly score difference {worst_score:.2e}")
+    print(f"NAB scores cpu {json.dumps(sa)}")
+    print(f"NAB scores fused {json.dumps(sb)}")
+
+    def numbers(x, path=""):
+        if isinstance(x, dict):
+            for k, v in x.items():
+                yield from numbers(v, f"{path}.{k}")
+        elif isinstance(x, (int, float)) and not isinstance(x, bool):
+            yield path, float(x)
+
+    na, nb = dict(numbers(sa)), dict(numbers(sb))
+    if set(na) != set(nb) or not na:
+        failures.append("the two runs' nab_scores.json differ in their fields")
+    for k, v in na.items():
+        if k in nb and abs(v - nb[k]) > 0.05:
+            failures.append(f"NAB {k}: cpu {v} fused {nb[k]}")
+
+    for f in failures:
+        print("FAILED:", f)
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
