@@ -297,7 +297,8 @@ LSTMAD_EMU_UNCHECKED bool release(ClusterRun& r) {
     if (f.wait == Wait::Cluster) ++waiting;
   }
   if (live > 0 && waiting == live) {
-    for (Fiber& f : r.fibers) f.wait = Wait::None;
+    for (Fiber& f : r.fibers)
+      if (f.wait == Wait::Cluster) f.wait = Wait::None;
     released = true;
   }
   return released;

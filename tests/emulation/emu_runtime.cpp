@@ -347,6 +347,16 @@ cudaError_t cudaDeviceSynchronize(void) {
   return sync_status();
 }
 
+// Clears the sticky error of a failed kernel (the context is recreated on a GPU); allocations stay valid
+// here, which a program must not rely on.
+cudaError_t cudaDeviceReset(void) {
+  std::lock_guard<std::mutex> lock(lstmad::emu::g_mu);
+  lstmad::emu::g_sticky = cudaSuccess;
+  lstmad::emu::g_sticky_message.clear();
+  lstmad::emu::t_last = cudaSuccess;
+  return cudaSuccess;
+}
+
 cudaError_t cudaStreamBeginCapture(cudaStream_t s, enum cudaStreamCaptureMode) {
   if (lstmad::emu::is_default_stream(s) || s->capture != nullptr)
     return set_last_error(cudaErrorStreamCaptureUnsupported);

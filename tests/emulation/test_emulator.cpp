@@ -1,0 +1,285 @@
+// The host emulation of CUDA itself (tests/emulation): what docs/gpu.md says it models, each shown by a
+// small kernel. Built only in the emulation build (cmake --preset emulation).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "kernels/launch.cuh"
+#include "tests/emulation/cuda_emulation.hpp"
+
+namespace {
+
+using lstmad::kernels::launch_cluster_kernel;
+using lstmad::kernels::launch_kernel;
+
+// Host-visible "device" memory from the emulated cudaMalloc.
+template <typename T>
+struct Buf {
+  T* p = nullptr;
+  std::size_t n;
+  explicit Buf(std::size_t count) : n(count) {
+    EXPECT_EQ(cudaMalloc(reinterpret_cast<void**>(&p), n * sizeof(T)), cudaSuccess);
+  }
+  ~Buf() { cudaFree(p); }
+  std::vector<T> host() const { return std::vector<T>(p, p + n); }
+};
+
+// A failed kernel leaves a sticky error; each test starts clean.
+class Emulator : public ::testing::Test {
+ protected:
+  void SetUp() override { cudaDeviceReset(); }
+  void TearDown() override { cudaDeviceReset(); }
+};
+
+__global__ void rotate_kernel(const float* in, float* out, bool barrier) {
+  LSTMAD_DYNAMIC_SMEM(float, s);
+  const int t = threadIdx.x, n = blockDim.x;
+  s[t] = in[blockIdx.x * n + t];
+  if (barrier) __syncthreads();
+  out[blockIdx.x * n + t] = s[(t + 1) % n];
+}
+
+TEST_F(Emulator, SharedMemoryIsSeenAfterTheBarrierAndNotBefore) {
+  const int n = 64, blocks = 3;
+  Buf<float> in(n * blocks), out(n * blocks);
+  for (int i = 0; i < n * blocks; ++i) in.p[i] = static_cast<float>(i);
+  launch_kernel(rotate_kernel, blocks, n, n * sizeof(float), nullptr, in.p, out.p, true);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  for (int b = 0; b < blocks; ++b)
+    for (int t = 0; t < n; ++t) ASSERT_EQ(out.p[b * n + t], static_cast<float>(b * n + (t + 1) % n));
+  // Without the barrier a thread reads its neighbour's slot before the neighbour wrote it: at least one
+  // read (the first thread run in each pass reads a slot nobody wrote yet) is the poison (NaN).
+  launch_kernel(rotate_kernel, blocks, n, n * sizeof(float), nullptr, in.p, out.p, false);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  int stale = 0;
+  for (float v : out.host()) stale += std::isnan(v);
+  EXPECT_GT(stale, 0);
+}
+
+// Lane 0 waits for lane 1 at __syncwarp while lane 1 (and the rest of the block) waits at __syncthreads.
+__global__ void deadlock_kernel(float* out) {
+  if (threadIdx.x == 0)
+    __syncwarp(0x3u);
+  else
+    __syncthreads();
+  out[threadIdx.x] = 1.f;
+}
+
+TEST_F(Emulator, BarriersThatCannotCompleteAreReportedAsADeadlock) {
+  Buf<float> out(64);
+  testing::internal::CaptureStderr();
+  launch_kernel(deadlock_kernel, 1, 64, 0, nullptr, out.p);
+  const std::string log = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(cudaDeviceSynchronize(), cudaErrorLaunchFailure);
+  EXPECT_NE(log.find("deadlock"), std::string::npos) << log;
+  EXPECT_NE(log.find("63 at __syncthreads, 1 at a warp collective"), std::string::npos) << log;
+}
+
+__global__ void exit_and_wait_kernel(float* out, int waiters) {
+  if (static_cast<int>(threadIdx.x) >= waiters) return;
+  __syncwarp(0xFFFFFFFFu);  // names lanes that have exited
+  out[threadIdx.x] = 1.f;
+}
+
+TEST_F(Emulator, AWarpCollectiveNamingAnExitedLaneFails) {
+  Buf<float> out(32);
+  testing::internal::CaptureStderr();
+  launch_kernel(exit_and_wait_kernel, 1, 32, 0, nullptr, out.p, 20);
+  const std::string log = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(cudaDeviceSynchronize(), cudaErrorLaunchFailure);
+  EXPECT_NE(log.find("has exited"), std::string::npos) << log;
+  // And a sticky error stays until the reset.
+  EXPECT_EQ(cudaStreamSynchronize(nullptr), cudaErrorLaunchFailure);
+}
+
+__global__ void cluster_barrier_in_one_block_kernel(float* out) {
+  auto cluster = ::lstmad::emu::cg::this_cluster();
+  if (cluster.block_rank() == 0) return;  // block 1 waits for a block that left: not a deadlock either
+  cluster.sync();
+  out[threadIdx.x] = 1.f;
+}
+
+__global__ void warp_sum_kernel(const float* in, float* out) {
+  float v = in[threadIdx.x];
+  for (int off = 16; off > 0; off /= 2) v += __shfl_down_sync(0xFFFFFFFFu, v, off);
+  if (threadIdx.x % 32 == 0) out[threadIdx.x / 32] = v;
+}
+
+TEST_F(Emulator, ShuffleReducesAWarp) {
+  Buf<float> in(64), out(2);
+  for (int i = 0; i < 64; ++i) in.p[i] = static_cast<float>(i);
+  launch_kernel(warp_sum_kernel, 1, 64, 0, nullptr, in.p, out.p);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  EXPECT_EQ(out.p[0], 496.f);   // 0 + ... + 31
+  EXPECT_EQ(out.p[1], 1520.f);  // 32 + ... + 63
+}
+
+TEST_F(Emulator, AFullMaskInAPartialWarpFails) {
+  Buf<float> in(40), out(2);
+  for (int i = 0; i < 40; ++i) in.p[i] = 1.f;
+  testing::internal::CaptureStderr();
+  launch_kernel(warp_sum_kernel, 1, 40, 0, nullptr, in.p, out.p);  // the second warp has 8 lanes
+  const std::string log = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(cudaDeviceSynchronize(), cudaErrorLaunchFailure);
+  EXPECT_NE(log.find("does not have"), std::string::npos) << log;
+}
+
+// mma.sync m16n8k8 TF32 against the plain product, the fragments filled as the PTX ISA lays them out.
+__global__ void mma_kernel(const float* A, const float* B, float* D) {
+  const int lane = threadIdx.x, gid = lane / 4, tig = lane % 4;
+  const uint32_t a[4] = {
+      ::lstmad::emu::tf32_rna(A[gid * 8 + tig]), ::lstmad::emu::tf32_rna(A[(gid + 8) * 8 + tig]),
+      ::lstmad::emu::tf32_rna(A[gid * 8 + tig + 4]), ::lstmad::emu::tf32_rna(A[(gid + 8) * 8 + tig + 4])};
+  const uint32_t b0 = ::lstmad::emu::tf32_rna(B[tig * 8 + gid]),
+                 b1 = ::lstmad::emu::tf32_rna(B[(tig + 4) * 8 + gid]);
+  float d[4] = {0.f, 0.f, 0.f, 0.f};
+  ::lstmad::emu::mma_tf32(d, a, b0, b1);
+  for (int i = 0; i < 4; ++i) D[(i < 2 ? gid : gid + 8) * 8 + tig * 2 + (i & 1)] = d[i];
+}
+
+TEST_F(Emulator, MmaTf32IsTheMatrixProduct) {
+  Buf<float> A(16 * 8), B(8 * 8), D(16 * 8);
+  for (int i = 0; i < 16 * 8; ++i) A.p[i] = static_cast<float>((i * 7) % 11 - 5) / 4.f;  // exact in TF32
+  for (int i = 0; i < 8 * 8; ++i) B.p[i] = static_cast<float>((i * 5) % 9 - 4) / 2.f;
+  launch_kernel(mma_kernel, 1, 32, 0, nullptr, A.p, B.p, D.p);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  for (int r = 0; r < 16; ++r)
+    for (int c = 0; c < 8; ++c) {
+      float want = 0.f;
+      for (int k = 0; k < 8; ++k) want += A.p[r * 8 + k] * B.p[k * 8 + c];
+      ASSERT_EQ(D.p[r * 8 + c], want) << r << "," << c;
+    }
+}
+
+TEST_F(Emulator, Tf32RoundsToNearestTiesAway) {
+  const auto bits = [](float x) {
+    uint32_t u;
+    std::memcpy(&u, &x, 4);
+    return u;
+  };
+  const float one = 1.f, tie = 1.f + std::ldexp(1.f, -11), below = 1.f + std::ldexp(1.f, -12);
+  EXPECT_EQ(::lstmad::emu::tf32_rna(one), bits(one));
+  EXPECT_EQ(::lstmad::emu::tf32_rna(tie), bits(1.f + std::ldexp(1.f, -10)));  // half an ulp: away
+  EXPECT_EQ(::lstmad::emu::tf32_rna(below), bits(one));
+  EXPECT_EQ(::lstmad::emu::tf32_rna(-tie), bits(-(1.f + std::ldexp(1.f, -10))));
+}
+
+// Each block writes its rank into every peer's shared memory; after the cluster barrier each block sums.
+__global__ void cluster_exchange_kernel(float* out) {
+  LSTMAD_DYNAMIC_SMEM(float, s);
+  auto cluster = ::lstmad::emu::cg::this_cluster();
+  const int rank = static_cast<int>(cluster.block_rank()), C = static_cast<int>(cluster.num_blocks());
+  if (threadIdx.x == 0)
+    for (int p = 0; p < C; ++p) cluster.map_shared_rank(s, p)[rank] = static_cast<float>(rank + 1);
+  cluster.sync();
+  if (threadIdx.x == 0) {
+    float sum = 0.f;
+    for (int p = 0; p < C; ++p) sum += s[p];
+    out[blockIdx.x] = sum;
+  }
+  cluster.sync();  // no block leaves while a peer may still write into it
+}
+
+TEST_F(Emulator, ClusterBlocksShareTheirSharedMemory) {
+  Buf<float> out(8);
+  ASSERT_EQ(launch_cluster_kernel(cluster_exchange_kernel, 8, 32, 4 * sizeof(float), nullptr, 4u, out.p),
+            cudaSuccess);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  for (int b = 0; b < 8; ++b) EXPECT_EQ(out.p[b], 10.f) << b;  // 1 + 2 + 3 + 4 in each cluster
+}
+
+TEST_F(Emulator, LaunchesBeyondTheH200sLimitsAreRefused) {
+  Buf<float> out(2048);
+  testing::internal::CaptureStderr();
+  launch_kernel(warp_sum_kernel, 1, 1056, 0, nullptr, out.p, out.p);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidConfiguration);
+  launch_kernel(rotate_kernel, 1, 32, 64 * 1024, nullptr, out.p, out.p, true);  // above 48 KiB, no attribute
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidValue);
+  EXPECT_EQ(cudaFuncSetAttribute(reinterpret_cast<const void*>(rotate_kernel),
+                                 cudaFuncAttributeMaxDynamicSharedMemorySize, 240 * 1024),
+            cudaErrorInvalidValue);  // above 227 KiB
+  EXPECT_EQ(launch_cluster_kernel(cluster_exchange_kernel, 6, 32, 16, nullptr, 4u, out.p),
+            cudaErrorInvalidValue);
+  EXPECT_EQ(launch_cluster_kernel(cluster_exchange_kernel, 16, 32, 64, nullptr, 16u, out.p),
+            cudaErrorInvalidClusterSize);
+  const std::string log = testing::internal::GetCapturedStderr();
+  EXPECT_NE(log.find("cudaFuncSetAttribute was not called"), std::string::npos) << log;
+  // Raised, the same launch runs.
+  ASSERT_EQ(cudaFuncSetAttribute(reinterpret_cast<const void*>(rotate_kernel),
+                                 cudaFuncAttributeMaxDynamicSharedMemorySize, 64 * 1024),
+            cudaSuccess);
+  launch_kernel(rotate_kernel, 1, 32, 64 * 1024, nullptr, out.p, out.p + 32, true);
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess);
+  EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+}
+
+__global__ void add_one_kernel(float* x, int n) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) x[i] += 1.f;
+}
+
+TEST_F(Emulator, CapturedWorkRunsOnlyWhenTheGraphIsLaunched) {
+  Buf<float> x(100);
+  cudaStream_t s;
+  ASSERT_EQ(cudaStreamCreate(&s), cudaSuccess);
+  ASSERT_EQ(cudaMemsetAsync(x.p, 0, 100 * sizeof(float), s), cudaSuccess);
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), cudaSuccess);
+  launch_kernel(add_one_kernel, 4, 32, 0, s, x.p, 100);
+  EXPECT_EQ(cudaStreamSynchronize(s), cudaErrorStreamCaptureUnsupported);  // not while capturing
+  cudaGraph_t g = nullptr;
+  EXPECT_EQ(cudaStreamEndCapture(s, &g), cudaErrorStreamCaptureInvalidated);  // the sync invalidated it
+  EXPECT_EQ(x.p[0], 0.f);
+  cudaGetLastError();
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), cudaSuccess);
+  launch_kernel(add_one_kernel, 4, 32, 0, s, x.p, 100);
+  ASSERT_EQ(cudaStreamEndCapture(s, &g), cudaSuccess);
+  EXPECT_EQ(x.p[0], 0.f);  // recorded, not run
+  cudaGraphExec_t e;
+  ASSERT_EQ(cudaGraphInstantiate(&e, g, 0), cudaSuccess);
+  ASSERT_EQ(cudaGraphLaunch(e, s), cudaSuccess);
+  ASSERT_EQ(cudaGraphLaunch(e, s), cudaSuccess);
+  ASSERT_EQ(cudaStreamSynchronize(s), cudaSuccess);
+  for (float v : x.host()) ASSERT_EQ(v, 2.f);
+  cudaGraphExecDestroy(e);
+  cudaGraphDestroy(g);
+  cudaStreamDestroy(s);
+}
+
+// Two threads write one word between the same two barriers (a race): which one wins depends on the order,
+// and the order changes from launch to launch, so repeated launches disagree.
+__global__ void racy_kernel(int* out) {
+  __shared__ int word;
+  __syncthreads();
+  word = static_cast<int>(threadIdx.x);
+  __syncthreads();
+  if (threadIdx.x == 0) out[blockIdx.x] = word;
+}
+
+TEST_F(Emulator, TheThreadOrderChangesBetweenLaunchesSoRacesShow) {
+  Buf<int> out(1);
+  std::vector<int> seen;
+  for (int i = 0; i < 16; ++i) {
+    launch_kernel(racy_kernel, 1, 64, 0, nullptr, out.p);
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    seen.push_back(out.p[0]);
+  }
+  bool first = false, last = false;
+  for (int v : seen) {
+    first |= v == 0;
+    last |= v == 63;
+  }
+  EXPECT_TRUE(first && last) << "16 launches all ran the threads in one order";
+}
+
+TEST_F(Emulator, ClusterBarrierWithAnExitedBlock) {
+  Buf<float> out(32);
+  ASSERT_EQ(launch_cluster_kernel(cluster_barrier_in_one_block_kernel, 2, 32, 0, nullptr, 2u, out.p),
+            cudaSuccess);
+  EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  EXPECT_EQ(out.p[0], 1.f);
+}
+
+}  // namespace
