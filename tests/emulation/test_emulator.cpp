@@ -274,6 +274,29 @@ TEST_F(Emulator, TheThreadOrderChangesBetweenLaunchesSoRacesShow) {
   EXPECT_TRUE(first && last) << "16 launches all ran the threads in one order";
 }
 
+// One element past the end of the launch's dynamic shared memory and of a cudaMalloc'd buffer.
+__global__ void past_the_end_kernel(float* out, int n, bool shared) {
+  LSTMAD_DYNAMIC_SMEM(float, s);
+  if (shared)
+    s[n] = 1.f;
+  else
+    out[n] = 1.f;
+}
+
+TEST_F(Emulator, OutOfBoundsAccessesAreCaughtAsMemcheckWould) {
+#if !defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "built without AddressSanitizer (cmake --preset emulation has it)";
+#endif
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  const auto run = [](bool shared) {
+    Buf<float> out(16);
+    launch_kernel(past_the_end_kernel, 1, 1, 16 * sizeof(float), nullptr, out.p, 16, shared);
+    cudaDeviceSynchronize();
+  };
+  EXPECT_DEATH(run(true), "heap-buffer-overflow");
+  EXPECT_DEATH(run(false), "heap-buffer-overflow");
+}
+
 TEST_F(Emulator, ClusterBarrierWithAnExitedBlock) {
   Buf<float> out(32);
   ASSERT_EQ(launch_cluster_kernel(cluster_barrier_in_one_block_kernel, 2, 32, 0, nullptr, 2u, out.p),
