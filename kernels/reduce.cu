@@ -8,6 +8,7 @@
 #endif
 
 #include "kernels/launch.cuh"
+#include "kernels/lstm_multi.hpp"
 #include "kernels/reduce.hpp"
 
 namespace lstmad::kernels {
@@ -21,22 +22,6 @@ struct SquareToDouble {
     return d * d;
   }
 };
-#else
-// The host emulation (tests/emulation) has no CUB: one block sums the squares in double, in a fixed order.
-constexpr int kSumThreads = 256;
-__global__ void sum_squares_block_kernel(const float* __restrict__ x, std::size_t n,
-                                         double* __restrict__ out) {
-  __shared__ double part[kSumThreads];
-  double acc = 0.0;
-  for (std::size_t i = threadIdx.x; i < n; i += kSumThreads) acc += static_cast<double>(x[i]) * x[i];
-  part[threadIdx.x] = acc;
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    double total = 0.0;
-    for (int t = 0; t < kSumThreads; ++t) total += part[t];
-    *out = total;
-  }
-}
 #endif
 
 __global__ void clip_factor_kernel(const double* __restrict__ norm_sq, float clip,
@@ -72,13 +57,15 @@ cudaError_t launch_sum_squares(const float* x, std::size_t n, double* out, void*
   return cub::DeviceReduce::Sum(temp, temp_bytes, it, out, static_cast<long long>(n), stream);
 }
 #else
+// The host emulation (tests/emulation) has no CUB: the multi-model sum of squares (double, fixed order)
+// for one model of n values.
 std::size_t sum_squares_temp_bytes(std::size_t) {
   return sizeof(double);
 }
 
 cudaError_t launch_sum_squares(const float* x, std::size_t n, double* out, void*, std::size_t,
                                cudaStream_t stream) {
-  launch_kernel(sum_squares_block_kernel, 1, kSumThreads, 0, stream, x, n, out);
+  launch_multi_sum_squares(x, 0, nullptr, static_cast<long long>(n), out, nullptr, nullptr, 1, stream);
   return cudaGetLastError();
 }
 #endif

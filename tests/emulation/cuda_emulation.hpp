@@ -66,7 +66,6 @@ int lane_id();
 
 // The running block's dynamic shared memory; and, for a cluster, the same offset in block `rank`'s.
 unsigned char* dynamic_smem();
-std::size_t dynamic_smem_bytes();
 void* map_shared_rank(const void* local, int rank);
 int cluster_block_rank();
 int cluster_num_blocks();
@@ -77,7 +76,6 @@ struct LaunchShape {
   dim3 grid, block, cluster;
   std::size_t smem;
   const void* kernel;  // for the dynamic shared-memory attribute
-  const char* name;
 };
 void launch(cudaStream_t stream, const LaunchShape& shape, std::function<void()> body);
 
@@ -88,7 +86,7 @@ void launch_kernel(void (*kernel)(P...), dim3 grid, dim3 block, std::size_t smem
                    dim3 cluster, A&&... args) {
   // The arguments are copied at launch, as the real launch copies them into the parameter buffer.
   auto params = std::make_shared<std::tuple<std::decay_t<P>...>>(static_cast<P>(std::forward<A>(args))...);
-  LaunchShape shape{grid, block, cluster, smem, reinterpret_cast<const void*>(kernel), "kernel"};
+  LaunchShape shape{grid, block, cluster, smem, reinterpret_cast<const void*>(kernel)};
   launch(stream, shape, [kernel, params]() { std::apply(kernel, *params); });
 }
 

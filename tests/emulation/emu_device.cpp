@@ -531,10 +531,6 @@ void sync_cluster() {
 unsigned char* dynamic_smem() {
   return t_run->smem[current().block].get();
 }
-std::size_t dynamic_smem_bytes() {
-  return t_run->smem_bytes;
-}
-
 int cluster_block_rank() {
   return current().block;
 }

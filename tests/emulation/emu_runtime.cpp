@@ -104,12 +104,6 @@ cudaError_t refuse_if_capturing(cudaStream_t s) {
 
 }  // namespace
 
-namespace lstmad::emu {
-bool is_default_stream(cudaStream_t s) {
-  return is_default(s);
-}
-}  // namespace lstmad::emu
-
 extern "C" {
 
 cudaError_t cudaGetLastError(void) {
@@ -334,7 +328,7 @@ cudaError_t cudaStreamCreate(cudaStream_t* s) {
 }
 
 cudaError_t cudaStreamDestroy(cudaStream_t s) {
-  if (!lstmad::emu::is_default_stream(s)) delete s;
+  if (!lstmad::emu::is_default(s)) delete s;
   return cudaSuccess;
 }
 
@@ -358,7 +352,7 @@ cudaError_t cudaDeviceReset(void) {
 }
 
 cudaError_t cudaStreamBeginCapture(cudaStream_t s, enum cudaStreamCaptureMode) {
-  if (lstmad::emu::is_default_stream(s) || s->capture != nullptr)
+  if (lstmad::emu::is_default(s) || s->capture != nullptr)
     return set_last_error(cudaErrorStreamCaptureUnsupported);
   s->capture = new CUgraph_st;
   s->origin = s->capture;
@@ -367,7 +361,7 @@ cudaError_t cudaStreamBeginCapture(cudaStream_t s, enum cudaStreamCaptureMode) {
 
 cudaError_t cudaStreamEndCapture(cudaStream_t s, cudaGraph_t* graph) {
   *graph = nullptr;
-  if (lstmad::emu::is_default_stream(s) || s->origin == nullptr) return set_last_error(cudaErrorIllegalState);
+  if (lstmad::emu::is_default(s) || s->origin == nullptr) return set_last_error(cudaErrorIllegalState);
   CUgraph_st* g = s->origin;
   for (cudaStream_t j : g->joined) j->capture = nullptr;
   s->capture = nullptr;
@@ -435,7 +429,7 @@ cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
 
 cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned int) {
   // Work already ran in order; an event recorded inside a capture pulls the waiting stream into it.
-  if (e->capture != nullptr && !lstmad::emu::is_default_stream(s) && s->capture == nullptr) {
+  if (e->capture != nullptr && !lstmad::emu::is_default(s) && s->capture == nullptr) {
     s->capture = e->capture;
     e->capture->joined.push_back(s);
   }
