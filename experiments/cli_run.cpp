@@ -140,7 +140,9 @@ void add_run_commands(CLI::App& app, Registry& reg) {
     };
     std::vector<std::string> series;
     std::map<std::string, Facts> facts;
+    TimestampOrderTally tally;
     auto note = [&](const std::string& id, Series s, int train_rows) {
+      tally.add(s);
       const int own = s.dims;
       const PreparedSeries prepared = prepare_series(std::move(s), cfg, train_rows);
       facts[id] = {prepared.series.rows(), prepared.train_end, own, prepared.input_dims};
@@ -168,6 +170,7 @@ void add_run_commands(CLI::App& app, Registry& reg) {
           std::cerr << "warning: " << e.what() << "\n";
         }
       }
+      if (const std::string t = tally.summary(facts.size()); !t.empty()) std::cerr << "warning: " << t << "\n";
     }
     Plan p = make_plan(cfg, series);
     std::cout << p.cells.size() << " cells = " << p.settings.size() << " setting(s) x " << p.series.size()

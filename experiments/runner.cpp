@@ -183,6 +183,10 @@ std::vector<Loaded> load_all(const Plan& plan, const Corpus& corpus, const json&
     }
     loaded[i].seconds = since(t0);
   });
+  TimestampOrderTally tally;
+  for (const Loaded& l : loaded)
+    if (l.data) tally.add(l.data->series);
+  if (const std::string s = tally.summary(loaded.size()); !s.empty()) log::warn(s);
   return loaded;
 }
 

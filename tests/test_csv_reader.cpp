@@ -103,6 +103,20 @@ TEST(CsvReader, DuplicateAndBackwardTimestampsAreKeptInOrderAndCounted) {
   EXPECT_EQ(s.values, (std::vector<double>{1, 2, 3, 4, 5})) << "never sorted or de-duplicated";
   EXPECT_EQ(s.timestamps[2], "2014-01-01 00:05:00");
   EXPECT_EQ(s.timestamps[4], "2014-01-01 00:15:00");
+  EXPECT_EQ(s.repeated_timestamps, 1) << "the series carries the counts for the run's one-line summary";
+  EXPECT_EQ(s.backward_timestamps, 2);
+
+  // A corpus reports them once: the series that have any, and the totals.
+  TimestampOrderTally tally;
+  EXPECT_EQ(tally.summary(3), "") << "no warning when no series has any";
+  tally.add(s);
+  tally.add(parse("timestamp,value\n2014-01-01 00:00:00,1\n2014-01-01 00:05:00,2\n"));
+  tally.add(s);
+  EXPECT_EQ(tally.series, 2);
+  EXPECT_EQ(tally.repeated, 2);
+  EXPECT_EQ(tally.backward, 4);
+  EXPECT_EQ(tally.summary(3),
+            "2 of 3 series have repeated (2) or backward (4) timestamps, kept in file order; -v names them");
 }
 
 TEST(CsvReader, MissingValuesBecomeNaN) {

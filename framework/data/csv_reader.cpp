@@ -137,8 +137,10 @@ Series parse_series_csv(const std::string& text, const std::string& path, const 
   }
   if (s.timestamps.empty()) throw DataError(path, 0, "no data rows after the header");
   if (rep.duplicate_timestamps || rep.backward_timestamps)
-    log::warn(path + ": " + std::to_string(rep.duplicate_timestamps) + " repeated and " +
+    log::debug(path + ": " + std::to_string(rep.duplicate_timestamps) + " repeated and " +
               std::to_string(rep.backward_timestamps) + " backward timestamps, kept in file order");
+  s.repeated_timestamps = rep.duplicate_timestamps;
+  s.backward_timestamps = rep.backward_timestamps;
   if (report) *report = rep;
   return s;
 }

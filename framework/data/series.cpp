@@ -12,6 +12,20 @@ std::vector<int> Series::point_labels() const {
   return labels;
 }
 
+void TimestampOrderTally::add(const Series& s) {
+  if (s.repeated_timestamps == 0 && s.backward_timestamps == 0) return;
+  ++series;
+  repeated += s.repeated_timestamps;
+  backward += s.backward_timestamps;
+}
+
+std::string TimestampOrderTally::summary(std::size_t series_loaded) const {
+  if (series == 0) return {};
+  return std::to_string(series) + " of " + std::to_string(series_loaded) + " series have repeated (" +
+         std::to_string(repeated) + ") or backward (" + std::to_string(backward) +
+         ") timestamps, kept in file order; -v names them";
+}
+
 int probation_length(int rows) {
   double p = std::min(std::floor(0.15 * static_cast<double>(rows)), 0.15 * 5000.0);
   return static_cast<int>(p);

@@ -1,6 +1,7 @@
 // A labeled time series: rows in file order (never sorted or de-duplicated: NAB scores by row position),
 // D values per row (column 0 is the value predicted and scored), and label windows as row ranges.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -22,11 +23,23 @@ struct Series {
   int dims = 1;                         // D: values per row
   std::vector<double> values;           // rows x dims, row-major; NaN marks a missing value
   std::vector<LabelWindow> windows;     // ground-truth anomaly windows, ordered, non-overlapping
+  int repeated_timestamps = 0;          // rows whose timestamp equals the previous row's (kept in file order)
+  int backward_timestamps = 0;  // rows whose timestamp is before the previous row's (kept in file order)
 
   int rows() const { return dims > 0 ? static_cast<int>(values.size() / static_cast<size_t>(dims)) : 0; }
   double value(int row, int col = 0) const { return values[static_cast<size_t>(row) * dims + col]; }
   // 1 when row lies inside a label window, else 0.
   std::vector<int> point_labels() const;
+};
+
+// Repeated and backward timestamps over a corpus, reported once per run rather than once per file (the
+// NAB corpus alone has eight such files, and a run loads them all).
+struct TimestampOrderTally {
+  int series = 0;  // series with at least one
+  long repeated = 0, backward = 0;
+  void add(const Series& s);
+  // Empty when no series had any; otherwise one sentence for a warning.
+  std::string summary(std::size_t series_loaded) const;
 };
 
 // NAB's probationary length: min(floor(0.15 n), 750) rows, computed as NAB does (IEEE double product).
