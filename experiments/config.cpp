@@ -22,10 +22,13 @@ std::vector<KeyDef> make_schema() {
   // data
   add("data.format", T::String, "synthetic",
       "Corpus layout: `synthetic` (the built-in generator, written into the run folder), `nab` (NAB's "
-      "data/<category>/<file>.csv and labels/), `nasa` (SMAP/MSL .npy channels).",
-      0, 0, {"synthetic", "nab", "nasa"});
+      "data/<category>/<file>.csv and labels/), `nasa` (SMAP/MSL .npy channels), `ucr` (the UCR anomaly "
+      "archive: NNN_UCR_Anomaly_<name>_<train end>_<begin>_<end>.txt files, one anomaly each; ids "
+      "`UCR/<file stem>.csv`).",
+      0, 0, {"synthetic", "nab", "nasa", "ucr"});
   add("data.root", T::String, "",
-      "Corpus folder. Empty: for `nab`, the NAB_ROOT environment variable, else ../shared/nab when present.");
+      "Corpus folder. Empty: for `nab`, the NAB_ROOT environment variable, else ../shared/nab when present "
+      "(`nasa` and `ucr` need it).");
   add("data.windows_file", T::String, "labels/combined_windows.json",
       "Label windows file, relative to data.root (NAB layout).");
   add("data.files", T::StringList, json::array(),
@@ -39,7 +42,7 @@ std::vector<KeyDef> make_schema() {
       "scaled, e.g. NASA telemetry).", 0, 0, {"minmax", "zscore", "none"});
   add("data.train_fraction", T::Number, 0.0,
       "Rows trained on (and that fit the normalization): 0 = NAB's probationary length min(floor(0.15 n), 750), "
-      "else this fraction of the rows.", 0, 0.95);
+      "else this fraction of the rows. `nasa` and `ucr` series bring their own training part.", 0, 0.95);
   add("data.time_features", T::StringList, json::array(),
       "Calendar inputs added to each row from its timestamp, each as a sine and cosine of its phase: "
       "`time_of_day`, `day_of_week` (the model input grows by 2 per feature; predicted and scored is still "
@@ -88,10 +91,11 @@ std::vector<KeyDef> make_schema() {
   add("detector.name", T::String, "lstmad",
       "Detector name in NAB outputs (no `_`). With a grid, each setting gets `<name>-<setting id>`.");
   add("detector.score", T::String, "likelihood",
-      "Errors to scores: `error_ratio` (error over its running maximum, with a floor), `likelihood` (anomaly "
-      "likelihood of the recent mean error under a rolling error distribution) or `dynamic_threshold` (Hundman "
-      "et al.'s nonparametric threshold with pruning; binary scores).",
-      0, 0, {"error_ratio", "likelihood", "dynamic_threshold"}, true);
+      "Errors to scores: `error` (the smoothed error e itself, as e / (e + error_floor): its ranking unchanged, "
+      "for threshold-free metrics and the UCR score), `error_ratio` (error over its running maximum, with a "
+      "floor), `likelihood` (anomaly likelihood of the recent mean error under a rolling error distribution) or "
+      "`dynamic_threshold` (Hundman et al.'s nonparametric threshold with pruning; binary scores).",
+      0, 0, {"error", "error_ratio", "likelihood", "dynamic_threshold"}, true);
   add("detector.smoothing", T::Int, 1, "Moving average of the absolute errors over this many rows (1 = none).", 1,
       100000, {}, true);
   add("detector.ewma_span", T::Number, 0.0,
@@ -99,7 +103,7 @@ std::vector<KeyDef> make_schema() {
       true);
   add("detector.error_floor", T::Number, 0.01,
       "error_ratio: errors below this (in normalized units) score 0, and the running maximum is at least this. "
-      "likelihood: the smallest spread of the error distribution.",
+      "likelihood: the smallest spread of the error distribution. error: the error that scores 0.5.",
       0, 1e9, {}, true);
   add("detector.error_cap", T::Number, 0.0,
       "Smoothed errors above this (normalized units) count as this before the score rule, so one huge miss "
@@ -161,6 +165,9 @@ std::vector<KeyDef> make_schema() {
       "NAB profiles file (NAB's config/profiles.json layout); empty: NAB's three standard profiles.");
   add("eval.threshold", T::Number, 0.5, "Threshold for the point, event and range metrics per series.", 0, 1e9);
   add("eval.vus_max_buffer", T::Int, 0, "Largest buffer of VUS-ROC/PR (0 = the metric's default).", 0, 1e7);
+  add("eval.ucr_tolerance", T::Int, 100,
+      "UCR score: the row with the highest score hits a series' one anomaly [b, e] when it lies in "
+      "[b - m, e + m], m = max(e - b + 1, this). 100 is the archive's convention.", 0, 1e9);
   // run
   add("run.name", T::String, "experiment", "Name used in the run folder `runs/<timestamp>-<name>`.");
   add("run.seed", T::Int, 42, "Run seed; each cell's seed derives from it and the cell's identity.", 0, 9.007e15, {},

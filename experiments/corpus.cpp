@@ -10,6 +10,7 @@
 #include "core/files.hpp"
 #include "data/nasa.hpp"
 #include "data/timestamp.hpp"
+#include "data/ucr.hpp"
 #include "data/synthetic.hpp"
 
 namespace lstmad {
@@ -95,6 +96,27 @@ Corpus resolve_corpus(const json& cfg, const std::string& run_dir) {
         if (nasa_channel_of(id) == row.chan_id) c.total_windows += static_cast<int>(row.sequences.size());
     return c;
   }
+  if (c.format == "ucr") {
+    if (c.root.empty())
+      throw ConfigError("data.root: the UCR anomaly archive has no default location; give the folder that holds "
+                        "its .txt files (e.g. UCR_Anomaly_FullData)");
+    std::vector<std::string> all;
+    try {
+      for (const auto& rel : list_ucr_files(c.root)) {
+        const std::string name = fs::path(rel).filename().string();
+        const std::string id = "UCR/" + name.substr(0, name.size() - 4) + ".csv";
+        if (c.ucr_files.emplace(id, rel).second) all.push_back(id);
+      }
+    } catch (const IoError& e) {
+      throw ConfigError(std::string("data.root: ") + e.what());
+    }
+    if (all.empty())
+      throw ConfigError("data.root: no UCR archive files (NNN_UCR_Anomaly_<name>_<train end>_<begin>_<end>.txt) "
+                        "under " + c.root);
+    select_series(c, all, cfg);
+    c.total_windows = static_cast<int>(c.series.size());  // one anomaly per series
+    return c;
+  }
   if (c.format == "synthetic") {
     if (c.root.empty()) c.root = run_dir + "/corpus";
     SyntheticOptions o;  // the generator writes atomically and identically for equal options
@@ -127,6 +149,11 @@ Corpus resolve_corpus(const json& cfg, const std::string& run_dir) {
 
 Series Corpus::load(const std::string& id, int* train_rows) const {
   if (train_rows) *train_rows = -1;  // NAB layout: the runner uses the probationary length
+  if (format == "ucr") {
+    auto it = ucr_files.find(id);
+    if (it == ucr_files.end()) throw DataError(root + "/" + id, 0, "no such series in the UCR archive");
+    return load_ucr_series(root, it->second, id, train_rows);
+  }
   if (format != "nasa") return load_corpus_series(root, id, labels);
   // NASA: the train rows followed by the test rows, with timestamps one second apart so that NAB-format
   // outputs stay valid; the label windows move by the train length.
@@ -166,6 +193,11 @@ std::vector<std::string> Corpus::input_files() const {
       out.push_back(root + "/train/" + nasa_channel_of(id) + ".npy");
       out.push_back(root + "/test/" + nasa_channel_of(id) + ".npy");
     }
+    return out;
+  }
+  if (format == "ucr") {
+    for (const auto& id : series)
+      if (auto it = ucr_files.find(id); it != ucr_files.end()) out.push_back(root + "/" + it->second);
     return out;
   }
   std::string w = root + "/" + windows_file;

@@ -1,5 +1,5 @@
 // Where a run's series come from: the built-in synthetic corpus (generated into the run folder), a NAB-
-// layout folder, or NASA SMAP/MSL channels. Resolves the root, lists and filters the series, and loads
+// layout folder, NASA SMAP/MSL channels, or the UCR anomaly archive. Resolves the root, lists and filters the series, and loads
 // one series with its label windows. Load errors belong to that series only.
 #pragma once
 #include <map>
@@ -8,13 +8,14 @@
 
 #include "data/labels.hpp"
 #include "data/nasa.hpp"
+#include "data/ucr.hpp"
 #include "data/series.hpp"
 #include "experiments/config.hpp"
 
 namespace lstmad {
 
 struct Corpus {
-  std::string format;                        // "synthetic" | "nab" | "nasa"
+  std::string format;                        // "synthetic" | "nab" | "nasa" | "ucr"
   std::string root;
   std::string windows_file;                  // NAB layout: the labels file used
   std::vector<std::string> series;           // corpus-relative ids, sorted, after data.files / max_files
@@ -22,8 +23,10 @@ struct Corpus {
   int total_windows = 0;                     // windows of the selected series (NAB normalisation)
   std::string spacecraft;                    // nasa filter
   std::vector<NasaLabelRow> nasa_labels;     // nasa: labeled_anomalies.csv rows
+  std::map<std::string, std::string> ucr_files;  // ucr: id ("UCR/<file stem>.csv") -> path under root
 
-  // Loads one series; for NASA the train rows are followed by the test rows (train_rows says where).
+  // Loads one series; for NASA the train rows are followed by the test rows (train_rows says where); for
+  // UCR train_rows is the training part its file name gives.
   Series load(const std::string& id, int* train_rows = nullptr) const;
   // Files whose bytes define the inputs (for the manifest's hashes).
   std::vector<std::string> input_files() const;

@@ -29,6 +29,7 @@ std::vector<std::pair<std::string, double>> series_metrics(const PreparedSeries&
   o.threshold = at_path(cfg, "eval.threshold").get<double>();
   const int vb = at_path(cfg, "eval.vus_max_buffer").get<int>();
   if (vb > 0) o.vus_max_buffer = vb;
+  o.ucr_tolerance = at_path(cfg, "eval.ucr_tolerance").get<int>();
   // Only rows after the training part count: the model was fitted on the rest.
   return metrics::evaluate_series(scores, p.series.point_labels(), o, std::max(0, p.score_begin));
 }
@@ -39,7 +40,11 @@ CorpusEvaluation evaluate_corpus(const Plan& plan, const Corpus& corpus, const s
   CorpusEvaluation ev;
   if (!at_path(cfg, "eval.nab").get<bool>()) return ev;
   if (corpus.labels.empty()) {
-    for (const auto& s : plan.settings) ev.skipped[s.detector] = "the corpus has no label windows";
+    const std::string why = corpus.format == "nab" || corpus.format == "synthetic"
+                                ? "the corpus has no label windows"
+                                : "NAB scores need a NAB-layout corpus, not data.format " + corpus.format +
+                                      " (eval.nab false leaves them out)";
+    for (const auto& s : plan.settings) ev.skipped[s.detector] = why;
     return ev;
   }
   std::vector<NabProfile> profiles;
@@ -96,7 +101,9 @@ CorpusEvaluation evaluate_corpus(const Plan& plan, const Corpus& corpus, const s
 std::string summary_table(const Plan& plan, const std::vector<CellResult>& cells, const CorpusEvaluation& ev,
                           const json& cfg, double seconds) {
   std::vector<std::string> axes = grid_axes(plan.config);
-  const std::vector<std::string> shown = {"roc_auc", "pr_auc", "best_f1", "event_f1"};
+  std::vector<std::string> shown = {"roc_auc", "pr_auc", "best_f1", "event_f1"};
+  // The UCR archive's own figure: the mean ucr_score is the share of series whose anomaly was found.
+  if (at_path(cfg, "data.format").get<std::string>() == "ucr") shown.push_back("ucr_score");
   std::ostringstream os;
   os << "| detector |";
   for (const auto& a : axes) os << " " << a << " |";

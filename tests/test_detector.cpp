@@ -36,6 +36,23 @@ TEST(Scoring, ErrorRatioUsesRunningMaximumAndFloor) {
   for (double v : error_ratio_scores(noise, 0.01)) EXPECT_EQ(v, 0.0);
 }
 
+TEST(Scoring, SquashedErrorKeepsTheErrorsRanking) {
+  const std::vector<double> e = {0.0, 0.1, std::nan(""), 0.4, 0.1000001, 3.0};
+  const auto s = squashed_error_scores(e, 0.1);
+  EXPECT_EQ(s[0], 0.0);
+  EXPECT_DOUBLE_EQ(s[1], 0.5);  // the scale scores one half
+  EXPECT_EQ(s[2], 0.0);         // no prediction
+  EXPECT_DOUBLE_EQ(s[3], 0.8);  // 0.4 / 0.5
+  EXPECT_GT(s[4], s[1]) << "a slightly larger error still ranks above";
+  EXPECT_LT(s[5], 1.0);
+  EXPECT_GT(s[5], s[3]);
+  // A zero scale is raised to 1e-12, so distinct small errors stay ordered instead of all scoring 1.
+  const auto z = squashed_error_scores({1e-13, 2e-13, 1e-6}, 0.0);
+  EXPECT_LT(z[0], z[1]);
+  EXPECT_LT(z[1], z[2]);
+  EXPECT_LT(z[2], 1.0);
+}
+
 TEST(Scoring, LikelihoodFlagsAnOutlierAndIgnoresNoise) {
   Rng rng(3);
   std::vector<double> e(2000);
@@ -158,7 +175,7 @@ TEST(Detector, ScoresAreCausal) {
     actual[static_cast<size_t>(i)] = std::sin(i * 0.05) + rng.normal(0, 0.05);
     predicted[static_cast<size_t>(i)] = i < 50 ? std::nan("") : std::sin(i * 0.05);
   }
-  for (const char* rule : {"error_ratio", "likelihood"}) {
+  for (const char* rule : {"error", "error_ratio", "likelihood"}) {
     DetectorOptions o;
     o.score = rule;
     o.smoothing = 4;

@@ -434,6 +434,74 @@ TEST(MetricsSeries, TwentyThousandRowsStayCheap) {
   SeriesMetricOptions o;
   o.vus_max_buffer = 100;
   const NamedMetrics m = evaluate_series(s, l, o);
-  for (const auto& [name, value] : m) EXPECT_TRUE(std::isfinite(value)) << name;
+  // The UCR score is defined for one anomaly only; this case has many.
+  for (const auto& [name, value] : m)
+    EXPECT_EQ(std::isfinite(value), name != "ucr_score") << name << " = " << value;
   EXPECT_GT(metric_value(m, "vus_roc"), 0.5);
+}
+
+TEST(MetricsUcr, TopScoreWithinTheMarginOfTheOneAnomaly) {
+  // 400 rows, the anomaly is rows [200, 209] (w = 10).
+  std::vector<int> labels(400, 0);
+  for (int i = 200; i <= 209; ++i) labels[static_cast<size_t>(i)] = 1;
+  auto peak_at = [](int row) {
+    std::vector<double> s(400, 0.1);
+    s[static_cast<size_t>(row)] = 0.9;
+    return s;
+  };
+  // Tolerance 100 > w: the margin is 100 rows, so [100, 309] hits.
+  EXPECT_EQ(ucr_score(peak_at(205), labels, 100), 1.0);
+  EXPECT_EQ(ucr_score(peak_at(100), labels, 100), 1.0);
+  EXPECT_EQ(ucr_score(peak_at(99), labels, 100), 0.0);
+  EXPECT_EQ(ucr_score(peak_at(309), labels, 100), 1.0);
+  EXPECT_EQ(ucr_score(peak_at(310), labels, 100), 0.0);
+  // Tolerance 0: the margin is w = 10 rows, [190, 219].
+  EXPECT_EQ(ucr_score(peak_at(190), labels, 0), 1.0);
+  EXPECT_EQ(ucr_score(peak_at(189), labels, 0), 0.0);
+  EXPECT_EQ(ucr_score(peak_at(219), labels, 0), 1.0);
+  EXPECT_EQ(ucr_score(peak_at(220), labels, 0), 0.0);
+  // A long anomaly widens its own margin: w = 150 > 100.
+  std::vector<int> wide(400, 0);
+  for (int i = 200; i <= 349; ++i) wide[static_cast<size_t>(i)] = 1;
+  EXPECT_EQ(ucr_score(peak_at(50), wide, 100), 1.0);
+  EXPECT_EQ(ucr_score(peak_at(49), wide, 100), 0.0);
+}
+
+TEST(MetricsUcr, TiesGoToTheEarliestRowAndOnlyOneAnomalyIsScored) {
+  std::vector<int> labels(400, 0);
+  for (int i = 300; i <= 304; ++i) labels[static_cast<size_t>(i)] = 1;
+  std::vector<double> s(400, 0.0);
+  s[10] = 1.0;   // an early saturated score ...
+  s[302] = 1.0;  // ... ties with the one at the anomaly: the earliest row is t*
+  EXPECT_EQ(ucr_score(s, labels, 100), 0.0);
+  s[10] = 0.999;
+  EXPECT_EQ(ucr_score(s, labels, 100), 1.0);
+  // Infinite scores are allowed and win.
+  s[0] = std::numeric_limits<double>::infinity();
+  EXPECT_EQ(ucr_score(s, labels, 100), 0.0);
+  // No anomaly, or two: the score is undefined.
+  EXPECT_TRUE(std::isnan(ucr_score(s, std::vector<int>(400, 0), 100)));
+  std::vector<int> two = labels;
+  two[100] = 1;
+  EXPECT_TRUE(std::isnan(ucr_score(s, two, 100)));
+  EXPECT_THROW(ucr_score(s, labels, -1), lstmad::Error);
+  s[5] = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_THROW(ucr_score(s, labels, 100), lstmad::Error);
+}
+
+TEST(MetricsUcr, EvaluateSeriesReportsItAfterFirstRow) {
+  // The scored part starts at row 3; the anomaly is row 8 (row 5 of the scored part). The highest score
+  // overall is in the unscored prefix, which does not count.
+  std::vector<double> scores = {9.0, 9.0, 9.0, 0.1, 0.1, 0.1, 0.1, 0.1, 0.5, 0.1};
+  std::vector<int> labels = {0, 0, 0, 0, 0, 0, 0, 0, 1, 0};
+  SeriesMetricOptions o;
+  o.vus_max_buffer = 2;
+  o.ucr_tolerance = 0;  // margin w = 1: rows 7 .. 9
+  EXPECT_EQ(metric_value(evaluate_series(scores, labels, o, 3), "ucr_score"), 1.0);
+  scores[4] = 0.6;  // now the top is row 4, four rows early
+  EXPECT_EQ(metric_value(evaluate_series(scores, labels, o, 3), "ucr_score"), 0.0);
+  o.ucr_tolerance = 4;
+  EXPECT_EQ(metric_value(evaluate_series(scores, labels, o, 3), "ucr_score"), 1.0);
+  o.ucr_tolerance = -1;
+  EXPECT_THROW(evaluate_series(scores, labels, o, 3), lstmad::Error);
 }

@@ -269,33 +269,14 @@ TEST(NasaRun, SmapMslConfigScoresEventsEndToEnd) {
           dir.path() + " --set train.epochs=2 --set model.hidden=8 --out " + dir.file("run") + " -j 2",
       &out);
   ASSERT_EQ(rc, 0) << out;
-  std::istringstream in(lstmad::files::read(dir.file("run/results.csv")));
-  std::string line;
-  std::getline(in, line);
-  std::vector<std::string> header;
-  {
-    std::stringstream h(line);
-    for (std::string c; std::getline(h, c, ',');) header.push_back(c);
-  }
-  auto col = [&](const std::string& name) {
-    for (size_t i = 0; i < header.size(); ++i)
-      if (header[i] == name) return i;
-    ADD_FAILURE() << "no column " << name;
-    return size_t{0};
-  };
-  int rows = 0;
-  while (std::getline(in, line)) {
-    std::vector<std::string> c;
-    std::stringstream r(line);
-    for (std::string f; std::getline(r, f, ',');) c.push_back(f);
-    ASSERT_GT(c.size(), col("event_recall"));
-    ++rows;
-    EXPECT_EQ(c[col("status")], "OK") << line;
-    const double recall = std::stod(c[col("event_recall")]);
-    EXPECT_TRUE(recall >= 0.0 && recall <= 1.0) << line;
-    if (c[col("series")].find("P-1") != std::string::npos) {
-      EXPECT_EQ(recall, 1.0) << line;
+  const auto rows = lstmad::test::read_results_csv(dir.file("run/results.csv"));
+  ASSERT_EQ(rows.size(), 2u);
+  for (const auto& r : rows) {
+    EXPECT_EQ(r.at("status"), "OK") << r.at("series");
+    const double recall = std::stod(r.at("event_recall"));
+    EXPECT_TRUE(recall >= 0.0 && recall <= 1.0) << r.at("series");
+    if (r.at("series").find("P-1") != std::string::npos) {
+      EXPECT_EQ(recall, 1.0) << r.at("series");
     }
   }
-  EXPECT_EQ(rows, 2);
 }

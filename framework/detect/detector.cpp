@@ -64,6 +64,8 @@ std::vector<double> anomaly_scores_from_errors(const std::vector<double>& raw_er
   std::vector<double> scores;
   if (o.score == "error_ratio") {
     scores = error_ratio_scores(errors, o.error_floor);
+  } else if (o.score == "error") {
+    scores = squashed_error_scores(errors, o.error_floor);
   } else if (o.score == "likelihood") {
     LikelihoodOptions lo = o.likelihood;
     lo.std_floor = o.error_floor;
@@ -76,7 +78,7 @@ std::vector<double> anomaly_scores_from_errors(const std::vector<double>& raw_er
     scores = dynamic_threshold_detections(errors, o.ndt);
   } else {
     throw ConfigError("detector.score: unknown rule \"" + o.score +
-                      "\" (expected error_ratio, likelihood or dynamic_threshold)");
+                      "\" (expected error, error_ratio, likelihood or dynamic_threshold)");
   }
   for (auto& s : scores)
     if (!std::isfinite(s)) s = 0.0;

@@ -1,6 +1,6 @@
 // The prediction-error detector: per series, the model's predictions become anomaly scores in [0, 1]
 // through the stages of detect/scoring.hpp, in this order: absolute error -> moving average ->
-// exponential smoothing -> cap -> score rule (error_ratio, likelihood or dynamic_threshold) -> spatial check -> optional suppression of repeated alarms.
+// exponential smoothing -> cap -> score rule (error, error_ratio, likelihood or dynamic_threshold) -> spatial check -> optional suppression of repeated alarms.
 // All causal: the score of row i depends on rows <= i only.
 #pragma once
 #include <string>
@@ -12,10 +12,10 @@
 namespace lstmad {
 
 struct DetectorOptions {
-  std::string score = "likelihood";  // "error_ratio" | "likelihood" | "dynamic_threshold"
+  std::string score = "likelihood";  // "error" | "error_ratio" | "likelihood" | "dynamic_threshold"
   int smoothing = 1;                 // moving average of the errors over this many rows
   double ewma_span = 0;              // then an exponentially weighted average with this span (0 = none)
-  double error_floor = 0.01;         // error_ratio: the floor; likelihood: the smallest spread
+  double error_floor = 0.01;         // error: the scale; error_ratio: the floor; likelihood: the smallest spread
   double error_cap = 0.0;            // > 0: smoothed errors above this count as this (normalized units)
   LikelihoodOptions likelihood;      // its skip and start come from train_rows and learning
   double learning = 0.5;             // likelihood: leading fraction of the training rows kept out of the fit

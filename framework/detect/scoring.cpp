@@ -47,6 +47,14 @@ std::vector<double> error_ratio_scores(const std::vector<double>& errors, double
   return s;
 }
 
+std::vector<double> squashed_error_scores(const std::vector<double>& errors, double scale) {
+  const double c = std::max(scale, 1e-12);
+  std::vector<double> s(errors.size(), 0.0);
+  for (size_t i = 0; i < errors.size(); ++i)
+    if (!std::isnan(errors[i])) s[i] = errors[i] / (errors[i] + c);
+  return s;
+}
+
 std::vector<double> likelihood_scores(const std::vector<double>& errors, const LikelihoodOptions& o) {
   const size_t n = errors.size();
   std::vector<double> scores(n, 0.0);

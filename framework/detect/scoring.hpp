@@ -17,6 +17,11 @@ std::vector<double> moving_average(const std::vector<double>& x, int k);
 // The floor keeps float noise on a flat series from scoring 1.
 std::vector<double> error_ratio_scores(const std::vector<double>& errors, double floor);
 
+// The error itself, mapped into [0, 1) by the increasing map e / (e + scale): every threshold-free
+// metric (ROC, PR, VUS, the UCR score) sees exactly the error's ranking. scale is at least 1e-12; a NaN
+// error (no prediction) scores 0.
+std::vector<double> squashed_error_scores(const std::vector<double>& errors, double scale);
+
 struct LikelihoodOptions {
   int long_window = 8640;     // latest short-window means in the estimate of the error distribution
   int short_window = 10;      // rows in the recent mean error that is tested against it

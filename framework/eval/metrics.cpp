@@ -17,6 +17,8 @@ void check_options(const SeriesMetricOptions& o) {
     throw Error("metrics: range_alpha must lie in [0, 1], got " + std::to_string(o.range_alpha));
   if (!(o.pak_k >= 0 && o.pak_k <= 100))
     throw Error("metrics: pak_k must be a percentage in [0, 100], got " + std::to_string(o.pak_k));
+  if (o.ucr_tolerance < 0)
+    throw Error("metrics: ucr_tolerance must be >= 0, got " + std::to_string(o.ucr_tolerance));
   if (o.pak_k_step <= 0 || o.pak_k_step > 100 || 100 % o.pak_k_step != 0)
     throw Error("metrics: pak_k_step must divide 100, got " + std::to_string(o.pak_k_step));
 }
@@ -62,7 +64,7 @@ const std::vector<std::string>& series_metric_names() {
   static const std::vector<std::string> names = {
       "point_precision", "point_recall", "point_f1", "best_f1", "best_f1_threshold", "event_precision",
       "event_recall", "event_f1", "pa_f1", "pak_f1", "pak_auc", "range_precision", "range_recall",
-      "range_f1", "roc_auc", "pr_auc", "vus_roc", "vus_pr"};
+      "range_f1", "roc_auc", "pr_auc", "vus_roc", "vus_pr", "ucr_score"};
   return names;
 }
 
@@ -90,6 +92,7 @@ NamedMetrics evaluate_series(const std::vector<double>& scores, const std::vecto
   const RangeAuc v = vus(s, l, options.vus_max_buffer);
   out.emplace_back("vus_roc", v.roc);
   out.emplace_back("vus_pr", v.pr);
+  out.emplace_back("ucr_score", ucr_score(s, l, options.ucr_tolerance));
   return out;
 }
 

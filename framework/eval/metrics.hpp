@@ -18,13 +18,14 @@ struct SeriesMetricOptions {
   double range_alpha = 0.0; // existence-reward weight of range-based recall, in [0, 1]
   double pak_k = 20.0;      // K (percent) of the reported pak_f1
   int pak_k_step = 10;      // K grid step (percent) of pak_auc; must divide 100
+  int ucr_tolerance = 100;  // least margin (rows) of ucr_score around the one labeled run
 };
 
 using NamedMetrics = std::vector<std::pair<std::string, double>>;
 
 // Names, in order, of what evaluate_series returns: point_precision, point_recall, point_f1, best_f1,
 // best_f1_threshold, event_precision, event_recall, event_f1, pa_f1, pak_f1, pak_auc, range_precision,
-// range_recall, range_f1, roc_auc, pr_auc, vus_roc, vus_pr.
+// range_recall, range_f1, roc_auc, pr_auc, vus_roc, vus_pr, ucr_score.
 const std::vector<std::string>& series_metric_names();
 // Names, in order, of what evaluate_detections returns: the subset of series_metric_names() that needs
 // only binary detections (point_*, event_*, pa_f1, pak_f1, pak_auc, range_*).

@@ -184,4 +184,16 @@ RangeAuc vus(const std::vector<double>& scores, const std::vector<int>& labels, 
   return {sum.roc / (max_buffer + 1), sum.pr / (max_buffer + 1)};
 }
 
+double ucr_score(const std::vector<double>& scores, const std::vector<int>& labels, int tolerance) {
+  check_inputs(scores, labels, "ucr_score");
+  if (tolerance < 0) throw Error("ucr_score: the tolerance must be >= 0, got " + std::to_string(tolerance));
+  const std::vector<Segment> runs = runs_of(labels);
+  if (runs.size() != 1) return kNaN;
+  const Segment& a = runs.front();
+  // max_element returns the first of equal maxima.
+  const long top = static_cast<long>(std::max_element(scores.begin(), scores.end()) - scores.begin());
+  const long margin = std::max<long>(a.length(), tolerance);
+  return top >= a.start - margin && top <= a.end + margin ? 1.0 : 0.0;
+}
+
 }  // namespace lstmad::metrics

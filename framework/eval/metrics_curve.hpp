@@ -1,6 +1,6 @@
 // Threshold-free metrics of real-valued anomaly scores against binary labels (nonzero = anomalous), one
 // entry per row: best F1 over all thresholds, ROC-AUC, PR-AUC (average precision), and the range-aware
-// Range-AUC / VUS of Paparrizos et al. (VLDB 2022). Every curve is swept over all distinct score values
+// Range-AUC / VUS of Paparrizos et al. (VLDB 2022), and the UCR score of the UCR anomaly archive. Every curve is swept over all distinct score values
 // (a row is a detection when score >= threshold, tied rows enter together), after one sort: O(n log n),
 // plus O(n) per buffer length for VUS. Definitions and NaN conventions are in docs/metrics.md.
 #pragma once
@@ -34,5 +34,12 @@ struct RangeAuc {
 RangeAuc range_auc(const std::vector<double>& scores, const std::vector<int>& labels, int buffer);
 // VUS-ROC and VUS-PR: the mean of range_auc over buffer lengths 0, 1, ..., max_buffer.
 RangeAuc vus(const std::vector<double>& scores, const std::vector<int>& labels, int max_buffer);
+
+// The UCR score (Wu and Keogh; with the tolerance of Rewicki et al. 2023), for a series with exactly one
+// labeled run [b, e] of length w: 1 when t*, the first row holding the highest score, lies in
+// [b - m, e + m] with m = max(w, tolerance), else 0. NaN when the labels hold no run or more than one.
+// Ties at the top go to the earliest row (numpy's argmax), so a score that saturates early is not
+// rewarded for also saturating at the anomaly. tolerance >= 0.
+double ucr_score(const std::vector<double>& scores, const std::vector<int>& labels, int tolerance);
 
 }  // namespace lstmad::metrics

@@ -1,6 +1,8 @@
 // Shared helpers for the tests: temporary folders, the shared NAB corpus, the built lstmad binary.
 #pragma once
+#include <map>
 #include <string>
+#include <vector>
 
 namespace lstmad::test {
 
@@ -25,5 +27,8 @@ std::string lstmad_binary();
 void write_text(const std::string& path, const std::string& text);
 // Runs a shell command; returns its exit status; stdout+stderr go to *output when given.
 int run_command(const std::string& command, std::string* output = nullptr);
+// The rows of a run's results.csv, each keyed by the header's column names (quoted fields may hold
+// commas). A row with another number of fields than the header fails the calling test.
+std::vector<std::map<std::string, std::string>> read_results_csv(const std::string& path);
 
 }  // namespace lstmad::test

@@ -1,0 +1,145 @@
+#include "data/ucr.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+
+#include "core/error.hpp"
+#include "core/files.hpp"
+#include "data/timestamp.hpp"
+
+namespace lstmad {
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kMarker = "_UCR_Anomaly_";
+
+bool all_digits(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// A positive int from digits, or 0 when it does not fit.
+int positive_int(const std::string& digits) {
+  if (digits.size() > 9) return 0;
+  return std::atoi(digits.c_str());
+}
+
+}  // namespace
+
+std::optional<UcrFileName> parse_ucr_file_name(const std::string& file) {
+  const std::string ext = ".txt";
+  if (file.size() <= ext.size() || file.compare(file.size() - ext.size(), ext.size(), ext) != 0) return {};
+  const std::string stem = file.substr(0, file.size() - ext.size());
+  const size_t marker = stem.find(kMarker);
+  if (marker == std::string::npos) return {};
+  UcrFileName f;
+  f.number = stem.substr(0, marker);
+  if (!all_digits(f.number)) return {};
+  std::string rest = stem.substr(marker + kMarker.size());
+  // The three numbers are the last three fields; the name (which may itself hold "_") is what precedes them.
+  int numbers[3] = {0, 0, 0};
+  for (int k = 2; k >= 0; --k) {
+    const size_t cut = rest.rfind('_');
+    if (cut == std::string::npos) return {};
+    const std::string field = rest.substr(cut + 1);
+    if (!all_digits(field)) return {};
+    numbers[k] = positive_int(field);
+    if (numbers[k] <= 0) return {};
+    rest.resize(cut);
+  }
+  if (rest.empty()) return {};
+  f.name = rest;
+  f.train_end = numbers[0];
+  f.begin = numbers[1];
+  f.end = numbers[2];
+  return f;
+}
+
+std::vector<std::string> list_ucr_files(const std::string& root) {
+  std::error_code ec;
+  if (!fs::is_directory(root, ec)) throw IoError(root + ": not a folder (the UCR archive's root)");
+  std::vector<std::pair<std::string, std::string>> found;  // file name, relative path
+  // The error_code forms: one unreadable entry must not end the listing.
+  for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (!it->is_regular_file(ec)) continue;
+    const std::string name = it->path().filename().string();
+    if (parse_ucr_file_name(name))
+      found.emplace_back(name, fs::relative(it->path(), root, ec).generic_string());
+  }
+  std::sort(found.begin(), found.end());
+  std::vector<std::string> out;
+  for (auto& f : found) out.push_back(std::move(f.second));
+  return out;
+}
+
+std::vector<double> parse_ucr_values(const std::string& text, const std::string& path) {
+  std::vector<double> values;
+  long line = 1;
+  size_t i = 0;
+  const size_t n = text.size();
+  auto separator = [](char c) { return c == ' ' || c == '\t' || c == ',' || c == '\r' || c == '\n'; };
+  std::string token;
+  while (i < n) {
+    if (separator(text[i])) {
+      if (text[i] == '\n') ++line;
+      ++i;
+      continue;
+    }
+    size_t j = i;
+    while (j < n && !separator(text[j])) ++j;
+    token.assign(text, i, j - i);
+    char* stop = nullptr;
+    const double v = std::strtod(token.c_str(), &stop);
+    if (stop != token.c_str() + token.size() || token.empty())
+      throw DataError(path, line, "not a number: \"" + token.substr(0, 40) + "\"");
+    if (std::isinf(v)) throw DataError(path, line, "value is infinite: \"" + token.substr(0, 40) + "\"");
+    values.push_back(v);
+    i = j;
+  }
+  if (values.empty()) throw DataError(path, 0, "no values");
+  return values;
+}
+
+Series load_ucr_series(const std::string& root, const std::string& relpath, const std::string& id,
+                       int* train_rows) {
+  const std::string path = (fs::path(root) / relpath).string();
+  const std::string file = fs::path(relpath).filename().string();
+  const std::optional<UcrFileName> f = parse_ucr_file_name(file);
+  if (!f)
+    throw DataError(path, 0,
+                    "not a UCR archive file name (NNN_UCR_Anomaly_<name>_<train end>_<begin>_<end>.txt)");
+  Series s;
+  s.name = id;
+  s.path = path;
+  s.dims = 1;
+  s.values = parse_ucr_values(files::read(path), path);
+  const int n = s.rows();
+  if (f->train_end >= n)
+    throw DataError(path, 0,
+                    "the name's training part ends at row " + std::to_string(f->train_end) + " of " +
+                        std::to_string(n) + " rows: nothing is left to score");
+  if (f->begin > f->end || f->end > n)
+    throw DataError(path, 0,
+                    "the name's anomaly, rows " + std::to_string(f->begin) + " .. " + std::to_string(f->end) +
+                        ", does not lie in the file's " + std::to_string(n) + " rows");
+  s.timestamps.reserve(static_cast<size_t>(n));
+  s.time_us.reserve(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    const int64_t us = static_cast<int64_t>(i) * 1000000;
+    s.time_us.push_back(us);
+    s.timestamps.push_back(format_timestamp_us(us));
+  }
+  LabelWindow w;
+  w.start = f->begin - 1;
+  w.end = f->end - 1;
+  w.start_text = s.timestamps[static_cast<size_t>(w.start)];
+  w.end_text = s.timestamps[static_cast<size_t>(w.end)];
+  s.windows.push_back(w);
+  if (train_rows) *train_rows = f->train_end;
+  return s;
+}
+
+}  // namespace lstmad
