@@ -1,4 +1,5 @@
-// libFuzzer target: the NAB CSV reader and the label-window reader on arbitrary bytes. Bad input must
+// libFuzzer target: the NAB CSV reader, the label-window reader and the UCR archive's value and file-name
+// parsers on arbitrary bytes. Bad input must
 // end in lstmad::Error (with its file and line), never a crash, hang, leak or undefined behaviour.
 #include <cstddef>
 #include <cstdint>
@@ -8,6 +9,7 @@
 #include "core/log.hpp"
 #include "data/csv_reader.hpp"
 #include "data/labels.hpp"
+#include "data/ucr.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static bool quiet = (lstmad::log::set_level(lstmad::log::Level::Off), true);
@@ -25,5 +27,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   } catch (const lstmad::Error&) {
   }
+  try {
+    (void)lstmad::parse_ucr_values(text, "fuzz.txt");
+  } catch (const lstmad::Error&) {
+  }
+  // Any name either parses into numbers that are all positive or is refused.
+  if (const auto f = lstmad::parse_ucr_file_name(text))
+    if (f->train_end <= 0 || f->begin <= 0 || f->end <= 0 || f->name.empty()) __builtin_trap();
   return 0;
 }
