@@ -204,7 +204,8 @@ std::string write_report(const std::string& run_dir, const std::string& out_file
   h << "</table>\n";
 
   // Per-series metrics and timings; failures with their messages.
-  const std::vector<std::string> metric_cols = {"roc_auc", "pr_auc", "best_f1", "event_f1", "vus_pr"};
+  std::vector<std::string> metric_cols = {"roc_auc", "pr_auc", "best_f1", "event_f1", "vus_pr"};
+  if (cfg["data"].value("format", "") == "ucr") metric_cols.push_back("ucr_score");
   h << "<h2>Per-series results</h2><table><tr><th>detector</th><th>series</th><th>status</th>";
   for (const auto& m : metric_cols) h << "<th>" << m << "</th>";
   h << "<th>epochs</th><th>train s</th><th>predict s</th></tr>\n";
@@ -232,7 +233,7 @@ std::string write_report(const std::string& run_dir, const std::string& out_file
   if (thresholds.contains(detector) && thresholds[detector].contains("standard"))
     threshold = thresholds[detector]["standard"]["threshold"].get<double>();
   h << "<h2>Series: " << esc(detector) << "</h2><p>Values (blue) with label windows (red bands) and the "
-       "probationary part (grey); below, the anomaly score (grey) with the standard-profile threshold (dashed) "
+       "training part (grey; NAB's probationary part); below, the anomaly score (grey) with the standard-profile threshold (dashed) "
        "and the detections at it (red dots).</p>\n";
   fs::path nab = fs::path(run_dir) / "nab" / detector;
   std::vector<fs::path> plots;
@@ -240,12 +241,25 @@ std::string write_report(const std::string& run_dir, const std::string& out_file
     for (const auto& e : fs::recursive_directory_iterator(nab))
       if (e.is_regular_file() && e.path().extension() == ".csv" && e.path().parent_path() != nab) plots.push_back(e.path());
   std::sort(plots.begin(), plots.end());
+  // Each series' training part as its cell recorded it (NASA and UCR series bring their own); runs made
+  // before cells recorded it fall back to the config's rule.
+  std::map<std::string, int> train_rows;
+  for (size_t i = 1; i < results.size(); ++i)
+    if (get(results[i], "detector") == detector) {
+      const std::string t = get(results[i], "train_rows");
+      if (!t.empty() && std::atoi(t.c_str()) >= 0) train_rows[get(results[i], "series")] = std::atoi(t.c_str());
+    }
   for (const auto& p : plots) {
     ScoredSeries s = read_scored(p.string());
     int n = static_cast<int>(s.value.size());
-    double tf = cfg["data"].value("train_fraction", 0.0);
-    int probation = tf > 0 ? static_cast<int>(std::floor(tf * n)) : static_cast<int>(std::min(std::floor(0.15 * n), 750.0));
     std::string name = p.parent_path().filename().string() + "/" + p.filename().string().substr(detector.size() + 1);
+    int probation = 0;
+    if (auto it = train_rows.find(name); it != train_rows.end()) {
+      probation = it->second;
+    } else {
+      const double tf = cfg["data"].value("train_fraction", 0.0);
+      probation = tf > 0 ? static_cast<int>(std::floor(tf * n)) : static_cast<int>(std::min(std::floor(0.15 * n), 750.0));
+    }
     h << plot(name, s, threshold, probation);
   }
   h << "</body></html>\n";

@@ -63,7 +63,7 @@ json CellResult::to_json() const {
     order.push_back(k);
   }
   json j{{"id", id}, {"index", index}, {"setting", setting}, {"detector", detector}, {"series", series},
-          {"seed", seed}, {"status", to_string(status)}, {"error", error}, {"rows", rows},
+          {"seed", seed}, {"status", to_string(status)}, {"error", error}, {"rows", rows}, {"train_rows", train_rows},
           {"epochs", epochs}, {"best_epoch", best_epoch}, {"train_loss", num(train_loss)},
           {"val_loss", num(val_loss)},
           {"seconds", {{"prepare", seconds_prepare}, {"train", seconds_train}, {"predict", seconds_predict},
@@ -86,6 +86,7 @@ CellResult CellResult::from_json(const json& j) {
   r.status = parse_cell_status(j.at("status").get<std::string>());
   r.error = j.at("error").get<std::string>();
   r.rows = j.at("rows").get<int>();
+  r.train_rows = j.value("train_rows", -1);  // absent in cells written before it was recorded
   r.epochs = j.at("epochs").get<int>();
   r.best_epoch = j.at("best_epoch").get<int>();
   r.train_loss = num_of(j.at("train_loss"));
@@ -210,7 +211,7 @@ void ResultsStore::write_results_csv(const Plan& plan, const std::vector<CellRes
   std::ostringstream os;
   os << "cell_id,index,detector,setting_id,series,seed";
   for (const auto& a : axes) os << "," << a;
-  os << ",status,error,rows,epochs,best_epoch,train_loss,val_loss,seconds_prepare,seconds_train,seconds_predict,"
+  os << ",status,error,rows,train_rows,epochs,best_epoch,train_loss,val_loss,seconds_prepare,seconds_train,seconds_predict,"
         "seconds_total";
   for (const auto& m : metric_cols) os << "," << m;
   os << "\n";
@@ -223,7 +224,7 @@ void ResultsStore::write_results_csv(const Plan& plan, const std::vector<CellRes
     os << c->id << "," << c->index << "," << csv_field(c->detector) << "," << s.id << "," << csv_field(c->series)
        << "," << c->seed;
     for (const auto& a : axes) os << "," << csv_field(s.axes.at(a).dump());
-    os << "," << to_string(c->status) << "," << csv_field(c->error) << "," << c->rows << "," << c->epochs << ","
+    os << "," << to_string(c->status) << "," << csv_field(c->error) << "," << c->rows << "," << c->train_rows << "," << c->epochs << ","
        << c->best_epoch << "," << fmt_double(c->train_loss) << "," << fmt_double(c->val_loss) << ","
        << fmt_double(c->seconds_prepare) << "," << fmt_double(c->seconds_train) << ","
        << fmt_double(c->seconds_predict) << "," << fmt_double(c->seconds_total);

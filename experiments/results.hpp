@@ -26,6 +26,7 @@ struct CellResult {
   CellStatus status = CellStatus::Ok;
   std::string error;
   int rows = 0;
+  int train_rows = -1;  // the training part (scores and metrics start after it); -1 where not recorded
   int epochs = 0;       // an ensemble's: the members' sum
   int best_epoch = -1;  // an ensemble's: -1 (each member's is in `members`)
   double train_loss = 0, val_loss = 0;  // an ensemble's: the members' mean

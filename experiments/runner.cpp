@@ -553,6 +553,7 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
         CellResult r = base_result(*c);
         r.status = CellStatus::Error;
         r.rows = p.series.rows();
+        r.train_rows = p.train_end;
         r.error = p.series.path + ": " + std::to_string(p.train_end) + " training rows are too few for window " +
                   std::to_string(w.key.window) + " and horizon " + std::to_string(w.key.shape.horizon);
         finish(std::move(r));
@@ -590,6 +591,7 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
     const json& v = plan.settings[static_cast<size_t>(c.setting)].values;
     CellResult r = base_result(c);
     r.rows = p.series.rows();
+    r.train_rows = p.train_end;
     r.time_features = p.time_features;
     r.seconds_prepare = pc.loaded->seconds;
     r.seconds_train = pc.seconds_train;
@@ -954,6 +956,7 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
       auto t = Clock::now();
       DetectorOptions dopt = detector_options(s.values);
       dopt.train_rows = L.data->train_end;
+      r.train_rows = L.data->train_end;
       r.scores = anomaly_scores_from_errors(errors, values, dopt);
       r.metrics = series_metrics(*L.data, r.scores, cfg);
       store.write_nab_scores(r.detector, L.data->series, r.scores, &errors);

@@ -165,6 +165,9 @@ TEST(UcrRun, ConfigScoresEachSeriesAndFailsOnlyTheBrokenOne) {
 
   const auto rows = lstmad::test::read_results_csv(dir.file("run/results.csv"));
   ASSERT_EQ(rows.size(), 3u);
+  // The report lists the UCR score per series.
+  ASSERT_EQ(lstmad::test::run_command(lstmad::test::lstmad_binary() + " report " + dir.file("run"), &out), 0) << out;
+  EXPECT_NE(lstmad::files::read(dir.file("run/report.html")).find("<th>ucr_score</th>"), std::string::npos);
   for (const auto& r : rows) {
     const std::string& series = r.at("series");
     if (series.find("Broken") != std::string::npos) {
@@ -172,6 +175,7 @@ TEST(UcrRun, ConfigScoresEachSeriesAndFailsOnlyTheBrokenOne) {
       continue;
     }
     EXPECT_EQ(r.at("status"), "OK") << series;
+    EXPECT_EQ(r.at("train_rows"), "400") << "the file name's training part, not NAB's probation: " << series;
     EXPECT_EQ(std::stod(r.at("ucr_score")), 1.0)
         << "a bump of three amplitudes is the largest error: " << series;
   }
