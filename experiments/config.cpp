@@ -24,11 +24,21 @@ std::vector<KeyDef> make_schema() {
       "Corpus layout: `synthetic` (the built-in generator, written into the run folder), `nab` (NAB's "
       "data/<category>/<file>.csv and labels/), `nasa` (SMAP/MSL .npy channels), `ucr` (the UCR anomaly "
       "archive: NNN_UCR_Anomaly_<name>_<train end>_<begin>_<end>.txt files, one anomaly each; ids "
-      "`UCR/<file stem>.csv`).",
-      0, 0, {"synthetic", "nab", "nasa", "ucr"});
+      "`UCR/<file stem>.csv`), `csv` (a folder of CSV files, any depth, with a header; data.csv.* names the "
+      "columns; ids are the paths under data.root, a file at its top getting the folder's name as category).",
+      0, 0, {"synthetic", "nab", "nasa", "ucr", "csv"});
   add("data.root", T::String, "",
       "Corpus folder. Empty: for `nab`, the NAB_ROOT environment variable, else ../shared/nab when present "
-      "(`nasa` and `ucr` need it).");
+      "(`nasa`, `ucr` and `csv` need it).");
+  add("data.csv.time_column", T::String, "timestamp",
+      "csv: the time column (YYYY-MM-DD HH:MM:SS, YYYY-MM-DDTHH:MM:SS[Z], or seconds since 1970); \"\" = none, "
+      "rows one second apart.");
+  add("data.csv.label_column", T::String, "",
+      "csv: the label column, nonzero on anomalous rows (each run of them is one anomaly window); \"\" = "
+      "unlabeled, no metrics.");
+  add("data.csv.value_columns", T::StringList, json::array(),
+      "csv: the value columns, the first being the one predicted and scored; empty = every other column in file "
+      "order.");
   add("data.windows_file", T::String, "labels/combined_windows.json",
       "Label windows file, relative to data.root (NAB layout).");
   add("data.files", T::StringList, json::array(),
@@ -42,7 +52,7 @@ std::vector<KeyDef> make_schema() {
       "scaled, e.g. NASA telemetry).", 0, 0, {"minmax", "zscore", "none"});
   add("data.train_fraction", T::Number, 0.0,
       "Rows trained on (and that fit the normalization): 0 = NAB's probationary length min(floor(0.15 n), 750), "
-      "else this fraction of the rows. `nasa` and `ucr` series bring their own training part.", 0, 0.95);
+      "else this fraction of the rows (`csv` too). `nasa` and `ucr` series bring their own training part.", 0, 0.95);
   add("data.time_features", T::StringList, json::array(),
       "Calendar inputs added to each row from its timestamp, each as a sine and cosine of its phase: "
       "`time_of_day`, `day_of_week` (the model input grows by 2 per feature; predicted and scored is still "

@@ -105,7 +105,7 @@ Corpus resolve_corpus(const json& cfg, const std::string& run_dir) {
       for (const auto& rel : list_ucr_files(c.root)) {
         const std::string name = fs::path(rel).filename().string();
         const std::string id = "UCR/" + name.substr(0, name.size() - 4) + ".csv";
-        if (c.ucr_files.emplace(id, rel).second) all.push_back(id);
+        if (c.files_by_id.emplace(id, rel).second) all.push_back(id);
       }
     } catch (const IoError& e) {
       throw ConfigError(std::string("data.root: ") + e.what());
@@ -115,6 +115,29 @@ Corpus resolve_corpus(const json& cfg, const std::string& run_dir) {
                         "under " + c.root);
     select_series(c, all, cfg);
     c.total_windows = static_cast<int>(c.series.size());  // one anomaly per series
+    return c;
+  }
+  if (c.format == "csv") {
+    if (c.root.empty()) throw ConfigError("data.root: a csv corpus has no default location; give the folder of its files");
+    c.csv_columns.nab = false;
+    c.csv_columns.time = at_path(cfg, "data.csv.time_column").get<std::string>();
+    c.csv_columns.label = at_path(cfg, "data.csv.label_column").get<std::string>();
+    c.csv_columns.values = at_path(cfg, "data.csv.value_columns").get<std::vector<std::string>>();
+    std::vector<std::string> all;
+    try {
+      for (const auto& rel : list_csv_files(c.root)) {
+        // Ids keep a category folder (NAB-format result files are <category>/<file>): a file directly
+        // under the root takes the root's own name as its category.
+        const std::string id = rel.find('/') != std::string::npos
+                                   ? rel
+                                   : fs::path(c.root).lexically_normal().filename().string() + "/" + rel;
+        if (c.files_by_id.emplace(id, rel).second) all.push_back(id);
+      }
+    } catch (const IoError& e) {
+      throw ConfigError(std::string("data.root: ") + e.what());
+    }
+    if (all.empty()) throw ConfigError("data.root: no .csv files under " + c.root);
+    select_series(c, all, cfg);
     return c;
   }
   if (c.format == "synthetic") {
@@ -149,10 +172,11 @@ Corpus resolve_corpus(const json& cfg, const std::string& run_dir) {
 
 Series Corpus::load(const std::string& id, int* train_rows) const {
   if (train_rows) *train_rows = -1;  // NAB layout: the runner uses the probationary length
-  if (format == "ucr") {
-    auto it = ucr_files.find(id);
-    if (it == ucr_files.end()) throw DataError(root + "/" + id, 0, "no such series in the UCR archive");
-    return load_ucr_series(root, it->second, id, train_rows);
+  if (format == "ucr" || format == "csv") {
+    auto it = files_by_id.find(id);
+    if (it == files_by_id.end()) throw DataError(root + "/" + id, 0, "no such series under data.root");
+    if (format == "ucr") return load_ucr_series(root, it->second, id, train_rows);
+    return read_series_csv(root + "/" + it->second, id, nullptr, csv_columns);
   }
   if (format != "nasa") return load_corpus_series(root, id, labels);
   // NASA: the train rows followed by the test rows, with timestamps one second apart so that NAB-format
@@ -195,9 +219,9 @@ std::vector<std::string> Corpus::input_files() const {
     }
     return out;
   }
-  if (format == "ucr") {
+  if (format == "ucr" || format == "csv") {
     for (const auto& id : series)
-      if (auto it = ucr_files.find(id); it != ucr_files.end()) out.push_back(root + "/" + it->second);
+      if (auto it = files_by_id.find(id); it != files_by_id.end()) out.push_back(root + "/" + it->second);
     return out;
   }
   std::string w = root + "/" + windows_file;

@@ -1,11 +1,12 @@
 // Where a run's series come from: the built-in synthetic corpus (generated into the run folder), a NAB-
-// layout folder, NASA SMAP/MSL channels, or the UCR anomaly archive. Resolves the root, lists and filters the series, and loads
+// layout folder, NASA SMAP/MSL channels, the UCR anomaly archive, or a folder of labeled CSV files. Resolves the root, lists and filters the series, and loads
 // one series with its label windows. Load errors belong to that series only.
 #pragma once
 #include <map>
 #include <string>
 #include <vector>
 
+#include "data/csv_reader.hpp"
 #include "data/labels.hpp"
 #include "data/nasa.hpp"
 #include "data/ucr.hpp"
@@ -15,7 +16,7 @@
 namespace lstmad {
 
 struct Corpus {
-  std::string format;                        // "synthetic" | "nab" | "nasa" | "ucr"
+  std::string format;                        // "synthetic" | "nab" | "nasa" | "ucr" | "csv"
   std::string root;
   std::string windows_file;                  // NAB layout: the labels file used
   std::vector<std::string> series;           // corpus-relative ids, sorted, after data.files / max_files
@@ -23,7 +24,8 @@ struct Corpus {
   int total_windows = 0;                     // windows of the selected series (NAB normalisation)
   std::string spacecraft;                    // nasa filter
   std::vector<NasaLabelRow> nasa_labels;     // nasa: labeled_anomalies.csv rows
-  std::map<std::string, std::string> ucr_files;  // ucr: id ("UCR/<file stem>.csv") -> path under root
+  std::map<std::string, std::string> files_by_id;  // ucr, csv: id -> path under root
+  CsvColumns csv_columns;                    // csv: the columns' roles
 
   // Loads one series; for NASA the train rows are followed by the test rows (train_rows says where); for
   // UCR train_rows is the training part its file name gives.

@@ -1,10 +1,12 @@
 // The NAB-layout readers on small files written by the tests: the CSV reader's formatting tolerance
 // (CRLF, no final newline, number forms), its refusal of bad input with file:line, timestamps kept in file
-// order, label windows mapped to rows, the corpus listing, and the timestamp parser itself.
+// order, label windows mapped to rows, the corpus listing, and the timestamp parser itself; then the generic
+// layout (named time, label and value columns) and a folder of such files run end to end.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <string>
 
 #include "core/error.hpp"
@@ -342,4 +344,122 @@ TEST(Labels, SharedNabCorpusReadsCompletely) {
 }
 
 }  // namespace
+}  // namespace lstmad
+
+namespace lstmad {
+namespace {
+
+CsvColumns generic(const std::string& time, const std::string& label, std::vector<std::string> values = {}) {
+  CsvColumns c;
+  c.nab = false;
+  c.time = time;
+  c.label = label;
+  c.values = std::move(values);
+  return c;
+}
+
+// Expects a DataError on line `line` of g.csv containing `needle` for the generic layout `cols`.
+void expect_generic_error(const std::string& text, const CsvColumns& cols, long line, const std::string& needle) {
+  try {
+    parse_series_csv(text, "g.csv", "c/g.csv", nullptr, cols);
+    ADD_FAILURE() << "accepted:\n" << text;
+  } catch (const DataError& e) {
+    EXPECT_EQ(e.line(), line) << e.what();
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+
+TEST(CsvGeneric, NamedColumnsLabelRunsAndEpochSeconds) {
+  // Yahoo S5's A1 layout, columns moved around: a label column whose runs of 1 are the anomalies.
+  const Series s = parse_series_csv(
+      "value,is_anomaly,timestamp,extra\n"
+      "1.5,0,1416722400,9\n"
+      "2.5,1,1416726000,9\n"
+      "3.5,1,1416729600,9\n"
+      "4.5,0,1416733200,9\n"
+      "5.5,2,1416736800,9\n",
+      "g.csv", "c/g.csv", nullptr, generic("timestamp", "is_anomaly"));
+  EXPECT_EQ(s.dims, 2) << "value and extra; the time and label columns are not values";
+  EXPECT_EQ(s.values, (std::vector<double>{1.5, 9, 2.5, 9, 3.5, 9, 4.5, 9, 5.5, 9}));
+  ASSERT_EQ(s.windows.size(), 2u);
+  EXPECT_EQ(s.windows[0].start, 1);
+  EXPECT_EQ(s.windows[0].end, 2);
+  EXPECT_EQ(s.windows[1].start, 4) << "any nonzero label is anomalous";
+  EXPECT_EQ(s.windows[1].end, 4);
+  EXPECT_EQ(s.windows[0].start_text, "1416726000");
+  EXPECT_EQ(s.time_us[1] - s.time_us[0], 3600LL * 1000000) << "seconds since 1970";
+  EXPECT_EQ(format_timestamp_us(s.time_us[0]), "2014-11-23 06:00:00");
+}
+
+TEST(CsvGeneric, IsoTimesChosenValuesAndNoTimeColumn) {
+  const std::string text =
+      "time,a,b,label\n"
+      "2020-01-01T00:00:00Z,1,10,0\n"
+      "2020-01-01T00:05:00Z,2,20,0\n";
+  // The listed value columns, in the listed order: b is predicted.
+  Series s = parse_series_csv(text, "g.csv", "c/g.csv", nullptr, generic("time", "label", {"b", "a"}));
+  EXPECT_EQ(s.values, (std::vector<double>{10, 1, 20, 2}));
+  EXPECT_EQ(s.time_us[1] - s.time_us[0], 300LL * 1000000);
+  EXPECT_TRUE(s.windows.empty());
+  // No time column: rows one second apart; the time-like column is then just skipped when not listed.
+  s = parse_series_csv(text, "g.csv", "c/g.csv", nullptr, generic("", "", {"a"}));
+  EXPECT_EQ(s.values, (std::vector<double>{1, 2}));
+  EXPECT_EQ(s.timestamps[1], "1970-01-01 00:00:01");
+}
+
+TEST(CsvGeneric, BadLayoutsNameTheFileAndLine) {
+  expect_generic_error("t,v\n1,2\n", generic("time", ""), 1, "no time column \"time\"");
+  expect_generic_error("t,v\n1,2\n", generic("t", "lab"), 1, "no label column \"lab\"");
+  expect_generic_error("t,v\n1,2\n", generic("t", "", {"w"}), 1, "no value column \"w\"");
+  expect_generic_error("t,v\n1,2\n", generic("t", "", {"v", "v"}), 1, "listed twice");
+  expect_generic_error("t,v\n1,2\n", generic("t", "t"), 1, "also the time column");
+  expect_generic_error("t,l\n1,0\n", generic("t", "l"), 1, "no value column besides");
+  expect_generic_error("t,v,l\n1,2,0\n2,3,yes\n", generic("t", "l"), 3, "label \"yes\" is not a number");
+  expect_generic_error("t,v\n1,2\nnoon,3\n", generic("t", ""), 3, "bad timestamp \"noon\"");
+  expect_generic_error("t,v\n1,2\n2\n", generic("t", ""), 3, "expected 2 columns, found 1");
+  // The NAB layout stays strict: its time column first, in NAB's format only.
+  expect_data_error("timestamp,value\n1416722400,2\n", 2, "expected YYYY-MM-DD HH:MM:SS");
+}
+
+// A folder of labeled CSV files (Yahoo S5's layout) runs end to end: ids keep their folder, a file at the
+// top gets the folder's name, a file with a bad label fails its own cell only, and the labeled anomaly is
+// scored (event recall in results.csv).
+TEST(CsvGeneric, CorpusRunsEndToEnd) {
+  if (!std::filesystem::exists(test::lstmad_binary())) GTEST_SKIP() << "lstmad binary not built";
+  test::TempDir dir("csv-corpus");
+  std::filesystem::create_directories(dir.file("data/A1Benchmark"));
+  auto write = [&](const std::string& rel, int n, int a, int b) {
+    std::string t = "timestamp,value,is_anomaly\n";
+    for (int i = 0; i < n; ++i)
+      t += std::to_string(1416722400 + 3600 * i) + "," + std::to_string(std::sin(2 * M_PI * i / 30) + (i >= a && i <= b ? 4 : 0)) +
+           "," + (i >= a && i <= b ? "1" : "0") + "\n";
+    test::write_text(dir.file("data/" + rel), t);
+  };
+  write("A1Benchmark/real_1.csv", 900, 700, 705);
+  write("top.csv", 800, 600, 610);
+  test::write_text(dir.file("data/A1Benchmark/bad.csv"), "timestamp,value,is_anomaly\n1,2,x\n");
+  std::string out;
+  const int rc = test::run_command(test::lstmad_binary() + " -q run " + std::string(LSTMAD_SOURCE_DIR) +
+                                       "/configs/quickstart.json --set data.format=csv --set data.root=" + dir.file("data") +
+                                       " --set data.csv.label_column=is_anomaly --set data.train_fraction=0.4"
+                                       " --set eval.nab=false --set train.epochs=2 --set model.hidden=8 --out " +
+                                       dir.file("run") + " -j 2 2>&1",
+                                   &out);
+  EXPECT_EQ(rc, 1) << "one cell failed\n" << out;
+  const auto rows = test::read_results_csv(dir.file("run/results.csv"));
+  ASSERT_EQ(rows.size(), 3u) << out;
+  std::map<std::string, std::map<std::string, std::string>> by;
+  for (const auto& r : rows) by[r.at("series")] = r;
+  ASSERT_TRUE(by.count("A1Benchmark/bad.csv") && by.count("A1Benchmark/real_1.csv") && by.count("data/top.csv")) << out;
+  EXPECT_EQ(by["A1Benchmark/bad.csv"].at("status"), "ERROR");
+  EXPECT_NE(by["A1Benchmark/bad.csv"].at("error").find("bad.csv:2: label"), std::string::npos);
+  for (const char* id : {"A1Benchmark/real_1.csv", "data/top.csv"}) {
+    EXPECT_EQ(by[id].at("status"), "OK") << id;
+    EXPECT_EQ(std::stod(by[id].at("event_recall")), 1.0) << id << ": a jump of four amplitudes is found";
+  }
+  EXPECT_EQ(by["A1Benchmark/real_1.csv"].at("train_rows"), "360") << "data.train_fraction 0.4 of 900 rows";
+}
+
 }  // namespace lstmad

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
@@ -147,5 +148,20 @@ std::string sha256(const std::string& bytes) {
 }
 
 std::string sha256_file(const std::string& path) { return sha256(read(path)); }
+
+std::vector<std::string> list_below(const std::string& root) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(root, ec)) throw IoError(root + ": not a folder");
+  std::vector<std::string> out;
+  const auto opts = fs::directory_options::skip_permission_denied | fs::directory_options::follow_directory_symlink;
+  for (auto it = fs::recursive_directory_iterator(root, opts, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    std::error_code fe;
+    if (it->is_regular_file(fe)) out.push_back(fs::relative(it->path(), root, fe).generic_string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
 
 }  // namespace lstmad::files

@@ -4,7 +4,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <optional>
 #include <string_view>
+#include <vector>
 
 #include "core/error.hpp"
 #include "core/files.hpp"
@@ -48,15 +50,36 @@ std::string show(std::string_view f) {
 
 }  // namespace
 
+namespace {
+
+// What each column of a file holds.
+enum class Role { Time, Value, Label, Ignored };
+
+// A generic file's timestamp: NAB's form, ISO 8601's "T" separator with an optional "Z", or a number of
+// seconds since 1970 (integer or decimal).
+std::optional<int64_t> parse_any_timestamp(std::string_view f) {
+  if (auto us = parse_timestamp_us(f)) return us;
+  if (f.size() >= 19 && f[10] == 'T') {
+    std::string t(f);
+    t[10] = ' ';
+    if (t.back() == 'Z') t.pop_back();
+    if (auto us = parse_timestamp_us(t)) return us;
+  }
+  double v;
+  if (parse_double(f, v) && std::isfinite(v) && std::fabs(v) < 1e13) return static_cast<int64_t>(std::llround(v * 1e6));
+  return std::nullopt;
+}
+
+}  // namespace
+
 Series parse_series_csv(const std::string& text, const std::string& path, const std::string& name,
-                        CsvReadReport* report) {
+                        CsvReadReport* report, const CsvColumns& layout) {
   Series s;
   s.name = name;
   s.path = path;
   CsvReadReport rep;
   size_t pos = 0;
   long line_no = 0;
-  int columns = 0;
   auto next_line = [&](std::string_view& line) -> bool {
     if (pos >= text.size()) return false;
     size_t nl = text.find('\n', pos);
@@ -67,30 +90,66 @@ Series parse_series_csv(const std::string& text, const std::string& path, const 
     ++line_no;
     return true;
   };
+  auto split = [](std::string_view line) {
+    std::vector<std::string_view> fields;
+    while (true) {
+      const size_t comma = line.find(',');
+      fields.push_back(trim(line.substr(0, comma)));
+      if (comma == std::string_view::npos) return fields;
+      line.remove_prefix(comma + 1);
+    }
+  };
 
   std::string_view line;
   // Header (a UTF-8 byte-order mark is tolerated).
-  if (!next_line(line) || trim(line).empty()) throw DataError(path, 0, "empty file: expected a header `timestamp,value`");
+  const std::string expected = layout.nab ? "a header `timestamp,value`" : "a header line of column names";
+  if (!next_line(line) || trim(line).empty()) throw DataError(path, 0, "empty file: expected " + expected);
   if (line.substr(0, 3) == "\xEF\xBB\xBF") line.remove_prefix(3);
-  {
-    std::string_view rest = line;
-    int idx = 0;
-    while (true) {
-      size_t comma = rest.find(',');
-      std::string_view field = trim(rest.substr(0, comma));
-      if (idx == 0 && field != "timestamp")
-        throw DataError(path, line_no, "header must start with `timestamp`, found " + show(field));
-      ++idx;
-      if (comma == std::string_view::npos) break;
-      rest.remove_prefix(comma + 1);
-    }
-    columns = idx;
+  const std::vector<std::string_view> header = split(line);
+  const int columns = static_cast<int>(header.size());
+  std::vector<Role> role(header.size(), layout.values.empty() ? Role::Value : Role::Ignored);
+  int time_col = -1, label_col = -1;
+  auto find = [&](const std::string& col, const char* what) {
+    for (int i = 0; i < columns; ++i)
+      if (header[static_cast<size_t>(i)] == col) return i;
+    throw DataError(path, line_no, "no " + std::string(what) + " column " + show(col) + " in the header");
+  };
+  if (layout.nab) {
+    if (header[0] != "timestamp")
+      throw DataError(path, line_no, "header must start with `timestamp`, found " + show(header[0]));
     if (columns < 2) throw DataError(path, line_no, "header needs `timestamp` and at least one value column");
+    time_col = 0;
+  } else if (!layout.time.empty()) {
+    time_col = find(layout.time, "time");
   }
-  s.dims = columns - 1;
+  if (time_col >= 0) role[static_cast<size_t>(time_col)] = Role::Time;
+  if (!layout.label.empty()) {
+    label_col = find(layout.label, "label");
+    if (role[static_cast<size_t>(label_col)] == Role::Time)
+      throw DataError(path, line_no, "the label column is also the time column");
+    role[static_cast<size_t>(label_col)] = Role::Label;
+  }
+  // Value columns: those listed, in the listed order (the first is the one predicted), else every other.
+  std::vector<int> value_order;
+  if (layout.values.empty()) {
+    for (int i = 0; i < columns; ++i)
+      if (role[static_cast<size_t>(i)] == Role::Value) value_order.push_back(i);
+  } else {
+    for (const auto& v : layout.values) {
+      const int i = find(v, "value");
+      if (role[static_cast<size_t>(i)] != Role::Ignored)
+        throw DataError(path, line_no, "column " + show(v) + " is listed twice or is the time or label column");
+      role[static_cast<size_t>(i)] = Role::Value;
+      value_order.push_back(i);
+    }
+  }
+  if (value_order.empty()) throw DataError(path, line_no, "no value column besides the time and label columns");
+  s.dims = static_cast<int>(value_order.size());
 
   int64_t prev = std::numeric_limits<int64_t>::min();
   int64_t max_seen = std::numeric_limits<int64_t>::min();
+  std::vector<double> row(header.size());
+  std::vector<int> labels;
   while (next_line(line)) {
     if (trim(line).empty()) {
       // A blank line is tolerated only at the very end of the file.
@@ -101,58 +160,102 @@ Series parse_series_csv(const std::string& text, const std::string& path, const 
       if (only_blank) break;
       throw DataError(path, line_no, "blank line inside the data");
     }
-    std::string_view rest = line;
-    int col = 0;
-    while (true) {
-      size_t comma = rest.find(',');
-      std::string_view field = trim(rest.substr(0, comma));
-      if (col >= columns) throw DataError(path, line_no, "more than " + std::to_string(columns) + " columns");
-      if (col == 0) {
-        auto us = parse_timestamp_us(field);
-        if (!us) throw DataError(path, line_no, "bad timestamp " + show(field) + ", expected YYYY-MM-DD HH:MM:SS");
-        if (*us == prev) ++rep.duplicate_timestamps;
-        else if (*us < max_seen) ++rep.backward_timestamps;
-        prev = *us;
-        if (*us > max_seen) max_seen = *us;
-        s.timestamps.emplace_back(field);
-        s.time_us.push_back(*us);
-      } else {
-        double v;
-        if (is_missing(field)) {
-          v = std::numeric_limits<double>::quiet_NaN();
-          ++rep.missing_values;
-        } else if (!parse_double(field, v)) {
-          throw DataError(path, line_no, "value in column " + std::to_string(col + 1) + " is not a number: " + show(field));
-        } else if (!std::isfinite(v)) {
-          throw DataError(path, line_no, "value in column " + std::to_string(col + 1) + " is infinite: " + show(field));
+    const std::vector<std::string_view> fields = split(line);
+    if (static_cast<int>(fields.size()) > columns)
+      throw DataError(path, line_no, "more than " + std::to_string(columns) + " columns");
+    if (static_cast<int>(fields.size()) != columns)
+      throw DataError(path, line_no,
+                      "expected " + std::to_string(columns) + " columns, found " + std::to_string(fields.size()));
+    for (int col = 0; col < columns; ++col) {
+      const std::string_view field = fields[static_cast<size_t>(col)];
+      switch (role[static_cast<size_t>(col)]) {
+        case Role::Time: {
+          const auto us = layout.nab ? parse_timestamp_us(field) : parse_any_timestamp(field);
+          if (!us)
+            throw DataError(path, line_no,
+                            "bad timestamp " + show(field) +
+                                (layout.nab ? ", expected YYYY-MM-DD HH:MM:SS"
+                                            : ", expected YYYY-MM-DD HH:MM:SS, YYYY-MM-DDTHH:MM:SS or seconds since 1970"));
+          if (*us == prev)
+            ++rep.duplicate_timestamps;
+          else if (*us < max_seen)
+            ++rep.backward_timestamps;
+          prev = *us;
+          if (*us > max_seen) max_seen = *us;
+          s.timestamps.emplace_back(field);
+          s.time_us.push_back(*us);
+          break;
         }
-        s.values.push_back(v);
+        case Role::Label: {
+          double v;
+          if (!parse_double(field, v) || !std::isfinite(v))
+            throw DataError(path, line_no, "label " + show(field) + " is not a number (nonzero marks an anomaly)");
+          labels.push_back(v != 0.0 ? 1 : 0);
+          break;
+        }
+        case Role::Value: {
+          double v;
+          if (is_missing(field)) {
+            v = std::numeric_limits<double>::quiet_NaN();
+            ++rep.missing_values;
+          } else if (!parse_double(field, v)) {
+            throw DataError(path, line_no, "value in column " + std::to_string(col + 1) + " is not a number: " + show(field));
+          } else if (!std::isfinite(v)) {
+            throw DataError(path, line_no, "value in column " + std::to_string(col + 1) + " is infinite: " + show(field));
+          }
+          row[static_cast<size_t>(col)] = v;
+          break;
+        }
+        case Role::Ignored:
+          break;
       }
-      ++col;
-      if (comma == std::string_view::npos) break;
-      rest.remove_prefix(comma + 1);
     }
-    if (col != columns)
-      throw DataError(path, line_no, "expected " + std::to_string(columns) + " columns, found " + std::to_string(col));
+    for (int c : value_order) s.values.push_back(row[static_cast<size_t>(c)]);
   }
-  if (s.timestamps.empty()) throw DataError(path, 0, "no data rows after the header");
+  if (s.values.empty()) throw DataError(path, 0, "no data rows after the header");
+  const int n = s.rows();
+  if (time_col < 0)  // no time column: one second apart, so that NAB-format result files stay valid
+    for (int i = 0; i < n; ++i) {
+      s.time_us.push_back(static_cast<int64_t>(i) * 1000000);
+      s.timestamps.push_back(format_timestamp_us(s.time_us.back()));
+    }
+  // Labeled rows become windows: each maximal run of them.
+  for (int i = 0; i < static_cast<int>(labels.size()); ++i) {
+    if (!labels[static_cast<size_t>(i)] || (i > 0 && labels[static_cast<size_t>(i - 1)])) continue;
+    int e = i;
+    while (e + 1 < n && labels[static_cast<size_t>(e + 1)]) ++e;
+    LabelWindow w;
+    w.start = i;
+    w.end = e;
+    w.start_text = s.timestamps[static_cast<size_t>(i)];
+    w.end_text = s.timestamps[static_cast<size_t>(e)];
+    s.windows.push_back(std::move(w));
+  }
   if (rep.duplicate_timestamps || rep.backward_timestamps)
     log::debug(path + ": " + std::to_string(rep.duplicate_timestamps) + " repeated and " +
-              std::to_string(rep.backward_timestamps) + " backward timestamps, kept in file order");
+               std::to_string(rep.backward_timestamps) + " backward timestamps, kept in file order");
   s.repeated_timestamps = rep.duplicate_timestamps;
   s.backward_timestamps = rep.backward_timestamps;
   if (report) *report = rep;
   return s;
 }
 
-Series read_series_csv(const std::string& path, const std::string& name, CsvReadReport* report) {
+std::vector<std::string> list_csv_files(const std::string& root) {
+  std::vector<std::string> out;
+  for (auto& rel : files::list_below(root))
+    if (rel.size() > 4 && rel.compare(rel.size() - 4, 4, ".csv") == 0) out.push_back(std::move(rel));
+  return out;
+}
+
+Series read_series_csv(const std::string& path, const std::string& name, CsvReadReport* report,
+                       const CsvColumns& layout) {
   std::string text;
   try {
     text = files::read(path);
   } catch (const IoError& e) {
     throw DataError(path, 0, std::string("cannot read: ") + e.what());
   }
-  return parse_series_csv(text, path, name, report);
+  return parse_series_csv(text, path, name, report, layout);
 }
 
 }  // namespace lstmad

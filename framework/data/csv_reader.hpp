@@ -9,6 +9,7 @@
 // file and line, as is an empty or missing file, a bad header, a wrong column count or a bad timestamp.
 #pragma once
 #include <string>
+#include <vector>
 
 #include "data/series.hpp"
 
@@ -20,10 +21,29 @@ struct CsvReadReport {
   int missing_values = 0;
 };
 
+// Which columns hold what. The default is NAB's layout: the header starts with `timestamp` (format
+// YYYY-MM-DD HH:MM:SS), every other column is a value. A generic layout (nab = false) names its columns:
+// the time column anywhere in the header (NAB's form, ISO 8601's YYYY-MM-DDTHH:MM:SS[Z], or seconds since
+// 1970; "" = none, rows one second apart from 1970-01-01), a label column whose nonzero rows are anomalous
+// (each maximal run of them becomes a label window; "" = none), and the value columns (in this order, the
+// first being the one predicted; empty = every other column in file order; unlisted columns are skipped).
+struct CsvColumns {
+  bool nab = true;
+  std::string time = "timestamp";
+  std::string label;
+  std::vector<std::string> values;
+};
+
+// The .csv files below root at any depth, relative to it, sorted (a folder of series in the generic layout).
+// IoError when root is not a folder.
+std::vector<std::string> list_csv_files(const std::string& root);
+
 // `name` becomes Series::name (the corpus-relative id).
-Series read_series_csv(const std::string& path, const std::string& name, CsvReadReport* report = nullptr);
-// Parses CSV text already in memory; `path` is used in error messages.
+Series read_series_csv(const std::string& path, const std::string& name, CsvReadReport* report = nullptr,
+                       const CsvColumns& layout = {});
+// Parses CSV text already in memory; `path` is used in error messages. A header that lacks a named
+// column, a label that is not a number, or a column named twice is a DataError naming the file and line.
 Series parse_series_csv(const std::string& text, const std::string& path, const std::string& name,
-                        CsvReadReport* report = nullptr);
+                        CsvReadReport* report = nullptr, const CsvColumns& layout = {});
 
 }  // namespace lstmad

@@ -58,16 +58,10 @@ std::optional<UcrFileName> parse_ucr_file_name(const std::string& file) {
 }
 
 std::vector<std::string> list_ucr_files(const std::string& root) {
-  std::error_code ec;
-  if (!fs::is_directory(root, ec)) throw IoError(root + ": not a folder (the UCR archive's root)");
   std::vector<std::pair<std::string, std::string>> found;  // file name, relative path
-  // The error_code forms: one unreadable entry must not end the listing.
-  for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied, ec);
-       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (!it->is_regular_file(ec)) continue;
-    const std::string name = it->path().filename().string();
-    if (parse_ucr_file_name(name))
-      found.emplace_back(name, fs::relative(it->path(), root, ec).generic_string());
+  for (auto& rel : files::list_below(root)) {
+    std::string name = fs::path(rel).filename().string();
+    if (parse_ucr_file_name(name)) found.emplace_back(std::move(name), std::move(rel));
   }
   std::sort(found.begin(), found.end());
   std::vector<std::string> out;
