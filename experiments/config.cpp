@@ -170,7 +170,7 @@ std::vector<KeyDef> make_schema() {
       "GPU engines: devices to spread ModelBatches over, one queue each, from engine.device on (0 = every "
       "visible one).", 0, 64);
   // eval
-  add("eval.nab", T::Bool, true, "Score the corpus as NAB does (needs label windows).");
+  add("eval.nab", T::Bool, true, "Score the corpus as NAB does (needs label windows: NAB's, or another corpus' labels as they are).");
   add("eval.profiles", T::String, "",
       "NAB profiles file (NAB's config/profiles.json layout); empty: NAB's three standard profiles.");
   add("eval.threshold", T::Number, 0.5, "Threshold for the point, event and range metrics per series.", 0, 1e9);

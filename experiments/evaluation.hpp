@@ -26,8 +26,9 @@ struct CorpusEvaluation {
 
 // NAB optimisation per detector over the corpus (needs every cell of the detector OK); writes
 // nab_scores.json, nab_thresholds.json and nab/<detector>/<detector>_<profile>_scores.csv into the run.
-// `windows` holds each series' label windows as rows (from the prepared series).
-CorpusEvaluation evaluate_corpus(const Plan& plan, const Corpus& corpus, const std::vector<CellResult>& cells,
+// `windows` holds each series' label windows as rows (from the prepared series); any labeled corpus is
+// scored, NAB's own or another (its windows taken as they are). Without a window anywhere, nothing is.
+CorpusEvaluation evaluate_corpus(const Plan& plan, const std::vector<CellResult>& cells,
                                  const std::map<std::string, std::vector<LabelWindow>>& windows,
                                  const json& config, const ResultsStore& store);
 

@@ -198,7 +198,7 @@ std::map<std::string, std::vector<LabelWindow>> windows_of(const Plan& plan, con
 }
 
 // results.csv, the corpus evaluation and the table, from every cell result on disk plus those in memory.
-RunOutcome finalize(const std::string& dir, const json& cfg, const Plan& plan, const Corpus& corpus,
+RunOutcome finalize(const std::string& dir, const json& cfg, const Plan& plan,
                     const std::vector<Loaded>& loaded, std::vector<CellResult> in_memory, const ResultsStore& store,
                     double seconds, const std::string& partial_reason) {
   RunOutcome outcome;
@@ -216,7 +216,7 @@ RunOutcome finalize(const std::string& dir, const json& cfg, const Plan& plan, c
   if (!partial_reason.empty()) {
     for (const auto& s : plan.settings) ev.skipped[s.detector] = partial_reason;
   } else {
-    ev = evaluate_corpus(plan, corpus, all, windows_of(plan, loaded), cfg, store);
+    ev = evaluate_corpus(plan, all, windows_of(plan, loaded), cfg, store);
   }
   outcome.nab_scores = ev.nab_scores;
   outcome.table = summary_table(plan, all, ev, cfg, seconds);
@@ -802,7 +802,7 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
   std::string partial;
   if (interrupted) partial = "the run was interrupted; resume it with --resume " + dir;
   else if (ro.shard_count > 1) partial = "shard " + std::to_string(ro.shard_index) + "/" + std::to_string(ro.shard_count) + "; merge the shards for NAB scores";
-  RunOutcome outcome = finalize(dir, cfg, plan, corpus, loaded, std::move(results), store, since(t_run), partial);
+  RunOutcome outcome = finalize(dir, cfg, plan, loaded, std::move(results), store, since(t_run), partial);
   outcome.interrupted = interrupted.load();
   outcome.skipped = in_shard - static_cast<int>(todo.size());
   if (ro.shard_count > 1) outcome.missing = 0;  // other shards' cells are not missing from this one
@@ -971,7 +971,7 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
     results[k] = std::move(r);
   });
   // The cost of these scores includes the models': the source's and the members' run times.
-  return finalize(out_dir, cfg, plan, corpus, loaded, std::move(results), store, since(t0) + source_seconds, "");
+  return finalize(out_dir, cfg, plan, loaded, std::move(results), store, since(t0) + source_seconds, "");
 }
 
 RunOutcome merge_runs(const std::vector<std::string>& shard_dirs, const std::string& out_dir) {
@@ -1010,7 +1010,7 @@ RunOutcome merge_runs(const std::vector<std::string>& shard_dirs, const std::str
   files::write_atomic(out_dir + "/manifest.json", manifest.dump(2) + "\n");
   ResultsStore store(out_dir);
   std::vector<Loaded> loaded = load_all(plan, corpus, resolved, static_cast<int>(ThreadPool::hardware_threads()));
-  RunOutcome outcome = finalize(out_dir, resolved, plan, corpus, loaded, {}, store, since(t0), "");
+  RunOutcome outcome = finalize(out_dir, resolved, plan, loaded, {}, store, since(t0), "");
   return outcome;
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/error.hpp"
+#include "core/files.hpp"
 #include "data/csv_reader.hpp"
 #include "data/labels.hpp"
 #include "data/series.hpp"
@@ -460,6 +461,18 @@ TEST(CsvGeneric, CorpusRunsEndToEnd) {
     EXPECT_EQ(std::stod(by[id].at("event_recall")), 1.0) << id << ": a jump of four amplitudes is found";
   }
   EXPECT_EQ(by["A1Benchmark/real_1.csv"].at("train_rows"), "360") << "data.train_fraction 0.4 of 900 rows";
+
+  // Without the broken file, NAB's scoring runs on the labels as they are.
+  ASSERT_EQ(test::run_command(test::lstmad_binary() + " -q run " + std::string(LSTMAD_SOURCE_DIR) +
+                                  "/configs/quickstart.json --set data.format=csv --set data.root=" + dir.file("data") +
+                                  " --set 'data.files=[\"*/real_1.csv\",\"data/*\"]' --set data.csv.label_column=is_anomaly"
+                                  " --set data.train_fraction=0.4 --set train.epochs=2 --set model.hidden=8 --out " +
+                                  dir.file("nab") + " -j 2 2>&1",
+                              &out),
+            0)
+      << out;
+  const std::string scores = files::read(dir.file("nab/nab_scores.json"));
+  EXPECT_NE(scores.find("\"standard\""), std::string::npos) << scores;
 }
 
 }  // namespace lstmad
