@@ -1,5 +1,5 @@
-// libFuzzer target: the NAB CSV reader, the label-window reader and the UCR archive's value and file-name
-// parsers on arbitrary bytes. Bad input must
+// libFuzzer target: the CSV reader (NAB's layout and the generic one), the label-window reader and the UCR
+// archive's value and file-name parsers on arbitrary bytes. Bad input must
 // end in lstmad::Error (with its file and line), never a crash, hang, leak or undefined behaviour.
 #include <cstddef>
 #include <cstdint>
@@ -25,6 +25,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       } catch (const lstmad::Error&) {
       }
     }
+  } catch (const lstmad::Error&) {
+  }
+  try {  // the generic layout: named time and label columns, label runs as windows
+    lstmad::CsvColumns generic;
+    generic.nab = false;
+    generic.label = "label";
+    const lstmad::Series s = lstmad::parse_series_csv(text, "fuzz.csv", "cat/fuzz.csv", nullptr, generic);
+    for (const auto& w : s.windows)
+      if (w.start < 0 || w.end < w.start || w.end >= s.rows()) __builtin_trap();
   } catch (const lstmad::Error&) {
   }
   try {
