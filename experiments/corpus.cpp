@@ -8,6 +8,7 @@
 
 #include "core/error.hpp"
 #include "core/files.hpp"
+#include "core/log.hpp"
 #include "data/nasa.hpp"
 #include "data/timestamp.hpp"
 #include "data/ucr.hpp"
@@ -44,6 +45,16 @@ void select_series(Corpus& c, const std::vector<std::string>& all, const json& c
   int max_files = at_path(cfg, "data.max_files").get<int>();
   if (max_files > 0 && static_cast<int>(c.series.size()) > max_files) c.series.resize(static_cast<size_t>(max_files));
   if (c.series.empty()) throw ConfigError("data.files: no series of " + c.root + " matches " + patterns.dump());
+}
+
+// Maps a series id to its file; a second file with the same id (the same archive file in two folders, a
+// top-level file named like a category's) is left out, and said so.
+void add_file(Corpus& c, std::vector<std::string>& ids, const std::string& id, const std::string& rel) {
+  auto [it, added] = c.files_by_id.emplace(id, rel);
+  if (added)
+    ids.push_back(id);
+  else
+    log::warn(c.root + "/" + rel + ": series id " + id + " is already " + c.root + "/" + it->second + "; left out");
 }
 
 }  // namespace
@@ -105,7 +116,7 @@ Corpus resolve_corpus(const json& cfg, const std::string& run_dir) {
       for (const auto& rel : list_ucr_files(c.root)) {
         const std::string name = fs::path(rel).filename().string();
         const std::string id = "UCR/" + name.substr(0, name.size() - 4) + ".csv";
-        if (c.files_by_id.emplace(id, rel).second) all.push_back(id);
+        add_file(c, all, id, rel);
       }
     } catch (const IoError& e) {
       throw ConfigError(std::string("data.root: ") + e.what());
@@ -131,7 +142,7 @@ Corpus resolve_corpus(const json& cfg, const std::string& run_dir) {
         const std::string id = rel.find('/') != std::string::npos
                                    ? rel
                                    : fs::path(c.root).lexically_normal().filename().string() + "/" + rel;
-        if (c.files_by_id.emplace(id, rel).second) all.push_back(id);
+        add_file(c, all, id, rel);
       }
     } catch (const IoError& e) {
       throw ConfigError(std::string("data.root: ") + e.what());

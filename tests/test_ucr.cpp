@@ -151,6 +151,10 @@ TEST(UcrRun, ConfigScoresEachSeriesAndFailsOnlyTheBrokenOne) {
                            join(sine(900, 650, 660, 3), "  "));
   lstmad::test::write_text(dir.file("003_UCR_Anomaly_Broken_400_950_990.txt"),
                            join(sine(900, 1, 0, 0), "\n"));
+  // The same archive file in a second folder is one series, not two.
+  std::filesystem::create_directories(dir.file("copy"));
+  std::filesystem::copy_file(dir.file("001_UCR_Anomaly_Bump_400_700_720.txt"),
+                             dir.file("copy/001_UCR_Anomaly_Bump_400_700_720.txt"));
   std::string out;
   const int rc =
       lstmad::test::run_command(lstmad::test::lstmad_binary() + " run " + std::string(LSTMAD_SOURCE_DIR) +
@@ -162,6 +166,10 @@ TEST(UcrRun, ConfigScoresEachSeriesAndFailsOnlyTheBrokenOne) {
   ASSERT_EQ(rc, 1) << "one cell failed, the others ran (docs/running.md's exit status)\n" << out;
   EXPECT_NE(out.find("ucr_score"), std::string::npos) << "the table shows the UCR score\n" << out;
   EXPECT_NE(out.find("003_UCR_Anomaly_Broken_400_950_990.txt: the name's anomaly"), std::string::npos) << out;
+  EXPECT_NE(out.find("copy/001_UCR_Anomaly_Bump_400_700_720.txt: series id UCR/001_UCR_Anomaly_Bump_400_700_720.csv "
+                     "is already"),
+            std::string::npos)
+      << out;
 
   const auto rows = lstmad::test::read_results_csv(dir.file("run/results.csv"));
   ASSERT_EQ(rows.size(), 3u);
