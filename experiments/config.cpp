@@ -449,6 +449,14 @@ json resolve_config(const json& user, const std::string& source) {
       errors.push_back("engine.precision: the cpu engine computes in fp32 or fp64, got \"" + prec + "\" (use engine.name=cudnn or fused for tf32/bf16)");
     if (out["engine"]["fallback"].get<std::string>() == eng)
       errors.push_back("engine.fallback: \"" + eng + "\" is engine.name itself; name another engine or leave it empty");
+    // The csv columns are read only by the csv format: set for another, they would be ignored silently.
+    const std::string format = out["data"]["format"].get<std::string>();
+    const json& csv = out["data"]["csv"];
+    if (format != "csv")
+      for (const char* key : {"time_column", "label_column", "value_columns"})
+        if (csv[key] != find_def("data.csv." + std::string(key))->def)
+          errors.push_back(std::string("data.csv.") + key + ": read only with data.format \"csv\", and data.format is \"" +
+                           format + "\"");
   }
   if (!errors.empty()) {
     std::string msg = source + ": " + std::to_string(errors.size()) + " error" + (errors.size() > 1 ? "s" : "") + " in the config:";

@@ -96,6 +96,20 @@ TEST(Config, EngineFallbackIsAnotherKnownEngine) {
   EXPECT_EQ(at_path(resolve_config(json::object(), "x"), "engine.fallback"), "");
 }
 
+TEST(Config, CsvColumnsOnlyWithTheCsvFormat) {
+  const json labeled{{"format", "nab"}, {"csv", {{"label_column", "is_anomaly"}}}};
+  EXPECT_NE(error_of(json{{"data", labeled}})
+                .find("data.csv.label_column: read only with data.format \"csv\", and data.format is \"nab\""),
+            std::string::npos);
+  EXPECT_NE(error_of(json{{"data", {{"csv", {{"value_columns", {"a"}}}}}}}).find("data.csv.value_columns: read only"),
+            std::string::npos)
+      << "the default format is synthetic";
+  EXPECT_EQ(error_of(json{{"data", {{"format", "csv"}, {"csv", {{"label_column", "is_anomaly"}, {"time_column", ""}}}}}}),
+            "");
+  EXPECT_EQ(error_of(json{{"data", {{"format", "nab"}, {"csv", {{"time_column", "timestamp"}}}}}}), "")
+      << "the default value is no mistake";
+}
+
 TEST(Config, DocsConfigMdMatchesSchema) {
   std::string docs = files::read(std::string(LSTMAD_SOURCE_DIR) + "/docs/config.md");
   EXPECT_EQ(docs, config_reference_markdown())
