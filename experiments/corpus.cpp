@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 
 #include "core/error.hpp"
 #include "core/files.hpp"
@@ -47,14 +48,26 @@ void select_series(Corpus& c, const std::vector<std::string>& all, const json& c
   if (c.series.empty()) throw ConfigError("data.files: no series of " + c.root + " matches " + patterns.dump());
 }
 
-// Maps a series id to its file; a second file with the same id (the same archive file in two folders, a
-// top-level file named like a category's) is left out, and said so.
-void add_file(Corpus& c, std::vector<std::string>& ids, const std::string& id, const std::string& rel) {
-  auto [it, added] = c.files_by_id.emplace(id, rel);
-  if (added)
-    ids.push_back(id);
-  else
-    log::warn(c.root + "/" + rel + ": series id " + id + " is already " + c.root + "/" + it->second + "; left out");
+// A corpus of one file per series under data.root (ucr, csv): `files` lists them (paths relative to the
+// root), `id_of` names each; then data.files selects. A second file with an id already taken (the same
+// archive file in two folders, a top-level file named like a category's) is left out, and said so.
+void select_files(Corpus& c, const json& cfg, const std::function<std::vector<std::string>()>& files,
+                  const std::function<std::string(const std::string&)>& id_of, const std::string& what) {
+  std::vector<std::string> all;
+  try {
+    for (const auto& rel : files()) {
+      const std::string id = id_of(rel);
+      auto [it, added] = c.files_by_id.emplace(id, rel);
+      if (added)
+        all.push_back(id);
+      else
+        log::warn(c.root + "/" + rel + ": series id " + id + " is already " + c.root + "/" + it->second + "; left out");
+    }
+  } catch (const IoError& e) {
+    throw ConfigError(std::string("data.root: ") + e.what());
+  }
+  if (all.empty()) throw ConfigError("data.root: no " + what + " under " + c.root);
+  select_series(c, all, cfg);
 }
 
 }  // namespace
@@ -111,20 +124,13 @@ Corpus resolve_corpus(const json& cfg, const std::string& run_dir) {
     if (c.root.empty())
       throw ConfigError("data.root: the UCR anomaly archive has no default location; give the folder that holds "
                         "its .txt files (e.g. UCR_Anomaly_FullData)");
-    std::vector<std::string> all;
-    try {
-      for (const auto& rel : list_ucr_files(c.root)) {
-        const std::string name = fs::path(rel).filename().string();
-        const std::string id = "UCR/" + name.substr(0, name.size() - 4) + ".csv";
-        add_file(c, all, id, rel);
-      }
-    } catch (const IoError& e) {
-      throw ConfigError(std::string("data.root: ") + e.what());
-    }
-    if (all.empty())
-      throw ConfigError("data.root: no UCR archive files (NNN_UCR_Anomaly_<name>_<train end>_<begin>_<end>.txt) "
-                        "under " + c.root);
-    select_series(c, all, cfg);
+    select_files(
+        c, cfg, [&] { return list_ucr_files(c.root); },
+        [](const std::string& rel) {
+          const std::string name = fs::path(rel).filename().string();
+          return "UCR/" + name.substr(0, name.size() - 4) + ".csv";
+        },
+        "UCR archive files (NNN_UCR_Anomaly_<name>_<train end>_<begin>_<end>.txt)");
     c.total_windows = static_cast<int>(c.series.size());  // one anomaly per series
     return c;
   }
@@ -134,21 +140,15 @@ Corpus resolve_corpus(const json& cfg, const std::string& run_dir) {
     c.csv_columns.time = at_path(cfg, "data.csv.time_column").get<std::string>();
     c.csv_columns.label = at_path(cfg, "data.csv.label_column").get<std::string>();
     c.csv_columns.values = at_path(cfg, "data.csv.value_columns").get<std::vector<std::string>>();
-    std::vector<std::string> all;
-    try {
-      for (const auto& rel : list_csv_files(c.root)) {
-        // Ids keep a category folder (NAB-format result files are <category>/<file>): a file directly
-        // under the root takes the root's own name as its category.
-        const std::string id = rel.find('/') != std::string::npos
-                                   ? rel
-                                   : fs::path(c.root).lexically_normal().filename().string() + "/" + rel;
-        add_file(c, all, id, rel);
-      }
-    } catch (const IoError& e) {
-      throw ConfigError(std::string("data.root: ") + e.what());
-    }
-    if (all.empty()) throw ConfigError("data.root: no .csv files under " + c.root);
-    select_series(c, all, cfg);
+    // Ids keep a category folder (NAB-format result files are <category>/<file>): a file directly under
+    // the root takes the root's own name as its category.
+    fs::path root_path = fs::path(c.root).lexically_normal();
+    if (root_path.filename().empty()) root_path = root_path.parent_path();  // "dir/" names dir
+    const std::string top = root_path.filename().string();
+    select_files(
+        c, cfg, [&] { return list_csv_files(c.root); },
+        [&](const std::string& rel) { return rel.find('/') != std::string::npos ? rel : top + "/" + rel; },
+        ".csv files");
     return c;
   }
   if (c.format == "synthetic") {

@@ -10,6 +10,7 @@
 
 #include "core/error.hpp"
 #include "core/files.hpp"
+#include "data/series.hpp"
 #include "experiments/config.hpp"
 
 namespace lstmad {
@@ -258,7 +259,7 @@ std::string write_report(const std::string& run_dir, const std::string& out_file
       probation = it->second;
     } else {
       const double tf = cfg["data"].value("train_fraction", 0.0);
-      probation = tf > 0 ? static_cast<int>(std::floor(tf * n)) : static_cast<int>(std::min(std::floor(0.15 * n), 750.0));
+      probation = tf > 0 ? static_cast<int>(std::floor(tf * n)) : probation_length(n);
     }
     h << plot(name, s, threshold, probation);
   }

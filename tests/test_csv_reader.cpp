@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <string>
 
 #include "core/error.hpp"
@@ -462,15 +463,19 @@ TEST(CsvGeneric, CorpusRunsEndToEnd) {
   }
   EXPECT_EQ(by["A1Benchmark/real_1.csv"].at("train_rows"), "360") << "data.train_fraction 0.4 of 900 rows";
 
-  // Without the broken file, NAB's scoring runs on the labels as they are.
+  // Without the broken file, NAB's scoring runs on the labels as they are. The root given as "data/" still
+  // names the top-level file's category "data".
   ASSERT_EQ(test::run_command(test::lstmad_binary() + " -q run " + std::string(LSTMAD_SOURCE_DIR) +
-                                  "/configs/quickstart.json --set data.format=csv --set data.root=" + dir.file("data") +
+                                  "/configs/quickstart.json --set data.format=csv --set data.root=" + dir.file("data/") +
                                   " --set 'data.files=[\"*/real_1.csv\",\"data/*\"]' --set data.csv.label_column=is_anomaly"
                                   " --set data.train_fraction=0.4 --set train.epochs=2 --set model.hidden=8 --out " +
                                   dir.file("nab") + " -j 2 2>&1",
                               &out),
             0)
       << out;
+  std::set<std::string> ran;
+  for (const auto& r : test::read_results_csv(dir.file("nab/results.csv"))) ran.insert(r.at("series"));
+  EXPECT_EQ(ran, (std::set<std::string>{"A1Benchmark/real_1.csv", "data/top.csv"}));
   const std::string scores = files::read(dir.file("nab/nab_scores.json"));
   EXPECT_NE(scores.find("\"standard\""), std::string::npos) << scores;
 }

@@ -75,6 +75,9 @@ TEST(UcrValues, OnePerLineOrSpacedOnOneLine) {
   EXPECT_TRUE(std::isnan(withnan[1])) << "a missing value, left to data.missing";
   std::string e = data_error([] { lstmad::parse_ucr_values("1\n2\n3x\n", "dir/f.txt"); });
   EXPECT_NE(e.find("dir/f.txt:3: not a number: \"3x\""), std::string::npos) << e;
+  e = data_error([] { lstmad::parse_ucr_values("1\n0x1p3\n", "f.txt"); });
+  EXPECT_NE(e.find("f.txt:2: not a number: \"0x1p3\""), std::string::npos)
+      << "decimal only, as in CSV files: " << e;
   e = data_error([] { lstmad::parse_ucr_values("1\ninf\n", "f.txt"); });
   EXPECT_NE(e.find("f.txt:2: value is infinite"), std::string::npos) << e;
   e = data_error([] { lstmad::parse_ucr_values(" \n\n", "f.txt"); });
@@ -166,15 +169,18 @@ TEST(UcrRun, ConfigScoresEachSeriesAndFailsOnlyTheBrokenOne) {
   ASSERT_EQ(rc, 1) << "one cell failed, the others ran (docs/running.md's exit status)\n" << out;
   EXPECT_NE(out.find("ucr_score"), std::string::npos) << "the table shows the UCR score\n" << out;
   EXPECT_NE(out.find("003_UCR_Anomaly_Broken_400_950_990.txt: the name's anomaly"), std::string::npos) << out;
-  EXPECT_NE(out.find("copy/001_UCR_Anomaly_Bump_400_700_720.txt: series id UCR/001_UCR_Anomaly_Bump_400_700_720.csv "
-                     "is already"),
-            std::string::npos)
+  EXPECT_NE(
+      out.find(
+          "copy/001_UCR_Anomaly_Bump_400_700_720.txt: series id UCR/001_UCR_Anomaly_Bump_400_700_720.csv "
+          "is already"),
+      std::string::npos)
       << out;
 
   const auto rows = lstmad::test::read_results_csv(dir.file("run/results.csv"));
   ASSERT_EQ(rows.size(), 3u);
   // The report lists the UCR score per series.
-  ASSERT_EQ(lstmad::test::run_command(lstmad::test::lstmad_binary() + " report " + dir.file("run"), &out), 0) << out;
+  ASSERT_EQ(lstmad::test::run_command(lstmad::test::lstmad_binary() + " report " + dir.file("run"), &out), 0)
+      << out;
   EXPECT_NE(lstmad::files::read(dir.file("run/report.html")).find("<th>ucr_score</th>"), std::string::npos);
   for (const auto& r : rows) {
     const std::string& series = r.at("series");

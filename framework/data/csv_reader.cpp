@@ -50,6 +50,13 @@ std::string show(std::string_view f) {
 
 }  // namespace
 
+std::optional<double> parse_value_field(std::string_view field) {
+  if (is_missing(field)) return std::numeric_limits<double>::quiet_NaN();
+  double v;
+  if (!parse_double(field, v)) return std::nullopt;
+  return v;
+}
+
 namespace {
 
 // What each column of a file holds.
@@ -90,12 +97,13 @@ Series parse_series_csv(const std::string& text, const std::string& path, const 
     ++line_no;
     return true;
   };
-  auto split = [](std::string_view line) {
-    std::vector<std::string_view> fields;
+  // Splits into `fields`, reused from row to row (no allocation per row once it has grown).
+  auto split = [](std::string_view line, std::vector<std::string_view>& fields) {
+    fields.clear();
     while (true) {
       const size_t comma = line.find(',');
       fields.push_back(trim(line.substr(0, comma)));
-      if (comma == std::string_view::npos) return fields;
+      if (comma == std::string_view::npos) return;
       line.remove_prefix(comma + 1);
     }
   };
@@ -105,7 +113,8 @@ Series parse_series_csv(const std::string& text, const std::string& path, const 
   const std::string expected = layout.nab ? "a header `timestamp,value`" : "a header line of column names";
   if (!next_line(line) || trim(line).empty()) throw DataError(path, 0, "empty file: expected " + expected);
   if (line.substr(0, 3) == "\xEF\xBB\xBF") line.remove_prefix(3);
-  const std::vector<std::string_view> header = split(line);
+  std::vector<std::string_view> header;
+  split(line, header);
   const int columns = static_cast<int>(header.size());
   std::vector<Role> role(header.size(), layout.values.empty() ? Role::Value : Role::Ignored);
   int time_col = -1, label_col = -1;
@@ -149,6 +158,7 @@ Series parse_series_csv(const std::string& text, const std::string& path, const 
   int64_t prev = std::numeric_limits<int64_t>::min();
   int64_t max_seen = std::numeric_limits<int64_t>::min();
   std::vector<double> row(header.size());
+  std::vector<std::string_view> fields;
   std::vector<int> labels;
   while (next_line(line)) {
     if (trim(line).empty()) {
@@ -160,7 +170,7 @@ Series parse_series_csv(const std::string& text, const std::string& path, const 
       if (only_blank) break;
       throw DataError(path, line_no, "blank line inside the data");
     }
-    const std::vector<std::string_view> fields = split(line);
+    split(line, fields);
     if (static_cast<int>(fields.size()) > columns)
       throw DataError(path, line_no, "more than " + std::to_string(columns) + " columns");
     if (static_cast<int>(fields.size()) != columns)
@@ -194,16 +204,13 @@ Series parse_series_csv(const std::string& text, const std::string& path, const 
           break;
         }
         case Role::Value: {
-          double v;
-          if (is_missing(field)) {
-            v = std::numeric_limits<double>::quiet_NaN();
-            ++rep.missing_values;
-          } else if (!parse_double(field, v)) {
+          const std::optional<double> v = parse_value_field(field);
+          if (!v)
             throw DataError(path, line_no, "value in column " + std::to_string(col + 1) + " is not a number: " + show(field));
-          } else if (!std::isfinite(v)) {
+          if (std::isinf(*v))
             throw DataError(path, line_no, "value in column " + std::to_string(col + 1) + " is infinite: " + show(field));
-          }
-          row[static_cast<size_t>(col)] = v;
+          if (std::isnan(*v)) ++rep.missing_values;
+          row[static_cast<size_t>(col)] = *v;
           break;
         }
         case Role::Ignored:

@@ -8,7 +8,9 @@
 // missing-value policy (data/missing.hpp). Anything else that is not a number is a DataError naming the
 // file and line, as is an empty or missing file, a bad header, a wrong column count or a bad timestamp.
 #pragma once
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "data/series.hpp"
@@ -33,6 +35,11 @@ struct CsvColumns {
   std::string label;
   std::vector<std::string> values;
 };
+
+// One value field as every reader here takes it (CSV columns, UCR archive tokens): NaN for a missing value
+// (empty, nan, NaN, NAN, null, NA, None), else a decimal number in any strtod form (hexadecimal is refused);
+// nullopt when it is neither. Infinite values parse; the readers refuse them with the line.
+std::optional<double> parse_value_field(std::string_view field);
 
 // The .csv files below root at any depth, relative to it, sorted (a folder of series in the generic layout).
 // IoError when root is not a folder.

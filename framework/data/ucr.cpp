@@ -4,9 +4,11 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <string_view>
 
 #include "core/error.hpp"
 #include "core/files.hpp"
+#include "data/csv_reader.hpp"
 #include "data/timestamp.hpp"
 
 namespace lstmad {
@@ -75,7 +77,6 @@ std::vector<double> parse_ucr_values(const std::string& text, const std::string&
   size_t i = 0;
   const size_t n = text.size();
   auto separator = [](char c) { return c == ' ' || c == '\t' || c == ',' || c == '\r' || c == '\n'; };
-  std::string token;
   while (i < n) {
     if (separator(text[i])) {
       if (text[i] == '\n') ++line;
@@ -84,13 +85,12 @@ std::vector<double> parse_ucr_values(const std::string& text, const std::string&
     }
     size_t j = i;
     while (j < n && !separator(text[j])) ++j;
-    token.assign(text, i, j - i);
-    char* stop = nullptr;
-    const double v = std::strtod(token.c_str(), &stop);
-    if (stop != token.c_str() + token.size() || token.empty())
-      throw DataError(path, line, "not a number: \"" + token.substr(0, 40) + "\"");
-    if (std::isinf(v)) throw DataError(path, line, "value is infinite: \"" + token.substr(0, 40) + "\"");
-    values.push_back(v);
+    const std::string_view token(text.data() + i, j - i);
+    const std::optional<double> v = parse_value_field(token);
+    if (!v) throw DataError(path, line, "not a number: \"" + std::string(token.substr(0, 40)) + "\"");
+    if (std::isinf(*v))
+      throw DataError(path, line, "value is infinite: \"" + std::string(token.substr(0, 40)) + "\"");
+    values.push_back(*v);
     i = j;
   }
   if (values.empty()) throw DataError(path, 0, "no values");

@@ -32,8 +32,8 @@ std::optional<UcrFileName> parse_ucr_file_name(const std::string& file);
 std::vector<std::string> list_ucr_files(const std::string& root);
 
 // Parses the values of one file (`path` names it in errors). Values are separated by any mix of spaces,
-// tabs, commas and line breaks; "nan" is a missing value (NaN), left to the missing-value policy as in CSV
-// files. DataError naming the file and line for a token that is not a number or is infinite, and naming
+// tabs, commas and line breaks, each read as a CSV value field is (parse_value_field: "nan", "NA" and the
+// like are missing values, left to the missing-value policy; hexadecimal is refused). DataError naming the file and line for a token that is not a number or is infinite, and naming
 // the file for a file without values.
 std::vector<double> parse_ucr_values(const std::string& text, const std::string& path);
 
