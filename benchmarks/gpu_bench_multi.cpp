@@ -12,11 +12,16 @@
 // The step is the engines' full training step (gather, forward, head and MSE, loss sum, backward,
 // gradient norm, Adam), B windows per model.
 //
+// Then forecasting (the runner's scoring pass): N models (--forecast-models, default 1,58,256) each
+// predicting --forecast-windows W windows (default 2048; 0 leaves it out) through predict_batch on the
+// fused engine (lockstep), its per-model path and the cuDNN engine, with the forward compute floor.
+//
 // --cpu-threads K adds the CPU engine's row (fp32, K threads over the models; wall clock, medians) for
 // --cpu-models (default 1,16,58): with --cpu-only it runs that alone, also without a device.
 //
 // Usage: gpu_bench_multi [--quick] [--reps N] [--warmup N] [--streams S] [--models a,b,c]
 //                        [--peak-tflops X] [--csv FILE] [--cpu-threads K [--cpu-models a,b,c] [--cpu-only]]
+//                        [--forecast-models a,b,c] [--forecast-windows W]
 // Without a CUDA device (and without --cpu-only) it prints why and exits 0.
 #include <algorithm>
 #include <chrono>
@@ -176,6 +181,71 @@ void cpu_rows(const std::vector<int>& Ns, int threads, int reps) {
     }
 }
 
+// Forecasting as the runner scores a series: each of N models predicts W windows of its own series
+// through an engine's predict_batch (host wall clock, uploads and downloads included; median of `reps`
+// after one warm-up). Engines: the fused engine's lockstep inference (version 2), its per-model path
+// (LSTMAD_FUSED_MULTI=0: a FusedLstm per call) and the cuDNN engine (a CudnnLstm per call).
+double forecast_ms(const char* engine, bool per_model, const ModelShape& shape, int T, int W, int N, int reps) {
+  const int n = W + T - 1;
+  std::vector<std::vector<float>> series(static_cast<std::size_t>(N)), params(static_cast<std::size_t>(N)),
+      out(static_cast<std::size_t>(N));
+  std::vector<PredictJob> asks(static_cast<std::size_t>(N));
+  for (int m = 0; m < N; ++m) {
+    const std::size_t k = static_cast<std::size_t>(m);
+    Rng rng(2000 + static_cast<uint64_t>(m));
+    for (int i = 0; i < n; ++i) series[k].push_back(static_cast<float>(std::sin(0.05 * (i + m)) + 0.1 * rng.normal()));
+    params[k] = init_params(shape, 20 + static_cast<uint64_t>(m));
+    out[k].resize(static_cast<std::size_t>(W) * shape.horizon);
+    asks[k].params = &params[k];
+    asks[k].x = series[k].data();
+    asks[k].n = n;
+    for (int st = 0; st < W; ++st) asks[k].starts.push_back(st);
+    asks[k].out = out[k].data();
+  }
+  if (per_model) setenv("LSTMAD_FUSED_MULTI", "0", 1);
+  EngineOptions eo;
+  eo.name = engine;
+  auto eng = make_engine(eo);
+  std::vector<double> t;
+  for (int r = 0; r <= reps; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    eng->predict_batch(shape, T, asks, 1);
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (r > 0) t.push_back(ms);
+  }
+  if (per_model) unsetenv("LSTMAD_FUSED_MULTI");
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+void forecast_rows(const std::vector<int>& Ns, int W, int reps, double peak_tflops) {
+  const int H = 64, T = 100;
+  std::printf("\nforecasting: each of N models predicts %d windows (T=%d, H=%d, D=1) through predict_batch; "
+              "host wall clock with uploads and downloads, median of %d after 1 warm-up\n",
+              W, T, H, reps);
+  std::printf("%6s %2s %14s %16s %12s %12s %12s %14s %12s\n", "N", "L", "fused ms", "fused/model ms",
+              "cuDNN ms", "vs per-model", "vs cuDNN", "Mwindows/s", "floor ms");
+  for (int L : {1, 2})
+    for (int N : Ns) {
+      const ModelShape shape{L, 1, H, 1};
+      double flops = 0;
+      for (int l = 0; l < L; ++l) flops += 8.0 * H * ((l == 0 ? 1 : H) + H) * T;
+      const double floor_ms = static_cast<double>(N) * W * flops / (peak_tflops * 1e12) * 1e3;
+      double f = -1, fm = -1, c = -1;
+      try {
+        f = forecast_ms("fused", false, shape, T, W, N, reps);
+        fm = forecast_ms("fused", true, shape, T, W, N, reps);
+        c = forecast_ms("cudnn", false, shape, T, W, N, reps);
+      } catch (const std::exception& e) {
+        std::printf("%6d %2d forecasting failed: %s\n", N, L, e.what());
+      }
+      std::printf("%6d %2d %14.2f %16.2f %12.2f %11.1fx %11.1fx %14.2f %12.3f\n", N, L, f, fm, c,
+                  f > 0 && fm > 0 ? fm / f : 0.0, f > 0 && c > 0 ? c / f : 0.0,
+                  f > 0 ? static_cast<double>(N) * W / (f * 1e3) : 0.0, floor_ms);
+      std::fflush(stdout);
+    }
+}
+
 std::vector<int> parse_list(const std::string& s) {
   std::vector<int> out;
   std::stringstream ss(s);
@@ -195,6 +265,8 @@ int main(int argc, char** argv) {
   std::vector<int> Ns{1, 16, 58, 256, 1024}, cpu_Ns{1, 16, 58};
   int cpu_threads = 0;
   bool cpu_only = false;
+  std::vector<int> forecast_Ns{1, 58, 256};
+  int forecast_windows = 2048;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--quick")
@@ -217,10 +289,15 @@ int main(int argc, char** argv) {
       cpu_Ns = parse_list(argv[++i]);
     else if (a == "--cpu-only")
       cpu_only = true;
+    else if (a == "--forecast-models" && i + 1 < argc)
+      forecast_Ns = parse_list(argv[++i]);
+    else if (a == "--forecast-windows" && i + 1 < argc)
+      forecast_windows = std::max(0, std::atoi(argv[++i]));
     else {
       std::fprintf(stderr,
                    "usage: %s [--quick] [--reps N] [--warmup N] [--streams S] [--models a,b,c] "
-                   "[--peak-tflops X] [--csv FILE] [--cpu-threads K [--cpu-models a,b,c] [--cpu-only]]\n",
+                   "[--peak-tflops X] [--csv FILE] [--cpu-threads K [--cpu-models a,b,c] [--cpu-only]] "
+                   "[--forecast-models a,b,c] [--forecast-windows W]\n",
                    argv[0]);
       return 2;
     }
@@ -303,6 +380,7 @@ int main(int argc, char** argv) {
         << "," << r.cudnn_algo << "," << r.floor_ms << "\n";
     std::printf("wrote %s\n", csv.c_str());
   }
+  if (forecast_windows > 0) forecast_rows(forecast_Ns, forecast_windows, std::min(reps, 3), peak_tflops);
   if (cpu_threads > 0) cpu_rows(cpu_Ns, cpu_threads, reps);
   return 0;
 }

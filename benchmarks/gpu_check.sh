@@ -6,7 +6,7 @@
 #   GPU_CHECK_DEADLINE=S (default 540): no stage runs past S seconds from the start; a stage that would is
 #   cut short at the deadline, later ones are skipped, and the tables and the summary still print, inside
 #   a 10-minute call.
-#   GPU_CHECK_SKIP="tests sanitizers benchmarks" (any of them): leave those parts out, e.g. for a second
+#   GPU_CHECK_SKIP="tests sanitizers benchmarks end_to_end" (any of them): leave those parts out, e.g. for a second
 #   call that only finishes what a deadline cut (the build is redone unless the machine is still warm).
 # 1. prints the environment (nvidia-smi, nvcc, cuDNN header and library, cmake);
 # 2. configures (cmake --preset gpu: vendored dependencies from .deps, CUDNN_ROOT from the toolkit or
@@ -16,7 +16,8 @@
 #    the multi-model kernels);
 # 5. runs the GPU benchmarks and the PyTorch comparisons on the same shapes (nn.LSTM per shape; a loop
 #    of nn.LSTM models and a stacked batched-matmul LSTM beside gpu_bench_multi);
-# 6. writes full logs under $OUT (or build-gpu/gpu-check) and prints a short table last.
+# 6. runs configs/nab_grid.json end to end on the fused engine (when .deps/nab holds the NAB corpus);
+# 7. writes full logs under $OUT (or build-gpu/gpu-check) and prints a short table last.
 # Exit status: 0 when every step passed.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
@@ -173,7 +174,22 @@ if [ "${GPU_CHECK_TORCH_MULTI_FULL:-0}" = 1 ]; then TMULTI=""; fi
 stage compare_torch_multi 180 python3 benchmarks/compare_torch_multi.py $TMULTI --reps 3 --warmup 1 --csv "$LOG/compare_torch_multi.csv"
 fi
 
-# ---- 6. the short table ----
+# ---- 6. end to end: configs/nab_grid.json (58 NAB series x 16 settings) on the fused engine ----
+# Needs the NAB corpus in .deps/nab (scripts/vendor-deps.sh copies it from ../shared/nab). The CPU engine's
+# wall time for the same run is in docs/performance.md.
+if wanted end_to_end; then
+  if [ -d .deps/nab/data ] && [ -x "$BUILD/lstmad" ]; then
+    stage nab_grid_fused 300 "$BUILD/lstmad" run --no-progress configs/nab_grid.json \
+      --set data.root="$ROOT/.deps/nab" --out "$LOG/nab_grid_fused"
+    { grep -E "^\[info\] finished" "$LOG/nab_grid_fused.log"; tail -n 8 "$LOG/nab_grid_fused.log"; } >"$LOG/nab_grid_summary.log"
+  else
+    echo "== nab_grid_fused: skipped, no .deps/nab (run scripts/vendor-deps.sh beside ../shared/nab)" \
+      | tee "$LOG/nab_grid_fused.log"
+    SUMMARY+=("$(printf '%-28s %-16s %5ss' nab_grid_fused "SKIPPED(no NAB)" 0)")
+  fi
+fi
+
+# ---- 7. the short table ----
 python3 - "$LOG/gpu_bench_cudnn.csv" "$LOG/compare_torch_gpu.csv" >"$LOG/ratios.log" 2>&1 <<'PY'
 import csv, sys
 try:
@@ -226,6 +242,8 @@ head -n 80 "$LOG/fused-ratios.log"
 echo
 grep -A12 "^ *N  L" "$LOG/gpu_bench_multi.log" 2>/dev/null | head -n 28
 grep -A12 "^ *N  L" "$LOG/compare_torch_multi.log" 2>/dev/null | head -n 13
+grep -A8 "^forecasting" "$LOG/gpu_bench_multi.log" 2>/dev/null | head -n 9
+cat "$LOG/nab_grid_summary.log" 2>/dev/null
 echo
 printf '%-28s %-16s %6s\n' step status time
 printf '%s\n' "${SUMMARY[@]}"

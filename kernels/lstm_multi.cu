@@ -65,6 +65,20 @@ __global__ void gather_kernel(const float* __restrict__ xs, const float* __restr
   }
 }
 
+__global__ void store_rows_kernel(const float* __restrict__ src, long long src_batch, int width,
+                                  const int* __restrict__ start, const int* __restrict__ rows,
+                                  const unsigned char* __restrict__ active, float* __restrict__ dst,
+                                  const long long* __restrict__ dst_offset) {
+  const int m = blockIdx.y;
+  if (skipped(active, m)) return;
+  const long long n = static_cast<long long>(rows[m]) * width;
+  const float* sm = src + m * src_batch;
+  float* dm = dst + dst_offset[m] + static_cast<long long>(start[m]) * width;
+  for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<long long>(gridDim.x) * blockDim.x)
+    dm[i] = sm[i];
+}
+
 __global__ void zero_rows_kernel(float* __restrict__ buf, int T, int B, int width,
                                  const int* __restrict__ rows, const unsigned char* __restrict__ active) {
   const int m = blockIdx.y;
@@ -278,6 +292,15 @@ void launch_multi_gather(const float* xs, const float* ys, const long long* xs_o
   const dim3 grid(blocks_for(n, kThreads, 256), models);
   launch_kernel(gather_kernel, grid, kThreads, 0, stream, xs, ys, xs_offset, D, list, list_stride, start,
                 rows, active, B, T, horizon, xt, yb);
+}
+
+void launch_multi_store_rows(const float* src, long long src_batch, int width, const int* start, const int* rows,
+                             const unsigned char* active, float* dst, const long long* dst_offset, int B,
+                             int models, cudaStream_t stream) {
+  if (models <= 0 || width <= 0) return;
+  const dim3 grid(blocks_for(static_cast<long long>(B) * width, kThreads, 64), models);
+  launch_kernel(store_rows_kernel, grid, kThreads, 0, stream, src, src_batch, width, start, rows, active, dst,
+                dst_offset);
 }
 
 void launch_multi_zero_rows(float* buf, int T, int B, int width, const int* rows, const unsigned char* active,

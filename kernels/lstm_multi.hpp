@@ -103,6 +103,12 @@ void launch_multi_adam_update(float* params, const float* grad, float* m, float*
                               long long p_batch, const AdamHyper* hyper, const AdamStepState* state,
                               const unsigned char* active, int models, cudaStream_t stream);
 
+// The rows of a step kept: dst[dst_offset[m] + (start[m] + k) * width + j] = src[m * src_batch + k * width + j]
+// for k < rows[m], j < width (inference: each model's predictions land in its slice of one output).
+void launch_multi_store_rows(const float* src, long long src_batch, int width, const int* start, const int* rows,
+                             const unsigned char* active, float* dst, const long long* dst_offset, int B,
+                             int models, cudaStream_t stream);
+
 // dst[m] = src[m] (n floats, stride p_batch) for every model with flag[m] != 0.
 void launch_multi_copy(float* dst, const float* src, std::size_t n, long long p_batch,
                        const unsigned char* flag, int models, cudaStream_t stream);

@@ -92,4 +92,26 @@ inline std::size_t multi_model_bytes(const MultiModelExtent& e) {
   return bytes;
 }
 
+// Bytes of device memory one model holds in a multi-model inference batch (predict_fused_multi: the
+// forward pass and the head only). e.val: the most windows one model predicts; e.train is not read.
+inline std::size_t multi_predict_bytes(const MultiModelExtent& e) {
+  const std::size_t H = static_cast<std::size_t>(e.hidden), D = static_cast<std::size_t>(e.input);
+  const std::size_t T = static_cast<std::size_t>(e.window), B = static_cast<std::size_t>(e.batch);
+  const std::size_t L = static_cast<std::size_t>(e.layers), hz = static_cast<std::size_t>(e.horizon);
+  const std::size_t TB = T * B;
+  std::size_t floats = 0;
+  floats += TB * D;                                      // x, time-major
+  floats += TB * 4 * H;                                  // gx
+  floats += 4 * H * H;                                   // R transposed
+  floats += 2 * L * B * H;                               // hy, cy per layer
+  floats += L * (T + 1) * B * H;                         // y per layer
+  floats += multi_param_count(e);                        // theta
+  floats += static_cast<std::size_t>(e.rows) * D;        // the series
+  floats += B * hz + static_cast<std::size_t>(e.val) * hz;  // yhat, the forecasts
+  std::size_t bytes = floats * sizeof(float);
+  bytes += static_cast<std::size_t>(e.val) * sizeof(int);  // window starts
+  bytes += 256;
+  return bytes;
+}
+
 }  // namespace lstmad::kernels

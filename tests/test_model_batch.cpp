@@ -164,6 +164,46 @@ TEST_P(ModelBatchContract, AModelInABatchEqualsTheModelAloneWhateverTheThreads) 
                     to_string(prec) + " model " + std::to_string(m) + " in a reversed batch on 2 threads");
 }
 
+// predict_batch: each job's forecasts equal predict()'s for it, whatever the other jobs and the threads;
+// a job without windows is left alone.
+TEST_P(ModelBatchContract, BatchedForecastsEqualEachModelsOwn) {
+  const Precision prec = GetParam();
+  const ModelShape shape{2, 2, 10, 2};
+  const int T = 9;
+  Batch batch = make_batch(shape, T);
+  batch.series[kNonFinite].x[40 * static_cast<std::size_t>(shape.input)] = 0.5f;
+  std::vector<std::vector<float>> out(kModels);
+  std::vector<PredictJob> asks;
+  for (int m = 0; m < kModels; ++m) {
+    const ModelJob& j = batch.jobs[static_cast<std::size_t>(m)];
+    PredictJob a;
+    a.params = &j.params;
+    a.x = j.data.x;
+    a.n = j.data.n;
+    if (m != 2)
+      for (int st = m; st + T <= j.data.n; st += 1 + m % 3) a.starts.push_back(st);
+    out[static_cast<std::size_t>(m)].assign(a.starts.size() * 2 + 1, -7.f);  // one sentinel past the end
+    a.out = out[static_cast<std::size_t>(m)].data();
+    asks.push_back(std::move(a));
+  }
+  cpu_engine(prec, 3)->predict_batch(shape, T, asks, 3);
+  for (int m = 0; m < kModels; ++m) {
+    const PredictJob& a = asks[static_cast<std::size_t>(m)];
+    const std::vector<float>& got = out[static_cast<std::size_t>(m)];
+    EXPECT_EQ(got.back(), -7.f) << "model " << m << ": written past its windows";
+    if (a.starts.empty()) {
+      EXPECT_EQ(got.size(), 1u);
+      continue;
+    }
+    std::vector<float> own(a.starts.size() * 2);
+    cpu_engine(prec, 1)->predict(shape, T, *a.params, a.x, a.n, a.starts, own.data());
+    EXPECT_EQ(0, std::memcmp(own.data(), got.data(), own.size() * sizeof(float)))
+        << to_string(prec) << " model " << m << ": predict_batch on 3 threads vs predict";
+    for (std::size_t k = 0; k + 1 < got.size(); ++k)
+      ASSERT_TRUE(std::isfinite(got[k]) && got[k] != -7.f) << "model " << m << " forecast " << k;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Cpu, ModelBatchContract, ::testing::Values(Precision::FP32, Precision::FP64),
                          [](const ::testing::TestParamInfo<Precision>& i) { return to_string(i.param); });
 

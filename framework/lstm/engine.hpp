@@ -33,6 +33,15 @@ struct ModelJob {
   TrainResult result;         // out
 };
 
+// One model's windows for Engine::predict_batch(): as predict()'s arguments.
+struct PredictJob {
+  const std::vector<float>* params = nullptr;
+  const float* x = nullptr;  // n x D, row-major
+  int n = 0;
+  std::vector<int> starts;   // window starts (each window's rows must lie in [0, n))
+  float* out = nullptr;      // starts.size() x horizon
+};
+
 struct EngineOptions {
   std::string name = "cpu";
   Precision precision = Precision::FP32;
@@ -63,6 +72,12 @@ class Engine {
   // predicted value after the window starting at starts[k]. x is n x D.
   virtual void predict(const ModelShape& shape, int window, const std::vector<float>& params, const float* x,
                        int n, const std::vector<int>& starts, float* out) = 0;
+
+  // predict() for several models of one shape and window. The default calls predict() per job on up to
+  // `threads` threads; the fused engine runs every job's windows in lockstep, each launch covering all
+  // models. A job's predictions do not depend on the other jobs.
+  virtual void predict_batch(const ModelShape& shape, int window, const std::vector<PredictJob>& jobs,
+                             int threads);
 
   // Loss (MSE over batch x horizon) and its gradient for one minibatch of one model, for cross-engine
   // checks and benchmarks. xb: batch x window x D; yb: batch x horizon; grad: param_count(shape).

@@ -1,7 +1,8 @@
-// Engine registry: names -> factories. GPU engines exist only in CUDA builds.
+// Engine registry: names -> factories (GPU engines exist only in CUDA builds), and the Engine defaults.
 #include <algorithm>
 
 #include "core/error.hpp"
+#include "core/thread_pool.hpp"
 #include "lstm/cpu/cpu_engine.hpp"
 #ifdef LSTMAD_WITH_CUDNN
 #include "lstm/cudnn/cudnn_engine.hpp"
@@ -29,6 +30,14 @@ Precision parse_precision(const std::string& s) {
   if (s == "tf32") return Precision::TF32;
   if (s == "bf16") return Precision::BF16;
   throw ConfigError("unknown precision \"" + s + "\": expected one of fp32, fp64, tf32, bf16");
+}
+
+void Engine::predict_batch(const ModelShape& shape, int window, const std::vector<PredictJob>& jobs,
+                           int threads) {
+  parallel_for(jobs.size(), static_cast<std::size_t>(std::max(1, threads)), [&](std::size_t j) {
+    const PredictJob& p = jobs[j];
+    if (!p.starts.empty()) predict(shape, window, *p.params, p.x, p.n, p.starts, p.out);
+  });
 }
 
 std::vector<std::string> engine_names() {

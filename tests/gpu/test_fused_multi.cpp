@@ -10,7 +10,9 @@
 //   within tolerance;
 // - 58 models run another instantiation of the time loops than one model alone, with the same bits;
 // - the same contracts at precision tf32 and bf16 (the tensor-core time loops), against fp64 within
-//   their own tolerances.
+//   their own tolerances;
+// - predict_batch: a model's forecasts in a batch equal its forecasts alone and predict()'s bit for bit,
+//   follow the fp64 CPU engine, and agree with the per-model path.
 // Every test needs a device: it skips with the reason without one, and fails under LSTMAD_STRICT_GPU=1.
 #include <gtest/gtest.h>
 
@@ -369,6 +371,125 @@ void small_batch(Precision p) {
   make_engine(fused(p))->train(shape, alone);
   for (const auto& j : b.jobs) EXPECT_TRUE(test::finite_and_nonzero(j.params.data(), j.params.size()));
   expect_identical(b.jobs[2], alone[0], "model 2 of 3 vs alone, " + to_string(p));
+  // Inference of the three (a short last step for each), for the sanitizers too.
+  std::vector<std::vector<float>> out(b.jobs.size());
+  std::vector<PredictJob> asks;
+  for (std::size_t m = 0; m < b.jobs.size(); ++m) {
+    const ModelJob& j = b.jobs[m];
+    PredictJob ask;
+    ask.params = &j.params;
+    ask.x = j.data.x;
+    ask.n = j.data.n;
+    for (int st = 0; st < 13 + 5 * static_cast<int>(m); ++st) ask.starts.push_back(st);
+    out[m].assign(ask.starts.size() * static_cast<std::size_t>(shape.horizon), std::nanf(""));
+    ask.out = out[m].data();
+    asks.push_back(std::move(ask));
+  }
+  make_engine(fused(p))->predict_batch(shape, T, asks, 1);
+  for (const auto& o : out) EXPECT_TRUE(test::finite_and_nonzero(o.data(), o.size())) << to_string(p);
+}
+
+// Forecasts of several models at once (predict_batch, kernels/lstm_multi.hpp's inference steps).
+struct PredictCase {
+  Batch batch;
+  std::vector<PredictJob> asks;
+  std::vector<std::vector<float>> out;
+};
+
+// Six models of differing lengths: every window of models 0 and 2, every other of model 1, 5 windows
+// of model 3 (one step alone, of another B), none of model 4, the last windows only of model 5 (the
+// series' end, past which a horizon of 2 has no target). NaN-poisoned outputs.
+PredictCase make_predict_case(const ModelShape& shape, int T) {
+  PredictCase c;
+  c.batch = make_batch(shape, T, 16);
+  c.batch.series[kNonFinite].x[50 * static_cast<std::size_t>(shape.input)] = 0.25f;
+  for (std::size_t m = 0; m < c.batch.jobs.size(); ++m) {
+    const ModelJob& j = c.batch.jobs[m];
+    PredictJob a;
+    a.params = &j.params;
+    a.x = j.data.x;
+    a.n = j.data.n;
+    const int last = j.data.n - T;
+    if (m == 0 || m == 2)
+      for (int st = 0; st <= last; ++st) a.starts.push_back(st);
+    if (m == 1)
+      for (int st = 0; st <= last; st += 2) a.starts.push_back(st);
+    if (m == 3)
+      for (int st : {7, 3, 40, 0, last}) a.starts.push_back(st);
+    if (m == 5)
+      for (int st = last - 20; st <= last; ++st) a.starts.push_back(st);
+    c.asks.push_back(std::move(a));
+  }
+  c.out.resize(c.asks.size());
+  for (std::size_t m = 0; m < c.asks.size(); ++m) {
+    c.out[m].assign(c.asks[m].starts.size() * static_cast<std::size_t>(shape.horizon), std::nanf(""));
+    c.asks[m].out = c.out[m].data();
+  }
+  return c;
+}
+
+void expect_predictions_batch_alone_and_fp64(const ModelShape& shape, int T, Precision p, double tol) {
+  PredictCase all = make_predict_case(shape, T);
+  auto engine = make_engine(fused(p));
+  engine->predict_batch(shape, T, all.asks, 1);
+  EngineOptions co;
+  co.name = "cpu";
+  co.precision = Precision::FP64;
+  auto cpu = make_engine(co);
+  const std::string tag = shape.str() + " " + to_string(p);
+  for (std::size_t m = 0; m < all.asks.size(); ++m) {
+    const PredictJob& a = all.asks[m];
+    const std::vector<float>& got = all.out[m];
+    if (a.starts.empty()) continue;
+    EXPECT_TRUE(test::finite_and_nonzero(got.data(), got.size())) << tag << " model " << m;
+    // Alone (another number of models and, for model 3, another rows per step): the same bits; and
+    // predict() is a batch of one.
+    PredictCase one = make_predict_case(shape, T);
+    engine->predict_batch(shape, T, {one.asks[m]}, 1);
+    EXPECT_EQ(0, std::memcmp(one.out[m].data(), got.data(), got.size() * sizeof(float)))
+        << tag << " model " << m << ": in a batch vs alone";
+    std::vector<float> single(got.size(), std::nanf(""));
+    engine->predict(shape, T, *a.params, a.x, a.n, a.starts, single.data());
+    EXPECT_EQ(0, std::memcmp(single.data(), got.data(), got.size() * sizeof(float)))
+        << tag << " model " << m << ": predict_batch vs predict";
+    std::vector<float> ref(got.size());
+    cpu->predict(shape, T, *a.params, a.x, a.n, a.starts, ref.data());
+    const auto err = test::compare(got.data(), ref.data(), got.size());
+    std::printf("%s model %zu (%zu windows): forecasts vs fp64 %s\n", tag.c_str(), m, a.starts.size(),
+                err.str().c_str());
+    EXPECT_TRUE(err.finite) << tag;
+    EXPECT_LT(err.rel_frobenius, tol) << tag << " model " << m << ": " << err.str();
+  }
+}
+
+TEST(FusedMulti, PredictionsOfABatchEqualEachModelAloneAndFollowFp64) {
+  LSTMAD_REQUIRE_GPU();
+  expect_predictions_batch_alone_and_fp64(ModelShape{1, 1, 32, 1}, 12, Precision::FP32, 3e-5);
+  expect_predictions_batch_alone_and_fp64(ModelShape{2, 3, 24, 2}, 9, Precision::FP32, 3e-5);
+}
+
+TEST(FusedMulti, TensorCorePredictionsOfABatchEqualEachModelAlone) {
+  LSTMAD_REQUIRE_GPU();
+  expect_predictions_batch_alone_and_fp64(ModelShape{2, 1, 32, 1}, 10, Precision::TF32, 1e-2);
+}
+
+// The per-model path (LSTMAD_FUSED_MULTI=0: FusedLstm and cuBLAS per model) gives the same forecasts
+// within fp32 rounding.
+TEST(FusedMulti, BatchedPredictionsAgreeWithThePerModelPath) {
+  LSTMAD_REQUIRE_GPU();
+  const ModelShape shape{1, 2, 40, 1};
+  const int T = 11;
+  PredictCase multi = make_predict_case(shape, T), loop = make_predict_case(shape, T);
+  make_engine(fused())->predict_batch(shape, T, multi.asks, 1);
+  setenv("LSTMAD_FUSED_MULTI", "0", 1);
+  make_engine(fused())->predict_batch(shape, T, loop.asks, 2);
+  unsetenv("LSTMAD_FUSED_MULTI");
+  for (std::size_t m = 0; m < multi.out.size(); ++m) {
+    if (multi.out[m].empty()) continue;
+    const auto err = test::compare(multi.out[m].data(), loop.out[m].data(), multi.out[m].size());
+    EXPECT_TRUE(err.finite) << "model " << m;
+    EXPECT_LT(err.rel_frobenius, 1e-5) << "model " << m << ": " << err.str();
+  }
 }
 
 TEST(FusedMulti, SmallBatchForTheSanitizers) {

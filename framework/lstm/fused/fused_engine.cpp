@@ -8,7 +8,8 @@
 //
 // Version 2 of training (the default): the jobs of a ModelBatch train together, every launch covering all
 // of them (fused_multi.hpp; at tf32 and bf16 on the tensor-core time loops, kernels/lstm_fused_mma.hpp);
-// LSTMAD_FUSED_MULTI=0 goes back to the per-model loop above.
+// LSTMAD_FUSED_MULTI=0 goes back to the per-model loop above. Inference likewise: predict_batch() runs
+// the forecasts of all models in lockstep, and predict() is a batch of one.
 #include "lstm/fused/fused_engine.hpp"
 
 #include <algorithm>
@@ -38,6 +39,26 @@ constexpr gpu::GpuTrainingNames kNames{"fused", "LSTMAD_FUSED_GRAPHS"};
 
 void require_device(int device) {
   gpu::require_gpu_device(kNames.engine, device);
+}
+
+// One model's sizes for kernels/lstm_multi_plan.hpp; the caller fills in batch, rows and window counts.
+kernels::MultiModelExtent model_extent(const ModelShape& shape, int window) {
+  kernels::MultiModelExtent e;
+  e.layers = shape.layers;
+  e.input = shape.input;
+  e.hidden = shape.hidden;
+  e.horizon = shape.horizon;
+  e.window = window;
+  return e;
+}
+
+// Models of `bytes` each that fit `fraction` of the current device's free memory: at least 1, at most
+// 65535 (gridDim.y of the time-loop kernels holds the model index).
+std::size_t models_that_fit(std::size_t bytes, double fraction) {
+  std::size_t free_bytes = 0, total_bytes = 0;
+  CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+  const std::size_t fit = static_cast<std::size_t>(fraction * static_cast<double>(free_bytes)) / bytes;
+  return std::max<std::size_t>(1, std::min<std::size_t>(fit, 65535));
 }
 
 class FusedEngine final : public Engine {
@@ -85,6 +106,16 @@ class FusedEngine final : public Engine {
   void predict(const ModelShape& shape, int window, const std::vector<float>& params, const float* x, int n,
                const std::vector<int>& starts, float* out) override {
     if (starts.empty()) return;
+    if (multi_enabled()) {  // the multi-model path with one job: the same forecasts as in any batch
+      PredictJob j;
+      j.params = &params;
+      j.x = x;
+      j.n = n;
+      j.starts = starts;
+      j.out = out;
+      predict_batch(shape, window, {j}, 1);
+      return;
+    }
     std::lock_guard<std::mutex> lock(mutex_);
     Context& c = context();
     gpu::check_predict_starts(window, n, starts);
@@ -92,6 +123,38 @@ class FusedEngine final : public Engine {
     const int max_batch = gpu::predict_max_batch(starts);
     FusedLstm lstm(c.handle.get(), c.stream.get(), shape, window, max_batch, opts_.precision, c.limits);
     gpu::predict_windows(lstm, c.stream, shape, window, max_batch, params, x, n, starts, out);
+  }
+
+  // Version 2 (the default): every job's windows in lockstep (predict_fused_multi), in chunks of jobs
+  // that fit the device's free memory; with LSTMAD_FUSED_MULTI=0 predict() per job.
+  void predict_batch(const ModelShape& shape, int window, const std::vector<PredictJob>& jobs,
+                     int threads) override {
+    if (!multi_enabled()) {
+      Engine::predict_batch(shape, window, jobs, threads);
+      return;
+    }
+    std::vector<const PredictJob*> todo;
+    kernels::MultiModelExtent e = model_extent(shape, window);
+    for (const PredictJob& j : jobs) {
+      if (j.starts.empty()) continue;
+      gpu::check_predict_starts(window, j.n, j.starts);
+      check_params(shape, j.params->size());
+      todo.push_back(&j);
+      e.rows = std::max<long long>(e.rows, j.n);
+      e.val = std::max<long long>(e.val, static_cast<long long>(j.starts.size()));
+    }
+    if (todo.empty()) return;
+    std::lock_guard<std::mutex> lock(mutex_);
+    Context& c = context();
+    e.batch = predict_rows_per_step(shape, window, static_cast<int>(e.val), c.limits);
+    const std::size_t chunk = models_that_fit(kernels::multi_predict_bytes(e), 0.75);
+    for (std::size_t at = 0; at < todo.size(); at += chunk) {
+      const std::vector<const PredictJob*> part(
+          todo.begin() + static_cast<long long>(at),
+          todo.begin() + static_cast<long long>(std::min(todo.size(), at + chunk)));
+      predict_fused_multi(shape, window, e.batch, c.limits, part, c.stream.get(), graphs_enabled(),
+                          opts_.precision);
+    }
   }
 
   double loss_and_grad(const ModelShape& shape, int window, const float* params, const float* xb,
@@ -135,12 +198,7 @@ class FusedEngine final : public Engine {
     gpu::Stream stream;
     const bool graphs = graphs_enabled();
     for (auto& [B, group] : groups) {
-      kernels::MultiModelExtent e;
-      e.layers = shape.layers;
-      e.input = shape.input;
-      e.hidden = shape.hidden;
-      e.horizon = shape.horizon;
-      e.window = window;
+      kernels::MultiModelExtent e = model_extent(shape, window);
       e.batch = B;
       for (const ModelJob* j : group) {
         e.rows += j->data.n;  // the series are concatenated: count them all
@@ -148,18 +206,27 @@ class FusedEngine final : public Engine {
         e.val = std::max<long long>(e.val, static_cast<long long>(j->data.val.size()));
       }
       e.rows = (e.rows + static_cast<long long>(group.size()) - 1) / static_cast<long long>(group.size());
-      std::size_t free_bytes = 0, total_bytes = 0;
-      CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
-      const std::size_t per_model = kernels::multi_model_bytes(e);
-      const std::size_t fit = static_cast<std::size_t>(0.9 * static_cast<double>(free_bytes)) / per_model;
-      // gridDim.y of the time-loop kernels holds the model index: at most 65535 models per launch.
-      const std::size_t chunk = std::max<std::size_t>(1, std::min<std::size_t>(fit, 65535));
+      const std::size_t chunk = models_that_fit(kernels::multi_model_bytes(e), 0.9);
       for (std::size_t at = 0; at < group.size(); at += chunk) {
         const std::vector<ModelJob*> part(group.begin() + static_cast<long long>(at),
                                           group.begin() + static_cast<long long>(std::min(group.size(), at + chunk)));
         train_fused_multi(shape, window, B, limits, part, stream, graphs, opts_.precision);
       }
     }
+  }
+
+  // Rows per inference step: the most windows of one job rounded up to a power of two, at most 256, and
+  // at most what the time loops take at this shape. The forecasts do not depend on it; the memory and the
+  // number of steps do.
+  int predict_rows_per_step(const ModelShape& shape, int window, int most_windows,
+                            const kernels::FusedLimits& limits) const {
+    int b = 1;
+    while (b < most_windows && b < 256) b *= 2;
+    for (; b > 1; b /= 2)
+      if (fused_unsupported_reason(shape, window, b, opts_.precision, limits).empty()) return b;
+    const std::string why = fused_unsupported_reason(shape, window, 1, opts_.precision, limits);
+    if (!why.empty()) throw UnsupportedError(why + " (" + shape.str() + ", T=" + std::to_string(window) + ")");
+    return 1;
   }
 
   static bool graphs_enabled() {

@@ -47,17 +47,36 @@ using kernels::StridedOperand;
 
 class FusedMultiBatch::Impl {
  public:
-  Impl(const ModelShape& shape, int window, int B, const kernels::FusedLimits& limits,
-       const std::vector<ModelJob*>& jobs, cudaStream_t stream, bool graphs, Precision precision)
+  // What sizes the buffers: the most windows of a model in the training list and in the validation (or,
+  // for inference, prediction) list, and the rows of all series together. Inference allocates only what
+  // the forward pass and the head read and write.
+  struct Extent {
+    std::size_t max_train = 0, max_val = 0, total_rows = 0;
+    bool inference = false;
+  };
+
+  static Extent training_extent(const std::vector<ModelJob*>& jobs) {
+    Extent e;
+    for (const ModelJob* j : jobs) {
+      e.max_train = std::max<std::size_t>(e.max_train, j->data.train.size());
+      e.max_val = std::max<std::size_t>(e.max_val, j->data.val.size());
+      e.total_rows += static_cast<std::size_t>(j->data.n);
+    }
+    return e;
+  }
+
+  Impl(const ModelShape& shape, int window, int B, const kernels::FusedLimits& limits, int models,
+       const Extent& extent, cudaStream_t stream, bool graphs, Precision precision)
       : shape_(shape),
         layout_(shape),
         T_(window),
         B_(B),
-        N_(static_cast<int>(jobs.size())),
+        N_(models),
         stream_(stream),
-        use_graphs_(graphs) {
+        use_graphs_(graphs),
+        inference_(extent.inference) {
     const std::size_t H = shape.hidden, D = shape.input, T = window, L = shape.layers, hz = shape.horizon;
-    const std::size_t N = jobs.size(), Bz = static_cast<std::size_t>(B), TB = T * Bz;
+    const std::size_t N = static_cast<std::size_t>(models), Bz = static_cast<std::size_t>(B), TB = T * Bz;
     P_ = layout_.total;
     plan_ = kernels::plan_fused_multi(shape.hidden, B, N_, limits);
     if (precision == Precision::TF32 || precision == Precision::BF16) {
@@ -73,71 +92,71 @@ class FusedMultiBatch::Impl {
       throw UnsupportedError("the fused multi-model path runs fp32, tf32 and bf16, not " +
                              to_string(precision));
     }
-    for (ModelJob* j : jobs) {
-      max_train_ = std::max<std::size_t>(max_train_, j->data.train.size());
-      max_val_ = std::max<std::size_t>(max_val_, j->data.val.size());
-      total_rows_ += static_cast<std::size_t>(j->data.n);
-    }
+    max_train_ = extent.max_train;
+    max_val_ = extent.max_val;
+    total_rows_ = extent.total_rows;
+    const bool train = !inference_;
     theta_.resize(N * P_);
-    dtheta_.resize(N * P_);
-    m_.resize(N * P_);
-    v_.resize(N * P_);
-    best_.resize(N * P_);
     xt_.resize(N * TB * D);
     gx_.resize(N * TB * 4 * H);
-    dgates_.resize(N * TB * 4 * H);
-    dy_.resize(N * TB * H);
     rt_.resize(N * rt_stride());
     hy_.resize(N * L * Bz * H);
     cy_.resize(N * L * Bz * H);
-    dhy_.resize(N * Bz * H);
     y_.resize(L);
-    gates_.resize(L);
-    c_.resize(L);
-    for (std::size_t l = 0; l < L; ++l) {
-      y_[l].resize(N * (T + 1) * Bz * H);
-      gates_[l].resize(N * TB * 4 * H);
-      c_[l].resize(N * TB * H);
-    }
+    for (std::size_t l = 0; l < L; ++l) y_[l].resize(N * (T + 1) * Bz * H);
     xs_.resize(std::max<std::size_t>(total_rows_ * D, 1));
-    ys_.resize(std::max<std::size_t>(total_rows_, 1));
     xs_offset_.resize(N);
-    yb_.resize(N * Bz * hz);
     yhat_.resize(N * Bz * hz);
-    dyhat_.resize(N * Bz * hz);
-    resid_.resize(N * Bz * hz);
-    order_.resize(N * std::max<std::size_t>(max_train_, 1));
     val_.resize(N * std::max<std::size_t>(max_val_, 1));
-    ntrain_.resize(N);
     nval_.resize(N);
     cursor_.resize(N);
     start_.resize(N);
     rows_.resize(N);
-    running_.resize(N);
     vrunning_.resize(N);
     active_.resize(N);
-    flag_.resize(N);
-    hyper_.resize(N);
-    state_.resize(N);
-    step_sq_.resize(N);
-    norm_sq_.resize(N);
-    epoch_sum_.resize(N);
-    epoch_norm_.resize(N);
-    val_sum_.resize(N);
+    if (train) {
+      dtheta_.resize(N * P_);
+      m_.resize(N * P_);
+      v_.resize(N * P_);
+      best_.resize(N * P_);
+      dgates_.resize(N * TB * 4 * H);
+      dy_.resize(N * TB * H);
+      dhy_.resize(N * Bz * H);
+      gates_.resize(L);
+      c_.resize(L);
+      for (std::size_t l = 0; l < L; ++l) {
+        gates_[l].resize(N * TB * 4 * H);
+        c_[l].resize(N * TB * H);
+      }
+      ys_.resize(std::max<std::size_t>(total_rows_, 1));
+      yb_.resize(N * Bz * hz);
+      dyhat_.resize(N * Bz * hz);
+      resid_.resize(N * Bz * hz);
+      order_.resize(N * std::max<std::size_t>(max_train_, 1));
+      ntrain_.resize(N);
+      running_.resize(N);
+      flag_.resize(N);
+      hyper_.resize(N);
+      state_.resize(N);
+      step_sq_.resize(N);
+      norm_sq_.resize(N);
+      epoch_sum_.resize(N);
+      epoch_norm_.resize(N);
+      val_sum_.resize(N);
+    } else {
+      out_offset_.resize(N);
+    }
     // Buffers start at zero: rows a short minibatch leaves untouched hold finite values only.
     for (DeviceBuffer<float>* b :
          {&xt_, &gx_, &dgates_, &dy_, &hy_, &cy_, &dhy_, &yb_, &yhat_, &dyhat_, &resid_})
       b->zero_async(stream_);
-    for (std::size_t l = 0; l < L; ++l) {
-      y_[l].zero_async(stream_);
-      gates_[l].zero_async(stream_);
-      c_[l].zero_async(stream_);
-    }
+    for (auto* v : {&y_, &gates_, &c_})
+      for (DeviceBuffer<float>& b : *v) b.zero_async(stream_);
     if (mma_.grid > 0) {
       CUDA_CHECK(kernels::prepare_lstm_mma(mma_));
     } else {
       CUDA_CHECK(kernels::prepare_lstm_fused_forward(plan_));
-      CUDA_CHECK(kernels::prepare_lstm_fused_backward(plan_));
+      if (train) CUDA_CHECK(kernels::prepare_lstm_fused_backward(plan_));
     }
   }
 
@@ -213,7 +232,7 @@ class FusedMultiBatch::Impl {
   }
   void bench_step() {
     cursor_.zero_async(stream_);
-    run_step(/*validation=*/false);
+    run_step(Pass::Train);
   }
 
   void train(const std::vector<ModelJob*>& jobs) {
@@ -254,14 +273,14 @@ class FusedMultiBatch::Impl {
       KERNEL_CHECK("multi_reset(epoch)");
       kernels::launch_multi_reset(epoch_norm_.data(), running_.data(), N_, stream_);
       KERNEL_CHECK("multi_reset(norm)");
-      for (int s = 0; s < steps; ++s) run_step(/*validation=*/false);
+      for (int s = 0; s < steps; ++s) run_step(Pass::Train);
       epoch_sum_.download(sums.data(), N, stream_);
       epoch_norm_.download(norms.data(), N, stream_);
       if (vsteps > 0) {
         cursor_.zero_async(stream_);
         kernels::launch_multi_reset(val_sum_.data(), vrunning_.data(), N_, stream_);
         KERNEL_CHECK("multi_reset(val)");
-        for (int s = 0; s < vsteps; ++s) run_step(/*validation=*/true);
+        for (int s = 0; s < vsteps; ++s) run_step(Pass::Validate);
         val_sum_.download(vsums.data(), N, stream_);
       }
       bool any_flag = false;
@@ -343,13 +362,56 @@ class FusedMultiBatch::Impl {
     }
   }
 
+  // Inference: every job's windows (its starts in the validation list) in steps of B rows, the
+  // forecasts of each step stored at the model's cursor in one output buffer, downloaded once.
+  void predict(const std::vector<const PredictJob*>& jobs) {
+    const std::size_t N = jobs.size(), D = shape_.input, hz = static_cast<std::size_t>(shape_.horizon);
+    std::vector<float> params(N * P_), xs(total_rows_ * D);
+    std::vector<long long> offs(N), out_offs(N);
+    std::vector<int> starts(N * std::max<std::size_t>(max_val_, 1), 0), count(N);
+    long long at = 0, out_at = 0;
+    int steps = 0;
+    for (std::size_t m = 0; m < N; ++m) {
+      const PredictJob& j = *jobs[m];
+      std::copy(j.params->begin(), j.params->end(), params.begin() + static_cast<long long>(m * P_));
+      std::copy(j.x, j.x + static_cast<std::size_t>(j.n) * D, xs.begin() + at * static_cast<long long>(D));
+      offs[m] = at;
+      at += j.n;
+      std::copy(j.starts.begin(), j.starts.end(), starts.begin() + static_cast<long long>(m * max_val_));
+      count[m] = static_cast<int>(j.starts.size());
+      out_offs[m] = out_at;
+      out_at += static_cast<long long>(j.starts.size() * hz);
+      steps = std::max(steps, (count[m] + B_ - 1) / B_);
+    }
+    DeviceBuffer<float> out(std::max<std::size_t>(static_cast<std::size_t>(out_at), 1));
+    out_ = out.data();
+    theta_.upload(params.data(), params.size(), stream_);
+    if (!xs.empty()) xs_.upload(xs.data(), xs.size(), stream_);
+    xs_offset_.upload(offs.data(), N, stream_);
+    out_offset_.upload(out_offs.data(), N, stream_);
+    val_.upload(starts.data(), starts.size(), stream_);
+    nval_.upload(count.data(), N, stream_);
+    const std::vector<unsigned char> on(N, 1);
+    vrunning_.upload(on.data(), N, stream_);
+    cursor_.zero_async(stream_);
+    for (int s = 0; s < steps; ++s) run_step(Pass::Predict);
+    std::vector<float> host(static_cast<std::size_t>(out_at));
+    if (out_at > 0) out.download(host.data(), host.size(), stream_);
+    for (std::size_t m = 0; m < N; ++m)
+      std::copy(host.begin() + out_offs[m], host.begin() + out_offs[m] + static_cast<long long>(count[m] * hz),
+                jobs[m]->out);
+  }
+
  private:
+  enum class Pass { Train, Validate, Predict };
+
   // One step, eager or as a graph replay (captured on the second call, after an eager first one).
-  void run_step(bool validation) {
-    GraphExec& g = validation ? val_graph_ : train_graph_;
-    bool& warmed = validation ? val_warmed_ : train_warmed_;
+  void run_step(Pass pass) {
+    const int k = static_cast<int>(pass);
+    GraphExec& g = graphs_[k];
+    bool& warmed = warmed_[k];
     if (!use_graphs_ || !warmed) {
-      enqueue(validation);
+      enqueue(pass);
       warmed = true;
       return;
     }
@@ -358,7 +420,7 @@ class FusedMultiBatch::Impl {
       return;
     }
     try {
-      g = gpu::capture_graph(stream_, [&] { enqueue(validation); });
+      g = gpu::capture_graph(stream_, [&] { enqueue(pass); });
       g.launch(stream_);
     } catch (const DeviceError& e) {
       cudaGetLastError();
@@ -366,7 +428,7 @@ class FusedMultiBatch::Impl {
           std::string("fused engine: CUDA graph capture of the multi-model step failed, running eagerly: ") +
           e.what());
       use_graphs_ = false;
-      enqueue(validation);  // nothing of the failed capture ran
+      enqueue(pass);  // nothing of the failed capture ran
     }
   }
 
@@ -512,7 +574,12 @@ class FusedMultiBatch::Impl {
   }
 
   // Everything one step launches (kernels/lstm_multi.hpp's list).
-  void enqueue(bool validation) {
+  void enqueue(Pass pass) {
+    if (pass == Pass::Predict) {
+      enqueue_predict();
+      return;
+    }
+    const bool validation = pass == Pass::Validate;
     const int H = shape_.hidden, hz = shape_.horizon, L = shape_.layers;
     const long long P = static_cast<long long>(P_);
     kernels::launch_multi_step_prepare(validation ? vrunning_.data() : running_.data(),
@@ -554,11 +621,37 @@ class FusedMultiBatch::Impl {
     KERNEL_CHECK("multi_adam_update");
   }
 
+  // An inference step: the validation pass's windows, forward and head without targets, and the
+  // forecasts of the rows[m] windows copied to the model's place in the output.
+  void enqueue_predict() {
+    const int H = shape_.hidden, hz = shape_.horizon, L = shape_.layers;
+    kernels::launch_multi_step_prepare(vrunning_.data(), nval_.data(), B_, cursor_.data(), start_.data(),
+                                       rows_.data(), active_.data(), N_, stream_);
+    KERNEL_CHECK("multi_step_prepare(predict)");
+    kernels::launch_multi_gather(xs_.data(), nullptr, xs_offset_.data(), shape_.input, val_.data(),
+                                 static_cast<long long>(std::max<std::size_t>(max_val_, 1)), start_.data(),
+                                 rows_.data(), active_.data(), B_, T_, hz, xt_.data(), nullptr, N_, stream_);
+    KERNEL_CHECK("multi_gather(predict)");
+    forward(/*training=*/false);
+    const float* h_top = hy_.data() + static_cast<std::size_t>(L - 1) * B_ * H;
+    const long long h_batch = static_cast<long long>(L) * B_ * H;
+    kernels::launch_multi_head_forward(h_top, h_batch, theta_.data(), static_cast<long long>(P_), layout_.head_W,
+                                       layout_.head_b, B_, H, hz, rows_.data(), active_.data(), yhat_.data(),
+                                       nullptr, nullptr, nullptr, N_, stream_);
+    KERNEL_CHECK("multi_head_forward(predict)");
+    kernels::launch_multi_store_rows(yhat_.data(), static_cast<long long>(B_) * hz, hz, start_.data(),
+                                     rows_.data(), active_.data(), out_, out_offset_.data(), B_, N_, stream_);
+    KERNEL_CHECK("multi_store_rows(predict)");
+  }
+
   ModelShape shape_;
   ParamLayout layout_;
   int T_, B_, N_;
   cudaStream_t stream_;
   bool use_graphs_;
+  bool inference_ = false;
+  float* out_ = nullptr;  // predict(): the output of the call in progress (a captured step reads it)
+  DeviceBuffer<long long> out_offset_;
   std::size_t P_ = 0, max_train_ = 0, max_val_ = 0, total_rows_ = 0;
   kernels::FusedLaunch plan_;
   kernels::MmaLaunch mma_;    // grid > 0: the tensor-core time loops (precision tf32 / bf16)
@@ -574,8 +667,8 @@ class FusedMultiBatch::Impl {
   DeviceBuffer<kernels::AdamHyper> hyper_;
   DeviceBuffer<kernels::AdamStepState> state_;
   DeviceBuffer<double> step_sq_, norm_sq_, epoch_sum_, epoch_norm_, val_sum_;
-  GraphExec train_graph_, val_graph_;
-  bool train_warmed_ = false, val_warmed_ = false;
+  GraphExec graphs_[3];  // by Pass
+  bool warmed_[3] = {false, false, false};
 };
 
 FusedMultiBatch::FusedMultiBatch(const ModelShape& shape, int window, int B,
@@ -583,7 +676,8 @@ FusedMultiBatch::FusedMultiBatch(const ModelShape& shape, int window, int B,
                                  cudaStream_t stream, bool graphs, Precision precision)
     : jobs_(std::move(jobs)) {
   if (jobs_.empty()) throw Error("fused multi-model batch: no models");
-  impl_ = std::make_unique<Impl>(shape, window, B, limits, jobs_, stream, graphs, precision);
+  impl_ = std::make_unique<Impl>(shape, window, B, limits, static_cast<int>(jobs_.size()),
+                                 Impl::training_extent(jobs_), stream, graphs, precision);
 }
 
 FusedMultiBatch::~FusedMultiBatch() = default;
@@ -604,6 +698,21 @@ void train_fused_multi(const ModelShape& shape, int window, int B, const kernels
   if (jobs.empty()) return;
   FusedMultiBatch batch(shape, window, B, limits, jobs, stream, graphs, precision);
   batch.train();
+}
+
+void predict_fused_multi(const ModelShape& shape, int window, int B, const kernels::FusedLimits& limits,
+                         const std::vector<const PredictJob*>& jobs, cudaStream_t stream, bool graphs,
+                         Precision precision) {
+  if (jobs.empty()) return;
+  FusedMultiBatch::Impl::Extent e;
+  e.inference = true;
+  for (const PredictJob* j : jobs) {
+    e.max_val = std::max(e.max_val, j->starts.size());
+    e.total_rows += static_cast<std::size_t>(j->n);
+  }
+  FusedMultiBatch::Impl impl(shape, window, B, limits, static_cast<int>(jobs.size()), e, stream, graphs,
+                             precision);
+  impl.predict(jobs);
 }
 
 }  // namespace lstmad

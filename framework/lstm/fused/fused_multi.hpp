@@ -1,5 +1,6 @@
 // The multi-model training path of the fused engine: the models of a ModelBatch that share the minibatch
-// size train in lockstep, every kernel launch covering all of them (kernels/lstm_multi.hpp).
+// size train in lockstep, every kernel launch covering all of them (kernels/lstm_multi.hpp); and the
+// same for inference (predict_fused_multi).
 //
 // Per epoch the host shuffles each model's windows (its own Rng(seed) stream, as the CPU trainer does),
 // uploads the orders and which models still run, and replays one captured step max over models of
@@ -43,6 +44,8 @@ class FusedMultiBatch {
 
  private:
   class Impl;
+  friend void predict_fused_multi(const ModelShape&, int, int, const kernels::FusedLimits&,
+                                  const std::vector<const PredictJob*>&, cudaStream_t, bool, Precision);
   std::vector<ModelJob*> jobs_;
   std::unique_ptr<Impl> impl_;
 };
@@ -52,5 +55,14 @@ class FusedMultiBatch {
 void train_fused_multi(const ModelShape& shape, int window, int B, const kernels::FusedLimits& limits,
                        const std::vector<ModelJob*>& jobs, cudaStream_t stream, bool graphs,
                        Precision precision = Precision::FP32);
+
+// Forecasts of `jobs` (same shape and window; starts checked; B rows per step, a size the time loops
+// run) on the current device on `stream`: the windows of every job in steps of B, each launch covering
+// all jobs (the validation pass's forward and head, without targets), each step's forecasts kept on the
+// device at the job's place and downloaded once at the end. A job's forecasts do not depend on the
+// other jobs, on their number or on B (per row, every sum runs in one fixed order).
+void predict_fused_multi(const ModelShape& shape, int window, int B, const kernels::FusedLimits& limits,
+                         const std::vector<const PredictJob*>& jobs, cudaStream_t stream, bool graphs,
+                         Precision precision);
 
 }  // namespace lstmad
