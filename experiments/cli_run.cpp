@@ -175,13 +175,13 @@ void add_run_commands(CLI::App& app, Registry& reg) {
     Plan p = make_plan(cfg, series);
     std::cout << p.cells.size() << " cells = " << p.settings.size() << " setting(s) x " << p.series.size()
               << " series\n\nSettings:\n";
-    double total_flops = 0;
+    double total_flops = 0, total_forecast_flops = 0;
     int calendar_series = 0;
     for (const auto& [id, f] : facts) calendar_series += f.inputs > f.own_dims;
     const int own_dims = facts.empty() ? 1 : facts.begin()->second.own_dims;
     for (const auto& s : p.settings) {
       const std::vector<json> members = ensemble_members(s.values);
-      double flops = 0;
+      double flops = 0, forecast_flops = 0;
       for (const json& m : members) {
         const int T = at_path(m, "model.window").get<int>();
         const int epochs = at_path(m, "train.epochs").get<int>();
@@ -191,10 +191,13 @@ void add_run_commands(CLI::App& app, Registry& reg) {
           double fwd = 2.0 * shape.hidden * shape.horizon;
           for (int l = 0; l < shape.layers; ++l) fwd += 2.0 * T * 4 * shape.hidden * (shape.layer_input(l) + shape.hidden);
           double train_windows = std::max(0, f.train_end - T - shape.horizon + 1);
-          flops += 3.0 * fwd * train_windows * epochs + fwd * std::max(0, f.rows - T);  // training (at most) + scoring
+          // Training (at most: every epoch) and the forecasts scored (a window per row after the first T).
+          flops += 3.0 * fwd * train_windows * epochs;
+          forecast_flops += fwd * std::max(0, f.rows - T);
         }
       }
       total_flops += flops;
+      total_forecast_flops += forecast_flops;
       std::cout << "  " << s.detector << " (" << s.id << ") " << setting_shape(s.values, own_dims).str();
       if (members.size() > 1)
         std::cout << ", an ensemble of " << members.size() << " models per series " << s.values.at("ensemble").dump();
@@ -202,7 +205,7 @@ void add_run_commands(CLI::App& app, Registry& reg) {
         std::cout << " T=" << at_path(s.values, "model.window").get<int>();
       std::cout << ", " << p.series.size() * members.size() << " models";
       if (!s.axes.empty()) std::cout << ", " << s.axes.dump();
-      std::cout << ", at most " << flops / 1e12 << " TFLOP\n";
+      std::cout << ", at most " << (flops + forecast_flops) / 1e12 << " TFLOP\n";
     }
     if (!at_path(cfg, "data.time_features").empty())
       std::cout << "  calendar inputs " << at_path(cfg, "data.time_features").dump() << " for " << calendar_series
@@ -252,8 +255,9 @@ void add_run_commands(CLI::App& app, Registry& reg) {
     else
       std::cout << "  engine " << engine << ": ModelBatches of "
                 << (bm > 0 ? std::to_string(bm) : std::string("2 x threads")) << " models\n";
-    std::cout << "\nestimated work: at most " << total_flops / 1e12
-              << " TFLOP (all epochs; early stopping usually ends sooner)\n";
+    std::cout << "\nestimated work: at most " << (total_flops + total_forecast_flops) / 1e12 << " TFLOP: "
+              << total_flops / 1e12 << " training (all epochs; early stopping usually ends sooner), "
+              << total_forecast_flops / 1e12 << " forecasting (a window per scored row)\n";
     if (refused > 0)
       std::cerr << "warning: engine " << engine << " cannot run " << refused << " of " << groups.size()
                 << " group(s); their cells would fail (see \"cannot run\" above)\n";

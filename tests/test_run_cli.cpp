@@ -2,6 +2,7 @@
 // its own cells, config errors that name the JSON path, and bit-identical reruns whatever the thread count.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -175,6 +176,32 @@ TEST_F(RunCli, EngineFallbackRunsTheGroupsTheEngineRefuses) {
   EXPECT_EQ(out.find("warning: engine fused cannot run"), std::string::npos) << out;
 }
 #endif
+
+// `lstmad plan` puts the work in two parts: training at most every epoch, and forecasting one window per
+// scored row (every row after the first T of each series), whose FLOPs are counted here independently.
+TEST_F(RunCli, PlanSplitsTheWorkIntoTrainingAndForecasting) {
+  const std::string cfg = std::string(LSTMAD_SOURCE_DIR) + "/configs/quickstart.json";
+  std::string out;
+  ASSERT_EQ(run_command(lstmad_binary() + " -q plan " + cfg +
+                            " --set model.layers=2 --set model.hidden=16 --set model.window=25"
+                            " --set data.synthetic.length=1000 2>&1",
+                        &out),
+            0)
+      << out;
+  const std::size_t at = out.find("estimated work: at most ");
+  ASSERT_NE(at, std::string::npos) << out;
+  double total = 0, training = 0, forecasting = 0;
+  ASSERT_EQ(std::sscanf(out.c_str() + at, "estimated work: at most %lf TFLOP: %lf training (all epochs; early "
+                        "stopping usually ends sooner), %lf forecasting", &total, &training, &forecasting), 3)
+      << out.substr(at);
+  // 14 synthetic series (2 of each of 7 kinds) of 1000 rows, D = 1: per window T steps of the 4 gate
+  // products per layer (inputs D, then H) plus the head.
+  const double H = 16, T = 25;
+  const double fwd = 2 * T * 4 * H * (1 + H) + 2 * T * 4 * H * (H + H) + 2 * H;
+  EXPECT_NEAR(forecasting, 14 * (1000 - T) * fwd / 1e12, 1e-5 * forecasting);
+  EXPECT_GT(training, forecasting);
+  EXPECT_NEAR(total, training + forecasting, 1e-5 * total);
+}
 
 TEST_F(RunCli, SyntheticRunLeavesACompleteRunFolder) {
   TempDir tmp("run");
