@@ -253,7 +253,10 @@ std::string write_report(const std::string& run_dir, const std::string& out_file
   for (const auto& p : plots) {
     ScoredSeries s = read_scored(p.string());
     int n = static_cast<int>(s.value.size());
-    std::string name = p.parent_path().filename().string() + "/" + p.filename().string().substr(detector.size() + 1);
+    // The series id: the folders below nab/<detector>/ and the file name without the detector's prefix
+    // (ResultsStore::nab_scores_path), so ids nested several folders deep find their cell's training part.
+    std::string name = fs::relative(p.parent_path(), nab).generic_string() + "/" +
+                       p.filename().string().substr(detector.size() + 1);
     int probation = 0;
     if (auto it = train_rows.find(name); it != train_rows.end()) {
       probation = it->second;

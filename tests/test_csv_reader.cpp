@@ -464,10 +464,14 @@ TEST(CsvGeneric, CorpusRunsEndToEnd) {
   EXPECT_EQ(by["A1Benchmark/real_1.csv"].at("train_rows"), "360") << "data.train_fraction 0.4 of 900 rows";
 
   // Without the broken file, NAB's scoring runs on the labels as they are. The root given as "data/" still
-  // names the top-level file's category "data".
+  // names the top-level file's category "data". A file two folders deep keeps both in its id, and the
+  // report finds its training part by that id.
+  std::filesystem::create_directories(dir.file("data/A1Benchmark/deep"));
+  write("A1Benchmark/deep/real_2.csv", 1000, 800, 804);
   ASSERT_EQ(test::run_command(test::lstmad_binary() + " -q run " + std::string(LSTMAD_SOURCE_DIR) +
                                   "/configs/quickstart.json --set data.format=csv --set data.root=" + dir.file("data/") +
-                                  " --set 'data.files=[\"*/real_1.csv\",\"data/*\"]' --set data.csv.label_column=is_anomaly"
+                                  " --set 'data.files=[\"*/real_1.csv\",\"data/*\",\"A1Benchmark/deep/*\"]'"
+                                  " --set data.csv.label_column=is_anomaly"
                                   " --set data.train_fraction=0.4 --set train.epochs=2 --set model.hidden=8 --out " +
                                   dir.file("nab") + " -j 2 2>&1",
                               &out),
@@ -475,9 +479,20 @@ TEST(CsvGeneric, CorpusRunsEndToEnd) {
       << out;
   std::set<std::string> ran;
   for (const auto& r : test::read_results_csv(dir.file("nab/results.csv"))) ran.insert(r.at("series"));
-  EXPECT_EQ(ran, (std::set<std::string>{"A1Benchmark/real_1.csv", "data/top.csv"}));
+  EXPECT_EQ(ran, (std::set<std::string>{"A1Benchmark/real_1.csv", "A1Benchmark/deep/real_2.csv", "data/top.csv"}));
   const std::string scores = files::read(dir.file("nab/nab_scores.json"));
   EXPECT_NE(scores.find("\"standard\""), std::string::npos) << scores;
+  // The plots' titles are the ids, and each training part drawn is its cell's 0.4 of the rows (40% of the
+  // 900-pixel plot; the fallback, NAB's probation, would draw 15%).
+  const std::string html = files::read(dir.file("nab/report.html"));
+  for (const char* id : {"A1Benchmark/deep/real_2.csv", "A1Benchmark/real_1.csv"}) {
+    const std::size_t fig = html.find(std::string("<figcaption>") + id + "</figcaption>");
+    ASSERT_NE(fig, std::string::npos) << id;
+    const std::string rect = "<rect x=\"40\" y=\"5\" width=\"";
+    const std::size_t r = html.find(rect, fig);
+    ASSERT_NE(r, std::string::npos) << id;
+    EXPECT_NEAR(std::stod(html.substr(r + rect.size(), 12)), 0.4 * 900, 1e-6) << id << ": the training part drawn";
+  }
 }
 
 }  // namespace lstmad
