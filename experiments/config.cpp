@@ -8,6 +8,7 @@
 #include "core/error.hpp"
 #include "core/files.hpp"
 #include "core/rng.hpp"
+#include "data/csv_reader.hpp"
 
 namespace lstmad {
 namespace {
@@ -31,8 +32,13 @@ std::vector<KeyDef> make_schema() {
       "Corpus folder. Empty: for `nab`, the NAB_ROOT environment variable, else ../shared/nab when present "
       "(`nasa`, `ucr` and `csv` need it).");
   add("data.csv.time_column", T::String, "timestamp",
-      "csv: the time column (YYYY-MM-DD HH:MM:SS, YYYY-MM-DDTHH:MM:SS[Z], or seconds since 1970); \"\" = none, "
+      "csv: the time column (by default YYYY-MM-DD HH:MM:SS, YYYY-MM-DDTHH:MM:SS[Z], or seconds since 1970; see "
+      "data.csv.time_format); \"\" = none, "
       "rows one second apart.");
+  add("data.csv.time_format", T::String, "auto",
+      "csv: how the time column reads: `auto` (the three forms of data.csv.time_column), `epoch_s` or "
+      "`epoch_ms` (seconds or milliseconds since 1970), or a fixed pattern of %Y (4 digits), %m %d %H %M %S "
+      "(2 digits), %f (a fraction) and literal characters, e.g. `%Y%m%d` or `%d/%m/%Y %H:%M`.");
   add("data.csv.label_column", T::String, "",
       "csv: the label column, nonzero on anomalous rows (each run of them is one anomaly window); \"\" = "
       "unlabeled, no metrics.");
@@ -452,8 +458,10 @@ json resolve_config(const json& user, const std::string& source) {
     // The csv columns are read only by the csv format: set for another, they would be ignored silently.
     const std::string format = out["data"]["format"].get<std::string>();
     const json& csv = out["data"]["csv"];
+    if (const std::string why = csv_time_format_error(csv["time_format"].get<std::string>()); !why.empty())
+      errors.push_back("data.csv.time_format: " + why);
     if (format != "csv")
-      for (const char* key : {"time_column", "label_column", "value_columns"})
+      for (const char* key : {"time_column", "time_format", "label_column", "value_columns"})
         if (csv[key] != find_def("data.csv." + std::string(key))->def)
           errors.push_back(std::string("data.csv.") + key + ": read only with data.format \"csv\", and data.format is \"" +
                            format + "\"");

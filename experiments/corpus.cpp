@@ -138,6 +138,7 @@ Corpus resolve_corpus(const json& cfg, const std::string& run_dir) {
     if (c.root.empty()) throw ConfigError("data.root: a csv corpus has no default location; give the folder of its files");
     c.csv_columns.nab = false;
     c.csv_columns.time = at_path(cfg, "data.csv.time_column").get<std::string>();
+    c.csv_columns.time_format = at_path(cfg, "data.csv.time_format").get<std::string>();
     c.csv_columns.label = at_path(cfg, "data.csv.label_column").get<std::string>();
     c.csv_columns.values = at_path(cfg, "data.csv.value_columns").get<std::vector<std::string>>();
     // Ids keep a category folder (NAB-format result files are <category>/<file>): a file directly under

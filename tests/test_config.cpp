@@ -108,6 +108,19 @@ TEST(Config, CsvColumnsOnlyWithTheCsvFormat) {
             "");
   EXPECT_EQ(error_of(json{{"data", {{"format", "nab"}, {"csv", {{"time_column", "timestamp"}}}}}}), "")
       << "the default value is no mistake";
+  EXPECT_NE(error_of(json{{"data", {{"format", "nab"}, {"csv", {{"time_format", "%Y%m%d"}}}}}})
+                .find("data.csv.time_format: read only"),
+            std::string::npos);
+}
+
+TEST(Config, CsvTimeFormatIsCheckedUpFront) {
+  EXPECT_EQ(error_of(json{{"data", {{"format", "csv"}, {"csv", {{"time_format", "%d/%m/%Y %H:%M"}}}}}}), "");
+  EXPECT_EQ(error_of(json{{"data", {{"format", "csv"}, {"csv", {{"time_format", "epoch_ms"}}}}}}), "");
+  const std::string e = error_of(json{{"data", {{"format", "csv"}, {"csv", {{"time_format", "%Y-%b"}}}}}});
+  EXPECT_NE(e.find("data.csv.time_format: \"%Y-%b\" is not \"auto\", \"epoch_s\", \"epoch_ms\" or a pattern: "
+                   "unknown directive %b"),
+            std::string::npos)
+      << e;
 }
 
 TEST(Config, DocsConfigMdMatchesSchema) {

@@ -14,6 +14,7 @@
 #include "core/files.hpp"
 #include "data/csv_reader.hpp"
 #include "data/labels.hpp"
+#include "data/timestamp.hpp"
 #include "data/series.hpp"
 #include "data/timestamp.hpp"
 #include "support/test_support.hpp"
@@ -409,6 +410,47 @@ TEST(CsvGeneric, IsoTimesChosenValuesAndNoTimeColumn) {
   s = parse_series_csv(text, "g.csv", "c/g.csv", nullptr, generic("", "", {"a"}));
   EXPECT_EQ(s.values, (std::vector<double>{1, 2}));
   EXPECT_EQ(s.timestamps[1], "1970-01-01 00:00:01");
+}
+
+// data.csv.time_format: fixed patterns (compact dates, day-first dates, fractions) and epoch milliseconds;
+// a row that does not match is an error naming the pattern, and a bad pattern names what is wrong.
+TEST(CsvGeneric, TimeFormats) {
+  CsvColumns c = generic("t", "");
+  c.time_format = "%Y%m%d";
+  Series s = parse_series_csv("t,v\n20200131,1\n20200201,2\n20200301,3\n", "g.csv", "c/g.csv", nullptr, c);
+  EXPECT_EQ(s.time_us[1] - s.time_us[0], 86400LL * 1000000);
+  EXPECT_EQ(s.time_us[2] - s.time_us[1], 29 * 86400LL * 1000000) << "2020 is a leap year";
+  EXPECT_EQ(format_timestamp_us(s.time_us[0]), "2020-01-31 00:00:00");
+  c.time_format = "%d/%m/%Y %H:%M";
+  s = parse_series_csv("t,v\n31/12/2019 23:30,1\n01/01/2020 00:15,2\n", "g.csv", "c/g.csv", nullptr, c);
+  EXPECT_EQ(format_timestamp_us(s.time_us[0]), "2019-12-31 23:30:00");
+  EXPECT_EQ(s.time_us[1] - s.time_us[0], 45 * 60LL * 1000000);
+  c.time_format = "%H:%M:%S.%f";
+  s = parse_series_csv("t,v\n12:00:00.5,1\n12:00:01.25,2\n", "g.csv", "c/g.csv", nullptr, c);
+  EXPECT_EQ(s.time_us[1] - s.time_us[0], 750000);
+  EXPECT_EQ(format_timestamp_us(s.time_us[0]), "1970-01-01 12:00:00.500000") << "the date defaults to 1970-01-01";
+  c.time_format = "epoch_ms";
+  s = parse_series_csv("t,v\n1577836800000,1\n1577836800250,2\n", "g.csv", "c/g.csv", nullptr, c);
+  EXPECT_EQ(format_timestamp_us(s.time_us[0]), "2020-01-01 00:00:00");
+  EXPECT_EQ(s.time_us[1] - s.time_us[0], 250000);
+  // In the automatic form, 20200131 would be seconds since 1970 (an August day of 1970).
+  c.time_format = "auto";
+  s = parse_series_csv("t,v\n20200131,1\n", "g.csv", "c/g.csv", nullptr, c);
+  EXPECT_EQ(format_timestamp_us(s.time_us[0]).substr(0, 7), "1970-08");
+
+  c.time_format = "%Y%m%d";
+  expect_generic_error("t,v\n20200131,1\n20200230,2\n", c, 3, "bad timestamp \"20200230\", expected the pattern \"%Y%m%d\"");
+  expect_generic_error("t,v\n2020013,1\n", c, 2, "expected the pattern");
+  expect_generic_error("t,v\n202001311,1\n", c, 2, "expected the pattern");
+  c.time_format = "%Y-%q";
+  expect_generic_error("t,v\n1,2\n", c, 0, "unknown directive %q");
+  EXPECT_NE(csv_time_format_error("%Y%Y").find("%Y given twice"), std::string::npos);
+  EXPECT_NE(csv_time_format_error("date").find("no directive"), std::string::npos);
+  EXPECT_NE(csv_time_format_error("%Y%").find("lone %"), std::string::npos);
+  EXPECT_EQ(csv_time_format_error("%Y%%%m"), "");
+  c.time_format = "%Y%%%m";
+  s = parse_series_csv("t,v\n2021%07,1\n", "g.csv", "c/g.csv", nullptr, c);
+  EXPECT_EQ(format_timestamp_us(s.time_us[0]), "2021-07-01 00:00:00");
 }
 
 TEST(CsvGeneric, BadLayoutsNameTheFileAndLine) {

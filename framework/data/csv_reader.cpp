@@ -77,7 +77,36 @@ std::optional<int64_t> parse_any_timestamp(std::string_view f) {
   return std::nullopt;
 }
 
+// A number of `unit` microseconds (seconds: 1e6, milliseconds: 1e3), integer or decimal.
+std::optional<int64_t> parse_epoch(std::string_view f, double unit) {
+  double v;
+  if (parse_double(f, v) && std::isfinite(v) && std::fabs(v * unit) < 9e18) return static_cast<int64_t>(std::llround(v * unit));
+  return std::nullopt;
+}
+
+// A generic layout's timestamp in its time_format (CsvColumns::time_format).
+std::optional<int64_t> parse_generic_timestamp(std::string_view f, const std::string& format) {
+  if (format == "auto") return parse_any_timestamp(f);
+  if (format == "epoch_s") return parse_epoch(f, 1e6);
+  if (format == "epoch_ms") return parse_epoch(f, 1e3);
+  return parse_timestamp_pattern_us(f, format);
+}
+
+std::string expected_timestamp(const CsvColumns& layout) {
+  if (layout.nab) return "YYYY-MM-DD HH:MM:SS";
+  if (layout.time_format == "auto") return "YYYY-MM-DD HH:MM:SS, YYYY-MM-DDTHH:MM:SS or seconds since 1970";
+  if (layout.time_format == "epoch_s") return "seconds since 1970";
+  if (layout.time_format == "epoch_ms") return "milliseconds since 1970";
+  return "the pattern \"" + layout.time_format + "\"";
+}
+
 }  // namespace
+
+std::string csv_time_format_error(const std::string& format) {
+  if (format == "auto" || format == "epoch_s" || format == "epoch_ms") return {};
+  const std::string why = timestamp_pattern_error(format);
+  return why.empty() ? why : "\"" + format + "\" is not \"auto\", \"epoch_s\", \"epoch_ms\" or a pattern: " + why;
+}
 
 Series parse_series_csv(const std::string& text, const std::string& path, const std::string& name,
                         CsvReadReport* report, const CsvColumns& layout) {
@@ -129,6 +158,8 @@ Series parse_series_csv(const std::string& text, const std::string& path, const 
     if (columns < 2) throw DataError(path, line_no, "header needs `timestamp` and at least one value column");
     time_col = 0;
   } else if (!layout.time.empty()) {
+    if (const std::string why = csv_time_format_error(layout.time_format); !why.empty())
+      throw DataError(path, 0, "time format " + why);
     time_col = find(layout.time, "time");
   }
   if (time_col >= 0) role[static_cast<size_t>(time_col)] = Role::Time;
@@ -180,12 +211,8 @@ Series parse_series_csv(const std::string& text, const std::string& path, const 
       const std::string_view field = fields[static_cast<size_t>(col)];
       switch (role[static_cast<size_t>(col)]) {
         case Role::Time: {
-          const auto us = layout.nab ? parse_timestamp_us(field) : parse_any_timestamp(field);
-          if (!us)
-            throw DataError(path, line_no,
-                            "bad timestamp " + show(field) +
-                                (layout.nab ? ", expected YYYY-MM-DD HH:MM:SS"
-                                            : ", expected YYYY-MM-DD HH:MM:SS, YYYY-MM-DDTHH:MM:SS or seconds since 1970"));
+          const auto us = layout.nab ? parse_timestamp_us(field) : parse_generic_timestamp(field, layout.time_format);
+          if (!us) throw DataError(path, line_no, "bad timestamp " + show(field) + ", expected " + expected_timestamp(layout));
           if (*us == prev)
             ++rep.duplicate_timestamps;
           else if (*us < max_seen)

@@ -32,9 +32,16 @@ struct CsvReadReport {
 struct CsvColumns {
   bool nab = true;
   std::string time = "timestamp";
+  // How a generic layout's time column reads: "auto" (the three forms above), "epoch_s" or "epoch_ms"
+  // (numbers of seconds or milliseconds since 1970), or a pattern of parse_timestamp_pattern_us such as
+  // "%Y%m%d" or "%d/%m/%Y %H:%M" (data/timestamp.hpp).
+  std::string time_format = "auto";
   std::string label;
   std::vector<std::string> values;
 };
+
+// Empty when `format` is a CsvColumns::time_format the reader takes; otherwise what is wrong with it.
+std::string csv_time_format_error(const std::string& format);
 
 // One value field as every reader here takes it (CSV columns, UCR archive tokens): NaN for a missing value
 // (empty, nan, NaN, NAN, null, NA, None), else a decimal number in any strtod form (hexadecimal is refused);

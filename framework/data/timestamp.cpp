@@ -65,6 +65,75 @@ std::optional<int64_t> parse_timestamp_us(std::string_view s) {
   return ((days * 24 + h) * 60 + m) * 60 * int64_t(1000000) + int64_t(sec) * 1000000 + frac;
 }
 
+namespace {
+
+bool valid_date(int Y, int M, int D) {
+  static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (M < 1 || M > 12 || D < 1 || D > mdays[M - 1]) return false;
+  const bool leap = (Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0;
+  return !(M == 2 && D == 29 && !leap);
+}
+
+}  // namespace
+
+std::string timestamp_pattern_error(std::string_view pattern) {
+  std::string seen;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] != '%') continue;
+    if (i + 1 == pattern.size()) return "ends in a lone %";
+    const char c = pattern[++i];
+    if (c == '%') continue;
+    if (std::string_view("YmdHMSf").find(c) == std::string_view::npos)
+      return std::string("unknown directive %") + c + " (known: %Y %m %d %H %M %S %f %%)";
+    if (seen.find(c) != std::string::npos) return std::string("directive %") + c + " given twice";
+    seen += c;
+  }
+  if (seen.empty()) return "no directive (%Y %m %d %H %M %S %f)";
+  return {};
+}
+
+std::optional<int64_t> parse_timestamp_pattern_us(std::string_view s, std::string_view pattern) {
+  int Y = 1970, M = 1, D = 1, h = 0, m = 0, sec = 0;
+  int64_t frac = 0;
+  size_t at = 0;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] != '%' || i + 1 == pattern.size() || pattern[i + 1] == '%') {
+      if (at >= s.size() || s[at] != pattern[i]) return std::nullopt;
+      ++at;
+      if (pattern[i] == '%') ++i;  // "%%"
+      continue;
+    }
+    const char c = pattern[++i];
+    if (c == 'f') {
+      const size_t from = at;
+      int64_t scale = 100000;
+      while (at < s.size() && s[at] >= '0' && s[at] <= '9' && at - from < 6) {
+        frac += (s[at] - '0') * scale;
+        scale /= 10;
+        ++at;
+      }
+      if (at == from) return std::nullopt;
+      continue;
+    }
+    const size_t n = c == 'Y' ? 4 : 2;
+    int v = 0;
+    if (!digits(s, at, n, v)) return std::nullopt;
+    at += n;
+    switch (c) {
+      case 'Y': Y = v; break;
+      case 'm': M = v; break;
+      case 'd': D = v; break;
+      case 'H': h = v; break;
+      case 'M': m = v; break;
+      case 'S': sec = v; break;
+      default: return std::nullopt;
+    }
+  }
+  if (at != s.size() || !valid_date(Y, M, D) || h > 23 || m > 59 || sec > 59) return std::nullopt;
+  const int64_t days = days_from_civil(Y, static_cast<unsigned>(M), static_cast<unsigned>(D));
+  return ((days * 24 + h) * 60 + m) * 60 * int64_t(1000000) + int64_t(sec) * 1000000 + frac;
+}
+
 std::string format_timestamp_us(int64_t us) {
   int64_t secs = us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000);
   int64_t frac = us - secs * 1000000;
