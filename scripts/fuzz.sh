@@ -12,7 +12,7 @@ flags=(-std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recov
 core=(framework/core/log.cpp framework/core/files.cpp framework/data/timestamp.cpp framework/data/series.cpp)
 "$cxx" "${flags[@]}" tests/fuzz/fuzz_csv_reader.cpp framework/data/csv_reader.cpp framework/data/labels.cpp framework/data/ucr.cpp \
   "${core[@]}" -o "$out/fuzz_csv_reader"
-"$cxx" "${flags[@]}" tests/fuzz/fuzz_config.cpp experiments/config.cpp "${core[@]}" -o "$out/fuzz_config"
+"$cxx" "${flags[@]}" tests/fuzz/fuzz_config.cpp experiments/config.cpp framework/data/csv_reader.cpp "${core[@]}" -o "$out/fuzz_config"
 for t in csv_reader:corpus_csv config:corpus_config; do
   name=${t%%:*}
   seeds=tests/fuzz/${t##*:}

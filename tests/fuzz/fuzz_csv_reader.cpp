@@ -1,5 +1,6 @@
-// libFuzzer target: the CSV reader (NAB's layout and the generic one), the label-window reader and the UCR
-// archive's value and file-name parsers on arbitrary bytes. Bad input must
+// libFuzzer target: the CSV reader (NAB's layout and the generic one), the label-window reader, the
+// timestamp patterns of data.csv.time_format and the UCR archive's value and file-name parsers on
+// arbitrary bytes. Bad input must
 // end in lstmad::Error (with its file and line), never a crash, hang, leak or undefined behaviour.
 #include <cstddef>
 #include <cstdint>
@@ -9,6 +10,7 @@
 #include "core/log.hpp"
 #include "data/csv_reader.hpp"
 #include "data/labels.hpp"
+#include "data/timestamp.hpp"
 #include "data/ucr.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -35,6 +37,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const auto& w : s.windows)
       if (w.start < 0 || w.end < w.start || w.end >= s.rows()) __builtin_trap();
   } catch (const lstmad::Error&) {
+  }
+  // Time patterns: the first line is the pattern (checked first, as validate does), the rest a field.
+  const std::size_t nl = text.find('\n');
+  if (nl != std::string::npos) {
+    const std::string pattern = text.substr(0, nl);
+    if (lstmad::timestamp_pattern_error(pattern).empty())
+      if (const auto us = lstmad::parse_timestamp_pattern_us(std::string_view(text).substr(nl + 1), pattern))
+        if (lstmad::format_timestamp_us(*us).empty()) __builtin_trap();
   }
   try {
     (void)lstmad::parse_ucr_values(text, "fuzz.txt");
