@@ -21,7 +21,7 @@
 //
 // Usage: gpu_bench_multi [--quick] [--reps N] [--warmup N] [--streams S] [--models a,b,c]
 //                        [--peak-tflops X] [--csv FILE] [--cpu-threads K [--cpu-models a,b,c] [--cpu-only]]
-//                        [--forecast-models a,b,c] [--forecast-windows W]
+//                        [--forecast-models a,b,c] [--forecast-windows W] [--forecast-csv FILE]
 // Without a CUDA device (and without --cpu-only) it prints why and exits 0.
 #include <algorithm>
 #include <chrono>
@@ -218,7 +218,12 @@ double forecast_ms(const char* engine, bool per_model, const ModelShape& shape, 
   return t[t.size() / 2];
 }
 
-void forecast_rows(const std::vector<int>& Ns, int W, int reps, double peak_tflops) {
+void forecast_rows(const std::vector<int>& Ns, int W, int reps, double peak_tflops, const std::string& csv) {
+  std::ofstream f;
+  if (!csv.empty()) {
+    f.open(csv);
+    f << "N,L,H,T,D,windows,fused_ms,fused_per_model_ms,cudnn_ms,floor_ms\n";
+  }
   const int H = 64, T = 100;
   std::printf("\nforecasting: each of N models predicts %d windows (T=%d, H=%d, D=1) through predict_batch; "
               "host wall clock with uploads and downloads, median of %d after 1 warm-up\n",
@@ -231,19 +236,23 @@ void forecast_rows(const std::vector<int>& Ns, int W, int reps, double peak_tflo
       double flops = 0;
       for (int l = 0; l < L; ++l) flops += 8.0 * H * ((l == 0 ? 1 : H) + H) * T;
       const double floor_ms = static_cast<double>(N) * W * flops / (peak_tflops * 1e12) * 1e3;
-      double f = -1, fm = -1, c = -1;
+      double fu = -1, fm = -1, c = -1;
       try {
-        f = forecast_ms("fused", false, shape, T, W, N, reps);
+        fu = forecast_ms("fused", false, shape, T, W, N, reps);
         fm = forecast_ms("fused", true, shape, T, W, N, reps);
         c = forecast_ms("cudnn", false, shape, T, W, N, reps);
       } catch (const std::exception& e) {
         std::printf("%6d %2d forecasting failed: %s\n", N, L, e.what());
       }
-      std::printf("%6d %2d %14.2f %16.2f %12.2f %11.1fx %11.1fx %14.2f %12.3f\n", N, L, f, fm, c,
-                  f > 0 && fm > 0 ? fm / f : 0.0, f > 0 && c > 0 ? c / f : 0.0,
-                  f > 0 ? static_cast<double>(N) * W / (f * 1e3) : 0.0, floor_ms);
+      std::printf("%6d %2d %14.2f %16.2f %12.2f %11.1fx %11.1fx %14.2f %12.3f\n", N, L, fu, fm, c,
+                  fu > 0 && fm > 0 ? fm / fu : 0.0, fu > 0 && c > 0 ? c / fu : 0.0,
+                  fu > 0 ? static_cast<double>(N) * W / (fu * 1e3) : 0.0, floor_ms);
       std::fflush(stdout);
+      if (f.is_open())
+        f << N << "," << L << "," << H << "," << T << ",1," << W << "," << fu << "," << fm << "," << c << ","
+          << floor_ms << "\n";
     }
+  if (!csv.empty()) std::printf("wrote %s\n", csv.c_str());
 }
 
 std::vector<int> parse_list(const std::string& s) {
@@ -267,6 +276,7 @@ int main(int argc, char** argv) {
   bool cpu_only = false;
   std::vector<int> forecast_Ns{1, 58, 256};
   int forecast_windows = 2048;
+  std::string forecast_csv;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--quick")
@@ -293,11 +303,13 @@ int main(int argc, char** argv) {
       forecast_Ns = parse_list(argv[++i]);
     else if (a == "--forecast-windows" && i + 1 < argc)
       forecast_windows = std::max(0, std::atoi(argv[++i]));
+    else if (a == "--forecast-csv" && i + 1 < argc)
+      forecast_csv = argv[++i];
     else {
       std::fprintf(stderr,
                    "usage: %s [--quick] [--reps N] [--warmup N] [--streams S] [--models a,b,c] "
                    "[--peak-tflops X] [--csv FILE] [--cpu-threads K [--cpu-models a,b,c] [--cpu-only]] "
-                   "[--forecast-models a,b,c] [--forecast-windows W]\n",
+                   "[--forecast-models a,b,c] [--forecast-windows W] [--forecast-csv FILE]\n",
                    argv[0]);
       return 2;
     }
@@ -380,7 +392,8 @@ int main(int argc, char** argv) {
         << "," << r.cudnn_algo << "," << r.floor_ms << "\n";
     std::printf("wrote %s\n", csv.c_str());
   }
-  if (forecast_windows > 0) forecast_rows(forecast_Ns, forecast_windows, std::min(reps, 3), peak_tflops);
+  if (forecast_windows > 0)
+    forecast_rows(forecast_Ns, forecast_windows, std::min(reps, 3), peak_tflops, forecast_csv);
   if (cpu_threads > 0) cpu_rows(cpu_Ns, cpu_threads, reps);
   return 0;
 }

@@ -162,7 +162,8 @@ for b in $BENCHES; do
   elif [ "$b" = gpu_bench_fused ]; then
     stage "$b" 240 "$exe" $QUICK --reps 15 --warmup 3 --csv "$LOG/$b.csv"
   elif [ "$b" = gpu_bench_multi ]; then
-    stage "$b" 240 "$exe" $QUICK --reps 5 --warmup 2 --csv "$LOG/$b.csv" --cpu-threads "$JOBS" --cpu-models 1,16,58,256,1024
+    stage "$b" 240 "$exe" $QUICK --reps 5 --warmup 2 --csv "$LOG/$b.csv" --forecast-csv "$LOG/gpu_bench_forecast.csv" \
+      --cpu-threads "$JOBS" --cpu-models 1,16,58,256,1024
   else
     stage "$b" 240 "$exe"
   fi
@@ -247,4 +248,7 @@ cat "$LOG/nab_grid_summary.log" 2>/dev/null
 echo
 printf '%-28s %-16s %6s\n' step status time
 printf '%s\n' "${SUMMARY[@]}"
+printf '%s\n' "${SUMMARY[@]}" >"$LOG/summary.log"
+echo "total $(( $(date +%s) - START ))s" >>"$LOG/summary.log"
+echo "the markdown for docs/gpu-results.md: python3 scripts/gpu-results.py $LOG"
 exit $FAILED

@@ -3,8 +3,9 @@
 a slip in the script itself:
 
 1. `bash -n` accepts it.
-2. Every column its closing tables read from a benchmark CSV (r["name"]) is a column some benchmark
-   writes (the CSV header strings in benchmarks/).
+2. Every column its closing tables, and scripts/gpu-results.py (the markdown for docs/gpu-results.md),
+   read from a benchmark CSV (r["name"]) is a column some benchmark writes (the CSV header strings in
+   benchmarks/).
 3. Every test name in its --gtest_filter arguments exists in that test executable (--gtest_list_tests):
    a misspelt name would make compute-sanitizer run nothing and pass.
 
@@ -32,14 +33,15 @@ for f in list((src / "benchmarks").glob("*.cpp")) + list((src / "benchmarks").gl
     joined = re.sub(r'"\s*\n\s*"', "", f.read_text())  # adjacent C++ string literals are one string
     for lit in re.findall(r'"((?:[A-Za-z_0-9]+,){3,}[A-Za-z_0-9]+)(?:\\n)?"', joined):
         headers.update(lit.split(","))
-read = set(re.findall(r'r\[["\']([A-Za-z_0-9]+)["\']\]', text))
+results_script = (src / "scripts" / "gpu-results.py").read_text()
+read = set(re.findall(r'r\[["\']([A-Za-z_0-9]+)["\']\]', text + results_script))
 missing = sorted(read - headers)
 if not read:
     failed.append("found no CSV columns read by the tables (the check itself is broken)")
 if missing:
     failed.append(f"the tables read columns no benchmark writes: {missing}")
 if not missing:
-    print(f"{len(read)} CSV columns read by the tables, all written by a benchmark")
+    print(f"{len(read)} CSV columns read by the tables and gpu-results.py, all written by a benchmark")
 
 # 3. test names in the sanitizer filters
 variables = dict(re.findall(r"^\s*(\w+)='([^']*)'", text, re.M))

@@ -1,0 +1,295 @@
+#!/usr/bin/env python3
+"""Markdown for docs/gpu-results.md from one benchmarks/gpu_check.sh log folder.
+
+    python3 scripts/gpu-results.py LOGDIR [--command "benchmarks/gpu_check.sh"] > docs/gpu-results.md
+
+Every figure comes from the folder: the environment (date, commit, GPU, CUDA and cuDNN versions), each
+step's outcome (summary.log), the GPU tests (test_*.xml), the sanitizers (memcheck_* and racecheck_*
+logs), the ptxas spill report, the benchmark CSVs (gpu_bench_cudnn, gpu_bench_fused, gpu_bench_multi,
+gpu_bench_forecast, compare_torch_gpu, compare_torch_multi) and the end-to-end run folder
+(nab_grid_fused/summary.json). The issues' targets are checked against the measured numbers:
+  fused vs cuDNN     at least 2x faster than cuDNN's best per training step for H <= 128, not slower at
+                     H = 256, within 3x of the latency floor;
+  many models        at least 50x faster than the cuDNN loop at N = 1024, within 3x of the compute floor.
+A part whose files are missing says so; nothing is filled in by hand.
+"""
+import argparse
+import csv
+import glob
+import json
+import math
+import os
+import re
+import sys
+import xml.etree.ElementTree as ET
+
+
+def read_csv(path):
+    if not os.path.exists(path):
+        return None
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def num(v):
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return float("nan")
+    return x if x > 0 else float("nan")  # the benchmarks write -1 for "did not run"
+
+
+def fmt(x, digits=3):
+    return "n/a" if x is None or math.isnan(x) else f"{x:.{digits}f}"
+
+
+def ratio(a, b):
+    return a / b if not (math.isnan(a) or math.isnan(b)) and b > 0 else float("nan")
+
+
+def yes_no(ok):
+    return "n/a" if ok is None else ("yes" if ok else "**no**")
+
+
+def table(header, rows):
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---:" if i else "---" for i in range(len(header))) + "|"]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def environment(log):
+    env = {"date": "?", "commit": "?", "gpu": "?", "cuda": "?", "cudnn": "?", "driver": "?"}
+    path = os.path.join(log, "environment.log")
+    if not os.path.exists(path):
+        return env
+    text = open(path, errors="replace").read()
+    m = re.search(r"^date: (.+)$", text, re.M)
+    env["date"] = m.group(1).strip() if m else "?"
+    m = re.search(r"^commit: (.+)$", text, re.M)
+    env["commit"] = m.group(1).strip() if m else "?"
+    m = re.search(r"\|\s+\d+\s+(NVIDIA [^|]*?)\s{2,}", text)
+    env["gpu"] = m.group(1).strip() if m else "?"
+    m = re.search(r"Driver Version:\s*([\d.]+)", text)
+    env["driver"] = m.group(1) if m else "?"
+    m = re.search(r"release ([\d.]+), (V[\d.]+)", text)
+    env["cuda"] = f"{m.group(1)} ({m.group(2)})" if m else "?"
+    parts = [re.search(rf"#define CUDNN_{k}\s+(\d+)", text) for k in ("MAJOR", "MINOR", "PATCHLEVEL")]
+    if all(parts):
+        env["cudnn"] = ".".join(p.group(1) for p in parts)
+    return env
+
+
+def steps(log):
+    path = os.path.join(log, "summary.log")
+    if not os.path.exists(path):
+        return None, None
+    rows, total = [], None
+    for line in open(path):
+        p = line.split()
+        if not p:
+            continue
+        if p[0] == "total":
+            total = p[1]
+            continue
+        rows.append((p[0], p[1] if len(p) > 1 else "?", p[2] if len(p) > 2 else ""))
+    return rows, total
+
+
+def gtest_results(log):
+    rows = []
+    for path in sorted(glob.glob(os.path.join(log, "test_*.xml"))):
+        try:
+            root = ET.parse(path).getroot()
+        except ET.ParseError as e:
+            rows.append((os.path.basename(path)[:-4], "unreadable XML: " + str(e), "", "", "", ""))
+            continue
+        cases = root.iter("testcase")
+        ran = failed = skipped = 0
+        names = []
+        for c in cases:
+            ran += 1
+            if c.find("failure") is not None:
+                failed += 1
+                names.append(c.get("classname", "") + "." + c.get("name", ""))
+            elif c.find("skipped") is not None or c.get("result") == "skipped":
+                skipped += 1
+        rows.append((os.path.basename(path)[:-4], ran, ran - failed - skipped, failed, skipped, ", ".join(names)))
+    return rows
+
+
+def sanitizer_results(log):
+    rows = []
+    for path in sorted(glob.glob(os.path.join(log, "memcheck_*.log")) + glob.glob(os.path.join(log, "racecheck_*.log"))):
+        text = open(path, errors="replace").read()
+        m = re.search(r"ERROR SUMMARY: (\d+) error", text)
+        r = re.search(r"RACECHECK SUMMARY: (\d+) hazards? displayed \((\d+) errors?, (\d+) warnings?\)", text)
+        if r:
+            verdict = f"{r.group(2)} errors, {r.group(3)} warnings ({r.group(1)} hazards shown)"
+        elif m:
+            verdict = f"{m.group(1)} errors"
+        else:
+            verdict = "no sanitizer summary in the log"
+        rows.append((os.path.basename(path)[:-4], verdict))
+    return rows
+
+
+def cudnn_section(log):
+    cu = read_csv(os.path.join(log, "gpu_bench_cudnn.csv"))
+    if cu is None:
+        return "Not in this run (gpu_bench_cudnn.csv is missing)."
+    torch = {}
+    for r in read_csv(os.path.join(log, "compare_torch_gpu.csv")) or []:
+        torch[(r["H"], r["L"], r["T"], r["B"], r["tf32"] == "1")] = num(r["step_ms"])
+    best = {}
+    for r in cu:
+        key = (r["H"], r["L"], r["T"], r["B"], r["math"])
+        cands = [(num(r["eager_ms"]), r["algo_used"]), (num(r["graph_ms"]), r["algo_used"] + "+graph")]
+        for t, how in cands:
+            if not math.isnan(t) and (key not in best or t < best[key][0]):
+                best[key] = (t, how)
+    rows = []
+    for (H, L, T, B, m), (t, how) in sorted(best.items(), key=lambda kv: tuple(int(x) for x in kv[0][:4]) + (kv[0][4],)):
+        tt = torch.get((H, L, T, B, m == "tf32"), float("nan"))
+        rows.append((H, L, T, B, m, fmt(t, 4), how, fmt(tt, 4), fmt(ratio(tt, t), 2)))
+    return table(["H", "L", "T", "B", "math", "cuDNN best ms", "as", "PyTorch ms", "PyTorch / cuDNN"], rows)
+
+
+def fused_section(log):
+    rows_in = read_csv(os.path.join(log, "gpu_bench_fused.csv"))
+    if rows_in is None:
+        return "Not in this run (gpu_bench_fused.csv is missing).", []
+    torch = {}
+    for r in read_csv(os.path.join(log, "compare_torch_gpu.csv")) or []:
+        torch[(r["H"], r["L"], r["T"], r["B"], r["tf32"] == "1")] = num(r["step_ms"])
+    rows, misses = [], []
+    for r in rows_in:
+        H = int(r["H"])
+        f, a, b = num(r["fused_ms"]), num(r["cudnn_fma_ms"]), num(r["cudnn_tf32_ms"])
+        t32, b16 = num(r["fused_tf32_ms"]), num(r["fused_bf16_ms"])
+        best_cudnn = min([x for x in (a, b) if not math.isnan(x)], default=float("nan"))
+        best_fused = min([x for x in (f, t32, b16) if not math.isnan(x)], default=float("nan"))
+        lat = num(r["latency_floor_ms"])
+        speedup = ratio(best_cudnn, best_fused)
+        target = None if math.isnan(speedup) else (speedup >= 2.0 if H <= 128 else speedup >= 1.0)
+        floor_ok = None if math.isnan(ratio(f, lat)) else ratio(f, lat) <= 3.0
+        p32 = torch.get((r["H"], r["L"], r["T"], r["B"], False), float("nan"))
+        shape = f"H={r['H']} L={r['L']} T={r['T']} B={r['B']}"
+        if target is False:
+            misses.append(f"{shape}: fused best {fmt(best_fused, 4)} ms vs cuDNN best {fmt(best_cudnn, 4)} ms ({fmt(speedup, 2)}x)")
+        if floor_ok is False:
+            misses.append(f"{shape}: fused fp32 {fmt(ratio(f, lat), 2)}x the latency floor")
+        rows.append((r["H"], r["L"], r["T"], r["B"], fmt(f, 4), fmt(t32, 4), fmt(b16, 4), fmt(a, 4), fmt(b, 4), fmt(p32, 4),
+                     fmt(speedup, 2), yes_no(target), fmt(lat, 4), fmt(ratio(f, lat), 2), yes_no(floor_ok)))
+    return table(["H", "L", "T", "B", "fused fp32 ms", "fused tf32", "fused bf16", "cuDNN FMA", "cuDNN TF32", "PyTorch",
+                  "cuDNN best / fused best", "target", "latency floor ms", "fused / floor", "within 3x"], rows), misses
+
+
+def multi_section(log):
+    rows_in = read_csv(os.path.join(log, "gpu_bench_multi.csv"))
+    if rows_in is None:
+        return "Not in this run (gpu_bench_multi.csv is missing).", []
+    torch = {(r["N"], r["L"]): (num(r["torch_loop_ms"]), num(r["torch_stacked_ms"]))
+             for r in read_csv(os.path.join(log, "compare_torch_multi.csv")) or []}
+    rows, misses = [], []
+    for r in rows_in:
+        N = int(r["N"])
+        f, c, fl = num(r["fused_ms"]), num(r["cudnn_loop_ms"]), num(r["floor_ms"])
+        t32, b16 = num(r["fused_tf32_ms"]), num(r["fused_bf16_ms"])
+        tl, ts = torch.get((r["N"], r["L"]), (float("nan"), float("nan")))
+        speedup = ratio(c, f)
+        target = None if N != 1024 or math.isnan(speedup) else speedup >= 50.0
+        floor_ok = None if N != 1024 or math.isnan(ratio(f, fl)) else ratio(f, fl) <= 3.0
+        if target is False:
+            misses.append(f"N=1024 L={r['L']}: {fmt(speedup, 1)}x the cuDNN loop (target 50x)")
+        if floor_ok is False:
+            misses.append(f"N=1024 L={r['L']}: {fmt(ratio(f, fl), 2)}x the fp32 compute floor (target 3x)")
+        rows.append((r["N"], r["L"], fmt(f), fmt(t32), fmt(b16), fmt(c), r.get("cudnn_ran_as", ""), fmt(tl), fmt(ts),
+                     fmt(speedup, 1), yes_no(target), fmt(fl, 4), fmt(ratio(f, fl), 2), yes_no(floor_ok)))
+    return table(["N", "L", "fused ms", "tf32 ms", "bf16 ms", "cuDNN loop ms", "cuDNN as", "PyTorch loop ms",
+                  "PyTorch stacked ms", "cuDNN loop / fused", "50x at 1024", "floor ms", "fused / floor",
+                  "within 3x"], rows), misses
+
+
+def forecast_section(log):
+    rows_in = read_csv(os.path.join(log, "gpu_bench_forecast.csv"))
+    if rows_in is None:
+        return "Not in this run (gpu_bench_forecast.csv is missing)."
+    rows = []
+    for r in rows_in:
+        f, fm, c = num(r["fused_ms"]), num(r["fused_per_model_ms"]), num(r["cudnn_ms"])
+        windows = int(r["N"]) * int(r["windows"])
+        rows.append((r["N"], r["L"], r["windows"], fmt(f, 2), fmt(fm, 2), fmt(c, 2), fmt(ratio(fm, f), 1), fmt(ratio(c, f), 1),
+                     fmt(windows / (f * 1e3), 2) if not math.isnan(f) else "n/a", fmt(num(r["floor_ms"]), 3)))
+    return table(["N", "L", "windows per model", "fused ms", "fused per model ms", "cuDNN ms", "per model / fused",
+                  "cuDNN / fused", "Mwindows/s", "floor ms"], rows)
+
+
+def end_to_end_section(log, cpu_seconds):
+    path = os.path.join(log, "nab_grid_fused", "summary.json")
+    if not os.path.exists(path):
+        return "Not in this run (nab_grid_fused/summary.json is missing)."
+    s = json.load(open(path))
+    wall = float(s.get("wall_seconds", float("nan")))
+    lines = [f"`lstmad run configs/nab_grid.json` on the fused engine: {s.get('ok', '?')} of {s.get('cells', '?')} "
+             f"cells OK ({s.get('failed', '?')} failed), **{wall:.1f} s wall**; the CPU engine's run of the same config "
+             f"took {cpu_seconds:.0f} s on the 2-core development machine (docs/performance.md), "
+             f"{cpu_seconds / wall:.1f}x the fused engine's time."]
+    for det, sc in sorted(s.get("nab_scores", {}).items()):
+        lines.append(f"- {det}: NAB standard {sc.get('standard', float('nan')):.2f}, low FP "
+                     f"{sc.get('reward_low_FP_rate', float('nan')):.2f}, low FN {sc.get('reward_low_FN_rate', float('nan')):.2f}")
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("log", help="the gpu_check.sh log folder ($OUT, or build-gpu/gpu-check)")
+    ap.add_argument("--command", default="benchmarks/gpu_check.sh", help="the command that made the folder")
+    ap.add_argument("--cpu-seconds", type=float, default=565.0,
+                    help="the CPU engine's wall time for configs/nab_grid.json (docs/performance.md)")
+    a = ap.parse_args()
+    if not os.path.isdir(a.log):
+        print(f"gpu-results: {a.log} is not a folder", file=sys.stderr)
+        return 2
+    env = environment(a.log)
+    out = ["# GPU results", "",
+           f"From `{a.command}` on {env['gpu']} (driver {env['driver']}, CUDA {env['cuda']}, cuDNN {env['cudnn']}), "
+           f"{env['date']}, commit {env['commit']}. Written by `scripts/gpu-results.py` from the check's log folder; "
+           "times are medians (docs/gpu.md).", ""]
+    st, total = steps(a.log)
+    out += ["## Steps", ""]
+    if st is None:
+        out.append("No summary.log in the folder.")
+    else:
+        out.append(table(["step", "status", "time"], st))
+        if total:
+            out += ["", f"Total: {total}."]
+    out += ["", "## GPU tests (LSTMAD_STRICT_GPU=1)", ""]
+    tests = gtest_results(a.log)
+    out.append(table(["executable", "tests", "passed", "failed", "skipped", "failures"], tests) if tests else "No test XML in the folder.")
+    out += ["", "## compute-sanitizer", ""]
+    san = sanitizer_results(a.log)
+    out.append(table(["run", "result"], san) if san else "No sanitizer logs in the folder.")
+    spills = os.path.join(a.log, "ptxas-spills.log")
+    out += ["", "## ptxas", ""]
+    if os.path.exists(spills) and os.path.getsize(spills) > 0:
+        out.append(f"Spills reported: {sum(1 for _ in open(spills))} line(s) in ptxas-spills.log.")
+    elif os.path.exists(os.path.join(a.log, "build.log")):
+        out.append("No kernel reports a spill (ptxas -v in build.log).")
+    else:
+        out.append("No build log in the folder.")
+    out += ["", "## cuDNN per training step, and PyTorch on the same shapes", "", cudnn_section(a.log)]
+    fused, fused_miss = fused_section(a.log)
+    out += ["", "## Fused kernels per training step", "", fused]
+    multi, multi_miss = multi_section(a.log)
+    out += ["", "## Many models per launch: one training step of all N models", "", multi]
+    out += ["", "## Forecasting (the scoring pass) of N models", "", forecast_section(a.log)]
+    out += ["", "## End to end: configs/nab_grid.json", "", end_to_end_section(a.log, a.cpu_seconds)]
+    misses = fused_miss + multi_miss
+    out += ["", "## Targets missed", ""]
+    out += [f"- {m}" for m in misses] if misses else ["None among the rows measured."]
+    print("\n".join(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""scripts/gpu-results.py on a made-up gpu_check.sh log folder (no GPU needed): the environment and every
+table come from the files, the ratios and the issues' targets are computed from the figures (a shape
+that misses a target is listed), and a folder without the files says so part by part.
+
+Usage: test_gpu_results.py SOURCE_DIR. Exit 0 when every check holds.
+"""
+import json
+import pathlib
+import subprocess
+import sys
+import tempfile
+
+src = pathlib.Path(sys.argv[1])
+script = src / "scripts" / "gpu-results.py"
+failed = []
+
+
+def check(cond, what):
+    if not cond:
+        failed.append(what)
+
+
+def run(folder, *extra):
+    r = subprocess.run([sys.executable, str(script), str(folder), *extra], capture_output=True, text=True)
+    check(r.returncode == 0, f"exit {r.returncode}: {r.stderr}")
+    return r.stdout
+
+
+def write(folder, name, text):
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    log = pathlib.Path(tmp) / "check"
+    write(log, "environment.log",
+          "date: 2026-12-01T10:00:00Z\ncommit: 0123456789ab\n"
+          "| NVIDIA-SMI 580.65.06    Driver Version: 580.65.06      CUDA Version: 13.0     |\n"
+          "|   0  NVIDIA H200                    On  |   00000000:19:00.0 Off |                    0 |\n"
+          "Cuda compilation tools, release 13.0, V13.0.88\n"
+          "#define CUDNN_MAJOR 9\n#define CUDNN_MINOR 19\n#define CUDNN_PATCHLEVEL 0\n")
+    write(log, "summary.log", "build                        ok                 201s\n"
+                              "test_fused_multi             FAILED(rc=1)        40s\ntotal 533s\n")
+    write(log, "test_fused_multi.xml",
+          '<?xml version="1.0"?><testsuites tests="3"><testsuite name="FusedMulti">'
+          '<testcase name="A" classname="FusedMulti"/>'
+          '<testcase name="B" classname="FusedMulti"><failure message="x"/></testcase>'
+          '<testcase name="C" classname="FusedMulti"><skipped/></testcase></testsuite></testsuites>')
+    write(log, "memcheck_multi.log", "========= ERROR SUMMARY: 0 errors\n")
+    write(log, "racecheck_multi.log", "========= RACECHECK SUMMARY: 2 hazards displayed (1 error, 1 warning)\n")
+    write(log, "build.log", "ptxas info    : Used 40 registers\n")
+    write(log, "gpu_bench_cudnn.csv",
+          "H,L,T,B,D,math,algo,algo_used,eager_ms,graph_ms,gflops\n"
+          "64,1,100,64,1,fma,standard,standard,1.5,1.2,10\n64,1,100,64,1,fma,persist_static_small_h,standard,1.6,-1,9\n")
+    write(log, "compare_torch_gpu.csv", "H,L,T,B,D,tf32,step_ms,gflops\n64,1,100,64,1,0,3.6,5\n")
+    write(log, "gpu_bench_fused.csv",
+          "H,L,T,B,D,fused_ms,cluster_ms,wavefront_ms,fused_tf32_ms,fused_bf16_ms,cudnn_fma_ms,cudnn_fma_algo,"
+          "cudnn_tf32_ms,cudnn_tf32_algo,step_us,latency_floor_ms,compute_floor_ms\n"
+          "64,1,100,64,1,0.5,-1,-1,-1,-1,1.5,standard,1.8,standard,1,0.2,0.01\n"
+          "128,1,100,64,1,1.0,-1,-1,0.9,-1,1.5,standard,1.6,standard,1,0.2,0.04\n")
+    write(log, "gpu_bench_multi.csv",
+          "N,L,H,T,B,D,fused_ms,fused_tf32_ms,fused_bf16_ms,cudnn_loop_ms,cudnn_ran_as,floor_ms\n"
+          "1024,1,64,100,64,1,10,-1,-1,600,standard+graph,9.78\n"
+          "1024,2,64,100,64,1,100,-1,-1,3000,standard+graph,29.04\n")
+    write(log, "compare_torch_multi.csv", "N,L,H,T,B,D,torch_loop_ms,torch_stacked_ms\n1024,1,64,100,64,1,900,50\n")
+    write(log, "gpu_bench_forecast.csv",
+          "N,L,H,T,D,windows,fused_ms,fused_per_model_ms,cudnn_ms,floor_ms\n58,1,64,100,1,2048,20,400,500,1.5\n")
+    write(log, "nab_grid_fused/summary.json",
+          json.dumps({"cells": 928, "ok": 928, "failed": 0, "wall_seconds": 113.0,
+                      "nab_scores": {"lstmad": {"standard": 61.5, "reward_low_FP_rate": 54.25, "reward_low_FN_rate": 66.0}}}))
+    md = run(log, "--command", "benchmarks/gpu_check.sh (GPU_CHECK_QUICK=1)")
+    print(md)
+    check("NVIDIA H200 (driver 580.65.06, CUDA 13.0 (V13.0.88), cuDNN 9.19.0)" in md, "the environment line")
+    check("2026-12-01T10:00:00Z, commit 0123456789ab" in md and "GPU_CHECK_QUICK=1" in md, "date, commit, command")
+    check("| test_fused_multi | FAILED(rc=1) | 40s |" in md and "Total: 533s." in md, "the steps")
+    check("| test_fused_multi | 3 | 1 | 1 | 1 | FusedMulti.B |" in md, "the test counts and the failing name")
+    check("| memcheck_multi | 0 errors |" in md and "1 errors, 1 warnings (2 hazards shown)" in md, "the sanitizers")
+    check("No kernel reports a spill" in md, "ptxas")
+    # cuDNN: the best of the eager and graph times (1.2 with a graph), PyTorch 3.6 beside it: 3.00.
+    check("| 64 | 1 | 100 | 64 | fma | 1.2000 | standard+graph | 3.6000 | 3.00 |" in md, "the cuDNN row")
+    # Fused H=64: cuDNN best 1.5 / fused 0.5 = 3x (target 2x met), 0.5 / 0.2 = 2.5x the latency floor.
+    check("| 3.00 | yes | 0.2000 | 2.50 | yes |" in md, "the fused H=64 row")
+    # H=128: the best fused is the tf32 0.9 ms, cuDNN's best 1.5: 1.67x, under the 2x target; 5x the floor.
+    check("| 1.67 | **no** | 0.2000 | 5.00 | **no** |" in md, "the fused H=128 row")
+    check("H=128 L=1 T=100 B=64: fused best 0.9000 ms vs cuDNN best 1.5000 ms (1.67x)" in md, "the missed speed target")
+    check("H=128 L=1 T=100 B=64: fused fp32 5.00x the latency floor" in md, "the missed floor target")
+    # Many models: 600 / 10 = 60x (met), 10 / 9.78 within 3x; L=2: 30x, missed; PyTorch beside L=1.
+    check("| 1024 | 1 | 10.000 | n/a | n/a | 600.000 | standard+graph | 900.000 | 50.000 | 60.0 | yes | 9.7800 | 1.02 | yes |" in md,
+          "the N=1024 L=1 row")
+    check("N=1024 L=2: 30.0x the cuDNN loop (target 50x)" in md, "the missed 50x target")
+    check("N=1024 L=2: 3.44x the fp32 compute floor (target 3x)" in md, "the missed compute floor target")
+    # Forecasting: 58 x 2048 windows in 20 ms = 5.94 Mwindows/s; 20x the per-model path, 25x cuDNN.
+    check("| 58 | 1 | 2048 | 20.00 | 400.00 | 500.00 | 20.0 | 25.0 | 5.94 | 1.500 |" in md, "the forecasting row")
+    check("928 of 928 cells OK (0 failed), **113.0 s wall**" in md and "took 565 s" in md and "5.0x" in md,
+          "the end-to-end run beside the CPU's")
+    check("NAB standard 61.50, low FP 54.25, low FN 66.00" in md, "the end-to-end NAB scores")
+
+    empty = pathlib.Path(tmp) / "empty"
+    empty.mkdir()
+    md = run(empty)
+    for part in ("gpu_bench_cudnn.csv", "gpu_bench_fused.csv", "gpu_bench_multi.csv", "gpu_bench_forecast.csv",
+                 "nab_grid_fused/summary.json"):
+        check(f"Not in this run ({part} is missing)" in md, f"an empty folder names the missing {part}")
+    check("No summary.log" in md and "No test XML" in md, "an empty folder says what it lacks")
+    r = subprocess.run([sys.executable, str(script), str(pathlib.Path(tmp) / "nowhere")], capture_output=True, text=True)
+    check(r.returncode == 2 and "is not a folder" in r.stderr, "a missing folder is an error")
+
+if failed:
+    print("\n".join("FAILED: " + f for f in failed))
+    sys.exit(1)
+print("gpu-results.py: every check holds")
