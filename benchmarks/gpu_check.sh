@@ -180,8 +180,15 @@ fi
 # wall time for the same run is in docs/performance.md.
 if wanted end_to_end; then
   if [ -d .deps/nab/data ] && [ -x "$BUILD/lstmad" ]; then
+    # The run folder stays in the build folder (its 928 NAB score files are hundreds of MB); its summary,
+    # results, table and log come back in $LOG.
+    rm -rf "$BUILD/nab_grid_fused"
     stage nab_grid_fused 300 "$BUILD/lstmad" run --no-progress configs/nab_grid.json \
-      --set data.root="$ROOT/.deps/nab" --out "$LOG/nab_grid_fused"
+      --set data.root="$ROOT/.deps/nab" --out "$BUILD/nab_grid_fused"
+    mkdir -p "$LOG/nab_grid_fused"
+    for f in summary.json results.csv table.md manifest.json log.txt nab_scores.json; do
+      [ -f "$BUILD/nab_grid_fused/$f" ] && cp "$BUILD/nab_grid_fused/$f" "$LOG/nab_grid_fused/"
+    done
     { grep -E "^\[info\] finished" "$LOG/nab_grid_fused.log"; tail -n 8 "$LOG/nab_grid_fused.log"; } >"$LOG/nab_grid_summary.log"
   else
     echo "== nab_grid_fused: skipped, no .deps/nab (run scripts/vendor-deps.sh beside ../shared/nab)" \
