@@ -2,15 +2,17 @@
 # The one-call GPU check (docs/gpu.md): on the GPU machine, from the repository root,
 #   benchmarks/gpu_check.sh            # everything (never yet timed on the H200: see the deadline below)
 #   GPU_CHECK_QUICK=1 benchmarks/gpu_check.sh   # a few benchmark shapes only
-#   (GPU_CHECK_BUILD_DIR=dir GPU_CHECK_CONFIGURE=0: reuse an already configured build folder)
+#   (GPU_CHECK_BUILD_DIR=dir GPU_CHECK_CONFIGURE=0: reuse an already configured build folder;
+#    GPU_CHECK_PREBUILT=none: build here even when .deps/gpu-prebuilt.tar.xz would do)
 #   GPU_CHECK_DEADLINE=S (default 540): no stage runs past S seconds from the start; a stage that would is
 #   cut short at the deadline, later ones are skipped, and the tables and the summary still print, inside
 #   a 10-minute call.
 #   GPU_CHECK_SKIP="tests sanitizers benchmarks end_to_end" (any of them): leave those parts out, e.g. for a second
 #   call that only finishes what a deadline cut (the build is redone unless the machine is still warm).
 # 1. prints the environment (nvidia-smi, nvcc, cuDNN header and library, cmake);
-# 2. configures (cmake --preset gpu: vendored dependencies from .deps, CUDNN_ROOT from the toolkit or
-#    from the nvidia-cudnn pip package) and builds the CUDA targets there;
+# 2. uses the executables of .deps/gpu-prebuilt.tar.xz (scripts/prebuild-gpu.sh) when they were built
+#    from this commit and load here; otherwise configures (cmake --preset gpu: vendored dependencies from
+#    .deps, CUDNN_ROOT from the toolkit or from the nvidia-cudnn pip package) and builds the CUDA targets;
 # 3. runs every gpu-labelled test executable with LSTMAD_STRICT_GPU=1 (a missing device fails);
 # 4. runs compute-sanitizer memcheck and racecheck on small cases (the kernels, cuDNN, the fused kernels,
 #    the multi-model kernels);
@@ -101,17 +103,54 @@ if [ ! -d .deps ]; then
     exit 2
   fi
 fi
-if [ "${GPU_CHECK_CONFIGURE:-1}" = 1 ]; then
-  stage configure 180 cmake --preset gpu ${CUDNN_ROOT:+-DCUDNN_ROOT=$CUDNN_ROOT} -DLSTMAD_PTXAS_VERBOSE=ON \
-    || { printf '%s\n' "${SUMMARY[@]}"; exit 1; }
-fi
 TESTS=$(find tests/gpu -maxdepth 1 -name 'test_*.cpp' -printf '%f\n' | sed 's/\.cpp$//' | sort)
 BENCHES=$(find benchmarks -maxdepth 1 -name 'gpu_bench_*.cpp' -printf '%f\n' | sed 's/\.cpp$//' | sort)
-# The GPU tests and benchmarks first (nothing below runs without them), then the CLI on its own so that a
-# problem elsewhere in the tree does not hide the GPU results.
-# shellcheck disable=SC2086  # the target lists split on purpose
-stage build 420 cmake --build "$BUILD" -j"$JOBS" --target $TESTS $BENCHES || { printf '%s\n' "${SUMMARY[@]}"; exit 1; }
-stage build_lstmad 240 cmake --build "$BUILD" -j"$JOBS" --target lstmad
+# Executables built elsewhere from this very commit (scripts/prebuild-gpu.sh) save the build's minutes;
+# they are used only when their commit is this tree's HEAD, the tree is clean, and every one of them loads
+# here (`lstmad info`, each test's --gtest_list_tests). Otherwise, or with GPU_CHECK_PREBUILT=none, build.
+PREBUILT=${GPU_CHECK_PREBUILT:-.deps/gpu-prebuilt.tar.xz}
+prebuilt_usable() {  # prebuilt_usable DIR: 0 when DIR's executables may stand for this tree's build
+  local dir=$1 head exe
+  head=$(git rev-parse HEAD 2>/dev/null) || { echo "no git here to match the commit"; return 1; }
+  [ "$(cat "$dir/commit" 2>/dev/null)" = "$head" ] || { echo "built from $(cat "$dir/commit" 2>/dev/null || echo '?'), HEAD is $head"; return 1; }
+  [ -z "$(git status --porcelain --untracked-files=normal 2>/dev/null)" ] || { echo "the tree has changes"; return 1; }
+  for t in $TESTS $BENCHES lstmad; do
+    exe=$(find "$dir" -name "$t" -type f -perm -u+x | head -1)
+    [ -n "$exe" ] || { echo "$t is missing"; return 1; }
+  done
+  "$dir/lstmad" info >"$LOG/prebuilt-info.log" 2>&1 || { echo "lstmad info failed: $(tail -n 2 "$LOG/prebuilt-info.log")"; return 1; }
+  for t in $TESTS; do
+    exe=$(find "$dir" -name "$t" -type f -perm -u+x | head -1)
+    "$exe" --gtest_list_tests >/dev/null 2>>"$LOG/prebuilt-info.log" || { echo "$t does not load: $(tail -n 2 "$LOG/prebuilt-info.log")"; return 1; }
+  done
+  return 0
+}
+USE_PREBUILT=0
+if [ "$PREBUILT" != none ] && [ -f "$PREBUILT" ]; then
+  PRE=$ROOT/build-gpu-prebuilt
+  rm -rf "$PRE" && mkdir -p "$PRE"
+  if tar -C "$PRE" -xJf "$PREBUILT" && why=$(prebuilt_usable "$PRE"); then
+    USE_PREBUILT=1
+    BUILD=$PRE
+    cp "$PRE/build.log" "$LOG/build.log"
+    echo "using the executables of $PREBUILT (commit $(cat "$PRE/commit"))" | tee -a "$LOG/environment.log"
+    SUMMARY+=("$(printf '%-28s %-16s %5ss' build "prebuilt" 0)")
+  else
+    echo "not using $PREBUILT: ${why:-it does not unpack}; building here" | tee -a "$LOG/environment.log"
+    SUMMARY+=("$(printf '%-28s %-16s' prebuilt "SKIPPED(${why:-unpack})" | cut -c1-60)")
+  fi
+fi
+if [ "$USE_PREBUILT" = 0 ]; then
+  if [ "${GPU_CHECK_CONFIGURE:-1}" = 1 ]; then
+    stage configure 180 cmake --preset gpu ${CUDNN_ROOT:+-DCUDNN_ROOT=$CUDNN_ROOT} -DLSTMAD_PTXAS_VERBOSE=ON \
+      || { printf '%s\n' "${SUMMARY[@]}"; exit 1; }
+  fi
+  # The GPU tests and benchmarks first (nothing below runs without them), then the CLI on its own so that
+  # a problem elsewhere in the tree does not hide the GPU results.
+  # shellcheck disable=SC2086  # the target lists split on purpose
+  stage build 420 cmake --build "$BUILD" -j"$JOBS" --target $TESTS $BENCHES || { printf '%s\n' "${SUMMARY[@]}"; exit 1; }
+  stage build_lstmad 240 cmake --build "$BUILD" -j"$JOBS" --target lstmad
+fi
 grep -E "spill|Used [0-9]+ registers" "$LOG/build.log" | sort | uniq -c | sort -rn | head -20 >"$LOG/ptxas-summary.log"
 grep -E "[1-9][0-9]* bytes spill" "$LOG/build.log" >"$LOG/ptxas-spills.log" && echo "ptxas reports spills: see $LOG/ptxas-spills.log"
 if [ -x "$BUILD/lstmad" ]; then stage lstmad_info 30 "$BUILD/lstmad" info; fi
