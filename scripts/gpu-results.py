@@ -91,7 +91,11 @@ def steps(log):
         if p[0] == "total":
             total = p[1]
             continue
-        rows.append((p[0], p[1] if len(p) > 1 else "?", p[2] if len(p) > 2 else ""))
+        # "name status time": the status may hold spaces ("SKIPPED(the tree has changes)"), the time is
+        # the last field when it reads "<n>s".
+        time = p[-1] if len(p) > 2 and re.fullmatch(r"\d+s", p[-1]) else ""
+        status = " ".join(p[1:-1] if time else p[1:]) or "?"
+        rows.append((p[0], status, time))
     return rows, total
 
 

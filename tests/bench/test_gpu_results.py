@@ -41,7 +41,8 @@ with tempfile.TemporaryDirectory() as tmp:
           "|   0  NVIDIA H200                    On  |   00000000:19:00.0 Off |                    0 |\n"
           "Cuda compilation tools, release 13.0, V13.0.88\n"
           "#define CUDNN_MAJOR 9\n#define CUDNN_MINOR 19\n#define CUDNN_PATCHLEVEL 0\n")
-    write(log, "summary.log", "build                        ok                 201s\n"
+    write(log, "summary.log", "prebuilt                     SKIPPED(the tree has changes)\n"
+                              "build                        ok                 201s\n"
                               "test_fused_multi             FAILED(rc=1)        40s\ntotal 533s\n")
     write(log, "test_fused_multi.xml",
           '<?xml version="1.0"?><testsuites tests="3"><testsuite name="FusedMulti">'
@@ -75,6 +76,7 @@ with tempfile.TemporaryDirectory() as tmp:
     check("NVIDIA H200 (driver 580.65.06, CUDA 13.0 (V13.0.88), cuDNN 9.19.0)" in md, "the environment line")
     check("2026-12-01T10:00:00Z, commit 0123456789ab" in md and "GPU_CHECK_QUICK=1" in md, "date, commit, command")
     check("| test_fused_multi | FAILED(rc=1) | 40s |" in md and "Total: 533s." in md, "the steps")
+    check("| prebuilt | SKIPPED(the tree has changes) |  |" in md, "a status with spaces and no time")
     check("| test_fused_multi | 3 | 1 | 1 | 1 | FusedMulti.B |" in md, "the test counts and the failing name")
     check("| memcheck_multi | 0 errors |" in md and "1 errors, 1 warnings (2 hazards shown)" in md, "the sanitizers")
     check("No kernel reports a spill" in md, "ptxas")
