@@ -69,23 +69,31 @@ inline std::size_t multi_param_count(const MultiModelExtent& e) {
   return p + static_cast<std::size_t>(e.horizon) * (H + 1);
 }
 
-// Bytes of device memory one model holds in a multi-model batch (FusedMulti's buffers, see
-// framework/lstm/fused/fused_multi.cpp).
-inline std::size_t multi_model_bytes(const MultiModelExtent& e) {
+// Floats one model holds for the forward pass in a multi-model batch, training or inference: x
+// (time-major), gx, the R workspace, the final h and c per layer, y per layer, the parameters, the
+// model's series (inputs) and the head's output for one step.
+inline std::size_t multi_forward_floats(const MultiModelExtent& e) {
   const std::size_t H = static_cast<std::size_t>(e.hidden), D = static_cast<std::size_t>(e.input);
   const std::size_t T = static_cast<std::size_t>(e.window), B = static_cast<std::size_t>(e.batch);
   const std::size_t L = static_cast<std::size_t>(e.layers), hz = static_cast<std::size_t>(e.horizon);
-  const std::size_t TB = T * B;
-  std::size_t floats = 0;
-  floats += TB * D;                                       // x, time-major
-  floats += 2 * TB * 4 * H;                               // gx, dgates
-  floats += TB * H;                                       // dy (the layer above's dx)
-  floats += 4 * H * H;                                    // R transposed
-  floats += 2 * L * B * H + B * H;                        // hy, cy per layer; dhy
-  floats += L * ((T + 1) * B * H + TB * 4 * H + TB * H);  // y, gates, c per layer
-  floats += 5 * multi_param_count(e);                     // theta, dtheta, m, v, best
-  floats += static_cast<std::size_t>(e.rows) * (D + 1);   // the series
-  floats += 4 * B * hz;                                   // yb, yhat, dyhat, resid
+  return T * B * D + T * B * 4 * H + 4 * H * H + 2 * L * B * H + L * (T + 1) * B * H + multi_param_count(e) +
+         static_cast<std::size_t>(e.rows) * D + B * hz;
+}
+
+// Bytes of device memory one model holds in a multi-model training batch (FusedMulti's buffers, see
+// framework/lstm/fused/fused_multi.cpp): the forward floats, plus what backward and Adam keep.
+inline std::size_t multi_model_bytes(const MultiModelExtent& e) {
+  const std::size_t H = static_cast<std::size_t>(e.hidden), T = static_cast<std::size_t>(e.window);
+  const std::size_t B = static_cast<std::size_t>(e.batch), L = static_cast<std::size_t>(e.layers);
+  const std::size_t hz = static_cast<std::size_t>(e.horizon), TB = T * B;
+  std::size_t floats = multi_forward_floats(e);
+  floats += TB * 4 * H;                        // dgates
+  floats += TB * H;                            // dy (the layer above's dx)
+  floats += B * H;                             // dhy
+  floats += L * (TB * 4 * H + TB * H);         // gates, c per layer
+  floats += 4 * multi_param_count(e);          // dtheta, m, v, best
+  floats += static_cast<std::size_t>(e.rows);  // the targets
+  floats += 3 * B * hz;                        // yb, dyhat, resid
   std::size_t bytes = floats * sizeof(float);
   bytes += static_cast<std::size_t>(e.train + e.val) * sizeof(int);  // window order, validation starts
   bytes += 256;  // per-model scalars, hyperparameters, step state, flags
@@ -95,23 +103,8 @@ inline std::size_t multi_model_bytes(const MultiModelExtent& e) {
 // Bytes of device memory one model holds in a multi-model inference batch (predict_fused_multi: the
 // forward pass and the head only). e.val: the most windows one model predicts; e.train is not read.
 inline std::size_t multi_predict_bytes(const MultiModelExtent& e) {
-  const std::size_t H = static_cast<std::size_t>(e.hidden), D = static_cast<std::size_t>(e.input);
-  const std::size_t T = static_cast<std::size_t>(e.window), B = static_cast<std::size_t>(e.batch);
-  const std::size_t L = static_cast<std::size_t>(e.layers), hz = static_cast<std::size_t>(e.horizon);
-  const std::size_t TB = T * B;
-  std::size_t floats = 0;
-  floats += TB * D;                                      // x, time-major
-  floats += TB * 4 * H;                                  // gx
-  floats += 4 * H * H;                                   // R transposed
-  floats += 2 * L * B * H;                               // hy, cy per layer
-  floats += L * (T + 1) * B * H;                         // y per layer
-  floats += multi_param_count(e);                        // theta
-  floats += static_cast<std::size_t>(e.rows) * D;        // the series
-  floats += B * hz + static_cast<std::size_t>(e.val) * hz;  // yhat, the forecasts
-  std::size_t bytes = floats * sizeof(float);
-  bytes += static_cast<std::size_t>(e.val) * sizeof(int);  // window starts
-  bytes += 256;
-  return bytes;
+  const std::size_t floats = multi_forward_floats(e) + static_cast<std::size_t>(e.val) * e.horizon;  // forecasts
+  return floats * sizeof(float) + static_cast<std::size_t>(e.val) * sizeof(int) + 256;  // window starts
 }
 
 }  // namespace lstmad::kernels

@@ -56,6 +56,43 @@ TEST(Scheduler, SettingsThatDifferOnlyInTrainingValuesShareAKey) {
   EXPECT_FALSE(batch_key(settings[0], 1) == batch_key(settings[0], 3)) << "input width is part of the shape";
 }
 
+// The per-model bytes docs/kernels.md quotes (H = 64, T = 100, D = 1, the longest NAB series of 22695
+// rows as its windows too), counted here buffer by buffer: training at B = 64 (x, gx, dgates, dy, R^T,
+// hy, cy, dhy, y, gates and c per layer, 5 parameter copies, inputs and targets, 4 head buffers, two
+// window lists) and inference at B = 256 (x, gx, R^T, hy, cy, y per layer, parameters, inputs, yhat,
+// the forecasts and the window starts).
+TEST(Scheduler, ModelBytesAreTheBuffersCounted) {
+  const double MiB = 1024.0 * 1024.0, H = 64, T = 100, rows = 22695;
+  kernels::MultiModelExtent e;
+  e.hidden = 64;
+  e.window = 100;
+  e.rows = e.train = e.val = 22695;
+  for (int L : {1, 2}) {
+    e.layers = L;
+    const double P = static_cast<double>(kernels::multi_param_count(e));
+    double B = 64;
+    const double train = 4 * (T * B + 2 * T * B * 4 * H + T * B * H + 4 * H * H + 2 * L * B * H + B * H +
+                              L * ((T + 1) * B * H + T * B * 4 * H + T * B * H) + 5 * P + 2 * rows + 4 * B) +
+                         4 * 2 * rows + 256;
+    e.batch = 64;
+    EXPECT_EQ(static_cast<double>(kernels::multi_model_bytes(e)), train) << "L=" << L;
+    B = 256;
+    const double infer = 4 * (T * B + T * B * 4 * H + 4 * H * H + 2 * L * B * H + L * (T + 1) * B * H + P + rows +
+                              B + rows) +
+                         4 * rows + 256;
+    e.batch = 256;
+    EXPECT_EQ(static_cast<double>(kernels::multi_predict_bytes(e)), infer) << "L=" << L;
+  }
+  // The table's rounded figures (its window lists were shorter than the series: within 0.2 MiB).
+  e.layers = 1;
+  e.batch = 64;
+  EXPECT_NEAR(static_cast<double>(kernels::multi_model_bytes(e)) / MiB, 24.2, 0.2);
+  e.layers = 2;
+  EXPECT_NEAR(static_cast<double>(kernels::multi_model_bytes(e)) / MiB, 34.3, 0.2);
+  e.batch = 256;
+  EXPECT_NEAR(static_cast<double>(kernels::multi_predict_bytes(e)) / MiB, 38.5, 0.05);
+}
+
 TEST(Scheduler, FusedBatchSizeFollowsMemoryAndWaves) {
   GroupExtent ext{20000, 16000, 4000};
   const BatchSizing s = size_fused_batch(key(64), ext, h200());

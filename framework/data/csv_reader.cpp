@@ -62,6 +62,13 @@ namespace {
 // What each column of a file holds.
 enum class Role { Time, Value, Label, Ignored };
 
+// Seconds (unit 1e6) or milliseconds (unit 1e3) since 1970, integer or decimal, as microseconds.
+std::optional<int64_t> parse_epoch(std::string_view f, double unit) {
+  double v;
+  if (parse_double(f, v) && std::isfinite(v) && std::fabs(v * unit) < 9e18) return static_cast<int64_t>(std::llround(v * unit));
+  return std::nullopt;
+}
+
 // A generic file's timestamp: NAB's form, ISO 8601's "T" separator with an optional "Z", or a number of
 // seconds since 1970 (integer or decimal).
 std::optional<int64_t> parse_any_timestamp(std::string_view f) {
@@ -72,16 +79,7 @@ std::optional<int64_t> parse_any_timestamp(std::string_view f) {
     if (t.back() == 'Z') t.pop_back();
     if (auto us = parse_timestamp_us(t)) return us;
   }
-  double v;
-  if (parse_double(f, v) && std::isfinite(v) && std::fabs(v) < 1e13) return static_cast<int64_t>(std::llround(v * 1e6));
-  return std::nullopt;
-}
-
-// A number of `unit` microseconds (seconds: 1e6, milliseconds: 1e3), integer or decimal.
-std::optional<int64_t> parse_epoch(std::string_view f, double unit) {
-  double v;
-  if (parse_double(f, v) && std::isfinite(v) && std::fabs(v * unit) < 9e18) return static_cast<int64_t>(std::llround(v * unit));
-  return std::nullopt;
+  return parse_epoch(f, 1e6);
 }
 
 // A generic layout's timestamp in its time_format (CsvColumns::time_format).

@@ -39,6 +39,14 @@ static bool digits(std::string_view s, size_t pos, size_t n, int& out) {
   return true;
 }
 
+// A real day of the proleptic Gregorian calendar (month 1-12, 29 February in leap years only).
+static bool valid_date(int Y, int M, int D) {
+  static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (M < 1 || M > 12 || D < 1 || D > mdays[M - 1]) return false;
+  const bool leap = (Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0;
+  return !(M == 2 && D == 29 && !leap);
+}
+
 std::optional<int64_t> parse_timestamp_us(std::string_view s) {
   int Y, M, D, h, m, sec;
   if (s.size() < 19) return std::nullopt;
@@ -46,11 +54,8 @@ std::optional<int64_t> parse_timestamp_us(std::string_view s) {
       (s[10] != ' ' && s[10] != 'T') || !digits(s, 11, 2, h) || s[13] != ':' || !digits(s, 14, 2, m) ||
       s[16] != ':' || !digits(s, 17, 2, sec))
     return std::nullopt;
-  static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (M < 1 || M > 12 || D < 1 || D > mdays[M - 1] || h > 23 || m > 59 || sec > 59)
+  if (!valid_date(Y, M, D) || h > 23 || m > 59 || sec > 59)
     return std::nullopt;  // no leap second: Python datetime (and so NAB) rejects :60
-  bool leap = (Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0;
-  if (M == 2 && D == 29 && !leap) return std::nullopt;
   int64_t frac = 0;
   if (s.size() > 19) {
     if (s[19] != '.' || s.size() == 20 || s.size() > 26) return std::nullopt;
@@ -64,17 +69,6 @@ std::optional<int64_t> parse_timestamp_us(std::string_view s) {
   int64_t days = days_from_civil(Y, static_cast<unsigned>(M), static_cast<unsigned>(D));
   return ((days * 24 + h) * 60 + m) * 60 * int64_t(1000000) + int64_t(sec) * 1000000 + frac;
 }
-
-namespace {
-
-bool valid_date(int Y, int M, int D) {
-  static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (M < 1 || M > 12 || D < 1 || D > mdays[M - 1]) return false;
-  const bool leap = (Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0;
-  return !(M == 2 && D == 29 && !leap);
-}
-
-}  // namespace
 
 std::string timestamp_pattern_error(std::string_view pattern) {
   std::string seen;
