@@ -108,6 +108,7 @@ struct Fiber {
   int block = 0;  // block of the cluster run
   int warp = 0;   // warp of the cluster run
   int lane = 0;
+  unsigned mma_parity = 0;  // buffer of this lane's next mma.sync
   Wait wait = Wait::None;
   unsigned mask = 0;
   void* stack = nullptr;
@@ -118,7 +119,10 @@ struct Fiber {
 };
 
 struct WarpState {
-  uint32_t words[32][16];
+  uint32_t words[32][16];  // shuffles
+  // mma.sync operands, double-buffered: a lane may start the next mma while others still read this one's
+  // (never two ahead: the next mma's barrier waits for every lane), so one barrier per mma suffices.
+  uint32_t mma[2][32][6];
   int first = 0;  // first fiber
   int lanes = 0;  // lanes that exist (the last warp of a block may be partial)
 };
@@ -159,10 +163,6 @@ std::vector<void*> take_stacks(std::size_t n) {
     while (out.size() < n && !g_free_stacks.empty()) {
       out.push_back(g_free_stacks.back());
       g_free_stacks.pop_back();
-#if defined(LSTMAD_EMU_ASAN)
-      // A fiber abandoned mid-kernel (a failed launch) leaves its frames' redzones poisoned.
-      __asan_unpoison_memory_region(static_cast<char*>(out.back()) + 4096, kStackBytes - 4096);
-#endif
     }
   }
   while (out.size() < n) {
@@ -175,16 +175,38 @@ std::vector<void*> take_stacks(std::size_t n) {
   return out;
 }
 
-void give_back_stacks(const std::vector<void*>& stacks) {
+// The top of a stack that a fiber which ran to its end still holds frames in (fiber_main and the final
+// switch). Every deeper frame has returned or been unwound, and so unpoisoned its own redzones.
+constexpr std::size_t kExitFramesBytes = 16 * 1024;
+
+// `finished[i]`: the fiber on stack i ran to its end. One abandoned mid-kernel (a failed launch) leaves
+// its frames' redzones poisoned anywhere on the stack, so only its whole stack is unpoisoned: unpoisoning
+// every stack in full writes 64 KiB of shadow per fiber, which was half of an emulated test's time.
+void give_back_stacks(const std::vector<void*>& stacks, const std::vector<bool>& finished) {
+#if defined(LSTMAD_EMU_ASAN)
+  for (std::size_t i = 0; i < stacks.size(); ++i) {
+    const std::size_t bytes = finished[i] ? kExitFramesBytes : kStackBytes - 4096;
+    __asan_unpoison_memory_region(static_cast<char*>(stacks[i]) + kStackBytes - bytes, bytes);
+  }
+#else
+  (void)finished;
+#endif
   std::lock_guard<std::mutex> lock(g_stack_mu);
   g_free_stacks.insert(g_free_stacks.end(), stacks.begin(), stacks.end());
 }
 
-// Returns a cluster's stacks to the pool however its run ends.
+// A cluster's stacks, one per fiber, returned to the pool however its run ends.
 struct StackLease {
   std::vector<void*> stacks;
-  explicit StackLease(std::size_t n) : stacks(take_stacks(n)) {}
-  ~StackLease() { give_back_stacks(stacks); }
+  const std::vector<Fiber>& fibers;
+  explicit StackLease(const std::vector<Fiber>& f) : stacks(take_stacks(f.size())), fibers(f) {}
+  ~StackLease() {
+    std::vector<bool> finished(fibers.size());
+    for (std::size_t i = 0; i < fibers.size(); ++i) finished[i] = fibers[i].wait == Wait::Done;
+    give_back_stacks(stacks, finished);
+  }
+  StackLease(const StackLease&) = delete;
+  StackLease& operator=(const StackLease&) = delete;
 };
 
 Fiber& current() {
@@ -350,7 +372,7 @@ void run_cluster(const LaunchShape& s, const std::function<void()>& body, unsign
   r.smem_bytes = s.smem;
   const int warps_per_block = (r.threads + 31) / 32;
   r.fibers.resize(static_cast<std::size_t>(count) * r.threads);
-  const StackLease lease(r.fibers.size());
+  const StackLease lease(r.fibers);
   r.warps.resize(static_cast<std::size_t>(count) * warps_per_block);
   for (int b = 0; b < count; ++b) {
     // Uninitialised shared memory reads as NaN (all bits set), so a kernel that relies on it fails.
@@ -580,7 +602,7 @@ LSTMAD_EMU_UNCHECKED inline float half_float(uint32_t word, int k) {
 // This lane's 4 outputs of one m16n8k8 TF32 / m16n8k16 BF16 mma from the operands all 32 lanes published
 // (A at words 0..3, B at 4..5), by the PTX ISA's fragment layout; fp32 accumulate onto d.
 template <bool BF16>
-LSTMAD_EMU_UNCHECKED void lane_mma(const uint32_t (&w)[32][16], int lane, const float (&d)[4],
+LSTMAD_EMU_UNCHECKED void lane_mma(const uint32_t (&w)[32][6], int lane, const float (&d)[4],
                                    float (&out)[4]) {
   const int gid = lane / 4, tig = lane % 4;
   constexpr int K = BF16 ? 16 : 8;
@@ -607,14 +629,15 @@ void warp_mma(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
   Fiber& f = current();
   WarpState& ws = t_run->warps[f.warp];
   if (ws.lanes != 32) device_fail("mma.sync in a partial warp");
-  uint32_t* mine = ws.words[f.lane];
+  const unsigned p = f.mma_parity;
+  f.mma_parity ^= 1u;
+  uint32_t* mine = ws.mma[p][f.lane];
   for (int i = 0; i < 4; ++i) mine[i] = a[i];
   mine[4] = b0;
   mine[5] = b1;
   sync_warp(0xFFFFFFFFu);
   float out[4];
-  lane_mma<BF16>(ws.words, f.lane, d, out);
-  sync_warp(0xFFFFFFFFu);  // every lane has read the operands before any lane publishes new ones
+  lane_mma<BF16>(ws.mma[p], f.lane, d, out);
   for (int i = 0; i < 4; ++i) d[i] = out[i];
 }
 

@@ -78,6 +78,51 @@ TEST_F(Emulator, BarriersThatCannotCompleteAreReportedAsADeadlock) {
   EXPECT_NE(log.find("63 at __syncthreads, 1 at a warp collective"), std::string::npos) << log;
 }
 
+// Frames with arrays (redzones under AddressSanitizer) down to `depth`, then the deadlock above: the
+// fibers are abandoned with those frames still on their stacks.
+__attribute__((noinline)) void deep_frames(int depth, float* out) {
+  volatile char frame[1024];
+  frame[depth % 1024] = static_cast<char>(depth);
+  if (depth > 0) {
+    deep_frames(depth - 1, out);
+  } else if (threadIdx.x == 0) {
+    __syncwarp(0x3u);
+  } else {
+    __syncthreads();
+  }
+  out[threadIdx.x] += frame[depth % 1024];
+}
+
+__global__ void deep_deadlock_kernel(float* out) {
+  deep_frames(48, out);
+}
+
+// Writes every byte of a frame larger than the frames above, on the stacks they were abandoned on.
+__attribute__((noinline)) void fill_frame(float* out) {
+  volatile char frame[128 * 1024];
+  for (std::size_t i = 0; i < sizeof(frame); ++i) frame[i] = static_cast<char>(i);
+  out[threadIdx.x] = static_cast<float>(frame[sizeof(frame) - 1]);
+}
+
+__global__ void fill_frame_kernel(float* out) {
+  fill_frame(out);
+}
+
+// Stacks return to a pool for later launches; a fiber abandoned mid-kernel leaves its frames' redzones
+// poisoned deep in its stack, and a later kernel using that memory must not be reported for it.
+TEST_F(Emulator, StacksOfAbandonedFibersServeLaterKernels) {
+  Buf<float> out(64);
+  testing::internal::CaptureStderr();
+  launch_kernel(deep_deadlock_kernel, 1, 64, 0, nullptr, out.p);
+  const std::string log = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(cudaDeviceSynchronize(), cudaErrorLaunchFailure);
+  EXPECT_NE(log.find("deadlock"), std::string::npos) << log;
+  cudaDeviceReset();
+  launch_kernel(fill_frame_kernel, 1, 64, 0, nullptr, out.p);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  for (float v : out.host()) EXPECT_EQ(v, static_cast<float>(static_cast<char>(128 * 1024 - 1)));
+}
+
 __global__ void exit_and_wait_kernel(float* out, int waiters) {
   if (static_cast<int>(threadIdx.x) >= waiters) return;
   __syncwarp(0xFFFFFFFFu);  // names lanes that have exited
@@ -127,31 +172,49 @@ TEST_F(Emulator, AFullMaskInAPartialWarpFails) {
   EXPECT_NE(log.find("does not have"), std::string::npos) << log;
 }
 
-// mma.sync m16n8k8 TF32 against the plain product, the fragments filled as the PTX ISA lays them out.
-__global__ void mma_kernel(const float* A, const float* B, float* D) {
+// mma.sync m16n8k8 TF32 against the plain product, the fragments filled as the PTX ISA lays them out:
+// D = sum over k < reps of ((k + 1) A) (s_k B), s_k = +1, -1, ..., one mma after another, with a shuffle
+// after every other one: lanes run ahead into the next mma (the emulator's operands are double-buffered)
+// or into another warp collective while the rest of the warp still reads this mma's operands.
+__global__ void mma_kernel(const float* A, const float* B, float* D, int reps, float* shuffled) {
   const int lane = threadIdx.x, gid = lane / 4, tig = lane % 4;
-  const uint32_t a[4] = {
-      ::lstmad::emu::tf32_rna(A[gid * 8 + tig]), ::lstmad::emu::tf32_rna(A[(gid + 8) * 8 + tig]),
-      ::lstmad::emu::tf32_rna(A[gid * 8 + tig + 4]), ::lstmad::emu::tf32_rna(A[(gid + 8) * 8 + tig + 4])};
-  const uint32_t b0 = ::lstmad::emu::tf32_rna(B[tig * 8 + gid]),
-                 b1 = ::lstmad::emu::tf32_rna(B[(tig + 4) * 8 + gid]);
   float d[4] = {0.f, 0.f, 0.f, 0.f};
-  ::lstmad::emu::mma_tf32(d, a, b0, b1);
+  for (int k = 0; k < reps; ++k) {
+    const float sa = static_cast<float>(k + 1), sb = k % 2 == 0 ? 1.f : -1.f;
+    const uint32_t a[4] = {::lstmad::emu::tf32_rna(sa * A[gid * 8 + tig]),
+                           ::lstmad::emu::tf32_rna(sa * A[(gid + 8) * 8 + tig]),
+                           ::lstmad::emu::tf32_rna(sa * A[gid * 8 + tig + 4]),
+                           ::lstmad::emu::tf32_rna(sa * A[(gid + 8) * 8 + tig + 4])};
+    const uint32_t b0 = ::lstmad::emu::tf32_rna(sb * B[tig * 8 + gid]),
+                   b1 = ::lstmad::emu::tf32_rna(sb * B[(tig + 4) * 8 + gid]);
+    ::lstmad::emu::mma_tf32(d, a, b0, b1);
+    if (k % 2 == 1) shuffled[k * 32 + lane] = __shfl_xor_sync(0xFFFFFFFFu, static_cast<float>(lane + k), 1);
+  }
   for (int i = 0; i < 4; ++i) D[(i < 2 ? gid : gid + 8) * 8 + tig * 2 + (i & 1)] = d[i];
 }
 
 TEST_F(Emulator, MmaTf32IsTheMatrixProduct) {
-  Buf<float> A(16 * 8), B(8 * 8), D(16 * 8);
+  const int reps = 5;
+  Buf<float> A(16 * 8), B(8 * 8), D(16 * 8), shuffled(32 * reps);
   for (int i = 0; i < 16 * 8; ++i) A.p[i] = static_cast<float>((i * 7) % 11 - 5) / 4.f;  // exact in TF32
   for (int i = 0; i < 8 * 8; ++i) B.p[i] = static_cast<float>((i * 5) % 9 - 4) / 2.f;
-  launch_kernel(mma_kernel, 1, 32, 0, nullptr, A.p, B.p, D.p);
-  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-  for (int r = 0; r < 16; ++r)
-    for (int c = 0; c < 8; ++c) {
-      float want = 0.f;
-      for (int k = 0; k < 8; ++k) want += A.p[r * 8 + k] * B.p[k * 8 + c];
-      ASSERT_EQ(D.p[r * 8 + c], want) << r << "," << c;
-    }
+  // The thread order changes from launch to launch (forward and backward passes).
+  for (int launch = 0; launch < 6; ++launch) {
+    const int n = launch == 0 ? 1 : reps;
+    launch_kernel(mma_kernel, 1, 32, 0, nullptr, A.p, B.p, D.p, n, shuffled.p);
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    float scale = 0.f;  // sum of (k + 1) s_k
+    for (int k = 0; k < n; ++k) scale += static_cast<float>(k + 1) * (k % 2 == 0 ? 1.f : -1.f);
+    for (int r = 0; r < 16; ++r)
+      for (int c = 0; c < 8; ++c) {
+        float want = 0.f;
+        for (int k = 0; k < 8; ++k) want += A.p[r * 8 + k] * B.p[k * 8 + c];
+        ASSERT_EQ(D.p[r * 8 + c], scale * want) << "launch " << launch << ": " << r << "," << c;
+      }
+    for (int k = 1; k < n; k += 2)
+      for (int lane = 0; lane < 32; ++lane)
+        ASSERT_EQ(shuffled.p[k * 32 + lane], static_cast<float>((lane ^ 1) + k)) << k << " " << lane;
+  }
 }
 
 TEST_F(Emulator, Tf32RoundsToNearestTiesAway) {
