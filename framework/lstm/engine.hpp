@@ -42,6 +42,10 @@ struct PredictJob {
   float* out = nullptr;      // starts.size() x horizon
 };
 
+// Throws Error naming `what` and the start when a window's rows [s, s + window + horizon) leave [0, n);
+// horizon = 0 checks the inputs only (prediction). Every engine checks its jobs with it.
+void check_window_starts(const std::vector<int>& starts, int n, int window, int horizon, const char* what);
+
 struct EngineOptions {
   std::string name = "cpu";
   Precision precision = Precision::FP32;

@@ -32,6 +32,16 @@ Precision parse_precision(const std::string& s) {
   throw ConfigError("unknown precision \"" + s + "\": expected one of fp32, fp64, tf32, bf16");
 }
 
+void check_window_starts(const std::vector<int>& starts, int n, int window, int horizon, const char* what) {
+  for (int s : starts) {
+    const long long end = static_cast<long long>(s) + window + horizon;
+    if (s < 0 || end > n)
+      throw Error(std::string(what) + " window start " + std::to_string(s) + " needs rows [" +
+                  std::to_string(s) + ", " + std::to_string(end) + ") but the series has " +
+                  std::to_string(n) + " rows");
+  }
+}
+
 void Engine::predict_batch(const ModelShape& shape, int window, const std::vector<PredictJob>& jobs,
                            int threads) {
   parallel_for(jobs.size(), static_cast<std::size_t>(std::max(1, threads)), [&](std::size_t j) {

@@ -14,6 +14,13 @@ void ModelShape::validate() const {
     throw Error("invalid model shape " + str() + ": every size must be at least 1");
 }
 
+void check_param_count(const ModelShape& s, std::size_t n, const std::string& who) {
+  const std::size_t want = param_count(s);
+  if (n != want)
+    throw Error(who + ": " + std::to_string(n) + " parameters given, shape " + s.str() + " needs " +
+                std::to_string(want));
+}
+
 ParamLayout::ParamLayout(const ModelShape& s) {
   s.validate();
   std::size_t off = 0;

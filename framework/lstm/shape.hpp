@@ -43,4 +43,7 @@ struct ParamLayout {
 
 inline std::size_t param_count(const ModelShape& s) { return ParamLayout(s).total; }
 
+// Throws Error("<who>: n parameters given, shape ... needs P") unless n == param_count(s).
+void check_param_count(const ModelShape& s, std::size_t n, const std::string& who);
+
 }  // namespace lstmad

@@ -23,16 +23,6 @@ double seconds_since(Clock::time_point t0) {
 
 }  // namespace
 
-void check_window_starts(const std::vector<int>& starts, int n, int window, int horizon, const char* what) {
-  for (int s : starts) {
-    const long long end = static_cast<long long>(s) + window + horizon;
-    if (s < 0 || end > n)
-      throw Error(std::string(what) + " window start " + std::to_string(s) + " needs rows [" +
-                  std::to_string(s) + ", " + std::to_string(end) + ") but the series has " +
-                  std::to_string(n) + " rows");
-  }
-}
-
 template <typename Real>
 void gather_windows(const float* x, const float* y, int D, int window, int horizon, const int* starts,
                     int count, Real* xb, Real* yb) {
@@ -97,10 +87,8 @@ TrainResult train_model(TrainableModel<Real>& model, std::vector<Real>& params, 
   const auto t0 = Clock::now();
   const ModelShape& s = model.shape();
   const int T = model.window(), D = s.input, hz = s.horizon;
-  const std::size_t P = param_count(s);
-  if (params.size() != P)
-    throw Error("train_model: " + std::to_string(params.size()) + " parameters given, shape " + s.str() +
-                " needs " + std::to_string(P));
+  check_param_count(s, params.size(), "train_model");
+  const std::size_t P = params.size();
   if (o.window != T)
     throw Error("train_model: options.window " + std::to_string(o.window) +
                 " differs from the model's window " + std::to_string(T));

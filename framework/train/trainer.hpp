@@ -36,9 +36,6 @@ class TrainableModel {
   virtual Real loss_and_grad(const Real* params, const Real* xb, const Real* yb, int batch, Real* grad) = 0;
 };
 
-// Throws Error naming `what` and the start when a window [s, s + window + horizon) leaves [0, n).
-// horizon = 0 checks the inputs only (prediction).
-void check_window_starts(const std::vector<int>& starts, int n, int window, int horizon, const char* what);
 
 // Copies `count` windows: xb[k] = x[starts[k] .. starts[k] + window - 1] (each row D values) and, when yb
 // is not null, yb[k] = y[starts[k] + window .. starts[k] + window + horizon - 1].

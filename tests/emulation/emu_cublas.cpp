@@ -4,9 +4,11 @@
 // BF16: 7-bit) and accumulate in fp32; the strict ones accumulate in fp32 from unrounded operands.
 #include <cublas_v2.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "tests/emulation/cuda_emulation.hpp"
 #include "tests/emulation/emu_internal.hpp"
@@ -34,22 +36,33 @@ float round_operand(float x, Round r) {
   return v;
 }
 
-// C = alpha op(A) op(B) + beta C, column-major.
+// C = alpha op(A) op(B) + beta C, column-major. Each C element accumulates its k products in order p =
+// 0, 1, ... with fma, as a plain triple loop would. op(A) is first copied p-major (k rows of m) and op(B)
+// column by column, rounded once: every operand is read (and checked by the sanitizers) once, and the
+// inner loop runs over all rows i of a column at a time on contiguous memory.
 void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float alpha, const float* A,
           int lda, const float* B, int ldb, float beta, float* C, int ldc, Round r) {
-  for (int j = 0; j < n; ++j)
-    for (int i = 0; i < m; ++i) {
-      float acc = 0.f;
-      for (int p = 0; p < k; ++p) {
-        const float a = ta == CUBLAS_OP_N ? A[i + static_cast<long long>(p) * lda]
-                                          : A[p + static_cast<long long>(i) * lda];
-        const float b = tb == CUBLAS_OP_N ? B[p + static_cast<long long>(j) * ldb]
-                                          : B[j + static_cast<long long>(p) * ldb];
-        acc = std::fma(round_operand(a, r), round_operand(b, r), acc);
-      }
-      float& c = C[i + static_cast<long long>(j) * ldc];
-      c = beta == 0.f ? alpha * acc : alpha * acc + beta * c;  // beta = 0: C is not read (it may be NaN)
+  const std::size_t M = static_cast<std::size_t>(m), N = static_cast<std::size_t>(n),
+                    K = static_cast<std::size_t>(k);
+  std::vector<float> a(K * M), b(N * K), acc(M);
+  for (std::size_t p = 0; p < K; ++p)
+    for (std::size_t i = 0; i < M; ++i)
+      a[p * M + i] = round_operand(ta == CUBLAS_OP_N ? A[i + p * lda] : A[p + i * lda], r);
+  for (std::size_t j = 0; j < N; ++j)
+    for (std::size_t p = 0; p < K; ++p)
+      b[j * K + p] = round_operand(tb == CUBLAS_OP_N ? B[p + j * ldb] : B[j + p * ldb], r);
+  for (std::size_t j = 0; j < N; ++j) {
+    std::fill(acc.begin(), acc.end(), 0.f);
+    for (std::size_t p = 0; p < K; ++p) {
+      const float bp = b[j * K + p];
+      const float* ap = a.data() + p * M;
+      for (std::size_t i = 0; i < M; ++i) acc[i] = std::fma(ap[i], bp, acc[i]);
     }
+    for (std::size_t i = 0; i < M; ++i) {  // beta = 0: C is not read (it may be NaN)
+      float& c = C[i + j * ldc];
+      c = beta == 0.f ? alpha * acc[i] : alpha * acc[i] + beta * c;
+    }
+  }
 }
 
 bool bad_gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, int lda, int ldb, int ldc) {

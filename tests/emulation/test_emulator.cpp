@@ -1,5 +1,6 @@
 // The host emulation of CUDA itself (tests/emulation): what docs/gpu.md says it models, each shown by a
 // small kernel. Built only in the emulation build (cmake --preset emulation).
+#include <cublas_v2.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -366,6 +367,76 @@ TEST_F(Emulator, ClusterBarrierWithAnExitedBlock) {
             cudaSuccess);
   EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   EXPECT_EQ(out.p[0], 1.f);
+}
+
+// The emulated cuBLAS GEMM against a plain loop (fma over k in order, which it must equal exactly), for
+// every transpose pair, padded leading dimensions, beta 0 over a NaN C (not read) and beta 1, and the
+// TF32 compute type, whose operands lose their low 13 mantissa bits.
+TEST_F(Emulator, CublasGemmIsThePlainProductForEveryTransposeAndComputeType) {
+  const int m = 7, n = 5, k = 9, pad = 3;
+  cublasHandle_t h = nullptr;
+  ASSERT_EQ(cublasCreate(&h), CUBLAS_STATUS_SUCCESS);
+  const auto value = [](int i) { return 1.f + static_cast<float>((i * 37) % 23) / 7.f; };  // not TF32-exact
+  const auto tf32 = [](float x) {
+    uint32_t u;
+    std::memcpy(&u, &x, 4);
+    u = ::lstmad::emu::tf32_rna(x);
+    std::memcpy(&x, &u, 4);
+    return x;
+  };
+  for (const bool fast : {false, true})
+    for (const cublasOperation_t ta : {CUBLAS_OP_N, CUBLAS_OP_T})
+      for (const cublasOperation_t tb : {CUBLAS_OP_N, CUBLAS_OP_T})
+        for (const float beta : {0.f, 1.f}) {
+          const int rows_a = ta == CUBLAS_OP_N ? m : k, cols_a = ta == CUBLAS_OP_N ? k : m;
+          const int rows_b = tb == CUBLAS_OP_N ? k : n, cols_b = tb == CUBLAS_OP_N ? n : k;
+          const int lda = rows_a + pad, ldb = rows_b + pad, ldc = m + pad;
+          Buf<float> A(static_cast<std::size_t>(lda) * cols_a), B(static_cast<std::size_t>(ldb) * cols_b),
+              C(static_cast<std::size_t>(ldc) * n);
+          for (std::size_t i = 0; i < A.n; ++i) A.p[i] = value(static_cast<int>(i));
+          for (std::size_t i = 0; i < B.n; ++i) B.p[i] = -value(static_cast<int>(i) + 5);
+          for (std::size_t i = 0; i < C.n; ++i)
+            C.p[i] = beta == 0.f ? std::nanf("") : value(static_cast<int>(i));
+          const std::vector<float> c0 = C.host();
+          const float alpha = 0.5f;
+          ASSERT_EQ(
+              cublasGemmEx(h, ta, tb, m, n, k, &alpha, A.p, CUDA_R_32F, lda, B.p, CUDA_R_32F, ldb, &beta, C.p,
+                           CUDA_R_32F, ldc, fast ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F,
+                           CUBLAS_GEMM_DEFAULT),
+              CUBLAS_STATUS_SUCCESS);
+          ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+          int rounded = 0;  // products where TF32 changed an operand
+          for (int j = 0; j < n; ++j)
+            for (int i = 0; i < m; ++i) {
+              float acc = 0.f;
+              for (int p = 0; p < k; ++p) {
+                float a = ta == CUBLAS_OP_N ? A.p[i + p * lda] : A.p[p + i * lda];
+                float b = tb == CUBLAS_OP_N ? B.p[p + j * ldb] : B.p[j + p * ldb];
+                if (fast) {
+                  rounded += tf32(a) != a || tf32(b) != b;
+                  a = tf32(a);
+                  b = tf32(b);
+                }
+                acc = std::fma(a, b, acc);
+              }
+              const std::size_t at = static_cast<std::size_t>(i) + static_cast<std::size_t>(j) * ldc;
+              const float want = beta == 0.f ? alpha * acc : alpha * acc + beta * c0[at];
+              ASSERT_EQ(C.p[at], want) << "fast " << fast << " ta " << ta << " tb " << tb << " beta " << beta
+                                       << " at " << i << "," << j;
+            }
+          if (fast) {
+            EXPECT_GT(rounded, 0);
+          }
+          for (int j = 0; j < n; ++j)  // the padding rows of C are left alone
+            for (int i = m; i < ldc; ++i) {
+              const std::size_t at = static_cast<std::size_t>(i) + static_cast<std::size_t>(j) * ldc;
+              if (beta != 0.f)
+                EXPECT_EQ(C.p[at], c0[at]);
+              else
+                EXPECT_TRUE(std::isnan(C.p[at]));
+            }
+        }
+  cublasDestroy(h);
 }
 
 }  // namespace

@@ -42,13 +42,6 @@ std::vector<Real> to_real(const float* p, std::size_t n) {
   return std::vector<Real>(p, p + n);
 }
 
-void check_param_count(const ModelShape& shape, std::size_t n, const char* what) {
-  const std::size_t want = param_count(shape);
-  if (n != want)
-    throw Error(std::string("cpu engine: ") + what + " has " + std::to_string(n) + " parameters, shape " +
-                shape.str() + " needs " + std::to_string(want));
-}
-
 // Windows per forward in predict(): enough rows for efficient GEMMs; the activations kept for a batch grow
 // as T x batch x 4H per layer, and several threads predict at once.
 constexpr int kPredictBatch = 64;
@@ -76,7 +69,7 @@ class CpuEngine final : public Engine {
       if (j.options.batch < 1)
         throw Error("cpu engine: batch must be at least 1 in " + tag + ", got " +
                     std::to_string(j.options.batch));
-      check_param_count(shape, j.params.size(), tag.c_str());
+      check_param_count(shape, j.params.size(), "cpu engine: " + tag);
       check_window_starts(j.data.train, j.data.n, window, shape.horizon, (tag + " training").c_str());
       check_window_starts(j.data.val, j.data.n, window, shape.horizon, (tag + " validation").c_str());
     }
@@ -87,7 +80,7 @@ class CpuEngine final : public Engine {
   void predict(const ModelShape& shape, int window, const std::vector<float>& params, const float* x, int n,
                const std::vector<int>& starts, float* out) override {
     shape.validate();
-    check_param_count(shape, params.size(), "predict");
+    check_param_count(shape, params.size(), "cpu engine: predict");
     if (starts.empty()) return;
     // A model per call: the runner predicts from several threads at once.
     LstmCpuModel<Real> model(shape, window, std::min<int>(kPredictBatch, static_cast<int>(starts.size())));

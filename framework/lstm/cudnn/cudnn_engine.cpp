@@ -68,8 +68,8 @@ class CudnnEngine final : public Engine {
     if (starts.empty()) return;
     std::lock_guard<std::mutex> lock(mutex_);
     Context& c = context();
-    gpu::check_predict_starts(window, n, starts);
-    check_params(shape, params.size());
+    check_window_starts(starts, n, window, 0, "predict");
+    check_param_count(shape, params.size(), "cudnn engine");
     const int max_batch = gpu::predict_max_batch(starts);
     CudnnLstm lstm(c.handle.get(), c.stream.get(), shape, window, max_batch, opts_.precision, algo_);
     gpu::predict_windows(lstm, c.stream, shape, window, max_batch, params, x, n, starts, out);
@@ -92,12 +92,6 @@ class CudnnEngine final : public Engine {
   static std::string precision_reason(Precision p) {
     return "engine \"cudnn\" runs fp32 and tf32, not " + to_string(p) +
            (p == Precision::FP64 ? "; engine \"cpu\" runs fp64" : "; engine \"fused\" is the one for bf16");
-  }
-
-  static void check_params(const ModelShape& shape, std::size_t n) {
-    if (n != param_count(shape))
-      throw Error("cudnn engine: " + std::to_string(n) + " parameters given, shape " + shape.str() +
-                  " needs " + std::to_string(param_count(shape)));
   }
 
   // The stream and handle for predict() and loss_and_grad(), made on first use on opts_.device.

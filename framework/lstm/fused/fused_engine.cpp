@@ -118,8 +118,8 @@ class FusedEngine final : public Engine {
     }
     std::lock_guard<std::mutex> lock(mutex_);
     Context& c = context();
-    gpu::check_predict_starts(window, n, starts);
-    check_params(shape, params.size());
+    check_window_starts(starts, n, window, 0, "predict");
+    check_param_count(shape, params.size(), "fused engine");
     const int max_batch = gpu::predict_max_batch(starts);
     FusedLstm lstm(c.handle.get(), c.stream.get(), shape, window, max_batch, opts_.precision, c.limits);
     gpu::predict_windows(lstm, c.stream, shape, window, max_batch, params, x, n, starts, out);
@@ -137,8 +137,8 @@ class FusedEngine final : public Engine {
     kernels::MultiModelExtent e = model_extent(shape, window);
     for (const PredictJob& j : jobs) {
       if (j.starts.empty()) continue;
-      gpu::check_predict_starts(window, j.n, j.starts);
-      check_params(shape, j.params->size());
+      check_window_starts(j.starts, j.n, window, 0, "predict");
+      check_param_count(shape, j.params->size(), "fused engine");
       todo.push_back(&j);
       e.rows = std::max<long long>(e.rows, j.n);
       e.val = std::max<long long>(e.val, static_cast<long long>(j.starts.size()));
@@ -152,8 +152,8 @@ class FusedEngine final : public Engine {
       const std::vector<const PredictJob*> part(
           todo.begin() + static_cast<long long>(at),
           todo.begin() + static_cast<long long>(std::min(todo.size(), at + chunk)));
-      predict_fused_multi(shape, window, e.batch, c.limits, part, c.stream.get(), graphs_enabled(),
-                          opts_.precision);
+      predict_fused_multi(shape, window, e.batch, c.limits, part, c.stream.get(),
+                          gpu::graphs_enabled(kNames.graphs_env), opts_.precision);
     }
   }
 
@@ -184,8 +184,8 @@ class FusedEngine final : public Engine {
       if (j.params.size() != P)
         throw Error("fused engine: job " + std::to_string(k) + " has " + std::to_string(j.params.size()) +
                     " parameters, shape " + shape.str() + " needs " + std::to_string(P));
-      check_starts(j.data, j.data.train, window, shape.horizon, "training");
-      check_starts(j.data, j.data.val, window, shape.horizon, "validation");
+      check_window_starts(j.data.train, j.data.n, window, shape.horizon, "training");
+      check_window_starts(j.data.val, j.data.n, window, shape.horizon, "validation");
       if (j.data.train.empty()) {
         j.result = TrainResult{};
         j.result.message = "no training windows";
@@ -196,7 +196,7 @@ class FusedEngine final : public Engine {
     }
     gpu::ScopedDevice dev(opts_.device);
     gpu::Stream stream;
-    const bool graphs = graphs_enabled();
+    const bool graphs = gpu::graphs_enabled(kNames.graphs_env);
     for (auto& [B, group] : groups) {
       kernels::MultiModelExtent e = model_extent(shape, window);
       e.batch = B;
@@ -229,20 +229,6 @@ class FusedEngine final : public Engine {
     return 1;
   }
 
-  static bool graphs_enabled() {
-    const char* v = std::getenv(kNames.graphs_env);
-    return v == nullptr || std::string(v) != "0";
-  }
-
-  static void check_starts(const WindowSource& d, const std::vector<int>& starts, int T, int horizon,
-                           const char* what) {
-    for (int s : starts)
-      if (s < 0 || static_cast<long long>(s) + T + horizon > d.n)
-        throw Error(std::string(what) + " window start " + std::to_string(s) + " needs rows up to " +
-                    std::to_string(static_cast<long long>(s) + T + horizon) + " but the series has " +
-                    std::to_string(d.n));
-  }
-
   struct Context {
     gpu::Stream stream;
     gpu::CublasHandle handle;
@@ -253,12 +239,6 @@ class FusedEngine final : public Engine {
   // runs it.
   static std::string precision_reason(Precision p) {
     return fused_unsupported_reason(ModelShape{}, 1, 1, p, kernels::FusedLimits{});
-  }
-
-  static void check_params(const ModelShape& shape, std::size_t n) {
-    if (n != param_count(shape))
-      throw Error("fused engine: " + std::to_string(n) + " parameters given, shape " + shape.str() +
-                  " needs " + std::to_string(param_count(shape)));
   }
 
   // The stream and handle for predict() and loss_and_grad(), made on first use on opts_.device.

@@ -17,15 +17,6 @@
 
 namespace lstmad::gpu {
 
-// Throws Error when a window of `window` rows from some start does not fit a series of n rows.
-inline void check_predict_starts(int window, int n, const std::vector<int>& starts) {
-  for (int s : starts)
-    if (s < 0 || static_cast<long long>(s) + window > n)
-      throw Error("predict: window start " + std::to_string(s) + " needs rows up to " +
-                  std::to_string(static_cast<long long>(s) + window) + " but the series has " +
-                  std::to_string(n));
-}
-
 // The batch a predict() block is built for: every window at once, up to 1024.
 inline int predict_max_batch(const std::vector<int>& starts) {
   return std::min<int>(static_cast<int>(starts.size()), 1024);

@@ -26,21 +26,12 @@
 
 namespace lstmad::gpu {
 
-namespace {
-
 bool graphs_enabled(const char* env) {
   const char* v = std::getenv(env);
   return v == nullptr || std::string(v) != "0";
 }
 
-void check_windows(const WindowSource& d, const std::vector<int>& starts, int T, int horizon,
-                   const char* what) {
-  for (int s : starts)
-    if (s < 0 || static_cast<long long>(s) + T + horizon > d.n)
-      throw Error(std::string(what) + " window start " + std::to_string(s) + " needs rows up to " +
-                  std::to_string(static_cast<long long>(s) + T + horizon) + " but the series has " +
-                  std::to_string(d.n));
-}
+namespace {
 
 // Everything one worker needs to train models of one shape, reused from model to model.
 class Slot {
@@ -85,8 +76,8 @@ class Slot {
     if (job.params.size() != param_count(shape_))
       throw Error(std::string(names_.engine) + " engine: job has " + std::to_string(job.params.size()) +
                   " parameters, shape " + shape_.str() + " needs " + std::to_string(param_count(shape_)));
-    check_windows(d, d.train, T_, hz, "training");
-    check_windows(d, d.val, T_, hz, "validation");
+    check_window_starts(d.train, d.n, T_, hz, "training");
+    check_window_starts(d.val, d.n, T_, hz, "validation");
     if (d.train.empty()) {
       res.message = "no training windows";
       job.result = res;

@@ -108,6 +108,9 @@ struct GpuTrainingNames {
   const char* graphs_env;  // "LSTMAD_CUDNN_GRAPHS"
 };
 
+// False when the variable `env` (LSTMAD_CUDNN_GRAPHS, LSTMAD_FUSED_GRAPHS) is "0": CUDA graphs are off.
+bool graphs_enabled(const char* env);
+
 // Throws DeviceError("engine \"<engine>\" needs a CUDA device: <reason>") when `device` is not usable.
 void require_gpu_device(const char* engine, int device);
 
