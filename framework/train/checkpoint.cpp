@@ -84,10 +84,7 @@ class Reader {
 
 void save_checkpoint(const std::string& path, const Checkpoint& ck) {
   ck.shape.validate();
-  const std::size_t P = param_count(ck.shape);
-  if (ck.params.size() != P)
-    throw Error("save_checkpoint " + path + ": " + std::to_string(ck.params.size()) + " parameters, shape " +
-                ck.shape.str() + " needs " + std::to_string(P));
+  check_param_count(ck.shape, ck.params.size(), "save_checkpoint " + path);
   const std::string version = LSTMAD_VERSION;
   const std::string params = param_bytes(ck.params);
   std::string s(kMagic, sizeof(kMagic));
@@ -96,7 +93,7 @@ void save_checkpoint(const std::string& path, const Checkpoint& ck) {
   s += version;
   for (int v : {ck.shape.layers, ck.shape.input, ck.shape.hidden, ck.shape.horizon, ck.window})
     put_u32(s, static_cast<uint32_t>(v));
-  put_u64(s, P);
+  put_u64(s, ck.params.size());
   s += files::sha256(params);
   s += params;
   files::write_atomic(path, s);

@@ -179,31 +179,23 @@ std::vector<void*> take_stacks(std::size_t n) {
 // switch). Every deeper frame has returned or been unwound, and so unpoisoned its own redzones.
 constexpr std::size_t kExitFramesBytes = 16 * 1024;
 
-// `finished[i]`: the fiber on stack i ran to its end. One abandoned mid-kernel (a failed launch) leaves
-// its frames' redzones poisoned anywhere on the stack, so only its whole stack is unpoisoned: unpoisoning
-// every stack in full writes 64 KiB of shadow per fiber, which was half of an emulated test's time.
-void give_back_stacks(const std::vector<void*>& stacks, const std::vector<bool>& finished) {
-#if defined(LSTMAD_EMU_ASAN)
-  for (std::size_t i = 0; i < stacks.size(); ++i) {
-    const std::size_t bytes = finished[i] ? kExitFramesBytes : kStackBytes - 4096;
-    __asan_unpoison_memory_region(static_cast<char*>(stacks[i]) + kStackBytes - bytes, bytes);
-  }
-#else
-  (void)finished;
-#endif
-  std::lock_guard<std::mutex> lock(g_stack_mu);
-  g_free_stacks.insert(g_free_stacks.end(), stacks.begin(), stacks.end());
-}
-
-// A cluster's stacks, one per fiber, returned to the pool however its run ends.
+// A cluster's stacks, one per fiber, returned to the pool however its run ends. A fiber abandoned
+// mid-kernel (a failed launch) leaves its frames' redzones poisoned anywhere on its stack, so its whole
+// stack is unpoisoned; a finished one only its top: unpoisoning every stack in full writes 64 KiB of
+// shadow per fiber, which was half of an emulated test's time.
 struct StackLease {
   std::vector<void*> stacks;
   const std::vector<Fiber>& fibers;
   explicit StackLease(const std::vector<Fiber>& f) : stacks(take_stacks(f.size())), fibers(f) {}
   ~StackLease() {
-    std::vector<bool> finished(fibers.size());
-    for (std::size_t i = 0; i < fibers.size(); ++i) finished[i] = fibers[i].wait == Wait::Done;
-    give_back_stacks(stacks, finished);
+#if defined(LSTMAD_EMU_ASAN)
+    for (std::size_t i = 0; i < stacks.size(); ++i) {
+      const std::size_t bytes = fibers[i].wait == Wait::Done ? kExitFramesBytes : kStackBytes - 4096;
+      __asan_unpoison_memory_region(static_cast<char*>(stacks[i]) + kStackBytes - bytes, bytes);
+    }
+#endif
+    std::lock_guard<std::mutex> lock(g_stack_mu);
+    g_free_stacks.insert(g_free_stacks.end(), stacks.begin(), stacks.end());
   }
   StackLease(const StackLease&) = delete;
   StackLease& operator=(const StackLease&) = delete;

@@ -35,6 +35,16 @@ class Emulator : public ::testing::Test {
   void TearDown() override { cudaDeviceReset(); }
 };
 
+// Runs `launch`, whose kernel must fail (the sticky cudaErrorLaunchFailure), and returns what it printed.
+template <class Launch>
+std::string failed_launch_log(Launch&& launch) {
+  testing::internal::CaptureStderr();
+  launch();
+  const std::string log = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(cudaDeviceSynchronize(), cudaErrorLaunchFailure);
+  return log;
+}
+
 __global__ void rotate_kernel(const float* in, float* out, bool barrier) {
   LSTMAD_DYNAMIC_SMEM(float, s);
   const int t = threadIdx.x, n = blockDim.x;
@@ -71,10 +81,8 @@ __global__ void deadlock_kernel(float* out) {
 
 TEST_F(Emulator, BarriersThatCannotCompleteAreReportedAsADeadlock) {
   Buf<float> out(64);
-  testing::internal::CaptureStderr();
-  launch_kernel(deadlock_kernel, 1, 64, 0, nullptr, out.p);
-  const std::string log = testing::internal::GetCapturedStderr();
-  EXPECT_EQ(cudaDeviceSynchronize(), cudaErrorLaunchFailure);
+  const std::string log =
+      failed_launch_log([&] { launch_kernel(deadlock_kernel, 1, 64, 0, nullptr, out.p); });
   EXPECT_NE(log.find("deadlock"), std::string::npos) << log;
   EXPECT_NE(log.find("63 at __syncthreads, 1 at a warp collective"), std::string::npos) << log;
 }
@@ -113,10 +121,8 @@ __global__ void fill_frame_kernel(float* out) {
 // poisoned deep in its stack, and a later kernel using that memory must not be reported for it.
 TEST_F(Emulator, StacksOfAbandonedFibersServeLaterKernels) {
   Buf<float> out(64);
-  testing::internal::CaptureStderr();
-  launch_kernel(deep_deadlock_kernel, 1, 64, 0, nullptr, out.p);
-  const std::string log = testing::internal::GetCapturedStderr();
-  EXPECT_EQ(cudaDeviceSynchronize(), cudaErrorLaunchFailure);
+  const std::string log =
+      failed_launch_log([&] { launch_kernel(deep_deadlock_kernel, 1, 64, 0, nullptr, out.p); });
   EXPECT_NE(log.find("deadlock"), std::string::npos) << log;
   cudaDeviceReset();
   launch_kernel(fill_frame_kernel, 1, 64, 0, nullptr, out.p);
@@ -132,10 +138,8 @@ __global__ void exit_and_wait_kernel(float* out, int waiters) {
 
 TEST_F(Emulator, AWarpCollectiveNamingAnExitedLaneFails) {
   Buf<float> out(32);
-  testing::internal::CaptureStderr();
-  launch_kernel(exit_and_wait_kernel, 1, 32, 0, nullptr, out.p, 20);
-  const std::string log = testing::internal::GetCapturedStderr();
-  EXPECT_EQ(cudaDeviceSynchronize(), cudaErrorLaunchFailure);
+  const std::string log =
+      failed_launch_log([&] { launch_kernel(exit_and_wait_kernel, 1, 32, 0, nullptr, out.p, 20); });
   EXPECT_NE(log.find("has exited"), std::string::npos) << log;
   // And a sticky error stays until the reset.
   EXPECT_EQ(cudaStreamSynchronize(nullptr), cudaErrorLaunchFailure);
@@ -166,10 +170,9 @@ TEST_F(Emulator, ShuffleReducesAWarp) {
 TEST_F(Emulator, AFullMaskInAPartialWarpFails) {
   Buf<float> in(40), out(2);
   for (int i = 0; i < 40; ++i) in.p[i] = 1.f;
-  testing::internal::CaptureStderr();
-  launch_kernel(warp_sum_kernel, 1, 40, 0, nullptr, in.p, out.p);  // the second warp has 8 lanes
-  const std::string log = testing::internal::GetCapturedStderr();
-  EXPECT_EQ(cudaDeviceSynchronize(), cudaErrorLaunchFailure);
+  // The second warp has 8 lanes.
+  const std::string log =
+      failed_launch_log([&] { launch_kernel(warp_sum_kernel, 1, 40, 0, nullptr, in.p, out.p); });
   EXPECT_NE(log.find("does not have"), std::string::npos) << log;
 }
 
@@ -378,9 +381,7 @@ TEST_F(Emulator, CublasGemmIsThePlainProductForEveryTransposeAndComputeType) {
   ASSERT_EQ(cublasCreate(&h), CUBLAS_STATUS_SUCCESS);
   const auto value = [](int i) { return 1.f + static_cast<float>((i * 37) % 23) / 7.f; };  // not TF32-exact
   const auto tf32 = [](float x) {
-    uint32_t u;
-    std::memcpy(&u, &x, 4);
-    u = ::lstmad::emu::tf32_rna(x);
+    const uint32_t u = ::lstmad::emu::tf32_rna(x);
     std::memcpy(&x, &u, 4);
     return x;
   };

@@ -177,13 +177,10 @@ class FusedEngine final : public Engine {
   // or chunk.
   void train_multi(const ModelShape& shape, int window, const kernels::FusedLimits& limits,
                    std::vector<ModelJob>& jobs) {
-    const std::size_t P = param_count(shape);
     std::map<int, std::vector<ModelJob*>> groups;
     for (std::size_t k = 0; k < jobs.size(); ++k) {
       ModelJob& j = jobs[k];
-      if (j.params.size() != P)
-        throw Error("fused engine: job " + std::to_string(k) + " has " + std::to_string(j.params.size()) +
-                    " parameters, shape " + shape.str() + " needs " + std::to_string(P));
+      check_param_count(shape, j.params.size(), "fused engine: job " + std::to_string(k));
       check_window_starts(j.data.train, j.data.n, window, shape.horizon, "training");
       check_window_starts(j.data.val, j.data.n, window, shape.horizon, "validation");
       if (j.data.train.empty()) {

@@ -73,9 +73,7 @@ class Slot {
     const WindowSource& d = job.data;
     const int hz = shape_.horizon;
     TrainResult res;
-    if (job.params.size() != param_count(shape_))
-      throw Error(std::string(names_.engine) + " engine: job has " + std::to_string(job.params.size()) +
-                  " parameters, shape " + shape_.str() + " needs " + std::to_string(param_count(shape_)));
+    check_param_count(shape_, job.params.size(), std::string(names_.engine) + " engine: job");
     check_window_starts(d.train, d.n, T_, hz, "training");
     check_window_starts(d.val, d.n, T_, hz, "validation");
     if (d.train.empty()) {
