@@ -4,10 +4,22 @@ set(LSTMAD_WITH_CUDA OFF)
 set(LSTMAD_WITH_CUDNN OFF)
 if(LSTMAD_CUDA_EMULATION)
   # The host emulation of the CUDA execution model (tests/emulation): the kernels are compiled as C++ and the
-  # framework links the emulated runtime and cuBLAS; only the toolkit's headers are used. No cuDNN.
+  # framework links the emulated runtime, cuBLAS and (where the toolkit has cudnn.h) cuDNN's RNN calls;
+  # only the toolkit's headers are used.
   find_package(CUDAToolkit REQUIRED)
   set(LSTMAD_WITH_CUDA ON)
-  message(STATUS "CUDA emulation on the host (toolkit headers ${CUDAToolkit_VERSION}): GPU code runs on the CPU")
+  find_path(LSTMAD_EMULATION_CUDNN_INCLUDE cudnn.h HINTS ${CUDNN_ROOT} $ENV{CUDNN_ROOT} ${CUDAToolkit_INCLUDE_DIRS}
+            /usr/local/cuda PATH_SUFFIXES include)
+  if(LSTMAD_EMULATION_CUDNN_INCLUDE)
+    set(LSTMAD_WITH_CUDNN ON)
+    add_library(CUDNN::cudnn INTERFACE IMPORTED)
+    set_target_properties(CUDNN::cudnn PROPERTIES INTERFACE_INCLUDE_DIRECTORIES ${LSTMAD_EMULATION_CUDNN_INCLUDE}
+                          INTERFACE_LINK_LIBRARIES lstmad_cuda_emulation)
+  else()
+    message(STATUS "cudnn.h not found (set CUDNN_ROOT): the emulation build has no cudnn engine")
+  endif()
+  message(STATUS "CUDA emulation on the host (toolkit headers ${CUDAToolkit_VERSION}, cuDNN ${LSTMAD_WITH_CUDNN}): "
+                 "GPU code runs on the CPU")
 elseif(LSTMAD_CUDA)
   if(NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
     set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)

@@ -19,6 +19,8 @@ void submit(cudaStream_t stream, std::function<void()> work);
 cudaError_t set_last_error(cudaError_t e);
 void set_sticky_error(cudaError_t e, const std::string& message);
 cudaError_t sticky_error();
+// Whether [p, p + bytes) lies inside one live cudaMalloc allocation (device memory, as a library sees it).
+bool is_device_range(const void* p, std::size_t bytes);
 
 // Launch limits (the H200's) and the per-kernel dynamic shared-memory attribute.
 constexpr int kSmCount = 132;

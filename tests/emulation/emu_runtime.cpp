@@ -80,6 +80,16 @@ cudaError_t sticky_error() {
   return g_sticky;
 }
 
+bool is_device_range(const void* p, std::size_t bytes) {
+  const auto* c = static_cast<const unsigned char*>(p);
+  std::lock_guard<std::mutex> lock(g_mu);
+  auto it = g_allocs.upper_bound(const_cast<unsigned char*>(c));
+  if (it == g_allocs.begin()) return false;
+  --it;
+  const auto* base = static_cast<const unsigned char*>(it->first);
+  return c >= base && c + bytes <= base + it->second;
+}
+
 }  // namespace lstmad::emu
 
 using lstmad::emu::set_last_error;

@@ -1,5 +1,5 @@
 // RAII owners for CUDA streams, events and cuBLAS handles (move-only), and a scoped device selection.
-// cuDNN handles and descriptors live in lstm/cudnn/cudnn_handles.hpp (built only when cuDNN is found).
+// cuDNN handles and descriptors live in lstm/cudnn/cudnn_check.hpp (built only when cuDNN is found).
 #pragma once
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
