@@ -609,6 +609,14 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
   if (schedule.batches() > 0)
     log::info(std::to_string(work.size()) + " models in " + std::to_string(schedule.batches()) +
               " ModelBatch(es) on " + std::to_string(schedule.queues.size()) + " queue(s)");
+  if (schedule.queues.size() > 1)
+    for (std::size_t q = 0; q < schedule.queues.size(); ++q) {
+      std::size_t models = 0;
+      for (const ScheduledBatch& b : schedule.queues[q]) models += b.cells.size();
+      log::info("queue " + std::to_string(q) + " on device " + std::to_string(schedule.devices[q]) + ": " +
+                std::to_string(schedule.queues[q].size()) + " ModelBatch(es), " + std::to_string(models) +
+                " models");
+    }
 
   // Scores a cell whose members are all back: the mean of their errors through the detector.
   auto score_cell = [&](PendingCell& pc) {

@@ -81,11 +81,30 @@ void launch(cudaStream_t stream, const LaunchShape& shape, std::function<void()>
 
 [[noreturn]] void device_fail(const char* what);
 
+// False (with cudaErrorInvalidResourceHandle as the last error and a message) when `stream` belongs to a
+// device other than the current one: the runtime refuses such a launch.
+bool launch_stream_ok(cudaStream_t stream);
+// False (with the sticky cudaErrorIllegalAddress and a message) when kernel argument `index` points into
+// the memory of a device other than the current one: without peer access the kernel would fault.
+bool pointer_argument_ok(const void* p, int index);
+template <typename T>
+bool argument_ok(const T& a, int index) {
+  if constexpr (std::is_pointer_v<T>)
+    return pointer_argument_ok(static_cast<const void*>(a), index);
+  else
+    return true;
+}
+
 template <typename... P, typename... A>
 void launch_kernel(void (*kernel)(P...), dim3 grid, dim3 block, std::size_t smem, cudaStream_t stream,
                    dim3 cluster, A&&... args) {
   // The arguments are copied at launch, as the real launch copies them into the parameter buffer.
   auto params = std::make_shared<std::tuple<std::decay_t<P>...>>(static_cast<P>(std::forward<A>(args))...);
+  if (!launch_stream_ok(stream)) return;
+  int index = 0;
+  bool ok = true;
+  std::apply([&](const auto&... a) { ((ok = argument_ok(a, index++) && ok), ...); }, *params);
+  if (!ok) return;
   LaunchShape shape{grid, block, cluster, smem, reinterpret_cast<const void*>(kernel)};
   launch(stream, shape, [kernel, params]() { std::apply(kernel, *params); });
 }

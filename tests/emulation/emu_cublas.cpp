@@ -7,7 +7,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "tests/emulation/cuda_emulation.hpp"
@@ -65,6 +67,22 @@ void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float
   }
 }
 
+// Operands in another device's memory would fault (no peer access): the stream fails, as on the GPU.
+bool operands_on_stream_device(cudaStream_t s, std::initializer_list<const void*> operands) {
+  const int dev = lstmad::emu::stream_device(s);
+  for (const void* p : operands) {
+    const int d = lstmad::emu::device_of(p, 1);
+    if (d >= 0 && d != dev) {
+      const std::string why = "cuBLAS operand in device " + std::to_string(d) +
+                              "'s memory on a stream of device " + std::to_string(dev);
+      std::fprintf(stderr, "[emulation] %s\n", why.c_str());
+      lstmad::emu::set_sticky_error(cudaErrorIllegalAddress, why);
+      return false;
+    }
+  }
+  return true;
+}
+
 bool bad_gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, int lda, int ldb, int ldc) {
   if (m < 0 || n < 0 || k < 0) return true;
   if ((ta != CUBLAS_OP_N && ta != CUBLAS_OP_T) || (tb != CUBLAS_OP_N && tb != CUBLAS_OP_T)) return true;
@@ -116,6 +134,7 @@ cublasStatus_t cublasSgemm_v2(cublasHandle_t h, cublasOperation_t ta, cublasOper
                               const float* beta, float* C, int ldc) {
   if (bad_gemm(ta, tb, m, n, k, lda, ldb, ldc)) return CUBLAS_STATUS_INVALID_VALUE;
   const float al = *alpha, be = *beta;  // host pointer mode: read at the call
+  if (!operands_on_stream_device(h->stream, {A, B, C})) return CUBLAS_STATUS_SUCCESS;
   lstmad::emu::submit(h->stream,
                       [=]() { gemm(ta, tb, m, n, k, al, A, lda, B, ldb, be, C, ldc, Round::None); });
   return CUBLAS_STATUS_SUCCESS;
@@ -126,6 +145,7 @@ cublasStatus_t cublasSgemv_v2(cublasHandle_t h, cublasOperation_t trans, int m, 
                               int incy) {
   if (m < 0 || n < 0 || lda < (m > 1 ? m : 1) || incx == 0 || incy == 0) return CUBLAS_STATUS_INVALID_VALUE;
   const float al = *alpha, be = *beta;
+  if (!operands_on_stream_device(h->stream, {A, x, y})) return CUBLAS_STATUS_SUCCESS;
   lstmad::emu::submit(h->stream, [=]() {
     const int rows = trans == CUBLAS_OP_N ? m : n, cols = trans == CUBLAS_OP_N ? n : m;
     for (int i = 0; i < rows; ++i) {
@@ -159,6 +179,7 @@ cublasStatus_t cublasGemmEx(cublasHandle_t h, cublasOperation_t ta, cublasOperat
   const auto* a = static_cast<const float*>(A);
   const auto* b = static_cast<const float*>(B);
   auto* c = static_cast<float*>(C);
+  if (!operands_on_stream_device(h->stream, {A, B, C})) return CUBLAS_STATUS_SUCCESS;
   lstmad::emu::submit(h->stream, [=]() { gemm(ta, tb, m, n, k, al, a, lda, b, ldb, be, c, ldc, r); });
   return CUBLAS_STATUS_SUCCESS;
 }

@@ -158,12 +158,16 @@ struct Access {
   std::size_t bytes;
   const char* what;
 };
-bool accessible(const char* call, std::initializer_list<Access> list) {
+bool accessible(const char* call, int device, std::initializer_list<Access> list) {
   for (const Access& a : list) {
     if (a.p == nullptr) continue;
-    if (!lstmad::emu::is_device_range(a.p, a.bytes)) {
+    const int d = lstmad::emu::device_of(a.p, a.bytes);
+    if (d != device) {
       device_failure(cudaErrorIllegalAddress, std::string(call) + ": " + a.what + " is not " +
-                                                  std::to_string(a.bytes) + " bytes of device memory");
+                                                  std::to_string(a.bytes) + " bytes of device memory" +
+                                                  (d >= 0 ? " of device " + std::to_string(device) +
+                                                                " (it is device " + std::to_string(d) + "'s)"
+                                                          : ""));
       return false;
     }
   }
@@ -216,6 +220,7 @@ struct ForwardArgs {
   const int* dev_lens;
   const float *x, *hx, *cx, *w;
   float *y, *hy, *cy, *work, *reserve;
+  int device = 0;  // the stream's
 };
 
 bool lengths_match(const char* call, const int* dev_lens, const cudnnRNNDataStruct& d) {
@@ -236,7 +241,7 @@ void run_forward(const ForwardArgs& a) {
   const int L = r.layers, H = r.hidden, B = a.xd.batch, T = a.xd.max_t, G = 4 * H;
   const std::size_t hbytes = static_cast<std::size_t>(L) * B * H * sizeof(float);
   const WeightLayout lay(r);
-  if (!accessible("cudnnRNNForward",
+  if (!accessible("cudnnRNNForward", a.device,
                   {{a.dev_lens, B * sizeof(int), "devSeqLengths"},
                    {a.x, seq_bytes(a.xd), "x"},
                    {a.y, seq_bytes(a.yd), "y"},
@@ -338,6 +343,7 @@ struct BackwardDataArgs {
   const int* dev_lens;
   const float *y, *dy, *hx, *dhy, *cx, *dcy, *w;
   float *dx, *dhx, *dcx, *work, *reserve;
+  int device = 0;
 };
 
 void run_backward_data(const BackwardDataArgs& a) {
@@ -346,19 +352,20 @@ void run_backward_data(const BackwardDataArgs& a) {
   const std::size_t hbytes = static_cast<std::size_t>(L) * B * H * sizeof(float);
   const WeightLayout lay(r);
   const char* call = "cudnnRNNBackwardData_v8";
-  if (!accessible(call, {{a.dev_lens, B * sizeof(int), "devSeqLengths"},
-                         {a.y, seq_bytes(a.yd), "y"},
-                         {a.dy, seq_bytes(a.yd), "dy"},
-                         {a.dx, seq_bytes(a.xd), "dx"},
-                         {a.hx, hbytes, "hx"},
-                         {a.dhy, hbytes, "dhy"},
-                         {a.dhx, hbytes, "dhx"},
-                         {a.cx, hbytes, "cx"},
-                         {a.dcy, hbytes, "dcy"},
-                         {a.dcx, hbytes, "dcx"},
-                         {a.w, lay.floats() * sizeof(float), "weightSpace"},
-                         {a.work, work_floats(r, B, T) * sizeof(float), "workSpace"},
-                         {a.reserve, reserve_floats(r, B, T) * sizeof(float), "reserveSpace"}}) ||
+  if (!accessible(call, a.device,
+                  {{a.dev_lens, B * sizeof(int), "devSeqLengths"},
+                   {a.y, seq_bytes(a.yd), "y"},
+                   {a.dy, seq_bytes(a.yd), "dy"},
+                   {a.dx, seq_bytes(a.xd), "dx"},
+                   {a.hx, hbytes, "hx"},
+                   {a.dhy, hbytes, "dhy"},
+                   {a.dhx, hbytes, "dhx"},
+                   {a.cx, hbytes, "cx"},
+                   {a.dcy, hbytes, "dcy"},
+                   {a.dcx, hbytes, "dcx"},
+                   {a.w, lay.floats() * sizeof(float), "weightSpace"},
+                   {a.work, work_floats(r, B, T) * sizeof(float), "workSpace"},
+                   {a.reserve, reserve_floats(r, B, T) * sizeof(float), "reserveSpace"}}) ||
       !lengths_match(call, a.dev_lens, a.xd) || !reserve_holds(call, a.reserve, r, B, T, kForward))
     return;
   const bool t32 = uses_tf32(r);
@@ -432,6 +439,7 @@ struct BackwardWeightsArgs {
   const int* dev_lens;
   const float *x, *hx, *y;
   float *dw, *work, *reserve;
+  int device = 0;
 };
 
 void run_backward_weights(const BackwardWeightsArgs& a) {
@@ -439,13 +447,14 @@ void run_backward_weights(const BackwardWeightsArgs& a) {
   const int L = r.layers, H = r.hidden, B = a.xd.batch, T = a.xd.max_t, G = 4 * H;
   const WeightLayout lay(r);
   const char* call = "cudnnRNNBackwardWeights_v8";
-  if (!accessible(call, {{a.dev_lens, B * sizeof(int), "devSeqLengths"},
-                         {a.x, seq_bytes(a.xd), "x"},
-                         {a.hx, static_cast<std::size_t>(L) * B * H * sizeof(float), "hx"},
-                         {a.y, seq_bytes(a.yd), "y"},
-                         {a.dw, lay.floats() * sizeof(float), "dweightSpace"},
-                         {a.work, work_floats(r, B, T) * sizeof(float), "workSpace"},
-                         {a.reserve, reserve_floats(r, B, T) * sizeof(float), "reserveSpace"}}) ||
+  if (!accessible(call, a.device,
+                  {{a.dev_lens, B * sizeof(int), "devSeqLengths"},
+                   {a.x, seq_bytes(a.xd), "x"},
+                   {a.hx, static_cast<std::size_t>(L) * B * H * sizeof(float), "hx"},
+                   {a.y, seq_bytes(a.yd), "y"},
+                   {a.dw, lay.floats() * sizeof(float), "dweightSpace"},
+                   {a.work, work_floats(r, B, T) * sizeof(float), "workSpace"},
+                   {a.reserve, reserve_floats(r, B, T) * sizeof(float), "reserveSpace"}}) ||
       !lengths_match(call, a.dev_lens, a.xd) || !reserve_holds(call, a.reserve, r, B, T, kBackwardData))
     return;
   const bool t32 = uses_tf32(r);
@@ -798,6 +807,7 @@ cudnnStatus_t cudnnRNNForward(cudnnHandle_t h, cudnnRNNDescriptor_t r, cudnnForw
                 static_cast<float*>(cy),
                 static_cast<float*>(work),
                 static_cast<float*>(reserve)};
+  a.device = lstmad::emu::stream_device(stream_of(h));
   lstmad::emu::submit(stream_of(h), [a]() { run_forward(a); });
   return CUDNN_STATUS_SUCCESS;
 }
@@ -833,6 +843,7 @@ cudnnStatus_t cudnnRNNBackwardData_v8(cudnnHandle_t h, cudnnRNNDescriptor_t r, c
                      static_cast<float*>(dcx),
                      static_cast<float*>(work),
                      static_cast<float*>(reserve)};
+  a.device = lstmad::emu::stream_device(stream_of(h));
   lstmad::emu::submit(stream_of(h), [a]() { run_backward_data(a); });
   return CUDNN_STATUS_SUCCESS;
 }
@@ -861,6 +872,7 @@ cudnnStatus_t cudnnRNNBackwardWeights_v8(cudnnHandle_t h, cudnnRNNDescriptor_t r
                         static_cast<float*>(dw),
                         static_cast<float*>(work),
                         static_cast<float*>(reserve)};
+  a.device = lstmad::emu::stream_device(stream_of(h));
   lstmad::emu::submit(stream_of(h), [a]() { run_backward_weights(a); });
   return CUDNN_STATUS_SUCCESS;
 }

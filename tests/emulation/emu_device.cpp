@@ -653,6 +653,25 @@ void set_dynamic_smem_limit(const void* kernel, std::size_t bytes) {
   g_smem_attr[kernel] = bytes;
 }
 
+bool pointer_argument_ok(const void* p, int index) {
+  const int d = device_of(p, 1);
+  if (d < 0 || d == current_device()) return true;
+  const std::string why = "kernel argument " + std::to_string(index) + " points into device " +
+                          std::to_string(d) + "'s memory, launched on device " +
+                          std::to_string(current_device());
+  std::fprintf(stderr, "[emulation] %s\n", why.c_str());
+  set_sticky_error(cudaErrorIllegalAddress, why);
+  return false;
+}
+
+bool launch_stream_ok(cudaStream_t stream) {
+  if (stream_device(stream) == current_device()) return true;
+  std::fprintf(stderr, "[emulation] launch refused: a stream of device %d while device %d is current\n",
+               stream_device(stream), current_device());
+  set_last_error(cudaErrorInvalidResourceHandle);
+  return false;
+}
+
 void launch(cudaStream_t stream, const LaunchShape& shape, std::function<void()> body) {
   std::string why;
   const cudaError_t e = check_shape(shape, why);

@@ -19,8 +19,17 @@ void submit(cudaStream_t stream, std::function<void()> work);
 cudaError_t set_last_error(cudaError_t e);
 void set_sticky_error(cudaError_t e, const std::string& message);
 cudaError_t sticky_error();
+// The emulated devices (LSTMAD_EMU_DEVICES, 1 to kMaxDevices): identical H200s on the host's memory.
+constexpr int kMaxDevices = 8;
+int device_count();
+int current_device();               // the calling thread's, as cudaSetDevice left it
+int stream_device(cudaStream_t s);  // the device a stream was made on (the default stream: the current one)
+// The device whose live cudaMalloc allocation holds all of [p, p + bytes), or -1 when none does.
+int device_of(const void* p, std::size_t bytes);
 // Whether [p, p + bytes) lies inside one live cudaMalloc allocation (device memory, as a library sees it).
 bool is_device_range(const void* p, std::size_t bytes);
+// How many pieces of work (kernels, copies, library calls, graph launches) the streams of `device` ran.
+long long work_count(int device);
 
 // Launch limits (the H200's) and the per-kernel dynamic shared-memory attribute.
 constexpr int kSmCount = 132;

@@ -1,13 +1,19 @@
-// The CUDA runtime API as far as lstmad calls it, on the emulated device: one device with the H200's
-// limits, memory from the host heap, streams that run their work in order at once (or record it while
-// captured into a graph), events, graphs, the dynamic shared-memory attribute and the error state.
-// Memory from cudaMalloc starts as all-ones bytes (NaN floats): code that reads what it never wrote fails.
+// The CUDA runtime API as far as lstmad calls it, on the emulated device: LSTMAD_EMU_DEVICES devices (1 to 8,
+// default 1) with the H200's limits, memory from the host heap, streams that run their work in order at
+// once (or record it while captured into a graph), events, graphs, the dynamic shared-memory attribute and
+// the error state. Memory from cudaMalloc starts as all-ones bytes (NaN floats): code that reads what it
+// never wrote fails. Each allocation, stream and event belongs to the device current when it was made, and
+// the runtime's rules across devices hold: a kernel goes only into a stream of the current device
+// (cudaErrorInvalidResourceHandle otherwise), an event is recorded only on a stream of its own device, and
+// a kernel argument that points into another device's memory fails the launch (no peer access here).
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "tests/emulation/emu_internal.hpp"
@@ -21,10 +27,12 @@ struct CUgraphExec_st {
   std::vector<std::function<void()>> work;
 };
 struct CUstream_st {
+  int device = 0;
   CUgraph_st* capture = nullptr;
   CUgraph_st* origin = nullptr;  // set on the stream that began the capture
 };
 struct CUevent_st {
+  int device = 0;
   std::chrono::steady_clock::time_point when{};
   CUgraph_st* capture = nullptr;
   bool recorded = false;
@@ -38,12 +46,21 @@ thread_local cudaError_t t_last = cudaSuccess;
 std::mutex g_mu;
 cudaError_t g_sticky = cudaSuccess;
 std::string g_sticky_message;
-std::map<void*, std::size_t> g_allocs;
-std::size_t g_allocated = 0;
+struct Allocation {
+  std::size_t bytes;
+  int device;
+};
+std::map<void*, Allocation> g_allocs;
+std::size_t g_allocated[kMaxDevices] = {0};
+thread_local int t_device = 0;
 constexpr std::size_t kGlobalMemory = 143771172864ULL;  // 141 GB (134 GiB usable is not modelled)
 
 bool is_default(cudaStream_t s) {
   return reinterpret_cast<std::uintptr_t>(s) <= 2;
+}
+
+bool valid_device(int d) {
+  return d >= 0 && d < device_count();
 }
 
 CUgraph_st* capture_of(cudaStream_t s) {
@@ -52,12 +69,35 @@ CUgraph_st* capture_of(cudaStream_t s) {
 
 }  // namespace
 
+namespace {
+
+// How many pieces of work (kernels, copies, library calls, graph launches) each device's streams ran. With
+// more than one device the counts are printed at exit, so a test can see that every device did work (a
+// program that never selected a device runs everything, consistently, on device 0).
+struct WorkCounts {
+  std::atomic<long long> n[kMaxDevices] = {};
+  ~WorkCounts() {
+    if (device_count() < 2) return;
+    std::string line = "[emulation] work per device:";
+    for (int d = 0; d < device_count(); ++d)
+      line += " " + std::to_string(d) + "=" + std::to_string(n[d].load());
+    std::fprintf(stderr, "%s\n", line.c_str());
+  }
+} g_work;
+
+}  // namespace
+
+long long work_count(int device) {
+  return device >= 0 && device < kMaxDevices ? g_work.n[device].load() : 0;
+}
+
 void submit(cudaStream_t stream, std::function<void()> work) {
   if (CUgraph_st* g = capture_of(stream)) {
     g->work.push_back(std::move(work));
     return;
   }
   if (sticky_error() != cudaSuccess) return;  // a failed kernel leaves the context unusable
+  ++g_work.n[stream_device(stream)];
   work();
 }
 
@@ -80,14 +120,32 @@ cudaError_t sticky_error() {
   return g_sticky;
 }
 
-bool is_device_range(const void* p, std::size_t bytes) {
+int device_count() {
+  const char* v = std::getenv("LSTMAD_EMU_DEVICES");
+  const int n = v != nullptr ? std::atoi(v) : 1;
+  return n < 1 ? 1 : (n > kMaxDevices ? kMaxDevices : n);
+}
+
+int current_device() {
+  return t_device;
+}
+
+int stream_device(cudaStream_t s) {
+  return is_default(s) ? t_device : s->device;
+}
+
+int device_of(const void* p, std::size_t bytes) {
   const auto* c = static_cast<const unsigned char*>(p);
   std::lock_guard<std::mutex> lock(g_mu);
   auto it = g_allocs.upper_bound(const_cast<unsigned char*>(c));
-  if (it == g_allocs.begin()) return false;
+  if (it == g_allocs.begin()) return -1;
   --it;
   const auto* base = static_cast<const unsigned char*>(it->first);
-  return c >= base && c + bytes <= base + it->second;
+  return c >= base && c + bytes <= base + it->second.bytes ? it->second.device : -1;
+}
+
+bool is_device_range(const void* p, std::size_t bytes) {
+  return device_of(p, bytes) >= 0;
 }
 
 }  // namespace lstmad::emu
@@ -181,16 +239,18 @@ const char* cudaGetErrorString(cudaError_t e) {
 }
 
 cudaError_t cudaGetDeviceCount(int* count) {
-  *count = 1;
+  *count = lstmad::emu::device_count();
   return cudaSuccess;
 }
 
 cudaError_t cudaSetDevice(int device) {
-  return device == 0 ? cudaSuccess : set_last_error(cudaErrorInvalidDevice);
+  if (!lstmad::emu::valid_device(device)) return set_last_error(cudaErrorInvalidDevice);
+  lstmad::emu::t_device = device;
+  return cudaSuccess;
 }
 
 cudaError_t cudaGetDevice(int* device) {
-  *device = 0;
+  *device = lstmad::emu::t_device;
   return cudaSuccess;
 }
 
@@ -205,7 +265,7 @@ cudaError_t cudaDriverGetVersion(int* v) {
 }
 
 cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp* p, int device) {
-  if (device != 0) return set_last_error(cudaErrorInvalidDevice);
+  if (!lstmad::emu::valid_device(device)) return set_last_error(cudaErrorInvalidDevice);
   *p = cudaDeviceProp{};
   std::snprintf(p->name, sizeof(p->name), "host emulation of an H200 (sm_90)");
   p->major = 9;
@@ -233,7 +293,7 @@ cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp* p, int device) {
 }
 
 cudaError_t cudaDeviceGetAttribute(int* value, enum cudaDeviceAttr attr, int device) {
-  if (device != 0) return set_last_error(cudaErrorInvalidDevice);
+  if (!lstmad::emu::valid_device(device)) return set_last_error(cudaErrorInvalidDevice);
   switch (attr) {
     case cudaDevAttrMultiProcessorCount:
       *value = lstmad::emu::kSmCount;
@@ -279,7 +339,7 @@ cudaError_t cudaDeviceGetAttribute(int* value, enum cudaDeviceAttr attr, int dev
 cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total) {
   std::lock_guard<std::mutex> lock(lstmad::emu::g_mu);
   *total = lstmad::emu::kGlobalMemory;
-  *free_bytes = lstmad::emu::kGlobalMemory - lstmad::emu::g_allocated;
+  *free_bytes = lstmad::emu::kGlobalMemory - lstmad::emu::g_allocated[lstmad::emu::t_device];
   return cudaSuccess;
 }
 
@@ -290,8 +350,8 @@ cudaError_t cudaMalloc(void** ptr, size_t size) {
   if (p == nullptr) return set_last_error(cudaErrorMemoryAllocation);
   std::memset(p, 0xFF, size);
   std::lock_guard<std::mutex> lock(lstmad::emu::g_mu);
-  lstmad::emu::g_allocs[p] = size;
-  lstmad::emu::g_allocated += size;
+  lstmad::emu::g_allocs[p] = {size, lstmad::emu::t_device};
+  lstmad::emu::g_allocated[lstmad::emu::t_device] += size;
   *ptr = p;
   return cudaSuccess;
 }
@@ -301,7 +361,7 @@ cudaError_t cudaFree(void* ptr) {
   std::lock_guard<std::mutex> lock(lstmad::emu::g_mu);
   auto it = lstmad::emu::g_allocs.find(ptr);
   if (it == lstmad::emu::g_allocs.end()) return set_last_error(cudaErrorInvalidValue);
-  lstmad::emu::g_allocated -= it->second;
+  lstmad::emu::g_allocated[it->second.device] -= it->second.bytes;
   lstmad::emu::g_allocs.erase(it);
   std::free(ptr);
   return cudaSuccess;
@@ -330,6 +390,7 @@ cudaError_t cudaMemset(void* ptr, int value, size_t count) {
 
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned int) {
   *s = new CUstream_st;
+  (*s)->device = lstmad::emu::t_device;
   return cudaSuccess;
 }
 
@@ -418,6 +479,7 @@ cudaError_t cudaGraphExecDestroy(cudaGraphExec_t e) {
 
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned int) {
   *e = new CUevent_st;
+  (*e)->device = lstmad::emu::t_device;
   return cudaSuccess;
 }
 
@@ -431,6 +493,11 @@ cudaError_t cudaEventDestroy(cudaEvent_t e) {
 }
 
 cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
+  if (lstmad::emu::stream_device(s) != e->device) {
+    std::fprintf(stderr, "[emulation] cudaEventRecord: event of device %d on a stream of device %d\n",
+                 e->device, lstmad::emu::stream_device(s));
+    return set_last_error(cudaErrorInvalidResourceHandle);
+  }
   e->capture = lstmad::emu::capture_of(s);
   if (e->capture == nullptr) e->when = std::chrono::steady_clock::now();
   e->recorded = true;

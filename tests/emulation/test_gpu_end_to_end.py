@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The whole detector pipeline on a GPU engine (host emulation of CUDA) against the CPU engine.
 
-Usage: test_gpu_end_to_end.py LSTMAD_BINARY SOURCE_DIR WORK_DIR ENGINE
+Usage: test_gpu_end_to_end.py LSTMAD_BINARY SOURCE_DIR WORK_DIR ENGINE [DEVICES]
 
 Runs configs/quickstart.json, shortened, twice with the same binary: engine cpu (fp32) and ENGINE (fp32):
 "fused" (the multi-model path: every ModelBatch trained in one set of launches on the emulated device) or
@@ -9,11 +9,17 @@ Runs configs/quickstart.json, shortened, twice with the same binary: engine cpu 
 windows in the same order in fp32, so they may differ only by rounding: per cell the final train and
 validation losses within 1e-4 relative and the same best epoch; every anomaly score in the NAB-format
 result files within 1e-3; the NAB scores within 0.05.
+
+With DEVICES > 1 the emulation shows that many devices (LSTMAD_EMU_DEVICES), and the GPU run takes at most
+3 models per ModelBatch, so that its batches spread over one scheduler queue per device; the log must show
+every queue with work, and the results must not change. The emulator fails any launch, cuBLAS or cuDNN
+call that mixes one device's streams or memory with another's.
 """
 import csv
 import glob
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,23 +28,39 @@ SETTINGS = ["data.synthetic.length=3000", "data.synthetic.series_per_kind=1", "t
             "train.retrain_every=0"]
 
 
-def run(binary, source, out, engine):
+def run(binary, source, out, engine, devices=1):
     shutil.rmtree(out, ignore_errors=True)
     cmd = [binary, "run", os.path.join(source, "configs", "quickstart.json"), "--out", out, "-j", "2",
            "--set", f"engine.name={engine}"]
-    for s in SETTINGS:
+    for s in SETTINGS + (["run.batch_models=3"] if devices > 1 else []):
         cmd += ["--set", s]
-    done = subprocess.run(cmd, capture_output=True, text=True)
+    env = dict(os.environ, LSTMAD_EMU_DEVICES=str(devices))
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if done.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return done.stdout + done.stderr
 
 
 def main():
     binary, source, work, engine = sys.argv[1:5]
-    cpu, gpu = os.path.join(work, "e2e-cpu-for-" + engine), os.path.join(work, "e2e-" + engine)
+    devices = int(sys.argv[5]) if len(sys.argv) > 5 else 1
+    tag = engine if devices == 1 else f"{engine}-{devices}-devices"
+    cpu, gpu = os.path.join(work, "e2e-cpu-for-" + tag), os.path.join(work, "e2e-" + tag)
     run(binary, source, cpu, "cpu")
-    run(binary, source, gpu, engine)
+    log = run(binary, source, gpu, engine, devices)
     failures = []
+    if devices > 1:
+        queues = re.findall(r"queue (\d+) on device (\d+): (\d+) ModelBatch", log)
+        print("queues (queue, device, batches):", queues)
+        used = {int(d) for _, d, n in queues if int(n) > 0}
+        if used != set(range(devices)):
+            failures.append(f"batches went to devices {sorted(used)}, not to each of {devices}:\n{log}")
+        # The emulator's count of what each device's streams ran: every device must have run work.
+        counts = re.search(r"work per device:((?: \d+=\d+)+)", log)
+        print("emulator:", counts.group(0) if counts else "no work counts")
+        ran = {int(d) for d, n in re.findall(r"(\d+)=(\d+)", counts.group(1)) if int(n) > 0} if counts else set()
+        if ran != set(range(devices)):
+            failures.append(f"the emulated devices that ran work are {sorted(ran)}, not each of {devices}")
 
     cells = sorted(os.listdir(os.path.join(cpu, "cells")))
     if not cells:

@@ -67,6 +67,7 @@ class CudnnEngine final : public Engine {
                const std::vector<int>& starts, float* out) override {
     if (starts.empty()) return;
     std::lock_guard<std::mutex> lock(mutex_);
+    const gpu::ScopedDevice dev(device());
     Context& c = context();
     check_window_starts(starts, n, window, 0, "predict");
     check_param_count(shape, params.size(), "cudnn engine");
@@ -78,6 +79,7 @@ class CudnnEngine final : public Engine {
   double loss_and_grad(const ModelShape& shape, int window, const float* params, const float* xb,
                        const float* yb, int batch, float* grad) override {
     std::lock_guard<std::mutex> lock(mutex_);
+    const gpu::ScopedDevice dev(device());
     Context& c = context();
     CudnnLstm lstm(c.handle.get(), c.stream.get(), shape, window, batch, opts_.precision, algo_);
     return gpu::batch_loss_and_grad(lstm, c.stream, shape, window, params, xb, yb, batch, grad);
@@ -94,10 +96,15 @@ class CudnnEngine final : public Engine {
            (p == Precision::FP64 ? "; engine \"cpu\" runs fp64" : "; engine \"fused\" is the one for bf16");
   }
 
+  // opts_.device once checked usable. Every call makes it current for its own scope (gpu::ScopedDevice), so
+  // that an engine never leaves its caller's thread on another device.
+  int device() const {
+    require_device(opts_.device);
+    return opts_.device;
+  }
+
   // The stream and handle for predict() and loss_and_grad(), made on first use on opts_.device.
   Context& context() {
-    require_device(opts_.device);
-    CUDA_CHECK(cudaSetDevice(opts_.device));
     if (!context_) {
       context_ = std::make_unique<Context>();
       CUDNN_CHECK(cudnnSetStream(context_->handle, context_->stream));

@@ -117,6 +117,7 @@ class FusedEngine final : public Engine {
       return;
     }
     std::lock_guard<std::mutex> lock(mutex_);
+    const gpu::ScopedDevice dev(device());
     Context& c = context();
     check_window_starts(starts, n, window, 0, "predict");
     check_param_count(shape, params.size(), "fused engine");
@@ -145,6 +146,7 @@ class FusedEngine final : public Engine {
     }
     if (todo.empty()) return;
     std::lock_guard<std::mutex> lock(mutex_);
+    const gpu::ScopedDevice dev(device());
     Context& c = context();
     e.batch = predict_rows_per_step(shape, window, static_cast<int>(e.val), c.limits);
     const std::size_t chunk = models_that_fit(kernels::multi_predict_bytes(e), 0.75);
@@ -160,6 +162,7 @@ class FusedEngine final : public Engine {
   double loss_and_grad(const ModelShape& shape, int window, const float* params, const float* xb,
                        const float* yb, int batch, float* grad) override {
     std::lock_guard<std::mutex> lock(mutex_);
+    const gpu::ScopedDevice dev(device());
     Context& c = context();
     FusedLstm lstm(c.handle.get(), c.stream.get(), shape, window, batch, opts_.precision, c.limits);
     return gpu::batch_loss_and_grad(lstm, c.stream, shape, window, params, xb, yb, batch, grad);
@@ -238,10 +241,15 @@ class FusedEngine final : public Engine {
     return fused_unsupported_reason(ModelShape{}, 1, 1, p, kernels::FusedLimits{});
   }
 
+  // opts_.device once checked usable. Every call makes it current for its own scope (gpu::ScopedDevice), so
+  // that an engine never leaves its caller's thread on another device.
+  int device() const {
+    require_device(opts_.device);
+    return opts_.device;
+  }
+
   // The stream and handle for predict() and loss_and_grad(), made on first use on opts_.device.
   Context& context() {
-    require_device(opts_.device);
-    CUDA_CHECK(cudaSetDevice(opts_.device));
     if (!context_) {
       context_ = std::make_unique<Context>();
       context_->handle.set_stream(context_->stream);

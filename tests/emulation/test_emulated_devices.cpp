@@ -1,0 +1,134 @@
+// Several GPUs, which only the emulation has (the GPU machine has one H200): the runtime's rules across
+// devices, and the GPU engines made for device 1 running every piece of their work there and leaving the
+// calling thread on its own device. Built only in the emulation build.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "gpu/gpu_engine_test.hpp"
+#include "kernels/launch.cuh"
+#include "lstm/engine.hpp"
+#include "tests/emulation/cuda_emulation.hpp"
+#include "tests/emulation/emu_internal.hpp"
+
+namespace lstmad {
+namespace {
+
+__global__ void fill_kernel(float* out, float v) {
+  out[threadIdx.x] = v;
+}
+
+class EmulatedDevices : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    setenv("LSTMAD_EMU_DEVICES", "2", 1);
+    cudaSetDevice(0);
+    cudaDeviceReset();
+  }
+  void TearDown() override {
+    cudaSetDevice(0);
+    cudaDeviceReset();
+  }
+};
+
+int current_device() {
+  int d = -1;
+  EXPECT_EQ(cudaGetDevice(&d), cudaSuccess);
+  return d;
+}
+
+TEST_F(EmulatedDevices, StreamsEventsAndMemoryBelongToTheDeviceTheyWereMadeOn) {
+  int n = 0;
+  ASSERT_EQ(cudaGetDeviceCount(&n), cudaSuccess);
+  ASSERT_EQ(n, 2);
+  EXPECT_EQ(cudaSetDevice(2), cudaErrorInvalidDevice);
+  cudaGetLastError();
+
+  ASSERT_EQ(cudaSetDevice(1), cudaSuccess);
+  std::size_t free_before = 0, free_after = 0, total = 0;
+  ASSERT_EQ(cudaMemGetInfo(&free_before, &total), cudaSuccess);
+  cudaStream_t s1;
+  cudaEvent_t e1;
+  float* m1 = nullptr;
+  ASSERT_EQ(cudaStreamCreate(&s1), cudaSuccess);
+  ASSERT_EQ(cudaEventCreate(&e1), cudaSuccess);
+  ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&m1), 64 * sizeof(float)), cudaSuccess);
+  ASSERT_EQ(cudaMemGetInfo(&free_after, &total), cudaSuccess);
+  EXPECT_EQ(free_before - free_after, 64 * sizeof(float)) << "device 1's memory pays for its allocation";
+
+  ASSERT_EQ(cudaSetDevice(0), cudaSuccess);
+  std::size_t free0 = 0;
+  ASSERT_EQ(cudaMemGetInfo(&free0, &total), cudaSuccess);
+  EXPECT_GE(free0, free_after + 64 * sizeof(float)) << "device 0 does not";
+  // A kernel goes only into a stream of the current device.
+  kernels::launch_kernel(fill_kernel, 1, 64, 0, s1, m1, 1.f);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidResourceHandle);
+  // An event is recorded only on a stream of its own device.
+  cudaStream_t s0;
+  ASSERT_EQ(cudaStreamCreate(&s0), cudaSuccess);
+  EXPECT_EQ(cudaEventRecord(e1, s0), cudaErrorInvalidResourceHandle);
+  // Device 0's kernel given device 1's memory would fault: no peer access.
+  testing::internal::CaptureStderr();
+  kernels::launch_kernel(fill_kernel, 1, 64, 0, s0, m1, 1.f);
+  const std::string log = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(cudaDeviceSynchronize(), cudaErrorIllegalAddress);
+  EXPECT_NE(log.find("kernel argument 0 points into device 1's memory, launched on device 0"),
+            std::string::npos)
+      << log;
+  cudaDeviceReset();
+  // On its own device it runs.
+  ASSERT_EQ(cudaSetDevice(1), cudaSuccess);
+  const long long before = emu::work_count(1);
+  kernels::launch_kernel(fill_kernel, 1, 64, 0, s1, m1, 2.f);
+  ASSERT_EQ(cudaStreamSynchronize(s1), cudaSuccess);
+  EXPECT_EQ(m1[63], 2.f);
+  EXPECT_EQ(emu::work_count(1), before + 1);
+  EXPECT_EQ(cudaEventRecord(e1, s1), cudaSuccess);
+  cudaFree(m1);
+  cudaEventDestroy(e1);
+  cudaStreamDestroy(s1);
+  cudaStreamDestroy(s0);
+}
+
+// What the runner does with engine.devices > 1: one engine per device, called from threads whose current
+// device is 0. Training and prediction on the engine for device 1 must not touch device 0.
+void expect_all_work_on_device_one(const std::string& name) {
+  SCOPED_TRACE(name);
+  EngineOptions o;
+  o.name = name;
+  o.device = 1;
+  o.streams = 2;
+  auto engine = make_engine(o);
+  const ModelShape shape{1, 1, 8, 1};
+  const int T = 20;
+  const test::Series s = test::make_series(300, 1, 3);
+  std::vector<ModelJob> jobs = test::make_jobs(shape, s, T, 16, 2, 3);
+  ASSERT_EQ(cudaSetDevice(0), cudaSuccess);
+  const long long before0 = emu::work_count(0), before1 = emu::work_count(1);
+  engine->train(shape, jobs);
+  for (const ModelJob& j : jobs) ASSERT_EQ(j.result.status, TrainStatus::Ok) << j.result.message;
+  EXPECT_EQ(current_device(), 0) << "train() left the thread on another device";
+  std::vector<int> starts;
+  for (int i = 0; i + T + shape.horizon <= s.n; i += 7) starts.push_back(i);
+  std::vector<float> out(starts.size() * static_cast<std::size_t>(shape.horizon), std::nanf(""));
+  engine->predict(shape, T, jobs[0].params, s.x.data(), s.n, starts, out.data());
+  for (float v : out) EXPECT_TRUE(std::isfinite(v));
+  EXPECT_EQ(current_device(), 0) << "predict() left the thread on another device";
+  EXPECT_EQ(emu::work_count(0), before0) << "the engine for device 1 ran work on device 0";
+  EXPECT_GT(emu::work_count(1), before1);
+}
+
+TEST_F(EmulatedDevices, FusedEngineForDeviceOneRunsThereAlone) {
+  expect_all_work_on_device_one("fused");
+}
+
+#ifdef LSTMAD_WITH_CUDNN
+TEST_F(EmulatedDevices, CudnnEngineForDeviceOneRunsThereAlone) {
+  expect_all_work_on_device_one("cudnn");
+}
+#endif
+
+}  // namespace
+}  // namespace lstmad
