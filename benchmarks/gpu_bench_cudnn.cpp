@@ -8,7 +8,10 @@
 // A second table times the whole engine on a ModelBatch of --models models (H=64, L=1, T=100, B=64, 8
 // steps per epoch, 2 epochs) for 1, 4 and 8 streams, CUDA graphs on and off: wall time per model-step.
 //
-// Usage: gpu_bench_cudnn [--quick] [--reps N] [--warmup N] [--models N] [--csv FILE]
+// --smoke: tiny sizes (H=16, T=4, B=3, 2 models, 1 rep, no warm-up) that only show every path runs, as the
+// host emulation of CUDA runs it in CI (emulated.gpu_bench_smoke); its times mean nothing.
+//
+// Usage: gpu_bench_cudnn [--quick | --smoke] [--reps N] [--warmup N] [--models N] [--csv FILE]
 // Without a CUDA device it prints why and exits 0.
 #include <algorithm>
 #include <chrono>
@@ -44,10 +47,15 @@ struct Row {
   double eager_ms = 0, graph_ms = -1, gflops = 0;
 };
 
+// The engine table's model and schedule.
+struct EngineSize {
+  int H = 64, T = 100, B = 64, steps = 8, epochs = 2;
+};
+
 // Wall time per model-step of the engine training `models` models at once.
-void engine_throughput(int models, int stream_count, bool graphs, Precision p) {
-  const ModelShape shape{1, 1, 64, 1};
-  const int T = 100, B = 64, steps = 8, epochs = 2;
+void engine_throughput(const EngineSize& z, int models, int stream_count, bool graphs, Precision p) {
+  const ModelShape shape{1, 1, z.H, 1};
+  const int T = z.T, B = z.B, steps = z.steps, epochs = z.epochs;
   const int n = T + 1 + steps * B;
   Rng rng(3);
   std::vector<float> x(static_cast<std::size_t>(n)), y(static_cast<std::size_t>(n));
@@ -87,13 +95,15 @@ void engine_throughput(int models, int stream_count, bool graphs, Precision p) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool quick = false;
+  bool quick = false, smoke = false;
   int reps = 30, warmup = 5, models = 32;
   std::string csv;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--quick")
       quick = true;
+    else if (a == "--smoke")
+      smoke = true;
     else if (a == "--reps" && i + 1 < argc)
       reps = std::max(1, std::atoi(argv[++i]));
     else if (a == "--warmup" && i + 1 < argc)
@@ -103,10 +113,18 @@ int main(int argc, char** argv) {
     else if (a == "--csv" && i + 1 < argc)
       csv = argv[++i];
     else {
-      std::fprintf(stderr, "usage: %s [--quick] [--reps N] [--warmup N] [--models N] [--csv FILE]\n",
+      std::fprintf(stderr,
+                   "usage: %s [--quick | --smoke] [--reps N] [--warmup N] [--models N] [--csv FILE]\n",
                    argv[0]);
       return 2;
     }
+  }
+  EngineSize engine_size;
+  if (smoke) {
+    reps = 1;
+    warmup = 0;
+    models = 2;
+    engine_size = {16, 4, 3, 2, 1};
   }
   std::string reason;
   if (!gpu::device_available(0, &reason)) {
@@ -125,6 +143,11 @@ int main(int argc, char** argv) {
     Ls = {1};
     Ts = {100};
     Bs = {64};
+  }
+  if (smoke) {
+    Hs = {16};
+    Ts = {4};
+    Bs = {3};
   }
   gpu::Stream stream;
   gpu::CudnnHandle handle;
@@ -193,8 +216,9 @@ int main(int argc, char** argv) {
   }
 
   std::printf(
-      "\nengine throughput: H=64 L=1 T=100 B=64 D=1, 8 steps x 2 epochs per model (wall clock, with "
-      "uploads and per-epoch synchronisation)\n");
+      "\nengine throughput: H=%d L=1 T=%d B=%d D=1, %d steps x %d epochs per model (wall clock, with "
+      "uploads and per-epoch synchronisation)\n",
+      engine_size.H, engine_size.T, engine_size.B, engine_size.steps, engine_size.epochs);
   std::printf("%7s %8s %7s %5s %12s %18s\n", "models", "streams", "graphs", "math", "seconds",
               "ms/model-step");
   for (Precision p : {Precision::FP32, Precision::TF32})
@@ -202,7 +226,7 @@ int main(int argc, char** argv) {
       for (bool g : {false, true}) {
         if (quick && (sc == 4 || p == Precision::TF32)) continue;
         try {
-          engine_throughput(models, sc, g, p);
+          engine_throughput(engine_size, models, sc, g, p);
         } catch (const std::exception& e) {
           std::printf("%7d %8d %7s failed: %s\n", models, sc, g ? "on" : "off", e.what());
         }

@@ -19,7 +19,11 @@
 //   compute floor = 24 H (D_l + H) B T flops per layer / the fp32 peak (--peak-tflops, default 67, the
 //                   H200's nominal fp32 SIMT rate, not a measured one)
 //
-// Usage: gpu_bench_fused [--quick] [--reps N] [--warmup N] [--peak-tflops X] [--csv FILE]
+// --smoke: tiny sizes (H in {16, 128}, L in {1, 2}, T=4, B=3, 1 rep, no warm-up) that only show every path
+// runs (H=128 takes the cluster kernels, H=16 the wavefront), as the host emulation of CUDA runs it in CI
+// (emulated.gpu_bench_smoke); its times mean nothing.
+//
+// Usage: gpu_bench_fused [--quick | --smoke] [--reps N] [--warmup N] [--peak-tflops X] [--csv FILE]
 // Without a CUDA device it prints why and exits 0.
 #include <algorithm>
 #include <cmath>
@@ -41,10 +45,10 @@
 #include "gpu_step_bench.hpp"
 #include "kernels/adam.hpp"
 #include "kernels/gather_windows.hpp"
+#include "kernels/lstm_wavefront.hpp"
 #include "kernels/reduce.hpp"
 #include "lstm/cudnn/cudnn_check.hpp"
 #include "lstm/cudnn/cudnn_lstm.hpp"
-#include "kernels/lstm_wavefront.hpp"
 #include "lstm/fused/fused_lstm.hpp"
 #include "lstm/init.hpp"
 
@@ -80,8 +84,8 @@ double time_step_ms(cudaStream_t s, int warmup, int reps, const std::function<vo
 
 struct Row {
   int H = 0, L = 0, T = 0, B = 0;
-  double fused_ms = -1, cluster_ms = -1, wavefront_ms = -1, fused_tf32_ms = -1, fused_bf16_ms = -1, cudnn_fma_ms = -1, cudnn_tf32_ms = -1, step_us = -1,
-         latency_floor_ms = -1, compute_floor_ms = -1;
+  double fused_ms = -1, cluster_ms = -1, wavefront_ms = -1, fused_tf32_ms = -1, fused_bf16_ms = -1,
+         cudnn_fma_ms = -1, cudnn_tf32_ms = -1, step_us = -1, latency_floor_ms = -1, compute_floor_ms = -1;
   std::string cudnn_fma_algo, cudnn_tf32_algo;
 };
 
@@ -92,7 +96,7 @@ bool fused_plan_fits_one_block(int H, int B, const kernels::FusedLimits& limits)
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool quick = false;
+  bool quick = false, smoke = false;
   int reps = 30, warmup = 5;
   double peak_tflops = 67.0;
   std::string csv;
@@ -100,6 +104,8 @@ int main(int argc, char** argv) {
     const std::string a = argv[i];
     if (a == "--quick")
       quick = true;
+    else if (a == "--smoke")
+      smoke = true;
     else if (a == "--reps" && i + 1 < argc)
       reps = std::max(1, std::atoi(argv[++i]));
     else if (a == "--warmup" && i + 1 < argc)
@@ -109,10 +115,15 @@ int main(int argc, char** argv) {
     else if (a == "--csv" && i + 1 < argc)
       csv = argv[++i];
     else {
-      std::fprintf(stderr, "usage: %s [--quick] [--reps N] [--warmup N] [--peak-tflops X] [--csv FILE]\n",
+      std::fprintf(stderr,
+                   "usage: %s [--quick | --smoke] [--reps N] [--warmup N] [--peak-tflops X] [--csv FILE]\n",
                    argv[0]);
       return 2;
     }
+  }
+  if (smoke) {
+    reps = 1;
+    warmup = 0;
   }
   std::string reason;
   if (!gpu::device_available(0, &reason)) {
@@ -134,6 +145,11 @@ int main(int argc, char** argv) {
     Ls = {1};
     Ts = {100};
     Bs = {64};
+  }
+  if (smoke) {
+    Hs = {16, 128};
+    Ts = {4};
+    Bs = {3};
   }
   gpu::Stream stream;
   gpu::CudnnHandle cudnn;
@@ -159,9 +175,9 @@ int main(int argc, char** argv) {
   };
 
   std::printf("%5s %2s %4s %4s %10s %10s %10s %10s %10s %10s %-22s %10s %-22s %8s %8s %8s %9s %10s %10s\n",
-              "H", "L", "T", "B", "fused ms", "cluster ms", "wavefront", "fused tf32", "fused bf16", "cuDNN fma",
-              "(algo)", "cuDNN tf32", "(algo)", "f/fma", "f/tf32", "tc/tf32", "step us", "lat.floor",
-              "comp.floor");
+              "H", "L", "T", "B", "fused ms", "cluster ms", "wavefront", "fused tf32", "fused bf16",
+              "cuDNN fma", "(algo)", "cuDNN tf32", "(algo)", "f/fma", "f/tf32", "tc/tf32", "step us",
+              "lat.floor", "comp.floor");
   std::vector<Row> rows;
   std::map<std::tuple<int, int, int>, double> step_cache;
   for (int H : Hs)
@@ -186,7 +202,8 @@ int main(int argc, char** argv) {
           if (L == 2 && kernels::plan_wavefront(H, B, limits).grid > 0) {
             try {  // the two-layer wavefront (opt-in in the engine until checked on a GPU)
               bench::StepBench<FusedLstm> f(stream, shape, T, B, [&] {
-                auto l = std::make_unique<FusedLstm>(cublas.get(), stream, shape, T, B, Precision::FP32, limits);
+                auto l =
+                    std::make_unique<FusedLstm>(cublas.get(), stream, shape, T, B, Precision::FP32, limits);
                 l->enable_wavefront(true);
                 return l;
               });
@@ -205,7 +222,8 @@ int main(int argc, char** argv) {
               (p == Precision::TF32 ? r.fused_tf32_ms : r.fused_bf16_ms) =
                   time_step_ms(stream, warmup, reps, [&] { f.step(); });
             } catch (const std::exception& e) {
-              std::printf("%5d %2d %4d %4d fused %s failed: %s\n", H, L, T, B, to_string(p).c_str(), e.what());
+              std::printf("%5d %2d %4d %4d fused %s failed: %s\n", H, L, T, B, to_string(p).c_str(),
+                          e.what());
               CUDA_CHECK(cudaStreamSynchronize(stream));
             }
           }
@@ -260,24 +278,26 @@ int main(int argc, char** argv) {
                                 ? r.fused_tf32_ms
                                 : r.fused_bf16_ms;
           std::printf(
-              "%5d %2d %4d %4d %10.4f %10.4f %10.4f %10.4f %10.4f %10.4f %-22s %10.4f %-22s %8.3f %8.3f %8.3f "
+              "%5d %2d %4d %4d %10.4f %10.4f %10.4f %10.4f %10.4f %10.4f %-22s %10.4f %-22s %8.3f %8.3f "
+              "%8.3f "
               "%9.3f %10.4f %10.5f\n",
-              H, L, T, B, r.fused_ms, r.cluster_ms, r.wavefront_ms, r.fused_tf32_ms, r.fused_bf16_ms, r.cudnn_fma_ms,
-              r.cudnn_fma_algo.c_str(), r.cudnn_tf32_ms, r.cudnn_tf32_algo.c_str(), ratio(r.fused_ms, r.cudnn_fma_ms),
-              ratio(r.fused_ms, r.cudnn_tf32_ms), ratio(tc, r.cudnn_tf32_ms), r.step_us, r.latency_floor_ms,
-              r.compute_floor_ms);
+              H, L, T, B, r.fused_ms, r.cluster_ms, r.wavefront_ms, r.fused_tf32_ms, r.fused_bf16_ms,
+              r.cudnn_fma_ms, r.cudnn_fma_algo.c_str(), r.cudnn_tf32_ms, r.cudnn_tf32_algo.c_str(),
+              ratio(r.fused_ms, r.cudnn_fma_ms), ratio(r.fused_ms, r.cudnn_tf32_ms),
+              ratio(tc, r.cudnn_tf32_ms), r.step_us, r.latency_floor_ms, r.compute_floor_ms);
           std::fflush(stdout);
           rows.push_back(r);
         }
   if (!csv.empty()) {
     std::ofstream out(csv);
-    out << "H,L,T,B,D,fused_ms,cluster_ms,wavefront_ms,fused_tf32_ms,fused_bf16_ms,cudnn_fma_ms,cudnn_fma_algo,cudnn_tf32_ms,cudnn_tf32_algo,step_us,"
+    out << "H,L,T,B,D,fused_ms,cluster_ms,wavefront_ms,fused_tf32_ms,fused_bf16_ms,cudnn_fma_ms,cudnn_fma_"
+           "algo,cudnn_tf32_ms,cudnn_tf32_algo,step_us,"
            "latency_floor_ms,compute_floor_ms\n";
     for (const auto& r : rows)
       out << r.H << "," << r.L << "," << r.T << "," << r.B << ",1," << r.fused_ms << "," << r.cluster_ms
-          << "," << r.wavefront_ms << "," << r.fused_tf32_ms << "," << r.fused_bf16_ms << "," << r.cudnn_fma_ms << "," << r.cudnn_fma_algo << "," << r.cudnn_tf32_ms << ","
-          << r.cudnn_tf32_algo << "," << r.step_us << "," << r.latency_floor_ms << "," << r.compute_floor_ms
-          << "\n";
+          << "," << r.wavefront_ms << "," << r.fused_tf32_ms << "," << r.fused_bf16_ms << ","
+          << r.cudnn_fma_ms << "," << r.cudnn_fma_algo << "," << r.cudnn_tf32_ms << "," << r.cudnn_tf32_algo
+          << "," << r.step_us << "," << r.latency_floor_ms << "," << r.compute_floor_ms << "\n";
     std::printf("wrote %s\n", csv.c_str());
   }
   std::printf(

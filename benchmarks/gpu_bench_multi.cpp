@@ -19,7 +19,11 @@
 // --cpu-threads K adds the CPU engine's row (fp32, K threads over the models; wall clock, medians) for
 // --cpu-models (default 1,16,58): with --cpu-only it runs that alone, also without a device.
 //
-// Usage: gpu_bench_multi [--quick] [--reps N] [--warmup N] [--streams S] [--models a,b,c]
+// --smoke: tiny sizes (H=16, T=4, B=3; N in {1, 3}; 5 forecast windows; the CPU row for N in {1, 2}; 1 rep,
+// no warm-up) that only show every path runs, as the host emulation of CUDA runs it in CI
+// (emulated.gpu_bench_smoke); its times mean nothing.
+//
+// Usage: gpu_bench_multi [--quick | --smoke] [--reps N] [--warmup N] [--streams S] [--models a,b,c]
 //                        [--peak-tflops X] [--csv FILE] [--cpu-threads K [--cpu-models a,b,c] [--cpu-only]]
 //                        [--forecast-models a,b,c] [--forecast-windows W] [--forecast-csv FILE]
 // Without a CUDA device (and without --cpu-only) it prints why and exits 0.
@@ -49,6 +53,11 @@
 using namespace lstmad;
 
 namespace {
+
+// The models' size: H = 64, T = 100, B = 64 unless --smoke.
+struct Size {
+  int H = 64, T = 100, B = 64;
+};
 
 struct Row {
   int N = 0, L = 0;
@@ -87,7 +96,8 @@ struct Models {
 };
 
 double fused_multi_ms(const ModelShape& shape, int T, int B, int N, int warmup, int reps,
-                      const kernels::FusedLimits& limits, cudaStream_t stream, Precision p = Precision::FP32) {
+                      const kernels::FusedLimits& limits, cudaStream_t stream,
+                      Precision p = Precision::FP32) {
   Models models(shape, T, B, N);
   std::vector<ModelJob*> ptrs;
   for (auto& j : models.jobs) ptrs.push_back(&j);
@@ -154,10 +164,10 @@ double cudnn_loop_ms(const ModelShape& shape, int T, int B, int N, int S, RnnAlg
 
 // The CPU engine on the same N models: one epoch of exactly B windows and no validation is one training
 // step per model; wall time of train() for all N, median of `reps` after one warm-up.
-void cpu_rows(const std::vector<int>& Ns, int threads, int reps) {
+void cpu_rows(const Size& z, const std::vector<int>& Ns, int threads, int reps) {
   std::printf("\nCPU engine, fp32, %d thread(s), wall clock (this machine, not the GPU's host):\n", threads);
   std::printf("%6s %2s %12s %12s\n", "N", "L", "CPU ms", "ms/model");
-  const int H = 64, T = 100, B = 64;
+  const int H = z.H, T = z.T, B = z.B;
   EngineOptions eo;
   eo.name = "cpu";
   eo.threads = threads;
@@ -185,7 +195,8 @@ void cpu_rows(const std::vector<int>& Ns, int threads, int reps) {
 // through an engine's predict_batch (host wall clock, uploads and downloads included; median of `reps`
 // after one warm-up). Engines: the fused engine's lockstep inference (version 2), its per-model path
 // (LSTMAD_FUSED_MULTI=0: a FusedLstm per call) and the cuDNN engine (a CudnnLstm per call).
-double forecast_ms(const char* engine, bool per_model, const ModelShape& shape, int T, int W, int N, int reps) {
+double forecast_ms(const char* engine, bool per_model, const ModelShape& shape, int T, int W, int N,
+                   int reps) {
   const int n = W + T - 1;
   std::vector<std::vector<float>> series(static_cast<std::size_t>(N)), params(static_cast<std::size_t>(N)),
       out(static_cast<std::size_t>(N));
@@ -193,7 +204,8 @@ double forecast_ms(const char* engine, bool per_model, const ModelShape& shape, 
   for (int m = 0; m < N; ++m) {
     const std::size_t k = static_cast<std::size_t>(m);
     Rng rng(2000 + static_cast<uint64_t>(m));
-    for (int i = 0; i < n; ++i) series[k].push_back(static_cast<float>(std::sin(0.05 * (i + m)) + 0.1 * rng.normal()));
+    for (int i = 0; i < n; ++i)
+      series[k].push_back(static_cast<float>(std::sin(0.05 * (i + m)) + 0.1 * rng.normal()));
     params[k] = init_params(shape, 20 + static_cast<uint64_t>(m));
     out[k].resize(static_cast<std::size_t>(W) * shape.horizon);
     asks[k].params = &params[k];
@@ -210,7 +222,8 @@ double forecast_ms(const char* engine, bool per_model, const ModelShape& shape, 
   for (int r = 0; r <= reps; ++r) {
     const auto t0 = std::chrono::steady_clock::now();
     eng->predict_batch(shape, T, asks, 1);
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     if (r > 0) t.push_back(ms);
   }
   if (per_model) unsetenv("LSTMAD_FUSED_MULTI");
@@ -218,16 +231,18 @@ double forecast_ms(const char* engine, bool per_model, const ModelShape& shape, 
   return t[t.size() / 2];
 }
 
-void forecast_rows(const std::vector<int>& Ns, int W, int reps, double peak_tflops, const std::string& csv) {
+void forecast_rows(const Size& z, const std::vector<int>& Ns, int W, int reps, double peak_tflops,
+                   const std::string& csv) {
   std::ofstream f;
   if (!csv.empty()) {
     f.open(csv);
     f << "N,L,H,T,D,windows,fused_ms,fused_per_model_ms,cudnn_ms,floor_ms\n";
   }
-  const int H = 64, T = 100;
-  std::printf("\nforecasting: each of N models predicts %d windows (T=%d, H=%d, D=1) through predict_batch; "
-              "host wall clock with uploads and downloads, median of %d after 1 warm-up\n",
-              W, T, H, reps);
+  const int H = z.H, T = z.T;
+  std::printf(
+      "\nforecasting: each of N models predicts %d windows (T=%d, H=%d, D=1) through predict_batch; "
+      "host wall clock with uploads and downloads, median of %d after 1 warm-up\n",
+      W, T, H, reps);
   std::printf("%6s %2s %14s %16s %12s %12s %12s %14s %12s\n", "N", "L", "fused ms", "fused/model ms",
               "cuDNN ms", "vs per-model", "vs cuDNN", "Mwindows/s", "floor ms");
   for (int L : {1, 2})
@@ -269,7 +284,7 @@ std::vector<int> parse_list(const std::string& s) {
 int main(int argc, char** argv) {
   int reps = 7, warmup = 2, streams = 8;
   double peak_tflops = 66.9;
-  bool quick = false;
+  bool quick = false, smoke = false;
   std::string csv;
   std::vector<int> Ns{1, 16, 58, 256, 1024}, cpu_Ns{1, 16, 58};
   int cpu_threads = 0;
@@ -281,6 +296,8 @@ int main(int argc, char** argv) {
     const std::string a = argv[i];
     if (a == "--quick")
       quick = true;
+    else if (a == "--smoke")
+      smoke = true;
     else if (a == "--reps" && i + 1 < argc)
       reps = std::max(1, std::atoi(argv[++i]));
     else if (a == "--warmup" && i + 1 < argc)
@@ -307,7 +324,7 @@ int main(int argc, char** argv) {
       forecast_csv = argv[++i];
     else {
       std::fprintf(stderr,
-                   "usage: %s [--quick] [--reps N] [--warmup N] [--streams S] [--models a,b,c] "
+                   "usage: %s [--quick | --smoke] [--reps N] [--warmup N] [--streams S] [--models a,b,c] "
                    "[--peak-tflops X] [--csv FILE] [--cpu-threads K [--cpu-models a,b,c] [--cpu-only]] "
                    "[--forecast-models a,b,c] [--forecast-windows W] [--forecast-csv FILE]\n",
                    argv[0]);
@@ -315,8 +332,18 @@ int main(int argc, char** argv) {
     }
   }
   if (quick) Ns = {1, 58, 256};
+  Size z;
+  if (smoke) {
+    z = {16, 4, 3};
+    Ns = forecast_Ns = {1, 3};
+    cpu_Ns = {1, 2};
+    cpu_threads = 1;
+    forecast_windows = 5;
+    reps = 1;
+    warmup = 0;
+  }
   if (cpu_only) {
-    cpu_rows(cpu_Ns, std::max(1, cpu_threads), reps);
+    cpu_rows(z, cpu_Ns, std::max(1, cpu_threads), reps);
     return 0;
   }
   std::string reason;
@@ -327,12 +354,12 @@ int main(int argc, char** argv) {
   cudaDeviceProp prop{};
   CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
   std::printf(
-      "gpu_bench_multi on %s (sm_%d%d, %d SMs), cuDNN %s: one training step of all N models, H=64 T=100 B=64 "
+      "gpu_bench_multi on %s (sm_%d%d, %d SMs), cuDNN %s: one training step of all N models, H=%d T=%d B=%d "
       "D=1, medians of %d after %d warm-up; cuDNN loop on %d streams, FMA math; floor at %.1f TFLOP/s "
       "(nominal)\n",
-      prop.name, prop.major, prop.minor, prop.multiProcessorCount, gpu::cudnn_version_string().c_str(), reps,
-      warmup, streams, peak_tflops);
-  const int H = 64, T = 100, B = 64;
+      prop.name, prop.major, prop.minor, prop.multiProcessorCount, gpu::cudnn_version_string().c_str(), z.H,
+      z.T, z.B, reps, warmup, streams, peak_tflops);
+  const int H = z.H, T = z.T, B = z.B;
   const kernels::FusedLimits limits = fused_device_limits(0);
   gpu::Stream stream;
   std::vector<Row> rows;
@@ -379,7 +406,8 @@ int main(int argc, char** argv) {
                   r.fused_ms, r.tf32_ms, r.bf16_ms, r.cudnn_ms, r.cudnn_algo.c_str(),
                   r.fused_ms > 0 && r.cudnn_ms > 0 ? r.cudnn_ms / r.fused_ms : 0.0,
                   tc > 0 && r.cudnn_ms > 0 ? r.cudnn_ms / tc : 0.0, r.floor_ms,
-                  r.fused_ms > 0 ? r.fused_ms / r.floor_ms : 0.0, r.fused_ms > 0 ? 1e3 * r.fused_ms / N : 0.0);
+                  r.fused_ms > 0 ? r.fused_ms / r.floor_ms : 0.0,
+                  r.fused_ms > 0 ? 1e3 * r.fused_ms / N : 0.0);
       std::fflush(stdout);
       rows.push_back(r);
     }
@@ -387,13 +415,12 @@ int main(int argc, char** argv) {
     std::ofstream f(csv);
     f << "N,L,H,T,B,D,fused_ms,fused_tf32_ms,fused_bf16_ms,cudnn_loop_ms,cudnn_ran_as,floor_ms\n";
     for (const auto& r : rows)
-      f << r.N << "," << r.L << "," << H << "," << T << "," << B << ",1," << r.fused_ms << "," << r.tf32_ms << ","
-        << r.bf16_ms << "," << r.cudnn_ms
-        << "," << r.cudnn_algo << "," << r.floor_ms << "\n";
+      f << r.N << "," << r.L << "," << H << "," << T << "," << B << ",1," << r.fused_ms << "," << r.tf32_ms
+        << "," << r.bf16_ms << "," << r.cudnn_ms << "," << r.cudnn_algo << "," << r.floor_ms << "\n";
     std::printf("wrote %s\n", csv.c_str());
   }
   if (forecast_windows > 0)
-    forecast_rows(forecast_Ns, forecast_windows, std::min(reps, 3), peak_tflops, forecast_csv);
-  if (cpu_threads > 0) cpu_rows(cpu_Ns, cpu_threads, reps);
+    forecast_rows(z, forecast_Ns, forecast_windows, std::min(reps, 3), peak_tflops, forecast_csv);
+  if (cpu_threads > 0) cpu_rows(z, cpu_Ns, cpu_threads, reps);
   return 0;
 }

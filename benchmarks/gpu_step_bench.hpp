@@ -58,6 +58,7 @@ struct StepBench {
     kernels::AdamHyper h;
     h.lr = 1e-4f;  // small steps keep the parameters sane over hundreds of timed steps
     h.clip_norm = 1.f;
+    hyper.resize(1);
     hyper.upload(&h, 1, s);
     state.resize(1);
     state.zero_async(s);

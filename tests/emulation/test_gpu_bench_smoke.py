@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""The GPU benchmarks with --smoke on the host emulation of CUDA: every path runs, before an H200 does.
+
+Usage: test_gpu_bench_smoke.py BENCH_DIR OUT_DIR
+
+gpu_check.sh runs gpu_bench_cudnn, gpu_bench_fused and gpu_bench_multi on the GPU machine, where device
+time is scarce; a benchmark that fails there costs a run. With --smoke each one takes tiny sizes chosen so
+that every path applies (cuDNN FMA and TF32 with both algorithms, eager and graph; the fused kernels at
+fp32, TF32 and BF16, the wavefront at H=16 and the cluster kernels at H=128; the multi-model batch at
+each precision beside the cuDNN loop; forecasting; the CPU row). Passes when each exits 0, prints no
+"failed", and its CSV has every row with a positive time in every column that applies. The times
+themselves mean nothing here.
+"""
+import csv
+import os
+import subprocess
+import sys
+
+
+def run(cmd, failures):
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    out = done.stdout + done.stderr
+    print(out)
+    name = os.path.basename(cmd[0])
+    if done.returncode != 0:
+        failures.append(f"{name} exited {done.returncode}")
+    bad = [line for line in out.splitlines() if "failed" in line]
+    if bad:
+        failures.append(f"{name} printed failures:\n" + "\n".join(bad))
+    return out
+
+
+def rows(path, failures, expect):
+    if not os.path.exists(path):
+        failures.append(f"{path} was not written")
+        return []
+    r = list(csv.DictReader(open(path)))
+    if len(r) != expect:
+        failures.append(f"{path}: {len(r)} rows, expected {expect}")
+    return r
+
+
+def positive(path, rows_, columns, failures, when=lambda r: True):
+    for r in rows_:
+        if not when(r):
+            continue
+        for c in columns:
+            if float(r[c]) <= 0:
+                failures.append(f"{path}: {c} = {r[c]} in row {r}")
+
+
+def main():
+    bench, out = sys.argv[1:3]
+    os.makedirs(out, exist_ok=True)
+    failures = []
+
+    path = os.path.join(out, "cudnn.csv")
+    log = run([os.path.join(bench, "gpu_bench_cudnn"), "--smoke", "--csv", path], failures)
+    r = rows(path, failures, 8)  # L 1, 2 x fma, tf32 x two algorithms
+    positive(path, r, ["eager_ms", "graph_ms", "gflops"], failures)
+    for x in r:
+        if x["algo_used"] != x["algo"]:
+            failures.append(f"{path}: asked {x['algo']}, ran {x['algo_used']}")
+    engine_rows = [line for line in log.splitlines() if line.strip().startswith("2 ")]
+    if len(engine_rows) != 12:  # fma, tf32 x 1, 4, 8 streams x graphs off, on
+        failures.append(f"gpu_bench_cudnn: {len(engine_rows)} engine throughput rows, expected 12")
+
+    path = os.path.join(out, "fused.csv")
+    run([os.path.join(bench, "gpu_bench_fused"), "--smoke", "--csv", path], failures)
+    r = rows(path, failures, 4)  # H 16, 128 x L 1, 2
+    positive(path, r, ["fused_ms", "fused_tf32_ms", "fused_bf16_ms", "cudnn_fma_ms", "cudnn_tf32_ms", "step_us"],
+             failures)
+    positive(path, r, ["wavefront_ms"], failures, lambda x: x["H"] == "16" and x["L"] == "2")
+    positive(path, r, ["cluster_ms"], failures, lambda x: x["H"] == "128")
+
+    path, fpath = os.path.join(out, "multi.csv"), os.path.join(out, "forecast.csv")
+    log = run([os.path.join(bench, "gpu_bench_multi"), "--smoke", "--csv", path, "--forecast-csv", fpath],
+              failures)
+    r = rows(path, failures, 4)  # N 1, 3 x L 1, 2
+    positive(path, r, ["fused_ms", "fused_tf32_ms", "fused_bf16_ms", "cudnn_loop_ms"], failures)
+    r = rows(fpath, failures, 4)
+    positive(fpath, r, ["fused_ms", "fused_per_model_ms", "cudnn_ms"], failures)
+    if "CPU engine, fp32" not in log:
+        failures.append("gpu_bench_multi printed no CPU engine row")
+
+    for f in failures:
+        print("FAILED:", f)
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
