@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The GPU benchmarks with --smoke on the host emulation of CUDA: every path runs, before an H200 does.
 
-Usage: test_gpu_bench_smoke.py BENCH_DIR OUT_DIR
+Usage: test_gpu_bench_smoke.py BENCH_DIR OUT_DIR SOURCE_DIR
 
 gpu_check.sh runs gpu_bench_cudnn, gpu_bench_fused and gpu_bench_multi on the GPU machine, where device
 time is scarce; a benchmark that fails there costs a run. With --smoke each one takes tiny sizes chosen so
@@ -9,10 +9,12 @@ that every path applies (cuDNN FMA and TF32 with both algorithms, eager and grap
 fp32, TF32 and BF16, the wavefront at H=16 and the cluster kernels at H=128; the multi-model batch at
 each precision beside the cuDNN loop; forecasting; the CPU row). Passes when each exits 0, prints no
 "failed", and its CSV has every row with a positive time in every column that applies. The times
-themselves mean nothing here.
+themselves mean nothing here. Then scripts/gpu-results.py reads the four CSVs as gpu_check.sh names them,
+so the parser of docs/gpu-results.md is shown on the benchmarks' own output, not only on made-up files.
 """
 import csv
 import os
+import shutil
 import subprocess
 import sys
 
@@ -50,7 +52,7 @@ def positive(path, rows_, columns, failures, when=lambda r: True):
 
 
 def main():
-    bench, out = sys.argv[1:3]
+    bench, out, source = sys.argv[1:4]
     os.makedirs(out, exist_ok=True)
     failures = []
 
@@ -82,6 +84,25 @@ def main():
     positive(fpath, r, ["fused_ms", "fused_per_model_ms", "cudnn_ms"], failures)
     if "CPU engine, fp32" not in log:
         failures.append("gpu_bench_multi printed no CPU engine row")
+
+    log_dir = os.path.join(out, "check")
+    os.makedirs(log_dir, exist_ok=True)
+    for mine, theirs in (("cudnn", "gpu_bench_cudnn"), ("fused", "gpu_bench_fused"), ("multi", "gpu_bench_multi"),
+                         ("forecast", "gpu_bench_forecast")):
+        if os.path.exists(os.path.join(out, mine + ".csv")):
+            shutil.copy(os.path.join(out, mine + ".csv"), os.path.join(log_dir, theirs + ".csv"))
+    done = subprocess.run([sys.executable, os.path.join(source, "scripts", "gpu-results.py"), log_dir],
+                          capture_output=True, text=True)
+    md = done.stdout
+    print(md)
+    if done.returncode != 0:
+        failures.append(f"gpu-results.py exited {done.returncode}: {done.stderr}")
+    for part in ("gpu_bench_cudnn.csv", "gpu_bench_fused.csv", "gpu_bench_multi.csv", "gpu_bench_forecast.csv"):
+        if f"({part} is missing)" in md:
+            failures.append(f"gpu-results.py did not read {part}")
+    for row in ("| 16 | 2 | 4 | 3 | tf32 |", "| 128 | 2 | 4 | 3 |", "| 3 | 2 |"):
+        if row not in md:
+            failures.append(f"gpu-results.py wrote no row starting {row}")
 
     for f in failures:
         print("FAILED:", f)
