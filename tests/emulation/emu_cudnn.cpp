@@ -18,11 +18,12 @@
 //   GEMM operands to TF32 (as cuDNN may on the tensor cores) and accumulate in fp32.
 // - PERSIST_STATIC_SMALL_H within PyTorch's limits (forward H <= 192, backward H <= 128, every length the
 //   maximum), NOT_SUPPORTED outside them; the other persistent algorithms are not emulated.
-// - Every buffer the calls read or write must be device memory (cudaMalloc) of the size its descriptor
-//   implies, else the stream fails with cudaErrorIllegalAddress; sizes below those the size queries gave
-//   are CUDNN_STATUS_BAD_PARAM with a reason in cudnnGetLastErrorString.
-// Not modelled: speed, cuDNN's own rounding and summation order (results agree with the GPU's within the
-// tolerances, not bit for bit), projection, bidirectional and non-LSTM cells, dropout with p > 0.
+// - Every buffer the calls read or write must be device memory (cudaMalloc) of the handle's stream's device,
+//   of the size its descriptor implies, else the stream fails with cudaErrorIllegalAddress; sizes below
+//   those the size queries gave are CUDNN_STATUS_BAD_PARAM with a reason in cudnnGetLastErrorString.
+// Not modelled: speed, cuDNN's own rounding and summation order (the results meet the tests' tolerances
+// against fp64, as cuDNN's must, but are not cuDNN's bits), which configurations the real library accepts,
+// its lazy setup, projection, bidirectional and non-LSTM cells, dropout with p > 0.
 #include <cudnn.h>
 
 #include <algorithm>
