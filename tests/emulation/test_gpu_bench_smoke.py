@@ -70,8 +70,9 @@ def main():
     path = os.path.join(out, "fused.csv")
     run([os.path.join(bench, "gpu_bench_fused"), "--smoke", "--csv", path], failures)
     r = rows(path, failures, 4)  # H 16, 128 x L 1, 2
-    positive(path, r, ["fused_ms", "fused_tf32_ms", "fused_bf16_ms", "cudnn_fma_ms", "cudnn_tf32_ms", "step_us"],
-             failures)
+    # step_us is a difference of two timings (T steps and 1), which a loaded host can make negative: that it
+    # ran is shown by the absence of "step timing failed" above, not by its sign.
+    positive(path, r, ["fused_ms", "fused_tf32_ms", "fused_bf16_ms", "cudnn_fma_ms", "cudnn_tf32_ms"], failures)
     positive(path, r, ["wavefront_ms"], failures, lambda x: x["H"] == "16" and x["L"] == "2")
     positive(path, r, ["cluster_ms"], failures, lambda x: x["H"] == "128")
 
