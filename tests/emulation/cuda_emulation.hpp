@@ -128,6 +128,13 @@ void mma_tf32(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1);
 void mma_bf16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1);
 // cvt.rna.tf32.f32: round to nearest, ties away from zero, to a 10-bit mantissa.
 uint32_t tf32_rna(float x);
+// The same rounding as a float (what the tensor cores compute with).
+inline float tf32_value(float x) {
+  const uint32_t u = tf32_rna(x);
+  float v;
+  std::memcpy(&v, &u, 4);
+  return v;
+}
 
 }  // namespace lstmad::emu
 

@@ -26,13 +26,11 @@ enum class Round { None, TF32, BF16 };
 
 float round_operand(float x, Round r) {
   if (r == Round::None) return x;
+  if (r == Round::TF32) return lstmad::emu::tf32_value(x);
   uint32_t u;
   std::memcpy(&u, &x, 4);
-  if (r == Round::TF32) {
-    u = lstmad::emu::tf32_rna(x);
-  } else if ((u & 0x7F800000u) != 0x7F800000u) {
-    u = (u + 0x7FFFu + ((u >> 16) & 1u)) & 0xFFFF0000u;  // to nearest, ties to even
-  }
+  if ((u & 0x7F800000u) != 0x7F800000u)
+    u = (u + 0x7FFFu + ((u >> 16) & 1u)) & 0xFFFF0000u;  // BF16: to nearest, ties to even
   float v;
   std::memcpy(&v, &u, 4);
   return v;
@@ -69,17 +67,8 @@ void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float
 
 // Operands in another device's memory would fault (no peer access): the stream fails, as on the GPU.
 bool operands_on_stream_device(cudaStream_t s, std::initializer_list<const void*> operands) {
-  const int dev = lstmad::emu::stream_device(s);
-  for (const void* p : operands) {
-    const int d = lstmad::emu::device_of(p, 1);
-    if (d >= 0 && d != dev) {
-      const std::string why = "cuBLAS operand in device " + std::to_string(d) +
-                              "'s memory on a stream of device " + std::to_string(dev);
-      std::fprintf(stderr, "[emulation] %s\n", why.c_str());
-      lstmad::emu::set_sticky_error(cudaErrorIllegalAddress, why);
-      return false;
-    }
-  }
+  for (const void* p : operands)
+    if (!lstmad::emu::not_foreign(p, lstmad::emu::stream_device(s), "a cuBLAS operand")) return false;
   return true;
 }
 

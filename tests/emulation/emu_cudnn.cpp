@@ -74,8 +74,7 @@ cudnnStatus_t fail(cudnnStatus_t s, const std::string& why) {
 
 // A failure while the work runs: the stream's context is left unusable, as after a failed kernel.
 void device_failure(cudaError_t e, const std::string& why) {
-  std::fprintf(stderr, "[emulation] cuDNN: %s\n", why.c_str());
-  lstmad::emu::set_sticky_error(e, "cuDNN: " + why);
+  lstmad::emu::device_fault(e, "cuDNN: " + why);
 }
 
 // ---- the weight space ----
@@ -114,7 +113,7 @@ struct WeightLayout {
 // and output in inference; the gradients flowing down in BackwardData).
 constexpr std::size_t kHeader = 16;
 constexpr uint32_t kMagic = 0x6c73746dU;
-enum ReserveState : uint32_t { kEmpty = 0, kForward = 1, kBackwardData = 2 };
+enum ReserveState : uint32_t { kForward = 1, kBackwardData = 2 };
 struct ReserveHeader {
   uint32_t magic, state;
   int32_t batch, max_t, layers, hidden;
@@ -126,15 +125,10 @@ std::size_t reserve_floats(const cudnnRNNStruct& r, int B, int T) {
   return kHeader + static_cast<std::size_t>(r.layers) * per_layer(B, T, r.hidden);
 }
 std::size_t work_floats(const cudnnRNNStruct& r, int B, int T) {
-  return 2 * static_cast<std::size_t>(B) * T * r.hidden + kHeader;
+  return 2 * static_cast<std::size_t>(B) * T * r.hidden;
 }
 
-float tf32(float x) {
-  const uint32_t u = lstmad::emu::tf32_rna(x);
-  float v;
-  std::memcpy(&v, &u, 4);
-  return v;
-}
+using lstmad::emu::tf32_value;
 bool uses_tf32(const cudnnRNNStruct& r) {
   return r.math == CUDNN_DEFAULT_MATH || r.math == CUDNN_TENSOR_OP_MATH;
 }
@@ -193,9 +187,9 @@ LayerParams layer_params(const cudnnRNNStruct& r, const float* w, int l) {
     const float* Wg = w + lay.matrix(l, g);
     const float* Rg = w + lay.matrix(l, g + 4);
     for (std::size_t i = 0; i < static_cast<std::size_t>(H) * in; ++i)
-      p.W[g * static_cast<std::size_t>(H) * in + i] = t ? tf32(Wg[i]) : Wg[i];
+      p.W[g * static_cast<std::size_t>(H) * in + i] = t ? tf32_value(Wg[i]) : Wg[i];
     for (std::size_t i = 0; i < static_cast<std::size_t>(H) * H; ++i)
-      p.R[g * static_cast<std::size_t>(H) * H + i] = t ? tf32(Rg[i]) : Rg[i];
+      p.R[g * static_cast<std::size_t>(H) * H + i] = t ? tf32_value(Rg[i]) : Rg[i];
     std::copy_n(w + lay.bias(l, g), H, p.bW.begin() + g * H);
     std::copy_n(w + lay.bias(l, g + 4), H, p.bR.begin() + g * H);
   }
@@ -277,8 +271,8 @@ void run_forward(const ForwardArgs& a) {
       for (int t = 0; t < len; ++t) {
         const std::size_t bt = static_cast<std::size_t>(b) * T + t;
         const float* xs = l == 0 ? a.x + row(a.xd, b, t) : below + bt * H;
-        for (int k = 0; k < in; ++k) xin[k] = t32 ? tf32(xs[k]) : xs[k];
-        for (int k = 0; k < H; ++k) hr[k] = t32 ? tf32(h[k]) : h[k];
+        for (int k = 0; k < in; ++k) xin[k] = t32 ? tf32_value(xs[k]) : xs[k];
+        for (int k = 0; k < H; ++k) hr[k] = t32 ? tf32_value(h[k]) : h[k];
         for (int g = 0; g < G; ++g) {
           float u = p.bW[g], v = p.bR[g];
           const float* wr = p.W.data() + static_cast<std::size_t>(g) * in;
@@ -404,7 +398,7 @@ void run_backward_data(const BackwardDataArgs& a) {
           dc[j] = dcj * f;
         }
         std::copy(da.begin(), da.end(), act);  // BackwardWeights reads the gate gradients here
-        for (int g = 0; g < G; ++g) dar[g] = t32 ? tf32(da[g]) : da[g];
+        for (int g = 0; g < G; ++g) dar[g] = t32 ? tf32_value(da[g]) : da[g];
         // dh_{t-1} = R^T da and d(input) = W^T da, summed over the 4H gate rows in order.
         std::fill_n(acc.begin(), H, 0.f);
         for (int g = 0; g < G; ++g) {
@@ -459,7 +453,7 @@ void run_backward_weights(const BackwardWeightsArgs& a) {
       !lengths_match(call, a.dev_lens, a.xd) || !reserve_holds(call, a.reserve, r, B, T, kBackwardData))
     return;
   const bool t32 = uses_tf32(r);
-  auto op = [t32](float v) { return t32 ? tf32(v) : v; };
+  auto op = [t32](float v) { return t32 ? tf32_value(v) : v; };
   std::vector<float> zero(H, 0.f);
   for (int l = 0; l < L; ++l) {
     const int in = lay.in(l);

@@ -654,14 +654,7 @@ void set_dynamic_smem_limit(const void* kernel, std::size_t bytes) {
 }
 
 bool pointer_argument_ok(const void* p, int index) {
-  const int d = device_of(p, 1);
-  if (d < 0 || d == current_device()) return true;
-  const std::string why = "kernel argument " + std::to_string(index) + " points into device " +
-                          std::to_string(d) + "'s memory, launched on device " +
-                          std::to_string(current_device());
-  std::fprintf(stderr, "[emulation] %s\n", why.c_str());
-  set_sticky_error(cudaErrorIllegalAddress, why);
-  return false;
+  return not_foreign(p, current_device(), "kernel argument " + std::to_string(index));
 }
 
 bool launch_stream_ok(cudaStream_t stream) {

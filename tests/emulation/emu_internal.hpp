@@ -30,6 +30,12 @@ int device_of(const void* p, std::size_t bytes);
 bool is_device_range(const void* p, std::size_t bytes);
 // How many pieces of work (kernels, copies, library calls, graph launches) the streams of `device` ran.
 long long work_count(int device);
+// A fault while work runs (an illegal address, a library's misuse): printed with `why`, and the sticky
+// error `e` left for the next synchronising call, as after a failed kernel on the GPU.
+void device_fault(cudaError_t e, const std::string& why);
+// False (with device_fault(cudaErrorIllegalAddress)) when `p` lies in the memory of a device other than
+// `device`: without peer access the access would fault. Host memory and null are not judged here.
+bool not_foreign(const void* p, int device, const std::string& what);
 
 // Launch limits (the H200's) and the per-kernel dynamic shared-memory attribute.
 constexpr int kSmCount = 132;

@@ -148,6 +148,19 @@ bool is_device_range(const void* p, std::size_t bytes) {
   return device_of(p, bytes) >= 0;
 }
 
+void device_fault(cudaError_t e, const std::string& why) {
+  std::fprintf(stderr, "[emulation] %s\n", why.c_str());
+  set_sticky_error(e, why);
+}
+
+bool not_foreign(const void* p, int device, const std::string& what) {
+  const int d = device_of(p, 1);
+  if (d < 0 || d == device) return true;
+  device_fault(cudaErrorIllegalAddress, what + " points into device " + std::to_string(d) +
+                                            "'s memory, used on device " + std::to_string(device));
+  return false;
+}
+
 }  // namespace lstmad::emu
 
 using lstmad::emu::set_last_error;

@@ -74,7 +74,7 @@ TEST_F(EmulatedDevices, StreamsEventsAndMemoryBelongToTheDeviceTheyWereMadeOn) {
   kernels::launch_kernel(fill_kernel, 1, 64, 0, s0, m1, 1.f);
   const std::string log = testing::internal::GetCapturedStderr();
   EXPECT_EQ(cudaDeviceSynchronize(), cudaErrorIllegalAddress);
-  EXPECT_NE(log.find("kernel argument 0 points into device 1's memory, launched on device 0"),
+  EXPECT_NE(log.find("kernel argument 0 points into device 1's memory, used on device 0"),
             std::string::npos)
       << log;
   cudaDeviceReset();

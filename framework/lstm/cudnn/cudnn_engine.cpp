@@ -25,8 +25,10 @@ namespace {
 
 constexpr gpu::GpuTrainingNames kNames{"cudnn", "LSTMAD_CUDNN_GRAPHS"};
 
-void require_device(int device) {
+// `device`, once checked usable (DeviceError with the reason otherwise).
+int require_device(int device) {
   gpu::require_gpu_device(kNames.engine, device);
+  return device;
 }
 
 class CudnnEngine final : public Engine {
@@ -67,7 +69,7 @@ class CudnnEngine final : public Engine {
                const std::vector<int>& starts, float* out) override {
     if (starts.empty()) return;
     std::lock_guard<std::mutex> lock(mutex_);
-    const gpu::ScopedDevice dev(device());
+    const gpu::ScopedDevice dev(require_device(opts_.device));
     Context& c = context();
     check_window_starts(starts, n, window, 0, "predict");
     check_param_count(shape, params.size(), "cudnn engine");
@@ -79,7 +81,7 @@ class CudnnEngine final : public Engine {
   double loss_and_grad(const ModelShape& shape, int window, const float* params, const float* xb,
                        const float* yb, int batch, float* grad) override {
     std::lock_guard<std::mutex> lock(mutex_);
-    const gpu::ScopedDevice dev(device());
+    const gpu::ScopedDevice dev(require_device(opts_.device));
     Context& c = context();
     CudnnLstm lstm(c.handle.get(), c.stream.get(), shape, window, batch, opts_.precision, algo_);
     return gpu::batch_loss_and_grad(lstm, c.stream, shape, window, params, xb, yb, batch, grad);
@@ -96,14 +98,9 @@ class CudnnEngine final : public Engine {
            (p == Precision::FP64 ? "; engine \"cpu\" runs fp64" : "; engine \"fused\" is the one for bf16");
   }
 
-  // opts_.device once checked usable. Every call makes it current for its own scope (gpu::ScopedDevice), so
-  // that an engine never leaves its caller's thread on another device.
-  int device() const {
-    require_device(opts_.device);
-    return opts_.device;
-  }
-
-  // The stream and handle for predict() and loss_and_grad(), made on first use on opts_.device.
+  // The stream and handle for predict() and loss_and_grad(), made on first use on opts_.device. Each
+  // caller makes that device current for its own scope (gpu::ScopedDevice), so that an engine never leaves
+  // its caller's thread on another device.
   Context& context() {
     if (!context_) {
       context_ = std::make_unique<Context>();

@@ -24,8 +24,8 @@
 #include "core/gpu/device_buffer.hpp"
 #include "core/gpu/resources.hpp"
 #include "kernels/gather_windows.hpp"
-#include "kernels/reduce.hpp"
 #include "kernels/lstm_multi_plan.hpp"
+#include "kernels/reduce.hpp"
 #include "lstm/fused/fused_lstm.hpp"
 #include "lstm/fused/fused_multi.hpp"
 #include "lstm/gpu/block_ops.hpp"
@@ -37,8 +37,10 @@ namespace {
 
 constexpr gpu::GpuTrainingNames kNames{"fused", "LSTMAD_FUSED_GRAPHS"};
 
-void require_device(int device) {
+// `device`, once checked usable (DeviceError with the reason otherwise).
+int require_device(int device) {
   gpu::require_gpu_device(kNames.engine, device);
+  return device;
 }
 
 // One model's sizes for kernels/lstm_multi_plan.hpp; the caller fills in batch, rows and window counts.
@@ -117,7 +119,7 @@ class FusedEngine final : public Engine {
       return;
     }
     std::lock_guard<std::mutex> lock(mutex_);
-    const gpu::ScopedDevice dev(device());
+    const gpu::ScopedDevice dev(require_device(opts_.device));
     Context& c = context();
     check_window_starts(starts, n, window, 0, "predict");
     check_param_count(shape, params.size(), "fused engine");
@@ -146,7 +148,7 @@ class FusedEngine final : public Engine {
     }
     if (todo.empty()) return;
     std::lock_guard<std::mutex> lock(mutex_);
-    const gpu::ScopedDevice dev(device());
+    const gpu::ScopedDevice dev(require_device(opts_.device));
     Context& c = context();
     e.batch = predict_rows_per_step(shape, window, static_cast<int>(e.val), c.limits);
     const std::size_t chunk = models_that_fit(kernels::multi_predict_bytes(e), 0.75);
@@ -162,7 +164,7 @@ class FusedEngine final : public Engine {
   double loss_and_grad(const ModelShape& shape, int window, const float* params, const float* xb,
                        const float* yb, int batch, float* grad) override {
     std::lock_guard<std::mutex> lock(mutex_);
-    const gpu::ScopedDevice dev(device());
+    const gpu::ScopedDevice dev(require_device(opts_.device));
     Context& c = context();
     FusedLstm lstm(c.handle.get(), c.stream.get(), shape, window, batch, opts_.precision, c.limits);
     return gpu::batch_loss_and_grad(lstm, c.stream, shape, window, params, xb, yb, batch, grad);
@@ -208,8 +210,9 @@ class FusedEngine final : public Engine {
       e.rows = (e.rows + static_cast<long long>(group.size()) - 1) / static_cast<long long>(group.size());
       const std::size_t chunk = models_that_fit(kernels::multi_model_bytes(e), 0.9);
       for (std::size_t at = 0; at < group.size(); at += chunk) {
-        const std::vector<ModelJob*> part(group.begin() + static_cast<long long>(at),
-                                          group.begin() + static_cast<long long>(std::min(group.size(), at + chunk)));
+        const std::vector<ModelJob*> part(
+            group.begin() + static_cast<long long>(at),
+            group.begin() + static_cast<long long>(std::min(group.size(), at + chunk)));
         train_fused_multi(shape, window, B, limits, part, stream, graphs, opts_.precision);
       }
     }
@@ -225,7 +228,8 @@ class FusedEngine final : public Engine {
     for (; b > 1; b /= 2)
       if (fused_unsupported_reason(shape, window, b, opts_.precision, limits).empty()) return b;
     const std::string why = fused_unsupported_reason(shape, window, 1, opts_.precision, limits);
-    if (!why.empty()) throw UnsupportedError(why + " (" + shape.str() + ", T=" + std::to_string(window) + ")");
+    if (!why.empty())
+      throw UnsupportedError(why + " (" + shape.str() + ", T=" + std::to_string(window) + ")");
     return 1;
   }
 
@@ -241,14 +245,9 @@ class FusedEngine final : public Engine {
     return fused_unsupported_reason(ModelShape{}, 1, 1, p, kernels::FusedLimits{});
   }
 
-  // opts_.device once checked usable. Every call makes it current for its own scope (gpu::ScopedDevice), so
-  // that an engine never leaves its caller's thread on another device.
-  int device() const {
-    require_device(opts_.device);
-    return opts_.device;
-  }
-
-  // The stream and handle for predict() and loss_and_grad(), made on first use on opts_.device.
+  // The stream and handle for predict() and loss_and_grad(), made on first use on opts_.device. Each
+  // caller makes that device current for its own scope (gpu::ScopedDevice), so that an engine never leaves
+  // its caller's thread on another device.
   Context& context() {
     if (!context_) {
       context_ = std::make_unique<Context>();
