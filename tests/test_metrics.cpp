@@ -97,7 +97,8 @@ TEST(MetricsEvent, HandCase) {
   // predicted 1 0 1 1 0 0 0 0 0 1 0 0   predicted events [0,0] [2,3] [9,9]
   // [2,3] shares row 2 with [1,2]: TP = 1. [5,7] and [10,10] missed (row 9 only touches 10): FN = 2.
   // [0,0] and [9,9] overlap nothing: FP = 2. P = 1/3, R = 1/3, F1 = 1/3.
-  const EventMetrics m = event_metrics({1, 0, 1, 1, 0, 0, 0, 0, 0, 1, 0, 0}, {0, 1, 1, 0, 0, 1, 1, 1, 0, 0, 1, 0});
+  const EventMetrics m =
+      event_metrics({1, 0, 1, 1, 0, 0, 0, 0, 0, 1, 0, 0}, {0, 1, 1, 0, 0, 1, 1, 1, 0, 0, 1, 0});
   EXPECT_EQ(m.counts.true_events, 3);
   EXPECT_EQ(m.counts.detected_events, 1);
   EXPECT_EQ(m.counts.missed_events, 2);
@@ -151,6 +152,16 @@ TEST(MetricsPak, HandCase) {
   EXPECT_TRUE(std::isnan(pak_auc({1, 0}, {0, 0}, 10)));
 }
 
+TEST(MetricsPak, ExactlyKPercentIsNotMoreThanK) {
+  // One segment of 90 rows with 63 detected: exactly 70 %, so K = 70 leaves it alone and K = 69 adjusts
+  // it. In floating point 0.7 * 90 is 62.99999..., below 63: a K / 100 * length test would adjust at 70.
+  std::vector<int> labels(90, 1), pred(90, 0);
+  std::fill(pred.begin(), pred.begin() + 63, 1);
+  EXPECT_EQ(point_adjust(pred, labels, 70), pred);
+  EXPECT_EQ(point_adjust(pred, labels, 69), labels);
+  EXPECT_NEAR(pak_f1(pred, labels, 70), 126.0 / 153.0, kTol);
+}
+
 TEST(MetricsRange, HandCase) {
   // labels    0 1 1 1 1 0 0 1 1 0   R1 = [1,4] (4 rows), R2 = [7,8] (2 rows)
   // predicted 0 0 1 0 1 1 1 1 0 0   P1 = [2,2] (1 row),  P2 = [4,7] (4 rows)
@@ -183,7 +194,8 @@ TEST(MetricsRange, HandCase) {
 TEST(MetricsVus, BufferedLabels) {
   // buffer 4: half = 2; d = 1 -> sqrt(1 - 1/4) = sqrt(0.75), d = 2 -> sqrt(1 - 2/4) = sqrt(0.5).
   std::vector<double> y = buffered_labels({0, 0, 0, 1, 1, 0, 0, 0}, 4);
-  const std::vector<double> expect = {0, std::sqrt(0.5), std::sqrt(0.75), 1, 1, std::sqrt(0.75), std::sqrt(0.5), 0};
+  const std::vector<double> expect = {0, std::sqrt(0.5),  std::sqrt(0.75), 1,
+                                      1, std::sqrt(0.75), std::sqrt(0.5),  0};
   ASSERT_EQ(y.size(), expect.size());
   for (size_t i = 0; i < y.size(); ++i) EXPECT_NEAR(y[i], expect[i], kTol) << i;
   // buffer 1: half = 0, the labels unchanged; buffer 2 between two runs: sqrt(.5) twice, capped at 1.
@@ -254,6 +266,17 @@ TEST(MetricsVus, PerfectDetectorAtBufferZeroAndNan) {
   EXPECT_TRUE(std::isnan(none.pr));
   EXPECT_TRUE(std::isnan(range_auc({0.1, 0.2}, {1, 1}, 0).roc));  // no negatives
   EXPECT_THROW(vus({0.1}, {0}, -1), lstmad::Error);
+  EXPECT_THROW(vus({0.1}, {0}, kMaxVusBuffer + 1), lstmad::Error);
+}
+
+TEST(MetricsVus, BuffersLongerThanTheSeriesStayInsideIt) {
+  // A buffer far longer than the series weighs the rows it reaches as a short one would compute them.
+  const int buffer = 2000000;
+  const std::vector<double> y = buffered_labels({0, 0, 1, 0}, buffer);
+  EXPECT_NEAR(y[0], std::sqrt(1.0 - 2.0 / buffer), kTol);
+  EXPECT_NEAR(y[1], std::sqrt(1.0 - 1.0 / buffer), kTol);
+  EXPECT_EQ(y[2], 1.0);
+  EXPECT_NEAR(y[3], std::sqrt(1.0 - 1.0 / buffer), kTol);
 }
 
 namespace {
@@ -415,7 +438,8 @@ TEST(MetricsSeries, FirstRowAndNanConventions) {
   EXPECT_THROW(evaluate_series({0.5, 0.1}, {0, 1}, bad, 0), lstmad::Error);
 
   // Nothing left to score (first_row == n): every value is NaN.
-  for (const auto& [name, value] : evaluate_series({0.1, 0.2}, {1, 0}, o, 2)) EXPECT_TRUE(std::isnan(value)) << name;
+  for (const auto& [name, value] : evaluate_series({0.1, 0.2}, {1, 0}, o, 2))
+    EXPECT_TRUE(std::isnan(value)) << name;
 
   // No anomalies: every label-dependent value is NaN; precisions are 0 when something was detected.
   const NamedMetrics clean = evaluate_series({0.9, 0.1, 0.2}, {0, 0, 0}, o);

@@ -11,8 +11,9 @@ namespace lstmad::metrics {
 namespace {
 
 void check_options(const SeriesMetricOptions& o) {
-  if (o.vus_max_buffer < 0)
-    throw Error("metrics: vus_max_buffer must be >= 0, got " + std::to_string(o.vus_max_buffer));
+  if (o.vus_max_buffer < 0 || o.vus_max_buffer > kMaxVusBuffer)
+    throw Error("metrics: vus_max_buffer must be in 0.." + std::to_string(kMaxVusBuffer) + ", got " +
+                std::to_string(o.vus_max_buffer));
   if (!(o.range_alpha >= 0 && o.range_alpha <= 1))
     throw Error("metrics: range_alpha must lie in [0, 1], got " + std::to_string(o.range_alpha));
   if (!(o.pak_k >= 0 && o.pak_k <= 100))
@@ -35,7 +36,8 @@ std::vector<T> scored_part(const std::vector<T>& v, size_t labels, int first_row
 }
 
 void add_detection_metrics(NamedMetrics& out, const std::vector<int>& pred, const std::vector<int>& labels,
-                           const SeriesMetricOptions& o, bool with_curves, const std::vector<double>* scores) {
+                           const SeriesMetricOptions& o, bool with_curves,
+                           const std::vector<double>* scores) {
   const PrecisionRecall point = point_metrics(pred, labels);
   out.emplace_back("point_precision", point.precision);
   out.emplace_back("point_recall", point.recall);
@@ -62,16 +64,17 @@ void add_detection_metrics(NamedMetrics& out, const std::vector<int>& pred, cons
 
 const std::vector<std::string>& series_metric_names() {
   static const std::vector<std::string> names = {
-      "point_precision", "point_recall", "point_f1", "best_f1", "best_f1_threshold", "event_precision",
-      "event_recall", "event_f1", "pa_f1", "pak_f1", "pak_auc", "range_precision", "range_recall",
-      "range_f1", "roc_auc", "pr_auc", "vus_roc", "vus_pr", "ucr_score"};
+      "point_precision", "point_recall",    "point_f1",     "best_f1",  "best_f1_threshold",
+      "event_precision", "event_recall",    "event_f1",     "pa_f1",    "pak_f1",
+      "pak_auc",         "range_precision", "range_recall", "range_f1", "roc_auc",
+      "pr_auc",          "vus_roc",         "vus_pr",       "ucr_score"};
   return names;
 }
 
 const std::vector<std::string>& detection_metric_names() {
   static const std::vector<std::string> names = {
       "point_precision", "point_recall", "point_f1", "event_precision", "event_recall", "event_f1",
-      "pa_f1", "pak_f1", "pak_auc", "range_precision", "range_recall", "range_f1"};
+      "pa_f1",           "pak_f1",       "pak_auc",  "range_precision", "range_recall", "range_f1"};
   return names;
 }
 

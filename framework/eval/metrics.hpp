@@ -13,12 +13,12 @@
 namespace lstmad::metrics {
 
 struct SeriesMetricOptions {
-  double threshold = 0.5;   // a row is a detection when score >= threshold
-  int vus_max_buffer = 100; // VUS averages Range-AUC over buffer lengths 0 .. vus_max_buffer rows
-  double range_alpha = 0.0; // existence-reward weight of range-based recall, in [0, 1]
-  double pak_k = 20.0;      // K (percent) of the reported pak_f1
-  int pak_k_step = 10;      // K grid step (percent) of pak_auc; must divide 100
-  int ucr_tolerance = 100;  // least margin (rows) of ucr_score around the one labeled run
+  double threshold = 0.5;    // a row is a detection when score >= threshold
+  int vus_max_buffer = 100;  // VUS averages Range-AUC over buffer lengths 0 .. vus_max_buffer rows
+  double range_alpha = 0.0;  // existence-reward weight of range-based recall, in [0, 1]
+  double pak_k = 20.0;       // K (percent) of the reported pak_f1
+  int pak_k_step = 10;       // K grid step (percent) of pak_auc; must divide 100
+  int ucr_tolerance = 100;   // least margin (rows) of ucr_score around the one labeled run
 };
 
 using NamedMetrics = std::vector<std::pair<std::string, double>>;
@@ -36,8 +36,8 @@ const std::vector<std::string>& detection_metric_names();
 // contiguous series. A NaN score among the scored rows, a size mismatch or a bad option is an Error.
 NamedMetrics evaluate_series(const std::vector<double>& scores, const std::vector<int>& labels,
                              const SeriesMetricOptions& options, int first_row = 0);
-// The same for binary detections (nonzero = detected), e.g. from a dynamic threshold; options.threshold
-// and the VUS option are unused.
+// The same for binary detections (nonzero = detected), e.g. from a dynamic threshold; options.threshold,
+// the VUS option and ucr_tolerance are unused.
 NamedMetrics evaluate_detections(const std::vector<int>& detections, const std::vector<int>& labels,
                                  const SeriesMetricOptions& options, int first_row = 0);
 

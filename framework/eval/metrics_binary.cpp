@@ -20,7 +20,9 @@ void check_same_length(const std::vector<int>& predicted, const std::vector<int>
                 std::to_string(labels.size()) + " labels");
 }
 
-double ratio(double num, double den) { return den > 0 ? num / den : kNaN; }
+double ratio(double num, double den) {
+  return den > 0 ? num / den : kNaN;
+}
 
 int overlap_length(const Segment& a, const Segment& b) {
   return std::max(0, std::min(a.end, b.end) - std::max(a.start, b.start) + 1);
@@ -95,7 +97,8 @@ EventMetrics event_metrics(const std::vector<int>& predicted, const std::vector<
   m.counts.predicted_events = static_cast<int>(pred.size());
   m.counts.detected_events = static_cast<int>(std::count(true_hit.begin(), true_hit.end(), 1));
   m.counts.missed_events = m.counts.true_events - m.counts.detected_events;
-  m.counts.false_events = m.counts.predicted_events - static_cast<int>(std::count(pred_hit.begin(), pred_hit.end(), 1));
+  m.counts.false_events =
+      m.counts.predicted_events - static_cast<int>(std::count(pred_hit.begin(), pred_hit.end(), 1));
   const double tp = m.counts.detected_events;
   m.scores.precision = ratio(tp, tp + m.counts.false_events);
   m.scores.recall = ratio(tp, tp + m.counts.missed_events);
@@ -113,8 +116,10 @@ std::vector<int> point_adjust(const std::vector<int>& predicted, const std::vect
   for (const Segment& s : runs_of(labels)) {
     long hits = 0;
     for (int i = s.start; i <= s.end; ++i) hits += out[static_cast<size_t>(i)];
-    // Strictly more than K % of the segment, so K = 0 needs one hit and K = 100 can never trigger.
-    if (static_cast<double>(hits) > k_percent / 100.0 * s.length())
+    // Strictly more than K % of the segment, so K = 0 needs one hit and K = 100 can never trigger. Compared
+    // as 100 hits > K length: exact for a whole K (0.7 * 90 rounds to 62.99999..., which would let 63 hits
+    // of 90, exactly 70 %, adjust the segment, as the authors' floating-point test does).
+    if (100.0 * static_cast<double>(hits) > k_percent * static_cast<double>(s.length()))
       std::fill(out.begin() + s.start, out.begin() + s.end + 1, 1);
   }
   return out;
@@ -137,7 +142,8 @@ double pak_auc(const std::vector<int>& predicted, const std::vector<int>& labels
   return area;
 }
 
-PrecisionRecall range_metrics(const std::vector<int>& predicted, const std::vector<int>& labels, double alpha) {
+PrecisionRecall range_metrics(const std::vector<int>& predicted, const std::vector<int>& labels,
+                              double alpha) {
   check_same_length(predicted, labels, "range_metrics");
   if (!(alpha >= 0 && alpha <= 1))
     throw Error("range_metrics: alpha must lie in [0, 1], got " + std::to_string(alpha));
@@ -158,7 +164,8 @@ PrecisionRecall range_metrics(const std::vector<int>& predicted, const std::vect
   double recall_sum = 0;
   for (size_t i = 0; i < truth.size(); ++i) {
     const double existence = true_meets[i] > 0 ? 1.0 : 0.0;
-    const double overlap = cardinality(true_meets[i]) * static_cast<double>(true_cover[i]) / truth[i].length();
+    const double overlap =
+        cardinality(true_meets[i]) * static_cast<double>(true_cover[i]) / truth[i].length();
     recall_sum += alpha * existence + (1.0 - alpha) * overlap;
   }
   double precision_sum = 0;

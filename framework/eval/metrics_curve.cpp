@@ -21,7 +21,8 @@ void check_inputs(const std::vector<double>& scores, const std::vector<int>& lab
     throw Error(std::string(what) + ": " + std::to_string(scores.size()) + " scores for " +
                 std::to_string(labels.size()) + " labels");
   for (size_t i = 0; i < scores.size(); ++i)
-    if (std::isnan(scores[i])) throw Error(std::string(what) + ": the score of row " + std::to_string(i) + " is NaN");
+    if (std::isnan(scores[i]))
+      throw Error(std::string(what) + ": the score of row " + std::to_string(i) + " is NaN");
 }
 
 // Row indices by descending score; ties keep row order (irrelevant to the results, fixed for
@@ -147,17 +148,18 @@ double average_precision(const std::vector<double>& scores, const std::vector<in
 }
 
 std::vector<double> buffered_labels(const std::vector<int>& labels, int buffer) {
-  if (buffer < 0) throw Error("buffered_labels: the buffer length must be >= 0, got " + std::to_string(buffer));
+  if (buffer < 0)
+    throw Error("buffered_labels: the buffer length must be >= 0, got " + std::to_string(buffer));
   const int n = static_cast<int>(labels.size());
   std::vector<double> y(labels.size(), 0.0);
   for (int i = 0; i < n; ++i) y[static_cast<size_t>(i)] = labels[static_cast<size_t>(i)] != 0 ? 1.0 : 0.0;
   const int half = buffer / 2;
+  // Only the rows inside the series: a buffer longer than the series costs O(n), not O(buffer), per run.
   for (const Segment& s : runs_of(labels)) {
-    for (int d = 1; d <= half; ++d) {
-      const double w = std::sqrt(1.0 - static_cast<double>(d) / buffer);
-      if (s.start - d >= 0) y[static_cast<size_t>(s.start - d)] += w;
-      if (s.end + d < n) y[static_cast<size_t>(s.end + d)] += w;
-    }
+    for (int d = 1, last = std::min(half, s.start); d <= last; ++d)
+      y[static_cast<size_t>(s.start - d)] += std::sqrt(1.0 - static_cast<double>(d) / buffer);
+    for (int d = 1, last = std::min(half, n - 1 - s.end); d <= last; ++d)
+      y[static_cast<size_t>(s.end + d)] += std::sqrt(1.0 - static_cast<double>(d) / buffer);
   }
   for (double& v : y) v = std::min(v, 1.0);
   return y;
@@ -171,7 +173,9 @@ RangeAuc range_auc(const std::vector<double>& scores, const std::vector<int>& la
 
 RangeAuc vus(const std::vector<double>& scores, const std::vector<int>& labels, int max_buffer) {
   check_inputs(scores, labels, "vus");
-  if (max_buffer < 0) throw Error("vus: the largest buffer length must be >= 0, got " + std::to_string(max_buffer));
+  if (max_buffer < 0 || max_buffer > kMaxVusBuffer)
+    throw Error("vus: the largest buffer length must be in 0.." + std::to_string(kMaxVusBuffer) + ", got " +
+                std::to_string(max_buffer));
   const long positives = count_positive(labels);
   if (positives == 0) return {kNaN, kNaN};
   const std::vector<size_t> order = descending_order(scores);
@@ -181,7 +185,8 @@ RangeAuc vus(const std::vector<double>& scores, const std::vector<int>& labels, 
     sum.roc += r.roc;
     sum.pr += r.pr;
   }
-  return {sum.roc / (max_buffer + 1), sum.pr / (max_buffer + 1)};
+  const double count = static_cast<double>(max_buffer) + 1.0;
+  return {sum.roc / count, sum.pr / count};
 }
 
 double ucr_score(const std::vector<double>& scores, const std::vector<int>& labels, int tolerance) {

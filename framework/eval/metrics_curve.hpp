@@ -1,8 +1,9 @@
 // Threshold-free metrics of real-valued anomaly scores against binary labels (nonzero = anomalous), one
 // entry per row: best F1 over all thresholds, ROC-AUC, PR-AUC (average precision), and the range-aware
-// Range-AUC / VUS of Paparrizos et al. (VLDB 2022), and the UCR score of the UCR anomaly archive. Every curve is swept over all distinct score values
-// (a row is a detection when score >= threshold, tied rows enter together), after one sort: O(n log n),
-// plus O(n) per buffer length for VUS. Definitions and NaN conventions are in docs/metrics.md.
+// Range-AUC / VUS of Paparrizos et al. (VLDB 2022), and the UCR score of the UCR anomaly archive. Every curve
+// is swept over all distinct score values (a row is a detection when score >= threshold, tied rows enter
+// together), after one sort: O(n log n), plus O(n) per buffer length for VUS. Definitions and NaN conventions
+// are in docs/metrics.md.
 #pragma once
 #include <vector>
 
@@ -32,7 +33,9 @@ struct RangeAuc {
 };
 // Range-AUC-ROC and Range-AUC-PR for one buffer length (see docs/metrics.md for TPR, FPR, precision).
 RangeAuc range_auc(const std::vector<double>& scores, const std::vector<int>& labels, int buffer);
-// VUS-ROC and VUS-PR: the mean of range_auc over buffer lengths 0, 1, ..., max_buffer.
+// VUS-ROC and VUS-PR: the mean of range_auc over buffer lengths 0, 1, ..., max_buffer (at most
+// kMaxVusBuffer: each length is one pass over the series).
+constexpr int kMaxVusBuffer = 10000000;
 RangeAuc vus(const std::vector<double>& scores, const std::vector<int>& labels, int max_buffer);
 
 // The UCR score (Wu and Keogh; with the tolerance of Rewicki et al. 2023), for a series with exactly one
