@@ -26,7 +26,8 @@ double period_autocorrelation(const Series& s, int train_end, const std::string&
   const double nan = std::numeric_limits<double>::quiet_NaN();
   if (train_end < 3 || s.time_us.size() < static_cast<size_t>(train_end)) return nan;
   std::vector<int64_t> steps;
-  for (int i = 1; i < train_end; ++i) steps.push_back(s.time_us[static_cast<size_t>(i)] - s.time_us[static_cast<size_t>(i - 1)]);
+  for (int i = 1; i < train_end; ++i)
+    steps.push_back(s.time_us[static_cast<size_t>(i)] - s.time_us[static_cast<size_t>(i - 1)]);
   std::nth_element(steps.begin(), steps.begin() + static_cast<long>(steps.size() / 2), steps.end());
   const int64_t step = steps[steps.size() / 2];
   if (step <= 0) return nan;
@@ -43,7 +44,8 @@ double period_autocorrelation(const Series& s, int train_end, const std::string&
   mb /= static_cast<double>(m);
   double sab = 0, saa = 0, sbb = 0;
   for (size_t i = 0; i < m; ++i) {
-    const double a = s.value(static_cast<int>(i), 0) - ma, b = s.value(static_cast<int>(i + static_cast<size_t>(lag)), 0) - mb;
+    const double a = s.value(static_cast<int>(i), 0) - ma,
+                 b = s.value(static_cast<int>(i + static_cast<size_t>(lag)), 0) - mb;
     sab += a * b;
     saa += a * a;
     sbb += b * b;
@@ -61,7 +63,8 @@ std::vector<std::string> calendar_inputs(const Series& series, const json& cfg, 
   const double gate = at_path(cfg, "data.time_features_gate").get<double>();
   const bool timed = series.time_us.size() == static_cast<size_t>(n) && !series.timestamps.empty();
   if (!requested.empty() && !timed && gate <= 0)
-    throw DataError(series.path, 0, "data.time_features needs a timestamp on every row; this series has none");
+    throw DataError(series.path, 0,
+                    "data.time_features needs a timestamp on every row; this series has none");
   std::vector<std::string> features;
   for (const auto& f : requested) {
     if (gate <= 0) {
@@ -71,8 +74,9 @@ std::vector<std::string> calendar_inputs(const Series& series, const json& cfg, 
     const double r = timed ? period_autocorrelation(series, train_end, f) : std::nan("");
     const bool take = r >= gate;  // NaN (too few rows, constant) never passes
     log::debug(series.path + ": " + f + " input " + (take ? "added" : "left out") +
-               " (autocorrelation of the training rows at one period " + (std::isnan(r) ? std::string("unknown") : std::to_string(r)) +
-               ", gate " + std::to_string(gate) + ")");
+               " (autocorrelation of the training rows at one period " +
+               (std::isnan(r) ? std::string("unknown") : std::to_string(r)) + ", gate " +
+               std::to_string(gate) + ")");
     if (take) features.push_back(f);
   }
   return features;
@@ -80,11 +84,15 @@ std::vector<std::string> calendar_inputs(const Series& series, const json& cfg, 
 
 PreparedSeries prepare_series(Series series, const json& cfg, int train_rows) {
   PreparedSeries p;
-  int filled = fill_missing(series, parse_missing_policy(at_path(cfg, "data.missing").get<std::string>()));
-  if (filled > 0) log::warn(series.path + ": filled " + std::to_string(filled) + " missing values");
   const int n = series.rows();
   const double tf = at_path(cfg, "data.train_fraction").get<double>();
-  p.train_end = train_rows >= 0 ? train_rows : tf > 0 ? static_cast<int>(std::floor(tf * n)) : probation_length(n);
+  p.train_end = train_rows >= 0 ? train_rows
+                : tf > 0        ? static_cast<int>(std::floor(tf * n))
+                                : probation_length(n);
+  // The training rows are filled from themselves alone (missing.hpp), before the normalizer is fitted.
+  const int filled = fill_missing(
+      series, parse_missing_policy(at_path(cfg, "data.missing").get<std::string>()), p.train_end);
+  if (filled > 0) log::warn(series.path + ": filled " + std::to_string(filled) + " missing values");
   p.score_begin = p.train_end;
   Normalizer norm =
       fit_normalizer(series, parse_norm_kind(at_path(cfg, "data.normalize").get<std::string>()), p.train_end);

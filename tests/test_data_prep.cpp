@@ -80,16 +80,63 @@ TEST(Missing, NothingMissingIsUntouchedByEveryPolicy) {
   }
 }
 
-TEST(Missing, RejectNamesFileAndLineOfTheFirstMissingValue) {
+TEST(Missing, RejectNamesFileLineAndRowOfTheFirstMissingValue) {
   Series s = make_series({1, 2, 3, kNaN, 5, kNaN});
+  s.lines = {2, 3, 4, 5, 6, 7};  // a CSV's rows: the header is line 1
   try {
     fill_missing(s, MissingPolicy::Reject);
     FAIL() << "missing value accepted under reject";
   } catch (const DataError& e) {
     EXPECT_EQ(e.file(), "/data/cat/test.csv");
-    EXPECT_EQ(e.line(), 5);  // row 3 is file line 5 (header is line 1)
+    EXPECT_EQ(e.line(), 5);
     EXPECT_NE(std::string(e.what()).find("/data/cat/test.csv:5:"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("row 3"), std::string::npos) << e.what();
   }
+  // Rows that are not lines of a text file (an .npy array): the row alone, no made-up line.
+  s.lines.clear();
+  try {
+    fill_missing(s, MissingPolicy::Reject);
+    FAIL();
+  } catch (const DataError& e) {
+    EXPECT_EQ(e.line(), 0);
+    EXPECT_NE(std::string(e.what()).find("row 3"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Missing, TrainingRowsAreFilledFromTheTrainingPartAlone) {
+  // Training rows 0..4 end in a gap; the scored part starts at 500. Filled from the whole series, rows 3
+  // and 4 would rise towards 500 and carry the scored part into training and its statistics.
+  for (auto p : {MissingPolicy::Interpolate, MissingPolicy::CarryForward}) {
+    Series s = make_series({1, 2, 3, kNaN, kNaN, 500, kNaN, 502});
+    EXPECT_EQ(fill_missing(s, p, 5), 3) << to_string(p);
+    EXPECT_EQ(s.values[3], 3.0) << to_string(p);
+    EXPECT_EQ(s.values[4], 3.0) << to_string(p);
+    // The scored gap: between its neighbours (interpolate) or the last value (carry_forward).
+    EXPECT_EQ(s.values[6], p == MissingPolicy::Interpolate ? 501.0 : 500.0) << to_string(p);
+  }
+  // A scored part starting with a gap takes its left neighbour from the (filled) training part.
+  Series s = make_series({1, kNaN, 2, kNaN, 8});
+  fill_missing(s, MissingPolicy::Interpolate, 3);
+  EXPECT_EQ(s.values, (std::vector<double>{1, 1.5, 2, 5, 8}));
+  // Without the training part's length the whole series is one part, as before.
+  s = make_series({1, 2, 3, kNaN, kNaN, 500});
+  fill_missing(s, MissingPolicy::CarryForward);
+  EXPECT_EQ(s.values[4], 3.0);
+  s = make_series({1, 2, 3, kNaN, kNaN, 500});
+  fill_missing(s, MissingPolicy::Interpolate);
+  EXPECT_EQ(s.values[4], 3.0 + 2.0 * 497.0 / 3.0);
+}
+
+TEST(Missing, ATrainingPartWithoutValuesIsAnError) {
+  Series s = make_series({kNaN, kNaN, kNaN, 4, 5, 6});
+  try {
+    fill_missing(s, MissingPolicy::Interpolate, 3);
+    FAIL() << "training rows filled from the scored part";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("no value in the 3 training rows"), std::string::npos) << e.what();
+  }
+  // The whole series as one part still fills the leading run from the first value.
+  EXPECT_EQ(fill_missing(s, MissingPolicy::Interpolate), 3);
 }
 
 TEST(Missing, RejectLineMatchesTheCsvFile) {
@@ -301,6 +348,7 @@ TEST(Windows, SeriesWindowsFeedTheEngine) {
 
 TEST(Windows, ErrorsNameTheSeries) {
   Series s = make_series({1, 2, kNaN, 4, 5, 6, 7, 8, 9, 10});
+  for (int r = 0; r < s.rows(); ++r) s.lines.push_back(r + 2);  // a CSV below its header
   WindowOptions o;
   o.window = 3;
   o.train_end = 8;
@@ -310,6 +358,7 @@ TEST(Windows, ErrorsNameTheSeries) {
   } catch (const DataError& e) {
     EXPECT_EQ(e.line(), 4);  // row 2
     EXPECT_EQ(e.file(), s.path);
+    EXPECT_NE(std::string(e.what()).find("row 2"), std::string::npos) << e.what();
   }
   s.values[2] = 3;
   o.window = 8;
@@ -354,9 +403,11 @@ TEST(DataPrep, SyntheticSeriesThroughTheChain) {
 TEST(DataPrep, TimeFeaturesAddSineAndCosineOfTheCalendarPhases) {
   // Rows every 6 hours from Monday 2024-01-01 00:00 UTC (1704067200 s since 1970).
   Series s = make_series(std::vector<double>(40, 1.0));
-  for (int i = 0; i < s.rows(); ++i) s.time_us[static_cast<size_t>(i)] = (1704067200LL + i * 21600LL) * 1000000LL;
+  for (int i = 0; i < s.rows(); ++i)
+    s.time_us[static_cast<size_t>(i)] = (1704067200LL + i * 21600LL) * 1000000LL;
   for (int i = 0; i < s.rows(); ++i) s.values[static_cast<size_t>(i)] = i;
-  json cfg = resolve_config(json::parse(R"({"data": {"time_features": ["time_of_day", "day_of_week"]}})"), "t");
+  json cfg =
+      resolve_config(json::parse(R"({"data": {"time_features": ["time_of_day", "day_of_week"]}})"), "t");
   PreparedSeries p = prepare_series(s, cfg, 20);
   ASSERT_EQ(p.input_dims, 5);
   ASSERT_EQ(p.x.size(), 40u * 5u);
@@ -393,6 +444,22 @@ TEST(DataPrep, TimeFeaturesAddSineAndCosineOfTheCalendarPhases) {
   }
 }
 
+TEST(DataPrep, TheScoredPartReachesNeitherTheFilledTrainingRowsNorTheirStatistics) {
+  // The same training rows (ending in a gap) before two opposite scored parts: the prepared training rows
+  // must be identical, whatever the policy.
+  for (const char* policy : {"interpolate", "carry_forward"}) {
+    const json cfg = resolve_config(
+        json::parse(std::string(R"({"data": {"missing": ")") + policy + R"(", "normalize": "minmax"}})"),
+        "t");
+    Series up = make_series({1, 2, 3, kNaN, kNaN, 500, 510, 520, 530, 540});
+    Series down = make_series({1, 2, 3, kNaN, kNaN, -500, -510, -520, -530, -540});
+    const PreparedSeries a = prepare_series(up, cfg, 5), b = prepare_series(down, cfg, 5);
+    for (int r = 0; r < 5; ++r)
+      EXPECT_EQ(a.x[static_cast<size_t>(r)], b.x[static_cast<size_t>(r)]) << policy << " row " << r;
+    EXPECT_FLOAT_EQ(a.x[4], 1.0f) << policy << ": the gap takes the last training value, the maximum";
+  }
+}
+
 TEST(DataPrep, TimeFeatureGateKeepsTheCalendarForSeriesThatFollowIt) {
   // Rows every 30 minutes (48 a day); 300 training rows are 6.25 days.
   const int n = 600, per_day = 48, train = 300;
@@ -422,7 +489,9 @@ TEST(DataPrep, TimeFeatureGateKeepsTheCalendarForSeriesThatFollowIt) {
   EXPECT_LT(std::fabs(period_autocorrelation(late, train, "time_of_day")), 0.2);
 
   json gated = resolve_config(
-      json::parse(R"({"data": {"time_features": ["time_of_day", "day_of_week"], "time_features_gate": 0.9}})"), "t");
+      json::parse(
+          R"({"data": {"time_features": ["time_of_day", "day_of_week"], "time_features_gate": 0.9}})"),
+      "t");
   PreparedSeries pd = prepare_series(daily, gated, train);
   EXPECT_EQ(pd.input_dims, 3) << "the daily series gets time_of_day, and no day_of_week (under two weeks)";
   EXPECT_EQ(pd.time_features, std::vector<std::string>{"time_of_day"});
@@ -437,7 +506,8 @@ TEST(DataPrep, TimeFeatureGateKeepsTheCalendarForSeriesThatFollowIt) {
   bare.time_us.clear();
   EXPECT_EQ(prepare_series(bare, gated, train).input_dims, 1);
   // Gate 0 (the default) gives every series every requested input.
-  json open = resolve_config(json::parse(R"({"data": {"time_features": ["time_of_day", "day_of_week"]}})"), "t");
+  json open =
+      resolve_config(json::parse(R"({"data": {"time_features": ["time_of_day", "day_of_week"]}})"), "t");
   EXPECT_EQ(prepare_series(noise, open, train).input_dims, 5);
   try {
     resolve_config(json::parse(R"({"data": {"time_features_gate": 1.5}})"), "t");

@@ -73,7 +73,15 @@ TEST(UcrValues, OnePerLineOrSpacedOnOneLine) {
   const auto withnan = lstmad::parse_ucr_values("1\nNaN\n3\n", "f");
   ASSERT_EQ(withnan.size(), 3u);
   EXPECT_TRUE(std::isnan(withnan[1])) << "a missing value, left to data.missing";
-  std::string e = data_error([] { lstmad::parse_ucr_values("1\n2\n3x\n", "dir/f.txt"); });
+  // A comma ends a field: an empty one would shift every later row, so it is an error naming the line.
+  std::string e = data_error([] { lstmad::parse_ucr_values("1,2,,4\n", "f.txt"); });
+  EXPECT_NE(e.find("f.txt:1: empty field"), std::string::npos) << e;
+  e = data_error([] { lstmad::parse_ucr_values("1\n,2\n", "f.txt"); });
+  EXPECT_NE(e.find("f.txt:2: empty field"), std::string::npos) << e;
+  std::vector<int> lines;
+  EXPECT_EQ(lstmad::parse_ucr_values("1 2\n\n3,\n4\n", "f", &lines), (std::vector<double>{1, 2, 3, 4}));
+  EXPECT_EQ(lines, (std::vector<int>{1, 1, 3, 4}));
+  e = data_error([] { lstmad::parse_ucr_values("1\n2\n3x\n", "dir/f.txt"); });
   EXPECT_NE(e.find("dir/f.txt:3: not a number: \"3x\""), std::string::npos) << e;
   e = data_error([] { lstmad::parse_ucr_values("1\n0x1p3\n", "f.txt"); });
   EXPECT_NE(e.find("f.txt:2: not a number: \"0x1p3\""), std::string::npos)
@@ -108,6 +116,10 @@ TEST(UcrLoader, ListsNestedFilesAndLoadsTheLabelAndTrainingPart) {
   EXPECT_EQ(s.windows[0].start, 149) << "row 150 (1-based)";
   EXPECT_EQ(s.windows[0].end, 159);
   EXPECT_EQ(s.timestamps[0], "1970-01-01 00:00:00");
+  EXPECT_EQ(s.line_of(0), 1) << "all 300 values on one line";
+  EXPECT_EQ(s.line_of(299), 1);
+  const lstmad::Series one = lstmad::load_ucr_series(dir.path(), files[0], "UCR/001.csv", &train);
+  EXPECT_EQ(one.line_of(69), 70) << "one value per line: row r is line r + 1";
   EXPECT_EQ(s.timestamps[61], "1970-01-01 00:01:01");
   EXPECT_EQ(s.windows[0].start_text, s.timestamps[149]);
   EXPECT_NEAR(s.value(155), std::sin(2 * M_PI * 155 / 40.0) + 2, 1e-9);

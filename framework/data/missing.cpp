@@ -52,26 +52,65 @@ int count_missing(const Series& series) {
   return n;
 }
 
-int fill_missing(Series& series, MissingPolicy policy) {
+namespace {
+
+// Fills the NaN rows of column c among rows [0, end) from the present rows among them only.
+int fill_column(Series& series, int c, int end, MissingPolicy policy) {
+  const int dims = series.dims;
+  auto at = [&](int r) -> double& { return series.values[static_cast<size_t>(r) * dims + c]; };
+  int filled = 0;
+  int prev = -1;  // last present row
+  for (int r = 0; r <= end; ++r) {
+    if (r < end && std::isnan(at(r))) continue;
+    // Rows prev+1 .. r-1 are a run of missing values (r == end: a trailing run).
+    for (int m = prev + 1; m < r; ++m) {
+      double v;
+      if (prev < 0) {
+        v = at(r);  // leading run: both policies take the first present value
+      } else if (r == end || policy == MissingPolicy::CarryForward) {
+        v = at(prev);
+      } else {
+        const double t = static_cast<double>(m - prev) / static_cast<double>(r - prev);
+        v = at(prev) + t * (at(r) - at(prev));
+      }
+      at(m) = v;
+      ++filled;
+    }
+    prev = r;
+  }
+  return filled;
+}
+
+bool has_value(const Series& series, int c, int end) {
+  for (int r = 0; r < end; ++r)
+    if (!std::isnan(series.value(r, c))) return true;
+  return false;
+}
+
+}  // namespace
+
+int fill_missing(Series& series, MissingPolicy policy, int train_rows) {
   const int rows = series.rows();
   const int dims = series.dims;
-  auto at = [&](int r, int c) -> double& { return series.values[static_cast<size_t>(r) * dims + c]; };
+  const bool split = train_rows > 0 && train_rows < rows;
 
   for (int c = 0; c < dims; ++c) {
-    int first_present = -1;
-    for (int r = 0; r < rows && first_present < 0; ++r)
-      if (!std::isnan(at(r, c))) first_present = r;
-    if (first_present < 0)
+    if (!has_value(series, c, rows))
       throw DataError(
           where(series), 0,
           "value column " + std::to_string(c + 1) + " has no values at all (every row is missing)");
+    if (split && policy != MissingPolicy::Reject && !has_value(series, c, train_rows))
+      throw DataError(where(series), 0,
+                      "value column " + std::to_string(c + 1) + " has no value in the " +
+                          std::to_string(train_rows) +
+                          " training rows: filling them would copy values of the scored part into training");
   }
   if (policy == MissingPolicy::Reject) {
     // Row-major order finds the first missing value by file line, whatever its column.
     for (int r = 0; r < rows; ++r)
       for (int c = 0; c < dims; ++c)
-        if (std::isnan(at(r, c)))
-          throw DataError(where(series), r + 2,
+        if (std::isnan(series.value(r, c)))
+          throw DataError(where(series), series.line_of(r),
                           "missing value (row " + std::to_string(r) + ", value column " +
                               std::to_string(c + 1) +
                               ") and the missing-value policy is \"reject\"; use \"interpolate\" or "
@@ -81,25 +120,10 @@ int fill_missing(Series& series, MissingPolicy policy) {
 
   int filled = 0;
   for (int c = 0; c < dims; ++c) {
-    int prev = -1;  // last present row
-    for (int r = 0; r <= rows; ++r) {
-      if (r < rows && std::isnan(at(r, c))) continue;
-      // Rows prev+1 .. r-1 are a run of missing values (r == rows: a trailing run).
-      for (int m = prev + 1; m < r; ++m) {
-        double v;
-        if (prev < 0) {
-          v = at(r, c);  // leading run: both policies take the first present value
-        } else if (r == rows || policy == MissingPolicy::CarryForward) {
-          v = at(prev, c);
-        } else {
-          const double t = static_cast<double>(m - prev) / static_cast<double>(r - prev);
-          v = at(prev, c) + t * (at(r, c) - at(prev, c));
-        }
-        at(m, c) = v;
-        ++filled;
-      }
-      prev = r;
-    }
+    // The training rows first, from themselves alone; then the rest, whose left neighbours are now all
+    // present, so nothing of the scored part reaches the training rows.
+    if (split) filled += fill_column(series, c, train_rows, policy);
+    filled += fill_column(series, c, rows, policy);
   }
   return filled;
 }

@@ -3,9 +3,12 @@
 //   interpolate    linear in the row index between the nearest present neighbours; a leading or trailing
 //                  run takes the nearest present value
 //   carry_forward  the last present value; a leading run takes the first present value
-//   reject         DataError naming the file and the 1-based file line (row + 2: the header is line 1) of
-//                  the first missing value
+//   reject         DataError naming the file and the file line (Series::line_of) of the first missing value
 // A column with no present value at all is a DataError under every policy.
+// Given the training part's length P, rows [0, P) are filled from rows [0, P) alone (a trailing run there
+// takes the last training value), so that no value of the scored part reaches training or the
+// normalization's statistics; a column with no value in [0, P) is then a DataError. The scored rows are
+// filled after them: carry_forward stays causal there, interpolate looks ahead to the next present value.
 #pragma once
 #include <string>
 #include <vector>
@@ -24,7 +27,8 @@ std::vector<std::string> missing_policy_names();
 // Number of NaN values in the series.
 int count_missing(const Series& series);
 
-// Fills every NaN of `series` in place by `policy`; returns how many values were filled.
-int fill_missing(Series& series, MissingPolicy policy);
+// Fills every NaN of `series` in place by `policy`; returns how many values were filled. train_rows > 0
+// (and below the row count) fills the training part from itself first, as above.
+int fill_missing(Series& series, MissingPolicy policy, int train_rows = 0);
 
 }  // namespace lstmad

@@ -25,6 +25,12 @@ struct Series {
   std::vector<LabelWindow> windows;     // ground-truth anomaly windows, ordered, non-overlapping
   int repeated_timestamps = 0;          // rows whose timestamp equals the previous row's (kept in file order)
   int backward_timestamps = 0;  // rows whose timestamp is before the previous row's (kept in file order)
+  std::vector<int> lines;       // 1-based line of each row in a text file (CSV, UCR); empty otherwise
+
+  // The file line of `row` for error messages, or 0 where rows are not lines of a text file (.npy).
+  int line_of(int row) const {
+    return row >= 0 && static_cast<size_t>(row) < lines.size() ? lines[static_cast<size_t>(row)] : 0;
+  }
 
   int rows() const { return dims > 0 ? static_cast<int>(values.size() / static_cast<size_t>(dims)) : 0; }
   double value(int row, int col = 0) const { return values[static_cast<size_t>(row) * dims + col]; }

@@ -71,15 +71,29 @@ std::vector<std::string> list_ucr_files(const std::string& root) {
   return out;
 }
 
-std::vector<double> parse_ucr_values(const std::string& text, const std::string& path) {
+std::vector<double> parse_ucr_values(const std::string& text, const std::string& path,
+                                     std::vector<int>* lines) {
   std::vector<double> values;
   long line = 1;
   size_t i = 0;
   const size_t n = text.size();
   auto separator = [](char c) { return c == ' ' || c == '\t' || c == ',' || c == '\r' || c == '\n'; };
+  // A comma ends a field, so a comma with no value since the line's start or the previous comma would be
+  // an empty field. Skipping it would shift every later row against the anomaly rows the name gives.
+  bool field_open = false;  // a comma may follow: a value came since the line's start or the last comma
   while (i < n) {
     if (separator(text[i])) {
-      if (text[i] == '\n') ++line;
+      if (text[i] == ',') {
+        if (!field_open)
+          throw DataError(path, line,
+                          "empty field before a comma: write a missing value as nan, so that the rows "
+                          "after it keep their positions");
+        field_open = false;
+      }
+      if (text[i] == '\n') {
+        ++line;
+        field_open = false;
+      }
       ++i;
       continue;
     }
@@ -91,6 +105,8 @@ std::vector<double> parse_ucr_values(const std::string& text, const std::string&
     if (std::isinf(*v))
       throw DataError(path, line, "value is infinite: \"" + std::string(token.substr(0, 40)) + "\"");
     values.push_back(*v);
+    if (lines) lines->push_back(static_cast<int>(line));
+    field_open = true;
     i = j;
   }
   if (values.empty()) throw DataError(path, 0, "no values");
@@ -109,7 +125,7 @@ Series load_ucr_series(const std::string& root, const std::string& relpath, cons
   s.name = id;
   s.path = path;
   s.dims = 1;
-  s.values = parse_ucr_values(files::read(path), path);
+  s.values = parse_ucr_values(files::read(path), path, &s.lines);
   const int n = s.rows();
   if (f->train_end >= n)
     throw DataError(path, 0,

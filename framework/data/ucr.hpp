@@ -33,9 +33,13 @@ std::vector<std::string> list_ucr_files(const std::string& root);
 
 // Parses the values of one file (`path` names it in errors). Values are separated by any mix of spaces,
 // tabs, commas and line breaks, each read as a CSV value field is (parse_value_field: "nan", "NA" and the
-// like are missing values, left to the missing-value policy; hexadecimal is refused). DataError naming the file and line for a token that is not a number or is infinite, and naming
-// the file for a file without values.
-std::vector<double> parse_ucr_values(const std::string& text, const std::string& path);
+// like are missing values, left to the missing-value policy; hexadecimal is refused). A comma ends a
+// field, so an empty one (",," or a comma opening a line) is a DataError rather than a skipped row; a
+// comma ending a line is allowed. DataError naming the file and line for a token that is not a number or
+// is infinite, and naming the file for a file without values. `lines`, when given, receives each value's
+// 1-based line.
+std::vector<double> parse_ucr_values(const std::string& text, const std::string& path,
+                                     std::vector<int>* lines = nullptr);
 
 // Loads root/relpath as a Series named `id`: one column, timestamps one second apart from 1970-01-01 (so
 // that NAB-format outputs work), and the anomaly as its one label window. *train_rows receives train_end.

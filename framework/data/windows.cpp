@@ -75,7 +75,7 @@ SeriesWindows make_series_windows(const Series& s, const WindowOptions& o) {
     for (int c = 0; c < w.dims; ++c) {
       const double v = s.value(r, c);
       if (!std::isfinite(v))
-        throw DataError(where, r + 2,
+        throw DataError(where, s.line_of(r),
                         "value column " + std::to_string(c + 1) + " is not finite (row " + std::to_string(r) +
                             "); fill missing values before building windows");
       w.x[static_cast<size_t>(r) * w.dims + c] = static_cast<float>(v);
