@@ -6,14 +6,15 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <set>
 
 #include "core/error.hpp"
 #include "core/files.hpp"
 #include "core/log.hpp"
 #include "data/nasa.hpp"
+#include "data/synthetic.hpp"
 #include "data/timestamp.hpp"
 #include "data/ucr.hpp"
-#include "data/synthetic.hpp"
 
 namespace lstmad {
 namespace fs = std::filesystem;
@@ -172,8 +173,27 @@ Corpus resolve_corpus(const json& cfg, const std::string& run_dir) {
   } catch (const IoError& e) {
     throw ConfigError(std::string("data.root: ") + e.what());
   }
+  // The label file is what makes the folder a benchmark: without it every series would be scored as
+  // unlabeled and the run would end without a NAB score, so a wrong path is an error, not a silent default.
   const std::string wpath = c.root + "/" + c.windows_file;
-  if (files::exists(wpath)) c.labels = read_label_windows(wpath);
+  if (!files::exists(wpath))
+    throw ConfigError(
+        "data.windows_file: " + wpath +
+        " does not exist; a NAB-layout corpus is labeled by this file (give its path relative to "
+        "data.root, or use data.format \"csv\" for a folder of CSV files)");
+  c.labels = read_label_windows(wpath);
+  // A label key that names no data file is a typo or a file missing from data/: its windows would
+  // silently label nothing.
+  std::vector<std::string> orphans;
+  const std::set<std::string> listed(all.begin(), all.end());
+  for (const auto& [id, w] : c.labels)
+    if (!listed.count(id)) orphans.push_back(id);
+  if (!orphans.empty()) {
+    std::string names;
+    for (size_t i = 0; i < orphans.size() && i < 5; ++i) names += (i ? ", " : "") + orphans[i];
+    log::warn(wpath + ": " + std::to_string(orphans.size()) + " label key(s) name no file under " + c.root +
+              "/data: " + names + (orphans.size() > 5 ? ", ..." : "") + "; their windows label nothing");
+  }
   select_series(c, all, cfg);
   for (const auto& id : c.series) {
     auto it = c.labels.find(id);
@@ -221,24 +241,31 @@ Series Corpus::load(const std::string& id, int* train_rows) const {
   return s;
 }
 
-std::vector<std::string> Corpus::input_files() const {
-  std::vector<std::string> out;
-  if (format == "nasa") {
-    if (files::exists(root + "/labeled_anomalies.csv")) out.push_back(root + "/labeled_anomalies.csv");
-    for (const auto& id : series) {
-      out.push_back(root + "/train/" + nasa_channel_of(id) + ".npy");
-      out.push_back(root + "/test/" + nasa_channel_of(id) + ".npy");
-    }
-    return out;
-  }
+std::vector<std::string> Corpus::shared_files() const {
+  if (format == "nasa")
+    return files::exists(root + "/labeled_anomalies.csv")
+               ? std::vector<std::string>{root + "/labeled_anomalies.csv"}
+               : std::vector<std::string>{};
+  if (format == "ucr" || format == "csv") return {};
+  const std::string w = root + "/" + windows_file;
+  return files::exists(w) ? std::vector<std::string>{w} : std::vector<std::string>{};
+}
+
+std::vector<std::string> Corpus::files_of(const std::string& id) const {
+  if (format == "nasa")
+    return {root + "/train/" + nasa_channel_of(id) + ".npy", root + "/test/" + nasa_channel_of(id) + ".npy"};
   if (format == "ucr" || format == "csv") {
-    for (const auto& id : series)
-      if (auto it = files_by_id.find(id); it != files_by_id.end()) out.push_back(root + "/" + it->second);
-    return out;
+    auto it = files_by_id.find(id);
+    return it != files_by_id.end() ? std::vector<std::string>{root + "/" + it->second}
+                                   : std::vector<std::string>{};
   }
-  std::string w = root + "/" + windows_file;
-  if (files::exists(w)) out.push_back(w);
-  for (const auto& id : series) out.push_back(root + "/data/" + id);
+  return {root + "/data/" + id};
+}
+
+std::vector<std::string> Corpus::input_files() const {
+  std::vector<std::string> out = shared_files();
+  for (const auto& id : series)
+    for (auto& f : files_of(id)) out.push_back(std::move(f));
   return out;
 }
 

@@ -30,8 +30,11 @@ struct Corpus {
   // Loads one series; for NASA the train rows are followed by the test rows (train_rows says where); for
   // UCR train_rows is the training part its file name gives.
   Series load(const std::string& id, int* train_rows = nullptr) const;
-  // Files whose bytes define the inputs (for the manifest's hashes).
+  // Files whose bytes define the inputs (for the manifest's hashes): the shared ones, then each series'.
   std::vector<std::string> input_files() const;
+  // The files every series depends on (a label file), and those of series `id` alone.
+  std::vector<std::string> shared_files() const;
+  std::vector<std::string> files_of(const std::string& id) const;
 };
 
 // Finds the NAB corpus: data.root, else $NAB_ROOT, else ../shared/nab (from the working folder or the

@@ -58,7 +58,9 @@ CorpusEvaluation evaluate_corpus(const Plan& plan, const std::vector<CellResult>
     // Series order, not cell-id order: the files and sums come out the same for every run of these series.
     std::sort(list.begin(), list.end(), [](const CellResult* a, const CellResult* b) { return a->series < b->series; });
     std::string why;
-    if (list.size() != plan.series.size()) why = std::to_string(plan.series.size() - list.size()) + " cells have no result";
+    if (list.size() != plan.series.size())
+      why = std::to_string(static_cast<long>(plan.series.size()) - static_cast<long>(list.size())) +
+            " cells have no result";
     for (const auto* c : list)
       if (why.empty() && c->status != CellStatus::Ok) why = "cell " + c->series + " ended " + to_string(c->status);
     if (!why.empty()) {

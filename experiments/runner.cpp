@@ -29,6 +29,7 @@
 #include "experiments/progress.hpp"
 #include "experiments/report.hpp"
 #include "experiments/results.hpp"
+#include "experiments/resume.hpp"
 #include "experiments/scheduler.hpp"
 #include "lstm/engine.hpp"
 #include "lstm/init.hpp"
@@ -143,15 +144,7 @@ json manifest_json(const json& cfg, const RunOptions& ro, const Corpus& corpus, 
     devices.push_back({{"ordinal", d.ordinal}, {"name", d.name}, {"sm", d.cc_major * 10 + d.cc_minor},
                        {"sms", d.sm_count}, {"memory_mib", d.global_mem_bytes >> 20}});
 #endif
-  json inputs = json::object();
-  for (const auto& f : corpus.input_files()) {
-    std::string rel = fs::path(f).lexically_relative(corpus.root).string();
-    try {
-      inputs[rel] = files::sha256_file(f);
-    } catch (const std::exception& e) {
-      inputs[rel] = std::string("unreadable: ") + e.what();
-    }
-  }
+  const json inputs = input_hashes(corpus);
   return json{{"lstmad_version", LSTMAD_VERSION}, {"git_hash", LSTMAD_GIT_HASH}, {"build_type", LSTMAD_BUILD_TYPE},
               {"host", host}, {"started_utc", utc_stamp("%Y-%m-%dT%H:%M:%SZ")},
               {"config_file", ro.config_path}, {"overrides", ro.overrides},
@@ -161,6 +154,45 @@ json manifest_json(const json& cfg, const RunOptions& ro, const Corpus& corpus, 
               {"corpus", {{"format", corpus.format}, {"root", corpus.root}, {"series", corpus.series.size()},
                           {"windows", corpus.total_windows}}},
               {"cells", plan.cells.size()}, {"settings", plan.settings.size()}, {"input_sha256", inputs}};
+}
+
+// On resume: the stored cells of series whose input files changed since the manifest recorded them move
+// to superseded/<time>/cells (kept, no longer results) and so run again on the files as they are now; the
+// manifest then records the current inputs and this resume, so that a later resume compares against what
+// the results now rest on.
+void reconcile_resumed_inputs(const std::string& dir, const Corpus& corpus, const Plan& plan,
+                              const ResultsStore& store) {
+  const std::string mpath = dir + "/manifest.json";
+  json m = files::exists(mpath) ? json::parse(files::read(mpath)) : json::object();
+  const json current = input_hashes(corpus);
+  const InputChanges changes =
+      compare_input_hashes(m.contains("input_sha256") ? m["input_sha256"] : json::object(), current);
+  if (!changes.empty()) {
+    const std::set<std::string> stale = series_with_changed_inputs(corpus, changes);
+    const std::string aside = dir + "/superseded/" + utc_stamp("%Y%m%d-%H%M%S") + "/cells";
+    int moved = 0;
+    for (const auto& r : store.read_cells()) {
+      if (!stale.count(r.series)) continue;
+      files::make_dirs(aside);
+      fs::rename(dir + "/cells/" + r.id + ".json", aside + "/" + r.id + ".json");
+      ++moved;
+    }
+    log::warn("the inputs changed since this run started: " + changes.summary() +
+              (moved > 0 ? "; the " + std::to_string(moved) + " finished cell(s) of the " +
+                               std::to_string(stale.size()) +
+                               " series they feed run again (the old results are in " + aside + ")"
+                         : std::string()));
+  }
+  m["input_sha256"] = current;
+  m["cells"] = plan.cells.size();
+  m["settings"] = plan.settings.size();
+  m["corpus"]["series"] = corpus.series.size();
+  m["corpus"]["windows"] = corpus.total_windows;
+  m["resumes"].push_back(json{{"utc", utc_stamp("%Y-%m-%dT%H:%M:%SZ")},
+                              {"lstmad_version", LSTMAD_VERSION},
+                              {"git_hash", LSTMAD_GIT_HASH},
+                              {"inputs", changes.to_json()}});
+  files::write_atomic(mpath, m.dump(2) + "\n");
 }
 
 struct Loaded {
@@ -206,8 +238,24 @@ RunOutcome finalize(const std::string& dir, const json& cfg, const Plan& plan,
   std::map<std::string, CellResult> by_id;
   for (auto& r : store.read_cells()) by_id[r.id] = std::move(r);
   for (auto& r : in_memory) by_id[r.id] = std::move(r);  // keeps the scores already in memory
+  // Only the plan's cells, each placed by the plan: a resumed run's series may sort differently (one added
+  // since), and a cell file whose id the plan does not hold (its series removed) is not a result of it.
   std::vector<CellResult> all;
-  for (auto& [id, r] : by_id) all.push_back(std::move(r));
+  for (const auto& c : plan.cells) {
+    auto it = by_id.find(c.id);
+    if (it == by_id.end()) continue;
+    CellResult& r = it->second;
+    r.index = c.index;
+    r.setting = c.setting;
+    r.series = c.series;
+    r.detector = plan.settings[static_cast<size_t>(c.setting)].detector;
+    all.push_back(std::move(r));
+    by_id.erase(it);
+  }
+  if (!by_id.empty())
+    log::warn(
+        std::to_string(by_id.size()) + " cell file(s) in " + dir +
+        "/cells belong to no cell of this run's plan (a series no longer in the corpus) and are left out");
   store.write_results_csv(plan, all);
   for (const auto& r : all) (r.status == CellStatus::Ok ? outcome.ok : outcome.failed)++;
   outcome.cells = static_cast<int>(plan.cells.size());
@@ -420,6 +468,23 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
   RunOptions ro = ro_in;
   json cfg = cfg_in;
   std::string dir;
+  // A fresh run whose setup fails (no corpus, no engine) takes away what it wrote: a folder holding only a
+  // config would block --out and hold nothing to resume. A folder it created goes whole; in one that was
+  // there (--out), only its own files. Disarmed once the cells can start.
+  struct SetupGuard {
+    std::string dir;
+    bool armed = false, created = false;
+    ~SetupGuard() {
+      if (!armed) return;
+      std::error_code ec;
+      if (created) {
+        fs::remove_all(dir, ec);
+        return;
+      }
+      for (const char* f : {"config.json", "manifest.json", "log.txt", "corpus"})
+        fs::remove_all(fs::path(dir) / f, ec);
+    }
+  } setup;
   if (!ro.resume_dir.empty()) {
     dir = ro.resume_dir;
     if (!files::exists(dir + "/config.json")) throw IoError(dir + ": not a run folder (no config.json)");
@@ -441,13 +506,30 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
   } else {
     dir = ro.out_dir;
     if (dir.empty()) {
-      dir = at_path(cfg, "run.out").get<std::string>() + "/" + utc_stamp("%Y%m%d-%H%M%S") + "-" +
-            at_path(cfg, "run.name").get<std::string>();
-      if (ro.shard_count > 1) dir += "-shard" + std::to_string(ro.shard_index) + "of" + std::to_string(ro.shard_count);
+      // runs/<time>-<name>: two runs started in the same second (or at once from a job array) each get a
+      // folder of their own, "-2", "-3", ... after the first; creating the folder is the claim.
+      std::string base = at_path(cfg, "run.out").get<std::string>() + "/" + utc_stamp("%Y%m%d-%H%M%S") + "-" +
+                         at_path(cfg, "run.name").get<std::string>();
+      if (ro.shard_count > 1)
+        base += "-shard" + std::to_string(ro.shard_index) + "of" + std::to_string(ro.shard_count);
+      files::make_dirs(fs::path(base).parent_path().string());
+      for (int k = 1;; ++k) {
+        dir = k == 1 ? base : base + "-" + std::to_string(k);
+        std::error_code ec;
+        if (fs::create_directory(dir, ec)) break;
+        if (ec || k >= 1000)
+          throw IoError(dir + ": cannot create the run folder" + (ec ? ": " + ec.message() : std::string()));
+      }
+      setup.created = true;
+    } else {
+      if (files::exists(dir + "/config.json"))
+        throw IoError(dir + ": already holds a run; resume it with --resume " + dir +
+                      " or choose another --out");
+      setup.created = !files::exists(dir);
+      files::make_dirs(dir);
     }
-    if (files::exists(dir + "/config.json"))
-      throw IoError(dir + ": already holds a run; resume it with --resume " + dir + " or choose another --out");
-    files::make_dirs(dir);
+    setup.dir = dir;
+    setup.armed = true;
     files::write_atomic(dir + "/config.json", cfg.dump(2) + "\n");
   }
   log::set_file(dir + "/log.txt");
@@ -464,6 +546,7 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
   if (ro.resume_dir.empty())
     files::write_atomic(dir + "/manifest.json", manifest_json(cfg, ro, corpus, plan, threads).dump(2) + "\n");
   ResultsStore store(dir);
+  if (!ro.resume_dir.empty()) reconcile_resumed_inputs(dir, corpus, plan, store);
 
   // The cells this invocation runs: its shard, minus what a previous attempt finished.
   std::set<std::string> finished_ids;
@@ -492,7 +575,14 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
   for (size_t i = 0; i < plan.series.size(); ++i) series_index[plan.series[i]] = i;
 
   std::unique_ptr<Engine> engine;
-  if (!todo.empty()) engine = make_engine(engine_options(cfg, threads));
+  if (!todo.empty()) {
+    try {
+      engine = make_engine(engine_options(cfg, threads));
+    } catch (const ConfigError& e) {
+      throw ConfigError(std::string("engine.name: ") + e.what());
+    }
+  }
+  setup.armed = false;  // from here on the folder holds results, or the reason there are none
 
   Progress progress(static_cast<int>(todo.size()), ro.progress);
   std::vector<CellResult> results;
@@ -506,6 +596,9 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
       files::write_atomic(dir + "/failed/" + r.id + ".log",
                           "cell " + r.id + "\ndetector " + r.detector + "\nseries " + r.series + "\nstatus " +
                               to_string(r.status) + "\n" + r.error + "\n");
+    } else {
+      std::error_code ec;  // a retried cell that now succeeds: its old failure is no longer the record
+      fs::remove(dir + "/failed/" + r.id + ".log", ec);
     }
     progress.finished(r.status == CellStatus::Ok);
     results.push_back(std::move(r));

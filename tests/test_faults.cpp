@@ -168,3 +168,121 @@ TEST_F(Faults, NonFiniteTrainingEndsTheCellNonfiniteAndTheRunGoesOn) {
   EXPECT_EQ(st["k/ok.csv"].first, "OK");
   EXPECT_TRUE(fs::exists(tmp.file("r/failed")));
 }
+
+namespace {
+
+// results.csv rows keyed by series: index and every column but the timings.
+std::map<std::string, std::string> rows_by_series(const std::string& results_csv) {
+  std::map<std::string, std::string> out;
+  std::istringstream in(lstmad::files::read(results_csv));
+  std::string line;
+  std::vector<std::string> header;
+  while (std::getline(in, line)) {
+    std::vector<std::string> cols;
+    std::stringstream ss(line);
+    std::string c;
+    while (std::getline(ss, c, ',')) cols.push_back(c);
+    if (header.empty()) {
+      header = cols;
+      continue;
+    }
+    std::string row, series;
+    for (size_t i = 0; i < header.size() && i < cols.size(); ++i) {
+      if (header[i] == "series") series = cols[i];
+      if (header[i].rfind("seconds_", 0) != 0) row += header[i] + "=" + cols[i] + ",";
+    }
+    out[series] = row;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_F(Faults, ResumeRerunsTheSeriesWhoseFilesChangedAndKeepsTheRest) {
+  TempDir tmp("changed");
+  write_text(tmp.file("c/data/k/a.csv"), series_csv(300));
+  write_text(tmp.file("c/data/k/c.csv"), series_csv(300, 2.0));
+  write_text(tmp.file("c/labels/combined_windows.json"), R"({"k/a.csv": [], "k/c.csv": []})");
+  write_text(tmp.file("cfg.json"), config(tmp.file("c")));
+  std::string out;
+  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --out " + tmp.file("r"), &out), 0) << out;
+  std::map<std::string, std::string> cell_files;
+  for (const auto& f : fs::directory_iterator(tmp.file("r/cells")))
+    cell_files[f.path().filename().string()] = lstmad::files::read(f.path().string());
+  ASSERT_EQ(cell_files.size(), 2u);
+
+  // c.csv changes, b.csv appears (sorting between a and c, so c's index moves): only c runs again.
+  write_text(tmp.file("c/data/k/c.csv"), series_csv(300, 3.0));
+  write_text(tmp.file("c/data/k/b.csv"), series_csv(300, 0.5));
+  ASSERT_EQ(run_command(lstmad_binary() + " run --no-progress --resume " + tmp.file("r") + " 2>&1", &out), 0) << out;
+  EXPECT_NE(out.find("1 changed (data/k/c.csv), 1 added (data/k/b.csv)"), std::string::npos) << out;
+  int kept = 0;
+  for (const auto& [name, text] : cell_files)
+    if (fs::exists(tmp.file("r/cells/" + name)) && lstmad::files::read(tmp.file("r/cells/" + name)) == text) ++kept;
+  EXPECT_EQ(kept, 1) << "a.csv's cell is kept as it was, c.csv's was computed again";
+  int superseded = 0;
+  for (const auto& f : fs::recursive_directory_iterator(tmp.file("r/superseded")))
+    superseded += f.path().extension() == ".json" ? 1 : 0;
+  EXPECT_EQ(superseded, 1) << "c.csv's old cell is kept aside";
+  const auto json_text = lstmad::files::read(tmp.file("r/manifest.json"));
+  EXPECT_NE(json_text.find("\"resumes\""), std::string::npos);
+  EXPECT_NE(json_text.find("\"data/k/b.csv\""), std::string::npos) << "the manifest records the current inputs";
+
+  // Every row equals a fresh run's on the files as they are now, index included.
+  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --out " + tmp.file("fresh"), &out), 0) << out;
+  const auto resumed = rows_by_series(tmp.file("r/results.csv")), fresh = rows_by_series(tmp.file("fresh/results.csv"));
+  ASSERT_EQ(resumed.size(), 3u);
+  EXPECT_EQ(resumed, fresh);
+
+  // a.csv removed: its cell file is no result of the run any more, and nothing else moves.
+  fs::remove(tmp.file("c/data/k/a.csv"));
+  ASSERT_EQ(run_command(lstmad_binary() + " run --no-progress --resume " + tmp.file("r") + " 2>&1", &out), 0) << out;
+  EXPECT_NE(out.find("1 removed (data/k/a.csv)"), std::string::npos) << out;
+  EXPECT_NE(out.find("belong to no cell"), std::string::npos) << out;
+  const auto after = rows_by_series(tmp.file("r/results.csv"));
+  EXPECT_EQ(after.size(), 2u);
+  EXPECT_EQ(after.count("k/a.csv"), 0u);
+  const std::string summary = lstmad::files::read(tmp.file("r/summary.json"));
+  EXPECT_NE(summary.find("\"missing\": 0"), std::string::npos) << summary;
+}
+
+TEST_F(Faults, ANabLayoutWithoutItsLabelFileIsAConfigError) {
+  TempDir tmp("nolabels");
+  write_text(tmp.file("c/data/k/a.csv"), series_csv(300));
+  write_text(tmp.file("c/labels/combined_windows.json"), R"({"k/a.csv": [], "k/typo.csv": []})");
+  write_text(tmp.file("cfg.json"), config(tmp.file("c"), R"(, "windows_file": "labels/combined_window.json")"));
+  std::string out;
+  EXPECT_EQ(run_command(lstmad_binary() + " run --no-progress " + tmp.file("cfg.json") + " --out " + tmp.file("r") + " 2>&1", &out), 2) << out;
+  EXPECT_NE(out.find("data.windows_file: " + tmp.file("c") + "/labels/combined_window.json does not exist"), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists(tmp.file("r"))) << "a run whose setup failed leaves no folder to block --out";
+  fs::create_directories(tmp.file("mine"));
+  write_text(tmp.file("mine/notes.txt"), "kept");
+  EXPECT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --out " + tmp.file("mine") + " 2>&1", &out), 2) << out;
+  EXPECT_TRUE(fs::exists(tmp.file("mine/notes.txt"))) << "a folder that was there keeps what it held";
+  EXPECT_FALSE(fs::exists(tmp.file("mine/config.json"))) << "and loses what the failed run wrote";
+  // A label key naming no file is reported, and the run goes on.
+  write_text(tmp.file("cfg.json"), config(tmp.file("c")));
+  EXPECT_EQ(run_command(lstmad_binary() + " run --no-progress " + tmp.file("cfg.json") + " --out " + tmp.file("r2") + " 2>&1", &out), 0) << out;
+  EXPECT_NE(out.find("1 label key(s) name no file under " + tmp.file("c") + "/data: k/typo.csv"), std::string::npos) << out;
+}
+
+TEST_F(Faults, RunsStartedInTheSameSecondGetFoldersOfTheirOwn) {
+  TempDir tmp("samesecond");
+  write_text(tmp.file("c/data/k/a.csv"), series_csv(300));
+  write_text(tmp.file("c/labels/combined_windows.json"), R"({"k/a.csv": []})");
+  write_text(tmp.file("cfg.json"), R"({"data": {"format": "nab", "root": ")" + tmp.file("c") + R"("},
+    "model": {"layers": 1, "hidden": 4, "window": 10}, "train": {"epochs": 1},
+    "detector": {"likelihood": {"long_window": 100, "short_window": 3}},
+    "run": {"name": "twin", "out": ")" + tmp.file("runs") + R"("}})");
+  // Three runs at once from one shell: most often all in one second, and never sharing a folder.
+  std::string out;
+  const std::string one = lstmad_binary() + " -q run " + tmp.file("cfg.json");
+  ASSERT_EQ(run_command("(" + one + " & " + one + " & " + one + " & wait) 2>&1", &out), 0) << out;
+  EXPECT_EQ(out.find("already holds a run"), std::string::npos) << out;
+  int runs = 0;
+  for (const auto& d : fs::directory_iterator(tmp.file("runs"))) {
+    EXPECT_TRUE(fs::exists(d.path() / "results.csv")) << d.path();
+    ++runs;
+  }
+  EXPECT_EQ(runs, 3);
+}

@@ -65,8 +65,7 @@ enum class Role { Time, Value, Label, Ignored };
 // Seconds (unit 1e6) or milliseconds (unit 1e3) since 1970, integer or decimal, as microseconds.
 std::optional<int64_t> parse_epoch(std::string_view f, double unit) {
   double v;
-  if (parse_double(f, v) && std::isfinite(v) && std::fabs(v * unit) < 9e18)
-    return static_cast<int64_t>(std::llround(v * unit));
+  if (parse_double(f, v) && std::isfinite(v) && std::fabs(v * unit) < 9e18) return static_cast<int64_t>(std::llround(v * unit));
   return std::nullopt;
 }
 
@@ -104,8 +103,7 @@ std::string expected_timestamp(const CsvColumns& layout) {
 std::string csv_time_format_error(const std::string& format) {
   if (format == "auto" || format == "epoch_s" || format == "epoch_ms") return {};
   const std::string why = timestamp_pattern_error(format);
-  return why.empty() ? why
-                     : "\"" + format + "\" is not \"auto\", \"epoch_s\", \"epoch_ms\" or a pattern: " + why;
+  return why.empty() ? why : "\"" + format + "\" is not \"auto\", \"epoch_s\", \"epoch_ms\" or a pattern: " + why;
 }
 
 Series parse_series_csv(const std::string& text, const std::string& path, const std::string& name,
@@ -178,14 +176,12 @@ Series parse_series_csv(const std::string& text, const std::string& path, const 
     for (const auto& v : layout.values) {
       const int i = find(v, "value");
       if (role[static_cast<size_t>(i)] != Role::Ignored)
-        throw DataError(path, line_no,
-                        "column " + show(v) + " is listed twice or is the time or label column");
+        throw DataError(path, line_no, "column " + show(v) + " is listed twice or is the time or label column");
       role[static_cast<size_t>(i)] = Role::Value;
       value_order.push_back(i);
     }
   }
-  if (value_order.empty())
-    throw DataError(path, line_no, "no value column besides the time and label columns");
+  if (value_order.empty()) throw DataError(path, line_no, "no value column besides the time and label columns");
   s.dims = static_cast<int>(value_order.size());
 
   int64_t prev = std::numeric_limits<int64_t>::min();
@@ -207,18 +203,14 @@ Series parse_series_csv(const std::string& text, const std::string& path, const 
     if (static_cast<int>(fields.size()) > columns)
       throw DataError(path, line_no, "more than " + std::to_string(columns) + " columns");
     if (static_cast<int>(fields.size()) != columns)
-      throw DataError(
-          path, line_no,
-          "expected " + std::to_string(columns) + " columns, found " + std::to_string(fields.size()));
+      throw DataError(path, line_no,
+                      "expected " + std::to_string(columns) + " columns, found " + std::to_string(fields.size()));
     for (int col = 0; col < columns; ++col) {
       const std::string_view field = fields[static_cast<size_t>(col)];
       switch (role[static_cast<size_t>(col)]) {
         case Role::Time: {
-          const auto us =
-              layout.nab ? parse_timestamp_us(field) : parse_generic_timestamp(field, layout.time_format);
-          if (!us)
-            throw DataError(path, line_no,
-                            "bad timestamp " + show(field) + ", expected " + expected_timestamp(layout));
+          const auto us = layout.nab ? parse_timestamp_us(field) : parse_generic_timestamp(field, layout.time_format);
+          if (!us) throw DataError(path, line_no, "bad timestamp " + show(field) + ", expected " + expected_timestamp(layout));
           if (*us == prev)
             ++rep.duplicate_timestamps;
           else if (*us < max_seen)
@@ -232,20 +224,16 @@ Series parse_series_csv(const std::string& text, const std::string& path, const 
         case Role::Label: {
           double v;
           if (!parse_double(field, v) || !std::isfinite(v))
-            throw DataError(path, line_no,
-                            "label " + show(field) + " is not a number (nonzero marks an anomaly)");
+            throw DataError(path, line_no, "label " + show(field) + " is not a number (nonzero marks an anomaly)");
           labels.push_back(v != 0.0 ? 1 : 0);
           break;
         }
         case Role::Value: {
           const std::optional<double> v = parse_value_field(field);
           if (!v)
-            throw DataError(
-                path, line_no,
-                "value in column " + std::to_string(col + 1) + " is not a number: " + show(field));
+            throw DataError(path, line_no, "value in column " + std::to_string(col + 1) + " is not a number: " + show(field));
           if (std::isinf(*v))
-            throw DataError(path, line_no,
-                            "value in column " + std::to_string(col + 1) + " is infinite: " + show(field));
+            throw DataError(path, line_no, "value in column " + std::to_string(col + 1) + " is infinite: " + show(field));
           if (std::isnan(*v)) ++rep.missing_values;
           row[static_cast<size_t>(col)] = *v;
           break;

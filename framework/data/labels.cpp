@@ -58,12 +58,9 @@ void attach_windows(Series& series, const WindowTexts& windows) {
     auto us = parse_timestamp_us(text);
     if (!us) throw DataError(series.path, 0, "label window edge \"" + text + "\" is not a timestamp");
     auto it = first.find(*us);
-    if (it == first.end())
-      throw DataError(series.path, 0, "label window edge \"" + text + "\" is not a timestamp of the file");
+    if (it == first.end()) throw DataError(series.path, 0, "label window edge \"" + text + "\" is not a timestamp of the file");
     if (count[*us] > 1)
-      throw DataError(
-          series.path, 0,
-          "label window edge \"" + text + "\" appears " + std::to_string(count[*us]) + " times in the file");
+      throw DataError(series.path, 0, "label window edge \"" + text + "\" appears " + std::to_string(count[*us]) + " times in the file");
     return it->second;
   };
   series.windows.clear();
@@ -76,8 +73,7 @@ void attach_windows(Series& series, const WindowTexts& windows) {
     if (w.end < w.start)
       throw DataError(series.path, 0, "label window [" + a + ", " + b + "] ends before it starts");
     if (!series.windows.empty() && w.start <= series.windows.back().end)
-      throw DataError(series.path, 0,
-                      "label window [" + a + ", " + b + "] overlaps or precedes the previous one");
+      throw DataError(series.path, 0, "label window [" + a + ", " + b + "] overlaps or precedes the previous one");
     series.windows.push_back(w);
   }
 }
@@ -85,8 +81,7 @@ void attach_windows(Series& series, const WindowTexts& windows) {
 std::vector<std::string> list_corpus_files(const std::string& root) {
   fs::path data = fs::path(root) / "data";
   std::error_code ec;
-  if (!fs::is_directory(data, ec))
-    throw IoError(data.string() + ": not a folder (expected <root>/data/<category>/<name>.csv)");
+  if (!fs::is_directory(data, ec)) throw IoError(data.string() + ": not a folder (expected <root>/data/<category>/<name>.csv)");
   std::vector<std::string> out;
   // The error_code forms throughout: one broken entry (a dangling or looping link, a file that vanishes)
   // must not end the listing; it is simply not a series file.

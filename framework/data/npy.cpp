@@ -151,29 +151,24 @@ NpyArray parse_npy(std::string_view bytes, const std::string& source) {
   const auto* u = reinterpret_cast<const unsigned char*>(bytes.data());
   const int major = u[6], minor = u[7];
   if (major < 1 || major > 3)
-    throw DataError(source, 0,
-                    "unsupported .npy format version " + std::to_string(major) + "." + std::to_string(minor) +
-                        " (supported: 1.0, 2.0, 3.0)");
+    throw DataError(source, 0, "unsupported .npy format version " + std::to_string(major) + "." +
+                                   std::to_string(minor) + " (supported: 1.0, 2.0, 3.0)");
   const size_t len_bytes = major == 1 ? 2 : 4;
   const size_t prefix = kMagicLen + 2 + len_bytes;
   if (bytes.size() < prefix) throw DataError(source, 0, "truncated .npy header");
   const size_t header_len = static_cast<size_t>(read_le(u + kMagicLen + 2, static_cast<int>(len_bytes)));
   if (bytes.size() - prefix < header_len)
-    throw DataError(source, 0,
-                    "truncated .npy header: " + std::to_string(header_len) + " bytes announced, " +
-                        std::to_string(bytes.size() - prefix) + " present");
+    throw DataError(source, 0, "truncated .npy header: " + std::to_string(header_len) + " bytes announced, " +
+                                   std::to_string(bytes.size() - prefix) + " present");
   const auto dict = HeaderParser(bytes.substr(prefix, header_len), source).parse_dict();
   for (const char* key : {"descr", "fortran_order", "shape"})
     if (!dict.count(key)) throw DataError(source, 0, std::string("bad .npy header: no '") + key + "' key");
-  if (dict.size() != 3)
-    throw DataError(source, 0, "bad .npy header: keys other than descr, fortran_order, shape");
+  if (dict.size() != 3) throw DataError(source, 0, "bad .npy header: keys other than descr, fortran_order, shape");
   const HeaderValue& descr = dict.at("descr");
   const HeaderValue& order = dict.at("fortran_order");
   const HeaderValue& shape = dict.at("shape");
-  if (descr.kind != HeaderValue::String || order.kind != HeaderValue::Bool ||
-      shape.kind != HeaderValue::Tuple)
-    throw DataError(source, 0,
-                    "bad .npy header: descr must be a string, fortran_order a bool, shape a tuple");
+  if (descr.kind != HeaderValue::String || order.kind != HeaderValue::Bool || shape.kind != HeaderValue::Tuple)
+    throw DataError(source, 0, "bad .npy header: descr must be a string, fortran_order a bool, shape a tuple");
 
   NpyArray a;
   a.descr = descr.text;
@@ -183,33 +178,27 @@ NpyArray parse_npy(std::string_view bytes, const std::string& source) {
   } else if (descr.text == "<f4") {
     item = 4;
   } else if (descr.text == ">f8" || descr.text == ">f4") {
-    throw DataError(source, 0,
-                    "big-endian data ('" + descr.text + "') is not supported; save it little-endian ('<" +
-                        descr.text.substr(1) + "')");
+    throw DataError(source, 0, "big-endian data ('" + descr.text + "') is not supported; save it little-endian ('<" +
+                                   descr.text.substr(1) + "')");
   } else {
-    throw DataError(source, 0,
-                    "unsupported dtype '" + descr.text + "' (need float64 '<f8' or float32 '<f4')");
+    throw DataError(source, 0, "unsupported dtype '" + descr.text + "' (need float64 '<f8' or float32 '<f4')");
   }
   if (shape.tuple.empty() || shape.tuple.size() > 2)
-    throw DataError(source, 0,
-                    "unsupported array rank " + std::to_string(shape.tuple.size()) + " (need 1-D or 2-D)");
+    throw DataError(source, 0, "unsupported array rank " + std::to_string(shape.tuple.size()) + " (need 1-D or 2-D)");
   a.shape = shape.tuple;
   // Fortran order changes the byte layout only when both dimensions exceed 1.
   if (order.flag && a.shape.size() == 2 && a.shape[0] > 1 && a.shape[1] > 1)
-    throw DataError(source, 0,
-                    "Fortran-ordered arrays are not supported; save with C order (np.ascontiguousarray)");
+    throw DataError(source, 0, "Fortran-ordered arrays are not supported; save with C order (np.ascontiguousarray)");
   const size_t rows = a.rows(), cols = a.cols();
   if (cols != 0 && rows > std::numeric_limits<size_t>::max() / cols / item)
     throw DataError(source, 0, "array shape too large");
   const size_t count = rows * cols;
   const size_t have = bytes.size() - prefix - header_len;
   if (have < count * item)
-    throw DataError(source, 0,
-                    "truncated data: shape needs " + std::to_string(count * item) + " bytes, file has " +
-                        std::to_string(have));
+    throw DataError(source, 0, "truncated data: shape needs " + std::to_string(count * item) + " bytes, file has " +
+                                   std::to_string(have));
   if (have > count * item)
-    throw DataError(source, 0,
-                    std::to_string(have - count * item) + " unexpected bytes after the array data");
+    throw DataError(source, 0, std::to_string(have - count * item) + " unexpected bytes after the array data");
   a.data.resize(count);
   const unsigned char* p = u + prefix + header_len;
   for (size_t i = 0; i < count; ++i) {
@@ -226,22 +215,18 @@ NpyArray parse_npy(std::string_view bytes, const std::string& source) {
   return a;
 }
 
-NpyArray read_npy(const std::string& path) {
-  return parse_npy(files::read(path), path);
-}
+NpyArray read_npy(const std::string& path) { return parse_npy(files::read(path), path); }
 
-std::string npy_bytes(const std::vector<double>& data, size_t rows, size_t cols,
-                      const NpyWriteOptions& options) {
+std::string npy_bytes(const std::vector<double>& data, size_t rows, size_t cols, const NpyWriteOptions& options) {
   if (data.size() != rows * cols)
-    throw Error("npy_bytes: " + std::to_string(data.size()) + " values for shape " + std::to_string(rows) +
-                " x " + std::to_string(cols));
+    throw Error("npy_bytes: " + std::to_string(data.size()) + " values for shape " + std::to_string(rows) + " x " +
+                std::to_string(cols));
   if (options.version < 1 || options.version > 3)
     throw Error("npy_bytes: format version must be 1, 2 or 3, got " + std::to_string(options.version));
   if (options.one_dimensional && cols != 1) throw Error("npy_bytes: a 1-D array needs cols == 1");
   const bool f64 = options.type == NpyType::Float64;
-  std::string header = std::string("{'descr': '") + (f64 ? "<f8" : "<f4") +
-                       "', 'fortran_order': False, 'shape': (" + std::to_string(rows) +
-                       (options.one_dimensional ? "," : ", " + std::to_string(cols)) + "), }";
+  std::string header = std::string("{'descr': '") + (f64 ? "<f8" : "<f4") + "', 'fortran_order': False, 'shape': (" +
+                       std::to_string(rows) + (options.one_dimensional ? "," : ", " + std::to_string(cols)) + "), }";
   // NumPy pads so that the data starts on a 64-byte boundary; the header ends with a newline.
   const size_t prefix = kMagicLen + 2 + (options.version == 1 ? 2 : 4);
   const size_t total = (prefix + header.size() + 1 + 63) / 64 * 64;

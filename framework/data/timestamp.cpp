@@ -114,26 +114,13 @@ std::optional<int64_t> parse_timestamp_pattern_us(std::string_view s, std::strin
     if (!digits(s, at, n, v)) return std::nullopt;
     at += n;
     switch (c) {
-      case 'Y':
-        Y = v;
-        break;
-      case 'm':
-        M = v;
-        break;
-      case 'd':
-        D = v;
-        break;
-      case 'H':
-        h = v;
-        break;
-      case 'M':
-        m = v;
-        break;
-      case 'S':
-        sec = v;
-        break;
-      default:
-        return std::nullopt;
+      case 'Y': Y = v; break;
+      case 'm': M = v; break;
+      case 'd': D = v; break;
+      case 'H': h = v; break;
+      case 'M': m = v; break;
+      case 'S': sec = v; break;
+      default: return std::nullopt;
     }
   }
   if (at != s.size() || !valid_date(Y, M, D) || h > 23 || m > 59 || sec > 59) return std::nullopt;

@@ -1,7 +1,7 @@
 // NAB timestamps: "YYYY-MM-DD HH:MM:SS" (naive local time, compared as datetimes), with an optional
-// fraction ".ffffff" as in the label files; and other fixed patterns for generic CSV files. Parsed to seconds
-// since 1970-01-01 (proleptic Gregorian) plus microseconds. Hand-written rather than a date library: one
-// fixed format, and it must be fast for the 365k rows of the corpus and strict about every field.
+// fraction ".ffffff" as in the label files; and other fixed patterns for generic CSV files. Parsed to seconds since 1970-01-01 (proleptic Gregorian) plus
+// microseconds. Hand-written rather than a date library: one fixed format, and it must be fast for the
+// 365k rows of the corpus and strict about every field.
 #pragma once
 #include <cstdint>
 #include <optional>
