@@ -25,7 +25,10 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? kOk : kUsage;
   }
-  install_stop_handlers();
+  // Only `run` checks for a stop between cells; every other command keeps the default action, so that
+  // SIGINT ends it at once instead of being absorbed by a handler nothing reads.
+  for (auto& [sub, run] : reg.commands)
+    if (sub->parsed() && sub->get_name() == "run") install_stop_handlers();
   if (verbose) log::set_level(log::Level::Debug);
   if (quiet) log::set_level(log::Level::Warn);
   try {

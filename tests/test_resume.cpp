@@ -71,6 +71,8 @@ pid_t spawn(const std::vector<std::string>& args) {
     std::vector<char*> argv;
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
+    // As from a terminal: a test runner started in the background may pass SIGINT down ignored.
+    ::signal(SIGINT, SIG_DFL);
     int devnull = ::open("/dev/null", 1);
     ::dup2(devnull, 1);
     ::dup2(devnull, 2);
@@ -164,4 +166,20 @@ TEST_F(Resume, ShardsMergeIntoTheUnshardedRun) {
   EXPECT_EQ(lstmad::files::read(tmp.file("merged/nab_scores.json")), lstmad::files::read(tmp.file("ref/nab_scores.json")));
   EXPECT_NE(run_command(lstmad_binary() + " -q merge " + tmp.file("shard0") + " --out " + tmp.file("partial"), &out), 0)
       << "a merge missing shards says so";
+}
+
+TEST_F(Resume, SigintEndsACommandOtherThanRunAtOnce) {
+  // `plan` on a synthetic corpus that takes seconds to generate: SIGINT must end it by the default action,
+  // not be absorbed by the run's stop handler, which nothing outside `run` reads.
+  TempDir tmp("plan-sigint");
+  write_text(tmp.file("cfg.json"), R"({"data": {"format": "synthetic", "synthetic": {"series_per_kind": 10, "length": 50000}}})");
+  const auto t0 = std::chrono::steady_clock::now();
+  pid_t pid = spawn({lstmad_binary(), "-q", "plan", tmp.file("cfg.json")});
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_TRUE(WIFSIGNALED(status)) << "plan ran to its end after SIGINT (" << seconds << " s)";
+  EXPECT_EQ(WTERMSIG(status), SIGINT);
 }
