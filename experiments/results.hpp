@@ -2,6 +2,7 @@
 // scores in NAB's result layout (nab/<detector>/<category>/<detector>_<file>.csv), and results.csv with
 // one row per cell. Every file is written atomically, so a crash loses at most the cells in flight.
 #pragma once
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,7 +30,8 @@ struct CellResult {
   int train_rows = -1;  // the training part (scores and metrics start after it); -1 where not recorded
   int epochs = 0;       // an ensemble's: the members' sum
   int best_epoch = -1;  // an ensemble's: -1 (each member's is in `members`)
-  double train_loss = 0, val_loss = 0;  // an ensemble's: the members' mean
+  // An ensemble's: the members' mean. NaN until training reports them (a cell that failed before has none).
+  double train_loss = std::numeric_limits<double>::quiet_NaN(), val_loss = std::numeric_limits<double>::quiet_NaN();
   double seconds_prepare = 0, seconds_train = 0, seconds_predict = 0, seconds_total = 0;
   std::vector<std::string> time_features;  // calendar inputs the series' models read (data.time_features_gate)
   std::string engine_fallback;  // "engine (precision)" when engine.fallback trained the cell's models

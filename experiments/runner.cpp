@@ -724,6 +724,7 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
     r.seconds_train = pc.seconds_train;
     auto t0 = Clock::now();
     const size_t M = pc.members.size();
+    r.train_loss = r.val_loss = 0;  // the members' mean, summed below
     try {
       // Training facts: a single model's as they are; an ensemble's summed (epochs) or averaged (losses),
       // with each member's in `members`.

@@ -179,9 +179,19 @@ std::map<std::string, std::string> rows_by_series(const std::string& results_csv
   std::vector<std::string> header;
   while (std::getline(in, line)) {
     std::vector<std::string> cols;
-    std::stringstream ss(line);
-    std::string c;
-    while (std::getline(ss, c, ',')) cols.push_back(c);
+    std::string cur;
+    bool quoted = false;
+    for (char c : line) {
+      if (c == '"') {
+        quoted = !quoted;
+      } else if (c == ',' && !quoted) {
+        cols.push_back(cur);
+        cur.clear();
+      } else {
+        cur += c;
+      }
+    }
+    cols.push_back(cur);
     if (header.empty()) {
       header = cols;
       continue;
@@ -285,4 +295,16 @@ TEST_F(Faults, RunsStartedInTheSameSecondGetFoldersOfTheirOwn) {
     ++runs;
   }
   EXPECT_EQ(runs, 3);
+}
+
+TEST_F(Faults, ACellThatFailedBeforeTrainingHasNoLosses) {
+  TempDir tmp("noloss");
+  write_text(tmp.file("c/data/k/gap.csv"), series_csv(300, 1.0, 100));
+  write_text(tmp.file("c/labels/combined_windows.json"), R"({"k/gap.csv": []})");
+  write_text(tmp.file("cfg.json"), config(tmp.file("c")));
+  std::string out;
+  EXPECT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --out " + tmp.file("r"), &out), 1) << out;
+  const std::string row = rows_by_series(tmp.file("r/results.csv"))["k/gap.csv"];
+  EXPECT_NE(row.find("status=ERROR"), std::string::npos) << row;
+  EXPECT_NE(row.find("train_loss=nan,val_loss=nan"), std::string::npos) << "not a loss of 0: " << row;
 }
