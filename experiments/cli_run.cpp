@@ -73,10 +73,14 @@ void add_run_commands(CLI::App& app, Registry& reg) {
     if (!resume_dir.empty()) {
       if (!run_args.path.empty() || !run_args.sets.empty() || !run_args.engine.empty())
         throw ConfigError("--resume takes the config from the run folder; drop the config file, --set and --engine");
+      // The folder and its shard are the run's own (its manifest): another would be silently ignored.
+      if (!out_dir.empty() || !shard.empty())
+        throw ConfigError("--resume continues the run in its own folder and shard; drop --out and --shard");
       ro.resume_dir = resume_dir;
       ro.retry_failed = retry_failed;
     } else {
       if (run_args.path.empty()) throw ConfigError("run: give a config file (or --resume RUN_DIR)");
+      if (retry_failed) throw ConfigError("--retry-failed reruns the failed cells of a run folder: use it with --resume");
       cfg = load_resolved(run_args);
       ro.config_path = run_args.path;
       ro.overrides = run_args.sets;

@@ -183,3 +183,17 @@ TEST_F(Resume, SigintEndsACommandOtherThanRunAtOnce) {
   ASSERT_TRUE(WIFSIGNALED(status)) << "plan ran to its end after SIGINT (" << seconds << " s)";
   EXPECT_EQ(WTERMSIG(status), SIGINT);
 }
+
+TEST_F(Resume, FlagsThatResumeWouldIgnoreAreRefused) {
+  TempDir tmp("flags");
+  write_text(tmp.file("cfg.json"), kConfig);
+  fs::create_directories(tmp.file("run"));
+  std::string out;
+  EXPECT_EQ(run_command(lstmad_binary() + " run --resume " + tmp.file("run") + " --out " + tmp.file("x") + " 2>&1", &out), 2);
+  EXPECT_NE(out.find("drop --out and --shard"), std::string::npos) << out;
+  EXPECT_EQ(run_command(lstmad_binary() + " run --resume " + tmp.file("run") + " --shard 0/2 2>&1", &out), 2);
+  EXPECT_NE(out.find("drop --out and --shard"), std::string::npos) << out;
+  EXPECT_EQ(run_command(lstmad_binary() + " run " + tmp.file("cfg.json") + " --retry-failed --out " + tmp.file("y") + " 2>&1", &out), 2);
+  EXPECT_NE(out.find("use it with --resume"), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists(tmp.file("y")));
+}
