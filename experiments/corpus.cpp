@@ -206,7 +206,9 @@ Series Corpus::load(const std::string& id, int* train_rows) const {
   if (train_rows) *train_rows = -1;  // NAB layout: the runner uses the probationary length
   if (format == "ucr" || format == "csv") {
     auto it = files_by_id.find(id);
-    if (it == files_by_id.end()) throw DataError(root + "/" + id, 0, "no such series under data.root");
+    // An id is not a path (a top-level file's id carries the root's own name), so name the root and the id.
+    if (it == files_by_id.end())
+      throw DataError(root, 0, "data.files names series " + id + ", and no file under this folder has that id");
     if (format == "ucr") return load_ucr_series(root, it->second, id, train_rows);
     return read_series_csv(root + "/" + it->second, id, nullptr, csv_columns);
   }

@@ -308,3 +308,20 @@ TEST_F(Faults, ACellThatFailedBeforeTrainingHasNoLosses) {
   EXPECT_NE(row.find("status=ERROR"), std::string::npos) << row;
   EXPECT_NE(row.find("train_loss=nan,val_loss=nan"), std::string::npos) << "not a loss of 0: " << row;
 }
+
+TEST_F(Faults, ASeriesThatDataFilesNamesButNoFileHoldsFailsNamingTheRootAndId) {
+  TempDir tmp("noid");
+  write_text(tmp.file("flat/a.csv"), series_csv(300));
+  write_text(tmp.file("cfg.json"), R"({"data": {"format": "csv", "root": ")" + tmp.file("flat") +
+                                       R"(", "files": ["flat/a.csv", "flat/nope.csv"]},
+    "model": {"layers": 1, "hidden": 4, "window": 10}, "train": {"epochs": 1},
+    "detector": {"likelihood": {"long_window": 100, "short_window": 3}}})");
+  std::string out;
+  EXPECT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --out " + tmp.file("r"), &out), 1) << out;
+  auto st = statuses(tmp.file("r/results.csv"));
+  EXPECT_EQ(st["flat/a.csv"].first, "OK");
+  EXPECT_EQ(st["flat/nope.csv"].first, "ERROR");
+  EXPECT_NE(st["flat/nope.csv"].second.find(tmp.file("flat") + ": data.files names series flat/nope.csv"),
+            std::string::npos)
+      << st["flat/nope.csv"].second;
+}
