@@ -10,6 +10,7 @@
 
 #include "core/error.hpp"
 #include "core/files.hpp"
+#include "core/log.hpp"
 #include "data/ucr.hpp"
 #include "support/test_support.hpp"
 
@@ -101,7 +102,13 @@ TEST(UcrLoader, ListsNestedFilesAndLoadsTheLabelAndTrainingPart) {
                            join(sine(100, 70, 70, 2), "\n") + "\n");
   lstmad::test::write_text(nested + "/readme.txt", "not a series");
   lstmad::test::write_text(dir.path() + "/003_UCR_Anomaly_C_10_20_30.csv", "1\n");
+  lstmad::test::write_text(nested + "/004_UCR_Anomaly_D_0_20_30.txt", "1\n");  // train end 0: not a series
+  lstmad::log::set_file(dir.path() + "/log.txt");
   const auto files = lstmad::list_ucr_files(dir.path());
+  lstmad::log::set_file("");
+  const std::string log = lstmad::files::read(dir.path() + "/log.txt");
+  EXPECT_NE(log.find("1 file(s) named like UCR archive series are left out"), std::string::npos) << log;
+  EXPECT_NE(log.find("004_UCR_Anomaly_D_0_20_30.txt"), std::string::npos) << log;
   ASSERT_EQ(files.size(), 2u);
   EXPECT_EQ(files[0], "AnomalyDatasets_2021/UCR_Anomaly_FullData/001_UCR_Anomaly_A_50_70_70.txt");
   EXPECT_EQ(files[1], "AnomalyDatasets_2021/UCR_Anomaly_FullData/002_UCR_Anomaly_B_100_150_160.txt");

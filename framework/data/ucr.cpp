@@ -8,6 +8,7 @@
 
 #include "core/error.hpp"
 #include "core/files.hpp"
+#include "core/log.hpp"
 #include "data/csv_reader.hpp"
 #include "data/timestamp.hpp"
 
@@ -61,10 +62,22 @@ std::optional<UcrFileName> parse_ucr_file_name(const std::string& file) {
 
 std::vector<std::string> list_ucr_files(const std::string& root) {
   std::vector<std::pair<std::string, std::string>> found;  // file name, relative path
+  std::vector<std::string> near_misses;
   for (auto& rel : files::list_below(root)) {
     std::string name = fs::path(rel).filename().string();
-    if (parse_ucr_file_name(name)) found.emplace_back(std::move(name), std::move(rel));
+    if (parse_ucr_file_name(name))
+      found.emplace_back(std::move(name), std::move(rel));
+    else if (name.find(kMarker) != std::string::npos && fs::path(name).extension() == ".txt")
+      near_misses.push_back(rel);
   }
+  // A file named like an archive series whose numbers do not read (0, too large, a field missing) would
+  // otherwise vanish from the corpus without a word.
+  if (!near_misses.empty())
+    log::warn(root + ": " + std::to_string(near_misses.size()) +
+              " file(s) named like UCR archive series are left out, " +
+              "their name not NNN_UCR_Anomaly_<name>_<train end>_<begin>_<end>.txt with numbers from 1 to "
+              "999999999: " +
+              near_misses.front() + (near_misses.size() > 1 ? ", ..." : ""));
   std::sort(found.begin(), found.end());
   std::vector<std::string> out;
   for (auto& f : found) out.push_back(std::move(f.second));
