@@ -105,6 +105,33 @@ TEST(Synthetic, BadOptionsAreConfigErrors) {
   EXPECT_THROW(synthetic_category("x"), ConfigError);
 }
 
+// Timestamps and window edges are whole seconds (docs/synthetic.md): a start with a fraction would write
+// window edges such as "...00:00.500000.000000" that no row matches, so it is refused up front.
+TEST(Synthetic, StartWithAFractionOfASecondIsAConfigError) {
+  SyntheticOptions o;
+  o.series_per_kind = 1;
+  o.kinds = {"spike"};
+  o.length = 500;
+  o.start = "2021-01-01 00:00:00.5";
+  try {
+    generate_synthetic(o);
+    FAIL() << "a start with a fraction of a second was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("2021-01-01 00:00:00.5"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("fraction of a second"), std::string::npos) << e.what();
+  }
+  // A whole second written with a zero fraction or a T separator is still a valid start.
+  for (const char* start : {"2021-01-01 00:00:00.000000", "2021-01-01T06:30:00"}) {
+    o.start = start;
+    const auto corpus = generate_synthetic(o);
+    ASSERT_EQ(corpus.size(), 1u);
+    ASSERT_FALSE(corpus[0].series.windows.empty());
+    const Series& s = corpus[0].series;
+    EXPECT_EQ(s.windows[0].start_text, s.timestamps[static_cast<size_t>(s.windows[0].start)] + ".000000")
+        << start;
+  }
+}
+
 TEST(Synthetic, CorpusReadsBackThroughTheNabLoaders) {
   test::TempDir dir("synth-read");
   SyntheticOptions o = small_options();

@@ -264,6 +264,11 @@ std::vector<SyntheticSeries> generate_synthetic(const SyntheticOptions& o) {
                       std::to_string(o.series_per_kind));
   auto start = parse_timestamp_us(o.start);
   if (!start) throw ConfigError("synthetic start \"" + o.start + "\" is not a timestamp YYYY-MM-DD HH:MM:SS");
+  // Timestamps and window edges are written as whole seconds (edges as NAB writes them, "...SS.000000"),
+  // so a fraction would give edges that no row's timestamp matches.
+  if (*start % 1000000 != 0)
+    throw ConfigError("synthetic start \"" + o.start +
+                      "\" has a fraction of a second; expected YYYY-MM-DD HH:MM:SS");
 
   std::vector<bool> selected(kKindCount, o.kinds.empty());
   for (const auto& k : o.kinds) selected[static_cast<size_t>(kind_index(k))] = true;

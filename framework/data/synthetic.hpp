@@ -21,7 +21,7 @@ struct SyntheticOptions {
   int length = 4000;                          // rows per series, >= 500
   int step_seconds = 300;                     // fixed spacing of the timestamps
   std::vector<std::string> kinds;             // subset of synthetic_kinds(); empty = all
-  std::string start = "2021-01-01 00:00:00";  // timestamp of row 0
+  std::string start = "2021-01-01 00:00:00";  // timestamp of row 0, a whole second
 };
 
 struct SyntheticSeries {
