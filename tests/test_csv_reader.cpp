@@ -14,7 +14,6 @@
 #include "core/files.hpp"
 #include "data/csv_reader.hpp"
 #include "data/labels.hpp"
-#include "data/timestamp.hpp"
 #include "data/series.hpp"
 #include "data/timestamp.hpp"
 #include "support/test_support.hpp"
@@ -159,6 +158,51 @@ TEST(CsvReader, BadRowsNameFileAndLine) {
   expect_data_error("timestamp,value\n2014-01-01 00:00:00\n", 2, "expected 2 columns");
   expect_data_error("timestamp,value\n2014-01-01 00:00:00,1,2\n", 2, "more than 2 columns");
   expect_data_error("timestamp,value\n2014-01-01 00:00:00,1\n\n2014-01-01 00:10:00,1\n", 3, "blank line");
+}
+
+// Python's csv module (QUOTE_ALL, QUOTE_NONNUMERIC) and spreadsheets quote fields as RFC 4180 writes them;
+// a quoted field reads as its text, commas and doubled quotes included.
+TEST(CsvReader, QuotedFieldsReadAsTheirText) {
+  const Series ref = parse("timestamp,value\n2014-01-01 00:00:00,1.5\n2014-01-01 00:05:00,-2\n");
+  const std::string quote_all =
+      "\"timestamp\",\"value\"\n\"2014-01-01 00:00:00\",\"1.5\"\n\"2014-01-01 00:05:00\",\"-2\"\n";
+  const std::string nonnumeric =
+      "\"timestamp\",\"value\"\r\n\"2014-01-01 00:00:00\",1.5\r\n\"2014-01-01 00:05:00\", -2\r\n";
+  for (const auto& text : {quote_all, nonnumeric}) {
+    const Series s = parse(text);
+    EXPECT_EQ(s.values, ref.values) << text;
+    EXPECT_EQ(s.timestamps, ref.timestamps) << "the quotes are not part of the timestamp";
+    EXPECT_EQ(s.time_us, ref.time_us);
+  }
+  // Blanks around a quoted field are ignored like those around any field; an empty quoted field is missing.
+  const Series blanks = parse("timestamp,value\n2014-01-01 00:00:00, \"1.5\" \n2014-01-01 00:05:00,\"\"\n");
+  EXPECT_EQ(blanks.values[0], 1.5);
+  EXPECT_TRUE(std::isnan(blanks.values[1]));
+  // A comma inside quotes is not a separator: the value is one (bad) field, not an extra column.
+  expect_data_error("timestamp,value\n2014-01-01 00:00:00,\"1,5\"\n", 2, "not a number: \"1,5\"");
+  // A skipped column of free text may hold commas and doubled quotes.
+  const Series notes = parse_series_csv(
+      "\"timestamp\",\"value\",\"note\"\n"
+      "\"2014-01-01 00:00:00\",1.5,\"door open, \"\"bay 2\"\"\"\n"
+      "\"2014-01-01 00:05:00\",-2,\"\"\n",
+      "f.csv", "cat/f.csv", nullptr, [] {
+        CsvColumns c;
+        c.nab = false;
+        c.values = {"value"};
+        return c;
+      }());
+  EXPECT_EQ(notes.dims, 1);
+  EXPECT_EQ(notes.values, ref.values);
+  EXPECT_EQ(notes.timestamps, ref.timestamps);
+}
+
+TEST(CsvReader, BadQuotingNamesFileAndLine) {
+  const std::string head = "timestamp,value\n2014-01-01 00:00:00,1\n";
+  expect_data_error(head + "2014-01-01 00:05:00,\"2\n", 3, "column 2: unterminated quoted field");
+  expect_data_error(head + "2014-01-01 00:05:00,\"2\n.5\"\n2014-01-01 00:10:00,3\n", 3,
+                    "column 2: a quoted field spans lines");
+  expect_data_error(head + "2014-01-01 00:05:00,\"2\"x\n", 3, "column 2: text after the closing quote");
+  expect_data_error("\"timestamp,value\n2014-01-01 00:00:00,1\n", 1, "column 1: unterminated quoted field");
 }
 
 TEST(CsvReader, EmptyAndHeaderErrors) {
@@ -362,7 +406,8 @@ CsvColumns generic(const std::string& time, const std::string& label, std::vecto
 }
 
 // Expects a DataError on line `line` of g.csv containing `needle` for the generic layout `cols`.
-void expect_generic_error(const std::string& text, const CsvColumns& cols, long line, const std::string& needle) {
+void expect_generic_error(const std::string& text, const CsvColumns& cols, long line,
+                          const std::string& needle) {
   try {
     parse_series_csv(text, "g.csv", "c/g.csv", nullptr, cols);
     ADD_FAILURE() << "accepted:\n" << text;
@@ -428,7 +473,8 @@ TEST(CsvGeneric, TimeFormats) {
   c.time_format = "%H:%M:%S.%f";
   s = parse_series_csv("t,v\n12:00:00.5,1\n12:00:01.25,2\n", "g.csv", "c/g.csv", nullptr, c);
   EXPECT_EQ(s.time_us[1] - s.time_us[0], 750000);
-  EXPECT_EQ(format_timestamp_us(s.time_us[0]), "1970-01-01 12:00:00.500000") << "the date defaults to 1970-01-01";
+  EXPECT_EQ(format_timestamp_us(s.time_us[0]), "1970-01-01 12:00:00.500000")
+      << "the date defaults to 1970-01-01";
   c.time_format = "epoch_ms";
   s = parse_series_csv("t,v\n1577836800000,1\n1577836800250,2\n", "g.csv", "c/g.csv", nullptr, c);
   EXPECT_EQ(format_timestamp_us(s.time_us[0]), "2020-01-01 00:00:00");
@@ -439,7 +485,8 @@ TEST(CsvGeneric, TimeFormats) {
   EXPECT_EQ(format_timestamp_us(s.time_us[0]).substr(0, 7), "1970-08");
 
   c.time_format = "%Y%m%d";
-  expect_generic_error("t,v\n20200131,1\n20200230,2\n", c, 3, "bad timestamp \"20200230\", expected the pattern \"%Y%m%d\"");
+  expect_generic_error("t,v\n20200131,1\n20200230,2\n", c, 3,
+                       "bad timestamp \"20200230\", expected the pattern \"%Y%m%d\"");
   expect_generic_error("t,v\n2020013,1\n", c, 2, "expected the pattern");
   expect_generic_error("t,v\n202001311,1\n", c, 2, "expected the pattern");
   c.time_format = "%Y-%q";
@@ -463,6 +510,12 @@ TEST(CsvGeneric, BadLayoutsNameTheFileAndLine) {
   expect_generic_error("t,v,l\n1,2,0\n2,3,yes\n", generic("t", "l"), 3, "label \"yes\" is not a number");
   expect_generic_error("t,v\n1,2\nnoon,3\n", generic("t", ""), 3, "bad timestamp \"noon\"");
   expect_generic_error("t,v\n1,2\n2\n", generic("t", ""), 3, "expected 2 columns, found 1");
+  // Column names may be quoted (pandas' to_csv with quoting=csv.QUOTE_ALL).
+  const Series q = parse_series_csv("\"t\",\"v\",\"l\"\n\"1\",\"2\",\"0\"\n\"2\",\"3\",\"1\"\n", "g.csv",
+                                    "c/g.csv", nullptr, generic("t", "l"));
+  EXPECT_EQ(q.values, (std::vector<double>{2, 3}));
+  ASSERT_EQ(q.windows.size(), 1u);
+  EXPECT_EQ(q.windows[0].start, 1);
   // The NAB layout stays strict: its time column first, in NAB's format only.
   expect_data_error("timestamp,value\n1416722400,2\n", 2, "expected YYYY-MM-DD HH:MM:SS");
 }
@@ -477,26 +530,30 @@ TEST(CsvGeneric, CorpusRunsEndToEnd) {
   auto write = [&](const std::string& rel, int n, int a, int b) {
     std::string t = "timestamp,value,is_anomaly\n";
     for (int i = 0; i < n; ++i)
-      t += std::to_string(1416722400 + 3600 * i) + "," + std::to_string(std::sin(2 * M_PI * i / 30) + (i >= a && i <= b ? 4 : 0)) +
-           "," + (i >= a && i <= b ? "1" : "0") + "\n";
+      t += std::to_string(1416722400 + 3600 * i) + "," +
+           std::to_string(std::sin(2 * M_PI * i / 30) + (i >= a && i <= b ? 4 : 0)) + "," +
+           (i >= a && i <= b ? "1" : "0") + "\n";
     test::write_text(dir.file("data/" + rel), t);
   };
   write("A1Benchmark/real_1.csv", 900, 700, 705);
   write("top.csv", 800, 600, 610);
   test::write_text(dir.file("data/A1Benchmark/bad.csv"), "timestamp,value,is_anomaly\n1,2,x\n");
   std::string out;
-  const int rc = test::run_command(test::lstmad_binary() + " -q run " + std::string(LSTMAD_SOURCE_DIR) +
-                                       "/configs/quickstart.json --set data.format=csv --set data.root=" + dir.file("data") +
-                                       " --set data.csv.label_column=is_anomaly --set data.train_fraction=0.4"
-                                       " --set eval.nab=false --set train.epochs=2 --set model.hidden=8 --out " +
-                                       dir.file("run") + " -j 2 2>&1",
-                                   &out);
+  const int rc = test::run_command(
+      test::lstmad_binary() + " -q run " + std::string(LSTMAD_SOURCE_DIR) +
+          "/configs/quickstart.json --set data.format=csv --set data.root=" + dir.file("data") +
+          " --set data.csv.label_column=is_anomaly --set data.train_fraction=0.4"
+          " --set eval.nab=false --set train.epochs=2 --set model.hidden=8 --out " +
+          dir.file("run") + " -j 2 2>&1",
+      &out);
   EXPECT_EQ(rc, 1) << "one cell failed\n" << out;
   const auto rows = test::read_results_csv(dir.file("run/results.csv"));
   ASSERT_EQ(rows.size(), 3u) << out;
   std::map<std::string, std::map<std::string, std::string>> by;
   for (const auto& r : rows) by[r.at("series")] = r;
-  ASSERT_TRUE(by.count("A1Benchmark/bad.csv") && by.count("A1Benchmark/real_1.csv") && by.count("data/top.csv")) << out;
+  ASSERT_TRUE(by.count("A1Benchmark/bad.csv") && by.count("A1Benchmark/real_1.csv") &&
+              by.count("data/top.csv"))
+      << out;
   EXPECT_EQ(by["A1Benchmark/bad.csv"].at("status"), "ERROR");
   EXPECT_NE(by["A1Benchmark/bad.csv"].at("error").find("bad.csv:2: label"), std::string::npos);
   for (const char* id : {"A1Benchmark/real_1.csv", "data/top.csv"}) {
@@ -510,18 +567,20 @@ TEST(CsvGeneric, CorpusRunsEndToEnd) {
   // report finds its training part by that id.
   std::filesystem::create_directories(dir.file("data/A1Benchmark/deep"));
   write("A1Benchmark/deep/real_2.csv", 1000, 800, 804);
-  ASSERT_EQ(test::run_command(test::lstmad_binary() + " -q run " + std::string(LSTMAD_SOURCE_DIR) +
-                                  "/configs/quickstart.json --set data.format=csv --set data.root=" + dir.file("data/") +
-                                  " --set 'data.files=[\"*/real_1.csv\",\"data/*\",\"A1Benchmark/deep/*\"]'"
-                                  " --set data.csv.label_column=is_anomaly"
-                                  " --set data.train_fraction=0.4 --set train.epochs=2 --set model.hidden=8 --out " +
-                                  dir.file("nab") + " -j 2 2>&1",
-                              &out),
+  ASSERT_EQ(test::run_command(
+                test::lstmad_binary() + " -q run " + std::string(LSTMAD_SOURCE_DIR) +
+                    "/configs/quickstart.json --set data.format=csv --set data.root=" + dir.file("data/") +
+                    " --set 'data.files=[\"*/real_1.csv\",\"data/*\",\"A1Benchmark/deep/*\"]'"
+                    " --set data.csv.label_column=is_anomaly"
+                    " --set data.train_fraction=0.4 --set train.epochs=2 --set model.hidden=8 --out " +
+                    dir.file("nab") + " -j 2 2>&1",
+                &out),
             0)
       << out;
   std::set<std::string> ran;
   for (const auto& r : test::read_results_csv(dir.file("nab/results.csv"))) ran.insert(r.at("series"));
-  EXPECT_EQ(ran, (std::set<std::string>{"A1Benchmark/real_1.csv", "A1Benchmark/deep/real_2.csv", "data/top.csv"}));
+  EXPECT_EQ(ran,
+            (std::set<std::string>{"A1Benchmark/real_1.csv", "A1Benchmark/deep/real_2.csv", "data/top.csv"}));
   const std::string scores = files::read(dir.file("nab/nab_scores.json"));
   EXPECT_NE(scores.find("\"standard\""), std::string::npos) << scores;
   // The plots' titles are the ids, and each training part drawn is its cell's 0.4 of the rows (40% of the
@@ -533,7 +592,8 @@ TEST(CsvGeneric, CorpusRunsEndToEnd) {
     const std::string rect = "<rect x=\"40\" y=\"5\" width=\"";
     const std::size_t r = html.find(rect, fig);
     ASSERT_NE(r, std::string::npos) << id;
-    EXPECT_NEAR(std::stod(html.substr(r + rect.size(), 12)), 0.4 * 900, 1e-6) << id << ": the training part drawn";
+    EXPECT_NEAR(std::stod(html.substr(r + rect.size(), 12)), 0.4 * 900, 1e-6)
+        << id << ": the training part drawn";
   }
 }
 

@@ -11,6 +11,7 @@
 #include "core/error.hpp"
 #include "core/files.hpp"
 #include "core/log.hpp"
+#include "data/csv_fields.hpp"
 #include "data/timestamp.hpp"
 
 namespace lstmad {
@@ -65,7 +66,8 @@ enum class Role { Time, Value, Label, Ignored };
 // Seconds (unit 1e6) or milliseconds (unit 1e3) since 1970, integer or decimal, as microseconds.
 std::optional<int64_t> parse_epoch(std::string_view f, double unit) {
   double v;
-  if (parse_double(f, v) && std::isfinite(v) && std::fabs(v * unit) < 9e18) return static_cast<int64_t>(std::llround(v * unit));
+  if (parse_double(f, v) && std::isfinite(v) && std::fabs(v * unit) < 9e18)
+    return static_cast<int64_t>(std::llround(v * unit));
   return std::nullopt;
 }
 
@@ -103,7 +105,8 @@ std::string expected_timestamp(const CsvColumns& layout) {
 std::string csv_time_format_error(const std::string& format) {
   if (format == "auto" || format == "epoch_s" || format == "epoch_ms") return {};
   const std::string why = timestamp_pattern_error(format);
-  return why.empty() ? why : "\"" + format + "\" is not \"auto\", \"epoch_s\", \"epoch_ms\" or a pattern: " + why;
+  return why.empty() ? why
+                     : "\"" + format + "\" is not \"auto\", \"epoch_s\", \"epoch_ms\" or a pattern: " + why;
 }
 
 Series parse_series_csv(const std::string& text, const std::string& path, const std::string& name,
@@ -124,15 +127,24 @@ Series parse_series_csv(const std::string& text, const std::string& path, const 
     ++line_no;
     return true;
   };
-  // Splits into `fields`, reused from row to row (no allocation per row once it has grown).
-  auto split = [](std::string_view line, std::vector<std::string_view>& fields) {
-    fields.clear();
-    while (true) {
-      const size_t comma = line.find(',');
-      fields.push_back(trim(line.substr(0, comma)));
-      if (comma == std::string_view::npos) return;
-      line.remove_prefix(comma + 1);
+  // Splits one line into RFC 4180 fields, trimmed; `rec` is reused from row to row (no allocation per row
+  // once it has grown). A line break inside quotes is not supported: rows are read line by line.
+  auto split = [&](std::string_view line, CsvRecord& rec) {
+    const CsvSplit result = split_csv_line(line, rec);
+    if (result == CsvSplit::Ok) {
+      for (std::string_view& f : rec.fields) f = trim(f);
+      return;
     }
+    const std::string column = "column " + std::to_string(rec.fields.size() + 1) + ": ";
+    if (result == CsvSplit::TextAfterQuote)
+      throw DataError(
+          path, line_no,
+          column + "text after the closing quote of a quoted field (a quote inside quotes is written \"\")");
+    // A quote later in the file would close this field on another line.
+    if (text.find('"', std::min(pos, text.size())) != std::string::npos)
+      throw DataError(path, line_no,
+                      column + "a quoted field spans lines (line breaks inside quotes are not supported)");
+    throw DataError(path, line_no, column + "unterminated quoted field (no closing quote)");
   };
 
   std::string_view line;
@@ -140,8 +152,9 @@ Series parse_series_csv(const std::string& text, const std::string& path, const 
   const std::string expected = layout.nab ? "a header `timestamp,value`" : "a header line of column names";
   if (!next_line(line) || trim(line).empty()) throw DataError(path, 0, "empty file: expected " + expected);
   if (line.substr(0, 3) == "\xEF\xBB\xBF") line.remove_prefix(3);
-  std::vector<std::string_view> header;
-  split(line, header);
+  CsvRecord header_record;
+  split(line, header_record);
+  const std::vector<std::string_view>& header = header_record.fields;
   const int columns = static_cast<int>(header.size());
   std::vector<Role> role(header.size(), layout.values.empty() ? Role::Value : Role::Ignored);
   int time_col = -1, label_col = -1;
@@ -176,18 +189,21 @@ Series parse_series_csv(const std::string& text, const std::string& path, const 
     for (const auto& v : layout.values) {
       const int i = find(v, "value");
       if (role[static_cast<size_t>(i)] != Role::Ignored)
-        throw DataError(path, line_no, "column " + show(v) + " is listed twice or is the time or label column");
+        throw DataError(path, line_no,
+                        "column " + show(v) + " is listed twice or is the time or label column");
       role[static_cast<size_t>(i)] = Role::Value;
       value_order.push_back(i);
     }
   }
-  if (value_order.empty()) throw DataError(path, line_no, "no value column besides the time and label columns");
+  if (value_order.empty())
+    throw DataError(path, line_no, "no value column besides the time and label columns");
   s.dims = static_cast<int>(value_order.size());
 
   int64_t prev = std::numeric_limits<int64_t>::min();
   int64_t max_seen = std::numeric_limits<int64_t>::min();
   std::vector<double> row(header.size());
-  std::vector<std::string_view> fields;
+  CsvRecord record;
+  const std::vector<std::string_view>& fields = record.fields;
   std::vector<int> labels;
   while (next_line(line)) {
     if (trim(line).empty()) {
@@ -199,18 +215,22 @@ Series parse_series_csv(const std::string& text, const std::string& path, const 
       if (only_blank) break;
       throw DataError(path, line_no, "blank line inside the data");
     }
-    split(line, fields);
+    split(line, record);
     if (static_cast<int>(fields.size()) > columns)
       throw DataError(path, line_no, "more than " + std::to_string(columns) + " columns");
     if (static_cast<int>(fields.size()) != columns)
-      throw DataError(path, line_no,
-                      "expected " + std::to_string(columns) + " columns, found " + std::to_string(fields.size()));
+      throw DataError(
+          path, line_no,
+          "expected " + std::to_string(columns) + " columns, found " + std::to_string(fields.size()));
     for (int col = 0; col < columns; ++col) {
       const std::string_view field = fields[static_cast<size_t>(col)];
       switch (role[static_cast<size_t>(col)]) {
         case Role::Time: {
-          const auto us = layout.nab ? parse_timestamp_us(field) : parse_generic_timestamp(field, layout.time_format);
-          if (!us) throw DataError(path, line_no, "bad timestamp " + show(field) + ", expected " + expected_timestamp(layout));
+          const auto us =
+              layout.nab ? parse_timestamp_us(field) : parse_generic_timestamp(field, layout.time_format);
+          if (!us)
+            throw DataError(path, line_no,
+                            "bad timestamp " + show(field) + ", expected " + expected_timestamp(layout));
           if (*us == prev)
             ++rep.duplicate_timestamps;
           else if (*us < max_seen)
@@ -224,16 +244,20 @@ Series parse_series_csv(const std::string& text, const std::string& path, const 
         case Role::Label: {
           double v;
           if (!parse_double(field, v) || !std::isfinite(v))
-            throw DataError(path, line_no, "label " + show(field) + " is not a number (nonzero marks an anomaly)");
+            throw DataError(path, line_no,
+                            "label " + show(field) + " is not a number (nonzero marks an anomaly)");
           labels.push_back(v != 0.0 ? 1 : 0);
           break;
         }
         case Role::Value: {
           const std::optional<double> v = parse_value_field(field);
           if (!v)
-            throw DataError(path, line_no, "value in column " + std::to_string(col + 1) + " is not a number: " + show(field));
+            throw DataError(
+                path, line_no,
+                "value in column " + std::to_string(col + 1) + " is not a number: " + show(field));
           if (std::isinf(*v))
-            throw DataError(path, line_no, "value in column " + std::to_string(col + 1) + " is infinite: " + show(field));
+            throw DataError(path, line_no,
+                            "value in column " + std::to_string(col + 1) + " is infinite: " + show(field));
           if (std::isnan(*v)) ++rep.missing_values;
           row[static_cast<size_t>(col)] = *v;
           break;
