@@ -71,6 +71,32 @@ TEST(CsvReader, CrlfAndNoFinalNewline) {
   EXPECT_EQ(parse("\xEF\xBB\xBF" + lf).values, ref.values);
 }
 
+// Old Mac OS files end lines with a bare CR: read by LF they would be one long line, so they are refused
+// with what to fix. A CR doubled before the LF (CRLF written through a Windows text-mode file) still reads.
+TEST(CsvReader, BareCrLineEndingsAreRefused) {
+  expect_data_error("timestamp,value\r2015-01-01 00:00:01,1.5\r2015-01-01 00:01:01,2.5\r", 1,
+                    "line endings must be LF or CRLF");
+  expect_data_error(
+      "timestamp,value\n2015-01-01 00:00:01,1.5\n2015-01-01 00:01:01,2.5\r2015-01-01 00:02:01,3\n", 3,
+      "line endings must be LF or CRLF");
+  try {
+    parse_series_csv("timestamp,value,is_anomaly\r2015-01-01 00:00:01,1.5,0\r", "g.csv", "c/g.csv", nullptr,
+                     [] {
+                       CsvColumns c;
+                       c.nab = false;
+                       c.label = "is_anomaly";
+                       return c;
+                     }());
+    ADD_FAILURE() << "a bare-CR file was accepted";
+  } catch (const DataError& e) {
+    EXPECT_EQ(e.line(), 1) << e.what();
+    EXPECT_NE(std::string(e.what()).find("line endings must be LF or CRLF"), std::string::npos) << e.what();
+  }
+  const Series s = parse("timestamp,value\r\r\n2015-01-01 00:00:01,1.5\r\r\n2015-01-01 00:01:01,2.5\r\r\n");
+  EXPECT_EQ(s.values, (std::vector<double>{1.5, 2.5}));
+  EXPECT_EQ(s.timestamps[1], "2015-01-01 00:01:01");
+}
+
 TEST(CsvReader, NumberForms) {
   Series s = parse(
       "timestamp,value\n"

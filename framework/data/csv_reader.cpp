@@ -122,9 +122,15 @@ Series parse_series_csv(const std::string& text, const std::string& path, const 
     size_t nl = text.find('\n', pos);
     if (nl == std::string::npos) nl = text.size();
     line = std::string_view(text).substr(pos, nl - pos);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    // Every CR before the LF goes: "\r\r\n" is what a CSV writer's CRLF becomes in a text-mode file on
+    // Windows (Python's csv module without newline='').
+    while (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     pos = nl + 1;
     ++line_no;
+    // A CR anywhere else ends a line the old Mac OS way, which would read as one long line.
+    if (line.find('\r') != std::string_view::npos)
+      throw DataError(path, line_no,
+                      "line endings must be LF or CRLF, found a carriage return (CR) without a line feed");
     return true;
   };
   // Splits one line into RFC 4180 fields, trimmed; `rec` is reused from row to row (no allocation per row

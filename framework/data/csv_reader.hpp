@@ -1,9 +1,9 @@
 // Reader of NAB-layout series files: a header `timestamp,value` (more value columns are read as extra
-// dimensions), timestamps `YYYY-MM-DD HH:MM:SS`, CRLF or LF, with or without a final newline, numbers in any
-// strtod form (integers, decimals, scientific notation). Fields may be quoted as RFC 4180 writes them
-// (data/csv_fields.hpp), within one line: a quoted field holding a line break is a DataError naming the line.
-// Rows are kept in file order; duplicate and backward timestamps are counted (Series::repeated_timestamps,
-// backward_timestamps; a debug line names the file), never sorted away.
+// dimensions), timestamps `YYYY-MM-DD HH:MM:SS`, CRLF or LF (a bare CR is a DataError), with or without a
+// final newline, numbers in any strtod form (integers, decimals, scientific notation). Fields may be quoted
+// as RFC 4180 writes them (data/csv_fields.hpp), within one line: a quoted field holding a line break is a
+// DataError naming the line. Rows are kept in file order; duplicate and backward timestamps are counted
+// (Series::repeated_timestamps, backward_timestamps; a debug line names the file), never sorted away.
 //
 // An empty field, "nan", "NaN", "null" or "NA" is a missing value (NaN), left for the configured
 // missing-value policy (data/missing.hpp). Anything else that is not a number is a DataError naming the
