@@ -243,6 +243,15 @@ TEST(CsvReader, EmptyAndHeaderErrors) {
   expect_data_error("2014-01-01 00:00:00,1\n", 1, "header");
 }
 
+// A blank line before the header is not an empty file: the message says which line to delete.
+TEST(CsvReader, BlankFirstLineIsNamed) {
+  const std::string body = "timestamp,value\n2014-01-01 00:00:00,1\n";
+  expect_data_error("\n" + body, 1, "line 1 is blank: the header must be the first line");
+  expect_data_error(" \t\r\n" + body, 1, "line 1 is blank: the header must be the first line");
+  expect_data_error("\xEF\xBB\xBF\n" + body, 1, "line 1 is blank: the header must be the first line");
+  expect_data_error(" \n\r\n", 0, "empty file");
+}
+
 TEST(CsvReader, MissingFileIsADataErrorNamingThePath) {
   test::TempDir dir("csv-missing");
   const std::string path = dir.file("nope.csv");

@@ -156,8 +156,14 @@ Series parse_series_csv(const std::string& text, const std::string& path, const 
   std::string_view line;
   // Header (a UTF-8 byte-order mark is tolerated).
   const std::string expected = layout.nab ? "a header `timestamp,value`" : "a header line of column names";
-  if (!next_line(line) || trim(line).empty()) throw DataError(path, 0, "empty file: expected " + expected);
+  if (!next_line(line)) throw DataError(path, 0, "empty file: expected " + expected);
   if (line.substr(0, 3) == "\xEF\xBB\xBF") line.remove_prefix(3);
+  if (trim(line).empty()) {
+    // Only a file with nothing but blank lines is empty; a blank line above a header is the line to delete.
+    if (pos >= text.size() || text.find_first_not_of(" \t\r\n", pos) == std::string::npos)
+      throw DataError(path, 0, "empty file: expected " + expected);
+    throw DataError(path, line_no, "line 1 is blank: the header must be the first line");
+  }
   CsvRecord header_record;
   split(line, header_record);
   const std::vector<std::string_view>& header = header_record.fields;
