@@ -7,6 +7,7 @@
 
 #include "core/error.hpp"
 #include "core/files.hpp"
+#include "core/json_file.hpp"
 #include "core/rng.hpp"
 #include "data/csv_reader.hpp"
 
@@ -319,12 +320,15 @@ void apply_override(json& config, const std::string& assignment) {
     throw ConfigError("--set " + assignment + ": expected path=value, e.g. --set model.hidden=32");
   std::string path = assignment.substr(0, eq);
   std::string text = assignment.substr(eq + 1);
+  JsonProblem problem;
   json v;
-  try {
-    v = json::parse(text);
-  } catch (const json::parse_error&) {
+  if (auto parsed = parse_json_strict(text, problem))
+    v = std::move(*parsed);
+  else if (problem.malformed)
     v = text;  // a bare word is a string
-  }
+  else
+    throw ConfigError("--set " + assignment + ": " +
+                      (problem.path.empty() ? path : path + "." + problem.path) + ": " + problem.what);
   if (!config.is_object()) config = json::object();
   set_path(config, path, v);
 }
@@ -336,18 +340,12 @@ json read_config_file(const std::string& path) {
   } catch (const IoError& e) {
     throw ConfigError(e.what());
   }
-  try {
-    return json::parse(text);
-  } catch (const json::parse_error& e) {
-    // Locate the byte offset as line:column for the message.
-    size_t off = std::min<size_t>(e.byte == 0 ? 0 : e.byte - 1, text.size());
-    long line = 1, col = 1;
-    for (size_t i = 0; i < off; ++i) {
-      if (text[i] == '\n') { ++line; col = 1; } else { ++col; }
-    }
-    throw ConfigError(path + ":" + std::to_string(line) + ":" + std::to_string(col) + ": malformed JSON (" +
-                      e.what() + ")");
-  }
+  JsonProblem p;
+  auto j = parse_json_strict(text, p);
+  if (!j)
+    throw ConfigError(path + ":" + std::to_string(p.line) + ":" + std::to_string(p.column) + ": " +
+                      (p.path.empty() ? "" : p.path + ": ") + p.what);
+  return std::move(*j);
 }
 
 json resolve_config(const json& user, const std::string& source) {

@@ -83,6 +83,62 @@ TEST(Config, MalformedJsonNamesFileLineAndColumn) {
   }
 }
 
+TEST(Config, RepeatedKeyInAFileNamesFileLineAndPath) {
+  test::TempDir dir("config");
+  // Parsed plainly, the second "model" replaces the first and hidden=8 is lost without a word.
+  test::write_text(dir.file("sections.json"), "{\"model\": {\"hidden\": 8},\n \"model\": {\"window\": 5}}\n");
+  test::write_text(dir.file("keys.json"), "{\"model\": {\"hidden\": 8,\n           \"hidden\": 16}}\n");
+  test::write_text(dir.file("nested.json"), "{\"grid\": {\"train.lr\": [0.1], \"train.lr\": [0.2]}}\n");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"sections.json", ":2:2: model: key given twice in one object (first at line 1, column 2)"},
+      {"keys.json", ":2:12: model.hidden: key given twice in one object (first at line 1, column 12)"},
+      {"nested.json", ":1:30: grid.train.lr: key given twice"}};
+  for (const auto& [file, expected] : cases) {
+    try {
+      read_config_file(dir.file(file));
+      ADD_FAILURE() << file << ": a repeated key was accepted";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(dir.file(file) + expected), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(Config, RepeatedKeyInASetObjectIsAnError) {
+  json user = json::object();
+  try {
+    apply_override(user, R"(model={"hidden": 8, "hidden": 16})");
+    FAIL() << "a repeated key was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("model.hidden: key given twice in one object"), std::string::npos)
+        << e.what();
+  }
+  apply_override(user, R"(model={"hidden": 8, "window": 16})");
+  EXPECT_EQ(user["model"]["window"], 16);
+}
+
+TEST(Config, NumberBeyondDoubleRangeIsAConfigErrorWithItsPath) {
+  test::TempDir dir("config");
+  test::write_text(dir.file("big.json"), "{\"model\": {\"hidden\": 1e400}}");
+  try {
+    read_config_file(dir.file("big.json"));
+    ADD_FAILURE() << "1e400 was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(
+        std::string(e.what()).find(dir.file("big.json") + ":1:22: model.hidden: expected a number within"),
+        std::string::npos)
+        << e.what();
+  }
+  json user = json::object();
+  try {
+    apply_override(user, "model.hidden=1e400");
+    ADD_FAILURE() << "1e400 was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("--set model.hidden=1e400: model.hidden: expected a number within"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(Config, DetectorNameWithoutUnderscore) {
   std::string e = error_of(json{{"detector", {{"name", "my_det"}}}});
   EXPECT_NE(e.find("detector.name"), std::string::npos) << e;

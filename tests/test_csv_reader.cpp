@@ -382,6 +382,23 @@ TEST(Labels, JsonRoundTripAndErrors) {
   EXPECT_THROW(read_label_windows(dir.file("absent.json")), Error);
 }
 
+TEST(Labels, ASeriesNamedTwiceIsAnErrorNamingFileAndKey) {
+  test::TempDir dir("labels-dup");
+  // Parsed plainly, the second entry would drop x.csv's window without a word.
+  test::write_text(
+      dir.file("w.json"),
+      "{\n  \"a/x.csv\": [[\"2014-01-01 00:05:00\", \"2014-01-01 00:10:00\"]],\n  \"a/x.csv\": []\n}\n");
+  try {
+    read_label_windows(dir.file("w.json"));
+    FAIL() << "a repeated series was accepted";
+  } catch (const DataError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find(dir.file("w.json") + ":3: a/x.csv: key given twice in one object (first at line 2"),
+              std::string::npos)
+        << what;
+  }
+}
+
 TEST(Labels, CorpusListingAndLoading) {
   test::TempDir dir("corpus");
   test::write_text(dir.file("data/realB/two.csv"), kSmallCsv);

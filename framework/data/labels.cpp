@@ -6,7 +6,7 @@
 #include <unordered_map>
 
 #include "core/error.hpp"
-#include "core/files.hpp"
+#include "core/json_file.hpp"
 #include "data/csv_reader.hpp"
 #include "data/timestamp.hpp"
 
@@ -14,12 +14,8 @@ namespace lstmad {
 namespace fs = std::filesystem;
 
 std::map<std::string, WindowTexts> read_label_windows(const std::string& path) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(files::read(path));
-  } catch (const nlohmann::json::parse_error& e) {
-    throw DataError(path, 0, std::string("malformed JSON: ") + e.what());
-  }
+  // Strict: a series named twice would otherwise keep only its last list of windows.
+  const nlohmann::json j = read_json_file(path);
   if (!j.is_object()) throw DataError(path, 0, "expected a JSON object {relpath: [[start, end], ...]}");
   std::map<std::string, WindowTexts> out;
   for (auto it = j.begin(); it != j.end(); ++it) {

@@ -1,0 +1,122 @@
+#include "core/json_file.hpp"
+
+#include <cmath>
+#include <cstdlib>
+#include <map>
+#include <utility>
+
+#include "core/files.hpp"
+
+namespace lstmad {
+namespace {
+using json = nlohmann::json;
+
+bool number_char(char c) {
+  return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
+}
+
+// Walks text whose syntax nlohmann accepted (it may have refused a number's range) and finds the first
+// key repeated within one object or the first number beyond double range. Valid syntax keeps the walk
+// simple: strings hold no raw newline, and a string right after '{' or ',' in an object is a key.
+bool find_problem(const std::string& t, JsonProblem& problem) {
+  struct Frame {
+    bool object = false;
+    std::string path;
+    size_t index = 0;        // arrays: the element being read
+    bool expect_key = true;  // objects: the next string is a key
+    std::string key;
+    std::map<std::string, std::pair<long, long>> seen;  // key -> line, column of its first occurrence
+  };
+  std::vector<Frame> stack;
+  long line = 1;
+  size_t line_start = 0;
+  auto column = [&](size_t i) { return static_cast<long>(i - line_start) + 1; };
+  auto value_path = [&]() -> std::string {  // the path of the value read next
+    if (stack.empty()) return "";
+    const Frame& f = stack.back();
+    if (f.object) return f.path.empty() ? f.key : f.path + "." + f.key;
+    return f.path + "[" + std::to_string(f.index) + "]";
+  };
+  for (size_t i = 0; i < t.size(); ++i) {
+    const char c = t[i];
+    if (c == '\n') {
+      ++line;
+      line_start = i + 1;
+    } else if (c == '{' || c == '[') {
+      Frame f;
+      f.object = c == '{';
+      f.path = value_path();
+      stack.push_back(std::move(f));
+    } else if (c == '}' || c == ']') {
+      if (!stack.empty()) stack.pop_back();
+    } else if (c == ',') {
+      if (!stack.empty() && stack.back().object)
+        stack.back().expect_key = true;
+      else if (!stack.empty())
+        ++stack.back().index;
+    } else if (c == '"') {
+      const size_t start = i;
+      for (++i; i < t.size() && t[i] != '"'; ++i)
+        if (t[i] == '\\') ++i;
+      if (stack.empty() || !stack.back().object || !stack.back().expect_key) continue;
+      Frame& f = stack.back();
+      f.expect_key = false;
+      f.key = json::parse(t.substr(start, i - start + 1)).get<std::string>();  // escapes decoded
+      const auto [first, fresh] = f.seen.emplace(f.key, std::make_pair(line, column(start)));
+      if (!fresh) {
+        problem = {line, column(start), value_path(),
+                   "key given twice in one object (first at line " + std::to_string(first->second.first) +
+                       ", column " + std::to_string(first->second.second) + "); expected each key once",
+                   false};
+        return true;
+      }
+    } else if (c == '-' || (c >= '0' && c <= '9')) {
+      const size_t start = i;
+      while (i + 1 < t.size() && number_char(t[i + 1])) ++i;
+      const std::string token = t.substr(start, i - start + 1);
+      if (!std::isfinite(std::strtod(token.c_str(), nullptr))) {
+        problem = {line, column(start), value_path(),
+                   "expected a number within about +-1.8e308 (a double), got " + token, false};
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+std::optional<json> parse_json_strict(const std::string& text, JsonProblem& problem) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::parse_error& e) {
+    // The byte offset as line:column.
+    const size_t off = std::min<size_t>(e.byte == 0 ? 0 : e.byte - 1, text.size());
+    problem = {1, 1, "", std::string("malformed JSON (") + e.what() + ")", true};
+    for (size_t i = 0; i < off; ++i) {
+      if (text[i] == '\n') {
+        ++problem.line;
+        problem.column = 1;
+      } else {
+        ++problem.column;
+      }
+    }
+    return std::nullopt;
+  } catch (const json::exception& e) {  // a number beyond double range, located by the walk below
+    if (!find_problem(text, problem))
+      problem = {1, 1, "", std::string("unreadable JSON (") + e.what() + ")", false};
+    return std::nullopt;
+  }
+  if (find_problem(text, problem)) return std::nullopt;
+  return j;
+}
+
+json read_json_file(const std::string& path) {
+  JsonProblem p;
+  auto j = parse_json_strict(files::read(path), p);
+  if (!j) throw DataError(path, p.line, (p.path.empty() ? "" : p.path + ": ") + p.what);
+  return std::move(*j);
+}
+
+}  // namespace lstmad
