@@ -271,6 +271,32 @@ std::string check_value(const KeyDef& d, const json& v) {
   return "";
 }
 
+// The stored form of a checked value. An integer key given as an integral float (8.0, 1e3) is stored
+// as the integer: setting ids and seeds hash the dumped values, and 8 and 8.0 dump differently.
+json canonical(const KeyDef& d, const json& v) {
+  if (d.type != KeyType::Int || !v.is_number_float()) return v;
+  const double x = v.get<double>();
+  return x < 0 ? json(static_cast<int64_t>(x)) : json(static_cast<uint64_t>(x));
+}
+
+// Checks each value of a grid axis or an ensemble list (`where` names it in messages) into `out`, in
+// canonical form; false after adding the problems to `errors`.
+bool check_list(const KeyDef& d, const json& list, const std::string& where, std::vector<std::string>& errors,
+                json& out) {
+  out = json::array();
+  bool ok = true;
+  for (size_t i = 0; i < list.size(); ++i) {
+    const std::string e = check_value(d, list[i]);
+    if (!e.empty()) {
+      errors.push_back(where + "[" + std::to_string(i) + "]: " + e);
+      ok = false;
+    } else {
+      out.push_back(canonical(d, list[i]));
+    }
+  }
+  return ok;
+}
+
 const std::vector<KeyDef>& schema() {
   static const std::vector<KeyDef> s = make_schema();
   return s;
@@ -381,17 +407,14 @@ json resolve_config(const json& user, const std::string& source) {
     if (v.is_array() && d->type != KeyType::StringList) {
       if (!d->griddable) { errors.push_back(p + ": expected a single " + type_name(d->type) + ", got a list (this key is not a grid axis)"); continue; }
       if (v.empty()) { errors.push_back(p + ": an empty list gives no settings"); continue; }
-      bool ok = true;
-      for (size_t i = 0; i < v.size(); ++i) {
-        std::string e = check_value(*d, v[i]);
-        if (!e.empty()) { errors.push_back(p + "[" + std::to_string(i) + "]: " + e); ok = false; }
-      }
-      if (ok) set_path(out, p, v);
+      json values;
+      if (check_list(*d, v, p, errors, values)) set_path(out, p, values);
       continue;
     }
     std::string e = check_value(*d, v);
     if (!e.empty()) errors.push_back(p + ": " + e);
-    else set_path(out, p, v);
+    else
+      set_path(out, p, canonical(*d, v));
   }
   json grid_out = json::object();
   for (auto it = grid.begin(); it != grid.end(); ++it) {
@@ -402,12 +425,8 @@ json resolve_config(const json& user, const std::string& source) {
     bool also_in_section = false;
     for (const auto& g : given) also_in_section |= g.first == it.key();
     if (also_in_section) { errors.push_back("grid." + it.key() + ": also set in its section; give it in one place"); continue; }
-    bool ok = true;
-    for (size_t i = 0; i < it.value().size(); ++i) {
-      std::string e = check_value(*d, it.value()[i]);
-      if (!e.empty()) { errors.push_back("grid." + it.key() + "[" + std::to_string(i) + "]: " + e); ok = false; }
-    }
-    if (ok) set_path(out, it.key(), it.value());
+    json values;
+    if (check_list(*d, it.value(), "grid." + it.key(), errors, values)) set_path(out, it.key(), values);
   }
   // The ensemble: lists of model, train and seed values whose combinations are the members of every setting.
   json ensemble_out = json::object();
@@ -434,12 +453,8 @@ json resolve_config(const json& user, const std::string& source) {
     bool grid_axis = grid.contains(p);
     for (const auto& g : given) grid_axis |= g.first == p && g.second->is_array();
     if (grid_axis) { errors.push_back(where + ": also a grid axis; a key varies across settings or across members, not both"); continue; }
-    bool ok = true;
-    for (size_t i = 0; i < v.size(); ++i) {
-      std::string e = check_value(*d, v[i]);
-      if (!e.empty()) { errors.push_back(where + "[" + std::to_string(i) + "]: " + e); ok = false; }
-    }
-    if (ok) ensemble_out[p] = v;
+    json values;
+    if (check_list(*d, v, where, errors, values)) ensemble_out[p] = values;
   }
   out["ensemble"] = ensemble_out;
   // Cross-key rules.

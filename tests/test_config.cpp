@@ -139,6 +139,30 @@ TEST(Config, NumberBeyondDoubleRangeIsAConfigErrorWithItsPath) {
   }
 }
 
+TEST(Config, IntegralFloatsForIntegerKeysResolveAsIntegers) {
+  // The setting id and the cell seeds hash the dumped values: 8.0 must resolve exactly as 8 does.
+  const json as_int = resolve_config(
+      json{{"model", {{"hidden", 8}, {"window", {5, 1000}}}}, {"ensemble", {{"model.layers", {1, 2}}}}}, "x");
+  json user = json::parse(R"({"model": {"window": [5.0, 1e3]}, "ensemble": {"model.layers": [1.0, 2]}})");
+  apply_override(user, "model.hidden=8.0");
+  const json as_float = resolve_config(user, "x");
+  EXPECT_EQ(as_float.dump(), as_int.dump());
+  EXPECT_TRUE(at_path(as_float, "model.hidden").is_number_integer());
+  const json as_grid =
+      resolve_config(json::parse(R"({"model": {"hidden": 8e0}, "grid": {"model.window": [5.0, 1e3]},
+                                                       "ensemble": {"model.layers": [1, 2.0]}})"),
+                     "x");
+  EXPECT_EQ(as_grid.dump(), as_int.dump());
+  const Plan a = make_plan(as_int, {"a/x.csv"}), b = make_plan(as_float, {"a/x.csv"});
+  ASSERT_EQ(a.cells.size(), 2u);
+  ASSERT_EQ(b.cells.size(), 2u);
+  for (size_t i = 0; i < a.cells.size(); ++i) {
+    EXPECT_EQ(a.cells[i].id, b.cells[i].id);
+    EXPECT_EQ(a.cells[i].seed, b.cells[i].seed);
+    EXPECT_EQ(a.cells[i].member_seeds, b.cells[i].member_seeds);
+  }
+}
+
 TEST(Config, DetectorNameWithoutUnderscore) {
   std::string e = error_of(json{{"detector", {{"name", "my_det"}}}});
   EXPECT_NE(e.find("detector.name"), std::string::npos) << e;
