@@ -1,5 +1,6 @@
 #include "experiments/config.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
@@ -280,19 +281,32 @@ json canonical(const KeyDef& d, const json& v) {
 }
 
 // Checks each value of a grid axis or an ensemble list (`where` names it in messages) into `out`, in
-// canonical form; false after adding the problems to `errors`.
+// canonical form; false after adding the problems to `errors`. A value equal to an earlier one (0.003
+// and 3e-3, 8 and 8.0) is a problem: it would be a second setting or member with the same id.
 bool check_list(const KeyDef& d, const json& list, const std::string& where, std::vector<std::string>& errors,
                 json& out) {
   out = json::array();
+  std::vector<size_t> index;  // of each value in `out` within `list`
   bool ok = true;
   for (size_t i = 0; i < list.size(); ++i) {
+    const std::string at = where + "[" + std::to_string(i) + "]";
     const std::string e = check_value(d, list[i]);
     if (!e.empty()) {
-      errors.push_back(where + "[" + std::to_string(i) + "]: " + e);
+      errors.push_back(at + ": " + e);
       ok = false;
-    } else {
-      out.push_back(canonical(d, list[i]));
+      continue;
     }
+    const json value = canonical(d, list[i]);
+    const auto same = std::find(out.begin(), out.end(), value);
+    if (same != out.end()) {
+      errors.push_back(at + ": " + show(list[i]) + " repeats " + where + "[" +
+                       std::to_string(index[static_cast<size_t>(same - out.begin())]) +
+                       "]; expected distinct values");
+      ok = false;
+      continue;
+    }
+    out.push_back(value);
+    index.push_back(i);
   }
   return ok;
 }

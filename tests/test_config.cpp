@@ -163,6 +163,27 @@ TEST(Config, IntegralFloatsForIntegerKeysResolveAsIntegers) {
   }
 }
 
+TEST(Config, ARepeatedValueInAListIsAnError) {
+  // Two equal values would be two settings (or ensemble members) with one id.
+  json user = json::object();
+  apply_override(user, "train.lr=[0.003, 3e-3]");
+  const std::string e = error_of(user);
+  EXPECT_NE(e.find("train.lr[1]: 0.003 repeats train.lr[0]; expected distinct values"), std::string::npos)
+      << e;
+  EXPECT_NE(error_of(json{{"grid", {{"model.hidden", {8, 16, 8.0}}}}})
+                .find("grid.model.hidden[2]: 8.0 repeats "
+                      "grid.model.hidden[0]"),
+            std::string::npos);
+  EXPECT_NE(error_of(json{{"ensemble", {{"model.window", {30, 50, 30}}}}})
+                .find("ensemble.model.window[2]: 30 repeats "
+                      "ensemble.model.window[0]"),
+            std::string::npos);
+  EXPECT_NE(error_of(json{{"detector", {{"likelihood", {{"log", {true, true}}}}}}})
+                .find("detector.likelihood.log[1]: true repeats detector.likelihood.log[0]"),
+            std::string::npos);
+  EXPECT_EQ(error_of(json{{"train", {{"lr", {0.003, 0.0031}}}}}), "");
+}
+
 TEST(Config, DetectorNameWithoutUnderscore) {
   std::string e = error_of(json{{"detector", {{"name", "my_det"}}}});
   EXPECT_NE(e.find("detector.name"), std::string::npos) << e;
