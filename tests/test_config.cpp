@@ -184,6 +184,34 @@ TEST(Config, ARepeatedValueInAListIsAnError) {
   EXPECT_EQ(error_of(json{{"train", {{"lr", {0.003, 0.0031}}}}}), "");
 }
 
+TEST(Config, SetReplacesAGridAxisAndAddressesItByItsDottedKey) {
+  const json file = json::parse(R"({"grid": {"model.layers": [1, 2], "train.lr": [0.0003, 0.001]},
+                                    "ensemble": {"model.window": [30, 50]}, "model": {"hidden": 8}})");
+  // A scalar on the command line replaces the file's grid axis or ensemble key.
+  json user = file;
+  apply_override(user, "train.lr=0.003");
+  apply_override(user, "model.window=40");
+  json r = resolve_config(user, "grid.json");
+  EXPECT_EQ(grid_axes(r), std::vector<std::string>{"model.layers"});
+  EXPECT_DOUBLE_EQ(at_path(r, "train.lr").get<double>(), 0.003);
+  EXPECT_EQ(at_path(r, "model.window"), 40);
+  EXPECT_TRUE(r["ensemble"].empty()) << r["ensemble"];
+  // grid.<key> and ensemble.<key> name the whole dotted key, and replace the key's section value.
+  user = file;
+  apply_override(user, "grid.train.lr=[0.01]");
+  apply_override(user, "grid.model.hidden=[8, 16]");
+  apply_override(user, "ensemble.model.layers=[1, 3]");
+  r = resolve_config(user, "grid.json");
+  EXPECT_EQ(at_path(r, "train.lr"), json::array({0.01}));
+  EXPECT_EQ(at_path(r, "model.hidden"), json::array({8, 16}));
+  EXPECT_EQ(at_path(r, "model.layers"), 2) << "the ensemble took model.layers from the grid";
+  EXPECT_EQ(r["ensemble"], json::parse(R"({"model.layers": [1, 3], "model.window": [30, 50]})"));
+  // An ensemble given in nested form is replaced as well.
+  user = json::parse(R"({"ensemble": {"model": {"window": [30, 50]}}})");
+  apply_override(user, "model.window=40");
+  EXPECT_TRUE(resolve_config(user, "x")["ensemble"].empty());
+}
+
 TEST(Config, DetectorNameWithoutUnderscore) {
   std::string e = error_of(json{{"detector", {{"name", "my_det"}}}});
   EXPECT_NE(e.find("detector.name"), std::string::npos) << e;
