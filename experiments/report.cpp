@@ -10,6 +10,7 @@
 
 #include "core/error.hpp"
 #include "core/files.hpp"
+#include "core/json_file.hpp"
 #include "data/series.hpp"
 #include "experiments/config.hpp"
 
@@ -159,9 +160,12 @@ std::string plot(const std::string& title, const ScoredSeries& s, double thresho
 
 std::string write_report(const std::string& run_dir, const std::string& out_file, const std::string& detector_in) {
   if (!files::exists(run_dir + "/config.json")) throw IoError(run_dir + ": not a run folder (no config.json)");
-  json cfg = json::parse(files::read(run_dir + "/config.json"));
-  json scores = files::exists(run_dir + "/nab_scores.json") ? json::parse(files::read(run_dir + "/nab_scores.json")) : json::object();
-  json thresholds = files::exists(run_dir + "/nab_thresholds.json") ? json::parse(files::read(run_dir + "/nab_thresholds.json")) : json::object();
+  const std::string cfg_file = run_dir + "/config.json", scores_file = run_dir + "/nab_scores.json",
+                    thresholds_file = run_dir + "/nab_thresholds.json";
+  json cfg = read_json_file(cfg_file);
+  json scores = files::exists(scores_file) ? read_json_file(scores_file) : json::object();
+  json thresholds = files::exists(thresholds_file) ? read_json_file(thresholds_file) : json::object();
+  if (!scores.is_object()) throw DataError(scores_file, 0, "expected an object {detector: {profile: score}}");
   auto results = files::exists(run_dir + "/results.csv") ? parse_csv(files::read(run_dir + "/results.csv"))
                                                           : std::vector<std::vector<std::string>>{};
   std::map<std::string, int> col;
@@ -177,8 +181,9 @@ std::string write_report(const std::string& run_dir, const std::string& out_file
   if (detector.empty()) {
     double best = -1e300;
     for (auto it = scores.begin(); it != scores.end(); ++it)
-      if (it.value().contains("standard") && it.value()["standard"].get<double>() > best) {
-        best = it.value()["standard"].get<double>();
+      if (it.value().contains("standard") &&
+          json_get<double>(scores, {it.key(), "standard"}, scores_file) > best) {
+        best = json_get<double>(scores, {it.key(), "standard"}, scores_file);
         detector = it.key();
       }
     if (detector.empty() && results.size() > 1) detector = get(results[1], "detector");
@@ -190,15 +195,18 @@ std::string write_report(const std::string& run_dir, const std::string& out_file
        "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f3f3f3}td.l{text-align:left}"
        "figure{margin:1.5em 0}figcaption{font-weight:bold;margin-bottom:4px}.err{color:#a00}</style></head><body>\n";
   h << "<h1>lstmad run report</h1><p>Run folder <code>" << esc(run_dir) << "</code>; engine "
-    << esc(cfg["engine"]["name"].get<std::string>()) << " (" << esc(cfg["engine"]["precision"].get<std::string>())
-    << "), seed " << cfg["run"]["seed"].dump() << ".</p>\n";
+    << esc(json_get<std::string>(cfg, {"engine", "name"}, cfg_file)) << " ("
+    << esc(json_get<std::string>(cfg, {"engine", "precision"}, cfg_file)) << "), seed "
+    << cfg["run"]["seed"].dump() << ".</p>\n";
 
   h << "<h2>NAB scores</h2><table><tr><th>detector</th><th>standard</th><th>reward_low_FP_rate</th>"
        "<th>reward_low_FN_rate</th></tr>\n";
   for (auto it = scores.begin(); it != scores.end(); ++it) {
     h << "<tr><td class=\"l\">" << esc(it.key()) << "</td>";
     for (const char* p : {"standard", "reward_low_FP_rate", "reward_low_FN_rate"})
-      h << "<td>" << (it.value().contains(p) ? num(it.value()[p].get<double>(), 2) : "&ndash;") << "</td>";
+      h << "<td>"
+        << (it.value().contains(p) ? num(json_get<double>(scores, {it.key(), p}, scores_file), 2) : "&ndash;")
+        << "</td>";
     h << "</tr>\n";
   }
   if (scores.empty()) h << "<tr><td class=\"l\" colspan=\"4\">no NAB scores in this run</td></tr>\n";
@@ -232,7 +240,7 @@ std::string write_report(const std::string& run_dir, const std::string& out_file
   // Plots.
   double threshold = std::nan("");
   if (thresholds.contains(detector) && thresholds[detector].contains("standard"))
-    threshold = thresholds[detector]["standard"]["threshold"].get<double>();
+    threshold = json_get<double>(thresholds, {detector, "standard", "threshold"}, thresholds_file);
   h << "<h2>Series: " << esc(detector) << "</h2><p>Values (blue) with label windows (red bands) and the "
        "training part (grey; NAB's probationary part); below, the anomaly score (grey) with the standard-profile threshold (dashed) "
        "and the detections at it (red dots).</p>\n";

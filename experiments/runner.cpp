@@ -17,6 +17,7 @@
 
 #include "core/error.hpp"
 #include "core/files.hpp"
+#include "core/json_file.hpp"
 #include "core/log.hpp"
 #include "core/rng.hpp"
 #include "core/thread_pool.hpp"
@@ -496,11 +497,11 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
       if (f.is_regular_file() && f.path().filename().string().find(".tmp.") != std::string::npos) stale.push_back(f.path());
     for (const auto& f : stale) fs::remove(f, ec);
     if (!stale.empty()) log::info("removed " + std::to_string(stale.size()) + " unfinished temporary files");
-    if (files::exists(dir + "/manifest.json")) {
-      json m = json::parse(files::read(dir + "/manifest.json"));
+    if (const std::string manifest = dir + "/manifest.json"; files::exists(manifest)) {
+      const json m = read_json_file(manifest);
       if (m.contains("shard")) {
-        ro.shard_index = m["shard"]["index"].get<int>();
-        ro.shard_count = m["shard"]["count"].get<int>();
+        ro.shard_index = json_get<int>(m, {"shard", "index"}, manifest);
+        ro.shard_count = json_get<int>(m, {"shard", "count"}, manifest);
       }
     }
   } else {
@@ -946,9 +947,10 @@ namespace {
 
 // The wall time a finished run recorded in its summary.json (0 when it has none).
 double recorded_wall_seconds(const std::string& dir) {
-  if (!files::exists(dir + "/summary.json")) return 0.0;
-  const json sm = json::parse(files::read(dir + "/summary.json"));
-  return sm.contains("wall_seconds") ? sm["wall_seconds"].get<double>() : 0.0;
+  const std::string summary = dir + "/summary.json";
+  if (!files::exists(summary)) return 0.0;
+  const json sm = read_json_file(summary);
+  return sm.contains("wall_seconds") ? json_get<double>(sm, {"wall_seconds"}, summary) : 0.0;
 }
 
 // An ensemble member of a rescore: a finished run's one cell per series (one model, or an ensemble's
@@ -1111,7 +1113,7 @@ RunOutcome merge_runs(const std::vector<std::string>& shard_dirs, const std::str
   json cfg;
   for (const auto& d : shard_dirs) {
     if (!files::exists(d + "/config.json")) throw IoError(d + ": not a run folder (no config.json)");
-    json c = json::parse(files::read(d + "/config.json"));
+    json c = read_json_file(d + "/config.json");
     if (cfg.is_null()) cfg = c;
     else if (c != cfg) throw ConfigError(d + "/config.json: differs from " + shard_dirs[0] + "/config.json; only shards of one run merge");
   }

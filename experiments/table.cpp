@@ -8,6 +8,7 @@
 
 #include "core/error.hpp"
 #include "core/files.hpp"
+#include "core/json_file.hpp"
 #include "experiments/config.hpp"
 #include "experiments/corpus.hpp"
 
@@ -36,21 +37,28 @@ std::string nab_table_markdown(const std::vector<std::string>& run_dirs, const s
   std::string nab_root = nab_root_in.empty() ? default_nab_root() : nab_root_in;
   json board = json::object();
   if (!nab_root.empty() && files::exists(nab_root + "/results/final_results.json"))
-    board = json::parse(files::read(nab_root + "/results/final_results.json"));
+    board = read_json_file(nab_root + "/results/final_results.json");
 
   std::map<std::string, Acc> ours;
   for (const auto& dir : run_dirs) {
     if (!files::exists(dir + "/nab_scores.json")) throw IoError(dir + ": no nab_scores.json (not a finished NAB run)");
-    json scores = json::parse(files::read(dir + "/nab_scores.json"));
-    json cfg = json::parse(files::read(dir + "/config.json"));
-    json summary = files::exists(dir + "/summary.json") ? json::parse(files::read(dir + "/summary.json")) : json::object();
+    const std::string scores_file = dir + "/nab_scores.json", cfg_file = dir + "/config.json",
+                      summary_file = dir + "/summary.json";
+    json scores = read_json_file(scores_file);
+    json cfg = read_json_file(cfg_file);
+    json summary = files::exists(summary_file) ? read_json_file(summary_file) : json::object();
+    if (!scores.is_object())
+      throw DataError(scores_file, 0, "expected an object {detector: {profile: score}}");
     for (auto it = scores.begin(); it != scores.end(); ++it) {
       Acc& a = ours[it.key()];
       for (int p = 0; p < 3; ++p)
-        if (it.value().contains(kProfiles[p])) a.values[p].push_back(it.value()[kProfiles[p]].get<double>());
-      if (summary.contains("wall_seconds")) a.seconds.push_back(summary["wall_seconds"].get<double>());
+        if (it.value().contains(kProfiles[p]))
+          a.values[p].push_back(json_get<double>(scores, {it.key(), kProfiles[p]}, scores_file));
+      if (summary.contains("wall_seconds"))
+        a.seconds.push_back(json_get<double>(summary, {"wall_seconds"}, summary_file));
       a.runs.push_back(dir);
-      a.engine = cfg["engine"]["name"].get<std::string>() + " " + cfg["engine"]["precision"].get<std::string>();
+      a.engine = json_get<std::string>(cfg, {"engine", "name"}, cfg_file) + " " +
+                 json_get<std::string>(cfg, {"engine", "precision"}, cfg_file);
     }
   }
   if (ours.empty()) throw ConfigError("table: no detector scores in the given runs");

@@ -548,6 +548,44 @@ TEST_F(RunCli, TableAveragesRunsBesideTheScoreboard) {
   }
 }
 
+TEST_F(RunCli, DamagedRunFilesAreDataErrorsNamingFileAndKey) {
+  TempDir tmp("damaged");
+  write_text(tmp.file("cfg.json"), kTinySynthetic);
+  std::string out;
+  ASSERT_EQ(
+      run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --out " + tmp.file("run"), &out), 0)
+      << out;
+  // Each case: a copy of the run with one file replaced, the command, and what its message must say.
+  struct Case {
+    std::string file, text, command, expected;
+  };
+  const std::vector<Case> cases = {
+      {"manifest.json", "{", "run --resume", "manifest.json:1: malformed JSON"},
+      {"manifest.json", R"({"shard": {"index": 0}})", "run --resume", "manifest.json: shard.count: missing"},
+      {"manifest.json", R"({"shard": {"index": 0, "count": "one"}})", "run --resume",
+       "manifest.json: shard.count: expected an integer, got \"one\""},
+      {"summary.json", "{", "rescore", "summary.json:1: malformed JSON"},
+      {"nab_scores.json", "{", "table", "nab_scores.json:1: malformed JSON"},
+      {"nab_scores.json", R"({"lstmad": {"standard": "high"}})", "table",
+       "nab_scores.json: lstmad.standard: expected a number, got \"high\""},
+      {"nab_scores.json", "{", "report", "nab_scores.json:1: malformed JSON"},
+      {"nab_thresholds.json", R"({"lstmad": {"standard": {}}})", "report",
+       "nab_thresholds.json: lstmad.standard.threshold: missing"},
+  };
+  int n = 0;
+  for (const auto& c : cases) {
+    const std::string dir = tmp.file("copy" + std::to_string(n++));
+    fs::copy(tmp.file("run"), dir, fs::copy_options::recursive);
+    write_text(dir + "/" + c.file, c.text);
+    std::string command = lstmad_binary() + " -q " + c.command + " " + dir;
+    if (c.command == "rescore") command += " --out " + dir + "-rescored";
+    if (c.command == "report") command += " --out " + dir + "/r.html";
+    EXPECT_EQ(run_command(command + " 2>&1", &out), 3) << c.command << " with " << c.file << ": " << out;
+    EXPECT_NE(out.find("lstmad: data error: " + dir + "/" + c.expected), std::string::npos)
+        << c.command << " with " << c.file << ": " << out;
+  }
+}
+
 TEST_F(RunCli, PlanAndRunAgreeOnWhichSeriesTheCalendarGateAdmits) {
   // 6000 five-minute rows: 750 training rows, 2.6 days, enough to see a daily cycle. The synthetic
   // series' daily autocorrelations lie between 0.93 and 0.98, so a gate of 0.96 admits some, not all.

@@ -119,4 +119,15 @@ json read_json_file(const std::string& path) {
   return std::move(*j);
 }
 
+const json& json_at(const json& doc, const std::vector<std::string>& keys, const std::string& file) {
+  const json* cur = &doc;
+  std::string path;
+  for (const auto& k : keys) {
+    path += (path.empty() ? "" : ".") + k;
+    if (!cur->is_object() || !cur->contains(k)) throw DataError(file, 0, path + ": missing");
+    cur = &(*cur)[k];
+  }
+  return *cur;
+}
+
 }  // namespace lstmad

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "core/error.hpp"
@@ -28,5 +29,40 @@ std::optional<nlohmann::json> parse_json_strict(const std::string& text, JsonPro
 // Reads and parses a JSON file strictly: IoError when it cannot be read, DataError naming the file, the
 // line and the JSON path otherwise.
 nlohmann::json read_json_file(const std::string& path);
+
+// The value under `keys` of a document read from `file`; DataError naming the file and the dotted key
+// when it is missing.
+const nlohmann::json& json_at(const nlohmann::json& doc, const std::vector<std::string>& keys,
+                              const std::string& file);
+
+// The same value as T; DataError naming the file, the key, the expected and the given value when it has
+// another type.
+template <class T>
+T json_get(const nlohmann::json& doc, const std::vector<std::string>& keys, const std::string& file) {
+  const nlohmann::json& v = json_at(doc, keys, file);
+  bool ok = true;
+  const char* expected = "";
+  if constexpr (std::is_same_v<T, bool>) {
+    ok = v.is_boolean();
+    expected = "true or false";
+  } else if constexpr (std::is_integral_v<T>) {
+    ok = v.is_number_integer();
+    expected = "an integer";
+  } else if constexpr (std::is_floating_point_v<T>) {
+    ok = v.is_number();
+    expected = "a number";
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    ok = v.is_string();
+    expected = "a string";
+  }
+  std::string path;
+  for (const auto& k : keys) path += (path.empty() ? "" : ".") + k;
+  if (!ok) throw DataError(file, 0, path + ": expected " + expected + ", got " + v.dump());
+  try {
+    return v.get<T>();
+  } catch (const nlohmann::json::exception&) {  // e.g. an integer out of T's range
+    throw DataError(file, 0, path + ": expected " + expected + ", got " + v.dump());
+  }
+}
 
 }  // namespace lstmad
