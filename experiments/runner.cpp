@@ -164,7 +164,7 @@ json manifest_json(const json& cfg, const RunOptions& ro, const Corpus& corpus, 
 void reconcile_resumed_inputs(const std::string& dir, const Corpus& corpus, const Plan& plan,
                               const ResultsStore& store) {
   const std::string mpath = dir + "/manifest.json";
-  json m = files::exists(mpath) ? json::parse(files::read(mpath)) : json::object();
+  json m = files::exists(mpath) ? read_json_file(mpath) : json::object();
   const json current = input_hashes(corpus);
   const InputChanges changes =
       compare_input_hashes(m.contains("input_sha256") ? m["input_sha256"] : json::object(), current);
