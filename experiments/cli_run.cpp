@@ -291,7 +291,7 @@ void add_run_commands(CLI::App& app, Registry& reg) {
   static std::vector<std::string> table_runs;
   static std::string table_nab, table_out;
   auto* table = app.add_subcommand("table", "Markdown table of finished NAB runs beside NAB's scoreboard");
-  table->add_option("runs", table_runs, "Finished run folders (several seeds of one config are averaged)")
+  table->add_option("runs", table_runs, "Finished run folders (runs of one config, differing only in its run section, e.g. seeds, are averaged; other configs get rows of their own)")
       ->required()
       ->check(CLI::ExistingDirectory);
   table->add_option("--nab", table_nab, "NAB folder with results/final_results.json (default: as `run` finds it)");

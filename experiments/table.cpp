@@ -9,6 +9,7 @@
 #include "core/error.hpp"
 #include "core/files.hpp"
 #include "core/json_file.hpp"
+#include "core/log.hpp"
 #include "experiments/config.hpp"
 #include "experiments/corpus.hpp"
 
@@ -25,6 +26,8 @@ std::string fmt(double v, int digits = 2) {
 }
 
 struct Acc {
+  std::string detector;
+  std::string config;  // the run's config without its `run` section: the runs a row averages share it
   std::vector<double> values[3];
   std::vector<double> seconds;
   std::vector<std::string> runs;
@@ -39,7 +42,18 @@ std::string nab_table_markdown(const std::vector<std::string>& run_dirs, const s
   if (!nab_root.empty() && files::exists(nab_root + "/results/final_results.json"))
     board = read_json_file(nab_root + "/results/final_results.json");
 
-  std::map<std::string, Acc> ours;
+  // One row per detector and config: runs differ only in their `run` section (seed, name, threads) to be
+  // averaged, so a detector name that comes with two configs makes two rows, not one mean of both.
+  std::vector<Acc> ours;
+  std::vector<std::string> unscored, not_nab;
+  auto acc_for = [&](const std::string& detector, const std::string& config) -> Acc& {
+    for (auto& a : ours)
+      if (a.detector == detector && a.config == config) return a;
+    ours.push_back(Acc{});
+    ours.back().detector = detector;
+    ours.back().config = config;
+    return ours.back();
+  };
   for (const auto& dir : run_dirs) {
     if (!files::exists(dir + "/nab_scores.json")) throw IoError(dir + ": no nab_scores.json (not a finished NAB run)");
     const std::string scores_file = dir + "/nab_scores.json", cfg_file = dir + "/config.json",
@@ -49,8 +63,19 @@ std::string nab_table_markdown(const std::vector<std::string>& run_dirs, const s
     json summary = files::exists(summary_file) ? read_json_file(summary_file) : json::object();
     if (!scores.is_object())
       throw DataError(scores_file, 0, "expected an object {detector: {profile: score}}");
+    if (scores.empty()) {  // a run that could not be scored (see its table.md): said, not silently dropped
+      log::warn(dir + ": no NAB score (a cell failed or is missing; its table.md says which); left out");
+      unscored.push_back(dir);
+    }
+    json fingerprint = cfg;
+    if (fingerprint.is_object()) fingerprint.erase("run");
+    if (cfg.contains("data") && cfg["data"].value("format", "nab") != "nab") {
+      log::warn(dir + ": its corpus is data.format \"" + cfg["data"].value("format", "") +
+                "\", not NAB's: its scores are no match for the scoreboard rows");
+      not_nab.push_back(dir);
+    }
     for (auto it = scores.begin(); it != scores.end(); ++it) {
-      Acc& a = ours[it.key()];
+      Acc& a = acc_for(it.key(), fingerprint.dump());
       for (int p = 0; p < 3; ++p)
         if (it.value().contains(kProfiles[p]))
           a.values[p].push_back(json_get<double>(scores, {it.key(), kProfiles[p]}, scores_file));
@@ -65,12 +90,18 @@ std::string nab_table_markdown(const std::vector<std::string>& run_dirs, const s
 
   struct Row {
     std::string name, standard, low_fp, low_fn, engine, runtime;
-    double sort_key;
+    double sort_key = -1e9;
   };
   std::vector<Row> rows;
-  for (const auto& [name, a] : ours) {
+  std::map<std::string, int> configs_of;  // detector -> configs seen so far, to tell its rows apart
+  for (const auto& a : ours) configs_of[a.detector]++;
+  std::map<std::string, int> nth;
+  for (const auto& a : ours) {
     Row r;
-    r.name = "**" + name + "** (lstmad, " + std::to_string(a.runs.size()) + " run" + (a.runs.size() > 1 ? "s" : "") + ")";
+    const std::string tag =
+        configs_of[a.detector] > 1 ? " [config " + std::to_string(++nth[a.detector]) + "]" : std::string();
+    r.name = "**" + a.detector + "**" + tag + " (lstmad, " + std::to_string(a.runs.size()) + " run" +
+             (a.runs.size() > 1 ? "s" : "") + ")";
     std::string* cells[3] = {&r.standard, &r.low_fp, &r.low_fn};
     for (int p = 0; p < 3; ++p) {
       const auto& v = a.values[p];
@@ -125,9 +156,25 @@ std::string nab_table_markdown(const std::vector<std::string>& run_dirs, const s
         "(± sample standard deviation, min..max), each at NAB's corpus-optimal threshold per profile. Scoreboard "
         "rows: results/final_results.json"
      << (nab_root.empty() ? " (not found)" : " of " + nab_root) << ". Runs:";
-  for (const auto& [name, a] : ours)
+  nth.clear();
+  for (const auto& a : ours) {
+    const std::string tag =
+        configs_of[a.detector] > 1 ? " [config " + std::to_string(++nth[a.detector]) + "]" : std::string();
+    os << " " << a.detector << tag << ":";
     for (const auto& d : a.runs) os << " `" << d << "`";
+    os << ";";
+  }
   os << "\n";
+  if (!unscored.empty()) {
+    os << "\nNot scored (left out):";
+    for (const auto& d : unscored) os << " `" << d << "`";
+    os << "\n";
+  }
+  if (!not_nab.empty()) {
+    os << "\nNot on NAB's corpus, so not comparable with the scoreboard rows:";
+    for (const auto& d : not_nab) os << " `" << d << "`";
+    os << "\n";
+  }
   return os.str();
 }
 
