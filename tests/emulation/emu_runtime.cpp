@@ -1,13 +1,24 @@
 // The CUDA runtime API as far as lstmad calls it, on the emulated device: LSTMAD_EMU_DEVICES devices (1 to 8,
-// default 1) with the H200's limits, memory from the host heap, streams that run their work in order at
-// once (or record it while captured into a graph), events, graphs, the dynamic shared-memory attribute and
-// the error state. Memory from cudaMalloc starts as all-ones bytes (NaN floats): code that reads what it
+// default 1) with the H200's limits, memory from the host heap, streams, events, graphs, the dynamic
+// shared-memory attribute and the error state.
+//
+// Streams run their work in order, but late: a stream's queue runs only when something waits for it (a
+// stream or event synchronisation, cudaStreamWaitEvent on another stream's queue, a copy to host memory,
+// cudaFree, cudaDeviceSynchronize, which runs the newest stream first), so that work on two streams with
+// no event between them runs in whichever order exposes it, as the GPU may run it concurrently. The
+// legacy default stream runs its work at once after every blocking stream's (never a cudaStreamNonBlocking
+// one's, which it does not wait for). Copies from host memory take the host bytes at the call, copies to
+// host memory return complete, as with pageable memory. Work a library call issues while it runs goes
+// inline. While a stream is captured its work goes into the graph instead. Memory from cudaMalloc starts as all-ones bytes (NaN floats): code that reads what it
 // never wrote fails. Each allocation, stream and event belongs to the device current when it was made, and
 // the runtime's rules across devices hold: a kernel goes only into a stream of the current device
 // (cudaErrorInvalidResourceHandle otherwise), an event is recorded only on a stream of its own device, and
 // a kernel argument that points into another device's memory fails the launch (no peer access here).
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <deque>
+#include <memory>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -30,12 +41,19 @@ struct CUstream_st {
   int device = 0;
   CUgraph_st* capture = nullptr;
   CUgraph_st* origin = nullptr;  // set on the stream that began the capture
+  bool nonblocking = false;      // cudaStreamNonBlocking: the legacy default stream does not wait for it
+  std::deque<std::function<void()>> pending;  // work not yet run, in stream order
+  long long enqueued = 0, done = 0;           // items ever queued, items run
 };
 struct CUevent_st {
   int device = 0;
-  std::chrono::steady_clock::time_point when{};
+  // Set when the stream reaches the record (shared: an event may be destroyed before that).
+  std::shared_ptr<std::chrono::steady_clock::time_point> when =
+      std::make_shared<std::chrono::steady_clock::time_point>();
   CUgraph_st* capture = nullptr;
   bool recorded = false;
+  CUstream_st* stream = nullptr;  // where it was last recorded (null: complete at the record)
+  long long position = 0;         // complete once stream->done reaches it
 };
 
 namespace lstmad::emu {
@@ -51,6 +69,13 @@ struct Allocation {
   int device;
 };
 std::map<void*, Allocation> g_allocs;
+// Stream queues: one lock for queueing and running (work runs on one host thread at a time, as before; a
+// kernel's blocks still spread over the launch's own threads). Live streams in creation order; destroyed
+// ones stay until exit, since a queued cudaStreamWaitEvent may still name them.
+std::recursive_mutex g_exec;
+std::vector<CUstream_st*> g_streams;
+std::vector<std::unique_ptr<CUstream_st>> g_destroyed;
+thread_local int t_running = 0;  // > 0 while this thread runs a piece of work
 std::size_t g_allocated[kMaxDevices] = {0};
 thread_local int t_device = 0;
 constexpr std::size_t kGlobalMemory = 143771172864ULL;  // 141 GB (134 GiB usable is not modelled)
@@ -91,14 +116,57 @@ long long work_count(int device) {
   return device >= 0 && device < kMaxDevices ? g_work.n[device].load() : 0;
 }
 
+namespace {
+
+void run_now(const std::function<void()>& work, int device) {
+  if (sticky_error() != cudaSuccess) return;  // a failed kernel leaves the context unusable
+  ++g_work.n[device];
+  ++t_running;
+  try {
+    work();
+  } catch (...) {
+    --t_running;
+    throw;
+  }
+  --t_running;
+}
+
+}  // namespace
+
+void drain(CUstream_st* s, long long upto) {
+  std::lock_guard<std::recursive_mutex> lock(g_exec);
+  while (s->done < upto && !s->pending.empty()) {
+    std::function<void()> w = std::move(s->pending.front());
+    s->pending.pop_front();
+    run_now(w, s->device);
+    ++s->done;
+  }
+}
+
+void drain_device(int device, bool nonblocking_too) {
+  std::lock_guard<std::recursive_mutex> lock(g_exec);
+  for (auto it = g_streams.rbegin(); it != g_streams.rend(); ++it)  // newest first
+    if ((*it)->device == device && (nonblocking_too || !(*it)->nonblocking)) drain(*it, (*it)->enqueued);
+}
+
 void submit(cudaStream_t stream, std::function<void()> work) {
   if (CUgraph_st* g = capture_of(stream)) {
     g->work.push_back(std::move(work));
     return;
   }
-  if (sticky_error() != cudaSuccess) return;  // a failed kernel leaves the context unusable
-  ++g_work.n[stream_device(stream)];
-  work();
+  const int device = stream_device(stream);
+  std::lock_guard<std::recursive_mutex> lock(g_exec);
+  if (t_running > 0) {  // issued by work that is running (a library call's own kernels): part of it
+    run_now(work, device);
+    return;
+  }
+  if (is_default(stream)) {  // the legacy default stream: after every blocking stream's work, at once
+    drain_device(device, false);
+    run_now(work, device);
+    return;
+  }
+  stream->pending.push_back(std::move(work));
+  ++stream->enqueued;
 }
 
 cudaError_t set_last_error(cudaError_t e) {
@@ -163,6 +231,8 @@ bool not_foreign(const void* p, int device, const std::string& what) {
 
 }  // namespace lstmad::emu
 
+using lstmad::emu::drain;
+using lstmad::emu::drain_device;
 using lstmad::emu::set_last_error;
 using lstmad::emu::sticky_error;
 using lstmad::emu::submit;
@@ -371,6 +441,9 @@ cudaError_t cudaMalloc(void** ptr, size_t size) {
 
 cudaError_t cudaFree(void* ptr) {
   if (ptr == nullptr) return cudaSuccess;
+  // cudaFree synchronises with the device: queued work that reads the memory runs first.
+  const int device = lstmad::emu::device_of(ptr, 1);
+  if (device >= 0) drain_device(device, true);
   std::lock_guard<std::mutex> lock(lstmad::emu::g_mu);
   auto it = lstmad::emu::g_allocs.find(ptr);
   if (it == lstmad::emu::g_allocs.end()) return set_last_error(cudaErrorInvalidValue);
@@ -383,6 +456,26 @@ cudaError_t cudaFree(void* ptr) {
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t count, enum cudaMemcpyKind,
                             cudaStream_t stream) {
   if (count == 0) return cudaSuccess;
+  if (lstmad::emu::capture_of(stream) != nullptr) {
+    submit(stream, [=]() { std::memmove(dst, src, count); });
+    return sync_status();
+  }
+  if (lstmad::emu::device_of(dst, 1) < 0) {
+    // To host memory (pageable): returns once the copy is done, after the stream's earlier work.
+    if (lstmad::emu::is_default(stream))
+      drain_device(lstmad::emu::current_device(), false);
+    else
+      drain(stream, stream->enqueued);
+    if (sticky_error() == cudaSuccess) std::memmove(dst, src, count);
+    return sync_status();
+  }
+  if (lstmad::emu::device_of(src, 1) < 0) {
+    // From host memory: its bytes are taken now (staged), so the caller may reuse them at once.
+    auto staged = std::make_shared<std::vector<unsigned char>>(static_cast<const unsigned char*>(src),
+                                                               static_cast<const unsigned char*>(src) + count);
+    submit(stream, [=]() { std::memmove(dst, staged->data(), count); });
+    return sync_status();
+  }
   submit(stream, [=]() { std::memmove(dst, src, count); });
   return sync_status();
 }
@@ -401,9 +494,12 @@ cudaError_t cudaMemset(void* ptr, int value, size_t count) {
   return cudaMemsetAsync(ptr, value, count, nullptr);
 }
 
-cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned int) {
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned int flags) {
   *s = new CUstream_st;
   (*s)->device = lstmad::emu::t_device;
+  (*s)->nonblocking = (flags & cudaStreamNonBlocking) != 0;
+  std::lock_guard<std::recursive_mutex> lock(lstmad::emu::g_exec);
+  lstmad::emu::g_streams.push_back(*s);
   return cudaSuccess;
 }
 
@@ -412,22 +508,41 @@ cudaError_t cudaStreamCreate(cudaStream_t* s) {
 }
 
 cudaError_t cudaStreamDestroy(cudaStream_t s) {
-  if (!lstmad::emu::is_default(s)) delete s;
+  if (lstmad::emu::is_default(s)) return cudaSuccess;
+  // Work still queued completes, as the runtime lets it; the stream is kept until exit for any queued
+  // wait that names it.
+  drain(s, s->enqueued);
+  std::lock_guard<std::recursive_mutex> lock(lstmad::emu::g_exec);
+  auto& live = lstmad::emu::g_streams;
+  live.erase(std::remove(live.begin(), live.end(), s), live.end());
+  lstmad::emu::g_destroyed.emplace_back(s);
   return cudaSuccess;
 }
 
 cudaError_t cudaStreamSynchronize(cudaStream_t s) {
   if (const cudaError_t e = refuse_if_capturing(s); e != cudaSuccess) return e;
+  if (lstmad::emu::is_default(s))
+    drain_device(lstmad::emu::current_device(), false);  // its own work ran at once; blocking streams'
+  else
+    drain(s, s->enqueued);
   return sync_status();
 }
 
 cudaError_t cudaDeviceSynchronize(void) {
+  drain_device(lstmad::emu::current_device(), true);
   return sync_status();
 }
 
 // Clears the sticky error of a failed kernel (the context is recreated on a GPU); allocations stay valid
 // here, which a program must not rely on.
 cudaError_t cudaDeviceReset(void) {
+  {  // the context's queued work is gone with it
+    std::lock_guard<std::recursive_mutex> exec(lstmad::emu::g_exec);
+    for (CUstream_st* s : lstmad::emu::g_streams) {
+      s->pending.clear();
+      s->done = s->enqueued;
+    }
+  }
   std::lock_guard<std::mutex> lock(lstmad::emu::g_mu);
   lstmad::emu::g_sticky = cudaSuccess;
   lstmad::emu::g_sticky_message.clear();
@@ -512,27 +627,50 @@ cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
     return set_last_error(cudaErrorInvalidResourceHandle);
   }
   e->capture = lstmad::emu::capture_of(s);
-  if (e->capture == nullptr) e->when = std::chrono::steady_clock::now();
   e->recorded = true;
+  e->stream = nullptr;
+  if (e->capture != nullptr) return cudaSuccess;
+  auto when = e->when;
+  std::lock_guard<std::recursive_mutex> lock(lstmad::emu::g_exec);
+  if (lstmad::emu::is_default(s) || lstmad::emu::t_running > 0) {
+    submit(s, [when]() { *when = std::chrono::steady_clock::now(); });
+    return cudaSuccess;
+  }
+  submit(s, [when]() { *when = std::chrono::steady_clock::now(); });
+  e->stream = s;
+  e->position = s->enqueued;
   return cudaSuccess;
 }
 
 cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned int) {
-  // Work already ran in order; an event recorded inside a capture pulls the waiting stream into it.
+  // An event recorded inside a capture pulls the waiting stream into it.
   if (e->capture != nullptr && !lstmad::emu::is_default(s) && s->capture == nullptr) {
     s->capture = e->capture;
     e->capture->joined.push_back(s);
+    return cudaSuccess;
   }
+  if (e->stream == nullptr) return cudaSuccess;  // never recorded, or complete when recorded
+  CUstream_st* src = e->stream;
+  const long long position = e->position;
+  if (lstmad::emu::is_default(s) || lstmad::emu::capture_of(s) != nullptr) {
+    drain(src, position);
+    return cudaSuccess;
+  }
+  // s's later work runs only after the recorded point of src's.
+  submit(s, [src, position]() { drain(src, position); });
   return cudaSuccess;
 }
 
-cudaError_t cudaEventSynchronize(cudaEvent_t) {
+cudaError_t cudaEventSynchronize(cudaEvent_t e) {
+  if (e->stream != nullptr) drain(e->stream, e->position);
   return sync_status();
 }
 
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) {
   if (!start->recorded || !end->recorded) return set_last_error(cudaErrorInvalidResourceHandle);
-  *ms = std::chrono::duration<float, std::milli>(end->when - start->when).count();
+  for (cudaEvent_t e : {start, end})  // an event whose stream has not reached it has no time yet
+    if (e->stream != nullptr && e->stream->done < e->position) return set_last_error(cudaErrorNotReady);
+  *ms = std::chrono::duration<float, std::milli>(*end->when - *start->when).count();
   return cudaSuccess;
 }
 

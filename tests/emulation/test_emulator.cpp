@@ -293,6 +293,7 @@ TEST_F(Emulator, CapturedWorkRunsOnlyWhenTheGraphIsLaunched) {
   cudaStream_t s;
   ASSERT_EQ(cudaStreamCreate(&s), cudaSuccess);
   ASSERT_EQ(cudaMemsetAsync(x.p, 0, 100 * sizeof(float), s), cudaSuccess);
+  ASSERT_EQ(cudaStreamSynchronize(s), cudaSuccess);
   ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), cudaSuccess);
   launch_kernel(add_one_kernel, 4, 32, 0, s, x.p, 100);
   EXPECT_EQ(cudaStreamSynchronize(s), cudaErrorStreamCaptureUnsupported);  // not while capturing
@@ -441,3 +442,60 @@ TEST_F(Emulator, CublasGemmIsThePlainProductForEveryTransposeAndComputeType) {
 }
 
 }  // namespace
+
+// Streams run late and only as far as something waits for them, so that work on two streams with no event
+// between them runs in the order that exposes the missing dependency.
+TEST_F(Emulator, AnotherStreamsWorkIsSeenOnlyAfterAnEventWait) {
+  Buf<int> x(1);
+  cudaStream_t a, b;
+  ASSERT_EQ(cudaStreamCreateWithFlags(&a, cudaStreamNonBlocking), cudaSuccess);
+  ASSERT_EQ(cudaStreamCreateWithFlags(&b, cudaStreamNonBlocking), cudaSuccess);
+  ASSERT_EQ(cudaMemsetAsync(x.p, 0, sizeof(int), a), cudaSuccess);
+  ASSERT_EQ(cudaStreamSynchronize(a), cudaSuccess);
+  ASSERT_EQ(cudaMemsetAsync(x.p, 1, sizeof(int), a), cudaSuccess);  // 0x01010101, still queued on a
+  int seen = -1;
+  ASSERT_EQ(cudaMemcpyAsync(&seen, x.p, sizeof(int), cudaMemcpyDeviceToHost, b), cudaSuccess);
+  EXPECT_EQ(seen, 0) << "b does not wait for a without an event";
+  ASSERT_EQ(cudaMemcpy(&seen, x.p, sizeof(int), cudaMemcpyDeviceToHost), cudaSuccess);
+  EXPECT_EQ(seen, 0) << "nor does the legacy default stream wait for a non-blocking stream";
+  cudaEvent_t done;
+  ASSERT_EQ(cudaEventCreate(&done), cudaSuccess);
+  ASSERT_EQ(cudaEventRecord(done, a), cudaSuccess);
+  ASSERT_EQ(cudaStreamWaitEvent(b, done, 0), cudaSuccess);
+  ASSERT_EQ(cudaMemcpyAsync(&seen, x.p, sizeof(int), cudaMemcpyDeviceToHost, b), cudaSuccess);
+  EXPECT_EQ(seen, 0x01010101) << "after the event wait b sees a's work";
+  cudaEventDestroy(done);
+  cudaStreamDestroy(a);
+  cudaStreamDestroy(b);
+}
+
+TEST_F(Emulator, HostCopiesAreStagedAndTimingsNeedTheStreamToReachTheirEvents) {
+  Buf<int> x(1);
+  cudaStream_t s;
+  ASSERT_EQ(cudaStreamCreate(&s), cudaSuccess);
+  int host = 7;
+  ASSERT_EQ(cudaMemcpyAsync(x.p, &host, sizeof(int), cudaMemcpyHostToDevice, s), cudaSuccess);
+  host = 8;  // pageable memory: the bytes were taken at the call
+  cudaEvent_t t0, t1;
+  ASSERT_EQ(cudaEventCreate(&t0), cudaSuccess);
+  ASSERT_EQ(cudaEventCreate(&t1), cudaSuccess);
+  ASSERT_EQ(cudaEventRecord(t0, s), cudaSuccess);
+  ASSERT_EQ(cudaEventRecord(t1, s), cudaSuccess);
+  float ms = 0;
+  EXPECT_EQ(cudaEventElapsedTime(&ms, t0, t1), cudaErrorNotReady) << "the stream has not reached the events";
+  cudaGetLastError();
+  ASSERT_EQ(cudaEventSynchronize(t1), cudaSuccess);
+  EXPECT_EQ(cudaEventElapsedTime(&ms, t0, t1), cudaSuccess);
+  EXPECT_GE(ms, 0.f);
+  int back = 0;
+  ASSERT_EQ(cudaMemcpyAsync(&back, x.p, sizeof(int), cudaMemcpyDeviceToHost, s), cudaSuccess);
+  EXPECT_EQ(back, 7);
+  // cudaFree waits for the work queued on the memory.
+  int* y = nullptr;
+  ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&y), sizeof(int)), cudaSuccess);
+  ASSERT_EQ(cudaMemsetAsync(y, 0, sizeof(int), s), cudaSuccess);
+  ASSERT_EQ(cudaFree(y), cudaSuccess);
+  cudaEventDestroy(t0);
+  cudaEventDestroy(t1);
+  cudaStreamDestroy(s);
+}
