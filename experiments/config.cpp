@@ -117,8 +117,10 @@ std::vector<KeyDef> make_schema() {
   add("detector.smoothing", T::Int, 1, "Moving average of the absolute errors over this many rows (1 = none).", 1,
       100000, {}, true);
   add("detector.ewma_span", T::Number, 0.0,
-      "Then an exponentially weighted moving average with this span, alpha = 2/(span+1) (0 = none).", 0, 1e6, {},
-      true);
+      "Then an exponentially weighted moving average with this span, alpha = 2/(span+1) (0 = none; else at "
+      "least 1, so that alpha <= 1 and each value is an average of the errors).",
+      1, 1e6, {}, true);
+  s.back().zero_is_off = true;
   add("detector.error_floor", T::Number, 0.01,
       "error_ratio: errors below this (in normalized units) score 0, and the running maximum is at least this. "
       "likelihood: the smallest spread of the error distribution. error: the error that scores 0.5.",
@@ -251,8 +253,10 @@ std::string check_value(const KeyDef& d, const json& v) {
     case KeyType::Number: {
       if (!v.is_number()) return expect(d.type == KeyType::Number ? "a number" : "a number or null");
       double x = v.get<double>();
+      if (d.zero_is_off && x == 0) return "";
       if (!std::isfinite(x) || x < d.min || x > d.max)
-        return expect("a number in [" + show(json(d.min)) + ", " + show(json(d.max)) + "]");
+        return expect(std::string(d.zero_is_off ? "0 or " : "") + "a number in [" + show(json(d.min)) + ", " +
+                      show(json(d.max)) + "]");
       return "";
     }
     case KeyType::String: {
@@ -648,7 +652,8 @@ std::string config_reference_markdown() {
     if (!d.choices.empty()) {
       for (const auto& c : d.choices) allowed += (allowed.empty() ? "" : ", ") + ("`\"" + c + "\"`");
     } else if (d.type == KeyType::Int || d.type == KeyType::Number || d.type == KeyType::NumberOrNull) {
-      if (d.min > -1e299) allowed = json(d.min).dump() + " .. " + json(d.max).dump();
+      if (d.min > -1e299)
+        allowed = (d.zero_is_off ? "0, or " : "") + json(d.min).dump() + " .. " + json(d.max).dump();
     }
     os << "| `" << d.path << "` | " << type_name(d.type) << (d.griddable ? ", grid" : "") << " | `" << d.def.dump()
        << "` | " << allowed << " | " << d.doc << " |\n";

@@ -24,6 +24,7 @@ struct KeyDef {
   std::vector<std::string> choices;  // allowed strings (empty: any)
   bool griddable = false;            // may be given as a list of values (one setting per value)
   std::string doc;
+  bool zero_is_off = false;  // a number: 0 (off) is allowed besides [min, max]
 };
 
 const std::vector<KeyDef>& config_schema();

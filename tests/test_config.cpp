@@ -42,6 +42,11 @@ TEST(Config, WrongTypeAndRangeNameExpectedAndGiven) {
   EXPECT_NE(e.find("train.epochs: expected an integer in [1"), std::string::npos) << e;
   EXPECT_NE(e.find("engine.precision: expected one of"), std::string::npos) << e;
   EXPECT_NE(e.find("3 errors"), std::string::npos) << "every error is reported, not only the first: " << e;
+  // An EWMA span between 0 and 1 would weigh the newest error by more than 1: 0 (off) or at least 1.
+  e = error_of(json{{"detector", {{"ewma_span", 0.5}}}});
+  EXPECT_NE(e.find("detector.ewma_span: expected 0 or a number in [1"), std::string::npos) << e;
+  EXPECT_EQ(error_of(json{{"detector", {{"ewma_span", 0}}}}), "");
+  EXPECT_EQ(error_of(json{{"detector", {{"ewma_span", 30}}}}), "");
 }
 
 TEST(Config, ListsAndGridExpandToSettings) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 
 #include "core/error.hpp"
 #include "core/rng.hpp"
@@ -213,4 +214,51 @@ TEST(Detector, MeanOfErrorsWeighsEachEntryByItsModels) {
   EXPECT_THROW(mean_of_errors(e, {1}), Error);
   EXPECT_THROW(mean_of_errors(e, {0, 1}), Error);
   EXPECT_THROW(mean_of_errors({{1.0}, {1.0, 2.0}}, {2, 1}), Error);
+}
+
+TEST(Detector, DynamicThresholdIsChosenFromErrorsOfRowsTheModelWasNotFittedOn) {
+  // In-sample errors of the training rows are small (0.03); from row 600 on the errors are a steady
+  // 0.08 with no anomaly. A threshold chosen from the training errors flags the first scored rows.
+  Rng rng(5);
+  std::vector<double> e(2000), values(2000, 1.0);
+  for (int i = 0; i < 2000; ++i)
+    e[i] = (i < 600 ? 0.03 : 0.08) + (i < 600 ? 0.005 : 0.02) * (rng.uniform() - 0.5);
+  DetectorOptions o;
+  o.score = "dynamic_threshold";
+  o.train_rows = 600;
+  o.learning = 1.0;
+  auto s = anomaly_scores_from_errors(e, values, o);
+  int flagged = 0;
+  for (double v : s) flagged += v > 0 ? 1 : 0;
+  EXPECT_EQ(flagged, 0) << "ordinary errors after training flagged";
+  for (int i = 0; i < 600; ++i) ASSERT_EQ(s[static_cast<size_t>(i)], 0.0) << "training row " << i;
+  // A real anomaly in the scored part is still found.
+  for (int i = 1500; i < 1510; ++i) e[static_cast<size_t>(i)] = 1.0;
+  s = anomaly_scores_from_errors(e, values, o);
+  EXPECT_EQ(s[1500], 1.0);
+}
+
+TEST(Detector, ANonFiniteErrorOrAZeroSpreadDoesNotSaturateTheLikelihood) {
+  // One infinite error at row 600 once made every later score 1.0 (its running sum stayed inf - inf).
+  Rng rng(3);
+  std::vector<double> e(2000), values(2000, 1.0);
+  for (auto& x : e) x = 0.1 + 0.02 * rng.uniform();
+  e[600] = std::numeric_limits<double>::infinity();
+  DetectorOptions o;
+  o.score = "likelihood";
+  o.smoothing = 1;
+  o.train_rows = 300;
+  o.likelihood.short_window = 5;
+  o.likelihood.long_window = 500;
+  o.error_floor = 0.01;
+  auto s = anomaly_scores_from_errors(e, values, o);
+  int saturated = 0;
+  for (size_t i = 700; i < s.size(); ++i) saturated += s[i] >= 1.0 ? 1 : 0;
+  EXPECT_EQ(saturated, 0);
+  // Errors of exactly 0 (a flat series, every prediction exact) with no floor: a spread of 0 makes the
+  // tail probability 0 / 0, which scores 0, not the top score.
+  std::vector<double> flat(1000, 0.0);
+  o.error_floor = 0.0;
+  s = anomaly_scores_from_errors(flat, std::vector<double>(1000, 1.0), o);
+  for (size_t i = 0; i < s.size(); ++i) ASSERT_EQ(s[i], 0.0) << i;
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "core/error.hpp"
 
@@ -56,7 +57,12 @@ std::vector<double> mean_of_errors(const std::vector<std::vector<double>>& error
 
 std::vector<double> anomaly_scores_from_errors(const std::vector<double>& raw_errors, const std::vector<double>& values,
                                                const DetectorOptions& o) {
-  std::vector<double> errors = moving_average(raw_errors, o.smoothing);
+  // A non-finite error (an overflowing prediction) is no measurement: dropped like a missing one, so that
+  // it cannot turn every later running sum, fit or average into inf or NaN.
+  std::vector<double> finite_errors = raw_errors;
+  for (auto& e : finite_errors)
+    if (!std::isfinite(e)) e = std::numeric_limits<double>::quiet_NaN();
+  std::vector<double> errors = moving_average(finite_errors, o.smoothing);
   if (o.ewma_span > 0) errors = ewma(errors, o.ewma_span);
   if (o.error_cap > 0)
     for (auto& e : errors)
@@ -75,7 +81,15 @@ std::vector<double> anomaly_scores_from_errors(const std::vector<double>& raw_er
     lo.start = o.train_rows;
     scores = likelihood_scores(errors, lo);
   } else if (o.score == "dynamic_threshold") {
-    scores = dynamic_threshold_detections(errors, o.ndt);
+    // As for the likelihood: the threshold is chosen from errors of rows the model was not fitted on (its
+    // in-sample errors are smaller, and a threshold fitted on them flags ordinary errors after training),
+    // and the training rows score 0.
+    const int n = static_cast<int>(errors.size());
+    const int skip = std::min(n, static_cast<int>(std::floor(o.learning * o.train_rows)));
+    std::vector<double> unseen = errors;
+    for (int i = 0; i < skip; ++i) unseen[static_cast<size_t>(i)] = std::numeric_limits<double>::quiet_NaN();
+    scores = dynamic_threshold_detections(unseen, o.ndt);
+    for (int i = 0; i < std::min(n, o.train_rows); ++i) scores[static_cast<size_t>(i)] = 0.0;
   } else {
     throw ConfigError("detector.score: unknown rule \"" + o.score +
                       "\" (expected error, error_ratio, likelihood or dynamic_threshold)");

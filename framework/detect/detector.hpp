@@ -18,7 +18,8 @@ struct DetectorOptions {
   double error_floor = 0.01;         // error: the scale; error_ratio: the floor; likelihood: the smallest spread
   double error_cap = 0.0;            // > 0: smoothed errors above this count as this (normalized units)
   LikelihoodOptions likelihood;      // its skip and start come from train_rows and learning
-  double learning = 0.5;             // likelihood: leading fraction of the training rows kept out of the fit
+  double learning =
+      0.5;  // likelihood, dynamic_threshold: leading fraction of the training rows kept out of the fit
   int train_rows = 0;                // rows the model was trained on (per series; scores start after them)
   DynamicThresholdOptions ndt;       // "dynamic_threshold": binary scores (1 = anomalous)
   double spatial_margin = 0.0;       // > 0: a value beyond the range seen so far by this fraction of it scores 1
@@ -26,8 +27,9 @@ struct DetectorOptions {
   double suppress_level = 0.99;
 };
 
-// errors: absolute prediction errors per row in normalized units (NaN where a row has no prediction,
-// which scores 0); values: the series' values (any affine scaling), for the spatial check.
+// errors: absolute prediction errors per row in normalized units (NaN where a row has no prediction, and
+// a non-finite error counts as none: such a row scores 0, or with smoothing > 1 the mean of the errors
+// before it); values: the series' values (any affine scaling), for the spatial check.
 std::vector<double> anomaly_scores_from_errors(const std::vector<double>& errors, const std::vector<double>& values,
                                                const DetectorOptions& options);
 

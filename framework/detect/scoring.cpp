@@ -90,9 +90,10 @@ std::vector<double> likelihood_scores(const std::vector<double>& errors, const L
     const bool red = q <= kLikelihoodRed;
     if (o.filter && red && prev_red) q = kLikelihoodYellow;
     prev_red = red;
-    if (o.log_scale) scores[i] = std::min(1.0, std::log(q + 1e-10) / std::log(1e-10));
-    else scores[i] = 1.0 - q;
-    if (scores[i] < 0) scores[i] = 0;
+    // Written so that a NaN q (a spread of 0 with a floor of 0) stays NaN, which the detector scores 0,
+    // instead of std::min(1.0, NaN) making it the top score.
+    const double s = o.log_scale ? std::log(q + 1e-10) / std::log(1e-10) : 1.0 - q;
+    scores[i] = s > 1.0 ? 1.0 : (s < 0.0 ? 0.0 : s);
   }
   return scores;
 }
