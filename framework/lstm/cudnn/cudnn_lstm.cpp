@@ -115,7 +115,9 @@ CudnnLstm::CudnnLstm(cudnnHandle_t handle, cudaStream_t stream, const ModelShape
   // cuDNN may reject a persistent algorithm at descriptor time (cudnnSetRNNDescriptor_v8, the temp-space
   // sizes) or only at the first call, so build and probe one training step on zeros inside one try; fall
   // back to STANDARD (same weight layout) when either refuses.
-  // Both ends of the batch range are probed: the full minibatch, and a last partial one of a single row.
+  // Both ends of the batch range are probed: the full minibatch, and a last partial one of a single row;
+  // and both modes the training uses: a training step, and the inference forward of validation and
+  // scoring, whose temp space and kernels differ.
   try {
     build(algo);
     const int B = max_batch_;
@@ -127,6 +129,7 @@ CudnnLstm::CudnnLstm(cudnnHandle_t handle, cudaStream_t stream, const ModelShape
     for (const int b : {B, 1}) {
       forward(theta_.data(), x.data(), b, true);
       backward(theta_.data(), x.data(), b, dyhat.data(), dtheta_.data(), nullptr);
+      forward(theta_.data(), x.data(), b, false);
       CUDA_CHECK(cudaStreamSynchronize(stream_));
       if (B == 1) break;
     }
@@ -135,6 +138,7 @@ CudnnLstm::CudnnLstm(cudnnHandle_t handle, cudaStream_t stream, const ModelShape
               " T=" + std::to_string(window_) + " B=" + std::to_string(max_batch_) + " (" + e.what() +
               "); falling back to standard");
     CUDA_CHECK(cudaStreamSynchronize(stream_));
+    cudaGetLastError();  // a refused persistent launch may leave a (non-sticky) error for a later check
     build(RnnAlgo::Standard);
   }
 }
