@@ -9,7 +9,8 @@ mkdir -p "$out"
 cxx=${CXX_FUZZ:-clang++}
 flags=(-std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
        -Iframework -I. -isystem /usr/include/eigen3)
-core=(framework/core/log.cpp framework/core/files.cpp framework/data/timestamp.cpp framework/data/series.cpp)
+core=(framework/core/log.cpp framework/core/files.cpp framework/core/json_file.cpp framework/data/timestamp.cpp
+      framework/data/series.cpp framework/data/csv_fields.cpp)
 "$cxx" "${flags[@]}" tests/fuzz/fuzz_csv_reader.cpp framework/data/csv_reader.cpp framework/data/labels.cpp framework/data/ucr.cpp \
   "${core[@]}" -o "$out/fuzz_csv_reader"
 "$cxx" "${flags[@]}" tests/fuzz/fuzz_config.cpp experiments/config.cpp framework/data/csv_reader.cpp "${core[@]}" -o "$out/fuzz_config"
