@@ -157,14 +157,12 @@ json manifest_json(const json& cfg, const RunOptions& ro, const Corpus& corpus, 
               {"cells", plan.cells.size()}, {"settings", plan.settings.size()}, {"input_sha256", inputs}};
 }
 
-// On resume: the stored cells of series whose input files changed since the manifest recorded them move
-// to superseded/<time>/cells (kept, no longer results) and so run again on the files as they are now; the
-// manifest then records the current inputs and this resume, so that a later resume compares against what
-// the results now rest on.
-void reconcile_resumed_inputs(const std::string& dir, const Corpus& corpus, const Plan& plan,
+// On resume: the stored cells of series whose input files changed since the manifest `m` recorded them
+// move to superseded/<time>/cells (kept, no longer results) and so run again on the files as they are
+// now; the manifest then records the current inputs and this resume, so that a later resume compares
+// against what the results now rest on.
+void reconcile_resumed_inputs(const std::string& dir, json m, const Corpus& corpus, const Plan& plan,
                               const ResultsStore& store) {
-  const std::string mpath = dir + "/manifest.json";
-  json m = files::exists(mpath) ? read_json_file(mpath) : json::object();
   const json current = input_hashes(corpus);
   const InputChanges changes =
       compare_input_hashes(m.contains("input_sha256") ? m["input_sha256"] : json::object(), current);
@@ -181,7 +179,7 @@ void reconcile_resumed_inputs(const std::string& dir, const Corpus& corpus, cons
     log::warn("the inputs changed since this run started: " + changes.summary() +
               (moved > 0 ? "; the " + std::to_string(moved) + " finished cell(s) of the " +
                                std::to_string(stale.size()) +
-                               " series they feed run again (the old results are in " + aside + ")"
+                               " series they feed run again (their old cell files are in " + aside + ")"
                          : std::string()));
   }
   m["input_sha256"] = current;
@@ -193,7 +191,7 @@ void reconcile_resumed_inputs(const std::string& dir, const Corpus& corpus, cons
                               {"lstmad_version", LSTMAD_VERSION},
                               {"git_hash", LSTMAD_GIT_HASH},
                               {"inputs", changes.to_json()}});
-  files::write_atomic(mpath, m.dump(2) + "\n");
+  files::write_atomic(dir + "/manifest.json", m.dump(2) + "\n");
 }
 
 struct Loaded {
@@ -469,6 +467,7 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
   RunOptions ro = ro_in;
   json cfg = cfg_in;
   std::string dir;
+  json manifest = json::object();  // a resumed run's, as it was recorded
   // A fresh run whose setup fails (no corpus, no engine) takes away what it wrote: a folder holding only a
   // config would block --out and hold nothing to resume. A folder it created goes whole; in one that was
   // there (--out), only its own files. Disarmed once the cells can start.
@@ -497,11 +496,11 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
       if (f.is_regular_file() && f.path().filename().string().find(".tmp.") != std::string::npos) stale.push_back(f.path());
     for (const auto& f : stale) fs::remove(f, ec);
     if (!stale.empty()) log::info("removed " + std::to_string(stale.size()) + " unfinished temporary files");
-    if (const std::string manifest = dir + "/manifest.json"; files::exists(manifest)) {
-      const json m = read_json_file(manifest);
-      if (m.contains("shard")) {
-        ro.shard_index = json_get<int>(m, {"shard", "index"}, manifest);
-        ro.shard_count = json_get<int>(m, {"shard", "count"}, manifest);
+    if (const std::string mpath = dir + "/manifest.json"; files::exists(mpath)) {
+      manifest = read_json_file(mpath);
+      if (manifest.contains("shard")) {
+        ro.shard_index = json_get<int>(manifest, {"shard", "index"}, mpath);
+        ro.shard_count = json_get<int>(manifest, {"shard", "count"}, mpath);
       }
     }
   } else {
@@ -547,7 +546,7 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
   if (ro.resume_dir.empty())
     files::write_atomic(dir + "/manifest.json", manifest_json(cfg, ro, corpus, plan, threads).dump(2) + "\n");
   ResultsStore store(dir);
-  if (!ro.resume_dir.empty()) reconcile_resumed_inputs(dir, corpus, plan, store);
+  if (!ro.resume_dir.empty()) reconcile_resumed_inputs(dir, std::move(manifest), corpus, plan, store);
 
   // The cells this invocation runs: its shard, minus what a previous attempt finished.
   std::set<std::string> finished_ids;

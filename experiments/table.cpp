@@ -92,15 +92,17 @@ std::string nab_table_markdown(const std::vector<std::string>& run_dirs, const s
     std::string name, standard, low_fp, low_fn, engine, runtime;
     double sort_key = -1e9;
   };
-  std::vector<Row> rows;
-  std::map<std::string, int> configs_of;  // detector -> configs seen so far, to tell its rows apart
+  // Each accumulator's tag after the detector's name: " [config k]" where the name comes with several.
+  std::map<std::string, int> configs_of, nth;
   for (const auto& a : ours) configs_of[a.detector]++;
-  std::map<std::string, int> nth;
-  for (const auto& a : ours) {
+  std::vector<std::string> tags;
+  for (const auto& a : ours)
+    tags.push_back(configs_of[a.detector] > 1 ? " [config " + std::to_string(++nth[a.detector]) + "]" : "");
+  std::vector<Row> rows;
+  for (size_t k = 0; k < ours.size(); ++k) {
+    const Acc& a = ours[k];
     Row r;
-    const std::string tag =
-        configs_of[a.detector] > 1 ? " [config " + std::to_string(++nth[a.detector]) + "]" : std::string();
-    r.name = "**" + a.detector + "**" + tag + " (lstmad, " + std::to_string(a.runs.size()) + " run" +
+    r.name = "**" + a.detector + "**" + tags[k] + " (lstmad, " + std::to_string(a.runs.size()) + " run" +
              (a.runs.size() > 1 ? "s" : "") + ")";
     std::string* cells[3] = {&r.standard, &r.low_fp, &r.low_fn};
     for (int p = 0; p < 3; ++p) {
@@ -156,12 +158,9 @@ std::string nab_table_markdown(const std::vector<std::string>& run_dirs, const s
         "(± sample standard deviation, min..max), each at NAB's corpus-optimal threshold per profile. Scoreboard "
         "rows: results/final_results.json"
      << (nab_root.empty() ? " (not found)" : " of " + nab_root) << ". Runs:";
-  nth.clear();
-  for (const auto& a : ours) {
-    const std::string tag =
-        configs_of[a.detector] > 1 ? " [config " + std::to_string(++nth[a.detector]) + "]" : std::string();
-    os << " " << a.detector << tag << ":";
-    for (const auto& d : a.runs) os << " `" << d << "`";
+  for (size_t k = 0; k < ours.size(); ++k) {
+    os << " " << ours[k].detector << tags[k] << ":";
+    for (const auto& d : ours[k].runs) os << " `" << d << "`";
     os << ";";
   }
   os << "\n";

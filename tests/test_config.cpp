@@ -2,6 +2,7 @@
 // and docs/config.md kept equal to the generated reference.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <filesystem>
 #include <set>
 
@@ -17,6 +18,25 @@ namespace {
 std::string error_of(const json& user) {
   try {
     resolve_config(user, "test.json");
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+// What reading `text` as the config file dir/name throws ("" when it is accepted).
+std::string file_error_of(const test::TempDir& dir, const std::string& name, const std::string& text) {
+  test::write_text(dir.file(name), text);
+  try {
+    read_config_file(dir.file(name));
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+// What `--set assignment` throws on `user` ("" when it is applied).
+std::string override_error_of(json& user, const std::string& assignment) {
+  try {
+    apply_override(user, assignment);
   } catch (const ConfigError& e) {
     return e.what();
   }
@@ -79,69 +99,43 @@ TEST(Config, OverridesParseJsonOrStrings) {
 
 TEST(Config, MalformedJsonNamesFileLineAndColumn) {
   test::TempDir dir("config");
-  test::write_text(dir.file("bad.json"), "{\n  \"model\": {\"hidden\": 32,,}\n}\n");
-  try {
-    read_config_file(dir.file("bad.json"));
-    FAIL() << "malformed JSON was accepted";
-  } catch (const ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find("bad.json:2:"), std::string::npos) << e.what();
-  }
+  const std::string e = file_error_of(dir, "bad.json", "{\n  \"model\": {\"hidden\": 32,,}\n}\n");
+  EXPECT_NE(e.find("bad.json:2:"), std::string::npos) << e;
 }
 
 TEST(Config, RepeatedKeyInAFileNamesFileLineAndPath) {
   test::TempDir dir("config");
   // Parsed plainly, the second "model" replaces the first and hidden=8 is lost without a word.
-  test::write_text(dir.file("sections.json"), "{\"model\": {\"hidden\": 8},\n \"model\": {\"window\": 5}}\n");
-  test::write_text(dir.file("keys.json"), "{\"model\": {\"hidden\": 8,\n           \"hidden\": 16}}\n");
-  test::write_text(dir.file("nested.json"), "{\"grid\": {\"train.lr\": [0.1], \"train.lr\": [0.2]}}\n");
-  const std::vector<std::pair<std::string, std::string>> cases = {
-      {"sections.json", ":2:2: model: key given twice in one object (first at line 1, column 2)"},
-      {"keys.json", ":2:12: model.hidden: key given twice in one object (first at line 1, column 12)"},
-      {"nested.json", ":1:30: grid.train.lr: key given twice"}};
-  for (const auto& [file, expected] : cases) {
-    try {
-      read_config_file(dir.file(file));
-      ADD_FAILURE() << file << ": a repeated key was accepted";
-    } catch (const ConfigError& e) {
-      EXPECT_NE(std::string(e.what()).find(dir.file(file) + expected), std::string::npos) << e.what();
-    }
+  const std::vector<std::array<std::string, 3>> cases = {
+      {"sections.json", "{\"model\": {\"hidden\": 8},\n \"model\": {\"window\": 5}}\n",
+       ":2:2: model: key given twice in one object (first at line 1, column 2)"},
+      {"keys.json", "{\"model\": {\"hidden\": 8,\n           \"hidden\": 16}}\n",
+       ":2:12: model.hidden: key given twice in one object (first at line 1, column 12)"},
+      {"nested.json", "{\"grid\": {\"train.lr\": [0.1], \"train.lr\": [0.2]}}\n",
+       ":1:30: grid.train.lr: key given twice"}};
+  for (const auto& [file, text, expected] : cases) {
+    const std::string e = file_error_of(dir, file, text);
+    EXPECT_NE(e.find(dir.file(file) + expected), std::string::npos) << file << ": " << e;
   }
 }
 
 TEST(Config, RepeatedKeyInASetObjectIsAnError) {
   json user = json::object();
-  try {
-    apply_override(user, R"(model={"hidden": 8, "hidden": 16})");
-    FAIL() << "a repeated key was accepted";
-  } catch (const ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find("model.hidden: key given twice in one object"), std::string::npos)
-        << e.what();
-  }
+  const std::string e = override_error_of(user, R"(model={"hidden": 8, "hidden": 16})");
+  EXPECT_NE(e.find("model.hidden: key given twice in one object"), std::string::npos) << e;
   apply_override(user, R"(model={"hidden": 8, "window": 16})");
   EXPECT_EQ(user["model"]["window"], 16);
 }
 
 TEST(Config, NumberBeyondDoubleRangeIsAConfigErrorWithItsPath) {
   test::TempDir dir("config");
-  test::write_text(dir.file("big.json"), "{\"model\": {\"hidden\": 1e400}}");
-  try {
-    read_config_file(dir.file("big.json"));
-    ADD_FAILURE() << "1e400 was accepted";
-  } catch (const ConfigError& e) {
-    EXPECT_NE(
-        std::string(e.what()).find(dir.file("big.json") + ":1:22: model.hidden: expected a number within"),
-        std::string::npos)
-        << e.what();
-  }
+  std::string e = file_error_of(dir, "big.json", "{\"model\": {\"hidden\": 1e400}}");
+  EXPECT_NE(e.find(dir.file("big.json") + ":1:22: model.hidden: expected a number within"), std::string::npos)
+      << e;
   json user = json::object();
-  try {
-    apply_override(user, "model.hidden=1e400");
-    ADD_FAILURE() << "1e400 was accepted";
-  } catch (const ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find("--set model.hidden=1e400: model.hidden: expected a number within"),
-              std::string::npos)
-        << e.what();
-  }
+  e = override_error_of(user, "model.hidden=1e400");
+  EXPECT_NE(e.find("--set model.hidden=1e400: model.hidden: expected a number within"), std::string::npos)
+      << e;
 }
 
 TEST(Config, IntegralFloatsForIntegerKeysResolveAsIntegers) {

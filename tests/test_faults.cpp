@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cmath>
+#include <ctime>
 #include <filesystem>
 #include <map>
 #include <sstream>
@@ -272,17 +274,31 @@ TEST_F(Faults, RunsStartedInTheSameSecondGetFoldersOfTheirOwn) {
     "model": {"layers": 1, "hidden": 4, "window": 10}, "train": {"epochs": 1},
     "detector": {"likelihood": {"long_window": 100, "short_window": 3}},
     "run": {"name": "twin", "out": ")" + tmp.file("runs") + R"("}})");
-  // Three runs at once from one shell: most often all in one second, and never sharing a folder.
+  // Runs already hold the names of this second and the next 30: the new run takes "-2" of its second.
+  const auto now = std::chrono::system_clock::now();
+  for (int ahead = 0; ahead <= 30; ++ahead) {
+    const std::time_t t = std::chrono::system_clock::to_time_t(now + std::chrono::seconds(ahead));
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    write_text(tmp.file(std::string("runs/") + stamp + "-twin/config.json"), "{}");
+  }
   std::string out;
   const std::string one = lstmad_binary() + " -q run " + tmp.file("cfg.json");
+  ASSERT_EQ(run_command(one + " 2>&1", &out), 0) << out;
+  std::vector<std::string> second_runs;
+  for (const auto& d : fs::directory_iterator(tmp.file("runs")))
+    if (fs::exists(d.path() / "results.csv")) second_runs.push_back(d.path().filename().string());
+  ASSERT_EQ(second_runs.size(), 1u);
+  EXPECT_EQ(second_runs[0].substr(second_runs[0].size() - 7), "-twin-2") << second_runs[0];
+  // Three runs at once from one shell: never sharing a folder.
   ASSERT_EQ(run_command("(" + one + " & " + one + " & " + one + " & wait) 2>&1", &out), 0) << out;
   EXPECT_EQ(out.find("already holds a run"), std::string::npos) << out;
   int runs = 0;
-  for (const auto& d : fs::directory_iterator(tmp.file("runs"))) {
-    EXPECT_TRUE(fs::exists(d.path() / "results.csv")) << d.path();
-    ++runs;
-  }
-  EXPECT_EQ(runs, 3);
+  for (const auto& d : fs::directory_iterator(tmp.file("runs")))
+    runs += fs::exists(d.path() / "results.csv") ? 1 : 0;
+  EXPECT_EQ(runs, 4);
 }
 
 TEST_F(Faults, ACellThatFailedBeforeTrainingHasNoLosses) {

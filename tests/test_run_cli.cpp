@@ -554,6 +554,17 @@ TEST_F(RunCli, TableAveragesRunsBesideTheScoreboard) {
   EXPECT_NE(out.find(std::string("**lstmad** [config 1] (lstmad, 2 runs) | ") + mean), std::string::npos)
       << out;
   EXPECT_NE(out.find("**lstmad** [config 2] (lstmad, 1 run) | "), std::string::npos) << out;
+  EXPECT_NE(out.find("lstmad [config 2]: `" + other + "`;"), std::string::npos)
+      << "the footer's runs: " << out;
+  // A run whose cells all failed has no NAB score: named and left out, not dropped without a word.
+  const std::string failed = tmp.file("failed");
+  EXPECT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") +
+                            " --set model.window=5000 --out " + failed + " 2>&1",
+                        &out),
+            1)
+      << out;
+  ASSERT_EQ(run_command(lstmad_binary() + " table" + dirs + " " + failed + " 2>&1", &out), 0) << out;
+  EXPECT_NE(out.find("Not scored (left out): `" + failed + "`"), std::string::npos) << out;
   if (!lstmad::test::shared_nab_root().empty()) {
     EXPECT_NE(out.find("numenta (NAB scoreboard) | 70.10"), std::string::npos) << out;
   } else {

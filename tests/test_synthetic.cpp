@@ -302,3 +302,29 @@ TEST(Synthetic, EachKindPutsItsAnomalyAtTheWindowCentre) {
 
 }  // namespace
 }  // namespace lstmad
+
+TEST(Synthetic, QuickstartFrequencyChangesRunAsFastAsDocsSynthetic) {
+  // docs/synthetic.md: f = 1 + m d / len with m = max(1, round((U(2.5, 4) - 1) len / d)) whole extra cycles;
+  // on the quickstart corpus (configs/quickstart.json: seed 7, 2 series per kind, 4000 rows, d = 288)
+  // every frequency anomaly is short enough that m = 1 whatever was drawn, so f = 1 + d / len: 3.7 to 4.9.
+  lstmad::SyntheticOptions o;
+  o.seed = 7;
+  o.series_per_kind = 2;
+  o.length = 4000;
+  const double d = 86400.0 / o.step_seconds;
+  double lo = 1e9, hi = 0;
+  int anomalies = 0;
+  for (const auto& s : lstmad::generate_synthetic(o)) {
+    if (s.kind != "frequency_change") continue;
+    for (int len : s.anomaly_lengths) {
+      ASSERT_LT((4.0 - 1.0) * len / d, 1.5) << "m could be 2 for a segment of " << len << " rows";
+      const double f = 1.0 + d / len;
+      lo = std::min(lo, f);
+      hi = std::max(hi, f);
+      ++anomalies;
+    }
+  }
+  EXPECT_EQ(anomalies, 3);
+  EXPECT_NEAR(lo, 3.7, 0.05);
+  EXPECT_NEAR(hi, 4.9, 0.05);
+}

@@ -67,6 +67,10 @@ std::vector<double> anomaly_scores_from_errors(const std::vector<double>& raw_er
   if (o.error_cap > 0)
     for (auto& e : errors)
       if (e > o.error_cap) e = o.error_cap;  // NaN stays NaN
+  // In-sample errors of the early training rows are the smallest the model will ever make: the fitted rules
+  // (likelihood, dynamic threshold) leave them out, and score only rows the model was not trained on.
+  const int n = static_cast<int>(errors.size());
+  const int skip = std::min(n, static_cast<int>(std::floor(o.learning * o.train_rows)));
   std::vector<double> scores;
   if (o.score == "error_ratio") {
     scores = error_ratio_scores(errors, o.error_floor);
@@ -75,20 +79,13 @@ std::vector<double> anomaly_scores_from_errors(const std::vector<double>& raw_er
   } else if (o.score == "likelihood") {
     LikelihoodOptions lo = o.likelihood;
     lo.std_floor = o.error_floor;
-    // In-sample errors of the early training rows are the smallest the model will ever make: leave them
-    // out of the fit, and score only rows the model was not trained on.
-    lo.skip = static_cast<int>(std::floor(o.learning * o.train_rows));
+    lo.skip = skip;
     lo.start = o.train_rows;
     scores = likelihood_scores(errors, lo);
   } else if (o.score == "dynamic_threshold") {
-    // As for the likelihood: the threshold is chosen from errors of rows the model was not fitted on (its
-    // in-sample errors are smaller, and a threshold fitted on them flags ordinary errors after training),
-    // and the training rows score 0.
-    const int n = static_cast<int>(errors.size());
-    const int skip = std::min(n, static_cast<int>(std::floor(o.learning * o.train_rows)));
-    std::vector<double> unseen = errors;
-    for (int i = 0; i < skip; ++i) unseen[static_cast<size_t>(i)] = std::numeric_limits<double>::quiet_NaN();
-    scores = dynamic_threshold_detections(unseen, o.ndt);
+    // A threshold chosen from in-sample errors flags ordinary errors just after training.
+    for (int i = 0; i < skip; ++i) errors[static_cast<size_t>(i)] = std::numeric_limits<double>::quiet_NaN();
+    scores = dynamic_threshold_detections(errors, o.ndt);
     for (int i = 0; i < std::min(n, o.train_rows); ++i) scores[static_cast<size_t>(i)] = 0.0;
   } else {
     throw ConfigError("detector.score: unknown rule \"" + o.score +

@@ -30,6 +30,11 @@ USED = re.compile(r"^ptxas info\s*: Used (\d+) registers(?:, used (\d+) barriers
 KERNEL_DEF = re.compile(r"__global__\s+void\s+(__launch_bounds__\s*\((?:[^()]|\([^()]*\))*\)\s*)?(\w+)\s*\(")
 
 
+def source_of(report):
+    """kernels/x.cu for its report OBJECT_DIR/x.cu.o.ptxas."""
+    return os.path.basename(report)[: -len(".o.ptxas")]
+
+
 def parse_report(path):
     """Entries of one report, in order: dicts with mangled, arch, stack, spill_st, spill_ld, regs, ..."""
     entries, props, current = [], {}, None
@@ -38,7 +43,7 @@ def parse_report(path):
         for line in f:
             m = ENTRY.match(line)
             if m:
-                current = {"mangled": m.group(1), "arch": m.group(2), "file": os.path.basename(path)}
+                current = {"mangled": m.group(1), "arch": m.group(2), "source": source_of(path)}
                 entries.append(current)
                 continue
             m = PROPS.match(line)
@@ -112,7 +117,7 @@ def main():
         return 1
     by_file = {}
     for r in reports:
-        by_file[os.path.basename(r)[: -len(".o.ptxas")]] = parse_report(r)
+        by_file[source_of(r)] = parse_report(r)
     entries = [e for es in by_file.values() for e in es]
     for e, d in zip(entries, demangle([e["mangled"] for e in entries])):
         e["demangled"] = d
@@ -140,13 +145,14 @@ def main():
         if "lstmad::" not in e["demangled"]:
             continue  # a library's kernel (CUB): not ours to hold to these rules
         ours += 1
-        has_bounds = bounded.get((e["file"][: -len(".o.ptxas")], e["base"]), False)
-        print(f"{e['file'][:-len('.o.ptxas')]:<22} {short_name(e['demangled'])[:58]:<58} {e['arch']:<6} "
+        source = e["source"]
+        has_bounds = bounded.get((source, e["base"]), False)
+        print(f"{source:<22} {short_name(e['demangled'])[:58]:<58} {e['arch']:<6} "
               f"{e.get('regs', -1):>4} {e.get('barriers', 0):>3} {e.get('smem', 0):>6} "
               f"{e['stack'] if e['stack'] is not None else '?':>5} "
               f"{e['spill_st'] if e['spill_st'] is not None else '?':>4}/{e['spill_ld'] if e['spill_ld'] is not None else '?':<4} "
               f"{'yes' if has_bounds else 'no'}")
-        where = f"{e['file'][:-len('.o.ptxas')]}: {short_name(e['demangled'])} ({e['arch']})"
+        where = f"{source}: {short_name(e['demangled'])} ({e['arch']})"
         if e["stack"] is None or "regs" not in e:
             failures.append(f"{where}: incomplete report entry")
             continue

@@ -121,14 +121,11 @@ namespace {
 void run_now(const std::function<void()>& work, int device) {
   if (sticky_error() != cudaSuccess) return;  // a failed kernel leaves the context unusable
   ++g_work.n[device];
-  ++t_running;
-  try {
-    work();
-  } catch (...) {
-    --t_running;
-    throw;
-  }
-  --t_running;
+  struct Running {
+    Running() { ++t_running; }
+    ~Running() { --t_running; }
+  } running;
+  work();
 }
 
 }  // namespace
@@ -632,13 +629,11 @@ cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
   if (e->capture != nullptr) return cudaSuccess;
   auto when = e->when;
   std::lock_guard<std::recursive_mutex> lock(lstmad::emu::g_exec);
-  if (lstmad::emu::is_default(s) || lstmad::emu::t_running > 0) {
-    submit(s, [when]() { *when = std::chrono::steady_clock::now(); });
-    return cudaSuccess;
-  }
   submit(s, [when]() { *when = std::chrono::steady_clock::now(); });
-  e->stream = s;
-  e->position = s->enqueued;
+  if (!lstmad::emu::is_default(s) && lstmad::emu::t_running == 0) {  // queued, not run at once
+    e->stream = s;
+    e->position = s->enqueued;
+  }
   return cudaSuccess;
 }
 
