@@ -12,6 +12,7 @@
 //
 // Every sum runs in a fixed order (m = 0..4H-1, one accumulator), so gradients are bitwise repeatable.
 
+#include "kernels/fused_rows.cuh"
 #include "kernels/launch.cuh"
 #include "kernels/lstm_cell.hpp"
 #include "kernels/lstm_fused_bwd.hpp"
@@ -55,13 +56,7 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
   int lr[MAXR];
   bool valid[MAXR];
   long long grow[MAXR];
-#pragma unroll
-  for (int r = 0; r < MAXR; ++r) {
-    const int l = g + G * r;
-    valid[r] = l < BB && row0 + l < nrows;
-    lr[r] = l < BB ? l : BB - 1;
-    grow[r] = row0 + lr[r];
-  }
+  own_rows<MAXR>(g, G, BB, row0, nrows, lr, valid, grow);
   float dh_rec[MAXR], dc[MAXR], ct[MAXR];
 #pragma unroll
   for (int r = 0; r < MAXR; ++r) {
@@ -148,29 +143,13 @@ void launch_bwd(const FusedLaunch& p, const FusedBwdArgs& a, cudaStream_t stream
 
 template <bool R_SMEM>
 void dispatch_bwd(const FusedLaunch& p, const FusedBwdArgs& a, cudaStream_t stream) {
-  switch (p.max_rows) {
-    case 1:
-      launch_bwd<1, R_SMEM>(p, a, stream);
-      break;
-    case 2:
-      launch_bwd<2, R_SMEM>(p, a, stream);
-      break;
-    default:
-      launch_bwd<4, R_SMEM>(p, a, stream);
-      break;
-  }
+  with_max_rows(p.max_rows, [&](auto rows) { launch_bwd<decltype(rows)::value, R_SMEM>(p, a, stream); });
 }
 
 template <bool R_SMEM>
 cudaError_t configure_bwd_for(const FusedLaunch& p) {
-  switch (p.max_rows) {
-    case 1:
-      return configure_bwd<1, R_SMEM>(p.smem_bwd);
-    case 2:
-      return configure_bwd<2, R_SMEM>(p.smem_bwd);
-    default:
-      return configure_bwd<4, R_SMEM>(p.smem_bwd);
-  }
+  return with_max_rows(p.max_rows,
+                       [&](auto rows) { return configure_bwd<decltype(rows)::value, R_SMEM>(p.smem_bwd); });
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include <cooperative_groups.h>
 #endif
 
+#include "kernels/fused_rows.cuh"
 #include "kernels/launch.cuh"
 #include "kernels/lstm_cell.hpp"
 #include "kernels/lstm_fused_cluster.hpp"
@@ -59,13 +60,7 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
   int lr[MAXR];
   bool valid[MAXR];
   long long grow[MAXR];
-#pragma unroll
-  for (int r = 0; r < MAXR; ++r) {
-    const int l = g + G * r;
-    valid[r] = l < BB && row0 + l < B;
-    lr[r] = l < BB ? l : BB - 1;
-    grow[r] = row0 + lr[r];
-  }
+  own_rows<MAXR>(g, G, BB, row0, B, lr, valid, grow);
   float bias[4];
 #pragma unroll
   for (int q = 0; q < 4; ++q) bias[q] = bW[q * H + u] + bR[q * H + u];
@@ -153,13 +148,7 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
   int lr[MAXR];
   bool valid[MAXR];
   long long grow[MAXR];
-#pragma unroll
-  for (int r = 0; r < MAXR; ++r) {
-    const int l = g + G * r;
-    valid[r] = l < BB && row0 + l < B;
-    lr[r] = l < BB ? l : BB - 1;
-    grow[r] = row0 + lr[r];
-  }
+  own_rows<MAXR>(g, G, BB, row0, B, lr, valid, grow);
   float dh_rec[MAXR], dc[MAXR], ct[MAXR];
 #pragma unroll
   for (int r = 0; r < MAXR; ++r) {
@@ -248,52 +237,24 @@ cudaError_t launch_bwd(const FusedLaunch& p, const FusedBwdArgs& a, cudaStream_t
 cudaError_t launch_lstm_fused_forward_cluster(const FusedLaunch& plan, const FusedFwdArgs& args,
                                               cudaStream_t stream) {
   if (plan.grid <= 0 || args.T <= 0 || plan.cluster < 2) return cudaErrorInvalidValue;
-  switch (plan.max_rows) {
-    case 1:
-      return launch_fwd<1>(plan, args, stream);
-    case 2:
-      return launch_fwd<2>(plan, args, stream);
-    default:
-      return launch_fwd<4>(plan, args, stream);
-  }
+  return with_max_rows(plan.max_rows,
+                       [&](auto rows) { return launch_fwd<decltype(rows)::value>(plan, args, stream); });
 }
 
 cudaError_t launch_lstm_fused_backward_cluster(const FusedLaunch& plan, const FusedBwdArgs& args,
                                                cudaStream_t stream) {
   if (plan.grid <= 0 || args.T <= 0 || plan.cluster < 2) return cudaErrorInvalidValue;
-  switch (plan.max_rows) {
-    case 1:
-      return launch_bwd<1>(plan, args, stream);
-    case 2:
-      return launch_bwd<2>(plan, args, stream);
-    default:
-      return launch_bwd<4>(plan, args, stream);
-  }
+  return with_max_rows(plan.max_rows,
+                       [&](auto rows) { return launch_bwd<decltype(rows)::value>(plan, args, stream); });
 }
 
 cudaError_t prepare_lstm_fused_cluster(const FusedLaunch& plan) {
   if (plan.cluster < 2) return cudaSuccess;
-  cudaError_t e = cudaSuccess;
-  switch (plan.max_rows) {
-    case 1:
-      e = configure_fwd<1>(plan.smem_fwd);
-      break;
-    case 2:
-      e = configure_fwd<2>(plan.smem_fwd);
-      break;
-    default:
-      e = configure_fwd<4>(plan.smem_fwd);
-      break;
-  }
-  if (e != cudaSuccess) return e;
-  switch (plan.max_rows) {
-    case 1:
-      return configure_bwd<1>(plan.smem_bwd);
-    case 2:
-      return configure_bwd<2>(plan.smem_bwd);
-    default:
-      return configure_bwd<4>(plan.smem_bwd);
-  }
+  return with_max_rows(plan.max_rows, [&](auto rows) {
+    constexpr int R = decltype(rows)::value;
+    const cudaError_t e = configure_fwd<R>(plan.smem_fwd);
+    return e != cudaSuccess ? e : configure_bwd<R>(plan.smem_bwd);
+  });
 }
 
 }  // namespace lstmad::kernels

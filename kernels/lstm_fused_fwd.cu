@@ -11,6 +11,7 @@
 // reduction order is fixed, so results are bitwise repeatable.
 #include <cstdint>
 
+#include "kernels/fused_rows.cuh"
 #include "kernels/launch.cuh"
 #include "kernels/lstm_cell.hpp"
 #include "kernels/lstm_fused_fwd.hpp"
@@ -55,16 +56,10 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
   const float* __restrict__ R = R_SMEM ? rs : Rt;
 
   const int row0 = blockIdx.x * BB;
-  int lr[MAXR];      // local row, clamped into the block so shared reads stay in bounds
-  bool valid[MAXR];  // a real batch row of this block
+  int lr[MAXR];
+  bool valid[MAXR];
   long long grow[MAXR];
-#pragma unroll
-  for (int r = 0; r < MAXR; ++r) {
-    const int l = g + G * r;
-    valid[r] = l < BB && row0 + l < nrows;
-    lr[r] = l < BB ? l : BB - 1;
-    grow[r] = row0 + lr[r];
-  }
+  own_rows<MAXR>(g, G, BB, row0, nrows, lr, valid, grow);
   float bias[4];
 #pragma unroll
   for (int q = 0; q < 4; ++q) bias[q] = bW[q * H + j] + bR[q * H + j];
@@ -187,29 +182,14 @@ void launch_fwd(const FusedLaunch& p, const FusedFwdArgs& a, const float* rt, st
 template <bool R_SMEM>
 void dispatch_fwd(const FusedLaunch& p, const FusedFwdArgs& a, const float* rt, std::size_t smem,
                   cudaStream_t stream) {
-  switch (p.max_rows) {
-    case 1:
-      launch_fwd<1, R_SMEM>(p, a, rt, smem, stream);
-      break;
-    case 2:
-      launch_fwd<2, R_SMEM>(p, a, rt, smem, stream);
-      break;
-    default:
-      launch_fwd<4, R_SMEM>(p, a, rt, smem, stream);
-      break;
-  }
+  with_max_rows(p.max_rows,
+                [&](auto rows) { launch_fwd<decltype(rows)::value, R_SMEM>(p, a, rt, smem, stream); });
 }
 
 template <bool R_SMEM>
 cudaError_t configure_fwd_for(const FusedLaunch& p) {
-  switch (p.max_rows) {
-    case 1:
-      return configure_fwd<1, R_SMEM>(p.smem_fwd);
-    case 2:
-      return configure_fwd<2, R_SMEM>(p.smem_fwd);
-    default:
-      return configure_fwd<4, R_SMEM>(p.smem_fwd);
-  }
+  return with_max_rows(p.max_rows,
+                       [&](auto rows) { return configure_fwd<decltype(rows)::value, R_SMEM>(p.smem_fwd); });
 }
 
 }  // namespace
