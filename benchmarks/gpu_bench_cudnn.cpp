@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_flags.hpp"
 #include "core/gpu/check.hpp"
 #include "core/gpu/device.hpp"
 #include "core/gpu/device_buffer.hpp"
@@ -95,30 +96,17 @@ void engine_throughput(const EngineSize& z, int models, int stream_count, bool g
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool quick = false, smoke = false;
-  int reps = 30, warmup = 5, models = 32;
-  std::string csv;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--quick")
-      quick = true;
-    else if (a == "--smoke")
-      smoke = true;
-    else if (a == "--reps" && i + 1 < argc)
-      reps = std::max(1, std::atoi(argv[++i]));
-    else if (a == "--warmup" && i + 1 < argc)
-      warmup = std::max(0, std::atoi(argv[++i]));
-    else if (a == "--models" && i + 1 < argc)
-      models = std::max(1, std::atoi(argv[++i]));
-    else if (a == "--csv" && i + 1 < argc)
-      csv = argv[++i];
-    else {
-      std::fprintf(stderr,
-                   "usage: %s [--quick | --smoke] [--reps N] [--warmup N] [--models N] [--csv FILE]\n",
-                   argv[0]);
-      return 2;
-    }
-  }
+  bench::BenchFlags flags;
+  int models = 32;
+  CLI::App app{"gpu_bench_cudnn: one cuDNN training step per shape, then the cudnn engine on a ModelBatch"};
+  bench::add_bench_flags(app, flags);
+  app.add_option("--models", models, "Models in the engine's ModelBatch")
+      ->check(bench::at_least(1))
+      ->capture_default_str();
+  if (const int rc = bench::parse_bench_flags(app, argc, argv); rc >= 0) return rc;
+  const bool quick = flags.quick, smoke = flags.smoke;
+  int &reps = flags.reps, &warmup = flags.warmup;
+  const std::string& csv = flags.csv;
   EngineSize engine_size;
   if (smoke) {
     reps = 1;

@@ -16,7 +16,7 @@
 //                   window of T and of 1 (launch and R loading cancel), measured at this H and B;
 //                   forward and backward each walk T dependent steps, so no kernel that runs the time
 //                   loop step by step beats 2 T of them (a layer wavefront adds L-1, layer-by-layer L-fold)
-//   compute floor = 24 H (D_l + H) B T flops per layer / the fp32 peak (--peak-tflops, default 67, the
+//   compute floor = 24 H (D_l + H) B T flops per layer / the fp32 peak (--peak-tflops, default 66.9, the
 //                   H200's nominal fp32 SIMT rate, not a measured one)
 //
 // --smoke: tiny sizes (H in {16, 128}, L in {1, 2}, T=4, B=3, 1 rep, no warm-up) that only show every path
@@ -37,6 +37,7 @@
 #include <tuple>
 #include <vector>
 
+#include "bench_flags.hpp"
 #include "core/gpu/check.hpp"
 #include "core/gpu/device.hpp"
 #include "core/gpu/device_buffer.hpp"
@@ -96,31 +97,17 @@ bool fused_plan_fits_one_block(int H, int B, const kernels::FusedLimits& limits)
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool quick = false, smoke = false;
-  int reps = 30, warmup = 5;
-  double peak_tflops = 67.0;
-  std::string csv;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--quick")
-      quick = true;
-    else if (a == "--smoke")
-      smoke = true;
-    else if (a == "--reps" && i + 1 < argc)
-      reps = std::max(1, std::atoi(argv[++i]));
-    else if (a == "--warmup" && i + 1 < argc)
-      warmup = std::max(0, std::atoi(argv[++i]));
-    else if (a == "--peak-tflops" && i + 1 < argc)
-      peak_tflops = std::max(1e-3, std::atof(argv[++i]));
-    else if (a == "--csv" && i + 1 < argc)
-      csv = argv[++i];
-    else {
-      std::fprintf(stderr,
-                   "usage: %s [--quick | --smoke] [--reps N] [--warmup N] [--peak-tflops X] [--csv FILE]\n",
-                   argv[0]);
-      return 2;
-    }
-  }
+  bench::BenchFlags flags;
+  double peak_tflops = bench::kH200Fp32PeakTflops;
+  CLI::App app{"gpu_bench_fused: one training step per shape, the fused kernels beside cuDNN"};
+  bench::add_bench_flags(app, flags);
+  app.add_option("--peak-tflops", peak_tflops, "The fp32 peak the compute floor divides by (nominal)")
+      ->check(bench::tflops_range())
+      ->capture_default_str();
+  if (const int rc = bench::parse_bench_flags(app, argc, argv); rc >= 0) return rc;
+  const bool quick = flags.quick, smoke = flags.smoke;
+  int &reps = flags.reps, &warmup = flags.warmup;
+  const std::string& csv = flags.csv;
   if (smoke) {
     reps = 1;
     warmup = 0;

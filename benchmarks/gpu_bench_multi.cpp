@@ -38,6 +38,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_flags.hpp"
 #include "core/gpu/check.hpp"
 #include "core/gpu/device.hpp"
 #include "core/gpu/resources.hpp"
@@ -270,67 +271,43 @@ void forecast_rows(const Size& z, const std::vector<int>& Ns, int W, int reps, d
   if (!csv.empty()) std::printf("wrote %s\n", csv.c_str());
 }
 
-std::vector<int> parse_list(const std::string& s) {
-  std::vector<int> out;
-  std::stringstream ss(s);
-  std::string part;
-  while (std::getline(ss, part, ','))
-    if (!part.empty()) out.push_back(std::max(1, std::atoi(part.c_str())));
-  return out;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  int reps = 7, warmup = 2, streams = 8;
-  double peak_tflops = 66.9;
-  bool quick = false, smoke = false;
-  std::string csv;
+  bench::BenchFlags flags;
+  flags.reps = 7;
+  flags.warmup = 2;
+  int streams = 8;
+  double peak_tflops = bench::kH200Fp32PeakTflops;
   std::vector<int> Ns{1, 16, 58, 256, 1024}, cpu_Ns{1, 16, 58};
   int cpu_threads = 0;
   bool cpu_only = false;
   std::vector<int> forecast_Ns{1, 58, 256};
   int forecast_windows = 2048;
   std::string forecast_csv;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--quick")
-      quick = true;
-    else if (a == "--smoke")
-      smoke = true;
-    else if (a == "--reps" && i + 1 < argc)
-      reps = std::max(1, std::atoi(argv[++i]));
-    else if (a == "--warmup" && i + 1 < argc)
-      warmup = std::max(0, std::atoi(argv[++i]));
-    else if (a == "--streams" && i + 1 < argc)
-      streams = std::max(1, std::atoi(argv[++i]));
-    else if (a == "--models" && i + 1 < argc)
-      Ns = parse_list(argv[++i]);
-    else if (a == "--peak-tflops" && i + 1 < argc)
-      peak_tflops = std::atof(argv[++i]);
-    else if (a == "--csv" && i + 1 < argc)
-      csv = argv[++i];
-    else if (a == "--cpu-threads" && i + 1 < argc)
-      cpu_threads = std::max(1, std::atoi(argv[++i]));
-    else if (a == "--cpu-models" && i + 1 < argc)
-      cpu_Ns = parse_list(argv[++i]);
-    else if (a == "--cpu-only")
-      cpu_only = true;
-    else if (a == "--forecast-models" && i + 1 < argc)
-      forecast_Ns = parse_list(argv[++i]);
-    else if (a == "--forecast-windows" && i + 1 < argc)
-      forecast_windows = std::max(0, std::atoi(argv[++i]));
-    else if (a == "--forecast-csv" && i + 1 < argc)
-      forecast_csv = argv[++i];
-    else {
-      std::fprintf(stderr,
-                   "usage: %s [--quick | --smoke] [--reps N] [--warmup N] [--streams S] [--models a,b,c] "
-                   "[--peak-tflops X] [--csv FILE] [--cpu-threads K [--cpu-models a,b,c] [--cpu-only]] "
-                   "[--forecast-models a,b,c] [--forecast-windows W] [--forecast-csv FILE]\n",
-                   argv[0]);
-      return 2;
-    }
-  }
+  CLI::App app{
+      "gpu_bench_multi: one training step of N models, the multi-model engine beside the cuDNN loop"};
+  bench::add_bench_flags(app, flags);
+  app.add_option("--streams", streams, "Streams of the cuDNN loop")
+      ->check(bench::at_least(1))
+      ->capture_default_str();
+  bench::add_count_list(app, "--models", Ns, "Model counts N");
+  app.add_option("--peak-tflops", peak_tflops, "The fp32 peak the compute floor divides by (nominal)")
+      ->check(bench::tflops_range())
+      ->capture_default_str();
+  app.add_option("--cpu-threads", cpu_threads, "Also time the CPU engine on K threads")
+      ->check(bench::at_least(1));
+  bench::add_count_list(app, "--cpu-models", cpu_Ns, "Model counts of the CPU engine's rows");
+  app.add_flag("--cpu-only", cpu_only, "Only the CPU engine's rows (no device needed)");
+  bench::add_count_list(app, "--forecast-models", forecast_Ns, "Model counts of the forecasting table");
+  app.add_option("--forecast-windows", forecast_windows, "Windows each model forecasts")
+      ->check(bench::at_least(0))
+      ->capture_default_str();
+  app.add_option("--forecast-csv", forecast_csv, "Also write the forecasting rows to this CSV file");
+  if (const int rc = bench::parse_bench_flags(app, argc, argv); rc >= 0) return rc;
+  const bool quick = flags.quick, smoke = flags.smoke;
+  int &reps = flags.reps, &warmup = flags.warmup;
+  const std::string& csv = flags.csv;
   if (quick) Ns = {1, 58, 256};
   Size z;
   if (smoke) {

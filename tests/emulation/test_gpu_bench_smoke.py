@@ -11,6 +11,7 @@ each precision beside the cuDNN loop; forecasting; the CPU row). Passes when eac
 "failed", and its CSV has every row with a positive time in every column that applies. The times
 themselves mean nothing here. Then scripts/gpu-results.py reads the four CSVs as gpu_check.sh names them,
 so the parser of docs/gpu-results.md is shown on the benchmarks' own output, not only on made-up files.
+Last, each one's command line: bad values and unknown flags are usage errors naming the flag.
 """
 import csv
 import os
@@ -104,6 +105,22 @@ def main():
     for row in ("| 16 | 2 | 4 | 3 | tf32 |", "| 128 | 2 | 4 | 3 |", "| 3 | 2 |"):
         if row not in md:
             failures.append(f"gpu-results.py wrote no row starting {row}")
+
+    # The command line: a bad value, two excluding flags or an unknown flag is a usage error (exit 2) that
+    # names the flag, before any device work; --help exits 0.
+    for exe, args, flag in (("gpu_bench_cudnn", ["--reps", "x"], "--reps"),
+                            ("gpu_bench_fused", ["--quick", "--smoke"], "--smoke"),
+                            ("gpu_bench_fused", ["--peak-tflops", "0"], "--peak-tflops"),
+                            ("gpu_bench_multi", ["--models", "1,0"], "--models"),
+                            ("gpu_bench_multi", ["--no-such-flag"], "--no-such-flag")):
+        done = subprocess.run([os.path.join(bench, exe)] + args, capture_output=True, text=True)
+        if done.returncode != 2 or flag not in done.stderr:
+            failures.append(f"{exe} {' '.join(args)}: exit {done.returncode} (expected 2), stderr {done.stderr!r} "
+                            f"(expected to name {flag})")
+    for exe in ("gpu_bench_cudnn", "gpu_bench_fused", "gpu_bench_multi"):
+        done = subprocess.run([os.path.join(bench, exe), "--help"], capture_output=True, text=True)
+        if done.returncode != 0 or "--reps" not in done.stdout:
+            failures.append(f"{exe} --help: exit {done.returncode}, no --reps in {done.stdout!r}")
 
     for f in failures:
         print("FAILED:", f)
