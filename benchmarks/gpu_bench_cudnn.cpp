@@ -19,10 +19,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <string>
 #include <vector>
 
+#include "bench_csv.hpp"
 #include "bench_flags.hpp"
 #include "core/gpu/check.hpp"
 #include "core/gpu/device.hpp"
@@ -140,7 +140,7 @@ int main(int argc, char** argv) {
   gpu::Stream stream;
   gpu::CudnnHandle handle;
   CUDNN_CHECK(cudnnSetStream(handle, stream));
-  std::vector<Row> rows;
+  bench::CsvRows csv_rows(csv, "H,L,T,B,D,math,algo,algo_used,eager_ms,graph_ms,gflops");
   std::printf("%5s %2s %4s %4s %5s %-22s %-22s %10s %10s %9s\n", "H", "L", "T", "B", "math", "algo", "ran as",
               "eager ms", "graph ms", "GFLOP/s");
   for (int H : Hs)
@@ -192,16 +192,10 @@ int main(int argc, char** argv) {
               std::printf("%5d %2d %4d %4d %5s %-22s %-22s %10.4f %10.4f %9.1f\n", H, L, T, B, r.math.c_str(),
                           r.algo_asked.c_str(), r.algo_used.c_str(), r.eager_ms, r.graph_ms, r.gflops);
               std::fflush(stdout);
-              rows.push_back(r);
+              csv_rows.row(r.H, r.L, r.T, r.B, 1, r.math, r.algo_asked, r.algo_used, r.eager_ms, r.graph_ms,
+                           r.gflops);
             }
-  if (!csv.empty()) {
-    std::ofstream f(csv);
-    f << "H,L,T,B,D,math,algo,algo_used,eager_ms,graph_ms,gflops\n";
-    for (const auto& r : rows)
-      f << r.H << "," << r.L << "," << r.T << "," << r.B << ",1," << r.math << "," << r.algo_asked << ","
-        << r.algo_used << "," << r.eager_ms << "," << r.graph_ms << "," << r.gflops << "\n";
-    std::printf("wrote %s\n", csv.c_str());
-  }
+  csv_rows.done();
 
   std::printf(
       "\nengine throughput: H=%d L=1 T=%d B=%d D=1, %d steps x %d epochs per model (wall clock, with "

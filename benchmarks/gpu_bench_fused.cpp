@@ -29,7 +29,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
@@ -37,6 +36,7 @@
 #include <tuple>
 #include <vector>
 
+#include "bench_csv.hpp"
 #include "bench_flags.hpp"
 #include "core/gpu/check.hpp"
 #include "core/gpu/device.hpp"
@@ -165,7 +165,10 @@ int main(int argc, char** argv) {
               "H", "L", "T", "B", "fused ms", "cluster ms", "wavefront", "fused tf32", "fused bf16",
               "cuDNN fma", "(algo)", "cuDNN tf32", "(algo)", "f/fma", "f/tf32", "tc/tf32", "step us",
               "lat.floor", "comp.floor");
-  std::vector<Row> rows;
+  bench::CsvRows csv_rows(
+      csv,
+      "H,L,T,B,D,fused_ms,cluster_ms,wavefront_ms,fused_tf32_ms,fused_bf16_ms,cudnn_fma_ms,"
+      "cudnn_fma_algo,cudnn_tf32_ms,cudnn_tf32_algo,step_us,latency_floor_ms,compute_floor_ms");
   std::map<std::tuple<int, int, int>, double> step_cache;
   for (int H : Hs)
     for (int L : Ls)
@@ -273,20 +276,11 @@ int main(int argc, char** argv) {
               ratio(r.fused_ms, r.cudnn_fma_ms), ratio(r.fused_ms, r.cudnn_tf32_ms),
               ratio(tc, r.cudnn_tf32_ms), r.step_us, r.latency_floor_ms, r.compute_floor_ms);
           std::fflush(stdout);
-          rows.push_back(r);
+          csv_rows.row(r.H, r.L, r.T, r.B, 1, r.fused_ms, r.cluster_ms, r.wavefront_ms, r.fused_tf32_ms,
+                       r.fused_bf16_ms, r.cudnn_fma_ms, r.cudnn_fma_algo, r.cudnn_tf32_ms, r.cudnn_tf32_algo,
+                       r.step_us, r.latency_floor_ms, r.compute_floor_ms);
         }
-  if (!csv.empty()) {
-    std::ofstream out(csv);
-    out << "H,L,T,B,D,fused_ms,cluster_ms,wavefront_ms,fused_tf32_ms,fused_bf16_ms,cudnn_fma_ms,cudnn_fma_"
-           "algo,cudnn_tf32_ms,cudnn_tf32_algo,step_us,"
-           "latency_floor_ms,compute_floor_ms\n";
-    for (const auto& r : rows)
-      out << r.H << "," << r.L << "," << r.T << "," << r.B << ",1," << r.fused_ms << "," << r.cluster_ms
-          << "," << r.wavefront_ms << "," << r.fused_tf32_ms << "," << r.fused_bf16_ms << ","
-          << r.cudnn_fma_ms << "," << r.cudnn_fma_algo << "," << r.cudnn_tf32_ms << "," << r.cudnn_tf32_algo
-          << "," << r.step_us << "," << r.latency_floor_ms << "," << r.compute_floor_ms << "\n";
-    std::printf("wrote %s\n", csv.c_str());
-  }
+  csv_rows.done();
   std::printf(
       "(times in ms per training step; f/fma, f/tf32 = fused fp32 time / cuDNN time, tc/tf32 = the faster "
       "tensor-core fused time / cuDNN tf32 time; below 1 is faster)\n");

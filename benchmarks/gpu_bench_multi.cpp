@@ -32,12 +32,12 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "bench_csv.hpp"
 #include "bench_flags.hpp"
 #include "core/gpu/check.hpp"
 #include "core/gpu/device.hpp"
@@ -234,11 +234,7 @@ double forecast_ms(const char* engine, bool per_model, const ModelShape& shape, 
 
 void forecast_rows(const Size& z, const std::vector<int>& Ns, int W, int reps, double peak_tflops,
                    const std::string& csv) {
-  std::ofstream f;
-  if (!csv.empty()) {
-    f.open(csv);
-    f << "N,L,H,T,D,windows,fused_ms,fused_per_model_ms,cudnn_ms,floor_ms\n";
-  }
+  bench::CsvRows csv_rows(csv, "N,L,H,T,D,windows,fused_ms,fused_per_model_ms,cudnn_ms,floor_ms");
   const int H = z.H, T = z.T;
   std::printf(
       "\nforecasting: each of N models predicts %d windows (T=%d, H=%d, D=1) through predict_batch; "
@@ -264,11 +260,9 @@ void forecast_rows(const Size& z, const std::vector<int>& Ns, int W, int reps, d
                   fu > 0 && fm > 0 ? fm / fu : 0.0, fu > 0 && c > 0 ? c / fu : 0.0,
                   fu > 0 ? static_cast<double>(N) * W / (fu * 1e3) : 0.0, floor_ms);
       std::fflush(stdout);
-      if (f.is_open())
-        f << N << "," << L << "," << H << "," << T << ",1," << W << "," << fu << "," << fm << "," << c << ","
-          << floor_ms << "\n";
+      csv_rows.row(N, L, H, T, 1, W, fu, fm, c, floor_ms);
     }
-  if (!csv.empty()) std::printf("wrote %s\n", csv.c_str());
+  csv_rows.done();
 }
 
 }  // namespace
@@ -339,7 +333,8 @@ int main(int argc, char** argv) {
   const int H = z.H, T = z.T, B = z.B;
   const kernels::FusedLimits limits = fused_device_limits(0);
   gpu::Stream stream;
-  std::vector<Row> rows;
+  bench::CsvRows csv_rows(
+      csv, "N,L,H,T,B,D,fused_ms,fused_tf32_ms,fused_bf16_ms,cudnn_loop_ms,cudnn_ran_as,floor_ms");
   std::printf("%6s %2s %12s %10s %10s %14s %-30s %10s %10s %12s %12s %12s\n", "N", "L", "fused ms", "tf32 ms",
               "bf16 ms", "cuDNN loop ms", "cuDNN ran as", "speedup", "tc speedup", "floor ms", "fused/floor",
               "us/model");
@@ -386,16 +381,10 @@ int main(int argc, char** argv) {
                   r.fused_ms > 0 ? r.fused_ms / r.floor_ms : 0.0,
                   r.fused_ms > 0 ? 1e3 * r.fused_ms / N : 0.0);
       std::fflush(stdout);
-      rows.push_back(r);
+      csv_rows.row(r.N, r.L, H, T, B, 1, r.fused_ms, r.tf32_ms, r.bf16_ms, r.cudnn_ms, r.cudnn_algo,
+                   r.floor_ms);
     }
-  if (!csv.empty()) {
-    std::ofstream f(csv);
-    f << "N,L,H,T,B,D,fused_ms,fused_tf32_ms,fused_bf16_ms,cudnn_loop_ms,cudnn_ran_as,floor_ms\n";
-    for (const auto& r : rows)
-      f << r.N << "," << r.L << "," << H << "," << T << "," << B << ",1," << r.fused_ms << "," << r.tf32_ms
-        << "," << r.bf16_ms << "," << r.cudnn_ms << "," << r.cudnn_algo << "," << r.floor_ms << "\n";
-    std::printf("wrote %s\n", csv.c_str());
-  }
+  csv_rows.done();
   if (forecast_windows > 0)
     forecast_rows(z, forecast_Ns, forecast_windows, std::min(reps, 3), peak_tflops, forecast_csv);
   if (cpu_threads > 0) cpu_rows(z, cpu_Ns, cpu_threads, reps);

@@ -11,13 +11,15 @@ each precision beside the cuDNN loop; forecasting; the CPU row). Passes when eac
 "failed", and its CSV has every row with a positive time in every column that applies. The times
 themselves mean nothing here. Then scripts/gpu-results.py reads the four CSVs as gpu_check.sh names them,
 so the parser of docs/gpu-results.md is shown on the benchmarks' own output, not only on made-up files.
-Last, each one's command line: bad values and unknown flags are usage errors naming the flag.
+Last, a run killed after its first shape keeps that row in its CSV, and each one's command line: bad
+values and unknown flags are usage errors naming the flag.
 """
 import csv
 import os
 import shutil
 import subprocess
 import sys
+import time
 
 
 def run(cmd, failures):
@@ -105,6 +107,29 @@ def main():
     for row in ("| 16 | 2 | 4 | 3 | tf32 |", "| 128 | 2 | 4 | 3 |", "| 3 | 2 |"):
         if row not in md:
             failures.append(f"gpu-results.py wrote no row starting {row}")
+
+    # A stage cut at its deadline keeps what it measured: each CSV row is on disk as soon as it is printed,
+    # so a run killed after its first shape (of four) still leaves a readable CSV with that row.
+    path = os.path.join(out, "killed.csv")
+    if os.path.exists(path):
+        os.remove(path)
+    proc = subprocess.Popen([os.path.join(bench, "gpu_bench_fused"), "--smoke", "--csv", path],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    seen = 0
+    while proc.poll() is None and seen < 1:
+        time.sleep(0.005)
+        if os.path.exists(path):
+            with open(path) as fh:
+                seen = sum(1 for line in fh if line.endswith("\n")) - 1
+    proc.kill()
+    proc.wait()
+    if seen < 1:
+        failures.append("gpu_bench_fused --smoke wrote no CSV row before it finished: a killed stage would lose "
+                        "every row")
+    else:
+        kept = list(csv.DictReader(open(path)))
+        if not kept or any(float(r["fused_ms"]) <= 0 for r in kept):
+            failures.append(f"the CSV of the killed gpu_bench_fused is not whole rows: {kept}")
 
     # The command line: a bad value, two excluding flags or an unknown flag is a usage error (exit 2) that
     # names the flag, before any device work; --help exits 0.
