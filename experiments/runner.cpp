@@ -662,19 +662,31 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
     pc->loaded = &L;
     pc->members = ensemble_members(v);
     const size_t M = pc->members.size();
-    // Every member must have training windows before any is trained.
+    // Every member must have training windows (and, when it retrains, windows to fine-tune on) before any
+    // is trained.
     std::vector<CellWork> cell_work;
     for (size_t m = 0; m < M; ++m) {
       const WindowSource ws = make_window_source(p, pc->members[m]);
       CellWork w;
       w.key = batch_key(pc->members[m], p.input_dims);
-      if (ws.train.empty()) {
+      std::string why;
+      if (ws.train.empty())
+        why = p.series.path + ": " + std::to_string(p.train_end) + " training rows are too few for window " +
+              std::to_string(w.key.window) + " and horizon " + std::to_string(w.key.shape.horizon);
+      else if (w.key.retrain_every > 0 && w.key.retrain_rows > 0 && w.key.retrain_rows < w.key.shape.horizon)
+        // A fine-tuning learns from the windows whose targets all lie in the latest retrain_rows rows
+        // (stream_errors); fewer rows than the horizon hold none, and the model would silently never
+        // fine-tune.
+        why = "train.retrain_rows " + std::to_string(w.key.retrain_rows) + " is fewer than model.horizon " +
+              std::to_string(w.key.shape.horizon) +
+              ": no window has all its targets in the latest rows, so fine-tuning would never run (0 = the "
+              "training part's length)";
+      if (!why.empty()) {
         CellResult r = base_result(*c);
         r.status = CellStatus::Error;
         r.rows = p.series.rows();
         r.train_rows = p.train_end;
-        r.error = p.series.path + ": " + std::to_string(p.train_end) + " training rows are too few for window " +
-                  std::to_string(w.key.window) + " and horizon " + std::to_string(w.key.shape.horizon);
+        r.error = why;
         finish(std::move(r));
         break;
       }
