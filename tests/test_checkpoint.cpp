@@ -111,6 +111,41 @@ TEST(Checkpoint, EveryCorruptionIsADataErrorNamingTheFile) {
   std::string hash = good;
   hash[params_at - 1] = hash[params_at - 1] == 'a' ? 'b' : 'a';
   expect_rejected(dir, "hash.ckpt", hash, "checksum");
+
+  // Header fields that the parameter count does not check: the window, and the writer's version.
+  std::string window = good;
+  window[shape_at + 16] ^= 0x04;  // window 17 -> 21
+  expect_rejected(dir, "window.ckpt", window, "checksum");
+
+  std::string version = good;
+  version[16] ^= 0x01;  // the version string's first character
+  expect_rejected(dir, "version.ckpt", version, "checksum");
+
+  // Every single-byte change anywhere in the file is rejected.
+  for (std::size_t at = 0; at < good.size(); ++at) {
+    std::string bad = good;
+    bad[at] ^= 0x01;
+    const std::string path = dir.file("byte.ckpt");
+    test::write_text(path, bad);
+    EXPECT_THROW(load_checkpoint(path), DataError) << "byte " << at << " of " << good.size();
+  }
+}
+
+// Format 1 summed the parameter bytes alone; such files still load, with their window and version.
+TEST(Checkpoint, FormatOneFilesStillLoad) {
+  test::TempDir dir("checkpoint_format1");
+  const Checkpoint ck = sample();
+  save_checkpoint(dir.file("v2.ckpt"), ck);
+  std::string bytes = files::read(dir.file("v2.ckpt"));
+  const std::size_t params_at = bytes.size() - 4 * ck.params.size();
+  bytes[8] = 1;
+  bytes.replace(params_at - 64, 64, files::sha256(bytes.substr(params_at)));
+  test::write_text(dir.file("v1.ckpt"), bytes);
+  const Checkpoint back = load_checkpoint(dir.file("v1.ckpt"), ck.shape);
+  EXPECT_EQ(back.window, 17);
+  EXPECT_EQ(back.version, LSTMAD_VERSION);
+  ASSERT_EQ(back.params.size(), ck.params.size());
+  EXPECT_EQ(0, std::memcmp(back.params.data(), ck.params.data(), ck.params.size() * sizeof(float)));
 }
 
 TEST(Checkpoint, ShapeMismatchAgainstTheExpectedShape) {

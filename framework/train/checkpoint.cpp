@@ -94,7 +94,7 @@ void save_checkpoint(const std::string& path, const Checkpoint& ck) {
   for (int v : {ck.shape.layers, ck.shape.input, ck.shape.hidden, ck.shape.horizon, ck.window})
     put_u32(s, static_cast<uint32_t>(v));
   put_u64(s, ck.params.size());
-  s += files::sha256(params);
+  s += files::sha256(s + params);  // the header and the parameters (checkpoint.hpp)
   s += params;
   files::write_atomic(path, s);
 }
@@ -105,8 +105,8 @@ Checkpoint load_checkpoint(const std::string& path) {
   if (r.bytes(sizeof(kMagic), "the magic") != std::string(kMagic, sizeof(kMagic)))
     r.fail("wrong magic (expected \"LSTMADCK\")");
   const uint32_t format = r.u32("the format version");
-  if (format != kCheckpointFormat)
-    r.fail("format version " + std::to_string(format) + ", this build reads " +
+  if (format != kCheckpointFormat && format != 1)
+    r.fail("format version " + std::to_string(format) + ", this build reads 1 to " +
            std::to_string(kCheckpointFormat));
   Checkpoint ck;
   const uint32_t vlen = r.u32("the version length");
@@ -126,12 +126,15 @@ Checkpoint load_checkpoint(const std::string& path) {
   if (count != P)
     r.fail("parameter count " + std::to_string(count) + " but shape " + ck.shape.str() + " has " +
            std::to_string(P));
+  const std::string header = bytes.substr(0, r.pos());
   const std::string hash = r.bytes(kHashChars, "the checksum");
   if (r.left() != 4 * P)
     r.fail(std::to_string(r.left()) + " bytes of parameters where " + std::to_string(P) + " floats need " +
            std::to_string(4 * P) + (r.left() < 4 * P ? " (truncated)" : " (trailing bytes)"));
   const std::string params = r.bytes(4 * P, "the parameters");
-  if (files::sha256(params) != hash) r.fail("parameter checksum mismatch (corrupted file)");
+  // Format 1 summed the parameters alone; its header has no protection beyond the checks above.
+  if (files::sha256(format == 1 ? params : header + params) != hash)
+    r.fail("checksum mismatch (corrupted file)");
   ck.params.resize(P);
   for (std::size_t k = 0; k < P; ++k) {
     uint32_t u = 0;

@@ -7,10 +7,13 @@
 //   u32 n, n bytes                 lstmad version that wrote the file
 //   i32 layers, input, hidden, horizon, window
 //   u64 parameter count            must equal param_count(shape)
-//   64 bytes                       SHA-256 of the parameter bytes, lowercase hex
+//   64 bytes                       SHA-256, lowercase hex, of every byte before it (magic to count)
+//                                  followed by the parameter bytes
 //   count x f32                    the parameters
 // Files are written atomically (files::write_atomic). Any mismatch, truncation or corruption on load is a
-// DataError naming the file.
+// DataError naming the file. The checksum covers the header too, since the parameter count catches a
+// changed shape but not a changed window or version. Format 1 files (checksum of the parameters alone)
+// still load.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -20,7 +23,7 @@
 
 namespace lstmad {
 
-constexpr uint32_t kCheckpointFormat = 1;
+constexpr uint32_t kCheckpointFormat = 2;
 
 struct Checkpoint {
   ModelShape shape;
