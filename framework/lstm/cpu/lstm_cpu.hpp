@@ -5,10 +5,11 @@
 // x is B x T x D (batch-major); yhat and dyhat are B x horizon. Parameters and gradients use the canonical
 // flat layout of lstm/shape.hpp, in Real.
 //
-// All workspaces are sized in the constructor: forward/backward never allocate. Per layer, the input
-// projection of all T steps is one GEMM, each step adds h_{t-1} R^T (one B x H x 4H GEMM) and applies the
-// gate math in one fused pass; backward mirrors it (one dG_t R GEMM per step, then dW, dR and dx as GEMMs
-// over all steps). Single-threaded by design: parallelism is across models.
+// All workspaces are sized in the constructor: forward/backward never allocate. Per layer and step, the
+// input projection x_t W^T and h_{t-1} R^T (B x 4H GEMMs) are followed by the gate math in one fused pass;
+// backward mirrors it (one dG_t R GEMM per step), with dW, dR and dx as GEMMs over chunks of about 256
+// (step, window) rows, latest first (lstm_cpu.cpp). Single-threaded by design: parallelism is across
+// models.
 #pragma once
 #include <memory>
 #include <vector>
