@@ -31,7 +31,8 @@ struct TrainResult {
   std::vector<double> train_loss;  // mean MSE per epoch
   std::vector<double> val_loss;    // per epoch (empty when there is no validation split)
   int epochs_run = 0;
-  int best_epoch = -1;             // epoch whose parameters were kept (0-based); -1: the last one
+  int best_epoch = -1;  // epoch whose parameters were kept (0-based); -1: none was picked by
+                        // validation: the last epoch's, or after a non-finite stop the initial ones
   TrainStatus status = TrainStatus::Ok;
   std::string message;             // why training stopped, e.g. "non-finite loss at epoch 3"
   double seconds = 0.0;
