@@ -121,8 +121,9 @@ TEST(Checkpoint, EveryCorruptionIsADataErrorNamingTheFile) {
   version[16] ^= 0x01;  // the version string's first character
   expect_rejected(dir, "version.ckpt", version, "checksum");
 
-  // Every single-byte change anywhere in the file is rejected.
-  for (std::size_t at = 0; at < good.size(); ++at) {
+  // Every single-byte change in the header, the checksum or the first parameters is rejected (the
+  // parameter bytes are all summed alike; the flips above cover one in the middle and the last).
+  for (std::size_t at = 0; at < params_at + 8; ++at) {
     std::string bad = good;
     bad[at] ^= 0x01;
     const std::string path = dir.file("byte.ckpt");
@@ -170,6 +171,11 @@ TEST(Checkpoint, SaveRejectsWrongParameterCountAndMissingFileIsIoError) {
   ck.params.pop_back();
   EXPECT_THROW(save_checkpoint(dir.file("x.ckpt"), ck), Error);
   EXPECT_FALSE(files::exists(dir.file("x.ckpt")));
+  // A window that load_checkpoint rejects is refused when saving, not written as a file no one can read.
+  ck = sample();
+  ck.window = -1;
+  EXPECT_THROW(save_checkpoint(dir.file("w.ckpt"), ck), Error);
+  EXPECT_FALSE(files::exists(dir.file("w.ckpt")));
   EXPECT_THROW(load_checkpoint(dir.file("missing.ckpt")), IoError);
 }
 

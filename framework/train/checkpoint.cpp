@@ -85,6 +85,9 @@ class Reader {
 void save_checkpoint(const std::string& path, const Checkpoint& ck) {
   ck.shape.validate();
   check_param_count(ck.shape, ck.params.size(), "save_checkpoint " + path);
+  if (ck.window < 0)  // load_checkpoint rejects it: the file could never be read back
+    throw Error("save_checkpoint " + path + ": window must be at least 0 (0: not recorded), got " +
+                std::to_string(ck.window));
   const std::string version = LSTMAD_VERSION;
   const std::string params = param_bytes(ck.params);
   std::string s(kMagic, sizeof(kMagic));

@@ -32,7 +32,8 @@ struct Checkpoint {
   std::string version;        // lstmad version of the writer (filled by load; save writes its own)
 };
 
-// Throws Error when params does not match the shape; IoError when the file cannot be written.
+// Throws Error when params does not match the shape or the window is negative; IoError when the file
+// cannot be written.
 void save_checkpoint(const std::string& path, const Checkpoint& checkpoint);
 // IoError when the file cannot be read; DataError naming it when it is not a valid checkpoint.
 Checkpoint load_checkpoint(const std::string& path);
