@@ -33,7 +33,10 @@ double period_autocorrelation(const Series& s, int train_end, const std::string&
   if (step <= 0) return nan;
   const double period = (feature == "time_of_day" ? 1.0 : 7.0) * 86400e6;
   const long lag = std::lround(period / static_cast<double>(step));
-  if (lag < 1 || train_end < 2 * lag) return nan;  // fewer than two periods: no evidence either way
+  // A period of under two rows (time of day on daily rows, day of week on weekly ones) puts every row at
+  // nearly the same phase, so the input would be constant, and the autocorrelation at one row measures
+  // smoothness, not the calendar: no evidence, as with fewer than two periods.
+  if (lag < 2 || train_end < 2 * lag) return nan;
   const size_t m = static_cast<size_t>(train_end - lag);
   double ma = 0, mb = 0;
   for (size_t i = 0; i < m; ++i) {

@@ -27,7 +27,8 @@ PreparedSeries prepare_series(Series series, const json& config, int train_rows 
 
 // Pearson autocorrelation of column 0 over the first train_end rows at a lag of one period of `feature`
 // (a day for time_of_day, a week for day_of_week), the lag in rows from the median time step. NaN when
-// the rows cover fewer than two periods, the timestamps do not advance, or a side is constant.
+// the rows cover fewer than two periods, a period is under two rows, the timestamps do not advance, or a
+// side is constant.
 double period_autocorrelation(const Series& series, int train_end, const std::string& feature);
 
 // The calendar inputs (data.time_features) a series gets: all of them, or with data.time_features_gate

@@ -517,5 +517,31 @@ TEST(DataPrep, TimeFeatureGateKeepsTheCalendarForSeriesThatFollowIt) {
   }
 }
 
+TEST(DataPrep, TimeFeatureGateGivesNoCalendarWhosePeriodIsUnderTwoRows) {
+  // One row a day, a smooth monthly cycle: every row has the same time of day, so a time_of_day input
+  // would be two constant columns, and the autocorrelation at a lag of one row (the day in rows) measures
+  // how smooth the series is, not whether it follows the clock. The same for day_of_week on weekly rows.
+  const int n = 400, train = 300;
+  auto every = [&](int64_t step_s) {
+    Series s = make_series(std::vector<double>(n, 0.0));
+    for (int i = 0; i < n; ++i) {
+      s.time_us[static_cast<size_t>(i)] = (1704067200LL + i * step_s) * 1000000LL;
+      s.values[static_cast<size_t>(i)] = std::sin(2 * M_PI * i / 30.0);
+    }
+    return s;
+  };
+  const Series daily_rows = every(86400), weekly_rows = every(7 * 86400), half_days = every(43200);
+  EXPECT_TRUE(std::isnan(period_autocorrelation(daily_rows, train, "time_of_day")));
+  EXPECT_TRUE(std::isnan(period_autocorrelation(weekly_rows, train, "day_of_week")));
+  // Two rows a day still tell morning from evening; seven daily rows a week tell the days apart.
+  EXPECT_FALSE(std::isnan(period_autocorrelation(half_days, train, "time_of_day")));
+  EXPECT_FALSE(std::isnan(period_autocorrelation(daily_rows, train, "day_of_week")));
+  const json gated = resolve_config(
+      json::parse(R"({"data": {"time_features": ["time_of_day"], "time_features_gate": 0.5}})"), "t");
+  const PreparedSeries p = prepare_series(daily_rows, gated, train);
+  EXPECT_TRUE(p.time_features.empty());
+  EXPECT_EQ(p.input_dims, 1);
+}
+
 }  // namespace
 }  // namespace lstmad
