@@ -72,6 +72,7 @@ json CellResult::to_json() const {
   if (!time_features.empty()) j["time_features"] = time_features;
   if (!engine_fallback.empty()) j["engine_fallback"] = engine_fallback;
   if (!members.empty()) j["members"] = members;
+  if (!loss_curve.is_null()) j["loss_curve"] = loss_curve;
   return j;
 }
 
@@ -99,6 +100,7 @@ CellResult CellResult::from_json(const json& j) {
   if (j.contains("time_features")) r.time_features = j.at("time_features").get<std::vector<std::string>>();
   if (j.contains("engine_fallback")) r.engine_fallback = j.at("engine_fallback").get<std::string>();
   if (j.contains("members")) r.members = j.at("members");
+  if (j.contains("loss_curve")) r.loss_curve = j.at("loss_curve");
   for (const auto& k : j.at("metric_order")) {
     std::string key = k.get<std::string>();
     r.metrics.emplace_back(key, num_of(j.at("metrics").at(key)));

@@ -30,12 +30,17 @@ struct CellResult {
   int train_rows = -1;  // the training part (scores and metrics start after it); -1 where not recorded
   int epochs = 0;       // an ensemble's: the members' sum
   int best_epoch = -1;  // an ensemble's: -1 (each member's is in `members`)
-  // An ensemble's: the members' mean. NaN until training reports them (a cell that failed before has none).
+  // The MSEs of the epoch whose parameters were kept (best_epoch, else the last one run). An ensemble's:
+  // the members' mean. NaN until training reports them (a cell that failed before has none).
   double train_loss = std::numeric_limits<double>::quiet_NaN(), val_loss = std::numeric_limits<double>::quiet_NaN();
   double seconds_prepare = 0, seconds_train = 0, seconds_predict = 0, seconds_total = 0;
   std::vector<std::string> time_features;  // calendar inputs the series' models read (data.time_features_gate)
   std::string engine_fallback;  // "engine (precision)" when engine.fallback trained the cell's models
-  json members = json::array();  // ensemble cells: per member {values, seed, status, epochs, best_epoch, losses}
+  json members = json::array();  // ensemble cells: per member {values, seed, status, epochs, best_epoch,
+                                 // losses, loss_curve}
+  // A single model's per-epoch MSEs, {"train": [...], "val": [...]} (null where non-finite); null when it
+  // was not trained (or for an ensemble, whose members carry their own).
+  json loss_curve;
   std::vector<std::pair<std::string, double>> metrics;
   std::vector<double> scores;  // per row; kept in memory for the corpus evaluation, not in the JSON
 

@@ -72,6 +72,13 @@ std::unique_ptr<Engine> fallback_engine(const json& cfg, int threads, int device
 
 namespace {
 
+// JSON has no NaN: a loss curve's non-finite values are stored as null.
+json finite_or_null(const std::vector<double>& values) {
+  json a = json::array();
+  for (double x : values) a.push_back(std::isfinite(x) ? json(x) : json(nullptr));
+  return a;
+}
+
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
@@ -623,7 +630,8 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
   };
   struct MemberFacts {
     int epochs = 0, best_epoch = -1;
-    double train_loss = 0, val_loss = 0;
+    double train_loss = 0, val_loss = 0;  // of the epoch whose parameters were kept
+    json loss_curve;                      // {"train": [...], "val": [...]}, one value per epoch run
     CellStatus status = CellStatus::Ok;
     std::string error;
     std::string fallback;  // "engine (precision)" when engine.fallback trained the model, else empty
@@ -752,13 +760,19 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
             const std::string key = it.key() == "seeds" ? "run.seed" : it.key();  // a replica: its run seed
             values[key] = at_path(pc.members[m], key);
           }
-          r.members.push_back({{"values", values}, {"seed", c.member_seeds[m]}, {"status", to_string(f.status)},
-                               {"epochs", f.epochs}, {"best_epoch", f.best_epoch},
-                               {"train_loss", std::isfinite(f.train_loss) ? json(f.train_loss) : json(nullptr)},
-                               {"val_loss", std::isfinite(f.val_loss) ? json(f.val_loss) : json(nullptr)}});
+          r.members.push_back(
+              {{"values", values},
+               {"seed", c.member_seeds[m]},
+               {"status", to_string(f.status)},
+               {"epochs", f.epochs},
+               {"best_epoch", f.best_epoch},
+               {"train_loss", std::isfinite(f.train_loss) ? json(f.train_loss) : json(nullptr)},
+               {"val_loss", std::isfinite(f.val_loss) ? json(f.val_loss) : json(nullptr)},
+               {"loss_curve", f.loss_curve}});
         }
       }
       r.best_epoch = M == 1 ? pc.facts[0].best_epoch : -1;
+      if (M == 1) r.loss_curve = pc.facts[0].loss_curve;
       for (size_t m = 0; m < M; ++m) {
         const MemberFacts& f = pc.facts[m];
         if (f.status == CellStatus::Ok) continue;
@@ -873,12 +887,18 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
       MemberFacts f;
       f.epochs = job.result.epochs_run;
       f.best_epoch = job.result.best_epoch;
-      f.train_loss = job.result.train_loss.empty() ? std::nan("") : job.result.train_loss.back();
-      f.val_loss = std::nan("");
-      if (!job.result.val_loss.empty()) {
-        int e = job.result.best_epoch >= 0 ? job.result.best_epoch : static_cast<int>(job.result.val_loss.size()) - 1;
-        f.val_loss = job.result.val_loss[static_cast<size_t>(e)];
-      }
+      // Both losses describe the parameters that score: the best validation epoch's, or the last epoch's
+      // where every epoch's parameters are kept in turn (no validation split).
+      const auto kept = [&](const std::vector<double>& curve) {
+        if (curve.empty()) return std::nan("");
+        const int b = job.result.best_epoch;
+        return curve[b >= 0 && b < static_cast<int>(curve.size()) ? static_cast<size_t>(b)
+                                                                  : curve.size() - 1];
+      };
+      f.train_loss = kept(job.result.train_loss);
+      f.val_loss = kept(job.result.val_loss);
+      f.loss_curve = {{"train", finite_or_null(job.result.train_loss)},
+                      {"val", finite_or_null(job.result.val_loss)}};
       if (use != &eng) f.fallback = use->name() + " (" + to_string(use->precision()) + ")";
       if (!batch_error.empty() || !stream_error.empty()) {
         f.status = CellStatus::Error;

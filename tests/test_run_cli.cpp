@@ -448,6 +448,44 @@ TEST_F(RunCli, EnsembleRunEqualsItsMembersRunsAveraged) {
             json::parse(lstmad::files::read(tmp.file("r/nab_scores.json"))));
 }
 
+TEST_F(RunCli, CellLossesAreThoseOfTheKeptEpochAndTheCurvesAreRecorded) {
+  // With early stopping the parameters of the best validation epoch score the series; the cell's (and
+  // results.csv's) train_loss and val_loss are that epoch's, and loss_curve holds every epoch run. A high
+  // learning rate makes the validation loss rise again, so some series keep an epoch before the last.
+  TempDir tmp("loss-curves");
+  write_text(tmp.file("cfg.json"), kTinySynthetic);
+  std::string out;
+  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") +
+                            " --set train.epochs=12 --set train.patience=3 --set train.lr=0.05 --out " + tmp.file("r"),
+                        &out),
+            0)
+      << out;
+  const auto rows = lstmad::test::read_results_csv(tmp.file("r/results.csv"));
+  std::map<std::string, std::map<std::string, std::string>> row_of;
+  for (const auto& r : rows) row_of[r.at("series")] = r;
+  size_t cells = 0, earlier = 0;
+  for (const auto& f : fs::directory_iterator(tmp.file("r/cells"))) {
+    json c = json::parse(lstmad::files::read(f.path().string()));
+    const int epochs = c["epochs"].get<int>(), best = c["best_epoch"].get<int>();
+    const json& train = c["loss_curve"]["train"];
+    const json& val = c["loss_curve"]["val"];
+    ASSERT_EQ(train.size(), static_cast<size_t>(epochs)) << f.path();
+    ASSERT_EQ(val.size(), static_cast<size_t>(epochs)) << f.path();
+    ASSERT_GE(best, 0) << f.path();
+    ASSERT_LT(best, epochs) << f.path();
+    EXPECT_DOUBLE_EQ(c["train_loss"].get<double>(), train[static_cast<size_t>(best)].get<double>()) << f.path();
+    EXPECT_DOUBLE_EQ(c["val_loss"].get<double>(), val[static_cast<size_t>(best)].get<double>()) << f.path();
+    for (size_t e = 0; e < val.size(); ++e)
+      EXPECT_GE(val[e].get<double>(), val[static_cast<size_t>(best)].get<double>()) << f.path() << " epoch " << e;
+    const auto& row = row_of.at(c["series"].get<std::string>());
+    EXPECT_NEAR(std::stod(row.at("train_loss")), c["train_loss"].get<double>(), 1e-9 * c["train_loss"].get<double>());
+    if (best < epochs - 1) ++earlier;
+    ++cells;
+  }
+  EXPECT_EQ(cells, rows.size());
+  EXPECT_GT(earlier, 0u) << "no cell kept an epoch before its last: the test shows nothing";
+}
+
 TEST_F(RunCli, RescoreCountsAnEnsembleRunAsItsModels) {
   // An ensemble run given to rescore stands for its models, not for one: a two-model run plus a one-model
   // member is the three-model ensemble, byte for byte (weighted 2 : 1, not the 1 : 1 that would give the
