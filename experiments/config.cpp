@@ -190,8 +190,10 @@ std::vector<KeyDef> make_schema() {
       "[b - m, e + m], m = max(e - b + 1, this). 100 is the archive's convention.", 0, 1e9);
   // run
   add("run.name", T::String, "experiment", "Name used in the run folder `runs/<timestamp>-<name>`.");
-  add("run.seed", T::Int, 42, "Run seed; each cell's seed derives from it and the cell's identity.", 0, 9.007e15, {},
-      true);
+  add("run.seed", T::Int, 42,
+      "Run seed; each cell's seed derives from it, the setting's model and train values and the series "
+      "(not its detector values: detector variants train the same models).",
+      0, 9.007e15, {}, true);
   add("run.threads", T::Int, 0, "Worker threads (0 = all cores; the CLI's -j overrides).", 0, 4096);
   add("run.out", T::String, "runs", "Folder that receives run folders.");
   add("run.batch_models", T::Int, 0,
