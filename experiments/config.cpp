@@ -196,6 +196,13 @@ std::vector<KeyDef> make_schema() {
       0, 9.007e15, {}, true);
   add("run.threads", T::Int, 0, "Worker threads (0 = all cores; the CLI's -j overrides).", 0, 4096);
   add("run.out", T::String, "runs", "Folder that receives run folders.");
+  add("run.max_train_seconds", T::Number, 0.0,
+      "Wall-clock limit of a model's training, checked between epochs (on the fused engine, whose models "
+      "train "
+      "in lockstep, the ModelBatch's time counts): a model past it stops and its cell ends TIMEOUT, without "
+      "scores, like a failed one. A resource limit, not a hyperparameter: it leaves setting ids and seeds "
+      "alone. 0: none.",
+      0, 1e9);
   add("run.batch_models", T::Int, 0,
       "Models trained per engine call (a ModelBatch); 0 = the engine's choice (cpu, cudnn: 2 x threads; "
       "fused: as many as fit the device's memory). For fused, a cap.", 0, 1e6);

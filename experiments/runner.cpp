@@ -111,6 +111,7 @@ TrainOptions train_options(const json& v, uint64_t seed) {
   o.clip_norm = at_path(v, "train.clip_norm").get<double>();
   o.patience = at_path(v, "train.patience").get<int>();
   o.min_delta = at_path(v, "train.min_delta").get<double>();
+  o.max_seconds = at_path(v, "run.max_train_seconds").get<double>();
   o.seed = splitmix64(seed ^ 0x5eedULL);  // minibatch order: independent of the initialisation stream
   return o;
 }
@@ -424,6 +425,7 @@ std::vector<std::vector<double>> stream_errors(Engine& engine, const ModelShape&
       t.options = jobs[j].options;
       t.options.epochs = rt.epochs;
       t.options.patience = 0;
+      t.options.max_seconds = 0;  // the limit is the first training's; a fine-tuning runs its few epochs
       t.options.seed = splitmix64(jobs[j].options.seed + static_cast<uint64_t>(next[j]));
       t.data = jobs[j].data;
       t.data.val.clear();
@@ -777,8 +779,8 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
         const MemberFacts& f = pc.facts[m];
         if (f.status == CellStatus::Ok) continue;
         const std::string who = M > 1 ? "ensemble member " + r.members[m]["values"].dump() + ": " : std::string();
-        if (f.status != CellStatus::NonFinite) throw Error(who + f.error);
-        r.status = CellStatus::NonFinite;
+        if (f.status == CellStatus::Error) throw Error(who + f.error);
+        r.status = f.status;  // NONFINITE or TIMEOUT
         r.error = who + f.error;
         break;
       }
@@ -906,6 +908,9 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
       } else if (job.result.status == TrainStatus::NonFinite) {
         f.status = CellStatus::NonFinite;
         f.error = job.result.message.empty() ? "training produced a non-finite loss" : job.result.message;
+      } else if (job.result.status == TrainStatus::Timeout) {
+        f.status = CellStatus::Timeout;
+        f.error = "run.max_train_seconds: " + job.result.message;
       }
       PendingCell& pc = *pending[u.cell];
       bool last = false;

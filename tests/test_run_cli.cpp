@@ -486,6 +486,35 @@ TEST_F(RunCli, CellLossesAreThoseOfTheKeptEpochAndTheCurvesAreRecorded) {
   EXPECT_GT(earlier, 0u) << "no cell kept an epoch before its last: the test shows nothing";
 }
 
+TEST_F(RunCli, ATrainingTimeLimitEndsTheCellsTimeoutWithoutChangingTheirIdentity) {
+  // run.max_train_seconds is a resource limit: past it a model stops between epochs and its cell ends
+  // TIMEOUT, unscored, naming the key (exit 1, as for failed cells); cell ids and seeds stay those of the
+  // run without it, so a resumed or merged run still matches them.
+  TempDir tmp("time-limit");
+  write_text(tmp.file("cfg.json"), kTinySynthetic);
+  std::string out;
+  const std::string run =
+      lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --set train.epochs=4 --set train.patience=0";
+  ASSERT_EQ(run_command(run + " --out " + tmp.file("free"), &out), 0) << out;
+  EXPECT_EQ(run_command(run + " --set run.max_train_seconds=1e-9 --out " + tmp.file("cut"), &out), 1) << out;
+  const auto free = lstmad::test::read_results_csv(tmp.file("free/results.csv"));
+  const auto cut = lstmad::test::read_results_csv(tmp.file("cut/results.csv"));
+  ASSERT_EQ(cut.size(), free.size());
+  ASSERT_FALSE(cut.empty());
+  for (size_t i = 0; i < cut.size(); ++i) {
+    EXPECT_EQ(free[i].at("status"), "OK");
+    EXPECT_EQ(cut[i].at("status"), "TIMEOUT") << cut[i].at("series");
+    EXPECT_NE(cut[i].at("error").find("run.max_train_seconds: training stopped after 1 of 4 epochs"),
+              std::string::npos)
+        << cut[i].at("error");
+    EXPECT_EQ(cut[i].at("epochs"), "1");
+    EXPECT_EQ(cut[i].at("cell_id"), free[i].at("cell_id"));
+    EXPECT_EQ(cut[i].at("seed"), free[i].at("seed"));
+    EXPECT_EQ(cut[i].count("roc_auc"), 0u) << "no cell is scored, so there is no metric column";
+  }
+  EXPECT_FALSE(fs::exists(tmp.file("cut/nab/tiny"))) << "no NAB result file for a timed-out cell";
+}
+
 TEST_F(RunCli, RescoreCountsAnEnsembleRunAsItsModels) {
   // An ensemble run given to rescore stands for its models, not for one: a two-model run plus a one-model
   // member is the three-model ensemble, byte for byte (weighted 2 : 1, not the 1 : 1 that would give the

@@ -190,6 +190,37 @@ TEST(Trainer, NonFiniteLossWithoutAFiniteEpochKeepsTheInitialParameters) {
   EXPECT_EQ(r.best_epoch, -1);
 }
 
+TEST(Trainer, ATimeLimitStopsBeforeTheNextEpochWithTimeout) {
+  const int T = 2, B = 5;
+  Data d(60, 20, 10, 0.5f);
+  std::vector<double> p(1, 0.0);
+  {  // a limit every epoch passes: the first epoch runs (the check is between epochs), then Timeout
+    ScriptedModel m(T, B);
+    p.assign(param_count(m.shape()), 0.0);
+    TrainOptions o = options(T, B, 10, 1);
+    o.max_seconds = 1e-12;
+    const TrainResult r = train_model(m, p, d.w, o);
+    EXPECT_EQ(r.status, TrainStatus::Timeout);
+    EXPECT_EQ(r.epochs_run, 1);
+    EXPECT_EQ(m.calls.size(), 4u) << "no minibatch after the limit";
+    EXPECT_NE(r.message.find("training stopped after 1 of 10 epochs"), std::string::npos) << r.message;
+    EXPECT_NE(r.message.find("passed the limit of"), std::string::npos) << r.message;
+  }
+  {  // a limit no epoch reaches changes nothing
+    ScriptedModel m(T, B), free(T, B);
+    std::vector<double> q(param_count(m.shape()), 0.0);
+    p.assign(param_count(m.shape()), 0.0);
+    TrainOptions o = options(T, B, 10, 1);
+    const TrainResult unlimited = train_model(free, q, d.w, o);
+    o.max_seconds = 1e6;
+    const TrainResult r = train_model(m, p, d.w, o);
+    EXPECT_EQ(r.status, TrainStatus::Ok);
+    EXPECT_EQ(r.epochs_run, 10);
+    EXPECT_EQ(r.train_loss, unlimited.train_loss);
+    EXPECT_EQ(p, q);
+  }
+}
+
 TEST(Trainer, RejectsBadInputs) {
   const int T = 3;
   Data d(20, 10, 0, 1.0f);

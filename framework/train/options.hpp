@@ -1,6 +1,7 @@
 // Training options and results for one model. Plain data shared by every engine's training loop.
 #pragma once
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -23,9 +24,13 @@ struct TrainOptions {
   int patience = 5;        // early stopping: epochs without validation improvement; 0 disables it
   double min_delta = 0.0;  // improvement smaller than this does not count
   uint64_t seed = 0;       // minibatch shuffle seed (the initial parameters are given separately)
+  double max_seconds =
+      0;  // wall-clock limit of the training, checked before each epoch after the first; 0: none
 };
 
-enum class TrainStatus { Ok, NonFinite };
+// Ok: trained to the end, an early stop or the epoch limit. NonFinite: stopped at a non-finite loss or
+// gradient. Timeout: stopped because the next epoch would start past TrainOptions::max_seconds.
+enum class TrainStatus { Ok, NonFinite, Timeout };
 
 struct TrainResult {
   std::vector<double> train_loss;  // mean MSE per epoch
@@ -38,5 +43,19 @@ struct TrainResult {
   double seconds = 0.0;
   std::vector<double> epoch_seconds;  // wall time of each epoch run (training and validation)
 };
+
+// Every engine's training loop calls this before epoch `epoch` with the seconds its training has taken:
+// past o.max_seconds (when set), the result becomes Timeout with a message naming the epochs run, and the
+// loop stops. The check sits between epochs because that is where every engine already synchronises.
+inline bool past_time_limit(const TrainOptions& o, double seconds, int epoch, TrainResult& res) {
+  if (o.max_seconds <= 0 || epoch == 0 || seconds <= o.max_seconds) return false;
+  res.status = TrainStatus::Timeout;
+  char text[160];
+  std::snprintf(text, sizeof text,
+                "training stopped after %d of %d epochs: %.3g s passed the limit of %.3g s", epoch, o.epochs,
+                seconds, o.max_seconds);
+  res.message = text;
+  return true;
+}
 
 }  // namespace lstmad

@@ -123,6 +123,7 @@ TrainResult train_model(TrainableModel<Real>& model, std::vector<Real>& params, 
   bool have_best = false;
 
   for (int e = 0; e < o.epochs; ++e) {
+    if (past_time_limit(o, seconds_since(t0), e, res)) break;
     const auto te = Clock::now();
     rng.shuffle(order.begin(), order.end());
     double sum = 0.0;

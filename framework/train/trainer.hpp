@@ -10,7 +10,9 @@
 //   min_delta) and training stops after `patience` epochs without one (patience 0: never stops early);
 //   without them every epoch runs and the last parameters are kept (best_epoch = -1);
 // - a non-finite loss or gradient stops the job with TrainStatus::NonFinite and a message naming the
-//   epoch; the parameters are the best ones so far, or the initial ones when there are none.
+//   epoch; the parameters are the best ones so far, or the initial ones when there are none;
+// - with options.max_seconds, an epoch after the first does not start once the training has taken
+//   longer: TrainStatus::Timeout (past_time_limit in train/options.hpp), the parameters as for NonFinite.
 // Minibatch buffers are B x T x D (inputs) and B x horizon (targets), batch-major, in Real.
 #pragma once
 #include <vector>

@@ -252,8 +252,12 @@ class FusedMultiBatch::Impl {
     for (int e = 0; e < max_epochs; ++e) {
       int steps = 0, vsteps = 0;
       bool any = false;
+      // The models train in lockstep, so each one's time limit is checked against the batch's time.
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       for (std::size_t m = 0; m < N; ++m) {
         ModelState& s = st[m];
+        if (!s.done && e < s.job->options.epochs && past_time_limit(s.job->options, seconds, e, s.res))
+          s.done = true;
         const bool run = !s.done && e < s.job->options.epochs;
         running[m] = run ? 1 : 0;
         vrunning[m] = run && nval[m] > 0 ? 1 : 0;

@@ -107,6 +107,9 @@ class Slot {
     int bad_epochs = 0;
     bool have_best = false;
     for (int e = 0; e < o.epochs; ++e) {
+      if (past_time_limit(o, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), e,
+                          res))
+        break;
       rng.shuffle(order.begin(), order.end());
       order_.upload(order.data(), order.size(), stream_);
       CUDA_CHECK(cudaMemsetAsync(cursor_.data(), 0, sizeof(int), stream_));
