@@ -1080,14 +1080,16 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
   auto model_key = [](const json& values, const std::string& series) {
     return model_identity(values).dump() + "|" + series;
   };
-  // Source cells by plan index (the plan's order follows from its config alone).
+  // Source cells by cell id (it hashes the setting and the series), not by the index stored in the cell
+  // file: that is the cell's position in the plan of the corpus it ran on, and a resume after a series was
+  // added or removed keeps the other cells' files as they were, with their old positions.
   ResultsStore src_store(src_dir);
-  std::map<int, CellResult> by_index;
-  for (auto& r : src_store.read_cells()) by_index[r.index] = std::move(r);
+  std::map<std::string, CellResult> by_id;
+  for (auto& r : src_store.read_cells()) by_id[r.id] = std::move(r);
   std::map<std::string, const CellResult*> source;
   for (const auto& c : src_plan.cells) {
-    auto it = by_index.find(c.index);
-    if (it != by_index.end() && it->second.series == c.series)
+    auto it = by_id.find(c.id);
+    if (it != by_id.end())
       source[model_key(src_plan.settings[static_cast<size_t>(c.setting)].values, c.series)] = &it->second;
   }
 

@@ -367,6 +367,43 @@ TEST_F(RunCli, RescoreEqualsAFreshRunWithThoseDetectorSettings) {
   EXPECT_NE(out.find("rescoring changes only detector"), std::string::npos) << out;
 }
 
+// A resumed run whose corpus lost a series since keeps its other cells' files as they were written, with
+// the plan positions of the corpus they ran on. rescore finds each model's source cell by its id (setting
+// and series), so it scores such a run as it scores a fresh run on the corpus as it is now.
+TEST_F(RunCli, RescoreOfAResumedRunWhoseCorpusLostASeriesEqualsAFreshRun) {
+  TempDir tmp("rescore-resumed");
+  const std::string window = R"([["2020-01-01 07:00:00", "2020-01-01 07:40:00"]])";
+  for (const char* name : {"a", "b", "c"})
+    write_text(tmp.file(std::string("corpus/data/cat/") + name + ".csv"), make_series(600));
+  write_text(
+      tmp.file("corpus/labels/combined_windows.json"),
+      R"({"cat/a.csv": )" + window + R"(, "cat/b.csv": )" + window + R"(, "cat/c.csv": )" + window + "}");
+  write_text(tmp.file("cfg.json"), std::string(R"({"data": {"format": "nab", "root": ")") +
+                                       tmp.file("corpus") +
+                                       R"("}, "model": {"layers": 1, "hidden": 4, "window": 12},
+      "train": {"epochs": 2, "batch": 16}, "detector": {"likelihood": {"long_window": 200, "short_window": 4}}})");
+  std::string out;
+  ASSERT_EQ(
+      run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --out " + tmp.file("run"), &out), 0)
+      << out;
+  fs::remove(tmp.file("corpus/data/cat/a.csv"));
+  ASSERT_EQ(run_command(lstmad_binary() + " -q run --resume " + tmp.file("run"), &out), 0) << out;
+  const std::string set = " --set detector.smoothing=3";
+  ASSERT_EQ(
+      run_command(lstmad_binary() + " -q rescore " + tmp.file("run") + set + " --out " + tmp.file("r"), &out),
+      0)
+      << out;
+  ASSERT_EQ(
+      run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + set + " --out " + tmp.file("fresh"),
+                  &out),
+      0)
+      << out;
+  EXPECT_EQ(expect_same_nab_files(tmp.file("fresh"), tmp.file("r")), 5u)
+      << "b, c and the three profiles' summaries";
+  EXPECT_EQ(json::parse(lstmad::files::read(tmp.file("r/nab_scores.json"))),
+            json::parse(lstmad::files::read(tmp.file("fresh/nab_scores.json"))));
+}
+
 // rescore --member: an ensemble of two runs' models (here windows 12 and 20): every row's raw_score is the
 // mean of the two runs' errors (NaN where either has none), the detector scores that, and a member with
 // more than one model per series is refused by name.
