@@ -80,11 +80,20 @@ struct ScoredSeries {
 ScoredSeries read_scored(const std::string& path) {
   ScoredSeries s;
   auto rows = parse_csv(files::read(path));
+  // Columns by name: a run's files hold raw_score between anomaly_score and label, NAB's do not.
+  auto col = [&](const std::string& name) {
+    if (!rows.empty())
+      for (size_t c = 0; c < rows[0].size(); ++c)
+        if (rows[0][c] == name) return c;
+    throw DataError(path, 1, "no column `" + name + "` in the header");
+  };
+  const size_t value = col("value"), score = col("anomaly_score"), label = col("label");
+  const size_t width = std::max({value, score, label}) + 1;
   for (size_t i = 1; i < rows.size(); ++i) {
-    if (rows[i].size() < 4) continue;
-    s.value.push_back(std::strtod(rows[i][1].c_str(), nullptr));
-    s.score.push_back(std::strtod(rows[i][2].c_str(), nullptr));
-    s.label.push_back(std::atoi(rows[i][3].c_str()));
+    if (rows[i].size() < width) continue;
+    s.value.push_back(std::strtod(rows[i][value].c_str(), nullptr));
+    s.score.push_back(std::strtod(rows[i][score].c_str(), nullptr));
+    s.label.push_back(std::atoi(rows[i][label].c_str()));
   }
   return s;
 }

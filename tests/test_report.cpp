@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
+#include <sstream>
 
 #include "core/files.hpp"
 #include "support/test_support.hpp"
@@ -25,6 +27,64 @@ int count(const std::string& text, const std::string& needle) {
   return n;
 }
 }  // namespace
+
+// Each plot shades the label windows of its series: as many bands as the series' NAB-format file has runs
+// of rows labeled 1 (its `label` column, found by name: a run's files also hold `raw_score`).
+TEST(Report, EachPlotShadesItsSeriesLabelWindows) {
+  if (!fs::exists(lstmad_binary())) GTEST_SKIP() << "lstmad binary not built at " << lstmad_binary();
+  TempDir tmp("report-windows");
+  write_text(tmp.file("cfg.json"), R"({
+    "data": {"format": "synthetic", "synthetic": {"seed": 1, "series_per_kind": 1, "length": 600}},
+    "model": {"layers": 1, "hidden": 6, "window": 10}, "train": {"epochs": 2, "batch": 16},
+    "detector": {"likelihood": {"long_window": 200, "short_window": 4}}})");
+  std::string out;
+  ASSERT_EQ(
+      run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --out " + tmp.file("run"), &out), 0)
+      << out;
+  // Label runs per series, from the run's NAB-format files.
+  std::map<std::string, int> expected;
+  const fs::path nab = tmp.file("run/nab/lstmad");
+  for (const auto& d : fs::recursive_directory_iterator(nab)) {
+    if (d.path().extension() != ".csv" || d.path().parent_path() == nab) continue;
+    std::istringstream in(lstmad::files::read(d.path().string()));
+    std::string line, cell;
+    std::getline(in, line);
+    std::stringstream header(line);
+    int label_col = -1;
+    for (int c = 0; std::getline(header, cell, ','); ++c)
+      if (cell == "label") label_col = c;
+    ASSERT_GE(label_col, 0) << d.path();
+    int runs = 0;
+    bool prev = false;
+    while (std::getline(in, line)) {
+      std::stringstream row(line);
+      for (int c = 0; c <= label_col; ++c) std::getline(row, cell, ',');
+      const bool labeled = cell == "1";
+      runs += labeled && !prev;
+      prev = labeled;
+    }
+    const std::string name = fs::relative(d.path().parent_path(), nab).generic_string() + "/" +
+                             d.path().filename().string().substr(std::string("lstmad_").size());
+    expected[name] = runs;
+  }
+  ASSERT_GT(expected.size(), 3u);
+  int labeled_series = 0;
+  for (const auto& [name, runs] : expected) labeled_series += runs > 0;
+  ASSERT_GT(labeled_series, 0) << "the synthetic corpus has label windows";
+  // The bands drawn in each series' figure.
+  const std::string html = lstmad::files::read(tmp.file("run/report.html"));
+  std::map<std::string, int> drawn;
+  const std::string open = "<figure class=\"series\"><figcaption>";
+  for (size_t p = html.find(open); p != std::string::npos;) {
+    const size_t caption = p + open.size();
+    const std::string name = html.substr(caption, html.find("</figcaption>", caption) - caption);
+    const size_t next = html.find(open, caption);
+    drawn[name] =
+        count(html.substr(p, next == std::string::npos ? std::string::npos : next - p), "class=\"window\"");
+    p = next;
+  }
+  EXPECT_EQ(drawn, expected);
+}
 
 TEST(Report, RendersInHeadlessChromiumWithAPlotPerSeries) {
   if (!fs::exists(lstmad_binary())) GTEST_SKIP() << "lstmad binary not built at " << lstmad_binary();
