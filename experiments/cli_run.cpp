@@ -105,7 +105,7 @@ void add_run_commands(CLI::App& app, Registry& reg) {
       std::cerr << "lstmad: interrupted; finished cells are saved. Resume with: lstmad run --resume " << out.run_dir << "\n";
       return 130;
     }
-    return out.failed > 0 ? kFailed : kOk;
+    return out.failed > 0 || out.unscored > 0 ? kFailed : kOk;
   });
 
   static std::vector<std::string> merge_dirs;
@@ -120,7 +120,7 @@ void add_run_commands(CLI::App& app, Registry& reg) {
       std::cerr << "lstmad: " << out.missing << " cells have no result in these shards\n";
       return kFailed;
     }
-    return out.failed > 0 ? kFailed : kOk;
+    return out.failed > 0 || out.unscored > 0 ? kFailed : kOk;
   });
 
   auto* validate = app.add_subcommand("validate", "Check a config and print it with every default filled in");
@@ -285,7 +285,7 @@ void add_run_commands(CLI::App& app, Registry& reg) {
   reg.add(rescore, []() -> int {
     RunOutcome out = rescore_run(rescore_dir, rescore_sets, rescore_out, jobs, rescore_members);
     std::cout << out.table << "\nrun folder: " << out.run_dir << "\n";
-    return out.failed > 0 ? kFailed : kOk;
+    return out.failed > 0 || out.unscored > 0 ? kFailed : kOk;
   });
 
   static std::vector<std::string> table_runs;

@@ -68,17 +68,18 @@ CorpusEvaluation evaluate_corpus(const Plan& plan, const std::vector<CellResult>
       log::warn(s.detector + ": no NAB score (" + why + ")");
       continue;
     }
-    std::vector<NabFileInput> inputs;
-    for (const auto* c : list) {
-      NabFileInput in;
-      in.relpath = c->series;
-      in.rows = c->rows;
-      in.scores = c->scores.empty() ? store.read_nab_scores(s.detector, c->series) : c->scores;
-      auto it = windows.find(c->series);
-      if (it != windows.end()) in.windows = it->second;
-      inputs.push_back(std::move(in));
-    }
     try {
+      // Read back inside the try: a missing or damaged file fails this detector's score, not the others'.
+      std::vector<NabFileInput> inputs;
+      for (const auto* c : list) {
+        NabFileInput in;
+        in.relpath = c->series;
+        in.rows = c->rows;
+        in.scores = c->scores.empty() ? store.read_nab_scores(s.detector, c->series) : c->scores;
+        auto it = windows.find(c->series);
+        if (it != windows.end()) in.windows = it->second;
+        inputs.push_back(std::move(in));
+      }
       auto results = nab_optimize(inputs, profiles);
       std::map<std::string, double> thresholds;
       for (const auto& r : results) {
@@ -92,6 +93,7 @@ CorpusEvaluation evaluate_corpus(const Plan& plan, const std::vector<CellResult>
                             nab_scores_csv(s.detector, ps));
     } catch (const std::exception& e) {
       ev.skipped[s.detector] = e.what();
+      ++ev.failed;
       log::error(s.detector + ": NAB scoring failed: " + e.what());
     }
   }

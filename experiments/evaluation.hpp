@@ -22,6 +22,9 @@ struct CorpusEvaluation {
   json nab_scores = json::object();      // {detector: {profile: normalized score}} (final_results.json shape)
   json nab_thresholds = json::object();  // {detector: {profile: {"threshold": t, "score": raw}}}
   std::map<std::string, std::string> skipped;  // detector -> why it has no NAB score
+  // Detectors whose cells all finished OK but whose scoring failed (a result file missing or damaged, bad
+  // windows): unlike a failed or missing cell, nothing else counts these.
+  int failed = 0;
 };
 
 // NAB optimisation per detector over the corpus (needs every cell of the detector OK); writes

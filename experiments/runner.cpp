@@ -274,6 +274,7 @@ RunOutcome finalize(const std::string& dir, const json& cfg, const Plan& plan,
     ev = evaluate_corpus(plan, all, windows_of(plan, loaded), cfg, store);
   }
   outcome.nab_scores = ev.nab_scores;
+  outcome.unscored = ev.failed;
   outcome.table = summary_table(plan, all, ev, cfg, seconds);
   files::write_atomic(dir + "/table.md", outcome.table);
   files::write_atomic(dir + "/summary.json",

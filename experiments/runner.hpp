@@ -32,6 +32,7 @@ struct RunOutcome {
   std::string run_dir;
   int cells = 0;      // cells of the plan (or of this shard)
   int ok = 0, failed = 0, skipped = 0, missing = 0;
+  int unscored = 0;  // detectors whose NAB scoring failed although all their cells are OK (a damaged file)
   bool interrupted = false;
   json nab_scores;    // {detector: {profile: score}}
   std::string table;

@@ -714,6 +714,54 @@ TEST_F(RunCli, DamagedRunFilesAreDataErrorsNamingFileAndKey) {
   }
 }
 
+// A run folder whose NAB-format file of one detector is missing or damaged: the tables are still written
+// from the files on disk, that detector alone has no NAB score (the table names the file), the others are
+// scored, and the command exits 1.
+TEST_F(RunCli, ADamagedNabFileFailsOnlyItsDetectorsScore) {
+  TempDir tmp("damaged-nab");
+  write_text(tmp.file("cfg.json"), kTinySynthetic);
+  std::string out;
+  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") +
+                            " --set 'detector.suppress=[0,0.05]' --out " + tmp.file("run"),
+                        &out),
+            0)
+      << out;
+  const json scored = json::parse(lstmad::files::read(tmp.file("run/nab_scores.json")));
+  ASSERT_EQ(scored.size(), 2u) << scored.dump();
+  const std::string damaged = scored.begin().key(), intact = std::next(scored.begin()).key();
+  // One series file of `damaged`, for each kind of damage.
+  std::string victim;
+  for (const auto& d : fs::recursive_directory_iterator(tmp.file("run/nab/" + damaged)))
+    if (d.path().extension() == ".csv" && d.path().parent_path() != fs::path(tmp.file("run/nab/" + damaged)))
+      victim = d.path().string();
+  ASSERT_FALSE(victim.empty());
+  struct Case {
+    std::string what, text;  // the file's new text; empty: the file is removed
+  };
+  const std::vector<Case> cases = {
+      {"missing", ""}, {"not a number", "timestamp,value,anomaly_score,raw_score,label\nt,1,x,1,0\n"}};
+  int n = 0;
+  for (const auto& c : cases) {
+    const std::string dir = tmp.file("copy" + std::to_string(n++));
+    fs::copy(tmp.file("run"), dir, fs::copy_options::recursive);
+    const std::string file = dir + "/" + fs::relative(victim, tmp.file("run")).string();
+    if (c.text.empty())
+      fs::remove(file);
+    else
+      write_text(file, c.text);
+    fs::remove(dir + "/nab_scores.json");
+    EXPECT_EQ(run_command(lstmad_binary() + " -q run --resume " + dir + " 2>&1", &out), 1)
+        << c.what << ": " << out;
+    ASSERT_TRUE(fs::exists(dir + "/nab_scores.json")) << c.what << ": " << out;
+    const json now = json::parse(lstmad::files::read(dir + "/nab_scores.json"));
+    EXPECT_FALSE(now.contains(damaged)) << c.what << ": " << now.dump();
+    EXPECT_EQ(now[intact], scored[intact]) << c.what;
+    const std::string table = lstmad::files::read(dir + "/table.md");
+    EXPECT_NE(table.find("No NAB score for " + damaged + ": " + file), std::string::npos)
+        << c.what << ": " << table;
+  }
+}
+
 TEST_F(RunCli, PlanAndRunAgreeOnWhichSeriesTheCalendarGateAdmits) {
   // 6000 five-minute rows: 750 training rows, 2.6 days, enough to see a daily cycle. The synthetic
   // series' daily autocorrelations lie between 0.93 and 0.98, so a gate of 0.96 admits some, not all.
