@@ -1015,9 +1015,13 @@ int model_count(const CellResult& r) { return r.members.empty() ? 1 : static_cas
 
 // Row-wise mean over the models of `errors` (the source cell's `source_models` models) and of each
 // member's cell of `series` (NaN where any has none): an ensemble run counts as its models, so that
-// adding a one-model run to an eight-model run gives the nine-model ensemble.
+// adding a one-model run to an eight-model run gives the nine-model ensemble. A member's models must have
+// seen the source's series: the same values row by row (`values`, from `source_file`; ids and lengths
+// alone do not tell another corpus, e.g. another synthetic seed, apart) and the same `train_rows` (an
+// ensemble's models share one training part; more rows would put in-sample errors into the scored rows).
 void add_member_errors(std::vector<double>& errors, int source_models, const std::vector<Member>& members,
-                       const std::string& series) {
+                       const std::string& series, const std::vector<double>& values, int train_rows,
+                       const std::string& source_file) {
   if (members.empty()) return;
   std::vector<std::vector<double>> models{std::move(errors)};
   std::vector<int> weights{source_models};
@@ -1027,11 +1031,28 @@ void add_member_errors(std::vector<double>& errors, int source_models, const std
     const CellResult& r = it->second;
     if (r.status != CellStatus::Ok) throw Error("ensemble member " + m.dir + ": its cell of " + series + " ended " +
                                                 to_string(r.status) + ": " + r.error);
+    const std::string file = m.store.nab_scores_path(r.detector, series);
     models.push_back(m.store.read_nab_column(r.detector, series, "raw_score"));
     weights.push_back(model_count(r));
     if (models.back().size() != models.front().size())
-      throw Error(m.store.nab_scores_path(r.detector, series) + ": " + std::to_string(models.back().size()) +
-                  " rows, the source has " + std::to_string(models.front().size()));
+      throw Error(file + ": " + std::to_string(models.back().size()) + " rows, the source has " +
+                  std::to_string(models.front().size()));
+    const std::vector<double> member_values = m.store.read_nab_column(r.detector, series, "value");
+    for (size_t i = 0; i < values.size() && i < member_values.size(); ++i) {
+      const double a = member_values[i], b = values[i];
+      if (a == b || (std::isnan(a) && std::isnan(b))) continue;
+      auto text = [](double v) {  // every digit: values that differ in the last ones must read differently
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.17g", v);
+        return std::string(buf);
+      };
+      throw Error(file + ": data row " + std::to_string(i) + " has value " + text(a) + ", " + source_file +
+                  " has " + text(b) + ": the member ran on other data");
+    }
+    if (r.train_rows >= 0 && r.train_rows != train_rows)
+      throw Error(file + ": its model trained on " + std::to_string(r.train_rows) +
+                  " training rows, the source's on " + std::to_string(train_rows) +
+                  ": an ensemble's models share one training part");
   }
   errors = mean_of_errors(models, weights);
 }
@@ -1124,7 +1145,8 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
       if (static_cast<int>(errors.size()) != L.data->series.rows())
         throw Error(src_store.nab_scores_path(src_det, c.series) + ": " + std::to_string(errors.size()) +
                     " rows, the series has " + std::to_string(L.data->series.rows()));
-      add_member_errors(errors, model_count(*src), members, c.series);
+      add_member_errors(errors, model_count(*src), members, c.series, values, L.data->train_end,
+                        src_store.nab_scores_path(src_det, c.series));
       auto t = Clock::now();
       DetectorOptions dopt = detector_options(s.values);
       dopt.train_rows = L.data->train_end;

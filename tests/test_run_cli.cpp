@@ -452,6 +452,45 @@ TEST_F(RunCli, RescoreWithAMemberAveragesTheTwoModelsErrors) {
   EXPECT_NE(out.find(tmp.file("g") + ": holds more than one cell"), std::string::npos) << out;
 }
 
+// A member is another model of the same series: a run over other values of the same ids and lengths (here
+// another synthetic seed), or with another training part, would average errors of different rows or
+// in-sample errors into the ensemble. Each cell then fails, naming the member's file and the first row that
+// differs; a member of the same data is accepted.
+TEST_F(RunCli, RescoreRefusesAMemberThatRanOnOtherData) {
+  TempDir tmp("ensemble-other-data");
+  write_text(tmp.file("cfg.json"), kTinySynthetic);
+  std::string out;
+  const std::string run = lstmad_binary() + " -q run " + tmp.file("cfg.json");
+  ASSERT_EQ(run_command(run + " --out " + tmp.file("a"), &out), 0) << out;
+  ASSERT_EQ(run_command(run + " --set data.synthetic.seed=4 --out " + tmp.file("other"), &out), 0) << out;
+  ASSERT_EQ(run_command(run + " --set data.train_fraction=0.3 --out " + tmp.file("longer"), &out), 0) << out;
+  struct Case {
+    std::string member, expected;
+  };
+  for (const Case& c : {Case{"other", "value"}, Case{"longer", "training rows"}}) {
+    const std::string dir = tmp.file("r-" + c.member);
+    EXPECT_EQ(run_command(lstmad_binary() + " -q rescore " + tmp.file("a") + " --member " +
+                              tmp.file(c.member) + " --out " + dir + " 2>&1",
+                          &out),
+              1)
+        << c.member << ": " << out;
+    const auto rows = lstmad::test::read_results_csv(dir + "/results.csv");
+    ASSERT_EQ(rows.size(), 7u) << c.member;
+    for (const auto& row : rows) {
+      EXPECT_EQ(row.at("status"), "ERROR") << c.member << " " << row.at("series");
+      EXPECT_NE(row.at("error").find(tmp.file(c.member) + "/nab/"), std::string::npos) << row.at("error");
+      EXPECT_NE(row.at("error").find(c.expected), std::string::npos) << row.at("error");
+    }
+  }
+  // The same data with another model is an ensemble member.
+  ASSERT_EQ(run_command(run + " --set model.window=20 --out " + tmp.file("same"), &out), 0) << out;
+  EXPECT_EQ(run_command(lstmad_binary() + " -q rescore " + tmp.file("a") + " --member " + tmp.file("same") +
+                            " --out " + tmp.file("r-same"),
+                        &out),
+            0)
+      << out;
+}
+
 TEST_F(RunCli, EnsembleRunEqualsItsMembersRunsAveraged) {
   // One run with "ensemble": {"model.window": [12, 20]} trains, per series, the models that single runs
   // of window 12 and window 20 train (same seeds), and scores the mean of their errors: its NAB files
