@@ -1168,6 +1168,50 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
   return finalize(out_dir, cfg, plan, loaded, std::move(results), store, since(t0) + source_seconds, "");
 }
 
+namespace {
+
+// The first path of `c` (changed, then added, then removed).
+std::string first_input(const InputChanges& c) {
+  return !c.changed.empty() ? c.changed.front() : !c.added.empty() ? c.added.front() : c.removed.front();
+}
+
+// Shards' results rest on the input files each recorded in its manifest. Shards that ran on other bytes (a
+// file changed between them), or on bytes the files no longer hold (`current`: the corpus as it is now;
+// null for a synthetic corpus, which the shared config generates), merge into a run that equals no
+// unsharded run: refused, naming the file. A resume of each shard reruns its series whose files changed.
+void check_shard_inputs(const std::vector<std::string>& shard_dirs, const Corpus* current) {
+  const std::string fix =
+      "; resume the shards (lstmad run --resume SHARD) to rerun the series whose files changed, "
+      "then merge them";
+  std::string first_path;
+  json first;
+  for (const auto& d : shard_dirs) {
+    const std::string mpath = d + "/manifest.json";
+    if (!files::exists(mpath)) {
+      log::warn(mpath + ": missing; the input files this shard ran on are not checked");
+      continue;
+    }
+    const json m = read_json_file(mpath);
+    if (!m.contains("input_sha256")) continue;
+    if (first_path.empty()) {
+      first_path = mpath;
+      first = m.at("input_sha256");
+      continue;
+    }
+    const InputChanges c = compare_input_hashes(first, m.at("input_sha256"));
+    if (!c.empty())
+      throw ConfigError(mpath + ": input " + first_input(c) + " differs from " + first_path + " (" +
+                        c.summary() + "): the shards ran on other files" + fix);
+  }
+  if (first_path.empty() || !current) return;
+  const InputChanges now = compare_input_hashes(first, input_hashes(*current));
+  if (!now.empty())
+    throw ConfigError(first_path + ": input " + first_input(now) + " has changed since the shards ran (" +
+                      now.summary() + ")" + fix);
+}
+
+}  // namespace
+
 RunOutcome merge_runs(const std::vector<std::string>& shard_dirs, const std::string& out_dir) {
   const auto t0 = Clock::now();
   if (shard_dirs.empty()) throw ConfigError("merge: give at least one run folder");
@@ -1179,6 +1223,13 @@ RunOutcome merge_runs(const std::vector<std::string>& shard_dirs, const std::str
     else if (c != cfg) throw ConfigError(d + "/config.json: differs from " + shard_dirs[0] + "/config.json; only shards of one run merge");
   }
   if (files::exists(out_dir + "/config.json")) throw IoError(out_dir + ": already holds a run");
+  json resolved = resolve_config(cfg, shard_dirs[0] + "/config.json");
+  // A corpus on disk is resolved before anything is written, to check the shards' inputs against it; a
+  // synthetic one is generated into the merged folder below.
+  std::optional<Corpus> current;
+  if (at_path(resolved, "data.format").get<std::string>() != "synthetic")
+    current = resolve_corpus(resolved, "");
+  check_shard_inputs(shard_dirs, current ? &*current : nullptr);
   files::make_dirs(out_dir);
   files::write_atomic(out_dir + "/config.json", cfg.dump(2) + "\n");
   // Every shard's finished cells and their NAB-format files (identical across shards for a synthetic corpus).
@@ -1194,8 +1245,7 @@ RunOutcome merge_runs(const std::vector<std::string>& shard_dirs, const std::str
       }
     }
   }
-  json resolved = resolve_config(cfg, out_dir + "/config.json");
-  Corpus corpus = resolve_corpus(resolved, out_dir);
+  Corpus corpus = current ? std::move(*current) : resolve_corpus(resolved, out_dir);
   Plan plan = make_plan(resolved, corpus.series);
   RunOptions ro;
   ro.config_path = shard_dirs[0] + "/config.json";

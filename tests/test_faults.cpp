@@ -246,6 +246,45 @@ TEST_F(Faults, ResumeRerunsTheSeriesWhoseFilesChangedAndKeepsTheRest) {
   EXPECT_NE(summary.find("\"missing\": 0"), std::string::npos) << summary;
 }
 
+// Shards merge into the unsharded run only when they ran on the same input files, and those are the files
+// as they are now (the merged run is scored on the current labels, and its manifest records the current
+// hashes). Otherwise merge refuses, naming the file and the shard; resuming the shards reruns the changed
+// series, after which they merge.
+TEST_F(Faults, MergeRefusesShardsThatRanOnOtherInputFiles) {
+  TempDir tmp("merge-inputs");
+  write_text(tmp.file("c/data/k/a.csv"), series_csv(300));
+  write_text(tmp.file("c/data/k/b.csv"), series_csv(300, 2.0));
+  write_text(tmp.file("c/labels/combined_windows.json"), R"({"k/a.csv": [], "k/b.csv": []})");
+  write_text(tmp.file("cfg.json"), config(tmp.file("c")));
+  const std::string run = lstmad_binary() + " -q run " + tmp.file("cfg.json");
+  const std::string merge =
+      lstmad_binary() + " -q merge " + tmp.file("s0") + " " + tmp.file("s1") + " --out ";
+  std::string out;
+  ASSERT_EQ(run_command(run + " --shard 0/2 --out " + tmp.file("s0"), &out), 0) << out;
+  write_text(tmp.file("c/data/k/a.csv"), series_csv(300, 3.0));  // between the two shards
+  ASSERT_EQ(run_command(run + " --shard 1/2 --out " + tmp.file("s1"), &out), 0) << out;
+  EXPECT_EQ(run_command(merge + tmp.file("m1") + " 2>&1", &out), 2) << out;
+  EXPECT_NE(out.find(tmp.file("s1") + "/manifest.json: input data/k/a.csv differs from " + tmp.file("s0") +
+                     "/manifest.json"),
+            std::string::npos)
+      << out;
+  EXPECT_FALSE(fs::exists(tmp.file("m1")));
+
+  // The shard that ran on the old a.csv, resumed, reruns it: now they merge, equal to a fresh run.
+  ASSERT_EQ(run_command(lstmad_binary() + " -q run --resume " + tmp.file("s0"), &out), 0) << out;
+  ASSERT_EQ(run_command(merge + tmp.file("m2"), &out), 0) << out;
+  ASSERT_EQ(run_command(run + " --out " + tmp.file("fresh"), &out), 0) << out;
+  EXPECT_EQ(rows_by_series(tmp.file("m2/results.csv")), rows_by_series(tmp.file("fresh/results.csv")));
+
+  // A file changed after both shards ran: their cells are not results on it.
+  write_text(tmp.file("c/data/k/b.csv"), series_csv(300, 4.0));
+  EXPECT_EQ(run_command(merge + tmp.file("m3") + " 2>&1", &out), 2) << out;
+  EXPECT_NE(out.find(tmp.file("s0") + "/manifest.json: input data/k/b.csv has changed since"),
+            std::string::npos)
+      << out;
+  EXPECT_FALSE(fs::exists(tmp.file("m3")));
+}
+
 TEST_F(Faults, ANabLayoutWithoutItsLabelFileIsAConfigError) {
   TempDir tmp("nolabels");
   write_text(tmp.file("c/data/k/a.csv"), series_csv(300));
