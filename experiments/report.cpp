@@ -187,6 +187,18 @@ std::string write_report(const std::string& run_dir, const std::string& out_file
 
   // The detector to plot: the given one, else the best by NAB standard score, else the first with results.
   std::string detector = detector_in;
+  if (!detector.empty() && !fs::is_directory(fs::path(run_dir) / "nab" / detector)) {
+    // A name the run does not hold (a typo) would give a report without plots: say which names it has.
+    std::vector<std::string> names;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(fs::path(run_dir) / "nab", ec))
+      if (e.is_directory()) names.push_back(e.path().filename().string());
+    std::sort(names.begin(), names.end());
+    std::string list;
+    for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+    throw ConfigError("--detector " + detector + ": no such detector in " + run_dir +
+                      " (it has: " + (list.empty() ? std::string("none") : list) + ")");
+  }
   if (detector.empty()) {
     double best = -1e300;
     for (auto it = scores.begin(); it != scores.end(); ++it)

@@ -120,3 +120,33 @@ TEST(Report, RendersInHeadlessChromiumWithAPlotPerSeries) {
   ASSERT_GT(png.size(), 20000u) << "a rendered page with plots, not a blank image";
   EXPECT_EQ(png.substr(1, 3), "PNG");
 }
+
+// --detector names what to plot: a name the run does not hold (a typo) is an error naming the run's
+// detectors, not a report without plots and exit 0.
+TEST(Report, AnUnknownDetectorIsAnErrorNamingTheRunsDetectors) {
+  if (!fs::exists(lstmad_binary())) GTEST_SKIP() << "lstmad binary not built at " << lstmad_binary();
+  TempDir tmp("report-detector");
+  write_text(tmp.file("cfg.json"), R"({
+    "data": {"format": "synthetic", "synthetic": {"seed": 1, "series_per_kind": 1, "length": 600}},
+    "model": {"layers": 1, "hidden": 6, "window": 10}, "train": {"epochs": 1, "batch": 16},
+    "detector": {"likelihood": {"long_window": 200, "short_window": 4}}})");
+  std::string out;
+  ASSERT_EQ(
+      run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --out " + tmp.file("run"), &out), 0)
+      << out;
+  EXPECT_EQ(run_command(lstmad_binary() + " report " + tmp.file("run") + " --detector lstmda --out " +
+                            tmp.file("r.html") + " 2>&1",
+                        &out),
+            2)
+      << out;
+  EXPECT_NE(out.find("--detector lstmda: no such detector in " + tmp.file("run") + " (it has: lstmad)"),
+            std::string::npos)
+      << out;
+  EXPECT_FALSE(fs::exists(tmp.file("r.html")));
+  ASSERT_EQ(run_command(lstmad_binary() + " report " + tmp.file("run") + " --detector lstmad --out " +
+                            tmp.file("r.html"),
+                        &out),
+            0)
+      << out;
+  EXPECT_GT(count(lstmad::files::read(tmp.file("r.html")), "<figure class=\"series\">"), 3);
+}
