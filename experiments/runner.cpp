@@ -1230,6 +1230,21 @@ RunOutcome merge_runs(const std::vector<std::string>& shard_dirs, const std::str
   if (at_path(resolved, "data.format").get<std::string>() != "synthetic")
     current = resolve_corpus(resolved, "");
   check_shard_inputs(shard_dirs, current ? &*current : nullptr);
+  // A cell is one shard's: the same cell in two folders (a shard given twice, or two attempts at one shard)
+  // would keep whichever copy came last, e.g. an attempt that failed over one that finished, with its
+  // failure log. Refused, naming both, before anything is written.
+  std::map<std::string, std::string> cell_owner;
+  for (const auto& d : shard_dirs) {
+    std::error_code ec;
+    for (const auto& f : fs::directory_iterator(fs::path(d) / "cells", ec)) {
+      if (f.path().extension() != ".json") continue;
+      const std::string name = f.path().filename().string();
+      auto [it, fresh] = cell_owner.emplace(name, d);
+      if (!fresh)
+        throw ConfigError(d + "/cells/" + name + ": the same cell is in " + it->second +
+                          "; give each shard's folder once (one attempt per shard)");
+    }
+  }
   files::make_dirs(out_dir);
   files::write_atomic(out_dir + "/config.json", cfg.dump(2) + "\n");
   // Every shard's finished cells and their NAB-format files (identical across shards for a synthetic corpus).

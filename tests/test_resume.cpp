@@ -168,6 +168,31 @@ TEST_F(Resume, ShardsMergeIntoTheUnshardedRun) {
       << "a merge missing shards says so";
 }
 
+TEST_F(Resume, MergeRefusesACellThatTwoFoldersHold) {
+  // Shard 0 run twice (say, a first attempt whose cells failed and a second one): the merge cannot tell
+  // which attempt is the result, and taking the last given one would depend on the argument order.
+  TempDir tmp("shards-twice");
+  write_text(tmp.file("cfg.json"), kConfig);
+  std::string out;
+  const std::string run = lstmad_binary() + " -q run " + tmp.file("cfg.json");
+  ASSERT_EQ(run_command(run + " --shard 0/2 --out " + tmp.file("s0"), &out), 0) << out;
+  ASSERT_EQ(run_command(run + " --shard 0/2 --out " + tmp.file("s0-again"), &out), 0) << out;
+  ASSERT_EQ(run_command(run + " --shard 1/2 --out " + tmp.file("s1"), &out), 0) << out;
+  EXPECT_EQ(run_command(lstmad_binary() + " -q merge " + tmp.file("s0") + " " + tmp.file("s1") + " " +
+                            tmp.file("s0-again") + " --out " + tmp.file("m") + " 2>&1",
+                        &out),
+            2)
+      << out;
+  EXPECT_NE(out.find(tmp.file("s0-again") + "/cells/"), std::string::npos) << out;
+  EXPECT_NE(out.find("the same cell is in " + tmp.file("s0")), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists(tmp.file("m")));
+  ASSERT_EQ(run_command(lstmad_binary() + " -q merge " + tmp.file("s0-again") + " " + tmp.file("s1") +
+                            " --out " + tmp.file("m"),
+                        &out),
+            0)
+      << out;
+}
+
 TEST_F(Resume, SigintEndsACommandOtherThanRunAtOnce) {
   // `plan` on a synthetic corpus that takes seconds to generate: SIGINT must end it by the default action,
   // not be absorbed by the run's stop handler, which nothing outside `run` reads.
