@@ -1269,7 +1269,12 @@ RunOutcome merge_runs(const std::vector<std::string>& shard_dirs, const std::str
   files::write_atomic(out_dir + "/manifest.json", manifest.dump(2) + "\n");
   ResultsStore store(out_dir);
   std::vector<Loaded> loaded = load_all(plan, corpus, resolved, static_cast<int>(ThreadPool::hardware_threads()));
-  RunOutcome outcome = finalize(out_dir, resolved, plan, loaded, {}, store, since(t0), "");
+  // The merged run's time is what its cells cost: every shard's recorded run time, plus the merge's own
+  // (as a rescore counts its source's), not the few seconds of the merge alone, which `lstmad table` would
+  // show as the run time of the whole experiment.
+  double shard_seconds = 0;
+  for (const auto& d : shard_dirs) shard_seconds += recorded_wall_seconds(d);
+  RunOutcome outcome = finalize(out_dir, resolved, plan, loaded, {}, store, since(t0) + shard_seconds, "");
   return outcome;
 }
 

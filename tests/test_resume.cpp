@@ -1,15 +1,15 @@
 // Crash safety: a run killed with SIGKILL at several points and resumed each time ends with the same
 // results as an uninterrupted run (every column but timings); SIGINT stops cleanly and leaves a
 // resumable run; shards merged equal the unsharded run.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <fcntl.h>
-
 #include <chrono>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
 
@@ -166,6 +166,40 @@ TEST_F(Resume, ShardsMergeIntoTheUnshardedRun) {
   EXPECT_EQ(lstmad::files::read(tmp.file("merged/nab_scores.json")), lstmad::files::read(tmp.file("ref/nab_scores.json")));
   EXPECT_NE(run_command(lstmad_binary() + " -q merge " + tmp.file("shard0") + " --out " + tmp.file("partial"), &out), 0)
       << "a merge missing shards says so";
+}
+
+TEST_F(Resume, TheMergedRunTakesTheShardsTime) {
+  // summary.json's wall_seconds (the runtime `lstmad table` shows) of a merged run is what its cells took:
+  // the shards' recorded times plus the merge's own, not the merge's alone. The shards here take a
+  // fraction of a second, so they record long runs (as a real experiment's shards would) to tell the two
+  // apart.
+  TempDir tmp("shards-time");
+  write_text(tmp.file("cfg.json"), kConfig);
+  std::string out, dirs;
+  auto summary = [&](const std::string& dir) {
+    return nlohmann::json::parse(lstmad::files::read(dir + "/summary.json"));
+  };
+  double shards = 0;
+  for (int i = 0; i < 2; ++i) {
+    const std::string d = tmp.file("shard" + std::to_string(i));
+    ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --shard " +
+                              std::to_string(i) + "/2 --out " + d,
+                          &out),
+              0)
+        << out;
+    nlohmann::json s = summary(d);
+    s["wall_seconds"] = 3600.0 * (i + 1) + s["wall_seconds"].get<double>();
+    write_text(d + "/summary.json", s.dump(2));
+    shards += s["wall_seconds"].get<double>();
+    dirs += " " + d;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(run_command(lstmad_binary() + " -q merge" + dirs + " --out " + tmp.file("merged"), &out), 0)
+      << out;
+  const double merge_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double merged = summary(tmp.file("merged"))["wall_seconds"].get<double>();
+  EXPECT_GE(merged, shards);
+  EXPECT_LE(merged, shards + merge_seconds);
 }
 
 TEST_F(Resume, MergeRefusesACellThatTwoFoldersHold) {
