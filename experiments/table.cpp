@@ -41,11 +41,18 @@ std::string nab_table_markdown(const std::vector<std::string>& run_dirs, const s
   json board = json::object();
   if (!nab_root.empty() && files::exists(nab_root + "/results/final_results.json"))
     board = read_json_file(nab_root + "/results/final_results.json");
+  // The series the scoreboard's scores are over: the keys of NAB's label file (0 when it is not found).
+  size_t board_series = 0;
+  if (!board.empty() && files::exists(nab_root + "/labels/combined_windows.json")) {
+    const json labels = read_json_file(nab_root + "/labels/combined_windows.json");
+    if (labels.is_object()) board_series = labels.size();
+  }
 
   // One row per detector and config: runs differ only in their `run` section (seed, name, threads) to be
   // averaged, so a detector name that comes with two configs makes two rows, not one mean of both.
   std::vector<Acc> ours;
-  std::vector<std::string> unscored, not_nab;
+  std::vector<std::string> unscored;
+  std::vector<std::pair<std::string, std::string>> not_nab;  // run folder, why it is not comparable
   auto acc_for = [&](const std::string& detector, const std::string& config) -> Acc& {
     for (auto& a : ours)
       if (a.detector == detector && a.config == config) return a;
@@ -72,7 +79,21 @@ std::string nab_table_markdown(const std::vector<std::string>& run_dirs, const s
     if (cfg.contains("data") && cfg["data"].value("format", "nab") != "nab") {
       log::warn(dir + ": its corpus is data.format \"" + cfg["data"].value("format", "") +
                 "\", not NAB's: its scores are no match for the scoreboard rows");
-      not_nab.push_back(dir);
+      not_nab.emplace_back(dir, "data.format \"" + cfg["data"].value("format", "") + "\"");
+    } else if (const std::string manifest_file = dir + "/manifest.json";
+               board_series > 0 && files::exists(manifest_file)) {
+      // NAB's layout on part of the corpus (data.files, data.max_files): its normalized scores are over
+      // other windows than the scoreboard's, so they are no match for its rows either.
+      const json manifest = read_json_file(manifest_file);
+      if (manifest.contains("corpus") && manifest["corpus"].contains("series")) {
+        const auto series = json_get<size_t>(manifest, {"corpus", "series"}, manifest_file);
+        if (series != board_series) {
+          const std::string part =
+              std::to_string(series) + " of NAB's " + std::to_string(board_series) + " series";
+          log::warn(dir + ": its corpus is " + part + ": its scores are no match for the scoreboard rows");
+          not_nab.emplace_back(dir, part);
+        }
+      }
     }
     for (auto it = scores.begin(); it != scores.end(); ++it) {
       Acc& a = acc_for(it.key(), fingerprint.dump());
@@ -171,7 +192,8 @@ std::string nab_table_markdown(const std::vector<std::string>& run_dirs, const s
   }
   if (!not_nab.empty()) {
     os << "\nNot on NAB's corpus, so not comparable with the scoreboard rows:";
-    for (const auto& d : not_nab) os << " `" << d << "`";
+    for (size_t k = 0; k < not_nab.size(); ++k)
+      os << (k ? ";" : "") << " `" << not_nab[k].first << "` (" << not_nab[k].second << ")";
     os << "\n";
   }
   return os.str();

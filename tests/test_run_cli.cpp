@@ -715,6 +715,39 @@ TEST_F(RunCli, TableAveragesRunsBesideTheScoreboard) {
   }
 }
 
+// A run on part of NAB's corpus (data.files, data.max_files) is scored over other windows than NAB's
+// scoreboard: the table names it as not comparable, as it names a run on another corpus; a run on all
+// of the corpus is not named. Here a three-file corpus in NAB's layout with a scoreboard stands for NAB.
+TEST_F(RunCli, TableNamesARunOnPartOfNabsCorpusAsNotComparable) {
+  TempDir tmp("table-part");
+  const std::string window = R"([["2020-01-01 07:00:00", "2020-01-01 07:40:00"]])";
+  for (const char* name : {"a", "b", "c"})
+    write_text(tmp.file(std::string("nab/data/cat/") + name + ".csv"), make_series(600));
+  write_text(
+      tmp.file("nab/labels/combined_windows.json"),
+      R"({"cat/a.csv": )" + window + R"(, "cat/b.csv": )" + window + R"(, "cat/c.csv": )" + window + "}");
+  write_text(tmp.file("nab/results/final_results.json"),
+             R"({"null": {"standard": 0.0, "reward_low_FP_rate": 0.0, "reward_low_FN_rate": 0.0}})");
+  write_text(tmp.file("cfg.json"), std::string(R"({"data": {"format": "nab", "root": ")") + tmp.file("nab") +
+                                       R"("}, "model": {"layers": 1, "hidden": 4, "window": 12},
+      "train": {"epochs": 1, "batch": 16}, "detector": {"likelihood": {"long_window": 200, "short_window": 4}}})");
+  std::string out;
+  const std::string run = lstmad_binary() + " -q run " + tmp.file("cfg.json");
+  ASSERT_EQ(run_command(run + " --out " + tmp.file("all"), &out), 0) << out;
+  ASSERT_EQ(run_command(run + " --set data.max_files=2 --out " + tmp.file("part"), &out), 0) << out;
+  ASSERT_EQ(run_command(lstmad_binary() + " -q table " + tmp.file("all") + " " + tmp.file("part") +
+                            " --nab " + tmp.file("nab"),
+                        &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("Not on NAB's corpus, so not comparable with the scoreboard rows: `" + tmp.file("part") +
+                     "` (2 of NAB's 3 series)"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(out.find("`" + tmp.file("all") + "` ("), std::string::npos) << out;
+  EXPECT_NE(out.find("null (NAB scoreboard)"), std::string::npos) << out;
+}
+
 TEST_F(RunCli, DamagedRunFilesAreDataErrorsNamingFileAndKey) {
   TempDir tmp("damaged");
   write_text(tmp.file("cfg.json"), kTinySynthetic);
