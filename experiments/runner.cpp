@@ -1074,6 +1074,18 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
   json cfg = resolve_config(user, "rescore of " + src_dir);
   if (threads <= 0) threads = static_cast<int>(ThreadPool::hardware_threads());
   if (files::exists(out_dir + "/config.json")) throw IoError(out_dir + ": already holds a run");
+  // What can refuse the command (the corpus, a member that is no run or a grid, a damaged summary.json)
+  // comes before the output folder is made: a refused rescore leaves no folder that would then block the
+  // corrected command as "already holds a run".
+  Corpus corpus = resolve_corpus(src_cfg, src_dir);
+  Plan src_plan = make_plan(src_cfg, corpus.series);
+  Plan plan = make_plan(cfg, corpus.series);
+  std::vector<Member> members;
+  double source_seconds = recorded_wall_seconds(src_dir);
+  for (const auto& d : member_dirs) {
+    members.push_back(load_member(d));
+    source_seconds += recorded_wall_seconds(d);
+  }
   files::make_dirs(out_dir);
   files::write_atomic(out_dir + "/config.json", cfg.dump(2) + "\n");
   log::set_file(out_dir + "/log.txt");
@@ -1081,20 +1093,11 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
     ~LogFileGuard() { log::set_file(""); }
   } log_guard;
 
-  Corpus corpus = resolve_corpus(src_cfg, src_dir);
-  Plan src_plan = make_plan(src_cfg, corpus.series);
-  Plan plan = make_plan(cfg, corpus.series);
   RunOptions ro;
   ro.config_path = src_dir + "/config.json";
   ro.overrides = overrides;
   json manifest = manifest_json(cfg, ro, corpus, plan, threads);
   manifest["rescored_from"] = src_dir;
-  std::vector<Member> members;
-  double source_seconds = recorded_wall_seconds(src_dir);
-  for (const auto& d : member_dirs) {
-    members.push_back(load_member(d));
-    source_seconds += recorded_wall_seconds(d);
-  }
   if (!members.empty()) manifest["ensemble_members"] = member_dirs;
   files::write_atomic(out_dir + "/manifest.json", manifest.dump(2) + "\n");
 

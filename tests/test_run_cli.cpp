@@ -491,6 +491,33 @@ TEST_F(RunCli, RescoreRefusesAMemberThatRanOnOtherData) {
       << out;
 }
 
+// A rescore refused at its start (a member that is no run folder or a grid, a damaged summary.json) writes
+// no output folder, so the corrected command is not then refused as "already holds a run".
+TEST_F(RunCli, ARefusedRescoreLeavesNothingThatBlocksTheCorrectedCommand) {
+  TempDir tmp("rescore-refused");
+  write_text(tmp.file("cfg.json"), kTinySynthetic);
+  std::string out;
+  const std::string run = lstmad_binary() + " -q run " + tmp.file("cfg.json");
+  ASSERT_EQ(run_command(run + " --out " + tmp.file("a"), &out), 0) << out;
+  ASSERT_EQ(run_command(run + " --set 'model.hidden=[4,8]' --out " + tmp.file("grid"), &out), 0) << out;
+  fs::create_directories(tmp.file("not-a-run"));
+  fs::copy(tmp.file("a"), tmp.file("damaged"), fs::copy_options::recursive);
+  write_text(tmp.file("damaged/summary.json"), "{");
+  const std::string rescore = lstmad_binary() + " -q rescore " + tmp.file("a");
+  struct Case {
+    std::string args;
+    int status;
+  };
+  for (const Case& c :
+       {Case{" --member " + tmp.file("not-a-run"), 3}, Case{" --member " + tmp.file("grid"), 2},
+        Case{" --member " + tmp.file("damaged"), 3}}) {
+    EXPECT_EQ(run_command(rescore + c.args + " --out " + tmp.file("r") + " 2>&1", &out), c.status)
+        << c.args << ": " << out;
+    EXPECT_FALSE(fs::exists(tmp.file("r"))) << c.args;
+  }
+  EXPECT_EQ(run_command(rescore + " --out " + tmp.file("r"), &out), 0) << out;
+}
+
 TEST_F(RunCli, EnsembleRunEqualsItsMembersRunsAveraged) {
   // One run with "ensemble": {"model.window": [12, 20]} trains, per series, the models that single runs
   // of window 12 and window 20 train (same seeds), and scores the mean of their errors: its NAB files
