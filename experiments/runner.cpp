@@ -1013,15 +1013,38 @@ Member load_member(const std::string& dir) {
 // How many models a cell's errors average: an ensemble cell's members, else one.
 int model_count(const CellResult& r) { return r.members.empty() ? 1 : static_cast<int>(r.members.size()); }
 
+// The models whose errors the cell of run `dir` averages, as an ensemble cell lists them (each with the run
+// it comes from): its members, else its one model. A rescore with members records them all, so that its
+// output, rescored again or given as a member, counts as all its models.
+json model_entries(const CellResult& r, const std::string& dir) {
+  json out = json::array();
+  if (!r.members.empty()) {
+    for (json m : r.members) {
+      if (!m.contains("run")) m["run"] = dir;
+      out.push_back(std::move(m));
+    }
+    return out;
+  }
+  out.push_back({{"run", dir},
+                 {"seed", r.seed},
+                 {"status", to_string(r.status)},
+                 {"epochs", r.epochs},
+                 {"best_epoch", r.best_epoch},
+                 {"train_loss", std::isfinite(r.train_loss) ? json(r.train_loss) : json(nullptr)},
+                 {"val_loss", std::isfinite(r.val_loss) ? json(r.val_loss) : json(nullptr)}});
+  return out;
+}
+
 // Row-wise mean over the models of `errors` (the source cell's `source_models` models) and of each
 // member's cell of `series` (NaN where any has none): an ensemble run counts as its models, so that
 // adding a one-model run to an eight-model run gives the nine-model ensemble. A member's models must have
 // seen the source's series: the same values row by row (`values`, from `source_file`; ids and lengths
 // alone do not tell another corpus, e.g. another synthetic seed, apart) and the same `train_rows` (an
 // ensemble's models share one training part; more rows would put in-sample errors into the scored rows).
+// `models_out` receives each member's model_entries.
 void add_member_errors(std::vector<double>& errors, int source_models, const std::vector<Member>& members,
                        const std::string& series, const std::vector<double>& values, int train_rows,
-                       const std::string& source_file) {
+                       const std::string& source_file, json& models_out) {
   if (members.empty()) return;
   std::vector<std::vector<double>> models{std::move(errors)};
   std::vector<int> weights{source_models};
@@ -1053,6 +1076,7 @@ void add_member_errors(std::vector<double>& errors, int source_models, const std
       throw Error(file + ": its model trained on " + std::to_string(r.train_rows) +
                   " training rows, the source's on " + std::to_string(train_rows) +
                   ": an ensemble's models share one training part");
+    for (json& e : model_entries(r, m.dir)) models_out.push_back(std::move(e));
   }
   errors = mean_of_errors(models, weights);
 }
@@ -1148,8 +1172,11 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
       if (static_cast<int>(errors.size()) != L.data->series.rows())
         throw Error(src_store.nab_scores_path(src_det, c.series) + ": " + std::to_string(errors.size()) +
                     " rows, the series has " + std::to_string(L.data->series.rows()));
+      // With members, the cell lists every model it averages (the source's, then each member's).
+      json models = model_entries(*src, src_dir);
       add_member_errors(errors, model_count(*src), members, c.series, values, L.data->train_end,
-                        src_store.nab_scores_path(src_det, c.series));
+                        src_store.nab_scores_path(src_det, c.series), models);
+      if (!members.empty()) r.members = std::move(models);
       auto t = Clock::now();
       DetectorOptions dopt = detector_options(s.values);
       dopt.train_rows = L.data->train_end;

@@ -644,6 +644,45 @@ TEST_F(RunCli, RescoreCountsAnEnsembleRunAsItsModels) {
     EXPECT_NEAR(r2.begin()->at(profile).get<double>(), three.begin()->at(profile).get<double>(), 1e-6) << profile;
 }
 
+TEST_F(RunCli, ARescoredEnsembleCountsAsAllItsModels) {
+  // An ensemble made by rescore --member is itself an ensemble run: rescored again with a third run as
+  // member, or given as a member, it stands for its two models, so both ways give the three-model
+  // ensemble that one rescore with two members makes, byte for byte (weights 2 : 1, not 1 : 1).
+  TempDir tmp("ensemble-chained");
+  write_text(tmp.file("cfg.json"), kTinySynthetic);
+  std::string out;
+  ASSERT_NO_FATAL_FAILURE(run_pair_and_rescore(tmp, "model.window=20"));  // r = a + b
+  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") +
+                            " --set model.window=16 --out " + tmp.file("c"),
+                        &out),
+            0)
+      << out;
+  const std::string rescore = lstmad_binary() + " -q rescore ";
+  ASSERT_EQ(run_command(rescore + tmp.file("a") + " --member " + tmp.file("b") + " --member " +
+                            tmp.file("c") + " --out " + tmp.file("abc"),
+                        &out),
+            0)
+      << out;
+  ASSERT_EQ(
+      run_command(rescore + tmp.file("r") + " --member " + tmp.file("c") + " --out " + tmp.file("r+c"), &out),
+      0)
+      << out;
+  ASSERT_EQ(
+      run_command(rescore + tmp.file("c") + " --member " + tmp.file("r") + " --out " + tmp.file("c+r"), &out),
+      0)
+      << out;
+  EXPECT_GT(expect_same_nab_files(tmp.file("abc"), tmp.file("r+c")), 3u);
+  EXPECT_GT(expect_same_nab_files(tmp.file("abc"), tmp.file("c+r")), 3u);
+  // Each cell lists the three models with the runs they come from.
+  for (const auto& f : fs::directory_iterator(tmp.file("r+c/cells"))) {
+    const json cell = json::parse(lstmad::files::read(f.path().string()));
+    ASSERT_EQ(cell["members"].size(), 3u) << f.path();
+    EXPECT_EQ(cell["members"][0]["run"], tmp.file("a"));
+    EXPECT_EQ(cell["members"][1]["run"], tmp.file("b"));
+    EXPECT_EQ(cell["members"][2]["run"], tmp.file("c"));
+  }
+}
+
 TEST_F(RunCli, EnsembleSeedReplicasAreTheModelsOfRunsWithThoseSeeds) {
   // "seeds": 2 adds, per series, the model that a run with the replica's seed trains: the ensemble equals
   // rescore of the run-seed run with the replica-seed run as member.
