@@ -1106,6 +1106,15 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
   Plan plan = make_plan(cfg, corpus.series);
   std::vector<Member> members;
   double source_seconds = recorded_wall_seconds(src_dir);
+  // A run's models count once: the source again, or a member given twice (under any spelling of its
+  // path), would weigh its models double in the mean and its run time twice in the cost.
+  std::map<std::string, std::string> given{{fs::weakly_canonical(src_dir).string(), "the source"}};
+  for (const auto& d : member_dirs) {
+    auto [it, fresh] = given.emplace(fs::weakly_canonical(d).string(), "--member " + d);
+    if (!fresh)
+      throw ConfigError("--member " + d + ": the same run as " + it->second +
+                        "; an ensemble counts each run's models once");
+  }
   for (const auto& d : member_dirs) {
     members.push_back(load_member(d));
     source_seconds += recorded_wall_seconds(d);

@@ -518,6 +518,30 @@ TEST_F(RunCli, ARefusedRescoreLeavesNothingThatBlocksTheCorrectedCommand) {
   EXPECT_EQ(run_command(rescore + " --out " + tmp.file("r"), &out), 0) << out;
 }
 
+// Each run's models count once in a rescore ensemble: the source given again as a member, or one member
+// given twice (here once through another spelling of its path), would weigh its models double.
+TEST_F(RunCli, RescoreRefusesARunGivenTwice) {
+  TempDir tmp("rescore-twice");
+  write_text(tmp.file("cfg.json"), kTinySynthetic);
+  std::string out;
+  const std::string run = lstmad_binary() + " -q run " + tmp.file("cfg.json");
+  ASSERT_EQ(run_command(run + " --out " + tmp.file("a"), &out), 0) << out;
+  ASSERT_EQ(run_command(run + " --set model.window=20 --out " + tmp.file("b"), &out), 0) << out;
+  const std::string rescore = lstmad_binary() + " -q rescore " + tmp.file("a");
+  struct Case {
+    std::string members, expected;
+  };
+  for (const Case& c :
+       {Case{" --member " + tmp.file("a"), "--member " + tmp.file("a") + ": the same run as the source"},
+        Case{" --member " + tmp.file("b") + " --member " + tmp.path() + "/./b",
+             "--member " + tmp.path() + "/./b: the same run as --member " + tmp.file("b")}}) {
+    EXPECT_EQ(run_command(rescore + c.members + " --out " + tmp.file("r") + " 2>&1", &out), 2)
+        << c.members << ": " << out;
+    EXPECT_NE(out.find(c.expected), std::string::npos) << out;
+    EXPECT_FALSE(fs::exists(tmp.file("r")));
+  }
+}
+
 TEST_F(RunCli, EnsembleRunEqualsItsMembersRunsAveraged) {
   // One run with "ensemble": {"model.window": [12, 20]} trains, per series, the models that single runs
   // of window 12 and window 20 train (same seeds), and scores the mean of their errors: its NAB files
