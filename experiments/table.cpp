@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <sstream>
 
@@ -61,6 +62,12 @@ std::string nab_table_markdown(const std::vector<std::string>& run_dirs, const s
     ours.back().config = config;
     return ours.back();
   };
+  // A run given twice (under any spelling of its path) would count twice in its row's mean and spread.
+  std::map<std::string, std::string> given;
+  for (const auto& dir : run_dirs) {
+    auto [it, fresh] = given.emplace(std::filesystem::weakly_canonical(dir).string(), dir);
+    if (!fresh) throw ConfigError(dir + ": the same run as " + it->second + "; give each run once");
+  }
   for (const auto& dir : run_dirs) {
     if (!files::exists(dir + "/nab_scores.json")) throw IoError(dir + ": no nab_scores.json (not a finished NAB run)");
     const std::string scores_file = dir + "/nab_scores.json", cfg_file = dir + "/config.json",
