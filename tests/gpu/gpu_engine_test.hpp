@@ -248,6 +248,22 @@ inline TrainResult expect_nonfinite_job_ends_alone(const EngineOptions& options)
   return jobs[1].result;
 }
 
+// Two models, the second with a time limit that every epoch passes (the check is between epochs): it ends
+// Timeout after its first epoch, and the first trains all its epochs.
+inline void expect_time_limit_stops_its_job_alone(const EngineOptions& options) {
+  const ModelShape shape{1, 1, 16, 1};
+  const Series s = make_series(120, 1, 5);
+  auto jobs = make_jobs(shape, s, 10, 32, 3, 2);
+  jobs[1].options.max_seconds = 1e-12;
+  make_engine(options)->train(shape, jobs);
+  EXPECT_EQ(jobs[0].result.status, TrainStatus::Ok) << jobs[0].result.message;
+  EXPECT_EQ(jobs[0].result.epochs_run, 3);
+  EXPECT_EQ(jobs[1].result.status, TrainStatus::Timeout) << jobs[1].result.message;
+  EXPECT_EQ(jobs[1].result.epochs_run, 1);
+  EXPECT_NE(jobs[1].result.message.find("training stopped after 1 of 3 epochs"), std::string::npos)
+      << jobs[1].result.message;
+}
+
 // Where there is no device (`reason` says why): training throws DeviceError carrying that reason.
 // Returns the options of the job it tried.
 inline TrainOptions expect_training_throws_device_error(Engine& engine, const std::string& reason) {

@@ -227,6 +227,10 @@ TEST_F(CudnnFixture, NonFiniteJobEndsAloneWithItsInitialParameters) {
   EXPECT_NE(bad.message.find("epoch 0"), std::string::npos) << bad.message;
 }
 
+TEST_F(CudnnFixture, ATimeLimitStopsItsJobAlone) {
+  test::expect_time_limit_stops_its_job_alone(cudnn_options());
+}
+
 TEST(CudnnEngine, RefusesPrecisionsItCannotRunAndUnknownAlgorithms) {
   EngineOptions o = cudnn_options(Precision::FP64);
   EXPECT_THROW(make_engine(o), UnsupportedError);

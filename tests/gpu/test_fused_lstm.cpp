@@ -462,6 +462,10 @@ TEST_F(FusedFixture, NonFiniteJobEndsAloneWithItsInitialParameters) {
   test::expect_nonfinite_job_ends_alone(fused_options());
 }
 
+TEST_F(FusedFixture, ATimeLimitStopsItsJobAlone) {
+  test::expect_time_limit_stops_its_job_alone(fused_options());
+}
+
 TEST_F(FusedFixture, EngineRejectsTooLargeHiddenSizeNamingCudnn) {
   const ModelShape shape{1, 1, kernels::kFusedMaxHidden + 1, 1};
   const test::Series s = test::make_series(100, 1, 1);
