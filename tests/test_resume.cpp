@@ -168,6 +168,31 @@ TEST_F(Resume, ShardsMergeIntoTheUnshardedRun) {
       << "a merge missing shards says so";
 }
 
+TEST_F(Resume, ARequeuedSlurmTaskResumesItsShard) {
+  // scripts/slurm/lstmad-array.sbatch run as Slurm runs a task, twice: a requeued task (preempted after
+  // some cells) finds its shard's folder and resumes it, instead of failing on "already holds a run".
+  TempDir tmp("requeue");
+  write_text(tmp.file("cfg.json"), kConfig);
+  std::string out;
+  const std::string task = "cd " + tmp.path() + " && SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_TASK_COUNT=2 LSTMAD=" +
+                           lstmad_binary() + " bash " + LSTMAD_SOURCE_DIR +
+                           "/scripts/slurm/lstmad-array.sbatch cfg.json runs --set train.epochs=3";
+  ASSERT_EQ(run_command(task, &out), 0) << out;
+  const std::string shard = tmp.file("runs/shard-1");
+  const auto whole = results_without_timings(shard);
+  const size_t cells = finished_cells(shard);
+  ASSERT_GT(cells, 1u);
+  // The preempted attempt: one cell never finished.
+  const auto first = *fs::directory_iterator(shard + "/cells");
+  fs::remove(first.path());
+  ASSERT_EQ(finished_cells(shard), cells - 1);
+  ASSERT_EQ(run_command(task, &out), 0) << out;
+  EXPECT_NE(out.find("resuming it"), std::string::npos) << out;
+  EXPECT_EQ(finished_cells(shard), cells);
+  EXPECT_EQ(results_without_timings(shard), whole) << "the resumed shard equals the first attempt's";
+  EXPECT_FALSE(fs::exists(tmp.file("runs/shard-1-2"))) << "no second folder for the same shard";
+}
+
 TEST_F(Resume, TheMergedRunTakesTheShardsTime) {
   // summary.json's wall_seconds (the runtime `lstmad table` shows) of a merged run is what its cells took:
   // the shards' recorded times plus the merge's own, not the merge's alone. The shards here take a
