@@ -195,9 +195,16 @@ std::vector<double> ResultsStore::read_nab_column(const std::string& detector, c
       if (pos == std::string::npos) throw DataError(path, line_no, "expected " + std::to_string(ncols) + " columns");
       ++pos;
     }
+    if (!line.empty() && line.back() == '\r') line.pop_back();
     char* end = nullptr;
-    double v = std::strtod(line.c_str() + pos, &end);
-    if (end == line.c_str() + pos) throw DataError(path, line_no, "column `" + column + "` is not a number");
+    const double v = std::strtod(line.c_str() + pos, &end);
+    // The whole field, not a number's prefix: "0.5xyz" is a damaged file, not 0.5.
+    if (end == line.c_str() + pos || (*end != ',' && *end != '\0')) {
+      const size_t stop = line.find(',', pos);
+      throw DataError(path, line_no,
+                      "column `" + column + "` is not a number: `" +
+                          line.substr(pos, stop == std::string::npos ? std::string::npos : stop - pos) + "`");
+    }
     out.push_back(v);
   }
   return out;

@@ -904,7 +904,9 @@ TEST_F(RunCli, ADamagedNabFileFailsOnlyItsDetectorsScore) {
     std::string what, text;  // the file's new text; empty: the file is removed
   };
   const std::vector<Case> cases = {
-      {"missing", ""}, {"not a number", "timestamp,value,anomaly_score,raw_score,label\nt,1,x,1,0\n"}};
+      {"missing", ""},
+      {"not a number", "timestamp,value,anomaly_score,raw_score,label\nt,1,x,1,0\n"},
+      {"a number and more", "timestamp,value,anomaly_score,raw_score,label\nt,1,0.5xyz,1,0\n"}};
   int n = 0;
   for (const auto& c : cases) {
     const std::string dir = tmp.file("copy" + std::to_string(n++));
