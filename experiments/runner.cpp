@@ -1293,6 +1293,8 @@ RunOutcome merge_runs(const std::vector<std::string>& shard_dirs, const std::str
       if (!fs::exists(src)) continue;
       for (const auto& f : fs::recursive_directory_iterator(src)) {
         if (!f.is_regular_file()) continue;
+        // A killed shard's unfinished writes were never renamed into results: leave them behind.
+        if (f.path().filename().string().find(".tmp.") != std::string::npos) continue;
         fs::path dst = fs::path(out_dir) / fs::relative(f.path(), d);
         files::make_dirs(dst.parent_path().string());
         files::write_atomic(dst.string(), files::read(f.path().string()));

@@ -161,7 +161,11 @@ TEST_F(Resume, ShardsMergeIntoTheUnshardedRun) {
                               "/3 --out " + d, &out), 0) << out;
     dirs += " " + d;
   }
+  // What a shard killed in the middle of a write leaves: a temporary file never renamed into a result.
+  write_text(tmp.file("shard1/cells/0123456789abcdef.json.tmp.4242.0"), "{\"id\": ");
   ASSERT_EQ(run_command(lstmad_binary() + " -q merge" + dirs + " --out " + tmp.file("merged"), &out), 0) << out;
+  for (const auto& f : fs::recursive_directory_iterator(tmp.file("merged")))
+    EXPECT_EQ(f.path().filename().string().find(".tmp."), std::string::npos) << f.path() << " was merged";
   EXPECT_EQ(results_without_timings(tmp.file("merged")), results_without_timings(tmp.file("ref")));
   EXPECT_EQ(lstmad::files::read(tmp.file("merged/nab_scores.json")), lstmad::files::read(tmp.file("ref/nab_scores.json")));
   EXPECT_NE(run_command(lstmad_binary() + " -q merge " + tmp.file("shard0") + " --out " + tmp.file("partial"), &out), 0)
