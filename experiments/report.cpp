@@ -165,6 +165,59 @@ std::string plot(const std::string& title, const ScoredSeries& s, double thresho
   return os.str();
 }
 
+// The model's training curve from its cell's loss_curve: the training MSE (blue) and the validation MSE
+// (orange) per epoch, the kept epoch dashed. Empty when the cell recorded no curve (an ensemble's cell,
+// whose members carry theirs, or a run made before cells recorded it).
+std::string loss_plot(const json& cell) {
+  if (!cell.contains("loss_curve") || !cell["loss_curve"].is_object()) return "";
+  std::vector<double> curves[2];
+  const char* keys[2] = {"train", "val"};
+  double lo = 1e300, hi = -1e300;
+  size_t epochs = 0;
+  for (int k = 0; k < 2; ++k) {
+    const json& c = cell["loss_curve"].value(keys[k], json::array());
+    for (const auto& v : c) curves[k].push_back(v.is_number() ? v.get<double>() : std::nan(""));
+    for (double v : curves[k])
+      if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
+    epochs = std::max(epochs, curves[k].size());
+  }
+  if (epochs == 0 || lo > hi) return "";
+  const double W = 300, H = 80, L = 40, T = 5;
+  auto x = [&](size_t e) {
+    return L + (epochs > 1 ? W * static_cast<double>(e) / static_cast<double>(epochs - 1) : W / 2);
+  };
+  auto y = [&](double v) { return T + H - (hi > lo ? (v - lo) / (hi - lo) : 0.5) * H; };
+  std::ostringstream os;
+  os << "<figure class=\"loss\"><figcaption>training: MSE per epoch (training blue, validation orange; the "
+        "kept "
+        "epoch dashed)</figcaption>"
+     << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W + L + 10 << "\" height=\"" << H + 25
+     << "\" role=\"img\" aria-label=\"loss per epoch\">";
+  const int best = cell.value("best_epoch", -1);
+  if (best >= 0 && static_cast<size_t>(best) < epochs)
+    os << "<line class=\"kept-epoch\" x1=\"" << x(static_cast<size_t>(best)) << "\" x2=\""
+       << x(static_cast<size_t>(best)) << "\" y1=\"" << T << "\" y2=\"" << T + H
+       << "\" stroke=\"#888\" stroke-dasharray=\"3 3\"/>";
+  const char* colors[2] = {"#1f4e9c", "#e07b00"};
+  for (int k = 0; k < 2; ++k) {
+    if (curves[k].empty()) continue;
+    os << "<polyline class=\"" << keys[k] << "-loss\" fill=\"none\" stroke=\"" << colors[k] << "\" points=\"";
+    for (size_t e = 0; e < curves[k].size(); ++e)
+      if (std::isfinite(curves[k][e])) os << num(x(e), 1) << "," << num(y(curves[k][e]), 1) << " ";
+    os << "\"/>";
+  }
+  auto mse = [](double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3g", v);
+    return std::string(buf);
+  };
+  os << "<text x=\"2\" y=\"" << T + 10 << "\" font-size=\"10\">" << mse(hi) << "</text><text x=\"2\" y=\""
+     << T + H << "\" font-size=\"10\">" << mse(lo) << "</text><text x=\"" << L << "\" y=\"" << T + H + 15
+     << "\" font-size=\"10\">epoch 1</text><text x=\"" << L + W - 40 << "\" y=\"" << T + H + 15
+     << "\" font-size=\"10\">epoch " << epochs << "</text></svg></figure>\n";
+  return os.str();
+}
+
 }  // namespace
 
 std::string write_report(const std::string& run_dir, const std::string& out_file, const std::string& detector_in) {
@@ -274,10 +327,12 @@ std::string write_report(const std::string& run_dir, const std::string& out_file
   // Each series' training part as its cell recorded it (NASA and UCR series bring their own); runs made
   // before cells recorded it fall back to the config's rule.
   std::map<std::string, int> train_rows;
+  std::map<std::string, std::string> cell_of;  // series -> its cell id, for the training curve
   for (size_t i = 1; i < results.size(); ++i)
     if (get(results[i], "detector") == detector) {
       const std::string t = get(results[i], "train_rows");
       if (!t.empty() && std::atoi(t.c_str()) >= 0) train_rows[get(results[i], "series")] = std::atoi(t.c_str());
+      cell_of[get(results[i], "series")] = get(results[i], "cell_id");
     }
   for (const auto& p : plots) {
     ScoredSeries s = read_scored(p.string());
@@ -294,6 +349,10 @@ std::string write_report(const std::string& run_dir, const std::string& out_file
       probation = tf > 0 ? static_cast<int>(std::floor(tf * n)) : probation_length(n);
     }
     h << plot(name, s, threshold, probation);
+    if (auto it = cell_of.find(name); it != cell_of.end()) {
+      const std::string cell_file = run_dir + "/cells/" + it->second + ".json";
+      if (files::exists(cell_file)) h << loss_plot(read_json_file(cell_file));
+    }
   }
   h << "</body></html>\n";
   std::string out = out_file.empty() ? run_dir + "/report.html" : out_file;

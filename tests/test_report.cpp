@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "core/files.hpp"
@@ -119,6 +120,48 @@ TEST(Report, RendersInHeadlessChromiumWithAPlotPerSeries) {
   std::string png = lstmad::files::read(tmp.file("r.png"));
   ASSERT_GT(png.size(), 20000u) << "a rendered page with plots, not a blank image";
   EXPECT_EQ(png.substr(1, 3), "PNG");
+}
+
+// Each plotted series has its model's training curve: one training and one validation point per epoch the
+// cell ran (its cells/<id>.json loss_curve), so the multiset of point counts is the cells' epochs.
+TEST(Report, EachSeriesShowsItsModelsLossPerEpoch) {
+  if (!fs::exists(lstmad_binary())) GTEST_SKIP() << "lstmad binary not built at " << lstmad_binary();
+  TempDir tmp("report-loss");
+  write_text(tmp.file("cfg.json"), R"({
+    "data": {"format": "synthetic", "synthetic": {"seed": 1, "series_per_kind": 1, "length": 600}},
+    "model": {"layers": 1, "hidden": 6, "window": 10}, "train": {"epochs": 7, "batch": 16, "patience": 2},
+    "detector": {"likelihood": {"long_window": 200, "short_window": 4}}})");
+  std::string out;
+  ASSERT_EQ(
+      run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --out " + tmp.file("run"), &out), 0)
+      << out;
+  ASSERT_EQ(run_command(lstmad_binary() + " report " + tmp.file("run") + " --out " + tmp.file("r.html"), &out), 0)
+      << out;
+  const std::string html = lstmad::files::read(tmp.file("r.html"));
+  std::multiset<int> epochs;
+  for (const auto& f : fs::directory_iterator(tmp.file("run/cells"))) {
+    const std::string cell = lstmad::files::read(f.path().string());
+    const size_t at = cell.find("\"epochs\":");
+    ASSERT_NE(at, std::string::npos) << cell;
+    epochs.insert(std::atoi(cell.c_str() + at + 9));
+  }
+  auto points = [&](const std::string& cls) {
+    std::multiset<int> counts;
+    const std::string tag = "<polyline class=\"" + cls + "\"";
+    for (size_t p = html.find(tag); p != std::string::npos; p = html.find(tag, p + 1)) {
+      const size_t a = html.find("points=\"", p) + 8, b = html.find('"', a);
+      std::istringstream pts(html.substr(a, b - a));
+      std::string xy;
+      int n = 0;
+      while (pts >> xy) ++n;
+      counts.insert(n);
+    }
+    return counts;
+  };
+  EXPECT_EQ(count(html, "<figure class=\"loss\">"), count(html, "<figure class=\"series\">"));
+  EXPECT_EQ(points("train-loss"), epochs);
+  EXPECT_EQ(points("val-loss"), epochs);
+  EXPECT_LT(*epochs.begin(), 7) << "patience 2 stops some model early: the curves' lengths differ from the limit";
 }
 
 // --detector names what to plot: a name the run does not hold (a typo) is an error naming the run's
