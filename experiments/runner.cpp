@@ -440,9 +440,16 @@ std::vector<std::vector<double>> stream_errors(Engine& engine, const ModelShape&
     }
     if (tune.empty()) continue;
     engine.train(shape, tune);
-    for (size_t k = 0; k < tune.size(); ++k)
-      if (tune[k].result.status == TrainStatus::Ok) jobs[tuned[k]].params = std::move(tune[k].params);
-      // A fine-tuning that goes non-finite is dropped: the model keeps its last good parameters.
+    for (size_t k = 0; k < tune.size(); ++k) {
+      if (tune[k].result.status == TrainStatus::Ok) {
+        jobs[tuned[k]].params = std::move(tune[k].params);
+        continue;
+      }
+      // A fine-tuning that goes non-finite is dropped: the model keeps its last good parameters, and the
+      // log says so (the scores after it come from an older model than the schedule promises).
+      log::warn(data[tuned[k]]->series.name + ": the fine-tuning at row " + std::to_string(next[tuned[k]]) +
+                " was dropped (" + tune[k].result.message + "); the model keeps its earlier parameters");
+    }
   }
   return errors();
 }

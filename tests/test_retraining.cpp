@@ -2,6 +2,7 @@
 // lstmad binary on the synthetic corpus.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -13,6 +14,7 @@ using lstmad::test::lstmad_binary;
 using lstmad::test::read_results_csv;
 using lstmad::test::run_command;
 using lstmad::test::TempDir;
+using lstmad::test::write_text;
 
 namespace {
 
@@ -52,4 +54,32 @@ TEST(Retraining, RetrainRowsFewerThanTheHorizonFailTheCellNamingBothKeys) {
 
   EXPECT_EQ(run_retraining(tmp, "enough", 3, 3, &row), 0);
   EXPECT_EQ(row["status"], "OK") << row["error"];
+}
+
+// A fine-tuning whose windows overflow (a value of 1e30 after the training part) is dropped, the model
+// keeping its earlier parameters, and the log names the series and the row where it happened: the scores
+// after it come from an older model than the schedule says.
+TEST(Retraining, ADroppedFineTuningIsLoggedNamingTheSeriesAndRow) {
+  if (!fs::exists(lstmad_binary())) GTEST_SKIP() << "lstmad binary not built at " << lstmad_binary();
+  TempDir tmp("dropped-tuning");
+  fs::create_directories(tmp.file("data"));
+  std::string csv = "timestamp,value\n";
+  for (int i = 0; i < 800; ++i)
+    csv += std::to_string(1600000000 + 60 * i) + "," +
+           (i == 650 ? std::string("1e30") : std::to_string(10 + 3 * std::sin(i * 0.1))) + "\n";
+  write_text(tmp.file("data/s.csv"), csv);
+  std::string log;
+  const int rc = run_command(
+      lstmad_binary() + " run " + LSTMAD_SOURCE_DIR + "/configs/quickstart.json --no-progress -j 1" +
+          " --set data.format=csv --set data.root=" + tmp.file("data") + " --set eval.nab=false" +
+          " --set model.hidden=4 --set model.window=10 --set train.epochs=1" +
+          " --set train.retrain_every=100 --set train.retrain_epochs=1 --out " + tmp.file("run"),
+      &log);
+  EXPECT_EQ(rc, 0) << log;
+  EXPECT_NE(log.find("data/s.csv: the fine-tuning at row 720 was dropped (non-finite training loss"),
+            std::string::npos)
+      << log;
+  const auto rows = read_results_csv(tmp.file("run/results.csv"));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].at("status"), "OK") << rows[0].at("error");
 }
