@@ -240,7 +240,9 @@ std::string write_report(const std::string& run_dir, const std::string& out_file
 
   // The detector to plot: the given one, else the best by NAB standard score, else the first with results.
   std::string detector = detector_in;
-  if (!detector.empty() && !fs::is_directory(fs::path(run_dir) / "nab" / detector)) {
+  bool in_results = false;  // a detector of the run whose cells all failed has rows but no NAB files
+  for (size_t i = 1; i < results.size(); ++i) in_results |= get(results[i], "detector") == detector;
+  if (!detector.empty() && !in_results && !fs::is_directory(fs::path(run_dir) / "nab" / detector)) {
     // A name the run does not hold (a typo) would give a report without plots: say which names it has.
     std::vector<std::string> names;
     std::error_code ec;
@@ -324,6 +326,8 @@ std::string write_report(const std::string& run_dir, const std::string& out_file
     for (const auto& e : fs::recursive_directory_iterator(nab))
       if (e.is_regular_file() && e.path().extension() == ".csv" && e.path().parent_path() != nab) plots.push_back(e.path());
   std::sort(plots.begin(), plots.end());
+  if (plots.empty() && !detector.empty())
+    h << "<p>No series of " << esc(detector) << " was scored: every cell failed (above).</p>\n";
   // Each series' training part as its cell recorded it (NASA and UCR series bring their own); runs made
   // before cells recorded it fall back to the config's rule.
   std::map<std::string, int> train_rows;

@@ -193,3 +193,29 @@ TEST(Report, AnUnknownDetectorIsAnErrorNamingTheRunsDetectors) {
       << out;
   EXPECT_GT(count(lstmad::files::read(tmp.file("r.html")), "<figure class=\"series\">"), 3);
 }
+
+// A detector of the run whose every cell failed has no NAB-format files: its report is written, with the
+// failures and a note instead of plots, not refused as an unknown name.
+TEST(Report, ADetectorWhoseCellsAllFailedIsReportedNotUnknown) {
+  if (!fs::exists(lstmad_binary())) GTEST_SKIP() << "lstmad binary not built at " << lstmad_binary();
+  TempDir tmp("report-failed");
+  write_text(tmp.file("cfg.json"), R"({
+    "data": {"format": "synthetic", "synthetic": {"seed": 1, "series_per_kind": 1, "length": 600}},
+    "model": {"layers": 1, "hidden": 6, "window": 10}, "train": {"epochs": 3, "batch": 16},
+    "detector": {"likelihood": {"long_window": 200, "short_window": 4}},
+    "run": {"max_train_seconds": 1e-9}})");
+  std::string out;
+  ASSERT_EQ(
+      run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --out " + tmp.file("run"), &out), 1)
+      << out;
+  ASSERT_FALSE(fs::exists(tmp.file("run/nab/lstmad")));
+  ASSERT_EQ(run_command(lstmad_binary() + " report " + tmp.file("run") + " --detector lstmad --out " +
+                            tmp.file("r.html") + " 2>&1",
+                        &out),
+            0)
+      << out;
+  const std::string html = lstmad::files::read(tmp.file("r.html"));
+  EXPECT_NE(html.find("No series of lstmad was scored"), std::string::npos);
+  EXPECT_GT(count(html, "TIMEOUT"), 1) << "the failures are listed";
+  EXPECT_EQ(count(html, "<figure class=\"series\">"), 0);
+}
