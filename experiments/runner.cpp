@@ -1039,6 +1039,7 @@ json model_entries(const CellResult& r, const std::string& dir) {
                  {"best_epoch", r.best_epoch},
                  {"train_loss", std::isfinite(r.train_loss) ? json(r.train_loss) : json(nullptr)},
                  {"val_loss", std::isfinite(r.val_loss) ? json(r.val_loss) : json(nullptr)}});
+  if (!r.loss_curve.is_null()) out.back()["loss_curve"] = r.loss_curve;
   return out;
 }
 

@@ -704,6 +704,8 @@ TEST_F(RunCli, ARescoredEnsembleCountsAsAllItsModels) {
     EXPECT_EQ(cell["members"][0]["run"], tmp.file("a"));
     EXPECT_EQ(cell["members"][1]["run"], tmp.file("b"));
     EXPECT_EQ(cell["members"][2]["run"], tmp.file("c"));
+    for (const auto& m : cell["members"])  // each model keeps its training curve
+      EXPECT_EQ(m["loss_curve"]["train"].size(), static_cast<size_t>(m["epochs"].get<int>())) << f.path();
   }
 }
 
