@@ -2,12 +2,15 @@
 // alarming, suppression, and causality (changing data after row t changes no score at or before t).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "core/error.hpp"
 #include "core/rng.hpp"
 #include "detect/detector.hpp"
+#include "detect/dynamic_threshold.hpp"
 #include "detect/scoring.hpp"
 
 using namespace lstmad;
@@ -236,6 +239,148 @@ TEST(Detector, DynamicThresholdIsChosenFromErrorsOfRowsTheModelWasNotFittedOn) {
   for (int i = 1500; i < 1510; ++i) e[static_cast<size_t>(i)] = 1.0;
   s = anomaly_scores_from_errors(e, values, o);
   EXPECT_EQ(s[1500], 1.0);
+}
+
+namespace {
+
+// The rule as written down: the window shifted row by row, one pass per candidate threshold for its
+// sums and one for its runs. dynamic_threshold_detections must give these bits exactly.
+std::vector<double> dynamic_threshold_reference(const std::vector<double>& errors,
+                                                const DynamicThresholdOptions& o) {
+  struct Run {
+    size_t begin, end;
+    double peak;
+  };
+  auto runs_above = [](const std::vector<double>& e, double eps) {
+    std::vector<Run> runs;
+    for (size_t k = 0; k < e.size();) {
+      if (e[k] < eps) {
+        ++k;
+        continue;
+      }
+      Run r{k, k, e[k]};
+      while (k < e.size() && e[k] >= eps) {
+        r.peak = std::max(r.peak, e[k]);
+        r.end = k++;
+      }
+      runs.push_back(r);
+    }
+    return runs;
+  };
+  const size_t none = std::numeric_limits<size_t>::max();
+  std::vector<double> out(errors.size(), 0.0), win;
+  std::vector<size_t> rows;
+  size_t last_anomalous = none;
+  for (size_t i = 0; i < errors.size(); ++i) {
+    if (std::isnan(errors[i])) continue;
+    win.push_back(errors[i]);
+    rows.push_back(i);
+    if (static_cast<int>(win.size()) > o.window) {
+      win.erase(win.begin());
+      rows.erase(rows.begin());
+    }
+    bool flagged = false;
+    if (static_cast<int>(win.size()) >= o.min_history) {
+      double sum = 0, sq = 0;
+      for (double v : win) {
+        sum += v;
+        sq += v * v;
+      }
+      const double cnt = static_cast<double>(win.size());
+      const double mu = sum / cnt;
+      const double sigma = std::sqrt(std::max(0.0, sq / cnt - mu * mu));
+      double best_rating = -std::numeric_limits<double>::infinity(),
+             best_eps = std::numeric_limits<double>::infinity();
+      if (sigma > 0 && mu > 0) {
+        for (double z = o.z_min; z <= o.z_max + 1e-12; z += o.z_step) {
+          const double eps = mu + z * sigma;
+          double bs = 0, bq = 0;
+          size_t below = 0;
+          for (double v : win)
+            if (v < eps) {
+              bs += v;
+              bq += v * v;
+              ++below;
+            }
+          const size_t above = win.size() - below;
+          if (above == 0 || below == 0) continue;
+          const double bmu = bs / static_cast<double>(below);
+          const double bsig = std::sqrt(std::max(0.0, bq / static_cast<double>(below) - bmu * bmu));
+          const double nseq = static_cast<double>(runs_above(win, eps).size());
+          const double rating =
+              ((mu - bmu) / mu + (sigma - bsig) / sigma) / (static_cast<double>(above) + nseq * nseq);
+          if (rating > best_rating) {
+            best_rating = rating;
+            best_eps = eps;
+          }
+        }
+      }
+      if (std::isfinite(best_eps)) {
+        std::vector<Run> sorted = runs_above(win, best_eps);
+        std::sort(sorted.begin(), sorted.end(), [](const Run& a, const Run& b) { return a.peak > b.peak; });
+        double below_max = 0;
+        for (double v : win)
+          if (v < best_eps) below_max = std::max(below_max, v);
+        size_t keep = 0;
+        for (size_t k = 0; k < sorted.size(); ++k) {
+          double next = k + 1 < sorted.size() ? sorted[k + 1].peak : below_max;
+          if ((sorted[k].peak - next) / sorted[k].peak > o.prune) keep = k + 1;
+        }
+        for (size_t k = 0; k < keep; ++k) {
+          if (sorted[k].end == win.size() - 1) flagged = true;
+          last_anomalous =
+              last_anomalous == none ? rows[sorted[k].end] : std::max(last_anomalous, rows[sorted[k].end]);
+        }
+      }
+    }
+    if (flagged || (last_anomalous != none && i <= last_anomalous + static_cast<size_t>(o.buffer)))
+      out[i] = 1.0;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(Detector, DynamicThresholdMatchesTheRuleAsWrittenBitForBit) {
+  // Noisy errors with gaps (NaN), bursts, a flat stretch, exact zeros and ties, under several windows and
+  // candidate grids (16 candidates, 7, 23: whole and partial blocks; one), including a window shorter than
+  // the history it needs.
+  Rng rng(11);
+  std::vector<double> e(3000);
+  for (size_t i = 0; i < e.size(); ++i) {
+    e[i] = 0.05 + 0.02 * rng.normal();
+    if (e[i] < 0) e[i] = 0;
+    if (rng.uniform() < 0.03) e[i] = std::nan("");
+    if (rng.uniform() < 0.01) e[i] += 0.5 * rng.uniform();
+  }
+  for (size_t i = 1200; i < 1400; ++i) e[i] = 0.125;  // flat: no spread
+  for (size_t i = 2000; i < 2030; ++i) e[i] = 0.9;
+  for (size_t i = 2500; i < 2600; i += 7) e[i] = 0.25;  // ties
+  std::vector<DynamicThresholdOptions> grid(5);
+  grid[1].window = 300;
+  grid[1].min_history = 50;
+  grid[2].window = 150;
+  grid[2].z_min = 1.0;
+  grid[2].z_max = 4.0;  // 7 candidates
+  grid[3].window = 500;
+  grid[3].z_min = 0.5;
+  grid[3].z_max = 11.5;  // 23 candidates
+  grid[3].prune = 0.05;
+  grid[4].window = 40;
+  grid[4].min_history = 60;  // never enough history
+  grid[4].z_min = grid[4].z_max = 3.0;
+  for (size_t g = 0; g < grid.size(); ++g) {
+    const std::vector<double> want = dynamic_threshold_reference(e, grid[g]);
+    const std::vector<double> got = dynamic_threshold_detections(e, grid[g]);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < want.size(); ++i)
+      ASSERT_EQ(std::memcmp(&got[i], &want[i], sizeof(double)), 0) << "options " << g << ", row " << i;
+    const auto flagged = std::count(want.begin(), want.end(), 1.0);
+    if (g < 4) {
+      EXPECT_GT(flagged, 0) << "options " << g << " flag nothing: the comparison would prove little";
+    }
+    EXPECT_LT(flagged, static_cast<long>(want.size()) / 2) << "options " << g;
+  }
 }
 
 TEST(Detector, ANonFiniteErrorOrAZeroSpreadDoesNotSaturateTheLikelihood) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 namespace lstmad {
@@ -28,15 +29,15 @@ struct Run {
   double peak;
 };
 
-std::vector<Run> runs_above(const std::vector<double>& e, double eps) {
+std::vector<Run> runs_above(const double* e, size_t n, double eps) {
   std::vector<Run> runs;
-  for (size_t k = 0; k < e.size();) {
+  for (size_t k = 0; k < n;) {
     if (e[k] < eps) {
       ++k;
       continue;
     }
     Run r{k, k, e[k]};
-    while (k < e.size() && e[k] >= eps) {
+    while (k < n && e[k] >= eps) {
       r.peak = std::max(r.peak, e[k]);
       r.end = k++;
     }
@@ -45,64 +46,131 @@ std::vector<Run> runs_above(const std::vector<double>& e, double eps) {
   return runs;
 }
 
+// Candidate thresholds handled together in one pass over the window.
+constexpr size_t kBlock = 8;
+
+// For each of the NV * kBlock thresholds eps[c]: the sum and the sum of squares of the window's errors
+// below it, added in row order (as a pass per threshold adds them), their count, and the count of runs of
+// errors at or above it. An error not below eps adds +0.0, which leaves a sum's bits as they are (a sum
+// that starts at +0.0 is never -0.0). The NV vectors' sums are independent chains, run side by side.
+template <int NV>
+void candidate_block(const double* win, size_t wn, const double* eps, double* bs, double* bq, long* below,
+                     long* nseq) {
+  // GCC/Clang vector types: one lane per candidate, lowered to whatever vector unit the target has.
+  typedef double D __attribute__((vector_size(kBlock * sizeof(double))));
+  typedef long L __attribute__((vector_size(kBlock * sizeof(long))));
+  static_assert(sizeof(double) == sizeof(long), "a mask lane covers a double lane");
+  D e[NV], s[NV], q[NV];
+  L nb[NV], ns[NV], prev[NV];
+  for (int j = 0; j < NV; ++j) {
+    s[j] = q[j] = e[j] = D{};
+    nb[j] = ns[j] = L{};
+    prev[j] = L{} - 1;  // "below": a run starts at the window's first position too
+    for (size_t c = 0; c < kBlock; ++c) e[j][c] = eps[j * kBlock + c];
+  }
+  for (size_t k = 0; k < wn; ++k) {
+    const double v = win[k];
+    const double vv = v * v;
+    long vbits, vvbits;
+    std::memcpy(&vbits, &v, sizeof v);
+    std::memcpy(&vvbits, &vv, sizeof vv);
+    const L vl = L{} | vbits, vvl = L{} | vvbits;  // the bits of v and v * v in every lane
+    for (int j = 0; j < NV; ++j) {
+      const L m = reinterpret_cast<D>(vl) < e[j];  // -1 where the error is below the candidate, else 0
+      s[j] += reinterpret_cast<D>(vl & m);         // v or +0.0
+      q[j] += reinterpret_cast<D>(vvl & m);
+      nb[j] -= m;
+      ns[j] -= prev[j] & ~m;  // a run starts where the error is not below and the one before was
+      prev[j] = m;
+    }
+  }
+  for (int j = 0; j < NV; ++j)
+    for (size_t c = 0; c < kBlock; ++c) {
+      bs[j * kBlock + c] = s[j][c];
+      bq[j * kBlock + c] = q[j][c];
+      below[j * kBlock + c] = nb[j][c];
+      nseq[j * kBlock + c] = ns[j][c];
+    }
+}
+
 }  // namespace
 
 std::vector<double> dynamic_threshold_detections(const std::vector<double>& errors, const DynamicThresholdOptions& o) {
   const size_t n = errors.size();
   std::vector<double> out(n, 0.0);
-  std::vector<double> win;  // the window's non-NaN errors, in row order
-  std::vector<size_t> rows;
+  // The window's non-NaN errors and their rows, in row order: buf[head ..]. Dropping the oldest moves
+  // head; the dropped prefix is cut off once it is as long as the window, so a row costs O(1) on average
+  // instead of a shift of the whole window.
+  const size_t cap = static_cast<size_t>(std::max(o.window, 1));
+  std::vector<double> buf;
+  std::vector<size_t> buf_rows;
+  size_t head = 0;
+  // The candidate thresholds' z values, as the sweep z = z_min, z_min + z_step, ... accumulates them.
+  std::vector<double> zs;
+  for (double z = o.z_min; z <= o.z_max + 1e-12; z += o.z_step) zs.push_back(z);
+  const size_t nz = zs.size();
+  // Per candidate: eps, and the sums over the window's errors below it (in row order, as one pass per
+  // candidate would add them), the count of those errors and of the runs at or above eps.
+  // Padded to whole blocks; a padding candidate's eps is -inf (nothing below it) and is never rated.
+  const size_t padded = (nz + kBlock - 1) / kBlock * kBlock;
+  std::vector<double> eps(padded, -std::numeric_limits<double>::infinity()), bs(padded), bq(padded);
+  std::vector<long> below(padded), nseq(padded);
   size_t last_anomalous = std::numeric_limits<size_t>::max();
   for (size_t i = 0; i < n; ++i) {
     if (std::isnan(errors[i])) continue;
-    win.push_back(errors[i]);
-    rows.push_back(i);
-    if (static_cast<int>(win.size()) > o.window) {
-      win.erase(win.begin());
-      rows.erase(rows.begin());
+    buf.push_back(errors[i]);
+    buf_rows.push_back(i);
+    if (buf.size() - head > static_cast<size_t>(o.window)) ++head;
+    if (head >= cap) {
+      buf.erase(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(head));
+      buf_rows.erase(buf_rows.begin(), buf_rows.begin() + static_cast<std::ptrdiff_t>(head));
+      head = 0;
     }
+    const double* win = buf.data() + head;
+    const size_t wn = buf.size() - head;
+    const size_t* rows = buf_rows.data() + head;
     bool flagged = false;
-    if (static_cast<int>(win.size()) >= o.min_history) {
+    if (static_cast<int>(wn) >= o.min_history) {
       double sum = 0, sq = 0;
-      for (double v : win) {
-        sum += v;
-        sq += v * v;
+      for (size_t k = 0; k < wn; ++k) {
+        sum += win[k];
+        sq += win[k] * win[k];
       }
-      const double cnt = static_cast<double>(win.size());
+      const double cnt = static_cast<double>(wn);
       const double mu = sum / cnt;
       const double sigma = std::sqrt(std::max(0.0, sq / cnt - mu * mu));
       double best_rating = -std::numeric_limits<double>::infinity(), best_eps = std::numeric_limits<double>::infinity();
-      if (sigma > 0 && mu > 0) {
-        for (double z = o.z_min; z <= o.z_max + 1e-12; z += o.z_step) {
-          const double eps = mu + z * sigma;
-          double bs = 0, bq = 0;
-          size_t below = 0;
-          for (double v : win)
-            if (v < eps) {
-              bs += v;
-              bq += v * v;
-              ++below;
-            }
-          const size_t above = win.size() - below;
-          if (above == 0 || below == 0) continue;
-          const double bmu = bs / static_cast<double>(below);
-          const double bsig = std::sqrt(std::max(0.0, bq / static_cast<double>(below) - bmu * bmu));
-          const double nseq = static_cast<double>(runs_above(win, eps).size());
-          const double rating = ((mu - bmu) / mu + (sigma - bsig) / sigma) / (static_cast<double>(above) + nseq * nseq);
+      if (sigma > 0 && mu > 0 && nz > 0) {
+        for (size_t c = 0; c < nz; ++c) eps[c] = mu + zs[c] * sigma;
+        // One pass over the window per block of candidates, the block's sums held in registers.
+        size_t first = 0;
+        for (; first + 2 * kBlock <= padded; first += 2 * kBlock)
+          candidate_block<2>(win, wn, &eps[first], &bs[first], &bq[first], &below[first], &nseq[first]);
+        if (first < padded)
+          candidate_block<1>(win, wn, &eps[first], &bs[first], &bq[first], &below[first], &nseq[first]);
+        for (size_t c = 0; c < nz; ++c) {
+          const size_t nb = static_cast<size_t>(below[c]);
+          const size_t above = wn - nb;
+          if (above == 0 || nb == 0) continue;
+          const double bmu = bs[c] / static_cast<double>(nb);
+          const double bsig = std::sqrt(std::max(0.0, bq[c] / static_cast<double>(nb) - bmu * bmu));
+          const double ns = static_cast<double>(nseq[c]);
+          const double rating =
+              ((mu - bmu) / mu + (sigma - bsig) / sigma) / (static_cast<double>(above) + ns * ns);
           if (rating > best_rating) {
             best_rating = rating;
-            best_eps = eps;
+            best_eps = eps[c];
           }
         }
       }
       if (std::isfinite(best_eps)) {
-        std::vector<Run> runs = runs_above(win, best_eps);
+        std::vector<Run> runs = runs_above(win, wn, best_eps);
         // Pruning over the runs' peaks, highest first, closed by the highest error below the threshold.
         std::vector<Run> sorted = runs;
         std::sort(sorted.begin(), sorted.end(), [](const Run& a, const Run& b) { return a.peak > b.peak; });
         double below_max = 0;
-        for (double v : win)
-          if (v < best_eps) below_max = std::max(below_max, v);
+        for (size_t k = 0; k < wn; ++k)
+          if (win[k] < best_eps) below_max = std::max(below_max, win[k]);
         size_t keep = 0;  // runs ranked before `keep` survive
         for (size_t k = 0; k < sorted.size(); ++k) {
           double next = k + 1 < sorted.size() ? sorted[k + 1].peak : below_max;
@@ -110,7 +178,7 @@ std::vector<double> dynamic_threshold_detections(const std::vector<double>& erro
         }
         for (size_t k = 0; k < keep; ++k) {
           // The current row is the window's last position.
-          if (sorted[k].end == win.size() - 1) flagged = true;
+          if (sorted[k].end == wn - 1) flagged = true;
           last_anomalous = last_anomalous == std::numeric_limits<size_t>::max()
                                ? rows[sorted[k].end]
                                : std::max(last_anomalous, rows[sorted[k].end]);
