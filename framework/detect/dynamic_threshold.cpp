@@ -168,9 +168,17 @@ std::vector<double> dynamic_threshold_detections(const std::vector<double>& erro
         // Pruning over the runs' peaks, highest first, closed by the highest error below the threshold.
         std::vector<Run> sorted = runs;
         std::sort(sorted.begin(), sorted.end(), [](const Run& a, const Run& b) { return a.peak > b.peak; });
-        double below_max = 0;
-        for (size_t k = 0; k < wn; ++k)
-          if (win[k] < best_eps) below_max = std::max(below_max, win[k]);
+        // Without a branch (whether an error lies below the threshold follows the data: the mispredicted
+        // jumps made this loop a fifth of the rule's time) and in four independent chains: the maximum of
+        // numbers (the window holds no NaN) is the same in any order, up to the sign of a zero, which
+        // peak - below_max below does not see.
+        double part[4] = {0, 0, 0, 0};
+        size_t k4 = 0;
+        for (; k4 + 4 <= wn; k4 += 4)
+          for (size_t j = 0; j < 4; ++j)
+            part[j] = std::max(part[j], win[k4 + j] < best_eps ? win[k4 + j] : 0.0);
+        for (; k4 < wn; ++k4) part[0] = std::max(part[0], win[k4] < best_eps ? win[k4] : 0.0);
+        const double below_max = std::max(std::max(part[0], part[1]), std::max(part[2], part[3]));
         size_t keep = 0;  // runs ranked before `keep` survive
         for (size_t k = 0; k < sorted.size(); ++k) {
           double next = k + 1 < sorted.size() ? sorted[k + 1].peak : below_max;
