@@ -17,9 +17,11 @@
 #include <limits>
 #include <vector>
 
+#include "core/files.hpp"
 #include "core/gpu/check.hpp"
 #include "core/gpu/device_buffer.hpp"
 #include "core/gpu/resources.hpp"
+#include "core/log.hpp"
 #include "gpu/gpu_engine_test.hpp"
 #include "gpu/gpu_test.hpp"
 #include "lstm/cpu/lstm_cpu.hpp"
@@ -27,6 +29,7 @@
 #include "lstm/cudnn/cudnn_lstm.hpp"
 #include "lstm/engine.hpp"
 #include "lstm/init.hpp"
+#include "support/test_support.hpp"
 
 namespace lstmad {
 namespace {
@@ -166,6 +169,27 @@ TEST_F(CudnnFixture, WeightLayoutRoundTripsThroughCudnnWeightSpace) {
       EXPECT_GE(lstm.head_offset() * sizeof(float), lstm.weight_space_bytes());
     }
   }
+}
+
+// A ModelBatch builds one block per model: a persistent algorithm that cuDNN refuses for a shape is
+// warned about once, not once per block (cuDNN documents the small-H backward for H <= 128 only).
+TEST_F(CudnnFixture, AnAlgorithmFallbackIsWarnedOncePerConfiguration) {
+  const ModelShape s{1, 1, 160, 1};
+  test::TempDir dir("fallback-warning");
+  log::set_file(dir.file("log.txt"));
+  int fell_back = 0;
+  for (int i = 0; i < 3; ++i) {
+    CudnnLstm lstm(*handle_, *stream_, s, 11, 5, Precision::FP32, RnnAlgo::PersistStaticSmallH);
+    fell_back += lstm.algo() == RnnAlgo::Standard;
+  }
+  log::set_file("");
+  const std::string text = files::read(dir.file("log.txt"));
+  const std::string warning =
+      "[warn] cuDNN algorithm persist_static_small_h rejected for";  // the file has debug too
+  int warnings = 0;
+  for (size_t p = text.find(warning); p != std::string::npos; p = text.find(warning, p + 1)) ++warnings;
+  EXPECT_TRUE(fell_back == 0 || fell_back == 3) << "the same configuration, the same answer";
+  EXPECT_EQ(warnings, fell_back > 0 ? 1 : 0) << text;
 }
 
 // ---- the engine ----

@@ -5,12 +5,25 @@
 
 #include <algorithm>
 #include <cstring>
+#include <mutex>
+#include <set>
 
 #include "core/gpu/check.hpp"
 #include "core/log.hpp"
 #include "kernels/head.hpp"
 
 namespace lstmad {
+
+namespace {
+// A ModelBatch builds one block per model, and scoring one per call, all refused for the same reason: the
+// fallback is a warning the first time a process meets a configuration, a debug line after that.
+bool first_fallback(const std::string& config) {
+  static std::mutex mutex;
+  static std::set<std::string> seen;
+  std::lock_guard<std::mutex> lock(mutex);
+  return seen.insert(config).second;
+}
+}  // namespace
 
 RnnAlgo parse_rnn_algo(const std::string& s) {
   if (s == "standard") return RnnAlgo::Standard;
@@ -134,9 +147,13 @@ CudnnLstm::CudnnLstm(cudnnHandle_t handle, cudaStream_t stream, const ModelShape
       if (B == 1) break;
     }
   } catch (const gpu::CudnnError& e) {
-    log::warn("cuDNN algorithm " + to_string(algo_) + " rejected for " + shape_.str() +
-              " T=" + std::to_string(window_) + " B=" + std::to_string(max_batch_) + " (" + e.what() +
-              "); falling back to standard");
+    const std::string config = to_string(algo_) + " rejected for " + shape_.str() +
+                               " T=" + std::to_string(window_) + " B=" + std::to_string(max_batch_);
+    const std::string what = "cuDNN algorithm " + config + " (" + e.what() + "); falling back to standard";
+    if (first_fallback(config))
+      log::warn(what);
+    else
+      log::debug(what);
     CUDA_CHECK(cudaStreamSynchronize(stream_));
     cudaGetLastError();  // a refused persistent launch may leave a (non-sticky) error for a later check
     build(RnnAlgo::Standard);
