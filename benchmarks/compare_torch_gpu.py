@@ -6,11 +6,36 @@ MSE -> backward -> clip_grad_norm_(1.0) -> Adam. Timed with torch.cuda.Event aft
 --reps steps, with cuDNN TF32 off (strict fp32, like CUDNN_FMA_MATH) and on (PyTorch's default for
 cuDNN RNNs). Exits 0 with a message when torch or a CUDA device is missing.
 
-Usage: compare_torch_gpu.py [--quick] [--reps N] [--warmup N] [--csv FILE]
+Usage: compare_torch_gpu.py [--quick] [--reps N] [--warmup N] [--csv FILE] [--device cuda|cpu]
+Each CSV row is written as it is measured; a shape that fails is reported and skipped.
 """
 import argparse
-import statistics
 import sys
+
+import torch_bench
+
+
+def step_ms(torch, dev, H, L, T, B, tf32, warmup, reps):
+    """Median ms of one training step of the detector's model at this shape."""
+    torch.backends.cudnn.allow_tf32 = tf32
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(1, H, num_layers=L, batch_first=True).to(dev)
+    head = torch.nn.Linear(H, 1).to(dev)
+    params = list(lstm.parameters()) + list(head.parameters())
+    opt = torch.optim.Adam(params, lr=1e-4)
+    x = torch.randn(B, T, 1, device=dev)
+    y = torch.randn(B, 1, device=dev)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        out, _ = lstm(x)
+        loss = torch.nn.functional.mse_loss(head(out[:, -1, :]), y)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+
+    return torch_bench.median_ms(torch, dev, step, warmup, reps)
 
 
 def main() -> int:
@@ -19,70 +44,45 @@ def main() -> int:
     ap.add_argument("--reps", type=int, default=30)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--csv", default="")
+    ap.add_argument("--device", choices=["cuda", "cpu"], default="cuda",
+                    help="where to time (cpu: the same steps on the host, TF32 off only)")
     args = ap.parse_args()
     try:
         import torch
     except ImportError:
         print("compare_torch_gpu: torch is not installed; nothing to compare")
         return 0
-    if not torch.cuda.is_available():
-        print("compare_torch_gpu: torch sees no CUDA device; nothing to compare")
+    dev, why = torch_bench.device_or_reason(torch, args.device)
+    if dev is None:
+        print(f"compare_torch_gpu: {why}; nothing to compare")
         return 0
 
-    dev = torch.device("cuda")
-    print(f"compare_torch_gpu on {torch.cuda.get_device_name(0)}, torch {torch.__version__}, "
+    where = torch.cuda.get_device_name(0) if dev.type == "cuda" else "the CPU"
+    print(f"compare_torch_gpu on {where}, torch {torch.__version__}, "
           f"cuDNN {torch.backends.cudnn.version()}, {args.reps} reps after {args.warmup} warm-up steps, medians")
     Hs, Ls, Ts, Bs = [32, 64, 128, 256], [1, 2], [50, 100, 250], [32, 64, 256]
     if args.quick:
         Hs, Ls, Ts, Bs = [64, 256], [1], [100], [64]
-    rows = []
+    tf32s = (False, True) if dev.type == "cuda" else (False,)
+    out = torch_bench.CsvRows(args.csv, ["H", "L", "T", "B", "D", "tf32", "step_ms", "gflops"])
     print(f"{'H':>5} {'L':>2} {'T':>4} {'B':>4} {'tf32':>5} {'step ms':>10} {'GFLOP/s':>9}")
     for H in Hs:
         for L in Ls:
             for T in Ts:
                 for B in Bs:
-                    for tf32 in (False, True):
-                        torch.backends.cudnn.allow_tf32 = tf32
-                        torch.backends.cuda.matmul.allow_tf32 = tf32
-                        torch.manual_seed(0)
-                        lstm = torch.nn.LSTM(1, H, num_layers=L, batch_first=True).to(dev)
-                        head = torch.nn.Linear(H, 1).to(dev)
-                        params = list(lstm.parameters()) + list(head.parameters())
-                        opt = torch.optim.Adam(params, lr=1e-4)
-                        x = torch.randn(B, T, 1, device=dev)
-                        y = torch.randn(B, 1, device=dev)
-
-                        def step():
-                            opt.zero_grad(set_to_none=True)
-                            out, _ = lstm(x)
-                            loss = torch.nn.functional.mse_loss(head(out[:, -1, :]), y)
-                            loss.backward()
-                            torch.nn.utils.clip_grad_norm_(params, 1.0)
-                            opt.step()
-
-                        for _ in range(args.warmup):
-                            step()
-                        torch.cuda.synchronize()
-                        times = []
-                        for _ in range(args.reps):
-                            start = torch.cuda.Event(enable_timing=True)
-                            stop = torch.cuda.Event(enable_timing=True)
-                            start.record()
-                            step()
-                            stop.record()
-                            stop.synchronize()
-                            times.append(start.elapsed_time(stop))
-                        ms = statistics.median(times)
+                    for tf32 in tf32s:
+                        try:
+                            ms = step_ms(torch, dev, H, L, T, B, tf32, args.warmup, args.reps)
+                        except Exception as e:  # noqa: BLE001 (one shape's failure does not end the table)
+                            print(f"{H:>5} {L:>2} {T:>4} {B:>4} {str(tf32):>5} failed: {e}", flush=True)
+                            if dev.type == "cuda":
+                                torch.cuda.empty_cache()
+                            continue
                         flops = sum(24.0 * H * ((1 if l == 0 else H) + H) * B * T for l in range(L))
                         gflops = flops / (ms * 1e-3) / 1e9
-                        rows.append((H, L, T, B, tf32, ms, gflops))
+                        out.row(H, L, T, B, 1, int(tf32), ms, gflops)
                         print(f"{H:>5} {L:>2} {T:>4} {B:>4} {str(tf32):>5} {ms:>10.4f} {gflops:>9.1f}", flush=True)
-    if args.csv:
-        with open(args.csv, "w") as f:
-            f.write("H,L,T,B,D,tf32,step_ms,gflops\n")
-            for r in rows:
-                f.write(",".join(str(v) for v in (r[0], r[1], r[2], r[3], 1, int(r[4]), r[5], r[6])) + "\n")
-        print(f"wrote {args.csv}")
+    out.done()
     return 0
 
 

@@ -14,10 +14,12 @@ Adam. Two ways to run N models:
 Timed with torch.cuda.Event after warm-up, medians of --reps steps of all N models, cuDNN/matmul TF32 off
 (strict fp32, like the fused engine). Exits 0 with a message when torch or a CUDA device is missing.
 
-Usage: compare_torch_multi.py [--quick] [--reps N] [--warmup N] [--models a,b,c] [--csv FILE]
+Usage: compare_torch_multi.py [--quick] [--reps N] [--warmup N] [--models a,b,c] [--csv FILE] [--device cuda|cpu]
+Each CSV row is written as it is measured.
 """
 import argparse
-import statistics
+
+import torch_bench
 
 
 def main() -> int:
@@ -27,36 +29,27 @@ def main() -> int:
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--models", default="1,16,58,256,1024")
     ap.add_argument("--csv", default="")
+    ap.add_argument("--device", choices=["cuda", "cpu"], default="cuda", help="where to time")
     args = ap.parse_args()
     try:
         import torch
     except ImportError:
         print("compare_torch_multi: torch is not installed; nothing to compare")
         return 0
-    if not torch.cuda.is_available():
-        print("compare_torch_multi: torch sees no CUDA device; nothing to compare")
+    dev, why = torch_bench.device_or_reason(torch, args.device)
+    if dev is None:
+        print(f"compare_torch_multi: {why}; nothing to compare")
         return 0
     torch.backends.cudnn.allow_tf32 = False
     torch.backends.cuda.matmul.allow_tf32 = False
-    dev = torch.device("cuda")
     H, T, B, D = 64, 100, 64, 1
     Ns = [1, 58, 256] if args.quick else [int(x) for x in args.models.split(",") if x]
-    print(f"compare_torch_multi on {torch.cuda.get_device_name(0)}, torch {torch.__version__}, "
+    where = torch.cuda.get_device_name(0) if dev.type == "cuda" else "the CPU"
+    print(f"compare_torch_multi on {where}, torch {torch.__version__}, "
           f"cuDNN {torch.backends.cudnn.version()}, TF32 off, medians of {args.reps} after {args.warmup}")
 
     def timed(step):
-        for _ in range(args.warmup):
-            step()
-        torch.cuda.synchronize()
-        times = []
-        for _ in range(args.reps):
-            a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            a.record()
-            step()
-            b.record()
-            b.synchronize()
-            times.append(a.elapsed_time(b))
-        return statistics.median(times)
+        return torch_bench.median_ms(torch, dev, step, args.warmup, args.reps)
 
     def loop_ms(N, L):
         torch.manual_seed(0)
@@ -136,7 +129,7 @@ def main() -> int:
 
         return timed(step)
 
-    rows = []
+    out = torch_bench.CsvRows(args.csv, ["N", "L", "H", "T", "B", "D", "torch_loop_ms", "torch_stacked_ms"])
     print(f"{'N':>6} {'L':>2} {'loop ms':>10} {'stacked ms':>11}")
     for L in (1, 2):
         for N in Ns:
@@ -149,15 +142,11 @@ def main() -> int:
                 sm = stacked_ms(N, L)
             except Exception as e:  # noqa: BLE001
                 print(f"{N:>6} {L:>2} stacked failed: {e}")
-            torch.cuda.empty_cache()
-            rows.append((N, L, lm, sm))
+            if dev.type == "cuda":
+                torch.cuda.empty_cache()
+            out.row(N, L, H, T, B, D, lm, sm)
             print(f"{N:>6} {L:>2} {lm:>10.3f} {sm:>11.3f}", flush=True)
-    if args.csv:
-        with open(args.csv, "w") as f:
-            f.write("N,L,H,T,B,D,torch_loop_ms,torch_stacked_ms\n")
-            for N, L, lm, sm in rows:
-                f.write(f"{N},{L},{H},{T},{B},{D},{lm},{sm}\n")
-        print(f"wrote {args.csv}")
+    out.done()
     return 0
 
 
