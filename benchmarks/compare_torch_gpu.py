@@ -64,7 +64,7 @@ def main() -> int:
     if args.quick:
         Hs, Ls, Ts, Bs = [64, 256], [1], [100], [64]
     tf32s = (False, True) if dev.type == "cuda" else (False,)
-    out = torch_bench.CsvRows(args.csv, ["H", "L", "T", "B", "D", "tf32", "step_ms", "gflops"])
+    out = torch_bench.CsvRows(args.csv, "H,L,T,B,D,tf32,step_ms,gflops")
     print(f"{'H':>5} {'L':>2} {'T':>4} {'B':>4} {'tf32':>5} {'step ms':>10} {'GFLOP/s':>9}")
     for H in Hs:
         for L in Ls:

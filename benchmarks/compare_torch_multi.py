@@ -129,7 +129,7 @@ def main() -> int:
 
         return timed(step)
 
-    out = torch_bench.CsvRows(args.csv, ["N", "L", "H", "T", "B", "D", "torch_loop_ms", "torch_stacked_ms"])
+    out = torch_bench.CsvRows(args.csv, "N,L,H,T,B,D,torch_loop_ms,torch_stacked_ms")
     print(f"{'N':>6} {'L':>2} {'loop ms':>10} {'stacked ms':>11}")
     for L in (1, 2):
         for N in Ns:

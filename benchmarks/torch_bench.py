@@ -34,14 +34,15 @@ def median_ms(torch, device, step, warmup, reps):
 
 
 class CsvRows:
-    """A CSV file written row by row; an empty path writes nothing."""
+    """A CSV file written row by row; an empty path writes nothing. `header`: the column names, comma-joined
+    as the file's first line (tests/bench/test_gpu_check_script.py reads them from the source)."""
 
     def __init__(self, path, header):
         self.path = path
         self.rows = 0
         self.f = open(path, "w") if path else None
         if self.f:
-            self.f.write(",".join(header) + "\n")
+            self.f.write(header + "\n")
             self.f.flush()
 
     def row(self, *values):
