@@ -32,9 +32,30 @@ CellStatus parse_cell_status(const std::string& s) {
   return CellStatus::Error;
 }
 
+json finite_or_null(double v) {
+  return std::isfinite(v) ? json(v) : json(nullptr);
+}
+
+json finite_or_null(const std::vector<double>& values) {
+  json a = json::array();
+  for (double x : values) a.push_back(finite_or_null(x));
+  return a;
+}
+
+json model_facts(uint64_t seed, CellStatus status, int epochs, int best_epoch, double train_loss,
+                 double val_loss, const json& loss_curve) {
+  json j{{"seed", seed},
+         {"status", to_string(status)},
+         {"epochs", epochs},
+         {"best_epoch", best_epoch},
+         {"train_loss", finite_or_null(train_loss)},
+         {"val_loss", finite_or_null(val_loss)}};
+  if (!loss_curve.is_null()) j["loss_curve"] = loss_curve;
+  return j;
+}
+
 namespace {
-// JSON has no NaN: store non-finite numbers as null and read null back as NaN.
-json num(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+// Null (a non-finite number, see finite_or_null) reads back as NaN.
 double num_of(const json& j) { return j.is_number() ? j.get<double>() : std::nan(""); }
 
 std::string csv_field(const std::string& s) {
@@ -59,16 +80,30 @@ json CellResult::to_json() const {
   json m = json::object();
   json order = json::array();
   for (const auto& [k, v] : metrics) {
-    m[k] = num(v);
+    m[k] = finite_or_null(v);
     order.push_back(k);
   }
-  json j{{"id", id}, {"index", index}, {"setting", setting}, {"detector", detector}, {"series", series},
-          {"seed", seed}, {"status", to_string(status)}, {"error", error}, {"rows", rows}, {"train_rows", train_rows},
-          {"epochs", epochs}, {"best_epoch", best_epoch}, {"train_loss", num(train_loss)},
-          {"val_loss", num(val_loss)},
-          {"seconds", {{"prepare", seconds_prepare}, {"train", seconds_train}, {"predict", seconds_predict},
-                       {"total", seconds_total}}},
-          {"metrics", m}, {"metric_order", order}};
+  json j{{"id", id},
+         {"index", index},
+         {"setting", setting},
+         {"detector", detector},
+         {"series", series},
+         {"seed", seed},
+         {"status", to_string(status)},
+         {"error", error},
+         {"rows", rows},
+         {"train_rows", train_rows},
+         {"epochs", epochs},
+         {"best_epoch", best_epoch},
+         {"train_loss", finite_or_null(train_loss)},
+         {"val_loss", finite_or_null(val_loss)},
+         {"seconds",
+          {{"prepare", seconds_prepare},
+           {"train", seconds_train},
+           {"predict", seconds_predict},
+           {"total", seconds_total}}},
+         {"metrics", m},
+         {"metric_order", order}};
   if (!time_features.empty()) j["time_features"] = time_features;
   if (!engine_fallback.empty()) j["engine_fallback"] = engine_fallback;
   if (!members.empty()) j["members"] = members;

@@ -17,6 +17,14 @@ enum class CellStatus { Ok, Error, NonFinite, Timeout };
 std::string to_string(CellStatus s);
 CellStatus parse_cell_status(const std::string& s);
 
+// JSON has no NaN: non-finite numbers are stored as null (and read back as NaN).
+json finite_or_null(double v);
+json finite_or_null(const std::vector<double>& values);
+// One model's training facts as a cell's `members` list holds them (an ensemble member, or a model a
+// rescore averages); loss_curve is left out when null.
+json model_facts(uint64_t seed, CellStatus status, int epochs, int best_epoch, double train_loss,
+                 double val_loss, const json& loss_curve);
+
 struct CellResult {
   std::string id;
   int index = 0;

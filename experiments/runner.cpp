@@ -72,13 +72,6 @@ std::unique_ptr<Engine> fallback_engine(const json& cfg, int threads, int device
 
 namespace {
 
-// JSON has no NaN: a loss curve's non-finite values are stored as null.
-json finite_or_null(const std::vector<double>& values) {
-  json a = json::array();
-  for (double x : values) a.push_back(std::isfinite(x) ? json(x) : json(nullptr));
-  return a;
-}
-
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
@@ -770,15 +763,10 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
             const std::string key = it.key() == "seeds" ? "run.seed" : it.key();  // a replica: its run seed
             values[key] = at_path(pc.members[m], key);
           }
-          r.members.push_back(
-              {{"values", values},
-               {"seed", c.member_seeds[m]},
-               {"status", to_string(f.status)},
-               {"epochs", f.epochs},
-               {"best_epoch", f.best_epoch},
-               {"train_loss", std::isfinite(f.train_loss) ? json(f.train_loss) : json(nullptr)},
-               {"val_loss", std::isfinite(f.val_loss) ? json(f.val_loss) : json(nullptr)},
-               {"loss_curve", f.loss_curve}});
+          json entry = model_facts(c.member_seeds[m], f.status, f.epochs, f.best_epoch, f.train_loss,
+                                   f.val_loss, f.loss_curve);
+          entry["values"] = values;
+          r.members.push_back(std::move(entry));
         }
       }
       r.best_epoch = M == 1 ? pc.facts[0].best_epoch : -1;
@@ -1032,14 +1020,9 @@ json model_entries(const CellResult& r, const std::string& dir) {
     }
     return out;
   }
-  out.push_back({{"run", dir},
-                 {"seed", r.seed},
-                 {"status", to_string(r.status)},
-                 {"epochs", r.epochs},
-                 {"best_epoch", r.best_epoch},
-                 {"train_loss", std::isfinite(r.train_loss) ? json(r.train_loss) : json(nullptr)},
-                 {"val_loss", std::isfinite(r.val_loss) ? json(r.val_loss) : json(nullptr)}});
-  if (!r.loss_curve.is_null()) out.back()["loss_curve"] = r.loss_curve;
+  json entry = model_facts(r.seed, r.status, r.epochs, r.best_epoch, r.train_loss, r.val_loss, r.loss_curve);
+  entry["run"] = dir;
+  out.push_back(std::move(entry));
   return out;
 }
 
