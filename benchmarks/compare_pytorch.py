@@ -35,6 +35,8 @@ import sys
 import time
 from pathlib import Path
 
+import torch_bench
+
 APT_LINE = "apt-get install -y python3-torch libopenblas0"
 REFERENCE = (2, 64, 50, 64)  # L, H, T, B
 
@@ -94,20 +96,8 @@ class Torch:
     def train_ms(self, L, H, T, B, threads, warmup, reps):
         torch = self.torch
         torch.set_num_threads(threads)
-        lstm, head = self.model(L, H)
-        params = list(lstm.parameters()) + list(head.parameters())
-        opt = torch.optim.Adam(params, lr=1e-3)
-        x = torch.randn(B, T, 1)
-        y = torch.randn(B, 1)
-
-        def step():
-            opt.zero_grad(set_to_none=True)
-            out, _ = lstm(x)
-            loss = torch.nn.functional.mse_loss(head(out[:, -1, :]), y)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-
+        torch.manual_seed(0)
+        step = torch_bench.detector_trainer(torch, 1, H, L, torch.device("cpu"), 1e-3, B, T)
         return timed(step, warmup, reps)
 
     def infer_ms(self, L, H, T, rows, batch, warmup, reps):

@@ -20,21 +20,7 @@ def step_ms(torch, dev, H, L, T, B, tf32, warmup, reps):
     torch.backends.cudnn.allow_tf32 = tf32
     torch.backends.cuda.matmul.allow_tf32 = tf32
     torch.manual_seed(0)
-    lstm = torch.nn.LSTM(1, H, num_layers=L, batch_first=True).to(dev)
-    head = torch.nn.Linear(H, 1).to(dev)
-    params = list(lstm.parameters()) + list(head.parameters())
-    opt = torch.optim.Adam(params, lr=1e-4)
-    x = torch.randn(B, T, 1, device=dev)
-    y = torch.randn(B, 1, device=dev)
-
-    def step():
-        opt.zero_grad(set_to_none=True)
-        out, _ = lstm(x)
-        loss = torch.nn.functional.mse_loss(head(out[:, -1, :]), y)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-
+    step = torch_bench.detector_trainer(torch, 1, H, L, dev, 1e-4, B, T)
     return torch_bench.median_ms(torch, dev, step, warmup, reps)
 
 

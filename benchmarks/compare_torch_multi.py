@@ -53,24 +53,11 @@ def main() -> int:
 
     def loop_ms(N, L):
         torch.manual_seed(0)
-        models = []
-        for m in range(N):
-            lstm = torch.nn.LSTM(D, H, L, batch_first=True).to(dev)
-            head = torch.nn.Linear(H, 1).to(dev)
-            params = list(lstm.parameters()) + list(head.parameters())
-            opt = torch.optim.Adam(params, lr=1e-4 * (1 + m % 7))
-            x = torch.randn(B, T, D, device=dev)
-            y = torch.randn(B, 1, device=dev)
-            models.append((lstm, head, params, opt, x, y))
+        steps = [torch_bench.detector_trainer(torch, D, H, L, dev, 1e-4 * (1 + m % 7), B, T) for m in range(N)]
 
         def step():
-            for lstm, head, params, opt, x, y in models:
-                opt.zero_grad(set_to_none=True)
-                out, _ = lstm(x)
-                loss = torch.nn.functional.mse_loss(head(out[:, -1, :]), y)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(params, 1.0)
-                opt.step()
+            for s in steps:
+                s()
 
         return timed(step)
 

@@ -1,11 +1,34 @@
-"""What the PyTorch comparisons (compare_torch_gpu.py, compare_torch_multi.py) share: timing a step on
-the device they run on, and a CSV written row by row.
+"""What the PyTorch comparisons (compare_pytorch.py, compare_torch_gpu.py, compare_torch_multi.py) share:
+the detector's model and its training step, timing a step on the device they run on, and a CSV written
+row by row.
 
 A CSV row is on disk as soon as it is measured (flushed), so that when gpu_check.sh cuts a stage at its
 deadline, the rows measured so far still reach scripts/gpu-results.py.
 """
 import statistics
 import time
+
+
+def detector_trainer(torch, D, H, L, device, lr, B, T):
+    """The classic prediction-error detector's model, as lstmad trains it: nn.LSTM(D, H, L,
+    batch_first=True), an nn.Linear(H, 1) head on the last step, MSE, clip_grad_norm_(1.0), Adam(lr), on a
+    random B x T x D minibatch. Returns its training step (zero_grad, forward, loss, backward, clip, Adam)."""
+    lstm = torch.nn.LSTM(D, H, num_layers=L, batch_first=True).to(device)
+    head = torch.nn.Linear(H, 1).to(device)
+    params = list(lstm.parameters()) + list(head.parameters())
+    opt = torch.optim.Adam(params, lr=lr)
+    x = torch.randn(B, T, D, device=device)
+    y = torch.randn(B, 1, device=device)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        out, _ = lstm(x)
+        loss = torch.nn.functional.mse_loss(head(out[:, -1, :]), y)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+
+    return step
 
 
 def median_ms(torch, device, step, warmup, reps):
