@@ -14,7 +14,9 @@ import csv
 import os
 import subprocess
 import sys
-import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from killed_run import rows_kept_after_kill  # noqa: E402
 
 
 def python_with_torch():
@@ -63,26 +65,10 @@ def main():
 
     # Killed after its first shape (of two), the CSV keeps that shape's whole row.
     path = os.path.join(out, "torch_killed.csv")
-    if os.path.exists(path):
-        os.remove(path)
-    proc = subprocess.Popen([py, os.path.join(bench, "compare_torch_gpu.py"), "--device", "cpu", "--quick",
-                             "--reps", "1", "--warmup", "0", "--csv", path],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    seen = 0
-    while proc.poll() is None and seen < 1:
-        time.sleep(0.005)
-        if os.path.exists(path):
-            with open(path) as f:
-                seen = sum(1 for line in f if line.endswith("\n")) - 1
-    proc.kill()
-    proc.wait()
-    if seen < 1:
-        failures.append("compare_torch_gpu.py wrote no CSV row before it finished: a stage cut at its deadline "
-                        "would lose every row")
-    else:
-        kept = list(csv.DictReader(open(path)))
-        if not kept or any(float(r["step_ms"]) <= 0 for r in kept):
-            failures.append(f"the killed compare_torch_gpu.py left no whole row: {kept}")
+    why = rows_kept_after_kill("compare_torch_gpu.py", [py, os.path.join(bench, "compare_torch_gpu.py"), "--device", "cpu", "--quick",
+                                "--reps", "1", "--warmup", "0", "--csv", path], path, "step_ms", 2)
+    if why:
+        failures.append(why)
 
     for f in failures:
         print("FAILED:", f)

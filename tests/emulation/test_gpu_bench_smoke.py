@@ -19,7 +19,9 @@ import os
 import shutil
 import subprocess
 import sys
-import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from killed_run import rows_kept_after_kill  # noqa: E402
 
 
 def run(cmd, failures):
@@ -111,25 +113,9 @@ def main():
     # A stage cut at its deadline keeps what it measured: each CSV row is on disk as soon as it is printed,
     # so a run killed after its first shape (of four) still leaves a readable CSV with that row.
     path = os.path.join(out, "killed.csv")
-    if os.path.exists(path):
-        os.remove(path)
-    proc = subprocess.Popen([os.path.join(bench, "gpu_bench_fused"), "--smoke", "--csv", path],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    seen = 0
-    while proc.poll() is None and seen < 1:
-        time.sleep(0.005)
-        if os.path.exists(path):
-            with open(path) as fh:
-                seen = sum(1 for line in fh if line.endswith("\n")) - 1
-    proc.kill()
-    proc.wait()
-    if seen < 1:
-        failures.append("gpu_bench_fused --smoke wrote no CSV row before it finished: a killed stage would lose "
-                        "every row")
-    else:
-        kept = list(csv.DictReader(open(path)))
-        if not kept or any(float(r["fused_ms"]) <= 0 for r in kept):
-            failures.append(f"the CSV of the killed gpu_bench_fused is not whole rows: {kept}")
+    why = rows_kept_after_kill("gpu_bench_fused", [os.path.join(bench, "gpu_bench_fused"), "--smoke", "--csv", path], path, "fused_ms", 4)
+    if why:
+        failures.append(why)
 
     # The command line: a bad value, two excluding flags or an unknown flag is a usage error (exit 2) that
     # names the flag, before any device work; --help exits 0.
