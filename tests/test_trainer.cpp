@@ -174,6 +174,7 @@ TEST(Trainer, NonFiniteGradientStopsWithTheBestParametersSoFar) {
   EXPECT_TRUE(std::isnan(r.train_loss.back()));
   EXPECT_NEAR((p.back() - 0.5) * (p.back() - 0.5), r.val_loss[0], 1e-12);
   EXPECT_EQ(m.calls.size(), 7u) << "no step after the non-finite gradient";
+  EXPECT_EQ(r.epoch_seconds.size(), 2u) << "the epoch that stopped is timed too";
 }
 
 TEST(Trainer, NonFiniteLossWithoutAFiniteEpochKeepsTheInitialParameters) {
@@ -202,6 +203,7 @@ TEST(Trainer, ATimeLimitStopsBeforeTheNextEpochWithTimeout) {
     const TrainResult r = train_model(m, p, d.w, o);
     EXPECT_EQ(r.status, TrainStatus::Timeout);
     EXPECT_EQ(r.epochs_run, 1);
+    EXPECT_EQ(r.epoch_seconds.size(), 1u) << "an epoch skipped by the limit is not timed";
     EXPECT_EQ(m.calls.size(), 4u) << "no minibatch after the limit";
     EXPECT_NE(r.message.find("training stopped after 1 of 10 epochs"), std::string::npos) << r.message;
     EXPECT_NE(r.message.find("passed the limit of"), std::string::npos) << r.message;

@@ -1,5 +1,6 @@
 // Training options and results for one model. Plain data shared by every engine's training loop.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -57,5 +58,25 @@ inline bool past_time_limit(const TrainOptions& o, double seconds, int epoch, Tr
   res.message = text;
   return true;
 }
+
+// Records the wall time of the epoch run in its scope into TrainResult::epoch_seconds, whichever way the
+// loop body is left (a non-finite stop, an early stop, the next epoch): made at the start of the body, it
+// adds an entry when it ends only if the epoch counted (epochs_run grew past the entries), so an epoch
+// skipped by the time limit adds none. Every engine's loop keeps one per epoch.
+class EpochClock {
+ public:
+  explicit EpochClock(TrainResult& res) : res_(res), t0_(std::chrono::steady_clock::now()) {}
+  ~EpochClock() {
+    if (static_cast<int>(res_.epoch_seconds.size()) < res_.epochs_run)
+      res_.epoch_seconds.push_back(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count());
+  }
+  EpochClock(const EpochClock&) = delete;
+  EpochClock& operator=(const EpochClock&) = delete;
+
+ private:
+  TrainResult& res_;
+  std::chrono::steady_clock::time_point t0_;
+};
 
 }  // namespace lstmad

@@ -124,7 +124,7 @@ TrainResult train_model(TrainableModel<Real>& model, std::vector<Real>& params, 
 
   for (int e = 0; e < o.epochs; ++e) {
     if (past_time_limit(o, seconds_since(t0), e, res)) break;
-    const auto te = Clock::now();
+    const EpochClock clock(res);
     rng.shuffle(order.begin(), order.end());
     double sum = 0.0;
     for (int k = 0; k < ntrain && res.status == TrainStatus::Ok; k += B) {
@@ -151,14 +151,10 @@ TrainResult train_model(TrainableModel<Real>& model, std::vector<Real>& params, 
     }
     res.train_loss.push_back(sum / ntrain);
     res.epochs_run = e + 1;
-    if (res.status != TrainStatus::Ok) {
-      res.epoch_seconds.push_back(seconds_since(te));
-      break;
-    }
+    if (res.status != TrainStatus::Ok) break;
     if (!data.val.empty()) {
       const double v = windows_loss(model, params.data(), data, data.val);
       res.val_loss.push_back(v);
-      res.epoch_seconds.push_back(seconds_since(te));
       if (!std::isfinite(v)) {
         res.status = TrainStatus::NonFinite;
         res.message = "non-finite validation loss at epoch " + std::to_string(e);
@@ -175,8 +171,6 @@ TrainResult train_model(TrainableModel<Real>& model, std::vector<Real>& params, 
                       std::to_string(o.patience) + " epochs";
         break;
       }
-    } else {
-      res.epoch_seconds.push_back(seconds_since(te));
     }
   }
   if (have_best)

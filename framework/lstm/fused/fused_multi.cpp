@@ -269,6 +269,8 @@ class FusedMultiBatch::Impl {
         if (vrunning[m]) vsteps = std::max(vsteps, (nval[m] + B_ - 1) / B_);
       }
       if (!any) break;
+      // The models run in lockstep: each running model's epoch takes the batch's epoch time.
+      const auto te = std::chrono::steady_clock::now();
       order_.upload(order_h.data(), order_h.size(), stream_);
       running_.upload(running.data(), N, stream_);
       vrunning_.upload(vrunning.data(), N, stream_);
@@ -331,6 +333,10 @@ class FusedMultiBatch::Impl {
           s.done = true;
         }
       }
+      const double epoch_seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - te).count();
+      for (std::size_t m = 0; m < N; ++m)
+        if (running[m]) st[m].res.epoch_seconds.push_back(epoch_seconds);
       if (any_flag) {
         flag_.upload(flag.data(), N, stream_);
         kernels::launch_multi_copy(best_.data(), theta_.data(), P_, static_cast<long long>(P_), flag_.data(),

@@ -110,6 +110,7 @@ class Slot {
       if (past_time_limit(o, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), e,
                           res))
         break;
+      const EpochClock clock(res);
       rng.shuffle(order.begin(), order.end());
       order_.upload(order.data(), order.size(), stream_);
       CUDA_CHECK(cudaMemsetAsync(cursor_.data(), 0, sizeof(int), stream_));
