@@ -161,16 +161,16 @@ struct PredictPair {
   std::vector<double> ref;
 };
 
-inline PredictPair predict_and_cpu_forward(const EngineOptions& options, const ModelShape& shape = {2, 3, 40, 2}) {
-  const int T = 25;
-  const Series s = make_series(300, 3, 9);
-  const auto params = init_params(shape, 10);
+// With `engine` itself, every `step`-th window of length T and the parameters drawn from `param_seed`.
+inline PredictPair predict_and_cpu_forward(Engine& engine, const ModelShape& shape, int T = 25, int step = 3,
+                                           uint64_t param_seed = 10) {
+  const Series s = make_series(300, shape.input, 9);
+  const auto params = init_params(shape, param_seed);
   std::vector<int> starts;
-  for (int i = 0; i + T <= s.n; i += 3) starts.push_back(i);
+  for (int i = 0; i + T <= s.n; i += step) starts.push_back(i);
   PredictPair r;
   r.got.assign(starts.size() * shape.horizon, std::nanf(""));
-  auto engine = make_engine(options);
-  engine->predict(shape, T, params, s.x.data(), s.n, starts, r.got.data());
+  engine.predict(shape, T, params, s.x.data(), s.n, starts, r.got.data());
   LstmCpu<double> cpu(shape, T, static_cast<int>(starts.size()));
   std::vector<double> xb;
   for (int st : starts)
@@ -180,6 +180,11 @@ inline PredictPair predict_and_cpu_forward(const EngineOptions& options, const M
   r.ref.resize(r.got.size());
   cpu.forward(p.data(), xb.data(), static_cast<int>(starts.size()), r.ref.data());
   return r;
+}
+
+inline PredictPair predict_and_cpu_forward(const EngineOptions& options,
+                                           const ModelShape& shape = {2, 3, 40, 2}) {
+  return predict_and_cpu_forward(*make_engine(options), shape);
 }
 
 // Full-batch training (one minibatch per epoch) makes the curve independent of shuffling, so the GPU
@@ -202,6 +207,9 @@ inline void expect_loss_curve_matches_cpu_engine(const EngineOptions& options) {
     ASSERT_EQ(g.status, TrainStatus::Ok) << g.message;
     ASSERT_EQ(g.train_loss.size(), c.train_loss.size()) << "model " << m;
     ASSERT_EQ(g.val_loss.size(), c.val_loss.size()) << "model " << m;
+    // Every engine times each epoch it runs, as the CPU trainer does.
+    ASSERT_EQ(g.epoch_seconds.size(), static_cast<std::size_t>(g.epochs_run)) << "model " << m;
+    for (const double t : g.epoch_seconds) EXPECT_GT(t, 0.0) << "model " << m;
     EXPECT_LT(g.train_loss.back(), g.train_loss.front()) << "model " << m << " did not learn";
     for (std::size_t e = 0; e < g.train_loss.size(); ++e) {
       EXPECT_NEAR(g.train_loss[e], c.train_loss[e], 1e-3 * c.train_loss[e])
@@ -260,6 +268,8 @@ inline void expect_time_limit_stops_its_job_alone(const EngineOptions& options) 
   EXPECT_EQ(jobs[0].result.epochs_run, 3);
   EXPECT_EQ(jobs[1].result.status, TrainStatus::Timeout) << jobs[1].result.message;
   EXPECT_EQ(jobs[1].result.epochs_run, 1);
+  EXPECT_EQ(jobs[0].result.epoch_seconds.size(), 3u) << "each epoch run is timed";
+  EXPECT_EQ(jobs[1].result.epoch_seconds.size(), 1u) << "the skipped epochs are not";
   EXPECT_NE(jobs[1].result.message.find("training stopped after 1 of 3 epochs"), std::string::npos)
       << jobs[1].result.message;
 }

@@ -192,6 +192,22 @@ TEST_F(CudnnFixture, AnAlgorithmFallbackIsWarnedOncePerConfiguration) {
   EXPECT_EQ(warnings, fell_back > 0 ? 1 : 0) << text;
 }
 
+// An inference block has no gradient buffers: the calls that need them say so instead of writing through
+// null pointers.
+TEST_F(CudnnFixture, AnInferenceBlockRefusesTrainingCalls) {
+  const ModelShape s{1, 2, 8, 1};
+  CudnnLstm lstm(*handle_, *stream_, s, 6, 4, Precision::FP32, RnnAlgo::Standard, CudnnLstm::Use::Inference);
+  DeviceBuffer<float> x(4 * 6 * 2), dy(4);
+  x.zero_async(*stream_);
+  dy.zero_async(*stream_);
+  lstm.forward(lstm.theta(), x.data(), 4, false);
+  CUDA_CHECK(cudaStreamSynchronize(*stream_));
+  EXPECT_THROW(lstm.forward(lstm.theta(), x.data(), 4, true), Error);
+  EXPECT_THROW(lstm.backward(lstm.theta(), x.data(), 4, dy.data(), lstm.dtheta(), nullptr), Error);
+  std::vector<float> grad(param_count(s));
+  EXPECT_THROW(lstm.download_grad(grad.data()), Error);
+}
+
 // ---- the engine ----
 
 EngineOptions cudnn_options(Precision p = Precision::FP32) {
@@ -222,6 +238,40 @@ TEST_F(CudnnFixture, EngineLossAndGradMatchesCpu) {
 TEST_F(CudnnFixture, EnginePredictMatchesCpuForward) {
   const auto r = test::predict_and_cpu_forward(cudnn_options());
   expect_close(r.got, r.ref, 3e-5, "predict");
+}
+
+// predict() keeps an inference block per shape and window: calls that alternate shapes and windows, a
+// call with more windows than the kept block holds (it grows) and new parameters for a kept block all
+// give the fp64 CPU forward.
+TEST_F(CudnnFixture, EnginePredictKeepsItsBlocksAcrossShapesWindowsAndParameters) {
+  auto engine = make_engine(cudnn_options());
+  const ModelShape a{2, 3, 40, 2}, b{1, 1, 24, 3};
+  struct Call {
+    ModelShape shape;
+    int T, step;
+    uint64_t seed;
+  };
+  const Call calls[] = {{a, 25, 9, 10}, {b, 25, 3, 11}, {a, 40, 3, 12},
+                        {a, 25, 1, 13}, {b, 25, 3, 14}, {a, 25, 9, 15}};
+  int k = 0;
+  for (const Call& c : calls) {
+    const auto r = test::predict_and_cpu_forward(*engine, c.shape, c.T, c.step, c.seed);
+    expect_close(r.got, r.ref, 3e-5, "predict call " + std::to_string(k++) + " " + c.shape.str());
+  }
+}
+
+// Inference runs cuDNN's small-H forward where only its backward is refused (128 < H <= 192): no fallback
+// is logged, and the forecasts are the CPU forward's.
+TEST_F(CudnnFixture, EnginePredictUsesTheSmallHForwardBeyondTheTrainingLimit) {
+  EngineOptions o = cudnn_options();
+  o.algo = "persist_static_small_h";
+  test::TempDir dir("small-h-predict");
+  log::set_file(dir.file("log.txt"));
+  const auto r = test::predict_and_cpu_forward(*make_engine(o), ModelShape{1, 1, 160, 1}, 12, 7);
+  log::set_file("");
+  expect_close(r.got, r.ref, 3e-5, "predict H=160");
+  const std::string text = files::read(dir.file("log.txt"));
+  EXPECT_EQ(text.find("rejected"), std::string::npos) << text;
 }
 
 TEST_F(CudnnFixture, TrainingLossCurveMatchesCpuEngine) {

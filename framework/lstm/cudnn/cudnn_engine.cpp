@@ -73,9 +73,8 @@ class CudnnEngine final : public Engine {
     Context& c = context();
     check_window_starts(starts, n, window, 0, "predict");
     check_param_count(shape, params.size(), "cudnn engine");
-    const int max_batch = gpu::predict_max_batch(starts);
-    CudnnLstm lstm(c.handle.get(), c.stream.get(), shape, window, max_batch, opts_.precision, algo_);
-    gpu::predict_windows(lstm, c.stream, shape, window, max_batch, params, x, n, starts, out);
+    CudnnLstm& lstm = predictor(c, shape, window, gpu::predict_max_batch(starts));
+    gpu::predict_windows(lstm, c.stream, shape, window, lstm.max_batch(), params, x, n, starts, out);
   }
 
   double loss_and_grad(const ModelShape& shape, int window, const float* params, const float* xb,
@@ -88,10 +87,54 @@ class CudnnEngine final : public Engine {
   }
 
  private:
+  // An inference block kept for predict(): scoring calls predict() once per model and forecast segment,
+  // and building a block (descriptors, device buffers, the persistent algorithm's probe) costs more than
+  // the forecasts of a segment.
+  struct PredictBlock {
+    ModelShape shape;
+    int window = 0;
+    std::unique_ptr<CudnnLstm> lstm;
+    unsigned long long last_use = 0;
+  };
+  // The most blocks kept: one per window of an ensemble (configs/nab.json has four) with room to spare;
+  // the least recently used goes first.
+  static constexpr std::size_t kPredictBlocks = 8;
+
   struct Context {
     gpu::Stream stream;
     gpu::CudnnHandle handle;
+    std::vector<PredictBlock> blocks;
+    unsigned long long uses = 0;
   };
+
+  // The kept block for (shape, window) that holds `batch` windows, built or grown when there is none.
+  // Sizes grow by powers of two (up to predict_max_batch's 1024) so that series of similar length share
+  // one block.
+  CudnnLstm& predictor(Context& c, const ModelShape& shape, int window, int batch) {
+    ++c.uses;
+    auto it = std::find_if(c.blocks.begin(), c.blocks.end(),
+                           [&](const PredictBlock& b) { return b.shape == shape && b.window == window; });
+    if (it != c.blocks.end() && it->lstm->max_batch() >= batch) {
+      it->last_use = c.uses;
+      return *it->lstm;
+    }
+    int rows = 1;
+    while (rows < batch) rows *= 2;
+    rows = std::min(rows, 1024);  // batch <= 1024 (predict_max_batch)
+    if (it == c.blocks.end()) {
+      if (c.blocks.size() == kPredictBlocks)
+        c.blocks.erase(std::min_element(
+            c.blocks.begin(), c.blocks.end(),
+            [](const PredictBlock& a, const PredictBlock& b) { return a.last_use < b.last_use; }));
+      c.blocks.push_back({shape, window, nullptr, 0});
+      it = std::prev(c.blocks.end());
+    }
+    it->lstm.reset();  // the old block's buffers are freed before the larger one is made
+    it->lstm = std::make_unique<CudnnLstm>(c.handle.get(), c.stream.get(), shape, window, rows,
+                                           opts_.precision, algo_, CudnnLstm::Use::Inference);
+    it->last_use = c.uses;
+    return *it->lstm;
+  }
 
   static std::string precision_reason(Precision p) {
     return "engine \"cudnn\" runs fp32 and tf32, not " + to_string(p) +

@@ -105,14 +105,15 @@ struct CudnnLstm::BatchDescs {
 };
 
 CudnnLstm::CudnnLstm(cudnnHandle_t handle, cudaStream_t stream, const ModelShape& shape, int window,
-                     int max_batch, Precision precision, RnnAlgo algo)
+                     int max_batch, Precision precision, RnnAlgo algo, Use use)
     : handle_(handle),
       stream_(stream),
       shape_(shape),
       window_(window),
       max_batch_(max_batch),
       precision_(precision),
-      algo_(algo) {
+      algo_(algo),
+      use_(use) {
   shape_.validate();
   if (window < 1 || max_batch < 1) throw Error("cudnn LSTM needs window >= 1 and batch >= 1");
   if (precision == Precision::FP64)
@@ -129,26 +130,30 @@ CudnnLstm::CudnnLstm(cudnnHandle_t handle, cudaStream_t stream, const ModelShape
   // sizes) or only at the first call, so build and probe one training step on zeros inside one try; fall
   // back to STANDARD (same weight layout) when either refuses.
   // Both ends of the batch range are probed: the full minibatch, and a last partial one of a single row;
-  // and both modes the training uses: a training step, and the inference forward of validation and
-  // scoring, whose temp space and kernels differ.
+  // and every mode the block runs: for training, a training step and the inference forward of validation
+  // and scoring, whose temp space and kernels differ; for inference, that forward alone.
+  const bool training = use_ == Use::Training;
   try {
     build(algo);
     const int B = max_batch_;
     gpu::DeviceBuffer<float> x(static_cast<std::size_t>(B) * window_ * shape_.input);
-    gpu::DeviceBuffer<float> dyhat(static_cast<std::size_t>(B) * shape_.horizon);
+    gpu::DeviceBuffer<float> dyhat(training ? static_cast<std::size_t>(B) * shape_.horizon : 0);
     x.zero_async(stream_);
     dyhat.zero_async(stream_);
     theta_.zero_async(stream_);
     for (const int b : {B, 1}) {
-      forward(theta_.data(), x.data(), b, true);
-      backward(theta_.data(), x.data(), b, dyhat.data(), dtheta_.data(), nullptr);
+      if (training) {
+        forward(theta_.data(), x.data(), b, true);
+        backward(theta_.data(), x.data(), b, dyhat.data(), dtheta_.data(), nullptr);
+      }
       forward(theta_.data(), x.data(), b, false);
       CUDA_CHECK(cudaStreamSynchronize(stream_));
       if (B == 1) break;
     }
   } catch (const gpu::CudnnError& e) {
-    const std::string config = to_string(algo_) + " rejected for " + shape_.str() +
-                               " T=" + std::to_string(window_) + " B=" + std::to_string(max_batch_);
+    const std::string config = to_string(algo_) + (training ? "" : " inference") + " rejected for " +
+                               shape_.str() + " T=" + std::to_string(window_) +
+                               " B=" + std::to_string(max_batch_);
     const std::string what = "cuDNN algorithm " + config + " (" + e.what() + "); falling back to standard";
     if (first_fallback(config))
       log::warn(what);
@@ -176,21 +181,26 @@ void CudnnLstm::build(RnnAlgo algo) {
                     hz = static_cast<std::size_t>(shape_.horizon);
   head_off_ = round_up((ws_bytes_ + sizeof(float) - 1) / sizeof(float), 64);
   theta_size_ = round_up(head_off_ + hz * H + hz, 64);
+  const bool training = use_ == Use::Training;
   theta_.resize(theta_size_);
-  dtheta_.resize(theta_size_);
   theta_.zero_async(stream_);
-  dtheta_.zero_async(stream_);
+  if (training) {
+    dtheta_.resize(theta_size_);
+    dtheta_.zero_async(stream_);
+  }
   map_weights();
 
   const std::size_t LBH = static_cast<std::size_t>(shape_.layers) * max_batch_ * H;
   const std::size_t BT = static_cast<std::size_t>(max_batch_) * window_;
   y_.resize(BT * H);
-  dy_zero_.resize(BT * H);
-  dy_zero_.zero_async(stream_);  // the loss reads only the final h, so dy is zero at every step
-  dhy_.resize(LBH);
   hy_.resize(LBH);
   cy_.resize(LBH);
-  dx_scratch_.resize(BT * static_cast<std::size_t>(shape_.input));
+  if (training) {
+    dy_zero_.resize(BT * H);
+    dy_zero_.zero_async(stream_);  // the loss reads only the final h, so dy is zero at every step
+    dhy_.resize(LBH);
+    dx_scratch_.resize(BT * static_cast<std::size_t>(shape_.input));
+  }
   std::vector<int> lens(static_cast<std::size_t>(max_batch_), window_);
   seq_lengths_.resize(lens.size());
   seq_lengths_.upload(lens.data(), lens.size(), stream_);
@@ -257,8 +267,9 @@ CudnnLstm::BatchDescs& CudnnLstm::descs(int batch) {
   const int dims[3] = {shape_.layers, batch, shape_.hidden};
   const int strides[3] = {batch * shape_.hidden, shape_.hidden, 1};
   CUDNN_CHECK(cudnnSetTensorNdDescriptor(d->h, CUDNN_DATA_FLOAT, 3, dims, strides));
-  CUDNN_CHECK(
-      cudnnGetRNNTempSpaceSizes(handle_, rnn_, CUDNN_FWD_MODE_TRAINING, d->x, &d->work_train, &d->reserve));
+  if (use_ == Use::Training)
+    CUDNN_CHECK(
+        cudnnGetRNNTempSpaceSizes(handle_, rnn_, CUDNN_FWD_MODE_TRAINING, d->x, &d->work_train, &d->reserve));
   std::size_t unused = 0;
   CUDNN_CHECK(
       cudnnGetRNNTempSpaceSizes(handle_, rnn_, CUDNN_FWD_MODE_INFERENCE, d->x, &d->work_infer, &unused));
@@ -302,12 +313,20 @@ void CudnnLstm::download_params(float* canonical) {
   theta_to_canonical(host.data(), canonical);
 }
 
+void CudnnLstm::require_training(const char* what) const {
+  if (use_ != Use::Training)
+    throw Error(std::string("cudnn LSTM ") + what + ": the block for " + shape_.str() +
+                " was built for inference only");
+}
+
 void CudnnLstm::download_grad(float* canonical) {
+  require_training("download_grad");
   const auto host = dtheta_.to_host(stream_);
   theta_to_canonical(host.data(), canonical);
 }
 
 void CudnnLstm::forward(const float* theta, const float* x, int batch, bool training) {
+  if (training) require_training("training forward");
   BatchDescs& d = descs(batch);
   CUDNN_CHECK(cudnnRNNForward(handle_, rnn_, training ? CUDNN_FWD_MODE_TRAINING : CUDNN_FWD_MODE_INFERENCE,
                               seq_lengths_.data(), d.x, x, d.y, y_.data(), d.h, nullptr, hy_.data(), d.h,
@@ -326,6 +345,7 @@ void CudnnLstm::head(const float* theta, int batch, float* yhat, const float* y,
 
 void CudnnLstm::backward(const float* theta, const float* x, int batch, const float* dyhat, float* dtheta,
                          float* dx) {
+  require_training("backward");
   BatchDescs& d = descs(batch);
   const int H = shape_.hidden, hz = shape_.horizon;
   const std::size_t top = static_cast<std::size_t>(shape_.layers - 1) * batch * H;

@@ -41,11 +41,18 @@ struct WeightSegment {
 
 class CudnnLstm {
  public:
+  // Training: forward in both modes and backward. Inference: forward(training = false) and the head only,
+  // without the gradient buffers, the reserve space and the training temp space; a persistent algorithm
+  // is then probed for the inference forward alone (cuDNN's small-H forward reaches H = 192, its
+  // backward H = 128).
+  enum class Use { Training, Inference };
+
   // Uses `handle` on `stream` (the caller has set the handle's stream). Throws UnsupportedError for a
-  // precision cuDNN's fp32 path cannot give (FP64, BF16). For PersistStaticSmallH, probes one training
-  // step and falls back to Standard (with a logged warning) when cuDNN rejects the configuration.
+  // precision cuDNN's fp32 path cannot give (FP64, BF16). For PersistStaticSmallH, probes what `use`
+  // runs (a training step, or an inference forward) and falls back to Standard (with a logged warning)
+  // when cuDNN rejects the configuration.
   CudnnLstm(cudnnHandle_t handle, cudaStream_t stream, const ModelShape& shape, int window, int max_batch,
-            Precision precision, RnnAlgo algo);
+            Precision precision, RnnAlgo algo, Use use = Use::Training);
   ~CudnnLstm();
   CudnnLstm(const CudnnLstm&) = delete;
   CudnnLstm& operator=(const CudnnLstm&) = delete;
@@ -54,6 +61,7 @@ class CudnnLstm {
   int window() const { return window_; }
   int max_batch() const { return max_batch_; }
   RnnAlgo algo() const { return algo_; }
+  Use use() const { return use_; }
   cudaStream_t stream() const { return stream_; }
 
   std::size_t theta_size() const { return theta_size_; }
@@ -74,13 +82,13 @@ class CudnnLstm {
   void download_grad(float* canonical);
 
   // Runs the LSTM stack on x (device, batch x T x D). training=true keeps cuDNN's reserve space for
-  // backward(). Asynchronous on stream().
+  // backward() (an Error on an inference block). Asynchronous on stream().
   void forward(const float* theta, const float* x, int batch, bool training);
   // The head on the top layer's final h; with targets y (batch x horizon) also writes resid and dyhat (the
   // mean-MSE gradient), any of which may be null.
   void head(const float* theta, int batch, float* yhat, const float* y, float* dyhat, float* resid);
   // Backward of the last training forward() (same x, batch): dtheta (all of it) is overwritten with
-  // dLoss/dtheta given dyhat; dx (batch x T x D) receives dLoss/dx when not null.
+  // dLoss/dtheta given dyhat; dx (batch x T x D) receives dLoss/dx when not null. Training blocks only.
   void backward(const float* theta, const float* x, int batch, const float* dyhat, float* dtheta, float* dx);
 
   // Creates the descriptors and temporary buffers for `batch` now (forward() does it on first use), so
@@ -97,6 +105,7 @@ class CudnnLstm {
  private:
   struct BatchDescs;
   void build(RnnAlgo algo);
+  void require_training(const char* what) const;
   BatchDescs& descs(int batch);
   void map_weights();
 
@@ -106,6 +115,7 @@ class CudnnLstm {
   int window_, max_batch_;
   Precision precision_;
   RnnAlgo algo_;
+  Use use_;
   gpu::DropoutDescriptor dropout_;
   gpu::RnnDescriptor rnn_;
   std::map<int, std::unique_ptr<BatchDescs>> descs_;
