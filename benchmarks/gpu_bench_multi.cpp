@@ -195,7 +195,8 @@ void cpu_rows(const Size& z, const std::vector<int>& Ns, int threads, int reps) 
 // Forecasting as the runner scores a series: each of N models predicts W windows of its own series
 // through an engine's predict_batch (host wall clock, uploads and downloads included; median of `reps`
 // after one warm-up). Engines: the fused engine's lockstep inference (version 2), its per-model path
-// (LSTMAD_FUSED_MULTI=0: a FusedLstm per call) and the cuDNN engine (a CudnnLstm per call).
+// (LSTMAD_FUSED_MULTI=0: a FusedLstm per call) and the cuDNN engine (a kept inference CudnnLstm
+// per shape and window, models one after another).
 double forecast_ms(const char* engine, bool per_model, const ModelShape& shape, int T, int W, int N,
                    int reps) {
   const int n = W + T - 1;
