@@ -128,7 +128,22 @@ void add_run_commands(CLI::App& app, Registry& reg) {
   reg.add(validate, [] {
     json cfg = load_resolved(validate_args);
     std::cout << cfg.dump(2) << "\n";
-    std::cerr << validate_args.path << ": valid, " << expand_settings(cfg).size() << " setting(s)\n";
+    // A setting whose members cannot run (setting_problem) fails all its cells whatever the series: named
+    // as `plan` names it.
+    const Plan p = make_plan(cfg, {});
+    int cannot = 0;
+    for (const Setting& s : p.settings)
+      if (const std::string why = setting_problem(s.values); !why.empty()) {
+        std::cerr << validate_args.path << ": setting " << s.index << ", " << s.detector << " (" << s.id
+                  << "), cannot run: " << why << "\n";
+        ++cannot;
+      }
+    if (cannot > 0) {
+      std::cerr << validate_args.path << ": " << cannot << " of " << p.settings.size()
+                << " setting(s) cannot run; their cells would fail\n";
+      return kFailed;
+    }
+    std::cerr << validate_args.path << ": valid, " << p.settings.size() << " setting(s)\n";
     return kOk;
   });
 
@@ -262,6 +277,10 @@ void add_run_commands(CLI::App& app, Registry& reg) {
     std::cout << "\nestimated work: at most " << (total_flops + total_forecast_flops) / 1e12 << " TFLOP: "
               << total_flops / 1e12 << " training (all epochs; early stopping usually ends sooner), "
               << total_forecast_flops / 1e12 << " forecasting (a window per scored row)\n";
+    for (const auto& s : p.settings)
+      if (const std::string why = setting_problem(s.values); !why.empty())
+        std::cerr << "warning: setting " << s.index << ", " << s.detector << " (" << s.id << "): its "
+                  << p.series.size() << " cells will fail: " << why << "\n";
     if (refused > 0)
       std::cerr << "warning: engine " << engine << " cannot run " << refused << " of " << groups.size()
                 << " group(s); their cells would fail (see \"cannot run\" above)\n";

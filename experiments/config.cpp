@@ -101,8 +101,10 @@ std::vector<KeyDef> make_schema() {
   add("train.retrain_every", T::Int, 0,
       "Keep learning while scoring: after every this many rows past the training part, fine-tune on the latest "
       "rows (causal; 0 = train once).", 0, 1e9, {}, true);
-  add("train.retrain_rows", T::Int, 0, "Rows of recent targets used by each fine-tuning (0 = the training part's "
-      "length).", 0, 1e9, {}, true);
+  add("train.retrain_rows", T::Int, 0,
+      "Rows of recent targets used by each fine-tuning (0 = the training part's length). Fewer than "
+      "model.horizon leave no window to fine-tune on: `validate` rejects such a setting.",
+      0, 1e9, {}, true);
   add("train.retrain_epochs", T::Int, 5, "Epochs of each fine-tuning.", 1, 100000, {}, true);
   add("train.max_windows", T::Int, 0, "Cap on training windows per series (latest kept), 0 = all.", 0, 1e9);
   // detector
@@ -622,6 +624,32 @@ std::vector<json> ensemble_members(const json& setting) {
     members = std::move(next);
   }
   return members;
+}
+
+std::string member_problem(const json& member) {
+  const int every = at_path(member, "train.retrain_every").get<int>();
+  const int rows = at_path(member, "train.retrain_rows").get<int>();
+  const int horizon = at_path(member, "model.horizon").get<int>();
+  // A fine-tuning learns from the windows whose targets all lie in the latest retrain_rows rows
+  // (stream_errors); fewer rows than the horizon hold none, and the model would silently never fine-tune.
+  if (every > 0 && rows > 0 && rows < horizon)
+    return "train.retrain_rows " + std::to_string(rows) + " is fewer than model.horizon " +
+           std::to_string(horizon) +
+           ": no window has all its targets in the latest rows, so fine-tuning would never run (0 = the "
+           "training part's length)";
+  return "";
+}
+
+std::string setting_problem(const json& setting_values) {
+  std::vector<std::string> seen;
+  std::string text;
+  for (const json& m : ensemble_members(setting_values)) {
+    const std::string why = member_problem(m);
+    if (why.empty() || std::find(seen.begin(), seen.end(), why) != seen.end()) continue;
+    seen.push_back(why);
+    text += (text.empty() ? "" : "; ") + why;
+  }
+  return text;
 }
 
 std::string config_reference_markdown() {

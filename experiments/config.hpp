@@ -50,6 +50,14 @@ std::vector<std::string> grid_axes(const json& resolved);
 // (schema order, last key fastest) and `ensemble` emptied; the setting alone when it has no ensemble.
 std::vector<json> ensemble_members(const json& setting_values);
 
+// Why a member model (an element of ensemble_members) cannot run on any series, or "" when it can: with
+// train.retrain_every > 0, a train.retrain_rows above 0 but below model.horizon leaves every fine-tuning
+// without a window. The text names the keys and their values; a cell of such a member fails with it.
+std::string member_problem(const json& member);
+// The distinct member_problem texts of a setting's members, joined by "; ", or "" when every member can
+// run: the cells of such a setting fail whatever their series.
+std::string setting_problem(const json& setting_values);
+
 // Value at a dotted path of a resolved config/setting.
 const json& at_path(const json& config, const std::string& dotted);
 

@@ -684,14 +684,8 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
       if (ws.train.empty())
         why = p.series.path + ": " + std::to_string(p.train_end) + " training rows are too few for window " +
               std::to_string(w.key.window) + " and horizon " + std::to_string(w.key.shape.horizon);
-      else if (w.key.retrain_every > 0 && w.key.retrain_rows > 0 && w.key.retrain_rows < w.key.shape.horizon)
-        // A fine-tuning learns from the windows whose targets all lie in the latest retrain_rows rows
-        // (stream_errors); fewer rows than the horizon hold none, and the model would silently never
-        // fine-tune.
-        why = "train.retrain_rows " + std::to_string(w.key.retrain_rows) + " is fewer than model.horizon " +
-              std::to_string(w.key.shape.horizon) +
-              ": no window has all its targets in the latest rows, so fine-tuning would never run (0 = the "
-              "training part's length)";
+      else  // a property of the member's values, which validate and plan name too
+        why = member_problem(pc->members[m]);
       if (!why.empty()) {
         CellResult r = base_result(*c);
         r.status = CellStatus::Error;

@@ -315,6 +315,31 @@ TEST(Config, EnsembleListsResolveAndExpandToMembers) {
   EXPECT_EQ(ensemble_members(plain)[0], plain);
 }
 
+// With retraining on, a member whose train.retrain_rows (above 0) is below its model.horizon cannot run:
+// the reason names both keys and their values, and a setting has it when any of its members has it.
+TEST(Config, RetrainRowsBelowTheHorizonIsAProblemOfTheMemberAndItsSetting) {
+  const std::string why =
+      "train.retrain_rows 3 is fewer than model.horizon 5: no window has all its targets "
+      "in the latest rows, so fine-tuning would never run (0 = the training part's length)";
+  auto setting = [](const json& user) { return expand_settings(resolve_config(user, "x")).at(0); };
+  const json retrain = {{"retrain_every", 100}, {"retrain_rows", 3}};
+  EXPECT_EQ(member_problem(setting({{"model", {{"horizon", 5}}}, {"train", retrain}})), why);
+  EXPECT_EQ(setting_problem(setting({{"model", {{"horizon", 5}}}, {"train", retrain}})), why);
+  EXPECT_EQ(member_problem(setting({{"model", {{"horizon", 3}}}, {"train", retrain}})), "") << "one window";
+  EXPECT_EQ(member_problem(setting({{"model", {{"horizon", 5}}}, {"train", {{"retrain_rows", 3}}}})), "")
+      << "no retraining";
+  EXPECT_EQ(member_problem(setting({{"model", {{"horizon", 5}}}, {"train", {{"retrain_every", 100}}}})), "")
+      << "retrain_rows 0: the training part's length";
+  // An ensemble over the horizon: only the horizon-5 member cannot run, and so neither can the setting.
+  const json ens = setting({{"train", retrain}, {"ensemble", {{"model.horizon", {1, 5}}}}});
+  const auto members = ensemble_members(ens);
+  ASSERT_EQ(members.size(), 2u);
+  EXPECT_EQ(member_problem(members[0]), "");
+  EXPECT_EQ(member_problem(members[1]), why);
+  EXPECT_EQ(setting_problem(ens), why);
+  EXPECT_EQ(setting_problem(setting({{"train", retrain}, {"ensemble", {{"model.horizon", {1, 3}}}}})), "");
+}
+
 TEST(Config, BadEnsembleKeysNameTheirPath) {
   auto message = [](const json& user) {
     try {

@@ -11,10 +11,13 @@
 #include <sstream>
 
 #include "core/files.hpp"
+#include "experiments/config.hpp"
+#include "experiments/plan.hpp"
 #include "support/test_support.hpp"
 
 namespace fs = std::filesystem;
 using lstmad::test::lstmad_binary;
+using lstmad::test::read_results_csv;
 using lstmad::test::run_command;
 using lstmad::test::TempDir;
 using lstmad::test::write_text;
@@ -311,6 +314,79 @@ TEST_F(RunCli, MisspeltKeyFailsValidateAndRunNamingThePath) {
     EXPECT_NE(out.find("train.epochs: expected an integer"), std::string::npos) << out;
   }
   EXPECT_FALSE(fs::exists(tmp.file("r/results.csv")));
+}
+
+// With retraining on, a setting whose train.retrain_rows (above 0) is below its model.horizon has no
+// window to fine-tune on, whatever the series: of the grid horizon [1, 5] x retrain_rows [3, 0] only
+// (5, 3) is such a setting. `validate` names it alone, as `plan` names settings, and exits 1; `plan` warns
+// that its cells will fail and still prints the plan; the run fails its cells with the same reason.
+TEST_F(RunCli, ValidateAndPlanNameTheSettingsThatCannotRun) {
+  TempDir tmp("cannot-run");
+  write_text(tmp.file("cfg.json"), kTinySynthetic);
+  const std::vector<std::string> sets = {"model.horizon=[1,5]", "train.retrain_rows=[3,0]",
+                                         "train.retrain_every=200", "train.retrain_epochs=1"};
+  std::string args = tmp.file("cfg.json");
+  json user = lstmad::read_config_file(tmp.file("cfg.json"));
+  for (const std::string& s : sets) {
+    args += " --set '" + s + "'";
+    lstmad::apply_override(user, s);
+  }
+  const lstmad::Plan plan = lstmad::make_plan(lstmad::resolve_config(user, "cfg.json"), {});
+  ASSERT_EQ(plan.settings.size(), 4u);
+  const lstmad::Setting& bad = plan.settings[2];  // schema order, the last axis fastest
+  ASSERT_EQ(lstmad::at_path(bad.values, "model.horizon"), 5);
+  ASSERT_EQ(lstmad::at_path(bad.values, "train.retrain_rows"), 3);
+  const std::string why =
+      "train.retrain_rows 3 is fewer than model.horizon 5: no window has all its targets "
+      "in the latest rows, so fine-tuning would never run (0 = the training part's length)";
+  auto count = [](const std::string& text, const std::string& what) {
+    int n = 0;
+    for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+  };
+
+  std::string out;
+  EXPECT_EQ(run_command(lstmad_binary() + " validate " + args, &out), 1) << out;
+  EXPECT_NE(out.find("setting 2, " + bad.detector + " (" + bad.id + "), cannot run: " + why),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(count(out, "), cannot run: "), 1) << out;
+  EXPECT_NE(out.find("1 of 4 setting(s) cannot run"), std::string::npos) << out;
+  EXPECT_EQ(out.find("valid, "), std::string::npos) << out;
+  for (const lstmad::Setting& s : plan.settings) {
+    if (s.index != bad.index) {
+      EXPECT_EQ(out.find(s.detector), std::string::npos) << s.detector << "\n" << out;
+    }
+  }
+
+  ASSERT_EQ(run_command(lstmad_binary() + " -q plan " + args, &out), 0) << out;
+  EXPECT_NE(
+      out.find("warning: setting 2, " + bad.detector + " (" + bad.id + "): its 7 cells will fail: " + why),
+      std::string::npos)
+      << out;
+  EXPECT_EQ(count(out, "cells will fail"), 1) << out;
+  EXPECT_NE(out.find("estimated work: at most "), std::string::npos) << out;
+
+  // The same grid with retrain_rows [3, 0] -> [5, 0]: every setting runs.
+  EXPECT_EQ(run_command(lstmad_binary() + " validate " + args + " --set 'train.retrain_rows=[5,0]'", &out), 0)
+      << out;
+  EXPECT_NE(out.find("valid, 4 setting(s)"), std::string::npos) << out;
+
+  EXPECT_EQ(run_command(lstmad_binary() + " -q run " + args + " --out " + tmp.file("run") + " -j 2", &out), 1)
+      << out;
+  const auto rows = read_results_csv(tmp.file("run/results.csv"));
+  ASSERT_EQ(rows.size(), 4u * 7) << out;  // the 7 synthetic series
+  int failed = 0;
+  for (const auto& row : rows) {
+    if (row.at("setting_id") == bad.id) {
+      EXPECT_EQ(row.at("status"), "ERROR");
+      EXPECT_EQ(row.at("error"), why);
+      ++failed;
+    } else {
+      EXPECT_EQ(row.at("status"), "OK") << row.at("error");
+    }
+  }
+  EXPECT_EQ(failed, 7);
 }
 
 TEST_F(RunCli, BadSeriesFailOnlyTheirOwnCells) {
