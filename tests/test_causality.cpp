@@ -12,23 +12,16 @@
 #include "support/test_support.hpp"
 
 namespace fs = std::filesystem;
-using lstmad::test::lstmad_binary;
-using lstmad::test::run_command;
-using lstmad::test::TempDir;
-using lstmad::test::write_text;
+using namespace lstmad::test;
 
 namespace {
 
 std::string series(int rows, int change_after) {
-  std::string s = "timestamp,value\n";
-  for (int i = 0; i < rows; ++i) {
-    char ts[32];
-    std::snprintf(ts, sizeof ts, "2021-06-%02d %02d:%02d:00", 1 + i / 1440, (i / 60) % 24, i % 60);
+  return minute_series_csv(rows, "2021-06", [&](int i) {
     double v = 10 + 3 * std::sin(i * 0.07) + 0.3 * std::sin(i * 1.3);
     if (change_after >= 0 && i > change_after) v += (i % 7 == 0 ? 9.0 : 2.0);
-    s += std::string(ts) + "," + std::to_string(v) + "\n";
-  }
-  return s;
+    return std::to_string(v);
+  });
 }
 
 std::vector<std::string> score_column(const std::string& path) {

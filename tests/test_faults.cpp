@@ -15,69 +15,28 @@
 #include "support/test_support.hpp"
 
 namespace fs = std::filesystem;
-using lstmad::test::lstmad_binary;
-using lstmad::test::run_command;
-using lstmad::test::TempDir;
-using lstmad::test::write_text;
+using namespace lstmad::test;
 
 namespace {
 
 std::string series_csv(int rows, double scale = 1.0, int blank_row = -1) {
-  std::string s = "timestamp,value\n";
-  for (int i = 0; i < rows; ++i) {
-    char ts[32];
-    std::snprintf(ts, sizeof ts, "2020-03-%02d %02d:%02d:00", 1 + i / 1440, (i / 60) % 24, i % 60);
-    s += ts;
-    s += ",";
-    if (i != blank_row) s += std::to_string(scale * (5.0 + std::sin(i * 0.15) + 0.1 * std::cos(i * 1.7)));
-    s += "\n";
-  }
-  return s;
-}
-
-// results.csv as rows of named fields (quoted fields may hold commas).
-std::vector<std::map<std::string, std::string>> results_rows(const std::string& results_csv) {
-  std::vector<std::map<std::string, std::string>> rows;
-  std::istringstream in(lstmad::files::read(results_csv));
-  std::string line;
-  std::vector<std::string> header;
-  while (std::getline(in, line)) {
-    std::vector<std::string> cols;
-    std::string cur;
-    bool quoted = false;
-    for (char c : line) {
-      if (c == '"') {
-        quoted = !quoted;
-      } else if (c == ',' && !quoted) {
-        cols.push_back(cur);
-        cur.clear();
-      } else {
-        cur += c;
-      }
-    }
-    cols.push_back(cur);
-    if (header.empty()) {
-      header = cols;
-      continue;
-    }
-    std::map<std::string, std::string> row;
-    for (size_t i = 0; i < header.size() && i < cols.size(); ++i) row[header[i]] = cols[i];
-    rows.push_back(std::move(row));
-  }
-  return rows;
+  return minute_series_csv(rows, "2020-03", [&](int i) {
+    return i == blank_row ? std::string()
+                          : std::to_string(scale * (5.0 + std::sin(i * 0.15) + 0.1 * std::cos(i * 1.7)));
+  });
 }
 
 // status and error per series.
 std::map<std::string, std::pair<std::string, std::string>> statuses(const std::string& results_csv) {
   std::map<std::string, std::pair<std::string, std::string>> out;
-  for (auto& row : results_rows(results_csv)) out[row["series"]] = {row["status"], row["error"]};
+  for (auto& row : read_results_csv(results_csv)) out[row["series"]] = {row["status"], row["error"]};
   return out;
 }
 
 // Rows keyed by series: every column but the timings, as "name=value," text.
 std::map<std::string, std::string> rows_by_series(const std::string& results_csv) {
   std::map<std::string, std::string> out;
-  for (const auto& row : results_rows(results_csv)) {
+  for (const auto& row : read_results_csv(results_csv)) {
     std::string text;
     for (const auto& [name, value] : row)
       if (name.rfind("seconds_", 0) != 0) text += name + "=" + value + ",";
@@ -90,6 +49,15 @@ std::string config(const std::string& root, const std::string& extra_data = "") 
   return R"({"data": {"format": "nab", "root": ")" + root + "\"" + extra_data + R"(},
     "model": {"layers": 1, "hidden": 4, "window": 10}, "train": {"epochs": 2},
     "detector": {"likelihood": {"long_window": 100, "short_window": 3}}})";
+}
+
+// tmp/c: a corpus of k/a.csv (series_csv(300)) and k/<second> (series_csv(300, 2.0)), neither with label
+// windows; tmp/cfg.json runs it.
+void write_two_series(const TempDir& tmp, const std::string& second) {
+  write_text(tmp.file("c/data/k/a.csv"), series_csv(300));
+  write_text(tmp.file("c/data/k/" + second), series_csv(300, 2.0));
+  write_text(tmp.file("c/labels/combined_windows.json"), R"({"k/a.csv": [], "k/)" + second + R"(": []})");
+  write_text(tmp.file("cfg.json"), config(tmp.file("c")));
 }
 
 }  // namespace
@@ -200,10 +168,7 @@ TEST_F(Faults, NonFiniteTrainingEndsTheCellNonfiniteAndTheRunGoesOn) {
 
 TEST_F(Faults, ResumeRerunsTheSeriesWhoseFilesChangedAndKeepsTheRest) {
   TempDir tmp("changed");
-  write_text(tmp.file("c/data/k/a.csv"), series_csv(300));
-  write_text(tmp.file("c/data/k/c.csv"), series_csv(300, 2.0));
-  write_text(tmp.file("c/labels/combined_windows.json"), R"({"k/a.csv": [], "k/c.csv": []})");
-  write_text(tmp.file("cfg.json"), config(tmp.file("c")));
+  write_two_series(tmp, "c.csv");
   std::string out;
   ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --out " + tmp.file("r"), &out), 0) << out;
   std::map<std::string, std::string> cell_files;
@@ -252,10 +217,7 @@ TEST_F(Faults, ResumeRerunsTheSeriesWhoseFilesChangedAndKeepsTheRest) {
 // series, after which they merge.
 TEST_F(Faults, MergeRefusesShardsThatRanOnOtherInputFiles) {
   TempDir tmp("merge-inputs");
-  write_text(tmp.file("c/data/k/a.csv"), series_csv(300));
-  write_text(tmp.file("c/data/k/b.csv"), series_csv(300, 2.0));
-  write_text(tmp.file("c/labels/combined_windows.json"), R"({"k/a.csv": [], "k/b.csv": []})");
-  write_text(tmp.file("cfg.json"), config(tmp.file("c")));
+  write_two_series(tmp, "b.csv");
   const std::string run = lstmad_binary() + " -q run " + tmp.file("cfg.json");
   const std::string merge =
       lstmad_binary() + " -q merge " + tmp.file("s0") + " " + tmp.file("s1") + " --out ";

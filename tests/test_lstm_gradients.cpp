@@ -26,14 +26,7 @@ struct Case {
     os << "L=" << L << " D=" << D << " H=" << H << " horizon=" << horizon << " T=" << T << " B=" << B;
     return os.str();
   }
-  ModelShape shape() const {
-    ModelShape s;
-    s.layers = L;
-    s.input = D;
-    s.hidden = H;
-    s.horizon = horizon;
-    return s;
-  }
+  ModelShape shape() const { return {L, D, H, horizon}; }
 };
 
 // Where flat parameter k lives, for failure messages.

@@ -21,14 +21,7 @@ namespace {
 
 struct Case {
   int L, D, H, horizon, T, B;
-  ModelShape shape() const {
-    ModelShape s;
-    s.layers = L;
-    s.input = D;
-    s.hidden = H;
-    s.horizon = horizon;
-    return s;
-  }
+  ModelShape shape() const { return {L, D, H, horizon}; }
   std::string str() const {
     std::ostringstream os;
     os << shape().str() << " T=" << T << " B=" << B;

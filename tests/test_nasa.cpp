@@ -53,6 +53,10 @@ struct Corpus {
     lstmad::test::write_text(dir.file("labeled_anomalies.csv"), labels);
   }
   const std::string& root() const { return dir.path(); }
+  // Channel `id` as loaded with the corpus's own labeled_anomalies.csv.
+  NasaChannel channel(const std::string& id) const {
+    return lstmad::load_nasa_channel(root(), id, lstmad::read_nasa_labels(dir.file("labeled_anomalies.csv")));
+  }
 };
 
 std::string data_error(const std::function<void()>& f, const std::string& file) {
@@ -134,8 +138,7 @@ TEST(NasaLoader, ListsChannelsWithSpacecraftFilter) {
 
 TEST(NasaLoader, ChannelWithTwoRowsCombinesSortsAndMergesSequences) {
   Corpus c;
-  const auto labels = lstmad::read_nasa_labels(c.dir.file("labeled_anomalies.csv"));
-  const NasaChannel ch = lstmad::load_nasa_channel(c.root(), "P-1", labels);
+  const NasaChannel ch = c.channel("P-1");
   EXPECT_EQ(ch.spacecraft, "SMAP");
   EXPECT_EQ(ch.test.name, "SMAP/P-1.csv");
   EXPECT_EQ(ch.train.name, "SMAP/P-1.csv");
@@ -170,8 +173,7 @@ TEST(NasaLoader, ChannelWithTwoRowsCombinesSortsAndMergesSequences) {
 
 TEST(NasaLoader, ChannelWithoutRowHasNoAnomalies) {
   Corpus c;
-  const auto labels = lstmad::read_nasa_labels(c.dir.file("labeled_anomalies.csv"));
-  const NasaChannel ch = lstmad::load_nasa_channel(c.root(), "T-9", labels);
+  const NasaChannel ch = c.channel("T-9");
   EXPECT_EQ(ch.spacecraft, "");
   EXPECT_EQ(ch.test.name, "unlabeled/T-9.csv");
   EXPECT_TRUE(ch.test.windows.empty());

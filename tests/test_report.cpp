@@ -11,10 +11,7 @@
 #include "support/test_support.hpp"
 
 namespace fs = std::filesystem;
-using lstmad::test::lstmad_binary;
-using lstmad::test::run_command;
-using lstmad::test::TempDir;
-using lstmad::test::write_text;
+using namespace lstmad::test;
 
 namespace {
 std::string chromium() {
@@ -27,6 +24,18 @@ int count(const std::string& text, const std::string& needle) {
   for (size_t p = text.find(needle); p != std::string::npos; p = text.find(needle, p + 1)) ++n;
   return n;
 }
+// Runs the synthetic corpus (a small model per series, `train` the config's train section, `more` added
+// to the config) into tmp/run; returns the exit status, the output in *out.
+int run_synthetic(const TempDir& tmp, const std::string& train, std::string* out,
+                  const std::string& more = "") {
+  write_text(tmp.file("cfg.json"), R"({
+    "data": {"format": "synthetic", "synthetic": {"seed": 1, "series_per_kind": 1, "length": 600}},
+    "model": {"layers": 1, "hidden": 6, "window": 10}, "train": )" +
+                                       train + R"(,
+    "detector": {"likelihood": {"long_window": 200, "short_window": 4}})" +
+                                       more + "}");
+  return run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --out " + tmp.file("run"), out);
+}
 }  // namespace
 
 // Each plot shades the label windows of its series: as many bands as the series' NAB-format file has runs
@@ -34,14 +43,8 @@ int count(const std::string& text, const std::string& needle) {
 TEST(Report, EachPlotShadesItsSeriesLabelWindows) {
   if (!fs::exists(lstmad_binary())) GTEST_SKIP() << "lstmad binary not built at " << lstmad_binary();
   TempDir tmp("report-windows");
-  write_text(tmp.file("cfg.json"), R"({
-    "data": {"format": "synthetic", "synthetic": {"seed": 1, "series_per_kind": 1, "length": 600}},
-    "model": {"layers": 1, "hidden": 6, "window": 10}, "train": {"epochs": 2, "batch": 16},
-    "detector": {"likelihood": {"long_window": 200, "short_window": 4}}})");
   std::string out;
-  ASSERT_EQ(
-      run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --out " + tmp.file("run"), &out), 0)
-      << out;
+  ASSERT_EQ(run_synthetic(tmp, R"({"epochs": 2, "batch": 16})", &out), 0) << out;
   // Label runs per series, from the run's NAB-format files.
   std::map<std::string, int> expected;
   const fs::path nab = tmp.file("run/nab/lstmad");
@@ -92,12 +95,8 @@ TEST(Report, RendersInHeadlessChromiumWithAPlotPerSeries) {
   const std::string browser = chromium();
   if (browser.empty()) GTEST_SKIP() << "Chromium is not installed (Debian package chromium)";
   TempDir tmp("report");
-  write_text(tmp.file("cfg.json"), R"({
-    "data": {"format": "synthetic", "synthetic": {"seed": 1, "series_per_kind": 1, "length": 600}},
-    "model": {"layers": 1, "hidden": 6, "window": 10}, "train": {"epochs": 2, "batch": 16},
-    "detector": {"likelihood": {"long_window": 200, "short_window": 4}}})");
   std::string out;
-  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --out " + tmp.file("run"), &out), 0) << out;
+  ASSERT_EQ(run_synthetic(tmp, R"({"epochs": 2, "batch": 16})", &out), 0) << out;
   ASSERT_EQ(run_command(lstmad_binary() + " report " + tmp.file("run") + " --out " + tmp.file("r.html"), &out), 0) << out;
   size_t series = 0;
   for (const auto& d : fs::recursive_directory_iterator(tmp.file("run/corpus/data")))
@@ -127,14 +126,8 @@ TEST(Report, RendersInHeadlessChromiumWithAPlotPerSeries) {
 TEST(Report, EachSeriesShowsItsModelsLossPerEpoch) {
   if (!fs::exists(lstmad_binary())) GTEST_SKIP() << "lstmad binary not built at " << lstmad_binary();
   TempDir tmp("report-loss");
-  write_text(tmp.file("cfg.json"), R"({
-    "data": {"format": "synthetic", "synthetic": {"seed": 1, "series_per_kind": 1, "length": 600}},
-    "model": {"layers": 1, "hidden": 6, "window": 10}, "train": {"epochs": 7, "batch": 16, "patience": 2},
-    "detector": {"likelihood": {"long_window": 200, "short_window": 4}}})");
   std::string out;
-  ASSERT_EQ(
-      run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --out " + tmp.file("run"), &out), 0)
-      << out;
+  ASSERT_EQ(run_synthetic(tmp, R"({"epochs": 7, "batch": 16, "patience": 2})", &out), 0) << out;
   ASSERT_EQ(run_command(lstmad_binary() + " report " + tmp.file("run") + " --out " + tmp.file("r.html"), &out), 0)
       << out;
   const std::string html = lstmad::files::read(tmp.file("r.html"));
@@ -169,14 +162,8 @@ TEST(Report, EachSeriesShowsItsModelsLossPerEpoch) {
 TEST(Report, AnUnknownDetectorIsAnErrorNamingTheRunsDetectors) {
   if (!fs::exists(lstmad_binary())) GTEST_SKIP() << "lstmad binary not built at " << lstmad_binary();
   TempDir tmp("report-detector");
-  write_text(tmp.file("cfg.json"), R"({
-    "data": {"format": "synthetic", "synthetic": {"seed": 1, "series_per_kind": 1, "length": 600}},
-    "model": {"layers": 1, "hidden": 6, "window": 10}, "train": {"epochs": 1, "batch": 16},
-    "detector": {"likelihood": {"long_window": 200, "short_window": 4}}})");
   std::string out;
-  ASSERT_EQ(
-      run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --out " + tmp.file("run"), &out), 0)
-      << out;
+  ASSERT_EQ(run_synthetic(tmp, R"({"epochs": 1, "batch": 16})", &out), 0) << out;
   EXPECT_EQ(run_command(lstmad_binary() + " report " + tmp.file("run") + " --detector lstmda --out " +
                             tmp.file("r.html") + " 2>&1",
                         &out),
@@ -199,14 +186,9 @@ TEST(Report, AnUnknownDetectorIsAnErrorNamingTheRunsDetectors) {
 TEST(Report, ADetectorWhoseCellsAllFailedIsReportedNotUnknown) {
   if (!fs::exists(lstmad_binary())) GTEST_SKIP() << "lstmad binary not built at " << lstmad_binary();
   TempDir tmp("report-failed");
-  write_text(tmp.file("cfg.json"), R"({
-    "data": {"format": "synthetic", "synthetic": {"seed": 1, "series_per_kind": 1, "length": 600}},
-    "model": {"layers": 1, "hidden": 6, "window": 10}, "train": {"epochs": 3, "batch": 16},
-    "detector": {"likelihood": {"long_window": 200, "short_window": 4}},
-    "run": {"max_train_seconds": 1e-9}})");
   std::string out;
   ASSERT_EQ(
-      run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --out " + tmp.file("run"), &out), 1)
+      run_synthetic(tmp, R"({"epochs": 3, "batch": 16})", &out, R"(, "run": {"max_train_seconds": 1e-9})"), 1)
       << out;
   ASSERT_FALSE(fs::exists(tmp.file("run/nab/lstmad")));
   ASSERT_EQ(run_command(lstmad_binary() + " report " + tmp.file("run") + " --detector lstmad --out " +

@@ -17,10 +17,7 @@
 #include "support/test_support.hpp"
 
 namespace fs = std::filesystem;
-using lstmad::test::lstmad_binary;
-using lstmad::test::run_command;
-using lstmad::test::TempDir;
-using lstmad::test::write_text;
+using namespace lstmad::test;
 
 namespace {
 
@@ -31,30 +28,6 @@ const char* kConfig = R"({
   "detector": {"likelihood": {"long_window": 200, "short_window": 4}},
   "run": {"name": "resume", "seed": 9, "batch_models": 2}
 })";
-
-// results.csv without the timing columns, as text rows.
-std::vector<std::string> results_without_timings(const std::string& dir) {
-  std::istringstream in(lstmad::files::read(dir + "/results.csv"));
-  std::string line;
-  std::vector<std::string> out;
-  std::vector<bool> keep;
-  bool header = true;
-  while (std::getline(in, line)) {
-    std::vector<std::string> cols;
-    std::stringstream ss(line);
-    std::string c;
-    while (std::getline(ss, c, ',')) cols.push_back(c);
-    if (header) {
-      for (const auto& h : cols) keep.push_back(h.rfind("seconds_", 0) != 0);
-      header = false;
-    }
-    std::string row;
-    for (size_t i = 0; i < cols.size() && i < keep.size(); ++i)
-      if (keep[i]) row += cols[i] + ",";
-    out.push_back(row);
-  }
-  return out;
-}
 
 size_t finished_cells(const std::string& dir) {
   size_t n = 0;

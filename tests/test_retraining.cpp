@@ -10,11 +10,7 @@
 #include "support/test_support.hpp"
 
 namespace fs = std::filesystem;
-using lstmad::test::lstmad_binary;
-using lstmad::test::read_results_csv;
-using lstmad::test::run_command;
-using lstmad::test::TempDir;
-using lstmad::test::write_text;
+using namespace lstmad::test;
 
 namespace {
 

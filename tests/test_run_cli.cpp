@@ -16,11 +16,7 @@
 #include "support/test_support.hpp"
 
 namespace fs = std::filesystem;
-using lstmad::test::lstmad_binary;
-using lstmad::test::read_results_csv;
-using lstmad::test::run_command;
-using lstmad::test::TempDir;
-using lstmad::test::write_text;
+using namespace lstmad::test;
 using json = nlohmann::json;
 
 namespace {
@@ -59,15 +55,9 @@ int column(const std::vector<std::string>& header, const std::string& name) {
 }
 
 std::string make_series(int rows, int bad_row = -1) {
-  std::string s = "timestamp,value\n";
-  for (int i = 0; i < rows; ++i) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "2020-01-%02d %02d:%02d:00,", 1 + i / 1440, (i / 60) % 24, i % 60);
-    s += buf;
-    s += i == bad_row ? std::string("abc") : std::to_string(10.0 + std::sin(i * 0.2));
-    s += "\n";
-  }
-  return s;
+  return minute_series_csv(rows, "2020-01", [&](int i) {
+    return i == bad_row ? std::string("abc") : std::to_string(10.0 + std::sin(i * 0.2));
+  });
 }
 
 // Every NAB-format file of run `a` equals, byte for byte, the same file of run `b`; returns how many.

@@ -5,12 +5,10 @@
 #include <algorithm>
 #include <map>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "core/error.hpp"
-#include "core/files.hpp"
 #include "experiments/config.hpp"
 #include "experiments/scheduler.hpp"
 #include "kernels/lstm_multi_plan.hpp"
@@ -240,30 +238,6 @@ TEST(Scheduler, OneQueuePerDeviceWithBalancedWork) {
   EXPECT_THROW(schedule_cells(cells, o), Error);
 }
 
-// results.csv without the timing columns.
-std::vector<std::string> results_without_timings(const std::string& dir) {
-  std::istringstream in(files::read(dir + "/results.csv"));
-  std::string line;
-  std::vector<std::string> out;
-  std::vector<bool> keep;
-  bool header = true;
-  while (std::getline(in, line)) {
-    std::vector<std::string> cols;
-    std::stringstream ss(line);
-    std::string c;
-    while (std::getline(ss, c, ',')) cols.push_back(c);
-    if (header) {
-      for (const auto& h : cols) keep.push_back(h.rfind("seconds_", 0) != 0);
-      header = false;
-    }
-    std::string row;
-    for (std::size_t i = 0; i < cols.size() && i < keep.size(); ++i)
-      if (keep[i]) row += cols[i] + ",";
-    out.push_back(row);
-  }
-  return out;
-}
-
 // Two shapes x two learning rates: the scheduler puts both learning rates of a shape in one ModelBatch.
 // Batches of 1, of 3 and of the default size, on 1 or 2 threads, give the same results.csv.
 TEST(Scheduler, RunResultsDoNotDependOnTheBatching) {
@@ -284,7 +258,7 @@ TEST(Scheduler, RunResultsDoNotDependOnTheBatching) {
                                 &out),
               0)
         << out;
-    results.push_back(results_without_timings(dir));
+    results.push_back(test::results_without_timings(dir));
     ASSERT_GT(results.back().size(), 4u) << "a header and the cells";
   }
   EXPECT_EQ(results[0], results[1]) << "batches of 1 vs 3";

@@ -48,12 +48,7 @@ WindowSource window_source(const Series& s, int T, int horizon, int train_end) {
 }
 
 ModelShape small_shape(int H = 16, int L = 1) {
-  ModelShape s;
-  s.layers = L;
-  s.input = 1;
-  s.hidden = H;
-  s.horizon = 1;
-  return s;
+  return {L, 1, H, 1};
 }
 
 TrainOptions sine_options(int T, uint64_t seed) {
@@ -74,6 +69,19 @@ std::unique_ptr<Engine> cpu_engine(int threads, Precision p = Precision::FP32) {
   eo.threads = threads;
   eo.precision = p;
   return make_engine(eo);
+}
+
+// The MSE of a trained job's parameters on its validation windows (horizon 1), as the CPU engine predicts.
+double validation_mse(const ModelShape& shape, int T, const ModelJob& job, const Series& s) {
+  const WindowSource& w = job.data;
+  std::vector<float> pred(w.val.size());
+  cpu_engine(1)->predict(shape, T, job.params, s.x.data(), s.n, w.val, pred.data());
+  double mse = 0.0;
+  for (std::size_t k = 0; k < w.val.size(); ++k) {
+    const double e = pred[k] - s.y[static_cast<std::size_t>(w.val[k] + T)];
+    mse += e * e;
+  }
+  return mse / static_cast<double>(w.val.size());
 }
 
 std::string losses(const std::vector<double>& v) {
@@ -109,15 +117,7 @@ TEST(Training, NoisySineValidationLossFallsHundredfold) {
   EXPECT_NE(jobs[0].params, initial);
 
   // The kept parameters are the best epoch's: predicting the validation windows gives that epoch's loss.
-  const WindowSource& w = jobs[0].data;
-  std::vector<float> pred(w.val.size());
-  cpu_engine(1)->predict(shape, T, jobs[0].params, s.x.data(), s.n, w.val, pred.data());
-  double mse = 0.0;
-  for (std::size_t k = 0; k < w.val.size(); ++k) {
-    const double e = pred[k] - s.y[static_cast<std::size_t>(w.val[k] + T)];
-    mse += e * e;
-  }
-  mse /= static_cast<double>(w.val.size());
+  const double mse = validation_mse(shape, T, jobs[0], s);
   ASSERT_GE(r.best_epoch, 0);
   EXPECT_NEAR(mse, r.val_loss[static_cast<std::size_t>(r.best_epoch)], 1e-4 * mse);
   EXPECT_EQ(r.val_loss[static_cast<std::size_t>(r.best_epoch)], best);
@@ -147,15 +147,7 @@ TEST(Training, EarlyStoppingKeepsTheBestEpoch) {
   const auto best_it = std::min_element(r.val_loss.begin(), r.val_loss.end());
   EXPECT_EQ(best_it - r.val_loss.begin(), r.best_epoch) << "val: " << losses(r.val_loss);
   // The returned parameters reproduce the best epoch's validation loss, not the last epoch's.
-  const WindowSource& w = jobs[0].data;
-  std::vector<float> pred(w.val.size());
-  cpu_engine(1)->predict(shape, T, jobs[0].params, s.x.data(), s.n, w.val, pred.data());
-  double mse = 0.0;
-  for (std::size_t k = 0; k < w.val.size(); ++k) {
-    const double e = pred[k] - s.y[static_cast<std::size_t>(w.val[k] + T)];
-    mse += e * e;
-  }
-  mse /= static_cast<double>(w.val.size());
+  const double mse = validation_mse(shape, T, jobs[0], s);
   EXPECT_NEAR(mse, *best_it, 1e-4 * *best_it);
   EXPECT_GT(std::fabs(r.val_loss.back() - *best_it), 1e-3 * *best_it) << "the last epoch should differ";
 }

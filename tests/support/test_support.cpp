@@ -1,7 +1,6 @@
 #include "support/test_support.hpp"
 
 #include <gtest/gtest.h>
-
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10,7 +9,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
+
+#include "core/files.hpp"
 
 namespace lstmad::test {
 namespace fs = std::filesystem;
@@ -56,6 +58,40 @@ int run_command(const std::string& command, std::string* output) {
   int status = ::pclose(pipe);
   if (output) *output = out;
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string minute_series_csv(int rows, const std::string& year_month,
+                              const std::function<std::string(int)>& value) {
+  std::string s = "timestamp,value\n";
+  for (int i = 0; i < rows; ++i) {
+    char ts[32];
+    std::snprintf(ts, sizeof ts, "-%02d %02d:%02d:00,", 1 + i / 1440, (i / 60) % 24, i % 60);
+    s += year_month + ts + value(i) + "\n";
+  }
+  return s;
+}
+
+std::vector<std::string> results_without_timings(const std::string& run_dir) {
+  std::istringstream in(files::read(run_dir + "/results.csv"));
+  std::string line;
+  std::vector<std::string> out;
+  std::vector<bool> keep;
+  bool header = true;
+  while (std::getline(in, line)) {
+    std::vector<std::string> cols;
+    std::stringstream ss(line);
+    std::string c;
+    while (std::getline(ss, c, ',')) cols.push_back(c);
+    if (header) {
+      for (const auto& h : cols) keep.push_back(h.rfind("seconds_", 0) != 0);
+      header = false;
+    }
+    std::string row;
+    for (std::size_t i = 0; i < cols.size() && i < keep.size(); ++i)
+      if (keep[i]) row += cols[i] + ",";
+    out.push_back(row);
+  }
+  return out;
 }
 
 std::vector<std::map<std::string, std::string>> read_results_csv(const std::string& path) {
