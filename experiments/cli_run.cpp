@@ -171,12 +171,16 @@ void add_run_commands(CLI::App& app, Registry& reg) {
       o.seed = at_path(cfg, "data.synthetic.seed").get<uint64_t>();
       o.series_per_kind = at_path(cfg, "data.synthetic.series_per_kind").get<int>();
       o.length = at_path(cfg, "data.synthetic.length").get<int>();
-      for (auto& s : generate_synthetic(o)) {
+      std::vector<SyntheticSeries> generated = generate_synthetic(o);
+      std::vector<std::string> ids;
+      for (const auto& s : generated) ids.push_back(s.series.name);
+      // data.files and data.max_files select from it as a run does.
+      series = select_corpus_series(ids, cfg, "the synthetic corpus");
+      for (auto& s : generated) {
+        if (!std::binary_search(series.begin(), series.end(), s.series.name)) continue;
         const std::string id = s.series.name;  // copied: the series itself is moved into note
-        series.push_back(id);
         note(id, std::move(s.series), -1);
       }
-      std::sort(series.begin(), series.end());
     } else {
       Corpus c = resolve_corpus(cfg, "");
       series = c.series;

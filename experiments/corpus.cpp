@@ -27,26 +27,8 @@ std::string nasa_channel_of(const std::string& id) {
   return f.size() > 4 && f.compare(f.size() - 4, 4, ".csv") == 0 ? f.substr(0, f.size() - 4) : f;
 }
 
-// data.files patterns and data.max_files over the corpus ids.
 void select_series(Corpus& c, const std::vector<std::string>& all, const json& cfg) {
-  const json& patterns = at_path(cfg, "data.files");
-  for (const auto& id : all) {
-    bool keep = patterns.empty();
-    for (const auto& p : patterns)
-      if (corpus_pattern_match(p.get<std::string>(), id)) keep = true;
-    if (keep) c.series.push_back(id);
-  }
-  // A plain path (no wildcard) that names no file is kept: its cells fail with the reason instead of the
-  // series silently vanishing from the run.
-  for (const auto& p : patterns) {
-    std::string name = p.get<std::string>();
-    if (name.find_first_of("*?[") != std::string::npos) continue;
-    if (std::find(c.series.begin(), c.series.end(), name) == c.series.end()) c.series.push_back(name);
-  }
-  std::sort(c.series.begin(), c.series.end());
-  int max_files = at_path(cfg, "data.max_files").get<int>();
-  if (max_files > 0 && static_cast<int>(c.series.size()) > max_files) c.series.resize(static_cast<size_t>(max_files));
-  if (c.series.empty()) throw ConfigError("data.files: no series of " + c.root + " matches " + patterns.dump());
+  c.series = select_corpus_series(all, cfg, c.root);
 }
 
 // A corpus of one file per series under data.root (ucr, csv): `files` lists them (paths relative to the
@@ -72,6 +54,31 @@ void select_files(Corpus& c, const json& cfg, const std::function<std::vector<st
 }
 
 }  // namespace
+
+std::vector<std::string> select_corpus_series(const std::vector<std::string>& all, const json& cfg,
+                                              const std::string& root) {
+  std::vector<std::string> series;
+  const json& patterns = at_path(cfg, "data.files");
+  for (const auto& id : all) {
+    bool keep = patterns.empty();
+    for (const auto& p : patterns)
+      if (corpus_pattern_match(p.get<std::string>(), id)) keep = true;
+    if (keep) series.push_back(id);
+  }
+  // A plain path (no wildcard) that names no file is kept: its cells fail with the reason instead of the
+  // series silently vanishing from the run.
+  for (const auto& p : patterns) {
+    std::string name = p.get<std::string>();
+    if (name.find_first_of("*?[") != std::string::npos) continue;
+    if (std::find(series.begin(), series.end(), name) == series.end()) series.push_back(name);
+  }
+  std::sort(series.begin(), series.end());
+  int max_files = at_path(cfg, "data.max_files").get<int>();
+  if (max_files > 0 && static_cast<int>(series.size()) > max_files)
+    series.resize(static_cast<size_t>(max_files));
+  if (series.empty()) throw ConfigError("data.files: no series of " + root + " matches " + patterns.dump());
+  return series;
+}
 
 bool corpus_pattern_match(const std::string& pattern, const std::string& id) {
   return pattern == id || ::fnmatch(pattern.c_str(), id.c_str(), 0) == 0;

@@ -44,6 +44,12 @@ std::string default_nab_root();
 // `run_dir` receives the synthetic corpus when data.format is "synthetic".
 Corpus resolve_corpus(const json& resolved, const std::string& run_dir);
 
+// The series of `all` (corpus ids) that data.files and data.max_files select, sorted, as a run takes
+// them; a plain data.files path that names no id is kept (its cells fail with the reason). ConfigError
+// naming `root` when none is left.
+std::vector<std::string> select_corpus_series(const std::vector<std::string>& all, const json& cfg,
+                                              const std::string& root);
+
 // Shell-style pattern match (`*`, `?`) of a corpus id against a data.files entry.
 bool corpus_pattern_match(const std::string& pattern, const std::string& id);
 

@@ -379,6 +379,40 @@ TEST_F(RunCli, ValidateAndPlanNameTheSettingsThatCannotRun) {
   EXPECT_EQ(failed, 7);
 }
 
+// plan selects a synthetic corpus's series with data.files and data.max_files as a run does (it counted
+// every generated series).
+TEST_F(RunCli, PlanSelectsTheSyntheticSeriesAsARunDoes) {
+  TempDir tmp("plan-select");
+  write_text(tmp.file("cfg.json"), kTinySynthetic);
+  std::string out;
+  ASSERT_EQ(run_command(lstmad_binary() + " -q plan " + tmp.file("cfg.json"), &out), 0) << out;
+  EXPECT_NE(out.find("7 cells = 1 setting(s) x 7 series"), std::string::npos) << out;
+  ASSERT_EQ(
+      run_command(lstmad_binary() + " -q plan " + tmp.file("cfg.json") + " --set data.max_files=2", &out), 0)
+      << out;
+  EXPECT_NE(out.find("2 cells = 1 setting(s) x 2 series"), std::string::npos) << out;
+  EXPECT_NE(out.find(", 2 models"), std::string::npos) << out;
+  ASSERT_EQ(
+      run_command(
+          lstmad_binary() + " -q plan " + tmp.file("cfg.json") + " --set 'data.files=[\"synthS*/*\"]'", &out),
+      0)
+      << out;
+  const std::string selected = out;
+  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") +
+                            " --set 'data.files=[\"synthS*/*\"]' --set train.epochs=1 --out " +
+                            tmp.file("run") + " -j 2",
+                        &out),
+            0)
+      << out;
+  const std::size_t cells = read_results_csv(tmp.file("run/results.csv")).size();
+  ASSERT_GT(cells, 0u);
+  ASSERT_LT(cells, 7u);
+  EXPECT_NE(
+      selected.find(std::to_string(cells) + " cells = 1 setting(s) x " + std::to_string(cells) + " series"),
+      std::string::npos)
+      << selected;
+}
+
 TEST_F(RunCli, BadSeriesFailOnlyTheirOwnCells) {
   TempDir tmp("badcsv");
   write_text(tmp.file("corpus/data/cat/good.csv"), make_series(400));
