@@ -301,9 +301,13 @@ std::string check_value(const KeyDef& d, const json& v) {
   return "";
 }
 
-// The stored form of a checked value. An integer key given as an integral float (8.0, 1e3) is stored
-// as the integer: setting ids and seeds hash the dumped values, and 8 and 8.0 dump differently.
+// The stored form of a checked value: setting ids and seeds hash the dumped values, and 8 and 8.0 dump
+// differently. An integer key given as an integral float (8.0, 1e3) is stored as the integer; a number
+// key given as an integer (train.lr 1, detector.suppress 0) as the float, so `--set train.lr=1` names the
+// setting that `"lr": 1.0` does.
 json canonical(const KeyDef& d, const json& v) {
+  if ((d.type == KeyType::Number || d.type == KeyType::NumberOrNull) && v.is_number_integer())
+    return json(v.get<double>());
   if (d.type != KeyType::Int || !v.is_number_float()) return v;
   const double x = v.get<double>();
   return x < 0 ? json(static_cast<int64_t>(x)) : json(static_cast<uint64_t>(x));

@@ -162,6 +162,28 @@ TEST(Config, IntegralFloatsForIntegerKeysResolveAsIntegers) {
   }
 }
 
+TEST(Config, IntegersForNumberKeysResolveAsFloats) {
+  // The other way round: train.lr 1 (a JSON integer, or `--set train.lr=1`) is the setting that 1.0 is.
+  json user =
+      json::parse(R"({"train": {"lr": 1, "clip_norm": [2, 0.5]}, "ensemble": {"train.weight_decay": [0, 0.001]},
+                             "detector": {"error_cap": 3}})");
+  const json as_int = resolve_config(user, "x");
+  json other =
+      json::parse(R"({"train": {"clip_norm": [2.0, 0.5]}, "ensemble": {"train.weight_decay": [0.0, 0.001]},
+                              "detector": {"error_cap": 3.0}})");
+  apply_override(other, "train.lr=1.0");
+  const json as_float = resolve_config(other, "x");
+  EXPECT_EQ(as_int.dump(), as_float.dump());
+  EXPECT_TRUE(at_path(as_int, "train.lr").is_number_float());
+  const Plan a = make_plan(as_int, {"a/x.csv"}), b = make_plan(as_float, {"a/x.csv"});
+  ASSERT_EQ(a.cells.size(), 2u);
+  for (size_t i = 0; i < a.cells.size(); ++i) {
+    EXPECT_EQ(a.cells[i].id, b.cells[i].id);
+    EXPECT_EQ(a.cells[i].seed, b.cells[i].seed);
+    EXPECT_EQ(a.cells[i].member_seeds, b.cells[i].member_seeds);
+  }
+}
+
 TEST(Config, ARepeatedValueInAListIsAnError) {
   // Two equal values would be two settings (or ensemble members) with one id.
   json user = json::object();
