@@ -3,6 +3,7 @@
 // thread to the kernel instantiated for it.
 #pragma once
 
+#include <cstddef>
 #include <type_traits>
 
 namespace lstmad::kernels {
@@ -20,6 +21,48 @@ __device__ __forceinline__ void own_rows(int g, int G, int BB, int row0, int nro
     lr[r] = l < BB ? l : BB - 1;
     grow[r] = row0 + lr[r];
   }
+}
+
+// The forward step's recurrent product for hidden unit j: acc[r][q] += sum over k < H of
+// R[k * ld + q * gate + j] h[lr[r] * H + k], R holding R^T (gate: the stride between the four gate
+// columns of a unit; ld: between rows k). The sum runs in k order, which the kernels'
+// bit-identical reruns rely on; each weight is read once for all of the thread's rows.
+template <int MAXR>
+__device__ __forceinline__ void add_recurrent_product(float (&acc)[MAXR][4], const float* R, int j, int ld,
+                                                      int gate, const float* hp, const int (&lr)[MAXR],
+                                                      int H) {
+#pragma unroll 4
+  for (int k = 0; k < H; ++k) {
+    const float* rk = R + static_cast<std::size_t>(k) * ld + j;
+    const float w0 = rk[0], w1 = rk[gate], w2 = rk[2 * gate], w3 = rk[3 * gate];
+#pragma unroll
+    for (int r = 0; r < MAXR; ++r) {
+      const float hk = hp[lr[r] * H + k];
+      acc[r][0] = fmaf(w0, hk, acc[r][0]);
+      acc[r][1] = fmaf(w1, hk, acc[r][1]);
+      acc[r][2] = fmaf(w2, hk, acc[r][2]);
+      acc[r][3] = fmaf(w3, hk, acc[r][3]);
+    }
+  }
+}
+
+// The backward step's recurrent gradient for hidden unit j: dh[r] = sum over m < 4H of R[m * ld + j]
+// dg[lr[r] * 4H + m] (ld: the stride between R's rows), dg the step's gate gradients of the block's rows.
+// In m order, as above.
+template <int MAXR>
+__device__ __forceinline__ void recurrent_gradient(float (&dh)[MAXR], const float* R, int j, int ld,
+                                                   const float* dg, const int (&lr)[MAXR], int H4) {
+  float acc[MAXR];
+#pragma unroll
+  for (int r = 0; r < MAXR; ++r) acc[r] = 0.f;
+#pragma unroll 4
+  for (int m = 0; m < H4; ++m) {
+    const float w = R[static_cast<std::size_t>(m) * ld + j];
+#pragma unroll
+    for (int r = 0; r < MAXR; ++r) acc[r] = fmaf(w, dg[lr[r] * H4 + m], acc[r]);
+  }
+#pragma unroll
+  for (int r = 0; r < MAXR; ++r) dh[r] = acc[r];
 }
 
 // f(std::integral_constant<int, R>{}) for the instantiated rows per thread R (1, 2, or 4 for any other

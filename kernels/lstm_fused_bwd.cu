@@ -113,17 +113,7 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
     }
     __syncthreads();
     if (t == 0) break;
-    float acc[MAXR];
-#pragma unroll
-    for (int r = 0; r < MAXR; ++r) acc[r] = 0.f;
-#pragma unroll 4
-    for (int m = 0; m < H4; ++m) {
-      const float w = R[static_cast<std::size_t>(m) * H + j];
-#pragma unroll
-      for (int r = 0; r < MAXR; ++r) acc[r] = fmaf(w, dcur[lr[r] * H4 + m], acc[r]);
-    }
-#pragma unroll
-    for (int r = 0; r < MAXR; ++r) dh_rec[r] = acc[r];
+    recurrent_gradient<MAXR>(dh_rec, R, j, H, dcur, lr, H4);
   }
 }
 

@@ -83,19 +83,7 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
 #pragma unroll
       for (int q = 0; q < 4; ++q) acc[r][q] = valid[r] ? gxr[q * H + u] + bias[q] : 0.f;
     }
-#pragma unroll 4
-    for (int k = 0; k < H; ++k) {
-      const float* rk = rs + static_cast<std::size_t>(k) * Hc4 + j;
-      const float w0 = rk[0], w1 = rk[Hc], w2 = rk[2 * Hc], w3 = rk[3 * Hc];
-#pragma unroll
-      for (int r = 0; r < MAXR; ++r) {
-        const float hk = hp[lr[r] * H + k];
-        acc[r][0] = fmaf(w0, hk, acc[r][0]);
-        acc[r][1] = fmaf(w1, hk, acc[r][1]);
-        acc[r][2] = fmaf(w2, hk, acc[r][2]);
-        acc[r][3] = fmaf(w3, hk, acc[r][3]);
-      }
-    }
+    add_recurrent_product<MAXR>(acc, rs, j, Hc4, Hc, hp, lr, H);
 #pragma unroll
     for (int r = 0; r < MAXR; ++r) {
       if (!valid[r]) continue;
@@ -184,17 +172,7 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
     }
     cluster.sync();
     if (t == 0) break;
-    float acc[MAXR];
-#pragma unroll
-    for (int r = 0; r < MAXR; ++r) acc[r] = 0.f;
-#pragma unroll 4
-    for (int m = 0; m < H4; ++m) {
-      const float w = rs[static_cast<std::size_t>(m) * Hc + j];
-#pragma unroll
-      for (int r = 0; r < MAXR; ++r) acc[r] = fmaf(w, dcur[lr[r] * H4 + m], acc[r]);
-    }
-#pragma unroll
-    for (int r = 0; r < MAXR; ++r) dh_rec[r] = acc[r];
+    recurrent_gradient<MAXR>(dh_rec, rs, j, Hc, dcur, lr, H4);
   }
 }
 

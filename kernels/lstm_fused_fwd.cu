@@ -94,19 +94,7 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
 #pragma unroll
       for (int q = 0; q < 4; ++q) gxn[r][q] = next ? gxr[q * H + j] : 0.f;
     }
-#pragma unroll 4
-    for (int k = 0; k < H; ++k) {
-      const float* rk = R + static_cast<std::size_t>(k) * H4 + j;
-      const float w0 = rk[0], w1 = rk[H], w2 = rk[2 * H], w3 = rk[3 * H];
-#pragma unroll
-      for (int r = 0; r < MAXR; ++r) {
-        const float hk = hp[lr[r] * H + k];
-        acc[r][0] = fmaf(w0, hk, acc[r][0]);
-        acc[r][1] = fmaf(w1, hk, acc[r][1]);
-        acc[r][2] = fmaf(w2, hk, acc[r][2]);
-        acc[r][3] = fmaf(w3, hk, acc[r][3]);
-      }
-    }
+    add_recurrent_product<MAXR>(acc, R, j, H4, H, hp, lr, H);
 #pragma unroll
     for (int r = 0; r < MAXR; ++r) {
       if (!valid[r]) continue;
