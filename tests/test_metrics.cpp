@@ -464,6 +464,120 @@ TEST(MetricsSeries, TwentyThousandRowsStayCheap) {
   EXPECT_GT(metric_value(m, "vus_roc"), 0.5);
 }
 
+// ---- affiliation (Huet et al. 2022): row i is the time [i, i + 1) ----
+
+TEST(MetricsAffiliation, OneEventAndOnePredictionByHand) {
+  // 20 rows, event J = [10, 11) (row 10), zone E = [0, 20), prediction [15, 16) (row 15).
+  // Precision: x in [15, 16) lies d = x - 11 in [4, 5) from J; P(dist(X, J) >= d) for X uniform in E is
+  // (10 - d + 9 - d) / 20, whose mean over d in [4, 5) is (19 - 9) / 20 = 0.5.
+  // Recall: y in [10, 11) lies 15 - y from the prediction and at least 9 from E's ends, so
+  // P(|y - X| >= 15 - y) = 1 - 2 (15 - y) / 20, whose mean over y in [10, 11) is 1 - 4.5 / 10 = 0.55.
+  std::vector<int> labels(20, 0), pred(20, 0);
+  labels[10] = 1;
+  pred[15] = 1;
+  const PrecisionRecall m = affiliation_metrics(pred, labels);
+  EXPECT_NEAR(m.precision, 0.5, kTol);
+  EXPECT_NEAR(m.recall, 0.55, kTol);
+  EXPECT_NEAR(m.f1, 2 * 0.5 * 0.55 / 1.05, kTol);
+}
+
+TEST(MetricsAffiliation, ExactAndEverywherePredictions) {
+  std::vector<int> labels(10, 0);
+  labels[4] = labels[5] = 1;
+  PrecisionRecall m = affiliation_metrics(labels, labels);
+  EXPECT_NEAR(m.precision, 1.0, kTol);
+  EXPECT_NEAR(m.recall, 1.0, kTol);
+  // Every row predicted: recall 1, but precision is the mean over E of P(dist(X, J) >= dist(x, J)): 1 on
+  // J (|J| / |E| = 0.2 of the time) and uniform on [0, 0.8) elsewhere: 0.2 + 0.8 * 0.4 = 0.52.
+  m = affiliation_metrics(std::vector<int>(10, 1), labels);
+  EXPECT_NEAR(m.precision, 0.52, kTol);
+  EXPECT_NEAR(m.recall, 1.0, kTol);
+}
+
+TEST(MetricsAffiliation, NanConventions) {
+  PrecisionRecall m = affiliation_metrics({0, 0, 0, 0}, {0, 1, 1, 0});
+  EXPECT_TRUE(std::isnan(m.precision));
+  EXPECT_EQ(m.recall, 0.0);
+  EXPECT_EQ(m.f1, 0.0);
+  m = affiliation_metrics({1, 0, 0, 0}, {0, 0, 0, 0});  // no events, no zones
+  EXPECT_TRUE(std::isnan(m.precision));
+  EXPECT_TRUE(std::isnan(m.recall));
+  EXPECT_TRUE(std::isnan(m.f1));
+}
+
+namespace {
+
+// The definitions integrated numerically on a fine grid (midpoint rule, `steps` points per row), each
+// survival function measured directly as the length of the zone that is at least d away.
+PrecisionRecall affiliation_by_grid(const std::vector<int>& pred, const std::vector<int>& labels, int steps) {
+  const auto truth = runs_of(labels);
+  const int n = static_cast<int>(labels.size());
+  double psum = 0, rsum = 0;
+  int pzones = 0;
+  for (size_t j = 0; j < truth.size(); ++j) {
+    const double jl = truth[j].start, jh = truth[j].end + 1.0;
+    const double el = j == 0 ? 0.0 : 0.5 * (truth[j - 1].end + 1.0 + jl);
+    const double eh = j + 1 == truth.size() ? n : 0.5 * (jh + truth[j + 1].start);
+    const double len = eh - el;
+    auto in_pred = [&](double t) {
+      const int row = static_cast<int>(std::floor(t));
+      return t >= el && t < eh && row >= 0 && row < n && pred[static_cast<size_t>(row)] != 0;
+    };
+    double ptime = 0, pint = 0;
+    for (int i = 0; i < n * steps; ++i) {
+      const double x = (i + 0.5) / steps;
+      if (!in_pred(x)) continue;
+      ptime += 1.0 / steps;
+      const double d = x < jl ? jl - x : (x > jh ? x - jh : 0.0);
+      const double f = d == 0 ? 1.0 : (std::max(0.0, (jl - el) - d) + std::max(0.0, (eh - jh) - d)) / len;
+      pint += f / steps;
+    }
+    if (ptime == 0) continue;
+    psum += pint / ptime;
+    ++pzones;
+    double rint = 0;
+    for (int i = 0; i < static_cast<int>((jh - jl) * steps); ++i) {
+      const double y = jl + (i + 0.5) / steps;
+      double d = std::numeric_limits<double>::infinity();
+      for (int k = 0; k < n * steps; ++k) {
+        const double x = (k + 0.5) / steps;
+        if (in_pred(x)) d = std::min(d, std::abs(x - y));
+      }
+      const double f = (std::max(0.0, y - d - el) + std::max(0.0, eh - (y + d))) / len;
+      rint += f / steps;
+    }
+    rsum += rint / (jh - jl);
+  }
+  PrecisionRecall r;
+  r.precision = pzones ? psum / pzones : std::numeric_limits<double>::quiet_NaN();
+  r.recall = rsum / static_cast<double>(truth.size());
+  return r;
+}
+
+}  // namespace
+
+// Several events (zones cut at the midpoints between them), predictions inside, across zone borders and
+// far from any event, zones without predictions: the exact piecewise integration against the grid.
+TEST(MetricsAffiliation, MatchesTheDefinitionsIntegratedOnAFineGrid) {
+  std::mt19937 rng(7);
+  for (int c = 0; c < 12; ++c) {
+    const int n = 40 + static_cast<int>(rng() % 30);
+    std::vector<int> labels(static_cast<size_t>(n), 0), pred(static_cast<size_t>(n), 0);
+    for (int e = 0; e < 3; ++e) {
+      const int s = static_cast<int>(rng() % static_cast<unsigned>(n - 4));
+      for (int i = s; i < s + 1 + static_cast<int>(rng() % 4); ++i) labels[static_cast<size_t>(i)] = 1;
+    }
+    for (int i = 0; i < n; ++i) pred[static_cast<size_t>(i)] = rng() % 6 == 0;
+    if (c % 4 == 0) std::fill(pred.begin(), pred.begin() + n / 2, 0);  // a zone with no prediction
+    const PrecisionRecall exact = affiliation_metrics(pred, labels);
+    const PrecisionRecall grid = affiliation_by_grid(pred, labels, 40);
+    EXPECT_NEAR(exact.precision, grid.precision, 2e-3) << "case " << c;
+    EXPECT_NEAR(exact.recall, grid.recall, 2e-3) << "case " << c;
+    EXPECT_GE(exact.precision, 0.0);
+    EXPECT_LE(exact.recall, 1.0);
+  }
+}
+
 TEST(MetricsUcr, TopScoreWithinTheMarginOfTheOneAnomaly) {
   // 400 rows, the anomaly is rows [200, 209] (w = 10).
   std::vector<int> labels(400, 0);

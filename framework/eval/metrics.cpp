@@ -58,23 +58,26 @@ void add_detection_metrics(NamedMetrics& out, const std::vector<int>& pred, cons
   out.emplace_back("range_precision", range.precision);
   out.emplace_back("range_recall", range.recall);
   out.emplace_back("range_f1", range.f1);
+  const PrecisionRecall affiliation = affiliation_metrics(pred, labels);
+  out.emplace_back("aff_precision", affiliation.precision);
+  out.emplace_back("aff_recall", affiliation.recall);
+  out.emplace_back("aff_f1", affiliation.f1);
 }
 
 }  // namespace
 
 const std::vector<std::string>& series_metric_names() {
   static const std::vector<std::string> names = {
-      "point_precision", "point_recall",    "point_f1",     "best_f1",  "best_f1_threshold",
-      "event_precision", "event_recall",    "event_f1",     "pa_f1",    "pak_f1",
-      "pak_auc",         "range_precision", "range_recall", "range_f1", "roc_auc",
-      "pr_auc",          "vus_roc",         "vus_pr",       "ucr_score"};
+      "point_precision", "point_recall", "point_f1", "best_f1", "best_f1_threshold", "event_precision",
+      "event_recall", "event_f1", "pa_f1", "pak_f1", "pak_auc", "range_precision", "range_recall", "range_f1",
+      "aff_precision", "aff_recall", "aff_f1", "roc_auc", "pr_auc", "vus_roc", "vus_pr", "ucr_score"};
   return names;
 }
 
 const std::vector<std::string>& detection_metric_names() {
   static const std::vector<std::string> names = {
-      "point_precision", "point_recall", "point_f1", "event_precision", "event_recall", "event_f1",
-      "pa_f1",           "pak_f1",       "pak_auc",  "range_precision", "range_recall", "range_f1"};
+      "point_precision", "point_recall", "point_f1", "event_precision", "event_recall", "event_f1", "pa_f1",
+      "pak_f1", "pak_auc", "range_precision", "range_recall", "range_f1", "aff_precision", "aff_recall", "aff_f1"};
   return names;
 }
 

@@ -1,12 +1,13 @@
 // Per-series metrics for the runner: one call turns a series' anomaly scores (or binary detections) and
 // point labels into named values with stable snake_case names in a stable order; these become columns of
-// results.csv. The individual metrics live in metrics_binary.hpp (from detections) and metrics_curve.hpp
-// (from scores); docs/metrics.md defines each one and its NaN convention.
+// results.csv. The individual metrics live in metrics_binary.hpp and metrics_affiliation.hpp (from
+// detections) and metrics_curve.hpp (from scores); docs/metrics.md defines each one and its NaN convention.
 #pragma once
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "eval/metrics_affiliation.hpp"
 #include "eval/metrics_binary.hpp"
 #include "eval/metrics_curve.hpp"
 
@@ -25,10 +26,10 @@ using NamedMetrics = std::vector<std::pair<std::string, double>>;
 
 // Names, in order, of what evaluate_series returns: point_precision, point_recall, point_f1, best_f1,
 // best_f1_threshold, event_precision, event_recall, event_f1, pa_f1, pak_f1, pak_auc, range_precision,
-// range_recall, range_f1, roc_auc, pr_auc, vus_roc, vus_pr, ucr_score.
+// range_recall, range_f1, aff_precision, aff_recall, aff_f1, roc_auc, pr_auc, vus_roc, vus_pr, ucr_score.
 const std::vector<std::string>& series_metric_names();
 // Names, in order, of what evaluate_detections returns: the subset of series_metric_names() that needs
-// only binary detections (point_*, event_*, pa_f1, pak_f1, pak_auc, range_*).
+// only binary detections (point_*, event_*, pa_f1, pak_f1, pak_auc, range_*, aff_*).
 const std::vector<std::string>& detection_metric_names();
 
 // Scores and labels (nonzero = anomalous) of one series, one entry per row. Rows before first_row are
