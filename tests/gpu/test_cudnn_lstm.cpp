@@ -241,8 +241,8 @@ TEST_F(CudnnFixture, EnginePredictMatchesCpuForward) {
 }
 
 // predict() keeps an inference block per shape and window: calls that alternate shapes and windows, a
-// call with more windows than the kept block holds (it grows) and new parameters for a kept block all
-// give the fp64 CPU forward.
+// call with more windows than the kept block holds (it grows), new parameters for a kept block and more
+// keys than it keeps blocks for all give the fp64 CPU forward.
 TEST_F(CudnnFixture, EnginePredictKeepsItsBlocksAcrossShapesWindowsAndParameters) {
   auto engine = make_engine(cudnn_options());
   const ModelShape a{2, 3, 40, 2}, b{1, 1, 24, 3};
@@ -257,6 +257,12 @@ TEST_F(CudnnFixture, EnginePredictKeepsItsBlocksAcrossShapesWindowsAndParameters
   for (const Call& c : calls) {
     const auto r = test::predict_and_cpu_forward(*engine, c.shape, c.T, c.step, c.seed);
     expect_close(r.got, r.ref, 3e-5, "predict call " + std::to_string(k++) + " " + c.shape.str());
+  }
+  // More window lengths than the engine keeps blocks for: the least recently used are dropped and
+  // rebuilt when asked for again.
+  for (const int T : {5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 5, 14, 6}) {
+    const auto r = test::predict_and_cpu_forward(*engine, b, T, 29, 20 + static_cast<uint64_t>(T));
+    expect_close(r.got, r.ref, 3e-5, "predict T=" + std::to_string(T));
   }
 }
 

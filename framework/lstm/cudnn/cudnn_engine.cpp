@@ -121,19 +121,17 @@ class CudnnEngine final : public Engine {
     int rows = 1;
     while (rows < batch) rows *= 2;
     rows = std::min(rows, 1024);  // batch <= 1024 (predict_max_batch)
-    if (it == c.blocks.end()) {
-      if (c.blocks.size() == kPredictBlocks)
-        c.blocks.erase(std::min_element(
-            c.blocks.begin(), c.blocks.end(),
-            [](const PredictBlock& a, const PredictBlock& b) { return a.last_use < b.last_use; }));
-      c.blocks.push_back({shape, window, nullptr, 0});
-      it = std::prev(c.blocks.end());
-    }
-    it->lstm.reset();  // the old block's buffers are freed before the larger one is made
-    it->lstm = std::make_unique<CudnnLstm>(c.handle.get(), c.stream.get(), shape, window, rows,
-                                           opts_.precision, algo_, CudnnLstm::Use::Inference);
-    it->last_use = c.uses;
-    return *it->lstm;
+    if (it != c.blocks.end())
+      c.blocks.erase(it);  // the smaller block's buffers are freed before the larger one is made
+    else if (c.blocks.size() == kPredictBlocks)
+      c.blocks.erase(std::min_element(
+          c.blocks.begin(), c.blocks.end(),
+          [](const PredictBlock& a, const PredictBlock& b) { return a.last_use < b.last_use; }));
+    // Built before it is kept: a failed build (out of memory, a cuDNN error) leaves no entry behind.
+    auto lstm = std::make_unique<CudnnLstm>(c.handle.get(), c.stream.get(), shape, window, rows,
+                                            opts_.precision, algo_, CudnnLstm::Use::Inference);
+    c.blocks.push_back({shape, window, std::move(lstm), c.uses});
+    return *c.blocks.back().lstm;
   }
 
   static std::string precision_reason(Precision p) {
