@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   add_run_commands(app, reg);
   add_info_command(app, reg);
   add_nab_commands(app, reg);
+  add_detect_command(app, reg);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -19,5 +19,6 @@ struct Registry {
 void add_run_commands(CLI::App& app, Registry& reg);   // run, validate, plan (cli_run.cpp)
 void add_info_command(CLI::App& app, Registry& reg);   // info (cli_info.cpp)
 void add_nab_commands(CLI::App& app, Registry& reg);   // nab score, nab optimize (cli_nab.cpp)
+void add_detect_command(CLI::App& app, Registry& reg);  // detect (cli_detect.cpp)
 
 }  // namespace lstmad::cli

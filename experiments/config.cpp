@@ -205,6 +205,10 @@ std::vector<KeyDef> make_schema() {
       "scores, like a failed one. A resource limit, not a hyperparameter: it leaves setting ids and seeds "
       "alone. 0: none.",
       0, 1e9);
+  add("run.save_models", T::Bool, false,
+      "Keep every cell's trained models in the run folder (models/<cell id>/: one checkpoint per model and "
+      "the normalization of its training rows), so that `lstmad detect` can score new rows with them. A "
+      "run option, not a hyperparameter: setting ids and seeds stay as they are.");
   add("run.batch_models", T::Int, 0,
       "Models trained per engine call (a ModelBatch); 0 = the engine's choice (cpu, cudnn: 2 x threads; "
       "fused: as many as fit the device's memory). For fused, a cap.", 0, 1e6);

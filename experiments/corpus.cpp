@@ -98,6 +98,16 @@ std::string default_nab_root() {
   return "";
 }
 
+CsvColumns csv_columns_of(const json& cfg) {
+  CsvColumns layout;
+  layout.nab = false;
+  layout.time = at_path(cfg, "data.csv.time_column").get<std::string>();
+  layout.time_format = at_path(cfg, "data.csv.time_format").get<std::string>();
+  layout.label = at_path(cfg, "data.csv.label_column").get<std::string>();
+  layout.values = at_path(cfg, "data.csv.value_columns").get<std::vector<std::string>>();
+  return layout;
+}
+
 Corpus resolve_corpus(const json& cfg, const std::string& run_dir) {
   Corpus c;
   c.format = at_path(cfg, "data.format").get<std::string>();
@@ -144,11 +154,7 @@ Corpus resolve_corpus(const json& cfg, const std::string& run_dir) {
   }
   if (c.format == "csv") {
     if (c.root.empty()) throw ConfigError("data.root: a csv corpus has no default location; give the folder of its files");
-    c.csv_columns.nab = false;
-    c.csv_columns.time = at_path(cfg, "data.csv.time_column").get<std::string>();
-    c.csv_columns.time_format = at_path(cfg, "data.csv.time_format").get<std::string>();
-    c.csv_columns.label = at_path(cfg, "data.csv.label_column").get<std::string>();
-    c.csv_columns.values = at_path(cfg, "data.csv.value_columns").get<std::vector<std::string>>();
+    c.csv_columns = csv_columns_of(cfg);
     // Ids keep a category folder (NAB-format result files are <category>/<file>): a file directly under
     // the root takes the root's own name as its category.
     fs::path root_path = fs::path(c.root).lexically_normal();

@@ -37,6 +37,9 @@ struct Corpus {
   std::vector<std::string> files_of(const std::string& id) const;
 };
 
+// The column roles of a data.format "csv" corpus (data.csv.*).
+CsvColumns csv_columns_of(const json& resolved);
+
 // Finds the NAB corpus: data.root, else $NAB_ROOT, else ../shared/nab (from the working folder or the
 // source tree). Returns "" when none is found.
 std::string default_nab_root();

@@ -85,26 +85,19 @@ std::vector<std::string> calendar_inputs(const Series& series, const json& cfg, 
   return features;
 }
 
-PreparedSeries prepare_series(Series series, const json& cfg, int train_rows) {
+namespace {
+
+// The engines' buffers of a series whose missing values are filled: values normalized by `norm`, then
+// sin/cos of each calendar input's phase.
+PreparedSeries build_prepared(Series series, int train_end, const Normalizer& norm,
+                              const std::vector<std::string>& features) {
   PreparedSeries p;
   const int n = series.rows();
-  const double tf = at_path(cfg, "data.train_fraction").get<double>();
-  p.train_end = train_rows >= 0 ? train_rows
-                : tf > 0        ? static_cast<int>(std::floor(tf * n))
-                                : probation_length(n);
-  // The training rows are filled from themselves alone (missing.hpp), before the normalizer is fitted.
-  const int filled = fill_missing(
-      series, parse_missing_policy(at_path(cfg, "data.missing").get<std::string>()), p.train_end);
-  if (filled > 0) log::warn(series.path + ": filled " + std::to_string(filled) + " missing values");
-  p.score_begin = p.train_end;
-  Normalizer norm =
-      fit_normalizer(series, parse_norm_kind(at_path(cfg, "data.normalize").get<std::string>()), p.train_end);
+  p.train_end = train_end;
+  p.score_begin = train_end;
+  p.norm = norm;
   Series z = series;
   norm.apply(z);
-  for (size_t c = 0; c < norm.constant.size(); ++c)
-    if (norm.constant[c])
-      log::debug(series.path + ": column " + std::to_string(c + 1) + " is constant in the training rows");
-  const std::vector<std::string> features = calendar_inputs(series, cfg, p.train_end);
   p.time_features = features;
   p.input_dims = z.dims + 2 * static_cast<int>(features.size());
   p.x.resize(static_cast<size_t>(n) * static_cast<size_t>(p.input_dims));
@@ -126,6 +119,49 @@ PreparedSeries prepare_series(Series series, const json& cfg, int train_rows) {
   }
   p.series = std::move(series);
   return p;
+}
+
+int fill_as_configured(Series& series, const json& cfg, int train_end) {
+  const int filled =
+      fill_missing(series, parse_missing_policy(at_path(cfg, "data.missing").get<std::string>()), train_end);
+  if (filled > 0) log::warn(series.path + ": filled " + std::to_string(filled) + " missing values");
+  return filled;
+}
+
+}  // namespace
+
+PreparedSeries prepare_series(Series series, const json& cfg, int train_rows) {
+  const int n = series.rows();
+  const double tf = at_path(cfg, "data.train_fraction").get<double>();
+  const int train_end = train_rows >= 0 ? train_rows
+                        : tf > 0        ? static_cast<int>(std::floor(tf * n))
+                                        : probation_length(n);
+  // The training rows are filled from themselves alone (missing.hpp), before the normalizer is fitted.
+  fill_as_configured(series, cfg, train_end);
+  const Normalizer norm =
+      fit_normalizer(series, parse_norm_kind(at_path(cfg, "data.normalize").get<std::string>()), train_end);
+  for (size_t c = 0; c < norm.constant.size(); ++c)
+    if (norm.constant[c])
+      log::debug(series.path + ": column " + std::to_string(c + 1) + " is constant in the training rows");
+  const std::vector<std::string> features = calendar_inputs(series, cfg, train_end);
+  return build_prepared(std::move(series), train_end, norm, features);
+}
+
+PreparedSeries prepare_series_as(Series series, const json& cfg, int train_end, const Normalizer& norm,
+                                 const std::vector<std::string>& features) {
+  const std::string where = series.path.empty() ? series.name : series.path;
+  if (norm.offset.size() != static_cast<size_t>(series.dims) || norm.scale.size() != norm.offset.size())
+    throw DataError(where, 0,
+                    "has " + std::to_string(series.dims) + " value column(s); the models were trained on " +
+                        std::to_string(norm.offset.size()));
+  const bool timed =
+      series.time_us.size() == static_cast<size_t>(series.rows()) && !series.timestamps.empty();
+  if (!features.empty() && !timed)
+    throw DataError(where, 0,
+                    "the models read calendar inputs (" + features.front() +
+                        "), which need a timestamp on every row; this series has none");
+  fill_as_configured(series, cfg, std::min(train_end, series.rows()));
+  return build_prepared(std::move(series), train_end, norm, features);
 }
 
 WindowSource make_window_source(const PreparedSeries& p, const json& v) {

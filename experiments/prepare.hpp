@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "data/normalize.hpp"
 #include "data/series.hpp"
 #include "experiments/config.hpp"
 #include "lstm/engine.hpp"
@@ -16,6 +17,7 @@ struct PreparedSeries {
   int score_begin = 0;    // first row counted by the per-series metrics
   int input_dims = 1;     // columns of x: the series' dims, then 2 per calendar feature
   std::vector<std::string> time_features;  // the calendar inputs this series got (data.time_features_gate)
+  Normalizer norm;                         // fitted on the training rows (or given: prepare_series_as)
   std::vector<float> x;   // normalized, rows x input_dims
   std::vector<float> y;   // normalized column 0
   std::vector<double> target;  // normalized column 0 in double, for the errors
@@ -24,6 +26,14 @@ struct PreparedSeries {
 // Applies data.missing, data.train_fraction and data.normalize to a loaded series. train_rows >= 0 fixes
 // the training part (NASA: the train file's rows); otherwise data.train_fraction or NAB's probation.
 PreparedSeries prepare_series(Series series, const json& config, int train_rows = -1);
+
+// As prepare_series, with the training part, the normalization and the calendar inputs of an earlier
+// preparation (a saved model's, for `lstmad detect`) instead of fitting them on this series' rows: the
+// values the models see are on the scale they were trained on. data.missing fills the series as in the
+// run. A calendar input on a series without timestamps, or a normalization for another number of value
+// columns, is a DataError naming the series' file.
+PreparedSeries prepare_series_as(Series series, const json& config, int train_end, const Normalizer& norm,
+                                 const std::vector<std::string>& time_features);
 
 // Pearson autocorrelation of column 0 over the first train_end rows at a lag of one period of `feature`
 // (a day for time_of_day, a week for day_of_week), the lag in rows from the median time step. NaN when

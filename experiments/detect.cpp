@@ -1,0 +1,257 @@
+// `lstmad detect` (see detect.hpp).
+#include "experiments/detect.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <filesystem>
+#include <memory>
+#include <set>
+
+#include "core/error.hpp"
+#include "core/files.hpp"
+#include "core/log.hpp"
+#include "core/thread_pool.hpp"
+#include "data/csv_reader.hpp"
+#include "detect/detector.hpp"
+#include "experiments/cell_pipeline.hpp"
+#include "experiments/corpus.hpp"
+#include "experiments/plan.hpp"
+#include "experiments/prepare.hpp"
+#include "experiments/runner.hpp"
+#include "experiments/saved_models.hpp"
+#include "lstm/engine.hpp"
+#include "train/checkpoint.hpp"
+
+namespace lstmad {
+namespace fs = std::filesystem;
+namespace {
+
+// Every cell of the run whose models were saved and scored (model.json written), in id order. A damaged
+// index is another cell's problem: it is named in a warning and left out.
+std::vector<SavedCell> saved_cells(const std::string& run_dir) {
+  std::vector<std::string> ids;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(fs::path(run_dir) / "models", ec))
+    if (e.is_directory()) ids.push_back(e.path().filename().string());
+  std::sort(ids.begin(), ids.end());
+  std::vector<SavedCell> out;
+  for (const auto& id : ids) {
+    if (!files::exists(saved_models_dir(run_dir, id) + "/model.json")) continue;  // never scored
+    try {
+      out.push_back(load_saved_cell(run_dir, id));
+    } catch (const std::exception& e) {
+      log::warn(std::string("skipped: ") + e.what());
+    }
+  }
+  return out;
+}
+
+std::string listing(const std::set<std::string>& names) {
+  std::string s;
+  size_t k = 0;
+  for (const auto& n : names) {
+    if (k == 12) return s + " (and " + std::to_string(names.size() - k) + " more)";
+    s += (k++ ? ", " : "") + n;
+  }
+  return s;
+}
+
+const SavedCell& choose_cell(const std::vector<SavedCell>& saved, const DetectOptions& o,
+                             const std::string& run_dir) {
+  std::set<std::string> detectors;
+  for (const auto& c : saved) detectors.insert(c.detector);
+  std::string det = o.detector;
+  if (det.empty()) {
+    if (detectors.size() != 1)
+      throw ConfigError("--detector: " + run_dir + " saved the models of " +
+                        std::to_string(detectors.size()) + " detectors; name one of " + listing(detectors));
+    det = *detectors.begin();
+  } else if (!detectors.count(det)) {
+    throw ConfigError("--detector " + det + ": " + run_dir + " saved no models of it; it has " +
+                      listing(detectors));
+  }
+  std::set<std::string> series;
+  const SavedCell* found = nullptr;
+  for (const auto& c : saved) {
+    if (c.detector != det) continue;
+    series.insert(c.series);
+    if (c.series == o.series) found = &c;
+  }
+  if (o.series.empty()) {
+    if (series.size() != 1)
+      throw ConfigError("--series: detector " + det + " has saved models for " +
+                        std::to_string(series.size()) + " series; name one of " + listing(series));
+    for (const auto& c : saved)
+      if (c.detector == det) return c;
+  }
+  if (!found)
+    throw ConfigError("--series " + o.series + ": detector " + det + " has no saved models for it; it has " +
+                      listing(series));
+  return *found;
+}
+
+// The threshold that makes alarms: --threshold, else the run's corpus-optimal NAB threshold of the
+// profile for this detector (nab_thresholds.json), else none.
+void choose_threshold(Detection& d, const DetectOptions& o) {
+  if (!std::isnan(o.threshold)) {
+    d.threshold = o.threshold;
+    d.threshold_from = "--threshold";
+    return;
+  }
+  const std::string path = o.run_dir + "/nab_thresholds.json";
+  if (!files::exists(path)) {
+    log::warn(o.run_dir +
+              " has no nab_thresholds.json (eval.nab off, or an unlabeled corpus): no alarms; give "
+              "--threshold for them");
+    return;
+  }
+  json j;
+  try {
+    j = json::parse(files::read(path));
+  } catch (const std::exception& e) {
+    throw DataError(path, 0, std::string("not JSON: ") + e.what());
+  }
+  if (!j.contains(d.detector) || !j[d.detector].is_object()) {
+    log::warn(path + " holds no threshold of detector " + d.detector +
+              ": no alarms; give --threshold for them");
+    return;
+  }
+  const json& per = j[d.detector];
+  if (!per.contains(o.profile)) {
+    std::set<std::string> profiles;
+    for (auto it = per.begin(); it != per.end(); ++it) profiles.insert(it.key());
+    throw ConfigError("--profile " + o.profile + ": " + path + " has thresholds of " + listing(profiles));
+  }
+  const json& t = per[o.profile];
+  if (!t.is_object() || !t.contains("threshold") || !t["threshold"].is_number())
+    throw DataError(path, 0, d.detector + "." + o.profile + " has no numeric threshold");
+  d.threshold = t["threshold"].get<double>();
+  d.threshold_from = "the run's NAB " + o.profile + " threshold";
+}
+
+}  // namespace
+
+Detection detect(const DetectOptions& o) {
+  const std::string cfg_path = o.run_dir + "/config.json";
+  if (!files::exists(cfg_path)) throw IoError(o.run_dir + ": not a run folder (no config.json)");
+  const json cfg = resolve_config(read_config_file(cfg_path), cfg_path);
+  const std::vector<SavedCell> saved = saved_cells(o.run_dir);
+  if (saved.empty())
+    throw IoError(o.run_dir +
+                  ": the run saved no models; run the experiment with run.save_models true "
+                  "(--set run.save_models=true)");
+  const SavedCell& sc = choose_cell(saved, o, o.run_dir);
+  const std::string index_path = saved_models_dir(o.run_dir, sc.cell) + "/model.json";
+
+  // The setting and the cell as the run's config defines them: the saved models must be that cell's.
+  const Plan plan = make_plan(cfg, {sc.series});
+  const Cell* cell = nullptr;
+  for (const auto& c : plan.cells)
+    if (plan.settings[static_cast<size_t>(c.setting)].detector == sc.detector) cell = &c;
+  if (cell == nullptr || cell->id != sc.cell || cell->member_seeds != sc.member_seeds)
+    throw DataError(index_path, 0, "does not match the run's config.json (another cell id or seeds)");
+  const json& values = plan.settings[static_cast<size_t>(cell->setting)].values;
+
+  Series series;
+  if (o.file.empty()) {
+    series = resolve_corpus(cfg, o.run_dir).load(sc.series);
+  } else {
+    const bool csv = at_path(cfg, "data.format").get<std::string>() == "csv";
+    series = read_series_csv(o.file, sc.series, nullptr, csv ? csv_columns_of(cfg) : CsvColumns{});
+  }
+  const std::string where = series.path.empty() ? series.name : series.path;
+  if (series.rows() <= sc.train_end)
+    throw DataError(where, 0,
+                    "has " + std::to_string(series.rows()) + " rows; the models' training part is " +
+                        std::to_string(sc.train_end) +
+                        " rows and scores start after it: give the rows after it too");
+  PreparedSeries p = prepare_series_as(std::move(series), cfg, sc.train_end, sc.norm, sc.time_features);
+
+  Detection d;
+  d.detector = sc.detector;
+  d.series = sc.series;
+  d.cell = sc.cell;
+  d.train_rows = p.train_end;
+  d.same_training_rows = training_rows_sha256(p.series, sc.train_end) == sc.train_sha256;
+  if (!d.same_training_rows)
+    log::warn(where + ": its first " + std::to_string(sc.train_end) +
+              " rows are not those the models learned (" + sc.series +
+              "); they are scored as a new series, on that series' normalization");
+
+  const int threads = o.threads > 0 ? o.threads : static_cast<int>(ThreadPool::hardware_threads());
+  EngineOptions eo = engine_options(cfg, threads);
+  if (!o.engine.empty()) eo.name = o.engine;
+  const std::unique_ptr<Engine> engine = make_engine(eo);
+  const std::unique_ptr<Engine> fallback =
+      o.engine.empty() ? fallback_engine(cfg, threads, eo.device) : nullptr;
+
+  const std::vector<json> members = ensemble_members(values);
+  std::vector<std::vector<double>> errors;
+  std::set<std::string> used;
+  for (size_t m = 0; m < members.size(); ++m) {
+    const json& v = members[m];
+    const ModelShape shape = setting_shape(v, p.input_dims);
+    const int window = at_path(v, "model.window").get<int>();
+    const std::string ck_path = member_checkpoint_path(o.run_dir, sc.cell, m);
+    Checkpoint ck = load_checkpoint(ck_path, shape);
+    if (ck.window != window)
+      throw DataError(ck_path, 0,
+                      "window " + std::to_string(ck.window) + ", the config's " + std::to_string(window));
+    std::vector<ModelJob> jobs(1);
+    jobs[0].params = std::move(ck.params);
+    jobs[0].options = train_options(v, sc.member_seeds[m]);
+    jobs[0].data = make_window_source(p, v);
+    Engine* use = engine.get();
+    std::string why = use->unsupported_reason(shape, jobs[0].options);
+    if (!why.empty() && fallback && fallback->unsupported_reason(shape, jobs[0].options).empty()) {
+      use = fallback.get();
+      why.clear();
+    }
+    if (!why.empty())
+      throw UnsupportedError("engine " + use->name() + ": " + why + " (--engine cpu runs every shape)");
+    used.insert(use->name() + " (" + to_string(use->precision()) + ")");
+    errors.push_back(std::move(stream_errors(*use, shape, window, jobs, {&p}, retraining_of(v), threads)[0]));
+  }
+  d.engine = listing(used);
+
+  d.errors = mean_of_errors(errors);
+  std::vector<double> raw(static_cast<size_t>(p.series.rows()));
+  for (int i = 0; i < p.series.rows(); ++i) raw[static_cast<size_t>(i)] = p.series.value(i);
+  DetectorOptions dopt = detector_options(values);
+  dopt.train_rows = p.train_end;
+  d.scores = anomaly_scores_from_errors(d.errors, raw, dopt);
+  choose_threshold(d, o);
+  if (!std::isnan(d.threshold))
+    d.alarms = static_cast<int>(
+        std::count_if(d.scores.begin(), d.scores.end(), [&](double s) { return s >= d.threshold; }));
+  d.data = std::move(p.series);
+  return d;
+}
+
+std::string detection_csv(const Detection& d) {
+  const bool alarms = !std::isnan(d.threshold);
+  std::string out = alarms ? "timestamp,value,anomaly_score,raw_score,alarm\n"
+                           : "timestamp,value,anomaly_score,raw_score\n";
+  auto put = [&out](double v) {
+    char buf[32];
+    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, r.ptr);
+  };
+  const bool timed = d.data.timestamps.size() == static_cast<size_t>(d.data.rows());
+  for (int i = 0; i < d.data.rows(); ++i) {
+    const size_t k = static_cast<size_t>(i);
+    out += timed ? d.data.timestamps[k] : std::to_string(i);
+    out += ',';
+    put(d.data.value(i));
+    out += ',';
+    put(d.scores[k]);
+    out += ',';
+    put(d.errors[k]);
+    if (alarms) out += d.scores[k] >= d.threshold ? ",1" : ",0";
+    out += '\n';
+  }
+  return out;
+}
+
+}  // namespace lstmad

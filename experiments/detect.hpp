@@ -1,0 +1,47 @@
+// `lstmad detect`: a finished run's saved models (run.save_models) score a series again, or a longer
+// version of it, as the run's cell did: the same normalization and calendar inputs, the same causal
+// fine-tuning schedule, the same detector, and alarms at the run's NAB threshold. Scoring the series the
+// models were trained on, with the run's engine, gives the run's scores bit for bit; rows appended to it
+// are scored as the run would have scored them had they been there, and the rows before them keep their
+// scores, since every stage is causal (except detector.suppress, whose span is a fraction of the rows).
+#pragma once
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "data/series.hpp"
+
+namespace lstmad {
+
+struct DetectOptions {
+  std::string run_dir;
+  std::string detector;  // empty: the run's only detector with saved models
+  std::string series;    // corpus id whose models score; empty: the detector's only one
+  std::string file;      // the series to score (CSV in the corpus' layout); empty: `series` from the corpus
+  std::string engine;    // empty: the run's engine.name
+  std::string profile = "standard";                             // NAB profile whose threshold makes alarms
+  double threshold = std::numeric_limits<double>::quiet_NaN();  // overrides the run's NAB threshold
+  int threads = 0;                                              // 0: all cores
+};
+
+struct Detection {
+  std::string detector, series, cell, engine;
+  Series data;                      // the scored series, missing values filled as the run fills them
+  int train_rows = 0;               // the models' training part: scores start after it
+  bool same_training_rows = false;  // the series' first train_rows rows are those the models learned
+  std::vector<double> errors;       // per row, normalized units (NaN: no prediction)
+  std::vector<double> scores;
+  double threshold = std::numeric_limits<double>::quiet_NaN();  // NaN: no alarms (none known)
+  std::string threshold_from;                                   // where the threshold came from
+  int alarms = 0;                                               // rows with score >= threshold
+};
+
+// ConfigError for a wrong choice (it lists the valid ones), IoError when the run folder or its models
+// are missing, DataError naming the file when the series cannot be read or does not fit the models.
+Detection detect(const DetectOptions& options);
+
+// CSV: timestamp,value,anomaly_score,raw_score[,alarm] (alarm when a threshold is known), numbers in
+// their shortest round-trip form, as the run's NAB-format files write them.
+std::string detection_csv(const Detection& d);
+
+}  // namespace lstmad

@@ -1,0 +1,100 @@
+// Saved models of a run (see saved_models.hpp).
+#include "experiments/saved_models.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/error.hpp"
+#include "core/files.hpp"
+#include "experiments/config.hpp"
+#include "train/checkpoint.hpp"
+
+namespace lstmad {
+
+std::string saved_models_dir(const std::string& run_dir, const std::string& cell_id) {
+  return run_dir + "/models/" + cell_id;
+}
+
+std::string member_checkpoint_path(const std::string& run_dir, const std::string& cell_id, size_t member) {
+  return saved_models_dir(run_dir, cell_id) + "/member-" + std::to_string(member) + ".ckpt";
+}
+
+void save_member_model(const std::string& run_dir, const std::string& cell_id, size_t member,
+                       const ModelShape& shape, int window, const std::vector<float>& params) {
+  files::make_dirs(saved_models_dir(run_dir, cell_id));
+  Checkpoint ck;
+  ck.shape = shape;
+  ck.window = window;
+  ck.params = params;
+  save_checkpoint(member_checkpoint_path(run_dir, cell_id, member), ck);
+}
+
+void save_cell_models(const std::string& run_dir, const SavedCell& c) {
+  json seeds = json::array();
+  for (uint64_t s : c.member_seeds) seeds.push_back(s);
+  std::vector<int> constant(c.norm.constant.begin(), c.norm.constant.end());
+  const json j = {{"format", kSavedModelFormat},
+                  {"cell", c.cell},
+                  {"detector", c.detector},
+                  {"series", c.series},
+                  {"rows", c.rows},
+                  {"train_rows", c.train_end},
+                  {"train_sha256", c.train_sha256},
+                  {"normalize",
+                   {{"kind", to_string(c.norm.kind)},
+                    {"fit_rows", c.norm.fit_rows},
+                    {"offset", c.norm.offset},
+                    {"scale", c.norm.scale},
+                    {"constant", constant}}},
+                  {"time_features", c.time_features},
+                  {"member_seeds", seeds}};
+  files::make_dirs(saved_models_dir(run_dir, c.cell));
+  files::write_atomic(saved_models_dir(run_dir, c.cell) + "/model.json", j.dump(2) + "\n");
+}
+
+SavedCell load_saved_cell(const std::string& run_dir, const std::string& cell_id) {
+  const std::string path = saved_models_dir(run_dir, cell_id) + "/model.json";
+  if (!files::exists(path)) throw IoError(path + ": no such file");
+  SavedCell c;
+  try {
+    const json j = json::parse(files::read(path));
+    if (j.at("format").get<int>() != kSavedModelFormat)
+      throw DataError(path, 0,
+                      "format " + j.at("format").dump() + "; this lstmad reads format " +
+                          std::to_string(kSavedModelFormat));
+    c.cell = j.at("cell").get<std::string>();
+    c.detector = j.at("detector").get<std::string>();
+    c.series = j.at("series").get<std::string>();
+    c.rows = j.at("rows").get<int>();
+    c.train_end = j.at("train_rows").get<int>();
+    c.train_sha256 = j.at("train_sha256").get<std::string>();
+    const json& n = j.at("normalize");
+    c.norm.kind = parse_norm_kind(n.at("kind").get<std::string>());
+    c.norm.fit_rows = n.at("fit_rows").get<int>();
+    c.norm.offset = n.at("offset").get<std::vector<double>>();
+    c.norm.scale = n.at("scale").get<std::vector<double>>();
+    for (int k : n.at("constant").get<std::vector<int>>()) c.norm.constant.push_back(k != 0);
+    c.time_features = j.at("time_features").get<std::vector<std::string>>();
+    c.member_seeds = j.at("member_seeds").get<std::vector<uint64_t>>();
+  } catch (const DataError&) {
+    throw;
+  } catch (const std::exception& e) {  // parse errors, missing keys, wrong types
+    throw DataError(path, 0, std::string("not a saved-model index: ") + e.what());
+  }
+  const bool scales_ok =
+      std::all_of(c.norm.scale.begin(), c.norm.scale.end(), [](double s) { return s != 0; });
+  if (c.cell != cell_id || c.train_end < 1 || c.norm.offset.empty() ||
+      c.norm.offset.size() != c.norm.scale.size() || !scales_ok || c.member_seeds.empty())
+    throw DataError(path, 0, "inconsistent saved-model index (cell, train_rows, normalize or member_seeds)");
+  return c;
+}
+
+std::string training_rows_sha256(const Series& s, int rows) {
+  const int m = std::max(0, std::min(rows, s.rows()));
+  const size_t count = static_cast<size_t>(m) * static_cast<size_t>(s.dims);
+  std::string bytes(count * sizeof(double), '\0');
+  if (count > 0) std::memcpy(bytes.data(), s.values.data(), bytes.size());
+  return files::sha256(bytes);
+}
+
+}  // namespace lstmad

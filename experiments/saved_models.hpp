@@ -1,0 +1,51 @@
+// A run's saved models (run.save_models): per cell, models/<cell id>/ holds one checkpoint per model
+// (member-<m>.ckpt, train/checkpoint.hpp: shape, window, fp32 parameters) and model.json, what applying
+// them to a series needs besides the run's config: the training part's length, the normalization fitted
+// on it, the calendar inputs the models read, and a hash of the training rows they were fitted on.
+//
+// The checkpoints hold the parameters as training left them, before any fine-tuning
+// (train.retrain_every): `lstmad detect` replays the fine-tuning schedule on the series it scores, as the
+// run did, so that a prediction for row i comes from a model that saw rows < i only.
+//
+// Order of writes: each checkpoint when its model's training ends, model.json when the cell is scored,
+// before the cell's result file; so a finished OK cell of a run that saves models has all of them.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "data/normalize.hpp"
+#include "data/series.hpp"
+#include "lstm/shape.hpp"
+
+namespace lstmad {
+
+constexpr int kSavedModelFormat = 1;
+
+struct SavedCell {
+  std::string cell;                        // the cell's id (16 hex digits)
+  std::string detector;                    // its setting's NAB detector name
+  std::string series;                      // corpus id of the series its models were trained on
+  int rows = 0;                            // rows of that series
+  int train_end = 0;                       // its training part: rows [0, train_end)
+  Normalizer norm;                         // fitted on those rows
+  std::vector<std::string> time_features;  // calendar inputs, in input order
+  std::string train_sha256;                // training_rows_sha256 of the series the models learned
+  std::vector<uint64_t> member_seeds;      // one per model, in ensemble_members order
+};
+
+std::string saved_models_dir(const std::string& run_dir, const std::string& cell_id);
+std::string member_checkpoint_path(const std::string& run_dir, const std::string& cell_id, size_t member);
+
+// Writes member m's checkpoint atomically (IoError when it cannot).
+void save_member_model(const std::string& run_dir, const std::string& cell_id, size_t member,
+                       const ModelShape& shape, int window, const std::vector<float>& params);
+// Writes models/<cell>/model.json atomically.
+void save_cell_models(const std::string& run_dir, const SavedCell& cell);
+// Reads models/<cell>/model.json: IoError when absent, DataError naming it when it is damaged.
+SavedCell load_saved_cell(const std::string& run_dir, const std::string& cell_id);
+
+// SHA-256 of the values (every column, as doubles, little-endian) of rows [0, min(rows, n)).
+std::string training_rows_sha256(const Series& series, int rows);
+
+}  // namespace lstmad

@@ -1,0 +1,210 @@
+// `lstmad detect` and run.save_models (experiments/detect.hpp, saved_models.hpp), end to end through the
+// lstmad binary on the synthetic corpus: the saved models score the series they learned exactly as the
+// run did (retraining and ensembles included), rows appended to a series leave the earlier scores alone,
+// shards' models survive `merge`, and every wrong input is refused naming what to fix.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/files.hpp"
+#include "experiments/config.hpp"
+#include "experiments/saved_models.hpp"
+#include "support/test_support.hpp"
+
+namespace fs = std::filesystem;
+using namespace lstmad::test;
+
+namespace {
+
+const char* kSeries[] = {"synthDrift/synth_drift_00.csv", "synthDrift/synth_drift_01.csv"};
+
+// Two synthetic series of 1200 rows; a tiny model that fine-tunes every 200 rows; `extra` adds --set
+// options. Returns the exit status.
+int run_small(const std::string& out, const std::string& extra, std::string* log) {
+  return run_command(lstmad_binary() + " -q run " + LSTMAD_SOURCE_DIR + "/configs/quickstart.json --no-progress -j 2" +
+                         " --set data.synthetic.length=1200 --set data.max_files=2 --set model.hidden=4" +
+                         " --set model.window=10 --set train.epochs=2 --set train.retrain_every=200" +
+                         " --set train.retrain_epochs=1 " + extra + " --out " + out,
+                     log);
+}
+
+int detect(const std::string& args, std::string* log) {
+  return run_command(lstmad_binary() + " detect " + args, log);
+}
+
+std::vector<std::vector<std::string>> csv_rows(const std::string& path) {
+  std::vector<std::vector<std::string>> rows;
+  std::istringstream in(lstmad::files::read(path));
+  std::string line;
+  while (std::getline(in, line)) {
+    std::vector<std::string> fields;
+    std::stringstream ls(line);
+    std::string f;
+    while (std::getline(ls, f, ',')) fields.push_back(f);
+    rows.push_back(fields);
+  }
+  return rows;
+}
+
+// The run's NAB-format file of `series` (detector lstmad).
+std::string nab_file(const std::string& run, const std::string& series) {
+  const std::string category = series.substr(0, series.find('/'));
+  return run + "/nab/lstmad/" + category + "/lstmad_" + series.substr(series.find('/') + 1);
+}
+
+double standard_threshold(const std::string& run) {
+  const auto j = lstmad::json::parse(lstmad::files::read(run + "/nab_thresholds.json"));
+  return j.at("lstmad").at("standard").at("threshold").get<double>();
+}
+
+}  // namespace
+
+// Each series scored with its saved models gives the run's NAB-format file: the same anomaly_score and
+// raw_score text on every row (bit-identical doubles), with an ensemble of two windows and fine-tuning
+// every 200 rows replayed; the alarm column is score >= the run's standard-profile threshold.
+TEST(Detect, SavedModelsScoreTheirSeriesAsTheRunDidBitForBit) {
+  if (!fs::exists(lstmad_binary())) GTEST_SKIP() << "lstmad binary not built at " << lstmad_binary();
+  TempDir tmp("detect-same");
+  const std::string run = tmp.file("run");
+  std::string log;
+  ASSERT_EQ(run_small(run, "--set run.save_models=true --set 'ensemble={\"model.window\":[8,12]}'", &log), 0) << log;
+  const double threshold = standard_threshold(run);
+  const auto results = read_results_csv(run + "/results.csv");
+  ASSERT_EQ(results.size(), 2u);
+  for (const char* series : kSeries) {
+    const std::string out = tmp.file("detect.csv");
+    ASSERT_EQ(detect(run + " --series " + series + " --out " + out, &log), 0) << log;
+    EXPECT_NE(log.find("(the rows the models learned)"), std::string::npos) << log;
+    const auto got = csv_rows(out), want = csv_rows(nab_file(run, series));
+    ASSERT_EQ(got.size(), want.size()) << series;
+    ASSERT_EQ(got[0], (std::vector<std::string>{"timestamp", "value", "anomaly_score", "raw_score", "alarm"}));
+    int alarms = 0, finite_errors = 0;
+    for (size_t i = 1; i < got.size(); ++i) {
+      ASSERT_EQ(got[i].size(), 5u) << series << " row " << i;
+      for (size_t c = 0; c < 4; ++c) ASSERT_EQ(got[i][c], want[i][c]) << series << " row " << i << " column " << c;
+      const bool alarm = std::stod(got[i][2]) >= threshold;
+      EXPECT_EQ(got[i][4], alarm ? "1" : "0") << series << " row " << i;
+      alarms += alarm;
+      finite_errors += std::isfinite(std::stod(got[i][3]));
+    }
+    EXPECT_GT(finite_errors, 1000) << series << ": the models predicted the rows";
+    EXPECT_NE(log.find(std::to_string(alarms) + " alarm(s)"), std::string::npos) << log;
+  }
+  // What model.json records is what the run used.
+  for (const auto& row : results) {
+    const lstmad::SavedCell sc = lstmad::load_saved_cell(run, row.at("cell_id"));
+    EXPECT_EQ(std::to_string(sc.train_end), row.at("train_rows"));
+    EXPECT_EQ(sc.series, row.at("series"));
+    EXPECT_EQ(sc.member_seeds.size(), 2u);
+    EXPECT_TRUE(fs::exists(run + "/models/" + row.at("cell_id") + "/member-1.ckpt"));
+  }
+}
+
+// Every stage is causal: scoring the first 700 rows gives the first 700 rows of scoring all 1200 (alarm
+// suppression off: its span is a fraction of the rows). A threshold given on the command line makes the
+// alarms.
+TEST(Detect, RowsAppendedToASeriesLeaveTheEarlierScoresAlone) {
+  if (!fs::exists(lstmad_binary())) GTEST_SKIP() << "lstmad binary not built at " << lstmad_binary();
+  TempDir tmp("detect-append");
+  const std::string run = tmp.file("run");
+  std::string log;
+  ASSERT_EQ(run_small(run, "--set run.save_models=true --set detector.suppress=0", &log), 0) << log;
+  const std::string series = kSeries[1];
+  const std::string full = run + "/corpus/data/" + series;
+  ASSERT_TRUE(fs::exists(full));
+  std::istringstream in(lstmad::files::read(full));
+  std::string line, prefix;
+  for (int i = 0; i <= 700 && std::getline(in, line); ++i) prefix += line + "\n";
+  write_text(tmp.file("prefix.csv"), prefix);
+  ASSERT_EQ(detect(run + " --series " + series + " --threshold 0.5 --file " + tmp.file("prefix.csv") + " --out " +
+                       tmp.file("a.csv"),
+                   &log),
+            0)
+      << log;
+  ASSERT_EQ(detect(run + " --series " + series + " --threshold 0.5 --file " + full + " --out " + tmp.file("b.csv"),
+                   &log),
+            0)
+      << log;
+  const auto a = csv_rows(tmp.file("a.csv")), b = csv_rows(tmp.file("b.csv"));
+  ASSERT_EQ(a.size(), 701u);
+  ASSERT_EQ(b.size(), 1201u);
+  for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i], b[i]) << "row " << i;
+  EXPECT_NE(log.find("at threshold 0.5 (--threshold)"), std::string::npos) << log;
+}
+
+// Shards save their cells' models; merge gathers them, and detect finds each series' models there.
+TEST(Detect, MergeKeepsTheShardsModels) {
+  if (!fs::exists(lstmad_binary())) GTEST_SKIP() << "lstmad binary not built at " << lstmad_binary();
+  TempDir tmp("detect-merge");
+  std::string log;
+  for (int k = 0; k < 2; ++k)
+    ASSERT_EQ(run_small(tmp.file("s" + std::to_string(k)), "--set run.save_models=true --shard " + std::to_string(k) + "/2",
+                        &log),
+              0)
+        << log;
+  ASSERT_EQ(run_command(lstmad_binary() + " -q merge " + tmp.file("s0") + " " + tmp.file("s1") + " --out " +
+                            tmp.file("merged"),
+                        &log),
+            0)
+      << log;
+  for (const char* series : kSeries) {
+    ASSERT_EQ(detect(tmp.file("merged") + " --series " + series + " --out " + tmp.file("m.csv"), &log), 0) << log;
+    EXPECT_EQ(csv_rows(tmp.file("m.csv")).size(), 1201u);
+  }
+}
+
+// Wrong choices and damaged inputs are refused, naming what to fix: exit 2 for a choice (with the valid
+// ones listed), 3 for a missing or damaged file (named).
+TEST(Detect, ErrorsNameWhatToFix) {
+  if (!fs::exists(lstmad_binary())) GTEST_SKIP() << "lstmad binary not built at " << lstmad_binary();
+  TempDir tmp("detect-errors");
+  std::string log;
+  ASSERT_EQ(run_small(tmp.file("plain"), "", &log), 0) << log;
+  EXPECT_EQ(detect(tmp.file("plain"), &log), 3);
+  EXPECT_NE(log.find("saved no models; run the experiment with run.save_models true"), std::string::npos) << log;
+
+  const std::string run = tmp.file("run");
+  ASSERT_EQ(run_small(run, "--set run.save_models=true", &log), 0) << log;
+  EXPECT_EQ(detect(run, &log), 2) << "two series: which one?";
+  EXPECT_NE(log.find(std::string("name one of ") + kSeries[0] + ", " + kSeries[1]), std::string::npos) << log;
+  EXPECT_EQ(detect(run + " --series nope.csv", &log), 2);
+  EXPECT_NE(log.find("--series nope.csv: detector lstmad has no saved models for it"), std::string::npos) << log;
+  EXPECT_EQ(detect(run + " --detector other --series " + kSeries[0], &log), 2);
+  EXPECT_NE(log.find("--detector other:"), std::string::npos) << log;
+  EXPECT_NE(log.find("it has lstmad"), std::string::npos) << log;
+  EXPECT_EQ(detect(run + " --series " + kSeries[0] + " --profile nope", &log), 2);
+  EXPECT_NE(log.find("reward_low_FP_rate"), std::string::npos) << log;
+
+  // A file no longer than the training part scores nothing.
+  write_text(tmp.file("short.csv"), minute_series_csv(100, "2021-01", [](int i) { return std::to_string(i % 7); }));
+  EXPECT_EQ(detect(run + " --series " + kSeries[0] + " --file " + tmp.file("short.csv"), &log), 3);
+  EXPECT_NE(log.find("short.csv: has 100 rows; the models' training part is 180 rows"), std::string::npos) << log;
+
+  // A damaged checkpoint is named.
+  const auto results = read_results_csv(run + "/results.csv");
+  ASSERT_FALSE(results.empty());
+  std::string cell;
+  for (const auto& r : results)
+    if (r.at("series") == kSeries[0]) cell = r.at("cell_id");
+  const std::string ck = run + "/models/" + cell + "/member-0.ckpt";
+  ASSERT_TRUE(fs::exists(ck));
+  fs::resize_file(ck, fs::file_size(ck) - 8);
+  EXPECT_EQ(detect(run + " --series " + kSeries[0], &log), 3);
+  EXPECT_NE(log.find(ck), std::string::npos) << log;
+
+  // A damaged model.json is named too.
+  write_text(run + "/models/" + cell + "/model.json", "{\"format\": 1}");
+  EXPECT_THROW(lstmad::load_saved_cell(run, cell), lstmad::DataError);
+  try {
+    lstmad::load_saved_cell(run, cell);
+  } catch (const lstmad::DataError& e) {
+    EXPECT_NE(std::string(e.what()).find(run + "/models/" + cell + "/model.json"), std::string::npos) << e.what();
+  }
+}
+
