@@ -182,7 +182,16 @@ Detection detect(const DetectOptions& o) {
   const int threads = o.threads > 0 ? o.threads : static_cast<int>(ThreadPool::hardware_threads());
   EngineOptions eo = engine_options(cfg, threads);
   if (!o.engine.empty()) eo.name = o.engine;
-  const std::unique_ptr<Engine> engine = make_engine(eo);
+  std::unique_ptr<Engine> engine;
+  try {
+    engine = make_engine(eo);
+  } catch (const UnsupportedError& e) {
+    if (o.engine.empty()) throw;
+    // --engine cpu for a tf32 or bf16 run: the models' own numbers, in fp32.
+    log::warn(std::string(e.what()) + "; engine " + eo.name + " runs them in fp32");
+    eo.precision = Precision::FP32;
+    engine = make_engine(eo);
+  }
   const std::unique_ptr<Engine> fallback =
       o.engine.empty() ? fallback_engine(cfg, threads, eo.device) : nullptr;
 
@@ -211,7 +220,12 @@ Detection detect(const DetectOptions& o) {
     if (!why.empty())
       throw UnsupportedError("engine " + use->name() + ": " + why + " (--engine cpu runs every shape)");
     used.insert(use->name() + " (" + to_string(use->precision()) + ")");
-    errors.push_back(std::move(stream_errors(*use, shape, window, jobs, {&p}, retraining_of(v), threads)[0]));
+    try {
+      errors.push_back(
+          std::move(stream_errors(*use, shape, window, jobs, {&p}, retraining_of(v), threads)[0]));
+    } catch (const DeviceError& e) {  // a GPU engine's run, scored on a machine without its device
+      throw DeviceError(std::string(e.what()) + " (--engine cpu runs the models on the CPU)");
+    }
   }
   d.engine = listing(used);
 

@@ -138,6 +138,29 @@ TEST(Detect, RowsAppendedToASeriesLeaveTheEarlierScoresAlone) {
   EXPECT_NE(log.find("at threshold 0.5 (--threshold)"), std::string::npos) << log;
 }
 
+// --engine picks the engine that runs the models: a run made on the fused engine at tf32 scores on the CPU
+// engine in fp32 (with a warning), here equal to the run's own CPU numbers since that is where it trained.
+TEST(Detect, EngineOptionRunsTheModelsOnAnotherEngine) {
+  if (!fs::exists(lstmad_binary())) GTEST_SKIP() << "lstmad binary not built at " << lstmad_binary();
+  TempDir tmp("detect-engine");
+  const std::string run = tmp.file("run");
+  std::string log;
+  ASSERT_EQ(run_small(run, "--set run.save_models=true", &log), 0) << log;
+  auto cfg = lstmad::json::parse(lstmad::files::read(run + "/config.json"));
+  cfg["engine"]["name"] = "fused";
+  cfg["engine"]["precision"] = "tf32";
+  write_text(run + "/config.json", cfg.dump(2));
+  const std::string series = kSeries[0];
+  ASSERT_EQ(detect(run + " --engine cpu --series " + series + " --out " + tmp.file("cpu.csv"), &log), 0)
+      << log;
+  EXPECT_NE(log.find("engine cpu runs them in fp32"), std::string::npos) << log;
+  EXPECT_NE(log.find("engine cpu (fp32)"), std::string::npos) << log;
+  const auto got = csv_rows(tmp.file("cpu.csv")), want = csv_rows(nab_file(run, series));
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 1; i < got.size(); ++i)
+    for (size_t c = 0; c < 4; ++c) ASSERT_EQ(got[i][c], want[i][c]) << "row " << i << " column " << c;
+}
+
 // Shards save their cells' models; merge gathers them, and detect finds each series' models there.
 TEST(Detect, MergeKeepsTheShardsModels) {
   if (!fs::exists(lstmad_binary())) GTEST_SKIP() << "lstmad binary not built at " << lstmad_binary();
