@@ -38,20 +38,6 @@ int detect(const std::string& args, std::string* log) {
   return run_command(lstmad_binary() + " detect " + args, log);
 }
 
-std::vector<std::vector<std::string>> csv_rows(const std::string& path) {
-  std::vector<std::vector<std::string>> rows;
-  std::istringstream in(lstmad::files::read(path));
-  std::string line;
-  while (std::getline(in, line)) {
-    std::vector<std::string> fields;
-    std::stringstream ls(line);
-    std::string f;
-    while (std::getline(ls, f, ',')) fields.push_back(f);
-    rows.push_back(fields);
-  }
-  return rows;
-}
-
 // The run's NAB-format file of `series` (detector lstmad).
 std::string nab_file(const std::string& run, const std::string& series) {
   const std::string category = series.substr(0, series.find('/'));
@@ -81,7 +67,7 @@ TEST(Detect, SavedModelsScoreTheirSeriesAsTheRunDidBitForBit) {
     const std::string out = tmp.file("detect.csv");
     ASSERT_EQ(detect(run + " --series " + series + " --out " + out, &log), 0) << log;
     EXPECT_NE(log.find("(the rows the models learned)"), std::string::npos) << log;
-    const auto got = csv_rows(out), want = csv_rows(nab_file(run, series));
+    const auto got = read_csv(out), want = read_csv(nab_file(run, series));
     ASSERT_EQ(got.size(), want.size()) << series;
     ASSERT_EQ(got[0], (std::vector<std::string>{"timestamp", "value", "anomaly_score", "raw_score", "alarm"}));
     int alarms = 0, finite_errors = 0;
@@ -131,7 +117,7 @@ TEST(Detect, RowsAppendedToASeriesLeaveTheEarlierScoresAlone) {
                    &log),
             0)
       << log;
-  const auto a = csv_rows(tmp.file("a.csv")), b = csv_rows(tmp.file("b.csv"));
+  const auto a = read_csv(tmp.file("a.csv")), b = read_csv(tmp.file("b.csv"));
   ASSERT_EQ(a.size(), 701u);
   ASSERT_EQ(b.size(), 1201u);
   for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i], b[i]) << "row " << i;
@@ -155,7 +141,7 @@ TEST(Detect, EngineOptionRunsTheModelsOnAnotherEngine) {
       << log;
   EXPECT_NE(log.find("engine cpu runs them in fp32"), std::string::npos) << log;
   EXPECT_NE(log.find("engine cpu (fp32)"), std::string::npos) << log;
-  const auto got = csv_rows(tmp.file("cpu.csv")), want = csv_rows(nab_file(run, series));
+  const auto got = read_csv(tmp.file("cpu.csv")), want = read_csv(nab_file(run, series));
   ASSERT_EQ(got.size(), want.size());
   for (size_t i = 1; i < got.size(); ++i)
     for (size_t c = 0; c < 4; ++c) ASSERT_EQ(got[i][c], want[i][c]) << "row " << i << " column " << c;
@@ -178,7 +164,7 @@ TEST(Detect, MergeKeepsTheShardsModels) {
       << log;
   for (const char* series : kSeries) {
     ASSERT_EQ(detect(tmp.file("merged") + " --series " + series + " --out " + tmp.file("m.csv"), &log), 0) << log;
-    EXPECT_EQ(csv_rows(tmp.file("m.csv")).size(), 1201u);
+    EXPECT_EQ(read_csv(tmp.file("m.csv")).size(), 1201u);
   }
 }
 

@@ -29,25 +29,6 @@ const char* kTinySynthetic = R"({
   "detector": {"likelihood": {"long_window": 200, "short_window": 4}}
 })";
 
-std::vector<std::vector<std::string>> read_csv(const std::string& path) {
-  std::vector<std::vector<std::string>> rows;
-  std::istringstream in(lstmad::files::read(path));
-  std::string line;
-  while (std::getline(in, line)) {
-    std::vector<std::string> cols;
-    std::string cur;
-    bool quoted = false;
-    for (char c : line) {
-      if (c == '"') quoted = !quoted;
-      else if (c == ',' && !quoted) { cols.push_back(cur); cur.clear(); }
-      else cur += c;
-    }
-    cols.push_back(cur);
-    rows.push_back(cols);
-  }
-  return rows;
-}
-
 int column(const std::vector<std::string>& header, const std::string& name) {
   for (size_t i = 0; i < header.size(); ++i)
     if (header[i] == name) return static_cast<int>(i);

@@ -94,30 +94,40 @@ std::vector<std::string> results_without_timings(const std::string& run_dir) {
   return out;
 }
 
-std::vector<std::map<std::string, std::string>> read_results_csv(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot read " + path);
-  auto fields = [](const std::string& line) {
-    std::vector<std::string> out(1);
+std::vector<std::vector<std::string>> read_csv(const std::string& path) {
+  std::vector<std::vector<std::string>> rows;
+  std::istringstream in(lstmad::files::read(path));
+  std::string line;
+  while (std::getline(in, line)) {
+    std::vector<std::string> cols;
+    std::string cur;
     bool quoted = false;
     for (char c : line) {
       if (c == '"')
         quoted = !quoted;
-      else if (c == ',' && !quoted)
-        out.emplace_back();
-      else
-        out.back() += c;
+      else if (c == ',' && !quoted) {
+        cols.push_back(cur);
+        cur.clear();
+      } else
+        cur += c;
     }
-    return out;
-  };
-  std::string line;
-  std::getline(in, line);
-  const std::vector<std::string> header = fields(line);
+    cols.push_back(cur);
+    rows.push_back(cols);
+  }
+  return rows;
+}
+
+std::vector<std::map<std::string, std::string>> read_results_csv(const std::string& path) {
+  if (!fs::exists(path)) throw std::runtime_error("cannot read " + path);
+  const std::vector<std::vector<std::string>> lines = read_csv(path);
   std::vector<std::map<std::string, std::string>> rows;
-  while (std::getline(in, line)) {
-    const std::vector<std::string> f = fields(line);
+  if (lines.empty()) return rows;
+  const std::vector<std::string>& header = lines.front();
+  for (size_t k = 1; k < lines.size(); ++k) {
+    const std::vector<std::string>& f = lines[k];
     if (f.size() != header.size()) {
-      ADD_FAILURE() << path << ": " << f.size() << " fields for " << header.size() << " columns: " << line;
+      ADD_FAILURE() << path << ": " << f.size() << " fields for " << header.size() << " columns, line "
+                    << k + 1;
       continue;
     }
     std::map<std::string, std::string> row;

@@ -35,6 +35,8 @@ std::string minute_series_csv(int rows, const std::string& year_month,
 // The rows of run_dir/results.csv as text, every field followed by a comma, less the timing (seconds_*)
 // columns: what two runs of one config must share.
 std::vector<std::string> results_without_timings(const std::string& run_dir);
+// Every line of a CSV file split into fields (a quoted field may hold commas; the quotes are dropped).
+std::vector<std::vector<std::string>> read_csv(const std::string& path);
 // The rows of a run's results.csv, each keyed by the header's column names (quoted fields may hold
 // commas). A row with another number of fields than the header fails the calling test.
 std::vector<std::map<std::string, std::string>> read_results_csv(const std::string& path);
