@@ -1039,6 +1039,10 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
       r.scores = anomaly_scores_from_errors(errors, values, dopt);
       r.metrics = series_metrics(*L.data, r.scores, cfg);
       store.write_nab_scores(r.detector, L.data->series, r.scores, &errors);
+      // The source's saved models (run.save_models) are this cell's too, unless members join them: then
+      // the cell averages models that no config of this run describes, and `detect` could not replay it.
+      if (members.empty() && files::exists(saved_models_dir(src_dir, src->id) + "/model.json"))
+        copy_saved_models(src_dir, src->id, out_dir, c.id, r.detector);
       r.status = CellStatus::Ok;
       r.error.clear();
       r.seconds_predict = since(t);

@@ -89,6 +89,18 @@ SavedCell load_saved_cell(const std::string& run_dir, const std::string& cell_id
   return c;
 }
 
+void copy_saved_models(const std::string& from_run, const std::string& from_cell, const std::string& to_run,
+                       const std::string& to_cell, const std::string& detector) {
+  SavedCell c = load_saved_cell(from_run, from_cell);
+  files::make_dirs(saved_models_dir(to_run, to_cell));
+  for (size_t m = 0; m < c.member_seeds.size(); ++m)
+    files::write_atomic(member_checkpoint_path(to_run, to_cell, m),
+                        files::read(member_checkpoint_path(from_run, from_cell, m)));
+  c.cell = to_cell;
+  c.detector = detector;
+  save_cell_models(to_run, c);
+}
+
 std::string training_rows_sha256(const Series& s, int rows) {
   const int m = std::max(0, std::min(rows, s.rows()));
   const size_t count = static_cast<size_t>(m) * static_cast<size_t>(s.dims);

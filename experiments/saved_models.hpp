@@ -45,6 +45,12 @@ void save_cell_models(const std::string& run_dir, const SavedCell& cell);
 // Reads models/<cell>/model.json: IoError when absent, DataError naming it when it is damaged.
 SavedCell load_saved_cell(const std::string& run_dir, const std::string& cell_id);
 
+// Copies cell `from_cell`'s saved models of run `from_run` to cell `to_cell` of `to_run`, whose
+// detector is `detector` (a rescore: the same models under another detector setting). Checkpoints first,
+// model.json last.
+void copy_saved_models(const std::string& from_run, const std::string& from_cell, const std::string& to_run,
+                       const std::string& to_cell, const std::string& detector);
+
 // SHA-256 of the values (every column, as doubles, little-endian) of rows [0, min(rows, n)).
 std::string training_rows_sha256(const Series& series, int rows);
 

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -145,6 +146,51 @@ TEST(Detect, EngineOptionRunsTheModelsOnAnotherEngine) {
   ASSERT_EQ(got.size(), want.size());
   for (size_t i = 1; i < got.size(); ++i)
     for (size_t c = 0; c < 4; ++c) ASSERT_EQ(got[i][c], want[i][c]) << "row " << i << " column " << c;
+}
+
+// A rescore's detectors score with the source's models: each of a two-setting detector grid, given to
+// detect by name, reproduces the rescore's NAB-format file. A rescore with --member (models from another
+// run join the mean) carries none, and says nothing false: detect finds no models there.
+TEST(Detect, RescoredDetectorsScoreWithTheSourceModels) {
+  if (!fs::exists(lstmad_binary())) GTEST_SKIP() << "lstmad binary not built at " << lstmad_binary();
+  TempDir tmp("detect-rescore");
+  const std::string run = tmp.file("run");
+  std::string log;
+  ASSERT_EQ(run_small(run, "--set run.save_models=true", &log), 0) << log;
+  const std::string rescored = tmp.file("rescored");
+  ASSERT_EQ(run_command(lstmad_binary() + " -q rescore " + run + " --set 'detector.smoothing=[1,5]' --out " +
+                            rescored,
+                        &log),
+            0)
+      << log;
+  const auto rows = read_results_csv(rescored + "/results.csv");
+  ASSERT_EQ(rows.size(), 4u);
+  std::set<std::string> detectors;
+  for (const auto& row : rows) {
+    const std::string det = row.at("detector"), series = row.at("series");
+    detectors.insert(det);
+    ASSERT_EQ(
+        detect(rescored + " --detector " + det + " --series " + series + " --out " + tmp.file("r.csv"), &log),
+        0)
+        << log;
+    const std::string category = series.substr(0, series.find('/'));
+    const auto got = read_csv(tmp.file("r.csv"));
+    const auto want = read_csv(rescored + "/nab/" + det + "/" + category + "/" + det + "_" +
+                               series.substr(series.find('/') + 1));
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 1; i < got.size(); ++i)
+      for (size_t c = 0; c < 4; ++c) ASSERT_EQ(got[i][c], want[i][c]) << det << " " << series << " row " << i;
+  }
+  EXPECT_EQ(detectors.size(), 2u);
+
+  ASSERT_EQ(run_small(tmp.file("other"), "--set run.seed=7", &log), 0) << log;
+  ASSERT_EQ(run_command(lstmad_binary() + " -q rescore " + run + " --member " + tmp.file("other") +
+                            " --out " + tmp.file("with-member"),
+                        &log),
+            0)
+      << log;
+  EXPECT_EQ(detect(tmp.file("with-member") + " --series " + kSeries[0], &log), 3);
+  EXPECT_NE(log.find("saved no models"), std::string::npos) << log;
 }
 
 // Shards save their cells' models; merge gathers them, and detect finds each series' models there.
