@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <set>
 
@@ -20,6 +21,7 @@
 #include "experiments/prepare.hpp"
 #include "experiments/runner.hpp"
 #include "experiments/saved_models.hpp"
+#include "experiments/scheduler.hpp"
 #include "lstm/engine.hpp"
 #include "train/checkpoint.hpp"
 
@@ -195,37 +197,44 @@ Detection detect(const DetectOptions& o) {
   const std::unique_ptr<Engine> fallback =
       o.engine.empty() ? fallback_engine(cfg, threads, eo.device) : nullptr;
 
+  // The members' models, grouped as the run's scheduler groups them (shape, window, minibatch size,
+  // fine-tuning schedule): each group forecasts and fine-tunes as one ModelBatch.
   const std::vector<json> members = ensemble_members(values);
-  std::vector<std::vector<double>> errors;
+  std::map<BatchKey, std::vector<size_t>> groups;
+  for (size_t m = 0; m < members.size(); ++m) groups[batch_key(members[m], p.input_dims)].push_back(m);
+  std::vector<std::vector<double>> errors(members.size());
   std::set<std::string> used;
-  for (size_t m = 0; m < members.size(); ++m) {
-    const json& v = members[m];
-    const ModelShape shape = setting_shape(v, p.input_dims);
-    const int window = at_path(v, "model.window").get<int>();
-    const std::string ck_path = member_checkpoint_path(o.run_dir, sc.cell, m);
-    Checkpoint ck = load_checkpoint(ck_path, shape);
-    if (ck.window != window)
-      throw DataError(ck_path, 0,
-                      "window " + std::to_string(ck.window) + ", the config's " + std::to_string(window));
-    std::vector<ModelJob> jobs(1);
-    jobs[0].params = std::move(ck.params);
-    jobs[0].options = train_options(v, sc.member_seeds[m]);
-    jobs[0].data = make_window_source(p, v);
+  for (const auto& [key, ms] : groups) {
+    std::vector<ModelJob> jobs(ms.size());
+    for (size_t k = 0; k < ms.size(); ++k) {
+      const size_t m = ms[k];
+      const std::string ck_path = member_checkpoint_path(o.run_dir, sc.cell, m);
+      Checkpoint ck = load_checkpoint(ck_path, key.shape);
+      if (ck.window != key.window)
+        throw DataError(
+            ck_path, 0,
+            "window " + std::to_string(ck.window) + ", the config's " + std::to_string(key.window));
+      jobs[k].params = std::move(ck.params);
+      jobs[k].options = train_options(members[m], sc.member_seeds[m]);
+      jobs[k].data = make_window_source(p, members[m]);
+    }
     Engine* use = engine.get();
-    std::string why = use->unsupported_reason(shape, jobs[0].options);
-    if (!why.empty() && fallback && fallback->unsupported_reason(shape, jobs[0].options).empty()) {
+    std::string why = use->unsupported_reason(key.shape, jobs[0].options);
+    if (!why.empty() && fallback && fallback->unsupported_reason(key.shape, jobs[0].options).empty()) {
       use = fallback.get();
       why.clear();
     }
     if (!why.empty())
       throw UnsupportedError("engine " + use->name() + ": " + why + " (--engine cpu runs every shape)");
     used.insert(use->name() + " (" + to_string(use->precision()) + ")");
+    const std::vector<const PreparedSeries*> data(ms.size(), &p);
+    std::vector<std::vector<double>> e;
     try {
-      errors.push_back(
-          std::move(stream_errors(*use, shape, window, jobs, {&p}, retraining_of(v), threads)[0]));
-    } catch (const DeviceError& e) {  // a GPU engine's run, scored on a machine without its device
-      throw DeviceError(std::string(e.what()) + " (--engine cpu runs the models on the CPU)");
+      e = stream_errors(*use, key.shape, key.window, jobs, data, retraining_of(members[ms[0]]), threads);
+    } catch (const DeviceError& err) {  // a GPU engine's run, scored on a machine without its device
+      throw DeviceError(std::string(err.what()) + " (--engine cpu runs the models on the CPU)");
     }
+    for (size_t k = 0; k < ms.size(); ++k) errors[ms[k]] = std::move(e[k]);
   }
   d.engine = listing(used);
 
