@@ -2,28 +2,29 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <iostream>
 #include <map>
 #include <memory>
-#include <iostream>
 #include <set>
 
 #include "core/error.hpp"
+#include "core/files.hpp"
 #include "core/log.hpp"
+#include "data/series.hpp"
+#include "data/synthetic.hpp"
 #include "experiments/cli.hpp"
 #include "experiments/cli_common.hpp"
 #include "experiments/config.hpp"
 #include "experiments/corpus.hpp"
 #include "experiments/plan.hpp"
 #include "experiments/prepare.hpp"
-#include "experiments/scheduler.hpp"
 #include "experiments/report.hpp"
 #include "experiments/runner.hpp"
+#include "experiments/scheduler.hpp"
 #include "experiments/table.hpp"
-#include "core/files.hpp"
 #include "lstm/engine.hpp"
-#include "data/synthetic.hpp"
-#include "data/series.hpp"
 #include "lstm/shape.hpp"
+#include "train/checkpoint.hpp"
 
 namespace lstmad::cli {
 namespace {
@@ -198,7 +199,8 @@ void add_run_commands(CLI::App& app, Registry& reg) {
     Plan p = make_plan(cfg, series);
     std::cout << p.cells.size() << " cells = " << p.settings.size() << " setting(s) x " << p.series.size()
               << " series\n\nSettings:\n";
-    double total_flops = 0, total_forecast_flops = 0;
+    double total_flops = 0, total_forecast_flops = 0, saved_bytes = 0;
+    long long saved_models = 0;
     int calendar_series = 0;
     for (const auto& [id, f] : facts) calendar_series += f.inputs > f.own_dims;
     const int own_dims = facts.empty() ? 1 : facts.begin()->second.own_dims;
@@ -217,6 +219,8 @@ void add_run_commands(CLI::App& app, Registry& reg) {
           // Training (at most: every epoch) and the forecasts scored (a window per row after the first T).
           flops += 3.0 * fwd * train_windows * epochs;
           forecast_flops += fwd * std::max(0, f.rows - T);
+          saved_bytes += static_cast<double>(checkpoint_file_size(shape));
+          ++saved_models;
         }
       }
       total_flops += flops;
@@ -281,6 +285,9 @@ void add_run_commands(CLI::App& app, Registry& reg) {
     std::cout << "\nestimated work: at most " << (total_flops + total_forecast_flops) / 1e12 << " TFLOP: "
               << total_flops / 1e12 << " training (all epochs; early stopping usually ends sooner), "
               << total_forecast_flops / 1e12 << " forecasting (a window per scored row)\n";
+    if (at_path(cfg, "run.save_models").get<bool>())
+      std::cout << "saved models (run.save_models): " << saved_models << " checkpoints, about "
+                << saved_bytes / (1024.0 * 1024.0) << " MiB\n";
     for (const auto& s : p.settings)
       if (const std::string why = setting_problem(s.values); !why.empty())
         std::cerr << "warning: setting " << s.index << ", " << s.detector << " (" << s.id << "): its "

@@ -48,6 +48,18 @@ void expect_rejected(const test::TempDir& dir, const std::string& name, const st
   }
 }
 
+// plan's estimate of a run's saved models (run.save_models) adds these sizes.
+TEST(Checkpoint, FileSizeIsKnownFromTheShape) {
+  test::TempDir dir("checkpoint_size");
+  Checkpoint ck = sample();
+  for (const ModelShape shape : {ck.shape, ModelShape{1, 1, 4, 1}, ModelShape{2, 25, 64, 10}}) {
+    ck.shape = shape;
+    ck.params = init_params(shape, 7);
+    save_checkpoint(dir.file("m.ckpt"), ck);
+    EXPECT_EQ(std::filesystem::file_size(dir.file("m.ckpt")), checkpoint_file_size(shape)) << shape.str();
+  }
+}
+
 TEST(Checkpoint, RoundTripIsExact) {
   test::TempDir dir("checkpoint_roundtrip");
   const Checkpoint ck = sample();

@@ -83,6 +83,18 @@ TEST(Detect, SavedModelsScoreTheirSeriesAsTheRunDidBitForBit) {
     EXPECT_GT(finite_errors, 1000) << series << ": the models predicted the rows";
     EXPECT_NE(log.find(std::to_string(alarms) + " alarm(s)"), std::string::npos) << log;
   }
+  // plan foresaw the checkpoints: their number and their size.
+  std::string plan;
+  ASSERT_EQ(run_command(lstmad_binary() + " plan " + run + "/config.json", &plan), 0) << plan;
+  const std::string said = "saved models (run.save_models): 4 checkpoints, about ";
+  const size_t at = plan.find(said);
+  ASSERT_NE(at, std::string::npos) << plan;
+  double bytes = 0;
+  for (const auto& e : fs::recursive_directory_iterator(run + "/models"))
+    if (e.path().extension() == ".ckpt") bytes += static_cast<double>(e.file_size());
+  EXPECT_NEAR(std::stod(plan.substr(at + said.size())), bytes / (1024.0 * 1024.0),
+              0.01 * bytes / (1024.0 * 1024.0))
+      << plan;
   // What model.json records is what the run used.
   for (const auto& row : results) {
     const lstmad::SavedCell sc = lstmad::load_saved_cell(run, row.at("cell_id"));

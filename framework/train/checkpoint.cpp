@@ -82,6 +82,12 @@ class Reader {
 
 }  // namespace
 
+std::size_t checkpoint_file_size(const ModelShape& shape) {
+  // magic, format, version length and text, five i32, the u64 count, the 64-character digest, then fp32s
+  return sizeof(kMagic) + 4 + 4 + std::string(LSTMAD_VERSION).size() + 5 * 4 + 8 + 64 +
+         4 * param_count(shape);
+}
+
 void save_checkpoint(const std::string& path, const Checkpoint& ck) {
   ck.shape.validate();
   check_param_count(ck.shape, ck.params.size(), "save_checkpoint " + path);

@@ -15,6 +15,7 @@
 // changed shape but not a changed window or version. Format 1 files (checksum of the parameters alone)
 // still load.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -39,5 +40,8 @@ void save_checkpoint(const std::string& path, const Checkpoint& checkpoint);
 Checkpoint load_checkpoint(const std::string& path);
 // As above, and a DataError when the stored shape differs from `expected`.
 Checkpoint load_checkpoint(const std::string& path, const ModelShape& expected);
+
+// Bytes of the file save_checkpoint writes for a model of this shape.
+std::size_t checkpoint_file_size(const ModelShape& shape);
 
 }  // namespace lstmad
