@@ -159,8 +159,15 @@ Detection detect(const DetectOptions& o) {
   if (o.file.empty()) {
     series = resolve_corpus(cfg, o.run_dir).load(sc.series);
   } else {
-    const bool csv = at_path(cfg, "data.format").get<std::string>() == "csv";
-    series = read_series_csv(o.file, sc.series, nullptr, csv ? csv_columns_of(cfg) : CsvColumns{});
+    // NASA channels (train .npy, then test .npy) and UCR files (the training part in the file's name)
+    // have no CSV form whose rows line up with the models' training part.
+    const std::string format = at_path(cfg, "data.format").get<std::string>();
+    if (format == "nasa" || format == "ucr")
+      throw ConfigError("--file: the run read a " + format +
+                        " corpus, whose series --file cannot stand for; detect scores the corpus' own files "
+                        "(update them under data.root, or leave --file out)");
+    series =
+        read_series_csv(o.file, sc.series, nullptr, format == "csv" ? csv_columns_of(cfg) : CsvColumns{});
   }
   const std::string where = series.path.empty() ? series.name : series.path;
   if (series.rows() <= sc.train_end)

@@ -253,6 +253,19 @@ TEST(Detect, ErrorsNameWhatToFix) {
   EXPECT_EQ(detect(run + " --series " + kSeries[0] + " --file " + tmp.file("short.csv"), &log), 3);
   EXPECT_NE(log.find("short.csv: has 100 rows; the models' training part is 180 rows"), std::string::npos) << log;
 
+  // A UCR (or NASA) run's series have no CSV form: --file is refused, the corpus' files are what it scores.
+  {
+    const std::string ucr = tmp.file("ucr");
+    fs::copy(run, ucr, fs::copy_options::recursive);
+    auto cfg = lstmad::json::parse(lstmad::files::read(ucr + "/config.json"));
+    cfg["data"]["format"] = "ucr";
+    cfg["data"]["root"] = tmp.file("no-such-archive");
+    write_text(ucr + "/config.json", cfg.dump(2));
+    EXPECT_EQ(detect(ucr + " --series " + kSeries[0] + " --file " + run + "/corpus/data/" + kSeries[0], &log),
+              2);
+    EXPECT_NE(log.find("--file: the run read a ucr corpus"), std::string::npos) << log;
+  }
+
   // A damaged checkpoint is named.
   const auto results = read_results_csv(run + "/results.csv");
   ASSERT_FALSE(results.empty());
