@@ -18,7 +18,8 @@
 #    the multi-model kernels);
 # 5. runs the GPU benchmarks and the PyTorch comparisons on the same shapes (nn.LSTM per shape; a loop
 #    of nn.LSTM models and a stacked batched-matmul LSTM beside gpu_bench_multi);
-# 6. runs configs/nab_grid.json end to end on the fused engine (when .deps/nab holds the NAB corpus);
+# 6. runs configs/nab_grid.json end to end on the fused engine (when .deps/nab holds the NAB corpus), with
+#    its models saved, and checks that `lstmad detect` reproduces three cells' scores from them;
 # 7. writes full logs under $OUT (or build-gpu/gpu-check) and prints a short table last.
 # Exit status: 0 when every step passed.
 set -uo pipefail
@@ -223,7 +224,10 @@ if wanted end_to_end; then
     # results, table and log come back in $LOG.
     rm -rf "$BUILD/nab_grid_fused"
     stage nab_grid_fused 300 "$BUILD/lstmad" run --no-progress configs/nab_grid.json \
-      --set data.root="$ROOT/.deps/nab" --out "$BUILD/nab_grid_fused"
+      --set data.root="$ROOT/.deps/nab" --set run.save_models=true --out "$BUILD/nab_grid_fused"
+    # The saved models of three cells scored again one model at a time by `lstmad detect`: bit-identical
+    # to the run, where each model was forecast inside a ModelBatch of hundreds.
+    stage detect_fused 60 python3 benchmarks/detect_check.py "$BUILD/lstmad" "$BUILD/nab_grid_fused" --cells 3
     mkdir -p "$LOG/nab_grid_fused"
     for f in summary.json results.csv table.md manifest.json log.txt nab_scores.json; do
       [ -f "$BUILD/nab_grid_fused/$f" ] && cp "$BUILD/nab_grid_fused/$f" "$LOG/nab_grid_fused/"

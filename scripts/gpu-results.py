@@ -241,6 +241,12 @@ def end_to_end_section(log, cpu_seconds):
     for det, sc in sorted(s.get("nab_scores", {}).items()):
         lines.append(f"- {det}: NAB standard {sc.get('standard', float('nan')):.2f}, low FP "
                      f"{sc.get('reward_low_FP_rate', float('nan')):.2f}, low FN {sc.get('reward_low_FN_rate', float('nan')):.2f}")
+    # benchmarks/detect_check.py: the saved models of a few cells scored again, one model at a time.
+    detect = os.path.join(log, "detect_fused.log")
+    if os.path.exists(detect):
+        found = [l.strip() for l in open(detect) if l.startswith(("detect reproduces", "DIFFERS", "FAILED"))]
+        lines += ["", "`lstmad detect` from the saved models (benchmarks/detect_check.py):"]
+        lines += [f"- {l}" for l in found] or ["- no result line in detect_fused.log"]
     return "\n".join(lines)
 
 

@@ -71,11 +71,16 @@ with tempfile.TemporaryDirectory() as tmp:
     write(log, "nab_grid_fused/summary.json",
           json.dumps({"cells": 928, "ok": 928, "failed": 0, "wall_seconds": 113.0,
                       "nab_scores": {"lstmad": {"standard": 61.5, "reward_low_FP_rate": 54.25, "reward_low_FN_rate": 66.0}}}))
+    write(log, "detect_fused.log", "== detect_fused: python3 benchmarks/detect_check.py\n"
+                                   "detect reproduces lstmad-1a2b3c4d artificialWithAnomaly/art_daily_flatmiddle.csv: "
+                                   "4031 rows bit-identical (...)\n")
     md = run(log, "--command", "benchmarks/gpu_check.sh (GPU_CHECK_QUICK=1)")
     print(md)
     check("NVIDIA H200 (driver 580.65.06, CUDA 13.0 (V13.0.88), cuDNN 9.19.0)" in md, "the environment line")
     check("2026-12-01T10:00:00Z, commit 0123456789ab" in md and "GPU_CHECK_QUICK=1" in md, "date, commit, command")
     check("| test_fused_multi | FAILED(rc=1) | 40s |" in md and "Total: 533s." in md, "the steps")
+    check("- detect reproduces lstmad-1a2b3c4d artificialWithAnomaly/art_daily_flatmiddle.csv: 4031 rows" in md,
+          "the detect check's line")
     check("| prebuilt | SKIPPED(the tree has changes) |  |" in md, "a status with spaces and no time")
     check("| test_fused_multi | 3 | 1 | 1 | 1 | FusedMulti.B |" in md, "the test counts and the failing name")
     check("| memcheck_multi | 0 errors |" in md and "1 errors, 1 warnings (2 hazards shown)" in md, "the sanitizers")
