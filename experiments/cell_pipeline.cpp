@@ -52,11 +52,11 @@ DetectorOptions detector_options(const json& v) {
   return d;
 }
 
-Retraining retraining_of(const json& v) {
+Retraining retraining_of(const BatchKey& key) {
   Retraining rt;
-  rt.every = at_path(v, "train.retrain_every").get<int>();
-  rt.rows = at_path(v, "train.retrain_rows").get<int>();
-  rt.epochs = at_path(v, "train.retrain_epochs").get<int>();
+  rt.every = key.retrain_every;
+  rt.rows = key.retrain_rows;
+  rt.epochs = key.retrain_epochs;
   return rt;
 }
 

@@ -8,6 +8,7 @@
 #include "detect/detector.hpp"
 #include "experiments/config.hpp"
 #include "experiments/prepare.hpp"
+#include "experiments/scheduler.hpp"
 #include "lstm/engine.hpp"
 
 namespace lstmad {
@@ -18,12 +19,12 @@ TrainOptions train_options(const json& values, uint64_t seed);
 // detector.* of a setting's values (train_rows is the caller's: it belongs to the series).
 DetectorOptions detector_options(const json& values);
 
-// The fine-tuning schedule of a member (train.retrain_every, retrain_rows, retrain_epochs); every = 0:
-// none.
+// The fine-tuning schedule of a ModelBatch (train.retrain_every, retrain_rows, retrain_epochs, as its
+// scheduler key holds them); every = 0: none.
 struct Retraining {
   int every = 0, rows = 0, epochs = 5;
 };
-Retraining retraining_of(const json& values);
+Retraining retraining_of(const BatchKey& key);
 
 // Prediction errors of every row with a full window before it: |target - prediction| (normalized units),
 // averaged over the horizon predictions made for the row (from the windows ending 1 .. horizon rows

@@ -2,7 +2,6 @@
 #include "experiments/detect.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -19,6 +18,7 @@
 #include "experiments/corpus.hpp"
 #include "experiments/plan.hpp"
 #include "experiments/prepare.hpp"
+#include "experiments/results.hpp"
 #include "experiments/runner.hpp"
 #include "experiments/saved_models.hpp"
 #include "experiments/scheduler.hpp"
@@ -237,7 +237,7 @@ Detection detect(const DetectOptions& o) {
     const std::vector<const PreparedSeries*> data(ms.size(), &p);
     std::vector<std::vector<double>> e;
     try {
-      e = stream_errors(*use, key.shape, key.window, jobs, data, retraining_of(members[ms[0]]), threads);
+      e = stream_errors(*use, key.shape, key.window, jobs, data, retraining_of(key), threads);
     } catch (const DeviceError& err) {  // a GPU engine's run, scored on a machine without its device
       throw DeviceError(std::string(err.what()) + " (--engine cpu runs the models on the CPU)");
     }
@@ -263,11 +263,7 @@ std::string detection_csv(const Detection& d) {
   const bool alarms = !std::isnan(d.threshold);
   std::string out = alarms ? "timestamp,value,anomaly_score,raw_score,alarm\n"
                            : "timestamp,value,anomaly_score,raw_score\n";
-  auto put = [&out](double v) {
-    char buf[32];
-    auto r = std::to_chars(buf, buf + sizeof buf, v);
-    out.append(buf, r.ptr);
-  };
+  auto put = [&out](double v) { append_shortest(out, v); };
   const bool timed = d.data.timestamps.size() == static_cast<size_t>(d.data.rows());
   for (int i = 0; i < d.data.rows(); ++i) {
     const size_t k = static_cast<size_t>(i);

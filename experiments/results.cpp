@@ -173,6 +173,12 @@ std::string ResultsStore::nab_scores_path(const std::string& detector, const std
   return dir_ + "/nab/" + detector + "/" + (category.empty() ? "" : category + "/") + detector + "_" + file;
 }
 
+void append_shortest(std::string& out, double v) {
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
 void ResultsStore::write_nab_scores(const std::string& detector, const Series& series,
                                     const std::vector<double>& scores, const std::vector<double>* raw) const {
   std::string path = nab_scores_path(detector, series.name);
@@ -182,11 +188,7 @@ void ResultsStore::write_nab_scores(const std::string& detector, const Series& s
   out.reserve(static_cast<size_t>(series.rows()) * 64);
   // Shortest round-trip text of each number: reading the file back gives the same doubles (rescore relies
   // on it), without the noise digits of %.17g.
-  auto put = [&out](double v) {
-    char buf[32];
-    auto r = std::to_chars(buf, buf + sizeof buf, v);
-    out.append(buf, r.ptr);
-  };
+  auto put = [&out](double v) { append_shortest(out, v); };
   for (int i = 0; i < series.rows(); ++i) {
     const size_t k = static_cast<size_t>(i);
     out += series.timestamps[k];

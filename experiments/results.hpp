@@ -25,6 +25,9 @@ json finite_or_null(const std::vector<double>& values);
 json model_facts(uint64_t seed, CellStatus status, int epochs, int best_epoch, double train_loss,
                  double val_loss, const json& loss_curve);
 
+// Appends the shortest text that reads back as exactly `v` (the number form of the NAB-format files).
+void append_shortest(std::string& out, double v);
+
 struct CellResult {
   std::string id;
   int index = 0;

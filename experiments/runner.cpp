@@ -651,10 +651,7 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
   auto run_batch = [&](Engine& eng, Engine* fallback, const ScheduledBatch& batch) {
     const ModelShape shape = batch.key.shape;
     const int window = batch.key.window;
-    Retraining retraining;
-    retraining.every = batch.key.retrain_every;
-    retraining.rows = batch.key.retrain_rows;
-    retraining.epochs = batch.key.retrain_epochs;
+    const Retraining retraining = retraining_of(batch.key);
     std::vector<ModelJob> jobs;
     std::vector<const Runnable*> job_cells;
     int newly_started = 0;
