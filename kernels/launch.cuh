@@ -30,6 +30,25 @@ void launch_kernel(void (*kernel)(P...), dim3 grid, dim3 block, std::size_t smem
 #endif
 }
 
+#if !defined(LSTMAD_CUDA_EMULATION)
+// A launch configuration with a cluster of `cluster` blocks along x; `attr` holds the attribute it points to.
+inline cudaLaunchConfig_t cluster_config(dim3 grid, dim3 block, std::size_t smem, cudaStream_t stream,
+                                         unsigned cluster, cudaLaunchAttribute* attr) {
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = grid;
+  cfg.blockDim = block;
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = stream;
+  attr->id = cudaLaunchAttributeClusterDimension;
+  attr->val.clusterDim.x = cluster;
+  attr->val.clusterDim.y = 1;
+  attr->val.clusterDim.z = 1;
+  cfg.attrs = attr;
+  cfg.numAttrs = 1;
+  return cfg;
+}
+#endif
+
 // The same launch with a thread-block cluster of `cluster` blocks along x (sm_90); returns the launch's
 // status (cudaLaunchKernelEx reports an unsupported cluster shape here, not at the next check).
 template <typename... P, typename... A>
@@ -40,19 +59,24 @@ cudaError_t launch_cluster_kernel(void (*kernel)(P...), dim3 grid, dim3 block, s
                                std::forward<A>(args)...);
   return cudaGetLastError();
 #else
-  cudaLaunchConfig_t cfg = {};
-  cfg.gridDim = grid;
-  cfg.blockDim = block;
-  cfg.dynamicSmemBytes = smem;
-  cfg.stream = stream;
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeClusterDimension;
-  attr[0].val.clusterDim.x = cluster;
-  attr[0].val.clusterDim.y = 1;
-  attr[0].val.clusterDim.z = 1;
-  cfg.attrs = attr;
-  cfg.numAttrs = 1;
+  cudaLaunchAttribute attr;
+  const cudaLaunchConfig_t cfg = cluster_config(grid, block, smem, stream, cluster, &attr);
   return cudaLaunchKernelEx(&cfg, kernel, static_cast<P>(std::forward<A>(args))...);
+#endif
+}
+
+// How many clusters of `cluster` blocks of this kernel the device can hold at once
+// (cudaOccupancyMaxActiveClusters); 0 when such a cluster cannot be placed at all.
+template <typename... P>
+cudaError_t max_active_clusters(void (*kernel)(P...), dim3 grid, dim3 block, std::size_t smem,
+                                unsigned cluster, int* clusters) {
+#if defined(LSTMAD_CUDA_EMULATION)
+  return ::lstmad::emu::max_active_clusters(reinterpret_cast<const void*>(kernel), grid, block, smem, cluster,
+                                            clusters);
+#else
+  cudaLaunchAttribute attr;
+  const cudaLaunchConfig_t cfg = cluster_config(grid, block, smem, nullptr, cluster, &attr);
+  return cudaOccupancyMaxActiveClusters(clusters, reinterpret_cast<const void*>(kernel), &cfg);
 #endif
 }
 

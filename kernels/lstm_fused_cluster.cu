@@ -193,6 +193,20 @@ dim3 cluster_block(const FusedLaunch& p) {
 }
 
 template <int MAXR>
+cudaError_t capacity(const FusedLaunch& p, int* clusters) {
+  const unsigned C = static_cast<unsigned>(p.cluster);
+  int fwd = 0, bwd = 0;
+  cudaError_t e = max_active_clusters(lstm_fused_fwd_cluster_kernel<MAXR>, cluster_grid(p), cluster_block(p),
+                                      p.smem_fwd, C, &fwd);
+  if (e != cudaSuccess) return e;
+  e = max_active_clusters(lstm_fused_bwd_cluster_kernel<MAXR>, cluster_grid(p), cluster_block(p), p.smem_bwd,
+                          C, &bwd);
+  if (e != cudaSuccess) return e;
+  *clusters = fwd < bwd ? fwd : bwd;
+  return cudaSuccess;
+}
+
+template <int MAXR>
 cudaError_t launch_fwd(const FusedLaunch& p, const FusedFwdArgs& a, cudaStream_t stream) {
   cudaError_t e = configure_fwd<MAXR>(p.smem_fwd);
   if (e != cudaSuccess) return e;
@@ -233,6 +247,13 @@ cudaError_t prepare_lstm_fused_cluster(const FusedLaunch& plan) {
     const cudaError_t e = configure_fwd<R>(plan.smem_fwd);
     return e != cudaSuccess ? e : configure_bwd<R>(plan.smem_bwd);
   });
+}
+
+cudaError_t lstm_fused_cluster_capacity(const FusedLaunch& plan, int* clusters) {
+  *clusters = 0;
+  if (plan.cluster < 2) return cudaErrorInvalidValue;
+  return with_max_rows(plan.max_rows,
+                       [&](auto rows) { return capacity<decltype(rows)::value>(plan, clusters); });
 }
 
 }  // namespace lstmad::kernels

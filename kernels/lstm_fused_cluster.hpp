@@ -21,5 +21,9 @@ cudaError_t launch_lstm_fused_backward_cluster(const FusedLaunch& plan, const Fu
                                                cudaStream_t stream);
 // Raises the kernels' dynamic shared memory limits for `plan`; call before CUDA graph capture.
 cudaError_t prepare_lstm_fused_cluster(const FusedLaunch& plan);
+// How many clusters of `plan` the device can hold at once (cudaOccupancyMaxActiveClusters), the smaller of
+// the forward and backward kernels' counts, in *clusters. 0 means the launch would fail: a partitioned GPU
+// (MIG) or a GPC with fewer free SMs than the cluster has blocks. Call after prepare_lstm_fused_cluster.
+cudaError_t lstm_fused_cluster_capacity(const FusedLaunch& plan, int* clusters);
 
 }  // namespace lstmad::kernels

@@ -5,7 +5,7 @@
 
 Every figure comes from the folder: the environment (date, commit, GPU, CUDA and cuDNN versions), each
 step's outcome (summary.log), the GPU tests (test_*.xml), the sanitizers (memcheck_* and racecheck_*
-logs), the ptxas spill report, the benchmark CSVs (gpu_bench_cudnn, gpu_bench_fused, gpu_bench_multi,
+logs), the ptxas spill report, the warnings the steps logged (the engines' fallbacks), the benchmark CSVs (gpu_bench_cudnn, gpu_bench_fused, gpu_bench_multi,
 gpu_bench_forecast, compare_torch_gpu, compare_torch_multi) and the end-to-end run folder
 (nab_grid_fused/summary.json). The issues' targets are checked against the measured numbers:
   fused vs cuDNN     at least 2x faster than cuDNN's best per training step for H <= 128, not slower at
@@ -250,6 +250,29 @@ def end_to_end_section(log, cpu_seconds):
     return "\n".join(lines)
 
 
+def warnings_section(log, limit=30):
+    """Every distinct "[warn]" line of the step logs, with how often and where: the fallbacks (a cuDNN
+    algorithm refused, a CUDA graph capture that failed, a cluster the device cannot place) show here."""
+    seen = {}
+    for path in sorted(glob.glob(os.path.join(log, "*.log"))):
+        with open(path, errors="replace") as f:
+            for line in f:
+                i = line.find("[warn] ")
+                if i < 0:
+                    continue
+                msg = line[i + 7:].strip()
+                key = (os.path.basename(path), msg)
+                seen[key] = seen.get(key, 0) + 1
+    if not seen:
+        return "No warning in the step logs."
+    rows = [(name, count, (msg[:200] + " ...") if len(msg) > 200 else msg)
+            for (name, msg), count in sorted(seen.items(), key=lambda kv: (kv[0][0], -kv[1]))]
+    text = table(["log", "times", "warning"], [(n, c, m.replace("|", "\\|")) for n, c, m in rows[:limit]])
+    if len(rows) > limit:
+        text += f"\n\n{len(rows) - limit} more distinct warnings in the logs."
+    return text
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("log", help="the gpu_check.sh log folder ($OUT, or build-gpu/gpu-check)")
@@ -294,6 +317,7 @@ def main():
     out += ["", "## Many models per launch: one training step of all N models", "", multi]
     out += ["", "## Forecasting (the scoring pass) of N models", "", forecast_section(a.log)]
     out += ["", "## End to end: configs/nab_grid.json", "", end_to_end_section(a.log, a.cpu_seconds)]
+    out += ["", "## Warnings in the logs", "", warnings_section(a.log)]
     misses = fused_miss + multi_miss
     out += ["", "## Targets missed", ""]
     out += [f"- {m}" for m in misses] if misses else ["None among the rows measured."]

@@ -74,6 +74,11 @@ with tempfile.TemporaryDirectory() as tmp:
     write(log, "detect_fused.log", "== detect_fused: python3 benchmarks/detect_check.py\n"
                                    "detect reproduces lstmad-1a2b3c4d artificialWithAnomaly/art_daily_flatmiddle.csv: "
                                    "4031 rows bit-identical (...)\n")
+    write(log, "test_cudnn_lstm.log",
+          "[ RUN      ] CudnnEngine.X\n[warn] cuDNN algorithm persist_static_small_h rejected for L=1 H=256 "
+          "(CUDNN_STATUS_NOT_SUPPORTED); falling back to standard\n[warn] CUDA graph capture failed | eager\n"
+          "[warn] CUDA graph capture failed | eager\n")
+    write(log, "nab_grid_fused.log", "2026-12-01T10:05:00Z [warn] CUDA graph capture failed | eager\n")
     md = run(log, "--command", "benchmarks/gpu_check.sh (GPU_CHECK_QUICK=1)")
     print(md)
     check("NVIDIA H200 (driver 580.65.06, CUDA 13.0 (V13.0.88), cuDNN 9.19.0)" in md, "the environment line")
@@ -103,6 +108,12 @@ with tempfile.TemporaryDirectory() as tmp:
     check("928 of 928 cells OK (0 failed), **113.0 s wall**" in md and "took 565 s" in md and "5.0x" in md,
           "the end-to-end run beside the CPU's")
     check("NAB standard 61.50, low FP 54.25, low FN 66.00" in md, "the end-to-end NAB scores")
+    # Each distinct warning once per log, with its count; a | in the text does not break the table.
+    check("| test_cudnn_lstm.log | 2 | CUDA graph capture failed \\| eager |" in md, "a repeated warning, counted")
+    check("| nab_grid_fused.log | 1 | CUDA graph capture failed \\| eager |" in md, "the same warning in another log")
+    check("rejected for L=1 H=256 (CUDNN_STATUS_NOT_SUPPORTED); falling back to standard |" in md,
+          "the cuDNN fallback")
+    check(md.count("[warn]") == 0, "the warnings without their tag")
 
     empty = pathlib.Path(tmp) / "empty"
     empty.mkdir()
@@ -111,6 +122,7 @@ with tempfile.TemporaryDirectory() as tmp:
                  "nab_grid_fused/summary.json"):
         check(f"Not in this run ({part} is missing)" in md, f"an empty folder names the missing {part}")
     check("No summary.log" in md and "No test XML" in md, "an empty folder says what it lacks")
+    check("No warning in the step logs." in md, "an empty folder has no warnings")
     r = subprocess.run([sys.executable, str(script), str(pathlib.Path(tmp) / "nowhere")], capture_output=True, text=True)
     check(r.returncode == 2 and "is not a folder" in r.stderr, "a missing folder is an error")
 

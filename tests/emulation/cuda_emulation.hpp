@@ -95,6 +95,10 @@ bool argument_ok(const T& a, int index) {
     return true;
 }
 
+// cudaOccupancyMaxActiveClusters for a launch of this shape (emu_runtime.cpp has the rule).
+cudaError_t max_active_clusters(const void* kernel, dim3 grid, dim3 block, std::size_t smem, unsigned cluster,
+                                int* clusters);
+
 template <typename... P, typename... A>
 void launch_kernel(void (*kernel)(P...), dim3 grid, dim3 block, std::size_t smem, cudaStream_t stream,
                    dim3 cluster, A&&... args) {

@@ -460,6 +460,11 @@ cudaError_t check_shape(const LaunchShape& s, std::string& why) {
           "a cluster of " + std::to_string(csize) + " blocks (at most 8 without the non-portable attribute)";
       return cudaErrorInvalidClusterSize;
     }
+    if (csize > static_cast<unsigned>(placeable_cluster_size())) {
+      why = "a cluster of " + std::to_string(csize) + " blocks; this device places at most " +
+            std::to_string(placeable_cluster_size()) + " (LSTMAD_EMU_MAX_CLUSTER)";
+      return cudaErrorLaunchOutOfResources;
+    }
   }
   return cudaSuccess;
 }
@@ -640,6 +645,12 @@ void mma_tf32(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
 }
 void mma_bf16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
   warp_mma<true>(d, a, b0, b1);
+}
+
+int placeable_cluster_size() {
+  const char* v = std::getenv("LSTMAD_EMU_MAX_CLUSTER");
+  const int n = v != nullptr ? std::atoi(v) : kMaxClusterSize;
+  return n < 1 ? 1 : (n > kMaxClusterSize ? kMaxClusterSize : n);
 }
 
 std::size_t dynamic_smem_limit(const void* kernel) {

@@ -43,6 +43,11 @@ constexpr std::size_t kDefaultDynamicSmem = 48 * 1024;
 constexpr std::size_t kMaxDynamicSmemOptin = 232448;  // 227 KiB
 constexpr std::size_t kSmemPerSm = 233472;            // 228 KiB
 constexpr int kMaxClusterSize = 8;
+// The largest cluster the emulated device can place: LSTMAD_EMU_MAX_CLUSTER (1 to 8, default 8) models a
+// partitioned GPU (a MIG slice) whose GPCs hold fewer SMs than a portable cluster may have blocks. A
+// larger cluster launch fails with cudaErrorLaunchOutOfResources, and cudaOccupancyMaxActiveClusters
+// reports 0 for it.
+int placeable_cluster_size();
 std::size_t dynamic_smem_limit(const void* kernel);
 void set_dynamic_smem_limit(const void* kernel, std::size_t bytes);
 

@@ -280,6 +280,8 @@ const char* cudaGetErrorName(cudaError_t e) {
       return "cudaErrorLaunchFailure";
     case cudaErrorInvalidClusterSize:
       return "cudaErrorInvalidClusterSize";
+    case cudaErrorLaunchOutOfResources:
+      return "cudaErrorLaunchOutOfResources";
     case cudaErrorStreamCaptureUnsupported:
       return "cudaErrorStreamCaptureUnsupported";
     case cudaErrorStreamCaptureInvalidated:
@@ -307,6 +309,8 @@ const char* cudaGetErrorString(cudaError_t e) {
       return "unspecified launch failure (emulated kernel failed; see stderr)";
     case cudaErrorInvalidClusterSize:
       return "invalid cluster size";
+    case cudaErrorLaunchOutOfResources:
+      return "too many resources requested for launch";
     case cudaErrorStreamCaptureUnsupported:
       return "operation not permitted when stream is capturing";
     case cudaErrorStreamCaptureInvalidated:
@@ -669,6 +673,28 @@ cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) 
   return cudaSuccess;
 }
 
+// Clusters of the configuration's shape that fit the device at once: 0 when a block's dynamic shared memory
+// exceeds the kernel's limit or the cluster is larger than the device places (placeable_cluster_size),
+// otherwise one cluster per group of cluster-size SMs, each block filling its SM's shared memory.
+cudaError_t cudaOccupancyMaxActiveClusters(int* clusters, const void* func,
+                                           const cudaLaunchConfig_t* config) {
+  if (clusters == nullptr || config == nullptr) return set_last_error(cudaErrorInvalidValue);
+  unsigned size = 1;
+  for (unsigned i = 0; i < config->numAttrs; ++i)
+    if (config->attrs[i].id == cudaLaunchAttributeClusterDimension) {
+      const auto& d = config->attrs[i].val.clusterDim;
+      size = d.x * d.y * d.z;
+    }
+  const unsigned long long threads = 1ULL * config->blockDim.x * config->blockDim.y * config->blockDim.z;
+  if (size < 1 || size > static_cast<unsigned>(lstmad::emu::kMaxClusterSize) || threads < 1 || threads > 1024)
+    return set_last_error(cudaErrorInvalidClusterSize);
+  *clusters = 0;
+  if (config->dynamicSmemBytes > lstmad::emu::dynamic_smem_limit(func)) return cudaSuccess;
+  if (size > static_cast<unsigned>(lstmad::emu::placeable_cluster_size())) return cudaSuccess;
+  *clusters = lstmad::emu::kSmCount / static_cast<int>(size);
+  return cudaSuccess;
+}
+
 cudaError_t cudaFuncSetAttribute(const void* func, enum cudaFuncAttribute attr, int value) {
   if (attr != cudaFuncAttributeMaxDynamicSharedMemorySize) return cudaSuccess;
   if (value < 0 || static_cast<std::size_t>(value) > lstmad::emu::kMaxDynamicSmemOptin)
@@ -678,3 +704,23 @@ cudaError_t cudaFuncSetAttribute(const void* func, enum cudaFuncAttribute attr, 
 }
 
 }  // extern "C"
+
+namespace lstmad::emu {
+
+cudaError_t max_active_clusters(const void* kernel, dim3 grid, dim3 block, std::size_t smem, unsigned cluster,
+                                int* clusters) {
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = grid;
+  cfg.blockDim = block;
+  cfg.dynamicSmemBytes = smem;
+  cudaLaunchAttribute attr;
+  attr.id = cudaLaunchAttributeClusterDimension;
+  attr.val.clusterDim.x = cluster;
+  attr.val.clusterDim.y = 1;
+  attr.val.clusterDim.z = 1;
+  cfg.attrs = &attr;
+  cfg.numAttrs = 1;
+  return cudaOccupancyMaxActiveClusters(clusters, kernel, &cfg);
+}
+
+}  // namespace lstmad::emu

@@ -1,15 +1,22 @@
-// Several GPUs, which only the emulation has (the GPU machine has one H200): the runtime's rules across
-// devices, and the GPU engines made for device 1 running every piece of their work there and leaving the
-// calling thread on its own device. Built only in the emulation build.
+// Devices that only the emulation has (the GPU machine has one whole H200). Several GPUs: the runtime's
+// rules across devices, and the GPU engines made for device 1 running every piece of their work there and
+// leaving the calling thread on its own device. A partitioned GPU that cannot place a thread-block
+// cluster: the fused engine asks before it launches one. Built only in the emulation build.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <string>
 #include <vector>
 
+#include "core/gpu/device_buffer.hpp"
+#include "core/gpu/resources.hpp"
 #include "gpu/gpu_engine_test.hpp"
+#include "gpu/gpu_test.hpp"
 #include "kernels/launch.cuh"
+#include "kernels/lstm_fused_cluster.hpp"
 #include "lstm/engine.hpp"
+#include "lstm/fused/fused_lstm.hpp"
+#include "lstm/init.hpp"
 #include "tests/emulation/cuda_emulation.hpp"
 #include "tests/emulation/emu_internal.hpp"
 
@@ -129,6 +136,72 @@ TEST_F(EmulatedDevices, CudnnEngineForDeviceOneRunsThereAlone) {
   expect_all_work_on_device_one("cudnn");
 }
 #endif
+
+// One forward and backward step of the fused LSTM at H = 128, where R (256 KiB) does not fit one block and
+// the cluster kernels are enabled: the parameter gradient, and the cluster size the engine used.
+struct ClusterStep {
+  std::vector<float> grad;
+  int cluster = 0;
+  std::string log;
+};
+
+ClusterStep cluster_step() {
+  const ModelShape shape{1, 1, 128, 1};
+  const int T = 6, B = 5;
+  gpu::Stream stream;
+  gpu::CublasHandle cublas(stream.get());
+  testing::internal::CaptureStderr();
+  FusedLstm lstm(cublas.get(), stream.get(), shape, T, B, Precision::FP32, fused_device_limits(0));
+  lstm.enable_cluster(true);
+  ClusterStep r;
+  r.log = testing::internal::GetCapturedStderr();
+  r.cluster = lstm.cluster_plan(B).cluster;
+  const std::vector<float> params = init_params(shape, 7);
+  const std::vector<float> x = test::random_vector(static_cast<std::size_t>(B) * T, 8);
+  const std::vector<float> dy = test::random_vector(B, 9);
+  lstm.upload_params(params.data());
+  gpu::DeviceBuffer<float> dx_in(x.size()), ddy(dy.size()), yhat(dy.size()), dx(x.size());
+  dx_in.upload(x, stream.get());
+  ddy.upload(dy, stream.get());
+  lstm.forward(lstm.theta(), dx_in.data(), B, true);
+  lstm.head(lstm.theta(), B, yhat.data(), nullptr, nullptr, nullptr);
+  lstm.backward(lstm.theta(), dx_in.data(), B, ddy.data(), lstm.dtheta(), dx.data());
+  CUDA_CHECK(cudaStreamSynchronize(stream.get()));
+  r.grad.resize(lstm.theta_size());
+  lstm.download_grad(r.grad.data());
+  return r;
+}
+
+// On a MIG slice a GPC may hold fewer SMs than a cluster has blocks, and a cluster launch then fails; in a
+// captured CUDA graph nothing could fall back. The engine asks cudaOccupancyMaxActiveClusters when it
+// prepares the plan, warns, and runs the one-block kernels (R from L2), whose gradients agree.
+TEST(EmulatedPartitionedDevice, AClusterTheDeviceCannotPlaceFallsBackToTheOneBlockKernels) {
+  unsetenv("LSTMAD_EMU_MAX_CLUSTER");
+  const ClusterStep whole = cluster_step();
+  ASSERT_GT(whole.cluster, 1) << "H = 128 in fp32 should take the cluster kernels on an H200";
+  EXPECT_EQ(whole.log.find("cannot place"), std::string::npos) << whole.log;
+
+  // The kernel-level query says what the launch would meet.
+  setenv("LSTMAD_EMU_MAX_CLUSTER", std::to_string(whole.cluster / 2).c_str(), 1);
+  kernels::FusedLaunch plan = kernels::plan_fused_cluster(128, 5, fused_device_limits(0));
+  ASSERT_EQ(plan.cluster, whole.cluster);
+  ASSERT_EQ(kernels::prepare_lstm_fused_cluster(plan), cudaSuccess);
+  int clusters = -1;
+  ASSERT_EQ(kernels::lstm_fused_cluster_capacity(plan, &clusters), cudaSuccess);
+  EXPECT_EQ(clusters, 0);
+
+  const ClusterStep sliced = cluster_step();
+  unsetenv("LSTMAD_EMU_MAX_CLUSTER");
+  EXPECT_EQ(sliced.cluster, 0) << "the engine kept a cluster plan the device cannot place";
+  EXPECT_NE(
+      sliced.log.find("cannot place a thread-block cluster of " + std::to_string(whole.cluster) + " blocks"),
+      std::string::npos)
+      << sliced.log;
+  ASSERT_EQ(sliced.grad.size(), whole.grad.size());
+  ASSERT_TRUE(test::finite_and_nonzero(sliced.grad.data(), sliced.grad.size()));
+  const auto err = test::compare(sliced.grad.data(), whole.grad.data(), whole.grad.size());
+  EXPECT_LT(err.rel_frobenius, 1e-5) << "the two kernels compute the same gradient in another order";
+}
 
 }  // namespace
 }  // namespace lstmad

@@ -8,6 +8,7 @@
 
 #include "core/error.hpp"
 #include "core/gpu/check.hpp"
+#include "core/log.hpp"
 #include "kernels/head.hpp"
 #include "kernels/lstm_fused_bwd.hpp"
 #include "kernels/lstm_fused_cluster.hpp"
@@ -138,7 +139,21 @@ void FusedLstm::prepare(int batch) {
   const kernels::FusedLaunch p = plan(batch);
   CUDA_CHECK(kernels::prepare_lstm_fused_forward(p));
   CUDA_CHECK(kernels::prepare_lstm_fused_backward(p));
-  CUDA_CHECK(kernels::prepare_lstm_fused_cluster(cluster_plan(batch)));
+  const kernels::FusedLaunch pc = cluster_plan(batch);
+  CUDA_CHECK(kernels::prepare_lstm_fused_cluster(pc));
+  if (pc.cluster > 1) {
+    // A cluster whose blocks the device cannot co-schedule would fail at launch (inside a captured graph,
+    // where no fallback is possible): ask first, and run the one-block kernels instead.
+    int clusters = 0;
+    CUDA_CHECK(kernels::lstm_fused_cluster_capacity(pc, &clusters));
+    if (clusters == 0) {
+      cluster_refused_ = true;
+      log::warn("fused LSTM: this device cannot place a thread-block cluster of " +
+                std::to_string(pc.cluster) + " blocks with " + std::to_string(pc.smem_bwd / 1024) +
+                " KiB of shared memory each (" + shape_.str() + ", batch " + std::to_string(batch) +
+                "); the one-block kernels run, reading R from L2");
+    }
+  }
 }
 
 kernels::MmaLaunch FusedLstm::mma_plan(int batch) const {
@@ -161,7 +176,8 @@ kernels::WavefrontLaunch FusedLstm::wavefront_plan(int batch) const {
 }
 
 kernels::FusedLaunch FusedLstm::cluster_plan(int batch) const {
-  if (!cluster_enabled_ || tensor_cores(precision_) || plan(batch).r_smem_fwd) return kernels::FusedLaunch{};
+  if (!cluster_enabled_ || cluster_refused_ || tensor_cores(precision_) || plan(batch).r_smem_fwd)
+    return kernels::FusedLaunch{};
   return kernels::plan_fused_cluster(shape_.hidden, batch, limits_);
 }
 

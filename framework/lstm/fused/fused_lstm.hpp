@@ -56,8 +56,11 @@ class FusedLstm {
   // The thread-block cluster kernels (kernels/lstm_fused_cluster.hpp) for H whose R does not fit one
   // block: off by default until a GPU run has checked them (LSTMAD_FUSED_CLUSTER=1 turns them on).
   // Both switches set the kernels' shared memory limits for max_batch at once (outside graph capture).
+  // Where the device cannot place such a cluster (cudaOccupancyMaxActiveClusters says 0: a MIG slice, say)
+  // prepare() logs a warning and the one-block kernels run, with R read from L2.
   void enable_cluster(bool on) {
     cluster_enabled_ = on;
+    cluster_refused_ = false;
     prepare(max_batch_);
   }
   // The cluster plan in use for `batch` rows; cluster == 0 when the one-block kernels run.
@@ -111,6 +114,7 @@ class FusedLstm {
   Precision precision_;
   kernels::FusedLimits limits_;
   bool cluster_enabled_ = false;
+  bool cluster_refused_ = false;  // the device cannot place a cluster of the plan (prepare asked it)
   bool wavefront_enabled_ = false;
   ParamLayout layout_;
   gpu::DeviceBuffer<float> theta_, dtheta_;
