@@ -98,6 +98,12 @@ std::vector<KeyDef> make_schema() {
   add("train.min_delta", T::Number, 0.0, "Smallest validation-loss decrease that counts as improvement.", 0, 1e9);
   add("train.val_fraction", T::Number, 0.2,
       "Fraction of the training windows (the latest ones) held out for validation.", 0, 0.9, {}, true);
+  add("train.purge", T::Bool, false,
+      "Leave out the training windows whose targets are also validation targets (the last model.horizon - 1 "
+      "before the validation split), so early stopping is judged on rows never trained on. Only matters for "
+      "model.horizon > 1. Off by default so that earlier runs' settings, seeds and results stay as they "
+      "were.",
+      0, 0, {}, true);
   add("train.retrain_every", T::Int, 0,
       "Keep learning while scoring: after every this many rows past the training part, fine-tune on the latest "
       "rows (causal; 0 = train once).", 0, 1e9, {}, true);

@@ -170,6 +170,7 @@ WindowSource make_window_source(const PreparedSeries& p, const json& v) {
   o.horizon = at_path(v, "model.horizon").get<int>();
   o.train_end = p.train_end;
   o.val_fraction = at_path(v, "train.val_fraction").get<double>();
+  o.purge = at_path(v, "train.purge").get<bool>();
   WindowSplit split = training_windows(p.series.rows(), o);
   const int cap = at_path(v, "train.max_windows").get<int>();
   if (cap > 0 && static_cast<int>(split.train.size()) > cap)

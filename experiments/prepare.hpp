@@ -46,7 +46,7 @@ double period_autocorrelation(const Series& series, int train_end, const std::st
 // DataError naming its file.
 std::vector<std::string> calendar_inputs(const Series& series, const json& config, int train_end);
 
-// Training and validation windows of one setting (window, horizon, val_fraction, max_windows).
+// Training and validation windows of one setting (window, horizon, val_fraction, purge, max_windows).
 WindowSource make_window_source(const PreparedSeries& p, const json& setting);
 
 }  // namespace lstmad

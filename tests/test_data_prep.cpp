@@ -3,8 +3,10 @@
 // training end into training.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <set>
 
 #include "core/error.hpp"
 #include "core/rng.hpp"
@@ -272,6 +274,57 @@ TEST(Windows, TrainingTargetsStayBeforeTheTrainingEnd) {
   }
 }
 
+// With purge, no row is both a training target and a validation target, and only the training windows
+// that would share one are dropped; without it the split is the plain chronological one.
+TEST(Windows, PurgeKeepsValidationTargetsOutOfTraining) {
+  for (int horizon : {1, 2, 10}) {
+    for (int stride : {1, 3}) {
+      WindowOptions o;
+      o.window = 10;
+      o.horizon = horizon;
+      o.train_end = 200;
+      o.val_fraction = 0.2;
+      o.stride = stride;
+      const WindowSplit plain = training_windows(1000, o);
+      o.purge = true;
+      const WindowSplit purged = training_windows(1000, o);
+      EXPECT_EQ(purged.val, plain.val) << "purging never changes the validation windows";
+      ASSERT_FALSE(purged.train.empty());
+      // The purged training starts are a prefix of the plain ones.
+      ASSERT_LE(purged.train.size(), plain.train.size());
+      EXPECT_TRUE(std::equal(purged.train.begin(), purged.train.end(), plain.train.begin()));
+      std::set<int> val_targets;
+      for (int v : purged.val)
+        for (int j = 0; j < horizon; ++j) val_targets.insert(v + o.window + j);
+      auto overlaps = [&](int s) {
+        for (int j = 0; j < horizon; ++j)
+          if (val_targets.count(s + o.window + j)) return true;
+        return false;
+      };
+      for (int s : purged.train)
+        EXPECT_FALSE(overlaps(s)) << "start " << s << " trains on a validation target";
+      // Every dropped start did overlap: nothing clean was thrown away.
+      for (size_t i = purged.train.size(); i < plain.train.size(); ++i)
+        EXPECT_TRUE(overlaps(plain.train[i])) << "start " << plain.train[i] << " was dropped without reason";
+      // A stride of at least the horizon leaves no overlap to remove.
+      if (stride >= horizon)
+        EXPECT_EQ(purged.train, plain.train);
+      else
+        EXPECT_LT(purged.train.size(), plain.train.size()) << "horizon " << horizon << " stride " << stride;
+    }
+  }
+  // Too few windows to purge: the earliest training window stays.
+  WindowOptions o;
+  o.window = 5;
+  o.horizon = 10;
+  o.train_end = 17;  // starts 0, 1, 2
+  o.val_fraction = 0.4;
+  o.purge = true;
+  const WindowSplit sp = training_windows(100, o);
+  EXPECT_EQ(sp.train, std::vector<int>{0});
+  EXPECT_EQ(sp.val, (std::vector<int>{2}));
+}
+
 TEST(Windows, ValidationFractionEdgeCases) {
   WindowOptions o;
   o.window = 5;
@@ -398,6 +451,28 @@ TEST(DataPrep, SyntheticSeriesThroughTheChain) {
   EXPECT_EQ(static_cast<int>(w.predict.size()), s.rows() - 32);
   // Anomalies lie after P (windows never start in probation), so they cannot reach the statistics.
   for (const auto& lw : s.windows) EXPECT_GE(lw.start, P);
+}
+
+// train.purge reaches the windows a cell trains on: off (the default), the split is the plain one; on, the
+// last horizon - 1 training windows are gone and the validation windows are the same.
+TEST(DataPrep, TrainPurgeKeyDropsTheOverlappingTrainingWindows) {
+  std::vector<double> v(400);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = std::sin(0.1 * static_cast<double>(i));
+  const Series s = make_series(v);
+  const json plain_cfg = resolve_config(
+      json::parse(R"({"model": {"window": 20, "horizon": 6}, "train": {"val_fraction": 0.25}})"), "t");
+  json purge_cfg = plain_cfg;
+  apply_override(purge_cfg, "train.purge=true");
+  purge_cfg = resolve_config(purge_cfg, "t");
+  const PreparedSeries p = prepare_series(s, plain_cfg, 200);
+  const WindowSource plain = make_window_source(p, plain_cfg);
+  const WindowSource purged = make_window_source(p, purge_cfg);
+  ASSERT_FALSE(plain.val.empty());
+  EXPECT_EQ(purged.val, plain.val);
+  ASSERT_EQ(purged.train.size() + 5, plain.train.size());
+  EXPECT_EQ(plain.train.back() + 1, plain.val.front()) << "without purge the split has no gap";
+  EXPECT_EQ(purged.train.back() + 6, purged.val.front()) << "the last training window ends before the first "
+                                                            "validation target";
 }
 
 TEST(DataPrep, TimeFeaturesAddSineAndCosineOfTheCalendarPhases) {

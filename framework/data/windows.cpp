@@ -36,6 +36,14 @@ WindowSplit training_windows(int rows, const WindowOptions& o) {
   n_val = std::min(n_val, std::max(count - 1, 0));
   split.train.assign(all.begin(), all.end() - n_val);
   split.val.assign(all.end() - n_val, all.end());
+  if (o.purge && !split.val.empty()) {
+    // Training start s has targets s+T .. s+T+h-1; the first validation start v0 has v0+T onwards. They
+    // share a row when s + h - 1 >= v0.
+    const int last_clean = split.val.front() - o.horizon;
+    auto keep_end = std::upper_bound(split.train.begin(), split.train.end(), last_clean);
+    if (keep_end == split.train.begin() && !split.train.empty()) ++keep_end;
+    split.train.erase(keep_end, split.train.end());
+  }
   return split;
 }
 

@@ -3,7 +3,8 @@
 //
 // Training windows use only the training part [0, P): every target row is < P, so s + T + horizon <= P.
 // Starts are 0, stride, 2*stride, ...; the last val_fraction of them (chronologically) are the validation
-// windows, the rest the training windows (at least one training window always remains).
+// windows, the rest the training windows (at least one training window always remains). With purge, the
+// training windows whose targets overlap the validation targets are left out (horizon > 1 only).
 //
 // Prediction: every row i >= T is predicted by the window [i-T, i), i.e. start i-T, for i = T .. n-1; rows
 // before T get no prediction. With horizon > 1 the starts are the same and output j of the window starting
@@ -23,6 +24,10 @@ struct WindowOptions {
   int train_end = -1;         // P: training rows [0, P); -1 = probation_length(rows)
   double val_fraction = 0.2;  // in [0, 1)
   int stride = 1;             // >= 1, between consecutive training/validation starts
+  // Drop the training windows whose targets reach the first validation window's targets (with horizon h,
+  // the starts s > v0 - h), so that no validation target is also a training target and early stopping
+  // judges rows the gradient never saw. The earliest training window is kept when nothing else remains.
+  bool purge = false;
 };
 
 struct WindowSplit {
