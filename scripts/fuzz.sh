@@ -11,16 +11,34 @@ flags=(-std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recov
        -Iframework -I. -isystem /usr/include/eigen3)
 core=(framework/core/log.cpp framework/core/files.cpp framework/core/json_file.cpp framework/data/timestamp.cpp
       framework/data/series.cpp framework/data/csv_fields.cpp)
+# The two targets build, and then run, side by side (one core each); each one's output is printed whole.
 "$cxx" "${flags[@]}" tests/fuzz/fuzz_csv_reader.cpp framework/data/csv_reader.cpp framework/data/labels.cpp framework/data/ucr.cpp \
-  "${core[@]}" -o "$out/fuzz_csv_reader"
-"$cxx" "${flags[@]}" tests/fuzz/fuzz_config.cpp experiments/config.cpp framework/data/csv_reader.cpp "${core[@]}" -o "$out/fuzz_config"
-for t in csv_reader:corpus_csv config:corpus_config; do
-  name=${t%%:*}
-  seeds=tests/fuzz/${t##*:}
-  work="$out/corpus_$name"
+  "${core[@]}" -o "$out/fuzz_csv_reader" &
+build_csv=$!
+"$cxx" "${flags[@]}" tests/fuzz/fuzz_config.cpp experiments/config.cpp framework/data/csv_reader.cpp "${core[@]}" -o "$out/fuzz_config" &
+build_config=$!
+wait "$build_csv"
+wait "$build_config"
+fuzz() {  # fuzz NAME SEEDS: runs one target for $secs seconds, its output in $out/NAME.log
+  local name=$1 seeds=$2 work="$out/corpus_$1"
   mkdir -p "$work"
-  echo "fuzzing $name for ${secs}s"
-  "$out/fuzz_$name" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$out/$name-" "$work" "$seeds" \
-    2>&1 | tail -n 12
+  "$out/fuzz_$name" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    -artifact_prefix="$out/$name-" "$work" "$seeds" >"$out/$name.log" 2>&1
+}
+echo "fuzzing csv_reader and config for ${secs}s each"
+fuzz csv_reader tests/fuzz/corpus_csv &
+run_csv=$!
+fuzz config tests/fuzz/corpus_config &
+run_config=$!
+status=0
+wait "$run_csv" || status=1
+wait "$run_config" || status=1
+for name in csv_reader config; do
+  echo "== $name"
+  tail -n 12 "$out/$name.log"
 done
+if [ "$status" -ne 0 ]; then
+  echo "fuzzing: a target failed; its input is saved as $out/<target>-crash-* (see its log above)"
+  exit 1
+fi
 echo "fuzzing: no crash in ${secs}s per target"
