@@ -38,7 +38,7 @@ for name in csv_reader config; do
   tail -n 12 "$out/$name.log"
 done
 if [ "$status" -ne 0 ]; then
-  echo "fuzzing: a target failed; its input is saved as $out/<target>-crash-* (see its log above)"
+  echo "fuzzing: a target failed; the input that did it is saved as $out/<target>-crash-* (or -leak-, -timeout-, -oom-; see its log above)"
   exit 1
 fi
 echo "fuzzing: no crash in ${secs}s per target"

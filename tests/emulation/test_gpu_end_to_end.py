@@ -16,7 +16,8 @@ every queue with work, and the results must not change. The emulator fails any l
 call that mixes one device's streams or memory with another's.
 
 ENGINE "cpu" makes only the CPU run, in WORK_DIR/e2e-cpu: ctest runs it once, as the fixture of the GPU
-engines' runs, which compare against it (and make it themselves when it is missing, as by hand).
+engines' runs, and names it to them in LSTMAD_E2E_CPU_REFERENCE. Without that variable (by hand) a GPU
+engine's run makes its own CPU run first, so that it never compares with one left by an older build.
 """
 import csv
 import glob
@@ -48,13 +49,17 @@ def main():
     binary, source, work, engine = sys.argv[1:5]
     devices = int(sys.argv[5]) if len(sys.argv) > 5 else 1
     tag = engine if devices == 1 else f"{engine}-{devices}-devices"
-    cpu, gpu = os.path.join(work, "e2e-cpu"), os.path.join(work, "e2e-" + tag)
+    gpu = os.path.join(work, "e2e-" + tag)
     if engine == "cpu":
-        run(binary, source, cpu, "cpu")
-        print(f"CPU reference run in {cpu}")
+        run(binary, source, gpu, "cpu")
+        print(f"CPU reference run in {gpu}")
         return
-    if not os.path.exists(os.path.join(cpu, "nab_scores.json")):
+    cpu = os.environ.get("LSTMAD_E2E_CPU_REFERENCE", "")
+    if not cpu:
+        cpu = os.path.join(work, "e2e-cpu-for-" + tag)
         run(binary, source, cpu, "cpu")
+    elif not os.path.exists(os.path.join(cpu, "nab_scores.json")):
+        sys.exit(f"LSTMAD_E2E_CPU_REFERENCE={cpu} holds no finished run (no nab_scores.json)")
     log = run(binary, source, gpu, engine, devices)
     failures = []
     if devices > 1:
