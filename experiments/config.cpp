@@ -257,6 +257,14 @@ void erase_path(json& j, const std::string& dotted) {
   erase_path(j, split_path(dotted));
 }
 
+// A bound of a key's range as its type reads: 4096 for an integer key (a double would print 4096.0),
+// the number as it is for the others.
+std::string bound(const KeyDef& d, double x) {
+  if (d.type == KeyType::Int && std::fabs(x) <= 9007199254740992.0)
+    return std::to_string(static_cast<long long>(x));
+  return json(x).dump();
+}
+
 // Checks one scalar value against its definition; returns "" or the problem.
 std::string check_value(const KeyDef& d, const json& v) {
   auto expect = [&](const std::string& what) { return "expected " + what + ", got " + show(v); };
@@ -265,7 +273,8 @@ std::string check_value(const KeyDef& d, const json& v) {
       if (!v.is_number()) return expect("an integer");
       double x = v.get<double>();
       if (std::floor(x) != x) return expect("an integer");
-      if (x < d.min || x > d.max) return expect("an integer in [" + show(json(d.min)) + ", " + show(json(d.max)) + "]");
+      if (x < d.min || x > d.max)
+        return expect("an integer in [" + bound(d, d.min) + ", " + bound(d, d.max) + "]");
       return "";
     }
     case KeyType::NumberOrNull:
@@ -276,8 +285,8 @@ std::string check_value(const KeyDef& d, const json& v) {
       double x = v.get<double>();
       if (d.zero_is_off && x == 0) return "";
       if (!std::isfinite(x) || x < d.min || x > d.max)
-        return expect(std::string(d.zero_is_off ? "0 or " : "") + "a number in [" + show(json(d.min)) + ", " +
-                      show(json(d.max)) + "]");
+        return expect(std::string(d.zero_is_off ? "0 or " : "") + "a number in [" + bound(d, d.min) + ", " +
+                      bound(d, d.max) + "]");
       return "";
     }
     case KeyType::String: {
@@ -704,7 +713,7 @@ std::string config_reference_markdown() {
       for (const auto& c : d.choices) allowed += (allowed.empty() ? "" : ", ") + ("`\"" + c + "\"`");
     } else if (d.type == KeyType::Int || d.type == KeyType::Number || d.type == KeyType::NumberOrNull) {
       if (d.min > -1e299)
-        allowed = (d.zero_is_off ? "0, or " : "") + json(d.min).dump() + " .. " + json(d.max).dump();
+        allowed = (d.zero_is_off ? "0, or " : "") + bound(d, d.min) + " .. " + bound(d, d.max);
     }
     os << "| `" << d.path << "` | " << type_name(d.type) << (d.griddable ? ", grid" : "") << " | `" << d.def.dump()
        << "` | " << allowed << " | " << d.doc << " |\n";

@@ -1,19 +1,21 @@
-// `lstmad run` and `lstmad merge`: config -> plan -> ModelBatches on an engine -> per-cell predictions,
-// scores and metrics -> the run folder (config.json, manifest.json, cells/, nab/, results.csv,
-// nab_scores.json, nab_thresholds.json, table.md, log.txt).
+// `lstmad run`: config -> plan -> ModelBatches on an engine -> per-cell predictions, scores and metrics
+// -> the run folder (config.json, manifest.json, cells/, nab/, results.csv, nab_scores.json,
+// nab_thresholds.json, table.md, log.txt). This file opens (or resumes) the folder and picks the cells;
+// cell_execution.hpp runs them; run_folder.hpp writes what the cells add up to. rescore.hpp and merge.hpp
+// make run folders from finished ones.
 //
 // Crash safety: each finished cell is one atomic file (cells/<id>.json, after its NAB-format scores), so
 // a killed run loses at most the cells in flight and `--resume` reruns only what is missing. SIGINT or
 // SIGTERM lets the cells in flight finish, writes the tables and returns; a second signal ends the
 // process at once. Shards (--shard i/n, or Slurm array variables) run every n-th cell into their own
-// folders, and merge_runs() combines them into one run equal to the unsharded one.
+// folders, and merge_runs() (merge.hpp) combines them into one run equal to the unsharded one.
 #pragma once
 #include <memory>
-#include "lstm/engine.hpp"
 #include <string>
 #include <vector>
 
 #include "experiments/config.hpp"
+#include "lstm/engine.hpp"
 
 namespace lstmad {
 
@@ -45,19 +47,6 @@ EngineOptions engine_options(const json& resolved, int threads);
 // engine.fallback's engine on `device` (at engine.precision where it takes it, else fp32, with a logged
 // warning); null when engine.fallback is empty.
 std::unique_ptr<Engine> fallback_engine(const json& resolved, int threads, int device);
-
-// Combines shard run folders (same config) into `out_dir`, then writes results.csv, the NAB scores and
-// the table over all cells.
-RunOutcome merge_runs(const std::vector<std::string>& shard_dirs, const std::string& out_dir);
-
-// Scores a finished run again with other detector.* / eval.* settings (lists and grids allowed), reusing
-// its trained models' prediction errors (the raw_score column of its NAB-format files): no training.
-// With `members` (other finished runs over the same series, one model per series each, e.g. another
-// window), each row's error is the mean of the source's and the members' errors (NaN where any of them
-// has none): an ensemble of their models, scored by the detector. summary.json's wall_seconds then
-// include the source's and the members' own.
-RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string>& overrides,
-                       const std::string& out_dir, int threads = 0, const std::vector<std::string>& members = {});
 
 // Parses "i/n" (0 <= i < n); ConfigError otherwise.
 void parse_shard(const std::string& text, int& index, int& count);

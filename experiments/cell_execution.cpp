@@ -1,0 +1,510 @@
+#include "experiments/cell_execution.hpp"
+
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include "core/error.hpp"
+#include "core/files.hpp"
+#include "core/log.hpp"
+#include "core/thread_pool.hpp"
+#include "detect/detector.hpp"
+#include "experiments/cell_pipeline.hpp"
+#include "experiments/evaluation.hpp"
+#include "experiments/saved_models.hpp"
+#include "experiments/scheduler.hpp"
+#include "lstm/init.hpp"
+#ifdef LSTMAD_WITH_CUDA
+#include "kernels/device_query.hpp"
+#endif
+
+namespace lstmad {
+namespace fs = std::filesystem;
+
+namespace {
+
+// The devices a GPU engine's queues run on: engine.device and the visible devices after it, engine.devices
+// of them (0: all). Empty for the CPU engine, and where no device is visible (the engine then reports why
+// on its first batch).
+std::vector<DeviceProps> scheduler_devices(const json& cfg) {
+  std::vector<DeviceProps> out;
+  const std::string name = at_path(cfg, "engine.name").get<std::string>();
+  if (name == "cpu") return out;
+  const int first = at_path(cfg, "engine.device").get<int>();
+  const int count = at_path(cfg, "engine.devices").get<int>();
+#ifdef LSTMAD_WITH_CUDA
+  const kernels::RuntimeInfo rt = kernels::query_devices();
+  for (const auto& d : rt.devices) {
+    if (d.ordinal < first) continue;
+    if (count > 0 && static_cast<int>(out.size()) >= count) break;
+    DeviceProps p;
+    p.ordinal = d.ordinal;
+    p.memory_bytes = d.global_mem_bytes;
+    p.sm_count = d.sm_count;
+    p.smem_per_block_optin = d.shared_mem_per_block_optin;
+    p.smem_per_sm = d.shared_mem_per_sm;
+    p.max_threads_per_block = d.max_threads_per_block;
+    out.push_back(p);
+  }
+#endif
+  if (out.empty() && name == "fused") {  // no device: batches of one model, each failing with the reason
+    DeviceProps p;
+    p.ordinal = first;
+    out.push_back(p);
+  }
+  (void)count;
+  return out;
+}
+
+// One model to train: member `member` of the cell `pending[cell]`.
+struct Runnable {
+  size_t cell;
+  size_t member;
+};
+
+// What training left of one member model.
+struct MemberFacts {
+  int epochs = 0, best_epoch = -1;
+  double train_loss = 0, val_loss = 0;  // of the epoch whose parameters were kept
+  json loss_curve;                      // {"train": [...], "val": [...]}, one value per epoch run
+  CellStatus status = CellStatus::Ok;
+  std::string error;
+  std::string fallback;  // "engine (precision)" when engine.fallback trained the model, else empty
+};
+
+// A cell whose member models are in flight.
+struct PendingCell {
+  const Cell* cell;
+  const PreparedSeries* data;
+  const LoadedSeries* loaded;
+  std::vector<json> members;  // the members' values
+  std::vector<std::vector<double>> errors;
+  std::vector<MemberFacts> facts;
+  int left = 0;
+  bool started = false;
+  double seconds_train = 0;
+  double seconds_forecast =
+      0;  // its share of its batches' forecasting (with retraining, the fine-tuning too)
+  std::mutex mutex;
+};
+
+class CellExecution {
+ public:
+  CellExecution(const CellRun& run, Progress& progress)
+      : run_(run),
+        cfg_(*run.cfg),
+        plan_(*run.plan),
+        progress_(progress),
+        save_models_(at_path(cfg_, "run.save_models").get<bool>()) {}
+
+  CellsOutcome run(const std::vector<const Cell*>& todo, Engine* engine, const std::atomic<int>& stop);
+
+ private:
+  CellResult base_result(const Cell& c) const;
+  void finish(CellResult r);
+  // Turns the cells into member models (`runnable_`, `pending_`) and their scheduler work; cells that
+  // cannot train fail here.
+  std::vector<CellWork> prepare(const std::vector<const Cell*>& todo);
+  // Scores a cell whose members are all back: the mean of their errors through the detector.
+  void score_cell(PendingCell& pc);
+  // Trains one ModelBatch on `eng` (or on `fallback`, when given and `eng` refuses the batch), predicts,
+  // and scores the cells whose last member it holds.
+  void run_batch(Engine& eng, Engine* fallback, const ScheduledBatch& batch);
+  // One queue's batches in order; queue 0 runs on `engine`, the others on engines of their own.
+  void run_queue(std::size_t q, Engine* engine, const std::atomic<int>& stop);
+
+  const CellRun& run_;
+  const json& cfg_;
+  const Plan& plan_;
+  Progress& progress_;
+  const bool save_models_;
+  Schedule schedule_;
+  std::vector<Runnable> runnable_;
+  std::vector<std::unique_ptr<PendingCell>> pending_;
+  std::vector<CellResult> results_;
+  std::mutex results_mutex_;
+  std::atomic<bool> interrupted_{false};
+  std::mutex fallback_mutex_;
+  std::set<std::string> fallback_warned_;  // shapes already reported as run by engine.fallback
+};
+
+CellResult CellExecution::base_result(const Cell& c) const {
+  CellResult r;
+  r.id = c.id;
+  r.index = c.index;
+  r.setting = c.setting;
+  r.detector = plan_.settings[static_cast<size_t>(c.setting)].detector;
+  r.series = c.series;
+  r.seed = c.seed;
+  return r;
+}
+
+void CellExecution::finish(CellResult r) {
+  run_.store->write_cell(r);  // after its NAB-format scores: the cell file marks the cell finished
+  const std::string& dir = run_.dir;
+  std::lock_guard<std::mutex> lock(results_mutex_);
+  if (r.status != CellStatus::Ok) {
+    log::error("cell " + r.id + " (" + r.detector + ", " + r.series + "): " + to_string(r.status) + ": " +
+               r.error);
+    files::make_dirs(dir + "/failed");
+    files::write_atomic(dir + "/failed/" + r.id + ".log", "cell " + r.id + "\ndetector " + r.detector +
+                                                              "\nseries " + r.series + "\nstatus " +
+                                                              to_string(r.status) + "\n" + r.error + "\n");
+  } else {
+    std::error_code ec;  // a retried cell that now succeeds: its old failure is no longer the record
+    fs::remove(dir + "/failed/" + r.id + ".log", ec);
+  }
+  progress_.finished(r.status == CellStatus::Ok);
+  results_.push_back(std::move(r));
+}
+
+std::vector<CellWork> CellExecution::prepare(const std::vector<const Cell*>& todo) {
+  std::map<std::string, size_t> series_index;
+  for (size_t i = 0; i < plan_.series.size(); ++i) series_index[plan_.series[i]] = i;
+  std::vector<CellWork> work;
+  for (const Cell* c : todo) {
+    const LoadedSeries& L = (*run_.loaded)[series_index[c->series]];
+    if (!L.data) {
+      CellResult r = base_result(*c);
+      r.status = CellStatus::Error;
+      r.error = L.error;
+      r.seconds_prepare = L.seconds;
+      finish(std::move(r));
+      continue;
+    }
+    const json& v = plan_.settings[static_cast<size_t>(c->setting)].values;
+    const PreparedSeries& p = *L.data;
+    auto pc = std::make_unique<PendingCell>();
+    pc->cell = c;
+    pc->data = &p;
+    pc->loaded = &L;
+    pc->members = ensemble_members(v);
+    const size_t M = pc->members.size();
+    // Every member must have training windows (and, when it retrains, windows to fine-tune on) before any
+    // is trained.
+    std::vector<CellWork> cell_work;
+    for (size_t m = 0; m < M; ++m) {
+      const WindowSource ws = make_window_source(p, pc->members[m]);
+      CellWork w;
+      w.key = batch_key(pc->members[m], p.input_dims);
+      std::string why;
+      if (ws.train.empty())
+        why = p.series.path + ": " + std::to_string(p.train_end) + " training rows are too few for window " +
+              std::to_string(w.key.window) + " and horizon " + std::to_string(w.key.shape.horizon);
+      else  // a property of the member's values, which validate and plan name too
+        why = member_problem(pc->members[m]);
+      if (!why.empty()) {
+        CellResult r = base_result(*c);
+        r.status = CellStatus::Error;
+        r.rows = p.series.rows();
+        r.train_rows = p.train_end;
+        r.error = why;
+        finish(std::move(r));
+        break;
+      }
+      w.cell = static_cast<int>(runnable_.size() + m);
+      w.rows = p.series.rows();
+      w.train = static_cast<long long>(ws.train.size());
+      w.val = static_cast<long long>(ws.val.size());
+      w.epochs = at_path(pc->members[m], "train.epochs").get<int>();
+      cell_work.push_back(w);
+    }
+    if (cell_work.size() < M) continue;
+    for (size_t m = 0; m < M; ++m) runnable_.push_back({pending_.size(), m});
+    work.insert(work.end(), cell_work.begin(), cell_work.end());
+    pc->left = static_cast<int>(M);
+    pc->errors.resize(M);
+    pc->facts.resize(M);
+    pending_.push_back(std::move(pc));
+  }
+  return work;
+}
+
+void CellExecution::score_cell(PendingCell& pc) {
+  const Cell& c = *pc.cell;
+  const PreparedSeries& p = *pc.data;
+  const json& v = plan_.settings[static_cast<size_t>(c.setting)].values;
+  CellResult r = base_result(c);
+  r.rows = p.series.rows();
+  r.train_rows = p.train_end;
+  r.time_features = p.time_features;
+  r.seconds_prepare = pc.loaded->seconds;
+  r.seconds_train = pc.seconds_train;
+  auto t0 = Clock::now();
+  const size_t M = pc.members.size();
+  r.train_loss = r.val_loss = 0;  // the members' mean, summed below
+  try {
+    // Training facts: a single model's as they are; an ensemble's summed (epochs) or averaged (losses),
+    // with each member's in `members`.
+    for (size_t m = 0; m < M; ++m) {
+      const MemberFacts& f = pc.facts[m];
+      if (!f.fallback.empty()) r.engine_fallback = f.fallback;
+      r.epochs += f.epochs;
+      r.train_loss += f.train_loss / static_cast<double>(M);
+      r.val_loss += f.val_loss / static_cast<double>(M);
+      if (M > 1) {
+        json values = json::object();
+        for (auto it = v.at("ensemble").begin(); it != v.at("ensemble").end(); ++it) {
+          const std::string key = it.key() == "seeds" ? "run.seed" : it.key();  // a replica: its run seed
+          values[key] = at_path(pc.members[m], key);
+        }
+        json entry = model_facts(c.member_seeds[m], f.status, f.epochs, f.best_epoch, f.train_loss,
+                                 f.val_loss, f.loss_curve);
+        entry["values"] = values;
+        r.members.push_back(std::move(entry));
+      }
+    }
+    r.best_epoch = M == 1 ? pc.facts[0].best_epoch : -1;
+    if (M == 1) r.loss_curve = pc.facts[0].loss_curve;
+    for (size_t m = 0; m < M; ++m) {
+      const MemberFacts& f = pc.facts[m];
+      if (f.status == CellStatus::Ok) continue;
+      const std::string who =
+          M > 1 ? "ensemble member " + r.members[m]["values"].dump() + ": " : std::string();
+      if (f.status == CellStatus::Error) throw Error(who + f.error);
+      r.status = f.status;  // NONFINITE or TIMEOUT
+      r.error = who + f.error;
+      break;
+    }
+    if (r.status == CellStatus::Ok) {
+      const int n = p.series.rows();
+      const std::vector<double> errors = mean_of_errors(pc.errors);
+      std::vector<double> values(static_cast<size_t>(n));
+      for (int i = 0; i < n; ++i) values[static_cast<size_t>(i)] = p.series.value(i);
+      DetectorOptions series_dopt = detector_options(v);
+      series_dopt.train_rows = p.train_end;
+      r.scores = anomaly_scores_from_errors(errors, values, series_dopt);
+      r.metrics = series_metrics(p, r.scores, cfg_);
+      run_.store->write_nab_scores(r.detector, p.series, r.scores, &errors);
+      if (save_models_) {  // before the cell file: a finished cell of such a run has its models
+        SavedCell sc;
+        sc.cell = c.id;
+        sc.detector = r.detector;
+        sc.series = c.series;
+        sc.rows = n;
+        sc.train_end = p.train_end;
+        sc.norm = p.norm;
+        sc.time_features = p.time_features;
+        sc.train_sha256 = training_rows_sha256(p.series, p.train_end);
+        sc.member_seeds = c.member_seeds;
+        save_cell_models(run_.dir, sc);
+      }
+    }
+  } catch (const std::exception& e) {
+    r.status = CellStatus::Error;
+    r.error = e.what();
+  }
+  r.seconds_predict = pc.seconds_forecast + since(t0);
+  r.seconds_total = r.seconds_prepare + r.seconds_train + r.seconds_predict;
+  pc.errors.clear();
+  finish(std::move(r));
+}
+
+void CellExecution::run_batch(Engine& eng, Engine* fallback, const ScheduledBatch& batch) {
+  const ModelShape shape = batch.key.shape;
+  const int window = batch.key.window;
+  const Retraining retraining = retraining_of(batch.key);
+  std::vector<ModelJob> jobs;
+  std::vector<const Runnable*> job_cells;
+  int newly_started = 0;
+  for (int k : batch.cells) {
+    const Runnable& u = runnable_[static_cast<size_t>(k)];
+    PendingCell& pc = *pending_[u.cell];
+    const json& v = pc.members[u.member];
+    const uint64_t seed = pc.cell->member_seeds[u.member];
+    const json& fb = at_path(v, "model.forget_bias");
+    std::optional<double> forget_bias;
+    if (fb.is_number()) forget_bias = fb.get<double>();
+    ModelJob job;
+    job.data = make_window_source(*pc.data, v);
+    job.params = init_params(shape, seed, forget_bias);
+    job.options = train_options(v, seed);
+    jobs.push_back(std::move(job));
+    job_cells.push_back(&u);
+    std::lock_guard<std::mutex> lock(pc.mutex);
+    if (!pc.started) ++newly_started;
+    pc.started = true;
+  }
+  if (jobs.empty()) return;
+  progress_.started(newly_started);
+  auto t_train = Clock::now();
+  std::string batch_error;
+  Engine* use = &eng;
+  try {
+    std::string why = eng.unsupported_reason(shape, jobs.front().options);
+    if (!why.empty() && fallback != nullptr) {
+      const std::string fwhy = fallback->unsupported_reason(shape, jobs.front().options);
+      if (fwhy.empty()) {
+        const std::string what = shape.str() + " T=" + std::to_string(window);
+        bool first;
+        {
+          std::lock_guard<std::mutex> lock(fallback_mutex_);
+          first = fallback_warned_.insert(what).second;
+        }
+        if (first)  // once per shape: a device-less fused engine sends every model in a batch of its own
+          log::warn("engine " + eng.name() + " cannot run " + what + " (" + why + "); engine.fallback " +
+                    fallback->name() + " (" + to_string(fallback->precision()) +
+                    ") trains and runs its models");
+        use = fallback;
+        why.clear();
+      } else {
+        why += "; engine.fallback " + fallback->name() + " cannot either: " + fwhy;
+      }
+    }
+    if (!why.empty()) throw UnsupportedError(why);
+    use->train(shape, jobs);
+  } catch (const std::exception& e) {
+    batch_error = e.what();
+  }
+  // run.save_models: each model as training left it (stream_errors may fine-tune it further), written
+  // before anything scores it. A model that cannot be written fails its cell.
+  std::vector<std::string> save_error(jobs.size());
+  if (save_models_ && batch_error.empty())
+    for (size_t j = 0; j < jobs.size(); ++j) {
+      if (jobs[j].result.status != TrainStatus::Ok) continue;
+      try {
+        save_member_model(run_.dir, pending_[job_cells[j]->cell]->cell->id, job_cells[j]->member, shape,
+                          window, jobs[j].params);
+      } catch (const std::exception& e) {
+        save_error[j] = std::string("run.save_models: ") + e.what();
+      }
+    }
+  const double train_seconds = since(t_train) / static_cast<double>(jobs.size());
+  const auto t_forecast = Clock::now();
+  std::vector<std::vector<double>> prediction_errors;
+  std::string stream_error;
+  if (batch_error.empty()) {
+    std::vector<const PreparedSeries*> data;
+    for (const Runnable* u : job_cells) data.push_back(pending_[u->cell]->data);
+    try {
+      prediction_errors = stream_errors(*use, shape, window, jobs, data, retraining, run_.threads);
+    } catch (const std::exception& e) {
+      stream_error = e.what();
+    }
+  }
+  const double forecast_seconds = since(t_forecast) / static_cast<double>(jobs.size());
+
+  parallel_for(jobs.size(), static_cast<size_t>(run_.threads), [&](size_t j) {
+    const Runnable& u = *job_cells[j];
+    const ModelJob& job = jobs[j];
+    MemberFacts f;
+    f.epochs = job.result.epochs_run;
+    f.best_epoch = job.result.best_epoch;
+    // Both losses describe the parameters that score: the best validation epoch's, or the last epoch's
+    // where every epoch's parameters are kept in turn (no validation split).
+    const auto kept = [&](const std::vector<double>& curve) {
+      if (curve.empty()) return std::nan("");
+      const int b = job.result.best_epoch;
+      return curve[b >= 0 && b < static_cast<int>(curve.size()) ? static_cast<size_t>(b) : curve.size() - 1];
+    };
+    f.train_loss = kept(job.result.train_loss);
+    f.val_loss = kept(job.result.val_loss);
+    f.loss_curve = {{"train", finite_or_null(job.result.train_loss)},
+                    {"val", finite_or_null(job.result.val_loss)}};
+    if (use != &eng) f.fallback = use->name() + " (" + to_string(use->precision()) + ")";
+    if (!batch_error.empty() || !stream_error.empty() || !save_error[j].empty()) {
+      f.status = CellStatus::Error;
+      f.error = !batch_error.empty() ? batch_error : !stream_error.empty() ? stream_error : save_error[j];
+    } else if (job.result.status == TrainStatus::NonFinite) {
+      f.status = CellStatus::NonFinite;
+      f.error = job.result.message.empty() ? "training produced a non-finite loss" : job.result.message;
+    } else if (job.result.status == TrainStatus::Timeout) {
+      f.status = CellStatus::Timeout;
+      f.error = "run.max_train_seconds: " + job.result.message;
+    }
+    PendingCell& pc = *pending_[u.cell];
+    bool last = false;
+    {
+      std::lock_guard<std::mutex> lock(pc.mutex);
+      const size_t m = u.member;
+      pc.facts[m] = f;
+      if (f.status == CellStatus::Ok) pc.errors[m] = std::move(prediction_errors[j]);
+      pc.seconds_train += train_seconds;
+      pc.seconds_forecast += forecast_seconds;
+      last = --pc.left == 0;
+    }
+    if (last) score_cell(pc);
+  });
+}
+
+void CellExecution::run_queue(std::size_t q, Engine* engine, const std::atomic<int>& stop) {
+  std::unique_ptr<Engine> own;
+  Engine* eng = engine;
+  if (q > 0) {
+    EngineOptions eo = engine_options(cfg_, run_.threads);
+    eo.device = schedule_.devices[q];
+    own = make_engine(eo);
+    eng = own.get();
+  }
+  const std::unique_ptr<Engine> fallback = fallback_engine(
+      cfg_, run_.threads,
+      q < schedule_.devices.size() ? schedule_.devices[q] : at_path(cfg_, "engine.device").get<int>());
+  for (const ScheduledBatch& b : schedule_.queues[q]) {
+    if (interrupted_) return;
+    if (stop.load() > 0) {
+      interrupted_ = true;
+      return;
+    }
+    run_batch(*eng, fallback.get(), b);
+  }
+}
+
+CellsOutcome CellExecution::run(const std::vector<const Cell*>& todo, Engine* engine,
+                                const std::atomic<int>& stop) {
+  const std::vector<CellWork> work = prepare(todo);
+  SchedulerOptions so;
+  so.engine = at_path(cfg_, "engine.name").get<std::string>();
+  so.threads = run_.threads;
+  so.batch_models = at_path(cfg_, "run.batch_models").get<int>();
+  so.devices = scheduler_devices(cfg_);
+  schedule_ = schedule_cells(work, so);
+  if (schedule_.batches() > 0)
+    log::info(std::to_string(work.size()) + " models in " + std::to_string(schedule_.batches()) +
+              " ModelBatch(es) on " + std::to_string(schedule_.queues.size()) + " queue(s)");
+  if (schedule_.queues.size() > 1)
+    for (std::size_t q = 0; q < schedule_.queues.size(); ++q) {
+      std::size_t models = 0;
+      for (const ScheduledBatch& b : schedule_.queues[q]) models += b.cells.size();
+      log::info("queue " + std::to_string(q) + " on device " + std::to_string(schedule_.devices[q]) + ": " +
+                std::to_string(schedule_.queues[q].size()) + " ModelBatch(es), " + std::to_string(models) +
+                " models");
+    }
+
+  if (schedule_.queues.size() <= 1) {
+    if (!schedule_.queues.empty()) run_queue(0, engine, stop);
+  } else {  // one worker per queue
+    std::vector<std::thread> workers;
+    std::vector<std::string> errors(schedule_.queues.size());
+    for (std::size_t q = 0; q < schedule_.queues.size(); ++q)
+      workers.emplace_back([&, q] {
+        try {
+          run_queue(q, engine, stop);
+        } catch (const std::exception& e) {
+          errors[q] = e.what();
+        }
+      });
+    for (auto& w : workers) w.join();
+    for (std::size_t q = 0; q < errors.size(); ++q)
+      if (!errors[q].empty())
+        throw Error("device " + std::to_string(schedule_.devices[q]) + ": " + errors[q]);
+  }
+  CellsOutcome out;
+  out.results = std::move(results_);
+  out.interrupted = interrupted_.load();
+  return out;
+}
+
+}  // namespace
+
+CellsOutcome run_cells(const CellRun& run, const std::vector<const Cell*>& todo, Engine* engine,
+                       Progress& progress, const std::atomic<int>& stop) {
+  CellExecution execution(run, progress);
+  return execution.run(todo, engine, stop);
+}
+
+}  // namespace lstmad

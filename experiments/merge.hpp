@@ -1,0 +1,14 @@
+// `lstmad merge`: shard run folders of one config combined into the run the unsharded config would make.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "experiments/runner.hpp"
+
+namespace lstmad {
+
+// Combines shard run folders (same config) into `out_dir`, then writes results.csv, the NAB scores and
+// the table over all cells.
+RunOutcome merge_runs(const std::vector<std::string>& shard_dirs, const std::string& out_dir);
+
+}  // namespace lstmad

@@ -1,0 +1,247 @@
+#include "experiments/rescore.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+
+#include "core/error.hpp"
+#include "core/files.hpp"
+#include "core/log.hpp"
+#include "core/thread_pool.hpp"
+#include "detect/detector.hpp"
+#include "experiments/cell_pipeline.hpp"
+#include "experiments/evaluation.hpp"
+#include "experiments/run_folder.hpp"
+#include "experiments/saved_models.hpp"
+
+namespace lstmad {
+namespace fs = std::filesystem;
+
+namespace {
+
+// An ensemble member of a rescore: a finished run's one cell per series (one model, or an ensemble's
+// mean error), read back from its folder.
+struct Member {
+  std::string dir;
+  ResultsStore store;
+  std::map<std::string, CellResult> by_series;
+};
+
+Member load_member(const std::string& dir) {
+  if (!files::exists(dir + "/config.json")) throw IoError(dir + ": not a run folder (no config.json)");
+  Member m{dir, ResultsStore(dir), {}};
+  for (auto& r : m.store.read_cells()) {
+    const std::string series = r.series;
+    if (!m.by_series.emplace(series, std::move(r)).second)
+      throw ConfigError(dir + ": holds more than one cell of " + series +
+                        " (a grid); an ensemble member must be a run of one setting, one cell per series");
+  }
+  return m;
+}
+
+// How many models a cell's errors average: an ensemble cell's members, else one.
+int model_count(const CellResult& r) {
+  return r.members.empty() ? 1 : static_cast<int>(r.members.size());
+}
+
+// The models whose errors the cell of run `dir` averages, as an ensemble cell lists them (each with the run
+// it comes from): its members, else its one model. A rescore with members records them all, so that its
+// output, rescored again or given as a member, counts as all its models.
+json model_entries(const CellResult& r, const std::string& dir) {
+  json out = json::array();
+  if (!r.members.empty()) {
+    for (json m : r.members) {
+      if (!m.contains("run")) m["run"] = dir;
+      out.push_back(std::move(m));
+    }
+    return out;
+  }
+  json entry = model_facts(r.seed, r.status, r.epochs, r.best_epoch, r.train_loss, r.val_loss, r.loss_curve);
+  entry["run"] = dir;
+  out.push_back(std::move(entry));
+  return out;
+}
+
+// Row-wise mean over the models of `errors` (the source cell's `source_models` models) and of each
+// member's cell of `series` (NaN where any has none): an ensemble run counts as its models, so that
+// adding a one-model run to an eight-model run gives the nine-model ensemble. A member's models must have
+// seen the source's series: the same values row by row (`values`, from `source_file`; ids and lengths
+// alone do not tell another corpus, e.g. another synthetic seed, apart) and the same `train_rows` (an
+// ensemble's models share one training part; more rows would put in-sample errors into the scored rows).
+// `models_out` receives each member's model_entries.
+void add_member_errors(std::vector<double>& errors, int source_models, const std::vector<Member>& members,
+                       const std::string& series, const std::vector<double>& values, int train_rows,
+                       const std::string& source_file, json& models_out) {
+  if (members.empty()) return;
+  std::vector<std::vector<double>> models{std::move(errors)};
+  std::vector<int> weights{source_models};
+  for (const Member& m : members) {
+    auto it = m.by_series.find(series);
+    if (it == m.by_series.end())
+      throw Error("ensemble member " + m.dir + " has no finished cell for " + series);
+    const CellResult& r = it->second;
+    if (r.status != CellStatus::Ok)
+      throw Error("ensemble member " + m.dir + ": its cell of " + series + " ended " + to_string(r.status) +
+                  ": " + r.error);
+    const std::string file = m.store.nab_scores_path(r.detector, series);
+    models.push_back(m.store.read_nab_column(r.detector, series, "raw_score"));
+    weights.push_back(model_count(r));
+    if (models.back().size() != models.front().size())
+      throw Error(file + ": " + std::to_string(models.back().size()) + " rows, the source has " +
+                  std::to_string(models.front().size()));
+    const std::vector<double> member_values = m.store.read_nab_column(r.detector, series, "value");
+    for (size_t i = 0; i < values.size() && i < member_values.size(); ++i) {
+      const double a = member_values[i], b = values[i];
+      if (a == b || (std::isnan(a) && std::isnan(b))) continue;
+      auto text = [](double v) {  // every digit: values that differ in the last ones must read differently
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.17g", v);
+        return std::string(buf);
+      };
+      throw Error(file + ": data row " + std::to_string(i) + " has value " + text(a) + ", " + source_file +
+                  " has " + text(b) + ": the member ran on other data");
+    }
+    if (r.train_rows >= 0 && r.train_rows != train_rows)
+      throw Error(file + ": its model trained on " + std::to_string(r.train_rows) +
+                  " training rows, the source's on " + std::to_string(train_rows) +
+                  ": an ensemble's models share one training part");
+    for (json& e : model_entries(r, m.dir)) models_out.push_back(std::move(e));
+  }
+  errors = mean_of_errors(models, weights);
+}
+
+}  // namespace
+
+RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string>& overrides,
+                       const std::string& out_dir, int threads, const std::vector<std::string>& member_dirs) {
+  const auto t0 = Clock::now();
+  if (!files::exists(src_dir + "/config.json"))
+    throw IoError(src_dir + ": not a run folder (no config.json)");
+  json src_cfg = resolve_config(read_config_file(src_dir + "/config.json"), src_dir + "/config.json");
+  json user = src_cfg;
+  for (const auto& o : overrides) {
+    std::string path = o.substr(0, o.find('='));
+    if (path.rfind("detector.", 0) != 0 && path.rfind("eval.", 0) != 0)
+      throw ConfigError("--set " + o +
+                        ": rescoring changes only detector.* and eval.* keys (the models are reused)");
+    apply_override(user, o);
+  }
+  json cfg = resolve_config(user, "rescore of " + src_dir);
+  if (threads <= 0) threads = static_cast<int>(ThreadPool::hardware_threads());
+  if (files::exists(out_dir + "/config.json")) throw IoError(out_dir + ": already holds a run");
+  // What can refuse the command (the corpus, a member that is no run or a grid, a damaged summary.json)
+  // comes before the output folder is made: a refused rescore leaves no folder that would then block the
+  // corrected command as "already holds a run".
+  Corpus corpus = resolve_corpus(src_cfg, src_dir);
+  Plan src_plan = make_plan(src_cfg, corpus.series);
+  Plan plan = make_plan(cfg, corpus.series);
+  std::vector<Member> members;
+  double source_seconds = recorded_wall_seconds(src_dir);
+  // A run's models count once: the source again, or a member given twice (under any spelling of its
+  // path), would weigh its models double in the mean and its run time twice in the cost.
+  std::map<std::string, std::string> given{{fs::weakly_canonical(src_dir).string(), "the source"}};
+  for (const auto& d : member_dirs) {
+    auto [it, fresh] = given.emplace(fs::weakly_canonical(d).string(), "--member " + d);
+    if (!fresh)
+      throw ConfigError("--member " + d + ": the same run as " + it->second +
+                        "; an ensemble counts each run's models once");
+  }
+  for (const auto& d : member_dirs) {
+    members.push_back(load_member(d));
+    source_seconds += recorded_wall_seconds(d);
+  }
+  files::make_dirs(out_dir);
+  files::write_atomic(out_dir + "/config.json", cfg.dump(2) + "\n");
+  log::set_file(out_dir + "/log.txt");
+  struct LogFileGuard {
+    ~LogFileGuard() { log::set_file(""); }
+  } log_guard;
+
+  RunOptions ro;
+  ro.config_path = src_dir + "/config.json";
+  ro.overrides = overrides;
+  json manifest = manifest_json(cfg, ro, corpus, plan, threads);
+  manifest["rescored_from"] = src_dir;
+  if (!members.empty()) manifest["ensemble_members"] = member_dirs;
+  files::write_atomic(out_dir + "/manifest.json", manifest.dump(2) + "\n");
+
+  // A trained model is identified by everything but the detector: map each new cell to its source cell.
+  auto model_key = [](const json& values, const std::string& series) {
+    return model_identity(values).dump() + "|" + series;
+  };
+  // Source cells by cell id (it hashes the setting and the series), not by the index stored in the cell
+  // file: that is the cell's position in the plan of the corpus it ran on, and a resume after a series was
+  // added or removed keeps the other cells' files as they were, with their old positions.
+  ResultsStore src_store(src_dir);
+  std::map<std::string, CellResult> by_id;
+  for (auto& r : src_store.read_cells()) by_id[r.id] = std::move(r);
+  std::map<std::string, const CellResult*> source;
+  for (const auto& c : src_plan.cells) {
+    auto it = by_id.find(c.id);
+    if (it != by_id.end())
+      source[model_key(src_plan.settings[static_cast<size_t>(c.setting)].values, c.series)] = &it->second;
+  }
+
+  ResultsStore store(out_dir);
+  std::vector<LoadedSeries> loaded = load_all(plan, corpus, cfg, threads);
+  std::map<std::string, size_t> series_index;
+  for (size_t i = 0; i < plan.series.size(); ++i) series_index[plan.series[i]] = i;
+  std::vector<CellResult> results(plan.cells.size());
+  parallel_for(plan.cells.size(), static_cast<size_t>(threads), [&](size_t k) {
+    const Cell& c = plan.cells[k];
+    const Setting& s = plan.settings[static_cast<size_t>(c.setting)];
+    CellResult r;
+    auto it = source.find(model_key(s.values, c.series));
+    const CellResult* src = it == source.end() ? nullptr : it->second;
+    if (src) r = *src;  // training facts carry over
+    r.id = c.id;
+    r.index = c.index;
+    r.setting = c.setting;
+    r.detector = s.detector;
+    r.series = c.series;
+    r.seed = c.seed;
+    r.metrics.clear();
+    const LoadedSeries& L = loaded[series_index[c.series]];
+    try {
+      if (!src) throw Error("no finished source cell for this model in " + src_dir);
+      if (src->status != CellStatus::Ok)
+        throw Error("the source cell ended " + to_string(src->status) + ": " + src->error);
+      if (!L.data) throw Error(L.error);
+      const std::string& src_det = src->detector;
+      std::vector<double> errors = src_store.read_nab_column(src_det, c.series, "raw_score");
+      std::vector<double> values = src_store.read_nab_column(src_det, c.series, "value");
+      if (static_cast<int>(errors.size()) != L.data->series.rows())
+        throw Error(src_store.nab_scores_path(src_det, c.series) + ": " + std::to_string(errors.size()) +
+                    " rows, the series has " + std::to_string(L.data->series.rows()));
+      // With members, the cell lists every model it averages (the source's, then each member's).
+      json models = model_entries(*src, src_dir);
+      add_member_errors(errors, model_count(*src), members, c.series, values, L.data->train_end,
+                        src_store.nab_scores_path(src_det, c.series), models);
+      if (!members.empty()) r.members = std::move(models);
+      auto t = Clock::now();
+      DetectorOptions dopt = detector_options(s.values);
+      dopt.train_rows = L.data->train_end;
+      r.train_rows = L.data->train_end;
+      r.scores = anomaly_scores_from_errors(errors, values, dopt);
+      r.metrics = series_metrics(*L.data, r.scores, cfg);
+      store.write_nab_scores(r.detector, L.data->series, r.scores, &errors);
+      // The source's saved models (run.save_models) are this cell's too, unless members join them: then
+      // the cell averages models that no config of this run describes, and `detect` could not replay it.
+      if (members.empty() && files::exists(saved_models_dir(src_dir, src->id) + "/model.json"))
+        copy_saved_models(src_dir, src->id, out_dir, c.id, r.detector);
+      r.status = CellStatus::Ok;
+      r.error.clear();
+      r.seconds_predict = since(t);
+    } catch (const std::exception& e) {
+      r.status = CellStatus::Error;
+      r.error = e.what();
+    }
+    store.write_cell(r);
+    results[k] = std::move(r);
+  });
+  // The cost of these scores includes the models': the source's and the members' run times.
+  return finalize(out_dir, cfg, plan, loaded, std::move(results), store, since(t0) + source_seconds, "");
+}
+
+}  // namespace lstmad

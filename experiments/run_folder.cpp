@@ -1,0 +1,167 @@
+#include "experiments/run_folder.hpp"
+
+#include <unistd.h>
+
+#include <ctime>
+#include <map>
+
+#include "core/files.hpp"
+#include "core/json_file.hpp"
+#include "core/log.hpp"
+#include "core/thread_pool.hpp"
+#include "experiments/evaluation.hpp"
+#include "experiments/report.hpp"
+#include "experiments/resume.hpp"
+#ifdef LSTMAD_WITH_CUDA
+#include "kernels/device_query.hpp"
+#endif
+
+namespace lstmad {
+
+double since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+std::string utc_stamp(const char* fmt) {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, fmt, &tm);
+  return buf;
+}
+
+json manifest_json(const json& cfg, const RunOptions& ro, const Corpus& corpus, const Plan& plan,
+                   int threads) {
+  char host[256] = {0};
+  ::gethostname(host, sizeof host - 1);
+  json devices = json::array();
+#ifdef LSTMAD_WITH_CUDA
+  auto rt = kernels::query_devices();
+  for (const auto& d : rt.devices)
+    devices.push_back({{"ordinal", d.ordinal},
+                       {"name", d.name},
+                       {"sm", d.cc_major * 10 + d.cc_minor},
+                       {"sms", d.sm_count},
+                       {"memory_mib", d.global_mem_bytes >> 20}});
+#endif
+  const json inputs = input_hashes(corpus);
+  return json{{"lstmad_version", LSTMAD_VERSION},
+              {"git_hash", LSTMAD_GIT_HASH},
+              {"build_type", LSTMAD_BUILD_TYPE},
+              {"host", host},
+              {"started_utc", utc_stamp("%Y-%m-%dT%H:%M:%SZ")},
+              {"config_file", ro.config_path},
+              {"overrides", ro.overrides},
+              {"engine", cfg.at("engine")},
+              {"threads", threads},
+              {"hardware_threads", ThreadPool::hardware_threads()},
+              {"devices", devices},
+              {"seed", at_path(cfg, "run.seed")},
+              {"shard", {{"index", ro.shard_index}, {"count", ro.shard_count}}},
+              {"corpus",
+               {{"format", corpus.format},
+                {"root", corpus.root},
+                {"series", corpus.series.size()},
+                {"windows", corpus.total_windows}}},
+              {"cells", plan.cells.size()},
+              {"settings", plan.settings.size()},
+              {"input_sha256", inputs}};
+}
+
+std::vector<LoadedSeries> load_all(const Plan& plan, const Corpus& corpus, const json& cfg, int threads) {
+  std::vector<LoadedSeries> loaded(plan.series.size());
+  parallel_for(plan.series.size(), static_cast<size_t>(threads), [&](size_t i) {
+    auto t0 = Clock::now();
+    try {
+      int train_rows = -1;
+      Series s = corpus.load(plan.series[i], &train_rows);
+      loaded[i].data = prepare_series(std::move(s), cfg, train_rows);
+    } catch (const std::exception& e) {
+      loaded[i].error = e.what();
+    }
+    loaded[i].seconds = since(t0);
+  });
+  TimestampOrderTally tally;
+  for (const LoadedSeries& l : loaded)
+    if (l.data) tally.add(l.data->series);
+  if (const std::string s = tally.summary(loaded.size()); !s.empty()) log::warn(s);
+  return loaded;
+}
+
+namespace {
+
+std::map<std::string, std::vector<LabelWindow>> windows_of(const Plan& plan,
+                                                           const std::vector<LoadedSeries>& loaded) {
+  std::map<std::string, std::vector<LabelWindow>> w;
+  for (size_t i = 0; i < plan.series.size(); ++i)
+    if (loaded[i].data) w[plan.series[i]] = loaded[i].data->series.windows;
+  return w;
+}
+
+}  // namespace
+
+RunOutcome finalize(const std::string& dir, const json& cfg, const Plan& plan,
+                    const std::vector<LoadedSeries>& loaded, std::vector<CellResult> in_memory,
+                    const ResultsStore& store, double seconds, const std::string& partial_reason) {
+  RunOutcome outcome;
+  outcome.run_dir = dir;
+  std::map<std::string, CellResult> by_id;
+  for (auto& r : store.read_cells()) by_id[r.id] = std::move(r);
+  for (auto& r : in_memory) by_id[r.id] = std::move(r);  // keeps the scores already in memory
+  // Only the plan's cells, each placed by the plan: a resumed run's series may sort differently (one added
+  // since), and a cell file whose id the plan does not hold (its series removed) is not a result of it.
+  std::vector<CellResult> all;
+  for (const auto& c : plan.cells) {
+    auto it = by_id.find(c.id);
+    if (it == by_id.end()) continue;
+    CellResult& r = it->second;
+    r.index = c.index;
+    r.setting = c.setting;
+    r.series = c.series;
+    r.detector = plan.settings[static_cast<size_t>(c.setting)].detector;
+    all.push_back(std::move(r));
+    by_id.erase(it);
+  }
+  if (!by_id.empty())
+    log::warn(
+        std::to_string(by_id.size()) + " cell file(s) in " + dir +
+        "/cells belong to no cell of this run's plan (a series no longer in the corpus) and are left out");
+  store.write_results_csv(plan, all);
+  for (const auto& r : all) (r.status == CellStatus::Ok ? outcome.ok : outcome.failed)++;
+  outcome.cells = static_cast<int>(plan.cells.size());
+  outcome.missing = outcome.cells - static_cast<int>(all.size());
+  CorpusEvaluation ev;
+  if (!partial_reason.empty()) {
+    for (const auto& s : plan.settings) ev.skipped[s.detector] = partial_reason;
+  } else {
+    ev = evaluate_corpus(plan, all, windows_of(plan, loaded), cfg, store);
+  }
+  outcome.nab_scores = ev.nab_scores;
+  outcome.unscored = ev.failed;
+  outcome.table = summary_table(plan, all, ev, cfg, seconds);
+  files::write_atomic(dir + "/table.md", outcome.table);
+  files::write_atomic(dir + "/summary.json", json{{"wall_seconds", seconds},
+                                                  {"cells", outcome.cells},
+                                                  {"ok", outcome.ok},
+                                                  {"failed", outcome.failed},
+                                                  {"missing", outcome.missing},
+                                                  {"nab_scores", outcome.nab_scores}}
+                                                     .dump(2) +
+                                                 "\n");
+  try {
+    write_report(dir);
+  } catch (const std::exception& e) {
+    log::warn(std::string("report not written: ") + e.what());
+  }
+  return outcome;
+}
+
+double recorded_wall_seconds(const std::string& dir) {
+  const std::string summary = dir + "/summary.json";
+  if (!files::exists(summary)) return 0.0;
+  const json sm = read_json_file(summary);
+  return sm.contains("wall_seconds") ? json_get<double>(sm, {"wall_seconds"}, summary) : 0.0;
+}
+
+}  // namespace lstmad

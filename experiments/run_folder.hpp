@@ -1,0 +1,52 @@
+// What every command that writes a run folder shares (`run`, `rescore`, `merge`): the manifest, the
+// series loaded and prepared once per run, and the closing step that turns the cell files into
+// results.csv, the NAB scores, table.md, summary.json and report.html.
+#pragma once
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "experiments/config.hpp"
+#include "experiments/corpus.hpp"
+#include "experiments/plan.hpp"
+#include "experiments/prepare.hpp"
+#include "experiments/results.hpp"
+#include "experiments/runner.hpp"
+
+namespace lstmad {
+
+using Clock = std::chrono::steady_clock;
+// Seconds since `t0`.
+double since(Clock::time_point t0);
+
+// The UTC time now, formatted by strftime's `fmt`.
+std::string utc_stamp(const char* fmt);
+
+// manifest.json of a run: version, git hash, host, devices, engine, seed, shard, corpus and the SHA-256 of
+// every input file.
+json manifest_json(const json& cfg, const RunOptions& ro, const Corpus& corpus, const Plan& plan,
+                   int threads);
+
+// One series of the plan, loaded and prepared, or the error that fails its cells.
+struct LoadedSeries {
+  std::optional<PreparedSeries> data;
+  std::string error;
+  double seconds = 0;
+};
+
+// Loads and prepares every series of the plan once, on `threads` threads (index i is plan.series[i]);
+// a series that fails fails its own cells only.
+std::vector<LoadedSeries> load_all(const Plan& plan, const Corpus& corpus, const json& cfg, int threads);
+
+// results.csv, the corpus evaluation (NAB scores, thresholds), table.md, summary.json and report.html, from
+// every cell result on disk plus those in memory. A nonempty `partial_reason` (an interrupted run, one
+// shard) skips the corpus evaluation and says why in the table.
+RunOutcome finalize(const std::string& dir, const json& cfg, const Plan& plan,
+                    const std::vector<LoadedSeries>& loaded, std::vector<CellResult> in_memory,
+                    const ResultsStore& store, double seconds, const std::string& partial_reason);
+
+// The wall time a finished run recorded in its summary.json (0 when it has none).
+double recorded_wall_seconds(const std::string& dir);
+
+}  // namespace lstmad
