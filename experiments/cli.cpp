@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   app.add_flag("-q,--quiet", quiet, "Warnings and errors only");
   Registry reg;
   add_run_commands(app, reg);
+  add_plan_commands(app, reg);
   add_info_command(app, reg);
   add_nab_commands(app, reg);
   add_detect_command(app, reg);

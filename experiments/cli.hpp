@@ -1,4 +1,5 @@
-// The `lstmad` command line: subcommands run, validate, plan, info, nab (score, optimize), table.
+// The `lstmad` command line: subcommands run, merge, rescore, validate, plan, table, report,
+// config-reference, info, nab (score, optimize) and detect.
 #pragma once
 
 namespace lstmad::cli {

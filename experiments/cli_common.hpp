@@ -3,8 +3,11 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <string>
 #include <utility>
 #include <vector>
+
+#include "experiments/config.hpp"
 
 namespace lstmad::cli {
 
@@ -15,8 +18,20 @@ struct Registry {
   void add(CLI::App* sub, Runner run) { commands.emplace_back(sub, std::move(run)); }
 };
 
+// A config file given on the command line, with its --set overrides and --engine.
+struct ConfigArgs {
+  std::string path;
+  std::vector<std::string> sets;
+  std::string engine;
+};
+// Adds the config argument, --set and --engine to `sub`.
+void add_config_args(CLI::App* sub, ConfigArgs& a);
+// The config file with its overrides applied, validated and with every default filled in.
+json load_resolved(const ConfigArgs& a);
+
 // Modules (one .cpp each).
-void add_run_commands(CLI::App& app, Registry& reg);   // run, validate, plan (cli_run.cpp)
+void add_run_commands(CLI::App& app, Registry& reg);   // run, merge, rescore, table, report (cli_run.cpp)
+void add_plan_commands(CLI::App& app, Registry& reg);  // validate, plan, config-reference (cli_plan.cpp)
 void add_info_command(CLI::App& app, Registry& reg);   // info (cli_info.cpp)
 void add_nab_commands(CLI::App& app, Registry& reg);   // nab score, nab optimize (cli_nab.cpp)
 void add_detect_command(CLI::App& app, Registry& reg);  // detect (cli_detect.cpp)

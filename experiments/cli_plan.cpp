@@ -1,0 +1,259 @@
+// `lstmad validate`, `lstmad plan` and `lstmad config-reference`: what a config means, before anything runs.
+#include <algorithm>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <set>
+
+#include "data/series.hpp"
+#include "data/synthetic.hpp"
+#include "experiments/cli.hpp"
+#include "experiments/cli_common.hpp"
+#include "experiments/config.hpp"
+#include "experiments/corpus.hpp"
+#include "experiments/plan.hpp"
+#include "experiments/prepare.hpp"
+#include "experiments/runner.hpp"
+#include "experiments/scheduler.hpp"
+#include "lstm/engine.hpp"
+#include "lstm/shape.hpp"
+#include "train/checkpoint.hpp"
+
+namespace lstmad::cli {
+
+void add_config_args(CLI::App* sub, ConfigArgs& a) {
+  sub->add_option("config", a.path, "Experiment config (JSON)")->required()->check(CLI::ExistingFile);
+  sub->add_option("--set", a.sets, "Override a key: --set model.hidden=32 (repeatable)")
+      ->type_name("PATH=VALUE");
+  sub->add_option("--engine", a.engine, "Shorthand for --set engine.name=NAME");
+}
+
+json load_resolved(const ConfigArgs& a) {
+  json user = read_config_file(a.path);
+  for (const auto& s : a.sets) apply_override(user, s);
+  if (!a.engine.empty()) apply_override(user, "engine.name=\"" + a.engine + "\"");
+  return resolve_config(user, a.path);
+}
+
+namespace {
+
+// What the work estimate needs of one series, prepared as a run prepares it (experiments/prepare.hpp):
+// its rows, its training part and its model inputs (its own columns plus 2 per calendar input it gets).
+struct SeriesFacts {
+  int rows = 0, train_end = 0, own_dims = 1, inputs = 1;
+};
+
+// The series a run of `cfg` would use (`series`, sorted) and the facts of each that loads; a series that
+// does not load is a warning here (its cells would fail). A synthetic corpus is generated in memory only.
+std::map<std::string, SeriesFacts> corpus_facts(const json& cfg, std::vector<std::string>& series) {
+  std::map<std::string, SeriesFacts> facts;
+  TimestampOrderTally tally;
+  auto note = [&](const std::string& id, Series s, int train_rows) {
+    tally.add(s);
+    const int own = s.dims;
+    const PreparedSeries prepared = prepare_series(std::move(s), cfg, train_rows);
+    facts[id] = {prepared.series.rows(), prepared.train_end, own, prepared.input_dims};
+  };
+  if (at_path(cfg, "data.format").get<std::string>() == "synthetic") {
+    SyntheticOptions o;
+    o.seed = at_path(cfg, "data.synthetic.seed").get<uint64_t>();
+    o.series_per_kind = at_path(cfg, "data.synthetic.series_per_kind").get<int>();
+    o.length = at_path(cfg, "data.synthetic.length").get<int>();
+    std::vector<SyntheticSeries> generated = generate_synthetic(o);
+    std::vector<std::string> ids;
+    for (const auto& s : generated) ids.push_back(s.series.name);
+    // data.files and data.max_files select from it as a run does.
+    series = select_corpus_series(ids, cfg, "the synthetic corpus");
+    for (auto& s : generated) {
+      if (!std::binary_search(series.begin(), series.end(), s.series.name)) continue;
+      const std::string id = s.series.name;  // copied: the series itself is moved into note
+      note(id, std::move(s.series), -1);
+    }
+    return facts;
+  }
+  Corpus c = resolve_corpus(cfg, "");
+  series = c.series;
+  for (const auto& id : series) {
+    try {
+      int train_rows = -1;
+      Series s = c.load(id, &train_rows);
+      note(id, std::move(s), train_rows);
+    } catch (const std::exception& e) {
+      std::cerr << "warning: " << e.what() << "\n";
+    }
+  }
+  if (const std::string t = tally.summary(facts.size()); !t.empty()) std::cerr << "warning: " << t << "\n";
+  return facts;
+}
+
+struct WorkEstimate {
+  double train_flops = 0, forecast_flops = 0, saved_bytes = 0;
+  long long saved_models = 0;
+};
+
+// Prints one line per setting (its shape, models and work at most) and returns the totals.
+WorkEstimate print_settings(const json& cfg, const Plan& p, const std::map<std::string, SeriesFacts>& facts) {
+  WorkEstimate total;
+  int calendar_series = 0;
+  for (const auto& [id, f] : facts) calendar_series += f.inputs > f.own_dims;
+  const int own_dims = facts.empty() ? 1 : facts.begin()->second.own_dims;
+  for (const auto& s : p.settings) {
+    const std::vector<json> members = ensemble_members(s.values);
+    double flops = 0, forecast_flops = 0;
+    for (const json& m : members) {
+      const int T = at_path(m, "model.window").get<int>();
+      const int epochs = at_path(m, "train.epochs").get<int>();
+      for (const auto& [id, f] : facts) {
+        const ModelShape shape = setting_shape(m, f.inputs);
+        // Forward FLOPs of one window: T steps of the 4 gate GEMVs per layer, plus the head.
+        double fwd = 2.0 * shape.hidden * shape.horizon;
+        for (int l = 0; l < shape.layers; ++l)
+          fwd += 2.0 * T * 4 * shape.hidden * (shape.layer_input(l) + shape.hidden);
+        double train_windows = std::max(0, f.train_end - T - shape.horizon + 1);
+        // Training (at most: every epoch) and the forecasts scored (a window per row after the first T).
+        flops += 3.0 * fwd * train_windows * epochs;
+        forecast_flops += fwd * std::max(0, f.rows - T);
+        total.saved_bytes += static_cast<double>(checkpoint_file_size(shape));
+        ++total.saved_models;
+      }
+    }
+    total.train_flops += flops;
+    total.forecast_flops += forecast_flops;
+    std::cout << "  " << s.detector << " (" << s.id << ") " << setting_shape(s.values, own_dims).str();
+    if (members.size() > 1)
+      std::cout << ", an ensemble of " << members.size() << " models per series "
+                << s.values.at("ensemble").dump();
+    else
+      std::cout << " T=" << at_path(s.values, "model.window").get<int>();
+    std::cout << ", " << p.series.size() * members.size() << " models";
+    if (!s.axes.empty()) std::cout << ", " << s.axes.dump();
+    std::cout << ", at most " << (flops + forecast_flops) / 1e12 << " TFLOP\n";
+  }
+  if (!at_path(cfg, "data.time_features").empty())
+    std::cout << "  calendar inputs " << at_path(cfg, "data.time_features").dump() << " for "
+              << calendar_series << " of " << facts.size()
+              << " series (D above is the series' own columns)\n";
+  return total;
+}
+
+// Prints the scheduler's groups (experiments/scheduler.hpp: models of one shape, window, minibatch size and
+// retraining schedule share ModelBatches, whatever their setting, ensemble member or series) with the
+// engine's own verdict on each group's shape (the limits that need no device, e.g. the fused tensor-core
+// kernels' H in multiples of 16). Returns a warning when neither the engine nor engine.fallback runs
+// some groups (all their cells would fail), else "".
+std::string print_groups(const json& cfg, const Plan& p, const std::map<std::string, SeriesFacts>& facts) {
+  std::map<BatchKey, std::pair<int, std::set<int>>> groups;
+  for (const auto& s : p.settings)
+    for (const json& m : ensemble_members(s.values))
+      for (const auto& [id, f] : facts) {
+        auto& g = groups[batch_key(m, f.inputs)];
+        g.first += 1;
+        g.second.insert(s.index);
+      }
+  const std::string engine = at_path(cfg, "engine.name").get<std::string>();
+  const int bm = at_path(cfg, "run.batch_models").get<int>();
+  std::cout << "\nModelBatch groups (models of one group train together, " << groups.size()
+            << " group(s)):\n";
+  std::unique_ptr<Engine> eng, fallback;
+  std::string engine_error;
+  try {
+    eng = make_engine(engine_options(cfg, 1));
+    fallback = fallback_engine(cfg, 1, at_path(cfg, "engine.device").get<int>());
+  } catch (const std::exception& e) {
+    engine_error = e.what();
+  }
+  int refused = 0;
+  for (const auto& [k, g] : groups) {
+    std::cout << "  " << k.str() << ": " << g.first << " models from " << g.second.size() << " setting(s)\n";
+    TrainOptions to;
+    to.window = k.window;
+    to.batch = k.batch;
+    const std::string why = eng ? eng->unsupported_reason(k.shape, to) : engine_error;
+    if (why.empty()) continue;
+    std::cout << "    cannot run: " << why << "\n";
+    if (fallback && fallback->unsupported_reason(k.shape, to).empty()) {
+      std::cout << "    engine.fallback " << fallback->name() << " (" << to_string(fallback->precision())
+                << ") runs it\n";
+    } else {
+      ++refused;
+    }
+  }
+  if (engine == "fused")
+    std::cout << "  engine fused: as many models per ModelBatch as fit the device's memory"
+              << (bm > 0 ? ", at most " + std::to_string(bm) : std::string()) << " (sized at run time)\n";
+  else
+    std::cout << "  engine " << engine << ": ModelBatches of "
+              << (bm > 0 ? std::to_string(bm) : std::string("2 x threads")) << " models\n";
+  if (refused > 0)
+    return "engine " + engine + " cannot run " + std::to_string(refused) + " of " +
+           std::to_string(groups.size()) + " group(s); their cells would fail (see \"cannot run\" above)";
+  return "";
+}
+
+int print_plan(const json& cfg) {
+  std::vector<std::string> series;
+  const std::map<std::string, SeriesFacts> facts = corpus_facts(cfg, series);
+  Plan p = make_plan(cfg, series);
+  std::cout << p.cells.size() << " cells = " << p.settings.size() << " setting(s) x " << p.series.size()
+            << " series\n\nSettings:\n";
+  const WorkEstimate work = print_settings(cfg, p, facts);
+  const std::string refused = print_groups(cfg, p, facts);
+  std::cout << "\nestimated work: at most " << (work.train_flops + work.forecast_flops) / 1e12
+            << " TFLOP: " << work.train_flops / 1e12
+            << " training (all epochs; early stopping usually ends sooner), " << work.forecast_flops / 1e12
+            << " forecasting (a window per scored row)\n";
+  if (at_path(cfg, "run.save_models").get<bool>())
+    std::cout << "saved models (run.save_models): " << work.saved_models << " checkpoints, about "
+              << work.saved_bytes / (1024.0 * 1024.0) << " MiB\n";
+  for (const auto& s : p.settings)
+    if (const std::string why = setting_problem(s.values); !why.empty())
+      std::cerr << "warning: setting " << s.index << ", " << s.detector << " (" << s.id << "): its "
+                << p.series.size() << " cells will fail: " << why << "\n";
+  if (!refused.empty()) std::cerr << "warning: " << refused << "\n";
+  return kOk;
+}
+
+// validate: the resolved config on stdout. A setting whose members cannot run (setting_problem) fails all
+// its cells whatever the series: named as `plan` names it, and the command fails.
+int validate(const ConfigArgs& args) {
+  json cfg = load_resolved(args);
+  std::cout << cfg.dump(2) << "\n";
+  const Plan p = make_plan(cfg, {});
+  int cannot = 0;
+  for (const Setting& s : p.settings)
+    if (const std::string why = setting_problem(s.values); !why.empty()) {
+      std::cerr << args.path << ": setting " << s.index << ", " << s.detector << " (" << s.id
+                << "), cannot run: " << why << "\n";
+      ++cannot;
+    }
+  if (cannot > 0) {
+    std::cerr << args.path << ": " << cannot << " of " << p.settings.size()
+              << " setting(s) cannot run; their cells would fail\n";
+    return kFailed;
+  }
+  std::cerr << args.path << ": valid, " << p.settings.size() << " setting(s)\n";
+  return kOk;
+}
+
+}  // namespace
+
+void add_plan_commands(CLI::App& app, Registry& reg) {
+  static ConfigArgs validate_args, plan_args;
+  auto* validate_cmd =
+      app.add_subcommand("validate", "Check a config and print it with every default filled in");
+  add_config_args(validate_cmd, validate_args);
+  reg.add(validate_cmd, [] { return validate(validate_args); });
+
+  auto* plan = app.add_subcommand(
+      "plan", "Print the cells, ModelBatch groups and estimated work of an experiment, without running it");
+  add_config_args(plan, plan_args);
+  reg.add(plan, [] { return print_plan(load_resolved(plan_args)); });
+
+  auto* ref = app.add_subcommand("config-reference", "Print the configuration reference (docs/config.md)");
+  reg.add(ref, [] {
+    std::cout << config_reference_markdown();
+    return kOk;
+  });
+}
+
+}  // namespace lstmad::cli
