@@ -109,33 +109,33 @@ std::string csv_time_format_error(const std::string& format) {
                      : "\"" + format + "\" is not \"auto\", \"epoch_s\", \"epoch_ms\" or a pattern: " + why;
 }
 
-Series parse_series_csv(const std::string& text, const std::string& path, const std::string& name,
-                        CsvReadReport* report, const CsvColumns& layout) {
-  Series s;
-  s.name = name;
-  s.path = path;
-  CsvReadReport rep;
-  size_t pos = 0;
-  long line_no = 0;
-  auto next_line = [&](std::string_view& line) -> bool {
-    if (pos >= text.size()) return false;
-    size_t nl = text.find('\n', pos);
-    if (nl == std::string::npos) nl = text.size();
-    line = std::string_view(text).substr(pos, nl - pos);
+namespace {
+
+// Reads a file's text line by line with the line numbers that errors name, and splits lines into RFC 4180
+// fields, trimmed. A line break inside quotes is not supported: rows are read line by line.
+class LineReader {
+ public:
+  LineReader(const std::string& text, const std::string& path) : text_(text), path_(path) {}
+
+  // The next line without its line ending; false at the end of the text.
+  bool next(std::string_view& line) {
+    if (pos_ >= text_.size()) return false;
+    size_t nl = text_.find('\n', pos_);
+    if (nl == std::string::npos) nl = text_.size();
+    line = std::string_view(text_).substr(pos_, nl - pos_);
     // Every CR before the LF goes: "\r\r\n" is what a CSV writer's CRLF becomes in a text-mode file on
     // Windows (Python's csv module without newline='').
     while (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    pos = nl + 1;
-    ++line_no;
+    pos_ = nl + 1;
+    ++line_no_;
     // A CR anywhere else ends a line the old Mac OS way, which would read as one long line.
     if (line.find('\r') != std::string_view::npos)
-      throw DataError(path, line_no,
-                      "line endings must be LF or CRLF, found a carriage return (CR) without a line feed");
+      throw error("line endings must be LF or CRLF, found a carriage return (CR) without a line feed");
     return true;
-  };
-  // Splits one line into RFC 4180 fields, trimmed; `rec` is reused from row to row (no allocation per row
-  // once it has grown). A line break inside quotes is not supported: rows are read line by line.
-  auto split = [&](std::string_view line, CsvRecord& rec) {
+  }
+
+  // Splits `line` into `rec` (reused from row to row: no allocation per row once it has grown).
+  void split(std::string_view line, CsvRecord& rec) const {
     const CsvSplit result = split_csv_line(line, rec);
     if (result == CsvSplit::Ok) {
       for (std::string_view& f : rec.fields) f = trim(f);
@@ -143,106 +143,149 @@ Series parse_series_csv(const std::string& text, const std::string& path, const 
     }
     const std::string column = "column " + std::to_string(rec.fields.size() + 1) + ": ";
     if (result == CsvSplit::TextAfterQuote)
-      throw DataError(
-          path, line_no,
-          column + "text after the closing quote of a quoted field (a quote inside quotes is written \"\")");
+      throw error(column +
+                  "text after the closing quote of a quoted field (a quote inside quotes is written \"\")");
     // A quote later in the file would close this field on another line.
-    if (text.find('"', std::min(pos, text.size())) != std::string::npos)
-      throw DataError(path, line_no,
-                      column + "a quoted field spans lines (line breaks inside quotes are not supported)");
-    throw DataError(path, line_no, column + "unterminated quoted field (no closing quote)");
-  };
-
-  std::string_view line;
-  // Header (a UTF-8 byte-order mark is tolerated).
-  const std::string expected = layout.nab ? "a header `timestamp,value`" : "a header line of column names";
-  if (!next_line(line)) throw DataError(path, 0, "empty file: expected " + expected);
-  if (line.substr(0, 3) == "\xEF\xBB\xBF") line.remove_prefix(3);
-  if (trim(line).empty()) {
-    // Only a file with nothing but blank lines is empty; a blank line above a header is the line to delete.
-    if (pos >= text.size() || text.find_first_not_of(" \t\r\n", pos) == std::string::npos)
-      throw DataError(path, 0, "empty file: expected " + expected);
-    throw DataError(path, line_no, "line 1 is blank: the header must be the first line");
+    if (text_.find('"', std::min(pos_, text_.size())) != std::string::npos)
+      throw error(column + "a quoted field spans lines (line breaks inside quotes are not supported)");
+    throw error(column + "unterminated quoted field (no closing quote)");
   }
-  CsvRecord header_record;
-  split(line, header_record);
-  const std::vector<std::string_view>& header = header_record.fields;
-  const int columns = static_cast<int>(header.size());
-  std::vector<Role> role(header.size(), layout.values.empty() ? Role::Value : Role::Ignored);
+
+  // True when nothing but blank space is left after the current line.
+  bool only_blank_left() const {
+    const std::string_view rest = std::string_view(text_).substr(std::min(pos_, text_.size()));
+    return rest.find_first_not_of(" \t\r\n") == std::string_view::npos;
+  }
+
+  long line_no() const { return line_no_; }
+  // A DataError at the current line.
+  DataError error(const std::string& what) const { return DataError(path_, line_no_, what); }
+
+ private:
+  const std::string& text_;
+  const std::string& path_;
+  size_t pos_ = 0;
+  long line_no_ = 0;
+};
+
+// Which column holds what, from the header and the layout.
+struct ColumnRoles {
+  std::vector<Role> role;
   int time_col = -1, label_col = -1;
+  std::vector<int> value_order;  // the value columns, the one predicted first
+};
+
+ColumnRoles resolve_columns(const std::vector<std::string_view>& header, const CsvColumns& layout,
+                            const LineReader& in, const std::string& path) {
+  const int columns = static_cast<int>(header.size());
+  ColumnRoles c;
+  c.role.assign(header.size(), layout.values.empty() ? Role::Value : Role::Ignored);
   auto find = [&](const std::string& col, const char* what) {
     for (int i = 0; i < columns; ++i)
       if (header[static_cast<size_t>(i)] == col) return i;
-    throw DataError(path, line_no, "no " + std::string(what) + " column " + show(col) + " in the header");
+    throw in.error("no " + std::string(what) + " column " + show(col) + " in the header");
   };
   if (layout.nab) {
     if (header[0] != "timestamp")
-      throw DataError(path, line_no, "header must start with `timestamp`, found " + show(header[0]));
-    if (columns < 2) throw DataError(path, line_no, "header needs `timestamp` and at least one value column");
-    time_col = 0;
+      throw in.error("header must start with `timestamp`, found " + show(header[0]));
+    if (columns < 2) throw in.error("header needs `timestamp` and at least one value column");
+    c.time_col = 0;
   } else if (!layout.time.empty()) {
     if (const std::string why = csv_time_format_error(layout.time_format); !why.empty())
       throw DataError(path, 0, "time format " + why);
-    time_col = find(layout.time, "time");
+    c.time_col = find(layout.time, "time");
   }
-  if (time_col >= 0) role[static_cast<size_t>(time_col)] = Role::Time;
+  if (c.time_col >= 0) c.role[static_cast<size_t>(c.time_col)] = Role::Time;
   if (!layout.label.empty()) {
-    label_col = find(layout.label, "label");
-    if (role[static_cast<size_t>(label_col)] == Role::Time)
-      throw DataError(path, line_no, "the label column is also the time column");
-    role[static_cast<size_t>(label_col)] = Role::Label;
+    c.label_col = find(layout.label, "label");
+    if (c.role[static_cast<size_t>(c.label_col)] == Role::Time)
+      throw in.error("the label column is also the time column");
+    c.role[static_cast<size_t>(c.label_col)] = Role::Label;
   }
   // Value columns: those listed, in the listed order (the first is the one predicted), else every other.
-  std::vector<int> value_order;
   if (layout.values.empty()) {
     for (int i = 0; i < columns; ++i)
-      if (role[static_cast<size_t>(i)] == Role::Value) value_order.push_back(i);
+      if (c.role[static_cast<size_t>(i)] == Role::Value) c.value_order.push_back(i);
   } else {
     for (const auto& v : layout.values) {
       const int i = find(v, "value");
-      if (role[static_cast<size_t>(i)] != Role::Ignored)
-        throw DataError(path, line_no,
-                        "column " + show(v) + " is listed twice or is the time or label column");
-      role[static_cast<size_t>(i)] = Role::Value;
-      value_order.push_back(i);
+      if (c.role[static_cast<size_t>(i)] != Role::Ignored)
+        throw in.error("column " + show(v) + " is listed twice or is the time or label column");
+      c.role[static_cast<size_t>(i)] = Role::Value;
+      c.value_order.push_back(i);
     }
   }
-  if (value_order.empty())
-    throw DataError(path, line_no, "no value column besides the time and label columns");
-  s.dims = static_cast<int>(value_order.size());
+  if (c.value_order.empty()) throw in.error("no value column besides the time and label columns");
+  return c;
+}
+
+// Each maximal run of labeled rows becomes a label window of `s`.
+void add_label_windows(const std::vector<int>& labels, Series& s) {
+  const int n = static_cast<int>(labels.size());
+  for (int i = 0; i < n; ++i) {
+    if (!labels[static_cast<size_t>(i)] || (i > 0 && labels[static_cast<size_t>(i - 1)])) continue;
+    int e = i;
+    while (e + 1 < n && labels[static_cast<size_t>(e + 1)]) ++e;
+    LabelWindow w;
+    w.start = i;
+    w.end = e;
+    w.start_text = s.timestamps[static_cast<size_t>(i)];
+    w.end_text = s.timestamps[static_cast<size_t>(e)];
+    s.windows.push_back(std::move(w));
+  }
+}
+
+}  // namespace
+
+Series parse_series_csv(const std::string& text, const std::string& path, const std::string& name,
+                        CsvReadReport* report, const CsvColumns& layout) {
+  Series s;
+  s.name = name;
+  s.path = path;
+  CsvReadReport rep;
+  LineReader in(text, path);
+  std::string_view line;
+  // Header (a UTF-8 byte-order mark is tolerated).
+  const std::string expected = layout.nab ? "a header `timestamp,value`" : "a header line of column names";
+  if (!in.next(line)) throw DataError(path, 0, "empty file: expected " + expected);
+  if (line.substr(0, 3) == "\xEF\xBB\xBF") line.remove_prefix(3);
+  if (trim(line).empty()) {
+    // Only a file with nothing but blank lines is empty; a blank line above a header is the line to delete.
+    if (in.only_blank_left()) throw DataError(path, 0, "empty file: expected " + expected);
+    throw in.error("line 1 is blank: the header must be the first line");
+  }
+  CsvRecord header_record;
+  in.split(line, header_record);
+  const int columns = static_cast<int>(header_record.fields.size());
+  const ColumnRoles cols = resolve_columns(header_record.fields, layout, in, path);
+  s.dims = static_cast<int>(cols.value_order.size());
 
   int64_t prev = std::numeric_limits<int64_t>::min();
   int64_t max_seen = std::numeric_limits<int64_t>::min();
-  std::vector<double> row(header.size());
+  std::vector<double> row(static_cast<size_t>(columns));
   CsvRecord record;
   const std::vector<std::string_view>& fields = record.fields;
   std::vector<int> labels;
-  while (next_line(line)) {
+  while (in.next(line)) {
     if (trim(line).empty()) {
       // A blank line is tolerated only at the very end of the file.
-      std::string_view rest = std::string_view(text).substr(std::min(pos, text.size()));
-      bool only_blank = true;
-      for (char c : rest)
-        if (c != '\n' && c != '\r' && c != ' ' && c != '\t') only_blank = false;
-      if (only_blank) break;
-      throw DataError(path, line_no, "blank line inside the data");
+      if (in.only_blank_left()) break;
+      throw in.error("blank line inside the data");
     }
-    split(line, record);
+    in.split(line, record);
     if (static_cast<int>(fields.size()) > columns)
-      throw DataError(path, line_no, "more than " + std::to_string(columns) + " columns");
+      throw in.error("more than " + std::to_string(columns) + " columns");
     if (static_cast<int>(fields.size()) != columns)
-      throw DataError(
-          path, line_no,
-          "expected " + std::to_string(columns) + " columns, found " + std::to_string(fields.size()));
+      throw in.error("expected " + std::to_string(columns) + " columns, found " +
+                     std::to_string(fields.size()));
     for (int col = 0; col < columns; ++col) {
       const std::string_view field = fields[static_cast<size_t>(col)];
-      switch (role[static_cast<size_t>(col)]) {
+      switch (cols.role[static_cast<size_t>(col)]) {
         case Role::Time: {
           const auto us =
               layout.nab ? parse_timestamp_us(field) : parse_generic_timestamp(field, layout.time_format);
           if (!us)
-            throw DataError(path, line_no,
-                            "bad timestamp " + show(field) + ", expected " + expected_timestamp(layout));
+            throw in.error("bad timestamp " + show(field) + ", expected " + expected_timestamp(layout));
           if (*us == prev)
             ++rep.duplicate_timestamps;
           else if (*us < max_seen)
@@ -256,20 +299,16 @@ Series parse_series_csv(const std::string& text, const std::string& path, const 
         case Role::Label: {
           double v;
           if (!parse_double(field, v) || !std::isfinite(v))
-            throw DataError(path, line_no,
-                            "label " + show(field) + " is not a number (nonzero marks an anomaly)");
+            throw in.error("label " + show(field) + " is not a number (nonzero marks an anomaly)");
           labels.push_back(v != 0.0 ? 1 : 0);
           break;
         }
         case Role::Value: {
           const std::optional<double> v = parse_value_field(field);
           if (!v)
-            throw DataError(
-                path, line_no,
-                "value in column " + std::to_string(col + 1) + " is not a number: " + show(field));
+            throw in.error("value in column " + std::to_string(col + 1) + " is not a number: " + show(field));
           if (std::isinf(*v))
-            throw DataError(path, line_no,
-                            "value in column " + std::to_string(col + 1) + " is infinite: " + show(field));
+            throw in.error("value in column " + std::to_string(col + 1) + " is infinite: " + show(field));
           if (std::isnan(*v)) ++rep.missing_values;
           row[static_cast<size_t>(col)] = *v;
           break;
@@ -278,28 +317,17 @@ Series parse_series_csv(const std::string& text, const std::string& path, const 
           break;
       }
     }
-    for (int c : value_order) s.values.push_back(row[static_cast<size_t>(c)]);
-    s.lines.push_back(static_cast<int>(line_no));
+    for (int c : cols.value_order) s.values.push_back(row[static_cast<size_t>(c)]);
+    s.lines.push_back(static_cast<int>(in.line_no()));
   }
   if (s.values.empty()) throw DataError(path, 0, "no data rows after the header");
   const int n = s.rows();
-  if (time_col < 0)  // no time column: one second apart, so that NAB-format result files stay valid
+  if (cols.time_col < 0)  // no time column: one second apart, so that NAB-format result files stay valid
     for (int i = 0; i < n; ++i) {
       s.time_us.push_back(static_cast<int64_t>(i) * 1000000);
       s.timestamps.push_back(format_timestamp_us(s.time_us.back()));
     }
-  // Labeled rows become windows: each maximal run of them.
-  for (int i = 0; i < static_cast<int>(labels.size()); ++i) {
-    if (!labels[static_cast<size_t>(i)] || (i > 0 && labels[static_cast<size_t>(i - 1)])) continue;
-    int e = i;
-    while (e + 1 < n && labels[static_cast<size_t>(e + 1)]) ++e;
-    LabelWindow w;
-    w.start = i;
-    w.end = e;
-    w.start_text = s.timestamps[static_cast<size_t>(i)];
-    w.end_text = s.timestamps[static_cast<size_t>(e)];
-    s.windows.push_back(std::move(w));
-  }
+  add_label_windows(labels, s);
   if (rep.duplicate_timestamps || rep.backward_timestamps)
     log::debug(path + ": " + std::to_string(rep.duplicate_timestamps) + " repeated and " +
                std::to_string(rep.backward_timestamps) + " backward timestamps, kept in file order");
