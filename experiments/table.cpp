@@ -35,25 +35,24 @@ struct Acc {
   std::string engine;
 };
 
-}  // namespace
+struct Row {
+  std::string name, standard, low_fp, low_fn, engine, runtime;
+  double sort_key = -1e9;
+};
 
-std::string nab_table_markdown(const std::vector<std::string>& run_dirs, const std::string& nab_root_in) {
-  std::string nab_root = nab_root_in.empty() ? default_nab_root() : nab_root_in;
-  json board = json::object();
-  if (!nab_root.empty() && files::exists(nab_root + "/results/final_results.json"))
-    board = read_json_file(nab_root + "/results/final_results.json");
-  // The series the scoreboard's scores are over: the keys of NAB's label file (0 when it is not found).
-  size_t board_series = 0;
-  if (!board.empty() && files::exists(nab_root + "/labels/combined_windows.json")) {
-    const json labels = read_json_file(nab_root + "/labels/combined_windows.json");
-    if (labels.is_object()) board_series = labels.size();
-  }
+struct RunScores {
+  std::vector<Acc> ours;
+  std::vector<std::string> unscored;                         // runs without a NAB score
+  std::vector<std::pair<std::string, std::string>> not_nab;  // run folder, why it is not comparable
+};
 
+// The NAB scores of the given runs, one accumulator per detector and config. `board_series`: the number
+// of series the scoreboard's scores are over (0 when unknown), to tell a run on part of NAB's corpus.
+RunScores collect_runs(const std::vector<std::string>& run_dirs, size_t board_series) {
   // One row per detector and config: runs differ only in their `run` section (seed, name, threads) to be
   // averaged, so a detector name that comes with two configs makes two rows, not one mean of both.
-  std::vector<Acc> ours;
-  std::vector<std::string> unscored;
-  std::vector<std::pair<std::string, std::string>> not_nab;  // run folder, why it is not comparable
+  RunScores out;
+  std::vector<Acc>& ours = out.ours;
   auto acc_for = [&](const std::string& detector, const std::string& config) -> Acc& {
     for (auto& a : ours)
       if (a.detector == detector && a.config == config) return a;
@@ -79,14 +78,14 @@ std::string nab_table_markdown(const std::vector<std::string>& run_dirs, const s
       throw DataError(scores_file, 0, "expected an object {detector: {profile: score}}");
     if (scores.empty()) {  // a run that could not be scored (see its table.md): said, not silently dropped
       log::warn(dir + ": no NAB score (a cell failed or is missing; its table.md says which); left out");
-      unscored.push_back(dir);
+      out.unscored.push_back(dir);
     }
     json fingerprint = cfg;
     if (fingerprint.is_object()) fingerprint.erase("run");
     if (cfg.contains("data") && cfg["data"].value("format", "nab") != "nab") {
       log::warn(dir + ": its corpus is data.format \"" + cfg["data"].value("format", "") +
                 "\", not NAB's: its scores are no match for the scoreboard rows");
-      not_nab.emplace_back(dir, "data.format \"" + cfg["data"].value("format", "") + "\"");
+      out.not_nab.emplace_back(dir, "data.format \"" + cfg["data"].value("format", "") + "\"");
     } else if (const std::string manifest_file = dir + "/manifest.json";
                board_series > 0 && files::exists(manifest_file)) {
       // NAB's layout on part of the corpus (data.files, data.max_files): its normalized scores are over
@@ -98,7 +97,7 @@ std::string nab_table_markdown(const std::vector<std::string>& run_dirs, const s
           const std::string part =
               std::to_string(series) + " of NAB's " + std::to_string(board_series) + " series";
           log::warn(dir + ": its corpus is " + part + ": its scores are no match for the scoreboard rows");
-          not_nab.emplace_back(dir, part);
+          out.not_nab.emplace_back(dir, part);
         }
       }
     }
@@ -114,18 +113,13 @@ std::string nab_table_markdown(const std::vector<std::string>& run_dirs, const s
                  json_get<std::string>(cfg, {"engine", "precision"}, cfg_file);
     }
   }
-  if (ours.empty()) throw ConfigError("table: no detector scores in the given runs");
+  return out;
+}
 
-  struct Row {
-    std::string name, standard, low_fp, low_fn, engine, runtime;
-    double sort_key = -1e9;
-  };
-  // Each accumulator's tag after the detector's name: " [config k]" where the name comes with several.
-  std::map<std::string, int> configs_of, nth;
-  for (const auto& a : ours) configs_of[a.detector]++;
-  std::vector<std::string> tags;
-  for (const auto& a : ours)
-    tags.push_back(configs_of[a.detector] > 1 ? " [config " + std::to_string(++nth[a.detector]) + "]" : "");
+// The table's rows, best standard score first: each accumulator's (mean ± sample sd, min..max over its
+// runs; `tags` tell apart the configs of one detector name) and the scoreboard's.
+std::vector<Row> table_rows(const std::vector<Acc>& ours, const std::vector<std::string>& tags,
+                            const json& board) {
   std::vector<Row> rows;
   for (size_t k = 0; k < ours.size(); ++k) {
     const Acc& a = ours[k];
@@ -175,6 +169,36 @@ std::string nab_table_markdown(const std::vector<std::string>& run_dirs, const s
     rows.push_back(r);
   }
   std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.sort_key > b.sort_key; });
+  return rows;
+}
+
+}  // namespace
+
+std::string nab_table_markdown(const std::vector<std::string>& run_dirs, const std::string& nab_root_in) {
+  std::string nab_root = nab_root_in.empty() ? default_nab_root() : nab_root_in;
+  json board = json::object();
+  if (!nab_root.empty() && files::exists(nab_root + "/results/final_results.json"))
+    board = read_json_file(nab_root + "/results/final_results.json");
+  // The series the scoreboard's scores are over: the keys of NAB's label file (0 when it is not found).
+  size_t board_series = 0;
+  if (!board.empty() && files::exists(nab_root + "/labels/combined_windows.json")) {
+    const json labels = read_json_file(nab_root + "/labels/combined_windows.json");
+    if (labels.is_object()) board_series = labels.size();
+  }
+
+  const RunScores runs = collect_runs(run_dirs, board_series);
+  const std::vector<Acc>& ours = runs.ours;
+  const std::vector<std::string>& unscored = runs.unscored;
+  const auto& not_nab = runs.not_nab;
+  if (ours.empty()) throw ConfigError("table: no detector scores in the given runs");
+
+  // Each accumulator's tag after the detector's name: " [config k]" where the name comes with several.
+  std::map<std::string, int> configs_of, nth;
+  for (const auto& a : ours) configs_of[a.detector]++;
+  std::vector<std::string> tags;
+  for (const auto& a : ours)
+    tags.push_back(configs_of[a.detector] > 1 ? " [config " + std::to_string(++nth[a.detector]) + "]" : "");
+  const std::vector<Row> rows = table_rows(ours, tags, board);
 
   std::ostringstream os;
   os << "| detector | standard | reward_low_FP_rate | reward_low_FN_rate | engine | runtime |\n"
