@@ -218,32 +218,33 @@ std::string loss_plot(const json& cell) {
   return os.str();
 }
 
-}  // namespace
-
-std::string write_report(const std::string& run_dir, const std::string& out_file, const std::string& detector_in) {
-  if (!files::exists(run_dir + "/config.json")) throw IoError(run_dir + ": not a run folder (no config.json)");
-  const std::string cfg_file = run_dir + "/config.json", scores_file = run_dir + "/nab_scores.json",
-                    thresholds_file = run_dir + "/nab_thresholds.json";
-  json cfg = read_json_file(cfg_file);
-  json scores = files::exists(scores_file) ? read_json_file(scores_file) : json::object();
-  json thresholds = files::exists(thresholds_file) ? read_json_file(thresholds_file) : json::object();
-  if (!scores.is_object()) throw DataError(scores_file, 0, "expected an object {detector: {profile: score}}");
-  auto results = files::exists(run_dir + "/results.csv") ? parse_csv(files::read(run_dir + "/results.csv"))
-                                                          : std::vector<std::vector<std::string>>{};
+// A run's results.csv, read by column name.
+struct ResultsTable {
+  std::vector<std::vector<std::string>> rows;  // rows[0] is the header
   std::map<std::string, int> col;
-  if (!results.empty())
-    for (size_t i = 0; i < results[0].size(); ++i) col[results[0][i]] = static_cast<int>(i);
-  auto get = [&](const std::vector<std::string>& row, const std::string& name) -> std::string {
+  explicit ResultsTable(const std::string& path) {
+    if (files::exists(path)) rows = parse_csv(files::read(path));
+    if (!rows.empty())
+      for (size_t i = 0; i < rows[0].size(); ++i) col[rows[0][i]] = static_cast<int>(i);
+  }
+  // Row i's value in column `name` ("" where it has none).
+  std::string get(size_t i, const std::string& name) const {
     auto it = col.find(name);
+    const auto& row = rows[i];
     return it == col.end() || static_cast<size_t>(it->second) >= row.size() ? "" : row[static_cast<size_t>(it->second)];
-  };
+  }
+  size_t size() const { return rows.size(); }
+};
 
-  // The detector to plot: the given one, else the best by NAB standard score, else the first with results.
-  std::string detector = detector_in;
+// The detector to plot: the given one, else the best by NAB standard score, else the first with results.
+// A given name the run does not hold (a typo) would give a report without plots: refused, naming those it
+// has.
+std::string choose_detector(const std::string& run_dir, const std::string& given, const json& scores,
+                            const std::string& scores_file, const ResultsTable& results) {
+  std::string detector = given;
   bool in_results = false;  // a detector of the run whose cells all failed has rows but no NAB files
-  for (size_t i = 1; i < results.size(); ++i) in_results |= get(results[i], "detector") == detector;
+  for (size_t i = 1; i < results.size(); ++i) in_results |= results.get(i, "detector") == detector;
   if (!detector.empty() && !in_results && !fs::is_directory(fs::path(run_dir) / "nab" / detector)) {
-    // A name the run does not hold (a typo) would give a report without plots: say which names it has.
     std::vector<std::string> names;
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(fs::path(run_dir) / "nab", ec))
@@ -262,19 +263,13 @@ std::string write_report(const std::string& run_dir, const std::string& out_file
         best = json_get<double>(scores, {it.key(), "standard"}, scores_file);
         detector = it.key();
       }
-    if (detector.empty() && results.size() > 1) detector = get(results[1], "detector");
+    if (detector.empty() && results.size() > 1) detector = results.get(1, "detector");
   }
+  return detector;
+}
 
-  std::ostringstream h;
-  h << "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>lstmad report: " << esc(run_dir)
-    << "</title><style>body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}"
-       "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f3f3f3}td.l{text-align:left}"
-       "figure{margin:1.5em 0}figcaption{font-weight:bold;margin-bottom:4px}.err{color:#a00}</style></head><body>\n";
-  h << "<h1>lstmad run report</h1><p>Run folder <code>" << esc(run_dir) << "</code>; engine "
-    << esc(json_get<std::string>(cfg, {"engine", "name"}, cfg_file)) << " ("
-    << esc(json_get<std::string>(cfg, {"engine", "precision"}, cfg_file)) << "), seed "
-    << cfg["run"]["seed"].dump() << ".</p>\n";
-
+// The NAB scores table.
+void scores_section(std::ostringstream& h, const json& scores, const std::string& scores_file) {
   h << "<h2>NAB scores</h2><table><tr><th>detector</th><th>standard</th><th>reward_low_FP_rate</th>"
        "<th>reward_low_FN_rate</th></tr>\n";
   for (auto it = scores.begin(); it != scores.end(); ++it) {
@@ -287,8 +282,10 @@ std::string write_report(const std::string& run_dir, const std::string& out_file
   }
   if (scores.empty()) h << "<tr><td class=\"l\" colspan=\"4\">no NAB scores in this run</td></tr>\n";
   h << "</table>\n";
+}
 
-  // Per-series metrics and timings; failures with their messages.
+// Per-series metrics and timings; failures with their messages.
+void results_section(std::ostringstream& h, const json& cfg, const ResultsTable& results) {
   std::vector<std::string> metric_cols = {"roc_auc", "pr_auc", "best_f1", "event_f1", "vus_pr"};
   if (cfg["data"].value("format", "") == "ucr") metric_cols.push_back("ucr_score");
   h << "<h2>Per-series results</h2><table><tr><th>detector</th><th>series</th><th>status</th>";
@@ -296,35 +293,44 @@ std::string write_report(const std::string& run_dir, const std::string& out_file
   h << "<th>epochs</th><th>train s</th><th>predict s</th></tr>\n";
   std::ostringstream failures;
   for (size_t i = 1; i < results.size(); ++i) {
-    const auto& r = results[i];
-    h << "<tr><td class=\"l\">" << esc(get(r, "detector")) << "</td><td class=\"l\">" << esc(get(r, "series"))
-      << "</td><td>" << esc(get(r, "status")) << "</td>";
+    auto get = [&](const std::string& name) { return results.get(i, name); };
+    h << "<tr><td class=\"l\">" << esc(get("detector")) << "</td><td class=\"l\">" << esc(get("series"))
+      << "</td><td>" << esc(get("status")) << "</td>";
     for (const auto& m : metric_cols) {
-      std::string v = get(r, m);
+      std::string v = get(m);
       h << "<td>" << (v.empty() || v == "nan" ? "&ndash;" : num(std::strtod(v.c_str(), nullptr))) << "</td>";
     }
-    h << "<td>" << esc(get(r, "epochs")) << "</td><td>" << num(std::strtod(get(r, "seconds_train").c_str(), nullptr), 2)
-      << "</td><td>" << num(std::strtod(get(r, "seconds_predict").c_str(), nullptr), 2) << "</td></tr>\n";
-    if (get(r, "status") != "OK")
-      failures << "<li><b>" << esc(get(r, "series")) << "</b> (" << esc(get(r, "detector")) << ", "
-               << esc(get(r, "status")) << "): <span class=\"err\">" << esc(get(r, "error")) << "</span></li>\n";
+    h << "<td>" << esc(get("epochs")) << "</td><td>"
+      << num(std::strtod(get("seconds_train").c_str(), nullptr), 2) << "</td><td>"
+      << num(std::strtod(get("seconds_predict").c_str(), nullptr), 2) << "</td></tr>\n";
+    if (get("status") != "OK")
+      failures << "<li><b>" << esc(get("series")) << "</b> (" << esc(get("detector")) << ", "
+               << esc(get("status")) << "): <span class=\"err\">" << esc(get("error")) << "</span></li>\n";
   }
   h << "</table>\n<h2>Failures</h2>";
   std::string f = failures.str();
   h << (f.empty() ? "<p>none</p>\n" : "<ul>" + f + "</ul>\n");
+}
 
-  // Plots.
+// A plot of each series `detector` scored (values, labels, training part; scores, threshold, detections)
+// and its training curve.
+void plots_section(std::ostringstream& h, const std::string& run_dir, const json& cfg,
+                   const std::string& detector, const json& thresholds, const std::string& thresholds_file,
+                   const ResultsTable& results) {
   double threshold = std::nan("");
   if (thresholds.contains(detector) && thresholds[detector].contains("standard"))
     threshold = json_get<double>(thresholds, {detector, "standard", "threshold"}, thresholds_file);
-  h << "<h2>Series: " << esc(detector) << "</h2><p>Values (blue) with label windows (red bands) and the "
-       "training part (grey; NAB's probationary part); below, the anomaly score (grey) with the standard-profile threshold (dashed) "
-       "and the detections at it (red dots).</p>\n";
+  h << "<h2>Series: " << esc(detector)
+    << "</h2><p>Values (blue) with label windows (red bands) and the "
+       "training part (grey; NAB's probationary part); below, the anomaly score (grey) with the "
+       "standard-profile "
+       "threshold (dashed) and the detections at it (red dots).</p>\n";
   fs::path nab = fs::path(run_dir) / "nab" / detector;
   std::vector<fs::path> plots;
   if (!detector.empty() && fs::exists(nab))
     for (const auto& e : fs::recursive_directory_iterator(nab))
-      if (e.is_regular_file() && e.path().extension() == ".csv" && e.path().parent_path() != nab) plots.push_back(e.path());
+      if (e.is_regular_file() && e.path().extension() == ".csv" && e.path().parent_path() != nab)
+        plots.push_back(e.path());
   std::sort(plots.begin(), plots.end());
   if (plots.empty() && !detector.empty())
     h << "<p>No series of " << esc(detector) << " was scored: every cell failed (above).</p>\n";
@@ -333,10 +339,11 @@ std::string write_report(const std::string& run_dir, const std::string& out_file
   std::map<std::string, int> train_rows;
   std::map<std::string, std::string> cell_of;  // series -> its cell id, for the training curve
   for (size_t i = 1; i < results.size(); ++i)
-    if (get(results[i], "detector") == detector) {
-      const std::string t = get(results[i], "train_rows");
-      if (!t.empty() && std::atoi(t.c_str()) >= 0) train_rows[get(results[i], "series")] = std::atoi(t.c_str());
-      cell_of[get(results[i], "series")] = get(results[i], "cell_id");
+    if (results.get(i, "detector") == detector) {
+      const std::string t = results.get(i, "train_rows");
+      if (!t.empty() && std::atoi(t.c_str()) >= 0)
+        train_rows[results.get(i, "series")] = std::atoi(t.c_str());
+      cell_of[results.get(i, "series")] = results.get(i, "cell_id");
     }
   for (const auto& p : plots) {
     ScoredSeries s = read_scored(p.string());
@@ -358,6 +365,39 @@ std::string write_report(const std::string& run_dir, const std::string& out_file
       if (files::exists(cell_file)) h << loss_plot(read_json_file(cell_file));
     }
   }
+}
+
+}  // namespace
+
+std::string write_report(const std::string& run_dir, const std::string& out_file,
+                         const std::string& detector_in) {
+  if (!files::exists(run_dir + "/config.json"))
+    throw IoError(run_dir + ": not a run folder (no config.json)");
+  const std::string cfg_file = run_dir + "/config.json", scores_file = run_dir + "/nab_scores.json",
+                    thresholds_file = run_dir + "/nab_thresholds.json";
+  json cfg = read_json_file(cfg_file);
+  json scores = files::exists(scores_file) ? read_json_file(scores_file) : json::object();
+  json thresholds = files::exists(thresholds_file) ? read_json_file(thresholds_file) : json::object();
+  if (!scores.is_object()) throw DataError(scores_file, 0, "expected an object {detector: {profile: score}}");
+  const ResultsTable results(run_dir + "/results.csv");
+  const std::string detector = choose_detector(run_dir, detector_in, scores, scores_file, results);
+
+  std::ostringstream h;
+  h << "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>lstmad report: " << esc(run_dir)
+    << "</"
+       "title><style>body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:"
+       "1em 0}"
+       "td,th{border:1px solid #ccc;padding:3px "
+       "8px;text-align:right}th{background:#f3f3f3}td.l{text-align:left}"
+       "figure{margin:1.5em "
+       "0}figcaption{font-weight:bold;margin-bottom:4px}.err{color:#a00}</style></head><body>\n";
+  h << "<h1>lstmad run report</h1><p>Run folder <code>" << esc(run_dir) << "</code>; engine "
+    << esc(json_get<std::string>(cfg, {"engine", "name"}, cfg_file)) << " ("
+    << esc(json_get<std::string>(cfg, {"engine", "precision"}, cfg_file)) << "), seed "
+    << cfg["run"]["seed"].dump() << ".</p>\n";
+  scores_section(h, scores, scores_file);
+  results_section(h, cfg, results);
+  plots_section(h, run_dir, cfg, detector, thresholds, thresholds_file, results);
   h << "</body></html>\n";
   std::string out = out_file.empty() ? run_dir + "/report.html" : out_file;
   files::write_atomic(out, h.str());
