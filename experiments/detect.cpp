@@ -172,8 +172,8 @@ Detection detect(const DetectOptions& o) {
   const std::string where = series.path.empty() ? series.name : series.path;
   if (series.rows() <= sc.train_end)
     throw DataError(where, 0,
-                    "has " + std::to_string(series.rows()) + " rows; the models' training part is " +
-                        std::to_string(sc.train_end) +
+                    "has " + std::to_string(series.rows()) + (series.rows() == 1 ? " row" : " rows") +
+                        "; the models' training part is " + std::to_string(sc.train_end) +
                         " rows and scores start after it: give the rows after it too");
   PreparedSeries p = prepare_series_as(std::move(series), cfg, sc.train_end, sc.norm, sc.time_features);
 
