@@ -15,7 +15,7 @@ core=(framework/core/log.cpp framework/core/files.cpp framework/core/json_file.c
 "$cxx" "${flags[@]}" tests/fuzz/fuzz_csv_reader.cpp framework/data/csv_reader.cpp framework/data/labels.cpp framework/data/ucr.cpp \
   "${core[@]}" -o "$out/fuzz_csv_reader" &
 build_csv=$!
-"$cxx" "${flags[@]}" tests/fuzz/fuzz_config.cpp experiments/config.cpp framework/data/csv_reader.cpp "${core[@]}" -o "$out/fuzz_config" &
+"$cxx" "${flags[@]}" tests/fuzz/fuzz_config.cpp experiments/config.cpp experiments/config_schema.cpp framework/data/csv_reader.cpp "${core[@]}" -o "$out/fuzz_config" &
 build_config=$!
 wait "$build_csv"
 wait "$build_config"
