@@ -35,7 +35,8 @@ struct CellsOutcome {
 // Runs `todo` (cells of run.plan). `engine` serves the first queue (engine.device; it may be null when
 // `todo` is empty); the queues of further devices make their own. `progress` counts cells. Each queue
 // checks `stop` before each batch: once it is above 0 the batches in flight finish and no other starts.
-// Throws only for what no cell can survive (a second device's engine that cannot be made).
+// Throws when a queue cannot start: an engine for a further device, or engine.fallback's engine, that
+// cannot be made (the cells finished before that are written and kept).
 CellsOutcome run_cells(const CellRun& run, const std::vector<const Cell*>& todo, Engine* engine,
                        Progress& progress, const std::atomic<int>& stop);
 
