@@ -274,7 +274,8 @@ inline void expect_time_limit_stops_its_job_alone(const EngineOptions& options) 
       << jobs[1].result.message;
 }
 
-// Where there is no device (`reason` says why): training throws DeviceError carrying that reason.
+// Where there is no device (`reason` says why): training throws DeviceError carrying that reason and
+// naming the CPU engine.
 // Returns the options of the job it tried.
 inline TrainOptions expect_training_throws_device_error(Engine& engine, const std::string& reason) {
   const ModelShape shape{1, 1, 8, 1};
@@ -285,6 +286,9 @@ inline TrainOptions expect_training_throws_device_error(Engine& engine, const st
     ADD_FAILURE() << "training without a device did not throw";
   } catch (const DeviceError& e) {
     EXPECT_NE(std::string(e.what()).find(reason), std::string::npos) << e.what();
+    // and names the engine that runs without one
+    EXPECT_NE(std::string(e.what()).find("engine \"cpu\" runs without one (--engine cpu)"), std::string::npos)
+        << e.what();
   }
   return jobs[0].options;
 }

@@ -111,7 +111,8 @@ struct GpuTrainingNames {
 // False when the variable `env` (LSTMAD_CUDNN_GRAPHS, LSTMAD_FUSED_GRAPHS) is "0": CUDA graphs are off.
 bool graphs_enabled(const char* env);
 
-// Throws DeviceError("engine \"<engine>\" needs a CUDA device: <reason>") when `device` is not usable.
+// Throws DeviceError("engine \"<engine>\" needs a CUDA device: <reason>; engine \"cpu\" runs without one
+// (--engine cpu)") when `device` is not usable.
 void require_gpu_device(const char* engine, int device);
 
 // Checks that every job shares `window` and has batch >= 1 (Error otherwise) and returns the sizes the
