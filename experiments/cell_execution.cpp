@@ -135,12 +135,7 @@ class CellExecution {
 
 CellResult CellExecution::base_result(const Cell& c) const {
   CellResult r;
-  r.id = c.id;
-  r.index = c.index;
-  r.setting = c.setting;
-  r.detector = plan_.settings[static_cast<size_t>(c.setting)].detector;
-  r.series = c.series;
-  r.seed = c.seed;
+  identify_cell(r, plan_, c);
   return r;
 }
 

@@ -24,8 +24,9 @@ struct ConfigArgs {
   std::vector<std::string> sets;
   std::string engine;
 };
-// Adds the config argument, --set and --engine to `sub`.
-void add_config_args(CLI::App* sub, ConfigArgs& a);
+// Adds the config argument (optional unless `required`: `run --resume` takes it from the run folder),
+// --set and --engine to `sub`.
+void add_config_args(CLI::App* sub, ConfigArgs& a, bool required = true);
 // The config file with its overrides applied, validated and with every default filled in.
 json load_resolved(const ConfigArgs& a);
 

@@ -21,8 +21,12 @@
 
 namespace lstmad::cli {
 
-void add_config_args(CLI::App* sub, ConfigArgs& a) {
-  sub->add_option("config", a.path, "Experiment config (JSON)")->required()->check(CLI::ExistingFile);
+void add_config_args(CLI::App* sub, ConfigArgs& a, bool required) {
+  auto* config = sub->add_option(
+      "config", a.path,
+      required ? "Experiment config (JSON)" : "Experiment config (JSON); not needed with --resume");
+  config->check(CLI::ExistingFile);
+  if (required) config->required();
   sub->add_option("--set", a.sets, "Override a key: --set model.hidden=32 (repeatable)")
       ->type_name("PATH=VALUE");
   sub->add_option("--engine", a.engine, "Shorthand for --set engine.name=NAME");

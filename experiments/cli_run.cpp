@@ -23,9 +23,7 @@ void add_run_commands(CLI::App& app, Registry& reg) {
   static bool retry_failed = false, no_progress = false;
 
   auto* run = app.add_subcommand("run", "Run an experiment: train a detector per series and setting, score, report");
-  run->add_option("config", run_args.path, "Experiment config (JSON); not needed with --resume")->check(CLI::ExistingFile);
-  run->add_option("--set", run_args.sets, "Override a key: --set model.hidden=32 (repeatable)")->type_name("PATH=VALUE");
-  run->add_option("--engine", run_args.engine, "Shorthand for --set engine.name=NAME");
+  add_config_args(run, run_args, false);
   run->add_option("--out", out_dir, "Run folder (default: <run.out>/<timestamp>-<run.name>)");
   run->add_option("--resume", resume_dir, "Resume this run folder: skip finished cells, run the rest")->check(CLI::ExistingDirectory);
   run->add_flag("--retry-failed", retry_failed, "With --resume: also rerun cells that ended in an error");

@@ -191,16 +191,11 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
   parallel_for(plan.cells.size(), static_cast<size_t>(threads), [&](size_t k) {
     const Cell& c = plan.cells[k];
     const Setting& s = plan.settings[static_cast<size_t>(c.setting)];
-    CellResult r;
     auto it = source.find(model_key(s.values, c.series));
     const CellResult* src = it == source.end() ? nullptr : it->second;
+    CellResult r;
     if (src) r = *src;  // training facts carry over
-    r.id = c.id;
-    r.index = c.index;
-    r.setting = c.setting;
-    r.detector = s.detector;
-    r.series = c.series;
-    r.seed = c.seed;
+    identify_cell(r, plan, c);
     r.metrics.clear();
     const LoadedSeries& L = loaded[series_index[c.series]];
     try {

@@ -116,10 +116,7 @@ RunOutcome finalize(const std::string& dir, const json& cfg, const Plan& plan,
     auto it = by_id.find(c.id);
     if (it == by_id.end()) continue;
     CellResult& r = it->second;
-    r.index = c.index;
-    r.setting = c.setting;
-    r.series = c.series;
-    r.detector = plan.settings[static_cast<size_t>(c.setting)].detector;
+    place_in_plan(r, plan, c);
     all.push_back(std::move(r));
     by_id.erase(it);
   }
@@ -155,6 +152,19 @@ RunOutcome finalize(const std::string& dir, const json& cfg, const Plan& plan,
     log::warn(std::string("report not written: ") + e.what());
   }
   return outcome;
+}
+
+void place_in_plan(CellResult& r, const Plan& plan, const Cell& c) {
+  r.index = c.index;
+  r.setting = c.setting;
+  r.series = c.series;
+  r.detector = plan.settings[static_cast<size_t>(c.setting)].detector;
+}
+
+void identify_cell(CellResult& r, const Plan& plan, const Cell& c) {
+  r.id = c.id;
+  r.seed = c.seed;
+  place_in_plan(r, plan, c);
 }
 
 double recorded_wall_seconds(const std::string& dir) {

@@ -46,6 +46,13 @@ RunOutcome finalize(const std::string& dir, const json& cfg, const Plan& plan,
                     const std::vector<LoadedSeries>& loaded, std::vector<CellResult> in_memory,
                     const ResultsStore& store, double seconds, const std::string& partial_reason);
 
+// Places a cell's result in the plan it is part of: its index, setting, series and that setting's
+// detector (a resumed run's series may sort differently, a rescore's settings differ from its source's).
+void place_in_plan(CellResult& r, const Plan& plan, const Cell& c);
+
+// Gives a cell's result the identity its plan gives the cell (id, seed) and its place (place_in_plan).
+void identify_cell(CellResult& r, const Plan& plan, const Cell& c);
+
 // The wall time a finished run recorded in its summary.json (0 when it has none).
 double recorded_wall_seconds(const std::string& dir);
 
