@@ -48,6 +48,7 @@ DetectorOptions detector_options(const json& v) {
   d.error_cap = at_path(v, "detector.error_cap").get<double>();
   d.spatial_margin = at_path(v, "detector.spatial_margin").get<double>();
   d.suppress = at_path(v, "detector.suppress").get<double>();
+  d.suppress_rows = at_path(v, "detector.suppress_rows").get<int>();
   d.suppress_level = at_path(v, "detector.suppress_level").get<double>();
   return d;
 }

@@ -447,6 +447,11 @@ std::string member_problem(const json& member) {
            std::to_string(horizon) +
            ": no window has all its targets in the latest rows, so fine-tuning would never run (0 = the "
            "training part's length)";
+  const double fraction = at_path(member, "detector.suppress").get<double>();
+  const int span = at_path(member, "detector.suppress_rows").get<int>();
+  if (fraction > 0 && span > 0)
+    return "detector.suppress " + json(fraction).dump() + " and detector.suppress_rows " +
+           std::to_string(span) + " both set the span silenced after an alarm: set one of them, the other 0";
   return "";
 }
 

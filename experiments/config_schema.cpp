@@ -178,8 +178,13 @@ std::vector<KeyDef> make_schema() {
       100, {}, true);
   add("detector.suppress", T::Number, 0.0,
       "After a score >= detector.suppress_level, zero the scores of the next fraction of the series' rows "
-      "(0 = off).",
+      "(0 = off). The span is a fraction of the length of the series the models learned, also when "
+      "`lstmad detect` scores that series with rows appended.",
       0, 1, {}, true);
+  add("detector.suppress_rows", T::Int, 0,
+      "Or zero the scores of the next this many rows: a span that does not depend on the series' length "
+      "(0 = detector.suppress decides; not both).",
+      0, 1e7, {}, true);
   add("detector.suppress_level", T::Number, 0.99, "Score that triggers suppression.", 0, 1, {}, true);
   // engine
   add("engine.name", T::String, "cpu", "Engine: `cpu`, `cudnn` or `fused` (GPU engines need a CUDA build).");

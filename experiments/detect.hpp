@@ -2,8 +2,8 @@
 // version of it, as the run's cell did: the same normalization and calendar inputs, the same causal
 // fine-tuning schedule, the same detector, and alarms at the run's NAB threshold. Scoring the series the
 // models were trained on, with the run's engine, gives the run's scores bit for bit; rows appended to it
-// are scored as the run would have scored them had they been there, and the rows before them keep their
-// scores, since every stage is causal (except detector.suppress, whose span is a fraction of the rows).
+// leave the scores of the rows before them as they were, since every stage is causal and the span that
+// detector.suppress silences after an alarm stays the run's (a fraction of the learned series' rows).
 #pragma once
 #include <limits>
 #include <string>

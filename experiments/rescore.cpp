@@ -11,6 +11,7 @@
 #include "core/thread_pool.hpp"
 #include "detect/detector.hpp"
 #include "experiments/cell_pipeline.hpp"
+#include "experiments/config.hpp"
 #include "experiments/evaluation.hpp"
 #include "experiments/run_folder.hpp"
 #include "experiments/saved_models.hpp"
@@ -203,6 +204,7 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
       if (src->status != CellStatus::Ok)
         throw Error("the source cell ended " + to_string(src->status) + ": " + src->error);
       if (!L.data) throw Error(L.error);
+      if (const std::string why = setting_problem(s.values); !why.empty()) throw Error(why);
       const std::string& src_det = src->detector;
       std::vector<double> errors = src_store.read_nab_column(src_det, c.series, "raw_score");
       std::vector<double> values = src_store.read_nab_column(src_det, c.series, "value");

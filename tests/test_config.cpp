@@ -363,6 +363,17 @@ TEST(Config, RetrainRowsBelowTheHorizonIsAProblemOfTheMemberAndItsSetting) {
   EXPECT_EQ(setting_problem(setting({{"train", retrain}, {"ensemble", {{"model.horizon", {1, 3}}}}})), "");
 }
 
+// detector.suppress (a fraction of the series) and detector.suppress_rows (rows) both set the span silenced
+// after an alarm: a setting with both above 0 cannot run, and the reason names both keys.
+TEST(Config, SuppressAndSuppressRowsTogetherAreAProblem) {
+  auto setting = [](const json& user) { return expand_settings(resolve_config(user, "x")).at(0); };
+  EXPECT_EQ(setting_problem(setting({{"detector", {{"suppress", 0.05}, {"suppress_rows", 40}}}})),
+            "detector.suppress 0.05 and detector.suppress_rows 40 both set the span silenced after an alarm: "
+            "set one of them, the other 0");
+  EXPECT_EQ(setting_problem(setting({{"detector", {{"suppress", 0.05}}}})), "");
+  EXPECT_EQ(setting_problem(setting({{"detector", {{"suppress_rows", 40}}}})), "");
+}
+
 TEST(Config, BadEnsembleKeysNameTheirPath) {
   auto message = [](const json& user) {
     try {

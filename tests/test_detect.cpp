@@ -120,15 +120,21 @@ TEST(Detect, SavedModelsScoreTheirSeriesAsTheRunDidBitForBit) {
   }
 }
 
-// Every stage is causal: scoring the first 700 rows gives the first 700 rows of scoring all 1200 (alarm
-// suppression off: its span is a fraction of the rows). A threshold given on the command line makes the
-// alarms.
+// Every stage is causal: scoring the first 700 rows gives the first 700 rows of scoring all 1200. Alarm
+// suppression included: its span is a fraction of the series the models learned (120 of its 1200 rows),
+// not of the 700 rows given, so an alarm in the first rows silences the same rows in both. A threshold
+// given on the command line makes the alarms.
 TEST(Detect, RowsAppendedToASeriesLeaveTheEarlierScoresAlone) {
   if (!fs::exists(lstmad_binary())) GTEST_SKIP() << "lstmad binary not built at " << lstmad_binary();
   TempDir tmp("detect-append");
   const std::string run = tmp.file("run");
   std::string log;
-  ASSERT_EQ(run_small(run, "--set run.save_models=true --set detector.suppress=0", &log), 0) << log;
+  ASSERT_EQ(
+      run_small(run,
+                "--set run.save_models=true --set detector.suppress=0.1 --set detector.suppress_level=0.5",
+                &log),
+      0)
+      << log;
   const std::string series = kSeries[1];
   const std::string full = run + "/corpus/data/" + series;
   ASSERT_TRUE(fs::exists(full));
@@ -150,6 +156,12 @@ TEST(Detect, RowsAppendedToASeriesLeaveTheEarlierScoresAlone) {
   ASSERT_EQ(b.size(), 1201u);
   for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i], b[i]) << "row " << i;
   EXPECT_NE(log.find("at threshold 0.5 (--threshold)"), std::string::npos) << log;
+  // The compared rows hold an alarm whose whole silenced span of 120 rows lies among them.
+  size_t alarm = 0;
+  for (size_t i = 1; i + 120 < a.size() && alarm == 0; ++i)
+    if (std::stod(a[i][2]) >= 0.5) alarm = i;
+  ASSERT_GT(alarm, 0u) << "no alarm in rows 0.." << a.size() - 122 << " of " << tmp.file("a.csv");
+  for (size_t i = alarm + 1; i <= alarm + 120; ++i) EXPECT_EQ(std::stod(a[i][2]), 0.0) << "row " << i;
 }
 
 // --engine picks the engine that runs the models: a run made on the fused engine at tf32 scores on the CPU

@@ -165,10 +165,40 @@ TEST(Scoring, SuppressionSilencesTheFollowingRows) {
   s[10] = 1.0;
   s[12] = 1.0;
   s[30] = 0.995;
-  auto out = suppress_repeats(s, 0.99, 0.1);  // 10 rows
+  auto out = suppress_repeats(s, 0.99, 10);
   EXPECT_EQ(out[10], 1.0);
   EXPECT_EQ(out[12], 0.0);
+  EXPECT_EQ(out[20], 0.0);
   EXPECT_EQ(out[30], 0.995);
+  EXPECT_EQ(suppress_repeats(s, 0.99, 0), s);
+}
+
+// The span: suppress_rows when set; else floor(suppress x n), n being series_rows when set (lstmad detect:
+// the series the models learned) and otherwise the rows scored.
+TEST(Detector, SuppressionSpanComesFromRowsOrTheLearnedSeriesLength) {
+  DetectorOptions o;
+  EXPECT_EQ(suppression_span(o, 1000), 0) << "off by default";
+  o.suppress = 0.05;
+  EXPECT_EQ(suppression_span(o, 1000), 50);
+  EXPECT_EQ(suppression_span(o, 1999), 99);
+  o.series_rows = 1200;
+  EXPECT_EQ(suppression_span(o, 701), 60) << "the learned series' span, however many rows are scored";
+  EXPECT_EQ(suppression_span(o, 5000), 60);
+  o.suppress = 0.0;
+  o.suppress_rows = 25;
+  EXPECT_EQ(suppression_span(o, 701), 25);
+  // Through the detector: an error spike at row 300 scores 1 (spatial check) and silences the next 25 rows.
+  o.score = "error";
+  o.spatial_margin = 0.5;
+  o.suppress_level = 0.99;
+  std::vector<double> values(600, 0.0), errors(600, 0.2);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = (i % 2 == 0) ? 1.0 : -1.0;
+  values[300] = 10.0;
+  values[310] = 10.5;  // beyond the range again, but inside the silenced span
+  const auto scores = anomaly_scores_from_errors(errors, values, o);
+  EXPECT_EQ(scores[300], 1.0);
+  for (size_t i = 301; i <= 325; ++i) EXPECT_EQ(scores[i], 0.0) << "row " << i;
+  EXPECT_GT(scores[326], 0.0);
 }
 
 TEST(Detector, ScoresAreCausal) {

@@ -53,6 +53,28 @@ TEST_F(RunCli, RescoreEqualsAFreshRunWithThoseDetectorSettings) {
             2)
       << out;
   EXPECT_NE(out.find("rescoring changes only detector"), std::string::npos) << out;
+  // A setting that cannot run fails its own cells, not the rescore (exit 1: some cells failed):
+  // suppress_rows 20 beside suppress 0.05.
+  ASSERT_EQ(run_command(lstmad_binary() + " -q rescore " + tmp.file("a") + sets +
+                            " --set 'detector.suppress_rows=[0,20]' --out " + tmp.file("g"),
+                        &out),
+            1)
+      << out;
+  const auto rows = read_results_csv(tmp.file("g/results.csv"));
+  const size_t cells = read_results_csv(tmp.file("b/results.csv")).size();
+  ASSERT_EQ(rows.size(), 2 * cells);
+  size_t failed = 0;
+  for (const auto& row : rows) {
+    const bool conflict = row.at("detector.suppress_rows") == "20";
+    EXPECT_EQ(row.at("status"), conflict ? "ERROR" : "OK") << row.at("cell_id");
+    if (conflict) {
+      EXPECT_NE(row.at("error").find("detector.suppress 0.05 and detector.suppress_rows 20"),
+                std::string::npos)
+          << row.at("error");
+      ++failed;
+    }
+  }
+  EXPECT_EQ(failed, cells);
 }
 
 // A resumed run whose corpus lost a series since keeps its other cells' files as they were written, with

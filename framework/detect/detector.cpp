@@ -98,7 +98,14 @@ std::vector<double> anomaly_scores_from_errors(const std::vector<double>& raw_er
     for (size_t i = 0; i < scores.size() && i < flag.size(); ++i)
       if (flag[i] > 0) scores[i] = 1.0;
   }
-  return suppress_repeats(scores, o.suppress_level, o.suppress);
+  return suppress_repeats(scores, o.suppress_level, suppression_span(o, scores.size()));
+}
+
+long suppression_span(const DetectorOptions& o, std::size_t scored_rows) {
+  if (o.suppress_rows > 0) return o.suppress_rows;
+  if (o.suppress <= 0) return 0;
+  const double n = o.series_rows > 0 ? o.series_rows : static_cast<double>(scored_rows);
+  return static_cast<long>(std::floor(o.suppress * n));
 }
 
 std::vector<double> anomaly_scores(const std::vector<double>& actual, const std::vector<double>& predicted,

@@ -3,6 +3,7 @@
 // exponential smoothing -> cap -> score rule (error, error_ratio, likelihood or dynamic_threshold) -> spatial check -> optional suppression of repeated alarms.
 // All causal: the score of row i depends on rows <= i only.
 #pragma once
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -24,8 +25,15 @@ struct DetectorOptions {
   DynamicThresholdOptions ndt;       // "dynamic_threshold": binary scores (1 = anomalous)
   double spatial_margin = 0.0;       // > 0: a value beyond the range seen so far by this fraction of it scores 1
   double suppress = 0.0;             // fraction of the series' rows silenced after an alarm (0 = off)
+  int suppress_rows = 0;             // or this many rows: a span that does not depend on the series' length
+  int series_rows = 0;               // the rows `suppress` is a fraction of (0: the scored rows)
   double suppress_level = 0.99;
 };
+
+// The rows silenced after an alarm when `scored_rows` rows are scored: suppress_rows, else
+// floor(suppress x n) with n = series_rows, or scored_rows where series_rows is 0. `lstmad detect` sets
+// series_rows to the length of the series the models learned, so rows appended to it keep the run's span.
+long suppression_span(const DetectorOptions& options, std::size_t scored_rows);
 
 // errors: absolute prediction errors per row in normalized units (NaN where a row has no prediction, and
 // a non-finite error counts as none: such a row scores 0, or with smoothing > 1 the mean of the errors

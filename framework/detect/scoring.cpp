@@ -98,10 +98,9 @@ std::vector<double> likelihood_scores(const std::vector<double>& errors, const L
   return scores;
 }
 
-std::vector<double> suppress_repeats(const std::vector<double>& scores, double level, double fraction) {
+std::vector<double> suppress_repeats(const std::vector<double>& scores, double level, long span) {
   std::vector<double> out = scores;
-  if (fraction <= 0) return out;
-  const long span = static_cast<long>(std::floor(fraction * static_cast<double>(scores.size())));
+  if (span <= 0) return out;
   long quiet_until = -1;
   for (long i = 0; i < static_cast<long>(out.size()); ++i) {
     if (i <= quiet_until) {

@@ -44,7 +44,7 @@ inline constexpr double kLikelihoodYellow = 1e-3;
 // 1 - Q, or its log form. Rows before `start`, before the first fit (2 means), or without an error score 0.
 std::vector<double> likelihood_scores(const std::vector<double>& errors, const LikelihoodOptions& options);
 
-// After a score >= level at row i, the scores of rows i+1 .. i+span are set to 0 (span = fraction * n).
-std::vector<double> suppress_repeats(const std::vector<double>& scores, double level, double fraction);
+// After a score >= level at row i, the scores of rows i+1 .. i+span are set to 0 (span <= 0: none).
+std::vector<double> suppress_repeats(const std::vector<double>& scores, double level, long span);
 
 }  // namespace lstmad
