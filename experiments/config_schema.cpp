@@ -38,6 +38,11 @@ std::vector<KeyDef> make_schema() {
   add("data.csv.label_column", T::String, "",
       "csv: the label column, nonzero on anomalous rows (each run of them is one anomaly window); \"\" = "
       "unlabeled, no metrics.");
+  add("data.csv.label_windows", T::String, "rows",
+      "csv: `rows` (each run of labeled rows is one anomaly window) or `nab` (NAB's window around each run: "
+      "10 % of the file's rows shared among its anomalies, a first window inside the probationary part "
+      "dropped, overlapping windows merged), so that NAB scores weigh early and late detections as on NAB.",
+      0, 0, {"rows", "nab"});
   add("data.csv.value_columns", T::StringList, json::array(),
       "csv: the value columns, the first being the one predicted and scored; empty = every other column in "
       "file "

@@ -4,6 +4,7 @@
 // layout (named time, label and value columns) and a folder of such files run end to end.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -12,8 +13,10 @@
 
 #include "core/error.hpp"
 #include "core/files.hpp"
+#include "core/json_file.hpp"
 #include "data/csv_reader.hpp"
 #include "data/labels.hpp"
+#include "data/nab_windows.hpp"
 #include "data/series.hpp"
 #include "data/timestamp.hpp"
 #include "support/test_support.hpp"
@@ -442,6 +445,61 @@ TEST(Labels, SharedNabCorpusReadsCompletely) {
   EXPECT_EQ(problems, 0);
 }
 
+// NAB's window procedure on the corpus' anomaly points (labels/combined_labels.json) gives its scoring
+// windows (labels/combined_windows.json) row for row in all 58 files, with the one override NAB's labels
+// carry (specs/nab-scoring.md 1.3: the iio file's points are rows 249 and 339).
+TEST(Labels, NabWindowProcedureRebuildsTheSharedCorpusWindows) {
+  const std::string root = test::shared_nab_root();
+  if (root.empty())
+    GTEST_SKIP() << "NAB corpus not found (../shared/nab or NAB_ROOT); scripts/get-nab.sh fetches it";
+  const auto windows = read_label_windows(root + "/labels/combined_windows.json");
+  const nlohmann::json points = read_json_file(root + "/labels/combined_labels.json");
+  ASSERT_EQ(points.size(), 58u);
+  long compared = 0, labels = 0;
+  for (auto it = points.begin(); it != points.end(); ++it) {
+    const Series s = load_corpus_series(root, it.key(), windows);
+    std::vector<int> rows;
+    for (const auto& t : it.value()) {
+      const auto us = parse_timestamp_us(t.get<std::string>());
+      ASSERT_TRUE(us.has_value()) << it.key() << ": " << t;
+      const auto at = std::find(s.time_us.begin(), s.time_us.end(), *us);
+      ASSERT_NE(at, s.time_us.end()) << it.key() << ": no row at " << t;
+      rows.push_back(static_cast<int>(at - s.time_us.begin()));
+    }
+    labels += static_cast<long>(rows.size());
+    if (it.key() == "realAWSCloudwatch/iio_us-east-1_i-a2eb1cd9_NetworkIn.csv") rows = {249, 339};
+    const auto built = nab_windows_from_points(s.rows(), rows);
+    ASSERT_EQ(built.size(), s.windows.size()) << it.key();
+    for (size_t j = 0; j < built.size(); ++j) {
+      EXPECT_EQ(built[j].first, s.windows[j].start) << it.key() << " window " << j;
+      EXPECT_EQ(built[j].second, s.windows[j].end) << it.key() << " window " << j;
+    }
+    // Each point is a one-row run: the runs' procedure gives the same windows where no three overlap.
+    std::vector<std::pair<int, int>> runs;
+    for (int r : rows) runs.emplace_back(r, r);
+    EXPECT_EQ(nab_windows_from_runs(s.rows(), runs), built) << it.key();
+    compared += static_cast<long>(built.size());
+  }
+  EXPECT_EQ(labels, 120);
+  EXPECT_EQ(compared, 116);
+}
+
+// A label column's runs: NAB's width int(0.10 n / k) for k runs, widened on both sides by its half, the
+// first dropped inside the probationary part, overlapping ones merged, a chain of three as well.
+TEST(Labels, NabWindowsAroundLabeledRuns) {
+  using W = std::vector<std::pair<int, int>>;
+  EXPECT_EQ(nab_windows_from_runs(1000, {{500, 500}}), (W{{450, 550}}));
+  EXPECT_EQ(nab_windows_from_runs(1000, {{500, 509}}), (W{{450, 559}})) << "a run keeps its length";
+  EXPECT_EQ(nab_windows_from_runs(1000, {{990, 999}}), (W{{940, 999}})) << "clipped at the end";
+  EXPECT_EQ(nab_windows_from_runs(1000, {{100, 100}, {600, 600}}), (W{{575, 625}}))
+      << "h = 25; the first starts before P = 150";
+  EXPECT_EQ(nab_windows_from_runs(1000, {{400, 400}, {420, 420}, {440, 440}}), (W{{384, 456}}))
+      << "h = 16: three overlapping windows merge into one";
+  EXPECT_EQ(nab_windows_from_points(1000, {400, 420, 440}), (W{{384, 436}, {424, 456}}))
+      << "NAB's own loop leaves the third";
+  EXPECT_TRUE(nab_windows_from_runs(1000, {}).empty());
+}
+
 }  // namespace
 }  // namespace lstmad
 
@@ -491,6 +549,27 @@ TEST(CsvGeneric, NamedColumnsLabelRunsAndEpochSeconds) {
   EXPECT_EQ(s.windows[0].start_text, "1416726000");
   EXPECT_EQ(s.time_us[1] - s.time_us[0], 3600LL * 1000000) << "seconds since 1970";
   EXPECT_EQ(format_timestamp_us(s.time_us[0]), "2014-11-23 06:00:00");
+}
+
+// data.csv.label_windows "nab": the label column's runs get NAB's windows, edges named by their rows'
+// timestamps; "rows" keeps the runs themselves.
+TEST(CsvGeneric, NabLabelWindowsWidenTheLabeledRuns) {
+  std::string text = "timestamp,value,is_anomaly\n";
+  for (int i = 0; i < 1000; ++i)
+    text +=
+        std::to_string(1416722400 + 60 * i) + ",1," + ((i >= 500 && i <= 504) || i == 800 ? "1" : "0") + "\n";
+  CsvColumns cols = generic("timestamp", "is_anomaly");
+  const Series runs = parse_series_csv(text, "g.csv", "c/g.csv", nullptr, cols);
+  ASSERT_EQ(runs.windows.size(), 2u);
+  EXPECT_EQ(std::make_pair(runs.windows[0].start, runs.windows[0].end), std::make_pair(500, 504));
+  EXPECT_EQ(std::make_pair(runs.windows[1].start, runs.windows[1].end), std::make_pair(800, 800));
+  cols.label_windows = "nab";
+  const Series nab = parse_series_csv(text, "g.csv", "c/g.csv", nullptr, cols);
+  ASSERT_EQ(nab.windows.size(), 2u);  // width int(0.10 * 1000 / 2) = 50, h = 25
+  EXPECT_EQ(std::make_pair(nab.windows[0].start, nab.windows[0].end), std::make_pair(475, 529));
+  EXPECT_EQ(std::make_pair(nab.windows[1].start, nab.windows[1].end), std::make_pair(775, 825));
+  EXPECT_EQ(nab.windows[0].start_text, std::to_string(1416722400 + 60 * 475));
+  EXPECT_EQ(nab.windows[1].end_text, std::to_string(1416722400 + 60 * 825));
 }
 
 TEST(CsvGeneric, IsoTimesChosenValuesAndNoTimeColumn) {
@@ -614,16 +693,16 @@ TEST(CsvGeneric, CorpusRunsEndToEnd) {
   }
   EXPECT_EQ(by["A1Benchmark/real_1.csv"].at("train_rows"), "360") << "data.train_fraction 0.4 of 900 rows";
 
-  // Without the broken file, NAB's scoring runs on the labels as they are. The root given as "data/" still
-  // names the top-level file's category "data". A file two folders deep keeps both in its id, and the
-  // report finds its training part by that id.
+  // Without the broken file, NAB's scoring runs, here on NAB's windows around the labeled runs
+  // (data.csv.label_windows). The root given as "data/" still names the top-level file's category "data". A
+  // file two folders deep keeps both in its id, and the report finds its training part by that id.
   std::filesystem::create_directories(dir.file("data/A1Benchmark/deep"));
   write("A1Benchmark/deep/real_2.csv", 1000, 800, 804);
   ASSERT_EQ(test::run_command(
                 test::lstmad_binary() + " -q run " + std::string(LSTMAD_SOURCE_DIR) +
                     "/configs/quickstart.json --set data.format=csv --set data.root=" + dir.file("data/") +
                     " --set 'data.files=[\"*/real_1.csv\",\"data/*\",\"A1Benchmark/deep/*\"]'"
-                    " --set data.csv.label_column=is_anomaly"
+                    " --set data.csv.label_column=is_anomaly --set data.csv.label_windows=nab"
                     " --set data.train_fraction=0.4 --set train.epochs=2 --set model.hidden=8 --out " +
                     dir.file("nab") + " -j 2 2>&1",
                 &out),
@@ -635,6 +714,14 @@ TEST(CsvGeneric, CorpusRunsEndToEnd) {
             (std::set<std::string>{"A1Benchmark/real_1.csv", "A1Benchmark/deep/real_2.csv", "data/top.csv"}));
   const std::string scores = files::read(dir.file("nab/nab_scores.json"));
   EXPECT_NE(scores.find("\"standard\""), std::string::npos) << scores;
+  // real_1's run of rows 700-705 in 900 rows: NAB's window, half-width int(0.10 * 900) / 2 = 45.
+  const auto scored = test::read_csv(dir.file("nab/nab/lstmad/A1Benchmark/lstmad_real_1.csv"));
+  ASSERT_EQ(scored.size(), 901u);
+  ASSERT_EQ(scored[0].back(), "label");
+  for (size_t i = 1; i < scored.size(); ++i) {
+    const int row = static_cast<int>(i) - 1;
+    EXPECT_EQ(scored[i].back(), row >= 655 && row <= 750 ? "1" : "0") << "row " << row;
+  }
   // The plots' titles are the ids, and each training part drawn is its cell's 0.4 of the rows (40% of the
   // 900-pixel plot; the fallback, NAB's probation, would draw 15%).
   const std::string html = files::read(dir.file("nab/report.html"));

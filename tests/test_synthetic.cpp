@@ -12,6 +12,7 @@
 #include "core/files.hpp"
 #include "data/csv_reader.hpp"
 #include "data/labels.hpp"
+#include "data/nab_windows.hpp"
 #include "data/synthetic.hpp"
 #include "support/test_support.hpp"
 

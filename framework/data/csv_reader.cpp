@@ -12,6 +12,7 @@
 #include "core/files.hpp"
 #include "core/log.hpp"
 #include "data/csv_fields.hpp"
+#include "data/nab_windows.hpp"
 #include "data/timestamp.hpp"
 
 namespace lstmad {
@@ -219,18 +220,24 @@ ColumnRoles resolve_columns(const std::vector<std::string_view>& header, const C
   return c;
 }
 
-// Each maximal run of labeled rows becomes a label window of `s`.
-void add_label_windows(const std::vector<int>& labels, Series& s) {
+// Each maximal run of labeled rows becomes a label window of `s`, or with `nab` the window NAB's
+// procedure puts around it.
+void add_label_windows(const std::vector<int>& labels, bool nab, Series& s) {
   const int n = static_cast<int>(labels.size());
+  std::vector<std::pair<int, int>> runs;
   for (int i = 0; i < n; ++i) {
     if (!labels[static_cast<size_t>(i)] || (i > 0 && labels[static_cast<size_t>(i - 1)])) continue;
     int e = i;
     while (e + 1 < n && labels[static_cast<size_t>(e + 1)]) ++e;
+    runs.emplace_back(i, e);
+  }
+  if (nab) runs = nab_windows_from_runs(n, runs);
+  for (const auto& [start, end] : runs) {
     LabelWindow w;
-    w.start = i;
-    w.end = e;
-    w.start_text = s.timestamps[static_cast<size_t>(i)];
-    w.end_text = s.timestamps[static_cast<size_t>(e)];
+    w.start = start;
+    w.end = end;
+    w.start_text = s.timestamps[static_cast<size_t>(start)];
+    w.end_text = s.timestamps[static_cast<size_t>(end)];
     s.windows.push_back(std::move(w));
   }
 }
@@ -327,7 +334,7 @@ Series parse_series_csv(const std::string& text, const std::string& path, const 
       s.time_us.push_back(static_cast<int64_t>(i) * 1000000);
       s.timestamps.push_back(format_timestamp_us(s.time_us.back()));
     }
-  add_label_windows(labels, s);
+  add_label_windows(labels, layout.label_windows == "nab", s);
   if (rep.duplicate_timestamps || rep.backward_timestamps)
     log::debug(path + ": " + std::to_string(rep.duplicate_timestamps) + " repeated and " +
                std::to_string(rep.backward_timestamps) + " backward timestamps, kept in file order");

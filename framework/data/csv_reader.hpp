@@ -38,6 +38,9 @@ struct CsvColumns {
   // "%Y%m%d" or "%d/%m/%Y %H:%M" (data/timestamp.hpp).
   std::string time_format = "auto";
   std::string label;
+  // How the label column's maximal runs of labeled rows become label windows: "rows" (each run is one
+  // window) or "nab" (NAB's windows around them, data/nab_windows.hpp: nab_windows_from_runs).
+  std::string label_windows = "rows";
   std::vector<std::string> values;
 };
 

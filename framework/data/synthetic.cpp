@@ -16,6 +16,7 @@
 #include "core/files.hpp"
 #include "core/rng.hpp"
 #include "data/labels.hpp"
+#include "data/nab_windows.hpp"
 #include "data/timestamp.hpp"
 
 namespace lstmad {
@@ -230,24 +231,6 @@ std::vector<std::string> synthetic_kinds() {
 
 std::string synthetic_category(const std::string& kind) {
   return kKinds[kind_index(kind)].category;
-}
-
-std::vector<std::pair<int, int>> nab_windows_from_points(int rows, const std::vector<int>& points) {
-  std::vector<std::pair<int, int>> ws;
-  if (points.empty() || rows <= 0) return ws;
-  // Python 2's int(0.10 * n / k) and floor division, as the NAB labels were made.
-  const int width = static_cast<int>(0.10 * rows / static_cast<double>(points.size()));
-  const int h = width / 2;
-  for (int a : points) ws.emplace_back(std::max(a - h, 0), std::min(a + h, rows - 1));
-  if (ws.front().first < probation_length(rows)) ws.erase(ws.begin());
-  // NAB's merge loop advances its index after a merge, so three overlapping windows are not chained.
-  for (size_t i = 0; i + 1 < ws.size(); ++i) {
-    if (ws[i + 1].first <= ws[i].second) {
-      ws[i].second = ws[i + 1].second;
-      ws.erase(ws.begin() + static_cast<std::ptrdiff_t>(i) + 1);
-    }
-  }
-  return ws;
 }
 
 std::vector<SyntheticSeries> generate_synthetic(const SyntheticOptions& o) {

@@ -40,12 +40,6 @@ std::vector<std::string> synthetic_kinds();
 // ConfigError listing the valid kinds when `kind` is unknown.
 std::string synthetic_category(const std::string& kind);
 
-// NAB's window procedure (specs/nab-scoring.md 1.3) for anomaly points `points` (ascending rows) in a
-// series of `rows` rows: width int(0.10*rows/k), half-width floor(width/2), rows [a-h, a+h] clipped to the
-// file, a first window starting before the probation length dropped, overlapping neighbours merged.
-// Returns [start, end] row pairs, both inclusive.
-std::vector<std::pair<int, int>> nab_windows_from_points(int rows, const std::vector<int>& points);
-
 // Generates the corpus in memory, kinds in canonical order, series_per_kind files each. Values are
 // already rounded to the 10 significant digits written to the files, so reading a written file back gives
 // exactly these values. ConfigError on bad options.
