@@ -61,110 +61,144 @@ Retraining retraining_of(const BatchKey& key) {
   return rt;
 }
 
-std::vector<std::vector<double>> stream_errors(Engine& engine, const ModelShape& shape, int window,
-                                               std::vector<ModelJob>& jobs,
-                                               const std::vector<const PreparedSeries*>& data,
-                                               const Retraining& rt, int threads) {
-  const size_t N = jobs.size();
-  const size_t h = static_cast<size_t>(shape.horizon);
-  // Per row: the sum and count of the absolute errors of every prediction made for it (one per horizon
-  // step, from the windows ending 1 .. horizon rows before it).
-  std::vector<std::vector<double>> sum(N);
-  std::vector<std::vector<int>> count(N);
-  // Predicts, for each (model, [from, to)) asked, the windows whose first target row is in [from, to): all
-  // models in one Engine::predict_batch call, then adds their errors to each model's rows.
-  struct Span {
-    size_t model;
-    int from, to;
-  };
-  auto predict_rows = [&](const std::vector<Span>& spans) {
+namespace {
+
+// The rows of a model's series asked for: the windows whose first target row is in [from, to).
+struct Span {
+  size_t model;
+  int from, to;
+};
+
+// Per model and row, the sum and count of the absolute errors of every prediction made for the row (one
+// per horizon step, from the windows ending 1 .. horizon rows before it).
+class ErrorSums {
+ public:
+  ErrorSums(Engine& engine, const ModelShape& shape, int window, const std::vector<ModelJob>& jobs,
+            const std::vector<const PreparedSeries*>& data, int threads)
+      : engine_(engine), shape_(shape), window_(window), jobs_(jobs), data_(data), threads_(threads) {
+    for (const PreparedSeries* p : data) {
+      sum_.emplace_back(static_cast<size_t>(p->series.rows()), 0.0);
+      count_.emplace_back(static_cast<size_t>(p->series.rows()), 0);
+    }
+  }
+
+  // Predicts the spans asked, all models in one Engine::predict_batch call, and adds their errors.
+  void predict(const std::vector<Span>& spans) {
+    const size_t h = static_cast<size_t>(shape_.horizon);
     std::vector<PredictJob> asks;
     std::vector<std::vector<float>> outs;
     std::vector<size_t> model;
     for (const Span& sp : spans) {
-      const PreparedSeries& p = *data[sp.model];
-      const int from = std::max(sp.from, window);
+      const PreparedSeries& p = *data_[sp.model];
+      const int from = std::max(sp.from, window_);
       if (sp.to <= from) continue;
       PredictJob a;
-      a.params = &jobs[sp.model].params;
+      a.params = &jobs_[sp.model].params;
       a.x = p.x.data();
       a.n = p.series.rows();
-      for (int i = from; i < sp.to; ++i) a.starts.push_back(i - window);
+      for (int i = from; i < sp.to; ++i) a.starts.push_back(i - window_);
       outs.emplace_back(a.starts.size() * h);
       asks.push_back(std::move(a));
       model.push_back(sp.model);
     }
     for (size_t a = 0; a < asks.size(); ++a) asks[a].out = outs[a].data();
-    engine.predict_batch(shape, window, asks, threads);
-    for (size_t a = 0; a < asks.size(); ++a) {
-      const size_t j = model[a];
-      const PreparedSeries& p = *data[j];
-      const std::vector<int>& starts = asks[a].starts;
-      const std::vector<float>& out = outs[a];
-      const size_t n = static_cast<size_t>(p.series.rows());
-      for (size_t k = 0; k < starts.size(); ++k)
-        for (size_t q = 0; q < h; ++q) {
-          const size_t row = static_cast<size_t>(starts[k] + window) + q;
-          if (row >= n) break;
-          const double predicted = out[k * h + q];
-          if (std::isnan(predicted) || std::isnan(p.target[row])) continue;
-          sum[j][row] += std::fabs(p.target[row] - predicted);
-          ++count[j][row];
-        }
-    }
-  };
-  auto errors = [&] {
-    std::vector<std::vector<double>> e(N);
-    for (size_t j = 0; j < N; ++j) {
-      e[j].assign(sum[j].size(), std::nan(""));
-      for (size_t i = 0; i < sum[j].size(); ++i)
-        if (count[j][i] > 0) e[j][i] = sum[j][i] / count[j][i];
+    engine_.predict_batch(shape_, window_, asks, threads_);
+    for (size_t a = 0; a < asks.size(); ++a) add(model[a], asks[a].starts, outs[a]);
+  }
+
+  // Per model, the mean absolute error of each row, NaN where no prediction was made.
+  std::vector<std::vector<double>> errors() const {
+    std::vector<std::vector<double>> e(sum_.size());
+    for (size_t j = 0; j < sum_.size(); ++j) {
+      e[j].assign(sum_[j].size(), std::nan(""));
+      for (size_t i = 0; i < sum_[j].size(); ++i)
+        if (count_[j][i] > 0) e[j][i] = sum_[j][i] / count_[j][i];
     }
     return e;
-  };
+  }
+
+ private:
+  void add(size_t j, const std::vector<int>& starts, const std::vector<float>& out) {
+    const size_t h = static_cast<size_t>(shape_.horizon);
+    const PreparedSeries& p = *data_[j];
+    const size_t n = static_cast<size_t>(p.series.rows());
+    for (size_t k = 0; k < starts.size(); ++k)
+      for (size_t q = 0; q < h; ++q) {
+        const size_t row = static_cast<size_t>(starts[k] + window_) + q;
+        if (row >= n) break;
+        const double predicted = out[k * h + q];
+        if (std::isnan(predicted) || std::isnan(p.target[row])) continue;
+        sum_[j][row] += std::fabs(p.target[row] - predicted);
+        ++count_[j][row];
+      }
+  }
+
+  Engine& engine_;
+  const ModelShape& shape_;
+  const int window_;
+  const std::vector<ModelJob>& jobs_;
+  const std::vector<const PreparedSeries*>& data_;
+  const int threads_;
+  std::vector<std::vector<double>> sum_;
+  std::vector<std::vector<int>> count_;
+};
+
+// The fine-tuning of `job` once the rows before `next` are seen: rt.epochs epochs on the windows whose
+// every target lies in the latest rt.rows rows (the training part's length when 0); no training windows
+// means no fine-tuning (false).
+bool fine_tuning(const ModelJob& job, int next, int train_end, const Retraining& rt, int window, int horizon,
+                 ModelJob& t) {
+  const int span = rt.rows > 0 ? rt.rows : train_end;
+  t.params = job.params;
+  t.options = job.options;
+  t.options.epochs = rt.epochs;
+  t.options.patience = 0;
+  t.options.max_seconds = 0;  // the limit is the first training's; a fine-tuning runs its few epochs
+  t.options.seed = splitmix64(job.options.seed + static_cast<uint64_t>(next));
+  t.data = job.data;
+  t.data.val.clear();
+  t.data.train.clear();
+  // Windows whose every target row is already seen: targets in [next - span, next).
+  for (int s = std::max(0, next - span - window); s + window + horizon - 1 < next; ++s)
+    if (s + window >= next - span) t.data.train.push_back(s);
+  return !t.data.train.empty();
+}
+
+}  // namespace
+
+std::vector<std::vector<double>> stream_errors(Engine& engine, const ModelShape& shape, int window,
+                                               std::vector<ModelJob>& jobs,
+                                               const std::vector<const PreparedSeries*>& data,
+                                               const Retraining& rt, int threads) {
+  const size_t N = jobs.size();
+  ErrorSums sums(engine, shape, window, jobs, data, threads);
+  auto rows = [&](size_t j) { return data[j]->series.rows(); };
+  // The first row not predicted yet: with retraining, the training part is predicted by the first model.
   std::vector<int> next(N);
+  std::vector<Span> spans;
   for (size_t j = 0; j < N; ++j) {
-    sum[j].assign(static_cast<size_t>(data[j]->series.rows()), 0.0);
-    count[j].assign(static_cast<size_t>(data[j]->series.rows()), 0);
-    next[j] = rt.every > 0 ? data[j]->train_end : data[j]->series.rows();
+    next[j] = rt.every > 0 ? data[j]->train_end : rows(j);
+    if (jobs[j].result.status == TrainStatus::Ok) spans.push_back({j, 0, next[j]});
   }
-  // The training part (and, without retraining, everything) with the initial model.
-  {
-    std::vector<Span> spans;
-    for (size_t j = 0; j < N; ++j)
-      if (jobs[j].result.status == TrainStatus::Ok) spans.push_back({j, 0, next[j]});
-    predict_rows(spans);
-  }
-  if (rt.every <= 0) return errors();
+  sums.predict(spans);
+  if (rt.every <= 0) return sums.errors();
+  // Then a segment of rt.every rows at a time, each model fine-tuned on the rows seen after each segment.
   for (;;) {
-    std::vector<size_t> active;
+    spans.clear();
     for (size_t j = 0; j < N; ++j)
-      if (jobs[j].result.status == TrainStatus::Ok && next[j] < data[j]->series.rows()) active.push_back(j);
-    if (active.empty()) break;
-    std::vector<Span> spans;
-    for (size_t j : active)
-      spans.push_back({j, next[j], std::min(next[j] + rt.every, data[j]->series.rows())});
-    predict_rows(spans);
+      if (jobs[j].result.status == TrainStatus::Ok && next[j] < rows(j))
+        spans.push_back({j, next[j], std::min(next[j] + rt.every, rows(j))});
+    if (spans.empty()) break;
+    sums.predict(spans);
     std::vector<ModelJob> tune;
     std::vector<size_t> tuned;
-    for (size_t j : active) {
-      next[j] = std::min(next[j] + rt.every, data[j]->series.rows());
-      if (next[j] >= data[j]->series.rows()) continue;
-      const int span = rt.rows > 0 ? rt.rows : data[j]->train_end;
+    for (const Span& sp : spans) {
+      const size_t j = sp.model;
+      next[j] = sp.to;
       ModelJob t;
-      t.params = jobs[j].params;
-      t.options = jobs[j].options;
-      t.options.epochs = rt.epochs;
-      t.options.patience = 0;
-      t.options.max_seconds = 0;  // the limit is the first training's; a fine-tuning runs its few epochs
-      t.options.seed = splitmix64(jobs[j].options.seed + static_cast<uint64_t>(next[j]));
-      t.data = jobs[j].data;
-      t.data.val.clear();
-      t.data.train.clear();
-      // Windows whose every target row is already seen: targets in [next - span, next).
-      for (int s = std::max(0, next[j] - span - window); s + window + shape.horizon - 1 < next[j]; ++s)
-        if (s + window >= next[j] - span) t.data.train.push_back(s);
-      if (t.data.train.empty()) continue;
+      if (next[j] >= rows(j) ||
+          !fine_tuning(jobs[j], next[j], data[j]->train_end, rt, window, shape.horizon, t))
+        continue;
       tune.push_back(std::move(t));
       tuned.push_back(j);
     }
@@ -181,7 +215,7 @@ std::vector<std::vector<double>> stream_errors(Engine& engine, const ModelShape&
                 " was dropped (" + tune[k].result.message + "); the model keeps its earlier parameters");
     }
   }
-  return errors();
+  return sums.errors();
 }
 
 }  // namespace lstmad
