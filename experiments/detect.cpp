@@ -132,6 +132,88 @@ void choose_threshold(Detection& d, const DetectOptions& o) {
   d.threshold_from = "the run's NAB " + o.profile + " threshold";
 }
 
+// The series to score: the run corpus' own (no --file), or --file in the corpus' layout.
+Series series_to_score(const json& cfg, const DetectOptions& o, const SavedCell& sc) {
+  if (o.file.empty()) return resolve_corpus(cfg, o.run_dir).load(sc.series);
+  // NASA channels (train .npy, then test .npy) and UCR files (the training part in the file's name) have
+  // no CSV form whose rows line up with the models' training part.
+  const std::string format = at_path(cfg, "data.format").get<std::string>();
+  if (format == "nasa" || format == "ucr")
+    throw ConfigError("--file: the run read a " + format +
+                      " corpus, whose series --file cannot stand for; detect scores the corpus' own files "
+                      "(update them under data.root, or leave --file out)");
+  return read_series_csv(o.file, sc.series, nullptr, format == "csv" ? csv_columns_of(cfg) : CsvColumns{});
+}
+
+// The engines that run the models: the run's (or --engine's), and the run's engine.fallback for the
+// shapes the first refuses (none with --engine).
+struct DetectEngines {
+  std::unique_ptr<Engine> main, fallback;
+};
+DetectEngines detect_engines(const json& cfg, const DetectOptions& o, int threads) {
+  EngineOptions eo = engine_options(cfg, threads);
+  if (!o.engine.empty()) eo.name = o.engine;
+  DetectEngines e;
+  try {
+    e.main = make_engine(eo);
+  } catch (const UnsupportedError& err) {
+    if (o.engine.empty()) throw;
+    // --engine cpu for a tf32 or bf16 run: the models' own numbers, in fp32.
+    log::warn(std::string(err.what()) + "; engine " + eo.name + " runs them in fp32");
+    eo.precision = Precision::FP32;
+    e.main = make_engine(eo);
+  }
+  if (o.engine.empty()) e.fallback = fallback_engine(cfg, threads, eo.device);
+  return e;
+}
+
+// Each member model's prediction errors on `p`, the members grouped as the run's scheduler groups them
+// (shape, window, minibatch size, fine-tuning schedule): each group forecasts and fine-tunes as one
+// ModelBatch. `used` collects the engines that ran them.
+std::vector<std::vector<double>> member_errors(const DetectOptions& o, const SavedCell& sc,
+                                               const json& values, const PreparedSeries& p,
+                                               const DetectEngines& engines, int threads,
+                                               std::set<std::string>& used) {
+  const std::vector<json> members = ensemble_members(values);
+  std::map<BatchKey, std::vector<size_t>> groups;
+  for (size_t m = 0; m < members.size(); ++m) groups[batch_key(members[m], p.input_dims)].push_back(m);
+  std::vector<std::vector<double>> errors(members.size());
+  for (const auto& [key, ms] : groups) {
+    std::vector<ModelJob> jobs(ms.size());
+    for (size_t k = 0; k < ms.size(); ++k) {
+      const size_t m = ms[k];
+      const std::string ck_path = member_checkpoint_path(o.run_dir, sc.cell, m);
+      Checkpoint ck = load_checkpoint(ck_path, key.shape);
+      if (ck.window != key.window)
+        throw DataError(
+            ck_path, 0,
+            "window " + std::to_string(ck.window) + ", the config's " + std::to_string(key.window));
+      jobs[k].params = std::move(ck.params);
+      jobs[k].options = train_options(members[m], sc.member_seeds[m]);
+      jobs[k].data = make_window_source(p, members[m]);
+    }
+    Engine* use = engines.main.get();
+    std::string why = use->unsupported_reason(key.shape, jobs[0].options);
+    if (!why.empty() && engines.fallback &&
+        engines.fallback->unsupported_reason(key.shape, jobs[0].options).empty()) {
+      use = engines.fallback.get();
+      why.clear();
+    }
+    if (!why.empty())
+      throw UnsupportedError("engine " + use->name() + ": " + why + " (--engine cpu runs every shape)");
+    used.insert(use->name() + " (" + to_string(use->precision()) + ")");
+    const std::vector<const PreparedSeries*> data(ms.size(), &p);
+    std::vector<std::vector<double>> e;
+    try {
+      e = stream_errors(*use, key.shape, key.window, jobs, data, retraining_of(key), threads);
+    } catch (const DeviceError& err) {  // a GPU engine's run, scored on a machine without its device
+      throw DeviceError(std::string(err.what()) + " (--engine cpu runs the models on the CPU)");
+    }
+    for (size_t k = 0; k < ms.size(); ++k) errors[ms[k]] = std::move(e[k]);
+  }
+  return errors;
+}
+
 }  // namespace
 
 Detection detect(const DetectOptions& o) {
@@ -155,20 +237,7 @@ Detection detect(const DetectOptions& o) {
     throw DataError(index_path, 0, "does not match the run's config.json (another cell id or seeds)");
   const json& values = plan.settings[static_cast<size_t>(cell->setting)].values;
 
-  Series series;
-  if (o.file.empty()) {
-    series = resolve_corpus(cfg, o.run_dir).load(sc.series);
-  } else {
-    // NASA channels (train .npy, then test .npy) and UCR files (the training part in the file's name)
-    // have no CSV form whose rows line up with the models' training part.
-    const std::string format = at_path(cfg, "data.format").get<std::string>();
-    if (format == "nasa" || format == "ucr")
-      throw ConfigError("--file: the run read a " + format +
-                        " corpus, whose series --file cannot stand for; detect scores the corpus' own files "
-                        "(update them under data.root, or leave --file out)");
-    series =
-        read_series_csv(o.file, sc.series, nullptr, format == "csv" ? csv_columns_of(cfg) : CsvColumns{});
-  }
+  Series series = series_to_score(cfg, o, sc);
   const std::string where = series.path.empty() ? series.name : series.path;
   if (series.rows() <= sc.train_end)
     throw DataError(where, 0,
@@ -189,63 +258,9 @@ Detection detect(const DetectOptions& o) {
               "); they are scored as a new series, on that series' normalization");
 
   const int threads = o.threads > 0 ? o.threads : static_cast<int>(ThreadPool::hardware_threads());
-  EngineOptions eo = engine_options(cfg, threads);
-  if (!o.engine.empty()) eo.name = o.engine;
-  std::unique_ptr<Engine> engine;
-  try {
-    engine = make_engine(eo);
-  } catch (const UnsupportedError& e) {
-    if (o.engine.empty()) throw;
-    // --engine cpu for a tf32 or bf16 run: the models' own numbers, in fp32.
-    log::warn(std::string(e.what()) + "; engine " + eo.name + " runs them in fp32");
-    eo.precision = Precision::FP32;
-    engine = make_engine(eo);
-  }
-  const std::unique_ptr<Engine> fallback =
-      o.engine.empty() ? fallback_engine(cfg, threads, eo.device) : nullptr;
-
-  // The members' models, grouped as the run's scheduler groups them (shape, window, minibatch size,
-  // fine-tuning schedule): each group forecasts and fine-tunes as one ModelBatch.
-  const std::vector<json> members = ensemble_members(values);
-  std::map<BatchKey, std::vector<size_t>> groups;
-  for (size_t m = 0; m < members.size(); ++m) groups[batch_key(members[m], p.input_dims)].push_back(m);
-  std::vector<std::vector<double>> errors(members.size());
   std::set<std::string> used;
-  for (const auto& [key, ms] : groups) {
-    std::vector<ModelJob> jobs(ms.size());
-    for (size_t k = 0; k < ms.size(); ++k) {
-      const size_t m = ms[k];
-      const std::string ck_path = member_checkpoint_path(o.run_dir, sc.cell, m);
-      Checkpoint ck = load_checkpoint(ck_path, key.shape);
-      if (ck.window != key.window)
-        throw DataError(
-            ck_path, 0,
-            "window " + std::to_string(ck.window) + ", the config's " + std::to_string(key.window));
-      jobs[k].params = std::move(ck.params);
-      jobs[k].options = train_options(members[m], sc.member_seeds[m]);
-      jobs[k].data = make_window_source(p, members[m]);
-    }
-    Engine* use = engine.get();
-    std::string why = use->unsupported_reason(key.shape, jobs[0].options);
-    if (!why.empty() && fallback && fallback->unsupported_reason(key.shape, jobs[0].options).empty()) {
-      use = fallback.get();
-      why.clear();
-    }
-    if (!why.empty())
-      throw UnsupportedError("engine " + use->name() + ": " + why + " (--engine cpu runs every shape)");
-    used.insert(use->name() + " (" + to_string(use->precision()) + ")");
-    const std::vector<const PreparedSeries*> data(ms.size(), &p);
-    std::vector<std::vector<double>> e;
-    try {
-      e = stream_errors(*use, key.shape, key.window, jobs, data, retraining_of(key), threads);
-    } catch (const DeviceError& err) {  // a GPU engine's run, scored on a machine without its device
-      throw DeviceError(std::string(err.what()) + " (--engine cpu runs the models on the CPU)");
-    }
-    for (size_t k = 0; k < ms.size(); ++k) errors[ms[k]] = std::move(e[k]);
-  }
+  d.errors = mean_of_errors(member_errors(o, sc, values, p, detect_engines(cfg, o, threads), threads, used));
   d.engine = listing(used);
-
-  d.errors = mean_of_errors(errors);
   std::vector<double> raw(static_cast<size_t>(p.series.rows()));
   for (int i = 0; i < p.series.rows(); ++i) raw[static_cast<size_t>(i)] = p.series.value(i);
   DetectorOptions dopt = detector_options(values);
