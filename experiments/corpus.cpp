@@ -109,64 +109,71 @@ CsvColumns csv_columns_of(const json& cfg) {
   return layout;
 }
 
-Corpus resolve_corpus(const json& cfg, const std::string& run_dir) {
-  Corpus c;
-  c.format = at_path(cfg, "data.format").get<std::string>();
-  c.root = at_path(cfg, "data.root").get<std::string>();
-  c.windows_file = at_path(cfg, "data.windows_file").get<std::string>();
-  if (c.format == "nasa") {
-    if (c.root.empty()) throw ConfigError("data.root: the NASA SMAP/MSL data has no default location; give its path");
-    c.spacecraft = at_path(cfg, "data.nasa.spacecraft").get<std::string>();
-    const std::string labels_csv = c.root + "/labeled_anomalies.csv";
-    if (files::exists(labels_csv)) c.nasa_labels = read_nasa_labels(labels_csv);
-    std::vector<std::string> channels;
-    try {
-      channels = list_nasa_channels(c.root, c.spacecraft);
-    } catch (const std::exception& e) {
-      throw ConfigError(std::string("data.root: ") + e.what());
-    }
-    std::map<std::string, std::string> craft;
-    for (const auto& row : c.nasa_labels) craft[row.chan_id] = row.spacecraft;
-    std::vector<std::string> all;
-    for (const auto& ch : channels) {
-      auto it = craft.find(ch);
-      all.push_back((it != craft.end() && !it->second.empty() ? it->second : std::string("unlabeled")) + "/" + ch + ".csv");
-    }
-    std::sort(all.begin(), all.end());
-    select_series(c, all, cfg);
-    for (const auto& row : c.nasa_labels)
-      for (const auto& id : c.series)
-        if (nasa_channel_of(id) == row.chan_id) c.total_windows += static_cast<int>(row.sequences.size());
-    return c;
+namespace {
+
+// NASA SMAP/MSL: the channels of data.nasa.spacecraft, ids <spacecraft>/<channel>.csv.
+void resolve_nasa(Corpus& c, const json& cfg) {
+  if (c.root.empty())
+    throw ConfigError("data.root: the NASA SMAP/MSL data has no default location; give its path");
+  c.spacecraft = at_path(cfg, "data.nasa.spacecraft").get<std::string>();
+  const std::string labels_csv = c.root + "/labeled_anomalies.csv";
+  if (files::exists(labels_csv)) c.nasa_labels = read_nasa_labels(labels_csv);
+  std::vector<std::string> channels;
+  try {
+    channels = list_nasa_channels(c.root, c.spacecraft);
+  } catch (const std::exception& e) {
+    throw ConfigError(std::string("data.root: ") + e.what());
   }
-  if (c.format == "ucr") {
-    if (c.root.empty())
-      throw ConfigError("data.root: the UCR anomaly archive has no default location; give the folder that holds "
-                        "its .txt files (e.g. UCR_Anomaly_FullData)");
-    select_files(
-        c, cfg, [&] { return list_ucr_files(c.root); },
-        [](const std::string& rel) {
-          const std::string name = fs::path(rel).filename().string();
-          return "UCR/" + name.substr(0, name.size() - 4) + ".csv";
-        },
-        "UCR archive files (NNN_UCR_Anomaly_<name>_<train end>_<begin>_<end>.txt)");
-    c.total_windows = static_cast<int>(c.series.size());  // one anomaly per series
-    return c;
+  std::map<std::string, std::string> craft;
+  for (const auto& row : c.nasa_labels) craft[row.chan_id] = row.spacecraft;
+  std::vector<std::string> all;
+  for (const auto& ch : channels) {
+    auto it = craft.find(ch);
+    all.push_back((it != craft.end() && !it->second.empty() ? it->second : std::string("unlabeled")) + "/" +
+                  ch + ".csv");
   }
-  if (c.format == "csv") {
-    if (c.root.empty()) throw ConfigError("data.root: a csv corpus has no default location; give the folder of its files");
-    c.csv_columns = csv_columns_of(cfg);
-    // Ids keep a category folder (NAB-format result files are <category>/<file>): a file directly under
-    // the root takes the root's own name as its category.
-    fs::path root_path = fs::path(c.root).lexically_normal();
-    if (root_path.filename().empty()) root_path = root_path.parent_path();  // "dir/" names dir
-    const std::string top = root_path.filename().string();
-    select_files(
-        c, cfg, [&] { return list_csv_files(c.root); },
-        [&](const std::string& rel) { return rel.find('/') != std::string::npos ? rel : top + "/" + rel; },
-        ".csv files");
-    return c;
-  }
+  std::sort(all.begin(), all.end());
+  select_series(c, all, cfg);
+  for (const auto& row : c.nasa_labels)
+    for (const auto& id : c.series)
+      if (nasa_channel_of(id) == row.chan_id) c.total_windows += static_cast<int>(row.sequences.size());
+}
+
+// The UCR anomaly archive: one anomaly per series, ids UCR/<file name>.csv.
+void resolve_ucr(Corpus& c, const json& cfg) {
+  if (c.root.empty())
+    throw ConfigError(
+        "data.root: the UCR anomaly archive has no default location; give the folder that holds "
+        "its .txt files (e.g. UCR_Anomaly_FullData)");
+  select_files(
+      c, cfg, [&] { return list_ucr_files(c.root); },
+      [](const std::string& rel) {
+        const std::string name = fs::path(rel).filename().string();
+        return "UCR/" + name.substr(0, name.size() - 4) + ".csv";
+      },
+      "UCR archive files (NNN_UCR_Anomaly_<name>_<train end>_<begin>_<end>.txt)");
+  c.total_windows = static_cast<int>(c.series.size());
+}
+
+// A folder of CSV files in the layout data.csv names.
+void resolve_csv(Corpus& c, const json& cfg) {
+  if (c.root.empty())
+    throw ConfigError("data.root: a csv corpus has no default location; give the folder of its files");
+  c.csv_columns = csv_columns_of(cfg);
+  // Ids keep a category folder (NAB-format result files are <category>/<file>): a file directly under
+  // the root takes the root's own name as its category.
+  fs::path root_path = fs::path(c.root).lexically_normal();
+  if (root_path.filename().empty()) root_path = root_path.parent_path();  // "dir/" names dir
+  const std::string top = root_path.filename().string();
+  select_files(
+      c, cfg, [&] { return list_csv_files(c.root); },
+      [&](const std::string& rel) { return rel.find('/') != std::string::npos ? rel : top + "/" + rel; },
+      ".csv files");
+}
+
+// NAB's layout (NAB itself, or the synthetic corpus written to the run folder): data/<category>/*.csv
+// labeled by data.windows_file.
+void resolve_nab_layout(Corpus& c, const json& cfg, const std::string& run_dir) {
   if (c.format == "synthetic") {
     if (c.root.empty()) c.root = run_dir + "/corpus";
     SyntheticOptions o;  // the generator writes atomically and identically for equal options
@@ -213,6 +220,23 @@ Corpus resolve_corpus(const json& cfg, const std::string& run_dir) {
     auto it = c.labels.find(id);
     if (it != c.labels.end()) c.total_windows += static_cast<int>(it->second.size());
   }
+}
+
+}  // namespace
+
+Corpus resolve_corpus(const json& cfg, const std::string& run_dir) {
+  Corpus c;
+  c.format = at_path(cfg, "data.format").get<std::string>();
+  c.root = at_path(cfg, "data.root").get<std::string>();
+  c.windows_file = at_path(cfg, "data.windows_file").get<std::string>();
+  if (c.format == "nasa")
+    resolve_nasa(c, cfg);
+  else if (c.format == "ucr")
+    resolve_ucr(c, cfg);
+  else if (c.format == "csv")
+    resolve_csv(c, cfg);
+  else
+    resolve_nab_layout(c, cfg, run_dir);
   return c;
 }
 
