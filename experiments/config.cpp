@@ -250,28 +250,13 @@ json read_config_file(const std::string& path) {
   return std::move(*j);
 }
 
-json resolve_config(const json& user, const std::string& source) {
-  std::vector<std::string> errors;
-  if (!user.is_object()) throw ConfigError(source + ": the config must be a JSON object of sections");
-  json out = json::object();
-  for (const auto& d : config_schema()) set_path(out, d.path, d.def);
+namespace {
 
-  std::vector<std::pair<std::string, const json*>> given;
-  json body = user;
-  json grid = json::object();
-  if (body.contains("grid")) {
-    if (!body["grid"].is_object()) errors.push_back("grid: expected an object {\"section.key\": [values]}, got " + show(body["grid"]));
-    else grid = body["grid"];
-    body.erase("grid");
-  }
-  json ensemble = json::object();
-  if (body.contains("ensemble")) {
-    if (!body["ensemble"].is_object())
-      errors.push_back("ensemble: expected an object {\"section.key\": [values]}, got " + show(body["ensemble"]));
-    else ensemble = body["ensemble"];
-    body.erase("ensemble");
-  }
-  leaves(body, "", given);
+using Leaves = std::vector<std::pair<std::string, const json*>>;
+
+// The sections' keys (`given`, leaves of the user's config): each checked against the schema and set in
+// `out`; a list makes the key a grid axis.
+void apply_sections(const Leaves& given, json& out, std::vector<std::string>& errors) {
   for (const auto& [p, value] : given) {
     const KeyDef* d = find_def(p);
     const json& v = *value;
@@ -292,7 +277,10 @@ json resolve_config(const json& user, const std::string& source) {
     else
       set_path(out, p, canonical(*d, v));
   }
-  json grid_out = json::object();
+}
+
+// "grid": {"section.key": [values]}, the same axes given in one place.
+void apply_grid(const json& grid, const Leaves& given, json& out, std::vector<std::string>& errors) {
   for (auto it = grid.begin(); it != grid.end(); ++it) {
     const KeyDef* d = find_def(it.key());
     if (!d) { errors.push_back("grid." + it.key() + ": unknown key"); continue; }
@@ -304,9 +292,13 @@ json resolve_config(const json& user, const std::string& source) {
     json values;
     if (check_list(*d, it.value(), "grid." + it.key(), errors, values)) set_path(out, it.key(), values);
   }
-  // The ensemble: lists of model, train and seed values whose combinations are the members of every setting.
+}
+
+// The ensemble: lists of model, train and seed values whose combinations are the members of every setting.
+json checked_ensemble(const json& ensemble, const json& grid, const Leaves& given,
+                      std::vector<std::string>& errors) {
   json ensemble_out = json::object();
-  std::vector<std::pair<std::string, const json*>> members;
+  Leaves members;
   leaves(ensemble, "", members);
   for (const auto& [p, value] : members) {
     const std::string where = "ensemble." + p;
@@ -332,29 +324,66 @@ json resolve_config(const json& user, const std::string& source) {
     json values;
     if (check_list(*d, v, where, errors, values)) ensemble_out[p] = values;
   }
-  out["ensemble"] = ensemble_out;
-  // Cross-key rules.
-  if (errors.empty()) {
-    std::string name = out["detector"]["name"].get<std::string>();
-    if (name.empty() || name.find('_') != std::string::npos || name.find('/') != std::string::npos)
-      errors.push_back("detector.name: expected a non-empty name without `_` or `/` (NAB splits file names at `_`), got " + show(json(name)));
-    std::string prec = out["engine"]["precision"];
-    std::string eng = out["engine"]["name"];
-    if (eng == "cpu" && prec != "fp32" && prec != "fp64")
-      errors.push_back("engine.precision: the cpu engine computes in fp32 or fp64, got \"" + prec + "\" (use engine.name=cudnn or fused for tf32/bf16)");
-    if (out["engine"]["fallback"].get<std::string>() == eng)
-      errors.push_back("engine.fallback: \"" + eng + "\" is engine.name itself; name another engine or leave it empty");
-    // The csv columns are read only by the csv format: set for another, they would be ignored silently.
-    const std::string format = out["data"]["format"].get<std::string>();
-    const json& csv = out["data"]["csv"];
-    if (const std::string why = csv_time_format_error(csv["time_format"].get<std::string>()); !why.empty())
-      errors.push_back("data.csv.time_format: " + why);
-    if (format != "csv")
-      for (const char* key : {"time_column", "time_format", "label_column", "value_columns"})
-        if (csv[key] != find_def("data.csv." + std::string(key))->def)
-          errors.push_back(std::string("data.csv.") + key + ": read only with data.format \"csv\", and data.format is \"" +
-                           format + "\"");
-  }
+  return ensemble_out;
+}
+
+// Rules between keys, on a config whose keys each passed.
+void cross_key_rules(const json& out, std::vector<std::string>& errors) {
+  std::string name = out["detector"]["name"].get<std::string>();
+  if (name.empty() || name.find('_') != std::string::npos || name.find('/') != std::string::npos)
+    errors.push_back(
+        "detector.name: expected a non-empty name without `_` or `/` (NAB splits file names at `_`), got " +
+        show(json(name)));
+  std::string prec = out["engine"]["precision"];
+  std::string eng = out["engine"]["name"];
+  if (eng == "cpu" && prec != "fp32" && prec != "fp64")
+    errors.push_back("engine.precision: the cpu engine computes in fp32 or fp64, got \"" + prec +
+                     "\" (use engine.name=cudnn or fused for tf32/bf16)");
+  if (out["engine"]["fallback"].get<std::string>() == eng)
+    errors.push_back("engine.fallback: \"" + eng +
+                     "\" is engine.name itself; name another engine or leave it empty");
+  // The csv columns are read only by the csv format: set for another, they would be ignored silently.
+  const std::string format = out["data"]["format"].get<std::string>();
+  const json& csv = out["data"]["csv"];
+  if (const std::string why = csv_time_format_error(csv["time_format"].get<std::string>()); !why.empty())
+    errors.push_back("data.csv.time_format: " + why);
+  if (format != "csv")
+    for (const char* key : {"time_column", "time_format", "label_column", "label_windows", "value_columns"})
+      if (csv[key] != find_def("data.csv." + std::string(key))->def)
+        errors.push_back(std::string("data.csv.") + key +
+                         ": read only with data.format \"csv\", and data.format is \"" + format + "\"");
+}
+
+// Takes `section` ("grid", "ensemble") out of `body`: an object, or an error and an empty object.
+json take_section(json& body, const char* section, std::vector<std::string>& errors) {
+  json taken = json::object();
+  if (!body.contains(section)) return taken;
+  if (!body[section].is_object())
+    errors.push_back(std::string(section) + ": expected an object {\"section.key\": [values]}, got " +
+                     show(body[section]));
+  else
+    taken = body[section];
+  body.erase(section);
+  return taken;
+}
+
+}  // namespace
+
+json resolve_config(const json& user, const std::string& source) {
+  std::vector<std::string> errors;
+  if (!user.is_object()) throw ConfigError(source + ": the config must be a JSON object of sections");
+  json out = json::object();
+  for (const auto& d : config_schema()) set_path(out, d.path, d.def);
+
+  json body = user;
+  const json grid = take_section(body, "grid", errors);
+  const json ensemble = take_section(body, "ensemble", errors);
+  Leaves given;
+  leaves(body, "", given);
+  apply_sections(given, out, errors);
+  apply_grid(grid, given, out, errors);
+  out["ensemble"] = checked_ensemble(ensemble, grid, given, errors);
+  if (errors.empty()) cross_key_rules(out, errors);
   if (!errors.empty()) {
     std::string msg = source + ": " + std::to_string(errors.size()) + " error" + (errors.size() > 1 ? "s" : "") + " in the config:";
     for (const auto& e : errors) msg += "\n  " + e;

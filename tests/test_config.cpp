@@ -255,6 +255,11 @@ TEST(Config, CsvColumnsOnlyWithTheCsvFormat) {
   EXPECT_NE(error_of(json{{"data", {{"csv", {{"value_columns", {"a"}}}}}}}).find("data.csv.value_columns: read only"),
             std::string::npos)
       << "the default format is synthetic";
+  EXPECT_NE(error_of(json{{"data", {{"csv", {{"label_windows", "nab"}}}}}}).find("data.csv.label_windows: read only"),
+            std::string::npos);
+  EXPECT_NE(error_of(json{{"data", {{"format", "csv"}, {"csv", {{"label_windows", "wide"}}}}}})
+                .find("data.csv.label_windows: expected one of"),
+            std::string::npos);
   EXPECT_EQ(error_of(json{{"data", {{"format", "csv"}, {"csv", {{"label_column", "is_anomaly"}, {"time_column", ""}}}}}}),
             "");
   EXPECT_EQ(error_of(json{{"data", {{"format", "nab"}, {"csv", {{"time_column", "timestamp"}}}}}}), "")
