@@ -459,7 +459,7 @@ CellsOutcome CellExecution::run(const std::vector<const Cell*>& todo, Engine* en
   so.devices = scheduler_devices(cfg_);
   schedule_ = schedule_cells(work, so);
   if (schedule_.batches() > 0)
-    log::info(std::to_string(work.size()) + " models in " + std::to_string(schedule_.batches()) +
+    log::info(std::to_string(work.size()) + " model(s) in " + std::to_string(schedule_.batches()) +
               " ModelBatch(es) on " + std::to_string(schedule_.queues.size()) + " queue(s)");
   if (schedule_.queues.size() > 1)
     for (std::size_t q = 0; q < schedule_.queues.size(); ++q) {
@@ -467,7 +467,7 @@ CellsOutcome CellExecution::run(const std::vector<const Cell*>& todo, Engine* en
       for (const ScheduledBatch& b : schedule_.queues[q]) models += b.cells.size();
       log::info("queue " + std::to_string(q) + " on device " + std::to_string(schedule_.devices[q]) + ": " +
                 std::to_string(schedule_.queues[q].size()) + " ModelBatch(es), " + std::to_string(models) +
-                " models");
+                " model(s)");
     }
 
   if (schedule_.queues.size() <= 1) {

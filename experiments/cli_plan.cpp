@@ -168,7 +168,8 @@ std::string print_groups(const json& cfg, const Plan& p, const std::map<std::str
   }
   int refused = 0;
   for (const auto& [k, g] : groups) {
-    std::cout << "  " << k.str() << ": " << g.first << " models from " << g.second.size() << " setting(s)\n";
+    std::cout << "  " << k.str() << ": " << g.first << " model(s) from " << g.second.size()
+              << " setting(s)\n";
     TrainOptions to;
     to.window = k.window;
     to.batch = k.batch;

@@ -467,8 +467,11 @@ TEST_F(RunCli, PlanAndRunAgreeOnWhichSeriesTheCalendarGateAdmits) {
   const std::string said = "for " + std::to_string(with) + " of 7 series";
   EXPECT_NE(plan.find(said), std::string::npos) << "expected '" << said << "' in:\n" << plan;
   // The plan's groups put the series with the input (D = 3) apart from the rest (D = 1).
-  EXPECT_NE(plan.find("D=3 H=8 horizon=1 T=12 B=16: " + std::to_string(with) + " models"), std::string::npos) << plan;
-  EXPECT_NE(plan.find("D=1 H=8 horizon=1 T=12 B=16: " + std::to_string(cells - with) + " models"), std::string::npos)
+  EXPECT_NE(plan.find("D=3 H=8 horizon=1 T=12 B=16: " + std::to_string(with) + " model(s)"),
+            std::string::npos)
+      << plan;
+  EXPECT_NE(plan.find("D=1 H=8 horizon=1 T=12 B=16: " + std::to_string(cells - with) + " model(s)"),
+            std::string::npos)
       << plan;
 }
 
