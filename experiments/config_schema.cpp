@@ -38,6 +38,9 @@ std::vector<KeyDef> make_schema() {
   add("data.csv.label_column", T::String, "",
       "csv: the label column, nonzero on anomalous rows (each run of them is one anomaly window); \"\" = "
       "unlabeled, no metrics.");
+  add("data.csv.anomaly_labels", T::StringList, json::array(),
+      "csv: the label values that mark an anomalous row, as text (e.g. [\"Attack\"] or [\"-1\"]); every "
+      "other value is normal. Empty = the label is a number, nonzero on anomalous rows.");
   add("data.csv.label_windows", T::String, "rows",
       "csv: `rows` (each run of labeled rows is one anomaly window) or `nab` (NAB's window around each run: "
       "10 % of the file's rows shared among its anomalies, a first window inside the probationary part "

@@ -105,6 +105,7 @@ CsvColumns csv_columns_of(const json& cfg) {
   layout.time_format = at_path(cfg, "data.csv.time_format").get<std::string>();
   layout.label = at_path(cfg, "data.csv.label_column").get<std::string>();
   layout.label_windows = at_path(cfg, "data.csv.label_windows").get<std::string>();
+  layout.anomaly_labels = at_path(cfg, "data.csv.anomaly_labels").get<std::vector<std::string>>();
   layout.values = at_path(cfg, "data.csv.value_columns").get<std::vector<std::string>>();
   return layout;
 }

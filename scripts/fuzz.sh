@@ -10,7 +10,7 @@ cxx=${CXX_FUZZ:-clang++}
 flags=(-std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
        -Iframework -I. -isystem /usr/include/eigen3)
 core=(framework/core/log.cpp framework/core/files.cpp framework/core/json_file.cpp framework/data/timestamp.cpp
-      framework/data/series.cpp framework/data/csv_fields.cpp)
+      framework/data/series.cpp framework/data/csv_fields.cpp framework/data/nab_windows.cpp)
 # The two targets build, and then run, side by side (one core each); each one's output is printed whole.
 "$cxx" "${flags[@]}" tests/fuzz/fuzz_csv_reader.cpp framework/data/csv_reader.cpp framework/data/labels.cpp framework/data/ucr.cpp \
   "${core[@]}" -o "$out/fuzz_csv_reader" &

@@ -257,6 +257,21 @@ TEST(Config, CsvColumnsOnlyWithTheCsvFormat) {
       << "the default format is synthetic";
   EXPECT_NE(error_of(json{{"data", {{"csv", {{"label_windows", "nab"}}}}}}).find("data.csv.label_windows: read only"),
             std::string::npos);
+  EXPECT_NE(error_of(json{{"data", {{"format", "nab"}, {"csv", {{"anomaly_labels", {"Attack"}}}}}}})
+                .find("data.csv.anomaly_labels: read only"),
+            std::string::npos);
+  // Both read the label column: without one they would change nothing.
+  for (const char* key : {"anomaly_labels", "label_windows"}) {
+    const json value = std::string(key) == "anomaly_labels" ? json::array({"Attack"}) : json("nab");
+    EXPECT_NE(
+        error_of(json{{"data", {{"format", "csv"}, {"csv", {{key, value}}}}}})
+            .find(std::string("data.csv.") + key + ": there is no data.csv.label_column to apply it to"),
+        std::string::npos)
+        << key;
+    EXPECT_EQ(error_of(json{{"data", {{"format", "csv"}, {"csv", {{key, value}, {"label_column", "y"}}}}}}),
+              "")
+        << key;
+  }
   EXPECT_NE(error_of(json{{"data", {{"format", "csv"}, {"csv", {{"label_windows", "wide"}}}}}})
                 .find("data.csv.label_windows: expected one of"),
             std::string::npos);

@@ -572,6 +572,32 @@ TEST(CsvGeneric, NabLabelWindowsWidenTheLabeledRuns) {
   EXPECT_EQ(nab.windows[1].end_text, std::to_string(1416722400 + 60 * 825));
 }
 
+// data.csv.anomaly_labels: text labels (SWaT's "Normal"/"Attack", with its misspelt "A ttack") or a
+// number that marks the normal rows (WADI's 1 normal, -1 attack) name the anomalous values; any other value
+// is normal. Without the list a text label is refused, naming the key that takes it.
+TEST(CsvGeneric, AnomalyLabelsNameTheAnomalousValues) {
+  CsvColumns swat = generic("Timestamp", "Normal/Attack");
+  swat.anomaly_labels = {"Attack", "A ttack"};
+  const std::string text =
+      "Timestamp,FIT101,Normal/Attack\n"
+      "2015-12-28T10:00:00,1.5,Normal\n"
+      "2015-12-28T10:00:01,1.6,Attack\n"
+      "2015-12-28T10:00:02,1.7,A ttack\n"
+      "2015-12-28T10:00:03,1.8,Normal\n"
+      "2015-12-28T10:00:04,1.9,\"Attack\"\n";
+  const Series s = parse_series_csv(text, "g.csv", "c/g.csv", nullptr, swat);
+  ASSERT_EQ(s.windows.size(), 2u);
+  EXPECT_EQ(std::make_pair(s.windows[0].start, s.windows[0].end), std::make_pair(1, 2));
+  EXPECT_EQ(std::make_pair(s.windows[1].start, s.windows[1].end), std::make_pair(4, 4)) << "quoted text";
+  CsvColumns wadi = generic("Time", "Attack");
+  wadi.anomaly_labels = {"-1"};
+  const Series w =
+      parse_series_csv("Time,x,Attack\n0,1,1\n1,2,-1\n2,3,-1\n3,4,1\n", "w.csv", "c/w.csv", nullptr, wadi);
+  ASSERT_EQ(w.windows.size(), 1u);
+  EXPECT_EQ(std::make_pair(w.windows[0].start, w.windows[0].end), std::make_pair(1, 2));
+  expect_generic_error(text, generic("Timestamp", "Normal/Attack"), 2, "data.csv.anomaly_labels");
+}
+
 TEST(CsvGeneric, IsoTimesChosenValuesAndNoTimeColumn) {
   const std::string text =
       "time,a,b,label\n"

@@ -1,5 +1,6 @@
 #include "data/csv_reader.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -304,9 +305,16 @@ Series parse_series_csv(const std::string& text, const std::string& path, const 
           break;
         }
         case Role::Label: {
+          if (!layout.anomaly_labels.empty()) {
+            const auto& a = layout.anomaly_labels;
+            labels.push_back(std::find(a.begin(), a.end(), field) != a.end() ? 1 : 0);
+            break;
+          }
           double v;
           if (!parse_double(field, v) || !std::isfinite(v))
-            throw in.error("label " + show(field) + " is not a number (nonzero marks an anomaly)");
+            throw in.error("label " + show(field) +
+                           " is not a number (nonzero marks an anomaly; data.csv.anomaly_labels names text "
+                           "labels)");
           labels.push_back(v != 0.0 ? 1 : 0);
           break;
         }

@@ -38,6 +38,9 @@ struct CsvColumns {
   // "%Y%m%d" or "%d/%m/%Y %H:%M" (data/timestamp.hpp).
   std::string time_format = "auto";
   std::string label;
+  // The label values that mark an anomalous row, as text (SWaT's "Attack", WADI's "-1"): any other value
+  // is a normal row. Empty: the label is a number, nonzero on anomalous rows.
+  std::vector<std::string> anomaly_labels;
   // How the label column's maximal runs of labeled rows become label windows: "rows" (each run is one
   // window) or "nab" (NAB's windows around them, data/nab_windows.hpp: nab_windows_from_runs).
   std::string label_windows = "rows";

@@ -1,4 +1,5 @@
-// libFuzzer target: the CSV reader (NAB's layout and the generic one), the label-window reader, the
+// libFuzzer target: the CSV reader (NAB's layout and the generic one, its label runs as they are, as NAB's
+// windows and as text labels), the label-window reader, the
 // timestamp patterns of data.csv.time_format and the UCR archive's value and file-name parsers on
 // arbitrary bytes. Bad input must
 // end in lstmad::Error (with its file and line), never a crash, hang, leak or undefined behaviour.
@@ -29,14 +30,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   } catch (const lstmad::Error&) {
   }
-  try {  // the generic layout: named time and label columns, label runs as windows
-    lstmad::CsvColumns generic;
-    generic.nab = false;
-    generic.label = "label";
-    const lstmad::Series s = lstmad::parse_series_csv(text, "fuzz.csv", "cat/fuzz.csv", nullptr, generic);
-    for (const auto& w : s.windows)
-      if (w.start < 0 || w.end < w.start || w.end >= s.rows()) __builtin_trap();
-  } catch (const lstmad::Error&) {
+  // The generic layout: named time and label columns; label runs as windows, NAB's windows around them,
+  // and text labels. Windows stay inside the series, ordered and apart.
+  for (int variant = 0; variant < 3; ++variant) {
+    try {
+      lstmad::CsvColumns generic;
+      generic.nab = false;
+      generic.label = "label";
+      if (variant == 1) generic.label_windows = "nab";
+      if (variant == 2) generic.anomaly_labels = {"Attack", "-1"};
+      const lstmad::Series s = lstmad::parse_series_csv(text, "fuzz.csv", "cat/fuzz.csv", nullptr, generic);
+      for (std::size_t k = 0; k < s.windows.size(); ++k) {
+        const auto& w = s.windows[k];
+        if (w.start < 0 || w.end < w.start || w.end >= s.rows()) __builtin_trap();
+        if (k > 0 && w.start <= s.windows[k - 1].end) __builtin_trap();
+      }
+    } catch (const lstmad::Error&) {
+    }
   }
   // Time patterns: the first line is the pattern (checked first, as validate does), the rest a field.
   const std::size_t nl = text.find('\n');
