@@ -28,7 +28,7 @@ import shutil
 import subprocess
 import sys
 
-SETTINGS = ["data.synthetic.length=3000", "data.synthetic.series_per_kind=1", "train.epochs=10",
+SETTINGS = ["data.synthetic.length=3000", "data.synthetic.series_per_kind=1", "train.epochs=5",
             "train.retrain_every=0"]
 
 
