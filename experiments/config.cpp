@@ -347,15 +347,16 @@ void cross_key_rules(const json& out, std::vector<std::string>& errors) {
   const json& csv = out["data"]["csv"];
   if (const std::string why = csv_time_format_error(csv["time_format"].get<std::string>()); !why.empty())
     errors.push_back("data.csv.time_format: " + why);
+  auto given = [&](const std::string& key) { return csv[key] != find_def("data.csv." + key)->def; };
   if (format != "csv")
     for (const char* key :
          {"time_column", "time_format", "label_column", "anomaly_labels", "label_windows", "value_columns"})
-      if (csv[key] != find_def("data.csv." + std::string(key))->def)
+      if (given(key))
         errors.push_back(std::string("data.csv.") + key +
                          ": read only with data.format \"csv\", and data.format is \"" + format + "\"");
   if (format == "csv" && csv["label_column"].get<std::string>().empty())
     for (const char* key : {"anomaly_labels", "label_windows"})
-      if (csv[key] != find_def("data.csv." + std::string(key))->def)
+      if (given(key))
         errors.push_back(std::string("data.csv.") + key +
                          ": there is no data.csv.label_column to apply it to");
 }

@@ -189,6 +189,9 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
   std::map<std::string, size_t> series_index;
   for (size_t i = 0; i < plan.series.size(); ++i) series_index[plan.series[i]] = i;
   std::vector<CellResult> results(plan.cells.size());
+  // A setting that cannot run (setting_problem) fails each of its cells; found once per setting.
+  std::vector<std::string> problems;
+  for (const Setting& s : plan.settings) problems.push_back(setting_problem(s.values));
   parallel_for(plan.cells.size(), static_cast<size_t>(threads), [&](size_t k) {
     const Cell& c = plan.cells[k];
     const Setting& s = plan.settings[static_cast<size_t>(c.setting)];
@@ -204,7 +207,7 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
       if (src->status != CellStatus::Ok)
         throw Error("the source cell ended " + to_string(src->status) + ": " + src->error);
       if (!L.data) throw Error(L.error);
-      if (const std::string why = setting_problem(s.values); !why.empty()) throw Error(why);
+      if (const std::string& why = problems[static_cast<size_t>(c.setting)]; !why.empty()) throw Error(why);
       const std::string& src_det = src->detector;
       std::vector<double> errors = src_store.read_nab_column(src_det, c.series, "raw_score");
       std::vector<double> values = src_store.read_nab_column(src_det, c.series, "value");

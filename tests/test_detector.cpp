@@ -194,11 +194,15 @@ TEST(Detector, SuppressionSpanComesFromRowsOrTheLearnedSeriesLength) {
   std::vector<double> values(600, 0.0), errors(600, 0.2);
   for (size_t i = 0; i < values.size(); ++i) values[i] = (i % 2 == 0) ? 1.0 : -1.0;
   values[300] = 10.0;
-  values[310] = 10.5;  // beyond the range again, but inside the silenced span
+  values[310] = 20.0;  // beyond the range [-1, 10] by more than half of it again, inside the silenced span
   const auto scores = anomaly_scores_from_errors(errors, values, o);
   EXPECT_EQ(scores[300], 1.0);
   for (size_t i = 301; i <= 325; ++i) EXPECT_EQ(scores[i], 0.0) << "row " << i;
   EXPECT_GT(scores[326], 0.0);
+  o.suppress_rows = 0;  // unsilenced, the same rows score: row 310 is a spatial anomaly of its own
+  const auto loud = anomaly_scores_from_errors(errors, values, o);
+  EXPECT_EQ(loud[310], 1.0);
+  EXPECT_GT(loud[305], 0.0);
 }
 
 TEST(Detector, ScoresAreCausal) {
