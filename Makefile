@@ -28,9 +28,18 @@ test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 	bash scripts/fuzz.sh $(FUZZ_SECONDS)
 
+# The two sanitizer builds compile 57 of their 62 shared files to the same preprocessed text with the
+# same flags (the rest see LSTMAD_WITH_CUDA). With ccache (installed by scripts/install-deps.sh) the
+# second build takes those objects from the first: in CI the emulation build drops from about 390 s to
+# 150 s. The cache lives in build-ccache/; NOHASHDIR lets the two build folders share it (the folder only
+# names the objects' DW_AT_comp_dir). Without ccache both build as before.
+SAN_LAUNCHER = $$(command -v ccache >/dev/null && echo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+export CCACHE_DIR ?= $(CURDIR)/build-ccache
+export CCACHE_NOHASHDIR ?= true
+
 # The CPU tests under AddressSanitizer and UndefinedBehaviorSanitizer.
 sanitize: deps
-	cmake --preset asan && cmake --build --preset asan -j $(JOBS) && ctest --preset asan
+	cmake --preset asan $(SAN_LAUNCHER) && cmake --build --preset asan -j $(JOBS) && ctest --preset asan
 
 # The GPU tests on the host emulation of CUDA (tests/emulation; needs the CUDA toolkit's headers, no GPU),
 # under ASan + UBSan: the kernels' barriers, warp collectives, clusters and memory accesses, checked here.
@@ -38,7 +47,7 @@ emulate: deps
 	@if [ ! -f /usr/local/cuda/include/cuda_runtime.h ] && ! command -v nvcc >/dev/null; then \
 	  echo "make emulate: no CUDA toolkit (its headers are needed, not a GPU): the emulated GPU tests cannot be built here"; \
 	  exit 0; fi; \
-	cmake --preset emulation && cmake --build --preset emulation -j $(JOBS) && ctest --preset emulation
+	cmake --preset emulation $(SAN_LAUNCHER) && cmake --build --preset emulation -j $(JOBS) && ctest --preset emulation
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp' '*.cu' '*.cuh')

@@ -4,7 +4,7 @@
 set -euo pipefail
 # Build and unit tests; then what the end-to-end tests drive: Chromium renders the HTML report, and a
 # single-node Slurm cluster (munge, slurmctld, slurmd) runs a sharded experiment.
-packages=(cmake ninja-build g++ make git python3 xz-utils
+packages=(cmake ninja-build g++ make git python3 xz-utils ccache
           nlohmann-json3-dev libcli11-dev libeigen3-dev libgtest-dev libgmock-dev libbenchmark-dev
           clang libclang-rt-14-dev chromium munge slurmctld slurmd slurm-client "$@")
 missing=()
