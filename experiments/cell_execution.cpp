@@ -115,6 +115,18 @@ class CellExecution {
   // Trains one ModelBatch on `eng` (or on `fallback`, when given and `eng` refuses the batch), predicts,
   // and scores the cells whose last member it holds.
   void run_batch(Engine& eng, Engine* fallback, const ScheduledBatch& batch);
+  // The batch's models, initialised, with the member each one is (`job_cells`); counts their cells started.
+  std::vector<ModelJob> batch_jobs(const ScheduledBatch& batch, std::vector<const Runnable*>& job_cells);
+  // `eng`, or `fallback` where `eng` refuses the batch and the fallback takes it (said once per shape);
+  // throws UnsupportedError with both reasons where neither can.
+  Engine& training_engine(Engine& eng, Engine* fallback, const BatchKey& key, const TrainOptions& options);
+  // run.save_models: writes each trained model; per model, why it could not be written (else empty).
+  std::vector<std::string> save_batch_models(const std::vector<ModelJob>& jobs,
+                                             const std::vector<const Runnable*>& job_cells,
+                                             const BatchKey& key) const;
+  // One member is back: its facts and prediction errors go to its cell, which is scored when it was the last.
+  void member_done(const Runnable& u, MemberFacts f, std::vector<double>& errors, double train_seconds,
+                   double forecast_seconds);
   // One queue's batches in order; queue 0 runs on `engine`, the others on engines of their own.
   void run_queue(std::size_t q, Engine* engine, const std::atomic<int>& stop);
 
@@ -300,12 +312,9 @@ void CellExecution::score_cell(PendingCell& pc) {
   finish(std::move(r));
 }
 
-void CellExecution::run_batch(Engine& eng, Engine* fallback, const ScheduledBatch& batch) {
-  const ModelShape shape = batch.key.shape;
-  const int window = batch.key.window;
-  const Retraining retraining = retraining_of(batch.key);
+std::vector<ModelJob> CellExecution::batch_jobs(const ScheduledBatch& batch,
+                                                std::vector<const Runnable*>& job_cells) {
   std::vector<ModelJob> jobs;
-  std::vector<const Runnable*> job_cells;
   int newly_started = 0;
   for (int k : batch.cells) {
     const Runnable& u = runnable_[static_cast<size_t>(k)];
@@ -317,7 +326,7 @@ void CellExecution::run_batch(Engine& eng, Engine* fallback, const ScheduledBatc
     if (fb.is_number()) forget_bias = fb.get<double>();
     ModelJob job;
     job.data = make_window_source(*pc.data, v);
-    job.params = init_params(shape, seed, forget_bias);
+    job.params = init_params(batch.key.shape, seed, forget_bias);
     job.options = train_options(v, seed);
     jobs.push_back(std::move(job));
     job_cells.push_back(&u);
@@ -325,105 +334,140 @@ void CellExecution::run_batch(Engine& eng, Engine* fallback, const ScheduledBatc
     if (!pc.started) ++newly_started;
     pc.started = true;
   }
+  if (!jobs.empty()) progress_.started(newly_started);
+  return jobs;
+}
+
+Engine& CellExecution::training_engine(Engine& eng, Engine* fallback, const BatchKey& key,
+                                       const TrainOptions& options) {
+  std::string why = eng.unsupported_reason(key.shape, options);
+  if (why.empty()) return eng;
+  if (fallback != nullptr) {
+    const std::string fwhy = fallback->unsupported_reason(key.shape, options);
+    if (!fwhy.empty())
+      throw UnsupportedError(why + "; engine.fallback " + fallback->name() + " cannot either: " + fwhy);
+    const std::string what = key.shape.str() + " T=" + std::to_string(key.window);
+    bool first;
+    {
+      std::lock_guard<std::mutex> lock(fallback_mutex_);
+      first = fallback_warned_.insert(what).second;
+    }
+    if (first)  // once per shape: a device-less fused engine sends every model in a batch of its own
+      log::warn("engine " + eng.name() + " cannot run " + what + " (" + why + "); engine.fallback " +
+                fallback->name() + " (" + to_string(fallback->precision()) + ") trains and runs its models");
+    return *fallback;
+  }
+  throw UnsupportedError(why);
+}
+
+std::vector<std::string> CellExecution::save_batch_models(const std::vector<ModelJob>& jobs,
+                                                          const std::vector<const Runnable*>& job_cells,
+                                                          const BatchKey& key) const {
+  std::vector<std::string> save_error(jobs.size());
+  if (!save_models_) return save_error;
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    if (jobs[j].result.status != TrainStatus::Ok) continue;
+    try {
+      save_member_model(run_.dir, pending_[job_cells[j]->cell]->cell->id, job_cells[j]->member, key.shape,
+                        key.window, jobs[j].params);
+    } catch (const std::exception& e) {
+      save_error[j] = std::string("run.save_models: ") + e.what();
+    }
+  }
+  return save_error;
+}
+
+namespace {
+
+// What training left of `job`, and its status: `error` (the batch's or the model's own failure to train,
+// forecast or be saved) first, then the training result's.
+MemberFacts member_facts(const ModelJob& job, const std::string& error) {
+  MemberFacts f;
+  f.epochs = job.result.epochs_run;
+  f.best_epoch = job.result.best_epoch;
+  // Both losses describe the parameters that score: the best validation epoch's, or the last epoch's
+  // where every epoch's parameters are kept in turn (no validation split).
+  const auto kept = [&](const std::vector<double>& curve) {
+    if (curve.empty()) return std::nan("");
+    const int b = job.result.best_epoch;
+    return curve[b >= 0 && b < static_cast<int>(curve.size()) ? static_cast<size_t>(b) : curve.size() - 1];
+  };
+  f.train_loss = kept(job.result.train_loss);
+  f.val_loss = kept(job.result.val_loss);
+  f.loss_curve = {{"train", finite_or_null(job.result.train_loss)},
+                  {"val", finite_or_null(job.result.val_loss)}};
+  if (!error.empty()) {
+    f.status = CellStatus::Error;
+    f.error = error;
+  } else if (job.result.status == TrainStatus::NonFinite) {
+    f.status = CellStatus::NonFinite;
+    f.error = job.result.message.empty() ? "training produced a non-finite loss" : job.result.message;
+  } else if (job.result.status == TrainStatus::Timeout) {
+    f.status = CellStatus::Timeout;
+    f.error = "run.max_train_seconds: " + job.result.message;
+  }
+  return f;
+}
+
+}  // namespace
+
+void CellExecution::member_done(const Runnable& u, MemberFacts f, std::vector<double>& errors,
+                                double train_seconds, double forecast_seconds) {
+  PendingCell& pc = *pending_[u.cell];
+  bool last = false;
+  {
+    std::lock_guard<std::mutex> lock(pc.mutex);
+    const size_t m = u.member;
+    if (f.status == CellStatus::Ok) pc.errors[m] = std::move(errors);
+    pc.facts[m] = std::move(f);
+    pc.seconds_train += train_seconds;
+    pc.seconds_forecast += forecast_seconds;
+    last = --pc.left == 0;
+  }
+  if (last) score_cell(pc);
+}
+
+void CellExecution::run_batch(Engine& eng, Engine* fallback, const ScheduledBatch& batch) {
+  std::vector<const Runnable*> job_cells;
+  std::vector<ModelJob> jobs = batch_jobs(batch, job_cells);
   if (jobs.empty()) return;
-  progress_.started(newly_started);
-  auto t_train = Clock::now();
+  const ModelShape shape = batch.key.shape;
+  const auto t_train = Clock::now();
   std::string batch_error;
   Engine* use = &eng;
   try {
-    std::string why = eng.unsupported_reason(shape, jobs.front().options);
-    if (!why.empty() && fallback != nullptr) {
-      const std::string fwhy = fallback->unsupported_reason(shape, jobs.front().options);
-      if (fwhy.empty()) {
-        const std::string what = shape.str() + " T=" + std::to_string(window);
-        bool first;
-        {
-          std::lock_guard<std::mutex> lock(fallback_mutex_);
-          first = fallback_warned_.insert(what).second;
-        }
-        if (first)  // once per shape: a device-less fused engine sends every model in a batch of its own
-          log::warn("engine " + eng.name() + " cannot run " + what + " (" + why + "); engine.fallback " +
-                    fallback->name() + " (" + to_string(fallback->precision()) +
-                    ") trains and runs its models");
-        use = fallback;
-        why.clear();
-      } else {
-        why += "; engine.fallback " + fallback->name() + " cannot either: " + fwhy;
-      }
-    }
-    if (!why.empty()) throw UnsupportedError(why);
+    use = &training_engine(eng, fallback, batch.key, jobs.front().options);
     use->train(shape, jobs);
   } catch (const std::exception& e) {
     batch_error = e.what();
   }
   // run.save_models: each model as training left it (stream_errors may fine-tune it further), written
   // before anything scores it. A model that cannot be written fails its cell.
-  std::vector<std::string> save_error(jobs.size());
-  if (save_models_ && batch_error.empty())
-    for (size_t j = 0; j < jobs.size(); ++j) {
-      if (jobs[j].result.status != TrainStatus::Ok) continue;
-      try {
-        save_member_model(run_.dir, pending_[job_cells[j]->cell]->cell->id, job_cells[j]->member, shape,
-                          window, jobs[j].params);
-      } catch (const std::exception& e) {
-        save_error[j] = std::string("run.save_models: ") + e.what();
-      }
-    }
+  const std::vector<std::string> save_error = batch_error.empty()
+                                                  ? save_batch_models(jobs, job_cells, batch.key)
+                                                  : std::vector<std::string>(jobs.size());
   const double train_seconds = since(t_train) / static_cast<double>(jobs.size());
   const auto t_forecast = Clock::now();
-  std::vector<std::vector<double>> prediction_errors;
+  std::vector<std::vector<double>> prediction_errors(jobs.size());
   std::string stream_error;
   if (batch_error.empty()) {
     std::vector<const PreparedSeries*> data;
     for (const Runnable* u : job_cells) data.push_back(pending_[u->cell]->data);
     try {
-      prediction_errors = stream_errors(*use, shape, window, jobs, data, retraining, run_.threads);
+      prediction_errors =
+          stream_errors(*use, shape, batch.key.window, jobs, data, retraining_of(batch.key), run_.threads);
     } catch (const std::exception& e) {
       stream_error = e.what();
     }
   }
   const double forecast_seconds = since(t_forecast) / static_cast<double>(jobs.size());
-
   parallel_for(jobs.size(), static_cast<size_t>(run_.threads), [&](size_t j) {
-    const Runnable& u = *job_cells[j];
-    const ModelJob& job = jobs[j];
-    MemberFacts f;
-    f.epochs = job.result.epochs_run;
-    f.best_epoch = job.result.best_epoch;
-    // Both losses describe the parameters that score: the best validation epoch's, or the last epoch's
-    // where every epoch's parameters are kept in turn (no validation split).
-    const auto kept = [&](const std::vector<double>& curve) {
-      if (curve.empty()) return std::nan("");
-      const int b = job.result.best_epoch;
-      return curve[b >= 0 && b < static_cast<int>(curve.size()) ? static_cast<size_t>(b) : curve.size() - 1];
-    };
-    f.train_loss = kept(job.result.train_loss);
-    f.val_loss = kept(job.result.val_loss);
-    f.loss_curve = {{"train", finite_or_null(job.result.train_loss)},
-                    {"val", finite_or_null(job.result.val_loss)}};
+    const std::string& error = !batch_error.empty()    ? batch_error
+                               : !stream_error.empty() ? stream_error
+                                                       : save_error[j];
+    MemberFacts f = member_facts(jobs[j], error);
     if (use != &eng) f.fallback = use->name() + " (" + to_string(use->precision()) + ")";
-    if (!batch_error.empty() || !stream_error.empty() || !save_error[j].empty()) {
-      f.status = CellStatus::Error;
-      f.error = !batch_error.empty() ? batch_error : !stream_error.empty() ? stream_error : save_error[j];
-    } else if (job.result.status == TrainStatus::NonFinite) {
-      f.status = CellStatus::NonFinite;
-      f.error = job.result.message.empty() ? "training produced a non-finite loss" : job.result.message;
-    } else if (job.result.status == TrainStatus::Timeout) {
-      f.status = CellStatus::Timeout;
-      f.error = "run.max_train_seconds: " + job.result.message;
-    }
-    PendingCell& pc = *pending_[u.cell];
-    bool last = false;
-    {
-      std::lock_guard<std::mutex> lock(pc.mutex);
-      const size_t m = u.member;
-      pc.facts[m] = f;
-      if (f.status == CellStatus::Ok) pc.errors[m] = std::move(prediction_errors[j]);
-      pc.seconds_train += train_seconds;
-      pc.seconds_forecast += forecast_seconds;
-      last = --pc.left == 0;
-    }
-    if (last) score_cell(pc);
+    member_done(*job_cells[j], std::move(f), prediction_errors[j], train_seconds, forecast_seconds);
   });
 }
 
