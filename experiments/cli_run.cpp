@@ -16,12 +16,63 @@
 
 namespace lstmad::cli {
 
-void add_run_commands(CLI::App& app, Registry& reg) {
-  static ConfigArgs run_args;
-  static std::string out_dir, resume_dir, shard;
-  static int jobs = 0;
-  static bool retry_failed = false, no_progress = false;
+namespace {
 
+ConfigArgs run_args;
+std::string out_dir, resume_dir, shard;
+int jobs = 0;
+bool retry_failed = false, no_progress = false;
+
+// The shard this process runs: --shard, else a Slurm array task's index among its array's tasks.
+void choose_shard(RunOptions& ro) {
+  if (!shard.empty()) {
+    parse_shard(shard, ro.shard_index, ro.shard_count);
+  } else if (const char* id = std::getenv("SLURM_ARRAY_TASK_ID")) {
+    const char* count = std::getenv("SLURM_ARRAY_TASK_COUNT");
+    const char* min = std::getenv("SLURM_ARRAY_TASK_MIN");
+    if (count && *count) {
+      int base = min && *min ? std::atoi(min) : 0;
+      parse_shard(std::to_string(std::atoi(id) - base) + "/" + count, ro.shard_index, ro.shard_count);
+    }
+  }
+}
+
+int run_command() {
+  RunOptions ro;
+  json cfg;
+  if (!resume_dir.empty()) {
+    if (!run_args.path.empty() || !run_args.sets.empty() || !run_args.engine.empty())
+      throw ConfigError(
+          "--resume takes the config from the run folder; drop the config file, --set and --engine");
+    // The folder and its shard are the run's own (its manifest): another would be silently ignored.
+    if (!out_dir.empty() || !shard.empty())
+      throw ConfigError("--resume continues the run in its own folder and shard; drop --out and --shard");
+    ro.resume_dir = resume_dir;
+    ro.retry_failed = retry_failed;
+  } else {
+    if (run_args.path.empty()) throw ConfigError("run: give a config file (or --resume RUN_DIR)");
+    if (retry_failed)
+      throw ConfigError("--retry-failed reruns the failed cells of a run folder: use it with --resume");
+    cfg = load_resolved(run_args);
+    ro.config_path = run_args.path;
+    ro.overrides = run_args.sets;
+    if (!run_args.engine.empty()) ro.overrides.push_back("engine.name=" + run_args.engine);
+  }
+  choose_shard(ro);
+  ro.out_dir = out_dir;
+  ro.threads = jobs;
+  ro.progress = !no_progress;
+  RunOutcome out = run_experiment(cfg, ro);
+  std::cout << out.table << "\nrun folder: " << out.run_dir << "\n";
+  if (out.interrupted) {
+    std::cerr << "lstmad: interrupted; finished cells are saved. Resume with: lstmad run --resume "
+              << out.run_dir << "\n";
+    return 130;
+  }
+  return out.failed > 0 || out.unscored > 0 ? kFailed : kOk;
+}
+
+void add_run_command(CLI::App& app, Registry& reg) {
   auto* run = app.add_subcommand("run", "Run an experiment: train a detector per series and setting, score, report");
   add_config_args(run, run_args, false);
   run->add_option("--out", out_dir, "Run folder (default: <run.out>/<timestamp>-<run.name>)");
@@ -32,47 +83,10 @@ void add_run_commands(CLI::App& app, Registry& reg) {
       ->type_name("I/N");
   run->add_option("-j,--jobs", jobs, "Worker threads (default: run.threads, 0 = all cores)")->check(CLI::NonNegativeNumber);
   run->add_flag("--no-progress", no_progress, "No progress line or periodic progress logs");
-  reg.add(run, []() -> int {
-    RunOptions ro;
-    json cfg;
-    if (!resume_dir.empty()) {
-      if (!run_args.path.empty() || !run_args.sets.empty() || !run_args.engine.empty())
-        throw ConfigError("--resume takes the config from the run folder; drop the config file, --set and --engine");
-      // The folder and its shard are the run's own (its manifest): another would be silently ignored.
-      if (!out_dir.empty() || !shard.empty())
-        throw ConfigError("--resume continues the run in its own folder and shard; drop --out and --shard");
-      ro.resume_dir = resume_dir;
-      ro.retry_failed = retry_failed;
-    } else {
-      if (run_args.path.empty()) throw ConfigError("run: give a config file (or --resume RUN_DIR)");
-      if (retry_failed) throw ConfigError("--retry-failed reruns the failed cells of a run folder: use it with --resume");
-      cfg = load_resolved(run_args);
-      ro.config_path = run_args.path;
-      ro.overrides = run_args.sets;
-      if (!run_args.engine.empty()) ro.overrides.push_back("engine.name=" + run_args.engine);
-    }
-    if (!shard.empty()) {
-      parse_shard(shard, ro.shard_index, ro.shard_count);
-    } else if (const char* id = std::getenv("SLURM_ARRAY_TASK_ID")) {
-      const char* count = std::getenv("SLURM_ARRAY_TASK_COUNT");
-      const char* min = std::getenv("SLURM_ARRAY_TASK_MIN");
-      if (count && *count) {
-        int base = min && *min ? std::atoi(min) : 0;
-        parse_shard(std::to_string(std::atoi(id) - base) + "/" + count, ro.shard_index, ro.shard_count);
-      }
-    }
-    ro.out_dir = out_dir;
-    ro.threads = jobs;
-    ro.progress = !no_progress;
-    RunOutcome out = run_experiment(cfg, ro);
-    std::cout << out.table << "\nrun folder: " << out.run_dir << "\n";
-    if (out.interrupted) {
-      std::cerr << "lstmad: interrupted; finished cells are saved. Resume with: lstmad run --resume " << out.run_dir << "\n";
-      return 130;
-    }
-    return out.failed > 0 || out.unscored > 0 ? kFailed : kOk;
-  });
+  reg.add(run, run_command);
+}
 
+void add_merge_command(CLI::App& app, Registry& reg) {
   static std::vector<std::string> merge_dirs;
   static std::string merge_out;
   auto* merge = app.add_subcommand("merge", "Combine shard run folders of one config into one run folder");
@@ -87,7 +101,10 @@ void add_run_commands(CLI::App& app, Registry& reg) {
     }
     return out.failed > 0 || out.unscored > 0 ? kFailed : kOk;
   });
+}
 
+void add_rescore_command(CLI::App& app, Registry& reg) {
+  static int rescore_jobs = 0;
   static std::string rescore_dir, rescore_out;
   static std::vector<std::string> rescore_sets, rescore_members;
   auto* rescore = app.add_subcommand(
@@ -101,13 +118,16 @@ void add_run_commands(CLI::App& app, Registry& reg) {
                       "of all the runs' models' errors, an ensemble; an ensemble run counts as its models "
                       "(repeatable)")
       ->check(CLI::ExistingDirectory);
-  rescore->add_option("-j,--jobs", jobs, "Worker threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  rescore->add_option("-j,--jobs", rescore_jobs, "Worker threads (0 = all cores)")
+      ->check(CLI::NonNegativeNumber);
   reg.add(rescore, []() -> int {
-    RunOutcome out = rescore_run(rescore_dir, rescore_sets, rescore_out, jobs, rescore_members);
+    RunOutcome out = rescore_run(rescore_dir, rescore_sets, rescore_out, rescore_jobs, rescore_members);
     std::cout << out.table << "\nrun folder: " << out.run_dir << "\n";
     return out.failed > 0 || out.unscored > 0 ? kFailed : kOk;
   });
+}
 
+void add_table_command(CLI::App& app, Registry& reg) {
   static std::vector<std::string> table_runs;
   static std::string table_nab, table_out;
   auto* table = app.add_subcommand("table", "Markdown table of finished NAB runs beside NAB's scoreboard");
@@ -126,7 +146,9 @@ void add_run_commands(CLI::App& app, Registry& reg) {
     }
     return kOk;
   });
+}
 
+void add_report_command(CLI::App& app, Registry& reg) {
   static std::string report_dir, report_out, report_detector;
   auto* report = app.add_subcommand("report", "Write a run folder's self-contained HTML report (tables and plots)");
   report->add_option("run", report_dir, "Run folder")->required()->check(CLI::ExistingDirectory);
@@ -136,6 +158,16 @@ void add_run_commands(CLI::App& app, Registry& reg) {
     std::cout << write_report(report_dir, report_out, report_detector) << "\n";
     return kOk;
   });
+}
+
+}  // namespace
+
+void add_run_commands(CLI::App& app, Registry& reg) {
+  add_run_command(app, reg);
+  add_merge_command(app, reg);
+  add_rescore_command(app, reg);
+  add_table_command(app, reg);
+  add_report_command(app, reg);
 }
 
 }  // namespace lstmad::cli
