@@ -93,6 +93,84 @@ void candidate_block(const double* win, size_t wn, const double* eps, double* bs
     }
 }
 
+// The candidate thresholds eps = mu + z sigma of the sweep z = z_min, z_min + z_step, ... (accumulated as
+// the sweep adds them), and per candidate the sums over the window's errors below it (in row order, as one
+// pass per candidate would add them), the count of those errors and of the runs at or above eps. Padded to
+// whole blocks; a padding candidate's eps is -inf (nothing below it) and is never rated.
+class Candidates {
+ public:
+  explicit Candidates(const DynamicThresholdOptions& o) {
+    for (double z = o.z_min; z <= o.z_max + 1e-12; z += o.z_step) zs_.push_back(z);
+    const size_t padded = (zs_.size() + kBlock - 1) / kBlock * kBlock;
+    eps_.assign(padded, -std::numeric_limits<double>::infinity());
+    bs_.resize(padded);
+    bq_.resize(padded);
+    below_.resize(padded);
+    nseq_.resize(padded);
+  }
+
+  // The best-rated threshold for the window's errors win[0 .. wn) (mean mu, deviation sigma): the one whose
+  // removal of the errors at or above it lowers mean and deviation the most for the fewest errors and runs.
+  // +inf where no candidate leaves errors on both sides, or the window has no spread.
+  double best(const double* win, size_t wn, double mu, double sigma) {
+    double best_rating = -std::numeric_limits<double>::infinity(),
+           best_eps = std::numeric_limits<double>::infinity();
+    const size_t nz = zs_.size(), padded = eps_.size();
+    if (!(sigma > 0 && mu > 0 && nz > 0)) return best_eps;
+    for (size_t c = 0; c < nz; ++c) eps_[c] = mu + zs_[c] * sigma;
+    // One pass over the window per block of candidates, the block's sums held in registers.
+    size_t first = 0;
+    for (; first + 2 * kBlock <= padded; first += 2 * kBlock)
+      candidate_block<2>(win, wn, &eps_[first], &bs_[first], &bq_[first], &below_[first], &nseq_[first]);
+    if (first < padded)
+      candidate_block<1>(win, wn, &eps_[first], &bs_[first], &bq_[first], &below_[first], &nseq_[first]);
+    for (size_t c = 0; c < nz; ++c) {
+      const size_t nb = static_cast<size_t>(below_[c]);
+      const size_t above = wn - nb;
+      if (above == 0 || nb == 0) continue;
+      const double bmu = bs_[c] / static_cast<double>(nb);
+      const double bsig = std::sqrt(std::max(0.0, bq_[c] / static_cast<double>(nb) - bmu * bmu));
+      const double ns = static_cast<double>(nseq_[c]);
+      const double rating =
+          ((mu - bmu) / mu + (sigma - bsig) / sigma) / (static_cast<double>(above) + ns * ns);
+      if (rating > best_rating) {
+        best_rating = rating;
+        best_eps = eps_[c];
+      }
+    }
+    return best_eps;
+  }
+
+ private:
+  std::vector<double> zs_, eps_, bs_, bq_;
+  std::vector<long> below_, nseq_;
+};
+
+// The runs of errors at or above `eps` that survive pruning: ranked by peak, highest first, a run survives
+// when it or a run after it falls by more than `prune` (relative) to the next peak, the last one to the
+// highest error below the threshold.
+std::vector<Run> surviving_runs(const double* win, size_t wn, double eps, double prune) {
+  std::vector<Run> sorted = runs_above(win, wn, eps);
+  std::sort(sorted.begin(), sorted.end(), [](const Run& a, const Run& b) { return a.peak > b.peak; });
+  // Without a branch (whether an error lies below the threshold follows the data: the mispredicted
+  // jumps made this loop a fifth of the rule's time) and in four independent chains: the maximum of
+  // numbers (the window holds no NaN) is the same in any order, up to the sign of a zero, which
+  // peak - below_max below does not see.
+  double part[4] = {0, 0, 0, 0};
+  size_t k4 = 0;
+  for (; k4 + 4 <= wn; k4 += 4)
+    for (size_t j = 0; j < 4; ++j) part[j] = std::max(part[j], win[k4 + j] < eps ? win[k4 + j] : 0.0);
+  for (; k4 < wn; ++k4) part[0] = std::max(part[0], win[k4] < eps ? win[k4] : 0.0);
+  const double below_max = std::max(std::max(part[0], part[1]), std::max(part[2], part[3]));
+  size_t keep = 0;  // runs ranked before `keep` survive
+  for (size_t k = 0; k < sorted.size(); ++k) {
+    double next = k + 1 < sorted.size() ? sorted[k + 1].peak : below_max;
+    if ((sorted[k].peak - next) / sorted[k].peak > prune) keep = k + 1;
+  }
+  sorted.resize(keep);
+  return sorted;
+}
+
 }  // namespace
 
 std::vector<double> dynamic_threshold_detections(const std::vector<double>& errors, const DynamicThresholdOptions& o) {
@@ -105,16 +183,7 @@ std::vector<double> dynamic_threshold_detections(const std::vector<double>& erro
   std::vector<double> buf;
   std::vector<size_t> buf_rows;
   size_t head = 0;
-  // The candidate thresholds' z values, as the sweep z = z_min, z_min + z_step, ... accumulates them.
-  std::vector<double> zs;
-  for (double z = o.z_min; z <= o.z_max + 1e-12; z += o.z_step) zs.push_back(z);
-  const size_t nz = zs.size();
-  // Per candidate: eps, and the sums over the window's errors below it (in row order, as one pass per
-  // candidate would add them), the count of those errors and of the runs at or above eps.
-  // Padded to whole blocks; a padding candidate's eps is -inf (nothing below it) and is never rated.
-  const size_t padded = (nz + kBlock - 1) / kBlock * kBlock;
-  std::vector<double> eps(padded, -std::numeric_limits<double>::infinity()), bs(padded), bq(padded);
-  std::vector<long> below(padded), nseq(padded);
+  Candidates candidates(o);
   size_t last_anomalous = std::numeric_limits<size_t>::max();
   for (size_t i = 0; i < n; ++i) {
     if (std::isnan(errors[i])) continue;
@@ -139,59 +208,14 @@ std::vector<double> dynamic_threshold_detections(const std::vector<double>& erro
       const double cnt = static_cast<double>(wn);
       const double mu = sum / cnt;
       const double sigma = std::sqrt(std::max(0.0, sq / cnt - mu * mu));
-      double best_rating = -std::numeric_limits<double>::infinity(), best_eps = std::numeric_limits<double>::infinity();
-      if (sigma > 0 && mu > 0 && nz > 0) {
-        for (size_t c = 0; c < nz; ++c) eps[c] = mu + zs[c] * sigma;
-        // One pass over the window per block of candidates, the block's sums held in registers.
-        size_t first = 0;
-        for (; first + 2 * kBlock <= padded; first += 2 * kBlock)
-          candidate_block<2>(win, wn, &eps[first], &bs[first], &bq[first], &below[first], &nseq[first]);
-        if (first < padded)
-          candidate_block<1>(win, wn, &eps[first], &bs[first], &bq[first], &below[first], &nseq[first]);
-        for (size_t c = 0; c < nz; ++c) {
-          const size_t nb = static_cast<size_t>(below[c]);
-          const size_t above = wn - nb;
-          if (above == 0 || nb == 0) continue;
-          const double bmu = bs[c] / static_cast<double>(nb);
-          const double bsig = std::sqrt(std::max(0.0, bq[c] / static_cast<double>(nb) - bmu * bmu));
-          const double ns = static_cast<double>(nseq[c]);
-          const double rating =
-              ((mu - bmu) / mu + (sigma - bsig) / sigma) / (static_cast<double>(above) + ns * ns);
-          if (rating > best_rating) {
-            best_rating = rating;
-            best_eps = eps[c];
-          }
-        }
-      }
-      if (std::isfinite(best_eps)) {
-        std::vector<Run> runs = runs_above(win, wn, best_eps);
-        // Pruning over the runs' peaks, highest first, closed by the highest error below the threshold.
-        std::vector<Run> sorted = runs;
-        std::sort(sorted.begin(), sorted.end(), [](const Run& a, const Run& b) { return a.peak > b.peak; });
-        // Without a branch (whether an error lies below the threshold follows the data: the mispredicted
-        // jumps made this loop a fifth of the rule's time) and in four independent chains: the maximum of
-        // numbers (the window holds no NaN) is the same in any order, up to the sign of a zero, which
-        // peak - below_max below does not see.
-        double part[4] = {0, 0, 0, 0};
-        size_t k4 = 0;
-        for (; k4 + 4 <= wn; k4 += 4)
-          for (size_t j = 0; j < 4; ++j)
-            part[j] = std::max(part[j], win[k4 + j] < best_eps ? win[k4 + j] : 0.0);
-        for (; k4 < wn; ++k4) part[0] = std::max(part[0], win[k4] < best_eps ? win[k4] : 0.0);
-        const double below_max = std::max(std::max(part[0], part[1]), std::max(part[2], part[3]));
-        size_t keep = 0;  // runs ranked before `keep` survive
-        for (size_t k = 0; k < sorted.size(); ++k) {
-          double next = k + 1 < sorted.size() ? sorted[k + 1].peak : below_max;
-          if ((sorted[k].peak - next) / sorted[k].peak > o.prune) keep = k + 1;
-        }
-        for (size_t k = 0; k < keep; ++k) {
-          // The current row is the window's last position.
-          if (sorted[k].end == wn - 1) flagged = true;
+      const double best_eps = candidates.best(win, wn, mu, sigma);
+      if (std::isfinite(best_eps))
+        for (const Run& r : surviving_runs(win, wn, best_eps, o.prune)) {
+          if (r.end == wn - 1) flagged = true;  // the current row is the window's last position
           last_anomalous = last_anomalous == std::numeric_limits<size_t>::max()
-                               ? rows[sorted[k].end]
-                               : std::max(last_anomalous, rows[sorted[k].end]);
+                               ? rows[r.end]
+                               : std::max(last_anomalous, rows[r.end]);
         }
-      }
     }
     if (flagged || (last_anomalous != std::numeric_limits<size_t>::max() && i <= last_anomalous + static_cast<size_t>(o.buffer)))
       out[i] = 1.0;
