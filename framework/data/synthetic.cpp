@@ -82,6 +82,7 @@ struct Shape {
   double harm[3], harm_phase[3];
   double weekly[2], weekly_phase[2];
   double day_rows, week_rows;
+  double wander_sd;
 };
 
 double daily(const Shape& s, double phase) {
@@ -90,15 +91,9 @@ double daily(const Shape& s, double phase) {
   return v;
 }
 
-SyntheticSeries make_series(const SyntheticOptions& o, int kind_idx, int file_idx, int64_t start_us) {
-  const std::string kind = kKinds[kind_idx].kind;
-  char fname[96];
-  std::snprintf(fname, sizeof fname, "synth_%s_%02d.csv", kind.c_str(), file_idx);
-  const std::string name = std::string(kKinds[kind_idx].category) + "/" + fname;
-  const int n = o.length;
-  Rng rng(derive_seed(o.seed, name));
-
-  // Shape parameters, drawn in a fixed order.
+// The series' shape parameters, drawn in a fixed order (the order is part of the corpus: changing it
+// changes every series).
+Shape draw_shape(Rng& rng, int n, int step_seconds) {
   Shape s{};
   const double scale = std::pow(10.0, rng.uniform(0.0, 3.0));  // 1 .. 1000: exercises normalization
   s.amp = scale;
@@ -112,89 +107,78 @@ SyntheticSeries make_series(const SyntheticOptions& o, int kind_idx, int file_id
   s.weekly[0] = s.amp * rng.uniform(0.2, 0.5);
   s.weekly[1] = s.weekly[0] * rng.uniform(0.2, 0.5);
   for (double& p : s.weekly_phase) p = rng.uniform(0.0, kTwoPi);
-  s.day_rows = 86400.0 / o.step_seconds;
+  s.day_rows = 86400.0 / step_seconds;
   s.week_rows = 7.0 * s.day_rows;
-  const double wander_sd = s.sd * rng.uniform(0.3, 1.0);
-  const bool heavy = (kind_idx + file_idx) % 3 == 2;
+  s.wander_sd = s.sd * rng.uniform(0.3, 1.0);
+  return s;
+}
 
-  // Noise and wander streams (unit-variance noise kept separately: the variance change scales it).
-  std::vector<double> noise(static_cast<size_t>(n)), wander(static_cast<size_t>(n));
-  const double ar = 0.99;
-  double w = rng.normal() * wander_sd;
-  for (int i = 0; i < n; ++i) {
-    w = ar * w + std::sqrt(1.0 - ar * ar) * wander_sd * rng.normal();
-    wander[static_cast<size_t>(i)] = w;
-    noise[static_cast<size_t>(i)] = heavy ? student_t4(rng) : rng.normal();
+// The anomalies' onsets: windows after the probationary period, inside the file, apart from each other;
+// `h` is set to their windows' half-width.
+std::vector<int> place_anomalies(Rng& rng, int n, int& h) {
+  const int P = probation_length(n);
+  int k = 1 + static_cast<int>(rng.below(3));
+  int lo = 0, slot = 0, margin = 0;
+  for (;; --k) {
+    h = static_cast<int>(0.10 * n / k) / 2;
+    lo = P + h;
+    const int hi = n - 1 - h;
+    slot = (hi - lo + 1) / k;
+    margin = k == 1 ? 0 : h + 2;  // between anomalies: windows at least 3 rows apart
+    if (k == 1 || slot >= 2 * margin + 1) break;
   }
+  std::vector<int> rows;
+  for (int j = 0; j < k; ++j) {
+    int first = lo + j * slot + margin;
+    int last = lo + (j + 1) * slot - 1 - margin;
+    rows.push_back(uniform_int(rng, first, last));
+  }
+  return rows;
+}
+
+// Applies one anomaly of `kind` at onset `a` to `v` (`noise`: the unit-variance noise the series was made
+// with; `h`: the window half-width). Returns the rows it affects.
+int apply_anomaly(const std::string& kind, int a, int h, const Shape& s, const std::vector<double>& noise,
+                  Rng& rng, std::vector<double>& v) {
+  const double sign = rng.uniform() < 0.5 ? -1.0 : 1.0;
+  int len = std::max(2, uniform_int(rng, (h + 1) / 2, h));  // extended anomalies: half to all of h
   const double omega = kTwoPi / s.day_rows;
-  auto base_without_daily = [&](int i) {
-    double wk = kTwoPi * i / s.week_rows;
-    return s.level + s.trend * i + s.weekly[0] * std::sin(wk + s.weekly_phase[0]) +
-           s.weekly[1] * std::sin(2.0 * wk + s.weekly_phase[1]) + wander[static_cast<size_t>(i)] +
-           s.sd * noise[static_cast<size_t>(i)];
-  };
-  std::vector<double> clean(static_cast<size_t>(n));
-  for (int i = 0; i < n; ++i) clean[static_cast<size_t>(i)] = base_without_daily(i) + daily(s, omega * i);
-
-  SyntheticSeries out;
-  out.kind = kind;
-  out.noise_sd = s.sd;
-  std::vector<double> v = clean;
-
-  if (kind != "none") {
-    // Placement: windows after the probationary period, inside the file, apart from each other.
-    const int P = probation_length(n);
-    int k = 1 + static_cast<int>(rng.below(3));
-    int h = 0, lo = 0, slot = 0, margin = 0;
-    for (;; --k) {
-      h = static_cast<int>(0.10 * n / k) / 2;
-      lo = P + h;
-      const int hi = n - 1 - h;
-      slot = (hi - lo + 1) / k;
-      margin = k == 1 ? 0 : h + 2;  // between anomalies: windows at least 3 rows apart
-      if (k == 1 || slot >= 2 * margin + 1) break;
+  if (kind == "spike") {
+    len = 1;
+    v[static_cast<size_t>(a)] += sign * rng.uniform(6.0, 9.0) * s.sd;
+  } else if (kind == "level_shift") {
+    const double d = sign * rng.uniform(4.0, 6.0) * s.sd;
+    for (int i = a; i < a + len; ++i) v[static_cast<size_t>(i)] += d;
+  } else if (kind == "variance_change") {
+    const double factor = rng.uniform(3.0, 5.0);
+    for (int i = a; i < a + len; ++i)
+      v[static_cast<size_t>(i)] += (factor - 1.0) * s.sd * noise[static_cast<size_t>(i)];
+  } else if (kind == "frequency_change") {
+    // The daily phase runs f times faster for `len` rows. f is chosen so that the extra phase over
+    // the segment is a whole number m of cycles: after it the series is back in step with the clean
+    // one (no lasting phase shift, which would be a second, unlabeled anomaly).
+    const double target = rng.uniform(2.5, 4.0);
+    const int m = std::max(1, static_cast<int>(std::lround((target - 1.0) * len / s.day_rows)));
+    const double extra_rate = omega * (m * s.day_rows / len);  // omega * (f - 1)
+    for (int i = a; i < a + len; ++i) {
+      const double extra = extra_rate * (i - a + 1);
+      v[static_cast<size_t>(i)] += daily(s, omega * i + extra) - daily(s, omega * i);
     }
-    for (int j = 0; j < k; ++j) {
-      int first = lo + j * slot + margin;
-      int last = lo + (j + 1) * slot - 1 - margin;
-      out.anomaly_rows.push_back(uniform_int(rng, first, last));
-    }
-    for (int a : out.anomaly_rows) {
-      const double sign = rng.uniform() < 0.5 ? -1.0 : 1.0;
-      int len = std::max(2, uniform_int(rng, (h + 1) / 2, h));  // extended anomalies: half to all of h
-      if (kind == "spike") {
-        len = 1;
-        v[static_cast<size_t>(a)] += sign * rng.uniform(6.0, 9.0) * s.sd;
-      } else if (kind == "level_shift") {
-        const double d = sign * rng.uniform(4.0, 6.0) * s.sd;
-        for (int i = a; i < a + len; ++i) v[static_cast<size_t>(i)] += d;
-      } else if (kind == "variance_change") {
-        const double factor = rng.uniform(3.0, 5.0);
-        for (int i = a; i < a + len; ++i)
-          v[static_cast<size_t>(i)] += (factor - 1.0) * s.sd * noise[static_cast<size_t>(i)];
-      } else if (kind == "frequency_change") {
-        // The daily phase runs f times faster for `len` rows. f is chosen so that the extra phase over
-        // the segment is a whole number m of cycles: after it the series is back in step with the clean
-        // one (no lasting phase shift, which would be a second, unlabeled anomaly).
-        const double target = rng.uniform(2.5, 4.0);
-        const int m = std::max(1, static_cast<int>(std::lround((target - 1.0) * len / s.day_rows)));
-        const double extra_rate = omega * (m * s.day_rows / len);  // omega * (f - 1)
-        for (int i = a; i < a + len; ++i) {
-          const double extra = extra_rate * (i - a + 1);
-          v[static_cast<size_t>(i)] += daily(s, omega * i + extra) - daily(s, omega * i);
-        }
-      } else if (kind == "flat_line") {
-        const double stuck = v[static_cast<size_t>(a - 1)];  // a sensor stuck at its last reading
-        for (int i = a; i < a + len; ++i) v[static_cast<size_t>(i)] = stuck;
-      } else if (kind == "drift") {
-        // A ramp away from normal that ends with a sudden recalibration back to it.
-        const double d = sign * rng.uniform(5.0, 8.0) * s.sd;
-        for (int i = a; i < a + len; ++i) v[static_cast<size_t>(i)] += d * (i - a + 1) / len;
-      }
-      out.anomaly_lengths.push_back(len);
-    }
+  } else if (kind == "flat_line") {
+    const double stuck = v[static_cast<size_t>(a - 1)];  // a sensor stuck at its last reading
+    for (int i = a; i < a + len; ++i) v[static_cast<size_t>(i)] = stuck;
+  } else if (kind == "drift") {
+    // A ramp away from normal that ends with a sudden recalibration back to it.
+    const double d = sign * rng.uniform(5.0, 8.0) * s.sd;
+    for (int i = a; i < a + len; ++i) v[static_cast<size_t>(i)] += d * (i - a + 1) / len;
   }
+  return len;
+}
 
+// Fills out.series (values as "%.10g" reads them back, timestamps, NAB windows) and out.clean.
+void fill_series(SyntheticSeries& out, const std::string& name, const std::vector<double>& v,
+                 const std::vector<double>& clean, int64_t start_us, int step_seconds) {
+  const int n = static_cast<int>(v.size());
   Series& ser = out.series;
   ser.name = name;
   ser.path = name;
@@ -206,7 +190,7 @@ SyntheticSeries make_series(const SyntheticOptions& o, int kind_idx, int file_id
   for (int i = 0; i < n; ++i) {
     ser.values[static_cast<size_t>(i)] = round10(v[static_cast<size_t>(i)]);
     out.clean[static_cast<size_t>(i)] = round10(clean[static_cast<size_t>(i)]);
-    const int64_t us = start_us + static_cast<int64_t>(i) * o.step_seconds * 1000000;
+    const int64_t us = start_us + static_cast<int64_t>(i) * step_seconds * 1000000;
     ser.time_us.push_back(us);
     ser.timestamps.push_back(format_timestamp_us(us));
   }
@@ -218,6 +202,47 @@ SyntheticSeries make_series(const SyntheticOptions& o, int kind_idx, int file_id
     lw.end_text = ser.timestamps[static_cast<size_t>(last)] + ".000000";
     ser.windows.push_back(lw);
   }
+}
+
+SyntheticSeries make_series(const SyntheticOptions& o, int kind_idx, int file_idx, int64_t start_us) {
+  const std::string kind = kKinds[kind_idx].kind;
+  char fname[96];
+  std::snprintf(fname, sizeof fname, "synth_%s_%02d.csv", kind.c_str(), file_idx);
+  const std::string name = std::string(kKinds[kind_idx].category) + "/" + fname;
+  const int n = o.length;
+  Rng rng(derive_seed(o.seed, name));
+  const Shape s = draw_shape(rng, n, o.step_seconds);
+  const bool heavy = (kind_idx + file_idx) % 3 == 2;
+
+  // Noise and wander streams (unit-variance noise kept separately: the variance change scales it).
+  std::vector<double> noise(static_cast<size_t>(n)), wander(static_cast<size_t>(n));
+  const double ar = 0.99;
+  double w = rng.normal() * s.wander_sd;
+  for (int i = 0; i < n; ++i) {
+    w = ar * w + std::sqrt(1.0 - ar * ar) * s.wander_sd * rng.normal();
+    wander[static_cast<size_t>(i)] = w;
+    noise[static_cast<size_t>(i)] = heavy ? student_t4(rng) : rng.normal();
+  }
+  const double omega = kTwoPi / s.day_rows;
+  std::vector<double> clean(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    const double wk = kTwoPi * i / s.week_rows;
+    clean[static_cast<size_t>(i)] = s.level + s.trend * i + s.weekly[0] * std::sin(wk + s.weekly_phase[0]) +
+                                    s.weekly[1] * std::sin(2.0 * wk + s.weekly_phase[1]) +
+                                    wander[static_cast<size_t>(i)] + s.sd * noise[static_cast<size_t>(i)] +
+                                    daily(s, omega * i);
+  }
+
+  SyntheticSeries out;
+  out.kind = kind;
+  out.noise_sd = s.sd;
+  std::vector<double> v = clean;
+  if (kind != "none") {
+    int h = 0;
+    out.anomaly_rows = place_anomalies(rng, n, h);
+    for (int a : out.anomaly_rows) out.anomaly_lengths.push_back(apply_anomaly(kind, a, h, s, noise, rng, v));
+  }
+  fill_series(out, name, v, clean, start_us, o.step_seconds);
   return out;
 }
 
