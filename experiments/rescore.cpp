@@ -112,14 +112,9 @@ void add_member_errors(std::vector<double>& errors, int source_models, const std
   errors = mean_of_errors(models, weights);
 }
 
-}  // namespace
-
-RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string>& overrides,
-                       const std::string& out_dir, int threads, const std::vector<std::string>& member_dirs) {
-  const auto t0 = Clock::now();
-  if (!files::exists(src_dir + "/config.json"))
-    throw IoError(src_dir + ": not a run folder (no config.json)");
-  json src_cfg = resolve_config(read_config_file(src_dir + "/config.json"), src_dir + "/config.json");
+// The rescore's config: the source's with the --set overrides, which may touch only detector.* and eval.*.
+json rescore_config(const json& src_cfg, const std::vector<std::string>& overrides,
+                    const std::string& src_dir) {
   json user = src_cfg;
   for (const auto& o : overrides) {
     std::string path = o.substr(0, o.find('='));
@@ -128,7 +123,128 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
                         ": rescoring changes only detector.* and eval.* keys (the models are reused)");
     apply_override(user, o);
   }
-  json cfg = resolve_config(user, "rescore of " + src_dir);
+  return resolve_config(user, "rescore of " + src_dir);
+}
+
+// The --member runs, read back. A run's models count once: the source again, or a member given twice
+// (under any spelling of its path), would weigh its models double in the mean and its run time twice in
+// the cost.
+std::vector<Member> load_members(const std::string& src_dir, const std::vector<std::string>& member_dirs) {
+  std::map<std::string, std::string> given{{fs::weakly_canonical(src_dir).string(), "the source"}};
+  for (const auto& d : member_dirs) {
+    auto [it, fresh] = given.emplace(fs::weakly_canonical(d).string(), "--member " + d);
+    if (!fresh)
+      throw ConfigError("--member " + d + ": the same run as " + it->second +
+                        "; an ensemble counts each run's models once");
+  }
+  std::vector<Member> members;
+  for (const auto& d : member_dirs) members.push_back(load_member(d));
+  return members;
+}
+
+// A trained model is identified by everything but the detector: the key that maps a new cell to its source.
+std::string model_key(const json& values, const std::string& series) {
+  return model_identity(values).dump() + "|" + series;
+}
+
+// The source run's finished cells, by the model they trained. Found by cell id (it hashes the setting and
+// the series), not by the index stored in the cell file: that is the cell's position in the plan of the
+// corpus it ran on, and a resume after a series was added or removed keeps the other cells' files as they
+// were, with their old positions.
+struct SourceCells {
+  explicit SourceCells(const std::string& run_dir, const Plan& src_plan) : dir(run_dir), store(run_dir) {
+    for (auto& r : store.read_cells()) by_id[r.id] = std::move(r);
+    for (const auto& c : src_plan.cells) {
+      auto it = by_id.find(c.id);
+      if (it != by_id.end())
+        by_model[model_key(src_plan.settings[static_cast<size_t>(c.setting)].values, c.series)] = &it->second;
+    }
+  }
+  const CellResult* find(const json& values, const std::string& series) const {
+    auto it = by_model.find(model_key(values, series));
+    return it == by_model.end() ? nullptr : it->second;
+  }
+  std::string dir;
+  ResultsStore store;
+  std::map<std::string, CellResult> by_id;
+  std::map<std::string, const CellResult*> by_model;
+};
+
+// What every cell of one rescore shares.
+struct Rescore {
+  const json& cfg;
+  const Plan& plan;
+  const SourceCells& source;
+  const std::vector<Member>& members;
+  const std::vector<LoadedSeries>& loaded;
+  std::map<std::string, size_t> series_index;
+  std::vector<std::string> problems;  // per setting: setting_problem, found once
+  const std::string& out_dir;
+  ResultsStore& store;
+
+  // Cell c scored from its source cell's errors (and the members'), its NAB-format scores written.
+  // Training facts carry over; a cell that cannot be scored ends with the reason.
+  CellResult cell(const Cell& c) const {
+    const Setting& s = plan.settings[static_cast<size_t>(c.setting)];
+    const CellResult* src = source.find(s.values, c.series);
+    CellResult r;
+    if (src) r = *src;
+    identify_cell(r, plan, c);
+    r.metrics.clear();
+    try {
+      if (!src) throw Error("no finished source cell for this model in " + source.dir);
+      if (src->status != CellStatus::Ok)
+        throw Error("the source cell ended " + to_string(src->status) + ": " + src->error);
+      const LoadedSeries& L = loaded[series_index.at(c.series)];
+      if (!L.data) throw Error(L.error);
+      if (const std::string& why = problems[static_cast<size_t>(c.setting)]; !why.empty()) throw Error(why);
+      score(r, *src, s, *L.data);
+    } catch (const std::exception& e) {
+      r.status = CellStatus::Error;
+      r.error = e.what();
+    }
+    return r;
+  }
+
+ private:
+  void score(CellResult& r, const CellResult& src, const Setting& s, const PreparedSeries& data) const {
+    const std::string& src_det = src.detector;
+    const std::string file = source.store.nab_scores_path(src_det, r.series);
+    std::vector<double> errors = source.store.read_nab_column(src_det, r.series, "raw_score");
+    std::vector<double> values = source.store.read_nab_column(src_det, r.series, "value");
+    if (static_cast<int>(errors.size()) != data.series.rows())
+      throw Error(file + ": " + std::to_string(errors.size()) + " rows, the series has " +
+                  std::to_string(data.series.rows()));
+    // With members, the cell lists every model it averages (the source's, then each member's).
+    json models = model_entries(src, source.dir);
+    add_member_errors(errors, model_count(src), members, r.series, values, data.train_end, file, models);
+    if (!members.empty()) r.members = std::move(models);
+    auto t = Clock::now();
+    DetectorOptions dopt = detector_options(s.values);
+    dopt.train_rows = data.train_end;
+    r.train_rows = data.train_end;
+    r.scores = anomaly_scores_from_errors(errors, values, dopt);
+    r.metrics = series_metrics(data, r.scores, cfg);
+    store.write_nab_scores(r.detector, data.series, r.scores, &errors);
+    // The source's saved models (run.save_models) are this cell's too, unless members join them: then
+    // the cell averages models that no config of this run describes, and `detect` could not replay it.
+    if (members.empty() && files::exists(saved_models_dir(source.dir, src.id) + "/model.json"))
+      copy_saved_models(source.dir, src.id, out_dir, r.id, r.detector);
+    r.status = CellStatus::Ok;
+    r.error.clear();
+    r.seconds_predict = since(t);
+  }
+};
+
+}  // namespace
+
+RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string>& overrides,
+                       const std::string& out_dir, int threads, const std::vector<std::string>& member_dirs) {
+  const auto t0 = Clock::now();
+  if (!files::exists(src_dir + "/config.json"))
+    throw IoError(src_dir + ": not a run folder (no config.json)");
+  json src_cfg = resolve_config(read_config_file(src_dir + "/config.json"), src_dir + "/config.json");
+  json cfg = rescore_config(src_cfg, overrides, src_dir);
   if (threads <= 0) threads = static_cast<int>(ThreadPool::hardware_threads());
   if (files::exists(out_dir + "/config.json")) throw IoError(out_dir + ": already holds a run");
   // What can refuse the command (the corpus, a member that is no run or a grid, a damaged summary.json)
@@ -137,21 +253,9 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
   Corpus corpus = resolve_corpus(src_cfg, src_dir);
   Plan src_plan = make_plan(src_cfg, corpus.series);
   Plan plan = make_plan(cfg, corpus.series);
-  std::vector<Member> members;
+  const std::vector<Member> members = load_members(src_dir, member_dirs);
   double source_seconds = recorded_wall_seconds(src_dir);
-  // A run's models count once: the source again, or a member given twice (under any spelling of its
-  // path), would weigh its models double in the mean and its run time twice in the cost.
-  std::map<std::string, std::string> given{{fs::weakly_canonical(src_dir).string(), "the source"}};
-  for (const auto& d : member_dirs) {
-    auto [it, fresh] = given.emplace(fs::weakly_canonical(d).string(), "--member " + d);
-    if (!fresh)
-      throw ConfigError("--member " + d + ": the same run as " + it->second +
-                        "; an ensemble counts each run's models once");
-  }
-  for (const auto& d : member_dirs) {
-    members.push_back(load_member(d));
-    source_seconds += recorded_wall_seconds(d);
-  }
+  for (const auto& d : member_dirs) source_seconds += recorded_wall_seconds(d);
   files::make_dirs(out_dir);
   files::write_atomic(out_dir + "/config.json", cfg.dump(2) + "\n");
   log::set_file(out_dir + "/log.txt");
@@ -167,78 +271,16 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
   if (!members.empty()) manifest["ensemble_members"] = member_dirs;
   files::write_atomic(out_dir + "/manifest.json", manifest.dump(2) + "\n");
 
-  // A trained model is identified by everything but the detector: map each new cell to its source cell.
-  auto model_key = [](const json& values, const std::string& series) {
-    return model_identity(values).dump() + "|" + series;
-  };
-  // Source cells by cell id (it hashes the setting and the series), not by the index stored in the cell
-  // file: that is the cell's position in the plan of the corpus it ran on, and a resume after a series was
-  // added or removed keeps the other cells' files as they were, with their old positions.
-  ResultsStore src_store(src_dir);
-  std::map<std::string, CellResult> by_id;
-  for (auto& r : src_store.read_cells()) by_id[r.id] = std::move(r);
-  std::map<std::string, const CellResult*> source;
-  for (const auto& c : src_plan.cells) {
-    auto it = by_id.find(c.id);
-    if (it != by_id.end())
-      source[model_key(src_plan.settings[static_cast<size_t>(c.setting)].values, c.series)] = &it->second;
-  }
-
+  const SourceCells source(src_dir, src_plan);
   ResultsStore store(out_dir);
   std::vector<LoadedSeries> loaded = load_all(plan, corpus, cfg, threads);
-  std::map<std::string, size_t> series_index;
-  for (size_t i = 0; i < plan.series.size(); ++i) series_index[plan.series[i]] = i;
+  Rescore rescore{cfg, plan, source, members, loaded, {}, {}, out_dir, store};
+  for (size_t i = 0; i < plan.series.size(); ++i) rescore.series_index[plan.series[i]] = i;
+  for (const Setting& s : plan.settings) rescore.problems.push_back(setting_problem(s.values));
   std::vector<CellResult> results(plan.cells.size());
-  // A setting that cannot run (setting_problem) fails each of its cells; found once per setting.
-  std::vector<std::string> problems;
-  for (const Setting& s : plan.settings) problems.push_back(setting_problem(s.values));
   parallel_for(plan.cells.size(), static_cast<size_t>(threads), [&](size_t k) {
-    const Cell& c = plan.cells[k];
-    const Setting& s = plan.settings[static_cast<size_t>(c.setting)];
-    auto it = source.find(model_key(s.values, c.series));
-    const CellResult* src = it == source.end() ? nullptr : it->second;
-    CellResult r;
-    if (src) r = *src;  // training facts carry over
-    identify_cell(r, plan, c);
-    r.metrics.clear();
-    const LoadedSeries& L = loaded[series_index[c.series]];
-    try {
-      if (!src) throw Error("no finished source cell for this model in " + src_dir);
-      if (src->status != CellStatus::Ok)
-        throw Error("the source cell ended " + to_string(src->status) + ": " + src->error);
-      if (!L.data) throw Error(L.error);
-      if (const std::string& why = problems[static_cast<size_t>(c.setting)]; !why.empty()) throw Error(why);
-      const std::string& src_det = src->detector;
-      std::vector<double> errors = src_store.read_nab_column(src_det, c.series, "raw_score");
-      std::vector<double> values = src_store.read_nab_column(src_det, c.series, "value");
-      if (static_cast<int>(errors.size()) != L.data->series.rows())
-        throw Error(src_store.nab_scores_path(src_det, c.series) + ": " + std::to_string(errors.size()) +
-                    " rows, the series has " + std::to_string(L.data->series.rows()));
-      // With members, the cell lists every model it averages (the source's, then each member's).
-      json models = model_entries(*src, src_dir);
-      add_member_errors(errors, model_count(*src), members, c.series, values, L.data->train_end,
-                        src_store.nab_scores_path(src_det, c.series), models);
-      if (!members.empty()) r.members = std::move(models);
-      auto t = Clock::now();
-      DetectorOptions dopt = detector_options(s.values);
-      dopt.train_rows = L.data->train_end;
-      r.train_rows = L.data->train_end;
-      r.scores = anomaly_scores_from_errors(errors, values, dopt);
-      r.metrics = series_metrics(*L.data, r.scores, cfg);
-      store.write_nab_scores(r.detector, L.data->series, r.scores, &errors);
-      // The source's saved models (run.save_models) are this cell's too, unless members join them: then
-      // the cell averages models that no config of this run describes, and `detect` could not replay it.
-      if (members.empty() && files::exists(saved_models_dir(src_dir, src->id) + "/model.json"))
-        copy_saved_models(src_dir, src->id, out_dir, c.id, r.detector);
-      r.status = CellStatus::Ok;
-      r.error.clear();
-      r.seconds_predict = since(t);
-    } catch (const std::exception& e) {
-      r.status = CellStatus::Error;
-      r.error = e.what();
-    }
-    store.write_cell(r);
-    results[k] = std::move(r);
+    results[k] = rescore.cell(plan.cells[k]);
+    store.write_cell(results[k]);
   });
   // The cost of these scores includes the models': the source's and the members' run times.
   return finalize(out_dir, cfg, plan, loaded, std::move(results), store, since(t0) + source_seconds, "");
