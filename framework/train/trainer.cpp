@@ -81,14 +81,12 @@ void predict_windows(TrainableModel<Real>& model, const Real* params, const floa
   }
 }
 
-template <typename Real>
-TrainResult train_model(TrainableModel<Real>& model, std::vector<Real>& params, const WindowSource& data,
+namespace {
+
+// What train_model refuses: options that do not fit the model, and windows outside the data.
+void check_train_inputs(const ModelShape& s, int T, std::size_t P, const WindowSource& data,
                         const TrainOptions& o) {
-  const auto t0 = Clock::now();
-  const ModelShape& s = model.shape();
-  const int T = model.window(), D = s.input, hz = s.horizon;
-  check_param_count(s, params.size(), "train_model");
-  const std::size_t P = params.size();
+  check_param_count(s, P, "train_model");
   if (o.window != T)
     throw Error("train_model: options.window " + std::to_string(o.window) +
                 " differs from the model's window " + std::to_string(T));
@@ -97,9 +95,75 @@ TrainResult train_model(TrainableModel<Real>& model, std::vector<Real>& params, 
   if (data.n > 0 && (data.x == nullptr || data.y == nullptr))
     throw Error("train_model: the window source has " + std::to_string(data.n) +
                 " rows but no data pointers");
-  check_window_starts(data.train, data.n, T, hz, "training");
-  check_window_starts(data.val, data.n, T, hz, "validation");
+  check_window_starts(data.train, data.n, T, s.horizon, "training");
+  check_window_starts(data.val, data.n, T, s.horizon, "validation");
+}
 
+// One model's training state: the minibatch buffers, the optimizer and the window order.
+template <typename Real>
+struct Training {
+  Training(TrainableModel<Real>& m, std::size_t P, const WindowSource& d, const TrainOptions& opt, int batch)
+      : model(m),
+        data(d),
+        o(opt),
+        B(batch),
+        xb(static_cast<std::size_t>(batch) * m.window() * m.shape().input),
+        yb(static_cast<std::size_t>(batch) * m.shape().horizon),
+        grad(P),
+        adam(P, opt.adam),
+        rng(opt.seed),
+        order(d.train) {}
+
+  // Epoch e: the windows in a fresh shuffled order, one Adam step per minibatch. Returns the mean training
+  // loss; stops at the first non-finite loss or gradient, with res.status and res.message saying where.
+  double epoch(int e, std::vector<Real>& params, TrainResult& res) {
+    const ModelShape& s = model.shape();
+    const int ntrain = static_cast<int>(order.size());
+    rng.shuffle(order.begin(), order.end());
+    double sum = 0.0;
+    for (int k = 0; k < ntrain; k += B) {
+      const int b = std::min(B, ntrain - k);
+      gather_windows(data.x, data.y, s.input, model.window(), s.horizon, order.data() + k, b, xb.data(),
+                     yb.data());
+      const Real loss = model.loss_and_grad(params.data(), xb.data(), yb.data(), b, grad.data());
+      sum += static_cast<double>(loss) * b;
+      auto where = [&] {
+        return "epoch " + std::to_string(e) + " (minibatch " + std::to_string(k / B) + ")";
+      };
+      if (!std::isfinite(static_cast<double>(loss))) {
+        res.status = TrainStatus::NonFinite;
+        res.message = "non-finite training loss at " + where();
+        break;
+      }
+      const double norm = clip_grad_norm(grad.data(), grad.size(), o.clip_norm);
+      if (!std::isfinite(norm)) {
+        res.status = TrainStatus::NonFinite;
+        res.message = "non-finite gradient at " + where();
+        sum = std::numeric_limits<double>::quiet_NaN();
+        break;
+      }
+      adam.step(params.data(), grad.data());
+    }
+    return sum / ntrain;
+  }
+
+  TrainableModel<Real>& model;
+  const WindowSource& data;
+  const TrainOptions& o;
+  const int B;
+  std::vector<Real> xb, yb, grad;
+  Adam<Real> adam;
+  Rng rng;
+  std::vector<int> order;
+};
+
+}  // namespace
+
+template <typename Real>
+TrainResult train_model(TrainableModel<Real>& model, std::vector<Real>& params, const WindowSource& data,
+                        const TrainOptions& o) {
+  const auto t0 = Clock::now();
+  check_train_inputs(model.shape(), model.window(), params.size(), data, o);
   TrainResult res;
   const int ntrain = static_cast<int>(data.train.size());
   if (ntrain == 0) {
@@ -112,65 +176,37 @@ TrainResult train_model(TrainableModel<Real>& model, std::vector<Real>& params, 
     throw Error("train_model: minibatch of " + std::to_string(B) + " windows exceeds the model's max_batch " +
                 std::to_string(model.max_batch()));
 
-  std::vector<Real> xb(static_cast<std::size_t>(B) * T * D), yb(static_cast<std::size_t>(B) * hz), grad(P);
+  Training<Real> training(model, params.size(), data, o, B);
   std::vector<Real> best;
   const std::vector<Real> initial = params;
-  Adam<Real> adam(P, o.adam);
-  Rng rng(o.seed);
-  std::vector<int> order = data.train;
   double best_val = std::numeric_limits<double>::infinity();
   int bad_epochs = 0;
   bool have_best = false;
-
   for (int e = 0; e < o.epochs; ++e) {
     if (past_time_limit(o, seconds_since(t0), e, res)) break;
     const EpochClock clock(res);
-    rng.shuffle(order.begin(), order.end());
-    double sum = 0.0;
-    for (int k = 0; k < ntrain && res.status == TrainStatus::Ok; k += B) {
-      const int b = std::min(B, ntrain - k);
-      gather_windows(data.x, data.y, D, T, hz, order.data() + k, b, xb.data(), yb.data());
-      const Real loss = model.loss_and_grad(params.data(), xb.data(), yb.data(), b, grad.data());
-      sum += static_cast<double>(loss) * b;
-      auto where = [&] {
-        return "epoch " + std::to_string(e) + " (minibatch " + std::to_string(k / B) + ")";
-      };
-      if (!std::isfinite(static_cast<double>(loss))) {
-        res.status = TrainStatus::NonFinite;
-        res.message = "non-finite training loss at " + where();
-        break;
-      }
-      const double norm = clip_grad_norm(grad.data(), P, o.clip_norm);
-      if (!std::isfinite(norm)) {
-        res.status = TrainStatus::NonFinite;
-        res.message = "non-finite gradient at " + where();
-        sum = std::numeric_limits<double>::quiet_NaN();
-        break;
-      }
-      adam.step(params.data(), grad.data());
-    }
-    res.train_loss.push_back(sum / ntrain);
+    res.train_loss.push_back(training.epoch(e, params, res));
     res.epochs_run = e + 1;
     if (res.status != TrainStatus::Ok) break;
-    if (!data.val.empty()) {
-      const double v = windows_loss(model, params.data(), data, data.val);
-      res.val_loss.push_back(v);
-      if (!std::isfinite(v)) {
-        res.status = TrainStatus::NonFinite;
-        res.message = "non-finite validation loss at epoch " + std::to_string(e);
-        break;
-      }
-      if (v < best_val - o.min_delta) {
-        best_val = v;
-        res.best_epoch = e;
-        bad_epochs = 0;
-        have_best = true;
-        best = params;
-      } else if (o.patience > 0 && ++bad_epochs >= o.patience) {
-        res.message = "early stop after epoch " + std::to_string(e) + ": no validation improvement in " +
-                      std::to_string(o.patience) + " epochs";
-        break;
-      }
+    if (data.val.empty()) continue;
+    // Early stopping on the validation loss: the best epoch's parameters are kept.
+    const double v = windows_loss(model, params.data(), data, data.val);
+    res.val_loss.push_back(v);
+    if (!std::isfinite(v)) {
+      res.status = TrainStatus::NonFinite;
+      res.message = "non-finite validation loss at epoch " + std::to_string(e);
+      break;
+    }
+    if (v < best_val - o.min_delta) {
+      best_val = v;
+      res.best_epoch = e;
+      bad_epochs = 0;
+      have_best = true;
+      best = params;
+    } else if (o.patience > 0 && ++bad_epochs >= o.patience) {
+      res.message = "early stop after epoch " + std::to_string(e) + ": no validation improvement in " +
+                    std::to_string(o.patience) + " epochs";
+      break;
     }
   }
   if (have_best)
