@@ -242,4 +242,40 @@ TEST(Trainer, RejectsBadInputs) {
 }
 
 }  // namespace
+// The validation rule every engine's loop shares (train/options.hpp), step by step.
+TEST(EarlyStopping, ImprovementNeedsMinDeltaAndPatienceCountsEpochsInARow) {
+  using V = EarlyStopping::Verdict;
+  TrainOptions o;
+  o.patience = 2;
+  o.min_delta = 0.05;
+  EarlyStopping s;
+  TrainResult r;
+  EXPECT_FALSE(s.have_best());
+  EXPECT_EQ(s.after_epoch(o, 0, 1.0, r), V::Improved);
+  EXPECT_TRUE(s.have_best());
+  EXPECT_EQ(s.after_epoch(o, 1, 0.97, r), V::Continue);  // lower, but not by min_delta
+  EXPECT_EQ(s.after_epoch(o, 2, 0.90, r), V::Improved);  // 0.90 < 1.0 - 0.05: the count starts again
+  EXPECT_EQ(s.after_epoch(o, 3, 0.90, r), V::Continue);
+  EXPECT_EQ(s.after_epoch(o, 4, 0.88, r), V::Stop);  // the second epoch in a row above 0.90 - 0.05
+  EXPECT_EQ(r.status, TrainStatus::Ok);
+  EXPECT_EQ(r.best_epoch, 2);
+  EXPECT_EQ(r.val_loss, (std::vector<double>{1.0, 0.97, 0.90, 0.90, 0.88}));
+  EXPECT_EQ(r.message, "early stop after epoch 4: no validation improvement in 2 epochs");
+}
+
+TEST(EarlyStopping, PatienceZeroNeverStopsAndANonFiniteLossDoes) {
+  using V = EarlyStopping::Verdict;
+  TrainOptions o;
+  o.patience = 0;
+  EarlyStopping s;
+  TrainResult r;
+  EXPECT_EQ(s.after_epoch(o, 0, 1.0, r), V::Improved);
+  for (int e = 1; e < 40; ++e) EXPECT_EQ(s.after_epoch(o, e, 2.0, r), V::Continue) << "epoch " << e;
+  EXPECT_EQ(s.after_epoch(o, 40, std::numeric_limits<double>::quiet_NaN(), r), V::Stop);
+  EXPECT_EQ(r.status, TrainStatus::NonFinite);
+  EXPECT_EQ(r.message, "non-finite validation loss at epoch 40");
+  EXPECT_EQ(r.best_epoch, 0);
+  EXPECT_EQ(r.val_loss.size(), 41u);
+}
+
 }  // namespace lstmad

@@ -1,8 +1,10 @@
 // Training options and results for one model. Plain data shared by every engine's training loop.
 #pragma once
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -58,6 +60,44 @@ inline bool past_time_limit(const TrainOptions& o, double seconds, int epoch, Tr
   res.message = text;
   return true;
 }
+
+// The validation rule of every engine's training loop, applied to epoch `epoch`'s validation loss (recorded
+// in res.val_loss): a non-finite loss stops training as NonFinite; a loss below the best so far by more
+// than o.min_delta is the new best, whose parameters the loop keeps (res.best_epoch names it); `patience`
+// epochs in a row without one stop training early (patience 0: never). One definition, so that the
+// engines' early stops agree epoch for epoch.
+class EarlyStopping {
+ public:
+  enum class Verdict { Improved, Continue, Stop };
+  Verdict after_epoch(const TrainOptions& o, int epoch, double val_loss, TrainResult& res) {
+    res.val_loss.push_back(val_loss);
+    if (!std::isfinite(val_loss)) {
+      res.status = TrainStatus::NonFinite;
+      res.message = "non-finite validation loss at epoch " + std::to_string(epoch);
+      return Verdict::Stop;
+    }
+    if (val_loss < best_ - o.min_delta) {
+      best_ = val_loss;
+      res.best_epoch = epoch;
+      bad_epochs_ = 0;
+      have_best_ = true;
+      return Verdict::Improved;
+    }
+    if (o.patience > 0 && ++bad_epochs_ >= o.patience) {
+      res.message = "early stop after epoch " + std::to_string(epoch) + ": no validation improvement in " +
+                    std::to_string(o.patience) + " epochs";
+      return Verdict::Stop;
+    }
+    return Verdict::Continue;
+  }
+  // Whether some epoch improved: its parameters, not the last epoch's, are the model's.
+  bool have_best() const { return have_best_; }
+
+ private:
+  double best_ = std::numeric_limits<double>::infinity();
+  int bad_epochs_ = 0;
+  bool have_best_ = false;
+};
 
 // Records the wall time of the epoch run in its scope into TrainResult::epoch_seconds, whichever way the
 // loop body is left (a non-finite stop, an early stop, the next epoch): made at the start of the body, it

@@ -179,9 +179,7 @@ TrainResult train_model(TrainableModel<Real>& model, std::vector<Real>& params, 
   Training<Real> training(model, params.size(), data, o, B);
   std::vector<Real> best;
   const std::vector<Real> initial = params;
-  double best_val = std::numeric_limits<double>::infinity();
-  int bad_epochs = 0;
-  bool have_best = false;
+  EarlyStopping stopping;
   for (int e = 0; e < o.epochs; ++e) {
     if (past_time_limit(o, seconds_since(t0), e, res)) break;
     const EpochClock clock(res);
@@ -189,27 +187,11 @@ TrainResult train_model(TrainableModel<Real>& model, std::vector<Real>& params, 
     res.epochs_run = e + 1;
     if (res.status != TrainStatus::Ok) break;
     if (data.val.empty()) continue;
-    // Early stopping on the validation loss: the best epoch's parameters are kept.
-    const double v = windows_loss(model, params.data(), data, data.val);
-    res.val_loss.push_back(v);
-    if (!std::isfinite(v)) {
-      res.status = TrainStatus::NonFinite;
-      res.message = "non-finite validation loss at epoch " + std::to_string(e);
-      break;
-    }
-    if (v < best_val - o.min_delta) {
-      best_val = v;
-      res.best_epoch = e;
-      bad_epochs = 0;
-      have_best = true;
-      best = params;
-    } else if (o.patience > 0 && ++bad_epochs >= o.patience) {
-      res.message = "early stop after epoch " + std::to_string(e) + ": no validation improvement in " +
-                    std::to_string(o.patience) + " epochs";
-      break;
-    }
+    const auto verdict = stopping.after_epoch(o, e, windows_loss(model, params.data(), data, data.val), res);
+    if (verdict == EarlyStopping::Verdict::Improved) best = params;
+    if (verdict == EarlyStopping::Verdict::Stop) break;
   }
-  if (have_best)
+  if (stopping.have_best())
     params = best;
   else if (res.status != TrainStatus::Ok)
     params = initial;  // nothing trustworthy was reached

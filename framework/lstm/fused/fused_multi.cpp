@@ -31,9 +31,7 @@ struct ModelState {
   ModelJob* job = nullptr;
   Rng rng{0};
   std::vector<int> order;
-  double best_val = std::numeric_limits<double>::infinity();
-  int bad_epochs = 0;
-  bool have_best = false;
+  EarlyStopping stopping;
   bool done = false;
   TrainResult res;
 };
@@ -312,26 +310,13 @@ class FusedMultiBatch::Impl {
           continue;
         }
         if (nval[m] == 0) continue;
-        const double val_loss = vsums[m] / (static_cast<double>(nval[m]) * hz);
-        res.val_loss.push_back(val_loss);
-        if (!std::isfinite(val_loss)) {
-          res.status = TrainStatus::NonFinite;
-          res.message = "non-finite validation loss at epoch " + std::to_string(e);
-          s.done = true;
-          continue;
-        }
-        if (val_loss < s.best_val - o.min_delta) {
-          s.best_val = val_loss;
-          res.best_epoch = e;
-          s.bad_epochs = 0;
-          s.have_best = true;
+        const auto verdict =
+            s.stopping.after_epoch(o, e, vsums[m] / (static_cast<double>(nval[m]) * hz), res);
+        if (verdict == EarlyStopping::Verdict::Improved) {
           flag[m] = 1;
           any_flag = true;
-        } else if (o.patience > 0 && ++s.bad_epochs >= o.patience) {
-          res.message = "early stop after epoch " + std::to_string(e) + ": no validation improvement in " +
-                        std::to_string(o.patience) + " epochs";
-          s.done = true;
         }
+        if (verdict == EarlyStopping::Verdict::Stop) s.done = true;
       }
       const double epoch_seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - te).count();
@@ -346,8 +331,8 @@ class FusedMultiBatch::Impl {
     }
     bool any_best = false;
     for (std::size_t m = 0; m < N; ++m) {
-      flag[m] = st[m].have_best ? 1 : 0;
-      any_best |= st[m].have_best;
+      flag[m] = st[m].stopping.have_best() ? 1 : 0;
+      any_best |= st[m].stopping.have_best();
     }
     if (any_best) {
       flag_.upload(flag.data(), N, stream_);
@@ -360,8 +345,8 @@ class FusedMultiBatch::Impl {
     for (std::size_t m = 0; m < N; ++m) {
       ModelState& s = st[m];
       TrainResult& res = s.res;
-      const bool keep = s.have_best || res.status == TrainStatus::Ok;
-      if (!s.have_best && res.status == TrainStatus::Ok) res.best_epoch = -1;
+      const bool keep = s.stopping.have_best() || res.status == TrainStatus::Ok;
+      if (!s.stopping.have_best() && res.status == TrainStatus::Ok) res.best_epoch = -1;
       if (keep)  // non-finite with no best epoch: the job keeps its initial parameters
         std::copy(params.begin() + static_cast<long long>(m * P_),
                   params.begin() + static_cast<long long>((m + 1) * P_), s.job->params.begin());

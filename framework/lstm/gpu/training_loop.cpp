@@ -103,9 +103,7 @@ class Slot {
 
     Rng rng(o.seed);
     std::vector<int> order = d.train;
-    double best_val = std::numeric_limits<double>::infinity();
-    int bad_epochs = 0;
-    bool have_best = false;
+    EarlyStopping stopping;
     for (int e = 0; e < o.epochs; ++e) {
       if (past_time_limit(o, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), e,
                           res))
@@ -134,27 +132,13 @@ class Slot {
         break;
       }
       if (nval == 0) continue;
-      const double val_loss = evaluate(nval);
-      res.val_loss.push_back(val_loss);
-      if (!std::isfinite(val_loss)) {
-        res.status = TrainStatus::NonFinite;
-        res.message = "non-finite validation loss at epoch " + std::to_string(e);
-        break;
-      }
-      if (val_loss < best_val - o.min_delta) {
-        best_val = val_loss;
-        res.best_epoch = e;
-        bad_epochs = 0;
-        have_best = true;
+      const auto verdict = stopping.after_epoch(o, e, evaluate(nval), res);
+      if (verdict == EarlyStopping::Verdict::Improved)
         CUDA_CHECK(
             cudaMemcpyAsync(best_.data(), lstm_->theta(), best_.bytes(), cudaMemcpyDeviceToDevice, stream_));
-      } else if (o.patience > 0 && ++bad_epochs >= o.patience) {
-        res.message = "early stop after epoch " + std::to_string(e) + ": no validation improvement in " +
-                      std::to_string(o.patience) + " epochs";
-        break;
-      }
+      if (verdict == EarlyStopping::Verdict::Stop) break;
     }
-    if (have_best) {
+    if (stopping.have_best()) {
       CUDA_CHECK(
           cudaMemcpyAsync(lstm_->theta(), best_.data(), best_.bytes(), cudaMemcpyDeviceToDevice, stream_));
       lstm_->download_params(job.params.data());
