@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include "core/build_info.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "experiments/cli_common.hpp"
@@ -11,7 +12,7 @@ namespace lstmad::cli {
 
 int main(int argc, char** argv) {
   CLI::App app{"lstmad: LSTM time-series anomaly detection - train many detectors, score them as NAB does"};
-  app.set_version_flag("--version", std::string("lstmad ") + LSTMAD_VERSION + " (" + LSTMAD_GIT_HASH + ")");
+  app.set_version_flag("--version", std::string("lstmad ") + LSTMAD_VERSION + " (" + build_git_hash() + ")");
   app.require_subcommand(1);
   bool verbose = false, quiet = false;
   app.add_flag("-v,--verbose", verbose, "Debug logging");

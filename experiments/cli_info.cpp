@@ -3,6 +3,7 @@
 #include <iostream>
 #include <string>
 
+#include "core/build_info.hpp"
 #include "experiments/cli_common.hpp"
 #include "lstm/engine.hpp"
 #ifdef LSTMAD_WITH_CUDA
@@ -17,7 +18,8 @@ namespace lstmad::cli {
 void add_info_command(CLI::App& app, Registry& reg) {
   auto* sub = app.add_subcommand("info", "Print the version, build options, engines and devices");
   reg.add(sub, [] {
-    std::cout << "lstmad " << LSTMAD_VERSION << " (" << LSTMAD_GIT_HASH << "), build " << LSTMAD_BUILD_TYPE << "\n";
+    std::cout << "lstmad " << LSTMAD_VERSION << " (" << build_git_hash() << "), build " << LSTMAD_BUILD_TYPE
+              << "\n";
 #ifdef LSTMAD_WITH_CUDA
     std::cout << "CUDA: compiled in";
 #ifdef LSTMAD_WITH_CUDNN

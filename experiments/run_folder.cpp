@@ -5,6 +5,7 @@
 #include <ctime>
 #include <map>
 
+#include "core/build_info.hpp"
 #include "core/files.hpp"
 #include "core/json_file.hpp"
 #include "core/log.hpp"
@@ -47,7 +48,7 @@ json manifest_json(const json& cfg, const RunOptions& ro, const Corpus& corpus, 
 #endif
   const json inputs = input_hashes(corpus);
   return json{{"lstmad_version", LSTMAD_VERSION},
-              {"git_hash", LSTMAD_GIT_HASH},
+              {"git_hash", build_git_hash()},
               {"build_type", LSTMAD_BUILD_TYPE},
               {"host", host},
               {"started_utc", utc_stamp("%Y-%m-%dT%H:%M:%SZ")},

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <set>
 
+#include "core/build_info.hpp"
 #include "core/error.hpp"
 #include "core/files.hpp"
 #include "core/json_file.hpp"
@@ -102,7 +103,7 @@ void reconcile_resumed_inputs(const std::string& dir, json m, const Corpus& corp
   m["corpus"]["windows"] = corpus.total_windows;
   m["resumes"].push_back(json{{"utc", utc_stamp("%Y-%m-%dT%H:%M:%SZ")},
                               {"lstmad_version", LSTMAD_VERSION},
-                              {"git_hash", LSTMAD_GIT_HASH},
+                              {"git_hash", build_git_hash()},
                               {"inputs", changes.to_json()}});
   files::write_atomic(dir + "/manifest.json", m.dump(2) + "\n");
 }

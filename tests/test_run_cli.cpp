@@ -124,6 +124,30 @@ TEST_F(RunCli, PlanSplitsTheWorkIntoTrainingAndForecasting) {
   EXPECT_NEAR(total, training + forecasting, 1e-5 * total);
 }
 
+// The checkout's commit as cmake/BuildInfo.cmake names it: 12 hex digits, "-dirty" when tracked files have
+// uncommitted changes, "unknown" outside a git checkout.
+std::string checkout_commit() {
+  const std::string git = std::string("git -C '") + LSTMAD_SOURCE_DIR + "' ";
+  std::string head, changes;
+  if (run_command(git + "rev-parse --short=12 HEAD", &head) != 0 || head.empty()) return "unknown";
+  head = head.substr(0, head.find_first_of("\r\n"));
+  if (run_command(git + "status --porcelain --untracked-files=no", &changes) == 0 && !changes.empty())
+    head += "-dirty";
+  return head;
+}
+
+// The commit is taken at build time, not when the build folder was configured: a build folder kept across
+// commits still names the checkout it was built from. (A binary built before the last commit or edit
+// names the earlier state: run the tests after building.)
+TEST_F(RunCli, VersionNamesTheCommitTheBinaryWasBuiltFrom) {
+  std::string out;
+  ASSERT_EQ(run_command(lstmad_binary() + " --version", &out), 0) << out;
+  const std::string expected = checkout_commit();
+  EXPECT_NE(out.find("(" + expected + ")"), std::string::npos)
+      << "lstmad --version says " << out << "; the checkout is at " << expected
+      << " (rebuild after a commit)";
+}
+
 TEST_F(RunCli, SyntheticRunLeavesACompleteRunFolder) {
   TempDir tmp("run");
   write_text(tmp.file("cfg.json"), kTinySynthetic);
@@ -137,6 +161,7 @@ TEST_F(RunCli, SyntheticRunLeavesACompleteRunFolder) {
   json manifest = json::parse(lstmad::files::read(tmp.file("run/manifest.json")));
   EXPECT_FALSE(manifest["input_sha256"].empty());
   EXPECT_EQ(manifest["seed"], 5);
+  EXPECT_EQ(manifest["git_hash"], checkout_commit());
   auto rows = read_csv(tmp.file("run/results.csv"));
   ASSERT_GE(rows.size(), 2u);
   int st = column(rows[0], "status");
