@@ -236,110 +236,144 @@ class FusedMultiBatch::Impl {
   void train(const std::vector<ModelJob*>& jobs) {
     const auto t0 = std::chrono::steady_clock::now();
     const std::size_t N = jobs.size();
-    const int hz = shape_.horizon;
     std::vector<ModelState> st;
-    std::vector<int> ntrain, nval;
-    upload(jobs, st, ntrain, nval);
+    EpochHost h;
+    upload(jobs, st, h.ntrain, h.nval);
     int max_epochs = 0;
     for (const ModelJob* j : jobs) max_epochs = std::max(max_epochs, j->options.epochs);
-    std::vector<float> params(N * P_);
-
-    std::vector<int> order_h(N * std::max<std::size_t>(max_train_, 1), 0);
-    std::vector<unsigned char> running(N), vrunning(N), flag(N);
-    std::vector<double> sums(N), norms(N), vsums(N);
+    h.order.assign(N * std::max<std::size_t>(max_train_, 1), 0);
+    h.running.resize(N);
+    h.vrunning.resize(N);
+    h.flag.resize(N);
+    h.sums.resize(N);
+    h.norms.resize(N);
+    h.vsums.resize(N);
     for (int e = 0; e < max_epochs; ++e) {
-      int steps = 0, vsteps = 0;
-      bool any = false;
       // The models train in lockstep, so each one's time limit is checked against the batch's time.
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      for (std::size_t m = 0; m < N; ++m) {
-        ModelState& s = st[m];
-        if (!s.done && e < s.job->options.epochs && past_time_limit(s.job->options, seconds, e, s.res))
-          s.done = true;
-        const bool run = !s.done && e < s.job->options.epochs;
-        running[m] = run ? 1 : 0;
-        vrunning[m] = run && nval[m] > 0 ? 1 : 0;
-        if (!run) continue;
-        any = true;
-        s.rng.shuffle(s.order.begin(), s.order.end());
-        std::copy(s.order.begin(), s.order.end(), order_h.begin() + static_cast<long long>(m * max_train_));
-        steps = std::max(steps, (ntrain[m] + B_ - 1) / B_);
-        if (vrunning[m]) vsteps = std::max(vsteps, (nval[m] + B_ - 1) / B_);
-      }
-      if (!any) break;
+      int steps = 0, vsteps = 0;
+      if (!plan_epoch(e, seconds, st, h, steps, vsteps)) break;
       // The models run in lockstep: each running model's epoch takes the batch's epoch time.
       const auto te = std::chrono::steady_clock::now();
-      order_.upload(order_h.data(), order_h.size(), stream_);
-      running_.upload(running.data(), N, stream_);
-      vrunning_.upload(vrunning.data(), N, stream_);
-      cursor_.zero_async(stream_);
-      kernels::launch_multi_reset(epoch_sum_.data(), running_.data(), N_, stream_);
-      KERNEL_CHECK("multi_reset(epoch)");
-      kernels::launch_multi_reset(epoch_norm_.data(), running_.data(), N_, stream_);
-      KERNEL_CHECK("multi_reset(norm)");
-      for (int s = 0; s < steps; ++s) run_step(Pass::Train);
-      epoch_sum_.download(sums.data(), N, stream_);
-      epoch_norm_.download(norms.data(), N, stream_);
-      if (vsteps > 0) {
-        cursor_.zero_async(stream_);
-        kernels::launch_multi_reset(val_sum_.data(), vrunning_.data(), N_, stream_);
-        KERNEL_CHECK("multi_reset(val)");
-        for (int s = 0; s < vsteps; ++s) run_step(Pass::Validate);
-        val_sum_.download(vsums.data(), N, stream_);
-      }
-      bool any_flag = false;
-      for (std::size_t m = 0; m < N; ++m) {
-        flag[m] = 0;
-        if (!running[m]) continue;
-        ModelState& s = st[m];
-        TrainResult& res = s.res;
-        const TrainOptions& o = s.job->options;
-        const double train_loss = sums[m] / (static_cast<double>(ntrain[m]) * hz);
-        res.train_loss.push_back(train_loss);
-        res.epochs_run = e + 1;
-        if (!std::isfinite(train_loss)) {
-          res.status = TrainStatus::NonFinite;
-          res.message = "non-finite training loss at epoch " + std::to_string(e);
-          s.done = true;
-          continue;
-        }
-        if (!std::isfinite(norms[m])) {
-          res.status = TrainStatus::NonFinite;
-          res.message = "non-finite gradient at epoch " + std::to_string(e);
-          s.done = true;
-          continue;
-        }
-        if (nval[m] == 0) continue;
-        const auto verdict =
-            s.stopping.after_epoch(o, e, vsums[m] / (static_cast<double>(nval[m]) * hz), res);
-        if (verdict == EarlyStopping::Verdict::Improved) {
-          flag[m] = 1;
-          any_flag = true;
-        }
-        if (verdict == EarlyStopping::Verdict::Stop) s.done = true;
-      }
+      run_epoch(h, steps, vsteps);
+      const bool any_improved = judge_epoch(e, st, h);
       const double epoch_seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - te).count();
       for (std::size_t m = 0; m < N; ++m)
-        if (running[m]) st[m].res.epoch_seconds.push_back(epoch_seconds);
-      if (any_flag) {
-        flag_.upload(flag.data(), N, stream_);
+        if (h.running[m]) st[m].res.epoch_seconds.push_back(epoch_seconds);
+      if (any_improved) {
+        flag_.upload(h.flag.data(), N, stream_);
         kernels::launch_multi_copy(best_.data(), theta_.data(), P_, static_cast<long long>(P_), flag_.data(),
                                    N_, stream_);
         KERNEL_CHECK("multi_copy(best)");
       }
     }
+    finish_training(st, h, t0);
+  }
+
+ private:
+  // The host side of the epochs of train(): per model its windows, whether it runs this epoch (training
+  // and validation), whether it improved, its device sums, and the batch's window orders.
+  struct EpochHost {
+    std::vector<int> ntrain, nval, order;
+    std::vector<unsigned char> running, vrunning, flag;
+    std::vector<double> sums, norms, vsums;
+  };
+
+  // Which models run epoch e (not done, not past their epochs or time limit), their shuffled window
+  // orders, and the steps the batch takes (its longest model's). False when no model runs.
+  bool plan_epoch(int e, double seconds, std::vector<ModelState>& st, EpochHost& h, int& steps, int& vsteps) {
+    bool any = false;
+    for (std::size_t m = 0; m < st.size(); ++m) {
+      ModelState& s = st[m];
+      if (!s.done && e < s.job->options.epochs && past_time_limit(s.job->options, seconds, e, s.res))
+        s.done = true;
+      const bool run = !s.done && e < s.job->options.epochs;
+      h.running[m] = run ? 1 : 0;
+      h.vrunning[m] = run && h.nval[m] > 0 ? 1 : 0;
+      if (!run) continue;
+      any = true;
+      s.rng.shuffle(s.order.begin(), s.order.end());
+      std::copy(s.order.begin(), s.order.end(), h.order.begin() + static_cast<long long>(m * max_train_));
+      steps = std::max(steps, (h.ntrain[m] + B_ - 1) / B_);
+      if (h.vrunning[m]) vsteps = std::max(vsteps, (h.nval[m] + B_ - 1) / B_);
+    }
+    return any;
+  }
+
+  // One epoch on the device: `steps` training steps, then `vsteps` validation steps; the per-model loss
+  // sums and gradient norms come back into h.
+  void run_epoch(EpochHost& h, int steps, int vsteps) {
+    const std::size_t N = h.running.size();
+    order_.upload(h.order.data(), h.order.size(), stream_);
+    running_.upload(h.running.data(), N, stream_);
+    vrunning_.upload(h.vrunning.data(), N, stream_);
+    cursor_.zero_async(stream_);
+    kernels::launch_multi_reset(epoch_sum_.data(), running_.data(), N_, stream_);
+    KERNEL_CHECK("multi_reset(epoch)");
+    kernels::launch_multi_reset(epoch_norm_.data(), running_.data(), N_, stream_);
+    KERNEL_CHECK("multi_reset(norm)");
+    for (int s = 0; s < steps; ++s) run_step(Pass::Train);
+    epoch_sum_.download(h.sums.data(), N, stream_);
+    epoch_norm_.download(h.norms.data(), N, stream_);
+    if (vsteps > 0) {
+      cursor_.zero_async(stream_);
+      kernels::launch_multi_reset(val_sum_.data(), vrunning_.data(), N_, stream_);
+      KERNEL_CHECK("multi_reset(val)");
+      for (int s = 0; s < vsteps; ++s) run_step(Pass::Validate);
+      val_sum_.download(h.vsums.data(), N, stream_);
+    }
+  }
+
+  // Each running model's losses of epoch e, the non-finite checks and EarlyStopping; h.flag marks the
+  // models whose parameters became their best. Returns whether any did.
+  bool judge_epoch(int e, std::vector<ModelState>& st, EpochHost& h) {
+    const int hz = shape_.horizon;
+    bool any_improved = false;
+    for (std::size_t m = 0; m < st.size(); ++m) {
+      h.flag[m] = 0;
+      if (!h.running[m]) continue;
+      ModelState& s = st[m];
+      TrainResult& res = s.res;
+      const double train_loss = h.sums[m] / (static_cast<double>(h.ntrain[m]) * hz);
+      res.train_loss.push_back(train_loss);
+      res.epochs_run = e + 1;
+      if (!std::isfinite(train_loss) || !std::isfinite(h.norms[m])) {
+        res.status = TrainStatus::NonFinite;
+        res.message =
+            std::string(!std::isfinite(train_loss) ? "non-finite training loss" : "non-finite gradient") +
+            " at epoch " + std::to_string(e);
+        s.done = true;
+        continue;
+      }
+      if (h.nval[m] == 0) continue;
+      const double val_loss = h.vsums[m] / (static_cast<double>(h.nval[m]) * hz);
+      const auto verdict = s.stopping.after_epoch(s.job->options, e, val_loss, res);
+      if (verdict == EarlyStopping::Verdict::Improved) {
+        h.flag[m] = 1;
+        any_improved = true;
+      }
+      if (verdict == EarlyStopping::Verdict::Stop) s.done = true;
+    }
+    return any_improved;
+  }
+
+  // After the last epoch: each model's best parameters (or its last, without a best epoch; or its initial
+  // ones after a non-finite stop with none) into its job, with its TrainResult.
+  void finish_training(std::vector<ModelState>& st, EpochHost& h, std::chrono::steady_clock::time_point t0) {
+    const std::size_t N = st.size();
     bool any_best = false;
     for (std::size_t m = 0; m < N; ++m) {
-      flag[m] = st[m].stopping.have_best() ? 1 : 0;
+      h.flag[m] = st[m].stopping.have_best() ? 1 : 0;
       any_best |= st[m].stopping.have_best();
     }
     if (any_best) {
-      flag_.upload(flag.data(), N, stream_);
+      flag_.upload(h.flag.data(), N, stream_);
       kernels::launch_multi_copy(theta_.data(), best_.data(), P_, static_cast<long long>(P_), flag_.data(),
                                  N_, stream_);
       KERNEL_CHECK("multi_copy(restore)");
     }
+    std::vector<float> params(N * P_);
     theta_.download(params.data(), params.size(), stream_);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     for (std::size_t m = 0; m < N; ++m) {
@@ -357,6 +391,7 @@ class FusedMultiBatch::Impl {
     }
   }
 
+ public:
   // Inference: every job's windows (its starts in the validation list) in steps of B rows, the
   // forecasts of each step stored at the model's cursor in one output buffer, downloaded once.
   void predict(const std::vector<const PredictJob*>& jobs) {
