@@ -93,6 +93,62 @@ void engine_throughput(const EngineSize& z, int models, int stream_count, bool g
   std::fflush(stdout);
 }
 
+// Row r's step on cuDNN (math p, algorithm a): eager, then captured once as a CUDA graph and replayed
+// (graph_ms stays -1 where capture fails), and the GFLOP/s of the faster.
+void time_row(Row& r, Precision p, RnnAlgo a, cudaStream_t stream, cudnnHandle_t handle, int warmup,
+              int reps) {
+  const ModelShape shape{r.L, 1, r.H, 1};
+  const int T = r.T, B = r.B;
+  bench::StepBench<CudnnLstm> b(
+      stream, shape, T, B, [&] { return std::make_unique<CudnnLstm>(handle, stream, shape, T, B, p, a); });
+  r.algo_used = to_string(b.lstm->algo());
+  r.eager_ms = bench::time_median_ms(stream, warmup, reps, [&] { b.step(); });
+  cudaGraph_t graph = nullptr;
+  cudaGraphExec_t exec = nullptr;
+  CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+  try {
+    b.step();
+  } catch (...) {
+    cudaStreamEndCapture(stream, &graph);
+    if (graph) cudaGraphDestroy(graph);
+    cudaGetLastError();
+    graph = nullptr;
+  }
+  if (cudaStreamEndCapture(stream, &graph) == cudaSuccess && graph &&
+      cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess) {
+    r.graph_ms =
+        bench::time_median_ms(stream, warmup, reps, [&] { CUDA_CHECK(cudaGraphLaunch(exec, stream)); });
+    cudaGraphExecDestroy(exec);
+  }
+  if (graph) cudaGraphDestroy(graph);
+  cudaGetLastError();
+  double flops = 0;
+  for (int l = 0; l < r.L; ++l) flops += 24.0 * r.H * ((l == 0 ? 1 : r.H) + r.H) * B * T;
+  const double best = r.graph_ms > 0 ? std::min(r.eager_ms, r.graph_ms) : r.eager_ms;
+  r.gflops = flops / (best * 1e-3) / 1e9;
+}
+
+// The engine's throughput table: `models` models in one ModelBatch on 1, 4 and 8 streams, graphs off and
+// on, at fma and tf32 math (--quick: fewer).
+void engine_rows(const EngineSize& size, int models, bool quick) {
+  std::printf(
+      "\nengine throughput: H=%d L=1 T=%d B=%d D=1, %d steps x %d epochs per model (wall clock, with "
+      "uploads and per-epoch synchronisation)\n",
+      size.H, size.T, size.B, size.steps, size.epochs);
+  std::printf("%7s %8s %7s %5s %12s %18s\n", "models", "streams", "graphs", "math", "seconds",
+              "ms/model-step");
+  for (Precision p : {Precision::FP32, Precision::TF32})
+    for (int sc : {1, 4, 8})
+      for (bool g : {false, true}) {
+        if (quick && (sc == 4 || p == Precision::TF32)) continue;
+        try {
+          engine_throughput(size, models, sc, g, p);
+        } catch (const std::exception& e) {
+          std::printf("%7d %8d %7s failed: %s\n", models, sc, g ? "on" : "off", e.what());
+        }
+      }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -151,38 +207,9 @@ int main(int argc, char** argv) {
             for (RnnAlgo a : {RnnAlgo::Standard, RnnAlgo::PersistStaticSmallH}) {
               if (a == RnnAlgo::PersistStaticSmallH && H > 128)
                 continue;  // outside cuDNN's SMALL_H backward range
-              const ModelShape shape{L, 1, H, 1};
               Row r{H, L, T, B, p == Precision::FP32 ? "fma" : "tf32", to_string(a), "", 0, -1, 0};
               try {
-                bench::StepBench<CudnnLstm> b(stream, shape, T, B, [&] {
-                  return std::make_unique<CudnnLstm>(handle, stream, shape, T, B, p, a);
-                });
-                r.algo_used = to_string(b.lstm->algo());
-                r.eager_ms = bench::time_median_ms(stream, warmup, reps, [&] { b.step(); });
-                // The same step captured once and replayed.
-                cudaGraph_t graph = nullptr;
-                cudaGraphExec_t exec = nullptr;
-                CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
-                try {
-                  b.step();
-                } catch (...) {
-                  cudaStreamEndCapture(stream, &graph);
-                  if (graph) cudaGraphDestroy(graph);
-                  cudaGetLastError();
-                  graph = nullptr;
-                }
-                if (cudaStreamEndCapture(stream, &graph) == cudaSuccess && graph &&
-                    cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess) {
-                  r.graph_ms = bench::time_median_ms(stream, warmup, reps,
-                                                     [&] { CUDA_CHECK(cudaGraphLaunch(exec, stream)); });
-                  cudaGraphExecDestroy(exec);
-                }
-                if (graph) cudaGraphDestroy(graph);
-                cudaGetLastError();
-                double flops = 0;
-                for (int l = 0; l < L; ++l) flops += 24.0 * H * ((l == 0 ? 1 : H) + H) * B * T;
-                const double best = r.graph_ms > 0 ? std::min(r.eager_ms, r.graph_ms) : r.eager_ms;
-                r.gflops = flops / (best * 1e-3) / 1e9;
+                time_row(r, p, a, stream, handle, warmup, reps);
               } catch (const std::exception& e) {
                 std::printf("%5d %2d %4d %4d %5s %-22s failed: %s\n", H, L, T, B, r.math.c_str(),
                             r.algo_asked.c_str(), e.what());
@@ -197,21 +224,6 @@ int main(int argc, char** argv) {
             }
   csv_rows.done();
 
-  std::printf(
-      "\nengine throughput: H=%d L=1 T=%d B=%d D=1, %d steps x %d epochs per model (wall clock, with "
-      "uploads and per-epoch synchronisation)\n",
-      engine_size.H, engine_size.T, engine_size.B, engine_size.steps, engine_size.epochs);
-  std::printf("%7s %8s %7s %5s %12s %18s\n", "models", "streams", "graphs", "math", "seconds",
-              "ms/model-step");
-  for (Precision p : {Precision::FP32, Precision::TF32})
-    for (int sc : {1, 4, 8})
-      for (bool g : {false, true}) {
-        if (quick && (sc == 4 || p == Precision::TF32)) continue;
-        try {
-          engine_throughput(engine_size, models, sc, g, p);
-        } catch (const std::exception& e) {
-          std::printf("%7d %8d %7s failed: %s\n", models, sc, g ? "on" : "off", e.what());
-        }
-      }
+  engine_rows(engine_size, models, quick);
   return 0;
 }

@@ -94,6 +94,157 @@ bool fused_plan_fits_one_block(int H, int B, const kernels::FusedLimits& limits)
   return kernels::plan_fused(H, B, limits).r_smem_fwd;
 }
 
+// Times every way of running one shape's training step (the columns of Row) on one stream. A way that
+// fails prints why and leaves its column at -1; the others still run.
+class ShapeTimer {
+ public:
+  ShapeTimer(cudaStream_t stream, cublasHandle_t cublas, cudnnHandle_t cudnn,
+             const kernels::FusedLimits& limits, int warmup, int reps, double peak_tflops)
+      : stream_(stream),
+        cublas_(cublas),
+        cudnn_(cudnn),
+        limits_(limits),
+        warmup_(warmup),
+        reps_(reps),
+        peak_tflops_(peak_tflops) {}
+
+  Row time(int H, int L, int T, int B) {
+    const ModelShape shape{L, 1, H, 1};
+    Row r;
+    r.H = H;
+    r.L = L;
+    r.T = T;
+    r.B = B;
+    r.fused_ms = attempt(r, "fused", [&] { return fused(shape, T, B, Precision::FP32, nullptr); });
+    if (L == 2 &&
+        kernels::plan_wavefront(H, B, limits_).grid > 0)  // opt-in in the engine until checked on a GPU
+      r.wavefront_ms = attempt(r, "fused wavefront", [&] {
+        return fused(shape, T, B, Precision::FP32, [](FusedLstm& l) { l.enable_wavefront(true); });
+      });
+    for (Precision p : {Precision::TF32, Precision::BF16}) {  // the tensor-core time loops
+      if (!fused_unsupported_reason(shape, T, B, p, limits_).empty()) continue;
+      (p == Precision::TF32 ? r.fused_tf32_ms : r.fused_bf16_ms) =
+          attempt(r, "fused " + to_string(p), [&] { return fused(shape, T, B, p, nullptr); });
+    }
+    for (Precision p : {Precision::FP32, Precision::TF32})
+      for (RnnAlgo a : {RnnAlgo::Standard, RnnAlgo::PersistStaticSmallH}) {
+        if (a == RnnAlgo::PersistStaticSmallH && H > 128) continue;  // outside SMALL_H's backward range
+        std::string algo;
+        const double ms = attempt(r, "cuDNN " + to_string(p) + " " + to_string(a),
+                                  [&] { return cudnn_step(shape, T, B, p, a, algo); });
+        double& best = p == Precision::FP32 ? r.cudnn_fma_ms : r.cudnn_tf32_ms;
+        if (ms >= 0 && (best < 0 || ms < best)) {
+          best = ms;
+          (p == Precision::FP32 ? r.cudnn_fma_algo : r.cudnn_tf32_algo) = algo;
+        }
+      }
+    if (!fused_plan_fits_one_block(H, B, limits_))  // the cluster kernels, opt-in until checked on a GPU
+      r.cluster_ms = attempt(r, "fused cluster", [&] {
+        return fused(
+            shape, T, B, Precision::FP32, [](FusedLstm& l) { l.enable_cluster(true); }, true);
+      });
+    floors(r);
+    return r;
+  }
+
+ private:
+  // `time_it`'s milliseconds, or -1 after printing why it failed.
+  double attempt(const Row& r, const std::string& what, const std::function<double()>& time_it) {
+    try {
+      return time_it();
+    } catch (const std::exception& e) {
+      std::printf("%5d %2d %4d %4d %s failed: %s\n", r.H, r.L, r.T, r.B, what.c_str(), e.what());
+      CUDA_CHECK(cudaStreamSynchronize(stream_));
+      return -1;
+    }
+  }
+
+  // The fused step at precision p, `configure` switching on an opt-in path; with `cluster_only`, -1 where
+  // the engine would not take the cluster kernels at this B.
+  double fused(const ModelShape& shape, int T, int B, Precision p, void (*configure)(FusedLstm&),
+               bool cluster_only = false) {
+    bench::StepBench<FusedLstm> f(stream_, shape, T, B, [&] {
+      auto l = std::make_unique<FusedLstm>(cublas_, stream_, shape, T, B, p, limits_);
+      if (configure != nullptr) configure(*l);
+      return l;
+    });
+    if (cluster_only && f.lstm->cluster_plan(B).cluster <= 1) return -1;
+    return time_step_ms(stream_, warmup_, reps_, [&] { f.step(); });
+  }
+
+  double cudnn_step(const ModelShape& shape, int T, int B, Precision p, RnnAlgo a, std::string& algo) {
+    bench::StepBench<CudnnLstm> c(stream_, shape, T, B, [&] {
+      return std::make_unique<CudnnLstm>(cudnn_, stream_, shape, T, B, p, a);
+    });
+    const double ms = time_step_ms(stream_, warmup_, reps_, [&] { c.step(); });
+    algo = to_string(c.lstm->algo());
+    return ms;
+  }
+
+  // One on-chip step at (H, B): the slope of the fused L=1 forward between windows of T and 1.
+  double step_us(int H, int T, int B) {
+    auto fwd_ms = [&](int t) {
+      const ModelShape shape{1, 1, H, 1};
+      FusedLstm lstm(cublas_, stream_, shape, t, B, Precision::FP32, limits_);
+      const auto params = init_params(shape, 5);
+      lstm.upload_params(params.data());
+      gpu::DeviceBuffer<float> x(static_cast<std::size_t>(B) * t);
+      std::vector<float> hx(x.size());
+      Rng rng(3);
+      for (auto& e : hx) e = static_cast<float>(rng.uniform(-1, 1));
+      x.upload(hx, stream_);
+      return bench::time_median_ms(stream_, warmup_, reps_,
+                                   [&] { lstm.forward(lstm.theta(), x.data(), B, false); });
+    };
+    return T > 1 ? (fwd_ms(T) - fwd_ms(1)) * 1e3 / (T - 1) : -1.0;
+  }
+
+  // The latency floor (2 T on-chip steps; one step does not depend on L: measured once per (H, T, B)) and
+  // the compute floor (the step's flops at the nominal peak).
+  void floors(Row& r) {
+    const auto key = std::make_tuple(r.H, r.T, r.B);
+    auto it = step_cache_.find(key);
+    if (it == step_cache_.end())
+      it = step_cache_.emplace(key, attempt(r, "step timing", [&] { return step_us(r.H, r.T, r.B); })).first;
+    r.step_us = it->second;
+    if (r.step_us > 0) r.latency_floor_ms = 2.0 * r.T * r.step_us * 1e-3;
+    double flops = 0;
+    for (int l = 0; l < r.L; ++l) flops += 24.0 * r.H * ((l == 0 ? 1 : r.H) + r.H) * r.B * r.T;
+    r.compute_floor_ms = flops / (peak_tflops_ * 1e12) * 1e3;
+  }
+
+  cudaStream_t stream_;
+  cublasHandle_t cublas_;
+  cudnnHandle_t cudnn_;
+  const kernels::FusedLimits limits_;
+  const int warmup_, reps_;
+  const double peak_tflops_;
+  std::map<std::tuple<int, int, int>, double> step_cache_;
+};
+
+void print_header() {
+  std::printf("%5s %2s %4s %4s %10s %10s %10s %10s %10s %10s %-22s %10s %-22s %8s %8s %8s %9s %10s %10s\n",
+              "H", "L", "T", "B", "fused ms", "cluster ms", "wavefront", "fused tf32", "fused bf16",
+              "cuDNN fma", "(algo)", "cuDNN tf32", "(algo)", "f/fma", "f/tf32", "tc/tf32", "step us",
+              "lat.floor", "comp.floor");
+}
+
+void print_row(const Row& r) {
+  auto ratio = [](double a, double b) { return a > 0 && b > 0 ? a / b : -1.0; };
+  const double tc = r.fused_tf32_ms > 0 && (r.fused_bf16_ms < 0 || r.fused_tf32_ms < r.fused_bf16_ms)
+                        ? r.fused_tf32_ms
+                        : r.fused_bf16_ms;
+  std::printf(
+      "%5d %2d %4d %4d %10.4f %10.4f %10.4f %10.4f %10.4f %10.4f %-22s %10.4f %-22s %8.3f %8.3f %8.3f %9.3f "
+      "%10.4f "
+      "%10.5f\n",
+      r.H, r.L, r.T, r.B, r.fused_ms, r.cluster_ms, r.wavefront_ms, r.fused_tf32_ms, r.fused_bf16_ms,
+      r.cudnn_fma_ms, r.cudnn_fma_algo.c_str(), r.cudnn_tf32_ms, r.cudnn_tf32_algo.c_str(),
+      ratio(r.fused_ms, r.cudnn_fma_ms), ratio(r.fused_ms, r.cudnn_tf32_ms), ratio(tc, r.cudnn_tf32_ms),
+      r.step_us, r.latency_floor_ms, r.compute_floor_ms);
+  std::fflush(stdout);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -142,140 +293,18 @@ int main(int argc, char** argv) {
   gpu::CudnnHandle cudnn;
   CUDNN_CHECK(cudnnSetStream(cudnn, stream));
   gpu::CublasHandle cublas(stream.get());
-
-  // One on-chip step at (H, B): slope of the fused L=1 forward between windows of T and 1.
-  auto step_us = [&](int H, int T, int B) {
-    auto fwd_ms = [&](int t) {
-      const ModelShape shape{1, 1, H, 1};
-      FusedLstm lstm(cublas.get(), stream, shape, t, B, Precision::FP32, limits);
-      const auto params = init_params(shape, 5);
-      lstm.upload_params(params.data());
-      gpu::DeviceBuffer<float> x(static_cast<std::size_t>(B) * t);
-      std::vector<float> hx(x.size());
-      Rng rng(3);
-      for (auto& e : hx) e = static_cast<float>(rng.uniform(-1, 1));
-      x.upload(hx, stream);
-      return bench::time_median_ms(stream, warmup, reps,
-                                   [&] { lstm.forward(lstm.theta(), x.data(), B, false); });
-    };
-    return T > 1 ? (fwd_ms(T) - fwd_ms(1)) * 1e3 / (T - 1) : -1.0;
-  };
-
-  std::printf("%5s %2s %4s %4s %10s %10s %10s %10s %10s %10s %-22s %10s %-22s %8s %8s %8s %9s %10s %10s\n",
-              "H", "L", "T", "B", "fused ms", "cluster ms", "wavefront", "fused tf32", "fused bf16",
-              "cuDNN fma", "(algo)", "cuDNN tf32", "(algo)", "f/fma", "f/tf32", "tc/tf32", "step us",
-              "lat.floor", "comp.floor");
+  ShapeTimer timer(stream, cublas.get(), cudnn, limits, warmup, reps, peak_tflops);
+  print_header();
   bench::CsvRows csv_rows(
       csv,
       "H,L,T,B,D,fused_ms,cluster_ms,wavefront_ms,fused_tf32_ms,fused_bf16_ms,cudnn_fma_ms,"
       "cudnn_fma_algo,cudnn_tf32_ms,cudnn_tf32_algo,step_us,latency_floor_ms,compute_floor_ms");
-  std::map<std::tuple<int, int, int>, double> step_cache;
   for (int H : Hs)
     for (int L : Ls)
       for (int T : Ts)
         for (int B : Bs) {
-          const ModelShape shape{L, 1, H, 1};
-          Row r;
-          r.H = H;
-          r.L = L;
-          r.T = T;
-          r.B = B;
-          try {
-            bench::StepBench<FusedLstm> f(stream, shape, T, B, [&] {
-              return std::make_unique<FusedLstm>(cublas.get(), stream, shape, T, B, Precision::FP32, limits);
-            });
-            r.fused_ms = time_step_ms(stream, warmup, reps, [&] { f.step(); });
-          } catch (const std::exception& e) {
-            std::printf("%5d %2d %4d %4d fused failed: %s\n", H, L, T, B, e.what());
-            CUDA_CHECK(cudaStreamSynchronize(stream));
-          }
-          if (L == 2 && kernels::plan_wavefront(H, B, limits).grid > 0) {
-            try {  // the two-layer wavefront (opt-in in the engine until checked on a GPU)
-              bench::StepBench<FusedLstm> f(stream, shape, T, B, [&] {
-                auto l =
-                    std::make_unique<FusedLstm>(cublas.get(), stream, shape, T, B, Precision::FP32, limits);
-                l->enable_wavefront(true);
-                return l;
-              });
-              r.wavefront_ms = time_step_ms(stream, warmup, reps, [&] { f.step(); });
-            } catch (const std::exception& e) {
-              std::printf("%5d %2d %4d %4d fused wavefront failed: %s\n", H, L, T, B, e.what());
-              CUDA_CHECK(cudaStreamSynchronize(stream));
-            }
-          }
-          for (Precision p : {Precision::TF32, Precision::BF16}) {  // the tensor-core time loops
-            if (!fused_unsupported_reason(shape, T, B, p, limits).empty()) continue;
-            try {
-              bench::StepBench<FusedLstm> f(stream, shape, T, B, [&] {
-                return std::make_unique<FusedLstm>(cublas.get(), stream, shape, T, B, p, limits);
-              });
-              (p == Precision::TF32 ? r.fused_tf32_ms : r.fused_bf16_ms) =
-                  time_step_ms(stream, warmup, reps, [&] { f.step(); });
-            } catch (const std::exception& e) {
-              std::printf("%5d %2d %4d %4d fused %s failed: %s\n", H, L, T, B, to_string(p).c_str(),
-                          e.what());
-              CUDA_CHECK(cudaStreamSynchronize(stream));
-            }
-          }
-          for (Precision p : {Precision::FP32, Precision::TF32})
-            for (RnnAlgo a : {RnnAlgo::Standard, RnnAlgo::PersistStaticSmallH}) {
-              if (a == RnnAlgo::PersistStaticSmallH && H > 128) continue;  // outside SMALL_H's backward range
-              try {
-                bench::StepBench<CudnnLstm> c(stream, shape, T, B, [&] {
-                  return std::make_unique<CudnnLstm>(cudnn, stream, shape, T, B, p, a);
-                });
-                const double ms = time_step_ms(stream, warmup, reps, [&] { c.step(); });
-                double& best = p == Precision::FP32 ? r.cudnn_fma_ms : r.cudnn_tf32_ms;
-                if (best < 0 || ms < best) {
-                  best = ms;
-                  (p == Precision::FP32 ? r.cudnn_fma_algo : r.cudnn_tf32_algo) = to_string(c.lstm->algo());
-                }
-              } catch (const std::exception& e) {
-                std::printf("%5d %2d %4d %4d cuDNN %s %s failed: %s\n", H, L, T, B, to_string(p).c_str(),
-                            to_string(a).c_str(), e.what());
-                CUDA_CHECK(cudaStreamSynchronize(stream));
-              }
-            }
-          if (!fused_plan_fits_one_block(H, B, limits)) {
-            try {  // the thread-block cluster kernels (opt-in in the engine until checked on a GPU)
-              bench::StepBench<FusedLstm> f(stream, shape, T, B, [&] {
-                auto l =
-                    std::make_unique<FusedLstm>(cublas.get(), stream, shape, T, B, Precision::FP32, limits);
-                l->enable_cluster(true);
-                return l;
-              });
-              if (f.lstm->cluster_plan(B).cluster > 1)
-                r.cluster_ms = time_step_ms(stream, warmup, reps, [&] { f.step(); });
-            } catch (const std::exception& e) {
-              std::printf("%5d %2d %4d %4d fused cluster failed: %s\n", H, L, T, B, e.what());
-              CUDA_CHECK(cudaStreamSynchronize(stream));
-            }
-          }
-          try {  // one on-chip step does not depend on L: measured once per (H, T, B)
-            const auto key = std::make_tuple(H, T, B);
-            auto it = step_cache.find(key);
-            if (it == step_cache.end()) it = step_cache.emplace(key, step_us(H, T, B)).first;
-            r.step_us = it->second;
-          } catch (const std::exception& e) {
-            std::printf("%5d %2d %4d %4d step timing failed: %s\n", H, L, T, B, e.what());
-          }
-          if (r.step_us > 0) r.latency_floor_ms = 2.0 * T * r.step_us * 1e-3;
-          double flops = 0;
-          for (int l = 0; l < L; ++l) flops += 24.0 * H * ((l == 0 ? 1 : H) + H) * B * T;
-          r.compute_floor_ms = flops / (peak_tflops * 1e12) * 1e3;
-          auto ratio = [](double a, double b) { return a > 0 && b > 0 ? a / b : -1.0; };
-          const double tc = r.fused_tf32_ms > 0 && (r.fused_bf16_ms < 0 || r.fused_tf32_ms < r.fused_bf16_ms)
-                                ? r.fused_tf32_ms
-                                : r.fused_bf16_ms;
-          std::printf(
-              "%5d %2d %4d %4d %10.4f %10.4f %10.4f %10.4f %10.4f %10.4f %-22s %10.4f %-22s %8.3f %8.3f "
-              "%8.3f "
-              "%9.3f %10.4f %10.5f\n",
-              H, L, T, B, r.fused_ms, r.cluster_ms, r.wavefront_ms, r.fused_tf32_ms, r.fused_bf16_ms,
-              r.cudnn_fma_ms, r.cudnn_fma_algo.c_str(), r.cudnn_tf32_ms, r.cudnn_tf32_algo.c_str(),
-              ratio(r.fused_ms, r.cudnn_fma_ms), ratio(r.fused_ms, r.cudnn_tf32_ms),
-              ratio(tc, r.cudnn_tf32_ms), r.step_us, r.latency_floor_ms, r.compute_floor_ms);
-          std::fflush(stdout);
+          const Row r = timer.time(H, L, T, B);
+          print_row(r);
           csv_rows.row(r.H, r.L, r.T, r.B, 1, r.fused_ms, r.cluster_ms, r.wavefront_ms, r.fused_tf32_ms,
                        r.fused_bf16_ms, r.cudnn_fma_ms, r.cudnn_fma_algo, r.cudnn_tf32_ms, r.cudnn_tf32_algo,
                        r.step_us, r.latency_floor_ms, r.compute_floor_ms);

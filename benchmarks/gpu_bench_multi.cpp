@@ -266,6 +266,74 @@ void forecast_rows(const Size& z, const std::vector<int>& Ns, int W, int reps, d
   csv_rows.done();
 }
 
+// One training row: N models of `shape` at fp32, tf32 and bf16 on the multi-model engine, and the cuDNN
+// loop (the faster algorithm). A way that fails prints why and leaves its column at -1.
+Row training_row(const ModelShape& shape, const Size& z, int N, int streams, int warmup, int reps,
+                 double peak_tflops, const kernels::FusedLimits& limits, cudaStream_t stream) {
+  const int L = shape.layers, H = z.H, T = z.T, B = z.B;
+  Row r;
+  r.N = N;
+  r.L = L;
+  double flops = 0;
+  for (int l = 0; l < L; ++l) flops += 24.0 * H * ((l == 0 ? 1 : H) + H) * B * T;
+  r.floor_ms = N * flops / (peak_tflops * 1e12) * 1e3;
+  try {
+    r.fused_ms = fused_multi_ms(shape, T, B, N, warmup, reps, limits, stream);
+  } catch (const std::exception& e) {
+    std::printf("%6d %2d fused multi failed: %s\n", N, L, e.what());
+  }
+  for (Precision p : {Precision::TF32, Precision::BF16}) {
+    try {
+      (p == Precision::TF32 ? r.tf32_ms : r.bf16_ms) =
+          fused_multi_ms(shape, T, B, N, warmup, reps, limits, stream, p);
+    } catch (const std::exception& e) {
+      std::printf("%6d %2d fused multi %s failed: %s\n", N, L, to_string(p).c_str(), e.what());
+    }
+  }
+  for (RnnAlgo a : {RnnAlgo::Standard, RnnAlgo::PersistStaticSmallH}) {
+    try {
+      std::string ran;
+      const double ms = cudnn_loop_ms(shape, T, B, N, streams, a, warmup, reps, stream, &ran);
+      if (r.cudnn_ms < 0 || ms < r.cudnn_ms) {
+        r.cudnn_ms = ms;
+        r.cudnn_algo = ran;
+      }
+    } catch (const std::exception& e) {
+      std::printf("%6d %2d cuDNN %s failed: %s\n", N, L, to_string(a).c_str(), e.what());
+      CUDA_CHECK(cudaDeviceSynchronize());
+    }
+  }
+  return r;
+}
+
+// The training table: every N at L = 1 and 2, printed and written to `csv`.
+void training_rows(const Size& z, const std::vector<int>& Ns, int streams, int warmup, int reps,
+                   double peak_tflops, const std::string& csv) {
+  const kernels::FusedLimits limits = fused_device_limits(0);
+  gpu::Stream stream;
+  bench::CsvRows csv_rows(
+      csv, "N,L,H,T,B,D,fused_ms,fused_tf32_ms,fused_bf16_ms,cudnn_loop_ms,cudnn_ran_as,floor_ms");
+  std::printf("%6s %2s %12s %10s %10s %14s %-30s %10s %10s %12s %12s %12s\n", "N", "L", "fused ms", "tf32 ms",
+              "bf16 ms", "cuDNN loop ms", "cuDNN ran as", "speedup", "tc speedup", "floor ms", "fused/floor",
+              "us/model");
+  for (int L : {1, 2})
+    for (int N : Ns) {
+      const Row r =
+          training_row(ModelShape{L, 1, z.H, 1}, z, N, streams, warmup, reps, peak_tflops, limits, stream);
+      const double tc = r.tf32_ms > 0 && (r.bf16_ms < 0 || r.tf32_ms < r.bf16_ms) ? r.tf32_ms : r.bf16_ms;
+      std::printf("%6d %2d %12.3f %10.3f %10.3f %14.3f %-30s %9.1fx %9.1fx %12.4f %11.2fx %12.2f\n", N, L,
+                  r.fused_ms, r.tf32_ms, r.bf16_ms, r.cudnn_ms, r.cudnn_algo.c_str(),
+                  r.fused_ms > 0 && r.cudnn_ms > 0 ? r.cudnn_ms / r.fused_ms : 0.0,
+                  tc > 0 && r.cudnn_ms > 0 ? r.cudnn_ms / tc : 0.0, r.floor_ms,
+                  r.fused_ms > 0 ? r.fused_ms / r.floor_ms : 0.0,
+                  r.fused_ms > 0 ? 1e3 * r.fused_ms / N : 0.0);
+      std::fflush(stdout);
+      csv_rows.row(r.N, r.L, z.H, z.T, z.B, 1, r.fused_ms, r.tf32_ms, r.bf16_ms, r.cudnn_ms, r.cudnn_algo,
+                   r.floor_ms);
+    }
+  csv_rows.done();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -331,61 +399,7 @@ int main(int argc, char** argv) {
       "(nominal)\n",
       prop.name, prop.major, prop.minor, prop.multiProcessorCount, gpu::cudnn_version_string().c_str(), z.H,
       z.T, z.B, reps, warmup, streams, peak_tflops);
-  const int H = z.H, T = z.T, B = z.B;
-  const kernels::FusedLimits limits = fused_device_limits(0);
-  gpu::Stream stream;
-  bench::CsvRows csv_rows(
-      csv, "N,L,H,T,B,D,fused_ms,fused_tf32_ms,fused_bf16_ms,cudnn_loop_ms,cudnn_ran_as,floor_ms");
-  std::printf("%6s %2s %12s %10s %10s %14s %-30s %10s %10s %12s %12s %12s\n", "N", "L", "fused ms", "tf32 ms",
-              "bf16 ms", "cuDNN loop ms", "cuDNN ran as", "speedup", "tc speedup", "floor ms", "fused/floor",
-              "us/model");
-  for (int L : {1, 2})
-    for (int N : Ns) {
-      const ModelShape shape{L, 1, H, 1};
-      Row r;
-      r.N = N;
-      r.L = L;
-      double flops = 0;
-      for (int l = 0; l < L; ++l) flops += 24.0 * H * ((l == 0 ? 1 : H) + H) * B * T;
-      r.floor_ms = N * flops / (peak_tflops * 1e12) * 1e3;
-      try {
-        r.fused_ms = fused_multi_ms(shape, T, B, N, warmup, reps, limits, stream);
-      } catch (const std::exception& e) {
-        std::printf("%6d %2d fused multi failed: %s\n", N, L, e.what());
-      }
-      for (Precision p : {Precision::TF32, Precision::BF16}) {
-        try {
-          (p == Precision::TF32 ? r.tf32_ms : r.bf16_ms) =
-              fused_multi_ms(shape, T, B, N, warmup, reps, limits, stream, p);
-        } catch (const std::exception& e) {
-          std::printf("%6d %2d fused multi %s failed: %s\n", N, L, to_string(p).c_str(), e.what());
-        }
-      }
-      for (RnnAlgo a : {RnnAlgo::Standard, RnnAlgo::PersistStaticSmallH}) {
-        try {
-          std::string ran;
-          const double ms = cudnn_loop_ms(shape, T, B, N, streams, a, warmup, reps, stream, &ran);
-          if (r.cudnn_ms < 0 || ms < r.cudnn_ms) {
-            r.cudnn_ms = ms;
-            r.cudnn_algo = ran;
-          }
-        } catch (const std::exception& e) {
-          std::printf("%6d %2d cuDNN %s failed: %s\n", N, L, to_string(a).c_str(), e.what());
-          CUDA_CHECK(cudaDeviceSynchronize());
-        }
-      }
-      const double tc = r.tf32_ms > 0 && (r.bf16_ms < 0 || r.tf32_ms < r.bf16_ms) ? r.tf32_ms : r.bf16_ms;
-      std::printf("%6d %2d %12.3f %10.3f %10.3f %14.3f %-30s %9.1fx %9.1fx %12.4f %11.2fx %12.2f\n", N, L,
-                  r.fused_ms, r.tf32_ms, r.bf16_ms, r.cudnn_ms, r.cudnn_algo.c_str(),
-                  r.fused_ms > 0 && r.cudnn_ms > 0 ? r.cudnn_ms / r.fused_ms : 0.0,
-                  tc > 0 && r.cudnn_ms > 0 ? r.cudnn_ms / tc : 0.0, r.floor_ms,
-                  r.fused_ms > 0 ? r.fused_ms / r.floor_ms : 0.0,
-                  r.fused_ms > 0 ? 1e3 * r.fused_ms / N : 0.0);
-      std::fflush(stdout);
-      csv_rows.row(r.N, r.L, H, T, B, 1, r.fused_ms, r.tf32_ms, r.bf16_ms, r.cudnn_ms, r.cudnn_algo,
-                   r.floor_ms);
-    }
-  csv_rows.done();
+  training_rows(z, Ns, streams, warmup, reps, peak_tflops, csv);
   if (forecast_windows > 0)
     forecast_rows(z, forecast_Ns, forecast_windows, std::min(reps, 3), peak_tflops, forecast_csv);
   if (cpu_threads > 0) cpu_rows(z, cpu_Ns, cpu_threads, reps);
