@@ -172,6 +172,13 @@ struct SourceCells {
 
 // What every cell of one rescore shares.
 struct Rescore {
+  Rescore(const json& config, const Plan& p, const SourceCells& src, const std::vector<Member>& ms,
+          const std::vector<LoadedSeries>& l, const std::string& out, ResultsStore& st)
+      : cfg(config), plan(p), source(src), members(ms), loaded(l), out_dir(out), store(st) {
+    for (size_t i = 0; i < plan.series.size(); ++i) series_index[plan.series[i]] = i;
+    for (const Setting& s : plan.settings) problems.push_back(setting_problem(s.values));
+  }
+
   const json& cfg;
   const Plan& plan;
   const SourceCells& source;
@@ -274,9 +281,7 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
   const SourceCells source(src_dir, src_plan);
   ResultsStore store(out_dir);
   std::vector<LoadedSeries> loaded = load_all(plan, corpus, cfg, threads);
-  Rescore rescore{cfg, plan, source, members, loaded, {}, {}, out_dir, store};
-  for (size_t i = 0; i < plan.series.size(); ++i) rescore.series_index[plan.series[i]] = i;
-  for (const Setting& s : plan.settings) rescore.problems.push_back(setting_problem(s.values));
+  const Rescore rescore(cfg, plan, source, members, loaded, out_dir, store);
   std::vector<CellResult> results(plan.cells.size());
   parallel_for(plan.cells.size(), static_cast<size_t>(threads), [&](size_t k) {
     results[k] = rescore.cell(plan.cells[k]);

@@ -125,13 +125,16 @@ TEST_F(RunCli, PlanSplitsTheWorkIntoTrainingAndForecasting) {
 }
 
 // The checkout's commit as cmake/BuildInfo.cmake names it: 12 hex digits, "-dirty" when tracked files have
-// uncommitted changes, "unknown" outside a git checkout.
+// uncommitted changes, "unknown" outside a git checkout. Git's stdout only, as there: a warning on stderr
+// must not read as a change.
 std::string checkout_commit() {
   const std::string git = std::string("git -C '") + LSTMAD_SOURCE_DIR + "' ";
   std::string head, changes;
-  if (run_command(git + "rev-parse --short=12 HEAD", &head) != 0 || head.empty()) return "unknown";
+  if (run_command(git + "rev-parse --short=12 HEAD 2>/dev/null", &head) != 0 || head.empty())
+    return "unknown";
   head = head.substr(0, head.find_first_of("\r\n"));
-  if (run_command(git + "status --porcelain --untracked-files=no", &changes) == 0 && !changes.empty())
+  if (run_command(git + "status --porcelain --untracked-files=no 2>/dev/null", &changes) == 0 &&
+      !changes.empty())
     head += "-dirty";
   return head;
 }

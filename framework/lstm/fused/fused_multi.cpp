@@ -237,17 +237,10 @@ class FusedMultiBatch::Impl {
     const auto t0 = std::chrono::steady_clock::now();
     const std::size_t N = jobs.size();
     std::vector<ModelState> st;
-    EpochHost h;
+    EpochHost h(N, N * std::max<std::size_t>(max_train_, 1));
     upload(jobs, st, h.ntrain, h.nval);
     int max_epochs = 0;
     for (const ModelJob* j : jobs) max_epochs = std::max(max_epochs, j->options.epochs);
-    h.order.assign(N * std::max<std::size_t>(max_train_, 1), 0);
-    h.running.resize(N);
-    h.vrunning.resize(N);
-    h.flag.resize(N);
-    h.sums.resize(N);
-    h.norms.resize(N);
-    h.vsums.resize(N);
     for (int e = 0; e < max_epochs; ++e) {
       // The models train in lockstep, so each one's time limit is checked against the batch's time.
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -275,7 +268,9 @@ class FusedMultiBatch::Impl {
   // The host side of the epochs of train(): per model its windows, whether it runs this epoch (training
   // and validation), whether it improved, its device sums, and the batch's window orders.
   struct EpochHost {
-    std::vector<int> ntrain, nval, order;
+    EpochHost(std::size_t N, std::size_t order_size)
+        : order(order_size), running(N), vrunning(N), flag(N), sums(N), norms(N), vsums(N) {}
+    std::vector<int> ntrain, nval, order;  // ntrain and nval: filled by upload()
     std::vector<unsigned char> running, vrunning, flag;
     std::vector<double> sums, norms, vsums;
   };
