@@ -81,7 +81,7 @@ inline std::size_t multi_forward_floats(const MultiModelExtent& e) {
 }
 
 // Bytes of device memory one model holds in a multi-model training batch (FusedMulti's buffers, see
-// framework/lstm/fused/fused_multi.cpp): the forward floats, plus what backward and Adam keep.
+// framework/lstm/fused/multi_model_block.cpp): the forward floats, plus what backward and Adam keep.
 inline std::size_t multi_model_bytes(const MultiModelExtent& e) {
   const std::size_t H = static_cast<std::size_t>(e.hidden), T = static_cast<std::size_t>(e.window);
   const std::size_t B = static_cast<std::size_t>(e.batch), L = static_cast<std::size_t>(e.layers);

@@ -3,7 +3,7 @@
 
 python3 tests/gpu/test_multi_emulation.py; exit status 0 when every check passes.
 
-It runs FusedMultiBatch's step sequence (framework/lstm/fused/fused_multi.cpp: enqueue, forward, backward)
+It runs the multi-model step sequence (framework/lstm/fused/multi_model_block.cpp: enqueue, forward, backward)
 over flat buffers holding N = 3 models side by side, with the kernels' index formulas and per-model
 strides (kernels/lstm_multi.cu, lstm_multi_gemm.cu, and the time loops of lstm_fused_fwd.cu and
 lstm_fused_bwd.cu with ModelStrides), for L=2, D=2, H=3, T=4, B=3, horizon 2:
@@ -136,7 +136,7 @@ def transpose_r(R_off, rt):  # transpose_r_kernel with ms.param = P, ms.rt = 4H*
             rt[m * H4 * H + k * H4 + mm] = theta[m * P + R_off + i]
 
 
-# strides (fwd_strides in fused_multi.cpp)
+# strides (fwd_strides in multi_model_block.cpp)
 s_gx = s_gates = TB * H4
 s_seq = TB * H
 s_y = (T + 1) * B * H
@@ -259,7 +259,7 @@ def colsum(dgates, dtheta, out, out2):
             dtheta[m * P + out2 + n] = s
 
 
-# ---- the step (enqueue, forward, backward of fused_multi.cpp) ----
+# ---- the step (enqueue, forward, backward of multi_model_block.cpp) ----
 xt = buf(N * TB * D)
 yb = buf(N * B * hz)
 gx = buf(N * TB * H4)

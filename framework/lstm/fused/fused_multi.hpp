@@ -22,6 +22,8 @@
 
 namespace lstmad {
 
+class MultiModelBlock;  // multi_model_block.hpp: the buffers and launches
+
 // One multi-model batch on the current device: its buffers for the jobs given (same shape and window;
 // min(batch, training windows) == B for each; parameters and windows already checked).
 class FusedMultiBatch {
@@ -43,11 +45,8 @@ class FusedMultiBatch {
   void step();
 
  private:
-  class Impl;
-  friend void predict_fused_multi(const ModelShape&, int, int, const kernels::FusedLimits&,
-                                  const std::vector<const PredictJob*>&, cudaStream_t, bool, Precision);
   std::vector<ModelJob*> jobs_;
-  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<MultiModelBlock> block_;
 };
 
 // Trains `jobs` (same shape and window; min(batch, training windows) == B for each; parameters and

@@ -1,0 +1,118 @@
+// The device side of the multi-model fused path (fused_multi.hpp): N models of one shape held side by
+// side in device buffers, and the launches of one step (training, validation or inference) covering all
+// of them. The host side, the epochs with their shuffles, early stopping and results, is fused_multi.cpp.
+//
+// Buffers hold N models side by side: model m's slice of a buffer of per-model size S starts at m x S.
+// Operands of the GEMMs are described by (row, column, model) strides on row-major data; the comments in
+// multi_model_block.cpp give each GEMM as a formula on row-major matrices.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <vector>
+
+#include "core/gpu/device_buffer.hpp"
+#include "core/gpu/graph.hpp"
+#include "kernels/lstm_fused_plan.hpp"
+#include "kernels/lstm_mma_plan.hpp"
+#include "kernels/lstm_multi.hpp"
+#include "lstm/engine.hpp"
+#include "lstm/shape.hpp"
+
+namespace lstmad {
+
+// What one epoch exchanges between the host loop and the device: the models' window orders (max_train()
+// ints per model) and which models run its training and validation passes, in; the per-model loss sums
+// and squared gradient norms, out. ntrain, nval and flag are the host loop's own.
+struct EpochHost {
+  EpochHost(std::size_t N, std::size_t order_size)
+      : order(order_size), running(N), vrunning(N), flag(N), sums(N), norms(N), vsums(N) {}
+  std::vector<int> ntrain, nval, order;
+  std::vector<unsigned char> running, vrunning, flag;
+  std::vector<double> sums, norms, vsums;
+};
+
+class MultiModelBlock {
+ public:
+  // What sizes the buffers: the most windows of a model in the training list and in the validation (or,
+  // for inference, prediction) list, and the rows of all series together. Inference allocates only what
+  // the forward pass and the head read and write.
+  struct Extent {
+    std::size_t max_train = 0, max_val = 0, total_rows = 0;
+    bool inference = false;
+    static Extent training(const std::vector<ModelJob*>& jobs);
+    static Extent prediction(const std::vector<const PredictJob*>& jobs);
+  };
+
+  // precision fp32 runs the FMA time loops and GEMMs; tf32 and bf16 the tensor-core ones (an
+  // UnsupportedError names what the shape lacks).
+  MultiModelBlock(const ModelShape& shape, int window, int B, const kernels::FusedLimits& limits, int models,
+                  const Extent& extent, cudaStream_t stream, bool graphs, Precision precision);
+  MultiModelBlock(const MultiModelBlock&) = delete;
+  MultiModelBlock& operator=(const MultiModelBlock&) = delete;
+
+  const ModelShape& shape() const { return shape_; }
+  int batch() const { return B_; }
+  std::size_t param_count() const { return P_; }
+  std::size_t max_train() const { return max_train_; }
+
+  // Training. load() uploads every job's parameters, series, validation windows and hyperparameters and
+  // zeroes the Adam state; run_epoch() runs `steps` training steps on h's orders and masks, then `vsteps`
+  // validation steps, and brings the sums back into h.
+  void load(const std::vector<ModelJob*>& jobs);
+  void run_epoch(EpochHost& h, int steps, int vsteps);
+  // best <- theta for the models flagged; theta <- best for the models flagged; theta to the host.
+  void keep_best(const std::vector<unsigned char>& flag);
+  void restore_best(const std::vector<unsigned char>& flag);
+  void download_params(std::vector<float>& params);
+
+  // For benchmarks: every model running on its unshuffled windows; bench_step() then runs one training
+  // step of all models on their first B windows (the cursor rewinds before each).
+  void load_for_steps(const std::vector<ModelJob*>& jobs);
+  void bench_step();
+
+  // Inference: every job's windows (its starts in the validation list) in steps of B rows, the forecasts
+  // of each step stored at the model's cursor in one output buffer, downloaded once into each job's out.
+  void predict(const std::vector<const PredictJob*>& jobs);
+
+ private:
+  enum class Pass { Train, Validate, Predict };
+
+  std::size_t rt_stride() const;
+  void copy_flagged(float* dst, const float* src, const std::vector<unsigned char>& flag, const char* what);
+  void run_step(Pass pass);
+  kernels::ModelStrides fwd_strides() const;
+  kernels::StridedOperand layer_input(int l) const;
+  void forward(bool training);
+  void backward();
+  void enqueue(Pass pass);
+  void enqueue_predict();
+
+  ModelShape shape_;
+  ParamLayout layout_;
+  int T_, B_, N_;
+  cudaStream_t stream_;
+  bool use_graphs_;
+  bool inference_ = false;
+  float* out_ = nullptr;  // predict(): the output of the call in progress (a captured step reads it)
+  gpu::DeviceBuffer<long long> out_offset_;
+  std::size_t P_ = 0, max_train_ = 0, max_val_ = 0, total_rows_ = 0;
+  kernels::FusedLaunch plan_;
+  kernels::MmaLaunch mma_;    // grid > 0: the tensor-core time loops (precision tf32 / bf16)
+  std::size_t rt_words_ = 0;  // their staged R per model, in 32-bit words
+  kernels::GemmMath gemm_math_ = kernels::GemmMath::FP32;
+  gpu::DeviceBuffer<float> theta_, dtheta_, m_, v_, best_;
+  gpu::DeviceBuffer<float> xt_, gx_, dgates_, dy_, rt_, hy_, cy_, dhy_;
+  std::vector<gpu::DeviceBuffer<float>> y_, gates_, c_;
+  gpu::DeviceBuffer<float> xs_, ys_, yb_, yhat_, dyhat_, resid_;
+  gpu::DeviceBuffer<long long> xs_offset_;
+  gpu::DeviceBuffer<int> order_, val_, ntrain_, nval_, cursor_, start_, rows_;
+  gpu::DeviceBuffer<unsigned char> running_, vrunning_, active_, flag_;
+  gpu::DeviceBuffer<kernels::AdamHyper> hyper_;
+  gpu::DeviceBuffer<kernels::AdamStepState> state_;
+  gpu::DeviceBuffer<double> step_sq_, norm_sq_, epoch_sum_, epoch_norm_, val_sum_;
+  gpu::GraphExec graphs_[3];  // by Pass
+  bool warmed_[3] = {false, false, false};
+};
+
+}  // namespace lstmad
