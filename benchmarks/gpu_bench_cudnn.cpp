@@ -103,25 +103,8 @@ void time_row(Row& r, Precision p, RnnAlgo a, cudaStream_t stream, cudnnHandle_t
       stream, shape, T, B, [&] { return std::make_unique<CudnnLstm>(handle, stream, shape, T, B, p, a); });
   r.algo_used = to_string(b.lstm->algo());
   r.eager_ms = bench::time_median_ms(stream, warmup, reps, [&] { b.step(); });
-  cudaGraph_t graph = nullptr;
-  cudaGraphExec_t exec = nullptr;
-  CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
-  try {
-    b.step();
-  } catch (...) {
-    cudaStreamEndCapture(stream, &graph);
-    if (graph) cudaGraphDestroy(graph);
-    cudaGetLastError();
-    graph = nullptr;
-  }
-  if (cudaStreamEndCapture(stream, &graph) == cudaSuccess && graph &&
-      cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess) {
-    r.graph_ms =
-        bench::time_median_ms(stream, warmup, reps, [&] { CUDA_CHECK(cudaGraphLaunch(exec, stream)); });
-    cudaGraphExecDestroy(exec);
-  }
-  if (graph) cudaGraphDestroy(graph);
-  cudaGetLastError();
+  const gpu::GraphExec graph = bench::capture_step(stream, "gpu_bench_cudnn", [&] { b.step(); });
+  if (graph) r.graph_ms = bench::time_median_ms(stream, warmup, reps, [&] { graph.launch(stream); });
   double flops = 0;
   for (int l = 0; l < r.L; ++l) flops += 24.0 * r.H * ((l == 0 ? 1 : r.H) + r.H) * B * T;
   const double best = r.graph_ms > 0 ? std::min(r.eager_ms, r.graph_ms) : r.eager_ms;

@@ -61,26 +61,9 @@ namespace {
 double time_step_ms(cudaStream_t s, int warmup, int reps, const std::function<void()>& step) {
   step();  // one eager step: one-time setup (cuDNN's lazy plans, kernel attributes) outside capture
   CUDA_CHECK(cudaStreamSynchronize(s));
-  cudaGraph_t graph = nullptr;
-  cudaGraphExec_t exec = nullptr;
-  bool captured = false;
-  if (cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal) == cudaSuccess) {
-    try {
-      step();
-    } catch (...) {
-    }
-    captured = cudaStreamEndCapture(s, &graph) == cudaSuccess && graph != nullptr &&
-               cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess;
-  }
-  cudaGetLastError();
-  double ms;
-  if (captured)
-    ms = bench::time_median_ms(s, warmup, reps, [&] { CUDA_CHECK(cudaGraphLaunch(exec, s)); });
-  else
-    ms = bench::time_median_ms(s, warmup, reps, step);
-  if (exec) cudaGraphExecDestroy(exec);
-  if (graph) cudaGraphDestroy(graph);
-  return ms;
+  const gpu::GraphExec graph = bench::capture_step(s, "gpu_bench_fused", step);
+  if (graph) return bench::time_median_ms(s, warmup, reps, [&] { graph.launch(s); });
+  return bench::time_median_ms(s, warmup, reps, step);
 }
 
 struct Row {

@@ -114,7 +114,7 @@ double cudnn_loop_ms(const ModelShape& shape, int T, int B, int N, int S, RnnAlg
   std::vector<gpu::Stream> streams(static_cast<std::size_t>(S));
   std::vector<gpu::CudnnHandle> handles(static_cast<std::size_t>(S));
   std::vector<std::unique_ptr<bench::StepBench<CudnnLstm>>> benches;
-  std::vector<cudaGraphExec_t> graphs(static_cast<std::size_t>(S), nullptr);
+  std::vector<gpu::GraphExec> graphs(static_cast<std::size_t>(S));
   for (int k = 0; k < S; ++k) {
     cudaStream_t s = streams[static_cast<std::size_t>(k)];
     CUDNN_CHECK(cudnnSetStream(handles[static_cast<std::size_t>(k)], s));
@@ -124,18 +124,8 @@ double cudnn_loop_ms(const ModelShape& shape, int T, int B, int N, int S, RnnAlg
     }));
     benches.back()->step();  // one eager step: cuDNN's lazy setup stays out of the capture
     CUDA_CHECK(cudaStreamSynchronize(s));
-    cudaGraph_t g = nullptr;
-    if (cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal) == cudaSuccess) {
-      try {
-        benches.back()->step();
-      } catch (...) {
-      }
-      if (cudaStreamEndCapture(s, &g) == cudaSuccess && g != nullptr)
-        if (cudaGraphInstantiate(&graphs[static_cast<std::size_t>(k)], g, 0) != cudaSuccess)
-          graphs[static_cast<std::size_t>(k)] = nullptr;
-      if (g) cudaGraphDestroy(g);
-    }
-    cudaGetLastError();
+    graphs[static_cast<std::size_t>(k)] =
+        bench::capture_step(s, "gpu_bench_multi (cudnn loop)", [&] { benches.back()->step(); });
   }
   *ran_as = to_string(benches.front()->lstm->algo()) + (graphs.front() ? "+graph" : "");
   gpu::Event fork(false);
@@ -148,7 +138,7 @@ double cudnn_loop_ms(const ModelShape& shape, int T, int B, int N, int S, RnnAlg
       CUDA_CHECK(cudaStreamWaitEvent(s, fork.get(), 0));
       for (int m = k; m < N; m += S) {
         if (graphs[static_cast<std::size_t>(k)])
-          CUDA_CHECK(cudaGraphLaunch(graphs[static_cast<std::size_t>(k)], s));
+          graphs[static_cast<std::size_t>(k)].launch(s);
         else
           benches[static_cast<std::size_t>(k)]->step();
       }
@@ -158,8 +148,6 @@ double cudnn_loop_ms(const ModelShape& shape, int T, int B, int N, int S, RnnAlg
   };
   const double ms = bench::time_median_ms(main, warmup, reps, all_models);
   CUDA_CHECK(cudaDeviceSynchronize());
-  for (auto g : graphs)
-    if (g) cudaGraphExecDestroy(g);
   return ms;
 }
 

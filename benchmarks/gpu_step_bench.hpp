@@ -7,11 +7,14 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
+#include <exception>
 #include <memory>
 #include <vector>
 
 #include "core/gpu/check.hpp"
 #include "core/gpu/device_buffer.hpp"
+#include "core/gpu/graph.hpp"
 #include "core/gpu/resources.hpp"
 #include "core/rng.hpp"
 #include "kernels/adam.hpp"
@@ -119,6 +122,20 @@ double time_median_ms(cudaStream_t s, int warmup, int reps, F&& f) {
   for (int i = 0; i < reps; ++i)
     t.push_back(ev[static_cast<std::size_t>(i) + 1].elapsed_ms_since(ev[static_cast<std::size_t>(i)]));
   return median(t);
+}
+
+// `step` captured once as a CUDA graph, or an empty GraphExec where capture fails: then a line on stderr
+// says why, and the caller times eager launches. A step that throws during capture leaves no graph
+// behind, so a step cut short is never timed as a whole one.
+template <typename F>
+gpu::GraphExec capture_step(cudaStream_t s, const char* what, F&& step) {
+  try {
+    return gpu::capture_graph(s, step);
+  } catch (const std::exception& e) {
+    cudaGetLastError();  // capture errors are not sticky; clear the last one before eager launches
+    std::fprintf(stderr, "%s: CUDA graph capture failed, timing eager launches: %s\n", what, e.what());
+    return gpu::GraphExec();
+  }
 }
 
 }  // namespace lstmad::bench

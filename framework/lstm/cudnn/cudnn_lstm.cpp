@@ -5,8 +5,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <mutex>
-#include <set>
 
 #include "core/gpu/check.hpp"
 #include "core/log.hpp"
@@ -15,14 +15,33 @@
 namespace lstmad {
 
 namespace {
-// A ModelBatch builds one block per model, and scoring one per call, all refused for the same reason: the
-// fallback is a warning the first time a process meets a configuration, a debug line after that.
-bool first_fallback(const std::string& config) {
-  static std::mutex mutex;
-  static std::set<std::string> seen;
-  std::lock_guard<std::mutex> lock(mutex);
-  return seen.insert(config).second;
-}
+// What cuDNN refused, by configuration (algorithm, use, precision, shape, window, batch, device). A
+// ModelBatch builds one block per model, and scoring one per call, all refused for the same reason: the
+// first block of a configuration probes and, refused, warns; the later ones build STANDARD at once and
+// say so at debug level, so a batch of a thousand models pays one refused probe, not a thousand.
+class Rejections {
+ public:
+  static std::string known(const std::string& config) {
+    std::lock_guard<std::mutex> lock(mutex());
+    const auto it = seen().find(config);
+    return it == seen().end() ? std::string() : it->second;
+  }
+  // False when another block remembered this configuration first (two workers probing at once).
+  static bool remember(const std::string& config, const std::string& why) {
+    std::lock_guard<std::mutex> lock(mutex());
+    return seen().emplace(config, why).second;
+  }
+
+ private:
+  static std::mutex& mutex() {
+    static std::mutex m;
+    return m;
+  }
+  static std::map<std::string, std::string>& seen() {
+    static std::map<std::string, std::string> s;
+    return s;
+  }
+};
 }  // namespace
 
 RnnAlgo parse_rnn_algo(const std::string& s) {
@@ -133,6 +152,18 @@ CudnnLstm::CudnnLstm(cudnnHandle_t handle, cudaStream_t stream, const ModelShape
   // and every mode the block runs: for training, a training step and the inference forward of validation
   // and scoring, whose temp space and kernels differ; for inference, that forward alone.
   const bool training = use_ == Use::Training;
+  int device = 0;
+  CUDA_CHECK(cudaGetDevice(&device));
+  const std::string config = to_string(algo) + (training ? "" : " inference") + " at " +
+                             to_string(precision_) + " for " + shape_.str() +
+                             " T=" + std::to_string(window_) + " B=" + std::to_string(max_batch_) +
+                             " on device " + std::to_string(device);
+  const std::string known = Rejections::known(config);
+  if (!known.empty()) {
+    log::debug("cuDNN algorithm " + config + " was rejected before (" + known + "); using standard");
+    build(RnnAlgo::Standard);
+    return;
+  }
   try {
     build(algo);
     const int B = max_batch_;
@@ -150,12 +181,13 @@ CudnnLstm::CudnnLstm(cudnnHandle_t handle, cudaStream_t stream, const ModelShape
       CUDA_CHECK(cudaStreamSynchronize(stream_));
       if (B == 1) break;
     }
-  } catch (const gpu::CudnnError& e) {
-    const std::string config = to_string(algo_) + (training ? "" : " inference") + " rejected for " +
-                               shape_.str() + " T=" + std::to_string(window_) +
-                               " B=" + std::to_string(max_batch_);
-    const std::string what = "cuDNN algorithm " + config + " (" + e.what() + "); falling back to standard";
-    if (first_fallback(config))
+    log::debug("cuDNN algorithm " + config + " accepted");
+  } catch (const DeviceError& e) {
+    // A cuDNN status, or a CUDA error of the refused launch, or a weight map the algorithm lays out
+    // otherwise (locate()): each means STANDARD, whose layout the tests check.
+    const std::string what =
+        "cuDNN algorithm " + config + " rejected (" + e.what() + "); falling back to standard";
+    if (Rejections::remember(config, e.what()))
       log::warn(what);
     else
       log::debug(what);
