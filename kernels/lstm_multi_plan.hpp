@@ -37,15 +37,20 @@ inline FusedLaunch plan_fused_multi(int H, int B, int models, const FusedLimits&
   return p;
 }
 
-// Blocks of the time-loop kernels that one SM holds at once (threads and shared memory; the kernels are
-// compiled for one 512-thread block per SM's register file at most, which bounds this by 2048 / threads).
+// Blocks of the time-loop kernels that one SM holds at once: the least of what its threads (2048 an SM),
+// its shared memory and its register file allow. The kernels are compiled with
+// __launch_bounds__(kFusedMaxThreads, 1), which lets each thread take the register file's share of one
+// kFusedMaxThreads-thread block (128 registers on sm_90; ptxas reports 72 to 128), so the register file
+// is counted at that ceiling: kFusedMaxThreads / threads blocks.
 inline int fused_blocks_per_sm(const FusedLaunch& p, int smem_per_sm) {
   const int threads = p.H * p.groups;
   if (threads <= 0) return 0;
-  int by_threads = 2048 / threads;
+  const int by_threads = 2048 / threads;
+  const int by_regs = kFusedMaxThreads / threads;
   const std::size_t smem = p.smem_fwd > p.smem_bwd ? p.smem_fwd : p.smem_bwd;
-  int by_smem = smem > 0 ? static_cast<int>(static_cast<std::size_t>(smem_per_sm) / smem) : by_threads;
-  const int b = by_threads < by_smem ? by_threads : by_smem;
+  const int by_smem = smem > 0 ? static_cast<int>(static_cast<std::size_t>(smem_per_sm) / smem) : by_threads;
+  int b = by_threads < by_smem ? by_threads : by_smem;
+  b = b < by_regs ? b : by_regs;
   return b > 0 ? b : 0;
 }
 

@@ -136,6 +136,17 @@ TEST(Scheduler, WaveCountsTheBlocksTheSmsHold) {
   EXPECT_EQ(many.grid * many.rows_per_block >= 64, true);
   EXPECT_TRUE(many.r_smem_fwd && many.r_smem_bwd) << "R of H=64 stays in shared memory";
   EXPECT_GE(kernels::fused_blocks_per_sm(many, 233472), 1);
+  // The register file: the time loops may take 128 registers a thread (one 512-thread block's share), so
+  // a 512-thread block of 80 KB fills an SM although its threads and shared memory would allow two.
+  kernels::FusedLaunch full;
+  full.H = 32;
+  full.groups = 16;
+  full.smem_fwd = full.smem_bwd = 80 * 1024;
+  EXPECT_EQ(kernels::fused_blocks_per_sm(full, 233472), 1);
+  full.groups = 4;  // 128 threads: 4 by registers, 2 by shared memory
+  EXPECT_EQ(kernels::fused_blocks_per_sm(full, 233472), 2);
+  full.smem_fwd = full.smem_bwd = 16 * 1024;  // 14 by shared memory, 16 by threads, 4 by registers
+  EXPECT_EQ(kernels::fused_blocks_per_sm(full, 233472), 4);
   // H=112: R (196 KB) fits a block only with few rows; the multi plan keeps it on chip.
   for (int N : {1, 58, 1000}) {
     const kernels::FusedLaunch p = kernels::plan_fused_multi(112, 64, N, lim);
