@@ -15,21 +15,27 @@
 namespace lstmad {
 
 namespace {
-// What cuDNN refused, by configuration (algorithm, use, precision, shape, window, batch, device). A
-// ModelBatch builds one block per model, and scoring one per call, all refused for the same reason: the
-// first block of a configuration probes and, refused, warns; the later ones build STANDARD at once and
-// say so at debug level, so a batch of a thousand models pays one refused probe, not a thousand.
-class Rejections {
+// cuDNN's answer to a persistent algorithm, by configuration (algorithm, use, precision, shape, window,
+// batch, device). A ModelBatch builds one block per model, and scoring one per call, all with the same
+// answer: the first block of a configuration probes, the later ones take its verdict (accepted: they
+// build the algorithm at once; refused: STANDARD, with a debug line where the first one warned). A batch
+// of a thousand models pays one probe, not a thousand.
+struct Verdict {
+  bool known = false, accepted = false;
+  std::string why;  // cuDNN's (or CUDA's) message, when refused
+};
+
+class Verdicts {
  public:
-  static std::string known(const std::string& config) {
+  static Verdict find(const std::string& config) {
     std::lock_guard<std::mutex> lock(mutex());
     const auto it = seen().find(config);
-    return it == seen().end() ? std::string() : it->second;
+    return it == seen().end() ? Verdict{} : it->second;
   }
   // False when another block remembered this configuration first (two workers probing at once).
-  static bool remember(const std::string& config, const std::string& why) {
+  static bool remember(const std::string& config, bool accepted, const std::string& why) {
     std::lock_guard<std::mutex> lock(mutex());
-    return seen().emplace(config, why).second;
+    return seen().emplace(config, Verdict{true, accepted, why}).second;
   }
 
  private:
@@ -37,8 +43,8 @@ class Rejections {
     static std::mutex m;
     return m;
   }
-  static std::map<std::string, std::string>& seen() {
-    static std::map<std::string, std::string> s;
+  static std::map<std::string, Verdict>& seen() {
+    static std::map<std::string, Verdict> s;
     return s;
   }
 };
@@ -158,10 +164,12 @@ CudnnLstm::CudnnLstm(cudnnHandle_t handle, cudaStream_t stream, const ModelShape
                              to_string(precision_) + " for " + shape_.str() +
                              " T=" + std::to_string(window_) + " B=" + std::to_string(max_batch_) +
                              " on device " + std::to_string(device);
-  const std::string known = Rejections::known(config);
-  if (!known.empty()) {
-    log::debug("cuDNN algorithm " + config + " was rejected before (" + known + "); using standard");
-    build(RnnAlgo::Standard);
+  const Verdict known = Verdicts::find(config);
+  if (known.known) {
+    log::debug("cuDNN algorithm " + config +
+               (known.accepted ? " was accepted before"
+                               : " was rejected before (" + known.why + "); using standard"));
+    build(known.accepted ? algo : RnnAlgo::Standard);
     return;
   }
   try {
@@ -181,13 +189,14 @@ CudnnLstm::CudnnLstm(cudnnHandle_t handle, cudaStream_t stream, const ModelShape
       CUDA_CHECK(cudaStreamSynchronize(stream_));
       if (B == 1) break;
     }
+    Verdicts::remember(config, true, "");
     log::debug("cuDNN algorithm " + config + " accepted");
   } catch (const DeviceError& e) {
     // A cuDNN status, or a CUDA error of the refused launch, or a weight map the algorithm lays out
     // otherwise (locate()): each means STANDARD, whose layout the tests check.
     const std::string what =
         "cuDNN algorithm " + config + " rejected (" + e.what() + "); falling back to standard";
-    if (Rejections::remember(config, e.what()))
+    if (Verdicts::remember(config, false, e.what()))
       log::warn(what);
     else
       log::debug(what);

@@ -12,6 +12,7 @@
 #include "kernels/lstm_fused_fwd.hpp"
 #include "kernels/lstm_fused_mma.hpp"
 #include "kernels/lstm_multi_plan.hpp"
+#include "lstm/gpu/training_loop.hpp"
 
 namespace lstmad {
 
@@ -151,7 +152,6 @@ void MultiModelBlock::load(const std::vector<ModelJob*>& jobs) {
   long long at = 0;
   for (std::size_t m = 0; m < N; ++m) {
     ModelJob& j = *jobs[m];
-    const TrainOptions& o = j.options;
     std::copy(j.params.begin(), j.params.end(), params.begin() + static_cast<long long>(m * P_));
     std::copy(j.data.x, j.data.x + static_cast<std::size_t>(j.data.n) * D,
               xs.begin() + at * static_cast<long long>(D));
@@ -161,13 +161,7 @@ void MultiModelBlock::load(const std::vector<ModelJob*>& jobs) {
     ntrain[m] = static_cast<int>(j.data.train.size());
     nval[m] = static_cast<int>(j.data.val.size());
     std::copy(j.data.val.begin(), j.data.val.end(), val.begin() + static_cast<long long>(m * max_val_));
-    kernels::AdamHyper& h = hyper[m];
-    h.lr = static_cast<float>(o.adam.lr);
-    h.beta1 = static_cast<float>(o.adam.beta1);
-    h.beta2 = static_cast<float>(o.adam.beta2);
-    h.eps = static_cast<float>(o.adam.eps);
-    h.weight_decay = static_cast<float>(o.adam.weight_decay);
-    h.clip_norm = static_cast<float>(o.clip_norm);
+    hyper[m] = gpu::adam_hyper(j.options);
   }
   theta_.upload(params.data(), params.size(), stream_);
   if (!xs.empty()) xs_.upload(xs.data(), xs.size(), stream_);

@@ -26,6 +26,17 @@
 
 namespace lstmad::gpu {
 
+kernels::AdamHyper adam_hyper(const TrainOptions& o) {
+  kernels::AdamHyper h;
+  h.lr = static_cast<float>(o.adam.lr);
+  h.beta1 = static_cast<float>(o.adam.beta1);
+  h.beta2 = static_cast<float>(o.adam.beta2);
+  h.eps = static_cast<float>(o.adam.eps);
+  h.weight_decay = static_cast<float>(o.adam.weight_decay);
+  h.clip_norm = static_cast<float>(o.clip_norm);
+  return h;
+}
+
 bool graphs_enabled(const char* env) {
   const char* v = std::getenv(env);
   return v == nullptr || std::string(v) != "0";
@@ -89,13 +100,7 @@ class Slot {
     xs_.upload(d.x, static_cast<std::size_t>(d.n) * shape_.input, stream_);
     ys_.upload(d.y, static_cast<std::size_t>(d.n), stream_);
     if (nval > 0) val_.upload(d.val.data(), d.val.size(), stream_);
-    kernels::AdamHyper hyper;
-    hyper.lr = static_cast<float>(o.adam.lr);
-    hyper.beta1 = static_cast<float>(o.adam.beta1);
-    hyper.beta2 = static_cast<float>(o.adam.beta2);
-    hyper.eps = static_cast<float>(o.adam.eps);
-    hyper.weight_decay = static_cast<float>(o.adam.weight_decay);
-    hyper.clip_norm = static_cast<float>(o.clip_norm);
+    const kernels::AdamHyper hyper = adam_hyper(o);
     hyper_.upload(&hyper, 1, stream_);
     m_.zero_async(stream_);
     v_.zero_async(stream_);

@@ -35,6 +35,7 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/adam.hpp"
 #include "lstm/engine.hpp"
 
 namespace lstmad::gpu {
@@ -107,6 +108,9 @@ struct GpuTrainingNames {
   const char* engine;      // "cudnn": messages read "cudnn engine: ..." and "engine \"cudnn\" ..."
   const char* graphs_env;  // "LSTMAD_CUDNN_GRAPHS"
 };
+
+// A job's Adam and clipping settings as the device's Adam kernels read them (fp32).
+kernels::AdamHyper adam_hyper(const TrainOptions& o);
 
 // False when the variable `env` (LSTMAD_CUDNN_GRAPHS, LSTMAD_FUSED_GRAPHS) is "0": CUDA graphs are off.
 bool graphs_enabled(const char* env);
