@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Markdown for docs/gpu-results.md from one benchmarks/gpu_check.sh log folder.
+"""Markdown for docs/gpu-results.md from one benchmarks/gpu_check.sh log folder, or from the archive of it
+that the check leaves in $OUT (gpu-check.tar.gz).
 
-    python3 scripts/gpu-results.py LOGDIR [--command "benchmarks/gpu_check.sh"] > docs/gpu-results.md
+    python3 scripts/gpu-results.py LOGDIR|gpu-check.tar.gz [--command "benchmarks/gpu_check.sh"] > docs/gpu-results.md
 
 Every figure comes from the folder: the environment (date, commit, GPU, CUDA and cuDNN versions), each
 step's outcome (summary.log), the GPU tests (test_*.xml), the sanitizers (memcheck_* and racecheck_*
@@ -21,6 +22,8 @@ import math
 import os
 import re
 import sys
+import tarfile
+import tempfile
 import xml.etree.ElementTree as ET
 
 
@@ -131,6 +134,8 @@ def sanitizer_results(log):
             verdict = f"{r.group(2)} errors, {r.group(3)} warnings ({r.group(1)} hazards shown)"
         elif m:
             verdict = f"{m.group(1)} errors"
+        elif "Device not supported" in text:
+            verdict = "not run: compute-sanitizer does not support this machine's runtime (owed)"
         else:
             verdict = "no sanitizer summary in the log"
         rows.append((os.path.basename(path)[:-4], verdict))
@@ -280,8 +285,20 @@ def main():
     ap.add_argument("--cpu-seconds", type=float, default=565.0,
                     help="the CPU engine's wall time for configs/nab_grid.json (docs/performance.md)")
     a = ap.parse_args()
+    if os.path.isfile(a.log) and tarfile.is_tarfile(a.log):
+        unpacked = tempfile.mkdtemp(prefix="gpu-check-")
+        with tarfile.open(a.log) as t:
+            for member in t.getmembers():  # the check's own archive: plain files and folders only
+                if not (member.isfile() or member.isdir()) or member.name.startswith("/") or ".." in member.name:
+                    print(f"gpu-results: {a.log}: unexpected member {member.name}", file=sys.stderr)
+                    return 2
+            try:
+                t.extractall(unpacked, filter="data")
+            except TypeError:  # a Python without extraction filters; the members were checked above
+                t.extractall(unpacked)
+        a.log = unpacked
     if not os.path.isdir(a.log):
-        print(f"gpu-results: {a.log} is not a folder", file=sys.stderr)
+        print(f"gpu-results: {a.log} is neither a folder nor a gpu_check archive", file=sys.stderr)
         return 2
     env = environment(a.log)
     out = ["# GPU results", "",

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Builds, on this machine, the executables benchmarks/gpu_check.sh runs on the GPU machine (every
 # tests/gpu/test_*, every benchmarks/gpu_bench_*, lstmad) and packs them with the build log (the ptxas
-# report) and the commit into .deps/gpu-prebuilt.tar.xz (2.8 MB at its first build; .deps travels with `carry`).
-# gpu_check.sh uses them when they were built from the commit it runs on, from a clean tree, and they
-# load there (`lstmad info` and every test's --gtest_list_tests run); otherwise it builds as before. The
+# report), the commit and the SHA-256 of every tracked file into .deps/gpu-prebuilt.tar.xz (2.8 MB at its
+# first build; .deps travels with `carry`). gpu_check.sh uses them when the tree there is this one
+# (tree.sha256: the GPU machine's copy of the working tree need not hold git), the commit named there is
+# theirs, and they load there (`lstmad info` and every test's --gtest_list_tests run); otherwise it
+# builds as before. The
 # device time this saves is the build's: minutes of a 15-minute lease.
 #   scripts/vendor-deps.sh && scripts/prebuild-gpu.sh      (on a clean tree: commit first)
 # The host code is built for x86-64-v3 (AVX2 and FMA) instead of -march=native, since the GPU machine's
@@ -35,5 +37,6 @@ for t in $tests $benches lstmad; do
 done
 cp "$build/build.log" "$stage/build.log"
 echo "$commit" >"$stage/commit"
+git ls-files -z | xargs -0 sha256sum >"$stage/tree.sha256"
 tar -C "$stage" -cJf .deps/gpu-prebuilt.tar.xz .
 echo "prebuild-gpu: .deps/gpu-prebuilt.tar.xz ($(du -h .deps/gpu-prebuilt.tar.xz | cut -f1)) for commit $commit"

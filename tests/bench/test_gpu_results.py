@@ -51,6 +51,7 @@ with tempfile.TemporaryDirectory() as tmp:
           '<testcase name="C" classname="FusedMulti"><skipped/></testcase></testsuite></testsuites>')
     write(log, "memcheck_multi.log", "========= ERROR SUMMARY: 0 errors\n")
     write(log, "racecheck_multi.log", "========= RACECHECK SUMMARY: 2 hazards displayed (1 error, 1 warning)\n")
+    write(log, "memcheck_fused.log", "========= Error: Device not supported\n")
     write(log, "build.log", "ptxas info    : Used 40 registers\n")
     write(log, "gpu_bench_cudnn.csv",
           "H,L,T,B,D,math,algo,algo_used,eager_ms,graph_ms,gflops\n"
@@ -75,8 +76,9 @@ with tempfile.TemporaryDirectory() as tmp:
                                    "detect reproduces lstmad-1a2b3c4d artificialWithAnomaly/art_daily_flatmiddle.csv: "
                                    "4031 rows bit-identical (...)\n")
     write(log, "test_cudnn_lstm.log",
-          "[ RUN      ] CudnnEngine.X\n[warn] cuDNN algorithm persist_static_small_h rejected for L=1 H=256 "
-          "(CUDNN_STATUS_NOT_SUPPORTED); falling back to standard\n[warn] CUDA graph capture failed | eager\n"
+          "[ RUN      ] CudnnEngine.X\n[warn] cuDNN algorithm persist_static_small_h at fp32 for L=1 H=256 T=50 B=64 "
+          "on device 0 rejected (CUDNN_STATUS_NOT_SUPPORTED); falling back to standard\n"
+          "[warn] CUDA graph capture failed | eager\n"
           "[warn] CUDA graph capture failed | eager\n")
     write(log, "nab_grid_fused.log", "2026-12-01T10:05:00Z [warn] CUDA graph capture failed | eager\n")
     md = run(log, "--command", "benchmarks/gpu_check.sh (GPU_CHECK_QUICK=1)")
@@ -89,6 +91,8 @@ with tempfile.TemporaryDirectory() as tmp:
     check("| prebuilt | SKIPPED(the tree has changes) |  |" in md, "a status with spaces and no time")
     check("| test_fused_multi | 3 | 1 | 1 | 1 | FusedMulti.B |" in md, "the test counts and the failing name")
     check("| memcheck_multi | 0 errors |" in md and "1 errors, 1 warnings (2 hazards shown)" in md, "the sanitizers")
+    check("| memcheck_fused | not run: compute-sanitizer does not support this machine's runtime (owed) |" in md,
+          "a sanitizer the machine's runtime refuses")
     check("No kernel reports a spill" in md, "ptxas")
     # cuDNN: the best of the eager and graph times (1.2 with a graph), PyTorch 3.6 beside it: 3.00.
     check("| 64 | 1 | 100 | 64 | fma | 1.2000 | standard+graph | 3.6000 | 3.00 |" in md, "the cuDNN row")
@@ -111,9 +115,14 @@ with tempfile.TemporaryDirectory() as tmp:
     # Each distinct warning once per log, with its count; a | in the text does not break the table.
     check("| test_cudnn_lstm.log | 2 | CUDA graph capture failed \\| eager |" in md, "a repeated warning, counted")
     check("| nab_grid_fused.log | 1 | CUDA graph capture failed \\| eager |" in md, "the same warning in another log")
-    check("rejected for L=1 H=256 (CUDNN_STATUS_NOT_SUPPORTED); falling back to standard |" in md,
+    check("on device 0 rejected (CUDNN_STATUS_NOT_SUPPORTED); falling back to standard |" in md,
           "the cuDNN fallback")
     check(md.count("[warn]") == 0, "the warnings without their tag")
+
+    # The archive the check leaves in $OUT (gpu-check.tar.gz) reads as the folder does.
+    archive = pathlib.Path(tmp) / "gpu-check.tar.gz"
+    subprocess.run(["tar", "-C", str(log), "-czf", str(archive), "."], check=True)
+    check(run(archive, "--command", "benchmarks/gpu_check.sh (GPU_CHECK_QUICK=1)") == md, "the archive reads as the folder")
 
     empty = pathlib.Path(tmp) / "empty"
     empty.mkdir()
@@ -124,7 +133,7 @@ with tempfile.TemporaryDirectory() as tmp:
     check("No summary.log" in md and "No test XML" in md, "an empty folder says what it lacks")
     check("No warning in the step logs." in md, "an empty folder has no warnings")
     r = subprocess.run([sys.executable, str(script), str(pathlib.Path(tmp) / "nowhere")], capture_output=True, text=True)
-    check(r.returncode == 2 and "is not a folder" in r.stderr, "a missing folder is an error")
+    check(r.returncode == 2 and "is neither a folder nor a gpu_check archive" in r.stderr, "a missing folder is an error")
 
 if failed:
     print("\n".join("FAILED: " + f for f in failed))
