@@ -6,7 +6,8 @@
 #    GPU_CHECK_PREBUILT=none: build here even when .deps/gpu-prebuilt.tar.xz would do)
 #   GPU_CHECK_DEADLINE=S (default 540): no stage runs past S seconds from the start; a stage that would is
 #   cut short at the deadline, later ones are skipped, and the tables and the summary still print, inside
-#   a 10-minute call.
+#   a 10-minute call. After the build, the tests, the benchmarks, the sanitizers and the end-to-end run
+#   each get a share of the time left (section, below) split evenly among their stages.
 #   GPU_CHECK_SKIP="tests sanitizers benchmarks end_to_end" (any of them): leave those parts out, e.g. for a second
 #   call that only finishes what a deadline cut (the build is redone unless the machine is still warm).
 # 1. prints the environment (nvidia-smi, nvcc, cuDNN header and library, cmake);
@@ -66,20 +67,40 @@ publish() {  # the summary so far, the environment and an archive of $LOG into $
   return 0
 }
 
+# Sections: after the build, the tests, the benchmarks, the sanitizers and the end-to-end run each get a
+# share of the time then left before the deadline (section SHARE, below), so that one slow part cannot
+# leave the later ones nothing; time a section does not use passes on to the next. Its stages stop at the
+# section's end (SKIPPED(budget) or TIMEOUT), the benchmarks keeping the CSV rows they wrote.
+SECTION_END=0  # seconds from START; 0: no section yet (the build)
+section() {  # section SHARE: the stages from here may run until SHARE of the time left has passed
+  local now=$(( $(date +%s) - START ))
+  SECTION_END=$(awk -v n="$now" -v l="$(( DEADLINE - now ))" -v s="$1" 'BEGIN { printf "%d", n + l * s }')
+  echo "-- from ${now}s: a section until ${SECTION_END}s of ${DEADLINE}s" | tee -a "$LOG/sections.log"
+}
+share() {  # share N: seconds for the next of N stages still to run in this section, an even split
+  local left=$(( SECTION_END - ($(date +%s) - START) ))
+  echo $(( left > 0 ? left / $1 : 0 ))
+}
+
 stage() {  # stage NAME TIMEOUT_S COMMAND...: runs, logs to $LOG/NAME.log, records the outcome
   local name=$1 limit=$2
   shift 2
   local t0
   t0=$(date +%s)
   local left=$(( DEADLINE - (t0 - START) ))
-  if [ "$left" -le 5 ]; then  # past the deadline: record and go on, so that the summary still prints
-    echo "== $name: skipped, past the ${DEADLINE}s deadline" | tee "$LOG/$name.log"
-    record "$(printf '%-28s %-16s %5ss' "$name" "SKIPPED(deadline)" 0)"
+  local in_section=$left
+  if [ "$SECTION_END" -gt 0 ]; then in_section=$(( SECTION_END - (t0 - START) )); fi
+  if [ "$left" -lt "$limit" ]; then limit=$left; fi
+  if [ "$in_section" -lt "$limit" ]; then limit=$in_section; fi
+  if [ "$limit" -le 5 ]; then  # no time left for it: record and go on, so that the summary still prints
+    local why=deadline
+    if [ "$left" -gt 5 ]; then why=budget; fi
+    echo "== $name: skipped, past the $why" | tee "$LOG/$name.log"
+    record "$(printf '%-28s %-16s %5ss' "$name" "SKIPPED($why)" 0)"
     FAILED=1
     publish
     return 1
   fi
-  if [ "$left" -lt "$limit" ]; then limit=$left; fi
   echo "== $name: $*" | tee "$LOG/$name.log"
   timeout --kill-after=10 "$limit" "$@" >>"$LOG/$name.log" 2>&1
   local rc=$?
@@ -238,65 +259,76 @@ publish
 
 # ---- 3. GPU tests, strict ----
 export LSTMAD_STRICT_GPU=1
+section 0.25
 if wanted tests; then
+  n=$(echo $TESTS | wc -w)
   for t in $TESTS; do
-    run_exe "$t" 300 "$t" --gtest_output=xml:"$LOG/$t.xml"
+    run_exe "$t" "$(share "$n")" "$t" --gtest_output=xml:"$LOG/$t.xml"
+    n=$(( n - 1 ))
   done
 fi
 
 # ---- 4. benchmarks (before the sanitizers: a deadline cuts what comes last) ----
+section 0.45
 QUICK=${GPU_CHECK_QUICK:+--quick}
 if wanted benchmarks; then
+  n=$(( $(echo $BENCHES | wc -w) + 2 ))  # and the two PyTorch comparisons
   for b in $BENCHES; do
+    rc=0
     if [ "$b" = gpu_bench_cudnn ]; then
-      run_exe "$b" 240 "$b" $QUICK --reps 25 --csv "$LOG/$b.csv"
+      run_exe "$b" "$(share "$n")" "$b" $QUICK --reps 25 --csv "$LOG/$b.csv" || rc=$?
     elif [ "$b" = gpu_bench_fused ]; then
-      run_exe "$b" 240 "$b" $QUICK --reps 15 --warmup 3 --csv "$LOG/$b.csv"
+      run_exe "$b" "$(share "$n")" "$b" $QUICK --reps 15 --warmup 3 --csv "$LOG/$b.csv" || rc=$?
     elif [ "$b" = gpu_bench_multi ]; then
-      run_exe "$b" 240 "$b" $QUICK --reps 5 --warmup 2 --csv "$LOG/$b.csv" \
-        --forecast-csv "$LOG/gpu_bench_forecast.csv" --cpu-threads "$JOBS" --cpu-models 1,16,58,256,1024
+      run_exe "$b" "$(share "$n")" "$b" $QUICK --reps 5 --warmup 2 --csv "$LOG/$b.csv" \
+        --forecast-csv "$LOG/gpu_bench_forecast.csv" --cpu-threads "$JOBS" --cpu-models 1,16,58,256,1024 || rc=$?
     else
-      run_exe "$b" 240 "$b"
+      run_exe "$b" "$(share "$n")" "$b" || rc=$?
     fi
-    case "$b" in gpu_bench_cudnn | gpu_bench_fused | gpu_bench_multi) has_rows "$b" "$LOG/$b.csv" ;; esac
+    # A benchmark that ran to its end without a measured row (no device: "nothing to time") fails here.
+    if [ "$rc" = 0 ]; then
+      case "$b" in gpu_bench_cudnn | gpu_bench_fused | gpu_bench_multi) has_rows "$b" "$LOG/$b.csv" ;; esac
+    fi
+    n=$(( n - 1 ))
   done
   # PyTorch with its own CUDA and cuDNN libraries (the LD_LIBRARY_PATH this script was started with).
-  stage compare_torch_gpu 240 env LD_LIBRARY_PATH="$ORIG_LD_LIBRARY_PATH" \
-    python3 benchmarks/compare_torch_gpu.py $QUICK --reps 25 --csv "$LOG/compare_torch_gpu.csv"
-  has_rows compare_torch_gpu "$LOG/compare_torch_gpu.csv"
+  stage compare_torch_gpu "$(share 2)" env LD_LIBRARY_PATH="$ORIG_LD_LIBRARY_PATH" \
+    python3 benchmarks/compare_torch_gpu.py $QUICK --reps 25 --csv "$LOG/compare_torch_gpu.csv" \
+    && has_rows compare_torch_gpu "$LOG/compare_torch_gpu.csv"
   # PyTorch beside gpu_bench_multi: N = 1, 58, 256 here (GPU_CHECK_TORCH_MULTI_FULL=1: up to 1024, slower).
   TMULTI=--quick
   if [ "${GPU_CHECK_TORCH_MULTI_FULL:-0}" = 1 ]; then TMULTI=""; fi
-  stage compare_torch_multi 180 env LD_LIBRARY_PATH="$ORIG_LD_LIBRARY_PATH" \
-    python3 benchmarks/compare_torch_multi.py $TMULTI --reps 3 --warmup 1 --csv "$LOG/compare_torch_multi.csv"
-  has_rows compare_torch_multi "$LOG/compare_torch_multi.csv"
+  stage compare_torch_multi "$(share 1)" env LD_LIBRARY_PATH="$ORIG_LD_LIBRARY_PATH" \
+    python3 benchmarks/compare_torch_multi.py $TMULTI --reps 3 --warmup 1 --csv "$LOG/compare_torch_multi.csv" \
+    && has_rows compare_torch_multi "$LOG/compare_torch_multi.csv"
 fi
 
 # ---- 5. compute-sanitizer on small cases ----
 # API errors are not reported: the engines check every CUDA call themselves (a failed one fails its
 # test), and cuDNN's own probing of an algorithm it then refuses would count as one.
 SAN="compute-sanitizer --report-api-errors no --error-exitcode 99"
+section 0.6
 if ! wanted sanitizers; then
   :
 elif command -v compute-sanitizer >/dev/null; then
   K=$(find "$BUILD" -name test_gpu_kernels -type f | head -1)
   C=$(find "$BUILD" -name test_cudnn_lstm -type f | head -1)
   SMALL='CudnnFixture.MatchesFp64CpuOnEveryOutputAndGradient:CudnnFixture.EngineLossAndGradMatchesCpu'
-  sanitized memcheck_kernels 120 $SAN --tool memcheck "$K"
-  sanitized racecheck_kernels 180 $SAN --tool racecheck "$K"
-  sanitized memcheck_cudnn 180 env LSTMAD_GPU_QUICK=1 $SAN --tool memcheck "$C" --gtest_filter="$SMALL"
-  sanitized racecheck_cudnn 180 env LSTMAD_GPU_QUICK=1 $SAN --tool racecheck "$C" --gtest_filter='CudnnFixture.EngineLossAndGradMatchesCpu'
+  sanitized memcheck_kernels "$(share 8)" $SAN --tool memcheck "$K"
+  sanitized racecheck_kernels "$(share 7)" $SAN --tool racecheck "$K"
+  sanitized memcheck_cudnn "$(share 6)" env LSTMAD_GPU_QUICK=1 $SAN --tool memcheck "$C" --gtest_filter="$SMALL"
+  sanitized racecheck_cudnn "$(share 5)" env LSTMAD_GPU_QUICK=1 $SAN --tool racecheck "$C" --gtest_filter='CudnnFixture.EngineLossAndGradMatchesCpu'
   # The fused kernels on three small shapes (both time loops, the GEMMs, the head) and the engine's step;
   # the tensor-core time loops (tf32, bf16) on the one of them whose H is a multiple of 16; the two-layer
   # wavefront on its own quick shape (two blocks of three rows, one padded) and in inference.
   F=$(find "$BUILD" -name test_fused_lstm -type f | head -1)
   FSMALL='FusedFixture.MatchesFp64CpuOnEveryOutputAndGradient:FusedFixture.EngineLossAndGradMatchesCpu'
-  sanitized memcheck_fused 180 env LSTMAD_GPU_QUICK=1 $SAN --tool memcheck "$F" --gtest_filter="$FSMALL:FusedFixture.ClusterKernelsMatchFp64Cpu:FusedFixture.TensorCorePathsMatchFp64Cpu:FusedFixture.WavefrontMatchesFp64Cpu:FusedFixture.WavefrontInferenceMatchesFp64Cpu"
-  sanitized racecheck_fused 180 env LSTMAD_GPU_QUICK=1 $SAN --tool racecheck "$F" --gtest_filter="$FSMALL:FusedFixture.TensorCorePathsMatchFp64Cpu:FusedFixture.WavefrontMatchesFp64Cpu"
+  sanitized memcheck_fused "$(share 4)" env LSTMAD_GPU_QUICK=1 $SAN --tool memcheck "$F" --gtest_filter="$FSMALL:FusedFixture.ClusterKernelsMatchFp64Cpu:FusedFixture.TensorCorePathsMatchFp64Cpu:FusedFixture.WavefrontMatchesFp64Cpu:FusedFixture.WavefrontInferenceMatchesFp64Cpu"
+  sanitized racecheck_fused "$(share 3)" env LSTMAD_GPU_QUICK=1 $SAN --tool racecheck "$F" --gtest_filter="$FSMALL:FusedFixture.TensorCorePathsMatchFp64Cpu:FusedFixture.WavefrontMatchesFp64Cpu"
   # The multi-model kernels (time loops with model strides, the batched GEMM, head, sums, Adam, masks).
   M=$(find "$BUILD" -name test_fused_multi -type f | head -1)
-  sanitized memcheck_multi 120 $SAN --tool memcheck "$M" --gtest_filter='FusedMulti.SmallBatchForTheSanitizers:FusedMulti.TensorCoreSmallBatchForTheSanitizers'
-  sanitized racecheck_multi 150 $SAN --tool racecheck "$M" --gtest_filter='FusedMulti.SmallBatchForTheSanitizers:FusedMulti.TensorCoreSmallBatchForTheSanitizers'
+  sanitized memcheck_multi "$(share 2)" $SAN --tool memcheck "$M" --gtest_filter='FusedMulti.SmallBatchForTheSanitizers:FusedMulti.TensorCoreSmallBatchForTheSanitizers'
+  sanitized racecheck_multi "$(share 1)" $SAN --tool racecheck "$M" --gtest_filter='FusedMulti.SmallBatchForTheSanitizers:FusedMulti.TensorCoreSmallBatchForTheSanitizers'
 else
   record "compute-sanitizer            MISSING"
   FAILED=1
@@ -305,16 +337,17 @@ fi
 # ---- 6. end to end: configs/nab_grid.json (58 NAB series x 16 settings) on the fused engine ----
 # Needs the NAB corpus in .deps/nab (scripts/vendor-deps.sh copies it from ../shared/nab). The CPU engine's
 # wall time for the same run is in docs/performance.md.
+section 1
 if wanted end_to_end; then
   if [ -d .deps/nab/data ] && [ -x "$BUILD/lstmad" ]; then
     # The run folder stays in the build folder (its 928 NAB score files are hundreds of MB); its summary,
     # results, table and log come back in $LOG.
     rm -rf "$BUILD/nab_grid_fused"
-    stage nab_grid_fused 300 "$BUILD/lstmad" run --no-progress configs/nab_grid.json \
-      --set data.root="$ROOT/.deps/nab" --set run.save_models=true --out "$BUILD/nab_grid_fused"
     # The saved models of three cells scored again one model at a time by `lstmad detect`: bit-identical
     # to the run, where each model was forecast inside a ModelBatch of hundreds.
-    stage detect_fused 60 python3 benchmarks/detect_check.py "$BUILD/lstmad" "$BUILD/nab_grid_fused" --cells 3
+    stage nab_grid_fused "$(( $(share 1) - 40 ))" "$BUILD/lstmad" run --no-progress configs/nab_grid.json \
+      --set data.root="$ROOT/.deps/nab" --set run.save_models=true --out "$BUILD/nab_grid_fused" \
+      && stage detect_fused 40 python3 benchmarks/detect_check.py "$BUILD/lstmad" "$BUILD/nab_grid_fused" --cells 3
     mkdir -p "$LOG/nab_grid_fused"
     for f in summary.json results.csv table.md manifest.json log.txt nab_scores.json; do
       [ -f "$BUILD/nab_grid_fused/$f" ] && cp "$BUILD/nab_grid_fused/$f" "$LOG/nab_grid_fused/"
