@@ -156,7 +156,7 @@ sanitized() {  # sanitized NAME LIMIT ARGS...: a compute-sanitizer stage; a runt
   else
     echo "commit: ${COMMIT:0:12} (no git here: GPU_CHECK_COMMIT)"
   fi
-  echo "host: $(hostname)"
+  echo "host: $(hostname), kernel $(uname -r) (4.4.0: a gVisor machine, where compute-sanitizer does not run)"
   timeout 30 nvidia-smi || echo "nvidia-smi: not available"
   (nvcc --version || /usr/local/cuda/bin/nvcc --version) 2>&1 || echo "nvcc: not found"
   cmake --version | head -1

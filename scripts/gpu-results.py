@@ -61,7 +61,7 @@ def table(header, rows):
 
 
 def environment(log):
-    env = {"date": "?", "commit": "?", "gpu": "?", "cuda": "?", "cudnn": "?", "driver": "?"}
+    env = {"date": "?", "commit": "?", "gpu": "?", "cuda": "?", "cudnn": "?", "driver": "?", "kernel": "?"}
     path = os.path.join(log, "environment.log")
     if not os.path.exists(path):
         return env
@@ -72,6 +72,8 @@ def environment(log):
     env["commit"] = m.group(1).strip() if m else "?"
     m = re.search(r"\|\s+\d+\s+(NVIDIA [^|]*?)\s{2,}", text)
     env["gpu"] = m.group(1).strip() if m else "?"
+    m = re.search(r"^host: .*, kernel (\S+)", text, re.M)
+    env["kernel"] = m.group(1) if m else "?"
     m = re.search(r"Driver Version:\s*([\d.]+)", text)
     env["driver"] = m.group(1) if m else "?"
     m = re.search(r"release ([\d.]+), (V[\d.]+)", text)
@@ -316,7 +318,8 @@ def main():
         return 2
     env = environment(a.log)
     out = ["# GPU results", "",
-           f"From `{a.command}` on {env['gpu']} (driver {env['driver']}, CUDA {env['cuda']}, cuDNN {env['cudnn']}), "
+           f"From `{a.command}` on {env['gpu']} (driver {env['driver']}, CUDA {env['cuda']}, cuDNN {env['cudnn']}, "
+           f"Linux kernel {env['kernel']}), "
            f"{env['date']}, commit {env['commit']}. Written by `scripts/gpu-results.py` from the check's log folder; "
            "times are medians (docs/gpu.md).", ""]
     st, total = steps(a.log)

@@ -36,7 +36,7 @@ def write(folder, name, text):
 with tempfile.TemporaryDirectory() as tmp:
     log = pathlib.Path(tmp) / "check"
     write(log, "environment.log",
-          "date: 2026-12-01T10:00:00Z\ncommit: 0123456789ab\n"
+          "date: 2026-12-01T10:00:00Z\ncommit: 0123456789ab\nhost: h200, kernel 6.18.44-fc-v236-gpu (4.4.0: gVisor)\n"
           "| NVIDIA-SMI 580.65.06    Driver Version: 580.65.06      CUDA Version: 13.0     |\n"
           "|   0  NVIDIA H200                    On  |   00000000:19:00.0 Off |                    0 |\n"
           "Cuda compilation tools, release 13.0, V13.0.88\n"
@@ -86,7 +86,8 @@ with tempfile.TemporaryDirectory() as tmp:
     write(log, "nab_grid_fused.log", "2026-12-01T10:05:00Z [warn] CUDA graph capture failed | eager\n")
     md = run(log, "--command", "benchmarks/gpu_check.sh (GPU_CHECK_QUICK=1)")
     print(md)
-    check("NVIDIA H200 (driver 580.65.06, CUDA 13.0 (V13.0.88), cuDNN 9.19.0)" in md, "the environment line")
+    check("NVIDIA H200 (driver 580.65.06, CUDA 13.0 (V13.0.88), cuDNN 9.19.0, Linux kernel 6.18.44-fc-v236-gpu)" in md,
+          "the environment line")
     check("2026-12-01T10:00:00Z, commit 0123456789ab" in md and "GPU_CHECK_QUICK=1" in md, "date, commit, command")
     check("| test_fused_multi | FAILED(rc=1) | 40s |" in md and "Total: 533s." in md, "the steps")
     check("- detect reproduces lstmad-1a2b3c4d artificialWithAnomaly/art_daily_flatmiddle.csv: 4031 rows" in md,
