@@ -259,10 +259,12 @@ publish
 
 # ---- 3. GPU tests, strict ----
 export LSTMAD_STRICT_GPU=1
-section 0.25
+section 0.35
 if wanted tests; then
-  n=$(echo $TESTS | wc -w)
-  for t in $TESTS; do
+  # The quick executables first (core, kernels), so that the time they leave passes on to the heavy ones.
+  ORDERED=$(for t in $TESTS; do case $t in test_gpu_*) echo "0 $t" ;; *) echo "1 $t" ;; esac; done | sort | cut -d' ' -f2)
+  n=$(echo $ORDERED | wc -w)
+  for t in $ORDERED; do
     run_exe "$t" "$(share "$n")" "$t" --gtest_output=xml:"$LOG/$t.xml"
     n=$(( n - 1 ))
   done
