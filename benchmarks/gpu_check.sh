@@ -259,6 +259,7 @@ publish
 
 # ---- 3. GPU tests, strict ----
 export LSTMAD_STRICT_GPU=1
+export LSTMAD_TEST_TMP="$BUILD/test-tmp"  # prebuilt tests would otherwise use the build machine's path
 section 0.35
 if wanted tests; then
   # The quick executables first (core, kernels), so that the time they leave passes on to the heavy ones.

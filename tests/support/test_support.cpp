@@ -17,9 +17,22 @@
 namespace lstmad::test {
 namespace fs = std::filesystem;
 
+namespace {
+// Under the build folder the executable was built in, or LSTMAD_TEST_TMP; where that cannot be made (an
+// executable built on another machine, as benchmarks/gpu_check.sh runs them), under the system's
+// temporary folder.
+fs::path temp_base() {
+  if (const char* env = std::getenv("LSTMAD_TEST_TMP"); env && *env) return env;
+  fs::path base = fs::path(LSTMAD_BINARY_DIR) / "test-tmp";
+  std::error_code ec;
+  fs::create_directories(base, ec);
+  return ec ? fs::temp_directory_path() / "lstmad-test-tmp" : base;
+}
+}  // namespace
+
 TempDir::TempDir(const std::string& tag) {
   static int counter = 0;
-  fs::path base = fs::path(LSTMAD_BINARY_DIR) / "test-tmp";
+  const fs::path base = temp_base();
   fs::create_directories(base);
   path_ = (base / (tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++))).string();
   fs::remove_all(path_);
