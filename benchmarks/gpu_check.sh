@@ -140,7 +140,14 @@ has_rows() {  # has_rows NAME CSV: a benchmark that exits 0 without a measured r
 }
 
 sanitized() {  # sanitized NAME LIMIT ARGS...: a compute-sanitizer stage; a runtime it cannot run on says so
-  local name=$1
+  local name=$1 a
+  for a in "$@"; do  # an empty argument: the test executable it names was not built
+    if [ -z "$a" ]; then
+      record "$(printf '%-28s %-16s %5ss' "$name" "MISSING(build)" 0)"
+      FAILED=1
+      return 1
+    fi
+  done
   stage "$@"
   if grep -q "Device not supported" "$LOG/$name.log" 2>/dev/null; then
     record "$(printf '%-28s %-16s' "$name" "NOT-ON-THIS-VM")"
@@ -248,8 +255,14 @@ if [ "$USE_PREBUILT" = 0 ]; then
   defined() { for t in "$@"; do grep -q "^$t:" "$LOG/targets.log" && printf '%s ' "$t"; done; }
   # The GPU tests and benchmarks first (nothing below runs without them), then the CLI on its own so that
   # a problem elsewhere in the tree does not hide the GPU results; ninja keeps going past a failed file.
-  # shellcheck disable=SC2046  # the target lists split on purpose
-  stage build 420 cmake --build "$BUILD" -j"$JOBS" --target $(defined $TESTS $BENCHES) -- -k 0
+  GPU_TARGETS=$(defined $TESTS $BENCHES)
+  if [ -n "$GPU_TARGETS" ]; then
+    # shellcheck disable=SC2086  # the target list splits on purpose
+    stage build 420 cmake --build "$BUILD" -j"$JOBS" --target $GPU_TARGETS -- -k 0
+  else
+    record "$(printf '%-28s %-16s' build "FAILED(no GPU targets: see targets.log)")"
+    FAILED=1
+  fi
   stage build_lstmad 240 cmake --build "$BUILD" -j"$JOBS" --target lstmad
 fi
 grep -E "spill|Used [0-9]+ registers" "$LOG/build.log" | sort | uniq -c | sort -rn | head -20 >"$LOG/ptxas-summary.log"
