@@ -41,15 +41,17 @@ START=$(date +%s)
 DEADLINE=${GPU_CHECK_DEADLINE:-540}
 SKIP=" ${GPU_CHECK_SKIP:-} "
 wanted() {  # wanted PART: not listed in GPU_CHECK_SKIP
-  case "$SKIP" in *" $1 "*) record "$(printf '%-28s %-16s' "$1" "SKIPPED(asked)")"; return 1 ;; esac
+  case "$SKIP" in *" $1 "*) record "$1" "SKIPPED(asked)"; return 1 ;; esac
   return 0
 }
-declare -a SUMMARY=()
 FAILED=0
 
-record() {  # record ROW: one summary row, kept in $LOG/summary.log as it comes
-  SUMMARY+=("$1")
-  printf '%s\n' "$1" >>"$LOG/summary.log"
+record() {  # record NAME STATUS [SECONDS]: a row of $LOG/summary.log; then $OUT is brought up to date
+  local row
+  row=$(printf '%-28s %-16s' "$1" "${2:0:44}")
+  if [ $# -ge 3 ]; then row+=$(printf ' %5ss' "$3"); fi
+  printf '%s\n' "$row" >>"$LOG/summary.log"
+  publish
 }
 
 publish() {  # the summary so far, the environment and an archive of $LOG into $OUT (when set)
@@ -82,50 +84,55 @@ share() {  # share N: seconds for the next of N stages still to run in this sect
   echo $(( left > 0 ? left / $1 : 0 ))
 }
 
-stage() {  # stage NAME TIMEOUT_S COMMAND...: runs, logs to $LOG/NAME.log, records the outcome
-  local name=$1 limit=$2
+run_stage() {  # run_stage NAME TIMEOUT_S COMMAND...: runs it, logging to $LOG/NAME.log; sets STATUS and
+  local name=$1 limit=$2  # TOOK (seconds) for the caller to record, and returns the command's status
   shift 2
   local t0
   t0=$(date +%s)
+  TOOK=0
   local left=$(( DEADLINE - (t0 - START) ))
   local in_section=$left
   if [ "$SECTION_END" -gt 0 ]; then in_section=$(( SECTION_END - (t0 - START) )); fi
   if [ "$left" -lt "$limit" ]; then limit=$left; fi
   if [ "$in_section" -lt "$limit" ]; then limit=$in_section; fi
-  if [ "$limit" -le 5 ]; then  # no time left for it: record and go on, so that the summary still prints
+  if [ "$limit" -le 5 ]; then  # no time left for it: recorded, and the check goes on to its summary
     local why=deadline
     if [ "$left" -gt 5 ]; then why=budget; fi
     echo "== $name: skipped, past the $why" | tee "$LOG/$name.log"
-    record "$(printf '%-28s %-16s %5ss' "$name" "SKIPPED($why)" 0)"
+    STATUS="SKIPPED($why)"
     FAILED=1
-    publish
     return 1
   fi
   echo "== $name: $*" | tee "$LOG/$name.log"
   timeout --kill-after=10 "$limit" "$@" >>"$LOG/$name.log" 2>&1
   local rc=$?
-  local dt
-  dt=$(( $(date +%s) - t0 ))
-  local status=ok
-  if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then status="TIMEOUT(${limit}s)"; FAILED=1
-  elif [ $rc -ne 0 ]; then status="FAILED(rc=$rc)"; FAILED=1; fi
+  TOOK=$(( $(date +%s) - t0 ))
+  STATUS=ok
+  if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then STATUS="TIMEOUT(${limit}s)"; FAILED=1
+  elif [ $rc -ne 0 ]; then STATUS="FAILED(rc=$rc)"; FAILED=1; fi
   tail -n 5 "$LOG/$name.log" | grep -v "^== $name: "
-  record "$(printf '%-28s %-16s %5ss' "$name" "$status" "$dt")"
-  publish
   return $rc
+}
+
+stage() {  # stage NAME TIMEOUT_S COMMAND...: run_stage, and its row in the summary
+  local rc=0
+  run_stage "$@" || rc=$?
+  record "$1" "$STATUS" "$TOOK"
+  return $rc
+}
+
+missing() {  # missing NAME: the row of a stage whose executable was not built
+  echo "== $1: its executable was not built" | tee "$LOG/$1.log"
+  record "$1" "MISSING(build)" 0
+  FAILED=1
+  return 1
 }
 
 run_exe() {  # run_exe STAGE LIMIT TARGET ARGS...: the stage, or a MISSING row when TARGET was not built
   local name=$1 limit=$2 target=$3 exe
   shift 3
   exe=$(find "$BUILD" -name "$target" -type f -perm -u+x 2>/dev/null | head -1)
-  if [ -z "$exe" ]; then
-    echo "== $name: $target was not built" | tee "$LOG/$name.log"
-    record "$(printf '%-28s %-16s %5ss' "$name" "MISSING(build)" 0)"
-    FAILED=1
-    publish
-    return 1
-  fi
+  [ -n "$exe" ] || { missing "$name"; return 1; }
   stage "$name" "$limit" "$exe" "$@"
 }
 
@@ -133,26 +140,23 @@ has_rows() {  # has_rows NAME CSV: a benchmark that exits 0 without a measured r
   local n=0
   if [ -f "$2" ]; then n=$(wc -l <"$2"); fi
   if [ "$n" -lt 2 ]; then
-    record "$(printf '%-28s %-16s' "$1.csv" "EMPTY")"
+    record "$1.csv" EMPTY
     FAILED=1
-    publish
   fi
 }
 
 sanitized() {  # sanitized NAME LIMIT ARGS...: a compute-sanitizer stage; a runtime it cannot run on says so
-  local name=$1 a
+  local name=$1 a rc=0
   for a in "$@"; do  # an empty argument: the test executable it names was not built
-    if [ -z "$a" ]; then
-      record "$(printf '%-28s %-16s %5ss' "$name" "MISSING(build)" 0)"
-      FAILED=1
-      return 1
-    fi
+    [ -n "$a" ] || { missing "$name"; return 1; }
   done
-  stage "$@"
+  run_stage "$@" || rc=$?
   if grep -q "Device not supported" "$LOG/$name.log" 2>/dev/null; then
-    record "$(printf '%-28s %-16s' "$name" "NOT-ON-THIS-VM")"
+    STATUS=NOT-ON-THIS-VM
     echo "compute-sanitizer does not run on this machine's runtime (gVisor): the sanitizer runs are owed"
   fi
+  record "$name" "$STATUS" "$TOOK"
+  return $rc
 }
 
 # ---- 1. environment ----
@@ -196,8 +200,7 @@ if [ ! -d .deps ]; then
   else
     echo "error: .deps is missing and this machine has no packages to fill it: run scripts/vendor-deps.sh" \
          "where they are installed and bring .deps along with the working tree" | tee "$LOG/configure.log"
-    record "$(printf '%-28s %-16s' configure "FAILED(no .deps)")"
-    publish
+    record configure "FAILED(no .deps)"
     exit 2
   fi
 fi
@@ -236,17 +239,16 @@ if [ "$PREBUILT" != none ] && [ -f "$PREBUILT" ]; then
     BUILD=$PRE
     cp "$PRE/build.log" "$LOG/build.log"
     echo "using the executables of $PREBUILT (commit $(cat "$PRE/commit"))" | tee -a "$LOG/environment.log"
-    record "$(printf '%-28s %-16s %5ss' build "prebuilt" 0)"
+    record build prebuilt 0
   else
     echo "not using $PREBUILT: ${why:-it does not unpack}; building here" | tee -a "$LOG/environment.log"
-    record "$(printf '%-28s %-16s' prebuilt "SKIPPED(${why:-unpack})" | cut -c1-60)"
+    record prebuilt "SKIPPED(${why:-unpack})"
   fi
-  publish
 fi
 if [ "$USE_PREBUILT" = 0 ]; then
   if [ "${GPU_CHECK_CONFIGURE:-1}" = 1 ]; then
     stage configure 180 cmake --preset gpu ${CUDNN_ROOT:+-DCUDNN_ROOT=$CUDNN_ROOT} -DLSTMAD_PTXAS_VERBOSE=ON \
-      || { printf '%s\n' "${SUMMARY[@]}"; exit 1; }
+      || { cat "$LOG/summary.log"; exit 1; }
   fi
   grep -E "^LSTMAD_WITH_(CUDA|CUDNN)" "$BUILD/CMakeCache.txt" 2>/dev/null | tee -a "$LOG/environment.log"
   # Only the targets this configuration defines (without cuDNN there is no test_cudnn_lstm and no GPU
@@ -260,7 +262,7 @@ if [ "$USE_PREBUILT" = 0 ]; then
     # shellcheck disable=SC2086  # the target list splits on purpose
     stage build 420 cmake --build "$BUILD" -j"$JOBS" --target $GPU_TARGETS -- -k 0
   else
-    record "$(printf '%-28s %-16s' build "FAILED(no GPU targets: see targets.log)")"
+    record build "FAILED(no GPU targets: see targets.log)"
     FAILED=1
   fi
   stage build_lstmad 240 cmake --build "$BUILD" -j"$JOBS" --target lstmad
@@ -346,7 +348,7 @@ elif command -v compute-sanitizer >/dev/null; then
   sanitized memcheck_multi "$(share 2)" $SAN --tool memcheck "$M" --gtest_filter='FusedMulti.SmallBatchForTheSanitizers:FusedMulti.TensorCoreSmallBatchForTheSanitizers'
   sanitized racecheck_multi "$(share 1)" $SAN --tool racecheck "$M" --gtest_filter='FusedMulti.SmallBatchForTheSanitizers:FusedMulti.TensorCoreSmallBatchForTheSanitizers'
 else
-  record "compute-sanitizer            MISSING"
+  record compute-sanitizer MISSING
   FAILED=1
 fi
 
@@ -372,7 +374,7 @@ if wanted end_to_end; then
   else
     echo "== nab_grid_fused: skipped, no .deps/nab (run scripts/vendor-deps.sh beside ../shared/nab)" \
       | tee "$LOG/nab_grid_fused.log"
-    record "$(printf '%-28s %-16s %5ss' nab_grid_fused "SKIPPED(no NAB)" 0)"
+    record nab_grid_fused "SKIPPED(no NAB)" 0
   fi
 fi
 
@@ -433,7 +435,7 @@ grep -A8 "^forecasting" "$LOG/gpu_bench_multi.log" 2>/dev/null | head -n 9
 cat "$LOG/nab_grid_summary.log" 2>/dev/null
 echo
 printf '%-28s %-16s %6s\n' step status time
-printf '%s\n' "${SUMMARY[@]}"
+cat "$LOG/summary.log"
 echo "total $(( $(date +%s) - START ))s" >>"$LOG/summary.log"
 publish
 echo "the markdown for docs/gpu-results.md: python3 scripts/gpu-results.py $LOG${OUT:+ (or \$OUT/gpu-check.tar.gz)}"

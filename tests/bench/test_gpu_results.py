@@ -52,6 +52,7 @@ with tempfile.TemporaryDirectory() as tmp:
     write(log, "test_fused_lstm.log",  # killed at its time limit: no XML, the log's lines count
           "== test_fused_lstm: ...\n[ RUN      ] FusedFixture.A\n[       OK ] FusedFixture.A (10 ms)\n"
           "[ RUN      ] FusedFixture.B\n[  FAILED  ] FusedFixture.B (5 ms)\n[ RUN      ] FusedFixture.C\n")
+    write(log, "test_gpu_core.log", "== test_gpu_core: its executable was not built\n")  # a MISSING row only
     write(log, "memcheck_multi.log", "========= ERROR SUMMARY: 0 errors\n")
     write(log, "racecheck_multi.log", "========= RACECHECK SUMMARY: 2 hazards displayed (1 error, 1 warning)\n")
     write(log, "memcheck_fused.log", "========= Error: Device not supported\n")
@@ -96,6 +97,8 @@ with tempfile.TemporaryDirectory() as tmp:
     check("| test_fused_multi | 3 | 1 | 1 | 1 | FusedMulti.B |" in md, "the test counts and the failing name")
     check("| test_fused_lstm (no XML: log) | 3 | 1 | 2 | 0 | FusedFixture.B, FusedFixture.C (cut short) |" in md,
           "a test executable cut short, counted from its log")
+    check("test_gpu_core" not in md.split("## GPU tests")[1].split("## compute-sanitizer")[0],
+          "a test that never ran has no row among the test counts")
     check("| memcheck_multi | 0 errors |" in md and "1 errors, 1 warnings (2 hazards shown)" in md, "the sanitizers")
     check("| memcheck_fused | not run: compute-sanitizer does not support this machine's runtime (owed) |" in md,
           "a sanitizer the machine's runtime refuses")

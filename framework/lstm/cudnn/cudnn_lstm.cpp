@@ -7,6 +7,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include "core/gpu/check.hpp"
 #include "core/log.hpp"
@@ -21,33 +22,24 @@ namespace {
 // build the algorithm at once; refused: STANDARD, with a debug line where the first one warned). A batch
 // of a thousand models pays one probe, not a thousand.
 struct Verdict {
-  bool known = false, accepted = false;
+  bool accepted = false;
   std::string why;  // cuDNN's (or CUDA's) message, when refused
 };
 
-class Verdicts {
- public:
-  static Verdict find(const std::string& config) {
-    std::lock_guard<std::mutex> lock(mutex());
-    const auto it = seen().find(config);
-    return it == seen().end() ? Verdict{} : it->second;
-  }
-  // False when another block remembered this configuration first (two workers probing at once).
-  static bool remember(const std::string& config, bool accepted, const std::string& why) {
-    std::lock_guard<std::mutex> lock(mutex());
-    return seen().emplace(config, Verdict{true, accepted, why}).second;
-  }
+std::mutex g_verdicts_mutex;
+std::map<std::string, Verdict> g_verdicts;
 
- private:
-  static std::mutex& mutex() {
-    static std::mutex m;
-    return m;
-  }
-  static std::map<std::string, Verdict>& seen() {
-    static std::map<std::string, Verdict> s;
-    return s;
-  }
-};
+std::optional<Verdict> known_verdict(const std::string& config) {
+  std::lock_guard<std::mutex> lock(g_verdicts_mutex);
+  const auto it = g_verdicts.find(config);
+  return it == g_verdicts.end() ? std::nullopt : std::optional<Verdict>(it->second);
+}
+
+// False when another block remembered this configuration first (two workers probing at once).
+bool remember_verdict(const std::string& config, const Verdict& v) {
+  std::lock_guard<std::mutex> lock(g_verdicts_mutex);
+  return g_verdicts.emplace(config, v).second;
+}
 }  // namespace
 
 RnnAlgo parse_rnn_algo(const std::string& s) {
@@ -164,12 +156,11 @@ CudnnLstm::CudnnLstm(cudnnHandle_t handle, cudaStream_t stream, const ModelShape
                              to_string(precision_) + " for " + shape_.str() +
                              " T=" + std::to_string(window_) + " B=" + std::to_string(max_batch_) +
                              " on device " + std::to_string(device);
-  const Verdict known = Verdicts::find(config);
-  if (known.known) {
+  if (const auto known = known_verdict(config)) {
     log::debug("cuDNN algorithm " + config +
-               (known.accepted ? " was accepted before"
-                               : " was rejected before (" + known.why + "); using standard"));
-    build(known.accepted ? algo : RnnAlgo::Standard);
+               (known->accepted ? " was accepted before"
+                                : " was rejected before (" + known->why + "); using standard"));
+    build(known->accepted ? algo : RnnAlgo::Standard);
     return;
   }
   try {
@@ -189,14 +180,14 @@ CudnnLstm::CudnnLstm(cudnnHandle_t handle, cudaStream_t stream, const ModelShape
       CUDA_CHECK(cudaStreamSynchronize(stream_));
       if (B == 1) break;
     }
-    Verdicts::remember(config, true, "");
+    remember_verdict(config, Verdict{true, ""});
     log::debug("cuDNN algorithm " + config + " accepted");
   } catch (const DeviceError& e) {
     // A cuDNN status, or a CUDA error of the refused launch, or a weight map the algorithm lays out
     // otherwise (locate()): each means STANDARD, whose layout the tests check.
     const std::string what =
         "cuDNN algorithm " + config + " rejected (" + e.what() + "); falling back to standard";
-    if (Verdicts::remember(config, false, e.what()))
+    if (remember_verdict(config, Verdict{false, e.what()}))
       log::warn(what);
     else
       log::debug(what);

@@ -25,6 +25,9 @@ double seconds_since(Clock::time_point t) {
 
 // Per-model host state of the training loop (training_loop.cpp's Slot::train, per model).
 struct ModelState {
+  int ntrain() const { return static_cast<int>(job->data.train.size()); }
+  int nval() const { return static_cast<int>(job->data.val.size()); }
+
   ModelJob* job = nullptr;
   Rng rng{0};
   std::vector<int> order;
@@ -43,16 +46,13 @@ class MultiTraining {
         horizon_(block.shape().horizon),
         max_train_(block.max_train()),
         st_(jobs.size()),
-        h_(jobs.size(), jobs.size() * std::max<std::size_t>(max_train_, 1)) {
-    h_.ntrain.resize(jobs.size());
-    h_.nval.resize(jobs.size());
+        h_(jobs.size(), jobs.size() * std::max<std::size_t>(max_train_, 1)),
+        flag_(jobs.size()) {
     for (std::size_t m = 0; m < jobs.size(); ++m) {
       ModelJob& j = *jobs[m];
       st_[m].job = &j;
       st_[m].rng.reseed(j.options.seed);
       st_[m].order = j.data.train;
-      h_.ntrain[m] = static_cast<int>(j.data.train.size());
-      h_.nval[m] = static_cast<int>(j.data.val.size());
     }
   }
 
@@ -72,7 +72,7 @@ class MultiTraining {
       const double epoch_seconds = seconds_since(te);
       for (std::size_t m = 0; m < st_.size(); ++m)
         if (h_.running[m]) st_[m].res.epoch_seconds.push_back(epoch_seconds);
-      if (any_improved) block_.keep_best(h_.flag);
+      if (any_improved) block_.keep_best(flag_);
     }
     finish(t0);
   }
@@ -88,27 +88,27 @@ class MultiTraining {
         s.done = true;
       const bool run = !s.done && e < s.job->options.epochs;
       h_.running[m] = run ? 1 : 0;
-      h_.vrunning[m] = run && h_.nval[m] > 0 ? 1 : 0;
+      h_.vrunning[m] = run && s.nval() > 0 ? 1 : 0;
       if (!run) continue;
       any = true;
       s.rng.shuffle(s.order.begin(), s.order.end());
       std::copy(s.order.begin(), s.order.end(), h_.order.begin() + static_cast<long long>(m * max_train_));
-      steps = std::max(steps, (h_.ntrain[m] + B_ - 1) / B_);
-      if (h_.vrunning[m]) vsteps = std::max(vsteps, (h_.nval[m] + B_ - 1) / B_);
+      steps = std::max(steps, (s.ntrain() + B_ - 1) / B_);
+      if (h_.vrunning[m]) vsteps = std::max(vsteps, (s.nval() + B_ - 1) / B_);
     }
     return any;
   }
 
-  // Each running model's losses of epoch e, the non-finite checks and EarlyStopping; h_.flag marks the
+  // Each running model's losses of epoch e, the non-finite checks and EarlyStopping; flag_ marks the
   // models whose parameters became their best. Returns whether any did.
   bool judge_epoch(int e) {
     bool any_improved = false;
     for (std::size_t m = 0; m < st_.size(); ++m) {
-      h_.flag[m] = 0;
+      flag_[m] = 0;
       if (!h_.running[m]) continue;
       ModelState& s = st_[m];
       TrainResult& res = s.res;
-      const double train_loss = h_.sums[m] / (static_cast<double>(h_.ntrain[m]) * horizon_);
+      const double train_loss = h_.sums[m] / (static_cast<double>(s.ntrain()) * horizon_);
       res.train_loss.push_back(train_loss);
       res.epochs_run = e + 1;
       if (!std::isfinite(train_loss) || !std::isfinite(h_.norms[m])) {
@@ -119,11 +119,11 @@ class MultiTraining {
         s.done = true;
         continue;
       }
-      if (h_.nval[m] == 0) continue;
-      const double val_loss = h_.vsums[m] / (static_cast<double>(h_.nval[m]) * horizon_);
+      if (s.nval() == 0) continue;
+      const double val_loss = h_.vsums[m] / (static_cast<double>(s.nval()) * horizon_);
       const auto verdict = s.stopping.after_epoch(s.job->options, e, val_loss, res);
       if (verdict == EarlyStopping::Verdict::Improved) {
-        h_.flag[m] = 1;
+        flag_[m] = 1;
         any_improved = true;
       }
       if (verdict == EarlyStopping::Verdict::Stop) s.done = true;
@@ -137,10 +137,10 @@ class MultiTraining {
     const std::size_t N = st_.size(), P = block_.param_count();
     bool any_best = false;
     for (std::size_t m = 0; m < N; ++m) {
-      h_.flag[m] = st_[m].stopping.have_best() ? 1 : 0;
+      flag_[m] = st_[m].stopping.have_best() ? 1 : 0;
       any_best |= st_[m].stopping.have_best();
     }
-    if (any_best) block_.restore_best(h_.flag);
+    if (any_best) block_.restore_best(flag_);
     std::vector<float> params;
     block_.download_params(params);
     const double seconds = seconds_since(t0);
@@ -165,6 +165,7 @@ class MultiTraining {
   std::size_t max_train_;
   std::vector<ModelState> st_;
   EpochHost h_;
+  std::vector<unsigned char> flag_;  // per model: its parameters are to be kept as its best (or restored)
 };
 
 }  // namespace

@@ -23,12 +23,12 @@ namespace lstmad {
 
 // What one epoch exchanges between the host loop and the device: the models' window orders (max_train()
 // ints per model) and which models run its training and validation passes, in; the per-model loss sums
-// and squared gradient norms, out. ntrain, nval and flag are the host loop's own.
+// and squared gradient norms, out.
 struct EpochHost {
   EpochHost(std::size_t N, std::size_t order_size)
-      : order(order_size), running(N), vrunning(N), flag(N), sums(N), norms(N), vsums(N) {}
-  std::vector<int> ntrain, nval, order;
-  std::vector<unsigned char> running, vrunning, flag;
+      : order(order_size), running(N), vrunning(N), sums(N), norms(N), vsums(N) {}
+  std::vector<int> order;
+  std::vector<unsigned char> running, vrunning;
   std::vector<double> sums, norms, vsums;
 };
 
