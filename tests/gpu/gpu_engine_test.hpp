@@ -1,8 +1,9 @@
 // What the GPU engine tests (test_cudnn_lstm.cpp, test_fused_lstm.cpp) share: the block test shapes,
-// the fp64 CPU reference and the error checks that name the failing block; the training data, the
-// jobs, and the engine-level checks every GPU engine must pass (predict against the fp64 CPU forward,
-// the full-batch loss curve against the fp64 CPU engine, graph vs eager runs, a non-finite job, training
-// without a device), each taking the engine's options so both engines are held to the same test.
+// one forward and backward of a block with poisoned outputs, the fp64 CPU reference and the error checks
+// that name the failing block; the training data, the jobs, and the engine-level checks every GPU engine
+// must pass (loss_and_grad and predict against the fp64 CPU engine, the full-batch loss curve against
+// the fp64 CPU engine, graph vs eager runs, a non-finite job, a time limit, training without a device),
+// each taking the engine's options so both engines are held to the same test.
 #pragma once
 #include <gtest/gtest.h>
 
@@ -14,6 +15,8 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/gpu/check.hpp"
+#include "core/gpu/device_buffer.hpp"
 #include "core/rng.hpp"
 #include "gpu/gpu_test.hpp"
 #include "lstm/cpu/lstm_cpu.hpp"
@@ -41,6 +44,44 @@ inline std::vector<Case> all_cases() {
         for (int B : {1, 33, 64, 256})
           for (int D : {1, 3}) all.push_back({L, H, T, B, D, 1});
   return all;
+}
+
+// One block's outputs for a Case: yhat (B x horizon), final h and c (L x B x H), the canonical gradient
+// and dx (B x T x D).
+struct BlockResult {
+  std::vector<float> yhat, h, c, grad, dx;
+};
+
+// One training forward, the head and one backward of `lstm` (a CudnnLstm or a FusedLstm: both blocks take
+// these calls) on the case's inputs, with every output and the whole gradient buffer poisoned with NaN
+// first, so that a value the block failed to write shows up.
+template <class Block>
+BlockResult run_block(Block& lstm, cudaStream_t s, const Case& k, const std::vector<float>& params,
+                      const std::vector<float>& x, const std::vector<float>& dyhat) {
+  lstm.upload_params(params.data());
+  gpu::DeviceBuffer<float> dx_in(x.size()), ddy(dyhat.size()), yhat(dyhat.size()), dx(x.size());
+  dx_in.upload(x, s);
+  ddy.upload(dyhat, s);
+  const std::size_t LBH = static_cast<std::size_t>(k.L) * k.B * k.H;
+  yhat.fill_bytes_async(0xFF, s);
+  dx.fill_bytes_async(0xFF, s);
+  CUDA_CHECK(cudaMemsetAsync(const_cast<float*>(lstm.hy()), 0xFF, LBH * sizeof(float), s));
+  CUDA_CHECK(cudaMemsetAsync(const_cast<float*>(lstm.cy()), 0xFF, LBH * sizeof(float), s));
+  CUDA_CHECK(cudaMemsetAsync(lstm.dtheta(), 0xFF, lstm.theta_size() * sizeof(float), s));
+  lstm.forward(lstm.theta(), dx_in.data(), k.B, true);
+  lstm.head(lstm.theta(), k.B, yhat.data(), nullptr, nullptr, nullptr);
+  BlockResult g;
+  g.h.resize(LBH);
+  g.c.resize(LBH);
+  CUDA_CHECK(cudaMemcpyAsync(g.h.data(), lstm.hy(), LBH * sizeof(float), cudaMemcpyDeviceToHost, s));
+  CUDA_CHECK(cudaMemcpyAsync(g.c.data(), lstm.cy(), LBH * sizeof(float), cudaMemcpyDeviceToHost, s));
+  lstm.backward(lstm.theta(), dx_in.data(), k.B, ddy.data(), lstm.dtheta(), dx.data());
+  CUDA_CHECK(cudaStreamSynchronize(s));
+  g.yhat = yhat.to_host(s);
+  g.dx = dx.to_host(s);
+  g.grad.resize(params.size());
+  lstm.download_grad(g.grad.data());
+  return g;
 }
 
 struct Reference {                           // LstmCpu<double> results
@@ -154,6 +195,36 @@ inline std::vector<ModelJob> make_jobs(const ModelShape& shape, const Series& s,
   return jobs;
 }
 
+// A GPU engine by name at precision p, with two streams (so a ModelBatch's jobs are spread over both).
+inline EngineOptions gpu_engine_options(const std::string& name, Precision p = Precision::FP32) {
+  EngineOptions o;
+  o.name = name;
+  o.precision = p;
+  o.streams = 2;
+  return o;
+}
+
+// The engine's loss_and_grad on one minibatch (L = 2, D = 3, horizon 2, an odd batch) against
+// LstmCpu<double>: the loss within `tol_loss` and every gradient block within `tol_grads` (relative).
+inline void expect_loss_and_grad_matches_cpu(const EngineOptions& options, double tol_loss,
+                                             double tol_grads) {
+  const Case k{2, 32, 30, 17, 3, 2};
+  const std::string tag = k.str() + " " + to_string(options.precision);
+  const auto params = init_params(k.shape(), 5);
+  const auto x = random_vector(static_cast<std::size_t>(k.B) * k.T * k.D, 6);
+  const auto y = random_vector(static_cast<std::size_t>(k.B) * k.horizon, 7);
+  auto engine = make_engine(options);
+  std::vector<float> grad(params.size(), std::nanf(""));
+  const double loss =
+      engine->loss_and_grad(k.shape(), k.T, params.data(), x.data(), y.data(), k.B, grad.data());
+  LstmCpu<double> cpu(k.shape(), k.T, k.B);
+  const std::vector<double> p(params.begin(), params.end()), xd(x.begin(), x.end()), yd(y.begin(), y.end());
+  std::vector<double> rgrad(params.size());
+  const double rloss = cpu.loss_and_grad(p.data(), xd.data(), yd.data(), k.B, rgrad.data());
+  EXPECT_NEAR(loss, rloss, tol_loss * rloss) << tag;
+  expect_grad_close(k, grad, rgrad, tol_grads, tag);
+}
+
 // The engine's predict() over every third window of a D=3 series and the fp64 CPU forward of the same
 // windows, for the caller to compare with its tolerance (shape.input must be 3).
 struct PredictPair {
@@ -220,22 +291,36 @@ inline void expect_loss_curve_matches_cpu_engine(const EngineOptions& options) {
   }
 }
 
-// Three models with minibatches (3 full + 1 partial per epoch, 4 epochs), trained with the engine's
-// graphs variable `graphs_env` set to `graphs` ("0" eager, "1" graphs).
-struct GraphRunSetup {
-  ModelShape shape{2, 1, env_flag("LSTMAD_GPU_QUICK") ? 32 : 64, 1};  // quick: the sanitizers, the emulation
-  int T = 30;
-  Series s = make_series(330, 1, 4);
-  std::vector<ModelJob> jobs() const { return make_jobs(shape, s, T, 64, 4, 3); }
-};
-
-inline std::vector<ModelJob> train_with_graphs(const EngineOptions& options, const GraphRunSetup& setup,
-                                               const char* graphs_env, const char* graphs) {
-  setenv(graphs_env, graphs, 1);
-  auto jobs = setup.jobs();
-  make_engine(options)->train(setup.shape, jobs);
-  unsetenv(graphs_env);
-  return jobs;
+// Three models with minibatches (3 full + 1 partial per epoch, 4 epochs), trained eagerly and twice with
+// CUDA graphs (the engine's variable `graphs_env` set to 0, then 1): the two graph runs are bit-identical,
+// and the replayed parameters differ from the eager ones by at most `graph_vs_eager` (relative Frobenius;
+// 0: bit-identical, for an engine that launches the same kernels in the same order either way).
+inline void expect_graph_replay_matches_eager(const EngineOptions& options, const char* graphs_env,
+                                              double graph_vs_eager) {
+  const ModelShape shape{2, 1, env_flag("LSTMAD_GPU_QUICK") ? 32 : 64, 1};  // quick: sanitizers, emulation
+  const Series s = make_series(330, 1, 4);
+  const auto initial = make_jobs(shape, s, 30, 64, 4, 3);
+  auto train = [&](const char* graphs) {
+    setenv(graphs_env, graphs, 1);
+    auto jobs = initial;
+    make_engine(options)->train(shape, jobs);
+    unsetenv(graphs_env);
+    return jobs;
+  };
+  const auto eager = train("0"), graph1 = train("1"), graph2 = train("1");
+  for (std::size_t m = 0; m < eager.size(); ++m) {
+    ASSERT_EQ(eager[m].result.status, TrainStatus::Ok) << eager[m].result.message;
+    ASSERT_EQ(graph1[m].result.train_loss.size(), 4u);
+    EXPECT_EQ(graph1[m].params, graph2[m].params) << "model " << m << ": rerun differs";
+    EXPECT_EQ(graph1[m].result.train_loss, graph2[m].result.train_loss) << "model " << m;
+    if (graph_vs_eager == 0.0) {
+      EXPECT_EQ(graph1[m].params, eager[m].params) << "model " << m << ": graph vs eager";
+    } else {
+      const auto e = compare(graph1[m].params.data(), eager[m].params.data(), eager[m].params.size());
+      EXPECT_LE(e.rel_frobenius, graph_vs_eager) << "model " << m << " graph vs eager: " << e.str();
+    }
+    EXPECT_NE(graph1[m].params, initial[m].params) << "parameters did not change";
+  }
 }
 
 // Two models, the second on a series with a NaN: it must end NonFinite alone, keeping its initial

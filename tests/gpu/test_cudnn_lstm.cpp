@@ -64,8 +64,7 @@ Tolerance tolerance(Precision p) {
   return p == Precision::TF32 ? Tolerance{3e-3, 1e-2} : Tolerance{3e-5, 1e-4};
 }
 
-struct GpuResult {
-  std::vector<float> yhat, h, c, grad, dx;
+struct GpuResult : test::BlockResult {
   RnnAlgo algo_used = RnnAlgo::Standard;
 };
 
@@ -79,34 +78,9 @@ class CudnnFixture : public ::testing::Test {
   }
   GpuResult run(const Case& k, Precision p, RnnAlgo algo, const std::vector<float>& params,
                 const std::vector<float>& x, const std::vector<float>& dyhat) {
-    cudaStream_t s = *stream_;
-    CudnnLstm lstm(*handle_, s, k.shape(), k.T, k.B, p, algo);
-    lstm.upload_params(params.data());
-    DeviceBuffer<float> dx_in(x.size()), ddy(dyhat.size()), yhat(dyhat.size()), dx(x.size());
-    dx_in.upload(x, s);
-    ddy.upload(dyhat, s);
-    // Poison every output so that a missed write shows up as NaN.
-    const std::size_t LBH = static_cast<std::size_t>(k.L) * k.B * k.H;
-    yhat.fill_bytes_async(0xFF, s);
-    dx.fill_bytes_async(0xFF, s);
-    CUDA_CHECK(cudaMemsetAsync(const_cast<float*>(lstm.hy()), 0xFF, LBH * sizeof(float), s));
-    CUDA_CHECK(cudaMemsetAsync(const_cast<float*>(lstm.cy()), 0xFF, LBH * sizeof(float), s));
-    CUDA_CHECK(cudaMemsetAsync(lstm.dtheta(), 0xFF, lstm.head_offset() * sizeof(float), s));
-    CUDA_CHECK(cudaMemsetAsync(lstm.dtheta() + lstm.head_offset(), 0xFF,
-                               static_cast<std::size_t>(k.horizon) * (k.H + 1) * sizeof(float), s));
-    lstm.forward(lstm.theta(), dx_in.data(), k.B, true);
-    lstm.head(lstm.theta(), k.B, yhat.data(), nullptr, nullptr, nullptr);
+    CudnnLstm lstm(*handle_, *stream_, k.shape(), k.T, k.B, p, algo);
     GpuResult g;
-    g.h.resize(LBH);
-    g.c.resize(LBH);
-    CUDA_CHECK(cudaMemcpyAsync(g.h.data(), lstm.hy(), LBH * sizeof(float), cudaMemcpyDeviceToHost, s));
-    CUDA_CHECK(cudaMemcpyAsync(g.c.data(), lstm.cy(), LBH * sizeof(float), cudaMemcpyDeviceToHost, s));
-    lstm.backward(lstm.theta(), dx_in.data(), k.B, ddy.data(), lstm.dtheta(), dx.data());
-    CUDA_CHECK(cudaStreamSynchronize(s));
-    g.yhat = yhat.to_host(s);
-    g.dx = dx.to_host(s);
-    g.grad.resize(params.size());
-    lstm.download_grad(g.grad.data());
+    static_cast<test::BlockResult&>(g) = test::run_block(lstm, *stream_, k, params, x, dyhat);
     g.algo_used = lstm.algo();
     return g;
   }
@@ -218,28 +192,11 @@ TEST_F(CudnnFixture, AnInferenceBlockRefusesTrainingCalls) {
 // ---- the engine ----
 
 EngineOptions cudnn_options(Precision p = Precision::FP32) {
-  EngineOptions o;
-  o.name = "cudnn";
-  o.precision = p;
-  o.streams = 2;
-  return o;
+  return test::gpu_engine_options("cudnn", p);
 }
 
 TEST_F(CudnnFixture, EngineLossAndGradMatchesCpu) {
-  const Case k{2, 32, 30, 17, 3, 2};
-  const auto params = init_params(k.shape(), 5);
-  const auto x = test::random_vector(static_cast<std::size_t>(k.B) * k.T * k.D, 6);
-  const auto y = test::random_vector(static_cast<std::size_t>(k.B) * k.horizon, 7);
-  auto engine = make_engine(cudnn_options());
-  std::vector<float> grad(params.size(), std::nanf(""));
-  const double loss =
-      engine->loss_and_grad(k.shape(), k.T, params.data(), x.data(), y.data(), k.B, grad.data());
-  LstmCpu<double> cpu(k.shape(), k.T, k.B);
-  const std::vector<double> p(params.begin(), params.end()), xd(x.begin(), x.end()), yd(y.begin(), y.end());
-  std::vector<double> rgrad(params.size());
-  const double rloss = cpu.loss_and_grad(p.data(), xd.data(), yd.data(), k.B, rgrad.data());
-  EXPECT_NEAR(loss, rloss, 3e-5 * rloss) << k.str();
-  expect_grad_close(k, grad, rgrad, 1e-4, k.str());
+  test::expect_loss_and_grad_matches_cpu(cudnn_options(), 3e-5, 1e-4);
 }
 
 TEST_F(CudnnFixture, EnginePredictMatchesCpuForward) {
@@ -311,19 +268,8 @@ TEST_F(CudnnFixture, TrainingLossCurveMatchesCpuEngine) {
 // Minibatches (3 full + 1 partial per epoch): graph replay equals eager launches, and reruns are
 // bit-identical.
 TEST_F(CudnnFixture, GraphReplayMatchesEagerAndRerunsAreBitIdentical) {
-  const test::GraphRunSetup setup;
-  const auto eager = test::train_with_graphs(cudnn_options(), setup, "LSTMAD_CUDNN_GRAPHS", "0");
-  const auto graph1 = test::train_with_graphs(cudnn_options(), setup, "LSTMAD_CUDNN_GRAPHS", "1");
-  const auto graph2 = test::train_with_graphs(cudnn_options(), setup, "LSTMAD_CUDNN_GRAPHS", "1");
-  for (std::size_t m = 0; m < eager.size(); ++m) {
-    ASSERT_EQ(eager[m].result.status, TrainStatus::Ok);
-    ASSERT_EQ(graph1[m].result.train_loss.size(), 4u);
-    EXPECT_EQ(graph1[m].params, graph2[m].params) << "model " << m << ": rerun differs";
-    EXPECT_EQ(graph1[m].result.train_loss, graph2[m].result.train_loss) << "model " << m;
-    const auto e = test::compare(graph1[m].params.data(), eager[m].params.data(), eager[m].params.size());
-    EXPECT_LE(e.rel_frobenius, 1e-6) << "model " << m << " graph vs eager: " << e.str();
-    EXPECT_NE(graph1[m].params, setup.jobs()[m].params) << "parameters did not change";
-  }
+  // cuDNN's kernels are the library's, not ours: replay against eager within 1e-6, reruns bit for bit.
+  test::expect_graph_replay_matches_eager(cudnn_options(), "LSTMAD_CUDNN_GRAPHS", 1e-6);
 }
 
 TEST_F(CudnnFixture, NonFiniteJobEndsAloneWithItsInitialParameters) {

@@ -78,8 +78,7 @@ std::vector<Case> cases() {
   return some;
 }
 
-struct GpuResult {
-  std::vector<float> yhat, h, c, grad, dx;
+struct GpuResult : test::BlockResult {
   kernels::FusedLaunch plan;
   kernels::MmaLaunch mma;
   kernels::WavefrontLaunch wave;
@@ -105,34 +104,11 @@ class FusedFixture : public ::testing::Test {
   GpuResult run(const Case& k, const kernels::FusedLimits& limits, const std::vector<float>& params,
                 const std::vector<float>& x, const std::vector<float>& dyhat, bool cluster = false,
                 Precision precision = Precision::FP32, bool wavefront = false) {
-    cudaStream_t s = *stream_;
-    FusedLstm lstm(cublas_->get(), s, k.shape(), k.T, k.B, precision, limits);
+    FusedLstm lstm(cublas_->get(), *stream_, k.shape(), k.T, k.B, precision, limits);
     lstm.enable_cluster(cluster);
     lstm.enable_wavefront(wavefront);
-    lstm.upload_params(params.data());
-    DeviceBuffer<float> dx_in(x.size()), ddy(dyhat.size()), yhat(dyhat.size()), dx(x.size());
-    dx_in.upload(x, s);
-    ddy.upload(dyhat, s);
-    // Poison every output so that a missed write shows up as NaN.
-    const std::size_t LBH = static_cast<std::size_t>(k.L) * k.B * k.H;
-    yhat.fill_bytes_async(0xFF, s);
-    dx.fill_bytes_async(0xFF, s);
-    CUDA_CHECK(cudaMemsetAsync(const_cast<float*>(lstm.hy()), 0xFF, LBH * sizeof(float), s));
-    CUDA_CHECK(cudaMemsetAsync(const_cast<float*>(lstm.cy()), 0xFF, LBH * sizeof(float), s));
-    CUDA_CHECK(cudaMemsetAsync(lstm.dtheta(), 0xFF, lstm.theta_size() * sizeof(float), s));
-    lstm.forward(lstm.theta(), dx_in.data(), k.B, true);
-    lstm.head(lstm.theta(), k.B, yhat.data(), nullptr, nullptr, nullptr);
     GpuResult g;
-    g.h.resize(LBH);
-    g.c.resize(LBH);
-    CUDA_CHECK(cudaMemcpyAsync(g.h.data(), lstm.hy(), LBH * sizeof(float), cudaMemcpyDeviceToHost, s));
-    CUDA_CHECK(cudaMemcpyAsync(g.c.data(), lstm.cy(), LBH * sizeof(float), cudaMemcpyDeviceToHost, s));
-    lstm.backward(lstm.theta(), dx_in.data(), k.B, ddy.data(), lstm.dtheta(), dx.data());
-    CUDA_CHECK(cudaStreamSynchronize(s));
-    g.yhat = yhat.to_host(s);
-    g.dx = dx.to_host(s);
-    g.grad.resize(params.size());
-    lstm.download_grad(g.grad.data());
+    static_cast<test::BlockResult&>(g) = test::run_block(lstm, *stream_, k, params, x, dyhat);
     g.plan = lstm.cluster_plan(k.B).cluster > 1 ? lstm.cluster_plan(k.B) : lstm.plan(k.B);
     g.mma = lstm.mma_plan(k.B);
     g.wave = lstm.wavefront_plan(k.B);
@@ -382,46 +358,16 @@ TEST_F(FusedFixture, TensorCoreRerunsAreBitIdentical) {
 // ---- the engine ----
 
 EngineOptions fused_options(Precision p = Precision::FP32) {
-  EngineOptions o;
-  o.name = "fused";
-  o.precision = p;
-  o.streams = 2;
-  return o;
+  return test::gpu_engine_options("fused", p);
 }
 
 TEST_F(FusedFixture, EngineLossAndGradMatchesCpu) {
-  const Case k{2, 32, 30, 17, 3, 2};
-  const auto params = init_params(k.shape(), 5);
-  const auto x = test::random_vector(static_cast<std::size_t>(k.B) * k.T * k.D, 6);
-  const auto y = test::random_vector(static_cast<std::size_t>(k.B) * k.horizon, 7);
-  auto engine = make_engine(fused_options());
-  std::vector<float> grad(params.size(), std::nanf(""));
-  const double loss =
-      engine->loss_and_grad(k.shape(), k.T, params.data(), x.data(), y.data(), k.B, grad.data());
-  LstmCpu<double> cpu(k.shape(), k.T, k.B);
-  const std::vector<double> p(params.begin(), params.end()), xd(x.begin(), x.end()), yd(y.begin(), y.end());
-  std::vector<double> rgrad(params.size());
-  const double rloss = cpu.loss_and_grad(p.data(), xd.data(), yd.data(), k.B, rgrad.data());
-  EXPECT_NEAR(loss, rloss, 3e-5 * rloss) << k.str();
-  expect_grad_close(k, grad, rgrad, kTolGrads, k.str());
+  test::expect_loss_and_grad_matches_cpu(fused_options(), kTolOutputs, kTolGrads);
 }
 
 TEST_F(FusedFixture, TensorCoreEngineLossAndGradMatchesCpu) {
-  const Case k{2, 32, 30, 17, 3, 2};
-  const auto params = init_params(k.shape(), 5);
-  const auto x = test::random_vector(static_cast<std::size_t>(k.B) * k.T * k.D, 6);
-  const auto y = test::random_vector(static_cast<std::size_t>(k.B) * k.horizon, 7);
-  LstmCpu<double> cpu(k.shape(), k.T, k.B);
-  const std::vector<double> p(params.begin(), params.end()), xd(x.begin(), x.end()), yd(y.begin(), y.end());
-  std::vector<double> rgrad(params.size());
-  const double rloss = cpu.loss_and_grad(p.data(), xd.data(), yd.data(), k.B, rgrad.data());
-  for (Precision pr : {Precision::TF32, Precision::BF16}) {
-    auto engine = make_engine(fused_options(pr));
-    std::vector<float> grad(params.size(), std::nanf(""));
-    const double loss = engine->loss_and_grad(k.shape(), k.T, params.data(), x.data(), y.data(), k.B, grad.data());
-    EXPECT_NEAR(loss, rloss, tolerance(pr).outputs * rloss) << to_string(pr);
-    expect_grad_close(k, grad, rgrad, tolerance(pr).grads, k.str() + " " + to_string(pr));
-  }
+  for (Precision p : {Precision::TF32, Precision::BF16})
+    test::expect_loss_and_grad_matches_cpu(fused_options(p), tolerance(p).outputs, tolerance(p).grads);
 }
 
 TEST_F(FusedFixture, TensorCoreEnginePredictMatchesCpuForward) {
@@ -443,19 +389,8 @@ TEST_F(FusedFixture, TrainingLossCurveMatchesCpuEngine) {
 // Minibatches (3 full + 1 partial per epoch): graph replay equals eager launches, and reruns are
 // bit-identical.
 TEST_F(FusedFixture, GraphReplayMatchesEagerAndRerunsAreBitIdentical) {
-  const test::GraphRunSetup setup;
-  const auto eager = test::train_with_graphs(fused_options(), setup, "LSTMAD_FUSED_GRAPHS", "0");
-  const auto graph1 = test::train_with_graphs(fused_options(), setup, "LSTMAD_FUSED_GRAPHS", "1");
-  const auto graph2 = test::train_with_graphs(fused_options(), setup, "LSTMAD_FUSED_GRAPHS", "1");
-  for (std::size_t m = 0; m < eager.size(); ++m) {
-    ASSERT_EQ(eager[m].result.status, TrainStatus::Ok);
-    ASSERT_EQ(graph1[m].result.train_loss.size(), 4u);
-    EXPECT_EQ(graph1[m].params, graph2[m].params) << "model " << m << ": rerun differs";
-    EXPECT_EQ(graph1[m].result.train_loss, graph2[m].result.train_loss) << "model " << m;
-    // Same kernels, same order, eager or replayed: bit-identical, not merely close.
-    EXPECT_EQ(graph1[m].params, eager[m].params) << "model " << m << ": graph vs eager";
-    EXPECT_NE(graph1[m].params, setup.jobs()[m].params) << "parameters did not change";
-  }
+  // Same kernels, same order, eager or replayed: bit-identical, not merely close.
+  test::expect_graph_replay_matches_eager(fused_options(), "LSTMAD_FUSED_GRAPHS", 0.0);
 }
 
 TEST_F(FusedFixture, NonFiniteJobEndsAloneWithItsInitialParameters) {
