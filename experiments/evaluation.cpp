@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/files.hpp"
+#include "core/json_file.hpp"
 #include "core/log.hpp"
 #include "eval/metrics.hpp"
 #include "eval/nab_scorer.hpp"
@@ -97,8 +98,8 @@ CorpusEvaluation evaluate_corpus(const Plan& plan, const std::vector<CellResult>
       log::error(s.detector + ": NAB scoring failed: " + e.what());
     }
   }
-  files::write_atomic(store.dir() + "/nab_scores.json", ev.nab_scores.dump(4) + "\n");
-  files::write_atomic(store.dir() + "/nab_thresholds.json", ev.nab_thresholds.dump(4) + "\n");
+  files::write_atomic(store.dir() + "/nab_scores.json", json_text(ev.nab_scores, 4));
+  files::write_atomic(store.dir() + "/nab_thresholds.json", json_text(ev.nab_thresholds, 4));
   return ev;
 }
 

@@ -96,7 +96,7 @@ RunOutcome merge_runs(const std::vector<std::string>& shard_dirs, const std::str
     }
   }
   files::make_dirs(out_dir);
-  files::write_atomic(out_dir + "/config.json", cfg.dump(2) + "\n");
+  files::write_atomic(out_dir + "/config.json", json_text(cfg));
   // Every shard's finished cells and their NAB-format files (identical across shards for a synthetic corpus).
   for (const auto& d : shard_dirs) {
     for (const char* sub : {"cells", "nab", "failed", "corpus", "models"}) {
@@ -118,7 +118,7 @@ RunOutcome merge_runs(const std::vector<std::string>& shard_dirs, const std::str
   ro.config_path = shard_dirs[0] + "/config.json";
   json manifest = manifest_json(resolved, ro, corpus, plan, 0);
   manifest["merged_from"] = shard_dirs;
-  files::write_atomic(out_dir + "/manifest.json", manifest.dump(2) + "\n");
+  files::write_atomic(out_dir + "/manifest.json", json_text(manifest));
   ResultsStore store(out_dir);
   std::vector<LoadedSeries> loaded =
       load_all(plan, corpus, resolved, static_cast<int>(ThreadPool::hardware_threads()));

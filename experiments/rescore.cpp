@@ -7,6 +7,7 @@
 
 #include "core/error.hpp"
 #include "core/files.hpp"
+#include "core/json_file.hpp"
 #include "core/log.hpp"
 #include "core/thread_pool.hpp"
 #include "detect/detector.hpp"
@@ -264,7 +265,7 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
   double source_seconds = recorded_wall_seconds(src_dir);
   for (const auto& d : member_dirs) source_seconds += recorded_wall_seconds(d);
   files::make_dirs(out_dir);
-  files::write_atomic(out_dir + "/config.json", cfg.dump(2) + "\n");
+  files::write_atomic(out_dir + "/config.json", json_text(cfg));
   log::set_file(out_dir + "/log.txt");
   struct LogFileGuard {
     ~LogFileGuard() { log::set_file(""); }
@@ -276,7 +277,7 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
   json manifest = manifest_json(cfg, ro, corpus, plan, threads);
   manifest["rescored_from"] = src_dir;
   if (!members.empty()) manifest["ensemble_members"] = member_dirs;
-  files::write_atomic(out_dir + "/manifest.json", manifest.dump(2) + "\n");
+  files::write_atomic(out_dir + "/manifest.json", json_text(manifest));
 
   const SourceCells source(src_dir, src_plan);
   ResultsStore store(out_dir);

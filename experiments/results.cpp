@@ -10,6 +10,7 @@
 
 #include "core/error.hpp"
 #include "core/files.hpp"
+#include "core/json_file.hpp"
 #include "core/log.hpp"
 
 namespace lstmad {
@@ -149,7 +150,7 @@ ResultsStore::ResultsStore(std::string run_dir) : dir_(std::move(run_dir)) {
 }
 
 void ResultsStore::write_cell(const CellResult& r) const {
-  files::write_atomic(dir_ + "/cells/" + r.id + ".json", r.to_json().dump(2) + "\n");
+  files::write_atomic(dir_ + "/cells/" + r.id + ".json", json_text(r.to_json()));
 }
 
 std::vector<CellResult> ResultsStore::read_cells() const {

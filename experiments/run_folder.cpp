@@ -139,14 +139,12 @@ RunOutcome finalize(const std::string& dir, const json& cfg, const Plan& plan,
   outcome.unscored = ev.failed;
   outcome.table = summary_table(plan, all, ev, cfg, seconds);
   files::write_atomic(dir + "/table.md", outcome.table);
-  files::write_atomic(dir + "/summary.json", json{{"wall_seconds", seconds},
-                                                  {"cells", outcome.cells},
-                                                  {"ok", outcome.ok},
-                                                  {"failed", outcome.failed},
-                                                  {"missing", outcome.missing},
-                                                  {"nab_scores", outcome.nab_scores}}
-                                                     .dump(2) +
-                                                 "\n");
+  files::write_atomic(dir + "/summary.json", json_text(json{{"wall_seconds", seconds},
+                                                            {"cells", outcome.cells},
+                                                            {"ok", outcome.ok},
+                                                            {"failed", outcome.failed},
+                                                            {"missing", outcome.missing},
+                                                            {"nab_scores", outcome.nab_scores}}));
   try {
     write_report(dir);
   } catch (const std::exception& e) {

@@ -105,7 +105,7 @@ void reconcile_resumed_inputs(const std::string& dir, json m, const Corpus& corp
                               {"lstmad_version", LSTMAD_VERSION},
                               {"git_hash", build_git_hash()},
                               {"inputs", changes.to_json()}});
-  files::write_atomic(dir + "/manifest.json", m.dump(2) + "\n");
+  files::write_atomic(dir + "/manifest.json", json_text(m));
 }
 
 // A fresh run whose setup fails (no corpus, no engine) takes away what it wrote: a folder holding only a
@@ -154,7 +154,7 @@ std::string create_run_folder(const json& cfg, const RunOptions& ro, SetupGuard&
   }
   setup.dir = dir;
   setup.armed = true;
-  files::write_atomic(dir + "/config.json", cfg.dump(2) + "\n");
+  files::write_atomic(dir + "/config.json", json_text(cfg));
   return dir;
 }
 
@@ -247,7 +247,7 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
   Corpus corpus = resolve_corpus(cfg, dir);
   Plan plan = make_plan(cfg, corpus.series);
   if (ro.resume_dir.empty())
-    files::write_atomic(dir + "/manifest.json", manifest_json(cfg, ro, corpus, plan, threads).dump(2) + "\n");
+    files::write_atomic(dir + "/manifest.json", json_text(manifest_json(cfg, ro, corpus, plan, threads)));
   ResultsStore store(dir);
   if (!ro.resume_dir.empty()) reconcile_resumed_inputs(dir, std::move(manifest), corpus, plan, store);
 

@@ -6,6 +6,7 @@
 
 #include "core/error.hpp"
 #include "core/files.hpp"
+#include "core/json_file.hpp"
 #include "experiments/config.hpp"
 #include "train/checkpoint.hpp"
 
@@ -49,7 +50,7 @@ void save_cell_models(const std::string& run_dir, const SavedCell& c) {
                   {"time_features", c.time_features},
                   {"member_seeds", seeds}};
   files::make_dirs(saved_models_dir(run_dir, c.cell));
-  files::write_atomic(saved_models_dir(run_dir, c.cell) + "/model.json", j.dump(2) + "\n");
+  files::write_atomic(saved_models_dir(run_dir, c.cell) + "/model.json", json_text(j));
 }
 
 SavedCell load_saved_cell(const std::string& run_dir, const std::string& cell_id) {

@@ -74,6 +74,15 @@ TEST(CsvReader, CrlfAndNoFinalNewline) {
   EXPECT_EQ(parse("\xEF\xBB\xBF" + lf).values, ref.values);
 }
 
+// A NUL would end the value where strtod and the messages stop reading: "12\0junk" read as 12. A file in
+// UTF-16 (a NUL after every ASCII byte) fails at its header.
+TEST(CsvReader, ANulByteIsRefusedNamingItsLine) {
+  using namespace std::string_literals;
+  expect_data_error("timestamp,value\n2015-01-01 00:00:01,1.5\n2015-01-01 00:01:01,12\0junk\n"s, 3,
+                    "NUL byte");
+  expect_data_error("t\0i\0m\0e\0s\0t\0a\0m\0p\0,\0v\0a\0l\0u\0e\0\n\0"s, 1, "UTF-16");
+}
+
 // Old Mac OS files end lines with a bare CR: read by LF they would be one long line, so they are refused
 // with what to fix. A CR doubled before the LF (CRLF written through a Windows text-mode file) still reads.
 TEST(CsvReader, BareCrLineEndingsAreRefused) {

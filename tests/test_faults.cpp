@@ -106,6 +106,31 @@ TEST_F(Faults, UnreadableFileFailsItsCellOnly) {
   EXPECT_NE(st["k/loop.csv"].second.find("cannot"), std::string::npos) << st["k/loop.csv"].second;
 }
 
+// A value with a byte that is not UTF-8 (a Latin-1 degree sign) is quoted in the cell's error: the cell's
+// JSON must still be written (the byte becomes U+FFFD there), so the series fails alone.
+TEST_F(Faults, AValueThatIsNotUtf8FailsItsCellOnly) {
+  TempDir tmp("latin1");
+  std::string text = series_csv(300);
+  const std::size_t line3 = text.find('\n', text.find('\n') + 1);
+  const std::size_t end3 = text.find('\n', line3 + 1);
+  text.replace(text.rfind(',', end3) + 1, end3 - text.rfind(',', end3) - 1,
+               "12\xb0"
+               "C");
+  write_two_series(tmp, "latin1.csv");
+  write_text(tmp.file("c/data/k/latin1.csv"), text);
+  std::string out;
+  EXPECT_EQ(
+      run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --out " + tmp.file("r"), &out), 1)
+      << out;
+  auto st = statuses(tmp.file("r/results.csv"));
+  EXPECT_EQ(st["k/a.csv"].first, "OK") << out;
+  EXPECT_EQ(st["k/latin1.csv"].first, "ERROR") << out;
+  EXPECT_NE(st["k/latin1.csv"].second.find("latin1.csv:3: value in column 2 is not a number"),
+            std::string::npos)
+      << st["k/latin1.csv"].second;
+  EXPECT_TRUE(fs::exists(tmp.file("r/summary.json"))) << out;
+}
+
 TEST_F(Faults, MalformedJsonConfigExitsTwoNamingFileAndLine) {
   TempDir tmp("badjson");
   write_text(tmp.file("cfg.json"), "{\n  \"model\": {\"hidden\": 8\n}\n");

@@ -65,4 +65,11 @@ T json_get(const nlohmann::json& doc, const std::vector<std::string>& keys, cons
   }
 }
 
+// The text of `j` for a file, ending in a newline. Strings that are not valid UTF-8 (the bytes of a data
+// file quoted in an error message, a file named in another encoding) have each invalid byte replaced
+// by U+FFFD: nlohmann's dump() would throw instead, and the cell or manifest would never be written.
+inline std::string json_text(const nlohmann::json& j, int indent = 2) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
 }  // namespace lstmad

@@ -133,6 +133,9 @@ class LineReader {
     // A CR anywhere else ends a line the old Mac OS way, which would read as one long line.
     if (line.find('\r') != std::string_view::npos)
       throw error("line endings must be LF or CRLF, found a carriage return (CR) without a line feed");
+    // strtod and the messages would stop at a NUL and take "12\0junk" for 12; a UTF-16 file is all NULs.
+    if (line.find('\0') != std::string_view::npos)
+      throw error("the line holds a NUL byte (a binary file, or text in UTF-16 rather than UTF-8?)");
     return true;
   }
 

@@ -38,7 +38,7 @@ std::string label_windows_json(const std::map<std::string, WindowTexts>& windows
     for (const auto& [a, b] : ws) arr.push_back({a, b});
     j[key] = arr;
   }
-  return j.dump(4) + "\n";
+  return json_text(j, 4);
 }
 
 void attach_windows(Series& series, const WindowTexts& windows) {

@@ -11,6 +11,7 @@
 
 #include "core/error.hpp"
 #include "core/files.hpp"
+#include "core/json_file.hpp"
 #include "core/log.hpp"
 #include "data/labels.hpp"
 
@@ -285,7 +286,7 @@ std::string nab_results_json(const std::vector<NabDetectorReport>& reports) {
     if (!r.ok()) continue;
     for (const auto& s : r.scores) j[r.detector][s.profile] = s.normalized;
   }
-  return j.dump(4) + "\n";
+  return json_text(j, 4);
 }
 
 std::string nab_thresholds_json(const std::vector<NabDetectorReport>& reports) {
@@ -296,7 +297,7 @@ std::string nab_thresholds_json(const std::vector<NabDetectorReport>& reports) {
       j[r.detector][t.profile] = {
           {"threshold", t.threshold}, {"score", t.raw_score}, {"normalized", t.normalized}};
   }
-  return j.dump(4) + "\n";
+  return json_text(j, 4);
 }
 
 }  // namespace lstmad
