@@ -33,8 +33,9 @@ void add_detect_command(CLI::App& app, Registry& reg) {
   det->add_option("--engine", o.engine, "Engine that runs the models (default: the run's engine.name)");
   det->add_option("--profile", o.profile, "NAB profile whose corpus-optimal threshold makes alarms")
       ->capture_default_str();
-  det->add_option("--threshold", o.threshold, "Alarm threshold on the anomaly score (overrides --profile)");
-  det->add_option("-j,--jobs", o.threads, "Worker threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  det->add_option("--threshold", o.threshold, "Alarm threshold on the anomaly score (overrides --profile)")
+      ->check(finite_number);
+  det->add_option("-j,--jobs", o.threads, "Worker threads (0 = all cores)")->check(count_or_zero);
   reg.add(det, [] {
     const Detection d = detect(o);
     const std::string csv = detection_csv(d);

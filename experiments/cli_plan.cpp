@@ -11,6 +11,7 @@
 #include "experiments/cli_common.hpp"
 #include "experiments/config.hpp"
 #include "experiments/corpus.hpp"
+#include "experiments/evaluation.hpp"
 #include "experiments/plan.hpp"
 #include "experiments/prepare.hpp"
 #include "experiments/runner.hpp"
@@ -222,6 +223,7 @@ int print_plan(const json& cfg) {
 // its cells whatever the series: named as `plan` names it, and the command fails.
 int validate(const ConfigArgs& args) {
   json cfg = load_resolved(args);
+  eval_profiles(cfg);
   std::cout << cfg.dump(2) << "\n";
   const Plan p = make_plan(cfg, {});
   int cannot = 0;

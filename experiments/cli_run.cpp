@@ -31,8 +31,31 @@ void choose_shard(RunOptions& ro) {
     const char* count = std::getenv("SLURM_ARRAY_TASK_COUNT");
     const char* min = std::getenv("SLURM_ARRAY_TASK_MIN");
     if (count && *count) {
-      int base = min && *min ? std::atoi(min) : 0;
-      parse_shard(std::to_string(std::atoi(id) - base) + "/" + count, ro.shard_index, ro.shard_count);
+      const std::string vars = std::string("SLURM_ARRAY_TASK_ID=") + id +
+                               ", SLURM_ARRAY_TASK_COUNT=" + count +
+                               (min ? std::string(", SLURM_ARRAY_TASK_MIN=") + min : std::string());
+      // Whole integers only: atoi would take "x" for task 0 and run another task's shard.
+      auto integer = [&](const char* text) {
+        std::size_t used = 0;
+        int v = 0;
+        try {
+          v = std::stoi(text, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        if (used == 0 || text[used] != '\0')
+          throw ConfigError(vars + ": \"" + text +
+                            "\" is not an integer; the shard comes from these Slurm variables");
+        return v;
+      };
+      const int index = integer(id) - (min ? integer(min) : 0);
+      try {
+        parse_shard(std::to_string(index) + "/" + std::to_string(integer(count)), ro.shard_index,
+                    ro.shard_count);
+      } catch (const ConfigError&) {
+        throw ConfigError(vars + ": task " + std::to_string(index) + " of " + count +
+                          " is no shard (expected 0 <= ID - MIN < COUNT)");
+      }
     }
   }
 }
@@ -81,7 +104,8 @@ void add_run_command(CLI::App& app, Registry& reg) {
   run->add_option("--shard", shard,
                   "Run every n-th cell starting at i (i/n); default from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT")
       ->type_name("I/N");
-  run->add_option("-j,--jobs", jobs, "Worker threads (default: run.threads, 0 = all cores)")->check(CLI::NonNegativeNumber);
+  run->add_option("-j,--jobs", jobs, "Worker threads (default: run.threads, 0 = all cores)")
+      ->check(count_or_zero);
   run->add_flag("--no-progress", no_progress, "No progress line or periodic progress logs");
   reg.add(run, run_command);
 }
@@ -118,8 +142,7 @@ void add_rescore_command(CLI::App& app, Registry& reg) {
                       "of all the runs' models' errors, an ensemble; an ensemble run counts as its models "
                       "(repeatable)")
       ->check(CLI::ExistingDirectory);
-  rescore->add_option("-j,--jobs", rescore_jobs, "Worker threads (0 = all cores)")
-      ->check(CLI::NonNegativeNumber);
+  rescore->add_option("-j,--jobs", rescore_jobs, "Worker threads (0 = all cores)")->check(count_or_zero);
   reg.add(rescore, []() -> int {
     RunOutcome out = rescore_run(rescore_dir, rescore_sets, rescore_out, rescore_jobs, rescore_members);
     std::cout << out.table << "\nrun folder: " << out.run_dir << "\n";

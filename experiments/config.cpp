@@ -98,8 +98,12 @@ std::string check_value(const KeyDef& d, const json& v) {
       return v.is_boolean() ? "" : expect("true or false");
     case KeyType::StringList: {
       if (!v.is_array()) return expect("a list of strings");
-      for (const auto& e : v) {
+      for (std::size_t i = 0; i < v.size(); ++i) {
+        const json& e = v[i];
         if (!e.is_string()) return expect("a list of strings");
+        // Twice the same column, calendar input or series is a slip, not a second one.
+        for (std::size_t k = 0; k < i; ++k)
+          if (v[k] == e) return expect("a list naming each value once") + " (" + show(e) + " twice)";
         if (d.choices.empty()) continue;
         bool known = false;
         for (const auto& c : d.choices) known |= c == e.get<std::string>();
@@ -261,8 +265,12 @@ void apply_sections(const Leaves& given, json& out, std::vector<std::string>& er
     const KeyDef* d = find_def(p);
     const json& v = *value;
     if (!d && v.is_object() && is_known_prefix(p)) continue;  // an empty section
+    if (!d && is_known_prefix(p)) {
+      errors.push_back(p + ": expected an object of the section's keys, got " + show(v));
+      continue;
+    }
     if (!d) {
-      errors.push_back(p + ": unknown key" + (is_known_prefix(p) ? " (it is a section)" : ""));
+      errors.push_back(p + ": unknown key");
       continue;
     }
     if (v.is_array() && d->type != KeyType::StringList) {
@@ -334,6 +342,11 @@ void cross_key_rules(const json& out, std::vector<std::string>& errors) {
     errors.push_back(
         "detector.name: expected a non-empty name without `_` or `/` (NAB splits file names at `_`), got " +
         show(json(name)));
+  // The run folder is run.out/<timestamp>-<run.name>: a name with a `/` (or `..`) would put it elsewhere.
+  const std::string run_name = out["run"]["name"].get<std::string>();
+  if (run_name.find('/') != std::string::npos || run_name.find('\\') != std::string::npos ||
+      run_name == "." || run_name == "..")
+    errors.push_back("run.name: expected a folder name without `/` or `\\`, got " + show(json(run_name)));
   std::string prec = out["engine"]["precision"];
   std::string eng = out["engine"]["name"];
   if (eng == "cpu" && prec != "fp32" && prec != "fp64")
@@ -483,6 +496,11 @@ std::string member_problem(const json& member) {
            std::to_string(horizon) +
            ": no window has all its targets in the latest rows, so fine-tuning would never run (0 = the "
            "training part's length)";
+  const double z_min = at_path(member, "detector.ndt.z_min").get<double>();
+  const double z_max = at_path(member, "detector.ndt.z_max").get<double>();
+  if (z_min > z_max)
+    return "detector.ndt.z_min " + json(z_min).dump() + " is above detector.ndt.z_max " + json(z_max).dump() +
+           ": the dynamic threshold would have no z to try";
   const double fraction = at_path(member, "detector.suppress").get<double>();
   const int span = at_path(member, "detector.suppress_rows").get<int>();
   if (fraction > 0 && span > 0)

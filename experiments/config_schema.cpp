@@ -195,7 +195,8 @@ std::vector<KeyDef> make_schema() {
       0, 1e7, {}, true);
   add("detector.suppress_level", T::Number, 0.99, "Score that triggers suppression.", 0, 1, {}, true);
   // engine
-  add("engine.name", T::String, "cpu", "Engine: `cpu`, `cudnn` or `fused` (GPU engines need a CUDA build).");
+  add("engine.name", T::String, "cpu", "Engine: `cpu`, `cudnn` or `fused` (GPU engines need a CUDA build).",
+      0, 0, {"cpu", "cudnn", "fused"});
   add("engine.precision", T::String, "fp32",
       "Arithmetic: `fp32`, `fp64` (CPU reference), `tf32`, `bf16` (GPU).", 0, 0,
       {"fp32", "fp64", "tf32", "bf16"});

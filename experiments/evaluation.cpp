@@ -35,6 +35,16 @@ std::vector<std::pair<std::string, double>> series_metrics(const PreparedSeries&
   return metrics::evaluate_series(scores, p.series.point_labels(), o, std::max(0, p.score_begin));
 }
 
+std::vector<NabProfile> eval_profiles(const json& cfg) {
+  const std::string pf = at_path(cfg, "eval.profiles").get<std::string>();
+  if (pf.empty()) return nab_default_profiles();
+  try {
+    return nab_read_profiles(pf);
+  } catch (const Error& e) {  // IoError or DataError, naming the file
+    throw ConfigError(std::string("eval.profiles: ") + e.what());
+  }
+}
+
 CorpusEvaluation evaluate_corpus(const Plan& plan, const std::vector<CellResult>& cells,
                                  const std::map<std::string, std::vector<LabelWindow>>& windows, const json& cfg,
                                  const ResultsStore& store) {
@@ -48,9 +58,7 @@ CorpusEvaluation evaluate_corpus(const Plan& plan, const std::vector<CellResult>
     for (const auto& s : plan.settings) ev.skipped[s.detector] = "the corpus has no label windows";
     return ev;
   }
-  std::vector<NabProfile> profiles;
-  const std::string pf = at_path(cfg, "eval.profiles").get<std::string>();
-  profiles = pf.empty() ? nab_default_profiles() : nab_read_profiles(pf);
+  const std::vector<NabProfile> profiles = eval_profiles(cfg);
 
   std::map<int, std::vector<const CellResult*>> by_setting;
   for (const auto& c : cells) by_setting[c.setting].push_back(&c);

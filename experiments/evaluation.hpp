@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "eval/nab_scorer.hpp"
 #include "experiments/config.hpp"
 #include "experiments/corpus.hpp"
 #include "experiments/plan.hpp"
@@ -26,6 +27,11 @@ struct CorpusEvaluation {
   // windows): unlike a failed or missing cell, nothing else counts these.
   int failed = 0;
 };
+
+// The NAB profiles that eval.profiles names (NAB's three when it is empty), read and checked; ConfigError
+// naming eval.profiles and the file otherwise. `run`, `rescore` and `validate` call it before anything is
+// trained or written, so that a wrong path fails at once rather than after the last cell.
+std::vector<NabProfile> eval_profiles(const json& config);
 
 // NAB optimisation per detector over the corpus (needs every cell of the detector OK); writes
 // nab_scores.json, nab_thresholds.json and nab/<detector>/<detector>_<profile>_scores.csv into the run.

@@ -258,6 +258,7 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
   // What can refuse the command (the corpus, a member that is no run or a grid, a damaged summary.json)
   // comes before the output folder is made: a refused rescore leaves no folder that would then block the
   // corrected command as "already holds a run".
+  eval_profiles(cfg);
   Corpus corpus = resolve_corpus(src_cfg, src_dir);
   Plan src_plan = make_plan(src_cfg, corpus.series);
   Plan plan = make_plan(cfg, corpus.series);

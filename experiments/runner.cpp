@@ -13,6 +13,7 @@
 #include "core/thread_pool.hpp"
 #include "experiments/cell_execution.hpp"
 #include "experiments/corpus.hpp"
+#include "experiments/evaluation.hpp"
 #include "experiments/plan.hpp"
 #include "experiments/progress.hpp"
 #include "experiments/results.hpp"
@@ -244,6 +245,7 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
   int threads = ro.threads > 0 ? ro.threads : at_path(cfg, "run.threads").get<int>();
   if (threads <= 0) threads = static_cast<int>(ThreadPool::hardware_threads());
 
+  eval_profiles(cfg);  // a profiles file that cannot be read fails now, not after the last cell
   Corpus corpus = resolve_corpus(cfg, dir);
   Plan plan = make_plan(cfg, corpus.series);
   if (ro.resume_dir.empty())

@@ -366,6 +366,25 @@ TEST(NabScorer, Profiles) {
   EXPECT_THROW(nab_parse_profiles(R"({"x": {"CostMatrix": {"tpWeight": 1}}})", "bad.json"), DataError);
   EXPECT_THROW(nab_parse_profiles("[1, 2]", "bad.json"), DataError);
   EXPECT_THROW(nab_parse_profiles("{", "bad.json"), DataError);
+  // A weight is a reward's or a cost's size; all-zero rewards and costs leave nothing to normalize by.
+  auto why = [](const std::string& text) {
+    try {
+      nab_parse_profiles(text, "w.json");
+    } catch (const DataError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_NE(why(R"({"p": {"CostMatrix": {"tpWeight": 1, "fnWeight": 1, "fpWeight": -5}}})")
+                .find("\"fpWeight\" must be a finite weight >= 0, got -5"),
+            std::string::npos);
+  EXPECT_NE(why(R"({"p": {"CostMatrix": {"tpWeight": 1, "fnWeight": 1, "fpWeight": 0.1, "tnWeight": "x"}}})")
+                .find("tnWeight"),
+            std::string::npos);
+  EXPECT_NE(why(R"({"p": {"CostMatrix": {"tpWeight": 0, "fnWeight": 0, "fpWeight": 0, "tnWeight": 0}}})")
+                .find("tpWeight and fnWeight are both 0"),
+            std::string::npos);
+  EXPECT_EQ(why(R"({"p": {"CostMatrix": {"tpWeight": 0, "fnWeight": 1, "fpWeight": 0}}})"), "");
 }
 
 TEST(NabScorer, NumbersAsPythonWritesThem) {

@@ -262,6 +262,57 @@ TEST_F(RunCli, MisspeltKeyFailsValidateAndRunNamingThePath) {
   EXPECT_FALSE(fs::exists(tmp.file("r/results.csv")));
 }
 
+// A profiles file that cannot be read is found before anything trains: validate and run fail with exit 2,
+// naming eval.profiles and the file, and the run leaves no folder.
+TEST_F(RunCli, AnUnreadableProfilesFileFailsBeforeTraining) {
+  TempDir tmp("profiles");
+  write_text(tmp.file("cfg.json"),
+             R"({"data": {"synthetic": {"series_per_kind": 1, "length": 600}}, "train": {"epochs": 1}})");
+  write_text(tmp.file("zero.json"),
+             R"({"standard": {"CostMatrix": {"tpWeight": 0, "fnWeight": 0, "fpWeight": 0}}})");
+  for (const std::string& file : {tmp.file("missing.json"), tmp.file("zero.json")}) {
+    for (const std::string& cmd :
+         std::vector<std::string>{" validate ", " run --out " + tmp.file("r") + " "}) {
+      std::string out;
+      const int rc = run_command(
+          lstmad_binary() + " -q" + cmd + tmp.file("cfg.json") + " --set eval.profiles=" + file, &out);
+      EXPECT_EQ(rc, 2) << cmd << out;
+      EXPECT_NE(out.find("eval.profiles: " + file), std::string::npos) << cmd << out;
+      EXPECT_EQ(out.find("training"), std::string::npos) << cmd << out;
+    }
+    EXPECT_FALSE(fs::exists(tmp.file("r"))) << file;
+  }
+}
+
+// Numbers from the command line and from Slurm's variables are read whole: "x" or "1x" is no task index,
+// NaN no threshold, -1 no thread count; each refusal names what was given.
+TEST_F(RunCli, NumbersFromTheCommandLineAndSlurmAreReadWhole) {
+  TempDir tmp("numbers");
+  write_text(tmp.file("cfg.json"), R"({"train": {"epochs": 1}})");
+  const std::string run = lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --out " + tmp.file("r");
+  std::string out;
+  for (const char* id : {"x", "1x", ""}) {
+    EXPECT_EQ(
+        run_command(std::string("SLURM_ARRAY_TASK_ID='") + id + "' SLURM_ARRAY_TASK_COUNT=2 " + run, &out), 2)
+        << id << ": " << out;
+    EXPECT_NE(out.find(std::string("SLURM_ARRAY_TASK_ID=") + id + ", SLURM_ARRAY_TASK_COUNT=2: \"" + id +
+                       "\" is not an integer"),
+              std::string::npos)
+        << out;
+  }
+  EXPECT_EQ(run_command("SLURM_ARRAY_TASK_ID=3 SLURM_ARRAY_TASK_COUNT=2 SLURM_ARRAY_TASK_MIN=0 " + run, &out),
+            2)
+      << out;
+  EXPECT_NE(out.find("task 3 of 2 is no shard"), std::string::npos) << out;
+  EXPECT_EQ(run_command(run + " -j -1", &out), 2) << out;
+  EXPECT_NE(out.find("expected 0 or a positive whole number, got -1"), std::string::npos) << out;
+  EXPECT_EQ(run_command(lstmad_binary() + " detect " + tmp.path() + " --series a.csv --threshold nan", &out),
+            2)
+      << out;
+  EXPECT_NE(out.find("expected a finite number, got nan"), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists(tmp.file("r")));
+}
+
 // With retraining on, a setting whose train.retrain_rows (above 0) is below its model.horizon has no
 // window to fine-tune on, whatever the series: of the grid horizon [1, 5] x retrain_rows [3, 0] only
 // (5, 3) is such a setting. `validate` names it alone, as `plan` names settings, and exits 1; `plan` warns

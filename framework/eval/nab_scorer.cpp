@@ -210,10 +210,16 @@ std::vector<const NabFileInput*> pointers(const std::vector<NabFileInput>& files
   return out;
 }
 
+// A weight is the size of a reward (tpWeight) or of a cost (fnWeight, fpWeight): finite and not negative,
+// as in NAB's profiles. A negative fpWeight would reward false positives.
 double weight(const nlohmann::json& cm, const char* key, const std::string& where) {
   if (!cm.contains(key) || !cm[key].is_number())
     throw DataError(where, 0, std::string("profile needs a number \"") + key + "\" in its CostMatrix");
-  return cm[key].get<double>();
+  const double w = cm[key].get<double>();
+  if (!std::isfinite(w) || w < 0)
+    throw DataError(where, 0,
+                    std::string("\"") + key + "\" must be a finite weight >= 0, got " + cm[key].dump());
+  return w;
 }
 
 }  // namespace
@@ -247,7 +253,11 @@ std::vector<NabProfile> nab_parse_profiles(const std::string& json_text, const s
     p.tp_weight = weight(cm, "tpWeight", where);
     p.fn_weight = weight(cm, "fnWeight", where);
     p.fp_weight = weight(cm, "fpWeight", where);
-    p.tn_weight = cm.contains("tnWeight") && cm["tnWeight"].is_number() ? cm["tnWeight"].get<double>() : 1.0;
+    p.tn_weight = cm.contains("tnWeight") ? weight(cm, "tnWeight", where) : 1.0;  // NAB never uses it
+    // The normalized score divides by S_perfect - S_null = N_win (tpWeight + fnWeight).
+    if (p.tp_weight + p.fn_weight <= 0)
+      throw DataError(where, 0,
+                      "tpWeight and fnWeight are both 0: every detector would score as the null one");
     out.push_back(p);
   }
   return out;
