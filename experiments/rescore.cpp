@@ -263,6 +263,17 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
   Plan src_plan = make_plan(src_cfg, corpus.series);
   Plan plan = make_plan(cfg, corpus.series);
   const std::vector<Member> members = load_members(src_dir, member_dirs);
+  // Rescoring a run whose cells have not all finished would give every missing cell an ERROR that no
+  // model made, and NAB scores to none of its detectors.
+  const SourceCells source(src_dir, src_plan);
+  std::size_t missing = 0;
+  for (const auto& c : src_plan.cells) missing += source.by_id.count(c.id) == 0;
+  if (missing > 0)
+    throw IoError(
+        src_dir + ": " + std::to_string(missing) + " of " + std::to_string(src_plan.cells.size()) +
+        " cells have no result (an unfinished run, or one shard of a run): finish it with lstmad run "
+        "--resume " +
+        src_dir + " (or merge its shards), then rescore");
   double source_seconds = recorded_wall_seconds(src_dir);
   for (const auto& d : member_dirs) source_seconds += recorded_wall_seconds(d);
   files::make_dirs(out_dir);
@@ -280,7 +291,6 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
   if (!members.empty()) manifest["ensemble_members"] = member_dirs;
   files::write_atomic(out_dir + "/manifest.json", json_text(manifest));
 
-  const SourceCells source(src_dir, src_plan);
   ResultsStore store(out_dir);
   std::vector<LoadedSeries> loaded = load_all(plan, corpus, cfg, threads);
   const Rescore rescore(cfg, plan, source, members, loaded, out_dir, store);

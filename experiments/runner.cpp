@@ -150,6 +150,13 @@ std::string create_run_folder(const json& cfg, const RunOptions& ro, SetupGuard&
     if (files::exists(dir + "/config.json"))
       throw IoError(dir + ": already holds a run; resume it with --resume " + dir +
                     " or choose another --out");
+    // Cell results without the config they came from (a copied or half-deleted run): a new run would
+    // take them as its own finished cells, whatever data and settings made them.
+    std::error_code ec;
+    if (fs::is_directory(dir + "/cells", ec) && !fs::is_empty(dir + "/cells", ec))
+      throw IoError(dir +
+                    ": holds cells/ of another run but no config.json; choose another --out, or remove " +
+                    dir + "/cells to start afresh there");
     setup.created = !files::exists(dir);
     files::make_dirs(dir);
   }

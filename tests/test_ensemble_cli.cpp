@@ -234,6 +234,19 @@ TEST_F(RunCli, ARefusedRescoreLeavesNothingThatBlocksTheCorrectedCommand) {
         << c.args << ": " << out;
     EXPECT_FALSE(fs::exists(tmp.file("r"))) << c.args;
   }
+  // A source with a cell that never finished (a killed run) is refused until it is resumed.
+  fs::copy(tmp.file("a"), tmp.file("unfinished"), fs::copy_options::recursive);
+  std::size_t cells = 0;
+  for (const auto& f : fs::directory_iterator(tmp.file("unfinished/cells")))
+    cells += f.path().extension() == ".json";
+  fs::remove(fs::directory_iterator(tmp.file("unfinished/cells"))->path());
+  EXPECT_EQ(run_command(lstmad_binary() + " -q rescore " + tmp.file("unfinished") + " --out " +
+                            tmp.file("r") + " 2>&1",
+                        &out),
+            3)
+      << out;
+  EXPECT_NE(out.find("1 of " + std::to_string(cells) + " cells have no result"), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists(tmp.file("r")));
   EXPECT_EQ(run_command(rescore + " --out " + tmp.file("r"), &out), 0) << out;
 }
 

@@ -245,6 +245,25 @@ TEST_F(Resume, SigintEndsACommandOtherThanRunAtOnce) {
   EXPECT_EQ(WTERMSIG(status), SIGINT);
 }
 
+// A folder holding another run's cells but not its config.json (a copy, a half-deleted run): a new run
+// there would take those cells as its own finished ones, whatever data made them. It is refused.
+TEST_F(Resume, ANewRunRefusesAFolderWithCellsButNoConfig) {
+  TempDir tmp("stale-cells");
+  write_text(tmp.file("cfg.json"), kConfig);
+  std::string out;
+  const std::string run = lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --set train.epochs=1";
+  ASSERT_EQ(run_command(run + " --out " + tmp.file("a"), &out), 0) << out;
+  fs::create_directories(tmp.file("b"));
+  fs::copy(tmp.file("a/cells"), tmp.file("b/cells"));
+  const std::size_t cells = finished_cells(tmp.file("b"));
+  ASSERT_GT(cells, 0u);
+  EXPECT_EQ(run_command(run + " --set data.synthetic.seed=5 --out " + tmp.file("b") + " 2>&1", &out), 3)
+      << out;
+  EXPECT_NE(out.find("holds cells/ of another run but no config.json"), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists(tmp.file("b/config.json")));
+  EXPECT_EQ(finished_cells(tmp.file("b")), cells) << "the cells found there are left as they were";
+}
+
 TEST_F(Resume, FlagsThatResumeWouldIgnoreAreRefused) {
   TempDir tmp("flags");
   write_text(tmp.file("cfg.json"), kConfig);
