@@ -203,7 +203,7 @@ void resolve_nab_layout(Corpus& c, const json& cfg, const std::string& run_dir) 
         "data.windows_file: " + wpath +
         " does not exist; a NAB-layout corpus is labeled by this file (give its path relative to "
         "data.root, or use data.format \"csv\" for a folder of CSV files)");
-  c.labels = read_label_windows(wpath);
+  c.labels = read_label_windows(wpath, &c.malformed_labels);
   // A label key that names no data file is a typo or a file missing from data/: its windows would
   // silently label nothing.
   std::vector<std::string> orphans;
@@ -251,7 +251,12 @@ Series Corpus::load(const std::string& id, int* train_rows) const {
     if (format == "ucr") return load_ucr_series(root, it->second, id, train_rows);
     return read_series_csv(root + "/" + it->second, id, nullptr, csv_columns);
   }
-  if (format != "nasa") return load_corpus_series(root, id, labels);
+  if (format != "nasa") {
+    // One series' malformed label entry fails that series' cells, not the run.
+    if (auto bad = malformed_labels.find(id); bad != malformed_labels.end())
+      throw DataError(root + "/" + windows_file, 0, bad->second);
+    return load_corpus_series(root, id, labels);
+  }
   // NASA: the train rows followed by the test rows, with timestamps one second apart so that NAB-format
   // outputs stay valid; the label windows move by the train length.
   NasaChannel ch = load_nasa_channel(root, nasa_channel_of(id), nasa_labels);

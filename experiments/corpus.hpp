@@ -21,6 +21,7 @@ struct Corpus {
   std::string windows_file;                  // NAB layout: the labels file used
   std::vector<std::string> series;           // corpus-relative ids, sorted, after data.files / max_files
   std::map<std::string, WindowTexts> labels;
+  std::map<std::string, std::string> malformed_labels;  // NAB layout: series whose label entry is malformed
   int total_windows = 0;                     // windows of the selected series (NAB normalisation)
   std::string spacecraft;                    // nasa filter
   std::vector<NasaLabelRow> nasa_labels;     // nasa: labeled_anomalies.csv rows

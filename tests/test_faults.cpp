@@ -125,10 +125,30 @@ TEST_F(Faults, AValueThatIsNotUtf8FailsItsCellOnly) {
   auto st = statuses(tmp.file("r/results.csv"));
   EXPECT_EQ(st["k/a.csv"].first, "OK") << out;
   EXPECT_EQ(st["k/latin1.csv"].first, "ERROR") << out;
-  EXPECT_NE(st["k/latin1.csv"].second.find("latin1.csv:3: value in column 2 is not a number"),
+  EXPECT_NE(st["k/latin1.csv"].second.find("latin1.csv:3: value in column 2 is not a number: \"12"),
             std::string::npos)
       << st["k/latin1.csv"].second;
   EXPECT_TRUE(fs::exists(tmp.file("r/summary.json"))) << out;
+}
+
+// A label entry that is not a list of [start, end] strings fails its own series' cells; the label file
+// as a whole is still read (a file that is no JSON object stays an error of the run).
+TEST_F(Faults, AMalformedLabelEntryFailsItsSeriesOnly) {
+  TempDir tmp("bad-label");
+  write_two_series(tmp, "b.csv");
+  write_text(tmp.file("c/labels/combined_windows.json"), R"({"k/a.csv": [], "k/b.csv": [[1, 2]]})");
+  std::string out;
+  EXPECT_EQ(
+      run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --out " + tmp.file("r"), &out), 1)
+      << out;
+  auto st = statuses(tmp.file("r/results.csv"));
+  EXPECT_EQ(st["k/a.csv"].first, "OK") << out;
+  EXPECT_EQ(st["k/b.csv"].first, "ERROR") << out;
+  EXPECT_NE(
+      st["k/b.csv"].second.find("combined_windows.json: \"k/b.csv\": window 0 must be [start, end] timestamp "
+                                "strings, got [1,2]"),
+      std::string::npos)
+      << st["k/b.csv"].second;
 }
 
 TEST_F(Faults, MalformedJsonConfigExitsTwoNamingFileAndLine) {

@@ -13,20 +13,31 @@
 namespace lstmad {
 namespace fs = std::filesystem;
 
-std::map<std::string, WindowTexts> read_label_windows(const std::string& path) {
+std::map<std::string, WindowTexts> read_label_windows(const std::string& path,
+                                                      std::map<std::string, std::string>* malformed) {
   // Strict: a series named twice would otherwise keep only its last list of windows.
   const nlohmann::json j = read_json_file(path);
   if (!j.is_object()) throw DataError(path, 0, "expected a JSON object {relpath: [[start, end], ...]}");
   std::map<std::string, WindowTexts> out;
   for (auto it = j.begin(); it != j.end(); ++it) {
-    if (!it.value().is_array()) throw DataError(path, 0, "\"" + it.key() + "\": expected a list of windows");
+    std::string problem;
     WindowTexts ws;
-    for (const auto& w : it.value()) {
+    if (!it.value().is_array())
+      problem = "\"" + it.key() + "\": expected a list of windows, got " + it.value().dump();
+    for (std::size_t k = 0; problem.empty() && k < it.value().size(); ++k) {
+      const auto& w = it.value()[k];
       if (!w.is_array() || w.size() != 2 || !w[0].is_string() || !w[1].is_string())
-        throw DataError(path, 0, "\"" + it.key() + "\": each window must be [start, end] timestamp strings");
-      ws.emplace_back(w[0].get<std::string>(), w[1].get<std::string>());
+        problem = "\"" + it.key() + "\": window " + std::to_string(k) +
+                  " must be [start, end] timestamp strings, got " + w.dump();
+      else
+        ws.emplace_back(w[0].get<std::string>(), w[1].get<std::string>());
     }
-    out[it.key()] = std::move(ws);
+    if (problem.empty())
+      out[it.key()] = std::move(ws);
+    else if (malformed)
+      (*malformed)[it.key()] = problem;
+    else
+      throw DataError(path, 0, problem);
   }
   return out;
 }

@@ -14,8 +14,12 @@ namespace lstmad {
 
 using WindowTexts = std::vector<std::pair<std::string, std::string>>;
 
-// Reads a combined_windows.json-style file: {relpath: [[start, end], ...]}.
-std::map<std::string, WindowTexts> read_label_windows(const std::string& path);
+// Reads a combined_windows.json-style file: {relpath: [[start, end], ...]}. A file that is no such object
+// is a DataError. A series whose entry is malformed (not a list of [start, end] strings) is one too, unless
+// `malformed` is given: then its message goes there under the series' key, and the others are read, so
+// that a runner can fail that series alone.
+std::map<std::string, WindowTexts> read_label_windows(
+    const std::string& path, std::map<std::string, std::string>* malformed = nullptr);
 // Writes one (used by the synthetic corpus); keys sorted, windows in the given order.
 std::string label_windows_json(const std::map<std::string, WindowTexts>& windows);
 
