@@ -244,6 +244,23 @@ TEST(Normalize, PerColumnAndNoneAndErrors) {
   EXPECT_THROW(fit_normalizer(gap, NormKind::ZScore, 2), DataError);
 }
 
+// Finite values whose range (min-max) or sum (z-score) overflows a double are named, not passed on as
+// an infinite scale that turns every input into NaN.
+TEST(Normalize, ARangeThatOverflowsIsAnErrorNamingTheColumn) {
+  const Series s = make_series({1e308, -1e308, 0.0, 5.0});
+  for (NormKind kind : {NormKind::MinMax, NormKind::ZScore}) {
+    try {
+      fit_normalizer(s, kind, 3);
+      ADD_FAILURE() << to_string(kind) << ": accepted";
+    } catch (const DataError& e) {
+      EXPECT_NE(std::string(e.what()).find("value column 1: the training rows run from -1e+308 to 1e+308"),
+                std::string::npos)
+          << e.what();
+    }
+  }
+  EXPECT_NO_THROW(fit_normalizer(s, NormKind::None, 3));
+}
+
 // ---- windows --------------------------------------------------------------------------------------
 
 TEST(Windows, TrainingTargetsStayBeforeTheTrainingEnd) {

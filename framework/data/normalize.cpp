@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <sstream>
 
 #include "core/error.hpp"
 
@@ -82,6 +83,14 @@ Normalizer fit_normalizer(const Series& series, NormKind kind, int fit_rows) {
         if (std::isfinite(x)) ss += (x - offset) * (x - offset);
       }
       scale = std::sqrt(ss / static_cast<double>(count));
+    }
+    // Values near the double range (1e308 and -1e308) are finite, but their range or sum is not: the
+    // model would only ever see NaN and the cell end NONFINITE without saying why.
+    if (!std::isfinite(scale) || !std::isfinite(offset)) {
+      std::ostringstream os;
+      os << "value column " << c + 1 << ": the training rows run from " << lo << " to " << hi
+         << ", too wide to normalize (their range or mean overflows a double)";
+      throw DataError(where(series), 0, os.str());
     }
     // Relative test: a column at 1e6 with rounding noise of 1e-10 is constant for our purposes.
     const bool constant = kind != NormKind::None && !(scale > 1e-12 * std::max(1.0, std::fabs(offset)));
