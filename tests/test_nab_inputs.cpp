@@ -12,6 +12,7 @@
 
 #include "core/error.hpp"
 #include "core/files.hpp"
+#include "data/timestamp.hpp"
 #include "eval/nab_corpus.hpp"
 #include "support/test_support.hpp"
 
@@ -164,6 +165,28 @@ TEST_F(NabInputs, ResultReaderErrors) {
        {"anomaly_score\n0.5\n\n-\n", "anomaly_score\n0.5\n1.0x\n", "anomaly_score\ninf\n1\n",
         "anomaly_score\n1\n", "a,anomaly_score\n1,2\n3\n", "a,anomaly_score\n1,2\n3,\n", ""})
     EXPECT_THROW(nab_parse_result_scores(bad, "x.csv", 2), DataError) << bad;
+  // A row with a field the header does not name, a column named twice, and a timestamp that is not the
+  // data file's at its row (NAB matches rows to windows by time, the sweep by position).
+  auto why = [](const std::string& text, const std::vector<int64_t>* times = nullptr) {
+    try {
+      nab_parse_result_scores(text, "x.csv", 2, times);
+    } catch (const DataError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  expect_contains(why("timestamp,anomaly_score\n2020-01-01 00:00:00,0.5\n2020-01-01 00:01:00,0.5,7\n"),
+                  "x.csv:3: row 1 (line 3): 3 field(s) under a header of 2");
+  expect_contains(why("anomaly_score,anomaly_score\n1,2\n3,4\n"), "column \"anomaly_score\" appears twice");
+  const std::vector<int64_t> times{*parse_timestamp_us("2020-01-01 00:00:00"),
+                                   *parse_timestamp_us("2020-01-01 00:01:00")};
+  const std::string good = "timestamp,anomaly_score\n2020-01-01 00:00:00,0.5\n2020-01-01 00:01:00,0.25\n";
+  EXPECT_EQ(why(good, &times), "");
+  expect_contains(
+      why("timestamp,anomaly_score\n2020-01-01 00:00:00,0.5\n2021-01-01 00:01:00,0.25\n", &times),
+      "x.csv:3: row 1 (line 3): timestamp \"2021-01-01 00:01:00\" is not the data file's at this row");
+  expect_contains(why("timestamp,anomaly_score\ngarbage,0.5\n2020-01-01 00:01:00,0.25\n", &times),
+                  "timestamp \"garbage\" is not the data file's");
 }
 
 TEST_F(NabInputs, OptimizeAndPartialCorpus) {

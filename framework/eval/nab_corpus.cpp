@@ -14,6 +14,7 @@
 #include "core/json_file.hpp"
 #include "core/log.hpp"
 #include "data/labels.hpp"
+#include "data/timestamp.hpp"
 
 namespace lstmad {
 namespace fs = std::filesystem;
@@ -65,6 +66,7 @@ NabCorpus nab_load_corpus(const std::string& nab_root, const std::string& window
     f.relpath = relpath;
     f.rows = s.rows();
     f.windows = std::move(s.windows);
+    f.time_us = std::move(s.time_us);
     c.files.push_back(std::move(f));
   }
   // std::map keys are already sorted; the corpus order is the scores files' row order.
@@ -92,48 +94,68 @@ std::string nab_result_path(const std::string& results_dir, const std::string& d
       .string();
 }
 
-std::vector<double> nab_read_result_scores(const std::string& path, int expected_rows) {
-  return nab_parse_result_scores(files::read(path), path, expected_rows);
+std::vector<double> nab_read_result_scores(const std::string& path, int expected_rows,
+                                           const std::vector<int64_t>* expected_time_us) {
+  return nab_parse_result_scores(files::read(path), path, expected_rows, expected_time_us);
 }
 
 std::vector<double> nab_parse_result_scores(const std::string& text_in, const std::string& path,
-                                            int expected_rows) {
+                                            int expected_rows, const std::vector<int64_t>* expected_time_us) {
   std::string_view text(text_in);
   size_t pos = 0;
   long line_no = 1;
   std::string_view header = next_line(text, pos);
   if (header.empty()) throw DataError(path, 1, "empty file (expected a header with an anomaly_score column)");
-  // Column of anomaly_score, by name: the column order differs between detectors.
-  int column = -1, ncols = 0;
-  for (size_t a = 0;; ++ncols) {
-    size_t b = header.find(',', a);
-    std::string_view name =
-        trim(header.substr(a, b == std::string_view::npos ? std::string_view::npos : b - a));
-    if (name == "anomaly_score" && column < 0) column = ncols;
+  // Columns by name: the column order differs between detectors. A name twice would leave it open which
+  // column is meant.
+  std::vector<std::string_view> names;
+  for (size_t a = 0;;) {
+    const size_t b = header.find(',', a);
+    names.push_back(trim(header.substr(a, b == std::string_view::npos ? std::string_view::npos : b - a)));
     if (b == std::string_view::npos) break;
     a = b + 1;
   }
+  int column = -1, time_column = -1;
+  for (size_t c = 0; c < names.size(); ++c) {
+    for (size_t k = 0; k < c; ++k)
+      if (names[k] == names[c] && !names[c].empty())
+        throw DataError(path, 1, "column \"" + std::string(names[c]) + "\" appears twice in the header");
+    if (names[c] == "anomaly_score") column = static_cast<int>(c);
+    if (names[c] == "timestamp") time_column = static_cast<int>(c);
+  }
   if (column < 0)
     throw DataError(path, 1, "no anomaly_score column in the header \"" + std::string(header) + "\"");
+  const int ncols = static_cast<int>(names.size());
   std::vector<double> scores;
   scores.reserve(static_cast<size_t>(std::max(0, expected_rows)));
+  std::vector<std::string_view> fields;
   while (pos < text.size()) {
     std::string_view line = next_line(text, pos);
     ++line_no;
     if (trim(line).empty()) continue;  // blank lines are not rows (as pandas reads them)
     const long row = static_cast<long>(scores.size());
-    size_t a = 0;
-    for (int c = 0; c < column; ++c) {
-      size_t b = line.find(',', a);
-      if (b == std::string_view::npos)
-        throw DataError(path, line_no,
-                        row_at(row, line_no) + ": " + std::to_string(c + 1) +
-                            " field(s), but anomaly_score is field " + std::to_string(column + 1));
+    fields.clear();
+    for (size_t a = 0;;) {
+      const size_t b = line.find(',', a);
+      fields.push_back(trim(line.substr(a, b == std::string_view::npos ? std::string_view::npos : b - a)));
+      if (b == std::string_view::npos) break;
       a = b + 1;
     }
-    size_t b = line.find(',', a);
-    std::string_view field =
-        trim(line.substr(a, b == std::string_view::npos ? std::string_view::npos : b - a));
+    if (static_cast<int>(fields.size()) != ncols)
+      throw DataError(path, line_no,
+                      row_at(row, line_no) + ": " + std::to_string(fields.size()) +
+                          " field(s) under a header of " + std::to_string(ncols));
+    // The sweep matches rows to label windows by position; NAB matches them by timestamp. The two agree
+    // only where the result file's timestamps are the data file's.
+    if (time_column >= 0 && expected_time_us && row < static_cast<long>(expected_time_us->size())) {
+      const std::string_view t = fields[static_cast<size_t>(time_column)];
+      const auto us = parse_timestamp_us(t);
+      if (!us || *us != (*expected_time_us)[static_cast<size_t>(row)])
+        throw DataError(path, line_no,
+                        row_at(row, line_no) + ": timestamp \"" + std::string(t.substr(0, 40)) +
+                            "\" is not the data file's at this row");
+    }
+    const std::string_view field = fields[static_cast<size_t>(column)];
     if (field.empty()) throw DataError(path, line_no, row_at(row, line_no) + ": anomaly_score is empty");
     double v = 0.0;
     const char* first = field.data();
@@ -164,7 +186,7 @@ std::vector<NabFileInput> nab_load_detector(const NabCorpus& corpus, const std::
     const std::string path = nab_result_path(results_dir, detector, f.relpath);
     if (!fs::is_regular_file(path))
       throw DataError(path, 0, "no such result file (needed for " + f.relpath + ")");
-    f.scores = nab_read_result_scores(path, f.rows);
+    f.scores = nab_read_result_scores(path, f.rows, f.time_us.empty() ? nullptr : &f.time_us);
   }
   return out;
 }

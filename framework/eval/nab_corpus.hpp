@@ -32,11 +32,15 @@ std::string nab_result_path(const std::string& results_dir, const std::string& d
                             const std::string& relpath);
 
 // The anomaly_score column (found by name) of a detector result CSV with exactly expected_rows data rows.
-// A missing column, an empty, NaN, infinite or non-numeric score, or a row count other than expected_rows
-// is a DataError naming the file, its line and the data row.
-std::vector<double> nab_read_result_scores(const std::string& path, int expected_rows);
+// A missing column, a column named twice, a row with more or fewer fields than the header, an empty,
+// NaN, infinite or non-numeric score, a row count other than expected_rows, or (with expected_time_us,
+// the data file's times) a timestamp column whose row is not the data file's time at that row is a
+// DataError naming the file, its line and the data row.
+std::vector<double> nab_read_result_scores(const std::string& path, int expected_rows,
+                                           const std::vector<int64_t>* expected_time_us = nullptr);
 std::vector<double> nab_parse_result_scores(const std::string& text, const std::string& path,
-                                            int expected_rows);
+                                            int expected_rows,
+                                            const std::vector<int64_t>* expected_time_us = nullptr);
 
 // The corpus files with this detector's scores filled in.
 std::vector<NabFileInput> nab_load_detector(const NabCorpus& corpus, const std::string& results_dir,

@@ -6,6 +6,7 @@
 // windows as inclusive row ranges. The first probation_length(n) rows are never scored. Everything here
 // works on rows only; reading NAB's folders lives in eval/nab_corpus.hpp.
 #pragma once
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -40,6 +41,7 @@ struct NabFileInput {
   int rows = 0;
   std::vector<LabelWindow> windows;
   std::vector<double> scores;
+  std::vector<int64_t> time_us;  // the data file's row times, where read from it (lstmad nab); else empty
 };
 
 // Checks the invariants above; DataError naming relpath (and the row, for a NaN or infinite score).
