@@ -30,8 +30,9 @@ namespace fs = std::filesystem;
 namespace {
 
 // Every cell of the run whose models were saved and scored (model.json written), in id order. A damaged
-// index is another cell's problem: it is named in a warning and left out.
-std::vector<SavedCell> saved_cells(const std::string& run_dir) {
+// index is named in a warning, left out, and its error kept in `damaged` under the cell's id.
+std::vector<SavedCell> saved_cells(const std::string& run_dir,
+                                   std::map<std::string, std::exception_ptr>& damaged) {
   std::vector<std::string> ids;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(fs::path(run_dir) / "models", ec))
@@ -44,6 +45,7 @@ std::vector<SavedCell> saved_cells(const std::string& run_dir) {
       out.push_back(load_saved_cell(run_dir, id));
     } catch (const std::exception& e) {
       log::warn(std::string("skipped: ") + e.what());
+      damaged[id] = std::current_exception();
     }
   }
   return out;
@@ -220,7 +222,19 @@ Detection detect(const DetectOptions& o) {
   const std::string cfg_path = o.run_dir + "/config.json";
   if (!files::exists(cfg_path)) throw IoError(o.run_dir + ": not a run folder (no config.json)");
   const json cfg = resolve_config(read_config_file(cfg_path), cfg_path);
-  const std::vector<SavedCell> saved = saved_cells(o.run_dir);
+  std::map<std::string, std::exception_ptr> damaged;
+  const std::vector<SavedCell> saved = saved_cells(o.run_dir, damaged);
+  // The cell asked for (its id follows from the config and the series) with a damaged index: that file's
+  // error (exit 3), not "no saved models" for the series.
+  if (!o.series.empty() && !damaged.empty()) {
+    const Plan want = make_plan(cfg, {o.series});
+    for (const auto& c : want.cells) {
+      if (!o.detector.empty() && want.settings[static_cast<size_t>(c.setting)].detector != o.detector)
+        continue;
+      if (auto it = damaged.find(c.id); it != damaged.end()) std::rethrow_exception(it->second);
+    }
+  }
+  if (saved.empty() && !damaged.empty()) std::rethrow_exception(damaged.begin()->second);
   if (saved.empty())
     throw IoError(o.run_dir +
                   ": the run saved no models; run the experiment with run.save_models true "

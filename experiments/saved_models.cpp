@@ -2,6 +2,7 @@
 #include "experiments/saved_models.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "core/error.hpp"
@@ -53,6 +54,22 @@ void save_cell_models(const std::string& run_dir, const SavedCell& c) {
   files::write_atomic(saved_models_dir(run_dir, c.cell) + "/model.json", json_text(j));
 }
 
+namespace {
+// "" when `feature` is a calendar input data.time_features offers, else what is wrong.
+std::string time_feature_problem(const std::string& feature) {
+  for (const auto& d : config_schema()) {
+    if (d.path != "data.time_features") continue;
+    std::string list;
+    for (const auto& c : d.choices) {
+      if (c == feature) return "";
+      list += (list.empty() ? "" : ", ") + c;
+    }
+    return "\"" + feature + "\" is not a calendar input (" + list + ")";
+  }
+  return "";
+}
+}  // namespace
+
 SavedCell load_saved_cell(const std::string& run_dir, const std::string& cell_id) {
   const std::string path = saved_models_dir(run_dir, cell_id) + "/model.json";
   if (!files::exists(path)) throw IoError(path + ": no such file");
@@ -82,11 +99,30 @@ SavedCell load_saved_cell(const std::string& run_dir, const std::string& cell_id
   } catch (const std::exception& e) {  // parse errors, missing keys, wrong types
     throw DataError(path, 0, std::string("not a saved-model index: ") + e.what());
   }
-  const bool scales_ok =
-      std::all_of(c.norm.scale.begin(), c.norm.scale.end(), [](double s) { return s != 0; });
-  if (c.cell != cell_id || c.train_end < 1 || c.norm.offset.empty() ||
-      c.norm.offset.size() != c.norm.scale.size() || !scales_ok || c.member_seeds.empty())
-    throw DataError(path, 0, "inconsistent saved-model index (cell, train_rows, normalize or member_seeds)");
+  // What the run wrote (fit_normalizer, save_cell_models) holds all of these; a file that breaks one was
+  // edited or damaged, and scoring with it would be silently wrong.
+  const bool scales_ok = std::all_of(c.norm.scale.begin(), c.norm.scale.end(),
+                                     [](double s) { return std::isfinite(s) && s > 0; });
+  const bool offsets_ok =
+      std::all_of(c.norm.offset.begin(), c.norm.offset.end(), [](double o) { return std::isfinite(o); });
+  const std::string problem =
+      c.cell != cell_id ? "cell \"" + c.cell + "\" is not its folder's " + cell_id
+      : c.train_end < 1 || c.rows < c.train_end
+          ? "train_rows " + std::to_string(c.train_end) + " of rows " + std::to_string(c.rows)
+      : c.norm.fit_rows < 1 || c.norm.fit_rows > c.train_end
+          ? "normalize.fit_rows " + std::to_string(c.norm.fit_rows) + " is not within the " +
+                std::to_string(c.train_end) + " training rows"
+      : c.norm.offset.empty() || c.norm.offset.size() != c.norm.scale.size() ||
+              c.norm.offset.size() != c.norm.constant.size()
+          ? std::string("normalize holds no columns, or offset, scale and constant of different lengths")
+      : !scales_ok || !offsets_ok
+          ? std::string("normalize.scale must be finite and > 0, normalize.offset finite")
+      : c.member_seeds.empty() ? std::string("member_seeds is empty")
+                               : std::string();
+  if (!problem.empty()) throw DataError(path, 0, "inconsistent saved-model index: " + problem);
+  for (const auto& f : c.time_features)
+    if (const std::string why = time_feature_problem(f); !why.empty())
+      throw DataError(path, 0, "inconsistent saved-model index: time_features: " + why);
   return c;
 }
 

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -296,8 +297,35 @@ TEST(Detect, ErrorsNameWhatToFix) {
   EXPECT_EQ(detect(run + " --series " + kSeries[0], &log), 3);
   EXPECT_NE(log.find(ck), std::string::npos) << log;
 
-  // A damaged model.json is named too.
-  write_text(run + "/models/" + cell + "/model.json", "{\"format\": 1}");
+  // A damaged model.json is named too, by `detect` of its series (exit 3, the file named) as by the loader;
+  // so are values no run writes: the file was edited, and scoring with it would be silently wrong.
+  const std::string index = run + "/models/" + cell + "/model.json";
+  const std::string good_index = lstmad::files::read(index);
+  auto edited = [&](const std::function<void(lstmad::json&)>& edit) {
+    auto j = lstmad::json::parse(good_index);
+    edit(j);
+    write_text(index, j.dump(2));
+    return detect(run + " --series " + kSeries[0], &log);
+  };
+  struct Edit {
+    std::function<void(lstmad::json&)> edit;
+    std::string says;
+  };
+  for (const Edit& e : std::vector<Edit>{
+           {[](lstmad::json& j) { j["normalize"]["scale"] = {-1.0}; },
+            "normalize.scale must be finite and > 0"},
+           {[](lstmad::json& j) { j["normalize"]["offset"] = {1e308 * 10}; }, "not a saved-model index"},
+           {[](lstmad::json& j) { j["rows"] = -1; }, "train_rows 180 of rows -1"},
+           {[](lstmad::json& j) { j["normalize"]["fit_rows"] = 5000; }, "normalize.fit_rows 5000"},
+           {[](lstmad::json& j) { j["time_features"] = {"hour"}; }, "\"hour\" is not a calendar input"}}) {
+    EXPECT_EQ(edited(e.edit), 3) << e.says << ": " << log;
+    EXPECT_NE(log.find(index), std::string::npos) << log;
+    EXPECT_NE(log.find(e.says), std::string::npos) << log;
+  }
+  write_text(index, "{");
+  EXPECT_EQ(detect(run + " --series " + kSeries[0], &log), 3) << log;
+  EXPECT_NE(log.find(index + ": not a saved-model index"), std::string::npos) << log;
+  write_text(index, "{\"format\": 1}");
   EXPECT_THROW(lstmad::load_saved_cell(run, cell), lstmad::DataError);
   try {
     lstmad::load_saved_cell(run, cell);
