@@ -237,9 +237,15 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
   json manifest = json::object();  // a resumed run's, as it was recorded
   SetupGuard setup;
   std::string dir;
+  double earlier_seconds = 0.0;  // a resumed run's time so far, as its last finished leg recorded it
   if (!ro.resume_dir.empty()) {
     dir = ro.resume_dir;
     open_resumed_folder(dir, cfg, manifest, ro);
+    try {
+      earlier_seconds = recorded_wall_seconds(dir);
+    } catch (const Error& e) {
+      log::warn(std::string("the earlier legs' time is not counted: ") + e.what());
+    }
   } else {
     dir = create_run_folder(cfg, ro, setup);
   }
@@ -294,8 +300,8 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
   if (done.interrupted)
     partial = "the run was interrupted; resume it with --resume " + dir;
   else if (ro.shard_count > 1) partial = "shard " + std::to_string(ro.shard_index) + "/" + std::to_string(ro.shard_count) + "; merge the shards for NAB scores";
-  RunOutcome outcome =
-      finalize(dir, cfg, plan, loaded, std::move(done.results), store, since(t_run), partial);
+  RunOutcome outcome = finalize(dir, cfg, plan, loaded, std::move(done.results), store,
+                                earlier_seconds + since(t_run), partial);
   outcome.interrupted = done.interrupted;
   outcome.skipped = in_shard - static_cast<int>(todo.size());
   if (ro.shard_count > 1) outcome.missing = 0;  // other shards' cells are not missing from this one

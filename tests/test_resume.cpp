@@ -117,9 +117,20 @@ TEST_F(Resume, SigintStopsCleanlyAndLeavesAResumableRun) {
   ASSERT_TRUE(WIFEXITED(status)) << "SIGINT is handled, not fatal";
   EXPECT_EQ(WEXITSTATUS(status), 130);
   EXPECT_TRUE(fs::exists(tmp.file("run/results.csv"))) << "the tables of the finished cells are written";
+  // The run's time (summary.json, the runtime `lstmad table` shows) is both legs', not the resume's alone.
+  auto wall = [&] {
+    return nlohmann::json::parse(lstmad::files::read(tmp.file("run/summary.json")))["wall_seconds"]
+        .get<double>();
+  };
+  const double first = wall();
+  ASSERT_GT(first, 0.0);
   std::string out;
+  const auto t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(run_command(lstmad_binary() + " -q run --resume " + tmp.file("run") + " -j 1", &out), 0) << out;
+  const double second = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_TRUE(fs::exists(tmp.file("run/nab_scores.json")));
+  EXPECT_GT(wall(), first);
+  EXPECT_LE(wall(), first + second);
 }
 
 TEST_F(Resume, ShardsMergeIntoTheUnshardedRun) {
