@@ -229,32 +229,11 @@ void parse_shard(const std::string& text, int& index, int& count) {
     throw ConfigError("--shard " + text + ": expected 0 <= i < n");
 }
 
-RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
-  const auto t_run = Clock::now();
-  g_stop = 0;
-  RunOptions ro = ro_in;
-  json cfg = cfg_in;
-  json manifest = json::object();  // a resumed run's, as it was recorded
-  SetupGuard setup;
-  std::string dir;
-  double earlier_seconds = 0.0;  // a resumed run's time so far, as its last finished leg recorded it
-  if (!ro.resume_dir.empty()) {
-    dir = ro.resume_dir;
-    open_resumed_folder(dir, cfg, manifest, ro);
-    try {
-      earlier_seconds = recorded_wall_seconds(dir);
-    } catch (const Error& e) {
-      log::warn(std::string("the earlier legs' time is not counted: ") + e.what());
-    }
-  } else {
-    dir = create_run_folder(cfg, ro, setup);
-  }
-  log::set_file(dir + "/log.txt");
-  struct LogFileGuard {
-    ~LogFileGuard() { log::set_file(""); }
-  } log_guard;
-  log::info((ro.resume_dir.empty() ? "run folder " : "resuming ") + dir);
+namespace {
 
+// The run in its opened folder (new or resumed): the corpus, the plan, the cells, the tables.
+RunOutcome run_in_folder(const std::string& dir, const json& cfg, json manifest, const RunOptions& ro,
+                         SetupGuard& setup, double earlier_seconds, Clock::time_point t_run) {
   int threads = ro.threads > 0 ? ro.threads : at_path(cfg, "run.threads").get<int>();
   if (threads <= 0) threads = static_cast<int>(ThreadPool::hardware_threads());
 
@@ -309,6 +288,42 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
             std::to_string(since(t_run)) + " s: " + std::to_string(outcome.ok) + " OK, " +
             std::to_string(outcome.failed) + " failed; results in " + dir);
   return outcome;
+}
+
+}  // namespace
+
+RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
+  const auto t_run = Clock::now();
+  g_stop = 0;
+  RunOptions ro = ro_in;
+  json cfg = cfg_in;
+  json manifest = json::object();  // a resumed run's, as it was recorded
+  SetupGuard setup;
+  std::string dir;
+  double earlier_seconds = 0.0;  // a resumed run's time so far, as its last finished leg recorded it
+  if (!ro.resume_dir.empty()) {
+    dir = ro.resume_dir;
+    open_resumed_folder(dir, cfg, manifest, ro);
+    try {
+      earlier_seconds = recorded_wall_seconds(dir);
+    } catch (const Error& e) {
+      log::warn(std::string("the earlier legs' time is not counted: ") + e.what());
+    }
+  } else {
+    dir = create_run_folder(cfg, ro, setup);
+  }
+  log::set_file(dir + "/log.txt");
+  struct LogFileGuard {
+    ~LogFileGuard() { log::set_file(""); }
+  } log_guard;
+  log::info((ro.resume_dir.empty() ? "run folder " : "resuming ") + dir);
+  // What ends the run early is in its log too, beside the cells that finished before it.
+  try {
+    return run_in_folder(dir, cfg, std::move(manifest), ro, setup, earlier_seconds, t_run);
+  } catch (const std::exception& e) {
+    log::error(std::string("the run stopped: ") + e.what());
+    throw;
+  }
 }
 
 }  // namespace lstmad

@@ -282,6 +282,20 @@ TEST_F(RunCli, AnUnreadableProfilesFileFailsBeforeTraining) {
     }
     EXPECT_FALSE(fs::exists(tmp.file("r"))) << file;
   }
+  // A resume whose profiles file went away stops with that error, and says so in the run's log too.
+  write_text(tmp.file("profiles.json"),
+             R"({"standard": {"CostMatrix": {"tpWeight": 1, "fnWeight": 1, "fpWeight": 0.11}}})");
+  std::string out;
+  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") +
+                            " --set eval.profiles=" + tmp.file("profiles.json") + " --out " + tmp.file("ok"),
+                        &out),
+            0)
+      << out;
+  fs::remove(tmp.file("profiles.json"));
+  EXPECT_EQ(run_command(lstmad_binary() + " -q run --resume " + tmp.file("ok"), &out), 2) << out;
+  const std::string log = lstmad::files::read(tmp.file("ok/log.txt"));
+  EXPECT_NE(log.find("the run stopped: eval.profiles: " + tmp.file("profiles.json")), std::string::npos)
+      << log;
 }
 
 // Numbers from the command line and from Slurm's variables are read whole: "x" or "1x" is no task index,
