@@ -59,6 +59,10 @@ void check_shard_inputs(const std::vector<std::string>& shard_dirs, const Corpus
 
 }  // namespace
 
+std::string merge_marker(const std::string& out_dir) {
+  return out_dir + "/.merging";
+}
+
 RunOutcome merge_runs(const std::vector<std::string>& shard_dirs, const std::string& out_dir) {
   const auto t0 = Clock::now();
   if (shard_dirs.empty()) throw ConfigError("merge: give at least one run folder");
@@ -71,6 +75,13 @@ RunOutcome merge_runs(const std::vector<std::string>& shard_dirs, const std::str
     else if (c != cfg)
       throw ConfigError(d + "/config.json: differs from " + shard_dirs[0] +
                         "/config.json; only shards of one run merge");
+  }
+  // A merge that was killed left its marker: what it wrote is redone, so the retried command finishes it.
+  const std::string marker = merge_marker(out_dir);
+  if (files::exists(marker)) {
+    for (const char* part : {"config.json", "manifest.json", "cells", "nab", "failed", "corpus", "models"})
+      fs::remove_all(fs::path(out_dir) / part);
+    log::info(out_dir + ": an unfinished merge; merging again");
   }
   if (files::exists(out_dir + "/config.json")) throw IoError(out_dir + ": already holds a run");
   json resolved = resolve_config(cfg, shard_dirs[0] + "/config.json");
@@ -96,6 +107,7 @@ RunOutcome merge_runs(const std::vector<std::string>& shard_dirs, const std::str
     }
   }
   files::make_dirs(out_dir);
+  files::write_atomic(marker, "lstmad merge in progress; run the same merge again to finish it\n");
   files::write_atomic(out_dir + "/config.json", json_text(cfg));
   // Every shard's finished cells and their NAB-format files (identical across shards for a synthetic corpus).
   for (const auto& d : shard_dirs) {
@@ -128,6 +140,7 @@ RunOutcome merge_runs(const std::vector<std::string>& shard_dirs, const std::str
   double shard_seconds = 0;
   for (const auto& d : shard_dirs) shard_seconds += recorded_wall_seconds(d);
   RunOutcome outcome = finalize(out_dir, resolved, plan, loaded, {}, store, since(t0) + shard_seconds, "");
+  fs::remove(marker);
   return outcome;
 }
 

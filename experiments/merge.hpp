@@ -11,4 +11,8 @@ namespace lstmad {
 // the table over all cells.
 RunOutcome merge_runs(const std::vector<std::string>& shard_dirs, const std::string& out_dir);
 
+// The file a merge keeps in its output folder until it has finished: a folder with it is an unfinished
+// merge, which the same merge command finishes and `run --resume` refuses.
+std::string merge_marker(const std::string& out_dir);
+
 }  // namespace lstmad

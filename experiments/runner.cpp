@@ -14,6 +14,7 @@
 #include "experiments/cell_execution.hpp"
 #include "experiments/corpus.hpp"
 #include "experiments/evaluation.hpp"
+#include "experiments/merge.hpp"
 #include "experiments/plan.hpp"
 #include "experiments/progress.hpp"
 #include "experiments/results.hpp"
@@ -171,6 +172,9 @@ std::string create_run_folder(const json& cfg, const RunOptions& ro, SetupGuard&
 // renamed, so never results: they are removed.
 void open_resumed_folder(const std::string& dir, json& cfg, json& manifest, RunOptions& ro) {
   if (!files::exists(dir + "/config.json")) throw IoError(dir + ": not a run folder (no config.json)");
+  if (files::exists(merge_marker(dir)))
+    throw IoError(
+        dir + ": an unfinished merge (killed before it ended); run the same lstmad merge again to finish it");
   cfg = resolve_config(read_config_file(dir + "/config.json"), dir + "/config.json");
   std::error_code ec;
   std::vector<fs::path> stale;

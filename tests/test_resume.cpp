@@ -156,6 +156,40 @@ TEST_F(Resume, ShardsMergeIntoTheUnshardedRun) {
       << "a merge missing shards says so";
 }
 
+// A merge killed part way leaves its marker (.merging) beside what it wrote: `run --resume` refuses that
+// folder, and the same merge command finishes it, equal to the merge that was never killed.
+TEST_F(Resume, AKilledMergeIsFinishedByTheSameCommand) {
+  TempDir tmp("killed-merge");
+  write_text(tmp.file("cfg.json"), kConfig);
+  std::string out, dirs;
+  for (int i = 0; i < 2; ++i) {
+    const std::string d = tmp.file("shard" + std::to_string(i));
+    ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") +
+                              " --set train.epochs=1 --shard " + std::to_string(i) + "/2 --out " + d,
+                          &out),
+              0)
+        << out;
+    dirs += " " + d;
+  }
+  ASSERT_EQ(run_command(lstmad_binary() + " -q merge" + dirs + " --out " + tmp.file("whole"), &out), 0)
+      << out;
+  EXPECT_FALSE(fs::exists(tmp.file("whole/.merging"))) << "a finished merge keeps no marker";
+  // What a kill during the copying leaves: the marker, the config, part of the cells, no manifest.
+  fs::copy(tmp.file("whole"), tmp.file("killed"), fs::copy_options::recursive);
+  write_text(tmp.file("killed/.merging"), "");
+  fs::remove(tmp.file("killed/manifest.json"));
+  fs::remove(tmp.file("killed/results.csv"));
+  fs::remove(fs::directory_iterator(tmp.file("killed/cells"))->path());
+  EXPECT_EQ(run_command(lstmad_binary() + " -q run --resume " + tmp.file("killed") + " 2>&1", &out), 3)
+      << out;
+  EXPECT_NE(out.find("an unfinished merge"), std::string::npos) << out;
+  ASSERT_EQ(run_command(lstmad_binary() + " -q merge" + dirs + " --out " + tmp.file("killed"), &out), 0)
+      << out;
+  EXPECT_FALSE(fs::exists(tmp.file("killed/.merging")));
+  EXPECT_EQ(results_without_timings(tmp.file("killed")), results_without_timings(tmp.file("whole")));
+  EXPECT_EQ(finished_cells(tmp.file("killed")), finished_cells(tmp.file("whole")));
+}
+
 TEST_F(Resume, ARequeuedSlurmTaskResumesItsShard) {
   // scripts/slurm/lstmad-array.sbatch run as Slurm runs a task, twice: a requeued task (preempted after
   // some cells) finds its shard's folder and resumes it, instead of failing on "already holds a run".
