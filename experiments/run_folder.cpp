@@ -122,9 +122,9 @@ RunOutcome finalize(const std::string& dir, const json& cfg, const Plan& plan,
     by_id.erase(it);
   }
   if (!by_id.empty())
-    log::warn(
-        std::to_string(by_id.size()) + " cell file(s) in " + dir +
-        "/cells belong to no cell of this run's plan (a series no longer in the corpus) and are left out");
+    log::warn(std::to_string(by_id.size()) + " cell file(s) in " + dir +
+              "/cells belong to no cell of this run's plan (a series no longer in the corpus, or a setting "
+              "that config.json no longer makes) and are left out");
   store.write_results_csv(plan, all);
   for (const auto& r : all) (r.status == CellStatus::Ok ? outcome.ok : outcome.failed)++;
   outcome.cells = static_cast<int>(plan.cells.size());
