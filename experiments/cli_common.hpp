@@ -2,10 +2,12 @@
 // registers the function that runs when that subcommand was chosen.
 #pragma once
 #include <CLI/CLI.hpp>
+#include <charconv>
 #include <cmath>
-#include <exception>
 #include <functional>
+#include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -32,22 +34,26 @@ void add_config_args(CLI::App* sub, ConfigArgs& a, bool required = true);
 // The config file with its overrides applied, validated and with every default filled in.
 json load_resolved(const ConfigArgs& a);
 
+// `text` as a T when the whole of it is one (no blanks, no trailing text; a double may start with '+').
+template <class T>
+std::optional<T> whole_number(const std::string& text) {
+  const char* first = text.data() + (std::is_floating_point_v<T> && !text.empty() && text[0] == '+');
+  const char* last = text.data() + text.size();
+  T v{};
+  const auto [end, ec] = std::from_chars(first, last, v);
+  if (first == last || ec != std::errc() || end != last) return std::nullopt;
+  return v;
+}
+
 // Option checks whose messages say what was expected in the option's own terms (CLI11's
 // NonNegativeNumber prints the range up to the largest double).
 inline std::string finite_number(const std::string& text) {
-  std::size_t used = 0;
-  double v = 0;
-  try {
-    v = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  return used == text.size() && used > 0 && std::isfinite(v) ? "" : "expected a finite number, got " + text;
+  const auto v = whole_number<double>(text);
+  return v && std::isfinite(*v) ? "" : "expected a finite number, got " + text;
 }
 inline std::string count_or_zero(const std::string& text) {
-  return !text.empty() && text.find_first_not_of("0123456789") == std::string::npos
-             ? ""
-             : "expected 0 or a positive whole number, got " + text;
+  const auto v = whole_number<long long>(text);
+  return v && *v >= 0 ? "" : "expected 0 or a positive whole number, got " + text;
 }
 
 // Modules (one .cpp each).

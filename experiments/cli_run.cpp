@@ -36,17 +36,11 @@ void choose_shard(RunOptions& ro) {
                                (min ? std::string(", SLURM_ARRAY_TASK_MIN=") + min : std::string());
       // Whole integers only: atoi would take "x" for task 0 and run another task's shard.
       auto integer = [&](const char* text) {
-        std::size_t used = 0;
-        int v = 0;
-        try {
-          v = std::stoi(text, &used);
-        } catch (const std::exception&) {
-          used = 0;
-        }
-        if (used == 0 || text[used] != '\0')
+        const auto v = whole_number<int>(text);
+        if (!v)
           throw ConfigError(vars + ": \"" + text +
                             "\" is not an integer; the shard comes from these Slurm variables");
-        return v;
+        return *v;
       };
       const int index = integer(id) - (min ? integer(min) : 0);
       try {

@@ -60,6 +60,19 @@ void write_two_series(const TempDir& tmp, const std::string& second) {
   write_text(tmp.file("cfg.json"), config(tmp.file("c")));
 }
 
+// Runs tmp/cfg.json (write_two_series): exit 1, k/a.csv OK, k/<bad> ERROR with an error holding `says`.
+void expect_it_fails_alone(const TempDir& tmp, const std::string& bad, const std::string& says) {
+  std::string out;
+  EXPECT_EQ(
+      run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --out " + tmp.file("r"), &out), 1)
+      << out;
+  auto st = statuses(tmp.file("r/results.csv"));
+  EXPECT_EQ(st["k/a.csv"].first, "OK") << out;
+  EXPECT_EQ(st["k/" + bad].first, "ERROR") << out;
+  EXPECT_NE(st["k/" + bad].second.find(says), std::string::npos) << st["k/" + bad].second;
+  EXPECT_TRUE(fs::exists(tmp.file("r/summary.json"))) << out;
+}
+
 }  // namespace
 
 class Faults : public ::testing::Test {
@@ -118,17 +131,7 @@ TEST_F(Faults, AValueThatIsNotUtf8FailsItsCellOnly) {
                "C");
   write_two_series(tmp, "latin1.csv");
   write_text(tmp.file("c/data/k/latin1.csv"), text);
-  std::string out;
-  EXPECT_EQ(
-      run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --out " + tmp.file("r"), &out), 1)
-      << out;
-  auto st = statuses(tmp.file("r/results.csv"));
-  EXPECT_EQ(st["k/a.csv"].first, "OK") << out;
-  EXPECT_EQ(st["k/latin1.csv"].first, "ERROR") << out;
-  EXPECT_NE(st["k/latin1.csv"].second.find("latin1.csv:3: value in column 2 is not a number: \"12"),
-            std::string::npos)
-      << st["k/latin1.csv"].second;
-  EXPECT_TRUE(fs::exists(tmp.file("r/summary.json"))) << out;
+  expect_it_fails_alone(tmp, "latin1.csv", "latin1.csv:3: value in column 2 is not a number: \"12");
 }
 
 // A label entry that is not a list of [start, end] strings fails its own series' cells; the label file
@@ -137,18 +140,9 @@ TEST_F(Faults, AMalformedLabelEntryFailsItsSeriesOnly) {
   TempDir tmp("bad-label");
   write_two_series(tmp, "b.csv");
   write_text(tmp.file("c/labels/combined_windows.json"), R"({"k/a.csv": [], "k/b.csv": [[1, 2]]})");
-  std::string out;
-  EXPECT_EQ(
-      run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --out " + tmp.file("r"), &out), 1)
-      << out;
-  auto st = statuses(tmp.file("r/results.csv"));
-  EXPECT_EQ(st["k/a.csv"].first, "OK") << out;
-  EXPECT_EQ(st["k/b.csv"].first, "ERROR") << out;
-  EXPECT_NE(
-      st["k/b.csv"].second.find("combined_windows.json: \"k/b.csv\": window 0 must be [start, end] timestamp "
-                                "strings, got [1,2]"),
-      std::string::npos)
-      << st["k/b.csv"].second;
+  expect_it_fails_alone(
+      tmp, "b.csv",
+      "combined_windows.json: \"k/b.csv\": window 0 must be [start, end] timestamp strings, got [1,2]");
 }
 
 TEST_F(Faults, MalformedJsonConfigExitsTwoNamingFileAndLine) {
