@@ -83,6 +83,22 @@ TEST(CsvReader, ANulByteIsRefusedNamingItsLine) {
   expect_data_error("t\0i\0m\0e\0s\0t\0a\0m\0p\0,\0v\0a\0l\0u\0e\0\n\0"s, 1, "UTF-16");
 }
 
+// A file's JSON is written whatever bytes its strings hold: each byte that is not UTF-8 becomes U+FFFD
+// (nlohmann's plain dump() throws), in json and ordered_json alike, and valid text is kept as it is.
+TEST(JsonText, InvalidUtf8BecomesTheReplacementCharacter) {
+  const nlohmann::json j{{"error",
+                          "12\xb0"
+                          "C"}};
+  EXPECT_THROW(j.dump(), nlohmann::json::type_error);
+  EXPECT_EQ(json_text(j, -1),
+            "{\"error\":\"12\xef\xbf\xbd"
+            "C\"}\n");
+  nlohmann::ordered_json o;
+  o["z"] = "\xff";
+  o["a"] = "\xc2\xb0";  // a valid degree sign stays
+  EXPECT_EQ(json_text(o, -1), "{\"z\":\"\xef\xbf\xbd\",\"a\":\"\xc2\xb0\"}\n") << "key order kept";
+}
+
 // Old Mac OS files end lines with a bare CR: read by LF they would be one long line, so they are refused
 // with what to fix. A CR doubled before the LF (CRLF written through a Windows text-mode file) still reads.
 TEST(CsvReader, BareCrLineEndingsAreRefused) {

@@ -68,8 +68,10 @@ T json_get(const nlohmann::json& doc, const std::vector<std::string>& keys, cons
 // The text of `j` for a file, ending in a newline. Strings that are not valid UTF-8 (the bytes of a data
 // file quoted in an error message, a file named in another encoding) have each invalid byte replaced
 // by U+FFFD: nlohmann's dump() would throw instead, and the cell or manifest would never be written.
-inline std::string json_text(const nlohmann::json& j, int indent = 2) {
-  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+// Any nlohmann document type (json, ordered_json), taken as it is rather than converted.
+template <class Json>
+std::string json_text(const Json& j, int indent = 2) {
+  return j.dump(indent, ' ', false, Json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace lstmad
