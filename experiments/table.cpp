@@ -13,6 +13,7 @@
 #include "core/log.hpp"
 #include "experiments/config.hpp"
 #include "experiments/corpus.hpp"
+#include "experiments/plan.hpp"
 
 namespace lstmad {
 
@@ -27,11 +28,12 @@ std::string fmt(double v, int digits = 2) {
 }
 
 struct Acc {
-  std::string detector;
-  std::string config;  // the run's config without its `run` section: the runs a row averages share it
+  std::string detector;  // the row's name: detector.name, and a grid's values after it (row_name)
+  std::string config;    // the run's config without its `run` section: the runs a row averages share it
   std::vector<double> values[3];
   std::vector<double> seconds;
-  std::vector<std::string> runs;
+  std::vector<std::string> runs;   // a run folder per value (a run's seed grid gives one per seed)
+  std::vector<std::string> names;  // the detector's name in that run (a grid's names hold the seed's id)
   std::string engine;
 };
 
@@ -42,14 +44,27 @@ struct Row {
 
 struct RunScores {
   std::vector<Acc> ours;
-  std::vector<std::string> unscored;                         // runs without a NAB score
+  std::vector<std::string> unscored;                         // "`run` (detector)" without a NAB score
   std::vector<std::pair<std::string, std::string>> not_nab;  // run folder, why it is not comparable
 };
 
-// The NAB scores of the given runs, one accumulator per detector and config. `board_series`: the number
-// of series the scoreboard's scores are over (0 when unknown), to tell a run on part of NAB's corpus.
+// A setting's row: detector.name, then the values of the grid's axes but the run's (a seed grid's
+// settings are one row's runs). A grid's detector names, `<name>-<setting id>`, hash the seed too, so
+// they cannot tell the runs of one setting under other seeds; its values can.
+std::string row_name(const Setting& s) {
+  std::string name = at_path(s.values, "detector.name").get<std::string>(), values;
+  for (auto it = s.axes.begin(); it != s.axes.end(); ++it) {
+    if (it.key().rfind("run.", 0) == 0) continue;
+    values += (values.empty() ? "" : ", ") + it.key() + "=" + it.value().dump();
+  }
+  return values.empty() ? name : name + " [" + values + "]";
+}
+
+// The NAB scores of the given runs, one accumulator per row (row_name) and config. `board_series`: the
+// number of series the scoreboard's scores are over (0 when unknown), to tell a run on part of NAB's
+// corpus.
 RunScores collect_runs(const std::vector<std::string>& run_dirs, size_t board_series) {
-  // One row per detector and config: runs differ only in their `run` section (seed, name, threads) to be
+  // One row per setting and config: runs differ only in their `run` section (seed, name, threads) to be
   // averaged, so a detector name that comes with two configs makes two rows, not one mean of both.
   RunScores out;
   std::vector<Acc>& ours = out.ours;
@@ -76,9 +91,13 @@ RunScores collect_runs(const std::vector<std::string>& run_dirs, size_t board_se
     json summary = files::exists(summary_file) ? read_json_file(summary_file) : json::object();
     if (!scores.is_object())
       throw DataError(scores_file, 0, "expected an object {detector: {profile: score}}");
-    if (scores.empty()) {  // a run that could not be scored (see its table.md): said, not silently dropped
-      log::warn(dir + ": no NAB score (a cell failed or is missing; its table.md says which); left out");
-      out.unscored.push_back(dir);
+    // The detectors the run's config makes, in its order, with their rows. A run holds a score for
+    // each that it could score; one without (a failed or missing cell) is named below, not dropped.
+    std::vector<Setting> settings;
+    try {
+      settings = make_plan(resolve_config(read_config_file(cfg_file), cfg_file), {}).settings;
+    } catch (const ConfigError& e) {  // e.g. a run of a version whose keys this one no longer knows
+      log::warn(std::string(e.what()) + "; its rows are the detector names of its nab_scores.json");
     }
     json fingerprint = cfg;
     if (fingerprint.is_object()) fingerprint.erase("run");
@@ -101,14 +120,28 @@ RunScores collect_runs(const std::vector<std::string>& run_dirs, size_t board_se
         }
       }
     }
-    for (auto it = scores.begin(); it != scores.end(); ++it) {
-      Acc& a = acc_for(it.key(), fingerprint.dump());
+    std::vector<std::pair<std::string, std::string>> detectors;  // name in the run, row
+    for (const Setting& s : settings) detectors.emplace_back(s.detector, row_name(s));
+    // A score under a name the config does not make (a hand-made or older run) is still its own row.
+    for (auto it = scores.begin(); it != scores.end(); ++it)
+      if (std::none_of(detectors.begin(), detectors.end(),
+                       [&](const auto& d) { return d.first == it.key(); }))
+        detectors.emplace_back(it.key(), it.key());
+    for (const auto& [name, row] : detectors) {
+      if (!scores.contains(name)) {
+        log::warn(dir + ": no NAB score for " + name +
+                  " (a cell failed or is missing; its table.md says which); left out");
+        out.unscored.push_back("`" + dir + "` (" + name + ")");
+        continue;
+      }
+      Acc& a = acc_for(row, fingerprint.dump());
       for (int p = 0; p < 3; ++p)
-        if (it.value().contains(kProfiles[p]))
-          a.values[p].push_back(json_get<double>(scores, {it.key(), kProfiles[p]}, scores_file));
+        if (scores[name].contains(kProfiles[p]))
+          a.values[p].push_back(json_get<double>(scores, {name, kProfiles[p]}, scores_file));
       if (summary.contains("wall_seconds"))
         a.seconds.push_back(json_get<double>(summary, {"wall_seconds"}, summary_file));
       a.runs.push_back(dir);
+      a.names.push_back(name);
       a.engine = json_get<std::string>(cfg, {"engine", "name"}, cfg_file) + " " +
                  json_get<std::string>(cfg, {"engine", "precision"}, cfg_file);
     }
@@ -177,6 +210,10 @@ std::vector<Row> table_rows(const std::vector<Acc>& ours, const std::vector<std:
 std::string nab_table_markdown(const std::vector<std::string>& run_dirs, const std::string& nab_root_in) {
   std::string nab_root = nab_root_in.empty() ? default_nab_root() : nab_root_in;
   json board = json::object();
+  // A folder given by hand that holds no scoreboard is a mistake to say, not a table without its rows.
+  if (!nab_root_in.empty() && !files::exists(nab_root_in + "/results/final_results.json"))
+    throw ConfigError("--nab " + nab_root_in +
+                      ": no results/final_results.json there (NAB's scoreboard); give NAB's folder");
   if (!nab_root.empty() && files::exists(nab_root + "/results/final_results.json"))
     board = read_json_file(nab_root + "/results/final_results.json");
   // The series the scoreboard's scores are over: the keys of NAB's label file (0 when it is not found).
@@ -212,13 +249,16 @@ std::string nab_table_markdown(const std::vector<std::string>& run_dirs, const s
      << (nab_root.empty() ? " (not found)" : " of " + nab_root) << ". Runs:";
   for (size_t k = 0; k < ours.size(); ++k) {
     os << " " << ours[k].detector << tags[k] << ":";
-    for (const auto& d : ours[k].runs) os << " `" << d << "`";
+    for (size_t r = 0; r < ours[k].runs.size(); ++r) {
+      os << " `" << ours[k].runs[r] << "`";
+      if (ours[k].names[r] != ours[k].detector) os << " (" << ours[k].names[r] << ")";
+    }
     os << ";";
   }
   os << "\n";
   if (!unscored.empty()) {
     os << "\nNot scored (left out):";
-    for (const auto& d : unscored) os << " `" << d << "`";
+    for (size_t k = 0; k < unscored.size(); ++k) os << (k ? ", " : " ") << unscored[k];
     os << "\n";
   }
   if (!not_nab.empty()) {

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -72,6 +73,65 @@ TEST_F(RunCli, TableAveragesRunsBesideTheScoreboard) {
   } else {
     std::cout << "[ NOTE ] ../shared/nab absent: scoreboard rows not checked\n";
   }
+}
+
+// A grid's detector names hash the seed (`lstmad-<setting id>`), so its runs under other seeds are
+// matched by their settings' values: one row per setting, named by its grid values, averaged over the
+// seeds. A setting whose cells failed is named as not scored, beside the settings that were; a --nab
+// folder without NAB's scoreboard is an error, not a table without it.
+TEST_F(RunCli, TableAveragesAGridsSettingsOverSeedsAndNamesTheUnscored) {
+  TempDir tmp("table-grid");
+  write_text(tmp.file("cfg.json"), kTinySynthetic);
+  std::string out, dirs;
+  std::map<std::string, std::vector<double>> by_lr;  // lr -> the standard score of each seed's run
+  for (int seed : {1, 2}) {
+    const std::string d = tmp.file("s" + std::to_string(seed));
+    ASSERT_EQ(
+        run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --set 'train.lr=[0.001,0.003]'" +
+                        " --set run.seed=" + std::to_string(seed) + " --out " + d,
+                    &out),
+        0)
+        << out;
+    const json scores = json::parse(lstmad::files::read(d + "/nab_scores.json"));
+    const auto rows = read_results_csv(d + "/results.csv");
+    for (const auto& r : rows) {
+      const std::string lr = r.at("train.lr");
+      if (by_lr[lr].size() < static_cast<size_t>(seed))
+        by_lr[lr].push_back(scores.at(r.at("detector")).at("standard").get<double>());
+    }
+    dirs += " " + d;
+  }
+  ASSERT_EQ(by_lr.size(), 2u);
+  ASSERT_EQ(run_command(lstmad_binary() + " -q table" + dirs, &out), 0) << out;
+  for (const auto& [lr, v] : by_lr) {
+    ASSERT_EQ(v.size(), 2u) << lr;
+    char mean[32];
+    std::snprintf(mean, sizeof mean, "**%.2f**", (v[0] + v[1]) / 2);
+    EXPECT_NE(out.find("**lstmad [train.lr=" + lr + "]** (lstmad, 2 runs) | " + mean), std::string::npos)
+        << lr << " " << mean << "\n"
+        << out;
+  }
+  // A grid of one setting that trains and one whose window no series can fill: the first is a row, the
+  // second is named as not scored.
+  const std::string part = tmp.file("part");
+  EXPECT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") +
+                            " --set 'model.window=[12,5000]' --out " + part + " 2>&1",
+                        &out),
+            1)
+      << out;
+  const json part_scores = json::parse(lstmad::files::read(part + "/nab_scores.json"));
+  ASSERT_EQ(part_scores.size(), 1u) << part_scores.dump();
+  ASSERT_EQ(run_command(lstmad_binary() + " -q table " + part + " 2>&1", &out), 0) << out;
+  EXPECT_NE(out.find("**lstmad [model.window=12]** (lstmad, 1 run) | "), std::string::npos) << out;
+  const auto unscored = out.find("Not scored (left out): `" + part + "` (lstmad-");
+  ASSERT_NE(unscored, std::string::npos) << out;
+  EXPECT_EQ(out.find(part_scores.begin().key(), unscored), std::string::npos)
+      << "the scored setting is not the one named as not scored:\n"
+      << out;
+  EXPECT_EQ(run_command(lstmad_binary() + " -q table " + part + " --nab " + tmp.path() + " 2>&1", &out), 2)
+      << out;
+  EXPECT_NE(out.find("--nab " + tmp.path() + ": no results/final_results.json there"), std::string::npos)
+      << out;
 }
 
 // A run on part of NAB's corpus (data.files, data.max_files) is scored over other windows than NAB's
