@@ -11,8 +11,10 @@
 #include "core/error.hpp"
 #include "core/files.hpp"
 #include "core/json_file.hpp"
+#include "core/log.hpp"
 #include "data/series.hpp"
 #include "experiments/config.hpp"
+#include "experiments/results.hpp"
 
 namespace lstmad {
 namespace fs = std::filesystem;
@@ -77,24 +79,13 @@ struct ScoredSeries {
   std::vector<int> label;
 };
 
-ScoredSeries read_scored(const std::string& path) {
+// A detector's file of one series, read as strictly as the run's own NAB scoring reads it (a damaged row
+// names the file and line).
+ScoredSeries read_scored(const ResultsStore& store, const std::string& detector, const std::string& series) {
   ScoredSeries s;
-  auto rows = parse_csv(files::read(path));
-  // Columns by name: a run's files hold raw_score between anomaly_score and label, NAB's do not.
-  auto col = [&](const std::string& name) {
-    if (!rows.empty())
-      for (size_t c = 0; c < rows[0].size(); ++c)
-        if (rows[0][c] == name) return c;
-    throw DataError(path, 1, "no column `" + name + "` in the header");
-  };
-  const size_t value = col("value"), score = col("anomaly_score"), label = col("label");
-  const size_t width = std::max({value, score, label}) + 1;
-  for (size_t i = 1; i < rows.size(); ++i) {
-    if (rows[i].size() < width) continue;
-    s.value.push_back(std::strtod(rows[i][value].c_str(), nullptr));
-    s.score.push_back(std::strtod(rows[i][score].c_str(), nullptr));
-    s.label.push_back(std::atoi(rows[i][label].c_str()));
-  }
+  s.value = store.read_nab_column(detector, series, "value");
+  s.score = store.read_nab_column(detector, series, "anomaly_score");
+  for (double v : store.read_nab_column(detector, series, "label")) s.label.push_back(v != 0);
   return s;
 }
 
@@ -268,6 +259,34 @@ std::string choose_detector(const std::string& run_dir, const std::string& given
   return detector;
 }
 
+// How many of the run's cells finished, from its summary.json; an unfinished run (cells missing, or no
+// summary at all: killed before its tables) is said in the report and on stderr.
+void cells_line(std::ostringstream& h, const std::string& run_dir) {
+  const std::string summary_file = run_dir + "/summary.json";
+  if (!files::exists(summary_file)) {
+    const std::string what = run_dir +
+                             ": no summary.json (a run stopped before it wrote its tables); "
+                             "finish it with lstmad run --resume " +
+                             run_dir;
+    log::warn("report: " + what);
+    h << "<p class=\"err\">" << esc(what) << "</p>\n";
+    return;
+  }
+  const json summary = read_json_file(summary_file);
+  const auto count = [&](const char* key) { return json_get<long>(summary, {key}, summary_file); };
+  const long cells = count("cells"), ok = count("ok"), failed = count("failed"), missing = count("missing");
+  h << "<p>Cells: " << cells << " (" << ok << " OK, " << failed << " failed, " << missing
+    << " without a result).</p>\n";
+  if (missing > 0) {
+    const std::string what = std::to_string(missing) + " of " + std::to_string(cells) +
+                             " cells have no result (an unfinished run, or one shard of it): finish it with "
+                             "lstmad run --resume " +
+                             run_dir + " (or merge its shards)";
+    log::warn("report: " + run_dir + ": " + what);
+    h << "<p class=\"err\">" << esc(what) << "</p>\n";
+  }
+}
+
 // The NAB scores table.
 void scores_section(std::ostringstream& h, const json& scores, const std::string& scores_file) {
   h << "<h2>NAB scores</h2><table><tr><th>detector</th><th>standard</th><th>reward_low_FP_rate</th>"
@@ -325,33 +344,55 @@ void plots_section(std::ostringstream& h, const std::string& run_dir, const json
        "training part (grey; NAB's probationary part); below, the anomaly score (grey) with the "
        "standard-profile "
        "threshold (dashed) and the detections at it (red dots).</p>\n";
-  fs::path nab = fs::path(run_dir) / "nab" / detector;
-  std::vector<fs::path> plots;
+  // The series to plot: each finished (OK) cell's of the detector, and any other file of it on disk. A
+  // finished cell whose file is missing, damaged or of another length than the cell scored is said, in
+  // the report and on stderr, not left out without a word.
+  const ResultsStore store(run_dir);
+  std::vector<std::string> series;
+  std::map<std::string, long> rows_of;         // series -> the rows its cell scored
+  std::map<std::string, int> train_rows;       // each series' training part as its cell recorded it
+  std::map<std::string, std::string> cell_of;  // series -> its cell id, for the training curve
+  for (size_t i = 1; i < results.size(); ++i) {
+    if (results.get(i, "detector") != detector || detector.empty()) continue;
+    const std::string name = results.get(i, "series");
+    const std::string t = results.get(i, "train_rows");
+    if (!t.empty() && std::atoi(t.c_str()) >= 0) train_rows[name] = std::atoi(t.c_str());
+    cell_of[name] = results.get(i, "cell_id");
+    if (results.get(i, "status") != "OK") continue;
+    series.push_back(name);
+    if (const std::string r = results.get(i, "rows"); !r.empty()) rows_of[name] = std::atol(r.c_str());
+  }
+  const fs::path nab = fs::path(run_dir) / "nab" / detector;
   if (!detector.empty() && fs::exists(nab))
     for (const auto& e : fs::recursive_directory_iterator(nab))
-      if (e.is_regular_file() && e.path().extension() == ".csv" && e.path().parent_path() != nab)
-        plots.push_back(e.path());
-  std::sort(plots.begin(), plots.end());
-  if (plots.empty() && !detector.empty())
+      if (e.is_regular_file() && e.path().extension() == ".csv" && e.path().parent_path() != nab) {
+        // The series id: the folders below nab/<detector>/ and the file name without the detector's
+        // prefix (ResultsStore::nab_scores_path), so ids nested several folders deep find their cell.
+        const std::string name = fs::relative(e.path().parent_path(), nab).generic_string() + "/" +
+                                 e.path().filename().string().substr(detector.size() + 1);
+        if (std::find(series.begin(), series.end(), name) == series.end()) series.push_back(name);
+      }
+  std::sort(series.begin(), series.end());
+  if (series.empty() && !detector.empty())
     h << "<p>No series of " << esc(detector) << " was scored: every cell failed (above).</p>\n";
-  // Each series' training part as its cell recorded it (NASA and UCR series bring their own); runs made
-  // before cells recorded it fall back to the config's rule.
-  std::map<std::string, int> train_rows;
-  std::map<std::string, std::string> cell_of;  // series -> its cell id, for the training curve
-  for (size_t i = 1; i < results.size(); ++i)
-    if (results.get(i, "detector") == detector) {
-      const std::string t = results.get(i, "train_rows");
-      if (!t.empty() && std::atoi(t.c_str()) >= 0)
-        train_rows[results.get(i, "series")] = std::atoi(t.c_str());
-      cell_of[results.get(i, "series")] = results.get(i, "cell_id");
+  for (const auto& name : series) {
+    ScoredSeries s;
+    std::string problem;
+    try {
+      s = read_scored(store, detector, name);
+      const auto it = rows_of.find(name);
+      if (it != rows_of.end() && static_cast<long>(s.value.size()) != it->second)
+        problem = store.nab_scores_path(detector, name) + ": " + std::to_string(s.value.size()) +
+                  " rows, where its cell scored " + std::to_string(it->second);
+    } catch (const Error& e) {
+      problem = e.what();
     }
-  for (const auto& p : plots) {
-    ScoredSeries s = read_scored(p.string());
-    int n = static_cast<int>(s.value.size());
-    // The series id: the folders below nab/<detector>/ and the file name without the detector's prefix
-    // (ResultsStore::nab_scores_path), so ids nested several folders deep find their cell's training part.
-    std::string name = fs::relative(p.parent_path(), nab).generic_string() + "/" +
-                       p.filename().string().substr(detector.size() + 1);
+    if (!problem.empty()) {
+      log::warn("report: " + problem + "; the plot of " + name + " is left out");
+      h << "<p class=\"err\"><b>" << esc(name) << "</b>: no plot: " << esc(problem) << "</p>\n";
+      continue;
+    }
+    const int n = static_cast<int>(s.value.size());
     int probation = 0;
     if (auto it = train_rows.find(name); it != train_rows.end()) {
       probation = it->second;
@@ -395,6 +436,7 @@ std::string write_report(const std::string& run_dir, const std::string& out_file
     << esc(json_get<std::string>(cfg, {"engine", "name"}, cfg_file)) << " ("
     << esc(json_get<std::string>(cfg, {"engine", "precision"}, cfg_file)) << "), seed "
     << cfg["run"]["seed"].dump() << ".</p>\n";
+  cells_line(h, run_dir);
   scores_section(h, scores, scores_file);
   results_section(h, cfg, results);
   plots_section(h, run_dir, cfg, detector, thresholds, thresholds_file, results);

@@ -2,8 +2,10 @@
 // windows and the score, and its screenshot is a real image. Skips, saying so, without Chromium.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
@@ -200,4 +202,58 @@ TEST(Report, ADetectorWhoseCellsAllFailedIsReportedNotUnknown) {
   EXPECT_NE(html.find("No series of lstmad was scored"), std::string::npos);
   EXPECT_GT(count(html, "TIMEOUT"), 1) << "the failures are listed";
   EXPECT_EQ(count(html, "<figure class=\"series\">"), 0);
+}
+
+// A run folder damaged after the run: a finished cell's file missing, cut short or with a line that is
+// not a number loses its plot with a line that names the file (in the page and on stderr), the other
+// series are still plotted; a run with cells missing says how many and how to finish it.
+TEST(Report, DamagedFilesAndMissingCellsAreSaidNotDropped) {
+  if (!fs::exists(lstmad_binary())) GTEST_SKIP() << "lstmad binary not built at " << lstmad_binary();
+  TempDir tmp("report-damaged");
+  std::string out;
+  ASSERT_EQ(run_synthetic(tmp, R"({"epochs": 2, "batch": 16})", &out), 0) << out;
+  std::vector<fs::path> files;
+  for (const auto& d : fs::recursive_directory_iterator(tmp.file("run/nab/lstmad")))
+    if (d.path().extension() == ".csv" && d.path().parent_path() != fs::path(tmp.file("run/nab/lstmad")))
+      files.push_back(d.path());
+  std::sort(files.begin(), files.end());
+  ASSERT_GE(files.size(), 4u);
+  const int series = static_cast<int>(files.size());
+  const std::string intact_html = tmp.file("intact.html");
+  ASSERT_EQ(
+      run_command(lstmad_binary() + " report " + tmp.file("run") + " --out " + intact_html + " 2>&1", &out),
+      0)
+      << out;
+  EXPECT_EQ(out.find("[warn]"), std::string::npos) << "an intact run's report warns of nothing:\n" << out;
+  EXPECT_EQ(count(lstmad::files::read(intact_html), "<figure class=\"series\">"), series);
+
+  fs::remove(files[0]);
+  std::string text = lstmad::files::read(files[1].string());
+  write_text(files[1].string(), text.substr(0, text.find('\n', text.size() / 2) + 1));  // whole rows, half
+  text = lstmad::files::read(files[2].string());
+  const size_t line3 = text.find('\n', text.find('\n', text.find('\n') + 1) + 1);
+  write_text(files[2].string(),
+             text.substr(0, line3 + 1) + "garbage,line\n" + text.substr(text.find('\n', line3 + 1) + 1));
+  // As if the run had been stopped with one cell to go.
+  const std::string summary = lstmad::files::read(tmp.file("run/summary.json"));
+  nlohmann::json s = nlohmann::json::parse(summary);
+  s["missing"] = 1;
+  write_text(tmp.file("run/summary.json"), s.dump());
+  const std::string html_file = tmp.file("damaged.html");
+  ASSERT_EQ(
+      run_command(lstmad_binary() + " report " + tmp.file("run") + " --out " + html_file + " 2>&1", &out), 0)
+      << out;
+  const std::string html = lstmad::files::read(html_file);
+  EXPECT_EQ(count(html, "<figure class=\"series\">"), series - 3) << "the intact series are still plotted";
+  EXPECT_EQ(count(html, "no plot: "), 3) << html;
+  for (int k = 0; k < 3; ++k)
+    EXPECT_NE(out.find("[warn] report: " + files[static_cast<size_t>(k)].string()), std::string::npos)
+        << files[static_cast<size_t>(k)] << ":\n"
+        << out;
+  EXPECT_NE(out.find("rows, where its cell scored"), std::string::npos) << out;
+  EXPECT_NE(out.find("is not a number: `line`"), std::string::npos) << out;
+  EXPECT_NE(out.find("1 of " + std::to_string(s["cells"].get<int>()) + " cells have no result"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(html.find("lstmad run --resume " + tmp.file("run")), std::string::npos);
 }
