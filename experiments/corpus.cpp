@@ -117,14 +117,24 @@ void resolve_nasa(Corpus& c, const json& cfg) {
   if (c.root.empty())
     throw ConfigError("data.root: the NASA SMAP/MSL data has no default location; give its path");
   c.spacecraft = at_path(cfg, "data.nasa.spacecraft").get<std::string>();
+  // As with NAB's label file: without it every channel would run as "unlabeled", every metric NaN, and
+  // the run would end with exit 0 having measured nothing.
   const std::string labels_csv = c.root + "/labeled_anomalies.csv";
-  if (files::exists(labels_csv)) c.nasa_labels = read_nasa_labels(labels_csv);
+  if (!files::exists(labels_csv))
+    throw ConfigError("data.root: " + labels_csv +
+                      " does not exist; the SMAP/MSL telemetry is labeled by this file beside train/ and "
+                      "test/ (Hundman et al.'s layout)");
+  c.nasa_labels = read_nasa_labels(labels_csv);
   std::vector<std::string> channels;
   try {
     channels = list_nasa_channels(c.root, c.spacecraft);
   } catch (const std::exception& e) {
     throw ConfigError(std::string("data.root: ") + e.what());
   }
+  if (channels.empty())
+    throw ConfigError("data.root: " + c.root + "/train holds no channel (<channel>.npy)" +
+                      (c.spacecraft.empty() ? "" : " of spacecraft " + c.spacecraft) +
+                      "; the SMAP/MSL layout is train/*.npy, test/*.npy and labeled_anomalies.csv");
   std::map<std::string, std::string> craft;
   for (const auto& row : c.nasa_labels) craft[row.chan_id] = row.spacecraft;
   std::vector<std::string> all;

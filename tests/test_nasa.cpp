@@ -282,3 +282,26 @@ TEST(NasaRun, SmapMslConfigScoresEventsEndToEnd) {
     }
   }
 }
+
+// The layout's label file is what makes the folder a benchmark: without it, or without channels, the run
+// is refused before anything trains, naming what is missing (not every channel run as "unlabeled").
+TEST(NasaRun, ALayoutWithoutItsLabelFileOrChannelsIsRefused) {
+  if (!std::filesystem::exists(lstmad::test::lstmad_binary()))
+    GTEST_SKIP() << "lstmad binary not built at " << lstmad::test::lstmad_binary();
+  lstmad::test::TempDir dir("nasa-layout");
+  std::filesystem::create_directories(dir.path() + "/train");
+  std::filesystem::create_directories(dir.path() + "/test");
+  const std::string run = lstmad::test::lstmad_binary() + " -q run " + std::string(LSTMAD_SOURCE_DIR) +
+                          "/configs/smap_msl.json --set data.root=" + dir.path() + " --out " +
+                          dir.file("run") + " 2>&1";
+  std::string out;
+  EXPECT_EQ(lstmad::test::run_command(run, &out), 2) << out;
+  EXPECT_NE(out.find("data.root: " + dir.path() + "/labeled_anomalies.csv does not exist"), std::string::npos)
+      << out;
+  lstmad::test::write_text(dir.file("labeled_anomalies.csv"),
+                           "chan_id,spacecraft,anomaly_sequences,class,num_values\n"
+                           "P-1,SMAP,\"[[5, 6]]\",[point],90\n");
+  EXPECT_EQ(lstmad::test::run_command(run, &out), 2) << out;
+  EXPECT_NE(out.find("data.root: " + dir.path() + "/train holds no channel"), std::string::npos) << out;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("run"))) << "a refused run leaves no folder";
+}
