@@ -1,6 +1,7 @@
 #include "experiments/config.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <map>
 #include <set>
@@ -337,10 +338,17 @@ json checked_ensemble(const json& ensemble, const json& grid, const Leaves& give
 
 // Rules between keys, on a config whose keys each passed.
 void cross_key_rules(const json& out, std::vector<std::string>& errors) {
+  // The name is a folder (nab/<name>/), the first part of NAB's file names (<name>_<file>.csv, which NAB
+  // splits at `_`) and a cell of Markdown tables: letters, digits, `-`, `.` and `+`, and not `.` or `..`.
   std::string name = out["detector"]["name"].get<std::string>();
-  if (name.empty() || name.find('_') != std::string::npos || name.find('/') != std::string::npos)
+  const bool name_ok =
+      !name.empty() && name != "." && name != ".." && std::all_of(name.begin(), name.end(), [](char ch) {
+        return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '.' || ch == '+';
+      });
+  if (!name_ok)
     errors.push_back(
-        "detector.name: expected a non-empty name without `_` or `/` (NAB splits file names at `_`), got " +
+        "detector.name: expected a name of letters, digits, `-`, `.` and `+` (a folder and the part of "
+        "NAB's file names before their `_`), got " +
         show(json(name)));
   // The run folder is run.out/<timestamp>-<run.name>: a name with a `/` (or `..`) would put it elsewhere.
   const std::string run_name = out["run"]["name"].get<std::string>();

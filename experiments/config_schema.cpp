@@ -126,7 +126,8 @@ std::vector<KeyDef> make_schema() {
   add("train.max_windows", T::Int, 0, "Cap on training windows per series (latest kept), 0 = all.", 0, 1e9);
   // detector
   add("detector.name", T::String, "lstmad",
-      "Detector name in NAB outputs (no `_`). With a grid, each setting gets `<name>-<setting id>`.");
+      "Detector name in NAB outputs: letters, digits, `-`, `.` and `+` (no `_`: NAB splits file names "
+      "there). With a grid, each setting gets `<name>-<setting id>`.");
   add("detector.score", T::String, "likelihood",
       "Errors to scores: `error` (the smoothed error e itself, as e / (e + error_floor): its ranking "
       "unchanged, "

@@ -279,9 +279,15 @@ TEST(Config, SetReplacesAGridAxisAndAddressesItByItsDottedKey) {
   EXPECT_TRUE(resolve_config(user, "x")["ensemble"].empty());
 }
 
-TEST(Config, DetectorNameWithoutUnderscore) {
-  std::string e = error_of(json{{"detector", {{"name", "my_det"}}}});
-  EXPECT_NE(e.find("detector.name"), std::string::npos) << e;
+// The name is a folder, the part of NAB's file names before `_`, and a Markdown table cell.
+TEST(Config, DetectorNameIsAFolderAndAFileNamePrefix) {
+  for (const char* bad : {"my_det", "a/b", "..", ".", "", "a|b", "x<i>", "two words", "a\\b"}) {
+    const std::string e = error_of(json{{"detector", {{"name", bad}}}});
+    EXPECT_NE(e.find("detector.name: expected a name of letters, digits"), std::string::npos)
+        << bad << ": " << e;
+  }
+  for (const char* good : {"lstmad", "lstmad-h5x4", "lstm.v2", "a+b", "ARTime2"})
+    EXPECT_EQ(error_of(json{{"detector", {{"name", good}}}}), "") << good;
 }
 
 TEST(Config, EngineFallbackIsAnotherKnownEngine) {
