@@ -436,6 +436,12 @@ TEST(MetricsSeries, FirstRowAndNanConventions) {
   SeriesMetricOptions bad = o;
   bad.range_alpha = -0.1;
   EXPECT_THROW(evaluate_series({0.5, 0.1}, {0, 1}, bad, 0), lstmad::Error);
+  // A NaN threshold detects nothing without a word; +-inf are thresholds (all rows, no row).
+  SeriesMetricOptions nan_threshold = o;
+  nan_threshold.threshold = nan;
+  EXPECT_THROW(evaluate_series({0.5, 0.1}, {0, 1}, nan_threshold, 0), lstmad::Error);
+  nan_threshold.threshold = -std::numeric_limits<double>::infinity();
+  EXPECT_EQ(metric_value(evaluate_series({0.5, 0.1}, {0, 1}, nan_threshold, 0), "point_recall"), 1.0);
 
   // Nothing left to score (first_row == n): every value is NaN.
   for (const auto& [name, value] : evaluate_series({0.1, 0.2}, {1, 0}, o, 2))

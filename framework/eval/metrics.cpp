@@ -84,6 +84,9 @@ const std::vector<std::string>& detection_metric_names() {
 NamedMetrics evaluate_series(const std::vector<double>& scores, const std::vector<int>& labels,
                              const SeriesMetricOptions& options, int first_row) {
   check_options(options);
+  // +-inf are thresholds (every row, no row); NaN compares false with every score, so it would quietly
+  // detect nothing. (evaluate_detections takes no threshold.)
+  if (std::isnan(options.threshold)) throw Error("evaluate_series: the threshold is NaN");
   const std::vector<double> s = scored_part(scores, labels.size(), first_row, "evaluate_series");
   const std::vector<int> l(labels.begin() + first_row, labels.end());
   for (size_t i = 0; i < s.size(); ++i)
