@@ -1,5 +1,6 @@
 #include "experiments/cli.hpp"
 
+#include <algorithm>
 #include <iostream>
 
 #include "core/build_info.hpp"
@@ -26,6 +27,20 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    // CLI11 takes an unknown first word for a missing command ("A subcommand is required"): name it.
+    if (e.get_exit_code() != 0)
+      for (int i = 1; i < argc; ++i) {
+        const std::string word = argv[i];
+        if (word.empty() || word[0] == '-') continue;
+        const auto subs = app.get_subcommands([](const CLI::App*) { return true; });
+        if (std::any_of(subs.begin(), subs.end(),
+                        [&](const CLI::App* sub) { return sub->get_name() == word; }))
+          break;
+        std::string names;
+        for (const CLI::App* sub : subs) names += (names.empty() ? "" : ", ") + sub->get_name();
+        std::cerr << "lstmad: unknown command \"" << word << "\" (the commands: " << names << ")\n";
+        return kUsage;
+      }
     return app.exit(e) == 0 ? kOk : kUsage;
   }
   // Only `run` checks for a stop between cells; every other command keeps the default action, so that

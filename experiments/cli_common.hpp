@@ -51,9 +51,11 @@ inline std::string finite_number(const std::string& text) {
   const auto v = whole_number<double>(text);
   return v && std::isfinite(*v) ? "" : "expected a finite number, got " + text;
 }
-inline std::string count_or_zero(const std::string& text) {
+// -j: worker threads, 0 = all cores; at most run.threads' limit (each thread holds its own buffers).
+inline std::string thread_count(const std::string& text) {
   const auto v = whole_number<long long>(text);
-  return v && *v >= 0 ? "" : "expected 0 or a positive whole number, got " + text;
+  return v && *v >= 0 && *v <= 4096 ? ""
+                                    : "expected 0 (all cores) or a number of threads up to 4096, got " + text;
 }
 
 // Modules (one .cpp each).

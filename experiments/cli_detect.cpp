@@ -35,7 +35,7 @@ void add_detect_command(CLI::App& app, Registry& reg) {
       ->capture_default_str();
   det->add_option("--threshold", o.threshold, "Alarm threshold on the anomaly score (overrides --profile)")
       ->check(finite_number);
-  det->add_option("-j,--jobs", o.threads, "Worker threads (0 = all cores)")->check(count_or_zero);
+  det->add_option("-j,--jobs", o.threads, "Worker threads (0 = all cores)")->check(thread_count);
   reg.add(det, [] {
     const Detection d = detect(o);
     const std::string csv = detection_csv(d);

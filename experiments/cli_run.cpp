@@ -99,7 +99,7 @@ void add_run_command(CLI::App& app, Registry& reg) {
                   "Run every n-th cell starting at i (i/n); default from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT")
       ->type_name("I/N");
   run->add_option("-j,--jobs", jobs, "Worker threads (default: run.threads, 0 = all cores)")
-      ->check(count_or_zero);
+      ->check(thread_count);
   run->add_flag("--no-progress", no_progress, "No progress line or periodic progress logs");
   reg.add(run, run_command);
 }
@@ -136,7 +136,7 @@ void add_rescore_command(CLI::App& app, Registry& reg) {
                       "of all the runs' models' errors, an ensemble; an ensemble run counts as its models "
                       "(repeatable)")
       ->check(CLI::ExistingDirectory);
-  rescore->add_option("-j,--jobs", rescore_jobs, "Worker threads (0 = all cores)")->check(count_or_zero);
+  rescore->add_option("-j,--jobs", rescore_jobs, "Worker threads (0 = all cores)")->check(thread_count);
   reg.add(rescore, []() -> int {
     RunOutcome out = rescore_run(rescore_dir, rescore_sets, rescore_out, rescore_jobs, rescore_members);
     std::cout << out.table << "\nrun folder: " << out.run_dir << "\n";

@@ -139,6 +139,16 @@ std::string checkout_commit() {
   return head;
 }
 
+// A misspelt command is named, with the commands there are (the parser alone would say that a command is
+// required, as if none had been given).
+TEST_F(RunCli, AnUnknownCommandIsNamed) {
+  std::string out;
+  EXPECT_EQ(run_command(lstmad_binary() + " -q rnu configs/quickstart.json 2>&1", &out), 2) << out;
+  EXPECT_NE(out.find("lstmad: unknown command \"rnu\" (the commands: run, "), std::string::npos) << out;
+  EXPECT_EQ(run_command(lstmad_binary() + " 2>&1", &out), 2) << out;
+  EXPECT_EQ(out.find("unknown command"), std::string::npos) << out;
+}
+
 // The commit is taken at build time, not when the build folder was configured: a build folder kept across
 // commits still names the checkout it was built from. (A binary built before the last commit or edit
 // names the earlier state: run the tests after building.)
@@ -317,8 +327,12 @@ TEST_F(RunCli, NumbersFromTheCommandLineAndSlurmAreReadWhole) {
             2)
       << out;
   EXPECT_NE(out.find("task 3 of 2 is no shard"), std::string::npos) << out;
-  EXPECT_EQ(run_command(run + " -j -1", &out), 2) << out;
-  EXPECT_NE(out.find("expected 0 or a positive whole number, got -1"), std::string::npos) << out;
+  for (const char* jobs : {"-1", "5000"}) {
+    EXPECT_EQ(run_command(run + " -j " + jobs, &out), 2) << out;
+    EXPECT_NE(out.find(std::string("expected 0 (all cores) or a number of threads up to 4096, got ") + jobs),
+              std::string::npos)
+        << out;
+  }
   EXPECT_EQ(run_command(lstmad_binary() + " detect " + tmp.path() + " --series a.csv --threshold nan", &out),
             2)
       << out;
