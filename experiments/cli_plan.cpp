@@ -105,11 +105,17 @@ WorkEstimate print_settings(const json& cfg, const Plan& p, const std::map<std::
   for (const auto& s : p.settings) {
     const std::vector<json> members = ensemble_members(s.values);
     double flops = 0, forecast_flops = 0;
+    std::set<std::string> windowless;  // series whose training rows hold no window of some member
+    int fewest_rows = 0, widest = 0;
     for (const json& m : members) {
       const int T = at_path(m, "model.window").get<int>();
       const int epochs = at_path(m, "train.epochs").get<int>();
       for (const auto& [id, f] : facts) {
         const ModelShape shape = setting_shape(m, f.inputs);
+        if (f.train_end - T - shape.horizon + 1 <= 0 && windowless.insert(id).second) {
+          fewest_rows = windowless.size() == 1 ? f.train_end : std::min(fewest_rows, f.train_end);
+          widest = std::max(widest, T + shape.horizon);
+        }
         // Forward FLOPs of one window: T steps of the 4 gate GEMVs per layer, plus the head.
         double fwd = 2.0 * shape.hidden * shape.horizon;
         for (int l = 0; l < shape.layers; ++l)
@@ -133,6 +139,12 @@ WorkEstimate print_settings(const json& cfg, const Plan& p, const std::map<std::
     std::cout << ", " << p.series.size() * members.size() << " models";
     if (!s.axes.empty()) std::cout << ", " << s.axes.dump();
     std::cout << ", at most " << (flops + forecast_flops) / 1e12 << " TFLOP\n";
+    // The run would fail these cells ("training rows are too few"): said before anything trains.
+    if (!windowless.empty())
+      std::cerr << "warning: setting " << s.index << ", " << s.detector << " (" << s.id
+                << "): " << windowless.size() << " of " << facts.size()
+                << " series have too few training rows for a window (as few as " << fewest_rows
+                << ", where window + horizon is up to " << widest << "); their cells will fail\n";
   }
   if (!at_path(cfg, "data.time_features").empty())
     std::cout << "  calendar inputs " << at_path(cfg, "data.time_features").dump() << " for "

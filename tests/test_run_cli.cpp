@@ -122,6 +122,16 @@ TEST_F(RunCli, PlanSplitsTheWorkIntoTrainingAndForecasting) {
   EXPECT_NEAR(forecasting, 14 * (1000 - T) * fwd / 1e12, 1e-5 * forecasting);
   EXPECT_GT(training, forecasting);
   EXPECT_NEAR(total, training + forecasting, 1e-5 * total);
+  EXPECT_EQ(out.find("too few training rows"), std::string::npos) << out;
+  // A window that no series' training rows can fill: the run would fail those cells, the plan says so.
+  ASSERT_EQ(run_command(lstmad_binary() + " -q plan " + cfg + " --set 'model.window=[25,5000]' 2>&1", &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("): 14 of 14 series have too few training rows for a window (as few as "),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("where window + horizon is up to 5001); their cells will fail"), std::string::npos)
+      << out;
 }
 
 // The checkout's commit as cmake/BuildInfo.cmake names it: 12 hex digits, "-dirty" when tracked files have
