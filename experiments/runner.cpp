@@ -21,6 +21,7 @@
 #include "experiments/resume.hpp"
 #include "experiments/run_folder.hpp"
 #include "experiments/saved_models.hpp"
+#include "kernels/device_query.hpp"
 #include "lstm/engine.hpp"
 
 namespace lstmad {
@@ -58,6 +59,27 @@ std::unique_ptr<Engine> fallback_engine(const json& cfg, int threads, int device
 namespace {
 
 std::atomic<int> g_stop{0};
+
+// A GPU engine with no device at or after engine.device would fail every cell, one by one, into a folder
+// of errors: refused before the folder is kept. With engine.fallback the run goes on (the fallback
+// takes the groups the engine refuses by shape, and the engine's batches say why they fail).
+void require_a_device(const json& cfg) {
+  const std::string name = at_path(cfg, "engine.name").get<std::string>();
+  if (name == "cpu" || !at_path(cfg, "engine.fallback").get<std::string>().empty()) return;
+#ifdef LSTMAD_WITH_CUDA
+  const int first = at_path(cfg, "engine.device").get<int>();
+  const kernels::RuntimeInfo rt = kernels::query_devices();
+  for (const auto& d : rt.devices)
+    if (d.ordinal >= first) return;
+  const std::string why = !rt.error.empty() ? rt.error
+                          : rt.devices.empty()
+                              ? std::string("no CUDA device is visible")
+                              : std::to_string(rt.devices.size()) + " device(s), none at engine.device " +
+                                    std::to_string(first) + " or after";
+  throw DeviceError("engine \"" + name + "\" needs a CUDA device: " + why +
+                    "; engine \"cpu\" runs without one (--engine cpu)");
+#endif
+}
 
 extern "C" void on_stop_signal(int sig) {
   // First signal: finish the cells in flight. Second: give up at once with the default action.
@@ -271,6 +293,7 @@ RunOutcome run_in_folder(const std::string& dir, const json& cfg, json manifest,
     } catch (const ConfigError& e) {
       throw ConfigError(std::string("engine.name: ") + e.what());
     }
+    require_a_device(cfg);
   }
   setup.armed = false;  // from here on the folder holds results, or the reason there are none
 

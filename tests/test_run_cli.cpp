@@ -59,6 +59,29 @@ TEST_F(RunCli, PlanNamesTheGroupsTheEngineCannotRun) {
   EXPECT_EQ(out.find("cannot run"), std::string::npos) << out;
 }
 
+// A GPU engine on a machine without a device would fail every cell into a folder of errors: the run is
+// refused before it keeps a folder, naming the reason and the engine that runs without one.
+TEST_F(RunCli, AGpuEngineWithoutADeviceIsRefusedBeforeTheRun) {
+  std::string out;
+  ASSERT_EQ(run_command(lstmad_binary() + " info", &out), 0) << out;
+  if (out.find("devices: none") == std::string::npos)
+    GTEST_SKIP() << "a CUDA device is present: the run would train on it";
+  TempDir tmp("no-device");
+  write_text(tmp.file("cfg.json"), kTinySynthetic);
+  for (const char* engine : {"fused", "cudnn"}) {
+    const std::string dir = tmp.file(engine);
+    EXPECT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --engine " + engine +
+                              " --out " + dir + " 2>&1",
+                          &out),
+              1)
+        << out;
+    EXPECT_NE(out.find(std::string("engine \"") + engine + "\" needs a CUDA device: "), std::string::npos)
+        << out;
+    EXPECT_NE(out.find("engine \"cpu\" runs without one (--engine cpu)"), std::string::npos) << out;
+    EXPECT_FALSE(fs::exists(dir)) << "a refused run keeps no folder";
+  }
+}
+
 // engine.fallback: the ModelBatches the fused engine refuses (tf32 at H = 40) train on the CPU engine, at
 // fp32 since it does not take tf32, with a warning; the cells say so, and their NAB files equal, byte for
 // byte, those of a plain CPU fp32 run. `plan` names the fallback under the refused group.
