@@ -14,6 +14,18 @@
 #include "data/csv_reader.hpp"
 
 namespace lstmad {
+
+// The precisions each engine computes in. Each engine also refuses the others when it is made (a build
+// need not have it, so the config is checked here); Config.EnginePrecisionsAreTheEnginesOwn keeps the two
+// in step for the engines a build has.
+const std::vector<std::string>& engine_precisions(const std::string& engine) {
+  static const std::map<std::string, std::vector<std::string>> table = {
+      {"cpu", {"fp32", "fp64"}}, {"cudnn", {"fp32", "tf32"}}, {"fused", {"fp32", "tf32", "bf16"}}};
+  static const std::vector<std::string> none;
+  const auto it = table.find(engine);
+  return it == table.end() ? none : it->second;
+}
+
 namespace {
 
 std::string show(const json& v) {
@@ -357,9 +369,17 @@ void cross_key_rules(const json& out, std::vector<std::string>& errors) {
     errors.push_back("run.name: expected a folder name without `/` or `\\`, got " + show(json(run_name)));
   std::string prec = out["engine"]["precision"];
   std::string eng = out["engine"]["name"];
-  if (eng == "cpu" && prec != "fp32" && prec != "fp64")
-    errors.push_back("engine.precision: the cpu engine computes in fp32 or fp64, got \"" + prec +
-                     "\" (use engine.name=cudnn or fused for tf32/bf16)");
+  if (const auto& own = engine_precisions(eng); std::find(own.begin(), own.end(), prec) == own.end()) {
+    std::string list, others;
+    for (const auto& p : own) list += (list.empty() ? "" : ", ") + p;
+    for (const char* other : {"cpu", "cudnn", "fused"}) {
+      const auto& theirs = engine_precisions(other);
+      if (std::find(theirs.begin(), theirs.end(), prec) != theirs.end())
+        others += std::string(others.empty() ? "" : " or ") + other;
+    }
+    errors.push_back("engine.precision: the " + eng + " engine computes in " + list + ", got \"" + prec +
+                     "\"" + (others.empty() ? "" : " (engine.name " + others + " computes in " + prec + ")"));
+  }
   if (out["engine"]["fallback"].get<std::string>() == eng)
     errors.push_back("engine.fallback: \"" + eng +
                      "\" is engine.name itself; name another engine or leave it empty");

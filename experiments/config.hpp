@@ -58,6 +58,9 @@ std::string member_problem(const json& member);
 // run: the cells of such a setting fail whatever their series.
 std::string setting_problem(const json& setting_values);
 
+// The precisions engine `engine` (cpu, cudnn, fused) computes in, as engine.precision names them.
+const std::vector<std::string>& engine_precisions(const std::string& engine);
+
 // Value at a dotted path of a resolved config/setting.
 const json& at_path(const json& config, const std::string& dotted);
 

@@ -199,8 +199,9 @@ std::vector<KeyDef> make_schema() {
   add("engine.name", T::String, "cpu", "Engine: `cpu`, `cudnn` or `fused` (GPU engines need a CUDA build).",
       0, 0, {"cpu", "cudnn", "fused"});
   add("engine.precision", T::String, "fp32",
-      "Arithmetic: `fp32`, `fp64` (CPU reference), `tf32`, `bf16` (GPU).", 0, 0,
-      {"fp32", "fp64", "tf32", "bf16"});
+      "Arithmetic: engine cpu computes in `fp32` or `fp64` (the reference), cudnn in `fp32` or `tf32`, "
+      "fused in `fp32`, `tf32` or `bf16`.",
+      0, 0, {"fp32", "fp64", "tf32", "bf16"});
   add("engine.fallback", T::String, "",
       "Engine for the ModelBatches whose shape engine.name refuses (e.g. the fused tensor-core kernels at H "
       "not a multiple of 16), with a logged warning; at engine.precision where it takes it, else fp32. "

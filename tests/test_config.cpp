@@ -2,6 +2,7 @@
 // and docs/config.md kept equal to the generated reference.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <filesystem>
 #include <set>
@@ -10,6 +11,7 @@
 #include "core/files.hpp"
 #include "experiments/config.hpp"
 #include "experiments/plan.hpp"
+#include "lstm/engine.hpp"
 #include "support/test_support.hpp"
 
 using namespace lstmad;
@@ -288,6 +290,37 @@ TEST(Config, DetectorNameIsAFolderAndAFileNamePrefix) {
   }
   for (const char* good : {"lstmad", "lstmad-h5x4", "lstm.v2", "a+b", "ARTime2"})
     EXPECT_EQ(error_of(json{{"detector", {{"name", good}}}}), "") << good;
+}
+
+// The config's table of each engine's precisions is the engines' own, for the engines this build has
+// (each refuses the others when it is made); a config that asks for another is refused, naming an engine
+// that computes in it.
+TEST(Config, EnginePrecisionsAreTheEnginesOwn) {
+  for (const auto& name : engine_names())
+    for (Precision p : {Precision::FP32, Precision::FP64, Precision::TF32, Precision::BF16}) {
+      EngineOptions o;
+      o.name = name;
+      o.precision = p;
+      bool made = true;
+      try {
+        make_engine(o);
+      } catch (const UnsupportedError&) {
+        made = false;
+      }
+      const auto& own = engine_precisions(name);
+      EXPECT_EQ(made, std::find(own.begin(), own.end(), to_string(p)) != own.end())
+          << name << " " << to_string(p);
+      EXPECT_EQ(error_of(json{{"engine", {{"name", name}, {"precision", to_string(p)}}}}).empty(), made)
+          << name << " " << to_string(p);
+    }
+  EXPECT_NE(
+      error_of(json{{"engine", {{"name", "cudnn"}, {"precision", "fp64"}}}})
+          .find("engine.precision: the cudnn engine computes in fp32, tf32, got \"fp64\" (engine.name cpu "
+                "computes in fp64)"),
+      std::string::npos);
+  EXPECT_NE(error_of(json{{"engine", {{"name", "cpu"}, {"precision", "bf16"}}}})
+                .find("got \"bf16\" (engine.name fused computes in bf16)"),
+            std::string::npos);
 }
 
 TEST(Config, EngineFallbackIsAnotherKnownEngine) {
