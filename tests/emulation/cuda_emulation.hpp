@@ -140,6 +140,10 @@ inline float tf32_value(float x) {
   return v;
 }
 
+// Fault injection for tests: the next n cudaMalloc calls (of any thread) fail with
+// cudaErrorMemoryAllocation, as a device that is full at that moment would answer.
+void fail_next_device_allocations(int n);
+
 }  // namespace lstmad::emu
 
 #define threadIdx (::lstmad::emu::identity().thread_idx)

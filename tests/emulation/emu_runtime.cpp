@@ -226,6 +226,12 @@ bool not_foreign(const void* p, int device, const std::string& what) {
   return false;
 }
 
+std::atomic<int> g_failing_allocations{0};
+
+void fail_next_device_allocations(int n) {
+  g_failing_allocations = n;
+}
+
 }  // namespace lstmad::emu
 
 using lstmad::emu::drain;
@@ -430,6 +436,9 @@ cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total) {
 cudaError_t cudaMalloc(void** ptr, size_t size) {
   *ptr = nullptr;
   if (size == 0) return cudaSuccess;
+  for (int left = lstmad::emu::g_failing_allocations.load(); left > 0;)
+    if (lstmad::emu::g_failing_allocations.compare_exchange_weak(left, left - 1))
+      return set_last_error(cudaErrorMemoryAllocation);
   void* p = std::malloc(size);
   if (p == nullptr) return set_last_error(cudaErrorMemoryAllocation);
   std::memset(p, 0xFF, size);

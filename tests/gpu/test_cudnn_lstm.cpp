@@ -30,6 +30,9 @@
 #include "lstm/cudnn/cudnn_lstm.hpp"
 #include "lstm/engine.hpp"
 #include "lstm/init.hpp"
+#ifdef LSTMAD_CUDA_EMULATION
+#include "tests/emulation/cuda_emulation.hpp"
+#endif
 #include "support/test_support.hpp"
 
 namespace lstmad {
@@ -145,6 +148,39 @@ TEST_F(CudnnFixture, WeightLayoutRoundTripsThroughCudnnWeightSpace) {
     }
   }
 }
+
+#ifdef LSTMAD_CUDA_EMULATION
+// Out of memory while a block probes the persistent algorithm is the device's state at that moment (the
+// emulation fails the probe's first allocation), not cuDNN's answer: that block takes STANDARD with a
+// warning, and the next block of the configuration probes again and gets the algorithm.
+TEST_F(CudnnFixture, AnOutOfMemoryProbeIsNotRemembered) {
+  const ModelShape s{1, 1, 24, 1};
+  test::TempDir dir("oom-probe");
+  log::set_file(dir.file("log.txt"));
+  emu::fail_next_device_allocations(1);
+  RnnAlgo first, second;
+  {
+    CudnnLstm lstm(*handle_, *stream_, s, 9, 4, Precision::FP32, RnnAlgo::PersistStaticSmallH);
+    first = lstm.algo();
+  }
+  {
+    CudnnLstm lstm(*handle_, *stream_, s, 9, 4, Precision::FP32, RnnAlgo::PersistStaticSmallH);
+    second = lstm.algo();
+  }
+  log::set_file("");
+  const std::string text = files::read(dir.file("log.txt"));
+  const std::string config =
+      "cuDNN algorithm persist_static_small_h at fp32 for " + s.str() + " T=9 B=4 on device 0";
+  EXPECT_EQ(first, RnnAlgo::Standard) << text;
+  EXPECT_EQ(second, RnnAlgo::PersistStaticSmallH) << text;
+  EXPECT_NE(text.find("[warn] " + config + " rejected ("), std::string::npos) << text;
+  EXPECT_NE(text.find("cudaErrorMemoryAllocation"), std::string::npos) << text;
+  EXPECT_NE(text.find("(out of memory: not remembered, the next block probes again)"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find(config + " accepted"), std::string::npos) << text;
+  EXPECT_EQ(text.find(config + " was rejected before"), std::string::npos) << text;
+}
+#endif
 
 // A ModelBatch builds one block per model: a persistent algorithm that cuDNN refuses for a shape is
 // warned about once, not once per block (cuDNN documents the small-H backward for H <= 128 only).

@@ -17,7 +17,7 @@ void throw_cuda_error(cudaError_t status, const char* call, const char* file, in
   std::ostringstream os;
   os << call << " failed: " << cudaGetErrorName(status) << " (" << cudaGetErrorString(status) << ") at "
      << base_name(file) << ":" << line;
-  throw DeviceError(os.str());
+  throw CudaError(os.str(), status);
 }
 
 const char* cublas_status_name(cublasStatus_t status) {

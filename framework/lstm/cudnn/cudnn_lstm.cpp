@@ -35,6 +35,16 @@ std::optional<Verdict> known_verdict(const std::string& config) {
   return it == g_verdicts.end() ? std::nullopt : std::optional<Verdict>(it->second);
 }
 
+// A failure to allocate device (or host) memory, by CUDA or by cuDNN.
+bool out_of_memory(const DeviceError& e) {
+  if (const auto* cuda = dynamic_cast<const gpu::CudaError*>(&e))
+    return cuda->status() == cudaErrorMemoryAllocation;
+  if (const auto* cudnn = dynamic_cast<const gpu::CudnnError*>(&e))
+    return cudnn->status() == CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED ||
+           cudnn->status() == CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED;
+  return false;
+}
+
 // False when another block remembered this configuration first (two workers probing at once).
 bool remember_verdict(const std::string& config, const Verdict& v) {
   std::lock_guard<std::mutex> lock(g_verdicts_mutex);
@@ -184,10 +194,14 @@ CudnnLstm::CudnnLstm(cudnnHandle_t handle, cudaStream_t stream, const ModelShape
     log::debug("cuDNN algorithm " + config + " accepted");
   } catch (const DeviceError& e) {
     // A cuDNN status, or a CUDA error of the refused launch, or a weight map the algorithm lays out
-    // otherwise (locate()): each means STANDARD, whose layout the tests check.
+    // otherwise (locate()): each means STANDARD, whose layout the tests check. Out of memory is the
+    // device's state at that moment (other workers' blocks), not an answer about the configuration:
+    // this block takes STANDARD, and the next one probes again.
     const std::string what =
         "cuDNN algorithm " + config + " rejected (" + e.what() + "); falling back to standard";
-    if (remember_verdict(config, Verdict{false, e.what()}))
+    if (out_of_memory(e))
+      log::warn(what + " for this block (out of memory: not remembered, the next block probes again)");
+    else if (remember_verdict(config, Verdict{false, e.what()}))
       log::warn(what);
     else
       log::debug(what);
