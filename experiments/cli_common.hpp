@@ -53,9 +53,15 @@ inline std::string finite_number(const std::string& text) {
 }
 // -j: worker threads, 0 = all cores; at most run.threads' limit (each thread holds its own buffers).
 inline std::string thread_count(const std::string& text) {
+  static const long long most = [] {
+    for (const auto& d : config_schema())
+      if (d.path == "run.threads") return static_cast<long long>(d.max);
+    return 0LL;
+  }();
   const auto v = whole_number<long long>(text);
-  return v && *v >= 0 && *v <= 4096 ? ""
-                                    : "expected 0 (all cores) or a number of threads up to 4096, got " + text;
+  return v && *v >= 0 && *v <= most ? ""
+                                    : "expected 0 (all cores) or a number of threads up to " +
+                                          std::to_string(most) + ", got " + text;
 }
 
 // Modules (one .cpp each).

@@ -18,12 +18,13 @@ namespace lstmad {
 // The precisions each engine computes in. Each engine also refuses the others when it is made (a build
 // need not have it, so the config is checked here); Config.EnginePrecisionsAreTheEnginesOwn keeps the two
 // in step for the engines a build has.
+const std::map<std::string, std::vector<std::string>> kEnginePrecisions = {
+    {"cpu", {"fp32", "fp64"}}, {"cudnn", {"fp32", "tf32"}}, {"fused", {"fp32", "tf32", "bf16"}}};
+
 const std::vector<std::string>& engine_precisions(const std::string& engine) {
-  static const std::map<std::string, std::vector<std::string>> table = {
-      {"cpu", {"fp32", "fp64"}}, {"cudnn", {"fp32", "tf32"}}, {"fused", {"fp32", "tf32", "bf16"}}};
   static const std::vector<std::string> none;
-  const auto it = table.find(engine);
-  return it == table.end() ? none : it->second;
+  const auto it = kEnginePrecisions.find(engine);
+  return it == kEnginePrecisions.end() ? none : it->second;
 }
 
 namespace {
@@ -372,11 +373,9 @@ void cross_key_rules(const json& out, std::vector<std::string>& errors) {
   if (const auto& own = engine_precisions(eng); std::find(own.begin(), own.end(), prec) == own.end()) {
     std::string list, others;
     for (const auto& p : own) list += (list.empty() ? "" : ", ") + p;
-    for (const char* other : {"cpu", "cudnn", "fused"}) {
-      const auto& theirs = engine_precisions(other);
+    for (const auto& [other, theirs] : kEnginePrecisions)
       if (std::find(theirs.begin(), theirs.end(), prec) != theirs.end())
-        others += std::string(others.empty() ? "" : " or ") + other;
-    }
+        others += (others.empty() ? "" : " or ") + other;
     errors.push_back("engine.precision: the " + eng + " engine computes in " + list + ", got \"" + prec +
                      "\"" + (others.empty() ? "" : " (engine.name " + others + " computes in " + prec + ")"));
   }

@@ -82,10 +82,11 @@ struct ScoredSeries {
 // A detector's file of one series, read as strictly as the run's own NAB scoring reads it (a damaged row
 // names the file and line).
 ScoredSeries read_scored(const ResultsStore& store, const std::string& detector, const std::string& series) {
+  auto columns = store.read_nab_columns(detector, series, {"value", "anomaly_score", "label"});
   ScoredSeries s;
-  s.value = store.read_nab_column(detector, series, "value");
-  s.score = store.read_nab_column(detector, series, "anomaly_score");
-  for (double v : store.read_nab_column(detector, series, "label")) s.label.push_back(v != 0);
+  s.value = std::move(columns[0]);
+  s.score = std::move(columns[1]);
+  for (double v : columns[2]) s.label.push_back(v != 0);
   return s;
 }
 

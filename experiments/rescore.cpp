@@ -87,12 +87,13 @@ void add_member_errors(std::vector<double>& errors, int source_models, const std
       throw Error("ensemble member " + m.dir + ": its cell of " + series + " ended " + to_string(r.status) +
                   ": " + r.error);
     const std::string file = m.store.nab_scores_path(r.detector, series);
-    models.push_back(m.store.read_nab_column(r.detector, series, "raw_score"));
+    auto columns = m.store.read_nab_columns(r.detector, series, {"raw_score", "value"});
+    models.push_back(std::move(columns[0]));
     weights.push_back(model_count(r));
     if (models.back().size() != models.front().size())
       throw Error(file + ": " + std::to_string(models.back().size()) + " rows, the source has " +
                   std::to_string(models.front().size()));
-    const std::vector<double> member_values = m.store.read_nab_column(r.detector, series, "value");
+    const std::vector<double> member_values = std::move(columns[1]);
     for (size_t i = 0; i < values.size() && i < member_values.size(); ++i) {
       const double a = member_values[i], b = values[i];
       if (a == b || (std::isnan(a) && std::isnan(b))) continue;
@@ -218,8 +219,8 @@ struct Rescore {
   void score(CellResult& r, const CellResult& src, const Setting& s, const PreparedSeries& data) const {
     const std::string& src_det = src.detector;
     const std::string file = source.store.nab_scores_path(src_det, r.series);
-    std::vector<double> errors = source.store.read_nab_column(src_det, r.series, "raw_score");
-    std::vector<double> values = source.store.read_nab_column(src_det, r.series, "value");
+    auto columns = source.store.read_nab_columns(src_det, r.series, {"raw_score", "value"});
+    std::vector<double> errors = std::move(columns[0]), values = std::move(columns[1]);
     if (static_cast<int>(errors.size()) != data.series.rows())
       throw Error(file + ": " + std::to_string(errors.size()) + " rows, the series has " +
                   std::to_string(data.series.rows()));

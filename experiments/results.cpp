@@ -206,44 +206,49 @@ void ResultsStore::write_nab_scores(const std::string& detector, const Series& s
   files::write_atomic(path, out);
 }
 
-std::vector<double> ResultsStore::read_nab_column(const std::string& detector, const std::string& series,
-                                                  const std::string& column) const {
+std::vector<std::vector<double>> ResultsStore::read_nab_columns(
+    const std::string& detector, const std::string& series, const std::vector<std::string>& columns) const {
   const std::string path = nab_scores_path(detector, series);
   std::istringstream in(files::read(path));
   std::string line;
   std::getline(in, line);
   if (!line.empty() && line.back() == '\r') line.pop_back();
-  int col = -1, ncols = 0;
+  std::vector<std::string> header;
   {
     std::stringstream hs(line);
     std::string h;
-    while (std::getline(hs, h, ',')) {
-      if (h == column) col = ncols;
-      ++ncols;
-    }
+    while (std::getline(hs, h, ',')) header.push_back(h);
   }
-  if (col < 0) throw DataError(path, 1, "no column `" + column + "` in the header");
-  std::vector<double> out;
+  std::vector<size_t> col(columns.size());
+  for (size_t k = 0; k < columns.size(); ++k) {
+    col[k] = static_cast<size_t>(std::find(header.begin(), header.end(), columns[k]) - header.begin());
+    if (col[k] == header.size()) throw DataError(path, 1, "no column `" + columns[k] + "` in the header");
+  }
+  std::vector<std::vector<double>> out(columns.size());
+  std::vector<size_t> starts;  // where each field of the line starts
   long line_no = 1;
   while (std::getline(in, line)) {
     ++line_no;
-    size_t pos = 0;
-    for (int c = 0; c < col; ++c) {
-      pos = line.find(',', pos);
-      if (pos == std::string::npos) throw DataError(path, line_no, "expected " + std::to_string(ncols) + " columns");
-      ++pos;
-    }
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    char* end = nullptr;
-    const double v = std::strtod(line.c_str() + pos, &end);
-    // The whole field, not a number's prefix: "0.5xyz" is a damaged file, not 0.5.
-    if (end == line.c_str() + pos || (*end != ',' && *end != '\0')) {
-      const size_t stop = line.find(',', pos);
-      throw DataError(path, line_no,
-                      "column `" + column + "` is not a number: `" +
-                          line.substr(pos, stop == std::string::npos ? std::string::npos : stop - pos) + "`");
+    starts.assign(1, 0);
+    for (size_t pos = line.find(','); pos != std::string::npos; pos = line.find(',', pos + 1))
+      starts.push_back(pos + 1);
+    for (size_t k = 0; k < columns.size(); ++k) {
+      if (col[k] >= starts.size())
+        throw DataError(path, line_no, "expected " + std::to_string(header.size()) + " columns");
+      const size_t pos = starts[col[k]];
+      char* end = nullptr;
+      const double v = std::strtod(line.c_str() + pos, &end);
+      // The whole field, not a number's prefix: "0.5xyz" is a damaged file, not 0.5.
+      if (end == line.c_str() + pos || (*end != ',' && *end != '\0')) {
+        const size_t stop = line.find(',', pos);
+        throw DataError(path, line_no,
+                        "column `" + columns[k] + "` is not a number: `" +
+                            line.substr(pos, stop == std::string::npos ? std::string::npos : stop - pos) +
+                            "`");
+      }
+      out[k].push_back(v);
     }
-    out.push_back(v);
   }
   return out;
 }

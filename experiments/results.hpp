@@ -72,9 +72,15 @@ class ResultsStore {
   void write_nab_scores(const std::string& detector, const Series& series, const std::vector<double>& scores,
                         const std::vector<double>* raw_errors = nullptr) const;
   std::string nab_scores_path(const std::string& detector, const std::string& series) const;
-  // Reads back a column ("anomaly_score", "raw_score", "value", "label") of a file written by write_nab_scores.
+  // Reads back columns ("anomaly_score", "raw_score", "value", "label") of a file written by
+  // write_nab_scores, in one pass: one vector per column, in the order asked. A row with too few fields
+  // or a field that is not wholly a number is a DataError naming the file and line.
+  std::vector<std::vector<double>> read_nab_columns(const std::string& detector, const std::string& series,
+                                                    const std::vector<std::string>& columns) const;
   std::vector<double> read_nab_column(const std::string& detector, const std::string& series,
-                                      const std::string& column) const;
+                                      const std::string& column) const {
+    return read_nab_columns(detector, series, {column})[0];
+  }
   std::vector<double> read_nab_scores(const std::string& detector, const std::string& series) const {
     return read_nab_column(detector, series, "anomaly_score");
   }

@@ -21,7 +21,9 @@
 #include "experiments/resume.hpp"
 #include "experiments/run_folder.hpp"
 #include "experiments/saved_models.hpp"
-#include "kernels/device_query.hpp"
+#ifdef LSTMAD_WITH_CUDA
+#include "core/gpu/device.hpp"
+#endif
 #include "lstm/engine.hpp"
 
 namespace lstmad {
@@ -60,24 +62,16 @@ namespace {
 
 std::atomic<int> g_stop{0};
 
-// A GPU engine with no device at or after engine.device would fail every cell, one by one, into a folder
-// of errors: refused before the folder is kept. With engine.fallback the run goes on (the fallback
-// takes the groups the engine refuses by shape, and the engine's batches say why they fail).
+// A GPU engine with no device would fail every cell, one by one, into a folder of errors: refused before
+// the folder is kept. With engine.fallback the run goes on (the fallback takes the groups the engine
+// refuses by shape, and the engine's batches say why they fail).
 void require_a_device(const json& cfg) {
   const std::string name = at_path(cfg, "engine.name").get<std::string>();
   if (name == "cpu" || !at_path(cfg, "engine.fallback").get<std::string>().empty()) return;
 #ifdef LSTMAD_WITH_CUDA
-  const int first = at_path(cfg, "engine.device").get<int>();
-  const kernels::RuntimeInfo rt = kernels::query_devices();
-  for (const auto& d : rt.devices)
-    if (d.ordinal >= first) return;
-  const std::string why = !rt.error.empty() ? rt.error
-                          : rt.devices.empty()
-                              ? std::string("no CUDA device is visible")
-                              : std::to_string(rt.devices.size()) + " device(s), none at engine.device " +
-                                    std::to_string(first) + " or after";
-  throw DeviceError("engine \"" + name + "\" needs a CUDA device: " + why +
-                    "; engine \"cpu\" runs without one (--engine cpu)");
+  // Device ordinals are 0..n-1, so the queues' devices (engine.device and those after it) exist exactly
+  // when engine.device does.
+  gpu::require_gpu_device(name.c_str(), at_path(cfg, "engine.device").get<int>());
 #endif
 }
 

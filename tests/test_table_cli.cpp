@@ -93,12 +93,11 @@ TEST_F(RunCli, TableAveragesAGridsSettingsOverSeedsAndNamesTheUnscored) {
         0)
         << out;
     const json scores = json::parse(lstmad::files::read(d + "/nab_scores.json"));
-    const auto rows = read_results_csv(d + "/results.csv");
-    for (const auto& r : rows) {
-      const std::string lr = r.at("train.lr");
-      if (by_lr[lr].size() < static_cast<size_t>(seed))
-        by_lr[lr].push_back(scores.at(r.at("detector")).at("standard").get<double>());
-    }
+    std::map<std::string, std::string> detector_of;  // lr -> this run's detector name for it
+    for (const auto& r : read_results_csv(d + "/results.csv"))
+      detector_of[r.at("train.lr")] = r.at("detector");
+    for (const auto& [lr, detector] : detector_of)
+      by_lr[lr].push_back(scores.at(detector).at("standard").get<double>());
     dirs += " " + d;
   }
   ASSERT_EQ(by_lr.size(), 2u);
@@ -111,6 +110,15 @@ TEST_F(RunCli, TableAveragesAGridsSettingsOverSeedsAndNamesTheUnscored) {
         << lr << " " << mean << "\n"
         << out;
   }
+  // A grid over run.seed in one run: its settings are one row's runs.
+  const std::string seeds = tmp.file("seeds");
+  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") +
+                            " --set 'run.seed=[1,2]' --out " + seeds,
+                        &out),
+            0)
+      << out;
+  ASSERT_EQ(run_command(lstmad_binary() + " -q table " + seeds, &out), 0) << out;
+  EXPECT_NE(out.find("| **lstmad** (lstmad, 2 runs) | "), std::string::npos) << out;
   // A grid of one setting that trains and one whose window no series can fill: the first is a row, the
   // second is named as not scored.
   const std::string part = tmp.file("part");

@@ -1,7 +1,10 @@
-// Device presence without exceptions (device.hpp).
+// Device presence (device.hpp): the queries never throw; require_gpu_device turns their answer into the
+// engines' error.
 #include "core/gpu/device.hpp"
 
 #include <cuda_runtime.h>
+
+#include "core/error.hpp"
 
 namespace lstmad::gpu {
 
@@ -48,6 +51,13 @@ bool device_available(int ordinal, std::string* reason) noexcept {
   } catch (...) {  // std::string allocation: report absence rather than throw
     return false;
   }
+}
+
+void require_gpu_device(const char* engine, int device) {
+  std::string reason;
+  if (!device_available(device, &reason))
+    throw DeviceError("engine \"" + std::string(engine) + "\" needs a CUDA device: " + reason +
+                      "; engine \"cpu\" runs without one (--engine cpu)");
 }
 
 }  // namespace lstmad::gpu

@@ -272,13 +272,6 @@ class Slot {
 
 }  // namespace
 
-void require_gpu_device(const char* engine, int device) {
-  std::string reason;
-  if (!device_available(device, &reason))
-    throw DeviceError("engine \"" + std::string(engine) + "\" needs a CUDA device: " + reason +
-                      "; engine \"cpu\" runs without one (--engine cpu)");
-}
-
 SlotSizes gpu_slot_sizes(const char* engine, int window, const std::vector<ModelJob>& jobs) {
   SlotSizes sz;
   for (const auto& j : jobs) {

@@ -35,6 +35,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/gpu/device.hpp"
 #include "kernels/adam.hpp"
 #include "lstm/engine.hpp"
 
@@ -114,10 +115,6 @@ kernels::AdamHyper adam_hyper(const TrainOptions& o);
 
 // False when the variable `env` (LSTMAD_CUDNN_GRAPHS, LSTMAD_FUSED_GRAPHS) is "0": CUDA graphs are off.
 bool graphs_enabled(const char* env);
-
-// Throws DeviceError("engine \"<engine>\" needs a CUDA device: <reason>; engine \"cpu\" runs without one
-// (--engine cpu)") when `device` is not usable.
-void require_gpu_device(const char* engine, int device);
 
 // Checks that every job shares `window` and has batch >= 1 (Error otherwise) and returns the sizes the
 // workers' buffers need.
