@@ -12,6 +12,7 @@
 #include "core/files.hpp"
 #include "core/json_file.hpp"
 #include "core/log.hpp"
+#include "data/csv_fields.hpp"
 #include "data/series.hpp"
 #include "experiments/config.hpp"
 #include "experiments/results.hpp"
@@ -42,34 +43,24 @@ std::string num(double v, int digits = 3) {
   return buf;
 }
 
-std::vector<std::vector<std::string>> parse_csv(const std::string& text) {
+// A run's results.csv, split by the project's RFC 4180 splitter (data/csv_fields.hpp). The run writes it
+// atomically, so a damaged file was edited by hand: its rows before the damage are kept and the rest is
+// named in a warning, as the report does for the other files it reads.
+std::vector<std::vector<std::string>> parse_csv(const std::string& text, const std::string& path) {
   std::vector<std::vector<std::string>> rows;
-  std::vector<std::string> row;
-  std::string cur;
-  bool quoted = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') { cur += '"'; ++i; }
-      else if (c == '"') quoted = false;
-      else cur += c;
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      row.push_back(cur);
-      cur.clear();
-    } else if (c == '\n') {
-      row.push_back(cur);
-      cur.clear();
-      rows.push_back(row);
-      row.clear();
-    } else if (c != '\r') {
-      cur += c;
+  CsvRecord rec;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    const size_t start = pos;
+    if (split_csv_record(text, pos, rec) != CsvSplit::Ok) {
+      const long line = 1 + static_cast<long>(std::count(
+                                text.begin(), text.begin() + static_cast<std::ptrdiff_t>(start), '\n'));
+      log::warn("report: " + path + " line " + std::to_string(line) +
+                ": not a CSV record (an unclosed quote or text after one); the rows from it on are left out");
+      break;
     }
-  }
-  if (!cur.empty() || !row.empty()) {
-    row.push_back(cur);
-    rows.push_back(row);
+    if (rec.fields.size() == 1 && rec.fields[0].empty()) continue;  // a blank line
+    rows.emplace_back(rec.fields.begin(), rec.fields.end());
   }
   return rows;
 }
@@ -215,7 +206,7 @@ struct ResultsTable {
   std::vector<std::vector<std::string>> rows;  // rows[0] is the header
   std::map<std::string, int> col;
   explicit ResultsTable(const std::string& path) {
-    if (files::exists(path)) rows = parse_csv(files::read(path));
+    if (files::exists(path)) rows = parse_csv(files::read(path), path);
     if (!rows.empty())
       for (size_t i = 0; i < rows[0].size(); ++i) col[rows[0][i]] = static_cast<int>(i);
   }

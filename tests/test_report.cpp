@@ -257,3 +257,33 @@ TEST(Report, DamagedFilesAndMissingCellsAreSaidNotDropped) {
       << out;
   EXPECT_NE(html.find("lstmad run --resume " + tmp.file("run")), std::string::npos);
 }
+
+// results.csv is read by the project's CSV splitter: a record damaged by hand (an unclosed quote) is named
+// with its line in a warning, and the rows before it still give the report its cells and plots.
+TEST(Report, ADamagedResultsCsvIsNamedAndItsEarlierRowsKept) {
+  if (!fs::exists(lstmad_binary())) GTEST_SKIP() << "lstmad binary not built at " << lstmad_binary();
+  TempDir tmp("report-results-csv");
+  std::string out;
+  ASSERT_EQ(run_synthetic(tmp, R"({"epochs": 2, "batch": 16})", &out), 0) << out;
+  const std::string csv = tmp.file("run/results.csv");
+  const std::string text = lstmad::files::read(csv);
+  const long lines = static_cast<long>(std::count(text.begin(), text.end(), '\n'));
+  ASSERT_GE(lines, 5);
+  const std::string intact_html = tmp.file("intact.html");
+  ASSERT_EQ(
+      run_command(lstmad_binary() + " report " + tmp.file("run") + " --out " + intact_html + " 2>&1", &out),
+      0)
+      << out;
+  const int series = count(lstmad::files::read(intact_html), "<figure class=\"series\">");
+  ASSERT_GE(series, 4);
+  write_text(csv, text + "\"an unclosed quote,x,y\n");
+  const std::string html_file = tmp.file("damaged.html");
+  ASSERT_EQ(
+      run_command(lstmad_binary() + " report " + tmp.file("run") + " --out " + html_file + " 2>&1", &out), 0)
+      << out;
+  EXPECT_NE(out.find("[warn] report: " + csv + " line " + std::to_string(lines + 1) + ": not a CSV record"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(count(lstmad::files::read(html_file), "<figure class=\"series\">"), series)
+      << "the rows before the damaged one still give every plot";
+}
