@@ -21,6 +21,15 @@ namespace lstmad {
 const std::map<std::string, std::vector<std::string>> kEnginePrecisions = {
     {"cpu", {"fp32", "fp64"}}, {"cudnn", {"fp32", "tf32"}}, {"fused", {"fp32", "tf32", "bf16"}}};
 
+std::string root_requirement(const std::string& format) {
+  if (format == "nasa") return "the NASA SMAP/MSL data has no default location; give its path";
+  if (format == "ucr")
+    return "the UCR anomaly archive has no default location; give the folder that holds its .txt files (e.g. "
+           "UCR_Anomaly_FullData)";
+  if (format == "csv") return "a csv corpus has no default location; give the folder of its files";
+  return "";
+}
+
 const std::vector<std::string>& engine_precisions(const std::string& engine) {
   static const std::vector<std::string> none;
   const auto it = kEnginePrecisions.find(engine);
@@ -382,8 +391,10 @@ void cross_key_rules(const json& out, std::vector<std::string>& errors) {
   if (out["engine"]["fallback"].get<std::string>() == eng)
     errors.push_back("engine.fallback: \"" + eng +
                      "\" is engine.name itself; name another engine or leave it empty");
-  // The csv columns are read only by the csv format: set for another, they would be ignored silently.
   const std::string format = out["data"]["format"].get<std::string>();
+  if (out["data"]["root"].get<std::string>().empty())
+    if (const std::string why = root_requirement(format); !why.empty()) errors.push_back("data.root: " + why);
+  // The csv columns are read only by the csv format: set for another, they would be ignored silently.
   const json& csv = out["data"]["csv"];
   if (const std::string why = csv_time_format_error(csv["time_format"].get<std::string>()); !why.empty())
     errors.push_back("data.csv.time_format: " + why);

@@ -58,6 +58,10 @@ std::string member_problem(const json& member);
 // run: the cells of such a setting fail whatever their series.
 std::string setting_problem(const json& setting_values);
 
+// Why a corpus of data.format `format` cannot do with an empty data.root (it has no default location,
+// unlike `nab` and `synthetic`), or "" when it can. Both the config check and the corpus loader say this.
+std::string root_requirement(const std::string& format);
+
 // The precisions engine `engine` (cpu, cudnn, fused) computes in, as engine.precision names them.
 const std::vector<std::string>& engine_precisions(const std::string& engine);
 

@@ -24,8 +24,9 @@ std::vector<KeyDef> make_schema() {
       "columns; ids are the paths under data.root, a file at its top getting the folder's name as category).",
       0, 0, {"synthetic", "nab", "nasa", "ucr", "csv"});
   add("data.root", T::String, "",
-      "Corpus folder. Empty: for `nab`, the NAB_ROOT environment variable, else ../shared/nab when present "
-      "(`nasa`, `ucr` and `csv` need it).");
+      "Corpus folder. Empty: for `nab`, the NAB_ROOT environment variable, else ../shared/nab from the working "
+      "folder, else the shared/nab beside the source tree the binary was built from (`nasa`, `ucr` and `csv` "
+      "have no default: for them it is required).");
   add("data.csv.time_column", T::String, "timestamp",
       "csv: the time column (by default YYYY-MM-DD HH:MM:SS, YYYY-MM-DDTHH:MM:SS[Z], or seconds since 1970; "
       "see "

@@ -114,8 +114,7 @@ namespace {
 
 // NASA SMAP/MSL: the channels of data.nasa.spacecraft, ids <spacecraft>/<channel>.csv.
 void resolve_nasa(Corpus& c, const json& cfg) {
-  if (c.root.empty())
-    throw ConfigError("data.root: the NASA SMAP/MSL data has no default location; give its path");
+  if (c.root.empty()) throw ConfigError("data.root: " + root_requirement("nasa"));
   c.spacecraft = at_path(cfg, "data.nasa.spacecraft").get<std::string>();
   // As with NAB's label file: without it every channel would run as "unlabeled", every metric NaN, and
   // the run would end with exit 0 having measured nothing.
@@ -152,10 +151,7 @@ void resolve_nasa(Corpus& c, const json& cfg) {
 
 // The UCR anomaly archive: one anomaly per series, ids UCR/<file name>.csv.
 void resolve_ucr(Corpus& c, const json& cfg) {
-  if (c.root.empty())
-    throw ConfigError(
-        "data.root: the UCR anomaly archive has no default location; give the folder that holds "
-        "its .txt files (e.g. UCR_Anomaly_FullData)");
+  if (c.root.empty()) throw ConfigError("data.root: " + root_requirement("ucr"));
   select_files(
       c, cfg, [&] { return list_ucr_files(c.root); },
       [](const std::string& rel) {
@@ -168,8 +164,7 @@ void resolve_ucr(Corpus& c, const json& cfg) {
 
 // A folder of CSV files in the layout data.csv names.
 void resolve_csv(Corpus& c, const json& cfg) {
-  if (c.root.empty())
-    throw ConfigError("data.root: a csv corpus has no default location; give the folder of its files");
+  if (c.root.empty()) throw ConfigError("data.root: " + root_requirement("csv"));
   c.csv_columns = csv_columns_of(cfg);
   // Ids keep a category folder (NAB-format result files are <category>/<file>): a file directly under
   // the root takes the root's own name as its category.

@@ -120,9 +120,12 @@ json rescore_config(const json& src_cfg, const std::vector<std::string>& overrid
   json user = src_cfg;
   for (const auto& o : overrides) {
     std::string path = o.substr(0, o.find('='));
+    // A grid axis is given as `detector.x=[...]` or `grid.detector.x=[...]`, as for a run.
+    if (path.rfind("grid.", 0) == 0) path.erase(0, 5);
     if (path.rfind("detector.", 0) != 0 && path.rfind("eval.", 0) != 0)
       throw ConfigError("--set " + o +
-                        ": rescoring changes only detector.* and eval.* keys (the models are reused)");
+                        ": rescoring changes only detector.* and eval.* keys, and grid axes over them (the "
+                        "models are reused)");
     apply_override(user, o);
   }
   return resolve_config(user, "rescore of " + src_dir);

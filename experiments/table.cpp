@@ -214,11 +214,17 @@ std::string nab_table_markdown(const std::vector<std::string>& run_dirs, const s
   if (!nab_root_in.empty() && !files::exists(nab_root_in + "/results/final_results.json"))
     throw ConfigError("--nab " + nab_root_in +
                       ": no results/final_results.json there (NAB's scoreboard); give NAB's folder");
-  if (!nab_root.empty() && files::exists(nab_root + "/results/final_results.json"))
-    board = read_json_file(nab_root + "/results/final_results.json");
+  const std::string board_file = nab_root + "/results/final_results.json";
+  if (!nab_root.empty() && files::exists(board_file))
+    board = read_json_file(board_file);
+  else
+    log::warn("table: " +
+              (nab_root.empty() ? std::string("no NAB folder found (NAB_ROOT, ../shared/nab)")
+                                : board_file + " does not exist") +
+              ", so the table has no scoreboard rows; --nab names NAB's folder");
   // The series the scoreboard's scores are over: the keys of NAB's label file (0 when it is not found).
   size_t board_series = 0;
-  if (!board.empty() && files::exists(nab_root + "/labels/combined_windows.json")) {
+  if (!nab_root.empty() && files::exists(nab_root + "/labels/combined_windows.json")) {
     const json labels = read_json_file(nab_root + "/labels/combined_windows.json");
     if (labels.is_object()) board_series = labels.size();
   }
@@ -243,10 +249,15 @@ std::string nab_table_markdown(const std::vector<std::string>& run_dirs, const s
   for (const auto& r : rows)
     os << "| " << r.name << " | " << r.standard << " | " << r.low_fp << " | " << r.low_fn << " | " << r.engine << " | "
        << r.runtime << " |\n";
-  os << "\nNAB v1.1 normalized scores (0 = null detector, 100 = perfect). lstmad rows: the mean over the runs "
-        "(± sample standard deviation, min..max), each at NAB's corpus-optimal threshold per profile. Scoreboard "
+  os << "\nNAB v1.1 normalized scores (0 = null detector, 100 = perfect). lstmad rows: the mean over the "
+        "runs "
+        "(± sample standard deviation, min..max), each at NAB's corpus-optimal threshold per profile. "
+        "Scoreboard "
         "rows: results/final_results.json"
-     << (nab_root.empty() ? " (not found)" : " of " + nab_root) << ". Runs:";
+     << (nab_root.empty() ? " (no NAB folder found)"
+         : board.empty()  ? " (not in " + nab_root + ")"
+                          : " of " + nab_root)
+     << ". Runs:";
   for (size_t k = 0; k < ours.size(); ++k) {
     os << " " << ours[k].detector << tags[k] << ":";
     for (size_t r = 0; r < ours[k].runs.size(); ++r) {

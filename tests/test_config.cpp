@@ -97,9 +97,12 @@ TEST(Config, AListOfNamesNamesEachOnce) {
           "(\"time_of_day\" twice)"),
       std::string::npos)
       << e;
-  e = error_of(json{{"data", {{"format", "csv"}, {"csv", {{"value_columns", {"value", "x", "value"}}}}}}});
+  e = error_of(json{
+      {"data", {{"format", "csv"}, {"root", "r"}, {"csv", {{"value_columns", {"value", "x", "value"}}}}}}});
   EXPECT_NE(e.find("data.csv.value_columns: expected a list naming each value once"), std::string::npos) << e;
-  EXPECT_EQ(error_of(json{{"data", {{"format", "csv"}, {"csv", {{"value_columns", {"value", "x"}}}}}}}), "");
+  EXPECT_EQ(error_of(json{
+                {"data", {{"format", "csv"}, {"root", "r"}, {"csv", {{"value_columns", {"value", "x"}}}}}}}),
+            "");
 }
 
 TEST(Config, WrongTypeAndRangeNameExpectedAndGiven) {
@@ -331,6 +334,23 @@ TEST(Config, EngineFallbackIsAnotherKnownEngine) {
   EXPECT_EQ(at_path(resolve_config(json::object(), "x"), "engine.fallback"), "");
 }
 
+// A corpus with no default location needs data.root: validate says so, as run and plan do.
+TEST(Config, CorporaWithoutADefaultLocationNeedARoot) {
+  EXPECT_NE(
+      error_of(json{{"data", {{"format", "csv"}}}}).find("data.root: a csv corpus has no default location"),
+      std::string::npos);
+  EXPECT_NE(
+      error_of(json{{"data", {{"format", "nasa"}}}}).find("data.root: the NASA SMAP/MSL data has no default"),
+      std::string::npos);
+  EXPECT_NE(
+      error_of(json{{"data", {{"format", "ucr"}}}}).find("data.root: the UCR anomaly archive has no default"),
+      std::string::npos);
+  for (const char* format : {"csv", "nasa", "ucr"})
+    EXPECT_EQ(error_of(json{{"data", {{"format", format}, {"root", "/some/folder"}}}}), "") << format;
+  for (const char* format : {"nab", "synthetic"})
+    EXPECT_EQ(error_of(json{{"data", {{"format", format}}}}), "") << format;
+}
+
 TEST(Config, CsvColumnsOnlyWithTheCsvFormat) {
   const json labeled{{"format", "nab"}, {"csv", {{"label_column", "is_anomaly"}}}};
   EXPECT_NE(error_of(json{{"data", labeled}})
@@ -348,18 +368,23 @@ TEST(Config, CsvColumnsOnlyWithTheCsvFormat) {
   for (const char* key : {"anomaly_labels", "label_windows"}) {
     const json value = std::string(key) == "anomaly_labels" ? json::array({"Attack"}) : json("nab");
     EXPECT_NE(
-        error_of(json{{"data", {{"format", "csv"}, {"csv", {{key, value}}}}}})
+        error_of(json{{"data", {{"format", "csv"}, {"root", "r"}, {"csv", {{key, value}}}}}})
             .find(std::string("data.csv.") + key + ": there is no data.csv.label_column to apply it to"),
         std::string::npos)
         << key;
-    EXPECT_EQ(error_of(json{{"data", {{"format", "csv"}, {"csv", {{key, value}, {"label_column", "y"}}}}}}),
-              "")
+    EXPECT_EQ(
+        error_of(json{
+            {"data", {{"format", "csv"}, {"root", "r"}, {"csv", {{key, value}, {"label_column", "y"}}}}}}),
+        "")
         << key;
   }
-  EXPECT_NE(error_of(json{{"data", {{"format", "csv"}, {"csv", {{"label_windows", "wide"}}}}}})
+  EXPECT_NE(error_of(json{{"data", {{"format", "csv"}, {"root", "r"}, {"csv", {{"label_windows", "wide"}}}}}})
                 .find("data.csv.label_windows: expected one of"),
             std::string::npos);
-  EXPECT_EQ(error_of(json{{"data", {{"format", "csv"}, {"csv", {{"label_column", "is_anomaly"}, {"time_column", ""}}}}}}),
+  EXPECT_EQ(error_of(json{{"data",
+                           {{"format", "csv"},
+                            {"root", "r"},
+                            {"csv", {{"label_column", "is_anomaly"}, {"time_column", ""}}}}}}),
             "");
   EXPECT_EQ(error_of(json{{"data", {{"format", "nab"}, {"csv", {{"time_column", "timestamp"}}}}}}), "")
       << "the default value is no mistake";
@@ -369,9 +394,14 @@ TEST(Config, CsvColumnsOnlyWithTheCsvFormat) {
 }
 
 TEST(Config, CsvTimeFormatIsCheckedUpFront) {
-  EXPECT_EQ(error_of(json{{"data", {{"format", "csv"}, {"csv", {{"time_format", "%d/%m/%Y %H:%M"}}}}}}), "");
-  EXPECT_EQ(error_of(json{{"data", {{"format", "csv"}, {"csv", {{"time_format", "epoch_ms"}}}}}}), "");
-  const std::string e = error_of(json{{"data", {{"format", "csv"}, {"csv", {{"time_format", "%Y-%b"}}}}}});
+  EXPECT_EQ(error_of(json{
+                {"data", {{"format", "csv"}, {"root", "r"}, {"csv", {{"time_format", "%d/%m/%Y %H:%M"}}}}}}),
+            "");
+  EXPECT_EQ(
+      error_of(json{{"data", {{"format", "csv"}, {"root", "r"}, {"csv", {{"time_format", "epoch_ms"}}}}}}),
+      "");
+  const std::string e =
+      error_of(json{{"data", {{"format", "csv"}, {"root", "r"}, {"csv", {{"time_format", "%Y-%b"}}}}}});
   EXPECT_NE(e.find("data.csv.time_format: \"%Y-%b\" is not \"auto\", \"epoch_s\", \"epoch_ms\" or a pattern: "
                    "unknown directive %b"),
             std::string::npos)
@@ -384,14 +414,24 @@ TEST(Config, DocsConfigMdMatchesSchema) {
       << "docs/config.md is out of date: regenerate it with `lstmad config-reference > docs/config.md`";
 }
 
+// Each shipped config validates as the README runs it: with --set data.root=PATH where its corpus has
+// no default location (and without it, validate asks for that path).
 TEST(Config, EveryShippedConfigValidates) {
-  int count = 0;
+  int count = 0, rooted = 0;
   for (const auto& f : std::filesystem::directory_iterator(std::string(LSTMAD_SOURCE_DIR) + "/configs")) {
     if (f.path().extension() != ".json") continue;
-    EXPECT_NO_THROW(resolve_config(read_config_file(f.path().string()), f.path().string())) << f.path();
+    json cfg = read_config_file(f.path().string());
+    const std::string format = cfg.contains("data") ? cfg["data"].value("format", "synthetic") : "synthetic";
+    if (!root_requirement(format).empty() && cfg["data"].value("root", "").empty()) {
+      EXPECT_NE(error_of(cfg).find("data.root: "), std::string::npos) << f.path();
+      apply_override(cfg, "data.root=/the/corpus");
+      ++rooted;
+    }
+    EXPECT_NO_THROW(resolve_config(cfg, f.path().string())) << f.path();
     ++count;
   }
   EXPECT_GE(count, 2);
+  EXPECT_GE(rooted, 2) << "configs/ucr.json and configs/smap_msl.json name no root";
 }
 
 TEST(Plan, CellIdsAndSeedsDependOnIdentityNotOrder) {

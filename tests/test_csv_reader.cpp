@@ -687,6 +687,14 @@ TEST(CsvGeneric, BadLayoutsNameTheFileAndLine) {
   expect_generic_error("t,v\n1,2\n", generic("t", "lab"), 1, "no label column \"lab\"");
   expect_generic_error("t,v\n1,2\n", generic("t", "", {"w"}), 1, "no value column \"w\"");
   expect_generic_error("t,v\n1,2\n", generic("t", "", {"v", "v"}), 1, "listed twice");
+  // A named column that the header holds twice: which one is meant is not for the reader to guess.
+  expect_generic_error("t,v,v\n1,2,3\n", generic("t", "", {"v"}), 1,
+                       "the header names the value column \"v\" twice (columns 2 and 3)");
+  expect_generic_error("t,v,t\n1,2,3\n", generic("t", ""), 1,
+                       "names the time column \"t\" twice (columns 1 and 3)");
+  expect_generic_error("t,l,v,l\n1,0,2,0\n", generic("t", "l"), 1, "names the label column \"l\" twice");
+  // Every other column read as a value: two of one name are two inputs, as the file has them.
+  EXPECT_EQ(parse_series_csv("t,v,v\n1,2,3\n2,4,5\n", "g.csv", "c/g.csv", nullptr, generic("t", "")).dims, 2);
   expect_generic_error("t,v\n1,2\n", generic("t", "t"), 1, "also the time column");
   expect_generic_error("t,l\n1,0\n", generic("t", "l"), 1, "no value column besides");
   expect_generic_error("t,v,l\n1,2,0\n2,3,yes\n", generic("t", "l"), 3, "label \"yes\" is not a number");

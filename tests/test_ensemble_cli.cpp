@@ -75,6 +75,20 @@ TEST_F(RunCli, RescoreEqualsAFreshRunWithThoseDetectorSettings) {
     }
   }
   EXPECT_EQ(failed, cells);
+  // The same axis written as a grid key scores the same; a grid axis over a model key is refused.
+  ASSERT_EQ(run_command(lstmad_binary() + " -q rescore " + tmp.file("a") + sets +
+                            " --set 'grid.detector.suppress_rows=[0,20]' --out " + tmp.file("g2"),
+                        &out),
+            1)
+      << out;
+  EXPECT_EQ(lstmad::files::read(tmp.file("g/nab_scores.json")),
+            lstmad::files::read(tmp.file("g2/nab_scores.json")));
+  EXPECT_EQ(run_command(lstmad_binary() + " -q rescore " + tmp.file("a") +
+                            " --set 'grid.model.hidden=[4,8]' --out " + tmp.file("x"),
+                        &out),
+            2)
+      << out;
+  EXPECT_NE(out.find("rescoring changes only detector"), std::string::npos) << out;
 }
 
 // A resumed run whose corpus lost a series since keeps its other cells' files as they were written, with

@@ -173,6 +173,26 @@ TEST_F(RunCli, TableNamesARunOnPartOfNabsCorpusAsNotComparable) {
       << out;
   EXPECT_EQ(out.find("`" + tmp.file("all") + "` ("), std::string::npos) << out;
   EXPECT_NE(out.find("null (NAB scoreboard)"), std::string::npos) << out;
+  // The NAB folder found by default (NAB_ROOT) without its scoreboard: said on stderr and in the footer,
+  // and the part run is still named as not comparable.
+  std::filesystem::remove(tmp.file("nab/results/final_results.json"));
+  ASSERT_EQ(run_command("NAB_ROOT=" + tmp.file("nab") + " " + lstmad_binary() + " -q table " +
+                            tmp.file("all") + " " + tmp.file("part") + " 2>&1",
+                        &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("[warn] table: " + tmp.file("nab") +
+                     "/results/final_results.json does not exist, so the table has no scoreboard rows"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("Scoreboard rows: results/final_results.json (not in " + tmp.file("nab") + ")"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(
+      out.find("not comparable with the scoreboard rows: `" + tmp.file("part") + "` (2 of NAB's 3 series)"),
+      std::string::npos)
+      << out;
+  EXPECT_EQ(out.find("(NAB scoreboard)"), std::string::npos) << out;
 }
 
 TEST_F(RunCli, DamagedRunFilesAreDataErrorsNamingFileAndKey) {

@@ -185,10 +185,20 @@ ColumnRoles resolve_columns(const std::vector<std::string_view>& header, const C
   const int columns = static_cast<int>(header.size());
   ColumnRoles c;
   c.role.assign(header.size(), layout.values.empty() ? Role::Value : Role::Ignored);
+  // A column the layout names must be one column of the header: with two of that name, which one the
+  // model reads would be a guess.
   auto find = [&](const std::string& col, const char* what) {
-    for (int i = 0; i < columns; ++i)
-      if (header[static_cast<size_t>(i)] == col) return i;
-    throw in.error("no " + std::string(what) + " column " + show(col) + " in the header");
+    int found = -1;
+    for (int i = 0; i < columns; ++i) {
+      if (header[static_cast<size_t>(i)] != col) continue;
+      if (found >= 0)
+        throw in.error("the header names the " + std::string(what) + " column " + show(col) +
+                       " twice (columns " + std::to_string(found + 1) + " and " + std::to_string(i + 1) +
+                       ")");
+      found = i;
+    }
+    if (found < 0) throw in.error("no " + std::string(what) + " column " + show(col) + " in the header");
+    return found;
   };
   if (layout.nab) {
     if (header[0] != "timestamp")
