@@ -15,6 +15,7 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "tests/emulation/cuda_emulation.hpp"
@@ -415,8 +416,12 @@ void run_cluster(const LaunchShape& s, const std::function<void()>& body, unsign
   t_run = saved;
 }
 
+// A kernel's dynamic shared-memory attribute, per (kernel, device): on the GPU it belongs to the current
+// device's context, so a size set on one device says nothing about another. It outlives cudaDeviceReset
+// here (the GPU clears it with the context); the product never resets a device, and the emulation tests
+// that do would otherwise leave the engines' own record of raised limits stale.
 std::mutex g_attr_mu;
-std::map<const void*, std::size_t> g_smem_attr;
+std::map<std::pair<const void*, int>, std::size_t> g_smem_attr;
 
 int host_threads() {
   static const int n = [] {
@@ -654,14 +659,16 @@ int placeable_cluster_size() {
 }
 
 std::size_t dynamic_smem_limit(const void* kernel) {
+  const int device = current_device();
   std::lock_guard<std::mutex> lock(g_attr_mu);
-  auto it = g_smem_attr.find(kernel);
+  auto it = g_smem_attr.find({kernel, device});
   return it == g_smem_attr.end() ? kDefaultDynamicSmem : it->second;
 }
 
 void set_dynamic_smem_limit(const void* kernel, std::size_t bytes) {
+  const int device = current_device();
   std::lock_guard<std::mutex> lock(g_attr_mu);
-  g_smem_attr[kernel] = bytes;
+  g_smem_attr[{kernel, device}] = bytes;
 }
 
 bool pointer_argument_ok(const void* p, int index) {

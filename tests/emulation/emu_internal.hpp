@@ -48,6 +48,7 @@ constexpr int kMaxClusterSize = 8;
 // larger cluster launch fails with cudaErrorLaunchOutOfResources, and cudaOccupancyMaxActiveClusters
 // reports 0 for it.
 int placeable_cluster_size();
+// The calling thread's current device's attribute of `kernel` (cudaFuncSetAttribute sets it there).
 std::size_t dynamic_smem_limit(const void* kernel);
 void set_dynamic_smem_limit(const void* kernel, std::size_t bytes);
 

@@ -99,6 +99,41 @@ TEST_F(EmulatedDevices, StreamsEventsAndMemoryBelongToTheDeviceTheyWereMadeOn) {
   cudaStreamDestroy(s0);
 }
 
+// A kernel's dynamic shared-memory limit belongs to the device it was raised on: two queues raising one
+// kernel's limit to different sizes on their own devices must not change each other's.
+TEST_F(EmulatedDevices, ASharedMemoryLimitBelongsToTheDeviceItWasRaisedOn) {
+  const void* kernel = reinterpret_cast<const void*>(fill_kernel);
+  float* m[2] = {nullptr, nullptr};
+  for (int d = 0; d < 2; ++d) {
+    ASSERT_EQ(cudaSetDevice(d), cudaSuccess);
+    ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&m[d]), 64 * sizeof(float)), cudaSuccess);
+  }
+  ASSERT_EQ(cudaSetDevice(0), cudaSuccess);
+  ASSERT_EQ(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 96 * 1024),
+            cudaSuccess);
+  ASSERT_EQ(cudaSetDevice(1), cudaSuccess);
+  testing::internal::CaptureStderr();
+  kernels::launch_kernel(fill_kernel, 1, 64, 96 * 1024, nullptr, m[1], 1.f);
+  const std::string log = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidValue) << "raised on device 0 only";
+  EXPECT_NE(log.find("cudaFuncSetAttribute was not called"), std::string::npos) << log;
+  ASSERT_EQ(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 64 * 1024),
+            cudaSuccess);
+  kernels::launch_kernel(fill_kernel, 1, 64, 64 * 1024, nullptr, m[1], 1.f);
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess);
+  ASSERT_EQ(cudaSetDevice(0), cudaSuccess);
+  kernels::launch_kernel(fill_kernel, 1, 64, 96 * 1024, nullptr, m[0], 2.f);
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess) << "device 1's smaller limit left device 0's as it was";
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  EXPECT_EQ(m[0][63], 2.f);
+  for (int d = 0; d < 2; ++d) {
+    ASSERT_EQ(cudaSetDevice(d), cudaSuccess);
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    cudaFree(m[d]);
+  }
+  cudaSetDevice(0);
+}
+
 // What the runner does with engine.devices > 1: one engine per device, called from threads whose current
 // device is 0. Training and prediction on the engine for device 1 must not touch device 0.
 void expect_all_work_on_device_one(const std::string& name) {
