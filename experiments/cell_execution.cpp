@@ -51,6 +51,12 @@ std::vector<DeviceProps> scheduler_devices(const json& cfg) {
     p.max_threads_per_block = d.max_threads_per_block;
     out.push_back(p);
   }
+  // Fewer devices than asked for still run (on those there are), but not silently: the run's time and
+  // the manifest's devices are not what the config led its user to expect.
+  if (count > 0 && !out.empty() && static_cast<int>(out.size()) < count)
+    log::warn("engine.devices " + std::to_string(count) + ": " + std::to_string(out.size()) +
+              " device(s) visible from engine.device " + std::to_string(first) + " on; the run uses " +
+              std::to_string(out.size()) + " queue(s)");
 #endif
   if (out.empty() && name == "fused") {  // no device: batches of one model, each failing with the reason
     DeviceProps p;

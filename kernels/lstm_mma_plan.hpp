@@ -50,7 +50,11 @@ inline std::string mma_unsupported_reason(mma::Format f, int H, int B, const Fus
   if (H < 16 || H % 16 != 0 || H > kMmaMaxHidden)
     return std::string("the fused tensor-core kernels (") + name +
            ") take hidden sizes that are multiples of 16 up to " + std::to_string(kMmaMaxHidden) + ", not " +
-           std::to_string(H) + "; precision fp32 on engine \"fused\", or engine \"cudnn\", takes this shape";
+           std::to_string(H) +
+           (H <= kFusedMaxHidden
+                ? "; precision fp32 on engine \"fused\", or engine \"cudnn\", takes this shape"
+                : "; engine \"cudnn\" takes this shape (the fused fp32 kernels take H up to " +
+                      std::to_string(kFusedMaxHidden) + ")");
   if (B < 1) return "the fused tensor-core kernels need batch >= 1";
   const int threads = H <= 128 ? H / 8 * 32 : H / 16 * 32;
   if (threads > lim.max_threads || H / 16 * 32 > lim.max_threads)

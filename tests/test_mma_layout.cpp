@@ -360,7 +360,15 @@ TEST(MmaPlan, ShapesTheKernelsCannotTakeNameAnEngineThatCan) {
     EXPECT_NE(why.find("multiples of 16"), std::string::npos) << why;
     EXPECT_NE(why.find("engine \"cudnn\""), std::string::npos) << why;
     EXPECT_EQ(kernels::plan_fused_mma(Format::TF32, H, 64, lim).grid, 0);
+    // fp32 on the fused engine is named only where its kernels take H.
+    EXPECT_EQ(why.find("precision fp32 on engine \"fused\"") != std::string::npos,
+              H <= kernels::kFusedMaxHidden)
+        << why;
   }
+  const std::string beyond =
+      kernels::mma_unsupported_reason(Format::BF16, kernels::kFusedMaxHidden + 1, 64, lim);
+  EXPECT_EQ(beyond.find("precision fp32 on engine \"fused\""), std::string::npos) << beyond;
+  EXPECT_NE(beyond.find("engine \"cudnn\" takes this shape"), std::string::npos) << beyond;
   kernels::FusedLimits small = lim;
   small.max_threads = 256;
   EXPECT_NE(kernels::mma_unsupported_reason(Format::BF16, 128, 64, small).find("threads per block"),

@@ -13,7 +13,8 @@ result files within 1e-3; the NAB scores within 0.05.
 With DEVICES > 1 the emulation shows that many devices (LSTMAD_EMU_DEVICES), and the GPU run takes at most
 3 models per ModelBatch, so that its batches spread over one scheduler queue per device; the log must show
 every queue with work, and the results must not change. The emulator fails any launch, cuBLAS or cuDNN
-call that mixes one device's streams or memory with another's.
+call that mixes one device's streams or memory with another's. A short run that asks for one device more
+than there are must go ahead on those there are and warn.
 
 ENGINE "cpu" makes only the CPU run, in WORK_DIR/e2e-cpu: ctest runs it once, as the fixture of the GPU
 engines' runs, and names it to them in LSTMAD_E2E_CPU_REFERENCE. Without that variable (by hand) a GPU
@@ -63,6 +64,20 @@ def main():
     log = run(binary, source, gpu, engine, devices)
     failures = []
     if devices > 1:
+        # More devices asked for than are visible: the run goes ahead on those there are and says so.
+        short = os.path.join(work, "e2e-" + tag + "-too-many")
+        shutil.rmtree(short, ignore_errors=True)
+        cmd = [binary, "run", os.path.join(source, "configs", "quickstart.json"), "--out", short, "--set",
+               f"engine.name={engine}", "--set", f"engine.devices={devices + 1}", "--set",
+               "data.synthetic.length=500", "--set", "data.synthetic.series_per_kind=1", "--set", "train.epochs=1",
+               "--set", "train.retrain_every=0", "--set", "model.hidden=4", "--set", "model.window=8"]
+        done = subprocess.run(cmd, capture_output=True, text=True,
+                              env=dict(os.environ, LSTMAD_EMU_DEVICES=str(devices)))
+        want = f"engine.devices {devices + 1}: {devices} device(s) visible from engine.device 0 on"
+        if done.returncode != 0 or want not in done.stdout + done.stderr:
+            failures.append(f"{' '.join(cmd)}: exit {done.returncode}, expected the warning '{want}':\n"
+                            f"{done.stdout}\n{done.stderr}")
+        shutil.rmtree(short, ignore_errors=True)
         queues = re.findall(r"queue (\d+) on device (\d+): (\d+) ModelBatch", log)
         print("queues (queue, device, batches):", queues)
         used = {int(d) for _, d, n in queues if int(n) > 0}
