@@ -250,10 +250,8 @@ std::string nab_table_markdown(const std::vector<std::string>& run_dirs, const s
     os << "| " << r.name << " | " << r.standard << " | " << r.low_fp << " | " << r.low_fn << " | " << r.engine << " | "
        << r.runtime << " |\n";
   os << "\nNAB v1.1 normalized scores (0 = null detector, 100 = perfect). lstmad rows: the mean over the "
-        "runs "
-        "(± sample standard deviation, min..max), each at NAB's corpus-optimal threshold per profile. "
-        "Scoreboard "
-        "rows: results/final_results.json"
+        "runs (± sample standard deviation, min..max), each at NAB's corpus-optimal threshold per profile. "
+        "Scoreboard rows: results/final_results.json"
      << (nab_root.empty() ? " (no NAB folder found)"
          : board.empty()  ? " (not in " + nab_root + ")"
                           : " of " + nab_root)
