@@ -253,7 +253,9 @@ std::string choose_detector(const std::string& run_dir, const std::string& given
 
 // How many of the run's cells finished, from its summary.json; an unfinished run (cells missing, or no
 // summary at all: killed before its tables) is said in the report and on stderr.
-void cells_line(std::ostringstream& h, const std::string& run_dir) {
+// `run_own`: the report a run writes at its end, whose missing cells (an interrupt, a shard) the run has
+// already named with the command that finishes them: said in the page only, not again on stderr.
+void cells_line(std::ostringstream& h, const std::string& run_dir, bool run_own) {
   const std::string summary_file = run_dir + "/summary.json";
   if (!files::exists(summary_file)) {
     const std::string what = run_dir +
@@ -274,7 +276,7 @@ void cells_line(std::ostringstream& h, const std::string& run_dir) {
                              " cells have no result (an unfinished run, or one shard of it): finish it with "
                              "lstmad run --resume " +
                              run_dir + " (or merge its shards)";
-    log::warn("report: " + run_dir + ": " + what);
+    if (!run_own) log::warn("report: " + run_dir + ": " + what);
     h << "<p class=\"err\">" << esc(what) << "</p>\n";
   }
 }
@@ -403,7 +405,7 @@ void plots_section(std::ostringstream& h, const std::string& run_dir, const json
 }  // namespace
 
 std::string write_report(const std::string& run_dir, const std::string& out_file,
-                         const std::string& detector_in) {
+                         const std::string& detector_in, bool run_own) {
   if (!files::exists(run_dir + "/config.json"))
     throw IoError(run_dir + ": not a run folder (no config.json)");
   const std::string cfg_file = run_dir + "/config.json", scores_file = run_dir + "/nab_scores.json",
@@ -428,7 +430,7 @@ std::string write_report(const std::string& run_dir, const std::string& out_file
     << esc(json_get<std::string>(cfg, {"engine", "name"}, cfg_file)) << " ("
     << esc(json_get<std::string>(cfg, {"engine", "precision"}, cfg_file)) << "), seed "
     << cfg["run"]["seed"].dump() << ".</p>\n";
-  cells_line(h, run_dir);
+  cells_line(h, run_dir, run_own);
   scores_section(h, scores, scores_file);
   results_section(h, cfg, results);
   plots_section(h, run_dir, cfg, detector, thresholds, thresholds_file, results);

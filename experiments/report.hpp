@@ -7,8 +7,10 @@
 
 namespace lstmad {
 
-// Writes the report of `run_dir` to `out_file` (default run_dir/report.html); returns the path.
+// Writes the report of `run_dir` to `out_file` (default run_dir/report.html); returns the path. What is
+// wrong with the run folder is said in the page and as a warning on stderr; `run_own` (the run's own
+// report, at its end) leaves out the warning of cells without a result, which the run has given already.
 std::string write_report(const std::string& run_dir, const std::string& out_file = "",
-                         const std::string& detector = "");
+                         const std::string& detector = "", bool run_own = false);
 
 }  // namespace lstmad

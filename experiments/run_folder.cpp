@@ -146,7 +146,7 @@ RunOutcome finalize(const std::string& dir, const json& cfg, const Plan& plan,
                                                             {"missing", outcome.missing},
                                                             {"nab_scores", outcome.nab_scores}}));
   try {
-    write_report(dir);
+    write_report(dir, "", "", /*run_own=*/true);
   } catch (const std::exception& e) {
     log::warn(std::string("report not written: ") + e.what());
   }
