@@ -114,7 +114,6 @@ namespace {
 
 // NASA SMAP/MSL: the channels of data.nasa.spacecraft, ids <spacecraft>/<channel>.csv.
 void resolve_nasa(Corpus& c, const json& cfg) {
-  if (c.root.empty()) throw ConfigError("data.root: " + root_requirement("nasa"));
   c.spacecraft = at_path(cfg, "data.nasa.spacecraft").get<std::string>();
   // As with NAB's label file: without it every channel would run as "unlabeled", every metric NaN, and
   // the run would end with exit 0 having measured nothing.
@@ -151,7 +150,6 @@ void resolve_nasa(Corpus& c, const json& cfg) {
 
 // The UCR anomaly archive: one anomaly per series, ids UCR/<file name>.csv.
 void resolve_ucr(Corpus& c, const json& cfg) {
-  if (c.root.empty()) throw ConfigError("data.root: " + root_requirement("ucr"));
   select_files(
       c, cfg, [&] { return list_ucr_files(c.root); },
       [](const std::string& rel) {
@@ -164,7 +162,6 @@ void resolve_ucr(Corpus& c, const json& cfg) {
 
 // A folder of CSV files in the layout data.csv names.
 void resolve_csv(Corpus& c, const json& cfg) {
-  if (c.root.empty()) throw ConfigError("data.root: " + root_requirement("csv"));
   c.csv_columns = csv_columns_of(cfg);
   // Ids keep a category folder (NAB-format result files are <category>/<file>): a file directly under
   // the root takes the root's own name as its category.
@@ -235,6 +232,9 @@ Corpus resolve_corpus(const json& cfg, const std::string& run_dir) {
   c.format = at_path(cfg, "data.format").get<std::string>();
   c.root = at_path(cfg, "data.root").get<std::string>();
   c.windows_file = at_path(cfg, "data.windows_file").get<std::string>();
+  // The config check says this already; a config that did not come through resolve_config is held to it.
+  if (const std::string why = root_requirement(c.format); c.root.empty() && !why.empty())
+    throw ConfigError("data.root: " + why);
   if (c.format == "nasa")
     resolve_nasa(c, cfg);
   else if (c.format == "ucr")
