@@ -187,6 +187,21 @@ TEST_F(NabInputs, ResultReaderErrors) {
       "x.csv:3: row 1 (line 3): timestamp \"2021-01-01 00:01:00\" is not the data file's at this row");
   expect_contains(why("timestamp,anomaly_score\ngarbage,0.5\n2020-01-01 00:01:00,0.25\n", &times),
                   "timestamp \"garbage\" is not the data file's");
+
+  // Quoted fields are read as RFC 4180 (and pandas, NAB's reader) reads them: the header, a timestamp
+  // and a score in quotes, a quoted field that holds a comma and a line break, CRLF line ends.
+  EXPECT_EQ(nab_parse_result_scores(
+                "\"timestamp\",\"anomaly_score\",\"note\"\r\n\"2020-01-01 00:00:00\",\"0.0685\",\"a, b\"\r\n"
+                "2020-01-01 00:01:00, \"0.25\" ,\"two\nlines\"\r\n",
+                "x.csv", 2, &times),
+            (std::vector<double>{0.0685, 0.25}));
+  // Lines count from the record's first line; a row after a field with a line break is named by its own.
+  expect_contains(why("anomaly_score,note\n1,\"x\ny\"\nz,w\n"),
+                  "x.csv:4: row 1 (line 4): anomaly_score \"z\"");
+  expect_contains(why("anomaly_score\n1\n\"2\n"), "x.csv:3: an unclosed quote");
+  expect_contains(why("anomaly_score\n1\n\"2\"x\n"),
+                  "x.csv:3: an unclosed quote, or text after a closing quote");
+  expect_contains(why("anomaly_score\n\"\"\n1\n"), "x.csv:2: row 0 (line 2): anomaly_score is empty");
 }
 
 TEST_F(NabInputs, OptimizeAndPartialCorpus) {

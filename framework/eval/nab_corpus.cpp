@@ -13,6 +13,7 @@
 #include "core/files.hpp"
 #include "core/json_file.hpp"
 #include "core/log.hpp"
+#include "data/csv_fields.hpp"
 #include "data/labels.hpp"
 #include "data/timestamp.hpp"
 
@@ -101,25 +102,38 @@ std::vector<double> nab_read_result_scores(const std::string& path, int expected
 
 std::vector<double> nab_parse_result_scores(const std::string& text_in, const std::string& path,
                                             int expected_rows, const std::vector<int64_t>* expected_time_us) {
-  std::string_view text(text_in);
+  // Fields are split as RFC 4180 says (as pandas, NAB's reader, does): a quoted score or timestamp is read
+  // as its value.
+  const std::string_view text(text_in);
   size_t pos = 0;
-  long line_no = 1;
-  std::string_view header = next_line(text, pos);
-  if (header.empty()) throw DataError(path, 1, "empty file (expected a header with an anomaly_score column)");
+  long line_no = 1;  // the line the record starts on
+  CsvRecord rec;
+  std::string_view raw;  // the record's text, line break included
+  // Splits the record at pos into rec and returns the line after it; a broken quote names its line.
+  const auto next_record = [&](long at) {
+    const size_t start = pos;
+    const CsvSplit split = split_csv_record(text, pos, rec);
+    at += static_cast<long>(std::count(text.begin() + static_cast<std::ptrdiff_t>(start),
+                                       text.begin() + static_cast<std::ptrdiff_t>(pos), '\n'));
+    if (split != CsvSplit::Ok) throw DataError(path, at, "an unclosed quote, or text after a closing quote");
+    raw = text.substr(start, pos - start);
+    return at;
+  };
+  // Blanks and a line break only (a quoted "" is an empty field, not a blank line).
+  const auto blank = [&] { return raw.find_first_not_of(" \t\r\n") == std::string_view::npos; };
+  size_t first_line_end = 0;
+  const std::string_view header = next_line(text, first_line_end);
+  const long after_header = next_record(line_no);
+  if (blank()) throw DataError(path, 1, "empty file (expected a header with an anomaly_score column)");
   // Columns by name: the column order differs between detectors. A name twice would leave it open which
   // column is meant.
-  std::vector<std::string_view> names;
-  for (size_t a = 0;;) {
-    const size_t b = header.find(',', a);
-    names.push_back(trim(header.substr(a, b == std::string_view::npos ? std::string_view::npos : b - a)));
-    if (b == std::string_view::npos) break;
-    a = b + 1;
-  }
+  std::vector<std::string> names;
+  for (const auto f : rec.fields) names.emplace_back(trim(f));
   int column = -1, time_column = -1;
   for (size_t c = 0; c < names.size(); ++c) {
     for (size_t k = 0; k < c; ++k)
       if (names[k] == names[c] && !names[c].empty())
-        throw DataError(path, 1, "column \"" + std::string(names[c]) + "\" appears twice in the header");
+        throw DataError(path, 1, "column \"" + names[c] + "\" appears twice in the header");
     if (names[c] == "anomaly_score") column = static_cast<int>(c);
     if (names[c] == "timestamp") time_column = static_cast<int>(c);
   }
@@ -129,18 +143,13 @@ std::vector<double> nab_parse_result_scores(const std::string& text_in, const st
   std::vector<double> scores;
   scores.reserve(static_cast<size_t>(std::max(0, expected_rows)));
   std::vector<std::string_view> fields;
-  while (pos < text.size()) {
-    std::string_view line = next_line(text, pos);
-    ++line_no;
-    if (trim(line).empty()) continue;  // blank lines are not rows (as pandas reads them)
+  for (long next = after_header; pos < text.size();) {
+    line_no = next;
+    next = next_record(line_no);
+    if (blank()) continue;  // a blank line is not a row (as pandas reads them)
     const long row = static_cast<long>(scores.size());
     fields.clear();
-    for (size_t a = 0;;) {
-      const size_t b = line.find(',', a);
-      fields.push_back(trim(line.substr(a, b == std::string_view::npos ? std::string_view::npos : b - a)));
-      if (b == std::string_view::npos) break;
-      a = b + 1;
-    }
+    for (const auto f : rec.fields) fields.push_back(trim(f));
     if (static_cast<int>(fields.size()) != ncols)
       throw DataError(path, line_no,
                       row_at(row, line_no) + ": " + std::to_string(fields.size()) +
