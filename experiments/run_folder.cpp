@@ -32,10 +32,14 @@ std::string utc_stamp(const char* fmt) {
   return buf;
 }
 
-json manifest_json(const json& cfg, const RunOptions& ro, const Corpus& corpus, const Plan& plan,
-                   int threads) {
+std::string host_name() {
   char host[256] = {0};
   ::gethostname(host, sizeof host - 1);
+  return host;
+}
+
+json manifest_json(const json& cfg, const RunOptions& ro, const Corpus& corpus, const Plan& plan,
+                   int threads) {
   json devices = json::array();
 #ifdef LSTMAD_WITH_CUDA
   auto rt = kernels::query_devices();
@@ -50,7 +54,7 @@ json manifest_json(const json& cfg, const RunOptions& ro, const Corpus& corpus, 
   return json{{"lstmad_version", LSTMAD_VERSION},
               {"git_hash", build_git_hash()},
               {"build_type", LSTMAD_BUILD_TYPE},
-              {"host", host},
+              {"host", host_name()},
               {"started_utc", utc_stamp("%Y-%m-%dT%H:%M:%SZ")},
               {"config_file", ro.config_path},
               {"overrides", ro.overrides},

@@ -23,6 +23,9 @@ double since(Clock::time_point t0);
 // The UTC time now, formatted by strftime's `fmt`.
 std::string utc_stamp(const char* fmt);
 
+// This machine's host name (the manifest's, and each resume's: a requeued job may resume elsewhere).
+std::string host_name();
+
 // manifest.json of a run: version, git hash, host, devices, engine, seed, shard, corpus and the SHA-256 of
 // every input file.
 json manifest_json(const json& cfg, const RunOptions& ro, const Corpus& corpus, const Plan& plan,

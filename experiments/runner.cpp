@@ -88,7 +88,7 @@ extern "C" void on_stop_signal(int sig) {
 // now; the manifest then records the current inputs and this resume, so that a later resume compares
 // against what the results now rest on.
 void reconcile_resumed_inputs(const std::string& dir, json m, const Corpus& corpus, const Plan& plan,
-                              const ResultsStore& store) {
+                              const ResultsStore& store, int threads) {
   const json current = input_hashes(corpus);
   const InputChanges changes =
       compare_input_hashes(m.contains("input_sha256") ? m["input_sha256"] : json::object(), current);
@@ -122,6 +122,8 @@ void reconcile_resumed_inputs(const std::string& dir, json m, const Corpus& corp
   m["resumes"].push_back(json{{"utc", utc_stamp("%Y-%m-%dT%H:%M:%SZ")},
                               {"lstmad_version", LSTMAD_VERSION},
                               {"git_hash", build_git_hash()},
+                              {"host", host_name()},
+                              {"threads", threads},
                               {"inputs", changes.to_json()}});
   files::write_atomic(dir + "/manifest.json", json_text(m));
 }
@@ -263,7 +265,8 @@ RunOutcome run_in_folder(const std::string& dir, const json& cfg, json manifest,
   if (ro.resume_dir.empty())
     files::write_atomic(dir + "/manifest.json", json_text(manifest_json(cfg, ro, corpus, plan, threads)));
   ResultsStore store(dir);
-  if (!ro.resume_dir.empty()) reconcile_resumed_inputs(dir, std::move(manifest), corpus, plan, store);
+  if (!ro.resume_dir.empty())
+    reconcile_resumed_inputs(dir, std::move(manifest), corpus, plan, store, threads);
 
   int in_shard = 0;
   const std::vector<const Cell*> todo = cells_to_run(plan, store, ro, in_shard);

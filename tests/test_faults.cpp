@@ -9,6 +9,7 @@
 #include <ctime>
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "core/files.hpp"
@@ -209,7 +210,10 @@ TEST_F(Faults, ResumeRerunsTheSeriesWhoseFilesChangedAndKeepsTheRest) {
   TempDir tmp("changed");
   write_two_series(tmp, "c.csv");
   std::string out;
-  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --out " + tmp.file("r"), &out), 0) << out;
+  ASSERT_EQ(
+      run_command(lstmad_binary() + " -q run -j 2 " + tmp.file("cfg.json") + " --out " + tmp.file("r"), &out),
+      0)
+      << out;
   std::map<std::string, std::string> cell_files;
   for (const auto& f : fs::directory_iterator(tmp.file("r/cells")))
     cell_files[f.path().filename().string()] = lstmad::files::read(f.path().string());
@@ -218,7 +222,9 @@ TEST_F(Faults, ResumeRerunsTheSeriesWhoseFilesChangedAndKeepsTheRest) {
   // c.csv changes, b.csv appears (sorting between a and c, so c's index moves): only c runs again.
   write_text(tmp.file("c/data/k/c.csv"), series_csv(300, 3.0));
   write_text(tmp.file("c/data/k/b.csv"), series_csv(300, 0.5));
-  ASSERT_EQ(run_command(lstmad_binary() + " run --no-progress --resume " + tmp.file("r") + " 2>&1", &out), 0) << out;
+  ASSERT_EQ(
+      run_command(lstmad_binary() + " run --no-progress -j 1 --resume " + tmp.file("r") + " 2>&1", &out), 0)
+      << out;
   EXPECT_NE(out.find("1 changed (data/k/c.csv), 1 added (data/k/b.csv)"), std::string::npos) << out;
   int kept = 0;
   for (const auto& [name, text] : cell_files)
@@ -229,7 +235,12 @@ TEST_F(Faults, ResumeRerunsTheSeriesWhoseFilesChangedAndKeepsTheRest) {
     superseded += f.path().extension() == ".json" ? 1 : 0;
   EXPECT_EQ(superseded, 1) << "c.csv's old cell is kept aside";
   const auto json_text = lstmad::files::read(tmp.file("r/manifest.json"));
-  EXPECT_NE(json_text.find("\"resumes\""), std::string::npos);
+  // The manifest's threads are the first leg's; the resume records its own, and its host.
+  const auto manifest = nlohmann::json::parse(json_text);
+  EXPECT_EQ(manifest["threads"], 2);
+  ASSERT_EQ(manifest["resumes"].size(), 1u) << json_text;
+  EXPECT_EQ(manifest["resumes"][0]["threads"], 1);
+  EXPECT_EQ(manifest["resumes"][0]["host"], manifest["host"]);
   EXPECT_NE(json_text.find("\"data/k/b.csv\""), std::string::npos) << "the manifest records the current inputs";
 
   // Every row equals a fresh run's on the files as they are now, index included.
