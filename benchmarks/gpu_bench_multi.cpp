@@ -16,8 +16,9 @@
 // predicting --forecast-windows W windows (default 2048; 0 leaves it out) through predict_batch on the
 // fused engine (lockstep), its per-model path and the cuDNN engine, with the forward compute floor.
 //
-// --cpu-threads K adds the CPU engine's row (fp32, K threads over the models; wall clock, medians) for
-// --cpu-models (default 1,16,58): with --cpu-only it runs that alone, also without a device.
+// --cpu-threads K adds the CPU engine's rows (fp32, K threads over the models; the steady-state step, wall
+// clock, medians of at most 3 after the device's rows) for --cpu-models (default 1,16,58): with --cpu-only
+// it runs them alone, also without a device, with --reps repetitions.
 //
 // --smoke: tiny sizes (H=16, T=4, B=3; N in {1, 3}; 5 forecast windows; the CPU row for N in {1, 2}; 1 rep,
 // no warm-up) that only show every path runs, as the host emulation of CUDA runs it in CI
@@ -151,31 +152,44 @@ double cudnn_loop_ms(const ModelShape& shape, int T, int B, int N, int S, RnnAlg
   return ms;
 }
 
-// The CPU engine on the same N models: one epoch of exactly B windows and no validation is one training
-// step per model; wall time of train() for all N, median of `reps` after one warm-up.
+// The CPU engine on the same N models, as the GPU rows are timed: the steady-state step, its setup left
+// out. An epoch of exactly B windows without validation is one training step per model, and train()
+// also allocates each model's workspace and gathers its windows (their first touch alone is most of a
+// one-step train() at N = 1). So each repetition times train() for 1 and for 1 + K epochs, and a step is
+// the difference over K; "setup" is what the one-epoch call took beyond a step. Wall clock, medians of
+// `reps` after one warm-up.
 void cpu_rows(const Size& z, const std::vector<int>& Ns, int threads, int reps) {
+  constexpr int K = 2;
   std::printf("\nCPU engine, fp32, %d thread(s), wall clock (this machine, not the GPU's host):\n", threads);
-  std::printf("%6s %2s %12s %12s\n", "N", "L", "CPU ms", "ms/model");
+  std::printf("%6s %2s %12s %12s %12s\n", "N", "L", "CPU ms", "ms/model", "setup ms");
   const int H = z.H, T = z.T, B = z.B;
   EngineOptions eo;
   eo.name = "cpu";
   eo.threads = threads;
   auto engine = make_engine(eo);
+  const auto train_ms = [&](const ModelShape& shape, int N, int epochs) {
+    Models models(shape, T, B, N);
+    for (auto& j : models.jobs) j.options.epochs = epochs;
+    const auto t0 = std::chrono::steady_clock::now();
+    engine->train(shape, models.jobs);
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  };
   for (int L : {1, 2})
     for (int N : Ns) {
       const ModelShape shape{L, 1, H, 1};
-      std::vector<double> t;
+      std::vector<double> step, setup;
       for (int r = 0; r <= reps; ++r) {
-        Models models(shape, T, B, N);
-        const auto t0 = std::chrono::steady_clock::now();
-        engine->train(shape, models.jobs);
-        const double ms =
-            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-        if (r > 0) t.push_back(ms);  // the first is the warm-up
+        const double one = train_ms(shape, N, 1), more = train_ms(shape, N, 1 + K);
+        if (r == 0) continue;  // the warm-up
+        step.push_back((more - one) / K);
+        setup.push_back(one - step.back());
       }
-      std::sort(t.begin(), t.end());
-      const double med = t[t.size() / 2];
-      std::printf("%6d %2d %12.1f %12.2f\n", N, L, med, med / N);
+      const auto median = [](std::vector<double> v) {
+        std::sort(v.begin(), v.end());
+        return v[v.size() / 2];
+      };
+      const double med = median(step);
+      std::printf("%6d %2d %12.1f %12.2f %12.1f\n", N, L, med, med / N, median(setup));
       std::fflush(stdout);
     }
 }
@@ -390,6 +404,7 @@ int main(int argc, char** argv) {
   training_rows(z, Ns, streams, warmup, reps, peak_tflops, csv);
   if (forecast_windows > 0)
     forecast_rows(z, forecast_Ns, forecast_windows, std::min(reps, 3), peak_tflops, forecast_csv);
-  if (cpu_threads > 0) cpu_rows(z, cpu_Ns, cpu_threads, reps);
+  // Each CPU repetition trains 4 steps (see cpu_rows): at most 3 of them after the device's rows.
+  if (cpu_threads > 0) cpu_rows(z, cpu_Ns, cpu_threads, std::min(reps, 3));
   return 0;
 }
