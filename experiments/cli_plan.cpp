@@ -231,20 +231,59 @@ int print_plan(const json& cfg) {
   return kOk;
 }
 
-// validate: the resolved config on stdout. A setting whose members cannot run (setting_problem) fails all
-// its cells whatever the series: named as `plan` names it, and the command fails.
+// The settings' members that the engine cannot train and engine.fallback does not take either. Only the
+// engine's limits that hold without the data and, on a machine without a device, without the device (the
+// fused tensor-core kernels' hidden sizes, fused fp32's largest H): they do not depend on the series'
+// input count, which is taken as 1. Where this build lacks the engine, nothing is checked (run says so).
+class EngineLimits {
+ public:
+  explicit EngineLimits(const json& cfg) {
+    try {
+      eng_ = make_engine(engine_options(cfg, 1));
+      fallback_ = fallback_engine(cfg, 1, at_path(cfg, "engine.device").get<int>());
+    } catch (const std::exception&) {
+      eng_.reset();
+    }
+  }
+
+  // Why a member of this setting cannot run, or "".
+  std::string refusal(const json& setting_values) const {
+    if (!eng_) return "";
+    for (const json& m : ensemble_members(setting_values)) {
+      const BatchKey k = batch_key(m, 1);
+      TrainOptions to;
+      to.window = k.window;
+      to.batch = k.batch;
+      const std::string why = eng_->unsupported_reason(k.shape, to);
+      if (!why.empty() && !(fallback_ && fallback_->unsupported_reason(k.shape, to).empty()))
+        return "engine " + eng_->name() + ": " + why;
+    }
+    return "";
+  }
+
+ private:
+  std::unique_ptr<Engine> eng_, fallback_;
+};
+
+// validate: the resolved config on stdout. A setting whose members cannot run (setting_problem, or a
+// shape the engine refuses) fails all its cells whatever the series: named as `plan` names it, and the
+// command fails.
 int validate(const ConfigArgs& args) {
   json cfg = load_resolved(args);
   eval_profiles(cfg);
   std::cout << cfg.dump(2) << "\n";
   const Plan p = make_plan(cfg, {});
+  const EngineLimits limits(cfg);
   int cannot = 0;
-  for (const Setting& s : p.settings)
-    if (const std::string why = setting_problem(s.values); !why.empty()) {
+  for (const Setting& s : p.settings) {
+    std::string why = setting_problem(s.values);
+    if (why.empty()) why = limits.refusal(s.values);
+    if (!why.empty()) {
       std::cerr << args.path << ": setting " << s.index << ", " << s.detector << " (" << s.id
                 << "), cannot run: " << why << "\n";
       ++cannot;
     }
+  }
   if (cannot > 0) {
     std::cerr << args.path << ": " << cannot << " of " << p.settings.size()
               << " setting(s) cannot run; their cells would fail\n";

@@ -39,7 +39,8 @@ TEST_F(RunCli, InfoListsEachEngineWithThePrecisionsItAccepts) {
 
 // `lstmad plan` asks the engine about each group's shape: the fused tensor-core kernels take H in multiples
 // of 16, so H = 40 at tf32 is named as a group that cannot run (with the engine's reason), H = 48 is not.
-TEST_F(RunCli, PlanNamesTheGroupsTheEngineCannotRun) {
+// `validate` fails on such a setting.
+TEST_F(RunCli, PlanAndValidateNameWhatTheEngineCannotRun) {
   const std::string cfg = std::string(LSTMAD_SOURCE_DIR) + "/configs/quickstart.json";
   std::string out;
   ASSERT_EQ(run_command(lstmad_binary() + " plan " + cfg +
@@ -57,6 +58,22 @@ TEST_F(RunCli, PlanNamesTheGroupsTheEngineCannotRun) {
             0)
       << out;
   EXPECT_EQ(out.find("cannot run"), std::string::npos) << out;
+
+  // `validate` asks the engine too: a grid with an H it refuses fails, naming the setting and the reason;
+  // with engine.fallback taking the shape, or without that H, the config is valid.
+  const std::string validate =
+      lstmad_binary() + " validate " + cfg +
+      " --set engine.name=fused --set engine.precision=tf32 --set 'grid.model.hidden=";
+  EXPECT_EQ(run_command(validate + "[48,40]'", &out), 1) << out;
+  EXPECT_NE(
+      out.find("), cannot run: engine fused: the fused tensor-core kernels (tf32) take hidden sizes that "
+               "are multiples of 16 up to 256, not 40"),
+      std::string::npos)
+      << out;
+  EXPECT_NE(out.find("1 of 2 setting(s) cannot run"), std::string::npos) << out;
+  EXPECT_EQ(run_command(validate + "[48,40]' --set engine.fallback=cpu", &out), 0) << out;
+  EXPECT_NE(out.find("valid, 2 setting(s)"), std::string::npos) << out;
+  EXPECT_EQ(run_command(validate + "[48,64]'", &out), 0) << out;
 }
 
 // A GPU engine on a machine without a device would fail every cell into a folder of errors: the run is
