@@ -4,8 +4,8 @@
 // Each model is trained start to finish by one thread, with buffers sized from that model's own options
 // only, so its result does not depend on the thread count or on which other models share the batch.
 //
-// The models' buffers are kept between models in a ModelPool (model_pool.hpp): allocating and
-// zero-filling them for each model and each scored series was 6-8 % of a NAB run.
+// The models' buffers are kept between models in a ModelPool (model_pool.hpp) rather than allocated and
+// zero-filled for each model and each scored series.
 #include "lstm/cpu/cpu_engine.hpp"
 
 #include <algorithm>
