@@ -183,13 +183,10 @@ std::string print_groups(const json& cfg, const Plan& p, const std::map<std::str
   for (const auto& [k, g] : groups) {
     std::cout << "  " << k.str() << ": " << g.first << " model(s) from " << g.second.size()
               << " setting(s)\n";
-    TrainOptions to;
-    to.window = k.window;
-    to.batch = k.batch;
-    const std::string why = eng ? eng->unsupported_reason(k.shape, to) : engine_error;
+    const std::string why = eng ? engine_refusal(*eng, k) : engine_error;
     if (why.empty()) continue;
     std::cout << "    cannot run: " << why << "\n";
-    if (fallback && fallback->unsupported_reason(k.shape, to).empty()) {
+    if (fallback && engine_refusal(*fallback, k).empty()) {
       std::cout << "    engine.fallback " << fallback->name() << " (" << to_string(fallback->precision())
                 << ") runs it\n";
     } else {
@@ -251,11 +248,8 @@ class EngineLimits {
     if (!eng_) return "";
     for (const json& m : ensemble_members(setting_values)) {
       const BatchKey k = batch_key(m, 1);
-      TrainOptions to;
-      to.window = k.window;
-      to.batch = k.batch;
-      const std::string why = eng_->unsupported_reason(k.shape, to);
-      if (!why.empty() && !(fallback_ && fallback_->unsupported_reason(k.shape, to).empty()))
+      const std::string why = engine_refusal(*eng_, k);
+      if (!why.empty() && !(fallback_ && engine_refusal(*fallback_, k).empty()))
         return "engine " + eng_->name() + ": " + why;
     }
     return "";

@@ -206,7 +206,8 @@ std::vector<KeyDef> make_schema() {
   add("engine.fallback", T::String, "",
       "Engine for the ModelBatches whose shape engine.name refuses (e.g. the fused tensor-core kernels at H "
       "not a multiple of 16), with a logged warning; at engine.precision where it takes it, else fp32. "
-      "Empty: those cells fail, naming an engine that can.",
+      "Empty: those cells fail, naming an engine that can. Not a stand-in for a missing device: without "
+      "one the run is refused, unless the fallback is `cpu` and engine.name refuses every model.",
       0, 0, {"", "cpu", "cudnn", "fused"});
   add("engine.algo", T::String, "standard", "cuDNN algorithm: `standard` or `persist_static_small_h`.", 0, 0,
       {"standard", "persist_static_small_h"});

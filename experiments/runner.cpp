@@ -21,6 +21,7 @@
 #include "experiments/resume.hpp"
 #include "experiments/run_folder.hpp"
 #include "experiments/saved_models.hpp"
+#include "experiments/scheduler.hpp"
 #ifdef LSTMAD_WITH_CUDA
 #include "core/gpu/device.hpp"
 #endif
@@ -63,15 +64,31 @@ namespace {
 std::atomic<int> g_stop{0};
 
 // A GPU engine with no device would fail every cell, one by one, into a folder of errors: refused before
-// the folder is kept. With engine.fallback the run goes on (the fallback takes the groups the engine
-// refuses by shape, and the engine's batches say why they fail).
+// the folder is kept. engine.fallback stands in for the shapes the engine refuses, not for a missing
+// device: only where it is the cpu engine and the engine refuses every model of the config (the limits
+// that need no data, as validate checks them) does the run go ahead without a device.
 void require_a_device(const json& cfg) {
   const std::string name = at_path(cfg, "engine.name").get<std::string>();
-  if (name == "cpu" || !at_path(cfg, "engine.fallback").get<std::string>().empty()) return;
+  if (name == "cpu") return;
 #ifdef LSTMAD_WITH_CUDA
+  const std::string fallback = at_path(cfg, "engine.fallback").get<std::string>();
+  if (fallback == "cpu") {
+    const std::unique_ptr<Engine> eng = make_engine(engine_options(cfg, 1));
+    bool engine_has_work = false;
+    for (const Setting& s : make_plan(cfg, {}).settings)
+      for (const json& m : ensemble_members(s.values))
+        engine_has_work = engine_has_work || engine_refusal(*eng, batch_key(m, 1)).empty();
+    if (!engine_has_work) return;
+  }
   // Device ordinals are 0..n-1, so the queues' devices (engine.device and those after it) exist exactly
   // when engine.device does.
-  gpu::require_gpu_device(name.c_str(), at_path(cfg, "engine.device").get<int>());
+  try {
+    gpu::require_gpu_device(name.c_str(), at_path(cfg, "engine.device").get<int>());
+  } catch (const DeviceError& e) {
+    if (fallback.empty()) throw;
+    throw DeviceError(std::string(e.what()) + "; engine.fallback " + fallback + " takes the shapes engine " +
+                      name + " refuses, not a missing device");
+  }
 #endif
 }
 

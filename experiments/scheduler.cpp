@@ -8,6 +8,7 @@
 
 #include "core/error.hpp"
 #include "kernels/lstm_multi_plan.hpp"
+#include "lstm/engine.hpp"
 
 namespace lstmad {
 
@@ -59,6 +60,13 @@ BatchKey batch_key(const json& v, int input_dims) {
     k.retrain_epochs = at_path(v, "train.retrain_epochs").get<int>();
   }
   return k;
+}
+
+std::string engine_refusal(const Engine& engine, const BatchKey& key) {
+  TrainOptions options;
+  options.window = key.window;
+  options.batch = key.batch;
+  return engine.unsupported_reason(key.shape, options);
 }
 
 BatchSizing size_fused_batch(const BatchKey& key, const GroupExtent& extent, const DeviceProps& d,

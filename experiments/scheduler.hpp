@@ -37,6 +37,12 @@ struct BatchKey {
 // The key of a setting's models on series of `input_dims` columns.
 BatchKey batch_key(const json& setting_values, int input_dims);
 
+class Engine;
+// Why `engine` cannot train the models of `key` ("" when it can): its unsupported_reason for the key's
+// shape, window and minibatch size, the limits it checks without the data (and without a device where
+// there is none).
+std::string engine_refusal(const Engine& engine, const BatchKey& key);
+
 // What the sizing reads of a device (kernels::DeviceInfo, or made up in tests).
 struct DeviceProps {
   int ordinal = 0;

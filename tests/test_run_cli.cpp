@@ -77,7 +77,8 @@ TEST_F(RunCli, PlanAndValidateNameWhatTheEngineCannotRun) {
 }
 
 // A GPU engine on a machine without a device would fail every cell into a folder of errors: the run is
-// refused before it keeps a folder, naming the reason and the engine that runs without one.
+// refused before it keeps a folder, naming the reason and the engine that runs without one; also with an
+// engine.fallback, which stands in only for the shapes the engine refuses.
 TEST_F(RunCli, AGpuEngineWithoutADeviceIsRefusedBeforeTheRun) {
   std::string out;
   ASSERT_EQ(run_command(lstmad_binary() + " info", &out), 0) << out;
@@ -97,6 +98,20 @@ TEST_F(RunCli, AGpuEngineWithoutADeviceIsRefusedBeforeTheRun) {
     EXPECT_NE(out.find("engine \"cpu\" runs without one (--engine cpu)"), std::string::npos) << out;
     EXPECT_FALSE(fs::exists(dir)) << "a refused run keeps no folder";
   }
+  // engine.fallback takes the shapes the engine refuses, not a missing device: refused the same way,
+  // saying so. (Where the engine refuses every model, the fallback runs them all:
+  // EngineFallbackRunsTheGroupsTheEngineRefuses.)
+  const std::string dir = tmp.file("fallback");
+  EXPECT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") +
+                            " --engine fused --set engine.fallback=cpu --out " + dir,
+                        &out),
+            1)
+      << out;
+  EXPECT_NE(out.find("engine \"fused\" needs a CUDA device: "), std::string::npos) << out;
+  EXPECT_NE(out.find("engine.fallback cpu takes the shapes engine fused refuses, not a missing device"),
+            std::string::npos)
+      << out;
+  EXPECT_FALSE(fs::exists(dir)) << "a refused run keeps no folder";
 }
 
 // engine.fallback: the ModelBatches the fused engine refuses (tf32 at H = 40) train on the CPU engine, at
