@@ -202,6 +202,10 @@ TEST_F(NabInputs, ResultReaderErrors) {
   expect_contains(why("anomaly_score\n1\n\"2\"x\n"),
                   "x.csv:3: an unclosed quote, or text after a closing quote");
   expect_contains(why("anomaly_score\n\"\"\n1\n"), "x.csv:2: row 0 (line 2): anomaly_score is empty");
+  // A header without the column is quoted as written, without its line break.
+  expect_contains(why("timestamp,\"score\"\r\n1,2\r\n"),
+                  "x.csv:1: no anomaly_score column in the header \"timestamp,\"score\"\"");
+  EXPECT_EQ(why("timestamp,\"score\"\r\n1,2\r\n").find('\r'), std::string::npos);
 }
 
 TEST_F(NabInputs, OptimizeAndPartialCorpus) {

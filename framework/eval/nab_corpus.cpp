@@ -26,16 +26,6 @@ std::string default_windows(const std::string& root) {
   return (fs::path(root) / "labels" / "combined_windows.json").string();
 }
 
-// One line of `text` starting at `pos` without its line break (LF or CRLF); advances pos past it.
-std::string_view next_line(std::string_view text, size_t& pos) {
-  size_t end = text.find('\n', pos);
-  if (end == std::string_view::npos) end = text.size();
-  std::string_view line = text.substr(pos, end - pos);
-  pos = end < text.size() ? end + 1 : end;
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  return line;
-}
-
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -121,10 +111,9 @@ std::vector<double> nab_parse_result_scores(const std::string& text_in, const st
   };
   // Blanks and a line break only (a quoted "" is an empty field, not a blank line).
   const auto blank = [&] { return raw.find_first_not_of(" \t\r\n") == std::string_view::npos; };
-  size_t first_line_end = 0;
-  const std::string_view header = next_line(text, first_line_end);
   const long after_header = next_record(line_no);
   if (blank()) throw DataError(path, 1, "empty file (expected a header with an anomaly_score column)");
+  const std::string_view header = raw.substr(0, raw.find_last_not_of("\r\n") + 1);  // for messages
   // Columns by name: the column order differs between detectors. A name twice would leave it open which
   // column is meant.
   std::vector<std::string> names;
