@@ -87,7 +87,7 @@ RunScores collect_runs(const std::vector<std::string>& run_dirs, size_t board_se
     const std::string scores_file = dir + "/nab_scores.json", cfg_file = dir + "/config.json",
                       summary_file = dir + "/summary.json";
     json scores = read_json_file(scores_file);
-    json cfg = read_json_file(cfg_file);
+    const json cfg = read_config_file(cfg_file);  // strict: a hand-edited copy with a repeated key is refused
     json summary = files::exists(summary_file) ? read_json_file(summary_file) : json::object();
     if (!scores.is_object())
       throw DataError(scores_file, 0, "expected an object {detector: {profile: score}}");
@@ -95,7 +95,7 @@ RunScores collect_runs(const std::vector<std::string>& run_dirs, size_t board_se
     // each that it could score; one without (a failed or missing cell) is named below, not dropped.
     std::vector<Setting> settings;
     try {
-      settings = make_plan(resolve_config(read_config_file(cfg_file), cfg_file), {}).settings;
+      settings = make_plan(resolve_config(cfg, cfg_file), {}).settings;
     } catch (const ConfigError& e) {  // e.g. a run of a version whose keys this one no longer knows
       log::warn(std::string(e.what()) + "; its rows are the detector names of its nab_scores.json");
     }
