@@ -50,6 +50,30 @@ class DeviceError : public Error {
   using Error::Error;
 };
 
+// A DeviceError that keeps the library's status (cudaError_t, cudnnStatus_t), so that a caller can tell
+// the device's state at that moment (out of memory) from an answer about what it asked (not supported).
+// One template for every library, so that the error types stay distinct without a class per library.
+template <typename Status>
+class DeviceStatusError : public DeviceError {
+ public:
+  DeviceStatusError(const std::string& what, Status status) : DeviceError(what), status_(status) {}
+  Status status() const { return status_; }
+
+ private:
+  Status status_;
+};
+
+// "call failed: STATUS at file.cpp:40", the message of every GPU check (the file without its folders).
+inline std::string device_call_message(const char* call, const std::string& status, const char* file,
+                                       int line) {
+  std::string name(file);
+  const auto slash = name.find_last_of('/');
+  if (slash != std::string::npos) name = name.substr(slash + 1);
+  std::ostringstream os;
+  os << call << " failed: " << status << " at " << name << ":" << line;
+  return os.str();
+}
+
 namespace detail {
 [[noreturn]] inline void throw_check(const char* cond, const std::string& msg, const char* file, int line) {
   std::ostringstream os;

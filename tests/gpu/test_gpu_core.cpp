@@ -3,6 +3,8 @@
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include "core/gpu/check.hpp"
 #include "core/gpu/device.hpp"
 #include "core/gpu/device_buffer.hpp"
@@ -21,9 +23,19 @@ TEST(GpuCheck, CudaCheckThrowsDeviceErrorWithCallStatusAndLocation) {
     FAIL() << "CUDA_CHECK did not throw";
   } catch (const DeviceError& e) {
     const std::string m = e.what();
-    EXPECT_NE(m.find("cudaErrorInvalidValue"), std::string::npos) << m;  // the call's text and status name
-    EXPECT_NE(m.find("invalid argument"), std::string::npos) << m;       // the status string
-    EXPECT_NE(m.find("test_gpu_core.cpp:"), std::string::npos) << m;     // file:line
+    // The call's text, the status name and string, and file:line without the file's folders.
+    EXPECT_EQ(m.rfind("cudaErrorInvalidValue failed: cudaErrorInvalidValue (invalid argument) at "
+                      "test_gpu_core.cpp:",
+                      0),
+              0u)
+        << m;
+    // The status survives for callers that act on it, and a CUDA error is not taken for a cuDNN one.
+    const auto* cuda = dynamic_cast<const gpu::CudaError*>(&e);
+    ASSERT_NE(cuda, nullptr) << m;
+    EXPECT_EQ(cuda->status(), cudaErrorInvalidValue);
+#ifdef LSTMAD_WITH_CUDNN
+    EXPECT_EQ(dynamic_cast<const gpu::CudnnError*>(&e), nullptr);
+#endif
   }
 }
 
@@ -46,9 +58,19 @@ TEST(GpuCheck, CudnnCheckThrowsCudnnErrorWithStatus) {
   } catch (const gpu::CudnnError& e) {
     EXPECT_EQ(e.status(), CUDNN_STATUS_NOT_SUPPORTED);
     const std::string m = e.what();
-    EXPECT_NE(m.find("CUDNN_STATUS_NOT_SUPPORTED"), std::string::npos) << m;
-    EXPECT_NE(m.find("test_gpu_core.cpp:"), std::string::npos) << m;
+    EXPECT_EQ(
+        m.rfind("CUDNN_STATUS_NOT_SUPPORTED failed: CUDNN_STATUS_NOT_SUPPORTED at test_gpu_core.cpp:", 0), 0u)
+        << m;
+    EXPECT_EQ(dynamic_cast<const gpu::CudaError*>(static_cast<const DeviceError*>(&e)), nullptr);
   }
+}
+
+// The cudnn engine's reruns give the same bits only with cuBLAS's per-stream workspaces fixed: a build
+// with cuDNN sets CUBLAS_WORKSPACE_CONFIG before main where the environment does not.
+TEST(GpuCheck, CudnnBuildsFixCublasWorkspaces) {
+  const char* v = std::getenv("CUBLAS_WORKSPACE_CONFIG");
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(std::string(v).rfind(':', 0), 0u) << v;  // ":4096:8", or the user's own ":SIZE:COUNT"
 }
 #endif
 

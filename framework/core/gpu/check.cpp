@@ -1,23 +1,11 @@
 // Throwing side of the CUDA/cuBLAS check macros (check.hpp).
 #include "core/gpu/check.hpp"
 
-#include <sstream>
-
 namespace lstmad::gpu {
 
-namespace {
-std::string base_name(const char* file) {
-  std::string f(file);
-  const auto slash = f.find_last_of('/');
-  return slash == std::string::npos ? f : f.substr(slash + 1);
-}
-}  // namespace
-
 void throw_cuda_error(cudaError_t status, const char* call, const char* file, int line) {
-  std::ostringstream os;
-  os << call << " failed: " << cudaGetErrorName(status) << " (" << cudaGetErrorString(status) << ") at "
-     << base_name(file) << ":" << line;
-  throw CudaError(os.str(), status);
+  const std::string name = std::string(cudaGetErrorName(status)) + " (" + cudaGetErrorString(status) + ")";
+  throw CudaError(device_call_message(call, name, file, line), status);
 }
 
 const char* cublas_status_name(cublasStatus_t status) {
@@ -47,10 +35,9 @@ const char* cublas_status_name(cublasStatus_t status) {
 }
 
 void throw_cublas_error(cublasStatus_t status, const char* call, const char* file, int line) {
-  std::ostringstream os;
-  os << call << " failed: " << cublas_status_name(status) << " (" << cublasGetStatusString(status) << ") at "
-     << base_name(file) << ":" << line;
-  throw DeviceError(os.str());
+  const std::string name =
+      std::string(cublas_status_name(status)) + " (" + cublasGetStatusString(status) + ")";
+  throw DeviceError(device_call_message(call, name, file, line));
 }
 
 void check_last_launch(const char* what, const char* file, int line) {

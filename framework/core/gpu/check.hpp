@@ -14,14 +14,7 @@ namespace lstmad::gpu {
 
 // A failed CUDA runtime call, with its status (e.g. cudaErrorMemoryAllocation, which a caller may treat
 // as the device's state at that moment rather than an answer about what it asked).
-class CudaError : public DeviceError {
- public:
-  CudaError(const std::string& what, cudaError_t status) : DeviceError(what), status_(status) {}
-  cudaError_t status() const { return status_; }
-
- private:
-  cudaError_t status_;
-};
+using CudaError = DeviceStatusError<cudaError_t>;
 
 [[noreturn]] void throw_cuda_error(cudaError_t status, const char* call, const char* file, int line);
 [[noreturn]] void throw_cublas_error(cublasStatus_t status, const char* call, const char* file, int line);

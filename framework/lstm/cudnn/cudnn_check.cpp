@@ -1,22 +1,31 @@
 // Throwing side of CUDNN_CHECK and the version string (cudnn_check.hpp).
 #include "lstm/cudnn/cudnn_check.hpp"
 
+#include <cstdlib>
 #include <sstream>
 
 namespace lstmad::gpu {
 
+namespace {
+// cuDNN's RNN calls run cuBLAS inside them, and cuBLAS promises the same bits run after run only while
+// one stream is active, unless each stream's workspace is fixed (the cuBLAS guide, "Results
+// reproducibility"); the cudnn engine runs several streams. CUBLAS_WORKSPACE_CONFIG=:4096:8 fixes them
+// (about 24 MiB more device memory). Set before main, so that it precedes every CUDA context and cuBLAS
+// handle, and never over a value the user set.
+[[maybe_unused]] const bool kCublasWorkspaceFixed = [] {
+  setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", /*overwrite=*/0);
+  return true;
+}();
+}  // namespace
+
 void throw_cudnn_error(cudnnStatus_t status, const char* call, const char* file, int line) {
-  std::string f(file);
-  const auto slash = f.find_last_of('/');
-  if (slash != std::string::npos) f = f.substr(slash + 1);
-  std::ostringstream os;
   // cudnnGetErrorString gives the enum's name (e.g. CUDNN_STATUS_NOT_SUPPORTED); the last error message
   // (cuDNN 9) says why, when the library recorded a reason.
-  os << call << " failed: " << cudnnGetErrorString(status) << " at " << f << ":" << line;
+  std::string message = device_call_message(call, cudnnGetErrorString(status), file, line);
   char detail[512] = {0};
   cudnnGetLastErrorString(detail, sizeof(detail));
-  if (detail[0] != '\0') os << " (" << detail << ")";
-  throw CudnnError(os.str(), status);
+  if (detail[0] != '\0') message += std::string(" (") + detail + ")";
+  throw CudnnError(message, status);
 }
 
 std::string cudnn_version_string() {

@@ -12,14 +12,7 @@
 
 namespace lstmad::gpu {
 
-class CudnnError : public DeviceError {
- public:
-  CudnnError(const std::string& what, cudnnStatus_t status) : DeviceError(what), status_(status) {}
-  cudnnStatus_t status() const { return status_; }
-
- private:
-  cudnnStatus_t status_;
-};
+using CudnnError = DeviceStatusError<cudnnStatus_t>;
 
 [[noreturn]] void throw_cudnn_error(cudnnStatus_t status, const char* call, const char* file, int line);
 
