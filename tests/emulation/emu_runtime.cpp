@@ -698,6 +698,9 @@ cudaError_t cudaOccupancyMaxActiveClusters(int* clusters, const void* func,
   if (size < 1 || size > static_cast<unsigned>(lstmad::emu::kMaxClusterSize) || threads < 1 || threads > 1024)
     return set_last_error(cudaErrorInvalidClusterSize);
   *clusters = 0;
+  // A device that refuses the question itself (a MIG slice or driver without cluster support).
+  if (const char* v = std::getenv("LSTMAD_EMU_CLUSTER_QUERY_FAILS"); v != nullptr && *v == '1')
+    return set_last_error(cudaErrorNotSupported);
   if (config->dynamicSmemBytes > lstmad::emu::dynamic_smem_limit(func)) return cudaSuccess;
   if (size > static_cast<unsigned>(lstmad::emu::placeable_cluster_size())) return cudaSuccess;
   *clusters = lstmad::emu::kSmCount / static_cast<int>(size);

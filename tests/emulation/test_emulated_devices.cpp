@@ -238,5 +238,23 @@ TEST(EmulatedPartitionedDevice, AClusterTheDeviceCannotPlaceFallsBackToTheOneBlo
   EXPECT_LT(err.rel_frobenius, 1e-5) << "the two kernels compute the same gradient in another order";
 }
 
+// Where the device refuses the capacity question itself, the engine answers it as no room, says why, and
+// leaves no error behind for the next CUDA call.
+TEST(EmulatedPartitionedDevice, AClusterQueryTheDeviceRefusesFallsBackToTheOneBlockKernels) {
+  unsetenv("LSTMAD_EMU_MAX_CLUSTER");
+  const ClusterStep whole = cluster_step();
+  ASSERT_GT(whole.cluster, 1);
+  setenv("LSTMAD_EMU_CLUSTER_QUERY_FAILS", "1", 1);
+  const ClusterStep refused = cluster_step();
+  unsetenv("LSTMAD_EMU_CLUSTER_QUERY_FAILS");
+  EXPECT_EQ(refused.cluster, 0) << "the engine kept a cluster plan it could not ask about";
+  EXPECT_NE(refused.log.find("cudaOccupancyMaxActiveClusters gave cudaErrorNotSupported"), std::string::npos)
+      << refused.log;
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess);
+  ASSERT_EQ(refused.grad.size(), whole.grad.size());
+  const auto err = test::compare(refused.grad.data(), whole.grad.data(), whole.grad.size());
+  EXPECT_LT(err.rel_frobenius, 1e-5);
+}
+
 }  // namespace
 }  // namespace lstmad

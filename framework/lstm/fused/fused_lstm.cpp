@@ -144,14 +144,23 @@ void FusedLstm::prepare(int batch) {
   if (pc.cluster > 1) {
     // A cluster whose blocks the device cannot co-schedule would fail at launch (inside a captured graph,
     // where no fallback is possible): ask first, and run the one-block kernels instead.
+    // A query the device refuses (a MIG slice, a cluster configuration it does not support) is answered
+    // as no room: the one-block kernels run either way, and the error is cleared for the next caller.
     int clusters = 0;
-    CUDA_CHECK(kernels::lstm_fused_cluster_capacity(pc, &clusters));
+    const cudaError_t asked = kernels::lstm_fused_cluster_capacity(pc, &clusters);
+    if (asked != cudaSuccess) {
+      cudaGetLastError();
+      clusters = 0;
+    }
     if (clusters == 0) {
       cluster_refused_ = true;
       log::warn("fused LSTM: this device cannot place a thread-block cluster of " +
                 std::to_string(pc.cluster) + " blocks with " + std::to_string(pc.smem_bwd / 1024) +
-                " KiB of shared memory each (" + shape_.str() + ", batch " + std::to_string(batch) +
-                "); the one-block kernels run, reading R from L2");
+                " KiB of shared memory each (" + shape_.str() + ", batch " + std::to_string(batch) + ")" +
+                (asked != cudaSuccess
+                     ? std::string(": cudaOccupancyMaxActiveClusters gave ") + cudaGetErrorName(asked)
+                     : std::string()) +
+                "; the one-block kernels run, reading R from L2");
     }
   }
 }
