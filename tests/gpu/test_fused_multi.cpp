@@ -287,6 +287,16 @@ TEST(FusedMulti, TensorCoreTrainingFollowsTheFp64CpuEngine) {
   }
 }
 
+// Whether some epoch's validation loss lies within `rel` of the best before it (where early stopping's
+// verdict can turn on the last bits of the sums).
+bool validation_ties_the_best(const std::vector<double>& val, double rel) {
+  for (std::size_t e = 1; e < val.size(); ++e) {
+    const double best = *std::min_element(val.begin(), val.begin() + static_cast<std::ptrdiff_t>(e));
+    if (std::abs(val[e] - best) <= rel * std::abs(best)) return true;
+  }
+  return false;
+}
+
 std::vector<ModelJob> train_with(const char* var, const char* value, const ModelShape& shape, int T, int B,
                                  Batch& b) {
   setenv(var, value, 1);
@@ -309,9 +319,16 @@ TEST(FusedMulti, GraphReplayEqualsEagerAndTheLoopAgrees) {
     expect_identical(graph[m], eager[m], "model " + std::to_string(m) + " graph vs eager");
     expect_identical(graph[m], again[m], "model " + std::to_string(m) + " rerun");
     EXPECT_EQ(loop[m].result.status, graph[m].result.status) << "model " << m;
-    EXPECT_EQ(loop[m].result.epochs_run, graph[m].result.epochs_run) << "model " << m;
+    // The loop's GEMMs are cuBLAS's, which sum in another order than the multi-model path (they agree to
+    // about 1e-7): an early stop may fall on another epoch only where a validation loss ties the best.
+    if (loop[m].result.epochs_run != graph[m].result.epochs_run) {
+      EXPECT_TRUE(validation_ties_the_best(graph[m].result.val_loss, 1e-5))
+          << "model " << m << ": " << loop[m].result.epochs_run << " epochs in the loop, "
+          << graph[m].result.epochs_run << " in the multi-model path, with no near tie to explain it";
+    }
     if (graph[m].result.status != TrainStatus::Ok) continue;
-    for (std::size_t e = 0; e < graph[m].result.train_loss.size(); ++e)
+    const std::size_t epochs = std::min(graph[m].result.train_loss.size(), loop[m].result.train_loss.size());
+    for (std::size_t e = 0; e < epochs; ++e)
       EXPECT_NEAR(loop[m].result.train_loss[e], graph[m].result.train_loss[e],
                   1e-3 * graph[m].result.train_loss[e])
           << "model " << m << " epoch " << e << ": per-model loop vs multi-model";
