@@ -45,6 +45,25 @@ void expect_data_error(const std::string& text, long line, const std::string& ne
 
 // ---- CSV ------------------------------------------------------------------------------------------
 
+// A corpus's series are named by their paths below the root as found there: a linked file or folder
+// keeps the link's name (a name with "../" would put the run's outputs for it outside the run folder),
+// and a link back to a folder already walked is not walked again.
+TEST(CsvCorpus, LinksKeepTheirOwnNamesAndLoopsAreWalkedOnce) {
+  namespace fs = std::filesystem;
+  test::TempDir tmp("csv-links");
+  for (const char* f : {"root/a.csv", "root/sub/b.csv", "outside/o.csv", "outside/deep/p.csv"})
+    test::write_text(tmp.file(f), "timestamp,value\n");
+  fs::create_symlink("../outside/o.csv", tmp.file("root/link.csv"));
+  fs::create_directory_symlink("../outside", tmp.file("root/linkdir"));
+  fs::create_directory_symlink(".", tmp.file("root/loop"));     // the root itself
+  fs::create_directory_symlink("..", tmp.file("root/sub/up"));  // the folder above
+  const std::vector<std::string> expected{"a.csv", "link.csv", "linkdir/deep/p.csv", "linkdir/o.csv",
+                                          "sub/b.csv"};
+  EXPECT_EQ(list_csv_files(tmp.file("root")), expected);
+  EXPECT_EQ(list_csv_files(tmp.file("root") + "/"), expected);
+  EXPECT_THROW(list_csv_files(tmp.file("root/a.csv")), IoError);
+}
+
 TEST(CsvReader, ReadsRowsInFileOrder) {
   Series s = parse("timestamp,value\n2014-04-01 00:00:00,10844\n2014-04-01 00:05:00,-3.5\n");
   EXPECT_EQ(s.name, "cat/f.csv");

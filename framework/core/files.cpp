@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "core/error.hpp"
@@ -154,12 +155,23 @@ std::vector<std::string> list_below(const std::string& root) {
   std::error_code ec;
   if (!fs::is_directory(root, ec)) throw IoError(root + ": not a folder");
   std::vector<std::string> out;
+  // Each real folder is walked once: a link back to a folder above or beside it would otherwise be
+  // walked again inside itself until the path grew too long, and the listing would stop there.
+  std::set<fs::path> walked{fs::canonical(root, ec)};
   const auto opts = fs::directory_options::skip_permission_denied | fs::directory_options::follow_directory_symlink;
-  for (auto it = fs::recursive_directory_iterator(root, opts, ec); !ec && it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
+  auto it = fs::recursive_directory_iterator(root, opts, ec);
+  for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     std::error_code fe;
-    if (it->is_regular_file(fe)) out.push_back(fs::relative(it->path(), root, fe).generic_string());
+    if (it->is_directory(fe)) {
+      const fs::path real = fs::canonical(it->path(), fe);
+      if (fe || !walked.insert(real).second) it.disable_recursion_pending();
+    } else if (it->is_regular_file(fe)) {
+      // The path as found below root, links not resolved: a linked file or folder keeps the link's name,
+      // so a name never leads out of root (and neither does what is written under it in a run folder).
+      out.push_back(it->path().lexically_relative(root).generic_string());
+    }
   }
+  if (ec) throw IoError(root + ": listing the files below it failed: " + ec.message());
   std::sort(out.begin(), out.end());
   return out;
 }

@@ -13,8 +13,9 @@ void write_atomic(const std::string& path, const std::string& content);
 // Creates a folder and its parents; IoError naming the path when it cannot (read-only, full, a file).
 void make_dirs(const std::string& path);
 bool exists(const std::string& path);
-// Every regular file below `root` at any depth (links followed), as paths relative to it with "/",
-// sorted. IoError when root is not a folder; an entry that cannot be read is skipped, not fatal.
+// Every regular file below `root` at any depth (links followed, each real folder once), as paths
+// relative to it with "/" under the names found there (a link's own name, never "../"), sorted. IoError
+// when root is not a folder or the listing fails; a folder that cannot be read is skipped, not fatal.
 std::vector<std::string> list_below(const std::string& root);
 // SHA-256 of a file's bytes as lowercase hex.
 std::string sha256_file(const std::string& path);
