@@ -4,7 +4,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <set>
 
+#include "core/build_info.hpp"
 #include "core/error.hpp"
 #include "core/files.hpp"
 #include "core/json_file.hpp"
@@ -14,6 +16,7 @@
 #include "experiments/cell_pipeline.hpp"
 #include "experiments/config.hpp"
 #include "experiments/evaluation.hpp"
+#include "experiments/resume.hpp"
 #include "experiments/run_folder.hpp"
 #include "experiments/saved_models.hpp"
 
@@ -248,6 +251,44 @@ struct Rescore {
   }
 };
 
+// Whether two paths name the same folder, however spelled.
+bool same_folder(const std::string& a, const std::string& b) {
+  std::error_code ea, eb;
+  return fs::weakly_canonical(a, ea) == fs::weakly_canonical(b, eb) && !ea && !eb;
+}
+
+// A rescore killed before it ended is finished by the same command: `out_dir` must hold this rescore's
+// config and a manifest naming the same source, members and input files. Anything else is another run,
+// which the command does not touch. Returns the manifest, with this invocation recorded in it.
+json reopen_rescore(const std::string& out_dir, const json& cfg, const std::string& src_dir,
+                    const std::vector<std::string>& member_dirs, const Corpus& corpus, int threads) {
+  const std::string mpath = out_dir + "/manifest.json";
+  const auto refuse = [&](const std::string& why) {
+    throw IoError(out_dir + ": already holds a run (" + why + "); give the rescore another --out");
+  };
+  if (!files::exists(mpath)) refuse("no manifest.json");
+  json m = read_json_file(mpath);
+  if (!m.contains("rescored_from") || !m["rescored_from"].is_string()) refuse("not a rescore");
+  if (!same_folder(m["rescored_from"].get<std::string>(), src_dir))
+    refuse("a rescore of " + m["rescored_from"].get<std::string>());
+  std::vector<std::string> recorded_members;
+  if (m.contains("ensemble_members"))
+    recorded_members = json_get<std::vector<std::string>>(m, {"ensemble_members"}, mpath);
+  bool same_members = recorded_members.size() == member_dirs.size();
+  for (std::size_t k = 0; same_members && k < member_dirs.size(); ++k)
+    same_members = same_folder(recorded_members[k], member_dirs[k]);
+  if (!same_members) refuse("a rescore with other --member runs");
+  if (read_config_file(out_dir + "/config.json") != cfg) refuse("a rescore with other settings");
+  if (!m.contains("input_sha256") || m["input_sha256"] != input_hashes(corpus))
+    refuse("its input files changed since it started");
+  m["resumes"].push_back(json{{"utc", utc_stamp("%Y-%m-%dT%H:%M:%SZ")},
+                              {"lstmad_version", LSTMAD_VERSION},
+                              {"git_hash", build_git_hash()},
+                              {"host", host_name()},
+                              {"threads", threads}});
+  return m;
+}
+
 }  // namespace
 
 RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string>& overrides,
@@ -258,7 +299,6 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
   json src_cfg = resolve_config(read_config_file(src_dir + "/config.json"), src_dir + "/config.json");
   json cfg = rescore_config(src_cfg, overrides, src_dir);
   if (threads <= 0) threads = static_cast<int>(ThreadPool::hardware_threads());
-  if (files::exists(out_dir + "/config.json")) throw IoError(out_dir + ": already holds a run");
   // What can refuse the command (the corpus, a member that is no run or a grid, a damaged summary.json)
   // comes before the output folder is made: a refused rescore leaves no folder that would then block the
   // corrected command as "already holds a run".
@@ -280,27 +320,42 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
         src_dir + " (or merge its shards), then rescore");
   double source_seconds = recorded_wall_seconds(src_dir);
   for (const auto& d : member_dirs) source_seconds += recorded_wall_seconds(d);
-  files::make_dirs(out_dir);
-  files::write_atomic(out_dir + "/config.json", json_text(cfg));
+  // The manifest goes first: a folder with a config.json always says what it is a rescore of, so that
+  // the same command can finish it after a crash, and `run --resume` can refuse it.
+  const bool reopened = files::exists(out_dir + "/config.json");
+  json manifest;
+  if (reopened) {
+    manifest = reopen_rescore(out_dir, cfg, src_dir, member_dirs, corpus, threads);
+  } else {
+    RunOptions ro;
+    ro.config_path = src_dir + "/config.json";
+    ro.overrides = overrides;
+    manifest = manifest_json(cfg, ro, corpus, plan, threads);
+    manifest["rescored_from"] = src_dir;
+    if (!members.empty()) manifest["ensemble_members"] = member_dirs;
+    files::make_dirs(out_dir);
+  }
+  files::write_atomic(out_dir + "/manifest.json", json_text(manifest));
+  if (!reopened) files::write_atomic(out_dir + "/config.json", json_text(cfg));
   log::set_file(out_dir + "/log.txt");
   struct LogFileGuard {
     ~LogFileGuard() { log::set_file(""); }
   } log_guard;
 
-  RunOptions ro;
-  ro.config_path = src_dir + "/config.json";
-  ro.overrides = overrides;
-  json manifest = manifest_json(cfg, ro, corpus, plan, threads);
-  manifest["rescored_from"] = src_dir;
-  if (!members.empty()) manifest["ensemble_members"] = member_dirs;
-  files::write_atomic(out_dir + "/manifest.json", json_text(manifest));
-
   ResultsStore store(out_dir);
+  std::set<std::string> finished;  // by an earlier, killed invocation of this rescore
+  for (const auto& r : store.read_cells()) finished.insert(r.id);
+  std::vector<const Cell*> todo;
+  for (const auto& c : plan.cells)
+    if (!finished.count(c.id)) todo.push_back(&c);
+  if (reopened)
+    log::info("finishing the rescore in " + out_dir + ": " + std::to_string(plan.cells.size() - todo.size()) +
+              " of " + std::to_string(plan.cells.size()) + " cells already scored");
   std::vector<LoadedSeries> loaded = load_all(plan, corpus, cfg, threads);
   const Rescore rescore(cfg, plan, source, members, loaded, out_dir, store);
-  std::vector<CellResult> results(plan.cells.size());
-  parallel_for(plan.cells.size(), static_cast<size_t>(threads), [&](size_t k) {
-    results[k] = rescore.cell(plan.cells[k]);
+  std::vector<CellResult> results(todo.size());
+  parallel_for(todo.size(), static_cast<size_t>(threads), [&](size_t k) {
+    results[k] = rescore.cell(*todo[k]);
     store.write_cell(results[k]);
   });
   // The cost of these scores includes the models': the source's and the members' run times.

@@ -220,6 +220,12 @@ void open_resumed_folder(const std::string& dir, json& cfg, json& manifest, RunO
   if (!stale.empty()) log::info("removed " + std::to_string(stale.size()) + " unfinished temporary files");
   if (const std::string mpath = dir + "/manifest.json"; files::exists(mpath)) {
     manifest = read_json_file(mpath);
+    // A rescore has no models of its own to train: resuming it as a run would train new ones for the
+    // cells it had not scored, beside cells scored from its source's (and members') errors.
+    if (manifest.contains("rescored_from"))
+      throw IoError(dir + ": a rescore of " + manifest["rescored_from"].dump() +
+                    ", not a run; run the same lstmad rescore (source, --set, --member, --out " + dir +
+                    ") again to finish it");
     if (manifest.contains("shard")) {
       ro.shard_index = json_get<int>(manifest, {"shard", "index"}, mpath);
       ro.shard_count = json_get<int>(manifest, {"shard", "count"}, mpath);

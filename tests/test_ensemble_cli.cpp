@@ -185,6 +185,43 @@ TEST_F(RunCli, RescoreWithAMemberAveragesTheTwoModelsErrors) {
   EXPECT_NE(out.find(tmp.file("g") + ": holds more than one cell"), std::string::npos) << out;
 }
 
+// A rescore killed before it ended is finished by the same command, as if it had not been killed; `run
+// --resume` refuses it (it would train new models for the cells not yet scored), and the same --out with
+// other settings, or an ordinary run's folder, is refused as holding another run.
+TEST_F(RunCli, AKilledRescoreIsFinishedByTheSameCommand) {
+  TempDir tmp("rescore-killed");
+  write_text(tmp.file("cfg.json"), kTinySynthetic);
+  std::string out;
+  ASSERT_NO_FATAL_FAILURE(run_pair_and_rescore(tmp, "model.window=20"));
+  // The folder a kill leaves: some cells scored, no tables yet.
+  fs::copy(tmp.file("r"), tmp.file("k"), fs::copy_options::recursive);
+  size_t removed = 0;
+  for (const auto& f : fs::directory_iterator(tmp.file("k/cells")))
+    if (removed < 3 && fs::remove(f.path())) ++removed;
+  ASSERT_EQ(removed, 3u);
+  for (const char* f : {"results.csv", "nab_scores.json", "summary.json", "table.md", "report.html"})
+    fs::remove(tmp.file("k/") + f);
+  const std::string rescore = lstmad_binary() + " -q rescore " + tmp.file("a") + " --member " + tmp.file("b");
+
+  EXPECT_EQ(run_command(lstmad_binary() + " -q run --resume " + tmp.file("k"), &out), 3) << out;
+  EXPECT_NE(out.find("a rescore of"), std::string::npos) << out;
+  EXPECT_NE(out.find("run the same lstmad rescore"), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists(tmp.file("k/results.csv"))) << "the refused resume trained or wrote";
+
+  EXPECT_EQ(run_command(rescore + " --set detector.smoothing=2 --out " + tmp.file("k"), &out), 3) << out;
+  EXPECT_NE(out.find("already holds a run (a rescore with other settings)"), std::string::npos) << out;
+  EXPECT_EQ(run_command(rescore + " --out " + tmp.file("a"), &out), 3) << out;
+  EXPECT_NE(out.find("already holds a run (not a rescore)"), std::string::npos) << out;
+
+  ASSERT_EQ(run_command(rescore + " --out " + tmp.file("k"), &out), 0) << out;
+  EXPECT_GT(expect_same_nab_files(tmp.file("r"), tmp.file("k")), 3u);
+  EXPECT_EQ(json::parse(lstmad::files::read(tmp.file("k/nab_scores.json"))),
+            json::parse(lstmad::files::read(tmp.file("r/nab_scores.json"))));
+  const json manifest = json::parse(lstmad::files::read(tmp.file("k/manifest.json")));
+  ASSERT_EQ(manifest["resumes"].size(), 1u) << manifest.dump();
+  EXPECT_TRUE(manifest["resumes"][0].contains("host"));
+}
+
 // A member is another model of the same series: a run over other values of the same ids and lengths (here
 // another synthetic seed), or with another training part, would average errors of different rows or
 // in-sample errors into the ensemble. Each cell then fails, naming the member's file and the first row that
