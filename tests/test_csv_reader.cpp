@@ -14,6 +14,7 @@
 #include "core/error.hpp"
 #include "core/files.hpp"
 #include "core/json_file.hpp"
+#include "data/csv_fields.hpp"
 #include "data/csv_reader.hpp"
 #include "data/labels.hpp"
 #include "data/nab_windows.hpp"
@@ -62,6 +63,27 @@ TEST(CsvCorpus, LinksKeepTheirOwnNamesAndLoopsAreWalkedOnce) {
   EXPECT_EQ(list_csv_files(tmp.file("root")), expected);
   EXPECT_EQ(list_csv_files(tmp.file("root") + "/"), expected);
   EXPECT_THROW(list_csv_files(tmp.file("root/a.csv")), IoError);
+}
+
+// Messages quote a file's field as valid UTF-8 on one line: other bytes and control characters as \xNN,
+// cut at a character's end.
+TEST(CsvFields, QuotedFieldsAreValidUtf8) {
+  EXPECT_EQ(quote_field("12.5"), "\"12.5\"");
+  EXPECT_EQ(quote_field("12\xb0"
+                        "C"),
+            "\"12\\xB0C\"");  // Latin-1 degree sign
+  EXPECT_EQ(quote_field("12\xc2\xb0"
+                        "C"),
+            "\"12\xc2\xb0"
+            "C\"");  // the UTF-8 one stays
+  EXPECT_EQ(quote_field("a\tb\r"), "\"a\\x09b\\x0D\"");
+  EXPECT_EQ(quote_field("\xe2\x82"), "\"\\xE2\\x82\"");           // a cut three-byte sequence
+  EXPECT_EQ(quote_field("\xed\xa0\x80"), "\"\\xED\\xA0\\x80\"");  // a surrogate
+  EXPECT_EQ(quote_field("\xc0\xaf"), "\"\\xC0\\xAF\"");           // an overlong '/'
+  EXPECT_EQ(quote_field("\xf0\x9f\x98\x80"), "\"\xf0\x9f\x98\x80\"");
+  EXPECT_EQ(quote_field(std::string(50, 'x')), "\"" + std::string(40, 'x') + "...\"");
+  // A character that starts before the cut is kept whole.
+  EXPECT_EQ(quote_field(std::string(39, 'x') + "\xc3\xa9z"), "\"" + std::string(39, 'x') + "\xc3\xa9...\"");
 }
 
 TEST(CsvReader, ReadsRowsInFileOrder) {

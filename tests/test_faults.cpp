@@ -120,8 +120,9 @@ TEST_F(Faults, UnreadableFileFailsItsCellOnly) {
   EXPECT_NE(st["k/loop.csv"].second.find("cannot"), std::string::npos) << st["k/loop.csv"].second;
 }
 
-// A value with a byte that is not UTF-8 (a Latin-1 degree sign) is quoted in the cell's error: the cell's
-// JSON must still be written (the byte becomes U+FFFD there), so the series fails alone.
+// A value with a byte that is not UTF-8 (a Latin-1 degree sign) is quoted in the cell's error as \xB0, so
+// that the cell's JSON, results.csv, the log and the report are all valid UTF-8 (a reader that decodes
+// results.csv as UTF-8 would otherwise fail on the whole run's file), and the series fails alone.
 TEST_F(Faults, AValueThatIsNotUtf8FailsItsCellOnly) {
   TempDir tmp("latin1");
   std::string text = series_csv(300);
@@ -132,7 +133,13 @@ TEST_F(Faults, AValueThatIsNotUtf8FailsItsCellOnly) {
                "C");
   write_two_series(tmp, "latin1.csv");
   write_text(tmp.file("c/data/k/latin1.csv"), text);
-  expect_it_fails_alone(tmp, "latin1.csv", "latin1.csv:3: value in column 2 is not a number: \"12");
+  expect_it_fails_alone(tmp, "latin1.csv", "latin1.csv:3: value in column 2 is not a number: \"12\\xB0C\"");
+  for (const char* f : {"results.csv", "log.txt", "report.html", "cells"}) {
+    const fs::path p = tmp.file(std::string("r/") + f);
+    for (const auto& file : fs::is_directory(p) ? std::vector<fs::path>(fs::directory_iterator(p), {})
+                                                : std::vector<fs::path>{p})
+      EXPECT_EQ(lstmad::files::read(file.string()).find('\xb0'), std::string::npos) << file;
+  }
 }
 
 // A label entry that is not a list of [start, end] strings fails its own series' cells; the label file

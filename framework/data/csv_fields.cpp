@@ -99,4 +99,54 @@ CsvSplit split_csv_line(std::string_view line, CsvRecord& rec) {
   return split(line, pos, rec, true);
 }
 
+namespace {
+// The length of the valid UTF-8 sequence at text[i] (1 to 4), or 0 where the byte starts none (a stray
+// continuation byte, an overlong form, a surrogate, a code point above U+10FFFF, a cut sequence).
+size_t utf8_length(std::string_view text, size_t i) {
+  const auto b = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char c = b(i);
+  if (c < 0x80) return 1;
+  size_t n = 0;
+  unsigned char lo = 0x80, hi = 0xBF;  // the range of the first continuation byte
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (i + n > text.size() || b(i + 1) < lo || b(i + 1) > hi) return 0;
+  for (size_t k = 2; k < n; ++k)
+    if (b(i + k) < 0x80 || b(i + k) > 0xBF) return 0;
+  return n;
+}
+}  // namespace
+
+std::string quote_field(std::string_view field, size_t max_bytes) {
+  static const char* const kHex = "0123456789ABCDEF";
+  std::string out = "\"";
+  size_t i = 0;
+  while (i < field.size() && i < max_bytes) {
+    const size_t n = utf8_length(field, i);
+    const auto c = static_cast<unsigned char>(field[i]);
+    if (n == 0 || c < 0x20 || c == 0x7F) {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+      ++i;
+    } else {
+      out.append(field.substr(i, n));
+      i += n;
+    }
+  }
+  if (i < field.size()) out += "...";
+  return out + "\"";
+}
+
 }  // namespace lstmad

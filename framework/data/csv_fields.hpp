@@ -35,4 +35,10 @@ CsvSplit split_csv_record(std::string_view text, size_t& pos, CsvRecord& rec);
 // end is OpenQuote.
 CsvSplit split_csv_line(std::string_view line, CsvRecord& rec);
 
+// A field of a data file as an error message quotes it: in double quotes, cut after `max_bytes` bytes
+// (at a character's end, "..." marking the cut), every byte that is not part of valid UTF-8 and every
+// control character written as \xNN. A message is then valid UTF-8 and one line, whatever the file held
+// (a Latin-1 degree sign, say), so results.csv, the logs and the report stay readable as UTF-8.
+std::string quote_field(std::string_view field, size_t max_bytes = 40);
+
 }  // namespace lstmad

@@ -47,8 +47,7 @@ bool parse_double(std::string_view f, double& out) {
 }
 
 std::string show(std::string_view f) {
-  std::string s(f.substr(0, 40));
-  return "\"" + s + (f.size() > 40 ? "...\"" : "\"");
+  return quote_field(f);
 }
 
 }  // namespace

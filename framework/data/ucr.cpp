@@ -9,6 +9,7 @@
 #include "core/error.hpp"
 #include "core/files.hpp"
 #include "core/log.hpp"
+#include "data/csv_fields.hpp"
 #include "data/csv_reader.hpp"
 #include "data/timestamp.hpp"
 
@@ -114,9 +115,8 @@ std::vector<double> parse_ucr_values(const std::string& text, const std::string&
     while (j < n && !separator(text[j])) ++j;
     const std::string_view token(text.data() + i, j - i);
     const std::optional<double> v = parse_value_field(token);
-    if (!v) throw DataError(path, line, "not a number: \"" + std::string(token.substr(0, 40)) + "\"");
-    if (std::isinf(*v))
-      throw DataError(path, line, "value is infinite: \"" + std::string(token.substr(0, 40)) + "\"");
+    if (!v) throw DataError(path, line, "not a number: " + quote_field(token));
+    if (std::isinf(*v)) throw DataError(path, line, "value is infinite: " + quote_field(token));
     values.push_back(*v);
     if (lines) lines->push_back(static_cast<int>(line));
     field_open = true;

@@ -149,9 +149,9 @@ std::vector<double> nab_parse_result_scores(const std::string& text_in, const st
       const std::string_view t = fields[static_cast<size_t>(time_column)];
       const auto us = parse_timestamp_us(t);
       if (!us || *us != (*expected_time_us)[static_cast<size_t>(row)])
-        throw DataError(path, line_no,
-                        row_at(row, line_no) + ": timestamp \"" + std::string(t.substr(0, 40)) +
-                            "\" is not the data file's at this row");
+        throw DataError(
+            path, line_no,
+            row_at(row, line_no) + ": timestamp " + quote_field(t) + " is not the data file's at this row");
     }
     const std::string_view field = fields[static_cast<size_t>(column)];
     if (field.empty()) throw DataError(path, line_no, row_at(row, line_no) + ": anomaly_score is empty");
@@ -160,9 +160,8 @@ std::vector<double> nab_parse_result_scores(const std::string& text_in, const st
     if (*first == '+') ++first;
     auto [end, ec] = std::from_chars(first, field.data() + field.size(), v);
     if (ec != std::errc() || end != field.data() + field.size())
-      throw DataError(
-          path, line_no,
-          row_at(row, line_no) + ": anomaly_score \"" + std::string(field) + "\" is not a number");
+      throw DataError(path, line_no,
+                      row_at(row, line_no) + ": anomaly_score " + quote_field(field) + " is not a number");
     if (std::isnan(v)) throw DataError(path, line_no, row_at(row, line_no) + ": anomaly_score is NaN");
     if (std::isinf(v)) throw DataError(path, line_no, row_at(row, line_no) + ": anomaly_score is infinite");
     scores.push_back(v);
