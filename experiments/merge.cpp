@@ -78,6 +78,10 @@ RunOutcome merge_runs(const std::vector<std::string>& shard_dirs, const std::str
   }
   // A merge that was killed left its marker: what it wrote is redone, so the retried command finishes it.
   const std::string marker = merge_marker(out_dir);
+  // An existing folder is claimed before its marker is read: a merge still running there is not undone.
+  std::optional<RunFolderLock> lock;
+  std::error_code dir_ec;
+  if (fs::is_directory(out_dir, dir_ec)) lock.emplace(out_dir);
   if (files::exists(marker)) {
     for (const char* part : {"config.json", "manifest.json", "cells", "nab", "failed", "corpus", "models"})
       fs::remove_all(fs::path(out_dir) / part);
@@ -106,7 +110,12 @@ RunOutcome merge_runs(const std::vector<std::string>& shard_dirs, const std::str
                           "; give each shard's folder once (one attempt per shard)");
     }
   }
-  files::make_dirs(out_dir);
+  if (!lock) {
+    files::make_dirs(out_dir);
+    lock.emplace(out_dir);
+    // Checked again under the claim: another merge may have made this folder since the check above.
+    if (files::exists(out_dir + "/config.json")) throw IoError(out_dir + ": already holds a run");
+  }
   files::write_atomic(marker, "lstmad merge in progress; run the same merge again to finish it\n");
   files::write_atomic(out_dir + "/config.json", json_text(cfg));
   // Every shard's finished cells and their NAB-format files (identical across shards for a synthetic corpus).

@@ -322,6 +322,8 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
   for (const auto& d : member_dirs) source_seconds += recorded_wall_seconds(d);
   // The manifest goes first: a folder with a config.json always says what it is a rescore of, so that
   // the same command can finish it after a crash, and `run --resume` can refuse it.
+  files::make_dirs(out_dir);
+  const RunFolderLock lock(out_dir);
   const bool reopened = files::exists(out_dir + "/config.json");
   json manifest;
   if (reopened) {
@@ -333,7 +335,6 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
     manifest = manifest_json(cfg, ro, corpus, plan, threads);
     manifest["rescored_from"] = src_dir;
     if (!members.empty()) manifest["ensemble_members"] = member_dirs;
-    files::make_dirs(out_dir);
   }
   files::write_atomic(out_dir + "/manifest.json", json_text(manifest));
   if (!reopened) files::write_atomic(out_dir + "/config.json", json_text(cfg));

@@ -1,11 +1,16 @@
 #include "experiments/run_folder.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <map>
 
 #include "core/build_info.hpp"
+#include "core/error.hpp"
 #include "core/files.hpp"
 #include "core/json_file.hpp"
 #include "core/log.hpp"
@@ -30,6 +35,34 @@ std::string utc_stamp(const char* fmt) {
   char buf[64];
   std::strftime(buf, sizeof buf, fmt, &tm);
   return buf;
+}
+
+RunFolderLock::RunFolderLock(const std::string& dir) {
+  const std::string path = dir + "/.lock";
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw IoError(path + ": cannot open: " + std::strerror(errno));
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    std::string holder;  // the pid the holder wrote, for the message
+    char buf[32] = {0};
+    if (::pread(fd_, buf, sizeof(buf) - 1, 0) > 0)
+      holder = std::string(buf).substr(0, std::string(buf).find('\n'));
+    ::close(fd_);
+    fd_ = -1;
+    if (err == EWOULDBLOCK)
+      throw IoError(dir + ": another lstmad process is writing this run folder" +
+                    (holder.empty() ? std::string() : " (pid " + holder + ")") +
+                    "; wait for it to end, or give this command another folder");
+    throw IoError(path + ": cannot lock: " + std::strerror(err));
+  }
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd_, 0) == 0 && ::pwrite(fd_, pid.data(), pid.size(), 0) < 0) {
+    // The pid is only for the message of a process refused; the claim holds without it.
+  }
+}
+
+RunFolderLock::~RunFolderLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing releases the flock
 }
 
 std::string host_name() {

@@ -26,6 +26,22 @@ std::string utc_stamp(const char* fmt);
 // This machine's host name (the manifest's, and each resume's: a requeued job may resume elsewhere).
 std::string host_name();
 
+// One lstmad process's claim on a run folder while it writes there (run, resume, rescore, merge): a second
+// process that would write the same folder is refused, instead of interleaving its cells, manifest and
+// tables with the first's (or removing the first's unfinished writes as a killed run's). An flock on
+// DIR/.lock, which the kernel releases when the process ends however it ends: a killed run leaves no
+// claim to clear by hand. The folder must exist.
+class RunFolderLock {
+ public:
+  explicit RunFolderLock(const std::string& dir);
+  ~RunFolderLock();
+  RunFolderLock(const RunFolderLock&) = delete;
+  RunFolderLock& operator=(const RunFolderLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
 // manifest.json of a run: version, git hash, host, devices, engine, seed, shard, corpus and the SHA-256 of
 // every input file.
 json manifest_json(const json& cfg, const RunOptions& ro, const Corpus& corpus, const Plan& plan,

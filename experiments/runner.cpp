@@ -3,6 +3,7 @@
 #include <atomic>
 #include <csignal>
 #include <filesystem>
+#include <optional>
 #include <set>
 
 #include "core/build_info.hpp"
@@ -166,7 +167,8 @@ struct SetupGuard {
 // A fresh run's folder, with its config.json: --out, or runs/<time>-<name>. Two runs started in the same
 // second (or at once from a job array) each get a folder of their own, "-2", "-3", ... after the first;
 // creating the folder is the claim. `setup` is armed to take it away again.
-std::string create_run_folder(const json& cfg, const RunOptions& ro, SetupGuard& setup) {
+std::string create_run_folder(const json& cfg, const RunOptions& ro, SetupGuard& setup,
+                              std::optional<RunFolderLock>& lock) {
   std::string dir = ro.out_dir;
   if (dir.empty()) {
     std::string base = at_path(cfg, "run.out").get<std::string>() + "/" + utc_stamp("%Y%m%d-%H%M%S") + "-" +
@@ -182,7 +184,13 @@ std::string create_run_folder(const json& cfg, const RunOptions& ro, SetupGuard&
         throw IoError(dir + ": cannot create the run folder" + (ec ? ": " + ec.message() : std::string()));
     }
     setup.created = true;
+    lock.emplace(dir);
   } else {
+    // Claimed before anything is checked, so that of two runs given one --out at once, the second finds
+    // the first's claim or its config.json.
+    setup.created = !files::exists(dir);
+    files::make_dirs(dir);
+    lock.emplace(dir);
     if (files::exists(dir + "/config.json"))
       throw IoError(dir + ": already holds a run; resume it with --resume " + dir +
                     " or choose another --out");
@@ -193,8 +201,6 @@ std::string create_run_folder(const json& cfg, const RunOptions& ro, SetupGuard&
       throw IoError(dir +
                     ": holds cells/ of another run but no config.json; choose another --out, or remove " +
                     dir + "/cells to start afresh there");
-    setup.created = !files::exists(dir);
-    files::make_dirs(dir);
   }
   setup.dir = dir;
   setup.armed = true;
@@ -205,8 +211,10 @@ std::string create_run_folder(const json& cfg, const RunOptions& ro, SetupGuard&
 // A resumed run's config (its config.json), and its manifest as it was recorded (empty when it has none),
 // whose shard the resume keeps. Temporary files of writes that a killed run left unfinished were never
 // renamed, so never results: they are removed.
-void open_resumed_folder(const std::string& dir, json& cfg, json& manifest, RunOptions& ro) {
+void open_resumed_folder(const std::string& dir, json& cfg, json& manifest, RunOptions& ro,
+                         std::optional<RunFolderLock>& lock) {
   if (!files::exists(dir + "/config.json")) throw IoError(dir + ": not a run folder (no config.json)");
+  lock.emplace(dir);  // before the temporary files go: another process's may be in flight
   if (files::exists(merge_marker(dir)))
     throw IoError(
         dir + ": an unfinished merge (killed before it ended); run the same lstmad merge again to finish it");
@@ -345,19 +353,29 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
   RunOptions ro = ro_in;
   json cfg = cfg_in;
   json manifest = json::object();  // a resumed run's, as it was recorded
+  std::optional<RunFolderLock> lock;  // released after the guard below has cleaned up
   SetupGuard setup;
   std::string dir;
   double earlier_seconds = 0.0;  // a resumed run's time so far, as its last finished leg recorded it
   if (!ro.resume_dir.empty()) {
     dir = ro.resume_dir;
-    open_resumed_folder(dir, cfg, manifest, ro);
+    open_resumed_folder(dir, cfg, manifest, ro, lock);
     try {
       earlier_seconds = recorded_wall_seconds(dir);
     } catch (const Error& e) {
       log::warn(std::string("the earlier legs' time is not counted: ") + e.what());
     }
   } else {
-    dir = create_run_folder(cfg, ro, setup);
+    // The run's paths are made absolute before its config.json is written: a relative data.root or
+    // eval.profiles would name another folder when the run is resumed from another working folder.
+    const std::pair<const char*, const char*> path_keys[] = {{"data", "root"}, {"eval", "profiles"}};
+    for (const auto& [section, key] : path_keys) {
+      if (!cfg.contains(section) || !cfg[section].contains(key) || !cfg[section][key].is_string()) continue;
+      const std::string path = cfg[section][key].get<std::string>();
+      if (!path.empty() && fs::path(path).is_relative())
+        cfg[section][key] = fs::absolute(path).lexically_normal().string();
+    }
+    dir = create_run_folder(cfg, ro, setup, lock);
   }
   log::set_file(dir + "/log.txt");
   struct LogFileGuard {

@@ -14,10 +14,12 @@
 #include <thread>
 
 #include "core/files.hpp"
+#include "experiments/run_folder.hpp"
 #include "support/test_support.hpp"
 
 namespace fs = std::filesystem;
 using namespace lstmad::test;
+using json = nlohmann::json;
 
 namespace {
 
@@ -319,6 +321,66 @@ TEST_F(Resume, ANewRunRefusesAFolderWithCellsButNoConfig) {
   EXPECT_NE(out.find("holds cells/ of another run but no config.json"), std::string::npos) << out;
   EXPECT_FALSE(fs::exists(tmp.file("b/config.json")));
   EXPECT_EQ(finished_cells(tmp.file("b")), cells) << "the cells found there are left as they were";
+}
+
+// Two processes never write one run folder at once. While one holds it (here the test itself), a new run,
+// a resume, a rescore and a merge into it are refused, naming the holder, and leave it as it was (a
+// resume would have removed the holder's unfinished writes); once it is released they go ahead.
+TEST_F(Resume, AFolderAnotherProcessIsWritingIsRefused) {
+  TempDir tmp("claimed");
+  write_text(tmp.file("cfg.json"), kConfig);
+  std::string out;
+  const std::string run = lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --set train.epochs=1";
+  ASSERT_EQ(run_command(run + " --out " + tmp.file("a"), &out), 0) << out;
+  const std::string in_flight = tmp.file("a/cells/x.json.tmp.1");
+  write_text(in_flight, "{");
+  fs::create_directories(tmp.file("busy"));
+  const std::vector<std::string> commands{
+      run + " --out " + tmp.file("busy"),
+      lstmad_binary() + " -q run --resume " + tmp.file("a"),
+      lstmad_binary() + " -q rescore " + tmp.file("a") + " --set detector.smoothing=2 --out " +
+          tmp.file("busy"),
+      lstmad_binary() + " -q merge " + tmp.file("a") + " --out " + tmp.file("busy"),
+  };
+  {
+    const lstmad::RunFolderLock held_a(tmp.file("a")), held_busy(tmp.file("busy"));
+    for (const auto& c : commands) {
+      EXPECT_EQ(run_command(c, &out), 3) << c << "\n" << out;
+      EXPECT_NE(out.find("another lstmad process is writing this run folder (pid " +
+                         std::to_string(::getpid()) + ")"),
+                std::string::npos)
+          << c << "\n"
+          << out;
+    }
+    EXPECT_FALSE(fs::exists(tmp.file("busy/config.json")));
+    EXPECT_TRUE(fs::exists(in_flight)) << "a refused resume removed another process's unfinished write";
+  }
+  EXPECT_EQ(run_command(commands[0], &out), 0) << out;
+  EXPECT_EQ(run_command(commands[1], &out), 0) << out;
+  EXPECT_FALSE(fs::exists(in_flight)) << "a resume removes a killed run's unfinished writes";
+}
+
+// A run's relative paths are made absolute in its config.json: resumed from another working folder, it
+// reads the same corpus (before, it looked for data.root under the new working folder).
+TEST_F(Resume, RelativePathsNameTheSameFilesFromAnyWorkingFolder) {
+  TempDir tmp("relative-root");
+  write_text(tmp.file("cfg.json"), kConfig);
+  std::string out;
+  const std::string run = lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --set train.epochs=1";
+  ASSERT_EQ(run_command(run + " --out " + tmp.file("a"), &out), 0)
+      << out;  // its corpus: a/corpus, NAB's layout
+  ASSERT_EQ(run_command("cd " + tmp.file("a") + " && " + run +
+                            " --set data.format=nab --set data.root=corpus --set 'model.hidden=6' --out " +
+                            tmp.file("b"),
+                        &out),
+            0)
+      << out;
+  const json cfg = json::parse(lstmad::files::read(tmp.file("b/config.json")));
+  EXPECT_EQ(cfg["data"]["root"], fs::absolute(tmp.file("a/corpus")).lexically_normal().string());
+  fs::remove(tmp.file("b/summary.json"));
+  ASSERT_EQ(run_command("cd / && " + lstmad_binary() + " run --resume " + tmp.file("b"), &out), 0) << out;
+  EXPECT_EQ(out.find("inputs changed"), std::string::npos) << out;
+  EXPECT_NE(out.find("already finished"), std::string::npos) << out;
 }
 
 TEST_F(Resume, FlagsThatResumeWouldIgnoreAreRefused) {
