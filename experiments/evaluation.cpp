@@ -120,10 +120,20 @@ std::string summary_table(const Plan& plan, const std::vector<CellResult>& cells
   std::ostringstream os;
   os << "| detector |";
   for (const auto& a : axes) os << " " << a << " |";
-  os << " cells OK | NAB standard | NAB low FP | NAB low FN |";
+  // The profiles the run scored (eval.profiles, else NAB's three), each a column.
+  std::vector<std::string> profiles;
+  for (const NabProfile& p : eval_profiles(cfg)) profiles.push_back(p.name);
+  os << " cells OK |";
+  for (const auto& p : profiles)
+    os << " "
+       << (p == "standard"             ? "NAB standard"
+           : p == "reward_low_FP_rate" ? "NAB low FP"
+           : p == "reward_low_FN_rate" ? "NAB low FN"
+                                       : "NAB " + p)
+       << " |";
   for (const auto& m : shown) os << " " << m << " |";
   os << " train s/cell |\n|---|";
-  for (size_t i = 0; i < axes.size() + 4 + shown.size() + 1; ++i) os << "---:|";
+  for (size_t i = 0; i < axes.size() + 1 + profiles.size() + shown.size() + 1; ++i) os << "---:|";
   os << "\n";
   for (const auto& s : plan.settings) {
     int ok = 0, total = 0;
@@ -144,7 +154,7 @@ std::string summary_table(const Plan& plan, const std::vector<CellResult>& cells
     os << "| " << s.detector << " |";
     for (const auto& a : axes) os << " " << s.axes.at(a).dump() << " |";
     os << " " << ok << "/" << plan.series.size() << " |";
-    for (const char* prof : {"standard", "reward_low_FP_rate", "reward_low_FN_rate"}) {
+    for (const auto& prof : profiles) {
       double v = std::nan("");
       if (ev.nab_scores.contains(s.detector) && ev.nab_scores[s.detector].contains(prof))
         v = ev.nab_scores[s.detector][prof].get<double>();

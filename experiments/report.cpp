@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <sstream>
 #include <vector>
 
@@ -283,17 +284,33 @@ void cells_line(std::ostringstream& h, const std::string& run_dir, bool run_own)
 
 // The NAB scores table.
 void scores_section(std::ostringstream& h, const json& scores, const std::string& scores_file) {
-  h << "<h2>NAB scores</h2><table><tr><th>detector</th><th>standard</th><th>reward_low_FP_rate</th>"
-       "<th>reward_low_FN_rate</th></tr>\n";
+  // A column per profile scored: NAB's three in NAB's order, then those of an eval.profiles file.
+  std::vector<std::string> profiles{"standard", "reward_low_FP_rate", "reward_low_FN_rate"};
+  bool nab_three = scores.empty();
+  std::set<std::string> own;
+  for (auto it = scores.begin(); it != scores.end(); ++it)
+    for (auto p = it.value().begin(); it.value().is_object() && p != it.value().end(); ++p) {
+      if (std::find(profiles.begin(), profiles.begin() + 3, p.key()) != profiles.begin() + 3)
+        nab_three = true;
+      else
+        own.insert(p.key());
+    }
+  if (!nab_three) profiles.clear();
+  profiles.insert(profiles.end(), own.begin(), own.end());
+  h << "<h2>NAB scores</h2><table><tr><th>detector</th>";
+  for (const auto& p : profiles) h << "<th>" << esc(p) << "</th>";
+  h << "</tr>\n";
   for (auto it = scores.begin(); it != scores.end(); ++it) {
     h << "<tr><td class=\"l\">" << esc(it.key()) << "</td>";
-    for (const char* p : {"standard", "reward_low_FP_rate", "reward_low_FN_rate"})
+    for (const auto& p : profiles)
       h << "<td>"
         << (it.value().contains(p) ? num(json_get<double>(scores, {it.key(), p}, scores_file), 2) : "&ndash;")
         << "</td>";
     h << "</tr>\n";
   }
-  if (scores.empty()) h << "<tr><td class=\"l\" colspan=\"4\">no NAB scores in this run</td></tr>\n";
+  if (scores.empty())
+    h << "<tr><td class=\"l\" colspan=\"" << profiles.size() + 1
+      << "\">no NAB scores in this run</td></tr>\n";
   h << "</table>\n";
 }
 

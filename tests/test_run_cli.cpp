@@ -370,6 +370,33 @@ TEST_F(RunCli, AnUnreadableProfilesFileFailsBeforeTraining) {
       << log;
 }
 
+// A run scored under profiles of its own (eval.profiles) shows a column for each in table.md and the
+// report, with the score nab_scores.json holds, rather than NAB's three columns left empty.
+TEST_F(RunCli, ProfilesOfARunsOwnAreItsTablesColumns) {
+  TempDir tmp("own-profiles");
+  write_text(tmp.file("cfg.json"),
+             R"({"data": {"synthetic": {"series_per_kind": 1, "length": 600}}, "train": {"epochs": 1}})");
+  write_text(tmp.file("profiles.json"),
+             R"({"mine": {"CostMatrix": {"tpWeight": 1, "fnWeight": 2, "fpWeight": 0.3, "tnWeight": 1}}})");
+  std::string out;
+  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") +
+                            " --set eval.profiles=" + tmp.file("profiles.json") + " --out " + tmp.file("r"),
+                        &out),
+            0)
+      << out;
+  const json scores = json::parse(lstmad::files::read(tmp.file("r/nab_scores.json")));
+  ASSERT_TRUE(scores["lstmad"].contains("mine")) << scores.dump();
+  char value[32];
+  std::snprintf(value, sizeof value, "%.2f", scores["lstmad"]["mine"].get<double>());
+  const std::string table = lstmad::files::read(tmp.file("r/table.md"));
+  EXPECT_NE(table.find("| cells OK | NAB mine |"), std::string::npos) << table;
+  EXPECT_EQ(table.find("NAB standard"), std::string::npos) << table;
+  EXPECT_NE(table.find(std::string(" ") + value + " |"), std::string::npos) << value << "\n" << table;
+  const std::string report = lstmad::files::read(tmp.file("r/report.html"));
+  EXPECT_NE(report.find("<th>detector</th><th>mine</th></tr>"), std::string::npos);
+  EXPECT_EQ(report.find("<th>standard</th>"), std::string::npos);
+}
+
 // Numbers from the command line and from Slurm's variables are read whole: "x" or "1x" is no task index,
 // NaN no threshold, -1 no thread count; each refusal names what was given.
 TEST_F(RunCli, NumbersFromTheCommandLineAndSlurmAreReadWhole) {
