@@ -16,6 +16,7 @@
 #include "experiments/cell_pipeline.hpp"
 #include "experiments/config.hpp"
 #include "experiments/evaluation.hpp"
+#include "experiments/merge.hpp"
 #include "experiments/resume.hpp"
 #include "experiments/run_folder.hpp"
 #include "experiments/saved_models.hpp"
@@ -35,6 +36,10 @@ struct Member {
 
 Member load_member(const std::string& dir) {
   if (!files::exists(dir + "/config.json")) throw IoError(dir + ": not a run folder (no config.json)");
+  if (files::exists(merge_marker(dir)))
+    throw IoError(dir +
+                  ": an unfinished merge (killed before it ended); run the same lstmad merge again to "
+                  "finish it, then rescore");
   Member m{dir, ResultsStore(dir), {}};
   for (auto& r : m.store.read_cells()) {
     const std::string series = r.series;
@@ -296,6 +301,10 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
   const auto t0 = Clock::now();
   if (!files::exists(src_dir + "/config.json"))
     throw IoError(src_dir + ": not a run folder (no config.json)");
+  if (files::exists(merge_marker(src_dir)))
+    throw IoError(src_dir +
+                  ": an unfinished merge (killed before it ended); run the same lstmad merge again "
+                  "to finish it, then rescore");
   json src_cfg = resolve_config(read_config_file(src_dir + "/config.json"), src_dir + "/config.json");
   json cfg = rescore_config(src_cfg, overrides, src_dir);
   if (threads <= 0) threads = static_cast<int>(ThreadPool::hardware_threads());
@@ -318,6 +327,20 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
         " cells have no result (an unfinished run, or one shard of a run): finish it with lstmad run "
         "--resume " +
         src_dir + " (or merge its shards), then rescore");
+  // A member holds a cell of every series, or it is an unfinished run, one shard of one, or a run on other
+  // series: each series without would fail with no error of that member to average. Refused, as the source.
+  for (const Member& m : members) {
+    std::vector<std::string> absent;
+    for (const auto& id : plan.series)
+      if (!m.by_series.count(id)) absent.push_back(id);
+    if (!absent.empty())
+      throw IoError(
+          "--member " + m.dir + ": no cell of " + std::to_string(absent.size()) + " of the " +
+          std::to_string(plan.series.size()) + " series (" + absent.front() +
+          (absent.size() > 1 ? ", ..." : "") +
+          "): an unfinished run, one shard of a run, or a run on other series; finish it with lstmad "
+          "run --resume (or merge its shards), or give a member of the same series");
+  }
   double source_seconds = recorded_wall_seconds(src_dir);
   for (const auto& d : member_dirs) source_seconds += recorded_wall_seconds(d);
   // The manifest goes first: a folder with a config.json always says what it is a rescore of, so that

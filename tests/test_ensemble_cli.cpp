@@ -298,6 +298,23 @@ TEST_F(RunCli, ARefusedRescoreLeavesNothingThatBlocksTheCorrectedCommand) {
       << out;
   EXPECT_NE(out.find("1 of " + std::to_string(cells) + " cells have no result"), std::string::npos) << out;
   EXPECT_FALSE(fs::exists(tmp.file("r")));
+  // So is a member without a cell of some series (unfinished, one shard, other series), and a source or
+  // member whose merge was killed.
+  EXPECT_EQ(run_command(rescore + " --member " + tmp.file("unfinished") + " --out " + tmp.file("r"), &out), 3)
+      << out;
+  EXPECT_NE(out.find("--member " + tmp.file("unfinished") + ": no cell of 1 of the " + std::to_string(cells) +
+                     " series"),
+            std::string::npos)
+      << out;
+  EXPECT_FALSE(fs::exists(tmp.file("r")));
+  fs::copy(tmp.file("a"), tmp.file("merging"), fs::copy_options::recursive);
+  write_text(tmp.file("merging/.merging"), "");
+  for (const std::string& cmd : {lstmad_binary() + " -q rescore " + tmp.file("merging"),
+                                 rescore + " --member " + tmp.file("merging")}) {
+    EXPECT_EQ(run_command(cmd + " --out " + tmp.file("r"), &out), 3) << cmd << "\n" << out;
+    EXPECT_NE(out.find(tmp.file("merging") + ": an unfinished merge"), std::string::npos) << out;
+    EXPECT_FALSE(fs::exists(tmp.file("r")));
+  }
   EXPECT_EQ(run_command(rescore + " --out " + tmp.file("r"), &out), 0) << out;
 }
 
