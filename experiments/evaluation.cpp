@@ -55,7 +55,12 @@ CorpusEvaluation evaluate_corpus(const Plan& plan, const std::vector<CellResult>
   bool labeled = false;
   for (const auto& [id, w] : windows) labeled |= !w.empty();
   if (!labeled) {
-    for (const auto& s : plan.settings) ev.skipped[s.detector] = "the corpus has no label windows";
+    // The windows come from the series that loaded: where none did, the cause is the failed cells.
+    const bool any_ok = std::any_of(cells.begin(), cells.end(),
+                                    [](const CellResult& c) { return c.status == CellStatus::Ok; });
+    for (const auto& s : plan.settings)
+      ev.skipped[s.detector] = any_ok ? "the corpus has no label windows"
+                                      : "no cell finished OK (results.csv says why each failed)";
     return ev;
   }
   const std::vector<NabProfile> profiles = eval_profiles(cfg);

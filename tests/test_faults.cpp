@@ -142,6 +142,23 @@ TEST_F(Faults, AValueThatIsNotUtf8FailsItsCellOnly) {
   }
 }
 
+// Where every series fails to load, the run says that no cell finished, not that the corpus (whose label
+// windows come with the series that loaded) has no labels.
+TEST_F(Faults, ARunWhoseEveryCellFailedSaysSo) {
+  TempDir tmp("all-failed");
+  for (const char* f : {"a.csv", "b.csv"})
+    write_text(tmp.file(std::string("c/data/k/") + f), "timestamp,value\n2020-03-01 00:00:00,x\n");
+  write_text(tmp.file("c/labels/combined_windows.json"),
+             R"({"k/a.csv": [["2020-03-01 00:00:00", "2020-03-01 01:00:00"]], "k/b.csv": []})");
+  write_text(tmp.file("cfg.json"), config(tmp.file("c")));
+  std::string out;
+  EXPECT_EQ(run_command(lstmad_binary() + " run " + tmp.file("cfg.json") + " --out " + tmp.file("r"), &out),
+            1)
+      << out;
+  EXPECT_NE(out.find("No NAB score for lstmad: no cell finished OK"), std::string::npos) << out;
+  EXPECT_EQ(out.find("no label windows"), std::string::npos) << out;
+}
+
 // A label entry that is not a list of [start, end] strings fails its own series' cells; the label file
 // as a whole is still read (a file that is no JSON object stays an error of the run).
 TEST_F(Faults, AMalformedLabelEntryFailsItsSeriesOnly) {
