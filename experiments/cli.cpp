@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
   add_info_command(app, reg);
   add_nab_commands(app, reg);
   add_detect_command(app, reg);
+  // -q and -v are the program's, and read after the command too (`lstmad run CONFIG -q`).
+  for (CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) sub->fallthrough();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

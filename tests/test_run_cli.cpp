@@ -370,6 +370,20 @@ TEST_F(RunCli, AnUnreadableProfilesFileFailsBeforeTraining) {
       << log;
 }
 
+// -q and -v are the program's options and are read after the command as well as before it.
+TEST_F(RunCli, LogLevelFlagsAreReadAfterTheCommandToo) {
+  TempDir tmp("log-flags");
+  write_text(tmp.file("cfg.json"),
+             R"({"data": {"synthetic": {"series_per_kind": 1, "length": 600}}, "train": {"epochs": 1}})");
+  std::string out;
+  const std::string run = lstmad_binary() + " run " + tmp.file("cfg.json");
+  ASSERT_EQ(run_command(run + " --out " + tmp.file("q") + " -q", &out), 0) << out;
+  EXPECT_EQ(out.find("[info]"), std::string::npos) << out;
+  EXPECT_EQ(run_command(run + " --out " + tmp.file("v") + " -v", &out), 0) << out;  // before: exit 2
+  ASSERT_EQ(run_command(run + " --out " + tmp.file("plain"), &out), 0) << out;
+  EXPECT_NE(out.find("[info]"), std::string::npos) << out;
+}
+
 // A run scored under profiles of its own (eval.profiles) shows a column for each in table.md and the
 // report, with the score nab_scores.json holds, rather than NAB's three columns left empty.
 TEST_F(RunCli, ProfilesOfARunsOwnAreItsTablesColumns) {
