@@ -104,6 +104,14 @@ RunOutcome merge_runs(const std::vector<std::string>& shard_dirs, const std::str
     for (const auto& f : fs::directory_iterator(fs::path(d) / "cells", ec)) {
       if (f.path().extension() != ".json") continue;
       const std::string name = f.path().filename().string();
+      // A damaged cell file (a shard killed as a disk filled, say) would be copied and then left out of the
+      // merged run, with a warning naming the copy: refused here, naming the shard's file.
+      try {
+        CellResult::from_json(json::parse(files::read(f.path().string())));
+      } catch (const std::exception& e) {
+        throw IoError(f.path().string() + ": an unreadable cell result (" + e.what() +
+                      "); resume that shard (" + "lstmad run --resume " + d + " runs it again), then merge");
+      }
       auto [it, fresh] = cell_owner.emplace(name, d);
       if (!fresh)
         throw ConfigError(d + "/cells/" + name + ": the same cell is in " + it->second +

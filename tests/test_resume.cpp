@@ -281,6 +281,19 @@ TEST_F(Resume, MergeRefusesACellThatTwoFoldersHold) {
   EXPECT_NE(out.find(tmp.file("s0-again") + "/cells/"), std::string::npos) << out;
   EXPECT_NE(out.find("the same cell is in " + tmp.file("s0")), std::string::npos) << out;
   EXPECT_FALSE(fs::exists(tmp.file("m")));
+  // A damaged cell file in a shard is refused naming the shard's file (not a copy of it in the merge).
+  const std::string cell = fs::directory_iterator(tmp.file("s1/cells"))->path().string();
+  const std::string intact = lstmad::files::read(cell);
+  write_text(cell, intact.substr(0, intact.size() / 2));
+  EXPECT_EQ(run_command(lstmad_binary() + " -q merge " + tmp.file("s0-again") + " " + tmp.file("s1") +
+                            " --out " + tmp.file("m"),
+                        &out),
+            3)
+      << out;
+  EXPECT_NE(out.find(cell + ": an unreadable cell result"), std::string::npos) << out;
+  EXPECT_NE(out.find("lstmad run --resume " + tmp.file("s1")), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists(tmp.file("m")));
+  write_text(cell, intact);
   ASSERT_EQ(run_command(lstmad_binary() + " -q merge " + tmp.file("s0-again") + " " + tmp.file("s1") +
                             " --out " + tmp.file("m"),
                         &out),
