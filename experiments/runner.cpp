@@ -246,8 +246,16 @@ void open_resumed_folder(const std::string& dir, json& cfg, json& manifest, RunO
 std::vector<const Cell*> cells_to_run(const Plan& plan, const ResultsStore& store, const RunOptions& ro,
                                       int& in_shard) {
   std::set<std::string> finished_ids;
-  for (const auto& r : store.read_cells())
+  for (const auto& r : store.read_cells()) {
+    // An OK cell's scores are its NAB-format file: where that is gone (deleted by hand, a copy that left
+    // it behind), the cell runs again rather than failing the NAB score of its detector at every resume.
+    if (r.status == CellStatus::Ok && !r.detector.empty() &&
+        !files::exists(store.nab_scores_path(r.detector, r.series))) {
+      log::warn(store.nab_scores_path(r.detector, r.series) + ": missing; cell " + r.id + " runs again");
+      continue;
+    }
     if (r.status == CellStatus::Ok || !ro.retry_failed) finished_ids.insert(r.id);
+  }
   std::vector<const Cell*> todo;
   in_shard = 0;
   for (const auto& c : plan.cells) {

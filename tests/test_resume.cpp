@@ -396,6 +396,32 @@ TEST_F(Resume, RelativePathsNameTheSameFilesFromAnyWorkingFolder) {
   EXPECT_NE(out.find("already finished"), std::string::npos) << out;
 }
 
+// An OK cell whose NAB-format file is gone runs again on resume, and the run's scores come back as they
+// were (before, every resume ended without a NAB score for that detector).
+TEST_F(Resume, ACellWhoseScoresFileIsGoneRunsAgain) {
+  TempDir tmp("nab-file-gone");
+  write_text(tmp.file("cfg.json"), kConfig);
+  std::string out;
+  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --set train.epochs=1 --out " +
+                            tmp.file("a"),
+                        &out),
+            0)
+      << out;
+  const std::string scores = lstmad::files::read(tmp.file("a/nab_scores.json"));
+  std::string gone;
+  for (const auto& f : fs::recursive_directory_iterator(tmp.file("a/nab")))
+    if (gone.empty() && f.path().extension() == ".csv" &&
+        f.path().filename().string().find("_scores") == std::string::npos)
+      gone = f.path().string();
+  ASSERT_FALSE(gone.empty());
+  const std::string before = lstmad::files::read(gone);
+  fs::remove(gone);
+  ASSERT_EQ(run_command(lstmad_binary() + " run --resume " + tmp.file("a"), &out), 0) << out;
+  EXPECT_NE(out.find(gone + ": missing; cell "), std::string::npos) << out;
+  EXPECT_EQ(lstmad::files::read(gone), before);
+  EXPECT_EQ(lstmad::files::read(tmp.file("a/nab_scores.json")), scores);
+}
+
 TEST_F(Resume, FlagsThatResumeWouldIgnoreAreRefused) {
   TempDir tmp("flags");
   write_text(tmp.file("cfg.json"), kConfig);
