@@ -110,9 +110,20 @@ void reconcile_resumed_inputs(const std::string& dir, json m, const Corpus& corp
   const json current = input_hashes(corpus);
   const InputChanges changes =
       compare_input_hashes(m.contains("input_sha256") ? m["input_sha256"] : json::object(), current);
+  if (!m.contains("input_sha256") && !store.read_cells().empty())
+    log::warn(dir + ": no record of the inputs its cells were computed from (manifest.json " +
+              (m.empty() ? "is missing" : "has no input_sha256") +
+              "): they cannot be checked, so they run again");
   if (!changes.empty()) {
     const std::set<std::string> stale = series_with_changed_inputs(corpus, changes);
-    const std::string aside = dir + "/superseded/" + utc_stamp("%Y%m%d-%H%M%S") + "/cells";
+    // A folder of its own per resume: two resumes within one second must not overwrite each other's.
+    std::string stamp = dir + "/superseded/" + utc_stamp("%Y%m%d-%H%M%S");
+    if (fs::exists(stamp)) {
+      int k = 2;
+      while (fs::exists(stamp + "-" + std::to_string(k))) ++k;
+      stamp += "-" + std::to_string(k);
+    }
+    const std::string aside = stamp + "/cells";
     int moved = 0;
     for (const auto& r : store.read_cells()) {
       if (!stale.count(r.series)) continue;

@@ -283,6 +283,37 @@ TEST_F(Faults, ResumeRerunsTheSeriesWhoseFilesChangedAndKeepsTheRest) {
   EXPECT_EQ(after.count("k/a.csv"), 0u);
   const std::string summary = lstmad::files::read(tmp.file("r/summary.json"));
   EXPECT_NE(summary.find("\"missing\": 0"), std::string::npos) << summary;
+
+  // c.csv changes again: its old cell goes to a folder of this resume's own, even where a folder of that
+  // second is there already (here made by the test for the next seconds, as a resume moments before would).
+  std::string c_id;
+  for (const auto& row : read_results_csv(tmp.file("r/results.csv")))
+    if (row.at("series") == "k/c.csv") c_id = row.at("cell_id");
+  ASSERT_FALSE(c_id.empty());
+  std::vector<std::string> earlier;
+  for (int k = 0; k < 8; ++k) {
+    const std::time_t t = std::time(nullptr) + k;
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::gmtime(&t));
+    if (fs::exists(tmp.file("r/superseded/") + stamp)) continue;  // the resume above, within this second
+    earlier.push_back(tmp.file("r/superseded/") + stamp + "/cells/" + c_id + ".json");
+    write_text(earlier.back(), "an earlier resume's");
+  }
+  write_text(tmp.file("c/data/k/c.csv"), series_csv(300, 4.0));
+  ASSERT_EQ(run_command(lstmad_binary() + " -q run --resume " + tmp.file("r"), &out), 0) << out;
+  for (const auto& f : earlier) EXPECT_EQ(lstmad::files::read(f), "an earlier resume's") << f;
+  int aside = 0;
+  for (const auto& f : fs::recursive_directory_iterator(tmp.file("r/superseded")))
+    aside += f.path().filename() == c_id + ".json" &&
+             lstmad::files::read(f.path().string()) != "an earlier resume's";
+  EXPECT_EQ(aside, 2) << "c.csv's two earlier cells, each kept aside";
+
+  // Without a record of the inputs, the cells cannot be checked: the resume says so and runs them again.
+  fs::remove(tmp.file("r/manifest.json"));
+  ASSERT_EQ(run_command(lstmad_binary() + " run --no-progress --resume " + tmp.file("r"), &out), 0) << out;
+  EXPECT_NE(out.find("no record of the inputs its cells were computed from (manifest.json is missing)"),
+            std::string::npos)
+      << out;
 }
 
 // Shards merge into the unsharded run only when they ran on the same input files, and those are the files
