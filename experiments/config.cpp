@@ -236,6 +236,15 @@ void apply_override(json& config, const std::string& assignment) {
     throw ConfigError("--set " + assignment + ": " +
                       (problem.path.empty() ? path : path + "." + problem.path) + ": " + problem.what);
   if (!config.is_object()) config = json::object();
+  // An object given to a section is merged into it key by key, as each key given alone would be
+  // (`--set 'model={"hidden": 16}'` is `--set model.hidden=16`, and leaves the section's other keys as the
+  // config gives them); given to the grid, it is the whole grid, axis by axis (each axis leaves its section).
+  if (v.is_object() && (path == "grid" || is_known_prefix(path))) {
+    if (path == "grid") config["grid"] = json::object();
+    for (auto it = v.begin(); it != v.end(); ++it)
+      apply_override(config, path + "." + it.key() + "=" + it.value().dump());
+    return;
+  }
   // Everything after "grid." or "ensemble." is one key, itself dotted: grid.train.lr is the axis
   // "train.lr", not a section "train" of the grid.
   std::string place, key = path;

@@ -148,6 +148,28 @@ TEST(Config, OverridesParseJsonOrStrings) {
   EXPECT_THROW(apply_override(user, "novalue"), ConfigError);
 }
 
+// An object given to a section merges into it key by key (the section's other keys stay as the config
+// gives them); given to the grid, it is the whole grid, each axis leaving its section as grid.KEY does.
+TEST(Config, AnObjectOverrideMergesIntoItsSectionAndIsTheWholeGrid) {
+  json user = {{"model", {{"layers", 2}, {"hidden", 32}, {"window", 30}}},
+               {"detector", {{"likelihood", {{"long_window", 300}, {"short_window", 5}}}}},
+               {"grid", {{"train.lr", {0.001, 0.003}}}}};
+  apply_override(user, R"(model={"hidden": 16})");
+  apply_override(user, R"(detector={"likelihood": {"short_window": 7}})");
+  apply_override(user, R"(grid={"model.window": [20, 40]})");
+  json r = resolve_config(user, "x");
+  EXPECT_EQ(at_path(r, "model.hidden").get<int>(), 16);
+  EXPECT_EQ(at_path(r, "model.layers").get<int>(), 2);
+  EXPECT_EQ(at_path(r, "detector.likelihood.long_window").get<int>(), 300);
+  EXPECT_EQ(at_path(r, "detector.likelihood.short_window").get<int>(), 7);
+  EXPECT_EQ(user["grid"], (json{{"model.window", {20, 40}}})) << user["grid"].dump();
+  EXPECT_FALSE(user["model"].contains("window")) << "the grid's axis leaves its section";
+  // A key that is no key of the section is named as one given alone would be.
+  json bad = json::object();
+  apply_override(bad, R"(model={"hiden": 16})");
+  EXPECT_NE(error_of(bad).find("model.hiden: unknown key"), std::string::npos) << error_of(bad);
+}
+
 TEST(Config, MalformedJsonNamesFileLineAndColumn) {
   test::TempDir dir("config");
   const std::string e = file_error_of(dir, "bad.json", "{\n  \"model\": {\"hidden\": 32,,}\n}\n");
