@@ -155,6 +155,12 @@ TEST(UcrLoader, LabelsThatDoNotFitTheDataNameTheFile) {
     lstmad::load_ucr_series(dir.path(), write("003_UCR_Anomaly_A_100_60_65.txt", 100), "x", nullptr);
   });
   EXPECT_NE(e.find("training part ends at row 100 of 100 rows"), std::string::npos) << e;
+  e = data_error([&] {
+    lstmad::load_ucr_series(dir.path(), write("005_UCR_Anomaly_A_70_60_65.txt", 100), "x", nullptr);
+  });
+  EXPECT_NE(e.find("the name's anomaly starts at row 60, inside its training part (rows 1 .. 70)"),
+            std::string::npos)
+      << e;
   e = data_error(
       [&] { lstmad::load_ucr_series(dir.path(), write("004_Anomaly_A_10_60_65.txt", 100), "x", nullptr); });
   EXPECT_NE(e.find("not a UCR archive file name"), std::string::npos) << e;

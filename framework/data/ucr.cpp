@@ -148,6 +148,12 @@ Series load_ucr_series(const std::string& root, const std::string& relpath, cons
     throw DataError(path, 0,
                     "the name's anomaly, rows " + std::to_string(f->begin) + " .. " + std::to_string(f->end) +
                         ", does not lie in the file's " + std::to_string(n) + " rows");
+  // The archive's anomaly lies after its training part (rows 1 .. train end are normal by its rules): one
+  // inside would be trained on and never scored, and its series' ucr_score would be undefined.
+  if (f->begin <= f->train_end)
+    throw DataError(path, 0,
+                    "the name's anomaly starts at row " + std::to_string(f->begin) +
+                        ", inside its training part (rows 1 .. " + std::to_string(f->train_end) + ")");
   s.timestamps.reserve(static_cast<size_t>(n));
   s.time_us.reserve(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) {
