@@ -352,6 +352,11 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
   if (reopened) {
     manifest = reopen_rescore(out_dir, cfg, src_dir, member_dirs, corpus, threads);
   } else {
+    // Cell results without their config (a copied or half-deleted run) would be taken for this rescore's.
+    std::error_code ec;
+    if (fs::is_directory(out_dir + "/cells", ec) && !fs::is_empty(out_dir + "/cells", ec))
+      throw IoError(out_dir +
+                    ": holds cells/ of another run but no config.json; give the rescore another --out");
     RunOptions ro;
     ro.config_path = src_dir + "/config.json";
     ro.overrides = overrides;
@@ -368,7 +373,8 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
 
   ResultsStore store(out_dir);
   std::set<std::string> finished;  // by an earlier, killed invocation of this rescore
-  for (const auto& r : store.read_cells()) finished.insert(r.id);
+  if (reopened)
+    for (const auto& r : store.read_cells()) finished.insert(r.id);
   std::vector<const Cell*> todo;
   for (const auto& c : plan.cells)
     if (!finished.count(c.id)) todo.push_back(&c);

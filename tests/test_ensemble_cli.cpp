@@ -212,6 +212,10 @@ TEST_F(RunCli, AKilledRescoreIsFinishedByTheSameCommand) {
   EXPECT_NE(out.find("already holds a run (a rescore with other settings)"), std::string::npos) << out;
   EXPECT_EQ(run_command(rescore + " --out " + tmp.file("a"), &out), 3) << out;
   EXPECT_NE(out.find("already holds a run (not a rescore)"), std::string::npos) << out;
+  fs::create_directories(tmp.file("stale"));
+  fs::copy(tmp.file("r/cells"), tmp.file("stale/cells"));
+  EXPECT_EQ(run_command(rescore + " --out " + tmp.file("stale"), &out), 3) << out;
+  EXPECT_NE(out.find("holds cells/ of another run but no config.json"), std::string::npos) << out;
 
   ASSERT_EQ(run_command(rescore + " --out " + tmp.file("k"), &out), 0) << out;
   EXPECT_GT(expect_same_nab_files(tmp.file("r"), tmp.file("k")), 3u);
