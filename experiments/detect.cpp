@@ -144,7 +144,9 @@ Series series_to_score(const json& cfg, const DetectOptions& o, const SavedCell&
     throw ConfigError("--file: the run read a " + format +
                       " corpus, whose series --file cannot stand for; detect scores the corpus' own files "
                       "(update them under data.root, or leave --file out)");
-  return read_series_csv(o.file, sc.series, nullptr, format == "csv" ? csv_columns_of(cfg) : CsvColumns{});
+  CsvColumns layout = format == "csv" ? csv_columns_of(cfg) : CsvColumns{};
+  layout.label_optional = true;  // new rows to score come without labels; detect reads none of them
+  return read_series_csv(o.file, sc.series, nullptr, layout);
 }
 
 // The engines that run the models: the run's (or --engine's), and the run's engine.fallback for the

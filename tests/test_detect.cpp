@@ -165,6 +165,33 @@ TEST(Detect, RowsAppendedToASeriesLeaveTheEarlierScoresAlone) {
   for (size_t i = alarm + 1; i <= alarm + 120; ++i) EXPECT_EQ(std::stod(a[i][2]), 0.0) << "row " << i;
 }
 
+// New rows to score come without labels: on a run of a csv corpus with a label column, --file reads a file
+// without that column, and scores its rows as the labeled file's.
+TEST(Detect, NewRowsNeedNoLabelColumn) {
+  if (!fs::exists(lstmad_binary())) GTEST_SKIP() << "lstmad binary not built at " << lstmad_binary();
+  TempDir tmp("detect-unlabeled");
+  std::string log;
+  ASSERT_EQ(run_small(tmp.file("src"), "", &log), 0) << log;  // for its generated series
+  std::istringstream in(lstmad::files::read(tmp.file("src/corpus/data/") + kSeries[0]));
+  std::string line, labeled, unlabeled;
+  for (int i = 0; std::getline(in, line); ++i) {
+    labeled += line + (i == 0 ? ",is_anomaly" : ",0") + "\n";
+    unlabeled += line + "\n";
+  }
+  write_text(tmp.file("csv/k/a.csv"), labeled);
+  write_text(tmp.file("a_new.csv"), unlabeled);
+  ASSERT_EQ(run_small(tmp.file("run"),
+                      "--set data.format=csv --set data.root=" + tmp.file("csv") +
+                          " --set data.csv.label_column=is_anomaly --set run.save_models=true",
+                      &log),
+            0)
+      << log;
+  const std::string args = tmp.file("run") + " --series k/a.csv --threshold 0.5 --file ";
+  ASSERT_EQ(detect(args + tmp.file("csv/k/a.csv") + " --out " + tmp.file("l.csv"), &log), 0) << log;
+  ASSERT_EQ(detect(args + tmp.file("a_new.csv") + " --out " + tmp.file("u.csv"), &log), 0) << log;
+  EXPECT_EQ(read_csv(tmp.file("u.csv")), read_csv(tmp.file("l.csv")));
+}
+
 // --engine picks the engine that runs the models: a run made on the fused engine at tf32 scores on the CPU
 // engine in fp32 (with a warning), here equal to the run's own CPU numbers since that is where it trained.
 TEST(Detect, EngineOptionRunsTheModelsOnAnotherEngine) {

@@ -210,7 +210,8 @@ ColumnRoles resolve_columns(const std::vector<std::string_view>& header, const C
     c.time_col = find(layout.time, "time");
   }
   if (c.time_col >= 0) c.role[static_cast<size_t>(c.time_col)] = Role::Time;
-  if (!layout.label.empty()) {
+  const bool has_label = std::find(header.begin(), header.end(), layout.label) != header.end();
+  if (!layout.label.empty() && (has_label || !layout.label_optional)) {
     c.label_col = find(layout.label, "label");
     if (c.role[static_cast<size_t>(c.label_col)] == Role::Time)
       throw in.error("the label column is also the time column");

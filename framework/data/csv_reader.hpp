@@ -38,6 +38,9 @@ struct CsvColumns {
   // "%Y%m%d" or "%d/%m/%Y %H:%M" (data/timestamp.hpp).
   std::string time_format = "auto";
   std::string label;
+  // Whether a file may lack the label column (new rows to score, whose labels are not known yet): such a
+  // file reads with no label windows. Where the column is there it is read as ever.
+  bool label_optional = false;
   // The label values that mark an anomalous row, as text (SWaT's "Attack", WADI's "-1"): any other value
   // is a normal row. Empty: the label is a number, nonzero on anomalous rows.
   std::vector<std::string> anomaly_labels;
