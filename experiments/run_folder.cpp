@@ -53,7 +53,10 @@ RunFolderLock::RunFolderLock(const std::string& dir) {
       throw IoError(dir + ": another lstmad process is writing this run folder" +
                     (holder.empty() ? std::string() : " (pid " + holder + ")") +
                     "; wait for it to end, or give this command another folder");
-    throw IoError(path + ": cannot lock: " + std::strerror(err));
+    // A file system without locks (some network mounts) must not stop the run: it goes ahead unclaimed.
+    log::warn(path + ": cannot be locked (" + std::strerror(err) +
+              "); a second lstmad process given this folder would not be refused");
+    return;
   }
   const std::string pid = std::to_string(::getpid()) + "\n";
   if (::ftruncate(fd_, 0) == 0 && ::pwrite(fd_, pid.data(), pid.size(), 0) < 0) {
