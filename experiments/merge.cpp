@@ -63,6 +63,14 @@ std::string merge_marker(const std::string& out_dir) {
   return out_dir + "/.merging";
 }
 
+void refuse_unfinished_merge(const std::string& dir, const std::string& then) {
+  if (files::exists(merge_marker(dir)))
+    throw IoError(dir +
+                  ": an unfinished merge (killed before it ended); run the same lstmad merge again to "
+                  "finish it" +
+                  then);
+}
+
 RunOutcome merge_runs(const std::vector<std::string>& shard_dirs, const std::string& out_dir) {
   const auto t0 = Clock::now();
   if (shard_dirs.empty()) throw ConfigError("merge: give at least one run folder");

@@ -36,10 +36,7 @@ struct Member {
 
 Member load_member(const std::string& dir) {
   if (!files::exists(dir + "/config.json")) throw IoError(dir + ": not a run folder (no config.json)");
-  if (files::exists(merge_marker(dir)))
-    throw IoError(dir +
-                  ": an unfinished merge (killed before it ended); run the same lstmad merge again to "
-                  "finish it, then rescore");
+  refuse_unfinished_merge(dir, ", then rescore");
   Member m{dir, ResultsStore(dir), {}};
   for (auto& r : m.store.read_cells()) {
     const std::string series = r.series;
@@ -301,10 +298,7 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
   const auto t0 = Clock::now();
   if (!files::exists(src_dir + "/config.json"))
     throw IoError(src_dir + ": not a run folder (no config.json)");
-  if (files::exists(merge_marker(src_dir)))
-    throw IoError(src_dir +
-                  ": an unfinished merge (killed before it ended); run the same lstmad merge again "
-                  "to finish it, then rescore");
+  refuse_unfinished_merge(src_dir, ", then rescore");
   json src_cfg = resolve_config(read_config_file(src_dir + "/config.json"), src_dir + "/config.json");
   json cfg = rescore_config(src_cfg, overrides, src_dir);
   if (threads <= 0) threads = static_cast<int>(ThreadPool::hardware_threads());

@@ -110,7 +110,8 @@ void reconcile_resumed_inputs(const std::string& dir, json m, const Corpus& corp
   const json current = input_hashes(corpus);
   const InputChanges changes =
       compare_input_hashes(m.contains("input_sha256") ? m["input_sha256"] : json::object(), current);
-  if (!m.contains("input_sha256") && !store.read_cells().empty())
+  std::error_code cells_ec;  // any cell file: the cells are read once, below, where inputs changed
+  if (!m.contains("input_sha256") && !fs::is_empty(dir + "/cells", cells_ec) && !cells_ec)
     log::warn(dir + ": no record of the inputs its cells were computed from (manifest.json " +
               (m.empty() ? "is missing" : "has no input_sha256") +
               "): they cannot be checked, so they run again");
@@ -226,9 +227,7 @@ void open_resumed_folder(const std::string& dir, json& cfg, json& manifest, RunO
                          std::optional<RunFolderLock>& lock) {
   if (!files::exists(dir + "/config.json")) throw IoError(dir + ": not a run folder (no config.json)");
   lock.emplace(dir);  // before the temporary files go: another process's may be in flight
-  if (files::exists(merge_marker(dir)))
-    throw IoError(
-        dir + ": an unfinished merge (killed before it ended); run the same lstmad merge again to finish it");
+  refuse_unfinished_merge(dir);
   cfg = resolve_config(read_config_file(dir + "/config.json"), dir + "/config.json");
   std::error_code ec;
   std::vector<fs::path> stale;
