@@ -224,6 +224,10 @@ prebuilt_usable() {  # prebuilt_usable DIR: 0 when DIR's executables may stand f
     [ -n "$exe" ] || { echo "$t is missing"; return 1; }
   done
   timeout 60 "$dir/lstmad" info >"$LOG/prebuilt-info.log" 2>&1 || { echo "lstmad info failed: $(tail -n 2 "$LOG/prebuilt-info.log")"; return 1; }
+  # cuBLAS is opened on first use, not at load: info opens it and says whether it could.
+  if grep -q "cuBLAS not found" "$LOG/prebuilt-info.log"; then
+    echo "$(grep -o "cuBLAS not found.*" "$LOG/prebuilt-info.log")"; return 1
+  fi
   for t in $TESTS; do
     exe=$(find "$dir" -name "$t" -type f -perm -u+x | head -1)
     timeout 60 "$exe" --gtest_list_tests >/dev/null 2>>"$LOG/prebuilt-info.log" || { echo "$t does not load: $(tail -n 2 "$LOG/prebuilt-info.log")"; return 1; }

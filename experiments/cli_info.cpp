@@ -7,6 +7,7 @@
 #include "experiments/cli_common.hpp"
 #include "lstm/engine.hpp"
 #ifdef LSTMAD_WITH_CUDA
+#include "core/gpu/cublas_library.hpp"
 #include "kernels/device_query.hpp"
 #endif
 #ifdef LSTMAD_WITH_CUDNN
@@ -28,6 +29,13 @@ void add_info_command(CLI::App& app, Registry& reg) {
               << cudnnGetVersion() % 100 << " (built against " << CUDNN_MAJOR << "." << CUDNN_MINOR << "."
               << CUDNN_PATCHLEVEL << ")";
 #endif
+    // cuBLAS is opened on first use (core/gpu/cublas_library.hpp); info opens it to say which one runs.
+    try {
+      const auto& cublas = gpu::cublas();
+      std::cout << ", cuBLAS " << cublas.version() << " (" << cublas.path << ")";
+    } catch (const std::exception& e) {
+      std::cout << ", cuBLAS not found (" << e.what() << ")";
+    }
     std::cout << "\n";
 #else
     std::cout << "CUDA: not compiled in (CPU-only build)\n";

@@ -4,12 +4,16 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <string>
 
 #include "core/gpu/check.hpp"
+#include "core/gpu/cublas_library.hpp"
 #include "core/gpu/device.hpp"
 #include "core/gpu/device_buffer.hpp"
 #include "core/gpu/resources.hpp"
 #include "gpu/gpu_test.hpp"
+#include "support/test_support.hpp"
 #ifdef LSTMAD_WITH_CUDNN
 #include "lstm/cudnn/cudnn_check.hpp"
 #endif
@@ -73,6 +77,30 @@ TEST(GpuCheck, CudnnBuildsFixCublasWorkspaces) {
   EXPECT_EQ(std::string(v).rfind(':', 0), 0u) << v;  // ":4096:8", or the user's own ":SIZE:COUNT"
 }
 #endif
+
+// cuBLAS is opened on first use, not linked (its start-up costs every process about 0.4 s): neither lstmad
+// nor this program needs libcublas to start, and the first call finds every function lstmad calls. Runs
+// without a device.
+TEST(GpuCheck, CublasIsOpenedOnFirstUseNotLinked) {
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+  for (const std::string& program : {test::lstmad_binary(), self}) {
+    std::string libraries;
+    ASSERT_EQ(test::run_command("ldd " + program, &libraries), 0) << libraries;
+    EXPECT_NE(libraries.find("libc.so"), std::string::npos) << libraries;  // ldd read the program
+    EXPECT_EQ(libraries.find("libcublas"), std::string::npos) << program << " links cuBLAS:\n" << libraries;
+  }
+  const gpu::CublasLibrary& lib = gpu::cublas();
+  EXPECT_EQ(&lib, &gpu::cublas());  // opened once
+  EXPECT_TRUE(lib.cublasCreate_v2 && lib.cublasDestroy_v2 && lib.cublasSetStream_v2 && lib.cublasSetMathMode &&
+              lib.cublasSgemm_v2 && lib.cublasSgemv_v2 && lib.cublasGemmEx && lib.cublasGetStatusString &&
+              lib.cublasGetProperty);
+  EXPECT_GT(std::string(lib.cublasGetStatusString(CUBLAS_STATUS_NOT_SUPPORTED)).size(), 0u);
+  // The library opened is the one this build was made against: the same major version.
+  EXPECT_EQ(lib.version().rfind(std::to_string(CUBLAS_VER_MAJOR) + ".", 0), 0u) << lib.version();
+  if (lib.path != "emulated") {
+    EXPECT_NE(lib.path.find(gpu::cublas_soname()), std::string::npos) << lib.path;
+  }
+}
 
 TEST(GpuCheck, SuccessDoesNotThrow) {
   EXPECT_NO_THROW(CUDA_CHECK(cudaSuccess));

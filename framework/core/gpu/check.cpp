@@ -1,6 +1,8 @@
 // Throwing side of the CUDA/cuBLAS check macros (check.hpp).
 #include "core/gpu/check.hpp"
 
+#include "core/gpu/cublas_library.hpp"
+
 namespace lstmad::gpu {
 
 void throw_cuda_error(cudaError_t status, const char* call, const char* file, int line) {
@@ -35,8 +37,13 @@ const char* cublas_status_name(cublasStatus_t status) {
 }
 
 void throw_cublas_error(cublasStatus_t status, const char* call, const char* file, int line) {
-  const std::string name =
-      std::string(cublas_status_name(status)) + " (" + cublasGetStatusString(status) + ")";
+  // The library's own words where it is open (a status came from it, or a test made one up).
+  std::string words;
+  try {
+    words = std::string(" (") + cublas().cublasGetStatusString(status) + ")";
+  } catch (const DeviceError&) {
+  }
+  const std::string name = cublas_status_name(status) + words;
   throw DeviceError(device_call_message(call, name, file, line));
 }
 

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "core/gpu/check.hpp"
+#include "core/gpu/cublas_library.hpp"
 
 namespace lstmad::gpu {
 
@@ -70,23 +71,23 @@ class Event {
 
 class CublasHandle {
  public:
-  CublasHandle() { CUBLAS_CHECK(cublasCreate(&h_)); }
+  CublasHandle() { CUBLAS_CHECK(cublas().cublasCreate_v2(&h_)); }
   explicit CublasHandle(cudaStream_t s) : CublasHandle() { set_stream(s); }
   ~CublasHandle() {
-    if (h_) cublasDestroy(h_);
+    if (h_) cublas().cublasDestroy_v2(h_);
   }
   CublasHandle(const CublasHandle&) = delete;
   CublasHandle& operator=(const CublasHandle&) = delete;
   CublasHandle(CublasHandle&& o) noexcept : h_(std::exchange(o.h_, nullptr)) {}
   CublasHandle& operator=(CublasHandle&& o) noexcept {
     if (this != &o) {
-      if (h_) cublasDestroy(h_);
+      if (h_) cublas().cublasDestroy_v2(h_);
       h_ = std::exchange(o.h_, nullptr);
     }
     return *this;
   }
   cublasHandle_t get() const { return h_; }
-  void set_stream(cudaStream_t s) { CUBLAS_CHECK(cublasSetStream(h_, s)); }
+  void set_stream(cudaStream_t s) { CUBLAS_CHECK(cublas().cublasSetStream_v2(h_, s)); }
 
  private:
   cublasHandle_t h_ = nullptr;

@@ -8,6 +8,7 @@
 
 #include "core/error.hpp"
 #include "core/gpu/check.hpp"
+#include "core/gpu/cublas_library.hpp"
 #include "core/log.hpp"
 #include "kernels/head.hpp"
 #include "kernels/lstm_fused_bwd.hpp"
@@ -27,13 +28,13 @@ void gemm(cublasHandle_t h, Precision p, cublasOperation_t ta, cublasOperation_t
           const float* A, int lda, const float* B, int ldb, float* C, int ldc) {
   const float one = 1.f, zero = 0.f;
   if (p == Precision::FP32) {
-    CUBLAS_CHECK(cublasSgemm(h, ta, tb, m, n, k, &one, A, lda, B, ldb, &zero, C, ldc));
+    CUBLAS_CHECK(gpu::cublas().cublasSgemm_v2(h, ta, tb, m, n, k, &one, A, lda, B, ldb, &zero, C, ldc));
     return;
   }
   const cublasComputeType_t compute =
       p == Precision::TF32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F_FAST_16BF;
-  CUBLAS_CHECK(cublasGemmEx(h, ta, tb, m, n, k, &one, A, CUDA_R_32F, lda, B, CUDA_R_32F, ldb, &zero, C,
-                            CUDA_R_32F, ldc, compute, CUBLAS_GEMM_DEFAULT));
+  CUBLAS_CHECK(gpu::cublas().cublasGemmEx(h, ta, tb, m, n, k, &one, A, CUDA_R_32F, lda, B, CUDA_R_32F, ldb,
+                                          &zero, C, CUDA_R_32F, ldc, compute, CUBLAS_GEMM_DEFAULT));
 }
 
 bool tensor_cores(Precision p) {
@@ -85,8 +86,8 @@ FusedLstm::FusedLstm(cublasHandle_t cublas, cudaStream_t stream, const ModelShap
   if (!why.empty()) throw UnsupportedError(why + " (" + shape.str() + ", T=" + std::to_string(window) + ")");
   // Pedantic fp32: cuBLAS never substitutes TF32 (not even under NVIDIA_TF32_OVERRIDE). The tensor-core
   // precisions name their compute type in every GEMM call instead.
-  CUBLAS_CHECK(
-      cublasSetMathMode(cublas_, tensor_cores(precision) ? CUBLAS_DEFAULT_MATH : CUBLAS_PEDANTIC_MATH));
+  CUBLAS_CHECK(gpu::cublas().cublasSetMathMode(
+      cublas_, tensor_cores(precision) ? CUBLAS_DEFAULT_MATH : CUBLAS_PEDANTIC_MATH));
   const std::size_t H = shape.hidden, D = shape.input, T = window, B = max_batch, L = shape.layers;
   theta_.resize(layout_.total);
   dtheta_.resize(layout_.total);
@@ -355,8 +356,8 @@ void FusedLstm::weight_grads(int l, const float* dG, int batch, float* dtheta) {
        dG, H4, dtheta + o.R, H);
   // dbW = dbR = the sum of dG over all (t, b), a fixed-order GEMV against ones
   const float one = 1.f, zero = 0.f;
-  CUBLAS_CHECK(
-      cublasSgemv(cublas_, CUBLAS_OP_N, H4, Tb, &one, dG, H4, ones_.data(), 1, &zero, dtheta + o.bW, 1));
+  CUBLAS_CHECK(gpu::cublas().cublasSgemv_v2(cublas_, CUBLAS_OP_N, H4, Tb, &one, dG, H4, ones_.data(), 1,
+                                            &zero, dtheta + o.bW, 1));
   CUDA_CHECK(cudaMemcpyAsync(dtheta + o.bR, dtheta + o.bW, static_cast<std::size_t>(H4) * sizeof(float),
                              cudaMemcpyDeviceToDevice, stream_));
 }
