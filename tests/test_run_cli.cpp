@@ -339,8 +339,8 @@ TEST_F(RunCli, MisspeltKeyFailsValidateAndRunNamingThePath) {
 // naming eval.profiles and the file, and the run leaves no folder.
 TEST_F(RunCli, AnUnreadableProfilesFileFailsBeforeTraining) {
   TempDir tmp("profiles");
-  write_text(tmp.file("cfg.json"),
-             R"({"data": {"synthetic": {"series_per_kind": 1, "length": 600}}, "train": {"epochs": 1}})");
+  write_text(tmp.file("cfg.json"), R"({"data": {"synthetic": {"series_per_kind": 1, "length": 600}, "max_files": 2},
+                                       "model": {"hidden": 4, "window": 10}, "train": {"epochs": 1}})");
   write_text(tmp.file("zero.json"),
              R"({"standard": {"CostMatrix": {"tpWeight": 0, "fnWeight": 0, "fpWeight": 0}}})");
   for (const std::string& file : {tmp.file("missing.json"), tmp.file("zero.json")}) {
