@@ -10,6 +10,7 @@
 
 #include "core/error.hpp"
 #include "core/files.hpp"
+#include "core/json_file.hpp"
 #include "core/log.hpp"
 #include "core/thread_pool.hpp"
 #include "data/csv_reader.hpp"
@@ -110,12 +111,8 @@ void choose_threshold(Detection& d, const DetectOptions& o) {
               "--threshold for them");
     return;
   }
-  json j;
-  try {
-    j = json::parse(files::read(path));
-  } catch (const std::exception& e) {
-    throw DataError(path, 0, std::string("not JSON: ") + e.what());
-  }
+  const json j = read_json_file(path);
+  if (!j.is_object()) throw DataError(path, 0, "expected an object of detectors, got " + json_excerpt(j));
   if (!j.contains(d.detector) || !j[d.detector].is_object()) {
     log::warn(path + " holds no threshold of detector " + d.detector +
               ": no alarms; give --threshold for them");

@@ -115,7 +115,7 @@ RunOutcome merge_runs(const std::vector<std::string>& shard_dirs, const std::str
       // A damaged cell file (a shard killed as a disk filled, say) would be copied and then left out of the
       // merged run, with a warning naming the copy: refused here, naming the shard's file.
       try {
-        CellResult::from_json(json::parse(files::read(f.path().string())));
+        CellResult::from_json(read_json_file(f.path().string()), f.path().string());
       } catch (const std::exception& e) {
         throw IoError(f.path().string() + ": an unreadable cell result (" + e.what() +
                       "); resume that shard (" + "lstmad run --resume " + d + " runs it again), then merge");

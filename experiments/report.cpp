@@ -314,10 +314,27 @@ void scores_section(std::ostringstream& h, const json& scores, const std::string
   h << "</table>\n";
 }
 
+// The settings of the run's config.json that the report shows or uses, each type-checked (an edited file
+// is named with its key, not read as a default).
+struct ReportConfig {
+  std::string engine, precision, seed, format;
+  double train_fraction = 0;  // 0: NAB's probationary part
+};
+
+ReportConfig read_report_config(const json& cfg, const std::string& file) {
+  ReportConfig c;
+  c.engine = json_get<std::string>(cfg, {"engine", "name"}, file);
+  c.precision = json_get<std::string>(cfg, {"engine", "precision"}, file);
+  c.seed = std::to_string(json_get<uint64_t>(cfg, {"run", "seed"}, file));
+  c.format = json_get<std::string>(cfg, {"data", "format"}, file);
+  c.train_fraction = json_get_or<double>(cfg, {"data", "train_fraction"}, file, 0.0);
+  return c;
+}
+
 // Per-series metrics and timings; failures with their messages.
-void results_section(std::ostringstream& h, const json& cfg, const ResultsTable& results) {
+void results_section(std::ostringstream& h, const ReportConfig& cfg, const ResultsTable& results) {
   std::vector<std::string> metric_cols = {"roc_auc", "pr_auc", "best_f1", "event_f1", "vus_pr"};
-  if (cfg["data"].value("format", "") == "ucr") metric_cols.push_back("ucr_score");
+  if (cfg.format == "ucr") metric_cols.push_back("ucr_score");
   h << "<h2>Per-series results</h2><table><tr><th>detector</th><th>series</th><th>status</th>";
   for (const auto& m : metric_cols) h << "<th>" << m << "</th>";
   h << "<th>epochs</th><th>train s</th><th>predict s</th></tr>\n";
@@ -344,7 +361,7 @@ void results_section(std::ostringstream& h, const json& cfg, const ResultsTable&
 
 // A plot of each series `detector` scored (values, labels, training part; scores, threshold, detections)
 // and its training curve.
-void plots_section(std::ostringstream& h, const std::string& run_dir, const json& cfg,
+void plots_section(std::ostringstream& h, const std::string& run_dir, const ReportConfig& cfg,
                    const std::string& detector, const json& thresholds, const std::string& thresholds_file,
                    const ResultsTable& results) {
   double threshold = std::nan("");
@@ -408,13 +425,23 @@ void plots_section(std::ostringstream& h, const std::string& run_dir, const json
     if (auto it = train_rows.find(name); it != train_rows.end()) {
       probation = it->second;
     } else {
-      const double tf = cfg["data"].value("train_fraction", 0.0);
+      const double tf = cfg.train_fraction;
       probation = tf > 0 ? static_cast<int>(std::floor(tf * n)) : probation_length(n);
     }
     h << plot(name, s, threshold, probation);
     if (auto it = cell_of.find(name); it != cell_of.end()) {
       const std::string cell_file = run_dir + "/cells/" + it->second + ".json";
-      if (files::exists(cell_file)) h << loss_plot(read_json_file(cell_file));
+      if (files::exists(cell_file)) {
+        // The cell's own reader checks every key the plot reads; a damaged file loses its plot, not the
+        // report.
+        try {
+          const json cell = read_json_file(cell_file);
+          (void)CellResult::from_json(cell, cell_file);
+          h << loss_plot(cell);
+        } catch (const Error& e) {
+          log::warn(std::string("report: ") + e.what() + "; the loss plot of " + name + " is left out");
+        }
+      }
     }
   }
 }
@@ -427,7 +454,7 @@ std::string write_report(const std::string& run_dir, const std::string& out_file
     throw IoError(run_dir + ": not a run folder (no config.json)");
   const std::string cfg_file = run_dir + "/config.json", scores_file = run_dir + "/nab_scores.json",
                     thresholds_file = run_dir + "/nab_thresholds.json";
-  json cfg = read_json_file(cfg_file);
+  const ReportConfig cfg = read_report_config(read_json_file(cfg_file), cfg_file);
   json scores = files::exists(scores_file) ? read_json_file(scores_file) : json::object();
   json thresholds = files::exists(thresholds_file) ? read_json_file(thresholds_file) : json::object();
   if (!scores.is_object()) throw DataError(scores_file, 0, "expected an object {detector: {profile: score}}");
@@ -444,9 +471,7 @@ std::string write_report(const std::string& run_dir, const std::string& out_file
        "figure{margin:1.5em "
        "0}figcaption{font-weight:bold;margin-bottom:4px}.err{color:#a00}</style></head><body>\n";
   h << "<h1>lstmad run report</h1><p>Run folder <code>" << esc(run_dir) << "</code>; engine "
-    << esc(json_get<std::string>(cfg, {"engine", "name"}, cfg_file)) << " ("
-    << esc(json_get<std::string>(cfg, {"engine", "precision"}, cfg_file)) << "), seed "
-    << cfg["run"]["seed"].dump() << ".</p>\n";
+    << esc(cfg.engine) << " (" << esc(cfg.precision) << "), seed " << cfg.seed << ".</p>\n";
   cells_line(h, run_dir, run_own);
   scores_section(h, scores, scores_file);
   results_section(h, cfg, results);

@@ -30,7 +30,8 @@ CellStatus parse_cell_status(const std::string& s) {
   if (s == "OK") return CellStatus::Ok;
   if (s == "NONFINITE") return CellStatus::NonFinite;
   if (s == "TIMEOUT") return CellStatus::Timeout;
-  return CellStatus::Error;
+  if (s == "ERROR") return CellStatus::Error;
+  throw Error("\"" + s + "\" is not a cell status (OK, ERROR, NONFINITE, TIMEOUT)");
 }
 
 json finite_or_null(double v) {
@@ -56,8 +57,15 @@ json model_facts(uint64_t seed, CellStatus status, int epochs, int best_epoch, d
 }
 
 namespace {
-// Null (a non-finite number, see finite_or_null) reads back as NaN.
-double num_of(const json& j) { return j.is_number() ? j.get<double>() : std::nan(""); }
+// A number, or null (a non-finite one, see finite_or_null), which reads back as NaN; anything else is a
+// DataError naming the file and the key.
+double number_or_null(const json& j, const std::vector<std::string>& keys, const std::string& file) {
+  const json& v = json_at(j, keys, file);
+  if (v.is_null()) return std::nan("");
+  std::string path;
+  for (const auto& k : keys) path += (path.empty() ? "" : ".") + k;
+  return json_as<double>(v, path, file);
+}
 
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
@@ -112,35 +120,61 @@ json CellResult::to_json() const {
   return j;
 }
 
-CellResult CellResult::from_json(const json& j) {
+CellResult CellResult::from_json(const json& j, const std::string& file) {
   CellResult r;
-  r.id = j.at("id").get<std::string>();
-  r.index = j.at("index").get<int>();
-  r.setting = j.at("setting").get<int>();
-  r.detector = j.at("detector").get<std::string>();
-  r.series = j.at("series").get<std::string>();
-  r.seed = j.at("seed").get<uint64_t>();
-  r.status = parse_cell_status(j.at("status").get<std::string>());
-  r.error = j.at("error").get<std::string>();
-  r.rows = j.at("rows").get<int>();
-  r.train_rows = j.value("train_rows", -1);  // absent in cells written before it was recorded
-  r.epochs = j.at("epochs").get<int>();
-  r.best_epoch = j.at("best_epoch").get<int>();
-  r.train_loss = num_of(j.at("train_loss"));
-  r.val_loss = num_of(j.at("val_loss"));
-  const json& s = j.at("seconds");
-  r.seconds_prepare = s.at("prepare").get<double>();
-  r.seconds_train = s.at("train").get<double>();
-  r.seconds_predict = s.at("predict").get<double>();
-  r.seconds_total = s.at("total").get<double>();
-  if (j.contains("time_features")) r.time_features = j.at("time_features").get<std::vector<std::string>>();
-  if (j.contains("engine_fallback")) r.engine_fallback = j.at("engine_fallback").get<std::string>();
-  if (j.contains("members")) r.members = j.at("members");
-  if (j.contains("loss_curve")) r.loss_curve = j.at("loss_curve");
-  for (const auto& k : j.at("metric_order")) {
-    std::string key = k.get<std::string>();
-    r.metrics.emplace_back(key, num_of(j.at("metrics").at(key)));
+  const auto get_int = [&](const char* key) { return json_get<int>(j, {key}, file); };
+  const auto get_text = [&](const char* key) { return json_get<std::string>(j, {key}, file); };
+  r.id = get_text("id");
+  r.index = get_int("index");
+  r.setting = get_int("setting");
+  r.detector = get_text("detector");
+  r.series = get_text("series");
+  r.seed = json_get<uint64_t>(j, {"seed"}, file);
+  try {
+    r.status = parse_cell_status(get_text("status"));
+  } catch (const DataError&) {
+    throw;
+  } catch (const Error& e) {
+    throw DataError(file, 0, std::string("status: ") + e.what());
   }
+  r.error = get_text("error");
+  r.rows = get_int("rows");
+  r.train_rows = json_get_or<int>(j, {"train_rows"}, file, -1);  // absent in cells written before it was
+  r.epochs = get_int("epochs");                                  // recorded
+  r.best_epoch = get_int("best_epoch");
+  r.train_loss = number_or_null(j, {"train_loss"}, file);
+  r.val_loss = number_or_null(j, {"val_loss"}, file);
+  r.seconds_prepare = json_get<double>(j, {"seconds", "prepare"}, file);
+  r.seconds_train = json_get<double>(j, {"seconds", "train"}, file);
+  r.seconds_predict = json_get<double>(j, {"seconds", "predict"}, file);
+  r.seconds_total = json_get<double>(j, {"seconds", "total"}, file);
+  r.time_features = json_get_or<std::vector<std::string>>(j, {"time_features"}, file, {});
+  r.engine_fallback = json_get_or<std::string>(j, {"engine_fallback"}, file, "");
+  // Kept as JSON, but rescore and the report read into them: an ensemble's members are objects, a
+  // model's curve is {"train": [...], "val": [...]}.
+  if (j.contains("members")) {
+    r.members = j.at("members");
+    if (!r.members.is_array())
+      throw DataError(file, 0, "members: expected a list, got " + json_excerpt(r.members));
+    for (std::size_t m = 0; m < r.members.size(); ++m)
+      if (!r.members[m].is_object())
+        throw DataError(
+            file, 0,
+            "members[" + std::to_string(m) + "]: expected an object, got " + json_excerpt(r.members[m]));
+  }
+  if (j.contains("loss_curve")) {
+    r.loss_curve = j.at("loss_curve");
+    if (!r.loss_curve.is_null())
+      for (const char* part : {"train", "val"}) {
+        const json& list = json_at(j, {"loss_curve", part}, file);
+        const std::string path = std::string("loss_curve.") + part;
+        if (!list.is_array()) throw DataError(file, 0, path + ": expected a list, got " + json_excerpt(list));
+        for (std::size_t e = 0; e < list.size(); ++e)
+          if (!list[e].is_null()) (void)json_as<double>(list[e], path + "[" + std::to_string(e) + "]", file);
+      }
+  }
+  const auto order = json_get<std::vector<std::string>>(j, {"metric_order"}, file);
+  for (const auto& key : order) r.metrics.emplace_back(key, number_or_null(j, {"metrics", key}, file));
   return r;
 }
 
@@ -159,9 +193,12 @@ std::vector<CellResult> ResultsStore::read_cells() const {
   for (const auto& f : fs::directory_iterator(dir_ + "/cells", ec)) {
     if (f.path().extension() != ".json") continue;
     try {
-      out.push_back(CellResult::from_json(json::parse(files::read(f.path().string()))));
+      out.push_back(CellResult::from_json(read_json_file(f.path().string()), f.path().string()));
+    } catch (const DataError& e) {  // names the file and the key already
+      log::warn(std::string(e.what()) + ": an unreadable cell result (a resume runs the cell again)");
     } catch (const std::exception& e) {
-      log::warn(f.path().string() + ": unreadable cell result, it will be rerun (" + e.what() + ")");
+      log::warn(f.path().string() +
+                ": an unreadable cell result (a resume runs the cell again): " + e.what());
     }
   }
   return out;

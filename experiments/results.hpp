@@ -15,6 +15,7 @@ namespace lstmad {
 
 enum class CellStatus { Ok, Error, NonFinite, Timeout };
 std::string to_string(CellStatus s);
+// The inverse of to_string; Error for any other text.
 CellStatus parse_cell_status(const std::string& s);
 
 // JSON has no NaN: non-finite numbers are stored as null (and read back as NaN).
@@ -56,7 +57,9 @@ struct CellResult {
   std::vector<double> scores;  // per row; kept in memory for the corpus evaluation, not in the JSON
 
   json to_json() const;
-  static CellResult from_json(const json& j);
+  // `j` as read from `file`: a missing key, a value of another type or an unknown status is a DataError
+  // naming the file and the key.
+  static CellResult from_json(const json& j, const std::string& file);
 };
 
 class ResultsStore {

@@ -74,31 +74,31 @@ SavedCell load_saved_cell(const std::string& run_dir, const std::string& cell_id
   const std::string path = saved_models_dir(run_dir, cell_id) + "/model.json";
   if (!files::exists(path)) throw IoError(path + ": no such file");
   SavedCell c;
+  const json j = read_json_file(path);
+  if (const int format = json_get<int>(j, {"format"}, path); format != kSavedModelFormat)
+    throw DataError(path, 0,
+                    "format " + std::to_string(format) + "; this lstmad reads format " +
+                        std::to_string(kSavedModelFormat));
+  c.cell = json_get<std::string>(j, {"cell"}, path);
+  c.detector = json_get<std::string>(j, {"detector"}, path);
+  c.series = json_get<std::string>(j, {"series"}, path);
+  c.rows = json_get<int>(j, {"rows"}, path);
+  c.train_end = json_get<int>(j, {"train_rows"}, path);
+  c.train_sha256 = json_get<std::string>(j, {"train_sha256"}, path);
   try {
-    const json j = json::parse(files::read(path));
-    if (j.at("format").get<int>() != kSavedModelFormat)
-      throw DataError(path, 0,
-                      "format " + j.at("format").dump() + "; this lstmad reads format " +
-                          std::to_string(kSavedModelFormat));
-    c.cell = j.at("cell").get<std::string>();
-    c.detector = j.at("detector").get<std::string>();
-    c.series = j.at("series").get<std::string>();
-    c.rows = j.at("rows").get<int>();
-    c.train_end = j.at("train_rows").get<int>();
-    c.train_sha256 = j.at("train_sha256").get<std::string>();
-    const json& n = j.at("normalize");
-    c.norm.kind = parse_norm_kind(n.at("kind").get<std::string>());
-    c.norm.fit_rows = n.at("fit_rows").get<int>();
-    c.norm.offset = n.at("offset").get<std::vector<double>>();
-    c.norm.scale = n.at("scale").get<std::vector<double>>();
-    for (int k : n.at("constant").get<std::vector<int>>()) c.norm.constant.push_back(k != 0);
-    c.time_features = j.at("time_features").get<std::vector<std::string>>();
-    c.member_seeds = j.at("member_seeds").get<std::vector<uint64_t>>();
+    c.norm.kind = parse_norm_kind(json_get<std::string>(j, {"normalize", "kind"}, path));
   } catch (const DataError&) {
     throw;
-  } catch (const std::exception& e) {  // parse errors, missing keys, wrong types
-    throw DataError(path, 0, std::string("not a saved-model index: ") + e.what());
+  } catch (const Error& e) {
+    throw DataError(path, 0, std::string("normalize.kind: ") + e.what());
   }
+  c.norm.fit_rows = json_get<int>(j, {"normalize", "fit_rows"}, path);
+  c.norm.offset = json_get<std::vector<double>>(j, {"normalize", "offset"}, path);
+  c.norm.scale = json_get<std::vector<double>>(j, {"normalize", "scale"}, path);
+  for (int k : json_get<std::vector<int>>(j, {"normalize", "constant"}, path))
+    c.norm.constant.push_back(k != 0);
+  c.time_features = json_get<std::vector<std::string>>(j, {"time_features"}, path);
+  c.member_seeds = json_get<std::vector<uint64_t>>(j, {"member_seeds"}, path);
   // What the run wrote (fit_normalizer, save_cell_models) holds all of these; a file that breaks one was
   // edited or damaged, and scoring with it would be silently wrong.
   const bool scales_ok = std::all_of(c.norm.scale.begin(), c.norm.scale.end(),

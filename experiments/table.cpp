@@ -101,10 +101,12 @@ RunScores collect_runs(const std::vector<std::string>& run_dirs, size_t board_se
     }
     json fingerprint = cfg;
     if (fingerprint.is_object()) fingerprint.erase("run");
-    if (cfg.contains("data") && cfg["data"].value("format", "nab") != "nab") {
-      log::warn(dir + ": its corpus is data.format \"" + cfg["data"].value("format", "") +
+    const std::string format =
+        cfg.contains("data") ? json_get_or<std::string>(cfg, {"data", "format"}, cfg_file, "nab") : "nab";
+    if (format != "nab") {
+      log::warn(dir + ": its corpus is data.format \"" + format +
                 "\", not NAB's: its scores are no match for the scoreboard rows");
-      out.not_nab.emplace_back(dir, "data.format \"" + cfg["data"].value("format", "") + "\"");
+      out.not_nab.emplace_back(dir, "data.format \"" + format + "\"");
     } else if (const std::string manifest_file = dir + "/manifest.json";
                board_series > 0 && files::exists(manifest_file)) {
       // NAB's layout on part of the corpus (data.files, data.max_files): its normalized scores are over

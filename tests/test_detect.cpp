@@ -341,7 +341,16 @@ TEST(Detect, ErrorsNameWhatToFix) {
   for (const Edit& e : std::vector<Edit>{
            {[](lstmad::json& j) { j["normalize"]["scale"] = {-1.0}; },
             "normalize.scale must be finite and > 0"},
-           {[](lstmad::json& j) { j["normalize"]["offset"] = {1e308 * 10}; }, "not a saved-model index"},
+           {[](lstmad::json& j) { j["normalize"]["offset"] = {1e308 * 10}; },
+            "normalize.offset[0]: expected a number, got null"},
+           // A value of another type names its key (nlohmann's own message names neither file nor key).
+           {[](lstmad::json& j) { j["rows"] = "x"; }, "rows: expected an integer, got \"x\""},
+           {[](lstmad::json& j) { j["rows"] = 1e10; }, "rows: expected an integer, got 10000000000.0"},
+           {[](lstmad::json& j) { j["member_seeds"] = {-3}; },
+            "member_seeds[0]: expected an integer from 0 to"},
+           {[](lstmad::json& j) { j["normalize"] = 5; }, "normalize: expected an object, got 5"},
+           {[](lstmad::json& j) { j["normalize"]["kind"] = "cube"; },
+            "normalize.kind: unknown normalization"},
            {[](lstmad::json& j) { j["rows"] = -1; }, "train_rows 180 of rows -1"},
            {[](lstmad::json& j) { j["normalize"]["fit_rows"] = 5000; }, "normalize.fit_rows 5000"},
            {[](lstmad::json& j) { j["time_features"] = {"hour"}; }, "\"hour\" is not a calendar input"}}) {
@@ -351,7 +360,7 @@ TEST(Detect, ErrorsNameWhatToFix) {
   }
   write_text(index, "{");
   EXPECT_EQ(detect(run + " --series " + kSeries[0], &log), 3) << log;
-  EXPECT_NE(log.find(index + ": not a saved-model index"), std::string::npos) << log;
+  EXPECT_NE(log.find(index + ":1: malformed JSON"), std::string::npos) << log;
   write_text(index, "{\"format\": 1}");
   EXPECT_THROW(lstmad::load_saved_cell(run, cell), lstmad::DataError);
   try {

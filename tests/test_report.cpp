@@ -157,6 +157,23 @@ TEST(Report, EachSeriesShowsItsModelsLossPerEpoch) {
   EXPECT_EQ(points("train-loss"), epochs);
   EXPECT_EQ(points("val-loss"), epochs);
   EXPECT_LT(*epochs.begin(), 7) << "patience 2 stops some model early: the curves' lengths differ from the limit";
+
+  // A cell file edited by hand (a value of another type) loses its series' loss plot, named with its key
+  // in a warning; the report is still written, with every other plot.
+  const std::string cell = fs::directory_iterator(tmp.file("run/cells"))->path().string();
+  auto damaged = nlohmann::json::parse(lstmad::files::read(cell));
+  damaged["best_epoch"] = "x";
+  write_text(cell, damaged.dump());
+  ASSERT_EQ(
+      run_command(lstmad_binary() + " report " + tmp.file("run") + " --out " + tmp.file("d.html"), &out), 0)
+      << out;
+  EXPECT_NE(
+      out.find("[warn] report: " + cell + ": best_epoch: expected an integer, got \"x\"; the loss plot of"),
+      std::string::npos)
+      << out;
+  const std::string with_damage = lstmad::files::read(tmp.file("d.html"));
+  EXPECT_EQ(count(with_damage, "<figure class=\"loss\">"), count(html, "<figure class=\"loss\">") - 1);
+  EXPECT_EQ(count(with_damage, "<figure class=\"series\">"), count(html, "<figure class=\"series\">"));
 }
 
 // --detector names what to plot: a name the run does not hold (a typo) is an error naming the run's

@@ -123,11 +123,37 @@ const json& json_at(const json& doc, const std::vector<std::string>& keys, const
   const json* cur = &doc;
   std::string path;
   for (const auto& k : keys) {
+    if (!cur->is_object())
+      throw DataError(
+          file, 0,
+          (path.empty() ? "the document" : path) + ": expected an object, got " + json_excerpt(*cur));
     path += (path.empty() ? "" : ".") + k;
-    if (!cur->is_object() || !cur->contains(k)) throw DataError(file, 0, path + ": missing");
+    if (!cur->contains(k)) throw DataError(file, 0, path + ": missing");
     cur = &(*cur)[k];
   }
   return *cur;
 }
+
+std::string json_excerpt(const json& v) {
+  constexpr std::size_t kMost = 80;
+  std::string text = v.dump(-1, ' ', false, json::error_handler_t::replace);
+  if (text.size() > kMost) text = text.substr(0, kMost) + "...";
+  return text;
+}
+
+namespace json_detail {
+
+void wrong_type(const json& v, const std::string& path, const std::string& file, const char* expected) {
+  throw DataError(file, 0,
+                  (path.empty() ? "the document" : path) + ": expected " + expected + ", got " + json_excerpt(v));
+}
+
+void out_of_range(const json& v, const std::string& path, const std::string& file, const std::string& lowest,
+                  const std::string& highest) {
+  throw DataError(file, 0,
+                  path + ": expected an integer from " + lowest + " to " + highest + ", got " + json_excerpt(v));
+}
+
+}  // namespace json_detail
 
 }  // namespace lstmad

@@ -2,6 +2,8 @@
 // bare library exceptions. Here a repeated key, a number beyond double range or malformed text is a
 // problem with a line, a column and the JSON path, and a file's problems are errors naming the file.
 #pragma once
+#include <cstdint>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -31,38 +33,86 @@ std::optional<nlohmann::json> parse_json_strict(const std::string& text, JsonPro
 nlohmann::json read_json_file(const std::string& path);
 
 // The value under `keys` of a document read from `file`; DataError naming the file and the dotted key
-// when it is missing.
+// when it is missing, or when a value on the way is not an object.
 const nlohmann::json& json_at(const nlohmann::json& doc, const std::vector<std::string>& keys,
                               const std::string& file);
 
-// The same value as T; DataError naming the file, the key, the expected and the given value when it has
-// another type.
+// `v` (found at `path` in `file`) as T: bool, an integer type (in its range; unsigned ones not negative),
+// double, std::string, or a std::vector of those. DataError naming the file, the path ("a.b[3]" for a
+// list's element), what was expected and the value given otherwise: nlohmann's own exceptions name
+// neither, and its get<int>() silently truncates a number out of range.
+template <class T>
+T json_as(const nlohmann::json& v, const std::string& path, const std::string& file);
+
+// `v` as JSON text for an error message, cut short: a damaged file may hold a long list where a number
+// belongs.
+std::string json_excerpt(const nlohmann::json& v);
+
+namespace json_detail {
+template <class T>
+struct is_vector : std::false_type {};
+template <class T>
+struct is_vector<std::vector<T>> : std::true_type {};
+[[noreturn]] void wrong_type(const nlohmann::json& v, const std::string& path, const std::string& file,
+                             const char* expected);
+[[noreturn]] void out_of_range(const nlohmann::json& v, const std::string& path, const std::string& file,
+                               const std::string& lowest, const std::string& highest);
+}  // namespace json_detail
+
+template <class T>
+T json_as(const nlohmann::json& v, const std::string& path, const std::string& file) {
+  using json_detail::out_of_range;
+  using json_detail::wrong_type;
+  if constexpr (json_detail::is_vector<T>::value) {
+    if (!v.is_array()) wrong_type(v, path, file, "a list");
+    T out;
+    out.reserve(v.size());
+    for (std::size_t k = 0; k < v.size(); ++k)
+      out.push_back(json_as<typename T::value_type>(v[k], path + "[" + std::to_string(k) + "]", file));
+    return out;
+  } else if constexpr (std::is_same_v<T, bool>) {
+    if (!v.is_boolean()) wrong_type(v, path, file, "true or false");
+    return v.get<bool>();
+  } else if constexpr (std::is_integral_v<T>) {
+    if (!v.is_number_integer())
+      wrong_type(v, path, file, std::is_signed_v<T> ? "an integer" : "a non-negative integer");
+    const bool in_range =
+        v.is_number_unsigned()
+            ? v.get<std::uint64_t>() <= static_cast<std::uint64_t>(std::numeric_limits<T>::max())
+            : std::is_signed_v<T> &&
+                  v.get<std::int64_t>() >= static_cast<std::int64_t>(std::numeric_limits<T>::min()) &&
+                  v.get<std::int64_t>() <= static_cast<std::int64_t>(std::numeric_limits<T>::max());
+    if (!in_range)
+      out_of_range(v, path, file, std::to_string(std::numeric_limits<T>::min()),
+                   std::to_string(std::numeric_limits<T>::max()));
+    return v.get<T>();
+  } else if constexpr (std::is_floating_point_v<T>) {
+    if (!v.is_number()) wrong_type(v, path, file, "a number");
+    return v.get<T>();
+  } else {
+    static_assert(std::is_same_v<T, std::string>, "json_as: bool, integers, floating point, string, vectors");
+    if (!v.is_string()) wrong_type(v, path, file, "a string");
+    return v.get<std::string>();
+  }
+}
+
+// The value under `keys` as T (json_at, then json_as).
 template <class T>
 T json_get(const nlohmann::json& doc, const std::vector<std::string>& keys, const std::string& file) {
-  const nlohmann::json& v = json_at(doc, keys, file);
-  bool ok = true;
-  const char* expected = "";
-  if constexpr (std::is_same_v<T, bool>) {
-    ok = v.is_boolean();
-    expected = "true or false";
-  } else if constexpr (std::is_integral_v<T>) {
-    ok = v.is_number_integer();
-    expected = "an integer";
-  } else if constexpr (std::is_floating_point_v<T>) {
-    ok = v.is_number();
-    expected = "a number";
-  } else if constexpr (std::is_same_v<T, std::string>) {
-    ok = v.is_string();
-    expected = "a string";
-  }
   std::string path;
   for (const auto& k : keys) path += (path.empty() ? "" : ".") + k;
-  if (!ok) throw DataError(file, 0, path + ": expected " + expected + ", got " + v.dump());
-  try {
-    return v.get<T>();
-  } catch (const nlohmann::json::exception&) {  // e.g. an integer out of T's range
-    throw DataError(file, 0, path + ": expected " + expected + ", got " + v.dump());
-  }
+  return json_as<T>(json_at(doc, keys, file), path, file);
+}
+
+// As json_get, with `fallback` when the last key is absent (a field that older files lack); a value that
+// is present must still be a T.
+template <class T>
+T json_get_or(const nlohmann::json& doc, const std::vector<std::string>& keys, const std::string& file,
+              T fallback) {
+  const std::vector<std::string> parent(keys.begin(), keys.end() - 1);
+  const nlohmann::json& p = json_at(doc, parent, file);
+  if (!p.contains(keys.back())) return fallback;
+  return json_get<T>(doc, keys, file);
 }
 
 // The text of `j` for a file, ending in a newline. Strings that are not valid UTF-8 (the bytes of a data

@@ -1,0 +1,182 @@
+// Reading back what a run wrote (cells/<id>.json, and the typed JSON getters every reader of a run folder
+// uses): a file that was edited or damaged is refused with the file and the key of the bad value named,
+// never with nlohmann's bare "type must be number", and never read as a silently truncated number.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/json_file.hpp"
+#include "experiments/results.hpp"
+
+namespace {
+
+using json = nlohmann::json;
+const std::string kFile = "run/cells/abc.json";
+
+// The message of the DataError that `f` throws, or "" (and a test failure) when it throws none.
+std::string data_error(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const lstmad::DataError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "no DataError";
+  return "";
+}
+
+TEST(JsonGet, IntegersAreCheckedAgainstTheirTypesRange) {
+  const json doc = json::parse(R"({"big": 10000000000, "neg": -3, "frac": 2.5, "ok": 7, "text": "7"})");
+  EXPECT_EQ(lstmad::json_get<int>(doc, {"ok"}, kFile), 7);
+  EXPECT_EQ(lstmad::json_get<int64_t>(doc, {"big"}, kFile), 10000000000LL);
+  EXPECT_EQ(lstmad::json_get<int>(doc, {"neg"}, kFile), -3);
+  // nlohmann's get<int>() would give 1410065408 and get<uint64_t>() 18446744073709551613.
+  EXPECT_EQ(data_error([&] { lstmad::json_get<int>(doc, {"big"}, kFile); }),
+            kFile + ": big: expected an integer from " + std::to_string(std::numeric_limits<int>::min()) + " to " +
+                std::to_string(std::numeric_limits<int>::max()) + ", got 10000000000");
+  EXPECT_EQ(data_error([&] { lstmad::json_get<uint64_t>(doc, {"neg"}, kFile); }),
+            kFile + ": neg: expected an integer from 0 to 18446744073709551615, got -3");
+  EXPECT_EQ(data_error([&] { lstmad::json_get<int>(doc, {"frac"}, kFile); }),
+            kFile + ": frac: expected an integer, got 2.5");
+  EXPECT_EQ(data_error([&] { lstmad::json_get<int>(doc, {"text"}, kFile); }),
+            kFile + ": text: expected an integer, got \"7\"");
+  EXPECT_DOUBLE_EQ(lstmad::json_get<double>(doc, {"frac"}, kFile), 2.5);
+  EXPECT_DOUBLE_EQ(lstmad::json_get<double>(doc, {"ok"}, kFile), 7.0);
+}
+
+TEST(JsonGet, ListsNameTheElementAndObjectsTheKeyOnTheWay) {
+  const json doc = json::parse(R"({"a": {"b": [1.5, 2, "x"], "c": 4}, "names": ["p", "q"]})");
+  EXPECT_EQ(lstmad::json_get<std::vector<std::string>>(doc, {"names"}, kFile),
+            (std::vector<std::string>{"p", "q"}));
+  EXPECT_EQ(data_error([&] { lstmad::json_get<std::vector<double>>(doc, {"a", "b"}, kFile); }),
+            kFile + ": a.b[2]: expected a number, got \"x\"");
+  EXPECT_EQ(data_error([&] { lstmad::json_get<std::vector<double>>(doc, {"a", "c"}, kFile); }),
+            kFile + ": a.c: expected a list, got 4");
+  // A number where an object belongs is named as such, not as a missing key below it.
+  EXPECT_EQ(data_error([&] { lstmad::json_get<int>(doc, {"a", "c", "d"}, kFile); }),
+            kFile + ": a.c: expected an object, got 4");
+  EXPECT_EQ(data_error([&] { lstmad::json_get<int>(json::array(), {"a"}, kFile); }),
+            kFile + ": the document: expected an object, got []");
+  EXPECT_EQ(data_error([&] { lstmad::json_get<int>(doc, {"a", "e"}, kFile); }), kFile + ": a.e: missing");
+  // Long values are cut short in the message.
+  const json long_list = {{"v", std::vector<int>(1000, 1)}};
+  const std::string said = data_error([&] { lstmad::json_get<int>(long_list, {"v"}, kFile); });
+  EXPECT_LT(said.size(), 200u) << said;
+  EXPECT_NE(said.find("[1,1,1,"), std::string::npos) << said;
+}
+
+TEST(JsonGet, AFallbackStandsOnlyForAnAbsentKey) {
+  const json doc = json::parse(R"({"a": {"n": "x"}})");
+  EXPECT_EQ(lstmad::json_get_or<int>(doc, {"a", "m"}, kFile, -1), -1);
+  EXPECT_EQ(data_error([&] { lstmad::json_get_or<int>(doc, {"a", "n"}, kFile, -1); }),
+            kFile + ": a.n: expected an integer, got \"x\"");
+}
+
+lstmad::CellResult sample_cell(bool ensemble) {
+  lstmad::CellResult r;
+  r.id = "abc";
+  r.index = 3;
+  r.setting = 1;
+  r.detector = "lstmad";
+  r.series = "cat/file.csv";
+  r.seed = 18000000000000000000ULL;  // above int64's range: the seed is unsigned
+  r.status = lstmad::CellStatus::Ok;
+  r.rows = 900;
+  r.train_rows = 150;
+  r.epochs = ensemble ? 9 : 4;
+  r.best_epoch = ensemble ? -1 : 2;
+  r.train_loss = 0.25;
+  r.val_loss = std::numeric_limits<double>::quiet_NaN();
+  r.seconds_prepare = 0.5;
+  r.seconds_train = 1.5;
+  r.seconds_predict = 0.25;
+  r.seconds_total = 2.25;
+  r.time_features = {"hour_of_day"};
+  r.engine_fallback = "cpu (fp32)";
+  if (ensemble)
+    r.members = json::array({{{"seed", 1}, {"epochs", 4}}, {{"seed", 2}, {"epochs", 5}}});
+  else
+    r.loss_curve = {{"train", {0.5, 0.3, 0.25, nullptr}}, {"val", {0.6, 0.4}}};
+  r.metrics = {{"point_f1", 0.5}, {"roc_auc", std::numeric_limits<double>::quiet_NaN()}};
+  return r;
+}
+
+TEST(CellFile, ReadsBackWhatItWrote) {
+  for (bool ensemble : {false, true}) {
+    const lstmad::CellResult a = sample_cell(ensemble);
+    const lstmad::CellResult b = lstmad::CellResult::from_json(a.to_json(), kFile);
+    EXPECT_EQ(b.to_json().dump(), a.to_json().dump());
+    EXPECT_EQ(b.seed, a.seed);
+    EXPECT_TRUE(std::isnan(b.val_loss));
+    ASSERT_EQ(b.metrics.size(), 2u);
+    EXPECT_TRUE(std::isnan(b.metrics[1].second));
+  }
+}
+
+// Every value of a cell file, replaced by one of another type, is refused naming the file and its key;
+// every key that cells have always held, removed, is named as missing.
+TEST(CellFile, EveryValueOfAnotherTypeIsNamed) {
+  size_t checked = 0;
+  for (bool ensemble : {false, true}) {
+    const json good = sample_cell(ensemble).to_json();
+    std::function<void(const json&, const json::json_pointer&, const std::string&)> walk =
+        [&](const json& v, const json::json_pointer& at, const std::string& path) {
+          if (v.is_object() && !path.empty() && path.rfind("members", 0) == 0 && path != "members") return;
+          if (v.is_object()) {
+            for (auto it = v.begin(); it != v.end(); ++it)
+              walk(it.value(), at / it.key(), path.empty() ? it.key() : path + "." + it.key());
+            return;
+          }
+          if (v.is_array()) {
+            for (size_t k = 0; k < v.size(); ++k) walk(v[k], at / k, path + "[" + std::to_string(k) + "]");
+            if (!v.empty()) {
+              json edited = good;
+              edited[at] = "not a list";
+              const std::string said = data_error([&] { lstmad::CellResult::from_json(edited, kFile); });
+              EXPECT_EQ(said.rfind(kFile + ": " + path + ": expected a list", 0), 0u) << said;
+              ++checked;
+            }
+            return;
+          }
+          json edited = good;
+          edited[at] = v.is_string() ? json(5) : json("x");
+          const std::string said = data_error([&] { lstmad::CellResult::from_json(edited, kFile); });
+          EXPECT_EQ(said.rfind(kFile + ": " + path + ": expected ", 0), 0u) << path << ": " << said;
+          ++checked;
+        };
+    walk(good, json::json_pointer(), "");
+    if (ensemble) {
+      json edited = good;
+      edited["members"][1] = 7;
+      EXPECT_EQ(data_error([&] { lstmad::CellResult::from_json(edited, kFile); }),
+                kFile + ": members[1]: expected an object, got 7");
+    }
+  }
+  EXPECT_GT(checked, 30u);
+  json edited = sample_cell(false).to_json();
+  edited["status"] = "FINE";
+  EXPECT_EQ(data_error([&] { lstmad::CellResult::from_json(edited, kFile); }),
+            kFile + ": status: \"FINE\" is not a cell status (OK, ERROR, NONFINITE, TIMEOUT)");
+  const json good = sample_cell(false).to_json();
+  const std::vector<std::string> optional = {"train_rows", "time_features", "engine_fallback", "members",
+                                             "loss_curve"};
+  for (auto it = good.begin(); it != good.end(); ++it) {
+    json less = good;
+    less.erase(it.key());
+    if (std::find(optional.begin(), optional.end(), it.key()) != optional.end()) {
+      EXPECT_NO_THROW(lstmad::CellResult::from_json(less, kFile)) << it.key();
+    } else {
+      EXPECT_EQ(data_error([&] { lstmad::CellResult::from_json(less, kFile); }),
+                kFile + ": " + it.key() + ": missing");
+    }
+  }
+}
+
+}  // namespace
