@@ -11,29 +11,38 @@ flags=(-std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recov
        -Iframework -I. -isystem /usr/include/eigen3)
 core=(framework/core/log.cpp framework/core/files.cpp framework/core/json_file.cpp framework/data/timestamp.cpp
       framework/data/series.cpp framework/data/csv_fields.cpp framework/data/nab_windows.cpp)
-# The two targets build, and then run, side by side (one core each); each one's output is printed whole.
+# The targets build, and then run, side by side; each one's output is printed whole.
 "$cxx" "${flags[@]}" tests/fuzz/fuzz_csv_reader.cpp framework/data/csv_reader.cpp framework/data/labels.cpp framework/data/ucr.cpp \
   "${core[@]}" -o "$out/fuzz_csv_reader" &
 build_csv=$!
 "$cxx" "${flags[@]}" tests/fuzz/fuzz_config.cpp experiments/config.cpp experiments/config_schema.cpp framework/data/csv_reader.cpp "${core[@]}" -o "$out/fuzz_config" &
 build_config=$!
+"$cxx" "${flags[@]}" tests/fuzz/fuzz_run_inputs.cpp framework/data/npy.cpp framework/data/nasa.cpp framework/eval/nab_corpus.cpp \
+  framework/eval/nab_scorer.cpp framework/train/checkpoint.cpp framework/lstm/shape.cpp framework/data/labels.cpp \
+  framework/data/csv_reader.cpp "${core[@]}" -o "$out/fuzz_run_inputs" &
+build_inputs=$!
 wait "$build_csv"
 wait "$build_config"
+wait "$build_inputs"
 fuzz() {  # fuzz NAME SEEDS: runs one target for $secs seconds, its output in $out/NAME.log
   local name=$1 seeds=$2 work="$out/corpus_$1"
   mkdir -p "$work"
   "$out/fuzz_$name" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$out/$name-" "$work" "$seeds" >"$out/$name.log" 2>&1
 }
-echo "fuzzing csv_reader and config for ${secs}s each"
+targets=(csv_reader config run_inputs)
+echo "fuzzing ${targets[*]} for ${secs}s each"
 fuzz csv_reader tests/fuzz/corpus_csv &
 run_csv=$!
 fuzz config tests/fuzz/corpus_config &
 run_config=$!
+fuzz run_inputs tests/fuzz/corpus_run_inputs &
+run_inputs=$!
 status=0
 wait "$run_csv" || status=1
 wait "$run_config" || status=1
-for name in csv_reader config; do
+wait "$run_inputs" || status=1
+for name in "${targets[@]}"; do
   echo "== $name"
   tail -n 12 "$out/$name.log"
 done

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "core/error.hpp"
+#include "eval/nab_corpus.hpp"
 #include "eval/nab_scorer.hpp"
 
 namespace lstmad {
@@ -385,6 +386,41 @@ TEST(NabScorer, Profiles) {
                 .find("tpWeight and fnWeight are both 0"),
             std::string::npos);
   EXPECT_EQ(why(R"({"p": {"CostMatrix": {"tpWeight": 0, "fnWeight": 1, "fpWeight": 0}}})"), "");
+  // Read strictly: a number beyond double range (nlohmann's own exception, which named no file, escaped
+  // before), a profile given twice (the second would replace the first) and a NUL byte (the parser took it
+  // for the end of the text) are errors naming the file, the line and the key.
+  EXPECT_EQ(
+      why("{\"p\": {\"CostMatrix\":\n {\"tpWeight\": 1e999, \"fnWeight\": 1, \"fpWeight\": 0}}}"),
+      "w.json:2: p.CostMatrix.tpWeight: expected a number within about +-1.8e308 (a double), got 1e999");
+  EXPECT_NE(why(R"({"p": {"CostMatrix": {"tpWeight": 1, "fnWeight": 1, "fpWeight": 0}},
+                    "p": {"CostMatrix": {"tpWeight": 1, "fnWeight": 1, "fpWeight": 5}}})")
+                .find("w.json:2: p: key given twice in one object"),
+            std::string::npos);
+  EXPECT_NE(why(std::string(R"({"p": {"CostMatrix": {"tpWeight": 1, "fnWeight": 1, "fpWeight": 0}}})") +
+                std::string(1, '\0') + "{")
+                .find("w.json:1: a NUL byte"),
+            std::string::npos);
+}
+
+TEST(NabScorer, ThresholdsFilesAreReadStrictly) {
+  auto why = [](const std::string& text) {
+    try {
+      nab_parse_thresholds(text, "t.json");
+    } catch (const DataError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  const auto t = nab_parse_thresholds(R"({"d": {"standard": {"threshold": 0.5, "score": 3}}})", "t.json");
+  EXPECT_EQ(t.at("d").at("standard"), 0.5);
+  EXPECT_EQ(why(R"({"d": {"standard": {"threshold": 1e400}}})"),
+            "t.json:1: d.standard.threshold: expected a number within about +-1.8e308 (a double), got 1e400");
+  EXPECT_NE(
+      why("{\"d\": {\"standard\": {\"threshold\": 0.5}},\n \"d\": {}}").find("t.json:2: d: key given twice"),
+      std::string::npos);
+  EXPECT_NE(why(R"({"d": {"standard": {"threshold": "x"}}})")
+                .find("\"d\".\"standard\": expected {\"threshold\": number}"),
+            std::string::npos);
 }
 
 TEST(NabScorer, NumbersAsPythonWritesThem) {

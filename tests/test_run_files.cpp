@@ -79,6 +79,17 @@ TEST(JsonGet, AFallbackStandsOnlyForAnAbsentKey) {
             kFile + ": a.n: expected an integer, got \"x\"");
 }
 
+// nlohmann's parser stops at a NUL byte as at the end of the text, so "{...}\0garbage" would read as the
+// object before it (and a walk of the rest could throw nlohmann's own exceptions): refused and located.
+TEST(JsonText, ANulByteIsRefusedWhereItIs) {
+  const std::string text = std::string("{\"a\": 1,\n \"b\": 2}") + std::string(3, '\0') + "{\"\xff\": 1e999";
+  EXPECT_EQ(data_error([&] { lstmad::parse_json_text(text, kFile); }),
+            kFile + ":2: a NUL byte, which JSON text cannot hold (a damaged file?)");
+  EXPECT_EQ(lstmad::parse_json_text("{\"a\": \"\\u0000\"}", kFile).at("a").get<std::string>(),
+            std::string(1, '\0'))
+      << "an escaped NUL in a string is JSON";
+}
+
 lstmad::CellResult sample_cell(bool ensemble) {
   lstmad::CellResult r;
   r.id = "abc";

@@ -84,9 +84,31 @@ bool find_problem(const std::string& t, JsonProblem& problem) {
   return false;
 }
 
+// Sets problem's line and column (1-based) to those of byte `offset` of text.
+void locate(const std::string& text, size_t offset, JsonProblem& problem) {
+  problem.line = 1;
+  problem.column = 1;
+  for (size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++problem.line;
+      problem.column = 1;
+    } else {
+      ++problem.column;
+    }
+  }
+}
+
 }  // namespace
 
 std::optional<json> parse_json_strict(const std::string& text, JsonProblem& problem) {
+  // nlohmann's parser takes a NUL byte for the end of the input and ignores what follows it, so a file
+  // with NULs in it (the zero-filled tail that a crash can leave) would be read as its text before them.
+  // JSON has no raw NUL (a string holds one as \u0000): refused, located.
+  if (const size_t nul = text.find('\0'); nul != std::string::npos) {
+    problem = {1, 1, "", "a NUL byte, which JSON text cannot hold (a damaged file?)", true};
+    locate(text, nul, problem);
+    return std::nullopt;
+  }
   json j;
   try {
     j = json::parse(text);
@@ -94,14 +116,7 @@ std::optional<json> parse_json_strict(const std::string& text, JsonProblem& prob
     // The byte offset as line:column.
     const size_t off = std::min<size_t>(e.byte == 0 ? 0 : e.byte - 1, text.size());
     problem = {1, 1, "", std::string("malformed JSON (") + e.what() + ")", true};
-    for (size_t i = 0; i < off; ++i) {
-      if (text[i] == '\n') {
-        ++problem.line;
-        problem.column = 1;
-      } else {
-        ++problem.column;
-      }
-    }
+    locate(text, off, problem);
     return std::nullopt;
   } catch (const json::exception& e) {  // a number beyond double range, located by the walk below
     if (!find_problem(text, problem))
@@ -112,11 +127,15 @@ std::optional<json> parse_json_strict(const std::string& text, JsonProblem& prob
   return j;
 }
 
-json read_json_file(const std::string& path) {
+json parse_json_text(const std::string& text, const std::string& source) {
   JsonProblem p;
-  auto j = parse_json_strict(files::read(path), p);
-  if (!j) throw DataError(path, p.line, (p.path.empty() ? "" : p.path + ": ") + p.what);
+  auto j = parse_json_strict(text, p);
+  if (!j) throw DataError(source, p.line, (p.path.empty() ? "" : p.path + ": ") + p.what);
   return std::move(*j);
+}
+
+json read_json_file(const std::string& path) {
+  return parse_json_text(files::read(path), path);
 }
 
 const json& json_at(const json& doc, const std::vector<std::string>& keys, const std::string& file) {

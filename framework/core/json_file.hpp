@@ -28,6 +28,9 @@ struct JsonProblem {
 // returns nullopt and fills `problem`.
 std::optional<nlohmann::json> parse_json_strict(const std::string& text, JsonProblem& problem);
 
+// Parses text strictly; DataError naming `source`, the line and the JSON path of the problem otherwise.
+nlohmann::json parse_json_text(const std::string& text, const std::string& source);
+
 // Reads and parses a JSON file strictly: IoError when it cannot be read, DataError naming the file, the
 // line and the JSON path otherwise.
 nlohmann::json read_json_file(const std::string& path);

@@ -201,12 +201,7 @@ std::vector<std::string> nab_list_detectors(const std::string& results_dir) {
 }
 
 NabThresholds nab_parse_thresholds(const std::string& json_text, const std::string& source) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(json_text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw DataError(source, 0, std::string("malformed JSON: ") + e.what());
-  }
+  const nlohmann::json j = parse_json_text(json_text, source);
   if (!j.is_object()) throw DataError(source, 0, "expected {detector: {profile: {\"threshold\": t}}}");
   NabThresholds out;
   for (auto d = j.begin(); d != j.end(); ++d) {

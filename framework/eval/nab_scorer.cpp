@@ -13,6 +13,7 @@
 
 #include "core/error.hpp"
 #include "core/files.hpp"
+#include "core/json_file.hpp"
 
 namespace lstmad {
 namespace {
@@ -231,12 +232,10 @@ std::vector<NabProfile> nab_default_profiles() {
 }
 
 std::vector<NabProfile> nab_parse_profiles(const std::string& json_text, const std::string& source) {
-  nlohmann::ordered_json j;
-  try {
-    j = nlohmann::ordered_json::parse(json_text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw DataError(source, 0, std::string("malformed JSON: ") + e.what());
-  }
+  // Checked strictly first (malformed text, a repeated profile or key, a number beyond double range, each
+  // with its line), then read again keeping the profiles' order.
+  (void)parse_json_text(json_text, source);
+  const auto j = nlohmann::ordered_json::parse(json_text);
   if (!j.is_object() || j.empty())
     throw DataError(source, 0,
                     "expected {profile: {\"CostMatrix\": {\"tpWeight\": .., \"fnWeight\": .., "

@@ -108,8 +108,9 @@ void save_checkpoint(const std::string& path, const Checkpoint& ck) {
   files::write_atomic(path, s);
 }
 
-Checkpoint load_checkpoint(const std::string& path) {
-  const std::string bytes = files::read(path);
+Checkpoint load_checkpoint(const std::string& path) { return parse_checkpoint(files::read(path), path); }
+
+Checkpoint parse_checkpoint(const std::string& bytes, const std::string& path) {
   Reader r(path, bytes);
   if (r.bytes(sizeof(kMagic), "the magic") != std::string(kMagic, sizeof(kMagic)))
     r.fail("wrong magic (expected \"LSTMADCK\")");

@@ -38,7 +38,9 @@ struct Checkpoint {
 void save_checkpoint(const std::string& path, const Checkpoint& checkpoint);
 // IoError when the file cannot be read; DataError naming it when it is not a valid checkpoint.
 Checkpoint load_checkpoint(const std::string& path);
-// As above, and a DataError when the stored shape differs from `expected`.
+// The bytes of a checkpoint file; `path` names it in errors.
+Checkpoint parse_checkpoint(const std::string& bytes, const std::string& path);
+// As load_checkpoint above, and a DataError when the stored shape differs from `expected`.
 Checkpoint load_checkpoint(const std::string& path, const ModelShape& expected);
 
 // Bytes of the file save_checkpoint writes for a model of this shape.
