@@ -147,6 +147,9 @@ void reconcile_resumed_inputs(const std::string& dir, json m, const Corpus& corp
   m["input_sha256"] = current;
   m["cells"] = plan.cells.size();
   m["settings"] = plan.settings.size();
+  // The corpus as it is now; its format and root as the first leg recorded them (an edited entry that is
+  // no object is written anew).
+  if (!m["corpus"].is_object()) m["corpus"] = json{{"format", corpus.format}, {"root", corpus.root}};
   m["corpus"]["series"] = corpus.series.size();
   m["corpus"]["windows"] = corpus.total_windows;
   m["resumes"].push_back(json{{"utc", utc_stamp("%Y-%m-%dT%H:%M:%SZ")},
@@ -238,6 +241,12 @@ void open_resumed_folder(const std::string& dir, json& cfg, json& manifest, RunO
   if (!stale.empty()) log::info("removed " + std::to_string(stale.size()) + " unfinished temporary files");
   if (const std::string mpath = dir + "/manifest.json"; files::exists(mpath)) {
     manifest = read_json_file(mpath);
+    // This resume adds itself to the manifest: a file that is no object, or whose record of earlier
+    // resumes is no list, was edited or damaged, and is named rather than overwritten.
+    if (!manifest.is_object())
+      throw DataError(mpath, 0, "expected an object (the run's manifest), got " + json_excerpt(manifest));
+    if (manifest.contains("resumes") && !manifest["resumes"].is_array())
+      throw DataError(mpath, 0, "resumes: expected a list, got " + json_excerpt(manifest["resumes"]));
     // A rescore has no models of its own to train: resuming it as a run would train new ones for the
     // cells it had not scored, beside cells scored from its source's (and members') errors.
     if (manifest.contains("rescored_from"))

@@ -207,6 +207,16 @@ TEST_F(RunCli, DamagedRunFilesAreDataErrorsNamingFileAndKey) {
       {"nab_scores.json", "{", "report", "nab_scores.json:1: malformed JSON"},
       {"nab_thresholds.json", R"({"lstmad": {"standard": {}}})", "report",
        "nab_thresholds.json: lstmad.standard.threshold: missing"},
+      // A resume adds itself to the manifest's record: one that is no object, or whose resumes are no
+      // list, is named (nlohmann's own exception escaped, naming nothing).
+      {"manifest.json", "[1]", "run --resume",
+       "manifest.json: expected an object (the run's manifest), got [1]"},
+      {"manifest.json", R"({"resumes": 5})", "run --resume",
+       "manifest.json: resumes: expected a list, got 5"},
+      {"config.json", R"({"engine": {"name": "cpu", "precision": "fp32"}, "run": {"seed": -1}})", "report",
+       "config.json: run.seed: expected an integer from 0 to 18446744073709551615, got -1"},
+      {"nab_scores.json", std::string("{}") + std::string(1, '\0') + "x", "table",
+       "nab_scores.json:1: a NUL byte"},
   };
   int n = 0;
   for (const auto& c : cases) {
