@@ -15,6 +15,17 @@
 namespace lstmad {
 namespace {
 
+// The message of the DataError that f throws; "" when it throws none.
+template <class F>
+std::string refusal(F&& f) {
+  try {
+    f();
+  } catch (const DataError& e) {
+    return e.what();
+  }
+  return "";
+}
+
 NabProfile standard() {
   return nab_default_profiles()[0];
 }
@@ -368,14 +379,7 @@ TEST(NabScorer, Profiles) {
   EXPECT_THROW(nab_parse_profiles("[1, 2]", "bad.json"), DataError);
   EXPECT_THROW(nab_parse_profiles("{", "bad.json"), DataError);
   // A weight is a reward's or a cost's size; all-zero rewards and costs leave nothing to normalize by.
-  auto why = [](const std::string& text) {
-    try {
-      nab_parse_profiles(text, "w.json");
-    } catch (const DataError& e) {
-      return std::string(e.what());
-    }
-    return std::string();
-  };
+  auto why = [](const std::string& text) { return refusal([&] { nab_parse_profiles(text, "w.json"); }); };
   EXPECT_NE(why(R"({"p": {"CostMatrix": {"tpWeight": 1, "fnWeight": 1, "fpWeight": -5}}})")
                 .find("\"fpWeight\" must be a finite weight >= 0, got -5"),
             std::string::npos);
@@ -403,14 +407,7 @@ TEST(NabScorer, Profiles) {
 }
 
 TEST(NabScorer, ThresholdsFilesAreReadStrictly) {
-  auto why = [](const std::string& text) {
-    try {
-      nab_parse_thresholds(text, "t.json");
-    } catch (const DataError& e) {
-      return std::string(e.what());
-    }
-    return std::string();
-  };
+  auto why = [](const std::string& text) { return refusal([&] { nab_parse_thresholds(text, "t.json"); }); };
   const auto t = nab_parse_thresholds(R"({"d": {"standard": {"threshold": 0.5, "score": 3}}})", "t.json");
   EXPECT_EQ(t.at("d").at("standard"), 0.5);
   EXPECT_EQ(why(R"({"d": {"standard": {"threshold": 1e400}}})"),
