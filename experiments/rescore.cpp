@@ -318,7 +318,8 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
   if (missing > 0)
     throw IoError(
         src_dir + ": " + std::to_string(missing) + " of " + std::to_string(src_plan.cells.size()) +
-        " cells have no result (an unfinished run, or one shard of a run): finish it with lstmad run "
+        " cells have no result (an unfinished run, one shard of a run, or a damaged cell file named above): "
+        "finish it with lstmad run "
         "--resume " +
         src_dir + " (or merge its shards), then rescore");
   // A member holds a cell of every series, or it is an unfinished run, one shard of one, or a run on other

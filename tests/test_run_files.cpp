@@ -77,6 +77,8 @@ TEST(JsonGet, AFallbackStandsOnlyForAnAbsentKey) {
   EXPECT_EQ(lstmad::json_get_or<int>(doc, {"a", "m"}, kFile, -1), -1);
   EXPECT_EQ(data_error([&] { lstmad::json_get_or<int>(doc, {"a", "n"}, kFile, -1); }),
             kFile + ": a.n: expected an integer, got \"x\"");
+  EXPECT_EQ(data_error([&] { lstmad::json_get_or<int>(json::array(), {"n"}, kFile, -1); }),
+            kFile + ": the document: expected an object, got []");
 }
 
 // nlohmann's parser stops at a NUL byte as at the end of the text, so "{...}\0garbage" would read as the

@@ -114,7 +114,7 @@ T json_get_or(const nlohmann::json& doc, const std::vector<std::string>& keys, c
               T fallback) {
   const std::vector<std::string> parent(keys.begin(), keys.end() - 1);
   const nlohmann::json& p = json_at(doc, parent, file);
-  if (!p.contains(keys.back())) return fallback;
+  if (p.is_object() && !p.contains(keys.back())) return fallback;  // else json_get names what is wrong
   return json_get<T>(doc, keys, file);
 }
 
