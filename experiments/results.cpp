@@ -139,8 +139,9 @@ CellResult CellResult::from_json(const json& j, const std::string& file) {
   }
   r.error = get_text("error");
   r.rows = get_int("rows");
-  r.train_rows = json_get_or<int>(j, {"train_rows"}, file, -1);  // absent in cells written before it was
-  r.epochs = get_int("epochs");                                  // recorded
+  // train_rows is absent in cells written before it was recorded.
+  r.train_rows = json_get_or<int>(j, {"train_rows"}, file, -1);
+  r.epochs = get_int("epochs");
   r.best_epoch = get_int("best_epoch");
   r.train_loss = number_or_null(j, {"train_loss"}, file);
   r.val_loss = number_or_null(j, {"val_loss"}, file);
