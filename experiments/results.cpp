@@ -61,10 +61,7 @@ namespace {
 // DataError naming the file and the key.
 double number_or_null(const json& j, const std::vector<std::string>& keys, const std::string& file) {
   const json& v = json_at(j, keys, file);
-  if (v.is_null()) return std::nan("");
-  std::string path;
-  for (const auto& k : keys) path += (path.empty() ? "" : ".") + k;
-  return json_as<double>(v, path, file);
+  return v.is_null() ? std::nan("") : json_as<double>(v, json_key_path(keys), file);
 }
 
 std::string csv_field(const std::string& s) {

@@ -153,6 +153,12 @@ const json& json_at(const json& doc, const std::vector<std::string>& keys, const
   return *cur;
 }
 
+std::string json_key_path(const std::vector<std::string>& keys) {
+  std::string path;
+  for (const auto& k : keys) path += (path.empty() ? "" : ".") + k;
+  return path;
+}
+
 std::string json_excerpt(const json& v) {
   constexpr std::size_t kMost = 80;
   std::string text = v.dump(-1, ' ', false, json::error_handler_t::replace);

@@ -99,12 +99,13 @@ T json_as(const nlohmann::json& v, const std::string& path, const std::string& f
   }
 }
 
+// The dotted path of `keys` as errors name it ("a.b.c").
+std::string json_key_path(const std::vector<std::string>& keys);
+
 // The value under `keys` as T (json_at, then json_as).
 template <class T>
 T json_get(const nlohmann::json& doc, const std::vector<std::string>& keys, const std::string& file) {
-  std::string path;
-  for (const auto& k : keys) path += (path.empty() ? "" : ".") + k;
-  return json_as<T>(json_at(doc, keys, file), path, file);
+  return json_as<T>(json_at(doc, keys, file), json_key_path(keys), file);
 }
 
 // As json_get, with `fallback` when the last key is absent (a field that older files lack); a value that
