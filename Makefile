@@ -7,7 +7,7 @@ ARGS    ?=
 JOBS    ?= $(shell nproc)
 FUZZ_SECONDS ?= 20
 
-.PHONY: all deps configure build run test test-cpu sanitize emulate format clean
+.PHONY: all deps configure build run test test-cpu sanitize tsan emulate format clean
 
 all: build
 
@@ -40,6 +40,12 @@ export CCACHE_NOHASHDIR ?= true
 # The CPU tests under AddressSanitizer and UndefinedBehaviorSanitizer.
 sanitize: deps
 	cmake --preset asan $(SAN_LAUNCHER) && cmake --build --preset asan -j $(JOBS) && ctest --preset asan
+
+# The CPU tests under ThreadSanitizer (the thread pool, the scheduler's workers, progress and the results
+# writer; the lstmad the tests start is instrumented too). Not in CI: its own build and run take about ten
+# minutes on two cores, beyond CI's budget; run it after a change to anything that threads share.
+tsan: deps
+	cmake --preset tsan $(SAN_LAUNCHER) && cmake --build --preset tsan -j $(JOBS) && ctest --preset tsan
 
 # The GPU tests on the host emulation of CUDA (tests/emulation; needs the CUDA toolkit's headers, no GPU),
 # under ASan + UBSan: the kernels' barriers, warp collectives, clusters and memory accesses, checked here.

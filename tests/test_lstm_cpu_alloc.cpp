@@ -1,7 +1,7 @@
 // LstmCpu's contract that forward() and backward() never allocate: every workspace comes from the
 // constructor, and Eigen's GEMM packing blocks stay on the stack. Counted by interposing malloc (glibc's
 // __libc_malloc underneath) for the whole test binary, which is why this test has its own executable.
-// Skipped under AddressSanitizer, which owns malloc itself.
+// Skipped under AddressSanitizer and ThreadSanitizer, which own malloc themselves.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -13,10 +13,10 @@
 #include "lstm/cpu/lstm_cpu.hpp"
 #include "lstm/init.hpp"
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define LSTMAD_ALLOC_COUNTING 0
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
 #define LSTMAD_ALLOC_COUNTING 0
 #endif
 #endif
