@@ -13,7 +13,6 @@
 #include "core/log.hpp"
 #include "data/nasa.hpp"
 #include "data/synthetic.hpp"
-#include "data/timestamp.hpp"
 #include "data/ucr.hpp"
 
 namespace lstmad {
@@ -276,14 +275,7 @@ Series Corpus::load(const std::string& id, int* train_rows) const {
     w.start += ntrain;
     w.end += ntrain;
   }
-  const int n = s.rows();
-  s.timestamps.clear();
-  s.time_us.clear();
-  for (int i = 0; i < n; ++i) {
-    int64_t us = static_cast<int64_t>(i) * 1000000;
-    s.time_us.push_back(us);
-    s.timestamps.push_back(format_timestamp_us(us));
-  }
+  set_stand_in_times(s);
   for (auto& w : s.windows) {
     w.start_text = s.timestamps[static_cast<size_t>(w.start)];
     w.end_text = s.timestamps[static_cast<size_t>(w.end)];

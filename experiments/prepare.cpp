@@ -64,10 +64,14 @@ std::vector<std::string> calendar_inputs(const Series& series, const json& cfg, 
   // where they do not, the input is one more thing for a few hundred windows to fit, and costs more
   // than it brings (docs/results/README.md). A series without timestamps then simply gets none.
   const double gate = at_path(cfg, "data.time_features_gate").get<double>();
-  const bool timed = series.time_us.size() == static_cast<size_t>(n) && !series.timestamps.empty();
+  const bool timed =
+      series.time_us.size() == static_cast<size_t>(n) && !series.timestamps.empty() && !series.stand_in_times;
   if (!requested.empty() && !timed && gate <= 0)
     throw DataError(series.path, 0,
-                    "data.time_features needs a timestamp on every row; this series has none");
+                    "data.time_features needs a timestamp on every row; this series has none" +
+                        std::string(series.stand_in_times ? " (its source holds no times: with data.format csv, "
+                                                            "data.csv.time_column names the column that does)"
+                                                          : ""));
   std::vector<std::string> features;
   for (const auto& f : requested) {
     if (gate <= 0) {

@@ -674,10 +674,12 @@ TEST(CsvGeneric, IsoTimesChosenValuesAndNoTimeColumn) {
   EXPECT_EQ(s.values, (std::vector<double>{10, 1, 20, 2}));
   EXPECT_EQ(s.time_us[1] - s.time_us[0], 300LL * 1000000);
   EXPECT_TRUE(s.windows.empty());
+  EXPECT_FALSE(s.stand_in_times);
   // No time column: rows one second apart; the time-like column is then just skipped when not listed.
   s = parse_series_csv(text, "g.csv", "c/g.csv", nullptr, generic("", "", {"a"}));
   EXPECT_EQ(s.values, (std::vector<double>{1, 2}));
   EXPECT_EQ(s.timestamps[1], "1970-01-01 00:00:01");
+  EXPECT_TRUE(s.stand_in_times) << "such times must not feed calendar inputs";
 }
 
 // data.csv.time_format: fixed patterns (compact dates, day-first dates, fractions) and epoch milliseconds;

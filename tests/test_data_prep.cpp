@@ -527,6 +527,16 @@ TEST(DataPrep, TimeFeaturesAddSineAndCosineOfTheCalendarPhases) {
     EXPECT_NE(std::string(e.what()).find("/data/cat/test.csv"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("time_features"), std::string::npos) << e.what();
   }
+  // Nor do the stand-in times of a source without times (a CSV without a time column) count as a clock.
+  Series untimed = s;
+  set_stand_in_times(untimed);
+  try {
+    prepare_series(untimed, cfg, 20);
+    FAIL() << "expected a DataError";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("/data/cat/test.csv"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("data.csv.time_column"), std::string::npos) << e.what();
+  }
   // Unknown features are config errors with the JSON path.
   try {
     resolve_config(json::parse(R"({"data": {"time_features": ["hour"]}})"), "t");
@@ -597,6 +607,8 @@ TEST(DataPrep, TimeFeatureGateKeepsTheCalendarForSeriesThatFollowIt) {
   bare.timestamps.clear();
   bare.time_us.clear();
   EXPECT_EQ(prepare_series(bare, gated, train).input_dims, 1);
+  set_stand_in_times(bare);
+  EXPECT_EQ(prepare_series(bare, gated, train).input_dims, 1) << "stand-in times are no clock to follow";
   // Gate 0 (the default) gives every series every requested input.
   json open =
       resolve_config(json::parse(R"({"data": {"time_features": ["time_of_day", "day_of_week"]}})"), "t");

@@ -349,12 +349,7 @@ Series parse_series_csv(const std::string& text, const std::string& path, const 
     s.lines.push_back(static_cast<int>(in.line_no()));
   }
   if (s.values.empty()) throw DataError(path, 0, "no data rows after the header");
-  const int n = s.rows();
-  if (cols.time_col < 0)  // no time column: one second apart, so that NAB-format result files stay valid
-    for (int i = 0; i < n; ++i) {
-      s.time_us.push_back(static_cast<int64_t>(i) * 1000000);
-      s.timestamps.push_back(format_timestamp_us(s.time_us.back()));
-    }
+  if (cols.time_col < 0) set_stand_in_times(s);  // so that NAB-format result files stay valid
   add_label_windows(labels, layout.label_windows == "nab", s);
   if (rep.duplicate_timestamps || rep.backward_timestamps)
     log::debug(path + ": " + std::to_string(rep.duplicate_timestamps) + " repeated and " +

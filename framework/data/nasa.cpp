@@ -15,7 +15,6 @@
 #include "core/log.hpp"
 #include "data/csv_fields.hpp"
 #include "data/npy.hpp"
-#include "data/timestamp.hpp"
 
 namespace lstmad {
 namespace fs = std::filesystem;
@@ -107,7 +106,7 @@ std::vector<std::string> list_channels(const std::string& root, const std::strin
   return out;
 }
 
-// A Series from an array, with one-second synthetic timestamps from 1970-01-01 00:00:00.
+// A Series from an array, with stand-in times (set_stand_in_times).
 Series to_series(const NpyArray& a, const std::string& name, const std::string& path) {
   if (a.cols() == 0) throw DataError(path, 0, "the array has no columns");
   Series s;
@@ -115,14 +114,7 @@ Series to_series(const NpyArray& a, const std::string& name, const std::string& 
   s.path = path;
   s.dims = static_cast<int>(a.cols());
   s.values = a.data;
-  const size_t rows = a.rows();
-  s.timestamps.reserve(rows);
-  s.time_us.reserve(rows);
-  for (size_t i = 0; i < rows; ++i) {
-    const int64_t us = static_cast<int64_t>(i) * 1000000;
-    s.time_us.push_back(us);
-    s.timestamps.push_back(format_timestamp_us(us));
-  }
+  set_stand_in_times(s);
   return s;
 }
 

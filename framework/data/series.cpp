@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "data/timestamp.hpp"
+
 namespace lstmad {
 
 std::vector<int> Series::point_labels() const {
@@ -24,6 +26,19 @@ std::string TimestampOrderTally::summary(std::size_t series_loaded) const {
   return std::to_string(series) + " of " + std::to_string(series_loaded) + " series have repeated (" +
          std::to_string(repeated) + ") or backward (" + std::to_string(backward) +
          ") timestamps, kept in file order; -v names them";
+}
+
+void set_stand_in_times(Series& s) {
+  const int n = s.rows();
+  s.timestamps.clear();
+  s.time_us.clear();
+  s.timestamps.reserve(static_cast<size_t>(n));
+  s.time_us.reserve(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    s.time_us.push_back(static_cast<int64_t>(i) * 1000000);
+    s.timestamps.push_back(format_timestamp_us(s.time_us.back()));
+  }
+  s.stand_in_times = true;
 }
 
 int probation_length(int rows) {

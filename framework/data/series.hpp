@@ -26,6 +26,10 @@ struct Series {
   int repeated_timestamps = 0;          // rows whose timestamp equals the previous row's (kept in file order)
   int backward_timestamps = 0;  // rows whose timestamp is before the previous row's (kept in file order)
   std::vector<int> lines;       // 1-based line of each row in a text file (CSV, UCR); empty otherwise
+  // The source holds no times (a CSV without a time column, NASA's arrays, UCR's text files):
+  // timestamps and time_us are stand-ins, one second a row from 1970-01-01, that keep NAB-format result
+  // files valid and must not feed calendar inputs.
+  bool stand_in_times = false;
 
   // The file line of `row` for error messages, or 0 where rows are not lines of a text file (.npy).
   int line_of(int row) const {
@@ -47,6 +51,9 @@ struct TimestampOrderTally {
   // Empty when no series had any; otherwise one sentence for a warning.
   std::string summary(std::size_t series_loaded) const;
 };
+
+// Gives `s` (its values set) the stand-in times above, replacing any it had.
+void set_stand_in_times(Series& s);
 
 // NAB's probationary length: min(floor(0.15 n), 750) rows, computed as NAB does (IEEE double product).
 int probation_length(int rows);

@@ -11,7 +11,6 @@
 #include "core/log.hpp"
 #include "data/csv_fields.hpp"
 #include "data/csv_reader.hpp"
-#include "data/timestamp.hpp"
 
 namespace lstmad {
 namespace fs = std::filesystem;
@@ -154,13 +153,7 @@ Series load_ucr_series(const std::string& root, const std::string& relpath, cons
     throw DataError(path, 0,
                     "the name's anomaly starts at row " + std::to_string(f->begin) +
                         ", inside its training part (rows 1 .. " + std::to_string(f->train_end) + ")");
-  s.timestamps.reserve(static_cast<size_t>(n));
-  s.time_us.reserve(static_cast<size_t>(n));
-  for (int i = 0; i < n; ++i) {
-    const int64_t us = static_cast<int64_t>(i) * 1000000;
-    s.time_us.push_back(us);
-    s.timestamps.push_back(format_timestamp_us(us));
-  }
+  set_stand_in_times(s);
   LabelWindow w;
   w.start = f->begin - 1;
   w.end = f->end - 1;
