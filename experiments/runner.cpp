@@ -103,8 +103,10 @@ extern "C" void on_stop_signal(int sig) {
 
 // On resume: the stored cells of series whose input files changed since the manifest `m` recorded them
 // move to superseded/<time>/cells (kept, no longer results) and so run again on the files as they are
-// now; the manifest then records the current inputs and this resume, so that a later resume compares
-// against what the results now rest on.
+// now; the cells of series no longer in the corpus (their files removed) move there too, so that no table,
+// report or NAB-format folder of the run shows them. Each moved cell takes its NAB-format file and saved
+// models along. The manifest then records the current inputs and this resume, so that a later resume
+// compares against what the results now rest on.
 void reconcile_resumed_inputs(const std::string& dir, json m, const Corpus& corpus, const Plan& plan,
                               const ResultsStore& store, int threads) {
   const json current = input_hashes(corpus);
@@ -117,6 +119,8 @@ void reconcile_resumed_inputs(const std::string& dir, json m, const Corpus& corp
               "): they cannot be checked, so they run again");
   if (!changes.empty()) {
     const std::set<std::string> stale = series_with_changed_inputs(corpus, changes);
+    std::set<std::string> planned;
+    for (const auto& c : plan.cells) planned.insert(c.id);
     // A folder of its own per resume: two resumes within one second must not overwrite each other's.
     std::string stamp = dir + "/superseded/" + utc_stamp("%Y%m%d-%H%M%S");
     if (fs::exists(stamp)) {
@@ -125,24 +129,42 @@ void reconcile_resumed_inputs(const std::string& dir, json m, const Corpus& corp
       stamp += "-" + std::to_string(k);
     }
     const std::string aside = stamp + "/cells";
-    int moved = 0;
+    int moved = 0, gone = 0;
+    std::set<std::string> gone_series;
     for (const auto& r : store.read_cells()) {
-      if (!stale.count(r.series)) continue;
+      const bool removed = !planned.count(r.id);
+      if (!removed && !stale.count(r.series)) continue;
       files::make_dirs(aside);
       fs::rename(dir + "/cells/" + r.id + ".json", aside + "/" + r.id + ".json");
       std::error_code ec;  // its saved models were fitted on the old inputs: aside with it
       if (fs::exists(saved_models_dir(dir, r.id), ec)) {
-        const std::string models_aside = fs::path(aside).parent_path().string() + "/models";
+        const std::string models_aside = stamp + "/models";
         files::make_dirs(models_aside);
         fs::rename(saved_models_dir(dir, r.id), models_aside + "/" + r.id, ec);
       }
-      ++moved;
+      // Its scores too, under the same relative path: a rerun that fails must not leave the old ones.
+      if (!r.detector.empty() && fs::exists(store.nab_scores_path(r.detector, r.series), ec)) {
+        const std::string from = store.nab_scores_path(r.detector, r.series);
+        const std::string to = stamp + "/" + fs::relative(from, dir, ec).string();
+        files::make_dirs(fs::path(to).parent_path().string());
+        fs::rename(from, to, ec);
+      }
+      if (removed) {
+        ++gone;
+        gone_series.insert(r.series);
+      } else {
+        ++moved;
+      }
     }
     log::warn("the inputs changed since this run started: " + changes.summary() +
               (moved > 0 ? "; the " + std::to_string(moved) + " finished cell(s) of the " +
-                               std::to_string(stale.size()) +
-                               " series they feed run again (their old cell files are in " + aside + ")"
-                         : std::string()));
+                               std::to_string(stale.size()) + " series they feed run again"
+                         : std::string()) +
+              (gone > 0 ? "; the " + std::to_string(gone) + " cell(s) of the " +
+                              std::to_string(gone_series.size()) +
+                              " series no longer in the corpus are left out of the results"
+                        : std::string()) +
+              (moved + gone > 0 ? " (their old files are in " + stamp + ")" : std::string()));
   }
   m["input_sha256"] = current;
   m["cells"] = plan.cells.size();

@@ -273,11 +273,30 @@ TEST_F(Faults, ResumeRerunsTheSeriesWhoseFilesChangedAndKeepsTheRest) {
   ASSERT_EQ(resumed.size(), 3u);
   EXPECT_EQ(resumed, fresh);
 
-  // a.csv removed: its cell file is no result of the run any more, and nothing else moves.
+  // a.csv removed: its cell is no result of the run any more, and nothing else moves. Its cell file and
+  // NAB-format scores go aside, so that neither the report nor a scorer of nab/ meets the series.
+  std::string a_id;
+  for (const auto& row : read_results_csv(tmp.file("r/results.csv")))
+    if (row.at("series") == "k/a.csv") a_id = row.at("cell_id");
+  ASSERT_FALSE(a_id.empty());
   fs::remove(tmp.file("c/data/k/a.csv"));
   ASSERT_EQ(run_command(lstmad_binary() + " run --no-progress --resume " + tmp.file("r") + " 2>&1", &out), 0) << out;
   EXPECT_NE(out.find("1 removed (data/k/a.csv)"), std::string::npos) << out;
-  EXPECT_NE(out.find("belong to no cell"), std::string::npos) << out;
+  EXPECT_NE(out.find("the 1 cell(s) of the 1 series no longer in the corpus are left out of the results"),
+            std::string::npos)
+      << out;
+  EXPECT_FALSE(fs::exists(tmp.file("r/cells/" + a_id + ".json")));
+  int a_aside = 0, a_scores = 0;
+  for (const auto& f : fs::recursive_directory_iterator(tmp.file("r"))) {
+    const std::string p = f.path().generic_string();
+    if (p.find("/superseded/") != std::string::npos && f.path().filename() == a_id + ".json") ++a_aside;
+    if (p.find("/nab/") != std::string::npos && f.path().filename().string().find("_a.csv") != std::string::npos)
+      a_scores += p.find("/superseded/") == std::string::npos ? 100 : 1;
+  }
+  EXPECT_EQ(a_aside, 1) << "a.csv's cell is kept aside";
+  EXPECT_EQ(a_scores, 1) << "a.csv's NAB-format scores are kept aside, not left in nab/";
+  EXPECT_EQ(lstmad::files::read(tmp.file("r/report.html")).find("k/a.csv"), std::string::npos)
+      << "the report plots no removed series";
   const auto after = rows_by_series(tmp.file("r/results.csv"));
   EXPECT_EQ(after.size(), 2u);
   EXPECT_EQ(after.count("k/a.csv"), 0u);
