@@ -76,10 +76,10 @@ json model_entries(const CellResult& r, const std::string& dir) {
 // seen the source's series: the same values row by row (`values`, from `source_file`; ids and lengths
 // alone do not tell another corpus, e.g. another synthetic seed, apart) and the same `train_rows` (an
 // ensemble's models share one training part; more rows would put in-sample errors into the scored rows).
-// `models_out` receives each member's model_entries.
+// `models_out` receives each member's model_entries, `seconds_train` the members' training seconds.
 void add_member_errors(std::vector<double>& errors, int source_models, const std::vector<Member>& members,
                        const std::string& series, const std::vector<double>& values, int train_rows,
-                       const std::string& source_file, json& models_out) {
+                       const std::string& source_file, json& models_out, double& seconds_train) {
   if (members.empty()) return;
   std::vector<std::vector<double>> models{std::move(errors)};
   std::vector<int> weights{source_models};
@@ -115,8 +115,28 @@ void add_member_errors(std::vector<double>& errors, int source_models, const std
                   " training rows, the source's on " + std::to_string(train_rows) +
                   ": an ensemble's models share one training part");
     for (json& e : model_entries(r, m.dir)) models_out.push_back(std::move(e));
+    seconds_train += r.seconds_train;
   }
   errors = mean_of_errors(models, weights);
+}
+
+// The training facts of a cell that averages the models `entries` (model_entries of the source and the
+// members), as a run's ensemble cell states them: the epochs summed (the training it cost), the losses
+// averaged over the models (NaN where one has none), no best epoch and no loss curve of its own (each
+// model's is in `members`).
+void set_ensemble_facts(CellResult& r, const json& entries) {
+  r.epochs = 0;
+  r.train_loss = r.val_loss = 0;
+  const double n = static_cast<double>(entries.size());
+  for (const json& e : entries) {
+    r.epochs += e.value("epochs", 0);
+    for (auto [key, sum] : {std::pair{"train_loss", &r.train_loss}, std::pair{"val_loss", &r.val_loss}}) {
+      const json& v = e.contains(key) ? e[key] : json();
+      *sum += (v.is_number() ? v.get<double>() : std::nan("")) / n;
+    }
+  }
+  r.best_epoch = -1;
+  r.loss_curve = json();
 }
 
 // The rescore's config: the source's with the --set overrides, which may touch only detector.* and eval.*.
@@ -234,8 +254,12 @@ struct Rescore {
                   std::to_string(data.series.rows()));
     // With members, the cell lists every model it averages (the source's, then each member's).
     json models = model_entries(src, source.dir);
-    add_member_errors(errors, model_count(src), members, r.series, values, data.train_end, file, models);
-    if (!members.empty()) r.members = std::move(models);
+    add_member_errors(errors, model_count(src), members, r.series, values, data.train_end, file, models,
+                      r.seconds_train);
+    if (!members.empty()) {
+      set_ensemble_facts(r, models);
+      r.members = std::move(models);
+    }
     auto t = Clock::now();
     DetectorOptions dopt = detector_options(s.values);
     dopt.train_rows = data.train_end;

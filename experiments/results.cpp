@@ -148,17 +148,37 @@ CellResult CellResult::from_json(const json& j, const std::string& file) {
   r.seconds_total = json_get<double>(j, {"seconds", "total"}, file);
   r.time_features = json_get_or<std::vector<std::string>>(j, {"time_features"}, file, {});
   r.engine_fallback = json_get_or<std::string>(j, {"engine_fallback"}, file, "");
-  // Kept as JSON, but rescore and the report read into them: an ensemble's members are objects, a
-  // model's curve is {"train": [...], "val": [...]}.
+  // Kept as JSON, but rescore and the report read into them: an ensemble's members are objects holding
+  // each model's facts (model_facts; a rescore adds the run it came from), a model's curve is
+  // {"train": [...], "val": [...]}.
   if (j.contains("members")) {
     r.members = j.at("members");
     if (!r.members.is_array())
       throw DataError(file, 0, "members: expected a list, got " + json_excerpt(r.members));
-    for (std::size_t m = 0; m < r.members.size(); ++m)
-      if (!r.members[m].is_object())
-        throw DataError(
-            file, 0,
-            "members[" + std::to_string(m) + "]: expected an object, got " + json_excerpt(r.members[m]));
+    for (std::size_t m = 0; m < r.members.size(); ++m) {
+      const json& e = r.members[m];
+      const std::string at = "members[" + std::to_string(m) + "]";
+      if (!e.is_object()) throw DataError(file, 0, at + ": expected an object, got " + json_excerpt(e));
+      const auto need = [&](const char* key) -> const json& {
+        if (!e.contains(key)) throw DataError(file, 0, at + "." + key + ": missing");
+        return e.at(key);
+      };
+      json_as<uint64_t>(need("seed"), at + ".seed", file);
+      try {
+        parse_cell_status(json_as<std::string>(need("status"), at + ".status", file));
+      } catch (const DataError&) {
+        throw;
+      } catch (const Error& err) {
+        throw DataError(file, 0, at + ".status: " + err.what());
+      }
+      json_as<int>(need("epochs"), at + ".epochs", file);
+      json_as<int>(need("best_epoch"), at + ".best_epoch", file);
+      for (const char* key : {"train_loss", "val_loss"})
+        if (!need(key).is_null()) json_as<double>(e.at(key), at + "." + key, file);
+      if (e.contains("run")) json_as<std::string>(e.at("run"), at + ".run", file);
+      if (e.contains("values") && !e.at("values").is_object())
+        throw DataError(file, 0, at + ".values: expected an object, got " + json_excerpt(e.at("values")));
+    }
   }
   if (j.contains("loss_curve")) {
     r.loss_curve = j.at("loss_curve");

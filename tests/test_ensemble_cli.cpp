@@ -374,9 +374,28 @@ TEST_F(RunCli, EnsembleRunEqualsItsMembersRunsAveraged) {
     EXPECT_EQ(c["members"][1]["values"], (json{{"model.window", 20}}));
     EXPECT_EQ(c["epochs"].get<int>(), single_epochs[c["series"].get<std::string>()]) << f.path();
     EXPECT_EQ(c["best_epoch"].get<int>(), -1);
+    EXPECT_FALSE(c.contains("loss_curve")) << "each member's curve is in members, the cell has none";
     ++cells;
   }
   EXPECT_EQ(cells, single_epochs.size());
+  // The rescore of the two runs states the same training facts as the ensemble run: epochs summed, losses
+  // averaged, no best epoch or loss curve of its own (not the source model's alone).
+  std::map<std::string, json> ensemble_cells;
+  for (const auto& f : fs::directory_iterator(tmp.file("e/cells"))) {
+    json c = json::parse(lstmad::files::read(f.path().string()));
+    ensemble_cells[c["series"].get<std::string>()] = c;
+  }
+  for (const auto& f : fs::directory_iterator(tmp.file("r/cells"))) {
+    const json c = json::parse(lstmad::files::read(f.path().string()));
+    const json& e = ensemble_cells[c["series"].get<std::string>()];
+    ASSERT_TRUE(e.is_object()) << f.path();
+    EXPECT_EQ(c["epochs"], e["epochs"]) << f.path();
+    EXPECT_EQ(c["best_epoch"].get<int>(), -1) << f.path();
+    EXPECT_NEAR(c["train_loss"].get<double>(), e["train_loss"].get<double>(), 1e-12) << f.path();
+    EXPECT_NEAR(c["val_loss"].get<double>(), e["val_loss"].get<double>(), 1e-12) << f.path();
+    EXPECT_FALSE(c.contains("loss_curve")) << f.path();
+    EXPECT_EQ(c["members"].size(), 2u) << f.path();
+  }
   EXPECT_EQ(json::parse(lstmad::files::read(tmp.file("e/nab_scores.json"))),
             json::parse(lstmad::files::read(tmp.file("r/nab_scores.json"))));
 }

@@ -113,10 +113,17 @@ lstmad::CellResult sample_cell(bool ensemble) {
   r.seconds_total = 2.25;
   r.time_features = {"hour_of_day"};
   r.engine_fallback = "cpu (fp32)";
-  if (ensemble)
-    r.members = json::array({{{"seed", 1}, {"epochs", 4}}, {{"seed", 2}, {"epochs", 5}}});
-  else
+  if (ensemble) {
+    for (int m = 0; m < 2; ++m) {
+      json e = lstmad::model_facts(static_cast<uint64_t>(m + 1), lstmad::CellStatus::Ok, 4 + m, 2, 0.25,
+                                   std::numeric_limits<double>::quiet_NaN(), json());
+      e["values"] = {{"model.window", 12 + 8 * m}};  // free-form: the ensemble's axes
+      e["run"] = "runs/a";
+      r.members.push_back(std::move(e));
+    }
+  } else {
     r.loss_curve = {{"train", {0.5, 0.3, 0.25, nullptr}}, {"val", {0.6, 0.4}}};
+  }
   r.metrics = {{"point_f1", 0.5}, {"roc_auc", std::numeric_limits<double>::quiet_NaN()}};
   return r;
 }
@@ -141,7 +148,10 @@ TEST(CellFile, EveryValueOfAnotherTypeIsNamed) {
     const json good = sample_cell(ensemble).to_json();
     std::function<void(const json&, const json::json_pointer&, const std::string&)> walk =
         [&](const json& v, const json::json_pointer& at, const std::string& path) {
-          if (v.is_object() && !path.empty() && path.rfind("members", 0) == 0 && path != "members") return;
+          const std::string tail = ".values";  // a member's grid values: free-form
+          if (v.is_object() && path.size() > tail.size() &&
+              path.compare(path.size() - tail.size(), tail.size(), tail) == 0)
+            return;
           if (v.is_object()) {
             for (auto it = v.begin(); it != v.end(); ++it)
               walk(it.value(), at / it.key(), path.empty() ? it.key() : path + "." + it.key());
@@ -170,6 +180,19 @@ TEST(CellFile, EveryValueOfAnotherTypeIsNamed) {
       edited["members"][1] = 7;
       EXPECT_EQ(data_error([&] { lstmad::CellResult::from_json(edited, kFile); }),
                 kFile + ": members[1]: expected an object, got 7");
+      // A member's facts are read into the ensemble's (rescore sums and averages them): each one named.
+      edited = good;
+      edited["members"][0].erase("epochs");
+      EXPECT_EQ(data_error([&] { lstmad::CellResult::from_json(edited, kFile); }),
+                kFile + ": members[0].epochs: missing");
+      edited = good;
+      edited["members"][1]["status"] = "FINE";
+      EXPECT_EQ(data_error([&] { lstmad::CellResult::from_json(edited, kFile); }),
+                kFile + ": members[1].status: \"FINE\" is not a cell status (OK, ERROR, NONFINITE, TIMEOUT)");
+      edited = good;
+      edited["members"][1]["values"] = 3;
+      EXPECT_EQ(data_error([&] { lstmad::CellResult::from_json(edited, kFile); }),
+                kFile + ": members[1].values: expected an object, got 3");
     }
   }
   EXPECT_GT(checked, 30u);
