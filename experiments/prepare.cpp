@@ -67,11 +67,12 @@ std::vector<std::string> calendar_inputs(const Series& series, const json& cfg, 
   const bool timed =
       series.time_us.size() == static_cast<size_t>(n) && !series.timestamps.empty() && !series.stand_in_times;
   if (!requested.empty() && !timed && gate <= 0)
-    throw DataError(series.path, 0,
-                    "data.time_features needs a timestamp on every row; this series has none" +
-                        std::string(series.stand_in_times ? " (its source holds no times: with data.format csv, "
-                                                            "data.csv.time_column names the column that does)"
-                                                          : ""));
+    throw DataError(
+        series.path, 0,
+        "data.time_features needs a timestamp on every row; this series has none" +
+            std::string(series.stand_in_times ? " (its source holds no times: with data.format csv, "
+                                                "data.csv.time_column names the column that does)"
+                                              : ""));
   std::vector<std::string> features;
   for (const auto& f : requested) {
     if (gate <= 0) {

@@ -290,7 +290,8 @@ TEST_F(Faults, ResumeRerunsTheSeriesWhoseFilesChangedAndKeepsTheRest) {
   for (const auto& f : fs::recursive_directory_iterator(tmp.file("r"))) {
     const std::string p = f.path().generic_string();
     if (p.find("/superseded/") != std::string::npos && f.path().filename() == a_id + ".json") ++a_aside;
-    if (p.find("/nab/") != std::string::npos && f.path().filename().string().find("_a.csv") != std::string::npos)
+    if (p.find("/nab/") != std::string::npos &&
+        f.path().filename().string().find("_a.csv") != std::string::npos)
       a_scores += p.find("/superseded/") == std::string::npos ? 100 : 1;
   }
   EXPECT_EQ(a_aside, 1) << "a.csv's cell is kept aside";
