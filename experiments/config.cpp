@@ -368,7 +368,30 @@ json checked_ensemble(const json& ensemble, const json& grid, const Leaves& give
 }
 
 // Rules between keys, on a config whose keys each passed.
-void cross_key_rules(const json& out, std::vector<std::string>& errors) {
+// The keys that `errors` name (the path before ": ", without a grid. or ensemble. prefix or an [index]):
+// the rules between keys leave them out, since the value they would judge is not the one given.
+std::set<std::string> keys_in_error(const std::vector<std::string>& errors) {
+  std::set<std::string> keys;
+  for (const auto& e : errors) {
+    std::string k = e.substr(0, e.find(": "));
+    for (const char* prefix : {"grid.", "ensemble."})
+      if (k.rfind(prefix, 0) == 0) k.erase(0, std::char_traits<char>::length(prefix));
+    keys.insert(k.substr(0, k.find('[')));
+  }
+  return keys;
+}
+
+// The rules between keys. Each rule runs only where none of its keys (or the sections holding them) has an
+// error of its own, so that one run of `validate` lists every error without judging a value nobody gave.
+void cross_key_rules(const json& out, const std::set<std::string>& bad, std::vector<std::string>& errors) {
+  const auto ok = [&bad](std::initializer_list<std::string> keys) {
+    for (const std::string& key : keys)
+      for (std::string k = key;; k = k.substr(0, k.rfind('.'))) {
+        if (bad.count(k)) return false;
+        if (k.find('.') == std::string::npos) break;
+      }
+    return true;
+  };
   // The name is a folder (nab/<name>/), the first part of NAB's file names (<name>_<file>.csv, which NAB
   // splits at `_`) and a cell of Markdown tables: letters, digits, `-`, `.` and `+`, and not `.` or `..`.
   std::string name = out["detector"]["name"].get<std::string>();
@@ -376,19 +399,20 @@ void cross_key_rules(const json& out, std::vector<std::string>& errors) {
       !name.empty() && name != "." && name != ".." && std::all_of(name.begin(), name.end(), [](char ch) {
         return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '.' || ch == '+';
       });
-  if (!name_ok)
+  if (ok({"detector.name"}) && !name_ok)
     errors.push_back(
         "detector.name: expected a name of letters, digits, `-`, `.` and `+` (a folder and the part of "
         "NAB's file names before their `_`), got " +
         show(json(name)));
   // The run folder is run.out/<timestamp>-<run.name>: a name with a `/` (or `..`) would put it elsewhere.
   const std::string run_name = out["run"]["name"].get<std::string>();
-  if (run_name.find('/') != std::string::npos || run_name.find('\\') != std::string::npos ||
-      run_name == "." || run_name == "..")
+  if (ok({"run.name"}) && (run_name.find('/') != std::string::npos ||
+                           run_name.find('\\') != std::string::npos || run_name == "." || run_name == ".."))
     errors.push_back("run.name: expected a folder name without `/` or `\\`, got " + show(json(run_name)));
   std::string prec = out["engine"]["precision"];
   std::string eng = out["engine"]["name"];
-  if (const auto& own = engine_precisions(eng); std::find(own.begin(), own.end(), prec) == own.end()) {
+  if (const auto& own = engine_precisions(eng);
+      ok({"engine.precision", "engine.name"}) && std::find(own.begin(), own.end(), prec) == own.end()) {
     std::string list, others;
     for (const auto& p : own) list += (list.empty() ? "" : ", ") + p;
     for (const auto& [other, theirs] : kEnginePrecisions)
@@ -397,28 +421,44 @@ void cross_key_rules(const json& out, std::vector<std::string>& errors) {
     errors.push_back("engine.precision: the " + eng + " engine computes in " + list + ", got \"" + prec +
                      "\"" + (others.empty() ? "" : " (engine.name " + others + " computes in " + prec + ")"));
   }
-  if (out["engine"]["fallback"].get<std::string>() == eng)
+  if (ok({"engine.fallback", "engine.name"}) && out["engine"]["fallback"].get<std::string>() == eng)
     errors.push_back("engine.fallback: \"" + eng +
                      "\" is engine.name itself; name another engine or leave it empty");
   const std::string format = out["data"]["format"].get<std::string>();
-  if (out["data"]["root"].get<std::string>().empty())
+  if (ok({"data.root", "data.format"}) && out["data"]["root"].get<std::string>().empty())
     if (const std::string why = root_requirement(format); !why.empty()) errors.push_back("data.root: " + why);
   // The csv columns are read only by the csv format: set for another, they would be ignored silently.
   const json& csv = out["data"]["csv"];
-  if (const std::string why = csv_time_format_error(csv["time_format"].get<std::string>()); !why.empty())
+  if (const std::string why = csv_time_format_error(csv["time_format"].get<std::string>());
+      ok({"data.csv.time_format"}) && !why.empty())
     errors.push_back("data.csv.time_format: " + why);
-  auto given = [&](const std::string& key) { return csv[key] != find_def("data.csv." + key)->def; };
+  auto given = [&](const std::string& key) {
+    return ok({"data.csv." + key}) && csv[key] != find_def("data.csv." + key)->def;
+  };
+  if (!ok({"data.format"})) return;  // the rules below depend on it
   if (format != "csv")
     for (const char* key :
          {"time_column", "time_format", "label_column", "anomaly_labels", "label_windows", "value_columns"})
       if (given(key))
         errors.push_back(std::string("data.csv.") + key +
                          ": read only with data.format \"csv\", and data.format is \"" + format + "\"");
-  if (format == "csv" && csv["label_column"].get<std::string>().empty())
+  if (format != "csv" || !ok({"data.csv.label_column"})) return;
+  const std::string label = csv["label_column"].get<std::string>();
+  if (label.empty())
     for (const char* key : {"anomaly_labels", "label_windows"})
       if (given(key))
         errors.push_back(std::string("data.csv.") + key +
                          ": there is no data.csv.label_column to apply it to");
+  // A column is a value, the label or the time, not two of them: every file of the corpus would fail.
+  if (ok({"data.csv.value_columns", "data.csv.time_column"}))
+    for (const auto& v : csv["value_columns"]) {
+      const std::string column = v.get<std::string>();
+      for (const auto& [other, key] : {std::pair{label, "label_column"},
+                                       std::pair{csv["time_column"].get<std::string>(), "time_column"}})
+        if (!other.empty() && column == other)
+          errors.push_back("data.csv.value_columns: \"" + column + "\" is data.csv." + key +
+                           "; a column is read as a value, the label or the time, not as two of them");
+    }
 }
 
 // Takes `section` ("grid", "ensemble") out of `body`: an object, or an error and an empty object.
@@ -450,7 +490,7 @@ json resolve_config(const json& user, const std::string& source) {
   apply_sections(given, out, errors);
   apply_grid(grid, given, out, errors);
   out["ensemble"] = checked_ensemble(ensemble, grid, given, errors);
-  if (errors.empty()) cross_key_rules(out, errors);
+  cross_key_rules(out, keys_in_error(errors), errors);
   if (!errors.empty()) {
     std::string msg = source + ": " + std::to_string(errors.size()) + " error" + (errors.size() > 1 ? "s" : "") + " in the config:";
     for (const auto& e : errors) msg += "\n  " + e;

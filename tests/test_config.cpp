@@ -415,6 +415,45 @@ TEST(Config, CsvColumnsOnlyWithTheCsvFormat) {
             std::string::npos);
 }
 
+// validate lists every error at once: the rules between keys run beside the keys' own errors, but not on
+// a key that has an error of its own (its value is not the one given).
+TEST(Config, RulesBetweenKeysRunBesideTheKeysOwnErrors) {
+  const std::string both =
+      error_of(json{{"model", {{"hidden", 0}}},
+                    {"data", {{"format", "csv"}, {"root", "r"}, {"csv", {{"label_windows", "nab"}}}}}});
+  EXPECT_NE(both.find("2 errors"), std::string::npos) << both;
+  EXPECT_NE(both.find("model.hidden: expected an integer"), std::string::npos) << both;
+  EXPECT_NE(both.find("data.csv.label_windows: there is no data.csv.label_column"), std::string::npos)
+      << both;
+  // engine.name's own error: its precision rule is not judged against the default engine.
+  const std::string engine = error_of(json{{"engine", {{"name", "gpu"}, {"precision", "tf32"}}}});
+  EXPECT_NE(engine.find("1 error"), std::string::npos) << engine;
+  EXPECT_EQ(engine.find("engine.precision"), std::string::npos) << engine;
+  // A section that is no object: the rules over its keys wait for it.
+  const std::string section = error_of(json{{"data", {{"format", "csv"}, {"root", "r"}, {"csv", 3}}}});
+  EXPECT_NE(section.find("1 error"), std::string::npos) << section;
+  // Nor does a grid axis with an error of its own count as given.
+  const std::string grid = error_of(json{{"grid", {{"engine.name", {"cpu", "gpu"}}}}});
+  EXPECT_EQ(grid.find("engine.precision"), std::string::npos) << grid;
+}
+
+// The label or time column listed as a value column would fail every file of the corpus: a config error.
+TEST(Config, AValueColumnIsNeitherTheLabelNorTheTime) {
+  const auto with = [](json csv) {
+    csv["label_column"] = "is_anomaly";
+    return error_of(json{{"data", {{"format", "csv"}, {"root", "r"}, {"csv", csv}}}});
+  };
+  EXPECT_EQ(with(json{{"value_columns", {"value", "other"}}}), "");
+  EXPECT_NE(with(json{{"value_columns", {"value", "is_anomaly"}}})
+                .find("data.csv.value_columns: \"is_anomaly\" is data.csv.label_column"),
+            std::string::npos);
+  EXPECT_NE(with(json{{"value_columns", {"timestamp"}}})
+                .find("data.csv.value_columns: \"timestamp\" is data.csv.time_column"),
+            std::string::npos);
+  EXPECT_EQ(with(json{{"value_columns", {"timestamp"}}, {"time_column", ""}}), "")
+      << "without a time column, a column of that name is a value like any other";
+}
+
 TEST(Config, CsvTimeFormatIsCheckedUpFront) {
   EXPECT_EQ(error_of(json{
                 {"data", {{"format", "csv"}, {"root", "r"}, {"csv", {{"time_format", "%d/%m/%Y %H:%M"}}}}}}),
