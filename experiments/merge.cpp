@@ -93,6 +93,7 @@ RunOutcome merge_runs(const std::vector<std::string>& shard_dirs, const std::str
   if (files::exists(marker)) {
     for (const char* part : {"config.json", "manifest.json", "cells", "nab", "failed", "corpus", "models"})
       fs::remove_all(fs::path(out_dir) / part);
+    remove_unfinished_writes(out_dir);
     log::info(out_dir + ": an unfinished merge; merging again");
   }
   if (files::exists(out_dir + "/config.json")) throw IoError(out_dir + ": already holds a run");

@@ -370,6 +370,7 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
   json manifest;
   if (reopened) {
     manifest = reopen_rescore(out_dir, cfg, src_dir, member_dirs, corpus, threads);
+    remove_unfinished_writes(out_dir);  // the killed rescore's, now that the folder is known to be it
   } else {
     // Cell results without their config (a copied or half-deleted run) would be taken for this rescore's.
     std::error_code ec;

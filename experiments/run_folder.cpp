@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <map>
 
 #include "core/build_info.hpp"
@@ -23,6 +24,8 @@
 #endif
 
 namespace lstmad {
+
+namespace fs = std::filesystem;
 
 double since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -66,6 +69,18 @@ RunFolderLock::RunFolderLock(const std::string& dir) {
 
 RunFolderLock::~RunFolderLock() {
   if (fd_ >= 0) ::close(fd_);  // closing releases the flock
+}
+
+int remove_unfinished_writes(const std::string& dir) {
+  std::error_code ec;
+  std::vector<fs::path> stale;
+  for (const auto& f : fs::recursive_directory_iterator(dir, ec))
+    if (f.is_regular_file() && f.path().filename().string().find(".tmp.") != std::string::npos)
+      stale.push_back(f.path());
+  for (const auto& f : stale) fs::remove(f, ec);
+  if (!stale.empty())
+    log::info(dir + ": removed " + std::to_string(stale.size()) + " unfinished temporary file(s)");
+  return static_cast<int>(stale.size());
 }
 
 std::string host_name() {

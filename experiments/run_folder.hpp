@@ -42,6 +42,11 @@ class RunFolderLock {
   int fd_ = -1;
 };
 
+// Removes the temporary files (files::write_atomic's NAME.tmp.PID.N) of writes that a killed process left
+// unfinished anywhere in run folder `dir`: never renamed, so never results. Call it holding the folder's
+// RunFolderLock (another process's writes may be in flight otherwise). Returns how many went.
+int remove_unfinished_writes(const std::string& dir);
+
 // manifest.json of a run: version, git hash, host, devices, engine, seed, shard, corpus and the SHA-256 of
 // every input file.
 json manifest_json(const json& cfg, const RunOptions& ro, const Corpus& corpus, const Plan& plan,

@@ -247,20 +247,14 @@ std::string create_run_folder(const json& cfg, const RunOptions& ro, SetupGuard&
 
 // A resumed run's config (its config.json), and its manifest as it was recorded (empty when it has none),
 // whose shard the resume keeps. Temporary files of writes that a killed run left unfinished were never
-// renamed, so never results: they are removed.
+// renamed, so never results: they are removed (remove_unfinished_writes), once the folder is known to be
+// a run to resume.
 void open_resumed_folder(const std::string& dir, json& cfg, json& manifest, RunOptions& ro,
                          std::optional<RunFolderLock>& lock) {
   if (!files::exists(dir + "/config.json")) throw IoError(dir + ": not a run folder (no config.json)");
   lock.emplace(dir);  // before the temporary files go: another process's may be in flight
   refuse_unfinished_merge(dir);
   cfg = resolve_config(read_config_file(dir + "/config.json"), dir + "/config.json");
-  std::error_code ec;
-  std::vector<fs::path> stale;
-  for (const auto& f : fs::recursive_directory_iterator(dir, ec))
-    if (f.is_regular_file() && f.path().filename().string().find(".tmp.") != std::string::npos)
-      stale.push_back(f.path());
-  for (const auto& f : stale) fs::remove(f, ec);
-  if (!stale.empty()) log::info("removed " + std::to_string(stale.size()) + " unfinished temporary files");
   if (const std::string mpath = dir + "/manifest.json"; files::exists(mpath)) {
     manifest = read_json_file(mpath);
     // This resume adds itself to the manifest: a file that is no object, or whose record of earlier
@@ -280,6 +274,7 @@ void open_resumed_folder(const std::string& dir, json& cfg, json& manifest, RunO
       ro.shard_count = json_get<int>(manifest, {"shard", "count"}, mpath);
     }
   }
+  remove_unfinished_writes(dir);  // once the folder is known to be a run this command resumes
 }
 
 // The cells this invocation runs: its shard (`in_shard` of them), minus what a previous attempt finished

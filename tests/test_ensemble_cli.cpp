@@ -201,6 +201,14 @@ TEST_F(RunCli, AKilledRescoreIsFinishedByTheSameCommand) {
   ASSERT_EQ(removed, 3u);
   for (const char* f : {"results.csv", "nab_scores.json", "summary.json", "table.md", "report.html"})
     fs::remove(tmp.file("k/") + f);
+  // and the temporary files of the writes it was killed in (never renamed, so never results)
+  std::string nab_file;
+  for (const auto& f : fs::recursive_directory_iterator(tmp.file("k/nab")))
+    if (f.is_regular_file()) nab_file = f.path().string();
+  ASSERT_FALSE(nab_file.empty());
+  const std::vector<std::string> unfinished = {nab_file + ".tmp.4242.7",
+                                               tmp.file("k/cells/x.json.tmp.4242.8")};
+  for (const auto& f : unfinished) write_text(f, "half a file");
   const std::string rescore = lstmad_binary() + " -q rescore " + tmp.file("a") + " --member " + tmp.file("b");
 
   EXPECT_EQ(run_command(lstmad_binary() + " -q run --resume " + tmp.file("k"), &out), 3) << out;
@@ -217,7 +225,9 @@ TEST_F(RunCli, AKilledRescoreIsFinishedByTheSameCommand) {
   EXPECT_EQ(run_command(rescore + " --out " + tmp.file("stale"), &out), 3) << out;
   EXPECT_NE(out.find("holds cells/ of another run but no config.json"), std::string::npos) << out;
 
+  for (const auto& f : unfinished) EXPECT_TRUE(fs::exists(f)) << "a refused command removed " << f;
   ASSERT_EQ(run_command(rescore + " --out " + tmp.file("k"), &out), 0) << out;
+  for (const auto& f : unfinished) EXPECT_FALSE(fs::exists(f)) << f;
   EXPECT_GT(expect_same_nab_files(tmp.file("r"), tmp.file("k")), 3u);
   EXPECT_EQ(json::parse(lstmad::files::read(tmp.file("k/nab_scores.json"))),
             json::parse(lstmad::files::read(tmp.file("r/nab_scores.json"))));
