@@ -184,6 +184,16 @@ TEST(CsvReader, NumberForms) {
   EXPECT_EQ(s.value(4), 0.5);
   EXPECT_EQ(s.value(5), 7.0);
   EXPECT_EQ(s.value(6), 0.1);  // the nearest double, as strtod and pandas give
+  // Any length: 1e300 written with %f is 301 digits and a point; 70 and 71 characters sit at the edge of
+  // the parser's stack buffer.
+  const std::string big = "1" + std::string(300, '0') + ".000000";
+  const std::string edge70 = "0." + std::string(67, '0') + "1", edge71 = "0." + std::string(68, '0') + "1";
+  s = parse("timestamp,value\n2014-01-01 00:00:00," + big + "\n2014-01-01 00:05:00," + edge70 +
+            "\n2014-01-01 00:10:00," + edge71 + "\n");
+  ASSERT_EQ(s.rows(), 3);
+  EXPECT_EQ(s.value(0), 1e300);
+  EXPECT_EQ(s.value(1), 1e-68);
+  EXPECT_EQ(s.value(2), 1e-69);
 }
 
 TEST(CsvReader, DuplicateAndBackwardTimestampsAreKeptInOrderAndCounted) {

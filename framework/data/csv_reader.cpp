@@ -31,16 +31,24 @@ bool is_missing(std::string_view f) {
 
 // Parses a whole field as a finite or infinite double; false when any character is left over.
 bool parse_double(std::string_view f, double& out) {
-  if (f.size() > 64) return false;
   // strtod also reads hexadecimal ("0x1p3"); a NAB value is decimal, as pandas reads it.
   if (f.find_first_of("xX") != std::string_view::npos) return false;
-  char buf[72];
-  f.copy(buf, f.size());
-  buf[f.size()] = '\0';
+  // strtod needs a terminated string: a short field (nearly all) is copied to the stack, a long one (a
+  // value written with %f, 1e300 as 301 digits) to the heap; any length parses.
+  char small[72];
+  std::string large;
+  const char* text = small;
+  if (f.size() < sizeof small) {
+    f.copy(small, f.size());
+    small[f.size()] = '\0';
+  } else {
+    large.assign(f);
+    text = large.c_str();
+  }
   char* end = nullptr;
   errno = 0;
-  double v = std::strtod(buf, &end);
-  if (end == buf || *end != '\0') return false;
+  double v = std::strtod(text, &end);
+  if (end == text || *end != '\0') return false;
   if (std::isnan(v)) return false;  // "nan(...)" forms are handled by is_missing
   out = v;
   return true;
