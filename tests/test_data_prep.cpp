@@ -244,8 +244,8 @@ TEST(Normalize, PerColumnAndNoneAndErrors) {
   EXPECT_THROW(fit_normalizer(gap, NormKind::ZScore, 2), DataError);
 }
 
-// Finite values whose range (min-max) or sum (z-score) overflows a double are named, not passed on as
-// an infinite scale that turns every input into NaN.
+// Finite values whose distance overflows a double are named, not passed on as an infinite scale that
+// turns every input into NaN.
 TEST(Normalize, ARangeThatOverflowsIsAnErrorNamingTheColumn) {
   const Series s = make_series({1e308, -1e308, 0.0, 5.0});
   for (NormKind kind : {NormKind::MinMax, NormKind::ZScore}) {
@@ -259,6 +259,30 @@ TEST(Normalize, ARangeThatOverflowsIsAnErrorNamingTheColumn) {
     }
   }
   EXPECT_NO_THROW(fit_normalizer(s, NormKind::None, 3));
+}
+
+// Values up to the double range whose squares or sum overflow, but not their distance: z-score statistics
+// are still doubles (about 1e300 here), and are computed, not refused; every other series keeps the plain
+// formulas' statistics to the last bit.
+TEST(Normalize, ZScoreOfHugeValuesIsComputedWithoutOverflow) {
+  const Series s = make_series({1e300, -1e300, 3e300, -3e300, 0.0});
+  const Normalizer nz = fit_normalizer(s, NormKind::ZScore, 4);
+  EXPECT_EQ(nz.offset[0], 0.0);
+  EXPECT_NEAR(nz.scale[0] / std::sqrt(5.0) / 1e300, 1.0, 1e-12);  // sqrt((1 + 1 + 9 + 9) / 4) = sqrt(5)
+  Series z = s;
+  nz.apply(z);
+  EXPECT_NEAR(z.value(2), 3.0 / std::sqrt(5.0), 1e-12);
+  // Large values whose sum overflows though no square is taken yet: 1e308 four times.
+  const Normalizer flat = fit_normalizer(make_series({1e308, 1e308, 1e308, 1e308, 0.0}), NormKind::ZScore, 4);
+  EXPECT_EQ(flat.offset[0], 1e308);
+  EXPECT_TRUE(flat.constant[0]);
+  // Ordinary values: the plain mean and deviation.
+  const Normalizer plain = fit_normalizer(make_series({0.1, 0.2, 0.7, 1.3, 9.0}), NormKind::ZScore, 4);
+  const double mean = (0.1 + 0.2 + 0.7 + 1.3) / 4.0;
+  const double ss = (0.1 - mean) * (0.1 - mean) + (0.2 - mean) * (0.2 - mean) + (0.7 - mean) * (0.7 - mean) +
+                    (1.3 - mean) * (1.3 - mean);
+  EXPECT_EQ(plain.offset[0], mean);
+  EXPECT_EQ(plain.scale[0], std::sqrt(ss / 4.0));
 }
 
 // ---- windows --------------------------------------------------------------------------------------

@@ -76,20 +76,39 @@ Normalizer fit_normalizer(const Series& series, NormKind kind, int fit_rows) {
       offset = lo;
       scale = hi - lo;
     } else if (kind == NormKind::ZScore) {
-      offset = sum / static_cast<double>(count);
+      const double n = static_cast<double>(count);
+      offset = sum / n;
       double ss = 0.0;
       for (int r = 0; r < fit_rows; ++r) {
         const double x = series.value(r, c);
         if (std::isfinite(x)) ss += (x - offset) * (x - offset);
       }
-      scale = std::sqrt(ss / static_cast<double>(count));
+      scale = std::sqrt(ss / n);
+      // Values beyond about 1e154 overflow the squares (and beyond 1e308 / n the sum) though their mean
+      // and deviation are doubles: then both are taken again over values divided by the largest one.
+      // Only then, so that every other series keeps its statistics to the last bit.
+      if ((!std::isfinite(offset) || !std::isfinite(scale)) && std::isfinite(hi - lo)) {
+        const double m0 = std::max(std::fabs(lo), std::fabs(hi));
+        double scaled_sum = 0.0;
+        for (int r = 0; r < fit_rows; ++r)
+          if (const double x = series.value(r, c); std::isfinite(x)) scaled_sum += x / m0;
+        offset = m0 * (scaled_sum / n);
+        const double m1 = std::max(std::fabs(lo - offset), std::fabs(hi - offset));
+        double scaled_ss = 0.0;
+        for (int r = 0; r < fit_rows; ++r)
+          if (const double x = series.value(r, c); std::isfinite(x))
+            scaled_ss += ((x - offset) / m1) * ((x - offset) / m1);
+        scale = m1 > 0 ? m1 * std::sqrt(scaled_ss / n) : 0.0;
+      }
     }
-    // Values near the double range (1e308 and -1e308) are finite, but their range or sum is not: the
-    // model would only ever see NaN and the cell end NONFINITE without saying why.
-    if (!std::isfinite(scale) || !std::isfinite(offset)) {
+    // Values near the double range (1e308 and -1e308) are finite, but the distance between them is not:
+    // every normalized value (x - offset) / scale would be NaN or infinite, the model would only ever see
+    // those and the cell end NONFINITE without saying why.
+    if ((kind != NormKind::None && !std::isfinite(hi - lo)) || !std::isfinite(scale) ||
+        !std::isfinite(offset)) {
       std::ostringstream os;
       os << "value column " << c + 1 << ": the training rows run from " << lo << " to " << hi
-         << ", too wide to normalize (their range or mean overflows a double)";
+         << ", too wide to normalize (the distance between them overflows a double)";
       throw DataError(where(series), 0, os.str());
     }
     // Relative test: a column at 1e6 with rounding noise of 1e-10 is constant for our purposes.
