@@ -12,6 +12,7 @@
 #include "core/files.hpp"
 #include "core/json_file.hpp"
 #include "core/log.hpp"
+#include "eval/metrics.hpp"
 
 namespace lstmad {
 namespace fs = std::filesystem;
@@ -310,8 +311,10 @@ std::vector<std::vector<double>> ResultsStore::read_nab_columns(
 
 void ResultsStore::write_results_csv(const Plan& plan, const std::vector<CellResult>& cells) const {
   std::vector<std::string> axes = grid_axes(plan.config);
-  // Metric columns: the union over cells, in first-seen order (every OK cell reports the same list).
-  std::vector<std::string> metric_cols;
+  // Metric columns: every per-series metric, whatever the cells hold, so that a run whose cells all failed
+  // (or a shard of such cells) has the same columns as any other; then any other name a cell reports (a
+  // cell file of another version), in first-seen order.
+  std::vector<std::string> metric_cols = metrics::series_metric_names();
   for (const auto& c : cells)
     for (const auto& [k, v] : c.metrics)
       if (std::find(metric_cols.begin(), metric_cols.end(), k) == metric_cols.end()) metric_cols.push_back(k);

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "core/files.hpp"
+#include "eval/metrics.hpp"
 #include "support/test_support.hpp"
 
 namespace fs = std::filesystem;
@@ -157,6 +158,12 @@ TEST_F(Faults, ARunWhoseEveryCellFailedSaysSo) {
       << out;
   EXPECT_NE(out.find("No NAB score for lstmad: no cell finished OK"), std::string::npos) << out;
   EXPECT_EQ(out.find("no label windows"), std::string::npos) << out;
+  // results.csv has every metric's column all the same (empty for failed cells), as any other run's, so
+  // that the tables of shards and runs line up.
+  const auto rows = read_results_csv(tmp.file("r/results.csv"));
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].at("status"), "ERROR");
+  for (const auto& m : lstmad::metrics::series_metric_names()) EXPECT_TRUE(rows[0].count(m)) << m;
 }
 
 // A label entry that is not a list of [start, end] strings fails its own series' cells; the label file
