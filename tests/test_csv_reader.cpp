@@ -65,6 +65,19 @@ TEST(CsvCorpus, LinksKeepTheirOwnNamesAndLoopsAreWalkedOnce) {
   EXPECT_THROW(list_csv_files(tmp.file("root/a.csv")), IoError);
 }
 
+// Hidden entries are no series: a macOS copy's "._a.csv" resource file, a checkpoint folder's copies, a
+// version-control folder; each would fail its cells (and so its detector's NAB score).
+TEST(CsvCorpus, HiddenFilesAndFoldersAreNoSeries) {
+  test::TempDir tmp("csv-hidden");
+  for (const char* f : {"root/a.csv", "root/._a.csv", "root/.git/x.csv", "root/sub/b.csv",
+                        "root/sub/.ipynb_checkpoints/b-checkpoint.csv", "root/sub/.c.csv"})
+    test::write_text(tmp.file(f), "timestamp,value\n");
+  EXPECT_EQ(list_csv_files(tmp.file("root")), (std::vector<std::string>{"a.csv", "sub/b.csv"}));
+  int hidden = 0;
+  files::list_below(tmp.file("root"), &hidden);
+  EXPECT_EQ(hidden, 4) << "._a.csv, .git, .ipynb_checkpoints, .c.csv";
+}
+
 // Messages quote a file's field as valid UTF-8 on one line: other bytes and control characters as \xNN,
 // cut at a character's end.
 TEST(CsvFields, QuotedFieldsAreValidUtf8) {
@@ -484,6 +497,8 @@ TEST(Labels, CorpusListingAndLoading) {
   test::write_text(dir.file("data/realA/one.csv"), kSmallCsv);
   test::write_text(dir.file("data/realA/notes.txt"), "not data");
   test::write_text(dir.file("data/README.md"), "top-level file, not a category");
+  test::write_text(dir.file("data/realA/._one.csv"), "a macOS copy's resource file");
+  test::write_text(dir.file("data/.ipynb_checkpoints/one-checkpoint.csv"), kSmallCsv);
   EXPECT_EQ(list_corpus_files(dir.path()), (std::vector<std::string>{"realA/one.csv", "realB/two.csv"}));
   std::map<std::string, WindowTexts> labels = {
       {"realB/two.csv", {{"2014-01-01 00:10:00", "2014-01-01 00:15:00"}}}};

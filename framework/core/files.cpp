@@ -150,7 +150,7 @@ std::string sha256(const std::string& bytes) {
 
 std::string sha256_file(const std::string& path) { return sha256(read(path)); }
 
-std::vector<std::string> list_below(const std::string& root) {
+std::vector<std::string> list_below(const std::string& root, int* hidden) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::is_directory(root, ec)) throw IoError(root + ": not a folder");
@@ -162,6 +162,13 @@ std::vector<std::string> list_below(const std::string& root) {
   auto it = fs::recursive_directory_iterator(root, opts, ec);
   for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     std::error_code fe;
+    // Hidden entries are no data: a version-control or notebook-checkpoint folder holds copies, and a
+    // macOS copy leaves a "._name" resource file beside each file, which no reader can take.
+    if (it->path().filename().string().rfind('.', 0) == 0) {
+      if (it->is_directory(fe)) it.disable_recursion_pending();
+      if (hidden) ++*hidden;
+      continue;
+    }
     if (it->is_directory(fe)) {
       const fs::path real = fs::canonical(it->path(), fe);
       if (fe || !walked.insert(real).second) it.disable_recursion_pending();

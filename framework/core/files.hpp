@@ -16,7 +16,9 @@ bool exists(const std::string& path);
 // Every regular file below `root` at any depth (links followed, each real folder once), as paths
 // relative to it with "/" under the names found there (a link's own name, never "../"), sorted. IoError
 // when root is not a folder or the listing fails; a folder that cannot be read is skipped, not fatal.
-std::vector<std::string> list_below(const std::string& root);
+// Hidden entries (a name starting with ".": .git/, ._name) are left out, folders with all they hold;
+// `hidden`, when given, counts them.
+std::vector<std::string> list_below(const std::string& root, int* hidden = nullptr);
 // SHA-256 of a file's bytes as lowercase hex.
 std::string sha256_file(const std::string& path);
 std::string sha256(const std::string& bytes);

@@ -370,8 +370,12 @@ Series parse_series_csv(const std::string& text, const std::string& path, const 
 
 std::vector<std::string> list_csv_files(const std::string& root) {
   std::vector<std::string> out;
-  for (auto& rel : files::list_below(root))
+  int hidden = 0;
+  for (auto& rel : files::list_below(root, &hidden))
     if (rel.size() > 4 && rel.compare(rel.size() - 4, 4, ".csv") == 0) out.push_back(std::move(rel));
+  if (hidden > 0)
+    log::info(root + ": " + std::to_string(hidden) +
+              " hidden file(s) or folder(s) (a name starting with \".\") are not series and are left out");
   return out;
 }
 

@@ -92,10 +92,12 @@ std::vector<std::string> list_corpus_files(const std::string& root) {
   std::vector<std::string> out;
   // The error_code forms throughout: one broken entry (a dangling or looping link, a file that vanishes)
   // must not end the listing; it is simply not a series file.
+  // Hidden entries (a name starting with "."), such as a macOS copy's "._name.csv", are no series.
+  const auto hidden = [](const fs::path& p) { return p.filename().string().rfind('.', 0) == 0; };
   for (const auto& cat : fs::directory_iterator(data, ec)) {
-    if (!cat.is_directory(ec)) continue;
+    if (!cat.is_directory(ec) || hidden(cat.path())) continue;
     for (const auto& f : fs::directory_iterator(cat.path(), ec)) {
-      if (f.path().extension() == ".csv" && (f.is_regular_file(ec) || f.is_symlink(ec)))
+      if (f.path().extension() == ".csv" && !hidden(f.path()) && (f.is_regular_file(ec) || f.is_symlink(ec)))
         out.push_back(cat.path().filename().string() + "/" + f.path().filename().string());
     }
   }
