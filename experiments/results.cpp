@@ -333,7 +333,12 @@ void ResultsStore::write_results_csv(const Plan& plan, const std::vector<CellRes
     const Setting& s = plan.settings[static_cast<size_t>(c->setting)];
     os << c->id << "," << c->index << "," << csv_field(c->detector) << "," << s.id << "," << csv_field(c->series)
        << "," << c->seed;
-    for (const auto& a : axes) os << "," << csv_field(s.axes.at(a).dump());
+    // A grid value as a spreadsheet or pandas reads it: text as it is, other values as JSON (3, 0.001,
+    // true, [1,2]).
+    for (const auto& a : axes) {
+      const json& v = s.axes.at(a);
+      os << "," << csv_field(v.is_string() ? v.get<std::string>() : v.dump());
+    }
     os << "," << to_string(c->status) << "," << csv_field(c->error) << "," << c->rows << "," << c->train_rows << "," << c->epochs << ","
        << c->best_epoch << "," << fmt_double(c->train_loss) << "," << fmt_double(c->val_loss) << ","
        << fmt_double(c->seconds_prepare) << "," << fmt_double(c->seconds_train) << ","

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "core/files.hpp"
@@ -89,6 +90,15 @@ TEST_F(RunCli, RescoreEqualsAFreshRunWithThoseDetectorSettings) {
             2)
       << out;
   EXPECT_NE(out.find("rescoring changes only detector"), std::string::npos) << out;
+  // A grid of text values: results.csv holds each as it is (error, not "error"), as pandas would read it.
+  ASSERT_EQ(run_command(lstmad_binary() + " -q rescore " + tmp.file("a") +
+                            " --set 'detector.score=[\"error\",\"error_ratio\"]' --out " + tmp.file("s"),
+                        &out),
+            0)
+      << out;
+  std::set<std::string> scores;
+  for (const auto& row : read_results_csv(tmp.file("s/results.csv"))) scores.insert(row.at("detector.score"));
+  EXPECT_EQ(scores, (std::set<std::string>{"error", "error_ratio"}));
 }
 
 // A resumed run whose corpus lost a series since keeps its other cells' files as they were written, with
