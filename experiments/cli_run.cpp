@@ -23,17 +23,21 @@ std::string out_dir, resume_dir, shard;
 int jobs = 0;
 bool retry_failed = false, no_progress = false;
 
-// The shard this process runs: --shard, else a Slurm array task's index among its array's tasks.
+// The shard this process runs: --shard, else a Slurm array task's index among its array's tasks:
+// (ID - MIN) / STEP of COUNT, so that --array=0-8:2 (tasks 0, 2, ..., 8) makes the shards 0..4 of 5.
 void choose_shard(RunOptions& ro) {
   if (!shard.empty()) {
     parse_shard(shard, ro.shard_index, ro.shard_count);
   } else if (const char* id = std::getenv("SLURM_ARRAY_TASK_ID")) {
     const char* count = std::getenv("SLURM_ARRAY_TASK_COUNT");
     const char* min = std::getenv("SLURM_ARRAY_TASK_MIN");
+    const char* step = std::getenv("SLURM_ARRAY_TASK_STEP");
+    if (step && !*step) step = nullptr;
     if (count && *count) {
       const std::string vars = std::string("SLURM_ARRAY_TASK_ID=") + id +
                                ", SLURM_ARRAY_TASK_COUNT=" + count +
-                               (min ? std::string(", SLURM_ARRAY_TASK_MIN=") + min : std::string());
+                               (min ? std::string(", SLURM_ARRAY_TASK_MIN=") + min : std::string()) +
+                               (step ? std::string(", SLURM_ARRAY_TASK_STEP=") + step : std::string());
       // Whole integers only: atoi would take "x" for task 0 and run another task's shard.
       auto integer = [&](const char* text) {
         const auto v = whole_number<int>(text);
@@ -42,13 +46,17 @@ void choose_shard(RunOptions& ro) {
                             "\" is not an integer; the shard comes from these Slurm variables");
         return *v;
       };
-      const int index = integer(id) - (min ? integer(min) : 0);
+      const int stride = step ? integer(step) : 1;
+      const int offset = integer(id) - (min ? integer(min) : 0);
+      if (stride < 1 || offset % stride != 0)
+        throw ConfigError(vars + ": ID - MIN is no multiple of the array's step; the shard would be a guess");
+      const int index = offset / stride;
       try {
         parse_shard(std::to_string(index) + "/" + std::to_string(integer(count)), ro.shard_index,
                     ro.shard_count);
       } catch (const ConfigError&) {
         throw ConfigError(vars + ": task " + std::to_string(index) + " of " + count +
-                          " is no shard (expected 0 <= ID - MIN < COUNT)");
+                          " is no shard (expected 0 <= (ID - MIN) / STEP < COUNT)");
       }
     }
   }

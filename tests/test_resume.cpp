@@ -227,6 +227,21 @@ TEST_F(Resume, ARequeuedSlurmTaskResumesItsShard) {
   EXPECT_EQ(finished_cells(shard), cells);
   EXPECT_EQ(results_without_timings(shard), whole) << "the resumed shard equals the first attempt's";
   EXPECT_FALSE(fs::exists(tmp.file("runs/shard-1-2"))) << "no second folder for the same shard";
+  // An attempt killed between a run's first file (config.json) and its manifest: the folder holds the
+  // config alone, which a fresh run refuses; the requeued task resumes it too.
+  for (const auto& f : fs::directory_iterator(shard))
+    if (f.path().filename() != "config.json") fs::remove_all(f.path());
+  ASSERT_EQ(run_command(task, &out), 0) << out;
+  EXPECT_NE(out.find("resuming it"), std::string::npos) << out;
+  EXPECT_EQ(finished_cells(shard), cells) << "shard 1 of 2 again, from the task's Slurm variables";
+  EXPECT_EQ(results_without_timings(shard), whole);
+  // An array with a step (--array=1-3:2, tasks 1 and 3): the task with ID 3 is shard 1 of 2.
+  const std::string stepped = "cd " + tmp.path() + " && SLURM_ARRAY_TASK_ID=3 SLURM_ARRAY_TASK_COUNT=2 " +
+                              "SLURM_ARRAY_TASK_MIN=1 SLURM_ARRAY_TASK_STEP=2 LSTMAD=" + lstmad_binary() +
+                              " bash " + LSTMAD_SOURCE_DIR +
+                              "/scripts/slurm/lstmad-array.sbatch cfg.json stepped --set train.epochs=3";
+  ASSERT_EQ(run_command(stepped, &out), 0) << out;
+  EXPECT_EQ(results_without_timings(tmp.file("stepped/shard-3")), whole);
 }
 
 TEST_F(Resume, TheMergedRunTakesTheShardsTime) {

@@ -433,6 +433,10 @@ TEST_F(RunCli, NumbersFromTheCommandLineAndSlurmAreReadWhole) {
             2)
       << out;
   EXPECT_NE(out.find("task 3 of 2 is no shard"), std::string::npos) << out;
+  EXPECT_EQ(
+      run_command("SLURM_ARRAY_TASK_ID=3 SLURM_ARRAY_TASK_COUNT=2 SLURM_ARRAY_TASK_STEP=2 " + run, &out), 2)
+      << out;
+  EXPECT_NE(out.find("ID - MIN is no multiple of the array's step"), std::string::npos) << out;
   for (const char* jobs : {"-1", "5000"}) {
     EXPECT_EQ(run_command(run + " -j " + jobs, &out), 2) << out;
     EXPECT_NE(out.find(std::string("expected 0 (all cores) or a number of threads up to 4096, got ") + jobs),
