@@ -229,11 +229,16 @@ std::string choose_detector(const std::string& run_dir, const std::string& given
   bool in_results = false;  // a detector of the run whose cells all failed has rows but no NAB files
   for (size_t i = 1; i < results.size(); ++i) in_results |= results.get(i, "detector") == detector;
   if (!detector.empty() && !in_results && !fs::is_directory(fs::path(run_dir) / "nab" / detector)) {
+    // Every detector the run holds: those of its cells (a detector whose cells all failed has no NAB
+    // files) and those with NAB files.
     std::vector<std::string> names;
+    for (size_t i = 1; i < results.size(); ++i) names.push_back(results.get(i, "detector"));
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(fs::path(run_dir) / "nab", ec))
       if (e.is_directory()) names.push_back(e.path().filename().string());
     std::sort(names.begin(), names.end());
+    names.erase(std::unique(names.begin(), names.end()), names.end());
+    names.erase(std::remove(names.begin(), names.end(), std::string()), names.end());
     std::string list;
     for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
     throw ConfigError("--detector " + detector + ": no such detector in " + run_dir +

@@ -82,8 +82,18 @@ RunScores collect_runs(const std::vector<std::string>& run_dirs, size_t board_se
     auto [it, fresh] = given.emplace(std::filesystem::weakly_canonical(dir).string(), dir);
     if (!fresh) throw ConfigError(dir + ": the same run as " + it->second + "; give each run once");
   }
+  size_t without_scores = 0;
   for (const auto& dir : run_dirs) {
-    if (!files::exists(dir + "/nab_scores.json")) throw IoError(dir + ": no nab_scores.json (not a finished NAB run)");
+    // A run without NAB scores (an unfinished run or one shard, a corpus without label windows, eval.nab
+    // off) is named and left out, as a setting without a score is; the others are tabled.
+    if (!files::exists(dir + "/nab_scores.json")) {
+      log::warn(dir +
+                ": no nab_scores.json (an unfinished run or shard, a corpus without label windows, or "
+                "eval.nab false); left out");
+      out.unscored.push_back("`" + dir + "` (no nab_scores.json)");
+      ++without_scores;
+      continue;
+    }
     const std::string scores_file = dir + "/nab_scores.json", cfg_file = dir + "/config.json",
                       summary_file = dir + "/summary.json";
     json scores = read_json_file(scores_file);
@@ -148,6 +158,10 @@ RunScores collect_runs(const std::vector<std::string>& run_dirs, size_t board_se
                  json_get<std::string>(cfg, {"engine", "precision"}, cfg_file);
     }
   }
+  if (!run_dirs.empty() && without_scores == run_dirs.size())
+    throw IoError("none of the " + std::to_string(run_dirs.size()) +
+                  " run(s) has a nab_scores.json (unfinished runs or shards, corpora without label windows, "
+                  "or eval.nab false): there is nothing to table");
   return out;
 }
 

@@ -219,6 +219,15 @@ TEST(Report, ADetectorWhoseCellsAllFailedIsReportedNotUnknown) {
   EXPECT_NE(html.find("No series of lstmad was scored"), std::string::npos);
   EXPECT_GT(count(html, "TIMEOUT"), 1) << "the failures are listed";
   EXPECT_EQ(count(html, "<figure class=\"series\">"), 0);
+  // A wrong name is refused listing the detectors the run holds, this one among them.
+  EXPECT_EQ(run_command(lstmad_binary() + " report " + tmp.file("run") + " --detector nope --out " +
+                            tmp.file("n.html") + " 2>&1",
+                        &out),
+            2)
+      << out;
+  EXPECT_NE(out.find("--detector nope: no such detector in " + tmp.file("run") + " (it has: lstmad)"),
+            std::string::npos)
+      << out;
 }
 
 // A run folder damaged after the run: a finished cell's file missing, cut short or with a line that is

@@ -72,7 +72,21 @@ TEST_F(RunCli, TableAveragesRunsBesideTheScoreboard) {
     EXPECT_NE(out.find("numenta (NAB scoreboard) | 70.10"), std::string::npos) << out;
   } else {
     std::cout << "[ NOTE ] ../shared/nab absent: scoreboard rows not checked\n";
-  }
+  }  // A run without nab_scores.json (an unfinished run or shard; eval.nab false here) is named and left out
+  // the same way, and the others are tabled; given alone, there is nothing to table.
+  const std::string unscored = tmp.file("no-nab");
+  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --set eval.nab=false --out " +
+                            unscored + " 2>&1",
+                        &out),
+            0)
+      << out;
+  ASSERT_FALSE(fs::exists(unscored + "/nab_scores.json"));
+  ASSERT_EQ(run_command(lstmad_binary() + " table" + dirs + " " + unscored + " 2>&1", &out), 0) << out;
+  EXPECT_NE(out.find(std::string("**lstmad** (lstmad, 2 runs) | ") + mean), std::string::npos) << out;
+  EXPECT_NE(out.find("Not scored (left out): `" + unscored + "` (no nab_scores.json)"), std::string::npos)
+      << out;
+  EXPECT_EQ(run_command(lstmad_binary() + " table " + unscored + " 2>&1", &out), 3) << out;
+  EXPECT_NE(out.find("none of the 1 run(s) has a nab_scores.json"), std::string::npos) << out;
 }
 
 // A grid's detector names hash the seed (`lstmad-<setting id>`), so its runs under other seeds are
