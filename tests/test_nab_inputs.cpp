@@ -85,6 +85,8 @@ class NabInputs : public ::testing::Test {
     put("missing", "a", result_csv({20}));
     put("nothr", "a", result_csv({20}));
     put("nothr", "b", result_csv({}));
+    // A notebook's checkpoint folder beside the detectors: no detector of its own.
+    test::write_text(results + "/.ipynb_checkpoints/cat/x-checkpoint.csv", result_csv({20}));
   }
   void put(const std::string& det, const std::string& name, const std::string& text) {
     test::write_text(results + "/" + det + "/cat/" + det + "_" + name + ".csv", text);
@@ -113,7 +115,7 @@ TEST_F(NabInputs, BadDetectorsAreReportedAndTheOthersScored) {
   NabBatchOptions o = options();
   o.write_scores_dir = tmp.path() + "/scores";
   const auto reports = nab_score_results(o);
-  ASSERT_EQ(reports.size(), 8u);
+  ASSERT_EQ(reports.size(), 8u) << "the hidden folder is no detector";
 
   const auto& good = find(reports, "good");
   ASSERT_TRUE(good.ok()) << good.error;
@@ -161,9 +163,12 @@ TEST_F(NabInputs, BadDetectorsAreReportedAndTheOthersScored) {
 TEST_F(NabInputs, ResultReaderErrors) {
   EXPECT_EQ(nab_parse_result_scores("anomaly_score\n0.5\n+1e-3\n 2 \n\n", "x.csv", 3),
             (std::vector<double>{0.5, 1e-3, 2.0}));
-  for (const char* bad :
-       {"anomaly_score\n0.5\n\n-\n", "anomaly_score\n0.5\n1.0x\n", "anomaly_score\ninf\n1\n",
-        "anomaly_score\n1\n", "a,anomaly_score\n1,2\n3\n", "a,anomaly_score\n1,2\n3,\n", ""})
+  // Below the smallest double: 0, as pandas reads it; above the largest: infinite, refused.
+  EXPECT_EQ(nab_parse_result_scores("anomaly_score\n1e-400\n+1e-400\n", "x.csv", 2),
+            (std::vector<double>{0.0, 0.0}));
+  for (const char* bad : {"anomaly_score\n0.5\n\n-\n", "anomaly_score\n0.5\n1.0x\n",
+                          "anomaly_score\ninf\n1\n", "anomaly_score\n1e400\n1\n", "anomaly_score\n1\n",
+                          "a,anomaly_score\n1,2\n3\n", "a,anomaly_score\n1,2\n3,\n", ""})
     EXPECT_THROW(nab_parse_result_scores(bad, "x.csv", 2), DataError) << bad;
   // A row with a field the header does not name, a column named twice, and a timestamp that is not the
   // data file's at its row (NAB matches rows to windows by time, the sweep by position).

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -159,7 +160,11 @@ std::vector<double> nab_parse_result_scores(const std::string& text_in, const st
     const char* first = field.data();
     if (*first == '+') ++first;
     auto [end, ec] = std::from_chars(first, field.data() + field.size(), v);
-    if (ec != std::errc() || end != field.data() + field.size())
+    // A number below the smallest double (1e-400) reads as 0, as pandas (NAB's reader) reads it; one above
+    // the largest is infinite, refused below.
+    if (ec == std::errc::result_out_of_range && end == field.data() + field.size())
+      v = std::strtod(std::string(field).c_str(), nullptr);
+    else if (ec != std::errc() || end != field.data() + field.size())
       throw DataError(path, line_no,
                       row_at(row, line_no) + ": anomaly_score " + quote_field(field) + " is not a number");
     if (std::isnan(v)) throw DataError(path, line_no, row_at(row, line_no) + ": anomaly_score is NaN");
@@ -193,8 +198,10 @@ std::vector<std::string> nab_list_detectors(const std::string& results_dir) {
   if (!fs::is_directory(results_dir, ec))
     throw IoError(results_dir + ": not a folder (expected <detector>/<category>/<detector>_<name>.csv)");
   std::vector<std::string> out;
+  // A hidden folder (.ipynb_checkpoints, .git) is no detector.
   for (const auto& e : fs::directory_iterator(results_dir))
-    if (e.is_directory()) out.push_back(e.path().filename().string());
+    if (e.is_directory() && e.path().filename().string().rfind('.', 0) != 0)
+      out.push_back(e.path().filename().string());
   std::sort(out.begin(), out.end());
   if (out.empty()) throw IoError(results_dir + ": no detector folders (expected <detector>/<category>/...)");
   return out;
