@@ -48,7 +48,8 @@ void choose_shard(RunOptions& ro) {
       };
       const int stride = step ? integer(step) : 1;
       const int offset = integer(id) - (min ? integer(min) : 0);
-      if (stride < 1 || offset % stride != 0)
+      if (stride < 1) throw ConfigError(vars + ": the array's step must be 1 or more");
+      if (offset % stride != 0)
         throw ConfigError(vars + ": ID - MIN is no multiple of the array's step; the shard would be a guess");
       const int index = offset / stride;
       try {

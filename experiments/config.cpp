@@ -368,15 +368,21 @@ json checked_ensemble(const json& ensemble, const json& grid, const Leaves& give
 }
 
 // Rules between keys, on a config whose keys each passed.
-// The keys that `errors` name (the path before ": ", without a grid. or ensemble. prefix or an [index]):
-// the rules between keys leave them out, since the value they would judge is not the one given.
-std::set<std::string> keys_in_error(const std::vector<std::string>& errors) {
+// The keys that `errors` name (the path before ": ", without an [index]): the rules between keys leave
+// them out, since the value they would judge is not the one given. An error of a grid or ensemble entry
+// (grid.X, ensemble.X) names X too, unless its section gives X (`given`): then X's value is the one given
+// there, and the rules judge it.
+std::set<std::string> keys_in_error(const std::vector<std::string>& errors, const Leaves& given) {
   std::set<std::string> keys;
   for (const auto& e : errors) {
     std::string k = e.substr(0, e.find(": "));
+    k = k.substr(0, k.find('['));
     for (const char* prefix : {"grid.", "ensemble."})
-      if (k.rfind(prefix, 0) == 0) k.erase(0, std::char_traits<char>::length(prefix));
-    keys.insert(k.substr(0, k.find('[')));
+      if (k.rfind(prefix, 0) == 0) {
+        k.erase(0, std::char_traits<char>::length(prefix));
+        if (std::any_of(given.begin(), given.end(), [&](const auto& g) { return g.first == k; })) k.clear();
+      }
+    if (!k.empty()) keys.insert(k);
   }
   return keys;
 }
@@ -442,20 +448,20 @@ void cross_key_rules(const json& out, const std::set<std::string>& bad, std::vec
       if (given(key))
         errors.push_back(std::string("data.csv.") + key +
                          ": read only with data.format \"csv\", and data.format is \"" + format + "\"");
-  if (format != "csv" || !ok({"data.csv.label_column"})) return;
+  if (format != "csv") return;
   const std::string label = csv["label_column"].get<std::string>();
-  if (label.empty())
+  if (ok({"data.csv.label_column"}) && label.empty())
     for (const char* key : {"anomaly_labels", "label_windows"})
       if (given(key))
         errors.push_back(std::string("data.csv.") + key +
                          ": there is no data.csv.label_column to apply it to");
   // A column is a value, the label or the time, not two of them: every file of the corpus would fail.
-  if (ok({"data.csv.value_columns", "data.csv.time_column"}))
+  if (ok({"data.csv.value_columns"}))
     for (const auto& v : csv["value_columns"]) {
       const std::string column = v.get<std::string>();
       for (const auto& [other, key] : {std::pair{label, "label_column"},
                                        std::pair{csv["time_column"].get<std::string>(), "time_column"}})
-        if (!other.empty() && column == other)
+        if (ok({std::string("data.csv.") + key}) && !other.empty() && column == other)
           errors.push_back("data.csv.value_columns: \"" + column + "\" is data.csv." + key +
                            "; a column is read as a value, the label or the time, not as two of them");
     }
@@ -490,7 +496,7 @@ json resolve_config(const json& user, const std::string& source) {
   apply_sections(given, out, errors);
   apply_grid(grid, given, out, errors);
   out["ensemble"] = checked_ensemble(ensemble, grid, given, errors);
-  cross_key_rules(out, keys_in_error(errors), errors);
+  cross_key_rules(out, keys_in_error(errors, given), errors);
   if (!errors.empty()) {
     std::string msg = source + ": " + std::to_string(errors.size()) + " error" + (errors.size() > 1 ? "s" : "") + " in the config:";
     for (const auto& e : errors) msg += "\n  " + e;

@@ -274,6 +274,9 @@ struct Rescore {
     r.status = CellStatus::Ok;
     r.error.clear();
     r.seconds_predict = since(t);
+    // As a run's cell states it: preparing the series and training (the source's, and with members
+    // theirs too) plus this scoring.
+    r.seconds_total = r.seconds_prepare + r.seconds_train + r.seconds_predict;
   }
 };
 

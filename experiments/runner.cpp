@@ -108,14 +108,14 @@ extern "C" void on_stop_signal(int sig) {
 // models along. The manifest then records the current inputs and this resume, so that a later resume
 // compares against what the results now rest on.
 void reconcile_resumed_inputs(const std::string& dir, json m, const Corpus& corpus, const Plan& plan,
-                              const ResultsStore& store, int threads) {
+                              const ResultsStore& store, int threads, bool manifest_missing) {
   const json current = input_hashes(corpus);
   const InputChanges changes =
       compare_input_hashes(m.contains("input_sha256") ? m["input_sha256"] : json::object(), current);
   std::error_code cells_ec;  // any cell file: the cells are read once, below, where inputs changed
   if (!m.contains("input_sha256") && !fs::is_empty(dir + "/cells", cells_ec) && !cells_ec)
     log::warn(dir + ": no record of the inputs its cells were computed from (manifest.json " +
-              (m.empty() ? "is missing" : "has no input_sha256") +
+              (manifest_missing ? "is missing" : "has no input_sha256") +
               "): they cannot be checked, so they run again");
   if (!changes.empty()) {
     const std::set<std::string> stale = series_with_changed_inputs(corpus, changes);
@@ -129,7 +129,9 @@ void reconcile_resumed_inputs(const std::string& dir, json m, const Corpus& corp
       stamp += "-" + std::to_string(k);
     }
     const std::string aside = stamp + "/cells";
-    int moved = 0, gone = 0;
+    const std::set<std::string> in_corpus(corpus.series.begin(), corpus.series.end());
+    int moved = 0, gone = 0,
+        unmade = 0;  // stale; of a series removed; of a setting config.json no longer makes
     std::set<std::string> gone_series;
     for (const auto& r : store.read_cells()) {
       const bool removed = !planned.count(r.id);
@@ -149,11 +151,13 @@ void reconcile_resumed_inputs(const std::string& dir, json m, const Corpus& corp
         files::make_dirs(fs::path(to).parent_path().string());
         fs::rename(from, to, ec);
       }
-      if (removed) {
+      if (!removed) {
+        ++moved;
+      } else if (!in_corpus.count(r.series)) {
         ++gone;
         gone_series.insert(r.series);
       } else {
-        ++moved;
+        ++unmade;
       }
     }
     log::warn("the inputs changed since this run started: " + changes.summary() +
@@ -164,7 +168,10 @@ void reconcile_resumed_inputs(const std::string& dir, json m, const Corpus& corp
                               std::to_string(gone_series.size()) +
                               " series no longer in the corpus are left out of the results"
                         : std::string()) +
-              (moved + gone > 0 ? " (their old files are in " + stamp + ")" : std::string()));
+              (unmade > 0 ? "; " + std::to_string(unmade) +
+                                " cell(s) of settings that config.json no longer makes are left out too"
+                          : std::string()) +
+              (moved + gone + unmade > 0 ? " (their old files are in " + stamp + ")" : std::string()));
   }
   m["input_sha256"] = current;
   m["cells"] = plan.cells.size();
@@ -340,8 +347,17 @@ RunOutcome run_in_folder(const std::string& dir, const json& cfg, json manifest,
   if (ro.resume_dir.empty())
     files::write_atomic(dir + "/manifest.json", json_text(manifest_json(cfg, ro, corpus, plan, threads)));
   ResultsStore store(dir);
-  if (!ro.resume_dir.empty())
-    reconcile_resumed_inputs(dir, std::move(manifest), corpus, plan, store, threads);
+  if (!ro.resume_dir.empty()) {
+    // A folder without a manifest (its first attempt killed after config.json) gets this leg's, with the
+    // shard this invocation runs (from Slurm's variables), so that a later resume runs the same shard;
+    // its cells, whose inputs nothing records, still run again.
+    const bool missing = manifest.empty();
+    if (missing) {
+      manifest = manifest_json(cfg, ro, corpus, plan, threads);
+      manifest.erase("input_sha256");
+    }
+    reconcile_resumed_inputs(dir, std::move(manifest), corpus, plan, store, threads, missing);
+  }
 
   int in_shard = 0;
   const std::vector<const Cell*> todo = cells_to_run(plan, store, ro, in_shard);

@@ -435,6 +435,14 @@ TEST(Config, RulesBetweenKeysRunBesideTheKeysOwnErrors) {
   // Nor does a grid axis with an error of its own count as given.
   const std::string grid = error_of(json{{"grid", {{"engine.name", {"cpu", "gpu"}}}}});
   EXPECT_EQ(grid.find("engine.precision"), std::string::npos) << grid;
+  // But a grid or ensemble entry's error leaves the value its section gives to the rules.
+  const std::string ensemble = error_of(
+      json{{"engine", {{"name", "cpu"}, {"precision", "tf32"}}}, {"ensemble", {{"engine.name", {"cpu"}}}}});
+  EXPECT_NE(ensemble.find("2 errors"), std::string::npos) << ensemble;
+  EXPECT_NE(ensemble.find("engine.precision: the cpu engine computes in"), std::string::npos) << ensemble;
+  const std::string named =
+      error_of(json{{"detector", {{"name", "my_det"}}}, {"grid", {{"detector.name", {"a", "b"}}}}});
+  EXPECT_NE(named.find("detector.name: expected a name of letters"), std::string::npos) << named;
 }
 
 // The label or time column listed as a value column would fail every file of the corpus: a config error.
@@ -452,6 +460,14 @@ TEST(Config, AValueColumnIsNeitherTheLabelNorTheTime) {
             std::string::npos);
   EXPECT_EQ(with(json{{"value_columns", {"timestamp"}}, {"time_column", ""}}), "")
       << "without a time column, a column of that name is a value like any other";
+  // The time column's rule does not wait for the label column's own error.
+  const std::string both =
+      error_of(json{{"data",
+                     {{"format", "csv"},
+                      {"root", "r"},
+                      {"csv", {{"label_column", 5}, {"value_columns", {"timestamp"}}}}}}});
+  EXPECT_NE(both.find("data.csv.label_column: expected"), std::string::npos) << both;
+  EXPECT_NE(both.find("\"timestamp\" is data.csv.time_column"), std::string::npos) << both;
 }
 
 TEST(Config, CsvTimeFormatIsCheckedUpFront) {

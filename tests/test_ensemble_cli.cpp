@@ -415,6 +415,10 @@ TEST_F(RunCli, EnsembleRunEqualsItsMembersRunsAveraged) {
     EXPECT_NEAR(c["val_loss"].get<double>(), e["val_loss"].get<double>(), 1e-12) << f.path();
     EXPECT_FALSE(c.contains("loss_curve")) << f.path();
     EXPECT_EQ(c["members"].size(), 2u) << f.path();
+    const json& t = c["seconds"];
+    EXPECT_DOUBLE_EQ(t["total"].get<double>(),
+                     t["prepare"].get<double>() + t["train"].get<double>() + t["predict"].get<double>())
+        << f.path();
   }
   EXPECT_EQ(json::parse(lstmad::files::read(tmp.file("e/nab_scores.json"))),
             json::parse(lstmad::files::read(tmp.file("r/nab_scores.json"))));

@@ -166,9 +166,10 @@ TEST_F(NabInputs, ResultReaderErrors) {
   // Below the smallest double: 0, as pandas reads it; above the largest: infinite, refused.
   EXPECT_EQ(nab_parse_result_scores("anomaly_score\n1e-400\n+1e-400\n", "x.csv", 2),
             (std::vector<double>{0.0, 0.0}));
-  for (const char* bad : {"anomaly_score\n0.5\n\n-\n", "anomaly_score\n0.5\n1.0x\n",
-                          "anomaly_score\ninf\n1\n", "anomaly_score\n1e400\n1\n", "anomaly_score\n1\n",
-                          "a,anomaly_score\n1,2\n3\n", "a,anomaly_score\n1,2\n3,\n", ""})
+  for (const char* bad :
+       {"anomaly_score\n0.5\n\n-\n", "anomaly_score\n0.5\n1.0x\n", "anomaly_score\ninf\n1\n",
+        "anomaly_score\n1e400\n1\n", "anomaly_score\n+-1e-400\n1\n", "anomaly_score\n+-0.5\n1\n",
+        "anomaly_score\n1\n", "a,anomaly_score\n1,2\n3\n", "a,anomaly_score\n1,2\n3,\n", ""})
     EXPECT_THROW(nab_parse_result_scores(bad, "x.csv", 2), DataError) << bad;
   // A row with a field the header does not name, a column named twice, and a timestamp that is not the
   // data file's at its row (NAB matches rows to windows by time, the sweep by position).

@@ -235,6 +235,14 @@ TEST_F(Resume, ARequeuedSlurmTaskResumesItsShard) {
   EXPECT_NE(out.find("resuming it"), std::string::npos) << out;
   EXPECT_EQ(finished_cells(shard), cells) << "shard 1 of 2 again, from the task's Slurm variables";
   EXPECT_EQ(results_without_timings(shard), whole);
+  // The resume wrote the manifest the killed attempt did not, with the shard: a later resume by hand
+  // (no Slurm variables) runs the same shard, not the whole plan.
+  const auto manifest = nlohmann::json::parse(lstmad::files::read(shard + "/manifest.json"));
+  EXPECT_EQ(manifest["shard"], (nlohmann::json{{"index", 1}, {"count", 2}})) << manifest.dump();
+  EXPECT_TRUE(manifest.contains("input_sha256"));
+  fs::remove(fs::directory_iterator(shard + "/cells")->path());
+  ASSERT_EQ(run_command(lstmad_binary() + " -q run --resume " + shard, &out), 0) << out;
+  EXPECT_EQ(finished_cells(shard), cells);
   // An array with a step (--array=1-3:2, tasks 1 and 3): the task with ID 3 is shard 1 of 2.
   const std::string stepped = "cd " + tmp.path() + " && SLURM_ARRAY_TASK_ID=3 SLURM_ARRAY_TASK_COUNT=2 " +
                               "SLURM_ARRAY_TASK_MIN=1 SLURM_ARRAY_TASK_STEP=2 LSTMAD=" + lstmad_binary() +

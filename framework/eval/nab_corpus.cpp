@@ -158,13 +158,20 @@ std::vector<double> nab_parse_result_scores(const std::string& text_in, const st
     if (field.empty()) throw DataError(path, line_no, row_at(row, line_no) + ": anomaly_score is empty");
     double v = 0.0;
     const char* first = field.data();
-    if (*first == '+') ++first;
+    if (*first == '+') ++first;  // from_chars takes no '+'; then no second sign either ("+-1")
+    const bool two_signs =
+        first != field.data() && first < field.data() + field.size() && (*first == '-' || *first == '+');
     auto [end, ec] = std::from_chars(first, field.data() + field.size(), v);
+    bool whole = !two_signs && ec == std::errc() && end == field.data() + field.size();
     // A number below the smallest double (1e-400) reads as 0, as pandas (NAB's reader) reads it; one above
     // the largest is infinite, refused below.
-    if (ec == std::errc::result_out_of_range && end == field.data() + field.size())
-      v = std::strtod(std::string(field).c_str(), nullptr);
-    else if (ec != std::errc() || end != field.data() + field.size())
+    if (!two_signs && ec == std::errc::result_out_of_range && end == field.data() + field.size()) {
+      const std::string number(first, field.data() + field.size());
+      char* number_end = nullptr;
+      v = std::strtod(number.c_str(), &number_end);
+      whole = number_end == number.c_str() + number.size();
+    }
+    if (!whole)
       throw DataError(path, line_no,
                       row_at(row, line_no) + ": anomaly_score " + quote_field(field) + " is not a number");
     if (std::isnan(v)) throw DataError(path, line_no, row_at(row, line_no) + ": anomaly_score is NaN");
