@@ -483,6 +483,8 @@ std::string write_report(const std::string& run_dir, const std::string& out_file
   plots_section(h, run_dir, cfg, detector, thresholds, thresholds_file, results);
   h << "</body></html>\n";
   std::string out = out_file.empty() ? run_dir + "/report.html" : out_file;
+  if (const fs::path p(out); p.has_parent_path())
+    files::make_dirs(p.parent_path().string());  // as table --out
   files::write_atomic(out, h.str());
   return out;
 }

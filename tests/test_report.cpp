@@ -219,6 +219,13 @@ TEST(Report, ADetectorWhoseCellsAllFailedIsReportedNotUnknown) {
   EXPECT_NE(html.find("No series of lstmad was scored"), std::string::npos);
   EXPECT_GT(count(html, "TIMEOUT"), 1) << "the failures are listed";
   EXPECT_EQ(count(html, "<figure class=\"series\">"), 0);
+  // --out into a folder that is not there yet makes it, as table --out does.
+  ASSERT_EQ(run_command(lstmad_binary() + " report " + tmp.file("run") + " --out " +
+                            tmp.file("new/sub/r.html") + " 2>&1",
+                        &out),
+            0)
+      << out;
+  EXPECT_TRUE(fs::exists(tmp.file("new/sub/r.html")));
   // A wrong name is refused listing the detectors the run holds, this one among them.
   EXPECT_EQ(run_command(lstmad_binary() + " report " + tmp.file("run") + " --detector nope --out " +
                             tmp.file("n.html") + " 2>&1",
