@@ -70,9 +70,10 @@ TEST(CsvCorpus, LinksKeepTheirOwnNamesAndLoopsAreWalkedOnce) {
 TEST(CsvCorpus, HiddenFilesAndFoldersAreNoSeries) {
   test::TempDir tmp("csv-hidden");
   for (const char* f : {"root/a.csv", "root/._a.csv", "root/.git/x.csv", "root/sub/b.csv",
-                        "root/sub/.ipynb_checkpoints/b-checkpoint.csv", "root/sub/.c.csv"})
+                        "root/sub/.ipynb_checkpoints/b-checkpoint.csv", "root/sub/.c.csv", "root/UP.CSV"})
     test::write_text(tmp.file(f), "timestamp,value\n");
-  EXPECT_EQ(list_csv_files(tmp.file("root")), (std::vector<std::string>{"a.csv", "sub/b.csv"}));
+  EXPECT_EQ(list_csv_files(tmp.file("root")), (std::vector<std::string>{"a.csv", "sub/b.csv"}))
+      << "UP.CSV is warned of, not read";
   int hidden = 0;
   files::list_below(tmp.file("root"), &hidden);
   EXPECT_EQ(hidden, 4) << "._a.csv, .git, .ipynb_checkpoints, .c.csv";

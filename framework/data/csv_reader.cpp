@@ -1,6 +1,7 @@
 #include "data/csv_reader.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -370,9 +371,22 @@ Series parse_series_csv(const std::string& text, const std::string& path, const 
 
 std::vector<std::string> list_csv_files(const std::string& root) {
   std::vector<std::string> out;
-  int hidden = 0;
-  for (auto& rel : files::list_below(root, &hidden))
-    if (rel.size() > 4 && rel.compare(rel.size() - 4, 4, ".csv") == 0) out.push_back(std::move(rel));
+  int hidden = 0, other_case = 0;
+  for (auto& rel : files::list_below(root, &hidden)) {
+    if (rel.size() <= 4) continue;
+    std::string ext = rel.substr(rel.size() - 4);
+    if (ext == ".csv") {
+      out.push_back(std::move(rel));
+      continue;
+    }
+    for (char& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (ext == ".csv") ++other_case;
+  }
+  // Series ids are file names, and NAB-format outputs repeat them: ".csv" as NAB writes it, and a file
+  // ending ".CSV" or ".Csv" is said rather than silently left out.
+  if (other_case > 0)
+    log::warn(root + ": " + std::to_string(other_case) +
+              " file(s) end in another case of \".csv\" and are not read; rename them to *.csv");
   if (hidden > 0)
     log::info(root + ": " + std::to_string(hidden) +
               " hidden file(s) or folder(s) (a name starting with \".\") are not series and are left out");
