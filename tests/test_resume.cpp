@@ -194,12 +194,15 @@ TEST_F(Resume, AKilledMergeIsFinishedByTheSameCommand) {
   fs::remove(tmp.file("killed/manifest.json"));
   fs::remove(tmp.file("killed/results.csv"));
   fs::remove(fs::directory_iterator(tmp.file("killed/cells"))->path());
+  write_text(tmp.file("killed/summary.json.tmp.4242.3"), "the write it was killed in");
   EXPECT_EQ(run_command(lstmad_binary() + " -q run --resume " + tmp.file("killed") + " 2>&1", &out), 3)
       << out;
   EXPECT_NE(out.find("an unfinished merge"), std::string::npos) << out;
   ASSERT_EQ(run_command(lstmad_binary() + " -q merge" + dirs + " --out " + tmp.file("killed"), &out), 0)
       << out;
   EXPECT_FALSE(fs::exists(tmp.file("killed/.merging")));
+  EXPECT_FALSE(fs::exists(tmp.file("killed/summary.json.tmp.4242.3")))
+      << "the killed merge's unfinished write";
   EXPECT_EQ(results_without_timings(tmp.file("killed")), results_without_timings(tmp.file("whole")));
   EXPECT_EQ(finished_cells(tmp.file("killed")), finished_cells(tmp.file("whole")));
 }
