@@ -118,6 +118,20 @@ json CellResult::to_json() const {
   return j;
 }
 
+namespace {
+// A cell's (or an ensemble member's) status at `path` of `file`: a text naming a status, else a DataError
+// naming the file and the path.
+CellStatus status_at(const json& v, const std::string& path, const std::string& file) {
+  try {
+    return parse_cell_status(json_as<std::string>(v, path, file));
+  } catch (const DataError&) {
+    throw;
+  } catch (const Error& e) {
+    throw DataError(file, 0, path + ": " + e.what());
+  }
+}
+}  // namespace
+
 CellResult CellResult::from_json(const json& j, const std::string& file) {
   CellResult r;
   const auto get_int = [&](const char* key) { return json_get<int>(j, {key}, file); };
@@ -128,13 +142,7 @@ CellResult CellResult::from_json(const json& j, const std::string& file) {
   r.detector = get_text("detector");
   r.series = get_text("series");
   r.seed = json_get<uint64_t>(j, {"seed"}, file);
-  try {
-    r.status = parse_cell_status(get_text("status"));
-  } catch (const DataError&) {
-    throw;
-  } catch (const Error& e) {
-    throw DataError(file, 0, std::string("status: ") + e.what());
-  }
+  r.status = status_at(json_at(j, {"status"}, file), "status", file);
   r.error = get_text("error");
   r.rows = get_int("rows");
   // train_rows is absent in cells written before it was recorded.
@@ -165,13 +173,7 @@ CellResult CellResult::from_json(const json& j, const std::string& file) {
         return e.at(key);
       };
       json_as<uint64_t>(need("seed"), at + ".seed", file);
-      try {
-        parse_cell_status(json_as<std::string>(need("status"), at + ".status", file));
-      } catch (const DataError&) {
-        throw;
-      } catch (const Error& err) {
-        throw DataError(file, 0, at + ".status: " + err.what());
-      }
+      status_at(need("status"), at + ".status", file);
       json_as<int>(need("epochs"), at + ".epochs", file);
       json_as<int>(need("best_epoch"), at + ".best_epoch", file);
       for (const char* key : {"train_loss", "val_loss"})

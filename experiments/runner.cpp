@@ -145,8 +145,8 @@ void reconcile_resumed_inputs(const std::string& dir, json m, const Corpus& corp
         fs::rename(saved_models_dir(dir, r.id), models_aside + "/" + r.id, ec);
       }
       // Its scores too, under the same relative path: a rerun that fails must not leave the old ones.
-      if (!r.detector.empty() && fs::exists(store.nab_scores_path(r.detector, r.series), ec)) {
-        const std::string from = store.nab_scores_path(r.detector, r.series);
+      if (const std::string from = r.detector.empty() ? "" : store.nab_scores_path(r.detector, r.series);
+          !from.empty() && fs::exists(from, ec)) {
         const std::string to = stamp + "/" + fs::relative(from, dir, ec).string();
         files::make_dirs(fs::path(to).parent_path().string());
         fs::rename(from, to, ec);

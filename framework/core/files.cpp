@@ -162,9 +162,7 @@ std::vector<std::string> list_below(const std::string& root, int* hidden) {
   auto it = fs::recursive_directory_iterator(root, opts, ec);
   for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     std::error_code fe;
-    // Hidden entries are no data: a version-control or notebook-checkpoint folder holds copies, and a
-    // macOS copy leaves a "._name" resource file beside each file, which no reader can take.
-    if (it->path().filename().string().rfind('.', 0) == 0) {
+    if (hidden_name(it->path().filename().string())) {
       if (it->is_directory(fe)) it.disable_recursion_pending();
       if (hidden) ++*hidden;
       continue;

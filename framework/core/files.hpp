@@ -19,6 +19,11 @@ bool exists(const std::string& path);
 // Hidden entries (a name starting with ".": .git/, ._name) are left out, folders with all they hold;
 // `hidden`, when given, counts them.
 std::vector<std::string> list_below(const std::string& root, int* hidden = nullptr);
+// Whether a file or folder name is hidden (starts with "."): no data, wherever a corpus or a results
+// folder is listed (.git/, .ipynb_checkpoints/, a macOS copy's "._name" beside each file).
+inline bool hidden_name(const std::string& name) {
+  return !name.empty() && name[0] == '.';
+}
 // SHA-256 of a file's bytes as lowercase hex.
 std::string sha256_file(const std::string& path);
 std::string sha256(const std::string& bytes);

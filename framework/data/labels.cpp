@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "core/error.hpp"
+#include "core/files.hpp"
 #include "core/json_file.hpp"
 #include "data/csv_reader.hpp"
 #include "data/timestamp.hpp"
@@ -92,8 +93,7 @@ std::vector<std::string> list_corpus_files(const std::string& root) {
   std::vector<std::string> out;
   // The error_code forms throughout: one broken entry (a dangling or looping link, a file that vanishes)
   // must not end the listing; it is simply not a series file.
-  // Hidden entries (a name starting with "."), such as a macOS copy's "._name.csv", are no series.
-  const auto hidden = [](const fs::path& p) { return p.filename().string().rfind('.', 0) == 0; };
+  const auto hidden = [](const fs::path& p) { return files::hidden_name(p.filename().string()); };
   for (const auto& cat : fs::directory_iterator(data, ec)) {
     if (!cat.is_directory(ec) || hidden(cat.path())) continue;
     for (const auto& f : fs::directory_iterator(cat.path(), ec)) {

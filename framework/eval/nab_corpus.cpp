@@ -205,9 +205,8 @@ std::vector<std::string> nab_list_detectors(const std::string& results_dir) {
   if (!fs::is_directory(results_dir, ec))
     throw IoError(results_dir + ": not a folder (expected <detector>/<category>/<detector>_<name>.csv)");
   std::vector<std::string> out;
-  // A hidden folder (.ipynb_checkpoints, .git) is no detector.
   for (const auto& e : fs::directory_iterator(results_dir))
-    if (e.is_directory() && e.path().filename().string().rfind('.', 0) != 0)
+    if (e.is_directory() && !files::hidden_name(e.path().filename().string()))
       out.push_back(e.path().filename().string());
   std::sort(out.begin(), out.end());
   if (out.empty()) throw IoError(results_dir + ": no detector folders (expected <detector>/<category>/...)");
