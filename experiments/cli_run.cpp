@@ -175,13 +175,21 @@ void add_table_command(CLI::App& app, Registry& reg) {
 }
 
 void add_report_command(CLI::App& app, Registry& reg) {
-  static std::string report_dir, report_out, report_detector;
+  static std::string report_dir;
+  static ReportOptions options;
   auto* report = app.add_subcommand("report", "Write a run folder's self-contained HTML report (tables and plots)");
   report->add_option("run", report_dir, "Run folder")->required()->check(CLI::ExistingDirectory);
-  report->add_option("--out", report_out, "Output file (default RUN/report.html)");
-  report->add_option("--detector", report_detector, "Detector to plot (default: the best NAB standard score)");
+  report->add_option("--out", options.out_file,
+                     "Output file (default RUN/report.html); further pages beside it");
+  report->add_option("--detector", options.detector,
+                     "Detector to plot (default: the best NAB standard score)");
+  report
+      ->add_option("--per-page", options.per_page,
+                   "Series plotted per page (default 100; 0: every plot on one page); page k is "
+                   "<out stem>-k.html")
+      ->check(CLI::NonNegativeNumber);
   reg.add(report, [] {
-    std::cout << write_report(report_dir, report_out, report_detector) << "\n";
+    std::cout << write_report(report_dir, options) << "\n";
     return kOk;
   });
 }

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <tuple>
 #include <vector>
 
 #include "core/error.hpp"
@@ -16,33 +17,16 @@
 #include "data/csv_fields.hpp"
 #include "data/series.hpp"
 #include "experiments/config.hpp"
+#include "experiments/report_svg.hpp"
 #include "experiments/results.hpp"
 
 namespace lstmad {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string esc(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    switch (c) {
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '&': o += "&amp;"; break;
-      case '"': o += "&quot;"; break;
-      default: o += c;
-    }
-  }
-  return o;
-}
-
-std::string num(double v, int digits = 3) {
-  if (std::isnan(v)) return "&ndash;";
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
-  return buf;
-}
+using report_svg::esc;
+using report_svg::num;
+using report_svg::ScoredSeries;
 
 // A run's results.csv, split by the project's RFC 4180 splitter (data/csv_fields.hpp). The run writes it
 // atomically, so a damaged file was edited by hand: its rows before the damage are kept and the rest is
@@ -66,11 +50,6 @@ std::vector<std::vector<std::string>> parse_csv(const std::string& text, const s
   return rows;
 }
 
-struct ScoredSeries {
-  std::vector<double> value, score;
-  std::vector<int> label;
-};
-
 // A detector's file of one series, read as strictly as the run's own NAB scoring reads it (a damaged row
 // names the file and line).
 ScoredSeries read_scored(const ResultsStore& store, const std::string& detector, const std::string& series) {
@@ -80,126 +59,6 @@ ScoredSeries read_scored(const ResultsStore& store, const std::string& detector,
   s.score = std::move(columns[1]);
   for (double v : columns[2]) s.label.push_back(v != 0);
   return s;
-}
-
-// A polyline of min/max per pixel column, so a 20k-row series stays a small path.
-std::string polyline(const std::vector<double>& y, double lo, double hi, double x0, double width, double y0,
-                     double height, const char* color) {
-  const size_t n = y.size();
-  if (n == 0) return "";
-  const size_t cols = std::min<size_t>(n, static_cast<size_t>(width));
-  std::ostringstream os;
-  os << "<polyline fill=\"none\" stroke=\"" << color << "\" stroke-width=\"1\" points=\"";
-  auto ypix = [&](double v) {
-    double t = hi > lo ? (v - lo) / (hi - lo) : 0.5;
-    return y0 + height - t * height;
-  };
-  for (size_t c = 0; c < cols; ++c) {
-    size_t a = c * n / cols, b = std::max(a + 1, (c + 1) * n / cols);
-    double mn = y[a], mx = y[a];
-    for (size_t i = a; i < b; ++i) {
-      if (std::isnan(y[i])) continue;
-      mn = std::min(mn, y[i]);
-      mx = std::max(mx, y[i]);
-    }
-    double x = x0 + width * static_cast<double>(c) / static_cast<double>(cols);
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.1f,%.1f %.1f,%.1f ", x, ypix(mx), x, ypix(mn));
-    os << buf;
-  }
-  os << "\"/>";
-  return os.str();
-}
-
-std::string plot(const std::string& title, const ScoredSeries& s, double threshold, int probation) {
-  const double W = 900, H1 = 150, H2 = 70, L = 40;
-  const size_t n = s.value.size();
-  double lo = 1e300, hi = -1e300;
-  for (double v : s.value)
-    if (!std::isnan(v)) { lo = std::min(lo, v); hi = std::max(hi, v); }
-  auto xpix = [&](size_t i) { return L + W * static_cast<double>(i) / std::max<double>(1.0, static_cast<double>(n)); };
-  std::ostringstream os;
-  os << "<figure class=\"series\"><figcaption>" << esc(title) << "</figcaption>"
-     << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W + L + 10 << "\" height=\"" << H1 + H2 + 30
-     << "\" role=\"img\" aria-label=\"" << esc(title) << "\">";
-  // Label windows (shaded), the probationary part (hatched grey).
-  os << "<rect x=\"" << L << "\" y=\"5\" width=\"" << xpix(static_cast<size_t>(probation)) - L << "\" height=\""
-     << H1 + H2 + 10 << "\" fill=\"#eeeeee\"/>";
-  for (size_t i = 0; i < n;) {
-    if (!s.label[i]) { ++i; continue; }
-    size_t j = i;
-    while (j < n && s.label[j]) ++j;
-    os << "<rect class=\"window\" x=\"" << xpix(i) << "\" y=\"5\" width=\"" << std::max(1.0, xpix(j) - xpix(i))
-       << "\" height=\"" << H1 + H2 + 10 << "\" fill=\"#ffd6d6\"/>";
-    i = j;
-  }
-  os << polyline(s.value, lo, hi, L, W, 5, H1, "#1f4e9c");
-  os << polyline(s.score, 0.0, 1.0, L, W, H1 + 15, H2, "#555555");
-  if (!std::isnan(threshold)) {
-    double ty = H1 + 15 + H2 - threshold * H2;
-    os << "<line x1=\"" << L << "\" x2=\"" << L + W << "\" y1=\"" << ty << "\" y2=\"" << ty
-       << "\" stroke=\"#c00\" stroke-dasharray=\"4 3\"/>";
-    for (size_t i = static_cast<size_t>(probation); i < n; ++i)
-      if (s.score[i] >= threshold)
-        os << "<circle class=\"detection\" cx=\"" << xpix(i) << "\" cy=\"" << H1 + 12 << "\" r=\"3\" fill=\"#c00\"/>";
-  }
-  os << "<text x=\"2\" y=\"15\" font-size=\"10\">" << num(hi, 2) << "</text><text x=\"2\" y=\"" << H1
-     << "\" font-size=\"10\">" << num(lo, 2) << "</text><text x=\"2\" y=\"" << H1 + 25
-     << "\" font-size=\"10\">score</text></svg></figure>\n";
-  return os.str();
-}
-
-// The model's training curve from its cell's loss_curve: the training MSE (blue) and the validation MSE
-// (orange) per epoch, the kept epoch dashed. Empty when the cell recorded no curve (an ensemble's cell,
-// whose members carry theirs, or a run made before cells recorded it).
-std::string loss_plot(const json& cell) {
-  if (!cell.contains("loss_curve") || !cell["loss_curve"].is_object()) return "";
-  std::vector<double> curves[2];
-  const char* keys[2] = {"train", "val"};
-  double lo = 1e300, hi = -1e300;
-  size_t epochs = 0;
-  for (int k = 0; k < 2; ++k) {
-    const json& c = cell["loss_curve"].value(keys[k], json::array());
-    for (const auto& v : c) curves[k].push_back(v.is_number() ? v.get<double>() : std::nan(""));
-    for (double v : curves[k])
-      if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
-    epochs = std::max(epochs, curves[k].size());
-  }
-  if (epochs == 0 || lo > hi) return "";
-  const double W = 300, H = 80, L = 40, T = 5;
-  auto x = [&](size_t e) {
-    return L + (epochs > 1 ? W * static_cast<double>(e) / static_cast<double>(epochs - 1) : W / 2);
-  };
-  auto y = [&](double v) { return T + H - (hi > lo ? (v - lo) / (hi - lo) : 0.5) * H; };
-  std::ostringstream os;
-  os << "<figure class=\"loss\"><figcaption>training: MSE per epoch (training blue, validation orange; the "
-        "kept "
-        "epoch dashed)</figcaption>"
-     << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W + L + 10 << "\" height=\"" << H + 25
-     << "\" role=\"img\" aria-label=\"loss per epoch\">";
-  const int best = cell.value("best_epoch", -1);
-  if (best >= 0 && static_cast<size_t>(best) < epochs)
-    os << "<line class=\"kept-epoch\" x1=\"" << x(static_cast<size_t>(best)) << "\" x2=\""
-       << x(static_cast<size_t>(best)) << "\" y1=\"" << T << "\" y2=\"" << T + H
-       << "\" stroke=\"#888\" stroke-dasharray=\"3 3\"/>";
-  const char* colors[2] = {"#1f4e9c", "#e07b00"};
-  for (int k = 0; k < 2; ++k) {
-    if (curves[k].empty()) continue;
-    os << "<polyline class=\"" << keys[k] << "-loss\" fill=\"none\" stroke=\"" << colors[k] << "\" points=\"";
-    for (size_t e = 0; e < curves[k].size(); ++e)
-      if (std::isfinite(curves[k][e])) os << num(x(e), 1) << "," << num(y(curves[k][e]), 1) << " ";
-    os << "\"/>";
-  }
-  auto mse = [](double v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.3g", v);
-    return std::string(buf);
-  };
-  os << "<text x=\"2\" y=\"" << T + 10 << "\" font-size=\"10\">" << mse(hi) << "</text><text x=\"2\" y=\""
-     << T + H << "\" font-size=\"10\">" << mse(lo) << "</text><text x=\"" << L << "\" y=\"" << T + H + 15
-     << "\" font-size=\"10\">epoch 1</text><text x=\"" << L + W - 40 << "\" y=\"" << T + H + 15
-     << "\" font-size=\"10\">epoch " << epochs << "</text></svg></figure>\n";
-  return os.str();
 }
 
 // A run's results.csv, read by column name.
@@ -336,47 +195,128 @@ ReportConfig read_report_config(const json& cfg, const std::string& file) {
   return c;
 }
 
-// Per-series metrics and timings; failures with their messages.
-void results_section(std::ostringstream& h, const ReportConfig& cfg, const ResultsTable& results) {
-  std::vector<std::string> metric_cols = {"roc_auc", "pr_auc", "best_f1", "event_f1", "vus_pr"};
-  if (cfg.format == "ucr") metric_cols.push_back("ucr_score");
-  h << "<h2>Per-series results</h2><table><tr><th>detector</th><th>series</th><th>status</th>";
-  for (const auto& m : metric_cols) h << "<th>" << m << "</th>";
-  h << "<th>epochs</th><th>train s</th><th>predict s</th></tr>\n";
-  std::ostringstream failures;
-  for (size_t i = 1; i < results.size(); ++i) {
-    auto get = [&](const std::string& name) { return results.get(i, name); };
-    h << "<tr><td class=\"l\">" << esc(get("detector")) << "</td><td class=\"l\">" << esc(get("series"))
-      << "</td><td>" << esc(get("status")) << "</td>";
-    for (const auto& m : metric_cols) {
-      std::string v = get(m);
-      h << "<td>" << (v.empty() || v == "nan" ? "&ndash;" : num(std::strtod(v.c_str(), nullptr))) << "</td>";
-    }
-    h << "<td>" << esc(get("epochs")) << "</td><td>"
-      << num(std::strtod(get("seconds_train").c_str(), nullptr), 2) << "</td><td>"
-      << num(std::strtod(get("seconds_predict").c_str(), nullptr), 2) << "</td></tr>\n";
-    if (get("status") != "OK")
-      failures << "<li><b>" << esc(get("series")) << "</b> (" << esc(get("detector")) << ", "
-               << esc(get("status")) << "): <span class=\"err\">" << esc(get("error")) << "</span></li>\n";
-  }
-  h << "</table>\n<h2>Failures</h2>";
-  std::string f = failures.str();
-  h << (f.empty() ? "<p>none</p>\n" : "<ul>" + f + "</ul>\n");
+// The metric columns the tables show.
+std::vector<std::string> metric_columns(const ReportConfig& cfg) {
+  std::vector<std::string> cols = {"roc_auc", "pr_auc", "best_f1", "event_f1", "vus_pr"};
+  if (cfg.format == "ucr") cols.push_back("ucr_score");
+  return cols;
 }
 
-// A plot of each series `detector` scored (values, labels, training part; scores, threshold, detections)
-// and its training curve.
-void plots_section(std::ostringstream& h, const std::string& run_dir, const ReportConfig& cfg,
-                   const std::string& detector, const json& thresholds, const std::string& thresholds_file,
-                   const ResultsTable& results) {
-  double threshold = std::nan("");
-  if (thresholds.contains(detector) && thresholds[detector].contains("standard"))
-    threshold = json_get<double>(thresholds, {detector, "standard", "threshold"}, thresholds_file);
-  h << "<h2>Series: " << esc(detector)
-    << "</h2><p>Values (blue) with label windows (red bands) and the "
-       "training part (grey; NAB's probationary part); below, the anomaly score (grey) with the "
-       "standard-profile "
-       "threshold (dashed) and the detections at it (red dots).</p>\n";
+double number_or_nan(const std::string& v) {
+  if (v.empty() || v == "nan") return std::nan("");
+  char* end = nullptr;
+  const double d = std::strtod(v.c_str(), &end);
+  return end == v.c_str() ? std::nan("") : d;
+}
+
+// A grid's detectors side by side (a run of one detector has no such table): cells, how many finished,
+// the mean of each metric over the finished cells, and the training time, in the plan's order.
+void detectors_section(std::ostringstream& h, const ReportConfig& cfg, const ResultsTable& results,
+                       const std::vector<std::string>& detectors) {
+  const auto cols = metric_columns(cfg);
+  struct Totals {
+    long cells = 0, ok = 0;
+    std::vector<double> sum;
+    std::vector<long> count;
+    double train_seconds = 0;
+  };
+  std::map<std::string, Totals> by;
+  for (size_t i = 1; i < results.size(); ++i) {
+    Totals& t = by[results.get(i, "detector")];
+    t.sum.resize(cols.size());
+    t.count.resize(cols.size());
+    ++t.cells;
+    if (const double s = number_or_nan(results.get(i, "seconds_train")); std::isfinite(s))
+      t.train_seconds += s;
+    if (results.get(i, "status") != "OK") continue;
+    ++t.ok;
+    for (size_t c = 0; c < cols.size(); ++c)
+      if (const double v = number_or_nan(results.get(i, cols[c])); std::isfinite(v)) {
+        t.sum[c] += v;
+        ++t.count[c];
+      }
+  }
+  h << "<h2>Detectors</h2><p>Each metric is the mean over the detector's finished series.</p>"
+       "<table><tr><th>detector</th><th>cells</th><th>OK</th><th>failed</th>";
+  for (const auto& m : cols) h << "<th>" << m << "</th>";
+  h << "<th>train s</th></tr>\n";
+  for (const auto& d : detectors) {
+    const Totals& t = by[d];
+    h << "<tr><td class=\"l\">" << esc(d) << "</td><td>" << t.cells << "</td><td>" << t.ok << "</td><td>"
+      << t.cells - t.ok << "</td>";
+    for (size_t c = 0; c < cols.size(); ++c)
+      h << "<td>" << num(t.count[c] > 0 ? t.sum[c] / static_cast<double>(t.count[c]) : std::nan(""))
+        << "</td>";
+    h << "<td>" << num(t.train_seconds, 1) << "</td></tr>\n";
+  }
+  h << "</table>\n";
+}
+
+// Per-series metrics and timings of `detector` (of every cell when the run has one detector), each series
+// linked to its plot; then every failure. A failure shared by many detectors of a grid (a series whose
+// data no setting can read) is one line naming how many, so a 4,096-setting grid stays readable.
+void results_section(std::ostringstream& h, const ReportConfig& cfg, const ResultsTable& results,
+                     const std::string& detector, bool several_detectors,
+                     const std::map<std::string, std::string>& plot_link) {
+  const auto cols = metric_columns(cfg);
+  h << "<h2>Per-series results" << (several_detectors ? ": " + esc(detector) : "") << "</h2>";
+  if (several_detectors) h << "<p>The other detectors' rows are in <code>results.csv</code>.</p>";
+  h << "<table><tr><th>detector</th><th>series</th><th>status</th>";
+  for (const auto& m : cols) h << "<th>" << m << "</th>";
+  h << "<th>epochs</th><th>train s</th><th>predict s</th></tr>\n";
+  struct Failure {
+    std::string series, status, error;
+    std::vector<std::string> detectors;
+  };
+  std::vector<Failure> failures;
+  std::map<std::tuple<std::string, std::string, std::string>, size_t> failure_at;
+  for (size_t i = 1; i < results.size(); ++i) {
+    auto get = [&](const std::string& name) { return results.get(i, name); };
+    if (get("status") != "OK") {
+      const auto key = std::make_tuple(get("series"), get("status"), get("error"));
+      auto [it, fresh] = failure_at.emplace(key, failures.size());
+      if (fresh) failures.push_back({get("series"), get("status"), get("error"), {}});
+      failures[it->second].detectors.push_back(get("detector"));
+    }
+    if (several_detectors && get("detector") != detector) continue;
+    const std::string series = get("series");
+    const auto link = plot_link.find(series);
+    h << "<tr><td class=\"l\">" << esc(get("detector")) << "</td><td class=\"l\">"
+      << (link == plot_link.end() ? esc(series)
+                                  : "<a href=\"" + esc(link->second) + "\">" + esc(series) + "</a>")
+      << "</td><td>" << esc(get("status")) << "</td>";
+    for (const auto& m : cols) h << "<td>" << num(number_or_nan(get(m))) << "</td>";
+    h << "<td>" << esc(get("epochs")) << "</td><td>" << num(number_or_nan(get("seconds_train")), 2)
+      << "</td><td>" << num(number_or_nan(get("seconds_predict")), 2) << "</td></tr>\n";
+  }
+  h << "</table>\n<h2>Failures</h2>";
+  if (failures.empty()) {
+    h << "<p>none</p>\n";
+    return;
+  }
+  h << "<ul>";
+  for (const auto& f : failures) {
+    std::string who =
+        f.detectors.size() == 1 ? f.detectors[0] : std::to_string(f.detectors.size()) + " detectors: ";
+    for (size_t k = 0; f.detectors.size() > 1 && k < std::min<size_t>(f.detectors.size(), 5); ++k)
+      who += (k ? ", " : "") + f.detectors[k];
+    if (f.detectors.size() > 5) who += " and " + std::to_string(f.detectors.size() - 5) + " more";
+    h << "<li><b>" << esc(f.series) << "</b> (" << esc(who) << ", " << esc(f.status)
+      << "): <span class=\"err\">" << esc(f.error) << "</span></li>\n";
+  }
+  h << "</ul>\n";
+}
+
+// One series' part of the plots: its figure and training curve, or the line that says why it has none.
+struct SeriesPlot {
+  std::string name, html;
+};
+
+// The plots of each series `detector` scored (values, labels, training part; scores, threshold,
+// detections) with its training curve, in the order of their names.
+std::vector<SeriesPlot> series_plots(const std::string& run_dir, const ReportConfig& cfg,
+                                     const std::string& detector, double threshold,
+                                     const ResultsTable& results) {
   // The series to plot: each finished (OK) cell's of the detector, and any other file of it on disk. A
   // finished cell whose file is missing, damaged or of another length than the cell scored is said, in
   // the report and on stderr, not left out without a word.
@@ -406,8 +346,7 @@ void plots_section(std::ostringstream& h, const std::string& run_dir, const Repo
         if (std::find(series.begin(), series.end(), name) == series.end()) series.push_back(name);
       }
   std::sort(series.begin(), series.end());
-  if (series.empty() && !detector.empty())
-    h << "<p>No series of " << esc(detector) << " was scored: every cell failed (above).</p>\n";
+  std::vector<SeriesPlot> plots;
   for (const auto& name : series) {
     ScoredSeries s;
     std::string problem;
@@ -422,7 +361,8 @@ void plots_section(std::ostringstream& h, const std::string& run_dir, const Repo
     }
     if (!problem.empty()) {
       log::warn("report: " + problem + "; the plot of " + name + " is left out");
-      h << "<p class=\"err\"><b>" << esc(name) << "</b>: no plot: " << esc(problem) << "</p>\n";
+      plots.push_back(
+          {name, "<p class=\"err\"><b>" + esc(name) + "</b>: no plot: " + esc(problem) + "</p>\n"});
       continue;
     }
     const int n = static_cast<int>(s.value.size());
@@ -433,7 +373,7 @@ void plots_section(std::ostringstream& h, const std::string& run_dir, const Repo
       const double tf = cfg.train_fraction;
       probation = tf > 0 ? static_cast<int>(std::floor(tf * n)) : probation_length(n);
     }
-    h << plot(name, s, threshold, probation);
+    std::string html = report_svg::series_plot(name, s, threshold, probation);
     if (auto it = cell_of.find(name); it != cell_of.end()) {
       const std::string cell_file = run_dir + "/cells/" + it->second + ".json";
       if (files::exists(cell_file)) {
@@ -442,21 +382,70 @@ void plots_section(std::ostringstream& h, const std::string& run_dir, const Repo
         try {
           const json cell = read_json_file(cell_file);
           (void)CellResult::from_json(cell, cell_file);
-          h << loss_plot(cell);
+          html += report_svg::loss_plot(cell);
         } catch (const Error& e) {
           log::warn(std::string("report: ") + e.what() + "; the loss plot of " + name + " is left out");
         }
       }
     }
+    plots.push_back({name, std::move(html)});
   }
+  return plots;
+}
+
+// The file of page `page` (1-based): the report's own file, then <stem>-<page><extension> beside it.
+std::string page_file(const std::string& out, int page) {
+  if (page == 1) return out;
+  const fs::path p(out);
+  return (p.parent_path() / (p.stem().string() + "-" + std::to_string(page) + p.extension().string()))
+      .string();
+}
+
+// The opening of every page this writes, which is how a page of an earlier, longer report is told from
+// a file that is not ours before it is removed.
+const char* const kPageHead =
+    "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>lstmad report: ";
+
+void page_head(std::ostringstream& h, const std::string& run_dir, const ReportConfig& cfg, int page,
+               int pages) {
+  h << kPageHead << esc(run_dir)
+    << (pages > 1 ? " (page " + std::to_string(page) + " of " + std::to_string(pages) + ")" : "")
+    << "</"
+       "title><style>body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:"
+       "1em 0}"
+       "td,th{border:1px solid #ccc;padding:3px "
+       "8px;text-align:right}th{background:#f3f3f3}td.l{text-align:left}"
+       "figure{margin:1.5em "
+       "0}figcaption{font-weight:bold;margin-bottom:4px}.err{color:#a00}nav{margin:1em "
+       "0}</style></head><body>\n";
+  h << "<h1>lstmad run report</h1><p>Run folder <code>" << esc(run_dir) << "</code>; engine "
+    << esc(cfg.engine) << " (" << esc(cfg.precision) << "), seed " << cfg.seed << ".</p>\n";
+}
+
+// Links to every page of plots (none when there is one page).
+std::string page_nav(const std::string& out, int page, int pages, int per_page, size_t plots) {
+  if (pages <= 1) return "";
+  std::ostringstream n;
+  n << "<nav>Pages of plots (" << per_page << " series each):";
+  for (int k = 1; k <= pages; ++k) {
+    const size_t first = static_cast<size_t>(k - 1) * static_cast<size_t>(per_page) + 1;
+    const size_t last = std::min(plots, static_cast<size_t>(k) * static_cast<size_t>(per_page));
+    const std::string range = std::to_string(first) + "&ndash;" + std::to_string(last);
+    if (k == page)
+      n << " <b>" << range << "</b>";
+    else
+      n << " <a href=\"" << esc(fs::path(page_file(out, k)).filename().string()) << "\">" << range << "</a>";
+  }
+  n << "</nav>\n";
+  return n.str();
 }
 
 }  // namespace
 
-std::string write_report(const std::string& run_dir, const std::string& out_file,
-                         const std::string& detector_in, bool run_own) {
+std::string write_report(const std::string& run_dir, const ReportOptions& options) {
   if (!files::exists(run_dir + "/config.json"))
     throw IoError(run_dir + ": not a run folder (no config.json)");
+  if (options.per_page < 0) throw ConfigError("--per-page: expected 0 (one page) or more series per page");
   const std::string cfg_file = run_dir + "/config.json", scores_file = run_dir + "/nab_scores.json",
                     thresholds_file = run_dir + "/nab_thresholds.json";
   const ReportConfig cfg = read_report_config(read_json_file(cfg_file), cfg_file);
@@ -464,28 +453,61 @@ std::string write_report(const std::string& run_dir, const std::string& out_file
   json thresholds = files::exists(thresholds_file) ? read_json_file(thresholds_file) : json::object();
   if (!scores.is_object()) throw DataError(scores_file, 0, "expected an object {detector: {profile: score}}");
   const ResultsTable results(run_dir + "/results.csv");
-  const std::string detector = choose_detector(run_dir, detector_in, scores, scores_file, results);
+  const std::string detector = choose_detector(run_dir, options.detector, scores, scores_file, results);
+  const std::string out = options.out_file.empty() ? run_dir + "/report.html" : options.out_file;
 
-  std::ostringstream h;
-  h << "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>lstmad report: " << esc(run_dir)
-    << "</"
-       "title><style>body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:"
-       "1em 0}"
-       "td,th{border:1px solid #ccc;padding:3px "
-       "8px;text-align:right}th{background:#f3f3f3}td.l{text-align:left}"
-       "figure{margin:1.5em "
-       "0}figcaption{font-weight:bold;margin-bottom:4px}.err{color:#a00}</style></head><body>\n";
-  h << "<h1>lstmad run report</h1><p>Run folder <code>" << esc(run_dir) << "</code>; engine "
-    << esc(cfg.engine) << " (" << esc(cfg.precision) << "), seed " << cfg.seed << ".</p>\n";
-  cells_line(h, run_dir, run_own);
-  scores_section(h, scores, scores_file);
-  results_section(h, cfg, results);
-  plots_section(h, run_dir, cfg, detector, thresholds, thresholds_file, results);
-  h << "</body></html>\n";
-  std::string out = out_file.empty() ? run_dir + "/report.html" : out_file;
+  double threshold = std::nan("");
+  if (thresholds.contains(detector) && thresholds[detector].contains("standard"))
+    threshold = json_get<double>(thresholds, {detector, "standard", "threshold"}, thresholds_file);
+  const std::vector<SeriesPlot> plots = series_plots(run_dir, cfg, detector, threshold, results);
+  const int per_page =
+      options.per_page > 0 ? options.per_page : std::max<int>(1, static_cast<int>(plots.size()));
+  const int pages = std::max(1, static_cast<int>((plots.size() + static_cast<size_t>(per_page) - 1) /
+                                                 static_cast<size_t>(per_page)));
+  const auto page_of = [&](size_t i) { return static_cast<int>(i / static_cast<size_t>(per_page)) + 1; };
+  // Each series' plot, as a link from the tables on page 1.
+  std::map<std::string, std::string> plot_link;
+  for (size_t i = 0; i < plots.size(); ++i)
+    plot_link[plots[i].name] =
+        (page_of(i) == 1 ? "" : fs::path(page_file(out, page_of(i))).filename().string()) + "#s" +
+        std::to_string(i + 1);
+  std::vector<std::string> detectors;  // in the plan's order
+  for (size_t i = 1; i < results.size(); ++i)
+    if (std::find(detectors.begin(), detectors.end(), results.get(i, "detector")) == detectors.end())
+      detectors.push_back(results.get(i, "detector"));
+
   if (const fs::path p(out); p.has_parent_path())
     files::make_dirs(p.parent_path().string());  // as table --out
-  files::write_atomic(out, h.str());
+  for (int page = 1; page <= pages; ++page) {
+    std::ostringstream h;
+    page_head(h, run_dir, cfg, page, pages);
+    if (page == 1) {
+      cells_line(h, run_dir, options.run_own);
+      scores_section(h, scores, scores_file);
+      if (detectors.size() > 1) detectors_section(h, cfg, results, detectors);
+      results_section(h, cfg, results, detector, detectors.size() > 1, plot_link);
+    }
+    h << "<h2>Series: " << esc(detector)
+      << "</h2><p>Values (blue) with label windows (red bands) and the "
+         "training part (grey; NAB's probationary part); below, the anomaly score (grey) with the "
+         "standard-profile threshold (dashed) and the detections at it (red dots).</p>\n";
+    if (plots.empty() && !detector.empty())
+      h << "<p>No series of " << esc(detector) << " was scored: every cell failed (above).</p>\n";
+    const std::string nav = page_nav(out, page, pages, per_page, plots.size());
+    h << nav;
+    for (size_t i = static_cast<size_t>(page - 1) * static_cast<size_t>(per_page);
+         i < plots.size() && page_of(i) == page; ++i)
+      h << "<div id=\"s" << i + 1 << "\">" << plots[i].html << "</div>\n";
+    h << nav << "</body></html>\n";
+    files::write_atomic(page_file(out, page), h.str());
+  }
+  // The pages an earlier, longer report of the same file left beyond these.
+  for (int page = pages + 1;; ++page) {
+    const std::string stale = page_file(out, page);
+    std::error_code ec;
+    if (!fs::is_regular_file(stale, ec) || files::read(stale).rfind(kPageHead, 0) != 0) break;
+    fs::remove(stale, ec);
+  }
   return out;
 }
 

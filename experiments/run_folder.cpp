@@ -203,7 +203,9 @@ RunOutcome finalize(const std::string& dir, const json& cfg, const Plan& plan,
                                                             {"missing", outcome.missing},
                                                             {"nab_scores", outcome.nab_scores}}));
   try {
-    write_report(dir, "", "", /*run_own=*/true);
+    ReportOptions report;
+    report.run_own = true;
+    write_report(dir, report);
   } catch (const std::exception& e) {
     log::warn(std::string("report not written: ") + e.what());
   }

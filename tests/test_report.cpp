@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -10,6 +11,7 @@
 #include <sstream>
 
 #include "core/files.hpp"
+#include "experiments/report_svg.hpp"
 #include "support/test_support.hpp"
 
 namespace fs = std::filesystem;
@@ -318,4 +320,157 @@ TEST(Report, ADamagedResultsCsvIsNamedAndItsEarlierRowsKept) {
       << out;
   // Every row before the damaged line is kept: the page is the intact run's, byte for byte.
   EXPECT_EQ(lstmad::files::read(html_file), lstmad::files::read(intact_html));
+}
+
+namespace {
+// Each series' figure of a report page, by caption: the text between <figcaption> and </figcaption>.
+std::vector<std::string> captions(const std::string& html) {
+  std::vector<std::string> out;
+  const std::string open = "<figure class=\"series\"><figcaption>";
+  for (size_t p = html.find(open); p != std::string::npos; p = html.find(open, p + 1)) {
+    const size_t a = p + open.size();
+    out.push_back(html.substr(a, html.find("</figcaption>", a) - a));
+  }
+  return out;
+}
+}  // namespace
+
+// A grid's report: page 1 holds the tables (the detectors side by side, then the plotted detector's
+// series, each linked to its plot) and the first plots; the others are on pages beside it, each series on
+// exactly one page, and every link reaches a plot of the series it names. A shorter report over the same
+// file removes the pages it no longer needs, and nothing that is not one of its pages.
+TEST(Report, PagesHoldEveryPlotOnceAndTheTablesLinkToThem) {
+  if (!fs::exists(lstmad_binary())) GTEST_SKIP() << "lstmad binary not built at " << lstmad_binary();
+  TempDir tmp("report-pages");
+  std::string out;
+  ASSERT_EQ(run_synthetic(tmp, R"({"epochs": 1, "batch": 16})", &out,
+                          R"(, "grid": {"detector.smoothing": [1, 3]})"),
+            0)
+      << out;
+  ASSERT_EQ(run_command(lstmad_binary() + " report " + tmp.file("run") + " --per-page 2 --out " +
+                            tmp.file("r/rep.html") + " 2>&1",
+                        &out),
+            0)
+      << out;
+  size_t series = 0;
+  for (const auto& d : fs::recursive_directory_iterator(tmp.file("run/corpus/data")))
+    if (d.path().extension() == ".csv") ++series;
+  ASSERT_GE(series, 5u);
+  const size_t pages = (series + 1) / 2;
+  std::map<std::string, std::string> page_text;  // file name -> text
+  std::multiset<std::string> plotted;
+  for (size_t k = 1; k <= pages; ++k) {
+    const std::string name = k == 1 ? "rep.html" : "rep-" + std::to_string(k) + ".html";
+    ASSERT_TRUE(fs::exists(tmp.file("r/" + name))) << name;
+    page_text[name] = lstmad::files::read(tmp.file("r/" + name));
+    const auto here = captions(page_text[name]);
+    EXPECT_EQ(here.size(), k < pages || series % 2 == 0 ? 2u : 1u) << name;
+    plotted.insert(here.begin(), here.end());
+  }
+  EXPECT_FALSE(fs::exists(tmp.file("r/rep-" + std::to_string(pages + 1) + ".html")));
+  std::set<std::string> distinct(plotted.begin(), plotted.end());
+  EXPECT_EQ(plotted.size(), series) << "each series is plotted once";
+  EXPECT_EQ(distinct.size(), series);
+
+  const std::string& first = page_text["rep.html"];
+  // Two detectors: their table, and the per-series rows of the plotted one only.
+  const size_t detectors_at = first.find("<h2>Detectors</h2>");
+  ASSERT_NE(detectors_at, std::string::npos);
+  const std::string table = first.substr(detectors_at, first.find("</table>", detectors_at) - detectors_at);
+  EXPECT_EQ(count(table, "<tr><td class=\"l\">lstmad-"), 2) << table;
+  EXPECT_EQ(count(table,
+                  "<td>" + std::to_string(series) + "</td><td>" + std::to_string(series) + "</td><td>0</td>"),
+            2)
+      << "cells, OK and failed of each detector: " << table;
+  // Each link of the per-series table: the page it names holds id="sN", whose figure is of that series.
+  int links = 0;
+  for (size_t p = first.find("<a href=\""); p != std::string::npos; p = first.find("<a href=\"", p + 1)) {
+    const size_t a = p + 9, hash = first.find('#', a), end = first.find('"', a);
+    if (hash == std::string::npos || hash > end) continue;  // a link between pages
+    const std::string file = hash == a ? "rep.html" : first.substr(a, hash - a);
+    const std::string id = first.substr(hash + 1, end - hash - 1);
+    const size_t text_at = first.find('>', end) + 1;
+    const std::string named = first.substr(text_at, first.find("</a>", text_at) - text_at);
+    ASSERT_TRUE(page_text.count(file)) << file;
+    const std::string& page = page_text[file];
+    const size_t target = page.find("<div id=\"" + id + "\">");
+    ASSERT_NE(target, std::string::npos) << file << "#" << id;
+    const auto there = captions(page.substr(target));
+    ASSERT_FALSE(there.empty());
+    EXPECT_EQ(there[0], named) << file << "#" << id;
+    ++links;
+  }
+  EXPECT_EQ(links, static_cast<int>(series)) << "one row, with a link, per series of the plotted detector";
+
+  // One page over the same file: the other pages go, a file that only shares a page's name stays.
+  write_text(tmp.file("r/rep-" + std::to_string(pages + 1) + ".html"), "notes of my own\n");
+  ASSERT_EQ(run_command(lstmad_binary() + " report " + tmp.file("run") + " --per-page 0 --out " +
+                            tmp.file("r/rep.html") + " 2>&1",
+                        &out),
+            0)
+      << out;
+  EXPECT_EQ(captions(lstmad::files::read(tmp.file("r/rep.html"))).size(), series);
+  for (size_t k = 2; k <= pages; ++k)
+    EXPECT_FALSE(fs::exists(tmp.file("r/rep-" + std::to_string(k) + ".html"))) << k;
+  EXPECT_EQ(lstmad::files::read(tmp.file("r/rep-" + std::to_string(pages + 1) + ".html")),
+            "notes of my own\n");
+  EXPECT_NE(run_command(lstmad_binary() + " report " + tmp.file("run") + " --per-page -1 2>&1", &out), 0);
+}
+
+// A series that no setting of a grid can read fails every detector's cell with the same message: the
+// report lists it once, with how many detectors and which, not once per detector.
+TEST(Report, AFailureSharedByEveryDetectorIsListedOnce) {
+  if (!fs::exists(lstmad_binary())) GTEST_SKIP() << "lstmad binary not built at " << lstmad_binary();
+  TempDir tmp("report-failures");
+  write_text(tmp.file("flat/a.csv"),
+             minute_series_csv(300, "2020-03", [](int i) { return std::to_string(std::sin(i * 0.2)); }));
+  write_text(tmp.file("cfg.json"), R"({"data": {"format": "csv", "root": ")" + tmp.file("flat") +
+                                       R"(", "files": ["flat/a.csv", "flat/nope.csv"]},
+    "model": {"layers": 1, "hidden": 4, "window": 10}, "train": {"epochs": 1},
+    "grid": {"detector.smoothing": [1, 2, 3, 4, 5, 6, 7]},
+    "detector": {"likelihood": {"long_window": 100, "short_window": 3}}})");
+  std::string out;
+  ASSERT_EQ(
+      run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --out " + tmp.file("r"), &out), 1)
+      << out;
+  const std::string html = lstmad::files::read(tmp.file("r/report.html"));
+  const size_t at = html.find("<h2>Failures</h2>");
+  ASSERT_NE(at, std::string::npos);
+  const std::string failures = html.substr(at);
+  EXPECT_EQ(count(failures, "<li>"), 1) << failures;
+  EXPECT_EQ(count(failures, "<b>flat/nope.csv</b> (7 detectors: lstmad-"), 1) << failures;
+  EXPECT_EQ(count(failures, " and 2 more, ERROR): "), 1) << failures;
+  EXPECT_NE(failures.find("data.files names series flat/nope.csv"), std::string::npos) << failures;
+}
+
+// The plot's polylines: a missing value (NaN) leaves a gap the line bridges, never a "nan" coordinate
+// (which makes a browser drop the whole line); a flat stretch is its two ends; every column with values
+// spans their min and max.
+TEST(Report, PlotLinesSkipMissingValuesAndKeepEachColumnsRange) {
+  lstmad::report_svg::ScoredSeries s;
+  // 1,800 rows on 900 pixel columns: two rows a column, 0 and 1, but for columns 0 and 150 (missing).
+  for (int i = 0; i < 1800; ++i) {
+    s.value.push_back(i / 2 == 0 || i / 2 == 150 ? std::nan("") : (i % 2 ? 1.0 : 0.0));
+    s.score.push_back(i < 1200 ? 0.0 : 0.5);
+    s.label.push_back(0);
+  }
+  const std::string svg = lstmad::report_svg::series_plot("x", s, 0.7, 45);
+  EXPECT_EQ(svg.find("nan"), std::string::npos) << svg;
+  std::vector<std::vector<std::pair<double, double>>> lines;
+  for (size_t p = svg.find("points=\""); p != std::string::npos; p = svg.find("points=\"", p + 1)) {
+    const size_t a = p + 8;
+    std::istringstream pts(svg.substr(a, svg.find('"', a) - a));
+    lines.emplace_back();
+    for (std::string xy; pts >> xy;)
+      lines.back().emplace_back(std::stod(xy.substr(0, xy.find(','))),
+                                std::stod(xy.substr(xy.find(',') + 1)));
+  }
+  ASSERT_EQ(lines.size(), 2u);
+  // Values: 898 columns with values, each from 0 to 1: two points at each x.
+  EXPECT_EQ(lines[0].size(), 2u * 898);
+  // Scores: 0 then 0.5, flat on each side: the two ends of each stretch.
+  ASSERT_EQ(lines[1].size(), 4u);
+  EXPECT_EQ(lines[1][0].second, lines[1][1].second);
+  EXPECT_EQ(lines[1][2].second, lines[1][3].second);
+  EXPECT_GT(lines[1][1].second, lines[1][2].second) << "0.5 is drawn above 0";
 }
