@@ -41,6 +41,14 @@ json resolve_config(const json& user, const std::string& source);
 // Parses a config file (malformed JSON is a ConfigError naming the file, line and column).
 json read_config_file(const std::string& path);
 
+// A run folder's saved config.json, as read_config_file reads it, with the values its run was made under
+// for keys whose default has since changed what a run computes (keep_made_with_defaults): a resumed,
+// merged, rescored or detected run computes what its finished cells did.
+json read_run_config(const std::string& path);
+// Those values, filled into a saved config that lacks them: eval.vus "vldb2022" (the default before the
+// key existed; a saved config always has an eval section, so only one written earlier lacks the key).
+void keep_made_with_defaults(json& saved);
+
 // Expands grid axes into settings: each has every key scalar. Order: axes in schema order, last fastest.
 std::vector<json> expand_settings(const json& resolved);
 // The keys that vary across the expanded settings (dotted paths, schema order).

@@ -225,6 +225,12 @@ std::vector<KeyDef> make_schema() {
   add("eval.threshold", T::Number, 0.5, "Threshold for the point, event and range metrics per series.", 0,
       1e9);
   add("eval.vus_max_buffer", T::Int, 0, "Largest buffer of VUS-ROC/PR (0 = the metric's default).", 0, 1e7);
+  add("eval.vus", T::String, "tsb_ad",
+      "Definition of VUS-ROC/PR (docs/metrics.md): tsb_ad, the VUS authors' current code as the TSB-AD "
+      "benchmark reports it (a buffer row is a positive only where detected; step-wise PR), or vldb2022, "
+      "their 2022 paper's (every buffer row a positive; trapezoids). Runs made before this key was added "
+      "keep vldb2022.",
+      0, 0, {"tsb_ad", "vldb2022"});
   add("eval.ucr_tolerance", T::Int, 100,
       "UCR score: the row with the highest score hits a series' one anomaly [b, e] when it lies in "
       "[b - m, e + m], m = max(e - b + 1, this). 100 is the archive's convention.",

@@ -220,7 +220,7 @@ std::vector<std::vector<double>> member_errors(const DetectOptions& o, const Sav
 Detection detect(const DetectOptions& o) {
   const std::string cfg_path = o.run_dir + "/config.json";
   if (!files::exists(cfg_path)) throw IoError(o.run_dir + ": not a run folder (no config.json)");
-  const json cfg = resolve_config(read_config_file(cfg_path), cfg_path);
+  const json cfg = resolve_config(read_run_config(cfg_path), cfg_path);
   std::map<std::string, std::exception_ptr> damaged;
   const std::vector<SavedCell> saved = saved_cells(o.run_dir, damaged);
   // The cell asked for (its id follows from the config and the series) with a damaged index: that file's

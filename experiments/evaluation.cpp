@@ -30,6 +30,7 @@ std::vector<std::pair<std::string, double>> series_metrics(const PreparedSeries&
   o.threshold = at_path(cfg, "eval.threshold").get<double>();
   const int vb = at_path(cfg, "eval.vus_max_buffer").get<int>();
   if (vb > 0) o.vus_max_buffer = vb;
+  o.vus_definition = metrics::parse_range_auc_definition(at_path(cfg, "eval.vus").get<std::string>());
   o.ucr_tolerance = at_path(cfg, "eval.ucr_tolerance").get<int>();
   // Only rows after the training part count: the model was fitted on the rest.
   return metrics::evaluate_series(scores, p.series.point_labels(), o, std::max(0, p.score_begin));

@@ -78,6 +78,7 @@ RunOutcome merge_runs(const std::vector<std::string>& shard_dirs, const std::str
   for (const auto& d : shard_dirs) {
     if (!files::exists(d + "/config.json")) throw IoError(d + ": not a run folder (no config.json)");
     json c = read_json_file(d + "/config.json");
+    keep_made_with_defaults(c);
     if (cfg.is_null())
       cfg = c;
     else if (c != cfg)

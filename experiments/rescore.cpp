@@ -307,7 +307,7 @@ json reopen_rescore(const std::string& out_dir, const json& cfg, const std::stri
   for (std::size_t k = 0; same_members && k < member_dirs.size(); ++k)
     same_members = same_folder(recorded_members[k], member_dirs[k]);
   if (!same_members) refuse("a rescore with other --member runs");
-  if (read_config_file(out_dir + "/config.json") != cfg) refuse("a rescore with other settings");
+  if (read_run_config(out_dir + "/config.json") != cfg) refuse("a rescore with other settings");
   if (!m.contains("input_sha256") || m["input_sha256"] != input_hashes(corpus))
     refuse("its input files changed since it started");
   m["resumes"].push_back(json{{"utc", utc_stamp("%Y-%m-%dT%H:%M:%SZ")},
@@ -326,7 +326,7 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
   if (!files::exists(src_dir + "/config.json"))
     throw IoError(src_dir + ": not a run folder (no config.json)");
   refuse_unfinished_merge(src_dir, ", then rescore");
-  json src_cfg = resolve_config(read_config_file(src_dir + "/config.json"), src_dir + "/config.json");
+  json src_cfg = resolve_config(read_run_config(src_dir + "/config.json"), src_dir + "/config.json");
   json cfg = rescore_config(src_cfg, overrides, src_dir);
   if (threads <= 0) threads = static_cast<int>(ThreadPool::hardware_threads());
   // What can refuse the command (the corpus, a member that is no run or a grid, a damaged summary.json)

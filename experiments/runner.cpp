@@ -261,7 +261,7 @@ void open_resumed_folder(const std::string& dir, json& cfg, json& manifest, RunO
   if (!files::exists(dir + "/config.json")) throw IoError(dir + ": not a run folder (no config.json)");
   lock.emplace(dir);  // before the temporary files go: another process's may be in flight
   refuse_unfinished_merge(dir);
-  cfg = resolve_config(read_config_file(dir + "/config.json"), dir + "/config.json");
+  cfg = resolve_config(read_run_config(dir + "/config.json"), dir + "/config.json");
   if (const std::string mpath = dir + "/manifest.json"; files::exists(mpath)) {
     manifest = read_json_file(mpath);
     // This resume adds itself to the manifest: a file that is no object, or whose record of earlier

@@ -216,7 +216,8 @@ const std::vector<double> kVusScores = {0.5, 0.9, 0.6, 0.4, 0.3, 0.7, 0.2, 0.8};
 }  // namespace
 
 TEST(MetricsVus, RangeAucBufferZeroHandCase) {
-  // Buffer 0: y = labels, P_new = 3, N_new = 5, 2 segments. TPR = min(TP/3, 1) x hit/2.
+  // The VLDB 2022 definition. Buffer 0: y = labels, P_new = 3, N_new = 5, 2 segments. TPR = min(TP/3, 1) x
+  // hit/2.
   //   row 1: TP 1, hit 1 -> TPR 1/6, FPR 0,   prec 1
   //   row 7:               TPR 1/6, FPR 1/5, prec 1/2
   //   row 5: TP 2, hit 2 -> TPR 2/3, FPR 1/5, prec 2/3
@@ -225,16 +226,21 @@ TEST(MetricsVus, RangeAucBufferZeroHandCase) {
   // ROC: 1/5 x 1/6 + 4/5 x 1 = 1/30 + 24/30 = 5/6 (plain ROC-AUC would be 13/15: the existence
   // factor costs the early detection of only one of two segments).
   // PR from (0, 1): 1/6 x 1 + 1/2 x (1/2 + 2/3)/2 + 1/3 x (2/3 + 3/4)/2 = 12/72 + 21/72 + 17/72 = 25/36.
-  const RangeAuc r = range_auc(kVusScores, kVusLabels, 0);
+  const RangeAuc r = range_auc(kVusScores, kVusLabels, 0, RangeAucDefinition::Vldb2022);
   EXPECT_NEAR(r.roc, 5.0 / 6.0, kTol);
   EXPECT_NEAR(r.pr, 25.0 / 36.0, kTol);
   EXPECT_NEAR(roc_auc(kVusScores, kVusLabels), 13.0 / 15.0, kTol);
+  // TSB-AD: the same points (no buffer rows at buffer 0), and the PR curve in steps at each threshold's
+  // precision: 1/6 x 1 + 1/2 x 2/3 + 1/3 x 3/4 = 3/4.
+  const RangeAuc t = range_auc(kVusScores, kVusLabels, 0, RangeAucDefinition::TsbAd);
+  EXPECT_NEAR(t.roc, 5.0 / 6.0, kTol);
+  EXPECT_NEAR(t.pr, 3.0 / 4.0, kTol);
 }
 
 TEST(MetricsVus, RangeAucBufferTwoAndVolume) {
-  // Buffer 2: half = 1, s = sqrt(1 - 1/2). Rows 0, 3 (around [1,2]) and 4, 6 (around [5,5]) get s:
-  // y = s 1 1 s s 1 s 0, one soft run (rows 0..6). sum y = 3 + 4s, P_new = (3 + 3 + 4s)/2 = 3 + 2s,
-  // N_new = 8 - P_new = 5 - 2s. With a = 3 + 2s, b = 5 - 2s, in score order (TP, predicted):
+  // The VLDB 2022 definition. Buffer 2: half = 1, s = sqrt(1 - 1/2). Rows 0, 3 (around [1,2]) and 4, 6
+  // (around [5,5]) get s: y = s 1 1 s s 1 s 0, one soft run (rows 0..6). sum y = 3 + 4s, P_new = (3 + 3 +
+  // 4s)/2 = 3 + 2s, N_new = 8 - P_new = 5 - 2s. With a = 3 + 2s, b = 5 - 2s, in score order (TP, predicted):
   //   row 1 (1, 1):       TPR 1/a,       FPR 0,           prec 1
   //   row 7 (1, 2):       TPR 1/a,       FPR 1/b,         prec 1/2
   //   row 5 (2, 3):       TPR 2/a,       FPR 1/b,         prec 2/3
@@ -248,13 +254,59 @@ TEST(MetricsVus, RangeAucBufferTwoAndVolume) {
   const double roc = f1 * t1 + (f2 - f1) * (t3 + t4) / 2 + (f3 - f2) * (t4 + 1) / 2 + (1 - f3) * 1;
   const double pr = t1 * 1 + (2 / a - t1) * (0.5 + 2.0 / 3) / 2 + (t3 - 2 / a) * (2.0 / 3 + 0.75) / 2 +
                     (t4 - t3) * (0.75 + (3 + s) / 5) / 2 + (1 - t4) * ((3 + s) / 5 + (3 + 2 * s) / 6) / 2;
-  const RangeAuc r2 = range_auc(kVusScores, kVusLabels, 2);
+  const RangeAuc r2 = range_auc(kVusScores, kVusLabels, 2, RangeAucDefinition::Vldb2022);
   EXPECT_NEAR(r2.roc, roc, kTol);
   EXPECT_NEAR(r2.pr, pr, kTol);
   // Buffer 1 has half-width 0, so it equals buffer 0; VUS over 0..2 is the mean of three.
-  const RangeAuc v = vus(kVusScores, kVusLabels, 2);
+  const RangeAuc v = vus(kVusScores, kVusLabels, 2, RangeAucDefinition::Vldb2022);
   EXPECT_NEAR(v.roc, (5.0 / 6 + 5.0 / 6 + roc) / 3, kTol);
   EXPECT_NEAR(v.pr, (25.0 / 36 + 25.0 / 36 + pr) / 3, kTol);
+}
+
+TEST(MetricsVus, TsbAdCountsABufferRowOnlyWhereItIsDetected) {
+  // labels 0 1 1 0 0 0, buffer 2: h = 1, s = sqrt(1/2), y = s 1 1 s 0 0, one range [0, 3], P = 2.
+  // Scores put the buffer row 3 first: order 3, 1, 4, 2, 0, 5. P' = 2 + (detected buffer weight) / 2:
+  //   row 3 (TP s,     P' 2 + s/2, 1 predicted): TPR s/(2 + s/2),     FPR (1 - s)/(4 - s/2), prec s
+  //   row 1 (TP 1 + s, P' 2 + s/2, 2):           TPR (1 + s)/(2 + s/2), FPR (1 - s)/(4 - s/2), prec (1 + s)/2
+  //   row 4 (outside the range, 3):              TPR as above,          FPR (2 - s)/(4 - s/2), prec (1 + s)/3
+  //   row 2 (TP 2 + s, 4):                       TPR 1 (capped),        FPR (2 - s)/(4 - s/2), prec (2 + s)/4
+  //   row 0 (TP 2 + 2s, P' 2 + s, 5):            TPR 1,                 FPR (3 - 2s)/(4 - s),  prec (2 +
+  //   2s)/5 row 5 (6):                                 TPR 1,                 FPR (4 - 2s)/(4 - s),  prec (2
+  //   + 2s)/6
+  // then the closing point (1, 1).
+  const std::vector<int> labels = {0, 1, 1, 0, 0, 0};
+  const std::vector<double> scores = {0.5, 0.8, 0.6, 0.9, 0.7, 0.4};
+  const double s = std::sqrt(0.5);
+  const double t1 = s / (2 + s / 2), t2 = (1 + s) / (2 + s / 2);
+  const double f1 = (1 - s) / (4 - s / 2), f3 = (2 - s) / (4 - s / 2), f5 = (3 - 2 * s) / (4 - s),
+               f6 = (4 - 2 * s) / (4 - s);
+  const double roc = f1 * t1 / 2 + (f3 - f1) * t2 + (f5 - f3) * 1 + (f6 - f5) * 1 + (1 - f6) * 1;
+  const double pr = t1 * s + (t2 - t1) * (1 + s) / 2 + (1 - t2) * (2 + s) / 4;
+  const RangeAuc r = range_auc(scores, labels, 2, RangeAucDefinition::TsbAd);
+  EXPECT_NEAR(r.roc, roc, kTol);
+  EXPECT_NEAR(r.pr, pr, kTol);
+  // VLDB 2022 counts the undetected buffer row 0 as a positive from the start: another value.
+  EXPECT_GT(std::abs(range_auc(scores, labels, 2, RangeAucDefinition::Vldb2022).pr - pr), 1e-3);
+}
+
+// A perfect detector scores 1 at every buffer length under TSB-AD; under VLDB 2022 its undetected buffer
+// rows hold it below 1 from buffer 2 on.
+TEST(MetricsVus, APerfectDetectorScoresOneUnderTsbAd) {
+  const std::vector<int> labels = {0, 0, 1, 1, 0, 0, 0, 1, 0, 0};
+  std::vector<double> scores(labels.begin(), labels.end());
+  const RangeAuc t = vus(scores, labels, 6, RangeAucDefinition::TsbAd);
+  EXPECT_NEAR(t.roc, 1.0, kTol);
+  EXPECT_NEAR(t.pr, 1.0, kTol);
+  const RangeAuc v = vus(scores, labels, 6, RangeAucDefinition::Vldb2022);
+  EXPECT_LT(v.roc, 0.99);
+  EXPECT_LT(v.pr, 0.99);
+  // The smallest case: scores 0 1, labels 0 1, buffers 0..2.
+  const RangeAuc small = vus({0, 1}, {0, 1}, 2, RangeAucDefinition::TsbAd);
+  EXPECT_NEAR(small.roc, 1.0, kTol);
+  EXPECT_NEAR(small.pr, 1.0, kTol);
+  EXPECT_EQ(parse_range_auc_definition("tsb_ad"), RangeAucDefinition::TsbAd);
+  EXPECT_STREQ(range_auc_definition_name(RangeAucDefinition::Vldb2022), "vldb2022");
+  EXPECT_THROW(parse_range_auc_definition("2022"), lstmad::Error);
 }
 
 TEST(MetricsVus, PerfectDetectorAtBufferZeroAndNan) {
@@ -296,37 +348,56 @@ void random_case(unsigned seed, int n, std::vector<double>& scores, std::vector<
   }
 }
 
-// Range-AUC straight from the definition: recompute every quantity at every distinct threshold.
-RangeAuc direct_range_auc(const std::vector<double>& scores, const std::vector<int>& labels, int buffer) {
+// Range-AUC straight from the definition: recompute every quantity at every distinct threshold, from
+// arrays as the definition states them (VLDB 2022: the soft labels' runs and sum; TSB-AD: the labeled runs
+// widened and merged where they share a row, the labels rewritten per threshold).
+RangeAuc direct_range_auc(const std::vector<double>& scores, const std::vector<int>& labels, int buffer,
+                          RangeAucDefinition definition) {
+  const bool tsb_ad = definition == RangeAucDefinition::TsbAd;
+  const int n = static_cast<int>(labels.size()), h = buffer / 2;
   const std::vector<double> y = buffered_labels(labels, buffer);
-  std::vector<int> soft(y.size());
-  for (size_t i = 0; i < y.size(); ++i) soft[i] = y[i] > 0;
-  const std::vector<Segment> segs = runs_of(soft);
-  double p = 0, sy = 0;
-  for (size_t i = 0; i < y.size(); ++i) {
-    p += labels[i] != 0;
-    sy += y[i];
+  std::vector<Segment> ranges;
+  if (tsb_ad) {
+    for (const Segment& r : runs_of(labels)) {
+      const int a = std::max(r.start - h, 0), b = std::min(r.end + h, n - 1);
+      if (!ranges.empty() && a <= ranges.back().end)
+        ranges.back().end = std::max(ranges.back().end, b);
+      else
+        ranges.push_back({a, b});
+    }
+  } else {
+    std::vector<int> soft(y.size());
+    for (size_t i = 0; i < y.size(); ++i) soft[i] = y[i] > 0;
+    ranges = runs_of(soft);
   }
-  const double p_new = (p + sy) / 2, n_new = static_cast<double>(y.size()) - p_new;
+  double p = 0;
+  for (int l : labels) p += l != 0;
   std::set<double, std::greater<double>> thresholds(scores.begin(), scores.end());
   double px = 0, py = 0, pp = 1, roc = 0, pr = 0;
   for (double t : thresholds) {
-    double tp = 0, pred = 0;
-    for (size_t i = 0; i < y.size(); ++i)
+    std::vector<double> rewritten = y;  // TSB-AD: buffer rows keep their weight only where detected
+    if (tsb_ad)
+      for (size_t i = 0; i < y.size(); ++i)
+        rewritten[i] = labels[i] != 0 ? 1.0 : y[i] * (scores[i] >= t ? 1.0 : 0.0);
+    double tp = 0, pred = 0, weight = 0;
+    for (size_t i = 0; i < y.size(); ++i) {
+      weight += rewritten[i];
       if (scores[i] >= t) {
-        tp += y[i];
+        tp += rewritten[i];
         pred += 1;
       }
+    }
+    const double p_new = (p + weight) / 2, n_new = static_cast<double>(n) - p_new;
     int hit = 0;
-    for (const Segment& sg : segs) {
+    for (const Segment& sg : ranges) {
       bool any = false;
       for (int i = sg.start; i <= sg.end; ++i) any = any || scores[static_cast<size_t>(i)] >= t;
       hit += any;
     }
-    const double tpr = std::min(tp / p_new, 1.0) * hit / static_cast<double>(segs.size());
+    const double tpr = std::min(tp / p_new, 1.0) * hit / static_cast<double>(ranges.size());
     const double fpr = (pred - tp) / n_new, prec = tp / pred;
     roc += (fpr - px) * (tpr + py) / 2;
-    pr += (tpr - py) * (prec + pp) / 2;
+    pr += (tpr - py) * (tsb_ad ? prec : (prec + pp) / 2);
     px = fpr;
     py = tpr;
     pp = prec;
@@ -379,13 +450,16 @@ TEST(MetricsCrossCheck, SweepsMatchDirectEvaluation) {
     EXPECT_NEAR(b.f1, best, 1e-12);
     EXPECT_EQ(b.threshold, best_t);
     EXPECT_NEAR(average_precision(s, l), ap, 1e-12);
-    for (int buffer : {0, 3, 8, 21}) {
-      const RangeAuc fast = range_auc(s, l, buffer), slow = direct_range_auc(s, l, buffer);
-      EXPECT_NEAR(fast.roc, slow.roc, 1e-12) << "seed " << seed << " buffer " << buffer;
-      EXPECT_NEAR(fast.pr, slow.pr, 1e-12) << "seed " << seed << " buffer " << buffer;
-      EXPECT_GT(fast.roc, 0.0);
-      EXPECT_GT(fast.pr, 0.0);
-    }
+    for (int buffer : {0, 3, 8, 21})
+      for (const auto def : {RangeAucDefinition::TsbAd, RangeAucDefinition::Vldb2022}) {
+        const RangeAuc fast = range_auc(s, l, buffer, def), slow = direct_range_auc(s, l, buffer, def);
+        const std::string where = "seed " + std::to_string(seed) + " buffer " + std::to_string(buffer) + " " +
+                                  range_auc_definition_name(def);
+        EXPECT_NEAR(fast.roc, slow.roc, 1e-12) << where;
+        EXPECT_NEAR(fast.pr, slow.pr, 1e-12) << where;
+        EXPECT_GT(fast.roc, 0.0);
+        EXPECT_GT(fast.pr, 0.0);
+      }
   }
 }
 

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -460,4 +461,39 @@ TEST_F(Resume, FlagsThatResumeWouldIgnoreAreRefused) {
   EXPECT_EQ(run_command(lstmad_binary() + " run " + tmp.file("cfg.json") + " --retry-failed --out " + tmp.file("y") + " 2>&1", &out), 2);
   EXPECT_NE(out.find("use it with --resume"), std::string::npos) << out;
   EXPECT_FALSE(fs::exists(tmp.file("y")));
+}
+
+// eval.vus changed what vus_roc and vus_pr compute: a run folder made before the key existed (its
+// config.json has none) is resumed with the definition it was made with, so its cells agree; a run made
+// now gets the current default, whose values differ.
+TEST_F(Resume, ARunMadeBeforeEvalVusKeepsItsDefinition) {
+  TempDir tmp("vus-definition");
+  write_text(tmp.file("cfg.json"), kConfig);
+  std::string out;
+  const std::string run = lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --set train.epochs=1";
+  ASSERT_EQ(run_command(run + " --set eval.vus=vldb2022 --out " + tmp.file("old"), &out), 0) << out;
+  ASSERT_EQ(run_command(run + " --out " + tmp.file("now"), &out), 0) << out;
+  const auto vus_of = [](const std::string& dir) {
+    std::map<std::string, std::string> v;
+    for (const auto& row : read_results_csv(dir + "/results.csv"))
+      v[row.at("cell_id")] = row.at("vus_roc") + " " + row.at("vus_pr");
+    return v;
+  };
+  const auto old_values = vus_of(tmp.file("old"));
+  ASSERT_FALSE(old_values.empty());
+  EXPECT_NE(vus_of(tmp.file("now")), old_values) << "the two definitions give other values on these series";
+  // The old run as an earlier version wrote it: no eval.vus; one cell to run again.
+  json cfg = json::parse(lstmad::files::read(tmp.file("old/config.json")));
+  cfg["eval"].erase("vus");
+  write_text(tmp.file("old/config.json"), cfg.dump(2));
+  const auto cell = fs::directory_iterator(tmp.file("old/cells"))->path();
+  fs::remove(cell);
+  ASSERT_EQ(run_command(lstmad_binary() + " -q run --resume " + tmp.file("old"), &out), 0) << out;
+  EXPECT_TRUE(fs::exists(cell));
+  EXPECT_EQ(vus_of(tmp.file("old")), old_values);
+  // A rescore of it keeps the definition too.
+  ASSERT_EQ(
+      run_command(lstmad_binary() + " -q rescore " + tmp.file("old") + " --out " + tmp.file("re"), &out), 0)
+      << out;
+  EXPECT_EQ(vus_of(tmp.file("re")), old_values);
 }

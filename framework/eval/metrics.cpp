@@ -98,7 +98,7 @@ NamedMetrics evaluate_series(const std::vector<double>& scores, const std::vecto
   add_detection_metrics(out, detections_at(s, options.threshold), l, options, true, &s);
   out.emplace_back("roc_auc", roc_auc(s, l));
   out.emplace_back("pr_auc", average_precision(s, l));
-  const RangeAuc v = vus(s, l, options.vus_max_buffer);
+  const RangeAuc v = vus(s, l, options.vus_max_buffer, options.vus_definition);
   out.emplace_back("vus_roc", v.roc);
   out.emplace_back("vus_pr", v.pr);
   out.emplace_back("ucr_score", ucr_score(s, l, options.ucr_tolerance));

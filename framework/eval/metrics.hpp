@@ -16,6 +16,7 @@ namespace lstmad::metrics {
 struct SeriesMetricOptions {
   double threshold = 0.5;    // a row is a detection when score >= threshold
   int vus_max_buffer = 100;  // VUS averages Range-AUC over buffer lengths 0 .. vus_max_buffer rows
+  RangeAucDefinition vus_definition = RangeAucDefinition::TsbAd;  // of vus_roc and vus_pr
   double range_alpha = 0.0;  // existence-reward weight of range-based recall, in [0, 1]
   double pak_k = 20.0;       // K (percent) of the reported pak_f1
   int pak_k_step = 10;       // K grid step (percent) of pak_auc; must divide 100

@@ -49,23 +49,48 @@ long count_positive(const std::vector<int>& labels) {
   return static_cast<long>(std::count_if(labels.begin(), labels.end(), [](int v) { return v != 0; }));
 }
 
-RangeAuc range_auc_sorted(const std::vector<size_t>& order, const std::vector<double>& scores,
-                          const std::vector<int>& labels, long positives, int buffer) {
-  if (positives == 0) return {kNaN, kNaN};
-  const std::vector<double> y = buffered_labels(labels, buffer);
-  // Existence is counted over the runs of the softened labels (buffers can merge close anomalies).
-  std::vector<int> segment_of(y.size(), -1);
-  int segments = 0;
-  for (size_t i = 0; i < y.size(); ++i) {
-    if (y[i] <= 0) continue;
-    if (i == 0 || y[i - 1] <= 0) ++segments;
-    segment_of[i] = segments - 1;
+// The buffered ranges whose existence is counted, as a range index per row (-1 outside every range). The
+// VLDB 2022 definition takes the runs of y > 0, so ranges that touch merge; TSB-AD takes each labeled
+// run widened by floor(buffer / 2) rows to each side (the rows where y > 0) and merges only ranges that
+// share a row.
+int buffered_ranges(const std::vector<int>& labels, const std::vector<double>& y, int buffer,
+                    RangeAucDefinition definition, std::vector<int>& range_of) {
+  range_of.assign(y.size(), -1);
+  int ranges = 0;
+  if (definition == RangeAucDefinition::Vldb2022) {
+    for (size_t i = 0; i < y.size(); ++i) {
+      if (y[i] <= 0) continue;
+      if (i == 0 || y[i - 1] <= 0) ++ranges;
+      range_of[i] = ranges - 1;
+    }
+    return ranges;
   }
-  const double soft_sum = std::accumulate(y.begin(), y.end(), 0.0);
-  const double p_new = 0.5 * (static_cast<double>(positives) + soft_sum);
-  const double n_new = static_cast<double>(y.size()) - p_new;
+  const int n = static_cast<int>(y.size()), half = buffer / 2;
+  int last_end = -1;  // the end of the latest range, inclusive
+  for (const Segment& s : runs_of(labels)) {
+    const int begin = std::max(s.start - half, 0), end = std::min(s.end + half, n - 1);
+    if (ranges == 0 || begin > last_end) ++ranges;
+    for (int i = std::max(begin, last_end + 1); i <= end; ++i) range_of[static_cast<size_t>(i)] = ranges - 1;
+    last_end = std::max(last_end, end);
+  }
+  return ranges;
+}
 
-  std::vector<char> segment_hit(static_cast<size_t>(segments), 0);
+RangeAuc range_auc_sorted(const std::vector<size_t>& order, const std::vector<double>& scores,
+                          const std::vector<int>& labels, long positives, int buffer,
+                          RangeAucDefinition definition) {
+  if (positives == 0) return {kNaN, kNaN};
+  const bool tsb_ad = definition == RangeAucDefinition::TsbAd;
+  const std::vector<double> y = buffered_labels(labels, buffer);
+  std::vector<int> range_of;
+  const int ranges = buffered_ranges(labels, y, buffer, definition, range_of);
+  // The positives P': the labeled rows and half the buffer's weight. VLDB 2022 counts the whole buffer;
+  // TSB-AD only its detected rows, so P' grows as the threshold falls (below).
+  const double soft_sum = std::accumulate(y.begin(), y.end(), 0.0);
+  double p_new = tsb_ad ? static_cast<double>(positives) : 0.5 * (static_cast<double>(positives) + soft_sum);
+  const double n = static_cast<double>(y.size());
+
+  std::vector<char> range_hit(static_cast<size_t>(ranges), 0);
   double tp = 0, predicted = 0;
   int hit = 0;
   double prev_fpr = 0, prev_tpr = 0, prev_precision = 1;
@@ -75,22 +100,26 @@ RangeAuc range_auc_sorted(const std::vector<size_t>& order, const std::vector<do
       const size_t i = order[k];
       predicted += 1;
       tp += y[i];
-      if (segment_of[i] >= 0 && !segment_hit[static_cast<size_t>(segment_of[i])]) {
-        segment_hit[static_cast<size_t>(segment_of[i])] = 1;
+      if (tsb_ad && labels[i] == 0) p_new += 0.5 * y[i];  // a detected buffer row
+      if (range_of[i] >= 0 && !range_hit[static_cast<size_t>(range_of[i])]) {
+        range_hit[static_cast<size_t>(range_of[i])] = 1;
         ++hit;
       }
     }
-    const double tpr = std::min(tp / p_new, 1.0) * hit / segments;
+    const double n_new = n - p_new;
+    const double tpr = std::min(tp / p_new, 1.0) * hit / ranges;
     const double fpr = n_new > 0 ? (predicted - tp) / n_new : kNaN;
     const double precision = tp / predicted;
     roc += (fpr - prev_fpr) * 0.5 * (tpr + prev_tpr);
-    pr += (tpr - prev_tpr) * 0.5 * (precision + prev_precision);
+    // TSB-AD: steps, each at the precision of its threshold; VLDB 2022: trapezoids from (0, 1).
+    pr += (tpr - prev_tpr) * (tsb_ad ? precision : 0.5 * (precision + prev_precision));
     prev_fpr = fpr;
     prev_tpr = tpr;
     prev_precision = precision;
   });
   roc += (1.0 - prev_fpr) * 0.5 * (1.0 + prev_tpr);  // the closing point (1, 1)
-  return {n_new > 0 ? roc : kNaN, pr};
+  // N' = n - P' is 0 at some threshold only when every row is labeled: no ROC curve then.
+  return {static_cast<double>(positives) < n ? roc : kNaN, pr};
 }
 
 }  // namespace
@@ -154,7 +183,8 @@ std::vector<double> buffered_labels(const std::vector<int>& labels, int buffer) 
   std::vector<double> y(labels.size(), 0.0);
   for (int i = 0; i < n; ++i) y[static_cast<size_t>(i)] = labels[static_cast<size_t>(i)] != 0 ? 1.0 : 0.0;
   const int half = buffer / 2;
-  // Only the rows inside the series: a buffer longer than the series costs O(n), not O(buffer), per run.
+  // Only the rows inside the series: a buffer longer than the series costs at most O(n), not O(buffer), per
+  // run (so many short runs under a long buffer are the slow case, docs/metrics.md).
   for (const Segment& s : runs_of(labels)) {
     for (int d = 1, last = std::min(half, s.start); d <= last; ++d)
       y[static_cast<size_t>(s.start - d)] += std::sqrt(1.0 - static_cast<double>(d) / buffer);
@@ -165,13 +195,26 @@ std::vector<double> buffered_labels(const std::vector<int>& labels, int buffer) 
   return y;
 }
 
-RangeAuc range_auc(const std::vector<double>& scores, const std::vector<int>& labels, int buffer) {
-  check_inputs(scores, labels, "range_auc");
-  if (buffer < 0) throw Error("range_auc: the buffer length must be >= 0, got " + std::to_string(buffer));
-  return range_auc_sorted(descending_order(scores), scores, labels, count_positive(labels), buffer);
+const char* range_auc_definition_name(RangeAucDefinition d) {
+  return d == RangeAucDefinition::TsbAd ? "tsb_ad" : "vldb2022";
 }
 
-RangeAuc vus(const std::vector<double>& scores, const std::vector<int>& labels, int max_buffer) {
+RangeAucDefinition parse_range_auc_definition(const std::string& name) {
+  if (name == "tsb_ad") return RangeAucDefinition::TsbAd;
+  if (name == "vldb2022") return RangeAucDefinition::Vldb2022;
+  throw Error("Range-AUC definition \"" + name + "\": expected tsb_ad or vldb2022");
+}
+
+RangeAuc range_auc(const std::vector<double>& scores, const std::vector<int>& labels, int buffer,
+                   RangeAucDefinition definition) {
+  check_inputs(scores, labels, "range_auc");
+  if (buffer < 0) throw Error("range_auc: the buffer length must be >= 0, got " + std::to_string(buffer));
+  return range_auc_sorted(descending_order(scores), scores, labels, count_positive(labels), buffer,
+                          definition);
+}
+
+RangeAuc vus(const std::vector<double>& scores, const std::vector<int>& labels, int max_buffer,
+             RangeAucDefinition definition) {
   check_inputs(scores, labels, "vus");
   if (max_buffer < 0 || max_buffer > kMaxVusBuffer)
     throw Error("vus: the largest buffer length must be in 0.." + std::to_string(kMaxVusBuffer) + ", got " +
@@ -181,7 +224,7 @@ RangeAuc vus(const std::vector<double>& scores, const std::vector<int>& labels, 
   const std::vector<size_t> order = descending_order(scores);
   RangeAuc sum{0, 0};
   for (int b = 0; b <= max_buffer; ++b) {
-    const RangeAuc r = range_auc_sorted(order, scores, labels, positives, b);
+    const RangeAuc r = range_auc_sorted(order, scores, labels, positives, b, definition);
     sum.roc += r.roc;
     sum.pr += r.pr;
   }

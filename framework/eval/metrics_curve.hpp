@@ -1,10 +1,12 @@
 // Threshold-free metrics of real-valued anomaly scores against binary labels (nonzero = anomalous), one
 // entry per row: best F1 over all thresholds, ROC-AUC, PR-AUC (average precision), and the range-aware
-// Range-AUC / VUS of Paparrizos et al. (VLDB 2022), and the UCR score of the UCR anomaly archive. Every curve
-// is swept over all distinct score values (a row is a detection when score >= threshold, tied rows enter
-// together), after one sort: O(n log n), plus O(n) per buffer length for VUS. Definitions and NaN conventions
-// are in docs/metrics.md.
+// Range-AUC / VUS of Paparrizos et al. (VLDB 2022; as TSB-AD computes it by default), and the UCR score of
+// the UCR anomaly archive. Every curve is swept over all distinct score values (a row is a detection when
+// score >= threshold, tied rows enter together), after one sort: O(n log n), plus, for VUS, O(n) per buffer
+// length and the buffer rows of each labeled run (at most min(buffer / 2, n) a side). Definitions and NaN
+// conventions are in docs/metrics.md.
 #pragma once
+#include <string>
 #include <vector>
 
 namespace lstmad::metrics {
@@ -31,12 +33,23 @@ struct RangeAuc {
   double roc = 0;
   double pr = 0;
 };
+// Which Range-AUC: the definition of the VUS authors' current code (TSB-AD, the benchmark the field now
+// reports VUS-PR from: a buffer row counts as a positive only where it is detected, existence over the
+// buffered ranges that overlap, a step-wise PR curve), or that of their VLDB 2022 paper and its code (every
+// buffer row a positive, existence over the runs of buffered labels, trapezoids under the PR curve).
+// docs/metrics.md has both.
+enum class RangeAucDefinition { TsbAd, Vldb2022 };
+// Its name in a config ("tsb_ad", "vldb2022"), and back (an Error naming the valid ones).
+const char* range_auc_definition_name(RangeAucDefinition d);
+RangeAucDefinition parse_range_auc_definition(const std::string& name);
 // Range-AUC-ROC and Range-AUC-PR for one buffer length (see docs/metrics.md for TPR, FPR, precision).
-RangeAuc range_auc(const std::vector<double>& scores, const std::vector<int>& labels, int buffer);
+RangeAuc range_auc(const std::vector<double>& scores, const std::vector<int>& labels, int buffer,
+                   RangeAucDefinition definition = RangeAucDefinition::TsbAd);
 // VUS-ROC and VUS-PR: the mean of range_auc over buffer lengths 0, 1, ..., max_buffer (at most
 // kMaxVusBuffer: each length is one pass over the series).
 constexpr int kMaxVusBuffer = 10000000;
-RangeAuc vus(const std::vector<double>& scores, const std::vector<int>& labels, int max_buffer);
+RangeAuc vus(const std::vector<double>& scores, const std::vector<int>& labels, int max_buffer,
+             RangeAucDefinition definition = RangeAucDefinition::TsbAd);
 
 // The UCR score (Wu and Keogh; with the tolerance of Rewicki et al. 2023), for a series with exactly one
 // labeled run [b, e] of length w: 1 when t*, the first row holding the highest score, lies in
