@@ -6,8 +6,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <sstream>
 #include <vector>
 
@@ -274,6 +277,54 @@ void check_parts_match_whole(double tol) {
 
 TEST(LstmCpu, MinibatchInPartsHasTheWholeGradientFp64) { check_parts_match_whole<double>(1e-12); }
 TEST(LstmCpu, MinibatchInPartsHasTheWholeGradientFp32) { check_parts_match_whole<float>(2e-5); }
+
+// The same gradient, bit for bit, wherever the model's buffers and the caller's arrays lie in memory: a
+// vectorised sum that starts at the first aligned element would change its order, and so the last bits,
+// with the heap's state (another model trained before, another thread's arena), and a model trained in a
+// ModelBatch or at another -j would then differ from the same model trained alone. The fp64 shapes are
+// those where Eigen's reduction over the head (horizon >= 8 fills a vector register of doubles) and its
+// small head product did depend on it (L=2 D=2 H=5 failed here before the sums were made fixed-order
+// loops); the fp32 ones, horizons of a register of floats and more, guard the same for floats.
+template <typename Real>
+void check_placement_independent(const Case& c) {
+  Problem p(c, 77);
+  std::vector<Real> first;
+  int placements = 0;
+  for (int heap_shift = 0; heap_shift < 8; ++heap_shift)
+    for (int offset = 0; offset < 8; ++offset) {
+      std::vector<std::unique_ptr<char[]>> shift;  // moves where the model's own buffers land
+      for (int k = 0; k < heap_shift; ++k) shift.emplace_back(new char[8 + 8 * k]);
+      LstmCpu<Real> net(c.shape(), c.T, c.B);
+      // The caller's parameters, inputs and targets at `offset` elements past a 64-byte boundary.
+      std::vector<Real> storage(p.params.size() + p.x.size() + p.y.size() + 64 + 16);
+      Real* base = storage.data();
+      while (reinterpret_cast<std::uintptr_t>(base) % 64 != 0) ++base;
+      Real* params = base + offset;
+      Real* x = params + p.params.size();
+      Real* y = x + p.x.size();
+      std::copy(p.params.begin(), p.params.end(), params);
+      std::copy(p.x.begin(), p.x.end(), x);
+      std::copy(p.y.begin(), p.y.end(), y);
+      std::vector<Real> grad(p.params.size());
+      net.loss_and_grad(params, x, y, c.B, grad.data());
+      if (first.empty()) first = grad;
+      for (std::size_t k = 0; k < grad.size(); ++k)
+        ASSERT_EQ(0, std::memcmp(&grad[k], &first[k], sizeof(Real)))
+            << c.str() << " heap shift " << heap_shift << " offset " << offset << ": "
+            << param_name(c.shape(), k) << " " << grad[k] << " vs " << first[k];
+      ++placements;
+    }
+  EXPECT_EQ(placements, 64);
+}
+
+TEST(LstmCpu, GradientBitsDoNotDependOnWhereBuffersLieFp64) {
+  for (const Case& c : {Case{1, 1, 16, 10, 20, 7}, Case{2, 2, 5, 3, 12, 1}, Case{2, 1, 64, 10, 50, 7}})
+    check_placement_independent<double>(c);
+}
+TEST(LstmCpu, GradientBitsDoNotDependOnWhereBuffersLieFp32) {
+  for (const Case& c : {Case{1, 3, 64, 64, 20, 5}, Case{1, 1, 32, 16, 30, 9}})
+    check_placement_independent<float>(c);
+}
 
 // The hand-checkable case: one step, H = 1, D = 1, zero initial state.
 TEST(LstmCpu, OneStepMatchesTheLstmEquations) {

@@ -94,6 +94,21 @@ inline void gate_row(Real* a, const Real* bias, const Real* cprev, Real* c, Real
   }
 }
 
+// dh = dy W_head for the top layer's last step (dy: B x horizon, W_head: horizon x H, both row-major), each
+// element summed over the horizon in order: fixed bits wherever the buffers lie (see backward).
+template <typename Real>
+void head_dh(const Real* dy, const Real* head_w, int B, int hz, int H, Real* dh) {
+  for (int b = 0; b < B; ++b) {
+    Real* row = dh + static_cast<std::size_t>(b) * H;
+    std::fill(row, row + H, Real(0));
+    for (int q = 0; q < hz; ++q) {
+      const Real d = dy[static_cast<std::size_t>(b) * hz + q];
+      const Real* w = head_w + static_cast<std::size_t>(q) * H;
+      for (int k = 0; k < H; ++k) row[k] += d * w[k];
+    }
+  }
+}
+
 }  // namespace
 
 template <typename Real>
@@ -290,7 +305,15 @@ struct LstmCpu<Real>::Impl {
       dHeadB.setZero();
     }
     dHeadW.noalias() += dY.transpose() * hT;
-    dHeadB += dY.colwise().sum();
+    // The head bias's gradient (and, below, the top layer's dh from the head) are summed in plain loops, in
+    // a fixed order: Eigen vectorises such small reductions from the first aligned element on, so their
+    // order, and the last bits of the result, would follow where the buffers happen to lie in memory, and
+    // a model trained in a ModelBatch, or at another -j, would differ from the same model trained alone.
+    for (int q = 0; q < hz; ++q) {
+      Real sum = 0;
+      for (int b = 0; b < B; ++b) sum += dy[static_cast<std::size_t>(b) * hz + q];
+      dHeadB[q] += sum;
+    }
 
     // dxin[cur] holds the gradient w.r.t. the current layer's outputs h_1..h_T (from the layer above);
     // the top layer only receives the head's gradient at its last step, kept in dtop.
@@ -333,7 +356,7 @@ struct LstmCpu<Real>::Impl {
           MapM<Real> dH(dh.data(), B, H);
           if (t == T - 1) {
             if (is_top)
-              dH.noalias() = dY * MapCM<Real>(params + layout.head_W, hz, H);
+              head_dh(dy, params + layout.head_W, B, hz, H, dh.data());
             else
               dH = MapCM<Real>(above + static_cast<std::size_t>(t) * BH, B, H);
           } else {
