@@ -98,16 +98,25 @@ std::vector<KeyDef> make_schema() {
       true);
   // train
   add("train.epochs", T::Int, 30, "Maximum training epochs.", 1, 100000, {}, true);
-  add("train.batch", T::Int, 64, "Minibatch size (windows).", 1, 100000, {}, true);
+  add("train.batch", T::Int, 64,
+      "Minibatch size (windows). The loss is the MSE over a minibatch's windows and horizon steps (PyTorch's "
+      "MSELoss with reduction 'mean'); an epoch's last, smaller minibatch is kept, with the mean over its "
+      "own "
+      "windows.",
+      1, 100000, {}, true);
   add("train.lr", T::Number, 1e-3, "Adam learning rate.", 1e-12, 10, {}, true);
   add("train.weight_decay", T::Number, 0.0, "L2 penalty added to the gradient (Adam).", 0, 10, {}, true);
   add("train.clip_norm", T::Number, 1.0, "Global gradient-norm clipping; 0 disables it.", 0, 1e9, {}, true);
-  add("train.patience", T::Int, 5, "Early stopping: epochs without validation improvement; 0 disables it.", 0,
-      100000, {}, true);
+  add("train.patience", T::Int, 5,
+      "Early stopping: epochs without validation improvement; 0 disables it. With validation windows the "
+      "parameters of the best validation epoch are kept either way, not the last epoch's.",
+      0, 100000, {}, true);
   add("train.min_delta", T::Number, 0.0, "Smallest validation-loss decrease that counts as improvement.", 0,
       1e9);
   add("train.val_fraction", T::Number, 0.2,
-      "Fraction of the training windows (the latest ones) held out for validation.", 0, 0.9, {}, true);
+      "Fraction of the training windows (the latest ones) held out for validation, taken before "
+      "train.max_windows caps the rest.",
+      0, 0.9, {}, true);
   add("train.purge", T::Bool, false,
       "Leave out the training windows whose targets are also validation targets (the last model.horizon - 1 "
       "before the validation split), so early stopping is judged on rows never trained on. Only matters for "
@@ -123,8 +132,17 @@ std::vector<KeyDef> make_schema() {
       "Rows of recent targets used by each fine-tuning (0 = the training part's length). Fewer than "
       "model.horizon leave no window to fine-tune on: `validate` rejects such a setting.",
       0, 1e9, {}, true);
-  add("train.retrain_epochs", T::Int, 5, "Epochs of each fine-tuning.", 1, 100000, {}, true);
-  add("train.max_windows", T::Int, 0, "Cap on training windows per series (latest kept), 0 = all.", 0, 1e9);
+  add("train.retrain_epochs", T::Int, 5,
+      "Epochs of each fine-tuning: from the model as it stands, with a fresh Adam (its moments and step "
+      "count "
+      "reset), no validation, no early stopping and no train.max_windows cap; the last epoch's parameters "
+      "are "
+      "kept.",
+      1, 100000, {}, true);
+  add("train.max_windows", T::Int, 0,
+      "Cap on training windows per series (latest kept), 0 = all; applied after the validation split, "
+      "whose windows it leaves alone.",
+      0, 1e9);
   // detector
   add("detector.name", T::String, "lstmad",
       "Detector name in NAB outputs: letters, digits, `-`, `.` and `+` (no `_`: NAB splits file names "
