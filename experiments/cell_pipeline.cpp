@@ -63,6 +63,12 @@ Retraining retraining_of(const BatchKey& key) {
 
 namespace {
 
+// Whether the window starting at row s, with its targets `length` rows in all, reaches across the join of
+// two recordings (Series::joined_at): such a window would predict one recording from the other's rows.
+bool spans_join(const Series& s, int start, int length) {
+  return s.joined_at > 0 && start < s.joined_at && start + length > s.joined_at;
+}
+
 // The rows of a model's series asked for: the windows whose first target row is in [from, to).
 struct Span {
   size_t model;
@@ -96,7 +102,8 @@ class ErrorSums {
       a.params = &jobs_[sp.model].params;
       a.x = p.x.data();
       a.n = p.series.rows();
-      for (int i = from; i < sp.to; ++i) a.starts.push_back(i - window_);
+      for (int i = from; i < sp.to; ++i)
+        if (!spans_join(p.series, i - window_, window_ + shape_.horizon)) a.starts.push_back(i - window_);
       outs.emplace_back(a.starts.size() * h);
       asks.push_back(std::move(a));
       model.push_back(sp.model);
@@ -146,8 +153,9 @@ class ErrorSums {
 // The fine-tuning of `job` once the rows before `next` are seen: rt.epochs epochs on the windows whose
 // every target lies in the latest rt.rows rows (the training part's length when 0); no training windows
 // means no fine-tuning (false).
-bool fine_tuning(const ModelJob& job, int next, int train_end, const Retraining& rt, int window, int horizon,
-                 ModelJob& t) {
+bool fine_tuning(const ModelJob& job, const PreparedSeries& p, int next, const Retraining& rt, int window,
+                 int horizon, ModelJob& t) {
+  const int train_end = p.train_end;
   const int span = rt.rows > 0 ? rt.rows : train_end;
   t.params = job.params;
   t.options = job.options;
@@ -160,7 +168,7 @@ bool fine_tuning(const ModelJob& job, int next, int train_end, const Retraining&
   t.data.train.clear();
   // Windows whose every target row is already seen: targets in [next - span, next).
   for (int s = std::max(0, next - span - window); s + window + horizon - 1 < next; ++s)
-    if (s + window >= next - span) t.data.train.push_back(s);
+    if (s + window >= next - span && !spans_join(p.series, s, window + horizon)) t.data.train.push_back(s);
   return !t.data.train.empty();
 }
 
@@ -196,8 +204,7 @@ std::vector<std::vector<double>> stream_errors(Engine& engine, const ModelShape&
       const size_t j = sp.model;
       next[j] = sp.to;
       ModelJob t;
-      if (next[j] >= rows(j) ||
-          !fine_tuning(jobs[j], next[j], data[j]->train_end, rt, window, shape.horizon, t))
+      if (next[j] >= rows(j) || !fine_tuning(jobs[j], *data[j], next[j], rt, window, shape.horizon, t))
         continue;
       tune.push_back(std::move(t));
       tuned.push_back(j);

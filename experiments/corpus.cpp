@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <set>
 
 #include "core/error.hpp"
@@ -111,6 +112,56 @@ CsvColumns csv_columns_of(const json& cfg) {
 
 namespace {
 
+// The events the selected channels are scored on (a channel's label rows combined, overlapping sequences
+// merged, as load_nasa_channel makes its windows), and what the label file leaves to a choice, said once:
+// a channel with several label rows (the published file lists SMAP's P-2 twice, with overlapping
+// sequences: telemanom runs each row on its own, OmniAnomaly's preprocessing drops the channel; here its
+// rows make one series whose overlapping sequences are one event), and test files without a label row
+// (telemanom evaluates only the channels the file lists; here they run as unlabeled/<channel>.csv).
+void warn_of_nasa_label_rows(Corpus& c) {
+  std::map<std::string, std::vector<const NasaLabelRow*>> rows;
+  for (const auto& row : c.nasa_labels) rows[row.chan_id].push_back(&row);
+  std::vector<std::string> repeated, unlabeled;
+  c.total_windows = 0;
+  for (const auto& id : c.series) {
+    const std::string chan = nasa_channel_of(id);
+    const auto it = rows.find(chan);
+    if (it == rows.end()) {
+      unlabeled.push_back(chan);
+      continue;
+    }
+    std::vector<std::pair<int, int>> seqs;
+    for (const NasaLabelRow* r : it->second)
+      seqs.insert(seqs.end(), r->sequences.begin(), r->sequences.end());
+    std::sort(seqs.begin(), seqs.end());
+    int last_end = -1;
+    for (const auto& [s, e] : seqs) {
+      if (s > last_end) ++c.total_windows;
+      last_end = std::max(last_end, e);
+    }
+    if (it->second.size() > 1) {
+      std::string lines;
+      for (const NasaLabelRow* r : it->second) lines += (lines.empty() ? "" : ", ") + std::to_string(r->line);
+      repeated.push_back(chan + " (lines " + lines + ")");
+    }
+  }
+  const auto list = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& x : v) s += (s.empty() ? "" : "; ") + x;
+    return s;
+  };
+  if (!repeated.empty())
+    log::warn(c.root + "/labeled_anomalies.csv: " + std::to_string(repeated.size()) +
+              " channel(s) have several label rows: " + list(repeated) +
+              ". Each is one series, scored on all its rows' sequences, overlapping ones merged into one "
+              "event (telemanom runs each row on its own; OmniAnomaly's preprocessing leaves P-2 out)");
+  if (!unlabeled.empty())
+    log::warn(c.root + "/test: " + std::to_string(unlabeled.size()) +
+              " channel(s) have no row in labeled_anomalies.csv (" + list(unlabeled) +
+              "): they run as unlabeled/<channel>.csv, without anomalies, and count in the metrics' means; "
+              "data.nasa.spacecraft SMAP or MSL leaves them out");
+}
+
 // NASA SMAP/MSL: the channels of data.nasa.spacecraft, ids <spacecraft>/<channel>.csv.
 void resolve_nasa(Corpus& c, const json& cfg) {
   c.spacecraft = at_path(cfg, "data.nasa.spacecraft").get<std::string>();
@@ -129,7 +180,7 @@ void resolve_nasa(Corpus& c, const json& cfg) {
     throw ConfigError(std::string("data.root: ") + e.what());
   }
   if (channels.empty())
-    throw ConfigError("data.root: " + c.root + "/train holds no channel (<channel>.npy)" +
+    throw ConfigError("data.root: " + c.root + "/test holds no channel (<channel>.npy)" +
                       (c.spacecraft.empty() ? "" : " of spacecraft " + c.spacecraft) +
                       "; the SMAP/MSL layout is train/*.npy, test/*.npy and labeled_anomalies.csv");
   std::map<std::string, std::string> craft;
@@ -142,9 +193,7 @@ void resolve_nasa(Corpus& c, const json& cfg) {
   }
   std::sort(all.begin(), all.end());
   select_series(c, all, cfg);
-  for (const auto& row : c.nasa_labels)
-    for (const auto& id : c.series)
-      if (nasa_channel_of(id) == row.chan_id) c.total_windows += static_cast<int>(row.sequences.size());
+  warn_of_nasa_label_rows(c);
 }
 
 // The UCR anomaly archive: one anomaly per series, ids UCR/<file name>.csv.
@@ -262,7 +311,8 @@ Series Corpus::load(const std::string& id, int* train_rows) const {
     return load_corpus_series(root, id, labels);
   }
   // NASA: the train rows followed by the test rows, with timestamps one second apart so that NAB-format
-  // outputs stay valid; the label windows move by the train length.
+  // outputs stay valid; the label windows move by the train length. The two files are separate
+  // recordings: the test rows are predicted from test rows only (joined_at), as telemanom does.
   NasaChannel ch = load_nasa_channel(root, nasa_channel_of(id), nasa_labels);
   Series s = ch.test;
   s.name = id;
@@ -280,6 +330,7 @@ Series Corpus::load(const std::string& id, int* train_rows) const {
     w.start_text = s.timestamps[static_cast<size_t>(w.start)];
     w.end_text = s.timestamps[static_cast<size_t>(w.end)];
   }
+  s.joined_at = ntrain;
   if (train_rows) *train_rows = ntrain;
   return s;
 }

@@ -2,17 +2,16 @@
 // root/labeled_anomalies.csv) that each test writes itself.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 
-#include <nlohmann/json.hpp>
-
-#include "core/files.hpp"
-
 #include "core/error.hpp"
+#include "core/files.hpp"
 #include "data/nasa.hpp"
 #include "data/npy.hpp"
 #include "support/test_support.hpp"
@@ -283,6 +282,79 @@ TEST(NasaRun, SmapMslConfigScoresEventsEndToEnd) {
   }
 }
 
+// A channel's train and test files are two recordings: the test rows are predicted from test rows only, as
+// telemanom does. With the test file at another level than the train file, windows across the join would
+// score the first test rows as the worst of the series; instead the first `window` test rows are context
+// (no prediction: raw_score nan, anomaly score 0), and every later row has its error.
+TEST(NasaRun, TheTestRowsArePredictedFromTestRowsOnly) {
+  if (!std::filesystem::exists(lstmad::test::lstmad_binary()))
+    GTEST_SKIP() << "lstmad binary not built at " << lstmad::test::lstmad_binary();
+  lstmad::test::TempDir dir("nasa-join");
+  const size_t ntrain = 300, ntest = 400, window = 20;
+  auto channel = [&](const std::string& part, size_t n, double level) {
+    std::filesystem::create_directories(dir.path() + "/" + part);
+    std::vector<double> v(n);
+    for (size_t i = 0; i < n; ++i) v[i] = level + 0.5 * std::sin(0.3 * static_cast<double>(i));
+    lstmad::write_npy(dir.path() + "/" + part + "/A-1.npy", v, n, 1);
+  };
+  channel("train", ntrain, 0.0);
+  channel("test", ntest, 2.0);
+  lstmad::test::write_text(dir.file("labeled_anomalies.csv"),
+                           "chan_id,spacecraft,anomaly_sequences,class,num_values\n"
+                           "A-1,SMAP,\"[[250, 260]]\",[point],400\n");
+  lstmad::test::write_text(dir.file("cfg.json"), R"({"data": {"format": "nasa", "root": ")" + dir.path() +
+                                                     R"(", "normalize": "none"},
+    "model": {"layers": 1, "hidden": 6, "window": 20, "horizon": 3}, "train": {"epochs": 2},
+    "detector": {"score": "error"}, "eval": {"nab": false}})");
+  std::string out;
+  ASSERT_EQ(lstmad::test::run_command(lstmad::test::lstmad_binary() + " -q run " + dir.file("cfg.json") +
+                                          " --out " + dir.file("run"),
+                                      &out),
+            0)
+      << out;
+  const auto rows = lstmad::test::read_csv(dir.file("run/nab/lstmad/SMAP/lstmad_A-1.csv"));
+  ASSERT_EQ(rows.size(), 1 + ntrain + ntest);
+  const auto& header = rows[0];
+  const size_t raw =
+      static_cast<size_t>(std::find(header.begin(), header.end(), "raw_score") - header.begin());
+  const size_t score =
+      static_cast<size_t>(std::find(header.begin(), header.end(), "anomaly_score") - header.begin());
+  ASSERT_LT(raw, header.size());
+  for (size_t i = ntrain; i < ntrain + ntest; ++i) {
+    const auto& r = rows[1 + i];
+    if (i < ntrain + window) {
+      EXPECT_EQ(r[raw], "nan") << "row " << i << " is predicted across the join";
+      EXPECT_EQ(std::stod(r[score]), 0.0) << "row " << i;
+    } else {
+      EXPECT_TRUE(std::isfinite(std::stod(r[raw]))) << "row " << i << ": " << r[raw];
+    }
+  }
+}
+
+// What labeled_anomalies.csv leaves to a choice is said: a channel with several label rows (P-1 here, as
+// the published file has P-2) is one series whose overlapping sequences are one event, and the manifest
+// counts the events so scored; a test file without a label row runs as unlabeled, with a warning.
+TEST(NasaRun, RepeatedAndMissingLabelRowsAreSaidAndCountedAsScored) {
+  if (!std::filesystem::exists(lstmad::test::lstmad_binary()))
+    GTEST_SKIP() << "lstmad binary not built at " << lstmad::test::lstmad_binary();
+  Corpus c;
+  lstmad::test::write_text(c.dir.file("cfg.json"), R"({"data": {"format": "nasa", "root": ")" + c.root() +
+                                                       R"(", "normalize": "none"},
+    "model": {"layers": 1, "hidden": 2, "window": 3}, "train": {"epochs": 1, "val_fraction": 0},
+    "detector": {"score": "error"}, "eval": {"nab": false}})");
+  std::string out;
+  ASSERT_EQ(lstmad::test::run_command(lstmad::test::lstmad_binary() + " run " + c.dir.file("cfg.json") +
+                                          " --out " + c.dir.file("run") + " 2>&1",
+                                      &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("1 channel(s) have several label rows: P-1 (lines 2, 4)"), std::string::npos) << out;
+  EXPECT_NE(out.find("1 channel(s) have no row in labeled_anomalies.csv (T-9)"), std::string::npos) << out;
+  // P-1: [30, 34] and [5, 9] with [8, 12] merged, two events; M-1: one. Three, not the four rows' sequences.
+  const auto manifest = nlohmann::json::parse(lstmad::files::read(c.dir.file("run/manifest.json")));
+  EXPECT_EQ(manifest["corpus"]["windows"], 3) << manifest["corpus"].dump();
+}
+
 // The layout's label file is what makes the folder a benchmark: without it, or without channels, the run
 // is refused before anything trains, naming what is missing (not every channel run as "unlabeled").
 TEST(NasaRun, ALayoutWithoutItsLabelFileOrChannelsIsRefused) {
@@ -302,6 +374,6 @@ TEST(NasaRun, ALayoutWithoutItsLabelFileOrChannelsIsRefused) {
                            "chan_id,spacecraft,anomaly_sequences,class,num_values\n"
                            "P-1,SMAP,\"[[5, 6]]\",[point],90\n");
   EXPECT_EQ(lstmad::test::run_command(run, &out), 2) << out;
-  EXPECT_NE(out.find("data.root: " + dir.path() + "/train holds no channel"), std::string::npos) << out;
+  EXPECT_NE(out.find("data.root: " + dir.path() + "/test holds no channel"), std::string::npos) << out;
   EXPECT_FALSE(std::filesystem::exists(dir.file("run"))) << "a refused run leaves no folder";
 }

@@ -30,6 +30,11 @@ struct Series {
   // timestamps and time_us are stand-ins, one second a row from 1970-01-01, that keep NAB-format result
   // files valid and must not feed calendar inputs.
   bool stand_in_times = false;
+  // A second recording appended from this row on (NASA: a channel's test file after its train file);
+  // 0: one recording. No window reaches across it: the rows from it up to it + the window length are
+  // only context for the ones after, as the first rows of any series are, and no training or fine-tuning
+  // window spans it.
+  int joined_at = 0;
 
   // The file line of `row` for error messages, or 0 where rows are not lines of a text file (.npy).
   int line_of(int row) const {
