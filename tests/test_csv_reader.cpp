@@ -864,4 +864,30 @@ TEST(CsvGeneric, CorpusRunsEndToEnd) {
   }
 }
 
+// A column of labels or scores taken as a model input by default would give the model the answers: a
+// NAB-layout file with NAB's `label` column (add_labels_to_data.py), a result file's `anomaly_score`, or a
+// Yahoo file's `is_anomaly` read without data.csv.label_column, is refused naming the column; listed in
+// data.csv.value_columns, or as the label column, it reads.
+TEST(CsvGeneric, ALabelOrScoreColumnIsNoInputUnlessNamedOne) {
+  const std::string nab = "timestamp,value,label\n2015-01-01 00:00:00,1.5,0\n2015-01-01 00:05:00,2.5,1\n";
+  try {
+    parse_series_csv(nab, "n.csv", "c/n.csv");
+    ADD_FAILURE() << "a NAB-layout file with a label column was read with the labels as an input";
+  } catch (const DataError& e) {
+    EXPECT_EQ(e.line(), 1) << e.what();
+    EXPECT_NE(std::string(e.what()).find("column \"label\" holds labels or scores"), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("data.format csv"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(
+      parse_series_csv("timestamp,value, Anomaly_Score\n2015-01-01 00:00:00,1,0\n", "n.csv", "c/n.csv"),
+      DataError);
+  const std::string yahoo = "timestamp,value,is_anomaly\n1416722400,1.5,0\n1416726000,2.5,1\n";
+  expect_generic_error(yahoo, generic("timestamp", ""), 1, "data.csv.value_columns names the inputs");
+  EXPECT_EQ(parse_series_csv(yahoo, "g.csv", "c/g.csv", nullptr, generic("timestamp", "is_anomaly")).dims, 1);
+  const Series kept =
+      parse_series_csv(yahoo, "g.csv", "c/g.csv", nullptr, generic("timestamp", "", {"value", "is_anomaly"}));
+  EXPECT_EQ(kept.dims, 2) << "named as an input, it is one";
+}
+
 }  // namespace lstmad

@@ -188,6 +188,19 @@ struct ColumnRoles {
   std::vector<int> value_order;  // the value columns, the one predicted first
 };
 
+// A header name that says labels or scores (case and surrounding spaces aside).
+bool looks_like_labels(std::string_view name) {
+  std::string n;
+  for (char ch : name)
+    if (!std::isspace(static_cast<unsigned char>(ch)))
+      n += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  for (const char* l :
+       {"label", "labels", "is_anomaly", "anomaly", "anomalies", "is_anomalous", "anomaly_label",
+        "anomaly_score", "raw_score", "changepoint", "is_changepoint", "attack", "normal/attack"})
+    if (n == l) return true;
+  return false;
+}
+
 ColumnRoles resolve_columns(const std::vector<std::string_view>& header, const CsvColumns& layout,
                             const LineReader& in, const std::string& path) {
   const int columns = static_cast<int>(header.size());
@@ -228,8 +241,23 @@ ColumnRoles resolve_columns(const std::vector<std::string_view>& header, const C
   }
   // Value columns: those listed, in the listed order (the first is the one predicted), else every other.
   if (layout.values.empty()) {
-    for (int i = 0; i < columns; ++i)
-      if (c.role[static_cast<size_t>(i)] == Role::Value) c.value_order.push_back(i);
+    for (int i = 0; i < columns; ++i) {
+      if (c.role[static_cast<size_t>(i)] != Role::Value) continue;
+      // Taken by default, a column of labels or scores would give the model the answers (a NAB-layout
+      // file from NAB's add_labels_to_data.py has `label`; a Yahoo file `is_anomaly`; a result file
+      // `anomaly_score`): refused unless the config names it as a value column.
+      if (looks_like_labels(header[static_cast<size_t>(i)]))
+        throw in.error(
+            "column " + show(header[static_cast<size_t>(i)]) +
+            " holds labels or scores by its name, and every column but the time" +
+            (layout.label.empty() ? std::string() : " and label") + " column is a model input here" +
+            (layout.nab ? std::string(": leave it out of the file, or read the folder with data.format csv, "
+                                      "data.csv.value_columns naming the inputs and data.csv.label_column "
+                                      "the labels")
+                        : std::string(": data.csv.value_columns names the inputs (list it there to keep it "
+                                      "one), data.csv.label_column the labels")));
+      c.value_order.push_back(i);
+    }
   } else {
     for (const auto& v : layout.values) {
       const int i = find(v, "value");
