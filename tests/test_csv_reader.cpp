@@ -890,4 +890,20 @@ TEST(CsvGeneric, ALabelOrScoreColumnIsNoInputUnlessNamedOne) {
   EXPECT_EQ(kept.dims, 2) << "named as an input, it is one";
 }
 
+// Fields are separated by commas only: a file separated by semicolons (or tabs) reads as one column, and
+// the refusal says why instead of only that the header lacks a column.
+TEST(CsvGeneric, AHeaderOfOneFieldHoldingSemicolonsSaysCommasSeparate) {
+  for (const bool nab : {true, false}) {
+    CsvColumns cols = nab ? CsvColumns{} : generic("timestamp", "");
+    try {
+      parse_series_csv("timestamp;value\n2015-01-01 00:00:00;1\n", "s.csv", "c/s.csv", nullptr, cols);
+      ADD_FAILURE() << "accepted";
+    } catch (const DataError& e) {
+      EXPECT_EQ(e.line(), 1) << e.what();
+      EXPECT_NE(std::string(e.what()).find("fields are separated by commas only"), std::string::npos)
+          << e.what();
+    }
+  }
+}
+
 }  // namespace lstmad

@@ -70,7 +70,13 @@ TEST(UcrValues, OnePerLineOrSpacedOnOneLine) {
   EXPECT_EQ(lstmad::parse_ucr_values("1\n-2.5\n3e-2\n", "f"), (std::vector<double>{1, -2.5, 0.03}));
   EXPECT_EQ(lstmad::parse_ucr_values("  1.0000000e+00  -2.5000000e+00\t3\r\n", "f"),
             (std::vector<double>{1, -2.5, 3}));
-  EXPECT_EQ(lstmad::parse_ucr_values("1,2,\n3", "f"), (std::vector<double>{1, 2, 3}));
+  EXPECT_EQ(lstmad::parse_ucr_values("1,\n2,\n3", "f"), (std::vector<double>{1, 2, 3}));
+  EXPECT_EQ(lstmad::parse_ucr_values("\xEF\xBB\xBF"
+                                     "1\n2\n",
+                                     "f"),
+            (std::vector<double>{1, 2}))
+      << "a BOM";
+  EXPECT_EQ(lstmad::parse_ucr_values("1,2,3\n\n", "f"), (std::vector<double>{1, 2, 3}));
   const auto withnan = lstmad::parse_ucr_values("1\nNaN\n3\n", "f");
   ASSERT_EQ(withnan.size(), 3u);
   EXPECT_TRUE(std::isnan(withnan[1])) << "a missing value, left to data.missing";
@@ -80,8 +86,11 @@ TEST(UcrValues, OnePerLineOrSpacedOnOneLine) {
   e = data_error([] { lstmad::parse_ucr_values("1\n,2\n", "f.txt"); });
   EXPECT_NE(e.find("f.txt:2: empty field"), std::string::npos) << e;
   std::vector<int> lines;
-  EXPECT_EQ(lstmad::parse_ucr_values("1 2\n\n3,\n4\n", "f", &lines), (std::vector<double>{1, 2, 3, 4}));
-  EXPECT_EQ(lines, (std::vector<int>{1, 1, 3, 4}));
+  EXPECT_EQ(lstmad::parse_ucr_values("1\n\n3,\n4\n", "f", &lines), (std::vector<double>{1, 3, 4}));
+  EXPECT_EQ(lines, (std::vector<int>{1, 3, 4}));
+  // Several lines of several values are columns (value and label, index and value), not one series.
+  e = data_error([] { lstmad::parse_ucr_values("1\n2 0\n3 1\n", "f.txt"); });
+  EXPECT_NE(e.find("f.txt:2: 2 values on this line and values on other lines"), std::string::npos) << e;
   e = data_error([] { lstmad::parse_ucr_values("1\n2\n3x\n", "dir/f.txt"); });
   EXPECT_NE(e.find("dir/f.txt:3: not a number: \"3x\""), std::string::npos) << e;
   e = data_error([] { lstmad::parse_ucr_values("1\n0x1p3\n", "f.txt"); });
@@ -103,11 +112,12 @@ TEST(UcrLoader, ListsNestedFilesAndLoadsTheLabelAndTrainingPart) {
   lstmad::test::write_text(nested + "/readme.txt", "not a series");
   lstmad::test::write_text(dir.path() + "/003_UCR_Anomaly_C_10_20_30.csv", "1\n");
   lstmad::test::write_text(nested + "/004_UCR_Anomaly_D_0_20_30.txt", "1\n");  // train end 0: not a series
+  lstmad::test::write_text(nested + "/005_UCR_Anomaly_E_10_20_30.TXT", "1\n");  // not ".txt": said, not read
   lstmad::log::set_file(dir.path() + "/log.txt");
   const auto files = lstmad::list_ucr_files(dir.path());
   lstmad::log::set_file("");
   const std::string log = lstmad::files::read(dir.path() + "/log.txt");
-  EXPECT_NE(log.find("1 file(s) named like UCR archive series are left out"), std::string::npos) << log;
+  EXPECT_NE(log.find("2 file(s) named like UCR archive series are left out"), std::string::npos) << log;
   EXPECT_NE(log.find("004_UCR_Anomaly_D_0_20_30.txt"), std::string::npos) << log;
   ASSERT_EQ(files.size(), 2u);
   EXPECT_EQ(files[0], "AnomalyDatasets_2021/UCR_Anomaly_FullData/001_UCR_Anomaly_A_50_70_70.txt");

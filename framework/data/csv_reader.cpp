@@ -204,6 +204,11 @@ bool looks_like_labels(std::string_view name) {
 ColumnRoles resolve_columns(const std::vector<std::string_view>& header, const CsvColumns& layout,
                             const LineReader& in, const std::string& path) {
   const int columns = static_cast<int>(header.size());
+  if (columns == 1)
+    for (const char sep : {';', '\t', '|'})
+      if (header[0].find(sep) != std::string_view::npos)
+        throw in.error("the header is one field holding " + show(std::string(1, sep)) +
+                       ": fields are separated by commas only");
   ColumnRoles c;
   c.role.assign(header.size(), layout.values.empty() ? Role::Value : Role::Ignored);
   // A column the layout names must be one column of the header: with two of that name, which one the

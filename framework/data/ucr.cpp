@@ -1,6 +1,7 @@
 #include "data/ucr.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -60,6 +61,14 @@ std::optional<UcrFileName> parse_ucr_file_name(const std::string& file) {
   return f;
 }
 
+namespace {
+std::string lowercase_extension(const std::string& name) {
+  std::string ext = fs::path(name).extension().string();
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return ext;
+}
+}  // namespace
+
 std::vector<std::string> list_ucr_files(const std::string& root) {
   std::vector<std::pair<std::string, std::string>> found;  // file name, relative path
   std::vector<std::string> near_misses;
@@ -67,8 +76,8 @@ std::vector<std::string> list_ucr_files(const std::string& root) {
     std::string name = fs::path(rel).filename().string();
     if (parse_ucr_file_name(name))
       found.emplace_back(std::move(name), std::move(rel));
-    else if (name.find(kMarker) != std::string::npos && fs::path(name).extension() == ".txt")
-      near_misses.push_back(rel);
+    else if (name.find(kMarker) != std::string::npos && lowercase_extension(name) == ".txt")
+      near_misses.push_back(rel);  // ".TXT" among them: the name must end in ".txt"
   }
   // A file named like an archive series whose numbers do not read (0, too large, a field missing) would
   // otherwise vanish from the corpus without a word.
@@ -87,8 +96,10 @@ std::vector<std::string> list_ucr_files(const std::string& root) {
 std::vector<double> parse_ucr_values(const std::string& text, const std::string& path,
                                      std::vector<int>* lines) {
   std::vector<double> values;
+  std::vector<int> value_lines;  // the line of each value
   long line = 1;
-  size_t i = 0;
+  size_t i =
+      text.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;  // a UTF-8 byte-order mark, as CSV files may have
   const size_t n = text.size();
   auto separator = [](char c) { return c == ' ' || c == '\t' || c == ',' || c == '\r' || c == '\n'; };
   // A comma ends a field, so a comma with no value since the line's start or the previous comma would be
@@ -117,11 +128,32 @@ std::vector<double> parse_ucr_values(const std::string& text, const std::string&
     if (!v) throw DataError(path, line, "not a number: " + quote_field(token));
     if (std::isinf(*v)) throw DataError(path, line, "value is infinite: " + quote_field(token));
     values.push_back(*v);
-    if (lines) lines->push_back(static_cast<int>(line));
+    value_lines.push_back(static_cast<int>(line));
     field_open = true;
     i = j;
   }
   if (values.empty()) throw DataError(path, 0, "no values");
+  // The archive writes one value per line, or every value on one line. Several lines of several values
+  // are columns (an index, a label beside the value): read as one series they would put every row, and
+  // the name's training part and anomaly, out of place.
+  std::vector<int> per_line;  // values on each line holding any, with that line
+  std::vector<int> line_of;
+  for (const int l : value_lines) {
+    if (line_of.empty() || line_of.back() != l) {
+      line_of.push_back(l);
+      per_line.push_back(0);
+    }
+    ++per_line.back();
+  }
+  if (per_line.size() > 1)
+    for (size_t k = 0; k < per_line.size(); ++k)
+      if (per_line[k] > 1)
+        throw DataError(path, line_of[k],
+                        std::to_string(per_line[k]) +
+                            " values on this line and values on other lines: the archive has one value per "
+                            "line, or every value on one line; several columns (an index, a label) would put "
+                            "the rows out of place");
+  if (lines) *lines = std::move(value_lines);
   return values;
 }
 

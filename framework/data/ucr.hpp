@@ -35,8 +35,10 @@ std::vector<std::string> list_ucr_files(const std::string& root);
 // tabs, commas and line breaks, each read as a CSV value field is (parse_value_field: "nan", "NA" and the
 // like are missing values, left to the missing-value policy; hexadecimal is refused). A comma ends a
 // field, so an empty one (",," or a comma opening a line) is a DataError rather than a skipped row; a
-// comma ending a line is allowed. DataError naming the file and line for a token that is not a number or
-// is infinite, and naming the file for a file without values. `lines`, when given, receives each value's
+// comma ending a line is allowed. One value per line, or every value on one line, as the archive writes
+// them: several lines of several values (columns) are a DataError naming the first such line. DataError
+// naming the file and line for a token that is not a number or is infinite, and naming the file for a
+// file without values. `lines`, when given, receives each value's
 // 1-based line.
 std::vector<double> parse_ucr_values(const std::string& text, const std::string& path,
                                      std::vector<int>* lines = nullptr);
