@@ -156,14 +156,18 @@ std::vector<KeyDef> make_schema() {
       "`dynamic_threshold` (Hundman et al.'s nonparametric threshold with pruning; binary scores).",
       0, 0, {"error", "error_ratio", "likelihood", "dynamic_threshold"}, true);
   add("detector.smoothing", T::Int, 1,
-      "Moving average of the absolute errors over this many rows (1 = none).", 1, 100000, {}, true);
+      "Moving average of the absolute errors over the last this many errors (rows without a prediction "
+      "skipped; 1 = none).",
+      1, 100000, {}, true);
   add("detector.ewma_span", T::Number, 0.0,
-      "Then an exponentially weighted moving average with this span, alpha = 2/(span+1) (0 = none; else at "
-      "least 1, so that alpha <= 1 and each value is an average of the errors).",
+      "Then an exponentially weighted moving average with this span, alpha = 2/(span+1), started at the "
+      "first error (pandas' ewm with adjust=False; 0 = none; else at least 1, so that alpha <= 1 and each "
+      "value is an average of the errors).",
       1, 1e6, {}, true);
   s.back().zero_is_off = true;
   add("detector.error_floor", T::Number, 0.01,
-      "error_ratio: errors below this (in normalized units) score 0, and the running maximum is at least "
+      "error_ratio: errors at or below this (in normalized units) score 0, and the running maximum is at "
+      "least "
       "this. "
       "likelihood: the smallest spread of the error distribution. error: the error that scores 0.5.",
       0, 1e9, {}, true);
@@ -186,8 +190,9 @@ std::vector<KeyDef> make_schema() {
       "1e-3.",
       0, 0, {}, true);
   add("detector.likelihood.learning", T::Number, 0.5,
-      "likelihood: leading fraction of the training rows whose (in-sample) errors stay out of the fit.", 0, 1,
-      {}, true);
+      "likelihood: leading fraction of the training rows whose (in-sample) errors stay out of the fit (the "
+      "dynamic_threshold rule leaves out every training row's).",
+      0, 1, {}, true);
   add("detector.ndt.window", T::Int, 2000, "dynamic_threshold: history rows the threshold is chosen from.",
       10, 1e7, {}, true);
   add("detector.ndt.z_min", T::Number, 2.5, "dynamic_threshold: smallest z of eps = mean + z sd.", 0, 100, {},

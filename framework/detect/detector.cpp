@@ -68,7 +68,8 @@ std::vector<double> anomaly_scores_from_errors(const std::vector<double>& raw_er
     for (auto& e : errors)
       if (e > o.error_cap) e = o.error_cap;  // NaN stays NaN
   // In-sample errors of the early training rows are the smallest the model will ever make: the fitted rules
-  // (likelihood, dynamic threshold) leave them out, and score only rows the model was not trained on.
+  // leave them out (the likelihood the first `learning` fraction, the dynamic threshold all), and score
+  // only rows the model was not trained on.
   const int n = static_cast<int>(errors.size());
   const int skip = std::min(n, static_cast<int>(std::floor(o.learning * o.train_rows)));
   std::vector<double> scores;
@@ -83,8 +84,11 @@ std::vector<double> anomaly_scores_from_errors(const std::vector<double>& raw_er
     lo.start = o.train_rows;
     scores = likelihood_scores(errors, lo);
   } else if (o.score == "dynamic_threshold") {
-    // A threshold chosen from in-sample errors flags ordinary errors just after training.
-    for (int i = 0; i < skip; ++i) errors[static_cast<size_t>(i)] = std::numeric_limits<double>::quiet_NaN();
+    // A threshold chosen from in-sample errors flags ordinary errors just after training: every training
+    // row's error is left out (with only the first `learning` fraction left out, the rest still put the
+    // threshold below the out-of-sample errors, and the first hundred or so scored rows were flagged).
+    for (int i = 0; i < std::min(n, o.train_rows); ++i)
+      errors[static_cast<size_t>(i)] = std::numeric_limits<double>::quiet_NaN();
     scores = dynamic_threshold_detections(errors, o.ndt);
     for (int i = 0; i < std::min(n, o.train_rows); ++i) scores[static_cast<size_t>(i)] = 0.0;
   } else {

@@ -146,29 +146,51 @@ class Candidates {
   std::vector<long> below_, nseq_;
 };
 
+// The highest of win[from .. to) below eps (0 when none). Without a branch (whether an error lies below
+// the threshold follows the data: the mispredicted jumps made this loop a fifth of the rule's time) and
+// in four independent chains: the maximum of numbers (the window holds no NaN) is the same in any order,
+// up to the sign of a zero, which the relative falls below do not see.
+double max_below(const double* win, size_t from, size_t to, double eps) {
+  double part[4] = {0, 0, 0, 0};
+  size_t k4 = from;
+  for (; k4 + 4 <= to; k4 += 4)
+    for (size_t j = 0; j < 4; ++j) part[j] = std::max(part[j], win[k4 + j] < eps ? win[k4 + j] : 0.0);
+  for (; k4 < to; ++k4) part[0] = std::max(part[0], win[k4] < eps ? win[k4] : 0.0);
+  return std::max(std::max(part[0], part[1]), std::max(part[2], part[3]));
+}
+
 // The runs of errors at or above `eps` that survive pruning: ranked by peak, highest first, a run survives
 // when it or a run after it falls by more than `prune` (relative) to the next peak, the last one to the
-// highest error below the threshold.
-std::vector<Run> surviving_runs(const double* win, size_t wn, double eps, double prune) {
-  std::vector<Run> sorted = runs_above(win, wn, eps);
-  std::sort(sorted.begin(), sorted.end(), [](const Run& a, const Run& b) { return a.peak > b.peak; });
-  // Without a branch (whether an error lies below the threshold follows the data: the mispredicted
-  // jumps made this loop a fifth of the rule's time) and in four independent chains: the maximum of
-  // numbers (the window holds no NaN) is the same in any order, up to the sign of a zero, which
-  // peak - below_max below does not see.
-  double part[4] = {0, 0, 0, 0};
-  size_t k4 = 0;
-  for (; k4 + 4 <= wn; k4 += 4)
-    for (size_t j = 0; j < 4; ++j) part[j] = std::max(part[j], win[k4 + j] < eps ? win[k4 + j] : 0.0);
-  for (; k4 < wn; ++k4) part[0] = std::max(part[0], win[k4] < eps ? win[k4] : 0.0);
-  const double below_max = std::max(std::max(part[0], part[1]), std::max(part[2], part[3]));
-  size_t keep = 0;  // runs ranked before `keep` survive
-  for (size_t k = 0; k < sorted.size(); ++k) {
-    double next = k + 1 < sorted.size() ? sorted[k + 1].peak : below_max;
-    if ((sorted[k].peak - next) / sorted[k].peak > prune) keep = k + 1;
+// highest nominal error: the highest below the threshold outside `buffer` positions around every run, as
+// telemanom leaves out each anomaly's neighbourhood (a smoothed run's own flanks, just below eps, are no
+// evidence that it is ordinary; compared with them a run survives only when its peak exceeds eps by more
+// than 1 / (1 - prune)). Where the runs' neighbourhoods cover the window, every error below eps counts.
+std::vector<Run> surviving_runs(const double* win, size_t wn, double eps, double prune, size_t buffer) {
+  std::vector<Run> runs = runs_above(win, wn, eps);
+  double below_max = 0;
+  bool any_outside = false;
+  size_t from = 0;             // the first position after the neighbourhoods so far
+  for (const Run& r : runs) {  // in window order
+    const size_t to = r.begin > buffer ? r.begin - buffer : 0;
+    if (to > from) {
+      below_max = std::max(below_max, max_below(win, from, to, eps));
+      any_outside = true;
+    }
+    from = std::max(from, std::min(wn, r.end + 1 + buffer));
   }
-  sorted.resize(keep);
-  return sorted;
+  if (from < wn) {
+    below_max = std::max(below_max, max_below(win, from, wn, eps));
+    any_outside = true;
+  }
+  if (!any_outside) below_max = max_below(win, 0, wn, eps);
+  std::sort(runs.begin(), runs.end(), [](const Run& a, const Run& b) { return a.peak > b.peak; });
+  size_t keep = 0;  // runs ranked before `keep` survive
+  for (size_t k = 0; k < runs.size(); ++k) {
+    double next = k + 1 < runs.size() ? runs[k + 1].peak : below_max;
+    if ((runs[k].peak - next) / runs[k].peak > prune) keep = k + 1;
+  }
+  runs.resize(keep);
+  return runs;
 }
 
 }  // namespace
@@ -210,7 +232,7 @@ std::vector<double> dynamic_threshold_detections(const std::vector<double>& erro
       const double sigma = std::sqrt(std::max(0.0, sq / cnt - mu * mu));
       const double best_eps = candidates.best(win, wn, mu, sigma);
       if (std::isfinite(best_eps))
-        for (const Run& r : surviving_runs(win, wn, best_eps, o.prune)) {
+        for (const Run& r : surviving_runs(win, wn, best_eps, o.prune, static_cast<size_t>(o.buffer))) {
           if (r.end == wn - 1) flagged = true;  // the current row is the window's last position
           last_anomalous = last_anomalous == std::numeric_limits<size_t>::max()
                                ? rows[r.end]

@@ -6,9 +6,10 @@
 //     (delta_mu / mu + delta_sigma / sigma) / (n_above + n_sequences^2)
 // where delta_mu and delta_sigma are how much the mean and deviation fall when the points above eps are
 // removed, n_above counts those points and n_sequences their maximal runs; the best-rated eps wins.
-// Pruning: the runs' peak errors, sorted in decreasing order and followed by the highest error below
-// eps, are compared step by step; runs after the last step that falls by more than `prune` (a fraction)
-// are nominal. Row i is anomalous when it lies in a surviving run or within `buffer` rows after one
+// Pruning: the runs' peak errors, sorted in decreasing order and followed by the highest nominal error
+// (below eps and more than `buffer` positions from every run, as telemanom leaves out each anomaly's
+// neighbourhood), are compared step by step; runs after the last step that falls by more than `prune` (a
+// fraction) are nominal. Row i is anomalous when it lies in a surviving run or within `buffer` rows after one
 // (the paper widens runs both ways; only the forward half is causal).
 #pragma once
 #include <vector>
