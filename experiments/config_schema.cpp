@@ -134,10 +134,8 @@ std::vector<KeyDef> make_schema() {
       0, 1e9, {}, true);
   add("train.retrain_epochs", T::Int, 5,
       "Epochs of each fine-tuning: from the model as it stands, with a fresh Adam (its moments and step "
-      "count "
-      "reset), no validation, no early stopping and no train.max_windows cap; the last epoch's parameters "
-      "are "
-      "kept.",
+      "count reset), no validation, no early stopping and no train.max_windows cap; the last epoch's "
+      "parameters are kept.",
       1, 100000, {}, true);
   add("train.max_windows", T::Int, 0,
       "Cap on training windows per series (latest kept), 0 = all; applied after the validation split, "
