@@ -130,15 +130,7 @@ void warn_of_nasa_label_rows(Corpus& c) {
       unlabeled.push_back(chan);
       continue;
     }
-    std::vector<std::pair<int, int>> seqs;
-    for (const NasaLabelRow* r : it->second)
-      seqs.insert(seqs.end(), r->sequences.begin(), r->sequences.end());
-    std::sort(seqs.begin(), seqs.end());
-    int last_end = -1;
-    for (const auto& [s, e] : seqs) {
-      if (s > last_end) ++c.total_windows;
-      last_end = std::max(last_end, e);
-    }
+    c.total_windows += static_cast<int>(nasa_events(c.nasa_labels, chan).size());
     if (it->second.size() > 1) {
       std::string lines;
       for (const NasaLabelRow* r : it->second) lines += (lines.empty() ? "" : ", ") + std::to_string(r->line);

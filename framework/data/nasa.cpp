@@ -179,6 +179,21 @@ std::vector<std::string> list_nasa_channels(const std::string& root, const std::
   return list_channels(root, spacecraft, &labels);
 }
 
+std::vector<std::pair<int, int>> nasa_events(const std::vector<NasaLabelRow>& labels,
+                                             const std::string& chan_id) {
+  std::vector<std::pair<int, int>> seqs, events;
+  for (const NasaLabelRow& r : labels)
+    if (r.chan_id == chan_id) seqs.insert(seqs.end(), r.sequences.begin(), r.sequences.end());
+  std::sort(seqs.begin(), seqs.end());
+  for (const auto& [s, e] : seqs) {
+    if (!events.empty() && s <= events.back().second)
+      events.back().second = std::max(events.back().second, e);
+    else
+      events.emplace_back(s, e);
+  }
+  return events;
+}
+
 NasaChannel load_nasa_channel(const std::string& root, const std::string& chan_id,
                               const std::vector<NasaLabelRow>& labels) {
   NasaChannel ch;
@@ -205,30 +220,18 @@ NasaChannel load_nasa_channel(const std::string& root, const std::string& chan_i
                         std::to_string(ch.train.dims));
 
   const int n = ch.test.rows();
-  std::vector<std::pair<int, int>> seqs;
   for (const NasaLabelRow* r : mine) {
     if (r->num_values >= 0 && r->num_values != n)
       log::warn(r->file + ":" + std::to_string(r->line) + ": channel " + chan_id + ": num_values " +
                 std::to_string(r->num_values) + " but " + test_path + " has " + std::to_string(n) + " rows");
-    for (const auto& [s, e] : r->sequences) {
+    for (const auto& [s, e] : r->sequences)
       if (e >= n)
         throw DataError(r->file, r->line,
                         "channel " + chan_id + ": anomaly sequence [" + std::to_string(s) + ", " +
                             std::to_string(e) + "] lies outside the test data (" + std::to_string(n) +
                             " rows in " + test_path + ")");
-      seqs.emplace_back(s, e);
-    }
   }
-  std::sort(seqs.begin(), seqs.end());
-  for (const auto& [s, e] : seqs) {
-    if (!ch.test.windows.empty() && s <= ch.test.windows.back().end) {
-      LabelWindow& w = ch.test.windows.back();
-      if (e > w.end) {
-        w.end = e;
-        w.end_text = ch.test.timestamps[static_cast<size_t>(e)];
-      }
-      continue;
-    }
+  for (const auto& [s, e] : nasa_events(labels, chan_id)) {
     LabelWindow w;
     w.start = s;
     w.end = e;

@@ -49,6 +49,11 @@ std::vector<std::string> list_nasa_channels(const std::string& root, const std::
 // row) for both parts; Series::path tells the train and test files apart. DataError when the files'
 // column counts differ, or (naming the CSV, its line and the channel) when a sequence lies outside the
 // test rows.
+// The events a channel is scored on: the sequences of all its label rows, sorted, overlapping ones merged
+// into one (inclusive [start, end] rows of the test array).
+std::vector<std::pair<int, int>> nasa_events(const std::vector<NasaLabelRow>& labels,
+                                             const std::string& chan_id);
+
 NasaChannel load_nasa_channel(const std::string& root, const std::string& chan_id,
                               const std::vector<NasaLabelRow>& labels);
 
