@@ -30,8 +30,9 @@ void check_shard_inputs(const std::vector<std::string>& shard_dirs, const Corpus
   const std::string fix =
       "; resume the shards (lstmad run --resume SHARD) to rerun the series whose files changed, "
       "then merge them";
-  std::string first_path;
+  std::string first_path, build_path;
   json first;
+  LegBuild build;
   for (const auto& d : shard_dirs) {
     const std::string mpath = d + "/manifest.json";
     if (!files::exists(mpath)) {
@@ -39,6 +40,17 @@ void check_shard_inputs(const std::vector<std::string>& shard_dirs, const Corpus
       continue;
     }
     const json m = read_json_file(mpath);
+    // Shards run by two builds merge into results of both (a fix between them shows in some series
+    // only): said, as a resume by another build is.
+    if (const LegBuild b = last_leg_build(m); !b.hash.empty()) {
+      if (build_path.empty()) {
+        build_path = mpath;
+        build = b;
+      } else if (b.hash != build.hash) {
+        log::warn(mpath + ": computed by " + b.text() + ", " + build_path + " by " + build.text() +
+                  ": the merged results mix the two builds' cells");
+      }
+    }
     if (!m.contains("input_sha256")) continue;
     if (first_path.empty()) {
       first_path = mpath;

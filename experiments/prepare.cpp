@@ -8,6 +8,7 @@
 #include "core/log.hpp"
 #include "data/missing.hpp"
 #include "data/normalize.hpp"
+#include "data/timestamp.hpp"
 #include "data/windows.hpp"
 
 namespace lstmad {
@@ -73,6 +74,17 @@ std::vector<std::string> calendar_inputs(const Series& series, const json& cfg, 
             std::string(series.stand_in_times ? " (its source holds no times: with data.format csv, "
                                                 "data.csv.time_column names the column that does)"
                                               : ""));
+  // A time past the year 3000 is a misreading, not a calendar, and its phases would be noise: most often
+  // epoch milliseconds read as seconds (time_format auto reads a number as seconds since 1970).
+  constexpr int64_t kYear3000Us = 32503680000LL * 1000000;
+  if (!requested.empty() && timed)
+    for (int i = 0; i < n; ++i)
+      if (series.time_us[static_cast<size_t>(i)] >= kYear3000Us)
+        throw DataError(series.path, series.line_of(i),
+                        "data.time_features: the timestamp " + series.timestamps[static_cast<size_t>(i)] +
+                            " reads as " + format_timestamp_us(series.time_us[static_cast<size_t>(i)]) +
+                            ", past the year 3000; for milliseconds since 1970 set data.csv.time_format "
+                            "to epoch_ms");
   std::vector<std::string> features;
   for (const auto& f : requested) {
     if (gate <= 0) {

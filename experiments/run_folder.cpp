@@ -83,6 +83,21 @@ int remove_unfinished_writes(const std::string& dir) {
   return static_cast<int>(stale.size());
 }
 
+LegBuild last_leg_build(const json& manifest) {
+  if (!manifest.is_object()) return {};
+  const json* last = &manifest;
+  if (const auto r = manifest.find("resumes");
+      r != manifest.end() && r->is_array() && !r->empty() && r->back().is_object())
+    last = &r->back();
+  const auto text = [last](const char* key) {
+    const auto v = last->find(key);
+    return v != last->end() && v->is_string() ? v->get<std::string>() : std::string();
+  };
+  LegBuild b{text("lstmad_version"), text("git_hash")};
+  if (b.hash == "unknown") b.hash.clear();
+  return b;
+}
+
 std::string host_name() {
   char host[256] = {0};
   ::gethostname(host, sizeof host - 1);

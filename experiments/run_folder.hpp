@@ -47,6 +47,14 @@ class RunFolderLock {
 // RunFolderLock (another process's writes may be in flight otherwise). Returns how many went.
 int remove_unfinished_writes(const std::string& dir);
 
+// The build that ran a run's last leg (its last resume, else the first leg), as its manifest recorded it;
+// hash empty where the manifest does not say or the commit was unknown.
+struct LegBuild {
+  std::string version, hash;
+  std::string text() const { return "lstmad " + (version.empty() ? "" : version + " ") + "(" + hash + ")"; }
+};
+LegBuild last_leg_build(const json& manifest);
+
 // manifest.json of a run: version, git hash, host, devices, engine, seed, shard, corpus and the SHA-256 of
 // every input file.
 json manifest_json(const json& cfg, const RunOptions& ro, const Corpus& corpus, const Plan& plan,

@@ -252,6 +252,19 @@ std::string create_run_folder(const json& cfg, const RunOptions& ro, SetupGuard&
   return dir;
 }
 
+// The cells a resume adds are computed by this binary; those already finished, by the one that ran the
+// run's last leg. Where the two builds differ, a fix between them makes the results a mix (one series'
+// cells from the old code, the next from the new): said, not refused, since a resume after an upgrade
+// that touched nothing the run computes is common, and which changes matter only the user knows.
+void warn_of_other_build(const std::string& dir, const json& manifest) {
+  const LegBuild then = last_leg_build(manifest);
+  const LegBuild now{LSTMAD_VERSION, build_git_hash()};
+  if (then.hash.empty() || now.hash == "unknown" || then.hash == now.hash) return;
+  log::warn(dir + ": its finished cells were computed by " + then.text() + ", this is " + now.text() +
+            ": the cells this resume runs come from another build, and the results mix the two (run "
+            "afresh for one build's results)");
+}
+
 // A resumed run's config (its config.json), and its manifest as it was recorded (empty when it has none),
 // whose shard the resume keeps. Temporary files of writes that a killed run left unfinished were never
 // renamed, so never results: they are removed (remove_unfinished_writes), once the folder is known to be
@@ -276,6 +289,7 @@ void open_resumed_folder(const std::string& dir, json& cfg, json& manifest, RunO
       throw IoError(dir + ": a rescore of " + manifest["rescored_from"].dump() +
                     ", not a run; run the same lstmad rescore (source, --set, --member, --out " + dir +
                     ") again to finish it");
+    warn_of_other_build(dir, manifest);
     if (manifest.contains("shard")) {
       ro.shard_index = json_get<int>(manifest, {"shard", "index"}, mpath);
       ro.shard_count = json_get<int>(manifest, {"shard", "count"}, mpath);

@@ -163,12 +163,28 @@ TEST_F(Resume, ShardsMergeIntoTheUnshardedRun) {
   // What a shard killed in the middle of a write leaves: a temporary file never renamed into a result.
   write_text(tmp.file("shard1/cells/0123456789abcdef.json.tmp.4242.0"), "{\"id\": ");
   ASSERT_EQ(run_command(lstmad_binary() + " -q merge" + dirs + " --out " + tmp.file("merged"), &out), 0) << out;
+  EXPECT_EQ(out.find("mix the two builds"), std::string::npos) << out;
   for (const auto& f : fs::recursive_directory_iterator(tmp.file("merged")))
     EXPECT_EQ(f.path().filename().string().find(".tmp."), std::string::npos) << f.path() << " was merged";
   EXPECT_EQ(results_without_timings(tmp.file("merged")), results_without_timings(tmp.file("ref")));
   EXPECT_EQ(lstmad::files::read(tmp.file("merged/nab_scores.json")), lstmad::files::read(tmp.file("ref/nab_scores.json")));
   EXPECT_NE(run_command(lstmad_binary() + " -q merge " + tmp.file("shard0") + " --out " + tmp.file("partial"), &out), 0)
       << "a merge missing shards says so";
+  // A shard run by another build is merged, and said.
+  json m = json::parse(lstmad::files::read(tmp.file("shard2/manifest.json")));
+  m["git_hash"] = "0123456789ab";
+  write_text(tmp.file("shard2/manifest.json"), m.dump(2));
+  std::string version;
+  ASSERT_EQ(run_command(lstmad_binary() + " --version", &version), 0);
+  ASSERT_EQ(run_command(lstmad_binary() + " -q merge" + dirs + " --out " + tmp.file("merged2"), &out), 0)
+      << out;
+  EXPECT_EQ(results_without_timings(tmp.file("merged2")), results_without_timings(tmp.file("ref")));
+  if (version.find("unknown") == std::string::npos)
+    EXPECT_NE(out.find("shard2/manifest.json: computed by lstmad " LSTMAD_VERSION " (0123456789ab)"),
+              std::string::npos)
+        << out;
+  else
+    EXPECT_EQ(out.find("mix the two builds"), std::string::npos) << out;
 }
 
 // A merge killed part way leaves its marker (.merging) beside what it wrote: `run --resume` refuses that
@@ -496,4 +512,37 @@ TEST_F(Resume, ARunMadeBeforeEvalVusKeepsItsDefinition) {
       run_command(lstmad_binary() + " -q rescore " + tmp.file("old") + " --out " + tmp.file("re"), &out), 0)
       << out;
   EXPECT_EQ(vus_of(tmp.file("re")), old_values);
+}
+
+// A resume by a binary other than the one that ran the last leg says so: the finished cells and the new
+// ones come from two builds. A resume by the same build says nothing of it.
+TEST_F(Resume, AResumeByAnotherBuildIsSaid) {
+  TempDir tmp("other-build");
+  write_text(tmp.file("cfg.json"), kConfig);
+  std::string out;
+  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --set train.epochs=1 --out " +
+                            tmp.file("a"),
+                        &out),
+            0)
+      << out;
+  fs::remove(fs::directory_iterator(tmp.file("a/cells"))->path());
+  ASSERT_EQ(run_command(lstmad_binary() + " run --resume " + tmp.file("a"), &out), 0) << out;
+  EXPECT_EQ(out.find("another build"), std::string::npos) << out;
+  // The last leg (the resume just made) as an older build recorded it.
+  json m = json::parse(lstmad::files::read(tmp.file("a/manifest.json")));
+  ASSERT_TRUE(m["resumes"].is_array() && !m["resumes"].empty()) << m.dump();
+  m["resumes"].back()["git_hash"] = "0123456789ab";
+  m["resumes"].back()["lstmad_version"] = "0.0.1";
+  write_text(tmp.file("a/manifest.json"), m.dump(2));
+  fs::remove(fs::directory_iterator(tmp.file("a/cells"))->path());
+  std::string version;
+  ASSERT_EQ(run_command(lstmad_binary() + " --version", &version), 0);
+  ASSERT_EQ(run_command(lstmad_binary() + " run --resume " + tmp.file("a"), &out), 0) << out;
+  if (version.find("unknown") != std::string::npos) {
+    EXPECT_EQ(out.find("another build"), std::string::npos)
+        << "a build of unknown commit cannot compare: " << out;
+  } else {
+    EXPECT_NE(out.find("computed by lstmad 0.0.1 (0123456789ab)"), std::string::npos) << out;
+    EXPECT_NE(out.find("another build"), std::string::npos) << out;
+  }
 }
