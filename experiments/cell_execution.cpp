@@ -291,6 +291,7 @@ void CellExecution::score_cell(PendingCell& pc) {
       for (int i = 0; i < n; ++i) values[static_cast<size_t>(i)] = p.series.value(i);
       DetectorOptions series_dopt = detector_options(v);
       series_dopt.train_rows = p.train_end;
+      series_dopt.value_scale = p.norm.scale.at(0);
       r.scores = anomaly_scores_from_errors(errors, values, series_dopt);
       r.metrics = series_metrics(p, r.scores, cfg_);
       run_.store->write_nab_scores(r.detector, p.series, r.scores, &errors);

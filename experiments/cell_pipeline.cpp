@@ -37,6 +37,12 @@ DetectorOptions detector_options(const json& v) {
   d.ndt.buffer = at_path(v, "detector.ndt.buffer").get<int>();
   d.ndt.prune = at_path(v, "detector.ndt.prune").get<double>();
   d.ndt.min_history = at_path(v, "detector.ndt.min_history").get<int>();
+  d.telemanom.batch = at_path(v, "detector.telemanom.batch").get<int>();
+  d.telemanom.windows = at_path(v, "detector.telemanom.windows").get<int>();
+  d.telemanom.smoothing_perc = at_path(v, "detector.telemanom.smoothing_perc").get<double>();
+  d.telemanom.buffer = at_path(v, "detector.telemanom.buffer").get<int>();
+  d.telemanom.prune = at_path(v, "detector.telemanom.prune").get<double>();
+  d.telemanom.l_s = at_path(v, "detector.telemanom.l_s").get<int>();
   d.error_floor = at_path(v, "detector.error_floor").get<double>();
   d.likelihood.long_window = at_path(v, "detector.likelihood.long_window").get<int>();
   d.likelihood.short_window = at_path(v, "detector.likelihood.short_window").get<int>();

@@ -151,8 +151,10 @@ std::vector<KeyDef> make_schema() {
       "for threshold-free metrics and the UCR score), `error_ratio` (error over its running maximum, with a "
       "floor), `likelihood` (anomaly likelihood of the recent mean error under a rolling error distribution) "
       "or "
-      "`dynamic_threshold` (Hundman et al.'s nonparametric threshold with pruning; binary scores).",
-      0, 0, {"error", "error_ratio", "likelihood", "dynamic_threshold"}, true);
+      "`dynamic_threshold` (Hundman et al.'s nonparametric threshold with pruning, causal; binary scores) or "
+      "`telemanom` (the same authors' published thresholding, per batch of rows as their code runs it; "
+      "binary scores).",
+      0, 0, {"error", "error_ratio", "likelihood", "dynamic_threshold", "telemanom"}, true);
   add("detector.smoothing", T::Int, 1,
       "Moving average of the absolute errors over the last this many errors (rows without a prediction "
       "skipped; 1 = none).",
@@ -204,6 +206,22 @@ std::vector<KeyDef> make_schema() {
       true);
   add("detector.ndt.min_history", T::Int, 100, "dynamic_threshold: error rows needed before any decision.", 2,
       1e7, {}, true);
+  add("detector.telemanom.batch", T::Int, 70, "telemanom: rows each window advances by (batch_size).", 1, 1e7,
+      {}, true);
+  add("detector.telemanom.windows", T::Int, 30, "telemanom: batches in a window (window_size).", 1, 1e6, {},
+      true);
+  add("detector.telemanom.smoothing_perc", T::Number, 0.05,
+      "telemanom: EWMA span (pandas, adjust=True) as a fraction of batch x windows rows.", 0.0001, 1e6, {},
+      true);
+  add("detector.telemanom.buffer", T::Int, 100, "telemanom: error_buffer, the rows around a flagged error.",
+      1, 1e7, {}, true);
+  add("detector.telemanom.prune", T::Number, 0.13,
+      "telemanom: p, the minimum relative fall between consecutive run peaks.", 0, 1, {}, true);
+  add("detector.telemanom.l_s", T::Int, 250,
+      "telemanom: l_s, its input length: the first l_s smoothed errors become the mean of the first 2 l_s, "
+      "and the first window flags none of its first 2 l_s rows (l_s under 2,500 scored rows, none under "
+      "1,800); 0 = neither.",
+      0, 1e7, {}, true);
   add("detector.spatial_margin", T::Number, 0.0,
       "A value beyond the range of all earlier values by this fraction of that range scores 1 (0 = off).", 0,
       100, {}, true);

@@ -278,6 +278,7 @@ Detection detect(const DetectOptions& o) {
   for (int i = 0; i < p.series.rows(); ++i) raw[static_cast<size_t>(i)] = p.series.value(i);
   DetectorOptions dopt = detector_options(values);
   dopt.train_rows = p.train_end;
+  dopt.value_scale = p.norm.scale.at(0);
   dopt.series_rows = sc.rows;  // the run's span after an alarm, however many rows the file adds
   d.scores = anomaly_scores_from_errors(d.errors, raw, dopt);
   choose_threshold(d, o);

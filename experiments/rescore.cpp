@@ -263,6 +263,7 @@ struct Rescore {
     auto t = Clock::now();
     DetectorOptions dopt = detector_options(s.values);
     dopt.train_rows = data.train_end;
+    dopt.value_scale = data.norm.scale.at(0);
     r.train_rows = data.train_end;
     r.scores = anomaly_scores_from_errors(errors, values, dopt);
     r.metrics = series_metrics(data, r.scores, cfg);

@@ -91,9 +91,16 @@ std::vector<double> anomaly_scores_from_errors(const std::vector<double>& raw_er
       errors[static_cast<size_t>(i)] = std::numeric_limits<double>::quiet_NaN();
     scores = dynamic_threshold_detections(errors, o.ndt);
     for (int i = 0; i < std::min(n, o.train_rows); ++i) scores[static_cast<size_t>(i)] = 0.0;
+  } else if (o.score == "telemanom") {
+    // As telemanom, which thresholds the test set's errors only.
+    for (int i = 0; i < std::min(n, o.train_rows); ++i)
+      errors[static_cast<size_t>(i)] = std::numeric_limits<double>::quiet_NaN();
+    std::vector<double> scaled(values.size());
+    for (size_t i = 0; i < values.size(); ++i) scaled[i] = values[i] / o.value_scale;
+    scores = telemanom_detections(errors, scaled, o.telemanom);
   } else {
     throw ConfigError("detector.score: unknown rule \"" + o.score +
-                      "\" (expected error, error_ratio, likelihood or dynamic_threshold)");
+                      "\" (expected error, error_ratio, likelihood, dynamic_threshold or telemanom)");
   }
   for (auto& s : scores)
     if (!std::isfinite(s)) s = 0.0;

@@ -1,6 +1,7 @@
 // The prediction-error detector: per series, the model's predictions become anomaly scores in [0, 1]
 // through the stages of detect/scoring.hpp, in this order: absolute error -> moving average ->
-// exponential smoothing -> cap -> score rule (error, error_ratio, likelihood or dynamic_threshold) -> spatial check -> optional suppression of repeated alarms.
+// exponential smoothing -> cap -> score rule (error, error_ratio, likelihood, dynamic_threshold or
+// telemanom) -> spatial check -> optional suppression of repeated alarms.
 // All causal: the score of row i depends on rows <= i only.
 #pragma once
 #include <cstddef>
@@ -9,11 +10,13 @@
 
 #include "detect/dynamic_threshold.hpp"
 #include "detect/scoring.hpp"
+#include "detect/telemanom_threshold.hpp"
 
 namespace lstmad {
 
 struct DetectorOptions {
-  std::string score = "likelihood";  // "error" | "error_ratio" | "likelihood" | "dynamic_threshold"
+  std::string score =
+      "likelihood";  // "error" | "error_ratio" | "likelihood" | "dynamic_threshold" | "telemanom"
   int smoothing = 1;                 // moving average of the errors over this many rows
   double ewma_span = 0;              // then an exponentially weighted average with this span (0 = none)
   double error_floor = 0.01;         // error: the scale; error_ratio: the floor; likelihood: the smallest spread
@@ -23,6 +26,9 @@ struct DetectorOptions {
       0.5;  // likelihood, dynamic_threshold: leading fraction of the training rows kept out of the fit
   int train_rows = 0;                // rows the model was trained on (per series; scores start after them)
   DynamicThresholdOptions ndt;       // "dynamic_threshold": binary scores (1 = anomalous)
+  TelemanomOptions telemanom;        // "telemanom": binary scores, decided per batch of rows
+  double value_scale = 1.0;          // the normalizer's scale of the predicted column: values / value_scale
+                                     // are in the errors' units (telemanom's scale check)
   double spatial_margin = 0.0;       // > 0: a value beyond the range seen so far by this fraction of it scores 1
   double suppress = 0.0;             // fraction of the series' rows silenced after an alarm (0 = off)
   int suppress_rows = 0;             // or this many rows: a span that does not depend on the series' length
