@@ -293,7 +293,14 @@ void keep_made_with_defaults(json& saved) {
 }
 
 json read_run_config(const std::string& path) {
-  json j = read_config_file(path);
+  // lstmad wrote the file: one that does not parse was damaged (exit 3, as any damaged input the command
+  // names), not a config for the user to correct.
+  json j;
+  try {
+    j = read_config_file(path);
+  } catch (const ConfigError& e) {
+    throw IoError(std::string(e.what()) + " (the run folder's own config: damaged)");
+  }
   keep_made_with_defaults(j);
   return j;
 }

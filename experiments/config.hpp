@@ -41,7 +41,8 @@ json resolve_config(const json& user, const std::string& source);
 // Parses a config file (malformed JSON is a ConfigError naming the file, line and column).
 json read_config_file(const std::string& path);
 
-// A run folder's saved config.json, as read_config_file reads it, with the values its run was made under
+// A run folder's saved config.json, as read_config_file reads it (but a file that does not parse is an
+// IoError: lstmad wrote it, so it was damaged), with the values its run was made under
 // for keys whose default has since changed what a run computes (keep_made_with_defaults): a resumed,
 // merged, rescored or detected run computes what its finished cells did.
 json read_run_config(const std::string& path);

@@ -1,8 +1,10 @@
 #include "experiments/corpus.hpp"
 
 #include <fnmatch.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -216,14 +218,33 @@ void resolve_csv(Corpus& c, const json& cfg) {
 
 // NAB's layout (NAB itself, or the synthetic corpus written to the run folder): data/<category>/*.csv
 // labeled by data.windows_file.
-void resolve_nab_layout(Corpus& c, const json& cfg, const std::string& run_dir) {
+void resolve_nab_layout(Corpus& c, const json& cfg, const std::string& run_dir, bool read_only) {
   if (c.format == "synthetic") {
     if (c.root.empty()) c.root = run_dir + "/corpus";
     SyntheticOptions o;  // the generator writes atomically and identically for equal options
     o.seed = at_path(cfg, "data.synthetic.seed").get<uint64_t>();
     o.series_per_kind = at_path(cfg, "data.synthetic.series_per_kind").get<int>();
     o.length = at_path(cfg, "data.synthetic.length").get<int>();
-    write_synthetic_corpus(o, c.root);
+    if (!read_only) {
+      write_synthetic_corpus(o, c.root);
+    } else if (!synthetic_corpus_on_disk(o, c.root)) {
+      // A run folder that is read-only, archived without its corpus, or another process's to write: the
+      // same bytes, generated where this command may write.
+      static std::atomic<unsigned> counter{0};
+      const std::string scratch =
+          (fs::temp_directory_path() /
+           ("lstmad-corpus-" + std::to_string(::getpid()) + "-" + std::to_string(counter++)))
+              .string();
+      c.scratch = std::shared_ptr<const std::string>(new std::string(scratch), [](const std::string* p) {
+        std::error_code ec;
+        fs::remove_all(*p, ec);
+        delete p;
+      });
+      log::info(c.root + ": not the run's generated corpus (missing or changed); generated again in " +
+                scratch);
+      write_synthetic_corpus(o, scratch);
+      c.root = scratch;
+    }
     c.windows_file = "labels/combined_windows.json";
   } else {
     if (c.root.empty()) c.root = default_nab_root();
@@ -267,7 +288,7 @@ void resolve_nab_layout(Corpus& c, const json& cfg, const std::string& run_dir) 
 
 }  // namespace
 
-Corpus resolve_corpus(const json& cfg, const std::string& run_dir) {
+Corpus resolve_corpus(const json& cfg, const std::string& run_dir, bool read_only) {
   Corpus c;
   c.format = at_path(cfg, "data.format").get<std::string>();
   c.root = at_path(cfg, "data.root").get<std::string>();
@@ -282,7 +303,7 @@ Corpus resolve_corpus(const json& cfg, const std::string& run_dir) {
   else if (c.format == "csv")
     resolve_csv(c, cfg);
   else
-    resolve_nab_layout(c, cfg, run_dir);
+    resolve_nab_layout(c, cfg, run_dir, read_only);
   return c;
 }
 

@@ -3,14 +3,15 @@
 // one series with its label windows. Load errors belong to that series only.
 #pragma once
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "data/csv_reader.hpp"
 #include "data/labels.hpp"
 #include "data/nasa.hpp"
-#include "data/ucr.hpp"
 #include "data/series.hpp"
+#include "data/ucr.hpp"
 #include "experiments/config.hpp"
 
 namespace lstmad {
@@ -27,6 +28,9 @@ struct Corpus {
   std::vector<NasaLabelRow> nasa_labels;     // nasa: labeled_anomalies.csv rows
   std::map<std::string, std::string> files_by_id;  // ucr, csv: id -> path under root
   CsvColumns csv_columns;                    // csv: the columns' roles
+  // A synthetic corpus generated for a command that only reads its run, where the run's own copy was
+  // missing or differed: a scratch folder, removed with the last copy of this Corpus.
+  std::shared_ptr<const std::string> scratch;
 
   // Loads one series; for NASA the train rows are followed by the test rows (train_rows says where); for
   // UCR train_rows is the training part its file name gives.
@@ -45,8 +49,10 @@ CsvColumns csv_columns_of(const json& resolved);
 // source tree). Returns "" when none is found.
 std::string default_nab_root();
 
-// `run_dir` receives the synthetic corpus when data.format is "synthetic".
-Corpus resolve_corpus(const json& resolved, const std::string& run_dir);
+// `run_dir` receives the synthetic corpus when data.format is "synthetic". With `read_only` (a command
+// that only reads the run: rescore, detect) nothing is written there: the run's corpus is used as it is
+// when it holds exactly the generated files, else the corpus is generated into a scratch folder.
+Corpus resolve_corpus(const json& resolved, const std::string& run_dir, bool read_only = false);
 
 // The series of `all` (corpus ids) that data.files and data.max_files select, sorted, as a run takes
 // them; a plain data.files path that names no id is kept (its cells fail with the reason). ConfigError

@@ -133,7 +133,7 @@ void choose_threshold(Detection& d, const DetectOptions& o) {
 
 // The series to score: the run corpus' own (no --file), or --file in the corpus' layout.
 Series series_to_score(const json& cfg, const DetectOptions& o, const SavedCell& sc) {
-  if (o.file.empty()) return resolve_corpus(cfg, o.run_dir).load(sc.series);
+  if (o.file.empty()) return resolve_corpus(cfg, o.run_dir, /*read_only=*/true).load(sc.series);
   // NASA channels (train .npy, then test .npy) and UCR files (the training part in the file's name) have
   // no CSV form whose rows line up with the models' training part.
   const std::string format = at_path(cfg, "data.format").get<std::string>();

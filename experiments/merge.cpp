@@ -110,6 +110,7 @@ RunOutcome merge_runs(const std::vector<std::string>& shard_dirs, const std::str
     log::info(out_dir + ": an unfinished merge; merging again");
   }
   if (files::exists(out_dir + "/config.json")) throw IoError(out_dir + ": already holds a run");
+  if (lock) remove_unfinished_writes_of(out_dir, {".merging"});  // a merge killed as it wrote its marker
   json resolved = resolve_config(cfg, shard_dirs[0] + "/config.json");
   // A corpus on disk is resolved before anything is written, to check the shards' inputs against it; a
   // synthetic one is generated into the merged folder below.
@@ -156,7 +157,7 @@ RunOutcome merge_runs(const std::vector<std::string>& shard_dirs, const std::str
       for (const auto& f : fs::recursive_directory_iterator(src)) {
         if (!f.is_regular_file()) continue;
         // A killed shard's unfinished writes were never renamed into results: leave them behind.
-        if (f.path().filename().string().find(".tmp.") != std::string::npos) continue;
+        if (files::unfinished_write_name(f.path().filename().string())) continue;
         fs::path dst = fs::path(out_dir) / fs::relative(f.path(), d);
         files::make_dirs(dst.parent_path().string());
         files::write_atomic(dst.string(), files::read(f.path().string()));

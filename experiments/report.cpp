@@ -1,6 +1,9 @@
 #include "experiments/report.hpp"
 
+#include <signal.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -403,6 +406,28 @@ std::string page_file(const std::string& out, int page) {
       .string();
 }
 
+// The temporary files of this report's pages that a killed `lstmad report` left (NAME.tmp.<pid>.<n>, the
+// writer gone): a report claims no folder, so a write in flight is told by its process being alive.
+void remove_dead_page_writes(const std::string& out) {
+  const fs::path p(out);
+  const std::string stem = p.stem().string(), ext = p.extension().string();
+  std::error_code ec;
+  for (const auto& f :
+       fs::directory_iterator(p.parent_path().empty() ? fs::path(".") : p.parent_path(), ec)) {
+    const std::string name = f.path().filename().string();
+    long pid = 0;
+    if (!files::unfinished_write_name(name, &pid) || name.compare(0, stem.size(), stem) != 0) continue;
+    const std::string page = name.substr(0, name.rfind(".tmp."));
+    bool ours = page == stem + ext;
+    if (!ours && page.size() > stem.size() + 1 + ext.size() && page[stem.size()] == '-' &&
+        page.compare(page.size() - ext.size(), ext.size(), ext) == 0) {
+      const std::string k = page.substr(stem.size() + 1, page.size() - stem.size() - 1 - ext.size());
+      ours = !k.empty() && k.find_first_not_of("0123456789") == std::string::npos;
+    }
+    if (ours && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) fs::remove(f.path(), ec);
+  }
+}
+
 // The opening of every page this writes, which is how a page of an earlier, longer report is told from
 // a file that is not ours before it is removed.
 const char* const kPageHead =
@@ -503,6 +528,7 @@ std::string write_report(const std::string& run_dir, const ReportOptions& option
     h << nav << "</body></html>\n";
     files::write_atomic(page_file(out, page), h.str());
   }
+  remove_dead_page_writes(out);
   // The pages an earlier, longer report of the same file left beyond these.
   for (int page = pages + 1;; ++page) {
     const std::string stale = page_file(out, page);

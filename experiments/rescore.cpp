@@ -334,7 +334,7 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
   // comes before the output folder is made: a refused rescore leaves no folder that would then block the
   // corrected command as "already holds a run".
   eval_profiles(cfg);
-  Corpus corpus = resolve_corpus(src_cfg, src_dir);
+  Corpus corpus = resolve_corpus(src_cfg, src_dir, /*read_only=*/true);
   Plan src_plan = make_plan(src_cfg, corpus.series);
   Plan plan = make_plan(cfg, corpus.series);
   const std::vector<Member> members = load_members(src_dir, member_dirs);
@@ -381,6 +381,8 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
     if (fs::is_directory(out_dir + "/cells", ec) && !fs::is_empty(out_dir + "/cells", ec))
       throw IoError(out_dir +
                     ": holds cells/ of another run but no config.json; give the rescore another --out");
+    // A rescore killed as it wrote its manifest or config (the two files before its config exists).
+    remove_unfinished_writes_of(out_dir, {"manifest.json", "config.json"});
     RunOptions ro;
     ro.config_path = src_dir + "/config.json";
     ro.overrides = overrides;

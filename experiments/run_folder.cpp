@@ -4,6 +4,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -75,7 +76,7 @@ int remove_unfinished_writes(const std::string& dir) {
   std::error_code ec;
   std::vector<fs::path> stale;
   for (const auto& f : fs::recursive_directory_iterator(dir, ec))
-    if (f.is_regular_file() && f.path().filename().string().find(".tmp.") != std::string::npos)
+    if (f.is_regular_file() && files::unfinished_write_name(f.path().filename().string()))
       stale.push_back(f.path());
   for (const auto& f : stale) fs::remove(f, ec);
   if (!stale.empty())
@@ -96,6 +97,19 @@ LegBuild last_leg_build(const json& manifest) {
   LegBuild b{text("lstmad_version"), text("git_hash")};
   if (b.hash == "unknown") b.hash.clear();
   return b;
+}
+
+int remove_unfinished_writes_of(const std::string& dir, const std::vector<std::string>& names) {
+  std::error_code ec;
+  int removed = 0;
+  for (const auto& f : fs::directory_iterator(dir, ec)) {
+    const std::string name = f.path().filename().string();
+    if (!f.is_regular_file(ec) || !files::unfinished_write_name(name)) continue;
+    const std::string of = name.substr(0, name.rfind(".tmp."));
+    if (std::find(names.begin(), names.end(), of) != names.end() && fs::remove(f.path(), ec)) ++removed;
+  }
+  if (removed > 0) log::info(dir + ": removed " + std::to_string(removed) + " unfinished temporary file(s)");
+  return removed;
 }
 
 std::string host_name() {

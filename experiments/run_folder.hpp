@@ -46,6 +46,9 @@ class RunFolderLock {
 // unfinished anywhere in run folder `dir`: never renamed, so never results. Call it holding the folder's
 // RunFolderLock (another process's writes may be in flight otherwise). Returns how many went.
 int remove_unfinished_writes(const std::string& dir);
+// The same for the files `names` directly in `dir` only: for a folder not yet known to be a run (its
+// config.json not written), where nothing else may be taken for lstmad's own.
+int remove_unfinished_writes_of(const std::string& dir, const std::vector<std::string>& names);
 
 // The build that ran a run's last leg (its last resume, else the first leg), as its manifest recorded it;
 // hash empty where the manifest does not say or the commit was unknown.

@@ -1,5 +1,6 @@
 #include "experiments/runner.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <filesystem>
@@ -23,6 +24,7 @@
 #include "experiments/run_folder.hpp"
 #include "experiments/saved_models.hpp"
 #include "experiments/scheduler.hpp"
+#include "train/checkpoint.hpp"
 #ifdef LSTMAD_WITH_CUDA
 #include "core/gpu/device.hpp"
 #endif
@@ -113,11 +115,15 @@ void reconcile_resumed_inputs(const std::string& dir, json m, const Corpus& corp
   const InputChanges changes =
       compare_input_hashes(m.contains("input_sha256") ? m["input_sha256"] : json::object(), current);
   std::error_code cells_ec;  // any cell file: the cells are read once, below, where inputs changed
-  if (!m.contains("input_sha256") && !fs::is_empty(dir + "/cells", cells_ec) && !cells_ec)
+  const bool has_cells = !fs::is_empty(dir + "/cells", cells_ec) && !cells_ec;
+  if (!m.contains("input_sha256") && has_cells)
     log::warn(dir + ": no record of the inputs its cells were computed from (manifest.json " +
               (manifest_missing ? "is missing" : "has no input_sha256") +
               "): they cannot be checked, so they run again");
-  if (!changes.empty()) {
+  // Without a record and without cells (a run killed before its manifest), no file changed under
+  // anything: not said to be "added".
+  const bool comparable = m.contains("input_sha256") || has_cells;
+  if (!changes.empty() && comparable) {
     const std::set<std::string> stale = series_with_changed_inputs(corpus, changes);
     std::set<std::string> planned;
     for (const auto& c : plan.cells) planned.insert(c.id);
@@ -186,7 +192,7 @@ void reconcile_resumed_inputs(const std::string& dir, json m, const Corpus& corp
                               {"git_hash", build_git_hash()},
                               {"host", host_name()},
                               {"threads", threads},
-                              {"inputs", changes.to_json()}});
+                              {"inputs", comparable ? changes.to_json() : InputChanges{}.to_json()}});
   files::write_atomic(dir + "/manifest.json", json_text(m));
 }
 
@@ -245,6 +251,7 @@ std::string create_run_folder(const json& cfg, const RunOptions& ro, SetupGuard&
       throw IoError(dir +
                     ": holds cells/ of another run but no config.json; choose another --out, or remove " +
                     dir + "/cells to start afresh there");
+    remove_unfinished_writes_of(dir, {"config.json"});  // a run killed as it wrote its config
   }
   setup.dir = dir;
   setup.armed = true;
@@ -298,18 +305,47 @@ void open_resumed_folder(const std::string& dir, json& cfg, json& manifest, RunO
   remove_unfinished_writes(dir);  // once the folder is known to be a run this command resumes
 }
 
+// What is wrong with the files a finished OK cell `r` wrote besides its result (empty when nothing):
+// its NAB-format scores, one line per row after the header and whole (a write cut short ends early or
+// mid-line), and with `save_models` its model.json and checkpoints, read back with their checksums.
+// The files are read in full, once per finished cell a resume finds.
+std::string damaged_outputs(const ResultsStore& store, const CellResult& r, bool save_models) {
+  const std::string path = store.nab_scores_path(r.detector, r.series);
+  if (!files::exists(path)) return path + ": missing";
+  try {
+    const std::string text = files::read(path);
+    const auto lines = static_cast<long>(std::count(text.begin(), text.end(), '\n'));
+    if (text.empty() || text.back() != '\n' || lines != static_cast<long>(r.rows) + 1)
+      return path + ": damaged (" + std::to_string(lines) + " complete lines, " + std::to_string(r.rows + 1) +
+             " expected)";
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  if (!save_models) return {};
+  try {
+    const SavedCell sc = load_saved_cell(store.dir(), r.id);
+    for (size_t m = 0; m < sc.member_seeds.size(); ++m)
+      load_checkpoint(member_checkpoint_path(store.dir(), r.id, m));
+  } catch (const std::exception& e) {
+    return std::string("saved models: ") + e.what();
+  }
+  return {};
+}
+
 // The cells this invocation runs: its shard (`in_shard` of them), minus what a previous attempt finished
 // (with ro.retry_failed, minus only the cells that ended OK).
 std::vector<const Cell*> cells_to_run(const Plan& plan, const ResultsStore& store, const RunOptions& ro,
-                                      int& in_shard) {
+                                      bool save_models, int& in_shard) {
   std::set<std::string> finished_ids;
   for (const auto& r : store.read_cells()) {
-    // An OK cell's scores are its NAB-format file: where that is gone (deleted by hand, a copy that left
-    // it behind), the cell runs again rather than failing the NAB score of its detector at every resume.
-    if (r.status == CellStatus::Ok && !r.detector.empty() &&
-        !files::exists(store.nab_scores_path(r.detector, r.series))) {
-      log::warn(store.nab_scores_path(r.detector, r.series) + ": missing; cell " + r.id + " runs again");
-      continue;
+    // An OK cell's scores are its NAB-format file, and with run.save_models its models: where one is gone
+    // or damaged (deleted by hand, a copy that left it behind, a torn write), the cell runs again rather
+    // than failing its detector's NAB score, or a later `lstmad detect`, at every resume.
+    if (r.status == CellStatus::Ok && !r.detector.empty()) {
+      if (const std::string why = damaged_outputs(store, r, save_models); !why.empty()) {
+        log::warn(why + "; cell " + r.id + " runs again");
+        continue;
+      }
     }
     if (r.status == CellStatus::Ok || !ro.retry_failed) finished_ids.insert(r.id);
   }
@@ -374,7 +410,8 @@ RunOutcome run_in_folder(const std::string& dir, const json& cfg, json manifest,
   }
 
   int in_shard = 0;
-  const std::vector<const Cell*> todo = cells_to_run(plan, store, ro, in_shard);
+  const std::vector<const Cell*> todo =
+      cells_to_run(plan, store, ro, at_path(cfg, "run.save_models").get<bool>(), in_shard);
   log::info(std::to_string(plan.cells.size()) + " cells (" + std::to_string(plan.settings.size()) + " setting(s) x " +
             std::to_string(plan.series.size()) + " series)" +
             (ro.shard_count > 1 ? ", shard " + std::to_string(ro.shard_index) + "/" + std::to_string(ro.shard_count) +
@@ -411,6 +448,12 @@ RunOutcome run_in_folder(const std::string& dir, const json& cfg, json manifest,
   RunOutcome outcome = finalize(dir, cfg, plan, loaded, std::move(done.results), store,
                                 earlier_seconds + since(t_run), partial);
   outcome.interrupted = done.interrupted;
+  // A signal after the last cells had started stops nothing (they and the tables finish): the run is
+  // complete and exits 0, which is said, so that the signal is not taken as ignored.
+  if (!done.interrupted && g_stop > 0)
+    log::warn(
+        "interrupt received after the last cells had started; they and the tables finished, the run "
+        "is complete");
   outcome.skipped = in_shard - static_cast<int>(todo.size());
   if (ro.shard_count > 1) outcome.missing = 0;  // other shards' cells are not missing from this one
   log::info(std::string(done.interrupted ? "interrupted" : "finished") + " after " +

@@ -3,11 +3,13 @@
 // run did (retraining and ensembles included), rows appended to a series leave the earlier scores alone,
 // shards' models survive `merge`, and every wrong input is refused naming what to fix.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <set>
 #include <sstream>
 #include <string>
@@ -370,3 +372,41 @@ TEST(Detect, ErrorsNameWhatToFix) {
   }
 }
 
+// rescore and detect only read the run they are given: its files keep their bytes and inodes (a rewrite
+// replaces the inode), nothing is added there; with the run's synthetic corpus gone (an archived copy),
+// both still score, from a corpus generated elsewhere, and leave the run as it is.
+TEST(Detect, RescoreAndDetectWriteNothingIntoTheRun) {
+  if (!fs::exists(lstmad_binary())) GTEST_SKIP() << "lstmad binary not built at " << lstmad_binary();
+  TempDir tmp("read-only-run");
+  const std::string run = tmp.file("run");
+  std::string log;
+  ASSERT_EQ(run_small(run, "--set run.save_models=true", &log), 0) << log;
+  const auto listing = [&run] {
+    std::map<std::string, std::pair<uintmax_t, std::uintmax_t>> files;  // path -> (inode, size)
+    for (const auto& e : fs::recursive_directory_iterator(run)) {
+      struct stat st {};
+      if (e.is_regular_file() && ::stat(e.path().c_str(), &st) == 0)
+        files[e.path().string()] = {static_cast<uintmax_t>(st.st_ino), static_cast<uintmax_t>(st.st_size)};
+    }
+    return files;
+  };
+  const auto check = [&](const std::string& what) {
+    const auto before = listing();
+    ASSERT_EQ(run_command(lstmad_binary() + " -q rescore " + run + " --set detector.smoothing=2 --out " +
+                              tmp.file("re-" + what),
+                          &log),
+              0)
+        << log;
+    ASSERT_EQ(detect(run + " --series " + kSeries[0] + " --out " + tmp.file("d-" + what + ".csv"), &log), 0)
+        << log;
+    EXPECT_EQ(listing(), before) << what << ": the run's files were written";
+    expect_same_scores(tmp.file("d-" + what + ".csv"), nab_file(run, kSeries[0]));
+  };
+  check("whole");
+  fs::remove_all(run + "/corpus");
+  check("no-corpus");
+  EXPECT_FALSE(fs::exists(run + "/corpus"));
+  EXPECT_EQ(lstmad::files::read(tmp.file("re-whole/nab_scores.json")),
+            lstmad::files::read(tmp.file("re-no-corpus/nab_scores.json")))
+      << "the same corpus, generated elsewhere";
+}

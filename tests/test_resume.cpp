@@ -388,7 +388,7 @@ TEST_F(Resume, AFolderAnotherProcessIsWritingIsRefused) {
   std::string out;
   const std::string run = lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --set train.epochs=1";
   ASSERT_EQ(run_command(run + " --out " + tmp.file("a"), &out), 0) << out;
-  const std::string in_flight = tmp.file("a/cells/x.json.tmp.1");
+  const std::string in_flight = tmp.file("a/cells/x.json.tmp.1.0");  // write_atomic's NAME.tmp.PID.N
   write_text(in_flight, "{");
   fs::create_directories(tmp.file("busy"));
   const std::vector<std::string> commands{
@@ -545,4 +545,103 @@ TEST_F(Resume, AResumeByAnotherBuildIsSaid) {
     EXPECT_NE(out.find("computed by lstmad 0.0.1 (0123456789ab)"), std::string::npos) << out;
     EXPECT_NE(out.find("another build"), std::string::npos) << out;
   }
+}
+
+// A finished cell whose scores file or saved model a torn write or a hand left damaged runs again at a
+// resume, named, instead of failing its detector's NAB score (or a later detect) at every resume; and a
+// series whose file name holds ".tmp." keeps its scores file (only NAME.tmp.<pid>.<n> is a write that
+// never finished).
+TEST_F(Resume, DamagedOutputsOfAFinishedCellRunItAgain) {
+  TempDir tmp("damaged-outputs");
+  write_text(tmp.file("cfg.json"), kConfig);
+  std::string out;
+  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") +
+                            " --set train.epochs=1 --set run.save_models=true --out " + tmp.file("a"),
+                        &out),
+            0)
+      << out;
+  const std::string scores = lstmad::files::read(tmp.file("a/nab_scores.json"));
+  std::vector<std::string> nab_files;
+  for (const auto& f : fs::recursive_directory_iterator(tmp.file("a/nab")))
+    if (f.path().extension() == ".csv" && f.path().filename().string().find("_scores") == std::string::npos)
+      nab_files.push_back(f.path().string());
+  std::sort(nab_files.begin(), nab_files.end());
+  ASSERT_GE(nab_files.size(), 2u);
+  const std::string torn = nab_files[0], before = lstmad::files::read(torn);
+  write_text(torn, before.substr(0, before.size() / 2));  // cut mid-line
+  std::string checkpoint;
+  for (const auto& f : fs::recursive_directory_iterator(tmp.file("a/models")))
+    if (checkpoint.empty() && f.path().extension() == ".ckpt") checkpoint = f.path().string();
+  ASSERT_FALSE(checkpoint.empty());
+  const std::string model = lstmad::files::read(checkpoint);
+  write_text(checkpoint, model.substr(0, model.size() - 10));
+  // What a killed write leaves beside a result, and the scores file of a series named like one.
+  write_text(tmp.file("a/cells/0123456789abcdef.json.tmp.4242.0"), "{\"id\": ");
+  const std::string lookalike = nab_files[1] + ".tmp.00.csv";
+  write_text(lookalike, "timestamp,value,anomaly_score,label\n");
+  ASSERT_EQ(run_command(lstmad_binary() + " run --resume " + tmp.file("a"), &out), 0) << out;
+  EXPECT_NE(out.find(torn + ": damaged ("), std::string::npos) << out;
+  EXPECT_NE(out.find("saved models: " + checkpoint), std::string::npos) << out;
+  EXPECT_EQ(lstmad::files::read(torn), before);
+  EXPECT_EQ(lstmad::files::read(checkpoint), model);
+  EXPECT_EQ(lstmad::files::read(tmp.file("a/nab_scores.json")), scores);
+  EXPECT_FALSE(fs::exists(tmp.file("a/cells/0123456789abcdef.json.tmp.4242.0")));
+  EXPECT_TRUE(fs::exists(lookalike)) << "a file named like a series is no unfinished write";
+  ASSERT_EQ(run_command(lstmad_binary() + " run --resume " + tmp.file("a"), &out), 0) << out;
+  EXPECT_EQ(out.find("runs again"), std::string::npos) << out;
+  // A config.json that does not parse was damaged (exit 3, naming it), not a config to correct (2).
+  const std::string config = lstmad::files::read(tmp.file("a/config.json"));
+  write_text(tmp.file("a/config.json"), config.substr(0, 100));
+  EXPECT_EQ(run_command(lstmad_binary() + " run --resume " + tmp.file("a"), &out), 3) << out;
+  EXPECT_NE(out.find(tmp.file("a/config.json") + ":"), std::string::npos) << out;
+  EXPECT_NE(out.find("damaged"), std::string::npos) << out;
+  // A run killed before it wrote its manifest holds its config alone: resumed without any input said to
+  // be added since.
+  fs::create_directories(tmp.file("b"));
+  write_text(tmp.file("b/config.json"), config);
+  ASSERT_EQ(run_command(lstmad_binary() + " run --resume " + tmp.file("b"), &out), 0) << out;
+  EXPECT_EQ(out.find("added"), std::string::npos) << out;
+  const json m = json::parse(lstmad::files::read(tmp.file("b/manifest.json")));
+  EXPECT_EQ(m["resumes"].back()["inputs"], json::parse(R"({"added": [], "changed": [], "removed": []})"))
+      << m.dump();
+}
+
+// Commands killed as they wrote their first file leave NAME.tmp.<pid>.<n> where the folder is not yet a
+// run: the same command, given the folder again, removes it.
+TEST_F(Resume, TheFirstWriteOfAKilledCommandIsRemovedByTheSameCommand) {
+  TempDir tmp("first-write");
+  write_text(tmp.file("cfg.json"), kConfig);
+  std::string out;
+  fs::create_directories(tmp.file("run"));
+  write_text(tmp.file("run/config.json.tmp.999999999.0"), "{\"da");
+  write_text(tmp.file("run/notes.tmp.1.2"), "not lstmad's");
+  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --set train.epochs=1 --out " +
+                            tmp.file("run"),
+                        &out),
+            0)
+      << out;
+  EXPECT_FALSE(fs::exists(tmp.file("run/config.json.tmp.999999999.0")));
+  EXPECT_TRUE(fs::exists(tmp.file("run/notes.tmp.1.2"))) << "only the files lstmad writes there";
+  // A report killed as it wrote its pages: the pages of a process that is gone.
+  write_text(tmp.file("run/report.html.tmp.999999999.3"), "<!DOCTYPE");
+  write_text(tmp.file("run/report-2.html.tmp.999999999.4"), "<!DOCTYPE");
+  write_text(tmp.file("run/other.html.tmp.999999999.4"), "<!DOCTYPE");
+  ASSERT_EQ(run_command(lstmad_binary() + " -q report " + tmp.file("run"), &out), 0) << out;
+  EXPECT_FALSE(fs::exists(tmp.file("run/report.html.tmp.999999999.3")));
+  EXPECT_FALSE(fs::exists(tmp.file("run/report-2.html.tmp.999999999.4")));
+  EXPECT_TRUE(fs::exists(tmp.file("run/other.html.tmp.999999999.4")));
+  // A merge killed as it wrote its marker.
+  fs::create_directories(tmp.file("merged"));
+  write_text(tmp.file("merged/.merging.tmp.999999999.0"), "lstmad merge");
+  ASSERT_EQ(
+      run_command(lstmad_binary() + " -q merge " + tmp.file("run") + " --out " + tmp.file("merged"), &out), 0)
+      << out;
+  EXPECT_FALSE(fs::exists(tmp.file("merged/.merging.tmp.999999999.0")));
+  // A rescore killed as it wrote its manifest.
+  fs::create_directories(tmp.file("re"));
+  write_text(tmp.file("re/manifest.json.tmp.999999999.0"), "{");
+  ASSERT_EQ(
+      run_command(lstmad_binary() + " -q rescore " + tmp.file("run") + " --out " + tmp.file("re"), &out), 0)
+      << out;
+  EXPECT_FALSE(fs::exists(tmp.file("re/manifest.json.tmp.999999999.0")));
 }

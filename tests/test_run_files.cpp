@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/files.hpp"
 #include "core/json_file.hpp"
 #include "experiments/results.hpp"
 
@@ -216,3 +217,15 @@ TEST(CellFile, EveryValueOfAnotherTypeIsNamed) {
 }
 
 }  // namespace
+
+// A write that never finished is NAME.tmp.<pid>.<n>, and only that: a series file may have ".tmp." in
+// its name, and its scores file is no temporary file.
+TEST(UnfinishedWrite, OnlyWriteAtomicsOwnEndingCounts) {
+  long pid = 0;
+  EXPECT_TRUE(lstmad::files::unfinished_write_name("abc.json.tmp.4242.0", &pid));
+  EXPECT_EQ(pid, 4242);
+  EXPECT_TRUE(lstmad::files::unfinished_write_name(".merging.tmp.1.17"));
+  for (const char* name : {"sm_synth_spike.tmp.00.csv", "a.tmp.12", "a.tmp.12.", "a.tmp..3", ".tmp.1.2",
+                           "a.tmp.x.2", "a.tmp.1.2b", "a.TMP.1.2", "a.csv"})
+    EXPECT_FALSE(lstmad::files::unfinished_write_name(name)) << name;
+}

@@ -248,8 +248,8 @@ TEST_F(RunCli, DamagedRunFilesAreDataErrorsNamingFileAndKey) {
 
 // A run folder whose NAB-format file of one detector is damaged: the tables are still written from the
 // files on disk, that detector alone has no NAB score (the table names the file), the others are scored,
-// and the command exits 1. A file that is missing is no result: its cell runs again, and every detector
-// is scored as before.
+// and the command exits 1. A file that is missing or cut short is no result: its cell runs again, and
+// every detector is scored as before.
 TEST_F(RunCli, ADamagedNabFileFailsOnlyItsDetectorsScore) {
   TempDir tmp("damaged-nab");
   write_text(tmp.file("cfg.json"), kTinySynthetic);
@@ -271,10 +271,18 @@ TEST_F(RunCli, ADamagedNabFileFailsOnlyItsDetectorsScore) {
   struct Case {
     std::string what, text;  // the file's new text; empty: the file is removed
   };
-  const std::vector<Case> cases = {
-      {"missing", ""},  // the first case: its cell runs again
-      {"not a number", "timestamp,value,anomaly_score,raw_score,label\nt,1,x,1,0\n"},
-      {"a number and more", "timestamp,value,anomaly_score,raw_score,label\nt,1,0.5xyz,1,0\n"}};
+  // The last row's anomaly score (third field) replaced by `score`: the file still has its line per row,
+  // so a resume takes it as whole and the damage is met by the NAB scoring.
+  const std::string original = lstmad::files::read(victim);
+  const auto last_score = [&original](const std::string& score) {
+    const size_t row = original.rfind('\n', original.size() - 2) + 1;
+    const size_t a = original.find(',', original.find(',', row) + 1) + 1, b = original.find(',', a);
+    return original.substr(0, a) + score + original.substr(b);
+  };
+  const std::vector<Case> cases = {{"missing", ""},  // these two cases: the resume runs the cell again
+                                   {"cut short", original.substr(0, original.size() / 2)},
+                                   {"not a number", last_score("x")},
+                                   {"a number and more", last_score("0.5xyz")}};
   int n = 0;
   for (const auto& c : cases) {
     const std::string dir = tmp.file("copy" + std::to_string(n++));
@@ -285,10 +293,12 @@ TEST_F(RunCli, ADamagedNabFileFailsOnlyItsDetectorsScore) {
     else
       write_text(file, c.text);
     fs::remove(dir + "/nab_scores.json");
-    if (c.text.empty()) {
+    if (c.what == "missing" || c.what == "cut short") {
       EXPECT_EQ(run_command(lstmad_binary() + " -q run --resume " + dir, &out), 0) << out;
-      EXPECT_NE(out.find(file + ": missing; cell "), std::string::npos) << out;
+      EXPECT_NE(out.find(file + (c.text.empty() ? ": missing; cell " : ": damaged (")), std::string::npos)
+          << out;
       EXPECT_EQ(json::parse(lstmad::files::read(dir + "/nab_scores.json")), scored);
+      EXPECT_EQ(lstmad::files::read(file), original);
       continue;
     }
     EXPECT_EQ(run_command(lstmad_binary() + " -q run --resume " + dir + " 2>&1", &out), 1)

@@ -29,6 +29,23 @@ std::string read(const std::string& path) {
   return ss.str();
 }
 
+bool unfinished_write_name(const std::string& name, long* pid) {
+  // NAME.tmp.<digits>.<digits>, NAME not empty.
+  const size_t last_dot = name.rfind('.');
+  if (last_dot == std::string::npos || last_dot + 1 == name.size()) return false;
+  const size_t pid_dot = name.rfind('.', last_dot - 1);
+  if (pid_dot == std::string::npos || pid_dot + 1 == last_dot || pid_dot < 5) return false;
+  if (name.compare(pid_dot - 4, 4, ".tmp") != 0) return false;
+  const auto digits = [&name](size_t from, size_t to) {
+    for (size_t i = from; i < to; ++i)
+      if (name[i] < '0' || name[i] > '9') return false;
+    return true;
+  };
+  if (!digits(pid_dot + 1, last_dot) || !digits(last_dot + 1, name.size())) return false;
+  if (pid) *pid = std::stol(name.substr(pid_dot + 1, last_dot - pid_dot - 1));
+  return true;
+}
+
 void write_atomic(const std::string& path, const std::string& content) {
   static std::atomic<unsigned> counter{0};
   std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
@@ -57,6 +74,14 @@ void write_atomic(const std::string& path, const std::string& content) {
     int e = errno;
     ::unlink(tmp.c_str());
     throw IoError(path + ": rename failed (" + std::strerror(e) + ")");
+  }
+  // The rename is an entry of the folder: without the folder's own fsync a power loss can undo it, and
+  // a result counted as written would be gone. Best effort: some file systems refuse a folder's fsync.
+  std::string parent = std::filesystem::path(path).parent_path().string();
+  if (parent.empty()) parent = ".";
+  if (int dfd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
+    (void)::fsync(dfd);
+    ::close(dfd);
   }
 }
 

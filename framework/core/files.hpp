@@ -8,8 +8,13 @@ namespace lstmad::files {
 
 // Reads a whole file; IoError naming the path when it cannot.
 std::string read(const std::string& path);
-// Writes `content` to `path` atomically: path.tmp.<pid>.<n>, flush, fsync, rename over path.
+// Writes `content` to `path` atomically: path.tmp.<pid>.<n>, flush, fsync, rename over path, fsync of
+// the folder.
 void write_atomic(const std::string& path, const std::string& content);
+// Whether a file name is one of write_atomic's temporary files (NAME.tmp.<pid>.<n>): a write that never
+// finished, so never a result. Only that exact ending counts (a series file may have ".tmp." in its
+// name); `pid`, when given, receives the writer's process id.
+bool unfinished_write_name(const std::string& name, long* pid = nullptr);
 // Creates a folder and its parents; IoError naming the path when it cannot (read-only, full, a file).
 void make_dirs(const std::string& path);
 bool exists(const std::string& path);

@@ -301,42 +301,83 @@ std::string synthetic_csv(const Series& series) {
   return text;
 }
 
-std::vector<SyntheticSeries> write_synthetic_corpus(const SyntheticOptions& options,
-                                                    const std::string& root) {
-  namespace fs = std::filesystem;
-  std::vector<SyntheticSeries> corpus = generate_synthetic(options);
+namespace {
+
+// Each series' label windows, keyed by its name: every file a key, as NAB lists every file.
+std::map<std::string, WindowTexts> labels_of(const std::vector<SyntheticSeries>& corpus) {
   std::map<std::string, WindowTexts> labels;
-  for (auto& ss : corpus) {
-    const fs::path file = fs::path(root) / "data" / ss.series.name;
-    files::make_dirs(file.parent_path().string());
-    files::write_atomic(file.string(), synthetic_csv(ss.series));
-    ss.series.path = file.string();
-    WindowTexts& wt = labels[ss.series.name];  // present even when empty, as NAB lists every file
+  for (const auto& ss : corpus) {
+    WindowTexts& wt = labels[ss.series.name];
     for (const auto& w : ss.series.windows) wt.emplace_back(w.start_text, w.end_text);
   }
-  // A file left by an earlier corpus with other options (more series per kind, other kinds) would be
-  // listed by list_corpus_files without a label key, i.e. scored as anomaly-free. Remove such files, but
-  // only those this generator names: synth_*.csv in one of its own category folders.
+  return labels;
+}
+
+// The files named synth_*.csv in the generator's category folders under `root` that `labels` does not
+// hold: left by an earlier corpus with other options (more series per kind, other kinds), they would be
+// listed by list_corpus_files without a label key, i.e. scored as anomaly-free.
+std::vector<std::filesystem::path> stale_synthetic_files(const std::string& root,
+                                                         const std::map<std::string, WindowTexts>& labels) {
+  namespace fs = std::filesystem;
+  std::vector<fs::path> stale;
   for (const auto& k : kKinds) {
     const fs::path folder = fs::path(root) / "data" / k.category;
     std::error_code ec;
     if (!fs::is_directory(folder, ec)) continue;
     for (const auto& e : fs::directory_iterator(folder)) {
       const std::string fname = e.path().filename().string();
-      const std::string rel = std::string(k.category) + "/" + fname;
       if (e.is_regular_file() && fname.rfind("synth_", 0) == 0 && e.path().extension() == ".csv" &&
-          !labels.count(rel)) {
-        std::error_code rm;
-        fs::remove(e.path(), rm);
-        if (rm)
-          throw IoError(e.path().string() + ": cannot remove a stale synthetic file (" + rm.message() + ")");
-      }
+          !labels.count(std::string(k.category) + "/" + fname))
+        stale.push_back(e.path());
     }
+  }
+  return stale;
+}
+
+}  // namespace
+
+std::vector<SyntheticSeries> write_synthetic_corpus(const SyntheticOptions& options,
+                                                    const std::string& root) {
+  namespace fs = std::filesystem;
+  std::vector<SyntheticSeries> corpus = generate_synthetic(options);
+  for (auto& ss : corpus) {
+    const fs::path file = fs::path(root) / "data" / ss.series.name;
+    files::make_dirs(file.parent_path().string());
+    files::write_atomic(file.string(), synthetic_csv(ss.series));
+    ss.series.path = file.string();
+  }
+  const auto labels = labels_of(corpus);
+  // Only the files this generator names are removed.
+  for (const auto& f : stale_synthetic_files(root, labels)) {
+    std::error_code rm;
+    fs::remove(f, rm);
+    if (rm) throw IoError(f.string() + ": cannot remove a stale synthetic file (" + rm.message() + ")");
   }
   files::make_dirs((fs::path(root) / "labels").string());
   files::write_atomic((fs::path(root) / "labels" / "combined_windows.json").string(),
                       label_windows_json(labels));
   return corpus;
+}
+
+bool synthetic_corpus_on_disk(const SyntheticOptions& options, const std::string& root) {
+  namespace fs = std::filesystem;
+  const auto same = [](const fs::path& file, const std::string& text) {
+    try {
+      return files::read(file.string()) == text;
+    } catch (const std::exception&) {
+      return false;
+    }
+  };
+  const std::vector<SyntheticSeries> corpus = generate_synthetic(options);
+  for (const auto& ss : corpus)
+    if (!same(fs::path(root) / "data" / ss.series.name, synthetic_csv(ss.series))) return false;
+  const auto labels = labels_of(corpus);
+  try {
+    if (!stale_synthetic_files(root, labels).empty()) return false;
+  } catch (const std::exception&) {
+    return false;
+  }
+  return same(fs::path(root) / "labels" / "combined_windows.json", label_windows_json(labels));
 }
 
 }  // namespace lstmad

@@ -52,6 +52,11 @@ std::vector<SyntheticSeries> generate_synthetic(const SyntheticOptions& options)
 // Series::path of the returned series is the written file.
 std::vector<SyntheticSeries> write_synthetic_corpus(const SyntheticOptions& options, const std::string& root);
 
+// Whether `root` holds exactly what write_synthetic_corpus(options, root) would write (the same bytes in
+// every file, no other synth_*.csv in its folders): a command that only reads a run (rescore, detect)
+// then uses it as it is, and writes nothing there.
+bool synthetic_corpus_on_disk(const SyntheticOptions& options, const std::string& root);
+
 // The CSV text of one series as written by write_synthetic_corpus (`timestamp,value`, LF, %.10g).
 std::string synthetic_csv(const Series& series);
 
