@@ -198,7 +198,8 @@ std::string print_groups(const json& cfg, const Plan& p, const std::map<std::str
               << (bm > 0 ? ", at most " + std::to_string(bm) : std::string()) << " (sized at run time)\n";
   else
     std::cout << "  engine " << engine << ": ModelBatches of "
-              << (bm > 0 ? std::to_string(bm) : std::string("2 x threads")) << " models\n";
+              << (bm > 0 ? std::to_string(bm) : std::string(engine == "cpu" ? "8 x threads" : "2 x threads"))
+              << " models\n";
   if (refused > 0)
     return "engine " + engine + " cannot run " + std::to_string(refused) + " of " +
            std::to_string(groups.size()) + " group(s); their cells would fail (see \"cannot run\" above)";

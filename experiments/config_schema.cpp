@@ -294,7 +294,8 @@ std::vector<KeyDef> make_schema() {
       "the normalization of its training rows), so that `lstmad detect` can score new rows with them. A "
       "run option, not a hyperparameter: setting ids and seeds stay as they are.");
   add("run.batch_models", T::Int, 0,
-      "Models trained per engine call (a ModelBatch); 0 = the engine's choice (cpu, cudnn: 2 x threads; "
+      "Models trained per engine call (a ModelBatch); 0 = the engine's choice (cpu: 8 x threads; cudnn: 2 x "
+      "threads; "
       "fused: as many as fit the device's memory). For fused, a cap.",
       0, 1e6);
   return s;

@@ -196,13 +196,19 @@ TEST(Scheduler, CpuBatchesAreNearEqualPerGroupInKeyOrder) {
   EXPECT_EQ(seen.size(), cells.size());
   // H=32 sorts first: 5 cells -> 3 + 2; H=64: 7 cells -> 3 + 2 + 2.
   EXPECT_EQ(sizes, (std::vector<std::size_t>{3, 2, 3, 2, 2}));
-  // Without run.batch_models the CPU engine takes 2 x threads.
+  // Without run.batch_models the CPU engine takes 8 x threads, cudnn 2 x threads.
   o.batch_models = 0;
-  o.threads = 4;
+  o.threads = 1;
   const Schedule t = schedule_cells(cells, o);
   ASSERT_EQ(t.queues[0].size(), 2u);
   EXPECT_EQ(t.queues[0][0].cells.size(), 5u);
   EXPECT_EQ(t.queues[0][1].cells.size(), 7u);
+  o.engine = "cudnn";
+  o.threads = 2;
+  sizes.clear();
+  const Schedule u = schedule_cells(cells, o);
+  for (const auto& b : u.queues[0]) sizes.push_back(b.cells.size());
+  EXPECT_EQ(sizes, (std::vector<std::size_t>{3, 2, 4, 3})) << "5 -> 3 + 2, 7 -> 4 + 3";
 }
 
 TEST(Scheduler, OneQueuePerDeviceWithBalancedWork) {
