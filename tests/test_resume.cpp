@@ -69,6 +69,17 @@ bool wait_for_cells(const std::string& dir, size_t cells, pid_t pid) {
   return false;
 }
 
+// A finished run of the config file `cfg` for one epoch (and the --set options `extra`) in `out`; its log
+// when it does not finish.
+::testing::AssertionResult one_epoch_run(const std::string& cfg, const std::string& out,
+                                         const std::string& extra = "") {
+  std::string log;
+  if (run_command(lstmad_binary() + " -q run " + cfg + " --set train.epochs=1 " + extra + " --out " + out,
+                  &log) == 0)
+    return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << log;
+}
+
 }  // namespace
 
 class Resume : public ::testing::Test {
@@ -445,11 +456,7 @@ TEST_F(Resume, ACellWhoseScoresFileIsGoneRunsAgain) {
   TempDir tmp("nab-file-gone");
   write_text(tmp.file("cfg.json"), kConfig);
   std::string out;
-  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --set train.epochs=1 --out " +
-                            tmp.file("a"),
-                        &out),
-            0)
-      << out;
+  ASSERT_TRUE(one_epoch_run(tmp.file("cfg.json"), tmp.file("a")));
   const std::string scores = lstmad::files::read(tmp.file("a/nab_scores.json"));
   std::string gone;
   for (const auto& f : fs::recursive_directory_iterator(tmp.file("a/nab")))
@@ -520,11 +527,7 @@ TEST_F(Resume, AResumeByAnotherBuildIsSaid) {
   TempDir tmp("other-build");
   write_text(tmp.file("cfg.json"), kConfig);
   std::string out;
-  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --set train.epochs=1 --out " +
-                            tmp.file("a"),
-                        &out),
-            0)
-      << out;
+  ASSERT_TRUE(one_epoch_run(tmp.file("cfg.json"), tmp.file("a")));
   fs::remove(fs::directory_iterator(tmp.file("a/cells"))->path());
   ASSERT_EQ(run_command(lstmad_binary() + " run --resume " + tmp.file("a"), &out), 0) << out;
   EXPECT_EQ(out.find("another build"), std::string::npos) << out;
@@ -555,11 +558,7 @@ TEST_F(Resume, DamagedOutputsOfAFinishedCellRunItAgain) {
   TempDir tmp("damaged-outputs");
   write_text(tmp.file("cfg.json"), kConfig);
   std::string out;
-  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") +
-                            " --set train.epochs=1 --set run.save_models=true --out " + tmp.file("a"),
-                        &out),
-            0)
-      << out;
+  ASSERT_TRUE(one_epoch_run(tmp.file("cfg.json"), tmp.file("a"), "--set run.save_models=true"));
   const std::string scores = lstmad::files::read(tmp.file("a/nab_scores.json"));
   std::vector<std::string> nab_files;
   for (const auto& f : fs::recursive_directory_iterator(tmp.file("a/nab")))
