@@ -59,6 +59,12 @@ int main(int argc, char** argv) {
   } catch (const ConfigError& e) {
     std::cerr << "lstmad: config error: " << e.what() << "\n";
     return kUsage;
+  } catch (const NoDeviceError& e) {
+    // No device where the engine needs one, found before any work: on this machine the command must
+    // change (another engine, another device), as for a config error. A call that fails on a device that
+    // is there (out of memory, a broken library) stays a failure (1).
+    std::cerr << "lstmad: device error: " << e.what() << "\n";
+    return kUsage;
   } catch (const DataError& e) {
     std::cerr << "lstmad: data error: " << e.what() << "\n";
     return kDataError;

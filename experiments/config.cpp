@@ -299,7 +299,7 @@ json read_run_config(const std::string& path) {
   try {
     j = read_config_file(path);
   } catch (const ConfigError& e) {
-    throw IoError(std::string(e.what()) + " (the run folder's own config: damaged)");
+    throw IoError(std::string(e.what()) + " (the run folder's own config: unreadable or damaged)");
   }
   keep_made_with_defaults(j);
   return j;

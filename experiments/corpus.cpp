@@ -4,8 +4,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -230,18 +231,25 @@ void resolve_nab_layout(Corpus& c, const json& cfg, const std::string& run_dir, 
     } else if (!synthetic_corpus_on_disk(o, c.root)) {
       // A run folder that is read-only, archived without its corpus, or another process's to write: the
       // same bytes, generated where this command may write.
-      static std::atomic<unsigned> counter{0};
-      const std::string scratch =
-          (fs::temp_directory_path() /
-           ("lstmad-corpus-" + std::to_string(::getpid()) + "-" + std::to_string(counter++)))
-              .string();
+      // A folder of its own (mkdtemp: a fresh name, not one another user could have placed in /tmp).
+      std::string pattern = (fs::temp_directory_path() / "lstmad-corpus-XXXXXX").string();
+      if (!::mkdtemp(pattern.data()))
+        throw IoError(pattern + ": cannot create a scratch folder for the synthetic corpus (" +
+                      std::strerror(errno) + ")");
+      const std::string scratch = pattern;
       c.scratch = std::shared_ptr<const std::string>(new std::string(scratch), [](const std::string* p) {
         std::error_code ec;
         fs::remove_all(*p, ec);
         delete p;
       });
-      log::info(c.root + ": not the run's generated corpus (missing or changed); generated again in " +
-                scratch);
+      std::error_code ec;
+      if (fs::exists(c.root, ec))
+        log::warn(c.root +
+                  ": differs from the synthetic corpus its config generates (edited, or made by another "
+                  "version); the generated one is used, from " +
+                  scratch);
+      else
+        log::info(c.root + ": missing; the synthetic corpus is generated again in " + scratch);
       write_synthetic_corpus(o, scratch);
       c.root = scratch;
     }

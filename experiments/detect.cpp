@@ -207,7 +207,9 @@ std::vector<std::vector<double>> member_errors(const DetectOptions& o, const Sav
     std::vector<std::vector<double>> e;
     try {
       e = stream_errors(*use, key.shape, key.window, jobs, data, retraining_of(key), threads);
-    } catch (const DeviceError& err) {  // a GPU engine's run, scored on a machine without its device
+    } catch (const NoDeviceError& err) {  // a GPU engine's run, scored on a machine without its device
+      throw NoDeviceError(std::string(err.what()) + " (--engine cpu runs the models on the CPU)");
+    } catch (const DeviceError& err) {
       throw DeviceError(std::string(err.what()) + " (--engine cpu runs the models on the CPU)");
     }
     for (size_t k = 0; k < ms.size(); ++k) errors[ms[k]] = std::move(e[k]);

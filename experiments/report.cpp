@@ -1,9 +1,6 @@
 #include "experiments/report.hpp"
 
-#include <signal.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -424,7 +421,7 @@ void remove_dead_page_writes(const std::string& out) {
       const std::string k = page.substr(stem.size() + 1, page.size() - stem.size() - 1 - ext.size());
       ours = !k.empty() && k.find_first_not_of("0123456789") == std::string::npos;
     }
-    if (ours && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) fs::remove(f.path(), ec);
+    if (ours && files::writer_gone(pid)) fs::remove(f.path(), ec);
   }
 }
 

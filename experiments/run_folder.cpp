@@ -72,12 +72,37 @@ RunFolderLock::~RunFolderLock() {
   if (fd_ >= 0) ::close(fd_);  // closing releases the flock
 }
 
+namespace {
+
+// What lstmad writes in a run folder: these folders, whole, and at the top the files below and report
+// pages. Anything else there is the user's (an existing --out folder), whatever its name.
+const char* const kRunSubfolders[] = {"cells", "nab", "failed", "corpus", "models", "superseded"};
+const char* const kRunTopFiles[] = {"config.json",         "manifest.json", "results.csv",
+                                    "summary.json",        "table.md",      "nab_scores.json",
+                                    "nab_thresholds.json", ".merging",      "log.txt"};
+
+// An unfinished write of lstmad's own whose writer has ended (a live one may be a `report` in flight,
+// which claims no folder).
+bool stale_write(const fs::path& f, bool top) {
+  const std::string name = f.filename().string();
+  long pid = 0;
+  if (!files::unfinished_write_name(name, &pid) || !files::writer_gone(pid)) return false;
+  if (!top) return true;
+  const std::string of = name.substr(0, name.rfind(".tmp."));
+  return std::find(std::begin(kRunTopFiles), std::end(kRunTopFiles), of) != std::end(kRunTopFiles) ||
+         (of.size() > 5 && of.compare(of.size() - 5, 5, ".html") == 0);
+}
+
+}  // namespace
+
 int remove_unfinished_writes(const std::string& dir) {
   std::error_code ec;
   std::vector<fs::path> stale;
-  for (const auto& f : fs::recursive_directory_iterator(dir, ec))
-    if (f.is_regular_file() && files::unfinished_write_name(f.path().filename().string()))
-      stale.push_back(f.path());
+  for (const auto& f : fs::directory_iterator(dir, ec))
+    if (f.is_regular_file(ec) && stale_write(f.path(), true)) stale.push_back(f.path());
+  for (const char* sub : kRunSubfolders)
+    for (const auto& f : fs::recursive_directory_iterator(fs::path(dir) / sub, ec))
+      if (f.is_regular_file(ec) && stale_write(f.path(), false)) stale.push_back(f.path());
   for (const auto& f : stale) fs::remove(f, ec);
   if (!stale.empty())
     log::info(dir + ": removed " + std::to_string(stale.size()) + " unfinished temporary file(s)");
@@ -104,7 +129,9 @@ int remove_unfinished_writes_of(const std::string& dir, const std::vector<std::s
   int removed = 0;
   for (const auto& f : fs::directory_iterator(dir, ec)) {
     const std::string name = f.path().filename().string();
-    if (!f.is_regular_file(ec) || !files::unfinished_write_name(name)) continue;
+    long pid = 0;
+    if (!f.is_regular_file(ec) || !files::unfinished_write_name(name, &pid) || !files::writer_gone(pid))
+      continue;
     const std::string of = name.substr(0, name.rfind(".tmp."));
     if (std::find(names.begin(), names.end(), of) != names.end() && fs::remove(f.path(), ec)) ++removed;
   }

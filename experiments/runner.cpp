@@ -87,10 +87,10 @@ void require_a_device(const json& cfg) {
   // when engine.device does.
   try {
     gpu::require_gpu_device(name.c_str(), at_path(cfg, "engine.device").get<int>());
-  } catch (const DeviceError& e) {
+  } catch (const NoDeviceError& e) {
     if (fallback.empty()) throw;
-    throw DeviceError(std::string(e.what()) + "; engine.fallback " + fallback + " takes the shapes engine " +
-                      name + " refuses, not a missing device");
+    throw NoDeviceError(std::string(e.what()) + "; engine.fallback " + fallback +
+                        " takes the shapes engine " + name + " refuses, not a missing device");
   }
 #endif
 }

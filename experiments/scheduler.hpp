@@ -3,8 +3,9 @@
 // Cells whose models share a shape (L, D, H, horizon), a window T, a minibatch size B and the retraining
 // schedule form one group, whatever setting they come from (a learning-rate or seed grid is one group).
 // A group is cut into ModelBatches whose size follows the engine:
-//   cpu, cudnn   run.batch_models, or 2 x threads when 0 (the CPU engine spreads a batch over threads,
-//                the cuDNN engine loops over it on streams);
+//   cpu, cudnn   run.batch_models, or when 0 8 x threads (cpu) and 2 x threads (cudnn) (the CPU engine
+//                spreads a batch over threads and waits for its slowest model, the cuDNN engine loops over
+//                it on streams);
 //   fused        as many models as fit a fraction of the device's memory (kernels/lstm_multi_plan.hpp
 //                gives the bytes one model holds), rounded down to whole waves of the time-loop kernels
 //                when more than one wave fits (a wave: the models whose blocks the SMs hold at once);

@@ -216,8 +216,8 @@ TEST_F(RunCli, AKilledRescoreIsFinishedByTheSameCommand) {
   for (const auto& f : fs::recursive_directory_iterator(tmp.file("k/nab")))
     if (f.is_regular_file()) nab_file = f.path().string();
   ASSERT_FALSE(nab_file.empty());
-  const std::vector<std::string> unfinished = {nab_file + ".tmp.4242.7",
-                                               tmp.file("k/cells/x.json.tmp.4242.8")};
+  const std::vector<std::string> unfinished = {nab_file + ".tmp.999999999.7",
+                                               tmp.file("k/cells/x.json.tmp.999999999.8")};
   for (const auto& f : unfinished) write_text(f, "half a file");
   const std::string rescore = lstmad_binary() + " -q rescore " + tmp.file("a") + " --member " + tmp.file("b");
 

@@ -172,7 +172,7 @@ TEST_F(Resume, ShardsMergeIntoTheUnshardedRun) {
         std::string::npos);
   }
   // What a shard killed in the middle of a write leaves: a temporary file never renamed into a result.
-  write_text(tmp.file("shard1/cells/0123456789abcdef.json.tmp.4242.0"), "{\"id\": ");
+  write_text(tmp.file("shard1/cells/0123456789abcdef.json.tmp.999999999.0"), "{\"id\": ");
   ASSERT_EQ(run_command(lstmad_binary() + " -q merge" + dirs + " --out " + tmp.file("merged"), &out), 0) << out;
   EXPECT_EQ(out.find("mix the two builds"), std::string::npos) << out;
   for (const auto& f : fs::recursive_directory_iterator(tmp.file("merged")))
@@ -222,14 +222,14 @@ TEST_F(Resume, AKilledMergeIsFinishedByTheSameCommand) {
   fs::remove(tmp.file("killed/manifest.json"));
   fs::remove(tmp.file("killed/results.csv"));
   fs::remove(fs::directory_iterator(tmp.file("killed/cells"))->path());
-  write_text(tmp.file("killed/summary.json.tmp.4242.3"), "the write it was killed in");
+  write_text(tmp.file("killed/summary.json.tmp.999999999.3"), "the write it was killed in");
   EXPECT_EQ(run_command(lstmad_binary() + " -q run --resume " + tmp.file("killed") + " 2>&1", &out), 3)
       << out;
   EXPECT_NE(out.find("an unfinished merge"), std::string::npos) << out;
   ASSERT_EQ(run_command(lstmad_binary() + " -q merge" + dirs + " --out " + tmp.file("killed"), &out), 0)
       << out;
   EXPECT_FALSE(fs::exists(tmp.file("killed/.merging")));
-  EXPECT_FALSE(fs::exists(tmp.file("killed/summary.json.tmp.4242.3")))
+  EXPECT_FALSE(fs::exists(tmp.file("killed/summary.json.tmp.999999999.3")))
       << "the killed merge's unfinished write";
   EXPECT_EQ(results_without_timings(tmp.file("killed")), results_without_timings(tmp.file("whole")));
   EXPECT_EQ(finished_cells(tmp.file("killed")), finished_cells(tmp.file("whole")));
@@ -399,7 +399,7 @@ TEST_F(Resume, AFolderAnotherProcessIsWritingIsRefused) {
   std::string out;
   const std::string run = lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --set train.epochs=1";
   ASSERT_EQ(run_command(run + " --out " + tmp.file("a"), &out), 0) << out;
-  const std::string in_flight = tmp.file("a/cells/x.json.tmp.1.0");  // write_atomic's NAME.tmp.PID.N
+  const std::string in_flight = tmp.file("a/cells/x.json.tmp.999999999.0");  // write_atomic's NAME.tmp.PID.N
   write_text(in_flight, "{");
   fs::create_directories(tmp.file("busy"));
   const std::vector<std::string> commands{
@@ -575,7 +575,7 @@ TEST_F(Resume, DamagedOutputsOfAFinishedCellRunItAgain) {
   const std::string model = lstmad::files::read(checkpoint);
   write_text(checkpoint, model.substr(0, model.size() - 10));
   // What a killed write leaves beside a result, and the scores file of a series named like one.
-  write_text(tmp.file("a/cells/0123456789abcdef.json.tmp.4242.0"), "{\"id\": ");
+  write_text(tmp.file("a/cells/0123456789abcdef.json.tmp.999999999.0"), "{\"id\": ");
   const std::string lookalike = nab_files[1] + ".tmp.00.csv";
   write_text(lookalike, "timestamp,value,anomaly_score,label\n");
   ASSERT_EQ(run_command(lstmad_binary() + " run --resume " + tmp.file("a"), &out), 0) << out;
@@ -584,7 +584,7 @@ TEST_F(Resume, DamagedOutputsOfAFinishedCellRunItAgain) {
   EXPECT_EQ(lstmad::files::read(torn), before);
   EXPECT_EQ(lstmad::files::read(checkpoint), model);
   EXPECT_EQ(lstmad::files::read(tmp.file("a/nab_scores.json")), scores);
-  EXPECT_FALSE(fs::exists(tmp.file("a/cells/0123456789abcdef.json.tmp.4242.0")));
+  EXPECT_FALSE(fs::exists(tmp.file("a/cells/0123456789abcdef.json.tmp.999999999.0")));
   EXPECT_TRUE(fs::exists(lookalike)) << "a file named like a series is no unfinished write";
   ASSERT_EQ(run_command(lstmad_binary() + " run --resume " + tmp.file("a"), &out), 0) << out;
   EXPECT_EQ(out.find("runs again"), std::string::npos) << out;
@@ -621,6 +621,19 @@ TEST_F(Resume, TheFirstWriteOfAKilledCommandIsRemovedByTheSameCommand) {
       << out;
   EXPECT_FALSE(fs::exists(tmp.file("run/config.json.tmp.999999999.0")));
   EXPECT_TRUE(fs::exists(tmp.file("run/notes.tmp.1.2"))) << "only the files lstmad writes there";
+  // Nor does a resume take a user's files, anywhere in the folder, or a write whose writer is alive (a
+  // report in flight, here this test's own pid).
+  fs::create_directories(tmp.file("run/mine"));
+  write_text(tmp.file("run/mine/data.tmp.999999999.6"), "the user's");
+  const std::string live = tmp.file("run/report.html.tmp." + std::to_string(::getpid()) + ".0");
+  write_text(live, "<!DOCTYPE");
+  write_text(tmp.file("run/summary.json.tmp.999999999.1"), "{");
+  ASSERT_EQ(run_command(lstmad_binary() + " -q run --resume " + tmp.file("run"), &out), 0) << out;
+  EXPECT_TRUE(fs::exists(tmp.file("run/notes.tmp.1.2")));
+  EXPECT_TRUE(fs::exists(tmp.file("run/mine/data.tmp.999999999.6")));
+  EXPECT_TRUE(fs::exists(live)) << "a live writer's temporary file was removed";
+  EXPECT_FALSE(fs::exists(tmp.file("run/summary.json.tmp.999999999.1")));
+  fs::remove(live);
   // A report killed as it wrote its pages: the pages of a process that is gone.
   write_text(tmp.file("run/report.html.tmp.999999999.3"), "<!DOCTYPE");
   write_text(tmp.file("run/report-2.html.tmp.999999999.4"), "<!DOCTYPE");

@@ -98,8 +98,9 @@ TEST_F(RunCli, AGpuEngineWithoutADeviceIsRefusedBeforeTheRun) {
         run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --engine " + c.engine +
                         (c.fallback.empty() ? "" : " --set engine.fallback=" + c.fallback) + " --out " + dir,
                     &out),
-        1)
+        2)
         << out;
+    EXPECT_NE(out.find("lstmad: device error: "), std::string::npos) << out;
     EXPECT_NE(out.find("engine \"" + c.engine + "\" needs a CUDA device: "), std::string::npos) << out;
     EXPECT_NE(out.find("engine \"cpu\" runs without one (--engine cpu)"), std::string::npos) << out;
     if (!c.fallback.empty()) {

@@ -284,8 +284,10 @@ TEST(Telemanom, AgreesWithALiteralTranscriptionOnRandomSeries) {
     std::vector<double> e, y;
     quiet(n, 0.1 + 0.3 * rng.uniform(), 100 + static_cast<uint64_t>(c), e, y);
     for (int k = 0; k < 1 + c % 4; ++k) {  // bursts and dips of random size
-      const size_t at = static_cast<size_t>(rng.uniform(0, static_cast<double>(n - 80)));
-      const size_t len = static_cast<size_t>(rng.uniform(1, 80));
+      const size_t at = static_cast<size_t>(rng.uniform(0, static_cast<double>(n - 400)));
+      // Mostly shorter than a batch; every third case one longer than several batches.
+      const size_t len =
+          static_cast<size_t>(k == 0 && c % 3 == 2 ? rng.uniform(150, 400) : rng.uniform(1, 80));
       const double v = rng.uniform() < 0.7 ? rng.uniform(0.3, 2.0) : 0.0;
       for (size_t i = at; i < at + len; ++i) e[i] = v;
     }

@@ -50,6 +50,14 @@ class DeviceError : public Error {
   using Error::Error;
 };
 
+// No usable device where an engine needs one (none at all, or none at the ordinal asked for): found before
+// any work, so the command must change on this machine (another engine, another device), unlike a call
+// that fails on a device that is there.
+class NoDeviceError : public DeviceError {
+ public:
+  using DeviceError::DeviceError;
+};
+
 // A DeviceError that keeps the library's status (cudaError_t, cudnnStatus_t), so that a caller can tell
 // the device's state at that moment (out of memory) from an answer about what it asked (not supported).
 // One template for every library, so that the error types stay distinct without a class per library.

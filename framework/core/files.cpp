@@ -1,6 +1,7 @@
 #include "core/files.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -42,8 +44,18 @@ bool unfinished_write_name(const std::string& name, long* pid) {
     return true;
   };
   if (!digits(pid_dot + 1, last_dot) || !digits(last_dot + 1, name.size())) return false;
-  if (pid) *pid = std::stol(name.substr(pid_dot + 1, last_dot - pid_dot - 1));
+  if (pid) {
+    // More digits than any pid has: -1, which no process has.
+    const std::string text = name.substr(pid_dot + 1, last_dot - pid_dot - 1);
+    *pid = text.size() > 12 ? -1 : std::stol(text);
+  }
   return true;
+}
+
+bool writer_gone(long pid) {
+  if (pid <= 0 || pid > std::numeric_limits<pid_t>::max()) return true;
+  if (pid == static_cast<long>(::getpid())) return false;
+  return ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
 }
 
 void write_atomic(const std::string& path, const std::string& content) {

@@ -15,6 +15,10 @@ void write_atomic(const std::string& path, const std::string& content);
 // finished, so never a result. Only that exact ending counts (a series file may have ".tmp." in its
 // name); `pid`, when given, receives the writer's process id.
 bool unfinished_write_name(const std::string& name, long* pid = nullptr);
+// Whether the process that made an unfinished write (its pid from unfinished_write_name) has ended: no
+// process has that id (a pid out of range: none can). A reused id reads as alive, which leaves a stale
+// temporary file, never removes a live write.
+bool writer_gone(long pid);
 // Creates a folder and its parents; IoError naming the path when it cannot (read-only, full, a file).
 void make_dirs(const std::string& path);
 bool exists(const std::string& path);

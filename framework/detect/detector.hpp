@@ -2,7 +2,8 @@
 // through the stages of detect/scoring.hpp, in this order: absolute error -> moving average ->
 // exponential smoothing -> cap -> score rule (error, error_ratio, likelihood, dynamic_threshold or
 // telemanom) -> spatial check -> optional suppression of repeated alarms.
-// All causal: the score of row i depends on rows <= i only.
+// All causal (the score of row i depends on rows <= i only) but the telemanom rule, which decides a batch
+// of rows at once.
 #pragma once
 #include <cstddef>
 #include <string>

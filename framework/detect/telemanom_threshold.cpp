@@ -136,13 +136,14 @@ std::vector<char> scan_window(const WindowScan& w, const TelemanomOptions& o) {
   // Errors small against the values' scale: nothing in this window.
   if (!(w.sd > 0.05 * w.chan_sd || emax > 0.05 * w.inter_range) || !(emax > 0.05)) return mask;
   const long n = static_cast<long>(w.n), newest = n - o.batch;
+  const long reach = std::min<long>(o.buffer, n);  // farther than the window flags nothing
   const auto allowed = [&](long x) {
     if (w.window == 0) return x >= static_cast<long>(w.ignore) && x >= 0;
     return x >= newest && x >= 0;
   };
   for (long x = 0; x < n; ++x) {
     if (!(w.e[x] > w.eps) || !(w.e[x] > 0.05 * w.inter_range)) continue;
-    for (long b = 0; b < o.buffer; ++b) {
+    for (long b = 0; b < reach; ++b) {
       if (x + b < n && allowed(x + b)) mask[static_cast<size_t>(x + b)] = 1;
       if (allowed(x - b)) mask[static_cast<size_t>(x - b)] = 1;
     }
@@ -194,8 +195,9 @@ std::vector<double> telemanom_detections(const std::vector<double>& errors, cons
   if (m == 0 || o.batch < 1 || o.windows < 1) return out;
 
   // Smoothing: pandas' ewm(span).mean() with adjust=True, the weights (1 - alpha)^k normalized by their sum.
-  const int span = static_cast<int>(static_cast<double>(o.batch) * o.windows * o.smoothing_perc);
-  const double keep = 1.0 - 2.0 / (std::max(span, 1) + 1.0);
+  // int() of the product, as telemanom takes it (in double: the options' ranges would overflow an int).
+  const double span = std::max(1.0, std::floor(static_cast<double>(o.batch) * o.windows * o.smoothing_perc));
+  const double keep = 1.0 - 2.0 / (span + 1.0);
   double num = 0, den = 0;
   for (size_t i = 0; i < m; ++i) {
     num = e[i] + keep * num;

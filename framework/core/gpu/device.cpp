@@ -56,8 +56,8 @@ bool device_available(int ordinal, std::string* reason) noexcept {
 void require_gpu_device(const char* engine, int device) {
   std::string reason;
   if (!device_available(device, &reason))
-    throw DeviceError("engine \"" + std::string(engine) + "\" needs a CUDA device: " + reason +
-                      "; engine \"cpu\" runs without one (--engine cpu)");
+    throw NoDeviceError("engine \"" + std::string(engine) + "\" needs a CUDA device: " + reason +
+                        "; engine \"cpu\" runs without one (--engine cpu)");
 }
 
 }  // namespace lstmad::gpu
