@@ -110,7 +110,7 @@ RunOutcome merge_runs(const std::vector<std::string>& shard_dirs, const std::str
     log::info(out_dir + ": an unfinished merge; merging again");
   }
   if (files::exists(out_dir + "/config.json")) throw IoError(out_dir + ": already holds a run");
-  if (lock) remove_unfinished_writes_of(out_dir, {".merging"});  // a merge killed as it wrote its marker
+  if (lock) remove_unfinished_writes(out_dir);  // a merge killed as it wrote its marker
   json resolved = resolve_config(cfg, shard_dirs[0] + "/config.json");
   // A corpus on disk is resolved before anything is written, to check the shards' inputs against it; a
   // synthetic one is generated into the merged folder below.

@@ -411,17 +411,15 @@ void remove_dead_page_writes(const std::string& out) {
   std::error_code ec;
   for (const auto& f :
        fs::directory_iterator(p.parent_path().empty() ? fs::path(".") : p.parent_path(), ec)) {
-    const std::string name = f.path().filename().string();
-    long pid = 0;
-    if (!files::unfinished_write_name(name, &pid) || name.compare(0, stem.size(), stem) != 0) continue;
-    const std::string page = name.substr(0, name.rfind(".tmp."));
+    const std::string page = files::abandoned_write_of(f.path().filename().string());
+    if (page.compare(0, stem.size(), stem) != 0) continue;  // "" too
     bool ours = page == stem + ext;
     if (!ours && page.size() > stem.size() + 1 + ext.size() && page[stem.size()] == '-' &&
         page.compare(page.size() - ext.size(), ext.size(), ext) == 0) {
       const std::string k = page.substr(stem.size() + 1, page.size() - stem.size() - 1 - ext.size());
       ours = !k.empty() && k.find_first_not_of("0123456789") == std::string::npos;
     }
-    if (ours && files::writer_gone(pid)) fs::remove(f.path(), ec);
+    if (ours) fs::remove(f.path(), ec);
   }
 }
 

@@ -382,7 +382,7 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
       throw IoError(out_dir +
                     ": holds cells/ of another run but no config.json; give the rescore another --out");
     // A rescore killed as it wrote its manifest or config (the two files before its config exists).
-    remove_unfinished_writes_of(out_dir, {"manifest.json", "config.json"});
+    remove_unfinished_writes(out_dir);
     RunOptions ro;
     ro.config_path = src_dir + "/config.json";
     ro.overrides = overrides;

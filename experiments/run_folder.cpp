@@ -84,11 +84,8 @@ const char* const kRunTopFiles[] = {"config.json",         "manifest.json", "res
 // An unfinished write of lstmad's own whose writer has ended (a live one may be a `report` in flight,
 // which claims no folder).
 bool stale_write(const fs::path& f, bool top) {
-  const std::string name = f.filename().string();
-  long pid = 0;
-  if (!files::unfinished_write_name(name, &pid) || !files::writer_gone(pid)) return false;
-  if (!top) return true;
-  const std::string of = name.substr(0, name.rfind(".tmp."));
+  const std::string of = files::abandoned_write_of(f.filename().string());
+  if (of.empty() || !top) return !of.empty();
   return std::find(std::begin(kRunTopFiles), std::end(kRunTopFiles), of) != std::end(kRunTopFiles) ||
          (of.size() > 5 && of.compare(of.size() - 5, 5, ".html") == 0);
 }
@@ -122,21 +119,6 @@ LegBuild last_leg_build(const json& manifest) {
   LegBuild b{text("lstmad_version"), text("git_hash")};
   if (b.hash == "unknown") b.hash.clear();
   return b;
-}
-
-int remove_unfinished_writes_of(const std::string& dir, const std::vector<std::string>& names) {
-  std::error_code ec;
-  int removed = 0;
-  for (const auto& f : fs::directory_iterator(dir, ec)) {
-    const std::string name = f.path().filename().string();
-    long pid = 0;
-    if (!f.is_regular_file(ec) || !files::unfinished_write_name(name, &pid) || !files::writer_gone(pid))
-      continue;
-    const std::string of = name.substr(0, name.rfind(".tmp."));
-    if (std::find(names.begin(), names.end(), of) != names.end() && fs::remove(f.path(), ec)) ++removed;
-  }
-  if (removed > 0) log::info(dir + ": removed " + std::to_string(removed) + " unfinished temporary file(s)");
-  return removed;
 }
 
 std::string host_name() {

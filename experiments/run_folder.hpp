@@ -43,12 +43,11 @@ class RunFolderLock {
 };
 
 // Removes the temporary files (files::write_atomic's NAME.tmp.PID.N) of writes that a killed process left
-// unfinished anywhere in run folder `dir`: never renamed, so never results. Call it holding the folder's
-// RunFolderLock (another process's writes may be in flight otherwise). Returns how many went.
+// unfinished in folder `dir`: never renamed, so never results. Only lstmad's own (in its subfolders, and
+// at the top the files it writes there), whose writer has ended: in a user's existing --out folder
+// nothing else is touched, so any command may call it once it holds the folder's RunFolderLock.
+// Returns how many went.
 int remove_unfinished_writes(const std::string& dir);
-// The same for the files `names` directly in `dir` only: for a folder not yet known to be a run (its
-// config.json not written), where nothing else may be taken for lstmad's own.
-int remove_unfinished_writes_of(const std::string& dir, const std::vector<std::string>& names);
 
 // The build that ran a run's last leg (its last resume, else the first leg), as its manifest recorded it;
 // hash empty where the manifest does not say or the commit was unknown.

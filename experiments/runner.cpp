@@ -251,7 +251,7 @@ std::string create_run_folder(const json& cfg, const RunOptions& ro, SetupGuard&
       throw IoError(dir +
                     ": holds cells/ of another run but no config.json; choose another --out, or remove " +
                     dir + "/cells to start afresh there");
-    remove_unfinished_writes_of(dir, {"config.json"});  // a run killed as it wrote its config
+    remove_unfinished_writes(dir);  // a run killed as it wrote its config
   }
   setup.dir = dir;
   setup.armed = true;

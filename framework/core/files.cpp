@@ -52,6 +52,12 @@ bool unfinished_write_name(const std::string& name, long* pid) {
   return true;
 }
 
+std::string abandoned_write_of(const std::string& name) {
+  long pid = 0;
+  if (!unfinished_write_name(name, &pid) || !writer_gone(pid)) return {};
+  return name.substr(0, name.rfind(".tmp."));
+}
+
 bool writer_gone(long pid) {
   if (pid <= 0 || pid > std::numeric_limits<pid_t>::max()) return true;
   if (pid == static_cast<long>(::getpid())) return false;

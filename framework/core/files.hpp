@@ -19,6 +19,9 @@ bool unfinished_write_name(const std::string& name, long* pid = nullptr);
 // process has that id (a pid out of range: none can). A reused id reads as alive, which leaves a stale
 // temporary file, never removes a live write.
 bool writer_gone(long pid);
+// The file that `name` was an unfinished write of (NAME of NAME.tmp.<pid>.<n>) when its writer has
+// ended, so that it can be removed; "" for any other name, and for a write still in flight.
+std::string abandoned_write_of(const std::string& name);
 // Creates a folder and its parents; IoError naming the path when it cannot (read-only, full, a file).
 void make_dirs(const std::string& path);
 bool exists(const std::string& path);
