@@ -251,6 +251,7 @@ void resolve_nab_layout(Corpus& c, const json& cfg, const std::string& run_dir, 
       else
         log::info(c.root + ": missing; the synthetic corpus is generated again in " + scratch);
       write_synthetic_corpus(o, scratch);
+      c.run_root = c.root;
       c.root = scratch;
     }
     c.windows_file = "labels/combined_windows.json";

@@ -29,8 +29,11 @@ struct Corpus {
   std::map<std::string, std::string> files_by_id;  // ucr, csv: id -> path under root
   CsvColumns csv_columns;                    // csv: the columns' roles
   // A synthetic corpus generated for a command that only reads its run, where the run's own copy was
-  // missing or differed: a scratch folder, removed with the last copy of this Corpus.
+  // missing or differed: a scratch folder, removed with the last copy of this Corpus. `root` is then the
+  // scratch folder and `run_root` the run's own corpus folder, which a manifest records (the scratch
+  // folder is gone once the command ends).
   std::shared_ptr<const std::string> scratch;
+  std::string run_root;
 
   // Loads one series; for NASA the train rows are followed by the test rows (train_rows says where); for
   // UCR train_rows is the training part its file name gives.

@@ -140,6 +140,13 @@ json manifest_json(const json& cfg, const RunOptions& ro, const Corpus& corpus, 
                        {"memory_mib", d.global_mem_bytes >> 20}});
 #endif
   const json inputs = input_hashes(corpus);
+  // A synthetic corpus generated again in a scratch folder (a read-only source run) is recorded as the
+  // run's corpus folder, with a word that it was regenerated: the scratch folder is gone after the command.
+  json corpus_json{{"format", corpus.format},
+                   {"root", corpus.scratch ? corpus.run_root : corpus.root},
+                   {"series", corpus.series.size()},
+                   {"windows", corpus.total_windows}};
+  if (corpus.scratch) corpus_json["regenerated"] = true;
   return json{{"lstmad_version", LSTMAD_VERSION},
               {"git_hash", build_git_hash()},
               {"build_type", LSTMAD_BUILD_TYPE},
@@ -153,11 +160,7 @@ json manifest_json(const json& cfg, const RunOptions& ro, const Corpus& corpus, 
               {"devices", devices},
               {"seed", at_path(cfg, "run.seed")},
               {"shard", {{"index", ro.shard_index}, {"count", ro.shard_count}}},
-              {"corpus",
-               {{"format", corpus.format},
-                {"root", corpus.root},
-                {"series", corpus.series.size()},
-                {"windows", corpus.total_windows}}},
+              {"corpus", corpus_json},
               {"cells", plan.cells.size()},
               {"settings", plan.settings.size()},
               {"input_sha256", inputs}};

@@ -107,9 +107,12 @@ extern "C" void on_stop_signal(int sig) {
 // move to superseded/<time>/cells (kept, no longer results) and so run again on the files as they are
 // now; the cells of series no longer in the corpus (their files removed) move there too, so that no table,
 // report or NAB-format folder of the run shows them. Each moved cell takes its NAB-format file and saved
-// models along. The manifest then records the current inputs and this resume, so that a later resume
-// compares against what the results now rest on.
-void reconcile_resumed_inputs(const std::string& dir, json m, const Corpus& corpus, const Plan& plan,
+// models along. Returned: the manifest recording the current inputs and this resume, so that a later
+// resume compares against what the results now rest on. The caller writes it once the resume is known
+// to run (its engine made, its device found): a resume refused for want of either adds no leg, whose
+// build a later resume would take for the one that computed the cells. The moves above are safe to
+// repeat: a refused resume's next attempt finds those cells gone and moves nothing twice.
+json reconcile_resumed_inputs(const std::string& dir, json m, const Corpus& corpus, const Plan& plan,
                               const ResultsStore& store, int threads, bool manifest_missing) {
   const json current = input_hashes(corpus);
   const InputChanges changes =
@@ -193,7 +196,7 @@ void reconcile_resumed_inputs(const std::string& dir, json m, const Corpus& corp
                               {"host", host_name()},
                               {"threads", threads},
                               {"inputs", comparable ? changes.to_json() : InputChanges{}.to_json()}});
-  files::write_atomic(dir + "/manifest.json", json_text(m));
+  return m;
 }
 
 // A fresh run whose setup fails (no corpus, no engine) takes away what it wrote: a folder holding only a
@@ -406,7 +409,7 @@ RunOutcome run_in_folder(const std::string& dir, const json& cfg, json manifest,
       manifest = manifest_json(cfg, ro, corpus, plan, threads);
       manifest.erase("input_sha256");
     }
-    reconcile_resumed_inputs(dir, std::move(manifest), corpus, plan, store, threads, missing);
+    manifest = reconcile_resumed_inputs(dir, std::move(manifest), corpus, plan, store, threads, missing);
   }
 
   int in_shard = 0;
@@ -434,6 +437,7 @@ RunOutcome run_in_folder(const std::string& dir, const json& cfg, json manifest,
     }
     require_a_device(cfg);
   }
+  if (!ro.resume_dir.empty()) files::write_atomic(dir + "/manifest.json", json_text(manifest));
   setup.armed = false;  // from here on the folder holds results, or the reason there are none
 
   Progress progress(static_cast<int>(todo.size()), ro.progress);

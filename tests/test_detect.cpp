@@ -409,4 +409,12 @@ TEST(Detect, RescoreAndDetectWriteNothingIntoTheRun) {
   EXPECT_EQ(lstmad::files::read(tmp.file("re-whole/nab_scores.json")),
             lstmad::files::read(tmp.file("re-no-corpus/nab_scores.json")))
       << "the same corpus, generated elsewhere";
+  // Each rescore's manifest names the run's corpus folder, not the scratch folder that is gone.
+  const auto corpus_of = [&](const std::string& what) {
+    return lstmad::json::parse(lstmad::files::read(tmp.file("re-" + what + "/manifest.json")))["corpus"];
+  };
+  EXPECT_EQ(corpus_of("whole")["root"], run + "/corpus");
+  EXPECT_FALSE(corpus_of("whole").contains("regenerated"));
+  EXPECT_EQ(corpus_of("no-corpus")["root"], run + "/corpus");
+  EXPECT_EQ(corpus_of("no-corpus")["regenerated"], true);
 }

@@ -550,6 +550,37 @@ TEST_F(Resume, AResumeByAnotherBuildIsSaid) {
   }
 }
 
+// A resume refused after its folder was opened (here for want of the cuDNN engine's device) adds no leg to
+// the manifest: the leg's build would otherwise be taken, at the next resume, for the one that computed
+// the cells. Where this machine has a GPU the cuDNN resume runs, and its leg is recorded.
+TEST_F(Resume, ARefusedResumeRecordsNoLeg) {
+  TempDir tmp("refused-leg");
+  write_text(tmp.file("cfg.json"), kConfig);
+  ASSERT_TRUE(one_epoch_run(tmp.file("cfg.json"), tmp.file("a")));
+  fs::remove(fs::directory_iterator(tmp.file("a/cells"))->path());
+  const std::string config = lstmad::files::read(tmp.file("a/config.json"));
+  const std::string manifest = lstmad::files::read(tmp.file("a/manifest.json"));
+  json cfg = json::parse(config);
+  cfg["engine"]["name"] = "cudnn";
+  cfg["engine"]["fallback"] = "";
+  write_text(tmp.file("a/config.json"), cfg.dump(2));
+  std::string out;
+  const int rc = run_command(lstmad_binary() + " run --resume " + tmp.file("a"), &out);
+  const json after = json::parse(lstmad::files::read(tmp.file("a/manifest.json")));
+  const size_t legs_before = json::parse(manifest).value("resumes", json::array()).size();
+  if (rc != 0) {
+    EXPECT_EQ(lstmad::files::read(tmp.file("a/manifest.json")), manifest) << out;
+  } else {
+    ASSERT_TRUE(after.contains("resumes")) << after.dump();
+    EXPECT_EQ(after["resumes"].size(), legs_before + 1) << out;
+  }
+  write_text(tmp.file("a/config.json"), config);
+  ASSERT_EQ(run_command(lstmad_binary() + " run --resume " + tmp.file("a"), &out), 0) << out;
+  EXPECT_EQ(out.find("another build"), std::string::npos) << out;
+  const json last = json::parse(lstmad::files::read(tmp.file("a/manifest.json")));
+  EXPECT_EQ(last["resumes"].size(), legs_before + (rc != 0 ? 1 : 2)) << last.dump();
+}
+
 // A finished cell whose scores file or saved model a torn write or a hand left damaged runs again at a
 // resume, named, instead of failing its detector's NAB score (or a later detect) at every resume; and a
 // series whose file name holds ".tmp." keeps its scores file (only NAME.tmp.<pid>.<n> is a write that
