@@ -301,3 +301,53 @@ TEST(Telemanom, AgreesWithALiteralTranscriptionOnRandomSeries) {
   }
   EXPECT_GE(with_flags, 5) << "the cases exercise the flagging, not only quiet series";
 }
+
+namespace {
+
+// 100 scored rows (one window of 10 batches of 10), errors 0 but for unit spikes at `at`, no smoothing
+// (span 1) and no leading rows replaced: what the window's threshold search makes of the spikes alone.
+std::set<long> spikes_flagged(const std::vector<size_t>& at, int buffer, std::set<long>* want) {
+  std::vector<double> e(100, 0.0), y(100);
+  for (size_t i = 0; i < y.size(); ++i) y[i] = std::sin(static_cast<double>(i) * 0.07);
+  for (size_t i : at) e[i] = 1.0;
+  TelemanomOptions o;
+  o.batch = 10;
+  o.windows = 10;
+  o.smoothing_perc = 0.01;
+  o.l_s = 0;
+  o.buffer = buffer;
+  *want = reference(e, y, o);
+  return flagged(telemanom_detections(e, y, o));
+}
+
+}  // namespace
+
+// Flagged intervals that touch (the next starts one past the last's end) are one run, as consecutive
+// indices are one group in telemanom: six spikes whose buffers touch make one run of 30 points and are
+// flagged; counted as six runs (over the limit of five) no threshold would be taken.
+TEST(Telemanom, TouchingBufferIntervalsAreOneRun) {
+  std::set<long> want;
+  const std::set<long> got = spikes_flagged({10, 15, 20, 25, 30, 35}, 3, &want);
+  EXPECT_EQ(got, want);
+  std::set<long> all;
+  for (long i = 8; i <= 37; ++i) all.insert(i);
+  EXPECT_EQ(got, all);
+  // One row farther apart, the six intervals do not touch: six runs, no threshold, nothing flagged.
+  EXPECT_TRUE(spikes_flagged({10, 16, 22, 28, 34, 40}, 3, &want).empty());
+  EXPECT_TRUE(want.empty());
+}
+
+// A threshold whose flagged points would cover half the window or more is not taken: three equal spikes
+// whose buffers of 15 cover 87 of 100 rows flag nothing; with buffers of 5 (27 rows) they are flagged,
+// and pruning keeps one of the three runs (equal peaks fall by 0: telemanom drops the first run of that
+// peak for each, here the first run twice).
+TEST(Telemanom, AThresholdFlaggingHalfTheWindowIsNotTaken) {
+  std::set<long> want;
+  EXPECT_TRUE(spikes_flagged({20, 50, 80}, 15, &want).empty());
+  EXPECT_TRUE(want.empty());
+  const std::set<long> narrow = spikes_flagged({20, 50, 80}, 5, &want);
+  EXPECT_EQ(narrow, want);
+  std::set<long> last;
+  for (long i = 76; i <= 84; ++i) last.insert(i);
+  EXPECT_EQ(narrow, last);
+}
