@@ -29,6 +29,7 @@ namespace {
 using report_svg::esc;
 using report_svg::num;
 using report_svg::ScoredSeries;
+using report_svg::url_file_name;
 
 // A run's results.csv, split by the project's RFC 4180 splitter (data/csv_fields.hpp). The run writes it
 // atomically, so a damaged file was edited by hand: its rows before the damage are kept and the rest is
@@ -191,7 +192,15 @@ ReportConfig read_report_config(const json& cfg, const std::string& file) {
   ReportConfig c;
   c.engine = json_get<std::string>(cfg, {"engine", "name"}, file);
   c.precision = json_get<std::string>(cfg, {"engine", "precision"}, file);
-  c.seed = std::to_string(json_get<uint64_t>(cfg, {"run", "seed"}, file));
+  // One seed, or a grid of them (`run.seed: [1, 2]`): the report names them all.
+  const bool seed_grid = cfg.contains("run") && cfg["run"].is_object() && cfg["run"].contains("seed") &&
+                         cfg["run"]["seed"].is_array();
+  if (seed_grid) {
+    for (const auto& v : json_get<std::vector<uint64_t>>(cfg, {"run", "seed"}, file))
+      c.seed += (c.seed.empty() ? "" : ", ") + std::to_string(v);
+  } else {
+    c.seed = std::to_string(json_get<uint64_t>(cfg, {"run", "seed"}, file));
+  }
   c.format = json_get<std::string>(cfg, {"data", "format"}, file);
   c.train_fraction = json_get_or<double>(cfg, {"data", "train_fraction"}, file, 0.0);
   return c;
@@ -441,7 +450,8 @@ void page_head(std::ostringstream& h, const std::string& run_dir, const ReportCo
        "0}figcaption{font-weight:bold;margin-bottom:4px}.err{color:#a00}nav{margin:1em "
        "0}</style></head><body>\n";
   h << "<h1>lstmad run report</h1><p>Run folder <code>" << esc(run_dir) << "</code>; engine "
-    << esc(cfg.engine) << " (" << esc(cfg.precision) << "), seed " << cfg.seed << ".</p>\n";
+    << esc(cfg.engine) << " (" << esc(cfg.precision) << "), seed"
+    << (cfg.seed.find(',') != std::string::npos ? "s " : " ") << cfg.seed << ".</p>\n";
 }
 
 // Links to every page of plots (none when there is one page).
@@ -456,7 +466,8 @@ std::string page_nav(const std::string& out, int page, int pages, int per_page, 
     if (k == page)
       n << " <b>" << range << "</b>";
     else
-      n << " <a href=\"" << esc(fs::path(page_file(out, k)).filename().string()) << "\">" << range << "</a>";
+      n << " <a href=\"" << esc(url_file_name(fs::path(page_file(out, k)).filename().string())) << "\">"
+        << range << "</a>";
   }
   n << "</nav>\n";
   return n.str();
@@ -491,8 +502,8 @@ std::string write_report(const std::string& run_dir, const ReportOptions& option
   std::map<std::string, std::string> plot_link;
   for (size_t i = 0; i < plots.size(); ++i)
     plot_link[plots[i].name] =
-        (page_of(i) == 1 ? "" : fs::path(page_file(out, page_of(i))).filename().string()) + "#s" +
-        std::to_string(i + 1);
+        (page_of(i) == 1 ? "" : url_file_name(fs::path(page_file(out, page_of(i))).filename().string())) +
+        "#s" + std::to_string(i + 1);
   std::vector<std::string> detectors;  // in the plan's order
   for (size_t i = 1; i < results.size(); ++i)
     if (std::find(detectors.begin(), detectors.end(), results.get(i, "detector")) == detectors.end())

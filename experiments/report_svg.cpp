@@ -1,6 +1,7 @@
 #include "experiments/report_svg.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
@@ -35,8 +36,27 @@ std::string esc(const std::string& s) {
 std::string num(double v, int digits) {
   if (std::isnan(v)) return "&ndash;";
   char buf[48];
-  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  // Fixed digits up to a billion; beyond, four significant digits (1e308 would print 309 digits).
+  if (std::fabs(v) >= 1e9)
+    std::snprintf(buf, sizeof buf, "%.4g", v);
+  else
+    std::snprintf(buf, sizeof buf, "%.*f", digits, v);
   return buf;
+}
+
+std::string url_file_name(const std::string& name) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string o;
+  for (unsigned char c : name) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      o += static_cast<char>(c);
+    } else {
+      o += '%';
+      o += hex[c >> 4];
+      o += hex[c & 15];
+    }
+  }
+  return o;
 }
 
 namespace {

@@ -11,6 +11,9 @@ namespace lstmad::report_svg {
 std::string esc(const std::string& s);
 // A number with `digits` decimals; NaN as a dash.
 std::string num(double v, int digits = 3);
+// A file name as the path of a relative link: bytes other than letters, digits and -._~ percent-encoded
+// (a '#', '%', '?' or space in a page's name would otherwise end or change the link).
+std::string url_file_name(const std::string& name);
 
 // One series as a detector's NAB-format file holds it.
 struct ScoredSeries {

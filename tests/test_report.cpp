@@ -474,3 +474,33 @@ TEST(Report, PlotLinesSkipMissingValuesAndKeepEachColumnsRange) {
   EXPECT_EQ(lines[1][2].second, lines[1][3].second);
   EXPECT_GT(lines[1][1].second, lines[1][2].second) << "0.5 is drawn above 0";
 }
+
+// A run of a grid over run.seed has a report like any run's, naming its seeds (its config's run.seed is a
+// list, not one number).
+TEST(Report, ARunOfASeedGridHasItsReport) {
+  if (!fs::exists(lstmad_binary())) GTEST_SKIP() << "lstmad binary not built at " << lstmad_binary();
+  TempDir tmp("report-seeds");
+  std::string out;
+  ASSERT_EQ(run_synthetic(tmp, R"({"epochs": 1, "batch": 16})", &out, R"(, "run": {"seed": [3, 5]})"), 0)
+      << out;
+  EXPECT_EQ(out.find("report not written"), std::string::npos) << out;
+  ASSERT_TRUE(fs::exists(tmp.file("run/report.html"))) << out;
+  EXPECT_NE(lstmad::files::read(tmp.file("run/report.html")).find("seeds 3, 5."), std::string::npos);
+  ASSERT_EQ(
+      run_command(lstmad_binary() + " report " + tmp.file("run") + " --out " + tmp.file("r.html") + " 2>&1",
+                  &out),
+      0)
+      << out;
+  EXPECT_GT(count(lstmad::files::read(tmp.file("r.html")), "<figure class=\"series\">"), 0);
+}
+
+// A page's file name in a link is percent-encoded ('#' would start a fragment, '%' an escape); numbers
+// past a billion print with four significant digits, not every digit of 1e308.
+TEST(Report, LinksEncodeFileNamesAndHugeNumbersStayShort) {
+  EXPECT_EQ(lstmad::report_svg::url_file_name("a#b%20c-2.html"), "a%23b%2520c-2.html");
+  EXPECT_EQ(lstmad::report_svg::url_file_name("report-2.html"), "report-2.html");
+  EXPECT_EQ(lstmad::report_svg::num(1e308), "1e+308");
+  EXPECT_EQ(lstmad::report_svg::num(-2.5e12, 2), "-2.5e+12");
+  EXPECT_EQ(lstmad::report_svg::num(1.5), "1.500");
+  EXPECT_EQ(lstmad::report_svg::num(123456789.0, 0), "123456789");
+}
