@@ -1,6 +1,7 @@
 #include "experiments/cli.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <iostream>
 
 #include "core/build_info.hpp"
@@ -25,7 +26,14 @@ int main(int argc, char** argv) {
   add_nab_commands(app, reg);
   add_detect_command(app, reg);
   // -q and -v are the program's, and read after the command too (`lstmad run CONFIG -q`).
-  for (CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) sub->fallthrough();
+  // Nested commands (`nab score`) too.
+  const std::function<void(CLI::App*)> fall_through = [&](CLI::App* parent) {
+    for (CLI::App* sub : parent->get_subcommands([](const CLI::App*) { return true; })) {
+      sub->fallthrough();
+      fall_through(sub);
+    }
+  };
+  fall_through(&app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

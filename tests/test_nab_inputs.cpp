@@ -289,6 +289,22 @@ TEST_F(NabInputs, CommandLineExitCodes) {
                                   "' --windows '" + tmp.file("broken.json") + "' > /dev/null 2>&1",
                               &out),
             3);
+  // A windows file without a single window: every normalized score would be 0/0, so an input error too,
+  // naming the file, not scores printed as null with success.
+  test::write_text(tmp.file("no-windows.json"), R"({"cat/b.csv": []})");
+  EXPECT_EQ(test::run_command("'" + bin + "' nab optimize --nab '" + root + "' --results '" + results +
+                                  "' --windows '" + tmp.file("no-windows.json") + "' --detector good 2>&1",
+                              &out),
+            3)
+      << out;
+  expect_contains(out, tmp.file("no-windows.json") + ": holds no label window");
+  // -q and -v are read after a nested command as after any other.
+  EXPECT_EQ(
+      test::run_command("'" + bin + "' nab score --nab '" + root + "' --results '" + results +
+                            "' --thresholds '" + tmp.file("thresholds.json") + "' --detector good -q 2>&1",
+                        &out),
+      0)
+      << out;
 }
 
 }  // namespace

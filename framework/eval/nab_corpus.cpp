@@ -288,6 +288,12 @@ std::vector<NabDetectorReport> nab_score_results(const NabBatchOptions& o, const
 namespace {
 std::vector<NabDetectorReport> run_batch(const NabBatchOptions& o, bool optimize) {
   const NabCorpus corpus = nab_load_corpus(o.nab_root, o.windows_path);
+  // NAB's normalized score divides by the number of windows (times the TP and FN weights): without one,
+  // every score is 0/0, and NAB itself stops with a division by zero.
+  if (corpus.window_count() == 0)
+    throw DataError(corpus.windows_path, 0,
+                    "holds no label window, so normalized scores are undefined (0/0); give a windows file "
+                    "with at least one window");
   const auto profiles = nab_load_profiles(o.nab_root, o.profiles_path);
   log::info("NAB corpus: " + std::to_string(corpus.files.size()) + " files, " +
             std::to_string(corpus.window_count()) + " scorable window(s) (" + corpus.windows_path +
