@@ -298,6 +298,22 @@ TEST_F(NabInputs, CommandLineExitCodes) {
             3)
       << out;
   expect_contains(out, tmp.file("no-windows.json") + ": holds no label window");
+  // A detector that has no folder is named with the folders there are; a run folder given for its nab/
+  // folder is said so, not scored as detectors "cells", "models", ...
+  EXPECT_EQ(test::run_command("'" + bin + "' nab optimize --nab '" + root + "' --results '" + results +
+                                  "' --detector nope 2>&1",
+                              &out),
+            2)
+      << out;
+  expect_contains(out, "--detector nope: no folder nope in " + results + " (it has: ");
+  fs::create_directories(tmp.file("run/cells"));
+  fs::create_directories(tmp.file("run/nab"));
+  EXPECT_EQ(
+      test::run_command(
+          "'" + bin + "' nab optimize --nab '" + root + "' --results '" + tmp.file("run") + "' 2>&1", &out),
+      2)
+      << out;
+  expect_contains(out, "an lstmad run folder; its NAB-format results are in " + tmp.file("run") + "/nab");
   // -q and -v are read after a nested command as after any other.
   EXPECT_EQ(
       test::run_command("'" + bin + "' nab score --nab '" + root + "' --results '" + results +

@@ -239,8 +239,21 @@ std::vector<NabDetectorReport> nab_score_results(const NabBatchOptions& o, const
                                                  const std::vector<NabProfile>& profiles, bool optimize) {
   NabThresholds thresholds;
   if (!optimize) thresholds = nab_read_thresholds(o.thresholds_path);
-  const std::vector<std::string> detectors =
-      o.detectors.empty() ? nab_list_detectors(o.results_dir) : o.detectors;
+  // An lstmad run folder holds its NAB-format results in nab/: given whole, its cells/ and models/ would
+  // be taken for detectors.
+  std::error_code ec;
+  if (fs::is_directory(o.results_dir + "/nab", ec) && fs::is_directory(o.results_dir + "/cells", ec))
+    throw ConfigError("--results " + o.results_dir +
+                      ": an lstmad run folder; its NAB-format results are in " + o.results_dir + "/nab");
+  const std::vector<std::string> all = nab_list_detectors(o.results_dir);
+  for (const auto& det : o.detectors)
+    if (std::find(all.begin(), all.end(), det) == all.end()) {
+      std::string listed;
+      for (const auto& d : all) listed += (listed.empty() ? "" : ", ") + d;
+      throw ConfigError("--detector " + det + ": no folder " + det + " in " + o.results_dir +
+                        " (it has: " + listed + ")");
+    }
+  const std::vector<std::string> detectors = o.detectors.empty() ? all : o.detectors;
   std::vector<NabDetectorReport> reports;
   for (const auto& det : detectors) {
     NabDetectorReport r;
