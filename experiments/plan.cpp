@@ -1,7 +1,9 @@
 #include "experiments/plan.hpp"
 
 #include <cstdio>
+#include <set>
 
+#include "core/error.hpp"
 #include "core/rng.hpp"
 
 namespace lstmad {
@@ -45,18 +47,26 @@ Plan make_plan(const json& resolved, const std::vector<std::string>& series) {
   plan.series = series;
   auto axes = grid_axes(resolved);
   auto values = expand_settings(resolved);
+  std::set<std::string> ids;
   for (size_t i = 0; i < values.size(); ++i) {
     Setting s;
     s.index = static_cast<int>(i);
     s.values = values[i];
     // nlohmann's dump() sorts object keys, so this text is canonical.
-    s.id = hash_hex(setting_identity(s.values).dump(), 8);
+    const std::string identity = setting_identity(s.values).dump();
+    s.id = hash_hex(identity, 8);
+    // Eight hex digits collide for about one grid in a hundred of 10,000 settings: two settings with one
+    // id would share their cells' files, and one would be lost. The later setting in the grid's order
+    // takes the hash of its identity with a suffix instead, which the order of a grid's values keeps
+    // stable (a value added to an axis does not reorder the others), so a resume finds its cells.
+    for (int k = 1; !ids.insert(s.id).second; ++k) s.id = hash_hex(identity + "#" + std::to_string(k), 8);
     std::string name = at_path(s.values, "detector.name").get<std::string>();
     s.detector = values.size() > 1 ? name + "-" + s.id : name;
     s.axes = json::object();
     for (const auto& a : axes) s.axes[a] = at_path(s.values, a);
     plan.settings.push_back(std::move(s));
   }
+  std::set<std::string> cell_ids;
   for (const auto& s : plan.settings) {
     // The seed follows the model alone: settings that differ only in the detector train the same model.
     // Each ensemble member's seed is the one a single-model run of the member's values gives the series,
@@ -72,6 +82,9 @@ Plan make_plan(const json& resolved, const std::vector<std::string>& series) {
       c.setting = s.index;
       c.series = name;
       c.id = hash_hex(s.id + "|" + name, 16);
+      if (!cell_ids.insert(c.id).second)  // 64 bits: not expected, but never two cells in one file
+        throw ConfigError("setting " + s.id + ", series " + name + ": its cell id " + c.id +
+                          " is another cell's too; rename the series or change a setting");
       c.seed = derive_seed(run_seed, model_id + "|" + name);
       for (const auto& [seed, id] : member_ids) c.member_seeds.push_back(derive_seed(seed, id + "|" + name));
       plan.cells.push_back(std::move(c));

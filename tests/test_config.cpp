@@ -530,6 +530,29 @@ TEST(Plan, CellIdsAndSeedsDependOnIdentityNotOrder) {
   EXPECT_NE(make_plan(r2, {"a/x.csv"}).cells[0].seed, a.cells[0].seed);
 }
 
+// Setting ids are eight hex digits of a hash: seeds 79988 and 129050 of an otherwise default config hash
+// to the same ones. The later setting takes another id, so neither's cells are lost, and the earlier keeps
+// the id a run of it alone has (its finished cells stay its own).
+TEST(Plan, SettingsWhoseIdsCollideGetDistinctIds) {
+  json r = resolve_config(json{{"run", {{"seed", {79988, 129050}}}}}, "x");
+  const std::vector<json> values = expand_settings(r);
+  ASSERT_EQ(values.size(), 2u);
+  const std::string h0 = hash_hex(setting_identity(values[0]).dump(), 8),
+                    h1 = hash_hex(setting_identity(values[1]).dump(), 8);
+  ASSERT_EQ(h0, h1) << "the two seeds' identities no longer collide; find another pair";
+  const Plan p = make_plan(r, {"a/x.csv", "b/y.csv"});
+  ASSERT_EQ(p.settings.size(), 2u);
+  EXPECT_EQ(p.settings[0].id, h0);
+  EXPECT_NE(p.settings[1].id, p.settings[0].id);
+  std::set<std::string> cells, names;
+  for (const auto& c : p.cells) cells.insert(c.id);
+  for (const auto& s : p.settings) names.insert(s.detector);
+  EXPECT_EQ(cells.size(), 4u);
+  EXPECT_EQ(names.size(), 2u);
+  // The same setting alone keeps its id.
+  EXPECT_EQ(make_plan(resolve_config(json{{"run", {{"seed", 79988}}}}, "x"), {"a/x.csv"}).settings[0].id, h0);
+}
+
 TEST(Plan, SettingsDifferingOnlyInTheDetectorShareTheirModelsSeeds) {
   json r = resolve_config(json{{"detector", {{"suppress", {0.0, 0.05}}}}, {"model", {{"hidden", {8, 16}}}}}, "x");
   Plan p = make_plan(r, {"a/x.csv"});
