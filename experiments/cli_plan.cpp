@@ -5,6 +5,7 @@
 #include <memory>
 #include <set>
 
+#include "core/error.hpp"
 #include "data/series.hpp"
 #include "data/synthetic.hpp"
 #include "experiments/cli.hpp"
@@ -56,8 +57,12 @@ std::map<std::string, SeriesFacts> corpus_facts(const json& cfg, std::vector<std
   auto note = [&](const std::string& id, Series s, int train_rows) {
     tally.add(s);
     const int own = s.dims;
-    const PreparedSeries prepared = prepare_series(std::move(s), cfg, train_rows);
-    facts[id] = {prepared.series.rows(), prepared.train_end, own, prepared.input_dims};
+    try {  // a series the run could not prepare fails its cells there: a warning here, for any corpus
+      const PreparedSeries prepared = prepare_series(std::move(s), cfg, train_rows);
+      facts[id] = {prepared.series.rows(), prepared.train_end, own, prepared.input_dims};
+    } catch (const lstmad::Error& e) {
+      std::cerr << "warning: " << e.what() << " (its cells will fail)\n";
+    }
   };
   if (at_path(cfg, "data.format").get<std::string>() == "synthetic") {
     SyntheticOptions o;
@@ -110,6 +115,9 @@ WorkEstimate print_settings(const json& cfg, const Plan& p, const std::map<std::
     for (const json& m : members) {
       const int T = at_path(m, "model.window").get<int>();
       const int epochs = at_path(m, "train.epochs").get<int>();
+      const int every = at_path(m, "train.retrain_every").get<int>();
+      const int retrain_rows = at_path(m, "train.retrain_rows").get<int>();
+      const int retrain_epochs = at_path(m, "train.retrain_epochs").get<int>();
       for (const auto& [id, f] : facts) {
         const ModelShape shape = setting_shape(m, f.inputs);
         if (f.train_end - T - shape.horizon + 1 <= 0 && windowless.insert(id).second) {
@@ -123,6 +131,16 @@ WorkEstimate print_settings(const json& cfg, const Plan& p, const std::map<std::
         double train_windows = std::max(0, f.train_end - T - shape.horizon + 1);
         // Training (at most: every epoch) and the forecasts scored (a window per row after the first T).
         flops += 3.0 * fwd * train_windows * epochs;
+        // Fine-tunings (stream_errors): after each `every` rows past the training part but the last
+        // segment, retrain_epochs epochs (no early stopping) on the windows whose targets lie in the
+        // latest retrain_rows rows (the training part's length when 0).
+        if (every > 0) {
+          const int span = retrain_rows > 0 ? retrain_rows : f.train_end;
+          for (long next = static_cast<long>(f.train_end) + every; next < f.rows; next += every) {
+            const long lo = std::max(0L, next - span - T), hi = next - T - shape.horizon;
+            flops += 3.0 * fwd * static_cast<double>(std::max(0L, hi - lo + 1)) * retrain_epochs;
+          }
+        }
         forecast_flops += fwd * std::max(0, f.rows - T);
         total.saved_bytes += static_cast<double>(checkpoint_file_size(shape));
         ++total.saved_models;
@@ -210,14 +228,16 @@ int print_plan(const json& cfg) {
   std::vector<std::string> series;
   const std::map<std::string, SeriesFacts> facts = corpus_facts(cfg, series);
   Plan p = make_plan(cfg, series);
+  for (const std::string& w : inactive_key_warnings(p)) std::cerr << "warning: " << w << "\n";
   std::cout << p.cells.size() << " cells = " << p.settings.size() << " setting(s) x " << p.series.size()
             << " series\n\nSettings:\n";
   const WorkEstimate work = print_settings(cfg, p, facts);
   const std::string refused = print_groups(cfg, p, facts);
   std::cout << "\nestimated work: at most " << (work.train_flops + work.forecast_flops) / 1e12
             << " TFLOP: " << work.train_flops / 1e12
-            << " training (all epochs; early stopping usually ends sooner), " << work.forecast_flops / 1e12
-            << " forecasting (a window per scored row)\n";
+            << " training (all epochs and every fine-tuning; early stopping usually ends the first training "
+               "sooner), "
+            << work.forecast_flops / 1e12 << " forecasting (a window per scored row)\n";
   if (at_path(cfg, "run.save_models").get<bool>())
     std::cout << "saved models (run.save_models): " << work.saved_models << " checkpoints, about "
               << work.saved_bytes / (1024.0 * 1024.0) << " MiB\n";
@@ -268,6 +288,7 @@ int validate(const ConfigArgs& args) {
   eval_profiles(cfg);
   std::cout << cfg.dump(2) << "\n";
   const Plan p = make_plan(cfg, {});
+  for (const std::string& w : inactive_key_warnings(p)) std::cerr << args.path << ": warning: " << w << "\n";
   const EngineLimits limits(cfg);
   int cannot = 0;
   for (const Setting& s : p.settings) {

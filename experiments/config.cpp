@@ -184,14 +184,39 @@ bool check_list(const KeyDef& d, const json& list, const std::string& where, std
   return ok;
 }
 
-// Collects every leaf of a user config (objects are descended) with its dotted path. A key holding a
-// '.' cannot name a schema key, so it is kept whole and reported as unknown.
+// Collects every leaf of a user config (objects are descended) with its dotted path.
 void leaves(const json& j, const std::string& prefix, std::vector<std::pair<std::string, const json*>>& out) {
   for (auto it = j.begin(); it != j.end(); ++it) {
     std::string p = prefix.empty() ? it.key() : prefix + "." + it.key();
     if (it.value().is_object() && !it.value().empty()) leaves(it.value(), p, out);
     else out.emplace_back(p, &it.value());
   }
+}
+
+// A key holding a '.' in a section ({"model.hidden": 32}, "detector": {"likelihood.long_window": 500})
+// would name the same key as its nested spelling, and one of two such would be dropped without a word
+// (and a --set, which writes the nested one, could lose to the file). Sections are written nested; the
+// dotted form is the grid's and the ensemble's.
+void dotted_keys(const json& j, const std::string& prefix, std::vector<std::string>& errors) {
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string p = prefix.empty() ? it.key() : prefix + "." + it.key();
+    if (it.key().find('.') != std::string::npos || it.key().empty())
+      errors.push_back(p + ": a key " + (it.key().empty() ? "that is empty" : "holding a '.'") +
+                       "; write sections nested ({\"model\": {\"hidden\": 32}}): dotted keys belong in "
+                       "\"grid\" and \"ensemble\"");
+    else if (it.value().is_object())
+      dotted_keys(it.value(), p, errors);
+  }
+}
+
+// The leaves of a section that may be written either way (the ensemble): a key given in both spellings
+// is refused, naming it, rather than one of the two taken.
+void repeated_leaves(const std::vector<std::pair<std::string, const json*>>& leaves_of,
+                     const std::string& where, std::vector<std::string>& errors) {
+  std::set<std::string> seen;
+  for (const auto& [p, v] : leaves_of)
+    if (!seen.insert(p).second)
+      errors.push_back(where + p + ": given twice (nested and dotted); give it once");
 }
 
 bool is_known_prefix(const std::string& path) {
@@ -226,6 +251,10 @@ void apply_override(json& config, const std::string& assignment) {
     throw ConfigError("--set " + assignment + ": expected path=value, e.g. --set model.hidden=32");
   std::string path = assignment.substr(0, eq);
   std::string text = assignment.substr(eq + 1);
+  // An empty part (`model.=`, `model..hidden`) would name the whole section and replace it.
+  if (path.front() == '.' || path.back() == '.' || path.find("..") != std::string::npos)
+    throw ConfigError("--set " + assignment + ": " + path +
+                      ": an empty part in the path; e.g. --set model.hidden=32");
   JsonProblem problem;
   json v;
   if (auto parsed = parse_json_strict(text, problem))
@@ -359,6 +388,7 @@ json checked_ensemble(const json& ensemble, const json& grid, const Leaves& give
   json ensemble_out = json::object();
   Leaves members;
   leaves(ensemble, "", members);
+  repeated_leaves(members, "ensemble.", errors);
   for (const auto& [p, value] : members) {
     const std::string where = "ensemble." + p;
     if (p == "seeds") {  // replicas of every combination, each with its own seed
@@ -511,6 +541,14 @@ json resolve_config(const json& user, const std::string& source) {
   const json grid = take_section(body, "grid", errors);
   const json ensemble = take_section(body, "ensemble", errors);
   Leaves given;
+  std::vector<std::string> dotted;
+  dotted_keys(body, "", dotted);
+  if (!dotted.empty()) {
+    std::string msg = source + ": " + std::to_string(dotted.size()) + " error" +
+                      (dotted.size() > 1 ? "s" : "") + " in the config:";
+    for (const auto& e : dotted) msg += "\n  " + e;
+    throw ConfigError(msg);
+  }
   leaves(body, "", given);
   apply_sections(given, out, errors);
   apply_grid(grid, given, out, errors);
@@ -597,6 +635,35 @@ std::vector<json> ensemble_members(const json& setting) {
   return members;
 }
 
+std::vector<std::pair<std::string, std::string>> inactive_keys(const json& v) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const std::string score = at_path(v, "detector.score").get<std::string>();
+  const bool validation = at_path(v, "train.val_fraction").get<double>() > 0;
+  const bool retraining = at_path(v, "train.retrain_every").get<int>() > 0;
+  const bool horizon_one = at_path(v, "model.horizon").get<int>() == 1;
+  for (const auto& d : config_schema()) {
+    const auto under = [&](const char* prefix) { return d.path.rfind(prefix, 0) == 0; };
+    std::string why;
+    if ((d.path == "train.patience" || d.path == "train.min_delta") && !validation)
+      why = "train.val_fraction is 0: no validation windows, every epoch runs and the last is kept";
+    else if ((d.path == "train.retrain_rows" || d.path == "train.retrain_epochs") && !retraining)
+      why = "train.retrain_every is 0: no fine-tuning";
+    else if (d.path == "train.purge" && horizon_one)
+      why = "model.horizon is 1: no window's targets reach past the split";
+    else if (under("detector.likelihood.") && score != "likelihood")
+      why = "read by detector.score likelihood only, and this is " + score;
+    else if (under("detector.ndt.") && score != "dynamic_threshold")
+      why = "read by detector.score dynamic_threshold only, and this is " + score;
+    else if (under("detector.telemanom.") && score != "telemanom")
+      why = "read by detector.score telemanom only, and this is " + score;
+    else if (d.path == "detector.error_floor" && (score == "dynamic_threshold" || score == "telemanom"))
+      why = "not read by detector.score " + score;
+    if (why.empty() || at_path(v, d.path) == d.def) continue;
+    out.emplace_back(d.path, why);
+  }
+  return out;
+}
+
 std::string member_problem(const json& member) {
   const int every = at_path(member, "train.retrain_every").get<int>();
   const int rows = at_path(member, "train.retrain_rows").get<int>();
@@ -608,9 +675,10 @@ std::string member_problem(const json& member) {
            std::to_string(horizon) +
            ": no window has all its targets in the latest rows, so fine-tuning would never run (0 = the "
            "training part's length)";
+  // Read by the dynamic threshold alone: another score rule runs whatever these hold.
   const double z_min = at_path(member, "detector.ndt.z_min").get<double>();
   const double z_max = at_path(member, "detector.ndt.z_max").get<double>();
-  if (z_min > z_max)
+  if (z_min > z_max && at_path(member, "detector.score").get<std::string>() == "dynamic_threshold")
     return "detector.ndt.z_min " + json(z_min).dump() + " is above detector.ndt.z_max " + json(z_max).dump() +
            ": the dynamic threshold would have no z to try";
   const double fraction = at_path(member, "detector.suppress").get<double>();
@@ -636,10 +704,15 @@ std::string setting_problem(const json& setting_values) {
 std::string config_reference_markdown() {
   std::ostringstream os;
   os << "# Configuration reference\n\n"
-     << "Generated by `lstmad config-reference` from the schema in experiments/config_schema.cpp; a test keeps "
+     << "Generated by `lstmad config-reference` from the schema in experiments/config_schema.cpp; a test "
+        "keeps "
         "this\n"
      << "file equal to it. Every key has a default; unknown keys, wrong types and values out of range are\n"
      << "errors naming the JSON path, the expected and the given value, and `validate` lists every error.\n"
+     << "Sections are written nested (`{\"model\": {\"hidden\": 32}}`); a dotted key is the grid's and the\n"
+     << "ensemble's form. A key set where it changes nothing (e.g. `train.purge` with `model.horizon` 1, "
+        "the\n"
+     << "likelihood's options under another `detector.score`) is warned of by `validate`, `plan` and `run`.\n"
      << "Keys marked *grid* may be given as a list of values (or under `\"grid\": {\"section.key\": "
         "[...]}`):\n"
      << "each combination becomes a setting, trained on every series. `--set path=value` overrides any key;\n"

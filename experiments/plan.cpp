@@ -1,6 +1,7 @@
 #include "experiments/plan.hpp"
 
 #include <cstdio>
+#include <map>
 #include <set>
 
 #include "core/error.hpp"
@@ -91,6 +92,32 @@ Plan make_plan(const json& resolved, const std::vector<std::string>& series) {
     }
   }
   return plan;
+}
+
+std::vector<std::string> inactive_key_warnings(const Plan& plan) {
+  std::map<std::string, std::string> why;    // key -> the first reason given
+  std::map<std::string, int> settings_with;  // key -> settings in which some member has it inactive
+  std::vector<std::string> order;
+  for (const auto& s : plan.settings) {
+    std::set<std::string> here;
+    for (const json& m : ensemble_members(s.values))
+      for (const auto& [key, reason] : inactive_keys(m)) {
+        if (why.emplace(key, reason).second) order.push_back(key);
+        here.insert(key);
+      }
+    for (const auto& k : here) ++settings_with[k];
+  }
+  std::vector<std::string> out;
+  for (const auto& key : order) {
+    const bool axis = !plan.settings.empty() && plan.settings.front().axes.contains(key);
+    if (axis)
+      out.push_back("grid axis " + key + " changes nothing in the " + std::to_string(settings_with[key]) +
+                    " setting(s) that set it (" + why[key] + "): settings that differ in " + key +
+                    " alone differ only by their models' seeds");
+    else
+      out.push_back(key + " is set but changes nothing (" + why[key] + ")");
+  }
+  return out;
 }
 
 ModelShape setting_shape(const json& v, int input_dims) {

@@ -45,6 +45,11 @@ std::string hash_hex(const std::string& text, int hex_digits);
 
 Plan make_plan(const json& resolved, const std::vector<std::string>& series);
 
+// One line per key that is set yet changes nothing in some settings (inactive_keys, over each setting's
+// members): a grid axis whose settings then differ only in their models' seeds says so, since a table of
+// them would show seed noise as the key's effect.
+std::vector<std::string> inactive_key_warnings(const Plan& plan);
+
 // Model shape of a setting (input dims given by the data).
 ModelShape setting_shape(const json& values, int input_dims);
 

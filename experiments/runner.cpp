@@ -398,6 +398,8 @@ RunOutcome run_in_folder(const std::string& dir, const json& cfg, json manifest,
   Corpus corpus = resolve_corpus(cfg, dir);
   Plan plan = make_plan(cfg, corpus.series);
   if (ro.resume_dir.empty())
+    for (const std::string& w : inactive_key_warnings(plan)) log::warn(w);
+  if (ro.resume_dir.empty())
     files::write_atomic(dir + "/manifest.json", json_text(manifest_json(cfg, ro, corpus, plan, threads)));
   ResultsStore store(dir);
   if (!ro.resume_dir.empty()) {

@@ -621,8 +621,11 @@ TEST(Config, SuppressAndSuppressRowsTogetherAreAProblem) {
 TEST(Config, ADynamicThresholdWithoutAZToTryIsAProblem) {
   auto setting = [](const json& user) { return expand_settings(resolve_config(user, "x")).at(0); };
   EXPECT_EQ(
-      setting_problem(setting({{"detector", {{"ndt", {{"z_min", 8.0}, {"z_max", 2.0}}}}}})),
+      setting_problem(setting(
+          {{"detector", {{"score", "dynamic_threshold"}, {"ndt", {{"z_min", 8.0}, {"z_max", 2.0}}}}}})),
       "detector.ndt.z_min 8.0 is above detector.ndt.z_max 2.0: the dynamic threshold would have no z to try");
+  // Another score rule does not read them.
+  EXPECT_EQ(setting_problem(setting({{"detector", {{"ndt", {{"z_min", 8.0}, {"z_max", 2.0}}}}}})), "");
   EXPECT_EQ(setting_problem(setting({{"detector", {{"ndt", {{"z_min", 2.0}, {"z_max", 2.0}}}}}})), "");
 }
 
@@ -704,4 +707,76 @@ TEST(Config, EnsembleSeedsReplicateEveryCombinationWithItsOwnValidSeed) {
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("ensemble.seeds: expected an integer in [1, 1000]"), std::string::npos) << e.what();
   }
+}
+
+// A key in a section is written nested: a dotted one ({"model.hidden": 32}) names the same key as its
+// nested spelling, and one of the two would be taken without a word (and a --set, which writes the
+// nested one, could lose to it). The ensemble takes both forms, but not one key in both; a --set path
+// with an empty part would replace its whole section.
+TEST(Config, DottedKeysInSectionsAndRepeatedEnsembleKeysAreRefused) {
+  EXPECT_NE(error_of(json::parse(R"({"model": {"hidden": 16}, "model.hidden": 32})"))
+                .find("model.hidden: a key holding a '.'; write sections nested"),
+            std::string::npos);
+  EXPECT_NE(error_of(json::parse(R"({"detector": {"likelihood.long_window": 500}})"))
+                .find("detector.likelihood.long_window: a key holding a '.'"),
+            std::string::npos);
+  EXPECT_NE(error_of(json::parse(R"({"model": {"": 1}})")).find("model.: a key that is empty"),
+            std::string::npos);
+  const std::string twice =
+      error_of(json::parse(R"({"ensemble": {"model.window": [30, 50], "model": {"window": [40, 60]}}})"));
+  EXPECT_NE(twice.find("ensemble.model.window: given twice (nested and dotted)"), std::string::npos) << twice;
+  // Each spelling alone is still the ensemble's.
+  EXPECT_EQ(error_of(json::parse(R"({"ensemble": {"model": {"window": [40, 60]}}})")), "");
+  EXPECT_EQ(
+      error_of(json::parse(R"({"ensemble": {"model.window": [40, 60]}, "grid": {"model.hidden": [8, 16]}})")),
+      "");
+  json user = json::parse(R"({"model": {"layers": 1, "window": 40}})");
+  for (const char* bad : {"model.={\"hidden\": 8}", ".model.hidden=8", "model..hidden=8"})
+    EXPECT_NE(override_error_of(user, bad).find("an empty part in the path"), std::string::npos) << bad;
+  EXPECT_EQ(user, json::parse(R"({"model": {"layers": 1, "window": 40}})"));
+}
+
+// A config file nested past any real config is refused at the byte where it goes too deep, rather than
+// walked level by level to the end of the stack.
+TEST(Config, NestingTooDeepIsRefusedWhereItStarts) {
+  test::TempDir tmp("config-deep");
+  const std::string deep =
+      "{\"model\": {\"hidden\": " + std::string(100000, '[') + "1" + std::string(100000, ']') + "}}";
+  const std::string e = file_error_of(tmp, "deep.json", deep);
+  EXPECT_NE(e.find("deep.json:1:"), std::string::npos) << e.substr(0, 300);
+  EXPECT_NE(e.find("nested deeper than 64 levels"), std::string::npos) << e.substr(0, 300);
+  // Brackets inside strings are text, not nesting.
+  EXPECT_EQ(file_error_of(tmp, "text.json", "{\"run\": {\"name\": \"" + std::string(200, '[') + "\"}}"), "");
+}
+
+// Keys set to change nothing are said: a grid over one is seed noise dressed as its effect. The
+// dynamic threshold's z range is checked only where that rule scores.
+TEST(Plan, KeysThatChangeNothingAreNamedWithTheReason) {
+  const Plan p = make_plan(
+      resolve_config(
+          json::parse(R"({"train": {"purge": [false, true], "retrain_every": 0, "retrain_epochs": 3},
+                                     "detector": {"ndt": {"window": 100, "z_min": 20}}})"),
+          "x"),
+      {});
+  const std::vector<std::string> w = inactive_key_warnings(p);
+  const auto said = [&](const std::string& text) {
+    return std::any_of(w.begin(), w.end(),
+                       [&](const std::string& line) { return line.find(text) != std::string::npos; });
+  };
+  EXPECT_TRUE(
+      said("grid axis train.purge changes nothing in the 1 setting(s) that set it (model.horizon is 1"));
+  EXPECT_TRUE(said("train.retrain_epochs is set but changes nothing (train.retrain_every is 0"));
+  EXPECT_TRUE(
+      said("detector.ndt.window is set but changes nothing (read by detector.score dynamic_threshold only"));
+  EXPECT_FALSE(said("train.retrain_every is set")) << "retrain_every 0 is what makes the others inactive";
+  for (const auto& s : p.settings) EXPECT_EQ(setting_problem(s.values), "");
+  // Where the dynamic threshold scores, its options act and its z range is checked.
+  const Plan q = make_plan(
+      resolve_config(
+          json::parse(R"({"detector": {"score": "dynamic_threshold", "ndt": {"window": 100, "z_min": 20}}})"),
+          "x"),
+      {});
+  EXPECT_TRUE(inactive_key_warnings(q).empty());
+  EXPECT_NE(setting_problem(q.settings[0].values).find("detector.ndt.z_min 20.0 is above detector.ndt.z_max"),
+            std::string::npos);
 }

@@ -166,8 +166,12 @@ TEST_F(RunCli, PlanSplitsTheWorkIntoTrainingAndForecasting) {
   const std::size_t at = out.find("estimated work: at most ");
   ASSERT_NE(at, std::string::npos) << out;
   double total = 0, training = 0, forecasting = 0;
-  ASSERT_EQ(std::sscanf(out.c_str() + at, "estimated work: at most %lf TFLOP: %lf training (all epochs; early "
-                        "stopping usually ends sooner), %lf forecasting", &total, &training, &forecasting), 3)
+  ASSERT_EQ(
+      std::sscanf(out.c_str() + at,
+                  "estimated work: at most %lf TFLOP: %lf training (all epochs and every "
+                  "fine-tuning; early stopping usually ends the first training sooner), %lf forecasting",
+                  &total, &training, &forecasting),
+      3)
       << out.substr(at);
   // 14 synthetic series (2 of each of 7 kinds) of 1000 rows, D = 1: per window T steps of the 4 gate
   // products per layer (inputs D, then H) plus the head.
@@ -177,6 +181,35 @@ TEST_F(RunCli, PlanSplitsTheWorkIntoTrainingAndForecasting) {
   EXPECT_GT(training, forecasting);
   EXPECT_NEAR(total, training + forecasting, 1e-5 * total);
   EXPECT_EQ(out.find("too few training rows"), std::string::npos) << out;
+  // The fine-tunings (quickstart: every 400 rows, 5 epochs) are training too: without them, the training
+  // part is smaller by theirs. Training part: NAB's probationary 15 % = 150 rows; fine-tunings after rows
+  // 550 and 950 (not after the last segment), each on the windows whose targets lie in the latest 150
+  // rows (150 windows), 3 x the forward work per window and epoch.
+  std::string once;
+  ASSERT_EQ(run_command(lstmad_binary() + " -q plan " + cfg +
+                            " --set model.layers=2 --set model.hidden=16 --set model.window=25"
+                            " --set data.synthetic.length=1000 --set train.retrain_every=0 2>&1",
+                        &once),
+            0)
+      << once;
+  double total_once = 0, training_once = 0;
+  const std::size_t at_once = once.find("estimated work: at most ");
+  ASSERT_NE(at_once, std::string::npos) << once;
+  ASSERT_EQ(std::sscanf(once.c_str() + at_once, "estimated work: at most %lf TFLOP: %lf training",
+                        &total_once, &training_once),
+            2)
+      << once.substr(at_once);
+  EXPECT_NEAR(training - training_once, 14 * 2 * 150 * 5 * 3 * fwd / 1e12, 1e-5 * training);
+  // A series the run could not prepare (no training row) is a warning, as the run fails its cells, not
+  // the end of the plan.
+  ASSERT_EQ(run_command(lstmad_binary() + " -q plan " + cfg +
+                            " --set data.synthetic.length=500 --set data.train_fraction=0.001 2>&1",
+                        &once),
+            0)
+      << once;
+  EXPECT_NE(once.find("normalization needs 1..500 training rows, got 0 (its cells will fail)"),
+            std::string::npos)
+      << once;
   // A window that no series' training rows can fill: the run would fail those cells, the plan says so.
   ASSERT_EQ(run_command(lstmad_binary() + " -q plan " + cfg + " --set 'model.window=[25,5000]' 2>&1", &out),
             0)

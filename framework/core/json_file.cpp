@@ -109,6 +109,34 @@ std::optional<json> parse_json_strict(const std::string& text, JsonProblem& prob
     locate(text, nul, problem);
     return std::nullopt;
   }
+  // Nesting past any document lstmad reads or writes (a config is four levels deep) is refused before
+  // the walks below, which recurse per level and would exhaust the stack on a hostile file.
+  {
+    constexpr int kMaxDepth = 64;
+    int depth = 0;
+    bool in_string = false, escaped = false;
+    for (size_t i = 0; i < text.size(); ++i) {
+      const char c = text[i];
+      if (in_string) {
+        if (escaped)
+          escaped = false;
+        else if (c == '\\')
+          escaped = true;
+        else if (c == '"')
+          in_string = false;
+      } else if (c == '"') {
+        in_string = true;
+      } else if (c == '[' || c == '{') {
+        if (++depth > kMaxDepth) {
+          problem = {1, 1, "", "nested deeper than " + std::to_string(kMaxDepth) + " levels", false};
+          locate(text, i, problem);
+          return std::nullopt;
+        }
+      } else if (c == ']' || c == '}') {
+        --depth;
+      }
+    }
+  }
   json j;
   try {
     j = json::parse(text);
