@@ -38,7 +38,11 @@ json load_resolved(const ConfigArgs& a) {
   json user = read_config_file(a.path);
   for (const auto& s : a.sets) apply_override(user, s);
   if (!a.engine.empty()) apply_override(user, "engine.name=\"" + a.engine + "\"");
-  return resolve_config(user, a.path);
+  // An error may come from the file or from a --set: the source names both.
+  std::string source = a.path;
+  for (const auto& s : a.sets) source += " --set " + s;
+  if (!a.engine.empty()) source += " --engine " + a.engine;
+  return resolve_config(user, source);
 }
 
 namespace {

@@ -20,7 +20,7 @@ namespace {
 
 ConfigArgs run_args;
 std::string out_dir, resume_dir, shard;
-int jobs = 0;
+int jobs = -1;  // not given: run.threads
 bool retry_failed = false, no_progress = false;
 
 // The shard this process runs: --shard, else a Slurm array task's index among its array's tasks:
@@ -107,7 +107,7 @@ void add_run_command(CLI::App& app, Registry& reg) {
   run->add_option("--shard", shard,
                   "Run every n-th cell starting at i (i/n); default from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT")
       ->type_name("I/N");
-  run->add_option("-j,--jobs", jobs, "Worker threads (default: run.threads, 0 = all cores)")
+  run->add_option("-j,--jobs", jobs, "Worker threads (0 = all cores; default: run.threads)")
       ->check(thread_count);
   run->add_flag("--no-progress", no_progress, "No progress line or periodic progress logs");
   reg.add(run, run_command);

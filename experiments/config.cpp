@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <set>
 #include <sstream>
@@ -39,8 +40,19 @@ const std::vector<std::string>& engine_precisions(const std::string& engine) {
 namespace {
 
 std::string show(const json& v) {
-  std::string s = v.dump();
+  // Bytes that are not UTF-8 (a --set value from a shell) shown replaced, not thrown on.
+  std::string s = v.dump(-1, ' ', false, json::error_handler_t::replace);
   return s.size() > 60 ? s.substr(0, 57) + "..." : s;
+}
+
+// Whether every string in `v` is UTF-8 text (JSON's, and what the run's files are written in).
+bool utf8_text(const json& v) {
+  try {
+    (void)v.dump();
+    return true;
+  } catch (const json::type_error&) {
+    return false;
+  }
 }
 
 std::vector<std::string> split_path(const std::string& dotted) {
@@ -85,9 +97,31 @@ std::string bound(const KeyDef& d, double x) {
 // Checks one scalar value against its definition; returns "" or the problem.
 std::string check_value(const KeyDef& d, const json& v) {
   auto expect = [&](const std::string& what) { return "expected " + what + ", got " + show(v); };
+  if (!utf8_text(v)) return expect("UTF-8 text");
+  // What a value written for the shell often is: a grid without brackets, a number without its leading
+  // 0, a string that JSON read as a number.
+  const auto hint = [&](const std::string& what) {
+    std::string h = expect(what);
+    if (!v.is_string()) {
+      if (d.type == KeyType::String && (v.is_number() || v.is_boolean()))
+        h += " (quote it for the shell and JSON: --set '" + d.path + "=\"" + v.dump() + "\"')";
+      return h;
+    }
+    const std::string t = v.get<std::string>();
+    if (d.griddable && t.find(',') != std::string::npos && t.front() != '[') {
+      std::string list, item;
+      std::stringstream items(t);
+      while (std::getline(items, item, ','))
+        list += (list.empty() ? "" : ",") + (d.type == KeyType::String ? json(item).dump() : item);
+      h += " (a grid is a JSON list: --set '" + d.path + "=[" + list + "]')";
+    } else if (!t.empty() && (t.front() == '.' || (t.front() == '-' && t.size() > 1 && t[1] == '.')))
+      h += " (JSON numbers need the leading 0: " + std::string(t.front() == '-' ? "-0" : "0") +
+           t.substr(t.front() == '-' ? 1 : 0) + ")";
+    return h;
+  };
   switch (d.type) {
     case KeyType::Int: {
-      if (!v.is_number()) return expect("an integer");
+      if (!v.is_number()) return hint("an integer");
       double x = v.get<double>();
       if (std::floor(x) != x) return expect("an integer");
       if (x < d.min || x > d.max)
@@ -98,7 +132,7 @@ std::string check_value(const KeyDef& d, const json& v) {
       if (v.is_null()) return "";
       [[fallthrough]];
     case KeyType::Number: {
-      if (!v.is_number()) return expect(d.type == KeyType::Number ? "a number" : "a number or null");
+      if (!v.is_number()) return hint(d.type == KeyType::Number ? "a number" : "a number or null");
       double x = v.get<double>();
       if (d.zero_is_off && x == 0) return "";
       if (!std::isfinite(x) || x < d.min || x > d.max)
@@ -107,13 +141,13 @@ std::string check_value(const KeyDef& d, const json& v) {
       return "";
     }
     case KeyType::String: {
-      if (!v.is_string()) return expect("a string");
+      if (!v.is_string()) return hint("a string");
       if (!d.choices.empty()) {
         for (const auto& c : d.choices)
           if (c == v.get<std::string>()) return "";
         std::string list;
         for (const auto& c : d.choices) list += (list.empty() ? "" : ", ") + ("\"" + c + "\"");
-        return expect("one of " + list);
+        return hint("one of " + list);
       }
       return "";
     }
@@ -338,6 +372,54 @@ namespace {
 
 using Leaves = std::vector<std::pair<std::string, const json*>>;
 
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// What an unknown key `p` (where it appears: "", "grid." or "ensemble.") most likely meant: a known key
+// under an object that was given in its place (model.hidden: {"x": 1}), the key of that name in another
+// section (train.window is model.window), or the nearest key by spelling.
+std::string unknown_key(const std::string& where, const std::string& p) {
+  for (std::string k = p; k.find('.') != std::string::npos;) {
+    k = k.substr(0, k.rfind('.'));
+    if (const KeyDef* d = find_def(k))
+      return where + k + ": expected " + (d->type == KeyType::Int ? "an " : "a ") + type_name(d->type) +
+             ", got an object";
+  }
+  const std::string last = p.substr(p.rfind('.') + 1);
+  std::vector<std::string> same_name;
+  const KeyDef* nearest = nullptr;
+  size_t best = std::max<size_t>(2, p.size() / 4) + 1;
+  for (const auto& d : config_schema()) {
+    if (d.path.substr(d.path.rfind('.') + 1) == last) same_name.push_back(d.path);
+    const size_t e = edit_distance(p, d.path);
+    if (e < best) {
+      best = e;
+      nearest = &d;
+    }
+  }
+  std::string msg = where + p + ": unknown key";
+  if (same_name.size() == 1) {
+    msg += "; did you mean " + same_name.front() + "?";
+  } else if (same_name.size() > 1) {
+    msg += "; keys of that name:";
+    for (size_t i = 0; i < same_name.size(); ++i) msg += (i ? ", " : " ") + same_name[i];
+  } else if (nearest)
+    msg += "; did you mean " + nearest->path + "?";
+  return msg;
+}
+
 // The sections' keys (`given`, leaves of the user's config): each checked against the schema and set in
 // `out`; a list makes the key a grid axis.
 void apply_sections(const Leaves& given, json& out, std::vector<std::string>& errors) {
@@ -350,7 +432,7 @@ void apply_sections(const Leaves& given, json& out, std::vector<std::string>& er
       continue;
     }
     if (!d) {
-      errors.push_back(p + ": unknown key");
+      errors.push_back(unknown_key("", p));
       continue;
     }
     if (v.is_array() && d->type != KeyType::StringList) {
@@ -371,7 +453,10 @@ void apply_sections(const Leaves& given, json& out, std::vector<std::string>& er
 void apply_grid(const json& grid, const Leaves& given, json& out, std::vector<std::string>& errors) {
   for (auto it = grid.begin(); it != grid.end(); ++it) {
     const KeyDef* d = find_def(it.key());
-    if (!d) { errors.push_back("grid." + it.key() + ": unknown key"); continue; }
+    if (!d) {
+      errors.push_back(unknown_key("grid.", it.key()));
+      continue;
+    }
     if (!d->griddable) { errors.push_back("grid." + it.key() + ": this key is not a grid axis"); continue; }
     if (!it.value().is_array() || it.value().empty()) { errors.push_back("grid." + it.key() + ": expected a non-empty list of values, got " + show(it.value())); continue; }
     bool also_in_section = false;
@@ -393,14 +478,20 @@ json checked_ensemble(const json& ensemble, const json& grid, const Leaves& give
     const std::string where = "ensemble." + p;
     if (p == "seeds") {  // replicas of every combination, each with its own seed
       const json& v = *value;
-      if (!v.is_number_integer() || v.get<long long>() < 1 || v.get<long long>() > 1000)
+      // An integral float (2.0) counts, as for every integer key.
+      if (!v.is_number() || std::floor(v.get<double>()) != v.get<double>() || v.get<double>() < 1 ||
+          v.get<double>() > 1000)
         errors.push_back(where + ": expected an integer in [1, 1000] (models per combination, each with its own seed), got " + show(v));
-      else ensemble_out[p] = v;
+      else
+        ensemble_out[p] = static_cast<long long>(v.get<double>());
       continue;
     }
     const KeyDef* d = find_def(p);
     const std::string sec = p.substr(0, p.find('.'));
-    if (!d) { errors.push_back(where + ": unknown key"); continue; }
+    if (!d) {
+      errors.push_back(unknown_key("ensemble.", p));
+      continue;
+    }
     if (!d->griddable || (sec != "model" && sec != "train" && p != "run.seed")) {
       errors.push_back(where + ": an ensemble varies model.*, train.* or run.seed keys that may be grid axes");
       continue;
@@ -554,6 +645,25 @@ json resolve_config(const json& user, const std::string& source) {
   apply_grid(grid, given, out, errors);
   out["ensemble"] = checked_ensemble(ensemble, grid, given, errors);
   cross_key_rules(out, keys_in_error(errors, given), errors);
+  // The settings are expanded (each a copy of the config) by every command: a grid past this many would
+  // take minutes and gigabytes before anything ran, and holds far more cells than one run can train.
+  constexpr double kMostSettings = 100000;
+  double settings = 1;
+  std::string axes;
+  for (const auto& d : config_schema()) {
+    if (!d.griddable) continue;
+    const json& v = at_path(out, d.path);
+    if (!v.is_array() || v.size() < 2) continue;
+    settings *= static_cast<double>(v.size());
+    axes += (axes.empty() ? "" : ", ") + d.path + " (" + std::to_string(v.size()) + ")";
+  }
+  if (settings > kMostSettings) {
+    char count[32];
+    std::snprintf(count, sizeof count, "%.0f", settings);
+    errors.push_back("grid: " + std::string(count) + " settings from the axes " + axes +
+                     ", more than the 100000 one run takes; split the grid into several runs (--set an axis "
+                     "to part of its values)");
+  }
   if (!errors.empty()) {
     std::string msg = source + ": " + std::to_string(errors.size()) + " error" + (errors.size() > 1 ? "s" : "") + " in the config:";
     for (const auto& e : errors) msg += "\n  " + e;

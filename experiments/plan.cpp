@@ -100,6 +100,14 @@ std::vector<std::string> inactive_key_warnings(const Plan& plan) {
   std::vector<std::string> order;
   for (const auto& s : plan.settings) {
     std::set<std::string> here;
+    // A section's value that every ensemble member replaces with its own.
+    if (s.values.contains("ensemble") && s.values.at("ensemble").is_object())
+      for (const auto& d : config_schema())
+        if (s.values.at("ensemble").contains(d.path) && at_path(s.values, d.path) != d.def) {
+          if (why.emplace(d.path, "every ensemble member takes its own from ensemble." + d.path).second)
+            order.push_back(d.path);
+          here.insert(d.path);
+        }
     for (const json& m : ensemble_members(s.values))
       for (const auto& [key, reason] : inactive_keys(m)) {
         if (why.emplace(key, reason).second) order.push_back(key);

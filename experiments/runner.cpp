@@ -391,7 +391,7 @@ namespace {
 // The run in its opened folder (new or resumed): the corpus, the plan, the cells, the tables.
 RunOutcome run_in_folder(const std::string& dir, const json& cfg, json manifest, const RunOptions& ro,
                          SetupGuard& setup, double earlier_seconds, Clock::time_point t_run) {
-  int threads = ro.threads > 0 ? ro.threads : at_path(cfg, "run.threads").get<int>();
+  int threads = ro.threads >= 0 ? ro.threads : at_path(cfg, "run.threads").get<int>();
   if (threads <= 0) threads = static_cast<int>(ThreadPool::hardware_threads());
 
   eval_profiles(cfg);  // a profiles file that cannot be read fails now, not after the last cell

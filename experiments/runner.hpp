@@ -24,7 +24,7 @@ struct RunOptions {
   std::string out_dir;                 // explicit run folder; empty: <run.out>/<timestamp>-<run.name>
   std::string resume_dir;              // resume this run folder (its config.json is the config)
   bool retry_failed = false;           // on resume, rerun cells that ended ERROR/NONFINITE/TIMEOUT too
-  int threads = 0;                     // overrides run.threads when > 0
+  int threads = -1;                    // overrides run.threads when >= 0 (0: all cores)
   int shard_index = 0, shard_count = 1;
   std::vector<std::string> overrides;  // the --set assignments, recorded in the manifest
   bool progress = true;                // live progress line on a terminal, periodic log lines elsewhere

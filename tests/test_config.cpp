@@ -780,3 +780,65 @@ TEST(Plan, KeysThatChangeNothingAreNamedWithTheReason) {
   EXPECT_NE(setting_problem(q.settings[0].values).find("detector.ndt.z_min 20.0 is above detector.ndt.z_max"),
             std::string::npos);
 }
+
+// What a slip usually meant is said: the nearest key, the key of that name in another section, the key
+// an object was given in place of; a grid without brackets, a number without its leading 0, a string
+// JSON read as a number; text that is not UTF-8. A grid past 100,000 settings is refused before any is
+// made; an ensemble's seeds count may be written 2.0 as any integer.
+TEST(Config, SlipsAreNamedWithWhatWasMeant) {
+  const auto error_with = [](const std::string& assignment) {
+    json user = json::object();
+    apply_override(user, assignment);
+    return error_of(user);
+  };
+  EXPECT_NE(error_with("model.hiden=8").find("model.hiden: unknown key; did you mean model.hidden?"),
+            std::string::npos);
+  EXPECT_NE(error_with("train.window=8")
+                .find("train.window: unknown key; keys of that name: model.window, "
+                      "detector.ndt.window"),
+            std::string::npos);
+  EXPECT_NE(
+      error_with("grid.train.lrr=[0.1,0.2]").find("grid.train.lrr: unknown key; did you mean train.lr?"),
+      std::string::npos);
+  EXPECT_NE(error_with("model.hidden={\"x\": 1}").find("model.hidden: expected an integer, got an object"),
+            std::string::npos);
+  EXPECT_NE(error_with("model.hidden=16,32").find("(a grid is a JSON list: --set 'model.hidden=[16,32]')"),
+            std::string::npos);
+  EXPECT_NE(error_with("detector.score=error,likelihood")
+                .find("(a grid is a JSON list: --set 'detector.score=[\"error\",\"likelihood\"]')"),
+            std::string::npos);
+  EXPECT_NE(error_with("train.lr=.001").find("(JSON numbers need the leading 0: 0.001)"), std::string::npos);
+  EXPECT_NE(error_with("run.name=123").find("(quote it for the shell and JSON: --set 'run.name=\"123\"')"),
+            std::string::npos);
+  EXPECT_NE(error_with("run.name=a\xff"
+                       "b")
+                .find("run.name: expected UTF-8 text"),
+            std::string::npos);
+  EXPECT_NE(error_with("detector.name=a\xff"
+                       "b")
+                .find("detector.name: expected UTF-8 text"),
+            std::string::npos);
+  const std::string big = error_of(json::parse(R"({"model": {"hidden": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+                                         "window": [10, 11, 12, 13, 14, 15, 16, 17, 18, 19],
+                                         "layers": [1, 2, 3, 4, 5, 6, 7, 8]},
+                               "train": {"lr": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
+                                         "epochs": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], "batch": [16, 32]}})"));
+  EXPECT_NE(big.find("grid: 176000 settings from the axes "), std::string::npos) << big;
+  EXPECT_NE(big.find("more than the 100000 one run takes"), std::string::npos) << big;
+  EXPECT_EQ(error_of(json::parse(R"({"ensemble": {"model.window": [30, 50], "seeds": 2.0}})")), "");
+  EXPECT_EQ(resolve_config(json::parse(R"({"ensemble": {"model.window": [30, 50], "seeds": 2.0}})"), "x")
+                .at("ensemble")
+                .at("seeds")
+                .dump(),
+            "2");
+  // A section's value that every ensemble member replaces changes nothing: said.
+  const Plan p =
+      make_plan(resolve_config(
+                    json::parse(R"({"model": {"window": 60}, "ensemble": {"model.window": [30, 50]}})"), "x"),
+                {});
+  const std::vector<std::string> w = inactive_key_warnings(p);
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_NE(w[0].find("model.window is set but changes nothing (every ensemble member takes its own from "
+                      "ensemble.model.window)"),
+            std::string::npos);
+}

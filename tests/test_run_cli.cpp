@@ -762,3 +762,17 @@ TEST_F(RunCli, NabConfigReducedRunsEndToEnd) {
   EXPECT_EQ(calendar["realAdExchange/exchange-2_cpc_results.csv"], json::array());
   EXPECT_EQ(calendar["realAdExchange/exchange-3_cpc_results.csv"], json::array());
 }
+
+// -j 0 is every core, also where the config's run.threads names a count; without -j, run.threads holds.
+TEST_F(RunCli, JobsZeroIsEveryCoreWhateverTheConfigSays) {
+  TempDir tmp("jobs-zero");
+  write_text(tmp.file("cfg.json"), kTinySynthetic);
+  std::string out;
+  const std::string run = lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --set run.threads=1";
+  ASSERT_EQ(run_command(run + " -j 0 --out " + tmp.file("all"), &out), 0) << out;
+  ASSERT_EQ(run_command(run + " --out " + tmp.file("one"), &out), 0) << out;
+  const json all = json::parse(lstmad::files::read(tmp.file("all/manifest.json")));
+  const json one = json::parse(lstmad::files::read(tmp.file("one/manifest.json")));
+  EXPECT_EQ(all["threads"], all["hardware_threads"]);
+  EXPECT_EQ(one["threads"], 1);
+}
