@@ -314,6 +314,19 @@ TEST_F(NabInputs, CommandLineExitCodes) {
       2)
       << out;
   expect_contains(out, "an lstmad run folder; its NAB-format results are in " + tmp.file("run") + "/nab");
+  // A detector name with '_' is scored, with a warning that NAB's normalizer would misread its summary
+  // files' names.
+  for (const char* name : {"a", "b"})
+    test::write_text(tmp.file(std::string("under/go_od/cat/go_od_") + name + ".csv"),
+                     files::read(results + "/good/cat/good_" + name + ".csv"));
+  EXPECT_EQ(
+      test::run_command("'" + bin + "' nab optimize --nab '" + root + "' --results '" + tmp.file("under") +
+                            "' --write-scores '" + tmp.file("under-scores") + "' 2>&1",
+                        &out),
+      0)
+      << out;
+  expect_contains(out, "go_od: a detector name with '_': NAB's normalizer would read its");
+  EXPECT_TRUE(fs::exists(tmp.file("under-scores/go_od/go_od_standard_scores.csv")));
   // -q and -v are read after a nested command as after any other.
   EXPECT_EQ(
       test::run_command("'" + bin + "' nab score --nab '" + root + "' --results '" + results +

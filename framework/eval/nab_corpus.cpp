@@ -277,6 +277,12 @@ std::vector<NabDetectorReport> nab_score_results(const NabBatchOptions& o, const
         r.scores = nab_score_at(files, profiles, it->second);
       }
       if (!o.write_scores_dir.empty()) {
+        // NAB's own normalizer reads the detector from the file name up to its first '_'.
+        if (det.find('_') != std::string::npos)
+          log::warn(det + ": a detector name with '_': NAB's normalizer would read its " + det +
+                    "_<profile>_scores.csv "
+                    "as detector \"" +
+                    det.substr(0, det.find('_')) + "\"");
         const std::string dir = (fs::path(o.write_scores_dir) / det).string();
         files::make_dirs(dir);
         for (const auto& s : r.scores)
