@@ -751,6 +751,7 @@ std::vector<std::pair<std::string, std::string>> inactive_keys(const json& v) {
   const bool validation = at_path(v, "train.val_fraction").get<double>() > 0;
   const bool retraining = at_path(v, "train.retrain_every").get<int>() > 0;
   const bool horizon_one = at_path(v, "model.horizon").get<int>() == 1;
+  const std::string format = at_path(v, "data.format").get<std::string>();
   for (const auto& d : config_schema()) {
     const auto under = [&](const char* prefix) { return d.path.rfind(prefix, 0) == 0; };
     std::string why;
@@ -768,6 +769,14 @@ std::vector<std::pair<std::string, std::string>> inactive_keys(const json& v) {
       why = "read by detector.score telemanom only, and this is " + score;
     else if (d.path == "detector.error_floor" && (score == "dynamic_threshold" || score == "telemanom"))
       why = "not read by detector.score " + score;
+    else if (under("data.synthetic.") && format != "synthetic")
+      why = "read with data.format synthetic only, and this is " + format;
+    else if (d.path == "data.nasa.spacecraft" && format != "nasa")
+      why = "read with data.format nasa only, and this is " + format;
+    else if (d.path == "data.windows_file" && format != "nab")
+      why = "read with data.format nab only, and this is " + format;
+    else if (d.path == "data.time_features_gate" && at_path(v, "data.time_features").empty())
+      why = "data.time_features is empty: no calendar input to gate";
     if (why.empty() || at_path(v, d.path) == d.def) continue;
     out.emplace_back(d.path, why);
   }

@@ -69,8 +69,9 @@ std::string setting_problem(const json& setting_values);
 
 // The keys of a setting (or member) whose values differ from their defaults yet change nothing it
 // computes, each with the reason (train.purge with model.horizon 1, the likelihood's options under
-// another detector.score, ...). Such a key still enters the setting's identity and its models' seeds:
-// settings that differ in it alone differ only by seed. Keys of the ensemble's members are judged per member.
+// another detector.score, data.synthetic.* under another data.format, ...). Such a key still enters the
+// setting's identity and its models' seeds: settings that differ in it alone differ only by seed. Keys of the
+// ensemble's members are judged per member.
 std::vector<std::pair<std::string, std::string>> inactive_keys(const json& setting_values);
 
 // Why a corpus of data.format `format` cannot do with an empty data.root (it has no default location,

@@ -777,6 +777,18 @@ TEST(Plan, KeysThatChangeNothingAreNamedWithTheReason) {
           "x"),
       {});
   EXPECT_TRUE(inactive_key_warnings(q).empty());
+  // A data key of another format.
+  const std::vector<std::string> data_keys = inactive_key_warnings(
+      make_plan(resolve_config(json::parse(R"({"data": {"windows_file": "labels/other.json",
+                                                        "nasa": {"spacecraft": "MSL"}}})"),
+                               "x"),
+                {}));
+  ASSERT_EQ(data_keys.size(), 2u);
+  EXPECT_NE(
+      data_keys[0].find("data.windows_file is set but changes nothing (read with data.format nab only, and "
+                        "this is synthetic)"),
+      std::string::npos);
+  EXPECT_NE(data_keys[1].find("data.nasa.spacecraft is set but changes nothing"), std::string::npos);
   EXPECT_NE(setting_problem(q.settings[0].values).find("detector.ndt.z_min 20.0 is above detector.ndt.z_max"),
             std::string::npos);
 }
