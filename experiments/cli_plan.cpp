@@ -40,7 +40,10 @@ json load_resolved(const ConfigArgs& a) {
   if (!a.engine.empty()) apply_override(user, "engine.name=\"" + a.engine + "\"");
   // An error may come from the file or from a --set: the source names both.
   std::string source = a.path;
-  for (const auto& s : a.sets) source += " --set " + s;
+  if (a.sets.size() <= 3)
+    for (const auto& s : a.sets) source += " --set " + (s.size() > 60 ? s.substr(0, 57) + "..." : s);
+  else
+    source += " with " + std::to_string(a.sets.size()) + " --set values";
   if (!a.engine.empty()) source += " --engine " + a.engine;
   return resolve_config(user, source);
 }

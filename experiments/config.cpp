@@ -103,7 +103,10 @@ std::string check_value(const KeyDef& d, const json& v) {
   const auto hint = [&](const std::string& what) {
     std::string h = expect(what);
     if (!v.is_string()) {
-      if (d.type == KeyType::String && (v.is_number() || v.is_boolean()))
+      // Quoting helps where the quoted text is a value the key takes.
+      const bool quoted_ok =
+          d.choices.empty() || std::find(d.choices.begin(), d.choices.end(), v.dump()) != d.choices.end();
+      if (d.type == KeyType::String && (v.is_number() || v.is_boolean()) && quoted_ok)
         h += " (quote it for the shell and JSON: --set '" + d.path + "=\"" + v.dump() + "\"')";
       return h;
     }
@@ -111,8 +114,11 @@ std::string check_value(const KeyDef& d, const json& v) {
     if (d.griddable && t.find(',') != std::string::npos && t.front() != '[') {
       std::string list, item;
       std::stringstream items(t);
-      while (std::getline(items, item, ','))
+      while (std::getline(items, item, ',')) {
+        const size_t a = item.find_first_not_of(' '), b = item.find_last_not_of(' ');
+        item = a == std::string::npos ? "" : item.substr(a, b - a + 1);
         list += (list.empty() ? "" : ",") + (d.type == KeyType::String ? json(item).dump() : item);
+      }
       h += " (a grid is a JSON list: --set '" + d.path + "=[" + list + "]')";
     } else if (!t.empty() && (t.front() == '.' || (t.front() == '-' && t.size() > 1 && t[1] == '.')))
       h += " (JSON numbers need the leading 0: " + std::string(t.front() == '-' ? "-0" : "0") +
@@ -141,7 +147,12 @@ std::string check_value(const KeyDef& d, const json& v) {
       return "";
     }
     case KeyType::String: {
-      if (!v.is_string()) return hint("a string");
+      if (!v.is_string()) {
+        if (d.choices.empty()) return hint("a string");
+        std::string list;
+        for (const auto& c : d.choices) list += (list.empty() ? "" : ", ") + ("\"" + c + "\"");
+        return hint("one of " + list);
+      }
       if (!d.choices.empty()) {
         for (const auto& c : d.choices)
           if (c == v.get<std::string>()) return "";
@@ -331,6 +342,8 @@ void apply_override(json& config, const std::string& assignment) {
     return;
   }
   if (!config.contains(place) || !config[place].is_object()) config[place] = json::object();
+  // The ensemble takes a key nested or dotted: the one given here replaces either.
+  if (place == "ensemble") erase_path(config[place], key);
   config[place][key] = v;
 }
 
@@ -775,6 +788,8 @@ std::vector<std::pair<std::string, std::string>> inactive_keys(const json& v) {
       why = "read with data.format nasa only, and this is " + format;
     else if (d.path == "data.windows_file" && format != "nab")
       why = "read with data.format nab only, and this is " + format;
+    else if (d.path == "eval.threshold" && at_path(v, d.path).get<double>() > 1)
+      why = "scores lie in [0, 1]: no score reaches it, so the point, event and range metrics flag nothing";
     else if (d.path == "data.time_features_gate" && at_path(v, "data.time_features").empty())
       why = "data.time_features is empty: no calendar input to gate";
     if (why.empty() || at_path(v, d.path) == d.def) continue;

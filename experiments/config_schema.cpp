@@ -262,9 +262,9 @@ std::vector<KeyDef> make_schema() {
   add("eval.profiles", T::String, "",
       "NAB profiles file (NAB's config/profiles.json layout); empty: NAB's three standard profiles.");
   add("eval.threshold", T::Number, 0.5,
-      "Threshold for the point, event and range metrics per series (scores lie in [0, 1]: above 1 nothing "
-      "would be flagged).",
-      0, 1);
+      "Threshold for the point, event and range metrics per series (scores lie in [0, 1]: above 1, which "
+      "is warned of, nothing is flagged).",
+      0, 1e9);
   add("eval.vus_max_buffer", T::Int, 0, "Largest buffer of VUS-ROC/PR (0 = the metric's default).", 0, 1e7);
   add("eval.vus", T::String, "tsb_ad",
       "Definition of VUS-ROC/PR (docs/metrics.md): tsb_ad, the VUS authors' current code as the TSB-AD "

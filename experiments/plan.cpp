@@ -122,6 +122,9 @@ std::vector<std::string> inactive_key_warnings(const Plan& plan) {
       out.push_back("grid axis " + key + " changes nothing in the " + std::to_string(settings_with[key]) +
                     " setting(s) that set it (" + why[key] + "): settings that differ in " + key +
                     " alone differ only by their models' seeds");
+    else if (settings_with[key] < static_cast<int>(plan.settings.size()))
+      out.push_back(key + " is set but changes nothing in " + std::to_string(settings_with[key]) + " of " +
+                    std::to_string(plan.settings.size()) + " settings (" + why[key] + ")");
     else
       out.push_back(key + " is set but changes nothing (" + why[key] + ")");
   }

@@ -36,9 +36,9 @@ std::string esc(const std::string& s) {
 std::string num(double v, int digits) {
   if (std::isnan(v)) return "&ndash;";
   char buf[48];
-  // Fixed digits up to a billion; beyond, four significant digits (1e308 would print 309 digits).
+  // Fixed digits up to a billion; beyond, six significant digits (1e308 would print 309 digits).
   if (std::fabs(v) >= 1e9)
-    std::snprintf(buf, sizeof buf, "%.4g", v);
+    std::snprintf(buf, sizeof buf, "%.6g", v);
   else
     std::snprintf(buf, sizeof buf, "%.*f", digits, v);
   return buf;

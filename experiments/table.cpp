@@ -93,10 +93,10 @@ std::string not_comparable_reason(const json& cfg, const std::string& cfg_file, 
   std::vector<std::string> why;
   // Part of the corpus (data.files, data.max_files): its normalized scores are over other windows. The
   // manifest counts the series; a run without one says it by its config.
-  if (manifest.contains("corpus") && manifest["corpus"].is_object() &&
+  if (board.series > 0 && manifest.contains("corpus") && manifest["corpus"].is_object() &&
       manifest["corpus"].contains("series")) {
     const auto series = json_get<size_t>(manifest, {"corpus", "series"}, manifest_file);
-    if (board.series > 0 && series != board.series)
+    if (series != board.series)
       why.push_back(std::to_string(series) + " of NAB's " + std::to_string(board.series) + " series");
   } else {
     const auto listed = json_get_or<std::vector<std::string>>(cfg, {"data", "files"}, cfg_file, {});
@@ -206,7 +206,18 @@ RunScores collect_runs(const std::vector<std::string>& run_dirs, Board& board) {
     json scores = read_json_file(scores_file);
     const json cfg = read_config_file(cfg_file);  // strict: a hand-edited copy with a repeated key is refused
     const json summary = files::exists(summary_file) ? read_json_file(summary_file) : json::object();
-    const json manifest = files::exists(manifest_file) ? read_json_file(manifest_file) : json::object();
+    json manifest = json::object();
+    if (files::exists(manifest_file)) {
+      // The manifest only refines the row (its inputs, an ensemble's members): a damaged one is said, and
+      // the run tabled by its config.
+      try {
+        manifest = read_json_file(manifest_file);
+        if (!manifest.is_object()) throw DataError(manifest_file, 0, "expected an object");
+      } catch (const Error& e) {
+        log::warn(std::string(e.what()) + "; the run is tabled by its config alone");
+        manifest = json::object();
+      }
+    }
     if (!scores.is_object())
       throw DataError(scores_file, 0, "expected an object {detector: {profile: score}}");
     // The detectors the run's config makes, in its order, with their rows. A run holds a score for
@@ -224,10 +235,6 @@ RunScores collect_runs(const std::vector<std::string>& run_dirs, Board& board) {
       why_not = "data.format \"" + format + "\"";
     else
       why_not = not_comparable_reason(cfg, cfg_file, manifest, manifest_file, board);
-    if (!why_not.empty()) {
-      log::warn(dir + ": not comparable with the scoreboard rows (" + why_not + ")");
-      out.not_nab.emplace_back(dir, why_not);
-    }
     // The config a row's runs share. The corpus is its input files where the manifest hashes them (so two
     // spellings of one NAB folder are one config, two versions of it two); an ensemble rescored from
     // several runs (`rescore --member`) is told apart from its source's single models.
@@ -240,14 +247,30 @@ RunScores collect_runs(const std::vector<std::string>& run_dirs, Board& board) {
         fingerprint["inputs"] = manifest["input_sha256"];
       }
     }
+    // An ensemble rescored from several runs: their configs (each without its run section, sorted: the
+    // source is one member among them) are part of the row's config, and their seeds of its seeds.
     std::vector<std::string> members;
     if (manifest.contains("ensemble_members"))
       members = json_get<std::vector<std::string>>(manifest, {"ensemble_members"}, manifest_file);
-    std::string ensemble_tag, members_key;
+    std::string ensemble_tag;
+    std::vector<std::string> member_seeds;
     if (!members.empty()) {
-      fingerprint["ensemble_members"] = members.size();
+      std::vector<std::string> member_configs;
+      for (const auto& m : members) {
+        try {
+          json mc = read_config_file(m + "/config.json");
+          member_seeds.push_back(mc.contains("run") && mc["run"].contains("seed") ? mc["run"]["seed"].dump()
+                                                                                  : m);
+          mc.erase("run");
+          member_configs.push_back(mc.dump());
+        } catch (const Error&) {  // a member folder gone since: its path stands for it
+          member_seeds.push_back(std::filesystem::weakly_canonical(m).string());
+          member_configs.push_back(std::filesystem::weakly_canonical(m).string());
+        }
+      }
+      std::sort(member_configs.begin(), member_configs.end());
+      fingerprint["ensemble_members"] = member_configs;
       ensemble_tag = " [ensemble of " + std::to_string(members.size() + 1) + " runs' models]";
-      for (const auto& m : members) members_key += "+" + std::filesystem::weakly_canonical(m).string();
     }
     json flat = json::object();
     flatten(fingerprint, "", flat);
@@ -255,16 +278,32 @@ RunScores collect_runs(const std::vector<std::string>& run_dirs, Board& board) {
     // a row of one setting should not carry the whole grid's time.
     const double setting_count =
         static_cast<double>(settings.empty() ? std::max<size_t>(1, scores.size()) : settings.size());
-    std::vector<std::tuple<std::string, std::string, std::string>> detectors;  // name in the run, row, seed
-    const auto run_seed =
-        cfg.contains("run") && cfg["run"].contains("seed") ? cfg["run"]["seed"].dump() : "?";
-    for (const Setting& s : settings)
-      detectors.emplace_back(s.detector, row_name(s) + ensemble_tag, at_path(s.values, "run.seed").dump());
+    // The seeds of a setting's models (every ensemble member's, which may set its own run.seed), with the
+    // members' runs' seeds: two runs with the same ones computed the same thing.
+    const auto seeds_of = [&](std::vector<std::string> seeds) {
+      seeds.insert(seeds.end(), member_seeds.begin(), member_seeds.end());
+      std::sort(seeds.begin(), seeds.end());
+      std::string text;
+      for (const auto& x : seeds) text += (text.empty() ? "" : "+") + x;
+      return text;
+    };
+    std::vector<std::tuple<std::string, std::string, std::string>> detectors;  // name in the run, row, seeds
+    const std::string run_seed = cfg.contains("run") && cfg["run"].contains("seed")
+                                     ? seeds_of({cfg["run"]["seed"].dump()})
+                                     : std::string("?");
+    for (const Setting& s : settings) {
+      std::vector<std::string> seeds;
+      for (const json& m : ensemble_members(s.values)) seeds.push_back(at_path(m, "run.seed").dump());
+      if (s.values.contains("ensemble") && s.values.at("ensemble").contains("seeds"))
+        seeds.push_back("x" + s.values.at("ensemble").at("seeds").dump());  // replicas of each
+      detectors.emplace_back(s.detector, row_name(s) + ensemble_tag, seeds_of(seeds));
+    }
     // A score under a name the config does not make (a hand-made or older run) is still its own row.
     for (auto it = scores.begin(); it != scores.end(); ++it)
       if (std::none_of(detectors.begin(), detectors.end(),
                        [&](const auto& d) { return std::get<0>(d) == it.key(); }))
         detectors.emplace_back(it.key(), it.key() + ensemble_tag, run_seed);
+    bool contributed = false;  // a row holds a score of this run
     for (const auto& [name, row, seed] : detectors) {
       if (!scores.contains(name)) {
         log::warn(dir + ": no NAB score for " + name +
@@ -275,7 +314,7 @@ RunScores collect_runs(const std::vector<std::string>& run_dirs, Board& board) {
       Acc& a = acc_for(row, fingerprint.dump(), why_not);
       // The same seed twice in a row (a copied folder, a run again with other threads, merged shards
       // beside the unsharded run) is one experiment twice: counted, it would shrink the spread.
-      const std::string seed_key = seed + members_key;
+      const std::string& seed_key = seed;
       if (const auto same = std::find(a.seeds.begin(), a.seeds.end(), seed_key);
           seed != "?" && same != a.seeds.end()) {
         const std::string earlier = a.runs[static_cast<size_t>(same - a.seeds.begin())];
@@ -293,8 +332,13 @@ RunScores collect_runs(const std::vector<std::string>& run_dirs, Board& board) {
       a.names.push_back(name);
       a.seeds.push_back(seed_key);
       a.flat_config = flat;
+      contributed = true;
       a.engine = json_get<std::string>(cfg, {"engine", "name"}, cfg_file) + " " +
                  json_get<std::string>(cfg, {"engine", "precision"}, cfg_file);
+    }
+    if (contributed && !why_not.empty()) {
+      log::warn(dir + ": not comparable with the scoreboard rows (" + why_not + ")");
+      out.not_nab.emplace_back(dir, why_not);
     }
   }
   if (!run_dirs.empty() && without_scores == run_dirs.size())
@@ -388,10 +432,19 @@ std::string config_difference(const std::vector<Acc>& ours, size_t k) {
     }
     keys.push_back(key);
   };
+  // Input files are compared where both runs' manifests hash them (a run of an older version has none).
+  const auto has_inputs = [](const json& flat) {
+    for (auto it = flat.begin(); it != flat.end(); ++it)
+      if (it.key().rfind("inputs.", 0) == 0) return true;
+    return false;
+  };
+  const bool inputs_known = has_inputs(mine) && has_inputs(base);
+  const auto compare = [&](const std::string& key) { return inputs_known || key.rfind("inputs.", 0) != 0; };
   for (auto it = mine.begin(); it != mine.end(); ++it)
-    if (const auto o = base.find(it.key()); o == base.end() || *o != it.value()) differs(it.key());
+    if (const auto o = base.find(it.key()); compare(it.key()) && (o == base.end() || *o != it.value()))
+      differs(it.key());
   for (auto it = base.begin(); it != base.end(); ++it)
-    if (!mine.contains(it.key())) differs(it.key());
+    if (compare(it.key()) && !mine.contains(it.key())) differs(it.key());
   std::string out;
   for (size_t i = 0; i < keys.size() && i < 4; ++i) {
     std::string v = mine.contains(keys[i]) ? mine[keys[i]].dump() : "(none)";

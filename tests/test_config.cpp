@@ -789,6 +789,20 @@ TEST(Plan, KeysThatChangeNothingAreNamedWithTheReason) {
                         "this is synthetic)"),
       std::string::npos);
   EXPECT_NE(data_keys[1].find("data.nasa.spacecraft is set but changes nothing"), std::string::npos);
+  // A key inactive in some settings only says in how many; a threshold no score reaches is said.
+  const std::vector<std::string> some = inactive_key_warnings(make_plan(
+      resolve_config(
+          json::parse(R"({"train": {"val_fraction": [0, 0.2], "patience": 3}, "eval": {"threshold": 2}})"),
+          "x"),
+      {}));
+  ASSERT_EQ(some.size(), 2u);
+  EXPECT_NE(
+      some[0].find("train.patience is set but changes nothing in 1 of 2 settings (train.val_fraction is 0"),
+      std::string::npos)
+      << some[0];
+  EXPECT_NE(some[1].find("eval.threshold is set but changes nothing (scores lie in [0, 1]"),
+            std::string::npos)
+      << some[1];
   EXPECT_NE(setting_problem(q.settings[0].values).find("detector.ndt.z_min 20.0 is above detector.ndt.z_max"),
             std::string::npos);
 }
@@ -816,12 +830,21 @@ TEST(Config, SlipsAreNamedWithWhatWasMeant) {
             std::string::npos);
   EXPECT_NE(error_with("model.hidden=16,32").find("(a grid is a JSON list: --set 'model.hidden=[16,32]')"),
             std::string::npos);
-  EXPECT_NE(error_with("detector.score=error,likelihood")
+  EXPECT_NE(error_with("detector.score=error, likelihood")
                 .find("(a grid is a JSON list: --set 'detector.score=[\"error\",\"likelihood\"]')"),
             std::string::npos);
   EXPECT_NE(error_with("train.lr=.001").find("(JSON numbers need the leading 0: 0.001)"), std::string::npos);
   EXPECT_NE(error_with("run.name=123").find("(quote it for the shell and JSON: --set 'run.name=\"123\"')"),
             std::string::npos);
+  const std::string choice = error_with("engine.precision=16");
+  EXPECT_NE(choice.find("engine.precision: expected one of \"fp32\", \"fp64\", \"tf32\", \"bf16\", got 16"),
+            std::string::npos)
+      << choice;
+  EXPECT_EQ(choice.find("quote it"), std::string::npos) << "\"16\" is no choice either: " << choice;
+  // The ensemble takes a key nested or dotted: a --set of it replaces the file's, whichever spelling.
+  json nested = json::parse(R"({"ensemble": {"model": {"window": [20, 30]}}})");
+  apply_override(nested, "ensemble.model.window=[40,50]");
+  EXPECT_EQ(resolve_config(nested, "x").at("ensemble").at("model.window"), json::parse("[40, 50]"));
   EXPECT_NE(error_with("run.name=a\xff"
                        "b")
                 .find("run.name: expected UTF-8 text"),

@@ -495,7 +495,7 @@ TEST(Report, ARunOfASeedGridHasItsReport) {
 }
 
 // A page's file name in a link is percent-encoded ('#' would start a fragment, '%' an escape); numbers
-// past a billion print with four significant digits, not every digit of 1e308.
+// past a billion print with six significant digits, not every digit of 1e308.
 TEST(Report, LinksEncodeFileNamesAndHugeNumbersStayShort) {
   EXPECT_EQ(lstmad::report_svg::url_file_name("a#b%20c-2.html"), "a%23b%2520c-2.html");
   EXPECT_EQ(lstmad::report_svg::url_file_name("report-2.html"), "report-2.html");

@@ -576,7 +576,6 @@ TEST_F(Resume, ARefusedResumeRecordsNoLeg) {
   }
   write_text(tmp.file("a/config.json"), config);
   ASSERT_EQ(run_command(lstmad_binary() + " run --resume " + tmp.file("a"), &out), 0) << out;
-  EXPECT_EQ(out.find("another build"), std::string::npos) << out;
   const json last = json::parse(lstmad::files::read(tmp.file("a/manifest.json")));
   EXPECT_EQ(last["resumes"].size(), legs_before + (rc != 0 ? 1 : 2)) << last.dump();
 }

@@ -305,6 +305,23 @@ TEST_F(RunCli, TableRanksOnlyRunsOnNabsFilesWindowsAndWeights) {
   EXPECT_NE(out.find("| **lstmad** (lstmad, 2 runs) |"), std::string::npos) << out;
   EXPECT_NE(out.find("| **lstmad [ensemble of 2 runs' models]** (lstmad, 1 run) |"), std::string::npos)
       << out;
+  // The same two runs' models the other way round are the same ensemble: one experiment twice.
+  ASSERT_EQ(run_command(lstmad_binary() + " -q rescore " + tmp.file("seed7") + " --member " +
+                            tmp.file("all") + " --out " + tmp.file("ensemble2"),
+                        &out),
+            0)
+      << out;
+  ASSERT_EQ(run_command(lstmad_binary() + " -q table " + tmp.file("ensemble") + " " + tmp.file("ensemble2") +
+                            " --nab " + tmp.file("nab"),
+                        &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("| **lstmad [ensemble of 2 runs' models]** (lstmad, 1 run) |"), std::string::npos)
+      << out;
+  EXPECT_NE(
+      out.find("`" + tmp.file("ensemble2") + "` (lstmad, seed 42+7, as `" + tmp.file("ensemble") + "`)"),
+      std::string::npos)
+      << out;
   // A grid's row shows its share of the run's time: two settings, 1000 s, 500 s each.
   ASSERT_EQ(run_command(run + " --set 'train.lr=[0.001,0.003]' --out " + tmp.file("grid"), &out), 0) << out;
   json summary = json::parse(lstmad::files::read(tmp.file("grid/summary.json")));
