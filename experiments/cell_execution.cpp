@@ -16,6 +16,7 @@
 #include "detect/detector.hpp"
 #include "experiments/cell_pipeline.hpp"
 #include "experiments/evaluation.hpp"
+#include "experiments/plan.hpp"
 #include "experiments/saved_models.hpp"
 #include "experiments/scheduler.hpp"
 #include "lstm/init.hpp"
@@ -143,6 +144,11 @@ class CellExecution {
   const bool save_models_;
   Schedule schedule_;
   std::vector<Runnable> runnable_;
+  // Member models that another cell's member already is (same series, seed and model and train values:
+  // settings that differ only in detector.*): trained once, as the leader's runnable, whose facts and
+  // errors each follower receives. Leader runnable -> its followers.
+  std::map<size_t, std::vector<size_t>> followers_;
+  std::size_t shared_ = 0;
   std::vector<std::unique_ptr<PendingCell>> pending_;
   std::vector<CellResult> results_;
   std::mutex results_mutex_;
@@ -177,6 +183,7 @@ void CellExecution::finish(CellResult r) {
 }
 
 std::vector<CellWork> CellExecution::prepare(const std::vector<const Cell*>& todo) {
+  std::map<std::string, size_t> leader_of;  // series, seed and model identity -> the runnable that trains it
   std::map<std::string, size_t> series_index;
   for (size_t i = 0; i < plan_.series.size(); ++i) series_index[plan_.series[i]] = i;
   std::vector<CellWork> work;
@@ -228,8 +235,20 @@ std::vector<CellWork> CellExecution::prepare(const std::vector<const Cell*>& tod
       cell_work.push_back(w);
     }
     if (cell_work.size() < M) continue;
-    for (size_t m = 0; m < M; ++m) runnable_.push_back({pending_.size(), m});
-    work.insert(work.end(), cell_work.begin(), cell_work.end());
+    for (size_t m = 0; m < M; ++m) {
+      const size_t k = runnable_.size();
+      runnable_.push_back({pending_.size(), m});
+      // The model's training depends on its series, its seed and its model.* and train.* values, never on
+      // the detector: one that another cell's member already is gets that member's results.
+      const std::string identity =
+          c->series + "|" + std::to_string(c->member_seeds[m]) + "|" + model_identity(pc->members[m]).dump();
+      if (const auto [it, fresh] = leader_of.emplace(identity, k); !fresh) {
+        followers_[it->second].push_back(k);
+        ++shared_;
+        continue;
+      }
+      work.push_back(cell_work[m]);
+    }
     pc->left = static_cast<int>(M);
     pc->errors.resize(M);
     pc->facts.resize(M);
@@ -337,9 +356,16 @@ std::vector<ModelJob> CellExecution::batch_jobs(const ScheduledBatch& batch,
     job.options = train_options(v, seed);
     jobs.push_back(std::move(job));
     job_cells.push_back(&u);
-    std::lock_guard<std::mutex> lock(pc.mutex);
-    if (!pc.started) ++newly_started;
-    pc.started = true;
+    // The cells of the followers start with their leader.
+    std::vector<size_t> starting{u.cell};
+    if (const auto f = followers_.find(static_cast<size_t>(k)); f != followers_.end())
+      for (size_t follower : f->second) starting.push_back(runnable_[follower].cell);
+    for (size_t cell : starting) {
+      PendingCell& sc = *pending_[cell];
+      std::lock_guard<std::mutex> lock(sc.mutex);
+      if (!sc.started) ++newly_started;
+      sc.started = true;
+    }
   }
   if (!jobs.empty()) progress_.started(newly_started);
   return jobs;
@@ -377,6 +403,12 @@ std::vector<std::string> CellExecution::save_batch_models(const std::vector<Mode
     try {
       save_member_model(run_.dir, pending_[job_cells[j]->cell]->cell->id, job_cells[j]->member, key.shape,
                         key.window, jobs[j].params);
+      // Each cell keeps its own copy: `lstmad detect` reads a cell's models from its own folder.
+      if (const auto f = followers_.find(static_cast<size_t>(job_cells[j] - runnable_.data()));
+          f != followers_.end())
+        for (size_t follower : f->second)
+          save_member_model(run_.dir, pending_[runnable_[follower].cell]->cell->id,
+                            runnable_[follower].member, key.shape, key.window, jobs[j].params);
     } catch (const std::exception& e) {
       save_error[j] = std::string("run.save_models: ") + e.what();
     }
@@ -474,6 +506,13 @@ void CellExecution::run_batch(Engine& eng, Engine* fallback, const ScheduledBatc
                                                        : save_error[j];
     MemberFacts f = member_facts(jobs[j], error);
     if (use != &eng) f.fallback = use->name() + " (" + to_string(use->precision()) + ")";
+    // The same model's followers get copies; the time was spent once, on the leader.
+    if (const auto fl = followers_.find(static_cast<size_t>(job_cells[j] - runnable_.data()));
+        fl != followers_.end())
+      for (size_t follower : fl->second) {
+        std::vector<double> copy = prediction_errors[j];
+        member_done(runnable_[follower], f, copy, 0.0, 0.0);
+      }
     member_done(*job_cells[j], std::move(f), prediction_errors[j], train_seconds, forecast_seconds);
   });
 }
@@ -511,7 +550,11 @@ CellsOutcome CellExecution::run(const std::vector<const Cell*>& todo, Engine* en
   schedule_ = schedule_cells(work, so);
   if (schedule_.batches() > 0)
     log::info(std::to_string(work.size()) + " model(s) in " + std::to_string(schedule_.batches()) +
-              " ModelBatch(es) on " + std::to_string(schedule_.queues.size()) + " queue(s)");
+              " ModelBatch(es) on " + std::to_string(schedule_.queues.size()) + " queue(s)" +
+              (shared_ > 0 ? "; " + std::to_string(shared_) +
+                                 " more cell member(s) share one of these (settings that differ only in "
+                                 "detector.*)"
+                           : std::string()));
   if (schedule_.queues.size() > 1)
     for (std::size_t q = 0; q < schedule_.queues.size(); ++q) {
       std::size_t models = 0;

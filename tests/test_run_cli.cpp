@@ -776,3 +776,53 @@ TEST_F(RunCli, JobsZeroIsEveryCoreWhateverTheConfigSays) {
   EXPECT_EQ(all["threads"], all["hardware_threads"]);
   EXPECT_EQ(one["threads"], 1);
 }
+
+// Settings that differ only in detector.* train the same models (their seeds follow the model): a run
+// trains each once and gives every such cell its errors. Each setting's scores equal a run of that
+// setting alone, and with run.save_models each cell has its models, which `detect` scores with.
+TEST_F(RunCli, DetectorOnlySettingsTrainEachModelOnce) {
+  TempDir tmp("shared-models");
+  write_text(tmp.file("cfg.json"), kTinySynthetic);
+  std::string out;
+  const std::string run = lstmad_binary() + " run " + tmp.file("cfg.json") + " --no-progress -j 2";
+  ASSERT_EQ(run_command(run + " --set 'detector.smoothing=[1,3]' --set run.save_models=true --out " +
+                            tmp.file("grid"),
+                        &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("7 model(s) in "), std::string::npos) << out;
+  EXPECT_NE(out.find("; 7 more cell member(s) share one of these (settings that differ only in detector.*)"),
+            std::string::npos)
+      << out;
+  ASSERT_EQ(run_command(run + " --set detector.smoothing=3 --out " + tmp.file("alone"), &out), 0) << out;
+  const auto grid = read_results_csv(tmp.file("grid/results.csv"));
+  const auto alone = read_results_csv(tmp.file("alone/results.csv"));
+  ASSERT_EQ(grid.size(), 14u);
+  ASSERT_EQ(alone.size(), 7u);
+  std::string detector;
+  size_t compared = 0;
+  for (const auto& g : grid) {
+    if (g.at("detector.smoothing") != "3") continue;
+    detector = g.at("detector");
+    for (const auto& a : alone) {
+      if (a.at("series") != g.at("series")) continue;
+      for (const char* col : {"status", "epochs", "train_loss", "val_loss", "roc_auc", "pr_auc", "best_f1"})
+        EXPECT_EQ(g.at(col), a.at(col)) << g.at("series") << " " << col;
+      ++compared;
+    }
+  }
+  EXPECT_EQ(compared, 7u);
+  // The cell whose models were shared has them saved, and detect scores with them as the run did.
+  const std::string series = grid.front().at("series");
+  ASSERT_EQ(run_command(lstmad_binary() + " detect " + tmp.file("grid") + " --detector " + detector +
+                            " --series " + series + " --out " + tmp.file("detect.csv") + " 2>&1",
+                        &out),
+            0)
+      << out;
+  const std::string category = series.substr(0, series.find('/')), file = series.substr(series.find('/') + 1);
+  const auto scored = read_csv(tmp.file("detect.csv"));
+  const auto ran = read_csv(tmp.file("grid/nab/" + detector + "/" + category + "/" + detector + "_" + file));
+  ASSERT_EQ(scored.size(), ran.size());
+  ASSERT_GT(scored.size(), 500u);
+  for (size_t i = 1; i < scored.size(); ++i) ASSERT_EQ(scored[i].at(2), ran[i].at(2)) << "row " << i;
+}
