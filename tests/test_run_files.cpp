@@ -16,6 +16,7 @@
 #include "core/files.hpp"
 #include "core/json_file.hpp"
 #include "experiments/results.hpp"
+#include "support/test_support.hpp"
 
 namespace {
 
@@ -228,4 +229,26 @@ TEST(UnfinishedWrite, OnlyWriteAtomicsOwnEndingCounts) {
   for (const char* name : {"sm_synth_spike.tmp.00.csv", "a.tmp.12", "a.tmp.12.", "a.tmp..3", ".tmp.1.2",
                            "a.tmp.x.2", "a.tmp.1.2b", "a.TMP.1.2", "a.csv"})
     EXPECT_FALSE(lstmad::files::unfinished_write_name(name)) << name;
+}
+
+// A file is read whole in one piece and hashed in pieces: both give its bytes' own results, at every size
+// around SHA-256's block and padding edges and past the hash's 1 MiB piece.
+TEST(Files, ReadAndHashGiveTheBytesOwnResults) {
+  EXPECT_EQ(lstmad::files::sha256("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  lstmad::test::TempDir tmp("files-read");
+  uint64_t x = 12345;
+  for (size_t size :
+       {size_t{0}, size_t{1}, size_t{55}, size_t{56}, size_t{64}, size_t{65}, (size_t{1} << 20) + 3}) {
+    std::string bytes(size, '\0');
+    for (char& c : bytes) {
+      x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+      c = static_cast<char>(x >> 56);
+    }
+    const std::string path = tmp.file("f" + std::to_string(size));
+    lstmad::test::write_text(path, bytes);
+    EXPECT_EQ(lstmad::files::read(path), bytes) << size;
+    EXPECT_EQ(lstmad::files::sha256_file(path), lstmad::files::sha256(bytes)) << size;
+  }
+  EXPECT_THROW(lstmad::files::sha256_file(tmp.path()), lstmad::IoError);
+  EXPECT_THROW(lstmad::files::read(tmp.file("absent")), lstmad::IoError);
 }

@@ -25,6 +25,21 @@ std::string read(const std::string& path) {
   if (fs::is_directory(path, ec)) throw IoError(path + ": is a folder, expected a file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw IoError(path + ": cannot open for reading (" + std::strerror(errno) + ")");
+  // One read of the size the file has (a long series' CSV is tens of MB: a growing stream buffer copied
+  // it several times); a file whose size is not known up front (a pipe) is read as a stream.
+  const auto size = fs::file_size(path, ec);
+  if (!ec && fs::is_regular_file(path, ec)) {
+    std::string text(static_cast<size_t>(size), '\0');
+    in.read(text.data(), static_cast<std::streamsize>(size));
+    if (in.bad() || static_cast<uintmax_t>(in.gcount()) != size)
+      throw IoError(path + ": read error (" + std::to_string(in.gcount()) + " of " + std::to_string(size) +
+                    " bytes)");
+    if (in.peek() == std::char_traits<char>::eof()) return text;
+    // Grown while read: the rest as a stream.
+    std::ostringstream rest;
+    rest << in.rdbuf();
+    return text + rest.str();
+  }
   std::ostringstream ss;
   ss << in.rdbuf();
   if (in.bad()) throw IoError(path + ": read error");
@@ -191,7 +206,21 @@ std::string sha256(const std::string& bytes) {
   return s.hex();
 }
 
-std::string sha256_file(const std::string& path) { return sha256(read(path)); }
+std::string sha256_file(const std::string& path) {
+  // In pieces: hashing a long series' file needs no copy of it in memory.
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) throw IoError(path + ": is a folder, expected a file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError(path + ": cannot open for reading (" + std::strerror(errno) + ")");
+  Sha256 h;
+  std::vector<char> buf(1 << 20);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    h.update(reinterpret_cast<const unsigned char*>(buf.data()), static_cast<size_t>(in.gcount()));
+  }
+  if (in.bad()) throw IoError(path + ": read error");
+  return h.hex();
+}
 
 std::vector<std::string> list_below(const std::string& root, int* hidden) {
   namespace fs = std::filesystem;
