@@ -244,7 +244,11 @@ void ResultsStore::write_nab_scores(const std::string& detector, const Series& s
   files::make_dirs(fs::path(path).parent_path().string());
   auto labels = series.point_labels();
   std::string out = raw ? "timestamp,value,anomaly_score,raw_score,label\n" : "timestamp,value,anomaly_score,label\n";
-  out.reserve(static_cast<size_t>(series.rows()) * 64);
+  // Sized for the longest text each row can take (a timestamp, up to 24 characters a number), so that a
+  // long series' file is never copied into a doubled buffer while it is built.
+  size_t bytes = out.size();
+  for (const auto& t : series.timestamps) bytes += t.size() + (raw ? 3 : 2) * 25 + 4;
+  out.reserve(bytes);
   // Shortest round-trip text of each number: reading the file back gives the same doubles (rescore relies
   // on it), without the noise digits of %.17g.
   auto put = [&out](double v) { append_shortest(out, v); };
