@@ -148,6 +148,12 @@ class CellExecution {
   // settings that differ only in detector.*): trained once, as the leader's runnable, whose facts and
   // errors each follower receives. Leader runnable -> its followers.
   std::map<size_t, std::vector<size_t>> followers_;
+  // The followers of runnable `u` (an element of runnable_), none when no other cell shares its model.
+  const std::vector<size_t>& followers_of(const Runnable& u) const {
+    static const std::vector<size_t> none;
+    const auto f = followers_.find(static_cast<size_t>(&u - runnable_.data()));
+    return f == followers_.end() ? none : f->second;
+  }
   std::size_t shared_ = 0;
   std::vector<std::unique_ptr<PendingCell>> pending_;
   std::vector<CellResult> results_;
@@ -358,8 +364,7 @@ std::vector<ModelJob> CellExecution::batch_jobs(const ScheduledBatch& batch,
     job_cells.push_back(&u);
     // The cells of the followers start with their leader.
     std::vector<size_t> starting{u.cell};
-    if (const auto f = followers_.find(static_cast<size_t>(k)); f != followers_.end())
-      for (size_t follower : f->second) starting.push_back(runnable_[follower].cell);
+    for (size_t follower : followers_of(u)) starting.push_back(runnable_[follower].cell);
     for (size_t cell : starting) {
       PendingCell& sc = *pending_[cell];
       std::lock_guard<std::mutex> lock(sc.mutex);
@@ -404,11 +409,9 @@ std::vector<std::string> CellExecution::save_batch_models(const std::vector<Mode
       save_member_model(run_.dir, pending_[job_cells[j]->cell]->cell->id, job_cells[j]->member, key.shape,
                         key.window, jobs[j].params);
       // Each cell keeps its own copy: `lstmad detect` reads a cell's models from its own folder.
-      if (const auto f = followers_.find(static_cast<size_t>(job_cells[j] - runnable_.data()));
-          f != followers_.end())
-        for (size_t follower : f->second)
-          save_member_model(run_.dir, pending_[runnable_[follower].cell]->cell->id,
-                            runnable_[follower].member, key.shape, key.window, jobs[j].params);
+      for (size_t follower : followers_of(*job_cells[j]))
+        save_member_model(run_.dir, pending_[runnable_[follower].cell]->cell->id, runnable_[follower].member,
+                          key.shape, key.window, jobs[j].params);
     } catch (const std::exception& e) {
       save_error[j] = std::string("run.save_models: ") + e.what();
     }
@@ -507,12 +510,10 @@ void CellExecution::run_batch(Engine& eng, Engine* fallback, const ScheduledBatc
     MemberFacts f = member_facts(jobs[j], error);
     if (use != &eng) f.fallback = use->name() + " (" + to_string(use->precision()) + ")";
     // The same model's followers get copies; the time was spent once, on the leader.
-    if (const auto fl = followers_.find(static_cast<size_t>(job_cells[j] - runnable_.data()));
-        fl != followers_.end())
-      for (size_t follower : fl->second) {
-        std::vector<double> copy = prediction_errors[j];
-        member_done(runnable_[follower], f, copy, 0.0, 0.0);
-      }
+    for (size_t follower : followers_of(*job_cells[j])) {
+      std::vector<double> copy = prediction_errors[j];
+      member_done(runnable_[follower], f, copy, 0.0, 0.0);
+    }
     member_done(*job_cells[j], std::move(f), prediction_errors[j], train_seconds, forecast_seconds);
   });
 }

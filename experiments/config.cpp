@@ -95,6 +95,13 @@ std::string bound(const KeyDef& d, double x) {
 }
 
 // Checks one scalar value against its definition; returns "" or the problem.
+// A key's allowed values as the errors list them: "a", "b", "c".
+std::string choice_list(const KeyDef& d) {
+  std::string list;
+  for (const auto& c : d.choices) list += (list.empty() ? "" : ", ") + ("\"" + c + "\"");
+  return list;
+}
+
 std::string check_value(const KeyDef& d, const json& v) {
   auto expect = [&](const std::string& what) { return "expected " + what + ", got " + show(v); };
   if (!utf8_text(v)) return expect("UTF-8 text");
@@ -147,20 +154,11 @@ std::string check_value(const KeyDef& d, const json& v) {
       return "";
     }
     case KeyType::String: {
-      if (!v.is_string()) {
-        if (d.choices.empty()) return hint("a string");
-        std::string list;
-        for (const auto& c : d.choices) list += (list.empty() ? "" : ", ") + ("\"" + c + "\"");
-        return hint("one of " + list);
-      }
-      if (!d.choices.empty()) {
-        for (const auto& c : d.choices)
-          if (c == v.get<std::string>()) return "";
-        std::string list;
-        for (const auto& c : d.choices) list += (list.empty() ? "" : ", ") + ("\"" + c + "\"");
-        return hint("one of " + list);
-      }
-      return "";
+      if (d.choices.empty()) return v.is_string() ? "" : hint("a string");
+      if (v.is_string() &&
+          std::find(d.choices.begin(), d.choices.end(), v.get<std::string>()) != d.choices.end())
+        return "";
+      return hint("one of " + choice_list(d));
     }
     case KeyType::Bool:
       return v.is_boolean() ? "" : expect("true or false");
@@ -173,12 +171,8 @@ std::string check_value(const KeyDef& d, const json& v) {
         for (std::size_t k = 0; k < i; ++k)
           if (v[k] == e) return expect("a list naming each value once") + " (" + show(e) + " twice)";
         if (d.choices.empty()) continue;
-        bool known = false;
-        for (const auto& c : d.choices) known |= c == e.get<std::string>();
-        if (known) continue;
-        std::string list;
-        for (const auto& c : d.choices) list += (list.empty() ? "" : ", ") + ("\"" + c + "\"");
-        return expect("a list of " + list);
+        if (std::find(d.choices.begin(), d.choices.end(), e.get<std::string>()) != d.choices.end()) continue;
+        return expect("a list of " + choice_list(d));
       }
       return "";
     }

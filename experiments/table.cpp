@@ -174,13 +174,15 @@ RunScores collect_runs(const std::vector<std::string>& run_dirs, Board& board) {
   // averaged, so a detector name that comes with two configs makes two rows, not one mean of both.
   RunScores out;
   std::vector<Acc>& ours = out.ours;
-  auto acc_for = [&](const std::string& detector, const std::string& config, const std::string& why) -> Acc& {
+  auto acc_for = [&](const std::string& detector, const json& flat, const std::string& config,
+                     const std::string& why) -> Acc& {
     for (auto& a : ours)
       if (a.detector == detector && a.config == config && a.not_comparable == why) return a;
     ours.push_back(Acc{});
     ours.back().detector = detector;
     ours.back().config = config;
     ours.back().not_comparable = why;
+    ours.back().flat_config = flat;
     return ours.back();
   };
   // A run given twice (under any spelling of its path) would count twice in its row's mean and spread.
@@ -311,7 +313,7 @@ RunScores collect_runs(const std::vector<std::string>& run_dirs, Board& board) {
         out.unscored.push_back("`" + dir + "` (" + name + ")");
         continue;
       }
-      Acc& a = acc_for(row, fingerprint.dump(), why_not);
+      Acc& a = acc_for(row, flat, fingerprint.dump(), why_not);
       // The same seed twice in a row (a copied folder, a run again with other threads, merged shards
       // beside the unsharded run) is one experiment twice: counted, it would shrink the spread.
       const std::string& seed_key = seed;
@@ -331,7 +333,6 @@ RunScores collect_runs(const std::vector<std::string>& run_dirs, Board& board) {
       a.runs.push_back(dir);
       a.names.push_back(name);
       a.seeds.push_back(seed_key);
-      a.flat_config = flat;
       contributed = true;
       a.engine = json_get<std::string>(cfg, {"engine", "name"}, cfg_file) + " " +
                  json_get<std::string>(cfg, {"engine", "precision"}, cfg_file);
