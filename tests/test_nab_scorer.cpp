@@ -231,6 +231,82 @@ TEST(NabScorer, SweepMatchesTheClosedForm) {
   }
 }
 
+// Random corpora with many windows (touching ones, one-row ones, windows in probation) and scores with
+// heavy ties, no ties, binary, or above 1.1: the optimizer, which re-sums NAB's parts only near its best
+// running total, must pick exactly the first maximum of the full sweep (the same bits, the highest tied
+// threshold), and the per-file pick at any threshold must be the sweep entry detecting {score >= t}.
+TEST(NabScorer, OptimizerAndPickAgreeWithTheFullSweepOnManyWindows) {
+  std::mt19937_64 rng(20261203);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  std::vector<NabProfile> profiles = nab_default_profiles();
+  profiles.push_back({"no_fp_cost", 1.0, 1.0, 0.0, 1.0});
+  profiles.push_back({"no_fn_cost", 1.0, 0.0, 0.11, 1.0});
+  for (int trial = 0; trial < 40; ++trial) {
+    std::vector<NabFileInput> files;
+    const int nfiles = 1 + trial % 4;
+    for (int k = 0; k < nfiles; ++k) {
+      NabFileInput f;
+      f.relpath = "cat/t" + std::to_string(trial) + "_" + std::to_string(k) + ".csv";
+      f.rows = 60 + static_cast<int>(u(rng) * (trial < 20 ? 100 : 1300));
+      for (int at = static_cast<int>(u(rng) * 60); at < f.rows;) {
+        const int len = 1 + static_cast<int>(u(rng) * 20);
+        if (at + len > f.rows) break;
+        f.windows.push_back(win(at, at + len - 1));
+        at += len + (u(rng) < 0.2 ? 0 : 1 + static_cast<int>(u(rng) * 80));  // some touch
+      }
+      const int mode = (trial + k) % 4;
+      for (int i = 0; i < f.rows; ++i) {
+        double v = u(rng);
+        if (mode == 0) v = std::round(v * 10.0) / 10.0;  // heavy ties
+        if (mode == 2) v = v < 0.9 ? 0.0 : 1.0;          // binary
+        if (mode == 3 && v > 0.97) v = v > 0.985 ? 1.1 : 1.5;
+        f.scores.push_back(v);
+      }
+      files.push_back(f);
+    }
+    for (const auto& p : profiles) {
+      const auto entries = nab_sweep(files, p);
+      NabSweepEntry best = entries[0];
+      for (const auto& e : entries)
+        if (e.score > best.score) best = e;
+      const auto opt = nab_optimize(files, {p})[0];
+      EXPECT_EQ(opt.raw_score, best.score) << "trial " << trial << " " << p.name;
+      EXPECT_EQ(opt.threshold, best.threshold) << "trial " << trial << " " << p.name;
+      EXPECT_EQ(opt.tp, best.tp);
+      EXPECT_EQ(opt.fp, best.fp);
+
+      std::vector<double> thresholds = {-1.0, 0.0, 0.05, 1.0, 1.1, 1.2, 1.5, 1.6};
+      for (size_t i = 1; i < entries.size(); i += 1 + entries.size() / 40) {
+        thresholds.push_back(entries[i].threshold);
+        thresholds.push_back((entries[i].threshold + entries[i - 1].threshold) / 2.0);
+      }
+      for (double t : thresholds) {
+        const auto picked = nab_score_at(files, p, t);
+        for (size_t k = 0; k < files.size(); ++k) {
+          const auto file_entries = nab_sweep({files[k]}, p);
+          // NAB takes the first entry whose threshold equals t: at t = 1.1 that is the start entry even
+          // where scores above 1.1 come after it; at any other t the pick detects {score >= t}.
+          const NabSweepEntry want = t == 1.1 ? file_entries[0] : brute_force({files[k]}, p, t);
+          const NabFileScore& got = picked.files[k];
+          ASSERT_EQ(got.tp, want.tp) << files[k].relpath << " at " << t;
+          ASSERT_EQ(got.fp, want.fp) << files[k].relpath << " at " << t;
+          // The same bits as the file's own sweep entry with these detections; with none detected (above
+          // 1.1 the sweep may have no such entry) the null score.
+          bool seen = got.tp + got.fp == 0;
+          if (seen) EXPECT_EQ(got.score, -p.fn_weight * static_cast<double>(nab_window_count({files[k]})));
+          for (const auto& e : file_entries)
+            if (e.tp == got.tp && e.fp == got.fp) {
+              EXPECT_EQ(got.score, e.score) << files[k].relpath << " at " << t;
+              seen = true;
+            }
+          EXPECT_TRUE(seen) << files[k].relpath << " at " << t;
+          EXPECT_NEAR(got.score, want.score, 1e-9);
+        }
+      }
+    }
+  }
+}
+
 TEST(NabScorer, OptimizerTiesGoToTheHighestThreshold) {
   NabFileInput f = one_window_file();
   f.scores[40] = 0.9;  // first row of the window: tpW

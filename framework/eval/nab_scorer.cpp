@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <sstream>
@@ -119,86 +120,104 @@ Pool make_pool(const std::vector<const NabFileInput*>& files) {
   return pool;
 }
 
-// Runs the sweep (spec 2.6) and hands each entry to visit(entry); visit returns false to stop early.
+// Runs the sweep (spec 2.6) and hands each entry to visit(entry, next, approx, exact); visit returns false
+// to stop early. The entry's score is left unset: `exact()` is NAB's score of the entry, which re-sums its
+// parts as NAB does at every entry (fp first, then the windows by first appearance), so equal scores stay
+// bit-equal, which decides ties. That re-sum costs one add per window, so the callers ask for it only where
+// they need it; `approx` is a running total, O(1) per row, within approx_error() of it. `next` is the next
+// entry's threshold, or null at the last entry.
 template <class Visit>
 void run_sweep(const Pool& pool, const NabProfile& prof, Visit&& visit) {
   const double max_tp = nab_max_tp();
   std::vector<double> acc(static_cast<size_t>(pool.slots), -prof.fn_weight);
   double fp_sum = 0.0;
+  bool changed = true;  // since the last re-sum
+  double resummed = 0.0;
+  auto exact = [&] {
+    if (changed) {
+      resummed = fp_sum;
+      for (double a : acc) resummed += a;
+      changed = false;
+    }
+    return resummed;
+  };
+  double approx = exact();
   NabSweepEntry e;
   e.threshold = kSweepStart;
   e.fn = pool.window_rows;
   e.tn = pool.other_rows;
-  // NAB re-sums its parts at every entry (fp first, then windows by first appearance); doing the same keeps
-  // equal scores bit-equal, which decides ties.
-  auto total = [&] {
-    double t = fp_sum;
-    for (double a : acc) t += a;
-    return t;
-  };
   const size_t n = pool.score.size();
   for (size_t r = 0; r < n; ++r) {
     const double s = pool.score[r];
     if (s != e.threshold) {
-      e.score = total();
-      if (!visit(static_cast<const NabSweepEntry&>(e))) return;
+      if (!visit(static_cast<const NabSweepEntry&>(e), &s, approx, exact)) return;
       e.threshold = s;
     }
     const int slot = pool.slot[r];
     if (slot >= 0) {
       const double sweep = pool.unweighted[r] * prof.tp_weight / max_tp;
       double& a = acc[static_cast<size_t>(slot)];
-      a = std::max(a, sweep);
+      if (a < sweep) {  // std::max(a, sweep), NAB's max()
+        approx += sweep - a;
+        a = sweep;
+        changed = true;
+      }
       ++e.tp;
       --e.fn;
     } else {
-      fp_sum += pool.unweighted[r] * prof.fp_weight;
+      const double c = pool.unweighted[r] * prof.fp_weight;
+      fp_sum += c;
+      approx += c;
+      changed = true;
       ++e.fp;
       --e.tn;
     }
   }
-  e.score = total();
-  visit(static_cast<const NabSweepEntry&>(e));
+  visit(static_cast<const NabSweepEntry&>(e), static_cast<const double*>(nullptr), approx, exact);
+}
+
+// A bound on |approx - exact| over a whole sweep of `pool`. Every part of the sum is at most S in size
+// (the fp parts together, plus one bounded accumulator per window), and each of the n running updates and
+// of the windows + 1 adds of the re-sum rounds by at most one unit in the last place of a number <= S + 2
+// times the largest accumulator step; doubled for the second-order terms.
+double approx_error(const Pool& pool, const NabProfile& prof) {
+  double fp_parts = 0.0;
+  for (size_t r = 0; r < pool.score.size(); ++r)
+    if (pool.slot[r] < 0) fp_parts += std::fabs(pool.unweighted[r] * prof.fp_weight);
+  const double window_part = std::max(prof.fn_weight, prof.tp_weight / nab_max_tp());
+  const double size = fp_parts + static_cast<double>(pool.slots + 2) * window_part;
+  const double steps = static_cast<double>(pool.score.size() + static_cast<size_t>(pool.slots) + 2);
+  return 2.0 * steps * std::numeric_limits<double>::epsilon() * size;
 }
 
 // NAB's pick at threshold t (spec 2.8) over one pool's sweep, made total where NAB finds no entry: below
 // every score it takes the last entry (all detected); above the 1.1 start entry it takes the entry of the
 // smallest score >= t, or the start entry (none detected). Scores above 1.1 are the only way the sweep
-// after the start entry can hold thresholds above t.
+// after the start entry can hold thresholds above t. Knowing the next entry's threshold, an entry is the
+// pick when it is t itself, or when it is above t (or the start entry) and the next one is below t or none.
 NabSweepEntry pick_at(const Pool& pool, const NabProfile& prof, double t) {
-  NabSweepEntry prev, chosen, last;
-  bool have_prev = false, found = false, above_start = false;
-  run_sweep(pool, prof, [&](const NabSweepEntry& e) {
-    last = e;
-    if (above_start) {
-      if (e.threshold < t) {
-        found = true;
-        return false;
+  NabSweepEntry chosen;
+  bool first = true;
+  run_sweep(pool, prof, [&](const NabSweepEntry& e, const double* next, double, auto& exact) {
+    const bool start = first;
+    first = false;
+    if (e.threshold == t || ((e.threshold > t || start) && (next == nullptr || *next < t))) {
+      chosen = e;
+      chosen.score = exact();
+      if (start && e.threshold < t && e.tp + e.fp > 0) {
+        // The start entry holds the rows scored exactly 1.1, which a threshold above 1.1 does not detect:
+        // the pick is the state before any row, NAB's parts summed in its order.
+        chosen.tp = chosen.fp = 0;
+        chosen.fn = pool.window_rows;
+        chosen.tn = pool.other_rows;
+        chosen.score = 0.0;
+        for (int k = 0; k < pool.slots; ++k) chosen.score += -prof.fn_weight;
       }
-      chosen = e;
-      found = e.threshold == t;
-      return !found;
-    }
-    if (e.threshold == t) {
-      chosen = e;
-      found = true;
       return false;
     }
-    if (e.threshold < t) {
-      if (have_prev) {
-        chosen = prev;
-        found = true;
-        return false;
-      }
-      chosen = e;  // the start entry: nothing detected so far
-      above_start = true;
-      return true;
-    }
-    prev = e;
-    have_prev = true;
     return true;
   });
-  return found || above_start ? chosen : last;
+  return chosen;
 }
 
 std::vector<const NabFileInput*> pointers(const std::vector<NabFileInput>& files) {
@@ -310,8 +329,9 @@ std::vector<double> nab_row_sweep_scores(int rows, const std::vector<LabelWindow
 std::vector<NabSweepEntry> nab_sweep(const std::vector<NabFileInput>& files, const NabProfile& profile) {
   Pool pool = make_pool(pointers(files));
   std::vector<NabSweepEntry> out;
-  run_sweep(pool, profile, [&](const NabSweepEntry& e) {
+  run_sweep(pool, profile, [&](const NabSweepEntry& e, const double*, double, auto& exact) {
     out.push_back(e);
+    out.back().score = exact();
     return true;
   });
   return out;
@@ -340,12 +360,23 @@ std::vector<NabThresholdResult> nab_optimize(const std::vector<NabFileInput>& fi
   const long windows = nab_window_count(files);
   std::vector<NabThresholdResult> out;
   for (const auto& prof : profiles) {
+    // Two passes: the best running total, then NAB's re-sum only at the entries whose running total is
+    // within twice the error bound of it; no other entry can reach the best entry's exact score.
+    double best_approx = -std::numeric_limits<double>::infinity();
+    run_sweep(pool, prof, [&](const NabSweepEntry&, const double*, double approx, auto&) {
+      best_approx = std::max(best_approx, approx);
+      return true;
+    });
+    const double floor = best_approx - 2.0 * approx_error(pool, prof);
     NabSweepEntry best;
     bool any = false;
     // Entries come in descending threshold order, so the first maximum is the highest tied threshold.
-    run_sweep(pool, prof, [&](const NabSweepEntry& e) {
-      if (!any || e.score > best.score) {
+    run_sweep(pool, prof, [&](const NabSweepEntry& e, const double*, double approx, auto& exact) {
+      if (approx < floor) return true;
+      const double score = exact();
+      if (!any || score > best.score) {
         best = e;
+        best.score = score;
         any = true;
       }
       return true;

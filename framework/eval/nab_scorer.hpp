@@ -106,7 +106,8 @@ struct NabProfileScores {
 
 // Per file: the sweep entry whose threshold is the smallest observed score >= threshold (NAB's pick). Where
 // NAB finds no entry, detections are still {score >= threshold}: a threshold below every score of a file
-// takes the last entry (all detected), one above 1.1 the entry of the smallest score above it, if any.
+// takes the last entry (all detected), one above 1.1 the entry of the smallest score above it, if any, else
+// none detected.
 NabProfileScores nab_score_at(const std::vector<NabFileInput>& files, const NabProfile& profile,
                               double threshold);
 // Every profile at thresholds[profile.name]; a profile missing from `thresholds` is a ConfigError.
