@@ -293,7 +293,9 @@ TEST(NabScorer, OptimizerAndPickAgreeWithTheFullSweepOnManyWindows) {
           // The same bits as the file's own sweep entry with these detections; with none detected (above
           // 1.1 the sweep may have no such entry) the null score.
           bool seen = got.tp + got.fp == 0;
-          if (seen) EXPECT_EQ(got.score, -p.fn_weight * static_cast<double>(nab_window_count({files[k]})));
+          if (seen) {
+            EXPECT_EQ(got.score, -p.fn_weight * static_cast<double>(nab_window_count({files[k]})));
+          }
           for (const auto& e : file_entries)
             if (e.tp == got.tp && e.fp == got.fp) {
               EXPECT_EQ(got.score, e.score) << files[k].relpath << " at " << t;
