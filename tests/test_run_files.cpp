@@ -252,3 +252,53 @@ TEST(Files, ReadAndHashGiveTheBytesOwnResults) {
   EXPECT_THROW(lstmad::files::sha256_file(tmp.path()), lstmad::IoError);
   EXPECT_THROW(lstmad::files::read(tmp.file("absent")), lstmad::IoError);
 }
+
+// Lines split at block boundaries, CRLF, a line longer than a block, a last line without "\n", empty lines:
+// read_lines visits the lines that splitting the whole text gives.
+TEST(Files, ReadLinesVisitsEveryLineAcrossBlocks) {
+  lstmad::test::TempDir tmp("files-lines");
+  auto split = [](const std::string& text) {
+    std::vector<std::string> lines;
+    size_t at = 0;
+    while (at < text.size()) {
+      size_t nl = text.find('\n', at);
+      std::string line = text.substr(at, nl == std::string::npos ? std::string::npos : nl - at);
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      lines.push_back(line);
+      at = nl == std::string::npos ? text.size() : nl + 1;
+    }
+    return lines;
+  };
+  uint64_t x = 99;
+  auto next = [&] {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    return x >> 33;
+  };
+  std::vector<std::string> texts = {"",
+                                    "\n",
+                                    "a",
+                                    "a\n",
+                                    "a\r\n\r\nb",
+                                    std::string((1 << 20) - 1, 'x') + "\ny",
+                                    std::string(3 << 20, 'z') + "\r\n"};
+  std::string big;
+  while (big.size() < (5u << 20)) {
+    big += std::string(next() % 200, 'v');
+    big += next() % 3 == 0 ? "\r\n" : "\n";
+  }
+  texts.push_back(big);
+  texts.push_back(big + "tail");
+  for (size_t k = 0; k < texts.size(); ++k) {
+    const std::string path = tmp.file("t" + std::to_string(k));
+    lstmad::test::write_text(path, texts[k]);
+    std::vector<std::string> got;
+    lstmad::files::read_lines(path, [&](const char* b, const char* e, long line) {
+      EXPECT_EQ(line, static_cast<long>(got.size()) + 1);
+      got.emplace_back(b, e);
+    });
+    EXPECT_EQ(got, split(texts[k])) << "text " << k;
+  }
+  EXPECT_THROW(lstmad::files::read_lines(tmp.path(), [](const char*, const char*, long) {}), lstmad::IoError);
+  EXPECT_THROW(lstmad::files::read_lines(tmp.file("absent"), [](const char*, const char*, long) {}),
+               lstmad::IoError);
+}

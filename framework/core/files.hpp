@@ -1,6 +1,7 @@
 // File helpers: whole-file reads, atomic writes (temporary file, flush, fsync, rename) so that a crash
 // never leaves a half-written result, and folder creation with clear errors.
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -8,6 +9,11 @@ namespace lstmad::files {
 
 // Reads a whole file; IoError naming the path when it cannot.
 std::string read(const std::string& path);
+// Calls visit(begin, end, line_number) for each line of a file, read in blocks of 1 MB (a long series'
+// result file is over 100 MB; only the block and the longest line are held). The line excludes its "\n"
+// and a "\r" before it; a last line without "\n" is visited too, an empty file visits nothing. IoError
+// naming the path when it cannot be read.
+void read_lines(const std::string& path, const std::function<void(const char*, const char*, long)>& visit);
 // Writes `content` to `path` atomically: path.tmp.<pid>.<n>, flush, fsync, rename over path, fsync of
 // the folder.
 void write_atomic(const std::string& path, const std::string& content);
