@@ -38,13 +38,20 @@ void add_detect_command(CLI::App& app, Registry& reg) {
   det->add_option("-j,--jobs", o.threads, "Worker threads (0 = all cores)")->check(thread_count);
   reg.add(det, [] {
     const Detection d = detect(o);
-    const std::string csv = detection_csv(d);
     if (out.empty()) {
-      std::cout << csv;
+      detection_csv(d, [](std::string& text) {
+        std::cout << text;
+        text.clear();
+      });
     } else {
       const std::filesystem::path p(out);
       if (p.has_parent_path()) files::make_dirs(p.parent_path().string());
-      files::write_atomic(out, csv);
+      files::AtomicWriter file(out);
+      detection_csv(d, [&file](std::string& text) {
+        file.write(text.data(), text.size());
+        text.clear();
+      });
+      file.commit();
     }
     std::cerr << "detector " << d.detector << ", series " << d.series << " (cell " << d.cell << "), engine "
               << d.engine << ": " << d.data.rows() << " rows, the first " << d.train_rows

@@ -291,7 +291,7 @@ Detection detect(const DetectOptions& o) {
   return d;
 }
 
-std::string detection_csv(const Detection& d) {
+void detection_csv(const Detection& d, const std::function<void(std::string&)>& sink) {
   const bool alarms = !std::isnan(d.threshold);
   std::string out = alarms ? "timestamp,value,anomaly_score,raw_score,alarm\n"
                            : "timestamp,value,anomaly_score,raw_score\n";
@@ -308,8 +308,9 @@ std::string detection_csv(const Detection& d) {
     put(d.errors[k]);
     if (alarms) out += d.scores[k] >= d.threshold ? ",1" : ",0";
     out += '\n';
+    if (out.size() >= (size_t{1} << 20)) sink(out);
   }
-  return out;
+  sink(out);
 }
 
 }  // namespace lstmad

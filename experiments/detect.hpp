@@ -5,6 +5,7 @@
 // leave the scores of the rows before them as they were, since every stage is causal and the span that
 // detector.suppress silences after an alarm stays the run's (a fraction of the learned series' rows).
 #pragma once
+#include <functional>
 #include <limits>
 #include <string>
 #include <vector>
@@ -41,7 +42,9 @@ struct Detection {
 Detection detect(const DetectOptions& options);
 
 // CSV: timestamp,value,anomaly_score,raw_score[,alarm] (alarm when a threshold is known), numbers in
-// their shortest round-trip form, as the run's NAB-format files write them.
-std::string detection_csv(const Detection& d);
+// their shortest round-trip form, as the run's NAB-format files write them. Made a block at a time (a
+// long series' CSV is over 100 MB): `sink` takes the text so far, and empties it, whenever it passes
+// 1 MB and at the end.
+void detection_csv(const Detection& d, const std::function<void(std::string&)>& sink);
 
 }  // namespace lstmad

@@ -245,12 +245,10 @@ void ResultsStore::write_nab_scores(const std::string& detector, const Series& s
   std::string path = nab_scores_path(detector, series.name);
   files::make_dirs(fs::path(path).parent_path().string());
   auto labels = series.point_labels();
-  std::string out = raw ? "timestamp,value,anomaly_score,raw_score,label\n" : "timestamp,value,anomaly_score,label\n";
-  // Sized for the longest text each row can take (a timestamp, up to 24 characters a number), so that a
-  // long series' file is never copied into a doubled buffer while it is built.
-  size_t bytes = out.size();
-  for (const auto& t : series.timestamps) bytes += t.size() + (raw ? 3 : 2) * 25 + 4;
-  out.reserve(bytes);
+  // Written as it is made, a block at a time: a 2-million-row file is 140 MB.
+  files::AtomicWriter file(path);
+  std::string& out = file.buffer();
+  out += raw ? "timestamp,value,anomaly_score,raw_score,label\n" : "timestamp,value,anomaly_score,label\n";
   // Shortest round-trip text of each number: reading the file back gives the same doubles (rescore relies
   // on it), without the noise digits of %.17g.
   auto put = [&out](double v) { append_shortest(out, v); };
@@ -266,8 +264,9 @@ void ResultsStore::write_nab_scores(const std::string& detector, const Series& s
       put((*raw)[k]);
     }
     out += labels[k] ? ",1\n" : ",0\n";
+    file.flush_if_full();
   }
-  files::write_atomic(path, out);
+  file.commit();
 }
 
 std::vector<std::vector<double>> ResultsStore::read_nab_columns(

@@ -6,9 +6,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -301,4 +303,40 @@ TEST(Files, ReadLinesVisitsEveryLineAcrossBlocks) {
   EXPECT_THROW(lstmad::files::read_lines(tmp.path(), [](const char*, const char*, long) {}), lstmad::IoError);
   EXPECT_THROW(lstmad::files::read_lines(tmp.file("absent"), [](const char*, const char*, long) {}),
                lstmad::IoError);
+}
+
+// Text written in pieces past the 1 MB block lands whole at commit(); a writer destroyed before it (an
+// exception while the text is made) leaves the old file and no temporary file behind.
+TEST(Files, AnAtomicWriterLandsWholeOrNotAtAll) {
+  lstmad::test::TempDir tmp("files-writer");
+  const std::string path = tmp.file("out.csv");
+  lstmad::test::write_text(path, "old\n");
+  std::string want;
+  {
+    lstmad::files::AtomicWriter w(path);
+    for (int i = 0; i < 300000; ++i) {
+      const std::string line = "row " + std::to_string(i) + "\n";
+      w.buffer() += line;
+      want += line;
+      w.flush_if_full();
+      if (i == 1000) {
+        w.write("direct\n", 7);
+        want += "direct\n";
+      }
+    }
+    EXPECT_EQ(lstmad::files::read(path), "old\n") << "nothing lands before commit()";
+    w.commit();
+  }
+  EXPECT_GT(want.size(), size_t{1} << 21);
+  EXPECT_EQ(lstmad::files::read(path), want);
+  try {
+    lstmad::files::AtomicWriter w(path);
+    w.buffer() += std::string(3u << 20, 'x');
+    w.flush_if_full();
+    throw std::runtime_error("failed while making the text");
+  } catch (const std::runtime_error&) {
+  }
+  EXPECT_EQ(lstmad::files::read(path), want);
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(tmp.path()), {}), 1);
+  EXPECT_THROW(lstmad::files::AtomicWriter(tmp.file("no/such/folder/f")), lstmad::IoError);
 }

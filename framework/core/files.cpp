@@ -14,6 +14,7 @@
 #include <limits>
 #include <set>
 #include <sstream>
+#include <utility>
 
 #include "core/error.hpp"
 
@@ -111,43 +112,64 @@ bool writer_gone(long pid) {
   return ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
 }
 
-void write_atomic(const std::string& path, const std::string& content) {
+AtomicWriter::AtomicWriter(std::string path) : path_(std::move(path)) {
   static std::atomic<unsigned> counter{0};
-  std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw IoError(path + ": cannot create (" + std::strerror(errno) + ")");
-  const char* p = content.data();
-  size_t left = content.size();
-  while (left > 0) {
-    ssize_t w = ::write(fd, p, left);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw IoError(path + ": write failed (" + std::strerror(e) + ")");
-    }
-    p += w;
-    left -= static_cast<size_t>(w);
+  tmp_ = path_ + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
+  fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw IoError(path_ + ": cannot create (" + std::strerror(errno) + ")");
+  buf_.reserve(kBlock + 4096);
+}
+
+AtomicWriter::~AtomicWriter() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    ::unlink(tmp_.c_str());
   }
+}
+
+void AtomicWriter::write(const char* data, size_t size) {
+  for (auto [p, left] : {std::pair<const char*, size_t>{buf_.data(), buf_.size()}, {data, size}}) {
+    while (left > 0) {
+      ssize_t w = ::write(fd_, p, left);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        throw IoError(path_ + ": write failed (" + std::strerror(errno) + ")");
+      }
+      p += w;
+      left -= static_cast<size_t>(w);
+    }
+    buf_.clear();
+  }
+}
+
+void AtomicWriter::commit() {
+  write_out();
+  const int fd = fd_;
+  fd_ = -1;
   if (::fsync(fd) != 0 || ::close(fd) != 0) {
     int e = errno;
-    ::unlink(tmp.c_str());
-    throw IoError(path + ": flush failed (" + std::strerror(e) + ")");
+    ::unlink(tmp_.c_str());
+    throw IoError(path_ + ": flush failed (" + std::strerror(e) + ")");
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+  if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
     int e = errno;
-    ::unlink(tmp.c_str());
-    throw IoError(path + ": rename failed (" + std::strerror(e) + ")");
+    ::unlink(tmp_.c_str());
+    throw IoError(path_ + ": rename failed (" + std::strerror(e) + ")");
   }
   // The rename is an entry of the folder: without the folder's own fsync a power loss can undo it, and
   // a result counted as written would be gone. Best effort: some file systems refuse a folder's fsync.
-  std::string parent = std::filesystem::path(path).parent_path().string();
+  std::string parent = std::filesystem::path(path_).parent_path().string();
   if (parent.empty()) parent = ".";
   if (int dfd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
     (void)::fsync(dfd);
     ::close(dfd);
   }
+}
+
+void write_atomic(const std::string& path, const std::string& content) {
+  AtomicWriter w(path);
+  w.write(content.data(), content.size());
+  w.commit();
 }
 
 void make_dirs(const std::string& path) {

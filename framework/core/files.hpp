@@ -1,6 +1,7 @@
 // File helpers: whole-file reads, atomic writes (temporary file, flush, fsync, rename) so that a crash
 // never leaves a half-written result, and folder creation with clear errors.
 #pragma once
+#include <cstddef>
 #include <functional>
 #include <string>
 #include <vector>
@@ -17,6 +18,31 @@ void read_lines(const std::string& path, const std::function<void(const char*, c
 // Writes `content` to `path` atomically: path.tmp.<pid>.<n>, flush, fsync, rename over path, fsync of
 // the folder.
 void write_atomic(const std::string& path, const std::string& content);
+// write_atomic for text made piece by piece (a long series' result file is over 100 MB): pieces are
+// written to the temporary file as they come, through a 1 MB buffer, and commit() flushes, fsyncs and
+// renames it over `path`. Destroyed without commit() (an exception on the way), the temporary file is
+// removed and `path` is untouched.
+class AtomicWriter {
+ public:
+  explicit AtomicWriter(std::string path);
+  ~AtomicWriter();
+  AtomicWriter(const AtomicWriter&) = delete;
+  AtomicWriter& operator=(const AtomicWriter&) = delete;
+  // The buffer to append to; it is written out once it passes 1 MB (call flush_if_full() after appends).
+  std::string& buffer() { return buf_; }
+  void flush_if_full() {
+    if (buf_.size() >= kBlock) write_out();
+  }
+  // Writes the buffer, then `size` bytes from `data` directly.
+  void write(const char* data, size_t size);
+  void commit();
+
+ private:
+  static constexpr size_t kBlock = size_t{1} << 20;
+  void write_out() { write(nullptr, 0); }
+  std::string path_, tmp_, buf_;
+  int fd_ = -1;
+};
 // Whether a file name is one of write_atomic's temporary files (NAME.tmp.<pid>.<n>): a write that never
 // finished, so never a result. Only that exact ending counts (a series file may have ".tmp." in its
 // name); `pid`, when given, receives the writer's process id.
