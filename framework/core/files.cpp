@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -45,6 +46,31 @@ std::string read(const std::string& path) {
   ss << in.rdbuf();
   if (in.bad()) throw IoError(path + ": read error");
   return ss.str();
+}
+
+FileView::FileView(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) throw IoError(path + ": is a folder, expected a file");
+  const auto size = fs::file_size(path, ec);
+  if (!ec && size > 0 && fs::is_regular_file(path, ec)) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw IoError(path + ": cannot open for reading (" + std::strerror(errno) + ")");
+    void* m = ::mmap(nullptr, static_cast<size_t>(size), PROT_READ, MAP_PRIVATE, fd, 0);
+    ::close(fd);
+    if (m != MAP_FAILED) {
+      (void)::madvise(m, static_cast<size_t>(size), MADV_SEQUENTIAL);
+      map_ = m;
+      map_size_ = static_cast<size_t>(size);
+      text_ = std::string_view(static_cast<const char*>(m), map_size_);
+      return;
+    }
+  }
+  copy_ = read(path);  // an empty file, a pipe, or a file system that cannot map
+  text_ = copy_;
+}
+
+FileView::~FileView() {
+  if (map_ != nullptr) ::munmap(map_, map_size_);
 }
 
 void read_lines(const std::string& path, const std::function<void(const char*, const char*, long)>& visit) {

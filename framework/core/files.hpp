@@ -4,12 +4,30 @@
 #include <cstddef>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace lstmad::files {
 
 // Reads a whole file; IoError naming the path when it cannot.
 std::string read(const std::string& path);
+// A file's bytes, mapped read-only where it is a regular file (a series' CSV of 100 MB is parsed where the
+// page cache holds it: no buffer to fill, no copy), read whole otherwise (a pipe). IoError naming the path
+// when it cannot be opened or read.
+class FileView {
+ public:
+  explicit FileView(const std::string& path);
+  ~FileView();
+  FileView(const FileView&) = delete;
+  FileView& operator=(const FileView&) = delete;
+  std::string_view text() const { return text_; }
+
+ private:
+  std::string_view text_;
+  void* map_ = nullptr;
+  size_t map_size_ = 0;
+  std::string copy_;
+};
 // Calls visit(begin, end, line_number) for each line of a file, read in blocks of 1 MB (a long series'
 // result file is over 100 MB; only the block and the longest line are held). The line excludes its "\n"
 // and a "\r" before it; a last line without "\n" is visited too, an empty file visits nothing. IoError

@@ -125,14 +125,14 @@ namespace {
 // fields, trimmed. A line break inside quotes is not supported: rows are read line by line.
 class LineReader {
  public:
-  LineReader(const std::string& text, const std::string& path) : text_(text), path_(path) {}
+  LineReader(std::string_view text, const std::string& path) : text_(text), path_(path) {}
 
   // The next line without its line ending; false at the end of the text.
   bool next(std::string_view& line) {
     if (pos_ >= text_.size()) return false;
     size_t nl = text_.find('\n', pos_);
     if (nl == std::string::npos) nl = text_.size();
-    line = std::string_view(text_).substr(pos_, nl - pos_);
+    line = text_.substr(pos_, nl - pos_);
     // Every CR before the LF goes: "\r\r\n" is what a CSV writer's CRLF becomes in a text-mode file on
     // Windows (Python's csv module without newline='').
     while (!line.empty() && line.back() == '\r') line.remove_suffix(1);
@@ -166,7 +166,7 @@ class LineReader {
 
   // True when nothing but blank space is left after the current line.
   bool only_blank_left() const {
-    const std::string_view rest = std::string_view(text_).substr(std::min(pos_, text_.size()));
+    const std::string_view rest = text_.substr(std::min(pos_, text_.size()));
     return rest.find_first_not_of(" \t\r\n") == std::string_view::npos;
   }
 
@@ -175,7 +175,7 @@ class LineReader {
   DataError error(const std::string& what) const { return DataError(path_, line_no_, what); }
 
  private:
-  const std::string& text_;
+  std::string_view text_;
   const std::string& path_;
   size_t pos_ = 0;
   long line_no_ = 0;
@@ -300,7 +300,7 @@ void add_label_windows(const std::vector<int>& labels, bool nab, Series& s) {
 
 }  // namespace
 
-Series parse_series_csv(const std::string& text, const std::string& path, const std::string& name,
+Series parse_series_csv(std::string_view text, const std::string& path, const std::string& name,
                         CsvReadReport* report, const CsvColumns& layout) {
   Series s;
   s.name = name;
@@ -329,6 +329,16 @@ Series parse_series_csv(const std::string& text, const std::string& path, const 
   CsvRecord record;
   const std::vector<std::string_view>& fields = record.fields;
   std::vector<int> labels;
+  // Sized once from the line count: grown row by row, a long series' vectors were copied (and their pages
+  // faulted in) a dozen times.
+  const size_t rows_at_most = static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1;
+  s.values.reserve(rows_at_most * cols.value_order.size());
+  s.lines.reserve(rows_at_most);
+  if (cols.time_col >= 0) {
+    s.timestamps.reserve(rows_at_most);
+    s.time_us.reserve(rows_at_most);
+  }
+  if (cols.label_col >= 0) labels.reserve(rows_at_most);
   while (in.next(line)) {
     if (trim(line).empty()) {
       // A blank line is tolerated only at the very end of the file.
@@ -428,13 +438,13 @@ std::vector<std::string> list_csv_files(const std::string& root) {
 
 Series read_series_csv(const std::string& path, const std::string& name, CsvReadReport* report,
                        const CsvColumns& layout) {
-  std::string text;
+  std::optional<files::FileView> file;
   try {
-    text = files::read(path);
+    file.emplace(path);
   } catch (const IoError& e) {
     throw DataError(path, 0, std::string("cannot read: ") + e.what());
   }
-  return parse_series_csv(text, path, name, report, layout);
+  return parse_series_csv(file->text(), path, name, report, layout);
 }
 
 }  // namespace lstmad

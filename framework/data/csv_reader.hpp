@@ -67,7 +67,7 @@ Series read_series_csv(const std::string& path, const std::string& name, CsvRead
                        const CsvColumns& layout = {});
 // Parses CSV text already in memory; `path` is used in error messages. A header that lacks a named
 // column, a label that is not a number, or a column named twice is a DataError naming the file and line.
-Series parse_series_csv(const std::string& text, const std::string& path, const std::string& name,
+Series parse_series_csv(std::string_view text, const std::string& path, const std::string& name,
                         CsvReadReport* report = nullptr, const CsvColumns& layout = {});
 
 }  // namespace lstmad
