@@ -3,9 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <limits>
+#include <map>
 #include <random>
 #include <set>
+#include <string>
 
 #include "core/error.hpp"
 #include "eval/metrics.hpp"
@@ -460,6 +463,147 @@ TEST(MetricsCrossCheck, SweepsMatchDirectEvaluation) {
         EXPECT_GT(fast.roc, 0.0);
         EXPECT_GT(fast.pr, 0.0);
       }
+  }
+}
+
+namespace {
+
+// Range-AUC written out plainly from docs/metrics.md for one buffer length: soft labels added run by run,
+// a range index per row, then one pass over the distinct thresholds, every row visited at every buffer.
+RangeAuc plain_range_auc(const std::vector<double>& scores, const std::vector<int>& labels, int buffer,
+                         bool tsb_ad) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const int n = static_cast<int>(labels.size()), h = buffer / 2;
+  std::vector<std::pair<int, int>> runs;  // [first, last]
+  for (int i = 0; i < n; ++i)
+    if (labels[static_cast<size_t>(i)] != 0) {
+      if (i > 0 && labels[static_cast<size_t>(i - 1)] != 0)
+        runs.back().second = i;
+      else
+        runs.push_back({i, i});
+    }
+  double p = 0;
+  for (int l : labels) p += l != 0 ? 1 : 0;
+  if (p == 0) return {nan, nan};
+  std::vector<double> y(labels.size(), 0.0);
+  for (int i = 0; i < n; ++i) y[static_cast<size_t>(i)] = labels[static_cast<size_t>(i)] != 0 ? 1 : 0;
+  for (const auto& [a, b] : runs)
+    for (int d = 1; d <= h; ++d) {
+      const double w = std::sqrt(1.0 - static_cast<double>(d) / buffer);
+      if (a - d >= 0) y[static_cast<size_t>(a - d)] += w;
+      if (b + d < n) y[static_cast<size_t>(b + d)] += w;
+    }
+  for (double& v : y) v = std::min(v, 1.0);
+  std::vector<int> range(labels.size(), -1);
+  int ranges = 0;
+  if (tsb_ad) {  // each run widened by h, merged with the previous range where they share a row
+    int previous_last = -1;
+    for (const auto& [a, b] : runs) {
+      const int first = std::max(a - h, 0), last = std::min(b + h, n - 1);
+      if (ranges == 0 || first > previous_last) ++ranges;
+      for (int i = first; i <= last; ++i) range[static_cast<size_t>(i)] = ranges - 1;
+      previous_last = last;
+    }
+  } else {  // runs of y > 0
+    for (int i = 0; i < n; ++i)
+      if (y[static_cast<size_t>(i)] > 0) {
+        if (i == 0 || y[static_cast<size_t>(i - 1)] <= 0) ++ranges;
+        range[static_cast<size_t>(i)] = ranges - 1;
+      }
+  }
+  double buffer_weight = 0;  // B: all buffer rows (VLDB 2022), or the detected ones so far (TSB-AD)
+  if (!tsb_ad)
+    for (int i = 0; i < n; ++i)
+      if (labels[static_cast<size_t>(i)] == 0) buffer_weight += y[static_cast<size_t>(i)];
+  std::map<double, std::vector<int>, std::greater<double>> rows_at;
+  for (int i = 0; i < n; ++i) rows_at[scores[static_cast<size_t>(i)]].push_back(i);
+  std::vector<bool> range_hit(static_cast<size_t>(ranges), false);
+  double tp = 0, detected = 0, hit = 0;
+  double last_fpr = 0, last_tpr = 0, last_precision = 1, roc = 0, pr = 0;
+  for (const auto& [threshold, rows] : rows_at) {
+    for (int i : rows) {
+      const size_t r = static_cast<size_t>(i);
+      detected += 1;
+      tp += y[r];
+      if (tsb_ad && labels[r] == 0) buffer_weight += y[r];
+      if (range[r] >= 0 && !range_hit[static_cast<size_t>(range[r])]) {
+        range_hit[static_cast<size_t>(range[r])] = true;
+        hit += 1;
+      }
+    }
+    const double positives = p + buffer_weight / 2;
+    const double tpr = std::min(tp / positives, 1.0) * hit / ranges;
+    const double fpr = (detected - tp) / (n - positives);
+    const double precision = tp / detected;
+    roc += (fpr - last_fpr) * (tpr + last_tpr) / 2;
+    pr += (tpr - last_tpr) * (tsb_ad ? precision : (precision + last_precision) / 2);
+    last_fpr = fpr;
+    last_tpr = tpr;
+    last_precision = precision;
+  }
+  roc += (1 - last_fpr) * (1 + last_tpr) / 2;
+  return {p < n ? roc : nan, pr};
+}
+
+// Labels in runs of random lengths with gaps of 1..3 rows as often as long ones (ranges that touch or
+// merge at small buffers), often starting at row 0 or ending at the last row; scores on a grid of a few
+// values (many ties) or continuous, higher on average inside the runs.
+void random_vus_case(std::mt19937& rng, std::vector<double>& scores, std::vector<int>& labels) {
+  const int n = 1 + static_cast<int>(rng() % 300);
+  labels.assign(static_cast<size_t>(n), 0);
+  int i = rng() % 3 == 0 ? 0 : static_cast<int>(rng() % 40);
+  while (i < n) {
+    const int length = 1 + static_cast<int>(rng() % (rng() % 2 ? 4 : 25));
+    for (int k = i; k < std::min(n, i + length); ++k) labels[static_cast<size_t>(k)] = 1;
+    i += length + 1 + static_cast<int>(rng() % (rng() % 2 ? 3 : 60));
+  }
+  if (rng() % 10 == 0) std::fill(labels.begin(), labels.end(), rng() % 2);  // none or all labeled
+  const int levels = rng() % 2 ? 2 + static_cast<int>(rng() % 4) : 0;       // 0: continuous
+  std::uniform_real_distribution<double> u(0, 1);
+  scores.resize(labels.size());
+  for (size_t r = 0; r < scores.size(); ++r) {
+    const double v = u(rng) + (labels[r] ? 0.4 : 0.0);
+    scores[r] = levels > 0 ? std::floor(v / 1.4 * levels) : v;
+  }
+}
+
+void expect_same(double fast, double plain, const std::string& where) {
+  if (std::isnan(plain)) {
+    EXPECT_TRUE(std::isnan(fast)) << where;
+    return;
+  }
+  EXPECT_NEAR(fast, plain, 1e-12 * std::abs(plain)) << where;
+}
+
+}  // namespace
+
+// vus and range_auc against the plain sweep, over buffers up to 40 (longer than many of the series).
+TEST(MetricsCrossCheck, VusMatchesAPlainSweepOfEveryBuffer) {
+  std::mt19937 rng(2024);
+  for (int c = 0; c < 300; ++c) {
+    std::vector<double> s;
+    std::vector<int> l;
+    random_vus_case(rng, s, l);
+    const int max_buffer = static_cast<int>(rng() % 41);
+    for (const auto def : {RangeAucDefinition::TsbAd, RangeAucDefinition::Vldb2022}) {
+      const bool tsb_ad = def == RangeAucDefinition::TsbAd;
+      const std::string where = "case " + std::to_string(c) + " n " + std::to_string(s.size()) + " " +
+                                range_auc_definition_name(def) + " L " + std::to_string(max_buffer);
+      double roc = 0, pr = 0;
+      for (int b = 0; b <= max_buffer; ++b) {
+        const RangeAuc plain = plain_range_auc(s, l, b, tsb_ad);
+        roc += plain.roc;
+        pr += plain.pr;
+        if (b % 7 == c % 7) {
+          const RangeAuc fast = range_auc(s, l, b, def);
+          expect_same(fast.roc, plain.roc, where + " buffer " + std::to_string(b));
+          expect_same(fast.pr, plain.pr, where + " buffer " + std::to_string(b));
+        }
+      }
+      const RangeAuc fast = vus(s, l, max_buffer, def);
+      expect_same(fast.roc, roc / (max_buffer + 1), where);
+      expect_same(fast.pr, pr / (max_buffer + 1), where);
+    }
   }
 }
 
