@@ -607,6 +607,33 @@ TEST(MetricsCrossCheck, VusMatchesAPlainSweepOfEveryBuffer) {
   }
 }
 
+// One sort for the four curve metrics gives what four separate calls give.
+TEST(MetricsCrossCheck, CurveMetricsEqualTheSeparateCalls) {
+  std::mt19937 rng(77);
+  for (int c = 0; c < 40; ++c) {
+    std::vector<double> s;
+    std::vector<int> l;
+    random_vus_case(rng, s, l);
+    const auto def = c % 2 ? RangeAucDefinition::TsbAd : RangeAucDefinition::Vldb2022;
+    const int max_buffer = static_cast<int>(rng() % 30);
+    const CurveMetrics m = curve_metrics(s, l, max_buffer, def);
+    const BestF1 best = best_f1(s, l);
+    const RangeAuc v = vus(s, l, max_buffer, def);
+    const std::vector<std::pair<double, double>> pairs = {
+        {m.best_f1.f1, best.f1},    {m.best_f1.threshold, best.threshold},
+        {m.roc_auc, roc_auc(s, l)}, {m.pr_auc, average_precision(s, l)},
+        {m.vus.roc, v.roc},         {m.vus.pr, v.pr}};
+    for (size_t k = 0; k < pairs.size(); ++k) {
+      if (std::isnan(pairs[k].second))
+        EXPECT_TRUE(std::isnan(pairs[k].first)) << "case " << c << " value " << k;
+      else
+        EXPECT_EQ(pairs[k].first, pairs[k].second) << "case " << c << " value " << k;
+    }
+  }
+  EXPECT_THROW(curve_metrics({0.1}, {0}, -1), lstmad::Error);
+  EXPECT_THROW(curve_metrics({0.1, 0.2}, {0}, 0), lstmad::Error);
+}
+
 TEST(MetricsSeries, NamesOrderAndValues) {
   const std::vector<double> scores = {0.9, 0.8, 0.8, 0.3, 0.2, 0.1};
   const std::vector<int> labels = {1, 0, 1, 1, 0, 0};

@@ -205,58 +205,77 @@ class RangeAucSweep {
   std::vector<double> weight_;  // y at each distance from one run, for the current buffer length
 };
 
-}  // namespace
-
-BestF1 best_f1(const std::vector<double>& scores, const std::vector<int>& labels) {
-  check_inputs(scores, labels, "best_f1");
+// Best F1, ROC-AUC and average precision share one walk over the tie groups: each threshold's TP and
+// detections give all three.
+struct PointCurves {
+  BestF1 best;
+  double roc_auc, average_precision;
+};
+PointCurves point_curves_sorted(const std::vector<size_t>& order, const std::vector<double>& scores,
+                                const std::vector<int>& labels) {
   const long positives = count_positive(labels);
-  if (positives == 0) return {kNaN, kNaN};
-  const std::vector<size_t> order = descending_order(scores);
+  const long negatives = static_cast<long>(labels.size()) - positives;
+  if (positives == 0) return {{kNaN, kNaN}, kNaN, kNaN};
   BestF1 best{-1.0, kNaN};
   long tp = 0, predicted = 0;
+  double roc = 0, ap = 0, prev_recall = 0, prev_fpr = 0;  // recall is the ROC curve's TPR
   for_each_tie_group(order, scores, [&](size_t first, size_t last) {
     for (size_t k = first; k < last; ++k) tp += labels[order[k]] != 0;
     predicted += static_cast<long>(last - first);
     // F1 = 2TP / (2TP + FP + FN) = 2TP / (predicted + positives).
     const double f1 = 2.0 * static_cast<double>(tp) / static_cast<double>(predicted + positives);
     if (f1 > best.f1) best = {f1, scores[order[first]]};
+    const double recall = static_cast<double>(tp) / positives;
+    if (negatives > 0) {
+      const double fpr = static_cast<double>(predicted - tp) / negatives;
+      roc += (fpr - prev_fpr) * 0.5 * (recall + prev_recall);
+      prev_fpr = fpr;
+    }
+    ap += (recall - prev_recall) * static_cast<double>(tp) / static_cast<double>(predicted);
+    prev_recall = recall;
   });
-  return best;
+  return {best, negatives > 0 ? roc : kNaN, ap};
+}
+
+void check_max_buffer(int max_buffer, const char* what) {
+  if (max_buffer < 0 || max_buffer > kMaxVusBuffer)
+    throw Error(std::string(what) + ": the largest buffer length must be in 0.." +
+                std::to_string(kMaxVusBuffer) + ", got " + std::to_string(max_buffer));
+}
+
+RangeAuc vus_sorted(const std::vector<size_t>& order, const std::vector<double>& scores,
+                    const std::vector<int>& labels, int max_buffer, RangeAucDefinition definition) {
+  if (count_positive(labels) == 0) return {kNaN, kNaN};
+  RangeAucSweep sweep(order, scores, labels, max_buffer);
+  RangeAuc sum{0, 0};
+  for (int b = 0; b <= max_buffer; ++b) {
+    const RangeAuc r = sweep.at(b, definition);
+    sum.roc += r.roc;
+    sum.pr += r.pr;
+  }
+  const double count = static_cast<double>(max_buffer) + 1.0;
+  return {sum.roc / count, sum.pr / count};
+}
+
+}  // namespace
+
+BestF1 best_f1(const std::vector<double>& scores, const std::vector<int>& labels) {
+  check_inputs(scores, labels, "best_f1");
+  if (count_positive(labels) == 0) return {kNaN, kNaN};
+  return point_curves_sorted(descending_order(scores), scores, labels).best;
 }
 
 double roc_auc(const std::vector<double>& scores, const std::vector<int>& labels) {
   check_inputs(scores, labels, "roc_auc");
   const long positives = count_positive(labels);
-  const long negatives = static_cast<long>(labels.size()) - positives;
-  if (positives == 0 || negatives == 0) return kNaN;
-  const std::vector<size_t> order = descending_order(scores);
-  long tp = 0, fp = 0;
-  double area = 0, prev_tpr = 0, prev_fpr = 0;
-  for_each_tie_group(order, scores, [&](size_t first, size_t last) {
-    for (size_t k = first; k < last; ++k) (labels[order[k]] != 0 ? tp : fp) += 1;
-    const double tpr = static_cast<double>(tp) / positives, fpr = static_cast<double>(fp) / negatives;
-    area += (fpr - prev_fpr) * 0.5 * (tpr + prev_tpr);
-    prev_tpr = tpr;
-    prev_fpr = fpr;
-  });
-  return area;
+  if (positives == 0 || positives == static_cast<long>(labels.size())) return kNaN;
+  return point_curves_sorted(descending_order(scores), scores, labels).roc_auc;
 }
 
 double average_precision(const std::vector<double>& scores, const std::vector<int>& labels) {
   check_inputs(scores, labels, "average_precision");
-  const long positives = count_positive(labels);
-  if (positives == 0) return kNaN;
-  const std::vector<size_t> order = descending_order(scores);
-  long tp = 0, predicted = 0;
-  double ap = 0, prev_recall = 0;
-  for_each_tie_group(order, scores, [&](size_t first, size_t last) {
-    for (size_t k = first; k < last; ++k) tp += labels[order[k]] != 0;
-    predicted += static_cast<long>(last - first);
-    const double recall = static_cast<double>(tp) / positives;
-    ap += (recall - prev_recall) * static_cast<double>(tp) / static_cast<double>(predicted);
-    prev_recall = recall;
-  });
-  return ap;
+  if (count_positive(labels) == 0) return kNaN;
+  return point_curves_sorted(descending_order(scores), scores, labels).average_precision;
 }
 
 std::vector<double> buffered_labels(const std::vector<int>& labels, int buffer) {
@@ -299,19 +318,20 @@ RangeAuc range_auc(const std::vector<double>& scores, const std::vector<int>& la
 RangeAuc vus(const std::vector<double>& scores, const std::vector<int>& labels, int max_buffer,
              RangeAucDefinition definition) {
   check_inputs(scores, labels, "vus");
-  if (max_buffer < 0 || max_buffer > kMaxVusBuffer)
-    throw Error("vus: the largest buffer length must be in 0.." + std::to_string(kMaxVusBuffer) + ", got " +
-                std::to_string(max_buffer));
+  check_max_buffer(max_buffer, "vus");
   if (count_positive(labels) == 0) return {kNaN, kNaN};
-  RangeAucSweep sweep(descending_order(scores), scores, labels, max_buffer);
-  RangeAuc sum{0, 0};
-  for (int b = 0; b <= max_buffer; ++b) {
-    const RangeAuc r = sweep.at(b, definition);
-    sum.roc += r.roc;
-    sum.pr += r.pr;
-  }
-  const double count = static_cast<double>(max_buffer) + 1.0;
-  return {sum.roc / count, sum.pr / count};
+  return vus_sorted(descending_order(scores), scores, labels, max_buffer, definition);
+}
+
+CurveMetrics curve_metrics(const std::vector<double>& scores, const std::vector<int>& labels,
+                           int vus_max_buffer, RangeAucDefinition vus_definition) {
+  check_inputs(scores, labels, "curve_metrics");
+  check_max_buffer(vus_max_buffer, "curve_metrics");
+  if (count_positive(labels) == 0) return {{kNaN, kNaN}, kNaN, kNaN, {kNaN, kNaN}};
+  const std::vector<size_t> order = descending_order(scores);
+  const PointCurves point = point_curves_sorted(order, scores, labels);
+  return {point.best, point.roc_auc, point.average_precision,
+          vus_sorted(order, scores, labels, vus_max_buffer, vus_definition)};
 }
 
 double ucr_score(const std::vector<double>& scores, const std::vector<int>& labels, int tolerance) {

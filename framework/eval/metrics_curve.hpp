@@ -51,6 +51,17 @@ constexpr int kMaxVusBuffer = 10000000;
 RangeAuc vus(const std::vector<double>& scores, const std::vector<int>& labels, int max_buffer,
              RangeAucDefinition definition = RangeAucDefinition::TsbAd);
 
+// best_f1, roc_auc, average_precision (pr_auc) and vus of one series from one sort of its scores, the
+// larger part of the cost of the first three; equal to the four calls.
+struct CurveMetrics {
+  BestF1 best_f1;
+  double roc_auc = 0;
+  double pr_auc = 0;
+  RangeAuc vus;
+};
+CurveMetrics curve_metrics(const std::vector<double>& scores, const std::vector<int>& labels,
+                           int vus_max_buffer, RangeAucDefinition vus_definition = RangeAucDefinition::TsbAd);
+
 // The UCR score (Wu and Keogh; with the tolerance of Rewicki et al. 2023), for a series with exactly one
 // labeled run [b, e] of length w: 1 when t*, the first row holding the highest score, lies in
 // [b - m, e + m] with m = max(w, tolerance), else 0. NaN when the labels hold no run or more than one.
