@@ -829,6 +829,95 @@ TEST(MetricsAffiliation, MatchesTheDefinitionsIntegratedOnAFineGrid) {
   }
 }
 
+namespace {
+
+// The definitions by the midpoint rule on quarter rows. Every breakpoint of both integrands is a multiple
+// of 1/4 (event ends, zone borders at midpoints between events, the midpoint between two predictions,
+// where a distance reaches the zone's edge), so each integrand is linear on every quarter row and the
+// rule is exact up to rounding.
+PrecisionRecall affiliation_by_quarters(const std::vector<int>& pred, const std::vector<int>& labels) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const auto truth = runs_of(labels), predicted = runs_of(pred);
+  if (truth.empty()) return {nan, nan, nan};
+  const double n = static_cast<double>(labels.size());
+  double psum = 0, rsum = 0;
+  int pzones = 0;
+  for (size_t j = 0; j < truth.size(); ++j) {
+    const double jl = truth[j].start, jh = truth[j].end + 1.0;
+    const double el = j == 0 ? 0.0 : 0.5 * (truth[j - 1].end + 1.0 + jl);
+    const double eh = j + 1 == truth.size() ? n : 0.5 * (jh + truth[j + 1].start);
+    const double len = eh - el;
+    std::vector<std::pair<double, double>> parts;  // the predictions cut to the zone
+    for (const Segment& p : predicted) {
+      const double lo = std::max<double>(p.start, el), hi = std::min(p.end + 1.0, eh);
+      if (lo < hi) parts.push_back({lo, hi});
+    }
+    if (parts.empty()) continue;
+    double ptime = 0, pint = 0;
+    for (const auto& [lo, hi] : parts)
+      for (double x = lo + 0.125; x < hi; x += 0.25) {
+        const double d = x < jl ? jl - x : (x > jh ? x - jh : 0.0);
+        ptime += 0.25;
+        pint += 0.25 * (d == 0 ? 1.0 : (std::max(0.0, jl - el - d) + std::max(0.0, eh - jh - d)) / len);
+      }
+    psum += pint / ptime;
+    ++pzones;
+    double rint = 0;
+    for (double y = jl + 0.125; y < jh; y += 0.25) {
+      double d = std::numeric_limits<double>::infinity();
+      for (const auto& [lo, hi] : parts) d = std::min(d, y < lo ? lo - y : (y > hi ? y - hi : 0.0));
+      rint += 0.25 * (std::max(0.0, y - d - el) + std::max(0.0, eh - y - d)) / len;
+    }
+    rsum += rint / (jh - jl);
+  }
+  return {pzones ? psum / pzones : nan, rsum / static_cast<double>(truth.size()), 0};
+}
+
+}  // namespace
+
+// Many events and predictions, including predictions spanning several zones, zones without any,
+// events at the ends and every row predicted, against the exact quarter-row sums.
+TEST(MetricsAffiliation, MatchesQuarterRowSumsOnRandomCases) {
+  std::mt19937 rng(31);
+  for (int c = 0; c < 300; ++c) {
+    const int n = 1 + static_cast<int>(rng() % 300);
+    std::vector<int> labels(static_cast<size_t>(n), 0), pred(static_cast<size_t>(n), 0);
+    auto fill_runs = [&](std::vector<int>& v, int max_length, int max_gap) {
+      for (int i = rng() % 3 == 0 ? 0 : static_cast<int>(rng() % static_cast<unsigned>(max_gap)); i < n;) {
+        const int length = 1 + static_cast<int>(rng() % static_cast<unsigned>(max_length));
+        for (int k = i; k < std::min(n, i + length); ++k) v[static_cast<size_t>(k)] = 1;
+        i += length + 1 + static_cast<int>(rng() % static_cast<unsigned>(max_gap));
+      }
+    };
+    fill_runs(labels, 1 + static_cast<int>(rng() % 10), 2 + static_cast<int>(rng() % 40));
+    switch (c % 4) {
+      case 0:
+        fill_runs(pred, 1 + static_cast<int>(rng() % 4), 2 + static_cast<int>(rng() % 10));
+        break;
+      case 1:
+        fill_runs(pred, 20 + static_cast<int>(rng() % 80), 2 + static_cast<int>(rng() % 30));
+        break;
+      case 2:
+        fill_runs(pred, 1 + static_cast<int>(rng() % 6), 40 + static_cast<int>(rng() % 100));
+        break;
+      default:
+        std::fill(pred.begin(), pred.end(), rng() % 4 != 0);
+        break;  // all or nothing
+    }
+    const PrecisionRecall exact = affiliation_metrics(pred, labels);
+    const PrecisionRecall sums = affiliation_by_quarters(pred, labels);
+    const std::string where = "case " + std::to_string(c) + " n " + std::to_string(n);
+    EXPECT_EQ(std::isnan(exact.precision), std::isnan(sums.precision)) << where;
+    EXPECT_EQ(std::isnan(exact.recall), std::isnan(sums.recall)) << where;
+    if (!std::isnan(sums.precision)) {
+      EXPECT_NEAR(exact.precision, sums.precision, 1e-10) << where;
+    }
+    if (!std::isnan(sums.recall)) {
+      EXPECT_NEAR(exact.recall, sums.recall, 1e-10) << where;
+    }
+  }
+}
+
 TEST(MetricsUcr, TopScoreWithinTheMarginOfTheOneAnomaly) {
   // 400 rows, the anomaly is rows [200, 209] (w = 10).
   std::vector<int> labels(400, 0);
