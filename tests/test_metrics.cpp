@@ -3,9 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <limits>
+#include <map>
 #include <random>
 #include <set>
+#include <string>
 
 #include "core/error.hpp"
 #include "eval/metrics.hpp"
@@ -463,6 +466,174 @@ TEST(MetricsCrossCheck, SweepsMatchDirectEvaluation) {
   }
 }
 
+namespace {
+
+// Range-AUC written out plainly from docs/metrics.md for one buffer length: soft labels added run by run,
+// a range index per row, then one pass over the distinct thresholds, every row visited at every buffer.
+RangeAuc plain_range_auc(const std::vector<double>& scores, const std::vector<int>& labels, int buffer,
+                         bool tsb_ad) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const int n = static_cast<int>(labels.size()), h = buffer / 2;
+  std::vector<std::pair<int, int>> runs;  // [first, last]
+  for (int i = 0; i < n; ++i)
+    if (labels[static_cast<size_t>(i)] != 0) {
+      if (i > 0 && labels[static_cast<size_t>(i - 1)] != 0)
+        runs.back().second = i;
+      else
+        runs.push_back({i, i});
+    }
+  double p = 0;
+  for (int l : labels) p += l != 0 ? 1 : 0;
+  if (p == 0) return {nan, nan};
+  std::vector<double> y(labels.size(), 0.0);
+  for (int i = 0; i < n; ++i) y[static_cast<size_t>(i)] = labels[static_cast<size_t>(i)] != 0 ? 1 : 0;
+  for (const auto& [a, b] : runs)
+    for (int d = 1; d <= h; ++d) {
+      const double w = std::sqrt(1.0 - static_cast<double>(d) / buffer);
+      if (a - d >= 0) y[static_cast<size_t>(a - d)] += w;
+      if (b + d < n) y[static_cast<size_t>(b + d)] += w;
+    }
+  for (double& v : y) v = std::min(v, 1.0);
+  std::vector<int> range(labels.size(), -1);
+  int ranges = 0;
+  if (tsb_ad) {  // each run widened by h, merged with the previous range where they share a row
+    int previous_last = -1;
+    for (const auto& [a, b] : runs) {
+      const int first = std::max(a - h, 0), last = std::min(b + h, n - 1);
+      if (ranges == 0 || first > previous_last) ++ranges;
+      for (int i = first; i <= last; ++i) range[static_cast<size_t>(i)] = ranges - 1;
+      previous_last = last;
+    }
+  } else {  // runs of y > 0
+    for (int i = 0; i < n; ++i)
+      if (y[static_cast<size_t>(i)] > 0) {
+        if (i == 0 || y[static_cast<size_t>(i - 1)] <= 0) ++ranges;
+        range[static_cast<size_t>(i)] = ranges - 1;
+      }
+  }
+  double buffer_weight = 0;  // B: all buffer rows (VLDB 2022), or the detected ones so far (TSB-AD)
+  if (!tsb_ad)
+    for (int i = 0; i < n; ++i)
+      if (labels[static_cast<size_t>(i)] == 0) buffer_weight += y[static_cast<size_t>(i)];
+  std::map<double, std::vector<int>, std::greater<double>> rows_at;
+  for (int i = 0; i < n; ++i) rows_at[scores[static_cast<size_t>(i)]].push_back(i);
+  std::vector<bool> range_hit(static_cast<size_t>(ranges), false);
+  double tp = 0, detected = 0, hit = 0;
+  double last_fpr = 0, last_tpr = 0, last_precision = 1, roc = 0, pr = 0;
+  for (const auto& [threshold, rows] : rows_at) {
+    for (int i : rows) {
+      const size_t r = static_cast<size_t>(i);
+      detected += 1;
+      tp += y[r];
+      if (tsb_ad && labels[r] == 0) buffer_weight += y[r];
+      if (range[r] >= 0 && !range_hit[static_cast<size_t>(range[r])]) {
+        range_hit[static_cast<size_t>(range[r])] = true;
+        hit += 1;
+      }
+    }
+    const double positives = p + buffer_weight / 2;
+    const double tpr = std::min(tp / positives, 1.0) * hit / ranges;
+    const double fpr = (detected - tp) / (n - positives);
+    const double precision = tp / detected;
+    roc += (fpr - last_fpr) * (tpr + last_tpr) / 2;
+    pr += (tpr - last_tpr) * (tsb_ad ? precision : (precision + last_precision) / 2);
+    last_fpr = fpr;
+    last_tpr = tpr;
+    last_precision = precision;
+  }
+  roc += (1 - last_fpr) * (1 + last_tpr) / 2;
+  return {p < n ? roc : nan, pr};
+}
+
+// Labels in runs of random lengths with gaps of 1..3 rows as often as long ones (ranges that touch or
+// merge at small buffers), often starting at row 0 or ending at the last row; scores on a grid of a few
+// values (many ties) or continuous, higher on average inside the runs.
+void random_vus_case(std::mt19937& rng, std::vector<double>& scores, std::vector<int>& labels) {
+  const int n = 1 + static_cast<int>(rng() % 300);
+  labels.assign(static_cast<size_t>(n), 0);
+  int i = rng() % 3 == 0 ? 0 : static_cast<int>(rng() % 40);
+  while (i < n) {
+    const int length = 1 + static_cast<int>(rng() % (rng() % 2 ? 4 : 25));
+    for (int k = i; k < std::min(n, i + length); ++k) labels[static_cast<size_t>(k)] = 1;
+    i += length + 1 + static_cast<int>(rng() % (rng() % 2 ? 3 : 60));
+  }
+  if (rng() % 10 == 0) std::fill(labels.begin(), labels.end(), rng() % 2);  // none or all labeled
+  const int levels = rng() % 2 ? 2 + static_cast<int>(rng() % 4) : 0;       // 0: continuous
+  std::uniform_real_distribution<double> u(0, 1);
+  scores.resize(labels.size());
+  for (size_t r = 0; r < scores.size(); ++r) {
+    const double v = u(rng) + (labels[r] ? 0.4 : 0.0);
+    scores[r] = levels > 0 ? std::floor(v / 1.4 * levels) : v;
+  }
+}
+
+void expect_same(double fast, double plain, const std::string& where) {
+  if (std::isnan(plain)) {
+    EXPECT_TRUE(std::isnan(fast)) << where;
+    return;
+  }
+  EXPECT_NEAR(fast, plain, 1e-12 * std::abs(plain)) << where;
+}
+
+}  // namespace
+
+// vus and range_auc against the plain sweep, over buffers up to 40 (longer than many of the series).
+TEST(MetricsCrossCheck, VusMatchesAPlainSweepOfEveryBuffer) {
+  std::mt19937 rng(2024);
+  for (int c = 0; c < 300; ++c) {
+    std::vector<double> s;
+    std::vector<int> l;
+    random_vus_case(rng, s, l);
+    const int max_buffer = static_cast<int>(rng() % 41);
+    for (const auto def : {RangeAucDefinition::TsbAd, RangeAucDefinition::Vldb2022}) {
+      const bool tsb_ad = def == RangeAucDefinition::TsbAd;
+      const std::string where = "case " + std::to_string(c) + " n " + std::to_string(s.size()) + " " +
+                                range_auc_definition_name(def) + " L " + std::to_string(max_buffer);
+      double roc = 0, pr = 0;
+      for (int b = 0; b <= max_buffer; ++b) {
+        const RangeAuc plain = plain_range_auc(s, l, b, tsb_ad);
+        roc += plain.roc;
+        pr += plain.pr;
+        if (b % 7 == c % 7) {
+          const RangeAuc fast = range_auc(s, l, b, def);
+          expect_same(fast.roc, plain.roc, where + " buffer " + std::to_string(b));
+          expect_same(fast.pr, plain.pr, where + " buffer " + std::to_string(b));
+        }
+      }
+      const RangeAuc fast = vus(s, l, max_buffer, def);
+      expect_same(fast.roc, roc / (max_buffer + 1), where);
+      expect_same(fast.pr, pr / (max_buffer + 1), where);
+    }
+  }
+}
+
+// One sort for the four curve metrics gives what four separate calls give.
+TEST(MetricsCrossCheck, CurveMetricsEqualTheSeparateCalls) {
+  std::mt19937 rng(77);
+  for (int c = 0; c < 40; ++c) {
+    std::vector<double> s;
+    std::vector<int> l;
+    random_vus_case(rng, s, l);
+    const auto def = c % 2 ? RangeAucDefinition::TsbAd : RangeAucDefinition::Vldb2022;
+    const int max_buffer = static_cast<int>(rng() % 30);
+    const CurveMetrics m = curve_metrics(s, l, max_buffer, def);
+    const BestF1 best = best_f1(s, l);
+    const RangeAuc v = vus(s, l, max_buffer, def);
+    const std::vector<std::pair<double, double>> pairs = {
+        {m.best_f1.f1, best.f1},    {m.best_f1.threshold, best.threshold},
+        {m.roc_auc, roc_auc(s, l)}, {m.pr_auc, average_precision(s, l)},
+        {m.vus.roc, v.roc},         {m.vus.pr, v.pr}};
+    for (size_t k = 0; k < pairs.size(); ++k) {
+      if (std::isnan(pairs[k].second))
+        EXPECT_TRUE(std::isnan(pairs[k].first)) << "case " << c << " value " << k;
+      else
+        EXPECT_EQ(pairs[k].first, pairs[k].second) << "case " << c << " value " << k;
+    }
+  }
+  EXPECT_THROW(curve_metrics({0.1}, {0}, -1), lstmad::Error);
+  EXPECT_THROW(curve_metrics({0.1, 0.2}, {0}, 0), lstmad::Error);
+}
+
 TEST(MetricsSeries, NamesOrderAndValues) {
   const std::vector<double> scores = {0.9, 0.8, 0.8, 0.3, 0.2, 0.1};
   const std::vector<int> labels = {1, 0, 1, 1, 0, 0};
@@ -655,6 +826,95 @@ TEST(MetricsAffiliation, MatchesTheDefinitionsIntegratedOnAFineGrid) {
     EXPECT_NEAR(exact.recall, grid.recall, 2e-3) << "case " << c;
     EXPECT_GE(exact.precision, 0.0);
     EXPECT_LE(exact.recall, 1.0);
+  }
+}
+
+namespace {
+
+// The definitions by the midpoint rule on quarter rows. Every breakpoint of both integrands is a multiple
+// of 1/4 (event ends, zone borders at midpoints between events, the midpoint between two predictions,
+// where a distance reaches the zone's edge), so each integrand is linear on every quarter row and the
+// rule is exact up to rounding.
+PrecisionRecall affiliation_by_quarters(const std::vector<int>& pred, const std::vector<int>& labels) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const auto truth = runs_of(labels), predicted = runs_of(pred);
+  if (truth.empty()) return {nan, nan, nan};
+  const double n = static_cast<double>(labels.size());
+  double psum = 0, rsum = 0;
+  int pzones = 0;
+  for (size_t j = 0; j < truth.size(); ++j) {
+    const double jl = truth[j].start, jh = truth[j].end + 1.0;
+    const double el = j == 0 ? 0.0 : 0.5 * (truth[j - 1].end + 1.0 + jl);
+    const double eh = j + 1 == truth.size() ? n : 0.5 * (jh + truth[j + 1].start);
+    const double len = eh - el;
+    std::vector<std::pair<double, double>> parts;  // the predictions cut to the zone
+    for (const Segment& p : predicted) {
+      const double lo = std::max<double>(p.start, el), hi = std::min(p.end + 1.0, eh);
+      if (lo < hi) parts.push_back({lo, hi});
+    }
+    if (parts.empty()) continue;
+    double ptime = 0, pint = 0;
+    for (const auto& [lo, hi] : parts)
+      for (double x = lo + 0.125; x < hi; x += 0.25) {
+        const double d = x < jl ? jl - x : (x > jh ? x - jh : 0.0);
+        ptime += 0.25;
+        pint += 0.25 * (d == 0 ? 1.0 : (std::max(0.0, jl - el - d) + std::max(0.0, eh - jh - d)) / len);
+      }
+    psum += pint / ptime;
+    ++pzones;
+    double rint = 0;
+    for (double y = jl + 0.125; y < jh; y += 0.25) {
+      double d = std::numeric_limits<double>::infinity();
+      for (const auto& [lo, hi] : parts) d = std::min(d, y < lo ? lo - y : (y > hi ? y - hi : 0.0));
+      rint += 0.25 * (std::max(0.0, y - d - el) + std::max(0.0, eh - y - d)) / len;
+    }
+    rsum += rint / (jh - jl);
+  }
+  return {pzones ? psum / pzones : nan, rsum / static_cast<double>(truth.size()), 0};
+}
+
+}  // namespace
+
+// Many events and predictions, including predictions spanning several zones, zones without any,
+// events at the ends and every row predicted, against the exact quarter-row sums.
+TEST(MetricsAffiliation, MatchesQuarterRowSumsOnRandomCases) {
+  std::mt19937 rng(31);
+  for (int c = 0; c < 300; ++c) {
+    const int n = 1 + static_cast<int>(rng() % 300);
+    std::vector<int> labels(static_cast<size_t>(n), 0), pred(static_cast<size_t>(n), 0);
+    auto fill_runs = [&](std::vector<int>& v, int max_length, int max_gap) {
+      for (int i = rng() % 3 == 0 ? 0 : static_cast<int>(rng() % static_cast<unsigned>(max_gap)); i < n;) {
+        const int length = 1 + static_cast<int>(rng() % static_cast<unsigned>(max_length));
+        for (int k = i; k < std::min(n, i + length); ++k) v[static_cast<size_t>(k)] = 1;
+        i += length + 1 + static_cast<int>(rng() % static_cast<unsigned>(max_gap));
+      }
+    };
+    fill_runs(labels, 1 + static_cast<int>(rng() % 10), 2 + static_cast<int>(rng() % 40));
+    switch (c % 4) {
+      case 0:
+        fill_runs(pred, 1 + static_cast<int>(rng() % 4), 2 + static_cast<int>(rng() % 10));
+        break;
+      case 1:
+        fill_runs(pred, 20 + static_cast<int>(rng() % 80), 2 + static_cast<int>(rng() % 30));
+        break;
+      case 2:
+        fill_runs(pred, 1 + static_cast<int>(rng() % 6), 40 + static_cast<int>(rng() % 100));
+        break;
+      default:
+        std::fill(pred.begin(), pred.end(), rng() % 4 != 0);
+        break;  // all or nothing
+    }
+    const PrecisionRecall exact = affiliation_metrics(pred, labels);
+    const PrecisionRecall sums = affiliation_by_quarters(pred, labels);
+    const std::string where = "case " + std::to_string(c) + " n " + std::to_string(n);
+    EXPECT_EQ(std::isnan(exact.precision), std::isnan(sums.precision)) << where;
+    EXPECT_EQ(std::isnan(exact.recall), std::isnan(sums.recall)) << where;
+    if (!std::isnan(sums.precision)) {
+      EXPECT_NEAR(exact.precision, sums.precision, 1e-10) << where;
+    }
+    if (!std::isnan(sums.recall)) {
+      EXPECT_NEAR(exact.recall, sums.recall, 1e-10) << where;
+    }
   }
 }
 

@@ -36,16 +36,14 @@ std::vector<T> scored_part(const std::vector<T>& v, size_t labels, int first_row
 }
 
 void add_detection_metrics(NamedMetrics& out, const std::vector<int>& pred, const std::vector<int>& labels,
-                           const SeriesMetricOptions& o, bool with_curves,
-                           const std::vector<double>* scores) {
+                           const SeriesMetricOptions& o, const CurveMetrics* curves) {
   const PrecisionRecall point = point_metrics(pred, labels);
   out.emplace_back("point_precision", point.precision);
   out.emplace_back("point_recall", point.recall);
   out.emplace_back("point_f1", point.f1);
-  if (with_curves) {
-    const BestF1 best = best_f1(*scores, labels);
-    out.emplace_back("best_f1", best.f1);
-    out.emplace_back("best_f1_threshold", best.threshold);
+  if (curves != nullptr) {
+    out.emplace_back("best_f1", curves->best_f1.f1);
+    out.emplace_back("best_f1_threshold", curves->best_f1.threshold);
   }
   const EventMetrics event = event_metrics(pred, labels);
   out.emplace_back("event_precision", event.scores.precision);
@@ -95,12 +93,12 @@ NamedMetrics evaluate_series(const std::vector<double>& scores, const std::vecto
                   " is NaN; leave unscored rows out with first_row");
   NamedMetrics out;
   out.reserve(series_metric_names().size());
-  add_detection_metrics(out, detections_at(s, options.threshold), l, options, true, &s);
-  out.emplace_back("roc_auc", roc_auc(s, l));
-  out.emplace_back("pr_auc", average_precision(s, l));
-  const RangeAuc v = vus(s, l, options.vus_max_buffer, options.vus_definition);
-  out.emplace_back("vus_roc", v.roc);
-  out.emplace_back("vus_pr", v.pr);
+  const CurveMetrics curves = curve_metrics(s, l, options.vus_max_buffer, options.vus_definition);
+  add_detection_metrics(out, detections_at(s, options.threshold), l, options, &curves);
+  out.emplace_back("roc_auc", curves.roc_auc);
+  out.emplace_back("pr_auc", curves.pr_auc);
+  out.emplace_back("vus_roc", curves.vus.roc);
+  out.emplace_back("vus_pr", curves.vus.pr);
   out.emplace_back("ucr_score", ucr_score(s, l, options.ucr_tolerance));
   return out;
 }
@@ -112,7 +110,7 @@ NamedMetrics evaluate_detections(const std::vector<int>& detections, const std::
   const std::vector<int> l(labels.begin() + first_row, labels.end());
   NamedMetrics out;
   out.reserve(detection_metric_names().size());
-  add_detection_metrics(out, d, l, options, false, nullptr);
+  add_detection_metrics(out, d, l, options, nullptr);
   return out;
 }
 

@@ -114,13 +114,18 @@ PrecisionRecall affiliation_metrics(const std::vector<int>& predicted, const std
   const double end = static_cast<double>(labels.size());
   double precision_sum = 0.0, recall_sum = 0.0;
   int zones_predicted = 0;
+  std::size_t first = 0;    // the first predicted event that does not end before the zone
+  std::vector<Span> parts;  // the predicted time inside E
   for (std::size_t j = 0; j < truth.size(); ++j) {
     const Span& J = truth[j];
     const Span E{j == 0 ? 0.0 : 0.5 * (truth[j - 1].hi + J.lo),
                  j + 1 == truth.size() ? end : 0.5 * (J.hi + truth[j + 1].lo)};
-    std::vector<Span> parts;  // the predicted time inside E
-    for (const Span& p : pred) {
-      const Span c{std::max(p.lo, E.lo), std::min(p.hi, E.hi)};
+    // Zones and predicted events are sorted and disjoint, so those ending before this zone end before
+    // every later one too; an event that spans a zone border is visited once per zone.
+    while (first < pred.size() && pred[first].hi <= E.lo) ++first;
+    parts.clear();
+    for (std::size_t k = first; k < pred.size() && pred[k].lo < E.hi; ++k) {
+      const Span c{std::max(pred[k].lo, E.lo), std::min(pred[k].hi, E.hi)};
       if (c.hi > c.lo) parts.push_back(c);
     }
     if (parts.empty()) continue;  // precision undefined in this zone, recall 0

@@ -2,9 +2,9 @@
 // entry per row: best F1 over all thresholds, ROC-AUC, PR-AUC (average precision), and the range-aware
 // Range-AUC / VUS of Paparrizos et al. (VLDB 2022; as TSB-AD computes it by default), and the UCR score of
 // the UCR anomaly archive. Every curve is swept over all distinct score values (a row is a detection when
-// score >= threshold, tied rows enter together), after one sort: O(n log n), plus, for VUS, O(n) per buffer
-// length and the buffer rows of each labeled run (at most min(buffer / 2, n) a side). Definitions and NaN
-// conventions are in docs/metrics.md.
+// score >= threshold, tied rows enter together), after one sort: O(n log n), plus, for VUS, per buffer
+// length the rows within the largest buffer's half-width of a labeled run (the only rows that can be
+// positives). Definitions and NaN conventions are in docs/metrics.md.
 #pragma once
 #include <string>
 #include <vector>
@@ -46,10 +46,21 @@ RangeAucDefinition parse_range_auc_definition(const std::string& name);
 RangeAuc range_auc(const std::vector<double>& scores, const std::vector<int>& labels, int buffer,
                    RangeAucDefinition definition = RangeAucDefinition::TsbAd);
 // VUS-ROC and VUS-PR: the mean of range_auc over buffer lengths 0, 1, ..., max_buffer (at most
-// kMaxVusBuffer: each length is one pass over the series).
+// kMaxVusBuffer: each length is one pass over the rows within max_buffer / 2 of a labeled run).
 constexpr int kMaxVusBuffer = 10000000;
 RangeAuc vus(const std::vector<double>& scores, const std::vector<int>& labels, int max_buffer,
              RangeAucDefinition definition = RangeAucDefinition::TsbAd);
+
+// best_f1, roc_auc, average_precision (pr_auc) and vus of one series from one sort of its scores, the
+// larger part of the cost of the first three; equal to the four calls.
+struct CurveMetrics {
+  BestF1 best_f1;
+  double roc_auc = 0;
+  double pr_auc = 0;
+  RangeAuc vus;
+};
+CurveMetrics curve_metrics(const std::vector<double>& scores, const std::vector<int>& labels,
+                           int vus_max_buffer, RangeAucDefinition vus_definition = RangeAucDefinition::TsbAd);
 
 // The UCR score (Wu and Keogh; with the tolerance of Rewicki et al. 2023), for a series with exactly one
 // labeled run [b, e] of length w: 1 when t*, the first row holding the highest score, lies in
