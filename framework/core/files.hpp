@@ -13,7 +13,8 @@ namespace lstmad::files {
 std::string read(const std::string& path);
 // A file's bytes, mapped read-only where it is a regular file (a series' CSV of 100 MB is parsed where the
 // page cache holds it: no buffer to fill, no copy), read whole otherwise (a pipe). IoError naming the path
-// when it cannot be opened or read.
+// when it cannot be opened or read. Rows appended to the file meanwhile are not seen; a file cut short
+// by another program while it is read would end the process (SIGBUS), as with any mapped file.
 class FileView {
  public:
   explicit FileView(const std::string& path);
