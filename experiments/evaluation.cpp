@@ -50,7 +50,10 @@ CorpusEvaluation evaluate_corpus(const Plan& plan, const std::vector<CellResult>
                                  const std::map<std::string, std::vector<LabelWindow>>& windows, const json& cfg,
                                  const ResultsStore& store) {
   CorpusEvaluation ev;
-  if (!at_path(cfg, "eval.nab").get<bool>()) return ev;
+  if (!at_path(cfg, "eval.nab").get<bool>()) {
+    for (const auto& s : plan.settings) ev.skipped[s.detector] = "eval.nab is false";
+    return ev;
+  }
   // NAB's scoring needs only each series' windows as rows, so it runs on any labeled corpus: NAB's own
   // (windows from its label file) and the others (windows from their labels, taken as they are).
   bool labeled = false;

@@ -162,6 +162,17 @@ std::string no_scores_reason(const std::string& dir) {
       if (s.value("ok", -1) == 0 && s.value("cells", 0) > 0)
         return "no cell finished OK; its results.csv says why each failed";
       if (s.value("missing", 0) > 0) return "an unfinished run or one shard";
+      // The run's own reasons (a corpus without label windows, eval.nab false), each said once.
+      if (s.contains("nab_unscored") && s["nab_unscored"].is_object() && !s["nab_unscored"].empty()) {
+        std::vector<std::string> reasons;
+        for (const auto& [detector, why] : s["nab_unscored"].items())
+          if (why.is_string() &&
+              std::find(reasons.begin(), reasons.end(), why.get<std::string>()) == reasons.end())
+            reasons.push_back(why.get<std::string>());
+        std::string out;
+        for (const auto& r : reasons) out += (out.empty() ? "" : "; ") + r;
+        if (!out.empty()) return out;
+      }
     } catch (const std::exception&) {
     }
   }

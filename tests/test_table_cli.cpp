@@ -111,10 +111,25 @@ TEST_F(RunCli, TableAveragesRunsBesideTheScoreboard) {
   EXPECT_NE(out.find(std::string("**lstmad** (lstmad, 2 runs") + kSynthetic + ") | " + mean),
             std::string::npos)
       << out;
-  EXPECT_NE(out.find("Not scored (left out): `" + unscored + "` (no nab_scores.json: "), std::string::npos)
+  EXPECT_NE(out.find("Not scored (left out): `" + unscored + "` (no nab_scores.json: eval.nab is false)"),
+            std::string::npos)
       << out;
   EXPECT_EQ(run_command(lstmad_binary() + " table " + unscored + " 2>&1", &out), 3) << out;
   EXPECT_NE(out.find("none of the 1 run(s) has a nab_scores.json"), std::string::npos) << out;
+  // A corpus without labels: the run's own reason, from its summary.json.
+  fs::create_directories(tmp.file("unlabeled"));
+  std::string csv = "timestamp,value\n";
+  for (int i = 0; i < 300; ++i)
+    csv += std::to_string(1600000000 + 60 * i) + "," + std::to_string(i % 7) + "\n";
+  write_text(tmp.file("unlabeled/s.csv"), csv);
+  const std::string windowless = tmp.file("windowless");
+  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --set data.format=csv" +
+                            " --set data.root=" + tmp.file("unlabeled") + " --out " + windowless + " 2>&1",
+                        &out),
+            0)
+      << out;
+  EXPECT_EQ(run_command(lstmad_binary() + " table " + windowless + " 2>&1", &out), 3) << out;
+  EXPECT_NE(out.find("no nab_scores.json (the corpus has no label windows)"), std::string::npos) << out;
 }
 
 // A grid's detector names hash the seed (`lstmad-<setting id>`), so its runs under other seeds are
