@@ -294,6 +294,21 @@ void apply_override(json& config, const std::string& assignment) {
   if (path.front() == '.' || path.back() == '.' || path.find("..") != std::string::npos)
     throw ConfigError("--set " + assignment + ": " + path +
                       ": an empty part in the path; e.g. --set model.hidden=32");
+  // A path through a key that holds a value (`model.hidden.0`, `data.files.0`) sets a part of it, which
+  // --set cannot: it would turn the value into an object.
+  {
+    std::string place, rest = path;
+    for (const std::string p : {"grid.", "ensemble."})
+      if (rest.size() > p.size() && rest.compare(0, p.size(), p) == 0) {
+        place = p;
+        rest = rest.substr(p.size());
+      }
+    for (size_t dot = rest.find('.'); dot != std::string::npos; dot = rest.find('.', dot + 1))
+      if (find_def(rest.substr(0, dot)))
+        throw ConfigError("--set " + assignment + ": " + rest.substr(0, dot) +
+                          " is a value, not a section: --set gives a whole value, e.g. --set " + place +
+                          rest.substr(0, dot) + "=VALUE (a list as JSON: '[1, 2]')");
+  }
   JsonProblem problem;
   json v;
   if (auto parsed = parse_json_strict(text, problem))

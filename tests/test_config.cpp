@@ -734,6 +734,17 @@ TEST(Config, DottedKeysInSectionsAndRepeatedEnsembleKeysAreRefused) {
   for (const char* bad : {"model.={\"hidden\": 8}", ".model.hidden=8", "model..hidden=8"})
     EXPECT_NE(override_error_of(user, bad).find("an empty part in the path"), std::string::npos) << bad;
   EXPECT_EQ(user, json::parse(R"({"model": {"layers": 1, "window": 40}})"));
+  // A path into a value (a list's element, a number's part) is named as such, not as a type error of
+  // the object it would have made.
+  for (const auto& [bad, named] : std::vector<std::pair<std::string, std::string>>{
+           {"model.window.0=30",
+            "model.window is a value, not a section: --set gives a whole value, e.g. "
+            "--set model.window=VALUE"},
+           {"data.files.0=a.csv", "data.files is a value, not a section"},
+           {"grid.model.hidden.x=[8]", "e.g. --set grid.model.hidden=VALUE"},
+           {"ensemble.model.window.1=50", "e.g. --set ensemble.model.window=VALUE"}})
+    EXPECT_NE(override_error_of(user, bad).find(named), std::string::npos) << bad;
+  EXPECT_EQ(user, json::parse(R"({"model": {"layers": 1, "window": 40}})"));
 }
 
 // A config file nested past any real config is refused at the byte where it goes too deep, rather than
