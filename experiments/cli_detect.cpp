@@ -39,18 +39,12 @@ void add_detect_command(CLI::App& app, Registry& reg) {
   reg.add(det, [] {
     const Detection d = detect(o);
     if (out.empty()) {
-      detection_csv(d, [](std::string& text) {
-        std::cout << text;
-        text.clear();
-      });
+      detection_csv(d, [](std::string& text) { std::cout << text; });
     } else {
       const std::filesystem::path p(out);
       if (p.has_parent_path()) files::make_dirs(p.parent_path().string());
       files::AtomicWriter file(out);
-      detection_csv(d, [&file](std::string& text) {
-        file.write(text.data(), text.size());
-        text.clear();
-      });
+      detection_csv(d, [&file](std::string& text) { file.write(text.data(), text.size()); });
       file.commit();
     }
     std::cerr << "detector " << d.detector << ", series " << d.series << " (cell " << d.cell << "), engine "

@@ -308,7 +308,10 @@ void detection_csv(const Detection& d, const std::function<void(std::string&)>& 
     put(d.errors[k]);
     if (alarms) out += d.scores[k] >= d.threshold ? ",1" : ",0";
     out += '\n';
-    if (out.size() >= (size_t{1} << 20)) sink(out);
+    if (out.size() >= (size_t{1} << 20)) {
+      sink(out);
+      out.clear();
+    }
   }
   sink(out);
 }

@@ -43,8 +43,8 @@ Detection detect(const DetectOptions& options);
 
 // CSV: timestamp,value,anomaly_score,raw_score[,alarm] (alarm when a threshold is known), numbers in
 // their shortest round-trip form, as the run's NAB-format files write them. Made a block at a time (a
-// long series' CSV is over 100 MB): `sink` takes the text so far, and empties it, whenever it passes
-// 1 MB and at the end.
+// long series' CSV is over 100 MB): `sink` is given the text made since its last call whenever that
+// passes 1 MB, and the rest at the end.
 void detection_csv(const Detection& d, const std::function<void(std::string&)>& sink);
 
 }  // namespace lstmad

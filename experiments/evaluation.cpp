@@ -185,7 +185,25 @@ std::string summary_table(const Plan& plan, const std::vector<CellResult>& cells
   for (const auto& [eng, n] : fallback)
     os << n << " cell(s) trained on engine.fallback " << eng << " (engine " << at_path(cfg, "engine.name").get<std::string>()
        << " refused their shape).\n";
-  for (const auto& [det, why] : ev.skipped) os << "No NAB score for " << det << ": " << why << "\n";
+  // One line per reason: a grid whose corpus has no label windows (or eval.nab false, an interrupted
+  // run) gives every detector the same one.
+  std::vector<std::pair<std::string, std::vector<std::string>>> reasons;  // why -> detectors, in order
+  for (const auto& [det, why] : ev.skipped) {
+    auto it = std::find_if(reasons.begin(), reasons.end(), [&](const auto& r) { return r.first == why; });
+    if (it == reasons.end()) it = reasons.insert(reasons.end(), {why, {}});
+    it->second.push_back(det);
+  }
+  for (const auto& [why, dets] : reasons) {
+    if (dets.size() == 1)
+      os << "No NAB score for " << dets[0] << ": " << why << "\n";
+    else if (dets.size() == plan.settings.size())
+      os << "No NAB score for any of the " << dets.size() << " detectors: " << why << "\n";
+    else {
+      os << "No NAB score for " << dets.size() << " detectors (";
+      for (size_t k = 0; k < dets.size(); ++k) os << (k ? ", " : "") << dets[k];
+      os << "): " << why << "\n";
+    }
+  }
   return os.str();
 }
 

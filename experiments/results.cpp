@@ -299,16 +299,21 @@ std::vector<std::vector<double>> ResultsStore::read_nab_columns(
       const char* field = starts[col[k]];
       const char* field_end = std::find(field, e, ',');
       // strtod skips leading white space and reads past the field's end where digits follow: it reads a
-      // copy of the field.
-      char text[64];
+      // copy of the field (on the stack; a long one, a value written with %f, on the heap).
+      char small[64];
+      std::string large;
       const size_t len = static_cast<size_t>(field_end - field);
+      char* text = small;
+      if (len >= sizeof small) {
+        large.assign(field, len);
+        text = large.data();
+      } else {
+        std::memcpy(small, field, len);
+        small[len] = '\0';
+      }
       char* parsed = nullptr;
       double v = 0.0;
-      if (len > 0 && len < sizeof text && !std::isspace(static_cast<unsigned char>(*field))) {
-        std::memcpy(text, field, len);
-        text[len] = '\0';
-        v = std::strtod(text, &parsed);
-      }
+      if (len > 0 && !std::isspace(static_cast<unsigned char>(*field))) v = std::strtod(text, &parsed);
       // The whole field, not a number's prefix: "0.5xyz" is a damaged file, not 0.5.
       if (parsed != text + len)
         throw DataError(

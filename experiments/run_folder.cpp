@@ -239,7 +239,7 @@ RunOutcome finalize(const std::string& dir, const json& cfg, const Plan& plan,
   files::write_atomic(dir + "/table.md", outcome.table);
   json summary{{"wall_seconds", seconds},  {"cells", outcome.cells},     {"ok", outcome.ok},
                {"failed", outcome.failed}, {"missing", outcome.missing}, {"nab_scores", outcome.nab_scores}};
-  // Why a detector has no NAB score, for `lstmad table` and the report, which read this file.
+  // Why a detector has no NAB score, for `lstmad table`, which reads this file.
   if (!ev.skipped.empty()) summary["nab_unscored"] = ev.skipped;
   files::write_atomic(dir + "/summary.json", json_text(summary));  // the report reads it
   const auto t_report = Clock::now();

@@ -274,6 +274,12 @@ TEST(NabScorer, OptimizerAndPickAgreeWithTheFullSweepOnManyWindows) {
       EXPECT_EQ(opt.threshold, best.threshold) << "trial " << trial << " " << p.name;
       EXPECT_EQ(opt.tp, best.tp);
       EXPECT_EQ(opt.fp, best.fp);
+      // Scored at the threshold it found, the corpus detects the same rows (nab_scores.json and the
+      // *_scores.csv totals agree, also where that threshold is 1.1 with scores above it).
+      const auto at_best = nab_score_at(files, p, opt.threshold);
+      EXPECT_EQ(at_best.totals.tp, opt.tp) << "trial " << trial << " " << p.name << " at " << opt.threshold;
+      EXPECT_EQ(at_best.totals.fp, opt.fp) << "trial " << trial << " " << p.name << " at " << opt.threshold;
+      EXPECT_NEAR(at_best.totals.score, opt.raw_score, 1e-9);
 
       std::vector<double> thresholds = {-1.0, 0.0, 0.05, 1.0, 1.1, 1.2, 1.5, 1.6};
       for (size_t i = 1; i < entries.size(); i += 1 + entries.size() / 40) {
@@ -284,9 +290,9 @@ TEST(NabScorer, OptimizerAndPickAgreeWithTheFullSweepOnManyWindows) {
         const auto picked = nab_score_at(files, p, t);
         for (size_t k = 0; k < files.size(); ++k) {
           const auto file_entries = nab_sweep({files[k]}, p);
-          // NAB takes the first entry whose threshold equals t: at t = 1.1 that is the start entry even
-          // where scores above 1.1 come after it; at any other t the pick detects {score >= t}.
-          const NabSweepEntry want = t == 1.1 ? file_entries[0] : brute_force({files[k]}, p, t);
+          // The pick detects {score >= t}, also at t = 1.1 where scores above 1.1 come after the start
+          // entry (NAB would take the start entry there), as the optimizer's entry at 1.1 does.
+          const NabSweepEntry want = brute_force({files[k]}, p, t);
           const NabFileScore& got = picked.files[k];
           ASSERT_EQ(got.tp, want.tp) << files[k].relpath << " at " << t;
           ASSERT_EQ(got.fp, want.fp) << files[k].relpath << " at " << t;
@@ -418,6 +424,7 @@ TEST(NabScorer, OneRowWindowThenAFalsePositive) {
 
 TEST(NabScorer, InvalidInputsAreDataErrors) {
   NabFileInput f = one_window_file();
+  EXPECT_THROW(nab_score_at({f}, standard(), std::nan("")), ConfigError);  // a threshold that picks nothing
   f.scores.pop_back();
   EXPECT_THROW(nab_optimize({f}, nab_default_profiles()), DataError);
   f = one_window_file();

@@ -326,6 +326,7 @@ TEST(Files, AnAtomicWriterLandsWholeOrNotAtAll) {
     }
     EXPECT_EQ(lstmad::files::read(path), "old\n") << "nothing lands before commit()";
     w.commit();
+    EXPECT_THROW(w.commit(), lstmad::Error);
   }
   EXPECT_GT(want.size(), size_t{1} << 21);
   EXPECT_EQ(lstmad::files::read(path), want);

@@ -130,6 +130,20 @@ TEST_F(RunCli, TableAveragesRunsBesideTheScoreboard) {
       << out;
   EXPECT_EQ(run_command(lstmad_binary() + " table " + windowless + " 2>&1", &out), 3) << out;
   EXPECT_NE(out.find("no nab_scores.json (the corpus has no label windows)"), std::string::npos) << out;
+  // A grid without NAB scores says so once for all its detectors, in table.md; summary.json names each.
+  const std::string grid = tmp.file("grid-no-nab");
+  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") +
+                            " --set eval.nab=false --set 'detector.smoothing=[1,2]' --out " + grid + " 2>&1",
+                        &out),
+            0)
+      << out;
+  const std::string table_md = lstmad::files::read(grid + "/table.md");
+  EXPECT_NE(table_md.find("No NAB score for any of the 2 detectors: eval.nab is false\n"), std::string::npos)
+      << table_md;
+  EXPECT_EQ(table_md.find("No NAB score for lstmad"), std::string::npos) << table_md;
+  const auto summary = nlohmann::json::parse(lstmad::files::read(grid + "/summary.json"));
+  ASSERT_TRUE(summary.contains("nab_unscored")) << summary.dump();
+  EXPECT_EQ(summary["nab_unscored"].size(), 2u) << summary.dump();
 }
 
 // A grid's detector names hash the seed (`lstmad-<setting id>`), so its runs under other seeds are

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -51,20 +52,22 @@ std::string read(const std::string& path) {
 FileView::FileView(const std::string& path) {
   std::error_code ec;
   if (fs::is_directory(path, ec)) throw IoError(path + ": is a folder, expected a file");
-  const auto size = fs::file_size(path, ec);
-  if (!ec && size > 0 && fs::is_regular_file(path, ec)) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw IoError(path + ": cannot open for reading (" + std::strerror(errno) + ")");
-    void* m = ::mmap(nullptr, static_cast<size_t>(size), PROT_READ, MAP_PRIVATE, fd, 0);
-    ::close(fd);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw IoError(path + ": cannot open for reading (" + std::strerror(errno) + ")");
+  // The size of the file opened, not of the path (another file may take the path meanwhile).
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+    void* m = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
     if (m != MAP_FAILED) {
-      (void)::madvise(m, static_cast<size_t>(size), MADV_SEQUENTIAL);
+      ::close(fd);
+      (void)::madvise(m, static_cast<size_t>(st.st_size), MADV_SEQUENTIAL);
       map_ = m;
-      map_size_ = static_cast<size_t>(size);
+      map_size_ = static_cast<size_t>(st.st_size);
       text_ = std::string_view(static_cast<const char*>(m), map_size_);
       return;
     }
   }
+  ::close(fd);
   copy_ = read(path);  // an empty file, a pipe, or a file system that cannot map
   text_ = copy_;
 }
@@ -141,9 +144,9 @@ bool writer_gone(long pid) {
 AtomicWriter::AtomicWriter(std::string path) : path_(std::move(path)) {
   static std::atomic<unsigned> counter{0};
   tmp_ = path_ + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
+  buf_.reserve(kBlock + 4096);  // before the file: nothing to undo if it throws
   fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd_ < 0) throw IoError(path_ + ": cannot create (" + std::strerror(errno) + ")");
-  buf_.reserve(kBlock + 4096);
 }
 
 AtomicWriter::~AtomicWriter() {
@@ -169,13 +172,17 @@ void AtomicWriter::write(const char* data, size_t size) {
 }
 
 void AtomicWriter::commit() {
+  LSTMAD_CHECK(fd_ >= 0, path_ + ": committed twice");
   write_out();
   const int fd = fd_;
   fd_ = -1;
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    int e = errno;
+  const bool synced = ::fsync(fd) == 0;
+  int err = errno;
+  const bool closed = ::close(fd) == 0;  // closed whether or not the fsync failed
+  if (!synced || !closed) {
+    if (synced) err = errno;
     ::unlink(tmp_.c_str());
-    throw IoError(path_ + ": flush failed (" + std::strerror(e) + ")");
+    throw IoError(path_ + ": flush failed (" + std::strerror(err) + ")");
   }
   if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
     int e = errno;

@@ -190,18 +190,23 @@ double approx_error(const Pool& pool, const NabProfile& prof) {
   return 2.0 * steps * std::numeric_limits<double>::epsilon() * size;
 }
 
-// NAB's pick at threshold t (spec 2.8) over one pool's sweep, made total where NAB finds no entry: below
-// every score it takes the last entry (all detected); above the 1.1 start entry it takes the entry of the
-// smallest score >= t, or the start entry (none detected). Scores above 1.1 are the only way the sweep
-// after the start entry can hold thresholds above t. Knowing the next entry's threshold, an entry is the
-// pick when it is t itself, or when it is above t (or the start entry) and the next one is below t or none.
+// NAB's pick at threshold t (spec 2.8) over one pool's sweep: the entry whose threshold is the smallest
+// score >= t, i.e. detections {score >= t}, also where NAB finds none or another: below every score the
+// last entry (all detected); above 1.1 the entry of the smallest score >= t, or none detected. Scores
+// above 1.1 are the only way the sweep after the start entry can hold thresholds above t; where they come
+// after it, t = 1.1 is not the start entry (NAB's match of the first entry equal to T) but the entry of
+// the rows scored 1.1, or of the smallest score above 1.1, as the optimizer's entry at 1.1 is. Knowing the
+// next entry's threshold, an entry is the pick when it is t itself, or when it is above t (or the start
+// entry) and the next one is below t or none.
 NabSweepEntry pick_at(const Pool& pool, const NabProfile& prof, double t) {
   NabSweepEntry chosen;
   bool first = true;
   run_sweep(pool, prof, [&](const NabSweepEntry& e, const double* next, double, auto& exact) {
     const bool start = first;
     first = false;
-    if (e.threshold == t || ((e.threshold > t || start) && (next == nullptr || *next < t))) {
+    const bool later_above = start && next != nullptr && *next > t;  // scores above 1.1 still to come
+    if ((e.threshold == t && !later_above) ||
+        ((e.threshold > t || start) && (next == nullptr || *next < t))) {
       chosen = e;
       chosen.score = exact();
       if (start && e.threshold < t && e.tp + e.fp > 0) {
@@ -404,6 +409,8 @@ std::vector<NabProfileScores> score_pools(const std::vector<NabFileInput>& files
   const long windows = nab_window_count(files);
   std::vector<NabProfileScores> out;
   for (size_t k = 0; k < profiles.size(); ++k) {
+    if (std::isnan(thresholds[k]))
+      throw ConfigError("the threshold for profile \"" + profiles[k].name + "\" is NaN");
     NabProfileScores ps;
     ps.profile = profiles[k].name;
     ps.threshold = thresholds[k];

@@ -104,10 +104,11 @@ struct NabProfileScores {
   double normalized = 0.0;
 };
 
-// Per file: the sweep entry whose threshold is the smallest observed score >= threshold (NAB's pick). Where
-// NAB finds no entry, detections are still {score >= threshold}: a threshold below every score of a file
-// takes the last entry (all detected), one above 1.1 the entry of the smallest score above it, if any, else
-// none detected.
+// Per file: the sweep entry whose threshold is the smallest observed score >= threshold (NAB's pick), so
+// detections are {score >= threshold} also where NAB finds no entry or another one: a threshold below
+// every score of a file takes the last entry (all detected), one above 1.1 the entry of the smallest score
+// >= it, if any, else none detected; 1.1 itself where scores above 1.1 exist takes {score >= 1.1} (NAB
+// takes its start entry, nothing detected). A NaN threshold is a ConfigError.
 NabProfileScores nab_score_at(const std::vector<NabFileInput>& files, const NabProfile& profile,
                               double threshold);
 // Every profile at thresholds[profile.name]; a profile missing from `thresholds` is a ConfigError.
