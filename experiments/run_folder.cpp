@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -230,7 +231,14 @@ RunOutcome finalize(const std::string& dir, const json& cfg, const Plan& plan,
   if (!partial_reason.empty()) {
     for (const auto& s : plan.settings) ev.skipped[s.detector] = partial_reason;
   } else {
+    const auto t_nab = Clock::now();
     ev = evaluate_corpus(plan, all, windows_of(plan, loaded), cfg, store);
+    if (at_path(cfg, "eval.nab").get<bool>()) {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "NAB scoring of %zu detector(s) in %.1f s", plan.settings.size(),
+                    since(t_nab));
+      log::info(buf);
+    }
   }
   outcome.nab_scores = ev.nab_scores;
   outcome.unscored = ev.failed;
@@ -251,6 +259,11 @@ RunOutcome finalize(const std::string& dir, const json& cfg, const Plan& plan,
     log::warn(std::string("report not written: ") + e.what());
   }
   // The report is part of the run's time (a long series' plots take seconds).
+  {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "report.html in %.1f s", since(t_report));
+    log::info(buf);
+  }
   summary["wall_seconds"] = seconds + since(t_report);
   files::write_atomic(dir + "/summary.json", json_text(summary));
   return outcome;

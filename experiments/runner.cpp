@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <csignal>
+#include <cstdio>
 #include <filesystem>
 #include <optional>
 #include <set>
@@ -63,6 +64,13 @@ std::unique_ptr<Engine> fallback_engine(const json& cfg, int threads, int device
 }
 
 namespace {
+
+// "12.3 s", for the log's phase times.
+std::string seconds_text(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f s", s);
+  return buf;
+}
 
 std::atomic<int> g_stop{0};
 
@@ -428,7 +436,19 @@ RunOutcome run_in_folder(const std::string& dir, const json& cfg, json manifest,
             "; engine " + at_path(cfg, "engine.name").get<std::string>() + ", " + std::to_string(threads) +
             " thread(s)");
 
+  const auto t_load = Clock::now();
   std::vector<LoadedSeries> loaded = load_all(plan, corpus, cfg, threads);
+  {
+    long rows = 0;
+    int ok = 0;
+    for (const LoadedSeries& l : loaded)
+      if (l.data) {
+        ++ok;
+        rows += l.data->series.rows();
+      }
+    log::info(std::to_string(ok) + " of " + std::to_string(loaded.size()) + " series loaded and prepared (" +
+              std::to_string(rows) + " rows) in " + seconds_text(since(t_load)));
+  }
 
   std::unique_ptr<Engine> engine;
   if (!todo.empty()) {
