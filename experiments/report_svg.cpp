@@ -131,6 +131,14 @@ std::string series_plot(const std::string& title, const ScoredSeries& s, double 
   // Label windows (shaded), the probationary part (hatched grey).
   os << "<rect x=\"" << L << "\" y=\"5\" width=\"" << xpix(static_cast<size_t>(probation)) - L
      << "\" height=\"" << H1 + H2 + 10 << "\" fill=\"#eeeeee\"/>";
+  // One band per labeled run, but runs less than half a pixel apart share one: a long series with an
+  // event every few hundred rows would otherwise draw thousands of overlapping bands (4 MB of report).
+  double band_x0 = -1, band_x1 = -1;
+  auto band = [&] {
+    if (band_x0 >= 0)
+      os << "<rect class=\"window\" x=\"" << band_x0 << "\" y=\"5\" width=\"" << band_x1 - band_x0
+         << "\" height=\"" << H1 + H2 + 10 << "\" fill=\"#ffd6d6\"/>";
+  };
   for (size_t i = 0; i < n;) {
     if (!s.label[i]) {
       ++i;
@@ -138,20 +146,33 @@ std::string series_plot(const std::string& title, const ScoredSeries& s, double 
     }
     size_t j = i;
     while (j < n && s.label[j]) ++j;
-    os << "<rect class=\"window\" x=\"" << xpix(i) << "\" y=\"5\" width=\""
-       << std::max(1.0, xpix(j) - xpix(i)) << "\" height=\"" << H1 + H2 + 10 << "\" fill=\"#ffd6d6\"/>";
+    const double x0 = xpix(i), x1 = x0 + std::max(1.0, xpix(j) - x0);
+    if (band_x0 >= 0 && x0 <= band_x1 + 0.5) {
+      band_x1 = std::max(band_x1, x1);
+    } else {
+      band();
+      band_x0 = x0;
+      band_x1 = x1;
+    }
     i = j;
   }
+  band();
   os << polyline(s.value, lo, hi, L, W, 5, H1, "#1f4e9c");
   os << polyline(s.score, 0.0, 1.0, L, W, H1 + 15, H2, "#555555");
   if (!std::isnan(threshold)) {
     double ty = H1 + 15 + H2 - threshold * H2;
     os << "<line x1=\"" << L << "\" x2=\"" << L + W << "\" y1=\"" << ty << "\" y2=\"" << ty
        << "\" stroke=\"#c00\" stroke-dasharray=\"4 3\"/>";
+    // One mark per pixel column that holds a detection (the marks are 6 pixels wide).
+    long last_column = -1;
     for (size_t i = static_cast<size_t>(probation); i < n; ++i)
-      if (s.score[i] >= threshold)
+      if (s.score[i] >= threshold) {
+        const long column = static_cast<long>(std::floor(xpix(i)));
+        if (column == last_column) continue;
+        last_column = column;
         os << "<circle class=\"detection\" cx=\"" << xpix(i) << "\" cy=\"" << H1 + 12
            << "\" r=\"3\" fill=\"#c00\"/>";
+      }
   }
   os << "<text x=\"2\" y=\"15\" font-size=\"10\">" << num(hi, 2) << "</text><text x=\"2\" y=\"" << H1
      << "\" font-size=\"10\">" << num(lo, 2) << "</text><text x=\"2\" y=\"" << H1 + 25

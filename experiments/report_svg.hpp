@@ -23,7 +23,8 @@ struct ScoredSeries {
 
 // The figure of one series: values (NaN rows left out) with the label windows shaded and the training
 // part (`probation` rows) grey; below, the score in [0, 1] with `threshold` dashed and the detections at it
-// after the training part (no line nor dots for a NaN threshold).
+// after the training part (no line nor dots for a NaN threshold). At most one band per half pixel and one
+// dot per pixel column: its size stays bounded however long the series.
 std::string series_plot(const std::string& title, const ScoredSeries& s, double threshold, int probation);
 
 // The model's training curve from its cell's loss_curve: the training MSE (blue) and the validation MSE

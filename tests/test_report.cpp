@@ -475,6 +475,40 @@ TEST(Report, PlotLinesSkipMissingValuesAndKeepEachColumnsRange) {
   EXPECT_GT(lines[1][1].second, lines[1][2].second) << "0.5 is drawn above 0";
 }
 
+// A long series with an event every few hundred rows and detections everywhere: one band per half pixel
+// and one detection dot per pixel column, so the figure stays a few hundred elements; a short series
+// keeps a band per window and a dot per detection.
+TEST(Report, APlotsBandsAndDotsAreBoundedByItsPixels) {
+  auto count_of = [](const std::string& text, const std::string& what) {
+    size_t n = 0;
+    for (size_t p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) ++n;
+    return n;
+  };
+  lstmad::report_svg::ScoredSeries s;
+  const int n = 2000000;
+  for (int i = 0; i < n; ++i) {
+    s.value.push_back(std::sin(i * 0.01));
+    s.label.push_back(i % 211 < 3 ? 1 : 0);  // 9,479 one-to-three-row events
+    s.score.push_back(i % 7 == 0 ? 0.9 : 0.1);
+  }
+  const std::string svg = lstmad::report_svg::series_plot("long", s, 0.5, 750);
+  EXPECT_LE(count_of(svg, "class=\"window\""), 900u);
+  EXPECT_GE(count_of(svg, "class=\"window\""), 1u);
+  EXPECT_LE(count_of(svg, "class=\"detection\""), 901u);
+  EXPECT_GE(count_of(svg, "class=\"detection\""), 899u) << "a detection in every column after the first";
+  EXPECT_LT(svg.size(), 200000u);
+
+  lstmad::report_svg::ScoredSeries t;
+  for (int i = 0; i < 900; ++i) {
+    t.value.push_back(i);
+    t.label.push_back((i >= 100 && i < 110) || (i >= 500 && i < 502) || i == 800 ? 1 : 0);
+    t.score.push_back(i % 100 == 5 ? 1.0 : 0.0);
+  }
+  const std::string small = lstmad::report_svg::series_plot("short", t, 0.5, 0);
+  EXPECT_EQ(count_of(small, "class=\"window\""), 3u);
+  EXPECT_EQ(count_of(small, "class=\"detection\""), 9u);
+}
+
 // A run of a grid over run.seed has a report like any run's, naming its seeds (its config's run.seed is a
 // list, not one number).
 TEST(Report, ARunOfASeedGridHasItsReport) {
