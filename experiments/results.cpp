@@ -1,11 +1,9 @@
 #include "experiments/results.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <map>
 #include <sstream>
@@ -14,6 +12,7 @@
 #include "core/files.hpp"
 #include "core/json_file.hpp"
 #include "core/log.hpp"
+#include "data/csv_fields.hpp"
 #include "eval/metrics.hpp"
 
 namespace lstmad {
@@ -298,24 +297,9 @@ std::vector<std::vector<double>> ResultsStore::read_nab_columns(
         throw DataError(path, line_no, "expected " + std::to_string(header.size()) + " columns");
       const char* field = starts[col[k]];
       const char* field_end = std::find(field, e, ',');
-      // strtod skips leading white space and reads past the field's end where digits follow: it reads a
-      // copy of the field (on the stack; a long one, a value written with %f, on the heap).
-      char small[64];
-      std::string large;
-      const size_t len = static_cast<size_t>(field_end - field);
-      char* text = small;
-      if (len >= sizeof small) {
-        large.assign(field, len);
-        text = large.data();
-      } else {
-        std::memcpy(small, field, len);
-        small[len] = '\0';
-      }
-      char* parsed = nullptr;
       double v = 0.0;
-      if (len > 0 && !std::isspace(static_cast<unsigned char>(*field))) v = std::strtod(text, &parsed);
       // The whole field, not a number's prefix: "0.5xyz" is a damaged file, not 0.5.
-      if (parsed != text + len)
+      if (!parse_whole_number(std::string_view(field, static_cast<size_t>(field_end - field)), v))
         throw DataError(
             path, line_no,
             "column `" + columns[k] + "` is not a number: `" + std::string(field, field_end) + "`");

@@ -33,6 +33,12 @@ double since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
+std::string seconds_text(double seconds) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f s", seconds);
+  return buf;
+}
+
 std::string utc_stamp(const char* fmt) {
   std::time_t t = std::time(nullptr);
   std::tm tm{};
@@ -233,12 +239,9 @@ RunOutcome finalize(const std::string& dir, const json& cfg, const Plan& plan,
   } else {
     const auto t_nab = Clock::now();
     ev = evaluate_corpus(plan, all, windows_of(plan, loaded), cfg, store);
-    if (at_path(cfg, "eval.nab").get<bool>()) {
-      char buf[64];
-      std::snprintf(buf, sizeof buf, "NAB scoring of %zu detector(s) in %.1f s", plan.settings.size(),
-                    since(t_nab));
-      log::info(buf);
-    }
+    if (at_path(cfg, "eval.nab").get<bool>())
+      log::info("NAB scoring of " + std::to_string(plan.settings.size()) + " detector(s) in " +
+                seconds_text(since(t_nab)));
   }
   outcome.nab_scores = ev.nab_scores;
   outcome.unscored = ev.failed;
@@ -259,11 +262,7 @@ RunOutcome finalize(const std::string& dir, const json& cfg, const Plan& plan,
     log::warn(std::string("report not written: ") + e.what());
   }
   // The report is part of the run's time (a long series' plots take seconds).
-  {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "report.html in %.1f s", since(t_report));
-    log::info(buf);
-  }
+  log::info("report.html in " + seconds_text(since(t_report)));
   summary["wall_seconds"] = seconds + since(t_report);
   files::write_atomic(dir + "/summary.json", json_text(summary));
   return outcome;

@@ -19,6 +19,8 @@ namespace lstmad {
 using Clock = std::chrono::steady_clock;
 // Seconds since `t0`.
 double since(Clock::time_point t0);
+// "12.3 s": a phase's time as the log gives it.
+std::string seconds_text(double seconds);
 
 // The UTC time now, formatted by strftime's `fmt`.
 std::string utc_stamp(const char* fmt);

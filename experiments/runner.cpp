@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <atomic>
 #include <csignal>
-#include <cstdio>
 #include <filesystem>
 #include <optional>
 #include <set>
@@ -64,13 +63,6 @@ std::unique_ptr<Engine> fallback_engine(const json& cfg, int threads, int device
 }
 
 namespace {
-
-// "12.3 s", for the log's phase times.
-std::string seconds_text(double s) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f s", s);
-  return buf;
-}
 
 std::atomic<int> g_stop{0};
 

@@ -1,6 +1,8 @@
 #include "data/csv_fields.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <cstdlib>
 
 namespace lstmad {
 namespace {
@@ -147,6 +149,25 @@ std::string quote_field(std::string_view field, size_t max_bytes) {
   }
   if (i < field.size()) out += "...";
   return out + "\"";
+}
+
+bool parse_whole_number(std::string_view f, double& out) {
+  if (f.empty() || std::isspace(static_cast<unsigned char>(f.front()))) return false;
+  char small[72];
+  std::string large;
+  const char* text = small;
+  if (f.size() < sizeof small) {
+    f.copy(small, f.size());
+    small[f.size()] = '\0';
+  } else {
+    large.assign(f);
+    text = large.c_str();
+  }
+  char* end = nullptr;
+  const double v = std::strtod(text, &end);
+  if (end != text + f.size()) return false;
+  out = v;
+  return true;
 }
 
 }  // namespace lstmad

@@ -41,4 +41,9 @@ CsvSplit split_csv_line(std::string_view line, CsvRecord& rec);
 // (a Latin-1 degree sign, say), so results.csv, the logs and the report stay readable as UTF-8.
 std::string quote_field(std::string_view field, size_t max_bytes = 40);
 
+// strtod of a whole field: true, with the value in `out`, when the field is one number and nothing else
+// (strtod's own forms: also "nan", "inf", hexadecimal; callers refuse what they do not take). Leading
+// white space is not skipped. Any length: strtod reads a terminated copy (on the stack when short).
+bool parse_whole_number(std::string_view field, double& out);
+
 }  // namespace lstmad

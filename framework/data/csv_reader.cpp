@@ -34,23 +34,8 @@ bool is_missing(std::string_view f) {
 bool parse_double(std::string_view f, double& out) {
   // strtod also reads hexadecimal ("0x1p3"); a NAB value is decimal, as pandas reads it.
   if (f.find_first_of("xX") != std::string_view::npos) return false;
-  // strtod needs a terminated string: a short field (nearly all) is copied to the stack, a long one (a
-  // value written with %f, 1e300 as 301 digits) to the heap; any length parses.
-  char small[72];
-  std::string large;
-  const char* text = small;
-  if (f.size() < sizeof small) {
-    f.copy(small, f.size());
-    small[f.size()] = '\0';
-  } else {
-    large.assign(f);
-    text = large.c_str();
-  }
-  char* end = nullptr;
-  errno = 0;
-  double v = std::strtod(text, &end);
-  if (end == text || *end != '\0') return false;
-  if (std::isnan(v)) return false;  // "nan(...)" forms are handled by is_missing
+  double v = 0.0;
+  if (!parse_whole_number(f, v) || std::isnan(v)) return false;  // "nan(...)" forms: is_missing
   out = v;
   return true;
 }
