@@ -77,15 +77,34 @@ FileView::~FileView() {
 }
 
 void read_lines(const std::string& path, const std::function<void(const char*, const char*, long)>& visit) {
-  const FileView file(path);
-  const char* b = file.text().data();
-  const char* const end = b + file.text().size();
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) throw IoError(path + ": is a folder, expected a file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError(path + ": cannot open for reading (" + std::strerror(errno) + ")");
+  constexpr size_t kBlock = size_t{1} << 20;
+  std::string buf;
+  size_t kept = 0;  // bytes of an unfinished line at the front of buf
   long line = 0;
-  while (b < end) {
-    const char* nl = static_cast<const char*>(std::memchr(b, '\n', static_cast<size_t>(end - b)));
-    const char* e = nl != nullptr ? nl : end;
-    visit(b, e > b && e[-1] == '\r' ? e - 1 : e, ++line);
-    b = e + 1;
+  auto emit = [&](const char* b, const char* e) {
+    if (e > b && e[-1] == '\r') --e;
+    visit(b, e, ++line);
+  };
+  for (;;) {
+    buf.resize(kept + kBlock);
+    in.read(buf.data() + kept, static_cast<std::streamsize>(kBlock));
+    if (in.bad()) throw IoError(path + ": read error after line " + std::to_string(line));
+    const size_t got = static_cast<size_t>(in.gcount());
+    const char* b = buf.data();
+    const char* const end = buf.data() + kept + got;
+    for (const char* nl; (nl = static_cast<const char*>(std::memchr(b, '\n', static_cast<size_t>(end - b))));
+         b = nl + 1)
+      emit(b, nl);
+    kept = static_cast<size_t>(end - b);
+    if (got == 0) {
+      if (kept > 0) emit(b, end);
+      return;
+    }
+    std::memmove(buf.data(), b, kept);
   }
 }
 
