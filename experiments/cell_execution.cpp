@@ -1,5 +1,6 @@
 #include "experiments/cell_execution.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -87,8 +88,11 @@ struct MemberFacts {
 // A cell whose member models are in flight.
 struct PendingCell {
   const Cell* cell;
-  const PreparedSeries* data;
-  const LoadedSeries* loaded;
+  std::size_t series = 0;  // in plan.series
+  // The prepared series, from the start of the cell's first model to its scoring (RunSeries: held, it
+  // stays in memory for the cells in flight on it, and goes when the last is scored).
+  std::shared_ptr<const PreparedSeries> data;
+  double seconds_reload = 0;  // reading the series again for it (RunSeries::get)
   std::vector<json> members;  // the members' values
   std::vector<std::vector<double>> errors;
   std::vector<MemberFacts> facts;
@@ -194,47 +198,47 @@ std::vector<CellWork> CellExecution::prepare(const std::vector<const Cell*>& tod
   for (size_t i = 0; i < plan_.series.size(); ++i) series_index[plan_.series[i]] = i;
   std::vector<CellWork> work;
   for (const Cell* c : todo) {
-    const LoadedSeries& L = (*run_.loaded)[series_index[c->series]];
-    if (!L.data) {
+    const size_t si = series_index[c->series];
+    const RunSeries& series = *run_.series;
+    if (!series.ok(si)) {
       CellResult r = base_result(*c);
       r.status = CellStatus::Error;
-      r.error = L.error;
-      r.seconds_prepare = L.seconds;
+      r.error = series.error(si);
+      r.seconds_prepare = series.seconds(si);
       finish(std::move(r));
       continue;
     }
     const json& v = plan_.settings[static_cast<size_t>(c->setting)].values;
-    const PreparedSeries& p = *L.data;
+    const SeriesFacts& p = series.facts(si);
     auto pc = std::make_unique<PendingCell>();
     pc->cell = c;
-    pc->data = &p;
-    pc->loaded = &L;
+    pc->series = si;
     pc->members = ensemble_members(v);
     const size_t M = pc->members.size();
     // Every member must have training windows (and, when it retrains, windows to fine-tune on) before any
     // is trained.
     std::vector<CellWork> cell_work;
     for (size_t m = 0; m < M; ++m) {
-      const WindowSource ws = make_window_source(p, pc->members[m]);
+      const WindowSplit ws = window_split(p.rows, p.train_end, pc->members[m]);
       CellWork w;
       w.key = batch_key(pc->members[m], p.input_dims);
       std::string why;
       if (ws.train.empty())
-        why = p.series.path + ": " + std::to_string(p.train_end) + " training rows are too few for window " +
+        why = p.path + ": " + std::to_string(p.train_end) + " training rows are too few for window " +
               std::to_string(w.key.window) + " and horizon " + std::to_string(w.key.shape.horizon);
       else  // a property of the member's values, which validate and plan name too
         why = member_problem(pc->members[m]);
       if (!why.empty()) {
         CellResult r = base_result(*c);
         r.status = CellStatus::Error;
-        r.rows = p.series.rows();
+        r.rows = p.rows;
         r.train_rows = p.train_end;
         r.error = why;
         finish(std::move(r));
         break;
       }
       w.cell = static_cast<int>(runnable_.size() + m);
-      w.rows = p.series.rows();
+      w.rows = p.rows;
       w.train = static_cast<long long>(ws.train.size());
       w.val = static_cast<long long>(ws.val.size());
       w.epochs = at_path(pc->members[m], "train.epochs").get<int>();
@@ -265,13 +269,13 @@ std::vector<CellWork> CellExecution::prepare(const std::vector<const Cell*>& tod
 
 void CellExecution::score_cell(PendingCell& pc) {
   const Cell& c = *pc.cell;
-  const PreparedSeries& p = *pc.data;
+  const SeriesFacts& facts = run_.series->facts(pc.series);
   const json& v = plan_.settings[static_cast<size_t>(c.setting)].values;
   CellResult r = base_result(c);
-  r.rows = p.series.rows();
-  r.train_rows = p.train_end;
-  r.time_features = p.time_features;
-  r.seconds_prepare = pc.loaded->seconds;
+  r.rows = facts.rows;
+  r.train_rows = facts.train_end;
+  if (pc.data) r.time_features = pc.data->time_features;
+  r.seconds_prepare = run_.series->seconds(pc.series) + pc.seconds_reload;
   r.seconds_train = pc.seconds_train;
   auto t0 = Clock::now();
   const size_t M = pc.members.size();
@@ -310,6 +314,8 @@ void CellExecution::score_cell(PendingCell& pc) {
       break;
     }
     if (r.status == CellStatus::Ok) {
+      if (!pc.data) throw Error("no prepared series for this cell's models");  // every member had it
+      const PreparedSeries& p = *pc.data;
       const int n = p.series.rows();
       const std::vector<double> errors = mean_of_errors(pc.errors);
       std::vector<double> values(static_cast<size_t>(n));
@@ -341,28 +347,40 @@ void CellExecution::score_cell(PendingCell& pc) {
   r.seconds_predict = pc.seconds_forecast + since(t0);
   r.seconds_total = r.seconds_prepare + r.seconds_train + r.seconds_predict;
   pc.errors.clear();
+  pc.data.reset();  // the series leaves memory with the last cell in flight on it (unless kept)
   finish(std::move(r));
 }
 
 std::vector<ModelJob> CellExecution::batch_jobs(const ScheduledBatch& batch,
                                                 std::vector<const Runnable*>& job_cells) {
+  // The batch's series first, read again where not kept (several at once, each once however many of
+  // its cells the batch holds).
+  std::vector<std::size_t> wanted;
+  for (int k : batch.cells) wanted.push_back(pending_[runnable_[static_cast<size_t>(k)].cell]->series);
+  std::sort(wanted.begin(), wanted.end());
+  wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
+  std::vector<std::shared_ptr<const PreparedSeries>> got(wanted.size());
+  std::vector<std::string> got_error(wanted.size());
+  std::vector<double> got_seconds(wanted.size());
+  parallel_for(wanted.size(), static_cast<size_t>(run_.threads), [&](size_t w) {
+    const auto t0 = Clock::now();
+    try {
+      got[w] = run_.series->get(wanted[w]);
+    } catch (const std::exception& e) {
+      got_error[w] = e.what();
+    }
+    got_seconds[w] = since(t0);
+  });
+
   std::vector<ModelJob> jobs;
+  std::vector<std::pair<const Runnable*, std::string>> unread;  // models whose series did not read again
   int newly_started = 0;
   for (int k : batch.cells) {
     const Runnable& u = runnable_[static_cast<size_t>(k)];
     PendingCell& pc = *pending_[u.cell];
-    const json& v = pc.members[u.member];
-    const uint64_t seed = pc.cell->member_seeds[u.member];
-    const json& fb = at_path(v, "model.forget_bias");
-    std::optional<double> forget_bias;
-    if (fb.is_number()) forget_bias = fb.get<double>();
-    ModelJob job;
-    job.data = make_window_source(*pc.data, v);
-    job.params = init_params(batch.key.shape, seed, forget_bias);
-    job.options = train_options(v, seed);
-    jobs.push_back(std::move(job));
-    job_cells.push_back(&u);
-    // The cells of the followers start with their leader.
+    const size_t w =
+        static_cast<size_t>(std::lower_bound(wanted.begin(), wanted.end(), pc.series) - wanted.begin());
+    // The cells of the followers start with their leader, and hold the series from now on too.
     std::vector<size_t> starting{u.cell};
     for (size_t follower : followers_of(u)) starting.push_back(runnable_[follower].cell);
     for (size_t cell : starting) {
@@ -370,9 +388,39 @@ std::vector<ModelJob> CellExecution::batch_jobs(const ScheduledBatch& batch,
       std::lock_guard<std::mutex> lock(sc.mutex);
       if (!sc.started) ++newly_started;
       sc.started = true;
+      if (!sc.data && got[w]) {
+        sc.data = got[w];
+        sc.seconds_reload += got_seconds[w];
+      }
     }
+    if (!got[w]) {
+      unread.emplace_back(&u, got_error[w]);
+      continue;
+    }
+    const json& v = pc.members[u.member];
+    const uint64_t seed = pc.cell->member_seeds[u.member];
+    const json& fb = at_path(v, "model.forget_bias");
+    std::optional<double> forget_bias;
+    if (fb.is_number()) forget_bias = fb.get<double>();
+    ModelJob job;
+    job.data = make_window_source(*got[w], v);
+    job.params = init_params(batch.key.shape, seed, forget_bias);
+    job.options = train_options(v, seed);
+    jobs.push_back(std::move(job));
+    job_cells.push_back(&u);
   }
-  if (!jobs.empty()) progress_.started(newly_started);
+  if (newly_started > 0) progress_.started(newly_started);
+  for (const auto& [u, error] : unread) {  // those models fail their cells; the batch trains the others
+    MemberFacts f;
+    f.status = CellStatus::Error;
+    f.error = error;
+    for (size_t follower : followers_of(*u)) {
+      std::vector<double> none;
+      member_done(runnable_[follower], f, none, 0.0, 0.0);
+    }
+    std::vector<double> none;
+    member_done(*u, std::move(f), none, 0.0, 0.0);
+  }
   return jobs;
 }
 
@@ -494,7 +542,7 @@ void CellExecution::run_batch(Engine& eng, Engine* fallback, const ScheduledBatc
   std::string stream_error;
   if (batch_error.empty()) {
     std::vector<const PreparedSeries*> data;
-    for (const Runnable* u : job_cells) data.push_back(pending_[u->cell]->data);
+    for (const Runnable* u : job_cells) data.push_back(pending_[u->cell]->data.get());
     try {
       prediction_errors =
           stream_errors(*use, shape, batch.key.window, jobs, data, retraining_of(batch.key), run_.threads);

@@ -22,7 +22,7 @@ struct CellRun {
   std::string dir;            // the run folder
   const json* cfg = nullptr;  // resolved
   const Plan* plan = nullptr;
-  const std::vector<LoadedSeries>* loaded = nullptr;  // in plan.series order
+  const RunSeries* series = nullptr;  // the plan's series (plan.series order)
   const ResultsStore* store = nullptr;
   int threads = 1;
 };

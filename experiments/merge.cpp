@@ -172,14 +172,14 @@ RunOutcome merge_runs(const std::vector<std::string>& shard_dirs, const std::str
   manifest["merged_from"] = shard_dirs;
   files::write_atomic(out_dir + "/manifest.json", json_text(manifest));
   ResultsStore store(out_dir);
-  std::vector<LoadedSeries> loaded =
-      load_all(plan, corpus, resolved, static_cast<int>(ThreadPool::hardware_threads()));
+  // The closing step reads only the series' label windows: none is kept.
+  const RunSeries series(plan, corpus, resolved, static_cast<int>(ThreadPool::hardware_threads()), 0);
   // The merged run's time is what its cells cost: every shard's recorded run time, plus the merge's own
   // (as a rescore counts its source's), not the few seconds of the merge alone, which `lstmad table` would
   // show as the run time of the whole experiment.
   double shard_seconds = 0;
   for (const auto& d : shard_dirs) shard_seconds += recorded_wall_seconds(d);
-  RunOutcome outcome = finalize(out_dir, resolved, plan, loaded, {}, store, since(t0) + shard_seconds, "");
+  RunOutcome outcome = finalize(out_dir, resolved, plan, series, {}, store, since(t0) + shard_seconds, "");
   fs::remove(marker);
   return outcome;
 }

@@ -183,17 +183,22 @@ PreparedSeries prepare_series_as(Series series, const json& cfg, int train_end, 
   return build_prepared(std::move(series), train_end, norm, features);
 }
 
-WindowSource make_window_source(const PreparedSeries& p, const json& v) {
+WindowSplit window_split(int rows, int train_end, const json& v) {
   WindowOptions o;
   o.window = at_path(v, "model.window").get<int>();
   o.horizon = at_path(v, "model.horizon").get<int>();
-  o.train_end = p.train_end;
+  o.train_end = train_end;
   o.val_fraction = at_path(v, "train.val_fraction").get<double>();
   o.purge = at_path(v, "train.purge").get<bool>();
-  WindowSplit split = training_windows(p.series.rows(), o);
+  WindowSplit split = training_windows(rows, o);
   const int cap = at_path(v, "train.max_windows").get<int>();
   if (cap > 0 && static_cast<int>(split.train.size()) > cap)
     split.train.erase(split.train.begin(), split.train.end() - cap);  // keep the latest windows
+  return split;
+}
+
+WindowSource make_window_source(const PreparedSeries& p, const json& v) {
+  WindowSplit split = window_split(p.series.rows(), p.train_end, v);
   WindowSource src;
   src.x = p.x.data();
   src.y = p.y.data();

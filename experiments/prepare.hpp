@@ -6,6 +6,7 @@
 
 #include "data/normalize.hpp"
 #include "data/series.hpp"
+#include "data/windows.hpp"
 #include "experiments/config.hpp"
 #include "lstm/engine.hpp"
 
@@ -46,7 +47,11 @@ double period_autocorrelation(const Series& series, int train_end, const std::st
 // DataError naming its file.
 std::vector<std::string> calendar_inputs(const Series& series, const json& config, int train_end);
 
-// Training and validation windows of one setting (window, horizon, val_fraction, purge, max_windows).
+// The training and validation windows of one setting (window, horizon, val_fraction, purge, max_windows)
+// on a series of `rows` rows whose first `train_end` may be trained on.
+WindowSplit window_split(int rows, int train_end, const json& setting);
+
+// Those windows over the prepared series' buffers.
 WindowSource make_window_source(const PreparedSeries& p, const json& setting);
 
 }  // namespace lstmad

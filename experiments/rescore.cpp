@@ -1,9 +1,11 @@
 #include "experiments/rescore.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <set>
 
 #include "core/build_info.hpp"
@@ -139,7 +141,8 @@ void set_ensemble_facts(CellResult& r, const json& entries) {
   r.loss_curve = json();
 }
 
-// The rescore's config: the source's with the --set overrides, which may touch only detector.* and eval.*.
+// The rescore's config: the source's with the --set overrides, which may touch only detector.* and eval.*
+// (and run.series_memory_mb, the memory the rescore may hold its series in, which changes no result).
 json rescore_config(const json& src_cfg, const std::vector<std::string>& overrides,
                     const std::string& src_dir) {
   json user = src_cfg;
@@ -147,10 +150,10 @@ json rescore_config(const json& src_cfg, const std::vector<std::string>& overrid
     std::string path = o.substr(0, o.find('='));
     // A grid axis is given as `detector.x=[...]` or `grid.detector.x=[...]`, as for a run.
     if (path.rfind("grid.", 0) == 0) path.erase(0, 5);
-    if (path.rfind("detector.", 0) != 0 && path.rfind("eval.", 0) != 0)
+    if (path.rfind("detector.", 0) != 0 && path.rfind("eval.", 0) != 0 && path != "run.series_memory_mb")
       throw ConfigError("--set " + o +
                         ": rescoring changes only detector.* and eval.* keys, and grid axes over them (the "
-                        "models are reused)");
+                        "models are reused), and run.series_memory_mb");
     apply_override(user, o);
   }
   return resolve_config(user, "rescore of " + src_dir);
@@ -203,8 +206,8 @@ struct SourceCells {
 // What every cell of one rescore shares.
 struct Rescore {
   Rescore(const json& config, const Plan& p, const SourceCells& src, const std::vector<Member>& ms,
-          const std::vector<LoadedSeries>& l, const std::string& out, ResultsStore& st)
-      : cfg(config), plan(p), source(src), members(ms), loaded(l), out_dir(out), store(st) {
+          const RunSeries& l, const std::string& out, ResultsStore& st)
+      : cfg(config), plan(p), source(src), members(ms), series(l), out_dir(out), store(st) {
     for (size_t i = 0; i < plan.series.size(); ++i) series_index[plan.series[i]] = i;
     for (const Setting& s : plan.settings) problems.push_back(setting_problem(s.values));
   }
@@ -213,7 +216,7 @@ struct Rescore {
   const Plan& plan;
   const SourceCells& source;
   const std::vector<Member>& members;
-  const std::vector<LoadedSeries>& loaded;
+  const RunSeries& series;
   std::map<std::string, size_t> series_index;
   std::vector<std::string> problems;  // per setting: setting_problem, found once
   const std::string& out_dir;
@@ -232,10 +235,10 @@ struct Rescore {
       if (!src) throw Error("no finished source cell for this model in " + source.dir);
       if (src->status != CellStatus::Ok)
         throw Error("the source cell ended " + to_string(src->status) + ": " + src->error);
-      const LoadedSeries& L = loaded[series_index.at(c.series)];
-      if (!L.data) throw Error(L.error);
+      const size_t i = series_index.at(c.series);
+      if (!series.ok(i)) throw Error(series.error(i));
       if (const std::string& why = problems[static_cast<size_t>(c.setting)]; !why.empty()) throw Error(why);
-      score(r, *src, s, *L.data);
+      score(r, *src, s, *series.get(i));
     } catch (const std::exception& e) {
       r.status = CellStatus::Error;
       r.error = e.what();
@@ -407,15 +410,37 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
   if (reopened)
     log::info("finishing the rescore in " + out_dir + ": " + std::to_string(plan.cells.size() - todo.size()) +
               " of " + std::to_string(plan.cells.size()) + " cells already scored");
-  std::vector<LoadedSeries> loaded = load_all(plan, corpus, cfg, threads);
-  const Rescore rescore(cfg, plan, source, members, loaded, out_dir, store);
+  // A series' cells one after another (the plan lists them setting by setting): a series that is not kept
+  // in memory is read again once for the cells in flight on it, not once per setting.
+  std::stable_sort(todo.begin(), todo.end(),
+                   [](const Cell* a, const Cell* b) { return a->series < b->series; });
+  const RunSeries series(plan, corpus, cfg, threads, series_memory_budget(cfg));
+  const Rescore rescore(cfg, plan, source, members, series, out_dir, store);
   std::vector<CellResult> results(todo.size());
+  // A series not kept is pinned from its first cell's start to its last cell's end: read again once.
+  std::map<std::string, int> cells_left;
+  for (const Cell* c : todo) ++cells_left[c->series];
+  std::map<std::string, std::shared_ptr<const PreparedSeries>> pinned;
+  std::mutex pin_mutex;
   parallel_for(todo.size(), static_cast<size_t>(threads), [&](size_t k) {
-    results[k] = rescore.cell(*todo[k]);
+    const Cell& c = *todo[k];
+    const size_t i = rescore.series_index.at(c.series);
+    std::shared_ptr<const PreparedSeries> pin;
+    if (series.ok(i)) try {
+        pin = series.get(i);
+      } catch (const std::exception&) {  // the cell reads it again and fails with the reason
+      }
+    if (pin) {
+      std::lock_guard<std::mutex> pinning(pin_mutex);
+      pinned.emplace(c.series, std::move(pin));
+    }
+    results[k] = rescore.cell(c);
     store.write_cell(results[k]);
+    std::lock_guard<std::mutex> done(pin_mutex);
+    if (--cells_left[c.series] == 0) pinned.erase(c.series);
   });
   // The cost of these scores includes the models': the source's and the members' run times.
-  return finalize(out_dir, cfg, plan, loaded, std::move(results), store, since(t0) + source_seconds, "");
+  return finalize(out_dir, cfg, plan, series, std::move(results), store, since(t0) + source_seconds, "");
 }
 
 }  // namespace lstmad

@@ -173,41 +173,20 @@ json manifest_json(const json& cfg, const RunOptions& ro, const Corpus& corpus, 
               {"input_sha256", inputs}};
 }
 
-std::vector<LoadedSeries> load_all(const Plan& plan, const Corpus& corpus, const json& cfg, int threads) {
-  std::vector<LoadedSeries> loaded(plan.series.size());
-  parallel_for(plan.series.size(), static_cast<size_t>(threads), [&](size_t i) {
-    auto t0 = Clock::now();
-    try {
-      int train_rows = -1;
-      Series s = corpus.load(plan.series[i], &train_rows);
-      loaded[i].data = prepare_series(std::move(s), cfg, train_rows);
-    } catch (const std::exception& e) {
-      loaded[i].error = e.what();
-    }
-    loaded[i].seconds = since(t0);
-  });
-  TimestampOrderTally tally;
-  for (const LoadedSeries& l : loaded)
-    if (l.data) tally.add(l.data->series);
-  if (const std::string s = tally.summary(loaded.size()); !s.empty()) log::warn(s);
-  return loaded;
-}
-
 namespace {
 
-std::map<std::string, std::vector<LabelWindow>> windows_of(const Plan& plan,
-                                                           const std::vector<LoadedSeries>& loaded) {
+std::map<std::string, std::vector<LabelWindow>> windows_of(const Plan& plan, const RunSeries& series) {
   std::map<std::string, std::vector<LabelWindow>> w;
   for (size_t i = 0; i < plan.series.size(); ++i)
-    if (loaded[i].data) w[plan.series[i]] = loaded[i].data->series.windows;
+    if (series.ok(i)) w[plan.series[i]] = series.facts(i).windows;
   return w;
 }
 
 }  // namespace
 
-RunOutcome finalize(const std::string& dir, const json& cfg, const Plan& plan,
-                    const std::vector<LoadedSeries>& loaded, std::vector<CellResult> in_memory,
-                    const ResultsStore& store, double seconds, const std::string& partial_reason) {
+RunOutcome finalize(const std::string& dir, const json& cfg, const Plan& plan, const RunSeries& series,
+                    std::vector<CellResult> in_memory, const ResultsStore& store, double seconds,
+                    const std::string& partial_reason) {
   const auto t_final = Clock::now();  // this step's own time (NAB's threshold sweep) counts as the run's
   RunOutcome outcome;
   outcome.run_dir = dir;
@@ -238,7 +217,7 @@ RunOutcome finalize(const std::string& dir, const json& cfg, const Plan& plan,
     for (const auto& s : plan.settings) ev.skipped[s.detector] = partial_reason;
   } else {
     const auto t_nab = Clock::now();
-    ev = evaluate_corpus(plan, all, windows_of(plan, loaded), cfg, store);
+    ev = evaluate_corpus(plan, all, windows_of(plan, series), cfg, store);
     if (at_path(cfg, "eval.nab").get<bool>())
       log::info("NAB scoring of " + std::to_string(plan.settings.size()) + " detector(s) in " +
                 seconds_text(since(t_nab)));

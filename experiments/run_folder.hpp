@@ -12,6 +12,7 @@
 #include "experiments/plan.hpp"
 #include "experiments/prepare.hpp"
 #include "experiments/results.hpp"
+#include "experiments/run_series.hpp"
 #include "experiments/runner.hpp"
 
 namespace lstmad {
@@ -64,23 +65,12 @@ LegBuild last_leg_build(const json& manifest);
 json manifest_json(const json& cfg, const RunOptions& ro, const Corpus& corpus, const Plan& plan,
                    int threads);
 
-// One series of the plan, loaded and prepared, or the error that fails its cells.
-struct LoadedSeries {
-  std::optional<PreparedSeries> data;
-  std::string error;
-  double seconds = 0;
-};
-
-// Loads and prepares every series of the plan once, on `threads` threads (index i is plan.series[i]);
-// a series that fails fails its own cells only.
-std::vector<LoadedSeries> load_all(const Plan& plan, const Corpus& corpus, const json& cfg, int threads);
-
 // results.csv, the corpus evaluation (NAB scores, thresholds), table.md, summary.json and report.html, from
 // every cell result on disk plus those in memory. A nonempty `partial_reason` (an interrupted run, one
 // shard) skips the corpus evaluation and says why in the table.
-RunOutcome finalize(const std::string& dir, const json& cfg, const Plan& plan,
-                    const std::vector<LoadedSeries>& loaded, std::vector<CellResult> in_memory,
-                    const ResultsStore& store, double seconds, const std::string& partial_reason);
+RunOutcome finalize(const std::string& dir, const json& cfg, const Plan& plan, const RunSeries& series,
+                    std::vector<CellResult> in_memory, const ResultsStore& store, double seconds,
+                    const std::string& partial_reason);
 
 // Places a cell's result in the plan it is part of: its index, setting, series and that setting's
 // detector (a resumed run's series may sort differently, a rescore's settings differ from its source's).

@@ -429,18 +429,14 @@ RunOutcome run_in_folder(const std::string& dir, const json& cfg, json manifest,
             " thread(s)");
 
   const auto t_load = Clock::now();
-  std::vector<LoadedSeries> loaded = load_all(plan, corpus, cfg, threads);
-  {
-    long rows = 0;
-    int ok = 0;
-    for (const LoadedSeries& l : loaded)
-      if (l.data) {
-        ++ok;
-        rows += l.data->series.rows();
-      }
-    log::info(std::to_string(ok) + " of " + std::to_string(loaded.size()) + " series loaded and prepared (" +
-              std::to_string(rows) + " rows) in " + seconds_text(since(t_load)));
-  }
+  const RunSeries series(plan, corpus, cfg, threads, series_memory_budget(cfg));
+  log::info(std::to_string(series.loaded()) + " of " + std::to_string(series.size()) +
+            " series loaded and prepared (" + std::to_string(series.rows()) + " rows) in " +
+            seconds_text(since(t_load)) +
+            (series.kept() < series.loaded()
+                 ? "; " + std::to_string(series.kept()) +
+                       " kept in memory (run.series_memory_mb), the others read again when their models train"
+                 : std::string()));
 
   std::unique_ptr<Engine> engine;
   if (!todo.empty()) {
@@ -455,7 +451,7 @@ RunOutcome run_in_folder(const std::string& dir, const json& cfg, json manifest,
   setup.armed = false;  // from here on the folder holds results, or the reason there are none
 
   Progress progress(static_cast<int>(todo.size()), ro.progress);
-  CellRun run{dir, &cfg, &plan, &loaded, &store, threads};
+  CellRun run{dir, &cfg, &plan, &series, &store, threads};
   CellsOutcome done = run_cells(run, todo, engine.get(), progress, g_stop);
   progress.done();
 
@@ -463,7 +459,7 @@ RunOutcome run_in_folder(const std::string& dir, const json& cfg, json manifest,
   if (done.interrupted)
     partial = "the run was interrupted; resume it with --resume " + dir;
   else if (ro.shard_count > 1) partial = "shard " + std::to_string(ro.shard_index) + "/" + std::to_string(ro.shard_count) + "; merge the shards for NAB scores";
-  RunOutcome outcome = finalize(dir, cfg, plan, loaded, std::move(done.results), store,
+  RunOutcome outcome = finalize(dir, cfg, plan, series, std::move(done.results), store,
                                 earlier_seconds + since(t_run), partial);
   outcome.interrupted = done.interrupted;
   // A signal after the last cells had started stops nothing (they and the tables finish): the run is

@@ -1,0 +1,198 @@
+// The series of a run (experiments/run_series.hpp): kept in memory or read again, the same rows either way;
+// a file that changes during the run fails where it is read again; a run or rescore that keeps no series
+// gives the results of one that keeps them all.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <string>
+
+#include "core/error.hpp"
+#include "core/files.hpp"
+#include "experiments/config.hpp"
+#include "experiments/corpus.hpp"
+#include "experiments/plan.hpp"
+#include "experiments/run_series.hpp"
+#include "support/run_cli.hpp"
+#include "support/test_support.hpp"
+
+namespace lstmad {
+namespace {
+
+using test::RunCli;
+using test::TempDir;
+
+// A csv corpus of three series in `tmp`/data: b.csv has a value that is not a number on its row 7.
+json csv_corpus(const TempDir& tmp) {
+  files::make_dirs(tmp.file("data"));
+  test::write_text(tmp.file("data/a.csv"), test::minute_series_csv(300, "2020-01", [](int i) {
+                     return std::to_string(std::sin(i * 0.3));
+                   }));
+  test::write_text(tmp.file("data/b.csv"), test::minute_series_csv(200, "2020-01", [](int i) {
+                     return i == 6 ? std::string("n/a") : std::to_string(i % 17);
+                   }));
+  test::write_text(tmp.file("data/c.csv"),
+                   test::minute_series_csv(250, "2020-02", [](int i) { return std::to_string(i * 0.01); }));
+  json user = {{"data", {{"format", "csv"}, {"root", tmp.file("data")}, {"train_fraction", 0.3}}},
+               {"model", {{"window", 10}}}};
+  return resolve_config(user, "test");
+}
+
+struct Fixture {
+  explicit Fixture(const TempDir& tmp, std::size_t keep)
+      : cfg(csv_corpus(tmp)),
+        corpus(resolve_corpus(cfg, tmp.file("run"))),
+        plan(make_plan(cfg, corpus.series)),
+        series(plan, corpus, cfg, 2, keep) {}
+  size_t index(const std::string& id) const {
+    for (size_t i = 0; i < plan.series.size(); ++i)
+      if (plan.series[i] == id) return i;
+    ADD_FAILURE() << id << " is not in the plan";
+    return 0;
+  }
+  json cfg;
+  Corpus corpus;
+  Plan plan;
+  RunSeries series;
+};
+
+TEST(RunSeries, ASeriesReadAgainIsTheOneFirstPreparedAndSharedWhileHeld) {
+  TempDir tmp("run_series");
+  Fixture f(tmp, 0);
+  ASSERT_EQ(f.series.size(), 3u);
+  EXPECT_EQ(f.series.loaded(), 2);
+  EXPECT_EQ(f.series.kept(), 0);
+  EXPECT_EQ(f.series.rows(), 550);
+  const size_t a = f.index("data/a.csv"), b = f.index("data/b.csv");
+  EXPECT_FALSE(f.series.ok(b));
+  EXPECT_NE(f.series.error(b).find("b.csv"), std::string::npos) << f.series.error(b);
+  EXPECT_THROW(f.series.get(b), Error);
+
+  const SeriesFacts& facts = f.series.facts(a);
+  EXPECT_EQ(facts.rows, 300);
+  EXPECT_EQ(facts.train_end, 90);
+  EXPECT_EQ(facts.input_dims, 1);
+  // What a fresh load and preparation of the file gives.
+  int train_rows = -1;
+  const PreparedSeries direct =
+      prepare_series(f.corpus.load(f.plan.series[a], &train_rows), f.cfg, train_rows);
+  auto held = f.series.get(a);
+  EXPECT_EQ(f.series.reloads(), 1);
+  EXPECT_EQ(held->x, direct.x);
+  EXPECT_EQ(held->target, direct.target);
+  EXPECT_EQ(held->series.timestamps, direct.series.timestamps);
+  EXPECT_EQ(held->train_end, facts.train_end);
+  // A second caller while the first holds it shares the copy; once both let go, it is read again.
+  auto again = f.series.get(a);
+  EXPECT_EQ(again.get(), held.get());
+  EXPECT_EQ(f.series.reloads(), 1);
+  held.reset();
+  again.reset();
+  auto third = f.series.get(a);
+  EXPECT_EQ(f.series.reloads(), 2);
+  EXPECT_EQ(third->x, direct.x);
+}
+
+TEST(RunSeries, SeriesWithinTheBudgetAreKeptAndNeverReadAgain) {
+  TempDir tmp("run_series");
+  Fixture f(tmp, std::size_t{1} << 30);
+  EXPECT_EQ(f.series.kept(), 2);
+  const size_t c = f.index("data/c.csv");
+  auto p = f.series.get(c);
+  auto q = f.series.get(c);
+  EXPECT_EQ(p.get(), q.get());
+  EXPECT_EQ(p->series.rows(), 250);
+  EXPECT_EQ(f.series.reloads(), 0);
+}
+
+TEST(RunSeries, AFileChangedDuringTheRunFailsWhereItIsReadAgain) {
+  TempDir tmp("run_series");
+  Fixture f(tmp, 0);
+  const size_t a = f.index("data/a.csv"), c = f.index("data/c.csv");
+  // One value changed, the rows as many as before.
+  test::write_text(tmp.file("data/a.csv"), test::minute_series_csv(300, "2020-01", [](int i) {
+                     return std::to_string(i == 150 ? 9.0 : std::sin(i * 0.3));
+                   }));
+  try {
+    f.series.get(a);
+    ADD_FAILURE() << "a changed file was read again without a word";
+  } catch (const DataError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("a.csv"), std::string::npos) << what;
+    EXPECT_NE(what.find("changed during the run"), std::string::npos) << what;
+    EXPECT_NE(what.find("values, times or training part differ"), std::string::npos) << what;
+  }
+  // Rows appended: the message says how many.
+  test::write_text(tmp.file("data/c.csv"),
+                   test::minute_series_csv(260, "2020-02", [](int i) { return std::to_string(i * 0.01); }));
+  try {
+    f.series.get(c);
+    ADD_FAILURE() << "a longer file was read again without a word";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("260 rows where it had 250"), std::string::npos) << e.what();
+  }
+  // A file gone: the reason names it.
+  std::filesystem::remove(tmp.file("data/c.csv"));
+  try {
+    f.series.get(c);
+    ADD_FAILURE() << "a removed file was read again";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("c.csv"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("read again during the run"), std::string::npos) << e.what();
+  }
+}
+
+TEST(RunSeries, TheBudgetIsTheConfiguredMegabytesOrAQuarterOfTheMachine) {
+  json cfg = resolve_config(json::object(), "test");
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  ASSERT_GT(pages, 0);
+  EXPECT_GT(series_memory_budget(cfg), std::size_t{0});
+  EXPECT_LE(series_memory_budget(cfg), static_cast<std::size_t>(pages) * static_cast<std::size_t>(page) / 4);
+  cfg = resolve_config(json{{"run", {{"series_memory_mb", 3}}}}, "test");
+  EXPECT_EQ(series_memory_budget(cfg), std::size_t{3} << 20);
+}
+
+// A grid whose two settings differ only in the detector (the second cell of a series follows the first's
+// model) and in the model (two batches read the same series): with no series kept, every NAB-format file,
+// score and result is the one of a run that keeps them all; so is a rescore of each.
+TEST_F(RunCli, ARunThatKeepsNoSeriesGivesTheResultsOfOneThatKeepsThemAll) {
+  TempDir tmp("run_series_cli");
+  test::write_text(tmp.file("cfg.json"), test::kTinySynthetic);
+  // 12,000 rows a series: each over the 1 MB of run.series_memory_mb=1 (about 100 bytes a row).
+  const std::string grid =
+      " --set data.synthetic.length=12000 --set 'detector.smoothing=[1,3]' --set 'model.hidden=[6,8]'";
+  std::string out;
+  ASSERT_EQ(test::run_command(test::lstmad_binary() + " run " + tmp.file("cfg.json") + grid + " -j 2 --out " +
+                                  tmp.file("kept"),
+                              &out),
+            0)
+      << out;
+  EXPECT_EQ(out.find("kept in memory"), std::string::npos) << out;
+  ASSERT_EQ(test::run_command(test::lstmad_binary() + " run " + tmp.file("cfg.json") + grid +
+                                  " --set run.series_memory_mb=1 -j 2 --out " + tmp.file("read"),
+                              &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("; 0 kept in memory (run.series_memory_mb)"), std::string::npos) << out;
+  // Per detector: a file per series, and the three profiles' *_scores.csv.
+  EXPECT_EQ(test::expect_same_nab_files(tmp.file("kept"), tmp.file("read")), 4u * (7u + 3u));
+  EXPECT_EQ(files::read(tmp.file("kept/nab_scores.json")), files::read(tmp.file("read/nab_scores.json")));
+  EXPECT_EQ(test::results_without_timings(tmp.file("kept")), test::results_without_timings(tmp.file("read")));
+
+  // The first rescore keeps every series, the second none (rescore --set takes run.series_memory_mb).
+  for (const char* run : {"kept", "read"})
+    ASSERT_EQ(test::run_command(test::lstmad_binary() + " rescore " + tmp.file(run) +
+                                    " --set 'detector.smoothing=[2,5]'" +
+                                    (std::string(run) == "read" ? " --set run.series_memory_mb=1" : "") +
+                                    " --out " + tmp.file(std::string(run) + "-rescored"),
+                                &out),
+              0)
+        << out;
+  EXPECT_EQ(test::expect_same_nab_files(tmp.file("kept-rescored"), tmp.file("read-rescored")),
+            4u * (7u + 3u));
+  EXPECT_EQ(test::results_without_timings(tmp.file("kept-rescored")),
+            test::results_without_timings(tmp.file("read-rescored")));
+}
+
+}  // namespace
+}  // namespace lstmad
