@@ -15,6 +15,7 @@
 #include "experiments/evaluation.hpp"
 #include "experiments/plan.hpp"
 #include "experiments/prepare.hpp"
+#include "experiments/run_series.hpp"
 #include "experiments/runner.hpp"
 #include "experiments/scheduler.hpp"
 #include "lstm/engine.hpp"
@@ -52,21 +53,23 @@ namespace {
 
 // What the work estimate needs of one series, prepared as a run prepares it (experiments/prepare.hpp):
 // its rows, its training part and its model inputs (its own columns plus 2 per calendar input it gets).
-struct SeriesFacts {
+struct SeriesWork {
   int rows = 0, train_end = 0, own_dims = 1, inputs = 1;
+  std::size_t bytes = 0;  // prepared (run.series_memory_mb)
 };
 
 // The series a run of `cfg` would use (`series`, sorted) and the facts of each that loads; a series that
 // does not load is a warning here (its cells would fail). A synthetic corpus is generated in memory only.
-std::map<std::string, SeriesFacts> corpus_facts(const json& cfg, std::vector<std::string>& series) {
-  std::map<std::string, SeriesFacts> facts;
+std::map<std::string, SeriesWork> corpus_facts(const json& cfg, std::vector<std::string>& series) {
+  std::map<std::string, SeriesWork> facts;
   TimestampOrderTally tally;
   auto note = [&](const std::string& id, Series s, int train_rows) {
     tally.add(s);
     const int own = s.dims;
     try {  // a series the run could not prepare fails its cells there: a warning here, for any corpus
       const PreparedSeries prepared = prepare_series(std::move(s), cfg, train_rows);
-      facts[id] = {prepared.series.rows(), prepared.train_end, own, prepared.input_dims};
+      facts[id] = {prepared.series.rows(), prepared.train_end, own, prepared.input_dims,
+                   prepared_series_bytes(prepared)};
     } catch (const lstmad::Error& e) {
       std::cerr << "warning: " << e.what() << " (its cells will fail)\n";
     }
@@ -109,7 +112,7 @@ struct WorkEstimate {
 };
 
 // Prints one line per setting (its shape, models and work at most) and returns the totals.
-WorkEstimate print_settings(const json& cfg, const Plan& p, const std::map<std::string, SeriesFacts>& facts) {
+WorkEstimate print_settings(const json& cfg, const Plan& p, const std::map<std::string, SeriesWork>& facts) {
   WorkEstimate total;
   int calendar_series = 0;
   for (const auto& [id, f] : facts) calendar_series += f.inputs > f.own_dims;
@@ -183,7 +186,7 @@ WorkEstimate print_settings(const json& cfg, const Plan& p, const std::map<std::
 // engine's own verdict on each group's shape (the limits that need no device, e.g. the fused tensor-core
 // kernels' H in multiples of 16). Returns a warning when neither the engine nor engine.fallback runs
 // some groups (all their cells would fail), else "".
-std::string print_groups(const json& cfg, const Plan& p, const std::map<std::string, SeriesFacts>& facts) {
+std::string print_groups(const json& cfg, const Plan& p, const std::map<std::string, SeriesWork>& facts) {
   std::map<BatchKey, std::pair<int, std::set<int>>> groups;
   for (const auto& s : p.settings)
     for (const json& m : ensemble_members(s.values))
@@ -231,9 +234,37 @@ std::string print_groups(const json& cfg, const Plan& p, const std::map<std::str
   return "";
 }
 
+// What the series hold prepared, and how many of them run.series_memory_mb keeps (experiments/run_series.hpp;
+// the run keeps the first ones that fit, in the order they finish loading: about as many as here).
+void print_memory(const json& cfg, const std::map<std::string, SeriesWork>& facts) {
+  std::size_t total = 0, kept = 0;
+  long long rows = 0;
+  int kept_series = 0;
+  const std::size_t budget = series_memory_budget(cfg);
+  for (const auto& [id, f] : facts) {
+    total += f.bytes;
+    rows += f.rows;
+    if (kept + f.bytes <= budget) {
+      kept += f.bytes;
+      ++kept_series;
+    }
+  }
+  const auto mib = [](std::size_t b) { return std::to_string((b + (1u << 19)) >> 20) + " MiB"; };
+  std::cout << "series in memory: " << rows << " rows in " << facts.size() << " series, about " << mib(total)
+            << " prepared; run.series_memory_mb ("
+            << (at_path(cfg, "run.series_memory_mb").get<long long>() > 0 ? std::string()
+                                                                          : "0: a quarter of this machine, ")
+            << mib(budget) << ") keeps "
+            << (kept_series == static_cast<int>(facts.size())
+                    ? std::string("them all")
+                    : "about " + std::to_string(kept_series) +
+                          " of them; the others are read again for each ModelBatch that trains their models")
+            << "\n";
+}
+
 int print_plan(const json& cfg) {
   std::vector<std::string> series;
-  const std::map<std::string, SeriesFacts> facts = corpus_facts(cfg, series);
+  const std::map<std::string, SeriesWork> facts = corpus_facts(cfg, series);
   Plan p = make_plan(cfg, series);
   for (const std::string& w : inactive_key_warnings(p)) std::cerr << "warning: " << w << "\n";
   std::cout << p.cells.size() << " cells = " << p.settings.size() << " setting(s) x " << p.series.size()
@@ -245,6 +276,7 @@ int print_plan(const json& cfg) {
             << " training (all epochs and every fine-tuning; early stopping usually ends the first training "
                "sooner), "
             << work.forecast_flops / 1e12 << " forecasting (a window per scored row)\n";
+  print_memory(cfg, facts);
   if (at_path(cfg, "run.save_models").get<bool>())
     std::cout << "saved models (run.save_models): " << work.saved_models << " checkpoints, about "
               << work.saved_bytes / (1024.0 * 1024.0) << " MiB\n";

@@ -208,4 +208,28 @@ WindowSource make_window_source(const PreparedSeries& p, const json& v) {
   return src;
 }
 
+namespace {
+
+template <class T>
+std::size_t vector_bytes(const std::vector<T>& v) {
+  return v.capacity() * sizeof(T);
+}
+
+}  // namespace
+
+std::size_t prepared_series_bytes(const PreparedSeries& p) {
+  const Series& s = p.series;
+  std::size_t b = sizeof(PreparedSeries) + vector_bytes(s.timestamps) + vector_bytes(s.time_us) +
+                  vector_bytes(s.values) + vector_bytes(s.lines) + vector_bytes(p.x) + vector_bytes(p.y) +
+                  vector_bytes(p.target);
+  // A text beyond the small-string buffer has a heap chunk of its own: its bytes, the terminator and
+  // malloc's 8-byte header, in 16-byte steps, 32 at least.
+  for (const std::string& t : s.timestamps) {
+    const auto* self = reinterpret_cast<const char*>(&t);
+    if (t.data() < self || t.data() >= self + sizeof t)
+      b += std::max<std::size_t>(32, (t.capacity() + 1 + 8 + 15) / 16 * 16);
+  }
+  return b;
+}
+
 }  // namespace lstmad

@@ -1,6 +1,7 @@
 // One series made ready for training and scoring: missing values filled by the configured policy,
 // values normalized with statistics of the training rows only, and the float buffers the engines read.
 #pragma once
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,10 @@ struct PreparedSeries {
   std::vector<float> y;   // normalized column 0
   std::vector<double> target;  // normalized column 0 in double, for the errors
 };
+
+// The heap a prepared series holds (its rows' timestamp texts, values and model inputs), near enough to
+// size run.series_memory_mb.
+std::size_t prepared_series_bytes(const PreparedSeries& p);
 
 // Applies data.missing, data.train_fraction and data.normalize to a loaded series. train_rows >= 0 fixes
 // the training part (NASA: the train file's rows); otherwise data.train_fraction or NAB's probation.

@@ -40,27 +40,6 @@ std::size_t machine_memory() {
   return bytes > 0 ? bytes : std::size_t{4} << 30;  // unknown: as if 4 GiB
 }
 
-template <class T>
-std::size_t vector_bytes(const std::vector<T>& v) {
-  return v.capacity() * sizeof(T);
-}
-
-// The heap a prepared series holds, near enough to size the budget.
-std::size_t prepared_bytes(const PreparedSeries& p) {
-  const Series& s = p.series;
-  std::size_t b = sizeof(PreparedSeries) + vector_bytes(s.timestamps) + vector_bytes(s.time_us) +
-                  vector_bytes(s.values) + vector_bytes(s.lines) + vector_bytes(p.x) + vector_bytes(p.y) +
-                  vector_bytes(p.target);
-  // A text beyond the small-string buffer has a heap chunk of its own: its bytes, the terminator and
-  // malloc's 8-byte header, in 16-byte steps, 32 at least.
-  for (const std::string& t : s.timestamps) {
-    const auto* self = reinterpret_cast<const char*>(&t);
-    if (t.data() < self || t.data() >= self + sizeof t)
-      b += std::max<std::size_t>(32, (t.capacity() + 1 + 8 + 15) / 16 * 16);
-  }
-  return b;
-}
-
 // A word-wise FNV-1a over the bytes of `v`: the same rows hash the same.
 template <class T>
 uint64_t hash_words(uint64_t h, const std::vector<T>& v) {
@@ -139,7 +118,7 @@ RunSeries::RunSeries(const Plan& plan, const Corpus& corpus, const json& cfg, in
         std::lock_guard<std::mutex> lock(tally_mutex);
         tally.add(p->series);
       }
-      const std::size_t b = prepared_bytes(*p);
+      const std::size_t b = prepared_series_bytes(*p);
       if (kept_bytes.fetch_add(b) + b <= keep_bytes)
         e.kept = std::move(p);
       else

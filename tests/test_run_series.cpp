@@ -194,5 +194,34 @@ TEST_F(RunCli, ARunThatKeepsNoSeriesGivesTheResultsOfOneThatKeepsThemAll) {
             test::results_without_timings(tmp.file("read-rescored")));
 }
 
+// `plan` says what the series hold prepared and how many of them the budget keeps, as the run will.
+TEST_F(RunCli, PlanSaysHowManySeriesTheMemoryBudgetKeeps) {
+  TempDir tmp("run_series_plan");
+  test::write_text(tmp.file("cfg.json"), test::kTinySynthetic);
+  const std::string cmd =
+      test::lstmad_binary() + " plan " + tmp.file("cfg.json") + " --set data.synthetic.length=12000";
+  std::string out;
+  ASSERT_EQ(test::run_command(cmd, &out), 0) << out;
+  EXPECT_NE(out.find("series in memory: 84000 rows in 7 series, about "), std::string::npos) << out;
+  EXPECT_NE(out.find("(0: a quarter of this machine, "), std::string::npos) << out;
+  EXPECT_NE(out.find(") keeps them all"), std::string::npos) << out;
+  ASSERT_EQ(test::run_command(cmd + " --set run.series_memory_mb=1", &out), 0) << out;
+  EXPECT_NE(out.find("run.series_memory_mb (1 MiB) keeps about 0 of them; the others are read again"),
+            std::string::npos)
+      << out;
+  // 5 MiB of the 7 series' 8-9 MiB (about 100 bytes a row): those that fit, 3 or 4 of them.
+  ASSERT_EQ(test::run_command(cmd + " --set run.series_memory_mb=5", &out), 0) << out;
+  const std::size_t at = out.find("about ");
+  ASSERT_NE(at, std::string::npos) << out;
+  const int total_mib = std::stoi(out.substr(at + 6));
+  EXPECT_GE(total_mib, 7) << out;
+  EXPECT_LE(total_mib, 12) << out;
+  const std::size_t k = out.find("(5 MiB) keeps about ");
+  ASSERT_NE(k, std::string::npos) << out;
+  const int kept = std::stoi(out.substr(k + 20));
+  EXPECT_GE(kept, 3) << out;
+  EXPECT_LE(kept, 4) << out;
+}
+
 }  // namespace
 }  // namespace lstmad
