@@ -81,8 +81,9 @@ std::vector<std::string> calendar_inputs(const Series& series, const json& cfg, 
     for (int i = 0; i < n; ++i)
       if (series.time_us[static_cast<size_t>(i)] >= kYear3000Us)
         throw DataError(series.path, series.line_of(i),
-                        "data.time_features: the timestamp " + series.timestamps[static_cast<size_t>(i)] +
-                            " reads as " + format_timestamp_us(series.time_us[static_cast<size_t>(i)]) +
+                        "data.time_features: the timestamp " +
+                            std::string(series.timestamps[static_cast<size_t>(i)]) + " reads as " +
+                            format_timestamp_us(series.time_us[static_cast<size_t>(i)]) +
                             ", past the year 3000; for milliseconds since 1970 set data.csv.time_format "
                             "to epoch_ms");
   std::vector<std::string> features;
