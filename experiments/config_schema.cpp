@@ -301,7 +301,7 @@ std::vector<KeyDef> make_schema() {
       "fused: as many as fit the device's memory). For fused, a cap.",
       0, 1e6);
   add("run.series_memory_mb", T::Int, 0,
-      "Memory for the prepared series kept from loading to the end of the run (about 100-160 bytes a row); "
+      "Memory for the prepared series kept from loading to the end of the run (about 65 bytes a row for one value column); "
       "the series beyond it are read and prepared again when their models train and released once their "
       "cells are scored, so that a corpus larger than memory runs in the memory of the series in flight. "
       "Results are the same either way. 0 = a quarter of the machine's memory (its cgroup limit where "

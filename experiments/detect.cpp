@@ -299,7 +299,10 @@ void detection_csv(const Detection& d, const std::function<void(std::string&)>& 
   const bool timed = d.data.timestamps.size() == static_cast<size_t>(d.data.rows());
   for (int i = 0; i < d.data.rows(); ++i) {
     const size_t k = static_cast<size_t>(i);
-    out += timed ? d.data.timestamps[k] : std::to_string(i);
+    if (timed)
+      out += d.data.timestamps[k];
+    else
+      out += std::to_string(i);
     out += ',';
     put(d.data.value(i));
     out += ',';

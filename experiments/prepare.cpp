@@ -81,8 +81,9 @@ std::vector<std::string> calendar_inputs(const Series& series, const json& cfg, 
     for (int i = 0; i < n; ++i)
       if (series.time_us[static_cast<size_t>(i)] >= kYear3000Us)
         throw DataError(series.path, series.line_of(i),
-                        "data.time_features: the timestamp " + series.timestamps[static_cast<size_t>(i)] +
-                            " reads as " + format_timestamp_us(series.time_us[static_cast<size_t>(i)]) +
+                        "data.time_features: the timestamp " +
+                            std::string(series.timestamps[static_cast<size_t>(i)]) + " reads as " +
+                            format_timestamp_us(series.time_us[static_cast<size_t>(i)]) +
                             ", past the year 3000; for milliseconds since 1970 set data.csv.time_format "
                             "to epoch_ms");
   std::vector<std::string> features;
@@ -219,17 +220,8 @@ std::size_t vector_bytes(const std::vector<T>& v) {
 
 std::size_t prepared_series_bytes(const PreparedSeries& p) {
   const Series& s = p.series;
-  std::size_t b = sizeof(PreparedSeries) + vector_bytes(s.timestamps) + vector_bytes(s.time_us) +
-                  vector_bytes(s.values) + vector_bytes(s.lines) + vector_bytes(p.x) + vector_bytes(p.y) +
-                  vector_bytes(p.target);
-  // A text beyond the small-string buffer has a heap chunk of its own: its bytes, the terminator and
-  // malloc's 8-byte header, in 16-byte steps, 32 at least.
-  for (const std::string& t : s.timestamps) {
-    const auto* self = reinterpret_cast<const char*>(&t);
-    if (t.data() < self || t.data() >= self + sizeof t)
-      b += std::max<std::size_t>(32, (t.capacity() + 1 + 8 + 15) / 16 * 16);
-  }
-  return b;
+  return sizeof(PreparedSeries) + s.timestamps.heap_bytes() + vector_bytes(s.time_us) + vector_bytes(s.values) +
+         vector_bytes(s.lines) + vector_bytes(p.x) + vector_bytes(p.y) + vector_bytes(p.target);
 }
 
 }  // namespace lstmad

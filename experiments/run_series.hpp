@@ -3,8 +3,8 @@
 //
 // What scheduling and the closing step read of a series (rows, training part, input width, label windows)
 // is kept for the whole run. Its prepared rows (the raw values and timestamps NAB-format files repeat, the
-// normalized model inputs) cost about 100-160 bytes a row, so a corpus of a few hundred million rows
-// would not fit a machine's memory at once: they are kept only while the kept series fit
+// normalized model inputs) cost about 65 bytes a row for one value column, so a corpus of a few hundred
+// million rows would not fit a machine's memory at once: they are kept only while the kept series fit
 // run.series_memory_mb; the rest are read and prepared again when a ModelBatch (or a rescore's cell) needs
 // them, shared by every cell in flight on the same series, and released when the last of those is scored.
 // Reading a file again gives the same rows (checked: a file changed during the run fails the cells that

@@ -107,7 +107,9 @@ TEST(CsvReader, ReadsRowsInFileOrder) {
   EXPECT_EQ(s.dims, 1);
   ASSERT_EQ(s.rows(), 2);
   EXPECT_EQ(s.values, (std::vector<double>{10844.0, -3.5}));
-  EXPECT_EQ(s.timestamps, (std::vector<std::string>{"2014-04-01 00:00:00", "2014-04-01 00:05:00"}));
+  ASSERT_EQ(s.timestamps.size(), 2u);
+  EXPECT_EQ(s.timestamps[0], "2014-04-01 00:00:00");
+  EXPECT_EQ(s.timestamps[1], "2014-04-01 00:05:00");
   EXPECT_EQ(s.time_us[1] - s.time_us[0], 300LL * 1000000);
   EXPECT_TRUE(s.windows.empty());
 }

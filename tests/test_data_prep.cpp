@@ -564,10 +564,11 @@ TEST(DataPrep, TimeFeaturesAddSineAndCosineOfTheCalendarPhases) {
   // Epoch milliseconds read as seconds (time_format auto) put the rows tens of thousands of years ahead:
   // refused, naming the timestamp and the format that reads it, rather than given as calendar phases.
   Series millis = s;
+  millis.timestamps.clear();
   for (int i = 0; i < millis.rows(); ++i) {
     const long long ms = 1704067200000LL + i * 21600000LL;
     millis.time_us[static_cast<size_t>(i)] = ms * 1000000LL;
-    millis.timestamps[static_cast<size_t>(i)] = std::to_string(ms);
+    millis.timestamps.push_back(std::to_string(ms));
   }
   const std::string said = refusal(millis);
   EXPECT_NE(said.find("the timestamp 1704067200000 reads as 55969-"), std::string::npos) << said;

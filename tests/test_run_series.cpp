@@ -158,9 +158,9 @@ TEST(RunSeries, TheBudgetIsTheConfiguredMegabytesOrAQuarterOfTheMachine) {
 TEST_F(RunCli, ARunThatKeepsNoSeriesGivesTheResultsOfOneThatKeepsThemAll) {
   TempDir tmp("run_series_cli");
   test::write_text(tmp.file("cfg.json"), test::kTinySynthetic);
-  // 12,000 rows a series: each over the 1 MB of run.series_memory_mb=1 (about 100 bytes a row).
+  // 20,000 rows a series: each over the 1 MB of run.series_memory_mb=1 (about 65 bytes a row).
   const std::string grid =
-      " --set data.synthetic.length=12000 --set 'detector.smoothing=[1,3]' --set 'model.hidden=[6,8]'";
+      " --set data.synthetic.length=20000 --set 'detector.smoothing=[1,3]' --set 'model.hidden=[6,8]'";
   std::string out;
   ASSERT_EQ(test::run_command(test::lstmad_binary() + " run " + tmp.file("cfg.json") + grid + " -j 2 --out " +
                                   tmp.file("kept"),
@@ -199,17 +199,17 @@ TEST_F(RunCli, PlanSaysHowManySeriesTheMemoryBudgetKeeps) {
   TempDir tmp("run_series_plan");
   test::write_text(tmp.file("cfg.json"), test::kTinySynthetic);
   const std::string cmd =
-      test::lstmad_binary() + " plan " + tmp.file("cfg.json") + " --set data.synthetic.length=12000";
+      test::lstmad_binary() + " plan " + tmp.file("cfg.json") + " --set data.synthetic.length=20000";
   std::string out;
   ASSERT_EQ(test::run_command(cmd, &out), 0) << out;
-  EXPECT_NE(out.find("series in memory: 84000 rows in 7 series, about "), std::string::npos) << out;
+  EXPECT_NE(out.find("series in memory: 140000 rows in 7 series, about "), std::string::npos) << out;
   EXPECT_NE(out.find("(0: a quarter of this machine, "), std::string::npos) << out;
   EXPECT_NE(out.find(") keeps them all"), std::string::npos) << out;
   ASSERT_EQ(test::run_command(cmd + " --set run.series_memory_mb=1", &out), 0) << out;
   EXPECT_NE(out.find("run.series_memory_mb (1 MiB) keeps about 0 of them; the others are read again"),
             std::string::npos)
       << out;
-  // 5 MiB of the 7 series' 8-9 MiB (about 100 bytes a row): those that fit, 3 or 4 of them.
+  // 5 MiB of the 7 series' 8-9 MiB (about 65 bytes a row): those that fit, 3 or 4 of them.
   ASSERT_EQ(test::run_command(cmd + " --set run.series_memory_mb=5", &out), 0) << out;
   const std::size_t at = out.find("about ");
   ASSERT_NE(at, std::string::npos) << out;

@@ -128,7 +128,8 @@ TEST(Synthetic, StartWithAFractionOfASecondIsAConfigError) {
     ASSERT_EQ(corpus.size(), 1u);
     ASSERT_FALSE(corpus[0].series.windows.empty());
     const Series& s = corpus[0].series;
-    EXPECT_EQ(s.windows[0].start_text, s.timestamps[static_cast<size_t>(s.windows[0].start)] + ".000000")
+    EXPECT_EQ(s.windows[0].start_text,
+              std::string(s.timestamps[static_cast<size_t>(s.windows[0].start)]) + ".000000")
         << start;
   }
 }
@@ -211,7 +212,7 @@ TEST(Synthetic, WindowsAreBuiltTheNabWay) {
       EXPECT_EQ(w.end, a + h) << s.name;
       EXPECT_GE(w.start, P) << s.name << ": window starts inside the probationary period";
       EXPECT_LT(w.end, n);
-      EXPECT_EQ(w.start_text, s.timestamps[static_cast<size_t>(w.start)] + ".000000");
+      EXPECT_EQ(w.start_text, std::string(s.timestamps[static_cast<size_t>(w.start)]) + ".000000");
       if (j > 0) {
         EXPECT_GT(w.start, s.windows[static_cast<size_t>(j) - 1].end);
       }

@@ -319,10 +319,7 @@ Series parse_series_csv(std::string_view text, const std::string& path, const st
   const size_t rows_at_most = static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1;
   s.values.reserve(rows_at_most * cols.value_order.size());
   s.lines.reserve(rows_at_most);
-  if (cols.time_col >= 0) {
-    s.timestamps.reserve(rows_at_most);
-    s.time_us.reserve(rows_at_most);
-  }
+  if (cols.time_col >= 0) s.time_us.reserve(rows_at_most);
   if (cols.label_col >= 0) labels.reserve(rows_at_most);
   while (in.next(line)) {
     if (trim(line).empty()) {
@@ -350,7 +347,12 @@ Series parse_series_csv(std::string_view text, const std::string& path, const st
             ++rep.backward_timestamps;
           prev = *us;
           if (*us > max_seen) max_seen = *us;
-          s.timestamps.emplace_back(field);
+          // The texts' buffer is sized from the first one: a time column's texts are mostly of one
+          // length, so it is allocated once; where they vary, it grows by doubling. The file's size bounds
+          // it, every text being part of a line.
+          if (s.timestamps.empty())
+            s.timestamps.reserve(rows_at_most, std::min(text.size(), rows_at_most * field.size()));
+          s.timestamps.push_back(field);
           s.time_us.push_back(*us);
           break;
         }

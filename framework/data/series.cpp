@@ -32,7 +32,8 @@ void set_stand_in_times(Series& s) {
   const int n = s.rows();
   s.timestamps.clear();
   s.time_us.clear();
-  s.timestamps.reserve(static_cast<size_t>(n));
+  // Row i is second i: at most 2038-01-19 for any int row count, so every text has the whole-second length.
+  s.timestamps.reserve(static_cast<size_t>(n), static_cast<size_t>(n) * kWholeSecondTimestampChars);
   s.time_us.reserve(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) {
     s.time_us.push_back(static_cast<int64_t>(i) * 1000000);

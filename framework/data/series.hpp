@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "data/timestamp_texts.hpp"
+
 namespace lstmad {
 
 // An anomaly window: rows [start, end], both inclusive. The text fields keep the label file's strings.
@@ -18,7 +20,7 @@ struct LabelWindow {
 struct Series {
   std::string name;                     // corpus-relative id, e.g. "realKnownCause/nyc_taxi.csv"
   std::string path;                     // file it came from
-  std::vector<std::string> timestamps;  // as written in the file (NAB outputs repeat them verbatim)
+  TimestampTexts timestamps;            // as written in the file (NAB outputs repeat them verbatim)
   std::vector<int64_t> time_us;         // parsed timestamps, microseconds since 1970 (0 when absent)
   int dims = 1;                         // D: values per row
   std::vector<double> values;           // rows x dims, row-major; NaN marks a missing value

@@ -185,7 +185,7 @@ void fill_series(SyntheticSeries& out, const std::string& name, const std::vecto
   ser.dims = 1;
   ser.values.resize(static_cast<size_t>(n));
   out.clean.resize(static_cast<size_t>(n));
-  ser.timestamps.reserve(static_cast<size_t>(n));
+  ser.timestamps.reserve(static_cast<size_t>(n), static_cast<size_t>(n) * kWholeSecondTimestampChars);
   ser.time_us.reserve(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) {
     ser.values[static_cast<size_t>(i)] = round10(v[static_cast<size_t>(i)]);
@@ -198,8 +198,8 @@ void fill_series(SyntheticSeries& out, const std::string& name, const std::vecto
     LabelWindow lw;
     lw.start = first;
     lw.end = last;
-    lw.start_text = ser.timestamps[static_cast<size_t>(first)] + ".000000";
-    lw.end_text = ser.timestamps[static_cast<size_t>(last)] + ".000000";
+    lw.start_text = std::string(ser.timestamps[static_cast<size_t>(first)]) + ".000000";
+    lw.end_text = std::string(ser.timestamps[static_cast<size_t>(last)]) + ".000000";
     ser.windows.push_back(lw);
   }
 }

@@ -3,6 +3,7 @@
 // microseconds. Hand-written rather than a date library: one fixed format, and it must be fast for the
 // 365k rows of the corpus and strict about every field.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -22,6 +23,8 @@ std::string timestamp_pattern_error(std::string_view pattern);
 
 // Formats microseconds as "YYYY-MM-DD HH:MM:SS" (the fraction is dropped when zero, else ".ffffff").
 std::string format_timestamp_us(int64_t us);
+// The length of that text for a whole second of the years 0 to 9999.
+constexpr std::size_t kWholeSecondTimestampChars = 19;
 int64_t days_from_civil(int64_t y, unsigned m, unsigned d);
 
 }  // namespace lstmad

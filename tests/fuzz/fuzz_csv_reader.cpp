@@ -22,7 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     lstmad::Series s = lstmad::parse_series_csv(text, "fuzz.csv", "cat/fuzz.csv");
     // Windows built from the file's own first and last timestamps must attach or fail cleanly.
     if (s.rows() > 0) {
-      lstmad::WindowTexts w{{s.timestamps.front(), s.timestamps.back()}};
+      lstmad::WindowTexts w{{std::string(s.timestamps.front()), std::string(s.timestamps.back())}};
       try {
         lstmad::attach_windows(s, w);
       } catch (const lstmad::Error&) {
