@@ -79,16 +79,15 @@ std::map<std::string, SeriesWork> corpus_facts(const json& cfg, std::vector<std:
     o.seed = at_path(cfg, "data.synthetic.seed").get<uint64_t>();
     o.series_per_kind = at_path(cfg, "data.synthetic.series_per_kind").get<int>();
     o.length = at_path(cfg, "data.synthetic.length").get<int>();
-    std::vector<SyntheticSeries> generated = generate_synthetic(o);
-    std::vector<std::string> ids;
-    for (const auto& s : generated) ids.push_back(s.series.name);
-    // data.files and data.max_files select from it as a run does.
-    series = select_corpus_series(ids, cfg, "the synthetic corpus");
-    for (auto& s : generated) {
-      if (!std::binary_search(series.begin(), series.end(), s.series.name)) continue;
-      const std::string id = s.series.name;  // copied: the series itself is moved into note
-      note(id, std::move(s.series), -1);
-    }
+    // data.files and data.max_files select from it as a run does; only those are made, one at a time.
+    series = select_corpus_series(synthetic_series_names(o), cfg, "the synthetic corpus");
+    generate_synthetic_each(
+        o,
+        [&](SyntheticSeries& s) {
+          const std::string id = s.series.name;  // copied: the series itself is moved into note
+          note(id, std::move(s.series), -1);
+        },
+        [&](const std::string& id) { return std::binary_search(series.begin(), series.end(), id); });
     return facts;
   }
   Corpus c = resolve_corpus(cfg, "");

@@ -82,6 +82,32 @@ TEST(Synthetic, SelectingKindsLeavesOtherSeriesUnchanged) {
   }
 }
 
+// The series made one at a time (as write_synthetic_corpus and plan make them), and only those wanted, are
+// those of the whole corpus; the ids come without making any.
+TEST(Synthetic, OneAtATimeAndSelectedSeriesAreTheCorpusOwn) {
+  SyntheticOptions o = small_options();
+  o.kinds = {"spike", "drift"};
+  const auto all = generate_synthetic(o);
+  ASSERT_EQ(all.size(), 6u);
+  std::vector<std::string> ids;
+  for (const auto& s : all) ids.push_back(s.series.name);
+  EXPECT_EQ(synthetic_series_names(o), ids);
+  std::vector<SyntheticSeries> some;
+  generate_synthetic_each(
+      o, [&](SyntheticSeries& s) { some.push_back(std::move(s)); },
+      [](const std::string& id) { return id.find("_01.csv") != std::string::npos; });
+  ASSERT_EQ(some.size(), 2u);
+  for (const auto& s : some) {
+    const auto same =
+        std::find_if(all.begin(), all.end(), [&](const auto& a) { return a.series.name == s.series.name; });
+    ASSERT_NE(same, all.end()) << s.series.name;
+    EXPECT_NE(s.series.name.find("_01.csv"), std::string::npos) << s.series.name;
+    EXPECT_EQ(s.series.values, same->series.values) << s.series.name;
+    EXPECT_EQ(s.series.timestamps, same->series.timestamps) << s.series.name;
+    EXPECT_EQ(s.anomaly_rows, same->anomaly_rows) << s.series.name;
+  }
+}
+
 TEST(Synthetic, BadOptionsAreConfigErrors) {
   SyntheticOptions o;
   o.kinds = {"spike", "wobble"};
@@ -137,7 +163,8 @@ TEST(Synthetic, StartWithAFractionOfASecondIsAConfigError) {
 TEST(Synthetic, CorpusReadsBackThroughTheNabLoaders) {
   test::TempDir dir("synth-read");
   SyntheticOptions o = small_options();
-  auto corpus = write_synthetic_corpus(o, dir.path());
+  write_synthetic_corpus(o, dir.path());
+  const auto corpus = generate_synthetic(o);
   auto files = list_corpus_files(dir.path());
   ASSERT_EQ(files.size(), corpus.size());
   auto labels = read_label_windows(dir.path() + "/labels/combined_windows.json");

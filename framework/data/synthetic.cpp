@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <map>
 
 #include "core/error.hpp"
@@ -204,11 +205,16 @@ void fill_series(SyntheticSeries& out, const std::string& name, const std::vecto
   }
 }
 
+// "synthSpike/synth_spike_03.csv": the id of file `file_idx` of a kind.
+std::string series_name(int kind_idx, int file_idx) {
+  char fname[96];
+  std::snprintf(fname, sizeof fname, "synth_%s_%02d.csv", kKinds[kind_idx].kind, file_idx);
+  return std::string(kKinds[kind_idx].category) + "/" + fname;
+}
+
 SyntheticSeries make_series(const SyntheticOptions& o, int kind_idx, int file_idx, int64_t start_us) {
   const std::string kind = kKinds[kind_idx].kind;
-  char fname[96];
-  std::snprintf(fname, sizeof fname, "synth_%s_%02d.csv", kind.c_str(), file_idx);
-  const std::string name = std::string(kKinds[kind_idx].category) + "/" + fname;
+  const std::string name = series_name(kind_idx, file_idx);
   const int n = o.length;
   Rng rng(derive_seed(o.seed, name));
   const Shape s = draw_shape(rng, n, o.step_seconds);
@@ -258,7 +264,18 @@ std::string synthetic_category(const std::string& kind) {
   return kKinds[kind_index(kind)].category;
 }
 
-std::vector<SyntheticSeries> generate_synthetic(const SyntheticOptions& o) {
+std::vector<std::string> synthetic_series_names(const SyntheticOptions& o) {
+  std::vector<bool> selected(kKindCount, o.kinds.empty());
+  for (const auto& k : o.kinds) selected[static_cast<size_t>(kind_index(k))] = true;
+  std::vector<std::string> names;
+  for (int ki = 0; ki < kKindCount; ++ki)
+    if (selected[static_cast<size_t>(ki)])
+      for (int j = 0; j < o.series_per_kind; ++j) names.push_back(series_name(ki, j));
+  return names;
+}
+
+void generate_synthetic_each(const SyntheticOptions& o, const std::function<void(SyntheticSeries&)>& each,
+                             const std::function<bool(const std::string&)>& wanted) {
   if (o.length < 500)
     throw ConfigError("synthetic length must be at least 500 rows (room for probation and windows), got " +
                       std::to_string(o.length));
@@ -281,11 +298,19 @@ std::vector<SyntheticSeries> generate_synthetic(const SyntheticOptions& o) {
   std::vector<bool> selected(kKindCount, o.kinds.empty());
   for (const auto& k : o.kinds) selected[static_cast<size_t>(kind_index(k))] = true;
 
-  std::vector<SyntheticSeries> out;
   for (int ki = 0; ki < kKindCount; ++ki) {
     if (!selected[static_cast<size_t>(ki)]) continue;
-    for (int j = 0; j < o.series_per_kind; ++j) out.push_back(make_series(o, ki, j, *start));
+    for (int j = 0; j < o.series_per_kind; ++j) {
+      if (wanted && !wanted(series_name(ki, j))) continue;
+      SyntheticSeries s = make_series(o, ki, j, *start);
+      each(s);
+    }
   }
+}
+
+std::vector<SyntheticSeries> generate_synthetic(const SyntheticOptions& o) {
+  std::vector<SyntheticSeries> out;
+  generate_synthetic_each(o, [&](SyntheticSeries& s) { out.push_back(std::move(s)); });
   return out;
 }
 
@@ -303,14 +328,10 @@ std::string synthetic_csv(const Series& series) {
 
 namespace {
 
-// Each series' label windows, keyed by its name: every file a key, as NAB lists every file.
-std::map<std::string, WindowTexts> labels_of(const std::vector<SyntheticSeries>& corpus) {
-  std::map<std::string, WindowTexts> labels;
-  for (const auto& ss : corpus) {
-    WindowTexts& wt = labels[ss.series.name];
-    for (const auto& w : ss.series.windows) wt.emplace_back(w.start_text, w.end_text);
-  }
-  return labels;
+// A series' label windows as combined_windows.json lists them (every file a key, as NAB lists every file).
+void add_labels(std::map<std::string, WindowTexts>& labels, const SyntheticSeries& ss) {
+  WindowTexts& wt = labels[ss.series.name];
+  for (const auto& w : ss.series.windows) wt.emplace_back(w.start_text, w.end_text);
 }
 
 // The files named synth_*.csv in the generator's category folders under `root` that `labels` does not
@@ -336,17 +357,16 @@ std::vector<std::filesystem::path> stale_synthetic_files(const std::string& root
 
 }  // namespace
 
-std::vector<SyntheticSeries> write_synthetic_corpus(const SyntheticOptions& options,
-                                                    const std::string& root) {
+void write_synthetic_corpus(const SyntheticOptions& options, const std::string& root) {
   namespace fs = std::filesystem;
-  std::vector<SyntheticSeries> corpus = generate_synthetic(options);
-  for (auto& ss : corpus) {
+  // One series at a time: a corpus of millions of rows is never held whole.
+  std::map<std::string, WindowTexts> labels;
+  generate_synthetic_each(options, [&](SyntheticSeries& ss) {
     const fs::path file = fs::path(root) / "data" / ss.series.name;
     files::make_dirs(file.parent_path().string());
     files::write_atomic(file.string(), synthetic_csv(ss.series));
-    ss.series.path = file.string();
-  }
-  const auto labels = labels_of(corpus);
+    add_labels(labels, ss);
+  });
   // Only the files this generator names are removed.
   for (const auto& f : stale_synthetic_files(root, labels)) {
     std::error_code rm;
@@ -356,7 +376,6 @@ std::vector<SyntheticSeries> write_synthetic_corpus(const SyntheticOptions& opti
   files::make_dirs((fs::path(root) / "labels").string());
   files::write_atomic((fs::path(root) / "labels" / "combined_windows.json").string(),
                       label_windows_json(labels));
-  return corpus;
 }
 
 bool synthetic_corpus_on_disk(const SyntheticOptions& options, const std::string& root) {
@@ -368,10 +387,14 @@ bool synthetic_corpus_on_disk(const SyntheticOptions& options, const std::string
       return false;
     }
   };
-  const std::vector<SyntheticSeries> corpus = generate_synthetic(options);
-  for (const auto& ss : corpus)
-    if (!same(fs::path(root) / "data" / ss.series.name, synthetic_csv(ss.series))) return false;
-  const auto labels = labels_of(corpus);
+  std::map<std::string, WindowTexts> labels;
+  bool all_same = true;
+  generate_synthetic_each(options, [&](SyntheticSeries& ss) {
+    if (all_same && !same(fs::path(root) / "data" / ss.series.name, synthetic_csv(ss.series)))
+      all_same = false;
+    add_labels(labels, ss);
+  });
+  if (!all_same) return false;
   try {
     if (!stale_synthetic_files(root, labels).empty()) return false;
   } catch (const std::exception&) {

@@ -7,6 +7,7 @@
 // fewer series per kind leaves the remaining files byte-identical.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -40,17 +41,26 @@ std::vector<std::string> synthetic_kinds();
 // ConfigError listing the valid kinds when `kind` is unknown.
 std::string synthetic_category(const std::string& kind);
 
-// Generates the corpus in memory, kinds in canonical order, series_per_kind files each. Values are
-// already rounded to the 10 significant digits written to the files, so reading a written file back gives
-// exactly these values. ConfigError on bad options.
+// Generates the corpus one series at a time, kinds in canonical order, series_per_kind files each, and
+// hands each to `each` (which may move it away); with `wanted`, only the series whose id it accepts are
+// made. Values are already rounded to the 10 significant digits written to the files, so reading a
+// written file back gives exactly these values. ConfigError on bad options, before any series.
+void generate_synthetic_each(const SyntheticOptions& options,
+                             const std::function<void(SyntheticSeries&)>& each,
+                             const std::function<bool(const std::string&)>& wanted = {});
+
+// The ids generate_synthetic_each would give, in its order, without making any series.
+std::vector<std::string> synthetic_series_names(const SyntheticOptions& options);
+
+// The whole corpus in memory (generate_synthetic_each's series in order).
 std::vector<SyntheticSeries> generate_synthetic(const SyntheticOptions& options);
 
 // Generates and writes root/data/<category>/<name>.csv and root/labels/combined_windows.json (every file a
-// key, anomaly-free ones with an empty list). Each file is written atomically; identical options give
-// identical bytes. Files named synth_*.csv in the generator's category folders that this corpus does not
-// contain (left by a run with other options) are removed, so every listed file has its label key.
-// Series::path of the returned series is the written file.
-std::vector<SyntheticSeries> write_synthetic_corpus(const SyntheticOptions& options, const std::string& root);
+// key, anomaly-free ones with an empty list), a series at a time. Each file is written atomically;
+// identical options give identical bytes. Files named synth_*.csv in the generator's category folders that
+// this corpus does not contain (left by a run with other options) are removed, so every listed file has
+// its label key.
+void write_synthetic_corpus(const SyntheticOptions& options, const std::string& root);
 
 // Whether `root` holds exactly what write_synthetic_corpus(options, root) would write (the same bytes in
 // every file, no other synth_*.csv in its folders): a command that only reads a run (rescore, detect)
