@@ -326,6 +326,42 @@ TEST(LstmCpu, GradientBitsDoNotDependOnWhereBuffersLieFp32) {
     check_placement_independent<float>(c);
 }
 
+// infer() (prediction and validation) reuses one gate buffer and two c slots where forward() keeps every
+// step's for backward(): the same outputs and final states, bit for bit, at odd and even T (the final c
+// lands in either slot), 1-3 layers, D > 1, horizon > 1, a batch below the workspace's, and H on and off
+// the packed fp32 kernels' panel width; backward() after it is refused.
+template <typename Real>
+void check_infer_is_forward(const Case& c) {
+  Problem p(c, 515);
+  const std::vector<Real> params(p.params.begin(), p.params.end()), x(p.x.begin(), p.x.end());
+  LstmCpu<Real> kept(c.shape(), c.T, c.B + 3), inferred(c.shape(), c.T, c.B + 3);
+  std::vector<Real> a(static_cast<std::size_t>(c.B) * c.horizon), b(a.size());
+  kept.forward(params.data(), x.data(), c.B, a.data());
+  // A forward() of other windows first, so that infer() cannot lean on states left in the buffers.
+  std::vector<Real> other(x.size());
+  for (std::size_t k = 0; k < x.size(); ++k) other[k] = static_cast<Real>(0.5) - x[k];
+  inferred.forward(params.data(), other.data(), c.B, b.data());
+  inferred.infer(params.data(), x.data(), c.B, b.data());
+  ASSERT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(Real))) << c.str();
+  const std::size_t BH = static_cast<std::size_t>(c.B) * c.H;
+  for (int l = 0; l < c.L; ++l) {
+    EXPECT_EQ(0, std::memcmp(kept.final_h(l), inferred.final_h(l), BH * sizeof(Real)))
+        << c.str() << " h " << l;
+    EXPECT_EQ(0, std::memcmp(kept.final_c(l), inferred.final_c(l), BH * sizeof(Real)))
+        << c.str() << " c " << l;
+  }
+  std::vector<Real> dy(a.size(), Real(1)), grad(params.size());
+  EXPECT_THROW(inferred.backward(params.data(), dy.data(), grad.data()), Error) << c.str();
+}
+
+TEST(LstmCpu, InferIsForwardBitForBit) {
+  for (const Case& c : {Case{1, 1, 32, 1, 50, 64}, Case{2, 3, 16, 5, 7, 9}, Case{3, 2, 5, 2, 1, 4},
+                        Case{2, 1, 64, 1, 12, 33}, Case{1, 2, 7, 3, 8, 1}}) {
+    check_infer_is_forward<float>(c);
+    check_infer_is_forward<double>(c);
+  }
+}
+
 // The hand-checkable case: one step, H = 1, D = 1, zero initial state.
 TEST(LstmCpu, OneStepMatchesTheLstmEquations) {
   ModelShape s;

@@ -232,7 +232,10 @@ struct LstmCpu<Real>::Impl {
       throw Error("LstmCpu: batch " + std::to_string(batch) + " outside [1, " + std::to_string(maxB) + "]");
   }
 
-  void forward(const Real* params, const Real* x, int batch, Real* out) {
+  // With `keep`, every step's gates and c stay for backward(). Without (inference), one gate buffer and
+  // two c slots are reused across the steps: the same arithmetic on the same values, so the same yhat bit
+  // for bit, but the step's B x 4H gates stay in L1/L2 instead of T B 4H floats streaming through L3.
+  void forward(const Real* params, const Real* x, int batch, Real* out, bool keep = true) {
     check_batch(batch);
     B = batch;
     const int D = shape.input;
@@ -267,11 +270,13 @@ struct LstmCpu<Real>::Impl {
       std::fill(L.c.begin(), L.c.begin() + static_cast<std::ptrdiff_t>(BH), Real(0));
 
       for (int t = 0; t < T; ++t) {
-        Real* at = L.act.data() + static_cast<std::size_t>(t) * B * G;
+        Real* at = L.act.data() + (keep ? static_cast<std::size_t>(t) * B * G : 0);
         const Real* hprev = L.h.data() + static_cast<std::size_t>(t) * BH;
-        const Real* cprev = L.c.data() + static_cast<std::size_t>(t) * BH;
+        // Inference alternates c between slots 0 and 1 (slot 0 holds the zero initial state at t = 0).
+        const int c_in = keep ? t : t % 2, c_out = keep ? t + 1 : (t + 1) % 2;
+        const Real* cprev = L.c.data() + static_cast<std::size_t>(c_in) * BH;
         Real* hnext = L.h.data() + static_cast<std::size_t>(t + 1) * BH;
-        Real* cnext = L.c.data() + static_cast<std::size_t>(t + 1) * BH;
+        Real* cnext = L.c.data() + static_cast<std::size_t>(c_out) * BH;
         input_projection(at, in + static_cast<std::size_t>(t) * B * Din, Din, W);
         if (t > 0) recur_forward(at, hprev, R);
         for (int b = 0; b < B; ++b) {
@@ -286,7 +291,8 @@ struct LstmCpu<Real>::Impl {
     y.noalias() = MapCM<Real>(top.h.data() + static_cast<std::size_t>(T) * BH, B, H) *
                   MapCM<Real>(params + layout.head_W, shape.horizon, H).transpose();
     y.rowwise() += MapCRow<Real>(params + layout.head_b, shape.horizon);
-    have_forward = true;
+    have_forward = keep;
+    final_c_slot = keep ? T : T % 2;
   }
 
   // With `accumulate`, the gradients of this batch are added to grad instead of overwriting it (the later
@@ -483,6 +489,7 @@ struct LstmCpu<Real>::Impl {
   int H, G;
   int B = 0;
   bool have_forward = false;
+  int final_c_slot = 0;  // c slot of the last step: T after forward(), T % 2 after infer()
   std::vector<Real> xt;
   std::vector<Layer> layers;
   std::vector<Real> bias, dg, dx0, dh, dc, yhat, dyhat;
@@ -527,6 +534,11 @@ template <typename Real>
 void LstmCpu<Real>::forward(const Real* params, const Real* x, int batch, Real* yhat) {
   impl_->forward(params, x, batch, yhat);
 }
+
+template <typename Real>
+void LstmCpu<Real>::infer(const Real* params, const Real* x, int batch, Real* yhat) {
+  impl_->forward(params, x, batch, yhat, false);
+}
 template <typename Real>
 void LstmCpu<Real>::backward(const Real* params, const Real* dyhat, Real* grad, Real* dx) {
   impl_->backward(params, dyhat, grad, dx);
@@ -549,7 +561,7 @@ template <typename Real>
 const Real* LstmCpu<Real>::final_c(int layer) const {
   LSTMAD_CHECK(layer >= 0 && layer < impl_->shape.layers, "LstmCpu::final_c: layer out of range");
   return impl_->layers[static_cast<std::size_t>(layer)].c.data() +
-         static_cast<std::size_t>(impl_->T) * impl_->B * impl_->H;
+         static_cast<std::size_t>(impl_->final_c_slot) * impl_->B * impl_->H;
 }
 
 template class LstmCpu<float>;

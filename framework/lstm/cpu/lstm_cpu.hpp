@@ -32,6 +32,9 @@ class LstmCpu {
 
   // Forward pass over `batch` windows; keeps the activations for backward().
   void forward(const Real* params, const Real* x, int batch, Real* yhat);
+  // The same yhat as forward(), bit for bit, without keeping what backward() needs (prediction and
+  // validation: no backward follows); backward() after it throws.
+  void infer(const Real* params, const Real* x, int batch, Real* yhat);
   // Backward of the last forward(): grad (param_count entries) is overwritten with dLoss/dparams given
   // dyhat = dLoss/dyhat; dx (B x T x D), when not null, receives dLoss/dx.
   void backward(const Real* params, const Real* dyhat, Real* grad, Real* dx = nullptr);
@@ -41,7 +44,7 @@ class LstmCpu {
   Real loss_and_grad(const Real* params, const Real* x, const Real* y, int batch, Real* grad);
   int part_size(int batch) const;
 
-  // Final hidden and cell state of layer l after the last forward(): B x H, row-major.
+  // Final hidden and cell state of layer l after the last forward() or infer(): B x H, row-major.
   const Real* final_h(int layer) const;
   const Real* final_c(int layer) const;
 
