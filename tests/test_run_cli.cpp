@@ -14,8 +14,11 @@
 #include "core/files.hpp"
 #include "experiments/config.hpp"
 #include "experiments/plan.hpp"
+#include "experiments/saved_models.hpp"
+#include "lstm/init.hpp"
 #include "support/run_cli.hpp"
 #include "support/test_support.hpp"
+#include "train/checkpoint.hpp"
 
 namespace fs = std::filesystem;
 using namespace lstmad::test;
@@ -330,6 +333,43 @@ TEST_F(RunCli, RerunsAreBitIdenticalWhateverTheThreadCount) {
     EXPECT_EQ(lstmad::files::read(d.path().string()), lstmad::files::read(tmp.file("b/") + rel)) << rel;
   }
   EXPECT_EQ(lstmad::files::read(tmp.file("a/nab_scores.json")), lstmad::files::read(tmp.file("b/nab_scores.json")));
+}
+
+// model.forget_bias reaches the models a run initialises: at a learning rate of 1e-12 one epoch moves no
+// parameter by 1e-6, so each saved checkpoint is its initialisation, and with forget_bias 2.5 that is the
+// uniform one of the model's seed but for the forget gate's biases (bW's 2.5, bR's 0; one layer, D = 1,
+// H = 8: W has 4H = 32 values, R 4H x H = 256, so bW's forget block is at 32 + 256 + H = 296 .. 303 and
+// bR's at 32 + 256 + 4H + H = 328 .. 335). Without it, it is the uniform one.
+TEST_F(RunCli, ForgetBiasSetsTheForgetGateBiasesOfTheRunsModels) {
+  TempDir tmp("forget-bias");
+  write_text(tmp.file("cfg.json"), kTinySynthetic);
+  for (const bool biased : {false, true}) {
+    const std::string run = tmp.file(biased ? "biased" : "plain");
+    std::string out;
+    ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") +
+                              " --set data.max_files=1 --set train.epochs=1 --set train.lr=1e-12" +
+                              " --set run.save_models=true" + (biased ? " --set model.forget_bias=2.5" : "") +
+                              " --out " + run,
+                          &out),
+              0)
+        << out;
+    const auto rows = read_results_csv(run + "/results.csv");
+    ASSERT_EQ(rows.size(), 1u);
+    const std::string cell = rows[0].at("cell_id");
+    const lstmad::SavedCell sc = lstmad::load_saved_cell(run, cell);
+    ASSERT_EQ(sc.member_seeds.size(), 1u);
+    const lstmad::Checkpoint ck = lstmad::load_checkpoint(lstmad::member_checkpoint_path(run, cell, 0));
+    ASSERT_EQ(ck.shape, (lstmad::ModelShape{1, 1, 8, 1}));
+    const std::vector<float> uniform = lstmad::init_params(ck.shape, sc.member_seeds[0]);
+    ASSERT_EQ(ck.params.size(), uniform.size());
+    for (size_t i = 0; i < uniform.size(); ++i) {
+      float want = uniform[i];
+      if (biased && i >= 296 && i < 304) want = 2.5f;
+      if (biased && i >= 328 && i < 336) want = 0.0f;
+      EXPECT_NEAR(ck.params[i], want, 1e-6)
+          << (biased ? "forget_bias 2.5" : "no forget_bias") << ", parameter " << i;
+    }
+  }
 }
 
 TEST_F(RunCli, TimeFeaturesWidenTheModelInputAndChangeThePredictions) {
