@@ -1,8 +1,8 @@
 // Training through the "cpu" engine (make_engine): a noisy sine is learned (validation loss falls at least
-// 100x from the first epoch), early stopping keeps the best validation epoch, results are bit-identical
-// whatever the thread count and whichever models share the batch, a NaN in one model's data ends only
-// that model (NonFinite), fp64 training tracks fp32, the optimizer follows torch.optim.Adam, and
-// model.forget_bias sets the forget gate's biases only.
+// 100x from the first epoch), early stopping keeps the best validation epoch, fp64 training tracks fp32,
+// the optimizer follows torch.optim.Adam, and model.forget_bias sets the forget gate's biases only. That a
+// model ends alike in any batch on any thread count, a non-finite one included, is
+// ModelBatchContract's (test_model_batch.cpp).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -189,61 +189,6 @@ std::vector<ModelJob> make_jobs(const ModelShape& shape, int T, int count, std::
     j.options.adam.lr = 5e-3 * (1 + m);
   }
   return jobs;
-}
-
-void expect_identical(const ModelJob& a, const ModelJob& b, const std::string& what) {
-  ASSERT_EQ(a.params.size(), b.params.size()) << what;
-  EXPECT_EQ(0, std::memcmp(a.params.data(), b.params.data(), a.params.size() * sizeof(float)))
-      << what << ": parameters differ";
-  EXPECT_EQ(a.result.train_loss, b.result.train_loss) << what;
-  EXPECT_EQ(a.result.val_loss, b.result.val_loss) << what;
-  EXPECT_EQ(a.result.best_epoch, b.result.best_epoch) << what;
-}
-
-TEST(Training, BitIdenticalWhateverTheThreadCount) {
-  const int T = 12;
-  const ModelShape shape = small_shape(8, 2);
-  std::vector<Series> d1, d2;
-  std::vector<ModelJob> one = make_jobs(shape, T, 5, d1), two = make_jobs(shape, T, 5, d2);
-  cpu_engine(1)->train(shape, one);
-  cpu_engine(2)->train(shape, two);
-  for (std::size_t m = 0; m < one.size(); ++m) {
-    EXPECT_EQ(one[m].result.status, TrainStatus::Ok) << one[m].result.message;
-    expect_identical(one[m], two[m], "model " + std::to_string(m) + " with 1 vs 2 threads");
-  }
-}
-
-TEST(Training, AModelInABatchEqualsTheModelAlone) {
-  const int T = 12;
-  const ModelShape shape = small_shape(8, 2);
-  std::vector<Series> d, dalone;
-  std::vector<ModelJob> batch = make_jobs(shape, T, 4, d);
-  cpu_engine(2)->train(shape, batch);
-  for (std::size_t m = 0; m < batch.size(); ++m) {
-    std::vector<ModelJob> all = make_jobs(shape, T, 4, dalone);
-    std::vector<ModelJob> alone{all[m]};
-    cpu_engine(1)->train(shape, alone);
-    expect_identical(batch[m], alone[0], "model " + std::to_string(m) + " in a batch of 4 vs alone");
-  }
-}
-
-TEST(Training, NanInOneModelsDataStopsOnlyThatModel) {
-  const int T = 12;
-  const ModelShape shape = small_shape(8);
-  std::vector<Series> d;
-  std::vector<ModelJob> jobs = make_jobs(shape, T, 3, d);
-  d[1].x[50] = std::nanf("");  // inside the training part of model 1
-  const std::vector<float> initial = jobs[1].params;
-  cpu_engine(2)->train(shape, jobs);
-  EXPECT_EQ(jobs[1].result.status, TrainStatus::NonFinite);
-  EXPECT_NE(jobs[1].result.message.find("epoch 0"), std::string::npos) << jobs[1].result.message;
-  EXPECT_EQ(jobs[1].params, initial) << "no finite epoch: the initial parameters are kept";
-  for (std::size_t m : {std::size_t{0}, std::size_t{2}}) {
-    const TrainResult& r = jobs[m].result;
-    EXPECT_EQ(r.status, TrainStatus::Ok) << "model " << m << ": " << r.message;
-    EXPECT_EQ(r.epochs_run, 3) << "model " << m;
-    for (double v : r.val_loss) EXPECT_TRUE(std::isfinite(v)) << "model " << m;
-  }
 }
 
 // model.forget_bias: in every layer, the forget gate's block (the second of i|f|g|o) of bW takes the value
