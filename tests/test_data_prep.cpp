@@ -516,6 +516,32 @@ TEST(DataPrep, TrainPurgeKeyDropsTheOverlappingTrainingWindows) {
                                                             "validation target";
 }
 
+// train.max_windows caps the training windows a cell trains on, keeping the latest, after the validation
+// split. Here 200 training rows, a 20-row window and horizon 1 hold starts 0 .. 179 (180 windows); a
+// quarter of them (45), starts 135 .. 179, validate, and 0 .. 134 train. A cap of 50 keeps 85 .. 134 and
+// the same validation windows (a cap taken before the split would leave 13 of 50 to validate); a cap
+// above 135, or 0, keeps all.
+TEST(DataPrep, TrainMaxWindowsKeepsTheLatestTrainingWindowsAfterTheValidationSplit) {
+  std::vector<double> v(400);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = std::sin(0.1 * static_cast<double>(i));
+  auto range = [](int first, int last) {
+    std::vector<int> r;
+    for (int s = first; s <= last; ++s) r.push_back(s);
+    return r;
+  };
+  for (const auto& [cap, first_train] :
+       std::vector<std::pair<int, int>>{{0, 0}, {50, 85}, {135, 0}, {1000, 0}}) {
+    const json cfg = resolve_config(json::parse(R"({"model": {"window": 20}, "train": {"val_fraction": 0.25,
+                                                    "max_windows": )" +
+                                                std::to_string(cap) + "}}"),
+                                    "t");
+    const PreparedSeries p = prepare_series(make_series(v), cfg, 200);
+    const WindowSource w = make_window_source(p, cfg);
+    EXPECT_EQ(w.train, range(first_train, 134)) << "max_windows " << cap;
+    EXPECT_EQ(w.val, range(135, 179)) << "max_windows " << cap;
+  }
+}
+
 TEST(DataPrep, TimeFeaturesAddSineAndCosineOfTheCalendarPhases) {
   // Rows every 6 hours from Monday 2024-01-01 00:00 UTC (1704067200 s since 1970).
   Series s = make_series(std::vector<double>(40, 1.0));

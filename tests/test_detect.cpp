@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -73,7 +74,8 @@ double standard_threshold(const std::string& run) {
 
 // Each series scored with its saved models gives the run's NAB-format file: the same anomaly_score and
 // raw_score text on every row (bit-identical doubles), with an ensemble of two windows and fine-tuning
-// every 200 rows replayed; the alarm column is score >= the run's standard-profile threshold.
+// every 200 rows replayed; the alarm column is score >= the run's standard-profile threshold, or with
+// --profile that profile's.
 TEST(Detect, SavedModelsScoreTheirSeriesAsTheRunDidBitForBit) {
   if (!fs::exists(lstmad_binary())) GTEST_SKIP() << "lstmad binary not built at " << lstmad_binary();
   TempDir tmp("detect-same");
@@ -100,6 +102,42 @@ TEST(Detect, SavedModelsScoreTheirSeriesAsTheRunDidBitForBit) {
     }
     EXPECT_GT(finite_errors, 1000) << series << ": the models predicted the rows";
     EXPECT_NE(log.find(std::to_string(alarms) + " alarm(s)"), std::string::npos) << log;
+  }
+  // --profile P: the alarms are score >= P's threshold in nab_thresholds.json. So that each profile makes
+  // its own set of alarms, the file is given thresholds among the scores (NAB's optimisation may put them
+  // all above the top score of a run this small: no alarm pays).
+  std::vector<double> scores;
+  int standard_alarms = 0;
+  for (const auto& row : read_csv(nab_file(run, kSeries[0]))) {
+    if (row.size() < 3 || row[2] == "anomaly_score") continue;
+    standard_alarms += std::stod(row[2]) >= threshold;
+    if (std::stod(row[2]) > 0) scores.push_back(std::stod(row[2]));
+  }
+  std::sort(scores.begin(), scores.end());
+  scores.erase(std::unique(scores.begin(), scores.end()), scores.end());
+  ASSERT_GE(scores.size(), 4u) << "distinct positive scores";
+  auto thresholds = lstmad::json::parse(lstmad::files::read(run + "/nab_thresholds.json"));
+  const std::map<std::string, double> given = {{"reward_low_FP_rate", scores[scores.size() * 3 / 4]},
+                                               {"reward_low_FN_rate", scores[scores.size() / 4]}};
+  for (const auto& [profile, at] : given) thresholds["lstmad"][profile]["threshold"] = at;
+  write_text(run + "/nab_thresholds.json", thresholds.dump(2));
+  std::set<int> alarm_counts = {standard_alarms};
+  for (const auto& [profile, at] : given) {
+    const std::string out = tmp.file(profile + ".csv");
+    ASSERT_EQ(detect(run + " --series " + kSeries[0] + " --profile " + profile + " --out " + out, &log), 0)
+        << log;
+    EXPECT_NE(log.find("(the run's NAB " + profile + " threshold)"), std::string::npos) << log;
+    expect_same_scores(out, nab_file(run, kSeries[0]));
+    const auto got = read_csv(out);
+    int alarms = 0;
+    for (size_t i = 1; i < got.size(); ++i) {
+      ASSERT_EQ(got[i].size(), 5u) << profile << " row " << i;
+      const bool alarm = std::stod(got[i][2]) >= at;
+      EXPECT_EQ(got[i][4], alarm ? "1" : "0") << profile << " row " << i;
+      alarms += alarm;
+    }
+    EXPECT_TRUE(alarm_counts.insert(alarms).second)
+        << profile << ": " << alarms << " alarms, as another profile";
   }
   // plan foresaw the checkpoints: their number and their size.
   std::string plan;
@@ -253,7 +291,8 @@ TEST(Detect, RescoredDetectorsScoreWithTheSourceModels) {
   EXPECT_NE(log.find("saved no models"), std::string::npos) << log;
 }
 
-// Shards save their cells' models; merge gathers them, and detect finds each series' models there.
+// Shards save their cells' models; merge gathers them, and detect finds each series' models there: they
+// score the series as the shard that trained them did.
 TEST(Detect, MergeKeepsTheShardsModels) {
   if (!fs::exists(lstmad_binary())) GTEST_SKIP() << "lstmad binary not built at " << lstmad_binary();
   TempDir tmp("detect-merge");
@@ -268,9 +307,16 @@ TEST(Detect, MergeKeepsTheShardsModels) {
                         &log),
             0)
       << log;
+  std::map<std::string, std::string> shard_of;  // series -> the shard that ran its cell
+  for (int k = 0; k < 2; ++k)
+    for (const auto& row : read_results_csv(tmp.file("s" + std::to_string(k) + "/results.csv")))
+      shard_of[row.at("series")] = tmp.file("s" + std::to_string(k));
+  ASSERT_EQ(shard_of.size(), 2u);
+  ASSERT_NE(shard_of[kSeries[0]], shard_of[kSeries[1]]) << "one series per shard";
   for (const char* series : kSeries) {
     ASSERT_EQ(detect(tmp.file("merged") + " --series " + series + " --out " + tmp.file("m.csv"), &log), 0) << log;
     EXPECT_EQ(read_csv(tmp.file("m.csv")).size(), 1201u);
+    expect_same_scores(tmp.file("m.csv"), nab_file(shard_of[series], series));
   }
 }
 

@@ -12,6 +12,8 @@
 #include "detect/detector.hpp"
 #include "detect/dynamic_threshold.hpp"
 #include "detect/scoring.hpp"
+#include "experiments/cell_pipeline.hpp"
+#include "experiments/config.hpp"
 
 using namespace lstmad;
 
@@ -141,6 +143,48 @@ TEST(Scoring, LikelihoodSkipKeepsEarlyErrorsOutOfTheFit) {
   }
   EXPECT_GT(max_with, 0.99);
   EXPECT_LT(max_skipped, 0.99);
+}
+
+// detector.likelihood.mean_floor, from the config key to the scores: the fitted mean is at least the
+// floor, and nothing else changes. One fit, at row 10 (the first scored row; nothing left out), of the
+// errors of rows 0 .. 10: five 0.9, five 1.1 and 1.0, so mean 1.0 and spread sqrt(10 x 0.1^2 / 11) =
+// 0.0953463. Scores are 1 - Q(z) = Phi(z), z = (error - mean) / spread.
+// - floor 0 or 0.5 (below the mean): the same scores, bit for bit; 1.0 + spread scores Phi(1) = 0.841345,
+//   1.0 scores 0.5.
+// - floor 1.2: the mean is 1.2 and the spread stays; 1.0 scores Phi(-0.2 / 0.0953463) = Phi(-2.097618) =
+//   0.0179695, 1.2 scores 0.5 and 1.2 + spread Phi(1).
+TEST(Detector, LikelihoodMeanFloorRaisesTheFittedMeanOnly) {
+  const double sd = std::sqrt(10 * 0.01 / 11);
+  std::vector<double> e;
+  for (int i = 0; i < 10; ++i) e.push_back(i % 2 == 0 ? 0.9 : 1.1);
+  e.push_back(1.0);
+  for (double v : {1.0 + sd, 1.0, 1.2, 1.2 + sd}) e.push_back(v);
+  const std::vector<double> values(e.size(), 0.0);
+  auto scores = [&](double floor) {
+    const json cfg =
+        resolve_config(json::parse(R"({"detector": {"score": "likelihood", "smoothing": 1, "ewma_span": 0,
+          "spatial_margin": 0, "suppress": 0, "likelihood": {"short_window": 1, "long_window": 1000,
+          "reestimate_every": 1000, "log": false, "filter": false, "learning": 0, "mean_floor": )" +
+                                   std::to_string(floor) + "}}}"),
+                       "t");
+    DetectorOptions o = detector_options(cfg);
+    EXPECT_EQ(o.likelihood.mean_floor, floor);
+    o.train_rows = 10;
+    return anomaly_scores_from_errors(e, values, o);
+  };
+  const std::vector<double> none = scores(0.0), low = scores(0.5), high = scores(1.2);
+  ASSERT_EQ(none.size(), 15u);
+  for (size_t i = 0; i < none.size(); ++i) {
+    EXPECT_EQ(0, std::memcmp(&low[i], &none[i], sizeof(double))) << "row " << i;
+    if (i < 10) {
+      EXPECT_EQ(high[i], 0.0) << "row " << i << " is a training row";
+    }
+  }
+  EXPECT_NEAR(none[11], 0.841345, 1e-6);
+  EXPECT_NEAR(none[12], 0.5, 1e-9);
+  EXPECT_NEAR(high[12], 0.0179695, 1e-6);
+  EXPECT_NEAR(high[13], 0.5, 1e-9);
+  EXPECT_NEAR(high[14], 0.841345, 1e-6);
 }
 
 TEST(Detector, ErrorCapBoundsTheErrorsBeforeTheRule) {

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "core/files.hpp"
@@ -73,6 +74,27 @@ void expect_it_fails_alone(const TempDir& tmp, const std::string& bad, const std
   EXPECT_EQ(st["k/" + bad].first, "ERROR") << out;
   EXPECT_NE(st["k/" + bad].second.find(says), std::string::npos) << st["k/" + bad].second;
   EXPECT_TRUE(fs::exists(tmp.file("r/summary.json"))) << out;
+}
+
+// The run's failed/ folder holds one log per failed cell, <cell id>.log, and none for the others; each
+// names its cell, detector, series and status, and gives the reason results.csv gives.
+void expect_failed_logs(const std::string& run_dir) {
+  std::set<std::string> want, got;
+  for (const auto& row : read_results_csv(run_dir + "/results.csv")) {
+    const std::string log = run_dir + "/failed/" + row.at("cell_id") + ".log";
+    if (row.at("status") == "OK") continue;
+    want.insert(row.at("cell_id") + ".log");
+    ASSERT_TRUE(fs::exists(log)) << row.at("series") << ": " << log;
+    const std::string text = lstmad::files::read(log);
+    for (const std::string& line :
+         {"cell " + row.at("cell_id"), "detector " + row.at("detector"), "series " + row.at("series"),
+          "status " + row.at("status"), row.at("error")})
+      EXPECT_NE(text.find(line + "\n"), std::string::npos) << line << " in " << log << ":\n" << text;
+  }
+  if (fs::exists(run_dir + "/failed"))
+    for (const auto& f : fs::directory_iterator(run_dir + "/failed"))
+      got.insert(f.path().filename().string());
+  EXPECT_EQ(got, want);
 }
 
 }  // namespace
@@ -217,9 +239,11 @@ TEST_F(Faults, AFullDiskFailsTheWritesWithAClearErrorAndKeepsWhatFinished) {
   for (int i = 0; i < 3; ++i) EXPECT_EQ(st["k/s" + std::to_string(i) + ".csv"].first, "OK");
   for (const auto& f : fs::recursive_directory_iterator(tmp.file("r")))
     EXPECT_EQ(f.path().filename().string().find(".tmp."), std::string::npos) << "no half-written file left: " << f.path();
-  // With room again, --resume --retry-failed completes the run.
+  expect_failed_logs(tmp.file("r"));
+  // With room again, --resume --retry-failed completes the run, and the cell loses its failure log.
   EXPECT_EQ(run_command(lstmad_binary() + " -q run --resume " + tmp.file("r") + " --retry-failed", &out), 0) << out;
   EXPECT_EQ(statuses(tmp.file("r/results.csv"))["k/big.csv"].first, "OK");
+  expect_failed_logs(tmp.file("r"));
 }
 
 TEST_F(Faults, NonFiniteTrainingEndsTheCellNonfiniteAndTheRunGoesOn) {
@@ -234,7 +258,7 @@ TEST_F(Faults, NonFiniteTrainingEndsTheCellNonfiniteAndTheRunGoesOn) {
   auto st = statuses(tmp.file("r/results.csv"));
   EXPECT_EQ(st["k/huge.csv"].first, "NONFINITE") << st["k/huge.csv"].second;
   EXPECT_EQ(st["k/ok.csv"].first, "OK");
-  EXPECT_TRUE(fs::exists(tmp.file("r/failed")));
+  expect_failed_logs(tmp.file("r"));
 }
 
 TEST_F(Faults, ResumeRerunsTheSeriesWhoseFilesChangedAndKeepsTheRest) {
@@ -425,8 +449,13 @@ TEST_F(Faults, RunsStartedInTheSameSecondGetFoldersOfTheirOwn) {
     if (fs::exists(d.path() / "results.csv")) second_runs.push_back(d.path().filename().string());
   ASSERT_EQ(second_runs.size(), 1u);
   EXPECT_EQ(second_runs[0].substr(second_runs[0].size() - 7), "-twin-2") << second_runs[0];
-  // Three runs at once from one shell: never sharing a folder.
-  ASSERT_EQ(run_command("(" + one + " & " + one + " & " + one + " & wait) 2>&1", &out), 0) << out;
+  // Three runs at once from one shell: never sharing a folder. Each run's own exit status is waited for (a
+  // plain `wait` returns 0 whatever they returned).
+  ASSERT_EQ(run_command("(" + one + " & a=$!; " + one + " & b=$!; " + one +
+                            " & c=$!; rc=0; for p in $a $b $c; do wait $p || rc=$?; done; exit $rc) 2>&1",
+                        &out),
+            0)
+      << out;
   EXPECT_EQ(out.find("already holds a run"), std::string::npos) << out;
   int runs = 0;
   for (const auto& d : fs::directory_iterator(tmp.file("runs")))

@@ -9,9 +9,11 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/files.hpp"
 #include "experiments/config.hpp"
 #include "experiments/scheduler.hpp"
 #include "kernels/lstm_multi_plan.hpp"
+#include "support/run_cli.hpp"
 #include "support/test_support.hpp"
 
 namespace lstmad {
@@ -256,7 +258,8 @@ TEST(Scheduler, OneQueuePerDeviceWithBalancedWork) {
 }
 
 // Two shapes x two learning rates: the scheduler puts both learning rates of a shape in one ModelBatch.
-// Batches of 1, of 3 and of the default size, on 1 or 2 threads, give the same results.csv.
+// Batches of 1, of 3 and of the default size, on 1 or 2 threads, give the same results.csv, NAB-format
+// files and NAB scores, byte for byte.
 TEST(Scheduler, RunResultsDoNotDependOnTheBatching) {
   test::TempDir tmp("scheduler_run");
   test::write_text(tmp.file("cfg.json"), R"({
@@ -280,6 +283,18 @@ TEST(Scheduler, RunResultsDoNotDependOnTheBatching) {
   }
   EXPECT_EQ(results[0], results[1]) << "batches of 1 vs 3";
   EXPECT_EQ(results[0], results[2]) << "batches of 1 vs the default";
+  // The NAB folder holds a file per cell and, per detector, one of scores per profile (three).
+  std::set<std::string> detectors;
+  for (const auto& row : test::read_results_csv(tmp.file("run1/results.csv")))
+    detectors.insert(row.at("detector"));
+  ASSERT_EQ(detectors.size(), 4u);
+  for (const char* other : {"run3", "run0"}) {
+    EXPECT_EQ(test::expect_same_nab_files(tmp.file("run1"), tmp.file(other)), results[0].size() - 1 + 3 * 4)
+        << other;
+    EXPECT_EQ(files::read(tmp.file("run1/nab_scores.json")),
+              files::read(tmp.file(other) + "/nab_scores.json"))
+        << other;
+  }
   // The trained rows carry numbers, not only errors.
   int ok = 0;
   for (const auto& row : results[0]) ok += row.find(",OK,") != std::string::npos ? 1 : 0;

@@ -94,11 +94,7 @@ TEST_F(RunCli, TableAveragesRunsBesideTheScoreboard) {
                      "` (no nab_scores.json: no cell finished OK; its results.csv says why each failed)"),
             std::string::npos)
       << out;
-  if (!lstmad::test::shared_nab_root().empty()) {
-    EXPECT_NE(out.find("numenta (NAB scoreboard) | 70.10"), std::string::npos) << out;
-  } else {
-    std::cout << "[ NOTE ] ../shared/nab absent: scoreboard rows not checked\n";
-  }  // A run without nab_scores.json (an unfinished run or shard; eval.nab false here) is named and left out
+  // A run without nab_scores.json (an unfinished run or shard; eval.nab false here) is named and left out
   // the same way, and the others are tabled; given alone, there is nothing to table.
   const std::string unscored = tmp.file("no-nab");
   ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --set eval.nab=false --out " +
@@ -144,6 +140,49 @@ TEST_F(RunCli, TableAveragesRunsBesideTheScoreboard) {
   const auto summary = nlohmann::json::parse(lstmad::files::read(grid + "/summary.json"));
   ASSERT_TRUE(summary.contains("nab_unscored")) << summary.dump();
   EXPECT_EQ(summary["nab_unscored"].size(), 2u) << summary.dump();
+}
+
+// A row of several runs gives, after the mean, the sample standard deviation and the range of their
+// scores. The runs' nab_scores.json are given the standard scores 10, 60 and 20: mean 30, squared
+// deviations 400 + 900 + 100 = 1400, sample sd sqrt(1400 / 2) = 26.46 (the population's, sqrt(1400 / 3),
+// would be 21.60), range 10..60 whatever the order of the runs.
+TEST_F(RunCli, TableGivesTheMeanSampleSdAndRangeOfTheRuns) {
+  TempDir tmp("table-spread");
+  write_text(tmp.file("cfg.json"), kTinySynthetic);
+  std::string out, dirs;
+  const std::map<int, double> standard = {{1, 10.0}, {2, 60.0}, {3, 20.0}};
+  for (const auto& [seed, score] : standard) {
+    const std::string d = tmp.file("s" + std::to_string(seed));
+    ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") +
+                              " --set run.seed=" + std::to_string(seed) + " --out " + d,
+                          &out),
+              0)
+        << out;
+    json s = json::parse(lstmad::files::read(d + "/nab_scores.json"));
+    s["lstmad"]["standard"] = score;
+    write_text(d + "/nab_scores.json", s.dump(2));
+    dirs += " " + d;
+  }
+  ASSERT_EQ(run_command(lstmad_binary() + " -q table" + dirs, &out), 0) << out;
+  EXPECT_NE(out.find(std::string("**lstmad** (lstmad, 3 runs") + kSynthetic +
+                     ") | **30.00** ± 26.46 (10.00..60.00) |"),
+            std::string::npos)
+      << out;
+}
+
+// Without --nab, the table finds NAB's folder (NAB_ROOT, ../shared/nab) and ranks its scoreboard's rows,
+// numenta's among them with its published standard score.
+TEST_F(RunCli, TableShowsTheScoreboardOfTheNabFolderItFinds) {
+  if (lstmad::test::shared_nab_root().empty())
+    GTEST_SKIP() << "NAB corpus absent (NAB_ROOT, ../shared/nab): its scoreboard rows are not checked";
+  TempDir tmp("table-board");
+  write_text(tmp.file("cfg.json"), kTinySynthetic);
+  std::string out;
+  ASSERT_EQ(
+      run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --out " + tmp.file("r"), &out), 0)
+      << out;
+  ASSERT_EQ(run_command(lstmad_binary() + " table " + tmp.file("r") + " 2>&1", &out), 0) << out;
+  EXPECT_NE(out.find("numenta (NAB scoreboard) | 70.10"), std::string::npos) << out;
 }
 
 // A grid's detector names hash the seed (`lstmad-<setting id>`), so its runs under other seeds are

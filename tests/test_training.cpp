@@ -1,7 +1,8 @@
 // Training through the "cpu" engine (make_engine): a noisy sine is learned (validation loss falls at least
-// 100x from the first epoch), early stopping keeps the best validation epoch, results are bit-identical
-// whatever the thread count and whichever models share the batch, a NaN in one model's data ends only
-// that model (NonFinite), fp64 training tracks fp32, and the optimizer follows torch.optim.Adam.
+// 100x from the first epoch), early stopping keeps the best validation epoch, fp64 training tracks fp32,
+// the optimizer follows torch.optim.Adam, and model.forget_bias sets the forget gate's biases only. That a
+// model ends alike in any batch on any thread count, a non-finite one included, is
+// ModelBatchContract's (test_model_batch.cpp).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -190,58 +191,28 @@ std::vector<ModelJob> make_jobs(const ModelShape& shape, int T, int count, std::
   return jobs;
 }
 
-void expect_identical(const ModelJob& a, const ModelJob& b, const std::string& what) {
-  ASSERT_EQ(a.params.size(), b.params.size()) << what;
-  EXPECT_EQ(0, std::memcmp(a.params.data(), b.params.data(), a.params.size() * sizeof(float)))
-      << what << ": parameters differ";
-  EXPECT_EQ(a.result.train_loss, b.result.train_loss) << what;
-  EXPECT_EQ(a.result.val_loss, b.result.val_loss) << what;
-  EXPECT_EQ(a.result.best_epoch, b.result.best_epoch) << what;
-}
-
-TEST(Training, BitIdenticalWhateverTheThreadCount) {
-  const int T = 12;
-  const ModelShape shape = small_shape(8, 2);
-  std::vector<Series> d1, d2;
-  std::vector<ModelJob> one = make_jobs(shape, T, 5, d1), two = make_jobs(shape, T, 5, d2);
-  cpu_engine(1)->train(shape, one);
-  cpu_engine(2)->train(shape, two);
-  for (std::size_t m = 0; m < one.size(); ++m) {
-    EXPECT_EQ(one[m].result.status, TrainStatus::Ok) << one[m].result.message;
-    expect_identical(one[m], two[m], "model " + std::to_string(m) + " with 1 vs 2 threads");
-  }
-}
-
-TEST(Training, AModelInABatchEqualsTheModelAlone) {
-  const int T = 12;
-  const ModelShape shape = small_shape(8, 2);
-  std::vector<Series> d, dalone;
-  std::vector<ModelJob> batch = make_jobs(shape, T, 4, d);
-  cpu_engine(2)->train(shape, batch);
-  for (std::size_t m = 0; m < batch.size(); ++m) {
-    std::vector<ModelJob> all = make_jobs(shape, T, 4, dalone);
-    std::vector<ModelJob> alone{all[m]};
-    cpu_engine(1)->train(shape, alone);
-    expect_identical(batch[m], alone[0], "model " + std::to_string(m) + " in a batch of 4 vs alone");
-  }
-}
-
-TEST(Training, NanInOneModelsDataStopsOnlyThatModel) {
-  const int T = 12;
-  const ModelShape shape = small_shape(8);
-  std::vector<Series> d;
-  std::vector<ModelJob> jobs = make_jobs(shape, T, 3, d);
-  d[1].x[50] = std::nanf("");  // inside the training part of model 1
-  const std::vector<float> initial = jobs[1].params;
-  cpu_engine(2)->train(shape, jobs);
-  EXPECT_EQ(jobs[1].result.status, TrainStatus::NonFinite);
-  EXPECT_NE(jobs[1].result.message.find("epoch 0"), std::string::npos) << jobs[1].result.message;
-  EXPECT_EQ(jobs[1].params, initial) << "no finite epoch: the initial parameters are kept";
-  for (std::size_t m : {std::size_t{0}, std::size_t{2}}) {
-    const TrainResult& r = jobs[m].result;
-    EXPECT_EQ(r.status, TrainStatus::Ok) << "model " << m << ": " << r.message;
-    EXPECT_EQ(r.epochs_run, 3) << "model " << m;
-    for (double v : r.val_loss) EXPECT_TRUE(std::isfinite(v)) << "model " << m;
+// model.forget_bias: in every layer, the forget gate's block (the second of i|f|g|o) of bW takes the value
+// and that of bR takes 0; every other parameter keeps the uniform initialisation of the same seed. For
+// L = 2, D = 3, H = 5, horizon 2 the layout (lstm/shape.hpp) gives layer 0: W 20 x 3 at 0, R 20 x 5 at
+// 60, bW at 160, bR at 180; layer 1: W 20 x 5 at 200, R at 300, bW at 400, bR at 420; the head's 2 x 5 + 2
+// from 440. So bW's forget block is 165 .. 169 and 405 .. 409, bR's 185 .. 189 and 425 .. 429.
+TEST(Init, ForgetBiasSetsTheForgetGateBiasesAndNothingElse) {
+  const ModelShape shape{2, 3, 5, 2};
+  const std::vector<float> plain = init_params(shape, 17), biased = init_params(shape, 17, 2.5);
+  ASSERT_EQ(plain.size(), 452u);
+  ASSERT_EQ(biased.size(), 452u);
+  for (std::size_t i = 0; i < plain.size(); ++i) {
+    const bool in_bw = (i >= 165 && i < 170) || (i >= 405 && i < 410);
+    const bool in_br = (i >= 185 && i < 190) || (i >= 425 && i < 430);
+    if (in_bw) {
+      EXPECT_EQ(biased[i], 2.5f) << "parameter " << i;
+    } else if (in_br) {
+      EXPECT_EQ(biased[i], 0.0f) << "parameter " << i;
+    } else {
+      EXPECT_EQ(0, std::memcmp(&biased[i], &plain[i], sizeof(float))) << "parameter " << i;
+    }
+    // The uniform initialisation is in +-1/sqrt(H): the forget block's values are not what it gives.
+    EXPECT_LE(std::fabs(plain[i]), 1 / std::sqrt(5.0f)) << "parameter " << i;
   }
 }
 

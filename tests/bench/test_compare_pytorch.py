@@ -4,12 +4,13 @@
 - cpu_step_timer prints one well-formed JSON object per run, echoes the shape, counts the work as
   benchmarks/cpu_work.hpp defines it (recomputed here), and reports positive times and rates, for a
   training step on 1 and 2 threads, series scoring and the peak measurement; a bad option fails.
-- compare_pytorch.py --quick: where torch is importable (by /usr/bin/python3, the interpreter Debian's
-  python3-torch belongs to) it must succeed, print its tables and end with the required reference line;
-  with torch hidden (a torch module that fails to import, first on PYTHONPATH) it must exit 0 and say
-  that torch is missing and how to install it.
+- compare_pytorch.py --quick with torch hidden (a torch module that fails to import, first on PYTHONPATH):
+  it must exit 0 and say that torch is missing and how to install it.
+- With --torch, only the comparison itself: compare_pytorch.py --quick, run by /usr/bin/python3 (the
+  interpreter Debian's python3-torch belongs to), must succeed, print its tables and end with the
+  required reference line. Exit 77 (skipped, with the reason) where that interpreter cannot import torch.
 
-Usage: test_compare_pytorch.py CPU_STEP_TIMER COMPARE_PYTORCH_PY BUILD_DIR
+Usage: test_compare_pytorch.py CPU_STEP_TIMER COMPARE_PYTORCH_PY BUILD_DIR [--torch]
 """
 import json
 import math
@@ -115,11 +116,15 @@ def torch_importable(python):
         return False
 
 
-def check_compare(script, build):
+def compare_env(build):
     python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
     env = dict(os.environ, LSTMAD_BUILD=build)
     env.pop("LSTMAD_COMPARE_REEXEC", None)
+    return python, env
 
+
+def check_without_torch(script, build):
+    python, env = compare_env(build)
     # torch hidden: a module named torch that fails to import comes first on the path.
     with tempfile.TemporaryDirectory() as fake:
         with open(os.path.join(fake, "torch.py"), "w") as f:
@@ -131,9 +136,12 @@ def check_compare(script, build):
               "without torch compare_pytorch says so and gives the apt-get line")
         check("reference L=2" not in p.stdout, "without torch no comparison is printed")
 
+
+def check_compare(script, build):
+    """The comparison itself; False when it cannot run here (no torch)."""
+    python, env = compare_env(build)
     if not torch_importable(python):
-        print(f"torch is not importable by {python}: the comparison itself is not run")
-        return
+        return False
     p = subprocess.run([python, script, "--quick"], capture_output=True, text=True, env=env, timeout=900)
     print(p.stdout)
     check(p.returncode == 0, f"compare_pytorch --quick exits 0 (stderr: {p.stderr[-800:]})")
@@ -144,15 +152,24 @@ def check_compare(script, build):
         check(any(title in l for l in lines), f"compare_pytorch prints the table '{title}'")
     rows = [l for l in lines if re.match(r"^\| [12] \| \d+ \| \d+ \| \d+ \| ", l)]
     check(len(rows) >= 4, f"compare_pytorch prints a row per shape in each training table ({len(rows)})")
+    return True
 
 
 def main():
-    if len(sys.argv) != 4:
+    args = sys.argv[1:]
+    with_torch = args[3:] == ["--torch"]
+    if len(args) != 3 and not with_torch:
         print(__doc__)
         return 2
-    exe, script, build = sys.argv[1:]
-    check_timer(exe)
-    check_compare(script, build)
+    exe, script, build = args[:3]
+    if with_torch:
+        if not check_compare(script, build):
+            python, _ = compare_env(build)
+            print(f"SKIP: torch is not importable by {python} (apt-get install -y python3-torch libopenblas0)")
+            return 77
+    else:
+        check_timer(exe)
+        check_without_torch(script, build)
     if FAILURES:
         print(f"{len(FAILURES)} check(s) failed")
         return 1
