@@ -89,10 +89,11 @@ struct MemberFacts {
 struct PendingCell {
   const Cell* cell;
   std::size_t series = 0;  // in plan.series
-  // The prepared series, from the start of the cell's first model to its scoring (RunSeries: held, it
-  // stays in memory for the cells in flight on it, and goes when the last is scored).
-  std::shared_ptr<const PreparedSeries> data;
-  double seconds_reload = 0;  // reading the series again for it (RunSeries::get)
+  // Reading the series again for its batches (RunSeries::get). The prepared series itself is held by
+  // each batch that trains one of the cell's models, for that batch only, and the batch that brings the
+  // last model back scores the cell with it: a cell whose models train in several batches (an ensemble
+  // over shapes) does not keep its series in memory between them.
+  double seconds_reload = 0;
   std::vector<json> members;  // the members' values
   std::vector<std::vector<double>> errors;
   std::vector<MemberFacts> facts;
@@ -121,13 +122,17 @@ class CellExecution {
   // Turns the cells into member models (`runnable_`, `pending_`) and their scheduler work; cells that
   // cannot train fail here.
   std::vector<CellWork> prepare(const std::vector<const Cell*>& todo);
-  // Scores a cell whose members are all back: the mean of their errors through the detector.
-  void score_cell(PendingCell& pc);
+  // Scores a cell whose members are all back: the mean of their errors through the detector, on `data`
+  // (null only where a member failed, when nothing is scored).
+  void score_cell(PendingCell& pc, const PreparedSeries* data);
   // Trains one ModelBatch on `eng` (or on `fallback`, when given and `eng` refuses the batch), predicts,
   // and scores the cells whose last member it holds.
   void run_batch(Engine& eng, Engine* fallback, const ScheduledBatch& batch);
-  // The batch's models, initialised, with the member each one is (`job_cells`); counts their cells started.
-  std::vector<ModelJob> batch_jobs(const ScheduledBatch& batch, std::vector<const Runnable*>& job_cells);
+  // The batch's models, initialised, with the member each one is (`job_cells`) and the prepared series it
+  // reads (`job_data`, held for the batch); counts their cells started. A model whose series cannot be read
+  // again fails its cell here.
+  std::vector<ModelJob> batch_jobs(const ScheduledBatch& batch, std::vector<const Runnable*>& job_cells,
+                                   std::vector<std::shared_ptr<const PreparedSeries>>& job_data);
   // `eng`, or `fallback` where `eng` refuses the batch and the fallback takes it (said once per shape);
   // throws UnsupportedError with both reasons where neither can.
   Engine& training_engine(Engine& eng, Engine* fallback, const BatchKey& key, const TrainOptions& options);
@@ -135,9 +140,10 @@ class CellExecution {
   std::vector<std::string> save_batch_models(const std::vector<ModelJob>& jobs,
                                              const std::vector<const Runnable*>& job_cells,
                                              const BatchKey& key) const;
-  // One member is back: its facts and prediction errors go to its cell, which is scored when it was the last.
+  // One member is back: its facts and prediction errors go to its cell, which is scored (on `data`, the
+  // series as this batch holds it) when it was the last.
   void member_done(const Runnable& u, MemberFacts f, std::vector<double>& errors, double train_seconds,
-                   double forecast_seconds);
+                   double forecast_seconds, const PreparedSeries* data);
   // One queue's batches in order; queue 0 runs on `engine`, the others on engines of their own.
   void run_queue(std::size_t q, Engine* engine, const std::atomic<int>& stop);
 
@@ -175,6 +181,7 @@ CellResult CellExecution::base_result(const Cell& c) const {
 
 void CellExecution::finish(CellResult r) {
   run_.store->write_cell(r);  // after its NAB-format scores: the cell file marks the cell finished
+  if (!run_.keep_scores) std::vector<double>().swap(r.scores);
   const std::string& dir = run_.dir;
   std::lock_guard<std::mutex> lock(results_mutex_);
   if (r.status != CellStatus::Ok) {
@@ -267,14 +274,14 @@ std::vector<CellWork> CellExecution::prepare(const std::vector<const Cell*>& tod
   return work;
 }
 
-void CellExecution::score_cell(PendingCell& pc) {
+void CellExecution::score_cell(PendingCell& pc, const PreparedSeries* data) {
   const Cell& c = *pc.cell;
   const SeriesFacts& facts = run_.series->facts(pc.series);
   const json& v = plan_.settings[static_cast<size_t>(c.setting)].values;
   CellResult r = base_result(c);
   r.rows = facts.rows;
   r.train_rows = facts.train_end;
-  if (pc.data) r.time_features = pc.data->time_features;
+  r.time_features = facts.time_features;
   r.seconds_prepare = run_.series->seconds(pc.series) + pc.seconds_reload;
   r.seconds_train = pc.seconds_train;
   auto t0 = Clock::now();
@@ -314,8 +321,8 @@ void CellExecution::score_cell(PendingCell& pc) {
       break;
     }
     if (r.status == CellStatus::Ok) {
-      if (!pc.data) throw Error("no prepared series for this cell's models");  // every member had it
-      const PreparedSeries& p = *pc.data;
+      if (data == nullptr) throw Error("no prepared series for this cell's models");  // every member had it
+      const PreparedSeries& p = *data;
       const int n = p.series.rows();
       const std::vector<double> errors = mean_of_errors(pc.errors);
       std::vector<double> values(static_cast<size_t>(n));
@@ -347,12 +354,12 @@ void CellExecution::score_cell(PendingCell& pc) {
   r.seconds_predict = pc.seconds_forecast + since(t0);
   r.seconds_total = r.seconds_prepare + r.seconds_train + r.seconds_predict;
   pc.errors.clear();
-  pc.data.reset();  // the series leaves memory with the last cell in flight on it (unless kept)
   finish(std::move(r));
 }
 
-std::vector<ModelJob> CellExecution::batch_jobs(const ScheduledBatch& batch,
-                                                std::vector<const Runnable*>& job_cells) {
+std::vector<ModelJob> CellExecution::batch_jobs(
+    const ScheduledBatch& batch, std::vector<const Runnable*>& job_cells,
+    std::vector<std::shared_ptr<const PreparedSeries>>& job_data) {
   // The batch's series first, read again where not kept (several at once, each once however many of
   // its cells the batch holds).
   std::vector<std::size_t> wanted;
@@ -380,7 +387,7 @@ std::vector<ModelJob> CellExecution::batch_jobs(const ScheduledBatch& batch,
     PendingCell& pc = *pending_[u.cell];
     const size_t w =
         static_cast<size_t>(std::lower_bound(wanted.begin(), wanted.end(), pc.series) - wanted.begin());
-    // The cells of the followers start with their leader, and hold the series from now on too.
+    // The cells of the followers start with their leader.
     std::vector<size_t> starting{u.cell};
     for (size_t follower : followers_of(u)) starting.push_back(runnable_[follower].cell);
     for (size_t cell : starting) {
@@ -388,10 +395,7 @@ std::vector<ModelJob> CellExecution::batch_jobs(const ScheduledBatch& batch,
       std::lock_guard<std::mutex> lock(sc.mutex);
       if (!sc.started) ++newly_started;
       sc.started = true;
-      if (!sc.data && got[w]) {
-        sc.data = got[w];
-        sc.seconds_reload += got_seconds[w];
-      }
+      sc.seconds_reload += got_seconds[w];
     }
     if (!got[w]) {
       unread.emplace_back(&u, got_error[w]);
@@ -408,6 +412,7 @@ std::vector<ModelJob> CellExecution::batch_jobs(const ScheduledBatch& batch,
     job.options = train_options(v, seed);
     jobs.push_back(std::move(job));
     job_cells.push_back(&u);
+    job_data.push_back(got[w]);
   }
   if (newly_started > 0) progress_.started(newly_started);
   for (const auto& [u, error] : unread) {  // those models fail their cells; the batch trains the others
@@ -416,10 +421,10 @@ std::vector<ModelJob> CellExecution::batch_jobs(const ScheduledBatch& batch,
     f.error = error;
     for (size_t follower : followers_of(*u)) {
       std::vector<double> none;
-      member_done(runnable_[follower], f, none, 0.0, 0.0);
+      member_done(runnable_[follower], f, none, 0.0, 0.0, nullptr);
     }
     std::vector<double> none;
-    member_done(*u, std::move(f), none, 0.0, 0.0);
+    member_done(*u, std::move(f), none, 0.0, 0.0, nullptr);
   }
   return jobs;
 }
@@ -502,7 +507,7 @@ MemberFacts member_facts(const ModelJob& job, const std::string& error) {
 }  // namespace
 
 void CellExecution::member_done(const Runnable& u, MemberFacts f, std::vector<double>& errors,
-                                double train_seconds, double forecast_seconds) {
+                                double train_seconds, double forecast_seconds, const PreparedSeries* data) {
   PendingCell& pc = *pending_[u.cell];
   bool last = false;
   {
@@ -514,12 +519,13 @@ void CellExecution::member_done(const Runnable& u, MemberFacts f, std::vector<do
     pc.seconds_forecast += forecast_seconds;
     last = --pc.left == 0;
   }
-  if (last) score_cell(pc);
+  if (last) score_cell(pc, data);
 }
 
 void CellExecution::run_batch(Engine& eng, Engine* fallback, const ScheduledBatch& batch) {
   std::vector<const Runnable*> job_cells;
-  std::vector<ModelJob> jobs = batch_jobs(batch, job_cells);
+  std::vector<std::shared_ptr<const PreparedSeries>> job_data;  // held until the batch's cells are scored
+  std::vector<ModelJob> jobs = batch_jobs(batch, job_cells, job_data);
   if (jobs.empty()) return;
   const ModelShape shape = batch.key.shape;
   const auto t_train = Clock::now();
@@ -542,7 +548,7 @@ void CellExecution::run_batch(Engine& eng, Engine* fallback, const ScheduledBatc
   std::string stream_error;
   if (batch_error.empty()) {
     std::vector<const PreparedSeries*> data;
-    for (const Runnable* u : job_cells) data.push_back(pending_[u->cell]->data.get());
+    for (const auto& d : job_data) data.push_back(d.get());
     try {
       prediction_errors =
           stream_errors(*use, shape, batch.key.window, jobs, data, retraining_of(batch.key), run_.threads);
@@ -560,9 +566,10 @@ void CellExecution::run_batch(Engine& eng, Engine* fallback, const ScheduledBatc
     // The same model's followers get copies; the time was spent once, on the leader.
     for (size_t follower : followers_of(*job_cells[j])) {
       std::vector<double> copy = prediction_errors[j];
-      member_done(runnable_[follower], f, copy, 0.0, 0.0);
+      member_done(runnable_[follower], f, copy, 0.0, 0.0, job_data[j].get());
     }
-    member_done(*job_cells[j], std::move(f), prediction_errors[j], train_seconds, forecast_seconds);
+    member_done(*job_cells[j], std::move(f), prediction_errors[j], train_seconds, forecast_seconds,
+                job_data[j].get());
   });
 }
 

@@ -25,6 +25,10 @@ struct CellRun {
   const RunSeries* series = nullptr;  // the plan's series (plan.series order)
   const ResultsStore* store = nullptr;
   int threads = 1;
+  // Each finished cell's scores stay in memory for the closing NAB sweep; without, they are read back from
+  // its NAB-format file there (the same values: the files hold them in shortest round-trip form). Off when
+  // the series do not all fit run.series_memory_mb: a cell's scores are 8 bytes a row.
+  bool keep_scores = true;
 };
 
 struct CellsOutcome {

@@ -895,4 +895,10 @@ std::string config_reference_markdown() {
   return os.str();
 }
 
+json without_memory_keys(json config) {
+  if (config.is_object() && config.contains("run") && config["run"].is_object())
+    config["run"].erase("series_memory_mb");
+  return config;
+}
+
 }  // namespace lstmad

@@ -38,6 +38,10 @@ void apply_override(json& config, const std::string& assignment);
 // naming the JSON path, the expected and the given value. `source` names the file in messages.
 json resolve_config(const json& user, const std::string& source);
 
+// `config` less the keys that change no result and may differ between the legs of a rescore or the
+// shards of a run (run.series_memory_mb: each machine's memory), for comparing two configs of one run.
+json without_memory_keys(json config);
+
 // Parses a config file (malformed JSON is a ConfigError naming the file, line and column).
 json read_config_file(const std::string& path);
 

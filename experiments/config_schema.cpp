@@ -301,9 +301,12 @@ std::vector<KeyDef> make_schema() {
       "fused: as many as fit the device's memory). For fused, a cap.",
       0, 1e6);
   add("run.series_memory_mb", T::Int, 0,
-      "Memory for the prepared series kept from loading to the end of the run (about 65 bytes a row for one value column); "
-      "the series beyond it are read and prepared again when their models train and released once their "
-      "cells are scored, so that a corpus larger than memory runs in the memory of the series in flight. "
+      "Memory for the prepared series kept from loading to the end of the run (about 65 bytes a row for one "
+      "value column); "
+      "the series beyond it are read and prepared again for each ModelBatch that trains their models and "
+      "released after it, and the cells' scores are then read back from their NAB-format files for the "
+      "closing NAB sweep instead of kept, so that a corpus larger than memory runs in the memory of the "
+      "series in flight. "
       "Results are the same either way. 0 = a quarter of the machine's memory (its cgroup limit where "
       "lower). A resource limit: setting ids and seeds stay as they are.",
       0, 1e9);

@@ -93,7 +93,7 @@ RunOutcome merge_runs(const std::vector<std::string>& shard_dirs, const std::str
     keep_made_with_defaults(c);
     if (cfg.is_null())
       cfg = c;
-    else if (c != cfg)
+    else if (without_memory_keys(c) != without_memory_keys(cfg))
       throw ConfigError(d + "/config.json: differs from " + shard_dirs[0] +
                         "/config.json; only shards of one run merge");
   }

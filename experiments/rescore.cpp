@@ -311,7 +311,8 @@ json reopen_rescore(const std::string& out_dir, const json& cfg, const std::stri
   for (std::size_t k = 0; same_members && k < member_dirs.size(); ++k)
     same_members = same_folder(recorded_members[k], member_dirs[k]);
   if (!same_members) refuse("a rescore with other --member runs");
-  if (read_run_config(out_dir + "/config.json") != cfg) refuse("a rescore with other settings");
+  if (without_memory_keys(read_run_config(out_dir + "/config.json")) != without_memory_keys(cfg))
+    refuse("a rescore with other settings");
   if (!m.contains("input_sha256") || m["input_sha256"] != input_hashes(corpus))
     refuse("its input files changed since it started");
   m["resumes"].push_back(json{{"utc", utc_stamp("%Y-%m-%dT%H:%M:%SZ")},
@@ -436,6 +437,8 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
     }
     results[k] = rescore.cell(c);
     store.write_cell(results[k]);
+    // As a run's cells (CellRun::keep_scores): a corpus beyond run.series_memory_mb reads them back.
+    if (series.kept() < series.loaded()) std::vector<double>().swap(results[k].scores);
     std::lock_guard<std::mutex> done(pin_mutex);
     if (--cells_left[c.series] == 0) pinned.erase(c.series);
   });

@@ -18,17 +18,51 @@ namespace lstmad {
 
 namespace {
 
-// The memory limit of this process's cgroup (v2, else v1), 0 where none is set or readable.
+// The number in a cgroup limit file, 0 where there is none ("max", absent, unreadable).
+std::size_t limit_in(const std::string& file) {
+  std::ifstream in(file);
+  std::string text;
+  if (!(in >> text) || text.empty() || text == "max") return 0;
+  char* end = nullptr;
+  const unsigned long long v = std::strtoull(text.c_str(), &end, 10);
+  return end != nullptr && *end == '\0' ? static_cast<std::size_t>(v) : 0;
+}
+
+// The smallest memory limit of this process's cgroups and their ancestors (v2, and v1's memory
+// controller), as /proc/self/cgroup names them: a Slurm job or systemd unit sets it on the process's own
+// cgroup, not on the hierarchy's root. 0 where none is set or readable.
 std::size_t cgroup_memory_limit() {
-  for (const char* file : {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
-    std::ifstream in(file);
-    std::string text;
-    if (!(in >> text) || text.empty() || text == "max") continue;
-    char* end = nullptr;
-    const unsigned long long v = std::strtoull(text.c_str(), &end, 10);
-    if (end != nullptr && *end == '\0' && v > 0) return static_cast<std::size_t>(v);
+  std::size_t least = 0;
+  const auto consider = [&](const std::string& file) {
+    const std::size_t v = limit_in(file);
+    if (v > 0 && (least == 0 || v < least)) least = v;
+  };
+  std::ifstream in("/proc/self/cgroup");
+  std::string line;
+  while (std::getline(in, line)) {  // hierarchy-ID:controllers:path
+    const std::size_t a = line.find(':'), b = a == std::string::npos ? a : line.find(':', a + 1);
+    if (b == std::string::npos) continue;
+    const std::string controllers = "," + line.substr(a + 1, b - a - 1) + ",";
+    std::string dir, file;
+    if (controllers == ",,") {
+      dir = "/sys/fs/cgroup";
+      file = "/memory.max";
+    } else if (controllers.find(",memory,") != std::string::npos) {
+      dir = "/sys/fs/cgroup/memory";
+      file = "/memory.limit_in_bytes";
+    } else {
+      continue;
+    }
+    for (std::string path = line.substr(b + 1);;) {
+      while (!path.empty() && path.back() == '/') path.pop_back();
+      consider(dir + path + file);
+      if (path.empty()) break;
+      path.erase(path.rfind('/') == std::string::npos ? 0 : path.rfind('/'));
+    }
   }
-  return 0;
+  consider("/sys/fs/cgroup/memory.max");  // a container's own hierarchy, mounted at its root
+  consider("/sys/fs/cgroup/memory/memory.limit_in_bytes");
+  return least;
 }
 
 std::size_t machine_memory() {
@@ -40,11 +74,9 @@ std::size_t machine_memory() {
   return bytes > 0 ? bytes : std::size_t{4} << 30;  // unknown: as if 4 GiB
 }
 
-// A word-wise FNV-1a over the bytes of `v`: the same rows hash the same.
-template <class T>
-uint64_t hash_words(uint64_t h, const std::vector<T>& v) {
-  const auto* bytes = reinterpret_cast<const unsigned char*>(v.data());
-  const std::size_t n = v.size() * sizeof(T);
+// A word-wise FNV-1a over `n` bytes: the same rows hash the same.
+uint64_t hash_bytes(uint64_t h, const void* data, std::size_t n) {
+  const auto* bytes = static_cast<const unsigned char*>(data);
   std::size_t k = 0;
   for (; k + 8 <= n; k += 8) {
     uint64_t w;
@@ -55,13 +87,37 @@ uint64_t hash_words(uint64_t h, const std::vector<T>& v) {
   return (h ^ n) * 0x100000001b3ULL;
 }
 
-// What must be equal when a series is read again: its values, times, training part and input width.
+template <class T>
+uint64_t hash_words(uint64_t h, const std::vector<T>& v) {
+  return hash_bytes(h, v.data(), v.size() * sizeof(T));
+}
+
+uint64_t hash_number(uint64_t h, long long v) {
+  return hash_bytes(h, &v, sizeof v);
+}
+
+// What must be equal when a series is read again: everything the run's outputs take from it (values,
+// timestamp texts and times, label windows, training part, model inputs).
 uint64_t fingerprint(const PreparedSeries& p) {
+  const Series& s = p.series;
   uint64_t h = 0xcbf29ce484222325ULL;
-  h = hash_words(h, p.series.values);
-  h = hash_words(h, p.series.time_us);
+  h = hash_words(h, s.values);
+  h = hash_words(h, s.time_us);
+  for (std::size_t i = 0; i < s.timestamps.size(); ++i) {
+    const std::string_view t = s.timestamps[i];
+    h = hash_bytes(h, t.data(), t.size());
+  }
+  for (const LabelWindow& w : s.windows) {
+    h = hash_number(h, w.start);
+    h = hash_number(h, w.end);
+    h = hash_bytes(h, w.start_text.data(), w.start_text.size());
+    h = hash_bytes(h, w.end_text.data(), w.end_text.size());
+  }
+  h = hash_number(h, static_cast<long long>(s.windows.size()));
+  h = hash_number(h, s.stand_in_times ? 1 : 0);
+  h = hash_number(h, s.joined_at);
   h = hash_words(h, p.x);
-  return (h ^ static_cast<uint64_t>(p.train_end)) * 0x100000001b3ULL;
+  return hash_number(h, p.train_end);
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -112,17 +168,20 @@ RunSeries::RunSeries(const Plan& plan, const Corpus& corpus, const json& cfg, in
       e.facts.rows = p->series.rows();
       e.facts.train_end = p->train_end;
       e.facts.input_dims = p->input_dims;
+      e.facts.time_features = p->time_features;
       e.facts.windows = p->series.windows;
       e.fingerprint = fingerprint(*p);
       {
         std::lock_guard<std::mutex> lock(tally_mutex);
         tally.add(p->series);
       }
+      // Kept while the kept ones fit: claimed with a compare-exchange, so that two threads never both
+      // take the last room, nor refuse a series that fits.
       const std::size_t b = prepared_series_bytes(*p);
-      if (kept_bytes.fetch_add(b) + b <= keep_bytes)
-        e.kept = std::move(p);
-      else
-        kept_bytes.fetch_sub(b);
+      std::size_t used = kept_bytes.load();
+      while (used + b <= keep_bytes && !kept_bytes.compare_exchange_weak(used, used + b)) {
+      }
+      if (used + b <= keep_bytes) e.kept = std::move(p);
     } catch (const std::exception& ex) {
       e.error = ex.what();
     }
@@ -154,9 +213,12 @@ std::shared_ptr<const PreparedSeries> RunSeries::get(std::size_t i) const {
   if (auto held = e.live.lock()) return held;
   std::shared_ptr<const PreparedSeries> p;
   try {
+    const log::Repeat quiet;  // its warnings (filled values, ...) were given when it was first read
     p = std::make_shared<const PreparedSeries>(load_prepared(corpus_, cfg_, plan_.series[i]));
   } catch (const std::exception& ex) {
-    throw Error(std::string("read again during the run: ") + ex.what());
+    std::string what = ex.what();
+    if (what.find(e.facts.path) == std::string::npos) what = e.facts.path + ": " + what;
+    throw Error("read again during the run: " + what);
   }
   if (fingerprint(*p) != e.fingerprint) {
     const int rows = p->series.rows();
@@ -164,7 +226,8 @@ std::shared_ptr<const PreparedSeries> RunSeries::get(std::size_t i) const {
                     "changed during the run: read again, " +
                         (rows != e.facts.rows ? "it has " + std::to_string(rows) + " rows where it had " +
                                                     std::to_string(e.facts.rows)
-                                              : std::string("its values, times or training part differ")) +
+                                              : std::string("its values, timestamps, labels or training part "
+                                                            "differ from those")) +
                         " when the run started");
   }
   ++reloads_;

@@ -6,7 +6,7 @@
 // normalized model inputs) cost about 65 bytes a row for one value column, so a corpus of a few hundred
 // million rows would not fit a machine's memory at once: they are kept only while the kept series fit
 // run.series_memory_mb; the rest are read and prepared again when a ModelBatch (or a rescore's cell) needs
-// them, shared by every cell in flight on the same series, and released when the last of those is scored.
+// them, shared by every batch in flight on the same series, and released when the last of those ends.
 // Reading a file again gives the same rows (checked: a file changed during the run fails the cells that
 // read it again), so which series were kept changes no result, only memory and time.
 #pragma once
@@ -33,6 +33,7 @@ struct SeriesFacts {
   int rows = 0;
   int train_end = 0;
   int input_dims = 1;
+  std::vector<std::string> time_features;  // the calendar inputs it got (data.time_features_gate)
   std::vector<LabelWindow> windows;
 };
 

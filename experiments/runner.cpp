@@ -452,8 +452,12 @@ RunOutcome run_in_folder(const std::string& dir, const json& cfg, json manifest,
 
   Progress progress(static_cast<int>(todo.size()), ro.progress);
   CellRun run{dir, &cfg, &plan, &series, &store, threads};
+  run.keep_scores = series.kept() == series.loaded();
   CellsOutcome done = run_cells(run, todo, engine.get(), progress, g_stop);
   progress.done();
+  if (series.reloads() > 0)
+    log::info("series read again " + std::to_string(series.reloads()) +
+              " time(s) for their ModelBatches (run.series_memory_mb)");
 
   std::string partial;
   if (done.interrupted)

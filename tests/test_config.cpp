@@ -888,3 +888,14 @@ TEST(Config, SlipsAreNamedWithWhatWasMeant) {
                       "ensemble.model.window)"),
             std::string::npos);
 }
+
+// A rescore reopened, or shards merged, on machines of other memory: only run.series_memory_mb may differ.
+TEST(Config, ConfigsThatDifferInTheirMemoryBudgetAloneCompareEqual) {
+  const json a = resolve_config(json{{"run", {{"series_memory_mb", 100}}}}, "a");
+  const json b = resolve_config(json{{"run", {{"series_memory_mb", 7}}}}, "b");
+  const json c = resolve_config(json{{"run", {{"series_memory_mb", 7}, {"batch_models", 3}}}}, "c");
+  EXPECT_NE(a, b);
+  EXPECT_EQ(without_memory_keys(a), without_memory_keys(b));
+  EXPECT_NE(without_memory_keys(b), without_memory_keys(c));
+  EXPECT_TRUE(without_memory_keys(a).at("run").contains("seed"));
+}

@@ -9,6 +9,7 @@
 
 #include "core/error.hpp"
 #include "core/files.hpp"
+#include "core/log.hpp"
 #include "experiments/config.hpp"
 #include "experiments/corpus.hpp"
 #include "experiments/plan.hpp"
@@ -120,7 +121,7 @@ TEST(RunSeries, AFileChangedDuringTheRunFailsWhereItIsReadAgain) {
     const std::string what = e.what();
     EXPECT_NE(what.find("a.csv"), std::string::npos) << what;
     EXPECT_NE(what.find("changed during the run"), std::string::npos) << what;
-    EXPECT_NE(what.find("values, times or training part differ"), std::string::npos) << what;
+    EXPECT_NE(what.find("values, timestamps, labels or training part differ"), std::string::npos) << what;
   }
   // Rows appended: the message says how many.
   test::write_text(tmp.file("data/c.csv"),
@@ -140,6 +141,76 @@ TEST(RunSeries, AFileChangedDuringTheRunFailsWhereItIsReadAgain) {
     EXPECT_NE(std::string(e.what()).find("c.csv"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("read again during the run"), std::string::npos) << e.what();
   }
+}
+
+// The same values and instants with their timestamps written another way: NAB-format files repeat the
+// texts, so this is a change too.
+TEST(RunSeries, TimestampsWrittenAnotherWayAreAChange) {
+  TempDir tmp("run_series");
+  Fixture f(tmp, 0);
+  const size_t c = f.index("data/c.csv");
+  // c.csv's rows with "T" between date and time: the same instants and values.
+  std::string text = files::read(tmp.file("data/c.csv"));
+  for (size_t at = text.find(" 0"); at != std::string::npos; at = text.find(" 0", at)) text[at] = 'T';
+  for (size_t at = text.find(" 1"); at != std::string::npos; at = text.find(" 1", at)) text[at] = 'T';
+  for (size_t at = text.find(" 2"); at != std::string::npos; at = text.find(" 2", at)) text[at] = 'T';
+  ASSERT_NE(text.find("2020-02-01T00:00:00,"), std::string::npos) << text.substr(0, 80);
+  test::write_text(tmp.file("data/c.csv"), text);
+  try {
+    f.series.get(c);
+    ADD_FAILURE() << "timestamps written another way were taken as the same file";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("timestamps, labels or training part differ"), std::string::npos)
+        << e.what();
+  }
+}
+
+// A budget that holds one of the two series keeps the one that fits, and only the other is read again.
+TEST(RunSeries, ABudgetKeepsTheSeriesThatFit) {
+  TempDir tmp("run_series");
+  const json cfg = csv_corpus(tmp);
+  const Corpus corpus = resolve_corpus(cfg, tmp.file("run"));
+  const Plan plan = make_plan(cfg, corpus.series);
+  int train_rows = -1;
+  const PreparedSeries c = prepare_series(corpus.load("data/c.csv", &train_rows), cfg, train_rows);
+  const PreparedSeries a = prepare_series(corpus.load("data/a.csv", &train_rows), cfg, train_rows);
+  ASSERT_LT(prepared_series_bytes(c), prepared_series_bytes(a));  // 250 rows against 300
+  RunSeries series(plan, corpus, cfg, 2, prepared_series_bytes(c) + 16);
+  EXPECT_EQ(series.kept(), 1);
+  size_t ia = 0, ic = 0;
+  for (size_t i = 0; i < plan.series.size(); ++i) {
+    if (plan.series[i] == "data/a.csv") ia = i;
+    if (plan.series[i] == "data/c.csv") ic = i;
+  }
+  series.get(ic);
+  EXPECT_EQ(series.reloads(), 0);
+  series.get(ia);
+  EXPECT_EQ(series.reloads(), 1);
+}
+
+// A series' warnings are given when it is first read; reading it again for a batch repeats them only as
+// debug lines (in the run's log file, not on the terminal).
+TEST(RunSeries, ASeriesReadAgainDoesNotRepeatItsWarnings) {
+  TempDir tmp("run_series");
+  files::make_dirs(tmp.file("data"));
+  test::write_text(tmp.file("data/gap.csv"), test::minute_series_csv(200, "2020-01", [](int i) {
+                     return i == 120 ? std::string() : std::to_string(i % 13);
+                   }));
+  json user = {{"data", {{"format", "csv"}, {"root", tmp.file("data")}, {"missing", "interpolate"}}}};
+  const json cfg = resolve_config(user, "test");
+  const Corpus corpus = resolve_corpus(cfg, tmp.file("run"));
+  const Plan plan = make_plan(cfg, corpus.series);
+  log::set_file(tmp.file("log.txt"));
+  RunSeries series(plan, corpus, cfg, 1, 0);
+  ASSERT_TRUE(series.ok(0)) << series.error(0);
+  series.get(0);
+  log::set_file("");
+  const std::string logged = files::read(tmp.file("log.txt"));
+  const std::string said = "gap.csv: filled 1 missing values";
+  const size_t first = logged.find("[warn] " + std::string(tmp.file("data/")) + said);
+  ASSERT_NE(first, std::string::npos) << logged;
+  EXPECT_EQ(logged.find("[warn] ", first + 1), std::string::npos) << logged;
+  EXPECT_NE(logged.find("[debug] " + std::string(tmp.file("data/")) + said), std::string::npos) << logged;
 }
 
 TEST(RunSeries, TheBudgetIsTheConfiguredMegabytesOrAQuarterOfTheMachine) {
@@ -192,6 +263,33 @@ TEST_F(RunCli, ARunThatKeepsNoSeriesGivesTheResultsOfOneThatKeepsThemAll) {
             4u * (7u + 3u));
   EXPECT_EQ(test::results_without_timings(tmp.file("kept-rescored")),
             test::results_without_timings(tmp.file("read-rescored")));
+}
+
+// An ensemble over two hidden sizes trains a cell's two models in two ModelBatches: with no series kept,
+// each batch reads the series again and the batch that brings the last model back scores the cell; the
+// results are those of a run that keeps every series.
+TEST_F(RunCli, AnEnsembleAcrossBatchesScoresAsWhenEverySeriesIsKept) {
+  TempDir tmp("run_series_ensemble");
+  json cfg = json::parse(test::kTinySynthetic);
+  cfg["data"]["synthetic"]["length"] = 20000;
+  cfg["ensemble"] = {{"model.hidden", {6, 8}}};
+  test::write_text(tmp.file("cfg.json"), cfg.dump());
+  std::string out;
+  for (const char* run : {"kept", "read"})
+    ASSERT_EQ(test::run_command(test::lstmad_binary() + " run " + tmp.file("cfg.json") +
+                                    (std::string(run) == "read" ? " --set run.series_memory_mb=1" : "") +
+                                    " -j 2 --out " + tmp.file(run),
+                                &out),
+              0)
+        << out;
+  // Two batches, each reading the 7 series again: 14 reads at least.
+  const std::string said = "series read again ";
+  const size_t at = out.find(said);
+  ASSERT_NE(at, std::string::npos) << out;
+  EXPECT_GE(std::stoi(out.substr(at + said.size())), 14) << out;
+  EXPECT_EQ(test::expect_same_nab_files(tmp.file("kept"), tmp.file("read")), 7u + 3u);
+  EXPECT_EQ(files::read(tmp.file("kept/nab_scores.json")), files::read(tmp.file("read/nab_scores.json")));
+  EXPECT_EQ(test::results_without_timings(tmp.file("kept")), test::results_without_timings(tmp.file("read")));
 }
 
 // `plan` says what the series hold prepared and how many of them the budget keeps, as the run will.

@@ -41,7 +41,19 @@ void set_file(const std::string& path) {
   if (!path.empty()) g_file.open(path, std::ios::app);
 }
 
+namespace {
+thread_local int t_repeats = 0;
+}  // namespace
+
+Repeat::Repeat() {
+  ++t_repeats;
+}
+Repeat::~Repeat() {
+  --t_repeats;
+}
+
 void write(Level l, const std::string& message) {
+  if (t_repeats > 0 && (l == Level::Info || l == Level::Warn)) l = Level::Debug;
   bool to_stderr = static_cast<int>(l) >= g_level.load();
   std::lock_guard<std::mutex> lock(g_mutex);
   std::string line = "[" + std::string(tag(l)) + "] " + message + "\n";

@@ -18,4 +18,14 @@ inline void info(const std::string& m) { write(Level::Info, m); }
 inline void warn(const std::string& m) { write(Level::Warn, m); }
 inline void error(const std::string& m) { write(Level::Error, m); }
 
+// While one exists on a thread, that thread's info and warning messages are written as debug ones: work
+// done again (a series read and prepared again during a run) says nothing the log has not said already.
+class Repeat {
+ public:
+  Repeat();
+  ~Repeat();
+  Repeat(const Repeat&) = delete;
+  Repeat& operator=(const Repeat&) = delete;
+};
+
 }  // namespace lstmad::log
