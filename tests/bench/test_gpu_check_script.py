@@ -12,6 +12,7 @@ a slip in the script itself:
 Usage: test_gpu_check_script.py SOURCE_DIR BUILD_DIR. Exit 0: all checked; 1: a check failed; 77: parts 1-2
 passed but the GPU test executables are not built here (a CPU-only build), so part 3 could not run.
 """
+import os
 import pathlib
 import re
 import subprocess
@@ -60,9 +61,20 @@ if not checks:
 if failed:
     print("\n".join("FAILED: " + f for f in failed))
     sys.exit(1)
+def find_built(name):
+    """The files called `name` under the build folder. Not Path.rglob: the suites running beside this one
+    create and remove their folders under build/test-tmp, and a folder gone mid-walk made rglob raise."""
+    out = []
+    for root, dirs, files in os.walk(build, onerror=lambda e: None):
+        dirs[:] = [d for d in dirs if d not in ("test-tmp", "Testing")]
+        if name in files:
+            out.append(pathlib.Path(root) / name)
+    return out
+
+
 listed = {}
 for exe_name in sorted({e for e, _ in checks}):
-    found = list(build.rglob(exe_name))
+    found = find_built(exe_name)
     exe = next((p for p in found if p.is_file() and p.stat().st_mode & 0o111), None)
     if exe is None:
         print(f"skipped: {exe_name} is not built under {build} (a CPU-only build); the filter names were not checked")
