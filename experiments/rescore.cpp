@@ -438,7 +438,7 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
     results[k] = rescore.cell(c);
     store.write_cell(results[k]);
     // As a run's cells (CellRun::keep_scores): a corpus beyond run.series_memory_mb reads them back.
-    if (series.kept() < series.loaded()) std::vector<double>().swap(results[k].scores);
+    if (!series.all_kept()) std::vector<double>().swap(results[k].scores);
     std::lock_guard<std::mutex> done(pin_mutex);
     if (--cells_left[c.series] == 0) pinned.erase(c.series);
   });

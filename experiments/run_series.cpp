@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
@@ -13,6 +12,7 @@
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/thread_pool.hpp"
+#include "experiments/run_folder.hpp"
 
 namespace lstmad {
 
@@ -120,10 +120,6 @@ uint64_t fingerprint(const PreparedSeries& p) {
   return hash_number(h, p.train_end);
 }
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
 }  // namespace
 
 std::size_t series_memory_budget(const json& cfg) {
@@ -161,7 +157,7 @@ RunSeries::RunSeries(const Plan& plan, const Corpus& corpus, const json& cfg, in
   std::mutex tally_mutex;
   parallel_for(entries_.size(), static_cast<std::size_t>(std::max(threads, 1)), [&](std::size_t i) {
     Entry& e = *entries_[i];
-    const auto t0 = std::chrono::steady_clock::now();
+    const auto t0 = Clock::now();
     try {
       auto p = std::make_shared<const PreparedSeries>(load_prepared(corpus_, cfg_, plan_.series[i]));
       e.facts.path = p->series.path;
@@ -170,7 +166,6 @@ RunSeries::RunSeries(const Plan& plan, const Corpus& corpus, const json& cfg, in
       e.facts.input_dims = p->input_dims;
       e.facts.time_features = p->time_features;
       e.facts.windows = p->series.windows;
-      e.fingerprint = fingerprint(*p);
       {
         std::lock_guard<std::mutex> lock(tally_mutex);
         tally.add(p->series);
@@ -181,13 +176,17 @@ RunSeries::RunSeries(const Plan& plan, const Corpus& corpus, const json& cfg, in
       std::size_t used = kept_bytes.load();
       while (used + b <= keep_bytes && !kept_bytes.compare_exchange_weak(used, used + b)) {
       }
-      if (used + b <= keep_bytes) e.kept = std::move(p);
+      if (used + b <= keep_bytes)
+        e.kept = std::move(p);
+      else  // only a series read again is compared with what was first read
+        e.fingerprint = fingerprint(*p);
     } catch (const std::exception& ex) {
       e.error = ex.what();
     }
-    e.seconds = seconds_since(t0);
+    e.seconds = since(t0);
   });
   if (const std::string s = tally.summary(entries_.size()); !s.empty()) log::warn(s);
+  all_kept_ = kept() == loaded();
 }
 
 RunSeries::~RunSeries() = default;

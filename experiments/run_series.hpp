@@ -62,6 +62,8 @@ class RunSeries {
   int kept() const;        // of those, kept in memory for the whole run
   long long rows() const;  // rows of the series that loaded
   int reloads() const;     // times a series was read again so far
+  // Every series that loaded is kept: none is ever read again, and the cells' scores may stay in memory.
+  bool all_kept() const { return all_kept_; }
 
  private:
   struct Entry;
@@ -70,6 +72,7 @@ class RunSeries {
   const json& cfg_;
   std::vector<std::unique_ptr<Entry>> entries_;
   mutable std::atomic<int> reloads_{0};
+  bool all_kept_ = true;
 };
 
 }  // namespace lstmad

@@ -433,7 +433,7 @@ RunOutcome run_in_folder(const std::string& dir, const json& cfg, json manifest,
   log::info(std::to_string(series.loaded()) + " of " + std::to_string(series.size()) +
             " series loaded and prepared (" + std::to_string(series.rows()) + " rows) in " +
             seconds_text(since(t_load)) +
-            (series.kept() < series.loaded()
+            (!series.all_kept()
                  ? "; " + std::to_string(series.kept()) +
                        " kept in memory (run.series_memory_mb), the others read again when their models train"
                  : std::string()));
@@ -452,7 +452,7 @@ RunOutcome run_in_folder(const std::string& dir, const json& cfg, json manifest,
 
   Progress progress(static_cast<int>(todo.size()), ro.progress);
   CellRun run{dir, &cfg, &plan, &series, &store, threads};
-  run.keep_scores = series.kept() == series.loaded();
+  run.keep_scores = series.all_kept();
   CellsOutcome done = run_cells(run, todo, engine.get(), progress, g_stop);
   progress.done();
   if (series.reloads() > 0)

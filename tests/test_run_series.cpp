@@ -63,6 +63,7 @@ TEST(RunSeries, ASeriesReadAgainIsTheOneFirstPreparedAndSharedWhileHeld) {
   ASSERT_EQ(f.series.size(), 3u);
   EXPECT_EQ(f.series.loaded(), 2);
   EXPECT_EQ(f.series.kept(), 0);
+  EXPECT_FALSE(f.series.all_kept());
   EXPECT_EQ(f.series.rows(), 550);
   const size_t a = f.index("data/a.csv"), b = f.index("data/b.csv");
   EXPECT_FALSE(f.series.ok(b));
@@ -98,6 +99,7 @@ TEST(RunSeries, SeriesWithinTheBudgetAreKeptAndNeverReadAgain) {
   TempDir tmp("run_series");
   Fixture f(tmp, std::size_t{1} << 30);
   EXPECT_EQ(f.series.kept(), 2);
+  EXPECT_TRUE(f.series.all_kept());  // b.csv failed: not a series to keep
   const size_t c = f.index("data/c.csv");
   auto p = f.series.get(c);
   auto q = f.series.get(c);
