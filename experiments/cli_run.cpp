@@ -67,14 +67,14 @@ int run_command() {
   RunOptions ro;
   json cfg;
   if (!resume_dir.empty()) {
-    if (!run_args.path.empty() || !run_args.sets.empty() || !run_args.engine.empty())
-      throw ConfigError(
-          "--resume takes the config from the run folder; drop the config file, --set and --engine");
+    if (!run_args.path.empty() || !run_args.engine.empty())
+      throw ConfigError("--resume takes the config from the run folder; drop the config file and --engine");
     // The folder and its shard are the run's own (its manifest): another would be silently ignored.
     if (!out_dir.empty() || !shard.empty())
       throw ConfigError("--resume continues the run in its own folder and shard; drop --out and --shard");
     ro.resume_dir = resume_dir;
     ro.retry_failed = retry_failed;
+    ro.overrides = run_args.sets;  // run.series_memory_mb alone (run_experiment refuses the others)
   } else {
     if (run_args.path.empty()) throw ConfigError("run: give a config file (or --resume RUN_DIR)");
     if (retry_failed)
@@ -102,7 +102,10 @@ void add_run_command(CLI::App& app, Registry& reg) {
   auto* run = app.add_subcommand("run", "Run an experiment: train a detector per series and setting, score, report");
   add_config_args(run, run_args, false);
   run->add_option("--out", out_dir, "Run folder (default: <run.out>/<timestamp>-<run.name>)");
-  run->add_option("--resume", resume_dir, "Resume this run folder: skip finished cells, run the rest")->check(CLI::ExistingDirectory);
+  run->add_option("--resume", resume_dir,
+                  "Resume this run folder: skip finished cells, run the rest (of --set, it takes "
+                  "run.series_memory_mb alone)")
+      ->check(CLI::ExistingDirectory);
   run->add_flag("--retry-failed", retry_failed, "With --resume: also rerun cells that ended in an error");
   run->add_option("--shard", shard,
                   "Run every n-th cell starting at i (i/n); default from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT")

@@ -415,7 +415,8 @@ RunOutcome rescore_run(const std::string& src_dir, const std::vector<std::string
   // in memory is read again once for the cells in flight on it, not once per setting.
   std::stable_sort(todo.begin(), todo.end(),
                    [](const Cell* a, const Cell* b) { return a->series < b->series; });
-  const RunSeries series(plan, corpus, cfg, threads, series_memory_budget(cfg));
+  // A reopened rescore's finished series take no room (RunSeries' in_use).
+  const RunSeries series(plan, corpus, cfg, threads, series_memory_budget(cfg), series_in_use(plan, todo));
   const Rescore rescore(cfg, plan, source, members, series, out_dir, store);
   std::vector<CellResult> results(todo.size());
   // A series not kept is pinned from its first cell's start to its last cell's end: read again once.

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <mutex>
 
 #include "core/error.hpp"
@@ -127,12 +128,21 @@ std::size_t series_memory_budget(const json& cfg) {
   return mb > 0 ? static_cast<std::size_t>(mb) << 20 : machine_memory() / 4;
 }
 
+std::vector<bool> series_in_use(const Plan& plan, const std::vector<const Cell*>& todo) {
+  std::map<std::string, std::size_t> index;
+  for (std::size_t i = 0; i < plan.series.size(); ++i) index[plan.series[i]] = i;
+  std::vector<bool> in_use(plan.series.size(), false);
+  for (const Cell* c : todo) in_use[index.at(c->series)] = true;
+  return in_use;
+}
+
 struct RunSeries::Entry {
   std::string error;
   double seconds = 0;
   SeriesFacts facts;
   uint64_t fingerprint = 0;
   std::shared_ptr<const PreparedSeries> kept;
+  bool in_use = true;                        // not kept although in use: read again when needed
   std::mutex mutex;                          // guards `live` and a read again
   std::weak_ptr<const PreparedSeries> live;  // the copy read again, while any caller holds it
 };
@@ -148,8 +158,11 @@ PreparedSeries load_prepared(const Corpus& corpus, const json& cfg, const std::s
 }  // namespace
 
 RunSeries::RunSeries(const Plan& plan, const Corpus& corpus, const json& cfg, int threads,
-                     std::size_t keep_bytes)
+                     std::size_t keep_bytes, const std::vector<bool>& in_use)
     : plan_(plan), corpus_(corpus), cfg_(cfg) {
+  if (!in_use.empty() && in_use.size() != plan.series.size())
+    throw Error("RunSeries: in_use has " + std::to_string(in_use.size()) + " entries for " +
+                std::to_string(plan.series.size()) + " series");
   entries_.resize(plan.series.size());
   for (auto& e : entries_) e = std::make_unique<Entry>();
   std::atomic<std::size_t> kept_bytes{0};
@@ -172,21 +185,25 @@ RunSeries::RunSeries(const Plan& plan, const Corpus& corpus, const json& cfg, in
       }
       // Kept while the kept ones fit: claimed with a compare-exchange, so that two threads never both
       // take the last room, nor refuse a series that fits.
+      const bool used_here = in_use.empty() || in_use[i];
       const std::size_t b = prepared_series_bytes(*p);
       std::size_t used = kept_bytes.load();
-      while (used + b <= keep_bytes && !kept_bytes.compare_exchange_weak(used, used + b)) {
+      while (used_here && used + b <= keep_bytes && !kept_bytes.compare_exchange_weak(used, used + b)) {
       }
-      if (used + b <= keep_bytes)
+      if (used_here && used + b <= keep_bytes) {
         e.kept = std::move(p);
-      else  // only a series read again is compared with what was first read
+      } else {  // only a series read again is compared with what was first read
         e.fingerprint = fingerprint(*p);
+        e.in_use = used_here;
+      }
     } catch (const std::exception& ex) {
       e.error = ex.what();
     }
     e.seconds = since(t0);
   });
   if (const std::string s = tally.summary(entries_.size()); !s.empty()) log::warn(s);
-  all_kept_ = kept() == loaded();
+  all_kept_ = std::none_of(entries_.begin(), entries_.end(),
+                           [](const auto& e) { return e->error.empty() && !e->kept && e->in_use; });
 }
 
 RunSeries::~RunSeries() = default;
@@ -237,6 +254,12 @@ std::shared_ptr<const PreparedSeries> RunSeries::get(std::size_t i) const {
 int RunSeries::loaded() const {
   return static_cast<int>(
       std::count_if(entries_.begin(), entries_.end(), [](const auto& e) { return e->error.empty(); }));
+}
+
+int RunSeries::in_use() const {
+  return static_cast<int>(std::count_if(entries_.begin(), entries_.end(), [](const auto& e) {
+    return e->error.empty() && (e->kept || e->in_use);
+  }));
 }
 
 int RunSeries::kept() const {

@@ -27,6 +27,9 @@ namespace lstmad {
 // (the cgroup's limit where that is lower).
 std::size_t series_memory_budget(const json& cfg);
 
+// Per series of `plan`: whether one of `todo` is a cell of it (RunSeries' `in_use`).
+std::vector<bool> series_in_use(const Plan& plan, const std::vector<const Cell*>& todo);
+
 // What the run reads of a prepared series besides its rows.
 struct SeriesFacts {
   std::string path;  // the file, for error messages
@@ -40,8 +43,11 @@ struct SeriesFacts {
 class RunSeries {
  public:
   // Loads and prepares every series of `plan` on `threads` threads, keeping those that fit `keep_bytes`
-  // (0: none). `corpus` and `cfg` must outlive this object: series are read again from them.
-  RunSeries(const Plan& plan, const Corpus& corpus, const json& cfg, int threads, std::size_t keep_bytes);
+  // (0: none). `in_use[i]` false: series i has no cell to train or score here (a resume's finished one,
+  // another shard's), so only its facts are wanted and it takes none of the budget; empty: all in use.
+  // `corpus` and `cfg` must outlive this object: series are read again from them.
+  RunSeries(const Plan& plan, const Corpus& corpus, const json& cfg, int threads, std::size_t keep_bytes,
+            const std::vector<bool>& in_use = {});
   ~RunSeries();
   RunSeries(const RunSeries&) = delete;
   RunSeries& operator=(const RunSeries&) = delete;
@@ -59,10 +65,12 @@ class RunSeries {
   std::shared_ptr<const PreparedSeries> get(std::size_t i) const;
 
   int loaded() const;      // series that loaded and prepared
+  int in_use() const;      // of those, series with a cell to run (all of them without `in_use`)
   int kept() const;        // of those, kept in memory for the whole run
   long long rows() const;  // rows of the series that loaded
   int reloads() const;     // times a series was read again so far
-  // Every series that loaded is kept: none is ever read again, and the cells' scores may stay in memory.
+  // Every series in use that loaded is kept: none is ever read again, and the cells' scores may stay in
+  // memory.
   bool all_kept() const { return all_kept_; }
 
  private:

@@ -284,7 +284,17 @@ void open_resumed_folder(const std::string& dir, json& cfg, json& manifest, RunO
   if (!files::exists(dir + "/config.json")) throw IoError(dir + ": not a run folder (no config.json)");
   lock.emplace(dir);  // before the temporary files go: another process's may be in flight
   refuse_unfinished_merge(dir);
-  cfg = resolve_config(read_run_config(dir + "/config.json"), dir + "/config.json");
+  // A resume may change the memory its series are held in (an attempt that ran out of memory is resumed
+  // with less), nothing that changes a result: its cells must be those the first leg would have computed.
+  json raw = read_run_config(dir + "/config.json");
+  for (const std::string& o : ro.overrides) {
+    if (o.substr(0, o.find('=')) != "run.series_memory_mb")
+      throw ConfigError("--set " + o +
+                        ": a resume keeps the run's config (its cells must be those the run "
+                        "would have computed); only run.series_memory_mb may be set");
+    apply_override(raw, o);
+  }
+  cfg = resolve_config(std::move(raw), dir + "/config.json");
   if (const std::string mpath = dir + "/manifest.json"; files::exists(mpath)) {
     manifest = read_json_file(mpath);
     // This resume adds itself to the manifest: a file that is no object, or whose record of earlier
@@ -412,6 +422,7 @@ RunOutcome run_in_folder(const std::string& dir, const json& cfg, json manifest,
       manifest.erase("input_sha256");
     }
     manifest = reconcile_resumed_inputs(dir, std::move(manifest), corpus, plan, store, threads, missing);
+    if (!ro.overrides.empty()) manifest["resumes"].back()["overrides"] = ro.overrides;
   }
 
   int in_shard = 0;
@@ -429,13 +440,16 @@ RunOutcome run_in_folder(const std::string& dir, const json& cfg, json manifest,
             " thread(s)");
 
   const auto t_load = Clock::now();
-  const RunSeries series(plan, corpus, cfg, threads, series_memory_budget(cfg));
+  // Only series with a cell to run take room: a resume's finished ones, and those of other shards, are
+  // loaded for their facts alone (rows, label windows for the closing NAB sweep).
+  const RunSeries series(plan, corpus, cfg, threads, series_memory_budget(cfg), series_in_use(plan, todo));
   log::info(std::to_string(series.loaded()) + " of " + std::to_string(series.size()) +
             " series loaded and prepared (" + std::to_string(series.rows()) + " rows) in " +
             seconds_text(since(t_load)) +
             (!series.all_kept()
-                 ? "; " + std::to_string(series.kept()) +
-                       " kept in memory (run.series_memory_mb), the others read again when their models train"
+                 ? "; " + std::to_string(series.kept()) + " of the " + std::to_string(series.in_use()) +
+                       " with cells to run kept in memory (run.series_memory_mb), the others read again "
+                       "when their models train"
                  : std::string()));
 
   std::unique_ptr<Engine> engine;

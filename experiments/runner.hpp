@@ -26,7 +26,8 @@ struct RunOptions {
   bool retry_failed = false;           // on resume, rerun cells that ended ERROR/NONFINITE/TIMEOUT too
   int threads = -1;                    // overrides run.threads when >= 0 (0: all cores)
   int shard_index = 0, shard_count = 1;
-  std::vector<std::string> overrides;  // the --set assignments, recorded in the manifest
+  std::vector<std::string> overrides;  // the --set assignments, recorded in the manifest (on a resume:
+                                       // run.series_memory_mb alone, recorded in its leg)
   bool progress = true;                // live progress line on a terminal, periodic log lines elsewhere
 };
 

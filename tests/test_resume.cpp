@@ -524,6 +524,52 @@ TEST_F(Resume, FlagsThatResumeWouldIgnoreAreRefused) {
   EXPECT_FALSE(fs::exists(tmp.file("y")));
 }
 
+// An attempt that ran out of memory is resumed with a smaller run.series_memory_mb: the resume takes that
+// key (recorded in its leg of the manifest, not in config.json) and gives the results of an uninterrupted
+// run; any other --set is refused before the folder is touched.
+TEST_F(Resume, AResumeMayHoldItsSeriesInLessMemoryAndChangeNothingElse) {
+  TempDir tmp("memory");
+  write_text(tmp.file("cfg.json"), kConfig);
+  // 20,000 rows a series: each over 1 MB prepared, so that run.series_memory_mb=1 keeps none.
+  const std::string grid =
+      "--set data.synthetic.length=20000 --set data.synthetic.series_per_kind=1 --set model.hidden=6";
+  ASSERT_TRUE(one_epoch_run(tmp.file("cfg.json"), tmp.file("whole"), grid));
+  ASSERT_TRUE(one_epoch_run(tmp.file("cfg.json"), tmp.file("resumed"), grid));
+  const std::string config = lstmad::files::read(tmp.file("resumed/config.json"));
+  size_t removed = 0, k = 0;
+  for (const auto& f : fs::directory_iterator(tmp.file("resumed/cells")))
+    if (k++ % 2 == 0 && fs::remove(f.path())) ++removed;
+  ASSERT_GE(removed, 2u);
+  const std::string manifest = lstmad::files::read(tmp.file("resumed/manifest.json"));
+
+  std::string out;
+  EXPECT_EQ(
+      run_command(lstmad_binary() + " run --resume " + tmp.file("resumed") + " --set model.hidden=8 2>&1",
+                  &out),
+      2);
+  EXPECT_NE(out.find("--set model.hidden=8: a resume keeps the run's config"), std::string::npos) << out;
+  EXPECT_NE(out.find("only run.series_memory_mb may be set"), std::string::npos) << out;
+  EXPECT_EQ(lstmad::files::read(tmp.file("resumed/manifest.json")), manifest);
+  EXPECT_EQ(finished_cells(tmp.file("resumed")), k - removed);
+
+  ASSERT_EQ(run_command(lstmad_binary() + " run --resume " + tmp.file("resumed") +
+                            " --set run.series_memory_mb=1 -j 2 2>&1",
+                        &out),
+            0)
+      << out;
+  // The series of the finished cells take no room: only those with a cell to run are counted.
+  EXPECT_NE(out.find("; 0 of the " + std::to_string(removed) + " with cells to run kept in memory"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(results_without_timings(tmp.file("whole")), results_without_timings(tmp.file("resumed")));
+  EXPECT_EQ(lstmad::files::read(tmp.file("whole/nab_scores.json")),
+            lstmad::files::read(tmp.file("resumed/nab_scores.json")));
+  EXPECT_EQ(lstmad::files::read(tmp.file("resumed/config.json")), config);
+  const json legs = json::parse(lstmad::files::read(tmp.file("resumed/manifest.json")))["resumes"];
+  ASSERT_EQ(legs.size(), 1u) << legs.dump();
+  EXPECT_EQ(legs[0]["overrides"], json::array({"run.series_memory_mb=1"})) << legs.dump();
+}
+
 // eval.vus changed what vus_roc and vus_pr compute: a run folder made before the key existed (its
 // config.json has none) is resumed with the definition it was made with, so its cells agree; a run made
 // now gets the current default, whose values differ.

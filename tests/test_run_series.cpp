@@ -190,6 +190,35 @@ TEST(RunSeries, ABudgetKeepsTheSeriesThatFit) {
   EXPECT_EQ(series.reloads(), 1);
 }
 
+// A series with no cell to run (a resume's finished one, another shard's) takes none of the budget: the
+// room that held the larger series goes to the smaller one, the only one in use, and nothing in use is
+// read again. The other still reads again when asked, as it was.
+TEST(RunSeries, ASeriesWithNoCellToRunTakesNoRoom) {
+  TempDir tmp("run_series");
+  const json cfg = csv_corpus(tmp);
+  const Corpus corpus = resolve_corpus(cfg, tmp.file("run"));
+  const Plan plan = make_plan(cfg, corpus.series);
+  int train_rows = -1;
+  const PreparedSeries a = prepare_series(corpus.load("data/a.csv", &train_rows), cfg, train_rows);
+  size_t ia = 0, ic = 0;
+  for (size_t i = 0; i < plan.series.size(); ++i) {
+    if (plan.series[i] == "data/a.csv") ia = i;
+    if (plan.series[i] == "data/c.csv") ic = i;
+  }
+  // Room for a.csv (the larger) alone: without `in_use` either could take it, whichever loads first.
+  std::vector<bool> in_use(plan.series.size(), false);
+  in_use[ic] = true;
+  RunSeries series(plan, corpus, cfg, 2, prepared_series_bytes(a) + 16, in_use);
+  EXPECT_EQ(series.kept(), 1);
+  EXPECT_EQ(series.in_use(), 1);
+  EXPECT_TRUE(series.all_kept());
+  series.get(ic);
+  EXPECT_EQ(series.reloads(), 0);
+  EXPECT_EQ(series.get(ia)->series.values, a.series.values);
+  EXPECT_EQ(series.reloads(), 1);
+  EXPECT_THROW(RunSeries(plan, corpus, cfg, 1, 0, std::vector<bool>{true}), Error);
+}
+
 // A series' warnings are given when it is first read; reading it again for a batch repeats them only as
 // debug lines (in the run's log file, not on the terminal).
 TEST(RunSeries, ASeriesReadAgainDoesNotRepeatItsWarnings) {
@@ -246,7 +275,9 @@ TEST_F(RunCli, ARunThatKeepsNoSeriesGivesTheResultsOfOneThatKeepsThemAll) {
                               &out),
             0)
       << out;
-  EXPECT_NE(out.find("; 0 kept in memory (run.series_memory_mb)"), std::string::npos) << out;
+  EXPECT_NE(out.find("; 0 of the 7 with cells to run kept in memory (run.series_memory_mb)"),
+            std::string::npos)
+      << out;
   // Per detector: a file per series, and the three profiles' *_scores.csv.
   EXPECT_EQ(test::expect_same_nab_files(tmp.file("kept"), tmp.file("read")), 4u * (7u + 3u));
   EXPECT_EQ(files::read(tmp.file("kept/nab_scores.json")), files::read(tmp.file("read/nab_scores.json")));
