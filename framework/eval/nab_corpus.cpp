@@ -190,12 +190,20 @@ std::vector<double> nab_parse_result_scores(const std::string& text_in, const st
 
 std::vector<NabFileInput> nab_load_detector(const NabCorpus& corpus, const std::string& results_dir,
                                             const std::string& detector) {
-  std::vector<NabFileInput> out = corpus.files;
-  for (auto& f : out) {
+  // The corpus' files without their row times (8 bytes a row, the corpus keeps them): those are only
+  // compared with the result file's timestamps.
+  std::vector<NabFileInput> out;
+  out.reserve(corpus.files.size());
+  for (const NabFileInput& c : corpus.files) {
+    NabFileInput f;
+    f.relpath = c.relpath;
+    f.rows = c.rows;
+    f.windows = c.windows;
     const std::string path = nab_result_path(results_dir, detector, f.relpath);
     if (!fs::is_regular_file(path))
       throw DataError(path, 0, "no such result file (needed for " + f.relpath + ")");
-    f.scores = nab_read_result_scores(path, f.rows, f.time_us.empty() ? nullptr : &f.time_us);
+    f.scores = nab_read_result_scores(path, f.rows, c.time_us.empty() ? nullptr : &c.time_us);
+    out.push_back(std::move(f));
   }
   return out;
 }

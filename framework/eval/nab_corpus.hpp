@@ -42,7 +42,7 @@ std::vector<double> nab_parse_result_scores(const std::string& text, const std::
                                             int expected_rows,
                                             const std::vector<int64_t>* expected_time_us = nullptr);
 
-// The corpus files with this detector's scores filled in.
+// The corpus files with this detector's scores filled in (their row times left empty: the corpus holds them).
 std::vector<NabFileInput> nab_load_detector(const NabCorpus& corpus, const std::string& results_dir,
                                             const std::string& detector);
 

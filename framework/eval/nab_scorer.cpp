@@ -60,63 +60,69 @@ void row_parts(int rows, const std::vector<LabelWindow>& windows, int first, std
   }
 }
 
-void append_file(Pool& pool, const NabFileInput& f, int& next_window_id, std::vector<int>& window_id) {
-  const int p = std::min(probation_length(f.rows), f.rows);
+// Sorts the scorable rows of `files` by anomaly score descending (stable, as NAB) and numbers the windows
+// by first appearance in that order. Built in stages so that a corpus of n rows peaks at about 24n bytes
+// rather than holding an unsorted and a sorted copy of every column at once: the scores and a sort order
+// (12n, and the stable sort's buffer), the sorted scores beside the order's inverse (12n), then each
+// file's sigmoid values and windows computed again and placed straight into their sorted rows (24n).
+Pool make_pool(const std::vector<const NabFileInput*>& files) {
+  size_t total = 0;
+  for (const auto* f : files)
+    total += static_cast<size_t>(f->rows - std::min(probation_length(f->rows), f->rows));
+  if (total > std::numeric_limits<uint32_t>::max())
+    throw Error("NAB sweep: " + std::to_string(total) + " scorable rows in one pool, more than " +
+                std::to_string(std::numeric_limits<uint32_t>::max()) + " (score fewer files at once)");
+  Pool pool;
+  std::vector<uint32_t> order(total);
+  {
+    std::vector<double> unsorted;
+    unsorted.reserve(total);
+    for (const auto* f : files) {
+      const int p = std::min(probation_length(f->rows), f->rows);
+      unsorted.insert(unsorted.end(), f->scores.begin() + p, f->scores.begin() + f->rows);
+    }
+    std::iota(order.begin(), order.end(), 0u);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](uint32_t a, uint32_t b) { return unsorted[a] > unsorted[b]; });
+    pool.score.resize(total);
+    for (size_t r = 0; r < total; ++r) pool.score[r] = unsorted[order[r]];
+  }
+  // order's inverse, in place of order: rank[i] is the sorted row of pooled row i.
+  {
+    std::vector<uint32_t> rank(total);
+    for (size_t r = 0; r < total; ++r) rank[order[r]] = static_cast<uint32_t>(r);
+    order.swap(rank);
+  }
+  const std::vector<uint32_t>& rank = order;
+  pool.unweighted.resize(total);
+  pool.slot.assign(total, -1);  // the window's corpus-wide number first, its slot below
+  size_t base_row = 0;
+  int base_window = 0;
   std::vector<double> unweighted;
   std::vector<int> window_of;
-  row_parts(f.rows, f.windows, p, unweighted, window_of);
-  const int base = next_window_id;
-  next_window_id += static_cast<int>(f.windows.size());
-  for (size_t j = 0; j < unweighted.size(); ++j) {
-    pool.score.push_back(f.scores[static_cast<size_t>(p) + j]);
-    pool.unweighted.push_back(unweighted[j]);
-    window_id.push_back(window_of[j] < 0 ? -1 : base + window_of[j]);
-    if (window_of[j] < 0)
-      ++pool.other_rows;
-    else
-      ++pool.window_rows;
+  for (const auto* f : files) {
+    row_parts(f->rows, f->windows, std::min(probation_length(f->rows), f->rows), unweighted, window_of);
+    for (size_t j = 0; j < unweighted.size(); ++j) {
+      const uint32_t r = rank[base_row + j];
+      pool.unweighted[r] = unweighted[j];
+      if (window_of[j] >= 0) {
+        pool.slot[r] = base_window + window_of[j];
+        ++pool.window_rows;
+      } else {
+        ++pool.other_rows;
+      }
+    }
+    base_row += unweighted.size();
+    base_window += static_cast<int>(f->windows.size());
   }
-}
-
-// Sorts the pooled rows by score descending (stable, as NAB) and numbers the windows by first appearance.
-void finish_pool(Pool& pool, const std::vector<int>& window_id, int window_ids) {
-  std::vector<uint32_t> order(pool.score.size());
-  std::iota(order.begin(), order.end(), 0u);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](uint32_t a, uint32_t b) { return pool.score[a] > pool.score[b]; });
-  Pool sorted;
-  sorted.window_rows = pool.window_rows;
-  sorted.other_rows = pool.other_rows;
-  sorted.score.resize(order.size());
-  sorted.unweighted.resize(order.size());
-  sorted.slot.resize(order.size());
-  std::vector<int> slot_of(static_cast<size_t>(window_ids), -1);
-  for (size_t r = 0; r < order.size(); ++r) {
-    const uint32_t i = order[r];
-    sorted.score[r] = pool.score[i];
-    sorted.unweighted[r] = pool.unweighted[i];
-    int s = -1;
-    if (window_id[i] >= 0) {
-      int& so = slot_of[static_cast<size_t>(window_id[i])];
-      if (so < 0) so = sorted.slots++;
+  std::vector<uint32_t>().swap(order);
+  std::vector<int> slot_of(static_cast<size_t>(base_window), -1);
+  for (int& s : pool.slot)
+    if (s >= 0) {
+      int& so = slot_of[static_cast<size_t>(s)];
+      if (so < 0) so = pool.slots++;
       s = so;
     }
-    sorted.slot[r] = s;
-  }
-  pool = std::move(sorted);
-}
-
-Pool make_pool(const std::vector<const NabFileInput*>& files) {
-  Pool pool;
-  size_t total = 0;
-  for (const auto* f : files) total += static_cast<size_t>(f->rows);
-  pool.score.reserve(total);
-  pool.unweighted.reserve(total);
-  std::vector<int> window_id;
-  window_id.reserve(total);
-  int ids = 0;
-  for (const auto* f : files) append_file(pool, *f, ids, window_id);
-  finish_pool(pool, window_id, ids);
   return pool;
 }
 
@@ -402,33 +408,38 @@ std::vector<NabThresholdResult> nab_optimize(const std::vector<NabFileInput>& fi
 
 namespace {
 
-std::vector<NabProfileScores> score_pools(const std::vector<NabFileInput>& files,
-                                          const std::vector<Pool>& pools,
+// Each file's own sweep, one file at a time (its pool is dropped before the next is built), picked at
+// every profile's threshold.
+std::vector<NabProfileScores> score_files(const std::vector<NabFileInput>& files,
                                           const std::vector<NabProfile>& profiles,
                                           const std::vector<double>& thresholds) {
   const long windows = nab_window_count(files);
-  std::vector<NabProfileScores> out;
+  std::vector<NabProfileScores> out(profiles.size());
   for (size_t k = 0; k < profiles.size(); ++k) {
     if (std::isnan(thresholds[k]))
       throw ConfigError("the threshold for profile \"" + profiles[k].name + "\" is NaN");
-    NabProfileScores ps;
-    ps.profile = profiles[k].name;
-    ps.threshold = thresholds[k];
-    ps.windows = windows;
-    ps.totals.file = "Totals";
-    double sum = 0.0;
-    for (size_t i = 0; i < files.size(); ++i) {
-      NabSweepEntry e = pick_at(pools[i], profiles[k], thresholds[k]);
+    out[k].profile = profiles[k].name;
+    out[k].threshold = thresholds[k];
+    out[k].windows = windows;
+    out[k].totals.file = "Totals";
+  }
+  std::vector<double> sums(profiles.size(), 0.0);
+  for (const auto& f : files) {
+    nab_validate(f);
+    const Pool pool = make_pool({&f});
+    for (size_t k = 0; k < profiles.size(); ++k) {
+      const NabSweepEntry e = pick_at(pool, profiles[k], thresholds[k]);
       NabFileScore fs;
-      fs.file = files[i].relpath;
+      fs.file = f.relpath;
       fs.threshold = thresholds[k];
       fs.score = e.score;
       fs.tp = e.tp;
       fs.tn = e.tn;
       fs.fp = e.fp;
       fs.fn = e.fn;
-      fs.total_count = files[i].rows;
-      sum += fs.score;
+      fs.total_count = f.rows;
+      sums[k] += fs.score;  // in file order, as before: the same total to the bit
+      NabProfileScores& ps = out[k];
       ps.totals.tp += fs.tp;
       ps.totals.tn += fs.tn;
       ps.totals.fp += fs.fp;
@@ -436,28 +447,19 @@ std::vector<NabProfileScores> score_pools(const std::vector<NabFileInput>& files
       ps.totals.total_count += fs.total_count;
       ps.files.push_back(std::move(fs));
     }
-    ps.totals.score = sum;
-    ps.normalized = nab_normalize(sum, profiles[k], windows);
-    out.push_back(std::move(ps));
+  }
+  for (size_t k = 0; k < profiles.size(); ++k) {
+    out[k].totals.score = sums[k];
+    out[k].normalized = nab_normalize(sums[k], profiles[k], windows);
   }
   return out;
-}
-
-std::vector<Pool> file_pools(const std::vector<NabFileInput>& files) {
-  std::vector<Pool> pools;
-  pools.reserve(files.size());
-  for (const auto& f : files) {
-    nab_validate(f);
-    pools.push_back(make_pool({&f}));
-  }
-  return pools;
 }
 
 }  // namespace
 
 NabProfileScores nab_score_at(const std::vector<NabFileInput>& files, const NabProfile& profile,
                               double threshold) {
-  return score_pools(files, file_pools(files), {profile}, {threshold}).front();
+  return score_files(files, {profile}, {threshold}).front();
 }
 
 std::vector<NabProfileScores> nab_score_at(const std::vector<NabFileInput>& files,
@@ -469,7 +471,7 @@ std::vector<NabProfileScores> nab_score_at(const std::vector<NabFileInput>& file
     if (it == thresholds.end()) throw ConfigError("no threshold given for profile \"" + p.name + "\"");
     t.push_back(it->second);
   }
-  return score_pools(files, file_pools(files), profiles, t);
+  return score_files(files, profiles, t);
 }
 
 std::string nab_format_number(double v) {
