@@ -238,13 +238,23 @@ std::shared_ptr<const PreparedSeries> RunSeries::get(std::size_t i) const {
   }
   if (fingerprint(*p) != e.fingerprint) {
     const int rows = p->series.rows();
+    // Both files of a NASA channel (the error names its test array): either may be the one that changed.
+    // A label file is read once, with the corpus, so is never read again.
+    const std::vector<std::string> from = corpus_.files_of(plan_.series[i]);
+    std::string read_from;
+    if (from.size() > 1)
+      for (std::size_t k = 0; k < from.size(); ++k)
+        read_from += (k == 0                 ? " (read from "
+                      : k + 1 == from.size() ? " and "
+                                             : ", ") +
+                     from[k] + (k + 1 == from.size() ? ")" : "");
     throw DataError(e.facts.path, 0,
                     "changed during the run: read again, " +
                         (rows != e.facts.rows ? "it has " + std::to_string(rows) + " rows where it had " +
                                                     std::to_string(e.facts.rows)
                                               : std::string("its values, timestamps, labels or training part "
                                                             "differ from those")) +
-                        " when the run started");
+                        " when the run started" + read_from);
   }
   ++reloads_;
   e.live = p;

@@ -10,6 +10,7 @@
 #include "core/error.hpp"
 #include "core/files.hpp"
 #include "core/log.hpp"
+#include "data/npy.hpp"
 #include "experiments/config.hpp"
 #include "experiments/corpus.hpp"
 #include "experiments/plan.hpp"
@@ -142,6 +143,40 @@ TEST(RunSeries, AFileChangedDuringTheRunFailsWhereItIsReadAgain) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("c.csv"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("read again during the run"), std::string::npos) << e.what();
+  }
+}
+
+// A NASA channel is its train array followed by its test array, and the error names the test array: a
+// change to the train array is reported with both files named, so that the one that changed is among them.
+TEST(RunSeries, AChangedNasaChannelNamesBothOfItsFiles) {
+  TempDir tmp("run_series");
+  auto channel = [&](const std::string& part, std::size_t n, double level) {
+    files::make_dirs(tmp.file(part));
+    std::vector<double> v(n);
+    for (std::size_t i = 0; i < n; ++i) v[i] = level + 0.5 * std::sin(0.3 * static_cast<double>(i));
+    write_npy(tmp.file(part + "/A-1.npy"), v, n, 1);
+  };
+  channel("train", 300, 0.0);
+  channel("test", 400, 1.0);
+  test::write_text(tmp.file("labeled_anomalies.csv"),
+                   "chan_id,spacecraft,anomaly_sequences,class,num_values\n"
+                   "A-1,SMAP,\"[[250, 260]]\",[point],400\n");
+  const json cfg = resolve_config(
+      json{{"data", {{"format", "nasa"}, {"root", tmp.path()}}}, {"model", {{"window", 10}}}}, "test");
+  const Corpus corpus = resolve_corpus(cfg, tmp.file("run"));
+  const Plan plan = make_plan(cfg, corpus.series);
+  RunSeries series(plan, corpus, cfg, 1, 0);
+  ASSERT_TRUE(series.ok(0)) << series.error(0);
+  channel("train", 300, 0.5);  // the same rows, other values
+  try {
+    series.get(0);
+    ADD_FAILURE() << "a changed train array was read again without a word";
+  } catch (const DataError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("changed during the run"), std::string::npos) << what;
+    EXPECT_NE(what.find("(read from " + tmp.file("train/A-1.npy") + " and " + tmp.file("test/A-1.npy") + ")"),
+              std::string::npos)
+        << what;
   }
 }
 
