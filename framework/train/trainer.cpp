@@ -70,12 +70,21 @@ void predict_windows(TrainableModel<Real>& model, const Real* params, const floa
   check_window_starts(starts, n, T, 0, "prediction");
   const int count = static_cast<int>(starts.size());
   if (count == 0) return;
-  const int B = std::min(model.max_batch(), count);
-  std::vector<Real> xb(static_cast<std::size_t>(B) * T * D), yhat(static_cast<std::size_t>(B) * hz);
+  // A series with rows appended calls with more windows at its end: where a window's output depends on
+  // the windows beside it, every call holds max_batch() windows, the last padded with copies of its last
+  // window, so that the earlier windows' forecasts keep their bits.
+  const bool pad = !model.rows_independent();
+  const int B = pad ? model.max_batch() : std::min(model.max_batch(), count);
+  const std::size_t window_values = static_cast<std::size_t>(T) * D;
+  std::vector<Real> xb(static_cast<std::size_t>(B) * window_values), yhat(static_cast<std::size_t>(B) * hz);
   for (int k = 0; k < count; k += B) {
     const int b = std::min(B, count - k);
     gather_windows<Real>(x, nullptr, D, T, hz, starts.data() + k, b, xb.data(), nullptr);
-    model.forward(params, xb.data(), b, yhat.data());
+    const int call = pad ? B : b;
+    for (int r = b; r < call; ++r)
+      std::copy_n(xb.data() + static_cast<std::size_t>(b - 1) * window_values, window_values,
+                  xb.data() + static_cast<std::size_t>(r) * window_values);
+    model.forward(params, xb.data(), call, yhat.data());
     for (std::size_t i = 0; i < static_cast<std::size_t>(b) * hz; ++i)
       out[static_cast<std::size_t>(k) * hz + i] = static_cast<float>(yhat[i]);
   }

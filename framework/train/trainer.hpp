@@ -32,6 +32,10 @@ class TrainableModel {
   virtual const ModelShape& shape() const = 0;
   virtual int window() const = 0;
   virtual int max_batch() const = 0;
+  // Whether a window's forward() output is the same, bit for bit, whatever windows share the call. Where
+  // it is not, predict_windows always calls forward() with max_batch() windows (padding the last call), so
+  // that a window's forecast depends on its place in the call alone.
+  virtual bool rows_independent() const { return false; }
   // xb: batch x window x D; yhat: batch x horizon.
   virtual void forward(const Real* params, const Real* xb, int batch, Real* yhat) = 0;
   // Mean MSE over batch x horizon; grad (param_count) overwritten with its gradient.

@@ -29,6 +29,7 @@ class LstmCpuModel final : public TrainableModel<Real> {
   const ModelShape& shape() const override { return net_.shape(); }
   int window() const override { return net_.window(); }
   int max_batch() const override { return net_.max_batch(); }
+  bool rows_independent() const override { return net_.rows_independent(); }
   // The trainer's forward is prediction or validation, never followed by a backward.
   void forward(const Real* params, const Real* xb, int batch, Real* yhat) override {
     net_.infer(params, xb, batch, yhat);
@@ -89,9 +90,10 @@ class CpuEngine final : public Engine {
     shape.validate();
     check_param_count(shape, params.size(), "cpu engine: predict");
     if (starts.empty()) return;
-    // A model per call: the runner predicts from several threads at once.
-    PooledModel<LstmCpuModel<Real>> model(pool_, shape, window,
-                                          std::min<int>(kPredictBatch, static_cast<int>(starts.size())));
+    // A model per call: the runner predicts from several threads at once. Always kPredictBatch windows
+    // of room, whatever the call asks: predict_windows pads its calls to it where the model's rows are not
+    // independent (rows_independent), so that a window's forecast is the same in a longer series.
+    PooledModel<LstmCpuModel<Real>> model(pool_, shape, window, kPredictBatch);
     const std::vector<Real> p = to_real<Real>(params.data(), params.size());
     predict_windows(*model, p.data(), x, n, starts, out);
   }

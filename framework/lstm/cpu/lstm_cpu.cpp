@@ -109,6 +109,28 @@ void head_dh(const Real* dy, const Real* head_w, int B, int hz, int H, Real* dh)
   }
 }
 
+// y = h W_head^T + b_head for the top layer's last step (h: B x H, W_head: horizon x H, y: B x horizon),
+// each output summed in one fixed order (eight running sums over k, then combined pairwise), so that a
+// window's forecast has the same bits whatever windows share its call: a general GEMM picks its kernel
+// for a row by the row's place in the block and the block's size, and a series with rows appended, whose
+// last call holds more windows, would otherwise forecast its earlier windows a rounding apart.
+template <typename Real>
+void head_forward(const Real* h, const Real* head_w, const Real* head_b, int B, int hz, int H, Real* y) {
+  for (int b = 0; b < B; ++b) {
+    const Real* hr = h + static_cast<std::size_t>(b) * H;
+    for (int q = 0; q < hz; ++q) {
+      const Real* w = head_w + static_cast<std::size_t>(q) * H;
+      Real acc[8] = {};
+      int k = 0;
+      for (; k + 8 <= H; k += 8)
+        for (int l = 0; l < 8; ++l) acc[l] += hr[k + l] * w[k + l];
+      Real sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+      for (; k < H; ++k) sum += hr[k] * w[k];
+      y[static_cast<std::size_t>(b) * hz + q] = sum + head_b[q];
+    }
+  }
+}
+
 }  // namespace
 
 template <typename Real>
@@ -286,11 +308,8 @@ struct LstmCpu<Real>::Impl {
       }
     }
     // Head on the top layer's last hidden state.
-    const Layer& top = layers.back();
-    MapM<Real> y(out, B, shape.horizon);
-    y.noalias() = MapCM<Real>(top.h.data() + static_cast<std::size_t>(T) * BH, B, H) *
-                  MapCM<Real>(params + layout.head_W, shape.horizon, H).transpose();
-    y.rowwise() += MapCRow<Real>(params + layout.head_b, shape.horizon);
+    head_forward(layers.back().h.data() + static_cast<std::size_t>(T) * BH, params + layout.head_W,
+                 params + layout.head_b, B, shape.horizon, H, out);
     have_forward = keep;
     final_c_slot = keep ? T : T % 2;
   }
@@ -529,6 +548,10 @@ int LstmCpu<Real>::window() const {
 template <typename Real>
 int LstmCpu<Real>::max_batch() const {
   return impl_->maxB;
+}
+template <typename Real>
+bool LstmCpu<Real>::rows_independent() const {
+  return impl_->packed_fwd;
 }
 template <typename Real>
 void LstmCpu<Real>::forward(const Real* params, const Real* x, int batch, Real* yhat) {

@@ -29,6 +29,11 @@ class LstmCpu {
   const ModelShape& shape() const;
   int window() const;
   int max_batch() const;
+  // Whether each window's yhat has the same bits whatever windows share its forward() or infer() call:
+  // fp32 whose products all run on small_gemm (4H a multiple of its panel), which sums every output in
+  // one order for any row count, and the fixed-order head. Eigen's GEMMs (fp64, other widths) choose
+  // their kernel per block of rows, so there a window's bits depend on its place and the call's size.
+  bool rows_independent() const;
 
   // Forward pass over `batch` windows; keeps the activations for backward().
   void forward(const Real* params, const Real* x, int batch, Real* yhat);
