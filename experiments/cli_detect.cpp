@@ -2,8 +2,10 @@
 #include <cmath>
 #include <filesystem>
 #include <iostream>
+#include <sstream>
 
 #include "core/files.hpp"
+#include "core/log.hpp"
 #include "experiments/cli.hpp"
 #include "experiments/cli_common.hpp"
 #include "experiments/detect.hpp"
@@ -13,9 +15,10 @@ namespace lstmad::cli {
 void add_detect_command(CLI::App& app, Registry& reg) {
   static DetectOptions o;
   static std::string out;
+  static bool list = false;
   auto* det = app.add_subcommand(
       "detect",
-      "Score a series (new rows of it, or the series itself) with a run's saved models (run.save_models)");
+      "Score a series (or the series with new rows appended) with a run's saved models (run.save_models)");
   det->add_option("run", o.run_dir, "Finished run folder whose config had run.save_models true")
       ->required()
       ->check(CLI::ExistingDirectory);
@@ -31,12 +34,38 @@ void add_detect_command(CLI::App& app, Registry& reg) {
       ->check(CLI::ExistingFile);
   det->add_option("--out", out, "Write the CSV here (default: standard output)");
   det->add_option("--engine", o.engine, "Engine that runs the models (default: the run's engine.name)");
-  det->add_option("--profile", o.profile, "NAB profile whose corpus-optimal threshold makes alarms")
-      ->capture_default_str();
-  det->add_option("--threshold", o.threshold, "Alarm threshold on the anomaly score (overrides --profile)")
-      ->check(finite_number);
+  auto* profile =
+      det->add_option("--profile", o.profile, "NAB profile whose corpus-optimal threshold makes alarms")
+          ->capture_default_str();
+  det->add_option("--threshold", o.threshold, "Alarm threshold on the anomaly score (instead of --profile's)")
+      ->check(finite_number)
+      ->excludes(profile);
+  det->add_option("--from-row", o.from_row,
+                  "Write the rows from this one on (0-based; negative: that many rows from the end), e.g. "
+                  "the rows just appended; every row is still scored, from the first")
+      ->type_name("ROW");
+  det->add_option("--data-root", o.data_root,
+                  "Where the run's corpus is now (overrides its data.root: a run moved, or its corpus)")
+      ->type_name("DIR");
+  det->add_option("--missing", o.missing,
+                  "How gaps in the rows are filled (overrides the run's data.missing: interpolate, "
+                  "carry_forward, reject)")
+      ->type_name("POLICY");
   det->add_option("-j,--jobs", o.threads, "Worker threads (0 = all cores)")->check(thread_count);
+  det->add_flag("--list", list, "Print the detectors and series whose models the run saved, and exit");
+  det->footer(
+      "Output (standard output or --out): timestamp,value,anomaly_score,raw_score,alarm. raw_score is the "
+      "row's mean absolute prediction error in normalized units (nan where none); alarm is 1 where a row "
+      "after the training part scores at or above the threshold, 0 elsewhere, and empty on every row when "
+      "no threshold is known. A summary line goes to standard error. Exit status: 0 done, 2 a wrong choice "
+      "(detector, series, profile, option), 3 a run, model or file that cannot serve (named). "
+      "docs/running.md, \"Saved models and lstmad detect\", has the rest.");
   reg.add(det, [] {
+    if (list) {
+      for (const auto& [detector, series] : saved_model_list(o.run_dir))
+        std::cout << detector << '\t' << series << '\n';
+      return kOk;
+    }
     const Detection d = detect(o);
     if (out.empty()) {
       detection_csv(d, [](std::string& text) { std::cout << text; });
@@ -47,16 +76,18 @@ void add_detect_command(CLI::App& app, Registry& reg) {
       detection_csv(d, [&file](std::string& text) { file.write(text.data(), text.size()); });
       file.commit();
     }
-    std::cerr << "detector " << d.detector << ", series " << d.series << " (cell " << d.cell << "), engine "
-              << d.engine << ": " << d.data.rows() << " rows, the first " << d.train_rows
-              << " the training part"
-              << (d.same_training_rows ? " (the rows the models learned)"
-                                       : " (not the rows the models learned)");
+    std::ostringstream line;
+    line << "detector " << d.detector << ", series " << d.series << " (cell " << d.cell << "), engine "
+         << d.engine << ": " << d.data.rows() << " rows, the first " << d.train_rows << " the training part"
+         << (d.same_training_rows ? " (the rows the models learned)" : " (not the rows the models learned)");
+    if (d.first_row > 0) line << "; rows " << d.first_row << ".." << d.data.rows() - 1 << " written";
     if (std::isnan(d.threshold))
-      std::cerr << "; no threshold, no alarms\n";
+      line << "; no threshold, no alarms";
     else
-      std::cerr << "; " << d.alarms << " alarm(s) at threshold " << d.threshold << " (" << d.threshold_from
-                << ")\n";
+      line << "; " << d.alarms << " alarm(s) after the training part"
+           << (d.first_row > d.train_rows ? " in the rows written" : "") << " at threshold " << d.threshold
+           << " (" << d.threshold_from << ")";
+    log::info(line.str());
     return kOk;
   });
 }

@@ -56,14 +56,47 @@ std::string listing(const std::set<std::string>& names) {
   std::string s;
   size_t k = 0;
   for (const auto& n : names) {
-    if (k == 12) return s + " (and " + std::to_string(names.size() - k) + " more)";
+    if (k == 12) return s + " (and " + std::to_string(names.size() - k) + " more: detect --list names all)";
     s += (k++ ? ", " : "") + n;
   }
   return s;
 }
 
+// Why series `series` has no saved models of detector `det` (any, when empty) in the run, where the run
+// tells: its cell ended in an error, did not finish, or is another shard's. Empty where none of these
+// holds (a series the corpus does not have).
+std::string why_no_models(const json& cfg, const std::string& run_dir, const std::string& series,
+                          const std::string& det) {
+  const Plan want = make_plan(cfg, {series});
+  for (const auto& c : want.cells) {
+    if (!det.empty() && want.settings[static_cast<size_t>(c.setting)].detector != det) continue;
+    const std::string cell_file = run_dir + "/cells/" + c.id + ".json";
+    if (files::exists(cell_file)) {
+      const CellResult r = CellResult::from_json(read_json_file(cell_file), cell_file);
+      if (r.status != CellStatus::Ok)
+        return "its cell " + c.id + " ended " + to_string(r.status) +
+               (r.error.empty() ? "" : ": " + r.error) + " (results.csv); there are no models to score with";
+    }
+    std::error_code ec;
+    if (fs::is_directory(saved_models_dir(run_dir, c.id), ec))
+      return saved_models_dir(run_dir, c.id) +
+             " holds checkpoints but no model.json: the cell did not finish (lstmad run --resume " + run_dir +
+             " finishes it)";
+  }
+  const std::string mpath = run_dir + "/manifest.json";
+  if (files::exists(mpath)) {
+    const json m = read_json_file(mpath);
+    if (m.is_object() && m.contains("shard") && m["shard"].is_object() && m["shard"].value("count", 1) > 1)
+      return "this folder is shard " + std::to_string(m["shard"].value("index", 0)) + "/" +
+             std::to_string(m["shard"].value("count", 1)) +
+             " of its run, and the series' cell is not among its finished ones: merge the shards (lstmad "
+             "merge) and score from the merged run";
+  }
+  return {};
+}
+
 const SavedCell& choose_cell(const std::vector<SavedCell>& saved, const DetectOptions& o,
-                             const std::string& run_dir) {
+                             const std::string& run_dir, const json& cfg) {
   std::set<std::string> detectors;
   for (const auto& c : saved) detectors.insert(c.detector);
   std::string det = o.detector;
@@ -90,9 +123,12 @@ const SavedCell& choose_cell(const std::vector<SavedCell>& saved, const DetectOp
     for (const auto& c : saved)
       if (c.detector == det) return c;
   }
-  if (!found)
+  if (!found) {
+    if (const std::string why = why_no_models(cfg, run_dir, o.series, det); !why.empty())
+      throw IoError(run_dir + ": --series " + o.series + ": " + why);
     throw ConfigError("--series " + o.series + ": detector " + det + " has no saved models for it; it has " +
                       listing(series));
+  }
   return *found;
 }
 
@@ -104,20 +140,29 @@ void choose_threshold(Detection& d, const DetectOptions& o) {
     d.threshold_from = "--threshold";
     return;
   }
+  // No threshold: the alarm column stays, empty, and the reason the run gives (summary.json's
+  // nab_unscored: a shard, a failed cell, a damaged file) is said.
+  auto none = [&](const std::string& what) {
+    std::string why = "eval.nab off, or an unlabeled corpus";
+    const std::string summary = o.run_dir + "/summary.json";
+    try {
+      if (files::exists(summary)) {
+        const json sj = read_json_file(summary);
+        if (sj.is_object() && sj.contains("nab_unscored") && sj["nab_unscored"].is_object() &&
+            sj["nab_unscored"].contains(d.detector) && sj["nab_unscored"][d.detector].is_string())
+          why = "the run did not NAB-score detector " + d.detector + ": " +
+                sj["nab_unscored"][d.detector].get<std::string>();
+      }
+    } catch (const Error&) {  // the reason is a courtesy: a damaged summary.json keeps the general one
+    }
+    log::warn(what + " (" + why + "): the alarm column is empty; give --threshold for alarms");
+  };
   const std::string path = o.run_dir + "/nab_thresholds.json";
-  if (!files::exists(path)) {
-    log::warn(o.run_dir +
-              " has no nab_thresholds.json (eval.nab off, or an unlabeled corpus): no alarms; give "
-              "--threshold for them");
-    return;
-  }
+  if (!files::exists(path)) return none(o.run_dir + " has no nab_thresholds.json");
   const json j = read_json_file(path);
   if (!j.is_object()) throw DataError(path, 0, "expected an object of detectors, got " + json_excerpt(j));
-  if (!j.contains(d.detector) || !j[d.detector].is_object()) {
-    log::warn(path + " holds no threshold of detector " + d.detector +
-              ": no alarms; give --threshold for them");
-    return;
-  }
+  if (!j.contains(d.detector) || !j[d.detector].is_object())
+    return none(path + " holds no threshold of detector " + d.detector);
   const json& per = j[d.detector];
   if (!per.contains(o.profile)) {
     std::set<std::string> profiles;
@@ -133,7 +178,16 @@ void choose_threshold(Detection& d, const DetectOptions& o) {
 
 // The series to score: the run corpus' own (no --file), or --file in the corpus' layout.
 Series series_to_score(const json& cfg, const DetectOptions& o, const SavedCell& sc) {
-  if (o.file.empty()) return resolve_corpus(cfg, o.run_dir, /*read_only=*/true).load(sc.series);
+  if (o.file.empty()) {
+    try {
+      return resolve_corpus(cfg, o.run_dir, /*read_only=*/true).load(sc.series);
+    } catch (const ConfigError& e) {  // a run moved away from its corpus, or the corpus moved
+      if (!o.data_root.empty()) throw;
+      throw ConfigError(std::string(e.what()) +
+                        " (the run's corpus: give --data-root DIR where it is now, or " +
+                        "--file with the series' CSV)");
+    }
+  }
   // NASA channels (train .npy, then test .npy) and UCR files (the training part in the file's name) have
   // no CSV form whose rows line up with the models' training part.
   const std::string format = at_path(cfg, "data.format").get<std::string>();
@@ -168,6 +222,12 @@ DetectEngines detect_engines(const json& cfg, const DetectOptions& o, int thread
   return e;
 }
 
+// A device error's message with the way around it, unless it names it already.
+std::string with_cpu_hint(const std::string& what) {
+  return what.find("--engine cpu") != std::string::npos ? what
+                                                        : what + " (--engine cpu runs the models on the CPU)";
+}
+
 // Each member model's prediction errors on `p`, the members grouped as the run's scheduler groups them
 // (shape, window, minibatch size, fine-tuning schedule): each group forecasts and fine-tunes as one
 // ModelBatch. `used` collects the engines that ran them.
@@ -184,7 +244,7 @@ std::vector<std::vector<double>> member_errors(const DetectOptions& o, const Sav
     for (size_t k = 0; k < ms.size(); ++k) {
       const size_t m = ms[k];
       const std::string ck_path = member_checkpoint_path(o.run_dir, sc.cell, m);
-      Checkpoint ck = load_checkpoint(ck_path, key.shape);
+      Checkpoint ck = load_member_checkpoint(o.run_dir, sc, m, &key.shape);
       if (ck.window != key.window)
         throw DataError(
             ck_path, 0,
@@ -208,9 +268,9 @@ std::vector<std::vector<double>> member_errors(const DetectOptions& o, const Sav
     try {
       e = stream_errors(*use, key.shape, key.window, jobs, data, retraining_of(key), threads);
     } catch (const NoDeviceError& err) {  // a GPU engine's run, scored on a machine without its device
-      throw NoDeviceError(std::string(err.what()) + " (--engine cpu runs the models on the CPU)");
+      throw NoDeviceError(with_cpu_hint(err.what()));
     } catch (const DeviceError& err) {
-      throw DeviceError(std::string(err.what()) + " (--engine cpu runs the models on the CPU)");
+      throw DeviceError(with_cpu_hint(err.what()));
     }
     for (size_t k = 0; k < ms.size(); ++k) errors[ms[k]] = std::move(e[k]);
   }
@@ -222,7 +282,19 @@ std::vector<std::vector<double>> member_errors(const DetectOptions& o, const Sav
 Detection detect(const DetectOptions& o) {
   const std::string cfg_path = o.run_dir + "/config.json";
   if (!files::exists(cfg_path)) throw IoError(o.run_dir + ": not a run folder (no config.json)");
-  const json cfg = resolve_config(read_run_config(cfg_path), cfg_path);
+  json user = read_run_config(cfg_path);
+  // What may differ where and when detect runs: where the corpus is, how gaps in new rows are filled.
+  // Neither enters a cell's identity, so the saved models stay the cell's.
+  if (!o.data_root.empty()) user["data"]["root"] = fs::absolute(o.data_root).lexically_normal().string();
+  if (!o.missing.empty()) {
+    try {
+      apply_override(user, "data.missing=" + o.missing);
+      resolve_config(user, "--missing");
+    } catch (const ConfigError& e) {
+      throw ConfigError(std::string("--missing ") + o.missing + ": " + e.what());
+    }
+  }
+  const json cfg = resolve_config(user, cfg_path);
   std::map<std::string, std::exception_ptr> damaged;
   const std::vector<SavedCell> saved = saved_cells(o.run_dir, damaged);
   // The cell asked for (its id follows from the config and the series) with a damaged index: that file's
@@ -236,12 +308,31 @@ Detection detect(const DetectOptions& o) {
     }
   }
   if (saved.empty() && !damaged.empty()) std::rethrow_exception(damaged.begin()->second);
-  if (saved.empty())
+  if (saved.empty()) {
+    // A rescore with --member: its errors are the mean over several runs' models, which no single run's
+    // config replays, so it copies none.
+    const std::string mpath = o.run_dir + "/manifest.json";
+    if (files::exists(mpath)) {
+      const json m = read_json_file(mpath);
+      if (m.is_object() && m.contains("ensemble_members"))
+        throw IoError(o.run_dir + ": an ensemble of several runs' models (rescore --member " +
+                      json_excerpt(m["ensemble_members"]) +
+                      "), which detect cannot replay: train the ensemble in one run (an \"ensemble\" section "
+                      "in the config, with run.save_models true), or run detect on each member run");
+    }
+    if (!o.series.empty())
+      if (const std::string why = why_no_models(cfg, o.run_dir, o.series, o.detector); !why.empty())
+        throw IoError(o.run_dir + ": --series " + o.series + ": " + why);
     throw IoError(o.run_dir +
                   ": the run saved no models; run the experiment with run.save_models true "
                   "(--set run.save_models=true)");
-  const SavedCell& sc = choose_cell(saved, o, o.run_dir);
+  }
+  const SavedCell& sc = choose_cell(saved, o, o.run_dir, cfg);
   const std::string index_path = saved_models_dir(o.run_dir, sc.cell) + "/model.json";
+  if (sc.checkpoint_sha256.empty())
+    log::warn(index_path +
+              ": written by an earlier lstmad (format 1, without the checkpoints' SHA-256): "
+              "its checkpoints are not checked against it");
 
   // The setting and the cell as the run's config defines them: the saved models must be that cell's.
   const Plan plan = make_plan(cfg, {sc.series});
@@ -257,8 +348,10 @@ Detection detect(const DetectOptions& o) {
   if (series.rows() <= sc.train_end)
     throw DataError(where, 0,
                     "has " + std::to_string(series.rows()) + (series.rows() == 1 ? " row" : " rows") +
-                        "; the models' training part is " + std::to_string(sc.train_end) +
-                        " rows and scores start after it: give the rows after it too");
+                        "; its first " + std::to_string(sc.train_end) +
+                        " rows stand for the models' training part and scores start after it: give the "
+                        "series the models learned (" +
+                        sc.series + ") with the new rows appended, not the new rows alone");
   PreparedSeries p = prepare_series_as(std::move(series), cfg, sc.train_end, sc.norm, sc.time_features);
 
   Detection d;
@@ -270,7 +363,12 @@ Detection detect(const DetectOptions& o) {
   if (!d.same_training_rows)
     log::warn(where + ": its first " + std::to_string(sc.train_end) +
               " rows are not those the models learned (" + sc.series +
-              "); they are scored as a new series, on that series' normalization");
+              "); they are scored as a new series, on that series' normalization (for new rows of " +
+              sc.series + ", give them appended to it)");
+  if (!o.file.empty() && at_path(values, "detector.score").get<std::string>() == "telemanom")
+    log::warn(
+        "detector.score telemanom decides each batch of rows from the whole batch: rows appended can "
+        "change the scores of the rows before them");
 
   const int threads = o.threads > 0 ? o.threads : static_cast<int>(ThreadPool::hardware_threads());
   std::set<std::string> used;
@@ -284,20 +382,35 @@ Detection detect(const DetectOptions& o) {
   dopt.series_rows = sc.rows;  // the run's span after an alarm, however many rows the file adds
   d.scores = anomaly_scores_from_errors(d.errors, raw, dopt);
   choose_threshold(d, o);
+  const long long rows = p.series.rows();
+  if (o.from_row >= rows || o.from_row < -rows)
+    throw ConfigError("--from-row " + std::to_string(o.from_row) + ": " + where + " has " +
+                      std::to_string(rows) + " rows (0 .. " + std::to_string(rows - 1) + ", or -1 .. -" +
+                      std::to_string(rows) + " from the end)");
+  d.first_row = static_cast<int>(o.from_row < 0 ? rows + o.from_row : o.from_row);
   if (!std::isnan(d.threshold))
-    d.alarms = static_cast<int>(
-        std::count_if(d.scores.begin(), d.scores.end(), [&](double s) { return s >= d.threshold; }));
+    for (int i = std::max(d.first_row, d.train_rows); i < p.series.rows(); ++i)
+      d.alarms += d.scores[static_cast<size_t>(i)] >= d.threshold ? 1 : 0;
   d.data = std::move(p.series);
   return d;
 }
 
+std::vector<std::pair<std::string, std::string>> saved_model_list(const std::string& run_dir) {
+  if (!files::exists(run_dir + "/config.json"))
+    throw IoError(run_dir + ": not a run folder (no config.json)");
+  std::map<std::string, std::exception_ptr> damaged;
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const SavedCell& c : saved_cells(run_dir, damaged)) out.emplace_back(c.detector, c.series);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 void detection_csv(const Detection& d, const std::function<void(std::string&)>& sink) {
   const bool alarms = !std::isnan(d.threshold);
-  std::string out = alarms ? "timestamp,value,anomaly_score,raw_score,alarm\n"
-                           : "timestamp,value,anomaly_score,raw_score\n";
+  std::string out = "timestamp,value,anomaly_score,raw_score,alarm\n";
   auto put = [&out](double v) { append_shortest(out, v); };
   const bool timed = d.data.timestamps.size() == static_cast<size_t>(d.data.rows());
-  for (int i = 0; i < d.data.rows(); ++i) {
+  for (int i = d.first_row; i < d.data.rows(); ++i) {
     const size_t k = static_cast<size_t>(i);
     if (timed)
       out += d.data.timestamps[k];
@@ -309,7 +422,8 @@ void detection_csv(const Detection& d, const std::function<void(std::string&)>& 
     put(d.scores[k]);
     out += ',';
     put(d.errors[k]);
-    if (alarms) out += d.scores[k] >= d.threshold ? ",1" : ",0";
+    // The training part's scores are the run's too, but NAB ignores those rows and so does an alarm.
+    out += !alarms ? "," : i >= d.train_rows && d.scores[k] >= d.threshold ? ",1" : ",0";
     out += '\n';
     if (out.size() >= (size_t{1} << 20)) {
       sink(out);

@@ -8,6 +8,7 @@
 #include <functional>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "data/series.hpp"
@@ -23,6 +24,9 @@ struct DetectOptions {
   std::string profile = "standard";                             // NAB profile whose threshold makes alarms
   double threshold = std::numeric_limits<double>::quiet_NaN();  // overrides the run's NAB threshold
   int threads = 0;                                              // 0: all cores
+  std::string data_root;   // overrides the run's data.root (a run moved away from its corpus)
+  std::string missing;     // overrides the run's data.missing (new rows with gaps)
+  long long from_row = 0;  // the first row written (< 0: the last -from_row rows); every row is scored
 };
 
 struct Detection {
@@ -34,17 +38,23 @@ struct Detection {
   std::vector<double> scores;
   double threshold = std::numeric_limits<double>::quiet_NaN();  // NaN: no alarms (none known)
   std::string threshold_from;                                   // where the threshold came from
-  int alarms = 0;                                               // rows with score >= threshold
+  int first_row = 0;  // the first row written (DetectOptions::from_row)
+  int alarms = 0;     // written rows after the training part with score >= threshold
 };
 
 // ConfigError for a wrong choice (it lists the valid ones), IoError when the run folder or its models
-// are missing, DataError naming the file when the series cannot be read or does not fit the models.
+// are missing (saying why: a cell that failed or did not finish, another shard's, an ensemble of runs),
+// DataError naming the file when the series cannot be read or does not fit the models.
 Detection detect(const DetectOptions& options);
 
-// CSV: timestamp,value,anomaly_score,raw_score[,alarm] (alarm when a threshold is known), numbers in
-// their shortest round-trip form, as the run's NAB-format files write them. Made a block at a time (a
-// long series' CSV is over 100 MB): `sink` is given the text made since its last call whenever that
-// passes 1 MB, and the rest at the end.
+// Every (detector, series) whose models the run saved, in that order.
+std::vector<std::pair<std::string, std::string>> saved_model_list(const std::string& run_dir);
+
+// CSV: timestamp,value,anomaly_score,raw_score,alarm, rows from d.first_row, numbers in their shortest
+// round-trip form, as the run's NAB-format files write them. alarm: 1 where a row after the training
+// part scores at or above the threshold, else 0; empty on every row when no threshold is known. Made a
+// block at a time (a long series' CSV is over 100 MB): `sink` is given the text made since its last call
+// whenever that passes 1 MB, and the rest at the end.
 void detection_csv(const Detection& d, const std::function<void(std::string&)>& sink);
 
 }  // namespace lstmad

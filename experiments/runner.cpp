@@ -337,8 +337,7 @@ std::string damaged_outputs(const ResultsStore& store, const CellResult& r, bool
   if (!save_models) return {};
   try {
     const SavedCell sc = load_saved_cell(store.dir(), r.id);
-    for (size_t m = 0; m < sc.member_seeds.size(); ++m)
-      load_checkpoint(member_checkpoint_path(store.dir(), r.id, m));
+    for (size_t m = 0; m < sc.member_seeds.size(); ++m) load_member_checkpoint(store.dir(), sc, m);
   } catch (const std::exception& e) {
     return std::string("saved models: ") + e.what();
   }

@@ -31,25 +31,42 @@ void save_member_model(const std::string& run_dir, const std::string& cell_id, s
   save_checkpoint(member_checkpoint_path(run_dir, cell_id, member), ck);
 }
 
+namespace {
+// The digest model.json keeps of itself: SHA-256 of its other contents, compactly dumped (nlohmann's dump
+// is one text for one value: keys in order, numbers in their shortest round-trip form).
+std::string index_digest(json j) {
+  j.erase("index_sha256");
+  return files::sha256(j.dump());
+}
+}  // namespace
+
 void save_cell_models(const std::string& run_dir, const SavedCell& c) {
   json seeds = json::array();
   for (uint64_t s : c.member_seeds) seeds.push_back(s);
+  std::vector<std::string> digests = c.checkpoint_sha256;
+  if (digests.size() != c.member_seeds.size()) {
+    digests.clear();
+    for (size_t m = 0; m < c.member_seeds.size(); ++m)
+      digests.push_back(files::sha256_file(member_checkpoint_path(run_dir, c.cell, m)));
+  }
   std::vector<int> constant(c.norm.constant.begin(), c.norm.constant.end());
-  const json j = {{"format", kSavedModelFormat},
-                  {"cell", c.cell},
-                  {"detector", c.detector},
-                  {"series", c.series},
-                  {"rows", c.rows},
-                  {"train_rows", c.train_end},
-                  {"train_sha256", c.train_sha256},
-                  {"normalize",
-                   {{"kind", to_string(c.norm.kind)},
-                    {"fit_rows", c.norm.fit_rows},
-                    {"offset", c.norm.offset},
-                    {"scale", c.norm.scale},
-                    {"constant", constant}}},
-                  {"time_features", c.time_features},
-                  {"member_seeds", seeds}};
+  json j = {{"format", kSavedModelFormat},
+            {"cell", c.cell},
+            {"detector", c.detector},
+            {"series", c.series},
+            {"rows", c.rows},
+            {"train_rows", c.train_end},
+            {"train_sha256", c.train_sha256},
+            {"normalize",
+             {{"kind", to_string(c.norm.kind)},
+              {"fit_rows", c.norm.fit_rows},
+              {"offset", c.norm.offset},
+              {"scale", c.norm.scale},
+              {"constant", constant}}},
+            {"time_features", c.time_features},
+            {"member_seeds", seeds},
+            {"checkpoints_sha256", digests}};
+  j["index_sha256"] = index_digest(j);
   files::make_dirs(saved_models_dir(run_dir, c.cell));
   files::write_atomic(saved_models_dir(run_dir, c.cell) + "/model.json", json_text(j));
 }
@@ -75,9 +92,10 @@ SavedCell load_saved_cell(const std::string& run_dir, const std::string& cell_id
   if (!files::exists(path)) throw IoError(path + ": no such file");
   SavedCell c;
   const json j = read_json_file(path);
-  if (const int format = json_get<int>(j, {"format"}, path); format != kSavedModelFormat)
+  const int format = json_get<int>(j, {"format"}, path);
+  if (format != 1 && format != kSavedModelFormat)
     throw DataError(path, 0,
-                    "format " + std::to_string(format) + "; this lstmad reads format " +
+                    "format " + std::to_string(format) + "; this lstmad reads formats 1 and " +
                         std::to_string(kSavedModelFormat));
   c.cell = json_get<std::string>(j, {"cell"}, path);
   c.detector = json_get<std::string>(j, {"detector"}, path);
@@ -99,6 +117,7 @@ SavedCell load_saved_cell(const std::string& run_dir, const std::string& cell_id
     c.norm.constant.push_back(k != 0);
   c.time_features = json_get<std::vector<std::string>>(j, {"time_features"}, path);
   c.member_seeds = json_get<std::vector<uint64_t>>(j, {"member_seeds"}, path);
+  if (format >= 2) c.checkpoint_sha256 = json_get<std::vector<std::string>>(j, {"checkpoints_sha256"}, path);
   // What the run wrote (fit_normalizer, save_cell_models) holds all of these; a file that breaks one was
   // edited or damaged, and scoring with it would be silently wrong.
   const bool scales_ok = std::all_of(c.norm.scale.begin(), c.norm.scale.end(),
@@ -118,12 +137,36 @@ SavedCell load_saved_cell(const std::string& run_dir, const std::string& cell_id
       : !scales_ok || !offsets_ok
           ? std::string("normalize.scale must be finite and > 0, normalize.offset finite")
       : c.member_seeds.empty() ? std::string("member_seeds is empty")
-                               : std::string();
+      : format >= 2 && c.checkpoint_sha256.size() != c.member_seeds.size()
+          ? "checkpoints_sha256 has " + std::to_string(c.checkpoint_sha256.size()) + " entries for " +
+                std::to_string(c.member_seeds.size()) + " models"
+          : std::string();
   if (!problem.empty()) throw DataError(path, 0, "inconsistent saved-model index: " + problem);
   for (const auto& f : c.time_features)
     if (const std::string why = time_feature_problem(f); !why.empty())
       throw DataError(path, 0, "inconsistent saved-model index: time_features: " + why);
+  // Its own digest last: a value no run writes is named above; one that a run could have written but
+  // this one did not (an edited scale, another seed) only here.
+  if (format >= 2 && json_get<std::string>(j, {"index_sha256"}, path) != index_digest(j))
+    throw DataError(path, 0,
+                    "its contents differ from what the run wrote (index_sha256 does not match): edited or "
+                    "damaged; the cell's models cannot be applied as it describes them");
   return c;
+}
+
+Checkpoint load_member_checkpoint(const std::string& run_dir, const SavedCell& c, size_t member,
+                                  const ModelShape* expected) {
+  const std::string path = member_checkpoint_path(run_dir, c.cell, member);
+  const std::string bytes = files::read(path);
+  if (member < c.checkpoint_sha256.size() && files::sha256(bytes) != c.checkpoint_sha256[member])
+    throw DataError(path, 0,
+                    "not the checkpoint cell " + c.cell +
+                        " saved (its SHA-256 differs from model.json's): a " +
+                        "checkpoint of another cell or run put in its place?");
+  Checkpoint ck = parse_checkpoint(bytes, path);
+  if (expected && ck.shape != *expected)
+    throw DataError(path, 0, "checkpoint has shape " + ck.shape.str() + ", expected " + expected->str());
+  return ck;
 }
 
 void copy_saved_models(const std::string& from_run, const std::string& from_cell, const std::string& to_run,

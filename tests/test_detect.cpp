@@ -75,7 +75,7 @@ double standard_threshold(const std::string& run) {
 // Each series scored with its saved models gives the run's NAB-format file: the same anomaly_score and
 // raw_score text on every row (bit-identical doubles), with an ensemble of two windows and fine-tuning
 // every 200 rows replayed; the alarm column is score >= the run's standard-profile threshold, or with
-// --profile that profile's.
+// --profile that profile's, on the rows after the training part (0 on those, whatever their score).
 TEST(Detect, SavedModelsScoreTheirSeriesAsTheRunDidBitForBit) {
   if (!fs::exists(lstmad_binary())) GTEST_SKIP() << "lstmad binary not built at " << lstmad_binary();
   TempDir tmp("detect-same");
@@ -85,6 +85,8 @@ TEST(Detect, SavedModelsScoreTheirSeriesAsTheRunDidBitForBit) {
   const double threshold = standard_threshold(run);
   const auto results = read_results_csv(run + "/results.csv");
   ASSERT_EQ(results.size(), 2u);
+  std::map<std::string, size_t> train_rows;
+  for (const auto& row : results) train_rows[row.at("series")] = std::stoul(row.at("train_rows"));
   for (const char* series : kSeries) {
     const std::string out = tmp.file("detect.csv");
     ASSERT_EQ(detect(run + " --series " + series + " --out " + out, &log), 0) << log;
@@ -93,25 +95,63 @@ TEST(Detect, SavedModelsScoreTheirSeriesAsTheRunDidBitForBit) {
     const auto got = read_csv(out);
     ASSERT_EQ(got[0], (std::vector<std::string>{"timestamp", "value", "anomaly_score", "raw_score", "alarm"}));
     int alarms = 0, finite_errors = 0;
+    ASSERT_GT(train_rows[series], 0u);
     for (size_t i = 1; i < got.size(); ++i) {
       ASSERT_EQ(got[i].size(), 5u) << series << " row " << i;
-      const bool alarm = std::stod(got[i][2]) >= threshold;
+      const bool alarm = i - 1 >= train_rows[series] && std::stod(got[i][2]) >= threshold;
       EXPECT_EQ(got[i][4], alarm ? "1" : "0") << series << " row " << i;
       alarms += alarm;
       finite_errors += std::isfinite(std::stod(got[i][3]));
     }
     EXPECT_GT(finite_errors, 1000) << series << ": the models predicted the rows";
-    EXPECT_NE(log.find(std::to_string(alarms) + " alarm(s)"), std::string::npos) << log;
+    EXPECT_NE(log.find(std::to_string(alarms) + " alarm(s) after the training part"), std::string::npos)
+        << log;
+  }
+  // At threshold 0 every row scores at or above it: the alarms are the rows after the training part, and
+  // --from-row writes the rows from there on, the same rows as in the whole output.
+  {
+    const std::string series = kSeries[0];
+    const size_t train = train_rows[series];
+    ASSERT_EQ(detect(run + " --series " + series + " --threshold 0 --out " + tmp.file("all.csv"), &log), 0)
+        << log;
+    const auto all = read_csv(tmp.file("all.csv"));
+    ASSERT_EQ(all.size(), 1201u);
+    for (size_t i = 1; i < all.size(); ++i)
+      ASSERT_EQ(all[i][4], i - 1 < train ? "0" : "1")
+          << "row " << i - 1 << " of " << train << " training rows";
+    EXPECT_NE(log.find(std::to_string(1200 - train) + " alarm(s) after the training part"), std::string::npos)
+        << log;
+    for (const std::string from : {"1000", "-200"}) {
+      ASSERT_EQ(detect(run + " --series " + series + " --threshold 0 --from-row " + from + " --out " +
+                           tmp.file("tail.csv"),
+                       &log),
+                0)
+          << log;
+      const auto tail = read_csv(tmp.file("tail.csv"));
+      ASSERT_EQ(tail.size(), 201u) << from;
+      EXPECT_EQ(tail[0], all[0]);
+      for (size_t i = 1; i < tail.size(); ++i) ASSERT_EQ(tail[i], all[1000 + i]) << from << " row " << i;
+      EXPECT_NE(log.find("rows 1000..1199 written; 200 alarm(s) after the training part in the rows written"),
+                std::string::npos)
+          << log;
+    }
+    EXPECT_EQ(detect(run + " --series " + series + " --from-row 1200", &log), 2);
+    EXPECT_NE(log.find("--from-row 1200: "), std::string::npos) << log;
+    EXPECT_NE(log.find(" has 1200 rows (0 .. 1199, or -1 .. -1200 from the end)"), std::string::npos) << log;
   }
   // --profile P: the alarms are score >= P's threshold in nab_thresholds.json. So that each profile makes
   // its own set of alarms, the file is given thresholds among the scores (NAB's optimisation may put them
   // all above the top score of a run this small: no alarm pays).
   std::vector<double> scores;
   int standard_alarms = 0;
-  for (const auto& row : read_csv(nab_file(run, kSeries[0]))) {
-    if (row.size() < 3 || row[2] == "anomaly_score") continue;
-    standard_alarms += std::stod(row[2]) >= threshold;
-    if (std::stod(row[2]) > 0) scores.push_back(std::stod(row[2]));
+  {
+    size_t k = 0;
+    for (const auto& row : read_csv(nab_file(run, kSeries[0]))) {
+      if (row.size() < 3 || row[2] == "anomaly_score") continue;
+      const bool scored = k++ >= train_rows[kSeries[0]];
+      standard_alarms += scored && std::stod(row[2]) >= threshold;
+      if (scored && std::stod(row[2]) > 0) scores.push_back(std::stod(row[2]));
+    }
   }
   std::sort(scores.begin(), scores.end());
   scores.erase(std::unique(scores.begin(), scores.end()), scores.end());
@@ -132,7 +172,7 @@ TEST(Detect, SavedModelsScoreTheirSeriesAsTheRunDidBitForBit) {
     int alarms = 0;
     for (size_t i = 1; i < got.size(); ++i) {
       ASSERT_EQ(got[i].size(), 5u) << profile << " row " << i;
-      const bool alarm = std::stod(got[i][2]) >= at;
+      const bool alarm = i - 1 >= train_rows[kSeries[0]] && std::stod(got[i][2]) >= at;
       EXPECT_EQ(got[i][4], alarm ? "1" : "0") << profile << " row " << i;
       alarms += alarm;
     }
@@ -288,7 +328,8 @@ TEST(Detect, RescoredDetectorsScoreWithTheSourceModels) {
             0)
       << log;
   EXPECT_EQ(detect(tmp.file("with-member") + " --series " + kSeries[0], &log), 3);
-  EXPECT_NE(log.find("saved no models"), std::string::npos) << log;
+  EXPECT_NE(log.find("an ensemble of several runs' models (rescore --member"), std::string::npos) << log;
+  EXPECT_NE(log.find("train the ensemble in one run"), std::string::npos) << log;
 }
 
 // Shards save their cells' models; merge gathers them, and detect finds each series' models there: they
@@ -345,7 +386,13 @@ TEST(Detect, ErrorsNameWhatToFix) {
   // A file no longer than the training part scores nothing.
   write_text(tmp.file("short.csv"), minute_series_csv(100, "2021-01", [](int i) { return std::to_string(i % 7); }));
   EXPECT_EQ(detect(run + " --series " + kSeries[0] + " --file " + tmp.file("short.csv"), &log), 3);
-  EXPECT_NE(log.find("short.csv: has 100 rows; the models' training part is 180 rows"), std::string::npos) << log;
+  EXPECT_NE(log.find("short.csv: has 100 rows; its first 180 rows stand for the models' training part"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find(std::string("give the series the models learned (") + kSeries[0] +
+                     ") with the new rows appended, not the new rows alone"),
+            std::string::npos)
+      << log;
 
   // A UCR (or NASA) run's series have no CSV form: --file is refused, the corpus' files are what it scores.
   {
@@ -416,6 +463,147 @@ TEST(Detect, ErrorsNameWhatToFix) {
   } catch (const lstmad::DataError& e) {
     EXPECT_NE(std::string(e.what()).find(run + "/models/" + cell + "/model.json"), std::string::npos) << e.what();
   }
+}
+
+// A cell's models are tied to it: model.json records each checkpoint's SHA-256 and its own, so a
+// checkpoint of the same shape from the other cell, or a number edited in model.json that a run could have
+// written, is refused naming the file; a model.json of format 1 (no digests) still scores, with a warning.
+TEST(Detect, ACellsModelsAreTheOnesItSaved) {
+  if (!fs::exists(lstmad_binary())) GTEST_SKIP() << "lstmad binary not built at " << lstmad_binary();
+  TempDir tmp("detect-tied");
+  const std::string run = tmp.file("run");
+  std::string log;
+  ASSERT_EQ(run_small(run, "--set run.save_models=true", &log), 0) << log;
+  std::map<std::string, std::string> cell_of;
+  for (const auto& row : read_results_csv(run + "/results.csv"))
+    cell_of[row.at("series")] = row.at("cell_id");
+  ASSERT_EQ(cell_of.size(), 2u);
+  const std::string ck0 = run + "/models/" + cell_of[kSeries[0]] + "/member-0.ckpt";
+  const std::string ck1 = run + "/models/" + cell_of[kSeries[1]] + "/member-0.ckpt";
+  const std::string index = run + "/models/" + cell_of[kSeries[0]] + "/model.json";
+  const std::string ck0_bytes = lstmad::files::read(ck0), index_text = lstmad::files::read(index);
+  ASSERT_NE(ck0_bytes, lstmad::files::read(ck1));
+
+  fs::copy_file(ck1, ck0, fs::copy_options::overwrite_existing);  // a valid checkpoint, the wrong cell's
+  EXPECT_EQ(detect(run + " --series " + kSeries[0] + " --out " + tmp.file("x.csv"), &log), 3);
+  EXPECT_NE(log.find(ck0 + ": not the checkpoint cell " + cell_of[kSeries[0]] + " saved"), std::string::npos)
+      << log;
+  EXPECT_FALSE(fs::exists(tmp.file("x.csv")));
+  // A resume finds it too, and runs the cell again (its models were not the ones it saved).
+  ASSERT_EQ(run_command(lstmad_binary() + " run --resume " + run + " -j 2", &log), 0) << log;
+  EXPECT_NE(log.find("not the checkpoint cell"), std::string::npos) << log;
+  EXPECT_EQ(lstmad::files::read(ck0), ck0_bytes);
+
+  auto j = lstmad::json::parse(lstmad::files::read(index));
+  j["normalize"]["scale"][0] = j["normalize"]["scale"][0].get<double>() * 1.5;  // a scale a run could write
+  write_text(index, j.dump(2));
+  EXPECT_EQ(detect(run + " --series " + kSeries[0], &log), 3);
+  EXPECT_NE(log.find(index + ": its contents differ from what the run wrote (index_sha256 does not match)"),
+            std::string::npos)
+      << log;
+
+  // Format 1, as an earlier lstmad wrote it: scored, the checkpoints unchecked, said.
+  j = lstmad::json::parse(lstmad::files::read(index));
+  j["normalize"]["scale"][0] = j["normalize"]["scale"][0].get<double>() / 1.5;
+  j["format"] = 1;
+  j.erase("checkpoints_sha256");
+  j.erase("index_sha256");
+  write_text(index, j.dump(2));
+  ASSERT_EQ(detect(run + " --series " + kSeries[0] + " --out " + tmp.file("v1.csv"), &log), 0) << log;
+  EXPECT_NE(log.find("written by an earlier lstmad (format 1"), std::string::npos) << log;
+  expect_same_scores(tmp.file("v1.csv"), nab_file(run, kSeries[0]));
+}
+
+// What a user deploying the models needs besides the scores: the list of what the run saved, why a series
+// has no models (a cell that did not finish, another shard's), a corpus that moved (--data-root), gaps in
+// new rows (--missing), and a choice that contradicts itself refused.
+TEST(Detect, DeploymentOptionsAndReasons) {
+  if (!fs::exists(lstmad_binary())) GTEST_SKIP() << "lstmad binary not built at " << lstmad_binary();
+  TempDir tmp("detect-deploy");
+  std::string log;
+  ASSERT_EQ(run_small(tmp.file("src"), "", &log), 0) << log;  // for its generated series
+  // A csv corpus of the two series, whose run is then moved away from it.
+  for (const char* series : kSeries)
+    write_text(tmp.file(std::string("csv/") + series),
+               lstmad::files::read(tmp.file("src/corpus/data/") + series));
+  const std::string run = tmp.file("run");
+  ASSERT_EQ(
+      run_small(run,
+                "--set data.format=csv --set data.root=" + tmp.file("csv") + " --set run.save_models=true",
+                &log),
+      0)
+      << log;
+  ASSERT_EQ(run_command(lstmad_binary() + " detect " + run + " --list", &log), 0) << log;
+  EXPECT_NE(log.find(std::string("lstmad\t") + kSeries[0] + "\nlstmad\t" + kSeries[1] + "\n"),
+            std::string::npos)
+      << log;
+  ASSERT_EQ(detect(run + " --series " + kSeries[0] + " --out " + tmp.file("here.csv"), &log), 0) << log;
+
+  fs::rename(tmp.file("csv"), tmp.file("moved"));
+  EXPECT_EQ(detect(run + " --series " + kSeries[0], &log), 2);
+  EXPECT_NE(log.find("give --data-root DIR where it is now"), std::string::npos) << log;
+  ASSERT_EQ(detect(run + " --series " + kSeries[0] + " --data-root " + tmp.file("moved") + " --out " +
+                       tmp.file("moved.csv"),
+                   &log),
+            0)
+      << log;
+  EXPECT_EQ(lstmad::files::read(tmp.file("moved.csv")), lstmad::files::read(tmp.file("here.csv")));
+
+  // A gap after the training part: refused by the run's policy (reject), filled with --missing.
+  {
+    std::istringstream in(lstmad::files::read(tmp.file("moved/") + kSeries[0]));
+    std::string line, gapped;
+    for (int i = 0; std::getline(in, line); ++i)
+      gapped += (i == 901 ? line.substr(0, line.find(',') + 1) : line) + "\n";
+    write_text(tmp.file("gap.csv"), gapped);
+  }
+  const std::string gap = run + " --series " + kSeries[0] + " --data-root " + tmp.file("moved") + " --file " +
+                          tmp.file("gap.csv");
+  EXPECT_EQ(detect(gap, &log), 3);
+  EXPECT_NE(log.find("gap.csv:902"), std::string::npos) << log;
+  ASSERT_EQ(detect(gap + " --missing interpolate --out " + tmp.file("gap-out.csv"), &log), 0) << log;
+  EXPECT_NE(log.find("(the rows the models learned)"), std::string::npos) << log;
+  const auto filled = read_csv(tmp.file("gap-out.csv")), whole = read_csv(tmp.file("here.csv"));
+  ASSERT_EQ(filled.size(), whole.size());
+  for (size_t i = 1; i < 900; ++i) ASSERT_EQ(filled[i], whole[i]) << "row " << i - 1;
+  EXPECT_EQ(detect(run + " --series " + kSeries[0] + " --missing sometimes", &log), 2);
+  EXPECT_NE(log.find("--missing sometimes: "), std::string::npos) << log;
+
+  // The cell of a series whose models.json is gone (killed before it was written): said, exit 3.
+  const auto rows = read_results_csv(run + "/results.csv");
+  std::string cell1;
+  for (const auto& row : rows)
+    if (row.at("series") == kSeries[1]) cell1 = row.at("cell_id");
+  fs::remove(run + "/models/" + cell1 + "/model.json");
+  EXPECT_EQ(detect(run + " --data-root " + tmp.file("moved") + " --series " + kSeries[1], &log), 3);
+  EXPECT_NE(
+      log.find("holds checkpoints but no model.json: the cell did not finish (lstmad run --resume " + run),
+      std::string::npos)
+      << log;
+
+  // A shard's folder: the other shard's series is named as such.
+  for (int k = 0; k < 2; ++k)
+    ASSERT_EQ(run_small(tmp.file("s" + std::to_string(k)),
+                        "--set run.save_models=true --shard " + std::to_string(k) + "/2", &log),
+              0)
+        << log;
+  std::string other;
+  for (const auto& row : read_results_csv(tmp.file("s1/results.csv"))) other = row.at("series");
+  ASSERT_FALSE(other.empty());
+  EXPECT_EQ(detect(tmp.file("s0") + " --series " + other, &log), 3);
+  EXPECT_NE(log.find("this folder is shard 0/2 of its run"), std::string::npos) << log;
+  // Its alarms: none, the column there but empty, and the reason the run gives.
+  std::string own;
+  for (const auto& row : read_results_csv(tmp.file("s0/results.csv"))) own = row.at("series");
+  ASSERT_EQ(detect(tmp.file("s0") + " --series " + own + " --out " + tmp.file("s0.csv"), &log), 0) << log;
+  EXPECT_NE(log.find("the run did not NAB-score detector lstmad: shard 0/2"), std::string::npos) << log;
+  const auto got = read_csv(tmp.file("s0.csv"));
+  ASSERT_EQ(got[0].back(), "alarm");
+  for (size_t i = 1; i < got.size(); ++i) ASSERT_EQ(got[i].size(), 5u) << "row " << i;
+  for (size_t i = 1; i < got.size(); ++i) ASSERT_EQ(got[i][4], "") << "row " << i;
+
+  EXPECT_EQ(detect(tmp.file("s0") + " --series " + own + " --threshold 0.5 --profile standard", &log), 2);
+  EXPECT_NE(log.find("excludes"), std::string::npos) << log;
 }
 
 // rescore and detect only read the run they are given: its files keep their bytes and inodes (a rewrite
