@@ -2,6 +2,7 @@
 #include <cmath>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "core/files.hpp"
@@ -66,15 +67,14 @@ void add_detect_command(CLI::App& app, Registry& reg) {
         std::cout << detector << '\t' << series << '\n';
       return kOk;
     }
+    std::optional<files::OutputFile> file;  // opened first: a folder is refused before the models run
+    if (!out.empty()) file.emplace(out, "--out");
     const Detection d = detect(o);
     if (out.empty()) {
       detection_csv(d, [](std::string& text) { std::cout << text; });
     } else {
-      const std::filesystem::path p(out);
-      if (p.has_parent_path()) files::make_dirs(p.parent_path().string());
-      files::AtomicWriter file(out);
-      detection_csv(d, [&file](std::string& text) { file.write(text.data(), text.size()); });
-      file.commit();
+      detection_csv(d, [&file](std::string& text) { file->write(text.data(), text.size()); });
+      file->commit();
     }
     std::ostringstream line;
     line << "detector " << d.detector << ", series " << d.series << " (cell " << d.cell << "), engine "

@@ -50,8 +50,18 @@ void add_common(CLI::App* sub, NabArgs& a) {
       ->type_name("NAME");
 }
 
-int finish(const NabArgs& a, const std::vector<NabDetectorReport>& reports, const std::string& json) {
-  if (!a.out.empty()) files::write_atomic(a.out, json);
+// --out opened before the scoring (a folder is refused at once), or none; --write-scores' folder made
+// (a file there is refused at once, not once per detector).
+std::unique_ptr<files::OutputFile> open_out(const NabArgs& a) {
+  if (!a.batch.write_scores_dir.empty()) files::make_dirs(a.batch.write_scores_dir);
+  return a.out.empty() ? nullptr : std::make_unique<files::OutputFile>(a.out, "--out");
+}
+
+int finish(files::OutputFile* out, const std::vector<NabDetectorReport>& reports, const std::string& json) {
+  if (out) {
+    out->write(json.data(), json.size());
+    out->commit();
+  }
   std::cout << json << std::flush;
   int failed = 0;
   for (const auto& r : reports)
@@ -87,8 +97,9 @@ void add_nab_commands(CLI::App& app, Registry& reg) {
       ->check(CLI::ExistingFile)
       ->type_name("THRESHOLDS_JSON");
   reg.add(score, [score_args] {
+    const auto out = open_out(*score_args);
     auto reports = nab_score_results(score_args->batch);
-    return finish(*score_args, reports, nab_results_json(reports));
+    return finish(out.get(), reports, nab_results_json(reports));
   });
 
   auto opt_args = std::make_shared<NabArgs>();
@@ -105,8 +116,9 @@ void add_nab_commands(CLI::App& app, Registry& reg) {
       "--results nab-results --detector numenta");
   add_common(optimize, *opt_args);
   reg.add(optimize, [opt_args] {
+    const auto out = open_out(*opt_args);
     auto reports = nab_optimize_results(opt_args->batch);
-    return finish(*opt_args, reports, nab_thresholds_json(reports));
+    return finish(out.get(), reports, nab_thresholds_json(reports));
   });
 }
 

@@ -488,6 +488,8 @@ std::string write_report(const std::string& run_dir, const ReportOptions& option
   const ResultsTable results(run_dir + "/results.csv");
   const std::string detector = choose_detector(run_dir, options.detector, scores, scores_file, results);
   const std::string out = options.out_file.empty() ? run_dir + "/report.html" : options.out_file;
+  // Page 1 at --out: a folder is refused before the plots are made; a FIFO or device is streamed to.
+  files::OutputFile first_page(out, "--out");
 
   double threshold = std::nan("");
   if (thresholds.contains(detector) && thresholds[detector].contains("standard"))
@@ -509,8 +511,6 @@ std::string write_report(const std::string& run_dir, const ReportOptions& option
     if (std::find(detectors.begin(), detectors.end(), results.get(i, "detector")) == detectors.end())
       detectors.push_back(results.get(i, "detector"));
 
-  if (const fs::path p(out); p.has_parent_path())
-    files::make_dirs(p.parent_path().string());  // as table --out
   for (int page = 1; page <= pages; ++page) {
     std::ostringstream h;
     page_head(h, run_dir, cfg, page, pages);
@@ -532,7 +532,13 @@ std::string write_report(const std::string& run_dir, const ReportOptions& option
          i < plots.size() && page_of(i) == page; ++i)
       h << "<div id=\"s" << i + 1 << "\">" << plots[i].html << "</div>\n";
     h << nav << "</body></html>\n";
-    files::write_atomic(page_file(out, page), h.str());
+    if (page == 1) {
+      const std::string text = h.str();
+      first_page.write(text.data(), text.size());
+      first_page.commit();
+    } else {
+      files::write_atomic(page_file(out, page), h.str());
+    }
   }
   remove_dead_page_writes(out);
   // The pages an earlier, longer report of the same file left beyond these.

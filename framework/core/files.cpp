@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -141,9 +143,35 @@ bool writer_gone(long pid) {
   return ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
 }
 
+namespace {
+
+// `path`, then each link's target in turn, the last no link (or not there); IoError after 40 links.
+std::vector<fs::path> link_chain(const std::string& path) {
+  std::vector<fs::path> chain{path};
+  for (;;) {
+    const fs::path& p = chain.back();
+    struct stat st {};
+    if (::lstat(p.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) return chain;
+    if (chain.size() > 40) throw IoError(path + ": more than 40 symbolic links in a row (a loop?)");
+    std::error_code ec;
+    const fs::path to = fs::read_symlink(p, ec);
+    if (ec) throw IoError(p.string() + ": cannot read the symbolic link (" + ec.message() + ")");
+    chain.push_back(to.is_absolute() ? to : p.parent_path() / to);
+  }
+}
+
+}  // namespace
+
+std::string link_target(const std::string& path) {
+  return link_chain(path).back().string();
+}
+
 AtomicWriter::AtomicWriter(std::string path) : path_(std::move(path)) {
   static std::atomic<unsigned> counter{0};
-  tmp_ = path_ + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
+  // Through a link, the target is written: a rename over the link would replace it with a plain file.
+  target_ = link_target(path_);
+  if (target_ != path_) path_ += " (a link to " + target_ + ")";
+  tmp_ = target_ + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
   buf_.reserve(kBlock + 4096);  // before the file: nothing to undo if it throws
   fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd_ < 0) throw IoError(path_ + ": cannot create (" + std::strerror(errno) + ")");
@@ -184,14 +212,14 @@ void AtomicWriter::commit() {
     ::unlink(tmp_.c_str());
     throw IoError(path_ + ": flush failed (" + std::strerror(err) + ")");
   }
-  if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
+  if (::rename(tmp_.c_str(), target_.c_str()) != 0) {
     int e = errno;
     ::unlink(tmp_.c_str());
     throw IoError(path_ + ": rename failed (" + std::strerror(e) + ")");
   }
   // The rename is an entry of the folder: without the folder's own fsync a power loss can undo it, and
   // a result counted as written would be gone. Best effort: some file systems refuse a folder's fsync.
-  std::string parent = std::filesystem::path(path_).parent_path().string();
+  std::string parent = std::filesystem::path(target_).parent_path().string();
   if (parent.empty()) parent = ".";
   if (int dfd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
     (void)::fsync(dfd);
@@ -205,8 +233,122 @@ void write_atomic(const std::string& path, const std::string& content) {
   w.commit();
 }
 
+namespace {
+
+// Writes all of `size` bytes to `fd`; IoError naming `name` when it cannot.
+void write_all(int fd, const char* data, size_t size, const std::string& name) {
+  while (size > 0) {
+    const ssize_t w = ::write(fd, data, size);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      throw IoError(name + ": write failed (" + std::strerror(errno) + ")");
+    }
+    data += w;
+    size -= static_cast<size_t>(w);
+  }
+}
+
+// A Unix socket's path as a stream to write: connected, as open() cannot.
+int connect_socket(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    const int e = errno;
+    ::close(fd);
+    errno = e;
+    return -1;
+  }
+  return fd;
+}
+
+// The descriptor of this process that `path` names through links (/dev/stdout, /dev/fd/N,
+// /proc/self/fd/N), -1 for any other path.
+int own_descriptor(const std::string& path) {
+  const fs::path fds = "/proc/" + std::to_string(::getpid()) + "/fd";
+  for (const fs::path& at : link_chain(path)) {
+    std::error_code ec;
+    if (fs::canonical(at.parent_path(), ec) != fds || ec) continue;
+    const std::string n = at.filename().string();
+    if (!n.empty() && n.size() < 9 &&
+        std::all_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      return std::stoi(n);
+  }
+  return -1;
+}
+
+}  // namespace
+
+OutputFile::OutputFile(const std::string& path, const std::string& option) : path_(path) {
+  const fs::path p(path);
+  const std::string name = p.filename().string();
+  struct stat st {};
+  const bool there = ::stat(path.c_str(), &st) == 0;
+  if ((there && S_ISDIR(st.st_mode)) || name.empty() || name == "." || name == "..")
+    throw ConfigError(option + " " + path + " is a folder; give a file name");
+  if (!there) {
+    // Written as a new file below.
+  } else if (const int own = own_descriptor(path); own >= 0) {
+    // /dev/stdout, /dev/fd/N: written through the descriptor itself, as the shell opened it (`>>`
+    // appends; a file is not replaced under the shell's descriptor).
+    fd_ = ::fcntl(own, F_DUPFD_CLOEXEC, 0);
+    if (fd_ < 0) throw IoError(path + ": cannot open for writing (" + std::strerror(errno) + ")");
+    return;
+  } else if (!S_ISREG(st.st_mode)) {
+    fd_ = S_ISSOCK(st.st_mode) ? connect_socket(path) : ::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd_ < 0) throw IoError(path + ": cannot open for writing (" + std::strerror(errno) + ")");
+    return;
+  }
+  if (p.has_parent_path()) make_dirs(p.parent_path().string());
+  atomic_ = std::make_unique<AtomicWriter>(path);
+}
+
+OutputFile::~OutputFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void OutputFile::write(const char* data, size_t size) {
+  LSTMAD_CHECK(atomic_ || fd_ >= 0, path_ + ": written after commit()");
+  if (atomic_)
+    atomic_->write(data, size);
+  else
+    write_all(fd_, data, size, path_);
+}
+
+void OutputFile::commit() {
+  if (atomic_) {
+    atomic_->commit();
+    atomic_.reset();
+    return;
+  }
+  LSTMAD_CHECK(fd_ >= 0, path_ + ": committed twice");
+  const int fd = fd_;
+  fd_ = -1;
+  if (::close(fd) != 0 && errno != EINTR)
+    throw IoError(path_ + ": write failed (" + std::strerror(errno) + ")");
+}
+
+void write_output(const std::string& path, const std::string& option, const std::string& content) {
+  OutputFile out(path, option);
+  out.write(content.data(), content.size());
+  out.commit();
+}
+
 void make_dirs(const std::string& path) {
   std::error_code ec;
+  // Named before create_directories' own errors, which say "Not a directory" or, for a link to nothing,
+  // "File exists".
+  if (fs::exists(path, ec) && !fs::is_directory(path, ec))
+    throw IoError(path + ": exists and is not a folder");
+  if (fs::is_symlink(fs::symlink_status(path, ec)) && !fs::exists(path, ec))
+    throw IoError(path + ": a symbolic link to " + link_target(path) +
+                  ", which is not there; make that folder");
   fs::create_directories(path, ec);
   if (ec) throw IoError(path + ": cannot create folder (" + ec.message() + ")");
   if (!fs::is_directory(path, ec)) throw IoError(path + ": exists and is not a folder");

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,13 +36,19 @@ class FileView {
 // and a "\r" before it; a last line without "\n" is visited too, an empty file visits nothing. IoError
 // naming the path when it cannot be read.
 void read_lines(const std::string& path, const std::function<void(const char*, const char*, long)>& visit);
+// The file that `path` names through symbolic links: each link in turn is replaced by its target (a
+// relative target is read from the link's folder), `path` itself when it is no link. A link whose target
+// does not exist leads to that name (writing it creates the target, as a shell's `>` does). IoError
+// after 40 links (a loop).
+std::string link_target(const std::string& path);
 // Writes `content` to `path` atomically: path.tmp.<pid>.<n>, flush, fsync, rename over path, fsync of
-// the folder.
+// the folder. Where `path` is a symbolic link, its target is written so (link_target: the temporary file
+// beside the target), and the link stays a link.
 void write_atomic(const std::string& path, const std::string& content);
 // write_atomic for text made piece by piece (a long series' result file is over 100 MB): pieces are
 // written to the temporary file as they come, through a 1 MB buffer, and commit() flushes, fsyncs and
-// renames it over `path`. Destroyed without commit() (an exception on the way), the temporary file is
-// removed and `path` is untouched.
+// renames it over `path` (a symbolic link's target, as write_atomic). Destroyed without commit() (an
+// exception on the way), the temporary file is removed and `path` is untouched.
 class AtomicWriter {
  public:
   explicit AtomicWriter(std::string path);
@@ -60,9 +67,33 @@ class AtomicWriter {
  private:
   static constexpr size_t kBlock = size_t{1} << 20;
   void write_out() { write(nullptr, 0); }
-  std::string path_, tmp_, buf_;
+  std::string path_, target_, tmp_, buf_;
   int fd_ = -1;
 };
+// A file that a user names for a command's output (--out FILE). A regular file, or a name that is not
+// there yet, is written as AtomicWriter does (a symbolic link's target; nothing changes at the path until
+// commit()); missing folders above a new file are made. A named pipe (FIFO), a character or block device
+// or a socket is written as a stream, as a shell's `>` does: no temporary file beside it, no rename over
+// it (a pipe a reader waits on, /dev/null); opening a FIFO waits for its reader. /dev/stdout, /dev/fd/N
+// and /proc/self/fd/N are written through that descriptor of this process, whatever it holds. A folder
+// is refused: ConfigError "OPTION PATH is a folder; give a file name" (OPTION as "--out").
+class OutputFile {
+ public:
+  OutputFile(const std::string& path, const std::string& option);
+  ~OutputFile();
+  OutputFile(const OutputFile&) = delete;
+  OutputFile& operator=(const OutputFile&) = delete;
+  void write(const char* data, size_t size);
+  // The atomic rename of a file; the close of a stream (IoError when either fails).
+  void commit();
+
+ private:
+  std::string path_;
+  std::unique_ptr<AtomicWriter> atomic_;
+  int fd_ = -1;
+};
+// OutputFile for text made whole: opens, writes `content`, commits.
+void write_output(const std::string& path, const std::string& option, const std::string& content);
 // Whether a file name is one of write_atomic's temporary files (NAME.tmp.<pid>.<n>): a write that never
 // finished, so never a result. Only that exact ending counts (a series file may have ".tmp." in its
 // name); `pid`, when given, receives the writer's process id.
