@@ -1,8 +1,11 @@
 #include "experiments/cli.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <functional>
 #include <iostream>
+#include <streambuf>
 
 #include "core/build_info.hpp"
 #include "core/error.hpp"
@@ -12,7 +15,91 @@
 
 namespace lstmad::cli {
 
+namespace {
+
+// std::cout's own buffer behind one that notes why a write failed: the stream keeps only a bad bit, and
+// by the time the command returns errno is long gone (stdio drops what it could not write, so the final
+// flush has nothing left to fail on).
+class CheckedStdout : public std::streambuf {
+ public:
+  explicit CheckedStdout(std::streambuf* to) : to_(to) {}
+  int error() const { return error_; }
+
+ protected:
+  int_type overflow(int_type c) override {
+    if (traits_type::eq_int_type(c, traits_type::eof())) return traits_type::not_eof(c);
+    const char ch = traits_type::to_char_type(c);
+    return xsputn(&ch, 1) == 1 ? c : traits_type::eof();
+  }
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    errno = 0;
+    const std::streamsize w = to_->sputn(s, n);
+    if (w != n) note();
+    return w;
+  }
+  int sync() override {
+    errno = 0;
+    if (to_->pubsync() == 0) return 0;
+    note();
+    return -1;
+  }
+
+ private:
+  void note() {
+    if (error_ == 0) error_ = errno != 0 ? errno : EIO;
+  }
+  std::streambuf* to_;
+  int error_ = 0;
+};
+
+CheckedStdout* g_stdout = nullptr;
+
+// Installs CheckedStdout on std::cout for the command's lifetime; finish() flushes and says whether
+// everything printed got out.
+class StdoutGuard {
+ public:
+  StdoutGuard() : checked_(std::cout.rdbuf()), old_(std::cout.rdbuf(&checked_)) { g_stdout = &checked_; }
+  ~StdoutGuard() {
+    std::cout.flush();
+    std::cout.rdbuf(old_);
+    g_stdout = nullptr;
+  }
+  StdoutGuard(const StdoutGuard&) = delete;
+  StdoutGuard& operator=(const StdoutGuard&) = delete;
+  // The exit code once standard output is flushed: `code`, or 3 with the reason on stderr when a write
+  // failed and the command would otherwise have succeeded. A closed pipe (EPIPE, where SIGPIPE is
+  // ignored) is no news to the reader that closed it: no message.
+  int finish(int code) {
+    std::cout.flush();
+    if (checked_.error() == 0 && std::cout.good()) return code;
+    const int err = checked_.error() != 0 ? checked_.error() : EIO;
+    if (err != EPIPE) std::cerr << "lstmad: standard output: write failed (" << std::strerror(err) << ")\n";
+    return code == kOk ? kDataError : code;
+  }
+
+ private:
+  CheckedStdout checked_;
+  std::streambuf* old_;
+};
+
+int run_main(int argc, char** argv);
+
+}  // namespace
+
+void check_stdout() {
+  if (!std::cout.good() || (g_stdout && g_stdout->error() != 0))
+    throw StdoutError(std::string("standard output: write failed (") +
+                      std::strerror(g_stdout && g_stdout->error() != 0 ? g_stdout->error() : EIO) + ")");
+}
+
 int main(int argc, char** argv) {
+  StdoutGuard out;
+  return out.finish(run_main(argc, argv));
+}
+
+namespace {
+
+int run_main(int argc, char** argv) {
   CLI::App app{"lstmad: LSTM time-series anomaly detection - train many detectors, score them as NAB does"};
   app.set_version_flag("--version", std::string("lstmad ") + LSTMAD_VERSION + " (" + build_git_hash() + ")");
   app.require_subcommand(1);
@@ -64,6 +151,8 @@ int main(int argc, char** argv) {
       if (sub->parsed()) return run();
     std::cerr << app.help();
     return kUsage;
+  } catch (const StdoutError&) {
+    return kDataError;  // said by StdoutGuard::finish
   } catch (const ConfigError& e) {
     std::cerr << "lstmad: config error: " << e.what() << "\n";
     return kUsage;
@@ -84,5 +173,7 @@ int main(int argc, char** argv) {
     return kFailed;
   }
 }
+
+}  // namespace
 
 }  // namespace lstmad::cli

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/error.hpp"
 #include "experiments/config.hpp"
 
 namespace lstmad::cli {
@@ -21,6 +22,15 @@ struct Registry {
   std::vector<std::pair<CLI::App*, Runner>> commands;
   void add(CLI::App* sub, Runner run) { commands.emplace_back(sub, std::move(run)); }
 };
+
+// Standard output failed (a full disk, a closed pipe): the CLI's main says why, once, and exits 3.
+class StdoutError : public IoError {
+ public:
+  using IoError::IoError;
+};
+// Throws StdoutError when a write to std::cout has failed: a command that prints as it goes (detect)
+// stops at once instead of computing the rest for nobody.
+void check_stdout();
 
 // A config file given on the command line, with its --set overrides and --engine.
 struct ConfigArgs {

@@ -71,7 +71,10 @@ void add_detect_command(CLI::App& app, Registry& reg) {
     if (!out.empty()) file.emplace(out, "--out");
     const Detection d = detect(o);
     if (out.empty()) {
-      detection_csv(d, [](std::string& text) { std::cout << text; });
+      detection_csv(d, [](std::string& text) {
+        std::cout << text;
+        check_stdout();
+      });
     } else {
       detection_csv(d, [&file](std::string& text) { file->write(text.data(), text.size()); });
       file->commit();

@@ -1,11 +1,13 @@
 // Files and streams a user names for a command's output (core/files.hpp's OutputFile and the CLI's
 // standard output): --out onto a symbolic link writes the link's target and keeps the link, onto a named
 // pipe or a device writes there as a stream (no temporary file, no rename over it), onto a folder is
-// refused; the commands whose --out is a folder refuse a file there. Every command that waits on a pipe
-// runs under `timeout`, so that no test can hang.
+// refused; a failed write to standard output ends the command with exit 3 and the reason (quietly for a
+// closed pipe); the commands whose --out is a folder refuse a file there. Every command that waits on a
+// pipe runs under `timeout`, so that no test can hang.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -32,6 +34,12 @@ bool is_link(const std::string& path) {
 mode_t file_type(const std::string& path) {
   struct stat st {};
   return ::lstat(path.c_str(), &st) == 0 ? (st.st_mode & S_IFMT) : 0;
+}
+
+size_t count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
 }
 
 // What a FIFO's reader, opened before the writer, got once the writer closed it (5 s at most).
@@ -259,4 +267,39 @@ TEST_F(OutputCli, FolderOutputsRefuseAFileAndFollowALink) {
       << log;
   EXPECT_TRUE(is_link(tmp.file("dirlink")));
   EXPECT_TRUE(fs::exists(tmp.file("real/results.csv")));
+}
+
+// A failed write to standard output (a full disk) exits 3 with one line saying so: detect stops at the
+// first block that fails; config-reference's whole text fails at the final flush.
+TEST_F(OutputCli, AFailedStandardOutputExits3WithTheReason) {
+  if (!fs::exists("/dev/full")) GTEST_SKIP() << "no /dev/full on this system";
+  for (const std::string& cmd :
+       {detect(), lstmad_binary() + " config-reference", lstmad_binary() + " info"}) {
+    std::string log;
+    EXPECT_EQ(run_command("{ " + cmd + " > /dev/full; }", &log), 3) << cmd << "\n" << log;
+    EXPECT_EQ(count(log, "lstmad: standard output: write failed (No space left on device)"), 1u)
+        << cmd << "\n"
+        << log;
+  }
+  std::string log;
+  run_command("{ " + detect() + " > /dev/full; }", &log);
+  EXPECT_EQ(log.find("alarm(s)"), std::string::npos) << "detect went on after the failed write:\n" << log;
+}
+
+// Standard output closed by its reader: killed by SIGPIPE as any command in a pipeline (141 in the
+// shell); where SIGPIPE is ignored, the write's EPIPE ends the command with exit 3 and no message.
+TEST_F(OutputCli, AClosedPipeEndsTheCommandQuietly) {
+  TempDir tmp("out-cli-pipe");
+  const std::string rc = tmp.file("rc"), err = tmp.file("err");
+  ASSERT_EQ(run_command("trap '' PIPE; { " + detect() + " 2>" + err + "; echo $? > " + rc +
+                        "; } | head -c 10 > /dev/null"),
+            0);
+  EXPECT_EQ(files::read(rc), "3\n");
+  EXPECT_EQ(files::read(err), "");
+  struct sigaction now {};
+  if (::sigaction(SIGPIPE, nullptr, &now) == 0 && now.sa_handler == SIG_IGN)
+    GTEST_SKIP() << "SIGPIPE is ignored by this test's parent: a shell cannot restore it";
+  ASSERT_EQ(run_command("{ " + detect() + " 2>" + err + "; echo $? > " + rc + "; } | head -c 10 > /dev/null"),
+            0);
+  EXPECT_EQ(files::read(rc), "141\n");
 }
