@@ -149,6 +149,8 @@ void add_rescore_command(CLI::App& app, Registry& reg) {
                       "(repeatable)")
       ->check(CLI::ExistingDirectory);
   rescore->add_option("-j,--jobs", rescore_jobs, "Worker threads (0 = all cores)")->check(thread_count);
+  // As run's: a script passes both commands the same flags. A rescore shows no progress line.
+  rescore->add_flag("--no-progress", "No progress line or periodic progress logs (rescore shows none)");
   reg.add(rescore, []() -> int {
     RunOutcome out = rescore_run(rescore_dir, rescore_sets, rescore_out, rescore_jobs, rescore_members);
     std::cout << out.table << "\nrun folder: " << out.run_dir << "\n";

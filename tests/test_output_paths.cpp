@@ -303,3 +303,13 @@ TEST_F(OutputCli, AClosedPipeEndsTheCommandQuietly) {
             0);
   EXPECT_EQ(files::read(rc), "141\n");
 }
+
+// rescore takes run's --no-progress (scripts pass both commands the same flags).
+TEST_F(OutputCli, RescoreTakesNoProgress) {
+  TempDir tmp("out-cli-rescore");
+  std::string log;
+  EXPECT_EQ(
+      run_command(lstmad_binary() + " -q rescore " + run_ + " --no-progress --out " + tmp.file("r"), &log), 0)
+      << log;
+  EXPECT_TRUE(fs::exists(tmp.file("r/results.csv")));
+}
