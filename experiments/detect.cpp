@@ -8,6 +8,7 @@
 #include <memory>
 #include <set>
 
+#include "core/build_info.hpp"
 #include "core/error.hpp"
 #include "core/files.hpp"
 #include "core/json_file.hpp"
@@ -20,6 +21,7 @@
 #include "experiments/plan.hpp"
 #include "experiments/prepare.hpp"
 #include "experiments/results.hpp"
+#include "experiments/run_folder.hpp"
 #include "experiments/runner.hpp"
 #include "experiments/saved_models.hpp"
 #include "experiments/scheduler.hpp"
@@ -84,15 +86,34 @@ std::string why_no_models(const json& cfg, const std::string& run_dir, const std
              " finishes it)";
   }
   const std::string mpath = run_dir + "/manifest.json";
-  if (files::exists(mpath)) {
-    const json m = read_json_file(mpath);
-    if (m.is_object() && m.contains("shard") && m["shard"].is_object() && m["shard"].value("count", 1) > 1)
-      return "this folder is shard " + std::to_string(m["shard"].value("index", 0)) + "/" +
-             std::to_string(m["shard"].value("count", 1)) +
-             " of its run, and the series' cell is not among its finished ones: merge the shards (lstmad "
-             "merge) and score from the merged run";
+  if (!files::exists(mpath)) return {};
+  const json m = read_json_file(mpath);
+  if (!m.is_object() || !m.contains("shard") || !m["shard"].is_object() || m["shard"].value("count", 1) <= 1)
+    return {};
+  const int index = m["shard"].value("index", 0), count = m["shard"].value("count", 1);
+  const std::string shard = "shard " + std::to_string(index) + "/" + std::to_string(count);
+  // Which shard runs the series' cell: every count-th cell of the run's plan over its corpus, as the run
+  // picks them. A series the corpus does not have is no shard's (the caller lists the valid ones).
+  try {
+    const Corpus corpus = resolve_corpus(cfg, run_dir, /*read_only=*/true);
+    if (std::find(corpus.series.begin(), corpus.series.end(), series) == corpus.series.end()) return {};
+    const Plan full = make_plan(cfg, corpus.series);
+    for (const auto& c : full.cells) {
+      if (c.series != series ||
+          (!det.empty() && full.settings[static_cast<size_t>(c.setting)].detector != det))
+        continue;
+      if (c.index % count == index)
+        return "its cell is this folder's (" + shard + ") and has not run: lstmad run --resume " + run_dir +
+               " runs it";
+      return "its cell is shard " + std::to_string(c.index % count) + "/" + std::to_string(count) +
+             "'s, and this folder is " + shard +
+             ": score from that shard's folder, or from the shards merged (lstmad merge)";
+    }
+  } catch (const Error&) {  // the corpus is not where the config says: say what the folder is
   }
-  return {};
+  return "this folder is " + shard +
+         " of its run, and the series' cell is not among its finished ones: score from the other shards' "
+         "folders, or from the shards merged (lstmad merge)";
 }
 
 const SavedCell& choose_cell(const std::vector<SavedCell>& saved, const DetectOptions& o,
@@ -333,6 +354,20 @@ Detection detect(const DetectOptions& o) {
     log::warn(index_path +
               ": written by an earlier lstmad (format 1, without the checkpoints' SHA-256): "
               "its checkpoints are not checked against it");
+  {
+    // The same models in another build can forecast a rounding apart (a kernel's order of sums): the
+    // scores then agree with the run's files within rounding, not bit for bit, and alarms at the
+    // threshold's edge can differ. The build that saved them (format 2), else the run's last leg.
+    std::string then = sc.build;
+    if (then.empty() && files::exists(o.run_dir + "/manifest.json")) {
+      const LegBuild leg = last_leg_build(read_json_file(o.run_dir + "/manifest.json"));
+      if (!leg.hash.empty()) then = leg.text();
+    }
+    const std::string now = LegBuild{LSTMAD_VERSION, build_git_hash()}.text();
+    if (!then.empty() && then != now && build_git_hash() != "unknown")
+      log::warn("the models were saved by " + then + ", this is " + now +
+                ": the scores agree with the run's within rounding, not bit for bit");
+  }
 
   // The setting and the cell as the run's config defines them: the saved models must be that cell's.
   const Plan plan = make_plan(cfg, {sc.series});
@@ -356,6 +391,14 @@ Detection detect(const DetectOptions& o) {
 
   Detection d;
   d.detector = sc.detector;
+  // What the options ask is checked before the models replay the series (a minute on a long one).
+  choose_threshold(d, o);
+  const long long rows = p.series.rows();
+  if (o.from_row >= rows || o.from_row < -rows)
+    throw ConfigError("--from-row " + std::to_string(o.from_row) + ": " + where + " has " +
+                      std::to_string(rows) + " rows (0 .. " + std::to_string(rows - 1) + ", or -1 .. -" +
+                      std::to_string(rows) + " from the end)");
+  d.first_row = static_cast<int>(o.from_row < 0 ? rows + o.from_row : o.from_row);
   d.series = sc.series;
   d.cell = sc.cell;
   d.train_rows = p.train_end;
@@ -381,13 +424,6 @@ Detection detect(const DetectOptions& o) {
   dopt.value_scale = p.norm.scale.at(0);
   dopt.series_rows = sc.rows;  // the run's span after an alarm, however many rows the file adds
   d.scores = anomaly_scores_from_errors(d.errors, raw, dopt);
-  choose_threshold(d, o);
-  const long long rows = p.series.rows();
-  if (o.from_row >= rows || o.from_row < -rows)
-    throw ConfigError("--from-row " + std::to_string(o.from_row) + ": " + where + " has " +
-                      std::to_string(rows) + " rows (0 .. " + std::to_string(rows - 1) + ", or -1 .. -" +
-                      std::to_string(rows) + " from the end)");
-  d.first_row = static_cast<int>(o.from_row < 0 ? rows + o.from_row : o.from_row);
   if (!std::isnan(d.threshold))
     for (int i = std::max(d.first_row, d.train_rows); i < p.series.rows(); ++i)
       d.alarms += d.scores[static_cast<size_t>(i)] >= d.threshold ? 1 : 0;
@@ -401,6 +437,11 @@ std::vector<std::pair<std::string, std::string>> saved_model_list(const std::str
   std::map<std::string, std::exception_ptr> damaged;
   std::vector<std::pair<std::string, std::string>> out;
   for (const SavedCell& c : saved_cells(run_dir, damaged)) out.emplace_back(c.detector, c.series);
+  if (out.empty())  // as detect says it: an empty list would read as a run that holds nothing to list
+    throw IoError(run_dir + (damaged.empty()
+                                 ? ": the run saved no models; run the experiment with "
+                                   "run.save_models true (--set run.save_models=true)"
+                                 : ": every saved-model index is damaged (the warnings name them)"));
   std::sort(out.begin(), out.end());
   return out;
 }

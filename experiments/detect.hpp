@@ -1,9 +1,11 @@
 // `lstmad detect`: a finished run's saved models (run.save_models) score a series again, or a longer
 // version of it, as the run's cell did: the same normalization and calendar inputs, the same causal
 // fine-tuning schedule, the same detector, and alarms at the run's NAB threshold. Scoring the series the
-// models were trained on, with the run's engine, gives the run's scores bit for bit; rows appended to it
-// leave the scores of the rows before them as they were, since every stage is causal and the span that
-// detector.suppress silences after an alarm stays the run's (a fraction of the learned series' rows).
+// models were trained on, with the run's engine and build, gives the run's scores bit for bit (another
+// build: within rounding, and said); on the CPU engine, rows appended to it leave the scores of the rows
+// before them as they were, since every stage is causal, a window's forecast does not depend on the
+// windows beside it in the engine's call, and the span that detector.suppress silences after an alarm
+// stays the run's (a fraction of the learned series' rows).
 #pragma once
 #include <functional>
 #include <limits>

@@ -287,14 +287,16 @@ void open_resumed_folder(const std::string& dir, json& cfg, json& manifest, RunO
   // A resume may change the memory its series are held in (an attempt that ran out of memory is resumed
   // with less), nothing that changes a result: its cells must be those the first leg would have computed.
   json raw = read_run_config(dir + "/config.json");
+  std::string source = dir + "/config.json";  // named in errors, with the --set that made them
   for (const std::string& o : ro.overrides) {
     if (o.substr(0, o.find('=')) != "run.series_memory_mb")
       throw ConfigError("--set " + o +
                         ": a resume keeps the run's config (its cells must be those the run "
                         "would have computed); only run.series_memory_mb may be set");
     apply_override(raw, o);
+    source += " --set " + o;
   }
-  cfg = resolve_config(std::move(raw), dir + "/config.json");
+  cfg = resolve_config(std::move(raw), source);
   if (const std::string mpath = dir + "/manifest.json"; files::exists(mpath)) {
     manifest = read_json_file(mpath);
     // This resume adds itself to the manifest: a file that is no object, or whose record of earlier
@@ -419,6 +421,7 @@ RunOutcome run_in_folder(const std::string& dir, const json& cfg, json manifest,
     if (missing) {
       manifest = manifest_json(cfg, ro, corpus, plan, threads);
       manifest.erase("input_sha256");
+      manifest["overrides"] = json();  // the first leg's are not known; this leg's go under `resumes`
     }
     manifest = reconcile_resumed_inputs(dir, std::move(manifest), corpus, plan, store, threads, missing);
     if (!ro.overrides.empty()) manifest["resumes"].back()["overrides"] = ro.overrides;

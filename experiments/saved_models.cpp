@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/build_info.hpp"
 #include "core/error.hpp"
 #include "core/files.hpp"
 #include "core/json_file.hpp"
@@ -65,7 +66,9 @@ void save_cell_models(const std::string& run_dir, const SavedCell& c) {
               {"constant", constant}}},
             {"time_features", c.time_features},
             {"member_seeds", seeds},
-            {"checkpoints_sha256", digests}};
+            {"checkpoints_sha256", digests},
+            {"lstmad_version", LSTMAD_VERSION},
+            {"git_hash", build_git_hash()}};
   j["index_sha256"] = index_digest(j);
   files::make_dirs(saved_models_dir(run_dir, c.cell));
   files::write_atomic(saved_models_dir(run_dir, c.cell) + "/model.json", json_text(j));
@@ -117,7 +120,11 @@ SavedCell load_saved_cell(const std::string& run_dir, const std::string& cell_id
     c.norm.constant.push_back(k != 0);
   c.time_features = json_get<std::vector<std::string>>(j, {"time_features"}, path);
   c.member_seeds = json_get<std::vector<uint64_t>>(j, {"member_seeds"}, path);
-  if (format >= 2) c.checkpoint_sha256 = json_get<std::vector<std::string>>(j, {"checkpoints_sha256"}, path);
+  if (format >= 2) {
+    c.checkpoint_sha256 = json_get<std::vector<std::string>>(j, {"checkpoints_sha256"}, path);
+    c.build = "lstmad " + json_get<std::string>(j, {"lstmad_version"}, path) + " (" +
+              json_get<std::string>(j, {"git_hash"}, path) + ")";
+  }
   // What the run wrote (fit_normalizer, save_cell_models) holds all of these; a file that breaks one was
   // edited or damaged, and scoring with it would be silently wrong.
   const bool scales_ok = std::all_of(c.norm.scale.begin(), c.norm.scale.end(),

@@ -38,6 +38,7 @@ struct SavedCell {
   std::string train_sha256;                // training_rows_sha256 of the series the models learned
   std::vector<uint64_t> member_seeds;      // one per model, in ensemble_members order
   std::vector<std::string> checkpoint_sha256;  // one per model; empty where not recorded (format 1)
+  std::string build;                           // the lstmad that saved them ("lstmad V (hash)"); format 1: ""
 };
 
 std::string saved_models_dir(const std::string& run_dir, const std::string& cell_id);

@@ -502,9 +502,26 @@ TEST(Detect, ACellsModelsAreTheOnesItSaved) {
             std::string::npos)
       << log;
 
+  // Saved by another build (its digest made anew, as that build would have): scored, and said that the
+  // scores agree within rounding.
+  {
+    auto other = lstmad::json::parse(index_text);
+    other["git_hash"] = "0000000000ab";
+    other.erase("index_sha256");
+    other["index_sha256"] = lstmad::files::sha256(other.dump());
+    write_text(index, other.dump(2));
+    ASSERT_EQ(detect(run + " --series " + kSeries[0] + " --out " + tmp.file("other.csv"), &log), 0) << log;
+    EXPECT_NE(log.find("the models were saved by lstmad "), std::string::npos) << log;
+    EXPECT_NE(log.find("(0000000000ab), this is lstmad "), std::string::npos) << log;
+    EXPECT_NE(log.find("the scores agree with the run's within rounding, not bit for bit"), std::string::npos)
+        << log;
+    write_text(index, index_text);
+    ASSERT_EQ(detect(run + " --series " + kSeries[0] + " --out " + tmp.file("same.csv"), &log), 0) << log;
+    EXPECT_EQ(log.find("the models were saved by"), std::string::npos) << log;
+  }
+
   // Format 1, as an earlier lstmad wrote it: scored, the checkpoints unchecked, said.
-  j = lstmad::json::parse(lstmad::files::read(index));
-  j["normalize"]["scale"][0] = j["normalize"]["scale"][0].get<double>() / 1.5;
+  j = lstmad::json::parse(index_text);
   j["format"] = 1;
   j.erase("checkpoints_sha256");
   j.erase("index_sha256");
@@ -537,6 +554,8 @@ TEST(Detect, DeploymentOptionsAndReasons) {
   EXPECT_NE(log.find(std::string("lstmad\t") + kSeries[0] + "\nlstmad\t" + kSeries[1] + "\n"),
             std::string::npos)
       << log;
+  EXPECT_EQ(run_command(lstmad_binary() + " detect " + tmp.file("src") + " --list", &log), 3);
+  EXPECT_NE(log.find("the run saved no models"), std::string::npos) << log;
   ASSERT_EQ(detect(run + " --series " + kSeries[0] + " --out " + tmp.file("here.csv"), &log), 0) << log;
 
   fs::rename(tmp.file("csv"), tmp.file("moved"));
@@ -591,7 +610,31 @@ TEST(Detect, DeploymentOptionsAndReasons) {
   for (const auto& row : read_results_csv(tmp.file("s1/results.csv"))) other = row.at("series");
   ASSERT_FALSE(other.empty());
   EXPECT_EQ(detect(tmp.file("s0") + " --series " + other, &log), 3);
-  EXPECT_NE(log.find("this folder is shard 0/2 of its run"), std::string::npos) << log;
+  EXPECT_NE(log.find("its cell is shard 1/2's, and this folder is shard 0/2: score from that shard's folder"),
+            std::string::npos)
+      << log;
+  // A series the corpus does not have is a wrong choice, listed as in any run.
+  EXPECT_EQ(detect(tmp.file("s0") + " --series synthDrift/typo.csv", &log), 2);
+  EXPECT_NE(log.find("--series synthDrift/typo.csv: detector lstmad has no saved models for it; it has"),
+            std::string::npos)
+      << log;
+  // This shard's own cell, not run yet (its result and models gone): a resume runs it.
+  std::string own_cell;
+  for (const auto& row : read_results_csv(tmp.file("s0/results.csv"))) own_cell = row.at("cell_id");
+  const std::string s1 = tmp.file("s0-unrun");
+  fs::copy(tmp.file("s0"), s1, fs::copy_options::recursive);
+  fs::remove(s1 + "/cells/" + own_cell + ".json");
+  fs::remove_all(s1 + "/models/" + own_cell);
+  std::string own_series;
+  for (const auto& row : read_results_csv(tmp.file("s0/results.csv"))) own_series = row.at("series");
+  EXPECT_EQ(detect(s1 + " --series " + own_series, &log), 3);
+  EXPECT_NE(log.find("its cell is this folder's (shard 0/2) and has not run: lstmad run --resume " + s1),
+            std::string::npos)
+      << log;
+  ASSERT_EQ(
+      run_command(lstmad_binary() + " detect " + run + " --data-root " + tmp.file("moved") + " --list", &log),
+      0)
+      << log;
   // Its alarms: none, the column there but empty, and the reason the run gives.
   std::string own;
   for (const auto& row : read_results_csv(tmp.file("s0/results.csv"))) own = row.at("series");

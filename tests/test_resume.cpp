@@ -551,6 +551,13 @@ TEST_F(Resume, AResumeMayHoldItsSeriesInLessMemoryAndChangeNothingElse) {
   EXPECT_NE(out.find("only run.series_memory_mb may be set"), std::string::npos) << out;
   EXPECT_EQ(lstmad::files::read(tmp.file("resumed/manifest.json")), manifest);
   EXPECT_EQ(finished_cells(tmp.file("resumed")), k - removed);
+  // A value out of range names the --set that gave it, after the run's config.json.
+  EXPECT_EQ(run_command(lstmad_binary() + " run --resume " + tmp.file("resumed") +
+                            " --set run.series_memory_mb=-5 2>&1",
+                        &out),
+            2);
+  EXPECT_NE(out.find("config.json --set run.series_memory_mb=-5: "), std::string::npos) << out;
+  EXPECT_EQ(lstmad::files::read(tmp.file("resumed/manifest.json")), manifest);
 
   ASSERT_EQ(run_command(lstmad_binary() + " run --resume " + tmp.file("resumed") +
                             " --set run.series_memory_mb=1 -j 2 2>&1",
