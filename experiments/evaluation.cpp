@@ -189,7 +189,9 @@ std::string summary_table(const Plan& plan, const std::vector<CellResult>& cells
   // run) gives every detector the same one.
   std::vector<std::pair<std::string, std::vector<std::string>>> reasons;  // why -> detectors, in order
   for (const auto& [det, why] : ev.skipped) {
-    auto it = std::find_if(reasons.begin(), reasons.end(), [&](const auto& r) { return r.first == why; });
+    // A structured binding cannot be captured in C++17 (g++ accepts it, clang rejects it): capture a name.
+    auto it =
+        std::find_if(reasons.begin(), reasons.end(), [&w = why](const auto& r) { return r.first == w; });
     if (it == reasons.end()) it = reasons.insert(reasons.end(), {why, {}});
     it->second.push_back(det);
   }

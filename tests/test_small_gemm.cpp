@@ -49,7 +49,7 @@ TEST_P(SmallGemm, MultiplyAndMultiplyAddMatchTheDefinition) {
   const auto Bm = random_matrix(static_cast<std::size_t>(K) * N, 2);  // K x N, row-major
   std::vector<float> P(static_cast<std::size_t>(K) * N);
   sg::pack_cols(
-      K, N, [&](int k, int n) { return Bm[static_cast<std::size_t>(k) * N + n]; }, P.data());
+      K, N, [&, N = N](int k, int n) { return Bm[static_cast<std::size_t>(k) * N + n]; }, P.data());
   const auto C0 = random_matrix(static_cast<std::size_t>(M) * ldc, 3);
   std::vector<float> set = C0, add = C0;
   sg::multiply<false>(M, N, K, A.data(), lda, P.data(), set.data(), ldc);
