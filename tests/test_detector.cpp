@@ -504,6 +504,24 @@ TEST(Detector, DynamicThresholdMatchesTheRuleAsWrittenBitForBit) {
   }
 }
 
+TEST(Detector, DynamicThresholdRejectsASweepThatNeverEnds) {
+  // A z_step of 0 (or one too small to move z) once pushed candidates until memory ran out; the config
+  // rejects such steps, a library caller got no such check.
+  const std::vector<double> e(300, 0.1);
+  for (double step : {0.0, -0.5, std::nan(""), 1e-12}) {
+    DynamicThresholdOptions o;
+    o.z_step = step;
+    EXPECT_THROW(dynamic_threshold_detections(e, o), ConfigError) << "z_step " << step;
+  }
+  DynamicThresholdOptions o;
+  o.z_min = o.z_max = 1e20;  // z + 1 == z
+  o.z_step = 1.0;
+  EXPECT_THROW(dynamic_threshold_detections(e, o), ConfigError);
+  o.z_min = 3.0;
+  o.z_max = 2.0;  // no candidate at all: nothing flagged, as before
+  EXPECT_EQ(dynamic_threshold_detections(e, o), std::vector<double>(e.size(), 0.0));
+}
+
 TEST(Detector, ANonFiniteErrorOrAZeroSpreadDoesNotSaturateTheLikelihood) {
   // One infinite error at row 600 once made every later score 1.0 (its running sum stayed inf - inf).
   Rng rng(3);

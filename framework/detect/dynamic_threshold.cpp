@@ -4,6 +4,9 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <string>
+
+#include "core/error.hpp"
 
 namespace lstmad {
 
@@ -48,6 +51,7 @@ std::vector<Run> runs_above(const double* e, size_t n, double eps) {
 
 // Candidate thresholds handled together in one pass over the window.
 constexpr size_t kBlock = 8;
+constexpr size_t kMaxCandidates = 1000000;  // z values of one sweep; the config allows at most 10000
 
 // For each of the NV * kBlock thresholds eps[c]: the sum and the sum of squares of the window's errors
 // below it, added in row order (as a pass per threshold adds them), their count, and the count of runs of
@@ -100,7 +104,16 @@ void candidate_block(const double* win, size_t wn, const double* eps, double* bs
 class Candidates {
  public:
   explicit Candidates(const DynamicThresholdOptions& o) {
-    for (double z = o.z_min; z <= o.z_max + 1e-12; z += o.z_step) zs_.push_back(z);
+    // The sweep adds z_step until z passes z_max: a step that is not positive, or too small to move z,
+    // would push candidates until memory ran out.
+    for (double z = o.z_min; z <= o.z_max + 1e-12; z += o.z_step) {
+      if (!(o.z_step > 0) || zs_.size() == kMaxCandidates)
+        throw ConfigError("dynamic_threshold: z from " + std::to_string(o.z_min) + " to " +
+                          std::to_string(o.z_max) + " by " + std::to_string(o.z_step) +
+                          " is not a sweep of 1 to " + std::to_string(kMaxCandidates) +
+                          " candidates (z_step must be > 0)");
+      zs_.push_back(z);
+    }
     const size_t padded = (zs_.size() + kBlock - 1) / kBlock * kBlock;
     eps_.assign(padded, -std::numeric_limits<double>::infinity());
     bs_.resize(padded);
