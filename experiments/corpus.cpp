@@ -95,7 +95,8 @@ std::string default_nab_root() {
   if (const char* env = std::getenv("NAB_ROOT"); env && *env) {
     if (ok(env)) return fs::absolute(env).lexically_normal().string();
   }
-  for (fs::path p : {fs::path("../shared/nab"), fs::path(LSTMAD_SOURCE_DIR_FOR_DATA) / ".." / "shared" / "nab"}) {
+  for (const fs::path& p :
+       {fs::path("../shared/nab"), fs::path(LSTMAD_SOURCE_DIR_FOR_DATA) / ".." / "shared" / "nab"}) {
     if (ok(p)) return fs::weakly_canonical(p).string();
   }
   return "";

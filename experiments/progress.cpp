@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <string>
 
@@ -13,7 +14,7 @@ namespace {
 std::string clock_text(double s) {
   if (s < 0 || s > 1e7) return "?";
   char buf[32];
-  int t = static_cast<int>(s + 0.5);
+  int t = static_cast<int>(std::lround(s));
   std::snprintf(buf, sizeof buf, "%d:%02d:%02d", t / 3600, (t / 60) % 60, t % 60);
   return buf;
 }

@@ -487,7 +487,7 @@ std::string write_report(const std::string& run_dir, const ReportOptions& option
   if (!scores.is_object()) throw DataError(scores_file, 0, "expected an object {detector: {profile: score}}");
   const ResultsTable results(run_dir + "/results.csv");
   const std::string detector = choose_detector(run_dir, options.detector, scores, scores_file, results);
-  const std::string out = options.out_file.empty() ? run_dir + "/report.html" : options.out_file;
+  std::string out = options.out_file.empty() ? run_dir + "/report.html" : options.out_file;
   // Page 1 at --out: a folder is refused before the plots are made; a FIFO or device is streamed to.
   files::OutputFile first_page(out, "--out");
 
