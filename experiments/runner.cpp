@@ -296,7 +296,7 @@ void open_resumed_folder(const std::string& dir, json& cfg, json& manifest, RunO
     apply_override(raw, o);
     source += " --set " + o;
   }
-  cfg = resolve_config(std::move(raw), source);
+  cfg = resolve_config(raw, source);
   if (const std::string mpath = dir + "/manifest.json"; files::exists(mpath)) {
     manifest = read_json_file(mpath);
     // This resume adds itself to the manifest: a file that is no object, or whose record of earlier
