@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <string_view>
 
 #include "core/build_info.hpp"
 #include "core/error.hpp"
@@ -364,7 +365,8 @@ Detection detect(const DetectOptions& o) {
       if (!leg.hash.empty()) then = leg.text();
     }
     const std::string now = LegBuild{LSTMAD_VERSION, build_git_hash()}.text();
-    if (!then.empty() && then != now && build_git_hash() != "unknown")
+    // A const char* against a literal compares addresses: compare the text.
+    if (!then.empty() && then != now && std::string_view(build_git_hash()) != "unknown")
       log::warn("the models were saved by " + then + ", this is " + now +
                 ": the scores agree with the run's within rounding, not bit for bit");
   }
