@@ -619,16 +619,17 @@ TEST(Detect, DeploymentOptionsAndReasons) {
             std::string::npos)
       << log;
   // This shard's own cell, not run yet (its result and models gone): a resume runs it.
-  std::string own_cell;
-  for (const auto& row : read_results_csv(tmp.file("s0/results.csv"))) own_cell = row.at("cell_id");
-  const std::string s1 = tmp.file("s0-unrun");
-  fs::copy(tmp.file("s0"), s1, fs::copy_options::recursive);
-  fs::remove(s1 + "/cells/" + own_cell + ".json");
-  fs::remove_all(s1 + "/models/" + own_cell);
-  std::string own_series;
-  for (const auto& row : read_results_csv(tmp.file("s0/results.csv"))) own_series = row.at("series");
-  EXPECT_EQ(detect(s1 + " --series " + own_series, &log), 3);
-  EXPECT_NE(log.find("its cell is this folder's (shard 0/2) and has not run: lstmad run --resume " + s1),
+  std::string own, own_cell;  // shard 0's series and its cell
+  for (const auto& row : read_results_csv(tmp.file("s0/results.csv"))) {
+    own = row.at("series");
+    own_cell = row.at("cell_id");
+  }
+  const std::string unrun = tmp.file("s0-unrun");
+  fs::copy(tmp.file("s0"), unrun, fs::copy_options::recursive);
+  fs::remove(unrun + "/cells/" + own_cell + ".json");
+  fs::remove_all(unrun + "/models/" + own_cell);
+  EXPECT_EQ(detect(unrun + " --series " + own, &log), 3);
+  EXPECT_NE(log.find("its cell is this folder's (shard 0/2) and has not run: lstmad run --resume " + unrun),
             std::string::npos)
       << log;
   ASSERT_EQ(
@@ -636,8 +637,6 @@ TEST(Detect, DeploymentOptionsAndReasons) {
       0)
       << log;
   // Its alarms: none, the column there but empty, and the reason the run gives.
-  std::string own;
-  for (const auto& row : read_results_csv(tmp.file("s0/results.csv"))) own = row.at("series");
   ASSERT_EQ(detect(tmp.file("s0") + " --series " + own + " --out " + tmp.file("s0.csv"), &log), 0) << log;
   EXPECT_NE(log.find("the run did not NAB-score detector lstmad: shard 0/2"), std::string::npos) << log;
   const auto got = read_csv(tmp.file("s0.csv"));

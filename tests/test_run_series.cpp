@@ -40,18 +40,21 @@ json csv_corpus(const TempDir& tmp) {
   return resolve_config(user, "test");
 }
 
+// Where series `id` is in `plan`.
+size_t index_of(const Plan& plan, const std::string& id) {
+  for (size_t i = 0; i < plan.series.size(); ++i)
+    if (plan.series[i] == id) return i;
+  ADD_FAILURE() << id << " is not in the plan";
+  return 0;
+}
+
 struct Fixture {
   explicit Fixture(const TempDir& tmp, std::size_t keep)
       : cfg(csv_corpus(tmp)),
         corpus(resolve_corpus(cfg, tmp.file("run"))),
         plan(make_plan(cfg, corpus.series)),
         series(plan, corpus, cfg, 2, keep) {}
-  size_t index(const std::string& id) const {
-    for (size_t i = 0; i < plan.series.size(); ++i)
-      if (plan.series[i] == id) return i;
-    ADD_FAILURE() << id << " is not in the plan";
-    return 0;
-  }
+  size_t index(const std::string& id) const { return index_of(plan, id); }
   json cfg;
   Corpus corpus;
   Plan plan;
@@ -214,11 +217,7 @@ TEST(RunSeries, ABudgetKeepsTheSeriesThatFit) {
   ASSERT_LT(prepared_series_bytes(c), prepared_series_bytes(a));  // 250 rows against 300
   RunSeries series(plan, corpus, cfg, 2, prepared_series_bytes(c) + 16);
   EXPECT_EQ(series.kept(), 1);
-  size_t ia = 0, ic = 0;
-  for (size_t i = 0; i < plan.series.size(); ++i) {
-    if (plan.series[i] == "data/a.csv") ia = i;
-    if (plan.series[i] == "data/c.csv") ic = i;
-  }
+  const size_t ia = index_of(plan, "data/a.csv"), ic = index_of(plan, "data/c.csv");
   series.get(ic);
   EXPECT_EQ(series.reloads(), 0);
   series.get(ia);
@@ -235,11 +234,7 @@ TEST(RunSeries, ASeriesWithNoCellToRunTakesNoRoom) {
   const Plan plan = make_plan(cfg, corpus.series);
   int train_rows = -1;
   const PreparedSeries a = prepare_series(corpus.load("data/a.csv", &train_rows), cfg, train_rows);
-  size_t ia = 0, ic = 0;
-  for (size_t i = 0; i < plan.series.size(); ++i) {
-    if (plan.series[i] == "data/a.csv") ia = i;
-    if (plan.series[i] == "data/c.csv") ic = i;
-  }
+  const size_t ia = index_of(plan, "data/a.csv"), ic = index_of(plan, "data/c.csv");
   // Room for a.csv (the larger) alone: without `in_use` either could take it, whichever loads first.
   std::vector<bool> in_use(plan.series.size(), false);
   in_use[ic] = true;
