@@ -60,7 +60,8 @@ void add_detect_command(CLI::App& app, Registry& reg) {
       "after the training part scores at or above the threshold, 0 elsewhere, and empty on every row when "
       "no threshold is known. A summary line goes to standard error (not with -q). Exit status: 0 done, 2 a "
       "wrong choice "
-      "(detector, series, profile, option), 3 a run, model or file that cannot serve (named). "
+      "(detector, series, profile, option, a path that does not exist), 3 a run, model or file that cannot "
+      "serve (named). "
       "docs/running.md, \"Saved models and lstmad detect\", has the rest.");
   reg.add(det, [] {
     if (list) {

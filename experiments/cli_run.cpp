@@ -140,7 +140,9 @@ void add_rescore_command(CLI::App& app, Registry& reg) {
   auto* rescore = app.add_subcommand(
       "rescore", "Score a finished run again with other detector settings, reusing its trained models' errors");
   rescore->add_option("run", rescore_dir, "Finished run folder")->required()->check(CLI::ExistingDirectory);
-  rescore->add_option("--set", rescore_sets, "detector.* or eval.* override; lists make a grid (repeatable)")
+  rescore
+      ->add_option("--set", rescore_sets,
+                   "detector.*, eval.* or run.series_memory_mb override; lists make a grid (repeatable)")
       ->type_name("PATH=VALUE");
   rescore->add_option("--out", rescore_out, "The new run folder")->required();
   rescore->add_option("--member", rescore_members,

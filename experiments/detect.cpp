@@ -19,6 +19,7 @@
 #include "detect/detector.hpp"
 #include "experiments/cell_pipeline.hpp"
 #include "experiments/corpus.hpp"
+#include "experiments/evaluation.hpp"
 #include "experiments/plan.hpp"
 #include "experiments/prepare.hpp"
 #include "experiments/results.hpp"
@@ -34,7 +35,8 @@ namespace fs = std::filesystem;
 namespace {
 
 // Every cell of the run whose models were saved and scored (model.json written), in id order. A damaged
-// index is named in a warning, left out, and its error kept in `damaged` under the cell's id.
+// index is left out and its error kept in `damaged` under the cell's id (warn_skipped says it, unless
+// it is the error the caller throws).
 std::vector<SavedCell> saved_cells(const std::string& run_dir,
                                    std::map<std::string, std::exception_ptr>& damaged) {
   std::vector<std::string> ids;
@@ -47,12 +49,21 @@ std::vector<SavedCell> saved_cells(const std::string& run_dir,
     if (!files::exists(saved_models_dir(run_dir, id) + "/model.json")) continue;  // never scored
     try {
       out.push_back(load_saved_cell(run_dir, id));
-    } catch (const std::exception& e) {
-      log::warn(std::string("skipped: ") + e.what());
+    } catch (const std::exception&) {
       damaged[id] = std::current_exception();
     }
   }
   return out;
+}
+
+void warn_skipped(const std::map<std::string, std::exception_ptr>& damaged) {
+  for (const auto& [id, error] : damaged) {
+    try {
+      std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+      log::warn(std::string("skipped: ") + e.what());
+    }
+  }
 }
 
 std::string listing(const std::set<std::string>& names) {
@@ -74,14 +85,18 @@ std::string why_no_models(const json& cfg, const std::string& run_dir, const std
   for (const auto& c : want.cells) {
     if (!det.empty() && want.settings[static_cast<size_t>(c.setting)].detector != det) continue;
     const std::string cell_file = run_dir + "/cells/" + c.id + ".json";
+    std::error_code ec;
+    const bool models_dir = fs::is_directory(saved_models_dir(run_dir, c.id), ec);
     if (files::exists(cell_file)) {
       const CellResult r = CellResult::from_json(read_json_file(cell_file), cell_file);
       if (r.status != CellStatus::Ok)
         return "its cell " + c.id + " ended " + to_string(r.status) +
                (r.error.empty() ? "" : ": " + r.error) + " (results.csv); there are no models to score with";
+      if (!models_dir && at_path(cfg, "run.save_models").get<bool>())
+        return "its cell " + c.id + " finished, but its models folder " + saved_models_dir(run_dir, c.id) +
+               " is gone: lstmad run --resume " + run_dir + " trains the cell again";
     }
-    std::error_code ec;
-    if (fs::is_directory(saved_models_dir(run_dir, c.id), ec))
+    if (models_dir)
       return saved_models_dir(run_dir, c.id) +
              " holds checkpoints but no model.json: the cell did not finish (lstmad run --resume " + run_dir +
              " finishes it)";
@@ -115,6 +130,37 @@ std::string why_no_models(const json& cfg, const std::string& run_dir, const std
   return "this folder is " + shard +
          " of its run, and the series' cell is not among its finished ones: score from the other shards' "
          "folders, or from the shards merged (lstmad merge)";
+}
+
+// A rescore with --member: its errors are the mean over several runs' models, which no single run's config
+// replays, so it copies none. Empty for any other folder.
+std::string ensemble_of_members(const std::string& run_dir) {
+  const std::string mpath = run_dir + "/manifest.json";
+  if (!files::exists(mpath)) return {};
+  const json m = read_json_file(mpath);
+  if (!m.is_object() || !m.contains("ensemble_members")) return {};
+  return "an ensemble of several runs' models (rescore --member " + json_excerpt(m["ensemble_members"]) +
+         "), which detect cannot replay: train the ensemble in one run (an \"ensemble\" section in the "
+         "config, with run.save_models true), or run detect on each member run";
+}
+
+// Why a run folder holds no saved models at all: an ensemble of other runs' models, a config without
+// run.save_models, or cells that ended without models (each status counted).
+std::string why_none_saved(const json& cfg, const std::string& run_dir) {
+  if (std::string why = ensemble_of_members(run_dir); !why.empty()) return why;
+  if (!at_path(cfg, "run.save_models").get<bool>())
+    return "the run saved no models; run the experiment with run.save_models true "
+           "(--set run.save_models=true)";
+  std::map<std::string, int> ended;
+  for (const CellResult& r : ResultsStore(run_dir).read_cells())
+    ++ended[r.status == CellStatus::Ok ? "finished without them (their models folders are gone)"
+                                       : "ended " + to_string(r.status)];
+  if (ended.empty())
+    return "run.save_models is on, but no cell has finished: lstmad run --resume " + run_dir + " runs them";
+  std::string s = "run.save_models is on, but no cell left models: of its cells, ";
+  size_t k = 0;
+  for (const auto& [what, n] : ended) s += (k++ ? ", " : "") + std::to_string(n) + " " + what;
+  return s + " (results.csv says why; lstmad run --resume " + run_dir + " trains the OK ones again)";
 }
 
 const SavedCell& choose_cell(const std::vector<SavedCell>& saved, const DetectOptions& o,
@@ -156,7 +202,7 @@ const SavedCell& choose_cell(const std::vector<SavedCell>& saved, const DetectOp
 
 // The threshold that makes alarms: --threshold, else the run's corpus-optimal NAB threshold of the
 // profile for this detector (nab_thresholds.json), else none.
-void choose_threshold(Detection& d, const DetectOptions& o) {
+void choose_threshold(Detection& d, const DetectOptions& o, const json& cfg) {
   if (!std::isnan(o.threshold)) {
     d.threshold = o.threshold;
     d.threshold_from = "--threshold";
@@ -179,6 +225,15 @@ void choose_threshold(Detection& d, const DetectOptions& o) {
     }
     log::warn(what + " (" + why + "): the alarm column is empty; give --threshold for alarms");
   };
+  // Without thresholds --profile still names one of the run's profiles: a typo is said, not hidden
+  // behind the empty column (unless the run's eval.profiles file is gone, when no list is known).
+  std::set<std::string> known;
+  try {
+    for (const NabProfile& p : eval_profiles(cfg)) known.insert(p.name);
+  } catch (const ConfigError&) {  // the file is gone: nothing to check against
+  }
+  if (!known.empty() && !known.count(o.profile))
+    throw ConfigError("--profile " + o.profile + ": the run's profiles are " + listing(known));
   const std::string path = o.run_dir + "/nab_thresholds.json";
   if (!files::exists(path)) return none(o.run_dir + " has no nab_thresholds.json");
   const json j = read_json_file(path);
@@ -205,9 +260,9 @@ Series series_to_score(const json& cfg, const DetectOptions& o, const SavedCell&
       return resolve_corpus(cfg, o.run_dir, /*read_only=*/true).load(sc.series);
     } catch (const ConfigError& e) {  // a run moved away from its corpus, or the corpus moved
       if (!o.data_root.empty()) throw;
-      throw ConfigError(std::string(e.what()) +
-                        " (the run's corpus: give --data-root DIR where it is now, or " +
-                        "--file with the series' CSV)");
+      const std::string format = at_path(cfg, "data.format").get<std::string>();
+      throw ConfigError(std::string(e.what()) + " (the run's corpus: give --data-root DIR where it is now" +
+                        (format == "nasa" || format == "ucr" ? ")" : ", or --file with the series' CSV)"));
     }
   }
   // NASA channels (train .npy, then test .npy) and UCR files (the training part in the file's name) have
@@ -329,25 +384,19 @@ Detection detect(const DetectOptions& o) {
       if (auto it = damaged.find(c.id); it != damaged.end()) std::rethrow_exception(it->second);
     }
   }
-  if (saved.empty() && !damaged.empty()) std::rethrow_exception(damaged.begin()->second);
+  if (saved.empty() && !damaged.empty()) {
+    const auto first = damaged.begin()->second;
+    damaged.erase(damaged.begin());
+    warn_skipped(damaged);
+    std::rethrow_exception(first);
+  }
+  warn_skipped(damaged);
   if (saved.empty()) {
-    // A rescore with --member: its errors are the mean over several runs' models, which no single run's
-    // config replays, so it copies none.
-    const std::string mpath = o.run_dir + "/manifest.json";
-    if (files::exists(mpath)) {
-      const json m = read_json_file(mpath);
-      if (m.is_object() && m.contains("ensemble_members"))
-        throw IoError(o.run_dir + ": an ensemble of several runs' models (rescore --member " +
-                      json_excerpt(m["ensemble_members"]) +
-                      "), which detect cannot replay: train the ensemble in one run (an \"ensemble\" section "
-                      "in the config, with run.save_models true), or run detect on each member run");
-    }
-    if (!o.series.empty())
-      if (const std::string why = why_no_models(cfg, o.run_dir, o.series, o.detector); !why.empty())
-        throw IoError(o.run_dir + ": --series " + o.series + ": " + why);
-    throw IoError(o.run_dir +
-                  ": the run saved no models; run the experiment with run.save_models true "
-                  "(--set run.save_models=true)");
+    std::string why = ensemble_of_members(o.run_dir);
+    if (why.empty() && !o.series.empty())
+      if (const std::string w = why_no_models(cfg, o.run_dir, o.series, o.detector); !w.empty())
+        why = "--series " + o.series + ": " + w;
+    throw IoError(o.run_dir + ": " + (why.empty() ? why_none_saved(cfg, o.run_dir) : why));
   }
   const SavedCell& sc = choose_cell(saved, o, o.run_dir, cfg);
   const std::string index_path = saved_models_dir(o.run_dir, sc.cell) + "/model.json";
@@ -394,7 +443,7 @@ Detection detect(const DetectOptions& o) {
   Detection d;
   d.detector = sc.detector;
   // What the options ask is checked before the models replay the series (a minute on a long one).
-  choose_threshold(d, o);
+  choose_threshold(d, o, cfg);
   const long long rows = p.series.rows();
   if (o.from_row >= rows || o.from_row < -rows)
     throw ConfigError("--from-row " + std::to_string(o.from_row) + ": " + where + " has " +
@@ -439,11 +488,14 @@ std::vector<std::pair<std::string, std::string>> saved_model_list(const std::str
   std::map<std::string, std::exception_ptr> damaged;
   std::vector<std::pair<std::string, std::string>> out;
   for (const SavedCell& c : saved_cells(run_dir, damaged)) out.emplace_back(c.detector, c.series);
-  if (out.empty())  // as detect says it: an empty list would read as a run that holds nothing to list
-    throw IoError(run_dir + (damaged.empty()
-                                 ? ": the run saved no models; run the experiment with "
-                                   "run.save_models true (--set run.save_models=true)"
-                                 : ": every saved-model index is damaged (the warnings name them)"));
+  warn_skipped(damaged);
+  if (out.empty()) {  // as detect says it: an empty list would read as a run that holds nothing to list
+    if (!damaged.empty())
+      throw IoError(run_dir + ": every saved-model index is damaged (the warnings name them)");
+    const std::string cfg_path = run_dir + "/config.json";
+    throw IoError(run_dir + ": " +
+                  why_none_saved(resolve_config(read_run_config(cfg_path), cfg_path), run_dir));
+  }
   std::sort(out.begin(), out.end());
   return out;
 }

@@ -405,6 +405,9 @@ TEST(Detect, ErrorsNameWhatToFix) {
     EXPECT_EQ(detect(ucr + " --series " + kSeries[0] + " --file " + run + "/corpus/data/" + kSeries[0], &log),
               2);
     EXPECT_NE(log.find("--file: the run read a ucr corpus"), std::string::npos) << log;
+    // Its corpus gone: the way out is --data-root alone.
+    EXPECT_EQ(detect(ucr + " --series " + kSeries[0], &log), 2);
+    EXPECT_NE(log.find("(the run's corpus: give --data-root DIR where it is now)"), std::string::npos) << log;
   }
 
   // A damaged checkpoint is named.
@@ -455,7 +458,15 @@ TEST(Detect, ErrorsNameWhatToFix) {
   }
   write_text(index, "{");
   EXPECT_EQ(detect(run + " --series " + kSeries[0], &log), 3) << log;
-  EXPECT_NE(log.find(index + ":1: malformed JSON"), std::string::npos) << log;
+  const size_t said = log.find(index + ":1: malformed JSON");
+  EXPECT_NE(said, std::string::npos) << log;
+  EXPECT_EQ(log.find(index + ":1: malformed JSON", said + 1), std::string::npos)
+      << "said once, as the error\n"
+      << log;
+  // The other series is still listed; the damaged one is said, once, in a warning.
+  ASSERT_EQ(detect(run + " --list", &log), 0) << log;
+  EXPECT_NE(log.find(std::string("lstmad\t") + kSeries[1]), std::string::npos) << log;
+  EXPECT_NE(log.find("skipped: " + index + ":1: malformed JSON"), std::string::npos) << log;
   write_text(index, "{\"format\": 1}");
   EXPECT_THROW(lstmad::load_saved_cell(run, cell), lstmad::DataError);
   try {
@@ -646,6 +657,49 @@ TEST(Detect, DeploymentOptionsAndReasons) {
 
   EXPECT_EQ(detect(tmp.file("s0") + " --series " + own + " --threshold 0.5 --profile standard", &log), 2);
   EXPECT_NE(log.find("excludes"), std::string::npos) << log;
+  // Without thresholds a profile is still one of the run's.
+  EXPECT_EQ(detect(tmp.file("s0") + " --series " + own + " --profile standrad", &log), 2);
+  EXPECT_NE(
+      log.find("--profile standrad: the run's profiles are reward_low_FN_rate, reward_low_FP_rate, standard"),
+      std::string::npos)
+      << log;
+
+  // A finished cell whose models folder is gone: said as such, and a resume trains it again.
+  const std::string lost = tmp.file("s0-lost");
+  fs::copy(tmp.file("s0"), lost, fs::copy_options::recursive);
+  fs::remove_all(lost + "/models/" + own_cell);
+  EXPECT_EQ(detect(lost + " --series " + own, &log), 3);
+  EXPECT_NE(log.find("its cell " + own_cell + " finished, but its models folder " + lost + "/models/" +
+                     own_cell + " is gone: lstmad run --resume " + lost + " trains the cell again"),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(detect(lost + " --list", &log), 3);
+  EXPECT_NE(log.find("run.save_models is on, but no cell left models: of its cells, 1 finished without them"),
+            std::string::npos)
+      << log;
+}
+
+// A run whose every cell ran out of time saved no models although its config asked for them: detect says
+// how its cells ended, not to turn run.save_models on.
+TEST(Detect, ARunWhoseCellsAllFailedSaysHowTheyEnded) {
+  if (!fs::exists(lstmad_binary())) GTEST_SKIP() << "lstmad binary not built at " << lstmad_binary();
+  TempDir tmp("detect-failed");
+  std::string log;
+  const std::string run = tmp.file("run");
+  ASSERT_EQ(
+      run_small(run, "--set run.save_models=true --set run.max_train_seconds=0.000001 --set train.epochs=50",
+                &log),
+      1)
+      << log;
+  for (const std::string& args : {run, run + " --list"}) {
+    EXPECT_EQ(detect(args, &log), 3) << args;
+    EXPECT_NE(log.find("run.save_models is on, but no cell left models: of its cells, 2 ended TIMEOUT"),
+              std::string::npos)
+        << args << "\n"
+        << log;
+    EXPECT_EQ(log.find("run the experiment with run.save_models true"), std::string::npos) << args << "\n"
+                                                                                           << log;
+  }
 }
 
 // rescore and detect only read the run they are given: its files keep their bytes and inodes (a rewrite
