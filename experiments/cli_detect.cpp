@@ -55,10 +55,12 @@ void add_detect_command(CLI::App& app, Registry& reg) {
   det->add_option("-j,--jobs", o.threads, "Worker threads (0 = all cores)")->check(thread_count);
   det->add_flag("--list", list, "Print the detectors and series whose models the run saved, and exit");
   det->footer(
-      "Output (standard output or --out): timestamp,value,anomaly_score,raw_score,alarm. raw_score is the "
-      "row's mean absolute prediction error in normalized units (nan where none); alarm is 1 where a row "
-      "after the training part scores at or above the threshold, 0 elsewhere, and empty on every row when "
-      "no threshold is known. A summary line goes to standard error (not with -q). Exit status: 0 done, 2 a "
+      "Output (standard output or --out): timestamp,value,anomaly_score,raw_score,alarm,filled. raw_score "
+      "is the row's mean absolute prediction error in normalized units (nan where none); alarm is 1 where a "
+      "row after the training part scores at or above the threshold, 0 elsewhere, and empty on every row "
+      "when no threshold is known; filled is 1 where the row had a missing value, filled as --missing (or "
+      "the run's data.missing) says, else 0. A summary line goes to standard error (not with -q). Exit "
+      "status: 0 done, 2 a "
       "wrong choice "
       "(detector, series, profile, option, a path that does not exist), 3 a run, model or file that cannot "
       "serve (named). "
@@ -86,6 +88,7 @@ void add_detect_command(CLI::App& app, Registry& reg) {
          << d.engine << ": " << d.data.rows() << " rows, the first " << d.train_rows << " the training part"
          << (d.same_training_rows ? " (the rows the models learned)" : " (not the rows the models learned)");
     if (d.first_row > 0) line << "; rows " << d.first_row << ".." << d.data.rows() - 1 << " written";
+    if (d.filled_rows > 0) line << "; " << d.filled_rows << " row(s) written with a filled value";
     if (std::isnan(d.threshold))
       line << "; no threshold, no alarms";
     else

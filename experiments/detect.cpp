@@ -438,9 +438,15 @@ Detection detect(const DetectOptions& o) {
                         " rows stand for the models' training part and scores start after it: give the "
                         "series the models learned (" +
                         sc.series + ") with the new rows appended, not the new rows alone");
+  // Which rows had a value missing: prepare fills them in place.
+  std::vector<char> filled(static_cast<size_t>(series.rows()), 0);
+  for (int i = 0; i < series.rows(); ++i)
+    for (int j = 0; j < series.dims; ++j)
+      if (std::isnan(series.value(i, j))) filled[static_cast<size_t>(i)] = 1;
   PreparedSeries p = prepare_series_as(std::move(series), cfg, sc.train_end, sc.norm, sc.time_features);
 
   Detection d;
+  d.filled = std::move(filled);
   d.detector = sc.detector;
   // What the options ask is checked before the models replay the series (a minute on a long one).
   choose_threshold(d, o, cfg);
@@ -450,6 +456,7 @@ Detection detect(const DetectOptions& o) {
                       std::to_string(rows) + " rows (0 .. " + std::to_string(rows - 1) + ", or -1 .. -" +
                       std::to_string(rows) + " from the end)");
   d.first_row = static_cast<int>(o.from_row < 0 ? rows + o.from_row : o.from_row);
+  d.filled_rows = static_cast<int>(std::count(d.filled.begin() + d.first_row, d.filled.end(), 1));
   d.series = sc.series;
   d.cell = sc.cell;
   d.train_rows = p.train_end;
@@ -502,7 +509,7 @@ std::vector<std::pair<std::string, std::string>> saved_model_list(const std::str
 
 void detection_csv(const Detection& d, const std::function<void(std::string&)>& sink) {
   const bool alarms = !std::isnan(d.threshold);
-  std::string out = "timestamp,value,anomaly_score,raw_score,alarm\n";
+  std::string out = "timestamp,value,anomaly_score,raw_score,alarm,filled\n";
   auto put = [&out](double v) { append_shortest(out, v); };
   const bool timed = d.data.timestamps.size() == static_cast<size_t>(d.data.rows());
   for (int i = d.first_row; i < d.data.rows(); ++i) {
@@ -519,7 +526,7 @@ void detection_csv(const Detection& d, const std::function<void(std::string&)>& 
     put(d.errors[k]);
     // The training part's scores are the run's too, but NAB ignores those rows and so does an alarm.
     out += !alarms ? "," : i >= d.train_rows && d.scores[k] >= d.threshold ? ",1" : ",0";
-    out += '\n';
+    out += k < d.filled.size() && d.filled[k] ? ",1\n" : ",0\n";
     if (out.size() >= (size_t{1} << 20)) {
       sink(out);
       out.clear();

@@ -42,6 +42,10 @@ struct Detection {
   std::string threshold_from;                                   // where the threshold came from
   int first_row = 0;  // the first row written (DetectOptions::from_row)
   int alarms = 0;     // written rows after the training part with score >= threshold
+  // Per row, 1 where a value was missing and data.missing (or --missing) filled it: the `value` written
+  // there, and the forecasts from it, stand on a filled value, not a measured one.
+  std::vector<char> filled;
+  int filled_rows = 0;  // written rows with a filled value
 };
 
 // ConfigError for a wrong choice (it lists the valid ones), IoError when the run folder or its models
@@ -52,9 +56,10 @@ Detection detect(const DetectOptions& options);
 // Every (detector, series) whose models the run saved, in that order.
 std::vector<std::pair<std::string, std::string>> saved_model_list(const std::string& run_dir);
 
-// CSV: timestamp,value,anomaly_score,raw_score,alarm, rows from d.first_row, numbers in their shortest
-// round-trip form, as the run's NAB-format files write them. alarm: 1 where a row after the training
-// part scores at or above the threshold, else 0; empty on every row when no threshold is known. Made a
+// CSV: timestamp,value,anomaly_score,raw_score,alarm,filled, rows from d.first_row, numbers in their
+// shortest round-trip form, as the run's NAB-format files write them. alarm: 1 where a row after the
+// training part scores at or above the threshold, else 0; empty on every row when no threshold is known.
+// filled: 1 where the row had a missing value that was filled, else 0. Made a
 // block at a time (a long series' CSV is over 100 MB): `sink` is given the text made since its last call
 // whenever that passes 1 MB, and the rest at the end.
 void detection_csv(const Detection& d, const std::function<void(std::string&)>& sink);

@@ -93,13 +93,15 @@ TEST(Detect, SavedModelsScoreTheirSeriesAsTheRunDidBitForBit) {
     EXPECT_NE(log.find("(the rows the models learned)"), std::string::npos) << log;
     expect_same_scores(out, nab_file(run, series));
     const auto got = read_csv(out);
-    ASSERT_EQ(got[0], (std::vector<std::string>{"timestamp", "value", "anomaly_score", "raw_score", "alarm"}));
+    ASSERT_EQ(got[0], (std::vector<std::string>{"timestamp", "value", "anomaly_score", "raw_score", "alarm",
+                                                "filled"}));
     int alarms = 0, finite_errors = 0;
     ASSERT_GT(train_rows[series], 0u);
     for (size_t i = 1; i < got.size(); ++i) {
-      ASSERT_EQ(got[i].size(), 5u) << series << " row " << i;
+      ASSERT_EQ(got[i].size(), 6u) << series << " row " << i;
       const bool alarm = i - 1 >= train_rows[series] && std::stod(got[i][2]) >= threshold;
       EXPECT_EQ(got[i][4], alarm ? "1" : "0") << series << " row " << i;
+      EXPECT_EQ(got[i][5], "0") << series << " row " << i << ": no value was missing";
       alarms += alarm;
       finite_errors += std::isfinite(std::stod(got[i][3]));
     }
@@ -171,7 +173,7 @@ TEST(Detect, SavedModelsScoreTheirSeriesAsTheRunDidBitForBit) {
     const auto got = read_csv(out);
     int alarms = 0;
     for (size_t i = 1; i < got.size(); ++i) {
-      ASSERT_EQ(got[i].size(), 5u) << profile << " row " << i;
+      ASSERT_EQ(got[i].size(), 6u) << profile << " row " << i;
       const bool alarm = i - 1 >= train_rows[kSeries[0]] && std::stod(got[i][2]) >= at;
       EXPECT_EQ(got[i][4], alarm ? "1" : "0") << profile << " row " << i;
       alarms += alarm;
@@ -596,6 +598,10 @@ TEST(Detect, DeploymentOptionsAndReasons) {
   const auto filled = read_csv(tmp.file("gap-out.csv")), whole = read_csv(tmp.file("here.csv"));
   ASSERT_EQ(filled.size(), whole.size());
   for (size_t i = 1; i < 900; ++i) ASSERT_EQ(filled[i], whole[i]) << "row " << i - 1;
+  // The row whose value was missing (row 900, file line 902) is marked, and only it.
+  for (size_t i = 1; i < filled.size(); ++i)
+    ASSERT_EQ(filled[i].back(), i - 1 == 900 ? "1" : "0") << "row " << i - 1;
+  EXPECT_NE(log.find("; 1 row(s) written with a filled value"), std::string::npos) << log;
   EXPECT_EQ(detect(run + " --series " + kSeries[0] + " --missing sometimes", &log), 2);
   EXPECT_NE(log.find("--missing sometimes: "), std::string::npos) << log;
 
@@ -651,8 +657,8 @@ TEST(Detect, DeploymentOptionsAndReasons) {
   ASSERT_EQ(detect(tmp.file("s0") + " --series " + own + " --out " + tmp.file("s0.csv"), &log), 0) << log;
   EXPECT_NE(log.find("the run did not NAB-score detector lstmad: shard 0/2"), std::string::npos) << log;
   const auto got = read_csv(tmp.file("s0.csv"));
-  ASSERT_EQ(got[0].back(), "alarm");
-  for (size_t i = 1; i < got.size(); ++i) ASSERT_EQ(got[i].size(), 5u) << "row " << i;
+  ASSERT_EQ(got[0][4], "alarm");
+  for (size_t i = 1; i < got.size(); ++i) ASSERT_EQ(got[i].size(), 6u) << "row " << i;
   for (size_t i = 1; i < got.size(); ++i) ASSERT_EQ(got[i][4], "") << "row " << i;
 
   EXPECT_EQ(detect(tmp.file("s0") + " --series " + own + " --threshold 0.5 --profile standard", &log), 2);
