@@ -282,7 +282,10 @@ std::vector<KeyDef> make_schema() {
       "Run seed; each cell's seed derives from it, the setting's model and train values and the series "
       "(not its detector values: detector variants train the same models).",
       0, 9.007e15, {}, true);
-  add("run.threads", T::Int, 0, "Worker threads (0 = all cores; the CLI's -j overrides).", 0, 4096);
+  add("run.threads", T::Int, 0,
+      "Worker threads (0 = all cores the process may run on: its CPU affinity, e.g. taskset or a Slurm job's "
+      "CPUs; the CLI's -j overrides).",
+      0, 4096);
   add("run.out", T::String, "runs", "Folder that receives run folders.");
   add("run.max_train_seconds", T::Number, 0.0,
       "Wall-clock limit of a model's training, checked between epochs (on the fused engine, whose models "

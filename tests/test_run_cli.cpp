@@ -2,6 +2,7 @@
 // bad input that fails only its own cells, and config errors that name the JSON path (reruns whatever the
 // thread count and batching: test_scheduler.cpp).
 #include <gtest/gtest.h>
+#include <sched.h>
 
 #include <cmath>
 #include <cstdio>
@@ -799,6 +800,31 @@ TEST_F(RunCli, JobsZeroIsEveryCoreWhateverTheConfigSays) {
   const json one = json::parse(lstmad::files::read(tmp.file("one/manifest.json")));
   EXPECT_EQ(all["threads"], all["hardware_threads"]);
   EXPECT_EQ(one["threads"], 1);
+}
+
+// -j 0 counts the CPUs the process may run on (taskset, a Slurm job's cpuset), not every CPU of the
+// machine: the child inherits this thread's affinity, one CPU.
+TEST_F(RunCli, JobsZeroCountsTheCpusOfTheAffinityMask) {
+  cpu_set_t saved;
+  CPU_ZERO(&saved);
+  ASSERT_EQ(::sched_getaffinity(0, sizeof saved, &saved), 0);
+  if (CPU_COUNT(&saved) < 2) GTEST_SKIP() << "this process may run on one CPU only";
+  int first = 0;
+  while (!CPU_ISSET(first, &saved)) ++first;
+  cpu_set_t one_cpu;
+  CPU_ZERO(&one_cpu);
+  CPU_SET(first, &one_cpu);
+  TempDir tmp("jobs-affinity");
+  write_text(tmp.file("cfg.json"), kTinySynthetic);
+  std::string out;
+  ASSERT_EQ(::sched_setaffinity(0, sizeof one_cpu, &one_cpu), 0);
+  const int rc = run_command(
+      lstmad_binary() + " -q run " + tmp.file("cfg.json") + " -j 0 --out " + tmp.file("run"), &out);
+  ASSERT_EQ(::sched_setaffinity(0, sizeof saved, &saved), 0);
+  ASSERT_EQ(rc, 0) << out;
+  const json manifest = json::parse(lstmad::files::read(tmp.file("run/manifest.json")));
+  EXPECT_EQ(manifest["threads"], 1);
+  EXPECT_EQ(manifest["hardware_threads"], 1);
 }
 
 // Settings that differ only in detector.* train the same models (their seeds follow the model): a run

@@ -1,5 +1,7 @@
 #include "core/thread_pool.hpp"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <atomic>
 #include <exception>
@@ -33,7 +35,14 @@ void ThreadPool::wait_idle() {
   cv_idle_.wait(lock, [this] { return tasks_.empty() && active_ == 0; });
 }
 
-std::size_t ThreadPool::hardware_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
+std::size_t ThreadPool::hardware_threads() {
+  // hardware_concurrency() counts every online CPU of the machine, also those the process may not use.
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+    return static_cast<std::size_t>(CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
 
 void ThreadPool::worker() {
   for (;;) {

@@ -23,7 +23,8 @@ class ThreadPool {
   void wait_idle();
   std::size_t size() const { return workers_.size(); }
 
-  // Number of hardware threads, at least 1.
+  // Number of CPUs this process may run on, at least 1: its affinity mask (taskset, a Slurm job's or a
+  // container's cpuset), else the machine's hardware threads.
   static std::size_t hardware_threads();
 
  private:
