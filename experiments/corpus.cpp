@@ -232,11 +232,20 @@ void resolve_nab_layout(Corpus& c, const json& cfg, const std::string& run_dir, 
     } else if (!synthetic_corpus_on_disk(o, c.root)) {
       // A run folder that is read-only, archived without its corpus, or another process's to write: the
       // same bytes, generated where this command may write.
-      // A folder of its own (mkdtemp: a fresh name, not one another user could have placed in /tmp).
-      std::string pattern = (fs::temp_directory_path() / "lstmad-corpus-XXXXXX").string();
-      if (!::mkdtemp(pattern.data()))
+      // A folder of its own (mkdtemp: a fresh name, not one another user could have placed in /tmp), in
+      // TMPDIR where it is set and not empty (as POSIX has it), else /tmp.
+      const char* tmpdir = std::getenv("TMPDIR");
+      const bool tmpdir_set = tmpdir && *tmpdir;
+      std::string pattern = (fs::path(tmpdir_set ? tmpdir : "/tmp") / "lstmad-corpus-XXXXXX").string();
+      if (!::mkdtemp(pattern.data())) {
+        const int err = errno;
         throw IoError(pattern + ": cannot create a scratch folder for the synthetic corpus (" +
-                      std::strerror(errno) + ")");
+                      std::strerror(err) + "); " +
+                      (tmpdir_set
+                           ? "set TMPDIR (now " + std::string(tmpdir) + ") to a folder this user can write"
+                           : std::string("set TMPDIR to a folder this user can write")) +
+                      ", or put the run's corpus back at " + c.root);
+      }
       const std::string scratch = pattern;
       c.scratch = std::shared_ptr<const std::string>(new std::string(scratch), [](const std::string* p) {
         std::error_code ec;

@@ -754,3 +754,32 @@ TEST(Detect, RescoreAndDetectWriteNothingIntoTheRun) {
   EXPECT_EQ(corpus_of("no-corpus")["root"], run + "/corpus");
   EXPECT_EQ(corpus_of("no-corpus")["regenerated"], true);
 }
+
+// A run without its synthetic corpus is scored from one generated in TMPDIR: an empty TMPDIR is /tmp (as
+// POSIX has it), and one that cannot take the folder is named, with exit 3.
+TEST(Detect, ACorpusGeneratedElsewhereGoesToTmpdir) {
+  if (!fs::exists(lstmad_binary())) GTEST_SKIP() << "lstmad binary not built at " << lstmad_binary();
+  TempDir tmp("tmpdir");
+  const std::string run = tmp.file("run");
+  std::string log;
+  ASSERT_EQ(run_small(run, "--set run.save_models=true", &log), 0) << log;
+  fs::remove_all(run + "/corpus");
+  const std::string args = run + " --series " + kSeries[0] + " -j 1";
+  ASSERT_EQ(
+      run_command("TMPDIR= " + lstmad_binary() + " detect " + args + " --out " + tmp.file("d.csv"), &log), 0)
+      << log;
+  expect_same_scores(tmp.file("d.csv"), nab_file(run, kSeries[0]));
+  const std::string missing = tmp.file("no-such-folder");
+  EXPECT_EQ(run_command("TMPDIR=" + missing + " " + lstmad_binary() + " detect " + args + " --out " +
+                            tmp.file("e.csv"),
+                        &log),
+            3)
+      << log;
+  EXPECT_NE(
+      log.find("cannot create a scratch folder for the synthetic corpus (No such file or directory); set "
+               "TMPDIR (now " +
+               missing + ") to a folder this user can write, or put the run's corpus back at " + run +
+               "/corpus"),
+      std::string::npos)
+      << log;
+}
