@@ -18,6 +18,7 @@
 
 #include "core/error.hpp"
 #include "core/files.hpp"
+#include "experiments/run_folder.hpp"
 #include "support/test_support.hpp"
 
 namespace fs = std::filesystem;
@@ -85,6 +86,25 @@ TEST(OutputPaths, AnAtomicWriteThroughALinkWritesItsTarget) {
   fs::create_symlink("loop_b", tmp.file("loop_a"));
   fs::create_symlink("loop_a", tmp.file("loop_b"));
   EXPECT_THROW(files::write_atomic(tmp.file("loop_a"), "x"), lstmad::IoError);
+}
+
+// The files a run writes (atomically, and its .lock) take the mode a shell's `>` gives, 0666 less the
+// umask: a group-shared umask 002 lets the group's members resume the run and append to its files.
+TEST(OutputPaths, WrittenFilesTakeTheirModeFromTheUmask) {
+  TempDir tmp("out-umask");
+  const auto mode_of = [](const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 ? (st.st_mode & 07777) : 0;
+  };
+  const mode_t old = ::umask(002);
+  files::write_atomic(tmp.file("shared.csv"), "x\n");
+  { lstmad::RunFolderLock lock(tmp.path()); }
+  ::umask(077);
+  files::write_atomic(tmp.file("private.csv"), "x\n");
+  ::umask(old);
+  EXPECT_EQ(mode_of(tmp.file("shared.csv")), 0664u);
+  EXPECT_EQ(mode_of(tmp.file(".lock")), 0664u);
+  EXPECT_EQ(mode_of(tmp.file("private.csv")), 0600u);
 }
 
 // An OutputFile onto a FIFO writes into the pipe (its reader gets every byte; the FIFO stays a FIFO), onto

@@ -173,7 +173,7 @@ AtomicWriter::AtomicWriter(std::string path) : path_(std::move(path)) {
   if (target_ != path_) path_ += " (a link to " + target_ + ")";
   tmp_ = target_ + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
   buf_.reserve(kBlock + 4096);  // before the file: nothing to undo if it throws
-  fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   if (fd_ < 0) throw IoError(path_ + ": cannot create (" + std::strerror(errno) + ")");
 }
 
