@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <sstream>
@@ -282,6 +283,17 @@ std::string type_name(KeyType t) {
     case KeyType::NumberOrNull: return "number or null";
   }
   return "?";
+}
+
+void make_paths_absolute(json& config) {
+  const std::pair<const char*, const char*> path_keys[] = {{"data", "root"}, {"eval", "profiles"}};
+  for (const auto& [section, key] : path_keys) {
+    if (!config.contains(section) || !config[section].contains(key) || !config[section][key].is_string())
+      continue;
+    const std::string path = config[section][key].get<std::string>();
+    if (!path.empty() && std::filesystem::path(path).is_relative())
+      config[section][key] = std::filesystem::absolute(path).lexically_normal().string();
+  }
 }
 
 void apply_override(json& config, const std::string& assignment) {

@@ -38,6 +38,10 @@ void apply_override(json& config, const std::string& assignment);
 // naming the JSON path, the expected and the given value. `source` names the file in messages.
 json resolve_config(const json& user, const std::string& source);
 
+// A relative data.root or eval.profiles made absolute (from the working folder), as a run folder's
+// config.json records them: a command run later from another working folder reads the same files.
+void make_paths_absolute(json& config);
+
 // `config` less the keys that change no result and may differ between the legs of a rescore or the
 // shards of a run (run.series_memory_mb: each machine's memory), for comparing two configs of one run.
 json without_memory_keys(json config);

@@ -156,7 +156,10 @@ json rescore_config(const json& src_cfg, const std::vector<std::string>& overrid
                         "models are reused), and run.series_memory_mb");
     apply_override(user, o);
   }
-  return resolve_config(user, "rescore of " + src_dir);
+  // As a run's: a relative eval.profiles names the file from this working folder, in its config.json too.
+  json cfg = resolve_config(user, "rescore of " + src_dir);
+  make_paths_absolute(cfg);
+  return cfg;
 }
 
 // The --member runs, read back. A run's models count once: the source again, or a member given twice

@@ -519,13 +519,7 @@ RunOutcome run_experiment(const json& cfg_in, const RunOptions& ro_in) {
   } else {
     // The run's paths are made absolute before its config.json is written: a relative data.root or
     // eval.profiles would name another folder when the run is resumed from another working folder.
-    const std::pair<const char*, const char*> path_keys[] = {{"data", "root"}, {"eval", "profiles"}};
-    for (const auto& [section, key] : path_keys) {
-      if (!cfg.contains(section) || !cfg[section].contains(key) || !cfg[section][key].is_string()) continue;
-      const std::string path = cfg[section][key].get<std::string>();
-      if (!path.empty() && fs::path(path).is_relative())
-        cfg[section][key] = fs::absolute(path).lexically_normal().string();
-    }
+    make_paths_absolute(cfg);
     dir = create_run_folder(cfg, ro, setup, lock);
   }
   log::set_file(dir + "/log.txt");

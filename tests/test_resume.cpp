@@ -488,6 +488,28 @@ TEST_F(Resume, RelativePathsNameTheSameFilesFromAnyWorkingFolder) {
   EXPECT_NE(out.find("already finished"), std::string::npos) << out;
 }
 
+// A rescore's relative eval.profiles is made absolute in its config.json, as a run's is: read from another
+// working folder, it names the same file (before, the rescore kept "profiles.json" as given).
+TEST_F(Resume, ARescoresRelativeProfilesAreMadeAbsolute) {
+  TempDir tmp("relative-profiles");
+  write_text(tmp.file("cfg.json"), kConfig);
+  write_text(tmp.file("profiles.json"),
+             R"({"mine": {"CostMatrix": {"tpWeight": 1, "fnWeight": 2, "fpWeight": 0.3, "tnWeight": 1}}})");
+  std::string out;
+  ASSERT_EQ(run_command(lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --set train.epochs=1 --out " +
+                            tmp.file("a"),
+                        &out),
+            0)
+      << out;
+  ASSERT_EQ(run_command("cd " + tmp.path() + " && " + lstmad_binary() +
+                            " -q rescore a --set eval.profiles=profiles.json --out rs",
+                        &out),
+            0)
+      << out;
+  const json cfg = json::parse(lstmad::files::read(tmp.file("rs/config.json")));
+  EXPECT_EQ(cfg["eval"]["profiles"], fs::absolute(tmp.file("profiles.json")).lexically_normal().string());
+}
+
 // An OK cell whose NAB-format file is gone runs again on resume, and the run's scores come back as they
 // were (before, every resume ended without a NAB score for that detector).
 TEST_F(Resume, ACellWhoseScoresFileIsGoneRunsAgain) {
