@@ -119,7 +119,24 @@ std::string check_value(const KeyDef& d, const json& v) {
       return h;
     }
     const std::string t = v.get<std::string>();
-    if (d.griddable && t.find(',') != std::string::npos && t.front() != '[') {
+    // "0,5" as a locale with a decimal comma writes 0.5: the grid [0,5] is named only beside the number,
+    // and only where its items are JSON ("0,05" is no grid).
+    const size_t comma = t.find(',');
+    const auto digits = [&t](size_t from, size_t to) {
+      return from < to && std::all_of(t.begin() + static_cast<std::ptrdiff_t>(from),
+                                      t.begin() + static_cast<std::ptrdiff_t>(to),
+                                      [](char ch) { return ch >= '0' && ch <= '9'; });
+    };
+    if ((d.type == KeyType::Number || d.type == KeyType::NumberOrNull) && comma != std::string::npos &&
+        t.find(',', comma + 1) == std::string::npos && digits(t.front() == '-' ? 1 : 0, comma) &&
+        digits(comma + 1, t.size())) {
+      std::string point = t;
+      point[comma] = '.';
+      h += " (JSON numbers take a decimal point: --set '" + d.path + "=" + point + "'";
+      if (d.griddable && json::accept("[" + t + "]"))
+        h += "; a grid is a JSON list: --set '" + d.path + "=[" + t + "]'";
+      h += ")";
+    } else if (d.griddable && t.find(',') != std::string::npos && t.front() != '[') {
       std::string list, item;
       std::stringstream items(t);
       while (std::getline(items, item, ',')) {

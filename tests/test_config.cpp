@@ -845,6 +845,20 @@ TEST(Config, SlipsAreNamedWithWhatWasMeant) {
                 .find("(a grid is a JSON list: --set 'detector.score=[\"error\",\"likelihood\"]')"),
             std::string::npos);
   EXPECT_NE(error_with("train.lr=.001").find("(JSON numbers need the leading 0: 0.001)"), std::string::npos);
+  // A decimal comma (a German or French locale's 0,5) is named first: the grid [0,003] is no JSON, and
+  // [0,1] would run 0 and 1 where 0.1 was meant.
+  const std::string comma = error_with("train.lr=0,003");
+  EXPECT_NE(comma.find("(JSON numbers take a decimal point: --set 'train.lr=0.003')"), std::string::npos)
+      << comma;
+  EXPECT_EQ(comma.find("grid"), std::string::npos) << comma;
+  const std::string either = error_with("detector.spatial_margin=0,1");
+  EXPECT_NE(
+      either.find("(JSON numbers take a decimal point: --set 'detector.spatial_margin=0.1'; a grid is a "
+                  "JSON list: --set 'detector.spatial_margin=[0,1]')"),
+      std::string::npos)
+      << either;
+  EXPECT_NE(error_with("model.hidden=1,5").find("(a grid is a JSON list: --set 'model.hidden=[1,5]')"),
+            std::string::npos);
   EXPECT_NE(error_with("run.name=123").find("(quote it for the shell and JSON: --set 'run.name=\"123\"')"),
             std::string::npos);
   const std::string choice = error_with("engine.precision=16");
