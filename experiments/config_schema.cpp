@@ -24,9 +24,11 @@ std::vector<KeyDef> make_schema() {
       "columns; ids are the paths under data.root, a file at its top getting the folder's name as category).",
       0, 0, {"synthetic", "nab", "nasa", "ucr", "csv"});
   add("data.root", T::String, "",
-      "Corpus folder. Empty: for `nab`, the NAB_ROOT environment variable, else ../shared/nab from the working "
-      "folder, else the shared/nab beside the source tree the binary was built from (`nasa`, `ucr` and `csv` "
-      "have no default: for them it is required).");
+      "Corpus folder; a relative path is from the working folder the command runs in (not the config file's "
+      "folder), and the run folder's config.json records it absolute. Empty: for `nab`, the NAB_ROOT "
+      "environment variable, else ../shared/nab from the working folder, else the shared/nab beside the "
+      "source tree the binary was built from (`nasa`, `ucr` and `csv` have no default: for them it is "
+      "required).");
   add("data.csv.time_column", T::String, "timestamp",
       "csv: the time column (by default YYYY-MM-DD HH:MM:SS, YYYY-MM-DDTHH:MM:SS[Z], or seconds since 1970; "
       "see "
@@ -260,7 +262,8 @@ std::vector<KeyDef> make_schema() {
   add("eval.nab", T::Bool, true,
       "Score the corpus as NAB does (needs label windows: NAB's, or another corpus' labels as they are).");
   add("eval.profiles", T::String, "",
-      "NAB profiles file (NAB's config/profiles.json layout); empty: NAB's three standard profiles.");
+      "NAB profiles file (NAB's config/profiles.json layout; relative: from the working folder, as "
+      "data.root); empty: NAB's three standard profiles.");
   add("eval.threshold", T::Number, 0.5,
       "Threshold for the point, event and range metrics per series (scores lie in [0, 1]: above 1, which "
       "is warned of, nothing is flagged).",
@@ -286,7 +289,8 @@ std::vector<KeyDef> make_schema() {
       "Worker threads (0 = all cores the process may run on: its CPU affinity, e.g. taskset or a Slurm job's "
       "CPUs; the CLI's -j overrides).",
       0, 4096);
-  add("run.out", T::String, "runs", "Folder that receives run folders.");
+  add("run.out", T::String, "runs",
+      "Folder that receives run folders (relative: from the working folder, not the config file's).");
   add("run.max_train_seconds", T::Number, 0.0,
       "Wall-clock limit of a model's training, checked between epochs (on the fused engine, whose models "
       "train "
