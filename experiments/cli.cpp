@@ -1,5 +1,7 @@
 #include "experiments/cli.hpp"
 
+#include <fcntl.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -93,6 +95,11 @@ void check_stdout() {
 }
 
 int main(int argc, char** argv) {
+  // A standard descriptor the caller closed (`2>&-`, a job launcher's) is held on /dev/null, opened
+  // read-only: else the next file opened takes its number and the log or the table is written into that
+  // file (a run's .lock, a detect --out CSV). A write there still fails (EBADF) as on the closed one.
+  for (int fd = 0; fd <= 2; ++fd)
+    if (::fcntl(fd, F_GETFD) == -1 && errno == EBADF) ::open("/dev/null", O_RDONLY);  // the lowest free: fd
   StdoutGuard out;
   return out.finish(run_main(argc, argv));
 }

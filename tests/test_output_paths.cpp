@@ -289,6 +289,25 @@ TEST_F(OutputCli, FolderOutputsRefuseAFileAndFollowALink) {
   EXPECT_TRUE(fs::exists(tmp.file("real/results.csv")));
 }
 
+// A closed standard error (`2>&-`) lends its number to no file: a rescore's .lock holds its pid, not the log
+// lines (the .lock, opened first, took descriptor 2; a detect --out CSV opened first got detect's warnings),
+// and detect --out writes its scores alone; a closed standard output still fails the command with exit 3.
+TEST_F(OutputCli, AClosedStandardDescriptorIsNoFilesNumber) {
+  TempDir tmp("out-cli-closed");
+  std::string want, log;
+  ASSERT_EQ(run_command("{ " + detect() + " 2>/dev/null; }", &want), 0);
+  ASSERT_EQ(run_command("{ " + detect() + " --out " + tmp.file("scores.csv") + " 2>&-; }", &log), 0) << log;
+  EXPECT_EQ(files::read(tmp.file("scores.csv")), want);
+  ASSERT_EQ(run_command("{ " + lstmad_binary() + " rescore " + run_ + " --out " + tmp.file("re") + " 2>&-; }",
+                        &log),
+            0)
+      << log;
+  EXPECT_EQ(files::read(tmp.file("re/.lock")).find("[info]"), std::string::npos);
+  EXPECT_EQ(run_command("{ " + detect() + " >&-; }", &log), 3) << log;
+  EXPECT_NE(log.find("lstmad: standard output: write failed (Bad file descriptor)"), std::string::npos)
+      << log;
+}
+
 // A failed write to standard output (a full disk) exits 3 with one line saying so: detect stops at the
 // first block that fails; config-reference's whole text fails at the final flush.
 TEST_F(OutputCli, AFailedStandardOutputExits3WithTheReason) {
