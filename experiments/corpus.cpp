@@ -92,8 +92,14 @@ std::string default_nab_root() {
     std::error_code ec;
     return fs::is_directory(p / "data", ec) && fs::is_directory(p / "labels", ec);
   };
+  // A NAB_ROOT that names no corpus is a mistake to say: the folders below could hold another corpus.
   if (const char* env = std::getenv("NAB_ROOT"); env && *env) {
-    if (ok(env)) return fs::absolute(env).lexically_normal().string();
+    if (!ok(env))
+      throw ConfigError(
+          std::string("NAB_ROOT=") + env +
+          ": not a NAB corpus (expected its data/ and labels/ folders there); point NAB_ROOT at "
+          "one, or unset it");
+    return fs::absolute(env).lexically_normal().string();
   }
   for (const fs::path& p :
        {fs::path("../shared/nab"), fs::path(LSTMAD_SOURCE_DIR_FOR_DATA) / ".." / "shared" / "nab"}) {

@@ -49,7 +49,7 @@ struct Corpus {
 CsvColumns csv_columns_of(const json& resolved);
 
 // Finds the NAB corpus: data.root, else $NAB_ROOT, else ../shared/nab (from the working folder or the
-// source tree). Returns "" when none is found.
+// source tree). Returns "" when none is found; a NAB_ROOT that is set and names no corpus is a ConfigError.
 std::string default_nab_root();
 
 // `run_dir` receives the synthetic corpus when data.format is "synthetic". With `read_only` (a command

@@ -750,6 +750,26 @@ TEST_F(RunCli, PlanAndRunAgreeOnWhichSeriesTheCalendarGateAdmits) {
       << plan;
 }
 
+// A NAB_ROOT that names no corpus is said (exit 2), not passed over for ../shared/nab or the one beside the
+// source tree, which could be another corpus.
+TEST_F(RunCli, ANabRootThatIsNoCorpusIsNamed) {
+  TempDir tmp("nab-root");
+  std::string out;
+  const int rc = run_command(
+      "NAB_ROOT=" + tmp.file("none") + " " + lstmad_binary() + " -q run " + std::string(LSTMAD_SOURCE_DIR) +
+          "/configs/quickstart.json --set data.format=nab " +
+          "--set data.max_files=1 --set train.epochs=1 --set model.hidden=4 --out " + tmp.file("run"),
+      &out);
+  EXPECT_EQ(rc, 2) << out;
+  EXPECT_NE(
+      out.find("NAB_ROOT=" + tmp.file("none") +
+               ": not a NAB corpus (expected its data/ and labels/ folders there); point NAB_ROOT at one, or "
+               "unset it"),
+      std::string::npos)
+      << out;
+  EXPECT_FALSE(fs::exists(tmp.file("run")));
+}
+
 TEST_F(RunCli, NabConfigReducedRunsEndToEnd) {
   const std::string nab = lstmad::test::shared_nab_root();
   if (nab.empty()) GTEST_SKIP() << "../shared/nab is absent (set NAB_ROOT or fetch it with scripts/get-nab.sh)";
