@@ -27,8 +27,9 @@ std::vector<KeyDef> make_schema() {
       "Corpus folder; a relative path is from the working folder the command runs in (not the config file's "
       "folder), and the run folder's config.json records it absolute. Empty: for `nab`, the NAB_ROOT "
       "environment variable (set, it must name a NAB corpus), else ../shared/nab from the working folder, "
-      "else the shared/nab beside the source tree the binary was built from (`nasa`, `ucr` and `csv` have no "
-      "default: for them it is required).");
+      "else the shared/nab beside the source tree the binary was built from; a resume, rescore or detect of "
+      "the run reads the corpus it found (manifest.json's corpus.root) while that is there (`nasa`, `ucr` "
+      "and `csv` have no default: for them it is required).");
   add("data.csv.time_column", T::String, "timestamp",
       "csv: the time column (by default YYYY-MM-DD HH:MM:SS, YYYY-MM-DDTHH:MM:SS[Z], or seconds since 1970; "
       "see "

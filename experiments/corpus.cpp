@@ -14,6 +14,7 @@
 
 #include "core/error.hpp"
 #include "core/files.hpp"
+#include "core/json_file.hpp"
 #include "core/log.hpp"
 #include "data/nasa.hpp"
 #include "data/synthetic.hpp"
@@ -224,6 +225,27 @@ void resolve_csv(Corpus& c, const json& cfg) {
       ".csv files");
 }
 
+// The NAB corpus a run found without data.root, as its manifest recorded it, where it still is one; else "".
+// Resumed, rescored or scored by detect from another working folder (or under another NAB_ROOT), the run
+// reads that corpus again, not one the search of default_nab_root finds from there.
+std::string recorded_nab_root(const std::string& run_dir) {
+  std::error_code ec;
+  const std::string path = run_dir + "/manifest.json";
+  if (run_dir.empty() || !fs::is_regular_file(path, ec)) return "";
+  try {
+    const json m = read_json_file(path);
+    if (!m.contains("corpus") || !m["corpus"].is_object() || !m["corpus"].contains("root") ||
+        !m["corpus"]["root"].is_string())
+      return "";
+    const fs::path root = m["corpus"]["root"].get<std::string>();
+    if (root.is_absolute() && fs::is_directory(root / "data", ec) && fs::is_directory(root / "labels", ec))
+      return root.string();
+  } catch (const std::exception&) {
+    // A damaged manifest is said where the run reads it; the corpus is then looked for as for a new run.
+  }
+  return "";
+}
+
 // NAB's layout (NAB itself, or the synthetic corpus written to the run folder): data/<category>/*.csv
 // labeled by data.windows_file.
 void resolve_nab_layout(Corpus& c, const json& cfg, const std::string& run_dir, bool read_only) {
@@ -272,6 +294,7 @@ void resolve_nab_layout(Corpus& c, const json& cfg, const std::string& run_dir, 
     }
     c.windows_file = "labels/combined_windows.json";
   } else {
+    if (c.root.empty()) c.root = recorded_nab_root(run_dir);
     if (c.root.empty()) c.root = default_nab_root();
     if (c.root.empty())
       throw ConfigError("data.root: no NAB corpus found; give data.root (or --set data.root=PATH, or NAB_ROOT), "

@@ -488,6 +488,32 @@ TEST_F(Resume, RelativePathsNameTheSameFilesFromAnyWorkingFolder) {
   EXPECT_NE(out.find("already finished"), std::string::npos) << out;
 }
 
+// A NAB corpus found without data.root (here through NAB_ROOT) is the one the run reads again: resumed
+// under another NAB_ROOT (or from a working folder whose ../shared/nab is another corpus), the run found
+// the other corpus, took its files for changed inputs and ran its finished cells again on it.
+TEST_F(Resume, ACorpusFoundByDefaultIsTheOneTheRunRecorded) {
+  TempDir tmp("default-root");
+  write_text(tmp.file("cfg.json"), kConfig);
+  std::string out;
+  const std::string run = lstmad_binary() + " -q run " + tmp.file("cfg.json") + " --set train.epochs=1";
+  ASSERT_EQ(run_command(run + " --out " + tmp.file("a"), &out), 0) << out;  // its corpus: a/corpus
+  ASSERT_EQ(run_command("NAB_ROOT=" + tmp.file("a/corpus") + " " + run +
+                            " --set data.format=nab --set model.hidden=6 --out " + tmp.file("b"),
+                        &out),
+            0)
+      << out;
+  fs::create_directories(tmp.file("decoy/data"));
+  fs::create_directories(tmp.file("decoy/labels"));
+  fs::remove(tmp.file("b/summary.json"));
+  ASSERT_EQ(
+      run_command("NAB_ROOT=" + tmp.file("decoy") + " " + lstmad_binary() + " run --resume " + tmp.file("b"),
+                  &out),
+      0)
+      << out;
+  EXPECT_EQ(out.find("inputs changed"), std::string::npos) << out;
+  EXPECT_NE(out.find("already finished"), std::string::npos) << out;
+}
+
 // A rescore's relative eval.profiles is made absolute in its config.json, as a run's is: read from another
 // working folder, it names the same file (before, the rescore kept "profiles.json" as given).
 TEST_F(Resume, ARescoresRelativeProfilesAreMadeAbsolute) {
