@@ -288,7 +288,8 @@ std::vector<KeyDef> make_schema() {
       0, 9.007e15, {}, true);
   add("run.threads", T::Int, 0,
       "Worker threads (0 = all cores the process may run on: its CPU affinity, e.g. taskset or a Slurm job's "
-      "CPUs; the CLI's -j overrides).",
+      "CPUs, and at most its control group's CPU quota, rounded up, e.g. a container's --cpus; the CLI's -j "
+      "overrides).",
       0, 4096);
   add("run.out", T::String, "runs",
       "Folder that receives run folders (relative: from the working folder, not the config file's).");

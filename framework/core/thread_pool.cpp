@@ -6,6 +6,8 @@
 #include <atomic>
 #include <exception>
 
+#include "core/cpu_quota.hpp"
+
 namespace lstmad {
 
 ThreadPool::ThreadPool(std::size_t threads) {
@@ -37,11 +39,14 @@ void ThreadPool::wait_idle() {
 
 std::size_t ThreadPool::hardware_threads() {
   // hardware_concurrency() counts every online CPU of the machine, also those the process may not use.
+  std::size_t n = std::max(1u, std::thread::hardware_concurrency());
   cpu_set_t set;
   CPU_ZERO(&set);
   if (::sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
-    return static_cast<std::size_t>(CPU_COUNT(&set));
-  return std::max(1u, std::thread::hardware_concurrency());
+    n = static_cast<std::size_t>(CPU_COUNT(&set));
+  // Read once: a process's quota does not change under it, and -j 0 asks for it more than once.
+  static const std::size_t quota = cgroup_cpu_quota();
+  return quota > 0 ? std::min(n, quota) : n;
 }
 
 void ThreadPool::worker() {

@@ -24,7 +24,8 @@ class ThreadPool {
   std::size_t size() const { return workers_.size(); }
 
   // Number of CPUs this process may run on, at least 1: its affinity mask (taskset, a Slurm job's or a
-  // container's cpuset), else the machine's hardware threads.
+  // container's cpuset), else the machine's hardware threads; at most its control group's CPU quota
+  // (cpu_quota.hpp: a container's --cpus, a pod's CPU limit), rounded up.
   static std::size_t hardware_threads();
 
  private:
