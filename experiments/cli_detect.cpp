@@ -35,9 +35,8 @@ void add_detect_command(CLI::App& app, Registry& reg) {
       ->check(CLI::ExistingFile);
   det->add_option("--out", out, "Write the CSV here (default: standard output)");
   det->add_option("--engine", o.engine, "Engine that runs the models (default: the run's engine.name)");
-  auto* profile =
-      det->add_option("--profile", o.profile, "NAB profile whose corpus-optimal threshold makes alarms")
-          ->capture_default_str();
+  auto* profile = det->add_option(
+      "--profile", o.profile, "NAB profile whose corpus-optimal threshold makes alarms (default: standard)");
   det->add_option("--threshold", o.threshold, "Alarm threshold on the anomaly score (instead of --profile's)")
       ->check(finite_number)
       ->excludes(profile);
@@ -52,7 +51,8 @@ void add_detect_command(CLI::App& app, Registry& reg) {
                   "How gaps in the rows are filled (overrides the run's data.missing: interpolate, "
                   "carry_forward, reject)")
       ->type_name("POLICY");
-  det->add_option("-j,--jobs", o.threads, "Worker threads (0 = all cores)")->check(thread_count);
+  det->add_option("-j,--jobs", o.threads, "Worker threads (0 = every CPU this process may use)")
+      ->check(thread_count);
   det->add_flag("--list", list, "Print the detectors and series whose models the run saved, and exit");
   det->footer(
       "Output (standard output or --out): timestamp,value,anomaly_score,raw_score,alarm,filled. raw_score "

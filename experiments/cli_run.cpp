@@ -110,7 +110,8 @@ void add_run_command(CLI::App& app, Registry& reg) {
   run->add_option("--shard", shard,
                   "Run every n-th cell starting at i (i/n); default from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT")
       ->type_name("I/N");
-  run->add_option("-j,--jobs", jobs, "Worker threads (0 = all cores; default: run.threads)")
+  run->add_option("-j,--jobs", jobs,
+                  "Worker threads (0 = every CPU this process may use; default: run.threads)")
       ->check(thread_count);
   run->add_flag("--no-progress", no_progress, "No progress line or periodic progress logs");
   reg.add(run, run_command);
@@ -150,7 +151,8 @@ void add_rescore_command(CLI::App& app, Registry& reg) {
                       "of all the runs' models' errors, an ensemble; an ensemble run counts as its models "
                       "(repeatable)")
       ->check(CLI::ExistingDirectory);
-  rescore->add_option("-j,--jobs", rescore_jobs, "Worker threads (0 = all cores)")->check(thread_count);
+  rescore->add_option("-j,--jobs", rescore_jobs, "Worker threads (0 = every CPU this process may use)")
+      ->check(thread_count);
   // As run's: a script passes both commands the same flags. A rescore shows no progress line.
   rescore->add_flag("--no-progress", "No progress line or periodic progress logs (rescore shows none)");
   reg.add(rescore, []() -> int {

@@ -130,12 +130,20 @@ std::string check_value(const KeyDef& d, const json& v) {
     if ((d.type == KeyType::Number || d.type == KeyType::NumberOrNull) && comma != std::string::npos &&
         t.find(',', comma + 1) == std::string::npos && digits(t.front() == '-' ? 1 : 0, comma) &&
         digits(comma + 1, t.size())) {
-      std::string point = t;
+      // Three digits after the comma may be a thousands separator (3,600 seconds): both readings named.
+      std::string point = t, whole = t;
       point[comma] = '.';
-      h += " (JSON numbers take a decimal point: --set '" + d.path + "=" + point + "'";
+      whole.erase(comma, 1);
+      std::string meant;
+      if (json::accept(point)) meant = "a decimal point: --set '" + d.path + "=" + point + "'";
+      if (t.size() - comma - 1 == 3 && json::accept(whole))
+        meant += (meant.empty() ? "" : ", or ") + std::string("no thousands separator: --set '") + d.path +
+                 "=" + whole + "'";
+      if (!meant.empty()) meant = "JSON numbers take " + meant;
       if (d.griddable && json::accept("[" + t + "]"))
-        h += "; a grid is a JSON list: --set '" + d.path + "=[" + t + "]'";
-      h += ")";
+        meant += (meant.empty() ? "" : "; ") + std::string("a grid is a JSON list: --set '") + d.path + "=[" +
+                 t + "]'";
+      if (!meant.empty()) h += " (" + meant + ")";
     } else if (d.griddable && t.find(',') != std::string::npos && t.front() != '[') {
       std::string list, item;
       std::stringstream items(t);

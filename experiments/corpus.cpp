@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -294,7 +295,16 @@ void resolve_nab_layout(Corpus& c, const json& cfg, const std::string& run_dir, 
     }
     c.windows_file = "labels/combined_windows.json";
   } else {
-    if (c.root.empty()) c.root = recorded_nab_root(run_dir);
+    if (c.root.empty()) {
+      c.root = recorded_nab_root(run_dir);
+      // A NAB_ROOT set to another corpus does not move a run off the one it read: said once.
+      static std::atomic<bool> said{false};
+      const char* env = std::getenv("NAB_ROOT");
+      if (!c.root.empty() && env && *env && fs::absolute(env).lexically_normal() != fs::path(c.root) &&
+          !said.exchange(true))
+        log::warn(std::string("NAB_ROOT=") + env + " is not the corpus this run read; it reads its own, " +
+                  c.root + " (manifest.json's corpus.root)");
+    }
     if (c.root.empty()) c.root = default_nab_root();
     if (c.root.empty())
       throw ConfigError("data.root: no NAB corpus found; give data.root (or --set data.root=PATH, or NAB_ROOT), "

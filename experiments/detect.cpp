@@ -76,6 +76,20 @@ std::string listing(const std::set<std::string>& names) {
   return s;
 }
 
+// How a cell's lost models come back: a resume trains the cell again; a rescore, whose models are copies
+// of its source's, has none of its own to train (a resume refuses it).
+std::string how_models_come_back(const std::string& run_dir) {
+  try {
+    const std::string mpath = run_dir + "/manifest.json";
+    if (files::exists(mpath))
+      if (const json m = read_json_file(mpath); m.is_object() && m.contains("rescored_from"))
+        return "this folder is a rescore of " + json_excerpt(m["rescored_from"]) +
+               ", whose models it copies: score with that run's, or resume that run and rescore again";
+  } catch (const Error&) {  // a damaged manifest: the run's own advice
+  }
+  return "lstmad run --resume " + run_dir + " trains the cell again";
+}
+
 // Why series `series` has no saved models of detector `det` (any, when empty) in the run, where the run
 // tells: its cell ended in an error, did not finish, or is another shard's. Empty where none of these
 // holds (a series the corpus does not have).
@@ -94,7 +108,7 @@ std::string why_no_models(const json& cfg, const std::string& run_dir, const std
                (r.error.empty() ? "" : ": " + r.error) + " (results.csv); there are no models to score with";
       if (!models_dir && at_path(cfg, "run.save_models").get<bool>())
         return "its cell " + c.id + " finished, but its models folder " + saved_models_dir(run_dir, c.id) +
-               " is gone: lstmad run --resume " + run_dir + " trains the cell again";
+               " is gone: " + how_models_come_back(run_dir);
     }
     if (models_dir)
       return saved_models_dir(run_dir, c.id) +
@@ -152,15 +166,20 @@ std::string why_none_saved(const json& cfg, const std::string& run_dir) {
     return "the run saved no models; run the experiment with run.save_models true "
            "(--set run.save_models=true)";
   std::map<std::string, int> ended;
-  for (const CellResult& r : ResultsStore(run_dir).read_cells())
+  int ok = 0, failed = 0;
+  for (const CellResult& r : ResultsStore(run_dir).read_cells()) {
     ++ended[r.status == CellStatus::Ok ? "finished without them (their models folders are gone)"
                                        : "ended " + to_string(r.status)];
+    ++(r.status == CellStatus::Ok ? ok : failed);
+  }
   if (ended.empty())
     return "run.save_models is on, but no cell has finished: lstmad run --resume " + run_dir + " runs them";
   std::string s = "run.save_models is on, but no cell left models: of its cells, ";
   size_t k = 0;
   for (const auto& [what, n] : ended) s += (k++ ? ", " : "") + std::to_string(n) + " " + what;
-  return s + " (results.csv says why; lstmad run --resume " + run_dir + " trains the OK ones again)";
+  if (failed > 0) s += " (results.csv's error column says why they failed)";
+  if (ok > 0) s += "; for those finished, " + how_models_come_back(run_dir);
+  return s;
 }
 
 const SavedCell& choose_cell(const std::vector<SavedCell>& saved, const DetectOptions& o,
@@ -225,15 +244,18 @@ void choose_threshold(Detection& d, const DetectOptions& o, const json& cfg) {
     }
     log::warn(what + " (" + why + "): the alarm column is empty; give --threshold for alarms");
   };
-  // Without thresholds --profile still names one of the run's profiles: a typo is said, not hidden
-  // behind the empty column (unless the run's eval.profiles file is gone, when no list is known).
-  std::set<std::string> known;
-  try {
-    for (const NabProfile& p : eval_profiles(cfg)) known.insert(p.name);
-  } catch (const ConfigError&) {  // the file is gone: nothing to check against
+  // Without thresholds a --profile given still names one of the run's profiles: a typo is said, not
+  // hidden behind the empty column (unless the run's eval.profiles file is gone: no list to check).
+  if (!o.profile.empty()) {
+    std::set<std::string> known;
+    try {
+      for (const NabProfile& p : eval_profiles(cfg)) known.insert(p.name);
+    } catch (const ConfigError&) {  // the file is gone: nothing to check against
+    }
+    if (!known.empty() && !known.count(o.profile))
+      throw ConfigError("--profile " + o.profile + ": the run's profiles are " + listing(known));
   }
-  if (!known.empty() && !known.count(o.profile))
-    throw ConfigError("--profile " + o.profile + ": the run's profiles are " + listing(known));
+  const std::string profile = o.profile.empty() ? "standard" : o.profile;
   const std::string path = o.run_dir + "/nab_thresholds.json";
   if (!files::exists(path)) return none(o.run_dir + " has no nab_thresholds.json");
   const json j = read_json_file(path);
@@ -241,16 +263,18 @@ void choose_threshold(Detection& d, const DetectOptions& o, const json& cfg) {
   if (!j.contains(d.detector) || !j[d.detector].is_object())
     return none(path + " holds no threshold of detector " + d.detector);
   const json& per = j[d.detector];
-  if (!per.contains(o.profile)) {
+  if (!per.contains(profile)) {
     std::set<std::string> profiles;
     for (auto it = per.begin(); it != per.end(); ++it) profiles.insert(it.key());
-    throw ConfigError("--profile " + o.profile + ": " + path + " has thresholds of " + listing(profiles));
+    throw ConfigError("--profile" + (o.profile.empty() ? std::string() : " " + o.profile) + ": " + path +
+                      " has thresholds of " + listing(profiles) +
+                      (o.profile.empty() ? " (no standard profile: name one)" : ""));
   }
-  const json& t = per[o.profile];
+  const json& t = per[profile];
   if (!t.is_object() || !t.contains("threshold") || !t["threshold"].is_number())
-    throw DataError(path, 0, d.detector + "." + o.profile + " has no numeric threshold");
+    throw DataError(path, 0, d.detector + "." + profile + " has no numeric threshold");
   d.threshold = t["threshold"].get<double>();
-  d.threshold_from = "the run's NAB " + o.profile + " threshold";
+  d.threshold_from = "the run's NAB " + profile + " threshold";
 }
 
 // The series to score: the run corpus' own (no --file), or --file in the corpus' layout.

@@ -23,7 +23,7 @@ struct DetectOptions {
   std::string series;    // corpus id whose models score; empty: the detector's only one
   std::string file;      // the series to score (CSV in the corpus' layout); empty: `series` from the corpus
   std::string engine;    // empty: the run's engine.name
-  std::string profile = "standard";                             // NAB profile whose threshold makes alarms
+  std::string profile;   // NAB profile whose threshold makes alarms; empty: "standard", not checked
   double threshold = std::numeric_limits<double>::quiet_NaN();  // overrides the run's NAB threshold
   int threads = 0;                                              // 0: all cores
   std::string data_root;   // overrides the run's data.root (a run moved away from its corpus)

@@ -116,7 +116,7 @@ RunOutcome merge_runs(const std::vector<std::string>& shard_dirs, const std::str
   // synthetic one is generated into the merged folder below.
   std::optional<Corpus> current;
   if (at_path(resolved, "data.format").get<std::string>() != "synthetic")
-    current = resolve_corpus(resolved, "");
+    current = resolve_corpus(resolved, shard_dirs[0], /*read_only=*/true);  // a NAB root found: shard 0's
   check_shard_inputs(shard_dirs, current ? &*current : nullptr);
   // A cell is one shard's: the same cell in two folders (a shard given twice, or two attempts at one shard)
   // would keep whichever copy came last, e.g. an attempt that failed over one that finished, with its

@@ -857,6 +857,13 @@ TEST(Config, SlipsAreNamedWithWhatWasMeant) {
                   "JSON list: --set 'detector.spatial_margin=[0,1]')"),
       std::string::npos)
       << either;
+  // Three digits after the comma may be a thousands separator: both readings; a leading zero is no JSON.
+  const std::string seconds = error_with("run.max_train_seconds=3,600");
+  EXPECT_NE(seconds.find("(JSON numbers take a decimal point: --set 'run.max_train_seconds=3.600', or no "
+                         "thousands separator: --set 'run.max_train_seconds=3600')"),
+            std::string::npos)
+      << seconds;
+  EXPECT_EQ(error_with("train.lr=01,5").find("01.5"), std::string::npos);
   EXPECT_NE(error_with("model.hidden=1,5").find("(a grid is a JSON list: --set 'model.hidden=[1,5]')"),
             std::string::npos);
   EXPECT_NE(error_with("run.name=123").find("(quote it for the shell and JSON: --set 'run.name=\"123\"')"),

@@ -34,6 +34,14 @@ TEST(CpuQuota, AGroupPathNotUnderTheMountReadsTheMountItself) {
   write_text(tmp.file("proc/self/cgroup"), "0::/kubepods/burstable/pod1/abc\n");
   write_text(tmp.file("sys/fs/cgroup/cpu.max"), "200000 100000\n");
   EXPECT_EQ(cgroup_cpu_quota(tmp.path()), 2u);
+  // A path that climbs out of the mount reads the mount, not a folder beside it.
+  write_text(tmp.file("proc/self/cgroup"), "0::/../other\n");
+  write_text(tmp.file("sys/fs/other/cpu.max"), "100000 100000\n");
+  EXPECT_EQ(cgroup_cpu_quota(tmp.path()), 2u);
+  // The largest quota the file can hold rounds up without overflowing.
+  write_text(tmp.file("proc/self/cgroup"), "0::/\n");
+  write_text(tmp.file("sys/fs/cgroup/cpu.max"), "9223372036854775807 100000\n");
+  EXPECT_EQ(cgroup_cpu_quota(tmp.path()), 92233720368548u);
 }
 
 // cgroup v1: the cpu hierarchy's cfs quota and period (-1: none); other controllers' lines are passed by.

@@ -685,6 +685,42 @@ TEST(Detect, DeploymentOptionsAndReasons) {
       << log;
 }
 
+// --profile is checked where given: a run scored with its own profiles file and no "standard" profile
+// scores (the alarm column empty where it has no thresholds) when --profile is left out, and a name it
+// does not have is refused. A rescore's cell whose models are gone says where its models come from.
+TEST(Detect, AProfileIsCheckedWhereGivenAndARescoreNamesItsSource) {
+  if (!fs::exists(lstmad_binary())) GTEST_SKIP() << "lstmad binary not built at " << lstmad_binary();
+  TempDir tmp("detect-profiles");
+  std::string log;
+  write_text(tmp.file("profiles.json"),
+             R"({"mine": {"CostMatrix": {"tpWeight": 1, "fnWeight": 2, "fpWeight": 0.3, "tnWeight": 1}}})");
+  const std::string run = tmp.file("run");
+  ASSERT_EQ(run_small(run,
+                      "--set run.save_models=true --set eval.nab=false --set eval.profiles=" +
+                          tmp.file("profiles.json"),
+                      &log),
+            0)
+      << log;
+  const std::string one = run + " --series " + kSeries[0];
+  ASSERT_EQ(detect(one + " --out " + tmp.file("d.csv"), &log), 0) << log;
+  EXPECT_NE(log.find("the alarm column is empty"), std::string::npos) << log;
+  EXPECT_EQ(detect(one + " --profile standard", &log), 2);
+  EXPECT_NE(log.find("--profile standard: the run's profiles are mine"), std::string::npos) << log;
+  ASSERT_EQ(detect(one + " --profile mine --out " + tmp.file("m.csv"), &log), 0) << log;
+  EXPECT_EQ(lstmad::files::read(tmp.file("m.csv")), lstmad::files::read(tmp.file("d.csv")));
+
+  const std::string rs = tmp.file("rs");
+  ASSERT_EQ(run_command(lstmad_binary() + " -q rescore " + run + " --out " + rs, &log), 0) << log;
+  std::string cell;
+  for (const auto& row : read_results_csv(rs + "/results.csv"))
+    if (row.at("series") == kSeries[0]) cell = row.at("cell_id");
+  ASSERT_TRUE(fs::is_directory(rs + "/models/" + cell)) << "a rescore copies its source's models";
+  fs::remove_all(rs + "/models/" + cell);
+  EXPECT_EQ(detect(rs + " --series " + kSeries[0], &log), 3);
+  EXPECT_NE(log.find("is gone: this folder is a rescore of"), std::string::npos) << log;
+  EXPECT_EQ(log.find("run --resume " + rs), std::string::npos) << "a rescore is not resumed\n" << log;
+}
+
 // A run whose every cell ran out of time saved no models although its config asked for them: detect says
 // how its cells ended, not to turn run.save_models on.
 TEST(Detect, ARunWhoseCellsAllFailedSaysHowTheyEnded) {

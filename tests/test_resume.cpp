@@ -512,6 +512,26 @@ TEST_F(Resume, ACorpusFoundByDefaultIsTheOneTheRunRecorded) {
       << out;
   EXPECT_EQ(out.find("inputs changed"), std::string::npos) << out;
   EXPECT_NE(out.find("already finished"), std::string::npos) << out;
+  EXPECT_NE(
+      out.find("NAB_ROOT=" + tmp.file("decoy") + " is not the corpus this run read; it reads its own, " +
+               fs::absolute(tmp.file("a/corpus")).lexically_normal().string()),
+      std::string::npos)
+      << out;
+  // Shards that found their corpus so merge on it, whatever NAB_ROOT says where they are merged.
+  for (int k = 0; k < 2; ++k)
+    ASSERT_EQ(run_command("NAB_ROOT=" + tmp.file("a/corpus") + " " + run +
+                              " --set data.format=nab --set model.hidden=6 --shard " + std::to_string(k) +
+                              "/2 --out " + tmp.file("s" + std::to_string(k)),
+                          &out),
+              0)
+        << out;
+  ASSERT_EQ(run_command("NAB_ROOT=" + tmp.file("decoy") + " " + lstmad_binary() + " -q merge " +
+                            tmp.file("s0") + " " + tmp.file("s1") + " --out " + tmp.file("m"),
+                        &out),
+            0)
+      << out;
+  const json merged = json::parse(lstmad::files::read(tmp.file("m/manifest.json")));
+  EXPECT_EQ(merged["corpus"]["root"], fs::absolute(tmp.file("a/corpus")).lexically_normal().string());
 }
 
 // A rescore's relative eval.profiles is made absolute in its config.json, as a run's is: read from another

@@ -21,7 +21,7 @@ std::size_t cpus_of(const std::string& quota, const std::string& period) {
   long long q = 0, p = 0;
   std::istringstream qs(quota), ps(period);
   if (!(qs >> q) || !(ps >> p) || q <= 0 || p <= 0) return 0;
-  return static_cast<std::size_t>((q + p - 1) / p);
+  return static_cast<std::size_t>(q / p + (q % p != 0 ? 1 : 0));
 }
 
 std::size_t v2_quota(const fs::path& dir) {
@@ -42,7 +42,8 @@ std::size_t smallest_up(const fs::path& mount, const std::string& group,
   std::error_code ec;
   if (!fs::is_directory(mount, ec)) return 0;
   fs::path dir = (mount / fs::path(group).relative_path()).lexically_normal();
-  if (!fs::is_directory(dir, ec)) dir = mount;
+  const fs::path inside = dir.lexically_relative(mount);  // a path with ".." could lead out of the mount
+  if (inside.empty() || *inside.begin() == ".." || !fs::is_directory(dir, ec)) dir = mount;
   std::size_t best = 0;
   for (;;) {
     const std::size_t n = quota(dir);
