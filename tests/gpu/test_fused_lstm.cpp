@@ -210,6 +210,30 @@ TEST_F(FusedFixture, ClusterKernelsMatchFp64Cpu) {
   }
 }
 
+// The cluster kernels with several rows per thread: a plan that sees 2 SMs gives one cluster of 2 blocks
+// all the rows, 2 per thread at B = 16 (MAXR 2) and 3 at B = 33 (MAXR 4; 24 rows per cluster, the most
+// whose gate-gradient buffers fit next to the R slice, so a second, partial row group).
+TEST_F(FusedFixture, ClusterKernelsWithSeveralRowsPerThreadMatchFp64Cpu) {
+  if (limits_.cluster_launch == 0) GTEST_SKIP() << "this device has no thread-block cluster launch";
+  uint64_t seed = 4100;
+  print_header();
+  for (const auto& [k, maxr] :
+       {std::pair<Case, int>{Case{1, 128, 5, 16, 1, 1}, 2}, {Case{1, 128, 4, 33, 3, 1}, 4}}) {
+    kernels::FusedLimits lim = limits_;
+    lim.sm_count = 2;
+    const auto params = init_params(k.shape(), ++seed);
+    const auto x = test::random_vector(static_cast<std::size_t>(k.B) * k.T * k.D, ++seed);
+    const auto dyhat = test::random_vector(static_cast<std::size_t>(k.B) * k.horizon, ++seed);
+    const Reference ref = cpu_reference(k, params, x, dyhat);
+    const std::string tag = k.str() + " cluster sms=2";
+    SCOPED_TRACE(tag);
+    const GpuResult g = run(k, lim, params, x, dyhat, /*cluster=*/true);
+    ASSERT_GT(g.plan.cluster, 1) << tag << ": no cluster plan";
+    EXPECT_EQ(g.plan.max_rows, maxr) << tag << ": " << plan_str(g.plan);
+    check_against(k, g, ref, tag);
+  }
+}
+
 TEST_F(FusedFixture, RerunsAreBitIdentical) {
   for (const Case& k : {Case{2, 64, 50, 64, 3, 1}, Case{1, 128, 50, 33, 1, 2}, Case{1, 256, 20, 256, 1, 1}}) {
     const auto params = init_params(k.shape(), 11);
