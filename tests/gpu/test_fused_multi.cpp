@@ -24,11 +24,14 @@
 #include <string>
 #include <vector>
 
+#include "core/gpu/resources.hpp"
 #include "core/rng.hpp"
 #include "gpu/gpu_test.hpp"
+#include "kernels/lstm_mma_plan.hpp"
 #include "kernels/lstm_multi_plan.hpp"
 #include "lstm/engine.hpp"
 #include "lstm/fused/fused_lstm.hpp"
+#include "lstm/fused/fused_multi.hpp"
 #include "lstm/init.hpp"
 
 namespace lstmad {
@@ -285,6 +288,99 @@ TEST(FusedMulti, TensorCoreTrainingFollowsTheFp64CpuEngine) {
       EXPECT_LT(err.rel_frobenius, param_tol) << tag << ": " << err.str();
     }
   }
+}
+
+// Three models of differing lengths (n0, n0 + 12 and n0 + 24 rows: at n0 = 40, T = 6 and B = 8, 3, 5 and
+// 6 minibatches an epoch, so the shorter ones are skipped by the last steps), clipped, two epochs, no
+// early stopping.
+Batch make_short_batch(const ModelShape& shape, int T, int B, int n0 = 40) {
+  Batch b;
+  for (int m = 0; m < 3; ++m)
+    b.series.push_back(
+        make_series(n0 + 12 * m, shape.input, 9.0 + 2.0 * m, 60 + static_cast<uint64_t>(m), 1 << 30));
+  for (int m = 0; m < 3; ++m) {
+    const Series& s = b.series[static_cast<std::size_t>(m)];
+    const int train_end = s.n * 3 / 4;
+    ModelJob j;
+    j.params = init_params(shape, 700 + static_cast<uint64_t>(m));
+    j.data.x = s.x.data();
+    j.data.y = s.y.data();
+    j.data.n = s.n;
+    for (int st = 0; st + T + shape.horizon <= train_end; ++st) j.data.train.push_back(st);
+    for (int st = train_end - T; st + T + shape.horizon <= s.n; ++st) j.data.val.push_back(st);
+    j.options.window = T;
+    j.options.batch = B;
+    j.options.epochs = 2;
+    j.options.adam.lr = 3e-3 * (1 + m);
+    j.options.clip_norm = 1.0;
+    j.options.seed = 31 + static_cast<uint64_t>(m);
+    b.jobs.push_back(std::move(j));
+  }
+  return b;
+}
+
+// make_short_batch trained by the multi-model path with the limits given, against the fp64 CPU engine:
+// losses within loss_tol, parameters within param_tol (relative Frobenius).
+void expect_short_batch_follows_fp64(const ModelShape& shape, int T, int B, const kernels::FusedLimits& lim,
+                                     Precision p, double loss_tol, double param_tol, const std::string& what,
+                                     int n0 = 40) {
+  Batch g = make_short_batch(shape, T, B, n0), c = make_short_batch(shape, T, B, n0);
+  std::vector<ModelJob*> jobs;
+  for (auto& j : g.jobs) jobs.push_back(&j);
+  gpu::Stream stream;
+  train_fused_multi(shape, T, B, lim, jobs, stream.get(), /*graphs=*/false, p);
+  EngineOptions co;
+  co.name = "cpu";
+  co.precision = Precision::FP64;
+  co.threads = 2;
+  make_engine(co)->train(shape, c.jobs);
+  for (std::size_t m = 0; m < g.jobs.size(); ++m) {
+    const TrainResult &a = g.jobs[m].result, &r = c.jobs[m].result;
+    const std::string tag = what + " model " + std::to_string(m);
+    ASSERT_EQ(a.status, TrainStatus::Ok) << tag << ": " << a.message;
+    ASSERT_EQ(a.train_loss.size(), r.train_loss.size()) << tag;
+    for (std::size_t e = 0; e < a.train_loss.size(); ++e)
+      EXPECT_NEAR(a.train_loss[e], r.train_loss[e], loss_tol * r.train_loss[e]) << tag << " epoch " << e;
+    ASSERT_EQ(a.val_loss.size(), r.val_loss.size()) << tag;
+    for (std::size_t e = 0; e < a.val_loss.size(); ++e)
+      EXPECT_NEAR(a.val_loss[e], r.val_loss[e], loss_tol * r.val_loss[e]) << tag << " epoch " << e;
+    const auto err = test::compare(g.jobs[m].params.data(), c.jobs[m].params.data(), g.jobs[m].params.size());
+    std::printf("%s: parameters after %zu epochs vs fp64: %s\n", tag.c_str(), a.train_loss.size(),
+                err.str().c_str());
+    EXPECT_TRUE(err.finite) << tag;
+    EXPECT_LT(err.rel_frobenius, param_tol) << tag << ": " << err.str();
+  }
+}
+
+// Models whose R does not stay on chip: the multi-model time loops read it from L2, each model's
+// transposed or staged R at its own offset of the workspace. The plan is checked to be that one.
+void expect_r_in_l2_follows_fp64(int H, int T, int n0, Precision p, double loss_tol, double param_tol) {
+  const int B = 8;
+  const kernels::FusedLimits lim = fused_device_limits(0);
+  const std::string what = to_string(p) + " H=" + std::to_string(H);
+  if (p == Precision::FP32) {
+    const kernels::FusedLaunch plan = kernels::plan_fused_multi(H, B, 3, lim);
+    EXPECT_FALSE(plan.r_smem_fwd || plan.r_smem_bwd) << what << ": R should not fit in shared memory";
+  } else {
+    const auto f = p == Precision::TF32 ? kernels::mma::Format::TF32 : kernels::mma::Format::BF16;
+    const kernels::MmaLaunch mma = kernels::plan_fused_mma(f, H, B, lim);
+    EXPECT_FALSE(mma.r_reg_fwd || mma.r_smem_fwd || mma.r_reg_bwd || mma.r_smem_bwd) << what;
+    EXPECT_EQ(mma.fwd_units_per_warp, H <= 128 ? 8 : 16) << what;
+  }
+  expect_short_batch_follows_fp64(ModelShape{1, 1, H, 1}, T, B, lim, p, loss_tol, param_tol, what, n0);
+}
+
+// H = 128 (R 256 KB): fp32 FMA, and the tensor-core loops at TF32 (one tile pair per warp).
+TEST(FusedMulti, ModelsWithRInL2FollowTheFp64CpuEngine) {
+  LSTMAD_REQUIRE_GPU();
+  expect_r_in_l2_follows_fp64(128, 6, 40, Precision::FP32, 1e-3, 3e-3);
+  expect_r_in_l2_follows_fp64(128, 6, 40, Precision::TF32, 2e-2, 3e-2);
+}
+
+// H = 256 (R 512 KB at BF16): the tensor-core loops with two tile pairs per warp; 3, 4 and 5 minibatches.
+TEST(FusedMulti, TwoTilePairsPerWarpWithRInL2FollowTheFp64CpuEngine) {
+  LSTMAD_REQUIRE_GPU();
+  expect_r_in_l2_follows_fp64(256, 4, 28, Precision::BF16, 6e-2, 1e-1);
 }
 
 // Whether some epoch's validation loss lies within `rel` of the best before it (where early stopping's
