@@ -383,6 +383,27 @@ TEST(FusedMulti, TwoTilePairsPerWarpWithRInL2FollowTheFp64CpuEngine) {
   expect_r_in_l2_follows_fp64(256, 4, 28, Precision::BF16, 6e-2, 1e-1);
 }
 
+// H = 112 with more rows per block than leave room for R next to the backward's buffers (here: 2 SMs
+// for 3 models, one SM's worth of blocks each): the multi-model plan shrinks the rows per block until R
+// fits in shared memory both ways.
+TEST(FusedMulti, RowsPerBlockShrinkUntilRFitsInSharedMemory) {
+  LSTMAD_REQUIRE_GPU();
+  const ModelShape shape{1, 1, 112, 1};
+  const int T = 5, B = 16;
+  kernels::FusedLimits lim = fused_device_limits(0);
+  lim.sm_count = 2;
+  kernels::FusedLimits one_sm = lim;
+  one_sm.sm_count = 1;
+  const kernels::FusedLaunch first = kernels::plan_fused(shape.hidden, B, one_sm);
+  ASSERT_FALSE(first.r_smem_bwd) << "the test needs a first plan whose R does not fit";
+  const kernels::FusedLaunch plan = kernels::plan_fused_multi(shape.hidden, B, 3, lim);
+  EXPECT_TRUE(plan.r_smem_fwd && plan.r_smem_bwd);
+  EXPECT_LT(plan.rows_per_block, first.rows_per_block);
+  std::printf("plan: grid %d x %d rows, MAXR %d (first: %d rows)\n", plan.grid, plan.rows_per_block,
+              plan.max_rows, first.rows_per_block);
+  expect_short_batch_follows_fp64(shape, T, B, lim, Precision::FP32, 1e-3, 3e-3, "fp32 H=112");
+}
+
 // Whether some epoch's validation loss lies within `rel` of the best before it (where early stopping's
 // verdict can turn on the last bits of the sums).
 bool validation_ties_the_best(const std::vector<double>& val, double rel) {
