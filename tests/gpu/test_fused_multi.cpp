@@ -404,6 +404,26 @@ TEST(FusedMulti, RowsPerBlockShrinkUntilRFitsInSharedMemory) {
   expect_short_batch_follows_fp64(shape, T, B, lim, Precision::FP32, 1e-3, 3e-3, "fp32 H=112");
 }
 
+// A job without training windows ends at once with that message and its parameters untouched; the job
+// beside it trains as it would alone.
+TEST(FusedMulti, AJobWithoutTrainingWindowsEndsAloneAndTheOtherTrains) {
+  LSTMAD_REQUIRE_GPU();
+  const ModelShape shape{1, 1, 16, 1};
+  const int T = 6, B = 8;
+  Batch b = make_short_batch(shape, T, B);
+  b.jobs.resize(2);
+  b.jobs[1].data.train.clear();
+  const std::vector<float> initial = b.jobs[1].params;
+  std::vector<ModelJob> alone{b.jobs[0]};
+  make_engine(fused())->train(shape, b.jobs);
+  make_engine(fused())->train(shape, alone);
+  EXPECT_EQ(b.jobs[1].result.message, "no training windows");
+  EXPECT_EQ(b.jobs[1].result.epochs_run, 0);
+  EXPECT_EQ(b.jobs[1].params, initial);
+  ASSERT_EQ(b.jobs[0].result.status, TrainStatus::Ok) << b.jobs[0].result.message;
+  expect_identical(b.jobs[0], alone[0], "the job beside one without training windows vs alone");
+}
+
 // Whether some epoch's validation loss lies within `rel` of the best before it (where early stopping's
 // verdict can turn on the last bits of the sums).
 bool validation_ties_the_best(const std::vector<double>& val, double rel) {
