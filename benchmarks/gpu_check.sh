@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The one-call GPU check (docs/gpu.md): on the GPU machine, from the repository root,
-#   benchmarks/gpu_check.sh            # everything (never yet timed on the H200: see the deadline below)
+#   benchmarks/gpu_check.sh            # everything (261 s on the H200 from prebuilt executables, 2026-12-04)
 #   GPU_CHECK_QUICK=1 benchmarks/gpu_check.sh   # a few benchmark shapes only
 #   (GPU_CHECK_BUILD_DIR=dir GPU_CHECK_CONFIGURE=0: reuse an already configured build folder;
 #    GPU_CHECK_PREBUILT=none: build here even when .deps/gpu-prebuilt.tar.xz would do)
 #   GPU_CHECK_DEADLINE=S (default 540): no stage runs past S seconds from the start; a stage that would is
 #   cut short at the deadline, later ones are skipped, and the tables and the summary still print, inside
 #   a 10-minute call. After the build, the tests, the benchmarks, the sanitizers and the end-to-end run
-#   each get a share of the time left (section, below) split evenly among their stages.
+#   each get a share of the time left (section, below) split among their stages (the benchmarks by weight).
 #   GPU_CHECK_SKIP="tests sanitizers benchmarks end_to_end" (any of them): leave those parts out, e.g. for a second
 #   call that only finishes what a deadline cut (the build is redone unless the machine is still warm).
 # 1. prints the environment (nvidia-smi, nvcc, cuDNN header and library, cmake);
@@ -80,8 +80,11 @@ section() {  # section SHARE: the stages from here may run until SHARE of the ti
   echo "-- from ${now}s: a section until ${SECTION_END}s of ${DEADLINE}s" | tee -a "$LOG/sections.log"
 }
 share() {  # share N: seconds for the next of N stages still to run in this section, an even split
+  weighted 1 "$1"
+}
+weighted() {  # weighted W TOTAL: W parts of the section's time left, TOTAL the parts still to run
   local left=$(( SECTION_END - ($(date +%s) - START) ))
-  echo $(( left > 0 ? left / $1 : 0 ))
+  echo $(( left > 0 ? left * $1 / $2 : 0 ))
 }
 
 run_stage() {  # run_stage NAME TIMEOUT_S COMMAND...: runs it, logging to $LOG/NAME.log; sets STATUS and
@@ -163,11 +166,15 @@ sanitized() {  # sanitized NAME LIMIT ARGS...: a compute-sanitizer stage; a runt
 {
   echo "date: $(date -u +%FT%TZ)"
   if git rev-parse HEAD >/dev/null 2>&1; then
-    echo "commit: ${COMMIT:0:12}$(git diff --quiet 2>/dev/null || echo ' (dirty)')"
+    echo "commit: ${COMMIT:0:12}$(git diff --quiet 2>/dev/null || echo " (dirty: $(git diff --name-only 2>/dev/null | head -5 | tr '\n' ' '))")"
   else
     echo "commit: ${COMMIT:0:12} (no git here: GPU_CHECK_COMMIT)"
   fi
-  echo "host: $(hostname), kernel $(uname -r) (4.4.0: a gVisor machine, where compute-sanitizer does not run)"
+  if [ "$(uname -r)" = 4.4.0 ]; then  # gVisor reports this kernel; compute-sanitizer may not run there
+    echo "host: $(hostname), kernel 4.4.0 (gVisor)"
+  else
+    echo "host: $(hostname), kernel $(uname -r)"
+  fi
   timeout 30 nvidia-smi || echo "nvidia-smi: not available"
   (nvcc --version || /usr/local/cuda/bin/nvcc --version) 2>&1 || echo "nvcc: not found"
   cmake --version | head -1
@@ -291,30 +298,39 @@ if wanted tests; then
 fi
 
 # ---- 4. benchmarks (before the sanitizers: a deadline cuts what comes last) ----
-section 0.45
+# The section's time is split by weight, not evenly: on the H200 (2026-12-04) an even split of 232 s gave
+# gpu_bench_cudnn 46 s and gpu_bench_multi 52 s, and both were cut, while gpu_bench_fused needed 29 s.
+# Weights: cudnn 4, fused 3, multi 5 (its CPU engine rows), any other benchmark 1, torch 2 + 1.
+section 0.6
 QUICK=${GPU_CHECK_QUICK:+--quick}
+bench_weight() {
+  case $1 in gpu_bench_cudnn) echo 4 ;; gpu_bench_fused) echo 3 ;; gpu_bench_multi) echo 5 ;; *) echo 1 ;; esac
+}
 if wanted benchmarks; then
-  n=$(( $(echo $BENCHES | wc -w) + 2 ))  # and the two PyTorch comparisons
+  parts=3  # the two PyTorch comparisons
+  for b in $BENCHES; do parts=$(( parts + $(bench_weight "$b") )); done
   for b in $BENCHES; do
     rc=0
+    w=$(bench_weight "$b")
+    lim=$(weighted "$w" "$parts")
     if [ "$b" = gpu_bench_cudnn ]; then
-      run_exe "$b" "$(share "$n")" "$b" $QUICK --reps 25 --csv "$LOG/$b.csv" || rc=$?
+      run_exe "$b" "$lim" "$b" $QUICK --reps 25 --csv "$LOG/$b.csv" || rc=$?
     elif [ "$b" = gpu_bench_fused ]; then
-      run_exe "$b" "$(share "$n")" "$b" $QUICK --reps 15 --warmup 3 --csv "$LOG/$b.csv" || rc=$?
+      run_exe "$b" "$lim" "$b" $QUICK --reps 15 --warmup 3 --csv "$LOG/$b.csv" || rc=$?
     elif [ "$b" = gpu_bench_multi ]; then
-      run_exe "$b" "$(share "$n")" "$b" $QUICK --reps 5 --warmup 2 --csv "$LOG/$b.csv" \
+      run_exe "$b" "$lim" "$b" $QUICK --reps 5 --warmup 2 --csv "$LOG/$b.csv" \
         --forecast-csv "$LOG/gpu_bench_forecast.csv" --cpu-threads "$JOBS" --cpu-models 1,16,58,256,1024 || rc=$?
     else
-      run_exe "$b" "$(share "$n")" "$b" || rc=$?
+      run_exe "$b" "$lim" "$b" || rc=$?
     fi
     # A benchmark that ran to its end without a measured row (no device: "nothing to time") fails here.
     if [ "$rc" = 0 ]; then
       case "$b" in gpu_bench_cudnn | gpu_bench_fused | gpu_bench_multi) has_rows "$b" "$LOG/$b.csv" ;; esac
     fi
-    n=$(( n - 1 ))
+    parts=$(( parts - w ))
   done
   # PyTorch with its own CUDA and cuDNN libraries (the LD_LIBRARY_PATH this script was started with).
-  stage compare_torch_gpu "$(share 2)" env LD_LIBRARY_PATH="$ORIG_LD_LIBRARY_PATH" \
+  stage compare_torch_gpu "$(weighted 2 3)" env LD_LIBRARY_PATH="$ORIG_LD_LIBRARY_PATH" \
     python3 benchmarks/compare_torch_gpu.py $QUICK --reps 25 --csv "$LOG/compare_torch_gpu.csv" \
     && has_rows compare_torch_gpu "$LOG/compare_torch_gpu.csv"
   # PyTorch beside gpu_bench_multi: N = 1, 58, 256 here (GPU_CHECK_TORCH_MULTI_FULL=1: up to 1024, slower).
@@ -416,7 +432,7 @@ try:  # PyTorch nn.LSTM on the same shapes (compare_torch_gpu.py), TF32 off and 
     torch = {(r["H"], r["L"], r["T"], r["B"], r["tf32"] == "1"): float(r["step_ms"]) for r in csv.DictReader(open(sys.argv[2]))}
 except OSError:
     torch = {}
-print(f"{'H':>4} {'L':>2} {'T':>4} {'B':>4} {'fused ms':>9} {'cluster':>8} {'wavefr.':>8} {'f tf32':>8} {'f bf16':>8} {'cudnn fma':>10} {'cudnn tf32':>11} {'torch':>8} {'torch tf32':>10} {'f/fma':>6} {'f/tf32':>7} {'tc/tf32':>8} {'f/torch':>8} {'lat.floor':>10} {'comp.floor':>10}")
+print(f"{'H':>4} {'L':>2} {'T':>4} {'B':>4} {'fused ms':>9} {'path':>12} {'1-block':>8} {'f tf32':>8} {'f bf16':>8} {'cudnn fma':>10} {'cudnn tf32':>11} {'torch':>8} {'torch tf32':>10} {'f/fma':>6} {'f/tf32':>7} {'tc/tf32':>8} {'f/torch':>8} {'lat.floor':>10} {'comp.floor':>10}")
 def ratio(x, y):
     return x / y if x > 0 and y > 0 else float("nan")
 for r in rows:
@@ -425,7 +441,7 @@ for r in rows:
     tc = min([v for v in (t32, b16) if v > 0], default=-1.0)
     key = (r["H"], r["L"], r["T"], r["B"])
     p32, ptf = torch.get(key + (False,), -1.0), torch.get(key + (True,), -1.0)
-    print(f"{r['H']:>4} {r['L']:>2} {r['T']:>4} {r['B']:>4} {f:>9.4f} {float(r['cluster_ms']):>8.4f} {float(r['wavefront_ms']):>8.4f} {t32:>8.4f} {b16:>8.4f} {a:>10.4f} {b:>11.4f} {p32:>8.4f} {ptf:>10.4f} {ratio(f, a):>6.2f} {ratio(f, b):>7.2f} {ratio(tc, b):>8.2f} {ratio(f, p32):>8.2f} {float(r['latency_floor_ms']):>10.4f} {float(r['compute_floor_ms']):>10.5f}")
+    print(f"{r['H']:>4} {r['L']:>2} {r['T']:>4} {r['B']:>4} {f:>9.4f} {r.get('fused_path') or '-':>12} {float(r.get('one_block_ms') or -1):>8.4f} {t32:>8.4f} {b16:>8.4f} {a:>10.4f} {b:>11.4f} {p32:>8.4f} {ptf:>10.4f} {ratio(f, a):>6.2f} {ratio(f, b):>7.2f} {ratio(tc, b):>8.2f} {ratio(f, p32):>8.2f} {float(r['latency_floor_ms']):>10.4f} {float(r['compute_floor_ms']):>10.5f}")
 PY
 echo
 echo "==== lstmad GPU check: $(date -u +%FT%TZ), ${COMMIT:0:12}, $(timeout 20 nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1), $(( $(date +%s) - START ))s, logs in $LOG"

@@ -205,10 +205,35 @@ def fused_section(log):
             misses.append(f"{shape}: fused best {fmt(best_fused, 4)} ms vs cuDNN best {fmt(best_cudnn, 4)} ms ({fmt(speedup, 2)}x)")
         if floor_ok is False:
             misses.append(f"{shape}: fused fp32 {fmt(ratio(f, lat), 2)}x the latency floor")
-        rows.append((r["H"], r["L"], r["T"], r["B"], fmt(f, 4), fmt(t32, 4), fmt(b16, 4), fmt(a, 4), fmt(b, 4), fmt(p32, 4),
-                     fmt(speedup, 2), yes_no(target), fmt(lat, 4), fmt(ratio(f, lat), 2), yes_no(floor_ok)))
-    return table(["H", "L", "T", "B", "fused fp32 ms", "fused tf32", "fused bf16", "cuDNN FMA", "cuDNN TF32", "PyTorch",
-                  "cuDNN best / fused best", "target", "latency floor ms", "fused / floor", "within 3x"], rows), misses
+        # The fp32 path the engine took (CSVs before it was recorded: "-") and the one-block kernels beside it.
+        path, one = r.get("fused_path") or "-", num(r.get("one_block_ms", "-1"))
+        rows.append((r["H"], r["L"], r["T"], r["B"], fmt(f, 4), path, fmt(one, 4), fmt(t32, 4), fmt(b16, 4), fmt(a, 4),
+                     fmt(b, 4), fmt(p32, 4), fmt(ratio(a, f), 2), fmt(speedup, 2), yes_no(target), fmt(lat, 4),
+                     fmt(ratio(f, lat), 2), yes_no(floor_ok)))
+    return table(["H", "L", "T", "B", "fused fp32 ms", "fp32 path", "one-block ms", "fused tf32", "fused bf16", "cuDNN FMA",
+                  "cuDNN TF32", "PyTorch", "cuDNN FMA / fused fp32", "cuDNN best / fused best", "target",
+                  "latency floor ms", "fused / floor", "within 3x"], rows), misses
+
+
+def optin_section(log):
+    """Checks made before the cluster kernels and the wavefront were the engine's default: fused_ms is the
+    one-block step there, and cluster_ms / wavefront_ms the opt-in paths beside it. Empty for later CSVs,
+    whose fused_path column names the path fused_ms took."""
+    rows_in = read_csv(os.path.join(log, "gpu_bench_fused.csv"))
+    if not rows_in or "fused_path" in rows_in[0]:
+        return ""
+    rows = []
+    for r in rows_in:
+        one = num(r["fused_ms"])
+        for name, col in (("cluster", "cluster_ms"), ("wavefront", "wavefront_ms")):
+            t = num(r.get(col, "-1"))
+            if not math.isnan(t):
+                rows.append((r["H"], r["L"], r["T"], r["B"], name, fmt(t, 4), fmt(one, 4), fmt(ratio(one, t), 2),
+                             fmt(ratio(t, num(r["cudnn_fma_ms"])), 2), fmt(ratio(t, num(r["latency_floor_ms"])), 2)))
+    if not rows:
+        return ""
+    return table(["H", "L", "T", "B", "path", "ms", "one-block ms", "one-block / path", "path / cuDNN FMA",
+                  "path / latency floor"], rows)
 
 
 def multi_section(log):
@@ -349,6 +374,10 @@ def main():
     out += ["", "## cuDNN per training step, and PyTorch on the same shapes", "", cudnn_section(a.log)]
     fused, fused_miss = fused_section(a.log)
     out += ["", "## Fused kernels per training step", "", fused]
+    optin = optin_section(a.log)
+    if optin:
+        out += ["", "## The fp32 cluster and wavefront paths (opt-in in this run)", "",
+                "fused fp32 above is the one-block step; these are the same shapes on the other paths.", "", optin]
     multi, multi_miss = multi_section(a.log)
     out += ["", "## Many models per launch: one training step of all N models", "", multi]
     out += ["", "## Forecasting (the scoring pass) of N models", "", forecast_section(a.log)]

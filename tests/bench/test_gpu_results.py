@@ -65,7 +65,7 @@ with tempfile.TemporaryDirectory() as tmp:
           "H,L,T,B,D,fused_ms,cluster_ms,wavefront_ms,fused_tf32_ms,fused_bf16_ms,cudnn_fma_ms,cudnn_fma_algo,"
           "cudnn_tf32_ms,cudnn_tf32_algo,step_us,latency_floor_ms,compute_floor_ms\n"
           "64,1,100,64,1,0.5,-1,-1,-1,-1,1.5,standard,1.8,standard,1,0.2,0.01\n"
-          "128,1,100,64,1,1.0,-1,-1,0.9,-1,1.5,standard,1.6,standard,1,0.2,0.04\n")
+          "128,1,100,64,1,1.0,0.5,-1,0.9,-1,1.5,standard,1.6,standard,1,0.2,0.04\n")
     write(log, "gpu_bench_multi.csv",
           "N,L,H,T,B,D,fused_ms,fused_tf32_ms,fused_bf16_ms,cudnn_loop_ms,cudnn_ran_as,floor_ms\n"
           "1024,1,64,100,64,1,10,-1,-1,600,standard+graph,9.78\n"
@@ -111,6 +111,11 @@ with tempfile.TemporaryDirectory() as tmp:
     check("| 1.67 | **no** | 0.2000 | 5.00 | **no** |" in md, "the fused H=128 row")
     check("H=128 L=1 T=100 B=64: fused best 0.9000 ms vs cuDNN best 1.5000 ms (1.67x)" in md, "the missed speed target")
     check("H=128 L=1 T=100 B=64: fused fp32 5.00x the latency floor" in md, "the missed floor target")
+    # A CSV from before the cluster kernels were the default: fused_ms is the one-block step, the cluster's
+    # 0.5 ms beside it (2x faster, 0.33 of cuDNN FMA's 1.5, 2.5x the floor); "-" for the path it does not name.
+    check("(opt-in in this run)" in md and "| 128 | 1 | 100 | 64 | cluster | 0.5000 | 1.0000 | 2.00 | 0.33 | 2.50 |" in md,
+          "the opt-in paths of an older CSV")
+    check("| 64 | 1 | 100 | 64 | 0.5000 | - | n/a |" in md, "an older CSV's fused row without a path")
     # Many models: 600 / 10 = 60x (met), 10 / 9.78 within 3x; L=2: 30x, missed; PyTorch beside L=1.
     check("| 1024 | 1 | 10.000 | n/a | n/a | 600.000 | standard+graph | 900.000 | 50.000 | 60.0 | yes | 9.7800 | 1.02 | yes |" in md,
           "the N=1024 L=1 row")
@@ -132,6 +137,18 @@ with tempfile.TemporaryDirectory() as tmp:
     archive = pathlib.Path(tmp) / "gpu-check.tar.gz"
     subprocess.run(["tar", "-C", str(log), "-czf", str(archive), "."], check=True)
     check(run(archive, "--command", "benchmarks/gpu_check.sh (GPU_CHECK_QUICK=1)") == md, "the archive reads as the folder")
+
+    # A CSV that names the engine's fp32 path: the path and the one-block time in the fused table, and no
+    # opt-in table.
+    newer = pathlib.Path(tmp) / "newer"
+    write(newer, "gpu_bench_fused.csv",
+          "H,L,T,B,D,fused_ms,cluster_ms,wavefront_ms,fused_tf32_ms,fused_bf16_ms,cudnn_fma_ms,cudnn_fma_algo,"
+          "cudnn_tf32_ms,cudnn_tf32_algo,step_us,latency_floor_ms,compute_floor_ms,fused_path,one_block_ms\n"
+          "128,1,100,64,1,0.75,0.75,-1,-1,-1,1.5,standard,1.6,standard,1,0.2,0.04,cluster2,3\n")
+    md = run(newer)
+    check("| 128 | 1 | 100 | 64 | 0.7500 | cluster2 | 3.0000 | n/a | n/a | 1.5000 | 1.6000 | n/a | 2.00 | 2.00 | yes |" in md,
+          "the fused row with its path and the one-block time")
+    check("opt-in in this run" not in md, "no opt-in table where the CSV names the path")
 
     empty = pathlib.Path(tmp) / "empty"
     empty.mkdir()
