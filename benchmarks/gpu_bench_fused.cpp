@@ -2,10 +2,11 @@
 // engines' sequence
 //   gather -> LSTM forward (training) -> head + MSE -> loss sum -> head backward -> LSTM backward ->
 //   ||g||^2 -> Adam
-// with the LSTM forward/backward either the fused kernels (FusedLstm, fp32 FMA; for H whose R does not fit
-// one block also the thread-block cluster kernels, column "cluster ms", -1 where not used; and the
-// tensor-core time loops at tf32 and bf16, columns "fused tf32" and "fused bf16"; for L = 2 where it fits,
-// the two-layer wavefront, column "wavefront") or cuDNN
+// with the LSTM forward/backward either the fused kernels (FusedLstm, fp32 FMA as the engine runs it: the
+// thread-block cluster kernels for H whose R does not fit one block, the two-layer wavefront for L = 2
+// where it fits, else the one-block kernels; column "(path)" says which, and "one-block" is the
+// layer-by-layer one-block step beside it where the engine takes another path; the tensor-core time loops
+// at tf32 and bf16, columns "fused tf32" and "fused bf16") or cuDNN
 // (CudnnLstm, FMA math and TF32 default math, the faster of STANDARD and PERSIST_STATIC_SMALL_H where cuDNN
 // takes it). Shapes: H in {32,64,128,256}, L in {1,2}, T in {50,100,250}, B in {32,64,256}, D=1, horizon 1.
 // Each time is the median of --reps CUDA-graph replays of the step after --warmup (eager when capture fails).
@@ -68,13 +69,21 @@ double time_step_ms(cudaStream_t s, int warmup, int reps, const std::function<vo
 
 struct Row {
   int H = 0, L = 0, T = 0, B = 0;
-  double fused_ms = -1, cluster_ms = -1, wavefront_ms = -1, fused_tf32_ms = -1, fused_bf16_ms = -1,
-         cudnn_fma_ms = -1, cudnn_tf32_ms = -1, step_us = -1, latency_floor_ms = -1, compute_floor_ms = -1;
-  std::string cudnn_fma_algo, cudnn_tf32_algo;
+  // fused_ms: the engine's fp32 path (fused_path says which); cluster_ms / wavefront_ms: the same time
+  // where that path is the cluster or the wavefront; one_block_ms: the layer-by-layer one-block kernels
+  // (version 1.1, R from L2 where it does not fit), timed where the engine's path is another.
+  double fused_ms = -1, cluster_ms = -1, wavefront_ms = -1, one_block_ms = -1, fused_tf32_ms = -1,
+         fused_bf16_ms = -1, cudnn_fma_ms = -1, cudnn_tf32_ms = -1, step_us = -1, latency_floor_ms = -1,
+         compute_floor_ms = -1;
+  std::string fused_path, cudnn_fma_algo, cudnn_tf32_algo;
 };
 
-bool fused_plan_fits_one_block(int H, int B, const kernels::FusedLimits& limits) {
-  return kernels::plan_fused(H, B, limits).r_smem_fwd;
+// Which fp32 kernels `l` runs at `batch` rows.
+std::string fp32_path(const FusedLstm& l, int batch) {
+  if (l.wavefront_plan(batch).grid > 0) return "wavefront";
+  const kernels::FusedLaunch c = l.cluster_plan(batch);
+  if (c.cluster > 1) return "cluster" + std::to_string(c.cluster);
+  return l.plan(batch).r_smem_fwd ? "one-block" : "one-block-L2";
 }
 
 // Times every way of running one shape's training step (the columns of Row) on one stream. A way that
@@ -98,11 +107,16 @@ class ShapeTimer {
     r.L = L;
     r.T = T;
     r.B = B;
-    r.fused_ms = attempt(r, "fused", [&] { return fused(shape, T, B, Precision::FP32, nullptr); });
-    if (L == 2 &&
-        kernels::plan_wavefront(H, B, limits_).grid > 0)  // opt-in in the engine until checked on a GPU
-      r.wavefront_ms = attempt(r, "fused wavefront", [&] {
-        return fused(shape, T, B, Precision::FP32, [](FusedLstm& l) { l.enable_wavefront(true); });
+    r.fused_ms =
+        attempt(r, "fused", [&] { return fused(shape, T, B, Precision::FP32, nullptr, &r.fused_path); });
+    if (r.fused_path == "wavefront") r.wavefront_ms = r.fused_ms;
+    if (r.fused_path.rfind("cluster", 0) == 0) r.cluster_ms = r.fused_ms;
+    if (r.fused_ms >= 0 && r.fused_path.rfind("one-block", 0) != 0)  // what the engine's path gains
+      r.one_block_ms = attempt(r, "fused one-block", [&] {
+        return fused(shape, T, B, Precision::FP32, [](FusedLstm& l) {
+          l.enable_cluster(false);
+          l.enable_wavefront(false);
+        });
       });
     for (Precision p : {Precision::TF32, Precision::BF16}) {  // the tensor-core time loops
       if (!fused_unsupported_reason(shape, T, B, p, limits_).empty()) continue;
@@ -121,11 +135,6 @@ class ShapeTimer {
           (p == Precision::FP32 ? r.cudnn_fma_algo : r.cudnn_tf32_algo) = algo;
         }
       }
-    if (!fused_plan_fits_one_block(H, B, limits_))  // the cluster kernels, opt-in until checked on a GPU
-      r.cluster_ms = attempt(r, "fused cluster", [&] {
-        return fused(
-            shape, T, B, Precision::FP32, [](FusedLstm& l) { l.enable_cluster(true); }, true);
-      });
     floors(r);
     return r;
   }
@@ -142,16 +151,16 @@ class ShapeTimer {
     }
   }
 
-  // The fused step at precision p, `configure` switching on an opt-in path; with `cluster_only`, -1 where
-  // the engine would not take the cluster kernels at this B.
+  // The fused step at precision p, `configure` switching a path off; `path` (if given) says which fp32
+  // kernels ran.
   double fused(const ModelShape& shape, int T, int B, Precision p, void (*configure)(FusedLstm&),
-               bool cluster_only = false) {
+               std::string* path = nullptr) {
     bench::StepBench<FusedLstm> f(stream_, shape, T, B, [&] {
       auto l = std::make_unique<FusedLstm>(cublas_, stream_, shape, T, B, p, limits_);
       if (configure != nullptr) configure(*l);
       return l;
     });
-    if (cluster_only && f.lstm->cluster_plan(B).cluster <= 1) return -1;
+    if (path != nullptr) *path = fp32_path(*f.lstm, B);
     return time_step_ms(stream_, warmup_, reps_, [&] { f.step(); });
   }
 
@@ -206,10 +215,10 @@ class ShapeTimer {
 };
 
 void print_header() {
-  std::printf("%5s %2s %4s %4s %10s %10s %10s %10s %10s %10s %-22s %10s %-22s %8s %8s %8s %9s %10s %10s\n",
-              "H", "L", "T", "B", "fused ms", "cluster ms", "wavefront", "fused tf32", "fused bf16",
-              "cuDNN fma", "(algo)", "cuDNN tf32", "(algo)", "f/fma", "f/tf32", "tc/tf32", "step us",
-              "lat.floor", "comp.floor");
+  std::printf("%5s %2s %4s %4s %10s %-12s %10s %10s %10s %10s %-22s %10s %-22s %8s %8s %8s %9s %10s %10s\n",
+              "H", "L", "T", "B", "fused ms", "(path)", "one-block", "fused tf32", "fused bf16", "cuDNN fma",
+              "(algo)", "cuDNN tf32", "(algo)", "f/fma", "f/tf32", "tc/tf32", "step us", "lat.floor",
+              "comp.floor");
 }
 
 void print_row(const Row& r) {
@@ -218,10 +227,10 @@ void print_row(const Row& r) {
                         ? r.fused_tf32_ms
                         : r.fused_bf16_ms;
   std::printf(
-      "%5d %2d %4d %4d %10.4f %10.4f %10.4f %10.4f %10.4f %10.4f %-22s %10.4f %-22s %8.3f %8.3f %8.3f %9.3f "
+      "%5d %2d %4d %4d %10.4f %-12s %10.4f %10.4f %10.4f %10.4f %-22s %10.4f %-22s %8.3f %8.3f %8.3f %9.3f "
       "%10.4f "
       "%10.5f\n",
-      r.H, r.L, r.T, r.B, r.fused_ms, r.cluster_ms, r.wavefront_ms, r.fused_tf32_ms, r.fused_bf16_ms,
+      r.H, r.L, r.T, r.B, r.fused_ms, r.fused_path.c_str(), r.one_block_ms, r.fused_tf32_ms, r.fused_bf16_ms,
       r.cudnn_fma_ms, r.cudnn_fma_algo.c_str(), r.cudnn_tf32_ms, r.cudnn_tf32_algo.c_str(),
       ratio(r.fused_ms, r.cudnn_fma_ms), ratio(r.fused_ms, r.cudnn_tf32_ms), ratio(tc, r.cudnn_tf32_ms),
       r.step_us, r.latency_floor_ms, r.compute_floor_ms);
@@ -281,7 +290,8 @@ int main(int argc, char** argv) {
   bench::CsvRows csv_rows(
       csv,
       "H,L,T,B,D,fused_ms,cluster_ms,wavefront_ms,fused_tf32_ms,fused_bf16_ms,cudnn_fma_ms,"
-      "cudnn_fma_algo,cudnn_tf32_ms,cudnn_tf32_algo,step_us,latency_floor_ms,compute_floor_ms");
+      "cudnn_fma_algo,cudnn_tf32_ms,cudnn_tf32_algo,step_us,latency_floor_ms,compute_floor_ms,fused_path,"
+      "one_block_ms");
   for (int H : Hs)
     for (int L : Ls)
       for (int T : Ts)
@@ -290,7 +300,7 @@ int main(int argc, char** argv) {
           print_row(r);
           csv_rows.row(r.H, r.L, r.T, r.B, 1, r.fused_ms, r.cluster_ms, r.wavefront_ms, r.fused_tf32_ms,
                        r.fused_bf16_ms, r.cudnn_fma_ms, r.cudnn_fma_algo, r.cudnn_tf32_ms, r.cudnn_tf32_algo,
-                       r.step_us, r.latency_floor_ms, r.compute_floor_ms);
+                       r.step_us, r.latency_floor_ms, r.compute_floor_ms, r.fused_path, r.one_block_ms);
         }
   csv_rows.done();
   std::printf(

@@ -78,8 +78,14 @@ def main():
     # step_us is a difference of two timings (T steps and 1), which a loaded host can make negative: that it
     # ran is shown by the absence of "step timing failed" above, not by its sign.
     positive(path, r, ["fused_ms", "fused_tf32_ms", "fused_bf16_ms", "cudnn_fma_ms", "cudnn_tf32_ms"], failures)
-    positive(path, r, ["wavefront_ms"], failures, lambda x: x["H"] == "16" and x["L"] == "2")
-    positive(path, r, ["cluster_ms"], failures, lambda x: x["H"] == "128")
+    # The engine's fp32 path by default: the wavefront at L = 2 where it fits, the cluster where R does
+    # not fit one block; the one-block kernels timed beside them.
+    positive(path, r, ["wavefront_ms", "one_block_ms"], failures, lambda x: x["H"] == "16" and x["L"] == "2")
+    positive(path, r, ["cluster_ms", "one_block_ms"], failures, lambda x: x["H"] == "128")
+    for x in r:
+        want = ("wavefront" if x["L"] == "2" else "one-block") if x["H"] == "16" else "cluster"
+        if not x["fused_path"].startswith(want):
+            failures.append(f"{path}: H={x['H']} L={x['L']} ran {x['fused_path']}, expected {want}")
 
     path, fpath = os.path.join(out, "multi.csv"), os.path.join(out, "forecast.csv")
     log = run([os.path.join(bench, "gpu_bench_multi"), "--smoke", "--csv", path, "--forecast-csv", fpath],

@@ -76,10 +76,12 @@ FusedLstm::FusedLstm(cublasHandle_t cublas, cudaStream_t stream, const ModelShap
       precision_(precision),
       limits_(limits),
       layout_(shape) {
+  // Both on by default since the H200 run of 2026-12-04 (docs/gpu-results.md): each matched the fp64 CPU
+  // engine there and was faster than the path it replaces at every benchmarked shape. "0" turns one off.
   const char* cl = std::getenv("LSTMAD_FUSED_CLUSTER");
-  cluster_enabled_ = cl != nullptr && std::string(cl) == "1";
+  cluster_enabled_ = cl == nullptr || std::string(cl) != "0";
   const char* wf = std::getenv("LSTMAD_FUSED_WAVEFRONT");
-  wavefront_enabled_ = wf != nullptr && std::string(wf) == "1";
+  wavefront_enabled_ = wf == nullptr || std::string(wf) != "0";
   shape_.validate();
   if (max_batch < 1) throw Error("fused LSTM needs batch >= 1");
   const std::string why = fused_unsupported_reason(shape, window, max_batch, precision, limits);
@@ -103,7 +105,7 @@ FusedLstm::FusedLstm(cublasHandle_t cublas, cudaStream_t stream, const ModelShap
     rt_.resize(3 * kernels::fused_forward_workspace(shape.hidden));  // R1, W2, R2 transposed
   else
     rt_.resize(kernels::fused_forward_workspace(shape.hidden));
-  if (two_layer_fp32 && wavefront_enabled_) dgates2_.resize(T * B * 4 * H);
+  if (two_layer_fp32 && wavefront_enabled_ && wavefront_fits()) dgates2_.resize(T * B * 4 * H);
   hy_.resize(L * B * H);
   cy_.resize(L * B * H);
   dhy_.resize(B * H);
@@ -171,17 +173,23 @@ kernels::MmaLaunch FusedLstm::mma_plan(int batch) const {
   return kernels::plan_fused_mma(mma_format(precision_), shape_.hidden, batch, limits_);
 }
 
+// Layer 2's gate-gradient buffer is held only where the wavefront can run at max_batch (H <= 68 on the
+// H200): at H = 256 it would be T B 4H floats (256 MB at T = B = 256) that nothing reads.
+bool FusedLstm::wavefront_fits() const {
+  return shape_.layers == 2 && precision_ == Precision::FP32 &&
+         kernels::plan_wavefront(shape_.hidden, max_batch_, limits_).grid > 0;
+}
+
 void FusedLstm::enable_wavefront(bool on) {
   wavefront_enabled_ = on;
-  if (on && shape_.layers == 2 && precision_ == Precision::FP32 && dgates2_.size() == 0)
+  if (on && wavefront_fits() && dgates2_.size() == 0)
     dgates2_.resize(static_cast<std::size_t>(T_) * max_batch_ * 4 *
                     shape_.hidden);  // layer 2's gate gradients
   prepare(max_batch_);
 }
 
 kernels::WavefrontLaunch FusedLstm::wavefront_plan(int batch) const {
-  if (!wavefront_enabled_ || shape_.layers != 2 || precision_ != Precision::FP32)
-    return kernels::WavefrontLaunch{};
+  if (!wavefront_enabled_ || dgates2_.size() == 0) return kernels::WavefrontLaunch{};
   return kernels::plan_wavefront(shape_.hidden, batch, limits_);
 }
 

@@ -54,7 +54,7 @@ class FusedLstm {
   // The launch plan for `batch` rows (for benchmarks and docs).
   kernels::FusedLaunch plan(int batch) const { return kernels::plan_fused(shape_.hidden, batch, limits_); }
   // The thread-block cluster kernels (kernels/lstm_fused_cluster.hpp) for H whose R does not fit one
-  // block: off by default until a GPU run has checked them (LSTMAD_FUSED_CLUSTER=1 turns them on).
+  // block: on by default (LSTMAD_FUSED_CLUSTER=0 turns them off; docs/kernels.md has their H200 times).
   // Both switches set the kernels' shared memory limits for max_batch at once (outside graph capture).
   // Where the device cannot place such a cluster (cudaOccupancyMaxActiveClusters says 0: a MIG slice, say)
   // prepare() logs a warning and the one-block kernels run, with R read from L2.
@@ -66,9 +66,9 @@ class FusedLstm {
   // The cluster plan in use for `batch` rows; cluster == 0 when the one-block kernels run.
   kernels::FusedLaunch cluster_plan(int batch) const;
   // The two-layer wavefront (kernels/lstm_wavefront.hpp): layer 2 a step behind layer 1 in one kernel per
-  // direction, for L = 2 at fp32 where R1, W2 and R2 fit one block (H <= 68 on the H200). Off by default
-  // until a GPU run has checked it (LSTMAD_FUSED_WAVEFRONT=1 turns it on). Turn it on before the first step
-  // (it allocates layer 2's gate-gradient buffer). grid == 0 when not used.
+  // direction, for L = 2 at fp32 where R1, W2 and R2 fit one block (H <= 68 on the H200). On by default
+  // (LSTMAD_FUSED_WAVEFRONT=0 turns it off). Turn it on before the first step (it allocates layer 2's
+  // gate-gradient buffer). grid == 0 when not used.
   void enable_wavefront(bool on);
   kernels::WavefrontLaunch wavefront_plan(int batch) const;
   // The tensor-core plan (precision tf32 or bf16, kernels/lstm_fused_mma.hpp); grid == 0 at fp32.
@@ -103,6 +103,7 @@ class FusedLstm {
 
  private:
   void check_batch(int batch) const;
+  bool wavefront_fits() const;  // L = 2, fp32, and the wavefront's plan exists at max_batch
   const float* layer_input(int l, int batch) const;
   void weight_grads(int l, const float* dG, int batch, float* dtheta);
   void input_grad(const float* dG, const float* theta, int batch, float* dx);
@@ -113,9 +114,9 @@ class FusedLstm {
   int T_, max_batch_;
   Precision precision_;
   kernels::FusedLimits limits_;
-  bool cluster_enabled_ = false;
+  bool cluster_enabled_ = true;   // the constructor reads LSTMAD_FUSED_CLUSTER
   bool cluster_refused_ = false;  // the device cannot place a cluster of the plan (prepare asked it)
-  bool wavefront_enabled_ = false;
+  bool wavefront_enabled_ = true;  // the constructor reads LSTMAD_FUSED_WAVEFRONT
   ParamLayout layout_;
   gpu::DeviceBuffer<float> theta_, dtheta_;
   gpu::DeviceBuffer<float> xt_, gx_, dgates_, dgates2_, dy_, dxt_, rt_, ones_, hy_, cy_, dhy_;
