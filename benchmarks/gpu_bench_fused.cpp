@@ -5,7 +5,8 @@
 // with the LSTM forward/backward either the fused kernels (FusedLstm, fp32 FMA as the engine runs it: the
 // thread-block cluster kernels for H whose R does not fit one block, the two-layer wavefront for L = 2
 // where it fits, else the one-block kernels; column "(path)" says which, and "one-block" is the
-// layer-by-layer one-block step beside it where the engine takes another path; the tensor-core time loops
+// layer-by-layer one-block step beside it where the engine takes another path, and "split" the split
+// kernels (candidate, opt-in) layer by layer where they take H; the tensor-core time loops
 // at tf32 and bf16, columns "fused tf32" and "fused bf16") or cuDNN
 // (CudnnLstm, FMA math and TF32 default math, the faster of STANDARD and PERSIST_STATIC_SMALL_H where cuDNN
 // takes it). Shapes: H in {32,64,128,256}, L in {1,2}, T in {50,100,250}, B in {32,64,256}, D=1, horizon 1.
@@ -72,9 +73,10 @@ struct Row {
   // fused_ms: the engine's fp32 path (fused_path says which); cluster_ms / wavefront_ms: the same time
   // where that path is the cluster or the wavefront; one_block_ms: the layer-by-layer one-block kernels
   // (version 1.1, R from L2 where it does not fit), timed where the engine's path is another.
-  double fused_ms = -1, cluster_ms = -1, wavefront_ms = -1, one_block_ms = -1, fused_tf32_ms = -1,
-         fused_bf16_ms = -1, cudnn_fma_ms = -1, cudnn_tf32_ms = -1, step_us = -1, latency_floor_ms = -1,
-         compute_floor_ms = -1;
+  // split_ms: the split kernels (candidate, opt-in) layer by layer, where they take H.
+  double fused_ms = -1, cluster_ms = -1, wavefront_ms = -1, one_block_ms = -1, split_ms = -1,
+         fused_tf32_ms = -1, fused_bf16_ms = -1, cudnn_fma_ms = -1, cudnn_tf32_ms = -1, step_us = -1,
+         latency_floor_ms = -1, compute_floor_ms = -1;
   std::string fused_path, cudnn_fma_algo, cudnn_tf32_algo;
 };
 
@@ -116,6 +118,13 @@ class ShapeTimer {
         return fused(shape, T, B, Precision::FP32, [](FusedLstm& l) {
           l.enable_cluster(false);
           l.enable_wavefront(false);
+        });
+      });
+    if (kernels::plan_fused_split(H, B, limits_).grid > 0)
+      r.split_ms = attempt(r, "fused split", [&] {
+        return fused(shape, T, B, Precision::FP32, [](FusedLstm& l) {
+          l.enable_wavefront(false);
+          l.enable_split(true);
         });
       });
     for (Precision p : {Precision::TF32, Precision::BF16}) {  // the tensor-core time loops
@@ -215,10 +224,10 @@ class ShapeTimer {
 };
 
 void print_header() {
-  std::printf("%5s %2s %4s %4s %10s %-12s %10s %10s %10s %10s %-22s %10s %-22s %8s %8s %8s %9s %10s %10s\n",
-              "H", "L", "T", "B", "fused ms", "(path)", "one-block", "fused tf32", "fused bf16", "cuDNN fma",
-              "(algo)", "cuDNN tf32", "(algo)", "f/fma", "f/tf32", "tc/tf32", "step us", "lat.floor",
-              "comp.floor");
+  std::printf(
+      "%5s %2s %4s %4s %10s %-12s %10s %10s %10s %10s %10s %-22s %10s %-22s %8s %8s %8s %9s %10s %10s\n", "H",
+      "L", "T", "B", "fused ms", "(path)", "one-block", "split", "fused tf32", "fused bf16", "cuDNN fma",
+      "(algo)", "cuDNN tf32", "(algo)", "f/fma", "f/tf32", "tc/tf32", "step us", "lat.floor", "comp.floor");
 }
 
 void print_row(const Row& r) {
@@ -227,11 +236,12 @@ void print_row(const Row& r) {
                         ? r.fused_tf32_ms
                         : r.fused_bf16_ms;
   std::printf(
-      "%5d %2d %4d %4d %10.4f %-12s %10.4f %10.4f %10.4f %10.4f %-22s %10.4f %-22s %8.3f %8.3f %8.3f %9.3f "
+      "%5d %2d %4d %4d %10.4f %-12s %10.4f %10.4f %10.4f %10.4f %10.4f %-22s %10.4f %-22s %8.3f %8.3f %8.3f "
+      "%9.3f "
       "%10.4f "
       "%10.5f\n",
-      r.H, r.L, r.T, r.B, r.fused_ms, r.fused_path.c_str(), r.one_block_ms, r.fused_tf32_ms, r.fused_bf16_ms,
-      r.cudnn_fma_ms, r.cudnn_fma_algo.c_str(), r.cudnn_tf32_ms, r.cudnn_tf32_algo.c_str(),
+      r.H, r.L, r.T, r.B, r.fused_ms, r.fused_path.c_str(), r.one_block_ms, r.split_ms, r.fused_tf32_ms,
+      r.fused_bf16_ms, r.cudnn_fma_ms, r.cudnn_fma_algo.c_str(), r.cudnn_tf32_ms, r.cudnn_tf32_algo.c_str(),
       ratio(r.fused_ms, r.cudnn_fma_ms), ratio(r.fused_ms, r.cudnn_tf32_ms), ratio(tc, r.cudnn_tf32_ms),
       r.step_us, r.latency_floor_ms, r.compute_floor_ms);
   std::fflush(stdout);
@@ -291,7 +301,7 @@ int main(int argc, char** argv) {
       csv,
       "H,L,T,B,D,fused_ms,cluster_ms,wavefront_ms,fused_tf32_ms,fused_bf16_ms,cudnn_fma_ms,"
       "cudnn_fma_algo,cudnn_tf32_ms,cudnn_tf32_algo,step_us,latency_floor_ms,compute_floor_ms,fused_path,"
-      "one_block_ms");
+      "one_block_ms,split_ms");
   for (int H : Hs)
     for (int L : Ls)
       for (int T : Ts)
@@ -300,7 +310,8 @@ int main(int argc, char** argv) {
           print_row(r);
           csv_rows.row(r.H, r.L, r.T, r.B, 1, r.fused_ms, r.cluster_ms, r.wavefront_ms, r.fused_tf32_ms,
                        r.fused_bf16_ms, r.cudnn_fma_ms, r.cudnn_fma_algo, r.cudnn_tf32_ms, r.cudnn_tf32_algo,
-                       r.step_us, r.latency_floor_ms, r.compute_floor_ms, r.fused_path, r.one_block_ms);
+                       r.step_us, r.latency_floor_ms, r.compute_floor_ms, r.fused_path, r.one_block_ms,
+                       r.split_ms);
         }
   csv_rows.done();
   std::printf(

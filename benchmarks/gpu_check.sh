@@ -359,11 +359,12 @@ elif command -v compute-sanitizer >/dev/null; then
   # The fused kernels on three small shapes (both time loops, the GEMMs, the head) and the engine's step;
   # the cluster kernels (the default for H >= ~120; racecheck took 16 s without them on the H200); the
   # tensor-core time loops (tf32, bf16) on the one of them whose H is a multiple of 16; the two-layer
-  # wavefront on its own quick shape (two blocks of three rows, one padded) and in inference.
+  # wavefront on its own quick shape (two blocks of three rows, one padded) and in inference; the split
+  # kernels (candidate) on their three quick shapes.
   F=$(find "$BUILD" -name test_fused_lstm -type f | head -1)
   FSMALL='FusedFixture.MatchesFp64CpuOnEveryOutputAndGradient:FusedFixture.EngineLossAndGradMatchesCpu'
-  sanitized memcheck_fused "$(share 4)" env LSTMAD_GPU_QUICK=1 $SAN --tool memcheck "$F" --gtest_filter="$FSMALL:FusedFixture.ClusterKernelsMatchFp64Cpu:FusedFixture.TensorCorePathsMatchFp64Cpu:FusedFixture.WavefrontMatchesFp64Cpu:FusedFixture.WavefrontInferenceMatchesFp64Cpu"
-  sanitized racecheck_fused "$(share 3)" env LSTMAD_GPU_QUICK=1 $SAN --tool racecheck "$F" --gtest_filter="$FSMALL:FusedFixture.ClusterKernelsMatchFp64Cpu:FusedFixture.TensorCorePathsMatchFp64Cpu:FusedFixture.WavefrontMatchesFp64Cpu"
+  sanitized memcheck_fused "$(share 4)" env LSTMAD_GPU_QUICK=1 $SAN --tool memcheck "$F" --gtest_filter="$FSMALL:FusedFixture.ClusterKernelsMatchFp64Cpu:FusedFixture.TensorCorePathsMatchFp64Cpu:FusedFixture.WavefrontMatchesFp64Cpu:FusedFixture.WavefrontInferenceMatchesFp64Cpu:FusedFixture.SplitKernelsMatchFp64Cpu"
+  sanitized racecheck_fused "$(share 3)" env LSTMAD_GPU_QUICK=1 $SAN --tool racecheck "$F" --gtest_filter="$FSMALL:FusedFixture.ClusterKernelsMatchFp64Cpu:FusedFixture.TensorCorePathsMatchFp64Cpu:FusedFixture.WavefrontMatchesFp64Cpu:FusedFixture.SplitKernelsMatchFp64Cpu"
   # The multi-model kernels (time loops with model strides, the batched GEMM, head, sums, Adam, masks).
   M=$(find "$BUILD" -name test_fused_multi -type f | head -1)
   sanitized memcheck_multi "$(share 2)" $SAN --tool memcheck "$M" --gtest_filter='FusedMulti.SmallBatchForTheSanitizers:FusedMulti.TensorCoreSmallBatchForTheSanitizers'

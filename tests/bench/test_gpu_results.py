@@ -115,7 +115,7 @@ with tempfile.TemporaryDirectory() as tmp:
     # 0.5 ms beside it (2x faster, 0.33 of cuDNN FMA's 1.5, 2.5x the floor); "-" for the path it does not name.
     check("(opt-in in this run)" in md and "| 128 | 1 | 100 | 64 | cluster | 0.5000 | 1.0000 | 2.00 | 0.33 | 2.50 |" in md,
           "the opt-in paths of an older CSV")
-    check("| 64 | 1 | 100 | 64 | 0.5000 | - | n/a |" in md, "an older CSV's fused row without a path")
+    check("| 64 | 1 | 100 | 64 | 0.5000 | - | n/a | n/a |" in md, "an older CSV's fused row without a path")
     # Many models: 600 / 10 = 60x (met), 10 / 9.78 within 3x; L=2: 30x, missed; PyTorch beside L=1.
     check("| 1024 | 1 | 10.000 | n/a | n/a | 600.000 | standard+graph | 900.000 | 50.000 | 60.0 | yes | 9.7800 | 1.02 | yes |" in md,
           "the N=1024 L=1 row")
@@ -143,11 +143,13 @@ with tempfile.TemporaryDirectory() as tmp:
     newer = pathlib.Path(tmp) / "newer"
     write(newer, "gpu_bench_fused.csv",
           "H,L,T,B,D,fused_ms,cluster_ms,wavefront_ms,fused_tf32_ms,fused_bf16_ms,cudnn_fma_ms,cudnn_fma_algo,"
-          "cudnn_tf32_ms,cudnn_tf32_algo,step_us,latency_floor_ms,compute_floor_ms,fused_path,one_block_ms\n"
-          "128,1,100,64,1,0.75,0.75,-1,-1,-1,1.5,standard,1.6,standard,1,0.2,0.04,cluster2,3\n")
+          "cudnn_tf32_ms,cudnn_tf32_algo,step_us,latency_floor_ms,compute_floor_ms,fused_path,one_block_ms,split_ms\n"
+          "128,1,100,64,1,0.75,0.75,-1,-1,-1,1.5,standard,1.6,standard,1,0.2,0.04,cluster2,3,-1\n"
+          "32,1,100,64,1,0.5,-1,-1,-1,-1,1.5,standard,1.6,standard,1,0.2,0.04,one-block,-1,0.25\n")
     md = run(newer)
-    check("| 128 | 1 | 100 | 64 | 0.7500 | cluster2 | 3.0000 | n/a | n/a | 1.5000 | 1.6000 | n/a | 2.00 | 2.00 | yes |" in md,
+    check("| 128 | 1 | 100 | 64 | 0.7500 | cluster2 | 3.0000 | n/a | n/a | n/a | 1.5000 | 1.6000 | n/a | 2.00 | 2.00 | yes |" in md,
           "the fused row with its path and the one-block time")
+    check("| 32 | 1 | 100 | 64 | 0.5000 | one-block | n/a | 0.2500 | n/a |" in md, "the split kernels' time")
     check("opt-in in this run" not in md, "no opt-in table where the CSV names the path")
 
     empty = pathlib.Path(tmp) / "empty"

@@ -82,6 +82,7 @@ def main():
     # not fit one block; the one-block kernels timed beside them.
     positive(path, r, ["wavefront_ms", "one_block_ms"], failures, lambda x: x["H"] == "16" and x["L"] == "2")
     positive(path, r, ["cluster_ms", "one_block_ms"], failures, lambda x: x["H"] == "128")
+    positive(path, r, ["split_ms"], failures, lambda x: x["H"] == "16")  # the split kernels (opt-in)
     for x in r:
         want = ("wavefront" if x["L"] == "2" else "one-block") if x["H"] == "16" else "cluster"
         if not x["fused_path"].startswith(want):

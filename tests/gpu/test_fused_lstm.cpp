@@ -31,6 +31,7 @@
 #include "gpu/gpu_engine_test.hpp"
 #include "gpu/gpu_test.hpp"
 #include "kernels/lstm_fused_plan.hpp"
+#include "kernels/lstm_fused_split_plan.hpp"
 #include "kernels/lstm_mma_plan.hpp"
 #include "kernels/lstm_wavefront.hpp"
 #include "lstm/cpu/lstm_cpu.hpp"
@@ -82,6 +83,7 @@ struct GpuResult : test::BlockResult {
   kernels::FusedLaunch plan;
   kernels::MmaLaunch mma;
   kernels::WavefrontLaunch wave;
+  kernels::SplitLaunch split;
 };
 
 // The H200's limits, for plans that must not depend on the machine the test runs on.
@@ -103,15 +105,17 @@ class FusedFixture : public ::testing::Test {
   }
   GpuResult run(const Case& k, const kernels::FusedLimits& limits, const std::vector<float>& params,
                 const std::vector<float>& x, const std::vector<float>& dyhat, bool cluster = false,
-                Precision precision = Precision::FP32, bool wavefront = false) {
+                Precision precision = Precision::FP32, bool wavefront = false, bool split = false) {
     FusedLstm lstm(cublas_->get(), *stream_, k.shape(), k.T, k.B, precision, limits);
     lstm.enable_cluster(cluster);
     lstm.enable_wavefront(wavefront);
+    lstm.enable_split(split);
     GpuResult g;
     static_cast<test::BlockResult&>(g) = test::run_block(lstm, *stream_, k, params, x, dyhat);
     g.plan = lstm.cluster_plan(k.B).cluster > 1 ? lstm.cluster_plan(k.B) : lstm.plan(k.B);
     g.mma = lstm.mma_plan(k.B);
     g.wave = lstm.wavefront_plan(k.B);
+    g.split = lstm.split_plan(k.B);
     return g;
   }
   std::unique_ptr<gpu::Stream> stream_;
@@ -141,10 +145,13 @@ void check_against(const Case& k, const GpuResult& g, const Reference& ref, cons
   const double ec = expect_close(g.c, ref.c, tol.outputs, tag + " final c");
   const double eg = expect_grad_close(k, g.grad, ref.grad, tol.grads, tag, &block);
   const double ex = expect_close(g.dx, ref.dx, tol.grads, tag + " dx");
-  const std::string launch = g.mma.grid > 0    ? mma_plan_str(g.mma)
-                             : g.wave.grid > 0 ? "wavefront grid " + std::to_string(g.wave.grid) + " BB " +
-                                                     std::to_string(g.wave.rows_per_block)
-                                               : plan_str(g.plan);
+  const std::string launch =
+      g.mma.grid > 0 ? mma_plan_str(g.mma)
+      : g.wave.grid > 0
+          ? "wavefront grid " + std::to_string(g.wave.grid) + " BB " + std::to_string(g.wave.rows_per_block)
+      : g.split.grid > 0
+          ? "split grid " + std::to_string(g.split.grid) + " BB " + std::to_string(g.split.rows_per_block)
+          : plan_str(g.plan);
   std::printf("%-40s %-34s %9.2e %9.2e %9.2e %9.2e %-6s %9.2e\n", k.str().c_str(), launch.c_str(), ey, eh, ec,
               eg, block.c_str(), ex);
 }
@@ -258,7 +265,68 @@ TEST_F(FusedFixture, LargestSupportedHiddenSizeRuns) {
   check_against(k, run(k, limits_, params, x, dyhat), cpu_reference(k, params, x, dyhat), k.str());
 }
 
-// ---- the two-layer wavefront (opt-in) ----
+// ---- the split kernels (candidate, opt-in): four threads per unit, R in registers ----
+
+// Each H the split kernels are instantiated for, one and two layers, against fp64; several rows per block
+// with a padded last block (the plan given 2 SMs), D = 3 and horizon 2; then reruns bit for bit. Their
+// forward sums each gate in the one-block kernel's order, so its outputs are the one-block kernel's bits.
+TEST_F(FusedFixture, SplitKernelsMatchFp64Cpu) {
+  uint64_t seed = 7000;
+  print_header();
+  std::vector<std::pair<Case, int>> shapes{
+      {Case{1, 16, 12, 5, 1, 1}, 2}, {Case{2, 32, 10, 7, 3, 2}, 2}, {Case{1, 64, 8, 3, 1, 1}, 2}};
+  if (!test::env_flag("LSTMAD_GPU_QUICK")) {
+    for (const Case& k : cases())
+      if (kernels::split_hidden_supported(k.H)) shapes.push_back({k, limits_.sm_count});
+    shapes.push_back({Case{2, 64, 40, 300, 1, 1}, limits_.sm_count});  // 2 rows per block (512 threads)
+  }
+  for (const auto& [k, sms] : shapes) {
+    kernels::FusedLimits lim = limits_;
+    lim.sm_count = sms;
+    const auto params = init_params(k.shape(), ++seed);
+    const auto x = test::random_vector(static_cast<std::size_t>(k.B) * k.T * k.D, ++seed);
+    const auto dyhat = test::random_vector(static_cast<std::size_t>(k.B) * k.horizon, ++seed);
+    const Reference ref = cpu_reference(k, params, x, dyhat);
+    const std::string tag = k.str() + " split sms=" + std::to_string(sms);
+    SCOPED_TRACE(tag);
+    const GpuResult g = run(k, lim, params, x, dyhat, false, Precision::FP32, false, /*split=*/true);
+    ASSERT_GT(g.split.grid, 0) << tag << ": the split kernels did not run";
+    check_against(k, g, ref, tag);
+    const GpuResult again = run(k, lim, params, x, dyhat, false, Precision::FP32, false, true);
+    EXPECT_EQ(0, std::memcmp(g.grad.data(), again.grad.data(), g.grad.size() * sizeof(float))) << tag;
+    const GpuResult one = run(k, lim, params, x, dyhat);  // the one-block kernels
+    ASSERT_EQ(one.split.grid, 0);
+    EXPECT_EQ(0, std::memcmp(g.yhat.data(), one.yhat.data(), g.yhat.size() * sizeof(float)))
+        << tag << ": yhat";
+    EXPECT_EQ(0, std::memcmp(g.h.data(), one.h.data(), g.h.size() * sizeof(float))) << tag << ": final h";
+    EXPECT_EQ(0, std::memcmp(g.c.data(), one.c.data(), g.c.size() * sizeof(float))) << tag << ": final c";
+  }
+}
+
+// The plan: only the instantiated H, rows per block within the threads, the batch covered once.
+TEST(FusedPlan, SplitPlansTakeTheirHiddenSizesAndCoverTheBatch) {
+  const kernels::FusedLimits lim = h200_limits();
+  for (int H : {1, 7, 8, 24, 48, 100, 128})
+    EXPECT_EQ(kernels::plan_fused_split(H, 64, lim).grid, 0) << "H=" << H;
+  for (int H : {16, 32, 64})
+    for (int B : {1, 33, 132, 133, 256, 1000, 5000}) {
+      const kernels::SplitLaunch p = kernels::plan_fused_split(H, B, lim);
+      const std::string tag = "H=" + std::to_string(H) + " B=" + std::to_string(B);
+      ASSERT_GT(p.grid, 0) << tag;
+      EXPECT_LE(4 * H * p.rows_per_block, kernels::kFusedMaxThreads) << tag;
+      EXPECT_GE(p.grid * p.rows_per_block, B) << tag;
+      EXPECT_LT((p.grid - 1) * p.rows_per_block, B) << tag;
+      if (B <= lim.sm_count) {
+        EXPECT_EQ(p.rows_per_block, 1) << tag;
+      }
+    }
+  kernels::FusedLimits few = lim;
+  few.max_threads = 128;  // 4H = 256 threads at H = 64 do not fit
+  EXPECT_EQ(kernels::plan_fused_split(64, 8, few).grid, 0);
+  EXPECT_GT(kernels::plan_fused_split(32, 8, few).grid, 0);
+}
+
+// ---- the two-layer wavefront (the default for L = 2 at fp32 where it fits) ----
 
 // Every two-layer shape of the set whose R1, W2 and R2 fit one block, plus one with several rows per
 // block; then reruns bit for bit.

@@ -15,6 +15,7 @@
 #include "kernels/lstm_fused_cluster.hpp"
 #include "kernels/lstm_fused_fwd.hpp"
 #include "kernels/lstm_fused_mma.hpp"
+#include "kernels/lstm_fused_split.hpp"
 #include "kernels/lstm_wavefront.hpp"
 
 namespace lstmad {
@@ -82,6 +83,8 @@ FusedLstm::FusedLstm(cublasHandle_t cublas, cudaStream_t stream, const ModelShap
   cluster_enabled_ = cl == nullptr || std::string(cl) != "0";
   const char* wf = std::getenv("LSTMAD_FUSED_WAVEFRONT");
   wavefront_enabled_ = wf == nullptr || std::string(wf) != "0";
+  const char* sp = std::getenv("LSTMAD_FUSED_SPLIT");  // a candidate: off unless asked for
+  split_enabled_ = sp != nullptr && std::string(sp) == "1";
   shape_.validate();
   if (max_batch < 1) throw Error("fused LSTM needs batch >= 1");
   const std::string why = fused_unsupported_reason(shape, window, max_batch, precision, limits);
@@ -193,6 +196,11 @@ kernels::WavefrontLaunch FusedLstm::wavefront_plan(int batch) const {
   return kernels::plan_wavefront(shape_.hidden, batch, limits_);
 }
 
+kernels::SplitLaunch FusedLstm::split_plan(int batch) const {
+  if (!split_enabled_ || precision_ != Precision::FP32) return kernels::SplitLaunch{};
+  return kernels::plan_fused_split(shape_.hidden, batch, limits_);
+}
+
 kernels::FusedLaunch FusedLstm::cluster_plan(int batch) const {
   if (!cluster_enabled_ || cluster_refused_ || tensor_cores(precision_) || plan(batch).r_smem_fwd)
     return kernels::FusedLaunch{};
@@ -220,6 +228,7 @@ void FusedLstm::forward(const float* theta, const float* x, int batch, bool trai
   const int H = shape_.hidden, H4 = 4 * H, Tb = T_ * batch;
   const kernels::FusedLaunch p = plan(batch);
   const kernels::FusedLaunch pc = cluster_plan(batch);
+  const kernels::SplitLaunch ps = split_plan(batch);
   const kernels::MmaLaunch pm = mma_plan(batch);
   kernels::launch_permute_021(x, batch, T_, shape_.input, xt_.data(), stream_);
   KERNEL_CHECK("permute_021(x)");
@@ -273,6 +282,8 @@ void FusedLstm::forward(const float* theta, const float* x, int batch, bool trai
       CUDA_CHECK(kernels::launch_lstm_mma_forward(pm, a, rt_.data(), stream_));
     } else if (pc.cluster > 1) {
       CUDA_CHECK(kernels::launch_lstm_fused_forward_cluster(pc, a, stream_));
+    } else if (ps.grid > 0) {
+      kernels::launch_lstm_fused_forward_split(ps, a, stream_);
     } else {
       kernels::launch_lstm_fused_forward(p, a, rt_.data(), stream_);
     }
@@ -296,6 +307,7 @@ void FusedLstm::backward(const float* theta, const float* x, int batch, const fl
   const int H = shape_.hidden, H4 = 4 * H, Tb = T_ * batch, L = shape_.layers;
   const kernels::FusedLaunch p = plan(batch);
   const kernels::FusedLaunch pc = cluster_plan(batch);
+  const kernels::SplitLaunch ps = split_plan(batch);
   const kernels::MmaLaunch pm = mma_plan(batch);
   const float* h_top = hy_.data() + static_cast<std::size_t>(L - 1) * batch * H;
   kernels::launch_head_backward(h_top, dyhat, batch, H, shape_.horizon, theta + layout_.head_W,
@@ -337,6 +349,8 @@ void FusedLstm::backward(const float* theta, const float* x, int batch, const fl
       CUDA_CHECK(kernels::launch_lstm_mma_backward(pm, a, rt_.data(), stream_));
     } else if (pc.cluster > 1) {
       CUDA_CHECK(kernels::launch_lstm_fused_backward_cluster(pc, a, stream_));
+    } else if (ps.grid > 0) {
+      kernels::launch_lstm_fused_backward_split(ps, a, stream_);
     } else {
       kernels::launch_lstm_fused_backward(p, a, stream_);
     }

@@ -23,6 +23,7 @@
 
 #include "core/gpu/device_buffer.hpp"
 #include "kernels/lstm_fused_plan.hpp"
+#include "kernels/lstm_fused_split_plan.hpp"
 #include "kernels/lstm_mma_plan.hpp"
 #include "kernels/lstm_wavefront.hpp"
 #include "lstm/engine.hpp"
@@ -71,6 +72,11 @@ class FusedLstm {
   // gate-gradient buffer). grid == 0 when not used.
   void enable_wavefront(bool on);
   kernels::WavefrontLaunch wavefront_plan(int batch) const;
+  // The split kernels (kernels/lstm_fused_split.hpp): four threads per hidden unit with R in registers,
+  // for H in {16, 32, 64} at fp32, in place of the one-block kernels. Off by default until a GPU run has
+  // measured them (LSTMAD_FUSED_SPLIT=1 turns them on); the wavefront, where it runs, comes first.
+  void enable_split(bool on) { split_enabled_ = on; }
+  kernels::SplitLaunch split_plan(int batch) const;
   // The tensor-core plan (precision tf32 or bf16, kernels/lstm_fused_mma.hpp); grid == 0 at fp32.
   kernels::MmaLaunch mma_plan(int batch) const;
   Precision precision() const { return precision_; }
@@ -117,6 +123,7 @@ class FusedLstm {
   bool cluster_enabled_ = true;   // the constructor reads LSTMAD_FUSED_CLUSTER
   bool cluster_refused_ = false;  // the device cannot place a cluster of the plan (prepare asked it)
   bool wavefront_enabled_ = true;  // the constructor reads LSTMAD_FUSED_WAVEFRONT
+  bool split_enabled_ = false;     // the constructor reads LSTMAD_FUSED_SPLIT
   ParamLayout layout_;
   gpu::DeviceBuffer<float> theta_, dtheta_;
   gpu::DeviceBuffer<float> xt_, gx_, dgates_, dgates2_, dy_, dxt_, rt_, ones_, hy_, cy_, dhy_;
