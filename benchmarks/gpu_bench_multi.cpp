@@ -1,7 +1,8 @@
 // Many models at once: the time of one training step of all N models, with CUDA events, for
 //   fused multi   the fused engine's multi-model batch (FusedMultiBatch): every kernel launch covers all N
 //                 models, the step replayed as one CUDA graph; at fp32, and with the tensor-core time
-//                 loops at tf32 and bf16 (columns "tf32 ms", "bf16 ms"; the GEMMs stay fp32);
+//                 loops at tf32 and bf16 (columns "tf32 ms", "bf16 ms"; the GEMMs stay fp32), and at fp32
+//                 with the split time loops (column "split ms", LSTMAD_FUSED_SPLIT=1: a candidate);
 //   cuDNN loop    the same step of each model through cuDNN (CudnnLstm, FMA math), N model-steps spread
 //                 over --streams streams, each model's step a CUDA graph replay (eager where capture
 //                 fails), STANDARD and PERSIST_STATIC_SMALL_H, the faster kept;
@@ -45,6 +46,7 @@
 #include "core/gpu/resources.hpp"
 #include "core/rng.hpp"
 #include "gpu_step_bench.hpp"
+#include "kernels/lstm_fused_split_plan.hpp"
 #include "lstm/cudnn/cudnn_check.hpp"
 #include "lstm/cudnn/cudnn_lstm.hpp"
 #include "lstm/engine.hpp"
@@ -63,7 +65,7 @@ struct Size {
 
 struct Row {
   int N = 0, L = 0;
-  double fused_ms = -1, tf32_ms = -1, bf16_ms = -1, cudnn_ms = -1, floor_ms = 0;
+  double fused_ms = -1, tf32_ms = -1, bf16_ms = -1, split_ms = -1, cudnn_ms = -1, floor_ms = 0;
   std::string cudnn_algo;
 };
 
@@ -284,6 +286,15 @@ Row training_row(const ModelShape& shape, const Size& z, int N, int streams, int
   } catch (const std::exception& e) {
     std::printf("%6d %2d fused multi failed: %s\n", N, L, e.what());
   }
+  if (kernels::split_hidden_supported(H)) {  // the split time loops (candidate, LSTMAD_FUSED_SPLIT=1)
+    setenv("LSTMAD_FUSED_SPLIT", "1", 1);
+    try {
+      r.split_ms = fused_multi_ms(shape, T, B, N, warmup, reps, limits, stream);
+    } catch (const std::exception& e) {
+      std::printf("%6d %2d fused multi split failed: %s\n", N, L, e.what());
+    }
+    unsetenv("LSTMAD_FUSED_SPLIT");
+  }
   for (Precision p : {Precision::TF32, Precision::BF16}) {
     try {
       (p == Precision::TF32 ? r.tf32_ms : r.bf16_ms) =
@@ -314,24 +325,24 @@ void training_rows(const Size& z, const std::vector<int>& Ns, int streams, int w
   const kernels::FusedLimits limits = fused_device_limits(0);
   gpu::Stream stream;
   bench::CsvRows csv_rows(
-      csv, "N,L,H,T,B,D,fused_ms,fused_tf32_ms,fused_bf16_ms,cudnn_loop_ms,cudnn_ran_as,floor_ms");
-  std::printf("%6s %2s %12s %10s %10s %14s %-30s %10s %10s %12s %12s %12s\n", "N", "L", "fused ms", "tf32 ms",
-              "bf16 ms", "cuDNN loop ms", "cuDNN ran as", "speedup", "tc speedup", "floor ms", "fused/floor",
-              "us/model");
+      csv, "N,L,H,T,B,D,fused_ms,fused_tf32_ms,fused_bf16_ms,cudnn_loop_ms,cudnn_ran_as,floor_ms,split_ms");
+  std::printf("%6s %2s %12s %10s %10s %10s %14s %-30s %10s %10s %12s %12s %12s\n", "N", "L", "fused ms",
+              "split ms", "tf32 ms", "bf16 ms", "cuDNN loop ms", "cuDNN ran as", "speedup", "tc speedup",
+              "floor ms", "fused/floor", "us/model");
   for (int L : {1, 2})
     for (int N : Ns) {
       const Row r =
           training_row(ModelShape{L, 1, z.H, 1}, z, N, streams, warmup, reps, peak_tflops, limits, stream);
       const double tc = r.tf32_ms > 0 && (r.bf16_ms < 0 || r.tf32_ms < r.bf16_ms) ? r.tf32_ms : r.bf16_ms;
-      std::printf("%6d %2d %12.3f %10.3f %10.3f %14.3f %-30s %9.1fx %9.1fx %12.4f %11.2fx %12.2f\n", N, L,
-                  r.fused_ms, r.tf32_ms, r.bf16_ms, r.cudnn_ms, r.cudnn_algo.c_str(),
+      std::printf("%6d %2d %12.3f %10.3f %10.3f %10.3f %14.3f %-30s %9.1fx %9.1fx %12.4f %11.2fx %12.2f\n", N,
+                  L, r.fused_ms, r.split_ms, r.tf32_ms, r.bf16_ms, r.cudnn_ms, r.cudnn_algo.c_str(),
                   r.fused_ms > 0 && r.cudnn_ms > 0 ? r.cudnn_ms / r.fused_ms : 0.0,
                   tc > 0 && r.cudnn_ms > 0 ? r.cudnn_ms / tc : 0.0, r.floor_ms,
                   r.fused_ms > 0 ? r.fused_ms / r.floor_ms : 0.0,
                   r.fused_ms > 0 ? 1e3 * r.fused_ms / N : 0.0);
       std::fflush(stdout);
       csv_rows.row(r.N, r.L, z.H, z.T, z.B, 1, r.fused_ms, r.tf32_ms, r.bf16_ms, r.cudnn_ms, r.cudnn_algo,
-                   r.floor_ms);
+                   r.floor_ms, r.split_ms);
     }
   csv_rows.done();
 }

@@ -92,7 +92,7 @@ def main():
     log = run([os.path.join(bench, "gpu_bench_multi"), "--smoke", "--csv", path, "--forecast-csv", fpath],
               failures)
     r = rows(path, failures, 4)  # N 1, 3 x L 1, 2
-    positive(path, r, ["fused_ms", "fused_tf32_ms", "fused_bf16_ms", "cudnn_loop_ms"], failures)
+    positive(path, r, ["fused_ms", "fused_tf32_ms", "fused_bf16_ms", "cudnn_loop_ms", "split_ms"], failures)
     r = rows(fpath, failures, 4)
     positive(fpath, r, ["fused_ms", "fused_per_model_ms", "cudnn_ms"], failures)
     if "CPU engine, fp32" not in log:

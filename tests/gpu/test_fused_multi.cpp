@@ -443,6 +443,54 @@ std::vector<ModelJob> train_with(const char* var, const char* value, const Model
   return b.jobs;
 }
 
+// The split kernels (LSTMAD_FUSED_SPLIT=1, docs/kernels.md "Version 4") in the multi-model path: a model
+// in a batch equals the model alone bit for bit, and the parameters differ in their last bits from the
+// one-block kernels' (their backward sums in another order: which shows the split kernels ran) while
+// staying within fp32 rounding of them.
+TEST(FusedMulti, SplitKernelsKeepTheBatchContract) {
+  LSTMAD_REQUIRE_GPU();
+  struct SplitOn {
+    SplitOn() { setenv("LSTMAD_FUSED_SPLIT", "1", 1); }
+    ~SplitOn() { unsetenv("LSTMAD_FUSED_SPLIT"); }
+  };
+  const bool quick = test::env_flag("LSTMAD_GPU_QUICK");
+  const ModelShape shape{quick ? 1 : 2, 1, 32, 1};
+  const int T = 20, B = 24;
+  Batch one = make_batch(shape, T, B);
+  make_engine(fused())->train(shape, one.jobs);
+  const SplitOn on;
+  Batch split = make_batch(shape, T, B);
+  make_engine(fused())->train(shape, split.jobs);
+  // Alone: the model that stops first (1) and the one with the most minibatches, which runs last (5).
+  for (std::size_t m : {std::size_t{1}, std::size_t{5}}) {
+    Batch fresh = make_batch(shape, T, B);
+    std::vector<ModelJob> alone{fresh.jobs[m]};
+    make_engine(fused())->train(shape, alone);
+    expect_identical(split.jobs[m], alone[0],
+                     "split kernels: model " + std::to_string(m) + " in a batch vs alone");
+  }
+  bool differ = false;
+  for (std::size_t m = 0; m < split.jobs.size(); ++m) {
+    if (m == static_cast<std::size_t>(kNonFinite)) continue;
+    const auto& a = split.jobs[m].params;
+    const auto& b = one.jobs[m].params;
+    ASSERT_EQ(a.size(), b.size());
+    ASSERT_EQ(split.jobs[m].result.status, TrainStatus::Ok)
+        << "model " << m << ": " << split.jobs[m].result.message;
+    differ = differ || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) != 0;
+    // An early stop may fall on another epoch where a validation loss ties the best within rounding.
+    if (split.jobs[m].result.epochs_run != one.jobs[m].result.epochs_run) {
+      EXPECT_TRUE(validation_ties_the_best(one.jobs[m].result.val_loss, 1e-5)) << "model " << m;
+      continue;
+    }
+    const auto err = test::compare(a.data(), b.data(), a.size());
+    std::printf("model %zu: split vs one-block parameters: %s\n", m, err.str().c_str());
+    EXPECT_TRUE(err.finite);
+    EXPECT_LT(err.rel_frobenius, 1e-3) << "model " << m << ": " << err.str();
+  }
+  EXPECT_TRUE(differ) << "the split kernels gave the one-block kernels' bits: did they run?";
+}
+
 TEST(FusedMulti, GraphReplayEqualsEagerAndTheLoopAgrees) {
   LSTMAD_REQUIRE_GPU();
   const ModelShape shape{1, 2, 48, 1};

@@ -3,6 +3,7 @@
 #include "lstm/fused/multi_model_block.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <string>
 
 #include "core/error.hpp"
@@ -11,6 +12,7 @@
 #include "kernels/lstm_fused_bwd.hpp"
 #include "kernels/lstm_fused_fwd.hpp"
 #include "kernels/lstm_fused_mma.hpp"
+#include "kernels/lstm_fused_split.hpp"
 #include "kernels/lstm_multi_plan.hpp"
 #include "lstm/gpu/training_loop.hpp"
 
@@ -67,6 +69,12 @@ MultiModelBlock::MultiModelBlock(const ModelShape& shape, int window, int B,
   } else if (precision != Precision::FP32) {
     throw UnsupportedError("the fused multi-model path runs fp32, tf32 and bf16, not " +
                            to_string(precision));
+  } else if (const char* sp = std::getenv("LSTMAD_FUSED_SPLIT"); sp != nullptr && std::string(sp) == "1") {
+    // The split kernels (a candidate, docs/kernels.md "Version 4"), the SMs shared out as for plan_: their
+    // per-(row, unit) sums do not depend on the rows per block, so a model in a batch keeps its bits.
+    kernels::FusedLimits per = limits;
+    per.sm_count = std::max(1, limits.sm_count / std::max(1, models));
+    split_ = kernels::plan_fused_split(shape.hidden, B, per);
   }
   max_train_ = extent.max_train;
   max_val_ = extent.max_val;
@@ -362,6 +370,8 @@ void MultiModelBlock::forward(bool training) {
     a.models = ms;
     if (mma_.grid > 0) {
       CUDA_CHECK(kernels::launch_lstm_mma_forward(mma_, a, rt_.data(), stream_));
+    } else if (split_.grid > 0) {
+      kernels::launch_lstm_fused_forward_split(split_, a, stream_);
     } else {
       kernels::launch_lstm_fused_forward(plan_, a, rt_.data(), stream_);
     }
@@ -393,6 +403,8 @@ void MultiModelBlock::backward() {
     a.models.state = static_cast<std::size_t>(B_) * H;  // dhy: one layer per model
     if (mma_.grid > 0) {
       CUDA_CHECK(kernels::launch_lstm_mma_backward(mma_, a, rt_.data(), stream_));
+    } else if (split_.grid > 0) {
+      kernels::launch_lstm_fused_backward_split(split_, a, stream_);
     } else {
       kernels::launch_lstm_fused_backward(plan_, a, stream_);
     }

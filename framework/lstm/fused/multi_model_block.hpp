@@ -14,6 +14,7 @@
 #include "core/gpu/device_buffer.hpp"
 #include "core/gpu/graph.hpp"
 #include "kernels/lstm_fused_plan.hpp"
+#include "kernels/lstm_fused_split_plan.hpp"
 #include "kernels/lstm_mma_plan.hpp"
 #include "kernels/lstm_multi.hpp"
 #include "lstm/engine.hpp"
@@ -98,6 +99,7 @@ class MultiModelBlock {
   gpu::DeviceBuffer<long long> out_offset_;
   std::size_t P_ = 0, max_train_ = 0, max_val_ = 0, total_rows_ = 0;
   kernels::FusedLaunch plan_;
+  kernels::SplitLaunch split_;  // version 4 in place of the one-block time loops (LSTMAD_FUSED_SPLIT=1)
   kernels::MmaLaunch mma_;    // grid > 0: the tensor-core time loops (precision tf32 / bf16)
   std::size_t rt_words_ = 0;  // their staged R per model, in 32-bit words
   kernels::GemmMath gemm_math_ = kernels::GemmMath::FP32;
