@@ -300,11 +300,12 @@ fi
 # ---- 4. benchmarks (before the sanitizers: a deadline cuts what comes last) ----
 # The section's time is split by weight, not evenly: on the H200 (2026-12-04) an even split of 232 s gave
 # gpu_bench_cudnn 46 s and gpu_bench_multi 52 s, and both were cut, while gpu_bench_fused needed 29 s.
-# Weights: cudnn 4, fused 3, multi 5 (its CPU engine rows), any other benchmark 1, torch 2 + 1.
-section 0.6
+# Weights: cudnn 5 (about 250 configurations, each with its own setup), fused 3, multi 6 (its CPU engine
+# rows, and the split column), any other benchmark 1, torch 2 + 1.
+section 0.65
 QUICK=${GPU_CHECK_QUICK:+--quick}
 bench_weight() {
-  case $1 in gpu_bench_cudnn) echo 4 ;; gpu_bench_fused) echo 3 ;; gpu_bench_multi) echo 5 ;; *) echo 1 ;; esac
+  case $1 in gpu_bench_cudnn) echo 5 ;; gpu_bench_fused) echo 3 ;; gpu_bench_multi) echo 6 ;; *) echo 1 ;; esac
 }
 if wanted benchmarks; then
   parts=3  # the two PyTorch comparisons
