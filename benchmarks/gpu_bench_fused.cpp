@@ -80,14 +80,6 @@ struct Row {
   std::string fused_path, cudnn_fma_algo, cudnn_tf32_algo;
 };
 
-// Which fp32 kernels `l` runs at `batch` rows.
-std::string fp32_path(const FusedLstm& l, int batch) {
-  if (l.wavefront_plan(batch).grid > 0) return "wavefront";
-  const kernels::FusedLaunch c = l.cluster_plan(batch);
-  if (c.cluster > 1) return "cluster" + std::to_string(c.cluster);
-  return l.plan(batch).r_smem_fwd ? "one-block" : "one-block-L2";
-}
-
 // Times every way of running one shape's training step (the columns of Row) on one stream. A way that
 // fails prints why and leaves its column at -1; the others still run.
 class ShapeTimer {
@@ -169,7 +161,7 @@ class ShapeTimer {
       if (configure != nullptr) configure(*l);
       return l;
     });
-    if (path != nullptr) *path = fp32_path(*f.lstm, B);
+    if (path != nullptr) *path = f.lstm->path(B);
     return time_step_ms(stream_, warmup_, reps_, [&] { f.step(); });
   }
 

@@ -107,6 +107,22 @@ inline Reference cpu_reference(const Case& k, const std::vector<float>& params, 
   return r;
 }
 
+// A shape's random parameters, inputs and head gradient (seeds seed+1, +2, +3; seed ends at +3) and the
+// fp64 CPU engine's results on them.
+struct Inputs {
+  std::vector<float> params, x, dyhat;
+  Reference ref;
+};
+
+inline Inputs make_inputs(const Case& k, uint64_t& seed) {
+  Inputs in;
+  in.params = init_params(k.shape(), ++seed);
+  in.x = random_vector(static_cast<std::size_t>(k.B) * k.T * k.D, ++seed);
+  in.dyhat = random_vector(static_cast<std::size_t>(k.B) * k.horizon, ++seed);
+  in.ref = cpu_reference(k, in.params, in.x, in.dyhat);
+  return in;
+}
+
 // Returns the relative Frobenius error (printed per shape so that a GPU run records the measured errors).
 template <typename A, typename R>
 double expect_close(const std::vector<A>& got, const std::vector<R>& ref, double tol,

@@ -44,6 +44,8 @@ using test::Case;
 using test::cpu_reference;
 using test::expect_close;
 using test::expect_grad_close;
+using test::Inputs;
+using test::make_inputs;
 using test::Reference;
 
 // Every value of every dimension appears, large H with short T or small B, so the fp64 reference stays
@@ -97,10 +99,9 @@ TEST_F(CudnnFixture, MatchesFp64CpuOnEveryOutputAndGradient) {
       "relative Frobenius errors against LstmCpu<double>:\n%-40s %-6s %-22s %-22s %9s %9s %9s %9s %-6s %9s\n",
       "shape", "math", "algo asked", "algo ran", "yhat", "h", "c", "grad", "block", "dx");
   for (const Case& k : cases()) {
-    const auto params = init_params(k.shape(), ++seed);
-    const auto x = test::random_vector(static_cast<std::size_t>(k.B) * k.T * k.D, ++seed);
-    const auto dyhat = test::random_vector(static_cast<std::size_t>(k.B) * k.horizon, ++seed);
-    const Reference ref = cpu_reference(k, params, x, dyhat);
+    const Inputs in = make_inputs(k, seed);
+    const auto &params = in.params, &x = in.x, &dyhat = in.dyhat;
+    const Reference& ref = in.ref;
     struct Config {
       Precision p;
       RnnAlgo a;

@@ -64,6 +64,8 @@ using test::Case;
 using test::cpu_reference;
 using test::expect_close;
 using test::expect_grad_close;
+using test::Inputs;
+using test::make_inputs;
 using test::Reference;
 
 std::vector<Case> cases() {
@@ -84,6 +86,7 @@ struct GpuResult : test::BlockResult {
   kernels::MmaLaunch mma;
   kernels::WavefrontLaunch wave;
   kernels::SplitLaunch split;
+  std::string path;  // FusedLstm::path: the kernels that ran
 };
 
 // The H200's limits, for plans that must not depend on the machine the test runs on.
@@ -116,6 +119,7 @@ class FusedFixture : public ::testing::Test {
     g.mma = lstm.mma_plan(k.B);
     g.wave = lstm.wavefront_plan(k.B);
     g.split = lstm.split_plan(k.B);
+    g.path = lstm.path(k.B);
     return g;
   }
   std::unique_ptr<gpu::Stream> stream_;
@@ -165,10 +169,9 @@ TEST_F(FusedFixture, MatchesFp64CpuOnEveryOutputAndGradient) {
   uint64_t seed = 2000;
   print_header();
   for (const Case& k : cases()) {
-    const auto params = init_params(k.shape(), ++seed);
-    const auto x = test::random_vector(static_cast<std::size_t>(k.B) * k.T * k.D, ++seed);
-    const auto dyhat = test::random_vector(static_cast<std::size_t>(k.B) * k.horizon, ++seed);
-    const Reference ref = cpu_reference(k, params, x, dyhat);
+    const Inputs in = make_inputs(k, seed);
+    const auto &params = in.params, &x = in.x, &dyhat = in.dyhat;
+    const Reference& ref = in.ref;
     SCOPED_TRACE(k.str());
     check_against(k, run(k, limits_, params, x, dyhat), ref, k.str());
   }
@@ -180,10 +183,9 @@ TEST_F(FusedFixture, EveryLaunchVariantMatchesFp64Cpu) {
   uint64_t seed = 3000;
   print_header();
   for (const Case& k : {Case{2, 32, 40, 33, 3, 1}, Case{1, 64, 30, 200, 1, 2}, Case{1, 100, 20, 64, 3, 1}}) {
-    const auto params = init_params(k.shape(), ++seed);
-    const auto x = test::random_vector(static_cast<std::size_t>(k.B) * k.T * k.D, ++seed);
-    const auto dyhat = test::random_vector(static_cast<std::size_t>(k.B) * k.horizon, ++seed);
-    const Reference ref = cpu_reference(k, params, x, dyhat);
+    const Inputs in = make_inputs(k, seed);
+    const auto &params = in.params, &x = in.x, &dyhat = in.dyhat;
+    const Reference& ref = in.ref;
     for (int sms : {limits_.sm_count, 16, 4, 1})
       for (bool small_smem : {false, true}) {
         kernels::FusedLimits lim = limits_;
@@ -204,10 +206,9 @@ TEST_F(FusedFixture, ClusterKernelsMatchFp64Cpu) {
   print_header();
   for (const Case& k : {Case{1, 128, 30, 64, 1, 1}, Case{2, 128, 20, 33, 3, 1}, Case{1, 256, 20, 256, 1, 1},
                         Case{1, 256, 50, 7, 3, 2}}) {
-    const auto params = init_params(k.shape(), ++seed);
-    const auto x = test::random_vector(static_cast<std::size_t>(k.B) * k.T * k.D, ++seed);
-    const auto dyhat = test::random_vector(static_cast<std::size_t>(k.B) * k.horizon, ++seed);
-    const Reference ref = cpu_reference(k, params, x, dyhat);
+    const Inputs in = make_inputs(k, seed);
+    const auto &params = in.params, &x = in.x, &dyhat = in.dyhat;
+    const Reference& ref = in.ref;
     SCOPED_TRACE(k.str() + " cluster");
     const GpuResult g = run(k, limits_, params, x, dyhat, /*cluster=*/true);
     ASSERT_GT(g.plan.cluster, 1) << k.str() << ": no cluster plan";
@@ -228,10 +229,9 @@ TEST_F(FusedFixture, ClusterKernelsWithSeveralRowsPerThreadMatchFp64Cpu) {
        {std::pair<Case, int>{Case{1, 128, 5, 16, 1, 1}, 2}, {Case{1, 128, 4, 33, 3, 1}, 4}}) {
     kernels::FusedLimits lim = limits_;
     lim.sm_count = 2;
-    const auto params = init_params(k.shape(), ++seed);
-    const auto x = test::random_vector(static_cast<std::size_t>(k.B) * k.T * k.D, ++seed);
-    const auto dyhat = test::random_vector(static_cast<std::size_t>(k.B) * k.horizon, ++seed);
-    const Reference ref = cpu_reference(k, params, x, dyhat);
+    const Inputs in = make_inputs(k, seed);
+    const auto &params = in.params, &x = in.x, &dyhat = in.dyhat;
+    const Reference& ref = in.ref;
     const std::string tag = k.str() + " cluster sms=2";
     SCOPED_TRACE(tag);
     const GpuResult g = run(k, lim, params, x, dyhat, /*cluster=*/true);
@@ -283,19 +283,20 @@ TEST_F(FusedFixture, SplitKernelsMatchFp64Cpu) {
   for (const auto& [k, sms] : shapes) {
     kernels::FusedLimits lim = limits_;
     lim.sm_count = sms;
-    const auto params = init_params(k.shape(), ++seed);
-    const auto x = test::random_vector(static_cast<std::size_t>(k.B) * k.T * k.D, ++seed);
-    const auto dyhat = test::random_vector(static_cast<std::size_t>(k.B) * k.horizon, ++seed);
-    const Reference ref = cpu_reference(k, params, x, dyhat);
+    const Inputs in = make_inputs(k, seed);
+    const auto &params = in.params, &x = in.x, &dyhat = in.dyhat;
+    const Reference& ref = in.ref;
     const std::string tag = k.str() + " split sms=" + std::to_string(sms);
     SCOPED_TRACE(tag);
     const GpuResult g = run(k, lim, params, x, dyhat, false, Precision::FP32, false, /*split=*/true);
     ASSERT_GT(g.split.grid, 0) << tag << ": the split kernels did not run";
+    EXPECT_EQ(g.path, "split") << tag;
     check_against(k, g, ref, tag);
     const GpuResult again = run(k, lim, params, x, dyhat, false, Precision::FP32, false, true);
     EXPECT_EQ(0, std::memcmp(g.grad.data(), again.grad.data(), g.grad.size() * sizeof(float))) << tag;
     const GpuResult one = run(k, lim, params, x, dyhat);  // the one-block kernels
     ASSERT_EQ(one.split.grid, 0);
+    EXPECT_EQ(one.path, "one-block") << tag;
     EXPECT_EQ(0, std::memcmp(g.yhat.data(), one.yhat.data(), g.yhat.size() * sizeof(float)))
         << tag << ": yhat";
     EXPECT_EQ(0, std::memcmp(g.h.data(), one.h.data(), g.h.size() * sizeof(float))) << tag << ": final h";
@@ -345,14 +346,14 @@ TEST_F(FusedFixture, WavefrontMatchesFp64Cpu) {
   for (const auto& [k, sms] : shapes) {
     kernels::FusedLimits lim = limits_;
     lim.sm_count = sms;
-    const auto params = init_params(k.shape(), ++seed);
-    const auto x = test::random_vector(static_cast<std::size_t>(k.B) * k.T * k.D, ++seed);
-    const auto dyhat = test::random_vector(static_cast<std::size_t>(k.B) * k.horizon, ++seed);
-    const Reference ref = cpu_reference(k, params, x, dyhat);
+    const Inputs in = make_inputs(k, seed);
+    const auto &params = in.params, &x = in.x, &dyhat = in.dyhat;
+    const Reference& ref = in.ref;
     const std::string tag = k.str() + " wavefront sms=" + std::to_string(sms);
     SCOPED_TRACE(tag);
     const GpuResult g = run(k, lim, params, x, dyhat, false, Precision::FP32, /*wavefront=*/true);
     ASSERT_GT(g.wave.grid, 0) << tag << ": the wavefront did not run";
+    EXPECT_EQ(g.path, "wavefront") << tag;
     check_against(k, g, ref, tag);
     const GpuResult again = run(k, lim, params, x, dyhat, false, Precision::FP32, true);
     EXPECT_EQ(0, std::memcmp(g.grad.data(), again.grad.data(), g.grad.size() * sizeof(float))) << tag;
@@ -406,10 +407,9 @@ TEST_F(FusedFixture, TensorCorePathsMatchFp64Cpu) {
     // The two largest fp64 references (H >= 128 at T = 250 with B >= 64) are left to the fp32 test, which
     // computes them already: each costs the CPU tens of seconds.
     if (!test::env_flag("LSTMAD_GPU_FULL") && static_cast<double>(k.L) * k.H * k.H * k.T * k.B > 3e8) continue;
-    const auto params = init_params(k.shape(), ++seed);
-    const auto x = test::random_vector(static_cast<std::size_t>(k.B) * k.T * k.D, ++seed);
-    const auto dyhat = test::random_vector(static_cast<std::size_t>(k.B) * k.horizon, ++seed);
-    const Reference ref = cpu_reference(k, params, x, dyhat);
+    const Inputs in = make_inputs(k, seed);
+    const auto &params = in.params, &x = in.x, &dyhat = in.dyhat;
+    const Reference& ref = in.ref;
     for (Precision p : {Precision::TF32, Precision::BF16})
       for (bool small_smem : {false, true}) {
         kernels::FusedLimits lim = limits_;

@@ -28,6 +28,7 @@
 #include "kernels/reduce.hpp"
 #include "lstm/fused/fused_lstm.hpp"
 #include "lstm/fused/fused_multi.hpp"
+#include "lstm/fused/fused_switches.hpp"
 #include "lstm/gpu/block_ops.hpp"
 #include "lstm/gpu/training_loop.hpp"
 
@@ -172,10 +173,7 @@ class FusedEngine final : public Engine {
 
  private:
   // LSTMAD_FUSED_MULTI=0 trains the models one by one on streams (the per-model loop of version 1).
-  static bool multi_enabled() {
-    const char* v = std::getenv("LSTMAD_FUSED_MULTI");
-    return v == nullptr || std::string(v) != "0";
-  }
+  static bool multi_enabled() { return fused_switch("LSTMAD_FUSED_MULTI", true); }
 
   // The multi-model path (fused_multi.hpp): jobs grouped by their minibatch size min(batch, windows), each
   // group cut into chunks that fit the device's free memory. A job's result does not depend on its group

@@ -17,6 +17,7 @@
 #include "kernels/lstm_fused_mma.hpp"
 #include "kernels/lstm_fused_split.hpp"
 #include "kernels/lstm_wavefront.hpp"
+#include "lstm/fused/fused_switches.hpp"
 
 namespace lstmad {
 
@@ -79,12 +80,9 @@ FusedLstm::FusedLstm(cublasHandle_t cublas, cudaStream_t stream, const ModelShap
       layout_(shape) {
   // Both on by default since the H200 run of 2026-12-04 (docs/gpu-results.md): each matched the fp64 CPU
   // engine there and was faster than the path it replaces at every benchmarked shape. "0" turns one off.
-  const char* cl = std::getenv("LSTMAD_FUSED_CLUSTER");
-  cluster_enabled_ = cl == nullptr || std::string(cl) != "0";
-  const char* wf = std::getenv("LSTMAD_FUSED_WAVEFRONT");
-  wavefront_enabled_ = wf == nullptr || std::string(wf) != "0";
-  const char* sp = std::getenv("LSTMAD_FUSED_SPLIT");  // a candidate: off unless asked for
-  split_enabled_ = sp != nullptr && std::string(sp) == "1";
+  cluster_enabled_ = fused_switch("LSTMAD_FUSED_CLUSTER", true);
+  wavefront_enabled_ = fused_switch("LSTMAD_FUSED_WAVEFRONT", true);
+  split_enabled_ = fused_switch("LSTMAD_FUSED_SPLIT", false);  // a candidate: off unless asked for
   shape_.validate();
   if (max_batch < 1) throw Error("fused LSTM needs batch >= 1");
   const std::string why = fused_unsupported_reason(shape, window, max_batch, precision, limits);
@@ -192,8 +190,17 @@ void FusedLstm::enable_wavefront(bool on) {
 }
 
 kernels::WavefrontLaunch FusedLstm::wavefront_plan(int batch) const {
-  if (!wavefront_enabled_ || dgates2_.size() == 0) return kernels::WavefrontLaunch{};
+  if (!wavefront_enabled_ || !wavefront_fits()) return kernels::WavefrontLaunch{};
   return kernels::plan_wavefront(shape_.hidden, batch, limits_);
+}
+
+std::string FusedLstm::path(int batch) const {
+  if (mma_plan(batch).grid > 0) return "tensor-cores";
+  if (wavefront_plan(batch).grid > 0) return "wavefront";
+  const kernels::FusedLaunch c = cluster_plan(batch);
+  if (c.cluster > 1) return "cluster" + std::to_string(c.cluster);
+  if (split_plan(batch).grid > 0) return "split";
+  return plan(batch).r_smem_fwd ? "one-block" : "one-block-L2";
 }
 
 kernels::SplitLaunch FusedLstm::split_plan(int batch) const {

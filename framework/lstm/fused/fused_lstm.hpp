@@ -77,6 +77,9 @@ class FusedLstm {
   // measured them (LSTMAD_FUSED_SPLIT=1 turns them on); the wavefront, where it runs, comes first.
   void enable_split(bool on) { split_enabled_ = on; }
   kernels::SplitLaunch split_plan(int batch) const;
+  // Which time-loop kernels forward() and backward() run at `batch` rows, as the benchmarks name them:
+  // tensor-cores, wavefront, clusterC, split, one-block, or one-block-L2 (R read from L2).
+  std::string path(int batch) const;
   // The tensor-core plan (precision tf32 or bf16, kernels/lstm_fused_mma.hpp); grid == 0 at fp32.
   kernels::MmaLaunch mma_plan(int batch) const;
   Precision precision() const { return precision_; }

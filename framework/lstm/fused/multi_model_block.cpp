@@ -3,7 +3,6 @@
 #include "lstm/fused/multi_model_block.hpp"
 
 #include <algorithm>
-#include <cstdlib>
 #include <string>
 
 #include "core/error.hpp"
@@ -14,6 +13,7 @@
 #include "kernels/lstm_fused_mma.hpp"
 #include "kernels/lstm_fused_split.hpp"
 #include "kernels/lstm_multi_plan.hpp"
+#include "lstm/fused/fused_switches.hpp"
 #include "lstm/gpu/training_loop.hpp"
 
 namespace lstmad {
@@ -69,7 +69,7 @@ MultiModelBlock::MultiModelBlock(const ModelShape& shape, int window, int B,
   } else if (precision != Precision::FP32) {
     throw UnsupportedError("the fused multi-model path runs fp32, tf32 and bf16, not " +
                            to_string(precision));
-  } else if (const char* sp = std::getenv("LSTMAD_FUSED_SPLIT"); sp != nullptr && std::string(sp) == "1") {
+  } else if (fused_switch("LSTMAD_FUSED_SPLIT", false)) {
     // The split kernels (a candidate, docs/kernels.md "Version 4"), the SMs shared out as for plan_: their
     // per-(row, unit) sums do not depend on the rows per block, so a model in a batch keeps its bits.
     kernels::FusedLimits per = limits;
