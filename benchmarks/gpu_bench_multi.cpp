@@ -17,6 +17,12 @@
 // predicting --forecast-windows W windows (default 2048; 0 leaves it out) through predict_batch on the
 // fused engine (lockstep), its per-model path and the cuDNN engine, with the forward compute floor.
 //
+// Then where a step's time goes (--phases-models, default 58,1024; 0 leaves it out): for each N and L, the
+// fused fp32 step run eagerly with an event after each phase (the gather, each layer's input GEMM, forward
+// and backward time loops, dW, dR and dX GEMMs and bias sums, the head and loss, the norm and Adam), on the
+// engine's default time loops and on the split ones; medians of --reps, beside the graph-replayed step.
+// Eager launches leave small gaps, so the phases add up to a little more than the step.
+//
 // --cpu-threads K adds the CPU engine's rows (fp32, K threads over the models; the steady-state step, wall
 // clock, medians of at most 3 after the device's rows) for --cpu-models (default 1,16,58): with --cpu-only
 // it runs them alone, also without a device, with --reps repetitions.
@@ -28,6 +34,7 @@
 // Usage: gpu_bench_multi [--quick | --smoke] [--reps N] [--warmup N] [--streams S] [--models a,b,c]
 //                        [--peak-tflops X] [--csv FILE] [--cpu-threads K [--cpu-models a,b,c] [--cpu-only]]
 //                        [--forecast-models a,b,c] [--forecast-windows W] [--forecast-csv FILE]
+//                        [--phases-models a,b,c] [--phases-csv FILE]
 // Without a CUDA device (and without --cpu-only) it prints why and exits 0.
 #include <algorithm>
 #include <chrono>
@@ -152,6 +159,65 @@ double cudnn_loop_ms(const ModelShape& shape, int T, int B, int N, int S, RnnAlg
   const double ms = bench::time_median_ms(main, warmup, reps, all_models);
   CUDA_CHECK(cudaDeviceSynchronize());
   return ms;
+}
+
+// Where the step's time goes: N models of `shape` at fp32 on the multi-model engine (its default time
+// loops, or the split ones with split = true), each phase's median over `reps` eager steps after one
+// warm-up, and the graph-replayed step beside them. Printed and written to `csv`.
+void phase_rows(const Size& z, const std::vector<int>& Ns, int reps, const std::string& csv) {
+  const kernels::FusedLimits limits = fused_device_limits(0);
+  gpu::Stream stream;
+  bench::CsvRows csv_rows(csv, "N,L,H,T,B,path,phase,ms,share,phases_ms,step_ms");
+  std::printf(
+      "\nwhere the step goes: fp32, eager with an event after each phase, median of %d; share of "
+      "the phases' sum; 'step' is the graph-replayed step\n",
+      reps);
+  for (int L : {1, 2})
+    for (int N : Ns)
+      for (const bool split : {false, true}) {
+        if (split && !kernels::split_hidden_supported(z.H)) continue;
+        const ModelShape shape{L, 1, z.H, 1};
+        const char* path = split ? "split" : "default";
+        if (split) setenv("LSTMAD_FUSED_SPLIT", "1", 1);
+        try {
+          Models models(shape, z.T, z.B, N);
+          std::vector<ModelJob*> ptrs;
+          for (auto& j : models.jobs) ptrs.push_back(&j);
+          FusedMultiBatch batch(shape, z.T, z.B, limits, ptrs, stream, /*graphs=*/true);
+          batch.load_for_steps();
+          batch.step_phases();  // warm-up: lazy set-up, first touches
+          std::vector<std::string> names;
+          std::vector<std::vector<double>> t;
+          for (int r = 0; r < reps; ++r) {
+            const auto ph = batch.step_phases();
+            if (names.empty()) {
+              for (const auto& [name, ms] : ph) names.push_back(name);
+              t.resize(names.size());
+            }
+            for (std::size_t i = 0; i < ph.size() && i < t.size(); ++i) t[i].push_back(ph[i].second);
+          }
+          const double step = bench::time_median_ms(stream, 2, reps, [&] { batch.step(); });
+          std::vector<double> med;
+          double sum = 0;
+          for (auto& v : t) {
+            std::sort(v.begin(), v.end());
+            med.push_back(v[v.size() / 2]);
+            sum += med.back();
+          }
+          std::printf("N=%d L=%d %s time loops: phases %.3f ms, step %.3f ms\n", N, L, path, sum, step);
+          for (std::size_t i = 0; i < names.size(); ++i) {
+            const double share = sum > 0 ? med[i] / sum : 0.0;
+            std::printf("  %-30s %10.3f ms %6.1f%%\n", names[i].c_str(), med[i], 100.0 * share);
+            csv_rows.row(N, L, z.H, z.T, z.B, path, names[i], med[i], share, sum, step);
+          }
+        } catch (const std::exception& e) {
+          std::printf("N=%d L=%d %s time loops: phases failed: %s\n", N, L, path, e.what());
+          CUDA_CHECK(cudaDeviceSynchronize());
+        }
+        if (split) unsetenv("LSTMAD_FUSED_SPLIT");
+        std::fflush(stdout);
+      }
+  csv_rows.done();
 }
 
 // The CPU engine on the same N models, as the GPU rows are timed: the steady-state step, its setup left
@@ -361,6 +427,8 @@ int main(int argc, char** argv) {
   std::vector<int> forecast_Ns{1, 58, 256};
   int forecast_windows = 2048;
   std::string forecast_csv;
+  std::vector<int> phase_Ns{58, 1024};
+  std::string phases_csv;
   CLI::App app{
       "gpu_bench_multi: one training step of N models, the multi-model engine beside the cuDNN loop"};
   bench::add_bench_flags(app, flags);
@@ -380,6 +448,9 @@ int main(int argc, char** argv) {
       ->check(bench::at_least(0))
       ->capture_default_str();
   app.add_option("--forecast-csv", forecast_csv, "Also write the forecasting rows to this CSV file");
+  app.add_option("--phases-models", phase_Ns, "Model counts of the table of a step's phases (0: none)")
+      ->delimiter(',');
+  app.add_option("--phases-csv", phases_csv, "Also write the phases' rows to this CSV file");
   if (const int rc = bench::parse_bench_flags(app, argc, argv); rc >= 0) return rc;
   const bool quick = flags.quick, smoke = flags.smoke;
   int &reps = flags.reps, &warmup = flags.warmup;
@@ -389,6 +460,7 @@ int main(int argc, char** argv) {
   if (smoke) {
     z = {16, 4, 3};
     Ns = forecast_Ns = {1, 3};
+    phase_Ns = {3};
     cpu_Ns = {1, 2};
     cpu_threads = 1;
     forecast_windows = 5;
@@ -413,6 +485,8 @@ int main(int argc, char** argv) {
       prop.name, prop.major, prop.minor, prop.multiProcessorCount, gpu::cudnn_version_string().c_str(), z.H,
       z.T, z.B, reps, warmup, streams, peak_tflops);
   training_rows(z, Ns, streams, warmup, reps, peak_tflops, csv);
+  phase_Ns.erase(std::remove(phase_Ns.begin(), phase_Ns.end(), 0), phase_Ns.end());
+  if (!phase_Ns.empty()) phase_rows(z, phase_Ns, reps, phases_csv);
   if (forecast_windows > 0)
     forecast_rows(z, forecast_Ns, forecast_windows, std::min(reps, 3), peak_tflops, forecast_csv);
   // Each CPU repetition trains 4 steps (see cpu_rows): at most 3 of them after the device's rows.

@@ -320,7 +320,7 @@ if wanted benchmarks; then
       run_exe "$b" "$lim" "$b" $QUICK --reps 15 --warmup 3 --csv "$LOG/$b.csv" || rc=$?
     elif [ "$b" = gpu_bench_multi ]; then
       run_exe "$b" "$lim" "$b" $QUICK --reps 5 --warmup 2 --csv "$LOG/$b.csv" \
-        --forecast-csv "$LOG/gpu_bench_forecast.csv" --cpu-threads "$JOBS" --cpu-models 1,16,58,256,1024 || rc=$?
+        --forecast-csv "$LOG/gpu_bench_forecast.csv" --phases-csv "$LOG/gpu_bench_phases.csv" --cpu-threads "$JOBS" --cpu-models 1,16,58,256,1024 || rc=$?
     else
       run_exe "$b" "$lim" "$b" || rc=$?
     fi

@@ -23,14 +23,61 @@ __device__ __forceinline__ void own_rows(int g, int G, int BB, int row0, int nro
   }
 }
 
+// The input projection of one (step, row) for NQ gate columns col0 + q * gate_stride (FusedInput):
+// out[q] = sum over d < D of x[d] W[col][d], one fmaf chain in d order from 0, as the multi-model GEMM
+// computes gx, so the result is its bits.
+template <int NQ>
+__device__ __forceinline__ void input_projection(const float* xr, const float* W, int D, int col0,
+                                                 int gate_stride, float (&out)[NQ]) {
+#pragma unroll
+  for (int q = 0; q < NQ; ++q) out[q] = 0.f;
+  for (int d = 0; d < D; ++d) {
+    const float xv = xr[d];
+#pragma unroll
+    for (int q = 0; q < NQ; ++q)
+      out[q] = fmaf(xv, W[static_cast<std::size_t>(col0 + q * gate_stride) * D + d], out[q]);
+  }
+}
+
+// Element i (a compile-time constant after unrolling) of a float4.
+__device__ __forceinline__ float component(const float4& v, int i) {
+  return i == 0 ? v.x : i == 1 ? v.y : i == 2 ? v.z : v.w;
+}
+
 // The forward step's recurrent product for hidden unit j: acc[r][q] += sum over k < H of
 // R[k * ld + q * gate + j] h[lr[r] * H + k], R holding R^T (gate: the stride between the four gate
 // columns of a unit; ld: between rows k). The sum runs in k order, which the kernels'
 // bit-identical reruns rely on; each weight is read once for all of the thread's rows.
+//
+// Shared memory, not the FMAs, bounds this loop: per k a thread loads 4 weights and one h per row for
+// 4 MAXR FMAs. When H is a multiple of 4 a row's h is read as one 16-byte broadcast per four k (hp and
+// its rows then start on 16-byte boundaries), which at MAXR = 4 cuts a warp's shared loads per four k
+// from 32 to 20; the chains and their order are the same, so are the bits.
 template <int MAXR>
 __device__ __forceinline__ void add_recurrent_product(float (&acc)[MAXR][4], const float* R, int j, int ld,
                                                       int gate, const float* hp, const int (&lr)[MAXR],
                                                       int H) {
+  if ((H & 3) == 0) {
+    for (int k = 0; k < H; k += 4) {
+      float4 h4[MAXR];
+#pragma unroll
+      for (int r = 0; r < MAXR; ++r) h4[r] = *reinterpret_cast<const float4*>(hp + lr[r] * H + k);
+#pragma unroll
+      for (int kk = 0; kk < 4; ++kk) {
+        const float* rk = R + static_cast<std::size_t>(k + kk) * ld + j;
+        const float w0 = rk[0], w1 = rk[gate], w2 = rk[2 * gate], w3 = rk[3 * gate];
+#pragma unroll
+        for (int r = 0; r < MAXR; ++r) {
+          const float hk = component(h4[r], kk);
+          acc[r][0] = fmaf(w0, hk, acc[r][0]);
+          acc[r][1] = fmaf(w1, hk, acc[r][1]);
+          acc[r][2] = fmaf(w2, hk, acc[r][2]);
+          acc[r][3] = fmaf(w3, hk, acc[r][3]);
+        }
+      }
+    }
+    return;
+  }
 #pragma unroll 4
   for (int k = 0; k < H; ++k) {
     const float* rk = R + static_cast<std::size_t>(k) * ld + j;
@@ -48,18 +95,25 @@ __device__ __forceinline__ void add_recurrent_product(float (&acc)[MAXR][4], con
 
 // The backward step's recurrent gradient for hidden unit j: dh[r] = sum over m < 4H of R[m * ld + j]
 // dg[lr[r] * 4H + m] (ld: the stride between R's rows), dg the step's gate gradients of the block's rows.
-// In m order, as above.
+// In m order, as above. dg's rows are 4H floats, so they start on 16-byte boundaries whenever dg does
+// (the kernels' layouts make it so): each row's gate gradients are read as one 16-byte broadcast per four
+// m, which at MAXR = 4 cuts a warp's shared loads per four m from 20 to 8, with the same chains.
 template <int MAXR>
 __device__ __forceinline__ void recurrent_gradient(float (&dh)[MAXR], const float* R, int j, int ld,
                                                    const float* dg, const int (&lr)[MAXR], int H4) {
   float acc[MAXR];
 #pragma unroll
   for (int r = 0; r < MAXR; ++r) acc[r] = 0.f;
-#pragma unroll 4
-  for (int m = 0; m < H4; ++m) {
-    const float w = R[static_cast<std::size_t>(m) * ld + j];
+  for (int m = 0; m < H4; m += 4) {
+    float4 d4[MAXR];
 #pragma unroll
-    for (int r = 0; r < MAXR; ++r) acc[r] = fmaf(w, dg[lr[r] * H4 + m], acc[r]);
+    for (int r = 0; r < MAXR; ++r) d4[r] = *reinterpret_cast<const float4*>(dg + lr[r] * H4 + m);
+#pragma unroll
+    for (int mm = 0; mm < 4; ++mm) {
+      const float w = R[static_cast<std::size_t>(m + mm) * ld + j];
+#pragma unroll
+      for (int r = 0; r < MAXR; ++r) acc[r] = fmaf(w, component(d4[r], mm), acc[r]);
+    }
   }
 #pragma unroll
   for (int r = 0; r < MAXR; ++r) dh[r] = acc[r];

@@ -28,7 +28,8 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
                           const float* __restrict__ cst, const float* __restrict__ dy,
                           const float* __restrict__ dhy, int T, int B, int H, int BB,
                           float* __restrict__ dgates, const ModelStrides ms) {
-  LSTMAD_DYNAMIC_SMEM(float, smem);
+  LSTMAD_DYNAMIC_SMEM(float4, smem4);  // float4: fused_rows.cuh reads 16-byte words
+  float* const smem = reinterpret_cast<float*>(smem4);
   // Model blockIdx.y of the launch (0 for a single model); see the forward kernel.
   const int model = blockIdx.y;
   const int nrows = model_rows(ms, model, B);

@@ -39,7 +39,8 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
                                   const float* __restrict__ bW, const float* __restrict__ bR, int T, int B,
                                   int H, int BB, float* __restrict__ y, float* __restrict__ gates,
                                   float* __restrict__ c_out, float* __restrict__ hy, float* __restrict__ cy) {
-  LSTMAD_DYNAMIC_SMEM(float, smem);
+  LSTMAD_DYNAMIC_SMEM(float4, smem4);  // float4: fused_rows.cuh reads 16-byte words
+  float* const smem = reinterpret_cast<float*>(smem4);
   cg::cluster_group cluster = cg::this_cluster();
   const int C = static_cast<int>(cluster.num_blocks());
   const int rank = static_cast<int>(cluster.block_rank());
@@ -115,7 +116,8 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
                                   const float* __restrict__ cst, const float* __restrict__ dy,
                                   const float* __restrict__ dhy, int T, int B, int H, int BB,
                                   float* __restrict__ dgates) {
-  LSTMAD_DYNAMIC_SMEM(float, smem);
+  LSTMAD_DYNAMIC_SMEM(float4, smem4);  // float4: fused_rows.cuh reads 16-byte words
+  float* const smem = reinterpret_cast<float*>(smem4);
   cg::cluster_group cluster = cg::this_cluster();
   const int C = static_cast<int>(cluster.num_blocks());
   const int rank = static_cast<int>(cluster.block_rank());

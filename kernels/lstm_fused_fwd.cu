@@ -23,11 +23,12 @@ namespace {
 
 template <int MAXR, bool R_SMEM>
 __global__ void __launch_bounds__(kFusedMaxThreads, 1)
-    lstm_fused_fwd_kernel(const float* __restrict__ gx, const float* __restrict__ Rt,
+    lstm_fused_fwd_kernel(const float* __restrict__ gx, FusedInput in, const float* __restrict__ Rt,
                           const float* __restrict__ bW, const float* __restrict__ bR, int T, int B, int H,
                           int BB, float* __restrict__ y, float* __restrict__ gates, float* __restrict__ c_out,
                           float* __restrict__ hy, float* __restrict__ cy, const ModelStrides ms) {
-  LSTMAD_DYNAMIC_SMEM(float, smem);
+  LSTMAD_DYNAMIC_SMEM(float4, smem4);  // float4: fused_rows.cuh reads 16-byte words
+  float* const smem = reinterpret_cast<float*>(smem4);
   // Model blockIdx.y of the launch (0 for a single model): a block of a skipped model, or of rows past
   // the model's real ones, has nothing to do (the whole block leaves before any barrier).
   const int model = blockIdx.y;
@@ -35,7 +36,12 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
   if (static_cast<int>(blockIdx.x) * BB >= nrows) return;
   {
     const std::size_t m = model;
-    gx += m * ms.gx;
+    if (in.x != nullptr) {
+      in.x += m * ms.x;
+      in.W += m * ms.param;
+    } else {
+      gx += m * ms.gx;
+    }
     Rt += m * ms.rt;
     bW += m * ms.param;
     bR += m * ms.param;
@@ -71,15 +77,23 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
   }
   __syncthreads();
 
-  // gx of the next step is loaded while this step's dot product runs: it does not depend on h, and a
-  // global load on the critical path would cost every step a memory latency.
+  // gx of the next step is loaded (or computed from x) while this step's dot product runs: it does not
+  // depend on h, and a global load on the critical path would cost every step a memory latency.
+  const auto step_gx = [&](bool ok, long long tb, float(&out)[4]) {
+    if (!ok) {
+#pragma unroll
+      for (int q = 0; q < 4; ++q) out[q] = 0.f;
+    } else if (in.x != nullptr) {
+      input_projection<4>(in.x + tb * in.D, in.W, in.D, j, H, out);
+    } else {
+      const float* gxr = gx + tb * H4;
+#pragma unroll
+      for (int q = 0; q < 4; ++q) out[q] = gxr[q * H + j];
+    }
+  };
   float gxn[MAXR][4];
 #pragma unroll
-  for (int r = 0; r < MAXR; ++r) {
-    const float* gxr = gx + static_cast<long long>(grow[r]) * H4;
-#pragma unroll
-    for (int q = 0; q < 4; ++q) gxn[r][q] = valid[r] ? gxr[q * H + j] : 0.f;
-  }
+  for (int r = 0; r < MAXR; ++r) step_gx(valid[r], grow[r], gxn[r]);
 
   for (int t = 0; t < T; ++t) {
     const float* hp = hs + (t & 1) * BB * H;
@@ -89,10 +103,7 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
     for (int r = 0; r < MAXR; ++r) {
 #pragma unroll
       for (int q = 0; q < 4; ++q) acc[r][q] = gxn[r][q] + bias[q];
-      const float* gxr = gx + (static_cast<long long>(t + 1) * B + grow[r]) * H4;
-      const bool next = valid[r] && t + 1 < T;
-#pragma unroll
-      for (int q = 0; q < 4; ++q) gxn[r][q] = next ? gxr[q * H + j] : 0.f;
+      step_gx(valid[r] && t + 1 < T, static_cast<long long>(t + 1) * B + grow[r], gxn[r]);
     }
     add_recurrent_product<MAXR>(acc, R, j, H4, H, hp, lr, H);
 #pragma unroll
@@ -163,8 +174,8 @@ void launch_fwd(const FusedLaunch& p, const FusedFwdArgs& a, const float* rt, st
   if (configure_fwd<MAXR, R_SMEM>(smem) != cudaSuccess) return;  // the error is left for the launch check
   const dim3 block(p.H, p.groups);
   const dim3 grid(p.grid, a.models.models);
-  launch_kernel(lstm_fused_fwd_kernel<MAXR, R_SMEM>, grid, block, smem, stream, a.gx, rt, a.bW, a.bR, a.T,
-                p.B, p.H, p.rows_per_block, a.y, a.gates, a.c, a.hy, a.cy, a.models);
+  launch_kernel(lstm_fused_fwd_kernel<MAXR, R_SMEM>, grid, block, smem, stream, a.gx, a.input, rt, a.bW, a.bR,
+                a.T, p.B, p.H, p.rows_per_block, a.y, a.gates, a.c, a.hy, a.cy, a.models);
 }
 
 template <bool R_SMEM>

@@ -18,7 +18,8 @@
 namespace lstmad::kernels {
 
 struct FusedFwdArgs {
-  const float* gx = nullptr;
+  const float* gx = nullptr;  // unused where input.x is set
+  FusedInput input;           // the layer's input and W in place of gx (lstm_fused_plan.hpp; D <= 4)
   const float* R = nullptr;
   const float* bW = nullptr;
   const float* bR = nullptr;

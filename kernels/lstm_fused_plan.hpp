@@ -46,8 +46,21 @@ struct ModelStrides {
   std::size_t seq = 0;     // c; dy (backward)
   std::size_t y = 0;       // y, (T+1) x B x H
   std::size_t state = 0;   // hy, cy (forward), dhy (backward)
+  std::size_t x = 0;       // x, where the forward takes the layer's input in place of gx (FusedInput)
   const int* rows = nullptr;
   const unsigned char* active = nullptr;
+};
+
+// The forward's input in place of gx: the layer's input x (T x B x D, rows (t, b), ModelStrides::x per
+// model) and W (4H x D, row-major, at the model's parameter stride). The FMA time loops then compute
+// each step's x W^T themselves, as the multi-model GEMM does: one fmaf chain over d = 0..D-1 from 0 per
+// gate, so the same bits, without writing and reading gx (T B 4H floats per model and layer). For small
+// D only (kFusedInputMax): the chains are computed a step ahead, off the recurrence's critical path.
+constexpr int kFusedInputMax = 4;
+struct FusedInput {
+  const float* x = nullptr;  // null: the caller computed gx
+  const float* W = nullptr;
+  int D = 0;
 };
 
 #if defined(__CUDACC__)

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <type_traits>
 
+#include "kernels/fused_rows.cuh"
 #include "kernels/launch.cuh"
 #include "kernels/lstm_cell.hpp"
 #include "kernels/lstm_fused_split.hpp"
@@ -29,7 +30,7 @@ __device__ __forceinline__ float pick(const float (&v)[4], int i) {
 // Block = 4H x BB threads; thread (4j + q, r) computes gate q of unit j for the block's local row r.
 template <int H>
 __global__ void __launch_bounds__(kFusedMaxThreads, 1)
-    lstm_split_fwd_kernel(const float* __restrict__ gx, const float* __restrict__ R,
+    lstm_split_fwd_kernel(const float* __restrict__ gx, FusedInput in, const float* __restrict__ R,
                           const float* __restrict__ bW, const float* __restrict__ bR, int T, int B, int BB,
                           float* __restrict__ y, float* __restrict__ gates, float* __restrict__ c_out,
                           float* __restrict__ hy, float* __restrict__ cy, const ModelStrides ms) {
@@ -42,7 +43,12 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
   if (static_cast<int>(blockIdx.x) * BB >= nrows) return;
   {
     const std::size_t m = model;
-    gx += m * ms.gx;
+    if (in.x != nullptr) {
+      in.x += m * ms.x;
+      in.W += m * ms.param;
+    } else {
+      gx += m * ms.gx;
+    }
     R += m * ms.param;
     bW += m * ms.param;
     bR += m * ms.param;
@@ -67,13 +73,21 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
   if (valid && q == 0) y[static_cast<long long>(row) * H + j] = 0.f;  // h_0
   __syncthreads();
 
-  float gxn = valid ? gx[static_cast<long long>(row) * H4 + col] : 0.f;  // loaded a step ahead
+  // gx of a step, loaded (or computed from x, FusedInput) a step ahead
+  const auto step_gx = [&](bool ok, long long tb) {
+    if (!ok) return 0.f;
+    if (in.x == nullptr) return gx[tb * H4 + col];
+    float g[1];
+    input_projection<1>(in.x + tb * in.D, in.W, in.D, col, 0, g);
+    return g[0];
+  };
+  float gxn = step_gx(valid, row);
   float c = 0.f;
   for (int t = 0; t < T; ++t) {
     const float* hp = hs + ((t & 1) * BB + lrow) * H;
     float* hn = hs + (((t + 1) & 1) * BB + lrow) * H;
     float acc = gxn + bias;
-    gxn = valid && t + 1 < T ? gx[(static_cast<long long>(t + 1) * B + row) * H4 + col] : 0.f;
+    gxn = step_gx(valid && t + 1 < T, static_cast<long long>(t + 1) * B + row);
 #pragma unroll
     for (int k = 0; k < H; k += 4) {
       const float4 h4 = *reinterpret_cast<const float4*>(hp + k);
@@ -210,8 +224,8 @@ void launch_lstm_fused_forward_split(const SplitLaunch& plan, const FusedFwdArgs
   with_hidden(plan.H, [&](auto h) {
     constexpr int H = decltype(h)::value;
     launch_kernel(lstm_split_fwd_kernel<H>, dim3(plan.grid, a.models.models),
-                  dim3(4 * H, plan.rows_per_block), plan.smem_fwd, stream, a.gx, a.R, a.bW, a.bR, a.T, plan.B,
-                  plan.rows_per_block, a.y, a.gates, a.c, a.hy, a.cy, a.models);
+                  dim3(4 * H, plan.rows_per_block), plan.smem_fwd, stream, a.gx, a.input, a.R, a.bW, a.bR,
+                  a.T, plan.B, plan.rows_per_block, a.y, a.gates, a.c, a.hy, a.cy, a.models);
   });
 }
 

@@ -1,13 +1,12 @@
 // The multi-model GEMM (lstm_multi.hpp): C_m = A_m B_m for every model m, fp32 FMA, one launch for all
 // models (blockIdx.z = m).
 //
-// Tiles of 64 x 64 outputs per block of 16 x 16 threads, 4 x 4 outputs per thread (rows ty + 16 i, columns
-// tx + 16 j, so a warp reads shared memory without bank conflicts), K in steps of 16 through shared
-// memory. Each output is one fmaf chain over k = 0..K-1 in order, started at 0: the result depends on M,
-// N, K and the operands only, never on the number of models or on which models are skipped. Operands are
-// read through (row, column) strides, so the transposes of the LSTM's gradient GEMMs need no copies; a
-// tile is loaded along whichever index is contiguous in memory. Outputs with at most 4 columns (dW of
-// layer 0 for a few inputs) take a one-thread-per-output kernel with the same chain.
+// Tiles of 64 x 64 outputs per block of 16 x 16 threads, 4 x 4 outputs per thread, K in steps of 16
+// through shared memory. Each output is one fmaf chain over k = 0..K-1 in order, started at 0: the result
+// depends on M, N, K and the operands only, never on the number of models or on which models are skipped.
+// Operands are read through (row, column) strides, so the transposes of the LSTM's gradient GEMMs need no
+// copies; a tile is loaded along whichever index is contiguous in memory. Outputs with at most 4 columns (dW
+// of layer 0 for a few inputs) take a one-thread-per-output kernel with the same chain.
 //
 // At precision tf32 / bf16 (multi_gemm_mma_kernel) the same tiles and shared-memory loads feed the tensor
 // cores: each warp computes 16 x 32 outputs as 4 mma tiles (lstm_mma_layout.hpp, gemm_*), the operands
@@ -23,34 +22,77 @@ namespace {
 
 constexpr int kTile = 64, kK = 16, kSide = 16;
 
-// One K-step's shared tiles: A 64 rows x 16 k, B 16 k x 64 columns, each loaded along whichever index is
-// contiguous in memory; zeros outside the matrices. PITCH: the tiles' row pitch in floats.
-template <int PITCH>
-__device__ __forceinline__ void load_tiles(int M, int N, int K, int k0, int row0, int col0, const float* a,
-                                           const StridedOperand& A, const float* b, const StridedOperand& B,
-                                           float (*As)[PITCH], float (*Bs)[PITCH], int tid) {
+// One K-step's tiles, A 64 rows x 16 k and B 16 k x 64 columns, each loaded along whichever index is
+// contiguous in memory, zeros outside the matrices: fetched into registers (four elements of each per
+// thread), then stored to shared memory as As[k][row] and Bs[k][column]. PITCH: the tiles' row pitch in
+// floats.
+struct TileRegs {
+  float a[4], b[4];
+};
+
+__device__ __forceinline__ void fetch_tiles(int M, int N, int K, int k0, int row0, int col0, const float* a,
+                                            const StridedOperand& A, const float* b, const StridedOperand& B,
+                                            int tid, TileRegs& r) {
   const bool a_rows_contiguous = A.rs == 1, b_cols_contiguous = B.cs == 1;
+  // One model's operand is far below 2^31 elements (its (row, column) offsets fit an int; the model's own
+  // offset, m * batch, was applied to a and b in 64 bits), and 32-bit index arithmetic saves registers.
+  const int ars = static_cast<int>(A.rs), acs = static_cast<int>(A.cs);
+  const int brs = static_cast<int>(B.rs), bcs = static_cast<int>(B.cs);
 #pragma unroll
   for (int e = 0; e < 4; ++e) {
     const int idx = tid + e * kSide * kSide;
     const int ar = a_rows_contiguous ? idx % kTile : idx / kK;
     const int ak = a_rows_contiguous ? idx / kTile : idx % kK;
     const int gi = row0 + ar, gk = k0 + ak;
-    As[ak][ar] = gi < M && gk < K ? a[gi * A.rs + gk * A.cs] : 0.f;
+    r.a[e] = gi < M && gk < K ? a[gi * ars + gk * acs] : 0.f;
     const int bc = b_cols_contiguous ? idx % kTile : idx / kK;
     const int bk = b_cols_contiguous ? idx / kTile : idx % kK;
     const int gj = col0 + bc, gk2 = k0 + bk;
-    Bs[bk][bc] = gj < N && gk2 < K ? b[gk2 * B.rs + gj * B.cs] : 0.f;
+    r.b[e] = gj < N && gk2 < K ? b[gk2 * brs + gj * bcs] : 0.f;
   }
 }
 
-__global__ void __launch_bounds__(kSide* kSide)
+template <int PITCH>
+__device__ __forceinline__ void store_tiles(const StridedOperand& A, const StridedOperand& B, int tid,
+                                            const TileRegs& r, float (*As)[PITCH], float (*Bs)[PITCH]) {
+  const bool a_rows_contiguous = A.rs == 1, b_cols_contiguous = B.cs == 1;
+#pragma unroll
+  for (int e = 0; e < 4; ++e) {
+    const int idx = tid + e * kSide * kSide;
+    const int ar = a_rows_contiguous ? idx % kTile : idx / kK;
+    const int ak = a_rows_contiguous ? idx / kTile : idx % kK;
+    As[ak][ar] = r.a[e];
+    const int bc = b_cols_contiguous ? idx % kTile : idx / kK;
+    const int bk = b_cols_contiguous ? idx / kTile : idx % kK;
+    Bs[bk][bc] = r.b[e];
+  }
+}
+
+template <int PITCH>
+__device__ __forceinline__ void load_tiles(int M, int N, int K, int k0, int row0, int col0, const float* a,
+                                           const StridedOperand& A, const float* b, const StridedOperand& B,
+                                           float (*As)[PITCH], float (*Bs)[PITCH], int tid) {
+  TileRegs r;
+  fetch_tiles(M, N, K, k0, row0, col0, a, A, b, B, tid, r);
+  store_tiles<PITCH>(A, B, tid, r, As, Bs);
+}
+
+// The fp32 kernel. A thread's 4 x 4 outputs are rows 4 ty + i and columns 4 tx + j, so each k reads its
+// four A and four B values as two 16-byte shared loads (one broadcast across the warp, one of 256 bytes):
+// 2 loads per 16 FMAs, where one 4-byte load per value took 8 and bounded the loop by shared-memory
+// bandwidth. The next K-step's tiles are fetched from global memory into registers while the current one
+// is summed, and stored to the other of two shared buffers, one barrier per K-step. The chains are the
+// same as ever (k = 0..K-1 in order, started at 0), so are the bits.
+constexpr int kPitch = kTile + 4;  // rows of 16-byte words; a transposed tile stores with some conflicts
+
+// Three blocks per SM (at most 85 registers), as the one-buffer version had with 80.
+__global__ void __launch_bounds__(kSide* kSide, 3)
     multi_gemm_kernel(int M, int N, int K, StridedOperand A, StridedOperand B, float* __restrict__ C,
                       long long ldc, long long c_batch, const unsigned char* __restrict__ active) {
   const int m = blockIdx.z;
   if (active != nullptr && active[m] == 0) return;
-  __shared__ float As[kK][kTile + 1];
-  __shared__ float Bs[kK][kTile + 1];
+  __shared__ __align__(16) float As[2][kK][kPitch];
+  __shared__ __align__(16) float Bs[2][kK][kPitch];
   const float* __restrict__ a = A.p + m * A.batch;
   const float* __restrict__ b = B.p + m * B.batch;
   const int tx = threadIdx.x, ty = threadIdx.y, tid = ty * kSide + tx;
@@ -61,31 +103,40 @@ __global__ void __launch_bounds__(kSide* kSide)
 #pragma unroll
     for (int j = 0; j < 4; ++j) acc[i][j] = 0.f;
 
+  TileRegs next;
+  fetch_tiles(M, N, K, 0, row0, col0, a, A, b, B, tid, next);
+  store_tiles<kPitch>(A, B, tid, next, As[0], Bs[0]);
+  __syncthreads();
+  int buf = 0;
   for (int k0 = 0; k0 < K; k0 += kK) {
-    load_tiles<kTile + 1>(M, N, K, k0, row0, col0, a, A, b, B, As, Bs, tid);
-    __syncthreads();
+    const bool more = k0 + kK < K;
+    if (more) fetch_tiles(M, N, K, k0 + kK, row0, col0, a, A, b, B, tid, next);
     const int kn = K - k0 < kK ? K - k0 : kK;  // only real k: padding never enters a chain
+#pragma unroll 4
     for (int kk = 0; kk < kn; ++kk) {
-      float av[4], bv[4];
-#pragma unroll
-      for (int i = 0; i < 4; ++i) av[i] = As[kk][ty + kSide * i];
-#pragma unroll
-      for (int j = 0; j < 4; ++j) bv[j] = Bs[kk][tx + kSide * j];
+      const float4 av = *reinterpret_cast<const float4*>(&As[buf][kk][4 * ty]);
+      const float4 bv = *reinterpret_cast<const float4*>(&Bs[buf][kk][4 * tx]);
+      const float ai[4] = {av.x, av.y, av.z, av.w}, bj[4] = {bv.x, bv.y, bv.z, bv.w};
 #pragma unroll
       for (int i = 0; i < 4; ++i)
 #pragma unroll
-        for (int j = 0; j < 4; ++j) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
+        for (int j = 0; j < 4; ++j) acc[i][j] = fmaf(ai[i], bj[j], acc[i][j]);
+    }
+    if (more) {
+      // The other buffer was last read before the previous barrier, so it can be overwritten now.
+      store_tiles<kPitch>(A, B, tid, next, As[buf ^ 1], Bs[buf ^ 1]);
+      buf ^= 1;
     }
     __syncthreads();
   }
   float* c = C + m * c_batch;
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
-    const int gi = row0 + ty + kSide * i;
+    const int gi = row0 + 4 * ty + i;
     if (gi >= M) continue;
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
-      const int gj = col0 + tx + kSide * j;
+      const int gj = col0 + 4 * tx + j;
       if (gj < N) c[gi * ldc + gj] = acc[i][j];
     }
   }

@@ -7,7 +7,7 @@ that the check leaves in $OUT (gpu-check.tar.gz).
 Every figure comes from the folder: the environment (date, commit, GPU, CUDA and cuDNN versions), each
 step's outcome (summary.log), the GPU tests (test_*.xml), the sanitizers (memcheck_* and racecheck_*
 logs), the ptxas spill report, the warnings the steps logged (the engines' fallbacks), the benchmark CSVs (gpu_bench_cudnn, gpu_bench_fused, gpu_bench_multi,
-gpu_bench_forecast, compare_torch_gpu, compare_torch_multi) and the end-to-end run folder
+gpu_bench_forecast, gpu_bench_phases, compare_torch_gpu, compare_torch_multi) and the end-to-end run folder
 (nab_grid_fused/summary.json). The issues' targets are checked against the measured numbers:
   fused vs cuDNN     at least 2x faster than cuDNN's best per training step for H <= 128, not slower at
                      H = 256, within 3x of the latency floor;
@@ -263,6 +263,35 @@ def multi_section(log):
                   "within 3x"], rows), misses
 
 
+def phases_section(log):
+    """Where a multi-model step's time goes: one column per (N, L, time loops), a row per phase."""
+    rows_in = read_csv(os.path.join(log, "gpu_bench_phases.csv"))
+    if not rows_in:
+        return "Not in this run (gpu_bench_phases.csv is missing or empty)."
+    cols, phases, cell, totals = [], [], {}, {}
+    for r in rows_in:
+        key = (int(r["N"]), int(r["L"]), r["path"])
+        if key not in cols:
+            cols.append(key)
+            totals[key] = (num(r["phases_ms"]), num(r["step_ms"]))
+        if r["phase"] not in phases:
+            phases.append(r["phase"])
+        cell[(key, r["phase"])] = (num(r["ms"]), float(r["share"]))
+    cols.sort()
+    rows = []
+    for ph in phases:
+        row = [ph]
+        for k in cols:
+            v = cell.get((k, ph))
+            row.append("" if v is None else f"{fmt(v[0])} ({100 * v[1]:.0f}%)")
+        rows.append(row)
+    rows.append(["sum of the phases (eager)"] + [fmt(totals[k][0]) for k in cols])
+    rows.append(["step (graph replay)"] + [fmt(totals[k][1]) for k in cols])
+    header = ["phase"] + [f"N={n} L={l} {p}" for n, l, p in cols]
+    return ("Milliseconds per phase of one fp32 training step (H = 64, T = 100, B = 64), the step run eagerly "
+            "with an event after each phase; the share of the phases' sum in brackets.\n\n" + table(header, rows))
+
+
 def forecast_section(log):
     rows_in = read_csv(os.path.join(log, "gpu_bench_forecast.csv"))
     if rows_in is None:
@@ -381,6 +410,7 @@ def main():
                 "fused fp32 above is the one-block step; these are the same shapes on the other paths.", "", optin]
     multi, multi_miss = multi_section(a.log)
     out += ["", "## Many models per launch: one training step of all N models", "", multi]
+    out += ["", "## Where a multi-model step's time goes", "", phases_section(a.log)]
     out += ["", "## Forecasting (the scoring pass) of N models", "", forecast_section(a.log)]
     out += ["", "## End to end: configs/nab_grid.json", "", end_to_end_section(a.log, a.cpu_seconds)]
     out += ["", "## Warnings in the logs", "", warnings_section(a.log)]

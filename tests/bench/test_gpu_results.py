@@ -156,6 +156,20 @@ with tempfile.TemporaryDirectory() as tmp:
           "1024,1,64,100,64,1,40,-1,-1,80,standard+graph,9.78,20\n")
     md = run(newer)
     check("| 1024 | 1 | 40.000 | 20.000 | n/a | n/a | 80.000 |" in md, "the split kernels' multi-model time")
+    check("(gpu_bench_phases.csv is missing or empty)" in md, "no phase table without its CSV")
+    # Where the step goes: a column per (N, L, time loops) in N order, a row per phase in step order, the
+    # phases' sum and the graph-replayed step below.
+    write(newer, "gpu_bench_phases.csv",
+          "N,L,H,T,B,path,phase,ms,share,phases_ms,step_ms\n"
+          "1024,1,64,100,64,default,forward time loop (layer 1),30,0.75,40,38\n"
+          "1024,1,64,100,64,default,dR GEMM (layer 1),10,0.25,40,38\n"
+          "58,1,64,100,64,split,forward time loop (layer 1),2,0.5,4,3.5\n"
+          "58,1,64,100,64,split,dR GEMM (layer 1),2,0.5,4,3.5\n")
+    md = run(newer)
+    check("| phase | N=58 L=1 split | N=1024 L=1 default |" in md, "the phase table's columns")
+    check("| forward time loop (layer 1) | 2.000 (50%) | 30.000 (75%) |" in md, "a phase's row")
+    check("| sum of the phases (eager) | 4.000 | 40.000 |" in md and "| step (graph replay) | 3.500 | 38.000 |" in md,
+          "the phases' sums beside the steps")
 
     empty = pathlib.Path(tmp) / "empty"
     empty.mkdir()

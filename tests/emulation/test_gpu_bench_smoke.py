@@ -89,19 +89,43 @@ def main():
             failures.append(f"{path}: H={x['H']} L={x['L']} ran {x['fused_path']}, expected {want}")
 
     path, fpath = os.path.join(out, "multi.csv"), os.path.join(out, "forecast.csv")
-    log = run([os.path.join(bench, "gpu_bench_multi"), "--smoke", "--csv", path, "--forecast-csv", fpath],
-              failures)
+    ppath = os.path.join(out, "phases.csv")
+    log = run([os.path.join(bench, "gpu_bench_multi"), "--smoke", "--csv", path, "--forecast-csv", fpath,
+               "--phases-csv", ppath], failures)
     r = rows(path, failures, 4)  # N 1, 3 x L 1, 2
     positive(path, r, ["fused_ms", "fused_tf32_ms", "fused_bf16_ms", "cudnn_loop_ms", "split_ms"], failures)
     r = rows(fpath, failures, 4)
     positive(fpath, r, ["fused_ms", "fused_per_model_ms", "cudnn_ms"], failures)
     if "CPU engine, fp32" not in log:
         failures.append("gpu_bench_multi printed no CPU engine row")
+    # Where the step goes: N = 3 at L = 1 and 2, default and split time loops; every phase of the step is
+    # there once per run (layer 0's input projection is in the time loop, so no input GEMM at layer 1), and
+    # the shares of a run add up to 1.
+    r = rows(ppath, failures, 50)  # L = 1: 9 phases, L = 2: 16; two time loops each
+    runs = {}
+    for x in r:
+        runs.setdefault((x["L"], x["path"]), []).append(x)
+    if sorted(runs) != [("1", "default"), ("1", "split"), ("2", "default"), ("2", "split")]:
+        failures.append(f"{ppath}: runs {sorted(runs)}")
+    for (L, p), xs in runs.items():
+        names = [x["phase"] for x in xs]
+        want = ["prepare, gather", "forward time loop (layer 1)", "head, loss", "head backward",
+                "backward time loop (layer 1)", "dW GEMM (layer 1)", "dR GEMM (layer 1)", "bias sums (layer 1)",
+                "norm, Adam"]
+        if L == "2":
+            want = (want[:2] + ["input GEMM (layer 2)", "forward time loop (layer 2)"] + want[2:4] +
+                    ["backward time loop (layer 2)", "dW GEMM (layer 2)", "dR GEMM (layer 2)",
+                     "bias sums (layer 2)", "dX GEMM (layer 2)"] + want[4:])
+        if names != want:
+            failures.append(f"{ppath}: L={L} {p}: phases {names}, expected {want}")
+        share = sum(float(x["share"]) for x in xs)
+        if abs(share - 1) > 1e-3 or any(float(x["ms"]) < 0 for x in xs):
+            failures.append(f"{ppath}: L={L} {p}: shares add up to {share}")
 
     log_dir = os.path.join(out, "check")
     os.makedirs(log_dir, exist_ok=True)
     for mine, theirs in (("cudnn", "gpu_bench_cudnn"), ("fused", "gpu_bench_fused"), ("multi", "gpu_bench_multi"),
-                         ("forecast", "gpu_bench_forecast")):
+                         ("forecast", "gpu_bench_forecast"), ("phases", "gpu_bench_phases")):
         if os.path.exists(os.path.join(out, mine + ".csv")):
             shutil.copy(os.path.join(out, mine + ".csv"), os.path.join(log_dir, theirs + ".csv"))
     done = subprocess.run([sys.executable, os.path.join(source, "scripts", "gpu-results.py"), log_dir],
@@ -113,7 +137,7 @@ def main():
     for part in ("gpu_bench_cudnn.csv", "gpu_bench_fused.csv", "gpu_bench_multi.csv", "gpu_bench_forecast.csv"):
         if f"({part} is missing)" in md:
             failures.append(f"gpu-results.py did not read {part}")
-    for row in ("| 16 | 2 | 4 | 3 | tf32 |", "| 128 | 2 | 4 | 3 |", "| 3 | 2 |"):
+    for row in ("| 16 | 2 | 4 | 3 | tf32 |", "| 128 | 2 | 4 | 3 |", "| 3 | 2 |", "| dR GEMM (layer 2) | "):
         if row not in md:
             failures.append(f"gpu-results.py wrote no row starting {row}")
 

@@ -491,6 +491,36 @@ TEST(FusedMulti, SplitKernelsKeepTheBatchContract) {
   EXPECT_TRUE(differ) << "the split kernels gave the one-block kernels' bits: did they run?";
 }
 
+// Layer 0's input projection inside the time loops (kernels::FusedInput, the default at fp32 for D <= 4)
+// gives the bits of the input GEMM it replaces (LSTMAD_FUSED_INPUT=0), on the one-block and the split time
+// loops; three inputs, so each gate's chain has more than one term, and two layers, so layer 1 keeps its
+// GEMM in the same step.
+TEST(FusedMulti, InputProjectionInTheTimeLoopGivesTheGemmsBits) {
+  LSTMAD_REQUIRE_GPU();
+  const ModelShape shape{2, 3, 16, 1};
+  const int T = 12, B = 8, models = 4;
+  for (const char* split : {"0", "1"}) {
+    setenv("LSTMAD_FUSED_SPLIT", split, 1);
+    Batch in_loop = make_batch(shape, T, B, models);
+    make_engine(fused())->train(shape, in_loop.jobs);
+    setenv("LSTMAD_FUSED_INPUT", "0", 1);
+    Batch gemm = make_batch(shape, T, B, models);
+    make_engine(fused())->train(shape, gemm.jobs);
+    unsetenv("LSTMAD_FUSED_INPUT");
+    unsetenv("LSTMAD_FUSED_SPLIT");
+    const std::vector<ModelJob>& with_gemm = gemm.jobs;
+    for (int m = 0; m < models; ++m) {
+      const ModelJob& j = in_loop.jobs[static_cast<std::size_t>(m)];
+      ASSERT_EQ(j.result.status, TrainStatus::Ok) << "model " << m << ": " << j.result.message;
+      EXPECT_NE(j.params, make_batch(shape, T, B, models).jobs[static_cast<std::size_t>(m)].params)
+          << "model " << m << " did not train";
+      expect_identical(j, with_gemm[static_cast<std::size_t>(m)],
+                       std::string("split ") + split + ": model " + std::to_string(m) +
+                           ", input projected in the time loop vs by the GEMM");
+    }
+  }
+}
+
 TEST(FusedMulti, GraphReplayEqualsEagerAndTheLoopAgrees) {
   LSTMAD_REQUIRE_GPU();
   const ModelShape shape{1, 2, 48, 1};

@@ -47,70 +47,91 @@ TEST(GpuKernels, SumOfSquaresMatchesHost) {
   }
 }
 
-// C_m = A_m B_m for 3 models (the middle one skipped), with A read transposed, sizes that are not
-// multiples of the 64 x 64 tile or the K-step of 16, and the thin path (N <= 4). Relative Frobenius error
-// against double: fp32 1e-6, TF32 2e-3, BF16 1.5e-2; bit-identical reruns; the skipped model untouched.
+// C_m = A_m B_m for 3 models (the middle one skipped), sizes that are not multiples of the 64 x 64 tile or
+// the K-step of 16, the thin path (N <= 4), and both ways of reading each operand (A transposed and B
+// row-major, as dR = dG^T h reads them; A row-major and B transposed, as dX = dG W does). Relative
+// Frobenius error against double: fp32 1e-6, TF32 2e-3, BF16 1.5e-2; at fp32 every output is bit for bit
+// the host's fmaf chain over k = 0..K-1 (the kernel's contract, which makes a model's result independent of
+// the launch); bit-identical reruns; the skipped model untouched.
 TEST(GpuKernels, MultiGemmMatchesHostAtEachPrecision) {
   LSTMAD_REQUIRE_GPU();
   gpu::Stream s;
   const int models = 3;
-  for (const auto& [M, N, K] :
-       {std::array<int, 3>{70, 129, 37}, std::array<int, 3>{256, 3, 500}, std::array<int, 3>{33, 64, 1}}) {
-    // A stored as K x M (read transposed: (i, k) at k * M + i), B as K x N row-major.
-    const auto a = test::random_vector(static_cast<std::size_t>(models) * K * M, 91 + M);
-    const auto b = test::random_vector(static_cast<std::size_t>(models) * K * N, 92 + N);
-    DeviceBuffer<float> da(a.size()), db(b.size()), dc(static_cast<std::size_t>(models) * M * N);
-    da.upload(a, s);
-    db.upload(b, s);
-    const std::vector<unsigned char> act{1, 0, 1};
-    DeviceBuffer<unsigned char> dact(act.size());
-    dact.upload(act, s);
-    kernels::StridedOperand A, B;
-    A.p = da.data();
-    A.rs = 1;
-    A.cs = M;
-    A.batch = static_cast<long long>(K) * M;
-    B.p = db.data();
-    B.rs = N;
-    B.cs = 1;
-    B.batch = static_cast<long long>(K) * N;
-    for (const auto& [math, tol] : {std::pair<kernels::GemmMath, double>{kernels::GemmMath::FP32, 1e-6},
-                                    {kernels::GemmMath::TF32, 2e-3},
-                                    {kernels::GemmMath::BF16, 1.5e-2}}) {
-      const std::string tag = "M=" + std::to_string(M) + " N=" + std::to_string(N) +
-                              " K=" + std::to_string(K) + " math " + std::to_string(static_cast<int>(math));
-      dc.fill_bytes_async(0xFF, s);  // NaN: the skipped model's block must stay so
-      kernels::launch_multi_gemm(M, N, K, A, B, dc.data(), N, static_cast<long long>(M) * N, models,
-                                 dact.data(), s, math);
-      KERNEL_CHECK("multi_gemm");
-      const std::vector<float> c = dc.to_host(s);
-      kernels::launch_multi_gemm(M, N, K, A, B, dc.data(), N, static_cast<long long>(M) * N, models,
-                                 dact.data(), s, math);
-      // Bits, not values: the skipped model's NaNs compare unequal to themselves.
-      const std::vector<float> again = dc.to_host(s);
-      EXPECT_EQ(0, std::memcmp(c.data(), again.data(), c.size() * sizeof(float))) << tag << ": rerun differs";
-      for (int m = 0; m < models; ++m) {
-        const float* cm = c.data() + static_cast<std::size_t>(m) * M * N;
-        if (act[m] == 0) {
-          EXPECT_TRUE(std::isnan(cm[0]) && std::isnan(cm[M * N - 1])) << tag << ": skipped model written";
-          continue;
-        }
-        double num = 0, den = 0;
-        for (int i = 0; i < M; ++i)
-          for (int j = 0; j < N; ++j) {
-            double r = 0;
-            for (int k = 0; k < K; ++k)
-              r += double(a[static_cast<std::size_t>(m) * K * M + k * M + i]) *
-                   b[static_cast<std::size_t>(m) * K * N + k * N + j];
-            num += (cm[i * N + j] - r) * (cm[i * N + j] - r);
-            den += r * r;
+  for (const bool a_transposed : {true, false})
+    for (const auto& [M, N, K] :
+         {std::array<int, 3>{70, 129, 37}, std::array<int, 3>{256, 3, 500}, std::array<int, 3>{33, 64, 1}}) {
+      // a_transposed: A stored K x M ((i, k) at k * M + i), B K x N row-major. Otherwise A M x K row-major
+      // and B stored N x K ((k, j) at j * K + k).
+      const auto a = test::random_vector(static_cast<std::size_t>(models) * K * M, 91 + M);
+      const auto b = test::random_vector(static_cast<std::size_t>(models) * K * N, 92 + N);
+      DeviceBuffer<float> da(a.size()), db(b.size()), dc(static_cast<std::size_t>(models) * M * N);
+      da.upload(a, s);
+      db.upload(b, s);
+      const std::vector<unsigned char> act{1, 0, 1};
+      DeviceBuffer<unsigned char> dact(act.size());
+      dact.upload(act, s);
+      kernels::StridedOperand A, B;
+      A.p = da.data();
+      A.rs = a_transposed ? 1 : K;
+      A.cs = a_transposed ? M : 1;
+      A.batch = static_cast<long long>(K) * M;
+      B.p = db.data();
+      B.rs = a_transposed ? N : 1;
+      B.cs = a_transposed ? 1 : K;
+      B.batch = static_cast<long long>(K) * N;
+      const auto a_at = [&](int m, int i, int k) {
+        return a[static_cast<std::size_t>(m) * K * M + static_cast<std::size_t>(i * A.rs + k * A.cs)];
+      };
+      const auto b_at = [&](int m, int k, int j) {
+        return b[static_cast<std::size_t>(m) * K * N + static_cast<std::size_t>(k * B.rs + j * B.cs)];
+      };
+      for (const auto& [math, tol] : {std::pair<kernels::GemmMath, double>{kernels::GemmMath::FP32, 1e-6},
+                                      {kernels::GemmMath::TF32, 2e-3},
+                                      {kernels::GemmMath::BF16, 1.5e-2}}) {
+        const std::string tag = "M=" + std::to_string(M) + " N=" + std::to_string(N) +
+                                " K=" + std::to_string(K) + (a_transposed ? " A^T" : " B^T") + " math " +
+                                std::to_string(static_cast<int>(math));
+        dc.fill_bytes_async(0xFF, s);  // NaN: the skipped model's block must stay so
+        kernels::launch_multi_gemm(M, N, K, A, B, dc.data(), N, static_cast<long long>(M) * N, models,
+                                   dact.data(), s, math);
+        KERNEL_CHECK("multi_gemm");
+        const std::vector<float> c = dc.to_host(s);
+        kernels::launch_multi_gemm(M, N, K, A, B, dc.data(), N, static_cast<long long>(M) * N, models,
+                                   dact.data(), s, math);
+        // Bits, not values: the skipped model's NaNs compare unequal to themselves.
+        const std::vector<float> again = dc.to_host(s);
+        EXPECT_EQ(0, std::memcmp(c.data(), again.data(), c.size() * sizeof(float)))
+            << tag << ": rerun differs";
+        for (int m = 0; m < models; ++m) {
+          const float* cm = c.data() + static_cast<std::size_t>(m) * M * N;
+          if (act[m] == 0) {
+            EXPECT_TRUE(std::isnan(cm[0]) && std::isnan(cm[M * N - 1])) << tag << ": skipped model written";
+            continue;
           }
-        const double err = std::sqrt(num / den);
-        std::printf("%s model %d: relative error %.2e\n", tag.c_str(), m, err);
-        EXPECT_LT(err, tol) << tag << " model " << m;
+          double num = 0, den = 0;
+          int chain_mismatches = 0;
+          for (int i = 0; i < M; ++i)
+            for (int j = 0; j < N; ++j) {
+              double r = 0;
+              float chain = 0.f;
+              for (int k = 0; k < K; ++k) {
+                r += double(a_at(m, i, k)) * b_at(m, k, j);
+                chain = std::fmaf(a_at(m, i, k), b_at(m, k, j), chain);
+              }
+              num += (cm[i * N + j] - r) * (cm[i * N + j] - r);
+              den += r * r;
+              if (math == kernels::GemmMath::FP32 &&
+                  std::memcmp(&chain, &cm[i * N + j], sizeof(float)) != 0 && chain_mismatches++ < 3)
+                ADD_FAILURE() << tag << " model " << m << " (" << i << ", " << j << "): " << cm[i * N + j]
+                              << ", the fmaf chain gives " << chain;
+            }
+          const double err = std::sqrt(num / den);
+          std::printf("%s model %d: relative error %.2e\n", tag.c_str(), m, err);
+          EXPECT_LT(err, tol) << tag << " model " << m;
+          EXPECT_EQ(chain_mismatches, 0) << tag << " model " << m << ": outputs that are not the fmaf chain";
+        }
       }
     }
-  }
 }
 
 TEST(GpuKernels, ClipFactorAndScale) {

@@ -191,6 +191,9 @@ void FusedMultiBatch::load_for_steps() {
 void FusedMultiBatch::step() {
   block_->bench_step();
 }
+std::vector<std::pair<std::string, double>> FusedMultiBatch::step_phases() {
+  return block_->bench_step_phases();
+}
 
 void train_fused_multi(const ModelShape& shape, int window, int B, const kernels::FusedLimits& limits,
                        const std::vector<ModelJob*>& jobs, cudaStream_t stream, bool graphs,

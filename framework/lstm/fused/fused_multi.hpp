@@ -15,6 +15,8 @@
 #include <cuda_runtime.h>
 
 #include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/lstm_fused_plan.hpp"
@@ -43,6 +45,8 @@ class FusedMultiBatch {
   // all of them on their first B windows (a graph replay from the third call on, when graphs are on).
   void load_for_steps();
   void step();
+  // One step, eager, with the device time of each of its phases (MultiModelBlock::bench_step_phases).
+  std::vector<std::pair<std::string, double>> step_phases();
 
  private:
   std::vector<ModelJob*> jobs_;

@@ -76,13 +76,17 @@ MultiModelBlock::MultiModelBlock(const ModelShape& shape, int window, int B,
     per.sm_count = std::max(1, limits.sm_count / std::max(1, models));
     split_ = kernels::plan_fused_split(shape.hidden, B, per);
   }
+  // Layer 0's input projection inside the FMA time loops (FusedInput: the GEMM's bits, no gx round trip)
+  // for a few inputs at fp32; LSTMAD_FUSED_INPUT=0 keeps the GEMM.
+  fused_input_ =
+      mma_.grid == 0 && shape.input <= kernels::kFusedInputMax && fused_switch("LSTMAD_FUSED_INPUT", true);
   max_train_ = extent.max_train;
   max_val_ = extent.max_val;
   total_rows_ = extent.total_rows;
   const bool train = !inference_;
   theta_.resize(N * P_);
   xt_.resize(N * TB * D);
-  gx_.resize(N * TB * 4 * H);
+  gx_.resize(fused_input_ && L == 1 ? 0 : N * TB * 4 * H);  // layer 0 may not need it
   rt_.resize(N * rt_stride());
   hy_.resize(N * L * Bz * H);
   cy_.resize(N * L * Bz * H);
@@ -199,6 +203,33 @@ void MultiModelBlock::load_for_steps(const std::vector<ModelJob*>& jobs) {
 void MultiModelBlock::bench_step() {
   cursor_.zero_async(stream_);
   run_step(Pass::Train);
+}
+
+std::vector<std::pair<std::string, double>> MultiModelBlock::bench_step_phases() {
+  cursor_.zero_async(stream_);
+  std::vector<std::pair<std::string, gpu::Event>> marks;
+  marks.emplace_back("start", gpu::Event());
+  marks.back().second.record(stream_);
+  struct Reset {
+    MultiModelBlock* b;
+    ~Reset() { b->marks_ = nullptr; }
+  } reset{this};
+  marks_ = &marks;
+  enqueue(Pass::Train);
+  marks_ = nullptr;
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  std::vector<std::pair<std::string, double>> out;
+  for (std::size_t i = 1; i < marks.size(); ++i)
+    out.emplace_back(marks[i].first, marks[i].second.elapsed_ms_since(marks[i - 1].second));
+  return out;
+}
+
+void MultiModelBlock::mark(const char* phase, int layer) {
+  if (marks_ == nullptr) return;
+  std::string name(phase);
+  if (layer >= 0) name += " (layer " + std::to_string(layer + 1) + ")";
+  marks_->emplace_back(std::move(name), gpu::Event());
+  marks_->back().second.record(stream_);
 }
 void MultiModelBlock::run_epoch(EpochHost& h, int steps, int vsteps) {
   const std::size_t N = h.running.size();
@@ -319,6 +350,7 @@ kernels::ModelStrides MultiModelBlock::fwd_strides() const {
   s.seq = TB * H;
   s.y = (static_cast<std::size_t>(T_) + 1) * B_ * H;
   s.state = static_cast<std::size_t>(shape_.layers) * B_ * H;
+  s.x = TB * shape_.input;  // layer 0's input, where the time loop projects it (fused_input_)
   s.rows = rows_.data();
   s.active = active_.data();
   return s;
@@ -347,17 +379,24 @@ void MultiModelBlock::forward(bool training) {
   for (int l = 0; l < shape_.layers; ++l) {
     const LayerOffsets& o = layout_.layer[static_cast<std::size_t>(l)];
     const int Din = shape_.layer_input(l);
-    // gx (TB x 4H) = X (TB x Din) W^T
-    StridedOperand w;
-    w.p = theta_.data() + o.W;
-    w.rs = 1;  // (k, n) = W[n][k]
-    w.cs = Din;
-    w.batch = static_cast<long long>(P_);
-    kernels::launch_multi_gemm(TB, H4, Din, layer_input(l), w, gx_.data(), H4, ms.gx, N_, active_.data(),
-                               stream_, gemm_math_);
-    KERNEL_CHECK("multi_gemm(gx)");
     kernels::FusedFwdArgs a;
-    a.gx = gx_.data();
+    if (l == 0 && fused_input_) {
+      a.input.x = xt_.data();
+      a.input.W = theta_.data() + o.W;
+      a.input.D = Din;
+    } else {
+      // gx (TB x 4H) = X (TB x Din) W^T
+      StridedOperand w;
+      w.p = theta_.data() + o.W;
+      w.rs = 1;  // (k, n) = W[n][k]
+      w.cs = Din;
+      w.batch = static_cast<long long>(P_);
+      kernels::launch_multi_gemm(TB, H4, Din, layer_input(l), w, gx_.data(), H4, ms.gx, N_, active_.data(),
+                                 stream_, gemm_math_);
+      KERNEL_CHECK("multi_gemm(gx)");
+      mark("input GEMM", l);
+      a.gx = gx_.data();
+    }
     a.R = theta_.data() + o.R;
     a.bW = theta_.data() + o.bW;
     a.bR = theta_.data() + o.bR;
@@ -376,6 +415,7 @@ void MultiModelBlock::forward(bool training) {
       kernels::launch_lstm_fused_forward(plan_, a, rt_.data(), stream_);
     }
     KERNEL_CHECK("lstm_fused_forward(multi)");
+    mark("forward time loop", l);
   }
 }
 
@@ -388,6 +428,7 @@ void MultiModelBlock::backward() {
       h_top, fs.state, dyhat_.data(), theta_.data(), dtheta_.data(), P, layout_.head_W, layout_.head_b, B_, H,
       shape_.horizon, rows_.data(), active_.data(), dhy_.data(), static_cast<long long>(B_) * H, N_, stream_);
   KERNEL_CHECK("multi_head_backward");
+  mark("head backward");
   for (int l = L - 1; l >= 0; --l) {
     const LayerOffsets& o = layout_.layer[static_cast<std::size_t>(l)];
     const int Din = shape_.layer_input(l);
@@ -409,6 +450,7 @@ void MultiModelBlock::backward() {
       kernels::launch_lstm_fused_backward(plan_, a, stream_);
     }
     KERNEL_CHECK("lstm_fused_backward(multi)");
+    mark("backward time loop", l);
     // dG^T as the left operand: (n, i) = dG[i][n]
     StridedOperand dgt;
     dgt.p = dgates_.data();
@@ -419,6 +461,7 @@ void MultiModelBlock::backward() {
     kernels::launch_multi_gemm(H4, Din, TB, dgt, layer_input(l), dtheta_.data() + o.W, Din, P, N_,
                                active_.data(), stream_, gemm_math_);
     KERNEL_CHECK("multi_gemm(dW)");
+    mark("dW GEMM", l);
     // dR (4H x H) = dG^T [h_0 .. h_{T-1}]
     StridedOperand hprev;
     hprev.p = y_[static_cast<std::size_t>(l)].data();
@@ -428,11 +471,13 @@ void MultiModelBlock::backward() {
     kernels::launch_multi_gemm(H4, H, TB, dgt, hprev, dtheta_.data() + o.R, H, P, N_, active_.data(), stream_,
                                gemm_math_);
     KERNEL_CHECK("multi_gemm(dR)");
+    mark("dR GEMM", l);
     // dbW = dbR = the column sums of dG over all (t, b)
     kernels::launch_multi_colsum(dgates_.data(), TB, H4, static_cast<long long>(fs.gates),
                                  dtheta_.data() + o.bW, dtheta_.data() + o.bR, P, N_, active_.data(),
                                  stream_);
     KERNEL_CHECK("multi_colsum(db)");
+    mark("bias sums", l);
     if (l > 0) {
       // dX (TB x H) = dG W: the layer below's dy
       StridedOperand dg;
@@ -448,6 +493,7 @@ void MultiModelBlock::backward() {
       kernels::launch_multi_gemm(TB, Din, H4, dg, w, dy_.data(), Din, static_cast<long long>(fs.seq), N_,
                                  active_.data(), stream_, gemm_math_);
       KERNEL_CHECK("multi_gemm(dX)");
+      mark("dX GEMM", l);
     }
   }
 }
@@ -475,6 +521,7 @@ void MultiModelBlock::enqueue(Pass pass) {
     kernels::launch_multi_zero_rows(dgates_.data(), T_, B_, 4 * H, rows_.data(), active_.data(), N_, stream_);
     KERNEL_CHECK("multi_zero_rows");
   }
+  mark("prepare, gather");
   forward(!validation);
   const float* h_top = hy_.data() + static_cast<std::size_t>(L - 1) * B_ * H;
   const long long h_batch = static_cast<long long>(L) * B_ * H;
@@ -486,6 +533,7 @@ void MultiModelBlock::enqueue(Pass pass) {
                                     step_sq_.data(), validation ? val_sum_.data() : epoch_sum_.data(),
                                     active_.data(), N_, stream_);
   KERNEL_CHECK("multi_sum_squares(loss)");
+  mark("head, loss");
   if (validation) return;
   backward();
   kernels::launch_multi_sum_squares(dtheta_.data(), P, nullptr, P, norm_sq_.data(), epoch_norm_.data(),
@@ -497,6 +545,7 @@ void MultiModelBlock::enqueue(Pass pass) {
   kernels::launch_multi_adam_update(theta_.data(), dtheta_.data(), m_.data(), v_.data(), P_, P, hyper_.data(),
                                     state_.data(), active_.data(), N_, stream_);
   KERNEL_CHECK("multi_adam_update");
+  mark("norm, Adam");
 }
 
 // An inference step: the validation pass's windows, forward and head without targets, and the

@@ -9,10 +9,13 @@
 #include <cuda_runtime.h>
 
 #include <cstddef>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "core/gpu/device_buffer.hpp"
 #include "core/gpu/graph.hpp"
+#include "core/gpu/resources.hpp"
 #include "kernels/lstm_fused_plan.hpp"
 #include "kernels/lstm_fused_split_plan.hpp"
 #include "kernels/lstm_mma_plan.hpp"
@@ -71,6 +74,11 @@ class MultiModelBlock {
   // step of all models on their first B windows (the cursor rewinds before each).
   void load_for_steps(const std::vector<ModelJob*>& jobs);
   void bench_step();
+  // For benchmarks: bench_step() run eagerly with an event after each phase of the step (the gather, each
+  // layer's input GEMM and time loops, the head and loss, each layer's weight-gradient GEMMs and sums, the
+  // norm and Adam); the device time of each phase in ms, in step order. Eager launches leave small gaps
+  // that a graph replay does not, so the phases add up to a little more than bench_step()'s time.
+  std::vector<std::pair<std::string, double>> bench_step_phases();
 
   // Inference: every job's windows (its starts in the validation list) in steps of B rows, the forecasts
   // of each step stored at the model's cursor in one output buffer, downloaded once into each job's out.
@@ -87,6 +95,9 @@ class MultiModelBlock {
   void forward(bool training);
   void backward();
   void enqueue(Pass pass);
+  // Records the end of a phase when bench_step_phases() asked for it; nothing otherwise (and never in a
+  // graph capture, which bench_step_phases() does not run).
+  void mark(const char* phase, int layer = -1);
   void enqueue_predict();
 
   ModelShape shape_;
@@ -103,6 +114,7 @@ class MultiModelBlock {
   kernels::MmaLaunch mma_;    // grid > 0: the tensor-core time loops (precision tf32 / bf16)
   std::size_t rt_words_ = 0;  // their staged R per model, in 32-bit words
   kernels::GemmMath gemm_math_ = kernels::GemmMath::FP32;
+  bool fused_input_ = false;  // layer 0's x W^T inside the FMA time loops (kernels::FusedInput)
   gpu::DeviceBuffer<float> theta_, dtheta_, m_, v_, best_;
   gpu::DeviceBuffer<float> xt_, gx_, dgates_, dy_, rt_, hy_, cy_, dhy_;
   std::vector<gpu::DeviceBuffer<float>> y_, gates_, c_;
@@ -114,6 +126,7 @@ class MultiModelBlock {
   gpu::DeviceBuffer<kernels::AdamStepState> state_;
   gpu::DeviceBuffer<double> step_sq_, norm_sq_, epoch_sum_, epoch_norm_, val_sum_;
   gpu::GraphExec graphs_[3];  // by Pass
+  std::vector<std::pair<std::string, gpu::Event>>* marks_ = nullptr;  // bench_step_phases() in progress
   bool warmed_[3] = {false, false, false};
 };
 
