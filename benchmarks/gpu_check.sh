@@ -455,6 +455,7 @@ echo
 grep -A12 "^ *N  L" "$LOG/gpu_bench_multi.log" 2>/dev/null | head -n 28
 grep -A12 "^ *N  L" "$LOG/compare_torch_multi.log" 2>/dev/null | head -n 13
 grep -A8 "^forecasting" "$LOG/gpu_bench_multi.log" 2>/dev/null | head -n 9
+grep -E "^N=[0-9]+ L=[0-9] .* time loops: phases" "$LOG/gpu_bench_multi.log" 2>/dev/null | head -n 8
 cat "$LOG/nab_grid_summary.log" 2>/dev/null
 echo
 printf '%-28s %-16s %6s\n' step status time

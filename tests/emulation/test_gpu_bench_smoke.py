@@ -109,9 +109,9 @@ def main():
         failures.append(f"{ppath}: runs {sorted(runs)}")
     for (L, p), xs in runs.items():
         names = [x["phase"] for x in xs]
-        want = ["prepare, gather", "forward time loop (layer 1)", "head, loss", "head backward",
+        want = ["prepare and gather", "forward time loop (layer 1)", "head and loss", "head backward",
                 "backward time loop (layer 1)", "dW GEMM (layer 1)", "dR GEMM (layer 1)", "bias sums (layer 1)",
-                "norm, Adam"]
+                "norm and Adam"]
         if L == "2":
             want = (want[:2] + ["input GEMM (layer 2)", "forward time loop (layer 2)"] + want[2:4] +
                     ["backward time loop (layer 2)", "dW GEMM (layer 2)", "dR GEMM (layer 2)",

@@ -521,7 +521,7 @@ void MultiModelBlock::enqueue(Pass pass) {
     kernels::launch_multi_zero_rows(dgates_.data(), T_, B_, 4 * H, rows_.data(), active_.data(), N_, stream_);
     KERNEL_CHECK("multi_zero_rows");
   }
-  mark("prepare, gather");
+  mark("prepare and gather");
   forward(!validation);
   const float* h_top = hy_.data() + static_cast<std::size_t>(L - 1) * B_ * H;
   const long long h_batch = static_cast<long long>(L) * B_ * H;
@@ -533,7 +533,7 @@ void MultiModelBlock::enqueue(Pass pass) {
                                     step_sq_.data(), validation ? val_sum_.data() : epoch_sum_.data(),
                                     active_.data(), N_, stream_);
   KERNEL_CHECK("multi_sum_squares(loss)");
-  mark("head, loss");
+  mark("head and loss");
   if (validation) return;
   backward();
   kernels::launch_multi_sum_squares(dtheta_.data(), P, nullptr, P, norm_sq_.data(), epoch_norm_.data(),
@@ -545,7 +545,7 @@ void MultiModelBlock::enqueue(Pass pass) {
   kernels::launch_multi_adam_update(theta_.data(), dtheta_.data(), m_.data(), v_.data(), P_, P, hyper_.data(),
                                     state_.data(), active_.data(), N_, stream_);
   KERNEL_CHECK("multi_adam_update");
-  mark("norm, Adam");
+  mark("norm and Adam");
 }
 
 // An inference step: the validation pass's windows, forward and head without targets, and the

@@ -96,7 +96,8 @@ class MultiModelBlock {
   void backward();
   void enqueue(Pass pass);
   // Records the end of a phase when bench_step_phases() asked for it; nothing otherwise (and never in a
-  // graph capture, which bench_step_phases() does not run).
+  // graph capture, which bench_step_phases() does not run). Phase names hold no comma: gpu_bench_multi
+  // writes them into a CSV as they are.
   void mark(const char* phase, int layer = -1);
   void enqueue_predict();
 
