@@ -216,7 +216,7 @@ __global__ void __launch_bounds__(kSide* kSide)
 // C with at most kThinCols columns (dW of a layer with a few inputs: 4H x D, K = T B): a 64-wide tile
 // would waste most of its work, so one thread per output, each the same fmaf chain over k = 0..K-1 (the
 // result does not depend on which kernel ran). Adjacent threads take adjacent rows i.
-constexpr int kThinCols = 4;
+constexpr int kThinCols = 4, kThinBatch = 16;
 
 __global__ void multi_gemm_thin_kernel(int M, int N, int K, StridedOperand A, StridedOperand B,
                                        float* __restrict__ C, long long ldc, long long c_batch,
@@ -228,8 +228,23 @@ __global__ void multi_gemm_thin_kernel(int M, int N, int K, StridedOperand A, St
   const int i = static_cast<int>(o % M), j = static_cast<int>(o / M);
   const float* __restrict__ a = A.p + m * A.batch + i * A.rs;
   const float* __restrict__ b = B.p + m * B.batch + j * B.cs;
+  // The chain in k order, its operands loaded kThinBatch steps at a time, so that the compiler can keep
+  // several loads in flight per thread: K = T B is 6400 at T = 100, B = 64, and a few models leave too few
+  // warps to hide a load's latency behind others. (ptxas reports 32 registers, so it keeps fewer than all
+  // 2 kThinBatch in flight; how many, only the SASS or a timing on a GPU shows.)
   float acc = 0.f;
-  for (int k = 0; k < K; ++k) acc = fmaf(a[k * A.cs], b[k * B.rs], acc);
+  int k = 0;
+  for (; k + kThinBatch <= K; k += kThinBatch) {
+    float av[kThinBatch], bv[kThinBatch];
+#pragma unroll
+    for (int u = 0; u < kThinBatch; ++u) {
+      av[u] = a[(k + u) * A.cs];
+      bv[u] = b[(k + u) * B.rs];
+    }
+#pragma unroll
+    for (int u = 0; u < kThinBatch; ++u) acc = fmaf(av[u], bv[u], acc);
+  }
+  for (; k < K; ++k) acc = fmaf(a[k * A.cs], b[k * B.rs], acc);
   C[m * c_batch + i * ldc + j] = acc;
 }
 

@@ -134,6 +134,40 @@ TEST(GpuKernels, MultiGemmMatchesHostAtEachPrecision) {
     }
 }
 
+// The bias gradients' column sums: each column one chain of float adds in row order, bit for bit (so a
+// model's result does not depend on the launch), written to both outputs; rows past whole batches of 16
+// and columns past whole blocks; the skipped model untouched.
+TEST(GpuKernels, MultiColsumIsOneChainInRowOrder) {
+  LSTMAD_REQUIRE_GPU();
+  gpu::Stream s;
+  const int models = 3, rows = 37, width = 130;
+  const auto in = test::random_vector(static_cast<std::size_t>(models) * rows * width, 93);
+  DeviceBuffer<float> din(in.size()), dout(static_cast<std::size_t>(models) * width),
+      dout2(static_cast<std::size_t>(models) * width);
+  din.upload(in, s);
+  const std::vector<unsigned char> act{1, 0, 1};
+  DeviceBuffer<unsigned char> dact(act.size());
+  dact.upload(act, s);
+  dout.fill_bytes_async(0xFF, s);
+  dout2.fill_bytes_async(0xFF, s);
+  kernels::launch_multi_colsum(din.data(), rows, width, static_cast<long long>(rows) * width, dout.data(),
+                               dout2.data(), width, models, dact.data(), s);
+  KERNEL_CHECK("multi_colsum");
+  const std::vector<float> out = dout.to_host(s), out2 = dout2.to_host(s);
+  for (int m = 0; m < models; ++m)
+    for (int n = 0; n < width; ++n) {
+      const std::size_t o = static_cast<std::size_t>(m) * width + n;
+      if (act[m] == 0) {
+        EXPECT_TRUE(std::isnan(out[o]) && std::isnan(out2[o])) << "skipped model written at " << n;
+        continue;
+      }
+      float chain = 0.f;
+      for (int i = 0; i < rows; ++i) chain += in[(static_cast<std::size_t>(m) * rows + i) * width + n];
+      EXPECT_EQ(0, std::memcmp(&chain, &out[o], sizeof(float))) << "model " << m << " column " << n;
+      EXPECT_EQ(0, std::memcmp(&out[o], &out2[o], sizeof(float))) << "model " << m << " column " << n;
+    }
+}
+
 TEST(GpuKernels, ClipFactorAndScale) {
   LSTMAD_REQUIRE_GPU();
   gpu::Stream s;
