@@ -17,14 +17,25 @@ LSTMAD_CELL_HD float sigmoid(float x) {
   return 1.f / (1.f + expf(-x));
 }
 
-// Forward: the pre-activations -> the activated gates; c_{t-1} -> c_t in place; returns h_t.
-LSTMAD_CELL_HD float forward(const float (&pre)[4], float (&gate)[4], float& c) {
-  gate[0] = sigmoid(pre[0]);
-  gate[1] = sigmoid(pre[1]);
-  gate[2] = tanhf(pre[2]);
-  gate[3] = sigmoid(pre[3]);
+// Gate q's activation: tanh for g (q = 2), the sigmoid for i, f and o.
+LSTMAD_CELL_HD float activate(int q, float pre) {
+  return q == 2 ? tanhf(pre) : sigmoid(pre);
+}
+
+// The activated gates -> c_{t-1} -> c_t in place; returns h_t.
+LSTMAD_CELL_HD float update(const float (&gate)[4], float& c) {
   c = fmaf(gate[1], c, gate[0] * gate[2]);
   return gate[3] * tanhf(c);
+}
+
+// Forward: the pre-activations -> the activated gates; c_{t-1} -> c_t in place; returns h_t. Kernels
+// that spread a unit's gates over threads call activate() and update() apart, with the same results.
+LSTMAD_CELL_HD float forward(const float (&pre)[4], float (&gate)[4], float& c) {
+  gate[0] = activate(0, pre[0]);
+  gate[1] = activate(1, pre[1]);
+  gate[2] = activate(2, pre[2]);
+  gate[3] = activate(3, pre[3]);
+  return update(gate, c);
 }
 
 // Backward of one step: dh (dLoss/dh_t), the step's activated gates, c_t and c_{t-1}; dc carries

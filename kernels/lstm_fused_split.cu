@@ -96,10 +96,14 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
       acc = fmaf(w[k + 2], h4.z, acc);
       acc = fmaf(w[k + 3], h4.w, acc);
     }
-    float pre[4], gt[4];
+    // Each thread activates its own gate (one sigmoid or tanh, where running cell::forward on all four
+    // took three sigmoids and a tanh per thread); the four activated gates meet through shuffles, and
+    // each of the four threads updates c and h from them (the same functions of the same values).
+    const float mine = cell::activate(q, acc);
+    float gt[4];
 #pragma unroll
-    for (int i = 0; i < 4; ++i) pre[i] = __shfl_sync(kFullWarp, acc, base + i);
-    const float h = cell::forward(pre, gt, c);
+    for (int i = 0; i < 4; ++i) gt[i] = __shfl_sync(kFullWarp, mine, base + i);
+    const float h = cell::update(gt, c);
     if (valid) {
       const long long tb = static_cast<long long>(t) * B + row;
       if (q == 0) {
@@ -107,7 +111,7 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
         y[(tb + B) * H + j] = h;
       }
       if (gates != nullptr) {
-        gates[tb * H4 + col] = pick(gt, q);
+        gates[tb * H4 + col] = mine;
         if (q == 0) c_out[tb * H + j] = c;
       }
     }

@@ -4,8 +4,8 @@
 // Forward: thread (j, q) computes gate q of unit j, gx + bias + R[q H + j, :] . h_{t-1}, with the H
 // weights of that row in registers and h_{t-1} read from shared memory as float4 broadcasts, in the same
 // order (k = 0 .. H-1, one accumulator started at gx + bias) as the one-block kernel, so its outputs are
-// the one-block kernel's bits; the four gates meet through warp shuffles, and each of the four threads
-// runs the cell update (the same inputs, the same result).
+// the one-block kernel's bits; each thread activates its own gate, the four activated gates meet through
+// warp shuffles, and each of the four threads updates c and h (the same inputs, the same result).
 // Backward: thread (j, p) holds R[p H .. p H + H-1, j] and sums its quarter of dh_rec = R[:, j] . dgates
 // in order; the four partial sums are added as (p0 + p1) + (p2 + p3), a fixed order, so gradients are
 // bitwise repeatable (not the one-block kernel's bits: that one sums all 4H terms in one chain).
