@@ -52,7 +52,8 @@ __device__ __forceinline__ float component(const float4& v, int i) {
 // Shared memory, not the FMAs, bounds this loop: per k a thread loads 4 weights and one h per row for
 // 4 MAXR FMAs. When H is a multiple of 4 a row's h is read as one 16-byte broadcast per four k (hp and
 // its rows then start on 16-byte boundaries), which at MAXR = 4 cuts a warp's shared loads per four k
-// from 32 to 20; the chains and their order are the same, so are the bits.
+// from 32 to 20 (and their cycles from 32 to 24: a broadcast 16-byte load takes two); the chains and
+// their order are the same, so are the bits.
 template <int MAXR>
 __device__ __forceinline__ void add_recurrent_product(float (&acc)[MAXR][4], const float* R, int j, int ld,
                                                       int gate, const float* hp, const int (&lr)[MAXR],
@@ -97,7 +98,8 @@ __device__ __forceinline__ void add_recurrent_product(float (&acc)[MAXR][4], con
 // dg[lr[r] * 4H + m] (ld: the stride between R's rows), dg the step's gate gradients of the block's rows.
 // In m order, as above. dg's rows are 4H floats, so they start on 16-byte boundaries whenever dg does
 // (the kernels' layouts make it so): each row's gate gradients are read as one 16-byte broadcast per four
-// m, which at MAXR = 4 cuts a warp's shared loads per four m from 20 to 8, with the same chains.
+// m, which at MAXR = 4 cuts a warp's shared loads per four m from 20 to 8 (cycles 20 to 12), with the
+// same chains.
 template <int MAXR>
 __device__ __forceinline__ void recurrent_gradient(float (&dh)[MAXR], const float* R, int j, int ld,
                                                    const float* dg, const int (&lr)[MAXR], int H4) {
