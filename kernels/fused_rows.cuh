@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <type_traits>
 
+#include "kernels/lstm_fused_plan.hpp"  // kFusedInputMax
+
 namespace lstmad::kernels {
 
 // Thread row g of a block of G thread rows owns the block's local rows g, g + G, ..., MAXR slots.
@@ -25,18 +27,26 @@ __device__ __forceinline__ void own_rows(int g, int G, int BB, int row0, int nro
 
 // The input projection of one (step, row) for NQ gate columns col0 + q * gate_stride (FusedInput):
 // out[q] = sum over d < D of x[d] W[col][d], one fmaf chain in d order from 0, as the multi-model GEMM
-// computes gx, so the result is its bits.
+// computes gx, so the result is its bits. x: the step's D <= kFusedInputMax inputs, already in registers
+// (the kernels load them a step ahead, as they load gx, so that no global load starts a step).
 template <int NQ>
-__device__ __forceinline__ void input_projection(const float* xr, const float* W, int D, int col0,
-                                                 int gate_stride, float (&out)[NQ]) {
+__device__ __forceinline__ void input_projection(const float (&x)[kFusedInputMax], const float* W, int D,
+                                                 int col0, int gate_stride, float (&out)[NQ]) {
 #pragma unroll
   for (int q = 0; q < NQ; ++q) out[q] = 0.f;
-  for (int d = 0; d < D; ++d) {
-    const float xv = xr[d];
+#pragma unroll
+  for (int d = 0; d < kFusedInputMax; ++d) {
+    if (d >= D) break;
 #pragma unroll
     for (int q = 0; q < NQ; ++q)
-      out[q] = fmaf(xv, W[static_cast<std::size_t>(col0 + q * gate_stride) * D + d], out[q]);
+      out[q] = fmaf(x[d], W[static_cast<std::size_t>(col0 + q * gate_stride) * D + d], out[q]);
   }
+}
+
+// A step's D <= kFusedInputMax inputs into registers (zeros past D).
+__device__ __forceinline__ void load_step_input(const float* xr, int D, float (&x)[kFusedInputMax]) {
+#pragma unroll
+  for (int d = 0; d < kFusedInputMax; ++d) x[d] = d < D ? xr[d] : 0.f;
 }
 
 // Element i (a compile-time constant after unrolling) of a float4.

@@ -77,14 +77,16 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
   }
   __syncthreads();
 
-  // gx of the next step is loaded (or computed from x) while this step's dot product runs: it does not
-  // depend on h, and a global load on the critical path would cost every step a memory latency.
-  const auto step_gx = [&](bool ok, long long tb, float(&out)[4]) {
+  // gx of the next step (or, with FusedInput, its x: D <= 4 values in the same registers, projected when
+  // the step starts) is loaded while this step's dot product runs: it does not depend on h, and a global
+  // load on the critical path would cost every step a memory latency.
+  static_assert(kFusedInputMax == 4, "x shares gx's four registers per row");
+  const auto load_next = [&](bool ok, long long tb, float(&out)[4]) {
     if (!ok) {
 #pragma unroll
       for (int q = 0; q < 4; ++q) out[q] = 0.f;
     } else if (in.x != nullptr) {
-      input_projection<4>(in.x + tb * in.D, in.W, in.D, j, H, out);
+      load_step_input(in.x + tb * in.D, in.D, out);
     } else {
       const float* gxr = gx + tb * H4;
 #pragma unroll
@@ -93,7 +95,7 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
   };
   float gxn[MAXR][4];
 #pragma unroll
-  for (int r = 0; r < MAXR; ++r) step_gx(valid[r], grow[r], gxn[r]);
+  for (int r = 0; r < MAXR; ++r) load_next(valid[r], grow[r], gxn[r]);
 
   for (int t = 0; t < T; ++t) {
     const float* hp = hs + (t & 1) * BB * H;
@@ -101,9 +103,16 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
     float acc[MAXR][4];
 #pragma unroll
     for (int r = 0; r < MAXR; ++r) {
+      float pre[4];
+      if (in.x != nullptr) {
+        input_projection<4>(gxn[r], in.W, in.D, j, H, pre);
+      } else {
 #pragma unroll
-      for (int q = 0; q < 4; ++q) acc[r][q] = gxn[r][q] + bias[q];
-      step_gx(valid[r] && t + 1 < T, static_cast<long long>(t + 1) * B + grow[r], gxn[r]);
+        for (int q = 0; q < 4; ++q) pre[q] = gxn[r][q];
+      }
+#pragma unroll
+      for (int q = 0; q < 4; ++q) acc[r][q] = pre[q] + bias[q];
+      load_next(valid[r] && t + 1 < T, static_cast<long long>(t + 1) * B + grow[r], gxn[r]);
     }
     add_recurrent_product<MAXR>(acc, R, j, H4, H, hp, lr, H);
 #pragma unroll

@@ -55,7 +55,7 @@ struct ModelStrides {
 // model) and W (4H x D, row-major, at the model's parameter stride). The FMA time loops then compute
 // each step's x W^T themselves, as the multi-model GEMM does: one fmaf chain over d = 0..D-1 from 0 per
 // gate, so the same bits, without writing and reading gx (T B 4H floats per model and layer). For small
-// D only (kFusedInputMax): the chains are computed a step ahead, off the recurrence's critical path.
+// D only (kFusedInputMax): x is loaded a step ahead, as gx is, and projected when the step starts.
 constexpr int kFusedInputMax = 4;
 struct FusedInput {
   const float* x = nullptr;  // null: the caller computed gx

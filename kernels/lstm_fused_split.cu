@@ -73,21 +73,29 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
   if (valid && q == 0) y[static_cast<long long>(row) * H + j] = 0.f;  // h_0
   __syncthreads();
 
-  // gx of a step, loaded (or computed from x, FusedInput) a step ahead
-  const auto step_gx = [&](bool ok, long long tb) {
-    if (!ok) return 0.f;
-    if (in.x == nullptr) return gx[tb * H4 + col];
-    float g[1];
-    input_projection<1>(in.x + tb * in.D, in.W, in.D, col, 0, g);
-    return g[0];
+  // gx of a step (or, with FusedInput, its x, projected when the step starts) loaded a step ahead
+  float xn[kFusedInputMax] = {0.f, 0.f, 0.f, 0.f};
+  const auto load_next = [&](bool ok, long long tb) {
+    if (in.x != nullptr) {
+      if (ok) load_step_input(in.x + tb * in.D, in.D, xn);
+      return 0.f;
+    }
+    return ok ? gx[tb * H4 + col] : 0.f;
   };
-  float gxn = step_gx(valid, row);
+  float gxn = load_next(valid, row);
   float c = 0.f;
   for (int t = 0; t < T; ++t) {
     const float* hp = hs + ((t & 1) * BB + lrow) * H;
     float* hn = hs + (((t + 1) & 1) * BB + lrow) * H;
-    float acc = gxn + bias;
-    gxn = step_gx(valid && t + 1 < T, static_cast<long long>(t + 1) * B + row);
+    float acc;
+    if (in.x != nullptr) {
+      float g[1];
+      input_projection<1>(xn, in.W, in.D, col, 0, g);
+      acc = g[0] + bias;
+    } else {
+      acc = gxn + bias;
+    }
+    gxn = load_next(valid && t + 1 < T, static_cast<long long>(t + 1) * B + row);
 #pragma unroll
     for (int k = 0; k < H; k += 4) {
       const float4 h4 = *reinterpret_cast<const float4*>(hp + k);
