@@ -71,6 +71,15 @@ struct FusedInput {
 
 // The real batch rows of model `m` of a launch: 0 for a skipped model (active[m] == 0), else rows[m], or B
 // when no rows are given. A time-loop block whose first row is at or past it has nothing to do.
+// Model m's FusedInput (x and W moved by their strides); unchanged where the caller gave gx instead.
+LSTMAD_PLAN_HD FusedInput model_input(FusedInput in, const ModelStrides& ms, std::size_t m) {
+  if (in.x != nullptr) {
+    in.x += m * ms.x;
+    in.W += m * ms.param;
+  }
+  return in;
+}
+
 LSTMAD_PLAN_HD int model_rows(const ModelStrides& ms, int m, int B) {
   if (ms.active != nullptr && ms.active[m] == 0) return 0;
   return ms.rows != nullptr ? ms.rows[m] : B;

@@ -43,12 +43,8 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
   if (static_cast<int>(blockIdx.x) * BB >= nrows) return;
   {
     const std::size_t m = model;
-    if (in.x != nullptr) {
-      in.x += m * ms.x;
-      in.W += m * ms.param;
-    } else {
-      gx += m * ms.gx;
-    }
+    in = model_input(in, ms, m);
+    if (in.x == nullptr) gx += m * ms.gx;
     R += m * ms.param;
     bW += m * ms.param;
     bR += m * ms.param;

@@ -216,7 +216,6 @@ std::vector<std::pair<std::string, double>> MultiModelBlock::bench_step_phases()
   } reset{this};
   marks_ = &marks;
   enqueue(Pass::Train);
-  marks_ = nullptr;
   CUDA_CHECK(cudaStreamSynchronize(stream_));
   std::vector<std::pair<std::string, double>> out;
   for (std::size_t i = 1; i < marks.size(); ++i)
