@@ -14,7 +14,8 @@
 //   multi_head_forward  yhat, (yhat - y)^2, d mean-MSE / d yhat = 2 (yhat - y) / (rows[m] horizon)
 //   multi_sum_squares   per-model sum of squares in double (loss, gradient norm), accumulated per epoch
 //   backward            multi_head_backward; per layer the time-loop kernel, multi_gemm for dW, dR and dX,
-//                       multi_colsum for dbW = dbR
+//                       multi_colsum for dbW = dbR (multi_gemm_rowsum: dW and dbW = dbR in one pass where
+//                       dW has at most kMultiThinCols columns)
 //   multi_adam_prepare, multi_adam_update   per-model clipping factor, bias corrections and update
 // Models with active[m] == 0 (their epoch is over, or they stopped early) are skipped by every kernel:
 // their blocks leave at once, their state does not move.
@@ -49,6 +50,20 @@ enum class GemmMath { FP32, TF32, BF16 };
 void launch_multi_gemm(int M, int N, int K, const StridedOperand& A, const StridedOperand& B, float* C,
                        long long ldc, long long c_batch, int models, const unsigned char* active,
                        cudaStream_t stream, GemmMath math = GemmMath::FP32);
+
+// Outputs with at most this many columns (dW of a layer with a few inputs) run one thread per row of C,
+// at every GemmMath in fp32.
+constexpr int kMultiThinCols = 4;
+
+// launch_multi_gemm for N <= kMultiThinCols columns, which also writes the row sums of A, sum over k < K of
+// A_m[i][k] as one chain of float adds in k order from 0 (launch_multi_colsum's chain, so its bits), to
+// rowsum + m * sum_batch + i and, when rowsum2 is not null, to rowsum2 + m * sum_batch + i: A is read once
+// for both (dW and the bias gradients of layer 0 from one pass over the gate gradients). Throws
+// std::invalid_argument for N > kMultiThinCols.
+void launch_multi_gemm_rowsum(int M, int N, int K, const StridedOperand& A, const StridedOperand& B, float* C,
+                              long long ldc, long long c_batch, float* rowsum, float* rowsum2,
+                              long long sum_batch, int models, const unsigned char* active,
+                              cudaStream_t stream);
 
 // out[m][n] = sum over i < rows of in[m][i][n] (in: rows x width per model, model stride in_batch), for
 // n < width; written to out + m * out_batch and, when out2 is not null, to out2 + m * out_batch as well.

@@ -6,12 +6,16 @@
 // depends on M, N, K and the operands only, never on the number of models or on which models are skipped.
 // Operands are read through (row, column) strides, so the transposes of the LSTM's gradient GEMMs need no
 // copies; a tile is loaded along whichever index is contiguous in memory. Outputs with at most 4 columns (dW
-// of layer 0 for a few inputs) take a one-thread-per-output kernel with the same chain.
+// of layer 0 for a few inputs) take a one-thread-per-row kernel with the same chains, which can also sum
+// A's rows (the bias gradients) in the same pass.
 //
 // At precision tf32 / bf16 (multi_gemm_mma_kernel) the same tiles and shared-memory loads feed the tensor
 // cores: each warp computes 16 x 32 outputs as 4 mma tiles (lstm_mma_layout.hpp, gemm_*), the operands
 // rounded to the format when they leave shared memory, fp32 accumulation over the K-steps in order.
 // Still one fixed chain per output that depends on M, N, K and the operands only.
+#include <stdexcept>
+#include <string>
+
 #include "kernels/launch.cuh"
 #include "kernels/lstm_multi.hpp"
 #include "kernels/mma_ops.cuh"
@@ -213,39 +217,86 @@ __global__ void __launch_bounds__(kSide* kSide)
     }
 }
 
-// C with at most kThinCols columns (dW of a layer with a few inputs: 4H x D, K = T B): a 64-wide tile
-// would waste most of its work, so one thread per output, each the same fmaf chain over k = 0..K-1 (the
-// result does not depend on which kernel ran). Adjacent threads take adjacent rows i.
-constexpr int kThinCols = 4, kThinBatch = 16;
+// C with at most kMultiThinCols columns (dW of a layer with a few inputs: 4H x D, K = T B): a 64-wide tile
+// would waste most of its work, so one thread per row i of C runs the row's NC chains, each the same fmaf
+// chain over k = 0..K-1 as the tiled kernel's (the result does not depend on which kernel ran). With SUM it
+// also sums the row of A (one chain of float adds in k order from 0, launch_multi_colsum's chain), so that
+// the bias gradients come from the same read of the gate gradients as dW of layer 0. Adjacent threads take
+// adjacent rows i.
+constexpr int kThinBatch = 16;
 
-__global__ void multi_gemm_thin_kernel(int M, int N, int K, StridedOperand A, StridedOperand B,
+template <int NC, bool SUM>
+__global__ void multi_gemm_thin_kernel(int M, int K, StridedOperand A, StridedOperand B,
                                        float* __restrict__ C, long long ldc, long long c_batch,
-                                       const unsigned char* __restrict__ active) {
+                                       float* __restrict__ rowsum, float* __restrict__ rowsum2,
+                                       long long sum_batch, const unsigned char* __restrict__ active) {
   const int m = blockIdx.y;
   if (active != nullptr && active[m] == 0) return;
-  const long long o = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (o >= static_cast<long long>(M) * N) return;
-  const int i = static_cast<int>(o % M), j = static_cast<int>(o / M);
+  const int i = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (i >= M) return;
   const float* __restrict__ a = A.p + m * A.batch + i * A.rs;
-  const float* __restrict__ b = B.p + m * B.batch + j * B.cs;
-  // The chain in k order, its operands loaded kThinBatch steps at a time, so that the compiler can keep
+  const float* __restrict__ b = B.p + m * B.batch;
+  // The chains in k order, their operands loaded kThinBatch steps at a time, so that the compiler can keep
   // several loads in flight per thread: K = T B is 6400 at T = 100, B = 64, and a few models leave too few
-  // warps to hide a load's latency behind others. (ptxas reports 32 registers, so it keeps fewer than all
-  // 2 kThinBatch in flight; how many, only the SASS or a timing on a GPU shows.)
-  float acc = 0.f;
+  // warps to hide a load's latency behind others. B's row k is the same for every thread (a broadcast).
+  float acc[NC], sum = 0.f;
+#pragma unroll
+  for (int j = 0; j < NC; ++j) acc[j] = 0.f;
   int k = 0;
   for (; k + kThinBatch <= K; k += kThinBatch) {
-    float av[kThinBatch], bv[kThinBatch];
+    float av[kThinBatch], bv[kThinBatch][NC];
 #pragma unroll
     for (int u = 0; u < kThinBatch; ++u) {
       av[u] = a[(k + u) * A.cs];
-      bv[u] = b[(k + u) * B.rs];
+#pragma unroll
+      for (int j = 0; j < NC; ++j) bv[u][j] = b[(k + u) * B.rs + j * B.cs];
     }
 #pragma unroll
-    for (int u = 0; u < kThinBatch; ++u) acc = fmaf(av[u], bv[u], acc);
+    for (int u = 0; u < kThinBatch; ++u) {
+#pragma unroll
+      for (int j = 0; j < NC; ++j) acc[j] = fmaf(av[u], bv[u][j], acc[j]);
+      if (SUM) sum += av[u];
+    }
   }
-  for (; k < K; ++k) acc = fmaf(a[k * A.cs], b[k * B.rs], acc);
-  C[m * c_batch + i * ldc + j] = acc;
+  for (; k < K; ++k) {
+    const float av = a[k * A.cs];
+#pragma unroll
+    for (int j = 0; j < NC; ++j) acc[j] = fmaf(av, b[k * B.rs + j * B.cs], acc[j]);
+    if (SUM) sum += av;
+  }
+  float* c = C + m * c_batch + i * ldc;
+#pragma unroll
+  for (int j = 0; j < NC; ++j) c[j] = acc[j];
+  if (SUM) {
+    rowsum[m * sum_batch + i] = sum;
+    if (rowsum2 != nullptr) rowsum2[m * sum_batch + i] = sum;
+  }
+}
+
+template <bool SUM>
+void launch_thin(int M, int N, int K, const StridedOperand& A, const StridedOperand& B, float* C,
+                 long long ldc, long long c_batch, float* rowsum, float* rowsum2, long long sum_batch,
+                 int models, const unsigned char* active, cudaStream_t stream) {
+  constexpr int kThreads = 128;
+  const dim3 grid(static_cast<unsigned>((M + kThreads - 1) / kThreads), models);
+  const auto go = [&](auto kernel) {
+    launch_kernel(kernel, grid, kThreads, 0, stream, M, K, A, B, C, ldc, c_batch, rowsum, rowsum2, sum_batch,
+                  active);
+  };
+  switch (N) {
+    case 1:
+      go(multi_gemm_thin_kernel<1, SUM>);
+      break;
+    case 2:
+      go(multi_gemm_thin_kernel<2, SUM>);
+      break;
+    case 3:
+      go(multi_gemm_thin_kernel<3, SUM>);
+      break;
+    default:
+      go(multi_gemm_thin_kernel<kMultiThinCols, SUM>);
+      break;
+  }
 }
 
 }  // namespace
@@ -254,7 +305,7 @@ void launch_multi_gemm(int M, int N, int K, const StridedOperand& A, const Strid
                        long long ldc, long long c_batch, int models, const unsigned char* active,
                        cudaStream_t stream, GemmMath math) {
   if (M <= 0 || N <= 0 || models <= 0) return;
-  if (math != GemmMath::FP32 && N > kThinCols) {
+  if (math != GemmMath::FP32 && N > kMultiThinCols) {
     const dim3 grid((N + kTile - 1) / kTile, (M + kTile - 1) / kTile, models);
     const dim3 block(kSide, kSide);
     if (math == GemmMath::TF32)
@@ -265,16 +316,24 @@ void launch_multi_gemm(int M, int N, int K, const StridedOperand& A, const Strid
                     c_batch, active);
     return;
   }
-  if (N <= kThinCols) {
-    constexpr int kThreads = 128;
-    const long long outputs = static_cast<long long>(M) * N;
-    const dim3 grid(static_cast<unsigned>((outputs + kThreads - 1) / kThreads), models);
-    launch_kernel(multi_gemm_thin_kernel, grid, kThreads, 0, stream, M, N, K, A, B, C, ldc, c_batch, active);
+  if (N <= kMultiThinCols) {
+    launch_thin<false>(M, N, K, A, B, C, ldc, c_batch, nullptr, nullptr, 0, models, active, stream);
     return;
   }
   const dim3 grid((N + kTile - 1) / kTile, (M + kTile - 1) / kTile, models);
   const dim3 block(kSide, kSide);
   launch_kernel(multi_gemm_kernel, grid, block, 0, stream, M, N, K, A, B, C, ldc, c_batch, active);
+}
+
+void launch_multi_gemm_rowsum(int M, int N, int K, const StridedOperand& A, const StridedOperand& B, float* C,
+                              long long ldc, long long c_batch, float* rowsum, float* rowsum2,
+                              long long sum_batch, int models, const unsigned char* active,
+                              cudaStream_t stream) {
+  if (N > kMultiThinCols)
+    throw std::invalid_argument("launch_multi_gemm_rowsum: " + std::to_string(N) + " columns, at most " +
+                                std::to_string(kMultiThinCols));
+  if (M <= 0 || N <= 0 || models <= 0) return;
+  launch_thin<true>(M, N, K, A, B, C, ldc, c_batch, rowsum, rowsum2, sum_batch, models, active, stream);
 }
 
 }  // namespace lstmad::kernels

@@ -100,8 +100,8 @@ def main():
         failures.append("gpu_bench_multi printed no CPU engine row")
     # Where the step goes: N = 3 at L = 1 and 2, default and split time loops; every phase of the step is
     # there once per run, in step order (layer 0's input projection is in the time loop, so no input GEMM
-    # at layer 1), and each run's graph-replayed step was timed.
-    r = rows(ppath, failures, 50)  # L = 1: 9 phases, L = 2: 16; two time loops each
+    # at layer 1, and its bias sums come with its dW), and each run's graph-replayed step was timed.
+    r = rows(ppath, failures, 46)  # L = 1: 8 phases, L = 2: 15; two time loops each
     runs = {}
     for x in r:
         runs.setdefault((x["L"], x["path"]), []).append(x)
@@ -110,7 +110,7 @@ def main():
     for (L, p), xs in runs.items():
         names = [x["phase"] for x in xs]
         want = ["prepare and gather", "forward time loop (layer 1)", "head and loss", "head backward",
-                "backward time loop (layer 1)", "dW GEMM (layer 1)", "dR GEMM (layer 1)", "bias sums (layer 1)",
+                "backward time loop (layer 1)", "dW GEMM and bias sums (layer 1)", "dR GEMM (layer 1)",
                 "norm and Adam"]
         if L == "2":
             want = (want[:2] + ["input GEMM (layer 2)", "forward time loop (layer 2)"] + want[2:4] +

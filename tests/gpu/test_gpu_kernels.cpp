@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -166,6 +167,86 @@ TEST(GpuKernels, MultiColsumIsOneChainInRowOrder) {
       EXPECT_EQ(0, std::memcmp(&chain, &out[o], sizeof(float))) << "model " << m << " column " << n;
       EXPECT_EQ(0, std::memcmp(&out[o], &out2[o], sizeof(float))) << "model " << m << " column " << n;
     }
+}
+
+// dW of layer 0 and the bias gradients in one pass (launch_multi_gemm_rowsum): for 1 to 4 columns and K
+// past whole batches of 16, C is bit for bit launch_multi_gemm's (the host's fmaf chains) and both row sums
+// are bit for bit launch_multi_colsum's column sums of the same gate gradients (the host's chain of adds);
+// the skipped model untouched; more than 4 columns refused.
+TEST(GpuKernels, MultiGemmRowsumIsTheThinGemmAndTheColsum) {
+  LSTMAD_REQUIRE_GPU();
+  gpu::Stream s;
+  const int models = 3, M = 130, K = 37;  // A = dG^T: (i, k) at k * M + i, as the step stores dG
+  const auto a = test::random_vector(static_cast<std::size_t>(models) * K * M, 94);
+  DeviceBuffer<float> da(a.size());
+  da.upload(a, s);
+  const std::vector<unsigned char> act{1, 0, 1};
+  DeviceBuffer<unsigned char> dact(act.size());
+  dact.upload(act, s);
+  kernels::StridedOperand A;
+  A.p = da.data();
+  A.rs = 1;
+  A.cs = M;
+  A.batch = static_cast<long long>(K) * M;
+  const std::size_t sums = static_cast<std::size_t>(models) * M;
+  DeviceBuffer<float> dsum(sums), dsum2(sums), dcol(sums);
+  kernels::launch_multi_colsum(da.data(), K, M, A.batch, dcol.data(), nullptr, M, models, dact.data(), s);
+  KERNEL_CHECK("multi_colsum");
+  const std::vector<float> col = dcol.to_host(s);
+  for (int N = 1; N <= kernels::kMultiThinCols; ++N) {
+    const auto b = test::random_vector(static_cast<std::size_t>(models) * K * N, 95 + N);
+    DeviceBuffer<float> db(b.size()), dc(static_cast<std::size_t>(models) * M * N), dref(dc.size());
+    db.upload(b, s);
+    kernels::StridedOperand B;  // X: (k, j) at k * N + j
+    B.p = db.data();
+    B.rs = N;
+    B.cs = 1;
+    B.batch = static_cast<long long>(K) * N;
+    for (auto* buf : {&dc, &dref, &dsum, &dsum2}) buf->fill_bytes_async(0xFF, s);
+    kernels::launch_multi_gemm(M, N, K, A, B, dref.data(), N, static_cast<long long>(M) * N, models,
+                               dact.data(), s);
+    kernels::launch_multi_gemm_rowsum(M, N, K, A, B, dc.data(), N, static_cast<long long>(M) * N, dsum.data(),
+                                      dsum2.data(), M, models, dact.data(), s);
+    KERNEL_CHECK("multi_gemm_rowsum");
+    const std::vector<float> c = dc.to_host(s), ref = dref.to_host(s), sum = dsum.to_host(s),
+                             sum2 = dsum2.to_host(s);
+    for (int m = 0; m < models; ++m) {
+      const std::size_t co = static_cast<std::size_t>(m) * M * N, so = static_cast<std::size_t>(m) * M;
+      if (act[m] == 0) {
+        EXPECT_TRUE(std::isnan(c[co]) && std::isnan(sum[so]) && std::isnan(sum2[so + M - 1]))
+            << "N=" << N << ": skipped model written";
+        continue;
+      }
+      int wrong = 0;
+      for (int i = 0; i < M; ++i) {
+        float chain = 0.f;
+        for (int k = 0; k < K; ++k)
+          chain += a[static_cast<std::size_t>(m) * K * M + static_cast<std::size_t>(k) * M + i];
+        for (float got : {sum[so + i], sum2[so + i], col[so + i]})
+          if (std::memcmp(&got, &chain, sizeof(float)) != 0 && wrong++ < 3)
+            ADD_FAILURE() << "N=" << N << " model " << m << " row " << i << ": sum " << got << ", the chain "
+                          << chain;
+        for (int j = 0; j < N; ++j) {
+          float fma_chain = 0.f;
+          for (int k = 0; k < K; ++k)
+            fma_chain = std::fmaf(
+                a[static_cast<std::size_t>(m) * K * M + static_cast<std::size_t>(k) * M + i],
+                b[static_cast<std::size_t>(m) * K * N + static_cast<std::size_t>(k) * N + j], fma_chain);
+          const std::size_t o = co + static_cast<std::size_t>(i) * N + j;
+          if ((std::memcmp(&c[o], &fma_chain, sizeof(float)) != 0 ||
+               std::memcmp(&c[o], &ref[o], sizeof(float)) != 0) &&
+              wrong++ < 3)
+            ADD_FAILURE() << "N=" << N << " model " << m << " (" << i << ", " << j << "): " << c[o]
+                          << ", launch_multi_gemm " << ref[o] << ", the fmaf chain " << fma_chain;
+        }
+      }
+      EXPECT_EQ(wrong, 0) << "N=" << N << " model " << m;
+    }
+  }
+  kernels::StridedOperand B5;
+  EXPECT_THROW(kernels::launch_multi_gemm_rowsum(M, kernels::kMultiThinCols + 1, K, A, B5, nullptr, 5, 0,
+                                                 dsum.data(), nullptr, M, models, dact.data(), s),
+               std::invalid_argument);
 }
 
 TEST(GpuKernels, ClipFactorAndScale) {

@@ -456,11 +456,21 @@ void MultiModelBlock::backward() {
     dgt.rs = 1;
     dgt.cs = H4;
     dgt.batch = static_cast<long long>(fs.gates);
-    // dW (4H x Din) = dG^T X
-    kernels::launch_multi_gemm(H4, Din, TB, dgt, layer_input(l), dtheta_.data() + o.W, Din, P, N_,
-                               active_.data(), stream_, gemm_math_);
-    KERNEL_CHECK("multi_gemm(dW)");
-    mark("dW GEMM", l);
+    // dW (4H x Din) = dG^T X. With a few inputs (layer 0) one thread per row of dW, which also sums the
+    // row (dbW = dbR, the column sums of dG over all (t, b)), so dG is read once for both.
+    const bool thin = Din <= kernels::kMultiThinCols;
+    if (thin) {
+      kernels::launch_multi_gemm_rowsum(H4, Din, TB, dgt, layer_input(l), dtheta_.data() + o.W, Din, P,
+                                        dtheta_.data() + o.bW, dtheta_.data() + o.bR, P, N_, active_.data(),
+                                        stream_);
+      KERNEL_CHECK("multi_gemm_rowsum(dW, db)");
+      mark("dW GEMM and bias sums", l);
+    } else {
+      kernels::launch_multi_gemm(H4, Din, TB, dgt, layer_input(l), dtheta_.data() + o.W, Din, P, N_,
+                                 active_.data(), stream_, gemm_math_);
+      KERNEL_CHECK("multi_gemm(dW)");
+      mark("dW GEMM", l);
+    }
     // dR (4H x H) = dG^T [h_0 .. h_{T-1}]
     StridedOperand hprev;
     hprev.p = y_[static_cast<std::size_t>(l)].data();
@@ -471,12 +481,14 @@ void MultiModelBlock::backward() {
                                gemm_math_);
     KERNEL_CHECK("multi_gemm(dR)");
     mark("dR GEMM", l);
-    // dbW = dbR = the column sums of dG over all (t, b)
-    kernels::launch_multi_colsum(dgates_.data(), TB, H4, static_cast<long long>(fs.gates),
-                                 dtheta_.data() + o.bW, dtheta_.data() + o.bR, P, N_, active_.data(),
-                                 stream_);
-    KERNEL_CHECK("multi_colsum(db)");
-    mark("bias sums", l);
+    if (!thin) {
+      // dbW = dbR = the column sums of dG over all (t, b)
+      kernels::launch_multi_colsum(dgates_.data(), TB, H4, static_cast<long long>(fs.gates),
+                                   dtheta_.data() + o.bW, dtheta_.data() + o.bR, P, N_, active_.data(),
+                                   stream_);
+      KERNEL_CHECK("multi_colsum(db)");
+      mark("bias sums", l);
+    }
     if (l > 0) {
       // dX (TB x H) = dG W: the layer below's dy
       StridedOperand dg;
