@@ -600,6 +600,7 @@ CellsOutcome CellExecution::run(const std::vector<const Cell*>& todo, Engine* en
   const std::vector<CellWork> work = prepare(todo);
   SchedulerOptions so;
   so.engine = at_path(cfg_, "engine.name").get<std::string>();
+  so.precision = parse_precision(at_path(cfg_, "engine.precision").get<std::string>());
   so.threads = run_.threads;
   so.batch_models = at_path(cfg_, "run.batch_models").get<int>();
   so.devices = scheduler_devices(cfg_);

@@ -60,7 +60,8 @@ TEST(Scheduler, SettingsThatDifferOnlyInTrainingValuesShareAKey) {
 // rows as its windows too), counted here buffer by buffer: training at B = 64 (x, gx, dgates, dy, R^T,
 // hy, cy, dhy, y, gates and c per layer, 5 parameter copies, inputs and targets, 4 head buffers, two
 // window lists) and inference at B = 256 (x, gx, R^T, hy, cy, y per layer, parameters, inputs, yhat,
-// the forecasts and the window starts).
+// the forecasts and the window starts). With layer 0's input projection in the time loop a one-layer
+// model holds no gx; two layers still hold one.
 TEST(Scheduler, ModelBytesAreTheBuffersCounted) {
   const double MiB = 1024.0 * 1024.0, H = 64, T = 100, rows = 22695;
   kernels::MultiModelExtent e;
@@ -76,17 +77,30 @@ TEST(Scheduler, ModelBytesAreTheBuffersCounted) {
                          4 * 2 * rows + 256;
     e.batch = 64;
     EXPECT_EQ(static_cast<double>(kernels::multi_model_bytes(e)), train) << "L=" << L;
+    const double gx64 = L == 1 ? 4 * T * B * 4 * H : 0;
+    e.input_in_loop = true;
+    EXPECT_EQ(static_cast<double>(kernels::multi_model_bytes(e)), train - gx64)
+        << "L=" << L << ", x W^T in the loop";
+    e.input_in_loop = false;
     B = 256;
     const double infer = 4 * (T * B + T * B * 4 * H + 4 * H * H + 2 * L * B * H + L * (T + 1) * B * H + P + rows +
                               B + rows) +
                          4 * rows + 256;
     e.batch = 256;
     EXPECT_EQ(static_cast<double>(kernels::multi_predict_bytes(e)), infer) << "L=" << L;
+    const double gx256 = L == 1 ? 4 * T * B * 4 * H : 0;
+    e.input_in_loop = true;
+    EXPECT_EQ(static_cast<double>(kernels::multi_predict_bytes(e)), infer - gx256)
+        << "L=" << L << ", x W^T in the loop";
+    e.input_in_loop = false;
   }
   // The table's rounded figures (its window lists were shorter than the series: within 0.2 MiB).
   e.layers = 1;
   e.batch = 64;
   EXPECT_NEAR(static_cast<double>(kernels::multi_model_bytes(e)) / MiB, 24.2, 0.2);
+  e.input_in_loop = true;
+  EXPECT_NEAR(static_cast<double>(kernels::multi_model_bytes(e)) / MiB, 18.0, 0.2);
+  e.input_in_loop = false;
   e.layers = 2;
   EXPECT_NEAR(static_cast<double>(kernels::multi_model_bytes(e)) / MiB, 34.3, 0.2);
   e.batch = 256;
@@ -103,9 +117,10 @@ TEST(Scheduler, FusedBatchSizeFollowsMemoryAndWaves) {
   e.rows = ext.rows;
   e.train = ext.train;
   e.val = ext.val;
+  e.input_in_loop = true;  // fp32, one input: x W^T in the time loop, so no gx
   EXPECT_EQ(s.bytes_per_model, kernels::multi_model_bytes(e));
-  // H=64, T=100, B=64: gates, gx, dgates are 6.5 MB each, so a model holds about 25 MB.
-  EXPECT_GT(s.bytes_per_model, 20u << 20);
+  // H=64, T=100, B=64: gates and dgates are 6.5 MB each (and no gx), so a model holds about 18 MB.
+  EXPECT_GT(s.bytes_per_model, 15u << 20);
   EXPECT_LT(s.bytes_per_model, 40u << 20);
   EXPECT_EQ(s.by_memory, static_cast<int>(150e9 * 0.75 / static_cast<double>(s.bytes_per_model)));
   EXPECT_GE(s.wave, 1);
@@ -121,6 +136,16 @@ TEST(Scheduler, FusedBatchSizeFollowsMemoryAndWaves) {
   EXPECT_LT(size_fused_batch(key(64), ext, small).models, s.models);
   EXPECT_EQ(size_fused_batch(key(64), ext, h200(), 0.75, 58).models, 58);
   EXPECT_GT(size_fused_batch(key(64, 2), ext, h200()).bytes_per_model, s.bytes_per_model);
+  // On the tensor cores (or with LSTMAD_FUSED_INPUT=0) layer 0's gx GEMM runs, and its buffer is counted.
+  const double gx = 4.0 * 100 * 64 * 4 * 64;
+  EXPECT_EQ(
+      static_cast<double>(size_fused_batch(key(64), ext, h200(), 0.75, 0, Precision::TF32).bytes_per_model),
+      static_cast<double>(s.bytes_per_model) + gx);
+  {
+    test::ScopedEnv off("LSTMAD_FUSED_INPUT", "0");
+    EXPECT_EQ(static_cast<double>(size_fused_batch(key(64), ext, h200()).bytes_per_model),
+              static_cast<double>(s.bytes_per_model) + gx);
+  }
   // No memory at all still gives batches of one model (the engine then says why it cannot run).
   DeviceProps none;
   EXPECT_EQ(size_fused_batch(key(64), ext, none).models, 1);

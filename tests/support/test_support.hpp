@@ -41,4 +41,17 @@ std::vector<std::vector<std::string>> read_csv(const std::string& path);
 // commas). A row with another number of fields than the header fails the calling test.
 std::vector<std::map<std::string, std::string>> read_results_csv(const std::string& path);
 
+// Sets an environment variable for a scope and puts back what was there (or its absence).
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value);
+  ~ScopedEnv();
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  std::string name_, old_;
+  bool had_ = false;
+};
+
 }  // namespace lstmad::test

@@ -5,6 +5,9 @@
 #include <cstdlib>
 #include <string>
 
+#include "kernels/lstm_fused_plan.hpp"  // kFusedInputMax
+#include "lstm/engine.hpp"              // Precision
+
 namespace lstmad {
 
 inline bool fused_switch(const char* name, bool by_default) {
@@ -12,6 +15,14 @@ inline bool fused_switch(const char* name, bool by_default) {
   if (v == nullptr) return by_default;
   const std::string s(v);
   return by_default ? s != "0" : s == "1";
+}
+
+// Whether the multi-model path computes layer 0's input projection inside its FMA time loops
+// (kernels::FusedInput: fp32 and at most kFusedInputMax inputs; LSTMAD_FUSED_INPUT=0 keeps the GEMM). The
+// batch's buffers and the memory the engine and the scheduler count for it follow this one answer.
+inline bool fused_input_in_loop(int input, Precision precision) {
+  return precision == Precision::FP32 && input <= kernels::kFusedInputMax &&
+         fused_switch("LSTMAD_FUSED_INPUT", true);
 }
 
 }  // namespace lstmad

@@ -78,8 +78,7 @@ MultiModelBlock::MultiModelBlock(const ModelShape& shape, int window, int B,
   }
   // Layer 0's input projection inside the FMA time loops (FusedInput: the GEMM's bits, no gx round trip)
   // for a few inputs at fp32; LSTMAD_FUSED_INPUT=0 keeps the GEMM.
-  fused_input_ =
-      mma_.grid == 0 && shape.input <= kernels::kFusedInputMax && fused_switch("LSTMAD_FUSED_INPUT", true);
+  fused_input_ = fused_input_in_loop(shape.input, precision);
   max_train_ = extent.max_train;
   max_val_ = extent.max_val;
   total_rows_ = extent.total_rows;
