@@ -20,8 +20,8 @@
 // Then where a step's time goes (--phases-models, default 58,1024; 0 leaves it out): for each N and L, the
 // fused fp32 step run eagerly with an event after each phase (the gather, each layer's input GEMM, forward
 // and backward time loops, dW, dR and dX GEMMs and bias sums, the head and loss, the norm and Adam), on the
-// engine's default time loops and on the split ones; medians of --reps (at most 3), beside the
-// graph-replayed step.
+// engine's default time loops, on the split ones, and where the default backward is tiled (blocks of many
+// rows) on the untiled one; medians of --reps (at most 3), beside the graph-replayed step.
 // Eager launches leave small gaps, so the phases add up to a little more than the step.
 //
 // --cpu-threads K adds the CPU engine's rows (fp32, K threads over the models; the steady-state step, wall
@@ -55,6 +55,7 @@
 #include "core/rng.hpp"
 #include "gpu_step_bench.hpp"
 #include "kernels/lstm_fused_split_plan.hpp"
+#include "kernels/lstm_multi_plan.hpp"
 #include "lstm/cudnn/cudnn_check.hpp"
 #include "lstm/cudnn/cudnn_lstm.hpp"
 #include "lstm/engine.hpp"
@@ -163,8 +164,9 @@ double cudnn_loop_ms(const ModelShape& shape, int T, int B, int N, int S, RnnAlg
 }
 
 // Where the step's time goes: N models of `shape` at fp32 on the multi-model engine (its default time
-// loops, or the split ones with split = true), each phase's median over `reps` eager steps after one
-// warm-up, and the graph-replayed step beside them. Printed and written to `csv`.
+// loops; the split ones; and where the default backward is tiled, kernels::fused_bwd_tiled, the untiled
+// one, LSTMAD_FUSED_TILED=0), each phase's median over `reps` eager steps after one warm-up, and the
+// graph-replayed step beside them. Printed and written to `csv`.
 void phase_rows(const Size& z, const std::vector<int>& Ns, int reps, const std::string& csv) {
   const kernels::FusedLimits limits = fused_device_limits(0);
   gpu::Stream stream;
@@ -175,11 +177,13 @@ void phase_rows(const Size& z, const std::vector<int>& Ns, int reps, const std::
       reps);
   for (int L : {1, 2})
     for (int N : Ns)
-      for (const bool split : {false, true}) {
+      for (const std::string path : {"default", "split", "untiled"}) {
+        const bool split = path == "split", untiled = path == "untiled";
         if (split && !kernels::split_hidden_supported(z.H)) continue;
+        if (untiled && !kernels::fused_bwd_tiled(kernels::plan_fused_multi(z.H, z.B, N, limits))) continue;
         const ModelShape shape{L, 1, z.H, 1};
-        const char* path = split ? "split" : "default";
         if (split) setenv("LSTMAD_FUSED_SPLIT", "1", 1);
+        if (untiled) setenv("LSTMAD_FUSED_TILED", "0", 1);
         try {
           Models models(shape, z.T, z.B, N);
           std::vector<ModelJob*> ptrs;
@@ -205,17 +209,19 @@ void phase_rows(const Size& z, const std::vector<int>& Ns, int reps, const std::
             med.push_back(v[v.size() / 2]);
             sum += med.back();
           }
-          std::printf("N=%d L=%d %s time loops: phases %.3f ms, step %.3f ms\n", N, L, path, sum, step);
+          std::printf("N=%d L=%d %s time loops: phases %.3f ms, step %.3f ms\n", N, L, path.c_str(), sum,
+                      step);
           for (std::size_t i = 0; i < names.size(); ++i) {
             const double share = sum > 0 ? med[i] / sum : 0.0;
             std::printf("  %-30s %10.3f ms %6.1f%%\n", names[i].c_str(), med[i], 100.0 * share);
             csv_rows.row(N, L, z.H, z.T, z.B, path, names[i], med[i], share, sum, step);
           }
         } catch (const std::exception& e) {
-          std::printf("N=%d L=%d %s time loops: phases failed: %s\n", N, L, path, e.what());
+          std::printf("N=%d L=%d %s time loops: phases failed: %s\n", N, L, path.c_str(), e.what());
           CUDA_CHECK(cudaDeviceSynchronize());
         }
         if (split) unsetenv("LSTMAD_FUSED_SPLIT");
+        if (untiled) unsetenv("LSTMAD_FUSED_TILED");
         std::fflush(stdout);
       }
   csv_rows.done();

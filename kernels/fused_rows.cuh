@@ -131,6 +131,51 @@ __device__ __forceinline__ void recurrent_gradient(float (&dh)[MAXR], const floa
   for (int r = 0; r < MAXR; ++r) dh[r] = acc[r];
 }
 
+// recurrent_gradient for a whole block's rows at once, by tiles (fused_bwd_tiled): thread `tid` of the
+// block owns TV local rows x TU units (the units vary fastest across threads, so a warp's lanes share few
+// rows and the gate gradients are near-broadcasts) and writes dhs[row * H + unit] = sum over m < 4H of
+// R[m * H + unit] dg[row * 4H + m], each one fmaf chain in m order, as recurrent_gradient sums it: the
+// same bits. Per four m a thread loads TV 16-byte gate-gradient words and 4 weight words of TU floats for
+// 4 TU TV FMAs, where recurrent_gradient loads MAXR and 4 single weights for 4 MAXR. Threads past the
+// tiles (and rows past BB) do nothing. R holds 4H x H floats, H a multiple of TU, 16-byte aligned.
+template <int TU, int TV>
+__device__ __forceinline__ void tiled_recurrent_gradient(const float* R, int H, const float* dg, int BB,
+                                                         int tid, float* dhs) {
+  static_assert(TU == 4, "weights are read as one float4 of TU adjacent units");
+  const int ugroups = H / TU, H4 = 4 * H;
+  if (tid >= ugroups * ((BB + TV - 1) / TV)) return;
+  const int u0 = (tid % ugroups) * TU, r0 = (tid / ugroups) * TV;
+  int lr[TV];
+#pragma unroll
+  for (int v = 0; v < TV; ++v) lr[v] = r0 + v < BB ? r0 + v : BB - 1;
+  float acc[TV][TU];
+#pragma unroll
+  for (int v = 0; v < TV; ++v)
+#pragma unroll
+    for (int u = 0; u < TU; ++u) acc[v][u] = 0.f;
+  for (int m = 0; m < H4; m += 4) {
+    float4 d4[TV];
+#pragma unroll
+    for (int v = 0; v < TV; ++v) d4[v] = *reinterpret_cast<const float4*>(dg + lr[v] * H4 + m);
+#pragma unroll
+    for (int mm = 0; mm < 4; ++mm) {
+      const float4 w4 = *reinterpret_cast<const float4*>(R + static_cast<std::size_t>(m + mm) * H + u0);
+#pragma unroll
+      for (int v = 0; v < TV; ++v) {
+        const float d = component(d4[v], mm);
+#pragma unroll
+        for (int u = 0; u < TU; ++u) acc[v][u] = fmaf(component(w4, u), d, acc[v][u]);
+      }
+    }
+  }
+#pragma unroll
+  for (int v = 0; v < TV; ++v) {
+    if (r0 + v >= BB) break;
+#pragma unroll
+    for (int u = 0; u < TU; ++u) dhs[(r0 + v) * H + u0 + u] = acc[v][u];
+  }
+}
+
 // f(std::integral_constant<int, R>{}) for the instantiated rows per thread R (1, 2, or 4 for any other
 // plan value, as lstm_fused_plan.hpp rounds max_rows up to one of them).
 template <class F>

@@ -11,6 +11,12 @@
 // double-buffered: one barrier per step.
 //
 // Every sum runs in a fixed order (m = 0..4H-1, one accumulator), so gradients are bitwise repeatable.
+//
+// TILED (fused_bwd_tiled, for blocks of many rows): the product dh_rec = dgates R of a step is computed by
+// tiles of kBwdTileRows rows x kBwdTileUnits units per thread (fused_rows.cuh, tiled_recurrent_gradient)
+// into shared memory, and each thread reads its cells' dh_rec from there at the next step. The gate
+// gradients then need one buffer, and the other holds dh_rec: a step is cell math, barrier, product,
+// barrier. The sums are the same chains, so the bits are the untiled kernel's.
 
 #include "kernels/fused_rows.cuh"
 #include "kernels/launch.cuh"
@@ -22,7 +28,7 @@ namespace lstmad::kernels {
 
 namespace {
 
-template <int MAXR, bool R_SMEM>
+template <int MAXR, bool R_SMEM, bool TILED>
 __global__ void __launch_bounds__(kFusedMaxThreads, 1)
     lstm_fused_bwd_kernel(const float* __restrict__ Rg, const float* __restrict__ gates,
                           const float* __restrict__ cst, const float* __restrict__ dy,
@@ -47,7 +53,9 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
   const int H4 = 4 * H;
   const int nthreads = blockDim.x * blockDim.y, tid = g * blockDim.x + j;
   float* rs = smem;
+  static_assert(!TILED || R_SMEM, "the tiled product reads R from shared memory");
   float* ds = smem + (R_SMEM ? static_cast<std::size_t>(H4) * H : 0);  // [2][BB][4H]
+  float* const dhs = ds + BB * H4;  // TILED: [BB][H] dh_rec, in the second gate-gradient buffer
   if (R_SMEM)
     for (int i = tid; i < H4 * H; i += nthreads) rs[i] = Rg[i];
   for (int i = tid; i < 2 * BB * H4; i += nthreads) ds[i] = 0.f;
@@ -85,7 +93,11 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
   load(T - 1);
 
   for (int t = T - 1; t >= 0; --t) {
-    float* dcur = ds + (t & 1) * BB * H4;
+    float* dcur = TILED ? ds : ds + (t & 1) * BB * H4;
+    if (TILED && t < T - 1) {  // the product of step t + 1, written before the last barrier
+#pragma unroll
+      for (int r = 0; r < MAXR; ++r) dh_rec[r] = dhs[lr[r] * H + j];
+    }
     float s_dy[MAXR], s_g[MAXR][4], s_cp[MAXR];
 #pragma unroll
     for (int r = 0; r < MAXR; ++r) {
@@ -114,48 +126,60 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
     }
     __syncthreads();
     if (t == 0) break;
-    recurrent_gradient<MAXR>(dh_rec, R, j, H, dcur, lr, H4);
+    if (TILED) {
+      // dhs was last read before the barrier above; dcur is read here and next written after the one below.
+      tiled_recurrent_gradient<kBwdTileUnits, kBwdTileRows>(R, H, dcur, BB, tid, dhs);
+      __syncthreads();
+    } else {
+      recurrent_gradient<MAXR>(dh_rec, R, j, H, dcur, lr, H4);
+    }
   }
 }
 
-template <int MAXR, bool R_SMEM>
+template <int MAXR, bool R_SMEM, bool TILED>
 cudaError_t configure_bwd(std::size_t smem) {
-  return raise_dynamic_smem_limit(lstm_fused_bwd_kernel<MAXR, R_SMEM>, smem);
+  return raise_dynamic_smem_limit(lstm_fused_bwd_kernel<MAXR, R_SMEM, TILED>, smem);
 }
 
-template <int MAXR, bool R_SMEM>
+template <int MAXR, bool R_SMEM, bool TILED>
 void launch_bwd(const FusedLaunch& p, const FusedBwdArgs& a, cudaStream_t stream) {
-  if (configure_bwd<MAXR, R_SMEM>(p.smem_bwd) != cudaSuccess) return;  // left for the launch check
+  if (configure_bwd<MAXR, R_SMEM, TILED>(p.smem_bwd) != cudaSuccess) return;  // left for the launch check
   const dim3 block(p.H, p.groups);
   const dim3 grid(p.grid, a.models.models);
-  launch_kernel(lstm_fused_bwd_kernel<MAXR, R_SMEM>, grid, block, p.smem_bwd, stream, a.R, a.gates, a.c, a.dy,
-                a.dhy, a.T, p.B, p.H, p.rows_per_block, a.dgates, a.models);
+  launch_kernel(lstm_fused_bwd_kernel<MAXR, R_SMEM, TILED>, grid, block, p.smem_bwd, stream, a.R, a.gates,
+                a.c, a.dy, a.dhy, a.T, p.B, p.H, p.rows_per_block, a.dgates, a.models);
 }
 
-template <bool R_SMEM>
+template <bool R_SMEM, bool TILED>
 void dispatch_bwd(const FusedLaunch& p, const FusedBwdArgs& a, cudaStream_t stream) {
-  with_max_rows(p.max_rows, [&](auto rows) { launch_bwd<decltype(rows)::value, R_SMEM>(p, a, stream); });
+  with_max_rows(p.max_rows,
+                [&](auto rows) { launch_bwd<decltype(rows)::value, R_SMEM, TILED>(p, a, stream); });
 }
 
-template <bool R_SMEM>
+template <bool R_SMEM, bool TILED>
 cudaError_t configure_bwd_for(const FusedLaunch& p) {
-  return with_max_rows(p.max_rows,
-                       [&](auto rows) { return configure_bwd<decltype(rows)::value, R_SMEM>(p.smem_bwd); });
+  return with_max_rows(
+      p.max_rows, [&](auto rows) { return configure_bwd<decltype(rows)::value, R_SMEM, TILED>(p.smem_bwd); });
 }
 
 }  // namespace
 
 void launch_lstm_fused_backward(const FusedLaunch& plan, const FusedBwdArgs& args, cudaStream_t stream) {
   if (plan.grid <= 0 || args.T <= 0 || args.models.models <= 0) return;
-  if (plan.r_smem_bwd)
-    dispatch_bwd<true>(plan, args, stream);
+  if (args.tiled && fused_bwd_tiled(plan))
+    dispatch_bwd<true, true>(plan, args, stream);
+  else if (plan.r_smem_bwd)
+    dispatch_bwd<true, false>(plan, args, stream);
   else
-    dispatch_bwd<false>(plan, args, stream);
+    dispatch_bwd<false, false>(plan, args, stream);
 }
 
 cudaError_t prepare_lstm_fused_backward(const FusedLaunch& plan) {
   if (plan.grid <= 0) return cudaSuccess;
-  return plan.r_smem_bwd ? configure_bwd_for<true>(plan) : configure_bwd_for<false>(plan);
+  if (!plan.r_smem_bwd) return configure_bwd_for<false, false>(plan);
+  const cudaError_t e = configure_bwd_for<true, false>(plan);
+  if (e != cudaSuccess || !fused_bwd_tiled(plan)) return e;
+  return configure_bwd_for<true, true>(plan);
 }
 
 }  // namespace lstmad::kernels

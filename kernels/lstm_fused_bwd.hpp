@@ -25,6 +25,9 @@ struct FusedBwdArgs {
   int T = 0;
   float* dgates = nullptr;
   ModelStrides models;  // several models in one launch (lstm_fused_plan.hpp); the default is one
+  // The tiled recurrent gradient where the plan takes it (fused_bwd_tiled); false: one unit per thread
+  // throughout. The same bits either way.
+  bool tiled = true;
 };
 
 // The launch follows `plan` (plan_fused(H, B, limits)). Raises the kernel's dynamic shared memory limit on

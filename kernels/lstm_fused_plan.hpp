@@ -127,6 +127,17 @@ inline FusedLaunch plan_fused(int H, int B, const FusedLimits& lim) {
   return p;
 }
 
+// The backward's tiled recurrent gradient (lstm_fused_bwd.cu): where a block holds many rows, each step's
+// dh_rec = dgates R is computed by threads that own kBwdTileRows rows x kBwdTileUnits units each, so that
+// every gate gradient read from shared memory serves kBwdTileUnits FMAs and every weight kBwdTileRows
+// (one unit per thread and its rows: 1 and MAXR), at the price of a second barrier per step. Shared memory
+// bounds the untiled product there; the chains are the same, so are the bits. R must be in shared memory.
+constexpr int kBwdTileUnits = 4, kBwdTileRows = 4, kBwdTiledMinRows = 16;
+inline bool fused_bwd_tiled(const FusedLaunch& p) {
+  return p.grid > 0 && p.cluster == 0 && p.r_smem_bwd && p.H % kBwdTileUnits == 0 &&
+         p.rows_per_block >= kBwdTiledMinRows;
+}
+
 // The cluster plan for H where R does not fit one block: the smallest cluster C in {2, 4, 8} (8 is the
 // portable maximum) that divides H and puts 16 H^2 / C bytes of R plus the step buffers (a full copy of
 // h, or of the 4H gate gradients, per block) in each block's shared memory. cluster = 0 when none fits

@@ -33,6 +33,7 @@
 #include "kernels/lstm_fused_plan.hpp"
 #include "kernels/lstm_fused_split_plan.hpp"
 #include "kernels/lstm_mma_plan.hpp"
+#include "kernels/lstm_multi_plan.hpp"
 #include "kernels/lstm_wavefront.hpp"
 #include "lstm/cpu/lstm_cpu.hpp"
 #include "lstm/engine.hpp"
@@ -567,6 +568,29 @@ TEST(FusedPlan, OnTheH200EveryRowIsCoveredOnceWithinTheLimits) {
   EXPECT_TRUE(kernels::plan_fused(112, 256, lim).r_smem_bwd);
   EXPECT_FALSE(kernels::plan_fused(128, 64, lim).r_smem_fwd);
   EXPECT_FALSE(kernels::plan_fused(256, 64, lim).r_smem_bwd);
+}
+
+// Where the backward's recurrent product is tiled (fused_bwd_tiled): blocks of many rows, as the
+// multi-model plan gives 58 or 1024 models of H = 64 at B = 64 on the H200 (32 rows per block), and never
+// the single-model plans of the benchmark's shapes there (a few rows per block, latency first), R read
+// from L2, or H not a multiple of the tile's units.
+TEST(FusedPlan, TheBackwardIsTiledWhereABlockHoldsManyRows) {
+  const kernels::FusedLimits lim = h200_limits();
+  for (int N : {58, 1024}) {
+    const kernels::FusedLaunch p = kernels::plan_fused_multi(64, 64, N, lim);
+    EXPECT_EQ(p.rows_per_block, 32) << "N=" << N;
+    EXPECT_TRUE(kernels::fused_bwd_tiled(p)) << "N=" << N;
+  }
+  EXPECT_FALSE(kernels::fused_bwd_tiled(kernels::plan_fused_multi(64, 64, 16, lim)));  // 8 rows per block
+  for (int H : {32, 64, 128, 256})
+    for (int B : {32, 64, 256})
+      EXPECT_FALSE(kernels::fused_bwd_tiled(kernels::plan_fused(H, B, lim))) << "H=" << H << " B=" << B;
+  const kernels::FusedLaunch odd = kernels::plan_fused_multi(30, 64, 1024, lim);
+  EXPECT_GE(odd.rows_per_block, kernels::kBwdTiledMinRows);
+  EXPECT_FALSE(kernels::fused_bwd_tiled(odd)) << "H = 30 is not a multiple of " << kernels::kBwdTileUnits;
+  const kernels::FusedLaunch l2 = kernels::plan_fused_multi(128, 64, 1024, lim);
+  EXPECT_FALSE(l2.r_smem_bwd);
+  EXPECT_FALSE(kernels::fused_bwd_tiled(l2));
 }
 
 TEST(FusedPlan, ClusterPlansHoldRSlicesAndStepBuffersWithinTheLimits) {

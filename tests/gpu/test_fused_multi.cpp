@@ -538,6 +538,40 @@ TEST(FusedMulti, InputProjectionInTheTimeLoopGivesTheGemmsBits) {
   }
 }
 
+// The backward's tiled product (kernels::fused_bwd_tiled), which the plan takes where a block holds many
+// rows: here all models share one SM's worth of blocks, 42 rows per block at four rows per thread, so the
+// last tile of rows is short, and the minibatches are full and short. Two layers, so dy comes from above
+// as well. Every model's parameters and losses are the bits of one unit per thread (LSTMAD_FUSED_TILED=0).
+TEST(FusedMulti, TiledBackwardGivesTheUntiledBits) {
+  LSTMAD_REQUIRE_GPU();
+  const ModelShape shape{2, 1, 32, 1};
+  const int T = 8, B = 42;
+  kernels::FusedLimits lim = fused_device_limits(0);
+  lim.sm_count = 1;
+  const kernels::FusedLaunch plan = kernels::plan_fused_multi(shape.hidden, B, 3, lim);
+  ASSERT_TRUE(kernels::fused_bwd_tiled(plan)) << "rows per block " << plan.rows_per_block;
+  EXPECT_EQ(plan.max_rows, 4);
+  EXPECT_NE(plan.rows_per_block % kernels::kBwdTileRows, 0) << "the test wants a short last tile of rows";
+  std::vector<ModelJob> runs[2];
+  for (const int tiled : {1, 0}) {
+    setenv("LSTMAD_FUSED_TILED", tiled ? "1" : "0", 1);
+    Batch b = make_short_batch(shape, T, B, /*n0=*/120);
+    std::vector<ModelJob*> jobs;
+    for (auto& j : b.jobs) jobs.push_back(&j);
+    gpu::Stream stream;
+    train_fused_multi(shape, T, B, lim, jobs, stream.get(), /*graphs=*/false, Precision::FP32);
+    unsetenv("LSTMAD_FUSED_TILED");
+    runs[tiled] = b.jobs;
+  }
+  const Batch fresh = make_short_batch(shape, T, B, 120);
+  for (std::size_t m = 0; m < runs[1].size(); ++m) {
+    ASSERT_EQ(runs[1][m].result.status, TrainStatus::Ok)
+        << "model " << m << ": " << runs[1][m].result.message;
+    EXPECT_NE(runs[1][m].params, fresh.jobs[m].params) << "model " << m << " did not train";
+    expect_identical(runs[1][m], runs[0][m], "model " + std::to_string(m) + ": tiled vs untiled backward");
+  }
+}
+
 TEST(FusedMulti, GraphReplayEqualsEagerAndTheLoopAgrees) {
   LSTMAD_REQUIRE_GPU();
   const ModelShape shape{1, 2, 48, 1};
