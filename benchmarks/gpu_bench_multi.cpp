@@ -20,8 +20,8 @@
 // Then where a step's time goes (--phases-models, default 58,1024; 0 leaves it out): for each N and L, the
 // fused fp32 step run eagerly with an event after each phase (the gather, each layer's input GEMM, forward
 // and backward time loops, dW, dR and dX GEMMs and bias sums, the head and loss, the norm and Adam), on the
-// engine's default time loops, on the split ones, and where the default backward is tiled (blocks of many
-// rows) on the untiled one; medians of --reps (at most 3), beside the graph-replayed step.
+// engine's default time loops, on the split ones, and where the default time loops are tiled (blocks of many
+// rows) on the untiled ones; medians of --reps (at most 3), beside the graph-replayed step.
 // Eager launches leave small gaps, so the phases add up to a little more than the step.
 //
 // --cpu-threads K adds the CPU engine's rows (fp32, K threads over the models; the steady-state step, wall
@@ -164,8 +164,8 @@ double cudnn_loop_ms(const ModelShape& shape, int T, int B, int N, int S, RnnAlg
 }
 
 // Where the step's time goes: N models of `shape` at fp32 on the multi-model engine (its default time
-// loops; the split ones; and where the default backward is tiled, kernels::fused_bwd_tiled, the untiled
-// one, LSTMAD_FUSED_TILED=0), each phase's median over `reps` eager steps after one warm-up, and the
+// loops; the split ones; and where the default time loops are tiled, kernels::fused_bwd_tiled, the
+// untiled ones, LSTMAD_FUSED_TILED=0), each phase's median over `reps` eager steps after one warm-up, and the
 // graph-replayed step beside them. Printed and written to `csv`.
 void phase_rows(const Size& z, const std::vector<int>& Ns, int reps, const std::string& csv) {
   const kernels::FusedLimits limits = fused_device_limits(0);

@@ -104,6 +104,53 @@ __device__ __forceinline__ void add_recurrent_product(float (&acc)[MAXR][4], con
   }
 }
 
+// add_recurrent_product for a whole block's rows at once, by tiles (fused_fwd_tiled): thread `tid` owns TV
+// local rows of unit j = tid % H (the units vary fastest across threads, so a warp's lanes share their rows
+// and h is a broadcast) and adds to pre[row * 4H + q * H + j] the sum over k < H of
+// R[k * 4H + q * H + j] h[row * H + k] for the 4 gates q: each chain starts at the value pre holds (gx +
+// bias, which the cell phase wrote there) and runs in k order with fmaf, as add_recurrent_product's: the
+// same bits. Per four k a thread loads 16 weights and TV 16-byte words of h for 16 TV FMAs, where one unit
+// per thread loads 16 and MAXR <= 4. Threads past the tiles (and rows past BB) do nothing. H a multiple of 4.
+template <int TV>
+__device__ __forceinline__ void tiled_recurrent_product(const float* R, int H, const float* hp, int BB,
+                                                        int tid, float* pre) {
+  const int H4 = 4 * H;
+  if (tid >= H * ((BB + TV - 1) / TV)) return;
+  const int j = tid % H, r0 = (tid / H) * TV;
+  int lr[TV];
+#pragma unroll
+  for (int v = 0; v < TV; ++v) lr[v] = r0 + v < BB ? r0 + v : BB - 1;
+  float acc[TV][4];
+#pragma unroll
+  for (int v = 0; v < TV; ++v)
+#pragma unroll
+    for (int q = 0; q < 4; ++q) acc[v][q] = pre[lr[v] * H4 + q * H + j];
+  for (int k = 0; k < H; k += 4) {
+    float4 h4[TV];
+#pragma unroll
+    for (int v = 0; v < TV; ++v) h4[v] = *reinterpret_cast<const float4*>(hp + lr[v] * H + k);
+#pragma unroll
+    for (int kk = 0; kk < 4; ++kk) {
+      const float* rk = R + static_cast<std::size_t>(k + kk) * H4 + j;
+      const float w0 = rk[0], w1 = rk[H], w2 = rk[2 * H], w3 = rk[3 * H];
+#pragma unroll
+      for (int v = 0; v < TV; ++v) {
+        const float hk = component(h4[v], kk);
+        acc[v][0] = fmaf(w0, hk, acc[v][0]);
+        acc[v][1] = fmaf(w1, hk, acc[v][1]);
+        acc[v][2] = fmaf(w2, hk, acc[v][2]);
+        acc[v][3] = fmaf(w3, hk, acc[v][3]);
+      }
+    }
+  }
+#pragma unroll
+  for (int v = 0; v < TV; ++v) {
+    if (r0 + v >= BB) break;
+#pragma unroll
+    for (int q = 0; q < 4; ++q) pre[(r0 + v) * H4 + q * H + j] = acc[v][q];
+  }
+}
+
 // The backward step's recurrent gradient for hidden unit j: dh[r] = sum over m < 4H of R[m * ld + j]
 // dg[lr[r] * 4H + m] (ld: the stride between R's rows), dg the step's gate gradients of the block's rows.
 // In m order, as above. dg's rows are 4H floats, so they start on 16-byte boundaries whenever dg does

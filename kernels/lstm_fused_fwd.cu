@@ -9,6 +9,13 @@
 //
 // The dot product runs k = 0..H-1 in order with fmaf into one accumulator started at gx + bias: the
 // reduction order is fixed, so results are bitwise repeatable.
+//
+// TILED (fused_fwd_tiled, for blocks of many rows): the product R^T h_{t-1} of a step runs in its own
+// phase by tiles of kFwdTileRows rows x one unit's four gates per thread (fused_rows.cuh,
+// tiled_recurrent_product), on a shared buffer of pre-activations (BB x 4H) in which each thread has left
+// its cells' gx + bias for the step, the chains' starting values; after a barrier each thread reads its
+// cells' sums from there. A step is product, barrier, cell math (which also stages the next step's
+// gx + bias), barrier. The same chains, so the bits of the untiled kernel.
 #include <cstdint>
 
 #include "kernels/fused_rows.cuh"
@@ -21,7 +28,7 @@ namespace lstmad::kernels {
 
 namespace {
 
-template <int MAXR, bool R_SMEM>
+template <int MAXR, bool R_SMEM, bool TILED>
 __global__ void __launch_bounds__(kFusedMaxThreads, 1)
     lstm_fused_fwd_kernel(const float* __restrict__ gx, FusedInput in, const float* __restrict__ Rt,
                           const float* __restrict__ bW, const float* __restrict__ bR, int T, int B, int H,
@@ -51,10 +58,12 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
   const int H4 = 4 * H;
   const int nthreads = blockDim.x * blockDim.y, tid = g * blockDim.x + j;
   float* rs = smem;
+  static_assert(!TILED || R_SMEM, "the tiled product reads R from shared memory");
   float* hs = smem + (R_SMEM ? static_cast<std::size_t>(H4) * H : 0);  // [2][BB][H]
+  float* const pre_s = hs + 2 * BB * H;                                // TILED: [BB][4H]
   if (R_SMEM)
     for (int i = tid; i < H4 * H; i += nthreads) rs[i] = Rt[i];
-  for (int i = tid; i < 2 * BB * H; i += nthreads) hs[i] = 0.f;
+  for (int i = tid; i < (TILED ? 6 : 2) * BB * H; i += nthreads) hs[i] = 0.f;
   const float* __restrict__ R = R_SMEM ? rs : Rt;
 
   const int row0 = blockIdx.x * BB;
@@ -92,25 +101,52 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
   float gxn[MAXR][4];
 #pragma unroll
   for (int r = 0; r < MAXR; ++r) load_next(valid[r], grow[r], gxn[r]);
+  // A row's gx + bias for step t (the chains' starting values), from the registers loaded a step ahead,
+  // which then take step t + 1's.
+  const auto start_values = [&](int r, int t, float(&out)[4]) {
+    float pre[4];
+    if (in.x != nullptr) {
+      input_projection<4>(gxn[r], in.W, in.D, j, H, pre);
+    } else {
+#pragma unroll
+      for (int q = 0; q < 4; ++q) pre[q] = gxn[r][q];
+    }
+#pragma unroll
+    for (int q = 0; q < 4; ++q) out[q] = pre[q] + bias[q];
+    load_next(valid[r] && t + 1 < T, static_cast<long long>(t + 1) * B + grow[r], gxn[r]);
+  };
+  // TILED: each thread leaves its cells' starting values for step t in pre_s, for the product's tiles.
+  const auto stage = [&](int t) {
+#pragma unroll
+    for (int r = 0; r < MAXR; ++r) {
+      float v[4];
+      start_values(r, t, v);
+      if (!valid[r]) continue;
+#pragma unroll
+      for (int q = 0; q < 4; ++q) pre_s[lr[r] * H4 + q * H + j] = v[q];
+    }
+  };
+  if (TILED) {
+    stage(0);
+    __syncthreads();
+  }
 
   for (int t = 0; t < T; ++t) {
     const float* hp = hs + (t & 1) * BB * H;
     float* hn = hs + ((t + 1) & 1) * BB * H;
     float acc[MAXR][4];
+    if (TILED) {
+      tiled_recurrent_product<kFwdTileRows>(R, H, hp, BB, tid, pre_s);
+      __syncthreads();
 #pragma unroll
-    for (int r = 0; r < MAXR; ++r) {
-      float pre[4];
-      if (in.x != nullptr) {
-        input_projection<4>(gxn[r], in.W, in.D, j, H, pre);
-      } else {
+      for (int r = 0; r < MAXR; ++r)
 #pragma unroll
-        for (int q = 0; q < 4; ++q) pre[q] = gxn[r][q];
-      }
+        for (int q = 0; q < 4; ++q) acc[r][q] = pre_s[lr[r] * H4 + q * H + j];
+    } else {
 #pragma unroll
-      for (int q = 0; q < 4; ++q) acc[r][q] = pre[q] + bias[q];
-      load_next(valid[r] && t + 1 < T, static_cast<long long>(t + 1) * B + grow[r], gxn[r]);
+      for (int r = 0; r < MAXR; ++r) start_values(r, t, acc[r]);
+      add_recurrent_product<MAXR>(acc, R, j, H4, H, hp, lr, H);
     }
-    add_recurrent_product<MAXR>(acc, R, j, H4, H, hp, lr, H);
 #pragma unroll
     for (int r = 0; r < MAXR; ++r) {
       if (!valid[r]) continue;
@@ -126,6 +162,9 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
         c_out[tb * H + j] = c[r];
       }
     }
+    // The cells' sums were read above by the threads that now overwrite them; the tiles read them after
+    // the barrier below.
+    if (TILED && t + 1 < T) stage(t + 1);
     __syncthreads();
   }
   const float* hl = hs + (T & 1) * BB * H;
@@ -168,32 +207,33 @@ int grid_for(long long n, int threads) {
 }
 
 // The shared memory opt-in is a per-function attribute: raise it once to the largest size asked for.
-template <int MAXR, bool R_SMEM>
+template <int MAXR, bool R_SMEM, bool TILED>
 cudaError_t configure_fwd(std::size_t smem) {
-  return raise_dynamic_smem_limit(lstm_fused_fwd_kernel<MAXR, R_SMEM>, smem);
+  return raise_dynamic_smem_limit(lstm_fused_fwd_kernel<MAXR, R_SMEM, TILED>, smem);
 }
 
-template <int MAXR, bool R_SMEM>
+template <int MAXR, bool R_SMEM, bool TILED>
 void launch_fwd(const FusedLaunch& p, const FusedFwdArgs& a, const float* rt, std::size_t smem,
                 cudaStream_t stream) {
-  if (configure_fwd<MAXR, R_SMEM>(smem) != cudaSuccess) return;  // the error is left for the launch check
+  if (configure_fwd<MAXR, R_SMEM, TILED>(smem) != cudaSuccess)
+    return;  // the error is left for the launch check
   const dim3 block(p.H, p.groups);
   const dim3 grid(p.grid, a.models.models);
-  launch_kernel(lstm_fused_fwd_kernel<MAXR, R_SMEM>, grid, block, smem, stream, a.gx, a.input, rt, a.bW, a.bR,
-                a.T, p.B, p.H, p.rows_per_block, a.y, a.gates, a.c, a.hy, a.cy, a.models);
+  launch_kernel(lstm_fused_fwd_kernel<MAXR, R_SMEM, TILED>, grid, block, smem, stream, a.gx, a.input, rt,
+                a.bW, a.bR, a.T, p.B, p.H, p.rows_per_block, a.y, a.gates, a.c, a.hy, a.cy, a.models);
 }
 
-template <bool R_SMEM>
+template <bool R_SMEM, bool TILED>
 void dispatch_fwd(const FusedLaunch& p, const FusedFwdArgs& a, const float* rt, std::size_t smem,
                   cudaStream_t stream) {
   with_max_rows(p.max_rows,
-                [&](auto rows) { launch_fwd<decltype(rows)::value, R_SMEM>(p, a, rt, smem, stream); });
+                [&](auto rows) { launch_fwd<decltype(rows)::value, R_SMEM, TILED>(p, a, rt, smem, stream); });
 }
 
-template <bool R_SMEM>
-cudaError_t configure_fwd_for(const FusedLaunch& p) {
+template <bool R_SMEM, bool TILED>
+cudaError_t configure_fwd_for(const FusedLaunch& p, std::size_t smem) {
   return with_max_rows(p.max_rows,
-                       [&](auto rows) { return configure_fwd<decltype(rows)::value, R_SMEM>(p.smem_fwd); });
+                       [&](auto rows) { return configure_fwd<decltype(rows)::value, R_SMEM, TILED>(smem); });
 }
 
 }  // namespace
@@ -203,15 +243,20 @@ void launch_lstm_fused_forward(const FusedLaunch& plan, const FusedFwdArgs& args
   if (plan.grid <= 0 || args.T <= 0 || args.models.models <= 0) return;
   const dim3 tgrid(grid_for(4LL * plan.H * plan.H, 256), args.models.models);
   launch_kernel(transpose_r_kernel, tgrid, 256, 0, stream, args.R, plan.H, workspace, args.models);
-  if (plan.r_smem_fwd)
-    dispatch_fwd<true>(plan, args, workspace, plan.smem_fwd, stream);
+  if (args.tiled && fused_fwd_tiled(plan))
+    dispatch_fwd<true, true>(plan, args, workspace, fused_fwd_tiled_smem(plan), stream);
+  else if (plan.r_smem_fwd)
+    dispatch_fwd<true, false>(plan, args, workspace, plan.smem_fwd, stream);
   else
-    dispatch_fwd<false>(plan, args, workspace, plan.smem_fwd, stream);
+    dispatch_fwd<false, false>(plan, args, workspace, plan.smem_fwd, stream);
 }
 
 cudaError_t prepare_lstm_fused_forward(const FusedLaunch& plan) {
   if (plan.grid <= 0) return cudaSuccess;
-  return plan.r_smem_fwd ? configure_fwd_for<true>(plan) : configure_fwd_for<false>(plan);
+  if (!plan.r_smem_fwd) return configure_fwd_for<false, false>(plan, plan.smem_fwd);
+  const cudaError_t e = configure_fwd_for<true, false>(plan, plan.smem_fwd);
+  if (e != cudaSuccess || !fused_fwd_tiled(plan)) return e;
+  return configure_fwd_for<true, true>(plan, fused_fwd_tiled_smem(plan));
 }
 
 void launch_permute_021(const float* in, int A, int C, int D, float* out, cudaStream_t stream) {

@@ -30,6 +30,9 @@ struct FusedFwdArgs {
   float* hy = nullptr;
   float* cy = nullptr;
   ModelStrides models;  // several models in one launch (lstm_fused_plan.hpp); the default is one
+  // The tiled product where the plan takes it (fused_fwd_tiled); false: one unit per thread throughout.
+  // The same bits either way.
+  bool tiled = true;
 };
 
 // Floats of workspace launch_lstm_fused_forward needs per model (R transposed, H x 4H).

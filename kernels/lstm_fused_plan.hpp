@@ -127,15 +127,27 @@ inline FusedLaunch plan_fused(int H, int B, const FusedLimits& lim) {
   return p;
 }
 
-// The backward's tiled recurrent gradient (lstm_fused_bwd.cu): where a block holds many rows, each step's
-// dh_rec = dgates R is computed by threads that own kBwdTileRows rows x kBwdTileUnits units each, so that
-// every gate gradient read from shared memory serves kBwdTileUnits FMAs and every weight kBwdTileRows
-// (one unit per thread and its rows: 1 and MAXR), at the price of a second barrier per step. Shared memory
-// bounds the untiled product there; the chains are the same, so are the bits. R must be in shared memory.
-constexpr int kBwdTileUnits = 4, kBwdTileRows = 4, kBwdTiledMinRows = 16;
+// The tiled time loops (version 1.3): where a block holds many rows, shared memory, not the FMAs, bounds
+// each step's product with one unit per thread, so the product runs in its own phase of the step by tiles
+// that reuse each word read from shared memory more often, at the price of a second barrier per step. The
+// chains are the same, so are the bits. R must be in shared memory.
+//  - backward (lstm_fused_bwd.cu): dh_rec = dgates R by kBwdTileRows rows x kBwdTileUnits units per
+//    thread, so that every gate gradient read serves kBwdTileUnits FMAs and every weight kBwdTileRows
+//    (one unit per thread and its rows: 1 and MAXR);
+//  - forward (lstm_fused_fwd.cu): R^T h by kFwdTileRows rows x one unit's 4 gates per thread (one unit
+//    per thread and its rows: MAXR <= 4 rows), through a BB x 4H buffer of pre-activations, which
+//    fused_fwd_tiled_smem adds to smem_fwd: at most the backward's smem_bwd, since the backward holds two
+//    BB x 4H buffers and the forward two BB x H.
+constexpr int kBwdTileUnits = 4, kBwdTileRows = 4, kFwdTileRows = 8, kFusedTiledMinRows = 16;
 inline bool fused_bwd_tiled(const FusedLaunch& p) {
   return p.grid > 0 && p.cluster == 0 && p.r_smem_bwd && p.H % kBwdTileUnits == 0 &&
-         p.rows_per_block >= kBwdTiledMinRows;
+         p.rows_per_block >= kFusedTiledMinRows;
+}
+inline bool fused_fwd_tiled(const FusedLaunch& p) {
+  return fused_bwd_tiled(p) && p.r_smem_fwd;
+}
+inline std::size_t fused_fwd_tiled_smem(const FusedLaunch& p) {
+  return p.smem_fwd + static_cast<std::size_t>(p.rows_per_block) * 4 * p.H * sizeof(float);
 }
 
 // The cluster plan for H where R does not fit one block: the smallest cluster C in {2, 4, 8} (8 is the

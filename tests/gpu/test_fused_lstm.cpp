@@ -570,27 +570,39 @@ TEST(FusedPlan, OnTheH200EveryRowIsCoveredOnceWithinTheLimits) {
   EXPECT_FALSE(kernels::plan_fused(256, 64, lim).r_smem_bwd);
 }
 
-// Where the backward's recurrent product is tiled (fused_bwd_tiled): blocks of many rows, as the
+// Where the time loops' products are tiled (fused_fwd_tiled, fused_bwd_tiled): blocks of many rows, as the
 // multi-model plan gives 58 or 1024 models of H = 64 at B = 64 on the H200 (32 rows per block), and never
 // the single-model plans of the benchmark's shapes there (a few rows per block, latency first), R read
-// from L2, or H not a multiple of the tile's units.
-TEST(FusedPlan, TheBackwardIsTiledWhereABlockHoldsManyRows) {
+// from L2, or H not a multiple of the backward tile's units. The forward's extra buffer stays within the
+// backward's shared memory, so within the device's limit.
+TEST(FusedPlan, TheTimeLoopsAreTiledWhereABlockHoldsManyRows) {
   const kernels::FusedLimits lim = h200_limits();
   for (int N : {58, 1024}) {
     const kernels::FusedLaunch p = kernels::plan_fused_multi(64, 64, N, lim);
     EXPECT_EQ(p.rows_per_block, 32) << "N=" << N;
-    EXPECT_TRUE(kernels::fused_bwd_tiled(p)) << "N=" << N;
+    EXPECT_TRUE(kernels::fused_bwd_tiled(p) && kernels::fused_fwd_tiled(p)) << "N=" << N;
+    EXPECT_EQ(kernels::fused_fwd_tiled_smem(p), p.smem_fwd + 32u * 4 * 64 * 4) << "N=" << N;
   }
+  for (int H : {16, 32, 64, 100, 112})
+    for (int B : {16, 64, 256}) {
+      const kernels::FusedLaunch p = kernels::plan_fused_multi(H, B, 1024, lim);
+      if (!kernels::fused_fwd_tiled(p)) continue;
+      EXPECT_LE(kernels::fused_fwd_tiled_smem(p), p.smem_bwd) << "H=" << H << " B=" << B;
+      EXPECT_LE(p.smem_bwd, static_cast<std::size_t>(lim.smem_optin)) << "H=" << H << " B=" << B;
+    }
   EXPECT_FALSE(kernels::fused_bwd_tiled(kernels::plan_fused_multi(64, 64, 16, lim)));  // 8 rows per block
   for (int H : {32, 64, 128, 256})
-    for (int B : {32, 64, 256})
-      EXPECT_FALSE(kernels::fused_bwd_tiled(kernels::plan_fused(H, B, lim))) << "H=" << H << " B=" << B;
+    for (int B : {32, 64, 256}) {
+      const kernels::FusedLaunch p = kernels::plan_fused(H, B, lim);
+      EXPECT_FALSE(kernels::fused_bwd_tiled(p) || kernels::fused_fwd_tiled(p)) << "H=" << H << " B=" << B;
+    }
   const kernels::FusedLaunch odd = kernels::plan_fused_multi(30, 64, 1024, lim);
-  EXPECT_GE(odd.rows_per_block, kernels::kBwdTiledMinRows);
-  EXPECT_FALSE(kernels::fused_bwd_tiled(odd)) << "H = 30 is not a multiple of " << kernels::kBwdTileUnits;
+  EXPECT_GE(odd.rows_per_block, kernels::kFusedTiledMinRows);
+  EXPECT_FALSE(kernels::fused_bwd_tiled(odd) || kernels::fused_fwd_tiled(odd))
+      << "H = 30 is not a multiple of " << kernels::kBwdTileUnits;
   const kernels::FusedLaunch l2 = kernels::plan_fused_multi(128, 64, 1024, lim);
   EXPECT_FALSE(l2.r_smem_bwd);
-  EXPECT_FALSE(kernels::fused_bwd_tiled(l2));
+  EXPECT_FALSE(kernels::fused_bwd_tiled(l2) || kernels::fused_fwd_tiled(l2));
 }
 
 TEST(FusedPlan, ClusterPlansHoldRSlicesAndStepBuffersWithinTheLimits) {

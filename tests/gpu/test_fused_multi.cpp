@@ -538,21 +538,25 @@ TEST(FusedMulti, InputProjectionInTheTimeLoopGivesTheGemmsBits) {
   }
 }
 
-// The backward's tiled product (kernels::fused_bwd_tiled), which the plan takes where a block holds many
-// rows: here all models share one SM's worth of blocks, 42 rows per block at four rows per thread, so the
-// last tile of rows is short, and the minibatches are full and short. Two layers, so dy comes from above
-// as well. Every model's parameters and losses are the bits of one unit per thread (LSTMAD_FUSED_TILED=0).
-TEST(FusedMulti, TiledBackwardGivesTheUntiledBits) {
+// The time loops' tiled products (kernels::fused_fwd_tiled, fused_bwd_tiled), which the plan takes where a
+// block holds many rows: here all models share one SM's worth of blocks, 42 rows per block at four rows
+// per thread, so the last tile of rows is short in both directions, and the minibatches are full and
+// short. Two layers, so dy comes from above as well. Every model's parameters and losses, and then its
+// forecasts, are the bits of one unit per thread (LSTMAD_FUSED_TILED=0).
+TEST(FusedMulti, TiledTimeLoopsGiveTheUntiledBits) {
   LSTMAD_REQUIRE_GPU();
   const ModelShape shape{2, 1, 32, 1};
   const int T = 8, B = 42;
   kernels::FusedLimits lim = fused_device_limits(0);
   lim.sm_count = 1;
   const kernels::FusedLaunch plan = kernels::plan_fused_multi(shape.hidden, B, 3, lim);
-  ASSERT_TRUE(kernels::fused_bwd_tiled(plan)) << "rows per block " << plan.rows_per_block;
+  ASSERT_TRUE(kernels::fused_bwd_tiled(plan) && kernels::fused_fwd_tiled(plan))
+      << "rows per block " << plan.rows_per_block;
   EXPECT_EQ(plan.max_rows, 4);
   EXPECT_NE(plan.rows_per_block % kernels::kBwdTileRows, 0) << "the test wants a short last tile of rows";
+  EXPECT_NE(plan.rows_per_block % kernels::kFwdTileRows, 0) << "the test wants a short last tile of rows";
   std::vector<ModelJob> runs[2];
+  std::vector<std::vector<float>> forecasts[2];
   for (const int tiled : {1, 0}) {
     setenv("LSTMAD_FUSED_TILED", tiled ? "1" : "0", 1);
     Batch b = make_short_batch(shape, T, B, /*n0=*/120);
@@ -560,6 +564,21 @@ TEST(FusedMulti, TiledBackwardGivesTheUntiledBits) {
     for (auto& j : b.jobs) jobs.push_back(&j);
     gpu::Stream stream;
     train_fused_multi(shape, T, B, lim, jobs, stream.get(), /*graphs=*/false, Precision::FP32);
+    // Forecasts of every window of each trained model, B rows a step (the forward without training).
+    std::vector<PredictJob> asks(b.jobs.size());
+    forecasts[tiled].resize(b.jobs.size());
+    std::vector<const PredictJob*> ask_ptrs;
+    for (std::size_t m = 0; m < b.jobs.size(); ++m) {
+      PredictJob& a = asks[m];
+      a.params = &b.jobs[m].params;
+      a.x = b.jobs[m].data.x;
+      a.n = b.jobs[m].data.n;
+      for (int st = 0; st + T <= a.n; ++st) a.starts.push_back(st);
+      forecasts[tiled][m].assign(a.starts.size(), std::nanf(""));
+      a.out = forecasts[tiled][m].data();
+      ask_ptrs.push_back(&a);
+    }
+    predict_fused_multi(shape, T, B, lim, ask_ptrs, stream.get(), /*graphs=*/false, Precision::FP32);
     unsetenv("LSTMAD_FUSED_TILED");
     runs[tiled] = b.jobs;
   }
@@ -568,7 +587,11 @@ TEST(FusedMulti, TiledBackwardGivesTheUntiledBits) {
     ASSERT_EQ(runs[1][m].result.status, TrainStatus::Ok)
         << "model " << m << ": " << runs[1][m].result.message;
     EXPECT_NE(runs[1][m].params, fresh.jobs[m].params) << "model " << m << " did not train";
-    expect_identical(runs[1][m], runs[0][m], "model " + std::to_string(m) + ": tiled vs untiled backward");
+    expect_identical(runs[1][m], runs[0][m], "model " + std::to_string(m) + ": tiled vs untiled time loops");
+    const auto& f = forecasts[1][m];
+    EXPECT_TRUE(test::finite_and_nonzero(f.data(), f.size())) << "model " << m;
+    EXPECT_EQ(0, std::memcmp(f.data(), forecasts[0][m].data(), f.size() * sizeof(float)))
+        << "model " << m << ": tiled vs untiled forecasts";
   }
 }
 

@@ -79,9 +79,9 @@ MultiModelBlock::MultiModelBlock(const ModelShape& shape, int window, int B,
   // Layer 0's input projection inside the FMA time loops (FusedInput: the GEMM's bits, no gx round trip)
   // for a few inputs at fp32; LSTMAD_FUSED_INPUT=0 keeps the GEMM.
   fused_input_ = fused_input_in_loop(shape.input, precision);
-  // The backward's tiled recurrent product for blocks of many rows (kernels::fused_bwd_tiled): the same
-  // bits; LSTMAD_FUSED_TILED=0 keeps one unit per thread, to compare.
-  tiled_bwd_ = fused_switch("LSTMAD_FUSED_TILED", true);
+  // The time loops' tiled products for blocks of many rows (kernels::fused_fwd_tiled, fused_bwd_tiled):
+  // the same bits; LSTMAD_FUSED_TILED=0 keeps one unit per thread, to compare.
+  tiled_ = fused_switch("LSTMAD_FUSED_TILED", true);
   max_train_ = extent.max_train;
   max_val_ = extent.max_val;
   total_rows_ = extent.total_rows;
@@ -408,6 +408,7 @@ void MultiModelBlock::forward(bool training) {
     a.hy = hy_.data() + static_cast<std::size_t>(l) * B_ * H;
     a.cy = cy_.data() + static_cast<std::size_t>(l) * B_ * H;
     a.models = ms;
+    a.tiled = tiled_;
     if (mma_.grid > 0) {
       CUDA_CHECK(kernels::launch_lstm_mma_forward(mma_, a, rt_.data(), stream_));
     } else if (split_.grid > 0) {
@@ -443,7 +444,7 @@ void MultiModelBlock::backward() {
     a.dgates = dgates_.data();
     a.models = fs;
     a.models.state = static_cast<std::size_t>(B_) * H;  // dhy: one layer per model
-    a.tiled = tiled_bwd_;
+    a.tiled = tiled_;
     if (mma_.grid > 0) {
       CUDA_CHECK(kernels::launch_lstm_mma_backward(mma_, a, rt_.data(), stream_));
     } else if (split_.grid > 0) {

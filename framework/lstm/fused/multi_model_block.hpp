@@ -116,7 +116,7 @@ class MultiModelBlock {
   std::size_t rt_words_ = 0;  // their staged R per model, in 32-bit words
   kernels::GemmMath gemm_math_ = kernels::GemmMath::FP32;
   bool fused_input_ = false;  // layer 0's x W^T inside the FMA time loops (kernels::FusedInput)
-  bool tiled_bwd_ = true;  // the backward's tiled product where the plan takes it (LSTMAD_FUSED_TILED=0: off)
+  bool tiled_ = true;  // the time loops' tiled products where the plan takes them (LSTMAD_FUSED_TILED=0: off)
   gpu::DeviceBuffer<float> theta_, dtheta_, m_, v_, best_;
   gpu::DeviceBuffer<float> xt_, gx_, dgates_, dy_, rt_, hy_, cy_, dhy_;
   std::vector<gpu::DeviceBuffer<float>> y_, gates_, c_;
