@@ -538,23 +538,17 @@ TEST(FusedMulti, InputProjectionInTheTimeLoopGivesTheGemmsBits) {
   }
 }
 
-// The time loops' tiled products (kernels::fused_fwd_tiled, fused_bwd_tiled), which the plan takes where a
-// block holds many rows: here all models share one SM's worth of blocks, 42 rows per block at four rows
-// per thread, so the last tile of rows is short in both directions, and the minibatches are full and
-// short. Two layers, so dy comes from above as well. Every model's parameters and losses, and then its
-// forecasts, are the bits of one unit per thread (LSTMAD_FUSED_TILED=0).
-TEST(FusedMulti, TiledTimeLoopsGiveTheUntiledBits) {
-  LSTMAD_REQUIRE_GPU();
-  const ModelShape shape{2, 1, 32, 1};
-  const int T = 8, B = 42;
+// Trains make_short_batch(shape, T, B) and forecasts every window of each model with all models sharing
+// one SM's worth of blocks (B rows per block), with the time loops' tiled products and without them
+// (LSTMAD_FUSED_TILED=0): each model's parameters, losses and forecasts must be the same bits.
+void expect_tiled_gives_untiled_bits(const ModelShape& shape, int T, int B, int max_rows) {
   kernels::FusedLimits lim = fused_device_limits(0);
   lim.sm_count = 1;
   const kernels::FusedLaunch plan = kernels::plan_fused_multi(shape.hidden, B, 3, lim);
   ASSERT_TRUE(kernels::fused_bwd_tiled(plan) && kernels::fused_fwd_tiled(plan))
       << "rows per block " << plan.rows_per_block;
-  EXPECT_EQ(plan.max_rows, 4);
-  EXPECT_NE(plan.rows_per_block % kernels::kBwdTileRows, 0) << "the test wants a short last tile of rows";
-  EXPECT_NE(plan.rows_per_block % kernels::kFwdTileRows, 0) << "the test wants a short last tile of rows";
+  EXPECT_EQ(plan.max_rows, max_rows);
+  EXPECT_EQ(plan.rows_per_block, B);
   std::vector<ModelJob> runs[2];
   std::vector<std::vector<float>> forecasts[2];
   for (const int tiled : {1, 0}) {
@@ -593,6 +587,18 @@ TEST(FusedMulti, TiledTimeLoopsGiveTheUntiledBits) {
     EXPECT_EQ(0, std::memcmp(f.data(), forecasts[0][m].data(), f.size() * sizeof(float)))
         << "model " << m << ": tiled vs untiled forecasts";
   }
+}
+
+// The time loops' tiled products (kernels::fused_fwd_tiled, fused_bwd_tiled), which the plan takes where a
+// block holds many rows. H = 32: 42 rows per block at four rows per thread, so the last tile of rows is
+// short in both directions, two layers (layer 0's input projected in the loop, dy from above), full and
+// short minibatches; H = 16: 24 rows per block at one row per thread, one layer.
+TEST(FusedMulti, TiledTimeLoopsGiveTheUntiledBits) {
+  LSTMAD_REQUIRE_GPU();
+  EXPECT_NE(42 % kernels::kBwdTileRows, 0);
+  EXPECT_NE(42 % kernels::kFwdTileRows, 0);
+  expect_tiled_gives_untiled_bits(ModelShape{2, 1, 32, 1}, 8, 42, 4);
+  expect_tiled_gives_untiled_bits(ModelShape{1, 1, 16, 1}, 8, 24, 1);
 }
 
 TEST(FusedMulti, GraphReplayEqualsEagerAndTheLoopAgrees) {
