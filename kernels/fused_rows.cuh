@@ -125,24 +125,7 @@ __device__ __forceinline__ void tiled_recurrent_product(const float* R, int H, c
   for (int v = 0; v < TV; ++v)
 #pragma unroll
     for (int q = 0; q < 4; ++q) acc[v][q] = pre[lr[v] * H4 + q * H + j];
-  for (int k = 0; k < H; k += 4) {
-    float4 h4[TV];
-#pragma unroll
-    for (int v = 0; v < TV; ++v) h4[v] = *reinterpret_cast<const float4*>(hp + lr[v] * H + k);
-#pragma unroll
-    for (int kk = 0; kk < 4; ++kk) {
-      const float* rk = R + static_cast<std::size_t>(k + kk) * H4 + j;
-      const float w0 = rk[0], w1 = rk[H], w2 = rk[2 * H], w3 = rk[3 * H];
-#pragma unroll
-      for (int v = 0; v < TV; ++v) {
-        const float hk = component(h4[v], kk);
-        acc[v][0] = fmaf(w0, hk, acc[v][0]);
-        acc[v][1] = fmaf(w1, hk, acc[v][1]);
-        acc[v][2] = fmaf(w2, hk, acc[v][2]);
-        acc[v][3] = fmaf(w3, hk, acc[v][3]);
-      }
-    }
-  }
+  add_recurrent_product<TV>(acc, R, j, H4, H, hp, lr, H);  // its 16-byte loads of h: H is a multiple of 4
 #pragma unroll
   for (int v = 0; v < TV; ++v) {
     if (r0 + v >= BB) break;
