@@ -202,33 +202,6 @@ __global__ void reset_kernel(double* __restrict__ acc, const unsigned char* __re
   if (m < models && (running == nullptr || running[m] != 0)) acc[m] = 0.0;
 }
 
-constexpr int kColBatch = 16;
-
-__global__ void colsum_kernel(const float* __restrict__ in, int rows, int width, long long in_batch,
-                              float* __restrict__ out, float* __restrict__ out2, long long out_batch,
-                              const unsigned char* __restrict__ active) {
-  const int m = blockIdx.y;
-  if (skipped(active, m)) return;
-  const int n = blockIdx.x * blockDim.x + threadIdx.x;
-  if (n >= width) return;
-  const float* im = in + m * in_batch + n;
-  // One chain of adds in row order, its rows loaded kColBatch at a time, so that the compiler can keep
-  // several loads in flight per thread (rows = T B: 6400 at T = 100, B = 64, where a few models leave too
-  // few warps to hide a load's latency behind others).
-  float acc = 0.f;
-  int i = 0;
-  for (; i + kColBatch <= rows; i += kColBatch) {
-    float v[kColBatch];
-#pragma unroll
-    for (int u = 0; u < kColBatch; ++u) v[u] = im[static_cast<long long>(i + u) * width];
-#pragma unroll
-    for (int u = 0; u < kColBatch; ++u) acc += v[u];
-  }
-  for (; i < rows; ++i) acc += im[static_cast<long long>(i) * width];
-  out[m * out_batch + n] = acc;
-  if (out2 != nullptr) out2[m * out_batch + n] = acc;
-}
-
 // adam.cu's prepare, one thread per model.
 __global__ void adam_prepare_kernel(const AdamHyper* __restrict__ hyper, const double* __restrict__ norm_sq,
                                     AdamStepState* __restrict__ state,
@@ -356,15 +329,6 @@ void launch_multi_reset(double* acc, const unsigned char* running, int models, c
   if (models <= 0) return;
   launch_kernel(reset_kernel, blocks_for(models, kThreads, 1 << 20), kThreads, 0, stream, acc, running,
                 models);
-}
-
-void launch_multi_colsum(const float* in, int rows, int width, long long in_batch, float* out, float* out2,
-                         long long out_batch, int models, const unsigned char* active, cudaStream_t stream) {
-  if (models <= 0 || width <= 0) return;
-  constexpr int kColThreads = 128;
-  const dim3 grid((width + kColThreads - 1) / kColThreads, models);
-  launch_kernel(colsum_kernel, grid, kColThreads, 0, stream, in, rows, width, in_batch, out, out2, out_batch,
-                active);
 }
 
 void launch_multi_adam_prepare(const AdamHyper* hyper, const double* norm_sq, AdamStepState* state,

@@ -21,7 +21,8 @@
 // their blocks leave at once, their state does not move.
 //
 // Determinism: every sum runs in one fixed order that depends on the model's own sizes only (the GEMMs
-// accumulate k = 0..K-1 in one chain per output, the reductions use a fixed thread count and tree), and
+// accumulate k = 0..K-1 in one chain per output, the thin ones and the column sums in kChainParts fixed
+// ranges of k added in order, the reductions use a fixed thread count and tree), and
 // no kernel uses atomics, so a model's result is bit-identical whatever N, the other models and the
 // launch geometry. cuBLAS is not used here: its strided-batched GEMM does not promise the same algorithm
 // (e.g. split-K) for every batch count, which would break that.
@@ -51,22 +52,30 @@ void launch_multi_gemm(int M, int N, int K, const StridedOperand& A, const Strid
                        long long ldc, long long c_batch, int models, const unsigned char* active,
                        cudaStream_t stream, GemmMath math = GemmMath::FP32);
 
-// Outputs with at most this many columns (dW of a layer with a few inputs) run one thread per row of C,
-// at every GemmMath in fp32.
+// Outputs with at most this many columns (dW of a layer with a few inputs) take a kernel of their own, at
+// every GemmMath in fp32, whose sums over K (= T B, thousands of rows) are split so that a few models still
+// fill the GPU: k runs in kChainParts consecutive ranges of multi_chain_part_len(K) (the last ones short or
+// empty), each summed as one chain from 0 (fmaf for a product, float adds for a sum), and the kChainParts
+// partial sums are then added in order, part 0 first. The column sums below are summed the same way.
 constexpr int kMultiThinCols = 4;
+constexpr int kChainParts = 16;
+// (constexpr, so the kernels call it too: the build compiles CUDA with --expt-relaxed-constexpr)
+constexpr int multi_chain_part_len(int K) {
+  return (K + kChainParts - 1) / kChainParts;
+}
 
 // launch_multi_gemm for N <= kMultiThinCols columns, which also writes the row sums of A, sum over k < K of
-// A_m[i][k] as one chain of float adds in k order from 0 (launch_multi_colsum's chain, so its bits), to
-// rowsum + m * sum_batch + i and, when rowsum2 is not null, to rowsum2 + m * sum_batch + i: A is read once
-// for both (dW and the bias gradients of layer 0 from one pass over the gate gradients). Throws
-// std::invalid_argument for N > kMultiThinCols.
+// A_m[i][k] (launch_multi_colsum's order, so its bits), to rowsum + m * sum_batch + i and, when rowsum2 is
+// not null, to rowsum2 + m * sum_batch + i: A is read once for both (dW and the bias gradients of layer 0
+// from one pass over the gate gradients). Throws std::invalid_argument for N > kMultiThinCols.
 void launch_multi_gemm_rowsum(int M, int N, int K, const StridedOperand& A, const StridedOperand& B, float* C,
                               long long ldc, long long c_batch, float* rowsum, float* rowsum2,
                               long long sum_batch, int models, const unsigned char* active,
                               cudaStream_t stream);
 
 // out[m][n] = sum over i < rows of in[m][i][n] (in: rows x width per model, model stride in_batch), for
-// n < width; written to out + m * out_batch and, when out2 is not null, to out2 + m * out_batch as well.
+// n < width, in kChainParts ranges of rows as above; written to out + m * out_batch and, when out2 is not
+// null, to out2 + m * out_batch as well.
 void launch_multi_colsum(const float* in, int rows, int width, long long in_batch, float* out, float* out2,
                          long long out_batch, int models, const unsigned char* active, cudaStream_t stream);
 

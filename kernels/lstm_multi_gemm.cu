@@ -6,8 +6,9 @@
 // depends on M, N, K and the operands only, never on the number of models or on which models are skipped.
 // Operands are read through (row, column) strides, so the transposes of the LSTM's gradient GEMMs need no
 // copies; a tile is loaded along whichever index is contiguous in memory. Outputs with at most 4 columns (dW
-// of layer 0 for a few inputs) take a one-thread-per-row kernel with the same chains, which can also sum
-// A's rows (the bias gradients) in the same pass.
+// of layer 0 for a few inputs) take another kernel, whose chains run over kChainParts fixed ranges of k
+// added in order (lstm_multi.hpp), and which can also sum A's rows (the bias gradients) in the same pass;
+// the column sums of launch_multi_colsum are that kernel's row sums.
 //
 // At precision tf32 / bf16 (multi_gemm_mma_kernel) the same tiles and shared-memory loads feed the tensor
 // cores: each warp computes 16 x 32 outputs as 4 mma tiles (lstm_mma_layout.hpp, gemm_*), the operands
@@ -217,59 +218,73 @@ __global__ void __launch_bounds__(kSide* kSide)
     }
 }
 
-// C with at most kMultiThinCols columns (dW of a layer with a few inputs: 4H x D, K = T B): a 64-wide tile
-// would waste most of its work, so one thread per row i of C runs the row's NC chains, each the same fmaf
-// chain over k = 0..K-1 as the tiled kernel's (the result does not depend on which kernel ran). With SUM it
-// also sums the row of A (one chain of float adds in k order from 0, launch_multi_colsum's chain), so that
-// the bias gradients come from the same read of the gate gradients as dW of layer 0. Adjacent threads take
-// adjacent rows i.
-constexpr int kThinBatch = 16;
+// C with at most kMultiThinCols columns (dW of a layer with a few inputs: 4H x D, K = T B), and the row
+// sums of A (the bias gradients, and launch_multi_colsum): a 64-wide tile would waste most of its work, and
+// one thread per row would run a chain of K = 6400 dependent steps (T = 100, B = 64), each waiting on a
+// load, with a few hundred threads per model. So a block takes kThinRows rows of C (one per lane) and
+// kChainParts warps, warp s running the rows' chains over the s-th of the fixed ranges of k
+// (multi_chain_part_len, lstm_multi.hpp): the NC fmaf chains and, with SUM, the row's chain of adds, each
+// from 0; the parts then meet in shared memory and are added in order, part 0 first. The order depends on
+// K alone, not on the models or the launch.
+constexpr int kThinRows = 32, kThinBatch = 16;
 
 template <int NC, bool SUM>
-__global__ void multi_gemm_thin_kernel(int M, int K, StridedOperand A, StridedOperand B,
-                                       float* __restrict__ C, long long ldc, long long c_batch,
-                                       float* __restrict__ rowsum, float* __restrict__ rowsum2,
-                                       long long sum_batch, const unsigned char* __restrict__ active) {
+__global__ void __launch_bounds__(kThinRows* kChainParts)
+    multi_thin_kernel(int M, int K, StridedOperand A, StridedOperand B, float* __restrict__ C, long long ldc,
+                      long long c_batch, float* __restrict__ rowsum, float* __restrict__ rowsum2,
+                      long long sum_batch, const unsigned char* __restrict__ active) {
+  constexpr int NO = NC + (SUM ? 1 : 0);  // the outputs of a row: its NC columns, then its sum
+  static_assert(NO >= 1 && NO <= kChainParts, "one warp combines each output");
+  __shared__ float part[kChainParts][NO][kThinRows];
   const int m = blockIdx.y;
   if (active != nullptr && active[m] == 0) return;
-  const int i = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
-  if (i >= M) return;
-  const float* __restrict__ a = A.p + m * A.batch + i * A.rs;
-  const float* __restrict__ b = B.p + m * B.batch;
-  // The chains in k order, their operands loaded kThinBatch steps at a time, so that the compiler can keep
-  // several loads in flight per thread: K = T B is 6400 at T = 100, B = 64, and a few models leave too few
-  // warps to hide a load's latency behind others. B's row k is the same for every thread (a broadcast).
-  float acc[NC], sum = 0.f;
+  const int lane = threadIdx.x, s = threadIdx.y;
+  const int i = static_cast<int>(blockIdx.x) * kThinRows + lane;
+  const int len = multi_chain_part_len(K);
+  const int k0 = s * len < K ? s * len : K, k1 = k0 + len < K ? k0 + len : K;
+  float acc[NO];
 #pragma unroll
-  for (int j = 0; j < NC; ++j) acc[j] = 0.f;
-  int k = 0;
-  for (; k + kThinBatch <= K; k += kThinBatch) {
-    float av[kThinBatch], bv[kThinBatch][NC];
+  for (int o = 0; o < NO; ++o) acc[o] = 0.f;
+  if (i < M) {
+    const float* __restrict__ a = A.p + m * A.batch + i * A.rs;
+    const float* __restrict__ b = B.p + m * B.batch;
+    // The part's operands loaded kThinBatch steps at a time, so that several loads can be in flight per
+    // thread. B's row k is the same for every lane (a broadcast).
+    int k = k0;
+    for (; k + kThinBatch <= k1; k += kThinBatch) {
+      float av[kThinBatch], bv[kThinBatch][NC > 0 ? NC : 1];
 #pragma unroll
-    for (int u = 0; u < kThinBatch; ++u) {
-      av[u] = a[(k + u) * A.cs];
+      for (int u = 0; u < kThinBatch; ++u) {
+        av[u] = a[(k + u) * A.cs];
 #pragma unroll
-      for (int j = 0; j < NC; ++j) bv[u][j] = b[(k + u) * B.rs + j * B.cs];
+        for (int j = 0; j < NC; ++j) bv[u][j] = b[(k + u) * B.rs + j * B.cs];
+      }
+#pragma unroll
+      for (int u = 0; u < kThinBatch; ++u) {
+#pragma unroll
+        for (int j = 0; j < NC; ++j) acc[j] = fmaf(av[u], bv[u][j], acc[j]);
+        if (SUM) acc[NO - 1] += av[u];
+      }
     }
+    for (; k < k1; ++k) {
+      const float av = a[k * A.cs];
 #pragma unroll
-    for (int u = 0; u < kThinBatch; ++u) {
-#pragma unroll
-      for (int j = 0; j < NC; ++j) acc[j] = fmaf(av[u], bv[u][j], acc[j]);
-      if (SUM) sum += av[u];
+      for (int j = 0; j < NC; ++j) acc[j] = fmaf(av, b[k * B.rs + j * B.cs], acc[j]);
+      if (SUM) acc[NO - 1] += av;
     }
   }
-  for (; k < K; ++k) {
-    const float av = a[k * A.cs];
 #pragma unroll
-    for (int j = 0; j < NC; ++j) acc[j] = fmaf(av, b[k * B.rs + j * B.cs], acc[j]);
-    if (SUM) sum += av;
-  }
-  float* c = C + m * c_batch + i * ldc;
+  for (int o = 0; o < NO; ++o) part[s][o][lane] = acc[o];
+  __syncthreads();
+  if (s >= NO || i >= M) return;
+  float out = part[0][s][lane];
 #pragma unroll
-  for (int j = 0; j < NC; ++j) c[j] = acc[j];
-  if (SUM) {
-    rowsum[m * sum_batch + i] = sum;
-    if (rowsum2 != nullptr) rowsum2[m * sum_batch + i] = sum;
+  for (int p = 1; p < kChainParts; ++p) out += part[p][s][lane];
+  if (s < NC) {
+    C[m * c_batch + i * ldc + s] = out;
+  } else {
+    rowsum[m * sum_batch + i] = out;
+    if (rowsum2 != nullptr) rowsum2[m * sum_batch + i] = out;
   }
 }
 
@@ -277,24 +292,27 @@ template <bool SUM>
 void launch_thin(int M, int N, int K, const StridedOperand& A, const StridedOperand& B, float* C,
                  long long ldc, long long c_batch, float* rowsum, float* rowsum2, long long sum_batch,
                  int models, const unsigned char* active, cudaStream_t stream) {
-  constexpr int kThreads = 128;
-  const dim3 grid(static_cast<unsigned>((M + kThreads - 1) / kThreads), models);
+  const dim3 grid(static_cast<unsigned>((M + kThinRows - 1) / kThinRows), models);
+  const dim3 block(kThinRows, kChainParts);
   const auto go = [&](auto kernel) {
-    launch_kernel(kernel, grid, kThreads, 0, stream, M, K, A, B, C, ldc, c_batch, rowsum, rowsum2, sum_batch,
+    launch_kernel(kernel, grid, block, 0, stream, M, K, A, B, C, ldc, c_batch, rowsum, rowsum2, sum_batch,
                   active);
   };
   switch (N) {
+    case 0:
+      if constexpr (SUM) go(multi_thin_kernel<0, SUM>);
+      break;
     case 1:
-      go(multi_gemm_thin_kernel<1, SUM>);
+      go(multi_thin_kernel<1, SUM>);
       break;
     case 2:
-      go(multi_gemm_thin_kernel<2, SUM>);
+      go(multi_thin_kernel<2, SUM>);
       break;
     case 3:
-      go(multi_gemm_thin_kernel<3, SUM>);
+      go(multi_thin_kernel<3, SUM>);
       break;
     default:
-      go(multi_gemm_thin_kernel<kMultiThinCols, SUM>);
+      go(multi_thin_kernel<kMultiThinCols, SUM>);
       break;
   }
 }
@@ -334,6 +352,19 @@ void launch_multi_gemm_rowsum(int M, int N, int K, const StridedOperand& A, cons
                                 std::to_string(kMultiThinCols));
   if (M <= 0 || N <= 0 || models <= 0) return;
   launch_thin<true>(M, N, K, A, B, C, ldc, c_batch, rowsum, rowsum2, sum_batch, models, active, stream);
+}
+
+void launch_multi_colsum(const float* in, int rows, int width, long long in_batch, float* out, float* out2,
+                         long long out_batch, int models, const unsigned char* active, cudaStream_t stream) {
+  if (models <= 0 || width <= 0) return;
+  // The column sums of `in` are the row sums of A = in^T: (i, k) = in[k][i].
+  StridedOperand A;
+  A.p = in;
+  A.rs = 1;
+  A.cs = width;
+  A.batch = in_batch;
+  launch_thin<true>(width, 0, rows, A, StridedOperand{}, nullptr, 0, 0, out, out2, out_batch, models, active,
+                    stream);
 }
 
 }  // namespace lstmad::kernels

@@ -3,6 +3,7 @@
 // multi-model GEMM at fp32 and on the tensor cores (TF32, BF16).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -48,12 +49,26 @@ TEST(GpuKernels, SumOfSquaresMatchesHost) {
   }
 }
 
+// The order in which the thin products and the column sums add up K terms (lstm_multi.hpp): kChainParts
+// chains over fixed ranges of k, each from 0, then added in order. next(acc, k): the chain's next value.
+template <class Next>
+float split_chain(int K, Next next) {
+  const int len = kernels::multi_chain_part_len(K);
+  float out = 0.f;
+  for (int s = 0; s < kernels::kChainParts; ++s) {
+    float p = 0.f;
+    for (int k = std::min(K, s * len); k < std::min(K, s * len + len); ++k) p = next(p, k);
+    out = s == 0 ? p : out + p;
+  }
+  return out;
+}
+
 // C_m = A_m B_m for 3 models (the middle one skipped), sizes that are not multiples of the 64 x 64 tile or
 // the K-step of 16, the thin path (N <= 4), and both ways of reading each operand (A transposed and B
 // row-major, as dR = dG^T h reads them; A row-major and B transposed, as dX = dG W does). Relative
 // Frobenius error against double: fp32 1e-6, TF32 2e-3, BF16 1.5e-2; at fp32 every output is bit for bit
-// the host's fmaf chain over k = 0..K-1 (the kernel's contract, which makes a model's result independent of
-// the launch); bit-identical reruns; the skipped model untouched.
+// the host's fmaf chain over k = 0..K-1, or for the thin path its split_chain (the kernels' contract, which
+// makes a model's result independent of the launch); bit-identical reruns; the skipped model untouched.
 TEST(GpuKernels, MultiGemmMatchesHostAtEachPrecision) {
   LSTMAD_REQUIRE_GPU();
   gpu::Stream s;
@@ -119,6 +134,9 @@ TEST(GpuKernels, MultiGemmMatchesHostAtEachPrecision) {
                 r += double(a_at(m, i, k)) * b_at(m, k, j);
                 chain = std::fmaf(a_at(m, i, k), b_at(m, k, j), chain);
               }
+              if (N <= kernels::kMultiThinCols)
+                chain = split_chain(
+                    K, [&](float p, int k) { return std::fmaf(a_at(m, i, k), b_at(m, k, j), p); });
               num += (cm[i * N + j] - r) * (cm[i * N + j] - r);
               den += r * r;
               if (math == kernels::GemmMath::FP32 &&
@@ -135,43 +153,50 @@ TEST(GpuKernels, MultiGemmMatchesHostAtEachPrecision) {
     }
 }
 
-// The bias gradients' column sums: each column one chain of float adds in row order, bit for bit (so a
-// model's result does not depend on the launch), written to both outputs; rows past whole batches of 16
-// and columns past whole blocks; the skipped model untouched.
-TEST(GpuKernels, MultiColsumIsOneChainInRowOrder) {
+// The bias gradients' column sums: each column's split_chain of float adds over the rows, bit for bit (so
+// a model's result does not depend on the launch), written to both outputs; parts shorter and longer than
+// a batch of 16 loads, empty last parts (37 rows: 13 parts of 3), columns past whole blocks; the skipped
+// model untouched.
+TEST(GpuKernels, MultiColsumSumsFixedRangesOfRowsInOrder) {
   LSTMAD_REQUIRE_GPU();
-  gpu::Stream s;
-  const int models = 3, rows = 37, width = 130;
-  const auto in = test::random_vector(static_cast<std::size_t>(models) * rows * width, 93);
-  DeviceBuffer<float> din(in.size()), dout(static_cast<std::size_t>(models) * width),
-      dout2(static_cast<std::size_t>(models) * width);
-  din.upload(in, s);
-  const std::vector<unsigned char> act{1, 0, 1};
-  DeviceBuffer<unsigned char> dact(act.size());
-  dact.upload(act, s);
-  dout.fill_bytes_async(0xFF, s);
-  dout2.fill_bytes_async(0xFF, s);
-  kernels::launch_multi_colsum(din.data(), rows, width, static_cast<long long>(rows) * width, dout.data(),
-                               dout2.data(), width, models, dact.data(), s);
-  KERNEL_CHECK("multi_colsum");
-  const std::vector<float> out = dout.to_host(s), out2 = dout2.to_host(s);
-  for (int m = 0; m < models; ++m)
-    for (int n = 0; n < width; ++n) {
-      const std::size_t o = static_cast<std::size_t>(m) * width + n;
-      if (act[m] == 0) {
-        EXPECT_TRUE(std::isnan(out[o]) && std::isnan(out2[o])) << "skipped model written at " << n;
-        continue;
+  for (const int rows : {37, 700}) {
+    gpu::Stream s;
+    const int models = 3, width = 130;
+    const auto in = test::random_vector(static_cast<std::size_t>(models) * rows * width, 93);
+    DeviceBuffer<float> din(in.size()), dout(static_cast<std::size_t>(models) * width),
+        dout2(static_cast<std::size_t>(models) * width);
+    din.upload(in, s);
+    const std::vector<unsigned char> act{1, 0, 1};
+    DeviceBuffer<unsigned char> dact(act.size());
+    dact.upload(act, s);
+    dout.fill_bytes_async(0xFF, s);
+    dout2.fill_bytes_async(0xFF, s);
+    kernels::launch_multi_colsum(din.data(), rows, width, static_cast<long long>(rows) * width, dout.data(),
+                                 dout2.data(), width, models, dact.data(), s);
+    KERNEL_CHECK("multi_colsum");
+    const std::vector<float> out = dout.to_host(s), out2 = dout2.to_host(s);
+    for (int m = 0; m < models; ++m)
+      for (int n = 0; n < width; ++n) {
+        const std::size_t o = static_cast<std::size_t>(m) * width + n;
+        if (act[m] == 0) {
+          EXPECT_TRUE(std::isnan(out[o]) && std::isnan(out2[o])) << "skipped model written at " << n;
+          continue;
+        }
+        const float chain = split_chain(rows, [&](float p, int i) {
+          return p + in[(static_cast<std::size_t>(m) * rows + i) * width + n];
+        });
+        EXPECT_EQ(0, std::memcmp(&chain, &out[o], sizeof(float)))
+            << rows << " rows, model " << m << " column " << n;
+        EXPECT_EQ(0, std::memcmp(&out[o], &out2[o], sizeof(float)))
+            << rows << " rows, model " << m << " column " << n;
       }
-      float chain = 0.f;
-      for (int i = 0; i < rows; ++i) chain += in[(static_cast<std::size_t>(m) * rows + i) * width + n];
-      EXPECT_EQ(0, std::memcmp(&chain, &out[o], sizeof(float))) << "model " << m << " column " << n;
-      EXPECT_EQ(0, std::memcmp(&out[o], &out2[o], sizeof(float))) << "model " << m << " column " << n;
-    }
+  }
 }
 
 // dW of layer 0 and the bias gradients in one pass (launch_multi_gemm_rowsum): for 1 to 4 columns and K
-// past whole batches of 16, C is bit for bit launch_multi_gemm's (the host's fmaf chains) and both row sums
-// are bit for bit launch_multi_colsum's column sums of the same gate gradients (the host's chain of adds);
+// past whole batches of 16, C is bit for bit launch_multi_gemm's (the host's split_chain of fmaf) and both
+// row sums are bit for bit launch_multi_colsum's column sums of the same gate gradients (its split_chain of
+// adds);
 // the skipped model untouched; more than 4 columns refused.
 TEST(GpuKernels, MultiGemmRowsumIsTheThinGemmAndTheColsum) {
   LSTMAD_REQUIRE_GPU();
@@ -219,19 +244,18 @@ TEST(GpuKernels, MultiGemmRowsumIsTheThinGemmAndTheColsum) {
       }
       int wrong = 0;
       for (int i = 0; i < M; ++i) {
-        float chain = 0.f;
-        for (int k = 0; k < K; ++k)
-          chain += a[static_cast<std::size_t>(m) * K * M + static_cast<std::size_t>(k) * M + i];
+        const float chain = split_chain(K, [&](float p, int k) {
+          return p + a[static_cast<std::size_t>(m) * K * M + static_cast<std::size_t>(k) * M + i];
+        });
         for (float got : {sum[so + i], sum2[so + i], col[so + i]})
           if (std::memcmp(&got, &chain, sizeof(float)) != 0 && wrong++ < 3)
             ADD_FAILURE() << "N=" << N << " model " << m << " row " << i << ": sum " << got << ", the chain "
                           << chain;
         for (int j = 0; j < N; ++j) {
-          float fma_chain = 0.f;
-          for (int k = 0; k < K; ++k)
-            fma_chain = std::fmaf(
-                a[static_cast<std::size_t>(m) * K * M + static_cast<std::size_t>(k) * M + i],
-                b[static_cast<std::size_t>(m) * K * N + static_cast<std::size_t>(k) * N + j], fma_chain);
+          const float fma_chain = split_chain(K, [&](float p, int k) {
+            return std::fmaf(a[static_cast<std::size_t>(m) * K * M + static_cast<std::size_t>(k) * M + i],
+                             b[static_cast<std::size_t>(m) * K * N + static_cast<std::size_t>(k) * N + j], p);
+          });
           const std::size_t o = co + static_cast<std::size_t>(i) * N + j;
           if ((std::memcmp(&c[o], &fma_chain, sizeof(float)) != 0 ||
                std::memcmp(&c[o], &ref[o], sizeof(float)) != 0) &&

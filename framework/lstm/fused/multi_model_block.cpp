@@ -460,8 +460,8 @@ void MultiModelBlock::backward() {
     dgt.rs = 1;
     dgt.cs = H4;
     dgt.batch = static_cast<long long>(fs.gates);
-    // dW (4H x Din) = dG^T X. With a few inputs (layer 0) one thread per row of dW, which also sums the
-    // row (dbW = dbR, the column sums of dG over all (t, b)), so dG is read once for both.
+    // dW (4H x Din) = dG^T X. With a few inputs (layer 0) the thin kernel, which also sums each row of
+    // dG^T (dbW = dbR, the column sums of dG over all (t, b)), so dG is read once for both.
     const bool thin = Din <= kernels::kMultiThinCols;
     if (thin) {
       kernels::launch_multi_gemm_rowsum(H4, Din, TB, dgt, layer_input(l), dtheta_.data() + o.W, Din, P,
