@@ -67,5 +67,7 @@ TEST(CpuQuota, NothingReadableIsNoQuota) {
   // This machine's own: whatever it is, the worker count stays at least one and within the quota.
   const std::size_t here = cgroup_cpu_quota();
   EXPECT_GE(lstmad::ThreadPool::hardware_threads(), 1u);
-  if (here > 0) EXPECT_LE(lstmad::ThreadPool::hardware_threads(), here);
+  if (here > 0) {
+    EXPECT_LE(lstmad::ThreadPool::hardware_threads(), here);
+  }
 }
