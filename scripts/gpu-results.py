@@ -288,8 +288,19 @@ def phases_section(log):
     rows.append(["sum of the phases (eager)"] + [fmt(totals[k][0]) for k in cols])
     rows.append(["step (graph replay)"] + [fmt(totals[k][1]) for k in cols])
     header = ["phase"] + [f"N={n} L={l} {p}" for n, l, p in cols]
+    # Each other path's graph-replayed step against the default time loops' at the same N and L (the
+    # untiled time loops: is the tiling worth it; the split ones: should they become the default).
+    versus = []
+    for n, l, p in cols:
+        d = totals.get((n, l, "default"))
+        if p == "default" or d is None:
+            continue
+        step = totals[(n, l, p)][1]
+        versus.append(f"- N={n} L={l}: {p} time loops {fmt(step)} ms a step, the default {fmt(d[1])} ms "
+                      f"({fmt(ratio(step, d[1]), 2)}x the default's time)")
     return ("Milliseconds per phase of one fp32 training step (H = 64, T = 100, B = 64), the step run eagerly "
-            "with an event after each phase; the share of the phases' sum in brackets.\n\n" + table(header, rows))
+            "with an event after each phase; the share of the phases' sum in brackets.\n\n" + table(header, rows) +
+            ("\n\n" + "\n".join(versus) if versus else ""))
 
 
 def forecast_section(log):

@@ -164,9 +164,14 @@ with tempfile.TemporaryDirectory() as tmp:
           "1024,1,64,100,64,default,forward time loop (layer 1),30,0.75,40,38\n"
           "1024,1,64,100,64,default,dR GEMM (layer 1),10,0.25,40,38\n"
           "58,1,64,100,64,split,forward time loop (layer 1),2,0.5,4,3.5\n"
-          "58,1,64,100,64,split,dR GEMM (layer 1),2,0.5,4,3.5\n")
+          "58,1,64,100,64,split,dR GEMM (layer 1),2,0.5,4,3.5\n"
+          "1024,1,64,100,64,untiled,forward time loop (layer 1),45,0.9,50,47.5\n"
+          "1024,1,64,100,64,untiled,dR GEMM (layer 1),5,0.1,50,47.5\n")
     md = run(newer)
-    check("| phase | N=58 L=1 split | N=1024 L=1 default |" in md, "the phase table's columns")
+    check("| phase | N=58 L=1 split | N=1024 L=1 default | N=1024 L=1 untiled |" in md, "the phase table's columns")
+    check("- N=1024 L=1: untiled time loops 47.500 ms a step, the default 38.000 ms (1.25x the default's time)" in md,
+          "a path against the default")
+    check("- N=58 L=1: split" not in md, "no comparison without the default's run")
     check("| forward time loop (layer 1) | 2.000 (50%) | 30.000 (75%) |" in md, "a phase's row")
     check("| sum of the phases (eager) | 4.000 | 40.000 |" in md and "| step (graph replay) | 3.500 | 38.000 |" in md,
           "the phases' sums beside the steps")
