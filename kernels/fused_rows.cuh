@@ -162,15 +162,16 @@ __device__ __forceinline__ void recurrent_gradient(float (&dh)[MAXR], const floa
 }
 
 // recurrent_gradient for a whole block's rows at once, by tiles (fused_bwd_tiled): thread `tid` of the
-// block owns TV local rows x TU units (the units vary fastest across threads, so a warp's lanes share few
-// rows and the gate gradients are near-broadcasts) and writes dhs[row * H + unit] = sum over m < 4H of
-// R[m * H + unit] dg[row * 4H + m], each one fmaf chain in m order, as recurrent_gradient sums it: the
-// same bits. Per four m a thread loads TV 16-byte gate-gradient words and 4 weight words of TU floats for
+// block owns TV local rows x TU = kBwdTileUnits units (the units vary fastest across threads, so a warp's
+// lanes share few rows and the gate gradients are near-broadcasts) and writes dhs[row * H + unit] = sum over
+// m < 4H of R[m * H + unit] dg[row * 4H + m], each one fmaf chain in m order, as recurrent_gradient sums it:
+// the same bits. Per four m a thread loads TV 16-byte gate-gradient words and 4 weight words of TU floats for
 // 4 TU TV FMAs, where recurrent_gradient loads MAXR and 4 single weights for 4 MAXR. Threads past the
 // tiles (and rows past BB) do nothing. R holds 4H x H floats, H a multiple of TU, 16-byte aligned.
-template <int TU, int TV>
+template <int TV>
 __device__ __forceinline__ void tiled_recurrent_gradient(const float* R, int H, const float* dg, int BB,
                                                          int tid, float* dhs) {
+  constexpr int TU = kBwdTileUnits;
   static_assert(TU == 4, "weights are read as one float4 of TU adjacent units");
   const int ugroups = H / TU, H4 = 4 * H;
   if (tid >= ugroups * ((BB + TV - 1) / TV)) return;

@@ -128,7 +128,7 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
     if (t == 0) break;
     if (TILED) {
       // dhs was last read before the barrier above; dcur is read here and next written after the one below.
-      tiled_recurrent_gradient<kBwdTileUnits, kBwdTileRows>(R, H, dcur, BB, tid, dhs);
+      tiled_recurrent_gradient<kBwdTileRows>(R, H, dcur, BB, tid, dhs);
       __syncthreads();
     } else {
       recurrent_gradient<MAXR>(dh_rec, R, j, H, dcur, lr, H4);
