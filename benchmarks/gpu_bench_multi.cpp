@@ -20,8 +20,9 @@
 // Then where a step's time goes (--phases-models, default 58,1024; 0 leaves it out): for each N and L, the
 // fused fp32 step run eagerly with an event after each phase (the gather, each layer's input GEMM, forward
 // and backward time loops, dW, dR and dX GEMMs and bias sums, the head and loss, the norm and Adam), on the
-// engine's default time loops, on the split ones, and where the default time loops are tiled (blocks of many
-// rows) on the untiled ones; medians of --reps (at most 3), beside the graph-replayed step.
+// engine's default time loops, on the split ones, where the default time loops are tiled (blocks of many
+// rows) on the untiled ones, and where dR runs in parts of K (kernels::multi_gemm_parts) with one chain
+// over all of K ("whole-K"); medians of --reps (at most 3), beside the graph-replayed step.
 // Eager launches leave small gaps, so the phases add up to a little more than the step.
 //
 // --cpu-threads K adds the CPU engine's rows (fp32, K threads over the models; the steady-state step, wall
@@ -55,6 +56,7 @@
 #include "core/rng.hpp"
 #include "gpu_step_bench.hpp"
 #include "kernels/lstm_fused_split_plan.hpp"
+#include "kernels/lstm_multi.hpp"
 #include "kernels/lstm_multi_plan.hpp"
 #include "lstm/cudnn/cudnn_check.hpp"
 #include "lstm/cudnn/cudnn_lstm.hpp"
@@ -164,9 +166,11 @@ double cudnn_loop_ms(const ModelShape& shape, int T, int B, int N, int S, RnnAlg
 }
 
 // Where the step's time goes: N models of `shape` at fp32 on the multi-model engine (its default time
-// loops; the split ones; and where the default time loops are tiled, kernels::fused_bwd_tiled, the
-// untiled ones, LSTMAD_FUSED_TILED=0), each phase's median over `reps` eager steps after one warm-up, and the
-// graph-replayed step beside them. Printed and written to `csv`.
+// loops; the split ones; where the default time loops are tiled, kernels::fused_bwd_tiled, the
+// untiled ones, LSTMAD_FUSED_TILED=0; where the weight-gradient GEMMs run in parts of K,
+// kernels::multi_gemm_parts, one chain over all of K, LSTMAD_FUSED_GEMM_PARTS=0), each phase's median over
+// `reps` eager steps after one warm-up, and the graph-replayed step beside them. Printed and written to
+// `csv`.
 void phase_rows(const Size& z, const std::vector<int>& Ns, int reps, const std::string& csv) {
   const kernels::FusedLimits limits = fused_device_limits(0);
   gpu::Stream stream;
@@ -177,13 +181,15 @@ void phase_rows(const Size& z, const std::vector<int>& Ns, int reps, const std::
       reps);
   for (int L : {1, 2})
     for (int N : Ns)
-      for (const std::string path : {"default", "split", "untiled"}) {
-        const bool split = path == "split", untiled = path == "untiled";
+      for (const std::string path : {"default", "split", "untiled", "whole-K"}) {
+        const bool split = path == "split", untiled = path == "untiled", whole_k = path == "whole-K";
         if (split && !kernels::split_hidden_supported(z.H)) continue;
         if (untiled && !kernels::fused_bwd_tiled(kernels::plan_fused_multi(z.H, z.B, N, limits))) continue;
+        if (whole_k && kernels::multi_gemm_parts(z.H, z.T * z.B) == 1) continue;
         const ModelShape shape{L, 1, z.H, 1};
         if (split) setenv("LSTMAD_FUSED_SPLIT", "1", 1);
         if (untiled) setenv("LSTMAD_FUSED_TILED", "0", 1);
+        if (whole_k) setenv("LSTMAD_FUSED_GEMM_PARTS", "0", 1);
         try {
           Models models(shape, z.T, z.B, N);
           std::vector<ModelJob*> ptrs;
@@ -222,6 +228,7 @@ void phase_rows(const Size& z, const std::vector<int>& Ns, int reps, const std::
         }
         if (split) unsetenv("LSTMAD_FUSED_SPLIT");
         if (untiled) unsetenv("LSTMAD_FUSED_TILED");
+        if (whole_k) unsetenv("LSTMAD_FUSED_GEMM_PARTS");
         std::fflush(stdout);
       }
   csv_rows.done();

@@ -13,7 +13,8 @@
 //   forward, per layer  multi_gemm (gx = X W^T), the time-loop kernel with ModelStrides
 //   multi_head_forward  yhat, (yhat - y)^2, d mean-MSE / d yhat = 2 (yhat - y) / (rows[m] horizon)
 //   multi_sum_squares   per-model sum of squares in double (loss, gradient norm), accumulated per epoch
-//   backward            multi_head_backward; per layer the time-loop kernel, multi_gemm for dW, dR and dX,
+//   backward            multi_head_backward; per layer the time-loop kernel, multi_gemm for dW, dR and dX
+//                       (multi_gemm_split for dR and a wide dW, the layer's gates as its workspace),
 //                       multi_colsum for dbW = dbR (multi_gemm_rowsum: dW and dbW = dbR in one pass where
 //                       dW has at most kMultiThinCols columns)
 //   multi_adam_prepare, multi_adam_update   per-model clipping factor, bias corrections and update
@@ -21,9 +22,9 @@
 // their blocks leave at once, their state does not move.
 //
 // Determinism: every sum runs in one fixed order that depends on the model's own sizes only (the GEMMs
-// accumulate k = 0..K-1 in one chain per output, the thin ones and the column sums in kChainParts fixed
-// ranges of k added in order, the reductions use a fixed thread count and tree), and
-// no kernel uses atomics, so a model's result is bit-identical whatever N, the other models and the
+// accumulate k = 0..K-1 in one chain per output, the thin ones, the column sums and the long weight-gradient
+// GEMMs in kChainParts fixed ranges of k added in order, the reductions use a fixed thread count and tree),
+// and no kernel uses atomics, so a model's result is bit-identical whatever N, the other models and the
 // launch geometry. cuBLAS is not used here: its strided-batched GEMM does not promise the same algorithm
 // (e.g. split-K) for every batch count, which would break that.
 #pragma once
@@ -63,6 +64,28 @@ constexpr int kChainParts = 16;
 constexpr int multi_chain_part_len(int K) {
   return (K + kChainParts - 1) / kChainParts;
 }
+
+// The weight-gradient GEMMs (dR, and dW where it has more than kMultiThinCols columns: M x N outputs, K = T
+// B, thousands of rows) have a few 64 x 64 tiles per model, so at a few models most SMs would idle while each
+// tile runs its chain over all of K. launch_multi_gemm_split runs such a GEMM in multi_gemm_parts(N, K)
+// parts of K, the thin sums' kChainParts ranges of multi_chain_part_len(K): each part's chains from 0 into a
+// workspace, then the parts added in order, part 0 first, into C. It splits where every part holds at least
+// one K-step of kMultiGemmKStep and the partial sums (kChainParts M N floats) take no more room than A
+// (M K): K >= kChainParts max(N, kMultiGemmKStep). That depends on N and K alone, never on the number of
+// models, so a model's bits still do not depend on the batch. Else one chain over all of K, as
+// launch_multi_gemm.
+constexpr int kMultiGemmKStep = 16;
+constexpr int multi_gemm_parts(int N, int K) {
+  return K >= kChainParts * (N > kMultiGemmKStep ? N : kMultiGemmKStep) ? kChainParts : 1;
+}
+
+// launch_multi_gemm, or with more than kMultiThinCols columns and multi_gemm_parts(N, K) > 1 the split above:
+// work + m * work_batch holds model m's partial sums (work_batch >= kChainParts M N floats, else
+// std::invalid_argument; what work held before is never read). C as in launch_multi_gemm.
+void launch_multi_gemm_split(int M, int N, int K, const StridedOperand& A, const StridedOperand& B, float* C,
+                             long long ldc, long long c_batch, float* work, long long work_batch, int models,
+                             const unsigned char* active, cudaStream_t stream,
+                             GemmMath math = GemmMath::FP32);
 
 // launch_multi_gemm for N <= kMultiThinCols columns, which also writes the row sums of A, sum over k < K of
 // A_m[i][k] (launch_multi_colsum's order, so its bits), to rowsum + m * sum_batch + i and, when rowsum2 is

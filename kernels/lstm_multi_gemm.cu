@@ -8,7 +8,10 @@
 // copies; a tile is loaded along whichever index is contiguous in memory. Outputs with at most 4 columns (dW
 // of layer 0 for a few inputs) take another kernel, whose chains run over kChainParts fixed ranges of k
 // added in order (lstm_multi.hpp), and which can also sum A's rows (the bias gradients) in the same pass;
-// the column sums of launch_multi_colsum are that kernel's row sums.
+// the column sums of launch_multi_colsum are that kernel's row sums. The long weight-gradient GEMMs
+// (launch_multi_gemm_split) run the same tiles over the same kChainParts ranges of k, each into a workspace,
+// and a second kernel adds the parts in order: a few models then fill the GPU with kChainParts times the
+// blocks, each with a sixteenth of the chain.
 //
 // At precision tf32 / bf16 (multi_gemm_mma_kernel) the same tiles and shared-memory loads feed the tensor
 // cores: each warp computes 16 x 32 outputs as 4 mma tiles (lstm_mma_layout.hpp, gemm_*), the operands
@@ -26,6 +29,25 @@ namespace lstmad::kernels {
 namespace {
 
 constexpr int kTile = 64, kK = 16, kSide = 16;
+static_assert(kK == kMultiGemmKStep, "multi_gemm_parts counts K-steps of this kernel");
+
+// Where a block's chains run: the tile's first output column and, for a GEMM split over K
+// (launch_multi_gemm_split), its part: blockIdx.x = tile column x parts + part (the parts of a tile in
+// consecutive blocks), k in [kb, ke), outputs to C + part x part_stride. One part: all of K, C itself.
+struct BlockRange {
+  int col0, kb, ke;
+  long long c_offset;
+};
+
+__device__ __forceinline__ BlockRange block_range(int K, int parts, int part_len, long long part_stride) {
+  const int part = static_cast<int>(blockIdx.x) % parts;
+  BlockRange r;
+  r.col0 = static_cast<int>(blockIdx.x) / parts * kTile;
+  r.kb = part * part_len < K ? part * part_len : K;
+  r.ke = r.kb + part_len < K ? r.kb + part_len : K;
+  r.c_offset = part * part_stride;
+  return r;
+}
 
 // One K-step's tiles, A 64 rows x 16 k and B 16 k x 64 columns, each loaded along whichever index is
 // contiguous in memory, zeros outside the matrices: fetched into registers (four elements of each per
@@ -90,10 +112,12 @@ __device__ __forceinline__ void load_tiles(int M, int N, int K, int k0, int row0
 // same as ever (k = 0..K-1 in order, started at 0), so are the bits.
 constexpr int kPitch = kTile + 4;  // rows of 16-byte words; a transposed tile stores with some conflicts
 
-// Three blocks per SM (at most 85 registers), as the one-buffer version had with 80.
+// Three blocks per SM (at most 85 registers), as the one-buffer version had with 80. K: the chains run over
+// the block's part of it (block_range); the tiles' zeros start at its end.
 __global__ void __launch_bounds__(kSide* kSide, 3)
     multi_gemm_kernel(int M, int N, int K, StridedOperand A, StridedOperand B, float* __restrict__ C,
-                      long long ldc, long long c_batch, const unsigned char* __restrict__ active) {
+                      long long ldc, long long c_batch, int parts, int part_len, long long part_stride,
+                      const unsigned char* __restrict__ active) {
   const int m = blockIdx.z;
   if (active != nullptr && active[m] == 0) return;
   __shared__ __align__(16) float As[2][kK][kPitch];
@@ -101,7 +125,8 @@ __global__ void __launch_bounds__(kSide* kSide, 3)
   const float* __restrict__ a = A.p + m * A.batch;
   const float* __restrict__ b = B.p + m * B.batch;
   const int tx = threadIdx.x, ty = threadIdx.y, tid = ty * kSide + tx;
-  const int row0 = blockIdx.y * kTile, col0 = blockIdx.x * kTile;
+  const BlockRange br = block_range(K, parts, part_len, part_stride);
+  const int row0 = blockIdx.y * kTile, col0 = br.col0, ke = br.ke;
   float acc[4][4];
 #pragma unroll
   for (int i = 0; i < 4; ++i)
@@ -109,14 +134,14 @@ __global__ void __launch_bounds__(kSide* kSide, 3)
     for (int j = 0; j < 4; ++j) acc[i][j] = 0.f;
 
   TileRegs next;
-  fetch_tiles(M, N, K, 0, row0, col0, a, A, b, B, tid, next);
+  fetch_tiles(M, N, ke, br.kb, row0, col0, a, A, b, B, tid, next);
   store_tiles<kPitch>(A, B, tid, next, As[0], Bs[0]);
   __syncthreads();
   int buf = 0;
-  for (int k0 = 0; k0 < K; k0 += kK) {
-    const bool more = k0 + kK < K;
-    if (more) fetch_tiles(M, N, K, k0 + kK, row0, col0, a, A, b, B, tid, next);
-    const int kn = K - k0 < kK ? K - k0 : kK;  // only real k: padding never enters a chain
+  for (int k0 = br.kb; k0 < ke; k0 += kK) {
+    const bool more = k0 + kK < ke;
+    if (more) fetch_tiles(M, N, ke, k0 + kK, row0, col0, a, A, b, B, tid, next);
+    const int kn = ke - k0 < kK ? ke - k0 : kK;  // only real k: padding never enters a chain
 #pragma unroll 4
     for (int kk = 0; kk < kn; ++kk) {
       const float4 av = *reinterpret_cast<const float4*>(&As[buf][kk][4 * ty]);
@@ -134,7 +159,7 @@ __global__ void __launch_bounds__(kSide* kSide, 3)
     }
     __syncthreads();
   }
-  float* c = C + m * c_batch;
+  float* c = C + m * c_batch + br.c_offset;
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
     const int gi = row0 + 4 * ty + i;
@@ -157,13 +182,15 @@ __device__ __forceinline__ uint32_t operand_word(float lo, float hi) {
   }
 }
 
-// 256 threads in 8 warps; K-padding enters as exact zeros (0 x 0 adds nothing to a chain). The tiles' pitch
+// 256 threads in 8 warps, three blocks per SM (79 registers, no spill; unbound it took 92-95, two blocks).
+// K-padding enters as exact zeros (0 x 0 adds nothing to a chain). The tiles' pitch
 // is mma::gemm_pitch (72 floats in TF32, 68 in BF16), with which a fragment read hits 32 banks; loads along
 // k (a transposed operand) then store with conflicts, once per K-step against 24 fragment reads.
 template <mma::Format F>
-__global__ void __launch_bounds__(kSide* kSide)
+__global__ void __launch_bounds__(kSide* kSide, 3)
     multi_gemm_mma_kernel(int M, int N, int K, StridedOperand A, StridedOperand B, float* __restrict__ C,
-                          long long ldc, long long c_batch, const unsigned char* __restrict__ active) {
+                          long long ldc, long long c_batch, int parts, int part_len, long long part_stride,
+                          const unsigned char* __restrict__ active) {
   static_assert(mma::kGemmTile == kTile && mma::kGemmK == kK, "the layout header's GEMM tile");
   const int m = blockIdx.z;
   if (active != nullptr && active[m] == 0) return;
@@ -173,15 +200,16 @@ __global__ void __launch_bounds__(kSide* kSide)
   const float* __restrict__ a = A.p + m * A.batch;
   const float* __restrict__ b = B.p + m * B.batch;
   const int tid = threadIdx.y * kSide + threadIdx.x, warp = tid >> 5, lane = tid & 31;
-  const int row0 = blockIdx.y * kTile, col0 = blockIdx.x * kTile;
+  const BlockRange br = block_range(K, parts, part_len, part_stride);
+  const int row0 = blockIdx.y * kTile, col0 = br.col0, ke = br.ke;
   constexpr int KM = F == mma::Format::TF32 ? 8 : 16, PW = F == mma::Format::TF32 ? 1 : 2;
   float acc[4][4];
 #pragma unroll
   for (int nt = 0; nt < 4; ++nt)
 #pragma unroll
     for (int e = 0; e < 4; ++e) acc[nt][e] = 0.f;
-  for (int k0 = 0; k0 < K; k0 += kK) {
-    load_tiles<PITCH>(M, N, K, k0, row0, col0, a, A, b, B, As, Bs, tid);
+  for (int k0 = br.kb; k0 < ke; k0 += kK) {
+    load_tiles<PITCH>(M, N, ke, k0, row0, col0, a, A, b, B, As, Bs, tid);
     __syncthreads();
 #pragma unroll
     for (int sub = 0; sub < kK / KM; ++sub) {
@@ -207,7 +235,7 @@ __global__ void __launch_bounds__(kSide* kSide)
     }
     __syncthreads();
   }
-  float* c = C + m * c_batch;
+  float* c = C + m * c_batch + br.c_offset;
 #pragma unroll
   for (int nt = 0; nt < 4; ++nt)
 #pragma unroll
@@ -317,30 +345,80 @@ void launch_thin(int M, int N, int K, const StridedOperand& A, const StridedOper
   }
 }
 
+// The tiled GEMM (N > kMultiThinCols) at `math`, each tile's chains in `parts` parts of K (block_range).
+void launch_tiles(int M, int N, int K, const StridedOperand& A, const StridedOperand& B, float* C,
+                  long long ldc, long long c_batch, int parts, int part_len, long long part_stride,
+                  int models, const unsigned char* active, cudaStream_t stream, GemmMath math) {
+  const dim3 grid(static_cast<unsigned>((N + kTile - 1) / kTile * parts), (M + kTile - 1) / kTile, models);
+  const dim3 block(kSide, kSide);
+  const auto go = [&](auto kernel) {
+    launch_kernel(kernel, grid, block, 0, stream, M, N, K, A, B, C, ldc, c_batch, parts, part_len,
+                  part_stride, active);
+  };
+  if (math == GemmMath::TF32)
+    go(multi_gemm_mma_kernel<mma::Format::TF32>);
+  else if (math == GemmMath::BF16)
+    go(multi_gemm_mma_kernel<mma::Format::BF16>);
+  else
+    go(multi_gemm_kernel);
+}
+
+// C_m[i][j] = the kChainParts partial sums of output (i, j) added in order, part 0 first (one thread per
+// output; the parts' loads are independent, the adds one chain).
+constexpr int kPartsSumThreads = 256;
+
+__global__ void __launch_bounds__(kPartsSumThreads)
+    multi_parts_sum_kernel(int M, int N, const float* __restrict__ work, long long work_batch,
+                           long long part_stride, float* __restrict__ C, long long ldc, long long c_batch,
+                           const unsigned char* __restrict__ active) {
+  const int m = blockIdx.y;
+  if (active != nullptr && active[m] == 0) return;
+  const int idx = static_cast<int>(blockIdx.x) * kPartsSumThreads + static_cast<int>(threadIdx.x);
+  if (idx >= M * N) return;
+  const float* __restrict__ w = work + m * work_batch + idx;
+  float p[kChainParts];
+#pragma unroll
+  for (int s = 0; s < kChainParts; ++s) p[s] = w[s * part_stride];
+  float out = p[0];
+#pragma unroll
+  for (int s = 1; s < kChainParts; ++s) out += p[s];
+  C[m * c_batch + static_cast<long long>(idx / N) * ldc + idx % N] = out;
+}
+
 }  // namespace
 
 void launch_multi_gemm(int M, int N, int K, const StridedOperand& A, const StridedOperand& B, float* C,
                        long long ldc, long long c_batch, int models, const unsigned char* active,
                        cudaStream_t stream, GemmMath math) {
   if (M <= 0 || N <= 0 || models <= 0) return;
-  if (math != GemmMath::FP32 && N > kMultiThinCols) {
-    const dim3 grid((N + kTile - 1) / kTile, (M + kTile - 1) / kTile, models);
-    const dim3 block(kSide, kSide);
-    if (math == GemmMath::TF32)
-      launch_kernel(multi_gemm_mma_kernel<mma::Format::TF32>, grid, block, 0, stream, M, N, K, A, B, C, ldc,
-                    c_batch, active);
-    else
-      launch_kernel(multi_gemm_mma_kernel<mma::Format::BF16>, grid, block, 0, stream, M, N, K, A, B, C, ldc,
-                    c_batch, active);
-    return;
-  }
   if (N <= kMultiThinCols) {
     launch_thin<false>(M, N, K, A, B, C, ldc, c_batch, nullptr, nullptr, 0, models, active, stream);
     return;
   }
-  const dim3 grid((N + kTile - 1) / kTile, (M + kTile - 1) / kTile, models);
-  const dim3 block(kSide, kSide);
-  launch_kernel(multi_gemm_kernel, grid, block, 0, stream, M, N, K, A, B, C, ldc, c_batch, active);
+  launch_tiles(M, N, K, A, B, C, ldc, c_batch, 1, K, 0, models, active, stream, math);
+}
+
+void launch_multi_gemm_split(int M, int N, int K, const StridedOperand& A, const StridedOperand& B, float* C,
+                             long long ldc, long long c_batch, float* work, long long work_batch, int models,
+                             const unsigned char* active, cudaStream_t stream, GemmMath math) {
+  if (N <= kMultiThinCols || multi_gemm_parts(N, K) == 1) {
+    launch_multi_gemm(M, N, K, A, B, C, ldc, c_batch, models, active, stream, math);
+    return;
+  }
+  if (M <= 0 || models <= 0) return;
+  static_assert(multi_gemm_parts(kMultiThinCols + 1, 1 << 20) == kChainParts,
+                "the split runs in the thin sums' parts");
+  const long long part_stride = static_cast<long long>(M) * N;
+  if (work == nullptr || work_batch < kChainParts * part_stride)
+    throw std::invalid_argument("launch_multi_gemm_split: a workspace of " + std::to_string(work_batch) +
+                                " floats per model, the " + std::to_string(kChainParts) + " parts of " +
+                                std::to_string(M) + " x " + std::to_string(N) + " outputs need " +
+                                std::to_string(kChainParts * part_stride));
+  launch_tiles(M, N, K, A, B, work, N, work_batch, kChainParts, multi_chain_part_len(K), part_stride, models,
+               active, stream, math);
+  const dim3 grid(static_cast<unsigned>((part_stride + kPartsSumThreads - 1) / kPartsSumThreads), models);
+  launch_kernel(multi_parts_sum_kernel, grid, dim3(kPartsSumThreads), 0, stream, M, N, work, work_batch,
+                part_stride, C, ldc, c_batch, active);
 }
 
 void launch_multi_gemm_rowsum(int M, int N, int K, const StridedOperand& A, const StridedOperand& B, float* C,

@@ -28,6 +28,7 @@
 #include "core/rng.hpp"
 #include "gpu/gpu_test.hpp"
 #include "kernels/lstm_mma_plan.hpp"
+#include "kernels/lstm_multi.hpp"
 #include "kernels/lstm_multi_plan.hpp"
 #include "lstm/engine.hpp"
 #include "lstm/fused/fused_lstm.hpp"
@@ -220,6 +221,8 @@ TEST(FusedMulti, TrainingFollowsTheFp64CpuEngine) {
   LSTMAD_REQUIRE_GPU();
   const ModelShape shape{2, 1, 32, 1};
   const int T = 20, B = 32;
+  EXPECT_GT(kernels::multi_gemm_parts(shape.hidden, T * B), 1)
+      << "dR and layer 1's dW should be split over K";
   Batch g = make_batch(shape, T, B, 4), c = make_batch(shape, T, B, 4);
   for (Batch* b : {&g, &c})
     for (auto& j : b->jobs) {
@@ -642,6 +645,7 @@ TEST(FusedMulti, ManyModelsChangeTheLaunchGeometryNotTheBits) {
   std::printf("plan for %d models: grid %d x %d rows, MAXR %d; alone: grid %d x %d rows, MAXR %d\n", N,
               many.grid, many.rows_per_block, many.max_rows, one.grid, one.rows_per_block, one.max_rows);
   EXPECT_NE(many.max_rows, one.max_rows) << "the test should run two instantiations of the time loops";
+  EXPECT_GT(kernels::multi_gemm_parts(shape.hidden, T * B), 1) << "the test should split dR over K";
   Batch b;
   for (int m = 0; m < N; ++m)
     b.series.push_back(make_series(150 + 3 * m, 1, 9.0 + 0.2 * m, 500 + m, 1 << 30));

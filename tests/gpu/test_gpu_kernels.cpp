@@ -63,94 +63,135 @@ float split_chain(int K, Next next) {
   return out;
 }
 
-// C_m = A_m B_m for 3 models (the middle one skipped), sizes that are not multiples of the 64 x 64 tile or
-// the K-step of 16, the thin path (N <= 4), and both ways of reading each operand (A transposed and B
-// row-major, as dR = dG^T h reads them; A row-major and B transposed, as dX = dG W does). Relative
-// Frobenius error against double: fp32 1e-6, TF32 2e-3, BF16 1.5e-2; at fp32 every output is bit for bit
-// the host's fmaf chain over k = 0..K-1, or for the thin path its split_chain (the kernels' contract, which
-// makes a model's result independent of the launch); bit-identical reruns; the skipped model untouched.
-TEST(GpuKernels, MultiGemmMatchesHostAtEachPrecision) {
-  LSTMAD_REQUIRE_GPU();
+// C_m = A_m B_m for 3 models (the middle one skipped) through launch_multi_gemm, or with `split` through
+// launch_multi_gemm_split (its workspace filled with NaN first: what it held must not matter), at every
+// precision and both ways of reading each operand (A transposed and B row-major, as dR = dG^T h reads them;
+// A row-major and B transposed, as dX = dG W does). Relative Frobenius error against double: fp32 1e-6,
+// TF32 2e-3, BF16 1.5e-2; at fp32 every output is bit for bit the host's fmaf chain over k = 0..K-1, or
+// where the kernels split K (the thin path, N <= 4; a split GEMM with multi_gemm_parts(N, K) > 1) its
+// split_chain: the kernels' contract, which makes a model's result independent of the launch.
+// Bit-identical reruns; the skipped model untouched.
+void expect_multi_gemm_matches_host(int M, int N, int K, bool a_transposed, bool split) {
   gpu::Stream s;
   const int models = 3;
+  // a_transposed: A stored K x M ((i, k) at k * M + i), B K x N row-major. Otherwise A M x K row-major
+  // and B stored N x K ((k, j) at j * K + k).
+  const auto a = test::random_vector(static_cast<std::size_t>(models) * K * M, 91 + M);
+  const auto b = test::random_vector(static_cast<std::size_t>(models) * K * N, 92 + N);
+  DeviceBuffer<float> da(a.size()), db(b.size()), dc(static_cast<std::size_t>(models) * M * N);
+  const long long work_batch = static_cast<long long>(kernels::kChainParts) * M * N;
+  DeviceBuffer<float> work(static_cast<std::size_t>(models * work_batch));
+  da.upload(a, s);
+  db.upload(b, s);
+  const std::vector<unsigned char> act{1, 0, 1};
+  DeviceBuffer<unsigned char> dact(act.size());
+  dact.upload(act, s);
+  kernels::StridedOperand A, B;
+  A.p = da.data();
+  A.rs = a_transposed ? 1 : K;
+  A.cs = a_transposed ? M : 1;
+  A.batch = static_cast<long long>(K) * M;
+  B.p = db.data();
+  B.rs = a_transposed ? N : 1;
+  B.cs = a_transposed ? 1 : K;
+  B.batch = static_cast<long long>(K) * N;
+  const auto a_at = [&](int m, int i, int k) {
+    return a[static_cast<std::size_t>(m) * K * M + static_cast<std::size_t>(i * A.rs + k * A.cs)];
+  };
+  const auto b_at = [&](int m, int k, int j) {
+    return b[static_cast<std::size_t>(m) * K * N + static_cast<std::size_t>(k * B.rs + j * B.cs)];
+  };
+  const bool parts = N <= kernels::kMultiThinCols || (split && kernels::multi_gemm_parts(N, K) > 1);
+  for (const auto& [math, tol] : {std::pair<kernels::GemmMath, double>{kernels::GemmMath::FP32, 1e-6},
+                                  {kernels::GemmMath::TF32, 2e-3},
+                                  {kernels::GemmMath::BF16, 1.5e-2}}) {
+    const std::string tag = std::string(split ? "split " : "") + "M=" + std::to_string(M) +
+                            " N=" + std::to_string(N) + " K=" + std::to_string(K) +
+                            (a_transposed ? " A^T" : " B^T") + " math " +
+                            std::to_string(static_cast<int>(math));
+    const auto run = [&] {
+      work.fill_bytes_async(0xFF, s);
+      if (split)
+        kernels::launch_multi_gemm_split(M, N, K, A, B, dc.data(), N, static_cast<long long>(M) * N,
+                                         work.data(), work_batch, models, dact.data(), s, math);
+      else
+        kernels::launch_multi_gemm(M, N, K, A, B, dc.data(), N, static_cast<long long>(M) * N, models,
+                                   dact.data(), s, math);
+      KERNEL_CHECK("multi_gemm");
+      return dc.to_host(s);
+    };
+    dc.fill_bytes_async(0xFF, s);  // NaN: the skipped model's block must stay so
+    const std::vector<float> c = run();
+    // Bits, not values: the skipped model's NaNs compare unequal to themselves.
+    const std::vector<float> again = run();
+    EXPECT_EQ(0, std::memcmp(c.data(), again.data(), c.size() * sizeof(float))) << tag << ": rerun differs";
+    for (int m = 0; m < models; ++m) {
+      const float* cm = c.data() + static_cast<std::size_t>(m) * M * N;
+      if (act[m] == 0) {
+        EXPECT_TRUE(std::isnan(cm[0]) && std::isnan(cm[M * N - 1])) << tag << ": skipped model written";
+        continue;
+      }
+      double num = 0, den = 0;
+      int chain_mismatches = 0;
+      for (int i = 0; i < M; ++i)
+        for (int j = 0; j < N; ++j) {
+          double r = 0;
+          float chain = 0.f;
+          for (int k = 0; k < K; ++k) {
+            r += double(a_at(m, i, k)) * b_at(m, k, j);
+            chain = std::fmaf(a_at(m, i, k), b_at(m, k, j), chain);
+          }
+          if (parts)
+            chain =
+                split_chain(K, [&](float p, int k) { return std::fmaf(a_at(m, i, k), b_at(m, k, j), p); });
+          num += (cm[i * N + j] - r) * (cm[i * N + j] - r);
+          den += r * r;
+          if (math == kernels::GemmMath::FP32 && std::memcmp(&chain, &cm[i * N + j], sizeof(float)) != 0 &&
+              chain_mismatches++ < 3)
+            ADD_FAILURE() << tag << " model " << m << " (" << i << ", " << j << "): " << cm[i * N + j]
+                          << ", the fmaf chain gives " << chain;
+        }
+      const double err = std::sqrt(num / den);
+      std::printf("%s model %d: relative error %.2e\n", tag.c_str(), m, err);
+      EXPECT_LT(err, tol) << tag << " model " << m;
+      EXPECT_EQ(chain_mismatches, 0) << tag << " model " << m << ": outputs that are not the fmaf chain";
+    }
+  }
+}
+
+// Sizes that are not multiples of the 64 x 64 tile or the K-step of 16, and the thin path (N <= 4).
+TEST(GpuKernels, MultiGemmMatchesHostAtEachPrecision) {
+  LSTMAD_REQUIRE_GPU();
   for (const bool a_transposed : {true, false})
     for (const auto& [M, N, K] :
-         {std::array<int, 3>{70, 129, 37}, std::array<int, 3>{256, 3, 500}, std::array<int, 3>{33, 64, 1}}) {
-      // a_transposed: A stored K x M ((i, k) at k * M + i), B K x N row-major. Otherwise A M x K row-major
-      // and B stored N x K ((k, j) at j * K + k).
-      const auto a = test::random_vector(static_cast<std::size_t>(models) * K * M, 91 + M);
-      const auto b = test::random_vector(static_cast<std::size_t>(models) * K * N, 92 + N);
-      DeviceBuffer<float> da(a.size()), db(b.size()), dc(static_cast<std::size_t>(models) * M * N);
-      da.upload(a, s);
-      db.upload(b, s);
-      const std::vector<unsigned char> act{1, 0, 1};
-      DeviceBuffer<unsigned char> dact(act.size());
-      dact.upload(act, s);
-      kernels::StridedOperand A, B;
-      A.p = da.data();
-      A.rs = a_transposed ? 1 : K;
-      A.cs = a_transposed ? M : 1;
-      A.batch = static_cast<long long>(K) * M;
-      B.p = db.data();
-      B.rs = a_transposed ? N : 1;
-      B.cs = a_transposed ? 1 : K;
-      B.batch = static_cast<long long>(K) * N;
-      const auto a_at = [&](int m, int i, int k) {
-        return a[static_cast<std::size_t>(m) * K * M + static_cast<std::size_t>(i * A.rs + k * A.cs)];
-      };
-      const auto b_at = [&](int m, int k, int j) {
-        return b[static_cast<std::size_t>(m) * K * N + static_cast<std::size_t>(k * B.rs + j * B.cs)];
-      };
-      for (const auto& [math, tol] : {std::pair<kernels::GemmMath, double>{kernels::GemmMath::FP32, 1e-6},
-                                      {kernels::GemmMath::TF32, 2e-3},
-                                      {kernels::GemmMath::BF16, 1.5e-2}}) {
-        const std::string tag = "M=" + std::to_string(M) + " N=" + std::to_string(N) +
-                                " K=" + std::to_string(K) + (a_transposed ? " A^T" : " B^T") + " math " +
-                                std::to_string(static_cast<int>(math));
-        dc.fill_bytes_async(0xFF, s);  // NaN: the skipped model's block must stay so
-        kernels::launch_multi_gemm(M, N, K, A, B, dc.data(), N, static_cast<long long>(M) * N, models,
-                                   dact.data(), s, math);
-        KERNEL_CHECK("multi_gemm");
-        const std::vector<float> c = dc.to_host(s);
-        kernels::launch_multi_gemm(M, N, K, A, B, dc.data(), N, static_cast<long long>(M) * N, models,
-                                   dact.data(), s, math);
-        // Bits, not values: the skipped model's NaNs compare unequal to themselves.
-        const std::vector<float> again = dc.to_host(s);
-        EXPECT_EQ(0, std::memcmp(c.data(), again.data(), c.size() * sizeof(float)))
-            << tag << ": rerun differs";
-        for (int m = 0; m < models; ++m) {
-          const float* cm = c.data() + static_cast<std::size_t>(m) * M * N;
-          if (act[m] == 0) {
-            EXPECT_TRUE(std::isnan(cm[0]) && std::isnan(cm[M * N - 1])) << tag << ": skipped model written";
-            continue;
-          }
-          double num = 0, den = 0;
-          int chain_mismatches = 0;
-          for (int i = 0; i < M; ++i)
-            for (int j = 0; j < N; ++j) {
-              double r = 0;
-              float chain = 0.f;
-              for (int k = 0; k < K; ++k) {
-                r += double(a_at(m, i, k)) * b_at(m, k, j);
-                chain = std::fmaf(a_at(m, i, k), b_at(m, k, j), chain);
-              }
-              if (N <= kernels::kMultiThinCols)
-                chain = split_chain(
-                    K, [&](float p, int k) { return std::fmaf(a_at(m, i, k), b_at(m, k, j), p); });
-              num += (cm[i * N + j] - r) * (cm[i * N + j] - r);
-              den += r * r;
-              if (math == kernels::GemmMath::FP32 &&
-                  std::memcmp(&chain, &cm[i * N + j], sizeof(float)) != 0 && chain_mismatches++ < 3)
-                ADD_FAILURE() << tag << " model " << m << " (" << i << ", " << j << "): " << cm[i * N + j]
-                              << ", the fmaf chain gives " << chain;
-            }
-          const double err = std::sqrt(num / den);
-          std::printf("%s model %d: relative error %.2e\n", tag.c_str(), m, err);
-          EXPECT_LT(err, tol) << tag << " model " << m;
-          EXPECT_EQ(chain_mismatches, 0) << tag << " model " << m << ": outputs that are not the fmaf chain";
-        }
-      }
-    }
+         {std::array<int, 3>{70, 129, 37}, std::array<int, 3>{256, 3, 500}, std::array<int, 3>{33, 64, 1}})
+      expect_multi_gemm_matches_host(M, N, K, a_transposed, false);
+}
+
+// The weight-gradient GEMMs split over K (launch_multi_gemm_split): K = 16 N exactly (the largest N that
+// splits: the partial sums fill the workspace), K with parts that do not start on a K-step (300: 15 parts of
+// 19 and one of 15) and N below one K-step, and K too short for N (one chain, launch_multi_gemm's bits);
+// a workspace smaller than the parts refused.
+TEST(GpuKernels, MultiGemmSplitSumsFixedPartsOfKInOrder) {
+  LSTMAD_REQUIRE_GPU();
+  EXPECT_EQ(kernels::multi_gemm_parts(65, 1040), kernels::kChainParts);
+  EXPECT_EQ(kernels::multi_gemm_parts(66, 1040), 1);
+  EXPECT_EQ(kernels::multi_gemm_parts(12, 300), kernels::kChainParts);
+  EXPECT_EQ(kernels::multi_gemm_parts(8, 255), 1);  // a part shorter than one K-step
+  EXPECT_EQ(kernels::multi_gemm_parts(129, 1100), 1);
+  EXPECT_NE(kernels::multi_chain_part_len(300) % kernels::kMultiGemmKStep, 0);
+  for (const bool a_transposed : {true, false})
+    for (const auto& [M, N, K] : {std::array<int, 3>{20, 65, 1040}, std::array<int, 3>{70, 12, 300},
+                                  std::array<int, 3>{33, 129, 1100}})
+      expect_multi_gemm_matches_host(M, N, K, a_transposed, true);
+  gpu::Stream s;
+  const int M = 20, N = 65, K = 1040;
+  DeviceBuffer<float> work(static_cast<std::size_t>(kernels::kChainParts) * M * N);
+  kernels::StridedOperand A, B;
+  EXPECT_THROW(kernels::launch_multi_gemm_split(M, N, K, A, B, nullptr, N, 0, work.data(),
+                                                static_cast<long long>(kernels::kChainParts) * M * N - 1, 1,
+                                                nullptr, s),
+               std::invalid_argument);
 }
 
 // The bias gradients' column sums: each column's split_chain of float adds over the rows, bit for bit (so

@@ -82,6 +82,9 @@ MultiModelBlock::MultiModelBlock(const ModelShape& shape, int window, int B,
   // The time loops' tiled products for blocks of many rows (kernels::fused_fwd_tiled, fused_bwd_tiled):
   // the same bits; LSTMAD_FUSED_TILED=0 keeps one unit per thread, to compare.
   tiled_ = fused_switch("LSTMAD_FUSED_TILED", true);
+  // dR and a wide dW as kernels::multi_gemm_parts(N, K) parts of K where it splits them, so that a few
+  // models fill the GPU; LSTMAD_FUSED_GEMM_PARTS=0 runs one chain over all of K, to compare (other bits).
+  gemm_parts_ = fused_switch("LSTMAD_FUSED_GEMM_PARTS", true);
   max_train_ = extent.max_train;
   max_val_ = extent.max_val;
   total_rows_ = extent.total_rows;
@@ -463,6 +466,17 @@ void MultiModelBlock::backward() {
     // dW (4H x Din) = dG^T X. With a few inputs (layer 0) the thin kernel, which also sums each row of
     // dG^T (dbW = dbR, the column sums of dG over all (t, b)), so dG is read once for both.
     const bool thin = Din <= kernels::kMultiThinCols;
+    // dR and a wide dW, in parts of K where kernels::multi_gemm_parts splits them (LSTMAD_FUSED_GEMM_PARTS=0:
+    // one chain over all of K). The parts' partial sums (at most 4H x TB floats, as the gates) go to this
+    // layer's gates, which nothing reads once its backward time loop has run, until the next forward.
+    const auto weight_gemm = [&](int N, const StridedOperand& X, float* C) {
+      if (gemm_parts_)
+        kernels::launch_multi_gemm_split(
+            H4, N, TB, dgt, X, C, N, P, gates_[static_cast<std::size_t>(l)].data(),
+            static_cast<long long>(fs.gates), N_, active_.data(), stream_, gemm_math_);
+      else
+        kernels::launch_multi_gemm(H4, N, TB, dgt, X, C, N, P, N_, active_.data(), stream_, gemm_math_);
+    };
     if (thin) {
       kernels::launch_multi_gemm_rowsum(H4, Din, TB, dgt, layer_input(l), dtheta_.data() + o.W, Din, P,
                                         dtheta_.data() + o.bW, dtheta_.data() + o.bR, P, N_, active_.data(),
@@ -470,8 +484,7 @@ void MultiModelBlock::backward() {
       KERNEL_CHECK("multi_gemm_rowsum(dW, db)");
       mark("dW GEMM and bias sums", l);
     } else {
-      kernels::launch_multi_gemm(H4, Din, TB, dgt, layer_input(l), dtheta_.data() + o.W, Din, P, N_,
-                                 active_.data(), stream_, gemm_math_);
+      weight_gemm(Din, layer_input(l), dtheta_.data() + o.W);
       KERNEL_CHECK("multi_gemm(dW)");
       mark("dW GEMM", l);
     }
@@ -481,8 +494,7 @@ void MultiModelBlock::backward() {
     hprev.rs = H;
     hprev.cs = 1;
     hprev.batch = static_cast<long long>(fs.y);
-    kernels::launch_multi_gemm(H4, H, TB, dgt, hprev, dtheta_.data() + o.R, H, P, N_, active_.data(), stream_,
-                               gemm_math_);
+    weight_gemm(H, hprev, dtheta_.data() + o.R);
     KERNEL_CHECK("multi_gemm(dR)");
     mark("dR GEMM", l);
     if (!thin) {

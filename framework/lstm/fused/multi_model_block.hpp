@@ -117,6 +117,8 @@ class MultiModelBlock {
   kernels::GemmMath gemm_math_ = kernels::GemmMath::FP32;
   bool fused_input_ = false;  // layer 0's x W^T inside the FMA time loops (kernels::FusedInput)
   bool tiled_ = true;  // the time loops' tiled products where the plan takes them (LSTMAD_FUSED_TILED=0: off)
+  bool gemm_parts_ =
+      true;  // dR and a wide dW in parts of K (kernels::multi_gemm_parts; LSTMAD_FUSED_GEMM_PARTS=0: off)
   gpu::DeviceBuffer<float> theta_, dtheta_, m_, v_, best_;
   gpu::DeviceBuffer<float> xt_, gx_, dgates_, dy_, rt_, hy_, cy_, dhy_;
   std::vector<gpu::DeviceBuffer<float>> y_, gates_, c_;
