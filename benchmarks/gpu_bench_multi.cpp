@@ -215,8 +215,8 @@ void phase_rows(const Size& z, const std::vector<int>& Ns, int reps, const std::
             med.push_back(v[v.size() / 2]);
             sum += med.back();
           }
-          std::printf("N=%d L=%d %s time loops: phases %.3f ms, step %.3f ms\n", N, L, path.c_str(), sum,
-                      step);
+          std::printf("N=%d L=%d %s time loops (%s): phases %.3f ms, step %.3f ms\n", N, L, path.c_str(),
+                      batch.time_loops().c_str(), sum, step);
           for (std::size_t i = 0; i < names.size(); ++i) {
             const double share = sum > 0 ? med[i] / sum : 0.0;
             std::printf("  %-30s %10.3f ms %6.1f%%\n", names[i].c_str(), med[i], 100.0 * share);

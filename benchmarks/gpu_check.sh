@@ -367,10 +367,10 @@ elif command -v compute-sanitizer >/dev/null; then
   sanitized memcheck_fused "$(share 4)" env LSTMAD_GPU_QUICK=1 $SAN --tool memcheck "$F" --gtest_filter="$FSMALL:FusedFixture.ClusterKernelsMatchFp64Cpu:FusedFixture.TensorCorePathsMatchFp64Cpu:FusedFixture.WavefrontMatchesFp64Cpu:FusedFixture.WavefrontInferenceMatchesFp64Cpu:FusedFixture.SplitKernelsMatchFp64Cpu"
   sanitized racecheck_fused "$(share 3)" env LSTMAD_GPU_QUICK=1 $SAN --tool racecheck "$F" --gtest_filter="$FSMALL:FusedFixture.ClusterKernelsMatchFp64Cpu:FusedFixture.TensorCorePathsMatchFp64Cpu:FusedFixture.WavefrontMatchesFp64Cpu:FusedFixture.SplitKernelsMatchFp64Cpu"
   # The multi-model kernels (time loops with model strides, the batched GEMM, head, sums, Adam, masks;
-  # the tiled time loops on blocks of 42 rows).
+  # the tiled time loops on blocks of 42 rows; the clusters per model at H = 128).
   M=$(find "$BUILD" -name test_fused_multi -type f | head -1)
-  sanitized memcheck_multi "$(share 2)" $SAN --tool memcheck "$M" --gtest_filter='FusedMulti.SmallBatchForTheSanitizers:FusedMulti.TensorCoreSmallBatchForTheSanitizers:FusedMulti.TiledTimeLoopsGiveTheUntiledBits'
-  sanitized racecheck_multi "$(share 1)" $SAN --tool racecheck "$M" --gtest_filter='FusedMulti.SmallBatchForTheSanitizers:FusedMulti.TensorCoreSmallBatchForTheSanitizers:FusedMulti.TiledTimeLoopsGiveTheUntiledBits'
+  sanitized memcheck_multi "$(share 2)" $SAN --tool memcheck "$M" --gtest_filter='FusedMulti.SmallBatchForTheSanitizers:FusedMulti.TensorCoreSmallBatchForTheSanitizers:FusedMulti.TiledTimeLoopsGiveTheUntiledBits:FusedMulti.ClusterModelsEqualAloneAndFollowTheFp64CpuEngine'
+  sanitized racecheck_multi "$(share 1)" $SAN --tool racecheck "$M" --gtest_filter='FusedMulti.SmallBatchForTheSanitizers:FusedMulti.TensorCoreSmallBatchForTheSanitizers:FusedMulti.TiledTimeLoopsGiveTheUntiledBits:FusedMulti.ClusterModelsEqualAloneAndFollowTheFp64CpuEngine'
 else
   record compute-sanitizer MISSING
   FAILED=1

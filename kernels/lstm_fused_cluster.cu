@@ -11,8 +11,13 @@
 //             double-buffered copy of the gate gradients (BB x 4H), exchanged the same way.
 // The double buffers make one cluster barrier per step enough (the same argument as one block's).
 // The last remote store of a kernel is followed by a cluster barrier, so no block exits while a peer
-// can still write into its shared memory. Each unit's dot product is the same k (or m) loop, in the same
-// order, as in the one-block kernels: results are bitwise repeatable and should equal theirs.
+// can still write into its shared memory.
+// Several models (ModelStrides, the multi-model path): blockIdx.y is the model, each pointer moves by its
+// stride, and a cluster whose rows lie past the model's real ones (or whose model is skipped) leaves as a
+// whole before its first barrier: every block of a cluster has the same model and rows. The forward takes
+// the layer's input in place of gx (FusedInput) with the one-block kernel's chains. Each unit's dot product
+// is the same k (or m) loop, in the same order, as in the one-block kernels: results are bitwise repeatable
+// and should equal theirs.
 #if !defined(LSTMAD_CUDA_EMULATION)
 #include <cooperative_groups.h>
 #endif
@@ -35,14 +40,31 @@ namespace {
 
 template <int MAXR>
 __global__ void __launch_bounds__(kFusedMaxThreads, 1)
-    lstm_fused_fwd_cluster_kernel(const float* __restrict__ gx, const float* __restrict__ Rg,
+    lstm_fused_fwd_cluster_kernel(const float* __restrict__ gx, FusedInput in, const float* __restrict__ Rg,
                                   const float* __restrict__ bW, const float* __restrict__ bR, int T, int B,
                                   int H, int BB, float* __restrict__ y, float* __restrict__ gates,
-                                  float* __restrict__ c_out, float* __restrict__ hy, float* __restrict__ cy) {
+                                  float* __restrict__ c_out, float* __restrict__ hy, float* __restrict__ cy,
+                                  const ModelStrides ms) {
   LSTMAD_DYNAMIC_SMEM(float4, smem4);  // float4: fused_rows.cuh reads 16-byte words
   float* const smem = reinterpret_cast<float*>(smem4);
   cg::cluster_group cluster = cg::this_cluster();
   const int C = static_cast<int>(cluster.num_blocks());
+  const int model = blockIdx.y;
+  const int nrows = model_rows(ms, model, B);
+  if ((static_cast<int>(blockIdx.x) / C) * BB >= nrows) return;
+  {
+    const std::size_t m = model;
+    in = model_input(in, ms, m);
+    if (in.x == nullptr) gx += m * ms.gx;
+    Rg += m * ms.param;
+    bW += m * ms.param;
+    bR += m * ms.param;
+    y += m * ms.y;
+    if (gates != nullptr) gates += m * ms.gates;
+    if (c_out != nullptr) c_out += m * ms.seq;
+    if (hy != nullptr) hy += m * ms.state;
+    if (cy != nullptr) cy += m * ms.state;
+  }
   const int rank = static_cast<int>(cluster.block_rank());
   const int Hc = blockDim.x;
   const int j = threadIdx.x, g = threadIdx.y, G = blockDim.y;
@@ -61,7 +83,7 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
   int lr[MAXR];
   bool valid[MAXR];
   long long grow[MAXR];
-  own_rows<MAXR>(g, G, BB, row0, B, lr, valid, grow);
+  own_rows<MAXR>(g, G, BB, row0, nrows, lr, valid, grow);
   float bias[4];
 #pragma unroll
   for (int q = 0; q < 4; ++q) bias[q] = bW[q * H + u] + bR[q * H + u];
@@ -80,9 +102,18 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
     float acc[MAXR][4];
 #pragma unroll
     for (int r = 0; r < MAXR; ++r) {
-      const float* gxr = gx + (static_cast<long long>(t) * B + grow[r]) * H4;
+      const long long tb = static_cast<long long>(t) * B + grow[r];
+      float pre[4] = {0.f, 0.f, 0.f, 0.f};
+      if (valid[r] && in.x != nullptr) {
+        float x[kFusedInputMax];
+        load_step_input(in.x + tb * in.D, in.D, x);
+        input_projection<4>(x, in.W, in.D, u, H, pre);
+      } else if (valid[r]) {
 #pragma unroll
-      for (int q = 0; q < 4; ++q) acc[r][q] = valid[r] ? gxr[q * H + u] + bias[q] : 0.f;
+        for (int q = 0; q < 4; ++q) pre[q] = gx[tb * H4 + q * H + u];
+      }
+#pragma unroll
+      for (int q = 0; q < 4; ++q) acc[r][q] = valid[r] ? pre[q] + bias[q] : 0.f;
     }
     add_recurrent_product<MAXR>(acc, rs, j, Hc4, Hc, hp, lr, H);
 #pragma unroll
@@ -115,11 +146,23 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
     lstm_fused_bwd_cluster_kernel(const float* __restrict__ Rg, const float* __restrict__ gates,
                                   const float* __restrict__ cst, const float* __restrict__ dy,
                                   const float* __restrict__ dhy, int T, int B, int H, int BB,
-                                  float* __restrict__ dgates) {
+                                  float* __restrict__ dgates, const ModelStrides ms) {
   LSTMAD_DYNAMIC_SMEM(float4, smem4);  // float4: fused_rows.cuh reads 16-byte words
   float* const smem = reinterpret_cast<float*>(smem4);
   cg::cluster_group cluster = cg::this_cluster();
   const int C = static_cast<int>(cluster.num_blocks());
+  const int model = blockIdx.y;
+  const int nrows = model_rows(ms, model, B);
+  if ((static_cast<int>(blockIdx.x) / C) * BB >= nrows) return;
+  {
+    const std::size_t m = model;
+    Rg += m * ms.param;
+    gates += m * ms.gates;
+    cst += m * ms.seq;
+    if (dy != nullptr) dy += m * ms.seq;
+    if (dhy != nullptr) dhy += m * ms.state;
+    dgates += m * ms.gates;
+  }
   const int rank = static_cast<int>(cluster.block_rank());
   const int Hc = blockDim.x;
   const int j = threadIdx.x, g = threadIdx.y, G = blockDim.y;
@@ -138,7 +181,7 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
   int lr[MAXR];
   bool valid[MAXR];
   long long grow[MAXR];
-  own_rows<MAXR>(g, G, BB, row0, B, lr, valid, grow);
+  own_rows<MAXR>(g, G, BB, row0, nrows, lr, valid, grow);
   float dh_rec[MAXR], dc[MAXR], ct[MAXR];
 #pragma unroll
   for (int r = 0; r < MAXR; ++r) {
@@ -187,8 +230,8 @@ cudaError_t configure_bwd(std::size_t smem) {
   return raise_dynamic_smem_limit(lstm_fused_bwd_cluster_kernel<MAXR>, smem);
 }
 
-dim3 cluster_grid(const FusedLaunch& p) {
-  return dim3(static_cast<unsigned>(p.grid));
+dim3 cluster_grid(const FusedLaunch& p, int models = 1) {
+  return dim3(static_cast<unsigned>(p.grid), static_cast<unsigned>(models));
 }
 dim3 cluster_block(const FusedLaunch& p) {
   return dim3(static_cast<unsigned>(p.H / p.cluster), static_cast<unsigned>(p.groups));
@@ -212,32 +255,36 @@ template <int MAXR>
 cudaError_t launch_fwd(const FusedLaunch& p, const FusedFwdArgs& a, cudaStream_t stream) {
   cudaError_t e = configure_fwd<MAXR>(p.smem_fwd);
   if (e != cudaSuccess) return e;
-  return launch_cluster_kernel(lstm_fused_fwd_cluster_kernel<MAXR>, cluster_grid(p), cluster_block(p),
-                               p.smem_fwd, stream, static_cast<unsigned>(p.cluster), a.gx, a.R, a.bW, a.bR,
-                               a.T, p.B, p.H, p.rows_per_block, a.y, a.gates, a.c, a.hy, a.cy);
+  return launch_cluster_kernel(lstm_fused_fwd_cluster_kernel<MAXR>, cluster_grid(p, a.models.models),
+                               cluster_block(p), p.smem_fwd, stream, static_cast<unsigned>(p.cluster), a.gx,
+                               a.input, a.R, a.bW, a.bR, a.T, p.B, p.H, p.rows_per_block, a.y, a.gates, a.c,
+                               a.hy, a.cy, a.models);
 }
 
 template <int MAXR>
 cudaError_t launch_bwd(const FusedLaunch& p, const FusedBwdArgs& a, cudaStream_t stream) {
   cudaError_t e = configure_bwd<MAXR>(p.smem_bwd);
   if (e != cudaSuccess) return e;
-  return launch_cluster_kernel(lstm_fused_bwd_cluster_kernel<MAXR>, cluster_grid(p), cluster_block(p),
-                               p.smem_bwd, stream, static_cast<unsigned>(p.cluster), a.R, a.gates, a.c, a.dy,
-                               a.dhy, a.T, p.B, p.H, p.rows_per_block, a.dgates);
+  return launch_cluster_kernel(lstm_fused_bwd_cluster_kernel<MAXR>, cluster_grid(p, a.models.models),
+                               cluster_block(p), p.smem_bwd, stream, static_cast<unsigned>(p.cluster), a.R,
+                               a.gates, a.c, a.dy, a.dhy, a.T, p.B, p.H, p.rows_per_block, a.dgates,
+                               a.models);
 }
 
 }  // namespace
 
 cudaError_t launch_lstm_fused_forward_cluster(const FusedLaunch& plan, const FusedFwdArgs& args,
                                               cudaStream_t stream) {
-  if (plan.grid <= 0 || args.T <= 0 || plan.cluster < 2) return cudaErrorInvalidValue;
+  if (plan.grid <= 0 || args.T <= 0 || plan.cluster < 2 || args.models.models <= 0)
+    return cudaErrorInvalidValue;
   return with_max_rows(plan.max_rows,
                        [&](auto rows) { return launch_fwd<decltype(rows)::value>(plan, args, stream); });
 }
 
 cudaError_t launch_lstm_fused_backward_cluster(const FusedLaunch& plan, const FusedBwdArgs& args,
                                                cudaStream_t stream) {
-  if (plan.grid <= 0 || args.T <= 0 || plan.cluster < 2) return cudaErrorInvalidValue;
+  if (plan.grid <= 0 || args.T <= 0 || plan.cluster < 2 || args.models.models <= 0)
+    return cudaErrorInvalidValue;
   return with_max_rows(plan.max_rows,
                        [&](auto rows) { return launch_bwd<decltype(rows)::value>(plan, args, stream); });
 }

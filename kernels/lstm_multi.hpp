@@ -14,7 +14,8 @@
 //   multi_head_forward  yhat, (yhat - y)^2, d mean-MSE / d yhat = 2 (yhat - y) / (rows[m] horizon)
 //   multi_sum_squares   per-model sum of squares in double (loss, gradient norm), accumulated per epoch
 //   backward            multi_head_backward; per layer the time-loop kernel, multi_gemm for dW, dR and dX
-//                       (multi_gemm_split for dR and a wide dW, the layer's gates as its workspace),
+//                       (multi_gemm_split for dR and a wide dW, the layer's gates as its workspace, and there
+//                       the bias sums with dR),
 //                       multi_colsum for dbW = dbR (multi_gemm_rowsum: dW and dbW = dbR in one pass where
 //                       dW has at most kMultiThinCols columns)
 //   multi_adam_prepare, multi_adam_update   per-model clipping factor, bias corrections and update
@@ -81,11 +82,15 @@ constexpr int multi_gemm_parts(int N, int K) {
 
 // launch_multi_gemm, or with more than kMultiThinCols columns and multi_gemm_parts(N, K) > 1 the split above:
 // work + m * work_batch holds model m's partial sums (work_batch >= kChainParts M N floats, else
-// std::invalid_argument; what work held before is never read). C as in launch_multi_gemm.
-void launch_multi_gemm_split(int M, int N, int K, const StridedOperand& A, const StridedOperand& B, float* C,
+// std::invalid_argument; what work held before is never read). C as in launch_multi_gemm. With rowsum, where
+// it splits and the workspace also holds the row sums' parts (kChainParts M (N + 1) floats), the same blocks
+// sum each row of A over their part, A being read once for both, and the row sums go to rowsum (and
+// rowsum2) as in launch_multi_gemm_rowsum, with launch_multi_colsum's bits (the same parts, added in the
+// same order). Returns whether it wrote the row sums; where it did not, the caller sums them.
+bool launch_multi_gemm_split(int M, int N, int K, const StridedOperand& A, const StridedOperand& B, float* C,
                              long long ldc, long long c_batch, float* work, long long work_batch, int models,
-                             const unsigned char* active, cudaStream_t stream,
-                             GemmMath math = GemmMath::FP32);
+                             const unsigned char* active, cudaStream_t stream, GemmMath math = GemmMath::FP32,
+                             float* rowsum = nullptr, float* rowsum2 = nullptr, long long sum_batch = 0);
 
 // launch_multi_gemm for N <= kMultiThinCols columns, which also writes the row sums of A, sum over k < K of
 // A_m[i][k] (launch_multi_colsum's order, so its bits), to rowsum + m * sum_batch + i and, when rowsum2 is

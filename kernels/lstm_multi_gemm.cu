@@ -31,22 +31,46 @@ namespace {
 constexpr int kTile = 64, kK = 16, kSide = 16;
 static_assert(kK == kMultiGemmKStep, "multi_gemm_parts counts K-steps of this kernel");
 
-// Where a block's chains run: the tile's first output column and, for a GEMM split over K
-// (launch_multi_gemm_split), its part: blockIdx.x = tile column x parts + part (the parts of a tile in
-// consecutive blocks), k in [kb, ke), outputs to C + part x part_stride. One part: all of K, C itself.
+// How a launch of the tiled kernels splits K (launch_multi_gemm_split): `parts` parts of part_len k each,
+// part p's outputs at C + p x part_stride; with `sums`, the blocks of the first column tile also sum each
+// row of A over their part (one chain from 0 in k order, as multi_thin_kernel's row sums), part p's sum of
+// row i at sums + m x c_batch + p x M + i. One part: all of K into C, no sums.
+struct GemmParts {
+  int parts = 1, part_len = 0;
+  long long part_stride = 0;
+  float* sums = nullptr;
+};
+
+// Where a block's chains run: the tile's first output column and its part (blockIdx.x = tile column x
+// parts + part, so the parts of a tile are consecutive blocks), k in [kb, ke), the part's offset in C.
 struct BlockRange {
-  int col0, kb, ke;
+  int col0, part, kb, ke;
   long long c_offset;
 };
 
-__device__ __forceinline__ BlockRange block_range(int K, int parts, int part_len, long long part_stride) {
-  const int part = static_cast<int>(blockIdx.x) % parts;
+__device__ __forceinline__ BlockRange block_range(int K, const GemmParts& gp) {
   BlockRange r;
-  r.col0 = static_cast<int>(blockIdx.x) / parts * kTile;
-  r.kb = part * part_len < K ? part * part_len : K;
-  r.ke = r.kb + part_len < K ? r.kb + part_len : K;
-  r.c_offset = part * part_stride;
+  r.part = static_cast<int>(blockIdx.x) % gp.parts;
+  r.col0 = static_cast<int>(blockIdx.x) / gp.parts * kTile;
+  r.kb = r.part * gp.part_len < K ? r.part * gp.part_len : K;
+  r.ke = r.kb + gp.part_len < K ? r.kb + gp.part_len : K;
+  r.c_offset = r.part * gp.part_stride;
   return r;
+}
+
+// The row sums of a block's A tile, As[k][row] in shared memory: the first kTile threads (two warps, so the
+// branch is warp-uniform) each add their row's kn real k in order.
+template <int PITCH>
+__device__ __forceinline__ void add_row_sums(const float (*As)[PITCH], int kn, int tid, float& sum) {
+  if (tid >= kTile) return;
+  for (int kk = 0; kk < kn; ++kk) sum += As[kk][tid];
+}
+
+__device__ __forceinline__ void store_row_sum(const GemmParts& gp, const BlockRange& br, int M, int row0,
+                                              long long c_batch, int tid, float sum) {
+  const int m = blockIdx.z;
+  if (tid < kTile && row0 + tid < M)
+    gp.sums[m * c_batch + br.part * static_cast<long long>(M) + row0 + tid] = sum;
 }
 
 // One K-step's tiles, A 64 rows x 16 k and B 16 k x 64 columns, each loaded along whichever index is
@@ -116,7 +140,7 @@ constexpr int kPitch = kTile + 4;  // rows of 16-byte words; a transposed tile s
 // the block's part of it (block_range); the tiles' zeros start at its end.
 __global__ void __launch_bounds__(kSide* kSide, 3)
     multi_gemm_kernel(int M, int N, int K, StridedOperand A, StridedOperand B, float* __restrict__ C,
-                      long long ldc, long long c_batch, int parts, int part_len, long long part_stride,
+                      long long ldc, long long c_batch, GemmParts gp,
                       const unsigned char* __restrict__ active) {
   const int m = blockIdx.z;
   if (active != nullptr && active[m] == 0) return;
@@ -125,8 +149,10 @@ __global__ void __launch_bounds__(kSide* kSide, 3)
   const float* __restrict__ a = A.p + m * A.batch;
   const float* __restrict__ b = B.p + m * B.batch;
   const int tx = threadIdx.x, ty = threadIdx.y, tid = ty * kSide + tx;
-  const BlockRange br = block_range(K, parts, part_len, part_stride);
+  const BlockRange br = block_range(K, gp);
   const int row0 = blockIdx.y * kTile, col0 = br.col0, ke = br.ke;
+  const bool sums = gp.sums != nullptr && col0 == 0;
+  float row_sum = 0.f;
   float acc[4][4];
 #pragma unroll
   for (int i = 0; i < 4; ++i)
@@ -152,6 +178,7 @@ __global__ void __launch_bounds__(kSide* kSide, 3)
 #pragma unroll
         for (int j = 0; j < 4; ++j) acc[i][j] = fmaf(ai[i], bj[j], acc[i][j]);
     }
+    if (sums) add_row_sums<kPitch>(As[buf], kn, tid, row_sum);
     if (more) {
       // The other buffer was last read before the previous barrier, so it can be overwritten now.
       store_tiles<kPitch>(A, B, tid, next, As[buf ^ 1], Bs[buf ^ 1]);
@@ -159,6 +186,7 @@ __global__ void __launch_bounds__(kSide* kSide, 3)
     }
     __syncthreads();
   }
+  if (sums) store_row_sum(gp, br, M, row0, c_batch, tid, row_sum);
   float* c = C + m * c_batch + br.c_offset;
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
@@ -182,14 +210,14 @@ __device__ __forceinline__ uint32_t operand_word(float lo, float hi) {
   }
 }
 
-// 256 threads in 8 warps, three blocks per SM (79 registers, no spill; unbound it took 92-95, two blocks).
+// 256 threads in 8 warps, three blocks per SM (78 registers, no spill; unbound it took 92-95, two blocks).
 // K-padding enters as exact zeros (0 x 0 adds nothing to a chain). The tiles' pitch
 // is mma::gemm_pitch (72 floats in TF32, 68 in BF16), with which a fragment read hits 32 banks; loads along
 // k (a transposed operand) then store with conflicts, once per K-step against 24 fragment reads.
 template <mma::Format F>
 __global__ void __launch_bounds__(kSide* kSide, 3)
     multi_gemm_mma_kernel(int M, int N, int K, StridedOperand A, StridedOperand B, float* __restrict__ C,
-                          long long ldc, long long c_batch, int parts, int part_len, long long part_stride,
+                          long long ldc, long long c_batch, GemmParts gp,
                           const unsigned char* __restrict__ active) {
   static_assert(mma::kGemmTile == kTile && mma::kGemmK == kK, "the layout header's GEMM tile");
   const int m = blockIdx.z;
@@ -200,8 +228,10 @@ __global__ void __launch_bounds__(kSide* kSide, 3)
   const float* __restrict__ a = A.p + m * A.batch;
   const float* __restrict__ b = B.p + m * B.batch;
   const int tid = threadIdx.y * kSide + threadIdx.x, warp = tid >> 5, lane = tid & 31;
-  const BlockRange br = block_range(K, parts, part_len, part_stride);
+  const BlockRange br = block_range(K, gp);
   const int row0 = blockIdx.y * kTile, col0 = br.col0, ke = br.ke;
+  const bool sums = gp.sums != nullptr && col0 == 0;
+  float row_sum = 0.f;
   constexpr int KM = F == mma::Format::TF32 ? 8 : 16, PW = F == mma::Format::TF32 ? 1 : 2;
   float acc[4][4];
 #pragma unroll
@@ -211,6 +241,8 @@ __global__ void __launch_bounds__(kSide* kSide, 3)
   for (int k0 = br.kb; k0 < ke; k0 += kK) {
     load_tiles<PITCH>(M, N, ke, k0, row0, col0, a, A, b, B, As, Bs, tid);
     __syncthreads();
+    // fp32 values: the operands are rounded to the format only where fragments are read
+    if (sums) add_row_sums<PITCH>(As, ke - k0 < kK ? ke - k0 : kK, tid, row_sum);
 #pragma unroll
     for (int sub = 0; sub < kK / KM; ++sub) {
       uint32_t af[4];
@@ -235,6 +267,7 @@ __global__ void __launch_bounds__(kSide* kSide, 3)
     }
     __syncthreads();
   }
+  if (sums) store_row_sum(gp, br, M, row0, c_batch, tid, row_sum);
   float* c = C + m * c_batch + br.c_offset;
 #pragma unroll
   for (int nt = 0; nt < 4; ++nt)
@@ -345,15 +378,14 @@ void launch_thin(int M, int N, int K, const StridedOperand& A, const StridedOper
   }
 }
 
-// The tiled GEMM (N > kMultiThinCols) at `math`, each tile's chains in `parts` parts of K (block_range).
+// The tiled GEMM (N > kMultiThinCols) at `math`, each tile's chains in gp.parts parts of K (block_range).
 void launch_tiles(int M, int N, int K, const StridedOperand& A, const StridedOperand& B, float* C,
-                  long long ldc, long long c_batch, int parts, int part_len, long long part_stride,
-                  int models, const unsigned char* active, cudaStream_t stream, GemmMath math) {
-  const dim3 grid(static_cast<unsigned>((N + kTile - 1) / kTile * parts), (M + kTile - 1) / kTile, models);
+                  long long ldc, long long c_batch, const GemmParts& gp, int models,
+                  const unsigned char* active, cudaStream_t stream, GemmMath math) {
+  const dim3 grid(static_cast<unsigned>((N + kTile - 1) / kTile * gp.parts), (M + kTile - 1) / kTile, models);
   const dim3 block(kSide, kSide);
   const auto go = [&](auto kernel) {
-    launch_kernel(kernel, grid, block, 0, stream, M, N, K, A, B, C, ldc, c_batch, parts, part_len,
-                  part_stride, active);
+    launch_kernel(kernel, grid, block, 0, stream, M, N, K, A, B, C, ldc, c_batch, gp, active);
   };
   if (math == GemmMath::TF32)
     go(multi_gemm_mma_kernel<mma::Format::TF32>);
@@ -363,26 +395,40 @@ void launch_tiles(int M, int N, int K, const StridedOperand& A, const StridedOpe
     go(multi_gemm_kernel);
 }
 
-// C_m[i][j] = the kChainParts partial sums of output (i, j) added in order, part 0 first (one thread per
-// output; the parts' loads are independent, the adds one chain).
+// The parts added in order, part 0 first, one thread per output (the parts' loads independent, the adds
+// one chain): threads idx < M N take output (idx / N, idx % N) of C, and with rowsum the next M threads
+// the row sums, parts at M N kChainParts floats into the workspace (GemmParts::sums), written to rowsum
+// (and rowsum2 unless null) at m x sum_batch + i.
 constexpr int kPartsSumThreads = 256;
 
 __global__ void __launch_bounds__(kPartsSumThreads)
     multi_parts_sum_kernel(int M, int N, const float* __restrict__ work, long long work_batch,
-                           long long part_stride, float* __restrict__ C, long long ldc, long long c_batch,
+                           float* __restrict__ C, long long ldc, long long c_batch,
+                           float* __restrict__ rowsum, float* __restrict__ rowsum2, long long sum_batch,
                            const unsigned char* __restrict__ active) {
   const int m = blockIdx.y;
   if (active != nullptr && active[m] == 0) return;
   const int idx = static_cast<int>(blockIdx.x) * kPartsSumThreads + static_cast<int>(threadIdx.x);
-  if (idx >= M * N) return;
-  const float* __restrict__ w = work + m * work_batch + idx;
+  const int outputs = M * N;
+  const bool is_sum = idx >= outputs;
+  if (is_sum && (rowsum == nullptr || idx >= outputs + M)) return;
+  // C's parts are M N apart; the row sums' parts, after all of those, M apart.
+  const long long stride = is_sum ? M : outputs;
+  const float* __restrict__ w =
+      work + m * work_batch +
+      (is_sum ? static_cast<long long>(kChainParts) * outputs + (idx - outputs) : idx);
   float p[kChainParts];
 #pragma unroll
-  for (int s = 0; s < kChainParts; ++s) p[s] = w[s * part_stride];
+  for (int s = 0; s < kChainParts; ++s) p[s] = w[s * stride];
   float out = p[0];
 #pragma unroll
   for (int s = 1; s < kChainParts; ++s) out += p[s];
-  C[m * c_batch + static_cast<long long>(idx / N) * ldc + idx % N] = out;
+  if (!is_sum) {
+    C[m * c_batch + static_cast<long long>(idx / N) * ldc + idx % N] = out;
+  } else {
+    rowsum[m * sum_batch + (idx - outputs)] = out;
+    if (rowsum2 != nullptr) rowsum2[m * sum_batch + (idx - outputs)] = out;
+  }
 }
 
 }  // namespace
@@ -395,30 +441,40 @@ void launch_multi_gemm(int M, int N, int K, const StridedOperand& A, const Strid
     launch_thin<false>(M, N, K, A, B, C, ldc, c_batch, nullptr, nullptr, 0, models, active, stream);
     return;
   }
-  launch_tiles(M, N, K, A, B, C, ldc, c_batch, 1, K, 0, models, active, stream, math);
+  GemmParts whole;
+  whole.part_len = K;
+  launch_tiles(M, N, K, A, B, C, ldc, c_batch, whole, models, active, stream, math);
 }
 
-void launch_multi_gemm_split(int M, int N, int K, const StridedOperand& A, const StridedOperand& B, float* C,
+bool launch_multi_gemm_split(int M, int N, int K, const StridedOperand& A, const StridedOperand& B, float* C,
                              long long ldc, long long c_batch, float* work, long long work_batch, int models,
-                             const unsigned char* active, cudaStream_t stream, GemmMath math) {
+                             const unsigned char* active, cudaStream_t stream, GemmMath math, float* rowsum,
+                             float* rowsum2, long long sum_batch) {
   if (N <= kMultiThinCols || multi_gemm_parts(N, K) == 1) {
     launch_multi_gemm(M, N, K, A, B, C, ldc, c_batch, models, active, stream, math);
-    return;
+    return false;
   }
-  if (M <= 0 || models <= 0) return;
   static_assert(multi_gemm_parts(kMultiThinCols + 1, 1 << 20) == kChainParts,
                 "the split runs in the thin sums' parts");
-  const long long part_stride = static_cast<long long>(M) * N;
-  if (work == nullptr || work_batch < kChainParts * part_stride)
+  const long long outputs = static_cast<long long>(M) * N;
+  if (work == nullptr || work_batch < kChainParts * outputs)
     throw std::invalid_argument("launch_multi_gemm_split: a workspace of " + std::to_string(work_batch) +
                                 " floats per model, the " + std::to_string(kChainParts) + " parts of " +
                                 std::to_string(M) + " x " + std::to_string(N) + " outputs need " +
-                                std::to_string(kChainParts * part_stride));
-  launch_tiles(M, N, K, A, B, work, N, work_batch, kChainParts, multi_chain_part_len(K), part_stride, models,
-               active, stream, math);
-  const dim3 grid(static_cast<unsigned>((part_stride + kPartsSumThreads - 1) / kPartsSumThreads), models);
-  launch_kernel(multi_parts_sum_kernel, grid, dim3(kPartsSumThreads), 0, stream, M, N, work, work_batch,
-                part_stride, C, ldc, c_batch, active);
+                                std::to_string(kChainParts * outputs));
+  if (M <= 0 || models <= 0) return false;
+  const bool sums = rowsum != nullptr && work_batch >= kChainParts * (outputs + M);
+  GemmParts gp;
+  gp.parts = kChainParts;
+  gp.part_len = multi_chain_part_len(K);
+  gp.part_stride = outputs;
+  gp.sums = sums ? work + kChainParts * outputs : nullptr;
+  launch_tiles(M, N, K, A, B, work, N, work_batch, gp, models, active, stream, math);
+  const long long threads = outputs + (sums ? M : 0);
+  const dim3 grid(static_cast<unsigned>((threads + kPartsSumThreads - 1) / kPartsSumThreads), models);
+  launch_kernel(multi_parts_sum_kernel, grid, dim3(kPartsSumThreads), 0, stream, M, N, work, work_batch, C,
+                ldc, c_batch, sums ? rowsum : nullptr, rowsum2, sum_batch, active);
+  return sums;
 }
 
 void launch_multi_gemm_rowsum(int M, int N, int K, const StridedOperand& A, const StridedOperand& B, float* C,

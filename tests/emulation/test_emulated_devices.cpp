@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "kernels/lstm_fused_cluster.hpp"
 #include "lstm/engine.hpp"
 #include "lstm/fused/fused_lstm.hpp"
+#include "lstm/fused/fused_multi.hpp"
 #include "lstm/init.hpp"
 #include "tests/emulation/cuda_emulation.hpp"
 #include "tests/emulation/emu_internal.hpp"
@@ -254,6 +256,64 @@ TEST(EmulatedPartitionedDevice, AClusterQueryTheDeviceRefusesFallsBackToTheOneBl
   ASSERT_EQ(refused.grad.size(), whole.grad.size());
   const auto err = test::compare(refused.grad.data(), whole.grad.data(), whole.grad.size());
   EXPECT_LT(err.rel_frobenius, 1e-5);
+}
+
+// Two models of H = 128 trained together on the multi-model path: which time loops it took, what it
+// logged while planning, and the parameters after training.
+struct MultiClusterRun {
+  std::string loops, log;
+  std::vector<std::vector<float>> params;
+};
+
+MultiClusterRun multi_cluster_run() {
+  const ModelShape shape{1, 1, 128, 1};
+  const int T = 6, B = 5;
+  const test::Series s = test::make_series(60, 1, 3);
+  std::vector<ModelJob> jobs = test::make_jobs(shape, s, T, B, 2, 2);
+  std::vector<ModelJob*> ptrs;
+  for (auto& j : jobs) ptrs.push_back(&j);
+  gpu::Stream stream;
+  MultiClusterRun r;
+  testing::internal::CaptureStderr();
+  FusedMultiBatch batch(shape, T, B, fused_device_limits(0), ptrs, stream.get(), /*graphs=*/false);
+  r.log = testing::internal::GetCapturedStderr();
+  r.loops = batch.time_loops();
+  batch.train();
+  for (const ModelJob& j : jobs) r.params.push_back(j.params);
+  return r;
+}
+
+// The multi-model path asks the same question before it takes the clusters (training v2.6): where the device
+// cannot place them, or refuses to say, it warns and trains on the one-block kernels with R from L2, whose
+// per-unit chains are the clusters' own, so every model ends with the same bits either way.
+TEST(EmulatedPartitionedDevice, ModelsOfABatchFallBackFromClustersTheDeviceCannotPlace) {
+  unsetenv("LSTMAD_EMU_MAX_CLUSTER");
+  const MultiClusterRun whole = multi_cluster_run();
+  ASSERT_EQ(whole.loops, "cluster 2");
+  EXPECT_EQ(whole.log.find("cannot place"), std::string::npos) << whole.log;
+  setenv("LSTMAD_EMU_MAX_CLUSTER", "1", 1);
+  const MultiClusterRun sliced = multi_cluster_run();
+  unsetenv("LSTMAD_EMU_MAX_CLUSTER");
+  EXPECT_EQ(sliced.loops, "one-block, R from L2");
+  EXPECT_NE(sliced.log.find("cannot place a thread-block cluster of 2 blocks"), std::string::npos)
+      << sliced.log;
+  setenv("LSTMAD_EMU_CLUSTER_QUERY_FAILS", "1", 1);
+  const MultiClusterRun refused = multi_cluster_run();
+  unsetenv("LSTMAD_EMU_CLUSTER_QUERY_FAILS");
+  EXPECT_EQ(refused.loops, "one-block, R from L2");
+  EXPECT_NE(refused.log.find("cudaOccupancyMaxActiveClusters gave cudaErrorNotSupported"), std::string::npos)
+      << refused.log;
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess);
+  for (const MultiClusterRun* other : {&sliced, &refused}) {
+    ASSERT_EQ(other->params.size(), whole.params.size());
+    for (std::size_t m = 0; m < whole.params.size(); ++m) {
+      ASSERT_EQ(other->params[m].size(), whole.params[m].size());
+      EXPECT_TRUE(test::finite_and_nonzero(whole.params[m].data(), whole.params[m].size()));
+      EXPECT_EQ(0, std::memcmp(other->params[m].data(), whole.params[m].data(),
+                               whole.params[m].size() * sizeof(float)))
+          << "model " << m << ": the one-block kernels' parameters differ from the clusters'";
+    }
+  }
 }
 
 }  // namespace

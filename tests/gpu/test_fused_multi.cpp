@@ -34,6 +34,7 @@
 #include "lstm/fused/fused_lstm.hpp"
 #include "lstm/fused/fused_multi.hpp"
 #include "lstm/init.hpp"
+#include "support/test_support.hpp"  // ScopedEnv
 
 namespace lstmad {
 namespace {
@@ -373,11 +374,55 @@ void expect_r_in_l2_follows_fp64(int H, int T, int n0, Precision p, double loss_
   expect_short_batch_follows_fp64(ModelShape{1, 1, H, 1}, T, B, lim, p, loss_tol, param_tol, what, n0);
 }
 
-// H = 128 (R 256 KB): fp32 FMA, and the tensor-core loops at TF32 (one tile pair per warp).
+// H = 128 (R 256 KB): fp32 FMA (the clusters switched off), and the tensor-core loops at TF32 (one tile
+// pair per warp).
 TEST(FusedMulti, ModelsWithRInL2FollowTheFp64CpuEngine) {
   LSTMAD_REQUIRE_GPU();
-  expect_r_in_l2_follows_fp64(128, 6, 40, Precision::FP32, 1e-3, 3e-3);
+  {
+    const test::ScopedEnv no_clusters("LSTMAD_FUSED_CLUSTER", "0");
+    expect_r_in_l2_follows_fp64(128, 6, 40, Precision::FP32, 1e-3, 3e-3);
+  }
   expect_r_in_l2_follows_fp64(128, 6, 40, Precision::TF32, 2e-2, 3e-2);
+}
+
+// H = 128 at fp32, where R does not fit one block: version 2's clusters with per-model strides (the
+// default there). On 4 SMs three models share one cluster's worth of SMs each (all 8 rows in one
+// cluster) where a model alone gets two clusters of 4 rows: a model in the batch is still bit for bit the
+// model alone, and the batch follows the fp64 CPU engine. Layer 0's input is projected in the loop.
+TEST(FusedMulti, ClusterModelsEqualAloneAndFollowTheFp64CpuEngine) {
+  LSTMAD_REQUIRE_GPU();
+  const ModelShape shape{1, 1, 128, 1};
+  const int T = 6, B = 8, n0 = 40;
+  kernels::FusedLimits lim = fused_device_limits(0);
+  lim.sm_count = 4;
+  Batch b = make_short_batch(shape, T, B, n0);
+  const auto cluster_plan = [&](int models) {
+    kernels::FusedLimits per = lim;
+    per.sm_count = std::max(1, lim.sm_count / models);
+    return kernels::plan_fused_cluster(shape.hidden, B, per);
+  };
+  const kernels::FusedLaunch many = cluster_plan(static_cast<int>(b.jobs.size())), one = cluster_plan(1);
+  std::printf("cluster plan for %zu models: %d clusters of %d rows; alone: %d of %d rows\n", b.jobs.size(),
+              many.grid / many.cluster, many.rows_per_block, one.grid / one.cluster, one.rows_per_block);
+  EXPECT_NE(many.rows_per_block, one.rows_per_block) << "the batch should change the clusters' rows";
+  std::vector<ModelJob*> jobs;
+  for (auto& j : b.jobs) jobs.push_back(&j);
+  gpu::Stream stream;
+  {
+    FusedMultiBatch batch(shape, T, B, lim, jobs, stream.get(), /*graphs=*/false);
+    ASSERT_EQ(batch.time_loops(), "cluster 2");
+    batch.train();
+  }
+  for (std::size_t m = 0; m < b.jobs.size(); ++m) {
+    Batch fresh = make_short_batch(shape, T, B, n0);
+    std::vector<ModelJob*> one{&fresh.jobs[m]};
+    FusedMultiBatch alone(shape, T, B, lim, one, stream.get(), /*graphs=*/false);
+    ASSERT_EQ(alone.time_loops(), "cluster 2");
+    alone.train();
+    expect_identical(b.jobs[m], fresh.jobs[m],
+                     "H=128 cluster: model " + std::to_string(m) + " in a batch vs alone");
+  }
+  expect_short_batch_follows_fp64(shape, T, B, lim, Precision::FP32, 1e-3, 3e-3, "fp32 H=128 cluster", n0);
 }
 
 // H = 256 (R 512 KB at BF16): the tensor-core loops with two tile pairs per warp; 3, 4 and 5 minibatches.

@@ -64,13 +64,15 @@ float split_chain(int K, Next next) {
 }
 
 // C_m = A_m B_m for 3 models (the middle one skipped) through launch_multi_gemm, or with `split` through
-// launch_multi_gemm_split (its workspace filled with NaN first: what it held must not matter), at every
+// launch_multi_gemm_split with the row sums of A asked for (its workspace, room for the row sums' parts
+// too, filled with NaN first: what it held must not matter), at every
 // precision and both ways of reading each operand (A transposed and B row-major, as dR = dG^T h reads them;
 // A row-major and B transposed, as dX = dG W does). Relative Frobenius error against double: fp32 1e-6,
 // TF32 2e-3, BF16 1.5e-2; at fp32 every output is bit for bit the host's fmaf chain over k = 0..K-1, or
 // where the kernels split K (the thin path, N <= 4; a split GEMM with multi_gemm_parts(N, K) > 1) its
-// split_chain: the kernels' contract, which makes a model's result independent of the launch.
-// Bit-identical reruns; the skipped model untouched.
+// split_chain: the kernels' contract, which makes a model's result independent of the launch. Where the
+// split GEMM splits, it also writes both row sums, each the split_chain of adds (so launch_multi_colsum's
+// bits), and says so; where not, it writes none. Bit-identical reruns; the skipped model untouched.
 void expect_multi_gemm_matches_host(int M, int N, int K, bool a_transposed, bool split) {
   gpu::Stream s;
   const int models = 3;
@@ -79,8 +81,9 @@ void expect_multi_gemm_matches_host(int M, int N, int K, bool a_transposed, bool
   const auto a = test::random_vector(static_cast<std::size_t>(models) * K * M, 91 + M);
   const auto b = test::random_vector(static_cast<std::size_t>(models) * K * N, 92 + N);
   DeviceBuffer<float> da(a.size()), db(b.size()), dc(static_cast<std::size_t>(models) * M * N);
-  const long long work_batch = static_cast<long long>(kernels::kChainParts) * M * N;
+  const long long work_batch = static_cast<long long>(kernels::kChainParts) * M * (N + 1);
   DeviceBuffer<float> work(static_cast<std::size_t>(models * work_batch));
+  DeviceBuffer<float> dsum(static_cast<std::size_t>(models) * M), dsum2(dsum.size());
   da.upload(a, s);
   db.upload(b, s);
   const std::vector<unsigned char> act{1, 0, 1};
@@ -101,7 +104,8 @@ void expect_multi_gemm_matches_host(int M, int N, int K, bool a_transposed, bool
   const auto b_at = [&](int m, int k, int j) {
     return b[static_cast<std::size_t>(m) * K * N + static_cast<std::size_t>(k * B.rs + j * B.cs)];
   };
-  const bool parts = N <= kernels::kMultiThinCols || (split && kernels::multi_gemm_parts(N, K) > 1);
+  const bool split_gemm = split && N > kernels::kMultiThinCols && kernels::multi_gemm_parts(N, K) > 1;
+  const bool parts = N <= kernels::kMultiThinCols || split_gemm;
   for (const auto& [math, tol] : {std::pair<kernels::GemmMath, double>{kernels::GemmMath::FP32, 1e-6},
                                   {kernels::GemmMath::TF32, 2e-3},
                                   {kernels::GemmMath::BF16, 1.5e-2}}) {
@@ -111,9 +115,13 @@ void expect_multi_gemm_matches_host(int M, int N, int K, bool a_transposed, bool
                             std::to_string(static_cast<int>(math));
     const auto run = [&] {
       work.fill_bytes_async(0xFF, s);
+      dsum.fill_bytes_async(0xFF, s);
+      dsum2.fill_bytes_async(0xFF, s);
       if (split)
-        kernels::launch_multi_gemm_split(M, N, K, A, B, dc.data(), N, static_cast<long long>(M) * N,
-                                         work.data(), work_batch, models, dact.data(), s, math);
+        EXPECT_EQ(split_gemm, kernels::launch_multi_gemm_split(
+                                  M, N, K, A, B, dc.data(), N, static_cast<long long>(M) * N, work.data(),
+                                  work_batch, models, dact.data(), s, math, dsum.data(), dsum2.data(), M))
+            << tag << ": whether the row sums were written";
       else
         kernels::launch_multi_gemm(M, N, K, A, B, dc.data(), N, static_cast<long long>(M) * N, models,
                                    dact.data(), s, math);
@@ -122,14 +130,26 @@ void expect_multi_gemm_matches_host(int M, int N, int K, bool a_transposed, bool
     };
     dc.fill_bytes_async(0xFF, s);  // NaN: the skipped model's block must stay so
     const std::vector<float> c = run();
+    const std::vector<float> sum = dsum.to_host(s), sum2 = dsum2.to_host(s);
     // Bits, not values: the skipped model's NaNs compare unequal to themselves.
     const std::vector<float> again = run();
     EXPECT_EQ(0, std::memcmp(c.data(), again.data(), c.size() * sizeof(float))) << tag << ": rerun differs";
     for (int m = 0; m < models; ++m) {
       const float* cm = c.data() + static_cast<std::size_t>(m) * M * N;
+      const std::size_t so = static_cast<std::size_t>(m) * M;
+      if (act[m] == 0 || !split_gemm) {
+        EXPECT_TRUE(std::isnan(sum[so]) && std::isnan(sum2[so + M - 1])) << tag << ": row sums written";
+      }
       if (act[m] == 0) {
         EXPECT_TRUE(std::isnan(cm[0]) && std::isnan(cm[M * N - 1])) << tag << ": skipped model written";
         continue;
+      }
+      for (int i = 0; split_gemm && i < M; ++i) {
+        const float chain = split_chain(K, [&](float p, int k) { return p + a_at(m, i, k); });
+        if (std::memcmp(&chain, &sum[so + i], sizeof(float)) != 0 ||
+            std::memcmp(&chain, &sum2[so + i], sizeof(float)) != 0)
+          ADD_FAILURE() << tag << " model " << m << " row sum " << i << ": " << sum[so + i] << " and "
+                        << sum2[so + i] << ", the chain of adds gives " << chain;
       }
       double num = 0, den = 0;
       int chain_mismatches = 0;
@@ -169,9 +189,10 @@ TEST(GpuKernels, MultiGemmMatchesHostAtEachPrecision) {
 }
 
 // The weight-gradient GEMMs split over K (launch_multi_gemm_split): K = 16 N exactly (the largest N that
-// splits: the partial sums fill the workspace), K with parts that do not start on a K-step (300: 15 parts of
-// 19 and one of 15) and N below one K-step, and K too short for N (one chain, launch_multi_gemm's bits);
-// a workspace smaller than the parts refused.
+// splits), K with parts that do not start on a K-step (300: 15 parts of 19 and one of 15) and N below one
+// K-step, and K too short for N (one chain, launch_multi_gemm's bits); a workspace smaller than the parts
+// refused, and one with room for C's parts only: no row sums, but C's bits. The row sums are
+// launch_multi_colsum's of dG (A transposed, as dR reads dG) bit for bit.
 TEST(GpuKernels, MultiGemmSplitSumsFixedPartsOfKInOrder) {
   LSTMAD_REQUIRE_GPU();
   EXPECT_EQ(kernels::multi_gemm_parts(65, 1040), kernels::kChainParts);
@@ -185,13 +206,44 @@ TEST(GpuKernels, MultiGemmSplitSumsFixedPartsOfKInOrder) {
                                   std::array<int, 3>{33, 129, 1100}})
       expect_multi_gemm_matches_host(M, N, K, a_transposed, true);
   gpu::Stream s;
-  const int M = 20, N = 65, K = 1040;
-  DeviceBuffer<float> work(static_cast<std::size_t>(kernels::kChainParts) * M * N);
+  const int M = 70, N = 12, K = 300;
+  const long long c_parts = static_cast<long long>(kernels::kChainParts) * M * N;
+  const auto a =
+      test::random_vector(static_cast<std::size_t>(K) * M, 97);  // dG: K x M, as the step stores it
+  const auto b = test::random_vector(static_cast<std::size_t>(K) * N, 98);
+  DeviceBuffer<float> da(a.size()), db(b.size()), work(static_cast<std::size_t>(c_parts)),
+      dc(static_cast<std::size_t>(M) * N), dref(dc.size()), dsum(static_cast<std::size_t>(M)),
+      dcol(dsum.size());
+  da.upload(a, s);
+  db.upload(b, s);
   kernels::StridedOperand A, B;
-  EXPECT_THROW(kernels::launch_multi_gemm_split(M, N, K, A, B, nullptr, N, 0, work.data(),
-                                                static_cast<long long>(kernels::kChainParts) * M * N - 1, 1,
+  A.p = da.data();
+  A.rs = 1;
+  A.cs = M;
+  B.p = db.data();
+  B.rs = N;
+  B.cs = 1;
+  EXPECT_THROW(kernels::launch_multi_gemm_split(M, N, K, A, B, dc.data(), N, 0, work.data(), c_parts - 1, 1,
                                                 nullptr, s),
                std::invalid_argument);
+  dsum.fill_bytes_async(0xFF, s);
+  EXPECT_FALSE(kernels::launch_multi_gemm_split(M, N, K, A, B, dc.data(), N, 0, work.data(), c_parts, 1,
+                                                nullptr, s, kernels::GemmMath::FP32, dsum.data(), nullptr,
+                                                0));
+  KERNEL_CHECK("multi_gemm_split");
+  EXPECT_TRUE(std::isnan(dsum.to_host(s)[0])) << "row sums written without room for their parts";
+  const std::vector<float> c_only = dc.to_host(s);
+  DeviceBuffer<float> big(static_cast<std::size_t>(c_parts + kernels::kChainParts * M));
+  EXPECT_TRUE(kernels::launch_multi_gemm_split(M, N, K, A, B, dref.data(), N, 0, big.data(),
+                                               static_cast<long long>(big.size()), 1, nullptr, s,
+                                               kernels::GemmMath::FP32, dsum.data(), nullptr, 0));
+  kernels::launch_multi_colsum(da.data(), K, M, 0, dcol.data(), nullptr, 0, 1, nullptr, s);
+  KERNEL_CHECK("multi_gemm_split, multi_colsum");
+  const std::vector<float> ref = dref.to_host(s), sum = dsum.to_host(s), col = dcol.to_host(s);
+  EXPECT_EQ(0, std::memcmp(c_only.data(), ref.data(), ref.size() * sizeof(float)))
+      << "C with and without the row sums";
+  EXPECT_EQ(0, std::memcmp(sum.data(), col.data(), col.size() * sizeof(float)))
+      << "the row sums are not launch_multi_colsum's";
 }
 
 // The bias gradients' column sums: each column's split_chain of float adds over the rows, bit for bit (so

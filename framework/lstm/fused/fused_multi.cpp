@@ -191,6 +191,10 @@ void FusedMultiBatch::load_for_steps() {
 void FusedMultiBatch::step() {
   block_->bench_step();
 }
+std::string FusedMultiBatch::time_loops() const {
+  return block_->time_loops();
+}
+
 std::vector<std::pair<std::string, double>> FusedMultiBatch::step_phases() {
   return block_->bench_step_phases();
 }

@@ -47,6 +47,8 @@ class FusedMultiBatch {
   void step();
   // One step, eager, with the device time of each of its phases (MultiModelBlock::bench_step_phases).
   std::vector<std::pair<std::string, double>> step_phases();
+  // Which time-loop kernels the batch runs (MultiModelBlock::time_loops).
+  std::string time_loops() const;
 
  private:
   std::vector<ModelJob*> jobs_;

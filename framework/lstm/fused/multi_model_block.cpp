@@ -9,6 +9,7 @@
 #include "core/gpu/check.hpp"
 #include "core/log.hpp"
 #include "kernels/lstm_fused_bwd.hpp"
+#include "kernels/lstm_fused_cluster.hpp"
 #include "kernels/lstm_fused_fwd.hpp"
 #include "kernels/lstm_fused_mma.hpp"
 #include "kernels/lstm_fused_split.hpp"
@@ -75,6 +76,8 @@ MultiModelBlock::MultiModelBlock(const ModelShape& shape, int window, int B,
     kernels::FusedLimits per = limits;
     per.sm_count = std::max(1, limits.sm_count / std::max(1, models));
     split_ = kernels::plan_fused_split(shape.hidden, B, per);
+  } else if (!(plan_.r_smem_fwd && plan_.r_smem_bwd) && fused_switch("LSTMAD_FUSED_CLUSTER", true)) {
+    plan_cluster(limits);
   }
   // Layer 0's input projection inside the FMA time loops (FusedInput: the GEMM's bits, no gx round trip)
   // for a few inputs at fp32; LSTMAD_FUSED_INPUT=0 keeps the GEMM.
@@ -151,6 +154,42 @@ MultiModelBlock::MultiModelBlock(const ModelShape& shape, int window, int B,
     CUDA_CHECK(kernels::prepare_lstm_fused_forward(plan_));
     if (train) CUDA_CHECK(kernels::prepare_lstm_fused_backward(plan_));
   }
+}
+
+// Where R does not fit one block (H of about 120 and more): version 2's clusters, the SMs shared out among
+// the models first as for plan_ (their per-(row, unit) chains are the one-block kernels', so a model keeps
+// its bits whatever the rows per cluster). Where the device cannot place such a cluster, or refuses the
+// question, a warning, and the one-block kernels read R from L2 as before (FusedLstm does the same).
+void MultiModelBlock::plan_cluster(const kernels::FusedLimits& limits) {
+  kernels::FusedLimits per = limits;
+  per.sm_count = std::max(1, limits.sm_count / std::max(1, N_));
+  const kernels::FusedLaunch pc = kernels::plan_fused_cluster(shape_.hidden, B_, per);
+  if (pc.cluster < 2) return;
+  CUDA_CHECK(kernels::prepare_lstm_fused_cluster(pc));
+  int clusters = 0;
+  const cudaError_t asked = kernels::lstm_fused_cluster_capacity(pc, &clusters);
+  if (asked != cudaSuccess) {
+    cudaGetLastError();
+    clusters = 0;
+  }
+  if (clusters > 0) {
+    cluster_ = pc;
+    return;
+  }
+  log::warn("fused LSTM (multi-model): this device cannot place a thread-block cluster of " +
+            std::to_string(pc.cluster) + " blocks with " + std::to_string(pc.smem_bwd / 1024) +
+            " KiB of shared memory each (" + shape_.str() + ", batch " + std::to_string(B_) + ")" +
+            (asked != cudaSuccess
+                 ? std::string(": cudaOccupancyMaxActiveClusters gave ") + cudaGetErrorName(asked)
+                 : std::string()) +
+            "; the one-block kernels run, reading R from L2");
+}
+
+std::string MultiModelBlock::time_loops() const {
+  if (mma_.grid > 0) return "tensor cores";
+  if (split_.grid > 0) return "split";
+  if (cluster_.cluster > 1) return "cluster " + std::to_string(cluster_.cluster);
+  return plan_.r_smem_fwd && plan_.r_smem_bwd ? "one-block" : "one-block, R from L2";
 }
 
 // Floats of the R workspace per model: R^T for the FMA kernels, staged fragments for the tensor cores.
@@ -416,6 +455,8 @@ void MultiModelBlock::forward(bool training) {
       CUDA_CHECK(kernels::launch_lstm_mma_forward(mma_, a, rt_.data(), stream_));
     } else if (split_.grid > 0) {
       kernels::launch_lstm_fused_forward_split(split_, a, stream_);
+    } else if (cluster_.cluster > 1) {
+      CUDA_CHECK(kernels::launch_lstm_fused_forward_cluster(cluster_, a, stream_));
     } else {
       kernels::launch_lstm_fused_forward(plan_, a, rt_.data(), stream_);
     }
@@ -452,6 +493,8 @@ void MultiModelBlock::backward() {
       CUDA_CHECK(kernels::launch_lstm_mma_backward(mma_, a, rt_.data(), stream_));
     } else if (split_.grid > 0) {
       kernels::launch_lstm_fused_backward_split(split_, a, stream_);
+    } else if (cluster_.cluster > 1) {
+      CUDA_CHECK(kernels::launch_lstm_fused_backward_cluster(cluster_, a, stream_));
     } else {
       kernels::launch_lstm_fused_backward(plan_, a, stream_);
     }
@@ -468,14 +511,17 @@ void MultiModelBlock::backward() {
     const bool thin = Din <= kernels::kMultiThinCols;
     // dR and a wide dW, in parts of K where kernels::multi_gemm_parts splits them (LSTMAD_FUSED_GEMM_PARTS=0:
     // one chain over all of K). The parts' partial sums (at most 4H x TB floats, as the gates) go to this
-    // layer's gates, which nothing reads once its backward time loop has run, until the next forward.
-    const auto weight_gemm = [&](int N, const StridedOperand& X, float* C) {
-      if (gemm_parts_)
-        kernels::launch_multi_gemm_split(
-            H4, N, TB, dgt, X, C, N, P, gates_[static_cast<std::size_t>(l)].data(),
-            static_cast<long long>(fs.gates), N_, active_.data(), stream_, gemm_math_);
-      else
+    // layer's gates, which nothing reads once its backward time loop has run, until the next forward. With
+    // sums, the GEMM also sums dG^T's rows (dbW = dbR) where it can, and says whether it did.
+    const auto weight_gemm = [&](int N, const StridedOperand& X, float* C, bool sums) {
+      if (!gemm_parts_) {
         kernels::launch_multi_gemm(H4, N, TB, dgt, X, C, N, P, N_, active_.data(), stream_, gemm_math_);
+        return false;
+      }
+      return kernels::launch_multi_gemm_split(
+          H4, N, TB, dgt, X, C, N, P, gates_[static_cast<std::size_t>(l)].data(),
+          static_cast<long long>(fs.gates), N_, active_.data(), stream_, gemm_math_,
+          sums ? dtheta_.data() + o.bW : nullptr, sums ? dtheta_.data() + o.bR : nullptr, P);
     };
     if (thin) {
       kernels::launch_multi_gemm_rowsum(H4, Din, TB, dgt, layer_input(l), dtheta_.data() + o.W, Din, P,
@@ -484,7 +530,7 @@ void MultiModelBlock::backward() {
       KERNEL_CHECK("multi_gemm_rowsum(dW, db)");
       mark("dW GEMM and bias sums", l);
     } else {
-      weight_gemm(Din, layer_input(l), dtheta_.data() + o.W);
+      weight_gemm(Din, layer_input(l), dtheta_.data() + o.W, false);
       KERNEL_CHECK("multi_gemm(dW)");
       mark("dW GEMM", l);
     }
@@ -494,10 +540,12 @@ void MultiModelBlock::backward() {
     hprev.rs = H;
     hprev.cs = 1;
     hprev.batch = static_cast<long long>(fs.y);
-    weight_gemm(H, hprev, dtheta_.data() + o.R);
+    // Above layer 0 the bias gradients come with dR where the split allows (launch_multi_colsum's bits either
+    // way), so dG is read once for both.
+    const bool summed = weight_gemm(H, hprev, dtheta_.data() + o.R, !thin);
     KERNEL_CHECK("multi_gemm(dR)");
-    mark("dR GEMM", l);
-    if (!thin) {
+    mark(summed ? "dR GEMM and bias sums" : "dR GEMM", l);
+    if (!thin && !summed) {
       // dbW = dbR = the column sums of dG over all (t, b)
       kernels::launch_multi_colsum(dgates_.data(), TB, H4, static_cast<long long>(fs.gates),
                                    dtheta_.data() + o.bW, dtheta_.data() + o.bR, P, N_, active_.data(),

@@ -79,6 +79,9 @@ class MultiModelBlock {
   // norm and Adam); the device time of each phase in ms, in step order. Eager launches leave small gaps
   // that a graph replay does not, so the phases add up to a little more than bench_step()'s time.
   std::vector<std::pair<std::string, double>> bench_step_phases();
+  // The time loops this block runs: "tensor cores", "split", "cluster C", "one-block" or "one-block, R
+  // from L2".
+  std::string time_loops() const;
 
   // Inference: every job's windows (its starts in the validation list) in steps of B rows, the forecasts
   // of each step stored at the model's cursor in one output buffer, downloaded once into each job's out.
@@ -88,6 +91,7 @@ class MultiModelBlock {
   enum class Pass { Train, Validate, Predict };
 
   std::size_t rt_stride() const;
+  void plan_cluster(const kernels::FusedLimits& limits);
   void copy_flagged(float* dst, const float* src, const std::vector<unsigned char>& flag, const char* what);
   void run_step(Pass pass);
   kernels::ModelStrides fwd_strides() const;
@@ -112,6 +116,8 @@ class MultiModelBlock {
   std::size_t P_ = 0, max_train_ = 0, max_val_ = 0, total_rows_ = 0;
   kernels::FusedLaunch plan_;
   kernels::SplitLaunch split_;  // version 4 in place of the one-block time loops (LSTMAD_FUSED_SPLIT=1)
+  // Version 2's clusters where R does not fit one block and the device can place them (cluster > 1).
+  kernels::FusedLaunch cluster_;
   kernels::MmaLaunch mma_;    // grid > 0: the tensor-core time loops (precision tf32 / bf16)
   std::size_t rt_words_ = 0;  // their staged R per model, in 32-bit words
   kernels::GemmMath gemm_math_ = kernels::GemmMath::FP32;
