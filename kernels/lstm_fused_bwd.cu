@@ -43,11 +43,7 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
   {
     const std::size_t m = model;
     Rg += m * ms.param;
-    gates += m * ms.gates;
-    cst += m * ms.seq;
-    if (dy != nullptr) dy += m * ms.seq;
-    if (dhy != nullptr) dhy += m * ms.state;
-    dgates += m * ms.gates;
+    backward_at_model(ms, m, gates, cst, dy, dhy, dgates);
   }
   const int j = threadIdx.x, g = threadIdx.y, G = blockDim.y;
   const int H4 = 4 * H;

@@ -55,15 +55,8 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
   {
     const std::size_t m = model;
     in = model_input(in, ms, m);
-    if (in.x == nullptr) gx += m * ms.gx;
     Rg += m * ms.param;
-    bW += m * ms.param;
-    bR += m * ms.param;
-    y += m * ms.y;
-    if (gates != nullptr) gates += m * ms.gates;
-    if (c_out != nullptr) c_out += m * ms.seq;
-    if (hy != nullptr) hy += m * ms.state;
-    if (cy != nullptr) cy += m * ms.state;
+    forward_at_model(ms, m, gx, bW, bR, y, gates, c_out, hy, cy);
   }
   const int rank = static_cast<int>(cluster.block_rank());
   const int Hc = blockDim.x;
@@ -157,11 +150,7 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
   {
     const std::size_t m = model;
     Rg += m * ms.param;
-    gates += m * ms.gates;
-    cst += m * ms.seq;
-    if (dy != nullptr) dy += m * ms.seq;
-    if (dhy != nullptr) dhy += m * ms.state;
-    dgates += m * ms.gates;
+    backward_at_model(ms, m, gates, cst, dy, dhy, dgates);
   }
   const int rank = static_cast<int>(cluster.block_rank());
   const int Hc = blockDim.x;

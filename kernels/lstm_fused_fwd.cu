@@ -44,15 +44,8 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
   {
     const std::size_t m = model;
     in = model_input(in, ms, m);
-    if (in.x == nullptr) gx += m * ms.gx;
     Rt += m * ms.rt;
-    bW += m * ms.param;
-    bR += m * ms.param;
-    y += m * ms.y;
-    if (gates != nullptr) gates += m * ms.gates;
-    if (c_out != nullptr) c_out += m * ms.seq;
-    if (hy != nullptr) hy += m * ms.state;
-    if (cy != nullptr) cy += m * ms.state;
+    forward_at_model(ms, m, gx, bW, bR, y, gates, c_out, hy, cy);
   }
   const int j = threadIdx.x, g = threadIdx.y, G = blockDim.y;
   const int H4 = 4 * H;

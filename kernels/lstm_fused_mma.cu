@@ -79,14 +79,7 @@ __global__ void __launch_bounds__(512, 1)
   {
     const std::size_t m = model;
     Ra = reinterpret_cast<const uint4*>(reinterpret_cast<const uint32_t*>(Ra) + m * ms.rt);
-    gx += m * ms.gx;
-    bW += m * ms.param;
-    bR += m * ms.param;
-    y += m * ms.y;
-    if (gates != nullptr) gates += m * ms.gates;
-    if (c_out != nullptr) c_out += m * ms.seq;
-    if (hy != nullptr) hy += m * ms.state;
-    if (cy != nullptr) cy += m * ms.state;
+    forward_at_model(ms, m, gx, bW, bR, y, gates, c_out, hy, cy);
   }
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int H4 = 4 * H;
@@ -251,11 +244,7 @@ __global__ void __launch_bounds__(512, 1)
   {
     const std::size_t m = model;
     Ra = reinterpret_cast<const uint4*>(reinterpret_cast<const uint32_t*>(Ra) + m * ms.rt);
-    gates += m * ms.gates;
-    cst += m * ms.seq;
-    if (dy != nullptr) dy += m * ms.seq;
-    if (dhy != nullptr) dhy += m * ms.state;
-    dgates += m * ms.gates;
+    backward_at_model(ms, m, gates, cst, dy, dhy, dgates);
   }
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int H4 = 4 * H;

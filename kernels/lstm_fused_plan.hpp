@@ -80,6 +80,32 @@ LSTMAD_PLAN_HD FusedInput model_input(FusedInput in, const ModelStrides& ms, std
   return in;
 }
 
+// A time loop's per-model pointers moved to model m's slices (null ones stay null): the forward's gx, biases
+// and outputs, the backward's inputs and gate gradients. The weights move at the caller, by their own stride
+// (R at the parameters', R^T or staged fragments at the workspace's).
+template <class CF, class F>
+LSTMAD_PLAN_HD void forward_at_model(const ModelStrides& ms, std::size_t m, CF& gx, CF& bW, CF& bR, F& y,
+                                     F& gates, F& c, F& hy, F& cy) {
+  if (gx != nullptr) gx += m * ms.gx;
+  bW += m * ms.param;
+  bR += m * ms.param;
+  y += m * ms.y;
+  if (gates != nullptr) gates += m * ms.gates;
+  if (c != nullptr) c += m * ms.seq;
+  if (hy != nullptr) hy += m * ms.state;
+  if (cy != nullptr) cy += m * ms.state;
+}
+
+template <class CF, class F>
+LSTMAD_PLAN_HD void backward_at_model(const ModelStrides& ms, std::size_t m, CF& gates, CF& c, CF& dy,
+                                      CF& dhy, F& dgates) {
+  gates += m * ms.gates;
+  c += m * ms.seq;
+  if (dy != nullptr) dy += m * ms.seq;
+  if (dhy != nullptr) dhy += m * ms.state;
+  dgates += m * ms.gates;
+}
+
 LSTMAD_PLAN_HD int model_rows(const ModelStrides& ms, int m, int B) {
   if (ms.active != nullptr && ms.active[m] == 0) return 0;
   return ms.rows != nullptr ? ms.rows[m] : B;
