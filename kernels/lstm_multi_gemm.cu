@@ -1,7 +1,7 @@
 // The multi-model GEMM (lstm_multi.hpp): C_m = A_m B_m for every model m, fp32 FMA, one launch for all
 // models (blockIdx.z = m).
 //
-// Tiles of 64 x 64 outputs per block of 16 x 16 threads, 4 x 4 outputs per thread, K in steps of 16
+// Tiles of 64 x 64 outputs per block of 16 x 8 threads, 8 x 4 outputs per thread, K in steps of 16
 // through shared memory. Each output is one fmaf chain over k = 0..K-1 in order, started at 0: the result
 // depends on M, N, K and the operands only, never on the number of models or on which models are skipped.
 // Operands are read through (row, column) strides, so the transposes of the LSTM's gradient GEMMs need no
@@ -74,24 +74,27 @@ __device__ __forceinline__ void store_row_sum(const GemmParts& gp, const BlockRa
 }
 
 // One K-step's tiles, A 64 rows x 16 k and B 16 k x 64 columns, each loaded along whichever index is
-// contiguous in memory, zeros outside the matrices: fetched into registers (four elements of each per
-// thread), then stored to shared memory as As[k][row] and Bs[k][column]. PITCH: the tiles' row pitch in
-// floats.
+// contiguous in memory, zeros outside the matrices: fetched into registers (kTile kK / NT elements of each
+// per thread of a block of NT), then stored to shared memory as As[k][row] and Bs[k][column]. PITCH: the
+// tiles' row pitch in floats.
+template <int NT>
 struct TileRegs {
-  float a[4], b[4];
+  static constexpr int kPer = kTile * kK / NT;
+  float a[kPer], b[kPer];
 };
 
+template <int NT>
 __device__ __forceinline__ void fetch_tiles(int M, int N, int K, int k0, int row0, int col0, const float* a,
                                             const StridedOperand& A, const float* b, const StridedOperand& B,
-                                            int tid, TileRegs& r) {
+                                            int tid, TileRegs<NT>& r) {
   const bool a_rows_contiguous = A.rs == 1, b_cols_contiguous = B.cs == 1;
   // One model's operand is far below 2^31 elements (its (row, column) offsets fit an int; the model's own
   // offset, m * batch, was applied to a and b in 64 bits), and 32-bit index arithmetic saves registers.
   const int ars = static_cast<int>(A.rs), acs = static_cast<int>(A.cs);
   const int brs = static_cast<int>(B.rs), bcs = static_cast<int>(B.cs);
 #pragma unroll
-  for (int e = 0; e < 4; ++e) {
-    const int idx = tid + e * kSide * kSide;
+  for (int e = 0; e < TileRegs<NT>::kPer; ++e) {
+    const int idx = tid + e * NT;
     const int ar = a_rows_contiguous ? idx % kTile : idx / kK;
     const int ak = a_rows_contiguous ? idx / kTile : idx % kK;
     const int gi = row0 + ar, gk = k0 + ak;
@@ -103,13 +106,13 @@ __device__ __forceinline__ void fetch_tiles(int M, int N, int K, int k0, int row
   }
 }
 
-template <int PITCH>
+template <int NT, int PITCH>
 __device__ __forceinline__ void store_tiles(const StridedOperand& A, const StridedOperand& B, int tid,
-                                            const TileRegs& r, float (*As)[PITCH], float (*Bs)[PITCH]) {
+                                            const TileRegs<NT>& r, float (*As)[PITCH], float (*Bs)[PITCH]) {
   const bool a_rows_contiguous = A.rs == 1, b_cols_contiguous = B.cs == 1;
 #pragma unroll
-  for (int e = 0; e < 4; ++e) {
-    const int idx = tid + e * kSide * kSide;
+  for (int e = 0; e < TileRegs<NT>::kPer; ++e) {
+    const int idx = tid + e * NT;
     const int ar = a_rows_contiguous ? idx % kTile : idx / kK;
     const int ak = a_rows_contiguous ? idx / kTile : idx % kK;
     As[ak][ar] = r.a[e];
@@ -119,26 +122,28 @@ __device__ __forceinline__ void store_tiles(const StridedOperand& A, const Strid
   }
 }
 
-template <int PITCH>
+template <int NT, int PITCH>
 __device__ __forceinline__ void load_tiles(int M, int N, int K, int k0, int row0, int col0, const float* a,
                                            const StridedOperand& A, const float* b, const StridedOperand& B,
                                            float (*As)[PITCH], float (*Bs)[PITCH], int tid) {
-  TileRegs r;
-  fetch_tiles(M, N, K, k0, row0, col0, a, A, b, B, tid, r);
-  store_tiles<PITCH>(A, B, tid, r, As, Bs);
+  TileRegs<NT> r;
+  fetch_tiles<NT>(M, N, K, k0, row0, col0, a, A, b, B, tid, r);
+  store_tiles<NT, PITCH>(A, B, tid, r, As, Bs);
 }
 
-// The fp32 kernel. A thread's 4 x 4 outputs are rows 4 ty + i and columns 4 tx + j, so each k reads its
-// four A and four B values as two 16-byte shared loads (one broadcast across the warp, one of 256 bytes):
-// 2 loads per 16 FMAs, where one 4-byte load per value took 8 and bounded the loop by shared-memory
-// bandwidth. The next K-step's tiles are fetched from global memory into registers while the current one
-// is summed, and stored to the other of two shared buffers, one barrier per K-step. The chains are the
-// same as ever (k = 0..K-1 in order, started at 0), so are the bits.
+// The fp32 kernel: 128 threads (kSide x kRowGroups), each with 8 x 4 outputs, rows 8 ty + i and columns
+// 4 tx + j, so each k reads its eight A values as two 16-byte shared loads that the warp's lanes share
+// (two addresses each) and its four B values as one of 256 bytes: by the count in docs/kernels.md, 8
+// shared-load cycles per warp and k against 8 of FMA issue (32 FMAs), where 4 x 4 outputs per thread took
+// 6 load cycles per 4 of FMA. The next K-step's tiles are fetched from global memory into registers while
+// the current one is summed, and stored to the other of two shared buffers, one barrier per K-step. The
+// chains are the same as ever (k = kb..ke-1 in order, started at 0), so are the bits.
 constexpr int kPitch = kTile + 4;  // rows of 16-byte words; a transposed tile stores with some conflicts
+constexpr int kRowGroups = kTile / 8, kFp32Threads = kSide * kRowGroups;
 
-// Three blocks per SM (at most 85 registers), as the one-buffer version had with 80. K: the chains run over
-// the block's part of it (block_range); the tiles' zeros start at its end.
-__global__ void __launch_bounds__(kSide* kSide, 3)
+// Four blocks per SM at most 128 registers each. K: the chains run over the block's part of it
+// (block_range); the tiles' zeros start at its end.
+__global__ void __launch_bounds__(kFp32Threads, 4)
     multi_gemm_kernel(int M, int N, int K, StridedOperand A, StridedOperand B, float* __restrict__ C,
                       long long ldc, long long c_batch, GemmParts gp,
                       const unsigned char* __restrict__ active) {
@@ -153,35 +158,36 @@ __global__ void __launch_bounds__(kSide* kSide, 3)
   const int row0 = blockIdx.y * kTile, col0 = br.col0, ke = br.ke;
   const bool sums = gp.sums != nullptr && col0 == 0;
   float row_sum = 0.f;
-  float acc[4][4];
+  float acc[8][4];
 #pragma unroll
-  for (int i = 0; i < 4; ++i)
+  for (int i = 0; i < 8; ++i)
 #pragma unroll
     for (int j = 0; j < 4; ++j) acc[i][j] = 0.f;
 
-  TileRegs next;
-  fetch_tiles(M, N, ke, br.kb, row0, col0, a, A, b, B, tid, next);
-  store_tiles<kPitch>(A, B, tid, next, As[0], Bs[0]);
+  TileRegs<kFp32Threads> next;
+  fetch_tiles<kFp32Threads>(M, N, ke, br.kb, row0, col0, a, A, b, B, tid, next);
+  store_tiles<kFp32Threads, kPitch>(A, B, tid, next, As[0], Bs[0]);
   __syncthreads();
   int buf = 0;
   for (int k0 = br.kb; k0 < ke; k0 += kK) {
     const bool more = k0 + kK < ke;
-    if (more) fetch_tiles(M, N, ke, k0 + kK, row0, col0, a, A, b, B, tid, next);
+    if (more) fetch_tiles<kFp32Threads>(M, N, ke, k0 + kK, row0, col0, a, A, b, B, tid, next);
     const int kn = ke - k0 < kK ? ke - k0 : kK;  // only real k: padding never enters a chain
-#pragma unroll 4
+#pragma unroll 2
     for (int kk = 0; kk < kn; ++kk) {
-      const float4 av = *reinterpret_cast<const float4*>(&As[buf][kk][4 * ty]);
+      const float4 a0 = *reinterpret_cast<const float4*>(&As[buf][kk][8 * ty]);
+      const float4 a1 = *reinterpret_cast<const float4*>(&As[buf][kk][8 * ty + 4]);
       const float4 bv = *reinterpret_cast<const float4*>(&Bs[buf][kk][4 * tx]);
-      const float ai[4] = {av.x, av.y, av.z, av.w}, bj[4] = {bv.x, bv.y, bv.z, bv.w};
+      const float ai[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w}, bj[4] = {bv.x, bv.y, bv.z, bv.w};
 #pragma unroll
-      for (int i = 0; i < 4; ++i)
+      for (int i = 0; i < 8; ++i)
 #pragma unroll
         for (int j = 0; j < 4; ++j) acc[i][j] = fmaf(ai[i], bj[j], acc[i][j]);
     }
     if (sums) add_row_sums<kPitch>(As[buf], kn, tid, row_sum);
     if (more) {
       // The other buffer was last read before the previous barrier, so it can be overwritten now.
-      store_tiles<kPitch>(A, B, tid, next, As[buf ^ 1], Bs[buf ^ 1]);
+      store_tiles<kFp32Threads, kPitch>(A, B, tid, next, As[buf ^ 1], Bs[buf ^ 1]);
       buf ^= 1;
     }
     __syncthreads();
@@ -189,8 +195,8 @@ __global__ void __launch_bounds__(kSide* kSide, 3)
   if (sums) store_row_sum(gp, br, M, row0, c_batch, tid, row_sum);
   float* c = C + m * c_batch + br.c_offset;
 #pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const int gi = row0 + 4 * ty + i;
+  for (int i = 0; i < 8; ++i) {
+    const int gi = row0 + 8 * ty + i;
     if (gi >= M) continue;
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
@@ -239,7 +245,7 @@ __global__ void __launch_bounds__(kSide* kSide, 3)
 #pragma unroll
     for (int e = 0; e < 4; ++e) acc[nt][e] = 0.f;
   for (int k0 = br.kb; k0 < ke; k0 += kK) {
-    load_tiles<PITCH>(M, N, ke, k0, row0, col0, a, A, b, B, As, Bs, tid);
+    load_tiles<kSide * kSide, PITCH>(M, N, ke, k0, row0, col0, a, A, b, B, As, Bs, tid);
     __syncthreads();
     // fp32 values: the operands are rounded to the format only where fragments are read
     if (sums) add_row_sums<PITCH>(As, ke - k0 < kK ? ke - k0 : kK, tid, row_sum);
@@ -383,16 +389,15 @@ void launch_tiles(int M, int N, int K, const StridedOperand& A, const StridedOpe
                   long long ldc, long long c_batch, const GemmParts& gp, int models,
                   const unsigned char* active, cudaStream_t stream, GemmMath math) {
   const dim3 grid(static_cast<unsigned>((N + kTile - 1) / kTile * gp.parts), (M + kTile - 1) / kTile, models);
-  const dim3 block(kSide, kSide);
-  const auto go = [&](auto kernel) {
+  const auto go = [&](auto kernel, dim3 block) {
     launch_kernel(kernel, grid, block, 0, stream, M, N, K, A, B, C, ldc, c_batch, gp, active);
   };
   if (math == GemmMath::TF32)
-    go(multi_gemm_mma_kernel<mma::Format::TF32>);
+    go(multi_gemm_mma_kernel<mma::Format::TF32>, dim3(kSide, kSide));
   else if (math == GemmMath::BF16)
-    go(multi_gemm_mma_kernel<mma::Format::BF16>);
+    go(multi_gemm_mma_kernel<mma::Format::BF16>, dim3(kSide, kSide));
   else
-    go(multi_gemm_kernel);
+    go(multi_gemm_kernel, dim3(kSide, kRowGroups));
 }
 
 // The parts added in order, part 0 first, one thread per output (the parts' loads independent, the adds
