@@ -17,7 +17,7 @@
 // predicting --forecast-windows W windows (default 2048; 0 leaves it out) through predict_batch on the
 // fused engine (lockstep), its per-model path and the cuDNN engine, with the forward compute floor.
 //
-// Then where a step's time goes (--phases-models, default 58,1024; 0 leaves it out): for each N and L, the
+// Then where a step's time goes (--phases-models, default 1,58,1024; 0 leaves it out): for each N and L, the
 // fused fp32 step run eagerly with an event after each phase (the gather, each layer's input GEMM, forward
 // and backward time loops, dW, dR and dX GEMMs and bias sums, the head and loss, the norm and Adam), on the
 // engine's default time loops, on the split ones, where the default time loops are tiled (blocks of many
@@ -441,7 +441,7 @@ int main(int argc, char** argv) {
   std::vector<int> forecast_Ns{1, 58, 256};
   int forecast_windows = 2048;
   std::string forecast_csv;
-  std::vector<int> phase_Ns{58, 1024};
+  std::vector<int> phase_Ns{1, 58, 1024};
   std::string phases_csv;
   CLI::App app{
       "gpu_bench_multi: one training step of N models, the multi-model engine beside the cuDNN loop"};
