@@ -25,7 +25,10 @@
 // runs (H=128 takes the cluster kernels, H=16 the wavefront), as the host emulation of CUDA runs it in CI
 // (emulated.gpu_bench_smoke); its times mean nothing.
 //
-// Usage: gpu_bench_fused [--quick | --smoke] [--reps N] [--warmup N] [--peak-tflops X] [--csv FILE]
+// --shape H,L,T,B: that one shape only (the GPU check profiles one step of it under Nsight Compute).
+//
+// Usage: gpu_bench_fused [--quick | --smoke | --shape H,L,T,B] [--reps N] [--warmup N] [--peak-tflops X]
+//                        [--csv FILE]
 // Without a CUDA device it prints why and exits 0.
 #include <algorithm>
 #include <cmath>
@@ -249,6 +252,11 @@ int main(int argc, char** argv) {
   app.add_option("--peak-tflops", peak_tflops, "The fp32 peak the compute floor divides by (nominal)")
       ->check(bench::tflops_range())
       ->capture_default_str();
+  std::vector<int> one_shape;
+  app.add_option("--shape", one_shape, "H,L,T,B: this shape only")
+      ->delimiter(',')
+      ->expected(4)
+      ->check(bench::at_least(1));
   if (const int rc = bench::parse_bench_flags(app, argc, argv); rc >= 0) return rc;
   const bool quick = flags.quick, smoke = flags.smoke;
   int &reps = flags.reps, &warmup = flags.warmup;
@@ -282,6 +290,12 @@ int main(int argc, char** argv) {
     Hs = {16, 128};
     Ts = {4};
     Bs = {3};
+  }
+  if (!one_shape.empty()) {
+    Hs = {one_shape[0]};
+    Ls = {one_shape[1]};
+    Ts = {one_shape[2]};
+    Bs = {one_shape[3]};
   }
   gpu::Stream stream;
   gpu::CudnnHandle cudnn;

@@ -8,7 +8,7 @@
 #   cut short at the deadline, later ones are skipped, and the tables and the summary still print, inside
 #   a 10-minute call. After the build, the tests, the benchmarks, the sanitizers and the end-to-end run
 #   each get a share of the time left (section, below) split among their stages (the benchmarks by weight).
-#   GPU_CHECK_SKIP="tests sanitizers benchmarks end_to_end" (any of them): leave those parts out, e.g. for a second
+#   GPU_CHECK_SKIP="tests sanitizers benchmarks end_to_end profile" (any of them): leave those parts out, e.g. for a second
 #   call that only finishes what a deadline cut (the build is redone unless the machine is still warm).
 # 1. prints the environment (nvidia-smi, nvcc, cuDNN header and library, cmake);
 # 2. uses the executables of .deps/gpu-prebuilt.tar.xz (scripts/prebuild-gpu.sh) when they were built
@@ -20,7 +20,8 @@
 # 5. runs the GPU benchmarks and the PyTorch comparisons on the same shapes (nn.LSTM per shape; a loop
 #    of nn.LSTM models and a stacked batched-matmul LSTM beside gpu_bench_multi);
 # 6. runs configs/nab_grid.json end to end on the fused engine (when .deps/nab holds the NAB corpus), with
-#    its models saved, and checks that `lstmad detect` reproduces three cells' scores from them;
+#    its models saved, and checks that `lstmad detect` reproduces three cells' scores from them; then
+#    profiles one single-model step's time loops with ncu (information, not a check);
 # 7. writes full logs to build-gpu/gpu-check (emptied first) and prints a short table last.
 # Where $OUT is set (the device tool brings back at most 8 files from it), $OUT gets summary.log,
 # environment.log and gpu-check.tar.gz (the whole log folder), refreshed after every stage, so that a
@@ -39,6 +40,7 @@ BUILD=${GPU_CHECK_BUILD_DIR:-$ROOT/build-gpu}   # the gpu preset's binaryDir
 JOBS=$(nproc 2>/dev/null || echo 4)
 START=$(date +%s)
 DEADLINE=${GPU_CHECK_DEADLINE:-540}
+PROFILE_S=60  # kept from the end-to-end run's share for the profile (section 6b)
 SKIP=" ${GPU_CHECK_SKIP:-} "
 wanted() {  # wanted PART: not listed in GPU_CHECK_SKIP
   case "$SKIP" in *" $1 "*) record "$1" "SKIPPED(asked)"; return 1 ;; esac
@@ -387,7 +389,7 @@ if wanted end_to_end; then
     rm -rf "$BUILD/nab_grid_fused"
     # The saved models of three cells scored again one model at a time by `lstmad detect`: bit-identical
     # to the run, where each model was forecast inside a ModelBatch of hundreds.
-    stage nab_grid_fused "$(( $(share 1) - 40 ))" "$BUILD/lstmad" run --no-progress configs/nab_grid.json \
+    stage nab_grid_fused "$(( $(share 1) - 40 - PROFILE_S ))" "$BUILD/lstmad" run --no-progress configs/nab_grid.json \
       --set data.root="$ROOT/.deps/nab" --set run.save_models=true --out "$BUILD/nab_grid_fused" \
       && stage detect_fused 40 python3 benchmarks/detect_check.py "$BUILD/lstmad" "$BUILD/nab_grid_fused" --cells 3
     mkdir -p "$LOG/nab_grid_fused"
@@ -399,6 +401,36 @@ if wanted end_to_end; then
     echo "== nab_grid_fused: skipped, no .deps/nab (run scripts/vendor-deps.sh beside ../shared/nab)" \
       | tee "$LOG/nab_grid_fused.log"
     record nab_grid_fused "SKIPPED(no NAB)" 0
+  fi
+fi
+
+# ---- 6b. where a single-model step's time goes: the time loops under Nsight Compute ----
+# One step of H = 32, L = 1, T = 100, B = 32 (gpu_bench_fused --shape), where the run of 2026-12-04 measured
+# 0.94 us per forward step against a count of about 0.3 (docs/kernels.md, "Measured on the H200"): the first
+# forward and backward launch of the one-block kernels and of the split ones (version 4), with ncu's speed
+# of light, warp states (what the warps stall on), scheduler, occupancy and launch sections. Information,
+# not a check: a machine whose counters ncu may not read, or a deadline, leaves the check's verdict alone.
+section 1
+if wanted profile; then
+  NCU=$(command -v ncu 2>/dev/null || true)
+  if [ -z "$NCU" ] && [ -x /usr/local/cuda/bin/ncu ]; then NCU=/usr/local/cuda/bin/ncu; fi
+  FB=$(find "$BUILD" -name gpu_bench_fused -type f -perm -u+x 2>/dev/null | head -1)
+  if [ -z "$NCU" ]; then
+    echo "== ncu: not on this machine" | tee "$LOG/ncu_fused.log"
+    record ncu_fused "SKIPPED(no ncu)" 0
+  elif [ -z "$FB" ]; then
+    echo "== ncu: gpu_bench_fused was not built" | tee "$LOG/ncu_fused.log"
+    record ncu_fused "MISSING(build)" 0
+  else
+    KEEP_FAILED=$FAILED
+    for k in fused split; do
+      run_stage "ncu_$k" "$(share 2)" "$NCU" --target-processes all -k "regex:lstm_${k}_(fwd|bwd)_kernel" -c 2 \
+        --section SpeedOfLight --section WarpStateStats --section SchedulerStats --section Occupancy \
+        --section LaunchStats "$FB" --shape 32,1,100,32 --reps 1 --warmup 0
+      if grep -q "ERR_NVGPUCTRPERM" "$LOG/ncu_$k.log" 2>/dev/null; then STATUS="NO-COUNTERS"; fi
+      record "ncu_$k" "$STATUS" "$TOOK"
+    done
+    FAILED=$KEEP_FAILED
   fi
 fi
 

@@ -317,6 +317,69 @@ def forecast_section(log):
                   "cuDNN / fused", "Mwindows/s", "floor ms"], rows)
 
 
+NCU_METRICS = ("SM Frequency", "Duration", "Elapsed Cycles", "Compute (SM) Throughput", "Memory Throughput",
+               "Registers Per Thread", "Threads", "Achieved Occupancy", "Active Warps Per Scheduler",
+               "Eligible Warps Per Scheduler", "Issued Warp Per Scheduler", "No Eligible",
+               "Warp Cycles Per Issued Instruction", "Warp Cycles Per Executed Instruction",
+               "Avg. Active Threads Per Warp")
+
+
+def ncu_kernels(text):
+    """The kernels of an ncu text report: [(name and launch, [(metric, unit, value)], [notes])]."""
+    kernels, cur, note = [], None, None
+    for line in text.splitlines():
+        head = re.search(r"(lstm_\w+_kernel(?:<[^>]*>)?).*?(\(\d+, \d+, \d+\)x\(\d+, \d+, \d+\)), Context", line)
+        if head:
+            cur = (f"{head.group(1)} {head.group(2)}", [], [])
+            kernels.append(cur)
+            note = None
+            continue
+        if cur is None:
+            continue
+        m = re.match(r"^\s+(OPT|WRN|INF)\s+(.*)$", line)
+        if m:
+            note = [m.group(1) + ": " + m.group(2).strip()]
+            cur[2].append(note)
+            continue
+        if note is not None:
+            if line.strip() and not line.strip().startswith(("Section:", "---")) and line.startswith("          "):
+                note.append(line.strip())
+                continue
+            note = None
+        cols = re.split(r"\s{2,}", line.strip())
+        if len(cols) >= 3 and cols[0] in NCU_METRICS and not any(cols[0] == r[0] for r in cur[1]):
+            cur[1].append((cols[0], cols[1], cols[-1]))
+    return [(name, rows, [" ".join(n) for n in notes]) for name, rows, notes in kernels]
+
+
+def ncu_section(log):
+    """One single-model step's time loops under Nsight Compute (the check's ncu_fused.log and ncu_split.log):
+    per kernel the metrics that say what bounds it, and ncu's own notes (stalls, occupancy, waves)."""
+    out = []
+    for name, what in (("ncu_fused", "the one-block kernels"), ("ncu_split", "the split kernels (version 4)")):
+        path = os.path.join(log, name + ".log")
+        if not os.path.exists(path):
+            continue
+        text = open(path, errors="replace").read()
+        if "ERR_NVGPUCTRPERM" in text:
+            out.append(f"{what}: ncu could not read the performance counters on this machine (ERR_NVGPUCTRPERM); owed.")
+            continue
+        kernels = ncu_kernels(text)
+        if not kernels:
+            first = text.strip().splitlines()[:1]
+            out.append(f"{what}: no kernel in {name}.log" + (f" ({first[0].lstrip('= ')})" if first else "") + ".")
+            continue
+        for kname, rows, notes in kernels:
+            out += [f"{what}: `{kname}`", "", table(["metric", "unit", "value"], rows) if rows else "No metric rows.", ""]
+            out += [f"- {n[:600]}" for n in notes]
+            out.append("")
+    if not out:
+        return "Not in this run (no ncu_fused.log or ncu_split.log)."
+    return ("One training step of H = 32, L = 1, T = 100, B = 32 (`gpu_bench_fused --shape 32,1,100,32`), its first "
+            "forward and backward time-loop launch under `ncu` (speed of light, warp states, scheduler, occupancy, "
+            "launch).\n\n" + "\n".join(out).rstrip())
+
+
 def end_to_end_section(log, cpu_seconds):
     path = os.path.join(log, "nab_grid_fused", "summary.json")
     if not os.path.exists(path):
@@ -424,6 +487,7 @@ def main():
     out += ["", "## Where a multi-model step's time goes", "", phases_section(a.log)]
     out += ["", "## Forecasting (the scoring pass) of N models", "", forecast_section(a.log)]
     out += ["", "## End to end: configs/nab_grid.json", "", end_to_end_section(a.log, a.cpu_seconds)]
+    out += ["", "## A single-model step's time loops under Nsight Compute", "", ncu_section(a.log)]
     out += ["", "## Warnings in the logs", "", warnings_section(a.log)]
     misses = fused_miss + multi_miss
     out += ["", "## Targets missed", ""]

@@ -6,11 +6,13 @@ a slip in the script itself:
 2. Every column its closing tables, and scripts/gpu-results.py (the markdown for docs/gpu-results.md),
    read from a benchmark CSV (r["name"]) is a column some benchmark writes (the CSV header strings in
    benchmarks/).
-3. Every test name in its --gtest_filter arguments exists in that test executable (--gtest_list_tests):
+3. Every kernel its ncu profile names (-k regex:lstm_${k}_(fwd|bwd)_kernel for each k of its loop) is a
+   __global__ function in kernels/: a misspelt name would profile nothing.
+4. Every test name in its --gtest_filter arguments exists in that test executable (--gtest_list_tests):
    a misspelt name would make compute-sanitizer run nothing and pass.
 
-Usage: test_gpu_check_script.py SOURCE_DIR BUILD_DIR. Exit 0: all checked; 1: a check failed; 77: parts 1-2
-passed but the GPU test executables are not built here (a CPU-only build), so part 3 could not run.
+Usage: test_gpu_check_script.py SOURCE_DIR BUILD_DIR. Exit 0: all checked; 1: a check failed; 77: parts 1-3
+passed but the GPU test executables are not built here (a CPU-only build), so part 4 could not run.
 """
 import os
 import pathlib
@@ -45,7 +47,22 @@ if missing:
 if not missing:
     print(f"{len(read)} CSV columns read by the tables and gpu-results.py, all written by a benchmark")
 
-# 3. test names in the sanitizer filters
+# 3. the kernels the ncu profile names
+kernel_src = "".join(f.read_text() for f in (src / "kernels").glob("*.cu"))
+defined = set(re.findall(r"\b(lstm_\w+_kernel)\s*\(", kernel_src))
+profiled = []
+for kinds, pattern in re.findall(r"for k in ([\w ]+); do\s*\n[^\n]*-k \"regex:(lstm_\$\{k\}_\(fwd\|bwd\)_kernel)\"", text):
+    for k in kinds.split():
+        profiled += [f"lstm_{k}_{d}_kernel" for d in ("fwd", "bwd")]
+if not profiled:
+    failed.append("found no ncu kernel regex in the script (the check itself is broken)")
+for name in profiled:
+    if name not in defined:
+        failed.append(f"the ncu profile names {name}, which no kernel in kernels/ defines")
+if profiled and all(n in defined for n in profiled):
+    print(f"ncu profiles {', '.join(profiled)}: all defined in kernels/")
+
+# 4. test names in the sanitizer filters
 variables = dict(re.findall(r"^\s*(\w+)='([^']*)'", text, re.M))
 exe_of = {}
 for var, name in re.findall(r'^\s*(\w)=\$\(find "\$BUILD" -name (\w+)', text, re.M):

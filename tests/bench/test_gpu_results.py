@@ -85,8 +85,37 @@ with tempfile.TemporaryDirectory() as tmp:
           "[warn] CUDA graph capture failed | eager\n"
           "[warn] CUDA graph capture failed | eager\n")
     write(log, "nab_grid_fused.log", "2026-12-01T10:05:00Z [warn] CUDA graph capture failed | eager\n")
+    # ncu's text report: a kernel's header line, a section's metric rows (one not among those kept), a note
+    # running over two lines; the split kernels' run without access to the counters.
+    write(log, "ncu_fused.log",
+          "== ncu_fused: ncu ...\n==PROF== Profiling \"lstm_fused_fwd_kernel\" - 0: 0%....50%....100% - 9 passes\n"
+          "  void (anonymous namespace)::lstm_fused_fwd_kernel<1, true, false>(const float *, int) (32, 1, 1)x(32, 1, 1), "
+          "Context 1, Stream 13, Device 0, CC 9.0\n"
+          "    Section: GPU Speed Of Light Throughput\n"
+          "    ----------------------- ------------- ------------\n"
+          "    Metric Name               Metric Unit Metric Value\n"
+          "    DRAM Frequency          cycle/nsecond         3.19\n"
+          "    Duration                      usecond       106.30\n"
+          "    Elapsed Cycles                  cycle      186,234\n"
+          "\n"
+          "    Section: Warp State Statistics\n"
+          "    Warp Cycles Per Issued Instruction             cycle        12.34\n"
+          "    ----------------------- ------------- ------------\n\n"
+          "    WRN   On average, each warp of this kernel spends 5.6 cycles being stalled waiting for a scoreboard\n"
+          "          dependency on a L1TEX (local, global, surface, texture) operation.\n\n")
+    write(log, "ncu_split.log", "==ERROR== ERR_NVGPUCTRPERM - The user does not have permission to access NVIDIA GPU "
+                                "Performance Counters on the target device 0.\n")
     md = run(log, "--command", "benchmarks/gpu_check.sh (GPU_CHECK_QUICK=1)")
     print(md)
+    check("the one-block kernels: `lstm_fused_fwd_kernel<1, true, false> (32, 1, 1)x(32, 1, 1)`" in md,
+          "the profiled kernel and its launch")
+    check("| Duration | usecond | 106.30 |" in md and "| Elapsed Cycles | cycle | 186,234 |" in md
+          and "| Warp Cycles Per Issued Instruction | cycle | 12.34 |" in md and "DRAM Frequency" not in md,
+          "the kept ncu metrics, and only those")
+    check("- WRN: On average, each warp of this kernel spends 5.6 cycles being stalled waiting for a scoreboard "
+          "dependency on a L1TEX (local, global, surface, texture) operation." in md, "ncu's note, both lines")
+    check("the split kernels (version 4): ncu could not read the performance counters on this machine "
+          "(ERR_NVGPUCTRPERM); owed." in md, "a profile without access to the counters")
     check("NVIDIA H200 (driver 580.65.06, CUDA 13.0 (V13.0.88), cuDNN 9.19.0, Linux kernel 6.18.44-fc-v236-gpu)" in md,
           "the environment line")
     check("2026-12-01T10:00:00Z, commit 0123456789ab" in md and "GPU_CHECK_QUICK=1" in md, "date, commit, command")

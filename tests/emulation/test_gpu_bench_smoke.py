@@ -88,6 +88,14 @@ def main():
         if not x["fused_path"].startswith(want):
             failures.append(f"{path}: H={x['H']} L={x['L']} ran {x['fused_path']}, expected {want}")
 
+    # One shape only (the GPU check profiles a step of one): its row and no other.
+    path = os.path.join(out, "fused-shape.csv")
+    run([os.path.join(bench, "gpu_bench_fused"), "--shape", "16,2,4,3", "--reps", "1", "--warmup", "0", "--csv",
+         path], failures)
+    r = rows(path, failures, 1)
+    if r and (r[0]["H"], r[0]["L"], r[0]["T"], r[0]["B"]) != ("16", "2", "4", "3"):
+        failures.append(f"{path}: --shape 16,2,4,3 ran {r[0]}")
+
     path, fpath = os.path.join(out, "multi.csv"), os.path.join(out, "forecast.csv")
     ppath = os.path.join(out, "phases.csv")
     log = run([os.path.join(bench, "gpu_bench_multi"), "--smoke", "--csv", path, "--forecast-csv", fpath,
