@@ -83,6 +83,9 @@ FusedLstm::FusedLstm(cublasHandle_t cublas, cudaStream_t stream, const ModelShap
   cluster_enabled_ = fused_switch("LSTMAD_FUSED_CLUSTER", true);
   wavefront_enabled_ = fused_switch("LSTMAD_FUSED_WAVEFRONT", true);
   split_enabled_ = fused_switch("LSTMAD_FUSED_SPLIT", false);  // a candidate: off unless asked for
+  // As on the multi-model path: the one-block, cluster and split forward loops project layer 0's few
+  // inputs themselves (one launch and gx's round trip less per step; LSTMAD_FUSED_INPUT=0 keeps the GEMM).
+  input_in_loop_ = fused_input_in_loop(shape.input, precision);
   shape_.validate();
   if (max_batch < 1) throw Error("fused LSTM needs batch >= 1");
   const std::string why = fused_unsupported_reason(shape, window, max_batch, precision, limits);
@@ -271,11 +274,17 @@ void FusedLstm::forward(const float* theta, const float* x, int batch, bool trai
   for (int l = 0; l < shape_.layers; ++l) {
     const LayerOffsets& o = layout_.layer[static_cast<std::size_t>(l)];
     const int Din = shape_.layer_input(l);
-    // gx (Tb x 4H) = X (Tb x Din) W^T
-    gemm(cublas_, precision_, CUBLAS_OP_T, CUBLAS_OP_N, H4, Tb, Din, theta + o.W, Din, layer_input(l, batch),
-         Din, gx_.data(), H4);
     kernels::FusedFwdArgs a;
-    a.gx = gx_.data();
+    if (l == 0 && input_in_loop_ && pm.grid == 0) {
+      a.input.x = xt_.data();
+      a.input.W = theta + o.W;
+      a.input.D = Din;
+    } else {
+      // gx (Tb x 4H) = X (Tb x Din) W^T
+      gemm(cublas_, precision_, CUBLAS_OP_T, CUBLAS_OP_N, H4, Tb, Din, theta + o.W, Din,
+           layer_input(l, batch), Din, gx_.data(), H4);
+      a.gx = gx_.data();
+    }
     a.R = theta + o.R;
     a.bW = theta + o.bW;
     a.bR = theta + o.bR;
