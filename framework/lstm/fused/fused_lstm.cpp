@@ -9,7 +9,6 @@
 #include "core/error.hpp"
 #include "core/gpu/check.hpp"
 #include "core/gpu/cublas_library.hpp"
-#include "core/log.hpp"
 #include "kernels/head.hpp"
 #include "kernels/lstm_fused_bwd.hpp"
 #include "kernels/lstm_fused_cluster.hpp"
@@ -17,6 +16,7 @@
 #include "kernels/lstm_fused_mma.hpp"
 #include "kernels/lstm_fused_split.hpp"
 #include "kernels/lstm_wavefront.hpp"
+#include "lstm/fused/cluster_capacity.hpp"
 #include "lstm/fused/fused_switches.hpp"
 
 namespace lstmad {
@@ -146,30 +146,10 @@ void FusedLstm::prepare(int batch) {
   const kernels::FusedLaunch p = plan(batch);
   CUDA_CHECK(kernels::prepare_lstm_fused_forward(p));
   CUDA_CHECK(kernels::prepare_lstm_fused_backward(p));
+  // Where the device cannot place the plan's clusters, the one-block kernels (clusters_fit says why).
   const kernels::FusedLaunch pc = cluster_plan(batch);
-  CUDA_CHECK(kernels::prepare_lstm_fused_cluster(pc));
-  if (pc.cluster > 1) {
-    // A cluster whose blocks the device cannot co-schedule would fail at launch (inside a captured graph,
-    // where no fallback is possible): ask first, and run the one-block kernels instead.
-    // A query the device refuses (a MIG slice, a cluster configuration it does not support) is answered
-    // as no room: the one-block kernels run either way, and the error is cleared for the next caller.
-    int clusters = 0;
-    const cudaError_t asked = kernels::lstm_fused_cluster_capacity(pc, &clusters);
-    if (asked != cudaSuccess) {
-      cudaGetLastError();
-      clusters = 0;
-    }
-    if (clusters == 0) {
-      cluster_refused_ = true;
-      log::warn("fused LSTM: this device cannot place a thread-block cluster of " +
-                std::to_string(pc.cluster) + " blocks with " + std::to_string(pc.smem_bwd / 1024) +
-                " KiB of shared memory each (" + shape_.str() + ", batch " + std::to_string(batch) + ")" +
-                (asked != cudaSuccess
-                     ? std::string(": cudaOccupancyMaxActiveClusters gave ") + cudaGetErrorName(asked)
-                     : std::string()) +
-                "; the one-block kernels run, reading R from L2");
-    }
-  }
+  if (pc.cluster > 1 && !clusters_fit(pc, "fused LSTM", shape_.str() + ", batch " + std::to_string(batch)))
+    cluster_refused_ = true;
 }
 
 kernels::MmaLaunch FusedLstm::mma_plan(int batch) const {

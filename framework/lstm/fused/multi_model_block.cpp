@@ -14,6 +14,7 @@
 #include "kernels/lstm_fused_mma.hpp"
 #include "kernels/lstm_fused_split.hpp"
 #include "kernels/lstm_multi_plan.hpp"
+#include "lstm/fused/cluster_capacity.hpp"
 #include "lstm/fused/fused_switches.hpp"
 #include "lstm/gpu/training_loop.hpp"
 
@@ -164,25 +165,9 @@ void MultiModelBlock::plan_cluster(const kernels::FusedLimits& limits) {
   kernels::FusedLimits per = limits;
   per.sm_count = std::max(1, limits.sm_count / std::max(1, N_));
   const kernels::FusedLaunch pc = kernels::plan_fused_cluster(shape_.hidden, B_, per);
-  if (pc.cluster < 2) return;
-  CUDA_CHECK(kernels::prepare_lstm_fused_cluster(pc));
-  int clusters = 0;
-  const cudaError_t asked = kernels::lstm_fused_cluster_capacity(pc, &clusters);
-  if (asked != cudaSuccess) {
-    cudaGetLastError();
-    clusters = 0;
-  }
-  if (clusters > 0) {
+  if (pc.cluster > 1 &&
+      clusters_fit(pc, "fused LSTM (multi-model)", shape_.str() + ", batch " + std::to_string(B_)))
     cluster_ = pc;
-    return;
-  }
-  log::warn("fused LSTM (multi-model): this device cannot place a thread-block cluster of " +
-            std::to_string(pc.cluster) + " blocks with " + std::to_string(pc.smem_bwd / 1024) +
-            " KiB of shared memory each (" + shape_.str() + ", batch " + std::to_string(B_) + ")" +
-            (asked != cudaSuccess
-                 ? std::string(": cudaOccupancyMaxActiveClusters gave ") + cudaGetErrorName(asked)
-                 : std::string()) +
-            "; the one-block kernels run, reading R from L2");
 }
 
 std::string MultiModelBlock::time_loops() const {
