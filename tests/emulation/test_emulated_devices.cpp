@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/gpu/device_buffer.hpp"
@@ -291,27 +292,24 @@ TEST(EmulatedPartitionedDevice, ModelsOfABatchFallBackFromClustersTheDeviceCanno
   const MultiClusterRun whole = multi_cluster_run();
   ASSERT_EQ(whole.loops, "cluster 2");
   EXPECT_EQ(whole.log.find("cannot place"), std::string::npos) << whole.log;
-  setenv("LSTMAD_EMU_MAX_CLUSTER", "1", 1);
-  const MultiClusterRun sliced = multi_cluster_run();
-  unsetenv("LSTMAD_EMU_MAX_CLUSTER");
-  EXPECT_EQ(sliced.loops, "one-block, R from L2");
-  EXPECT_NE(sliced.log.find("cannot place a thread-block cluster of 2 blocks"), std::string::npos)
-      << sliced.log;
-  setenv("LSTMAD_EMU_CLUSTER_QUERY_FAILS", "1", 1);
-  const MultiClusterRun refused = multi_cluster_run();
-  unsetenv("LSTMAD_EMU_CLUSTER_QUERY_FAILS");
-  EXPECT_EQ(refused.loops, "one-block, R from L2");
-  EXPECT_NE(refused.log.find("cudaOccupancyMaxActiveClusters gave cudaErrorNotSupported"), std::string::npos)
-      << refused.log;
-  EXPECT_EQ(cudaGetLastError(), cudaSuccess);
-  for (const MultiClusterRun* other : {&sliced, &refused}) {
-    ASSERT_EQ(other->params.size(), whole.params.size());
+  // A partitioned device with no room for a cluster of 2, and one that refuses the question.
+  const std::pair<const char*, const char*> devices[] = {
+      {"LSTMAD_EMU_MAX_CLUSTER", "cannot place a thread-block cluster of 2 blocks"},
+      {"LSTMAD_EMU_CLUSTER_QUERY_FAILS", "cudaOccupancyMaxActiveClusters gave cudaErrorNotSupported"}};
+  for (const auto& [knob, warning] : devices) {
+    setenv(knob, "1", 1);
+    const MultiClusterRun other = multi_cluster_run();
+    unsetenv(knob);
+    EXPECT_EQ(other.loops, "one-block, R from L2") << knob;
+    EXPECT_NE(other.log.find(warning), std::string::npos) << knob << ": " << other.log;
+    EXPECT_EQ(cudaGetLastError(), cudaSuccess) << knob;
+    ASSERT_EQ(other.params.size(), whole.params.size()) << knob;
     for (std::size_t m = 0; m < whole.params.size(); ++m) {
-      ASSERT_EQ(other->params[m].size(), whole.params[m].size());
+      ASSERT_EQ(other.params[m].size(), whole.params[m].size()) << knob;
       EXPECT_TRUE(test::finite_and_nonzero(whole.params[m].data(), whole.params[m].size()));
-      EXPECT_EQ(0, std::memcmp(other->params[m].data(), whole.params[m].data(),
+      EXPECT_EQ(0, std::memcmp(other.params[m].data(), whole.params[m].data(),
                                whole.params[m].size() * sizeof(float)))
-          << "model " << m << ": the one-block kernels' parameters differ from the clusters'";
+          << knob << ": model " << m << ": the one-block kernels' parameters differ from the clusters'";
     }
   }
 }

@@ -255,7 +255,7 @@ void FusedLstm::forward(const float* theta, const float* x, int batch, bool trai
     const LayerOffsets& o = layout_.layer[static_cast<std::size_t>(l)];
     const int Din = shape_.layer_input(l);
     kernels::FusedFwdArgs a;
-    if (l == 0 && input_in_loop_ && pm.grid == 0) {
+    if (l == 0 && input_in_loop_) {  // fp32 only, so never the tensor-core loops
       a.input.x = xt_.data();
       a.input.W = theta + o.W;
       a.input.D = Din;
