@@ -4,8 +4,9 @@
 // Per forward step a warp, for each of its tiles (i, f) and (g, o) of 8 units, accumulates gx + bias and
 // then R[tile rows, :] . h_{t-1}^T over the k-steps (even and odd k-steps into two accumulators, added at
 // the end: two dependent chains of H / 16 mma instead of one of H / 8), applies the gate math to the four
-// gates of each of its (unit, row) cells in registers, and writes h_t to the other half of a
-// double-buffered B buffer (rounded to the operand format; y, gates and c keep fp32). One barrier per step.
+// gates of each of its (unit, row) cells in registers (the activations on the special-function units),
+// and writes h_t to the other half of a double-buffered B buffer (rounded to the operand format; y, gates
+// and c keep fp32). One barrier per step.
 // Backward mirrors the FMA kernel: the cells' gate gradients go to global memory and, rounded, to a
 // double-buffered B buffer; after one barrier each warp computes dh_rec (H x 8) for its 16 units as
 // R^T . dgates^T over 4H / K k-steps in four accumulators.
@@ -26,6 +27,10 @@ using mma::bf16_bits;
 using mma::Format;
 using mma::mma_acc;
 using mma::tf32_bits;
+
+// The gate math on the special-function units (lstm_cell.hpp): within 1e-6 of the exact activations,
+// against operands rounded to 2^-11 (TF32) or 2^-8 (BF16) before every recurrent product.
+constexpr cell::Activations kMmaActivations = cell::Activations::Fast;
 
 // Element (n, k) of a B buffer, rounded to the format.
 template <Format F>
@@ -200,7 +205,7 @@ __global__ void __launch_bounds__(512, 1)
           pre[q] = acc[ug][kind][0][e] + acc[ug][kind][1][e];
         }
         float gt[4];
-        const float h = cell::forward(pre, gt, c[ug][e2]);
+        const float h = cell::forward<kMmaActivations>(pre, gt, c[ug][e2]);
         hlast[ug][e2] = h;
         const int n = mma::c_pos(lane, e2).col;
         store_b<F>(hn, n, j, HS, valid[e2] ? h : 0.f);
@@ -319,7 +324,7 @@ __global__ void __launch_bounds__(512, 1)
       if (valid[e & 1]) {
         float dh = dh_rec[e] + s_dy[e];
         if (t == T - 1 && dhy != nullptr) dh += dhy[static_cast<long long>(grow[e & 1]) * H + cj(e)];
-        cell::backward(dh, s_g[e], ct[e], s_cp[e], dc[e], da);
+        cell::backward<kMmaActivations>(dh, s_g[e], ct[e], s_cp[e], dc[e], da);
         ct[e] = s_cp[e];
         float* dgr = dgates + (static_cast<long long>(t) * B + grow[e & 1]) * H4 + cj(e);
 #pragma unroll

@@ -1,6 +1,7 @@
 // Tensor-core time loops of one LSTM layer (version 3): the recurrent product of every step on mma.sync,
 // TF32 (m16n8k8) or BF16 (m16n8k16) operands with fp32 accumulation; the gate math, the cell state and
-// every stored value stay fp32. Plain C++ header; the index maps are in lstm_mma_layout.hpp.
+// every stored value stay fp32, the sigmoid and tanh on the special-function units (lstm_cell.hpp,
+// Activations::Fast). Plain C++ header; the index maps are in lstm_mma_layout.hpp.
 //
 // Same inputs and outputs as the FMA kernels (lstm_fused_fwd.hpp, lstm_fused_bwd.hpp), per model:
 // gx (T x B x 4H, the caller's GEMM), R (4H x H), the biases, y ((T+1) x B x H), gates and c for backward,

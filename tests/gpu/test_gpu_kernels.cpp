@@ -1,6 +1,6 @@
 // Each training kernel against a host reference in double: Adam (with clipping and weight decay, over
-// several steps), the CUB sum of squares and clip factor, the window gather, the head and its MSE, and the
-// multi-model GEMM at fp32 and on the tensor cores (TF32, BF16).
+// several steps), the CUB sum of squares and clip factor, the window gather, the head and its MSE, the
+// multi-model GEMM at fp32 and on the tensor cores (TF32, BF16), and the cell's activations.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -18,6 +19,7 @@
 #include "core/gpu/resources.hpp"
 #include "gpu/gpu_test.hpp"
 #include "kernels/adam.hpp"
+#include "kernels/cell_activations.hpp"
 #include "kernels/gather_windows.hpp"
 #include "kernels/head.hpp"
 #include "kernels/lstm_multi.hpp"
@@ -389,6 +391,75 @@ TEST(GpuKernels, ClipFactorAndScale) {
   float sc = 0;
   scale.download(&sc, 1, s);
   EXPECT_EQ(sc, 1.0f);
+}
+
+// The time loops' sigmoid and tanh as the device computes them (kernels/lstm_cell.hpp), against double,
+// within the bounds their building blocks are documented to keep: expf and tanhf 2 ulp and the division
+// correctly rounded (Precise); __expf 2 + 1.173 |x| ulp, the reciprocal of __fdividef about 1 ulp (Fast).
+// Every input of [-20, 20] on a grid of 2^-10, random ones out to +-90, and the saturating and special
+// values; what lies past the bounds is counted and the worst is named.
+TEST(GpuKernels, CellActivationsStayWithinTheirErrorBounds) {
+  LSTMAD_REQUIRE_GPU();
+  std::vector<float> x;
+  for (int k = -20 * 1024; k <= 20 * 1024; ++k) x.push_back(static_cast<float>(k) / 1024.f);
+  for (float v : test::random_vector(20000, 77, -90.0, 90.0)) x.push_back(v);
+  const float inf = std::numeric_limits<float>::infinity();
+  for (float v : {1e-30f, -1e-30f, 1e-6f, -1e-6f, 87.f, -87.f, 89.f, -89.f, 1e6f, -1e6f, inf, -inf})
+    x.push_back(v);
+  const std::size_t n = x.size();
+  gpu::Stream s;
+  DeviceBuffer<float> dx(n);
+  dx.upload(x, s);
+  DeviceBuffer<float> dout(n * kernels::kCellActivations);
+  dout.fill_bytes_async(0xFF, s);
+  CUDA_CHECK(kernels::launch_cell_activations(dx.data(), n, dout.data(), s));
+  KERNEL_CHECK("cell_activations");
+  const auto out = dout.to_host(s);
+  constexpr double ulp1 = 1.0 / (1 << 23);  // ulp of [1, 2)
+  struct Bound {
+    const char* name;
+    int slot;
+    bool tanh;
+    double abs;
+    double rel_base, rel_per_x;  // relative bound (in ulp of 1) where the value is a normal float
+  };
+  const Bound bounds[] = {{"precise sigmoid", kernels::kSigmoidPrecise, false, 3e-7, 4, 0},
+                          {"precise tanh", kernels::kTanhPrecise, true, 3e-7, 4, 0},
+                          {"fast sigmoid", kernels::kSigmoidFast, false, 1e-6, 5, 1.2},
+                          {"fast tanh", kernels::kTanhFast, true, 2e-6, -1, 0}};
+  for (const Bound& b : bounds) {
+    int wrong = 0;
+    double worst = 0, worst_x = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const double xi = x[i];
+      const double ref = b.tanh ? std::tanh(xi) : 1.0 / (1.0 + std::exp(-xi));
+      const double got = out[i * kernels::kCellActivations + b.slot];
+      const double err = std::fabs(got - ref);
+      bool ok = std::isfinite(got) && err <= b.abs;
+      // Relative where the activation is a small normal float: the sigmoid's tail, tanh near 0.
+      if (b.rel_base >= 0 && std::fabs(ref) >= std::numeric_limits<float>::min() && std::fabs(ref) < 0.5 &&
+          std::fabs(xi) <= 80)
+        ok = ok && err <= (b.rel_base + b.rel_per_x * std::fabs(xi)) * ulp1 * std::fabs(ref);
+      if (!ok) {
+        ++wrong;
+        if (!(err <= worst)) worst = err, worst_x = xi;
+      }
+    }
+    EXPECT_EQ(wrong, 0) << b.name << ": worst error " << worst << " at x = " << worst_x;
+  }
+  // Saturation is exact on both paths, and NaN stays NaN.
+  const std::size_t pinf = n - 2, minf = n - 1;
+  for (int slot = 0; slot < kernels::kCellActivations; ++slot) {
+    const bool is_tanh = slot == kernels::kTanhPrecise || slot == kernels::kTanhFast;
+    EXPECT_EQ(out[pinf * kernels::kCellActivations + slot], 1.f) << "slot " << slot;
+    EXPECT_EQ(out[minf * kernels::kCellActivations + slot], is_tanh ? -1.f : 0.f) << "slot " << slot;
+  }
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  dx.upload(std::vector<float>{nan}, s);
+  CUDA_CHECK(kernels::launch_cell_activations(dx.data(), 1, dout.data(), s));
+  KERNEL_CHECK("cell_activations");
+  const auto nan_out = dout.to_host(s);
+  for (int slot = 0; slot < kernels::kCellActivations; ++slot) EXPECT_TRUE(std::isnan(nan_out[slot])) << slot;
 }
 
 // torch.optim.Adam in double, with clip_grad_norm_ before it.
