@@ -40,7 +40,7 @@ BUILD=${GPU_CHECK_BUILD_DIR:-$ROOT/build-gpu}   # the gpu preset's binaryDir
 JOBS=$(nproc 2>/dev/null || echo 4)
 START=$(date +%s)
 DEADLINE=${GPU_CHECK_DEADLINE:-540}
-PROFILE_S=60  # kept from the end-to-end run's share for the profile (section 6b)
+PROFILE_S=75  # kept from the end-to-end run's share for the profile (section 6b)
 SKIP=" ${GPU_CHECK_SKIP:-} "
 wanted() {  # wanted PART: not listed in GPU_CHECK_SKIP
   case "$SKIP" in *" $1 "*) record "$1" "SKIPPED(asked)"; return 1 ;; esac
@@ -407,8 +407,9 @@ fi
 # ---- 6b. where a single-model step's time goes: the time loops under Nsight Compute ----
 # One step of H = 32, L = 1, T = 100, B = 32 (gpu_bench_fused --shape), where the run of 2026-12-04 measured
 # 0.94 us per forward step against a count of about 0.3 (docs/kernels.md, "Measured on the H200"): the first
-# forward and backward launch of the one-block kernels and of the split ones (version 4), with ncu's speed
-# of light, warp states (what the warps stall on), scheduler, occupancy and launch sections. Information,
+# forward and backward launch of the one-block kernels and of the split ones (version 4), and of the
+# tensor-core ones at TF32 then BF16 (the bench times them in that order), with ncu's speed of light, warp
+# states (what the warps stall on), scheduler, occupancy and launch sections. Information,
 # not a check: a machine whose counters ncu may not read, or a deadline, leaves the check's verdict alone.
 section 1
 if wanted profile; then
@@ -423,12 +424,14 @@ if wanted profile; then
     record ncu_fused "MISSING(build)" 0
   else
     KEEP_FAILED=$FAILED
-    for k in fused split; do
-      run_stage "ncu_$k" "$(share 2)" "$NCU" --target-processes all -k "regex:lstm_${k}_(fwd|bwd)_kernel" -c 2 \
+    PROFILES_LEFT=3
+    for k in fused split mma; do
+      run_stage "ncu_$k" "$(share $PROFILES_LEFT)" "$NCU" --target-processes all -k "regex:lstm_${k}_(fwd|bwd)_kernel" -c "$([ $k = mma ] && echo 4 || echo 2)" \
         --section SpeedOfLight --section WarpStateStats --section SchedulerStats --section Occupancy \
         --section LaunchStats "$FB" --shape 32,1,100,32 --reps 1 --warmup 0
       if grep -q "ERR_NVGPUCTRPERM" "$LOG/ncu_$k.log" 2>/dev/null; then STATUS="NO-COUNTERS"; fi
       record "ncu_$k" "$STATUS" "$TOOK"
+      PROFILES_LEFT=$(( PROFILES_LEFT - 1 ))
     done
     FAILED=$KEEP_FAILED
   fi

@@ -353,10 +353,11 @@ def ncu_kernels(text):
 
 
 def ncu_section(log):
-    """One single-model step's time loops under Nsight Compute (the check's ncu_fused.log and ncu_split.log):
-    per kernel the metrics that say what bounds it, and ncu's own notes (stalls, occupancy, waves)."""
+    """One single-model step's time loops under Nsight Compute (the check's ncu_fused.log, ncu_split.log and
+    ncu_mma.log): per kernel the metrics that say what bounds it, and ncu's own notes (stalls, occupancy)."""
     out = []
-    for name, what in (("ncu_fused", "the one-block kernels"), ("ncu_split", "the split kernels (version 4)")):
+    for name, what in (("ncu_fused", "the one-block kernels"), ("ncu_split", "the split kernels (version 4)"),
+                       ("ncu_mma", "the tensor-core kernels (Format 0 is TF32, 1 BF16)")):
         path = os.path.join(log, name + ".log")
         if not os.path.exists(path):
             continue
@@ -374,10 +375,10 @@ def ncu_section(log):
             out += [f"- {n[:600]}" for n in notes]
             out.append("")
     if not out:
-        return "Not in this run (no ncu_fused.log or ncu_split.log)."
+        return "Not in this run (no ncu_fused.log, ncu_split.log or ncu_mma.log)."
     return ("One training step of H = 32, L = 1, T = 100, B = 32 (`gpu_bench_fused --shape 32,1,100,32`), its first "
-            "forward and backward time-loop launch under `ncu` (speed of light, warp states, scheduler, occupancy, "
-            "launch).\n\n" + "\n".join(out).rstrip())
+            "forward and backward time-loop launch under `ncu` (the tensor-core ones at TF32 and at BF16; speed of "
+            "light, warp states, scheduler, occupancy, launch).\n\n" + "\n".join(out).rstrip())
 
 
 def end_to_end_section(log, cpu_seconds):

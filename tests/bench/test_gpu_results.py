@@ -103,6 +103,12 @@ with tempfile.TemporaryDirectory() as tmp:
           "    ----------------------- ------------- ------------\n\n"
           "    WRN   On average, each warp of this kernel spends 5.6 cycles being stalled waiting for a scoreboard\n"
           "          dependency on a L1TEX (local, global, surface, texture) operation.\n\n")
+    write(log, "ncu_mma.log",
+          "== ncu_mma: ncu ...\n"
+          "  void lstmad::kernels::(anonymous namespace)::lstm_mma_fwd_kernel<(lstmad::kernels::mma::Format)1, false, 1, 32>"
+          "(const uint4 *, int) (4, 1, 1)x(128, 1, 1), Context 1, Stream 13, Device 0, CC 9.0\n"
+          "    Section: GPU Speed Of Light Throughput\n"
+          "    Duration                      usecond        61.20\n")
     write(log, "ncu_split.log", "==ERROR== ERR_NVGPUCTRPERM - The user does not have permission to access NVIDIA GPU "
                                 "Performance Counters on the target device 0.\n")
     md = run(log, "--command", "benchmarks/gpu_check.sh (GPU_CHECK_QUICK=1)")
@@ -114,6 +120,9 @@ with tempfile.TemporaryDirectory() as tmp:
           "the kept ncu metrics, and only those")
     check("- WRN: On average, each warp of this kernel spends 5.6 cycles being stalled waiting for a scoreboard "
           "dependency on a L1TEX (local, global, surface, texture) operation." in md, "ncu's note, both lines")
+    check("the tensor-core kernels (Format 0 is TF32, 1 BF16): `lstm_mma_fwd_kernel<(lstmad::kernels::mma::Format)1, "
+          "false, 1, 32> (4, 1, 1)x(128, 1, 1)`" in md and "| Duration | usecond | 61.20 |" in md,
+          "the tensor-core kernels' profile, its template arguments kept")
     check("the split kernels (version 4): ncu could not read the performance counters on this machine "
           "(ERR_NVGPUCTRPERM); owed." in md, "a profile without access to the counters")
     check("NVIDIA H200 (driver 580.65.06, CUDA 13.0 (V13.0.88), cuDNN 9.19.0, Linux kernel 6.18.44-fc-v236-gpu)" in md,
