@@ -49,6 +49,59 @@ __device__ __forceinline__ void load_step_input(const float* xr, int D, float (&
   for (int d = 0; d < kFusedInputMax; ++d) x[d] = d < D ? xr[d] : 0.f;
 }
 
+// The forward step's input of one row for unit u into `out`: gx's four gate columns, or with FusedInput the
+// row's x (D <= kFusedInputMax values in the same registers, projected when the step starts); zeros where
+// !ok. The time loops load it one step ahead: it does not depend on h, and a global load at the start of a
+// step would put a memory latency on every step's critical path.
+__device__ __forceinline__ void load_fwd_input(bool ok, long long tb, const float* gx, const FusedInput& in,
+                                               int H, int u, float (&out)[4]) {
+  static_assert(kFusedInputMax == 4, "x shares gx's four registers per row");
+  if (!ok) {
+#pragma unroll
+    for (int q = 0; q < 4; ++q) out[q] = 0.f;
+  } else if (in.x != nullptr) {
+    load_step_input(in.x + tb * in.D, in.D, out);
+  } else {
+    const float* gxr = gx + tb * 4 * H;
+#pragma unroll
+    for (int q = 0; q < 4; ++q) out[q] = gxr[q * H + u];
+  }
+}
+
+// A row's gx + bias for the step (its four chains' starting values) from what load_fwd_input loaded.
+__device__ __forceinline__ void fwd_start_values(const float (&loaded)[4], const FusedInput& in, int u, int H,
+                                                 const float (&bias)[4], float (&out)[4]) {
+  float pre[4];
+  if (in.x != nullptr) {
+    input_projection<4>(loaded, in.W, in.D, u, H, pre);
+  } else {
+#pragma unroll
+    for (int q = 0; q < 4; ++q) pre[q] = loaded[q];
+  }
+#pragma unroll
+  for (int q = 0; q < 4; ++q) out[q] = pre[q] + bias[q];
+}
+
+// What the backward step t reads from global memory for the thread's rows of unit u: dy, the four
+// activated gates and c_{t-1} (zeros for a row that is not real, for t < 0, and c_{-1}). None of it depends
+// on the recurrence, so the time loops load it one step ahead, while the previous step's product runs.
+template <int MAXR>
+__device__ __forceinline__ void load_bwd_inputs(int t, int B, int H, int u, const bool (&valid)[MAXR],
+                                                const long long (&grow)[MAXR], const float* dy,
+                                                const float* gates, const float* cst, float (&in_dy)[MAXR],
+                                                float (&in_g)[MAXR][4], float (&in_cp)[MAXR]) {
+#pragma unroll
+  for (int r = 0; r < MAXR; ++r) {
+    const bool ok = valid[r] && t >= 0;
+    const long long tb = static_cast<long long>(t) * B + grow[r];
+    in_dy[r] = ok && dy != nullptr ? dy[tb * H + u] : 0.f;
+    const float* gr = gates + tb * 4 * H + u;
+#pragma unroll
+    for (int q = 0; q < 4; ++q) in_g[r][q] = ok ? gr[q * H] : 0.f;
+    in_cp[r] = ok && t > 0 ? cst[(tb - B) * H + u] : 0.f;
+  }
+}
+
 // Element i (a compile-time constant after unrolling) of a float4.
 __device__ __forceinline__ float component(const float4& v, int i) {
   return i == 0 ? v.x : i == 1 ? v.y : i == 2 ? v.z : v.w;

@@ -71,20 +71,10 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
   }
   __syncthreads();
 
-  // What step t reads from global memory (dy, the gates, c_{t-1}) does not depend on the recurrence, so
-  // it is loaded one step ahead, while the previous step's dot product runs.
+  // What step t reads from global memory is loaded one step ahead (load_bwd_inputs).
   float in_dy[MAXR], in_g[MAXR][4], in_cp[MAXR];
-  auto load = [&](int t) {
-#pragma unroll
-    for (int r = 0; r < MAXR; ++r) {
-      const bool ok = valid[r] && t >= 0;
-      const long long tb = static_cast<long long>(t) * B + grow[r];
-      in_dy[r] = ok && dy != nullptr ? dy[tb * H + j] : 0.f;
-      const float* gr = gates + tb * H4 + j;
-#pragma unroll
-      for (int q = 0; q < 4; ++q) in_g[r][q] = ok ? gr[q * H] : 0.f;
-      in_cp[r] = ok && t > 0 ? cst[(tb - B) * H + j] : 0.f;
-    }
+  const auto load = [&](int t) {
+    load_bwd_inputs<MAXR>(t, B, H, j, valid, grow, dy, gates, cst, in_dy, in_g, in_cp);
   };
   load(T - 1);
 

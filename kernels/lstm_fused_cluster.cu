@@ -9,7 +9,9 @@
 //             cluster barrier: every block sees the whole h_t before step t+1.
 //   backward: shared memory holds the block's R columns (rs[m][j] = R[m][u], m < 4H) and a full
 //             double-buffered copy of the gate gradients (BB x 4H), exchanged the same way.
-// The double buffers make one cluster barrier per step enough (the same argument as one block's).
+// The double buffers make one cluster barrier per step enough (the same argument as one block's). What a
+// step reads from global memory (gx or x forward; dy, the gates and c_{t-1} backward) is loaded a step
+// ahead, as in the one-block kernels (fused_rows.cuh).
 // The last remote store of a kernel is followed by a cluster barrier, so no block exits while a peer
 // can still write into its shared memory.
 // Several models (ModelStrides, the multi-model path): blockIdx.y is the model, each pointer moves by its
@@ -87,6 +89,10 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
     h[r] = 0.f;
     if (valid[r]) y[grow[r] * H + u] = 0.f;  // h_0
   }
+  // gx of the next step (or its x) is loaded while this step's product runs, as in the one-block kernel.
+  float gxn[MAXR][4];
+#pragma unroll
+  for (int r = 0; r < MAXR; ++r) load_fwd_input(valid[r], grow[r], gx, in, H, u, gxn[r]);
   cluster.sync();  // every block's copy is initialised before any peer stores into it
 
   for (int t = 0; t < T; ++t) {
@@ -95,18 +101,9 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
     float acc[MAXR][4];
 #pragma unroll
     for (int r = 0; r < MAXR; ++r) {
-      const long long tb = static_cast<long long>(t) * B + grow[r];
-      float pre[4] = {0.f, 0.f, 0.f, 0.f};
-      if (valid[r] && in.x != nullptr) {
-        float x[kFusedInputMax];
-        load_step_input(in.x + tb * in.D, in.D, x);
-        input_projection<4>(x, in.W, in.D, u, H, pre);
-      } else if (valid[r]) {
-#pragma unroll
-        for (int q = 0; q < 4; ++q) pre[q] = gx[tb * H4 + q * H + u];
-      }
-#pragma unroll
-      for (int q = 0; q < 4; ++q) acc[r][q] = valid[r] ? pre[q] + bias[q] : 0.f;
+      fwd_start_values(gxn[r], in, u, H, bias, acc[r]);
+      load_fwd_input(valid[r] && t + 1 < T, static_cast<long long>(t + 1) * B + grow[r], gx, in, H, u,
+                     gxn[r]);
     }
     add_recurrent_product<MAXR>(acc, rs, j, Hc4, Hc, hp, lr, H);
 #pragma unroll
@@ -178,23 +175,31 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
     dc[r] = 0.f;
     ct[r] = valid[r] ? cst[(static_cast<long long>(T - 1) * B + grow[r]) * H + u] : 0.f;
   }
+  // What step t reads from global memory is loaded one step ahead (load_bwd_inputs).
+  float in_dy[MAXR], in_g[MAXR][4], in_cp[MAXR];
+  load_bwd_inputs<MAXR>(T - 1, B, H, u, valid, grow, dy, gates, cst, in_dy, in_g, in_cp);
   cluster.sync();
 
   for (int t = T - 1; t >= 0; --t) {
     float* dcur = ds + (t & 1) * BB * H4;
+    float s_dy[MAXR], s_g[MAXR][4], s_cp[MAXR];
+#pragma unroll
+    for (int r = 0; r < MAXR; ++r) {
+      s_dy[r] = in_dy[r];
+      s_cp[r] = in_cp[r];
+#pragma unroll
+      for (int q = 0; q < 4; ++q) s_g[r][q] = in_g[r][q];
+    }
+    load_bwd_inputs<MAXR>(t - 1, B, H, u, valid, grow, dy, gates, cst, in_dy, in_g, in_cp);
 #pragma unroll
     for (int r = 0; r < MAXR; ++r) {
       if (!valid[r]) continue;
       const long long tb = static_cast<long long>(t) * B + grow[r];
-      float dh = dh_rec[r];
-      if (dy != nullptr) dh += dy[tb * H + u];
+      float dh = dh_rec[r] + s_dy[r];
       if (t == T - 1 && dhy != nullptr) dh += dhy[grow[r] * H + u];
-      const float* gr = gates + tb * H4 + u;
-      const float g4[4] = {gr[0], gr[H], gr[2 * H], gr[3 * H]};
-      const float cp = t > 0 ? cst[(tb - B) * H + u] : 0.f;
       float da[4];
-      cell::backward(dh, g4, ct[r], cp, dc[r], da);
-      ct[r] = cp;
+      cell::backward(dh, s_g[r], ct[r], s_cp[r], dc[r], da);
+      ct[r] = s_cp[r];
       float* dgr = dgates + tb * H4 + u;
 #pragma unroll
       for (int q = 0; q < 4; ++q) dgr[q * H] = da[q];

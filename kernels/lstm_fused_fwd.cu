@@ -75,38 +75,16 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
   }
   __syncthreads();
 
-  // gx of the next step (or, with FusedInput, its x: D <= 4 values in the same registers, projected when
-  // the step starts) is loaded while this step's dot product runs: it does not depend on h, and a global
-  // load on the critical path would cost every step a memory latency.
-  static_assert(kFusedInputMax == 4, "x shares gx's four registers per row");
-  const auto load_next = [&](bool ok, long long tb, float(&out)[4]) {
-    if (!ok) {
-#pragma unroll
-      for (int q = 0; q < 4; ++q) out[q] = 0.f;
-    } else if (in.x != nullptr) {
-      load_step_input(in.x + tb * in.D, in.D, out);
-    } else {
-      const float* gxr = gx + tb * H4;
-#pragma unroll
-      for (int q = 0; q < 4; ++q) out[q] = gxr[q * H + j];
-    }
-  };
+  // gx of the next step (or, with FusedInput, its x) is loaded while this step's dot product runs
+  // (load_fwd_input).
   float gxn[MAXR][4];
 #pragma unroll
-  for (int r = 0; r < MAXR; ++r) load_next(valid[r], grow[r], gxn[r]);
+  for (int r = 0; r < MAXR; ++r) load_fwd_input(valid[r], grow[r], gx, in, H, j, gxn[r]);
   // A row's gx + bias for step t (the chains' starting values), from the registers loaded a step ahead,
   // which then take step t + 1's.
   const auto start_values = [&](int r, int t, float(&out)[4]) {
-    float pre[4];
-    if (in.x != nullptr) {
-      input_projection<4>(gxn[r], in.W, in.D, j, H, pre);
-    } else {
-#pragma unroll
-      for (int q = 0; q < 4; ++q) pre[q] = gxn[r][q];
-    }
-#pragma unroll
-    for (int q = 0; q < 4; ++q) out[q] = pre[q] + bias[q];
-    load_next(valid[r] && t + 1 < T, static_cast<long long>(t + 1) * B + grow[r], gxn[r]);
+    fwd_start_values(gxn[r], in, j, H, bias, out);
+    load_fwd_input(valid[r] && t + 1 < T, static_cast<long long>(t + 1) * B + grow[r], gx, in, H, j, gxn[r]);
   };
   // TILED: each thread leaves its cells' starting values for step t in pre_s, for the product's tiles.
   const auto stage = [&](int t) {

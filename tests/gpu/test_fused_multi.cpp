@@ -401,10 +401,11 @@ TEST(FusedMulti, ClusterModelsEqualAloneAndFollowTheFp64CpuEngine) {
     per.sm_count = std::max(1, lim.sm_count / models);
     return kernels::plan_fused_cluster(shape.hidden, B, per);
   };
-  const kernels::FusedLaunch many = cluster_plan(static_cast<int>(b.jobs.size())), one = cluster_plan(1);
+  const kernels::FusedLaunch many = cluster_plan(static_cast<int>(b.jobs.size())), single = cluster_plan(1);
   std::printf("cluster plan for %zu models: %d clusters of %d rows; alone: %d of %d rows\n", b.jobs.size(),
-              many.grid / many.cluster, many.rows_per_block, one.grid / one.cluster, one.rows_per_block);
-  EXPECT_NE(many.rows_per_block, one.rows_per_block) << "the batch should change the clusters' rows";
+              many.grid / many.cluster, many.rows_per_block, single.grid / single.cluster,
+              single.rows_per_block);
+  EXPECT_NE(many.rows_per_block, single.rows_per_block) << "the batch should change the clusters' rows";
   std::vector<ModelJob*> jobs;
   for (auto& j : b.jobs) jobs.push_back(&j);
   gpu::Stream stream;
