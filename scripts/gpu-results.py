@@ -2,7 +2,8 @@
 """Markdown for docs/gpu-results.md from one benchmarks/gpu_check.sh log folder, or from the archive of it
 that the check leaves in $OUT (gpu-check.tar.gz).
 
-    python3 scripts/gpu-results.py LOGDIR|gpu-check.tar.gz [--command "benchmarks/gpu_check.sh"] > docs/gpu-results.md
+    python3 scripts/gpu-results.py LOGDIR|gpu-check.tar.gz [--command "benchmarks/gpu_check.sh"]
+                                   [--previous EARLIER-gpu-results.md] > docs/gpu-results.md
 
 Every figure comes from the folder: the environment (date, commit, GPU, CUDA and cuDNN versions), each
 step's outcome (summary.log), the GPU tests (test_*.xml), the sanitizers (memcheck_* and racecheck_*
@@ -426,12 +427,113 @@ def warnings_section(log, limit=30):
     return text
 
 
+def md_tables(text):
+    """The first table under each "## " heading of a markdown file this script wrote: {title: [row dicts]}."""
+    out, title, state, header = {}, None, None, None  # state: None before the section's table, "in", "done"
+    for line in text.splitlines():
+        if line.startswith("## "):
+            title, state, header = line[3:].strip(), None, None
+            continue
+        if title is None or state == "done":
+            continue
+        if line.startswith("|"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if state is None:
+                header, state = cells, "in"
+                out[title] = []
+            elif not all(set(c) <= set("-:") for c in cells):
+                out[title].append(dict(zip(header, cells)))
+        elif state == "in":
+            state = "done"
+    return out
+
+
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return float("nan") if n == 0 else (xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2)
+
+
+def previous_section(log, previous_md):
+    """This run against an earlier docs/gpu-results.md: per shape, each path's time now / then (below 1:
+    faster now). The fp32 paths are matched by name (one-block, cluster, wavefront), whatever the engine's
+    default was in either run; the cuDNN columns, whose code did not change, show how far the two machines
+    and runs differ by themselves."""
+    text = open(previous_md, errors="replace").read()
+    m = re.search(r"at commit (\w+)|commit (\w+)", text)
+    then = md_tables(text)
+    out = [f"Against `{os.path.basename(previous_md)}` (commit {(m.group(1) or m.group(2)) if m else '?'}): "
+           "time now / time then, per shape; below 1 is faster now. The cuDNN columns measure the difference "
+           "between the two runs themselves (the same library calls)."]
+    rows_now = read_csv(os.path.join(log, "gpu_bench_fused.csv"))
+    fused_then = then.get("Fused kernels per training step", [])
+    if rows_now and fused_then:
+        prev = {}
+        for r in fused_then:
+            key = (r.get("H"), r.get("L"), r.get("T"), r.get("B"))
+            path = r.get("fp32 path", "-")
+            d = prev.setdefault(key, {})
+            f = num(r.get("fused fp32 ms"))
+            if path == "-" or path.startswith("one-block"):
+                d["one-block"] = f
+            else:
+                d[path.split()[0]] = f
+                d["one-block"] = num(r.get("one-block ms"))
+            for col, name in (("fused tf32", "tf32"), ("fused bf16", "bf16"), ("cuDNN FMA", "cudnn fma"),
+                              ("cuDNN TF32", "cudnn tf32")):
+                d[name] = num(r.get(col))
+        for r in then.get("The fp32 cluster and wavefront paths (opt-in in this run)", []):
+            prev.setdefault((r.get("H"), r.get("L"), r.get("T"), r.get("B")), {})[r.get("path")] = num(r.get("ms"))
+        cols = ("one-block", "cluster", "wavefront", "tf32", "bf16", "cudnn fma", "cudnn tf32")
+        rows, ratios = [], {c: [] for c in cols}
+        for r in rows_now:
+            key = (r["H"], r["L"], r["T"], r["B"])
+            if key not in prev:
+                continue
+            path = r.get("fused_path") or "-"
+            now = {"one-block": num(r["fused_ms"]) if path.startswith("one-block") else num(r.get("one_block_ms")),
+                   "cluster": num(r.get("cluster_ms")), "wavefront": num(r.get("wavefront_ms")),
+                   "tf32": num(r["fused_tf32_ms"]), "bf16": num(r["fused_bf16_ms"]),
+                   "cudnn fma": num(r["cudnn_fma_ms"]), "cudnn tf32": num(r["cudnn_tf32_ms"])}
+            cells = []
+            for c in cols:
+                q = ratio(now[c], prev[key].get(c, float("nan")))
+                if not math.isnan(q):
+                    ratios[c].append(q)
+                cells.append(fmt(q, 2))
+            rows.append(key + tuple(cells))
+        names = ["one-block fp32", "cluster fp32", "wavefront fp32", "fused tf32", "fused bf16", "cuDNN FMA", "cuDNN TF32"]
+        summary = [f"{n}: median {fmt(median(ratios[c]), 2)} (range {fmt(min(ratios[c]), 2)}-{fmt(max(ratios[c]), 2)}, "
+                   f"{len(ratios[c])} shapes)" for n, c in zip(names, cols) if ratios[c]]
+        out += ["", "One training step per shape (gpu_bench_fused):", "", table(["H", "L", "T", "B"] + names, rows)]
+        out += [""] + [f"- {x}" for x in summary]
+    rows_now = read_csv(os.path.join(log, "gpu_bench_multi.csv"))
+    multi_then = {(r.get("N"), r.get("L")): r for r in then.get("Many models per launch: one training step of all N models", [])}
+    if rows_now and multi_then:
+        rows = []
+        for r in rows_now:
+            p = multi_then.get((r["N"], r["L"]))
+            if p is None:
+                continue
+            rows.append((r["N"], r["L"], fmt(ratio(num(r["fused_ms"]), num(p.get("fused ms"))), 2),
+                         fmt(ratio(num(r["fused_tf32_ms"]), num(p.get("tf32 ms"))), 2),
+                         fmt(ratio(num(r["fused_bf16_ms"]), num(p.get("bf16 ms"))), 2),
+                         fmt(ratio(num(r["cudnn_loop_ms"]), num(p.get("cuDNN loop ms"))), 2)))
+        out += ["", "One training step of N models (gpu_bench_multi):", "",
+                table(["N", "L", "fused fp32", "fused tf32", "fused bf16", "cuDNN loop"], rows)]
+    if len(out) == 1:
+        out.append("No table of this run matches one of the earlier file's.")
+    return "\n".join(out)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("log", help="the gpu_check.sh log folder ($OUT, or build-gpu/gpu-check)")
     ap.add_argument("--command", default="benchmarks/gpu_check.sh", help="the command that made the folder")
     ap.add_argument("--cpu-seconds", type=float, default=565.0,
                     help="the CPU engine's wall time for configs/nab_grid.json (docs/performance.md)")
+    ap.add_argument("--previous", help="an earlier docs/gpu-results.md (git show HEAD:docs/gpu-results.md > FILE): "
+                    "adds each path's time now against then")
     a = ap.parse_args()
     if os.path.isfile(a.log) and tarfile.is_tarfile(a.log):
         unpacked = tempfile.mkdtemp(prefix="gpu-check-")
@@ -488,6 +590,8 @@ def main():
     out += ["", "## Where a multi-model step's time goes", "", phases_section(a.log)]
     out += ["", "## Forecasting (the scoring pass) of N models", "", forecast_section(a.log)]
     out += ["", "## End to end: configs/nab_grid.json", "", end_to_end_section(a.log, a.cpu_seconds)]
+    if a.previous:
+        out += ["", "## Against the previous run", "", previous_section(a.log, a.previous)]
     out += ["", "## A single-model step's time loops under Nsight Compute", "", ncu_section(a.log)]
     out += ["", "## Warnings in the logs", "", warnings_section(a.log)]
     misses = fused_miss + multi_miss

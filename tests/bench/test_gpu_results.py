@@ -113,6 +113,8 @@ with tempfile.TemporaryDirectory() as tmp:
                                 "Performance Counters on the target device 0.\n")
     md = run(log, "--command", "benchmarks/gpu_check.sh (GPU_CHECK_QUICK=1)")
     print(md)
+    first_md = pathlib.Path(tmp) / "first-gpu-results.md"
+    first_md.write_text(md)
     check("the one-block kernels: `lstm_fused_fwd_kernel<1, true, false> (32, 1, 1)x(32, 1, 1)`" in md,
           "the profiled kernel and its launch")
     check("| Duration | usecond | 106.30 |" in md and "| Elapsed Cycles | cycle | 186,234 |" in md
@@ -194,6 +196,17 @@ with tempfile.TemporaryDirectory() as tmp:
           "1024,1,64,100,64,1,40,-1,-1,80,standard+graph,9.78,20\n")
     md = run(newer)
     check("| 1024 | 1 | 40.000 | 20.000 | n/a | n/a | 80.000 |" in md, "the split kernels' multi-model time")
+    # Against the first run's markdown: each fp32 path by name (the first run's cluster from its opt-in
+    # table, its one-block step from fused fp32), the shapes both runs have, the multi-model step.
+    md = run(newer, "--previous", str(first_md))
+    check("Against `first-gpu-results.md` (commit 0123456789ab)" in md, "the earlier file and its commit")
+    check("| 128 | 1 | 100 | 64 | 3.00 | 1.50 | n/a | n/a | n/a | 1.00 | 1.00 |" in md,
+          "a shape's paths now / then, matched by name")
+    check("| 32 | 1 | 100 | 64 | " not in md.split("## Against the previous run")[1].split("## ")[0],
+          "no row for a shape the earlier run lacks")
+    check("- one-block fp32: median 3.00 (range 3.00-3.00, 1 shapes)" in md, "a column's summary")
+    check("| 1024 | 1 | 4.00 | n/a | n/a | 0.13 |" in md, "the multi-model step now / then")
+    check("## Against the previous run" not in run(newer), "no comparison without --previous")
     check("(gpu_bench_phases.csv is missing or empty)" in md, "no phase table without its CSV")
     # Where the step goes: a column per (N, L, time loops) in N order, a row per phase in step order, the
     # phases' sum and the graph-replayed step below.
