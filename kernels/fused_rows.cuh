@@ -84,23 +84,26 @@ __device__ __forceinline__ void fwd_start_values(const float (&loaded)[4], const
 
 // What the backward step t reads from global memory for the thread's rows of unit u: dy, the four
 // activated gates and c_{t-1} (zeros for a row that is not real, for t < 0, and c_{-1}). None of it depends
-// on the recurrence, so the time loops load it one step ahead, while the previous step's product runs.
+// on the recurrence, so the time loops load step t - 1's into one of these while step t runs from a copy.
 template <int MAXR>
-__device__ __forceinline__ void load_bwd_inputs(int t, int B, int H, int u, const bool (&valid)[MAXR],
-                                                const long long (&grow)[MAXR], const float* dy,
-                                                const float* gates, const float* cst, float (&in_dy)[MAXR],
-                                                float (&in_g)[MAXR][4], float (&in_cp)[MAXR]) {
+struct BwdStepInputs {
+  float dy[MAXR], g[MAXR][4], cp[MAXR];
+
+  __device__ __forceinline__ void load(int t, int B, int H, int u, const bool (&valid)[MAXR],
+                                       const long long (&grow)[MAXR], const float* dy_src, const float* gates,
+                                       const float* cst) {
 #pragma unroll
-  for (int r = 0; r < MAXR; ++r) {
-    const bool ok = valid[r] && t >= 0;
-    const long long tb = static_cast<long long>(t) * B + grow[r];
-    in_dy[r] = ok && dy != nullptr ? dy[tb * H + u] : 0.f;
-    const float* gr = gates + tb * 4 * H + u;
+    for (int r = 0; r < MAXR; ++r) {
+      const bool ok = valid[r] && t >= 0;
+      const long long tb = static_cast<long long>(t) * B + grow[r];
+      dy[r] = ok && dy_src != nullptr ? dy_src[tb * H + u] : 0.f;
+      const float* gr = gates + tb * 4 * H + u;
 #pragma unroll
-    for (int q = 0; q < 4; ++q) in_g[r][q] = ok ? gr[q * H] : 0.f;
-    in_cp[r] = ok && t > 0 ? cst[(tb - B) * H + u] : 0.f;
+      for (int q = 0; q < 4; ++q) g[r][q] = ok ? gr[q * H] : 0.f;
+      cp[r] = ok && t > 0 ? cst[(tb - B) * H + u] : 0.f;
+    }
   }
-}
+};
 
 // Element i (a compile-time constant after unrolling) of a float4.
 __device__ __forceinline__ float component(const float4& v, int i) {

@@ -175,31 +175,24 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
     dc[r] = 0.f;
     ct[r] = valid[r] ? cst[(static_cast<long long>(T - 1) * B + grow[r]) * H + u] : 0.f;
   }
-  // What step t reads from global memory is loaded one step ahead (load_bwd_inputs).
-  float in_dy[MAXR], in_g[MAXR][4], in_cp[MAXR];
-  load_bwd_inputs<MAXR>(T - 1, B, H, u, valid, grow, dy, gates, cst, in_dy, in_g, in_cp);
+  // What step t reads from global memory is loaded one step ahead (BwdStepInputs).
+  BwdStepInputs<MAXR> next;
+  next.load(T - 1, B, H, u, valid, grow, dy, gates, cst);
   cluster.sync();
 
   for (int t = T - 1; t >= 0; --t) {
     float* dcur = ds + (t & 1) * BB * H4;
-    float s_dy[MAXR], s_g[MAXR][4], s_cp[MAXR];
-#pragma unroll
-    for (int r = 0; r < MAXR; ++r) {
-      s_dy[r] = in_dy[r];
-      s_cp[r] = in_cp[r];
-#pragma unroll
-      for (int q = 0; q < 4; ++q) s_g[r][q] = in_g[r][q];
-    }
-    load_bwd_inputs<MAXR>(t - 1, B, H, u, valid, grow, dy, gates, cst, in_dy, in_g, in_cp);
+    const BwdStepInputs<MAXR> in = next;
+    next.load(t - 1, B, H, u, valid, grow, dy, gates, cst);
 #pragma unroll
     for (int r = 0; r < MAXR; ++r) {
       if (!valid[r]) continue;
       const long long tb = static_cast<long long>(t) * B + grow[r];
-      float dh = dh_rec[r] + s_dy[r];
+      float dh = dh_rec[r] + in.dy[r];
       if (t == T - 1 && dhy != nullptr) dh += dhy[grow[r] * H + u];
       float da[4];
-      cell::backward(dh, s_g[r], ct[r], s_cp[r], dc[r], da);
-      ct[r] = s_cp[r];
+      cell::backward(dh, in.g[r], ct[r], in.cp[r], dc[r], da);
+      ct[r] = in.cp[r];
       float* dgr = dgates + tb * H4 + u;
 #pragma unroll
       for (int q = 0; q < 4; ++q) dgr[q * H] = da[q];
