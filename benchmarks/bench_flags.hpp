@@ -13,6 +13,10 @@ namespace lstmad::bench {
 // The H200's nominal fp32 SIMT rate: 132 SMs x 128 fp32 lanes x 2 flops x 1.98 GHz boost clock. A
 // compute floor divides by it; it is not measured.
 inline constexpr double kH200Fp32PeakTflops = 66.9;
+// Its dense tensor-core rates (NVIDIA's H200 figures, half the sparse ones): TF32 and BF16 operands with
+// fp32 accumulation. The tensor-core paths' compute floors divide by them; nominal, not measured.
+inline constexpr double kH200Tf32PeakTflops = 495.0;
+inline constexpr double kH200Bf16PeakTflops = 989.0;
 
 // An integer flag's check: at least `low` (the message names the flag, the value and the range).
 inline CLI::Range at_least(int low) {

@@ -7,7 +7,9 @@
 //                 over --streams streams, each model's step a CUDA graph replay (eager where capture
 //                 fails), STANDARD and PERSIST_STATIC_SMALL_H, the faster kept;
 //   compute floor N x 24 H (D_l + H) B T flops per layer over the fp32 peak (--peak-tflops, default 66.9,
-//                 the H200's nominal fp32 SIMT rate, not a measured one).
+//                 the H200's nominal fp32 SIMT rate, not a measured one); for the tensor-core columns the
+//                 same flops over the dense TF32 and BF16 rates (--tf32-peak-tflops 495,
+//                 --bf16-peak-tflops 989, nominal), columns "tf32 floor", "bf16 floor".
 // Shapes: N in {1, 16, 58, 256, 1024}, L in {1, 2}, H = 64, T = 100, B = 64, D = 1, horizon 1. Each model
 // has its own series, parameters and learning rate. Times are medians of --reps steps after --warmup.
 // The step is the engines' full training step (gather, forward, head and MSE, loss sum, backward,
@@ -34,7 +36,8 @@
 // (emulated.gpu_bench_smoke); its times mean nothing.
 //
 // Usage: gpu_bench_multi [--quick | --smoke] [--reps N] [--warmup N] [--streams S] [--models a,b,c]
-//                        [--peak-tflops X] [--csv FILE] [--cpu-threads K [--cpu-models a,b,c] [--cpu-only]]
+//                        [--peak-tflops X] [--tf32-peak-tflops X] [--bf16-peak-tflops X] [--csv FILE]
+//                        [--cpu-threads K [--cpu-models a,b,c] [--cpu-only]]
 //                        [--forecast-models a,b,c] [--forecast-windows W] [--forecast-csv FILE]
 //                        [--phases-models a,b,c] [--phases-csv FILE]
 // Without a CUDA device (and without --cpu-only) it prints why and exits 0.
@@ -74,9 +77,16 @@ struct Size {
   int H = 64, T = 100, B = 64;
 };
 
+// The nominal rates the compute floors divide by, TFLOP/s.
+struct Peaks {
+  double fp32 = bench::kH200Fp32PeakTflops, tf32 = bench::kH200Tf32PeakTflops,
+         bf16 = bench::kH200Bf16PeakTflops;
+};
+
 struct Row {
   int N = 0, L = 0;
   double fused_ms = -1, tf32_ms = -1, bf16_ms = -1, split_ms = -1, cudnn_ms = -1, floor_ms = 0;
+  double tf32_floor_ms = 0, bf16_floor_ms = 0;  // the same flops at the tensor cores' dense rates
   std::string cudnn_algo;
 };
 
@@ -353,14 +363,16 @@ void forecast_rows(const Size& z, const std::vector<int>& Ns, int W, int reps, d
 // One training row: N models of `shape` at fp32, tf32 and bf16 on the multi-model engine, and the cuDNN
 // loop (the faster algorithm). A way that fails prints why and leaves its column at -1.
 Row training_row(const ModelShape& shape, const Size& z, int N, int streams, int warmup, int reps,
-                 double peak_tflops, const kernels::FusedLimits& limits, cudaStream_t stream) {
+                 const Peaks& peaks, const kernels::FusedLimits& limits, cudaStream_t stream) {
   const int L = shape.layers, H = z.H, T = z.T, B = z.B;
   Row r;
   r.N = N;
   r.L = L;
   double flops = 0;
   for (int l = 0; l < L; ++l) flops += 24.0 * H * ((l == 0 ? 1 : H) + H) * B * T;
-  r.floor_ms = N * flops / (peak_tflops * 1e12) * 1e3;
+  r.floor_ms = N * flops / (peaks.fp32 * 1e12) * 1e3;
+  r.tf32_floor_ms = N * flops / (peaks.tf32 * 1e12) * 1e3;
+  r.bf16_floor_ms = N * flops / (peaks.bf16 * 1e12) * 1e3;
   try {
     r.fused_ms = fused_multi_ms(shape, T, B, N, warmup, reps, limits, stream);
   } catch (const std::exception& e) {
@@ -401,28 +413,33 @@ Row training_row(const ModelShape& shape, const Size& z, int N, int streams, int
 
 // The training table: every N at L = 1 and 2, printed and written to `csv`.
 void training_rows(const Size& z, const std::vector<int>& Ns, int streams, int warmup, int reps,
-                   double peak_tflops, const std::string& csv) {
+                   const Peaks& peaks, const std::string& csv) {
   const kernels::FusedLimits limits = fused_device_limits(0);
   gpu::Stream stream;
   bench::CsvRows csv_rows(
-      csv, "N,L,H,T,B,D,fused_ms,fused_tf32_ms,fused_bf16_ms,cudnn_loop_ms,cudnn_ran_as,floor_ms,split_ms");
-  std::printf("%6s %2s %12s %10s %10s %10s %14s %-30s %10s %10s %12s %12s %12s\n", "N", "L", "fused ms",
-              "split ms", "tf32 ms", "bf16 ms", "cuDNN loop ms", "cuDNN ran as", "speedup", "tc speedup",
-              "floor ms", "fused/floor", "us/model");
+      csv,
+      "N,L,H,T,B,D,fused_ms,fused_tf32_ms,fused_bf16_ms,cudnn_loop_ms,cudnn_ran_as,floor_ms,split_ms,"
+      "tf32_floor_ms,bf16_floor_ms");
+  std::printf("%6s %2s %12s %10s %10s %10s %14s %-30s %10s %10s %12s %12s %12s %11s %11s\n", "N", "L",
+              "fused ms", "split ms", "tf32 ms", "bf16 ms", "cuDNN loop ms", "cuDNN ran as", "speedup",
+              "tc speedup", "floor ms", "fused/floor", "us/model", "tf32/floor", "bf16/floor");
   for (int L : {1, 2})
     for (int N : Ns) {
       const Row r =
-          training_row(ModelShape{L, 1, z.H, 1}, z, N, streams, warmup, reps, peak_tflops, limits, stream);
+          training_row(ModelShape{L, 1, z.H, 1}, z, N, streams, warmup, reps, peaks, limits, stream);
       const double tc = r.tf32_ms > 0 && (r.bf16_ms < 0 || r.tf32_ms < r.bf16_ms) ? r.tf32_ms : r.bf16_ms;
-      std::printf("%6d %2d %12.3f %10.3f %10.3f %10.3f %14.3f %-30s %9.1fx %9.1fx %12.4f %11.2fx %12.2f\n", N,
-                  L, r.fused_ms, r.split_ms, r.tf32_ms, r.bf16_ms, r.cudnn_ms, r.cudnn_algo.c_str(),
-                  r.fused_ms > 0 && r.cudnn_ms > 0 ? r.cudnn_ms / r.fused_ms : 0.0,
-                  tc > 0 && r.cudnn_ms > 0 ? r.cudnn_ms / tc : 0.0, r.floor_ms,
-                  r.fused_ms > 0 ? r.fused_ms / r.floor_ms : 0.0,
-                  r.fused_ms > 0 ? 1e3 * r.fused_ms / N : 0.0);
+      std::printf(
+          "%6d %2d %12.3f %10.3f %10.3f %10.3f %14.3f %-30s %9.1fx %9.1fx %12.4f %11.2fx %12.2f %10.2fx "
+          "%10.2fx\n",
+          N, L, r.fused_ms, r.split_ms, r.tf32_ms, r.bf16_ms, r.cudnn_ms, r.cudnn_algo.c_str(),
+          r.fused_ms > 0 && r.cudnn_ms > 0 ? r.cudnn_ms / r.fused_ms : 0.0,
+          tc > 0 && r.cudnn_ms > 0 ? r.cudnn_ms / tc : 0.0, r.floor_ms,
+          r.fused_ms > 0 ? r.fused_ms / r.floor_ms : 0.0, r.fused_ms > 0 ? 1e3 * r.fused_ms / N : 0.0,
+          r.tf32_ms > 0 ? r.tf32_ms / r.tf32_floor_ms : 0.0,
+          r.bf16_ms > 0 ? r.bf16_ms / r.bf16_floor_ms : 0.0);
       std::fflush(stdout);
       csv_rows.row(r.N, r.L, z.H, z.T, z.B, 1, r.fused_ms, r.tf32_ms, r.bf16_ms, r.cudnn_ms, r.cudnn_algo,
-                   r.floor_ms, r.split_ms);
+                   r.floor_ms, r.split_ms, r.tf32_floor_ms, r.bf16_floor_ms);
     }
   csv_rows.done();
 }
@@ -434,7 +451,7 @@ int main(int argc, char** argv) {
   flags.reps = 7;
   flags.warmup = 2;
   int streams = 8;
-  double peak_tflops = bench::kH200Fp32PeakTflops;
+  Peaks peaks;
   std::vector<int> Ns{1, 16, 58, 256, 1024}, cpu_Ns{1, 16, 58};
   int cpu_threads = 0;
   bool cpu_only = false;
@@ -450,7 +467,15 @@ int main(int argc, char** argv) {
       ->check(bench::at_least(1))
       ->capture_default_str();
   bench::add_count_list(app, "--models", Ns, "Model counts N");
-  app.add_option("--peak-tflops", peak_tflops, "The fp32 peak the compute floor divides by (nominal)")
+  app.add_option("--peak-tflops", peaks.fp32, "The fp32 peak the compute floor divides by (nominal)")
+      ->check(bench::tflops_range())
+      ->capture_default_str();
+  app.add_option("--tf32-peak-tflops", peaks.tf32,
+                 "The dense TF32 tensor-core peak of the tf32 floor (nominal)")
+      ->check(bench::tflops_range())
+      ->capture_default_str();
+  app.add_option("--bf16-peak-tflops", peaks.bf16,
+                 "The dense BF16 tensor-core peak of the bf16 floor (nominal)")
       ->check(bench::tflops_range())
       ->capture_default_str();
   app.add_option("--cpu-threads", cpu_threads, "Also time the CPU engine on K threads")
@@ -494,17 +519,17 @@ int main(int argc, char** argv) {
   CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
   std::printf(
       "gpu_bench_multi on %s (sm_%d%d, %d SMs), cuDNN %s: one training step of all N models, H=%d T=%d B=%d "
-      "D=1, medians of %d after %d warm-up; cuDNN loop on %d streams, FMA math; floor at %.1f TFLOP/s "
-      "(nominal)\n",
+      "D=1, medians of %d after %d warm-up; cuDNN loop on %d streams, FMA math; floors at %.1f (fp32), %.0f "
+      "(TF32) and %.0f (BF16) TFLOP/s (nominal)\n",
       prop.name, prop.major, prop.minor, prop.multiProcessorCount, gpu::cudnn_version_string().c_str(), z.H,
-      z.T, z.B, reps, warmup, streams, peak_tflops);
-  training_rows(z, Ns, streams, warmup, reps, peak_tflops, csv);
+      z.T, z.B, reps, warmup, streams, peaks.fp32, peaks.tf32, peaks.bf16);
+  training_rows(z, Ns, streams, warmup, reps, peaks, csv);
   phase_Ns.erase(std::remove(phase_Ns.begin(), phase_Ns.end(), 0), phase_Ns.end());
   // At most 3 repetitions: eager steps at N = 1024 take ~0.1 s each, and the GPU check's share of time is
   // what it is (the training table comes first).
   if (!phase_Ns.empty()) phase_rows(z, phase_Ns, std::min(reps, 3), phases_csv);
   if (forecast_windows > 0)
-    forecast_rows(z, forecast_Ns, forecast_windows, std::min(reps, 3), peak_tflops, forecast_csv);
+    forecast_rows(z, forecast_Ns, forecast_windows, std::min(reps, 3), peaks.fp32, forecast_csv);
   // Each CPU repetition trains 4 steps (see cpu_rows): at most 3 of them after the device's rows.
   if (cpu_threads > 0) cpu_rows(z, cpu_Ns, cpu_threads, std::min(reps, 3));
   return 0;

@@ -227,6 +227,17 @@ with tempfile.TemporaryDirectory() as tmp:
     check("| sum of the phases (eager) | 4.000 | 40.000 |" in md and "| step (graph replay) | 3.500 | 38.000 |" in md,
           "the phases' sums beside the steps")
 
+    # The tensor-core path against the TF32 floor (within 3x at N = 1024 or a miss), BF16 against its own.
+    write(newer, "gpu_bench_multi.csv",
+          "N,L,H,T,B,D,fused_ms,fused_tf32_ms,fused_bf16_ms,cudnn_loop_ms,cudnn_ran_as,floor_ms,split_ms,"
+          "tf32_floor_ms,bf16_floor_ms\n"
+          "1024,1,64,100,64,1,40,2.6,2,80,standard+graph,9.78,-1,1.3,0.65\n"
+          "1024,2,64,100,64,1,120,4,3,160,standard+graph,29.04,-1,1.3,0.65\n")
+    md = run(newer)
+    check("| 9.7800 | 4.09 | **no** | 1.3000 | 2.00 | yes | 3.08 |" in md, "the tf32 path within 3x of its floor")
+    check("N=1024 L=2: tf32 3.08x the TF32 compute floor (target 3x)" in md, "the missed TF32 floor target")
+    check("N=1024 L=1: tf32" not in md, "no miss where the tf32 path is within 3x")
+
     empty = pathlib.Path(tmp) / "empty"
     empty.mkdir()
     md = run(empty)
