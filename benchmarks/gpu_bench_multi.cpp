@@ -24,7 +24,8 @@
 // and backward time loops, dW, dR and dX GEMMs and bias sums, the head and loss, the norm and Adam), on the
 // engine's default time loops, on the split ones, where the default time loops are tiled (blocks of many
 // rows) on the untiled ones, and where dR runs in parts of K (kernels::multi_gemm_parts) with one chain
-// over all of K ("whole-K"); medians of --reps (at most 3), beside the graph-replayed step.
+// over all of K ("whole-K"); and the bf16 step on the tensor cores ("bf16"), whose distance from its own
+// floor is the largest; medians of --reps (at most 3), beside the graph-replayed step.
 // Eager launches leave small gaps, so the phases add up to a little more than the step.
 //
 // --cpu-threads K adds the CPU engine's rows (fp32, K threads over the models; the steady-state step, wall
@@ -186,13 +187,14 @@ void phase_rows(const Size& z, const std::vector<int>& Ns, int reps, const std::
   gpu::Stream stream;
   bench::CsvRows csv_rows(csv, "N,L,H,T,B,path,phase,ms,share,phases_ms,step_ms");
   std::printf(
-      "\nwhere the step goes: fp32, eager with an event after each phase, median of %d; share of "
-      "the phases' sum; 'step' is the graph-replayed step\n",
+      "\nwhere the step goes: fp32 (and bf16 on the tensor cores), eager with an event after each phase, "
+      "median of %d; share of the phases' sum; 'step' is the graph-replayed step\n",
       reps);
   for (int L : {1, 2})
     for (int N : Ns)
-      for (const std::string path : {"default", "split", "untiled", "whole-K"}) {
+      for (const std::string path : {"default", "split", "untiled", "whole-K", "bf16"}) {
         const bool split = path == "split", untiled = path == "untiled", whole_k = path == "whole-K";
+        const Precision precision = path == "bf16" ? Precision::BF16 : Precision::FP32;
         if (split && !kernels::split_hidden_supported(z.H)) continue;
         if (untiled && !kernels::fused_bwd_tiled(kernels::plan_fused_multi(z.H, z.B, N, limits))) continue;
         if (whole_k && kernels::multi_gemm_parts(z.H, z.T * z.B) == 1) continue;
@@ -204,7 +206,7 @@ void phase_rows(const Size& z, const std::vector<int>& Ns, int reps, const std::
           Models models(shape, z.T, z.B, N);
           std::vector<ModelJob*> ptrs;
           for (auto& j : models.jobs) ptrs.push_back(&j);
-          FusedMultiBatch batch(shape, z.T, z.B, limits, ptrs, stream, /*graphs=*/true);
+          FusedMultiBatch batch(shape, z.T, z.B, limits, ptrs, stream, /*graphs=*/true, precision);
           batch.load_for_steps();
           batch.step_phases();  // warm-up: lazy set-up, first touches
           std::vector<std::string> names;

@@ -217,9 +217,14 @@ with tempfile.TemporaryDirectory() as tmp:
           "58,1,64,100,64,split,forward time loop (layer 1),2,0.5,4,3.5\n"
           "58,1,64,100,64,split,dR GEMM (layer 1),2,0.5,4,3.5\n"
           "1024,1,64,100,64,untiled,forward time loop (layer 1),45,0.9,50,47.5\n"
-          "1024,1,64,100,64,untiled,dR GEMM (layer 1),5,0.1,50,47.5\n")
+          "1024,1,64,100,64,untiled,dR GEMM (layer 1),5,0.1,50,47.5\n"
+          "1024,1,64,100,64,bf16,forward time loop (layer 1),20,0.8,25,19\n"
+          "1024,1,64,100,64,bf16,dR GEMM (layer 1),5,0.2,25,19\n")
     md = run(newer)
-    check("| phase | N=58 L=1 split | N=1024 L=1 default | N=1024 L=1 untiled |" in md, "the phase table's columns")
+    check("| phase | N=58 L=1 split | N=1024 L=1 default | N=1024 L=1 untiled | N=1024 L=1 bf16 |" in md,
+          "the phase table's columns")
+    check("- N=1024 L=1: the bf16 step (tensor cores) 19.000 ms a step, the default 38.000 ms (0.50x the default's "
+          "time)" in md, "the tensor-core step against the default")
     check("- N=1024 L=1: untiled time loops 47.500 ms a step, the default 38.000 ms (1.25x the default's time)" in md,
           "a path against the default")
     check("- N=58 L=1: split" not in md, "no comparison without the default's run")

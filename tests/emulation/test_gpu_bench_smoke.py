@@ -106,14 +106,16 @@ def main():
     positive(fpath, r, ["fused_ms", "fused_per_model_ms", "cudnn_ms"], failures)
     if "CPU engine, fp32" not in log:
         failures.append("gpu_bench_multi printed no CPU engine row")
-    # Where the step goes: N = 3 at L = 1 and 2, default and split time loops; every phase of the step is
-    # there once per run, in step order (layer 0's input projection is in the time loop, so no input GEMM
-    # at layer 1, and its bias sums come with its dW), and each run's graph-replayed step was timed.
-    r = rows(ppath, failures, 46)  # L = 1: 8 phases, L = 2: 15; two time loops each
+    # Where the step goes: N = 3 at L = 1 and 2, default and split time loops at fp32 and the bf16 step;
+    # every phase of the step is there once per run, in step order (at fp32 layer 0's input projection is
+    # in the time loop, so no input GEMM at layer 1; on the tensor cores it is a GEMM; layer 1's bias sums
+    # come with its dW), and each run's graph-replayed step was timed.
+    r = rows(ppath, failures, 71)  # L = 1: 8 phases (bf16 9), L = 2: 15 (bf16 16); three runs each
     runs = {}
     for x in r:
         runs.setdefault((x["L"], x["path"]), []).append(x)
-    if sorted(runs) != [("1", "default"), ("1", "split"), ("2", "default"), ("2", "split")]:
+    if sorted(runs) != [("1", "bf16"), ("1", "default"), ("1", "split"), ("2", "bf16"), ("2", "default"),
+                        ("2", "split")]:
         failures.append(f"{ppath}: runs {sorted(runs)}")
     for (L, p), xs in runs.items():
         names = [x["phase"] for x in xs]
@@ -124,6 +126,8 @@ def main():
             want = (want[:2] + ["input GEMM (layer 2)", "forward time loop (layer 2)"] + want[2:4] +
                     ["backward time loop (layer 2)", "dW GEMM (layer 2)", "dR GEMM (layer 2)",
                      "bias sums (layer 2)", "dX GEMM (layer 2)"] + want[4:])
+        if p == "bf16":
+            want = want[:1] + ["input GEMM (layer 1)"] + want[1:]
         if names != want:
             failures.append(f"{ppath}: L={L} {p}: phases {names}, expected {want}")
         if any(float(x["ms"]) < 0 for x in xs) or any(float(x["step_ms"]) <= 0 for x in xs):
