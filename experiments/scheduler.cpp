@@ -71,7 +71,7 @@ std::string engine_refusal(const Engine& engine, const BatchKey& key) {
 }
 
 BatchSizing size_fused_batch(const BatchKey& key, const GroupExtent& extent, const DeviceProps& d,
-                             double memory_fraction, int cap, Precision precision) {
+                             double memory_fraction, int cap) {
   kernels::MultiModelExtent e;
   e.layers = key.shape.layers;
   e.input = key.shape.input;
@@ -84,7 +84,7 @@ BatchSizing size_fused_batch(const BatchKey& key, const GroupExtent& extent, con
   e.rows = extent.rows;
   e.train = extent.train;
   e.val = extent.val;
-  e.input_in_loop = fused_input_in_loop(key.shape.input, precision);
+  e.input_in_loop = fused_input_in_loop(key.shape.input);
   BatchSizing s;
   s.bytes_per_model = kernels::multi_model_bytes(e);
   const double budget = static_cast<double>(d.memory_bytes) * memory_fraction;
@@ -137,7 +137,7 @@ Schedule schedule_cells(const std::vector<CellWork>& cells, const SchedulerOptio
       // The smallest device decides, so that a batch fits whichever queue it lands in.
       int models = 0;
       for (const DeviceProps& d : devices) {
-        const int m = size_fused_batch(key, ext, d, o.memory_fraction, o.batch_models, o.precision).models;
+        const int m = size_fused_batch(key, ext, d, o.memory_fraction, o.batch_models).models;
         models = models == 0 ? m : std::min(models, m);
       }
       most = static_cast<std::size_t>(std::max(1, models));

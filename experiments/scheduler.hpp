@@ -67,12 +67,12 @@ struct BatchSizing {
   int models = 0;     // the batch size chosen
 };
 
-// How many models of `key` go into one fused ModelBatch on device `d`, at `precision`. A pure function of
-// its arguments and of the LSTMAD_FUSED_INPUT switch, which decides, as in the engine, whether a model
-// holds a gx buffer (fused_input_in_loop). cap > 0 bounds the result (run.batch_models). At least 1.
+// How many models of `key` go into one fused ModelBatch on device `d`, at any precision (the buffers are
+// fp32 at all of them). A pure function of its arguments and of the LSTMAD_FUSED_INPUT switch, which
+// decides, as in the engine, whether a model holds a gx buffer (fused_input_in_loop). cap > 0 bounds the
+// result (run.batch_models). At least 1.
 BatchSizing size_fused_batch(const BatchKey& key, const GroupExtent& extent, const DeviceProps& d,
-                             double memory_fraction = 0.75, int cap = 0,
-                             Precision precision = Precision::FP32);
+                             double memory_fraction = 0.75, int cap = 0);
 
 // One cell as the scheduler sees it.
 struct CellWork {

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "kernels/fused_rows.cuh"
 #include "kernels/launch.cuh"
 #include "kernels/lstm_cell.hpp"
 #include "kernels/lstm_fused_mma.hpp"
@@ -68,7 +69,7 @@ __global__ void stage_a_kernel(const float* __restrict__ R, int H, bool backward
 // (R_SMEM) or L2.
 template <Format F, bool R_SMEM, int UG, int HC>
 __global__ void __launch_bounds__(512, 1)
-    lstm_mma_fwd_kernel(const uint4* __restrict__ Ra, const float* __restrict__ gx,
+    lstm_mma_fwd_kernel(const uint4* __restrict__ Ra, const float* __restrict__ gx, FusedInput in,
                         const float* __restrict__ bW, const float* __restrict__ bR, int T, int B, int H,
                         float* __restrict__ y, float* __restrict__ gates, float* __restrict__ c_out,
                         float* __restrict__ hy, float* __restrict__ cy, const ModelStrides ms) {
@@ -84,6 +85,7 @@ __global__ void __launch_bounds__(512, 1)
   {
     const std::size_t m = model;
     Ra = reinterpret_cast<const uint4*>(reinterpret_cast<const uint32_t*>(Ra) + m * ms.rt);
+    in = model_input(in, ms, m);
     forward_at_model(ms, m, gx, bW, bR, y, gates, c_out, hy, cy);
   }
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -135,18 +137,16 @@ __global__ void __launch_bounds__(512, 1)
   }
   __syncthreads();
 
-  // gx of the next step is loaded while this step's products run (it does not depend on h).
+  // gx of the next step (or, with FusedInput, its x, projected when the step starts) is loaded while this
+  // step's products run: it does not depend on h (fused_rows.cuh, as in the FMA kernels).
   float gxn[UG][2][4];
   auto load = [&](int t) {
 #pragma unroll
     for (int ug = 0; ug < UG; ++ug)
 #pragma unroll
-      for (int e2 = 0; e2 < 2; ++e2) {
-        const bool ok = valid[e2] && t < T;
-        const float* gr = gx + (static_cast<long long>(t) * B + grow[e2]) * H4 + unit[ug];
-#pragma unroll
-        for (int q = 0; q < 4; ++q) gxn[ug][e2][q] = ok ? gr[q * H] : 0.f;
-      }
+      for (int e2 = 0; e2 < 2; ++e2)
+        load_fwd_input(valid[e2] && t < T, static_cast<long long>(t) * B + grow[e2], gx, in, H, unit[ug],
+                       gxn[ug][e2]);
   };
   load(0);
 
@@ -156,15 +156,18 @@ __global__ void __launch_bounds__(512, 1)
     // acc[ug][kind][split][reg]; register reg of kind k holds gate 2k + reg / 2 of row reg % 2.
     float acc[UG][2][2][4];
 #pragma unroll
-    for (int ug = 0; ug < UG; ++ug)
+    for (int ug = 0; ug < UG; ++ug) {
+      float start[2][4];  // gx + bias of the cell (unit[ug], row e2), per gate
+#pragma unroll
+      for (int e2 = 0; e2 < 2; ++e2) fwd_start_values(gxn[ug][e2], in, unit[ug], H, bias[ug], start[e2]);
 #pragma unroll
       for (int kind = 0; kind < 2; ++kind)
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
-          const int q = 2 * kind + (e >> 1);
-          acc[ug][kind][0][e] = gxn[ug][e & 1][q] + bias[ug][q];
+          acc[ug][kind][0][e] = start[e & 1][2 * kind + (e >> 1)];
           acc[ug][kind][1][e] = 0.f;
         }
+    }
     load(t + 1);
     if constexpr (R_REG) {
 #pragma unroll
@@ -440,8 +443,8 @@ void launch_fwd(const MmaLaunch& p, const FusedFwdArgs& a, void* ws, cudaStream_
   const uint4* ra = static_cast<const uint4*>(ws);
   with_fwd_kernel<F>(p, [&](auto kernel) {
     if (raise_dynamic_smem_limit(kernel, p.smem_fwd) != cudaSuccess) return;  // left for the launch check
-    launch_kernel(kernel, grid, p.fwd_threads, p.smem_fwd, stream, ra, a.gx, a.bW, a.bR, a.T, p.B, p.H, a.y,
-                  a.gates, a.c, a.hy, a.cy, a.models);
+    launch_kernel(kernel, grid, p.fwd_threads, p.smem_fwd, stream, ra, a.gx, a.input, a.bW, a.bR, a.T, p.B,
+                  p.H, a.y, a.gates, a.c, a.hy, a.cy, a.models);
   });
 }
 

@@ -52,10 +52,11 @@ struct ModelStrides {
 };
 
 // The forward's input in place of gx: the layer's input x (T x B x D, rows (t, b), ModelStrides::x per
-// model) and W (4H x D, row-major, at the model's parameter stride). The FMA time loops then compute
-// each step's x W^T themselves, as the multi-model GEMM does: one fmaf chain over d = 0..D-1 from 0 per
-// gate, so the same bits, without writing and reading gx (T B 4H floats per model and layer). For small
-// D only (kFusedInputMax): x is loaded a step ahead, as gx is, and projected when the step starts.
+// model) and W (4H x D, row-major, at the model's parameter stride). The forward time loops (FMA and
+// tensor-core) then compute each step's x W^T themselves, as the multi-model fp32 GEMM does: one fmaf
+// chain over d = 0..D-1 from 0 per gate, so its bits at fp32, without writing and reading gx (T B 4H
+// floats per model and layer). For small D only (kFusedInputMax): x is loaded a step ahead, as gx is,
+// and projected when the step starts.
 constexpr int kFusedInputMax = 4;
 struct FusedInput {
   const float* x = nullptr;  // null: the caller computed gx

@@ -540,31 +540,32 @@ TEST(FusedMulti, SplitKernelsKeepTheBatchContract) {
   EXPECT_TRUE(differ) << "the split kernels gave the one-block kernels' bits: did they run?";
 }
 
-// Layer 0's input projection inside the time loops (kernels::FusedInput, the default at fp32 for D <= 4)
-// gives the bits of the input GEMM it replaces (LSTMAD_FUSED_INPUT=0), on the one-block and the split time
+// Layer 0's input projection inside the time loops (kernels::FusedInput, the default for D <= 4) gives
+// the bits of the input GEMM it replaces (LSTMAD_FUSED_INPUT=0) at fp32, on the one-block and the split time
 // loops; three inputs, so each gate's chain has more than one term, and two layers, so layer 1 keeps its
-// GEMM in the same step. That the projection ran in the loop shows in the step's phases: no input GEMM at
-// layer 1 unless the switch keeps it.
+// GEMM in the same step. That the projection ran in the loop shows in the step's phases, at every
+// precision: no input GEMM at layer 1 unless the switch keeps it.
 TEST(FusedMulti, InputProjectionInTheTimeLoopGivesTheGemmsBits) {
   LSTMAD_REQUIRE_GPU();
   const ModelShape shape{2, 3, 16, 1};
   const int T = 12, B = 8, models = 4;
-  for (const bool keep_gemm : {false, true}) {
-    setenv("LSTMAD_FUSED_INPUT", keep_gemm ? "0" : "1", 1);
-    Batch b = make_batch(shape, T, B, models);
-    std::vector<ModelJob*> ptrs;
-    for (auto& j : b.jobs) ptrs.push_back(&j);
-    gpu::Stream stream;
-    FusedMultiBatch batch(shape, T, B, fused_device_limits(0), ptrs, stream, /*graphs=*/false);
-    batch.load_for_steps();
-    const auto phases = batch.step_phases();
-    unsetenv("LSTMAD_FUSED_INPUT");
-    const auto has = [&](const std::string& name) {
-      return std::any_of(phases.begin(), phases.end(), [&](const auto& p) { return p.first == name; });
-    };
-    EXPECT_EQ(has("input GEMM (layer 1)"), keep_gemm);
-    EXPECT_TRUE(has("input GEMM (layer 2)") && has("forward time loop (layer 1)"));
-  }
+  for (const Precision precision : {Precision::FP32, Precision::TF32, Precision::BF16})
+    for (const bool keep_gemm : {false, true}) {
+      setenv("LSTMAD_FUSED_INPUT", keep_gemm ? "0" : "1", 1);
+      Batch b = make_batch(shape, T, B, models);
+      std::vector<ModelJob*> ptrs;
+      for (auto& j : b.jobs) ptrs.push_back(&j);
+      gpu::Stream stream;
+      FusedMultiBatch batch(shape, T, B, fused_device_limits(0), ptrs, stream, /*graphs=*/false, precision);
+      batch.load_for_steps();
+      const auto phases = batch.step_phases();
+      unsetenv("LSTMAD_FUSED_INPUT");
+      const auto has = [&](const std::string& name) {
+        return std::any_of(phases.begin(), phases.end(), [&](const auto& p) { return p.first == name; });
+      };
+      EXPECT_EQ(has("input GEMM (layer 1)"), keep_gemm) << to_string(precision);
+      EXPECT_TRUE(has("input GEMM (layer 2)") && has("forward time loop (layer 1)")) << to_string(precision);
+    }
   for (const char* split : {"0", "1"}) {
     setenv("LSTMAD_FUSED_SPLIT", split, 1);
     Batch in_loop = make_batch(shape, T, B, models);

@@ -45,9 +45,9 @@ int require_device(int device) {
 }
 
 // One model's sizes for kernels/lstm_multi_plan.hpp; the caller fills in batch, rows and window counts.
-kernels::MultiModelExtent model_extent(const ModelShape& shape, int window, Precision precision) {
+kernels::MultiModelExtent model_extent(const ModelShape& shape, int window) {
   kernels::MultiModelExtent e;
-  e.input_in_loop = fused_input_in_loop(shape.input, precision);
+  e.input_in_loop = fused_input_in_loop(shape.input);
   e.layers = shape.layers;
   e.input = shape.input;
   e.hidden = shape.hidden;
@@ -139,7 +139,7 @@ class FusedEngine final : public Engine {
       return;
     }
     std::vector<const PredictJob*> todo;
-    kernels::MultiModelExtent e = model_extent(shape, window, opts_.precision);
+    kernels::MultiModelExtent e = model_extent(shape, window);
     for (const PredictJob& j : jobs) {
       if (j.starts.empty()) continue;
       check_window_starts(j.starts, j.n, window, 0, "predict");
@@ -199,7 +199,7 @@ class FusedEngine final : public Engine {
     gpu::Stream stream;
     const bool graphs = gpu::graphs_enabled(kNames.graphs_env);
     for (auto& [B, group] : groups) {
-      kernels::MultiModelExtent e = model_extent(shape, window, opts_.precision);
+      kernels::MultiModelExtent e = model_extent(shape, window);
       e.batch = B;
       for (const ModelJob* j : group) {
         e.rows += j->data.n;  // the series are concatenated: count them all

@@ -83,9 +83,10 @@ FusedLstm::FusedLstm(cublasHandle_t cublas, cudaStream_t stream, const ModelShap
   cluster_enabled_ = fused_switch("LSTMAD_FUSED_CLUSTER", true);
   wavefront_enabled_ = fused_switch("LSTMAD_FUSED_WAVEFRONT", true);
   split_enabled_ = fused_switch("LSTMAD_FUSED_SPLIT", false);  // a candidate: off unless asked for
-  // As on the multi-model path: the one-block, cluster and split forward loops project layer 0's few
-  // inputs themselves (one launch and gx's round trip less per step; LSTMAD_FUSED_INPUT=0 keeps the GEMM).
-  input_in_loop_ = fused_input_in_loop(shape.input, precision);
+  // As on the multi-model path: the one-block, cluster, split and tensor-core forward loops project layer
+  // 0's few inputs themselves (one launch and gx's round trip less per step; LSTMAD_FUSED_INPUT=0 keeps the
+  // GEMM).
+  input_in_loop_ = fused_input_in_loop(shape.input);
   shape_.validate();
   if (max_batch < 1) throw Error("fused LSTM needs batch >= 1");
   const std::string why = fused_unsupported_reason(shape, window, max_batch, precision, limits);
@@ -255,7 +256,7 @@ void FusedLstm::forward(const float* theta, const float* x, int batch, bool trai
     const LayerOffsets& o = layout_.layer[static_cast<std::size_t>(l)];
     const int Din = shape_.layer_input(l);
     kernels::FusedFwdArgs a;
-    if (l == 0 && input_in_loop_) {  // fp32 only, so never the tensor-core loops
+    if (l == 0 && input_in_loop_) {  // every forward loop but the wavefront's (above) projects it
       a.input.x = xt_.data();
       a.input.W = theta + o.W;
       a.input.D = Din;

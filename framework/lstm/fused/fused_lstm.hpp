@@ -127,7 +127,7 @@ class FusedLstm {
   bool cluster_refused_ = false;  // the device cannot place a cluster of the plan (prepare asked it)
   bool wavefront_enabled_ = true;  // the constructor reads LSTMAD_FUSED_WAVEFRONT
   bool split_enabled_ = false;     // the constructor reads LSTMAD_FUSED_SPLIT
-  // Layer 0's x W^T inside the FMA time loops (kernels::FusedInput; fused_input_in_loop), not a GEMM
+  // Layer 0's x W^T inside the forward time loops (kernels::FusedInput; fused_input_in_loop), not a GEMM
   bool input_in_loop_ = false;
   ParamLayout layout_;
   gpu::DeviceBuffer<float> theta_, dtheta_;

@@ -17,12 +17,12 @@ inline bool fused_switch(const char* name, bool by_default) {
   return by_default ? s != "0" : s == "1";
 }
 
-// Whether the multi-model path computes layer 0's input projection inside its FMA time loops
-// (kernels::FusedInput: fp32 and at most kFusedInputMax inputs; LSTMAD_FUSED_INPUT=0 keeps the GEMM). The
-// batch's buffers and the memory the engine and the scheduler count for it follow this one answer.
-inline bool fused_input_in_loop(int input, Precision precision) {
-  return precision == Precision::FP32 && input <= kernels::kFusedInputMax &&
-         fused_switch("LSTMAD_FUSED_INPUT", true);
+// Whether the fused engine computes layer 0's input projection inside its forward time loops
+// (kernels::FusedInput: at most kFusedInputMax inputs, at every precision: the FMA loops and, since
+// version 3.2, the tensor-core ones, in fp32 FMAs; LSTMAD_FUSED_INPUT=0 keeps the GEMM). The buffers and
+// the memory the engine and the scheduler count for it follow this one answer.
+inline bool fused_input_in_loop(int input) {
+  return input <= kernels::kFusedInputMax && fused_switch("LSTMAD_FUSED_INPUT", true);
 }
 
 }  // namespace lstmad

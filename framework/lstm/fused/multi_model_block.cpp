@@ -80,9 +80,10 @@ MultiModelBlock::MultiModelBlock(const ModelShape& shape, int window, int B,
   } else if (!(plan_.r_smem_fwd && plan_.r_smem_bwd) && fused_switch("LSTMAD_FUSED_CLUSTER", true)) {
     plan_cluster(limits);
   }
-  // Layer 0's input projection inside the FMA time loops (FusedInput: the GEMM's bits, no gx round trip)
-  // for a few inputs at fp32; LSTMAD_FUSED_INPUT=0 keeps the GEMM.
-  fused_input_ = fused_input_in_loop(shape.input, precision);
+  // Layer 0's input projection inside the forward time loops for a few inputs (FusedInput: no gx round
+  // trip; at fp32 the GEMM's bits, on the tensor cores fp32 FMAs where the GEMM rounds its operands);
+  // LSTMAD_FUSED_INPUT=0 keeps the GEMM.
+  fused_input_ = fused_input_in_loop(shape.input);
   // The time loops' tiled products for blocks of many rows (kernels::fused_fwd_tiled, fused_bwd_tiled):
   // the same bits; LSTMAD_FUSED_TILED=0 keeps one unit per thread, to compare.
   tiled_ = fused_switch("LSTMAD_FUSED_TILED", true);

@@ -121,7 +121,7 @@ class MultiModelBlock {
   kernels::MmaLaunch mma_;    // grid > 0: the tensor-core time loops (precision tf32 / bf16)
   std::size_t rt_words_ = 0;  // their staged R per model, in 32-bit words
   kernels::GemmMath gemm_math_ = kernels::GemmMath::FP32;
-  bool fused_input_ = false;  // layer 0's x W^T inside the FMA time loops (kernels::FusedInput)
+  bool fused_input_ = false;  // layer 0's x W^T inside the forward time loops (kernels::FusedInput)
   bool tiled_ = true;  // the time loops' tiled products where the plan takes them (LSTMAD_FUSED_TILED=0: off)
   bool gemm_parts_ =
       true;  // dR and a wide dW in parts of K (kernels::multi_gemm_parts; LSTMAD_FUSED_GEMM_PARTS=0: off)
