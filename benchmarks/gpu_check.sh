@@ -40,7 +40,7 @@ BUILD=${GPU_CHECK_BUILD_DIR:-$ROOT/build-gpu}   # the gpu preset's binaryDir
 JOBS=$(nproc 2>/dev/null || echo 4)
 START=$(date +%s)
 DEADLINE=${GPU_CHECK_DEADLINE:-540}
-PROFILE_S=75  # kept from the end-to-end run's share for the profile (section 6b)
+PROFILE_S=100  # kept from the end-to-end run's share for the profile (section 6b)
 SKIP=" ${GPU_CHECK_SKIP:-} "
 wanted() {  # wanted PART: not listed in GPU_CHECK_SKIP
   case "$SKIP" in *" $1 "*) record "$1" "SKIPPED(asked)"; return 1 ;; esac
@@ -409,7 +409,9 @@ fi
 # 0.94 us per forward step against a count of about 0.3 (docs/kernels.md, "Measured on the H200"): the first
 # forward and backward launch of the one-block kernels and of the split ones (version 4), and of the
 # tensor-core ones at TF32 then BF16 (the bench times them in that order), with ncu's speed of light, warp
-# states (what the warps stall on), scheduler, occupancy and launch sections. Information,
+# states (what the warps stall on), scheduler, occupancy and launch sections; then ncu's per-instruction
+# stall samples of one fp32 and one tensor-core forward launch (ncu_source_*.log), and the time loops'
+# SASS (sass.log, benchmarks/kernel_sass.sh). Information,
 # not a check: a machine whose counters ncu may not read, or a deadline, leaves the check's verdict alone.
 section 1
 if wanted profile; then
@@ -424,7 +426,7 @@ if wanted profile; then
     record ncu_fused "MISSING(build)" 0
   else
     KEEP_FAILED=$FAILED
-    PROFILES_LEFT=3
+    PROFILES_LEFT=6  # these three, the two source pages and the SASS below
     for k in fused split mma; do
       run_stage "ncu_$k" "$(share $PROFILES_LEFT)" "$NCU" --target-processes all -k "regex:lstm_${k}_(fwd|bwd)_kernel" -c "$([ $k = mma ] && echo 4 || echo 2)" \
         --section SpeedOfLight --section WarpStateStats --section SchedulerStats --section Occupancy \
@@ -433,6 +435,22 @@ if wanted profile; then
       record "ncu_$k" "$STATUS" "$TOOK"
       PROFILES_LEFT=$(( PROFILES_LEFT - 1 ))
     done
+    # Where the warps of one forward launch stall, instruction by instruction (ncu's source page with the
+    # SASS, PC sampling): the one-block fp32 kernel and the tensor-core one (TF32, launched first).
+    for k in fused mma; do
+      run_stage "ncu_source_$k" "$(share $PROFILES_LEFT)" "$NCU" --target-processes all -k "regex:lstm_${k}_fwd_kernel" -c 1 \
+        --section SourceCounters --page source --print-source sass --csv \
+        "$FB" --shape 32,1,100,32 --reps 1 --warmup 0
+      if grep -q "ERR_NVGPUCTRPERM" "$LOG/ncu_source_$k.log" 2>/dev/null; then STATUS="NO-COUNTERS"; fi
+      record "ncu_source_$k" "$STATUS" "$TOOK"
+      PROFILES_LEFT=$(( PROFILES_LEFT - 1 ))
+    done
+    FAILED=$KEEP_FAILED
+  fi
+  # The time loops' SASS (no GPU needed, but cuobjdump is on this machine and not on the development ones).
+  if [ -n "$FB" ]; then
+    KEEP_FAILED=$FAILED
+    stage sass "$(share 1)" benchmarks/kernel_sass.sh "$FB"
     FAILED=$KEEP_FAILED
   fi
 fi

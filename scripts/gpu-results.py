@@ -394,6 +394,60 @@ def ncu_section(log):
             "light, warp states, scheduler, occupancy, launch).\n\n" + "\n".join(out).rstrip())
 
 
+def source_stalls(text, top=12):
+    """The instructions with the most stall samples on ncu's source page (--page source --print-source sass
+    --csv): [(address, sass, samples, share)] and the total, or None where no such table is in the text."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if not line.startswith('"') or "Source" not in line or "Stall Sampling" not in line:
+            continue
+        header = next(csv.reader([line]))
+        col = next((c for c in header if "Stall Sampling (All" in c), None) or next(c for c in header if "Stall Sampling" in c)
+        rows = []
+        for row in csv.reader(lines[i + 1:]):
+            if len(row) != len(header):
+                break
+            rows.append(dict(zip(header, row)))
+        def samples(r):
+            try:
+                return float(r[col].replace(",", ""))
+            except ValueError:
+                return 0.0
+        total = sum(samples(r) for r in rows)
+        ranked = sorted(rows, key=samples, reverse=True)[:top]
+        return [(r.get("Address", "?"), r.get("Source", "?"), samples(r), samples(r) / total if total else 0.0)
+                for r in ranked], total
+    return None
+
+
+def source_section(log):
+    """ncu's per-instruction stall samples of one forward launch (ncu_source_fused.log, ncu_source_mma.log)."""
+    out = []
+    for k, what in (("fused", "the one-block fp32 forward"), ("mma", "the tensor-core forward (TF32)")):
+        path = os.path.join(log, f"ncu_source_{k}.log")
+        if not os.path.exists(path):
+            continue
+        text = open(path, errors="replace").read()
+        if "ERR_NVGPUCTRPERM" in text:
+            out.append(f"{what}: ncu could not read the performance counters on this machine (ERR_NVGPUCTRPERM).")
+            continue
+        found = source_stalls(text)
+        if found is None:
+            first = [l for l in text.splitlines() if l.strip() and not l.startswith("==")][:1]
+            out.append(f"{what}: no per-instruction table in ncu_source_{k}.log" +
+                       (f" ({first[0][:200]})" if first else "") + ".")
+            continue
+        rows, total = found
+        out += [f"{what}: the {len(rows)} instructions with the most stall samples, of {total:.0f}", "",
+                table(["address", "SASS", "samples", "share"],
+                      [(a, "`" + src.replace("|", "\\|") + "`", f"{n:.0f}", f"{100 * sh:.1f}%") for a, src, n, sh in rows]), ""]
+    sass = os.path.join(log, "sass.log")
+    if os.path.exists(sass):
+        n = sum(1 for line in open(sass, errors="replace") if "Function : " in line)
+        out.append(f"The time loops' SASS: {n} functions in sass.log (in the archive).")
+    return "\n".join(out).rstrip() if out else "Not in this run (no ncu_source_*.log or sass.log)."
+
+
 def end_to_end_section(log, cpu_seconds):
     path = os.path.join(log, "nab_grid_fused", "summary.json")
     if not os.path.exists(path):
@@ -605,6 +659,7 @@ def main():
     if a.previous:
         out += ["", "## Against the previous run", "", previous_section(a.log, a.previous)]
     out += ["", "## A single-model step's time loops under Nsight Compute", "", ncu_section(a.log)]
+    out += ["", "### Where one forward launch stalls, instruction by instruction", "", source_section(a.log)]
     out += ["", "## Warnings in the logs", "", warnings_section(a.log)]
     misses = fused_miss + multi_miss
     out += ["", "## Targets missed", ""]

@@ -2,7 +2,7 @@
 """Checks benchmarks/gpu_check.sh without a GPU, so that the one device run it exists for is not lost to
 a slip in the script itself:
 
-1. `bash -n` accepts it.
+1. `bash -n` accepts it and the scripts of benchmarks/ it runs, which are executable.
 2. Every column its closing tables, and scripts/gpu-results.py (the markdown for docs/gpu-results.md),
    read from a benchmark CSV (r["name"]) is a column some benchmark writes (the CSV header strings in
    benchmarks/).
@@ -25,10 +25,13 @@ script = src / "benchmarks" / "gpu_check.sh"
 text = script.read_text()
 failed = []
 
-# 1. syntax
-r = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
-if r.returncode != 0:
-    failed.append(f"bash -n: {r.stderr.strip()}")
+# 1. syntax, of the check and of the scripts it runs from benchmarks/ (they must be executable)
+for f in [script] + [src / m for m in re.findall(r"\b(benchmarks/[\w.-]+\.sh)\b", text) if m != "benchmarks/gpu_check.sh"]:
+    r = subprocess.run(["bash", "-n", str(f)], capture_output=True, text=True)
+    if r.returncode != 0:
+        failed.append(f"bash -n {f.name}: {r.stderr.strip()}")
+    elif f != script and not os.access(f, os.X_OK):
+        failed.append(f"{f.name} is not executable")
 
 # 2. CSV columns read by the tables against the columns the benchmarks write
 headers = set()
@@ -51,9 +54,9 @@ if not missing:
 kernel_src = "".join(f.read_text() for f in (src / "kernels").glob("*.cu"))
 defined = set(re.findall(r"\b(lstm_\w+_kernel)\s*\(", kernel_src))
 profiled = []
-for kinds, pattern in re.findall(r"for k in ([\w ]+); do\s*\n[^\n]*-k \"regex:(lstm_\$\{k\}_\(fwd\|bwd\)_kernel)\"", text):
+for kinds, dirs in re.findall(r"for k in ([\w ]+); do\s*\n[^\n]*-k \"regex:lstm_\$\{k\}_(\(fwd\|bwd\)|fwd|bwd)_kernel\"", text):
     for k in kinds.split():
-        profiled += [f"lstm_{k}_{d}_kernel" for d in ("fwd", "bwd")]
+        profiled += [f"lstm_{k}_{d}_kernel" for d in dirs.strip("()").split("|")]
 if not profiled:
     failed.append("found no ncu kernel regex in the script (the check itself is broken)")
 for name in profiled:

@@ -109,6 +109,18 @@ with tempfile.TemporaryDirectory() as tmp:
           "(const uint4 *, int) (4, 1, 1)x(128, 1, 1), Context 1, Stream 13, Device 0, CC 9.0\n"
           "    Section: GPU Speed Of Light Throughput\n"
           "    Duration                      usecond        61.20\n")
+    # ncu's source page: a CSV of instructions with their stall samples (the largest first in the report),
+    # and a log without one; the SASS dump's functions counted.
+    write(log, "ncu_source_mma.log",
+          "==PROF== Connected to process 1\n"
+          '"Address","Source","Warp Stall Sampling (All Samples)","Warp Stall Sampling (Not-issued Samples)"\n'
+          '"0x00000010","LDG.E R2, desc[UR4][R4.64]","150","140"\n'
+          '"0x00000020","BAR.SYNC.DEFER_BLOCKING 0x0","1,050","1,000"\n'
+          '"0x00000030","MUFU.EX2 R7, R6","300","20"\n'
+          "==PROF== Disconnected\n")
+    write(log, "ncu_source_fused.log", "==PROF== Connected\nthe option --print-source is not known\n")
+    write(log, "sass.log", "Function : _ZN6lstmad7kernels21lstm_fused_fwd_kernelEv\n  /*0000*/ MOV ;\n"
+                           "Function : _ZN6lstmad7kernels19lstm_mma_bwd_kernelEv\n  /*0000*/ EXIT ;\n")
     write(log, "ncu_split.log", "==ERROR== ERR_NVGPUCTRPERM - The user does not have permission to access NVIDIA GPU "
                                 "Performance Counters on the target device 0.\n")
     md = run(log, "--command", "benchmarks/gpu_check.sh (GPU_CHECK_QUICK=1)")
@@ -125,6 +137,12 @@ with tempfile.TemporaryDirectory() as tmp:
     check("the tensor-core kernels (Format 0 is TF32, 1 BF16): `lstm_mma_fwd_kernel<(lstmad::kernels::mma::Format)1, "
           "false, 1, 32> (4, 1, 1)x(128, 1, 1)`" in md and "| Duration | usecond | 61.20 |" in md,
           "the tensor-core kernels' profile, its template arguments kept")
+    check("the tensor-core forward (TF32): the 3 instructions with the most stall samples, of 1500" in md
+          and "| 0x00000020 | `BAR.SYNC.DEFER_BLOCKING 0x0` | 1050 | 70.0% |" in md
+          and md.index("BAR.SYNC.DEFER_BLOCKING") < md.index("MUFU.EX2 R7"), "the stall samples, largest first")
+    check("the one-block fp32 forward: no per-instruction table in ncu_source_fused.log (the option --print-source "
+          "is not known)." in md, "a source page without its table")
+    check("The time loops' SASS: 2 functions in sass.log" in md, "the SASS dump")
     check("the split kernels (version 4): ncu could not read the performance counters on this machine "
           "(ERR_NVGPUCTRPERM); owed." in md, "a profile without access to the counters")
     check("NVIDIA H200 (driver 580.65.06, CUDA 13.0 (V13.0.88), cuDNN 9.19.0, Linux kernel 6.18.44-fc-v236-gpu)" in md,
