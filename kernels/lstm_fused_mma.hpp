@@ -4,7 +4,8 @@
 // Activations::Fast). Plain C++ header; the index maps are in lstm_mma_layout.hpp.
 //
 // Same inputs and outputs as the FMA kernels (lstm_fused_fwd.hpp, lstm_fused_bwd.hpp), per model:
-// gx (T x B x 4H, the caller's GEMM), R (4H x H), the biases, y ((T+1) x B x H), gates and c for backward,
+// gx (T x B x 4H, the caller's GEMM; or, with FusedInput, the layer's x and W, projected in the loop in
+// fp32 FMAs), R (4H x H), the biases, y ((T+1) x B x H), gates and c for backward,
 // hy and cy; backward reads R, gates, c, dy, dhy and writes dgates (T x B x 4H).
 //
 // Geometry: a block owns 8 batch rows (the N of one mma) for all T steps, so blocks never synchronise;
