@@ -408,15 +408,16 @@ def source_stalls(text, top=12):
             if len(row) != len(header):
                 break
             rows.append(dict(zip(header, row)))
-        def samples(r):
+        # ins: one instruction's row of ncu's table (not a benchmark CSV's row, which the tables call r)
+        def samples(ins):
             try:
-                return float(r[col].replace(",", ""))
+                return float(ins[col].replace(",", ""))
             except ValueError:
                 return 0.0
-        total = sum(samples(r) for r in rows)
+        total = sum(samples(ins) for ins in rows)
         ranked = sorted(rows, key=samples, reverse=True)[:top]
-        return [(r.get("Address", "?"), r.get("Source", "?"), samples(r), samples(r) / total if total else 0.0)
-                for r in ranked], total
+        return [(ins.get("Address", "?"), ins.get("Source", "?"), samples(ins), samples(ins) / total if total else 0.0)
+                for ins in ranked], total
     return None
 
 
