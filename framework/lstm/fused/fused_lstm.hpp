@@ -5,9 +5,10 @@
 // (no remapping: the kernels read W, R, bW, bR, Wh, bh where the canonical layout puts them), so Adam,
 // the gradient norm and clipping each run as one launch over theta/dtheta.
 //
-// Per layer, forward is one cuBLAS GEMM (x W^T for all T steps) and one persistent time-loop kernel
-// (one block per group of batch rows; for H whose R does not fit one block's shared memory, R is read
-// from L2, or, when enabled, a thread-block cluster splits R over 2-8 blocks: docs/kernels.md);
+// Per layer, forward is one cuBLAS GEMM (x W^T for all T steps; at layer 0 with at most 4 inputs the
+// time loop projects x itself, kernels::FusedInput) and one persistent time-loop kernel (one block per
+// group of batch rows; for H whose R does not fit one block's shared memory, R is read from L2, or a
+// thread-block cluster splits R over 2-8 blocks where the device can place one: docs/kernels.md);
 // backward is one persistent reverse time-loop kernel, then cuBLAS GEMMs over all steps for dW, dR, dx
 // and a GEMV for the biases. Inside, activations are time-major (T x B x .); x comes in batch-major
 // (B x T x D, as the window gather writes it) and is transposed once. At precision fp32 cuBLAS runs in
