@@ -43,8 +43,28 @@ __device__ __forceinline__ void store_b(uint32_t* buf, int n, int k, int stride,
   }
 }
 
-// R (4H x H, fp32) into fragment order, rounded to the format (lstm_mma_layout.hpp, a_source).
-// Model blockIdx.y: R moves by ms.param floats, the staged words by ms.rt.
+// Word w of R (4H x H, fp32) in fragment order, rounded to the format (lstm_mma_layout.hpp, a_source).
+template <Format F>
+__device__ __forceinline__ uint32_t staged_word(const float* __restrict__ R, bool backward, int H,
+                                                long long w) {
+  if constexpr (F == Format::TF32) {
+    return tf32_bits(R[mma::a_source(F, backward, H, w, 0)]);
+  } else {
+    return bf16_bits(R[mma::a_source(F, backward, H, w, 0)]) |
+           (bf16_bits(R[mma::a_source(F, backward, H, w, 1)]) << 16);
+  }
+}
+
+// The 16-byte word i of fragment-ordered R (words 4 i .. 4 i + 3).
+template <Format F>
+__device__ __forceinline__ uint4 staged_vec(const float* __restrict__ R, bool backward, int H, long long i) {
+  return make_uint4(staged_word<F>(R, backward, H, 4 * i), staged_word<F>(R, backward, H, 4 * i + 1),
+                    staged_word<F>(R, backward, H, 4 * i + 2), staged_word<F>(R, backward, H, 4 * i + 3));
+}
+
+// R into fragment order for the time loops that hold it in registers or read it from L2 (where R sits in
+// shared memory, each block stages its own from R with the same staged_word: one launch per direction and
+// step less). Model blockIdx.y: R moves by ms.param floats, the staged words by ms.rt.
 template <Format F>
 __global__ void stage_a_kernel(const float* __restrict__ R, int H, bool backward, uint32_t* __restrict__ out,
                                const ModelStrides ms) {
@@ -54,25 +74,22 @@ __global__ void stage_a_kernel(const float* __restrict__ R, int H, bool backward
   out += static_cast<std::size_t>(model) * ms.rt;
   const long long n = mma::a_words(F, H);
   for (long long w = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; w < n;
-       w += static_cast<long long>(gridDim.x) * blockDim.x) {
-    if constexpr (F == Format::TF32) {
-      out[w] = tf32_bits(R[mma::a_source(F, backward, H, w, 0)]);
-    } else {
-      out[w] = bf16_bits(R[mma::a_source(F, backward, H, w, 0)]) |
-               (bf16_bits(R[mma::a_source(F, backward, H, w, 1)]) << 16);
-    }
-  }
+       w += static_cast<long long>(gridDim.x) * blockDim.x)
+    out[w] = staged_word<F>(R, backward, H, w);
 }
 
 // UG: tile pairs (groups of 8 units) per warp, 1 or 2. HC > 0: H is HC and each lane holds its A
 // fragments in registers for all k-steps (mma_r_in_registers); HC = 0: H at run time, A from shared memory
-// (R_SMEM) or L2.
+// (R_SMEM) or L2. In shared memory the block stages A from Rg (fp32 R) itself; in registers and from L2
+// it reads Ra, which stage_a_kernel wrote (staging each lane's fragments from R spilled at HC >= 48: the
+// scattered loads of all k-steps at once).
 template <Format F, bool R_SMEM, int UG, int HC>
 __global__ void __launch_bounds__(512, 1)
-    lstm_mma_fwd_kernel(const uint4* __restrict__ Ra, const float* __restrict__ gx, FusedInput in,
-                        const float* __restrict__ bW, const float* __restrict__ bR, int T, int B, int H,
-                        float* __restrict__ y, float* __restrict__ gates, float* __restrict__ c_out,
-                        float* __restrict__ hy, float* __restrict__ cy, const ModelStrides ms) {
+    lstm_mma_fwd_kernel(const float* __restrict__ Rg, const uint4* __restrict__ Ra,
+                        const float* __restrict__ gx, FusedInput in, const float* __restrict__ bW,
+                        const float* __restrict__ bR, int T, int B, int H, float* __restrict__ y,
+                        float* __restrict__ gates, float* __restrict__ c_out, float* __restrict__ hy,
+                        float* __restrict__ cy, const ModelStrides ms) {
   LSTMAD_DYNAMIC_SMEM(uint4, smem4);
   constexpr bool R_REG = HC > 0;
   constexpr int KSC = R_REG ? HC / (F == Format::TF32 ? 8 : 16) : 1;  // k-steps, when known here
@@ -84,7 +101,8 @@ __global__ void __launch_bounds__(512, 1)
   if (static_cast<int>(blockIdx.x) * kMmaRowsPerBlock >= nrows) return;
   {
     const std::size_t m = model;
-    Ra = reinterpret_cast<const uint4*>(reinterpret_cast<const uint32_t*>(Ra) + m * ms.rt);
+    Rg += m * ms.param;
+    if (Ra != nullptr) Ra = reinterpret_cast<const uint4*>(reinterpret_cast<const uint32_t*>(Ra) + m * ms.rt);
     in = model_input(in, ms, m);
     forward_at_model(ms, m, gx, bW, bR, y, gates, c_out, hy, cy);
   }
@@ -96,7 +114,7 @@ __global__ void __launch_bounds__(512, 1)
   uint4* ras = smem4;
   uint32_t* hs = reinterpret_cast<uint32_t*>(smem4 + (R_SMEM && !R_REG ? ra_vec : 0));  // [2][8][HS]
   if (R_SMEM && !R_REG)
-    for (long long i = threadIdx.x; i < ra_vec; i += blockDim.x) ras[i] = Ra[i];
+    for (long long i = threadIdx.x; i < ra_vec; i += blockDim.x) ras[i] = staged_vec<F>(Rg, false, H, i);
   for (int i = threadIdx.x; i < 2 * kMmaRowsPerBlock * HS; i += blockDim.x) hs[i] = 0u;
   const uint4* __restrict__ A = R_SMEM && !R_REG ? ras : Ra;
   uint4 areg[R_REG ? 2 * UG : 1][KSC];  // this lane's A fragments (R_REG)
@@ -238,10 +256,10 @@ __global__ void __launch_bounds__(512, 1)
 // HC as in the forward kernel.
 template <Format F, bool R_SMEM, int HC>
 __global__ void __launch_bounds__(512, 1)
-    lstm_mma_bwd_kernel(const uint4* __restrict__ Ra, const float* __restrict__ gates,
-                        const float* __restrict__ cst, const float* __restrict__ dy,
-                        const float* __restrict__ dhy, int T, int B, int H, float* __restrict__ dgates,
-                        const ModelStrides ms) {
+    lstm_mma_bwd_kernel(const float* __restrict__ Rg, const uint4* __restrict__ Ra,
+                        const float* __restrict__ gates, const float* __restrict__ cst,
+                        const float* __restrict__ dy, const float* __restrict__ dhy, int T, int B, int H,
+                        float* __restrict__ dgates, const ModelStrides ms) {
   LSTMAD_DYNAMIC_SMEM(uint4, smem4);
   constexpr bool R_REG = HC > 0;
   constexpr int KSC = R_REG ? 4 * HC / (F == Format::TF32 ? 8 : 16) : 4;
@@ -251,7 +269,8 @@ __global__ void __launch_bounds__(512, 1)
   if (static_cast<int>(blockIdx.x) * kMmaRowsPerBlock >= nrows) return;
   {
     const std::size_t m = model;
-    Ra = reinterpret_cast<const uint4*>(reinterpret_cast<const uint32_t*>(Ra) + m * ms.rt);
+    Rg += m * ms.param;
+    if (Ra != nullptr) Ra = reinterpret_cast<const uint4*>(reinterpret_cast<const uint32_t*>(Ra) + m * ms.rt);
     backward_at_model(ms, m, gates, cst, dy, dhy, dgates);
   }
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -262,7 +281,7 @@ __global__ void __launch_bounds__(512, 1)
   uint4* ras = smem4;
   uint32_t* ds = reinterpret_cast<uint32_t*>(smem4 + (R_SMEM && !R_REG ? ra_vec : 0));  // [2][8][DS]
   if (R_SMEM && !R_REG)
-    for (long long i = threadIdx.x; i < ra_vec; i += blockDim.x) ras[i] = Ra[i];
+    for (long long i = threadIdx.x; i < ra_vec; i += blockDim.x) ras[i] = staged_vec<F>(Rg, true, H, i);
   for (int i = threadIdx.x; i < 2 * kMmaRowsPerBlock * DS; i += blockDim.x) ds[i] = 0u;
   const uint4* __restrict__ A = R_SMEM && !R_REG ? ras : Ra;
   uint4 areg[R_REG ? KSC : 1];  // this lane's A fragments (R_REG)
@@ -435,29 +454,36 @@ cudaError_t configure(const MmaLaunch& p) {
   return e;
 }
 
+// R staged by its own launch, unless the time loop keeps R in shared memory and stages it there itself:
+// the workspace's words, or null.
+template <Format F>
+const uint4* stage_unless_smem(bool in_smem, const MmaLaunch& p, const float* R, bool backward, void* ws,
+                               const ModelStrides& ms, cudaStream_t stream) {
+  if (in_smem) return nullptr;
+  const dim3 sgrid(stage_grid(mma::a_words(F, p.H)), ms.models);
+  launch_kernel(stage_a_kernel<F>, sgrid, 256, 0, stream, R, p.H, backward, static_cast<uint32_t*>(ws), ms);
+  return static_cast<const uint4*>(ws);
+}
+
 template <Format F>
 void launch_fwd(const MmaLaunch& p, const FusedFwdArgs& a, void* ws, cudaStream_t stream) {
-  const dim3 sgrid(stage_grid(mma::a_words(F, p.H)), a.models.models), grid(p.grid, a.models.models);
-  launch_kernel(stage_a_kernel<F>, sgrid, 256, 0, stream, a.R, p.H, false, static_cast<uint32_t*>(ws),
-                a.models);
-  const uint4* ra = static_cast<const uint4*>(ws);
+  const dim3 grid(p.grid, a.models.models);
+  const uint4* ra = stage_unless_smem<F>(p.r_smem_fwd, p, a.R, false, ws, a.models, stream);
   with_fwd_kernel<F>(p, [&](auto kernel) {
     if (raise_dynamic_smem_limit(kernel, p.smem_fwd) != cudaSuccess) return;  // left for the launch check
-    launch_kernel(kernel, grid, p.fwd_threads, p.smem_fwd, stream, ra, a.gx, a.input, a.bW, a.bR, a.T, p.B,
-                  p.H, a.y, a.gates, a.c, a.hy, a.cy, a.models);
+    launch_kernel(kernel, grid, p.fwd_threads, p.smem_fwd, stream, a.R, ra, a.gx, a.input, a.bW, a.bR, a.T,
+                  p.B, p.H, a.y, a.gates, a.c, a.hy, a.cy, a.models);
   });
 }
 
 template <Format F>
 void launch_bwd(const MmaLaunch& p, const FusedBwdArgs& a, void* ws, cudaStream_t stream) {
-  const dim3 sgrid(stage_grid(mma::a_words(F, p.H)), a.models.models), grid(p.grid, a.models.models);
-  launch_kernel(stage_a_kernel<F>, sgrid, 256, 0, stream, a.R, p.H, true, static_cast<uint32_t*>(ws),
-                a.models);
-  const uint4* ra = static_cast<const uint4*>(ws);
+  const dim3 grid(p.grid, a.models.models);
+  const uint4* ra = stage_unless_smem<F>(p.r_smem_bwd, p, a.R, true, ws, a.models, stream);
   with_bwd_kernel<F>(p, [&](auto kernel) {
     if (raise_dynamic_smem_limit(kernel, p.smem_bwd) != cudaSuccess) return;
-    launch_kernel(kernel, grid, p.bwd_threads, p.smem_bwd, stream, ra, a.gates, a.c, a.dy, a.dhy, a.T, p.B,
-                  p.H, a.dgates, a.models);
+    launch_kernel(kernel, grid, p.bwd_threads, p.smem_bwd, stream, a.R, ra, a.gates, a.c, a.dy, a.dhy, a.T,
+                  p.B, p.H, a.dgates, a.models);
   });
 }
 
