@@ -32,14 +32,16 @@ namespace lstmad::kernels {
 // Sets the kernels' dynamic shared memory limits for `plan`; call before capturing into a CUDA graph.
 cudaError_t prepare_lstm_mma(const MmaLaunch& plan);
 
-// Stages R into fragment order (workspace: mma_r_bytes(format, H) bytes per model, 16-byte aligned), then
-// runs the forward time loop. Several models in one launch as in the FMA kernels (args.models; its `rt`
+// Stages R into fragment order (workspace: mma_r_bytes(format, H) bytes per model, 16-byte aligned; where
+// the plan keeps R in shared memory the kernel's blocks stage it there themselves and the workspace is not
+// touched), then runs the forward time loop. Several models in one launch as in the FMA kernels (args.models; its `rt`
 // stride counts 32-bit words of staged R, a multiple of 4 and at least a_words(format, H)). Returns
 // cudaErrorInvalidValue (nothing launched) for an empty plan or such strides; launch errors are left for
 // the caller's launch check.
 cudaError_t launch_lstm_mma_forward(const MmaLaunch& plan, const FusedFwdArgs& args, void* workspace,
                                     cudaStream_t stream);
-// Stages R^T into fragment order (workspace as above), then runs the backward time loop.
+// Stages R^T into fragment order (workspace as above, the same exception), then runs the backward time
+// loop.
 cudaError_t launch_lstm_mma_backward(const MmaLaunch& plan, const FusedBwdArgs& args, void* workspace,
                                      cudaStream_t stream);
 
