@@ -416,8 +416,11 @@ def source_stalls(text, top=12):
                 return 0.0
         total = sum(samples(ins) for ins in rows)
         ranked = sorted(rows, key=samples, reverse=True)[:top]
-        return [(ins.get("Address", "?"), ins.get("Source", "?"), samples(ins), samples(ins) / total if total else 0.0)
-                for ins in ranked], total
+        # The address and source columns by what their names hold ("Address" or "# Address", "Source").
+        addr = next((c for c in header if "Address" in c), None)
+        src = next((c for c in header if c.strip("# ") == "Source"), None) or next(c for c in header if "Source" in c)
+        return [(ins.get(addr, "?") if addr else "?", ins.get(src, "?"), samples(ins),
+                 samples(ins) / total if total else 0.0) for ins in ranked], total
     return None
 
 

@@ -113,7 +113,7 @@ with tempfile.TemporaryDirectory() as tmp:
     # and a log without one; the SASS dump's functions counted.
     write(log, "ncu_source_mma.log",
           "==PROF== Connected to process 1\n"
-          '"Address","Source","Warp Stall Sampling (All Samples)","Warp Stall Sampling (Not-issued Samples)"\n'
+          '"# Address","Source","Warp Stall Sampling (All Samples)","Warp Stall Sampling (Not-issued Samples)"\n'
           '"0x00000010","LDG.E R2, desc[UR4][R4.64]","150","140"\n'
           '"0x00000020","BAR.SYNC.DEFER_BLOCKING 0x0","1,050","1,000"\n'
           '"0x00000030","MUFU.EX2 R7, R6","300","20"\n'
