@@ -29,8 +29,8 @@ using mma::Format;
 using mma::mma_acc;
 using mma::tf32_bits;
 
-// The gate math on the special-function units (lstm_cell.hpp): within 1e-6 of the exact activations,
-// against operands rounded to 2^-11 (TF32) or 2^-8 (BF16) before every recurrent product.
+// The gate math on the special-function units (lstm_cell.hpp): within 2e-6 of the exact activations,
+// against operands rounded by up to 2^-11 (TF32) or 2^-8 (BF16) before every recurrent product.
 constexpr cell::Activations kMmaActivations = cell::Activations::Fast;
 
 // Element (n, k) of a B buffer, rounded to the format.

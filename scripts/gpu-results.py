@@ -365,12 +365,10 @@ def ncu_kernels(text):
     return [(name, rows, [" ".join(n) for n in notes]) for name, rows, notes in kernels]
 
 
-def ncu_section(log):
-    """One single-model step's time loops under Nsight Compute (the check's ncu_fused.log, ncu_split.log and
-    ncu_mma.log): per kernel the metrics that say what bounds it, and ncu's own notes (stalls, occupancy)."""
-    out = []
-    for name, what in (("ncu_fused", "the one-block kernels"), ("ncu_split", "the split kernels (version 4)"),
-                       ("ncu_mma", "the tensor-core kernels (Format 0 is TF32, 1 BF16)")):
+def ncu_logs(log, logs, out):
+    """The check's ncu logs that exist, as (name, what, text) for each (name, what) of `logs`; one whose run
+    could not read the performance counters adds that to `out` instead."""
+    for name, what in logs:
         path = os.path.join(log, name + ".log")
         if not os.path.exists(path):
             continue
@@ -378,10 +376,25 @@ def ncu_section(log):
         if "ERR_NVGPUCTRPERM" in text:
             out.append(f"{what}: ncu could not read the performance counters on this machine (ERR_NVGPUCTRPERM); owed.")
             continue
+        yield name, what, text
+
+
+def first_said(text):
+    """What a log says first, beside ncu's own ==PROF== lines, for a log that lacks what was looked for."""
+    lines = [l.strip().lstrip("= ") for l in text.splitlines() if l.strip() and not l.startswith("==PROF==")]
+    return f" ({lines[0][:200]})" if lines else ""
+
+
+def ncu_section(log):
+    """One single-model step's time loops under Nsight Compute (the check's ncu_fused.log, ncu_split.log and
+    ncu_mma.log): per kernel the metrics that say what bounds it, and ncu's own notes (stalls, occupancy)."""
+    out = []
+    logs = (("ncu_fused", "the one-block kernels"), ("ncu_split", "the split kernels (version 4)"),
+            ("ncu_mma", "the tensor-core kernels (Format 0 is TF32, 1 BF16)"))
+    for name, what, text in ncu_logs(log, logs, out):
         kernels = ncu_kernels(text)
         if not kernels:
-            first = text.strip().splitlines()[:1]
-            out.append(f"{what}: no kernel in {name}.log" + (f" ({first[0].lstrip('= ')})" if first else "") + ".")
+            out.append(f"{what}: no kernel in {name}.log{first_said(text)}.")
             continue
         for kname, rows, notes in kernels:
             out += [f"{what}: `{kname}`", "", table(["metric", "unit", "value"], rows) if rows else "No metric rows.", ""]
@@ -427,19 +440,11 @@ def source_stalls(text, top=12):
 def source_section(log):
     """ncu's per-instruction stall samples of one forward launch (ncu_source_fused.log, ncu_source_mma.log)."""
     out = []
-    for k, what in (("fused", "the one-block fp32 forward"), ("mma", "the tensor-core forward (TF32)")):
-        path = os.path.join(log, f"ncu_source_{k}.log")
-        if not os.path.exists(path):
-            continue
-        text = open(path, errors="replace").read()
-        if "ERR_NVGPUCTRPERM" in text:
-            out.append(f"{what}: ncu could not read the performance counters on this machine (ERR_NVGPUCTRPERM).")
-            continue
+    logs = (("ncu_source_fused", "the one-block fp32 forward"), ("ncu_source_mma", "the tensor-core forward (TF32)"))
+    for name, what, text in ncu_logs(log, logs, out):
         found = source_stalls(text)
         if found is None:
-            first = [l for l in text.splitlines() if l.strip() and not l.startswith("==")][:1]
-            out.append(f"{what}: no per-instruction table in ncu_source_{k}.log" +
-                       (f" ({first[0][:200]})" if first else "") + ".")
+            out.append(f"{what}: no per-instruction table in {name}.log{first_said(text)}.")
             continue
         rows, total = found
         out += [f"{what}: the {len(rows)} instructions with the most stall samples, of {total:.0f}", "",
