@@ -7,7 +7,8 @@
 // where it fits, else the one-block kernels; column "(path)" says which, and "one-block" is the
 // layer-by-layer one-block step beside it where the engine takes another path, and "split" the split
 // kernels (candidate, opt-in) layer by layer where they take H; the tensor-core time loops
-// at tf32 and bf16, columns "fused tf32" and "fused bf16") or cuDNN
+// at tf32 and bf16, columns "fused tf32" and "fused bf16", and "bf16 unsplit" the bf16 step with one warp
+// per backward tile where the engine splits the tiles' k-steps over several, version 3.4) or cuDNN
 // (CudnnLstm, FMA math and TF32 default math, the faster of STANDARD and PERSIST_STATIC_SMALL_H where cuDNN
 // takes it). Shapes: H in {32,64,128,256}, L in {1,2}, T in {50,100,250}, B in {32,64,256}, D=1, horizon 1.
 // Each time is the median of --reps CUDA-graph replays of the step after --warmup (eager when capture fails).
@@ -77,9 +78,10 @@ struct Row {
   // where that path is the cluster or the wavefront; one_block_ms: the layer-by-layer one-block kernels
   // (version 1.1, R from L2 where it does not fit), timed where the engine's path is another.
   // split_ms: the split kernels (candidate, opt-in) layer by layer, where they take H.
+  // fused_bf16_unsplit_ms: the bf16 step with the tensor-core backward unsplit, where the engine splits it.
   double fused_ms = -1, cluster_ms = -1, wavefront_ms = -1, one_block_ms = -1, split_ms = -1,
-         fused_tf32_ms = -1, fused_bf16_ms = -1, cudnn_fma_ms = -1, cudnn_tf32_ms = -1, step_us = -1,
-         latency_floor_ms = -1, compute_floor_ms = -1;
+         fused_tf32_ms = -1, fused_bf16_ms = -1, fused_bf16_unsplit_ms = -1, cudnn_fma_ms = -1,
+         cudnn_tf32_ms = -1, step_us = -1, latency_floor_ms = -1, compute_floor_ms = -1;
   std::string fused_path, cudnn_fma_algo, cudnn_tf32_algo;
 };
 
@@ -127,6 +129,11 @@ class ShapeTimer {
       (p == Precision::TF32 ? r.fused_tf32_ms : r.fused_bf16_ms) =
           attempt(r, "fused " + to_string(p), [&] { return fused(shape, T, B, p, nullptr); });
     }
+    if (r.fused_bf16_ms >= 0 &&
+        kernels::plan_fused_mma(kernels::mma::Format::BF16, H, B, limits_).bwd_parts > 1)
+      r.fused_bf16_unsplit_ms = attempt(r, "fused bf16 unsplit", [&] {
+        return fused(shape, T, B, Precision::BF16, [](FusedLstm& l) { l.enable_mma_split(false); });
+      });
     for (Precision p : {Precision::FP32, Precision::TF32})
       for (RnnAlgo a : {RnnAlgo::Standard, RnnAlgo::PersistStaticSmallH}) {
         if (a == RnnAlgo::PersistStaticSmallH && H > 128) continue;  // outside SMALL_H's backward range
@@ -220,9 +227,10 @@ class ShapeTimer {
 
 void print_header() {
   std::printf(
-      "%5s %2s %4s %4s %10s %-12s %10s %10s %10s %10s %10s %-22s %10s %-22s %8s %8s %8s %9s %10s %10s\n", "H",
-      "L", "T", "B", "fused ms", "(path)", "one-block", "split", "fused tf32", "fused bf16", "cuDNN fma",
-      "(algo)", "cuDNN tf32", "(algo)", "f/fma", "f/tf32", "tc/tf32", "step us", "lat.floor", "comp.floor");
+      "%5s %2s %4s %4s %10s %-12s %10s %10s %10s %10s %12s %10s %-22s %10s %-22s %8s %8s %8s %9s %10s %10s\n",
+      "H", "L", "T", "B", "fused ms", "(path)", "one-block", "split", "fused tf32", "fused bf16",
+      "bf16 unsplit", "cuDNN fma", "(algo)", "cuDNN tf32", "(algo)", "f/fma", "f/tf32", "tc/tf32", "step us",
+      "lat.floor", "comp.floor");
 }
 
 void print_row(const Row& r) {
@@ -231,14 +239,15 @@ void print_row(const Row& r) {
                         ? r.fused_tf32_ms
                         : r.fused_bf16_ms;
   std::printf(
-      "%5d %2d %4d %4d %10.4f %-12s %10.4f %10.4f %10.4f %10.4f %10.4f %-22s %10.4f %-22s %8.3f %8.3f %8.3f "
+      "%5d %2d %4d %4d %10.4f %-12s %10.4f %10.4f %10.4f %10.4f %12.4f %10.4f %-22s %10.4f %-22s %8.3f %8.3f "
+      "%8.3f "
       "%9.3f "
       "%10.4f "
       "%10.5f\n",
       r.H, r.L, r.T, r.B, r.fused_ms, r.fused_path.c_str(), r.one_block_ms, r.split_ms, r.fused_tf32_ms,
-      r.fused_bf16_ms, r.cudnn_fma_ms, r.cudnn_fma_algo.c_str(), r.cudnn_tf32_ms, r.cudnn_tf32_algo.c_str(),
-      ratio(r.fused_ms, r.cudnn_fma_ms), ratio(r.fused_ms, r.cudnn_tf32_ms), ratio(tc, r.cudnn_tf32_ms),
-      r.step_us, r.latency_floor_ms, r.compute_floor_ms);
+      r.fused_bf16_ms, r.fused_bf16_unsplit_ms, r.cudnn_fma_ms, r.cudnn_fma_algo.c_str(), r.cudnn_tf32_ms,
+      r.cudnn_tf32_algo.c_str(), ratio(r.fused_ms, r.cudnn_fma_ms), ratio(r.fused_ms, r.cudnn_tf32_ms),
+      ratio(tc, r.cudnn_tf32_ms), r.step_us, r.latency_floor_ms, r.compute_floor_ms);
   std::fflush(stdout);
 }
 
@@ -307,7 +316,7 @@ int main(int argc, char** argv) {
       csv,
       "H,L,T,B,D,fused_ms,cluster_ms,wavefront_ms,fused_tf32_ms,fused_bf16_ms,cudnn_fma_ms,"
       "cudnn_fma_algo,cudnn_tf32_ms,cudnn_tf32_algo,step_us,latency_floor_ms,compute_floor_ms,fused_path,"
-      "one_block_ms,split_ms");
+      "one_block_ms,split_ms,fused_bf16_unsplit_ms");
   for (int H : Hs)
     for (int L : Ls)
       for (int T : Ts)
@@ -317,7 +326,7 @@ int main(int argc, char** argv) {
           csv_rows.row(r.H, r.L, r.T, r.B, 1, r.fused_ms, r.cluster_ms, r.wavefront_ms, r.fused_tf32_ms,
                        r.fused_bf16_ms, r.cudnn_fma_ms, r.cudnn_fma_algo, r.cudnn_tf32_ms, r.cudnn_tf32_algo,
                        r.step_us, r.latency_floor_ms, r.compute_floor_ms, r.fused_path, r.one_block_ms,
-                       r.split_ms);
+                       r.split_ms, r.fused_bf16_unsplit_ms);
         }
   csv_rows.done();
   std::printf(

@@ -8,8 +8,9 @@
 // and writes h_t to the other half of a double-buffered B buffer (rounded to the operand format; y, gates
 // and c keep fp32). One barrier per step.
 // Backward mirrors the FMA kernel: the cells' gate gradients go to global memory and, rounded, to a
-// double-buffered B buffer; after one barrier each warp computes dh_rec (H x 8) for its 16 units as
-// R^T . dgates^T over 4H / K k-steps in four accumulators.
+// double-buffered B buffer; after one barrier the warps of a 16-unit tile compute dh_rec (16 x 8) as
+// R^T . dgates^T over 4H / K k-steps in four accumulator chains, one warp all four or, split (version
+// 3.4), P warps a share each, the chains then added through shared memory after a second barrier.
 #include <cstdint>
 #include <type_traits>
 
@@ -84,7 +85,7 @@ __global__ void stage_a_kernel(const float* __restrict__ R, int H, bool backward
 // it reads Ra, which stage_a_kernel wrote (staging each lane's fragments from R spilled at HC >= 48: the
 // scattered loads of all k-steps at once).
 template <Format F, bool R_SMEM, int UG, int HC>
-__global__ void __launch_bounds__(512, 1)
+__global__ void __launch_bounds__(kMmaMaxThreads, 1)
     lstm_mma_fwd_kernel(const float* __restrict__ Rg, const uint4* __restrict__ Ra,
                         const float* __restrict__ gx, FusedInput in, const float* __restrict__ bW,
                         const float* __restrict__ bR, int T, int B, int H, float* __restrict__ y,
@@ -253,16 +254,22 @@ __global__ void __launch_bounds__(512, 1)
     }
 }
 
-// HC as in the forward kernel.
-template <Format F, bool R_SMEM, int HC>
-__global__ void __launch_bounds__(512, 1)
+// HC as in the forward kernel. P: the warps per 16-unit tile (mma_bwd_parts; 1 unsplit). Warp w takes
+// tile w % (H / 16) and part p = w / (H / 16): the k-steps ks = p, p + P, ... (the accumulator chains
+// ks % 4 = p, p + P, ... of the unsplit warp, each in k order) and the cells e = p, p + P, ... of its
+// lanes' four accumulator registers. With P > 1 the chains meet in shared memory after a second barrier
+// and each warp adds its cells' four in the unsplit order, ((a0 + a1) + a2) + a3: the same bits as P = 1.
+template <Format F, bool R_SMEM, int HC, int P>
+__global__ void __launch_bounds__(kMmaMaxThreads, 1)
     lstm_mma_bwd_kernel(const float* __restrict__ Rg, const uint4* __restrict__ Ra,
                         const float* __restrict__ gates, const float* __restrict__ cst,
                         const float* __restrict__ dy, const float* __restrict__ dhy, int T, int B, int H,
                         float* __restrict__ dgates, const ModelStrides ms) {
+  static_assert(P == 1 || P == 2 || P == 4, "the four chains split evenly");
   LSTMAD_DYNAMIC_SMEM(uint4, smem4);
   constexpr bool R_REG = HC > 0;
-  constexpr int KSC = R_REG ? 4 * HC / (F == Format::TF32 ? 8 : 16) : 4;
+  constexpr int NE = 4 / P;  // a lane's cells (registers e = part + P i) and chains (ks % 4 = part + P i)
+  constexpr int KSC = R_REG ? 4 * HC / (F == Format::TF32 ? 8 : 16) / P : NE;  // k-steps of a part
   if (R_REG) H = HC;
   const int model = blockIdx.y;  // see the forward kernel
   const int nrows = model_rows(ms, model, B);
@@ -274,113 +281,139 @@ __global__ void __launch_bounds__(512, 1)
     backward_at_model(ms, m, gates, cst, dy, dhy, dgates);
   }
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int tiles = H / 16;
+  const int tile = warp % tiles, part = P == 1 ? 0 : warp / tiles;  // unsplit: cells known at compile time
   const int H4 = 4 * H;
-  const int KS = R_REG ? KSC : mma::bwd_ksteps(F, H);  // a multiple of 4
+  const int KS = R_REG ? KSC * P : mma::bwd_ksteps(F, H);  // a multiple of 4
   const int DS = mma::b_stride(F, H4);
   const long long ra_vec = mma::a_words(F, H) / 4;
   uint4* ras = smem4;
   uint32_t* ds = reinterpret_cast<uint32_t*>(smem4 + (R_SMEM && !R_REG ? ra_vec : 0));  // [2][8][DS]
+  // P > 1: the chains' exchange, [tile][chain][cell e][lane] (a warp's accesses: consecutive words).
+  float* const xch = reinterpret_cast<float*>(ds + 2 * kMmaRowsPerBlock * DS);
   if (R_SMEM && !R_REG)
     for (long long i = threadIdx.x; i < ra_vec; i += blockDim.x) ras[i] = staged_vec<F>(Rg, true, H, i);
   for (int i = threadIdx.x; i < 2 * kMmaRowsPerBlock * DS; i += blockDim.x) ds[i] = 0u;
   const uint4* __restrict__ A = R_SMEM && !R_REG ? ras : Ra;
-  uint4 areg[R_REG ? KSC : 1];  // this lane's A fragments (R_REG)
+  uint4 areg[R_REG ? KSC : 1];  // this lane's A fragments (R_REG), k-step part + P i in areg[i]
   if constexpr (R_REG) {
 #pragma unroll
-    for (int ks = 0; ks < KSC; ++ks) areg[ks] = Ra[mma::a_index(warp, ks, lane, KSC)];
+    for (int i = 0; i < KSC; ++i) areg[i] = Ra[mma::a_index(tile, part + P * i, lane, KS)];
   }
 
   const int row0 = blockIdx.x * kMmaRowsPerBlock;
-  // Cell e = accumulator register e of tile `warp`: mma::bwd_cell(c0, e), unit c0.j + 8 (e / 2), local row
+  // Cell e = accumulator register e of `tile`: mma::bwd_cell(c0, e), unit c0.j + 8 (e / 2), local row
   // n0 + e % 2 (the CPU test checks it against bwd_c_owner). Rows are ints and cells are rebuilt from c0, so
-  // that the per-model strides do not cost the spills that four 64-bit row offsets did.
-  const mma::UnitCell c0 = mma::bwd_c_owner(warp, lane, 0);
+  // that the per-model strides do not cost the spills that four 64-bit row offsets did. This warp's cells
+  // are e = part + P i, i < NE.
+  const mma::UnitCell c0 = mma::bwd_c_owner(tile, lane, 0);
   const int n0 = c0.n;
-  auto cj = [&](int e) { return mma::bwd_cell(c0, e).j; };
-  bool valid[2];
-  int grow[2];
+  auto reg_of = [&](int i) { return part + P * i; };
+  auto cj = [&](int i) { return mma::bwd_cell(c0, reg_of(i)).j; };
+  // Per cell, not per row: a split warp's rows depend on its part, and an array indexed by that would
+  // live in local memory (unsplit, cells 0 and 2 share a row, and the compiler keeps one copy).
+  bool valid[NE];
+  int grow[NE];
 #pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    valid[r] = row0 + n0 + r < nrows;
-    grow[r] = valid[r] ? row0 + n0 + r : row0;
+  for (int i = 0; i < NE; ++i) {
+    const int n = n0 + (reg_of(i) & 1);
+    valid[i] = row0 + n < nrows;
+    grow[i] = valid[i] ? row0 + n : row0;
   }
-  float dh_rec[4], dc[4], ct[4];
+  float dh_rec[NE], dc[NE], ct[NE];
 #pragma unroll
-  for (int e = 0; e < 4; ++e) {
-    dh_rec[e] = 0.f;
-    dc[e] = 0.f;
-    ct[e] = valid[e & 1] ? cst[(static_cast<long long>(T - 1) * B + grow[e & 1]) * H + cj(e)] : 0.f;
+  for (int i = 0; i < NE; ++i) {
+    dh_rec[i] = 0.f;
+    dc[i] = 0.f;
+    ct[i] = valid[i] ? cst[(static_cast<long long>(T - 1) * B + grow[i]) * H + cj(i)] : 0.f;
   }
   __syncthreads();
 
   // Step t's inputs (dy, the gates, c_{t-1}) do not depend on the recurrence: loaded one step ahead.
-  float in_dy[4], in_g[4][4], in_cp[4];
+  float in_dy[NE], in_g[NE][4], in_cp[NE];
   auto load = [&](int t) {
 #pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      const bool ok = valid[e & 1] && t >= 0;
-      const long long tb = static_cast<long long>(t) * B + grow[e & 1];
-      in_dy[e] = ok && dy != nullptr ? dy[tb * H + cj(e)] : 0.f;
-      const float* gr = gates + tb * H4 + cj(e);
+    for (int i = 0; i < NE; ++i) {
+      const bool ok = valid[i] && t >= 0;
+      const long long tb = static_cast<long long>(t) * B + grow[i];
+      in_dy[i] = ok && dy != nullptr ? dy[tb * H + cj(i)] : 0.f;
+      const float* gr = gates + tb * H4 + cj(i);
 #pragma unroll
-      for (int q = 0; q < 4; ++q) in_g[e][q] = ok ? gr[q * H] : 0.f;
-      in_cp[e] = ok && t > 0 ? cst[(tb - B) * H + cj(e)] : 0.f;
+      for (int q = 0; q < 4; ++q) in_g[i][q] = ok ? gr[q * H] : 0.f;
+      in_cp[i] = ok && t > 0 ? cst[(tb - B) * H + cj(i)] : 0.f;
     }
   };
   load(T - 1);
 
   for (int t = T - 1; t >= 0; --t) {
     uint32_t* cur = ds + (t & 1) * kMmaRowsPerBlock * DS;
-    float s_dy[4], s_g[4][4], s_cp[4];
+    float s_dy[NE], s_g[NE][4], s_cp[NE];
 #pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      s_dy[e] = in_dy[e];
-      s_cp[e] = in_cp[e];
+    for (int i = 0; i < NE; ++i) {
+      s_dy[i] = in_dy[i];
+      s_cp[i] = in_cp[i];
 #pragma unroll
-      for (int q = 0; q < 4; ++q) s_g[e][q] = in_g[e][q];
+      for (int q = 0; q < 4; ++q) s_g[i][q] = in_g[i][q];
     }
     load(t - 1);
 #pragma unroll
-    for (int e = 0; e < 4; ++e) {
+    for (int i = 0; i < NE; ++i) {
       float da[4] = {0.f, 0.f, 0.f, 0.f};
-      if (valid[e & 1]) {
-        float dh = dh_rec[e] + s_dy[e];
-        if (t == T - 1 && dhy != nullptr) dh += dhy[static_cast<long long>(grow[e & 1]) * H + cj(e)];
-        cell::backward<kMmaActivations>(dh, s_g[e], ct[e], s_cp[e], dc[e], da);
-        ct[e] = s_cp[e];
-        float* dgr = dgates + (static_cast<long long>(t) * B + grow[e & 1]) * H4 + cj(e);
+      if (valid[i]) {
+        float dh = dh_rec[i] + s_dy[i];
+        if (t == T - 1 && dhy != nullptr) dh += dhy[static_cast<long long>(grow[i]) * H + cj(i)];
+        cell::backward<kMmaActivations>(dh, s_g[i], ct[i], s_cp[i], dc[i], da);
+        ct[i] = s_cp[i];
+        float* dgr = dgates + (static_cast<long long>(t) * B + grow[i]) * H4 + cj(i);
 #pragma unroll
         for (int q = 0; q < 4; ++q) dgr[q * H] = da[q];
       }
 #pragma unroll
-      for (int q = 0; q < 4; ++q) store_b<F>(cur, mma::bwd_cell(c0, e).n, q * H + cj(e), DS, da[q]);
+      for (int q = 0; q < 4; ++q) store_b<F>(cur, mma::bwd_cell(c0, reg_of(i)).n, q * H + cj(i), DS, da[q]);
     }
     __syncthreads();
     if (t == 0) break;
-    float acc[4][4];
+    float acc[NE][4];  // chain part + P c in acc[c]
 #pragma unroll
-    for (int s = 0; s < 4; ++s)
+    for (int c = 0; c < NE; ++c)
 #pragma unroll
-      for (int e = 0; e < 4; ++e) acc[s][e] = 0.f;
+      for (int e = 0; e < 4; ++e) acc[c][e] = 0.f;
     if constexpr (R_REG) {
 #pragma unroll
-      for (int ks = 0; ks < KSC; ++ks) {
+      for (int i = 0; i < KSC; ++i) {
+        const int ks = part + P * i;
         const uint32_t b0 = cur[mma::b_word(lane, ks, 0, DS)], b1 = cur[mma::b_word(lane, ks, 1, DS)];
-        mma_acc<F>(acc[ks & 3], areg[ks], b0, b1);
+        mma_acc<F>(acc[i % NE], areg[i], b0, b1);
       }
     } else {
-      for (int ks = 0; ks < KS; ks += 4) {
+      for (int i = 0; i < KS / P; i += NE) {
 #pragma unroll
-        for (int s = 0; s < 4; ++s) {
-          const uint32_t b0 = cur[mma::b_word(lane, ks + s, 0, DS)],
-                         b1 = cur[mma::b_word(lane, ks + s, 1, DS)];
-          const uint4 a = A[mma::a_index(warp, ks + s, lane, KS)];
-          mma_acc<F>(acc[s], a, b0, b1);
+        for (int c = 0; c < NE; ++c) {
+          const int ks = part + P * (i + c);
+          const uint32_t b0 = cur[mma::b_word(lane, ks, 0, DS)], b1 = cur[mma::b_word(lane, ks, 1, DS)];
+          const uint4 a = A[mma::a_index(tile, ks, lane, KS)];
+          mma_acc<F>(acc[c], a, b0, b1);
         }
       }
     }
+    if constexpr (P == 1) {
 #pragma unroll
-    for (int e = 0; e < 4; ++e) dh_rec[e] = ((acc[0][e] + acc[1][e]) + acc[2][e]) + acc[3][e];
+      for (int e = 0; e < 4; ++e) dh_rec[e] = ((acc[0][e] + acc[1][e]) + acc[2][e]) + acc[3][e];
+    } else {
+      float* const tx = xch + tile * (4 * 4 * 32) + lane;
+#pragma unroll
+      for (int c = 0; c < NE; ++c)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) tx[((part + P * c) * 4 + e) * 32] = acc[c][e];
+      // The exchange is read below and written again only after the next step's first barrier, which every
+      // warp reaches after its reads: one buffer suffices.
+      __syncthreads();
+#pragma unroll
+      for (int i = 0; i < NE; ++i) {
+        const float* ch = tx + reg_of(i) * 32;
+        dh_rec[i] = ((ch[0] + ch[4 * 32]) + ch[2 * 4 * 32]) + ch[3 * 4 * 32];
+      }
+    }
   }
 }
 
@@ -389,18 +422,24 @@ int stage_grid(long long n) {
   return static_cast<int>(b < 4096 ? (b > 0 ? b : 1) : 4096);
 }
 
+// The H a kernel holding R in registers is instantiated for: those mma_r_in_registers takes, backward only
+// with the parts plan_fused_mma gives them (mma_bwd_parts, or 1 unsplit).
+constexpr bool instantiated(Format f, int H, bool backward, int parts) {
+  return mma_r_in_registers(f, H, backward, parts) && (parts == 1 || mma_bwd_parts(H) == parts);
+}
+
 // Calls fn(std::integral_constant<int, HC>) with HC = H when the plan holds R in registers (instantiated
-// for exactly the H that mma_r_in_registers accepts), else HC = 0 (H at run time).
-template <Format F, bool BACKWARD, typename Fn>
+// for exactly those H), else HC = 0 (H at run time).
+template <Format F, bool BACKWARD, int PARTS = 1, typename Fn>
 void with_hc(int H, bool in_registers, Fn&& fn) {
   if (in_registers) {
     switch (H) {
-#define LSTMAD_MMA_HC(h)                                \
-  case h:                                               \
-    if constexpr (mma_r_in_registers(F, h, BACKWARD)) { \
-      fn(std::integral_constant<int, h>{});             \
-      return;                                           \
-    }                                                   \
+#define LSTMAD_MMA_HC(h)                                 \
+  case h:                                                \
+    if constexpr (instantiated(F, h, BACKWARD, PARTS)) { \
+      fn(std::integral_constant<int, h>{});              \
+      return;                                            \
+    }                                                    \
     break;
       LSTMAD_MMA_HC(16)
       LSTMAD_MMA_HC(32)
@@ -433,16 +472,28 @@ void with_fwd_kernel(const MmaLaunch& p, Fn&& fn) {
   });
 }
 
-template <Format F, typename Fn>
-void with_bwd_kernel(const MmaLaunch& p, Fn&& fn) {
-  with_hc<F, true>(p.H, p.r_reg_bwd, [&](auto hc) {
+template <Format F, int P, typename Fn>
+void with_bwd_kernel_parts(const MmaLaunch& p, Fn&& fn) {
+  with_hc<F, true, P>(p.H, p.r_reg_bwd, [&](auto hc) {
     constexpr int HC = decltype(hc)::value;
     if constexpr (HC > 0) {
-      fn(lstm_mma_bwd_kernel<F, false, HC>);
+      fn(lstm_mma_bwd_kernel<F, false, HC, P>);
     } else {
-      p.r_smem_bwd ? fn(lstm_mma_bwd_kernel<F, true, 0>) : fn(lstm_mma_bwd_kernel<F, false, 0>);
+      p.r_smem_bwd ? fn(lstm_mma_bwd_kernel<F, true, 0, P>) : fn(lstm_mma_bwd_kernel<F, false, 0, P>);
     }
   });
+}
+
+template <Format F, typename Fn>
+void with_bwd_kernel(const MmaLaunch& p, Fn&& fn) {
+  switch (p.bwd_parts) {
+    case 4:
+      return with_bwd_kernel_parts<F, 4>(p, fn);
+    case 2:
+      return with_bwd_kernel_parts<F, 2>(p, fn);
+    default:
+      return with_bwd_kernel_parts<F, 1>(p, fn);
+  }
 }
 
 template <Format F>

@@ -11,7 +11,9 @@
 // Geometry: a block owns 8 batch rows (the N of one mma) for all T steps, so blocks never synchronise;
 // grid = ceil(B / 8). Forward: one warp per 8 hidden units (two per 16 units when H > 128, to stay within
 // 512 threads), each warp computing the 16-row tiles (i, f) and (g, o) of its units, so that a lane holds
-// all four gates of the (unit, row) pairs it updates. Backward: one warp per 16 hidden units. R, staged
+// all four gates of the (unit, row) pairs it updates. Backward: one 16-unit tile per 16 hidden units, its
+// k-steps split over 4 warps (H <= 64) or 2 (H <= 128) where the launch's blocks fit the SMs, else one warp
+// (version 3.4, mma_bwd_parts in lstm_mma_plan.hpp: the same bits either way). R, staged
 // once per launch into fragment order (rounded to the operand format), sits in shared memory when it fits
 // the device's opt-in limit (TF32: H <= 112; BF16: H <= 160 on an H200), else it is read from L2.
 //
@@ -19,7 +21,8 @@
 // engine runs them at tf32 / bf16.
 //
 // Limits: H a multiple of 16, at most 256. Sums run in a fixed order (k-steps split over 2 forward and 4
-// backward accumulators, added in a fixed order), so a rerun gives bit-identical results.
+// backward accumulators, added in a fixed order, the backward's across warps through shared memory where
+// it is split), so a rerun gives bit-identical results.
 #pragma once
 #include <cuda_runtime.h>
 

@@ -11,9 +11,25 @@ namespace lstmad::kernels {
 
 constexpr int kMmaMaxHidden = 256;
 constexpr int kMmaRowsPerBlock = 8;
-// Registers of A fragments a lane may hold (mma_r_in_registers): with 64 the backward kernel, which also
-// holds the next step's inputs, spills (nvcc 13.0: 16-80 bytes at BF16 H = 48, 64 and TF32 H = 32).
-constexpr int kMmaRegBudgetFwd = 64, kMmaRegBudgetBwd = 32;
+constexpr int kMmaMaxThreads = 512;  // the kernels' __launch_bounds__
+// Registers of A fragments a lane may hold (mma_r_in_registers): with 64 the unsplit backward kernel, which
+// also holds the next step's inputs for four cells, spills (nvcc 13.0: 16-80 bytes at BF16 H = 48, 64 and
+// TF32 H = 32); split into parts of K (mma_bwd_parts), a lane holds one or two cells' and takes 64.
+constexpr int kMmaRegBudgetFwd = 64, kMmaRegBudgetBwd = 32, kMmaRegBudgetBwdSplit = 64;
+
+// The parts of K the backward time loop splits each 16-unit tile's k-steps into, one warp per part
+// (version 3.4): part p runs the accumulator chains p, p + P, ... of the four the unsplit warp runs
+// (k-steps ks with ks % 4 == chain, in order) and takes the cells p, p + P, ... of each lane's four, so a
+// step's cell math, step inputs and A fragments spread over P times the warps, and the chains meet in
+// shared memory, added in the unsplit kernel's order: the same bits. 4 up to H = 64 and 2 up to H = 128,
+// so that H / 16 x 32 x P threads stay within the kernels' 512.
+constexpr int mma_bwd_parts(int H) {
+  return H <= 64 ? 4 : H <= 128 ? 2 : 1;
+}
+// Bytes of the chains' exchange buffer of a split backward block: per tile 4 chains x 4 cells x 32 lanes.
+constexpr std::size_t mma_bwd_exchange_bytes(int H) {
+  return static_cast<std::size_t>(H / 16) * 4 * 4 * 32 * 4;
+}
 
 struct MmaLaunch {
   mma::Format format = mma::Format::TF32;
@@ -21,7 +37,8 @@ struct MmaLaunch {
   int grid = 0;                                 // blocks of 8 batch rows
   int fwd_threads = 0;                          // 32 x warps
   int fwd_units_per_warp = 0;                   // 8 or 16
-  int bwd_threads = 0;                          // 32 x H / 16
+  int bwd_parts = 1;                            // parts of K per backward tile (mma_bwd_parts), 1 unsplit
+  int bwd_threads = 0;                          // 32 x H / 16 x bwd_parts
   bool r_reg_fwd = false, r_reg_bwd = false;    // R held in registers (mma_r_in_registers)
   bool r_smem_fwd = false, r_smem_bwd = false;  // else R in shared memory, else read from L2
   std::size_t smem_fwd = 0, smem_bwd = 0;       // dynamic shared memory, bytes
@@ -30,13 +47,14 @@ struct MmaLaunch {
 // Where R fits in registers: each lane then holds its A fragments for every k-step of its tiles, loaded
 // once, and the step reads no R from shared memory at all. Forward: 2 tiles x H / K k-steps x 4 registers
 // within 64 (half of the 128 that __launch_bounds__(512, 1) allows): H <= 64 TF32, H <= 128 BF16.
-// Backward: 1 tile x 4H / K k-steps x 4 within 32: H <= 16 TF32, H <= 32 BF16. The kernels are
-// instantiated for exactly these H.
-constexpr bool mma_r_in_registers(mma::Format f, int H, bool backward) {
+// Backward, `parts` warps per tile: 4H / K / parts k-steps x 4 within 32 unsplit (H <= 16 TF32, H <= 32
+// BF16), 64 split (4 parts: H <= 64 in both formats; 2 parts: BF16 up to H = 128, TF32 none). The kernels
+// are instantiated for exactly these H.
+constexpr bool mma_r_in_registers(mma::Format f, int H, bool backward, int parts = 1) {
   if (H < 16 || H % 16 != 0) return false;
   const int K = f == mma::Format::TF32 ? 8 : 16;
-  const int regs = backward ? 4 * (4 * H / K) : 2 * 4 * (H / K);
-  return regs <= (backward ? kMmaRegBudgetBwd : kMmaRegBudgetFwd);
+  if (!backward) return 2 * 4 * (H / K) <= kMmaRegBudgetFwd;
+  return 4 * (4 * H / K) / parts <= (parts > 1 ? kMmaRegBudgetBwdSplit : kMmaRegBudgetBwd);
 }
 
 // Bytes of fragment-ordered R (the staging workspace of one direction).
@@ -71,7 +89,14 @@ inline std::string mma_unsupported_reason(mma::Format f, int H, int B, const Fus
   return {};
 }
 
-inline MmaLaunch plan_fused_mma(mma::Format f, int H, int B, const FusedLimits& lim) {
+// `models` models of this shape per launch (the multi-model engine; blockIdx.y). split_bwd: the backward in
+// parts of K where mma_bwd_parts says so, the device takes its threads and exchange buffer, and the launch
+// has no more blocks than the device has SMs (the same bits either way; false keeps one warp per tile, to
+// compare). The split shortens a step, the time of a launch whose blocks all run at once; with more blocks
+// than SMs the time is the SMs' throughput, and there a split block of 512 threads holds an SM that the
+// unsplit kernel shares among up to four blocks of its 8 rows (at H = 64: 128 threads, 126 registers).
+inline MmaLaunch plan_fused_mma(mma::Format f, int H, int B, const FusedLimits& lim, int models = 1,
+                                bool split_bwd = true) {
   MmaLaunch p;
   p.format = f;
   p.H = H;
@@ -80,13 +105,26 @@ inline MmaLaunch plan_fused_mma(mma::Format f, int H, int B, const FusedLimits& 
   p.grid = (B + kMmaRowsPerBlock - 1) / kMmaRowsPerBlock;
   p.fwd_units_per_warp = H <= 128 ? 8 : 16;
   p.fwd_threads = H / p.fwd_units_per_warp * 32;
-  p.bwd_threads = H / 16 * 32;
   const std::size_t optin = lim.smem_optin > 0 ? static_cast<std::size_t>(lim.smem_optin) : 0;
   const std::size_t r = mma_r_bytes(f, H);
   const std::size_t fwd_buf = static_cast<std::size_t>(2) * kMmaRowsPerBlock * mma::b_stride(f, H) * 4;
-  const std::size_t bwd_buf = static_cast<std::size_t>(2) * kMmaRowsPerBlock * mma::b_stride(f, 4 * H) * 4;
+  std::size_t bwd_buf = static_cast<std::size_t>(2) * kMmaRowsPerBlock * mma::b_stride(f, 4 * H) * 4;
+  const long long blocks = static_cast<long long>(p.grid) * (models > 1 ? models : 1);
+  const int parts = split_bwd && blocks <= lim.sm_count ? mma_bwd_parts(H) : 1;
+  // Where R^T sits, 2 registers, 1 shared memory, 0 L2: the split must not move it further out (its
+  // exchange buffer would push R out of shared memory at TF32 H = 112 on an H200).
+  const auto placement = [&](int n, std::size_t buf) {
+    return mma_r_in_registers(f, H, true, n) ? 2 : r + buf <= optin ? 1 : 0;
+  };
+  const std::size_t split_buf = bwd_buf + mma_bwd_exchange_bytes(H);
+  if (parts > 1 && H / 16 * 32 * parts <= lim.max_threads && split_buf <= optin &&
+      placement(parts, split_buf) >= placement(1, bwd_buf)) {
+    p.bwd_parts = parts;
+    bwd_buf = split_buf;
+  }
+  p.bwd_threads = H / 16 * 32 * p.bwd_parts;
   p.r_reg_fwd = mma_r_in_registers(f, H, false);
-  p.r_reg_bwd = mma_r_in_registers(f, H, true);
+  p.r_reg_bwd = mma_r_in_registers(f, H, true, p.bwd_parts);
   p.r_smem_fwd = !p.r_reg_fwd && r + fwd_buf <= optin;
   p.r_smem_bwd = !p.r_reg_bwd && r + bwd_buf <= optin;
   p.smem_fwd = (p.r_smem_fwd ? r : 0) + fwd_buf;

@@ -209,10 +209,15 @@ def fused_section(log):
             misses.append(f"{shape}: fused fp32 {fmt(ratio(f, lat), 2)}x the latency floor")
         # The fp32 path the engine took (CSVs before it was recorded: "-") and the one-block kernels beside it.
         path, one, split = r.get("fused_path") or "-", num(r.get("one_block_ms", "-1")), num(r.get("split_ms", "-1"))
-        rows.append((r["H"], r["L"], r["T"], r["B"], fmt(f, 4), path, fmt(one, 4), fmt(split, 4), fmt(t32, 4), fmt(b16, 4), fmt(a, 4),
+        # The bf16 step with one warp per backward tile where the engine splits them (version 3.4; older CSVs
+        # lack the column).
+        unsplit = num(r.get("fused_bf16_unsplit_ms", "-1"))
+        rows.append((r["H"], r["L"], r["T"], r["B"], fmt(f, 4), path, fmt(one, 4), fmt(split, 4), fmt(t32, 4), fmt(b16, 4),
+                     fmt(unsplit, 4), fmt(ratio(unsplit, b16), 2), fmt(a, 4),
                      fmt(b, 4), fmt(p32, 4), fmt(ratio(a, f), 2), fmt(speedup, 2), yes_no(target), fmt(lat, 4),
                      fmt(ratio(f, lat), 2), yes_no(floor_ok)))
-    return table(["H", "L", "T", "B", "fused fp32 ms", "fp32 path", "one-block ms", "split ms", "fused tf32", "fused bf16", "cuDNN FMA",
+    return table(["H", "L", "T", "B", "fused fp32 ms", "fp32 path", "one-block ms", "split ms", "fused tf32", "fused bf16",
+                  "bf16 unsplit", "unsplit / split", "cuDNN FMA",
                   "cuDNN TF32", "PyTorch", "cuDNN FMA / fused fp32", "cuDNN best / fused best", "target",
                   "latency floor ms", "fused / floor", "within 3x"], rows), misses
 

@@ -336,13 +336,19 @@ TEST(MmaPlan, RowsBlocksThreadsAndWhereRSits) {
       EXPECT_EQ(p.grid, 13);  // ceil(100 / 8)
       EXPECT_EQ(p.fwd_threads, H / p.fwd_units_per_warp * 32);
       EXPECT_LE(p.fwd_threads, 512);
-      EXPECT_EQ(p.bwd_threads, H / 16 * 32);
-      // R sits in registers where a lane's fragments take at most 64 registers forward (8 H / K) or 32
-      // backward (16 H / K), else in shared memory exactly when fragment-ordered R and the step buffers
-      // fit the opt-in limit, else in L2.
+      // The backward in 4 parts of K up to H = 64, 2 up to 128, whole above: 512 threads at most; not where
+      // the split's exchange would push R^T out of shared memory (TF32 H = 112).
+      const int parts = H <= 64 ? 4 : H <= 128 && !(f == Format::TF32 && H == 112) ? 2 : 1;
+      EXPECT_EQ(p.bwd_parts, parts) << H;
+      EXPECT_EQ(p.bwd_threads, H / 16 * 32 * parts);
+      EXPECT_LE(p.bwd_threads, 512);
+      // R sits in registers where a lane's fragments take at most 64 registers forward (8 H / K) or
+      // backward split (16 H / K / parts; 32 unsplit), else in shared memory exactly when fragment-ordered R
+      // and the step buffers fit the opt-in limit, else in L2.
       const int K = f == Format::TF32 ? 8 : 16;
       EXPECT_EQ(p.r_reg_fwd, 8 * H / K <= 64) << H;
-      EXPECT_EQ(p.r_reg_bwd, 16 * H / K <= 32) << H;
+      EXPECT_EQ(p.r_reg_bwd, 16 * H / K / parts <= (parts > 1 ? 64 : 32)) << H;
+      EXPECT_EQ(p.r_reg_bwd, H <= 64 || (f == Format::BF16 && H <= 128)) << H;
       const int limit_h = f == Format::TF32 ? 112 : 160;
       EXPECT_EQ(p.r_smem_fwd, !p.r_reg_fwd && H <= limit_h) << H;
       EXPECT_EQ(p.r_smem_bwd, !p.r_reg_bwd && H <= limit_h) << H;
@@ -350,7 +356,45 @@ TEST(MmaPlan, RowsBlocksThreadsAndWhereRSits) {
       EXPECT_LE(p.smem_bwd, static_cast<std::size_t>(lim.smem_optin));
       EXPECT_EQ(p.smem_fwd, (p.r_smem_fwd ? kernels::mma_r_bytes(f, H) : 0) +
                                 2u * 8 * static_cast<std::size_t>(mma::b_stride(f, H)) * 4);
+      // The split's exchange: 4 chains x 4 cells x 32 lanes of floats per tile.
+      EXPECT_EQ(p.smem_bwd, (p.r_smem_bwd ? kernels::mma_r_bytes(f, H) : 0) +
+                                2u * 8 * static_cast<std::size_t>(mma::b_stride(f, 4 * H)) * 4 +
+                                (parts > 1 ? static_cast<std::size_t>(H / 16) * 2048 : 0));
     }
+}
+
+// The split backward is for launches whose blocks all run at once: a model alone, or a few; with more blocks
+// than SMs (many models, or many rows) each block keeps one warp per tile, as does the switch that turns
+// the split off. The forward does not change.
+TEST(MmaPlan, TheBackwardSplitsKWhereItsBlocksFitTheSms) {
+  const kernels::FusedLimits lim = h200();
+  for (Format f : {Format::TF32, Format::BF16}) {
+    const kernels::MmaLaunch alone = kernels::plan_fused_mma(f, 64, 64, lim),
+                             few = kernels::plan_fused_mma(f, 64, 64, lim, 16),
+                             many = kernels::plan_fused_mma(f, 64, 64, lim, 17),
+                             wide = kernels::plan_fused_mma(f, 64, 8 * 132 + 1, lim),
+                             off = kernels::plan_fused_mma(f, 64, 64, lim, 1, false);
+    EXPECT_EQ(alone.bwd_parts, 4);
+    EXPECT_EQ(few.bwd_parts, 4);  // 16 x 8 blocks <= 132
+    EXPECT_EQ(many.bwd_parts, 1);
+    EXPECT_EQ(wide.bwd_parts, 1);
+    EXPECT_EQ(off.bwd_parts, 1);
+    EXPECT_EQ(many.bwd_threads, 128);
+    EXPECT_TRUE(alone.r_reg_bwd);
+    EXPECT_FALSE(many.r_reg_bwd);  // unsplit, R^T takes the smem path at H = 64 as before
+    EXPECT_EQ(many.fwd_threads, alone.fwd_threads);
+    EXPECT_EQ(many.r_reg_fwd, alone.r_reg_fwd);
+  }
+  // A device with fewer threads per block or too little shared memory for the exchange keeps one warp.
+  kernels::FusedLimits narrow = lim;
+  narrow.max_threads = 256;
+  EXPECT_EQ(kernels::plan_fused_mma(Format::TF32, 64, 64, narrow).bwd_parts, 1);
+  EXPECT_EQ(kernels::plan_fused_mma(Format::TF32, 32, 64, narrow).bwd_parts, 4);  // 2 tiles x 4 warps
+  kernels::FusedLimits tight = lim;
+  tight.smem_optin = static_cast<int>(2 * 8 * mma::b_stride(Format::TF32, 4 * 64) * 4 + 1024);
+  const kernels::MmaLaunch t = kernels::plan_fused_mma(Format::TF32, 64, 64, tight);
+  EXPECT_EQ(t.bwd_parts, 1);
+  EXPECT_LE(t.smem_bwd, static_cast<std::size_t>(tight.smem_optin));
 }
 
 TEST(MmaPlan, ShapesTheKernelsCannotTakeNameAnEngineThatCan) {
@@ -374,14 +418,21 @@ TEST(MmaPlan, ShapesTheKernelsCannotTakeNameAnEngineThatCan) {
   EXPECT_NE(kernels::mma_unsupported_reason(Format::BF16, 128, 64, small).find("threads per block"),
             std::string::npos);
   EXPECT_EQ(kernels::mma_unsupported_reason(Format::BF16, 64, 64, lim), "");
-  // The shapes anomaly detection uses most: H = 64 keeps R in registers forward in both formats and in
-  // shared memory backward; H = 32 BF16 in registers both ways.
+  // The shapes anomaly detection uses most: H = 64 keeps R in registers forward in both formats, and
+  // backward split into 4 parts of K; unsplit (many models) in shared memory backward, but for BF16 at
+  // H = 32.
   const kernels::MmaLaunch t = kernels::plan_fused_mma(Format::TF32, 64, 64, lim),
                            b = kernels::plan_fused_mma(Format::BF16, 64, 64, lim),
-                           b32 = kernels::plan_fused_mma(Format::BF16, 32, 64, lim);
-  EXPECT_TRUE(t.r_reg_fwd && !t.r_reg_bwd && t.r_smem_bwd);
-  EXPECT_TRUE(b.r_reg_fwd && !b.r_reg_bwd && b.r_smem_bwd);
+                           b32 = kernels::plan_fused_mma(Format::BF16, 32, 64, lim),
+                           tn = kernels::plan_fused_mma(Format::TF32, 64, 64, lim, 1024),
+                           bn = kernels::plan_fused_mma(Format::BF16, 64, 64, lim, 1024),
+                           b32n = kernels::plan_fused_mma(Format::BF16, 32, 64, lim, 1024);
+  EXPECT_TRUE(t.r_reg_fwd && t.r_reg_bwd && t.bwd_parts == 4);
+  EXPECT_TRUE(b.r_reg_fwd && b.r_reg_bwd && b.bwd_parts == 4);
   EXPECT_TRUE(b32.r_reg_fwd && b32.r_reg_bwd);
+  EXPECT_TRUE(tn.r_reg_fwd && !tn.r_reg_bwd && tn.r_smem_bwd);
+  EXPECT_TRUE(bn.r_reg_fwd && !bn.r_reg_bwd && bn.r_smem_bwd);
+  EXPECT_TRUE(b32n.r_reg_fwd && b32n.r_reg_bwd);
 }
 
 }  // namespace

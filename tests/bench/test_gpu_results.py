@@ -201,13 +201,15 @@ with tempfile.TemporaryDirectory() as tmp:
     newer = pathlib.Path(tmp) / "newer"
     write(newer, "gpu_bench_fused.csv",
           "H,L,T,B,D,fused_ms,cluster_ms,wavefront_ms,fused_tf32_ms,fused_bf16_ms,cudnn_fma_ms,cudnn_fma_algo,"
-          "cudnn_tf32_ms,cudnn_tf32_algo,step_us,latency_floor_ms,compute_floor_ms,fused_path,one_block_ms,split_ms\n"
-          "128,1,100,64,1,0.75,0.75,-1,-1,-1,1.5,standard,1.6,standard,1,0.2,0.04,cluster2,3,-1\n"
-          "32,1,100,64,1,0.5,-1,-1,-1,-1,1.5,standard,1.6,standard,1,0.2,0.04,one-block,-1,0.25\n")
+          "cudnn_tf32_ms,cudnn_tf32_algo,step_us,latency_floor_ms,compute_floor_ms,fused_path,one_block_ms,split_ms,"
+          "fused_bf16_unsplit_ms\n"
+          "128,1,100,64,1,0.75,0.75,-1,-1,-1,1.5,standard,1.6,standard,1,0.2,0.04,cluster2,3,-1,-1\n"
+          "32,1,100,64,1,0.5,-1,-1,-1,0.2,1.5,standard,1.6,standard,1,0.2,0.04,one-block,-1,0.25,0.3\n")
     md = run(newer)
-    check("| 128 | 1 | 100 | 64 | 0.7500 | cluster2 | 3.0000 | n/a | n/a | n/a | 1.5000 | 1.6000 | n/a | 2.00 | 2.00 | yes |" in md,
-          "the fused row with its path and the one-block time")
-    check("| 32 | 1 | 100 | 64 | 0.5000 | one-block | n/a | 0.2500 | n/a |" in md, "the split kernels' time")
+    check("| 128 | 1 | 100 | 64 | 0.7500 | cluster2 | 3.0000 | n/a | n/a | n/a | n/a | n/a | 1.5000 | 1.6000 | n/a | 2.00 | 2.00 | yes |"
+          in md, "the fused row with its path and the one-block time")
+    check("| 32 | 1 | 100 | 64 | 0.5000 | one-block | n/a | 0.2500 | n/a | 0.2000 | 0.3000 | 1.50 |" in md,
+          "the split kernels' time, and the bf16 step unsplit beside the split one")
     check("opt-in in this run" not in md, "no opt-in table where the CSV names the path")
     write(newer, "gpu_bench_multi.csv",
           "N,L,H,T,B,D,fused_ms,fused_tf32_ms,fused_bf16_ms,cudnn_loop_ms,cudnn_ran_as,floor_ms,split_ms\n"

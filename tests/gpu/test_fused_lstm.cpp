@@ -39,6 +39,7 @@
 #include "lstm/engine.hpp"
 #include "lstm/fused/fused_lstm.hpp"
 #include "lstm/init.hpp"
+#include "support/test_support.hpp"  // ScopedEnv
 
 namespace lstmad {
 namespace {
@@ -137,9 +138,25 @@ std::string plan_str(const kernels::FusedLaunch& p) {
 
 std::string mma_plan_str(const kernels::MmaLaunch& p) {
   return std::string(p.format == kernels::mma::Format::TF32 ? "tf32" : "bf16") + " grid " +
-         std::to_string(p.grid) + " thr " + std::to_string(p.fwd_threads) + "/" + std::to_string(p.bwd_threads) +
-         " R " + (p.r_reg_fwd ? "reg" : p.r_smem_fwd ? "smem" : "L2") + "/" +
-         (p.r_reg_bwd ? "reg" : p.r_smem_bwd ? "smem" : "L2");
+         std::to_string(p.grid) + " thr " + std::to_string(p.fwd_threads) + "/" +
+         std::to_string(p.bwd_threads) +
+         (p.bwd_parts > 1 ? " (" + std::to_string(p.bwd_parts) + " parts of K)" : std::string()) + " R " +
+         (p.r_reg_fwd    ? "reg"
+          : p.r_smem_fwd ? "smem"
+                         : "L2") +
+         "/" +
+         (p.r_reg_bwd    ? "reg"
+          : p.r_smem_bwd ? "smem"
+                         : "L2");
+}
+
+void expect_same_bits(const GpuResult& a, const GpuResult& b, const std::string& tag) {
+  ASSERT_EQ(a.yhat.size(), b.yhat.size()) << tag;
+  ASSERT_EQ(a.grad.size(), b.grad.size()) << tag;
+  ASSERT_EQ(a.dx.size(), b.dx.size()) << tag;
+  EXPECT_EQ(0, std::memcmp(a.yhat.data(), b.yhat.data(), a.yhat.size() * sizeof(float))) << tag;
+  EXPECT_EQ(0, std::memcmp(a.grad.data(), b.grad.data(), a.grad.size() * sizeof(float))) << tag;
+  EXPECT_EQ(0, std::memcmp(a.dx.data(), b.dx.data(), a.dx.size() * sizeof(float))) << tag;
 }
 
 void check_against(const Case& k, const GpuResult& g, const Reference& ref, const std::string& tag,
@@ -434,9 +451,17 @@ TEST_F(FusedFixture, TensorCorePathsMatchFp64Cpu) {
         if (!small_smem) {
           on_chip = g;
         } else if (!on_chip.yhat.empty()) {
-          EXPECT_EQ(0, std::memcmp(on_chip.yhat.data(), g.yhat.data(), g.yhat.size() * sizeof(float))) << tag;
-          EXPECT_EQ(0, std::memcmp(on_chip.grad.data(), g.grad.data(), g.grad.size() * sizeof(float))) << tag;
-          EXPECT_EQ(0, std::memcmp(on_chip.dx.data(), g.dx.data(), g.dx.size() * sizeof(float))) << tag;
+          expect_same_bits(on_chip, g, tag + ": R on chip vs from L2");
+        }
+        // The backward split into parts of K (version 3.4) adds the unsplit warp's four chains in its order:
+        // the same bits as one warp per tile, which the switch keeps (with R^T elsewhere, as it may be).
+        if (g.mma.bwd_parts > 1) {
+          const test::ScopedEnv unsplit("LSTMAD_FUSED_MMA_SPLIT", "0");
+          const GpuResult u = run(k, lim, params, x, dyhat, false, p);
+          EXPECT_EQ(u.mma.bwd_parts, 1) << tag;
+          expect_same_bits(g, u,
+                           tag + ": backward split vs unsplit (" + mma_plan_str(g.mma) + " vs " +
+                               mma_plan_str(u.mma) + ")");
         }
       }
     }

@@ -83,6 +83,7 @@ FusedLstm::FusedLstm(cublasHandle_t cublas, cudaStream_t stream, const ModelShap
   cluster_enabled_ = fused_switch("LSTMAD_FUSED_CLUSTER", true);
   wavefront_enabled_ = fused_switch("LSTMAD_FUSED_WAVEFRONT", true);
   split_enabled_ = fused_switch("LSTMAD_FUSED_SPLIT", false);  // a candidate: off unless asked for
+  mma_split_ = fused_mma_split();
   // As on the multi-model path: the one-block, cluster, split and tensor-core forward loops project layer
   // 0's few inputs themselves (one launch and gx's round trip less per step; LSTMAD_FUSED_INPUT=0 keeps the
   // GEMM).
@@ -155,7 +156,7 @@ void FusedLstm::prepare(int batch) {
 
 kernels::MmaLaunch FusedLstm::mma_plan(int batch) const {
   if (!tensor_cores(precision_)) return kernels::MmaLaunch{};
-  return kernels::plan_fused_mma(mma_format(precision_), shape_.hidden, batch, limits_);
+  return kernels::plan_fused_mma(mma_format(precision_), shape_.hidden, batch, limits_, 1, mma_split_);
 }
 
 // Layer 2's gate-gradient buffer is held only where the wavefront can run at max_batch (H <= 68 on the

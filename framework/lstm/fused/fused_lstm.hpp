@@ -81,6 +81,13 @@ class FusedLstm {
   // Which time-loop kernels forward() and backward() run at `batch` rows, as the benchmarks name them:
   // tensor-cores, wavefront, clusterC, split, one-block, or one-block-L2 (R read from L2).
   std::string path(int batch) const;
+  // The tensor-core backward in parts of K (version 3.4, kernels::mma_bwd_parts): on by default
+  // (LSTMAD_FUSED_MMA_SPLIT=0 turns it off); the same bits either way. Sets the kernels' shared memory
+  // limits for max_batch at once (outside graph capture).
+  void enable_mma_split(bool on) {
+    mma_split_ = on;
+    prepare(max_batch_);
+  }
   // The tensor-core plan (precision tf32 or bf16, kernels/lstm_fused_mma.hpp); grid == 0 at fp32.
   kernels::MmaLaunch mma_plan(int batch) const;
   Precision precision() const { return precision_; }
@@ -128,6 +135,7 @@ class FusedLstm {
   bool cluster_refused_ = false;  // the device cannot place a cluster of the plan (prepare asked it)
   bool wavefront_enabled_ = true;  // the constructor reads LSTMAD_FUSED_WAVEFRONT
   bool split_enabled_ = false;     // the constructor reads LSTMAD_FUSED_SPLIT
+  bool mma_split_ = true;          // the tensor-core backward in parts of K (fused_mma_split)
   // Layer 0's x W^T inside the forward time loops (kernels::FusedInput; fused_input_in_loop), not a GEMM
   bool input_in_loop_ = false;
   ParamLayout layout_;

@@ -25,4 +25,11 @@ inline bool fused_input_in_loop(int input) {
   return input <= kernels::kFusedInputMax && fused_switch("LSTMAD_FUSED_INPUT", true);
 }
 
+// Whether the tensor-core backward time loop splits each 16-unit tile's k-steps over several warps (version
+// 3.4, kernels::mma_bwd_parts: the same bits, the cell math over more lanes, R in registers up to H = 64);
+// LSTMAD_FUSED_MMA_SPLIT=0 keeps one warp per tile, to compare.
+inline bool fused_mma_split() {
+  return fused_switch("LSTMAD_FUSED_MMA_SPLIT", true);
+}
+
 }  // namespace lstmad

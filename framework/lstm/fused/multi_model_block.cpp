@@ -65,7 +65,7 @@ MultiModelBlock::MultiModelBlock(const ModelShape& shape, int window, int B,
         precision == Precision::TF32 ? kernels::mma::Format::TF32 : kernels::mma::Format::BF16;
     const std::string why = kernels::mma_unsupported_reason(f, shape.hidden, B, limits);
     if (!why.empty()) throw UnsupportedError(why + " (" + shape.str() + ")");
-    mma_ = kernels::plan_fused_mma(f, shape.hidden, B, limits);
+    mma_ = kernels::plan_fused_mma(f, shape.hidden, B, limits, models, fused_mma_split());
     rt_words_ = static_cast<std::size_t>(kernels::mma::a_words(f, shape.hidden));
     gemm_math_ = precision == Precision::TF32 ? kernels::GemmMath::TF32 : kernels::GemmMath::BF16;
   } else if (precision != Precision::FP32) {
