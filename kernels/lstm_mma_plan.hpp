@@ -117,7 +117,8 @@ inline MmaLaunch plan_fused_mma(mma::Format f, int H, int B, const FusedLimits& 
     return mma_r_in_registers(f, H, true, n) ? 2 : r + buf <= optin ? 1 : 0;
   };
   const std::size_t split_buf = bwd_buf + mma_bwd_exchange_bytes(H);
-  if (parts > 1 && H / 16 * 32 * parts <= lim.max_threads && split_buf <= optin &&
+  const int max_threads = lim.max_threads < kMmaMaxThreads ? lim.max_threads : kMmaMaxThreads;
+  if (parts > 1 && H / 16 * 32 * parts <= max_threads && split_buf <= optin &&
       placement(parts, split_buf) >= placement(1, bwd_buf)) {
     p.bwd_parts = parts;
     bwd_buf = split_buf;
