@@ -222,6 +222,33 @@ def fused_section(log):
                   "latency floor ms", "fused / floor", "within 3x"], rows), misses
 
 
+def candidates_section(log):
+    """The fused table's alternatives against what the engine runs, by H: the version 4 split kernels
+    (fp32, opt-in) against the engine's fp32 path, and the bf16 step with the tensor-core backward unsplit
+    against the default (version 3.4, split where the launch's blocks fit the SMs). A time ratio below 1
+    means the alternative was faster: the case for changing the default there."""
+    rows_in = read_csv(os.path.join(log, "gpu_bench_fused.csv"))
+    if not rows_in:
+        return ""
+    pairs = (("version 4 split kernels (fp32) / the engine's fp32 path", "split_ms", "fused_ms"),
+             ("bf16, backward unsplit / split (version 3.4)", "fused_bf16_unsplit_ms", "fused_bf16_ms"))
+    rows = []
+    for name, alt_col, def_col in pairs:
+        by_h = {}
+        for r in rows_in:
+            q = ratio(num(r.get(alt_col)), num(r.get(def_col)))
+            if not math.isnan(q):
+                by_h.setdefault(int(r["H"]), []).append(q)
+        for H in sorted(by_h):
+            qs = by_h[H]
+            rows.append((name, H, len(qs), sum(1 for q in qs if q < 1), fmt(median(qs), 2), fmt(min(qs), 2),
+                         fmt(max(qs), 2)))
+    if not rows:
+        return ""
+    return table(["alternative / default", "H", "shapes", "alternative faster at", "median time ratio", "min",
+                  "max"], rows)
+
+
 def optin_section(log):
     """Checks made before the cluster kernels and the wavefront were the engine's default: fused_ms is the
     one-block step there, and cluster_ms / wavefront_ms the opt-in paths beside it. Empty for later CSVs,
@@ -661,6 +688,11 @@ def main():
     out += ["", "## cuDNN per training step, and PyTorch on the same shapes", "", cudnn_section(a.log)]
     fused, fused_miss = fused_section(a.log)
     out += ["", "## Fused kernels per training step", "", fused]
+    candidates = candidates_section(a.log)
+    if candidates:
+        out += ["", "### The alternatives beside the defaults", "",
+                "Time of each alternative over the default's, shape by shape, summarised by H (below 1: the "
+                "alternative was faster).", "", candidates]
     optin = optin_section(a.log)
     if optin:
         out += ["", "## The fp32 cluster and wavefront paths (opt-in in this run)", "",

@@ -210,6 +210,12 @@ with tempfile.TemporaryDirectory() as tmp:
           in md, "the fused row with its path and the one-block time")
     check("| 32 | 1 | 100 | 64 | 0.5000 | one-block | n/a | 0.2500 | n/a | 0.2000 | 0.3000 | 1.50 |" in md,
           "the split kernels' time, and the bf16 step unsplit beside the split one")
+    check("| version 4 split kernels (fp32) / the engine's fp32 path | 32 | 1 | 1 | 0.50 | 0.50 | 0.50 |" in md,
+          "the split kernels against the engine's path, by H")
+    check("| bf16, backward unsplit / split (version 3.4) | 32 | 1 | 0 | 1.50 | 1.50 | 1.50 |" in md,
+          "the unsplit backward against the split one, by H")
+    check("| version 4 split kernels (fp32) / the engine's fp32 path | 128 |" not in md,
+          "no summary row where the alternative did not run")
     check("opt-in in this run" not in md, "no opt-in table where the CSV names the path")
     write(newer, "gpu_bench_multi.csv",
           "N,L,H,T,B,D,fused_ms,fused_tf32_ms,fused_bf16_ms,cudnn_loop_ms,cudnn_ran_as,floor_ms,split_ms\n"
