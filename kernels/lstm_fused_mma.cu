@@ -79,14 +79,29 @@ __global__ void stage_a_kernel(const float* __restrict__ R, int H, bool backward
     out[w] = staged_word<F>(R, backward, H, w);
 }
 
+// The block's share of R in shared memory: k-steps 0 .. KSM-1 of every tile of fragment-ordered R (KS
+// k-steps per tile), as [tile][KSM][32] 16-byte words, from fp32 R with staged_vec (the staging kernel's
+// words, so the same bits as R from L2). Nothing where KSM is 0.
+template <Format F>
+__device__ __forceinline__ void stage_part(uint4* ras, long long n, int KSM, int KS,
+                                           const float* __restrict__ Rg, bool backward, int H) {
+  for (long long i = threadIdx.x; i < n; i += blockDim.x) {
+    const long long tk = i >> 5;  // tile * KSM + ks
+    const int lane = static_cast<int>(i & 31);
+    const int tile = static_cast<int>(tk / KSM), ks = static_cast<int>(tk % KSM);
+    ras[i] = staged_vec<F>(Rg, backward, H, mma::a_index(tile, ks, lane, KS));
+  }
+}
+
 // UG: tile pairs (groups of 8 units) per warp, 1 or 2. HC > 0: H is HC and each lane holds its A
-// fragments in registers for all k-steps (mma_r_in_registers); HC = 0: H at run time, A from shared memory
-// (R_SMEM) or L2. In shared memory the block stages A from Rg (fp32 R) itself; in registers and from L2
-// it reads Ra, which stage_a_kernel wrote (staging each lane's fragments from R spilled at HC >= 48: the
-// scattered loads of all k-steps at once).
-template <Format F, bool R_SMEM, int UG, int HC>
+// fragments in registers for all k-steps (mma_r_in_registers); HC = 0: H at run time, the first KSM
+// k-steps of every tile from shared memory, the rest from L2 (MmaLaunch::r_ksteps_fwd: all of them, some,
+// or none). In shared memory the block stages A from Rg (fp32 R) itself; in registers and from L2 it reads
+// Ra, which stage_a_kernel wrote (staging each lane's fragments from R spilled at HC >= 48: the scattered
+// loads of all k-steps at once).
+template <Format F, int UG, int HC>
 __global__ void __launch_bounds__(kMmaMaxThreads, 1)
-    lstm_mma_fwd_kernel(const float* __restrict__ Rg, const uint4* __restrict__ Ra,
+    lstm_mma_fwd_kernel(const float* __restrict__ Rg, const uint4* __restrict__ Ra, int KSM,
                         const float* __restrict__ gx, FusedInput in, const float* __restrict__ bW,
                         const float* __restrict__ bR, int T, int B, int H, float* __restrict__ y,
                         float* __restrict__ gates, float* __restrict__ c_out, float* __restrict__ hy,
@@ -110,14 +125,13 @@ __global__ void __launch_bounds__(kMmaMaxThreads, 1)
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int H4 = 4 * H;
   const int KS = R_REG ? KSC : mma::fwd_ksteps(F, H);
+  if (R_REG) KSM = 0;
   const int HS = mma::b_stride(F, H);
-  const long long ra_vec = mma::a_words(F, H) / 4;
-  uint4* ras = smem4;
-  uint32_t* hs = reinterpret_cast<uint32_t*>(smem4 + (R_SMEM && !R_REG ? ra_vec : 0));  // [2][8][HS]
-  if (R_SMEM && !R_REG)
-    for (long long i = threadIdx.x; i < ra_vec; i += blockDim.x) ras[i] = staged_vec<F>(Rg, false, H, i);
+  uint4* const ras = smem4;  // [tile][KSM][32]: k-steps 0 .. KSM-1 of every tile in fragment order
+  const long long ras_vec = static_cast<long long>(mma::fwd_tiles(H)) * KSM * 32;
+  uint32_t* hs = reinterpret_cast<uint32_t*>(smem4 + ras_vec);  // [2][8][HS]
+  stage_part<F>(ras, ras_vec, KSM, KS, Rg, false, H);
   for (int i = threadIdx.x; i < 2 * kMmaRowsPerBlock * HS; i += blockDim.x) hs[i] = 0u;
-  const uint4* __restrict__ A = R_SMEM && !R_REG ? ras : Ra;
   uint4 areg[R_REG ? 2 * UG : 1][KSC];  // this lane's A fragments (R_REG)
   if constexpr (R_REG) {
 #pragma unroll
@@ -199,21 +213,28 @@ __global__ void __launch_bounds__(kMmaMaxThreads, 1)
             mma_acc<F>(acc[ug][kind][ks & 1], areg[2 * ug + kind][ks], b0, b1);
       }
     } else {
+      // k-steps [0, KSM) from shared memory, [KSM, KS) from L2; KSM is even, so chain ks & 1 keeps its
+      // k-steps in order either way: the bits do not depend on where R sits.
+      const auto ksteps = [&](const uint4* __restrict__ A, int lo, int hi, int ld) {
 #pragma unroll 2
-      for (int ks = 0; ks < KS; ks += 2) {
+        for (int ks = lo; ks < hi; ks += 2) {
 #pragma unroll
-        for (int s = 0; s < 2; ++s) {
-          if (ks + s >= KS) break;  // KS odd: BF16 with R outside registers at H = 144, 176, 208, 240
-          const uint32_t b0 = hp[mma::b_word(lane, ks + s, 0, HS)], b1 = hp[mma::b_word(lane, ks + s, 1, HS)];
+          for (int s = 0; s < 2; ++s) {
+            if (ks + s >= hi) break;  // KS odd: BF16 with R outside registers at H = 144, 176, 208, 240
+            const uint32_t b0 = hp[mma::b_word(lane, ks + s, 0, HS)],
+                           b1 = hp[mma::b_word(lane, ks + s, 1, HS)];
 #pragma unroll
-          for (int ug = 0; ug < UG; ++ug)
+            for (int ug = 0; ug < UG; ++ug)
 #pragma unroll
-            for (int kind = 0; kind < 2; ++kind) {
-              const uint4 a = A[mma::a_index(mma::fwd_tile(warp, UG, ug, kind), ks + s, lane, KS)];
-              mma_acc<F>(acc[ug][kind][s], a, b0, b1);
-            }
+              for (int kind = 0; kind < 2; ++kind) {
+                const uint4 a = A[mma::a_index(mma::fwd_tile(warp, UG, ug, kind), ks + s, lane, ld)];
+                mma_acc<F>(acc[ug][kind][s], a, b0, b1);
+              }
+          }
         }
-      }
+      };
+      ksteps(ras, 0, KSM, KSM);
+      ksteps(Ra, KSM, KS, KS);
     }
 #pragma unroll
     for (int ug = 0; ug < UG; ++ug) {
@@ -259,9 +280,9 @@ __global__ void __launch_bounds__(kMmaMaxThreads, 1)
 // ks % 4 = p, p + P, ... of the unsplit warp, each in k order) and the cells e = p, p + P, ... of its
 // lanes' four accumulator registers. With P > 1 the chains meet in shared memory after a second barrier
 // and each warp adds its cells' four in the unsplit order, ((a0 + a1) + a2) + a3: the same bits as P = 1.
-template <Format F, bool R_SMEM, int HC, int P>
+template <Format F, int HC, int P>
 __global__ void __launch_bounds__(kMmaMaxThreads, 1)
-    lstm_mma_bwd_kernel(const float* __restrict__ Rg, const uint4* __restrict__ Ra,
+    lstm_mma_bwd_kernel(const float* __restrict__ Rg, const uint4* __restrict__ Ra, int KSM,
                         const float* __restrict__ gates, const float* __restrict__ cst,
                         const float* __restrict__ dy, const float* __restrict__ dhy, int T, int B, int H,
                         float* __restrict__ dgates, const ModelStrides ms) {
@@ -285,16 +306,15 @@ __global__ void __launch_bounds__(kMmaMaxThreads, 1)
   const int tile = warp % tiles, part = P == 1 ? 0 : warp / tiles;  // unsplit: cells known at compile time
   const int H4 = 4 * H;
   const int KS = R_REG ? KSC * P : mma::bwd_ksteps(F, H);  // a multiple of 4
+  if (R_REG) KSM = 0;                                      // else a multiple of 4 too (or KS)
   const int DS = mma::b_stride(F, H4);
-  const long long ra_vec = mma::a_words(F, H) / 4;
-  uint4* ras = smem4;
-  uint32_t* ds = reinterpret_cast<uint32_t*>(smem4 + (R_SMEM && !R_REG ? ra_vec : 0));  // [2][8][DS]
+  uint4* const ras = smem4;  // [tile][KSM][32], as in the forward kernel
+  const long long ras_vec = static_cast<long long>(tiles) * KSM * 32;
+  uint32_t* ds = reinterpret_cast<uint32_t*>(smem4 + ras_vec);  // [2][8][DS]
   // P > 1: the chains' exchange, [tile][chain][cell e][lane] (a warp's accesses: consecutive words).
   float* const xch = reinterpret_cast<float*>(ds + 2 * kMmaRowsPerBlock * DS);
-  if (R_SMEM && !R_REG)
-    for (long long i = threadIdx.x; i < ra_vec; i += blockDim.x) ras[i] = staged_vec<F>(Rg, true, H, i);
+  stage_part<F>(ras, ras_vec, KSM, KS, Rg, true, H);
   for (int i = threadIdx.x; i < 2 * kMmaRowsPerBlock * DS; i += blockDim.x) ds[i] = 0u;
-  const uint4* __restrict__ A = R_SMEM && !R_REG ? ras : Ra;
   uint4 areg[R_REG ? KSC : 1];  // this lane's A fragments (R_REG), k-step part + P i in areg[i]
   if constexpr (R_REG) {
 #pragma unroll
@@ -386,15 +406,21 @@ __global__ void __launch_bounds__(kMmaMaxThreads, 1)
         mma_acc<F>(acc[i % NE], areg[i], b0, b1);
       }
     } else {
-      for (int i = 0; i < KS / P; i += NE) {
+      // This part's k-steps below KSM from shared memory, the rest from L2; KSM is a multiple of 4, so a
+      // chain's k-steps stay in order either way: the bits do not depend on where R sits.
+      const auto ksteps = [&](const uint4* __restrict__ A, int lo, int hi, int ld) {
+        for (int i = lo; i < hi; i += NE) {
 #pragma unroll
-        for (int c = 0; c < NE; ++c) {
-          const int ks = part + P * (i + c);
-          const uint32_t b0 = cur[mma::b_word(lane, ks, 0, DS)], b1 = cur[mma::b_word(lane, ks, 1, DS)];
-          const uint4 a = A[mma::a_index(tile, ks, lane, KS)];
-          mma_acc<F>(acc[c], a, b0, b1);
+          for (int c = 0; c < NE; ++c) {
+            const int ks = part + P * (i + c);
+            const uint32_t b0 = cur[mma::b_word(lane, ks, 0, DS)], b1 = cur[mma::b_word(lane, ks, 1, DS)];
+            const uint4 a = A[mma::a_index(tile, ks, lane, ld)];
+            mma_acc<F>(acc[c], a, b0, b1);
+          }
         }
-      }
+      };
+      ksteps(ras, 0, KSM / P, KSM);
+      ksteps(Ra, KSM / P, KS / P, KS);
     }
     if constexpr (P == 1) {
 #pragma unroll
@@ -463,11 +489,11 @@ void with_fwd_kernel(const MmaLaunch& p, Fn&& fn) {
   with_hc<F, false>(p.H, p.r_reg_fwd, [&](auto hc) {
     constexpr int HC = decltype(hc)::value;
     if constexpr (HC > 0) {
-      fn(lstm_mma_fwd_kernel<F, false, 1, HC>);
+      fn(lstm_mma_fwd_kernel<F, 1, HC>);
     } else if (p.fwd_units_per_warp == 8) {
-      p.r_smem_fwd ? fn(lstm_mma_fwd_kernel<F, true, 1, 0>) : fn(lstm_mma_fwd_kernel<F, false, 1, 0>);
+      fn(lstm_mma_fwd_kernel<F, 1, 0>);
     } else {
-      p.r_smem_fwd ? fn(lstm_mma_fwd_kernel<F, true, 2, 0>) : fn(lstm_mma_fwd_kernel<F, false, 2, 0>);
+      fn(lstm_mma_fwd_kernel<F, 2, 0>);
     }
   });
 }
@@ -476,11 +502,7 @@ template <Format F, int P, typename Fn>
 void with_bwd_kernel_parts(const MmaLaunch& p, Fn&& fn) {
   with_hc<F, true, P>(p.H, p.r_reg_bwd, [&](auto hc) {
     constexpr int HC = decltype(hc)::value;
-    if constexpr (HC > 0) {
-      fn(lstm_mma_bwd_kernel<F, false, HC, P>);
-    } else {
-      p.r_smem_bwd ? fn(lstm_mma_bwd_kernel<F, true, 0, P>) : fn(lstm_mma_bwd_kernel<F, false, 0, P>);
-    }
+    fn(lstm_mma_bwd_kernel<F, HC, P>);
   });
 }
 
@@ -505,8 +527,8 @@ cudaError_t configure(const MmaLaunch& p) {
   return e;
 }
 
-// R staged by its own launch, unless the time loop keeps R in shared memory and stages it there itself:
-// the workspace's words, or null.
+// R staged by its own launch, unless the time loop keeps all of R in shared memory and stages it there
+// itself: the workspace's words, or null.
 template <Format F>
 const uint4* stage_unless_smem(bool in_smem, const MmaLaunch& p, const float* R, bool backward, void* ws,
                                const ModelStrides& ms, cudaStream_t stream) {
@@ -522,8 +544,8 @@ void launch_fwd(const MmaLaunch& p, const FusedFwdArgs& a, void* ws, cudaStream_
   const uint4* ra = stage_unless_smem<F>(p.r_smem_fwd, p, a.R, false, ws, a.models, stream);
   with_fwd_kernel<F>(p, [&](auto kernel) {
     if (raise_dynamic_smem_limit(kernel, p.smem_fwd) != cudaSuccess) return;  // left for the launch check
-    launch_kernel(kernel, grid, p.fwd_threads, p.smem_fwd, stream, a.R, ra, a.gx, a.input, a.bW, a.bR, a.T,
-                  p.B, p.H, a.y, a.gates, a.c, a.hy, a.cy, a.models);
+    launch_kernel(kernel, grid, p.fwd_threads, p.smem_fwd, stream, a.R, ra, p.r_ksteps_fwd, a.gx, a.input,
+                  a.bW, a.bR, a.T, p.B, p.H, a.y, a.gates, a.c, a.hy, a.cy, a.models);
   });
 }
 
@@ -533,8 +555,8 @@ void launch_bwd(const MmaLaunch& p, const FusedBwdArgs& a, void* ws, cudaStream_
   const uint4* ra = stage_unless_smem<F>(p.r_smem_bwd, p, a.R, true, ws, a.models, stream);
   with_bwd_kernel<F>(p, [&](auto kernel) {
     if (raise_dynamic_smem_limit(kernel, p.smem_bwd) != cudaSuccess) return;
-    launch_kernel(kernel, grid, p.bwd_threads, p.smem_bwd, stream, a.R, ra, a.gates, a.c, a.dy, a.dhy, a.T,
-                  p.B, p.H, a.dgates, a.models);
+    launch_kernel(kernel, grid, p.bwd_threads, p.smem_bwd, stream, a.R, ra, p.r_ksteps_bwd, a.gates, a.c,
+                  a.dy, a.dhy, a.T, p.B, p.H, a.dgates, a.models);
   });
 }
 

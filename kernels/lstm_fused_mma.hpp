@@ -15,7 +15,8 @@
 // k-steps split over 4 warps (H <= 64) or 2 (H <= 128) where the launch's blocks fit the SMs, else one warp
 // (version 3.4, mma_bwd_parts in lstm_mma_plan.hpp: the same bits either way). R, staged
 // once per launch into fragment order (rounded to the operand format), sits in shared memory when it fits
-// the device's opt-in limit (TF32: H <= 112; BF16: H <= 160 on an H200), else it is read from L2.
+// the device's opt-in limit (TF32: H <= 112; BF16: H <= 160 on an H200), else as many k-steps of every
+// tile as fit do and the rest is read from L2 every step (version 3.5, MmaLaunch::r_ksteps_*).
 //
 // Several models per launch (ModelStrides, blockIdx.y = model) as in the FMA kernels: the multi-model
 // engine runs them at tf32 / bf16.

@@ -40,7 +40,10 @@ struct MmaLaunch {
   int bwd_parts = 1;                            // parts of K per backward tile (mma_bwd_parts), 1 unsplit
   int bwd_threads = 0;                          // 32 x H / 16 x bwd_parts
   bool r_reg_fwd = false, r_reg_bwd = false;    // R held in registers (mma_r_in_registers)
-  bool r_smem_fwd = false, r_smem_bwd = false;  // else R in shared memory, else read from L2
+  bool r_smem_fwd = false, r_smem_bwd = false;  // else all of R in shared memory, else some or none of it
+  // K-steps per tile whose A fragments sit in shared memory where R is not in registers: all of them where
+  // r_smem_*, else as many as fit beside the step buffers (a multiple of 4), the rest read from L2.
+  int r_ksteps_fwd = 0, r_ksteps_bwd = 0;
   std::size_t smem_fwd = 0, smem_bwd = 0;       // dynamic shared memory, bytes
 };
 
@@ -60,6 +63,20 @@ constexpr bool mma_r_in_registers(mma::Format f, int H, bool backward, int parts
 // Bytes of fragment-ordered R (the staging workspace of one direction).
 inline std::size_t mma_r_bytes(mma::Format f, int H) {
   return static_cast<std::size_t>(mma::a_words(f, H)) * 4;
+}
+
+// Bytes of one k-step of every tile of fragment-ordered A (32 lanes x 16 bytes per tile).
+inline std::size_t mma_kstep_bytes(int tiles) {
+  return static_cast<std::size_t>(tiles) * 32 * 16;
+}
+
+// Where R does not fit shared memory beside the step buffers (`room` bytes left): the k-steps per tile that
+// do, rounded down to a multiple of 4 so that each accumulator chain (and each part's, in a split backward)
+// crosses from shared memory to L2 at the same k-step; below `ksteps`.
+inline int mma_partial_ksteps(int tiles, int ksteps, std::size_t room) {
+  std::size_t k = room / mma_kstep_bytes(tiles);
+  k -= k % 4;
+  return static_cast<int>(k < static_cast<std::size_t>(ksteps) ? k : (ksteps - 1) / 4 * 4);
 }
 
 // Empty when the tensor-core kernels take hidden size H and batch B on a device with these limits.
@@ -128,8 +145,16 @@ inline MmaLaunch plan_fused_mma(mma::Format f, int H, int B, const FusedLimits& 
   p.r_reg_bwd = mma_r_in_registers(f, H, true, p.bwd_parts);
   p.r_smem_fwd = !p.r_reg_fwd && r + fwd_buf <= optin;
   p.r_smem_bwd = !p.r_reg_bwd && r + bwd_buf <= optin;
-  p.smem_fwd = (p.r_smem_fwd ? r : 0) + fwd_buf;
-  p.smem_bwd = (p.r_smem_bwd ? r : 0) + bwd_buf;
+  // Where all of R does not fit, as much of it as does: per step each block then reads only the rest from
+  // L2 (at TF32 H = 128 on an H200 about 1/4 of R's 256 KB instead of all of it).
+  const int fks = mma::fwd_ksteps(f, H), bks = mma::bwd_ksteps(f, H);
+  const int ft = mma::fwd_tiles(H), bt = mma::bwd_tiles(H);
+  if (!p.r_reg_fwd)
+    p.r_ksteps_fwd = p.r_smem_fwd ? fks : optin > fwd_buf ? mma_partial_ksteps(ft, fks, optin - fwd_buf) : 0;
+  if (!p.r_reg_bwd)
+    p.r_ksteps_bwd = p.r_smem_bwd ? bks : optin > bwd_buf ? mma_partial_ksteps(bt, bks, optin - bwd_buf) : 0;
+  p.smem_fwd = p.r_ksteps_fwd * mma_kstep_bytes(ft) + fwd_buf;
+  p.smem_bwd = p.r_ksteps_bwd * mma_kstep_bytes(bt) + bwd_buf;
   return p;
 }
 

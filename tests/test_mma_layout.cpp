@@ -354,13 +354,55 @@ TEST(MmaPlan, RowsBlocksThreadsAndWhereRSits) {
       EXPECT_EQ(p.r_smem_bwd, !p.r_reg_bwd && H <= limit_h) << H;
       EXPECT_LE(p.smem_fwd, static_cast<std::size_t>(lim.smem_optin));
       EXPECT_LE(p.smem_bwd, static_cast<std::size_t>(lim.smem_optin));
-      EXPECT_EQ(p.smem_fwd, (p.r_smem_fwd ? kernels::mma_r_bytes(f, H) : 0) +
-                                2u * 8 * static_cast<std::size_t>(mma::b_stride(f, H)) * 4);
-      // The split's exchange: 4 chains x 4 cells x 32 lanes of floats per tile.
-      EXPECT_EQ(p.smem_bwd, (p.r_smem_bwd ? kernels::mma_r_bytes(f, H) : 0) +
-                                2u * 8 * static_cast<std::size_t>(mma::b_stride(f, 4 * H)) * 4 +
-                                (parts > 1 ? static_cast<std::size_t>(H / 16) * 2048 : 0));
+      // R's share in shared memory: all of its k-steps where R fits, else the most that fit in a multiple of
+      // 4, at least one 4 on the H200 (none where R is in registers); the step buffers and (split) the
+      // exchange, 4 chains x 4 cells x 32 lanes of floats per tile, beside it.
+      const int fks = H / K, bks = 4 * H / K;
+      const std::size_t fbuf = 2u * 8 * static_cast<std::size_t>(mma::b_stride(f, H)) * 4,
+                        bbuf = 2u * 8 * static_cast<std::size_t>(mma::b_stride(f, 4 * H)) * 4 +
+                               (parts > 1 ? static_cast<std::size_t>(H / 16) * 2048 : 0);
+      EXPECT_EQ(p.r_ksteps_fwd, p.r_reg_fwd ? 0 : p.r_smem_fwd ? fks : p.r_ksteps_fwd) << H;
+      EXPECT_EQ(p.r_ksteps_bwd, p.r_reg_bwd ? 0 : p.r_smem_bwd ? bks : p.r_ksteps_bwd) << H;
+      for (const auto& [ks, all, reg, tiles, buf, smem] :
+           {std::tuple{p.r_ksteps_fwd, fks, p.r_reg_fwd, H / 4, fbuf, p.smem_fwd},
+            std::tuple{p.r_ksteps_bwd, bks, p.r_reg_bwd, H / 16, bbuf, p.smem_bwd}}) {
+        const std::size_t per = static_cast<std::size_t>(tiles) * 512;
+        EXPECT_EQ(smem, static_cast<std::size_t>(ks) * per + buf) << H;
+        if (!reg && ks < all) {
+          EXPECT_EQ(ks % 4, 0) << H;
+          EXPECT_GE(ks, 4) << H;
+          EXPECT_GT(static_cast<std::size_t>(ks + 4) * per + buf, static_cast<std::size_t>(lim.smem_optin))
+              << H;
+        }
+      }
+      if (p.r_smem_fwd) EXPECT_EQ(static_cast<std::size_t>(fks) * (H / 4) * 512, kernels::mma_r_bytes(f, H));
     }
+}
+
+// Where all of R does not fit shared memory, as much of it as does: TF32 H = 128 (256 KB of R, both ways)
+// keeps about 3/4 of R there and reads only the rest from L2; H = 256 (512 KB in BF16, 1 MB in TF32) a
+// quarter to a third.
+TEST(MmaPlan, RThatDoesNotFitSharedMemoryKeepsMostOfItThere) {
+  const kernels::FusedLimits lim = h200();
+  const kernels::MmaLaunch t128 = kernels::plan_fused_mma(Format::TF32, 128, 32, lim),
+                           b256 = kernels::plan_fused_mma(Format::BF16, 256, 32, lim),
+                           t256 = kernels::plan_fused_mma(Format::TF32, 256, 32, lim);
+  EXPECT_FALSE(t128.r_reg_fwd || t128.r_smem_fwd || t128.r_reg_bwd || t128.r_smem_bwd);
+  EXPECT_EQ(t128.r_ksteps_fwd, 12);  // of 16: (232448 - 8448) / (32 tiles x 512 B) = 13.7
+  EXPECT_EQ(t128.bwd_parts, 2);
+  EXPECT_EQ(t128.r_ksteps_bwd, 44);  // of 64: (232448 - 33024 - 16384) / (8 x 512) = 44.7
+  EXPECT_EQ(b256.r_ksteps_fwd, 4);   // of 16: (232448 - 8448) / (64 x 512) = 6.8
+  EXPECT_EQ(b256.r_ksteps_bwd, 24);  // of 64: (232448 - 33024) / (16 x 512) = 24.3
+  EXPECT_EQ(t256.r_ksteps_fwd, 4);   // of 32
+  // A limit below four k-steps of every tile beside the step buffers: R from L2 as before.
+  kernels::FusedLimits small = lim;
+  small.smem_optin = 40 * 1024;
+  const kernels::MmaLaunch s = kernels::plan_fused_mma(Format::TF32, 128, 32, small);
+  ASSERT_GT(s.grid, 0);
+  EXPECT_EQ(s.bwd_parts, 1);  // the exchange does not fit either
+  EXPECT_EQ(s.r_ksteps_fwd, 0);
+  EXPECT_EQ(s.r_ksteps_bwd, 0);
+  EXPECT_EQ(s.smem_fwd, 2u * 8 * static_cast<std::size_t>(mma::b_stride(Format::TF32, 128)) * 4);
 }
 
 // The split backward is for launches whose blocks all run at once: a model alone, or a few; with more blocks

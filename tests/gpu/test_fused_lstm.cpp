@@ -137,17 +137,19 @@ std::string plan_str(const kernels::FusedLaunch& p) {
 }
 
 std::string mma_plan_str(const kernels::MmaLaunch& p) {
+  // Where R sits: registers, shared memory, L2, or "smem k/KS" (k of each tile's KS k-steps, the rest L2).
+  const auto where = [](bool reg, bool smem, int ks, int all) {
+    if (reg) return std::string("reg");
+    if (smem) return std::string("smem");
+    return ks > 0 ? "smem " + std::to_string(ks) + "/" + std::to_string(all) : std::string("L2");
+  };
+  const int K = p.format == kernels::mma::Format::TF32 ? 8 : 16;
   return std::string(p.format == kernels::mma::Format::TF32 ? "tf32" : "bf16") + " grid " +
          std::to_string(p.grid) + " thr " + std::to_string(p.fwd_threads) + "/" +
          std::to_string(p.bwd_threads) +
          (p.bwd_parts > 1 ? " (" + std::to_string(p.bwd_parts) + " parts of K)" : std::string()) + " R " +
-         (p.r_reg_fwd    ? "reg"
-          : p.r_smem_fwd ? "smem"
-                         : "L2") +
-         "/" +
-         (p.r_reg_bwd    ? "reg"
-          : p.r_smem_bwd ? "smem"
-                         : "L2");
+         where(p.r_reg_fwd, p.r_smem_fwd, p.r_ksteps_fwd, p.H / K) + "/" +
+         where(p.r_reg_bwd, p.r_smem_bwd, p.r_ksteps_bwd, 4 * p.H / K);
 }
 
 void expect_same_bits(const GpuResult& a, const GpuResult& b, const std::string& tag) {
@@ -431,19 +433,29 @@ TEST_F(FusedFixture, TensorCorePathsMatchFp64Cpu) {
     const auto &params = in.params, &x = in.x, &dyhat = in.dyhat;
     const Reference& ref = in.ref;
     for (Precision p : {Precision::TF32, Precision::BF16}) {
-      GpuResult on_chip;  // the default placement's result, for the same arithmetic with R from L2
-      for (bool small_smem : {false, true}) {
+      GpuResult on_chip;  // the default placement's result, for the same arithmetic with R elsewhere
+      // The device's limit, then 24 KB (below R at H >= 64: R from L2) and 40 KB (the step buffers of H = 128
+      // fit, four k-steps of R beside them do not: R from L2 there too).
+      for (int optin : {0, 24 * 1024, 40 * 1024}) {
+        const bool small_smem = optin > 0;
         kernels::FusedLimits lim = limits_;
-        if (small_smem) lim.smem_optin = 24 * 1024;  // below R (>= 32 KB at H >= 64): R from L2
+        if (small_smem) lim.smem_optin = optin;
         if (small_smem && k.H < 64) continue;
         const auto f = p == Precision::TF32 ? kernels::mma::Format::TF32 : kernels::mma::Format::BF16;
         if (!kernels::mma_unsupported_reason(f, k.H, k.B, lim).empty()) continue;  // step buffers too large
-        const std::string tag = k.str() + " " + to_string(p) + (small_smem ? " small smem" : "");
+        if (optin == 40 * 1024 && k.H < 128) continue;  // 24 KB has shown R from L2 there
+        const std::string tag = k.str() + " " + to_string(p) +
+                                (small_smem ? " smem " + std::to_string(optin / 1024) + " KB" : "");
         SCOPED_TRACE(tag);
         const GpuResult g = run(k, lim, params, x, dyhat, false, p);
         ASSERT_GT(g.mma.grid, 0) << tag << ": the tensor-core kernels did not run";
         if (small_smem) {
           EXPECT_FALSE(g.mma.r_smem_fwd || g.mma.r_smem_bwd) << tag;
+          EXPECT_EQ(g.mma.r_ksteps_fwd + g.mma.r_ksteps_bwd, 0) << tag;
+        } else if (k.H == 128 && p == Precision::TF32) {  // R (256 KB) in part in shared memory both ways
+          EXPECT_TRUE(g.mma.r_ksteps_fwd > 0 && g.mma.r_ksteps_bwd > 0 && !g.mma.r_smem_fwd &&
+                      !g.mma.r_smem_bwd)
+              << tag;
         } else if (k.H == 96 || k.H == 112) {
           EXPECT_TRUE(p == Precision::BF16 || g.mma.r_smem_fwd) << tag;
         }

@@ -356,8 +356,9 @@ void expect_short_batch_follows_fp64(const ModelShape& shape, int T, int B, cons
   }
 }
 
-// Models whose R does not stay on chip: the multi-model time loops read it from L2, each model's
-// transposed or staged R at its own offset of the workspace. The plan is checked to be that one.
+// Models whose R does not stay on chip: the multi-model time loops read it from L2 (the tensor-core ones the
+// k-steps that do not fit shared memory beside the rest), each model's transposed or staged R at its own
+// offset of the workspace. The plan is checked to be that one.
 void expect_r_in_l2_follows_fp64(int H, int T, int n0, Precision p, double loss_tol, double param_tol) {
   const int B = 8;
   const kernels::FusedLimits lim = fused_device_limits(0);
@@ -369,6 +370,8 @@ void expect_r_in_l2_follows_fp64(int H, int T, int n0, Precision p, double loss_
     const auto f = p == Precision::TF32 ? kernels::mma::Format::TF32 : kernels::mma::Format::BF16;
     const kernels::MmaLaunch mma = kernels::plan_fused_mma(f, H, B, lim);
     EXPECT_FALSE(mma.r_reg_fwd || mma.r_smem_fwd || mma.r_reg_bwd || mma.r_smem_bwd) << what;
+    EXPECT_LT(mma.r_ksteps_fwd, kernels::mma::fwd_ksteps(f, H)) << what;
+    EXPECT_LT(mma.r_ksteps_bwd, kernels::mma::bwd_ksteps(f, H)) << what;
     EXPECT_EQ(mma.fwd_units_per_warp, H <= 128 ? 8 : 16) << what;
   }
   expect_short_batch_follows_fp64(ModelShape{1, 1, H, 1}, T, B, lim, p, loss_tol, param_tol, what, n0);
