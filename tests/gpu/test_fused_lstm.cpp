@@ -419,11 +419,12 @@ TEST_F(FusedFixture, TensorCorePathsMatchFp64Cpu) {
   std::vector<Case> shapes = cases();
   if (!test::env_flag("LSTMAD_GPU_QUICK"))
     shapes.insert(shapes.end(), {Case{1, 96, 50, 64, 1, 1}, Case{2, 112, 20, 33, 3, 1}, Case{1, 160, 20, 17, 1, 1}});
-  else  // every placement of R at a few steps and rows (the sanitizers, the host emulation), and the
-        // backward split into 2 parts with R^T in shared memory (TF32 H = 96) and from L2 (TF32 H = 128)
-    shapes.insert(shapes.end(),
-                  {Case{1, 64, 6, 9, 1, 1}, Case{2, 112, 5, 8, 3, 1}, Case{1, 160, 5, 8, 1, 1},
-                   Case{1, 256, 4, 8, 1, 2}, Case{1, 96, 4, 8, 1, 1}, Case{1, 128, 4, 8, 1, 1}});
+  else  // every placement of R at a few steps and rows (the sanitizers, the host emulation): the backward
+        // split into 2 parts with R^T in shared memory (TF32 H = 96) and in part there (TF32 H = 128), and R
+        // in part in shared memory with an odd number of forward k-steps (BF16 H = 176: 11)
+    shapes.insert(shapes.end(), {Case{1, 64, 6, 9, 1, 1}, Case{2, 112, 5, 8, 3, 1}, Case{1, 160, 5, 8, 1, 1},
+                                 Case{1, 256, 4, 8, 1, 2}, Case{1, 96, 4, 8, 1, 1}, Case{1, 128, 4, 8, 1, 1},
+                                 Case{1, 176, 3, 8, 1, 1}});
   for (const Case& k : shapes) {
     if (k.H % 16 != 0) continue;
     // The two largest fp64 references (H >= 128 at T = 250 with B >= 64) are left to the fp32 test, which
