@@ -60,6 +60,7 @@
 #include "core/rng.hpp"
 #include "gpu_step_bench.hpp"
 #include "kernels/lstm_fused_split_plan.hpp"
+#include "kernels/lstm_mma_plan.hpp"
 #include "kernels/lstm_multi.hpp"
 #include "kernels/lstm_multi_plan.hpp"
 #include "lstm/cudnn/cudnn_check.hpp"
@@ -179,9 +180,11 @@ double cudnn_loop_ms(const ModelShape& shape, int T, int B, int N, int S, RnnAlg
 // Where the step's time goes: N models of `shape` at fp32 on the multi-model engine (its default time
 // loops; the split ones; where the default time loops are tiled, kernels::fused_bwd_tiled, the
 // untiled ones, LSTMAD_FUSED_TILED=0; where the weight-gradient GEMMs run in parts of K,
-// kernels::multi_gemm_parts, one chain over all of K, LSTMAD_FUSED_GEMM_PARTS=0), each phase's median over
-// `reps` eager steps after one warm-up, and the graph-replayed step beside them. Printed and written to
-// `csv`.
+// kernels::multi_gemm_parts, one chain over all of K, LSTMAD_FUSED_GEMM_PARTS=0), and at bf16 on the tensor
+// cores (where H lets the backward split into parts of K, also the other choice than the default's at
+// this N: "bf16 unsplit" where the default splits, LSTMAD_FUSED_MMA_SPLIT=0, "bf16 split" where it does
+// not, LSTMAD_FUSED_MMA_SPLIT=all), each phase's median over `reps` eager steps after one warm-up, and the
+// graph-replayed step beside them. Printed and written to `csv`.
 void phase_rows(const Size& z, const std::vector<int>& Ns, int reps, const std::string& csv) {
   const kernels::FusedLimits limits = fused_device_limits(0);
   gpu::Stream stream;
@@ -192,9 +195,17 @@ void phase_rows(const Size& z, const std::vector<int>& Ns, int reps, const std::
       reps);
   for (int L : {1, 2})
     for (int N : Ns)
-      for (const std::string path : {"default", "split", "untiled", "whole-K", "bf16"}) {
+      for (const std::string path :
+           {"default", "split", "untiled", "whole-K", "bf16", "bf16 split", "bf16 unsplit"}) {
         const bool split = path == "split", untiled = path == "untiled", whole_k = path == "whole-K";
-        const Precision precision = path == "bf16" ? Precision::BF16 : Precision::FP32;
+        const bool bf16_split = path == "bf16 split", bf16_unsplit = path == "bf16 unsplit";
+        const Precision precision = path.rfind("bf16", 0) == 0 ? Precision::BF16 : Precision::FP32;
+        if (bf16_split || bf16_unsplit) {  // the other choice than the default's, where there is one
+          if (kernels::mma_bwd_parts(z.H) == 1) continue;
+          const bool splits =
+              kernels::plan_fused_mma(kernels::mma::Format::BF16, z.H, z.B, limits, N).bwd_parts > 1;
+          if (splits != bf16_unsplit) continue;
+        }
         if (split && !kernels::split_hidden_supported(z.H)) continue;
         if (untiled && !kernels::fused_bwd_tiled(kernels::plan_fused_multi(z.H, z.B, N, limits))) continue;
         if (whole_k && kernels::multi_gemm_parts(z.H, z.T * z.B) == 1) continue;
@@ -202,6 +213,7 @@ void phase_rows(const Size& z, const std::vector<int>& Ns, int reps, const std::
         if (split) setenv("LSTMAD_FUSED_SPLIT", "1", 1);
         if (untiled) setenv("LSTMAD_FUSED_TILED", "0", 1);
         if (whole_k) setenv("LSTMAD_FUSED_GEMM_PARTS", "0", 1);
+        if (bf16_split || bf16_unsplit) setenv("LSTMAD_FUSED_MMA_SPLIT", bf16_split ? "all" : "0", 1);
         try {
           Models models(shape, z.T, z.B, N);
           std::vector<ModelJob*> ptrs;
@@ -241,6 +253,7 @@ void phase_rows(const Size& z, const std::vector<int>& Ns, int reps, const std::
         if (split) unsetenv("LSTMAD_FUSED_SPLIT");
         if (untiled) unsetenv("LSTMAD_FUSED_TILED");
         if (whole_k) unsetenv("LSTMAD_FUSED_GEMM_PARTS");
+        if (bf16_split || bf16_unsplit) unsetenv("LSTMAD_FUSED_MMA_SPLIT");
         std::fflush(stdout);
       }
   csv_rows.done();

@@ -26,6 +26,10 @@ constexpr int kMmaRegBudgetFwd = 64, kMmaRegBudgetBwd = 32, kMmaRegBudgetBwdSpli
 constexpr int mma_bwd_parts(int H) {
   return H <= 64 ? 4 : H <= 128 ? 2 : 1;
 }
+// When plan_fused_mma splits the backward (version 3.4): never; where the launch has no more blocks than
+// the device has SMs (the default); or wherever mma_bwd_parts allows (to compare, at many models).
+enum class BwdSplit { Off, FitSms, Always };
+
 // Bytes of the chains' exchange buffer of a split backward block: per tile 4 chains x 4 cells x 32 lanes.
 constexpr std::size_t mma_bwd_exchange_bytes(int H) {
   return static_cast<std::size_t>(H / 16) * 4 * 4 * 32 * 4;
@@ -106,14 +110,15 @@ inline std::string mma_unsupported_reason(mma::Format f, int H, int B, const Fus
   return {};
 }
 
-// `models` models of this shape per launch (the multi-model engine; blockIdx.y). split_bwd: the backward in
-// parts of K where mma_bwd_parts says so, the device takes its threads and exchange buffer, and the launch
-// has no more blocks than the device has SMs (the same bits either way; false keeps one warp per tile, to
-// compare). The split shortens a step, the time of a launch whose blocks all run at once; with more blocks
-// than SMs the time is the SMs' throughput, and there a split block of 512 threads holds an SM that the
-// unsplit kernel shares among up to four blocks of its 8 rows (at H = 64: 128 threads, 126 registers).
+// `models` models of this shape per launch (the multi-model engine; blockIdx.y). split: the backward in
+// parts of K where mma_bwd_parts says so, the device takes its threads and exchange buffer, and (FitSms)
+// the launch has no more blocks than the device has SMs (the same bits either way; Off keeps one warp per
+// tile, Always splits at any number of blocks, both to compare). The split shortens a step, the time of a
+// launch whose blocks all run at once; with more blocks than SMs the time is the SMs' throughput, and there a
+// split block of 512 threads holds an SM that the unsplit kernel shares among up to four blocks of its 8 rows
+// (at H = 64: 128 threads, 126 registers).
 inline MmaLaunch plan_fused_mma(mma::Format f, int H, int B, const FusedLimits& lim, int models = 1,
-                                bool split_bwd = true) {
+                                BwdSplit split = BwdSplit::FitSms) {
   MmaLaunch p;
   p.format = f;
   p.H = H;
@@ -127,7 +132,8 @@ inline MmaLaunch plan_fused_mma(mma::Format f, int H, int B, const FusedLimits& 
   const std::size_t fwd_buf = static_cast<std::size_t>(2) * kMmaRowsPerBlock * mma::b_stride(f, H) * 4;
   std::size_t bwd_buf = static_cast<std::size_t>(2) * kMmaRowsPerBlock * mma::b_stride(f, 4 * H) * 4;
   const long long blocks = static_cast<long long>(p.grid) * (models > 1 ? models : 1);
-  const int parts = split_bwd && blocks <= lim.sm_count ? mma_bwd_parts(H) : 1;
+  const bool split_here = split == BwdSplit::Always || (split == BwdSplit::FitSms && blocks <= lim.sm_count);
+  const int parts = split_here ? mma_bwd_parts(H) : 1;
   // Where R^T sits, 2 registers, 1 shared memory, 0 L2: the split must not move it further out (its
   // exchange buffer would push R out of shared memory at TF32 H = 112 on an H200).
   const auto placement = [&](int n, std::size_t buf) {

@@ -319,7 +319,8 @@ def phases_section(log):
         if r["phase"] not in phases:
             phases.append(r["phase"])
         cell[(key, r["phase"])] = (num(r["ms"]), float(r["share"]))
-    order = {"default": 0, "split": 1, "untiled": 2, "whole-K": 3, "bf16": 4}  # the benchmark's order
+    order = {"default": 0, "split": 1, "untiled": 2, "whole-K": 3, "bf16": 4, "bf16 split": 5,
+             "bf16 unsplit": 6}  # the benchmark's order
     cols.sort(key=lambda k: (k[0], k[1], order.get(k[2], len(order)), k[2]))
     rows = []
     for ph in phases:
@@ -333,17 +334,26 @@ def phases_section(log):
     header = ["phase"] + [f"N={n} L={l} {p}" for n, l, p in cols]
     # Each other path's graph-replayed step against the default time loops' at the same N and L (the
     # untiled time loops: is the tiling worth it; the split ones: should they become the default).
+    # The bf16 step with the other choice of backward split than the default's against the bf16 step.
     versus = []
     for n, l, p in cols:
-        d = totals.get((n, l, "default"))
-        if p == "default" or d is None:
+        base = "bf16" if p.startswith("bf16 ") else "default"
+        d = totals.get((n, l, base))
+        if p == base or p == "default" or d is None:
             continue
         step = totals[(n, l, p)][1]
-        what = "the bf16 step (tensor cores)" if p == "bf16" else f"{p} time loops"
-        versus.append(f"- N={n} L={l}: {what} {fmt(step)} ms a step, the default {fmt(d[1])} ms "
-                      f"({fmt(ratio(step, d[1]), 2)}x the default's time)")
+        if p == "bf16":
+            what = "the bf16 step (tensor cores)"
+        elif base == "bf16":
+            what = f"the bf16 step with the backward {p[5:]}"
+        else:
+            what = f"{p} time loops"
+        other = "bf16 step" if base == "bf16" else "default"
+        versus.append(f"- N={n} L={l}: {what} {fmt(step)} ms a step, the {other} {fmt(d[1])} ms "
+                      f"({fmt(ratio(step, d[1]), 2)}x the {other}'s time)")
     return ("Milliseconds per phase of one fp32 training step (H = 64, T = 100, B = 64; the `bf16` columns: "
-            "the same step at bf16 on the tensor cores), the step run eagerly with an event after each phase; "
+            "the same step at bf16 on the tensor cores, `bf16 split` / `bf16 unsplit` with the other choice of "
+            "backward split than the default's at that N), the step run eagerly with an event after each phase; "
             "the share of the phases' sum in brackets.\n\n" + table(header, rows) +
             ("\n\n" + "\n".join(versus) if versus else ""))
 

@@ -415,12 +415,16 @@ TEST(MmaPlan, TheBackwardSplitsKWhereItsBlocksFitTheSms) {
                              few = kernels::plan_fused_mma(f, 64, 64, lim, 16),
                              many = kernels::plan_fused_mma(f, 64, 64, lim, 17),
                              wide = kernels::plan_fused_mma(f, 64, 8 * 132 + 1, lim),
-                             off = kernels::plan_fused_mma(f, 64, 64, lim, 1, false);
+                             off = kernels::plan_fused_mma(f, 64, 64, lim, 1, kernels::BwdSplit::Off),
+                             forced =
+                                 kernels::plan_fused_mma(f, 64, 64, lim, 1024, kernels::BwdSplit::Always);
     EXPECT_EQ(alone.bwd_parts, 4);
     EXPECT_EQ(few.bwd_parts, 4);  // 16 x 8 blocks <= 132
     EXPECT_EQ(many.bwd_parts, 1);
     EXPECT_EQ(wide.bwd_parts, 1);
     EXPECT_EQ(off.bwd_parts, 1);
+    EXPECT_EQ(forced.bwd_parts, 4);  // to compare at many models
+    EXPECT_TRUE(forced.r_reg_bwd);
     EXPECT_EQ(many.bwd_threads, 128);
     EXPECT_TRUE(alone.r_reg_bwd);
     EXPECT_FALSE(many.r_reg_bwd);  // unsplit, R^T takes the smem path at H = 64 as before

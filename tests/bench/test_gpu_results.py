@@ -245,10 +245,14 @@ with tempfile.TemporaryDirectory() as tmp:
           "1024,1,64,100,64,untiled,forward time loop (layer 1),45,0.9,50,47.5\n"
           "1024,1,64,100,64,untiled,dR GEMM (layer 1),5,0.1,50,47.5\n"
           "1024,1,64,100,64,bf16,forward time loop (layer 1),20,0.8,25,19\n"
-          "1024,1,64,100,64,bf16,dR GEMM (layer 1),5,0.2,25,19\n")
+          "1024,1,64,100,64,bf16,dR GEMM (layer 1),5,0.2,25,19\n"
+          "1024,1,64,100,64,bf16 split,forward time loop (layer 1),18,0.8,22.5,15.2\n"
+          "1024,1,64,100,64,bf16 split,dR GEMM (layer 1),4.5,0.2,22.5,15.2\n")
     md = run(newer)
-    check("| phase | N=58 L=1 split | N=1024 L=1 default | N=1024 L=1 untiled | N=1024 L=1 bf16 |" in md,
-          "the phase table's columns")
+    check("| phase | N=58 L=1 split | N=1024 L=1 default | N=1024 L=1 untiled | N=1024 L=1 bf16 | N=1024 L=1 bf16 split |"
+          in md, "the phase table's columns")
+    check("- N=1024 L=1: the bf16 step with the backward split 15.200 ms a step, the bf16 step 19.000 ms (0.80x the "
+          "bf16 step's time)" in md, "the other backward split against the bf16 step")
     check("- N=1024 L=1: the bf16 step (tensor cores) 19.000 ms a step, the default 38.000 ms (0.50x the default's "
           "time)" in md, "the tensor-core step against the default")
     check("- N=1024 L=1: untiled time loops 47.500 ms a step, the default 38.000 ms (1.25x the default's time)" in md,

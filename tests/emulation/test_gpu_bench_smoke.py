@@ -106,16 +106,17 @@ def main():
     positive(fpath, r, ["fused_ms", "fused_per_model_ms", "cudnn_ms"], failures)
     if "CPU engine, fp32" not in log:
         failures.append("gpu_bench_multi printed no CPU engine row")
-    # Where the step goes: N = 3 at L = 1 and 2, default and split time loops at fp32 and the bf16 step;
+    # Where the step goes: N = 3 at L = 1 and 2, default and split time loops at fp32, the bf16 step and the
+    # bf16 step with its backward unsplit (the default splits it at 3 models of 3 rows);
     # every phase of the step is there once per run, in step order (layer 0's input projection is in the
     # time loop at every precision, so no input GEMM at layer 1, and its bias sums come with its dW), and
     # each run's graph-replayed step was timed.
-    r = rows(ppath, failures, 69)  # L = 1: 8 phases, L = 2: 15; three runs each
+    r = rows(ppath, failures, 92)  # L = 1: 8 phases, L = 2: 15; four runs each
     runs = {}
     for x in r:
         runs.setdefault((x["L"], x["path"]), []).append(x)
-    if sorted(runs) != [("1", "bf16"), ("1", "default"), ("1", "split"), ("2", "bf16"), ("2", "default"),
-                        ("2", "split")]:
+    if sorted(runs) != [("1", "bf16"), ("1", "bf16 unsplit"), ("1", "default"), ("1", "split"), ("2", "bf16"),
+                        ("2", "bf16 unsplit"), ("2", "default"), ("2", "split")]:
         failures.append(f"{ppath}: runs {sorted(runs)}")
     for (L, p), xs in runs.items():
         names = [x["phase"] for x in xs]

@@ -85,7 +85,7 @@ class FusedLstm {
   // (LSTMAD_FUSED_MMA_SPLIT=0 turns it off); the same bits either way. Sets the kernels' shared memory
   // limits for max_batch at once (outside graph capture).
   void enable_mma_split(bool on) {
-    mma_split_ = on;
+    mma_split_ = on ? kernels::BwdSplit::FitSms : kernels::BwdSplit::Off;
     prepare(max_batch_);
   }
   // The tensor-core plan (precision tf32 or bf16, kernels/lstm_fused_mma.hpp); grid == 0 at fp32.
@@ -135,7 +135,8 @@ class FusedLstm {
   bool cluster_refused_ = false;  // the device cannot place a cluster of the plan (prepare asked it)
   bool wavefront_enabled_ = true;  // the constructor reads LSTMAD_FUSED_WAVEFRONT
   bool split_enabled_ = false;     // the constructor reads LSTMAD_FUSED_SPLIT
-  bool mma_split_ = true;          // the tensor-core backward in parts of K (fused_mma_split)
+  // The tensor-core backward in parts of K (the constructor reads fused_mma_split)
+  kernels::BwdSplit mma_split_ = kernels::BwdSplit::FitSms;
   // Layer 0's x W^T inside the forward time loops (kernels::FusedInput; fused_input_in_loop), not a GEMM
   bool input_in_loop_ = false;
   ParamLayout layout_;

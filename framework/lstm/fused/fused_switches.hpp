@@ -1,11 +1,12 @@
 // The fused engine's environment switches (docs/kernels.md, "What the engine takes"), read in one way: a
 // path on by default is turned off by NAME=0, a path off by default is turned on by NAME=1, and any other
-// value (or none) keeps the default.
+// value (or none) keeps the default (LSTMAD_FUSED_MMA_SPLIT also takes "all", below).
 #pragma once
 #include <cstdlib>
 #include <string>
 
 #include "kernels/lstm_fused_plan.hpp"  // kFusedInputMax
+#include "kernels/lstm_mma_plan.hpp"    // BwdSplit
 #include "lstm/engine.hpp"              // Precision
 
 namespace lstmad {
@@ -25,11 +26,16 @@ inline bool fused_input_in_loop(int input) {
   return input <= kernels::kFusedInputMax && fused_switch("LSTMAD_FUSED_INPUT", true);
 }
 
-// Whether the tensor-core backward time loop splits each 16-unit tile's k-steps over several warps (version
-// 3.4, kernels::mma_bwd_parts: the same bits, the cell math over more lanes, R in registers up to H = 64);
-// LSTMAD_FUSED_MMA_SPLIT=0 keeps one warp per tile, to compare.
-inline bool fused_mma_split() {
-  return fused_switch("LSTMAD_FUSED_MMA_SPLIT", true);
+// When the tensor-core backward time loop splits each 16-unit tile's k-steps over several warps (version
+// 3.4, kernels::mma_bwd_parts: the same bits, the cell math over more lanes, R in registers up to H = 64):
+// by default where the launch's blocks fit the SMs; LSTMAD_FUSED_MMA_SPLIT=0 never (one warp per tile),
+// LSTMAD_FUSED_MMA_SPLIT=all at any number of blocks (many models), both to compare.
+inline kernels::BwdSplit fused_mma_split() {
+  const char* v = std::getenv("LSTMAD_FUSED_MMA_SPLIT");
+  const std::string s = v != nullptr ? v : "";
+  return s == "0"     ? kernels::BwdSplit::Off
+         : s == "all" ? kernels::BwdSplit::Always
+                      : kernels::BwdSplit::FitSms;
 }
 
 }  // namespace lstmad
