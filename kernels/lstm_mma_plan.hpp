@@ -74,13 +74,13 @@ inline std::size_t mma_kstep_bytes(int tiles) {
   return static_cast<std::size_t>(tiles) * 32 * 16;
 }
 
-// Where R does not fit shared memory beside the step buffers (`room` bytes left): the k-steps per tile that
-// do, rounded down to a multiple of 4 so that each accumulator chain (and each part's, in a split backward)
-// crosses from shared memory to L2 at the same k-step; below `ksteps`.
-inline int mma_partial_ksteps(int tiles, int ksteps, std::size_t room) {
-  std::size_t k = room / mma_kstep_bytes(tiles);
-  k -= k % 4;
-  return static_cast<int>(k < static_cast<std::size_t>(ksteps) ? k : (ksteps - 1) / 4 * 4);
+// The k-steps per tile of fragment-ordered A (`ksteps` in all, `tiles` tiles) that fit `room` bytes of
+// shared memory: all of them (R in shared memory), else as many as fit rounded down to a multiple of 4, so
+// that each accumulator chain (and each part's, in a split backward) crosses from shared memory to L2 at
+// the same k-step.
+inline int mma_smem_ksteps(int tiles, int ksteps, std::size_t room) {
+  const std::size_t k = room / mma_kstep_bytes(tiles);
+  return k >= static_cast<std::size_t>(ksteps) ? ksteps : static_cast<int>(k - k % 4);
 }
 
 // Empty when the tensor-core kernels take hidden size H and batch B on a device with these limits.
@@ -128,16 +128,21 @@ inline MmaLaunch plan_fused_mma(mma::Format f, int H, int B, const FusedLimits& 
   p.fwd_units_per_warp = H <= 128 ? 8 : 16;
   p.fwd_threads = H / p.fwd_units_per_warp * 32;
   const std::size_t optin = lim.smem_optin > 0 ? static_cast<std::size_t>(lim.smem_optin) : 0;
-  const std::size_t r = mma_r_bytes(f, H);
   const std::size_t fwd_buf = static_cast<std::size_t>(2) * kMmaRowsPerBlock * mma::b_stride(f, H) * 4;
   std::size_t bwd_buf = static_cast<std::size_t>(2) * kMmaRowsPerBlock * mma::b_stride(f, 4 * H) * 4;
   const long long blocks = static_cast<long long>(p.grid) * (models > 1 ? models : 1);
   const bool split_here = split == BwdSplit::Always || (split == BwdSplit::FitSms && blocks <= lim.sm_count);
   const int parts = split_here ? mma_bwd_parts(H) : 1;
-  // Where R^T sits, 2 registers, 1 shared memory, 0 L2: the split must not move it further out (its
-  // exchange buffer would push R out of shared memory at TF32 H = 112 on an H200).
+  const int fks = mma::fwd_ksteps(f, H), bks = mma::bwd_ksteps(f, H);
+  const int ft = mma::fwd_tiles(H), bt = mma::bwd_tiles(H);
+  // R's k-steps per tile in shared memory beside `buf` bytes of step buffers (0 where they do not fit).
+  const auto smem_ksteps = [&](int tiles, int ks, std::size_t buf) {
+    return optin > buf ? mma_smem_ksteps(tiles, ks, optin - buf) : 0;
+  };
+  // Where R^T sits, 2 registers, 1 all of it in shared memory, 0 some or none: the split must not move it
+  // further out (its exchange buffer would push R out of shared memory at TF32 H = 112 on an H200).
   const auto placement = [&](int n, std::size_t buf) {
-    return mma_r_in_registers(f, H, true, n) ? 2 : r + buf <= optin ? 1 : 0;
+    return mma_r_in_registers(f, H, true, n) ? 2 : smem_ksteps(bt, bks, buf) == bks ? 1 : 0;
   };
   const std::size_t split_buf = bwd_buf + mma_bwd_exchange_bytes(H);
   const int max_threads = lim.max_threads < kMmaMaxThreads ? lim.max_threads : kMmaMaxThreads;
@@ -149,16 +154,12 @@ inline MmaLaunch plan_fused_mma(mma::Format f, int H, int B, const FusedLimits& 
   p.bwd_threads = H / 16 * 32 * p.bwd_parts;
   p.r_reg_fwd = mma_r_in_registers(f, H, false);
   p.r_reg_bwd = mma_r_in_registers(f, H, true, p.bwd_parts);
-  p.r_smem_fwd = !p.r_reg_fwd && r + fwd_buf <= optin;
-  p.r_smem_bwd = !p.r_reg_bwd && r + bwd_buf <= optin;
   // Where all of R does not fit, as much of it as does: per step each block then reads only the rest from
   // L2 (at TF32 H = 128 on an H200 about 1/4 of R's 256 KB instead of all of it).
-  const int fks = mma::fwd_ksteps(f, H), bks = mma::bwd_ksteps(f, H);
-  const int ft = mma::fwd_tiles(H), bt = mma::bwd_tiles(H);
-  if (!p.r_reg_fwd)
-    p.r_ksteps_fwd = p.r_smem_fwd ? fks : optin > fwd_buf ? mma_partial_ksteps(ft, fks, optin - fwd_buf) : 0;
-  if (!p.r_reg_bwd)
-    p.r_ksteps_bwd = p.r_smem_bwd ? bks : optin > bwd_buf ? mma_partial_ksteps(bt, bks, optin - bwd_buf) : 0;
+  p.r_ksteps_fwd = p.r_reg_fwd ? 0 : smem_ksteps(ft, fks, fwd_buf);
+  p.r_ksteps_bwd = p.r_reg_bwd ? 0 : smem_ksteps(bt, bks, bwd_buf);
+  p.r_smem_fwd = !p.r_reg_fwd && p.r_ksteps_fwd == fks;
+  p.r_smem_bwd = !p.r_reg_bwd && p.r_ksteps_bwd == bks;
   p.smem_fwd = p.r_ksteps_fwd * mma_kstep_bytes(ft) + fwd_buf;
   p.smem_bwd = p.r_ksteps_bwd * mma_kstep_bytes(bt) + bwd_buf;
   return p;

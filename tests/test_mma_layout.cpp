@@ -361,13 +361,17 @@ TEST(MmaPlan, RowsBlocksThreadsAndWhereRSits) {
       const std::size_t fbuf = 2u * 8 * static_cast<std::size_t>(mma::b_stride(f, H)) * 4,
                         bbuf = 2u * 8 * static_cast<std::size_t>(mma::b_stride(f, 4 * H)) * 4 +
                                (parts > 1 ? static_cast<std::size_t>(H / 16) * 2048 : 0);
-      EXPECT_EQ(p.r_ksteps_fwd, p.r_reg_fwd ? 0 : p.r_smem_fwd ? fks : p.r_ksteps_fwd) << H;
-      EXPECT_EQ(p.r_ksteps_bwd, p.r_reg_bwd ? 0 : p.r_smem_bwd ? bks : p.r_ksteps_bwd) << H;
-      for (const auto& [ks, all, reg, tiles, buf, smem] :
-           {std::tuple{p.r_ksteps_fwd, fks, p.r_reg_fwd, H / 4, fbuf, p.smem_fwd},
-            std::tuple{p.r_ksteps_bwd, bks, p.r_reg_bwd, H / 16, bbuf, p.smem_bwd}}) {
+      for (const auto& [ks, all, reg, in_smem, tiles, buf, smem] :
+           {std::tuple{p.r_ksteps_fwd, fks, p.r_reg_fwd, p.r_smem_fwd, H / 4, fbuf, p.smem_fwd},
+            std::tuple{p.r_ksteps_bwd, bks, p.r_reg_bwd, p.r_smem_bwd, H / 16, bbuf, p.smem_bwd}}) {
         const std::size_t per = static_cast<std::size_t>(tiles) * 512;
         EXPECT_EQ(smem, static_cast<std::size_t>(ks) * per + buf) << H;
+        if (reg) EXPECT_EQ(ks, 0) << H;
+        // All of R in shared memory exactly where all of it fits beside the buffers.
+        EXPECT_EQ(in_smem, !reg && static_cast<std::size_t>(all) * per + buf <=
+                                       static_cast<std::size_t>(lim.smem_optin))
+            << H;
+        EXPECT_EQ(in_smem, !reg && ks == all) << H;
         if (!reg && ks < all) {
           EXPECT_EQ(ks % 4, 0) << H;
           EXPECT_GE(ks, 4) << H;

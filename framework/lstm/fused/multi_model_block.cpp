@@ -172,7 +172,9 @@ void MultiModelBlock::plan_cluster(const kernels::FusedLimits& limits) {
 }
 
 std::string MultiModelBlock::time_loops() const {
-  if (mma_.grid > 0) return "tensor cores";
+  if (mma_.grid > 0)
+    return mma_.bwd_parts > 1 ? "tensor cores, backward in " + std::to_string(mma_.bwd_parts) + " parts of K"
+                              : "tensor cores";
   if (split_.grid > 0) return "split";
   if (cluster_.cluster > 1) return "cluster " + std::to_string(cluster_.cluster);
   return plan_.r_smem_fwd && plan_.r_smem_bwd ? "one-block" : "one-block, R from L2";

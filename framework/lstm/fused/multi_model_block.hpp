@@ -79,8 +79,8 @@ class MultiModelBlock {
   // norm and Adam); the device time of each phase in ms, in step order. Eager launches leave small gaps
   // that a graph replay does not, so the phases add up to a little more than bench_step()'s time.
   std::vector<std::pair<std::string, double>> bench_step_phases();
-  // The time loops this block runs: "tensor cores", "split", "cluster C", "one-block" or "one-block, R
-  // from L2".
+  // The time loops this block runs: "tensor cores" (", backward in P parts of K" where it splits), "split",
+  // "cluster C", "one-block" or "one-block, R from L2".
   std::string time_loops() const;
 
   // Inference: every job's windows (its starts in the validation list) in steps of B rows, the forecasts
