@@ -156,17 +156,29 @@ LSTMAD_HD UnitCell bwd_cell(UnitCell c0, int reg) {
 }
 
 // ---- the multi-model GEMM on the tensor cores (lstm_multi_gemm.cu) ----
-// A block computes a 64 x 64 tile of C over K in steps of 16 from shared tiles As[k][row] and Bs[k][col]
-// (k < 16, row and col < 64). Its 8 warps take 16 rows x 32 columns each (warp / 2 picks the rows,
-// warp % 2 the columns), as 4 mma tiles of 16 x 8. For the K-step's sub-step `sub` (2 in TF32, 1 in
-// BF16), element `half` of register `reg` of `lane`'s A fragment is As[k][row], of its B fragment for
-// n-tile nt Bs[k][col]; accumulator register e of n-tile nt is C's (row, col) of the block tile.
+// A block computes a 64 x 64 tile of C over K in steps of 16. Its 8 warps take 16 rows x 32 columns each
+// (warp / 2 picks the rows, warp % 2 the columns), as 4 mma tiles of 16 x 8. For the K-step's sub-step
+// `sub` (2 in TF32, 1 in BF16), element `half` of register `reg` of `lane`'s A fragment is the tile's A
+// element {k, row}, of its B fragment for n-tile nt B's {k, col}; accumulator register e of n-tile nt is
+// C's (row, col) of the block tile.
+// The tiles sit in shared memory as operand words, rounded once when they are stored: word {k / per_word,
+// row} of A holds its elements k of that row (TF32: one; BF16: the pair 2 kw, 2 kw + 1, low half first),
+// and so does B's for a column. A fragment register is then one word: its two BF16 halves are the pair
+// of one word (gemm_word; tests/test_mma_layout.cpp checks both).
 constexpr int kGemmTile = 64, kGemmK = 16;
-// Row pitch (floats) of the shared tiles As[k][row], Bs[k][col]: with it every fragment read of a warp
-// touches 32 different banks (tests/test_mma_layout.cpp checks this); the fp32 kernel's 65 gives 4-way
-// conflicts.
-constexpr int gemm_pitch(Format f) {
-  return f == Format::TF32 ? kGemmTile + 8 : kGemmTile + 4;
+// Word rows of a K-step's tile: 16 in TF32, 8 in BF16.
+constexpr int gemm_word_rows(Format f) {
+  return f == Format::TF32 ? kGemmK : kGemmK / 2;
+}
+// Row pitch (32-bit words) of the shared tiles: with 72 (8 mod 32) the lanes of a fragment read, 8 rows or
+// columns g by 4 word rows t, touch 32 different banks in both formats (tests/test_mma_layout.cpp checks
+// this); the fp32 kernel's 68 gives 2-way conflicts.
+constexpr int gemm_pitch(Format) {
+  return kGemmTile + 8;
+}
+// The word of a tile element {k, row or column}.
+LSTMAD_HD Pos gemm_word(Format f, Pos element) {
+  return {element.row / per_word(f), element.col};
 }
 LSTMAD_HD Pos gemm_a_src(Format f, int warp, int sub, int lane, int reg, int half) {  // {k, row}
   const Pos p = a_pos(f, lane, reg, half);

@@ -13,10 +13,10 @@
 // and a second kernel adds the parts in order: a few models then fill the GPU with kChainParts times the
 // blocks, each with a sixteenth of the chain.
 //
-// At precision tf32 / bf16 (multi_gemm_mma_kernel) the same tiles and shared-memory loads feed the tensor
-// cores: each warp computes 16 x 32 outputs as 4 mma tiles (lstm_mma_layout.hpp, gemm_*), the operands
-// rounded to the format when they leave shared memory, fp32 accumulation over the K-steps in order.
-// Still one fixed chain per output that depends on M, N, K and the operands only.
+// At precision tf32 / bf16 (multi_gemm_mma_kernel) the same 64 x 64 tiles feed the tensor cores: each warp
+// computes 16 x 32 outputs as 4 mma tiles (lstm_mma_layout.hpp, gemm_*), the operands rounded to the format
+// once, as they are stored to shared memory (BF16 two to a word), fp32 accumulation over the K-steps in
+// order. Still one fixed chain per output that depends on M, N, K and the operands only.
 #include <stdexcept>
 #include <string>
 
@@ -73,62 +73,60 @@ __device__ __forceinline__ void store_row_sum(const GemmParts& gp, const BlockRa
     gp.sums[m * c_batch + br.part * static_cast<long long>(M) + row0 + tid] = sum;
 }
 
-// One K-step's tiles, A 64 rows x 16 k and B 16 k x 64 columns, each loaded along whichever index is
-// contiguous in memory, zeros outside the matrices: fetched into registers (kTile kK / NT elements of each
-// per thread of a block of NT), then stored to shared memory as As[k][row] and Bs[k][column]. PITCH: the
-// tiles' row pitch in floats.
-template <int NT>
+// One K-step's tiles, A 64 rows x 16 k and B 16 k x 64 columns, in groups of PW consecutive k of one row of
+// A or one column of B (PW = 1 for the fp32 kernel, which stores values; the tensor-core kernel stores a
+// group as one operand word: PW = 2 in BF16). Thread tid of NT takes the groups tid + g NT, dealt along
+// whichever index is contiguous in memory so that the lanes of a warp read consecutive addresses; they are
+// fetched into registers, zeros outside the matrices, and later stored to shared memory.
+template <int NT, int PW>
 struct TileRegs {
-  static constexpr int kPer = kTile * kK / NT;
-  float a[kPer], b[kPer];
+  static constexpr int KG = kK / PW, kGroups = kTile * KG / NT;  // groups per row / column, per thread
+  float a[kGroups][PW], b[kGroups][PW];
 };
 
-template <int NT>
+// Where group idx lies: A's row and group of k, B's column and group of k.
+struct TilePlace {
+  int ar, akg, bc, bkg;
+};
+template <int KG>
+__device__ __forceinline__ TilePlace tile_place(const StridedOperand& A, const StridedOperand& B, int idx) {
+  const bool a_rows_contiguous = A.rs == 1, b_cols_contiguous = B.cs == 1;
+  return {a_rows_contiguous ? idx % kTile : idx / KG, a_rows_contiguous ? idx / kTile : idx % KG,
+          b_cols_contiguous ? idx % kTile : idx / KG, b_cols_contiguous ? idx / kTile : idx % KG};
+}
+
+template <int NT, int PW>
 __device__ __forceinline__ void fetch_tiles(int M, int N, int K, int k0, int row0, int col0, const float* a,
                                             const StridedOperand& A, const float* b, const StridedOperand& B,
-                                            int tid, TileRegs<NT>& r) {
-  const bool a_rows_contiguous = A.rs == 1, b_cols_contiguous = B.cs == 1;
+                                            int tid, TileRegs<NT, PW>& r) {
+  using R = TileRegs<NT, PW>;
   // One model's operand is far below 2^31 elements (its (row, column) offsets fit an int; the model's own
   // offset, m * batch, was applied to a and b in 64 bits), and 32-bit index arithmetic saves registers.
   const int ars = static_cast<int>(A.rs), acs = static_cast<int>(A.cs);
   const int brs = static_cast<int>(B.rs), bcs = static_cast<int>(B.cs);
 #pragma unroll
-  for (int e = 0; e < TileRegs<NT>::kPer; ++e) {
-    const int idx = tid + e * NT;
-    const int ar = a_rows_contiguous ? idx % kTile : idx / kK;
-    const int ak = a_rows_contiguous ? idx / kTile : idx % kK;
-    const int gi = row0 + ar, gk = k0 + ak;
-    r.a[e] = gi < M && gk < K ? a[gi * ars + gk * acs] : 0.f;
-    const int bc = b_cols_contiguous ? idx % kTile : idx / kK;
-    const int bk = b_cols_contiguous ? idx / kTile : idx % kK;
-    const int gj = col0 + bc, gk2 = k0 + bk;
-    r.b[e] = gj < N && gk2 < K ? b[gk2 * brs + gj * bcs] : 0.f;
+  for (int g = 0; g < R::kGroups; ++g) {
+    const TilePlace t = tile_place<R::KG>(A, B, tid + g * NT);
+#pragma unroll
+    for (int h = 0; h < PW; ++h) {
+      const int gi = row0 + t.ar, gk = k0 + t.akg * PW + h;
+      r.a[g][h] = gi < M && gk < K ? a[gi * ars + gk * acs] : 0.f;
+      const int gj = col0 + t.bc, gk2 = k0 + t.bkg * PW + h;
+      r.b[g][h] = gj < N && gk2 < K ? b[gk2 * brs + gj * bcs] : 0.f;
+    }
   }
 }
 
+// The fp32 kernel's store: As[k][row] and Bs[k][column]; PITCH, the tiles' row pitch in floats.
 template <int NT, int PITCH>
 __device__ __forceinline__ void store_tiles(const StridedOperand& A, const StridedOperand& B, int tid,
-                                            const TileRegs<NT>& r, float (*As)[PITCH], float (*Bs)[PITCH]) {
-  const bool a_rows_contiguous = A.rs == 1, b_cols_contiguous = B.cs == 1;
+                                            const TileRegs<NT, 1>& r, float (*As)[PITCH], float (*Bs)[PITCH]) {
 #pragma unroll
-  for (int e = 0; e < TileRegs<NT>::kPer; ++e) {
-    const int idx = tid + e * NT;
-    const int ar = a_rows_contiguous ? idx % kTile : idx / kK;
-    const int ak = a_rows_contiguous ? idx / kTile : idx % kK;
-    As[ak][ar] = r.a[e];
-    const int bc = b_cols_contiguous ? idx % kTile : idx / kK;
-    const int bk = b_cols_contiguous ? idx / kTile : idx % kK;
-    Bs[bk][bc] = r.b[e];
+  for (int g = 0; g < TileRegs<NT, 1>::kGroups; ++g) {
+    const TilePlace t = tile_place<kK>(A, B, tid + g * NT);
+    As[t.akg][t.ar] = r.a[g][0];
+    Bs[t.bkg][t.bc] = r.b[g][0];
   }
-}
-
-template <int NT, int PITCH>
-__device__ __forceinline__ void load_tiles(int M, int N, int K, int k0, int row0, int col0, const float* a,
-                                           const StridedOperand& A, const float* b, const StridedOperand& B,
-                                           float (*As)[PITCH], float (*Bs)[PITCH], int tid) {
-  TileRegs<NT> r;
-  fetch_tiles<NT>(M, N, K, k0, row0, col0, a, A, b, B, tid, r);
-  store_tiles<NT, PITCH>(A, B, tid, r, As, Bs);
 }
 
 // The fp32 kernel: 128 threads (kSide x kRowGroups), each with 8 x 4 outputs, rows 8 ty + i and columns
@@ -164,14 +162,14 @@ __global__ void __launch_bounds__(kFp32Threads, 4)
 #pragma unroll
     for (int j = 0; j < 4; ++j) acc[i][j] = 0.f;
 
-  TileRegs<kFp32Threads> next;
-  fetch_tiles<kFp32Threads>(M, N, ke, br.kb, row0, col0, a, A, b, B, tid, next);
+  TileRegs<kFp32Threads, 1> next;
+  fetch_tiles<kFp32Threads, 1>(M, N, ke, br.kb, row0, col0, a, A, b, B, tid, next);
   store_tiles<kFp32Threads, kPitch>(A, B, tid, next, As[0], Bs[0]);
   __syncthreads();
   int buf = 0;
   for (int k0 = br.kb; k0 < ke; k0 += kK) {
     const bool more = k0 + kK < ke;
-    if (more) fetch_tiles<kFp32Threads>(M, N, ke, k0 + kK, row0, col0, a, A, b, B, tid, next);
+    if (more) fetch_tiles<kFp32Threads, 1>(M, N, ke, k0 + kK, row0, col0, a, A, b, B, tid, next);
     const int kn = ke - k0 < kK ? ke - k0 : kK;  // only real k: padding never enters a chain
 #pragma unroll 2
     for (int kk = 0; kk < kn; ++kk) {
@@ -216,21 +214,57 @@ __device__ __forceinline__ uint32_t operand_word(float lo, float hi) {
   }
 }
 
-// 256 threads in 8 warps, three blocks per SM (78 registers, no spill; unbound it took 92-95, two blocks).
-// K-padding enters as exact zeros (0 x 0 adds nothing to a chain). The tiles' pitch
-// is mma::gemm_pitch (72 floats in TF32, 68 in BF16), with which a fragment read hits 32 banks; loads along
-// k (a transposed operand) then store with conflicts, once per K-step against 24 fragment reads.
+// The tensor-core kernel's store: each fetched group of PW k (1 in TF32, 2 in BF16) as one operand word of
+// lstm_mma_layout.hpp (gemm_word), Aw[kw][row] and Bw[kw][col], and with `sums` A's fp32 values to Af[k][row]
+// for the row sums (add_row_sums). Rounding a value once when it is stored gives the word that rounding it at
+// every fragment read gave.
+template <mma::Format F>
+constexpr int kWordK = F == mma::Format::TF32 ? 1 : 2;
+
+template <mma::Format F, int NT, int PITCH, int FPITCH>
+__device__ __forceinline__ void store_words(const StridedOperand& A, const StridedOperand& B, int tid,
+                                            const TileRegs<NT, kWordK<F>>& r, uint32_t (*Aw)[PITCH],
+                                            uint32_t (*Bw)[PITCH], bool sums, float (*Af)[FPITCH]) {
+  using R = TileRegs<NT, kWordK<F>>;
+  constexpr int PW = kWordK<F>;
+#pragma unroll
+  for (int g = 0; g < R::kGroups; ++g) {
+    const TilePlace t = tile_place<R::KG>(A, B, tid + g * NT);
+    Aw[t.akg][t.ar] = operand_word<F>(r.a[g][0], r.a[g][PW - 1]);
+    Bw[t.bkg][t.bc] = operand_word<F>(r.b[g][0], r.b[g][PW - 1]);
+    if (sums) {
+#pragma unroll
+      for (int h = 0; h < PW; ++h) Af[t.akg * PW + h][t.ar] = r.a[g][h];
+    }
+  }
+}
+
+// 256 threads in 8 warps, three blocks per SM (launch bounds). The tiles sit in shared memory as operand
+// words (mma::gemm_word), rounded once as they are stored, so a fragment register is one 32-bit load: in
+// BF16 half the shared-memory reads of rounding two fp32 values at every fragment read, and no conversions
+// in the mma loop. As in the fp32 kernel, the next K-step's words are fetched from global memory into
+// registers while the current ones feed the tensor cores, then stored to the other of two buffers: one
+// barrier per K-step. K-padding enters as exact zeros (0 x 0 adds nothing to a chain). The tiles' pitch is
+// mma::gemm_pitch (72 words), with which a fragment read hits 32 banks; loads along k (a transposed operand)
+// then store with conflicts, once per K-step against 24 fragment reads (TF32; 12 in BF16). The fp32 values of
+// A (Af) are kept only by the blocks that also sum its rows. Still one fixed chain per output that depends on
+// M, N, K and the operands only, and the words and their order are those of rounding at the fragment read:
+// the same bits.
 template <mma::Format F>
 __global__ void __launch_bounds__(kSide* kSide, 3)
     multi_gemm_mma_kernel(int M, int N, int K, StridedOperand A, StridedOperand B, float* __restrict__ C,
                           long long ldc, long long c_batch, GemmParts gp,
                           const unsigned char* __restrict__ active) {
   static_assert(mma::kGemmTile == kTile && mma::kGemmK == kK, "the layout header's GEMM tile");
+  constexpr int NT = kSide * kSide;
+  using W = TileRegs<NT, kWordK<F>>;
+  static_assert(W::KG == mma::gemm_word_rows(F), "the layout header's word rows");
   const int m = blockIdx.z;
   if (active != nullptr && active[m] == 0) return;
-  constexpr int PITCH = mma::gemm_pitch(F);
-  __shared__ float As[kK][PITCH];
-  __shared__ float Bs[kK][PITCH];
+  constexpr int PITCH = mma::gemm_pitch(F), FPITCH = kTile + 4;
+  __shared__ __align__(16) uint32_t Aw[2][W::KG][PITCH];
+  __shared__ __align__(16) uint32_t Bw[2][W::KG][PITCH];
+  __shared__ float Af[2][kK][FPITCH];
   const float* __restrict__ a = A.p + m * A.batch;
   const float* __restrict__ b = B.p + m * B.batch;
   const int tid = threadIdx.y * kSide + threadIdx.x, warp = tid >> 5, lane = tid & 31;
@@ -238,25 +272,28 @@ __global__ void __launch_bounds__(kSide* kSide, 3)
   const int row0 = blockIdx.y * kTile, col0 = br.col0, ke = br.ke;
   const bool sums = gp.sums != nullptr && col0 == 0;
   float row_sum = 0.f;
-  constexpr int KM = F == mma::Format::TF32 ? 8 : 16, PW = F == mma::Format::TF32 ? 1 : 2;
+  constexpr int KM = F == mma::Format::TF32 ? 8 : 16;
   float acc[4][4];
 #pragma unroll
   for (int nt = 0; nt < 4; ++nt)
 #pragma unroll
     for (int e = 0; e < 4; ++e) acc[nt][e] = 0.f;
+
+  W next;
+  fetch_tiles<NT, kWordK<F>>(M, N, ke, br.kb, row0, col0, a, A, b, B, tid, next);
+  store_words<F, NT, PITCH, FPITCH>(A, B, tid, next, Aw[0], Bw[0], sums, Af[0]);
+  __syncthreads();
+  int buf = 0;
   for (int k0 = br.kb; k0 < ke; k0 += kK) {
-    load_tiles<kSide * kSide, PITCH>(M, N, ke, k0, row0, col0, a, A, b, B, As, Bs, tid);
-    __syncthreads();
-    // fp32 values: the operands are rounded to the format only where fragments are read
-    if (sums) add_row_sums<PITCH>(As, ke - k0 < kK ? ke - k0 : kK, tid, row_sum);
+    const bool more = k0 + kK < ke;
+    if (more) fetch_tiles<NT, kWordK<F>>(M, N, ke, k0 + kK, row0, col0, a, A, b, B, tid, next);
 #pragma unroll
     for (int sub = 0; sub < kK / KM; ++sub) {
       uint32_t af[4];
 #pragma unroll
       for (int r = 0; r < 4; ++r) {
-        const mma::Pos lo = mma::gemm_a_src(F, warp, sub, lane, r, 0);
-        const mma::Pos hi = mma::gemm_a_src(F, warp, sub, lane, r, PW - 1);
-        af[r] = operand_word<F>(As[lo.row][lo.col], As[hi.row][hi.col]);
+        const mma::Pos w = mma::gemm_word(F, mma::gemm_a_src(F, warp, sub, lane, r, 0));
+        af[r] = Aw[buf][w.row][w.col];
       }
       const uint4 av = make_uint4(af[0], af[1], af[2], af[3]);
 #pragma unroll
@@ -264,12 +301,17 @@ __global__ void __launch_bounds__(kSide* kSide, 3)
         uint32_t bf[2];
 #pragma unroll
         for (int r = 0; r < 2; ++r) {
-          const mma::Pos lo = mma::gemm_b_src(F, warp, sub, nt, lane, r, 0);
-          const mma::Pos hi = mma::gemm_b_src(F, warp, sub, nt, lane, r, PW - 1);
-          bf[r] = operand_word<F>(Bs[lo.row][lo.col], Bs[hi.row][hi.col]);
+          const mma::Pos w = mma::gemm_word(F, mma::gemm_b_src(F, warp, sub, nt, lane, r, 0));
+          bf[r] = Bw[buf][w.row][w.col];
         }
         mma::mma_acc<F>(acc[nt], av, bf[0], bf[1]);
       }
+    }
+    if (sums) add_row_sums<FPITCH>(Af[buf], ke - k0 < kK ? ke - k0 : kK, tid, row_sum);
+    if (more) {
+      // The other buffers were last read before the previous barrier, so they can be overwritten now.
+      store_words<F, NT, PITCH, FPITCH>(A, B, tid, next, Aw[buf ^ 1], Bw[buf ^ 1], sums, Af[buf ^ 1]);
+      buf ^= 1;
     }
     __syncthreads();
   }

@@ -12,6 +12,7 @@
 #include <limits>
 #include <random>
 #include <set>
+#include <string>
 #include <tuple>
 #include <vector>
 
@@ -282,30 +283,70 @@ TEST(MmaLayoutGemm, EightWarpsCoverTheBlockTileWithTheRightSums) {
   }
 }
 
-TEST(MmaLayoutGemm, FragmentReadsAtTheKernelsPitchHitThirtyTwoBanks) {
+// The tiles are stored as operand words (mma::gemm_word): each fragment register must be one word, its
+// BF16 halves the pair 2 kw, 2 kw + 1 of one row (A) or column (B), low half first, so that rounding at the
+// store gives the register that rounding at the read gave.
+TEST(MmaLayoutGemm, EveryFragmentRegisterIsOneStoredWord) {
   for (Format f : {Format::TF32, Format::BF16}) {
-    const int pitch = mma::gemm_pitch(f), pw = mma::per_word(f);
+    const int pw = mma::per_word(f);
+    const auto check = [&](mma::Pos lo, mma::Pos hi, const std::string& what) {
+      const mma::Pos w = mma::gemm_word(f, lo);
+      EXPECT_EQ(lo.row % pw, 0) << what;
+      EXPECT_EQ(w.row, lo.row / pw) << what;
+      EXPECT_LT(w.row, mma::gemm_word_rows(f)) << what;
+      EXPECT_EQ(hi.row, lo.row + pw - 1) << what;
+      EXPECT_EQ(hi.col, lo.col) << what;
+      EXPECT_EQ(mma::gemm_word(f, hi).row, w.row) << what;
+    };
     for (int warp = 0; warp < 8; ++warp)
       for (int sub = 0; sub < mma::kGemmK / mma::k_per_mma(f); ++sub)
-        for (int half = 0; half < pw; ++half) {
-          for (int r = 0; r < 4; ++r) {
-            std::set<int> banks;
-            for (int lane = 0; lane < 32; ++lane) {
-              const mma::Pos p = mma::gemm_a_src(f, warp, sub, lane, r, half);
-              banks.insert((p.row * pitch + p.col) % 32);
-            }
-            EXPECT_EQ(banks.size(), 32u) << "A register " << r;
-          }
+        for (int lane = 0; lane < 32; ++lane) {
+          for (int r = 0; r < 4; ++r)
+            check(mma::gemm_a_src(f, warp, sub, lane, r, 0), mma::gemm_a_src(f, warp, sub, lane, r, pw - 1),
+                  "A warp " + std::to_string(warp) + " lane " + std::to_string(lane) + " reg " +
+                      std::to_string(r));
           for (int nt = 0; nt < 4; ++nt)
-            for (int r = 0; r < 2; ++r) {
-              std::set<int> banks;
-              for (int lane = 0; lane < 32; ++lane) {
-                const mma::Pos p = mma::gemm_b_src(f, warp, sub, nt, lane, r, half);
-                banks.insert((p.row * pitch + p.col) % 32);
-              }
-              EXPECT_EQ(banks.size(), 32u) << "B n-tile " << nt << " register " << r;
-            }
+            for (int r = 0; r < 2; ++r)
+              check(mma::gemm_b_src(f, warp, sub, nt, lane, r, 0),
+                    mma::gemm_b_src(f, warp, sub, nt, lane, r, pw - 1),
+                    "B warp " + std::to_string(warp) + " n-tile " + std::to_string(nt) + " lane " +
+                        std::to_string(lane) + " reg " + std::to_string(r));
         }
+  }
+}
+
+// The banks of one fragment read: the words of its 32 lanes at `pitch` words a row.
+template <typename Src>
+std::set<int> gemm_banks(Format f, int pitch, Src src) {
+  std::set<int> banks;
+  for (int lane = 0; lane < 32; ++lane) {
+    const mma::Pos w = mma::gemm_word(f, src(lane));
+    banks.insert((w.row * pitch + w.col) % 32);
+  }
+  return banks;
+}
+
+// Every fragment read of the word tiles at the kernel's pitch hits 32 banks; at the fp32 kernel's pitch
+// of 68 they would not (2-way conflicts), which is why the pitch differs.
+TEST(MmaLayoutGemm, FragmentReadsAtTheKernelsPitchHitThirtyTwoBanks) {
+  for (Format f : {Format::TF32, Format::BF16}) {
+    bool conflicts_at_68 = false;
+    for (int warp = 0; warp < 8; ++warp)
+      for (int sub = 0; sub < mma::kGemmK / mma::k_per_mma(f); ++sub) {
+        for (int r = 0; r < 4; ++r) {
+          const auto a = [&](int lane) { return mma::gemm_a_src(f, warp, sub, lane, r, 0); };
+          EXPECT_EQ(gemm_banks(f, mma::gemm_pitch(f), a).size(), 32u) << "A register " << r;
+          conflicts_at_68 |= gemm_banks(f, 68, a).size() < 32u;
+        }
+        for (int nt = 0; nt < 4; ++nt)
+          for (int r = 0; r < 2; ++r) {
+            const auto b = [&](int lane) { return mma::gemm_b_src(f, warp, sub, nt, lane, r, 0); };
+            EXPECT_EQ(gemm_banks(f, mma::gemm_pitch(f), b).size(), 32u)
+                << "B n-tile " << nt << " register " << r;
+            conflicts_at_68 |= gemm_banks(f, 68, b).size() < 32u;
+          }
+      }
+    EXPECT_TRUE(conflicts_at_68) << "a pitch of 68 words would do as well";
   }
 }
 
@@ -366,7 +407,9 @@ TEST(MmaPlan, RowsBlocksThreadsAndWhereRSits) {
             std::tuple{p.r_ksteps_bwd, bks, p.r_reg_bwd, p.r_smem_bwd, H / 16, bbuf, p.smem_bwd}}) {
         const std::size_t per = static_cast<std::size_t>(tiles) * 512;
         EXPECT_EQ(smem, static_cast<std::size_t>(ks) * per + buf) << H;
-        if (reg) EXPECT_EQ(ks, 0) << H;
+        if (reg) {
+          EXPECT_EQ(ks, 0) << H;
+        }
         // All of R in shared memory exactly where all of it fits beside the buffers.
         EXPECT_EQ(in_smem, !reg && static_cast<std::size_t>(all) * per + buf <=
                                        static_cast<std::size_t>(lim.smem_optin))
@@ -379,7 +422,9 @@ TEST(MmaPlan, RowsBlocksThreadsAndWhereRSits) {
               << H;
         }
       }
-      if (p.r_smem_fwd) EXPECT_EQ(static_cast<std::size_t>(fks) * (H / 4) * 512, kernels::mma_r_bytes(f, H));
+      if (p.r_smem_fwd) {
+        EXPECT_EQ(static_cast<std::size_t>(fks) * (H / 4) * 512, kernels::mma_r_bytes(f, H));
+      }
     }
 }
 
