@@ -239,19 +239,20 @@ __device__ __forceinline__ void store_words(const StridedOperand& A, const Strid
   }
 }
 
-// 256 threads in 8 warps, three blocks per SM (launch bounds). The tiles sit in shared memory as operand
-// words (mma::gemm_word), rounded once as they are stored, so a fragment register is one 32-bit load: in
-// BF16 half the shared-memory reads of rounding two fp32 values at every fragment read, and no conversions
-// in the mma loop. As in the fp32 kernel, the next K-step's words are fetched from global memory into
-// registers while the current ones feed the tensor cores, then stored to the other of two buffers: one
-// barrier per K-step. K-padding enters as exact zeros (0 x 0 adds nothing to a chain). The tiles' pitch is
-// mma::gemm_pitch (72 words), with which a fragment read hits 32 banks; loads along k (a transposed operand)
-// then store with conflicts, once per K-step against 24 fragment reads (TF32; 12 in BF16). The fp32 values of
-// A (Af) are kept only by the blocks that also sum its rows. Still one fixed chain per output that depends on
-// M, N, K and the operands only, and the words and their order are those of rounding at the fragment read:
-// the same bits.
+// 256 threads in 8 warps, four blocks per SM (launch bounds: 64 registers, no spill; with three, 79 in TF32
+// and 68 in BF16), so 32 warps to hide the global loads' latency where 24 were. The tiles sit in shared
+// memory as operand words (mma::gemm_word), rounded once as they are stored, so a fragment register is one
+// 32-bit load: in BF16 half the shared-memory reads of rounding two fp32 values at every fragment read, and
+// no conversions in the mma loop. As in the fp32 kernel, the next K-step's words are fetched from global
+// memory into registers while the current ones feed the tensor cores, then stored to the other of two
+// buffers: one barrier per K-step. K-padding enters as exact zeros (0 x 0 adds nothing to a chain). The
+// tiles' pitch is mma::gemm_pitch (72 words), with which a fragment read hits 32 banks; loads along k (a
+// transposed operand) then store with conflicts, once per K-step against 24 fragment reads (TF32; 12 in
+// BF16). The fp32 values of A (Af) are kept only by the blocks that also sum its rows. Still one fixed chain
+// per output that depends on M, N, K and the operands only, and the words and their order are those of
+// rounding at the fragment read: the same bits.
 template <mma::Format F>
-__global__ void __launch_bounds__(kSide* kSide, 3)
+__global__ void __launch_bounds__(kSide* kSide, 4)
     multi_gemm_mma_kernel(int M, int N, int K, StridedOperand A, StridedOperand B, float* __restrict__ C,
                           long long ldc, long long c_batch, GemmParts gp,
                           const unsigned char* __restrict__ active) {
