@@ -30,10 +30,10 @@ namespace lstmad::kernels::mma {
 enum class Format { TF32 = 0, BF16 = 1 };
 
 // Elements of K per mma, and per 32-bit register.
-LSTMAD_HD int k_per_mma(Format f) {
+LSTMAD_HD constexpr int k_per_mma(Format f) {
   return f == Format::TF32 ? 8 : 16;
 }
-LSTMAD_HD int per_word(Format f) {
+LSTMAD_HD constexpr int per_word(Format f) {
   return f == Format::TF32 ? 1 : 2;
 }
 
@@ -166,16 +166,10 @@ LSTMAD_HD UnitCell bwd_cell(UnitCell c0, int reg) {
 // and so does B's for a column. A fragment register is then one word: its two BF16 halves are the pair
 // of one word (gemm_word; tests/test_mma_layout.cpp checks both).
 constexpr int kGemmTile = 64, kGemmK = 16;
-// Word rows of a K-step's tile: 16 in TF32, 8 in BF16.
-constexpr int gemm_word_rows(Format f) {
-  return f == Format::TF32 ? kGemmK : kGemmK / 2;
-}
-// Row pitch (32-bit words) of the shared tiles: with 72 (8 mod 32) the lanes of a fragment read, 8 rows or
-// columns g by 4 word rows t, touch 32 different banks in both formats (tests/test_mma_layout.cpp checks
-// this); the fp32 kernel's 68 gives 2-way conflicts.
-constexpr int gemm_pitch(Format) {
-  return kGemmTile + 8;
-}
+// Row pitch (32-bit words) of the shared tiles, kGemmK / per_word rows of words: with 72 (8 mod 32) the lanes
+// of a fragment read, 8 rows or columns g by 4 word rows t, touch 32 different banks in both formats
+// (tests/test_mma_layout.cpp checks this); the fp32 kernel's 68 gives 2-way conflicts.
+constexpr int kGemmPitch = kGemmTile + 8;
 // The word of a tile element {k, row or column}.
 LSTMAD_HD Pos gemm_word(Format f, Pos element) {
   return {element.row / per_word(f), element.col};

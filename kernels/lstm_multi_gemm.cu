@@ -218,15 +218,12 @@ __device__ __forceinline__ uint32_t operand_word(float lo, float hi) {
 // lstm_mma_layout.hpp (gemm_word), Aw[kw][row] and Bw[kw][col], and with `sums` A's fp32 values to Af[k][row]
 // for the row sums (add_row_sums). Rounding a value once when it is stored gives the word that rounding it at
 // every fragment read gave.
-template <mma::Format F>
-constexpr int kWordK = F == mma::Format::TF32 ? 1 : 2;
-
 template <mma::Format F, int NT, int PITCH, int FPITCH>
 __device__ __forceinline__ void store_words(const StridedOperand& A, const StridedOperand& B, int tid,
-                                            const TileRegs<NT, kWordK<F>>& r, uint32_t (*Aw)[PITCH],
+                                            const TileRegs<NT, mma::per_word(F)>& r, uint32_t (*Aw)[PITCH],
                                             uint32_t (*Bw)[PITCH], bool sums, float (*Af)[FPITCH]) {
-  using R = TileRegs<NT, kWordK<F>>;
-  constexpr int PW = kWordK<F>;
+  constexpr int PW = mma::per_word(F);
+  using R = TileRegs<NT, PW>;
 #pragma unroll
   for (int g = 0; g < R::kGroups; ++g) {
     const TilePlace t = tile_place<R::KG>(A, B, tid + g * NT);
@@ -246,7 +243,7 @@ __device__ __forceinline__ void store_words(const StridedOperand& A, const Strid
 // no conversions in the mma loop. As in the fp32 kernel, the next K-step's words are fetched from global
 // memory into registers while the current ones feed the tensor cores, then stored to the other of two
 // buffers: one barrier per K-step. K-padding enters as exact zeros (0 x 0 adds nothing to a chain). The
-// tiles' pitch is mma::gemm_pitch (72 words), with which a fragment read hits 32 banks; loads along k (a
+// tiles' pitch is mma::kGemmPitch (72 words), with which a fragment read hits 32 banks; loads along k (a
 // transposed operand) then store with conflicts, once per K-step against 24 fragment reads (TF32; 12 in
 // BF16). The fp32 values of A (Af) are kept only by the blocks that also sum its rows. Still one fixed chain
 // per output that depends on M, N, K and the operands only, and the words and their order are those of
@@ -258,11 +255,11 @@ __global__ void __launch_bounds__(kSide* kSide, 4)
                           const unsigned char* __restrict__ active) {
   static_assert(mma::kGemmTile == kTile && mma::kGemmK == kK, "the layout header's GEMM tile");
   constexpr int NT = kSide * kSide;
-  using W = TileRegs<NT, kWordK<F>>;
-  static_assert(W::KG == mma::gemm_word_rows(F), "the layout header's word rows");
+  constexpr int PW = mma::per_word(F), KM = mma::k_per_mma(F);
+  using W = TileRegs<NT, PW>;
   const int m = blockIdx.z;
   if (active != nullptr && active[m] == 0) return;
-  constexpr int PITCH = mma::gemm_pitch(F), FPITCH = kTile + 4;
+  constexpr int PITCH = mma::kGemmPitch, FPITCH = kTile + 4;
   __shared__ __align__(16) uint32_t Aw[2][W::KG][PITCH];
   __shared__ __align__(16) uint32_t Bw[2][W::KG][PITCH];
   __shared__ float Af[2][kK][FPITCH];
@@ -273,7 +270,6 @@ __global__ void __launch_bounds__(kSide* kSide, 4)
   const int row0 = blockIdx.y * kTile, col0 = br.col0, ke = br.ke;
   const bool sums = gp.sums != nullptr && col0 == 0;
   float row_sum = 0.f;
-  constexpr int KM = F == mma::Format::TF32 ? 8 : 16;
   float acc[4][4];
 #pragma unroll
   for (int nt = 0; nt < 4; ++nt)
@@ -281,13 +277,13 @@ __global__ void __launch_bounds__(kSide* kSide, 4)
     for (int e = 0; e < 4; ++e) acc[nt][e] = 0.f;
 
   W next;
-  fetch_tiles<NT, kWordK<F>>(M, N, ke, br.kb, row0, col0, a, A, b, B, tid, next);
+  fetch_tiles<NT, PW>(M, N, ke, br.kb, row0, col0, a, A, b, B, tid, next);
   store_words<F, NT, PITCH, FPITCH>(A, B, tid, next, Aw[0], Bw[0], sums, Af[0]);
   __syncthreads();
   int buf = 0;
   for (int k0 = br.kb; k0 < ke; k0 += kK) {
     const bool more = k0 + kK < ke;
-    if (more) fetch_tiles<NT, kWordK<F>>(M, N, ke, k0 + kK, row0, col0, a, A, b, B, tid, next);
+    if (more) fetch_tiles<NT, PW>(M, N, ke, k0 + kK, row0, col0, a, A, b, B, tid, next);
 #pragma unroll
     for (int sub = 0; sub < kK / KM; ++sub) {
       uint32_t af[4];
