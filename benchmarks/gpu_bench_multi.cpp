@@ -1,8 +1,10 @@
 // Many models at once: the time of one training step of all N models, with CUDA events, for
 //   fused multi   the fused engine's multi-model batch (FusedMultiBatch): every kernel launch covers all N
-//                 models, the step replayed as one CUDA graph; at fp32, and with the tensor-core time
-//                 loops at tf32 and bf16 (columns "tf32 ms", "bf16 ms"; the GEMMs stay fp32), and at fp32
-//                 with the split time loops (column "split ms", LSTMAD_FUSED_SPLIT=1: a candidate);
+//                 models, the step replayed as one CUDA graph, on the time loops the batch's autotuning
+//                 picks where they have choices that give the same bits (logged: "fused engine: time loops
+//                 for ..."); at fp32, and with the tensor-core time loops at tf32 and bf16 (columns "tf32
+//                 ms", "bf16 ms"; the GEMMs stay fp32), and at fp32 with the split time loops (column "split
+//                 ms", LSTMAD_FUSED_SPLIT=1: a candidate);
 //   cuDNN loop    the same step of each model through cuDNN (CudnnLstm, FMA math), N model-steps spread
 //                 over --streams streams, each model's step a CUDA graph replay (eager where capture
 //                 fails), STANDARD and PERSIST_STATIC_SMALL_H, the faster kept;
@@ -129,6 +131,7 @@ double fused_multi_ms(const ModelShape& shape, int T, int B, int N, int warmup, 
   std::vector<ModelJob*> ptrs;
   for (auto& j : models.jobs) ptrs.push_back(&j);
   FusedMultiBatch batch(shape, T, B, limits, ptrs, stream, /*graphs=*/true, p);
+  batch.autotune();  // the time loops the engine trains with (it logs what it timed and picked)
   batch.load_for_steps();
   return bench::time_median_ms(stream, warmup, reps, [&] { batch.step(); });
 }

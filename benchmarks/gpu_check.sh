@@ -506,7 +506,8 @@ head -n 40 "$LOG/ratios.log"
 echo
 head -n 80 "$LOG/fused-ratios.log"
 echo
-grep -A12 "^ *N  L" "$LOG/gpu_bench_multi.log" 2>/dev/null | head -n 28
+grep -v "\[info\]" "$LOG/gpu_bench_multi.log" 2>/dev/null | grep -A12 "^ *N  L" | head -n 28
+grep -h "fused engine: time loops for" "$LOG"/*.log 2>/dev/null | sed 's/.*fused engine: //' | head -n 24
 grep -A12 "^ *N  L" "$LOG/compare_torch_multi.log" 2>/dev/null | head -n 13
 grep -A8 "^forecasting" "$LOG/gpu_bench_multi.log" 2>/dev/null | head -n 9
 grep -E "^N=[0-9]+ L=[0-9] .* time loops: phases" "$LOG/gpu_bench_multi.log" 2>/dev/null | head -n 8

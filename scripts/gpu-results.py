@@ -7,7 +7,8 @@ that the check leaves in $OUT (gpu-check.tar.gz).
 
 Every figure comes from the folder: the environment (date, commit, GPU, CUDA and cuDNN versions), each
 step's outcome (summary.log), the GPU tests (test_*.xml), the sanitizers (memcheck_* and racecheck_*
-logs), the ptxas spill report, the warnings the steps logged (the engines' fallbacks), the benchmark CSVs (gpu_bench_cudnn, gpu_bench_fused, gpu_bench_multi,
+logs), the ptxas spill report, the warnings the steps logged (the engines' fallbacks) and the multi-model
+batches' autotuning, the benchmark CSVs (gpu_bench_cudnn, gpu_bench_fused, gpu_bench_multi,
 gpu_bench_forecast, gpu_bench_phases, compare_torch_gpu, compare_torch_multi) and the end-to-end run folder
 (nab_grid_fused/summary.json). The issues' targets are checked against the measured numbers:
   fused vs cuDNN     at least 2x faster than cuDNN's best per training step for H <= 128, not slower at
@@ -544,6 +545,35 @@ def warnings_section(log, limit=30):
     return text
 
 
+AUTOTUNE = re.compile(r"fused engine: time loops for (\d+) model\(s\) of (.*?), T=(\d+), B=(\d+) \((\w+)\), "
+                      r"per step: (.*): (.*?) \(the same bits either way\)")
+
+
+def autotune_section(log):
+    """The multi-model batches' autotuning (MultiModelBlock::autotune), from the lines it logs: for each batch
+    timed, its two choices of time loops (the default first) with their median step, and which it ran."""
+    rows = []
+    for path in sorted(glob.glob(os.path.join(log, "*.log"))):
+        with open(path, errors="replace") as f:
+            for line in f:
+                m = AUTOTUNE.search(line)
+                if not m:
+                    continue
+                timed = []
+                for part in m.group(6).split(", "):
+                    name, ms, unit = part.rsplit(" ", 2)
+                    timed.append((name, float(ms)))
+                if len(timed) != 2:
+                    continue
+                (d, dm), (o, om) = timed
+                rows.append((os.path.basename(path), m.group(1), m.group(2), m.group(3), m.group(4), m.group(5),
+                             f"{d} {fmt(dm)}", f"{o} {fmt(om)}", fmt(ratio(om, dm), 2), m.group(7)))
+    if not rows:
+        return "No batch timed its time loops in these logs."
+    return table(["log", "N", "shape", "T", "B", "precision", "default ms", "other ms", "other / default", "ran"],
+                 rows)
+
+
 def md_tables(text):
     """The first table under each "## " heading of a markdown file this script wrote: {title: [row dicts]}."""
     out, title, state, header = {}, None, None, None  # state: None before the section's table, "in", "done"
@@ -709,6 +739,9 @@ def main():
                 "fused fp32 above is the one-block step; these are the same shapes on the other paths.", "", optin]
     multi, multi_miss = multi_section(a.log)
     out += ["", "## Many models per launch: one training step of all N models", "", multi]
+    out += ["", "### The time loops each batch picked (autotuning)", "",
+            "Three eager steps of each choice that gives the same bits, medians; the faster runs unless within "
+            "2% of the default (docs/kernels.md, training v2.9).", "", autotune_section(a.log)]
     out += ["", "## Where a multi-model step's time goes", "", phases_section(a.log)]
     out += ["", "## Forecasting (the scoring pass) of N models", "", forecast_section(a.log)]
     out += ["", "## End to end: configs/nab_grid.json", "", end_to_end_section(a.log, a.cpu_seconds)]

@@ -654,6 +654,104 @@ TEST(FusedMulti, TiledTimeLoopsGiveTheUntiledBits) {
   expect_tiled_gives_untiled_bits(ModelShape{1, 1, 16, 1}, 8, 24, 1);
 }
 
+// Trains make_short_batch(shape, T, B) as one FusedMultiBatch on `lim` with LSTMAD_FUSED_AUTOTUNE set to
+// `autotune` (nullptr: unset); the jobs come back in `out`.
+TimeLoopTuning train_tuned(const ModelShape& shape, int T, int B, const kernels::FusedLimits& lim,
+                           Precision p, const char* autotune, std::vector<ModelJob>& out) {
+  const test::ScopedEnv env("LSTMAD_FUSED_AUTOTUNE", autotune);
+  Batch b = make_short_batch(shape, T, B, /*n0=*/120);
+  std::vector<ModelJob*> jobs;
+  for (auto& j : b.jobs) jobs.push_back(&j);
+  gpu::Stream stream;
+  FusedMultiBatch batch(shape, T, B, lim, jobs, stream, /*graphs=*/true, p);
+  batch.train();
+  out = b.jobs;
+  return batch.tuning();
+}
+
+// The autotuner (MultiModelBlock::autotune) times both choices where the time loops have two that give the
+// same bits, runs the faster (the default unless the other is faster by more than the margin), remembers
+// it for the next batch of the same key, and leaves no trace of its timed steps: each model ends with the
+// bits of the batch that did not tune (LSTMAD_FUSED_AUTOTUNE=0), Adam moments, sums and all. `names` are
+// the two choices, the default first.
+void expect_autotune_keeps_the_bits(const ModelShape& shape, int T, int B, const kernels::FusedLimits& lim,
+                                    Precision p, const std::vector<std::string>& names) {
+  std::vector<ModelJob> plain, tuned, again;
+  const TimeLoopTuning off = train_tuned(shape, T, B, lim, p, "0", plain);
+  EXPECT_EQ(off.how, "not timed: LSTMAD_FUSED_AUTOTUNE=0");
+  EXPECT_EQ(off.chosen, names[0]);
+  EXPECT_TRUE(off.timed.empty());
+  const TimeLoopTuning t = train_tuned(shape, T, B, lim, p, "1", tuned);
+  ASSERT_EQ(t.how, "timed") << to_string(p);
+  ASSERT_EQ(t.timed.size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(t.timed[i].first, names[i]);
+    EXPECT_GT(t.timed[i].second, 0.0) << names[i];
+  }
+  std::printf("%s, %s: %s %.3f ms, %s %.3f ms; chose %s\n", shape.str().c_str(), to_string(p).c_str(),
+              t.timed[0].first.c_str(), t.timed[0].second, t.timed[1].first.c_str(), t.timed[1].second,
+              t.chosen.c_str());
+  const bool other_faster = t.timed[1].second < 0.98 * t.timed[0].second;
+  EXPECT_EQ(t.chosen, other_faster ? names[1] : names[0]);
+  const TimeLoopTuning t2 = train_tuned(shape, T, B, lim, p, "1", again);
+  EXPECT_EQ(t2.how, "as timed before in this process");
+  EXPECT_EQ(t2.chosen, t.chosen);
+  EXPECT_TRUE(t2.timed.empty());
+  const Batch fresh = make_short_batch(shape, T, B, 120);
+  for (std::size_t m = 0; m < plain.size(); ++m) {
+    ASSERT_EQ(plain[m].result.status, TrainStatus::Ok) << "model " << m << ": " << plain[m].result.message;
+    EXPECT_NE(plain[m].params, fresh.jobs[m].params) << "model " << m << " did not train";
+    expect_identical(tuned[m], plain[m], "model " + std::to_string(m) + ": autotuned vs not");
+    expect_identical(again[m], plain[m], "model " + std::to_string(m) + ": tuned before vs not");
+  }
+}
+
+// fp32, all models on one SM's worth of blocks so that the one-block time loops take their tiled products:
+// tiled (the default) against untiled. bf16 at H = 32 with few blocks: the tensor-core backward in four
+// parts of K (the default where the blocks fit the SMs) against one warp per tile.
+TEST(FusedMulti, AutotuneTimesTheChoicesThatKeepTheBits) {
+  LSTMAD_REQUIRE_GPU();
+  kernels::FusedLimits one_sm = fused_device_limits(0);
+  one_sm.sm_count = 1;
+  const ModelShape fp32_shape{1, 1, 16, 1};
+  ASSERT_TRUE(kernels::fused_bwd_tiled(kernels::plan_fused_multi(fp32_shape.hidden, 24, 3, one_sm)));
+  expect_autotune_keeps_the_bits(fp32_shape, 8, 24, one_sm, Precision::FP32, {"tiled", "untiled"});
+  const ModelShape bf16_shape{1, 1, 32, 1};
+  const kernels::FusedLimits lim = fused_device_limits(0);
+  ASSERT_EQ(kernels::plan_fused_mma(kernels::mma::Format::BF16, 32, 8, lim, 3).bwd_parts, 4);
+  expect_autotune_keeps_the_bits(bf16_shape, 8, 8, lim, Precision::BF16,
+                                 {"backward in 4 parts of K", "backward unsplit"});
+}
+
+// What the autotuner leaves alone: a choice a switch pins, a batch too short for the timing to pay (by
+// default), and time loops with nothing to choose (the cluster kernels).
+TEST(FusedMulti, AutotuneLeavesPinnedShortAndSingleChoicesAlone) {
+  LSTMAD_REQUIRE_GPU();
+  kernels::FusedLimits one_sm = fused_device_limits(0);
+  one_sm.sm_count = 1;
+  const ModelShape shape{1, 1, 20, 1};
+  std::vector<ModelJob> jobs;
+  {
+    const test::ScopedEnv pin("LSTMAD_FUSED_TILED", "0");
+    const TimeLoopTuning t = train_tuned(shape, 8, 24, one_sm, Precision::FP32, "1", jobs);
+    EXPECT_EQ(t.how, "not timed: LSTMAD_FUSED_TILED pins it");
+    EXPECT_EQ(t.chosen, "untiled");
+  }
+  // The batch plans its longest model's minibatches times its epochs, against the 160 steps that two
+  // choices' 4 rounds need at 20 planned steps per timed one.
+  const TimeLoopTuning t = train_tuned(shape, 8, 24, one_sm, Precision::FP32, nullptr, jobs);
+  std::size_t planned = 0;
+  for (const ModelJob& j : jobs)
+    planned = std::max(planned, (j.data.train.size() + 23) / 24 * static_cast<std::size_t>(j.options.epochs));
+  ASSERT_LT(planned, 160u);
+  EXPECT_EQ(t.how, "not timed: " + std::to_string(planned) + " planned steps, fewer than 160");
+  EXPECT_EQ(t.chosen, "tiled");
+  const TimeLoopTuning single =
+      train_tuned(ModelShape{1, 1, 20, 1}, 8, 4, fused_device_limits(0), Precision::FP32, "1", jobs);
+  EXPECT_EQ(single.how, "not timed: one choice");
+  EXPECT_TRUE(single.timed.empty());
+}
+
 TEST(FusedMulti, GraphReplayEqualsEagerAndTheLoopAgrees) {
   LSTMAD_REQUIRE_GPU();
   const ModelShape shape{1, 2, 48, 1};

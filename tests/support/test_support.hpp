@@ -41,7 +41,8 @@ std::vector<std::vector<std::string>> read_csv(const std::string& path);
 // commas). A row with another number of fields than the header fails the calling test.
 std::vector<std::map<std::string, std::string>> read_results_csv(const std::string& path);
 
-// Sets an environment variable for a scope and puts back what was there (or its absence).
+// Sets an environment variable (value nullptr: unsets it) for a scope and puts back what was there (or
+// its absence).
 class ScopedEnv {
  public:
   ScopedEnv(const char* name, const char* value);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include "core/error.hpp"
@@ -56,11 +57,16 @@ class MultiTraining {
     }
   }
 
-  void run() {
+  TimeLoopTuning run() {
     const auto t0 = Clock::now();
-    block_.load(jobs_);
     int max_epochs = 0;
-    for (const ModelState& s : st_) max_epochs = std::max(max_epochs, s.job->options.epochs);
+    long long max_steps = 0;  // per epoch: the batch's longest model's
+    for (const ModelState& s : st_) {
+      max_epochs = std::max(max_epochs, s.job->options.epochs);
+      max_steps = std::max<long long>(max_steps, (s.ntrain() + B_ - 1) / B_);
+    }
+    TimeLoopTuning tuning = block_.autotune(jobs_, max_steps * max_epochs);
+    block_.load(jobs_);  // after autotune(), whose timed steps moved the parameters and Adam state
     for (int e = 0; e < max_epochs; ++e) {
       // The models train in lockstep, so each one's time limit is checked against the batch's time.
       int steps = 0, vsteps = 0;
@@ -75,6 +81,7 @@ class MultiTraining {
       if (any_improved) block_.keep_best(flag_);
     }
     finish(t0);
+    return tuning;
   }
 
  private:
@@ -183,7 +190,11 @@ FusedMultiBatch::FusedMultiBatch(const ModelShape& shape, int window, int B,
 FusedMultiBatch::~FusedMultiBatch() = default;
 
 void FusedMultiBatch::train() {
-  MultiTraining(*block_, jobs_).run();
+  tuning_ = MultiTraining(*block_, jobs_).run();
+}
+const TimeLoopTuning& FusedMultiBatch::autotune() {
+  tuning_ = block_->autotune(jobs_, std::numeric_limits<long long>::max());
+  return tuning_;
 }
 void FusedMultiBatch::load_for_steps() {
   block_->load_for_steps(jobs_);

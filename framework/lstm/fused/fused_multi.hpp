@@ -26,6 +26,16 @@ namespace lstmad {
 
 class MultiModelBlock;  // multi_model_block.hpp: the buffers and launches
 
+// What a batch's autotuning did (MultiModelBlock::autotune): each choice of time loops it timed with its
+// median step in ms (none where it timed nothing), the choice the batch runs, and how that was decided
+// ("timed", "as timed before in this process", or why nothing was timed).
+struct TimeLoopTuning {
+  std::vector<std::pair<std::string, double>> timed;
+  std::string chosen, how;
+};
+// "tiled 1.234 ms, untiled 1.456 ms: tiled" where it timed; "tiled (not timed: one choice)" otherwise.
+std::string to_string(const TimeLoopTuning& t);
+
 // One multi-model batch on the current device: its buffers for the jobs given (same shape and window;
 // min(batch, training windows) == B for each; parameters and windows already checked).
 class FusedMultiBatch {
@@ -39,8 +49,13 @@ class FusedMultiBatch {
   FusedMultiBatch(const FusedMultiBatch&) = delete;
   FusedMultiBatch& operator=(const FusedMultiBatch&) = delete;
 
-  // Trains every job and stores its parameters and result.
+  // Trains every job and stores its parameters and result. It first times the time loops' choices that
+  // give the same bits where that pays (MultiModelBlock::autotune); tuning() says what it did.
   void train();
+  const TimeLoopTuning& tuning() const { return tuning_; }
+  // For benchmarks: train()'s autotuning, whatever the steps planned (LSTMAD_FUSED_AUTOTUNE=0 still turns
+  // it off); load_for_steps() after it.
+  const TimeLoopTuning& autotune();
   // For benchmarks: loads the jobs with every model running; step() then enqueues one training step of
   // all of them on their first B windows (a graph replay from the third call on, when graphs are on).
   void load_for_steps();
@@ -53,6 +68,7 @@ class FusedMultiBatch {
  private:
   std::vector<ModelJob*> jobs_;
   std::unique_ptr<MultiModelBlock> block_;
+  TimeLoopTuning tuning_;
 };
 
 // Trains `jobs` (same shape and window; min(batch, training windows) == B for each; parameters and

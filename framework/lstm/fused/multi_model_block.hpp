@@ -21,6 +21,7 @@
 #include "kernels/lstm_mma_plan.hpp"
 #include "kernels/lstm_multi.hpp"
 #include "lstm/engine.hpp"
+#include "lstm/fused/fused_multi.hpp"  // TimeLoopTuning
 #include "lstm/shape.hpp"
 
 namespace lstmad {
@@ -83,6 +84,16 @@ class MultiModelBlock {
   // "cluster C", "one-block" or "one-block, R from L2".
   std::string time_loops() const;
 
+  // Before training: where the time loops have choices that give the same bits (the tiled products or
+  // not at fp32; the tensor-core backward in parts of K or not), time a few training steps of each on the
+  // jobs and keep the fastest, so that the block runs what is fastest on this device whatever the
+  // defaults were measured on. It runs where the timing costs at most a twentieth of `planned_steps`
+  // (LSTMAD_FUSED_AUTOTUNE: 0 never, 1 always), not for a choice a switch pins (LSTMAD_FUSED_TILED,
+  // LSTMAD_FUSED_MMA_SPLIT), and once per shape, window, batch, N, precision and device in a process.
+  // Call before load(jobs), which puts back the parameters and Adam state the timed steps moved; the
+  // trained parameters are then those of any of the choices.
+  TimeLoopTuning autotune(const std::vector<ModelJob*>& jobs, long long planned_steps);
+
   // Inference: every job's windows (its starts in the validation list) in steps of B rows, the forecasts
   // of each step stored at the model's cursor in one output buffer, downloaded once into each job's out.
   void predict(const std::vector<const PredictJob*>& jobs);
@@ -90,6 +101,18 @@ class MultiModelBlock {
  private:
   enum class Pass { Train, Validate, Predict };
 
+  // One choice of time loops that gives the bits of every other (autotune).
+  struct LoopChoice {
+    std::string name;
+    bool tiled = true;
+    kernels::MmaLaunch mma;
+  };
+  // The block's choices, the one it runs first; one only where there is nothing to choose, or where a
+  // switch pins it (then `pinned` names the switch).
+  std::vector<LoopChoice> loop_choices(std::string& pinned) const;
+  void run_choice(const LoopChoice& c);
+  std::string tuning_key() const;
+  void zero_buffers();
   std::size_t rt_stride() const;
   void plan_cluster(const kernels::FusedLimits& limits);
   void copy_flagged(float* dst, const float* src, const std::vector<unsigned char>& flag, const char* what);
@@ -108,6 +131,8 @@ class MultiModelBlock {
   ModelShape shape_;
   ParamLayout layout_;
   int T_, B_, N_;
+  kernels::FusedLimits limits_;
+  Precision precision_;
   cudaStream_t stream_;
   bool use_graphs_;
   bool inference_ = false;
