@@ -550,7 +550,7 @@ AUTOTUNE = re.compile(r"fused engine: time loops for (\d+) model\(s\) of (.*?), 
 
 
 def autotune_section(log):
-    """The multi-model batches' autotuning (MultiModelBlock::autotune), from the lines it logs: for each batch
+    """The multi-model batches' autotuning (MultiModelBlock::begin_autotune), from the lines it logs: for each batch
     timed, its two choices of time loops (the default first) with their median step, and which it ran."""
     rows = []
     for path in sorted(glob.glob(os.path.join(log, "*.log"))):

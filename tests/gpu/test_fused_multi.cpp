@@ -654,12 +654,12 @@ TEST(FusedMulti, TiledTimeLoopsGiveTheUntiledBits) {
   expect_tiled_gives_untiled_bits(ModelShape{1, 1, 16, 1}, 8, 24, 1);
 }
 
-// Trains make_short_batch(shape, T, B) as one FusedMultiBatch on `lim` with LSTMAD_FUSED_AUTOTUNE set to
+// Trains make_short_batch(shape, T, B, n0) as one FusedMultiBatch on `lim` with LSTMAD_FUSED_AUTOTUNE set to
 // `autotune` (nullptr: unset); the jobs come back in `out`.
 TimeLoopTuning train_tuned(const ModelShape& shape, int T, int B, const kernels::FusedLimits& lim,
-                           Precision p, const char* autotune, std::vector<ModelJob>& out) {
+                           Precision p, const char* autotune, std::vector<ModelJob>& out, int n0 = 120) {
   const test::ScopedEnv env("LSTMAD_FUSED_AUTOTUNE", autotune);
-  Batch b = make_short_batch(shape, T, B, /*n0=*/120);
+  Batch b = make_short_batch(shape, T, B, n0);
   std::vector<ModelJob*> jobs;
   for (auto& j : b.jobs) jobs.push_back(&j);
   gpu::Stream stream;
@@ -669,11 +669,11 @@ TimeLoopTuning train_tuned(const ModelShape& shape, int T, int B, const kernels:
   return batch.tuning();
 }
 
-// The autotuner (MultiModelBlock::autotune) times both choices where the time loops have two that give the
-// same bits, runs the faster (the default unless the other is faster by more than the margin), remembers
-// it for the next batch of the same key, and leaves no trace of its timed steps: each model ends with the
-// bits of the batch that did not tune (LSTMAD_FUSED_AUTOTUNE=0), Adam moments, sums and all. `names` are
-// the two choices, the default first.
+// The autotuning (MultiModelBlock::begin_autotune) runs the batch's first training steps with the two
+// choices of time loops that give the same bits in turn, times them, runs the faster from then on (the
+// default unless the other is faster by more than the margin) and remembers it for the next batch of the
+// same key. The models end bit for bit as without it (LSTMAD_FUSED_AUTOTUNE=0): which shows that the
+// choices, switched from step to step, give the same bits. `names` are the two choices, the default first.
 void expect_autotune_keeps_the_bits(const ModelShape& shape, int T, int B, const kernels::FusedLimits& lim,
                                     Precision p, const std::vector<std::string>& names) {
   std::vector<ModelJob> plain, tuned, again;
@@ -681,19 +681,17 @@ void expect_autotune_keeps_the_bits(const ModelShape& shape, int T, int B, const
   EXPECT_EQ(off.how, "not timed: LSTMAD_FUSED_AUTOTUNE=0");
   EXPECT_EQ(off.chosen, names[0]);
   EXPECT_TRUE(off.timed.empty());
-  const TimeLoopTuning t = train_tuned(shape, T, B, lim, p, "1", tuned);
+  const TimeLoopTuning t = train_tuned(shape, T, B, lim, p, nullptr, tuned);
   ASSERT_EQ(t.how, "timed") << to_string(p);
   ASSERT_EQ(t.timed.size(), 2u);
   for (std::size_t i = 0; i < 2; ++i) {
     EXPECT_EQ(t.timed[i].first, names[i]);
     EXPECT_GT(t.timed[i].second, 0.0) << names[i];
   }
-  std::printf("%s, %s: %s %.3f ms, %s %.3f ms; chose %s\n", shape.str().c_str(), to_string(p).c_str(),
-              t.timed[0].first.c_str(), t.timed[0].second, t.timed[1].first.c_str(), t.timed[1].second,
-              t.chosen.c_str());
+  std::printf("%s, %s: %s\n", shape.str().c_str(), to_string(p).c_str(), to_string(t).c_str());
   const bool other_faster = t.timed[1].second < 0.98 * t.timed[0].second;
   EXPECT_EQ(t.chosen, other_faster ? names[1] : names[0]);
-  const TimeLoopTuning t2 = train_tuned(shape, T, B, lim, p, "1", again);
+  const TimeLoopTuning t2 = train_tuned(shape, T, B, lim, p, nullptr, again);
   EXPECT_EQ(t2.how, "as timed before in this process");
   EXPECT_EQ(t2.chosen, t.chosen);
   EXPECT_TRUE(t2.timed.empty());
@@ -723,9 +721,10 @@ TEST(FusedMulti, AutotuneTimesTheChoicesThatKeepTheBits) {
                                  {"backward in 4 parts of K", "backward unsplit"});
 }
 
-// What the autotuner leaves alone: a choice a switch pins, a batch too short for the timing to pay (by
-// default), and time loops with nothing to choose (the cluster kernels).
-TEST(FusedMulti, AutotuneLeavesPinnedShortAndSingleChoicesAlone) {
+// What the autotuning leaves alone: a choice a switch pins, time loops with nothing to choose (one model
+// spread over the SMs: a few rows per block, untiled), and a batch whose training ends before the rounds
+// do (it keeps what it ran, with the same bits).
+TEST(FusedMulti, AutotuneLeavesPinnedSingleAndShortCasesAlone) {
   LSTMAD_REQUIRE_GPU();
   kernels::FusedLimits one_sm = fused_device_limits(0);
   one_sm.sm_count = 1;
@@ -733,23 +732,27 @@ TEST(FusedMulti, AutotuneLeavesPinnedShortAndSingleChoicesAlone) {
   std::vector<ModelJob> jobs;
   {
     const test::ScopedEnv pin("LSTMAD_FUSED_TILED", "0");
-    const TimeLoopTuning t = train_tuned(shape, 8, 24, one_sm, Precision::FP32, "1", jobs);
+    const TimeLoopTuning t = train_tuned(shape, 8, 24, one_sm, Precision::FP32, nullptr, jobs);
     EXPECT_EQ(t.how, "not timed: LSTMAD_FUSED_TILED pins it");
     EXPECT_EQ(t.chosen, "untiled");
   }
-  // The batch plans its longest model's minibatches times its epochs, against the 160 steps that two
-  // choices' 4 rounds need at 20 planned steps per timed one.
-  const TimeLoopTuning t = train_tuned(shape, 8, 24, one_sm, Precision::FP32, nullptr, jobs);
-  std::size_t planned = 0;
-  for (const ModelJob& j : jobs)
-    planned = std::max(planned, (j.data.train.size() + 23) / 24 * static_cast<std::size_t>(j.options.epochs));
-  ASSERT_LT(planned, 160u);
-  EXPECT_EQ(t.how, "not timed: " + std::to_string(planned) + " planned steps, fewer than 160");
-  EXPECT_EQ(t.chosen, "tiled");
   const TimeLoopTuning single =
-      train_tuned(ModelShape{1, 1, 20, 1}, 8, 4, fused_device_limits(0), Precision::FP32, "1", jobs);
+      train_tuned(shape, 8, 4, fused_device_limits(0), Precision::FP32, nullptr, jobs);
   EXPECT_EQ(single.how, "not timed: one choice");
   EXPECT_TRUE(single.timed.empty());
+  // 40 to 64 rows: at most ceil(40 / 24) = 2 minibatches in each of 2 epochs.
+  std::vector<ModelJob> plain;
+  const TimeLoopTuning off = train_tuned(shape, 8, 24, one_sm, Precision::FP32, "0", plain, /*n0=*/40);
+  const TimeLoopTuning t = train_tuned(shape, 8, 24, one_sm, Precision::FP32, nullptr, jobs, /*n0=*/40);
+  std::size_t steps = 0;
+  for (const ModelJob& j : jobs)
+    steps = std::max(steps, (j.data.train.size() + 23) / 24 * static_cast<std::size_t>(j.options.epochs));
+  ASSERT_LT(steps, 8u);
+  EXPECT_EQ(t.how, "not timed: the batch ran fewer training steps than the 8 the timing takes");
+  EXPECT_TRUE(t.timed.empty());
+  for (std::size_t m = 0; m < jobs.size(); ++m)
+    expect_identical(jobs[m], plain[m],
+                     "model " + std::to_string(m) + ": steps of both choices vs the default");
 }
 
 TEST(FusedMulti, GraphReplayEqualsEagerAndTheLoopAgrees) {

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <limits>
 #include <string>
 
 #include "core/error.hpp"
@@ -59,14 +58,10 @@ class MultiTraining {
 
   TimeLoopTuning run() {
     const auto t0 = Clock::now();
+    block_.load(jobs_);
+    block_.begin_autotune();  // the first training steps time the time loops' choices
     int max_epochs = 0;
-    long long max_steps = 0;  // per epoch: the batch's longest model's
-    for (const ModelState& s : st_) {
-      max_epochs = std::max(max_epochs, s.job->options.epochs);
-      max_steps = std::max<long long>(max_steps, (s.ntrain() + B_ - 1) / B_);
-    }
-    TimeLoopTuning tuning = block_.autotune(jobs_, max_steps * max_epochs);
-    block_.load(jobs_);  // after autotune(), whose timed steps moved the parameters and Adam state
+    for (const ModelState& s : st_) max_epochs = std::max(max_epochs, s.job->options.epochs);
     for (int e = 0; e < max_epochs; ++e) {
       // The models train in lockstep, so each one's time limit is checked against the batch's time.
       int steps = 0, vsteps = 0;
@@ -81,7 +76,7 @@ class MultiTraining {
       if (any_improved) block_.keep_best(flag_);
     }
     finish(t0);
-    return tuning;
+    return block_.autotune_result();
   }
 
  private:
@@ -193,7 +188,10 @@ void FusedMultiBatch::train() {
   tuning_ = MultiTraining(*block_, jobs_).run();
 }
 const TimeLoopTuning& FusedMultiBatch::autotune() {
-  tuning_ = block_->autotune(jobs_, std::numeric_limits<long long>::max());
+  block_->begin_autotune();
+  block_->load_for_steps(jobs_);
+  for (int s = 0; s < block_->autotune_steps(); ++s) block_->bench_step();
+  tuning_ = block_->autotune_result();
   return tuning_;
 }
 void FusedMultiBatch::load_for_steps() {

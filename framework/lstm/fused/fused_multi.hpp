@@ -26,8 +26,8 @@ namespace lstmad {
 
 class MultiModelBlock;  // multi_model_block.hpp: the buffers and launches
 
-// What a batch's autotuning did (MultiModelBlock::autotune): each choice of time loops it timed with its
-// median step in ms (none where it timed nothing), the choice the batch runs, and how that was decided
+// What a batch's autotuning did (MultiModelBlock::begin_autotune): each choice of time loops it timed with
+// its median step in ms (none where it timed nothing), the choice the batch runs, and how that was decided
 // ("timed", "as timed before in this process", or why nothing was timed).
 struct TimeLoopTuning {
   std::vector<std::pair<std::string, double>> timed;
@@ -49,12 +49,11 @@ class FusedMultiBatch {
   FusedMultiBatch(const FusedMultiBatch&) = delete;
   FusedMultiBatch& operator=(const FusedMultiBatch&) = delete;
 
-  // Trains every job and stores its parameters and result. It first times the time loops' choices that
-  // give the same bits where that pays (MultiModelBlock::autotune); tuning() says what it did.
+  // Trains every job and stores its parameters and result. Its first training steps time the time
+  // loops' choices that give the same bits (MultiModelBlock::begin_autotune); tuning() says what that did.
   void train();
   const TimeLoopTuning& tuning() const { return tuning_; }
-  // For benchmarks: train()'s autotuning, whatever the steps planned (LSTMAD_FUSED_AUTOTUNE=0 still turns
-  // it off); load_for_steps() after it.
+  // For benchmarks: the same timing on bench steps (the parameters move: load_for_steps() after it).
   const TimeLoopTuning& autotune();
   // For benchmarks: loads the jobs with every model running; step() then enqueues one training step of
   // all of them on their first B windows (a graph replay from the third call on, when graphs are on).

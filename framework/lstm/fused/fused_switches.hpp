@@ -38,14 +38,10 @@ inline kernels::BwdSplit fused_mma_split() {
                       : kernels::BwdSplit::FitSms;
 }
 
-// Whether a multi-model batch times its time-loop choices that give the same bits before it trains
-// (MultiModelBlock::autotune): LSTMAD_FUSED_AUTOTUNE=0 never, =1 always, otherwise where the timing costs
-// a small share of the steps the batch plans.
-enum class Autotune { Off, Auto, Always };
-inline Autotune fused_autotune() {
-  const char* v = std::getenv("LSTMAD_FUSED_AUTOTUNE");
-  const std::string s = v != nullptr ? v : "";
-  return s == "0" ? Autotune::Off : s == "1" ? Autotune::Always : Autotune::Auto;
+// Whether a multi-model batch times its time-loop choices that give the same bits on its first training
+// steps (MultiModelBlock::begin_autotune); LSTMAD_FUSED_AUTOTUNE=0 keeps the defaults.
+inline bool fused_autotune() {
+  return fused_switch("LSTMAD_FUSED_AUTOTUNE", true);
 }
 
 // Whether NAME is set at all: a switch set by hand pins its choice, which the autotuner then leaves alone.

@@ -146,25 +146,18 @@ MultiModelBlock::MultiModelBlock(const ModelShape& shape, int window, int B,
   } else {
     out_offset_.resize(N);
   }
-  zero_buffers();
+  // Buffers start at zero: rows a short minibatch leaves untouched hold finite values only.
+  for (DeviceBuffer<float>* b :
+       {&xt_, &gx_, &dgates_, &dy_, &hy_, &cy_, &dhy_, &yb_, &yhat_, &dyhat_, &resid_})
+    b->zero_async(stream_);
+  for (auto* v : {&y_, &gates_, &c_})
+    for (DeviceBuffer<float>& b : *v) b.zero_async(stream_);
   if (mma_.grid > 0) {
     CUDA_CHECK(kernels::prepare_lstm_mma(mma_));
   } else {
     CUDA_CHECK(kernels::prepare_lstm_fused_forward(plan_));
     if (train) CUDA_CHECK(kernels::prepare_lstm_fused_backward(plan_));
   }
-}
-
-// Buffers start at zero: rows a short minibatch leaves untouched hold finite values only. The sums and
-// the gradient too, so that autotune() leaves no trace of the steps it timed.
-void MultiModelBlock::zero_buffers() {
-  for (DeviceBuffer<float>* b :
-       {&xt_, &gx_, &dgates_, &dy_, &hy_, &cy_, &dhy_, &yb_, &yhat_, &dyhat_, &resid_, &dtheta_})
-    b->zero_async(stream_);
-  for (auto* v : {&y_, &gates_, &c_})
-    for (DeviceBuffer<float>& b : *v) b.zero_async(stream_);
-  for (DeviceBuffer<double>* b : {&step_sq_, &norm_sq_, &epoch_sum_, &epoch_norm_, &val_sum_})
-    b->zero_async(stream_);
 }
 
 // Where R does not fit one block (H of about 120 and more): version 2's clusters, the SMs shared out among
@@ -354,6 +347,10 @@ void MultiModelBlock::predict(const std::vector<const PredictJob*>& jobs) {
 
 // One step, eager or as a graph replay (captured on the second call, after an eager first one).
 void MultiModelBlock::run_step(Pass pass) {
+  if (pass == Pass::Train && tuner_.active) {
+    tuned_step();  // eager, each step with the next choice in turn
+    return;
+  }
   const int k = static_cast<int>(pass);
   GraphExec& g = graphs_[k];
   bool& warmed = warmed_[k];

@@ -84,15 +84,19 @@ class MultiModelBlock {
   // "cluster C", "one-block" or "one-block, R from L2".
   std::string time_loops() const;
 
-  // Before training: where the time loops have choices that give the same bits (the tiled products or
-  // not at fp32; the tensor-core backward in parts of K or not), time a few training steps of each on the
-  // jobs and keep the fastest, so that the block runs what is fastest on this device whatever the
-  // defaults were measured on. It runs where the timing costs at most a twentieth of `planned_steps`
-  // (LSTMAD_FUSED_AUTOTUNE: 0 never, 1 always), not for a choice a switch pins (LSTMAD_FUSED_TILED,
-  // LSTMAD_FUSED_MMA_SPLIT), and once per shape, window, batch, N, precision and device in a process.
-  // Call before load(jobs), which puts back the parameters and Adam state the timed steps moved; the
-  // trained parameters are then those of any of the choices.
-  TimeLoopTuning autotune(const std::vector<ModelJob*>& jobs, long long planned_steps);
+  // Autotuning. Where the time loops have choices that give the same bits (the tiled products or not at
+  // fp32; the tensor-core backward in parts of K or not), the block runs its next training steps with the
+  // choices in turn, one warm-up round and three timed ones, and then keeps the fastest: the device's own
+  // answer, whatever the defaults were measured on. Since each choice gives every other's bits, the steps
+  // that time them are the training's own, and the models end as they would without the timing. Not for a
+  // choice a switch pins (LSTMAD_FUSED_TILED, LSTMAD_FUSED_MMA_SPLIT), nor with LSTMAD_FUSED_AUTOTUNE=0;
+  // once per shape, window, batch, N, precision and device in a process (a later block of the same key
+  // takes the choice). begin_autotune() before the steps; autotune_result() says what was done (also
+  // when the steps ran out before the rounds did).
+  void begin_autotune();
+  TimeLoopTuning autotune_result() const;
+  // The steps the timing takes where it runs.
+  int autotune_steps() const;
 
   // Inference: every job's windows (its starts in the validation list) in steps of B rows, the forecasts
   // of each step stored at the model's cursor in one output buffer, downloaded once into each job's out.
@@ -112,7 +116,8 @@ class MultiModelBlock {
   std::vector<LoopChoice> loop_choices(std::string& pinned) const;
   void run_choice(const LoopChoice& c);
   std::string tuning_key() const;
-  void zero_buffers();
+  void tuned_step();
+  void finish_tuning();
   std::size_t rt_stride() const;
   void plan_cluster(const kernels::FusedLimits& limits);
   void copy_flagged(float* dst, const float* src, const std::vector<unsigned char>& flag, const char* what);
@@ -163,6 +168,15 @@ class MultiModelBlock {
   gpu::GraphExec graphs_[3];  // by Pass
   std::vector<std::pair<std::string, gpu::Event>>* marks_ = nullptr;  // bench_step_phases() in progress
   bool warmed_[3] = {false, false, false};
+  // Autotuning in progress (active) or done: the choices, the steps run, each timed step's events by
+  // choice, and what it came to.
+  struct Tuner {
+    bool active = false;
+    std::vector<LoopChoice> choices;
+    int steps = 0;
+    std::vector<std::vector<std::pair<gpu::Event, gpu::Event>>> events;
+    TimeLoopTuning result;
+  } tuner_;
 };
 
 }  // namespace lstmad

@@ -1,12 +1,13 @@
-// MultiModelBlock::autotune (multi_model_block.hpp): the time loops' choices that give the same bits,
-// timed on the block's own jobs before it trains.
+// MultiModelBlock's autotuning (multi_model_block.hpp): the time loops' choices that give the same bits,
+// timed on the block's own first training steps.
 //
 // Why at run time: which of these choices is faster depends on the device and on the launch (the tiled
 // products trade a second barrier per step for half the shared-memory loads; the split tensor-core
 // backward trades SMs shared among four blocks for one block of 512 threads), and the defaults were
-// chosen by counting, not measured on every device. Since every choice gives the same bits, timing them
-// changes no result: a model trains to the same parameters whichever is chosen, run after run, alone or in
-// a batch.
+// chosen by counting, not measured on every device. Why on the training's own steps: every choice gives
+// every other's bits, so steps run with the choices in turn train the models exactly as the default
+// would. The timing costs no extra step and leaves nothing to undo; the timed steps run eagerly (no graph
+// replay) and the host waits once, when the rounds are done.
 #include <algorithm>
 #include <cstdio>
 #include <map>
@@ -27,8 +28,6 @@ namespace {
 // One warm-up round (lazy module loading, first touches), then this many timed rounds, the choices
 // interleaved within each round so that a drift of the clock weighs on all of them alike.
 constexpr int kTimedRounds = 3;
-// The timing may cost at most this share of the steps the batch plans (under Autotune::Auto).
-constexpr long long kPlannedStepsPerTimedStep = 20;
 // A choice replaces the first (the default) only when faster by more than this: within it the two are
 // the same speed as far as a few steps can tell, and the default is kept.
 constexpr double kMargin = 0.02;
@@ -109,78 +108,97 @@ std::string MultiModelBlock::tuning_key() const {
          std::to_string(limits_.sm_count) + "|" + std::to_string(limits_.smem_optin);
 }
 
-TimeLoopTuning MultiModelBlock::autotune(const std::vector<ModelJob*>& jobs, long long planned_steps) {
-  TimeLoopTuning t;
+int MultiModelBlock::autotune_steps() const {
+  return static_cast<int>(tuner_.choices.size()) * (kTimedRounds + 1);
+}
+
+void MultiModelBlock::begin_autotune() {
+  tuner_ = Tuner();
+  TimeLoopTuning& t = tuner_.result;
   std::string pinned;
-  const std::vector<LoopChoice> choices = loop_choices(pinned);
+  std::vector<LoopChoice> choices = loop_choices(pinned);
   t.chosen = choices.front().name;
-  const Autotune mode = fused_autotune();
   if (inference_) {
     t.how = "not timed: an inference block";
-    return t;
+    return;
   }
   if (choices.size() < 2) {
     t.how = pinned.empty() ? "not timed: one choice" : "not timed: " + pinned + " pins it";
-    return t;
+    return;
   }
-  if (mode == Autotune::Off) {
+  if (!fused_autotune()) {
     t.how = "not timed: LSTMAD_FUSED_AUTOTUNE=0";
-    return t;
+    return;
   }
-  const std::string key = tuning_key();
   {
     const std::lock_guard<std::mutex> lock(tuned_mutex);
-    const auto it = tuned().find(key);
-    if (it != tuned().end()) {
+    const auto it = tuned().find(tuning_key());
+    if (it != tuned().end())
       for (const LoopChoice& c : choices)
         if (c.name == it->second) {
           run_choice(c);
           t.chosen = c.name;
           t.how = "as timed before in this process";
-          return t;
+          return;
         }
-    }
   }
-  const long long timing_steps = static_cast<long long>(choices.size()) * (kTimedRounds + 1);
-  if (mode == Autotune::Auto && planned_steps < timing_steps * kPlannedStepsPerTimedStep) {
-    t.how = "not timed: " + std::to_string(planned_steps) + " planned steps, fewer than " +
-            std::to_string(timing_steps * kPlannedStepsPerTimedStep);
-    return t;
+  tuner_.choices = std::move(choices);
+  tuner_.events.resize(tuner_.choices.size());
+  for (auto& e : tuner_.events)
+    for (int r = 0; r < kTimedRounds; ++r) e.emplace_back(gpu::Event(), gpu::Event());
+  tuner_.active = true;
+  t.how = "not timed: the batch ran fewer training steps than the " + std::to_string(autotune_steps()) +
+          " the timing takes";
+}
+
+// One training step with the next choice in turn: steps 0 .. C-1 warm up, then each round times one
+// step of every choice.
+void MultiModelBlock::tuned_step() {
+  const int C = static_cast<int>(tuner_.choices.size());
+  const int i = tuner_.steps % C, round = tuner_.steps / C;
+  run_choice(tuner_.choices[static_cast<std::size_t>(i)]);
+  if (round == 0) {
+    enqueue(Pass::Train);
+  } else {
+    auto& [start, stop] = tuner_.events[static_cast<std::size_t>(i)][static_cast<std::size_t>(round - 1)];
+    start.record(stream_);
+    enqueue(Pass::Train);
+    stop.record(stream_);
   }
-  // Each model runs its first B windows; the cursor rewinds before every step.
-  load_for_steps(jobs);
-  std::vector<std::vector<double>> ms(choices.size());
-  gpu::Event start, stop;
-  for (int round = 0; round <= kTimedRounds; ++round)
-    for (std::size_t i = 0; i < choices.size(); ++i) {
-      run_choice(choices[i]);
-      cursor_.zero_async(stream_);
-      start.record(stream_);
-      enqueue(Pass::Train);
-      stop.record(stream_);
-      stop.synchronize();
-      if (round > 0) ms[i].push_back(stop.elapsed_ms_since(start));
-    }
+  if (++tuner_.steps == autotune_steps()) finish_tuning();
+}
+
+void MultiModelBlock::finish_tuning() {
+  TimeLoopTuning& t = tuner_.result;
   std::size_t best = 0;
-  for (std::size_t i = 0; i < choices.size(); ++i) {
-    std::sort(ms[i].begin(), ms[i].end());
-    t.timed.emplace_back(choices[i].name, ms[i][ms[i].size() / 2]);
+  for (std::size_t i = 0; i < tuner_.choices.size(); ++i) {
+    std::vector<double> ms;
+    for (auto& [start, stop] : tuner_.events[i]) {
+      stop.synchronize();
+      ms.push_back(stop.elapsed_ms_since(start));
+    }
+    std::sort(ms.begin(), ms.end());
+    t.timed.emplace_back(tuner_.choices[i].name, ms[ms.size() / 2]);
   }
-  for (std::size_t i = 1; i < choices.size(); ++i)
+  for (std::size_t i = 1; i < t.timed.size(); ++i)
     if (t.timed[i].second < t.timed[best].second * (1.0 - kMargin)) best = i;
-  run_choice(choices[best]);
-  t.chosen = choices[best].name;
+  run_choice(tuner_.choices[best]);
+  t.chosen = tuner_.choices[best].name;
   t.how = "timed";
+  tuner_.active = false;
+  tuner_.events.clear();
   {
     const std::lock_guard<std::mutex> lock(tuned_mutex);
-    tuned()[key] = t.chosen;
+    tuned()[tuning_key()] = t.chosen;
   }
-  // The buffers back to zero as the constructor left them; the parameters, Adam moments and step counts
-  // the timed steps moved are the caller's load() to restore.
-  zero_buffers();
   log::info("fused engine: time loops for " + std::to_string(N_) + " model(s) of " + shape_.str() +
             ", T=" + std::to_string(T_) + ", B=" + std::to_string(B_) + " (" + to_string(precision_) +
             "), per step: " + to_string(t) + " (the same bits either way)");
+}
+
+TimeLoopTuning MultiModelBlock::autotune_result() const {
+  TimeLoopTuning t = tuner_.result;
+  if (tuner_.active) t.chosen = tuner_.choices.front().name;  // what the block starts from
   return t;
 }
 
