@@ -704,6 +704,55 @@ void expect_autotune_keeps_the_bits(const ModelShape& shape, int T, int B, const
   }
 }
 
+// Forecasts of every window of each job, Bp rows a step, with LSTMAD_FUSED_AUTOTUNE set to `autotune`.
+TimeLoopTuning forecast_tuned(const ModelShape& shape, int T, int Bp, const kernels::FusedLimits& lim,
+                              const std::vector<ModelJob>& jobs, const char* autotune,
+                              std::vector<std::vector<float>>& out) {
+  const test::ScopedEnv env("LSTMAD_FUSED_AUTOTUNE", autotune);
+  std::vector<PredictJob> asks(jobs.size());
+  std::vector<const PredictJob*> ptrs;
+  out.assign(jobs.size(), {});
+  for (std::size_t m = 0; m < jobs.size(); ++m) {
+    PredictJob& a = asks[m];
+    a.params = &jobs[m].params;
+    a.x = jobs[m].data.x;
+    a.n = jobs[m].data.n;
+    for (int st = 0; st + T <= a.n; ++st) a.starts.push_back(st);
+    out[m].assign(a.starts.size(), std::nanf(""));
+    a.out = out[m].data();
+    ptrs.push_back(&a);
+  }
+  gpu::Stream stream;
+  return predict_fused_multi(shape, T, Bp, lim, ptrs, stream.get(), /*graphs=*/true, Precision::FP32);
+}
+
+// The forecasting pass tunes its forward the same way: tiled or not, on its own first steps (16 rows a
+// step, so that a block holds the 16 rows the tiles need and the longest series gives more steps than the
+// 8 of the timing), the forecasts bit for bit those of the untuned pass.
+TEST(FusedMulti, AutotunedForecastsKeepTheBits) {
+  LSTMAD_REQUIRE_GPU();
+  kernels::FusedLimits one_sm = fused_device_limits(0);
+  one_sm.sm_count = 1;
+  const ModelShape shape{1, 1, 24, 1};
+  const int T = 8, Bp = 16;
+  ASSERT_TRUE(kernels::fused_fwd_tiled(kernels::plan_fused_multi(shape.hidden, Bp, 3, one_sm)));
+  Batch b = make_short_batch(shape, T, Bp, 120);  // untrained parameters serve as well
+  std::vector<std::vector<float>> plain, tuned;
+  const TimeLoopTuning off = forecast_tuned(shape, T, Bp, one_sm, b.jobs, "0", plain);
+  EXPECT_EQ(off.how, "not timed: LSTMAD_FUSED_AUTOTUNE=0");
+  const TimeLoopTuning t = forecast_tuned(shape, T, Bp, one_sm, b.jobs, nullptr, tuned);
+  ASSERT_EQ(t.how, "timed");
+  ASSERT_EQ(t.timed.size(), 2u);
+  EXPECT_EQ(t.timed[0].first, "tiled");
+  EXPECT_EQ(t.timed[1].first, "untiled");
+  std::printf("forecasting, %s: %s\n", shape.str().c_str(), to_string(t).c_str());
+  for (std::size_t m = 0; m < plain.size(); ++m) {
+    EXPECT_TRUE(test::finite_and_nonzero(plain[m].data(), plain[m].size())) << "model " << m;
+    EXPECT_EQ(0, std::memcmp(plain[m].data(), tuned[m].data(), plain[m].size() * sizeof(float)))
+        << "model " << m << ": forecasts with the timing vs without";
+  }
+}
+
 // fp32, all models on one SM's worth of blocks so that the one-block time loops take their tiled products:
 // tiled (the default) against untiled. bf16 at H = 32 with few blocks: the tensor-core backward in four
 // parts of K (the default where the blocks fit the SMs) against one warp per tile.

@@ -216,13 +216,15 @@ void train_fused_multi(const ModelShape& shape, int window, int B, const kernels
   batch.train();
 }
 
-void predict_fused_multi(const ModelShape& shape, int window, int B, const kernels::FusedLimits& limits,
-                         const std::vector<const PredictJob*>& jobs, cudaStream_t stream, bool graphs,
-                         Precision precision) {
-  if (jobs.empty()) return;
+TimeLoopTuning predict_fused_multi(const ModelShape& shape, int window, int B,
+                                   const kernels::FusedLimits& limits,
+                                   const std::vector<const PredictJob*>& jobs, cudaStream_t stream,
+                                   bool graphs, Precision precision) {
+  if (jobs.empty()) return {};
   MultiModelBlock block(shape, window, B, limits, static_cast<int>(jobs.size()),
                         MultiModelBlock::Extent::prediction(jobs), stream, graphs, precision);
   block.predict(jobs);
+  return block.autotune_result();
 }
 
 }  // namespace lstmad

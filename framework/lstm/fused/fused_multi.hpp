@@ -80,9 +80,12 @@ void train_fused_multi(const ModelShape& shape, int window, int B, const kernels
 // run) on the current device on `stream`: the windows of every job in steps of B, each launch covering
 // all jobs (the validation pass's forward and head, without targets), each step's forecasts kept on the
 // device at the job's place and downloaded once at the end. A job's forecasts do not depend on the
-// other jobs, on their number or on B (per row, every sum runs in one fixed order).
-void predict_fused_multi(const ModelShape& shape, int window, int B, const kernels::FusedLimits& limits,
-                         const std::vector<const PredictJob*>& jobs, cudaStream_t stream, bool graphs,
-                         Precision precision);
+// other jobs, on their number or on B (per row, every sum runs in one fixed order). The first steps time
+// the forward's choices that give the same bits, if it has any (MultiModelBlock::begin_autotune): what
+// that did comes back.
+TimeLoopTuning predict_fused_multi(const ModelShape& shape, int window, int B,
+                                   const kernels::FusedLimits& limits,
+                                   const std::vector<const PredictJob*>& jobs, cudaStream_t stream,
+                                   bool graphs, Precision precision);
 
 }  // namespace lstmad

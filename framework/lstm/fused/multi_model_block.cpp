@@ -337,6 +337,7 @@ void MultiModelBlock::predict(const std::vector<const PredictJob*>& jobs) {
   const std::vector<unsigned char> on(N, 1);
   vrunning_.upload(on.data(), N, stream_);
   cursor_.zero_async(stream_);
+  begin_autotune();  // the first steps time the forward's choices, if it has any
   for (int s = 0; s < steps; ++s) run_step(Pass::Predict);
   std::vector<float> host(static_cast<std::size_t>(out_at));
   if (out_at > 0) out.download(host.data(), host.size(), stream_);
@@ -347,7 +348,7 @@ void MultiModelBlock::predict(const std::vector<const PredictJob*>& jobs) {
 
 // One step, eager or as a graph replay (captured on the second call, after an eager first one).
 void MultiModelBlock::run_step(Pass pass) {
-  if (pass == Pass::Train && tuner_.active) {
+  if (tuner_.active && pass == (inference_ ? Pass::Predict : Pass::Train)) {
     tuned_step();  // eager, each step with the next choice in turn
     return;
   }

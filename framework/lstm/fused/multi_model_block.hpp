@@ -85,10 +85,11 @@ class MultiModelBlock {
   std::string time_loops() const;
 
   // Autotuning. Where the time loops have choices that give the same bits (the tiled products or not at
-  // fp32; the tensor-core backward in parts of K or not), the block runs its next training steps with the
-  // choices in turn, one warm-up round and three timed ones, and then keeps the fastest: the device's own
-  // answer, whatever the defaults were measured on. Since each choice gives every other's bits, the steps
-  // that time them are the training's own, and the models end as they would without the timing. Not for a
+  // fp32; the tensor-core backward in parts of K or not), the block runs its next training steps (an
+  // inference block: its forecasting steps) with the choices in turn, one warm-up round and three timed
+  // ones, and then keeps the fastest: the device's own answer, whatever the defaults were measured on.
+  // Since each choice gives every other's bits, the steps that time them are the block's own, and the
+  // models and forecasts end as they would without the timing. predict() begins it itself. Not for a
   // choice a switch pins (LSTMAD_FUSED_TILED, LSTMAD_FUSED_MMA_SPLIT), nor with LSTMAD_FUSED_AUTOTUNE=0;
   // once per shape, window, batch, N, precision and device in a process (a later block of the same key
   // takes the choice). begin_autotune() before the steps; autotune_result() says what was done (also

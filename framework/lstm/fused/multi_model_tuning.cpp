@@ -51,8 +51,9 @@ std::vector<MultiModelBlock::LoopChoice> MultiModelBlock::loop_choices(std::stri
   now.tiled = tiled_;
   now.mma = mma_;
   if (mma_.grid > 0) {
-    now.name = parts_name(mma_.bwd_parts);
+    now.name = inference_ ? "tensor cores" : parts_name(mma_.bwd_parts);
     out.push_back(now);
+    if (inference_) return out;  // the split is the backward's
     if (fused_switch_set("LSTMAD_FUSED_MMA_SPLIT")) {
       pinned = "LSTMAD_FUSED_MMA_SPLIT";
       return out;
@@ -70,8 +71,10 @@ std::vector<MultiModelBlock::LoopChoice> MultiModelBlock::loop_choices(std::stri
     }
     return out;
   }
-  // The tiled products are taken only by the one-block kernels, where a block holds many rows.
-  const bool tiles = split_.grid == 0 && cluster_.cluster <= 1 && kernels::fused_bwd_tiled(plan_);
+  // The tiled products are taken only by the one-block kernels, where a block holds many rows; an
+  // inference block runs only the forward's.
+  const bool tiles = split_.grid == 0 && cluster_.cluster <= 1 &&
+                     (inference_ ? kernels::fused_fwd_tiled(plan_) : kernels::fused_bwd_tiled(plan_));
   now.name = !tiles ? time_loops() : tiled_ ? "tiled" : "untiled";
   out.push_back(now);
   if (!tiles) return out;
@@ -104,8 +107,9 @@ std::string MultiModelBlock::tuning_key() const {
   int device = 0;
   CUDA_CHECK(cudaGetDevice(&device));
   return std::to_string(device) + "|" + shape_.str() + "|T=" + std::to_string(T_) +
-         "|B=" + std::to_string(B_) + "|N=" + std::to_string(N_) + "|" + to_string(precision_) + "|" +
-         std::to_string(limits_.sm_count) + "|" + std::to_string(limits_.smem_optin);
+         "|B=" + std::to_string(B_) + "|N=" + std::to_string(N_) + (inference_ ? "|forecast|" : "|train|") +
+         to_string(precision_) + "|" + std::to_string(limits_.sm_count) + "|" +
+         std::to_string(limits_.smem_optin);
 }
 
 int MultiModelBlock::autotune_steps() const {
@@ -118,10 +122,6 @@ void MultiModelBlock::begin_autotune() {
   std::string pinned;
   std::vector<LoopChoice> choices = loop_choices(pinned);
   t.chosen = choices.front().name;
-  if (inference_) {
-    t.how = "not timed: an inference block";
-    return;
-  }
   if (choices.size() < 2) {
     t.how = pinned.empty() ? "not timed: one choice" : "not timed: " + pinned + " pins it";
     return;
@@ -147,22 +147,23 @@ void MultiModelBlock::begin_autotune() {
   for (auto& e : tuner_.events)
     for (int r = 0; r < kTimedRounds; ++r) e.emplace_back(gpu::Event(), gpu::Event());
   tuner_.active = true;
-  t.how = "not timed: the batch ran fewer training steps than the " + std::to_string(autotune_steps()) +
-          " the timing takes";
+  t.how = std::string("not timed: the batch ran fewer ") + (inference_ ? "forecasting" : "training") +
+          " steps than the " + std::to_string(autotune_steps()) + " the timing takes";
 }
 
-// One training step with the next choice in turn: steps 0 .. C-1 warm up, then each round times one
-// step of every choice.
+// One step (training, or forecasting in an inference block) with the next choice in turn: steps 0 .. C-1
+// warm up, then each round times one step of every choice.
 void MultiModelBlock::tuned_step() {
+  const Pass pass = inference_ ? Pass::Predict : Pass::Train;
   const int C = static_cast<int>(tuner_.choices.size());
   const int i = tuner_.steps % C, round = tuner_.steps / C;
   run_choice(tuner_.choices[static_cast<std::size_t>(i)]);
   if (round == 0) {
-    enqueue(Pass::Train);
+    enqueue(pass);
   } else {
     auto& [start, stop] = tuner_.events[static_cast<std::size_t>(i)][static_cast<std::size_t>(round - 1)];
     start.record(stream_);
-    enqueue(Pass::Train);
+    enqueue(pass);
     stop.record(stream_);
   }
   if (++tuner_.steps == autotune_steps()) finish_tuning();
@@ -193,7 +194,8 @@ void MultiModelBlock::finish_tuning() {
   }
   log::info("fused engine: time loops for " + std::to_string(N_) + " model(s) of " + shape_.str() +
             ", T=" + std::to_string(T_) + ", B=" + std::to_string(B_) + " (" + to_string(precision_) +
-            "), per step: " + to_string(t) + " (the same bits either way)");
+            (inference_ ? ", forecasting" : "") + "), per step: " + to_string(t) +
+            " (the same bits either way)");
 }
 
 TimeLoopTuning MultiModelBlock::autotune_result() const {
