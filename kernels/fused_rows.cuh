@@ -190,40 +190,91 @@ __device__ __forceinline__ void tiled_recurrent_product(const float* R, int H, c
   }
 }
 
+// The order every FMA backward time loop sums a unit's recurrent gradient in: sum over m < 4H of
+// R[m][j] dg[m] as four chains, one per gate quarter p (m = p H + k, k < H, in k order, each from 0 with
+// fmaf), folded as ((q0 + q1) + q2) + q3. Four chains of H instead of one of 4H: at one row per thread
+// (the small batches of one model, where rows spread over the SMs) the step's dependent FMAs fall from 4H
+// to H (H = 64: about 1000 cycles of FMA latency to about 250). The one-block (untiled and tiled), cluster
+// and split kernels all sum so, which makes their backward steps the same bits.
+__device__ __forceinline__ float fold_quarters(float q0, float q1, float q2, float q3) {
+  return ((q0 + q1) + q2) + q3;
+}
+
 // The backward step's recurrent gradient for hidden unit j: dh[r] = sum over m < 4H of R[m * ld + j]
-// dg[lr[r] * 4H + m] (ld: the stride between R's rows), dg the step's gate gradients of the block's rows.
-// In m order, as above. dg's rows are 4H floats, so they start on 16-byte boundaries whenever dg does
-// (the kernels' layouts make it so): each row's gate gradients are read as one 16-byte broadcast per four
-// m, which at MAXR = 4 cuts a warp's shared loads per four m from 20 to 8 (cycles 20 to 12), with the
-// same chains.
+// dg[lr[r] * 4H + m] (ld: the stride between R's rows), dg the step's gate gradients of the block's rows,
+// in the quarters' order above. Up to two rows per thread a row's four chains run interleaved (the
+// latency the split is for); with four rows, whose 16 chains would spill, the quarters run one after
+// another, folded as they come, the rows' chains hiding each other's latency: the same sums either way.
+// Where H is a multiple of 4 each quarter of a row's gate gradients is read as one 16-byte broadcast per
+// four k (a row's quarters then start on 16-byte boundaries whenever dg does, as the kernels' layouts make
+// it), which at MAXR = 4 cuts a warp's shared loads per four m from 20 to 8 (cycles 20 to 12).
+template <int NQ, int MAXR>
+__device__ __forceinline__ void quarter_chains(float (&acc)[MAXR][NQ], int p0, const float* R, int j, int ld,
+                                               const float* dg, const int (&lr)[MAXR], int H) {
+  const int H4 = 4 * H;
+#pragma unroll
+  for (int r = 0; r < MAXR; ++r)
+#pragma unroll
+    for (int p = 0; p < NQ; ++p) acc[r][p] = 0.f;
+  if ((H & 3) == 0) {
+    for (int k = 0; k < H; k += 4) {
+#pragma unroll
+      for (int p = 0; p < NQ; ++p) {
+        const int m = (p0 + p) * H + k;
+        float4 d4[MAXR];
+#pragma unroll
+        for (int r = 0; r < MAXR; ++r) d4[r] = *reinterpret_cast<const float4*>(dg + lr[r] * H4 + m);
+#pragma unroll
+        for (int kk = 0; kk < 4; ++kk) {
+          const float w = R[static_cast<std::size_t>(m + kk) * ld + j];
+#pragma unroll
+          for (int r = 0; r < MAXR; ++r) acc[r][p] = fmaf(w, component(d4[r], kk), acc[r][p]);
+        }
+      }
+    }
+  } else {
+#pragma unroll 2
+    for (int k = 0; k < H; ++k) {
+#pragma unroll
+      for (int p = 0; p < NQ; ++p) {
+        const int m = (p0 + p) * H + k;
+        const float w = R[static_cast<std::size_t>(m) * ld + j];
+#pragma unroll
+        for (int r = 0; r < MAXR; ++r) acc[r][p] = fmaf(w, dg[lr[r] * H4 + m], acc[r][p]);
+      }
+    }
+  }
+}
+
 template <int MAXR>
 __device__ __forceinline__ void recurrent_gradient(float (&dh)[MAXR], const float* R, int j, int ld,
                                                    const float* dg, const int (&lr)[MAXR], int H4) {
-  float acc[MAXR];
+  const int H = H4 / 4;
+  if constexpr (MAXR <= 2) {
+    float acc[MAXR][4];
+    quarter_chains<4>(acc, 0, R, j, ld, dg, lr, H);
 #pragma unroll
-  for (int r = 0; r < MAXR; ++r) acc[r] = 0.f;
-  for (int m = 0; m < H4; m += 4) {
-    float4 d4[MAXR];
+    for (int r = 0; r < MAXR; ++r) dh[r] = fold_quarters(acc[r][0], acc[r][1], acc[r][2], acc[r][3]);
+  } else {
+#pragma unroll 1
+    for (int p = 0; p < 4; ++p) {
+      float acc[MAXR][1];
+      quarter_chains<1>(acc, p, R, j, ld, dg, lr, H);
+      // ((q0 + q1) + q2) + q3, fold_quarters' order, as the quarters come.
 #pragma unroll
-    for (int r = 0; r < MAXR; ++r) d4[r] = *reinterpret_cast<const float4*>(dg + lr[r] * H4 + m);
-#pragma unroll
-    for (int mm = 0; mm < 4; ++mm) {
-      const float w = R[static_cast<std::size_t>(m + mm) * ld + j];
-#pragma unroll
-      for (int r = 0; r < MAXR; ++r) acc[r] = fmaf(w, component(d4[r], mm), acc[r]);
+      for (int r = 0; r < MAXR; ++r) dh[r] = p == 0 ? acc[r][0] : dh[r] + acc[r][0];
     }
   }
-#pragma unroll
-  for (int r = 0; r < MAXR; ++r) dh[r] = acc[r];
 }
 
 // recurrent_gradient for a whole block's rows at once, by tiles (fused_bwd_tiled): thread `tid` of the
 // block owns TV local rows x TU = kBwdTileUnits units (the units vary fastest across threads, so a warp's
 // lanes share few rows and the gate gradients are near-broadcasts) and writes dhs[row * H + unit] = sum over
-// m < 4H of R[m * H + unit] dg[row * 4H + m], each one fmaf chain in m order, as recurrent_gradient sums it:
-// the same bits. Per four m a thread loads TV 16-byte gate-gradient words and 4 weight words of TU floats for
-// 4 TU TV FMAs, where recurrent_gradient loads MAXR and 4 single weights for 4 MAXR. Threads past the
-// tiles (and rows past BB) do nothing. R holds 4H x H floats, H a multiple of TU, 16-byte aligned.
+// m < 4H of R[m * H + unit] dg[row * 4H + m], its quarters one after another (each one fmaf chain in k
+// order) and folded as they come, ((q0 + q1) + q2) + q3, as recurrent_gradient sums it: the same bits. Per
+// four m a thread loads TV 16-byte gate-gradient words and 4 weight words of TU floats for 4 TU TV FMAs,
+// where recurrent_gradient loads MAXR and 4 single weights for 4 MAXR. Threads past the tiles (and rows past
+// BB) do nothing. R holds 4H x H floats, H a multiple of TU, 16-byte aligned.
 template <int TV>
 __device__ __forceinline__ void tiled_recurrent_gradient(const float* R, int H, const float* dg, int BB,
                                                          int tid, float* dhs) {
@@ -235,31 +286,41 @@ __device__ __forceinline__ void tiled_recurrent_gradient(const float* R, int H, 
   int lr[TV];
 #pragma unroll
   for (int v = 0; v < TV; ++v) lr[v] = r0 + v < BB ? r0 + v : BB - 1;
-  float acc[TV][TU];
+  float sum[TV][TU] = {};
+#pragma unroll 1
+  for (int p = 0; p < 4; ++p) {
+    float acc[TV][TU];
 #pragma unroll
-  for (int v = 0; v < TV; ++v)
+    for (int v = 0; v < TV; ++v)
 #pragma unroll
-    for (int u = 0; u < TU; ++u) acc[v][u] = 0.f;
-  for (int m = 0; m < H4; m += 4) {
-    float4 d4[TV];
+      for (int u = 0; u < TU; ++u) acc[v][u] = 0.f;
+    for (int k = 0; k < H; k += 4) {
+      const int m = p * H + k;
+      float4 d4[TV];
 #pragma unroll
-    for (int v = 0; v < TV; ++v) d4[v] = *reinterpret_cast<const float4*>(dg + lr[v] * H4 + m);
+      for (int v = 0; v < TV; ++v) d4[v] = *reinterpret_cast<const float4*>(dg + lr[v] * H4 + m);
 #pragma unroll
-    for (int mm = 0; mm < 4; ++mm) {
-      const float4 w4 = *reinterpret_cast<const float4*>(R + static_cast<std::size_t>(m + mm) * H + u0);
+      for (int mm = 0; mm < 4; ++mm) {
+        const float4 w4 = *reinterpret_cast<const float4*>(R + static_cast<std::size_t>(m + mm) * H + u0);
 #pragma unroll
-      for (int v = 0; v < TV; ++v) {
-        const float d = component(d4[v], mm);
+        for (int v = 0; v < TV; ++v) {
+          const float d = component(d4[v], mm);
 #pragma unroll
-        for (int u = 0; u < TU; ++u) acc[v][u] = fmaf(component(w4, u), d, acc[v][u]);
+          for (int u = 0; u < TU; ++u) acc[v][u] = fmaf(component(w4, u), d, acc[v][u]);
+        }
       }
     }
+    // ((q0 + q1) + q2) + q3, fold_quarters' order, as the quarters come.
+#pragma unroll
+    for (int v = 0; v < TV; ++v)
+#pragma unroll
+      for (int u = 0; u < TU; ++u) sum[v][u] = p == 0 ? acc[v][u] : sum[v][u] + acc[v][u];
   }
 #pragma unroll
   for (int v = 0; v < TV; ++v) {
     if (r0 + v >= BB) break;
 #pragma unroll
-    for (int u = 0; u < TU; ++u) dhs[(r0 + v) * H + u0 + u] = acc[v][u];
+    for (int u = 0; u < TU; ++u) dhs[(r0 + v) * H + u0 + u] = sum[v][u];
   }
 }
 

@@ -184,15 +184,16 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
     }
     __syncthreads();
     if (t == 0) break;
-    // dh_rec for step t-1: quarter p of sum over m of R[m, j] dgates[m], in m order; the quarters in a
-    // fixed order. The padded quarters put the four lanes of a unit in four banks.
+    // dh_rec for step t-1: quarter p of sum over m of R[m, j] dgates[m], in m order, the quarters folded
+    // in fold_quarters' order (fused_rows.cuh), as the one-block and cluster kernels sum: the same bits.
+    // The padded quarters put the four lanes of a unit in four banks.
     const float* dq = dcur + p * (H + 1);
     float part = 0.f;
 #pragma unroll
     for (int i = 0; i < H; ++i) part = fmaf(w[i], dq[i], part);
     const float p0 = __shfl_sync(kFullWarp, part, base), p1 = __shfl_sync(kFullWarp, part, base + 1);
     const float p2 = __shfl_sync(kFullWarp, part, base + 2), p3 = __shfl_sync(kFullWarp, part, base + 3);
-    dh_rec = (p0 + p1) + (p2 + p3);
+    dh_rec = fold_quarters(p0, p1, p2, p3);
   }
 }
 

@@ -166,6 +166,16 @@ struct BwdShared {
   float* dy1 = nullptr;                                      // [2][BB][H]
 };
 
+// sum over m < 4H of w[m * H + j] v[m] as four chains, one per gate quarter (m = p H + k in k order),
+// folded ((q0 + q1) + q2) + q3: the order of the FMA backward kernels (fused_rows.cuh, fold_quarters),
+// four dependent chains of H where one over 4H would put 4H FMA latencies on each step.
+LSTMAD_WF_HD float quarter_dot(const float* w, int H, int j, const float* v) {
+  float a[4] = {0.f, 0.f, 0.f, 0.f};
+  for (int k = 0; k < H; ++k)
+    for (int p = 0; p < 4; ++p) a[p] = fmaf(w[static_cast<long long>(p * H + k) * H + j], v[p * H + k], a[p]);
+  return ((a[0] + a[1]) + a[2]) + a[3];
+}
+
 // dc: the thread's cell-state gradient carried to the step before (roles 0 and 2).
 LSTMAD_WF_HD void bwd_iteration(const Dims& d, const BwdGlobal& g, const BwdShared& m, int s, int j, int lr,
                                 int row0, int nrows, int role, float& dc) {
@@ -178,9 +188,7 @@ LSTMAD_WF_HD void bwd_iteration(const Dims& d, const BwdGlobal& g, const BwdShar
     const int t = T - s;  // the layer-2 step of iteration s - 1
     if (s < 1 || t < 0) return;
     const float* dgp = m.dg2 + (prev * d.BB + lr) * H4;
-    float acc = 0.f;
-    for (int q = 0; q < H4; ++q) acc = fmaf(m.W2[static_cast<long long>(q) * H + j], dgp[q], acc);
-    m.dy1[(cur * d.BB + lr) * H + j] = acc;
+    m.dy1[(cur * d.BB + lr) * H + j] = quarter_dot(m.W2, H, j, dgp);
     return;
   }
   const bool top = role == 2;
@@ -192,7 +200,7 @@ LSTMAD_WF_HD void bwd_iteration(const Dims& d, const BwdGlobal& g, const BwdShar
     for (int q = 0; q < 4; ++q) dcur[q * H] = 0.f;
     return;
   }
-  // This step's gates and cell states are loaded before the 4H-long dot product, so that their global
+  // This step's gates and cell states are loaded before the 4H-term dot product, so that their global
   // latency overlaps it.
   const long long tb = static_cast<long long>(t) * B + rowl;
   const float* gr = (top ? g.gates2 : g.gates1) + tb * H4 + j;
@@ -204,7 +212,7 @@ LSTMAD_WF_HD void bwd_iteration(const Dims& d, const BwdGlobal& g, const BwdShar
   if (t < T - 1) {  // the recurrence from step t + 1, written in iteration s - 1
     const float* R = top ? m.R2 : m.R1;
     const float* dgp = dgbuf + (prev * d.BB + lr) * H4;
-    for (int q = 0; q < H4; ++q) dh = fmaf(R[static_cast<long long>(q) * H + j], dgp[q], dh);
+    dh = quarter_dot(R, H, j, dgp);
   }
   if (top) {
     if (t == T - 1 && g.dhy != nullptr) dh += g.dhy[rowl * H + j];

@@ -545,13 +545,14 @@ def warnings_section(log, limit=30):
     return text
 
 
-AUTOTUNE = re.compile(r"fused engine: time loops for (\d+) model\(s\) of (.*?), T=(\d+), B=(\d+) \((\w+)\), "
+AUTOTUNE = re.compile(r"fused engine: time loops for (\d+) model\(s\) of (.*?), T=(\d+), B=(\d+) \(([\w, ]+)\), "
                       r"per step: (.*): (.*?) \(the same bits either way\)")
 
 
 def autotune_section(log):
     """The multi-model batches' autotuning (MultiModelBlock::begin_autotune), from the lines it logs: for each batch
-    timed, its two choices of time loops (the default first) with their median step, and which it ran."""
+    (or forecasting pass) timed, its choices of time loops (the default first) with their median step, which it
+    ran, and that one's time over the default's."""
     rows = []
     for path in sorted(glob.glob(os.path.join(log, "*.log"))):
         with open(path, errors="replace") as f:
@@ -559,19 +560,19 @@ def autotune_section(log):
                 m = AUTOTUNE.search(line)
                 if not m:
                     continue
-                timed = []
+                timed = {}
                 for part in m.group(6).split(", "):
-                    name, ms, unit = part.rsplit(" ", 2)
-                    timed.append((name, float(ms)))
-                if len(timed) != 2:
-                    continue
-                (d, dm), (o, om) = timed
+                    name, ms, _unit = part.rsplit(" ", 2)
+                    timed[name] = float(ms)
+                default = next(iter(timed))
+                ran = m.group(7)
                 rows.append((os.path.basename(path), m.group(1), m.group(2), m.group(3), m.group(4), m.group(5),
-                             f"{d} {fmt(dm)}", f"{o} {fmt(om)}", fmt(ratio(om, dm), 2), m.group(7)))
+                             ", ".join(f"{n} {fmt(v)}" for n, v in timed.items()), ran,
+                             fmt(ratio(timed.get(ran, float("nan")), timed[default]), 2)))
     if not rows:
         return "No batch timed its time loops in these logs."
-    return table(["log", "N", "shape", "T", "B", "precision", "default ms", "other ms", "other / default", "ran"],
-                 rows)
+    return table(["log", "N", "shape", "T", "B", "precision", "ms per step (the default first)", "ran",
+                  "ran / default"], rows)
 
 
 def md_tables(text):
@@ -740,7 +741,7 @@ def main():
     multi, multi_miss = multi_section(a.log)
     out += ["", "## Many models per launch: one training step of all N models", "", multi]
     out += ["", "### The time loops each batch picked (autotuning)", "",
-            "Three eager steps of each choice that gives the same bits, medians; the faster runs unless within "
+            "Three eager steps of each choice that gives the same bits, medians; the fastest runs unless within "
             "2% of the default (docs/kernels.md, training v2.9).", "", autotune_section(a.log)]
     out += ["", "## Where a multi-model step's time goes", "", phases_section(a.log)]
     out += ["", "## Forecasting (the scoring pass) of N models", "", forecast_section(a.log)]

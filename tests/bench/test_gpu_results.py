@@ -87,7 +87,10 @@ with tempfile.TemporaryDirectory() as tmp:
     write(log, "nab_grid_fused.log", "2026-12-01T10:05:00Z [warn] CUDA graph capture failed | eager\n"
           "2026-12-01T10:05:01Z [info] fused engine: time loops for 58 model(s) of L=1 D=1 H=64 horizon=1, T=100, "
           "B=64 (bf16), per step: backward unsplit 2.000 ms, backward in 4 parts of K 1.500 ms: backward in 4 parts "
-          "of K (the same bits either way)\n")
+          "of K (the same bits either way)\n"
+          "2026-12-01T10:05:02Z [info] fused engine: time loops for 58 model(s) of L=1 D=1 H=64 horizon=1, T=100, "
+          "B=128 (fp32, forecasting), per step: tiled 1.000 ms, untiled 1.010 ms, split 0.500 ms: split (the same "
+          "bits either way)\n")
     # ncu's text report: a kernel's header line, a section's metric rows (one not among those kept), a note
     # running over two lines; the split kernels' run without access to the counters.
     write(log, "ncu_fused.log",
@@ -146,8 +149,10 @@ with tempfile.TemporaryDirectory() as tmp:
     check("the one-block fp32 forward: no per-instruction table in ncu_source_fused.log (the option --print-source "
           "is not known)." in md, "a source page without its table")
     check("The time loops' SASS: 2 functions in sass.log" in md, "the SASS dump")
-    check("| nab_grid_fused.log | 58 | L=1 D=1 H=64 horizon=1 | 100 | 64 | bf16 | backward unsplit 2.000 | "
-          "backward in 4 parts of K 1.500 | 0.75 | backward in 4 parts of K |" in md, "an autotuned batch's line")
+    check("| nab_grid_fused.log | 58 | L=1 D=1 H=64 horizon=1 | 100 | 64 | bf16 | backward unsplit 2.000, "
+          "backward in 4 parts of K 1.500 | backward in 4 parts of K | 0.75 |" in md, "an autotuned batch's line")
+    check("| nab_grid_fused.log | 58 | L=1 D=1 H=64 horizon=1 | 100 | 128 | fp32, forecasting | tiled 1.000, "
+          "untiled 1.010, split 0.500 | split | 0.50 |" in md, "an autotuned forecasting pass with three choices")
     check("the split kernels (version 4): ncu could not read the performance counters on this machine "
           "(ERR_NVGPUCTRPERM); owed." in md, "a profile without access to the counters")
     check("NVIDIA H200 (driver 580.65.06, CUDA 13.0 (V13.0.88), cuDNN 9.19.0, Linux kernel 6.18.44-fc-v236-gpu)" in md,

@@ -289,7 +289,9 @@ TEST_F(FusedFixture, LargestSupportedHiddenSizeRuns) {
 
 // Each H the split kernels are instantiated for, one and two layers, against fp64; several rows per block
 // with a padded last block (the plan given 2 SMs), D = 3 and horizon 2; then reruns bit for bit. Their
-// forward sums each gate in the one-block kernel's order, so its outputs are the one-block kernel's bits.
+// forward sums each gate in the one-block kernel's order and their backward each quarter of the recurrent
+// gradient, folded in its order (fused_rows.cuh, fold_quarters), so their outputs and gradients are the
+// one-block kernel's bits.
 TEST_F(FusedFixture, SplitKernelsMatchFp64Cpu) {
   uint64_t seed = 7000;
   print_header();
@@ -321,6 +323,9 @@ TEST_F(FusedFixture, SplitKernelsMatchFp64Cpu) {
         << tag << ": yhat";
     EXPECT_EQ(0, std::memcmp(g.h.data(), one.h.data(), g.h.size() * sizeof(float))) << tag << ": final h";
     EXPECT_EQ(0, std::memcmp(g.c.data(), one.c.data(), g.c.size() * sizeof(float))) << tag << ": final c";
+    EXPECT_EQ(0, std::memcmp(g.grad.data(), one.grad.data(), g.grad.size() * sizeof(float)))
+        << tag << ": grad";
+    EXPECT_EQ(0, std::memcmp(g.dx.data(), one.dx.data(), g.dx.size() * sizeof(float))) << tag << ": dx";
   }
 }
 

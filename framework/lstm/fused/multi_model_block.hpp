@@ -84,16 +84,16 @@ class MultiModelBlock {
   // "cluster C", "one-block" or "one-block, R from L2".
   std::string time_loops() const;
 
-  // Autotuning. Where the time loops have choices that give the same bits (the tiled products or not at
-  // fp32; the tensor-core backward in parts of K or not), the block runs its next training steps (an
-  // inference block: its forecasting steps) with the choices in turn, one warm-up round and three timed
-  // ones, and then keeps the fastest: the device's own answer, whatever the defaults were measured on.
-  // Since each choice gives every other's bits, the steps that time them are the block's own, and the
-  // models and forecasts end as they would without the timing. predict() begins it itself. Not for a
-  // choice a switch pins (LSTMAD_FUSED_TILED, LSTMAD_FUSED_MMA_SPLIT), nor with LSTMAD_FUSED_AUTOTUNE=0;
-  // once per shape, window, batch, N, precision and device in a process (a later block of the same key
-  // takes the choice). begin_autotune() before the steps; autotune_result() says what was done (also
-  // when the steps ran out before the rounds did).
+  // Autotuning. Where the time loops have choices that give the same bits (at fp32 the tiled products or
+  // not, and the split kernels for H = 16, 32, 64; the tensor-core backward in parts of K or not), the block
+  // runs its next training steps (an inference block: its forecasting steps) with the choices in turn, one
+  // warm-up round and three timed ones, and then keeps the fastest: the device's own answer, whatever the
+  // defaults were measured on. Since each choice gives every other's bits, the steps that time them are the
+  // block's own, and the models and forecasts end as they would without the timing. predict() begins it
+  // itself. Not for a choice a switch pins (LSTMAD_FUSED_TILED, LSTMAD_FUSED_SPLIT, LSTMAD_FUSED_MMA_SPLIT),
+  // nor with LSTMAD_FUSED_AUTOTUNE=0; once per shape, window, batch, N, precision and device in a process (a
+  // later block of the same key takes the choice). begin_autotune() before the steps; autotune_result() says
+  // what was done (also when the steps ran out before the rounds did).
   void begin_autotune();
   TimeLoopTuning autotune_result() const;
   // The steps the timing takes where it runs.
@@ -111,12 +111,13 @@ class MultiModelBlock {
     std::string name;
     bool tiled = true;
     kernels::MmaLaunch mma;
+    kernels::SplitLaunch split;  // grid > 0: version 4's split kernels
   };
   // The block's choices, the one it runs first; one only where there is nothing to choose, or where a
   // switch pins it (then `pinned` names the switch).
   std::vector<LoopChoice> loop_choices(std::string& pinned) const;
   void run_choice(const LoopChoice& c);
-  std::string tuning_key() const;
+  std::string tuning_key(const std::vector<LoopChoice>& choices) const;
   void tuned_step();
   void finish_tuning();
   std::size_t rt_stride() const;

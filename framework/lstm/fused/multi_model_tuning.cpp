@@ -32,7 +32,8 @@ constexpr int kTimedRounds = 3;
 // the same speed as far as a few steps can tell, and the default is kept.
 constexpr double kMargin = 0.02;
 
-// The choices made in this process, by MultiModelBlock::tuning_key().
+// The choices made in this process, by MultiModelBlock::tuning_key(): the device, the block's sizes and
+// precision, the limits it was planned for, and the set of choices.
 std::mutex tuned_mutex;
 std::map<std::string, std::string>& tuned() {
   static std::map<std::string, std::string> m;
@@ -71,21 +72,38 @@ std::vector<MultiModelBlock::LoopChoice> MultiModelBlock::loop_choices(std::stri
     }
     return out;
   }
-  // The tiled products are taken only by the one-block kernels, where a block holds many rows; an
-  // inference block runs only the forward's.
-  const bool tiles = split_.grid == 0 && cluster_.cluster <= 1 &&
-                     (inference_ ? kernels::fused_fwd_tiled(plan_) : kernels::fused_bwd_tiled(plan_));
+  // The one-block kernels' choices: their tiled products or not, where a block holds many rows (an
+  // inference block runs only the forward's), and the split kernels of version 4 for H = 16, 32, 64, which
+  // sum in their order. A switch set by hand pins its own choice.
+  now.split = split_;
+  const bool one_block = split_.grid == 0 && cluster_.cluster <= 1;
+  const bool tiles =
+      one_block && (inference_ ? kernels::fused_fwd_tiled(plan_) : kernels::fused_bwd_tiled(plan_));
   now.name = !tiles ? time_loops() : tiled_ ? "tiled" : "untiled";
   out.push_back(now);
-  if (!tiles) return out;
-  if (fused_switch_set("LSTMAD_FUSED_TILED")) {
-    pinned = "LSTMAD_FUSED_TILED";
-    return out;
+  if (tiles) {
+    if (fused_switch_set("LSTMAD_FUSED_TILED")) {
+      pinned = "LSTMAD_FUSED_TILED";
+    } else {
+      LoopChoice other = now;
+      other.tiled = !tiled_;
+      other.name = other.tiled ? "tiled" : "untiled";
+      out.push_back(other);
+    }
   }
-  LoopChoice other = now;
-  other.tiled = !tiled_;
-  other.name = other.tiled ? "tiled" : "untiled";
-  out.push_back(other);
+  if (one_block && kernels::split_hidden_supported(shape_.hidden)) {
+    if (fused_switch_set("LSTMAD_FUSED_SPLIT")) {
+      pinned += (pinned.empty() ? "" : ", ") + std::string("LSTMAD_FUSED_SPLIT");
+    } else {
+      // The SMs shared out among the models as for the constructor's plans.
+      kernels::FusedLimits per = limits_;
+      per.sm_count = std::max(1, limits_.sm_count / std::max(1, N_));
+      LoopChoice split = now;
+      split.split = kernels::plan_fused_split(shape_.hidden, B_, per);
+      split.name = "split";
+      if (split.split.grid > 0) out.push_back(split);
+    }
+  }
   return out;
 }
 
@@ -93,6 +111,7 @@ std::vector<MultiModelBlock::LoopChoice> MultiModelBlock::loop_choices(std::stri
 // a step captured as a graph with other loops is dropped, to be captured again.
 void MultiModelBlock::run_choice(const LoopChoice& c) {
   tiled_ = c.tiled;
+  split_ = c.split;
   if (mma_.grid > 0) {
     mma_ = c.mma;
     CUDA_CHECK(kernels::prepare_lstm_mma(mma_));
@@ -103,13 +122,15 @@ void MultiModelBlock::run_choice(const LoopChoice& c) {
   }
 }
 
-std::string MultiModelBlock::tuning_key() const {
+std::string MultiModelBlock::tuning_key(const std::vector<LoopChoice>& choices) const {
   int device = 0;
   CUDA_CHECK(cudaGetDevice(&device));
-  return std::to_string(device) + "|" + shape_.str() + "|T=" + std::to_string(T_) +
-         "|B=" + std::to_string(B_) + "|N=" + std::to_string(N_) + (inference_ ? "|forecast|" : "|train|") +
-         to_string(precision_) + "|" + std::to_string(limits_.sm_count) + "|" +
-         std::to_string(limits_.smem_optin);
+  std::string key = std::to_string(device) + "|" + shape_.str() + "|T=" + std::to_string(T_) +
+                    "|B=" + std::to_string(B_) + "|N=" + std::to_string(N_) +
+                    (inference_ ? "|forecast|" : "|train|") + to_string(precision_) + "|" +
+                    std::to_string(limits_.sm_count) + "|" + std::to_string(limits_.smem_optin);
+  for (const LoopChoice& c : choices) key += "|" + c.name;  // a switch that pins one changes the set
+  return key;
 }
 
 int MultiModelBlock::autotune_steps() const {
@@ -132,7 +153,7 @@ void MultiModelBlock::begin_autotune() {
   }
   {
     const std::lock_guard<std::mutex> lock(tuned_mutex);
-    const auto it = tuned().find(tuning_key());
+    const auto it = tuned().find(tuning_key(choices));
     if (it != tuned().end())
       for (const LoopChoice& c : choices)
         if (c.name == it->second) {
@@ -190,7 +211,7 @@ void MultiModelBlock::finish_tuning() {
   tuner_.events.clear();
   {
     const std::lock_guard<std::mutex> lock(tuned_mutex);
-    tuned()[tuning_key()] = t.chosen;
+    tuned()[tuning_key(tuner_.choices)] = t.chosen;
   }
   log::info("fused engine: time loops for " + std::to_string(N_) + " model(s) of " + shape_.str() +
             ", T=" + std::to_string(T_) + ", B=" + std::to_string(B_) + " (" + to_string(precision_) +
