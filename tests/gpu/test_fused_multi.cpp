@@ -780,7 +780,7 @@ TEST(FusedMulti, AutotuneLeavesPinnedSingleAndShortCasesAlone) {
   {
     const test::ScopedEnv pin("LSTMAD_FUSED_TILED", "0");
     const TimeLoopTuning t = train_tuned(shape, 8, 24, one_sm, Precision::FP32, nullptr, jobs);
-    EXPECT_EQ(t.how, "not timed: LSTMAD_FUSED_TILED pins it");
+    EXPECT_EQ(t.how, "not timed: pinned by LSTMAD_FUSED_TILED");
     EXPECT_EQ(t.chosen, "untiled");
   }
   const TimeLoopTuning single =

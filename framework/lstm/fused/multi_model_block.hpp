@@ -114,7 +114,7 @@ class MultiModelBlock {
     kernels::SplitLaunch split;  // grid > 0: version 4's split kernels
   };
   // The block's choices, the one it runs first; one only where there is nothing to choose, or where a
-  // switch pins it (then `pinned` names the switch).
+  // switch pins it (then `pinned` names the switches).
   std::vector<LoopChoice> loop_choices(std::string& pinned) const;
   void run_choice(const LoopChoice& c);
   std::string tuning_key(const std::vector<LoopChoice>& choices) const;

@@ -144,7 +144,7 @@ void MultiModelBlock::begin_autotune() {
   std::vector<LoopChoice> choices = loop_choices(pinned);
   t.chosen = choices.front().name;
   if (choices.size() < 2) {
-    t.how = pinned.empty() ? "not timed: one choice" : "not timed: " + pinned + " pins it";
+    t.how = pinned.empty() ? "not timed: one choice" : "not timed: pinned by " + pinned;
     return;
   }
   if (!fused_autotune()) {
