@@ -723,30 +723,35 @@ TimeLoopTuning forecast_tuned(const ModelShape& shape, int T, int Bp, const kern
   return predict_fused_multi(shape, T, Bp, lim, ptrs, stream.get(), /*graphs=*/true, Precision::FP32);
 }
 
-// The forecasting pass tunes its forward the same way: tiled or not, on its own first steps (16 rows a
-// step, so that a block holds the 16 rows the tiles need and the longest series gives more steps than the
-// 8 of the timing), the forecasts bit for bit those of the untuned pass.
+// The forecasting pass tunes its forward the same way: tiled or not, and at H = 16 the split kernels, on
+// its own first steps (16 rows a step, so that a block holds the 16 rows the tiles need and the longest
+// series gives more steps than the timing's 4 per choice), the forecasts bit for bit those of the untuned
+// pass.
 TEST(FusedMulti, AutotunedForecastsKeepTheBits) {
   LSTMAD_REQUIRE_GPU();
   kernels::FusedLimits one_sm = fused_device_limits(0);
   one_sm.sm_count = 1;
-  const ModelShape shape{1, 1, 24, 1};
   const int T = 8, Bp = 16;
-  ASSERT_TRUE(kernels::fused_fwd_tiled(kernels::plan_fused_multi(shape.hidden, Bp, 3, one_sm)));
-  Batch b = make_short_batch(shape, T, Bp, 120);  // untrained parameters serve as well
-  std::vector<std::vector<float>> plain, tuned;
-  const TimeLoopTuning off = forecast_tuned(shape, T, Bp, one_sm, b.jobs, "0", plain);
-  EXPECT_EQ(off.how, "not timed: LSTMAD_FUSED_AUTOTUNE=0");
-  const TimeLoopTuning t = forecast_tuned(shape, T, Bp, one_sm, b.jobs, nullptr, tuned);
-  ASSERT_EQ(t.how, "timed");
-  ASSERT_EQ(t.timed.size(), 2u);
-  EXPECT_EQ(t.timed[0].first, "tiled");
-  EXPECT_EQ(t.timed[1].first, "untiled");
-  std::printf("forecasting, %s: %s\n", shape.str().c_str(), to_string(t).c_str());
-  for (std::size_t m = 0; m < plain.size(); ++m) {
-    EXPECT_TRUE(test::finite_and_nonzero(plain[m].data(), plain[m].size())) << "model " << m;
-    EXPECT_EQ(0, std::memcmp(plain[m].data(), tuned[m].data(), plain[m].size() * sizeof(float)))
-        << "model " << m << ": forecasts with the timing vs without";
+  // H = 24: tiled or not; H = 16: also the split kernels. 200 to 224 rows: up to 14 steps of 16 windows.
+  const std::vector<std::pair<int, std::vector<std::string>>> cases{{24, {"tiled", "untiled"}},
+                                                                    {16, {"tiled", "untiled", "split"}}};
+  for (const auto& [H, names] : cases) {
+    const ModelShape shape{1, 1, H, 1};
+    ASSERT_TRUE(kernels::fused_fwd_tiled(kernels::plan_fused_multi(shape.hidden, Bp, 3, one_sm)));
+    Batch b = make_short_batch(shape, T, Bp, 200);  // untrained parameters serve as well
+    std::vector<std::vector<float>> plain, tuned;
+    const TimeLoopTuning off = forecast_tuned(shape, T, Bp, one_sm, b.jobs, "0", plain);
+    EXPECT_EQ(off.how, "not timed: LSTMAD_FUSED_AUTOTUNE=0");
+    const TimeLoopTuning t = forecast_tuned(shape, T, Bp, one_sm, b.jobs, nullptr, tuned);
+    ASSERT_EQ(t.how, "timed") << "H=" << H;
+    ASSERT_EQ(t.timed.size(), names.size());
+    for (std::size_t i = 0; i < names.size(); ++i) EXPECT_EQ(t.timed[i].first, names[i]);
+    std::printf("forecasting, %s: %s\n", shape.str().c_str(), to_string(t).c_str());
+    for (std::size_t m = 0; m < plain.size(); ++m) {
+      EXPECT_TRUE(test::finite_and_nonzero(plain[m].data(), plain[m].size())) << "model " << m;
+      EXPECT_EQ(0, std::memcmp(plain[m].data(), tuned[m].data(), plain[m].size() * sizeof(float)))
+          << "H=" << H << " model " << m << ": forecasts with the timing vs without";
+    }
   }
 }
 
