@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "kernels/lstm_fused_plan.hpp"  // kFusedInputMax
+#include "kernels/recurrent_order.hpp"  // fold_quarters
 
 namespace lstmad::kernels {
 
@@ -190,20 +191,10 @@ __device__ __forceinline__ void tiled_recurrent_product(const float* R, int H, c
   }
 }
 
-// The order every FMA backward time loop sums a unit's recurrent gradient in: sum over m < 4H of
-// R[m][j] dg[m] as four chains, one per gate quarter p (m = p H + k, k < H, in k order, each from 0 with
-// fmaf), folded as ((q0 + q1) + q2) + q3. Four chains of H instead of one of 4H: at one row per thread
-// (the small batches of one model, where rows spread over the SMs) the step's dependent FMAs fall from 4H
-// to H (H = 64: about 1000 cycles of FMA latency to about 250). The one-block (untiled and tiled), cluster
-// and split kernels all sum so, which makes their backward steps the same bits.
-__device__ __forceinline__ float fold_quarters(float q0, float q1, float q2, float q3) {
-  return ((q0 + q1) + q2) + q3;
-}
-
 // The backward step's recurrent gradient for hidden unit j: dh[r] = sum over m < 4H of R[m * ld + j]
 // dg[lr[r] * 4H + m] (ld: the stride between R's rows), dg the step's gate gradients of the block's rows,
-// in the quarters' order above. Up to two rows per thread a row's four chains run interleaved (the
-// latency the split is for); with four rows, whose 16 chains would spill, the quarters run one after
+// in the quarters' order (recurrent_order.hpp). Up to two rows per thread a row's four chains run interleaved
+// (the latency the split is for); with four rows, whose 16 chains would spill, the quarters run one after
 // another, folded as they come, the rows' chains hiding each other's latency: the same sums either way.
 // Where H is a multiple of 4 each quarter of a row's gate gradients is read as one 16-byte broadcast per
 // four k (a row's quarters then start on 16-byte boundaries whenever dg does, as the kernels' layouts make
@@ -260,9 +251,8 @@ __device__ __forceinline__ void recurrent_gradient(float (&dh)[MAXR], const floa
     for (int p = 0; p < 4; ++p) {
       float acc[MAXR][1];
       quarter_chains<1>(acc, p, R, j, ld, dg, lr, H);
-      // ((q0 + q1) + q2) + q3, fold_quarters' order, as the quarters come.
 #pragma unroll
-      for (int r = 0; r < MAXR; ++r) dh[r] = p == 0 ? acc[r][0] : dh[r] + acc[r][0];
+      for (int r = 0; r < MAXR; ++r) dh[r] = fold_quarter(dh[r], acc[r][0], p);
     }
   }
 }
@@ -310,11 +300,10 @@ __device__ __forceinline__ void tiled_recurrent_gradient(const float* R, int H, 
         }
       }
     }
-    // ((q0 + q1) + q2) + q3, fold_quarters' order, as the quarters come.
 #pragma unroll
     for (int v = 0; v < TV; ++v)
 #pragma unroll
-      for (int u = 0; u < TU; ++u) sum[v][u] = p == 0 ? acc[v][u] : sum[v][u] + acc[v][u];
+      for (int u = 0; u < TU; ++u) sum[v][u] = fold_quarter(sum[v][u], acc[v][u], p);
   }
 #pragma unroll
   for (int v = 0; v < TV; ++v) {

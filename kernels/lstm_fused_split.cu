@@ -185,7 +185,7 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
     __syncthreads();
     if (t == 0) break;
     // dh_rec for step t-1: quarter p of sum over m of R[m, j] dgates[m], in m order, the quarters folded
-    // in fold_quarters' order (fused_rows.cuh), as the one-block and cluster kernels sum: the same bits.
+    // in fold_quarters' order (recurrent_order.hpp), as the one-block and cluster kernels sum: the same bits.
     // The padded quarters put the four lanes of a unit in four banks.
     const float* dq = dcur + p * (H + 1);
     float part = 0.f;

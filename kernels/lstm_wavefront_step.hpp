@@ -27,6 +27,7 @@
 #include <cmath>
 
 #include "kernels/lstm_cell.hpp"
+#include "kernels/recurrent_order.hpp"
 
 #if defined(__CUDACC__)
 #define LSTMAD_WF_HD __host__ __device__ __forceinline__
@@ -166,14 +167,13 @@ struct BwdShared {
   float* dy1 = nullptr;                                      // [2][BB][H]
 };
 
-// sum over m < 4H of w[m * H + j] v[m] as four chains, one per gate quarter (m = p H + k in k order),
-// folded ((q0 + q1) + q2) + q3: the order of the FMA backward kernels (fused_rows.cuh, fold_quarters),
-// four dependent chains of H where one over 4H would put 4H FMA latencies on each step.
+// sum over m < 4H of w[m * H + j] v[m] in the FMA backward kernels' order (recurrent_order.hpp): four
+// dependent chains of H where one over 4H would put 4H FMA latencies on each step.
 LSTMAD_WF_HD float quarter_dot(const float* w, int H, int j, const float* v) {
   float a[4] = {0.f, 0.f, 0.f, 0.f};
   for (int k = 0; k < H; ++k)
     for (int p = 0; p < 4; ++p) a[p] = fmaf(w[static_cast<long long>(p * H + k) * H + j], v[p * H + k], a[p]);
-  return ((a[0] + a[1]) + a[2]) + a[3];
+  return fold_quarters(a[0], a[1], a[2], a[3]);
 }
 
 // dc: the thread's cell-state gradient carried to the step before (roles 0 and 2).
