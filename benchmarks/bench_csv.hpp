@@ -25,7 +25,7 @@ class CsvRows {
   void row(const V&... values) {
     if (!out_.is_open()) return;
     const char* sep = "";
-    ((out_ << sep << values, sep = ","), ...);
+    ((out_ << sep, field(values), sep = ","), ...);
     out_ << '\n' << std::flush;
     ++rows_;
   }
@@ -36,6 +36,22 @@ class CsvRows {
   }
 
  private:
+  // Numbers as they are; text in double quotes (quotes doubled) where it holds a comma, a quote or a line
+  // break, as RFC 4180 and Python's csv module read it.
+  template <class V>
+  void field(const V& v) {
+    out_ << v;
+  }
+  void field(const std::string& v) {
+    if (v.find_first_of(",\"\n") == std::string::npos) {
+      out_ << v;
+      return;
+    }
+    out_ << '"';
+    for (char c : v) out_ << (c == '"' ? "\"\"" : std::string(1, c));
+    out_ << '"';
+  }
+
   std::string path_;
   std::ofstream out_;
   int rows_ = 0;

@@ -4,14 +4,18 @@
 //   ||g||^2 -> Adam
 // with the LSTM forward/backward either the fused kernels (FusedLstm, fp32 FMA as the engine runs it: the
 // thread-block cluster kernels for H whose R does not fit one block, the two-layer wavefront for L = 2
-// where it fits, else the one-block kernels; column "(path)" says which, and "one-block" is the
-// layer-by-layer one-block step beside it where the engine takes another path, and "split" the split
-// kernels (candidate, opt-in) layer by layer where they take H; the tensor-core time loops
-// at tf32 and bf16, columns "fused tf32" and "fused bf16", and "bf16 unsplit" the bf16 step with one warp
+// where it fits, else the one-block or the split kernels, whichever timed faster; column "(path)" says
+// which, "one-block" is the layer-by-layer one-block step beside it where the engine takes another path,
+// and "split" the split kernels forced, layer by layer where they take H; the tensor-core time loops at
+// tf32 and bf16, columns "fused tf32" and "fused bf16", and "bf16 unsplit" the bf16 step with one warp
 // per backward tile where the engine splits the tiles' k-steps over several, version 3.4) or cuDNN
 // (CudnnLstm, FMA math and TF32 default math, the faster of STANDARD and PERSIST_STATIC_SMALL_H where cuDNN
 // takes it). Shapes: H in {32,64,128,256}, L in {1,2}, T in {50,100,250}, B in {32,64,256}, D=1, horizon 1.
 // Each time is the median of --reps CUDA-graph replays of the step after --warmup (eager when capture fails).
+// The engine's columns (fused fp32, fused tf32, fused bf16) are the autotuned step, as the engine's
+// per-model loop runs it: eager steps first time the choices that give the same bits (the split kernels
+// or the one-block kernels; the tensor-core backward in parts of K or not) and log what they timed, then
+// the step with the fastest is captured. The other columns force one choice and time nothing.
 //
 // Per shape it prints the times, the ratios fused/cuDNN-FMA and fused/cuDNN-TF32 (fp32 fused), the ratio
 // of the faster tensor-core fused step to cuDNN TF32 (tc/tf32), and two floors:
@@ -77,12 +81,14 @@ struct Row {
   // fused_ms: the engine's fp32 path (fused_path says which); cluster_ms / wavefront_ms: the same time
   // where that path is the cluster or the wavefront; one_block_ms: the layer-by-layer one-block kernels
   // (version 1.1, R from L2 where it does not fit), timed where the engine's path is another.
-  // split_ms: the split kernels (candidate, opt-in) layer by layer, where they take H.
+  // split_ms: the split kernels forced, layer by layer, where they take H.
   // fused_bf16_unsplit_ms: the bf16 step with the tensor-core backward unsplit, where the engine splits it.
   double fused_ms = -1, cluster_ms = -1, wavefront_ms = -1, one_block_ms = -1, split_ms = -1,
          fused_tf32_ms = -1, fused_bf16_ms = -1, fused_bf16_unsplit_ms = -1, cudnn_fma_ms = -1,
          cudnn_tf32_ms = -1, step_us = -1, latency_floor_ms = -1, compute_floor_ms = -1;
   std::string fused_path, cudnn_fma_algo, cudnn_tf32_algo;
+  // What each engine step's autotuning did (to_string(TimeLoopTuning)).
+  std::string fused_tuning, fused_tf32_tuning, fused_bf16_tuning;
 };
 
 // Times every way of running one shape's training step (the columns of Row) on one stream. A way that
@@ -106,8 +112,9 @@ class ShapeTimer {
     r.L = L;
     r.T = T;
     r.B = B;
-    r.fused_ms =
-        attempt(r, "fused", [&] { return fused(shape, T, B, Precision::FP32, nullptr, &r.fused_path); });
+    r.fused_ms = attempt(r, "fused", [&] {
+      return fused(shape, T, B, Precision::FP32, nullptr, &r.fused_path, &r.fused_tuning);
+    });
     if (r.fused_path == "wavefront") r.wavefront_ms = r.fused_ms;
     if (r.fused_path.rfind("cluster", 0) == 0) r.cluster_ms = r.fused_ms;
     if (r.fused_ms >= 0 && r.fused_path.rfind("one-block", 0) != 0)  // what the engine's path gains
@@ -126,8 +133,10 @@ class ShapeTimer {
       });
     for (Precision p : {Precision::TF32, Precision::BF16}) {  // the tensor-core time loops
       if (!fused_unsupported_reason(shape, T, B, p, limits_).empty()) continue;
-      (p == Precision::TF32 ? r.fused_tf32_ms : r.fused_bf16_ms) =
-          attempt(r, "fused " + to_string(p), [&] { return fused(shape, T, B, p, nullptr); });
+      (p == Precision::TF32 ? r.fused_tf32_ms : r.fused_bf16_ms) = attempt(r, "fused " + to_string(p), [&] {
+        return fused(shape, T, B, p, nullptr, nullptr,
+                     p == Precision::TF32 ? &r.fused_tf32_tuning : &r.fused_bf16_tuning);
+      });
     }
     if (r.fused_bf16_ms >= 0 &&
         kernels::plan_fused_mma(kernels::mma::Format::BF16, H, B, limits_).bwd_parts > 1)
@@ -162,15 +171,22 @@ class ShapeTimer {
     }
   }
 
-  // The fused step at precision p, `configure` switching a path off; `path` (if given) says which fp32
-  // kernels ran.
+  // The fused step at precision p, `configure` switching a path off (or on); `path` (if given) says which
+  // fp32 kernels ran. Without `configure` the step is the engine's: its first steps time the time loops'
+  // choices that give the same bits (FusedLstm::begin_autotune, which logs the times) and the timed step
+  // runs the fastest; `tuning` (if given) says what that did. A configured step runs as configured.
   double fused(const ModelShape& shape, int T, int B, Precision p, void (*configure)(FusedLstm&),
-               std::string* path = nullptr) {
+               std::string* path = nullptr, std::string* tuning = nullptr) {
     bench::StepBench<FusedLstm> f(stream_, shape, T, B, [&] {
       auto l = std::make_unique<FusedLstm>(cublas_, stream_, shape, T, B, p, limits_);
       if (configure != nullptr) configure(*l);
       return l;
     });
+    if (configure == nullptr) {
+      f.lstm->begin_autotune(B);
+      while (f.lstm->autotuning()) f.step();
+      if (tuning != nullptr) *tuning = to_string(f.lstm->autotune_result());
+    }
     if (path != nullptr) *path = f.lstm->path(B);
     return time_step_ms(stream_, warmup_, reps_, [&] { f.step(); });
   }
@@ -316,7 +332,7 @@ int main(int argc, char** argv) {
       csv,
       "H,L,T,B,D,fused_ms,cluster_ms,wavefront_ms,fused_tf32_ms,fused_bf16_ms,cudnn_fma_ms,"
       "cudnn_fma_algo,cudnn_tf32_ms,cudnn_tf32_algo,step_us,latency_floor_ms,compute_floor_ms,fused_path,"
-      "one_block_ms,split_ms,fused_bf16_unsplit_ms");
+      "one_block_ms,split_ms,fused_bf16_unsplit_ms,fused_tuning,fused_tf32_tuning,fused_bf16_tuning");
   for (int H : Hs)
     for (int L : Ls)
       for (int T : Ts)
@@ -326,7 +342,8 @@ int main(int argc, char** argv) {
           csv_rows.row(r.H, r.L, r.T, r.B, 1, r.fused_ms, r.cluster_ms, r.wavefront_ms, r.fused_tf32_ms,
                        r.fused_bf16_ms, r.cudnn_fma_ms, r.cudnn_fma_algo, r.cudnn_tf32_ms, r.cudnn_tf32_algo,
                        r.step_us, r.latency_floor_ms, r.compute_floor_ms, r.fused_path, r.one_block_ms,
-                       r.split_ms, r.fused_bf16_unsplit_ms);
+                       r.split_ms, r.fused_bf16_unsplit_ms, r.fused_tuning, r.fused_tf32_tuning,
+                       r.fused_bf16_tuning);
         }
   csv_rows.done();
   std::printf(

@@ -225,14 +225,16 @@ def fused_section(log):
 
 def candidates_section(log):
     """The fused table's alternatives against what the engine runs, by H: the version 4 split kernels
-    (fp32, opt-in) against the engine's fp32 path, and the bf16 step with the tensor-core backward unsplit
-    against the default (version 3.4, split where the launch's blocks fit the SMs). A time ratio below 1
-    means the alternative was faster: the case for changing the default there."""
+    (fp32) against the engine's fp32 path, and the bf16 step with the tensor-core backward unsplit against
+    the engine's bf16 step. Since version 1.6 the engine's steps are autotuned (they run an alternative of the
+    same bits where it timed faster, the table under "The time loops each batch picked"), so a ratio near 1
+    can mean the engine took the alternative. A time ratio below 1 means the alternative was faster than
+    what the engine ran."""
     rows_in = read_csv(os.path.join(log, "gpu_bench_fused.csv"))
     if not rows_in:
         return ""
     pairs = (("version 4 split kernels (fp32) / the engine's fp32 path", "split_ms", "fused_ms"),
-             ("bf16, backward unsplit / split (version 3.4)", "fused_bf16_unsplit_ms", "fused_bf16_ms"))
+             ("bf16, backward unsplit / the engine's bf16 step", "fused_bf16_unsplit_ms", "fused_bf16_ms"))
     rows = []
     for name, alt_col, def_col in pairs:
         by_h = {}
@@ -545,14 +547,15 @@ def warnings_section(log, limit=30):
     return text
 
 
-AUTOTUNE = re.compile(r"fused engine: time loops for (\d+) model\(s\) of (.*?), T=(\d+), B=(\d+) \(([\w, ]+)\), "
+AUTOTUNE = re.compile(r"fused engine: time loops for (\d+ model\(s\)|one model) of (.*?), T=(\d+), B=(\d+) \(([\w, ]+)\), "
                       r"per step: (.*): (.*?) \(the same bits either way\)")
 
 
 def autotune_section(log):
-    """The multi-model batches' autotuning (MultiModelBlock::begin_autotune), from the lines it logs: for each batch
-    (or forecasting pass) timed, its choices of time loops (the default first) with their median step, which it
-    ran, and that one's time over the default's."""
+    """The autotuning of the multi-model batches (MultiModelBlock::begin_autotune) and of one model's step
+    (FusedLstm::begin_autotune, gpu_bench_fused's engine columns), from the lines they log: for each batch (or
+    forecasting pass) timed, its choices of time loops (the default first) with their median step, which it
+    ran, and that one's time over the default's. N reads "one model" for the single-model path."""
     rows = []
     for path in sorted(glob.glob(os.path.join(log, "*.log"))):
         with open(path, errors="replace") as f:
@@ -566,7 +569,8 @@ def autotune_section(log):
                     timed[name] = float(ms)
                 default = next(iter(timed))
                 ran = m.group(7)
-                rows.append((os.path.basename(path), m.group(1), m.group(2), m.group(3), m.group(4), m.group(5),
+                n = m.group(1).split(" ")[0]
+                rows.append((os.path.basename(path), n, m.group(2), m.group(3), m.group(4), m.group(5),
                              ", ".join(f"{n} {fmt(v)}" for n, v in timed.items()), ran,
                              fmt(ratio(timed.get(ran, float("nan")), timed[default]), 2)))
     if not rows:
@@ -742,7 +746,8 @@ def main():
     out += ["", "## Many models per launch: one training step of all N models", "", multi]
     out += ["", "### The time loops each batch picked (autotuning)", "",
             "Three eager steps of each choice that gives the same bits, medians; the fastest runs unless within "
-            "2% of the default (docs/kernels.md, training v2.9).", "", autotune_section(a.log)]
+            "2% of the default (docs/kernels.md, training v2.9; for one model, N \"one\", version 1.6: "
+            "gpu_bench_fused's engine columns).", "", autotune_section(a.log)]
     out += ["", "## Where a multi-model step's time goes", "", phases_section(a.log)]
     out += ["", "## Forecasting (the scoring pass) of N models", "", forecast_section(a.log)]
     out += ["", "## End to end: configs/nab_grid.json", "", end_to_end_section(a.log, a.cpu_seconds)]

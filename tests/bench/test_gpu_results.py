@@ -91,6 +91,8 @@ with tempfile.TemporaryDirectory() as tmp:
           "2026-12-01T10:05:02Z [info] fused engine: time loops for 58 model(s) of L=1 D=1 H=64 horizon=1, T=100, "
           "B=128 (fp32, forecasting), per step: tiled 1.000 ms, untiled 1.010 ms, split 0.500 ms: split (the same "
           "bits either way)\n")
+    write(log, "gpu_bench_fused.log", "[info] fused engine: time loops for one model of L=1 D=1 H=32 horizon=1, "
+          "T=100, B=64 (fp32), per step: one-block 0.200 ms, split 0.150 ms: split (the same bits either way)\n")
     # ncu's text report: a kernel's header line, a section's metric rows (one not among those kept), a note
     # running over two lines; the split kernels' run without access to the counters.
     write(log, "ncu_fused.log",
@@ -153,6 +155,8 @@ with tempfile.TemporaryDirectory() as tmp:
           "backward in 4 parts of K 1.500 | backward in 4 parts of K | 0.75 |" in md, "an autotuned batch's line")
     check("| nab_grid_fused.log | 58 | L=1 D=1 H=64 horizon=1 | 100 | 128 | fp32, forecasting | tiled 1.000, "
           "untiled 1.010, split 0.500 | split | 0.50 |" in md, "an autotuned forecasting pass with three choices")
+    check("| gpu_bench_fused.log | one | L=1 D=1 H=32 horizon=1 | 100 | 64 | fp32 | one-block 0.200, split 0.150 | "
+          "split | 0.75 |" in md, "one model's autotuned step")
     check("the split kernels (version 4): ncu could not read the performance counters on this machine "
           "(ERR_NVGPUCTRPERM); owed." in md, "a profile without access to the counters")
     check("NVIDIA H200 (driver 580.65.06, CUDA 13.0 (V13.0.88), cuDNN 9.19.0, Linux kernel 6.18.44-fc-v236-gpu)" in md,
@@ -222,7 +226,7 @@ with tempfile.TemporaryDirectory() as tmp:
           "the split kernels' time, and the bf16 step unsplit beside the split one")
     check("| version 4 split kernels (fp32) / the engine's fp32 path | 32 | 1 | 1 | 0.50 | 0.50 | 0.50 |" in md,
           "the split kernels against the engine's path, by H")
-    check("| bf16, backward unsplit / split (version 3.4) | 32 | 1 | 0 | 1.50 | 1.50 | 1.50 |" in md,
+    check("| bf16, backward unsplit / the engine's bf16 step | 32 | 1 | 0 | 1.50 | 1.50 | 1.50 |" in md,
           "the unsplit backward against the split one, by H")
     check("| version 4 split kernels (fp32) / the engine's fp32 path | 128 |" not in md,
           "no summary row where the alternative did not run")

@@ -17,10 +17,13 @@
 // with the errors an H200 prints.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <limits>
 #include <utility>
 #include <vector>
@@ -28,6 +31,7 @@
 #include "core/gpu/check.hpp"
 #include "core/gpu/device_buffer.hpp"
 #include "core/gpu/resources.hpp"
+#include "core/log.hpp"
 #include "gpu/gpu_engine_test.hpp"
 #include "gpu/gpu_test.hpp"
 #include "kernels/lstm_fused_plan.hpp"
@@ -329,6 +333,128 @@ TEST_F(FusedFixture, SplitKernelsMatchFp64Cpu) {
   }
 }
 
+// ---- autotuning of one model's time loops (FusedLstm::begin_autotune) ----
+
+// Training steps of one FusedLstm on inputs xs[i] (the same parameters, so that each step's results stand
+// alone), begun with begin_autotune(k.B) when `tune`: every step's results, and the path each step ran.
+struct TunedSteps {
+  std::vector<GpuResult> steps;
+  std::vector<std::string> paths;
+  TimeLoopTuning tuning;
+};
+TunedSteps run_tuned_steps(const Case& k, const kernels::FusedLimits& limits, Precision precision,
+                           const std::vector<float>& params, const std::vector<std::vector<float>>& xs,
+                           const std::vector<float>& dyhat, bool tune, cudaStream_t s,
+                           cublasHandle_t cublas) {
+  FusedLstm lstm(cublas, s, k.shape(), k.T, k.B, precision, limits);
+  if (tune) lstm.begin_autotune(k.B);
+  TunedSteps out;
+  for (const auto& x : xs) {
+    GpuResult g;
+    static_cast<test::BlockResult&>(g) = test::run_block(lstm, s, k, params, x, dyhat);
+    out.steps.push_back(std::move(g));
+    out.paths.push_back(lstm.path(k.B));
+  }
+  out.tuning = lstm.autotune_result();
+  return out;
+}
+
+// fp32 at H = 16 and 32 (the one-block kernels against the split kernels of version 4) and bf16 at H = 32
+// (the tensor-core backward in parts of K against one warp per tile): the timed steps run the choices in
+// turn, one warm-up round and three timed, and give every output, final state, gradient and dx of the
+// untimed steps bit for bit; afterwards the model runs the choice it names, and a second model of the
+// same key takes that choice at once.
+TEST_F(FusedFixture, AutotunedStepsRunEveryChoiceAndKeepTheBits) {
+  struct Tuned {
+    Case k;
+    Precision p;
+    std::vector<std::string> choices;
+  };
+  const std::vector<Tuned> cases{{Case{1, 16, 9, 5, 1, 1}, Precision::FP32, {"one-block", "split"}},
+                                 {Case{1, 32, 7, 3, 3, 2}, Precision::FP32, {"one-block", "split"}},
+                                 {Case{1, 32, 6, 8, 1, 1}, Precision::BF16, {}}};
+  uint64_t seed = 9100;
+  for (const Tuned& c : cases) {
+    const Case& k = c.k;
+    const std::string tag = k.str() + " " + to_string(c.p);
+    SCOPED_TRACE(tag);
+    std::vector<std::string> choices = c.choices;
+    if (c.p != Precision::FP32) {  // the plan's rule and its other side
+      const int parts = kernels::plan_fused_mma(kernels::mma::Format::BF16, k.H, k.B, limits_).bwd_parts;
+      ASSERT_GT(parts, 1) << "the bf16 plan does not split this backward: nothing to choose";
+      choices = {"backward in " + std::to_string(parts) + " parts of K", "backward unsplit"};
+    }
+    const int steps = static_cast<int>(choices.size()) * 4;
+    {
+      FusedLstm probe(cublas_->get(), *stream_, k.shape(), k.T, k.B, c.p, limits_);
+      ASSERT_EQ(probe.autotune_steps(k.B), steps);
+    }
+    const Inputs in = make_inputs(k, seed);
+    std::vector<std::vector<float>> xs;
+    for (int i = 0; i < steps + 2; ++i) xs.push_back(make_inputs(k, seed).x);
+    const TunedSteps plain =
+        run_tuned_steps(k, limits_, c.p, in.params, xs, in.dyhat, false, *stream_, cublas_->get());
+    const TunedSteps tuned =
+        run_tuned_steps(k, limits_, c.p, in.params, xs, in.dyhat, true, *stream_, cublas_->get());
+    for (std::size_t i = 0; i < xs.size(); ++i)
+      expect_same_bits(tuned.steps[i], plain.steps[i], tag + " step " + std::to_string(i));
+    const TimeLoopTuning& t = tuned.tuning;
+    EXPECT_EQ(t.how, "timed");
+    ASSERT_EQ(t.timed.size(), choices.size());
+    for (std::size_t i = 0; i < choices.size(); ++i) {
+      EXPECT_EQ(t.timed[i].first, choices[i]);
+      EXPECT_GT(t.timed[i].second, 0.0) << choices[i];
+    }
+    EXPECT_NE(std::find(choices.begin(), choices.end(), t.chosen), choices.end()) << t.chosen;
+    if (c.p == Precision::FP32) {
+      // Each timed step ran its choice (the path names the kernels of the step just run) ...
+      for (int i = 0; i + 1 < steps; ++i)
+        EXPECT_EQ(tuned.paths[static_cast<std::size_t>(i)],
+                  choices[static_cast<std::size_t>(i) % choices.size()])
+            << "step " << i;
+      // ... and the steps after the rounds the one chosen.
+      EXPECT_EQ(tuned.paths.back(), t.chosen);
+    }
+    FusedLstm again(cublas_->get(), *stream_, k.shape(), k.T, k.B, c.p, limits_);
+    again.begin_autotune(k.B);
+    EXPECT_FALSE(again.autotuning());
+    EXPECT_EQ(again.autotune_result().how, "as timed before in this process");
+    EXPECT_EQ(again.autotune_result().chosen, t.chosen);
+    if (c.p == Precision::FP32) {
+      EXPECT_EQ(again.path(k.B), t.chosen);
+    }
+  }
+}
+
+// What one model's autotuning leaves alone: a choice a switch pins, the wavefront (L = 2), which has no
+// counterpart of the same bits, an H the split kernels do not take, and LSTMAD_FUSED_AUTOTUNE=0.
+TEST_F(FusedFixture, AutotuneLeavesPinnedAndSingleChoicesAlone) {
+  const Case one{1, 32, 5, 4, 1, 1};
+  {
+    const test::ScopedEnv pin("LSTMAD_FUSED_SPLIT", "0");
+    FusedLstm lstm(cublas_->get(), *stream_, one.shape(), one.T, one.B, Precision::FP32, limits_);
+    lstm.begin_autotune(one.B);
+    EXPECT_FALSE(lstm.autotuning());
+    EXPECT_EQ(lstm.autotune_steps(one.B), 0);
+    EXPECT_EQ(lstm.autotune_result().how, "not timed: pinned by LSTMAD_FUSED_SPLIT");
+    EXPECT_EQ(lstm.autotune_result().chosen, "one-block");
+  }
+  {
+    const test::ScopedEnv off("LSTMAD_FUSED_AUTOTUNE", "0");
+    FusedLstm lstm(cublas_->get(), *stream_, one.shape(), one.T, one.B, Precision::FP32, limits_);
+    lstm.begin_autotune(one.B);
+    EXPECT_FALSE(lstm.autotuning());
+    EXPECT_EQ(lstm.autotune_result().how, "not timed: LSTMAD_FUSED_AUTOTUNE=0");
+  }
+  for (const Case& k : {Case{2, 32, 5, 4, 1, 1}, Case{1, 24, 5, 4, 1, 1}}) {
+    FusedLstm lstm(cublas_->get(), *stream_, k.shape(), k.T, k.B, Precision::FP32, limits_);
+    lstm.begin_autotune(k.B);
+    EXPECT_FALSE(lstm.autotuning()) << k.str();
+    EXPECT_EQ(lstm.autotune_result().how, "not timed: one choice") << k.str();
+    EXPECT_EQ(lstm.autotune_result().chosen, lstm.path(k.B)) << k.str();
+  }
+}
+
 // The plan: only the instantiated H, rows per block within the threads, the batch covered once.
 TEST(FusedPlan, SplitPlansTakeTheirHiddenSizesAndCoverTheBatch) {
   const kernels::FusedLimits lim = h200_limits();
@@ -540,6 +666,40 @@ TEST_F(FusedFixture, TrainingLossCurveMatchesCpuEngine) {
 TEST_F(FusedFixture, GraphReplayMatchesEagerAndRerunsAreBitIdentical) {
   // Same kernels, same order, eager or replayed: bit-identical, not merely close.
   test::expect_graph_replay_matches_eager(fused_options(), "LSTMAD_FUSED_GRAPHS", 0.0);
+}
+
+// The engine's per-model loop (LSTMAD_FUSED_MULTI=0) times one model's choices on its first training
+// steps, says so in the log, and trains every model to the bits it reaches without the timing.
+TEST_F(FusedFixture, PerModelLoopAutotunesAndKeepsTheBits) {
+  const test::ScopedEnv loop("LSTMAD_FUSED_MULTI", "0");
+  const ModelShape shape{1, 1, 16, 1};
+  const int T = 11;  // a window no other test tunes at, so that this process has not timed the key yet
+  const test::Series s = test::make_series(120, 1, 8);
+  const auto initial = test::make_jobs(shape, s, T, 16, 3, 2);  // 5 full minibatches an epoch
+  auto train = [&](const char* autotune) {
+    const test::ScopedEnv env("LSTMAD_FUSED_AUTOTUNE", autotune);
+    auto jobs = initial;
+    make_engine(fused_options())->train(shape, jobs);
+    return jobs;
+  };
+  const auto plain = train("0");
+  const std::string log_path = ::testing::TempDir() + "per_model_autotune.log";
+  std::remove(log_path.c_str());
+  log::set_file(log_path);
+  const auto tuned = train(nullptr);
+  log::set_file("");
+  std::ifstream f(log_path);
+  const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("fused engine: time loops for one model of " + shape.str() +
+                      ", T=11, B=16 (fp32), per step: one-block "),
+            std::string::npos)
+      << text;
+  for (std::size_t m = 0; m < initial.size(); ++m) {
+    ASSERT_EQ(tuned[m].result.status, TrainStatus::Ok) << tuned[m].result.message;
+    EXPECT_EQ(tuned[m].params, plain[m].params) << "model " << m;
+    EXPECT_EQ(tuned[m].result.train_loss, plain[m].result.train_loss) << "model " << m;
+    EXPECT_NE(tuned[m].params, initial[m].params) << "model " << m << ": parameters did not change";
+  }
 }
 
 TEST_F(FusedFixture, NonFiniteJobEndsAloneWithItsInitialParameters) {

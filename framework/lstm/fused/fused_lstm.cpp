@@ -217,6 +217,7 @@ const float* FusedLstm::layer_input(int l, int batch) const {
 
 void FusedLstm::forward(const float* theta, const float* x, int batch, bool training) {
   check_batch(batch);
+  open_tuned_step(batch, training);  // before the plans below: the step may run another choice
   const int H = shape_.hidden, H4 = 4 * H, Tb = T_ * batch;
   const kernels::FusedLaunch p = plan(batch);
   const kernels::FusedLaunch pc = cluster_plan(batch);
@@ -302,6 +303,11 @@ void FusedLstm::backward(const float* theta, const float* x, int batch, const fl
                          float* dx) {
   (void)x;  // forward() kept its time-major copy
   check_batch(batch);
+  backward_pass(theta, batch, dyhat, dtheta, dx);
+  close_tuned_step(batch);
+}
+
+void FusedLstm::backward_pass(const float* theta, int batch, const float* dyhat, float* dtheta, float* dx) {
   const int H = shape_.hidden, H4 = 4 * H, Tb = T_ * batch, L = shape_.layers;
   const kernels::FusedLaunch p = plan(batch);
   const kernels::FusedLaunch pc = cluster_plan(batch);

@@ -28,6 +28,7 @@
 #include "kernels/lstm_mma_plan.hpp"
 #include "kernels/lstm_wavefront.hpp"
 #include "lstm/engine.hpp"
+#include "lstm/fused/choice_timing.hpp"
 #include "lstm/shape.hpp"
 
 namespace lstmad {
@@ -74,8 +75,9 @@ class FusedLstm {
   void enable_wavefront(bool on);
   kernels::WavefrontLaunch wavefront_plan(int batch) const;
   // The split kernels (kernels/lstm_fused_split.hpp): four threads per hidden unit with R in registers,
-  // for H in {16, 32, 64} at fp32, in place of the one-block kernels. Off by default until a GPU run has
-  // measured them (LSTMAD_FUSED_SPLIT=1 turns them on); the wavefront, where it runs, comes first.
+  // for H in {16, 32, 64} at fp32, in place of the one-block kernels, with the same bits. Off by default
+  // (LSTMAD_FUSED_SPLIT=1 turns them on); begin_autotune times them against the one-block kernels. The
+  // wavefront, where it runs, comes first.
   void enable_split(bool on) { split_enabled_ = on; }
   kernels::SplitLaunch split_plan(int batch) const;
   // Which time-loop kernels forward() and backward() run at `batch` rows, as the benchmarks name them:
@@ -90,6 +92,23 @@ class FusedLstm {
   }
   // The tensor-core plan (precision tf32 or bf16, kernels/lstm_fused_mma.hpp); grid == 0 at fp32.
   kernels::MmaLaunch mma_plan(int batch) const;
+
+  // Autotuning (choice_timing.hpp), as a multi-model batch does it: where the time loops at `batch` rows
+  // have choices that give the same bits (fp32: the split kernels of version 4 beside the one-block
+  // kernels, for H = 16, 32, 64 where neither the wavefront nor a cluster runs; tf32 / bf16: the
+  // tensor-core backward in parts of K or unsplit, the other side of plan_fused_mma's rule), the next
+  // training steps at `batch` rows (forward(training) ... backward()) run the choices in turn, one warm-up
+  // round and three timed, and the fastest median runs from then on (the default unless another is more
+  // than 2% faster). Every choice gives every other's bits, so these steps compute exactly what the
+  // default would. While autotuning() is true the caller runs its steps eagerly (no graph capture: the
+  // choices change kernels). Not for a choice a switch pins (LSTMAD_FUSED_SPLIT, LSTMAD_FUSED_MMA_SPLIT),
+  // nor with LSTMAD_FUSED_AUTOTUNE=0; once per device, shape, window, batch and precision in a process (a
+  // later FusedLstm of that key takes the choice at once). autotune_result() says what was done.
+  void begin_autotune(int batch);
+  bool autotuning() const { return timing_.active(); }
+  TimeLoopTuning autotune_result() const;
+  // The training steps the timing takes at `batch` rows (0 where there is nothing to time).
+  int autotune_steps(int batch) const;
   Precision precision() const { return precision_; }
 
   std::size_t theta_size() const { return layout_.total; }
@@ -119,6 +138,21 @@ class FusedLstm {
   const float* cy() const { return cy_.data(); }
 
  private:
+  // One choice of time loops that gives the bits of every other (autotuning).
+  struct LoopChoice {
+    std::string name;
+    bool split = false;
+    kernels::BwdSplit mma_split = kernels::BwdSplit::FitSms;
+  };
+  // The choices at `batch` rows, the one in force first; one only where there is nothing to choose or a
+  // switch pins it (then `pinned` names the switch).
+  std::vector<LoopChoice> loop_choices(int batch, std::string& pinned) const;
+  void run_choice(const LoopChoice& c);
+  std::string tuning_key(int batch, const std::vector<LoopChoice>& choices) const;
+  // The steps being timed: forward(training) at the tuned batch opens one, backward() closes it.
+  void open_tuned_step(int batch, bool training);
+  void close_tuned_step(int batch);
+  void backward_pass(const float* theta, int batch, const float* dyhat, float* dtheta, float* dx);
   void check_batch(int batch) const;
   bool wavefront_fits() const;  // L = 2, fp32, and the wavefront's plan exists at max_batch
   const float* layer_input(int l, int batch) const;
@@ -139,6 +173,13 @@ class FusedLstm {
   kernels::BwdSplit mma_split_ = kernels::BwdSplit::FitSms;
   // Layer 0's x W^T inside the forward time loops (kernels::FusedInput; fused_input_in_loop), not a GEMM
   bool input_in_loop_ = false;
+  // Autotuning: the choices being timed at tune_batch_ rows, their timing, whether a timed step is open,
+  // and what it came to.
+  std::vector<LoopChoice> tune_choices_;
+  ChoiceTiming timing_;
+  TimeLoopTuning tuning_;
+  int tune_batch_ = 0;
+  bool tune_step_open_ = false;
   ParamLayout layout_;
   gpu::DeviceBuffer<float> theta_, dtheta_;
   gpu::DeviceBuffer<float> xt_, gx_, dgates_, dgates2_, dy_, dxt_, rt_, ones_, hy_, cy_, dhy_;

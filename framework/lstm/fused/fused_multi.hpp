@@ -21,20 +21,11 @@
 
 #include "kernels/lstm_fused_plan.hpp"
 #include "lstm/engine.hpp"
+#include "lstm/fused/choice_timing.hpp"  // TimeLoopTuning: what a batch's autotuning did
 
 namespace lstmad {
 
 class MultiModelBlock;  // multi_model_block.hpp: the buffers and launches
-
-// What a batch's autotuning did (MultiModelBlock::begin_autotune): each choice of time loops it timed with
-// its median step in ms (none where it timed nothing), the choice the batch runs, and how that was decided
-// ("timed", "as timed before in this process", or why nothing was timed).
-struct TimeLoopTuning {
-  std::vector<std::pair<std::string, double>> timed;
-  std::string chosen, how;
-};
-// "tiled 1.234 ms, untiled 1.456 ms: tiled" where it timed; "tiled (not timed: one choice)" otherwise.
-std::string to_string(const TimeLoopTuning& t);
 
 // One multi-model batch on the current device: its buffers for the jobs given (same shape and window;
 // min(batch, training windows) == B for each; parameters and windows already checked).

@@ -348,7 +348,7 @@ void MultiModelBlock::predict(const std::vector<const PredictJob*>& jobs) {
 
 // One step, eager or as a graph replay (captured on the second call, after an eager first one).
 void MultiModelBlock::run_step(Pass pass) {
-  if (tuner_.active && pass == (inference_ ? Pass::Predict : Pass::Train)) {
+  if (tuner_.timing.active() && pass == (inference_ ? Pass::Predict : Pass::Train)) {
     tuned_step();  // eager, each step with the next choice in turn
     return;
   }

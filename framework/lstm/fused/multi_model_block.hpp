@@ -21,7 +21,7 @@
 #include "kernels/lstm_mma_plan.hpp"
 #include "kernels/lstm_multi.hpp"
 #include "lstm/engine.hpp"
-#include "lstm/fused/fused_multi.hpp"  // TimeLoopTuning
+#include "lstm/fused/choice_timing.hpp"
 #include "lstm/shape.hpp"
 
 namespace lstmad {
@@ -170,13 +170,10 @@ class MultiModelBlock {
   gpu::GraphExec graphs_[3];  // by Pass
   std::vector<std::pair<std::string, gpu::Event>>* marks_ = nullptr;  // bench_step_phases() in progress
   bool warmed_[3] = {false, false, false};
-  // Autotuning in progress (active) or done: the choices, the steps run, each timed step's events by
-  // choice, and what it came to.
+  // Autotuning in progress (timing.active()) or done: the choices, their timing, and what it came to.
   struct Tuner {
-    bool active = false;
     std::vector<LoopChoice> choices;
-    int steps = 0;
-    std::vector<std::vector<std::pair<gpu::Event, gpu::Event>>> events;
+    ChoiceTiming timing;
     TimeLoopTuning result;
   } tuner_;
 };

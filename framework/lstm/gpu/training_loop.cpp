@@ -10,6 +10,7 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -106,6 +107,10 @@ class Slot {
     v_.zero_async(stream_);
     state_.zero_async(stream_);
 
+    // The first job of each minibatch size times the block's kernel choices on its first steps (the
+    // choice then holds for the slot's later jobs).
+    if (tuned_batches_.insert(B).second) lstm_->begin_autotune(B);
+
     Rng rng(o.seed);
     std::vector<int> order = d.train;
     EarlyStopping stopping;
@@ -192,7 +197,7 @@ class Slot {
   }
 
   void step(int B, bool allow_graph = true) {
-    if (!allow_graph || !use_graphs_) {
+    if (!allow_graph || !use_graphs_ || lstm_->autotuning()) {
       enqueue_step(B);
       return;
     }
@@ -268,6 +273,7 @@ class Slot {
   std::map<int, gpu::GraphExec> graphs_;
   unsigned graph_generation_ = 0;
   std::map<int, bool> warmed_;
+  std::set<int> tuned_batches_;  // minibatch sizes whose first job began the block's autotuning
 };
 
 }  // namespace

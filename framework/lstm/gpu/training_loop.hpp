@@ -32,6 +32,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -60,7 +61,19 @@ class GpuLstmBlock {
   virtual void prepare(int batch) = 0;
   // Changes whenever the block's device buffers move; captured graphs of an older generation are stale.
   virtual unsigned generation() const = 0;
+  // Autotuning of the block's kernels on its next training steps of `batch` rows (FusedLstm's; a block
+  // without choices ignores it); while autotuning() is true the loop runs its steps eagerly, since the
+  // kernels change from step to step.
+  virtual void begin_autotune(int batch) { (void)batch; }
+  virtual bool autotuning() const { return false; }
 };
+
+// Whether Lstm has FusedLstm's autotuning (begin_autotune, autotuning).
+template <class Lstm, class = void>
+struct HasAutotune : std::false_type {};
+template <class Lstm>
+struct HasAutotune<Lstm, std::void_t<decltype(std::declval<Lstm&>().begin_autotune(1)),
+                                     decltype(std::declval<const Lstm&>().autotuning())>> : std::true_type {};
 
 // A block made of a library handle and the LSTM running on it. The handle is declared first so that it
 // outlives the LSTM, as the LSTM's destructor may still use it.
@@ -90,6 +103,13 @@ class OwningLstmBlock final : public GpuLstmBlock {
   }
   void prepare(int batch) override { lstm_.prepare(batch); }
   unsigned generation() const override { return lstm_.generation(); }
+  void begin_autotune(int batch) override {
+    if constexpr (HasAutotune<Lstm>::value) lstm_.begin_autotune(batch);
+  }
+  bool autotuning() const override {
+    if constexpr (HasAutotune<Lstm>::value) return lstm_.autotuning();
+    return false;
+  }
 
  private:
   Handle handle_;
