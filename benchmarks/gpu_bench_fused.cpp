@@ -32,10 +32,18 @@
 //
 // --shape H,L,T,B: that one shape only (the GPU check profiles one step of it under Nsight Compute).
 //
+// --phases (or --phases-csv FILE): then where one step's time goes on a few small shapes (those of the
+// targets missed: H 32 and 64 at B 32 and 64, L = 1, T = 100, and the wavefront at H = 32, B = 64; the
+// --shape given; --quick one, --smoke a tiny one): for the engine's steps (fp32, tf32, bf16, autotuned), the
+// one-block or split kernels forced where the engine runs the other, and cuDNN at fp32, each phase's
+// device time (the time loops, each cuBLAS GEMM, the head, the sums, Adam; cuDNN's forward and backward as
+// one each), eager with an event after each phase.
+//
 // Usage: gpu_bench_fused [--quick | --smoke | --shape H,L,T,B] [--reps N] [--warmup N] [--peak-tflops X]
-//                        [--csv FILE]
+//                        [--csv FILE] [--phases] [--phases-csv FILE]
 // Without a CUDA device it prints why and exits 0.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -159,7 +167,94 @@ class ShapeTimer {
     return r;
   }
 
+  // Where one step's time goes at (H, L, T, B): for the engine's fp32 step (autotuned), the one-block and
+  // the split kernels forced where the engine runs another path, the engine's tf32 and bf16 steps
+  // (autotuned) and cuDNN at fp32 (PERSIST_STATIC_SMALL_H up to H = 128, else STANDARD), each phase's
+  // median over `reps` eager steps after one warm-up, beside the graph-replayed step. Printed, and written
+  // to `csv` (H,L,T,B,path,phase,ms,share,phases_ms,step_ms).
+  void phases(int H, int L, int T, int B, int reps, bench::CsvRows& csv) {
+    const ModelShape shape{L, 1, H, 1};
+    Row r{};
+    r.H = H;
+    r.L = L;
+    r.T = T;
+    r.B = B;
+    std::string engine_path;
+    for (const std::string path :
+         {"fused fp32", "one-block", "split", "fused tf32", "fused bf16", "cuDNN fp32"}) {
+      attempt(r, "phases " + path, [&] {
+        auto report = [&](const std::string& name, auto& bench, const std::string& what) {
+          phase_rows(H, L, T, B, reps, name, what, bench, csv);
+          return 0.0;
+        };
+        if (path == "cuDNN fp32") {
+          const RnnAlgo a = H <= 128 ? RnnAlgo::PersistStaticSmallH : RnnAlgo::Standard;
+          bench::StepBench<CudnnLstm> c(stream_, shape, T, B, [&] {
+            return std::make_unique<CudnnLstm>(cudnn_, stream_, shape, T, B, Precision::FP32, a);
+          });
+          return report(path, c, to_string(c.lstm->algo()));
+        }
+        const Precision p = path == "fused tf32"   ? Precision::TF32
+                            : path == "fused bf16" ? Precision::BF16
+                                                   : Precision::FP32;
+        if (!fused_unsupported_reason(shape, T, B, p, limits_).empty()) return 0.0;
+        const bool forced = path == "one-block" || path == "split";
+        if (path == "split" && kernels::plan_fused_split(H, B, limits_).grid == 0) return 0.0;
+        bench::StepBench<FusedLstm> f(stream_, shape, T, B, [&] {
+          auto l = std::make_unique<FusedLstm>(cublas_, stream_, shape, T, B, p, limits_);
+          if (forced) {
+            l->enable_cluster(false);
+            l->enable_wavefront(false);
+            l->enable_split(path == "split");
+          }
+          return l;
+        });
+        if (forced && f.lstm->path(B) == engine_path) return 0.0;  // the engine's column has it
+        if (!forced) {
+          f.lstm->begin_autotune(B);
+          while (f.lstm->autotuning()) f.step();
+        }
+        const std::string kernels =
+            p == Precision::FP32 ? f.lstm->path(B) : to_string(f.lstm->autotune_result());
+        if (path == "fused fp32") engine_path = f.lstm->path(B);
+        return report(path, f, kernels);
+      });
+    }
+  }
+
  private:
+  template <class Bench>
+  void phase_rows(int H, int L, int T, int B, int reps, const std::string& path, const std::string& what,
+                  Bench& bench, bench::CsvRows& csv) {
+    bench.step_phases();  // warm-up: lazy set-up, first touches
+    std::vector<std::string> names;
+    std::vector<std::vector<double>> t;
+    for (int i = 0; i < reps; ++i) {
+      const auto ph = bench.step_phases();
+      if (names.empty()) {
+        for (const auto& [name, ms] : ph) names.push_back(name);
+        t.resize(names.size());
+      }
+      for (std::size_t k = 0; k < ph.size() && k < t.size(); ++k) t[k].push_back(ph[k].second);
+    }
+    const double step = time_step_ms(stream_, 2, reps, [&] { bench.step(); });
+    std::vector<double> med;
+    double sum = 0;
+    for (auto& v : t) {
+      std::sort(v.begin(), v.end());
+      med.push_back(v[v.size() / 2]);
+      sum += med.back();
+    }
+    std::printf("H=%d L=%d T=%d B=%d %s (%s): phases %.4f ms, step %.4f ms\n", H, L, T, B, path.c_str(),
+                what.c_str(), sum, step);
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      const double share = sum > 0 ? med[i] / sum : 0.0;
+      std::printf("  %-30s %10.4f ms %6.1f%%\n", names[i].c_str(), med[i], 100.0 * share);
+      csv.row(H, L, T, B, path, names[i], med[i], share, sum, step);
+    }
+    std::fflush(stdout);
+  }
+
   // `time_it`'s milliseconds, or -1 after printing why it failed.
   double attempt(const Row& r, const std::string& what, const std::function<double()>& time_it) {
     try {
@@ -282,7 +377,16 @@ int main(int argc, char** argv) {
       ->delimiter(',')
       ->expected(4)
       ->check(bench::at_least(1));
+  bool phases = false;
+  std::string phases_csv;
+  app.add_flag(
+      "--phases", phases,
+      "Then where one step's time goes, phase by phase, on a few small shapes (the --shape given, or "
+      "H 32 and 64 at B 32 and 64, L = 1, T = 100, and H = 32, L = 2, B = 64)");
+  app.add_option("--phases-csv", phases_csv,
+                 "Also write the phases' rows to this CSV file (implies --phases)");
   if (const int rc = bench::parse_bench_flags(app, argc, argv); rc >= 0) return rc;
+  phases = phases || !phases_csv.empty();
   const bool quick = flags.quick, smoke = flags.smoke;
   int &reps = flags.reps, &warmup = flags.warmup;
   const std::string& csv = flags.csv;
@@ -349,5 +453,21 @@ int main(int argc, char** argv) {
   std::printf(
       "(times in ms per training step; f/fma, f/tf32 = fused fp32 time / cuDNN time, tc/tf32 = the faster "
       "tensor-core fused time / cuDNN tf32 time; below 1 is faster)\n");
+  if (phases) {
+    std::vector<std::array<int, 4>> shapes{
+        {32, 1, 100, 32}, {32, 1, 100, 64}, {64, 1, 100, 32}, {64, 1, 100, 64}, {32, 2, 100, 64}};
+    if (quick) shapes = {{64, 1, 100, 64}};
+    if (smoke) shapes = {{16, 1, 4, 3}};
+    if (!one_shape.empty()) shapes = {{one_shape[0], one_shape[1], one_shape[2], one_shape[3]}};
+    const int phase_reps = std::min(reps, 5);
+    std::printf(
+        "\nwhere one step goes: each phase's device time, eager with an event after each, median of %d; "
+        "share "
+        "of the phases' sum; 'step' is the graph-replayed step\n",
+        phase_reps);
+    bench::CsvRows phase_csv(phases_csv, "H,L,T,B,path,phase,ms,share,phases_ms,step_ms");
+    for (const auto& [H, L, T, B] : shapes) timer.phases(H, L, T, B, phase_reps, phase_csv);
+    phase_csv.done();
+  }
   return 0;
 }

@@ -18,7 +18,9 @@
 # 4. runs compute-sanitizer memcheck and racecheck on small cases (the kernels, cuDNN, the fused kernels,
 #    the multi-model kernels);
 # 5. runs the GPU benchmarks and the PyTorch comparisons on the same shapes (nn.LSTM per shape; a loop
-#    of nn.LSTM models and a stacked batched-matmul LSTM beside gpu_bench_multi);
+#    of nn.LSTM models and a stacked batched-matmul LSTM beside gpu_bench_multi), with where one step's
+#    time goes, phase by phase (gpu_bench_fused_phases.csv: one model at the small shapes;
+#    gpu_bench_phases.csv: many models);
 # 6. runs configs/nab_grid.json end to end on the fused engine (when .deps/nab holds the NAB corpus), with
 #    its models saved, and checks that `lstmad detect` reproduces three cells' scores from them; then
 #    profiles one single-model step's time loops with ncu (information, not a check);
@@ -319,7 +321,8 @@ if wanted benchmarks; then
     if [ "$b" = gpu_bench_cudnn ]; then
       run_exe "$b" "$lim" "$b" $QUICK --reps 25 --csv "$LOG/$b.csv" || rc=$?
     elif [ "$b" = gpu_bench_fused ]; then
-      run_exe "$b" "$lim" "$b" $QUICK --reps 15 --warmup 3 --csv "$LOG/$b.csv" || rc=$?
+      run_exe "$b" "$lim" "$b" $QUICK --reps 15 --warmup 3 --csv "$LOG/$b.csv" \
+        --phases-csv "$LOG/gpu_bench_fused_phases.csv" || rc=$?
     elif [ "$b" = gpu_bench_multi ]; then
       run_exe "$b" "$lim" "$b" $QUICK --reps 5 --warmup 2 --csv "$LOG/$b.csv" \
         --forecast-csv "$LOG/gpu_bench_forecast.csv" --phases-csv "$LOG/gpu_bench_phases.csv" --cpu-threads "$JOBS" --cpu-models 1,16,58,256,1024 || rc=$?

@@ -10,6 +10,9 @@
 #include <cstdio>
 #include <exception>
 #include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "core/gpu/check.hpp"
@@ -24,6 +27,13 @@
 #include "lstm/shape.hpp"
 
 namespace lstmad::bench {
+
+// Whether Lstm names the phases of its own steps (FusedLstm::set_phase_marks).
+template <class Lstm, class = void>
+struct HasPhaseMarks : std::false_type {};
+template <class Lstm>
+struct HasPhaseMarks<Lstm, std::void_t<decltype(std::declval<Lstm&>().set_phase_marks(nullptr))>>
+    : std::true_type {};
 
 inline double median(std::vector<float> v) {
   std::sort(v.begin(), v.end());
@@ -72,22 +82,52 @@ struct StepBench {
     lstm->prepare(B);
   }
 
-  void step() {
+  // One training step; with `marks`, an event after each phase (eager steps only): the LSTM's own phases
+  // where it names them (FusedLstm::set_phase_marks), else its forward, head and backward as one each.
+  void step(std::vector<std::pair<std::string, gpu::Event>>* marks = nullptr) {
+    constexpr bool inner = HasPhaseMarks<Lstm>::value;
+    auto mark = [&](const char* phase) {
+      if (marks == nullptr) return;
+      marks->emplace_back(phase, gpu::Event());
+      marks->back().second.record(stream);
+    };
+    if constexpr (inner) lstm->set_phase_marks(marks);
     const int hz = shape.horizon;
     kernels::launch_gather_windows(dxs.data(), dys.data(), shape.input, dstarts.data(), nullptr, B, T, hz,
                                    xb.data(), yb.data(), stream);
+    mark("gather windows");
     lstm->forward(lstm->theta(), xb.data(), B, true);
+    if (!inner) mark("LSTM forward");
     lstm->head(lstm->theta(), B, yhat.data(), yb.data(), dyhat.data(), resid.data());
+    if (!inner) mark("head and MSE");
     CUDA_CHECK(kernels::launch_sum_squares(resid.data(), static_cast<std::size_t>(B) * hz, scalars.data(),
                                            temp.data(), cub_bytes, stream));
     kernels::launch_accumulate(scalars.data() + 2, scalars.data(), stream);
+    mark("loss sum");
     lstm->backward(lstm->theta(), xb.data(), B, dyhat.data(), lstm->dtheta(), nullptr);
+    if (!inner) mark("LSTM backward");
     CUDA_CHECK(kernels::launch_sum_squares(lstm->dtheta(), lstm->theta_size(), scalars.data() + 1,
                                            temp.data(), cub_bytes, stream));
+    mark("gradient norm");
     kernels::launch_adam_prepare(hyper.data(), scalars.data() + 1, state.data(), stream);
     kernels::launch_adam_update(lstm->theta(), lstm->dtheta(), m.data(), v.data(), lstm->theta_size(),
                                 hyper.data(), state.data(), stream);
+    mark("Adam");
+    if constexpr (inner) lstm->set_phase_marks(nullptr);
     KERNEL_CHECK("training step");
+  }
+  // One eager step with the device time of each phase in ms, in step order. Eager launches leave small
+  // gaps that a graph replay does not, so the phases add up to a little more than the replayed step.
+  std::vector<std::pair<std::string, double>> step_phases() {
+    std::vector<std::pair<std::string, gpu::Event>> marks;
+    marks.emplace_back("start", gpu::Event());
+    marks.back().second.record(stream);
+    step(&marks);
+    marks.back().second.synchronize();
+    std::vector<std::pair<std::string, double>> out;
+    for (std::size_t i = 1; i < marks.size(); ++i)
+      out.emplace_back(marks[i].first, marks[i].second.elapsed_ms_since(marks[i - 1].second));
+    return out;
   }
 
   cudaStream_t stream;

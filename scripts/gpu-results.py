@@ -308,32 +308,57 @@ def multi_section(log):
                  rows), misses
 
 
-def phases_section(log):
-    """Where a multi-model step's time goes: one column per (N, L, time loops), a row per phase."""
-    rows_in = read_csv(os.path.join(log, "gpu_bench_phases.csv"))
-    if not rows_in:
-        return "Not in this run (gpu_bench_phases.csv is missing or empty)."
+def phase_columns(rows_in, key_of, order, digits=3):
+    """A table of phases from a phases CSV (path, phase, ms, share, phases_ms, step_ms and the key columns):
+    one column per key_of(row), whose last element is the path (sorted by the other elements, then by
+    `order` of the path), a row per phase in first-seen order, then the phases' sum and the replayed step.
+    Returns (header without the phase column, rows, totals by key)."""
     cols, phases, cell, totals = [], [], {}, {}
     for r in rows_in:
-        key = (int(r["N"]), int(r["L"]), r["path"])
+        key = key_of(r)
         if key not in cols:
             cols.append(key)
             totals[key] = (num(r["phases_ms"]), num(r["step_ms"]))
         if r["phase"] not in phases:
             phases.append(r["phase"])
         cell[(key, r["phase"])] = (num(r["ms"]), float(r["share"]))
-    order = {"default": 0, "split": 1, "untiled": 2, "whole-K": 3, "bf16": 4, "bf16 split": 5,
-             "bf16 unsplit": 6}  # the benchmark's order
-    cols.sort(key=lambda k: (k[0], k[1], order.get(k[2], len(order)), k[2]))
+    cols.sort(key=lambda k: k[:-1] + (order.get(k[-1], len(order)), k[-1]))
     rows = []
     for ph in phases:
         row = [ph]
         for k in cols:
             v = cell.get((k, ph))
-            row.append("" if v is None else f"{fmt(v[0])} ({100 * v[1]:.0f}%)")
+            row.append("" if v is None else f"{fmt(v[0], digits)} ({100 * v[1]:.0f}%)")
         rows.append(row)
-    rows.append(["sum of the phases (eager)"] + [fmt(totals[k][0]) for k in cols])
-    rows.append(["step (graph replay)"] + [fmt(totals[k][1]) for k in cols])
+    rows.append(["sum of the phases (eager)"] + [fmt(totals[k][0], digits) for k in cols])
+    rows.append(["step (graph replay)"] + [fmt(totals[k][1], digits) for k in cols])
+    return cols, rows, totals
+
+
+def single_phases_section(log):
+    """Where one model's training step goes (gpu_bench_fused --phases): a column per (H, L, B, path), a row
+    per phase: the engine's fp32, tf32 and bf16 steps, the one-block or split kernels forced where the engine
+    ran the other, and cuDNN at fp32 (its forward and backward as one phase each)."""
+    rows_in = read_csv(os.path.join(log, "gpu_bench_fused_phases.csv"))
+    if not rows_in:
+        return "Not in this run (gpu_bench_fused_phases.csv is missing or empty)."
+    order = {"fused fp32": 0, "one-block": 1, "split": 2, "fused tf32": 3, "fused bf16": 4, "cuDNN fp32": 5}
+    cols, rows, _ = phase_columns(rows_in, lambda r: (int(r["H"]), int(r["L"]), int(r["B"]), r["path"]), order, 4)
+    Ts = sorted({r["T"] for r in rows_in})
+    return ("Milliseconds per phase of one model's training step (T = " + ", ".join(Ts) + "), the step run "
+            "eagerly with an event after each phase; the share of the phases' sum in brackets. The fused steps' "
+            "GEMMs are cuBLAS's; cuDNN's forward and backward are one phase each.\n\n" +
+            table(["phase"] + [f"H={h} L={l} B={b} {p}" for h, l, b, p in cols], rows))
+
+
+def phases_section(log):
+    """Where a multi-model step's time goes: one column per (N, L, time loops), a row per phase."""
+    rows_in = read_csv(os.path.join(log, "gpu_bench_phases.csv"))
+    if not rows_in:
+        return "Not in this run (gpu_bench_phases.csv is missing or empty)."
+    order = {"default": 0, "split": 1, "untiled": 2, "whole-K": 3, "bf16": 4, "bf16 split": 5,
+             "bf16 unsplit": 6}  # the benchmark's order
+    cols, rows, totals = phase_columns(rows_in, lambda r: (int(r["N"]), int(r["L"]), r["path"]), order)
     header = ["phase"] + [f"N={n} L={l} {p}" for n, l, p in cols]
     # Each other path's graph-replayed step against the default time loops' at the same N and L (the
     # untiled time loops: is the tiling worth it; the split ones: should they become the default).
@@ -753,6 +778,7 @@ def main():
     out += ["", "## End to end: configs/nab_grid.json", "", end_to_end_section(a.log, a.cpu_seconds)]
     if a.previous:
         out += ["", "## Against the previous run", "", previous_section(a.log, a.previous)]
+    out += ["", "## Where a single-model step's time goes", "", single_phases_section(a.log)]
     out += ["", "## A single-model step's time loops under Nsight Compute", "", ncu_section(a.log)]
     out += ["", "### Where one forward launch stalls, instruction by instruction", "", source_section(a.log)]
     out += ["", "## Warnings in the logs", "", warnings_section(a.log)]

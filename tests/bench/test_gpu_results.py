@@ -276,6 +276,27 @@ with tempfile.TemporaryDirectory() as tmp:
     check("| sum of the phases (eager) | 4.000 | 40.000 |" in md and "| step (graph replay) | 3.500 | 38.000 |" in md,
           "the phases' sums beside the steps")
 
+    # One model's step, phase by phase: a column per (H, L, B, path), H then B order, the engine's fp32 step
+    # before the forced split kernels and cuDNN, four decimals.
+    check("(gpu_bench_fused_phases.csv is missing or empty)" in md, "no single-model phase table without its CSV")
+    write(newer, "gpu_bench_fused_phases.csv",
+          "H,L,T,B,path,phase,ms,share,phases_ms,step_ms\n"
+          "64,1,100,32,fused fp32,forward time loop (layer 1),0.1,0.5,0.2,0.18\n"
+          "64,1,100,32,fused fp32,dR GEMM (layer 1),0.1,0.5,0.2,0.18\n"
+          "32,1,100,32,cuDNN fp32,LSTM forward,0.06,0.6,0.1,0.09\n"
+          "32,1,100,32,cuDNN fp32,LSTM backward,0.04,0.4,0.1,0.09\n"
+          "32,1,100,32,split,forward time loop (layer 1),0.05,0.5,0.1,0.08\n"
+          "32,1,100,32,split,dR GEMM (layer 1),0.05,0.5,0.1,0.08\n"
+          "32,1,100,32,fused fp32,forward time loop (layer 1),0.08,0.8,0.1,0.095\n"
+          "32,1,100,32,fused fp32,dR GEMM (layer 1),0.02,0.2,0.1,0.095\n")
+    md = run(newer)
+    check("| phase | H=32 L=1 B=32 fused fp32 | H=32 L=1 B=32 split | H=32 L=1 B=32 cuDNN fp32 | H=64 L=1 B=32 fused fp32 |"
+          in md, "the single-model phase table's columns")
+    check("| forward time loop (layer 1) | 0.0800 (80%) | 0.0500 (50%) |  | 0.1000 (50%) |" in md,
+          "a single-model phase's row, blank where the path has no such phase")
+    check("| LSTM forward |  |  | 0.0600 (60%) |  |" in md, "cuDNN's forward as one phase")
+    check("| step (graph replay) | 0.0950 | 0.0800 | 0.0900 | 0.1800 |" in md, "the replayed steps")
+
     # The tensor-core path against the TF32 floor (within 3x at N = 1024 or a miss), BF16 against its own.
     write(newer, "gpu_bench_multi.csv",
           "N,L,H,T,B,D,fused_ms,fused_tf32_ms,fused_bf16_ms,cudnn_loop_ms,cudnn_ran_as,floor_ms,split_ms,"

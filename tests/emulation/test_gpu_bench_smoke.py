@@ -72,8 +72,8 @@ def main():
     if len(engine_rows) != 12:  # fma, tf32 x 1, 4, 8 streams x graphs off, on
         failures.append(f"gpu_bench_cudnn: {len(engine_rows)} engine throughput rows, expected 12")
 
-    path = os.path.join(out, "fused.csv")
-    run([os.path.join(bench, "gpu_bench_fused"), "--smoke", "--csv", path], failures)
+    path, ppath = os.path.join(out, "fused.csv"), os.path.join(out, "fused-phases.csv")
+    run([os.path.join(bench, "gpu_bench_fused"), "--smoke", "--csv", path, "--phases-csv", ppath], failures)
     r = rows(path, failures, 4)  # H 16, 128 x L 1, 2
     # step_us is a difference of two timings (T steps and 1), which a loaded host can make negative: that it
     # ran is shown by the absence of "step timing failed" above, not by its sign.
@@ -84,9 +84,41 @@ def main():
     positive(path, r, ["cluster_ms", "one_block_ms"], failures, lambda x: x["H"] == "128")
     positive(path, r, ["split_ms"], failures, lambda x: x["H"] == "16")  # the split kernels (opt-in)
     for x in r:
+        # At H = 16, L = 1 the engine's step timed the one-block against the split kernels (the same bits)
+        # and ran the faster; everywhere else it had one choice.
+        timed = x["H"] == "16" and x["L"] == "1"
         want = ("wavefront" if x["L"] == "2" else "one-block") if x["H"] == "16" else "cluster"
-        if not x["fused_path"].startswith(want):
-            failures.append(f"{path}: H={x['H']} L={x['L']} ran {x['fused_path']}, expected {want}")
+        if timed:
+            t = x["fused_tuning"]
+            if not (t.startswith("one-block ") and ", split " in t and t.endswith(": " + x["fused_path"])):
+                failures.append(f"{path}: H=16 L=1: tuning {t!r} with path {x['fused_path']}")
+        elif not x["fused_path"].startswith(want) or not x["fused_tuning"].endswith("(not timed: one choice)"):
+            failures.append(f"{path}: H={x['H']} L={x['L']} ran {x['fused_path']} ({x['fused_tuning']}), "
+                            f"expected {want}, untimed")
+        for col in ("fused_tf32_tuning", "fused_bf16_tuning"):  # the backward in parts of K or not, timed
+            if not (x[col].startswith("backward in ") and ", backward unsplit " in x[col]):
+                failures.append(f"{path}: H={x['H']} L={x['L']}: {col} {x[col]!r}")
+
+    # Where one step goes (--phases-csv): at H = 16, L = 1, T = 4, B = 3 the engine's fp32 step, the other
+    # of one-block and split forced, the tf32 and bf16 steps and cuDNN, each phase once in step order.
+    r = rows(ppath, failures, 4 * 12 + 7)
+    runs = {}
+    for x in r:
+        runs.setdefault(x["path"], []).append(x)
+    fused_phases = ["gather windows", "x to time-major", "forward time loop (layer 1)", "head and MSE", "loss sum",
+                    "head backward", "backward time loop (layer 1)", "dW GEMM (layer 1)", "dR GEMM (layer 1)",
+                    "bias sums (layer 1)", "gradient norm", "Adam"]
+    cudnn_phases = ["gather windows", "LSTM forward", "head and MSE", "loss sum", "LSTM backward", "gradient norm",
+                    "Adam"]
+    others = {"one-block", "split"} & set(runs)
+    if len(others) != 1 or not {"fused fp32", "fused tf32", "fused bf16", "cuDNN fp32"} <= set(runs):
+        failures.append(f"{ppath}: runs {sorted(runs)}")
+    for p, xs in runs.items():
+        want = cudnn_phases if p == "cuDNN fp32" else fused_phases
+        if [x["phase"] for x in xs] != want:
+            failures.append(f"{ppath}: {p}: phases {[x['phase'] for x in xs]}, expected {want}")
+        if any(float(x["ms"]) < 0 for x in xs) or any(float(x["step_ms"]) <= 0 for x in xs):
+            failures.append(f"{ppath}: {p}: a negative phase or no step time")
 
     # One shape only (the GPU check profiles a step of one): its row and no other.
     path = os.path.join(out, "fused-shape.csv")

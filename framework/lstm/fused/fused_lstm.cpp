@@ -225,11 +225,13 @@ void FusedLstm::forward(const float* theta, const float* x, int batch, bool trai
   const kernels::MmaLaunch pm = mma_plan(batch);
   kernels::launch_permute_021(x, batch, T_, shape_.input, xt_.data(), stream_);
   KERNEL_CHECK("permute_021(x)");
+  mark("x to time-major");
   const kernels::WavefrontLaunch pw = wavefront_plan(batch);
   if (pw.grid > 0) {  // both layers in one kernel; only layer 1's input projection is a GEMM
     const LayerOffsets &o1 = layout_.layer[0], &o2 = layout_.layer[1];
     gemm(cublas_, precision_, CUBLAS_OP_T, CUBLAS_OP_N, H4, Tb, shape_.input, theta + o1.W, shape_.input,
          xt_.data(), shape_.input, gx_.data(), H4);
+    mark("input GEMM", 0);
     kernels::WavefrontFwdArgs a;
     a.W2 = theta + o2.W;
     a.R1 = theta + o1.R;
@@ -252,6 +254,7 @@ void FusedLstm::forward(const float* theta, const float* x, int batch, bool trai
     a.g.cy = cy_.data();
     kernels::launch_wavefront_forward(pw, a, rt_.data(), stream_);
     KERNEL_CHECK("wavefront_forward");
+    mark("wavefront forward");
     return;
   }
   for (int l = 0; l < shape_.layers; ++l) {
@@ -267,6 +270,7 @@ void FusedLstm::forward(const float* theta, const float* x, int batch, bool trai
       gemm(cublas_, precision_, CUBLAS_OP_T, CUBLAS_OP_N, H4, Tb, Din, theta + o.W, Din,
            layer_input(l, batch), Din, gx_.data(), H4);
       a.gx = gx_.data();
+      mark("input GEMM", l);
     }
     a.R = theta + o.R;
     a.bW = theta + o.bW;
@@ -287,6 +291,7 @@ void FusedLstm::forward(const float* theta, const float* x, int batch, bool trai
       kernels::launch_lstm_fused_forward(p, a, rt_.data(), stream_);
     }
     KERNEL_CHECK("lstm_fused_forward");
+    mark("forward time loop", l);
   }
 }
 
@@ -297,6 +302,7 @@ void FusedLstm::head(const float* theta, int batch, float* yhat, const float* y,
   kernels::launch_head_forward(h_top, batch, H, hz, Wh, theta + layout_.head_b, yhat, y, dyhat, resid,
                                stream_);
   KERNEL_CHECK("head_forward");
+  mark("head and MSE");
 }
 
 void FusedLstm::backward(const float* theta, const float* x, int batch, const float* dyhat, float* dtheta,
@@ -317,6 +323,7 @@ void FusedLstm::backward_pass(const float* theta, int batch, const float* dyhat,
   kernels::launch_head_backward(h_top, dyhat, batch, H, shape_.horizon, theta + layout_.head_W,
                                 dtheta + layout_.head_W, dtheta + layout_.head_b, dhy_.data(), stream_);
   KERNEL_CHECK("head_backward");
+  mark("head backward");
   const kernels::WavefrontLaunch pw = wavefront_plan(batch);
   if (pw.grid > 0) {  // both layers' gate gradients in one kernel, layer 2's dx inside it
     const LayerOffsets &o1 = layout_.layer[0], &o2 = layout_.layer[1];
@@ -334,6 +341,7 @@ void FusedLstm::backward_pass(const float* theta, int batch, const float* dyhat,
     a.g.dgates2 = dgates2_.data();
     kernels::launch_wavefront_backward(pw, a, stream_);
     KERNEL_CHECK("wavefront_backward");
+    mark("wavefront backward");
     weight_grads(1, dgates2_.data(), batch, dtheta);
     weight_grads(0, dgates_.data(), batch, dtheta);
     if (dx != nullptr) input_grad(dgates_.data(), theta, batch, dx);
@@ -359,11 +367,13 @@ void FusedLstm::backward_pass(const float* theta, int batch, const float* dyhat,
       kernels::launch_lstm_fused_backward(p, a, stream_);
     }
     KERNEL_CHECK("lstm_fused_backward");
+    mark("backward time loop", l);
     const float* dG = dgates_.data();
     weight_grads(l, dG, batch, dtheta);
     // dX (Tb x Din) = dG W: the layer below's dy, or dx for layer 0
     if (l > 0) {
       gemm(cublas_, precision_, CUBLAS_OP_N, CUBLAS_OP_N, H, Tb, H4, theta + o.W, H, dG, H4, dy_.data(), H);
+      mark("dX GEMM", l);
     } else if (dx != nullptr) {
       input_grad(dG, theta, batch, dx);
     }
@@ -377,15 +387,18 @@ void FusedLstm::weight_grads(int l, const float* dG, int batch, float* dtheta) {
   // dW (4H x Din) = dG^T X
   gemm(cublas_, precision_, CUBLAS_OP_N, CUBLAS_OP_T, Din, H4, Tb, layer_input(l, batch), Din, dG, H4,
        dtheta + o.W, Din);
+  mark("dW GEMM", l);
   // dR (4H x H) = dG^T [h_0 .. h_{T-1}]
   gemm(cublas_, precision_, CUBLAS_OP_N, CUBLAS_OP_T, H, H4, Tb, y_[static_cast<std::size_t>(l)].data(), H,
        dG, H4, dtheta + o.R, H);
+  mark("dR GEMM", l);
   // dbW = dbR = the sum of dG over all (t, b), a fixed-order GEMV against ones
   const float one = 1.f, zero = 0.f;
   CUBLAS_CHECK(gpu::cublas().cublasSgemv_v2(cublas_, CUBLAS_OP_N, H4, Tb, &one, dG, H4, ones_.data(), 1,
                                             &zero, dtheta + o.bW, 1));
   CUDA_CHECK(cudaMemcpyAsync(dtheta + o.bR, dtheta + o.bW, static_cast<std::size_t>(H4) * sizeof(float),
                              cudaMemcpyDeviceToDevice, stream_));
+  mark("bias sums", l);
 }
 
 // dx (batch x T x D) = dG W of layer 0, transposed back to batch-major.
@@ -395,6 +408,17 @@ void FusedLstm::input_grad(const float* dG, const float* theta, int batch, float
        dxt_.data(), D);
   kernels::launch_permute_021(dxt_.data(), T_, batch, D, dx, stream_);
   KERNEL_CHECK("permute_021(dx)");
+  mark("dx", 0);
+}
+
+// An event after a phase, where set_phase_marks asked for them (never in a graph capture: the benchmark
+// that asks runs its steps eagerly).
+void FusedLstm::mark(const char* phase, int layer) {
+  if (marks_ == nullptr) return;
+  std::string name(phase);
+  if (layer >= 0) name += " (layer " + std::to_string(layer + 1) + ")";
+  marks_->emplace_back(std::move(name), gpu::Event());
+  marks_->back().second.record(stream_);
 }
 
 }  // namespace lstmad

@@ -20,9 +20,11 @@
 #include <cuda_runtime.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/gpu/device_buffer.hpp"
+#include "core/gpu/resources.hpp"
 #include "kernels/lstm_fused_plan.hpp"
 #include "kernels/lstm_fused_split_plan.hpp"
 #include "kernels/lstm_mma_plan.hpp"
@@ -128,6 +130,11 @@ class FusedLstm {
   // dLoss/dtheta given dyhat; dx (batch x T x D) receives dLoss/dx when not null.
   void backward(const float* theta, const float* x, int batch, const float* dyhat, float* dtheta, float* dx);
 
+  // For benchmarks: while `marks` is set, forward(), head() and backward() record an event on the stream
+  // after each of their phases (the time loops, each GEMM, the head, ...), named in `marks` in step order;
+  // nullptr stops it. Only for eager steps (an event recorded in a graph capture is not a timing).
+  void set_phase_marks(std::vector<std::pair<std::string, gpu::Event>>* marks) { marks_ = marks; }
+
   // Sets the kernels' shared memory limits for `batch` now, outside any CUDA graph capture.
   void prepare(int batch);
   // Buffers never move after construction (sized for max_batch), so captured graphs stay valid.
@@ -154,6 +161,7 @@ class FusedLstm {
   void close_tuned_step(int batch);
   void backward_pass(const float* theta, int batch, const float* dyhat, float* dtheta, float* dx);
   void check_batch(int batch) const;
+  void mark(const char* phase, int layer = -1);
   bool wavefront_fits() const;  // L = 2, fp32, and the wavefront's plan exists at max_batch
   const float* layer_input(int l, int batch) const;
   void weight_grads(int l, const float* dG, int batch, float* dtheta);
@@ -180,6 +188,7 @@ class FusedLstm {
   TimeLoopTuning tuning_;
   int tune_batch_ = 0;
   bool tune_step_open_ = false;
+  std::vector<std::pair<std::string, gpu::Event>>* marks_ = nullptr;  // set_phase_marks
   ParamLayout layout_;
   gpu::DeviceBuffer<float> theta_, dtheta_;
   gpu::DeviceBuffer<float> xt_, gx_, dgates_, dgates2_, dy_, dxt_, rt_, ones_, hy_, cy_, dhy_;
