@@ -226,31 +226,14 @@ class ShapeTimer {
   template <class Bench>
   void phase_rows(int H, int L, int T, int B, int reps, const std::string& path, const std::string& what,
                   Bench& bench, bench::CsvRows& csv) {
-    bench.step_phases();  // warm-up: lazy set-up, first touches
-    std::vector<std::string> names;
-    std::vector<std::vector<double>> t;
-    for (int i = 0; i < reps; ++i) {
-      const auto ph = bench.step_phases();
-      if (names.empty()) {
-        for (const auto& [name, ms] : ph) names.push_back(name);
-        t.resize(names.size());
-      }
-      for (std::size_t k = 0; k < ph.size() && k < t.size(); ++k) t[k].push_back(ph[k].second);
-    }
+    const bench::PhaseMedians ph = bench::median_phases(reps, [&] { return bench.step_phases(); });
     const double step = time_step_ms(stream_, 2, reps, [&] { bench.step(); });
-    std::vector<double> med;
-    double sum = 0;
-    for (auto& v : t) {
-      std::sort(v.begin(), v.end());
-      med.push_back(v[v.size() / 2]);
-      sum += med.back();
-    }
     std::printf("H=%d L=%d T=%d B=%d %s (%s): phases %.4f ms, step %.4f ms\n", H, L, T, B, path.c_str(),
-                what.c_str(), sum, step);
-    for (std::size_t i = 0; i < names.size(); ++i) {
-      const double share = sum > 0 ? med[i] / sum : 0.0;
-      std::printf("  %-30s %10.4f ms %6.1f%%\n", names[i].c_str(), med[i], 100.0 * share);
-      csv.row(H, L, T, B, path, names[i], med[i], share, sum, step);
+                what.c_str(), ph.sum, step);
+    for (std::size_t i = 0; i < ph.names.size(); ++i) {
+      const double share = ph.sum > 0 ? ph.ms[i] / ph.sum : 0.0;
+      std::printf("  %-30s %10.4f ms %6.1f%%\n", ph.names[i].c_str(), ph.ms[i], 100.0 * share);
+      csv.row(H, L, T, B, path, ph.names[i], ph.ms[i], share, ph.sum, step);
     }
     std::fflush(stdout);
   }

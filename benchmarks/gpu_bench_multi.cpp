@@ -223,31 +223,14 @@ void phase_rows(const Size& z, const std::vector<int>& Ns, int reps, const std::
           for (auto& j : models.jobs) ptrs.push_back(&j);
           FusedMultiBatch batch(shape, z.T, z.B, limits, ptrs, stream, /*graphs=*/true, precision);
           batch.load_for_steps();
-          batch.step_phases();  // warm-up: lazy set-up, first touches
-          std::vector<std::string> names;
-          std::vector<std::vector<double>> t;
-          for (int r = 0; r < reps; ++r) {
-            const auto ph = batch.step_phases();
-            if (names.empty()) {
-              for (const auto& [name, ms] : ph) names.push_back(name);
-              t.resize(names.size());
-            }
-            for (std::size_t i = 0; i < ph.size() && i < t.size(); ++i) t[i].push_back(ph[i].second);
-          }
+          const bench::PhaseMedians ph = bench::median_phases(reps, [&] { return batch.step_phases(); });
           const double step = bench::time_median_ms(stream, 2, reps, [&] { batch.step(); });
-          std::vector<double> med;
-          double sum = 0;
-          for (auto& v : t) {
-            std::sort(v.begin(), v.end());
-            med.push_back(v[v.size() / 2]);
-            sum += med.back();
-          }
           std::printf("N=%d L=%d %s time loops (%s): phases %.3f ms, step %.3f ms\n", N, L, path.c_str(),
-                      batch.time_loops().c_str(), sum, step);
-          for (std::size_t i = 0; i < names.size(); ++i) {
-            const double share = sum > 0 ? med[i] / sum : 0.0;
-            std::printf("  %-30s %10.3f ms %6.1f%%\n", names[i].c_str(), med[i], 100.0 * share);
-            csv_rows.row(N, L, z.H, z.T, z.B, path, names[i], med[i], share, sum, step);
+                      batch.time_loops().c_str(), ph.sum, step);
+          for (std::size_t i = 0; i < ph.names.size(); ++i) {
+            const double share = ph.sum > 0 ? ph.ms[i] / ph.sum : 0.0;
+            std::printf("  %-30s %10.3f ms %6.1f%%\n", ph.names[i].c_str(), ph.ms[i], 100.0 * share);
+            csv_rows.row(N, L, z.H, z.T, z.B, path, ph.names[i], ph.ms[i], share, ph.sum, step);
           }
         } catch (const std::exception& e) {
           std::printf("N=%d L=%d %s time loops: phases failed: %s\n", N, L, path.c_str(), e.what());

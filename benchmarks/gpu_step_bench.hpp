@@ -143,6 +143,34 @@ struct StepBench {
   std::size_t cub_bytes = 0;
 };
 
+// Each phase's median over `reps` calls of phases() (a step's (name, ms) in step order, the same names each
+// time) after one untimed call (lazy set-up, first touches): the names, the medians and their sum.
+struct PhaseMedians {
+  std::vector<std::string> names;
+  std::vector<double> ms;
+  double sum = 0;
+};
+template <typename F>
+PhaseMedians median_phases(int reps, F&& phases) {
+  phases();
+  std::vector<std::vector<double>> t;
+  PhaseMedians out;
+  for (int r = 0; r < reps; ++r) {
+    const auto ph = phases();
+    if (out.names.empty()) {
+      for (const auto& [name, ms] : ph) out.names.push_back(name);
+      t.resize(out.names.size());
+    }
+    for (std::size_t i = 0; i < ph.size() && i < t.size(); ++i) t[i].push_back(ph[i].second);
+  }
+  for (auto& v : t) {
+    std::sort(v.begin(), v.end());
+    out.ms.push_back(v[v.size() / 2]);
+    out.sum += out.ms.back();
+  }
+  return out;
+}
+
 // Median milliseconds of `reps` calls of f() on stream s after `warmup` untimed ones, each call timed
 // between two CUDA events.
 template <typename F>
