@@ -369,8 +369,8 @@ elif command -v compute-sanitizer >/dev/null; then
   # kernels (candidate) on their three quick shapes.
   F=$(find "$BUILD" -name test_fused_lstm -type f | head -1)
   FSMALL='FusedFixture.MatchesFp64CpuOnEveryOutputAndGradient:FusedFixture.EngineLossAndGradMatchesCpu'
-  sanitized memcheck_fused "$(share 4)" env LSTMAD_GPU_QUICK=1 $SAN --tool memcheck "$F" --gtest_filter="$FSMALL:FusedFixture.ClusterKernelsMatchFp64Cpu:FusedFixture.TensorCorePathsMatchFp64Cpu:FusedFixture.WavefrontMatchesFp64Cpu:FusedFixture.WavefrontInferenceMatchesFp64Cpu:FusedFixture.SplitKernelsMatchFp64Cpu"
-  sanitized racecheck_fused "$(share 3)" env LSTMAD_GPU_QUICK=1 $SAN --tool racecheck "$F" --gtest_filter="$FSMALL:FusedFixture.ClusterKernelsMatchFp64Cpu:FusedFixture.TensorCorePathsMatchFp64Cpu:FusedFixture.WavefrontMatchesFp64Cpu:FusedFixture.SplitKernelsMatchFp64Cpu"
+  sanitized memcheck_fused "$(share 4)" env LSTMAD_GPU_QUICK=1 $SAN --tool memcheck "$F" --gtest_filter="$FSMALL:FusedFixture.ClusterKernelsMatchFp64Cpu:FusedFixture.TensorCorePathsMatchFp64Cpu:FusedFixture.WavefrontMatchesFp64Cpu:FusedFixture.WavefrontInferenceMatchesFp64Cpu:FusedFixture.SplitKernelsMatchFp64Cpu:FusedFixture.WavefrontSplitGivesTheWavefrontsBits"
+  sanitized racecheck_fused "$(share 3)" env LSTMAD_GPU_QUICK=1 $SAN --tool racecheck "$F" --gtest_filter="$FSMALL:FusedFixture.ClusterKernelsMatchFp64Cpu:FusedFixture.TensorCorePathsMatchFp64Cpu:FusedFixture.WavefrontMatchesFp64Cpu:FusedFixture.SplitKernelsMatchFp64Cpu:FusedFixture.WavefrontSplitGivesTheWavefrontsBits"
   # The multi-model kernels (time loops with model strides, the batched GEMM, head, sums, Adam, masks;
   # the tiled time loops on blocks of 42 rows; the clusters per model at H = 128).
   M=$(find "$BUILD" -name test_fused_multi -type f | head -1)

@@ -33,4 +33,12 @@ void launch_wavefront_forward(const WavefrontLaunch& plan, const WavefrontFwdArg
                               cudaStream_t stream);
 void launch_wavefront_backward(const WavefrontLaunch& plan, const WavefrontBwdArgs& args, cudaStream_t stream);
 
+// The same loops with four threads per unit (lstm_wavefront_split.cu; plan_wavefront_split, H = 16, 32,
+// 64): the wavefront's bits. They read R1, W2 and R2 as stored (no workspace).
+cudaError_t prepare_wavefront_split(const WavefrontLaunch& plan);
+void launch_wavefront_forward_split(const WavefrontLaunch& plan, const WavefrontFwdArgs& args,
+                                    cudaStream_t stream);
+void launch_wavefront_backward_split(const WavefrontLaunch& plan, const WavefrontBwdArgs& args,
+                                     cudaStream_t stream);
+
 }  // namespace lstmad::kernels

@@ -48,6 +48,38 @@ inline WavefrontLaunch plan_wavefront(int H, int B, const FusedLimits& lim) {
   return p;
 }
 
+// The wavefront with four threads per unit (launch_wavefront_*_split, lstm_wavefront_split.cu) for H in
+// {16, 32, 64}: blockDim (4 H BB, 3), the three matrices in shared memory as for the wavefront, the
+// backward's gate-gradient buffers padded to 4 (H + 1) per row. grid == 0 for another H, or where 12 H
+// threads a row or the shared memory do not fit. Rows per block as for the wavefront.
+inline bool wavefront_split_hidden_supported(int H) {
+  return H == 16 || H == 32 || H == 64;
+}
+inline WavefrontLaunch plan_wavefront_split(int H, int B, const FusedLimits& lim) {
+  WavefrontLaunch p;
+  p.H = H;
+  p.B = B;
+  if (!wavefront_split_hidden_supported(H) || B < 1) return p;
+  const std::size_t optin = lim.smem_optin > 0 ? static_cast<std::size_t>(lim.smem_optin) : 0;
+  const auto fwd = [&](int bb) {
+    return static_cast<std::size_t>(wavefront::weight_floats(H) + 2LL * bb * (2 * H + 4 * H)) * sizeof(float);
+  };
+  const auto bwd = [&](int bb) {
+    return static_cast<std::size_t>(wavefront::weight_floats(H) + 2LL * bb * (2 * 4 * (H + 1) + H)) *
+           sizeof(float);
+  };
+  const int sms = lim.sm_count > 0 ? lim.sm_count : 1;
+  int bb = (B + sms - 1) / sms;
+  while (bb > 0 && (bwd(bb) > optin || fwd(bb) > optin || 12 * H * bb > lim.max_threads)) --bb;
+  if (bb < 1) return p;
+  p.rows_per_block = bb;
+  p.grid = (B + bb - 1) / bb;
+  p.threads = 12 * H * bb;
+  p.smem_fwd = fwd(bb);
+  p.smem_bwd = bwd(bb);
+  return p;
+}
+
 // Empty when the wavefront runs this shape; otherwise why not.
 inline std::string wavefront_unsupported_reason(int layers, int H, int B, const FusedLimits& lim) {
   if (layers != 2) return "the layer wavefront runs two-layer stacks, not " + std::to_string(layers);

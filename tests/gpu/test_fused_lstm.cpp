@@ -114,11 +114,13 @@ class FusedFixture : public ::testing::Test {
   }
   GpuResult run(const Case& k, const kernels::FusedLimits& limits, const std::vector<float>& params,
                 const std::vector<float>& x, const std::vector<float>& dyhat, bool cluster = false,
-                Precision precision = Precision::FP32, bool wavefront = false, bool split = false) {
+                Precision precision = Precision::FP32, bool wavefront = false, bool split = false,
+                bool wavefront_split = false) {
     FusedLstm lstm(cublas_->get(), *stream_, k.shape(), k.T, k.B, precision, limits);
     lstm.enable_cluster(cluster);
     lstm.enable_wavefront(wavefront);
     lstm.enable_split(split);
+    lstm.enable_wavefront_split(wavefront_split);
     GpuResult g;
     static_cast<test::BlockResult&>(g) = test::run_block(lstm, *stream_, k, params, x, dyhat);
     g.plan = lstm.cluster_plan(k.B).cluster > 1 ? lstm.cluster_plan(k.B) : lstm.plan(k.B);
@@ -359,7 +361,8 @@ TunedSteps run_tuned_steps(const Case& k, const kernels::FusedLimits& limits, Pr
   return out;
 }
 
-// fp32 at H = 16 and 32 (the one-block kernels against the split kernels of version 4) and bf16 at H = 32
+// fp32 at H = 16 and 32 (the one-block kernels against the split kernels of version 4; at L = 2 the
+// wavefront against its split), and bf16 at H = 32
 // (the tensor-core backward in parts of K against one warp per tile): the timed steps run the choices in
 // turn, one warm-up round and three timed, and give every output, final state, gradient and dx of the
 // untimed steps bit for bit; afterwards the model runs the choice it names, and a second model of the
@@ -372,6 +375,7 @@ TEST_F(FusedFixture, AutotunedStepsRunEveryChoiceAndKeepTheBits) {
   };
   const std::vector<Tuned> cases{{Case{1, 16, 9, 5, 1, 1}, Precision::FP32, {"one-block", "split"}},
                                  {Case{1, 32, 7, 3, 3, 2}, Precision::FP32, {"one-block", "split"}},
+                                 {Case{2, 32, 6, 3, 1, 1}, Precision::FP32, {"wavefront", "wavefront-split"}},
                                  {Case{1, 32, 6, 8, 1, 1}, Precision::BF16, {}}};
   uint64_t seed = 9100;
   for (const Tuned& c : cases) {
@@ -426,8 +430,8 @@ TEST_F(FusedFixture, AutotunedStepsRunEveryChoiceAndKeepTheBits) {
   }
 }
 
-// What one model's autotuning leaves alone: a choice a switch pins, the wavefront (L = 2), which has no
-// counterpart of the same bits, an H the split kernels do not take, and LSTMAD_FUSED_AUTOTUNE=0.
+// What one model's autotuning leaves alone: a choice a switch pins, the wavefront (L = 2) and the one-block
+// kernels at an H their splits do not take, and LSTMAD_FUSED_AUTOTUNE=0.
 TEST_F(FusedFixture, AutotuneLeavesPinnedAndSingleChoicesAlone) {
   const Case one{1, 32, 5, 4, 1, 1};
   {
@@ -446,7 +450,7 @@ TEST_F(FusedFixture, AutotuneLeavesPinnedAndSingleChoicesAlone) {
     EXPECT_FALSE(lstm.autotuning());
     EXPECT_EQ(lstm.autotune_result().how, "not timed: LSTMAD_FUSED_AUTOTUNE=0");
   }
-  for (const Case& k : {Case{2, 32, 5, 4, 1, 1}, Case{1, 24, 5, 4, 1, 1}}) {
+  for (const Case& k : {Case{2, 24, 5, 4, 1, 1}, Case{1, 24, 5, 4, 1, 1}}) {
     FusedLstm lstm(cublas_->get(), *stream_, k.shape(), k.T, k.B, Precision::FP32, limits_);
     lstm.begin_autotune(k.B);
     EXPECT_FALSE(lstm.autotuning()) << k.str();
@@ -509,6 +513,61 @@ TEST_F(FusedFixture, WavefrontMatchesFp64Cpu) {
     const GpuResult again = run(k, lim, params, x, dyhat, false, Precision::FP32, true);
     EXPECT_EQ(0, std::memcmp(g.grad.data(), again.grad.data(), g.grad.size() * sizeof(float))) << tag;
   }
+}
+
+// The wavefront with four threads per unit, at each H it is instantiated for: against fp64, and bit for
+// bit the wavefront's outputs, final states, gradients and dx (the same chains in the same order, the
+// backward's quarters folded alike); several rows per block with a padded last block (the plan given 2
+// SMs), D = 3 and horizon 2.
+TEST_F(FusedFixture, WavefrontSplitGivesTheWavefrontsBits) {
+  uint64_t seed = 6500;
+  print_header();
+  std::vector<std::pair<Case, int>> shapes{
+      {Case{2, 16, 9, 5, 3, 2}, 2}, {Case{2, 32, 7, 3, 1, 1}, 2}, {Case{2, 64, 6, 2, 1, 1}, 4}};
+  if (!test::env_flag("LSTMAD_GPU_QUICK")) {
+    for (const Case& k : cases())
+      if (k.L == 2 && kernels::plan_wavefront_split(k.H, k.B, limits_).grid > 0 &&
+          kernels::plan_wavefront(k.H, k.B, limits_).grid > 0)
+        shapes.push_back({k, limits_.sm_count});
+    shapes.push_back({Case{2, 16, 30, 700, 1, 1}, limits_.sm_count});  // several rows per block
+  }
+  for (const auto& [k, sms] : shapes) {
+    kernels::FusedLimits lim = limits_;
+    lim.sm_count = sms;
+    const Inputs in = make_inputs(k, seed);
+    const std::string tag = k.str() + " wavefront-split sms=" + std::to_string(sms);
+    SCOPED_TRACE(tag);
+    const GpuResult g = run(k, lim, in.params, in.x, in.dyhat, false, Precision::FP32, /*wavefront=*/true,
+                            false, /*split=*/true);
+    ASSERT_GT(g.wave.grid, 0) << tag << ": the wavefront did not run";
+    ASSERT_EQ(g.path, "wavefront-split") << tag;
+    check_against(k, g, in.ref, tag);
+    const GpuResult wave = run(k, lim, in.params, in.x, in.dyhat, false, Precision::FP32, true);
+    ASSERT_EQ(wave.path, "wavefront") << tag;
+    expect_same_bits(g, wave, tag);
+    EXPECT_EQ(0, std::memcmp(g.h.data(), wave.h.data(), g.h.size() * sizeof(float))) << tag << ": final h";
+    EXPECT_EQ(0, std::memcmp(g.c.data(), wave.c.data(), g.c.size() * sizeof(float))) << tag << ": final c";
+  }
+}
+
+// The split plan: only the instantiated H, 12 H threads a row within the limit, the batch covered once.
+TEST(FusedPlan, WavefrontSplitPlansTakeTheirHiddenSizesAndCoverTheBatch) {
+  const kernels::FusedLimits lim = h200_limits();
+  for (int H : {1, 8, 24, 48, 68, 128}) EXPECT_EQ(kernels::plan_wavefront_split(H, 64, lim).grid, 0) << H;
+  for (int H : {16, 32, 64})
+    for (int B : {1, 33, 64, 132, 133, 256, 1000}) {
+      const kernels::WavefrontLaunch p = kernels::plan_wavefront_split(H, B, lim);
+      ASSERT_GT(p.grid, 0) << H << " " << B;
+      EXPECT_EQ(p.threads, 12 * H * p.rows_per_block);
+      EXPECT_LE(p.threads, lim.max_threads);
+      EXPECT_GE(p.grid * p.rows_per_block, B);
+      EXPECT_LT((p.grid - 1) * p.rows_per_block, B);
+      EXPECT_LE(p.smem_fwd, static_cast<std::size_t>(lim.smem_optin));
+      EXPECT_LE(p.smem_bwd, static_cast<std::size_t>(lim.smem_optin));
+      if (B <= lim.sm_count) {
+        EXPECT_EQ(p.rows_per_block, 1) << H << " " << B;
+      }
+    }
 }
 
 // Inference (no gates or cell states kept): the prediction and the final states of both layers.

@@ -83,6 +83,7 @@ FusedLstm::FusedLstm(cublasHandle_t cublas, cudaStream_t stream, const ModelShap
   cluster_enabled_ = fused_switch("LSTMAD_FUSED_CLUSTER", true);
   wavefront_enabled_ = fused_switch("LSTMAD_FUSED_WAVEFRONT", true);
   split_enabled_ = fused_switch("LSTMAD_FUSED_SPLIT", false);  // a candidate: off unless asked for
+  wavefront_split_ = fused_switch("LSTMAD_FUSED_WAVEFRONT_SPLIT", false);  // likewise
   mma_split_ = fused_mma_split();
   // As on the multi-model path: the one-block, cluster, split and tensor-core forward loops project layer
   // 0's few inputs themselves (one launch and gx's round trip less per step; LSTMAD_FUSED_INPUT=0 keeps the
@@ -145,6 +146,9 @@ void FusedLstm::prepare(int batch) {
     return;
   }
   CUDA_CHECK(kernels::prepare_wavefront(wavefront_plan(batch)));
+  if (wavefront_plan(batch).grid > 0)  // either choice of the autotuning may run
+    CUDA_CHECK(
+        kernels::prepare_wavefront_split(kernels::plan_wavefront_split(shape_.hidden, batch, limits_)));
   const kernels::FusedLaunch p = plan(batch);
   CUDA_CHECK(kernels::prepare_lstm_fused_forward(p));
   CUDA_CHECK(kernels::prepare_lstm_fused_backward(p));
@@ -181,11 +185,17 @@ kernels::WavefrontLaunch FusedLstm::wavefront_plan(int batch) const {
 
 std::string FusedLstm::path(int batch) const {
   if (mma_plan(batch).grid > 0) return "tensor-cores";
-  if (wavefront_plan(batch).grid > 0) return "wavefront";
+  if (wavefront_plan(batch).grid > 0)
+    return wavefront_split_plan(batch).grid > 0 ? "wavefront-split" : "wavefront";
   const kernels::FusedLaunch c = cluster_plan(batch);
   if (c.cluster > 1) return "cluster" + std::to_string(c.cluster);
   if (split_plan(batch).grid > 0) return "split";
   return plan(batch).r_smem_fwd ? "one-block" : "one-block-L2";
+}
+
+kernels::WavefrontLaunch FusedLstm::wavefront_split_plan(int batch) const {
+  if (!wavefront_split_ || wavefront_plan(batch).grid == 0) return kernels::WavefrontLaunch{};
+  return kernels::plan_wavefront_split(shape_.hidden, batch, limits_);
 }
 
 kernels::SplitLaunch FusedLstm::split_plan(int batch) const {
@@ -252,7 +262,11 @@ void FusedLstm::forward(const float* theta, const float* x, int batch, bool trai
     }
     a.g.hy = hy_.data();
     a.g.cy = cy_.data();
-    kernels::launch_wavefront_forward(pw, a, rt_.data(), stream_);
+    const kernels::WavefrontLaunch pws = wavefront_split_plan(batch);
+    if (pws.grid > 0)
+      kernels::launch_wavefront_forward_split(pws, a, stream_);
+    else
+      kernels::launch_wavefront_forward(pw, a, rt_.data(), stream_);
     KERNEL_CHECK("wavefront_forward");
     mark("wavefront forward");
     return;
@@ -339,7 +353,11 @@ void FusedLstm::backward_pass(const float* theta, int batch, const float* dyhat,
     a.g.dhy = dhy_.data();
     a.g.dgates1 = dgates_.data();
     a.g.dgates2 = dgates2_.data();
-    kernels::launch_wavefront_backward(pw, a, stream_);
+    const kernels::WavefrontLaunch pws = wavefront_split_plan(batch);
+    if (pws.grid > 0)
+      kernels::launch_wavefront_backward_split(pws, a, stream_);
+    else
+      kernels::launch_wavefront_backward(pw, a, stream_);
     KERNEL_CHECK("wavefront_backward");
     mark("wavefront backward");
     weight_grads(1, dgates2_.data(), batch, dtheta);

@@ -76,6 +76,11 @@ class FusedLstm {
   // gate-gradient buffer). grid == 0 when not used.
   void enable_wavefront(bool on);
   kernels::WavefrontLaunch wavefront_plan(int batch) const;
+  // The wavefront with four threads per unit (kernels::plan_wavefront_split, H = 16, 32, 64), with the
+  // wavefront's bits, where the wavefront runs. Off by default (LSTMAD_FUSED_WAVEFRONT_SPLIT=1 turns it
+  // on); begin_autotune times it against the wavefront. grid == 0 when not used.
+  void enable_wavefront_split(bool on) { wavefront_split_ = on; }
+  kernels::WavefrontLaunch wavefront_split_plan(int batch) const;
   // The split kernels (kernels/lstm_fused_split.hpp): four threads per hidden unit with R in registers,
   // for H in {16, 32, 64} at fp32, in place of the one-block kernels, with the same bits. Off by default
   // (LSTMAD_FUSED_SPLIT=1 turns them on); begin_autotune times them against the one-block kernels. The
@@ -83,7 +88,7 @@ class FusedLstm {
   void enable_split(bool on) { split_enabled_ = on; }
   kernels::SplitLaunch split_plan(int batch) const;
   // Which time-loop kernels forward() and backward() run at `batch` rows, as the benchmarks name them:
-  // tensor-cores, wavefront, clusterC, split, one-block, or one-block-L2 (R read from L2).
+  // tensor-cores, wavefront, wavefront-split, clusterC, split, one-block, or one-block-L2 (R read from L2).
   std::string path(int batch) const;
   // The tensor-core backward in parts of K (version 3.4, kernels::mma_bwd_parts): on by default
   // (LSTMAD_FUSED_MMA_SPLIT=0 turns it off); the same bits either way. Sets the kernels' shared memory
@@ -149,6 +154,7 @@ class FusedLstm {
   struct LoopChoice {
     std::string name;
     bool split = false;
+    bool wavefront_split = false;
     kernels::BwdSplit mma_split = kernels::BwdSplit::FitSms;
   };
   // The choices at `batch` rows, the one in force first; one only where there is nothing to choose or a
@@ -177,6 +183,7 @@ class FusedLstm {
   bool cluster_refused_ = false;  // the device cannot place a cluster of the plan (prepare asked it)
   bool wavefront_enabled_ = true;  // the constructor reads LSTMAD_FUSED_WAVEFRONT
   bool split_enabled_ = false;     // the constructor reads LSTMAD_FUSED_SPLIT
+  bool wavefront_split_ = false;   // the constructor reads LSTMAD_FUSED_WAVEFRONT_SPLIT
   // The tensor-core backward in parts of K (the constructor reads fused_mma_split)
   kernels::BwdSplit mma_split_ = kernels::BwdSplit::FitSms;
   // Layer 0's x W^T inside the forward time loops (kernels::FusedInput; fused_input_in_loop), not a GEMM

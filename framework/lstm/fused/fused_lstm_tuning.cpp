@@ -7,6 +7,7 @@
 #include "core/log.hpp"
 #include "kernels/lstm_fused_mma.hpp"
 #include "kernels/lstm_fused_split_plan.hpp"
+#include "kernels/lstm_wavefront_plan.hpp"
 #include "lstm/fused/fused_lstm.hpp"
 #include "lstm/fused/fused_switches.hpp"
 
@@ -16,6 +17,7 @@ std::vector<FusedLstm::LoopChoice> FusedLstm::loop_choices(int batch, std::strin
   std::vector<LoopChoice> out;
   LoopChoice now;
   now.split = split_enabled_;
+  now.wavefront_split = wavefront_split_;
   now.mma_split = mma_split_;
   const kernels::MmaLaunch pm = mma_plan(batch);
   if (pm.grid > 0) {
@@ -37,10 +39,22 @@ std::vector<FusedLstm::LoopChoice> FusedLstm::loop_choices(int batch, std::strin
     }
     return out;
   }
-  // fp32: the split kernels of version 4 beside the one-block kernels, where those run (the wavefront and
-  // the clusters come first and have no split counterpart).
+  // fp32: the wavefront with four threads per unit beside the wavefront, where it runs; the split kernels of
+  // version 4 beside the one-block kernels, where those run (the clusters have no split counterpart).
   now.name = path(batch);
   out.push_back(now);
+  if (wavefront_plan(batch).grid > 0) {
+    if (kernels::plan_wavefront_split(shape_.hidden, batch, limits_).grid == 0) return out;
+    if (fused_switch_set("LSTMAD_FUSED_WAVEFRONT_SPLIT")) {
+      pinned = "LSTMAD_FUSED_WAVEFRONT_SPLIT";
+      return out;
+    }
+    LoopChoice other = now;
+    other.wavefront_split = !wavefront_split_;
+    other.name = other.wavefront_split ? "wavefront-split" : "wavefront";
+    out.push_back(other);
+    return out;
+  }
   const bool one_block = wavefront_plan(batch).grid == 0 && cluster_plan(batch).cluster <= 1;
   if (!one_block || !kernels::split_hidden_supported(shape_.hidden) ||
       kernels::plan_fused_split(shape_.hidden, batch, limits_).grid == 0)
@@ -60,6 +74,7 @@ std::vector<FusedLstm::LoopChoice> FusedLstm::loop_choices(int batch, std::strin
 // for the tuned batch here (eagerly: the caller captures no graph while it tunes).
 void FusedLstm::run_choice(const LoopChoice& c) {
   split_enabled_ = c.split;
+  wavefront_split_ = c.wavefront_split;
   if (mma_split_ != c.mma_split) {
     mma_split_ = c.mma_split;
     CUDA_CHECK(kernels::prepare_lstm_mma(mma_plan(tune_batch_)));
