@@ -20,7 +20,8 @@
 // Per shape it prints the times, the ratios fused/cuDNN-FMA and fused/cuDNN-TF32 (fp32 fused), the ratio
 // of the faster tensor-core fused step to cuDNN TF32 (tc/tf32), and two floors:
 //   latency floor = 2 T x (one on-chip step): one step is the slope of the fused L=1 forward between a
-//                   window of T and of 1 (launch and R loading cancel), measured at this H and B;
+//                   window of T and of 1 (launch and R loading cancel), measured at this H and B (the
+//                   faster of the one-block and the split kernels where both take H);
 //                   forward and backward each walk T dependent steps, so no kernel that runs the time
 //                   loop step by step beats 2 T of them (a layer wavefront adds L-1, layer-by-layer L-fold)
 //   compute floor = 24 H (D_l + H) B T flops per layer / the fp32 peak (--peak-tflops, default 66.9, the
@@ -278,11 +279,14 @@ class ShapeTimer {
     return ms;
   }
 
-  // One on-chip step at (H, B): the slope of the fused L=1 forward between windows of T and 1.
+  // One on-chip step at (H, B): the slope of the fused L=1 forward between windows of T and 1, on the
+  // faster of the one-block and the split kernels where both take H (either may be the engine's, as its
+  // autotuning finds), so that the floor is the step's best.
   double step_us(int H, int T, int B) {
-    auto fwd_ms = [&](int t) {
+    auto fwd_ms = [&](int t, bool split) {
       const ModelShape shape{1, 1, H, 1};
       FusedLstm lstm(cublas_, stream_, shape, t, B, Precision::FP32, limits_);
+      lstm.enable_split(split);
       const auto params = init_params(shape, 5);
       lstm.upload_params(params.data());
       gpu::DeviceBuffer<float> x(static_cast<std::size_t>(B) * t);
@@ -293,7 +297,11 @@ class ShapeTimer {
       return bench::time_median_ms(stream_, warmup_, reps_,
                                    [&] { lstm.forward(lstm.theta(), x.data(), B, false); });
     };
-    return T > 1 ? (fwd_ms(T) - fwd_ms(1)) * 1e3 / (T - 1) : -1.0;
+    if (T < 2) return -1.0;
+    double best = (fwd_ms(T, false) - fwd_ms(1, false)) * 1e3 / (T - 1);
+    if (kernels::plan_fused_split(H, B, limits_).grid > 0)
+      best = std::min(best, (fwd_ms(T, true) - fwd_ms(1, true)) * 1e3 / (T - 1));
+    return best;
   }
 
   // The latency floor (2 T on-chip steps; one step does not depend on L: measured once per (H, T, B)) and
