@@ -2,7 +2,9 @@
 // engines' sequence
 //   gather -> LSTM forward (training) -> head + MSE -> loss sum -> head backward -> LSTM backward ->
 //   ||g||^2 -> Adam
-// with the LSTM forward/backward either the fused kernels (FusedLstm, fp32 FMA as the engine runs it: the
+// with the LSTM forward/backward either the fused kernels (FusedLstm, the engine's per-model path,
+// LSTMAD_FUSED_MULTI=0; by default the engine trains through the multi-model path, whose one-model step
+// gpu_bench_multi times at N = 1; fp32 FMA as the per-model path runs it: the
 // thread-block cluster kernels for H whose R does not fit one block, the two-layer wavefront for L = 2
 // where it fits, else the one-block or the split kernels, whichever timed faster; column "(path)" says
 // which, "one-block" is the layer-by-layer one-block step beside it where the engine takes another path,

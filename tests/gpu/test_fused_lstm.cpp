@@ -430,6 +430,18 @@ TEST_F(FusedFixture, AutotunedStepsRunEveryChoiceAndKeepTheBits) {
   }
 }
 
+// The pick from the timed medians (host only): the fastest choice, unless within the margin of the default.
+TEST(FusedAutotune, TheFastestChoiceRunsUnlessWithinTheMarginOfTheDefault) {
+  const double m = ChoiceTiming::kMargin;
+  EXPECT_EQ(fastest_choice({1.0, 0.99}, m), 0u);          // 1% faster: the default stays
+  EXPECT_EQ(fastest_choice({1.0, 0.97}, m), 1u);          // 3% faster
+  EXPECT_EQ(fastest_choice({1.0, 0.97, 0.96}, m), 2u);    // the fastest, not the first past the margin
+  EXPECT_EQ(fastest_choice({1.0, 0.995, 0.985}, m), 0u);  // none more than 2% faster than the default
+  EXPECT_EQ(fastest_choice({0.5, 0.7, 0.9}, m), 0u);      // the default fastest
+  EXPECT_EQ(fastest_choice({1.0, 0.9, 0.9}, m), 1u);      // a tie: the earlier
+  EXPECT_EQ(fastest_choice({2.0}, m), 0u);
+}
+
 // What one model's autotuning leaves alone: a choice a switch pins, the wavefront (L = 2) and the one-block
 // kernels at an H their splits do not take, and LSTMAD_FUSED_AUTOTUNE=0.
 TEST_F(FusedFixture, AutotuneLeavesPinnedAndSingleChoicesAlone) {

@@ -59,9 +59,9 @@ std::size_t ChoiceTiming::finish(const std::string& key, TimeLoopTuning& t) {
     std::sort(ms.begin(), ms.end());
     t.timed.emplace_back(names_[i], ms[ms.size() / 2]);
   }
-  std::size_t best = 0;
-  for (std::size_t i = 1; i < t.timed.size(); ++i)
-    if (t.timed[i].second < t.timed[best].second * (1.0 - kMargin)) best = i;
+  std::vector<double> medians;
+  for (const auto& [name, ms] : t.timed) medians.push_back(ms);
+  const std::size_t best = fastest_choice(medians, kMargin);
   t.chosen = names_[best];
   t.how = "timed";
   active_ = false;
@@ -71,6 +71,13 @@ std::size_t ChoiceTiming::finish(const std::string& key, TimeLoopTuning& t) {
     remembered_choices()[key] = t.chosen;
   }
   return best;
+}
+
+std::size_t fastest_choice(const std::vector<double>& median_ms, double margin) {
+  if (median_ms.empty()) return 0;
+  const std::size_t best =
+      static_cast<std::size_t>(std::min_element(median_ms.begin(), median_ms.end()) - median_ms.begin());
+  return median_ms[best] < median_ms[0] * (1.0 - margin) ? best : 0;
 }
 
 std::string backward_parts_name(int parts) {

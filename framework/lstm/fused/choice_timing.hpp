@@ -30,6 +30,10 @@ struct TimeLoopTuning {
 // "tiled 1.234 ms, untiled 1.456 ms: tiled" where it timed; "tiled (not timed: one choice)" otherwise.
 std::string to_string(const TimeLoopTuning& t);
 
+// The index of the choice to run from the choices' median step times, the default first: the fastest,
+// unless it is within `margin` of the default (faster by at most that fraction), where the default stays.
+std::size_t fastest_choice(const std::vector<double>& median_ms, double margin);
+
 // The name of a tensor-core backward choice: "backward in P parts of K" or "backward unsplit".
 std::string backward_parts_name(int parts);
 
@@ -60,7 +64,7 @@ class ChoiceTiming {
   void begin(cudaStream_t stream);
   bool end(cudaStream_t stream);
   // Waits for the timed steps, fills t (timed, chosen, how = "timed"), remembers the choice under `key`
-  // and returns its index: the fastest median, the first unless another is more than kMargin faster.
+  // and returns its index: fastest_choice of the medians with kMargin.
   std::size_t finish(const std::string& key, TimeLoopTuning& t);
 
  private:
