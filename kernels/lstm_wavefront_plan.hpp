@@ -55,22 +55,34 @@ inline WavefrontLaunch plan_wavefront(int H, int B, const FusedLimits& lim) {
 inline bool wavefront_split_hidden_supported(int H) {
   return H == 16 || H == 32 || H == 64;
 }
+// The block size the split kernels are compiled for (their __launch_bounds__): the most whole rows of
+// 12 H threads in 1024, so that the compiler may give each thread 65536 / that many registers.
+constexpr int wavefront_split_max_threads(int H) {
+  return H > 0 && 12 * H <= 1024 ? 12 * H * (1024 / (12 * H)) : 1024;
+}
+// At H <= 32 each thread holds its H weights in registers (no weights in shared memory); at H = 64 they
+// stay in shared memory (768 threads a row leave 85 registers each).
+constexpr bool wavefront_split_weights_in_registers(int H) {
+  return H <= 32;
+}
 inline WavefrontLaunch plan_wavefront_split(int H, int B, const FusedLimits& lim) {
   WavefrontLaunch p;
   p.H = H;
   p.B = B;
   if (!wavefront_split_hidden_supported(H) || B < 1) return p;
   const std::size_t optin = lim.smem_optin > 0 ? static_cast<std::size_t>(lim.smem_optin) : 0;
+  const long long weights = wavefront_split_weights_in_registers(H) ? 0 : wavefront::weight_floats(H);
   const auto fwd = [&](int bb) {
-    return static_cast<std::size_t>(wavefront::weight_floats(H) + 2LL * bb * (2 * H + 4 * H)) * sizeof(float);
+    return static_cast<std::size_t>(weights + 2LL * bb * (2 * H + 4 * H)) * sizeof(float);
   };
   const auto bwd = [&](int bb) {
-    return static_cast<std::size_t>(wavefront::weight_floats(H) + 2LL * bb * (2 * 4 * (H + 1) + H)) *
-           sizeof(float);
+    return static_cast<std::size_t>(weights + 2LL * bb * (2 * 4 * (H + 1) + H)) * sizeof(float);
   };
   const int sms = lim.sm_count > 0 ? lim.sm_count : 1;
   int bb = (B + sms - 1) / sms;
-  while (bb > 0 && (bwd(bb) > optin || fwd(bb) > optin || 12 * H * bb > lim.max_threads)) --bb;
+  while (bb > 0 && (bwd(bb) > optin || fwd(bb) > optin || 12 * H * bb > lim.max_threads ||
+                    12 * H * bb > wavefront_split_max_threads(H)))
+    --bb;
   if (bb < 1) return p;
   p.rows_per_block = bb;
   p.grid = (B + bb - 1) / bb;

@@ -17,7 +17,12 @@
 // W2, R2 transposed), backward M[qH + k][j] (the quarter q of unit j's column). Then the step buffers:
 // forward h1, h2 [2][BB][H] and gx2 [2][BB][4H] (by thread, 4j + q); backward dg1, dg2 [2][BB][4 (H + 1)]
 // (quarter q at q (H + 1), padded so that the four quarters a warp reads at once fall in four banks) and
-// dy1 [2][BB][H]. R stays in shared memory: at H = 64 the 768 threads of a row leave 85 registers each.
+// dy1 [2][BB][H]. At H <= 32 each thread holds its H weights in registers instead (read once from global
+// memory, no weights in shared memory): per iteration a warp then reads only the broadcasts of h or the
+// gate gradients from shared memory, where with the weights there the block's 12 warps at H = 32 issue
+// 384 warp-wide loads an iteration, as many as the wavefront's 3 warps, which bounds the iteration by
+// shared-memory issue rather than by the chain. At H = 64 the 768 threads of a row leave 85 registers
+// each, too few for 64 weights: the weights stay in shared memory there.
 #include <type_traits>
 
 #include "kernels/launch.cuh"
@@ -35,6 +40,10 @@ constexpr unsigned kFullWarp = 0xffffffffu;
 __device__ __forceinline__ float pick(const float (&v)[4], int i) {
   return i == 0 ? v[0] : i == 1 ? v[1] : i == 2 ? v[2] : v[3];
 }
+
+// Whether the split wavefront at H keeps its weights in registers (wavefront_split_weights_in_registers).
+template <int H>
+constexpr bool kRegs = wavefront_split_weights_in_registers(H);
 
 // The three matrices into shared memory in the layout above, read in their stored order (coalesced).
 // forward: dst (k, 4j + q) = M[qH + j][k]; backward: dst (k, 4j + q) = M[qH + k][j].
@@ -54,7 +63,7 @@ __device__ __forceinline__ void load_weights(const float* __restrict__ R1, const
 
 // blockDim = (4H BB, 3): threadIdx.y is the role, threadIdx.x = 4H lr + 4j + q.
 template <int H>
-__global__ void __launch_bounds__(1024, 1)
+__global__ void __launch_bounds__(wavefront_split_max_threads(H), 1)
     wavefront_split_fwd_kernel(const float* __restrict__ R1, const float* __restrict__ W2,
                                const float* __restrict__ R2, wavefront::FwdGlobal g, wavefront::Dims d) {
   constexpr int H4 = 4 * H;
@@ -63,8 +72,8 @@ __global__ void __launch_bounds__(1024, 1)
   const int BB = d.BB, B = d.B, T = d.T;
   const int i = threadIdx.x, role = threadIdx.y;
   const int nthreads = blockDim.x * blockDim.y, tid = role * blockDim.x + i;
-  load_weights<H, true>(R1, W2, R2, smem, tid, nthreads);
-  float* const h1 = smem + 3 * H4 * H;
+  if constexpr (!kRegs<H>) load_weights<H, true>(R1, W2, R2, smem, tid, nthreads);
+  float* const h1 = smem + (kRegs<H> ? 0 : 3 * H4 * H);
   float* const h2 = h1 + 2 * BB * H;
   float* const gx2 = h2 + 2 * BB * H;
   for (int k = tid; k < 2 * BB * (2 * H + H4); k += nthreads) h1[k] = 0.f;
@@ -73,8 +82,16 @@ __global__ void __launch_bounds__(1024, 1)
   const int row = blockIdx.x * BB + lr;
   const bool valid = row < B;
   const long long rowl = row;
-  const float* const Wm = smem + role * H4 * H + u;  // this thread's column of its role's matrix
-  const int col = q * H + j;                         // its gate's column of gx and the gates
+  const int col = q * H + j;  // its gate's column of gx and the gates (its row of the role's matrix)
+  // This thread's H weights, M[qH + j][k] for k < H: in registers, or its column of the shared layout.
+  const float* const Wm = kRegs<H> ? nullptr : smem + role * H4 * H + u;
+  float w[kRegs<H> ? H : 1] = {};
+  if constexpr (kRegs<H>) {
+    const float* src = (role == 0 ? R1 : role == 1 ? W2 : R2) + static_cast<long long>(col) * H;
+#pragma unroll
+    for (int k = 0; k < H; ++k) w[k] = src[k];
+  }
+  const auto weight = [&](int k) { return kRegs<H> ? w[k] : Wm[k * H4]; };
   const bool first = role == 0;
   const float bias = role == 1 ? 0.f : first ? g.b1W[col] + g.b1R[col] : g.b2W[col] + g.b2R[col];
   float* const hbuf = first ? h1 : h2;
@@ -95,10 +112,10 @@ __global__ void __launch_bounds__(1024, 1)
 #pragma unroll
         for (int k = 0; k < H; k += 4) {
           const float4 h4 = *reinterpret_cast<const float4*>(hp + k);
-          p = fmaf(Wm[k * H4], h4.x, p);
-          p = fmaf(Wm[(k + 1) * H4], h4.y, p);
-          p = fmaf(Wm[(k + 2) * H4], h4.z, p);
-          p = fmaf(Wm[(k + 3) * H4], h4.w, p);
+          p = fmaf(weight(k), h4.x, p);
+          p = fmaf(weight(k + 1), h4.y, p);
+          p = fmaf(weight(k + 2), h4.z, p);
+          p = fmaf(weight(k + 3), h4.w, p);
         }
         gx2[((s & 1) * BB + lr) * H4 + u] = p;
       }
@@ -118,10 +135,10 @@ __global__ void __launch_bounds__(1024, 1)
 #pragma unroll
         for (int k = 0; k < H; k += 4) {
           const float4 h4 = *reinterpret_cast<const float4*>(hp + k);
-          acc = fmaf(Wm[k * H4], h4.x, acc);
-          acc = fmaf(Wm[(k + 1) * H4], h4.y, acc);
-          acc = fmaf(Wm[(k + 2) * H4], h4.z, acc);
-          acc = fmaf(Wm[(k + 3) * H4], h4.w, acc);
+          acc = fmaf(weight(k), h4.x, acc);
+          acc = fmaf(weight(k + 1), h4.y, acc);
+          acc = fmaf(weight(k + 2), h4.z, acc);
+          acc = fmaf(weight(k + 3), h4.w, acc);
         }
         acc += in;
         // Each thread activates its own gate; the four meet through shuffles, and each of the four threads
@@ -158,7 +175,7 @@ __global__ void __launch_bounds__(1024, 1)
 
 // blockDim = (4H BB, 3): threadIdx.y is the role, threadIdx.x = 4H lr + 4j + p.
 template <int H>
-__global__ void __launch_bounds__(1024, 1)
+__global__ void __launch_bounds__(wavefront_split_max_threads(H), 1)
     wavefront_split_bwd_kernel(const float* __restrict__ R1, const float* __restrict__ W2,
                                const float* __restrict__ R2, wavefront::BwdGlobal g, wavefront::Dims d) {
   constexpr int H4 = 4 * H, DS = 4 * (H + 1);
@@ -166,8 +183,8 @@ __global__ void __launch_bounds__(1024, 1)
   const int BB = d.BB, B = d.B, T = d.T;
   const int i = threadIdx.x, role = threadIdx.y;
   const int nthreads = blockDim.x * blockDim.y, tid = role * blockDim.x + i;
-  load_weights<H, false>(R1, W2, R2, smem, tid, nthreads);
-  float* const dg1 = smem + 3 * H4 * H;
+  if constexpr (!kRegs<H>) load_weights<H, false>(R1, W2, R2, smem, tid, nthreads);
+  float* const dg1 = smem + (kRegs<H> ? 0 : 3 * H4 * H);
   float* const dg2 = dg1 + 2 * BB * DS;
   float* const dy1 = dg2 + 2 * BB * DS;
   for (int k = tid; k < 2 * BB * (2 * DS + H); k += nthreads) dg1[k] = 0.f;
@@ -176,7 +193,15 @@ __global__ void __launch_bounds__(1024, 1)
   const int row = blockIdx.x * BB + lr;
   const bool valid = row < B;
   const long long rowl = row;
-  const float* const Wm = smem + role * H4 * H + u;  // quarter p of column j of the role's matrix
+  // Quarter p of column j of the role's matrix, M[pH + k][j] for k < H: in registers, or in the shared
+  // layout.
+  const float* const Wm = kRegs<H> ? nullptr : smem + role * H4 * H + u;
+  float w[kRegs<H> ? H : 1] = {};
+  if constexpr (kRegs<H>) {
+    const float* src = (role == 0 ? R1 : role == 1 ? W2 : R2) + static_cast<long long>(p) * H * H + j;
+#pragma unroll
+    for (int k = 0; k < H; ++k) w[k] = src[static_cast<long long>(k) * H];
+  }
   const bool top = role == 2;
   float* const dgbuf = top ? dg2 : dg1;
   const float* const gates = top ? g.gates2 : g.gates1;
@@ -188,7 +213,7 @@ __global__ void __launch_bounds__(1024, 1)
     const float* vq = v + p * (H + 1);
     float part = 0.f;
 #pragma unroll
-    for (int k = 0; k < H; ++k) part = fmaf(Wm[k * H4], vq[k], part);
+    for (int k = 0; k < H; ++k) part = fmaf(kRegs<H> ? w[k] : Wm[k * H4], vq[k], part);
     const float a0 = __shfl_sync(kFullWarp, part, base), a1 = __shfl_sync(kFullWarp, part, base + 1);
     const float a2 = __shfl_sync(kFullWarp, part, base + 2), a3 = __shfl_sync(kFullWarp, part, base + 3);
     return fold_quarters(a0, a1, a2, a3);

@@ -125,7 +125,8 @@ class FusedFixture : public ::testing::Test {
     static_cast<test::BlockResult&>(g) = test::run_block(lstm, *stream_, k, params, x, dyhat);
     g.plan = lstm.cluster_plan(k.B).cluster > 1 ? lstm.cluster_plan(k.B) : lstm.plan(k.B);
     g.mma = lstm.mma_plan(k.B);
-    g.wave = lstm.wavefront_plan(k.B);
+    g.wave =
+        lstm.wavefront_split_plan(k.B).grid > 0 ? lstm.wavefront_split_plan(k.B) : lstm.wavefront_plan(k.B);
     g.split = lstm.split_plan(k.B);
     g.path = lstm.path(k.B);
     return g;
@@ -572,6 +573,7 @@ TEST(FusedPlan, WavefrontSplitPlansTakeTheirHiddenSizesAndCoverTheBatch) {
       ASSERT_GT(p.grid, 0) << H << " " << B;
       EXPECT_EQ(p.threads, 12 * H * p.rows_per_block);
       EXPECT_LE(p.threads, lim.max_threads);
+      EXPECT_LE(p.threads, kernels::wavefront_split_max_threads(H));  // the kernels' __launch_bounds__
       EXPECT_GE(p.grid * p.rows_per_block, B);
       EXPECT_LT((p.grid - 1) * p.rows_per_block, B);
       EXPECT_LE(p.smem_fwd, static_cast<std::size_t>(lim.smem_optin));
