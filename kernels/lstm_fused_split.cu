@@ -8,24 +8,20 @@
 // shared loads (forward, float4 broadcasts of h) or H (backward), one chain of H FMAs, and a few shuffles.
 
 #include <cstddef>
-#include <type_traits>
 
 #include "kernels/fused_rows.cuh"
 #include "kernels/launch.cuh"
 #include "kernels/lstm_cell.hpp"
 #include "kernels/lstm_fused_split.hpp"
+#include "kernels/split_lanes.cuh"
 
 namespace lstmad::kernels {
 
 namespace {
 
-constexpr unsigned kFullWarp = 0xffffffffu;
-
-// v[i] for a lane-dependent i in 0..3 without indexing a register array at run time (which would move it
-// to local memory).
-__device__ __forceinline__ float pick(const float (&v)[4], int i) {
-  return i == 0 ? v[0] : i == 1 ? v[1] : i == 2 ? v[2] : v[3];
-}
+using split::kFullWarp;
+using split::pick;
+using split::with_hidden;
 
 // Block = 4H x BB threads; thread (4j + q, r) computes gate q of unit j for the block's local row r.
 template <int H>
@@ -194,24 +190,6 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
     const float p0 = __shfl_sync(kFullWarp, part, base), p1 = __shfl_sync(kFullWarp, part, base + 1);
     const float p2 = __shfl_sync(kFullWarp, part, base + 2), p3 = __shfl_sync(kFullWarp, part, base + 3);
     dh_rec = fold_quarters(p0, p1, p2, p3);
-  }
-}
-
-// f(std::integral_constant<int, H>{}) for the instantiated hidden sizes (split_hidden_supported).
-template <class F>
-void with_hidden(int H, F&& f) {
-  switch (H) {
-    case 16:
-      f(std::integral_constant<int, 16>{});
-      break;
-    case 32:
-      f(std::integral_constant<int, 32>{});
-      break;
-    case 64:
-      f(std::integral_constant<int, 64>{});
-      break;
-    default:
-      break;  // plan_fused_split gives grid 0 for any other H
   }
 }
 

@@ -84,15 +84,6 @@ __global__ void __launch_bounds__(1024, 1)
   }
 }
 
-wavefront::Dims dims(const WavefrontLaunch& p, int T) {
-  wavefront::Dims d;
-  d.T = T;
-  d.B = p.B;
-  d.H = p.H;
-  d.BB = p.rows_per_block;
-  return d;
-}
-
 }  // namespace
 
 cudaError_t prepare_wavefront(const WavefrontLaunch& plan) {
@@ -112,7 +103,7 @@ void launch_wavefront_forward(const WavefrontLaunch& plan, const WavefrontFwdArg
   if (raise_dynamic_smem_limit(wavefront_fwd_kernel, plan.smem_fwd) != cudaSuccess) return;  // launch check
   const dim3 block(plan.threads / 3, 3);
   launch_kernel(wavefront_fwd_kernel, plan.grid, block, plan.smem_fwd, stream, workspace, args.g,
-                dims(plan, args.T));
+                wavefront_dims(plan, args.T));
 }
 
 void launch_wavefront_backward(const WavefrontLaunch& plan, const WavefrontBwdArgs& args,
@@ -121,7 +112,7 @@ void launch_wavefront_backward(const WavefrontLaunch& plan, const WavefrontBwdAr
   if (raise_dynamic_smem_limit(wavefront_bwd_kernel, plan.smem_bwd) != cudaSuccess) return;
   const dim3 block(plan.threads / 3, 3);
   launch_kernel(wavefront_bwd_kernel, plan.grid, block, plan.smem_bwd, stream, args.R1, args.W2, args.R2,
-                args.g, dims(plan, args.T));
+                args.g, wavefront_dims(plan, args.T));
 }
 
 }  // namespace lstmad::kernels

@@ -17,6 +17,16 @@ struct WavefrontLaunch {
   std::size_t smem_fwd = 0, smem_bwd = 0;
 };
 
+// The kernels' sizes for a launch of `p` over a window of T steps (the wavefront's and its split's).
+inline wavefront::Dims wavefront_dims(const WavefrontLaunch& p, int T) {
+  wavefront::Dims d;
+  d.T = T;
+  d.B = p.B;
+  d.H = p.H;
+  d.BB = p.rows_per_block;
+  return d;
+}
+
 inline std::size_t wavefront_weight_bytes(int H) {
   return static_cast<std::size_t>(wavefront::weight_floats(H)) * sizeof(float);  // R1, W2, R2
 }

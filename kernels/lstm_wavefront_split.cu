@@ -19,27 +19,24 @@
 // (quarter q at q (H + 1), padded so that the four quarters a warp reads at once fall in four banks) and
 // dy1 [2][BB][H]. At H <= 32 each thread holds its H weights in registers instead (read once from global
 // memory, no weights in shared memory): per iteration a warp then reads only the broadcasts of h or the
-// gate gradients from shared memory, where with the weights there the block's 12 warps at H = 32 issue
-// 384 warp-wide loads an iteration, as many as the wavefront's 3 warps, which bounds the iteration by
-// shared-memory issue rather than by the chain. At H = 64 the 768 threads of a row leave 85 registers
-// each, too few for 64 weights: the weights stay in shared memory there.
-#include <type_traits>
-
+// gate gradients from shared memory (forward at H = 32: 96 warp-wide loads an iteration), where with the
+// weights there the block's 12 warps would issue 480 (384 of them weights), as many as the wavefront's 3
+// warps, which bounds the iteration by shared-memory issue rather than by the chain. At H = 64 the 768
+// threads of a row leave 85 registers each, too few for 64 weights: the weights stay in shared memory there.
 #include "kernels/launch.cuh"
 #include "kernels/lstm_cell.hpp"
 #include "kernels/lstm_wavefront.hpp"
 #include "kernels/recurrent_order.hpp"
 #include "kernels/smem_limit.hpp"
+#include "kernels/split_lanes.cuh"
 
 namespace lstmad::kernels {
 
 namespace {
 
-constexpr unsigned kFullWarp = 0xffffffffu;
-
-__device__ __forceinline__ float pick(const float (&v)[4], int i) {
-  return i == 0 ? v[0] : i == 1 ? v[1] : i == 2 ? v[2] : v[3];
-}
+using split::kFullWarp;
+using split::pick;
+using split::with_hidden;
 
 // Whether the split wavefront at H keeps its weights in registers (wavefront_split_weights_in_registers).
 template <int H>
@@ -264,32 +261,6 @@ __global__ void __launch_bounds__(wavefront_split_max_threads(H), 1)
   }
 }
 
-template <class F>
-void with_hidden(int H, F&& f) {
-  switch (H) {
-    case 16:
-      f(std::integral_constant<int, 16>{});
-      break;
-    case 32:
-      f(std::integral_constant<int, 32>{});
-      break;
-    case 64:
-      f(std::integral_constant<int, 64>{});
-      break;
-    default:
-      break;  // plan_wavefront_split gives grid 0 for any other H
-  }
-}
-
-wavefront::Dims split_dims(const WavefrontLaunch& p, int T) {
-  wavefront::Dims d;
-  d.T = T;
-  d.B = p.B;
-  d.H = p.H;
-  d.BB = p.rows_per_block;
-  return d;
-}
-
 }  // namespace
 
 cudaError_t prepare_wavefront_split(const WavefrontLaunch& plan) {
@@ -310,7 +281,7 @@ void launch_wavefront_forward_split(const WavefrontLaunch& plan, const Wavefront
     constexpr int H = decltype(h)::value;
     if (raise_dynamic_smem_limit(wavefront_split_fwd_kernel<H>, plan.smem_fwd) != cudaSuccess) return;
     launch_kernel(wavefront_split_fwd_kernel<H>, plan.grid, dim3(4 * H * plan.rows_per_block, 3),
-                  plan.smem_fwd, stream, args.R1, args.W2, args.R2, args.g, split_dims(plan, args.T));
+                  plan.smem_fwd, stream, args.R1, args.W2, args.R2, args.g, wavefront_dims(plan, args.T));
   });
 }
 
@@ -321,7 +292,7 @@ void launch_wavefront_backward_split(const WavefrontLaunch& plan, const Wavefron
     constexpr int H = decltype(h)::value;
     if (raise_dynamic_smem_limit(wavefront_split_bwd_kernel<H>, plan.smem_bwd) != cudaSuccess) return;
     launch_kernel(wavefront_split_bwd_kernel<H>, plan.grid, dim3(4 * H * plan.rows_per_block, 3),
-                  plan.smem_bwd, stream, args.R1, args.W2, args.R2, args.g, split_dims(plan, args.T));
+                  plan.smem_bwd, stream, args.R1, args.W2, args.R2, args.g, wavefront_dims(plan, args.T));
   });
 }
 

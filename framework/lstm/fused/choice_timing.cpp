@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "core/error.hpp"
+#include "lstm/fused/fused_switches.hpp"
 
 namespace lstmad {
 
@@ -24,6 +25,30 @@ std::string ChoiceTiming::remembered(const std::string& key) {
   const std::lock_guard<std::mutex> lock(remembered_mutex);
   const auto it = remembered_choices().find(key);
   return it == remembered_choices().end() ? std::string() : it->second;
+}
+
+int ChoiceTiming::decide(std::vector<std::string> choices, const std::string& pinned, const std::string& key,
+                         TimeLoopTuning& t) {
+  active_ = false;
+  t = TimeLoopTuning();
+  t.chosen = choices.front();
+  if (choices.size() < 2) {
+    t.how = pinned.empty() ? "not timed: one choice" : "not timed: pinned by " + pinned;
+    return -1;
+  }
+  if (!fused_autotune()) {
+    t.how = "not timed: LSTMAD_FUSED_AUTOTUNE=0";
+    return -1;
+  }
+  const std::string before = remembered(key);
+  for (std::size_t i = 0; i < choices.size(); ++i)
+    if (!before.empty() && choices[i] == before) {
+      t.chosen = before;
+      t.how = "as timed before in this process";
+      return static_cast<int>(i);
+    }
+  start(std::move(choices));
+  return -1;
 }
 
 void ChoiceTiming::start(std::vector<std::string> choices) {

@@ -52,6 +52,13 @@ class ChoiceTiming {
   // limits and the set of choices), or "" where none was.
   static std::string remembered(const std::string& key);
 
+  // What runs first among `choices` (names, the default first), t.chosen and t.how saying it: nothing is
+  // timed where there is one choice (`pinned` naming the switch that pinned it, if any), with
+  // LSTMAD_FUSED_AUTOTUNE=0, or where this process timed the set under `key` before (then the index of
+  // that choice is returned, for the caller to run); otherwise the rounds start (active()), and t.how is
+  // the caller's to set for rounds that do not finish. Returns -1 where the choice in force stays.
+  int decide(std::vector<std::string> choices, const std::string& pinned, const std::string& key,
+             TimeLoopTuning& t);
   // Starts the rounds over `choices` names (at least two, the default first).
   void start(std::vector<std::string> choices);
   bool active() const { return active_; }

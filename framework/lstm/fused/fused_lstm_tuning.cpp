@@ -105,27 +105,12 @@ void FusedLstm::begin_autotune(int batch) {
   tune_step_open_ = false;
   std::string pinned;
   std::vector<LoopChoice> choices = loop_choices(batch, pinned);
-  tuning_.chosen = choices.front().name;
-  if (choices.size() < 2) {
-    tuning_.how = pinned.empty() ? "not timed: one choice" : "not timed: pinned by " + pinned;
-    return;
-  }
-  if (!fused_autotune()) {
-    tuning_.how = "not timed: LSTMAD_FUSED_AUTOTUNE=0";
-    return;
-  }
-  const std::string before = ChoiceTiming::remembered(tuning_key(batch, choices));
-  for (const LoopChoice& c : choices)
-    if (!before.empty() && c.name == before) {
-      run_choice(c);
-      tuning_.chosen = c.name;
-      tuning_.how = "as timed before in this process";
-      return;
-    }
   std::vector<std::string> names;
   for (const LoopChoice& c : choices) names.push_back(c.name);
+  const int recalled = timing_.decide(std::move(names), pinned, tuning_key(batch, choices), tuning_);
+  if (recalled >= 0) run_choice(choices[static_cast<std::size_t>(recalled)]);
+  if (!timing_.active()) return;
   tune_choices_ = std::move(choices);
-  timing_.start(std::move(names));
   tuning_.how = "not timed: the model ran fewer training steps of " + std::to_string(batch) +
                 " rows than the " + std::to_string(timing_.steps()) + " the timing takes";
 }

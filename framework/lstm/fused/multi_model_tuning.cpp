@@ -108,27 +108,12 @@ void MultiModelBlock::begin_autotune() {
   TimeLoopTuning& t = tuner_.result;
   std::string pinned;
   std::vector<LoopChoice> choices = loop_choices(pinned);
-  t.chosen = choices.front().name;
-  if (choices.size() < 2) {
-    t.how = pinned.empty() ? "not timed: one choice" : "not timed: pinned by " + pinned;
-    return;
-  }
-  if (!fused_autotune()) {
-    t.how = "not timed: LSTMAD_FUSED_AUTOTUNE=0";
-    return;
-  }
-  const std::string before = ChoiceTiming::remembered(tuning_key(choices));
-  for (const LoopChoice& c : choices)
-    if (!before.empty() && c.name == before) {
-      run_choice(c);
-      t.chosen = c.name;
-      t.how = "as timed before in this process";
-      return;
-    }
   std::vector<std::string> names;
   for (const LoopChoice& c : choices) names.push_back(c.name);
+  const int recalled = tuner_.timing.decide(std::move(names), pinned, tuning_key(choices), t);
+  if (recalled >= 0) run_choice(choices[static_cast<std::size_t>(recalled)]);
+  if (!tuner_.timing.active()) return;
   tuner_.choices = std::move(choices);
-  tuner_.timing.start(std::move(names));
   t.how = std::string("not timed: the batch ran fewer ") + (inference_ ? "forecasting" : "training") +
           " steps than the " + std::to_string(autotune_steps()) + " the timing takes";
 }
