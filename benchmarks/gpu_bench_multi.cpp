@@ -24,7 +24,8 @@
 // Then where a step's time goes (--phases-models, default 1,58,1024; 0 leaves it out): for each N and L, the
 // fused fp32 step run eagerly with an event after each phase (the gather, each layer's input GEMM, forward
 // and backward time loops, dW, dR and dX GEMMs and bias sums, the head and loss, the norm and Adam), on the
-// engine's default time loops, on the split ones, where the default time loops are tiled (blocks of many
+// engine's default time loops, on the split ones, at L = 2 on the wavefront in the layers' order, where
+// the default time loops are tiled (blocks of many
 // rows) on the untiled ones, and where dR runs in parts of K (kernels::multi_gemm_parts) with one chain
 // over all of K ("whole-K"); and the bf16 step on the tensor cores ("bf16"), whose distance from its own
 // floor is the largest; medians of --reps (at most 3), beside the graph-replayed step.
@@ -65,6 +66,7 @@
 #include "kernels/lstm_mma_plan.hpp"
 #include "kernels/lstm_multi.hpp"
 #include "kernels/lstm_multi_plan.hpp"
+#include "kernels/lstm_wavefront_plan.hpp"
 #include "lstm/cudnn/cudnn_check.hpp"
 #include "lstm/cudnn/cudnn_lstm.hpp"
 #include "lstm/engine.hpp"
@@ -181,7 +183,8 @@ double cudnn_loop_ms(const ModelShape& shape, int T, int B, int N, int S, RnnAlg
 }
 
 // Where the step's time goes: N models of `shape` at fp32 on the multi-model engine (its default time
-// loops; the split ones; where the default time loops are tiled, kernels::fused_bwd_tiled, the
+// loops; the split ones; at L = 2 the wavefront in the layers' order, LSTMAD_FUSED_WAVEFRONT=1, where it
+// fits; where the default time loops are tiled, kernels::fused_bwd_tiled, the
 // untiled ones, LSTMAD_FUSED_TILED=0; where the weight-gradient GEMMs run in parts of K,
 // kernels::multi_gemm_parts, one chain over all of K, LSTMAD_FUSED_GEMM_PARTS=0), and at bf16 on the tensor
 // cores (where H lets the backward split into parts of K, also the other choice than the default's at
@@ -199,8 +202,9 @@ void phase_rows(const Size& z, const std::vector<int>& Ns, int reps, const std::
   for (int L : {1, 2})
     for (int N : Ns)
       for (const std::string path :
-           {"default", "split", "untiled", "whole-K", "bf16", "bf16 split", "bf16 unsplit"}) {
+           {"default", "split", "wavefront", "untiled", "whole-K", "bf16", "bf16 split", "bf16 unsplit"}) {
         const bool split = path == "split", untiled = path == "untiled", whole_k = path == "whole-K";
+        const bool wave = path == "wavefront";
         const bool bf16_split = path == "bf16 split", bf16_unsplit = path == "bf16 unsplit";
         const Precision precision = path.rfind("bf16", 0) == 0 ? Precision::BF16 : Precision::FP32;
         if (bf16_split || bf16_unsplit) {  // the other choice than the default's, where there is one
@@ -210,10 +214,16 @@ void phase_rows(const Size& z, const std::vector<int>& Ns, int reps, const std::
           if (splits != bf16_unsplit) continue;
         }
         if (split && !kernels::split_hidden_supported(z.H)) continue;
+        if (wave) {
+          kernels::FusedLimits per = limits;
+          per.sm_count = std::max(1, limits.sm_count / N);
+          if (L != 2 || kernels::plan_wavefront(z.H, z.B, per, /*layers=*/true).grid == 0) continue;
+        }
         if (untiled && !kernels::fused_bwd_tiled(kernels::plan_fused_multi(z.H, z.B, N, limits))) continue;
         if (whole_k && kernels::multi_gemm_parts(z.H, z.T * z.B) == 1) continue;
         const ModelShape shape{L, 1, z.H, 1};
         if (split) setenv("LSTMAD_FUSED_SPLIT", "1", 1);
+        if (wave) setenv("LSTMAD_FUSED_WAVEFRONT", "1", 1);
         if (untiled) setenv("LSTMAD_FUSED_TILED", "0", 1);
         if (whole_k) setenv("LSTMAD_FUSED_GEMM_PARTS", "0", 1);
         if (bf16_split || bf16_unsplit) setenv("LSTMAD_FUSED_MMA_SPLIT", bf16_split ? "all" : "0", 1);
@@ -237,6 +247,7 @@ void phase_rows(const Size& z, const std::vector<int>& Ns, int reps, const std::
           CUDA_CHECK(cudaDeviceSynchronize());
         }
         if (split) unsetenv("LSTMAD_FUSED_SPLIT");
+        if (wave) unsetenv("LSTMAD_FUSED_WAVEFRONT");
         if (untiled) unsetenv("LSTMAD_FUSED_TILED");
         if (whole_k) unsetenv("LSTMAD_FUSED_GEMM_PARTS");
         if (bf16_split || bf16_unsplit) unsetenv("LSTMAD_FUSED_MMA_SPLIT");

@@ -374,8 +374,8 @@ elif command -v compute-sanitizer >/dev/null; then
   # The multi-model kernels (time loops with model strides, the batched GEMM, head, sums, Adam, masks;
   # the tiled time loops on blocks of 42 rows; the clusters per model at H = 128).
   M=$(find "$BUILD" -name test_fused_multi -type f | head -1)
-  sanitized memcheck_multi "$(share 2)" $SAN --tool memcheck "$M" --gtest_filter='FusedMulti.SmallBatchForTheSanitizers:FusedMulti.TensorCoreSmallBatchForTheSanitizers:FusedMulti.TiledTimeLoopsGiveTheUntiledBits:FusedMulti.ClusterModelsEqualAloneAndFollowTheFp64CpuEngine'
-  sanitized racecheck_multi "$(share 1)" $SAN --tool racecheck "$M" --gtest_filter='FusedMulti.SmallBatchForTheSanitizers:FusedMulti.TensorCoreSmallBatchForTheSanitizers:FusedMulti.TiledTimeLoopsGiveTheUntiledBits:FusedMulti.ClusterModelsEqualAloneAndFollowTheFp64CpuEngine'
+  sanitized memcheck_multi "$(share 2)" $SAN --tool memcheck "$M" --gtest_filter='FusedMulti.SmallBatchForTheSanitizers:FusedMulti.WavefrontSmallBatchForTheSanitizers:FusedMulti.TensorCoreSmallBatchForTheSanitizers:FusedMulti.TiledTimeLoopsGiveTheUntiledBits:FusedMulti.ClusterModelsEqualAloneAndFollowTheFp64CpuEngine'
+  sanitized racecheck_multi "$(share 1)" $SAN --tool racecheck "$M" --gtest_filter='FusedMulti.SmallBatchForTheSanitizers:FusedMulti.WavefrontSmallBatchForTheSanitizers:FusedMulti.TensorCoreSmallBatchForTheSanitizers:FusedMulti.TiledTimeLoopsGiveTheUntiledBits:FusedMulti.ClusterModelsEqualAloneAndFollowTheFp64CpuEngine'
 else
   record compute-sanitizer MISSING
   FAILED=1

@@ -79,14 +79,16 @@ inline std::size_t multi_param_count(const MultiModelExtent& e) {
 
 // Floats one model holds for the forward pass in a multi-model batch, training or inference: x
 // (time-major), gx (one buffer for all layers; none at L = 1 with the input projection in the loop), the R
-// workspace, the final h and c per layer, y per layer, the parameters, the
+// workspace (R^T, 4 H^2; at L = 2 the wavefront's R1, W2 and R2 transposed, 12 H^2), the final h and c per
+// layer, y per layer, the parameters, the
 // model's series (inputs) and the head's output for one step.
 inline std::size_t multi_forward_floats(const MultiModelExtent& e) {
   const std::size_t H = static_cast<std::size_t>(e.hidden), D = static_cast<std::size_t>(e.input);
   const std::size_t T = static_cast<std::size_t>(e.window), B = static_cast<std::size_t>(e.batch);
   const std::size_t L = static_cast<std::size_t>(e.layers), hz = static_cast<std::size_t>(e.horizon);
   const std::size_t gx = e.input_in_loop && L == 1 ? 0 : T * B * 4 * H;
-  return T * B * D + gx + 4 * H * H + 2 * L * B * H + L * (T + 1) * B * H + multi_param_count(e) +
+  const std::size_t rt = (L == 2 ? 12 : 4) * H * H;
+  return T * B * D + gx + rt + 2 * L * B * H + L * (T + 1) * B * H + multi_param_count(e) +
          static_cast<std::size_t>(e.rows) * D + B * hz;
 }
 

@@ -33,6 +33,19 @@ void launch_wavefront_forward(const WavefrontLaunch& plan, const WavefrontFwdArg
                               cudaStream_t stream);
 void launch_wavefront_backward(const WavefrontLaunch& plan, const WavefrontBwdArgs& args, cudaStream_t stream);
 
+// Many models per launch in the layers' order (lstm_wavefront_step.hpp, lstm_wavefront_multi.cu; plan
+// with plan_wavefront(..., /*layers=*/true)): the multi-model path's layer-by-layer bits. blockIdx.y is the
+// model; every pointer moves by its stride in `ms` (lstm_fused_plan.hpp): W1, the biases, R1, W2, R2 by
+// param, the transposed weights in `workspace` by rt (at least wavefront::weight_floats(H) floats per
+// model), gx1 by gx, x by x, y1 and y2 by y, gates, dgates by gates, c by seq, hy, cy (forward) and dhy
+// (backward) by state. rows[m] rows of model m are real; active[m] == 0 skips it. Nothing is written for the
+// rows past rows[m]: dgates of those rows keep what they held.
+cudaError_t prepare_wavefront_layers(const WavefrontLaunch& plan);
+void launch_wavefront_forward_layers(const WavefrontLaunch& plan, const WavefrontFwdArgs& args,
+                                     float* workspace, const ModelStrides& ms, cudaStream_t stream);
+void launch_wavefront_backward_layers(const WavefrontLaunch& plan, const WavefrontBwdArgs& args,
+                                      const ModelStrides& ms, cudaStream_t stream);
+
 // The same loops with four threads per unit (lstm_wavefront_split.cu; plan_wavefront_split, H = 16, 32,
 // 64): the wavefront's bits. They read R1, W2 and R2 as stored (no workspace).
 cudaError_t prepare_wavefront_split(const WavefrontLaunch& plan);

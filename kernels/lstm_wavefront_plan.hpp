@@ -34,7 +34,8 @@ inline std::size_t wavefront_weight_bytes(int H) {
 // grid == 0 when the wavefront cannot run (H, B) on a device with these limits. Rows per block: as few as
 // spread the batch over the SMs (the loop is latency-bound), as many as the threads and shared memory
 // allow.
-inline WavefrontLaunch plan_wavefront(int H, int B, const FusedLimits& lim) {
+// layers: the layers' order of the multi-model path (wavefront::bwd_buffer_floats_layers).
+inline WavefrontLaunch plan_wavefront(int H, int B, const FusedLimits& lim, bool layers = false) {
   WavefrontLaunch p;
   p.H = H;
   p.B = B;
@@ -44,7 +45,9 @@ inline WavefrontLaunch plan_wavefront(int H, int B, const FusedLimits& lim) {
     return static_cast<std::size_t>(wavefront::weight_floats(H) + wavefront::fwd_buffer_floats(H, bb)) * sizeof(float);
   };
   auto bwd = [&](int bb) {
-    return static_cast<std::size_t>(wavefront::weight_floats(H) + wavefront::bwd_buffer_floats(H, bb)) * sizeof(float);
+    const long long buffers =
+        layers ? wavefront::bwd_buffer_floats_layers(H, bb) : wavefront::bwd_buffer_floats(H, bb);
+    return static_cast<std::size_t>(wavefront::weight_floats(H) + buffers) * sizeof(float);
   };
   const int sms = lim.sm_count > 0 ? lim.sm_count : 1;
   int bb = (B + sms - 1) / sms;

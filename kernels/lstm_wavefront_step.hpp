@@ -22,6 +22,17 @@
 // hy, cy are L x B x H). Forward reads R1, W2, R2 transposed (H x 4H: element (k, m) at k * 4H + m) so that
 // a warp's loads for a fixed k are consecutive; backward reads them as stored (4H x H, (m, j) at m H + j).
 // Sums run in a fixed order (fmaf, k or m ascending): reruns are bit-identical.
+//
+// Two orders of those sums. The wavefront's own (fwd_iteration, bwd_iteration: FusedLstm's) starts each
+// forward chain at 0 and adds gx + bias after it, and sums dy1 in quarters as the time loops do. The
+// layers' order (fwd_iteration_layers, bwd_iteration_layers: the multi-model path) gives the bits of the
+// multi-model path run layer by layer, so that the multi-model autotuning may pick either: each forward
+// chain starts at gx + bias (fwd_start_values' order, the input projected in the loop for a few inputs as
+// kernels::FusedInput does), and dy1 is one fmaf chain over m = 0..4H-1 as multi_gemm's dX. One chain of
+// 4H would put 4H FMA latencies on every backward iteration, so role 1 runs it in four pieces of H over
+// four iterations, each thread carrying four steps' partial sums (a quarter each), and layer 1 starts three
+// iterations later: T + 5 backward iterations, layer 2's gate gradients kept in a ring of kLayersRing
+// buffers until the last piece has read them.
 #pragma once
 
 #include <cmath>
@@ -69,6 +80,9 @@ LSTMAD_WF_HD long long bwd_buffer_floats(int H, int BB) {
 
 struct FwdGlobal {
   const float* gx1 = nullptr;  // T x B x 4H: x W1^T, no bias
+  // The layers' order only: layer 1's input x (T x B x D, D <= 4) and W1 (4H x D) in place of gx1.
+  const float *x = nullptr, *W1 = nullptr;
+  int D = 0;
   const float *b1W = nullptr, *b1R = nullptr, *b2W = nullptr, *b2R = nullptr;  // 4H each
   float *y1 = nullptr, *y2 = nullptr;                                          // (T+1) x B x H
   float *gates1 = nullptr, *gates2 = nullptr;  // T x B x 4H, null for inference (with c1, c2)
@@ -154,6 +168,105 @@ LSTMAD_WF_HD void fwd_iteration(const Dims& d, const FwdGlobal& g, const FwdShar
   }
 }
 
+// ---- the layers' order (see the top of this file) ----
+
+// Per-thread state carried from iteration to iteration.
+struct FwdThread {
+  float c = 0.f;                         // the cell state (roles 0 and 2)
+  float next[4] = {0.f, 0.f, 0.f, 0.f};  // role 0: the next step's gx1 (or x), loaded an iteration ahead
+};
+
+// Role 0's input of step t for row `row`: gx1's four gate columns of unit j, or x's D values.
+LSTMAD_WF_HD void fwd_load_input(const Dims& d, const FwdGlobal& g, int t, long long row, int j,
+                                 float (&out)[4]) {
+  for (int q = 0; q < 4; ++q) out[q] = 0.f;
+  if (t < 0 || t >= d.T) return;
+  const long long tb = static_cast<long long>(t) * d.B + row;
+  if (g.x != nullptr) {
+    for (int k = 0; k < 4; ++k) out[k] = k < g.D ? g.x[tb * g.D + k] : 0.f;
+  } else {
+    for (int q = 0; q < 4; ++q) out[q] = g.gx1[tb * 4 * d.H + q * d.H + j];
+  }
+}
+
+// The forward of the layers' order. Before iteration 0 each role-0 thread of a real row loads step 0's
+// input into st.next (fwd_load_input).
+LSTMAD_WF_HD void fwd_iteration_layers(const Dims& d, const FwdGlobal& g, const FwdShared& m, int s, int j,
+                                       int lr, int row0, int nrows, int role, FwdThread& st) {
+  const int H = d.H, H4 = 4 * H, B = d.B;
+  const int row = row0 + lr;
+  const bool valid = row < nrows;
+  const long long rowl = row;
+  if (role == 1) {  // as in the wavefront's order: multi_gemm's chain for gx2
+    const int t = s - 1;
+    if (t < 0 || t >= d.T) return;
+    const float* hp = m.h1 + ((s & 1) * d.BB + lr) * H;
+    float p[4] = {0.f, 0.f, 0.f, 0.f};
+    for (int k = 0; k < H; ++k) {
+      const float* w = m.W2t + static_cast<long long>(k) * H4 + j;
+      const float hk = hp[k];
+      for (int q = 0; q < 4; ++q) p[q] = fmaf(w[q * H], hk, p[q]);
+    }
+    float* out = m.gx2 + ((s & 1) * d.BB + lr) * H4 + j;
+    for (int q = 0; q < 4; ++q) out[q * H] = p[q];
+    return;
+  }
+  const bool first = role == 0;
+  const int t = first ? s : s - 2;
+  if (t < 0 || t >= d.T) return;
+  float* hbuf = first ? m.h1 : m.h2;
+  const float* hp = hbuf + ((s & 1) * d.BB + lr) * H;
+  float* hn = hbuf + (((s + 1) & 1) * d.BB + lr) * H;
+  if (!valid) {
+    hn[j] = 0.f;
+    return;
+  }
+  const float* bW = first ? g.b1W : g.b2W;
+  const float* bR = first ? g.b1R : g.b2R;
+  // The chains' starting values, gx + bias (the time loops' fwd_start_values).
+  float acc[4];
+  if (first) {
+    float pre[4];
+    if (g.x != nullptr) {  // kernels::input_projection's chain over d
+      for (int q = 0; q < 4; ++q) pre[q] = 0.f;
+      for (int k = 0; k < 4 && k < g.D; ++k)
+        for (int q = 0; q < 4; ++q)
+          pre[q] = fmaf(st.next[k], g.W1[static_cast<long long>(q * H + j) * g.D + k], pre[q]);
+    } else {
+      for (int q = 0; q < 4; ++q) pre[q] = st.next[q];
+    }
+    for (int q = 0; q < 4; ++q) acc[q] = pre[q] + (bW[q * H + j] + bR[q * H + j]);
+    fwd_load_input(d, g, t + 1, rowl, j, st.next);  // a step ahead: off the next iteration's chain
+  } else {
+    const float* gx = m.gx2 + ((((s - 1) & 1) * d.BB) + lr) * H4 + j;  // written in iteration s - 1
+    for (int q = 0; q < 4; ++q) acc[q] = gx[q * H] + (bW[q * H + j] + bR[q * H + j]);
+  }
+  const float* Rt = first ? m.R1t : m.R2t;
+  for (int k = 0; k < H; ++k) {
+    const float* r = Rt + static_cast<long long>(k) * H4 + j;
+    const float hk = hp[k];
+    for (int q = 0; q < 4; ++q) acc[q] = fmaf(r[q * H], hk, acc[q]);
+  }
+  float gt[4];
+  const float h = cell::forward(acc, gt, st.c);
+  hn[j] = h;
+  float* y = first ? g.y1 : g.y2;
+  const long long tb = static_cast<long long>(t) * B + rowl;
+  if (t == 0) y[rowl * H + j] = 0.f;  // h_0
+  y[(tb + B) * H + j] = h;
+  float* gates = first ? g.gates1 : g.gates2;
+  if (gates != nullptr) {
+    float* gr = gates + tb * H4 + j;
+    for (int q = 0; q < 4; ++q) gr[q * H] = gt[q];
+    (first ? g.c1 : g.c2)[tb * H + j] = st.c;
+  }
+  if (t == d.T - 1) {
+    const long long at = (first ? 0 : static_cast<long long>(B) * H) + rowl * H + j;
+    if (g.hy != nullptr) g.hy[at] = h;
+    if (g.cy != nullptr) g.cy[at] = st.c;
+  }
+}
+
 struct BwdGlobal {
   const float *gates1 = nullptr, *gates2 = nullptr;  // T x B x 4H (the training forward's)
   const float *c1 = nullptr, *c2 = nullptr;          // T x B x H
@@ -166,6 +279,19 @@ struct BwdShared {
   float *dg1 = nullptr, *dg2 = nullptr;                      // [2][BB][4H]
   float* dy1 = nullptr;                                      // [2][BB][H]
 };
+
+// Layer 2's gate-gradient buffers in the layers' order: written in iteration s, read by role 1 up to
+// iteration s + 4.
+constexpr int kLayersRing = 5;
+
+LSTMAD_WF_HD int bwd_iterations_layers(int T) {
+  return T + 5;
+}
+// Shared floats after the weights in the layers' order: dg1 [2][BB][4H] | dg2 [kLayersRing][BB][4H] |
+// dy1 [2][BB][H].
+LSTMAD_WF_HD long long bwd_buffer_floats_layers(int H, int BB) {
+  return static_cast<long long>(BB) * ((2 + kLayersRing) * 4 * H + 2 * H);
+}
 
 // sum over m < 4H of w[m * H + j] v[m] in the FMA backward kernels' order (recurrent_order.hpp): four
 // dependent chains of H where one over 4H would put 4H FMA latencies on each step.
@@ -221,6 +347,79 @@ LSTMAD_WF_HD void bwd_iteration(const Dims& d, const BwdGlobal& g, const BwdShar
   }
   float da[4];
   cell::backward(dh, gate, ct, cp, dc, da);
+  float* dgr = (top ? g.dgates2 : g.dgates1) + tb * H4 + j;
+  for (int q = 0; q < 4; ++q) {
+    dgr[q * H] = da[q];
+    dcur[q * H] = da[q];
+  }
+}
+
+struct BwdThread {
+  float dc = 0.f;                        // roles 0 and 2: the cell-state gradient
+  float part[4] = {0.f, 0.f, 0.f, 0.f};  // role 1: the partial sums of dy1 of four steps
+};
+
+// The backward of the layers' order; bwd_iterations_layers(T) iterations, m.dg2 holding kLayersRing
+// buffers.
+//   role 2  layer 2, step t = T-1-s (as in the wavefront's order)
+//   role 1  piece p = 0..3 of dy1_t = sum over m < 4H of W2[m][j] dG2_t[m] for t = T-s+p: m in [pH, pH+H),
+//           continuing the chain piece p - 1 left in the iteration before (from 0 for p = 0); after
+//           piece 3, dy1 of step T-s+3 is whole
+//   role 0  layer 1, step t = T+4-s: dh1 = R1^T dG1_{t+1} + dy1_t
+LSTMAD_WF_HD void bwd_iteration_layers(const Dims& d, const BwdGlobal& g, const BwdShared& m, int s, int j,
+                                       int lr, int row0, int nrows, int role, BwdThread& st) {
+  const int H = d.H, H4 = 4 * H, B = d.B, T = d.T;
+  const int row = row0 + lr;
+  const bool valid = row < nrows;
+  const long long rowl = row;
+  const int prev = (s - 1) & 1, cur = s & 1;
+  const auto ring = [](int k) { return ((k % kLayersRing) + kLayersRing) % kLayersRing; };
+  if (role == 1) {
+    float part[4];
+    for (int p = 0; p < 4; ++p) {
+      const int t = T - s + p;
+      float a = p == 0 ? 0.f : st.part[p - 1];
+      if (t >= 0 && t <= T - 1) {
+        const float* dgp = m.dg2 + (ring(s - 1 - p) * d.BB + lr) * H4 + p * H;  // written in s - 1 - p
+        const float* w = m.W2 + static_cast<long long>(p) * H * H + j;
+        for (int k = 0; k < H; ++k) a = fmaf(w[static_cast<long long>(k) * H], dgp[k], a);
+      }
+      part[p] = a;
+    }
+    for (int p = 0; p < 4; ++p) st.part[p] = part[p];
+    const int t = T - s + 3;
+    if (t >= 0 && t <= T - 1) m.dy1[(cur * d.BB + lr) * H + j] = part[3];
+    return;
+  }
+  const bool top = role == 2;
+  const int t = top ? T - 1 - s : T + 4 - s;
+  if (t < 0 || t > T - 1) return;
+  float* dcur = top ? m.dg2 + (ring(s) * d.BB + lr) * H4 + j : m.dg1 + (cur * d.BB + lr) * H4 + j;
+  if (!valid) {
+    for (int q = 0; q < 4; ++q) dcur[q * H] = 0.f;
+    return;
+  }
+  const long long tb = static_cast<long long>(t) * B + rowl;
+  const float* gr = (top ? g.gates2 : g.gates1) + tb * H4 + j;
+  const float* cs = top ? g.c2 : g.c1;
+  const float gate[4] = {gr[0], gr[H], gr[2 * H], gr[3 * H]};
+  const float ct = cs[tb * H + j];
+  const float cp = t > 0 ? cs[(tb - B) * H + j] : 0.f;
+  // The time loops' dh = dh_rec + dy (+ dhy at T-1), dh_rec = 0 at T-1 and dy = 0 for the top layer.
+  float dh = 0.f;
+  if (t < T - 1) {
+    const float* R = top ? m.R2 : m.R1;
+    const float* dgp = top ? m.dg2 + (ring(s - 1) * d.BB + lr) * H4 : m.dg1 + (prev * d.BB + lr) * H4;
+    dh = quarter_dot(R, H, j, dgp);
+  }
+  if (top) {
+    dh = dh + 0.f;
+    if (t == T - 1 && g.dhy != nullptr) dh += g.dhy[rowl * H + j];
+  } else {
+    dh = dh + m.dy1[(prev * d.BB + lr) * H + j];  // dy1_t, from role 1 in iteration s - 1
+  }
+  float da[4];
+  cell::backward(dh, gate, ct, cp, st.dc, da);
   float* dgr = (top ? g.dgates2 : g.dgates1) + tb * H4 + j;
   for (int q = 0; q < 4; ++q) {
     dgr[q * H] = da[q];

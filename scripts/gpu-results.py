@@ -356,12 +356,13 @@ def phases_section(log):
     rows_in = read_csv(os.path.join(log, "gpu_bench_phases.csv"))
     if not rows_in:
         return "Not in this run (gpu_bench_phases.csv is missing or empty)."
-    order = {"default": 0, "split": 1, "untiled": 2, "whole-K": 3, "bf16": 4, "bf16 split": 5,
-             "bf16 unsplit": 6}  # the benchmark's order
+    order = {"default": 0, "split": 1, "wavefront": 2, "untiled": 3, "whole-K": 4, "bf16": 5, "bf16 split": 6,
+             "bf16 unsplit": 7}  # the benchmark's order
     cols, rows, totals = phase_columns(rows_in, lambda r: (int(r["N"]), int(r["L"]), r["path"]), order)
     header = ["phase"] + [f"N={n} L={l} {p}" for n, l, p in cols]
     # Each other path's graph-replayed step against the default time loops' at the same N and L (the
-    # untiled time loops: is the tiling worth it; the split ones: should they become the default).
+    # untiled time loops: is the tiling worth it; the split ones and at L = 2 the wavefront: should they
+    # become the default).
     # The bf16 step with the other choice of backward split than the default's against the bf16 step.
     versus = []
     for n, l, p in cols:

@@ -39,9 +39,11 @@ struct Run {
 // One training step's forward and backward through the wavefront, the surrounding sums as FusedLstm
 // orders them.
 // `reverse`: the threads of an iteration run in the opposite order (roles, rows and units), which must not
-// change a single bit: no thread may read what another writes in the same iteration.
+// change a single bit: no thread may read what another writes in the same iteration. `layers`: the layers'
+// order (the multi-model path's step functions, layer 1's input projected in the loop).
 Run run_wavefront(const ModelShape& shape, int T, int B, int BB, const std::vector<float>& p,
-                  const std::vector<float>& x, const std::vector<float>& dyhat, bool reverse = false) {
+                  const std::vector<float>& x, const std::vector<float>& dyhat, bool reverse = false,
+                  bool layers = false) {
   const int H = shape.hidden, H4 = 4 * H, D = shape.input, hz = shape.horizon;
   const ParamLayout lay(shape);
   const LayerOffsets &o1 = lay.layer[0], &o2 = lay.layer[1];
@@ -85,6 +87,12 @@ Run run_wavefront(const ModelShape& shape, int T, int B, int BB, const std::vect
   fg.c2 = c2.data();
   fg.hy = hy.data();
   fg.cy = cy.data();
+  if (layers) {
+    fg.gx1 = nullptr;
+    fg.x = xt.data();
+    fg.W1 = p.data() + o1.W;
+    fg.D = D;
+  }
   const int grid = (B + BB - 1) / BB;
   for (int blk = 0; blk < grid; ++blk) {
     // The kernel's shared-memory carving: h1, h2, gx2 one after the other (wavefront::fwd_buffer_floats).
@@ -98,10 +106,16 @@ Run run_wavefront(const ModelShape& shape, int T, int B, int BB, const std::vect
     m.gx2 = bufs.data() + 4 * BB * H;
     std::vector<float> c(3ull * BB * H, 0.f);  // per thread
     const int n = 3 * BB * H;
+    std::vector<wf::FwdThread> st(static_cast<std::size_t>(n));
+    for (int id = 0; id < BB * H; ++id)  // role 0: step 0's input, before the loop
+      if (blk * BB + id / H < B) wf::fwd_load_input(d, fg, 0, blk * BB + id / H, id % H, st[id].next);
     for (int s = 0; s < wf::iterations(T); ++s)
       for (int i = 0; i < n; ++i) {
         const int id = reverse ? n - 1 - i : i, role = id / (BB * H), lr = id / H % BB, j = id % H;
-        wf::fwd_iteration(d, fg, m, s, j, lr, blk * BB, B, role, c[id]);
+        if (layers)
+          wf::fwd_iteration_layers(d, fg, m, s, j, lr, blk * BB, B, role, st[id]);
+        else
+          wf::fwd_iteration(d, fg, m, s, j, lr, blk * BB, B, role, c[id]);
       }
   }
   Run r;
@@ -135,20 +149,29 @@ Run run_wavefront(const ModelShape& shape, int T, int B, int BB, const std::vect
   bg.dgates1 = dg1.data();
   bg.dgates2 = dg2.data();
   for (int blk = 0; blk < grid; ++blk) {
-    std::vector<float> bufs(static_cast<std::size_t>(wf::bwd_buffer_floats(H, BB)), 0.f);
+    // The kernels' carving: dg1, dg2 (two buffers, or the layers' order's ring), dy1.
+    const int ring = layers ? wf::kLayersRing : 2;
+    std::vector<float> bufs(
+        static_cast<std::size_t>(layers ? wf::bwd_buffer_floats_layers(H, BB) : wf::bwd_buffer_floats(H, BB)),
+        0.f);
     wf::BwdShared m;
     m.R1 = p.data() + o1.R;
     m.W2 = p.data() + o2.W;
     m.R2 = p.data() + o2.R;
     m.dg1 = bufs.data();
     m.dg2 = bufs.data() + 2 * BB * H4;
-    m.dy1 = bufs.data() + 4 * BB * H4;
+    m.dy1 = bufs.data() + (2 + ring) * BB * H4;
     std::vector<float> dc(3ull * BB * H, 0.f);
     const int n = 3 * BB * H;
-    for (int s = 0; s < wf::iterations(T); ++s)
+    std::vector<wf::BwdThread> st(static_cast<std::size_t>(n));
+    const int S = layers ? wf::bwd_iterations_layers(T) : wf::iterations(T);
+    for (int s = 0; s < S; ++s)
       for (int i = 0; i < n; ++i) {
         const int id = reverse ? n - 1 - i : i, role = id / (BB * H), lr = id / H % BB, j = id % H;
-        wf::bwd_iteration(d, bg, m, s, j, lr, blk * BB, B, role, dc[id]);
+        if (layers)
+          wf::bwd_iteration_layers(d, bg, m, s, j, lr, blk * BB, B, role, st[id]);
+        else
+          wf::bwd_iteration(d, bg, m, s, j, lr, blk * BB, B, role, dc[id]);
       }
   }
   // Weight gradients as GEMMs over all (t, b): dW = dG^T in, dR = dG^T h_{t-1}, dbW = dbR = sum dG.
@@ -184,14 +207,14 @@ Run run_wavefront(const ModelShape& shape, int T, int B, int BB, const std::vect
   return r;
 }
 
-void expect_matches_fp64(const ModelShape& shape, int T, int B, int BB) {
+void expect_matches_fp64(const ModelShape& shape, int T, int B, int BB, bool layers = false) {
   const auto params = init_params(shape, 91 + B);
   Rng rng(7 + T);
   std::vector<float> x(static_cast<std::size_t>(B) * T * shape.input), dyhat(static_cast<std::size_t>(B) * shape.horizon);
   for (auto& v : x) v = static_cast<float>(rng.uniform(-1, 1));
   for (auto& v : dyhat) v = static_cast<float>(rng.uniform(-1, 1));
-  const Run w = run_wavefront(shape, T, B, BB, params, x, dyhat);
-  const Run v = run_wavefront(shape, T, B, BB, params, x, dyhat, /*reverse=*/true);
+  const Run w = run_wavefront(shape, T, B, BB, params, x, dyhat, false, layers);
+  const Run v = run_wavefront(shape, T, B, BB, params, x, dyhat, /*reverse=*/true, layers);
   EXPECT_EQ(w.hy, v.hy) << "the order of an iteration's threads changed final h";
   EXPECT_EQ(w.grad, v.grad) << "the order of an iteration's threads changed the gradient";
   EXPECT_EQ(w.dx, v.dx) << "the order of an iteration's threads changed dx";
@@ -201,8 +224,8 @@ void expect_matches_fp64(const ModelShape& shape, int T, int B, int BB) {
   std::vector<double> yhat(dyhat.size()), grad(params.size()), dx(x.size());
   cpu.forward(p.data(), xd.data(), B, yhat.data());
   const std::size_t BH = static_cast<std::size_t>(B) * shape.hidden;
-  const std::string tag = shape.str() + " T=" + std::to_string(T) + " B=" + std::to_string(B) + " BB=" +
-                          std::to_string(BB);
+  const std::string tag = std::string(layers ? "layers' order " : "") + shape.str() +
+                          " T=" + std::to_string(T) + " B=" + std::to_string(B) + " BB=" + std::to_string(BB);
   for (int l = 0; l < 2; ++l) {
     const std::vector<float> h(w.hy.begin() + l * BH, w.hy.begin() + (l + 1) * BH),
         c(w.cy.begin() + l * BH, w.cy.begin() + (l + 1) * BH);
@@ -232,6 +255,16 @@ TEST(Wavefront, TheKernelsStepFunctionsGiveTheTwoLayerLstmAndItsGradients) {
   expect_matches_fp64(ModelShape{2, 2, 8, 1}, 7, 5, 2);    // a padded last block
   expect_matches_fp64(ModelShape{2, 1, 5, 2}, 1, 3, 3);    // one step
   expect_matches_fp64(ModelShape{2, 3, 16, 1}, 12, 4, 1);  // one row per block
+}
+
+// The layers' order (the multi-model path's): the chains from gx + bias with layer 1's input projected in
+// the loop, and dy1 as one chain over four iterations (kLayersRing buffers of layer 2's gate gradients).
+// The bits against the multi-model path run layer by layer are the GPU tests' (FusedMulti).
+TEST(Wavefront, TheLayersOrderGivesTheTwoLayerLstmAndItsGradients) {
+  expect_matches_fp64(ModelShape{2, 2, 8, 1}, 7, 5, 2, true);
+  expect_matches_fp64(ModelShape{2, 1, 5, 2}, 1, 3, 3, true);
+  expect_matches_fp64(ModelShape{2, 3, 16, 1}, 12, 4, 1, true);
+  expect_matches_fp64(ModelShape{2, 1, 8, 1}, 2, 2, 1, true);  // fewer steps than the pipeline is deep
 }
 
 TEST(Wavefront, PlanFitsTheWeightsAndBuffersAndSpreadsRowsOverTheSms) {

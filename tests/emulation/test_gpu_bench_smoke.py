@@ -139,24 +139,28 @@ def main():
     positive(fpath, r, ["fused_ms", "fused_per_model_ms", "cudnn_ms"], failures)
     if "CPU engine, fp32" not in log:
         failures.append("gpu_bench_multi printed no CPU engine row")
-    # Where the step goes: N = 3 at L = 1 and 2, default and split time loops at fp32, the bf16 step and the
-    # bf16 step with its backward unsplit (the default splits it at 3 models of 3 rows);
+    # Where the step goes: N = 3 at L = 1 and 2, default and split time loops at fp32 (at L = 2 also the
+    # wavefront), the bf16 step and the bf16 step with its backward unsplit (the default splits it at 3
+    # models of 3 rows);
     # every phase of the step is there once per run, in step order (layer 0's input projection is in the
     # time loop at every precision, so no input GEMM at layer 1, and its bias sums come with its dW), and
     # each run's graph-replayed step was timed.
-    r = rows(ppath, failures, 92)  # L = 1: 8 phases, L = 2: 15; four runs each
+    r = rows(ppath, failures, 103)  # L = 1: 8 phases, L = 2: 15; four runs each, and the wavefront's 11
     runs = {}
     for x in r:
         runs.setdefault((x["L"], x["path"]), []).append(x)
     if sorted(runs) != [("1", "bf16"), ("1", "bf16 unsplit"), ("1", "default"), ("1", "split"), ("2", "bf16"),
-                        ("2", "bf16 unsplit"), ("2", "default"), ("2", "split")]:
+                        ("2", "bf16 unsplit"), ("2", "default"), ("2", "split"), ("2", "wavefront")]:
         failures.append(f"{ppath}: runs {sorted(runs)}")
     for (L, p), xs in runs.items():
         names = [x["phase"] for x in xs]
         want = ["prepare and gather", "forward time loop (layer 1)", "head and loss", "head backward",
                 "backward time loop (layer 1)", "dW GEMM and bias sums (layer 1)", "dR GEMM (layer 1)",
                 "norm and Adam"]
-        if L == "2":
+        if L == "2" and p == "wavefront":  # both layers in one loop per direction, layer 2's dX in it
+            want = ["prepare and gather", "forward wavefront", "head and loss", "head backward",
+                    "backward wavefront", "dW GEMM (layer 2)", "dR GEMM (layer 2)", "bias sums (layer 2)"] + want[5:]
+        elif L == "2":
             want = (want[:2] + ["input GEMM (layer 2)", "forward time loop (layer 2)"] + want[2:4] +
                     ["backward time loop (layer 2)", "dW GEMM (layer 2)", "dR GEMM (layer 2)",
                      "bias sums (layer 2)", "dX GEMM (layer 2)"] + want[4:])

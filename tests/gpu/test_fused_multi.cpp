@@ -670,13 +670,13 @@ TimeLoopTuning train_tuned(const ModelShape& shape, int T, int B, const kernels:
 // same key. The models end bit for bit as without it (LSTMAD_FUSED_AUTOTUNE=0): which shows that the
 // choices, switched from step to step, give the same bits. `names` are the choices, the default first.
 void expect_autotune_keeps_the_bits(const ModelShape& shape, int T, int B, const kernels::FusedLimits& lim,
-                                    Precision p, const std::vector<std::string>& names) {
+                                    Precision p, const std::vector<std::string>& names, int n0 = 120) {
   std::vector<ModelJob> plain, tuned, again;
-  const TimeLoopTuning off = train_tuned(shape, T, B, lim, p, "0", plain);
+  const TimeLoopTuning off = train_tuned(shape, T, B, lim, p, "0", plain, n0);
   EXPECT_EQ(off.how, "not timed: LSTMAD_FUSED_AUTOTUNE=0");
   EXPECT_EQ(off.chosen, names[0]);
   EXPECT_TRUE(off.timed.empty());
-  const TimeLoopTuning t = train_tuned(shape, T, B, lim, p, nullptr, tuned);
+  const TimeLoopTuning t = train_tuned(shape, T, B, lim, p, nullptr, tuned, n0);
   ASSERT_EQ(t.how, "timed") << to_string(p);
   ASSERT_EQ(t.timed.size(), names.size());
   for (std::size_t i = 0; i < names.size(); ++i) {
@@ -688,11 +688,11 @@ void expect_autotune_keeps_the_bits(const ModelShape& shape, int T, int B, const
   for (std::size_t i = 1; i < names.size(); ++i)
     if (t.timed[i].second < 0.98 * t.timed[best].second) best = i;
   EXPECT_EQ(t.chosen, names[best]);
-  const TimeLoopTuning t2 = train_tuned(shape, T, B, lim, p, nullptr, again);
+  const TimeLoopTuning t2 = train_tuned(shape, T, B, lim, p, nullptr, again, n0);
   EXPECT_EQ(t2.how, "as timed before in this process");
   EXPECT_EQ(t2.chosen, t.chosen);
   EXPECT_TRUE(t2.timed.empty());
-  const Batch fresh = make_short_batch(shape, T, B, 120);
+  const Batch fresh = make_short_batch(shape, T, B, n0);
   for (std::size_t m = 0; m < plain.size(); ++m) {
     ASSERT_EQ(plain[m].result.status, TrainStatus::Ok) << "model " << m << ": " << plain[m].result.message;
     EXPECT_NE(plain[m].params, fresh.jobs[m].params) << "model " << m << " did not train";
@@ -755,6 +755,73 @@ TEST(FusedMulti, AutotunedForecastsKeepTheBits) {
   }
 }
 
+// The two-layer wavefront in the layers' order (docs/kernels.md, "The wavefront for many models";
+// LSTMAD_FUSED_WAVEFRONT=1 pins it) in the multi-model path: every model of a batch ends bit for bit as run
+// layer by layer (LSTMAD_FUSED_WAVEFRONT=0), which is what lets the autotuning choose it. Layer 0's input
+// is projected in the loop (D = 3) or by the GEMM (D = 5, quick: not run); B = 20 at H = 24 puts the rows
+// in blocks of fewer (a padded last block), the short last minibatches skip rows and models, and a model
+// that turns non-finite or stops early is masked out. A model in the batch equals the model alone, and the
+// forecasts of the trained models are the layer-by-layer forecasts.
+TEST(FusedMulti, WavefrontGivesTheLayerByLayerBits) {
+  LSTMAD_REQUIRE_GPU();
+  const bool quick = test::env_flag("LSTMAD_GPU_QUICK");
+  const int T = 12, B = 20;
+  for (int D : {3, 5}) {
+    if (quick && D == 5) continue;
+    const ModelShape shape{2, D, 24, 1};
+    Batch b_layers, b_wave;
+    const std::vector<ModelJob> layers = train_with("LSTMAD_FUSED_WAVEFRONT", "0", shape, T, B, b_layers);
+    {
+      const test::ScopedEnv on("LSTMAD_FUSED_WAVEFRONT", "1");
+      Batch probe = make_batch(shape, T, B);
+      std::vector<ModelJob*> ptrs;
+      for (auto& j : probe.jobs) ptrs.push_back(&j);
+      gpu::Stream stream;
+      const FusedMultiBatch batch(shape, T, B, fused_device_limits(0), ptrs, stream, false);
+      ASSERT_EQ(batch.time_loops(), "wavefront");
+    }
+    const std::vector<ModelJob> wave = train_with("LSTMAD_FUSED_WAVEFRONT", "1", shape, T, B, b_wave);
+    const std::string tag = shape.str() + ": ";
+    const Batch fresh = make_batch(shape, T, B);
+    ASSERT_EQ(wave.size(), layers.size());
+    for (std::size_t m = 0; m < wave.size(); ++m) {
+      if (m != static_cast<std::size_t>(kNonFinite)) {
+        ASSERT_EQ(wave[m].result.status, TrainStatus::Ok)
+            << tag << "model " << m << ": " << wave[m].result.message;
+        EXPECT_NE(wave[m].params, fresh.jobs[m].params) << tag << "model " << m << " did not train";
+      }
+      expect_identical(wave[m], layers[m],
+                       tag + "model " + std::to_string(m) + ": wavefront vs layer by layer");
+    }
+    EXPECT_NE(wave[1].result.message.find("early stop"), std::string::npos) << wave[1].result.message;
+    {
+      const test::ScopedEnv on("LSTMAD_FUSED_WAVEFRONT", "1");
+      Batch one = make_batch(shape, T, B);
+      std::vector<ModelJob> alone{one.jobs[5]};
+      make_engine(fused())->train(shape, alone);
+      expect_identical(alone[0], wave[5], tag + "wavefront: model 5 alone vs in the batch");
+    }
+    // Forecasts of the trained models, 7 windows a step.
+    std::vector<std::vector<float>> f_layers, f_wave;
+    kernels::FusedLimits lim = fused_device_limits(0);
+    {
+      const test::ScopedEnv off("LSTMAD_FUSED_WAVEFRONT", "0");
+      forecast_tuned(shape, T, 7, lim, wave, "0", f_layers);
+    }
+    {
+      const test::ScopedEnv on("LSTMAD_FUSED_WAVEFRONT", "1");
+      forecast_tuned(shape, T, 7, lim, wave, "0", f_wave);
+    }
+    for (std::size_t m = 0; m < wave.size(); ++m) {
+      if (m == static_cast<std::size_t>(kNonFinite)) continue;
+      ASSERT_EQ(f_wave[m].size(), f_layers[m].size());
+      EXPECT_TRUE(test::finite_and_nonzero(f_wave[m].data(), f_wave[m].size())) << tag << "model " << m;
+      EXPECT_EQ(0, std::memcmp(f_wave[m].data(), f_layers[m].data(), f_wave[m].size() * sizeof(float)))
+          << tag << "model " << m << ": forecasts of the wavefront vs layer by layer";
+    }
+  }
+}
+
 // fp32, all models on one SM's worth of blocks so that the one-block time loops take their tiled products:
 // tiled (the default) against untiled and, at H = 16, the split kernels of version 4. bf16 at H = 32 with
 // few blocks: the tensor-core backward in four parts of K (the default where the blocks fit the SMs)
@@ -766,6 +833,10 @@ TEST(FusedMulti, AutotuneTimesTheChoicesThatKeepTheBits) {
   const ModelShape fp32_shape{1, 1, 16, 1};
   ASSERT_TRUE(kernels::fused_bwd_tiled(kernels::plan_fused_multi(fp32_shape.hidden, 24, 3, one_sm)));
   expect_autotune_keeps_the_bits(fp32_shape, 8, 24, one_sm, Precision::FP32, {"tiled", "untiled", "split"});
+  // Two layers: also the wavefront in the layers' order (four choices: 16 timed steps, so longer series).
+  const ModelShape two_layers{2, 1, 16, 1};
+  expect_autotune_keeps_the_bits(two_layers, 8, 24, one_sm, Precision::FP32,
+                                 {"tiled", "untiled", "split", "wavefront"}, 200);
   const ModelShape bf16_shape{1, 1, 32, 1};
   const kernels::FusedLimits lim = fused_device_limits(0);
   ASSERT_EQ(kernels::plan_fused_mma(kernels::mma::Format::BF16, 32, 8, lim, 3).bwd_parts, 4);
@@ -1020,6 +1091,14 @@ TEST(FusedMulti, BatchedPredictionsAgreeWithThePerModelPath) {
 
 TEST(FusedMulti, SmallBatchForTheSanitizers) {
   LSTMAD_REQUIRE_GPU();
+  small_batch(Precision::FP32);
+}
+
+// The same with both layers in the wavefront's loops (the layers' order: layer 2's gate gradients in a
+// ring of five buffers, written over its gates), for the sanitizers' memcheck and racecheck.
+TEST(FusedMulti, WavefrontSmallBatchForTheSanitizers) {
+  LSTMAD_REQUIRE_GPU();
+  const test::ScopedEnv on("LSTMAD_FUSED_WAVEFRONT", "1");
   small_batch(Precision::FP32);
 }
 

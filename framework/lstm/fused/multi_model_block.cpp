@@ -14,6 +14,7 @@
 #include "kernels/lstm_fused_mma.hpp"
 #include "kernels/lstm_fused_split.hpp"
 #include "kernels/lstm_multi_plan.hpp"
+#include "kernels/lstm_wavefront.hpp"
 #include "lstm/fused/cluster_capacity.hpp"
 #include "lstm/fused/fused_switches.hpp"
 #include "lstm/gpu/training_loop.hpp"
@@ -81,6 +82,14 @@ MultiModelBlock::MultiModelBlock(const ModelShape& shape, int window, int B,
     split_ = kernels::plan_fused_split(shape.hidden, B, per);
   } else if (!(plan_.r_smem_fwd && plan_.r_smem_bwd) && fused_switch("LSTMAD_FUSED_CLUSTER", true)) {
     plan_cluster(limits);
+  }
+  if (precision == Precision::FP32 && L == 2 && fused_switch("LSTMAD_FUSED_WAVEFRONT", true)) {
+    // The wavefront in the layers' order: the layer-by-layer bits, so a choice of the autotuning (or pinned
+    // by LSTMAD_FUSED_WAVEFRONT=1); the SMs shared out as for plan_, rows per block not changing the bits.
+    kernels::FusedLimits per = limits;
+    per.sm_count = std::max(1, limits.sm_count / std::max(1, models));
+    wavefront_plan_ = kernels::plan_wavefront(shape.hidden, B, per, /*layers=*/true);
+    if (fused_switch_set("LSTMAD_FUSED_WAVEFRONT")) wavefront_ = wavefront_plan_;
   }
   // Layer 0's input projection inside the forward time loops for a few inputs (FusedInput: no gx round
   // trip; at fp32 the GEMM's bits, on the tensor cores fp32 FMAs where the GEMM rounds its operands);
@@ -158,6 +167,7 @@ MultiModelBlock::MultiModelBlock(const ModelShape& shape, int window, int B,
     CUDA_CHECK(kernels::prepare_lstm_fused_forward(plan_));
     if (train) CUDA_CHECK(kernels::prepare_lstm_fused_backward(plan_));
   }
+  CUDA_CHECK(kernels::prepare_wavefront_layers(wavefront_));
 }
 
 // Where R does not fit one block (H of about 120 and more): version 2's clusters, the SMs shared out among
@@ -177,14 +187,19 @@ std::string MultiModelBlock::time_loops() const {
   if (mma_.grid > 0)
     return mma_.bwd_parts > 1 ? "tensor cores, backward in " + std::to_string(mma_.bwd_parts) + " parts of K"
                               : "tensor cores";
+  if (wavefront_.grid > 0) return "wavefront";
   if (split_.grid > 0) return "split";
   if (cluster_.cluster > 1) return "cluster " + std::to_string(cluster_.cluster);
   return plan_.r_smem_fwd && plan_.r_smem_bwd ? "one-block" : "one-block, R from L2";
 }
 
-// Floats of the R workspace per model: R^T for the FMA kernels, staged fragments for the tensor cores.
+// Floats of the R workspace per model: R^T for the FMA kernels (and where the wavefront may run its three
+// matrices transposed), staged fragments for the tensor cores.
 std::size_t MultiModelBlock::rt_stride() const {
-  return mma_.grid > 0 ? rt_words_ : kernels::fused_forward_workspace(shape_.hidden);
+  if (mma_.grid > 0) return rt_words_;
+  const std::size_t rt = kernels::fused_forward_workspace(shape_.hidden);
+  if (wavefront_plan_.grid <= 0) return rt;
+  return std::max(rt, static_cast<std::size_t>(kernels::wavefront::weight_floats(shape_.hidden)));
 }
 
 void MultiModelBlock::load(const std::vector<ModelJob*>& jobs) {
@@ -412,6 +427,10 @@ StridedOperand MultiModelBlock::layer_input(int l) const {
 }
 
 void MultiModelBlock::forward(bool training) {
+  if (wavefront_.grid > 0) {
+    forward_wavefront(training);
+    return;
+  }
   const int H = shape_.hidden, H4 = 4 * H, TB = T_ * B_;
   const kernels::ModelStrides ms = fwd_strides();
   for (int l = 0; l < shape_.layers; ++l) {
@@ -461,7 +480,7 @@ void MultiModelBlock::forward(bool training) {
 }
 
 void MultiModelBlock::backward() {
-  const int H = shape_.hidden, H4 = 4 * H, TB = T_ * B_, L = shape_.layers;
+  const int H = shape_.hidden, L = shape_.layers;
   const long long P = static_cast<long long>(P_);
   const kernels::ModelStrides fs = fwd_strides();
   const float* h_top = hy_.data() + static_cast<std::size_t>(L - 1) * B_ * H;
@@ -470,9 +489,12 @@ void MultiModelBlock::backward() {
       shape_.horizon, rows_.data(), active_.data(), dhy_.data(), static_cast<long long>(B_) * H, N_, stream_);
   KERNEL_CHECK("multi_head_backward");
   mark("head backward");
+  if (wavefront_.grid > 0) {
+    backward_wavefront();
+    return;
+  }
   for (int l = L - 1; l >= 0; --l) {
     const LayerOffsets& o = layout_.layer[static_cast<std::size_t>(l)];
-    const int Din = shape_.layer_input(l);
     kernels::FusedBwdArgs a;
     a.R = theta_.data() + o.R;
     a.gates = gates_[static_cast<std::size_t>(l)].data();
@@ -495,77 +517,161 @@ void MultiModelBlock::backward() {
     }
     KERNEL_CHECK("lstm_fused_backward(multi)");
     mark("backward time loop", l);
-    // dG^T as the left operand: (n, i) = dG[i][n]
-    StridedOperand dgt;
-    dgt.p = dgates_.data();
-    dgt.rs = 1;
-    dgt.cs = H4;
-    dgt.batch = static_cast<long long>(fs.gates);
-    // dW (4H x Din) = dG^T X. With a few inputs (layer 0) the thin kernel, which also sums each row of
-    // dG^T (dbW = dbR, the column sums of dG over all (t, b)), so dG is read once for both.
-    const bool thin = Din <= kernels::kMultiThinCols;
-    // dR and a wide dW, in parts of K where kernels::multi_gemm_parts splits them (LSTMAD_FUSED_GEMM_PARTS=0:
-    // one chain over all of K). The parts' partial sums (at most 4H x TB floats, as the gates) go to this
-    // layer's gates, which nothing reads once its backward time loop has run, until the next forward. With
-    // sums, the GEMM also sums dG^T's rows (dbW = dbR) where it can, and says whether it did.
-    const auto weight_gemm = [&](int N, const StridedOperand& X, float* C, bool sums) {
-      if (!gemm_parts_) {
-        kernels::launch_multi_gemm(H4, N, TB, dgt, X, C, N, P, N_, active_.data(), stream_, gemm_math_);
-        return false;
-      }
-      return kernels::launch_multi_gemm_split(
-          H4, N, TB, dgt, X, C, N, P, gates_[static_cast<std::size_t>(l)].data(),
-          static_cast<long long>(fs.gates), N_, active_.data(), stream_, gemm_math_,
-          sums ? dtheta_.data() + o.bW : nullptr, sums ? dtheta_.data() + o.bR : nullptr, P);
-    };
-    if (thin) {
-      kernels::launch_multi_gemm_rowsum(H4, Din, TB, dgt, layer_input(l), dtheta_.data() + o.W, Din, P,
-                                        dtheta_.data() + o.bW, dtheta_.data() + o.bR, P, N_, active_.data(),
-                                        stream_);
-      KERNEL_CHECK("multi_gemm_rowsum(dW, db)");
-      mark("dW GEMM and bias sums", l);
-    } else {
-      weight_gemm(Din, layer_input(l), dtheta_.data() + o.W, false);
-      KERNEL_CHECK("multi_gemm(dW)");
-      mark("dW GEMM", l);
-    }
-    // dR (4H x H) = dG^T [h_0 .. h_{T-1}]
-    StridedOperand hprev;
-    hprev.p = y_[static_cast<std::size_t>(l)].data();
-    hprev.rs = H;
-    hprev.cs = 1;
-    hprev.batch = static_cast<long long>(fs.y);
-    // Above layer 0 the bias gradients come with dR where the split allows (launch_multi_colsum's bits either
-    // way), so dG is read once for both.
-    const bool summed = weight_gemm(H, hprev, dtheta_.data() + o.R, !thin);
-    KERNEL_CHECK("multi_gemm(dR)");
-    mark(summed ? "dR GEMM and bias sums" : "dR GEMM", l);
-    if (!thin && !summed) {
-      // dbW = dbR = the column sums of dG over all (t, b)
-      kernels::launch_multi_colsum(dgates_.data(), TB, H4, static_cast<long long>(fs.gates),
-                                   dtheta_.data() + o.bW, dtheta_.data() + o.bR, P, N_, active_.data(),
-                                   stream_);
-      KERNEL_CHECK("multi_colsum(db)");
-      mark("bias sums", l);
-    }
-    if (l > 0) {
-      // dX (TB x H) = dG W: the layer below's dy
-      StridedOperand dg;
-      dg.p = dgates_.data();
-      dg.rs = H4;
-      dg.cs = 1;
-      dg.batch = static_cast<long long>(fs.gates);
-      StridedOperand w;
-      w.p = theta_.data() + o.W;
-      w.rs = Din;
-      w.cs = 1;
-      w.batch = P;
-      kernels::launch_multi_gemm(TB, Din, H4, dg, w, dy_.data(), Din, static_cast<long long>(fs.seq), N_,
-                                 active_.data(), stream_, gemm_math_);
-      KERNEL_CHECK("multi_gemm(dX)");
-      mark("dX GEMM", l);
-    }
+    weight_gradients(l, dgates_.data(), gates_[static_cast<std::size_t>(l)].data(), l > 0);
   }
+}
+
+void MultiModelBlock::weight_gradients(int l, const float* dG, float* work, bool dx) {
+  const int H = shape_.hidden, H4 = 4 * H, TB = T_ * B_;
+  const long long P = static_cast<long long>(P_);
+  const kernels::ModelStrides fs = fwd_strides();
+  const LayerOffsets& o = layout_.layer[static_cast<std::size_t>(l)];
+  const int Din = shape_.layer_input(l);
+  // dG^T as the left operand: (n, i) = dG[i][n]
+  StridedOperand dgt;
+  dgt.p = dG;
+  dgt.rs = 1;
+  dgt.cs = H4;
+  dgt.batch = static_cast<long long>(fs.gates);
+  // dW (4H x Din) = dG^T X. With a few inputs (layer 0) the thin kernel, which also sums each row of
+  // dG^T (dbW = dbR, the column sums of dG over all (t, b)), so dG is read once for both.
+  const bool thin = Din <= kernels::kMultiThinCols;
+  // dR and a wide dW, in parts of K where kernels::multi_gemm_parts splits them (LSTMAD_FUSED_GEMM_PARTS=0:
+  // one chain over all of K). The parts' partial sums (at most 4H x TB floats, as the gates) go to `work`,
+  // a layer's gates, which nothing reads once the backward time loops have run, until the next forward. With
+  // sums, the GEMM also sums dG^T's rows (dbW = dbR) where it can, and says whether it did.
+  const auto weight_gemm = [&](int N, const StridedOperand& X, float* C, bool sums) {
+    if (!gemm_parts_) {
+      kernels::launch_multi_gemm(H4, N, TB, dgt, X, C, N, P, N_, active_.data(), stream_, gemm_math_);
+      return false;
+    }
+    return kernels::launch_multi_gemm_split(
+        H4, N, TB, dgt, X, C, N, P, work, static_cast<long long>(fs.gates), N_, active_.data(), stream_,
+        gemm_math_, sums ? dtheta_.data() + o.bW : nullptr, sums ? dtheta_.data() + o.bR : nullptr, P);
+  };
+  if (thin) {
+    kernels::launch_multi_gemm_rowsum(H4, Din, TB, dgt, layer_input(l), dtheta_.data() + o.W, Din, P,
+                                      dtheta_.data() + o.bW, dtheta_.data() + o.bR, P, N_, active_.data(),
+                                      stream_);
+    KERNEL_CHECK("multi_gemm_rowsum(dW, db)");
+    mark("dW GEMM and bias sums", l);
+  } else {
+    weight_gemm(Din, layer_input(l), dtheta_.data() + o.W, false);
+    KERNEL_CHECK("multi_gemm(dW)");
+    mark("dW GEMM", l);
+  }
+  // dR (4H x H) = dG^T [h_0 .. h_{T-1}]
+  StridedOperand hprev;
+  hprev.p = y_[static_cast<std::size_t>(l)].data();
+  hprev.rs = H;
+  hprev.cs = 1;
+  hprev.batch = static_cast<long long>(fs.y);
+  // Above layer 0 the bias gradients come with dR where the split allows (launch_multi_colsum's bits either
+  // way), so dG is read once for both.
+  const bool summed = weight_gemm(H, hprev, dtheta_.data() + o.R, !thin);
+  KERNEL_CHECK("multi_gemm(dR)");
+  mark(summed ? "dR GEMM and bias sums" : "dR GEMM", l);
+  if (!thin && !summed) {
+    // dbW = dbR = the column sums of dG over all (t, b)
+    kernels::launch_multi_colsum(dG, TB, H4, static_cast<long long>(fs.gates), dtheta_.data() + o.bW,
+                                 dtheta_.data() + o.bR, P, N_, active_.data(), stream_);
+    KERNEL_CHECK("multi_colsum(db)");
+    mark("bias sums", l);
+  }
+  if (dx) {
+    // dX (TB x H) = dG W: the layer below's dy
+    StridedOperand dg;
+    dg.p = dG;
+    dg.rs = H4;
+    dg.cs = 1;
+    dg.batch = static_cast<long long>(fs.gates);
+    StridedOperand w;
+    w.p = theta_.data() + o.W;
+    w.rs = Din;
+    w.cs = 1;
+    w.batch = P;
+    kernels::launch_multi_gemm(TB, Din, H4, dg, w, dy_.data(), Din, static_cast<long long>(fs.seq), N_,
+                               active_.data(), stream_, gemm_math_);
+    KERNEL_CHECK("multi_gemm(dX)");
+    mark("dX GEMM", l);
+  }
+}
+
+// Both layers' forward time loops as one wavefront (lstm_wavefront.hpp, the layers' order): layer 0's input
+// projected in the loop (fused_input_) or by the GEMM into gx_, layer 1's inside the wavefront.
+void MultiModelBlock::forward_wavefront(bool training) {
+  const int H = shape_.hidden, H4 = 4 * H, TB = T_ * B_;
+  const kernels::ModelStrides ms = fwd_strides();
+  const LayerOffsets &o1 = layout_.layer[0], &o2 = layout_.layer[1];
+  kernels::WavefrontFwdArgs a;
+  a.R1 = theta_.data() + o1.R;
+  a.W2 = theta_.data() + o2.W;
+  a.R2 = theta_.data() + o2.R;
+  a.T = T_;
+  kernels::wavefront::FwdGlobal& g = a.g;
+  if (fused_input_) {
+    g.x = xt_.data();
+    g.W1 = theta_.data() + o1.W;
+    g.D = shape_.input;
+  } else {
+    StridedOperand w;
+    w.p = theta_.data() + o1.W;
+    w.rs = 1;
+    w.cs = shape_.input;
+    w.batch = static_cast<long long>(P_);
+    kernels::launch_multi_gemm(TB, H4, shape_.input, layer_input(0), w, gx_.data(), H4, ms.gx, N_,
+                               active_.data(), stream_, gemm_math_);
+    KERNEL_CHECK("multi_gemm(gx)");
+    mark("input GEMM", 0);
+    g.gx1 = gx_.data();
+  }
+  g.b1W = theta_.data() + o1.bW;
+  g.b1R = theta_.data() + o1.bR;
+  g.b2W = theta_.data() + o2.bW;
+  g.b2R = theta_.data() + o2.bR;
+  g.y1 = y_[0].data();
+  g.y2 = y_[1].data();
+  if (training) {
+    g.gates1 = gates_[0].data();
+    g.gates2 = gates_[1].data();
+    g.c1 = c_[0].data();
+    g.c2 = c_[1].data();
+  }
+  g.hy = hy_.data();
+  g.cy = cy_.data();
+  kernels::launch_wavefront_forward_layers(wavefront_, a, rt_.data(), ms, stream_);
+  KERNEL_CHECK("wavefront_forward(multi)");
+  mark("forward wavefront");
+}
+
+// Both layers' backward time loops as one wavefront, layer 2's dX inside it. Layer 2's gate gradients
+// overwrite its gates (each thread reads a cell's gates before it writes that cell's gradients), so no
+// buffer is added; their rows past rows[m], which the wavefront leaves alone, are zeroed first, as
+// enqueue() zeroes dgates_'s. Then each layer's weight gradients, the parts of K in layer 1's gates.
+void MultiModelBlock::backward_wavefront() {
+  const int H = shape_.hidden;
+  kernels::launch_multi_zero_rows(gates_[1].data(), T_, B_, 4 * H, rows_.data(), active_.data(), N_, stream_);
+  KERNEL_CHECK("multi_zero_rows(layer 2)");
+  const LayerOffsets &o1 = layout_.layer[0], &o2 = layout_.layer[1];
+  kernels::WavefrontBwdArgs a;
+  a.R1 = theta_.data() + o1.R;
+  a.W2 = theta_.data() + o2.W;
+  a.R2 = theta_.data() + o2.R;
+  a.T = T_;
+  a.g.gates1 = gates_[0].data();
+  a.g.gates2 = gates_[1].data();
+  a.g.c1 = c_[0].data();
+  a.g.c2 = c_[1].data();
+  a.g.dhy = dhy_.data();
+  a.g.dgates1 = dgates_.data();
+  a.g.dgates2 = gates_[1].data();
+  kernels::ModelStrides ms = fwd_strides();
+  ms.state = static_cast<std::size_t>(B_) * H;  // dhy: one layer per model
+  kernels::launch_wavefront_backward_layers(wavefront_, a, ms, stream_);
+  KERNEL_CHECK("wavefront_backward(multi)");
+  mark("backward wavefront");
+  weight_gradients(1, gates_[1].data(), gates_[0].data(), false);
+  weight_gradients(0, dgates_.data(), gates_[0].data(), false);
 }
 
 // Everything one step launches (kernels/lstm_multi.hpp's list).

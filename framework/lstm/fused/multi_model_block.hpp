@@ -20,6 +20,7 @@
 #include "kernels/lstm_fused_split_plan.hpp"
 #include "kernels/lstm_mma_plan.hpp"
 #include "kernels/lstm_multi.hpp"
+#include "kernels/lstm_wavefront_plan.hpp"
 #include "lstm/engine.hpp"
 #include "lstm/fused/choice_timing.hpp"
 #include "lstm/shape.hpp"
@@ -81,16 +82,19 @@ class MultiModelBlock {
   // that a graph replay does not, so the phases add up to a little more than bench_step()'s time.
   std::vector<std::pair<std::string, double>> bench_step_phases();
   // The time loops this block runs: "tensor cores" (", backward in P parts of K" where it splits), "split",
-  // "cluster C", "one-block" or "one-block, R from L2".
+  // "wavefront" (both layers of L = 2 in one loop per direction), "cluster C", "one-block" or "one-block, R
+  // from L2".
   std::string time_loops() const;
 
   // Autotuning. Where the time loops have choices that give the same bits (at fp32 the tiled products or
-  // not, and the split kernels for H = 16, 32, 64; the tensor-core backward in parts of K or not), the block
+  // not, the split kernels for H = 16, 32, 64, and at L = 2 the wavefront in the layers' order; the
+  // tensor-core backward in parts of K or not), the block
   // runs its next training steps (an inference block: its forecasting steps) with the choices in turn, one
   // warm-up round and three timed ones, and then keeps the fastest: the device's own answer, whatever the
   // defaults were measured on. Since each choice gives every other's bits, the steps that time them are the
   // block's own, and the models and forecasts end as they would without the timing. predict() begins it
-  // itself. Not for a choice a switch pins (LSTMAD_FUSED_TILED, LSTMAD_FUSED_SPLIT, LSTMAD_FUSED_MMA_SPLIT),
+  // itself. Not for a choice a switch pins (LSTMAD_FUSED_TILED, LSTMAD_FUSED_SPLIT, LSTMAD_FUSED_WAVEFRONT,
+  // LSTMAD_FUSED_MMA_SPLIT),
   // nor with LSTMAD_FUSED_AUTOTUNE=0; once per shape, window, batch, N, precision and device in a process (a
   // later block of the same key takes the choice). begin_autotune() before the steps; autotune_result() says
   // what was done (also when the steps ran out before the rounds did).
@@ -111,7 +115,8 @@ class MultiModelBlock {
     std::string name;
     bool tiled = true;
     kernels::MmaLaunch mma;
-    kernels::SplitLaunch split;  // grid > 0: version 4's split kernels
+    kernels::SplitLaunch split;          // grid > 0: version 4's split kernels
+    kernels::WavefrontLaunch wavefront;  // grid > 0: the wavefront in the layers' order (L = 2)
   };
   // The block's choices, the one it runs first; one only where there is nothing to choose, or where a
   // switch pins it (then `pinned` names the switches).
@@ -127,7 +132,12 @@ class MultiModelBlock {
   kernels::ModelStrides fwd_strides() const;
   kernels::StridedOperand layer_input(int l) const;
   void forward(bool training);
+  void forward_wavefront(bool training);
   void backward();
+  void backward_wavefront();
+  // Layer l's dW, dR and bias gradients from its gate gradients dG (the parts of K in `work`, a dead gates
+  // buffer), and with dx its dX into dy_ (the layer below's dy).
+  void weight_gradients(int l, const float* dG, float* work, bool dx);
   void enqueue(Pass pass);
   // Records the end of a phase when bench_step_phases() asked for it; nothing otherwise (and never in a
   // graph capture, which bench_step_phases() does not run). Phase names hold no comma: gpu_bench_multi
@@ -150,6 +160,9 @@ class MultiModelBlock {
   kernels::SplitLaunch split_;  // version 4 in place of the one-block time loops (LSTMAD_FUSED_SPLIT=1)
   // Version 2's clusters where R does not fit one block and the device can place them (cluster > 1).
   kernels::FusedLaunch cluster_;
+  // At L = 2 and fp32 where it fits: the wavefront in the layers' order (wavefront_plan_), an autotuning
+  // choice; wavefront_.grid > 0 while it runs (LSTMAD_FUSED_WAVEFRONT=1 pins it, =0 leaves it out).
+  kernels::WavefrontLaunch wavefront_plan_, wavefront_;
   kernels::MmaLaunch mma_;    // grid > 0: the tensor-core time loops (precision tf32 / bf16)
   std::size_t rt_words_ = 0;  // their staged R per model, in 32-bit words
   kernels::GemmMath gemm_math_ = kernels::GemmMath::FP32;

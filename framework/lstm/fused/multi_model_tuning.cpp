@@ -7,6 +7,7 @@
 #include "core/gpu/check.hpp"
 #include "core/log.hpp"
 #include "kernels/lstm_fused_mma.hpp"
+#include "kernels/lstm_wavefront.hpp"
 #include "lstm/fused/fused_switches.hpp"
 #include "lstm/fused/multi_model_block.hpp"
 
@@ -39,9 +40,17 @@ std::vector<MultiModelBlock::LoopChoice> MultiModelBlock::loop_choices(std::stri
     return out;
   }
   // The one-block kernels' choices: their tiled products or not, where a block holds many rows (an
-  // inference block runs only the forward's), and the split kernels of version 4 for H = 16, 32, 64, which
-  // sum in their order. A switch set by hand pins its own choice.
+  // inference block runs only the forward's), the split kernels of version 4 for H = 16, 32, 64, which
+  // sum in their order, and at L = 2 the wavefront in the layers' order. A switch set by hand pins its own
+  // choice (LSTMAD_FUSED_WAVEFRONT=1 the wavefront alone).
   now.split = split_;
+  now.wavefront = wavefront_;
+  if (wavefront_.grid > 0) {
+    now.name = "wavefront";
+    out.push_back(now);
+    pinned = "LSTMAD_FUSED_WAVEFRONT";
+    return out;
+  }
   const bool one_block = split_.grid == 0 && cluster_.cluster <= 1;
   const bool tiles =
       one_block && (inference_ ? kernels::fused_fwd_tiled(plan_) : kernels::fused_bwd_tiled(plan_));
@@ -70,6 +79,15 @@ std::vector<MultiModelBlock::LoopChoice> MultiModelBlock::loop_choices(std::stri
       if (split.split.grid > 0) out.push_back(split);
     }
   }
+  if (wavefront_plan_.grid > 0) {
+    LoopChoice wave = now;
+    wave.split = kernels::SplitLaunch{};
+    wave.wavefront = wavefront_plan_;
+    wave.name = "wavefront";
+    out.push_back(wave);
+  } else if (shape_.layers == 2 && fused_switch_set("LSTMAD_FUSED_WAVEFRONT")) {
+    pinned += (pinned.empty() ? "" : ", ") + std::string("LSTMAD_FUSED_WAVEFRONT");
+  }
   return out;
 }
 
@@ -78,6 +96,8 @@ std::vector<MultiModelBlock::LoopChoice> MultiModelBlock::loop_choices(std::stri
 void MultiModelBlock::run_choice(const LoopChoice& c) {
   tiled_ = c.tiled;
   split_ = c.split;
+  wavefront_ = c.wavefront;
+  CUDA_CHECK(kernels::prepare_wavefront_layers(wavefront_));
   if (mma_.grid > 0) {
     mma_ = c.mma;
     CUDA_CHECK(kernels::prepare_lstm_mma(mma_));
