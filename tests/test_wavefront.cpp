@@ -301,6 +301,24 @@ TEST(Wavefront, PlanFitsTheWeightsAndBuffersAndSpreadsRowsOverTheSms) {
   EXPECT_GT(kernels::plan_wavefront(64, 64, lim).grid, 0);
   EXPECT_GT(kernels::plan_wavefront(68, 256, lim).grid, 0);
   EXPECT_EQ(kernels::plan_wavefront(69, 64, lim).grid, 0);
+  // The layers' order (the multi-model path): the backward's ring of five gate-gradient buffers, 30 H floats
+  // a row, in the plan's size; at H = 64 four rows a block where the wavefront's own order takes five, and
+  // the same largest H.
+  for (int H : {8, 32, 64, 68}) {
+    const kernels::WavefrontLaunch p = kernels::plan_wavefront(H, 256, lim, /*layers=*/true);
+    ASSERT_GT(p.grid, 0) << "H=" << H;
+    EXPECT_EQ(p.smem_bwd,
+              4 * static_cast<std::size_t>(kernels::wavefront::weight_floats(H) +
+                                           kernels::wavefront::bwd_buffer_floats_layers(H, p.rows_per_block)))
+        << "H=" << H;
+    EXPECT_EQ(kernels::wavefront::bwd_buffer_floats_layers(H, 1), 30LL * H);
+    EXPECT_LE(p.smem_bwd, static_cast<std::size_t>(lim.smem_optin)) << "H=" << H;
+  }
+  kernels::FusedLimits one_sm = lim;
+  one_sm.sm_count = 1;
+  EXPECT_EQ(kernels::plan_wavefront(64, 64, one_sm).rows_per_block, 5);
+  EXPECT_EQ(kernels::plan_wavefront(64, 64, one_sm, /*layers=*/true).rows_per_block, 4);
+  EXPECT_EQ(kernels::plan_wavefront(69, 64, lim, /*layers=*/true).grid, 0);
   EXPECT_NE(kernels::wavefront_unsupported_reason(2, 72, 64, lim).find("shared memory"), std::string::npos);
   EXPECT_NE(kernels::wavefront_unsupported_reason(1, 32, 64, lim).find("two-layer"), std::string::npos);
   EXPECT_EQ(kernels::wavefront_unsupported_reason(2, 32, 64, lim), "");

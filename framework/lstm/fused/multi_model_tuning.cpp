@@ -85,7 +85,7 @@ std::vector<MultiModelBlock::LoopChoice> MultiModelBlock::loop_choices(std::stri
     wave.wavefront = wavefront_plan_;
     wave.name = "wavefront";
     out.push_back(wave);
-  } else if (shape_.layers == 2 && fused_switch_set("LSTMAD_FUSED_WAVEFRONT")) {
+  } else if (shape_.layers == 2 && !fused_switch("LSTMAD_FUSED_WAVEFRONT", true)) {  // pinned off
     pinned += (pinned.empty() ? "" : ", ") + std::string("LSTMAD_FUSED_WAVEFRONT");
   }
   return out;
