@@ -21,6 +21,8 @@ __global__ void wavefront_transpose_kernel(const float* __restrict__ R1, const f
 }
 
 // blockDim = (role threads, 3): threadIdx.y is the role, threadIdx.x < H * BB the (unit, row) it serves.
+// kH: H as a constant, or 0 (wavefront::with_wavefront_hidden).
+template <int kH>
 __global__ void __launch_bounds__(1024, 1)
     wavefront_fwd_kernel(const float* __restrict__ Rt3, wavefront::FwdGlobal g, wavefront::Dims d) {
   LSTMAD_DYNAMIC_SMEM(float, smem);
@@ -45,11 +47,12 @@ __global__ void __launch_bounds__(1024, 1)
   float c = 0.f;
   const int S = wavefront::iterations(d.T);
   for (int s = 0; s < S; ++s) {
-    if (works) wavefront::fwd_iteration(d, g, m, s, j, lr, row0, d.B, role, c);
+    if (works) wavefront::fwd_iteration<kH>(d, g, m, s, j, lr, row0, d.B, role, c);
     __syncthreads();
   }
 }
 
+template <int kH>
 __global__ void __launch_bounds__(1024, 1)
     wavefront_bwd_kernel(const float* __restrict__ R1, const float* __restrict__ W2,
                          const float* __restrict__ R2, wavefront::BwdGlobal g, wavefront::Dims d) {
@@ -79,7 +82,7 @@ __global__ void __launch_bounds__(1024, 1)
   float dc = 0.f;
   const int S = wavefront::iterations(d.T);
   for (int s = 0; s < S; ++s) {
-    if (works) wavefront::bwd_iteration(d, g, m, s, j, lr, row0, d.B, role, dc);
+    if (works) wavefront::bwd_iteration<kH>(d, g, m, s, j, lr, row0, d.B, role, dc);
     __syncthreads();
   }
 }
@@ -88,9 +91,13 @@ __global__ void __launch_bounds__(1024, 1)
 
 cudaError_t prepare_wavefront(const WavefrontLaunch& plan) {
   if (plan.grid <= 0) return cudaSuccess;
-  cudaError_t e = raise_dynamic_smem_limit(wavefront_fwd_kernel, plan.smem_fwd);
-  if (e != cudaSuccess) return e;
-  return raise_dynamic_smem_limit(wavefront_bwd_kernel, plan.smem_bwd);
+  cudaError_t e = cudaSuccess;
+  wavefront::with_wavefront_hidden(plan.H, [&](auto h) {
+    constexpr int kH = decltype(h)::value;
+    e = raise_dynamic_smem_limit(wavefront_fwd_kernel<kH>, plan.smem_fwd);
+    if (e == cudaSuccess) e = raise_dynamic_smem_limit(wavefront_bwd_kernel<kH>, plan.smem_bwd);
+  });
+  return e;
 }
 
 void launch_wavefront_forward(const WavefrontLaunch& plan, const WavefrontFwdArgs& args, float* workspace,
@@ -100,19 +107,26 @@ void launch_wavefront_forward(const WavefrontLaunch& plan, const WavefrontFwdArg
   const int tgrid = static_cast<int>(n / 256 + 1 < 4096 ? n / 256 + 1 : 4096);
   launch_kernel(wavefront_transpose_kernel, tgrid, 256, 0, stream, args.R1, args.W2, args.R2, plan.H,
                 workspace);
-  if (raise_dynamic_smem_limit(wavefront_fwd_kernel, plan.smem_fwd) != cudaSuccess) return;  // launch check
   const dim3 block(plan.threads / 3, 3);
-  launch_kernel(wavefront_fwd_kernel, plan.grid, block, plan.smem_fwd, stream, workspace, args.g,
-                wavefront_dims(plan, args.T));
+  wavefront::with_wavefront_hidden(plan.H, [&](auto h) {
+    constexpr int kH = decltype(h)::value;
+    if (raise_dynamic_smem_limit(wavefront_fwd_kernel<kH>, plan.smem_fwd) != cudaSuccess)
+      return;  // launch check
+    launch_kernel(wavefront_fwd_kernel<kH>, plan.grid, block, plan.smem_fwd, stream, workspace, args.g,
+                  wavefront_dims(plan, args.T));
+  });
 }
 
 void launch_wavefront_backward(const WavefrontLaunch& plan, const WavefrontBwdArgs& args,
                                cudaStream_t stream) {
   if (plan.grid <= 0 || args.T <= 0) return;
-  if (raise_dynamic_smem_limit(wavefront_bwd_kernel, plan.smem_bwd) != cudaSuccess) return;
   const dim3 block(plan.threads / 3, 3);
-  launch_kernel(wavefront_bwd_kernel, plan.grid, block, plan.smem_bwd, stream, args.R1, args.W2, args.R2,
-                args.g, wavefront_dims(plan, args.T));
+  wavefront::with_wavefront_hidden(plan.H, [&](auto h) {
+    constexpr int kH = decltype(h)::value;
+    if (raise_dynamic_smem_limit(wavefront_bwd_kernel<kH>, plan.smem_bwd) != cudaSuccess) return;
+    launch_kernel(wavefront_bwd_kernel<kH>, plan.grid, block, plan.smem_bwd, stream, args.R1, args.W2,
+                  args.R2, args.g, wavefront_dims(plan, args.T));
+  });
 }
 
 }  // namespace lstmad::kernels

@@ -33,7 +33,8 @@ __device__ __forceinline__ void move(P& p, std::size_t by) {
   if (p != nullptr) p += by;
 }
 
-// blockDim = (role threads, 3), grid = (row blocks, models).
+// blockDim = (role threads, 3), grid = (row blocks, models); kH as in lstm_wavefront.cu.
+template <int kH>
 __global__ void __launch_bounds__(1024, 1)
     wavefront_layers_fwd_kernel(const float* __restrict__ Rt3, wavefront::FwdGlobal g, wavefront::Dims d,
                                 const ModelStrides ms) {
@@ -79,11 +80,12 @@ __global__ void __launch_bounds__(1024, 1)
   __syncthreads();
   const int S = wavefront::iterations(d.T);
   for (int s = 0; s < S; ++s) {
-    if (works) wavefront::fwd_iteration_layers(d, g, m, s, j, lr, row0, nrows, role, st);
+    if (works) wavefront::fwd_iteration_layers<kH>(d, g, m, s, j, lr, row0, nrows, role, st);
     __syncthreads();
   }
 }
 
+template <int kH>
 __global__ void __launch_bounds__(1024, 1)
     wavefront_layers_bwd_kernel(const float* __restrict__ R1, const float* __restrict__ W2,
                                 const float* __restrict__ R2, wavefront::BwdGlobal g, wavefront::Dims d,
@@ -127,7 +129,7 @@ __global__ void __launch_bounds__(1024, 1)
   wavefront::BwdThread st;
   const int S = wavefront::bwd_iterations_layers(d.T);
   for (int s = 0; s < S; ++s) {
-    if (works) wavefront::bwd_iteration_layers(d, g, m, s, j, lr, row0, nrows, role, st);
+    if (works) wavefront::bwd_iteration_layers<kH>(d, g, m, s, j, lr, row0, nrows, role, st);
     __syncthreads();
   }
 }
@@ -136,9 +138,13 @@ __global__ void __launch_bounds__(1024, 1)
 
 cudaError_t prepare_wavefront_layers(const WavefrontLaunch& plan) {
   if (plan.grid <= 0) return cudaSuccess;
-  cudaError_t e = raise_dynamic_smem_limit(wavefront_layers_fwd_kernel, plan.smem_fwd);
-  if (e != cudaSuccess) return e;
-  return raise_dynamic_smem_limit(wavefront_layers_bwd_kernel, plan.smem_bwd);
+  cudaError_t e = cudaSuccess;
+  wavefront::with_wavefront_hidden(plan.H, [&](auto h) {
+    constexpr int kH = decltype(h)::value;
+    e = raise_dynamic_smem_limit(wavefront_layers_fwd_kernel<kH>, plan.smem_fwd);
+    if (e == cudaSuccess) e = raise_dynamic_smem_limit(wavefront_layers_bwd_kernel<kH>, plan.smem_bwd);
+  });
+  return e;
 }
 
 void launch_wavefront_forward_layers(const WavefrontLaunch& plan, const WavefrontFwdArgs& args,
@@ -149,17 +155,23 @@ void launch_wavefront_forward_layers(const WavefrontLaunch& plan, const Wavefron
   launch_kernel(wavefront_transpose_models_kernel, dim3(tgrid, ms.models), 256, 0, stream, args.R1, args.W2,
                 args.R2, static_cast<long long>(ms.param), plan.H, workspace, static_cast<long long>(ms.rt),
                 ms.active);
-  if (raise_dynamic_smem_limit(wavefront_layers_fwd_kernel, plan.smem_fwd) != cudaSuccess) return;
-  launch_kernel(wavefront_layers_fwd_kernel, dim3(plan.grid, ms.models), dim3(plan.threads / 3, 3),
-                plan.smem_fwd, stream, workspace, args.g, wavefront_dims(plan, args.T), ms);
+  wavefront::with_wavefront_hidden(plan.H, [&](auto h) {
+    constexpr int kH = decltype(h)::value;
+    if (raise_dynamic_smem_limit(wavefront_layers_fwd_kernel<kH>, plan.smem_fwd) != cudaSuccess) return;
+    launch_kernel(wavefront_layers_fwd_kernel<kH>, dim3(plan.grid, ms.models), dim3(plan.threads / 3, 3),
+                  plan.smem_fwd, stream, workspace, args.g, wavefront_dims(plan, args.T), ms);
+  });
 }
 
 void launch_wavefront_backward_layers(const WavefrontLaunch& plan, const WavefrontBwdArgs& args,
                                       const ModelStrides& ms, cudaStream_t stream) {
   if (plan.grid <= 0 || args.T <= 0 || ms.models <= 0) return;
-  if (raise_dynamic_smem_limit(wavefront_layers_bwd_kernel, plan.smem_bwd) != cudaSuccess) return;
-  launch_kernel(wavefront_layers_bwd_kernel, dim3(plan.grid, ms.models), dim3(plan.threads / 3, 3),
-                plan.smem_bwd, stream, args.R1, args.W2, args.R2, args.g, wavefront_dims(plan, args.T), ms);
+  wavefront::with_wavefront_hidden(plan.H, [&](auto h) {
+    constexpr int kH = decltype(h)::value;
+    if (raise_dynamic_smem_limit(wavefront_layers_bwd_kernel<kH>, plan.smem_bwd) != cudaSuccess) return;
+    launch_kernel(wavefront_layers_bwd_kernel<kH>, dim3(plan.grid, ms.models), dim3(plan.threads / 3, 3),
+                  plan.smem_bwd, stream, args.R1, args.W2, args.R2, args.g, wavefront_dims(plan, args.T), ms);
+  });
 }
 
 }  // namespace lstmad::kernels

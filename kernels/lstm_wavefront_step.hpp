@@ -36,6 +36,7 @@
 #pragma once
 
 #include <cmath>
+#include <type_traits>
 
 #include "kernels/lstm_cell.hpp"
 #include "kernels/recurrent_order.hpp"
@@ -45,12 +46,39 @@
 #else
 #define LSTMAD_WF_HD inline
 #endif
+#if defined(__CUDA_ARCH__)  // the device pass: a loop of a constant trip count unrolls whole
+#define LSTMAD_WF_UNROLL _Pragma("unroll")
+#else
+#define LSTMAD_WF_UNROLL
+#endif
 
 namespace lstmad::kernels::wavefront {
 
 struct Dims {
   int T = 0, B = 0, H = 0, BB = 0;
 };
+
+// The kernels are compiled for H = 16, 32 and 64 with H a constant (kH), so that the compiler unrolls each
+// dot product and issues its shared loads ahead of the FMAs that need them: with H known only at run time
+// each k waits for its own loads, and a block of one row has too few warps to hide that. Other H run the
+// generic kernels (kH = 0). f(std::integral_constant<int, kH>{}).
+template <class F>
+void with_wavefront_hidden(int H, F&& f) {
+  switch (H) {
+    case 16:
+      f(std::integral_constant<int, 16>{});
+      break;
+    case 32:
+      f(std::integral_constant<int, 32>{});
+      break;
+    case 64:
+      f(std::integral_constant<int, 64>{});
+      break;
+    default:
+      f(std::integral_constant<int, 0>{});
+      break;
+  }
+}
 
 // Iterations per direction: layer 2 ends two iterations after layer 1 (forward), layer 1 two after layer 2
 // (backward).
@@ -98,9 +126,10 @@ struct FwdShared {
 };
 
 // Thread (j, lr, role) of the block whose first row is row0; c: the thread's cell state (roles 0 and 2).
+template <int kH = 0>
 LSTMAD_WF_HD void fwd_iteration(const Dims& d, const FwdGlobal& g, const FwdShared& m, int s, int j, int lr,
                                 int row0, int nrows, int role, float& c) {
-  const int H = d.H, H4 = 4 * H, B = d.B;
+  const int H = kH > 0 ? kH : d.H, H4 = 4 * H, B = d.B;
   const int row = row0 + lr;
   const bool valid = row < nrows;
   const long long rowl = row;
@@ -109,6 +138,7 @@ LSTMAD_WF_HD void fwd_iteration(const Dims& d, const FwdGlobal& g, const FwdShar
     if (t < 0 || t >= d.T) return;
     const float* hp = m.h1 + ((s & 1) * d.BB + lr) * H;  // h1_t
     float p[4] = {0.f, 0.f, 0.f, 0.f};
+    LSTMAD_WF_UNROLL
     for (int k = 0; k < H; ++k) {
       const float* w = m.W2t + static_cast<long long>(k) * H4 + j;
       const float hk = hp[k];
@@ -142,6 +172,7 @@ LSTMAD_WF_HD void fwd_iteration(const Dims& d, const FwdGlobal& g, const FwdShar
     for (int q = 0; q < 4; ++q) in[q] = gx[q * H] + (bW[q * H + j] + bR[q * H + j]);
   }
   float acc[4] = {0.f, 0.f, 0.f, 0.f};
+  LSTMAD_WF_UNROLL
   for (int k = 0; k < H; ++k) {
     const float* r = Rt + static_cast<long long>(k) * H4 + j;
     const float hk = hp[k];
@@ -191,9 +222,10 @@ LSTMAD_WF_HD void fwd_load_input(const Dims& d, const FwdGlobal& g, int t, long 
 
 // The forward of the layers' order. Before iteration 0 each role-0 thread of a real row loads step 0's
 // input into st.next (fwd_load_input).
+template <int kH = 0>
 LSTMAD_WF_HD void fwd_iteration_layers(const Dims& d, const FwdGlobal& g, const FwdShared& m, int s, int j,
                                        int lr, int row0, int nrows, int role, FwdThread& st) {
-  const int H = d.H, H4 = 4 * H, B = d.B;
+  const int H = kH > 0 ? kH : d.H, H4 = 4 * H, B = d.B;
   const int row = row0 + lr;
   const bool valid = row < nrows;
   const long long rowl = row;
@@ -202,6 +234,7 @@ LSTMAD_WF_HD void fwd_iteration_layers(const Dims& d, const FwdGlobal& g, const 
     if (t < 0 || t >= d.T) return;
     const float* hp = m.h1 + ((s & 1) * d.BB + lr) * H;
     float p[4] = {0.f, 0.f, 0.f, 0.f};
+    LSTMAD_WF_UNROLL
     for (int k = 0; k < H; ++k) {
       const float* w = m.W2t + static_cast<long long>(k) * H4 + j;
       const float hk = hp[k];
@@ -242,6 +275,7 @@ LSTMAD_WF_HD void fwd_iteration_layers(const Dims& d, const FwdGlobal& g, const 
     for (int q = 0; q < 4; ++q) acc[q] = gx[q * H] + (bW[q * H + j] + bR[q * H + j]);
   }
   const float* Rt = first ? m.R1t : m.R2t;
+  LSTMAD_WF_UNROLL
   for (int k = 0; k < H; ++k) {
     const float* r = Rt + static_cast<long long>(k) * H4 + j;
     const float hk = hp[k];
@@ -295,17 +329,21 @@ LSTMAD_WF_HD long long bwd_buffer_floats_layers(int H, int BB) {
 
 // sum over m < 4H of w[m * H + j] v[m] in the FMA backward kernels' order (recurrent_order.hpp): four
 // dependent chains of H where one over 4H would put 4H FMA latencies on each step.
-LSTMAD_WF_HD float quarter_dot(const float* w, int H, int j, const float* v) {
+template <int kH = 0>
+LSTMAD_WF_HD float quarter_dot(const float* w, int h, int j, const float* v) {
+  const int H = kH > 0 ? kH : h;
   float a[4] = {0.f, 0.f, 0.f, 0.f};
+  LSTMAD_WF_UNROLL
   for (int k = 0; k < H; ++k)
     for (int p = 0; p < 4; ++p) a[p] = fmaf(w[static_cast<long long>(p * H + k) * H + j], v[p * H + k], a[p]);
   return fold_quarters(a[0], a[1], a[2], a[3]);
 }
 
 // dc: the thread's cell-state gradient carried to the step before (roles 0 and 2).
+template <int kH = 0>
 LSTMAD_WF_HD void bwd_iteration(const Dims& d, const BwdGlobal& g, const BwdShared& m, int s, int j, int lr,
                                 int row0, int nrows, int role, float& dc) {
-  const int H = d.H, H4 = 4 * H, B = d.B, T = d.T;
+  const int H = kH > 0 ? kH : d.H, H4 = 4 * H, B = d.B, T = d.T;
   const int row = row0 + lr;
   const bool valid = row < nrows;
   const long long rowl = row;
@@ -314,7 +352,7 @@ LSTMAD_WF_HD void bwd_iteration(const Dims& d, const BwdGlobal& g, const BwdShar
     const int t = T - s;  // the layer-2 step of iteration s - 1
     if (s < 1 || t < 0) return;
     const float* dgp = m.dg2 + (prev * d.BB + lr) * H4;
-    m.dy1[(cur * d.BB + lr) * H + j] = quarter_dot(m.W2, H, j, dgp);
+    m.dy1[(cur * d.BB + lr) * H + j] = quarter_dot<kH>(m.W2, H, j, dgp);
     return;
   }
   const bool top = role == 2;
@@ -338,7 +376,7 @@ LSTMAD_WF_HD void bwd_iteration(const Dims& d, const BwdGlobal& g, const BwdShar
   if (t < T - 1) {  // the recurrence from step t + 1, written in iteration s - 1
     const float* R = top ? m.R2 : m.R1;
     const float* dgp = dgbuf + (prev * d.BB + lr) * H4;
-    dh = quarter_dot(R, H, j, dgp);
+    dh = quarter_dot<kH>(R, H, j, dgp);
   }
   if (top) {
     if (t == T - 1 && g.dhy != nullptr) dh += g.dhy[rowl * H + j];
@@ -366,26 +404,30 @@ struct BwdThread {
 //           continuing the chain piece p - 1 left in the iteration before (from 0 for p = 0); after
 //           piece 3, dy1 of step T-s+3 is whole
 //   role 0  layer 1, step t = T+4-s: dh1 = R1^T dG1_{t+1} + dy1_t
+template <int kH = 0>
 LSTMAD_WF_HD void bwd_iteration_layers(const Dims& d, const BwdGlobal& g, const BwdShared& m, int s, int j,
                                        int lr, int row0, int nrows, int role, BwdThread& st) {
-  const int H = d.H, H4 = 4 * H, B = d.B, T = d.T;
+  const int H = kH > 0 ? kH : d.H, H4 = 4 * H, B = d.B, T = d.T;
   const int row = row0 + lr;
   const bool valid = row < nrows;
   const long long rowl = row;
   const int prev = (s - 1) & 1, cur = s & 1;
   const auto ring = [](int k) { return ((k % kLayersRing) + kLayersRing) % kLayersRing; };
   if (role == 1) {
+    // The four pieces side by side (four independent chains in one loop, as quarter_dot's). A piece of a
+    // step outside 0..T-1 sums what its buffer holds and is never used: its step's other pieces are
+    // outside too.
     float part[4];
+    const float* dgp[4];
     for (int p = 0; p < 4; ++p) {
-      const int t = T - s + p;
-      float a = p == 0 ? 0.f : st.part[p - 1];
-      if (t >= 0 && t <= T - 1) {
-        const float* dgp = m.dg2 + (ring(s - 1 - p) * d.BB + lr) * H4 + p * H;  // written in s - 1 - p
-        const float* w = m.W2 + static_cast<long long>(p) * H * H + j;
-        for (int k = 0; k < H; ++k) a = fmaf(w[static_cast<long long>(k) * H], dgp[k], a);
-      }
-      part[p] = a;
+      part[p] = p == 0 ? 0.f : st.part[p - 1];
+      dgp[p] = m.dg2 + (ring(s - 1 - p) * d.BB + lr) * H4 + p * H;  // step T-s+p, written in s - 1 - p
     }
+    const float* w = m.W2 + j;
+    LSTMAD_WF_UNROLL
+    for (int k = 0; k < H; ++k)
+      for (int p = 0; p < 4; ++p)
+        part[p] = fmaf(w[static_cast<long long>(p * H + k) * H], dgp[p][k], part[p]);
     for (int p = 0; p < 4; ++p) st.part[p] = part[p];
     const int t = T - s + 3;
     if (t >= 0 && t <= T - 1) m.dy1[(cur * d.BB + lr) * H + j] = part[3];
@@ -410,7 +452,7 @@ LSTMAD_WF_HD void bwd_iteration_layers(const Dims& d, const BwdGlobal& g, const 
   if (t < T - 1) {
     const float* R = top ? m.R2 : m.R1;
     const float* dgp = top ? m.dg2 + (ring(s - 1) * d.BB + lr) * H4 : m.dg1 + (prev * d.BB + lr) * H4;
-    dh = quarter_dot(R, H, j, dgp);
+    dh = quarter_dot<kH>(R, H, j, dgp);
   }
   if (top) {
     dh = dh + 0.f;

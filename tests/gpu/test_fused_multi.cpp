@@ -684,9 +684,10 @@ void expect_autotune_keeps_the_bits(const ModelShape& shape, int T, int B, const
     EXPECT_GT(t.timed[i].second, 0.0) << names[i];
   }
   std::printf("%s, %s: %s\n", shape.str().c_str(), to_string(p).c_str(), to_string(t).c_str());
-  std::size_t best = 0;  // the default, unless another is faster by more than 2%
+  std::size_t best = 0;  // the fastest, unless it is within 2% of the default
   for (std::size_t i = 1; i < names.size(); ++i)
-    if (t.timed[i].second < 0.98 * t.timed[best].second) best = i;
+    if (t.timed[i].second < t.timed[best].second) best = i;
+  if (!(t.timed[best].second < 0.98 * t.timed[0].second)) best = 0;
   EXPECT_EQ(t.chosen, names[best]);
   const TimeLoopTuning t2 = train_tuned(shape, T, B, lim, p, nullptr, again, n0);
   EXPECT_EQ(t2.how, "as timed before in this process");
