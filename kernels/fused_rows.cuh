@@ -121,12 +121,16 @@ __device__ __forceinline__ float component(const float4& v, int i) {
 // its rows then start on 16-byte boundaries), which at MAXR = 4 cuts a warp's shared loads per four k
 // from 32 to 20 (and their cycles from 32 to 24: a broadcast 16-byte load takes two); the chains and
 // their order are the same, so are the bits.
-template <int MAXR>
+//
+// KH > 0: H is the constant KH (a multiple of 4), and the loop over k unrolls by four groups of four k, so
+// that the compiler may issue the next groups' shared loads while a group's FMAs run (the kernels' small-H
+// instantiations, kFusedConstHidden); the same chains in the same order.
+template <int MAXR, int KH = 0>
 __device__ __forceinline__ void add_recurrent_product(float (&acc)[MAXR][4], const float* R, int j, int ld,
                                                       int gate, const float* hp, const int (&lr)[MAXR],
                                                       int H) {
   if ((H & 3) == 0) {
-    for (int k = 0; k < H; k += 4) {
+    const auto four_k = [&](int k) {
       float4 h4[MAXR];
 #pragma unroll
       for (int r = 0; r < MAXR; ++r) h4[r] = *reinterpret_cast<const float4*>(hp + lr[r] * H + k);
@@ -143,6 +147,14 @@ __device__ __forceinline__ void add_recurrent_product(float (&acc)[MAXR][4], con
           acc[r][3] = fmaf(w3, hk, acc[r][3]);
         }
       }
+    };
+    if constexpr (KH > 0) {
+      // Four groups of four k at a time: unrolled whole, the compiler hoists so many loads that the
+      // forward spills at H = 32 and 64 (ptxas); four groups keep it within its registers.
+#pragma unroll 4
+      for (int k = 0; k < KH; k += 4) four_k(k);
+    } else {
+      for (int k = 0; k < H; k += 4) four_k(k);
     }
     return;
   }
@@ -199,7 +211,8 @@ __device__ __forceinline__ void tiled_recurrent_product(const float* R, int H, c
 // Where H is a multiple of 4 each quarter of a row's gate gradients is read as one 16-byte broadcast per
 // four k (a row's quarters then start on 16-byte boundaries whenever dg does, as the kernels' layouts make
 // it), which at MAXR = 4 cuts a warp's shared loads per four m from 20 to 8 (cycles 20 to 12).
-template <int NQ, int MAXR>
+// KH as in add_recurrent_product.
+template <int NQ, int MAXR, int KH = 0>
 __device__ __forceinline__ void quarter_chains(float (&acc)[MAXR][NQ], int p0, const float* R, int j, int ld,
                                                const float* dg, const int (&lr)[MAXR], int H) {
   const int H4 = 4 * H;
@@ -208,7 +221,7 @@ __device__ __forceinline__ void quarter_chains(float (&acc)[MAXR][NQ], int p0, c
 #pragma unroll
     for (int p = 0; p < NQ; ++p) acc[r][p] = 0.f;
   if ((H & 3) == 0) {
-    for (int k = 0; k < H; k += 4) {
+    const auto four_k = [&](int k) {
 #pragma unroll
       for (int p = 0; p < NQ; ++p) {
         const int m = (p0 + p) * H + k;
@@ -222,6 +235,12 @@ __device__ __forceinline__ void quarter_chains(float (&acc)[MAXR][NQ], int p0, c
           for (int r = 0; r < MAXR; ++r) acc[r][p] = fmaf(w, component(d4[r], kk), acc[r][p]);
         }
       }
+    };
+    if constexpr (KH > 0) {
+#pragma unroll
+      for (int k = 0; k < KH; k += 4) four_k(k);
+    } else {
+      for (int k = 0; k < H; k += 4) four_k(k);
     }
   } else {
 #pragma unroll 2
@@ -237,13 +256,13 @@ __device__ __forceinline__ void quarter_chains(float (&acc)[MAXR][NQ], int p0, c
   }
 }
 
-template <int MAXR>
+template <int MAXR, int KH = 0>
 __device__ __forceinline__ void recurrent_gradient(float (&dh)[MAXR], const float* R, int j, int ld,
                                                    const float* dg, const int (&lr)[MAXR], int H4) {
   const int H = H4 / 4;
   if constexpr (MAXR <= 2) {
     float acc[MAXR][4];
-    quarter_chains<4>(acc, 0, R, j, ld, dg, lr, H);
+    quarter_chains<4, MAXR, KH>(acc, 0, R, j, ld, dg, lr, H);
 #pragma unroll
     for (int r = 0; r < MAXR; ++r) dh[r] = fold_quarters(acc[r][0], acc[r][1], acc[r][2], acc[r][3]);
   } else {

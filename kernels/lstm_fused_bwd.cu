@@ -17,7 +17,10 @@
 // into shared memory, and each thread reads its cells' dh_rec from there at the next step. The gate
 // gradients then need one buffer, and the other holds dh_rec: a step is cell math, barrier, product,
 // barrier. The sums are the same chains, so the bits are the untiled kernel's.
+//
+// KH > 0: as in lstm_fused_fwd.cu, one row per thread with R in shared memory, untiled, H the constant KH.
 
+#include "kernels/const_hidden.hpp"
 #include "kernels/fused_rows.cuh"
 #include "kernels/launch.cuh"
 #include "kernels/lstm_cell.hpp"
@@ -28,14 +31,15 @@ namespace lstmad::kernels {
 
 namespace {
 
-template <int MAXR, bool R_SMEM, bool TILED>
+template <int MAXR, bool R_SMEM, bool TILED, int KH = 0>
 __global__ void __launch_bounds__(kFusedMaxThreads, 1)
     lstm_fused_bwd_kernel(const float* __restrict__ Rg, const float* __restrict__ gates,
                           const float* __restrict__ cst, const float* __restrict__ dy,
-                          const float* __restrict__ dhy, int T, int B, int H, int BB,
+                          const float* __restrict__ dhy, int T, int B, int H_arg, int BB,
                           float* __restrict__ dgates, const ModelStrides ms) {
   LSTMAD_DYNAMIC_SMEM(float4, smem4);  // float4: fused_rows.cuh reads 16-byte words
   float* const smem = reinterpret_cast<float*>(smem4);
+  const int H = KH > 0 ? KH : H_arg;
   // Model blockIdx.y of the launch (0 for a single model); see the forward kernel.
   const int model = blockIdx.y;
   const int nrows = model_rows(ms, model, B);
@@ -107,23 +111,39 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
       tiled_recurrent_gradient<kBwdTileRows>(R, H, dcur, BB, tid, dhs);
       __syncthreads();
     } else {
-      recurrent_gradient<MAXR>(dh_rec, R, j, H, dcur, lr, H4);
+      recurrent_gradient<MAXR, KH>(dh_rec, R, j, H, dcur, lr, H4);
     }
   }
 }
 
+// The instantiation at H, as lstm_fused_fwd.cu's with_fwd_hidden.
+template <int MAXR, bool R_SMEM, bool TILED, class F>
+decltype(auto) with_bwd_hidden(int H, F&& f) {
+  if constexpr (MAXR == 1 && R_SMEM && !TILED) {
+    return with_const_hidden(H, f);
+  } else {
+    return f(std::integral_constant<int, 0>{});
+  }
+}
+
 template <int MAXR, bool R_SMEM, bool TILED>
-cudaError_t configure_bwd(std::size_t smem) {
-  return raise_dynamic_smem_limit(lstm_fused_bwd_kernel<MAXR, R_SMEM, TILED>, smem);
+cudaError_t configure_bwd(std::size_t smem, int H) {
+  return with_bwd_hidden<MAXR, R_SMEM, TILED>(H, [&](auto kh) {
+    return raise_dynamic_smem_limit(lstm_fused_bwd_kernel<MAXR, R_SMEM, TILED, decltype(kh)::value>, smem);
+  });
 }
 
 template <int MAXR, bool R_SMEM, bool TILED>
 void launch_bwd(const FusedLaunch& p, const FusedBwdArgs& a, cudaStream_t stream) {
-  if (configure_bwd<MAXR, R_SMEM, TILED>(p.smem_bwd) != cudaSuccess) return;  // left for the launch check
+  if (configure_bwd<MAXR, R_SMEM, TILED>(p.smem_bwd, p.H) != cudaSuccess)
+    return;  // left for the launch check
   const dim3 block(p.H, p.groups);
   const dim3 grid(p.grid, a.models.models);
-  launch_kernel(lstm_fused_bwd_kernel<MAXR, R_SMEM, TILED>, grid, block, p.smem_bwd, stream, a.R, a.gates,
-                a.c, a.dy, a.dhy, a.T, p.B, p.H, p.rows_per_block, a.dgates, a.models);
+  with_bwd_hidden<MAXR, R_SMEM, TILED>(p.H, [&](auto kh) {
+    launch_kernel(lstm_fused_bwd_kernel<MAXR, R_SMEM, TILED, decltype(kh)::value>, grid, block, p.smem_bwd,
+                  stream, a.R, a.gates, a.c, a.dy, a.dhy, a.T, p.B, p.H, p.rows_per_block, a.dgates,
+                  a.models);
+  });
 }
 
 template <bool R_SMEM, bool TILED>
@@ -134,8 +154,9 @@ void dispatch_bwd(const FusedLaunch& p, const FusedBwdArgs& a, cudaStream_t stre
 
 template <bool R_SMEM, bool TILED>
 cudaError_t configure_bwd_for(const FusedLaunch& p) {
-  return with_max_rows(
-      p.max_rows, [&](auto rows) { return configure_bwd<decltype(rows)::value, R_SMEM, TILED>(p.smem_bwd); });
+  return with_max_rows(p.max_rows, [&](auto rows) {
+    return configure_bwd<decltype(rows)::value, R_SMEM, TILED>(p.smem_bwd, p.H);
+  });
 }
 
 }  // namespace

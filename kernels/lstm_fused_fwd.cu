@@ -16,8 +16,13 @@
 // its cells' gx + bias for the step, the chains' starting values; after a barrier each thread reads its
 // cells' sums from there. A step is product, barrier, cell math (which also stages the next step's
 // gx + bias), barrier. The same chains, so the bits of the untiled kernel.
+//
+// KH > 0 (kernels/const_hidden.hpp): the kernel for one row per thread with R in shared memory, untiled (a
+// block of one model's small batch, where a step's latency is the time) compiled with H the constant KH, so
+// that the dot product unrolls whole; the same chains.
 #include <cstdint>
 
+#include "kernels/const_hidden.hpp"
 #include "kernels/fused_rows.cuh"
 #include "kernels/launch.cuh"
 #include "kernels/lstm_cell.hpp"
@@ -28,14 +33,15 @@ namespace lstmad::kernels {
 
 namespace {
 
-template <int MAXR, bool R_SMEM, bool TILED>
+template <int MAXR, bool R_SMEM, bool TILED, int KH = 0>
 __global__ void __launch_bounds__(kFusedMaxThreads, 1)
     lstm_fused_fwd_kernel(const float* __restrict__ gx, FusedInput in, const float* __restrict__ Rt,
-                          const float* __restrict__ bW, const float* __restrict__ bR, int T, int B, int H,
+                          const float* __restrict__ bW, const float* __restrict__ bR, int T, int B, int H_arg,
                           int BB, float* __restrict__ y, float* __restrict__ gates, float* __restrict__ c_out,
                           float* __restrict__ hy, float* __restrict__ cy, const ModelStrides ms) {
   LSTMAD_DYNAMIC_SMEM(float4, smem4);  // float4: fused_rows.cuh reads 16-byte words
   float* const smem = reinterpret_cast<float*>(smem4);
+  const int H = KH > 0 ? KH : H_arg;
   // Model blockIdx.y of the launch (0 for a single model): a block of a skipped model, or of rows past
   // the model's real ones, has nothing to do (the whole block leaves before any barrier).
   const int model = blockIdx.y;
@@ -116,7 +122,7 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
     } else {
 #pragma unroll
       for (int r = 0; r < MAXR; ++r) start_values(r, t, acc[r]);
-      add_recurrent_product<MAXR>(acc, R, j, H4, H, hp, lr, H);
+      add_recurrent_product<MAXR, KH>(acc, R, j, H4, H, hp, lr, H);
     }
 #pragma unroll
     for (int r = 0; r < MAXR; ++r) {
@@ -177,21 +183,37 @@ int grid_for(long long n, int threads) {
   return static_cast<int>(b < 4096 ? (b > 0 ? b : 1) : 4096);
 }
 
+// The instantiation for (MAXR, R_SMEM, TILED) at H: f(std::integral_constant<int, KH>{}), KH = H where
+// the kernel is also compiled with H constant (one row per thread, R in shared memory, untiled), else 0.
+template <int MAXR, bool R_SMEM, bool TILED, class F>
+decltype(auto) with_fwd_hidden(int H, F&& f) {
+  if constexpr (MAXR == 1 && R_SMEM && !TILED) {
+    return with_const_hidden(H, f);
+  } else {
+    return f(std::integral_constant<int, 0>{});
+  }
+}
+
 // The shared memory opt-in is a per-function attribute: raise it once to the largest size asked for.
 template <int MAXR, bool R_SMEM, bool TILED>
-cudaError_t configure_fwd(std::size_t smem) {
-  return raise_dynamic_smem_limit(lstm_fused_fwd_kernel<MAXR, R_SMEM, TILED>, smem);
+cudaError_t configure_fwd(std::size_t smem, int H) {
+  return with_fwd_hidden<MAXR, R_SMEM, TILED>(H, [&](auto kh) {
+    return raise_dynamic_smem_limit(lstm_fused_fwd_kernel<MAXR, R_SMEM, TILED, decltype(kh)::value>, smem);
+  });
 }
 
 template <int MAXR, bool R_SMEM, bool TILED>
 void launch_fwd(const FusedLaunch& p, const FusedFwdArgs& a, const float* rt, std::size_t smem,
                 cudaStream_t stream) {
-  if (configure_fwd<MAXR, R_SMEM, TILED>(smem) != cudaSuccess)
+  if (configure_fwd<MAXR, R_SMEM, TILED>(smem, p.H) != cudaSuccess)
     return;  // the error is left for the launch check
   const dim3 block(p.H, p.groups);
   const dim3 grid(p.grid, a.models.models);
-  launch_kernel(lstm_fused_fwd_kernel<MAXR, R_SMEM, TILED>, grid, block, smem, stream, a.gx, a.input, rt,
-                a.bW, a.bR, a.T, p.B, p.H, p.rows_per_block, a.y, a.gates, a.c, a.hy, a.cy, a.models);
+  with_fwd_hidden<MAXR, R_SMEM, TILED>(p.H, [&](auto kh) {
+    launch_kernel(lstm_fused_fwd_kernel<MAXR, R_SMEM, TILED, decltype(kh)::value>, grid, block, smem, stream,
+                  a.gx, a.input, rt, a.bW, a.bR, a.T, p.B, p.H, p.rows_per_block, a.y, a.gates, a.c, a.hy,
+                  a.cy, a.models);
+  });
 }
 
 template <bool R_SMEM, bool TILED>
@@ -203,8 +225,8 @@ void dispatch_fwd(const FusedLaunch& p, const FusedFwdArgs& a, const float* rt, 
 
 template <bool R_SMEM, bool TILED>
 cudaError_t configure_fwd_for(const FusedLaunch& p, std::size_t smem) {
-  return with_max_rows(p.max_rows,
-                       [&](auto rows) { return configure_fwd<decltype(rows)::value, R_SMEM, TILED>(smem); });
+  return with_max_rows(
+      p.max_rows, [&](auto rows) { return configure_fwd<decltype(rows)::value, R_SMEM, TILED>(smem, p.H); });
 }
 
 }  // namespace

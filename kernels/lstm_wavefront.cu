@@ -1,5 +1,6 @@
 // The two-layer wavefront kernels (lstm_wavefront.hpp). Each iteration is one call of the step function of
 // lstm_wavefront_step.hpp per thread, then one barrier; the step function is also what the host test runs.
+#include "kernels/const_hidden.hpp"
 #include "kernels/launch.cuh"
 #include "kernels/lstm_wavefront.hpp"
 #include "kernels/smem_limit.hpp"
@@ -21,7 +22,7 @@ __global__ void wavefront_transpose_kernel(const float* __restrict__ R1, const f
 }
 
 // blockDim = (role threads, 3): threadIdx.y is the role, threadIdx.x < H * BB the (unit, row) it serves.
-// kH: H as a constant, or 0 (wavefront::with_wavefront_hidden).
+// kH: H as a constant, or 0 (kernels/const_hidden.hpp).
 template <int kH>
 __global__ void __launch_bounds__(1024, 1)
     wavefront_fwd_kernel(const float* __restrict__ Rt3, wavefront::FwdGlobal g, wavefront::Dims d) {
@@ -29,17 +30,7 @@ __global__ void __launch_bounds__(1024, 1)
   const int H = d.H, BB = d.BB;
   const int i = threadIdx.x, role = threadIdx.y;
   const int nthreads = blockDim.x * blockDim.y, tid = role * blockDim.x + i;
-  const long long wn = wavefront::weight_floats(H);
-  for (long long k = tid; k < wn; k += nthreads) smem[k] = Rt3[k];
-  wavefront::FwdShared m;
-  m.R1t = smem;
-  m.W2t = smem + 4LL * H * H;
-  m.R2t = smem + 8LL * H * H;
-  float* buf = smem + wn;
-  m.h1 = buf;
-  m.h2 = buf + 2 * BB * H;
-  m.gx2 = buf + 4 * BB * H;
-  for (long long k = tid; k < wavefront::fwd_buffer_floats(H, BB); k += nthreads) buf[k] = 0.f;
+  const wavefront::FwdShared m = wavefront::fwd_shared(smem, Rt3, H, BB, tid, nthreads);
   __syncthreads();
   const bool works = i < H * BB;
   const int j = works ? i % H : 0, lr = works ? i / H : 0;
@@ -60,21 +51,7 @@ __global__ void __launch_bounds__(1024, 1)
   const int H = d.H, BB = d.BB;
   const int i = threadIdx.x, role = threadIdx.y;
   const int nthreads = blockDim.x * blockDim.y, tid = role * blockDim.x + i;
-  const long long n = 4LL * H * H;
-  for (long long k = tid; k < n; k += nthreads) {
-    smem[k] = R1[k];
-    smem[n + k] = W2[k];
-    smem[2 * n + k] = R2[k];
-  }
-  wavefront::BwdShared m;
-  m.R1 = smem;
-  m.W2 = smem + n;
-  m.R2 = smem + 2 * n;
-  float* buf = smem + wavefront::weight_floats(H);
-  m.dg1 = buf;
-  m.dg2 = buf + 2 * BB * 4 * H;
-  m.dy1 = buf + 4 * BB * 4 * H;
-  for (long long k = tid; k < wavefront::bwd_buffer_floats(H, BB); k += nthreads) buf[k] = 0.f;
+  const wavefront::BwdShared m = wavefront::bwd_shared(smem, R1, W2, R2, H, BB, 2, tid, nthreads);
   __syncthreads();
   const bool works = i < H * BB;
   const int j = works ? i % H : 0, lr = works ? i / H : 0;
@@ -92,7 +69,7 @@ __global__ void __launch_bounds__(1024, 1)
 cudaError_t prepare_wavefront(const WavefrontLaunch& plan) {
   if (plan.grid <= 0) return cudaSuccess;
   cudaError_t e = cudaSuccess;
-  wavefront::with_wavefront_hidden(plan.H, [&](auto h) {
+  with_const_hidden(plan.H, [&](auto h) {
     constexpr int kH = decltype(h)::value;
     e = raise_dynamic_smem_limit(wavefront_fwd_kernel<kH>, plan.smem_fwd);
     if (e == cudaSuccess) e = raise_dynamic_smem_limit(wavefront_bwd_kernel<kH>, plan.smem_bwd);
@@ -108,7 +85,7 @@ void launch_wavefront_forward(const WavefrontLaunch& plan, const WavefrontFwdArg
   launch_kernel(wavefront_transpose_kernel, tgrid, 256, 0, stream, args.R1, args.W2, args.R2, plan.H,
                 workspace);
   const dim3 block(plan.threads / 3, 3);
-  wavefront::with_wavefront_hidden(plan.H, [&](auto h) {
+  with_const_hidden(plan.H, [&](auto h) {
     constexpr int kH = decltype(h)::value;
     if (raise_dynamic_smem_limit(wavefront_fwd_kernel<kH>, plan.smem_fwd) != cudaSuccess)
       return;  // launch check
@@ -121,7 +98,7 @@ void launch_wavefront_backward(const WavefrontLaunch& plan, const WavefrontBwdAr
                                cudaStream_t stream) {
   if (plan.grid <= 0 || args.T <= 0) return;
   const dim3 block(plan.threads / 3, 3);
-  wavefront::with_wavefront_hidden(plan.H, [&](auto h) {
+  with_const_hidden(plan.H, [&](auto h) {
     constexpr int kH = decltype(h)::value;
     if (raise_dynamic_smem_limit(wavefront_bwd_kernel<kH>, plan.smem_bwd) != cudaSuccess) return;
     launch_kernel(wavefront_bwd_kernel<kH>, plan.grid, block, plan.smem_bwd, stream, args.R1, args.W2,

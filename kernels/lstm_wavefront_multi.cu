@@ -3,6 +3,7 @@
 // and T + 5 (backward) dependent iterations in place of 2T, and neither layer 2's input GEMM nor its dX
 // GEMM between the layers. Each iteration is one call of lstm_wavefront_step.hpp's *_layers step function
 // per thread, then one barrier, as in lstm_wavefront.cu; blockIdx.y is the model.
+#include "kernels/const_hidden.hpp"
 #include "kernels/launch.cuh"
 #include "kernels/lstm_wavefront.hpp"
 #include "kernels/smem_limit.hpp"
@@ -62,17 +63,7 @@ __global__ void __launch_bounds__(1024, 1)
   const int H = d.H, BB = d.BB;
   const int i = threadIdx.x, role = threadIdx.y;
   const int nthreads = blockDim.x * blockDim.y, tid = role * blockDim.x + i;
-  const long long wn = wavefront::weight_floats(H);
-  for (long long k = tid; k < wn; k += nthreads) smem[k] = Rt3[k];
-  wavefront::FwdShared m;
-  m.R1t = smem;
-  m.W2t = smem + 4LL * H * H;
-  m.R2t = smem + 8LL * H * H;
-  float* buf = smem + wn;
-  m.h1 = buf;
-  m.h2 = buf + 2 * BB * H;
-  m.gx2 = buf + 4 * BB * H;
-  for (long long k = tid; k < wavefront::fwd_buffer_floats(H, BB); k += nthreads) buf[k] = 0.f;
+  const wavefront::FwdShared m = wavefront::fwd_shared(smem, Rt3, H, BB, tid, nthreads);
   const bool works = i < H * BB;
   const int j = works ? i % H : 0, lr = works ? i / H : 0;
   wavefront::FwdThread st;
@@ -108,21 +99,8 @@ __global__ void __launch_bounds__(1024, 1)
   const int H = d.H, BB = d.BB;
   const int i = threadIdx.x, role = threadIdx.y;
   const int nthreads = blockDim.x * blockDim.y, tid = role * blockDim.x + i;
-  const long long n = 4LL * H * H;
-  for (long long k = tid; k < n; k += nthreads) {
-    smem[k] = R1[k];
-    smem[n + k] = W2[k];
-    smem[2 * n + k] = R2[k];
-  }
-  wavefront::BwdShared m;
-  m.R1 = smem;
-  m.W2 = smem + n;
-  m.R2 = smem + 2 * n;
-  float* buf = smem + wavefront::weight_floats(H);
-  m.dg1 = buf;
-  m.dg2 = buf + 2LL * BB * 4 * H;
-  m.dy1 = buf + (2LL + wavefront::kLayersRing) * BB * 4 * H;
-  for (long long k = tid; k < wavefront::bwd_buffer_floats_layers(H, BB); k += nthreads) buf[k] = 0.f;
+  const wavefront::BwdShared m =
+      wavefront::bwd_shared(smem, R1, W2, R2, H, BB, wavefront::kLayersRing, tid, nthreads);
   __syncthreads();
   const bool works = i < H * BB;
   const int j = works ? i % H : 0, lr = works ? i / H : 0;
@@ -139,7 +117,7 @@ __global__ void __launch_bounds__(1024, 1)
 cudaError_t prepare_wavefront_layers(const WavefrontLaunch& plan) {
   if (plan.grid <= 0) return cudaSuccess;
   cudaError_t e = cudaSuccess;
-  wavefront::with_wavefront_hidden(plan.H, [&](auto h) {
+  with_const_hidden(plan.H, [&](auto h) {
     constexpr int kH = decltype(h)::value;
     e = raise_dynamic_smem_limit(wavefront_layers_fwd_kernel<kH>, plan.smem_fwd);
     if (e == cudaSuccess) e = raise_dynamic_smem_limit(wavefront_layers_bwd_kernel<kH>, plan.smem_bwd);
@@ -155,7 +133,7 @@ void launch_wavefront_forward_layers(const WavefrontLaunch& plan, const Wavefron
   launch_kernel(wavefront_transpose_models_kernel, dim3(tgrid, ms.models), 256, 0, stream, args.R1, args.W2,
                 args.R2, static_cast<long long>(ms.param), plan.H, workspace, static_cast<long long>(ms.rt),
                 ms.active);
-  wavefront::with_wavefront_hidden(plan.H, [&](auto h) {
+  with_const_hidden(plan.H, [&](auto h) {
     constexpr int kH = decltype(h)::value;
     if (raise_dynamic_smem_limit(wavefront_layers_fwd_kernel<kH>, plan.smem_fwd) != cudaSuccess) return;
     launch_kernel(wavefront_layers_fwd_kernel<kH>, dim3(plan.grid, ms.models), dim3(plan.threads / 3, 3),
@@ -166,7 +144,7 @@ void launch_wavefront_forward_layers(const WavefrontLaunch& plan, const Wavefron
 void launch_wavefront_backward_layers(const WavefrontLaunch& plan, const WavefrontBwdArgs& args,
                                       const ModelStrides& ms, cudaStream_t stream) {
   if (plan.grid <= 0 || args.T <= 0 || ms.models <= 0) return;
-  wavefront::with_wavefront_hidden(plan.H, [&](auto h) {
+  with_const_hidden(plan.H, [&](auto h) {
     constexpr int kH = decltype(h)::value;
     if (raise_dynamic_smem_limit(wavefront_layers_bwd_kernel<kH>, plan.smem_bwd) != cudaSuccess) return;
     launch_kernel(wavefront_layers_bwd_kernel<kH>, dim3(plan.grid, ms.models), dim3(plan.threads / 3, 3),

@@ -36,7 +36,6 @@
 #pragma once
 
 #include <cmath>
-#include <type_traits>
 
 #include "kernels/lstm_cell.hpp"
 #include "kernels/recurrent_order.hpp"
@@ -48,8 +47,12 @@
 #endif
 #if defined(__CUDA_ARCH__)  // the device pass: a loop of a constant trip count unrolls whole
 #define LSTMAD_WF_UNROLL _Pragma("unroll")
+// The forward's products by eight k: unrolled whole, the compiler hoists more loads than the 64 registers
+// of a 1024-thread block hold, and spills (ptxas).
+#define LSTMAD_WF_UNROLL_FWD _Pragma("unroll 8")
 #else
 #define LSTMAD_WF_UNROLL
+#define LSTMAD_WF_UNROLL_FWD
 #endif
 
 namespace lstmad::kernels::wavefront {
@@ -58,27 +61,8 @@ struct Dims {
   int T = 0, B = 0, H = 0, BB = 0;
 };
 
-// The kernels are compiled for H = 16, 32 and 64 with H a constant (kH), so that the compiler unrolls each
-// dot product and issues its shared loads ahead of the FMAs that need them: with H known only at run time
-// each k waits for its own loads, and a block of one row has too few warps to hide that. Other H run the
-// generic kernels (kH = 0). f(std::integral_constant<int, kH>{}).
-template <class F>
-void with_wavefront_hidden(int H, F&& f) {
-  switch (H) {
-    case 16:
-      f(std::integral_constant<int, 16>{});
-      break;
-    case 32:
-      f(std::integral_constant<int, 32>{});
-      break;
-    case 64:
-      f(std::integral_constant<int, 64>{});
-      break;
-    default:
-      f(std::integral_constant<int, 0>{});
-      break;
-  }
-}
+// The kernels are compiled for H = 16, 32 and 64 with H a constant (kH, kernels/const_hidden.hpp) and for
+// any other H with kH = 0 (H = d.H); the step functions take kH.
 
 // Iterations per direction: layer 2 ends two iterations after layer 1 (forward), layer 1 two after layer 2
 // (backward).
@@ -125,6 +109,62 @@ struct FwdShared {
   float* gx2 = nullptr;                                         // [2][BB][4H]
 };
 
+// Role 1 of forward iteration s, in both orders: layer 2's gx of step s - 1, one fmaf chain over k from 0
+// per gate (multi_gemm's chain), into the gx2 buffer of parity s & 1.
+template <int kH>
+LSTMAD_WF_HD void fwd_projection(const Dims& d, const FwdShared& m, int s, int j, int lr) {
+  const int H = kH > 0 ? kH : d.H, H4 = 4 * H;
+  const int t = s - 1;
+  if (t < 0 || t >= d.T) return;
+  const float* hp = m.h1 + ((s & 1) * d.BB + lr) * H;  // h1_t
+  float p[4] = {0.f, 0.f, 0.f, 0.f};
+  LSTMAD_WF_UNROLL_FWD
+  for (int k = 0; k < H; ++k) {
+    const float* w = m.W2t + static_cast<long long>(k) * H4 + j;
+    const float hk = hp[k];
+    for (int q = 0; q < 4; ++q) p[q] = fmaf(w[q * H], hk, p[q]);
+  }
+  float* out = m.gx2 + ((s & 1) * d.BB + lr) * H4 + j;
+  for (int q = 0; q < 4; ++q) out[q * H] = p[q];
+}
+
+// acc[q] += sum over k < H of Rt[k][qH + j] hp[k], k ascending with fmaf (Rt: H x 4H).
+template <int kH>
+LSTMAD_WF_HD void fwd_product(const float* Rt, const float* hp, int h, int j, float (&acc)[4]) {
+  const int H = kH > 0 ? kH : h;
+  LSTMAD_WF_UNROLL_FWD
+  for (int k = 0; k < H; ++k) {
+    const float* r = Rt + static_cast<long long>(k) * 4 * H + j;
+    const float hk = hp[k];
+    for (int q = 0; q < 4; ++q) acc[q] = fmaf(r[q * H], hk, acc[q]);
+  }
+}
+
+// The cell of unit j, row `row`, step t of layer 1 (first) or 2 from its pre-activations, and what it
+// writes: h into the next h buffer hn and y, the gates and c (training), the final h and c.
+LSTMAD_WF_HD void fwd_cell(const Dims& d, const FwdGlobal& g, bool first, int t, long long row, int j,
+                           const float (&acc)[4], float& c, float* hn) {
+  const int H = d.H, H4 = 4 * H, B = d.B;
+  float gt[4];
+  const float h = cell::forward(acc, gt, c);
+  hn[j] = h;
+  float* y = first ? g.y1 : g.y2;
+  const long long tb = static_cast<long long>(t) * B + row;
+  if (t == 0) y[row * H + j] = 0.f;  // h_0
+  y[(tb + B) * H + j] = h;
+  float* gates = first ? g.gates1 : g.gates2;
+  if (gates != nullptr) {
+    float* gr = gates + tb * H4 + j;
+    for (int q = 0; q < 4; ++q) gr[q * H] = gt[q];
+    (first ? g.c1 : g.c2)[tb * H + j] = c;
+  }
+  if (t == d.T - 1) {
+    const long long at = (first ? 0 : static_cast<long long>(B) * H) + row * H + j;
+    if (g.hy != nullptr) g.hy[at] = h;
+    if (g.cy != nullptr) g.cy[at] = c;
+  }
+}
+
 // Thread (j, lr, role) of the block whose first row is row0; c: the thread's cell state (roles 0 and 2).
 template <int kH = 0>
 LSTMAD_WF_HD void fwd_iteration(const Dims& d, const FwdGlobal& g, const FwdShared& m, int s, int j, int lr,
@@ -134,18 +174,7 @@ LSTMAD_WF_HD void fwd_iteration(const Dims& d, const FwdGlobal& g, const FwdShar
   const bool valid = row < nrows;
   const long long rowl = row;
   if (role == 1) {
-    const int t = s - 1;
-    if (t < 0 || t >= d.T) return;
-    const float* hp = m.h1 + ((s & 1) * d.BB + lr) * H;  // h1_t
-    float p[4] = {0.f, 0.f, 0.f, 0.f};
-    LSTMAD_WF_UNROLL
-    for (int k = 0; k < H; ++k) {
-      const float* w = m.W2t + static_cast<long long>(k) * H4 + j;
-      const float hk = hp[k];
-      for (int q = 0; q < 4; ++q) p[q] = fmaf(w[q * H], hk, p[q]);
-    }
-    float* out = m.gx2 + ((s & 1) * d.BB + lr) * H4 + j;
-    for (int q = 0; q < 4; ++q) out[q * H] = p[q];
+    fwd_projection<kH>(d, m, s, j, lr);
     return;
   }
   const bool first = role == 0;
@@ -172,31 +201,9 @@ LSTMAD_WF_HD void fwd_iteration(const Dims& d, const FwdGlobal& g, const FwdShar
     for (int q = 0; q < 4; ++q) in[q] = gx[q * H] + (bW[q * H + j] + bR[q * H + j]);
   }
   float acc[4] = {0.f, 0.f, 0.f, 0.f};
-  LSTMAD_WF_UNROLL
-  for (int k = 0; k < H; ++k) {
-    const float* r = Rt + static_cast<long long>(k) * H4 + j;
-    const float hk = hp[k];
-    for (int q = 0; q < 4; ++q) acc[q] = fmaf(r[q * H], hk, acc[q]);
-  }
+  fwd_product<kH>(Rt, hp, H, j, acc);
   for (int q = 0; q < 4; ++q) acc[q] += in[q];
-  float gt[4];
-  const float h = cell::forward(acc, gt, c);
-  hn[j] = h;
-  float* y = first ? g.y1 : g.y2;
-  const long long tb = static_cast<long long>(t) * B + rowl;
-  if (t == 0) y[rowl * H + j] = 0.f;  // h_0
-  y[(tb + B) * H + j] = h;
-  float* gates = first ? g.gates1 : g.gates2;
-  if (gates != nullptr) {
-    float* gr = gates + tb * H4 + j;
-    for (int q = 0; q < 4; ++q) gr[q * H] = gt[q];
-    (first ? g.c1 : g.c2)[tb * H + j] = c;
-  }
-  if (t == d.T - 1) {
-    const long long at = (first ? 0 : static_cast<long long>(B) * H) + rowl * H + j;
-    if (g.hy != nullptr) g.hy[at] = h;
-    if (g.cy != nullptr) g.cy[at] = c;
-  }
+  fwd_cell(d, g, first, t, rowl, j, acc, c, hn);
 }
 
 // ---- the layers' order (see the top of this file) ----
@@ -225,23 +232,12 @@ LSTMAD_WF_HD void fwd_load_input(const Dims& d, const FwdGlobal& g, int t, long 
 template <int kH = 0>
 LSTMAD_WF_HD void fwd_iteration_layers(const Dims& d, const FwdGlobal& g, const FwdShared& m, int s, int j,
                                        int lr, int row0, int nrows, int role, FwdThread& st) {
-  const int H = kH > 0 ? kH : d.H, H4 = 4 * H, B = d.B;
+  const int H = kH > 0 ? kH : d.H, H4 = 4 * H;
   const int row = row0 + lr;
   const bool valid = row < nrows;
   const long long rowl = row;
-  if (role == 1) {  // as in the wavefront's order: multi_gemm's chain for gx2
-    const int t = s - 1;
-    if (t < 0 || t >= d.T) return;
-    const float* hp = m.h1 + ((s & 1) * d.BB + lr) * H;
-    float p[4] = {0.f, 0.f, 0.f, 0.f};
-    LSTMAD_WF_UNROLL
-    for (int k = 0; k < H; ++k) {
-      const float* w = m.W2t + static_cast<long long>(k) * H4 + j;
-      const float hk = hp[k];
-      for (int q = 0; q < 4; ++q) p[q] = fmaf(w[q * H], hk, p[q]);
-    }
-    float* out = m.gx2 + ((s & 1) * d.BB + lr) * H4 + j;
-    for (int q = 0; q < 4; ++q) out[q * H] = p[q];
+  if (role == 1) {
+    fwd_projection<kH>(d, m, s, j, lr);
     return;
   }
   const bool first = role == 0;
@@ -274,31 +270,8 @@ LSTMAD_WF_HD void fwd_iteration_layers(const Dims& d, const FwdGlobal& g, const 
     const float* gx = m.gx2 + ((((s - 1) & 1) * d.BB) + lr) * H4 + j;  // written in iteration s - 1
     for (int q = 0; q < 4; ++q) acc[q] = gx[q * H] + (bW[q * H + j] + bR[q * H + j]);
   }
-  const float* Rt = first ? m.R1t : m.R2t;
-  LSTMAD_WF_UNROLL
-  for (int k = 0; k < H; ++k) {
-    const float* r = Rt + static_cast<long long>(k) * H4 + j;
-    const float hk = hp[k];
-    for (int q = 0; q < 4; ++q) acc[q] = fmaf(r[q * H], hk, acc[q]);
-  }
-  float gt[4];
-  const float h = cell::forward(acc, gt, st.c);
-  hn[j] = h;
-  float* y = first ? g.y1 : g.y2;
-  const long long tb = static_cast<long long>(t) * B + rowl;
-  if (t == 0) y[rowl * H + j] = 0.f;  // h_0
-  y[(tb + B) * H + j] = h;
-  float* gates = first ? g.gates1 : g.gates2;
-  if (gates != nullptr) {
-    float* gr = gates + tb * H4 + j;
-    for (int q = 0; q < 4; ++q) gr[q * H] = gt[q];
-    (first ? g.c1 : g.c2)[tb * H + j] = st.c;
-  }
-  if (t == d.T - 1) {
-    const long long at = (first ? 0 : static_cast<long long>(B) * H) + rowl * H + j;
-    if (g.hy != nullptr) g.hy[at] = h;
-    if (g.cy != nullptr) g.cy[at] = st.c;
-  }
+  fwd_product<kH>(first ? m.R1t : m.R2t, hp, H, j, acc);
+  fwd_cell(d, g, first, t, rowl, j, acc, st.c, hn);
 }
 
 struct BwdGlobal {
@@ -325,6 +298,45 @@ LSTMAD_WF_HD int bwd_iterations_layers(int T) {
 // dy1 [2][BB][H].
 LSTMAD_WF_HD long long bwd_buffer_floats_layers(int H, int BB) {
   return static_cast<long long>(BB) * ((2 + kLayersRing) * 4 * H + 2 * H);
+}
+
+// A block's shared memory carved as the kernels use it (and the host test builds it): the weights, then
+// the step buffers, zeroed, each thread of the block (tid of nthreads) doing its part; the caller then
+// waits at a barrier. Forward: Rt3 is R1t | W2t | R2t (H x 4H each). Backward: R1, W2, R2 as stored, and
+// `ring` buffers of layer 2's gate gradients (2, or kLayersRing in the layers' order).
+LSTMAD_WF_HD FwdShared fwd_shared(float* smem, const float* Rt3, int H, int BB, int tid, int nthreads) {
+  const long long wn = weight_floats(H);
+  for (long long k = tid; k < wn; k += nthreads) smem[k] = Rt3[k];
+  float* buf = smem + wn;
+  for (long long k = tid; k < fwd_buffer_floats(H, BB); k += nthreads) buf[k] = 0.f;
+  FwdShared m;
+  m.R1t = smem;
+  m.W2t = smem + 4LL * H * H;
+  m.R2t = smem + 8LL * H * H;
+  m.h1 = buf;
+  m.h2 = buf + 2LL * BB * H;
+  m.gx2 = buf + 4LL * BB * H;
+  return m;
+}
+LSTMAD_WF_HD BwdShared bwd_shared(float* smem, const float* R1, const float* W2, const float* R2, int H,
+                                  int BB, int ring, int tid, int nthreads) {
+  const long long n = 4LL * H * H;
+  for (long long k = tid; k < n; k += nthreads) {
+    smem[k] = R1[k];
+    smem[n + k] = W2[k];
+    smem[2 * n + k] = R2[k];
+  }
+  float* buf = smem + weight_floats(H);
+  const long long floats = static_cast<long long>(BB) * ((2 + ring) * 4 * H + 2 * H);
+  for (long long k = tid; k < floats; k += nthreads) buf[k] = 0.f;
+  BwdShared m;
+  m.R1 = smem;
+  m.W2 = smem + n;
+  m.R2 = smem + 2 * n;
+  m.dg1 = buf;
+  m.dg2 = buf + 2LL * BB * 4 * H;
+  m.dy1 = buf + (2LL + ring) * BB * 4 * H;
+  return m;
 }
 
 // sum over m < 4H of w[m * H + j] v[m] in the FMA backward kernels' order (recurrent_order.hpp): four
