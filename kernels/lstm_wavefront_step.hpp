@@ -339,6 +339,36 @@ LSTMAD_WF_HD BwdShared bwd_shared(float* smem, const float* R1, const float* W2,
   return m;
 }
 
+// What a backward cell of unit j, step t (row position tb = t B + row) of layer 2 (top) or 1 reads from
+// global memory: its four gates, c_t and c_{t-1}. Loaded before the step's dot product, so that their
+// latency overlaps it.
+struct BwdCellInputs {
+  float gate[4], ct, cp;
+};
+LSTMAD_WF_HD BwdCellInputs bwd_cell_inputs(const Dims& d, const BwdGlobal& g, bool top, int t, long long tb,
+                                           int j) {
+  const int H = d.H;
+  const float* gr = (top ? g.gates2 : g.gates1) + tb * 4 * H + j;
+  const float* cs = top ? g.c2 : g.c1;
+  BwdCellInputs in;
+  for (int q = 0; q < 4; ++q) in.gate[q] = gr[q * H];
+  in.ct = cs[tb * H + j];
+  in.cp = t > 0 ? cs[(tb - d.B) * H + j] : 0.f;
+  return in;
+}
+// The cell's gate gradients from dh, into dgates and the block's buffer dcur (unit j's column); dc carried.
+LSTMAD_WF_HD void bwd_cell(const Dims& d, const BwdGlobal& g, bool top, long long tb, int j, float dh,
+                           const BwdCellInputs& in, float& dc, float* dcur) {
+  const int H = d.H;
+  float da[4];
+  cell::backward(dh, in.gate, in.ct, in.cp, dc, da);
+  float* dgr = (top ? g.dgates2 : g.dgates1) + tb * 4 * H + j;
+  for (int q = 0; q < 4; ++q) {
+    dgr[q * H] = da[q];
+    dcur[q * H] = da[q];
+  }
+}
+
 // sum over m < 4H of w[m * H + j] v[m] in the FMA backward kernels' order (recurrent_order.hpp): four
 // dependent chains of H where one over 4H would put 4H FMA latencies on each step.
 template <int kH = 0>
@@ -379,11 +409,7 @@ LSTMAD_WF_HD void bwd_iteration(const Dims& d, const BwdGlobal& g, const BwdShar
   // This step's gates and cell states are loaded before the 4H-term dot product, so that their global
   // latency overlaps it.
   const long long tb = static_cast<long long>(t) * B + rowl;
-  const float* gr = (top ? g.gates2 : g.gates1) + tb * H4 + j;
-  const float* cs = top ? g.c2 : g.c1;
-  const float gate[4] = {gr[0], gr[H], gr[2 * H], gr[3 * H]};
-  const float ct = cs[tb * H + j];
-  const float cp = t > 0 ? cs[(tb - B) * H + j] : 0.f;
+  const BwdCellInputs in = bwd_cell_inputs(d, g, top, t, tb, j);
   float dh = 0.f;
   if (t < T - 1) {  // the recurrence from step t + 1, written in iteration s - 1
     const float* R = top ? m.R2 : m.R1;
@@ -395,13 +421,7 @@ LSTMAD_WF_HD void bwd_iteration(const Dims& d, const BwdGlobal& g, const BwdShar
   } else {
     dh += m.dy1[(prev * d.BB + lr) * H + j];  // dy1_t, from role 1 in iteration s - 1
   }
-  float da[4];
-  cell::backward(dh, gate, ct, cp, dc, da);
-  float* dgr = (top ? g.dgates2 : g.dgates1) + tb * H4 + j;
-  for (int q = 0; q < 4; ++q) {
-    dgr[q * H] = da[q];
-    dcur[q * H] = da[q];
-  }
+  bwd_cell(d, g, top, tb, j, dh, in, dc, dcur);
 }
 
 struct BwdThread {
@@ -454,11 +474,7 @@ LSTMAD_WF_HD void bwd_iteration_layers(const Dims& d, const BwdGlobal& g, const 
     return;
   }
   const long long tb = static_cast<long long>(t) * B + rowl;
-  const float* gr = (top ? g.gates2 : g.gates1) + tb * H4 + j;
-  const float* cs = top ? g.c2 : g.c1;
-  const float gate[4] = {gr[0], gr[H], gr[2 * H], gr[3 * H]};
-  const float ct = cs[tb * H + j];
-  const float cp = t > 0 ? cs[(tb - B) * H + j] : 0.f;
+  const BwdCellInputs in = bwd_cell_inputs(d, g, top, t, tb, j);
   // The time loops' dh = dh_rec + dy (+ dhy at T-1), dh_rec = 0 at T-1 and dy = 0 for the top layer.
   float dh = 0.f;
   if (t < T - 1) {
@@ -472,13 +488,7 @@ LSTMAD_WF_HD void bwd_iteration_layers(const Dims& d, const BwdGlobal& g, const 
   } else {
     dh = dh + m.dy1[(prev * d.BB + lr) * H + j];  // dy1_t, from role 1 in iteration s - 1
   }
-  float da[4];
-  cell::backward(dh, gate, ct, cp, st.dc, da);
-  float* dgr = (top ? g.dgates2 : g.dgates1) + tb * H4 + j;
-  for (int q = 0; q < 4; ++q) {
-    dgr[q * H] = da[q];
-    dcur[q * H] = da[q];
-  }
+  bwd_cell(d, g, top, tb, j, dh, in, st.dc, dcur);
 }
 
 }  // namespace lstmad::kernels::wavefront
