@@ -86,8 +86,9 @@ LSTMAD_WF_HD long long weight_floats(int H) {
 LSTMAD_WF_HD long long fwd_buffer_floats(int H, int BB) {
   return 2LL * BB * (2 * H + 4 * H);
 }
-LSTMAD_WF_HD long long bwd_buffer_floats(int H, int BB) {
-  return 2LL * BB * (2 * 4 * H + H);
+// ring: the buffers of layer 2's gate gradients (2; kLayersRing in the layers' order).
+LSTMAD_WF_HD long long bwd_buffer_floats(int H, int BB, int ring = 2) {
+  return static_cast<long long>(BB) * ((2 + ring) * 4 * H + 2 * H);
 }
 
 struct FwdGlobal {
@@ -297,7 +298,7 @@ LSTMAD_WF_HD int bwd_iterations_layers(int T) {
 // Shared floats after the weights in the layers' order: dg1 [2][BB][4H] | dg2 [kLayersRing][BB][4H] |
 // dy1 [2][BB][H].
 LSTMAD_WF_HD long long bwd_buffer_floats_layers(int H, int BB) {
-  return static_cast<long long>(BB) * ((2 + kLayersRing) * 4 * H + 2 * H);
+  return bwd_buffer_floats(H, BB, kLayersRing);
 }
 
 // A block's shared memory carved as the kernels use it (and the host test builds it): the weights, then
@@ -327,8 +328,7 @@ LSTMAD_WF_HD BwdShared bwd_shared(float* smem, const float* R1, const float* W2,
     smem[2 * n + k] = R2[k];
   }
   float* buf = smem + weight_floats(H);
-  const long long floats = static_cast<long long>(BB) * ((2 + ring) * 4 * H + 2 * H);
-  for (long long k = tid; k < floats; k += nthreads) buf[k] = 0.f;
+  for (long long k = tid; k < bwd_buffer_floats(H, BB, ring); k += nthreads) buf[k] = 0.f;
   BwdShared m;
   m.R1 = smem;
   m.W2 = smem + n;

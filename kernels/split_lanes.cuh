@@ -2,7 +2,7 @@
 // the full-warp mask of their shuffles, a register picked by lane without a local-memory array, and the
 // dispatch to the hidden sizes they are instantiated for.
 #pragma once
-#include <type_traits>
+#include "kernels/const_hidden.hpp"
 
 namespace lstmad::kernels::split {
 
@@ -14,23 +14,13 @@ __device__ __forceinline__ float pick(const float (&v)[4], int i) {
   return i == 0 ? v[0] : i == 1 ? v[1] : i == 2 ? v[2] : v[3];
 }
 
-// f(std::integral_constant<int, H>{}) for H = 16, 32, 64; nothing for another H (the split plans give
-// grid 0 there).
+// f(std::integral_constant<int, H>{}) for H = 16, 32, 64 (kernels/const_hidden.hpp's sizes); nothing for
+// another H (the split plans give grid 0 there).
 template <class F>
 void with_hidden(int H, F&& f) {
-  switch (H) {
-    case 16:
-      f(std::integral_constant<int, 16>{});
-      break;
-    case 32:
-      f(std::integral_constant<int, 32>{});
-      break;
-    case 64:
-      f(std::integral_constant<int, 64>{});
-      break;
-    default:
-      break;
-  }
+  with_const_hidden(H, [&](auto h) {
+    if constexpr (decltype(h)::value > 0) f(h);
+  });
 }
 
 }  // namespace lstmad::kernels::split
