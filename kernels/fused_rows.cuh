@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <type_traits>
 
+#include "kernels/const_hidden.hpp"
 #include "kernels/lstm_fused_plan.hpp"  // kFusedInputMax
 #include "kernels/recurrent_order.hpp"  // fold_quarters
 
@@ -343,6 +344,18 @@ decltype(auto) with_max_rows(int max_rows, F&& f) {
       return f(std::integral_constant<int, 2>{});
     default:
       return f(std::integral_constant<int, 4>{});
+  }
+}
+
+// The one-block time loops' instantiation at H: f(std::integral_constant<int, KH>{}), KH = H where the
+// kernel is also compiled with H constant (one row per thread, R in shared memory, untiled: version 1.7),
+// else 0. Both directions use it, so the forward and backward of one plan always pair the same way.
+template <int MAXR, bool R_SMEM, bool TILED, class F>
+decltype(auto) with_row_hidden(int H, F&& f) {
+  if constexpr (MAXR == 1 && R_SMEM && !TILED) {
+    return with_const_hidden(H, f);
+  } else {
+    return f(std::integral_constant<int, 0>{});
   }
 }
 

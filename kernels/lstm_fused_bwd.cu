@@ -20,7 +20,6 @@
 //
 // KH > 0: as in lstm_fused_fwd.cu, one row per thread with R in shared memory, untiled, H the constant KH.
 
-#include "kernels/const_hidden.hpp"
 #include "kernels/fused_rows.cuh"
 #include "kernels/launch.cuh"
 #include "kernels/lstm_cell.hpp"
@@ -116,19 +115,9 @@ __global__ void __launch_bounds__(kFusedMaxThreads, 1)
   }
 }
 
-// The instantiation at H, as lstm_fused_fwd.cu's with_fwd_hidden.
-template <int MAXR, bool R_SMEM, bool TILED, class F>
-decltype(auto) with_bwd_hidden(int H, F&& f) {
-  if constexpr (MAXR == 1 && R_SMEM && !TILED) {
-    return with_const_hidden(H, f);
-  } else {
-    return f(std::integral_constant<int, 0>{});
-  }
-}
-
 template <int MAXR, bool R_SMEM, bool TILED>
 cudaError_t configure_bwd(std::size_t smem, int H) {
-  return with_bwd_hidden<MAXR, R_SMEM, TILED>(H, [&](auto kh) {
+  return with_row_hidden<MAXR, R_SMEM, TILED>(H, [&](auto kh) {
     return raise_dynamic_smem_limit(lstm_fused_bwd_kernel<MAXR, R_SMEM, TILED, decltype(kh)::value>, smem);
   });
 }
@@ -139,7 +128,7 @@ void launch_bwd(const FusedLaunch& p, const FusedBwdArgs& a, cudaStream_t stream
     return;  // left for the launch check
   const dim3 block(p.H, p.groups);
   const dim3 grid(p.grid, a.models.models);
-  with_bwd_hidden<MAXR, R_SMEM, TILED>(p.H, [&](auto kh) {
+  with_row_hidden<MAXR, R_SMEM, TILED>(p.H, [&](auto kh) {
     launch_kernel(lstm_fused_bwd_kernel<MAXR, R_SMEM, TILED, decltype(kh)::value>, grid, block, p.smem_bwd,
                   stream, a.R, a.gates, a.c, a.dy, a.dhy, a.T, p.B, p.H, p.rows_per_block, a.dgates,
                   a.models);

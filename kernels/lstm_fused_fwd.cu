@@ -22,7 +22,6 @@
 // that the dot product unrolls whole; the same chains.
 #include <cstdint>
 
-#include "kernels/const_hidden.hpp"
 #include "kernels/fused_rows.cuh"
 #include "kernels/launch.cuh"
 #include "kernels/lstm_cell.hpp"
@@ -183,21 +182,10 @@ int grid_for(long long n, int threads) {
   return static_cast<int>(b < 4096 ? (b > 0 ? b : 1) : 4096);
 }
 
-// The instantiation for (MAXR, R_SMEM, TILED) at H: f(std::integral_constant<int, KH>{}), KH = H where
-// the kernel is also compiled with H constant (one row per thread, R in shared memory, untiled), else 0.
-template <int MAXR, bool R_SMEM, bool TILED, class F>
-decltype(auto) with_fwd_hidden(int H, F&& f) {
-  if constexpr (MAXR == 1 && R_SMEM && !TILED) {
-    return with_const_hidden(H, f);
-  } else {
-    return f(std::integral_constant<int, 0>{});
-  }
-}
-
 // The shared memory opt-in is a per-function attribute: raise it once to the largest size asked for.
 template <int MAXR, bool R_SMEM, bool TILED>
 cudaError_t configure_fwd(std::size_t smem, int H) {
-  return with_fwd_hidden<MAXR, R_SMEM, TILED>(H, [&](auto kh) {
+  return with_row_hidden<MAXR, R_SMEM, TILED>(H, [&](auto kh) {
     return raise_dynamic_smem_limit(lstm_fused_fwd_kernel<MAXR, R_SMEM, TILED, decltype(kh)::value>, smem);
   });
 }
@@ -209,7 +197,7 @@ void launch_fwd(const FusedLaunch& p, const FusedFwdArgs& a, const float* rt, st
     return;  // the error is left for the launch check
   const dim3 block(p.H, p.groups);
   const dim3 grid(p.grid, a.models.models);
-  with_fwd_hidden<MAXR, R_SMEM, TILED>(p.H, [&](auto kh) {
+  with_row_hidden<MAXR, R_SMEM, TILED>(p.H, [&](auto kh) {
     launch_kernel(lstm_fused_fwd_kernel<MAXR, R_SMEM, TILED, decltype(kh)::value>, grid, block, smem, stream,
                   a.gx, a.input, rt, a.bW, a.bR, a.T, p.B, p.H, p.rows_per_block, a.y, a.gates, a.c, a.hy,
                   a.cy, a.models);

@@ -18,6 +18,7 @@
 #include "kernels/lstm_wavefront.hpp"
 #include "lstm/fused/cluster_capacity.hpp"
 #include "lstm/fused/fused_switches.hpp"
+#include "lstm/fused/wavefront_args.hpp"
 
 namespace lstmad {
 
@@ -238,30 +239,13 @@ void FusedLstm::forward(const float* theta, const float* x, int batch, bool trai
   mark("x to time-major");
   const kernels::WavefrontLaunch pw = wavefront_plan(batch);
   if (pw.grid > 0) {  // both layers in one kernel; only layer 1's input projection is a GEMM
-    const LayerOffsets &o1 = layout_.layer[0], &o2 = layout_.layer[1];
+    const LayerOffsets& o1 = layout_.layer[0];
     gemm(cublas_, precision_, CUBLAS_OP_T, CUBLAS_OP_N, H4, Tb, shape_.input, theta + o1.W, shape_.input,
          xt_.data(), shape_.input, gx_.data(), H4);
     mark("input GEMM", 0);
-    kernels::WavefrontFwdArgs a;
-    a.W2 = theta + o2.W;
-    a.R1 = theta + o1.R;
-    a.R2 = theta + o2.R;
-    a.T = T_;
+    kernels::WavefrontFwdArgs a =
+        wavefront_forward_args(theta, layout_, T_, y_, gates_, c_, training, hy_.data(), cy_.data());
     a.g.gx1 = gx_.data();
-    a.g.b1W = theta + o1.bW;
-    a.g.b1R = theta + o1.bR;
-    a.g.b2W = theta + o2.bW;
-    a.g.b2R = theta + o2.bR;
-    a.g.y1 = y_[0].data();
-    a.g.y2 = y_[1].data();
-    if (training) {
-      a.g.gates1 = gates_[0].data();
-      a.g.gates2 = gates_[1].data();
-      a.g.c1 = c_[0].data();
-      a.g.c2 = c_[1].data();
-    }
-    a.g.hy = hy_.data();
-    a.g.cy = cy_.data();
     const kernels::WavefrontLaunch pws = wavefront_split_plan(batch);
     if (pws.grid > 0)
       kernels::launch_wavefront_forward_split(pws, a, stream_);
@@ -340,19 +324,8 @@ void FusedLstm::backward_pass(const float* theta, int batch, const float* dyhat,
   mark("head backward");
   const kernels::WavefrontLaunch pw = wavefront_plan(batch);
   if (pw.grid > 0) {  // both layers' gate gradients in one kernel, layer 2's dx inside it
-    const LayerOffsets &o1 = layout_.layer[0], &o2 = layout_.layer[1];
-    kernels::WavefrontBwdArgs a;
-    a.W2 = theta + o2.W;
-    a.R1 = theta + o1.R;
-    a.R2 = theta + o2.R;
-    a.T = T_;
-    a.g.gates1 = gates_[0].data();
-    a.g.gates2 = gates_[1].data();
-    a.g.c1 = c_[0].data();
-    a.g.c2 = c_[1].data();
-    a.g.dhy = dhy_.data();
-    a.g.dgates1 = dgates_.data();
-    a.g.dgates2 = dgates2_.data();
+    const kernels::WavefrontBwdArgs a =
+        wavefront_backward_args(theta, layout_, T_, gates_, c_, dhy_.data(), dgates_.data(), dgates2_.data());
     const kernels::WavefrontLaunch pws = wavefront_split_plan(batch);
     if (pws.grid > 0)
       kernels::launch_wavefront_backward_split(pws, a, stream_);

@@ -17,6 +17,7 @@
 #include "kernels/lstm_wavefront.hpp"
 #include "lstm/fused/cluster_capacity.hpp"
 #include "lstm/fused/fused_switches.hpp"
+#include "lstm/fused/wavefront_args.hpp"
 #include "lstm/gpu/training_loop.hpp"
 
 namespace lstmad {
@@ -602,20 +603,16 @@ void MultiModelBlock::weight_gradients(int l, const float* dG, float* work, bool
 void MultiModelBlock::forward_wavefront(bool training) {
   const int H = shape_.hidden, H4 = 4 * H, TB = T_ * B_;
   const kernels::ModelStrides ms = fwd_strides();
-  const LayerOffsets &o1 = layout_.layer[0], &o2 = layout_.layer[1];
-  kernels::WavefrontFwdArgs a;
-  a.R1 = theta_.data() + o1.R;
-  a.W2 = theta_.data() + o2.W;
-  a.R2 = theta_.data() + o2.R;
-  a.T = T_;
+  kernels::WavefrontFwdArgs a =
+      wavefront_forward_args(theta_.data(), layout_, T_, y_, gates_, c_, training, hy_.data(), cy_.data());
   kernels::wavefront::FwdGlobal& g = a.g;
   if (fused_input_) {
     g.x = xt_.data();
-    g.W1 = theta_.data() + o1.W;
+    g.W1 = theta_.data() + layout_.layer[0].W;
     g.D = shape_.input;
   } else {
     StridedOperand w;
-    w.p = theta_.data() + o1.W;
+    w.p = theta_.data() + layout_.layer[0].W;
     w.rs = 1;
     w.cs = shape_.input;
     w.batch = static_cast<long long>(P_);
@@ -625,20 +622,6 @@ void MultiModelBlock::forward_wavefront(bool training) {
     mark("input GEMM", 0);
     g.gx1 = gx_.data();
   }
-  g.b1W = theta_.data() + o1.bW;
-  g.b1R = theta_.data() + o1.bR;
-  g.b2W = theta_.data() + o2.bW;
-  g.b2R = theta_.data() + o2.bR;
-  g.y1 = y_[0].data();
-  g.y2 = y_[1].data();
-  if (training) {
-    g.gates1 = gates_[0].data();
-    g.gates2 = gates_[1].data();
-    g.c1 = c_[0].data();
-    g.c2 = c_[1].data();
-  }
-  g.hy = hy_.data();
-  g.cy = cy_.data();
   kernels::launch_wavefront_forward_layers(wavefront_, a, rt_.data(), ms, stream_);
   KERNEL_CHECK("wavefront_forward(multi)");
   mark("forward wavefront");
@@ -652,19 +635,8 @@ void MultiModelBlock::backward_wavefront() {
   const int H = shape_.hidden;
   kernels::launch_multi_zero_rows(gates_[1].data(), T_, B_, 4 * H, rows_.data(), active_.data(), N_, stream_);
   KERNEL_CHECK("multi_zero_rows(layer 2)");
-  const LayerOffsets &o1 = layout_.layer[0], &o2 = layout_.layer[1];
-  kernels::WavefrontBwdArgs a;
-  a.R1 = theta_.data() + o1.R;
-  a.W2 = theta_.data() + o2.W;
-  a.R2 = theta_.data() + o2.R;
-  a.T = T_;
-  a.g.gates1 = gates_[0].data();
-  a.g.gates2 = gates_[1].data();
-  a.g.c1 = c_[0].data();
-  a.g.c2 = c_[1].data();
-  a.g.dhy = dhy_.data();
-  a.g.dgates1 = dgates_.data();
-  a.g.dgates2 = gates_[1].data();
+  const kernels::WavefrontBwdArgs a = wavefront_backward_args(theta_.data(), layout_, T_, gates_, c_,
+                                                              dhy_.data(), dgates_.data(), gates_[1].data());
   kernels::ModelStrides ms = fwd_strides();
   ms.state = static_cast<std::size_t>(B_) * H;  // dhy: one layer per model
   kernels::launch_wavefront_backward_layers(wavefront_, a, ms, stream_);
