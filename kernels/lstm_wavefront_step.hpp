@@ -166,45 +166,61 @@ LSTMAD_WF_HD void fwd_cell(const Dims& d, const FwdGlobal& g, bool first, int t,
   }
 }
 
+// What a cell thread (role 0: layer 1, role 2: layer 2) of forward iteration s works on, in both orders:
+// its layer's step t, its row, h_{t-1} (hp) and the slot of h_t (hn) in shared memory, the layer's biases.
+struct FwdCellSlot {
+  bool first = true;  // layer 1
+  int t = 0;
+  long long row = 0;
+  const float* hp = nullptr;
+  float* hn = nullptr;
+  const float *bW = nullptr, *bR = nullptr;
+};
+
+// Fills `o`; false where the thread has no cell this iteration: t outside the sequence, or a padded row
+// (whose slot of h_t it zeroes, so that the block's products read zeros for it).
+template <int kH>
+LSTMAD_WF_HD bool fwd_cell_slot(const Dims& d, const FwdGlobal& g, const FwdShared& m, int s, int j, int lr,
+                                int row0, int nrows, bool first, FwdCellSlot& o) {
+  const int H = kH > 0 ? kH : d.H;
+  const int t = first ? s : s - 2;
+  if (t < 0 || t >= d.T) return false;
+  float* hbuf = first ? m.h1 : m.h2;
+  o.hn = hbuf + (((s + 1) & 1) * d.BB + lr) * H;
+  if (row0 + lr >= nrows) {
+    o.hn[j] = 0.f;
+    return false;
+  }
+  o.first = first;
+  o.t = t;
+  o.row = row0 + lr;
+  o.hp = hbuf + ((s & 1) * d.BB + lr) * H;
+  o.bW = first ? g.b1W : g.b2W;
+  o.bR = first ? g.b1R : g.b2R;
+  return true;
+}
+
 // Thread (j, lr, role) of the block whose first row is row0; c: the thread's cell state (roles 0 and 2).
 template <int kH = 0>
 LSTMAD_WF_HD void fwd_iteration(const Dims& d, const FwdGlobal& g, const FwdShared& m, int s, int j, int lr,
                                 int row0, int nrows, int role, float& c) {
-  const int H = kH > 0 ? kH : d.H, H4 = 4 * H, B = d.B;
-  const int row = row0 + lr;
-  const bool valid = row < nrows;
-  const long long rowl = row;
+  const int H = kH > 0 ? kH : d.H, H4 = 4 * H;
   if (role == 1) {
     fwd_projection<kH>(d, m, s, j, lr);
     return;
   }
-  const bool first = role == 0;
-  const int t = first ? s : s - 2;
-  if (t < 0 || t >= d.T) return;
-  float* hbuf = first ? m.h1 : m.h2;
-  const float* hp = hbuf + ((s & 1) * d.BB + lr) * H;  // h_{t-1}
-  float* hn = hbuf + (((s + 1) & 1) * d.BB + lr) * H;
-  if (!valid) {
-    hn[j] = 0.f;
-    return;
-  }
-  const float* bW = first ? g.b1W : g.b2W;
-  const float* bR = first ? g.b1R : g.b2R;
-  const float* Rt = first ? m.R1t : m.R2t;
+  FwdCellSlot o;
+  if (!fwd_cell_slot<kH>(d, g, m, s, j, lr, row0, nrows, role == 0, o)) return;
   // gx + bias is loaded first and added after the dot product, so that the global load of gx1 overlaps
   // the H-long chain instead of starting it.
+  const float* gx = o.first ? g.gx1 + (static_cast<long long>(o.t) * d.B + o.row) * H4 + j
+                            : m.gx2 + ((((s - 1) & 1) * d.BB) + lr) * H4 + j;  // written in iteration s - 1
   float in[4];
-  if (first) {
-    const float* gx = g.gx1 + (static_cast<long long>(t) * B + rowl) * H4 + j;
-    for (int q = 0; q < 4; ++q) in[q] = gx[q * H] + (bW[q * H + j] + bR[q * H + j]);
-  } else {
-    const float* gx = m.gx2 + ((((s - 1) & 1) * d.BB) + lr) * H4 + j;  // written in iteration s - 1
-    for (int q = 0; q < 4; ++q) in[q] = gx[q * H] + (bW[q * H + j] + bR[q * H + j]);
-  }
+  for (int q = 0; q < 4; ++q) in[q] = gx[q * H] + (o.bW[q * H + j] + o.bR[q * H + j]);
   float acc[4] = {0.f, 0.f, 0.f, 0.f};
-  fwd_product<kH>(Rt, hp, H, j, acc);
+  fwd_product<kH>(o.first ? m.R1t : m.R2t, o.hp, H, j, acc);
   for (int q = 0; q < 4; ++q) acc[q] += in[q];
-  fwd_cell(d, g, first, t, rowl, j, acc, c, hn);
+  fwd_cell(d, g, o.first, o.t, o.row, j, acc, c, o.hn);
 }
 
 // ---- the layers' order (see the top of this file) ----
@@ -234,28 +250,16 @@ template <int kH = 0>
 LSTMAD_WF_HD void fwd_iteration_layers(const Dims& d, const FwdGlobal& g, const FwdShared& m, int s, int j,
                                        int lr, int row0, int nrows, int role, FwdThread& st) {
   const int H = kH > 0 ? kH : d.H, H4 = 4 * H;
-  const int row = row0 + lr;
-  const bool valid = row < nrows;
-  const long long rowl = row;
   if (role == 1) {
     fwd_projection<kH>(d, m, s, j, lr);
     return;
   }
-  const bool first = role == 0;
-  const int t = first ? s : s - 2;
-  if (t < 0 || t >= d.T) return;
-  float* hbuf = first ? m.h1 : m.h2;
-  const float* hp = hbuf + ((s & 1) * d.BB + lr) * H;
-  float* hn = hbuf + (((s + 1) & 1) * d.BB + lr) * H;
-  if (!valid) {
-    hn[j] = 0.f;
-    return;
-  }
-  const float* bW = first ? g.b1W : g.b2W;
-  const float* bR = first ? g.b1R : g.b2R;
+  FwdCellSlot o;
+  if (!fwd_cell_slot<kH>(d, g, m, s, j, lr, row0, nrows, role == 0, o)) return;
+  const float *bW = o.bW, *bR = o.bR;
   // The chains' starting values, gx + bias (the time loops' fwd_start_values).
   float acc[4];
-  if (first) {
+  if (o.first) {
     float pre[4];
     if (g.x != nullptr) {  // kernels::input_projection's chain over d
       for (int q = 0; q < 4; ++q) pre[q] = 0.f;
@@ -266,13 +270,13 @@ LSTMAD_WF_HD void fwd_iteration_layers(const Dims& d, const FwdGlobal& g, const 
       for (int q = 0; q < 4; ++q) pre[q] = st.next[q];
     }
     for (int q = 0; q < 4; ++q) acc[q] = pre[q] + (bW[q * H + j] + bR[q * H + j]);
-    fwd_load_input(d, g, t + 1, rowl, j, st.next);  // a step ahead: off the next iteration's chain
+    fwd_load_input(d, g, o.t + 1, o.row, j, st.next);  // a step ahead: off the next iteration's chain
   } else {
     const float* gx = m.gx2 + ((((s - 1) & 1) * d.BB) + lr) * H4 + j;  // written in iteration s - 1
     for (int q = 0; q < 4; ++q) acc[q] = gx[q * H] + (bW[q * H + j] + bR[q * H + j]);
   }
-  fwd_product<kH>(first ? m.R1t : m.R2t, hp, H, j, acc);
-  fwd_cell(d, g, first, t, rowl, j, acc, st.c, hn);
+  fwd_product<kH>(o.first ? m.R1t : m.R2t, o.hp, H, j, acc);
+  fwd_cell(d, g, o.first, o.t, o.row, j, acc, st.c, o.hn);
 }
 
 struct BwdGlobal {

@@ -486,6 +486,16 @@ bool validation_ties_the_best(const std::vector<double>& val, double rel) {
   return false;
 }
 
+// The time loops a batch of make_batch's six models of this shape would run, as the switches now stand.
+std::string time_loops_of(const ModelShape& shape, int T, int B) {
+  Batch probe = make_batch(shape, T, B);
+  std::vector<ModelJob*> ptrs;
+  for (auto& j : probe.jobs) ptrs.push_back(&j);
+  gpu::Stream stream;
+  const FusedMultiBatch batch(shape, T, B, fused_device_limits(0), ptrs, stream, false);
+  return batch.time_loops();
+}
+
 std::vector<ModelJob> train_with(const char* var, const char* value, const ModelShape& shape, int T, int B,
                                  Batch& b) {
   setenv(var, value, 1);
@@ -507,14 +517,7 @@ TEST(FusedMulti, SplitKernelsKeepTheBatchContract) {
   Batch one = make_batch(shape, T, B);
   make_engine(fused())->train(shape, one.jobs);
   const test::ScopedEnv on("LSTMAD_FUSED_SPLIT", "1");
-  {
-    Batch probe = make_batch(shape, T, B);
-    std::vector<ModelJob*> ptrs;
-    for (auto& j : probe.jobs) ptrs.push_back(&j);
-    gpu::Stream stream;
-    const FusedMultiBatch batch(shape, T, B, fused_device_limits(0), ptrs, stream, false);
-    ASSERT_EQ(batch.time_loops(), "split");
-  }
+  ASSERT_EQ(time_loops_of(shape, T, B), "split");
   Batch split = make_batch(shape, T, B);
   make_engine(fused())->train(shape, split.jobs);
   // Alone: the model that stops first (1) and the one with the most minibatches, which runs last (5).
@@ -774,12 +777,7 @@ TEST(FusedMulti, WavefrontGivesTheLayerByLayerBits) {
     const std::vector<ModelJob> layers = train_with("LSTMAD_FUSED_WAVEFRONT", "0", shape, T, B, b_layers);
     {
       const test::ScopedEnv on("LSTMAD_FUSED_WAVEFRONT", "1");
-      Batch probe = make_batch(shape, T, B);
-      std::vector<ModelJob*> ptrs;
-      for (auto& j : probe.jobs) ptrs.push_back(&j);
-      gpu::Stream stream;
-      const FusedMultiBatch batch(shape, T, B, fused_device_limits(0), ptrs, stream, false);
-      ASSERT_EQ(batch.time_loops(), "wavefront");
+      ASSERT_EQ(time_loops_of(shape, T, B), "wavefront");
     }
     const std::vector<ModelJob> wave = train_with("LSTMAD_FUSED_WAVEFRONT", "1", shape, T, B, b_wave);
     const std::string tag = shape.str() + ": ";
