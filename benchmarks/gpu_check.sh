@@ -20,7 +20,8 @@
 # 5. runs the GPU benchmarks and the PyTorch comparisons on the same shapes (nn.LSTM per shape; a loop
 #    of nn.LSTM models and a stacked batched-matmul LSTM beside gpu_bench_multi), with where one step's
 #    time goes, phase by phase (gpu_bench_fused_phases.csv: one model at the small shapes;
-#    gpu_bench_phases.csv: many models);
+#    gpu_bench_phases.csv: many models), and one forward step taken apart (gpu_bench_anatomy.csv: the
+#    primitive latencies and the step ladder, no profiler needed);
 # 6. runs configs/nab_grid.json end to end on the fused engine (when .deps/nab holds the NAB corpus), with
 #    its models saved, and checks that `lstmad detect` reproduces three cells' scores from them; then
 #    profiles one single-model step's time loops with ncu (information, not a check);
@@ -305,7 +306,7 @@ fi
 # The section's time is split by weight, not evenly: on the H200 (2026-12-04) an even split of 232 s gave
 # gpu_bench_cudnn 46 s and gpu_bench_multi 52 s, and both were cut, while gpu_bench_fused needed 29 s.
 # Weights: cudnn 5 (about 250 configurations, each with its own setup), fused 3, multi 6 (its CPU engine
-# rows, and the split column), any other benchmark 1, torch 2 + 1.
+# rows, and the split column), any other benchmark 1 (gpu_bench_anatomy: a few seconds), torch 2 + 1.
 section 0.65
 QUICK=${GPU_CHECK_QUICK:+--quick}
 bench_weight() {
@@ -318,7 +319,9 @@ if wanted benchmarks; then
     rc=0
     w=$(bench_weight "$b")
     lim=$(weighted "$w" "$parts")
-    if [ "$b" = gpu_bench_cudnn ]; then
+    if [ "$b" = gpu_bench_anatomy ]; then  # a few seconds: the probes and the step ladder (docs/kernels.md)
+      run_exe "$b" "$lim" "$b" $QUICK --csv "$LOG/$b.csv" || rc=$?
+    elif [ "$b" = gpu_bench_cudnn ]; then
       run_exe "$b" "$lim" "$b" $QUICK --reps 25 --csv "$LOG/$b.csv" || rc=$?
     elif [ "$b" = gpu_bench_fused ]; then
       run_exe "$b" "$lim" "$b" $QUICK --reps 15 --warmup 3 --csv "$LOG/$b.csv" \
@@ -331,7 +334,7 @@ if wanted benchmarks; then
     fi
     # A benchmark that ran to its end without a measured row (no device: "nothing to time") fails here.
     if [ "$rc" = 0 ]; then
-      case "$b" in gpu_bench_cudnn | gpu_bench_fused | gpu_bench_multi) has_rows "$b" "$LOG/$b.csv" ;; esac
+      case "$b" in gpu_bench_anatomy | gpu_bench_cudnn | gpu_bench_fused | gpu_bench_multi) has_rows "$b" "$LOG/$b.csv" ;; esac
     fi
     parts=$(( parts - w ))
   done

@@ -20,6 +20,7 @@
 #include <cuda_runtime.h>
 #include <math.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -156,6 +157,18 @@ inline void __syncthreads() {
 }
 inline void __syncwarp(unsigned mask = 0xffffffffu) {
   ::lstmad::emu::sync_warp(mask);
+}
+// The SM's cycle counter: here the host's clock in nanoseconds, which only keeps the device code that reads
+// it (kernels/step_anatomy.cu) running; its counts mean nothing.
+inline long long clock64() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+// ld.global.cg (cached in L2 only): a plain load here, where there is no cache to bypass.
+template <typename T>
+T __ldcg(const T* p) {
+  return *p;
 }
 template <typename T>
 T __shfl_sync(unsigned mask, T v, int src, int width = 32) {

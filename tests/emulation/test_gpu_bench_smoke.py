@@ -3,14 +3,14 @@
 
 Usage: test_gpu_bench_smoke.py BENCH_DIR OUT_DIR SOURCE_DIR
 
-gpu_check.sh runs gpu_bench_cudnn, gpu_bench_fused and gpu_bench_multi on the GPU machine, where device
-time is scarce; a benchmark that fails there costs a run. With --smoke each one takes tiny sizes chosen so
-that every path applies (cuDNN FMA and TF32 with both algorithms, eager and graph; the fused kernels at
-fp32, TF32 and BF16, the wavefront at H=16 and the cluster kernels at H=128; the multi-model batch at
-each precision beside the cuDNN loop; forecasting; the CPU row). Passes when each exits 0, prints no
-"failed", and its CSV has every row with a positive time in every column that applies. The times
-themselves mean nothing here. Then scripts/gpu-results.py reads the four CSVs as gpu_check.sh names them,
-so the parser of docs/gpu-results.md is shown on the benchmarks' own output, not only on made-up files.
+gpu_check.sh runs gpu_bench_anatomy, gpu_bench_cudnn, gpu_bench_fused and gpu_bench_multi on the GPU
+machine, where device time is scarce; a benchmark that fails there costs a run. With --smoke each one takes
+tiny sizes chosen so that every path applies (cuDNN FMA and TF32 with both algorithms, eager and graph; the
+fused kernels at fp32, TF32 and BF16, the wavefront at H=16 and the cluster kernels at H=128; the
+multi-model batch at each precision beside the cuDNN loop; forecasting; the CPU row; the primitive probes
+and the step ladder). Passes when each exits 0, prints no "failed", and its CSV has every row with a
+positive time in every column that applies. The times themselves mean nothing here. Then
+scripts/gpu-results.py reads the CSVs as gpu_check.sh names them, so the parser of docs/gpu-results.md is shown on the benchmarks' own output, not only on made-up files.
 Last, a run killed after its first shape keeps that row in its CSV, and each one's command line: bad
 values and unknown flags are usage errors naming the flag.
 """
@@ -169,10 +169,26 @@ def main():
         if any(float(x["ms"]) < 0 for x in xs) or any(float(x["step_ms"]) <= 0 for x in xs):
             failures.append(f"{ppath}: L={L} {p}: a negative phase or no step time")
 
+    # One forward step taken apart: the probes (9 primitives, the exchange at 4 block sizes), the ladder's 8
+    # rungs and the engine's one-block and split forwards at H = 16, B = 3. The whole-step rung gives the
+    # one-block forward's bits, and the split forward the same (the benchmark prints "failed" otherwise).
+    path = os.path.join(out, "anatomy.csv")
+    log = run([os.path.join(bench, "gpu_bench_anatomy"), "--smoke", "--csv", path], failures)
+    r = rows(path, failures, 12 + 8 + 2)
+    positive(path, r, ["cycles", "mhz"], failures, lambda x: x["kind"] != "engine")
+    rungs = [x["name"] for x in r if x["kind"] == "rung"]
+    if len(set(rungs)) != 8 or rungs[0] != "barrier + h exchange" or rungs[4] != "+ stores (whole step)":
+        failures.append(f"{path}: rungs {rungs}")
+    if [x["name"] for x in r if x["kind"] == "engine"] != ["one-block forward", "split forward"]:
+        failures.append(f"{path}: engine rows {[x['name'] for x in r if x['kind'] == 'engine']}")
+    if "gives the one-block forward's y, gates and c bit for bit" not in log:
+        failures.append("gpu_bench_anatomy did not show the whole-step rung's bits")
+
     log_dir = os.path.join(out, "check")
     os.makedirs(log_dir, exist_ok=True)
     for mine, theirs in (("cudnn", "gpu_bench_cudnn"), ("fused", "gpu_bench_fused"), ("multi", "gpu_bench_multi"),
-                         ("forecast", "gpu_bench_forecast"), ("phases", "gpu_bench_phases")):
+                         ("forecast", "gpu_bench_forecast"), ("phases", "gpu_bench_phases"),
+                         ("anatomy", "gpu_bench_anatomy")):
         if os.path.exists(os.path.join(out, mine + ".csv")):
             shutil.copy(os.path.join(out, mine + ".csv"), os.path.join(log_dir, theirs + ".csv"))
     done = subprocess.run([sys.executable, os.path.join(source, "scripts", "gpu-results.py"), log_dir],
@@ -184,7 +200,8 @@ def main():
     for part in ("gpu_bench_cudnn.csv", "gpu_bench_fused.csv", "gpu_bench_multi.csv", "gpu_bench_forecast.csv"):
         if f"({part} is missing)" in md:
             failures.append(f"gpu-results.py did not read {part}")
-    for row in ("| 16 | 2 | 4 | 3 | tf32 |", "| 128 | 2 | 4 | 3 |", "| 3 | 2 |", "| dR GEMM (layer 2) | "):
+    for row in ("| 16 | 2 | 4 | 3 | tf32 |", "| 128 | 2 | 4 | 3 |", "| 3 | 2 |", "| dR GEMM (layer 2) | ",
+                "| + stores (whole step) | ", "| write, barrier, read | 256 | "):
         if row not in md:
             failures.append(f"gpu-results.py wrote no row starting {row}")
 
@@ -201,12 +218,13 @@ def main():
                             ("gpu_bench_fused", ["--quick", "--smoke"], "--smoke"),
                             ("gpu_bench_fused", ["--peak-tflops", "0"], "--peak-tflops"),
                             ("gpu_bench_multi", ["--models", "1,0"], "--models"),
-                            ("gpu_bench_multi", ["--no-such-flag"], "--no-such-flag")):
+                            ("gpu_bench_multi", ["--no-such-flag"], "--no-such-flag"),
+                            ("gpu_bench_anatomy", ["--steps", "0"], "--steps")):
         done = subprocess.run([os.path.join(bench, exe)] + args, capture_output=True, text=True)
         if done.returncode != 2 or flag not in done.stderr:
             failures.append(f"{exe} {' '.join(args)}: exit {done.returncode} (expected 2), stderr {done.stderr!r} "
                             f"(expected to name {flag})")
-    for exe in ("gpu_bench_cudnn", "gpu_bench_fused", "gpu_bench_multi"):
+    for exe in ("gpu_bench_cudnn", "gpu_bench_fused", "gpu_bench_multi", "gpu_bench_anatomy"):
         done = subprocess.run([os.path.join(bench, exe), "--help"], capture_output=True, text=True)
         if done.returncode != 0 or "--reps" not in done.stdout:
             failures.append(f"{exe} --help: exit {done.returncode}, no --reps in {done.stdout!r}")
