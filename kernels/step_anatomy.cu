@@ -9,6 +9,8 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
+#include <utility>
 
 #include "kernels/const_hidden.hpp"
 #include "kernels/fused_rows.cuh"
@@ -174,35 +176,23 @@ __global__ void __launch_bounds__(1024)
   }
 }
 
-template <Probe P>
-void launch_one_probe(int threads, int n, const int* chase, long long* out, cudaStream_t stream) {
-  launch_kernel(probe_kernel<P>, dim3(1), dim3(threads), 0, stream, n, chase, out);
+// f(integral_constant<size_t, I>) for I = 0, 1, ... until one returns other than cudaErrorNotReady (the
+// switch from a run-time rung or probe to its kernel); cudaErrorInvalidValue when none does.
+template <class F, std::size_t... I>
+cudaError_t first_match(std::index_sequence<I...>, F&& f) {
+  cudaError_t e = cudaErrorNotReady;
+  ((e = f(std::integral_constant<std::size_t, I>{}), e != cudaErrorNotReady) || ...);
+  return e == cudaErrorNotReady ? cudaErrorInvalidValue : e;
 }
 
 }  // namespace
 
 cudaError_t launch_step_ladder(unsigned parts, const LadderArgs& a, cudaStream_t stream) {
   if (a.B < 1 || a.T < 0 || !ladder_hidden_supported(a.H)) return cudaErrorInvalidValue;
-  switch (parts) {
-    case kLadder[0]:
-      return launch_rung<kLadder[0]>(a, stream);
-    case kLadder[1]:
-      return launch_rung<kLadder[1]>(a, stream);
-    case kLadder[2]:
-      return launch_rung<kLadder[2]>(a, stream);
-    case kLadder[3]:
-      return launch_rung<kLadder[3]>(a, stream);
-    case kLadder[4]:
-      return launch_rung<kLadder[4]>(a, stream);
-    case kLadder[5]:
-      return launch_rung<kLadder[5]>(a, stream);
-    case kLadder[6]:
-      return launch_rung<kLadder[6]>(a, stream);
-    case kLadder[7]:
-      return launch_rung<kLadder[7]>(a, stream);
-    default:
-      return cudaErrorInvalidValue;
-  }
+  return first_match(std::make_index_sequence<kLadderRungs>{}, [&](auto i) {
+    constexpr unsigned kParts = kLadder[decltype(i)::value];
+    return parts == kParts ? launch_rung<kParts>(a, stream) : cudaErrorNotReady;
+  });
 }
 
 const char* probe_name(Probe p) {
@@ -232,35 +222,13 @@ const char* probe_name(Probe p) {
 cudaError_t launch_probe(Probe p, int threads, int n, const int* chase, long long* out, cudaStream_t stream) {
   if (threads < 32 || threads > 1024 || threads % 32 != 0 || n < 0) return cudaErrorInvalidValue;
   if (p == Probe::L2Load && chase == nullptr) return cudaErrorInvalidValue;
-  switch (p) {
-    case Probe::Fma:
-      launch_one_probe<Probe::Fma>(threads, n, chase, out, stream);
-      break;
-    case Probe::SharedLoad:
-      launch_one_probe<Probe::SharedLoad>(threads, n, chase, out, stream);
-      break;
-    case Probe::L2Load:
-      launch_one_probe<Probe::L2Load>(threads, n, chase, out, stream);
-      break;
-    case Probe::Expf:
-      launch_one_probe<Probe::Expf>(threads, n, chase, out, stream);
-      break;
-    case Probe::Tanhf:
-      launch_one_probe<Probe::Tanhf>(threads, n, chase, out, stream);
-      break;
-    case Probe::Cell:
-      launch_one_probe<Probe::Cell>(threads, n, chase, out, stream);
-      break;
-    case Probe::CellFast:
-      launch_one_probe<Probe::CellFast>(threads, n, chase, out, stream);
-      break;
-    case Probe::Shuffle:
-      launch_one_probe<Probe::Shuffle>(threads, n, chase, out, stream);
-      break;
-    case Probe::Exchange:
-      launch_one_probe<Probe::Exchange>(threads, n, chase, out, stream);
-      break;
-  }
+  const cudaError_t e = first_match(std::make_index_sequence<kProbeCount>{}, [&](auto i) {
+    constexpr Probe kProbe = static_cast<Probe>(decltype(i)::value);
+    if (p != kProbe) return cudaErrorNotReady;
+    launch_kernel(probe_kernel<kProbe>, dim3(1), dim3(threads), 0, stream, n, chase, out);
+    return cudaSuccess;
+  });
+  if (e != cudaSuccess) return e;
   return cudaGetLastError();
 }
 

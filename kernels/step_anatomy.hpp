@@ -78,6 +78,7 @@ enum class Probe {
   Exchange,    // each thread writes its value to shared memory, a barrier, it reads its neighbour's
 };
 constexpr int kProbeCount = 9;
+static_assert(static_cast<int>(Probe::Exchange) + 1 == kProbeCount, "kProbeCount names every probe");
 const char* probe_name(Probe p);
 
 // `chase`: for L2Load, an int buffer where chase[i] is the next index (the caller builds the cycle);
