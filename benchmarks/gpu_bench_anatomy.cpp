@@ -1,4 +1,4 @@
-// Where one step of the fp32 forward time loop spends its time, on the device, without a profiler
+// Where one step of the fp32 time loops spends its time, on the device, without a profiler
 // (kernels/step_anatomy.hpp; docs/kernels.md, "One step's anatomy").
 //
 // 1. The SM clock while the probes run (clock64 cycles against %globaltimer nanoseconds), and the
@@ -7,15 +7,16 @@
 //    exchange of values between threads through shared memory and one barrier (at 32, 64, 128 and 256
 //    threads: the blocks of the one-block kernels at H = 32, 64 and of the split kernels). Thread 0 of one
 //    block times a chain of --probe-ops operations; the median of --reps launches.
-// 2. The step ladder at H in {32, 64} and B in {32, 64} (one row per block: the shapes where the fused
-//    step lost to cuDNN on the H200): the time per step of each rung, from the barrier and the exchange of
-//    h alone up to the whole step, then the whole step without each part, beside the engine's one-block and
-//    split forward kernels on the same inputs. A step's time is the slope of the launch's time between
-//    windows of --steps and a quarter of it (launch and loading R cancel), with CUDA events; the cycles
-//    beside it are the kernels' own clock64 count over the loop, per step, median over blocks.
-//    The top rung must give the one-block kernel's y, gates and c bit for bit (and the split kernel's
-//    forward gives the same bits): a difference is printed as "failed" and the exit status is 1, since
-//    then the ladder would not be taking apart the engine's step.
+// 2. The step ladders, forward and backward, at H in {32, 64} and B in {32, 64} (one row per block: the
+//    shapes where the fused step lost to cuDNN on the H200): the time per step of each rung, from the
+//    barrier and the exchange alone up to the whole step, then the whole step without each part, beside
+//    the engine's one-block and split kernels on the same inputs (the backward on the gates and c of the
+//    engine's forward). A step's time is the slope of the launch's time between windows of --steps and a
+//    quarter of it (launch and loading R cancel), with CUDA events; the cycles beside it are the kernels'
+//    own clock64 count over the loop, per step, median over blocks.
+//    Each top rung must give its one-block kernel's outputs bit for bit (y, gates and c; the gate
+//    gradients), and the split forward the one-block forward's: a difference is printed as "failed" and
+//    the exit status is 1, since then the ladder would not be taking apart the engine's step.
 //
 // --quick: H = 32, B = 32 only. --smoke: tiny sizes on every path, as the host emulation of CUDA runs it
 // in CI (emulated.gpu_bench_smoke); its times mean nothing there.
@@ -73,32 +74,36 @@ ProbeResult run_probe(cudaStream_t s, an::Probe p, int threads, int n, const int
   return {median_of(cycles), median_of(mhz)};
 }
 
-// One (H, B) shape's inputs and outputs, shared by the ladder's rungs and the engine's kernels.
+// One (H, B) shape's inputs and outputs, shared by the ladders' rungs and the engine's kernels. The
+// backward reads the gates and c the forward left (the engine's one-block forward runs last before it).
 struct Shape {
   int H, B, T;
-  gpu::DeviceBuffer<float> R, Rt, gx, bW, bR, y, gates, c;
+  gpu::DeviceBuffer<float> R, Rt, gx, bW, bR, y, gates, c, dy, dgates;
   gpu::DeviceBuffer<long long> cycles;
 
   Shape(int h, int b, int t, cudaStream_t s) : H(h), B(b), T(t) {
-    const std::size_t H4 = 4 * static_cast<std::size_t>(H);
+    const std::size_t H4 = 4 * static_cast<std::size_t>(H), TB = static_cast<std::size_t>(T) * B;
     Rng rng(17);
     // Weights as the engine initialises them (uniform in 1/sqrt(H)), so the cells run on ordinary values.
     const float a = 1.f / std::sqrt(static_cast<float>(H));
-    std::vector<float> r(H4 * H), rt(H4 * H), g(static_cast<std::size_t>(T) * B * H4), bw(H4), br(H4);
+    std::vector<float> r(H4 * H), rt(H4 * H), g(TB * H4), bw(H4), br(H4), d(TB * H);
     for (auto& e : r) e = static_cast<float>(rng.uniform(-a, a));
     for (std::size_t m = 0; m < H4; ++m)
       for (int k = 0; k < H; ++k) rt[static_cast<std::size_t>(k) * H4 + m] = r[m * H + k];
     for (auto& e : g) e = static_cast<float>(rng.uniform(-1, 1));
     for (auto& e : bw) e = static_cast<float>(rng.uniform(-a, a));
     for (auto& e : br) e = static_cast<float>(rng.uniform(-a, a));
+    for (auto& e : d) e = static_cast<float>(rng.uniform(-0.1, 0.1));
     R.upload(r, s);
     Rt.upload(rt, s);
     gx.upload(g, s);
     bW.upload(bw, s);
     bR.upload(br, s);
-    y.resize(static_cast<std::size_t>(T + 1) * B * H);
-    gates.resize(static_cast<std::size_t>(T) * B * H4);
-    c.resize(static_cast<std::size_t>(T) * B * H);
+    dy.upload(d, s);
+    y.resize((TB + B) * H);
+    gates.resize(TB * H4);
+    c.resize(TB * H);
+    dgates.resize(TB * H4);
     cycles.resize(static_cast<std::size_t>(B));
   }
 
@@ -107,6 +112,7 @@ struct Shape {
     a.H = H;
     a.B = B;
     a.T = t;
+    a.R = R.data();
     a.Rt = Rt.data();
     a.gx = gx.data();
     a.bW = bW.data();
@@ -114,11 +120,13 @@ struct Shape {
     a.y = y.data();
     a.gates = gates.data();
     a.c = c.data();
+    a.dy = dy.data();
+    a.dgates = dgates.data();
     a.cycles = cycles.data();
     return a;
   }
 
-  kernels::FusedFwdArgs engine(int t) {
+  kernels::FusedFwdArgs forward(int t) {
     kernels::FusedFwdArgs a;
     a.gx = gx.data();
     a.R = R.data();
@@ -131,8 +139,21 @@ struct Shape {
     return a;
   }
 
-  // y from step 1 on (y[0], h_0, is the engine's alone), the gates and c, as the host sees them.
-  std::vector<float> outputs(cudaStream_t s) {
+  kernels::FusedBwdArgs backward(int t) {
+    kernels::FusedBwdArgs a;
+    a.R = R.data();
+    a.gates = gates.data();
+    a.c = c.data();
+    a.dy = dy.data();
+    a.T = t;
+    a.dgates = dgates.data();
+    return a;
+  }
+
+  // What a direction's step leaves in global memory, as the host sees it: y from step 1 on (y[0], h_0, is
+  // the engine's alone), the gates and c; the gate gradients.
+  std::vector<float> outputs(an::Direction d, cudaStream_t s) {
+    if (d == an::Direction::Backward) return dgates.to_host(s);
     std::vector<float> all = y.to_host(s);
     all.erase(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(B) * H);
     const std::vector<float> g = gates.to_host(s), cc = c.to_host(s);
@@ -152,7 +173,7 @@ std::size_t bit_differences(const std::vector<float>& a, const std::vector<float
 
 // The rungs' names, in kLadder's order: up to the whole step one part at a time, then without each.
 constexpr const char* kRungNames[an::kLadderRungs] = {
-    "barrier + h exchange",  "+ product",       "+ cell",       "+ input",
+    "barrier + exchange",    "+ product",       "+ cell",       "+ input",
     "+ stores (whole step)", "without product", "without cell", "without input"};
 
 class LadderTimer {
@@ -160,6 +181,15 @@ class LadderTimer {
   LadderTimer(cudaStream_t s, const kernels::FusedLimits& lim, int warmup, int reps)
       : s_(s), lim_(lim), warmup_(warmup), reps_(reps) {}
 
+  // Both directions at one shape: the forward first, whose engine run leaves the backward its inputs.
+  int run(Shape& sh, bench::CsvRows& csv, double mhz) {
+    std::printf("\nH = %d, B = %d (one row per block, %d blocks of %d threads), %d steps:\n", sh.H, sh.B,
+                sh.B, sh.H, sh.T);
+    const int failed = direction(sh, an::Direction::Forward, csv, mhz);
+    return failed | direction(sh, an::Direction::Backward, csv, mhz);
+  }
+
+ private:
   // The time per step of `launch(t)` (ms of a launch at t steps) by the slope between T and T / 4.
   template <class Launch>
   double step_us(int T, Launch&& launch) {
@@ -176,73 +206,96 @@ class LadderTimer {
     return median_of(v) / T;
   }
 
-  int run(Shape& sh, bench::CsvRows& csv, double mhz) {
+  // One engine kernel's row: its time per step, and its outputs at T steps.
+  template <class Launch>
+  std::vector<float> engine_row(Shape& sh, an::Direction d, const char* name, int threads, Launch&& launch,
+                                bench::CsvRows& csv, double mhz) {
+    const double us = step_us(sh.T, launch);
+    std::printf("  %-32s %10.3f %12s %12s\n", name, us, "", "");
+    csv.row(std::string("engine"), std::string(direction_name(d)), std::string(name), sh.H, sh.B, threads,
+            sh.T, us, -1.0, mhz);
+    launch(sh.T);
+    CUDA_CHECK(cudaStreamSynchronize(s_));
+    return sh.outputs(d, s_);
+  }
+
+  static const char* direction_name(an::Direction d) {
+    return d == an::Direction::Forward ? "forward" : "backward";
+  }
+
+  int direction(Shape& sh, an::Direction d, bench::CsvRows& csv, double mhz) {
     int failed = 0;
     const int T = sh.T;
-    std::printf("\nH = %d, B = %d (one row per block, %d blocks of %d threads), %d steps:\n", sh.H, sh.B,
-                sh.B, sh.H, T);
-    std::printf("  %-32s %10s %12s %12s\n", "rung", "us/step", "cycles/step", "vs previous");
+    const char* dir = direction_name(d);
+    std::printf("  %-32s %10s %12s %12s\n", dir, "us/step", "cycles/step", "vs previous");
     double previous = -1;
     for (int i = 0; i < an::kLadderRungs; ++i) {
       const unsigned parts = an::kLadder[i];
       const double us =
-          step_us(T, [&](int t) { CUDA_CHECK(an::launch_step_ladder(parts, sh.ladder(t), s_)); });
-      CUDA_CHECK(an::launch_step_ladder(parts, sh.ladder(T), s_));
+          step_us(T, [&](int t) { CUDA_CHECK(an::launch_step_ladder(d, parts, sh.ladder(t), s_)); });
+      CUDA_CHECK(an::launch_step_ladder(d, parts, sh.ladder(T), s_));
       CUDA_CHECK(cudaStreamSynchronize(s_));
       const double cyc = cycles_per_step(sh, T);
-      const std::string name = kRungNames[i];
       if (i > 0 && i <= 4)
-        std::printf("  %-32s %10.3f %12.0f %+12.3f\n", name.c_str(), us, cyc, us - previous);
+        std::printf("  %-32s %10.3f %12.0f %+12.3f\n", kRungNames[i], us, cyc, us - previous);
       else
-        std::printf("  %-32s %10.3f %12.0f %12s\n", name.c_str(), us, cyc, "");
+        std::printf("  %-32s %10.3f %12.0f %12s\n", kRungNames[i], us, cyc, "");
       if (i <= 4) previous = us;
-      csv.row(std::string("rung"), name, sh.H, sh.B, sh.H, T, us, cyc, mhz);
+      csv.row(std::string("rung"), std::string(dir), std::string(kRungNames[i]), sh.H, sh.B, sh.H, T, us, cyc,
+              mhz);
     }
-    // The engine's kernels on the same inputs, and the bits of the top rung against the one-block kernel.
-    CUDA_CHECK(an::launch_step_ladder(an::kAllParts, sh.ladder(T), s_));
+    // The engine's kernels on the same inputs, and the top rung's bits against the one-block kernel's.
+    CUDA_CHECK(an::launch_step_ladder(d, an::kAllParts, sh.ladder(T), s_));
     CUDA_CHECK(cudaStreamSynchronize(s_));
-    const std::vector<float> rung = sh.outputs(s_);
+    const std::vector<float> rung = sh.outputs(d, s_);
     const kernels::FusedLaunch plan = kernels::plan_fused(sh.H, sh.B, lim_);
+    const kernels::SplitLaunch split = kernels::plan_fused_split(sh.H, sh.B, lim_);
     gpu::DeviceBuffer<float> workspace(kernels::fused_forward_workspace(sh.H));
-    const auto one_block = [&](int t) {
-      kernels::launch_lstm_fused_forward(plan, sh.engine(t), workspace.data(), s_);
-      CUDA_CHECK(cudaGetLastError());
-    };
-    const double ob = step_us(T, one_block);
-    std::printf("  %-32s %10.3f %12s %12s\n", "engine: one-block forward", ob, "", "");
-    csv.row(std::string("engine"), std::string("one-block forward"), sh.H, sh.B, plan.groups * sh.H, T, ob,
-            -1.0, mhz);
-    one_block(T);
-    CUDA_CHECK(cudaStreamSynchronize(s_));
-    const std::vector<float> engine = sh.outputs(s_);
-    if (const std::size_t d = bit_differences(rung, engine); d != 0) {
-      std::printf("  failed: the whole-step rung differs from the one-block forward in %zu of %zu floats\n",
-                  d, engine.size());
+    const bool fwd = d == an::Direction::Forward;
+    const std::vector<float> engine = engine_row(
+        sh, d, fwd ? "engine: one-block forward" : "engine: one-block backward", plan.groups * sh.H,
+        [&](int t) {
+          if (fwd)
+            kernels::launch_lstm_fused_forward(plan, sh.forward(t), workspace.data(), s_);
+          else
+            kernels::launch_lstm_fused_backward(plan, sh.backward(t), s_);
+          CUDA_CHECK(cudaGetLastError());
+        },
+        csv, mhz);
+    if (const std::size_t n = bit_differences(rung, engine); n != 0) {
+      std::printf("  failed: the whole-step rung differs from the one-block %s in %zu of %zu floats\n", dir,
+                  n, engine.size());
       failed = 1;
     } else {
-      std::printf("  the whole-step rung gives the one-block forward's y, gates and c bit for bit\n");
+      std::printf("  the whole-step rung gives the one-block %s's %s bit for bit\n", dir,
+                  fwd ? "y, gates and c" : "gate gradients");
     }
-    const kernels::SplitLaunch split = kernels::plan_fused_split(sh.H, sh.B, lim_);
     if (split.grid > 0) {
-      const auto split_fwd = [&](int t) {
-        kernels::launch_lstm_fused_forward_split(split, sh.engine(t), s_);
-        CUDA_CHECK(cudaGetLastError());
-      };
-      const double sp = step_us(T, split_fwd);
-      std::printf("  %-32s %10.3f %12s %12s\n", "engine: split forward", sp, "", "");
-      csv.row(std::string("engine"), std::string("split forward"), sh.H, sh.B,
-              4 * sh.H * split.rows_per_block, T, sp, -1.0, mhz);
-      split_fwd(T);
-      CUDA_CHECK(cudaStreamSynchronize(s_));
-      if (const std::size_t d = bit_differences(engine, sh.outputs(s_)); d != 0) {
-        std::printf("  failed: the split forward differs from the one-block forward in %zu floats\n", d);
+      // The split forward gives the one-block forward's bits; the split backward sums the recurrent
+      // gradient in another fixed order (lstm_fused_split.hpp), so its bits are not compared.
+      const std::vector<float> out = engine_row(
+          sh, d, fwd ? "engine: split forward" : "engine: split backward", 4 * sh.H * split.rows_per_block,
+          [&](int t) {
+            if (fwd)
+              kernels::launch_lstm_fused_forward_split(split, sh.forward(t), s_);
+            else
+              kernels::launch_lstm_fused_backward_split(split, sh.backward(t), s_);
+            CUDA_CHECK(cudaGetLastError());
+          },
+          csv, mhz);
+      if (const std::size_t n = bit_differences(engine, out); fwd && n != 0) {
+        std::printf("  failed: the split forward differs from the one-block forward in %zu floats\n", n);
         failed = 1;
       }
+    }
+    // The backward reads the one-block forward's gates and c, as the engine's step would.
+    if (fwd) {
+      kernels::launch_lstm_fused_forward(plan, sh.forward(T), workspace.data(), s_);
+      CUDA_CHECK(cudaStreamSynchronize(s_));
     }
     return failed;
   }
 
- private:
   cudaStream_t s_;
   kernels::FusedLimits lim_;
   int warmup_, reps_;
@@ -255,7 +308,7 @@ int main(int argc, char** argv) {
   flags.reps = 11;
   flags.warmup = 2;
   int steps = 2000, probe_ops = 1 << 14;
-  CLI::App app{"gpu_bench_anatomy: where one step of the fp32 forward time loop spends its time"};
+  CLI::App app{"gpu_bench_anatomy: where one step of the fp32 time loops spends its time"};
   bench::add_bench_flags(app, flags);
   app.add_option("--steps", steps, "Steps of the ladder's long window (the short one is a quarter)")
       ->check(bench::at_least(8))
@@ -279,7 +332,7 @@ int main(int argc, char** argv) {
   CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
   const kernels::FusedLimits limits = fused_device_limits(0);
   gpu::Stream stream;
-  bench::CsvRows csv(flags.csv, "kind,name,H,B,threads,steps,us,cycles,mhz");
+  bench::CsvRows csv(flags.csv, "kind,direction,name,H,B,threads,steps,us,cycles,mhz");
 
   // 1. The clock and the primitives.
   const int chase_n = 1 << 18;  // 1 MiB of ints: past L1, well inside L2
@@ -309,8 +362,8 @@ int main(int argc, char** argv) {
     const ProbeResult r =
         run_probe(stream, k.p, k.threads, probe_ops, chase.data(), flags.warmup, flags.reps);
     std::printf("  %-28s %8d %10.1f\n", an::probe_name(k.p), k.threads, r.cycles_per_op);
-    csv.row(std::string("probe"), std::string(an::probe_name(k.p)), 0, 0, k.threads, probe_ops,
-            clock.mhz > 0 ? r.cycles_per_op / clock.mhz : -1.0, r.cycles_per_op, r.mhz);
+    csv.row(std::string("probe"), std::string("-"), std::string(an::probe_name(k.p)), 0, 0, k.threads,
+            probe_ops, clock.mhz > 0 ? r.cycles_per_op / clock.mhz : -1.0, r.cycles_per_op, r.mhz);
   }
 
   // 2. The ladder.
@@ -321,7 +374,7 @@ int main(int argc, char** argv) {
     Bs = {3};
   }
   std::printf(
-      "\nthe step ladder: time per step (the slope between %d and %d steps) and the kernel's own cycles "
+      "\nthe step ladders: time per step (the slope between %d and %d steps) and the kernel's own cycles "
       "per step; 'vs previous' is what the rung's part adds to the one above it\n",
       steps, std::max(1, steps / 4));
   LadderTimer timer(stream, limits, flags.warmup, flags.reps);

@@ -20,8 +20,8 @@
 # 5. runs the GPU benchmarks and the PyTorch comparisons on the same shapes (nn.LSTM per shape; a loop
 #    of nn.LSTM models and a stacked batched-matmul LSTM beside gpu_bench_multi), with where one step's
 #    time goes, phase by phase (gpu_bench_fused_phases.csv: one model at the small shapes;
-#    gpu_bench_phases.csv: many models), and one forward step taken apart (gpu_bench_anatomy.csv: the
-#    primitive latencies and the step ladder, no profiler needed);
+#    gpu_bench_phases.csv: many models), and one time-loop step taken apart (gpu_bench_anatomy.csv: the
+#    primitive latencies and the step ladders, no profiler needed);
 # 6. runs configs/nab_grid.json end to end on the fused engine (when .deps/nab holds the NAB corpus), with
 #    its models saved, and checks that `lstmad detect` reproduces three cells' scores from them; then
 #    profiles one single-model step's time loops with ncu (information, not a check);
@@ -319,7 +319,7 @@ if wanted benchmarks; then
     rc=0
     w=$(bench_weight "$b")
     lim=$(weighted "$w" "$parts")
-    if [ "$b" = gpu_bench_anatomy ]; then  # a few seconds: the probes and the step ladder (docs/kernels.md)
+    if [ "$b" = gpu_bench_anatomy ]; then  # a few seconds: the probes and the step ladders (docs/kernels.md)
       run_exe "$b" "$lim" "$b" $QUICK --csv "$LOG/$b.csv" || rc=$?
     elif [ "$b" = gpu_bench_cudnn ]; then
       run_exe "$b" "$lim" "$b" $QUICK --reps 25 --csv "$LOG/$b.csv" || rc=$?

@@ -1,11 +1,12 @@
-// The step ladder and the primitive latency probes (step_anatomy.hpp).
+// The step ladders and the primitive latency probes (step_anatomy.hpp).
 //
-// The ladder's kernel is lstm_fused_fwd_kernel's loop at MAXR = 1 with R in shared memory and H the
-// constant KH, written with its parts as compile-time switches: the same device functions
-// (load_fwd_input, fwd_start_values, add_recurrent_product, cell::forward) in the same order, so that its
-// top rung gives that kernel's bits (compiled with -fmad=false as it is, kernels/CMakeLists.txt) and a
-// rung without a part differs from it by that part only. A part switched off leaves the step's dependence
-// on h_{t-1} in place (step_anatomy.hpp), so every rung stays a chain of T dependent steps.
+// The ladders' kernels are lstm_fused_fwd_kernel's and lstm_fused_bwd_kernel's loops at MAXR = 1 with R in
+// shared memory and H the constant KH, written with their parts as compile-time switches: the same device
+// functions (forward: load_fwd_input, fwd_start_values, add_recurrent_product, cell::forward; backward:
+// BwdStepInputs, cell::backward, recurrent_gradient) in the same order, so that a top rung gives its
+// kernel's bits (compiled with -fmad=false as they are, kernels/CMakeLists.txt) and a rung without a part
+// differs from it by that part only. A part switched off leaves the step's dependence on the one before in
+// place (step_anatomy.hpp), so every rung stays a chain of T dependent steps.
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -107,17 +108,80 @@ __global__ void __launch_bounds__(64) step_ladder_kernel(const LadderArgs a) {
   if (j == 0) a.cycles[row] = t1 - t0;
 }
 
+template <unsigned PARTS, int KH>
+__global__ void __launch_bounds__(64) step_ladder_bwd_kernel(const LadderArgs a) {
+  constexpr bool kP = (PARTS & kProduct) != 0, kC = (PARTS & kCell) != 0, kI = (PARTS & kInput) != 0,
+                 kS = (PARTS & kStores) != 0;
+  constexpr int H = KH, H4 = 4 * KH;
+  LSTMAD_DYNAMIC_SMEM(float4, smem4);  // float4: recurrent_gradient reads the gate gradients as 16-byte words
+  float* const smem = reinterpret_cast<float*>(smem4);
+  float* const rs = smem;                      // R as stored, 4H x H (kProduct)
+  float* const ds = smem + (kP ? H4 * H : 0);  // the gate gradients, [2][4H]
+  const int j = threadIdx.x, row = blockIdx.x, B = a.B, T = a.T;
+  if (T <= 0) return;
+  if (kP)
+    for (int i = j; i < H4 * H; i += H) rs[i] = a.R[i];
+  for (int i = j; i < 2 * H4; i += H) ds[i] = 0.f;
+  const int lr[1] = {0};
+  const bool valid[1] = {true};
+  const long long grow[1] = {row};
+  float dh_rec[1] = {0.f}, dc = 0.f;
+  float ct = a.c[(static_cast<long long>(T - 1) * B + row) * H + j];
+  BwdStepInputs<1> next;
+  next.load(T - 1, B, H, j, valid, grow, a.dy, a.gates, a.c);
+  __syncthreads();
+
+  const long long t0 = clock64();
+  for (int t = T - 1; t >= 0; --t) {
+    float* dcur = ds + (t & 1) * H4;
+    const BwdStepInputs<1> in = next;
+    if constexpr (kI) next.load(t - 1, B, H, j, valid, grow, a.dy, a.gates, a.c);
+    const float dh = dh_rec[0] + in.dy[0];
+    float da[4];
+    if constexpr (kC) {
+      cell::backward(dh, in.g[0], ct, in.cp[0], dc, da);
+      ct = in.cp[0];
+    } else {
+#pragma unroll
+      for (int q = 0; q < 4; ++q) da[q] = 0.25f * dh;
+    }
+#pragma unroll
+    for (int q = 0; q < 4; ++q) dcur[q * H + j] = da[q];
+    if constexpr (kS) {
+      float* dgr = a.dgates + (static_cast<long long>(t) * B + row) * H4 + j;
+#pragma unroll
+      for (int q = 0; q < 4; ++q) dgr[q * H] = da[q];
+    }
+    __syncthreads();
+    if (t == 0) break;
+    if constexpr (kP) {
+      recurrent_gradient<1, KH>(dh_rec, rs, j, H, dcur, lr, H4);
+    } else {
+      dh_rec[0] = dcur[j];
+    }
+  }
+  const long long t1 = clock64();
+  // Without the stores what the loop carries still leaves the kernel, so that no rung's loop is dead code.
+  if (!kS) a.dgates[static_cast<long long>(row) * H4 + j] = dh_rec[0] + dc;
+  if (j == 0) a.cycles[row] = t1 - t0;
+}
+
 template <unsigned PARTS>
-cudaError_t launch_rung(const LadderArgs& a, cudaStream_t stream) {
+cudaError_t launch_rung(Direction d, const LadderArgs& a, cudaStream_t stream) {
   return with_const_hidden(a.H, [&](auto kh) -> cudaError_t {
     constexpr int KH = decltype(kh)::value;
     if constexpr (KH == 0) {
       return cudaErrorInvalidValue;
     } else {
-      const std::size_t smem = (((PARTS & kProduct) != 0 ? 4 * KH * KH : 0) + 2 * KH) * sizeof(float);
-      const cudaError_t e = raise_dynamic_smem_limit(step_ladder_kernel<PARTS, KH>, smem);
+      // R (either layout) when the product is on, and the step's double buffer: h forward, the gate
+      // gradients backward.
+      const std::size_t r = (PARTS & kProduct) != 0 ? 4 * KH * KH : 0;
+      const std::size_t smem = (r + (d == Direction::Forward ? 2 * KH : 8 * KH)) * sizeof(float);
+      const auto kernel =
+          d == Direction::Forward ? step_ladder_kernel<PARTS, KH> : step_ladder_bwd_kernel<PARTS, KH>;
+      const cudaError_t e = raise_dynamic_smem_limit(kernel, smem);
       if (e != cudaSuccess) return e;
-      launch_kernel(step_ladder_kernel<PARTS, KH>, dim3(a.B), dim3(KH), smem, stream, a);
+      launch_kernel(kernel, dim3(a.B), dim3(KH), smem, stream, a);
       return cudaGetLastError();
     }
   });
@@ -187,11 +251,11 @@ cudaError_t first_match(std::index_sequence<I...>, F&& f) {
 
 }  // namespace
 
-cudaError_t launch_step_ladder(unsigned parts, const LadderArgs& a, cudaStream_t stream) {
+cudaError_t launch_step_ladder(Direction d, unsigned parts, const LadderArgs& a, cudaStream_t stream) {
   if (a.B < 1 || a.T < 0 || !ladder_hidden_supported(a.H)) return cudaErrorInvalidValue;
   return first_match(std::make_index_sequence<kLadderRungs>{}, [&](auto i) {
     constexpr unsigned kParts = kLadder[decltype(i)::value];
-    return parts == kParts ? launch_rung<kParts>(a, stream) : cudaErrorNotReady;
+    return parts == kParts ? launch_rung<kParts>(d, a, stream) : cudaErrorNotReady;
   });
 }
 

@@ -409,8 +409,8 @@ NCU_METRICS = ("SM Frequency", "Duration", "Elapsed Cycles", "Compute (SM) Throu
 
 
 def anatomy_section(log):
-    """One forward step taken apart (gpu_bench_anatomy): the primitive latencies in cycles, then per (H, B) the
-    ladder's rungs and the engine's kernels in microseconds and cycles per step."""
+    """One step taken apart (gpu_bench_anatomy): the primitive latencies in cycles, then for each direction a
+    table of the ladder's rungs and the engine's kernels per (H, B), in microseconds and cycles per step."""
     rows_in = read_csv(os.path.join(log, "gpu_bench_anatomy.csv"))
     if not rows_in:
         return "Not in this run (gpu_bench_anatomy.csv is missing or empty)."
@@ -424,33 +424,36 @@ def anatomy_section(log):
                 table(["operation", "threads", "cycles", "ns"],
                       [[r["name"], r["threads"], fmt(num(r["cycles"]), 1), fmt(num(r["us"]) * 1e3, 1)]
                        for r in probes]), ""]
-    shapes = []
-    for r in rows_in:
-        key = (int(r["H"]), int(r["B"]))
-        if r["kind"] != "probe" and key not in shapes:
-            shapes.append(key)
-    names = []
-    for r in rows_in:
-        if r["kind"] != "probe" and r["name"] not in names:
-            names.append(r["name"])
-    cells = {(int(r["H"]), int(r["B"]), r["name"]): r for r in rows_in if r["kind"] != "probe"}
-    rows = []
-    for n in names:
-        row = [n]
-        for h, b in shapes:
-            r = cells.get((h, b, n))
-            if r is None:
-                row.append("-")
-                continue
-            cyc = num(r["cycles"])
-            row.append(fmt(num(r["us"])) + ("" if math.isnan(cyc) else f" ({cyc:.0f})"))
-        rows.append(row)
-    steps_ = sorted({r["steps"] for r in rows_in if r["kind"] != "probe"})
-    out += ["Microseconds per forward step (the slope between " + ", ".join(steps_) + " steps and a quarter of "
-            "them), the kernel's own cycles per step in brackets: the ladder's rungs, each adding one part to the "
-            "one above up to the whole step, then the whole step without one part; and the engine's kernels on "
-            "the same inputs (one row per block).", "",
-            table(["rung"] + [f"H={h} B={b}" for h, b in shapes], rows)]
+    ladder = [r for r in rows_in if r["kind"] != "probe"]
+    steps_ = sorted({r["steps"] for r in ladder})
+    if ladder:
+        out += ["Microseconds per step (the slope between " + ", ".join(steps_) + " steps and a quarter of them), "
+                "the kernel's own cycles per step in brackets: the ladder's rungs, each adding one part to the one "
+                "above up to the whole step, then the whole step without one part; and the engine's kernels on "
+                "the same inputs (one row per block)."]
+    for direction in ("forward", "backward"):
+        rows_d = [r for r in ladder if r["direction"] == direction]
+        if not rows_d:
+            continue
+        shapes, names = [], []
+        for r in rows_d:
+            if (int(r["H"]), int(r["B"])) not in shapes:
+                shapes.append((int(r["H"]), int(r["B"])))
+            if r["name"] not in names:
+                names.append(r["name"])
+        cells = {(int(r["H"]), int(r["B"]), r["name"]): r for r in rows_d}
+        rows = []
+        for n in names:
+            row = [n]
+            for h, b in shapes:
+                r = cells.get((h, b, n))
+                if r is None:
+                    row.append("-")
+                    continue
+                cyc = num(r["cycles"])
+                row.append(fmt(num(r["us"])) + ("" if math.isnan(cyc) else f" ({cyc:.0f})"))
+            rows.append(row)
+        out += ["", table([direction] + [f"H={h} B={b}" for h, b in shapes], rows)]
     return "\n".join(out)
 
 
@@ -826,7 +829,7 @@ def main():
     if a.previous:
         out += ["", "## Against the previous run", "", previous_section(a.log, a.previous)]
     out += ["", "## Where a single-model step's time goes", "", single_phases_section(a.log)]
-    out += ["", "## One forward step taken apart", "", anatomy_section(a.log)]
+    out += ["", "## One step taken apart", "", anatomy_section(a.log)]
     out += ["", "## A single-model step's time loops under Nsight Compute", "", ncu_section(a.log)]
     out += ["", "### Where one forward launch stalls, instruction by instruction", "", source_section(a.log)]
     out += ["", "## Warnings in the logs", "", warnings_section(a.log)]

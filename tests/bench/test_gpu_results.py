@@ -308,26 +308,30 @@ with tempfile.TemporaryDirectory() as tmp:
     check("N=1024 L=2: tf32 3.08x the TF32 compute floor (target 3x)" in md, "the missed TF32 floor target")
     check("N=1024 L=1: tf32" not in md, "no miss where the tf32 path is within 3x")
 
-    # One forward step taken apart: the probes with the clock (the median of their clocks), then a column per
-    # (H, B) in the order first met, a row per rung or engine kernel, microseconds with the cycles beside them
-    # (none for the engine's kernels, which have no clock of their own), "-" where a shape lacks the row.
+    # One step taken apart: the probes with the clock (the median of their clocks), then per direction a
+    # column per (H, B) in the order first met, a row per rung or engine kernel, microseconds with the cycles
+    # beside them (none for the engine's kernels, which have no clock of their own), "-" where a shape lacks
+    # the row.
     check("(gpu_bench_anatomy.csv is missing or empty)" in md, "no anatomy without its CSV")
     write(newer, "gpu_bench_anatomy.csv",
-          "kind,name,H,B,threads,steps,us,cycles,mhz\n"
-          "probe,fmaf,0,0,32,16384,0.00204,4.04,1980\n"
-          "probe,\"write, barrier, read\",0,0,64,16384,0.0303,60,1975\n"
-          "probe,expf,0,0,32,16384,0.0101,20,1700\n"
-          "rung,barrier + h exchange,32,32,32,2000,0.05,99,1980\n"
-          "rung,+ product,32,32,32,2000,0.2,396,1980\n"
-          "engine,one-block forward,32,32,32,2000,0.94,-1,1980\n"
-          "rung,barrier + h exchange,64,32,64,2000,0.06,118.8,1980\n")
+          "kind,direction,name,H,B,threads,steps,us,cycles,mhz\n"
+          "probe,-,fmaf,0,0,32,16384,0.00204,4.04,1980\n"
+          "probe,-,\"write, barrier, read\",0,0,64,16384,0.0303,60,1975\n"
+          "probe,-,expf,0,0,32,16384,0.0101,20,1700\n"
+          "rung,forward,barrier + exchange,32,32,32,2000,0.05,99,1980\n"
+          "rung,forward,+ product,32,32,32,2000,0.2,396,1980\n"
+          "engine,forward,one-block forward,32,32,32,2000,0.94,-1,1980\n"
+          "rung,forward,barrier + exchange,64,32,64,2000,0.06,118.8,1980\n"
+          "rung,backward,barrier + exchange,32,32,32,2000,0.07,139,1980\n")
     md = run(newer)
     check("the SM clock over the probes 1975 MHz" in md, "the probes' median clock")
     check("| write, barrier, read | 64 | 60.0 | 30.3 |" in md, "a probe's cycles and nanoseconds")
-    check("| rung | H=32 B=32 | H=64 B=32 |" in md, "the ladder's columns")
-    check("| barrier + h exchange | 0.050 (99) | 0.060 (119) |" in md, "a rung's microseconds and cycles")
+    check("| forward | H=32 B=32 | H=64 B=32 |" in md, "the forward ladder's columns")
+    check("| barrier + exchange | 0.050 (99) | 0.060 (119) |" in md, "a rung's microseconds and cycles")
     check("| + product | 0.200 (396) | - |" in md, "a rung one shape lacks")
     check("| one-block forward | 0.940 | - |" in md, "the engine's kernel without cycles")
+    check("| backward | H=32 B=32 |" in md and "| barrier + exchange | 0.070 (139) |" in md,
+          "the backward ladder in its own table")
 
     empty = pathlib.Path(tmp) / "empty"
     empty.mkdir()

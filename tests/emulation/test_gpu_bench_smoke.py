@@ -169,20 +169,24 @@ def main():
         if any(float(x["ms"]) < 0 for x in xs) or any(float(x["step_ms"]) <= 0 for x in xs):
             failures.append(f"{ppath}: L={L} {p}: a negative phase or no step time")
 
-    # One forward step taken apart: the probes (9 primitives, the exchange at 4 block sizes), the ladder's 8
-    # rungs and the engine's one-block and split forwards at H = 16, B = 3. The whole-step rung gives the
-    # one-block forward's bits, and the split forward the same (the benchmark prints "failed" otherwise).
+    # One step taken apart: the probes (9 primitives, the exchange at 4 block sizes), and per direction the
+    # ladder's 8 rungs and the engine's one-block and split kernels at H = 16, B = 3. Each whole-step rung
+    # gives its one-block kernel's bits, and the split forward the same (the benchmark prints "failed"
+    # otherwise).
     path = os.path.join(out, "anatomy.csv")
     log = run([os.path.join(bench, "gpu_bench_anatomy"), "--smoke", "--csv", path], failures)
-    r = rows(path, failures, 12 + 8 + 2)
+    r = rows(path, failures, 12 + 2 * (8 + 2))
     positive(path, r, ["cycles", "mhz"], failures, lambda x: x["kind"] != "engine")
-    rungs = [x["name"] for x in r if x["kind"] == "rung"]
-    if len(set(rungs)) != 8 or rungs[0] != "barrier + h exchange" or rungs[4] != "+ stores (whole step)":
-        failures.append(f"{path}: rungs {rungs}")
-    if [x["name"] for x in r if x["kind"] == "engine"] != ["one-block forward", "split forward"]:
-        failures.append(f"{path}: engine rows {[x['name'] for x in r if x['kind'] == 'engine']}")
-    if "gives the one-block forward's y, gates and c bit for bit" not in log:
-        failures.append("gpu_bench_anatomy did not show the whole-step rung's bits")
+    for d in ("forward", "backward"):
+        rungs = [x["name"] for x in r if x["kind"] == "rung" and x["direction"] == d]
+        if len(set(rungs)) != 8 or rungs[0] != "barrier + exchange" or rungs[4] != "+ stores (whole step)":
+            failures.append(f"{path}: {d} rungs {rungs}")
+        engines = [x["name"] for x in r if x["kind"] == "engine" and x["direction"] == d]
+        if engines != [f"engine: one-block {d}", f"engine: split {d}"]:
+            failures.append(f"{path}: {d} engine rows {engines}")
+    for what in ("forward's y, gates and c", "backward's gate gradients"):
+        if f"the whole-step rung gives the one-block {what} bit for bit" not in log:
+            failures.append(f"gpu_bench_anatomy did not show the one-block {what} from the whole-step rung")
 
     log_dir = os.path.join(out, "check")
     os.makedirs(log_dir, exist_ok=True)
