@@ -90,7 +90,8 @@ double time_step_ms(cudaStream_t s, int warmup, int reps, const std::function<vo
 struct Row {
   int H = 0, L = 0, T = 0, B = 0;
   // fused_ms: the engine's fp32 path (fused_path says which); cluster_ms / wavefront_ms: the same time
-  // where that path is the cluster or the wavefront; one_block_ms: the layer-by-layer one-block kernels
+  // where that path is the cluster or the wavefront (either form, the autotuning's pick: "wavefront" or
+  // "wavefront-split"); one_block_ms: the layer-by-layer one-block kernels
   // (version 1.1, R from L2 where it does not fit), timed where the engine's path is another.
   // split_ms: the split kernels forced, layer by layer, where they take H.
   // fused_bf16_unsplit_ms: the bf16 step with the tensor-core backward unsplit, where the engine splits it.
@@ -126,7 +127,7 @@ class ShapeTimer {
     r.fused_ms = attempt(r, "fused", [&] {
       return fused(shape, T, B, Precision::FP32, nullptr, &r.fused_path, &r.fused_tuning);
     });
-    if (r.fused_path == "wavefront") r.wavefront_ms = r.fused_ms;
+    if (r.fused_path.rfind("wavefront", 0) == 0) r.wavefront_ms = r.fused_ms;  // or its split form
     if (r.fused_path.rfind("cluster", 0) == 0) r.cluster_ms = r.fused_ms;
     if (r.fused_ms >= 0 && r.fused_path.rfind("one-block", 0) != 0)  // what the engine's path gains
       r.one_block_ms = attempt(r, "fused one-block", [&] {
