@@ -5,7 +5,8 @@
 //    primitive latencies a step is made of, in cycles per dependent operation: fmaf, a shared-memory load,
 //    an L2 load, expf, tanhf, the whole cell (precise and fast activations), a warp shuffle, and the
 //    exchange of values between threads through shared memory and one barrier (at 32, 64, 128 and 256
-//    threads: the blocks of the one-block kernels at H = 32, 64 and of the split kernels). Thread 0 of one
+//    threads: the blocks of the one-block kernels at H = 32, 64 and of the split kernels; and within one
+//    warp with __syncwarp, which is all a block of one warp needs). Thread 0 of one
 //    block times a chain of --probe-ops operations; the median of --reps launches.
 // 2. The step ladders, forward and backward, at H in {32, 64} and B in {32, 64} (one row per block: the
 //    shapes where the fused step lost to cuDNN on the H200): the time per step of each rung, from the
@@ -354,10 +355,11 @@ int main(int argc, char** argv) {
     int threads;
   };
   const std::vector<Case> cases{
-      {an::Probe::Fma, 32},      {an::Probe::SharedLoad, 32}, {an::Probe::L2Load, 32},
-      {an::Probe::Expf, 32},     {an::Probe::Tanhf, 32},      {an::Probe::Cell, 32},
-      {an::Probe::CellFast, 32}, {an::Probe::Shuffle, 32},    {an::Probe::Exchange, 32},
-      {an::Probe::Exchange, 64}, {an::Probe::Exchange, 128},  {an::Probe::Exchange, 256}};
+      {an::Probe::Fma, 32},         {an::Probe::SharedLoad, 32}, {an::Probe::L2Load, 32},
+      {an::Probe::Expf, 32},        {an::Probe::Tanhf, 32},      {an::Probe::Cell, 32},
+      {an::Probe::CellFast, 32},    {an::Probe::Shuffle, 32},    {an::Probe::Exchange, 32},
+      {an::Probe::Exchange, 64},    {an::Probe::Exchange, 128},  {an::Probe::Exchange, 256},
+      {an::Probe::WarpExchange, 32}};
   for (const Case& k : cases) {
     const ProbeResult r =
         run_probe(stream, k.p, k.threads, probe_ops, chase.data(), flags.warmup, flags.reps);

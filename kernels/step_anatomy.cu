@@ -223,10 +223,14 @@ __global__ void __launch_bounds__(1024)
       x = cell::forward<A>(pre, gt, c);
     } else if constexpr (P == Probe::Shuffle) {
       x = __shfl_xor_sync(0xffffffffu, x, 1);
-    } else {  // Exchange
+    } else if constexpr (P == Probe::Exchange) {
       swap_s[k & 1][tid] = x;
       __syncthreads();
       x = swap_s[k & 1][tid + 1 < nt ? tid + 1 : 0];
+    } else {  // WarpExchange
+      swap_s[k & 1][tid] = x;
+      __syncwarp();
+      x = swap_s[k & 1][(tid & ~31) | ((tid + 1) & 31)];
     }
   }
   const long long g1 = global_ns();
@@ -279,6 +283,8 @@ const char* probe_name(Probe p) {
       return "shfl.xor";
     case Probe::Exchange:
       return "write, barrier, read";
+    case Probe::WarpExchange:
+      return "write, syncwarp, read";
   }
   return "?";
 }

@@ -81,18 +81,19 @@ cudaError_t launch_step_ladder(Direction d, unsigned parts, const LadderArgs& ar
 // nanoseconds over it to out[1] and the chain's result to out[2] (as bits, so that nothing is optimised
 // away).
 enum class Probe {
-  Fma,         // x = fmaf(x, a, b)
-  SharedLoad,  // i = s[i], a chase through shared memory
-  L2Load,      // i = buf[i] with ld.global.cg (L1 bypassed), a chase through `chase` (in L2)
-  Expf,        // x = expf(-x): expf's latency, with its argument's negation
-  Tanhf,       // x = tanhf(x) + 1 (tanhf on arguments in 1.7..2, its exponential branch)
-  Cell,        // the cell of cell::forward, the next step's four pre-activations from h: precise
-  CellFast,    // the same with the special-function units' activations (the tensor-core paths')
-  Shuffle,     // x = __shfl_xor_sync(x, 1) + x
-  Exchange,    // each thread writes its value to shared memory, a barrier, it reads its neighbour's
+  Fma,           // x = fmaf(x, a, b)
+  SharedLoad,    // i = s[i], a chase through shared memory
+  L2Load,        // i = buf[i] with ld.global.cg (L1 bypassed), a chase through `chase` (in L2)
+  Expf,          // x = expf(-x): expf's latency, with its argument's negation
+  Tanhf,         // x = tanhf(x) + 1 (tanhf on arguments in 1.7..2, its exponential branch)
+  Cell,          // the cell of cell::forward, the next step's four pre-activations from h: precise
+  CellFast,      // the same with the special-function units' activations (the tensor-core paths')
+  Shuffle,       // x = __shfl_xor_sync(x, 1) + x
+  Exchange,      // each thread writes its value to shared memory, a barrier, it reads its neighbour's
+  WarpExchange,  // the same within each warp, __syncwarp for the barrier (enough for a block of one warp)
 };
-constexpr int kProbeCount = 9;
-static_assert(static_cast<int>(Probe::Exchange) + 1 == kProbeCount, "kProbeCount names every probe");
+constexpr int kProbeCount = 10;
+static_assert(static_cast<int>(Probe::WarpExchange) + 1 == kProbeCount, "kProbeCount names every probe");
 const char* probe_name(Probe p);
 
 // `chase`: for L2Load, an int buffer where chase[i] is the next index (the caller builds the cycle);

@@ -169,13 +169,13 @@ def main():
         if any(float(x["ms"]) < 0 for x in xs) or any(float(x["step_ms"]) <= 0 for x in xs):
             failures.append(f"{ppath}: L={L} {p}: a negative phase or no step time")
 
-    # One step taken apart: the probes (9 primitives, the exchange at 4 block sizes), and per direction the
-    # ladder's 8 rungs and the engine's one-block and split kernels at H = 16, B = 3. Each whole-step rung
+    # One step taken apart: the probes (8 primitives, the exchange at 4 block sizes and within a warp), and
+    # per direction the ladder's 8 rungs and the engine's one-block and split kernels at H = 16, B = 3. Each whole-step rung
     # gives its one-block kernel's bits, and the split forward the same (the benchmark prints "failed"
     # otherwise).
     path = os.path.join(out, "anatomy.csv")
     log = run([os.path.join(bench, "gpu_bench_anatomy"), "--smoke", "--csv", path], failures)
-    r = rows(path, failures, 12 + 2 * (8 + 2))
+    r = rows(path, failures, 13 + 2 * (8 + 2))
     positive(path, r, ["cycles", "mhz"], failures, lambda x: x["kind"] != "engine")
     for d in ("forward", "backward"):
         rungs = [x["name"] for x in r if x["kind"] == "rung" and x["direction"] == d]
