@@ -7,6 +7,7 @@
 // kernel's bits (compiled with -fmad=false as they are, kernels/CMakeLists.txt) and a rung without a part
 // differs from it by that part only. A part switched off leaves the step's dependence on the one before in
 // place (step_anatomy.hpp), so every rung stays a chain of T dependent steps.
+// They take the engine kernels' launch bounds too, so that ptxas allocates their registers alike.
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -40,7 +41,7 @@ __device__ __forceinline__ long long global_ns() {
 }
 
 template <unsigned PARTS, int KH>
-__global__ void __launch_bounds__(64) step_ladder_kernel(const LadderArgs a) {
+__global__ void __launch_bounds__(kFusedMaxThreads, 1) step_ladder_kernel(const LadderArgs a) {
   constexpr bool kP = (PARTS & kProduct) != 0, kC = (PARTS & kCell) != 0, kI = (PARTS & kInput) != 0,
                  kS = (PARTS & kStores) != 0;
   constexpr int H = KH, H4 = 4 * KH;
@@ -109,7 +110,7 @@ __global__ void __launch_bounds__(64) step_ladder_kernel(const LadderArgs a) {
 }
 
 template <unsigned PARTS, int KH>
-__global__ void __launch_bounds__(64) step_ladder_bwd_kernel(const LadderArgs a) {
+__global__ void __launch_bounds__(kFusedMaxThreads, 1) step_ladder_bwd_kernel(const LadderArgs a) {
   constexpr bool kP = (PARTS & kProduct) != 0, kC = (PARTS & kCell) != 0, kI = (PARTS & kInput) != 0,
                  kS = (PARTS & kStores) != 0;
   constexpr int H = KH, H4 = 4 * KH;
