@@ -454,7 +454,29 @@ def anatomy_section(log):
                 row.append(fmt(num(r["us"])) + ("" if math.isnan(cyc) else f" ({cyc:.0f})"))
             rows.append(row)
         out += ["", table([direction] + [f"H={h} B={b}" for h, b in shapes], rows)]
+        readings = ladder_readings(direction, shapes, cells)
+        if readings:
+            out += [""] + [f"- {line}" for line in readings]
     return "\n".join(out)
+
+
+def ladder_readings(direction, shapes, cells):
+    """Per shape, the whole step as the sum of what each rung added, and the engine's kernels against it."""
+    steps = ["barrier + exchange", "+ product", "+ cell", "+ input", "+ stores (whole step)"]
+    lines = []
+    for h, b in shapes:
+        us = [num(cells[(h, b, n)]["us"]) if (h, b, n) in cells else float("nan") for n in steps]
+        if any(math.isnan(u) for u in us):
+            continue
+        parts = [f"{steps[0]} {us[0]:.3f}"] + [f"{steps[i].split(' (')[0][2:]} {us[i] - us[i - 1]:+.3f}"
+                                               for i in range(1, len(steps))]
+        line = f"{direction} H={h} B={b}: the whole step {us[-1]:.3f} us = " + ", ".join(parts)
+        for n in (f"engine: one-block {direction}", f"engine: split {direction}"):
+            e = num(cells[(h, b, n)]["us"]) if (h, b, n) in cells else float("nan")
+            if not math.isnan(e):
+                line += f"; {n[len('engine: '):]} {e:.3f} us ({e / us[-1]:.2f}x the whole-step rung)"
+        lines.append(line)
+    return lines
 
 
 def ncu_kernels(text):

@@ -322,7 +322,12 @@ with tempfile.TemporaryDirectory() as tmp:
           "rung,forward,+ product,32,32,32,2000,0.2,396,1980\n"
           "engine,forward,one-block forward,32,32,32,2000,0.94,-1,1980\n"
           "rung,forward,barrier + exchange,64,32,64,2000,0.06,118.8,1980\n"
-          "rung,backward,barrier + exchange,32,32,32,2000,0.07,139,1980\n")
+          "rung,backward,barrier + exchange,32,32,32,2000,0.07,139,1980\n"
+          "rung,backward,+ product,32,32,32,2000,0.2,396,1980\n"
+          "rung,backward,+ cell,32,32,32,2000,0.3,594,1980\n"
+          "rung,backward,+ input,32,32,32,2000,0.31,614,1980\n"
+          "rung,backward,+ stores (whole step),32,32,32,2000,0.32,634,1980\n"
+          "engine,backward,engine: one-block backward,32,32,32,2000,0.64,-1,1980\n")
     md = run(newer)
     check("the SM clock over the probes 1975 MHz" in md, "the probes' median clock")
     check("| write, barrier, read | 64 | 60.0 | 30.3 |" in md, "a probe's cycles and nanoseconds")
@@ -332,6 +337,10 @@ with tempfile.TemporaryDirectory() as tmp:
     check("| one-block forward | 0.940 | - |" in md, "the engine's kernel without cycles")
     check("| backward | H=32 B=32 |" in md and "| barrier + exchange | 0.070 (139) |" in md,
           "the backward ladder in its own table")
+    check("- backward H=32 B=32: the whole step 0.320 us = barrier + exchange 0.070, product +0.130, cell +0.100, "
+          "input +0.010, stores +0.010; one-block backward 0.640 us (2.00x the whole-step rung)" in md,
+          "what each rung added, and the engine's kernel against the whole step")
+    check("- forward H=32" not in md, "no reading of a ladder with rungs missing")
 
     empty = pathlib.Path(tmp) / "empty"
     empty.mkdir()
