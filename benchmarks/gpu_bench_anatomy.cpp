@@ -336,9 +336,12 @@ int main(int argc, char** argv) {
   bench::CsvRows csv(flags.csv, "kind,direction,name,H,B,threads,steps,us,cycles,mhz");
 
   // 1. The clock and the primitives.
-  const int chase_n = 1 << 18;  // 1 MiB of ints: past L1, well inside L2
+  // The L2 chase: 1 MiB of ints (past L1, well inside L2) in which lane l of a warp reads word l of one
+  // 128-byte line per step, so that a warp's load is one line as the time loops' coalesced loads are, and
+  // the next line is 129 lines on (coprime with the 8192 lines: every line in turn).
+  const int chase_n = 1 << 18;
   std::vector<int> ring(chase_n);
-  for (int i = 0; i < chase_n; ++i) ring[i] = (i + 4099) % chase_n;  // a prime stride: every line in turn
+  for (int x = 0; x < chase_n; ++x) ring[x] = (x / 32 * 32 + 32 * 129) % chase_n + x % 32;
   gpu::DeviceBuffer<int> chase(static_cast<std::size_t>(chase_n));
   chase.upload(ring, stream);
   const ProbeResult clock =

@@ -83,7 +83,7 @@ cudaError_t launch_step_ladder(Direction d, unsigned parts, const LadderArgs& ar
 enum class Probe {
   Fma,           // x = fmaf(x, a, b)
   SharedLoad,    // i = s[i], a chase through shared memory
-  L2Load,        // i = buf[i] with ld.global.cg (L1 bypassed), a chase through `chase` (in L2)
+  L2Load,        // i = chase[i] with ld.global.cg (L1 bypassed), starting at i = thread index (in L2)
   Expf,          // x = expf(-x): expf's latency, with its argument's negation
   Tanhf,         // x = tanhf(x) + 1 (tanhf on arguments in 1.7..2, its exponential branch)
   Cell,          // the cell of cell::forward, the next step's four pre-activations from h: precise
