@@ -288,12 +288,8 @@ void cpu_rows(const Size& z, const std::vector<int>& Ns, int threads, int reps) 
         step.push_back((more - one) / K);
         setup.push_back(one - step.back());
       }
-      const auto median = [](std::vector<double> v) {
-        std::sort(v.begin(), v.end());
-        return v[v.size() / 2];
-      };
-      const double med = median(step);
-      std::printf("%6d %2d %12.1f %12.2f %12.1f\n", N, L, med, med / N, median(setup));
+      const double med = bench::median(step);
+      std::printf("%6d %2d %12.1f %12.2f %12.1f\n", N, L, med, med / N, bench::median(setup));
       std::fflush(stdout);
     }
 }

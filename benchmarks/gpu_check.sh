@@ -306,7 +306,7 @@ fi
 # The section's time is split by weight, not evenly: on the H200 (2026-12-04) an even split of 232 s gave
 # gpu_bench_cudnn 46 s and gpu_bench_multi 52 s, and both were cut, while gpu_bench_fused needed 29 s.
 # Weights: cudnn 5 (about 250 configurations, each with its own setup), fused 3, multi 6 (its CPU engine
-# rows, and the split column), any other benchmark 1 (gpu_bench_anatomy: a few seconds), torch 2 + 1.
+# rows, and the split column), any other benchmark 1 (gpu_bench_anatomy: a few seconds by count), torch 2 + 1.
 section 0.65
 QUICK=${GPU_CHECK_QUICK:+--quick}
 bench_weight() {
@@ -319,7 +319,7 @@ if wanted benchmarks; then
     rc=0
     w=$(bench_weight "$b")
     lim=$(weighted "$w" "$parts")
-    if [ "$b" = gpu_bench_anatomy ]; then  # a few seconds: the probes and the step ladders (docs/kernels.md)
+    if [ "$b" = gpu_bench_anatomy ]; then  # by count a few seconds: the probes and the step ladders (docs/kernels.md)
       run_exe "$b" "$lim" "$b" $QUICK --csv "$LOG/$b.csv" || rc=$?
     elif [ "$b" = gpu_bench_cudnn ]; then
       run_exe "$b" "$lim" "$b" $QUICK --reps 25 --csv "$LOG/$b.csv" || rc=$?

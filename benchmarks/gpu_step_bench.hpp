@@ -35,9 +35,11 @@ template <class Lstm>
 struct HasPhaseMarks<Lstm, std::void_t<decltype(std::declval<Lstm&>().set_phase_marks(nullptr))>>
     : std::true_type {};
 
-inline double median(std::vector<float> v) {
+// The upper median of a sample (0 for none), for float and double timings alike.
+template <typename T>
+double median(std::vector<T> v) {
   std::sort(v.begin(), v.end());
-  return v.empty() ? 0.0 : v[v.size() / 2];
+  return v.empty() ? 0.0 : static_cast<double>(v[v.size() / 2]);
 }
 
 // One model's buffers and its training step on one stream, for either LSTM block (CudnnLstm, FusedLstm:
