@@ -35,6 +35,15 @@ struct Case {
   ModelShape shape() const { return ModelShape{L, D, H, horizon}; }
 };
 
+// Under LSTMAD_GPU_QUICK (the sanitizer runs, the host emulation) a case's window cut to at most `most`
+// steps. The emulation's time goes to the time loops' steps, and the launch plans and kernels a case runs
+// follow from its L, H, B, D and horizon, not from T: the same kernels and plans run, over fewer steps.
+// On a GPU without the flag the case is left as it is.
+inline Case quick_window(Case k, int most = 8) {
+  if (env_flag("LSTMAD_GPU_QUICK") && k.T > most) k.T = most;
+  return k;
+}
+
 // The whole product of the tested dimensions (LSTMAD_GPU_FULL=1).
 inline std::vector<Case> all_cases() {
   std::vector<Case> all;

@@ -209,7 +209,8 @@ TEST_F(FusedFixture, MatchesFp64CpuOnEveryOutputAndGradient) {
 TEST_F(FusedFixture, EveryLaunchVariantMatchesFp64Cpu) {
   uint64_t seed = 3000;
   print_header();
-  for (const Case& k : {Case{2, 32, 40, 33, 3, 1}, Case{1, 64, 30, 200, 1, 2}, Case{1, 100, 20, 64, 3, 1}}) {
+  for (const Case& c : {Case{2, 32, 40, 33, 3, 1}, Case{1, 64, 30, 200, 1, 2}, Case{1, 100, 20, 64, 3, 1}}) {
+    const Case k = test::quick_window(c);
     const Inputs in = make_inputs(k, seed);
     const auto &params = in.params, &x = in.x, &dyhat = in.dyhat;
     const Reference& ref = in.ref;
@@ -231,8 +232,9 @@ TEST_F(FusedFixture, ClusterKernelsMatchFp64Cpu) {
   if (limits_.cluster_launch == 0) GTEST_SKIP() << "this device has no thread-block cluster launch";
   uint64_t seed = 4000;
   print_header();
-  for (const Case& k : {Case{1, 128, 30, 64, 1, 1}, Case{2, 128, 20, 33, 3, 1}, Case{1, 256, 20, 256, 1, 1},
+  for (const Case& c : {Case{1, 128, 30, 64, 1, 1}, Case{2, 128, 20, 33, 3, 1}, Case{1, 256, 20, 256, 1, 1},
                         Case{1, 256, 50, 7, 3, 2}}) {
+    const Case k = test::quick_window(c);
     const Inputs in = make_inputs(k, seed);
     const auto &params = in.params, &x = in.x, &dyhat = in.dyhat;
     const Reference& ref = in.ref;
@@ -269,7 +271,8 @@ TEST_F(FusedFixture, ClusterKernelsWithSeveralRowsPerThreadMatchFp64Cpu) {
 }
 
 TEST_F(FusedFixture, RerunsAreBitIdentical) {
-  for (const Case& k : {Case{2, 64, 50, 64, 3, 1}, Case{1, 128, 50, 33, 1, 2}, Case{1, 256, 20, 256, 1, 1}}) {
+  for (const Case& c : {Case{2, 64, 50, 64, 3, 1}, Case{1, 128, 50, 33, 1, 2}, Case{1, 256, 20, 256, 1, 1}}) {
+    const Case k = test::quick_window(c);
     const auto params = init_params(k.shape(), 11);
     const auto x = test::random_vector(static_cast<std::size_t>(k.B) * k.T * k.D, 12);
     const auto dyhat = test::random_vector(static_cast<std::size_t>(k.B) * k.horizon, 13);
@@ -369,6 +372,7 @@ TunedSteps run_tuned_steps(const Case& k, const kernels::FusedLimits& limits, Pr
 // untimed steps bit for bit; afterwards the model runs the choice it names, and a second model of the
 // same key takes that choice at once.
 TEST_F(FusedFixture, AutotunedStepsRunEveryChoiceAndKeepTheBits) {
+  const test::ScopedEnv on("LSTMAD_FUSED_AUTOTUNE", nullptr);  // the default (on), whatever the caller set
   struct Tuned {
     Case k;
     Precision p;
@@ -689,7 +693,8 @@ TEST_F(FusedFixture, TensorCorePathsMatchFp64Cpu) {
 
 TEST_F(FusedFixture, TensorCoreRerunsAreBitIdentical) {
   for (Precision p : {Precision::TF32, Precision::BF16})
-    for (const Case& k : {Case{2, 64, 50, 64, 3, 1}, Case{1, 256, 20, 33, 1, 2}}) {
+    for (const Case& c : {Case{2, 64, 50, 64, 3, 1}, Case{1, 256, 20, 33, 1, 2}}) {
+      const Case k = test::quick_window(c);
       const auto params = init_params(k.shape(), 31);
       const auto x = test::random_vector(static_cast<std::size_t>(k.B) * k.T * k.D, 32);
       const auto dyhat = test::random_vector(static_cast<std::size_t>(k.B) * k.horizon, 33);
