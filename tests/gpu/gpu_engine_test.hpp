@@ -287,7 +287,7 @@ inline PredictPair predict_and_cpu_forward(const EngineOptions& options,
 // engine's curve must follow the fp64 CPU engine's.
 inline void expect_loss_curve_matches_cpu_engine(const EngineOptions& options) {
   const ModelShape shape{1, 1, 32, 1};
-  const int T = 20;
+  const int T = env_flag("LSTMAD_GPU_QUICK") ? 10 : 20;  // quick (sanitizers, emulation): half the window
   const Series s = make_series(260, 1, 3);
   auto gpu_jobs = make_jobs(shape, s, T, 1024, 12, 3);
   auto cpu_jobs = make_jobs(shape, s, T, 1024, 12, 3);
@@ -322,12 +322,13 @@ inline void expect_loss_curve_matches_cpu_engine(const EngineOptions& options) {
 // 0: bit-identical, for an engine that launches the same kernels in the same order either way).
 inline void expect_graph_replay_matches_eager(const EngineOptions& options, const char* graphs_env,
                                               double graph_vs_eager) {
-  // Quick (sanitizers, emulation): H = 32, two epochs of three minibatches (each replayed after the first).
+  // Quick (sanitizers, emulation): H = 32, a window of 12, two epochs of three minibatches (each replayed
+  // after the first).
   const bool quick = env_flag("LSTMAD_GPU_QUICK");
   const ModelShape shape{2, 1, quick ? 32 : 64, 1};
   const int epochs = quick ? 2 : 4;
-  const Series s = make_series(quick ? 220 : 330, 1, 4);
-  const auto initial = make_jobs(shape, s, 30, 64, epochs, 3);
+  const Series s = make_series(quick ? 202 : 330, 1, 4);
+  const auto initial = make_jobs(shape, s, quick ? 12 : 30, 64, epochs, 3);
   auto train = [&](const char* graphs) {
     setenv(graphs_env, graphs, 1);
     auto jobs = initial;
