@@ -331,8 +331,7 @@ double forecast_ms(const char* engine, bool per_model, const ModelShape& shape, 
     if (r > 0) t.push_back(ms);
   }
   if (per_model) unsetenv("LSTMAD_FUSED_MULTI");
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
+  return bench::median(std::move(t));
 }
 
 void forecast_rows(const Size& z, const std::vector<int>& Ns, int W, int reps, double peak_tflops,

@@ -166,8 +166,7 @@ PhaseMedians median_phases(int reps, F&& phases) {
     for (std::size_t i = 0; i < ph.size() && i < t.size(); ++i) t[i].push_back(ph[i].second);
   }
   for (auto& v : t) {
-    std::sort(v.begin(), v.end());
-    out.ms.push_back(v[v.size() / 2]);
+    out.ms.push_back(median(std::move(v)));
     out.sum += out.ms.back();
   }
   return out;

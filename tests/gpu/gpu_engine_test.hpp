@@ -35,12 +35,15 @@ struct Case {
   ModelShape shape() const { return ModelShape{L, D, H, horizon}; }
 };
 
-// Under LSTMAD_GPU_QUICK (the sanitizer runs, the host emulation) a case's window cut to at most `most`
-// steps. The emulation's time goes to the time loops' steps, and the launch plans and kernels a case runs
+// Under LSTMAD_GPU_QUICK (the sanitizer runs, the host emulation) a window T cut to at most `most` steps.
+// The emulation's time goes to the time loops' steps, and the launch plans and kernels a block test runs
 // follow from its L, H, B, D and horizon, not from T: the same kernels and plans run, over fewer steps.
-// On a GPU without the flag the case is left as it is.
+// On a GPU without the flag the window is left as it is.
+inline int quick_steps(int T, int most) {
+  return env_flag("LSTMAD_GPU_QUICK") && T > most ? most : T;
+}
 inline Case quick_window(Case k, int most = 8) {
-  if (env_flag("LSTMAD_GPU_QUICK") && k.T > most) k.T = most;
+  k.T = quick_steps(k.T, most);
   return k;
 }
 
@@ -287,7 +290,7 @@ inline PredictPair predict_and_cpu_forward(const EngineOptions& options,
 // engine's curve must follow the fp64 CPU engine's.
 inline void expect_loss_curve_matches_cpu_engine(const EngineOptions& options) {
   const ModelShape shape{1, 1, 32, 1};
-  const int T = env_flag("LSTMAD_GPU_QUICK") ? 10 : 20;  // quick (sanitizers, emulation): half the window
+  const int T = quick_steps(20, 10);
   const Series s = make_series(260, 1, 3);
   auto gpu_jobs = make_jobs(shape, s, T, 1024, 12, 3);
   auto cpu_jobs = make_jobs(shape, s, T, 1024, 12, 3);
@@ -328,7 +331,7 @@ inline void expect_graph_replay_matches_eager(const EngineOptions& options, cons
   const ModelShape shape{2, 1, quick ? 32 : 64, 1};
   const int epochs = quick ? 2 : 4;
   const Series s = make_series(quick ? 202 : 330, 1, 4);
-  const auto initial = make_jobs(shape, s, quick ? 12 : 30, 64, epochs, 3);
+  const auto initial = make_jobs(shape, s, quick_steps(30, 12), 64, epochs, 3);
   auto train = [&](const char* graphs) {
     setenv(graphs_env, graphs, 1);
     auto jobs = initial;
