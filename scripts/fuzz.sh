@@ -7,23 +7,41 @@ secs=${1:-30}
 out=build-fuzz
 mkdir -p "$out"
 cxx=${CXX_FUZZ:-clang++}
-flags=(-std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+# -gline-tables-only: a crash's stack keeps its file:line, at a fraction of full debug information's
+# build time.
+flags=(-std=c++17 -O1 -gline-tables-only -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
        -Iframework -I. -isystem /usr/include/eigen3)
 core=(framework/core/log.cpp framework/core/files.cpp framework/core/json_file.cpp framework/data/timestamp.cpp
-      framework/data/series.cpp framework/data/csv_fields.cpp framework/data/nab_windows.cpp)
-# The targets build, and then run, side by side; each one's output is printed whole.
-"$cxx" "${flags[@]}" tests/fuzz/fuzz_csv_reader.cpp framework/data/csv_reader.cpp framework/data/labels.cpp framework/data/ucr.cpp \
-  "${core[@]}" -o "$out/fuzz_csv_reader" &
-build_csv=$!
-"$cxx" "${flags[@]}" tests/fuzz/fuzz_config.cpp experiments/config.cpp experiments/config_schema.cpp framework/data/csv_reader.cpp "${core[@]}" -o "$out/fuzz_config" &
-build_config=$!
-"$cxx" "${flags[@]}" tests/fuzz/fuzz_run_inputs.cpp framework/data/npy.cpp framework/data/nasa.cpp framework/eval/nab_corpus.cpp \
-  framework/eval/nab_scorer.cpp framework/train/checkpoint.cpp framework/lstm/shape.cpp framework/data/labels.cpp \
-  framework/data/csv_reader.cpp "${core[@]}" -o "$out/fuzz_run_inputs" &
-build_inputs=$!
-wait "$build_csv"
-wait "$build_config"
-wait "$build_inputs"
+      framework/data/series.cpp framework/data/csv_fields.cpp framework/data/nab_windows.cpp
+      framework/data/csv_reader.cpp framework/data/labels.cpp)
+csv_reader=(tests/fuzz/fuzz_csv_reader.cpp framework/data/ucr.cpp)
+config=(tests/fuzz/fuzz_config.cpp experiments/config.cpp experiments/config_schema.cpp)
+run_inputs=(tests/fuzz/fuzz_run_inputs.cpp framework/data/npy.cpp framework/data/nasa.cpp framework/eval/nab_corpus.cpp
+            framework/eval/nab_scorer.cpp framework/train/checkpoint.cpp framework/lstm/shape.cpp)
+# Each source compiles once, to an object, as many at a time as there are cores; the three targets link
+# from those objects (the shared ones compiled once instead of once per target: 38 compilations before,
+# 21 now).
+objects() {  # objects FILE...: the object path of each source
+  local f
+  for f in "$@"; do echo "$out/obj/${f//\//_}.o"; done
+}
+mkdir -p "$out/obj"
+compile_log="$out/compile.log"
+printf '%s\n' "${core[@]}" "${csv_reader[@]}" "${config[@]}" "${run_inputs[@]}" |
+  FUZZ_CXX="$cxx" FUZZ_OUT="$out" xargs -P "$(nproc)" -I{} bash -c \
+    'f={}; "$FUZZ_CXX" "$@" -c "$f" -o "$FUZZ_OUT/obj/${f//\//_}.o"' _ "${flags[@]}" >"$compile_log" 2>&1 || {
+  cat "$compile_log"
+  echo "fuzzing: a fuzz target's source did not compile (above)"
+  exit 1
+}
+link() {  # link NAME SOURCES...: the fuzz target from the core's objects and its own
+  local name=$1
+  shift
+  "$cxx" "${flags[@]}" $(objects "${core[@]}" "$@") -o "$out/fuzz_$name"
+}
+link csv_reader "${csv_reader[@]}"
+link config "${config[@]}"
+link run_inputs "${run_inputs[@]}"
 fuzz() {  # fuzz NAME SEEDS: runs one target for $secs seconds, its output in $out/NAME.log
   local name=$1 seeds=$2 work="$out/corpus_$1"
   mkdir -p "$work"
