@@ -9,19 +9,15 @@
 namespace lstmad {
 namespace {
 
-struct Named {
+struct PolicyName {
   MissingPolicy policy;
   const char* name;
 };
-constexpr Named kPolicies[] = {
+constexpr PolicyName kPolicies[] = {
     {MissingPolicy::Interpolate, "interpolate"},
     {MissingPolicy::CarryForward, "carry_forward"},
     {MissingPolicy::Reject, "reject"},
 };
-
-std::string where(const Series& s) {
-  return s.path.empty() ? s.name : s.path;
-}
 
 }  // namespace
 
@@ -97,10 +93,10 @@ int fill_missing(Series& series, MissingPolicy policy, int train_rows) {
   for (int c = 0; c < dims; ++c) {
     if (!has_value(series, c, rows))
       throw DataError(
-          where(series), 0,
+          series.source(), 0,
           "value column " + std::to_string(c + 1) + " has no values at all (every row is missing)");
     if (split && policy != MissingPolicy::Reject && !has_value(series, c, train_rows))
-      throw DataError(where(series), 0,
+      throw DataError(series.source(), 0,
                       "value column " + std::to_string(c + 1) + " has no value in the " +
                           std::to_string(train_rows) +
                           " training rows: filling them would copy values of the scored part into training");
@@ -110,7 +106,7 @@ int fill_missing(Series& series, MissingPolicy policy, int train_rows) {
     for (int r = 0; r < rows; ++r)
       for (int c = 0; c < dims; ++c)
         if (std::isnan(series.value(r, c)))
-          throw DataError(where(series), series.line_of(r),
+          throw DataError(series.source(), series.line_of(r),
                           "missing value (row " + std::to_string(r) + ", value column " +
                               std::to_string(c + 1) +
                               ") and the missing-value policy is \"reject\"; use \"interpolate\" or "

@@ -11,22 +11,18 @@
 namespace lstmad {
 namespace {
 
-struct Named {
+struct NormName {
   NormKind kind;
   const char* name;
 };
-constexpr Named kKinds[] = {
+constexpr NormName kNormKinds[] = {
     {NormKind::MinMax, "minmax"}, {NormKind::ZScore, "zscore"}, {NormKind::None, "none"}};
-
-std::string where(const Series& s) {
-  return s.path.empty() ? s.name : s.path;
-}
 
 }  // namespace
 
 NormKind parse_norm_kind(const std::string& name) {
   std::string valid;
-  for (const auto& k : kKinds) {
+  for (const auto& k : kNormKinds) {
     if (name == k.name) return k.kind;
     valid += (valid.empty() ? "" : ", ") + std::string(k.name);
   }
@@ -34,14 +30,14 @@ NormKind parse_norm_kind(const std::string& name) {
 }
 
 std::string to_string(NormKind kind) {
-  for (const auto& k : kKinds)
+  for (const auto& k : kNormKinds)
     if (k.kind == kind) return k.name;
   return "?";
 }
 
 std::vector<std::string> norm_kind_names() {
   std::vector<std::string> out;
-  for (const auto& k : kKinds) out.emplace_back(k.name);
+  for (const auto& k : kNormKinds) out.emplace_back(k.name);
   return out;
 }
 
@@ -49,7 +45,7 @@ Normalizer fit_normalizer(const Series& series, NormKind kind, int fit_rows) {
   const int rows = series.rows();
   if (fit_rows < 1 || fit_rows > rows)
     throw DataError(
-        where(series), 0,
+        series.source(), 0,
         "normalization needs 1.." + std::to_string(rows) + " training rows, got " + std::to_string(fit_rows));
   Normalizer nz;
   nz.kind = kind;
@@ -68,7 +64,7 @@ Normalizer fit_normalizer(const Series& series, NormKind kind, int fit_rows) {
       ++count;
     }
     if (count == 0)
-      throw DataError(where(series), 0,
+      throw DataError(series.source(), 0,
                       "value column " + std::to_string(c + 1) + " has no finite value in the " +
                           std::to_string(fit_rows) + " training rows; fill missing values first");
     double offset = 0.0, scale = 1.0;
@@ -109,7 +105,7 @@ Normalizer fit_normalizer(const Series& series, NormKind kind, int fit_rows) {
       std::ostringstream os;
       os << "value column " << c + 1 << ": the training rows run from " << lo << " to " << hi
          << ", too wide to normalize (the distance between them overflows a double)";
-      throw DataError(where(series), 0, os.str());
+      throw DataError(series.source(), 0, os.str());
     }
     // Relative test: a column at 1e6 with rounding noise of 1e-10 is constant for our purposes.
     const bool constant = kind != NormKind::None && !(scale > 1e-12 * std::max(1.0, std::fabs(offset)));

@@ -38,6 +38,8 @@ struct Series {
   // window spans it.
   int joined_at = 0;
 
+  // What error messages name: the file it came from, or its name where it has no file (a generated series).
+  const std::string& source() const { return path.empty() ? name : path; }
   // The file line of `row` for error messages, or 0 where rows are not lines of a text file (.npy).
   int line_of(int row) const {
     return row >= 0 && static_cast<size_t>(row) < lines.size() ? lines[static_cast<size_t>(row)] : 0;

@@ -66,7 +66,7 @@ WindowSource SeriesWindows::source() const {
 
 SeriesWindows make_series_windows(const Series& s, const WindowOptions& o) {
   check_options(o);
-  const std::string where = s.path.empty() ? s.name : s.path;
+  const std::string& where = s.source();
   SeriesWindows w;
   w.n = s.rows();
   w.dims = s.dims;

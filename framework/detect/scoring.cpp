@@ -5,9 +5,9 @@
 #include <deque>
 #include <limits>
 
-namespace lstmad {
+#include "core/nan.hpp"
 
-static constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+namespace lstmad {
 
 std::vector<double> absolute_errors(const std::vector<double>& actual, const std::vector<double>& predicted) {
   std::vector<double> e(actual.size(), kNaN);

@@ -5,11 +5,11 @@
 #include <functional>
 #include <limits>
 
+#include "core/nan.hpp"
+
 namespace lstmad {
 
 namespace {
-
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // NumPy's mean and (population) standard deviation; NaN for no values, as NumPy gives.
 double mean_of(const double* x, size_t n) {
@@ -101,18 +101,18 @@ double best_z(const double* e, size_t n, int buffer) {
   return best;
 }
 
-struct Run {
+struct FlaggedRun {
   size_t begin, end;  // inclusive
 };
 
-std::vector<Run> runs_of(const std::vector<char>& mask) {
-  std::vector<Run> runs;
+std::vector<FlaggedRun> runs_of(const std::vector<char>& mask) {
+  std::vector<FlaggedRun> runs;
   for (size_t k = 0; k < mask.size();) {
     if (!mask[k]) {
       ++k;
       continue;
     }
-    Run r{k, k};
+    FlaggedRun r{k, k};
     while (k < mask.size() && mask[k]) r.end = k++;
     if (r.end > r.begin) runs.push_back(r);  // a single point is no sequence
   }
@@ -156,12 +156,12 @@ std::vector<char> scan_window(const WindowScan& w, const TelemanomOptions& o) {
   double non_anom_max = 0;
   for (size_t x = 0; x < w.n; ++x)
     if (w.e[x] > non_anom_max && !(*w.flagged_before)[w.offset + x] && !mask[x]) non_anom_max = w.e[x];
-  std::vector<Run> runs = runs_of(mask);
+  std::vector<FlaggedRun> runs = runs_of(mask);
   if (runs.empty()) return mask;  // single points only: kept as they are, unpruned
   // Pruning: run peaks (each over its run but its last point, as telemanom slices) in decreasing order,
   // then the highest unflagged error; runs before the last fall of at least `prune` stay.
   std::vector<double> peak;
-  for (const Run& r : runs) peak.push_back(*std::max_element(w.e + r.begin, w.e + r.end));
+  for (const FlaggedRun& r : runs) peak.push_back(*std::max_element(w.e + r.begin, w.e + r.end));
   std::vector<double> ranked = peak;
   std::sort(ranked.begin(), ranked.end(), std::greater<double>());
   if (non_anom_max > 0) ranked.push_back(non_anom_max);
@@ -177,7 +177,7 @@ std::vector<char> scan_window(const WindowScan& w, const TelemanomOptions& o) {
   for (size_t d : drop)
     if (d < runs.size()) runs.erase(runs.begin() + static_cast<std::ptrdiff_t>(d));
   std::vector<char> kept(w.n, 0);
-  for (const Run& r : runs)
+  for (const FlaggedRun& r : runs)
     for (size_t x = r.begin; x <= r.end; ++x) kept[x] = mask[x];
   return kept;
 }
@@ -260,7 +260,7 @@ std::vector<double> telemanom_detections(const std::vector<double>& errors, cons
     for (size_t k = 0; k < n; ++k)
       if (a[k] || b[k]) flagged[from + k] = 1;
   }
-  for (const Run& r : runs_of(flagged))
+  for (const FlaggedRun& r : runs_of(flagged))
     for (size_t k = r.begin; k <= r.end; ++k) out[rows[k]] = 1.0;
   return out;
 }

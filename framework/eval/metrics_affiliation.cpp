@@ -9,10 +9,10 @@
 #include <cmath>
 #include <limits>
 
+#include "core/nan.hpp"
+
 namespace lstmad::metrics {
 namespace {
-
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 struct Span {
   double lo = 0, hi = 0;  // [lo, hi)

@@ -8,11 +8,10 @@
 #include <string>
 
 #include "core/error.hpp"
+#include "core/nan.hpp"
 
 namespace lstmad::metrics {
 namespace {
-
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 void check_same_length(const std::vector<int>& predicted, const std::vector<int>& labels, const char* what) {
   if (predicted.size() != labels.size())

@@ -9,12 +9,11 @@
 #include <string>
 
 #include "core/error.hpp"
+#include "core/nan.hpp"
 #include "eval/metrics_binary.hpp"
 
 namespace lstmad::metrics {
 namespace {
-
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 void check_inputs(const std::vector<double>& scores, const std::vector<int>& labels, const char* what) {
   if (scores.size() != labels.size())
