@@ -50,7 +50,8 @@ def headers(entry):
     return entry["file"], ("includes packaged headers, not the vendored ones: " + " ".join(packaged[:3]) + more
                            if packaged else "")
 
-entries = [e for e in json.load(open(sys.argv[1])) if e["file"].endswith((".cpp", ".cc"))]
+# .cxx: the unity sources (cmake/LstmadUnity.cmake), each including eight of framework/ or experiments/.
+entries = [e for e in json.load(open(sys.argv[1])) if e["file"].endswith((".cpp", ".cc", ".cxx"))]
 with ThreadPoolExecutor(2) as pool:
     failed = [(f, why) for f, why in pool.map(headers, entries) if why]
 for f, why in failed:
