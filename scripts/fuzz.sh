@@ -27,9 +27,10 @@ objects() {  # objects FILE...: the object path of each source
 }
 mkdir -p "$out/obj"
 compile_log="$out/compile.log"
-printf '%s\n' "${core[@]}" "${csv_reader[@]}" "${config[@]}" "${run_inputs[@]}" |
-  FUZZ_CXX="$cxx" FUZZ_OUT="$out" xargs -P "$(nproc)" -I{} bash -c \
-    'f={}; "$FUZZ_CXX" "$@" -c "$f" -o "$FUZZ_OUT/obj/${f//\//_}.o"' _ "${flags[@]}" >"$compile_log" 2>&1 || {
+# Source and object by pairs; the flags hold no spaces, so they pass as one word-split string.
+for f in "${core[@]}" "${csv_reader[@]}" "${config[@]}" "${run_inputs[@]}"; do printf '%s\n%s\n' "$f" "$(objects "$f")"; done |
+  FUZZ_CXX="$cxx" FUZZ_FLAGS="${flags[*]}" xargs -d '\n' -n 2 -P "$(nproc)" bash -c \
+    '$FUZZ_CXX $FUZZ_FLAGS -c "$1" -o "$2"' _ >"$compile_log" 2>&1 || {
   cat "$compile_log"
   echo "fuzzing: a fuzz target's source did not compile (above)"
   exit 1

@@ -198,7 +198,6 @@ TEST_P(LstmGradients, InputGradientMatchesFiniteDifferences) {
     if (c.B <= 16 || b < 2 || b == c.B / 2 || b >= c.B - 2)
       for (std::size_t i = 0; i < per_window; ++i)
         checked.push_back(static_cast<std::size_t>(b) * per_window + i);
-  ASSERT_EQ(checked.back(), nx - 1);  // the last window's last input
   // The windows left out are still written: dx started as NaN.
   for (std::size_t k = 0; k < nx; ++k) ASSERT_TRUE(std::isfinite(dx[k])) << c.str() << ": dx[" << k << "]";
   for (const std::size_t k : checked) {
