@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets of tests/fuzz with clang (ASan + UBSan) and runs each for a bounded time.
+# Builds the libFuzzer targets of tests/fuzz with clang (ASan + UBSan) and runs each for a bounded time:
+# the readers of every input file (csv_reader, config, run_inputs) and the two scorers, whose properties
+# the targets check on arbitrary scores and labels (metrics, nab_scorer).
 #   scripts/fuzz.sh [seconds per target, default 30]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,17 +20,21 @@ csv_reader=(tests/fuzz/fuzz_csv_reader.cpp framework/data/ucr.cpp)
 config=(tests/fuzz/fuzz_config.cpp experiments/config.cpp experiments/config_schema.cpp)
 run_inputs=(tests/fuzz/fuzz_run_inputs.cpp framework/data/npy.cpp framework/data/nasa.cpp framework/eval/nab_corpus.cpp
             framework/eval/nab_scorer.cpp framework/train/checkpoint.cpp framework/lstm/shape.cpp)
-# Each source compiles once, to an object, as many at a time as there are cores; the three targets link
-# from those objects (the shared ones compiled once instead of once per target: 38 compilations before,
-# 21 now).
+metrics=(tests/fuzz/fuzz_metrics.cpp framework/eval/metrics.cpp framework/eval/metrics_affiliation.cpp
+         framework/eval/metrics_binary.cpp framework/eval/metrics_curve.cpp)
+nab_scorer=(tests/fuzz/fuzz_nab_scorer.cpp framework/eval/nab_scorer.cpp)
+# Each source compiles once, to an object, as many at a time as there are cores; the targets link
+# from those objects (the shared ones compiled once, not once per target).
 objects() {  # objects FILE...: the object path of each source
   local f
   for f in "$@"; do echo "$out/obj/${f//\//_}.o"; done
 }
 mkdir -p "$out/obj"
 compile_log="$out/compile.log"
-# Source and object by pairs; the flags hold no spaces, so they pass as one word-split string.
-for f in "${core[@]}" "${csv_reader[@]}" "${config[@]}" "${run_inputs[@]}"; do printf '%s\n%s\n' "$f" "$(objects "$f")"; done |
+# Source and object by pairs, each source once (two targets may share one); the flags hold no spaces, so
+# they pass as one word-split string.
+printf '%s\n' "${core[@]}" "${csv_reader[@]}" "${config[@]}" "${run_inputs[@]}" "${metrics[@]}" "${nab_scorer[@]}" |
+  sort -u | while read -r f; do printf '%s\n%s\n' "$f" "$(objects "$f")"; done |
   FUZZ_CXX="$cxx" FUZZ_FLAGS="${flags[*]}" xargs -d '\n' -n 2 -P "$(nproc)" bash -c \
     '$FUZZ_CXX $FUZZ_FLAGS -c "$1" -o "$2"' _ >"$compile_log" 2>&1 || {
   cat "$compile_log"
@@ -43,13 +49,15 @@ link() {  # link NAME SOURCES...: the fuzz target from the core's objects and it
 link csv_reader "${csv_reader[@]}"
 link config "${config[@]}"
 link run_inputs "${run_inputs[@]}"
+link metrics "${metrics[@]}"
+link nab_scorer "${nab_scorer[@]}"
 fuzz() {  # fuzz NAME SEEDS: runs one target for $secs seconds, its output in $out/NAME.log
   local name=$1 seeds=$2 work="$out/corpus_$1"
   mkdir -p "$work"
   "$out/fuzz_$name" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$out/$name-" "$work" "$seeds" >"$out/$name.log" 2>&1
 }
-targets=(csv_reader config run_inputs)
+targets=(csv_reader config run_inputs metrics nab_scorer)
 echo "fuzzing ${targets[*]} for ${secs}s each"
 fuzz csv_reader tests/fuzz/corpus_csv &
 run_csv=$!
@@ -65,10 +73,15 @@ header=$(printf '%-117s' "$header")
 { printf '\x93NUMPY\x01\x00\x76\x00%s\n' "$header"; head -c 32 /dev/zero; } >"$seeds/a.npy"
 fuzz run_inputs "$seeds" &
 run_inputs=$!
+fuzz metrics tests/fuzz/corpus_metrics &
+run_metrics=$!
+# The NAB scorer's inputs are bytes read as row counts, windows and scores; any seed will do.
+fuzz nab_scorer tests/fuzz/corpus_metrics &
+run_nab=$!
 status=0
-wait "$run_csv" || status=1
-wait "$run_config" || status=1
-wait "$run_inputs" || status=1
+for job in "$run_csv" "$run_config" "$run_inputs" "$run_metrics" "$run_nab"; do
+  wait "$job" || status=1
+done
 for name in "${targets[@]}"; do
   echo "== $name"
   tail -n 12 "$out/$name.log"

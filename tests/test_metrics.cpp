@@ -95,6 +95,33 @@ TEST(MetricsCurve, AveragePrecisionHandCase) {
   EXPECT_TRUE(std::isnan(average_precision({1, 2}, {0, 0})));
 }
 
+TEST(MetricsCurve, PerfectRankingsScoreExactlyOne) {
+  // Every labeled row above every unlabeled one: ROC-AUC and average precision are 1, not a rounding above
+  // it. With the recall increments 2/7, 3/7, 1/7, 1/7 each rounded and weighted, AP summed to
+  // 1.0000000000000002 (found by tests/fuzz/fuzz_metrics.cpp).
+  const double inf = std::numeric_limits<double>::infinity();
+  const std::vector<double> s = {5.5, 5.5, 5.5, -4.875, inf, 3.5, inf, 3.375, 2.375};
+  const std::vector<int> l = {1, 1, 1, 0, 1, 1, 1, 1, 0};
+  EXPECT_EQ(average_precision(s, l), 1.0);
+  EXPECT_EQ(roc_auc(s, l), 1.0);
+  // Positives in tie groups of every size from 1 to 4, 1 to 60 of them, above 5 negatives.
+  for (int positives = 1; positives <= 60; ++positives)
+    for (int group = 1; group <= 4; ++group) {
+      std::vector<double> scores;
+      std::vector<int> labels;
+      for (int i = 0; i < positives; ++i) {
+        scores.push_back(100.0 - i / group);
+        labels.push_back(1);
+      }
+      for (int i = 0; i < 5; ++i) {
+        scores.push_back(-i);
+        labels.push_back(0);
+      }
+      EXPECT_EQ(average_precision(scores, labels), 1.0) << positives << " " << group;
+      EXPECT_EQ(roc_auc(scores, labels), 1.0) << positives << " " << group;
+    }
+}
+
 TEST(MetricsEvent, HandCase) {
   // labels    0 1 1 0 0 1 1 1 0 0 1 0   true events [1,2] [5,7] [10,10]
   // predicted 1 0 1 1 0 0 0 0 0 1 0 0   predicted events [0,0] [2,3] [9,9]
@@ -153,6 +180,13 @@ TEST(MetricsPak, HandCase) {
   EXPECT_THROW(pak_auc(pred, labels, 7), lstmad::Error);
   EXPECT_THROW(point_adjust(pred, labels, 101), lstmad::Error);
   EXPECT_TRUE(std::isnan(pak_auc({1, 0}, {0, 0}, 10)));
+}
+
+TEST(MetricsPak, AreaOfAPerfectDetectorIsOneAtEveryStep) {
+  // F1 = 1 at every K: the area must be 1, not above it. Summing each trapezoid already scaled gave
+  // 1.0000000000000004 at a step of 2 (found by tests/fuzz/fuzz_metrics.cpp).
+  const std::vector<int> labels = {0, 1, 1, 0};
+  for (int step : {1, 2, 4, 5, 10, 20, 25, 50, 100}) EXPECT_EQ(pak_auc(labels, labels, step), 1.0) << step;
 }
 
 TEST(MetricsPak, ExactlyKPercentIsNotMoreThanK) {
@@ -450,7 +484,7 @@ TEST(MetricsCrossCheck, SweepsMatchDirectEvaluation) {
       prev_r = m.recall;
     }
     const BestF1 b = best_f1(s, l);
-    EXPECT_NEAR(b.f1, best, 1e-12);
+    EXPECT_EQ(b.f1, best);  // both 2TP / (2TP + FP + FN) from the counts: the same bits
     EXPECT_EQ(b.threshold, best_t);
     EXPECT_NEAR(average_precision(s, l), ap, 1e-12);
     for (int buffer : {0, 3, 8, 21})

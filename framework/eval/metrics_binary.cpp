@@ -81,7 +81,9 @@ PrecisionRecall point_metrics(const std::vector<int>& predicted, const std::vect
   PrecisionRecall r;
   r.precision = ratio(static_cast<double>(tp), static_cast<double>(tp + fp));
   r.recall = ratio(static_cast<double>(tp), static_cast<double>(tp + fn));
-  r.f1 = f1_of(r.precision, r.recall);
+  // From the counts, 2TP / (2TP + FP + FN), one rounding: the bits best_f1 gives the same detections
+  // (2PR / (P + R) from the rounded P and R could differ from it in the last place, either way).
+  r.f1 = tp + fn > 0 ? 2.0 * static_cast<double>(tp) / static_cast<double>(2 * tp + fp + fn) : kNaN;
   return r;
 }
 
@@ -130,14 +132,17 @@ double pak_f1(const std::vector<int>& predicted, const std::vector<int>& labels,
 double pak_auc(const std::vector<int>& predicted, const std::vector<int>& labels, int step_percent) {
   if (step_percent <= 0 || step_percent > 100 || 100 % step_percent != 0)
     throw Error("pak_auc: the K step must divide 100, got " + std::to_string(step_percent));
-  double area = 0, prev = 0;
+  // The trapezoids' parallel sides are summed first and scaled once: every F1 is at most 1, so the sum is
+  // at most 200 / step, and rounding (monotone) keeps the area at most 1 (scaling each trapezoid by
+  // step / 100 and 0.5 gave 1.0000000000000004 for an F1 of 1 at every K with a step of 2).
+  double sides = 0, prev = 0;
   for (int k = 0; k <= 100; k += step_percent) {
     const double f = pak_f1(predicted, labels, k);
     if (std::isnan(f)) return kNaN;
-    if (k > 0) area += (step_percent / 100.0) * 0.5 * (prev + f);
+    if (k > 0) sides += prev + f;
     prev = f;
   }
-  return area;
+  return sides * step_percent / 200.0;
 }
 
 PrecisionRecall range_metrics(const std::vector<int>& predicted, const std::vector<int>& labels,

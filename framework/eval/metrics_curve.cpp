@@ -216,24 +216,29 @@ PointCurves point_curves_sorted(const std::vector<size_t>& order, const std::vec
   const long negatives = static_cast<long>(labels.size()) - positives;
   if (positives == 0) return {{kNaN, kNaN}, kNaN, kNaN};
   BestF1 best{-1.0, kNaN};
-  long tp = 0, predicted = 0;
-  double roc = 0, ap = 0, prev_recall = 0, prev_fpr = 0;  // recall is the ROC curve's TPR
+  long tp = 0, predicted = 0, prev_tp = 0, prev_fp = 0;
+  // Both areas are summed unscaled and scaled once at the end, so that rounding keeps them within [0, 1]
+  // (recall increments times precision, each rounded, summed to 1.0000000000000002 for a perfect ranking):
+  // ROC's trapezoids times 2 P N are integers, (fp - prev_fp) (tp + prev_tp), summed exactly; average
+  // precision times P is the sum of (tp - prev_tp) tp / predicted, each term at most tp - prev_tp.
+  long long roc_2pn = 0;
+  double ap_p = 0;
   for_each_tie_group(order, scores, [&](size_t first, size_t last) {
     for (size_t k = first; k < last; ++k) tp += labels[order[k]] != 0;
     predicted += static_cast<long>(last - first);
     // F1 = 2TP / (2TP + FP + FN) = 2TP / (predicted + positives).
     const double f1 = 2.0 * static_cast<double>(tp) / static_cast<double>(predicted + positives);
     if (f1 > best.f1) best = {f1, scores[order[first]]};
-    const double recall = static_cast<double>(tp) / positives;
-    if (negatives > 0) {
-      const double fpr = static_cast<double>(predicted - tp) / negatives;
-      roc += (fpr - prev_fpr) * 0.5 * (recall + prev_recall);
-      prev_fpr = fpr;
-    }
-    ap += (recall - prev_recall) * static_cast<double>(tp) / static_cast<double>(predicted);
-    prev_recall = recall;
+    const long fp = predicted - tp;
+    roc_2pn += static_cast<long long>(fp - prev_fp) * (tp + prev_tp);
+    ap_p += static_cast<double>(tp - prev_tp) * static_cast<double>(tp) / static_cast<double>(predicted);
+    prev_tp = tp;
+    prev_fp = fp;
   });
-  return {best, negatives > 0 ? roc : kNaN, ap};
+  const double roc = negatives > 0
+                         ? static_cast<double>(roc_2pn) / (2.0 * static_cast<double>(positives) * negatives)
+                         : kNaN;
+  return {best, roc, ap_p / static_cast<double>(positives)};
 }
 
 void check_max_buffer(int max_buffer, const char* what) {

@@ -395,6 +395,10 @@ std::vector<NabThresholdResult> nab_optimize(const std::vector<NabFileInput>& fi
     NabThresholdResult r;
     r.profile = prof.name;
     r.threshold = best.threshold;
+    // The start entry with nothing detected where scores of 1.1 and above exist: scored again, T = 1.1
+    // detects them ({score >= T}). The smallest threshold above every score detects nothing, as the entry.
+    if (best.tp + best.fp == 0 && !pool.score.empty() && pool.score.front() >= kSweepStart)
+      r.threshold = std::nextafter(pool.score.front(), std::numeric_limits<double>::infinity());
     r.raw_score = best.score;
     r.normalized = nab_normalize(best.score, prof, windows);
     r.tp = best.tp;

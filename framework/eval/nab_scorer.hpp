@@ -71,7 +71,9 @@ long nab_window_count(const std::vector<NabFileInput>& files);
 double nab_normalize(double raw, const NabProfile& profile, long windows);
 
 // The corpus-wide best threshold of one profile: exhaustive over every distinct score, ties to the highest
-// threshold. raw_score is the corpus total at that threshold, normalized its 0..100 value.
+// threshold; nab_score_at at that threshold detects the same rows (the start entry, nothing detected, is
+// reported above every score where scores of 1.1 or more exist). raw_score is the corpus total at that
+// threshold, normalized its 0..100 value.
 struct NabThresholdResult {
   std::string profile;
   double threshold = 0.0;
