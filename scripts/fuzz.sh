@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets of tests/fuzz with clang (ASan + UBSan) and runs each for a bounded time:
-# the readers of every input file (csv_reader, config, run_inputs) and the two scorers, whose properties
-# the targets check on arbitrary scores and labels (metrics, nab_scorer).
+# the readers of every input file (csv_reader, config, run_inputs), and the stages from prediction errors
+# to scores (detect) and from scores to metrics (metrics, nab_scorer), whose properties those targets
+# check on arbitrary inputs.
 #   scripts/fuzz.sh [seconds per target, default 30]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +24,8 @@ run_inputs=(tests/fuzz/fuzz_run_inputs.cpp framework/data/npy.cpp framework/data
 metrics=(tests/fuzz/fuzz_metrics.cpp framework/eval/metrics.cpp framework/eval/metrics_affiliation.cpp
          framework/eval/metrics_binary.cpp framework/eval/metrics_curve.cpp)
 nab_scorer=(tests/fuzz/fuzz_nab_scorer.cpp framework/eval/nab_scorer.cpp)
+detect=(tests/fuzz/fuzz_detect.cpp framework/detect/scoring.cpp framework/detect/dynamic_threshold.cpp
+        framework/detect/telemanom_threshold.cpp)
 # Each source compiles once, to an object, as many at a time as there are cores; the targets link
 # from those objects (the shared ones compiled once, not once per target).
 objects() {  # objects FILE...: the object path of each source
@@ -33,7 +36,8 @@ mkdir -p "$out/obj"
 compile_log="$out/compile.log"
 # Source and object by pairs, each source once (two targets may share one); the flags hold no spaces, so
 # they pass as one word-split string.
-printf '%s\n' "${core[@]}" "${csv_reader[@]}" "${config[@]}" "${run_inputs[@]}" "${metrics[@]}" "${nab_scorer[@]}" |
+printf '%s\n' "${core[@]}" "${csv_reader[@]}" "${config[@]}" "${run_inputs[@]}" "${metrics[@]}" "${nab_scorer[@]}" \
+  "${detect[@]}" |
   sort -u | while read -r f; do printf '%s\n%s\n' "$f" "$(objects "$f")"; done |
   FUZZ_CXX="$cxx" FUZZ_FLAGS="${flags[*]}" xargs -d '\n' -n 2 -P "$(nproc)" bash -c \
     '$FUZZ_CXX $FUZZ_FLAGS -c "$1" -o "$2"' _ >"$compile_log" 2>&1 || {
@@ -51,13 +55,14 @@ link config "${config[@]}"
 link run_inputs "${run_inputs[@]}"
 link metrics "${metrics[@]}"
 link nab_scorer "${nab_scorer[@]}"
+link detect "${detect[@]}"
 fuzz() {  # fuzz NAME SEEDS: runs one target for $secs seconds, its output in $out/NAME.log
   local name=$1 seeds=$2 work="$out/corpus_$1"
   mkdir -p "$work"
   "$out/fuzz_$name" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$out/$name-" "$work" "$seeds" >"$out/$name.log" 2>&1
 }
-targets=(csv_reader config run_inputs metrics nab_scorer)
+targets=(csv_reader config run_inputs metrics nab_scorer detect)
 echo "fuzzing ${targets[*]} for ${secs}s each"
 fuzz csv_reader tests/fuzz/corpus_csv &
 run_csv=$!
@@ -75,11 +80,14 @@ fuzz run_inputs "$seeds" &
 run_inputs=$!
 fuzz metrics tests/fuzz/corpus_metrics &
 run_metrics=$!
-# The NAB scorer's inputs are bytes read as row counts, windows and scores; any seed will do.
+# The NAB scorer's and the detector stages' inputs are bytes read as sizes, options and values; any seed
+# will do.
 fuzz nab_scorer tests/fuzz/corpus_metrics &
 run_nab=$!
+fuzz detect tests/fuzz/corpus_metrics &
+run_detect=$!
 status=0
-for job in "$run_csv" "$run_config" "$run_inputs" "$run_metrics" "$run_nab"; do
+for job in "$run_csv" "$run_config" "$run_inputs" "$run_metrics" "$run_nab" "$run_detect"; do
   wait "$job" || status=1
 done
 for name in "${targets[@]}"; do

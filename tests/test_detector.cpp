@@ -28,6 +28,27 @@ TEST(Scoring, AbsoluteErrorsAndMovingAverage) {
   EXPECT_DOUBLE_EQ(m[1], 0.5);   // one value so far
   EXPECT_DOUBLE_EQ(m[2], 0.75);  // (0.5 + 1.0) / 2
   EXPECT_DOUBLE_EQ(m[3], 0.5);   // (1.0 + 0.0) / 2
+  // A row without an error takes the average of the errors before it, or none without smoothing (k = 1).
+  for (int k : {1, 2, 3}) {
+    const auto gap = moving_average({0.5, std::nan(""), 1.0}, k);
+    if (k == 1)
+      EXPECT_TRUE(std::isnan(gap[1]));
+    else
+      EXPECT_EQ(gap[1], 0.5) << k;
+    EXPECT_EQ(gap[2], k == 1 ? 1.0 : 0.75) << k;
+  }
+}
+
+TEST(Scoring, MovingAverageSumsOnlyTheWindowsValues) {
+  // A running sum that subtracts the value leaving the window keeps the rounding of the large error: the
+  // tiny one after it was lost in the sum (1e3 + 1e-20 == 1e3), so once the large one left, the window
+  // {1e-20, 0} averaged 0, and {0, 0} -5e-21. Each average here sums the window's values only.
+  const auto m = moving_average({1e3, 1e-20, 0.0, 0.0, 2.0}, 2);
+  EXPECT_EQ(m[0], 1e3);
+  EXPECT_EQ(m[1], 500.0);
+  EXPECT_EQ(m[2], 5e-21);
+  EXPECT_EQ(m[3], 0.0);
+  EXPECT_EQ(m[4], 1.0);
 }
 
 TEST(Scoring, ErrorRatioUsesRunningMaximumAndFloor) {

@@ -15,21 +15,41 @@ std::vector<double> absolute_errors(const std::vector<double>& actual, const std
   return e;
 }
 
+// The window's sum without subtraction (two stacks): the older values ("front") each with the sum of
+// itself and the newer front values, the newer ones ("back") as one running sum; when the front runs out,
+// the back's values move into it, newest first. A running sum that subtracted each value leaving the
+// window kept the rounding of every value it had held: after a large error left, the small errors that
+// followed could sum to less than they are, even below 0. Here every sum adds values of the window only.
 std::vector<double> moving_average(const std::vector<double>& x, int k) {
   std::vector<double> out(x.size(), kNaN);
-  if (k <= 1) return x;
-  std::deque<double> win;
-  double sum = 0.0;  // recomputed per step from the deque would be O(k); a running sum is exact enough here
+  const size_t width = static_cast<size_t>(std::max(k, 1));
+  std::vector<double> back, front_sums;  // front_sums.back(): the oldest value plus every newer front value
+  double back_sum = 0.0;
+  size_t count = 0;
   for (size_t i = 0; i < x.size(); ++i) {
-    if (!std::isnan(x[i])) {
-      win.push_back(x[i]);
-      sum += x[i];
-      if (static_cast<int>(win.size()) > k) {
-        sum -= win.front();
-        win.pop_front();
-      }
+    if (std::isnan(x[i])) {
+      // Skipped: a row without a value of its own keeps the window's average (k > 1), or none (k = 1).
+      if (width == 1 || count == 0) continue;
+    } else {
+      back.push_back(x[i]);
+      back_sum += x[i];
+      ++count;
     }
-    if (!win.empty()) out[i] = sum / static_cast<double>(win.size());
+    if (count > width) {
+      if (front_sums.empty()) {
+        double newer = 0.0;
+        for (size_t j = back.size(); j-- > 0;) {
+          newer = front_sums.empty() ? back[j] : back[j] + newer;
+          front_sums.push_back(newer);
+        }
+        back.clear();
+        back_sum = 0.0;
+      }
+      front_sums.pop_back();
+      --count;
+    }
+    const double sum = front_sums.empty() ? back_sum : front_sums.back() + back_sum;
+    out[i] = sum / static_cast<double>(count);
   }
   return out;
 }

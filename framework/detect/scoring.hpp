@@ -10,16 +10,19 @@ namespace lstmad {
 // |actual - predicted| per row; NaN where a row has no prediction (NaN predicted value).
 std::vector<double> absolute_errors(const std::vector<double>& actual, const std::vector<double>& predicted);
 
-// Trailing moving average over `k` rows (rows with NaN errors are skipped; NaN until a value exists).
+// Trailing moving average over the last `k` values (k < 1: 1), NaN rows skipped: not among the values,
+// they take the average of the values before them (NaN before the first value), and with k = 1 stay NaN.
 std::vector<double> moving_average(const std::vector<double>& x, int k);
 
 // Error over its running maximum: score_i = e_i / max(floor, max_{j<=i} e_j), and 0 when e_i <= floor.
 // The floor keeps float noise on a flat series from scoring 1.
 std::vector<double> error_ratio_scores(const std::vector<double>& errors, double floor);
 
-// The error itself, mapped into [0, 1) by the increasing map e / (e + scale): every threshold-free
-// metric (ROC, PR, VUS, the UCR score) sees exactly the error's ranking. scale is at least 1e-12; a NaN
-// error (no prediction) scores 0.
+// The error itself, mapped into [0, 1] by the increasing map e / (e + scale): every threshold-free
+// metric (ROC, PR, VUS, the UCR score) sees the error's ranking. Near 1 the doubles lie 1.1e-16 apart, so
+// two errors e < e' keep their order while (e' - e) scale / (e + scale)^2 is above that: always at
+// ordinary sizes (scale 0.01, e = 100: e' - e > 1e-10), not for errors of 1e16 scales and more, which
+// all score 1. scale is at least 1e-12; a NaN error (no prediction) scores 0.
 std::vector<double> squashed_error_scores(const std::vector<double>& errors, double scale);
 
 struct LikelihoodOptions {
