@@ -62,12 +62,6 @@ fuzz() {  # fuzz NAME SEEDS: runs one target for $secs seconds, its output in $o
   "$out/fuzz_$name" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$out/$name-" "$work" "$seeds" >"$out/$name.log" 2>&1
 }
-targets=(csv_reader config run_inputs metrics nab_scorer detect)
-echo "fuzzing ${targets[*]} for ${secs}s each"
-fuzz csv_reader tests/fuzz/corpus_csv &
-run_csv=$!
-fuzz config tests/fuzz/corpus_config &
-run_config=$!
 # Binary seeds are written here rather than kept in the tree: a 2 x 2 float64 .npy (format 1.0, a header
 # padded to 64 bytes) beside the text seeds; the harness itself puts a checkpoint's magic before its input.
 seeds="$out/seeds_run_inputs"
@@ -76,26 +70,28 @@ cp tests/fuzz/corpus_run_inputs/* "$seeds"/
 header="{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }"
 header=$(printf '%-117s' "$header")
 { printf '\x93NUMPY\x01\x00\x76\x00%s\n' "$header"; head -c 32 /dev/zero; } >"$seeds/a.npy"
-fuzz run_inputs "$seeds" &
-run_inputs=$!
-fuzz metrics tests/fuzz/corpus_metrics &
-run_metrics=$!
-# The NAB scorer's and the detector stages' inputs are bytes read as sizes, options and values; any seed
-# will do.
-fuzz nab_scorer tests/fuzz/corpus_metrics &
-run_nab=$!
-fuzz detect tests/fuzz/corpus_metrics &
-run_detect=$!
+# NAME:SEEDS. The NAB scorer's and the detector stages' inputs are bytes read as sizes, options and values:
+# the metrics' seeds do for them.
+runs=(csv_reader:tests/fuzz/corpus_csv config:tests/fuzz/corpus_config "run_inputs:$seeds"
+      metrics:tests/fuzz/corpus_metrics nab_scorer:tests/fuzz/corpus_metrics detect:tests/fuzz/corpus_metrics)
+targets=("${runs[@]%%:*}")
+echo "fuzzing ${targets[*]} for ${secs}s each"
+pids=()
+for run in "${runs[@]}"; do
+  fuzz "${run%%:*}" "${run#*:}" &
+  pids+=($!)
+done
 status=0
-for job in "$run_csv" "$run_config" "$run_inputs" "$run_metrics" "$run_nab" "$run_detect"; do
-  wait "$job" || status=1
+for pid in "${pids[@]}"; do
+  wait "$pid" || status=1
 done
 for name in "${targets[@]}"; do
   echo "== $name"
   tail -n 12 "$out/$name.log"
 done
 if [ "$status" -ne 0 ]; then
-  echo "fuzzing: a target failed; the input that did it is saved as $out/<target>-crash-* (or -leak-, -timeout-, -oom-; see its log above)"
+  echo "fuzzing: a target failed; the input that did it is saved as $out/<target>-crash-*" \
+       "(or -leak-, -timeout-, -oom-; see its log above)"
   exit 1
 fi
 echo "fuzzing: no crash in ${secs}s per target"

@@ -345,7 +345,7 @@ TEST(NabScorer, OptimizerTiesGoToTheHighestThreshold) {
 TEST(NabScorer, OptimizersThresholdScoredAgainGivesItsScoreWithScoresAboveTheStart) {
   // Scores above 1.1 on every row outside the window: each detection only costs, so detecting nothing
   // (the start entry) is best. Its threshold must detect nothing when scored again: 1.1 would detect every
-  // row scored above it (found by tests/fuzz/fuzz_nab_scorer.cpp).
+  // row scored above it.
   NabFileInput f = one_window_file();
   for (int i = 15; i < 100; ++i)
     if (i < 40 || i > 49) f.scores[static_cast<size_t>(i)] = 5.0;

@@ -25,31 +25,25 @@ std::vector<double> moving_average(const std::vector<double>& x, int k) {
   const size_t width = static_cast<size_t>(std::max(k, 1));
   std::vector<double> back, front_sums;  // front_sums.back(): the oldest value plus every newer front value
   double back_sum = 0.0;
-  size_t count = 0;
   for (size_t i = 0; i < x.size(); ++i) {
     if (std::isnan(x[i])) {
       // Skipped: a row without a value of its own keeps the window's average (k > 1), or none (k = 1).
-      if (width == 1 || count == 0) continue;
+      if (width == 1 || (back.empty() && front_sums.empty())) continue;
     } else {
       back.push_back(x[i]);
       back_sum += x[i];
-      ++count;
-    }
-    if (count > width) {
-      if (front_sums.empty()) {
-        double newer = 0.0;
-        for (size_t j = back.size(); j-- > 0;) {
-          newer = front_sums.empty() ? back[j] : back[j] + newer;
-          front_sums.push_back(newer);
+      if (front_sums.size() + back.size() > width) {
+        if (front_sums.empty()) {
+          double newer = 0.0;
+          for (size_t j = back.size(); j-- > 0;) front_sums.push_back(newer += back[j]);
+          back.clear();
+          back_sum = 0.0;
         }
-        back.clear();
-        back_sum = 0.0;
+        front_sums.pop_back();
       }
-      front_sums.pop_back();
-      --count;
     }
     const double sum = front_sums.empty() ? back_sum : front_sums.back() + back_sum;
-    out[i] = sum / static_cast<double>(count);
+    out[i] = sum / static_cast<double>(front_sums.size() + back.size());
   }
   return out;
 }

@@ -18,10 +18,9 @@
 #include "detect/dynamic_threshold.hpp"
 #include "detect/scoring.hpp"
 #include "detect/telemanom_threshold.hpp"
+#include "tests/fuzz/same_bits.hpp"
 
 namespace {
-
-bool same(double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
 
 // f(prefix) must be the prefix of f(all).
 template <class F>
@@ -31,7 +30,7 @@ void causal(const std::vector<double>& errors, size_t cut, F&& f) {
   const std::vector<double> part = f(std::vector<double>(errors.begin(), errors.begin() + cut));
   if (part.size() != cut) __builtin_trap();
   for (size_t i = 0; i < cut; ++i)
-    if (!same(part[i], all[i])) __builtin_trap();
+    if (!lstmad::fuzz::same_bits(part[i], all[i])) __builtin_trap();
 }
 
 void in_range(const std::vector<double>& v, double lo, double hi) {

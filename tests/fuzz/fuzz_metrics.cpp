@@ -19,20 +19,16 @@
 #include <vector>
 
 #include "eval/metrics.hpp"
+#include "tests/fuzz/same_bits.hpp"
 
 namespace {
 
 namespace m = lstmad::metrics;
 
-bool same_bits(double a, double b) {
-  return (std::isnan(a) && std::isnan(b)) || a == b;
-}
+using lstmad::fuzz::same_bits;
+
 bool close(double a, double b) {
   return same_bits(a, b) || std::fabs(a - b) <= 1e-9;
-}
-
-double value(const m::NamedMetrics& v, const char* name) {
-  return m::metric_value(v, name);
 }
 
 double mann_whitney(const std::vector<double>& s, const std::vector<int>& l) {
@@ -100,25 +96,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const char* name :
        {"point_recall", "point_f1", "best_f1", "event_recall", "event_f1", "pa_f1", "pak_f1", "pak_auc",
         "range_recall", "range_f1", "aff_recall", "aff_f1", "pr_auc", "vus_pr"})
-    if (std::isnan(value(all, name)) == labeled) __builtin_trap();
+    if (std::isnan(m::metric_value(all, name)) == labeled) __builtin_trap();
   for (const char* name : {"roc_auc", "vus_roc"})
-    if (std::isnan(value(all, name)) == (labeled && unlabeled)) __builtin_trap();
+    if (std::isnan(m::metric_value(all, name)) == (labeled && unlabeled)) __builtin_trap();
   for (const char* name : {"point_precision", "event_precision", "range_precision"})
-    if (std::isnan(value(all, name)) == detected) __builtin_trap();
-  if (std::isnan(value(all, "aff_precision")) == (detected && labeled)) __builtin_trap();
-  if (!detected && labeled && value(all, "point_f1") != 0) __builtin_trap();
-  if (detected && !labeled && value(all, "point_precision") != 0) __builtin_trap();
-  const double ucr = value(all, "ucr_score");
+    if (std::isnan(m::metric_value(all, name)) == detected) __builtin_trap();
+  if (std::isnan(m::metric_value(all, "aff_precision")) == (detected && labeled)) __builtin_trap();
+  if (!detected && labeled && m::metric_value(all, "point_f1") != 0) __builtin_trap();
+  if (detected && !labeled && m::metric_value(all, "point_precision") != 0) __builtin_trap();
+  const double ucr = m::metric_value(all, "ucr_score");
   if (!std::isnan(ucr) && ucr != 0 && ucr != 1) __builtin_trap();
-  if (labeled && value(all, "best_f1") < value(all, "point_f1")) __builtin_trap();
+  if (labeled && m::metric_value(all, "best_f1") < m::metric_value(all, "point_f1")) __builtin_trap();
   if (labeled && unlabeled && s.size() <= 512 &&
-      std::fabs(value(all, "roc_auc") - mann_whitney(s, l)) > 1e-12)
+      std::fabs(m::metric_value(all, "roc_auc") - mann_whitney(s, l)) > 1e-12)
     __builtin_trap();
 
   // The detections alone give the same detection metrics, to the bit.
   const m::NamedMetrics from_detections = m::evaluate_detections(det, labels, o, first);
   for (const auto& [name, x] : from_detections)
-    if (!same_bits(x, value(all, name.c_str()))) __builtin_trap();
+    if (!same_bits(x, m::metric_value(all, name))) __builtin_trap();
 
   // Twice every score and the threshold.
   std::vector<double> doubled(scores);

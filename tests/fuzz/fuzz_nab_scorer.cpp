@@ -18,6 +18,7 @@
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "eval/nab_scorer.hpp"
+#include "tests/fuzz/same_bits.hpp"
 
 namespace {
 
@@ -81,7 +82,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!near(at.totals.score, b.raw_score)) __builtin_trap();
     if (at.totals.tp != b.tp || at.totals.fp != b.fp || at.totals.fn != b.fn || at.totals.tn != b.tn)
       __builtin_trap();
-    if (!(near(at.normalized, b.normalized) || (std::isnan(at.normalized) && std::isnan(b.normalized))))
+    if (!(lstmad::fuzz::same_bits(at.normalized, b.normalized) || near(at.normalized, b.normalized)))
       __builtin_trap();
     // Other thresholds: both ends, a value between two score levels, and each score level of the first file.
     std::vector<double> thresholds = {-1.0, 0.0, 0.5 / 31.0, 1.0, 1.1, 1.2, 2.0};
