@@ -20,6 +20,7 @@
 #include "data/nasa.hpp"
 #include "data/synthetic.hpp"
 #include "data/ucr.hpp"
+#include "experiments/run_folder.hpp"
 
 namespace lstmad {
 namespace fs = std::filesystem;
@@ -221,7 +222,7 @@ void resolve_csv(Corpus& c, const json& cfg) {
   if (root_path.filename().empty()) root_path = root_path.parent_path();  // "dir/" names dir
   const std::string top = root_path.filename().string();
   select_files(
-      c, cfg, [&] { return list_csv_files(c.root); },
+      c, cfg, [&] { return list_csv_files(c.root, holds_run); },
       [&](const std::string& rel) { return rel.find('/') != std::string::npos ? rel : top + "/" + rel; },
       ".csv files");
 }

@@ -48,8 +48,13 @@ std::string utc_stamp(const char* fmt) {
   return buf;
 }
 
+namespace {
+// The claim file of RunFolderLock; left in the folder (the flock, not the file, is the claim).
+constexpr const char* kLockFile = ".lock";
+}  // namespace
+
 RunFolderLock::RunFolderLock(const std::string& dir) {
-  const std::string path = dir + "/.lock";
+  const std::string path = dir + "/" + kLockFile;
   fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
   if (fd_ < 0) throw IoError(path + ": cannot open: " + std::strerror(errno));
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
@@ -98,6 +103,12 @@ bool stale_write(const fs::path& f, bool top) {
 }
 
 }  // namespace
+
+bool holds_run(const std::string& dir) {
+  const fs::path d(dir);
+  return files::exists((d / "config.json").string()) &&
+         (files::exists((d / "manifest.json").string()) || files::exists((d / kLockFile).string()));
+}
 
 int remove_unfinished_writes(const std::string& dir) {
   std::error_code ec;

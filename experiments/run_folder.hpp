@@ -45,6 +45,12 @@ class RunFolderLock {
   int fd_ = -1;
 };
 
+// Whether folder `dir` holds an lstmad run, its own or another's: its config.json beside its manifest.json
+// or the claim file (.lock) of the command that writes it. Such a folder's files are outputs, never
+// series: a corpus listed from a root above it leaves it out (a run whose --out lies in its own data would
+// otherwise read its results.csv and score files as series when resumed, and so would every later run).
+bool holds_run(const std::string& dir);
+
 // Removes the temporary files (files::write_atomic's NAME.tmp.PID.N) of writes that a killed process left
 // unfinished in folder `dir`: never renamed, so never results. Only lstmad's own (in its subfolders, and
 // at the top the files it writes there), whose writer has ended: in a user's existing --out folder

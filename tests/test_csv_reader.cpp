@@ -79,6 +79,24 @@ TEST(CsvCorpus, HiddenFilesAndFoldersAreNoSeries) {
   EXPECT_EQ(hidden, 4) << "._a.csv, .git, .ipynb_checkpoints, .c.csv";
 }
 
+// A folder that the caller says holds a run is left out whole, and named; hidden entries inside it are
+// not counted, and other folders are listed as before.
+TEST(CsvCorpus, FoldersTheCallerLeavesOutAreNotWalked) {
+  test::TempDir tmp("csv-left-out");
+  for (const char* f : {"root/a.csv", "root/runs/r1/results.csv", "root/runs/r1/nab/d/d_a.csv",
+                        "root/runs/r1/.lock", "root/runs/notes.csv", "root/sub/b.csv"})
+    test::write_text(tmp.file(f), "timestamp,value\n");
+  const auto is_r1 = [](const std::string& dir) { return std::filesystem::path(dir).filename() == "r1"; };
+  EXPECT_EQ(list_csv_files(tmp.file("root"), is_r1),
+            (std::vector<std::string>{"a.csv", "runs/notes.csv", "sub/b.csv"}));
+  int hidden = 0;
+  std::vector<std::string> left_out;
+  EXPECT_EQ(files::list_below(tmp.file("root"), &hidden, is_r1, &left_out).size(), 3u);
+  EXPECT_EQ(hidden, 0) << "r1/.lock lies in a folder left out";
+  EXPECT_EQ(left_out, std::vector<std::string>{"runs/r1"});
+  EXPECT_EQ(list_csv_files(tmp.file("root")).size(), 5u) << "without the predicate every .csv is listed";
+}
+
 // Messages quote a file's field as valid UTF-8 on one line: other bytes and control characters as \xNN,
 // cut at a character's end.
 TEST(CsvFields, QuotedFieldsAreValidUtf8) {
@@ -864,6 +882,49 @@ TEST(CsvGeneric, CorpusRunsEndToEnd) {
     EXPECT_NEAR(std::stod(html.substr(r + rect.size(), 12)), 0.4 * 900, 1e-6)
         << id << ": the training part drawn";
   }
+}
+
+// A run folder inside its own data root (--out below data.root, or runs kept beside the data) holds CSV
+// files, results.csv and the NAB-format scores, that are outputs, not series: a resume, and any later run
+// on that root, reads the same series as the first run did.
+TEST(CsvGeneric, RunFoldersInsideTheDataRootAreNoSeries) {
+  if (!std::filesystem::exists(test::lstmad_binary())) GTEST_SKIP() << "lstmad binary not built";
+  test::TempDir dir("csv-run-inside");
+  for (const char* rel : {"d/A/s1.csv", "d/top.csv"}) {
+    std::string t = "timestamp,value,is_anomaly\n";
+    for (int i = 0; i < 400; ++i)
+      t += std::to_string(1416722400 + 60 * i) + "," +
+           std::to_string(std::sin(i / 5.0) + (i == 300 ? 5 : 0)) + "," + (i == 300 ? "1" : "0") + "\n";
+    test::write_text(dir.file(rel), t);
+  }
+  const std::string run = test::lstmad_binary() + " run " + std::string(LSTMAD_SOURCE_DIR) +
+                          "/configs/quickstart.json --set data.format=csv --set data.root=" + dir.file("d") +
+                          " --set data.csv.label_column=is_anomaly --set data.train_fraction=0.4"
+                          " --set train.epochs=1 --set model.hidden=8 -j 2 ";
+  const std::set<std::string> series{"A/s1.csv", "d/top.csv"};
+  auto series_of = [&](const std::string& run_dir) {
+    std::set<std::string> out;
+    for (const auto& r : test::read_results_csv(run_dir + "/results.csv")) out.insert(r.at("series"));
+    return out;
+  };
+  std::string out;
+  ASSERT_EQ(test::run_command(run + "--out " + dir.file("d/runs/first") + " 2>&1", &out), 0) << out;
+  EXPECT_EQ(series_of(dir.file("d/runs/first")), series);
+  ASSERT_TRUE(std::filesystem::exists(dir.file("d/runs/first/nab/lstmad/A/lstmad_s1.csv"))) << out;
+  EXPECT_EQ(out.find("hidden file"), std::string::npos) << "the run folder's own .lock is not counted\n"
+                                                        << out;
+
+  ASSERT_EQ(
+      test::run_command(test::lstmad_binary() + " run --resume " + dir.file("d/runs/first") + " 2>&1", &out),
+      0)
+      << out;
+  EXPECT_EQ(series_of(dir.file("d/runs/first")), series) << out;
+  EXPECT_EQ(out.find("added"), std::string::npos) << "no input was added\n" << out;
+
+  ASSERT_EQ(test::run_command(run + "--out " + dir.file("second") + " 2>&1", &out), 0) << out;
+  EXPECT_EQ(series_of(dir.file("second")), series);
+  EXPECT_NE(out.find("1 folder(s) holding an lstmad run (runs/first) are not series"), std::string::npos)
+      << out;
 }
 
 // A column of labels or scores taken as a model input by default would give the model the answers: a

@@ -451,7 +451,9 @@ std::string sha256_file(const std::string& path) {
   return h.hex();
 }
 
-std::vector<std::string> list_below(const std::string& root, int* hidden) {
+std::vector<std::string> list_below(const std::string& root, int* hidden,
+                                    const std::function<bool(const std::string&)>& leave_out,
+                                    std::vector<std::string>* left_out) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::is_directory(root, ec)) throw IoError(root + ": not a folder");
@@ -469,6 +471,11 @@ std::vector<std::string> list_below(const std::string& root, int* hidden) {
       continue;
     }
     if (it->is_directory(fe)) {
+      if (leave_out && leave_out(it->path().string())) {
+        it.disable_recursion_pending();
+        if (left_out) left_out->push_back(it->path().lexically_relative(root).generic_string());
+        continue;
+      }
       const fs::path real = fs::canonical(it->path(), fe);
       if (fe || !walked.insert(real).second) it.disable_recursion_pending();
     } else if (it->is_regular_file(fe)) {
@@ -479,6 +486,7 @@ std::vector<std::string> list_below(const std::string& root, int* hidden) {
   }
   if (ec) throw IoError(root + ": listing the files below it failed: " + ec.message());
   std::sort(out.begin(), out.end());
+  if (left_out) std::sort(left_out->begin(), left_out->end());
   return out;
 }
 

@@ -112,8 +112,11 @@ bool exists(const std::string& path);
 // relative to it with "/" under the names found there (a link's own name, never "../"), sorted. IoError
 // when root is not a folder or the listing fails; a folder that cannot be read is skipped, not fatal.
 // Hidden entries (a name starting with ".": .git/, ._name) are left out, folders with all they hold;
-// `hidden`, when given, counts them.
-std::vector<std::string> list_below(const std::string& root, int* hidden = nullptr);
+// `hidden`, when given, counts them. So is each folder below root for which `leave_out` (given the
+// folder's path as found) is true; `left_out`, when given, gets those folders relative to root.
+std::vector<std::string> list_below(const std::string& root, int* hidden = nullptr,
+                                    const std::function<bool(const std::string&)>& leave_out = {},
+                                    std::vector<std::string>* left_out = nullptr);
 // Whether a file or folder name is hidden (starts with "."): no data, wherever a corpus or a results
 // folder is listed (.git/, .ipynb_checkpoints/, a macOS copy's "._name" beside each file).
 inline bool hidden_name(const std::string& name) {

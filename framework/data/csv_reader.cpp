@@ -399,10 +399,12 @@ Series parse_series_csv(std::string_view text, const std::string& path, const st
   return s;
 }
 
-std::vector<std::string> list_csv_files(const std::string& root) {
+std::vector<std::string> list_csv_files(const std::string& root,
+                                        const std::function<bool(const std::string&)>& run_folder) {
   std::vector<std::string> out;
   int hidden = 0, other_case = 0;
-  for (auto& rel : files::list_below(root, &hidden)) {
+  std::vector<std::string> runs;
+  for (auto& rel : files::list_below(root, &hidden, run_folder, &runs)) {
     if (rel.size() <= 4) continue;
     std::string ext = rel.substr(rel.size() - 4);
     if (ext == ".csv") {
@@ -420,6 +422,11 @@ std::vector<std::string> list_csv_files(const std::string& root) {
   if (hidden > 0)
     log::info(root + ": " + std::to_string(hidden) +
               " hidden file(s) or folder(s) (a name starting with \".\") are not series and are left out");
+  // A run folder below the root (--out inside it, or earlier runs kept beside the data) would otherwise
+  // give its results.csv and score files as series, to this run and to every resume of it.
+  if (!runs.empty())
+    log::info(root + ": " + std::to_string(runs.size()) + " folder(s) holding an lstmad run (" +
+              runs.front() + (runs.size() > 1 ? ", ..." : "") + ") are not series and are left out");
   return out;
 }
 

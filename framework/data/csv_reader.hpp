@@ -9,6 +9,7 @@
 // missing-value policy (data/missing.hpp). Anything else that is not a number is a DataError naming the
 // file and line, as is an empty or missing file, a bad header, a wrong column count or a bad timestamp.
 #pragma once
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -59,8 +60,10 @@ std::string csv_time_format_error(const std::string& format);
 std::optional<double> parse_value_field(std::string_view field);
 
 // The .csv files below root at any depth, relative to it, sorted (a folder of series in the generic layout).
-// IoError when root is not a folder.
-std::vector<std::string> list_csv_files(const std::string& root);
+// IoError when root is not a folder. A folder for which `run_folder` is true holds a run's outputs, not
+// series (results.csv, NAB-format score files): it is left out with all it holds, and said so.
+std::vector<std::string> list_csv_files(const std::string& root,
+                                        const std::function<bool(const std::string&)>& run_folder = {});
 
 // `name` becomes Series::name (the corpus-relative id).
 Series read_series_csv(const std::string& path, const std::string& name, CsvReadReport* report = nullptr,
