@@ -214,8 +214,17 @@ void resolve_ucr(Corpus& c, const json& cfg) {
 }
 
 // A folder of CSV files in the layout data.csv names.
-void resolve_csv(Corpus& c, const json& cfg) {
+void resolve_csv(Corpus& c, const json& cfg, const std::string& run_dir, bool read_only) {
   c.csv_columns = csv_columns_of(cfg);
+  // A run folder below the root is left out of the listing (holds_run), but one that is the root itself
+  // cannot be: its results.csv and score files would be series from its first resume on. Refused for the
+  // commands that write it; a run made so is still read as it is.
+  std::error_code ec;
+  if (!read_only && !run_dir.empty() && fs::equivalent(run_dir, c.root, ec))
+    throw ConfigError(
+        "data.root: " + c.root + " is the run folder itself (--out), whose results.csv and score files " +
+        "would then be read as series; give the run a folder of its own (one below data.root is " +
+        "left out of the corpus)");
   // Ids keep a category folder (NAB-format result files are <category>/<file>): a file directly under
   // the root takes the root's own name as its category.
   fs::path root_path = fs::path(c.root).lexically_normal();
@@ -360,7 +369,7 @@ Corpus resolve_corpus(const json& cfg, const std::string& run_dir, bool read_onl
   else if (c.format == "ucr")
     resolve_ucr(c, cfg);
   else if (c.format == "csv")
-    resolve_csv(c, cfg);
+    resolve_csv(c, cfg, run_dir, read_only);
   else
     resolve_nab_layout(c, cfg, run_dir, read_only);
   return c;

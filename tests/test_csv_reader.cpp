@@ -925,6 +925,12 @@ TEST(CsvGeneric, RunFoldersInsideTheDataRootAreNoSeries) {
   EXPECT_EQ(series_of(dir.file("second")), series);
   EXPECT_NE(out.find("1 folder(s) holding an lstmad run (runs/first) are not series"), std::string::npos)
       << out;
+
+  // The root itself as the run folder cannot be left out of its own listing: refused, and nothing written.
+  EXPECT_NE(test::run_command(run + "--out " + dir.file("d") + " 2>&1", &out), 0) << out;
+  EXPECT_NE(out.find("is the run folder itself"), std::string::npos) << out;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("d/config.json"))) << out;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("d/results.csv"))) << out;
 }
 
 // A column of labels or scores taken as a model input by default would give the model the answers: a
