@@ -181,6 +181,24 @@ TEST(Detect, SavedModelsScoreTheirSeriesAsTheRunDidBitForBit) {
     EXPECT_TRUE(alarm_counts.insert(alarms).second)
         << profile << ": " << alarms << " alarms, as another profile";
   }
+  // A threshold no scored row reaches is said, and where it is NAB's (above 1, above every score), why: the
+  // optimizer found that detecting nothing scored best. One that some row reaches is not.
+  thresholds["lstmad"]["standard"]["threshold"] = 1.1;
+  write_text(run + "/nab_thresholds.json", thresholds.dump(2));
+  const std::string none = "no row after the training part reaches threshold ";
+  ASSERT_EQ(detect(run + " --series " + kSeries[0] + " --out " + tmp.file("none.csv"), &log), 0) << log;
+  EXPECT_NE(log.find(none + "1.1 (the highest score is "), std::string::npos) << log;
+  EXPECT_NE(log.find("NAB's optimizer found detecting nothing best"), std::string::npos) << log;
+  ASSERT_EQ(detect(run + " --series " + kSeries[0] + " --threshold 2 --out " + tmp.file("none.csv"), &log), 0)
+      << log;
+  EXPECT_NE(log.find(none + "2 "), std::string::npos) << log;
+  EXPECT_EQ(log.find("NAB's optimizer"), std::string::npos) << "a threshold given is not NAB's\n" << log;
+  ASSERT_EQ(
+      detect(run + " --series " + kSeries[0] + " --profile reward_low_FN_rate --out " + tmp.file("some.csv"),
+             &log),
+      0)
+      << log;
+  EXPECT_EQ(log.find(none), std::string::npos) << log;
   // plan foresaw the checkpoints: their number and their size.
   std::string plan;
   ASSERT_EQ(run_command(lstmad_binary() + " plan " + run + "/config.json", &plan), 0) << plan;
