@@ -160,9 +160,14 @@ PreparedSeries prepare_series(Series series, const json& cfg, int train_rows) {
   fill_as_configured(series, cfg, train_end);
   const Normalizer norm =
       fit_normalizer(series, parse_norm_kind(at_path(cfg, "data.normalize").get<std::string>()), train_end);
+  // A flat training part (a stuck sensor, a column that only changes later) teaches the model nothing but
+  // that level: every later change then scores as an error. Said, since the scores alone do not show why.
   for (size_t c = 0; c < norm.constant.size(); ++c)
     if (norm.constant[c])
-      log::debug(series.path + ": column " + std::to_string(c + 1) + " is constant in the training rows");
+      log::warn(series.source() + ": value column " + std::to_string(c + 1) + " is constant in the " +
+                std::to_string(train_end) +
+                " training rows; the model learns that level only, and every change " +
+                "after them scores as a prediction error");
   const std::vector<std::string> features = calendar_inputs(series, cfg, train_end);
   return build_prepared(std::move(series), train_end, norm, features);
 }

@@ -229,6 +229,25 @@ TEST(Normalize, ConstantTrainingPartFallsBackToScaleOne) {
   }
 }
 
+// The pipeline says which column of which file was flat in training: the model then learns one level, and
+// the scores alone would not show why every later change is an error.
+TEST(Normalize, AConstantTrainingPartIsWarnedOfByFileAndColumn) {
+  std::vector<double> values;
+  for (int i = 0; i < 60; ++i) values.insert(values.end(), {std::sin(i / 3.0), i < 30 ? 2.0 : i / 10.0});
+  const json cfg = resolve_config(json::parse(R"({"model": {"window": 5}})"), "t");
+  testing::internal::CaptureStderr();
+  prepare_series(make_series(values, 2), cfg, 30);
+  const std::string flat = testing::internal::GetCapturedStderr();
+  EXPECT_NE(flat.find("/data/cat/test.csv: value column 2 is constant in the 30 training rows"),
+            std::string::npos)
+      << flat;
+  EXPECT_EQ(flat.find("value column 1 is constant"), std::string::npos) << flat;
+  testing::internal::CaptureStderr();
+  prepare_series(make_series(values, 2), cfg, 40);
+  const std::string moving = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(moving.find("is constant"), std::string::npos) << "column 2 moves in rows 30..39\n" << moving;
+}
+
 TEST(Normalize, PerColumnAndNoneAndErrors) {
   Series s = make_series({0, 100, 10, 300, 5, 200}, 2);
   Normalizer nz = fit_normalizer(s, NormKind::MinMax, 3);
