@@ -106,8 +106,9 @@ bool stale_write(const fs::path& f, bool top) {
 
 bool holds_run(const std::string& dir) {
   const fs::path d(dir);
+  std::error_code ec;
   return files::exists((d / "config.json").string()) &&
-         (files::exists((d / "manifest.json").string()) || files::exists((d / kLockFile).string()));
+         (files::exists((d / kLockFile).string()) || fs::is_directory(d / "cells", ec));
 }
 
 int remove_unfinished_writes(const std::string& dir) {

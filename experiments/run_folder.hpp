@@ -45,8 +45,9 @@ class RunFolderLock {
   int fd_ = -1;
 };
 
-// Whether folder `dir` holds an lstmad run, its own or another's: its config.json beside its manifest.json
-// or the claim file (.lock) of the command that writes it. Such a folder's files are outputs, never
+// Whether folder `dir` holds an lstmad run, its own or another's: its config.json beside the claim file
+// (.lock) of the command that writes it or its cells/ (a data set's own config.json, or one beside a
+// manifest.json, is not enough). Such a folder's files are outputs, never
 // series: a corpus listed from a root above it leaves it out (a run whose --out lies in its own data would
 // otherwise read its results.csv and score files as series when resumed, and so would every later run).
 bool holds_run(const std::string& dir);

@@ -20,6 +20,7 @@
 #include "data/nab_windows.hpp"
 #include "data/series.hpp"
 #include "data/timestamp.hpp"
+#include "experiments/run_folder.hpp"
 #include "support/test_support.hpp"
 
 namespace lstmad {
@@ -882,6 +883,24 @@ TEST(CsvGeneric, CorpusRunsEndToEnd) {
     EXPECT_NEAR(std::stod(html.substr(r + rect.size(), 12)), 0.4 * 900, 1e-6)
         << id << ": the training part drawn";
   }
+}
+
+// What marks a run folder: its config.json with the claim file or cells/. A data set's own config.json, or
+// a config.json beside a manifest.json, is no run, and its files stay series.
+TEST(CsvGeneric, ARunFolderIsItsConfigBesideItsClaimOrCells) {
+  test::TempDir tmp("holds-run");
+  test::write_text(tmp.file("claimed/config.json"), "{}");
+  test::write_text(tmp.file("claimed/.lock"), "1\n");
+  test::write_text(tmp.file("finished/config.json"), "{}");
+  std::filesystem::create_directories(tmp.file("finished/cells"));
+  test::write_text(tmp.file("dataset/config.json"), "{}");
+  test::write_text(tmp.file("dataset/manifest.json"), "{}");
+  test::write_text(tmp.file("bare/.lock"), "");
+  std::filesystem::create_directories(tmp.file("bare/cells"));
+  EXPECT_TRUE(holds_run(tmp.file("claimed")));
+  EXPECT_TRUE(holds_run(tmp.file("finished")));
+  EXPECT_FALSE(holds_run(tmp.file("dataset")));
+  EXPECT_FALSE(holds_run(tmp.file("bare"))) << "no config.json";
 }
 
 // A run folder inside its own data root (--out below data.root, or runs kept beside the data) holds CSV
