@@ -101,19 +101,18 @@ void add_detect_command(CLI::App& app, Registry& reg) {
     // NAB's optimizer may find that detecting nothing scores best over the corpus (a threshold above every
     // score, 1.1 as NAB writes it): alarms then never come, however anomalous the rows, which is worth
     // saying rather than leaving a deployment to wonder why.
-    if (!std::isnan(d.threshold) && d.alarms == 0) {
-      double top = -std::numeric_limits<double>::infinity();
-      for (std::size_t r = static_cast<std::size_t>(std::max(d.train_rows, 0)); r < d.scores.size(); ++r)
-        top = std::max(top, d.scores[r]);
-      if (top < d.threshold) {
-        std::ostringstream why;
-        why << "no row after the training part reaches threshold " << d.threshold << " (the highest score is "
-            << top << ")";
-        if (d.threshold > 1.0 && d.threshold_from.rfind("the run's NAB", 0) == 0)
-          why << "; NAB's optimizer found detecting nothing best for this detector over the run's corpus";
-        why << "; --threshold sets another";
-        log::warn(why.str());
-      }
+    double top = -std::numeric_limits<double>::infinity();  // the highest score after the training part
+    for (std::size_t r = static_cast<std::size_t>(std::max(d.train_rows, 0)); r < d.scores.size(); ++r)
+      top = std::max(top, d.scores[r]);
+    // False for a NaN threshold (no alarms are made at all) and where no row follows the training part.
+    if (top < d.threshold && std::isfinite(top)) {
+      std::ostringstream why;
+      why << "no row after the training part reaches threshold " << d.threshold << " (the highest score is "
+          << top << ")";
+      if (d.threshold > 1.0 && !d.threshold_given)
+        why << "; NAB's optimizer found detecting nothing best for this detector over the run's corpus";
+      why << "; --threshold sets another";
+      log::warn(why.str());
     }
     return kOk;
   });

@@ -225,6 +225,7 @@ void choose_threshold(Detection& d, const DetectOptions& o, const json& cfg) {
   if (!std::isnan(o.threshold)) {
     d.threshold = o.threshold;
     d.threshold_from = "--threshold";
+    d.threshold_given = true;
     return;
   }
   // No threshold: the alarm column stays, empty, and the reason the run gives (summary.json's

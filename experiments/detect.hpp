@@ -40,6 +40,7 @@ struct Detection {
   std::vector<double> scores;
   double threshold = std::numeric_limits<double>::quiet_NaN();  // NaN: no alarms (none known)
   std::string threshold_from;                                   // where the threshold came from
+  bool threshold_given = false;  // --threshold's, not the run's NAB threshold of a profile
   int first_row = 0;  // the first row written (DetectOptions::from_row)
   int alarms = 0;     // written rows after the training part with score >= threshold
   // Per row, 1 where a value was missing and data.missing (or --missing) filled it: the `value` written
